@@ -1,0 +1,60 @@
+"""The ``sla-monitor`` command.
+
+Each command lives in its own module with a ``register(subparsers)`` function
+that adds its parser and sets ``handler``. Exit codes: 0 success, 2 usage or
+configuration error (one clear message per problem, no traceback), 1 an
+unexpected runtime error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from monitor import __version__
+from monitor.cli import check, db
+from monitor.errors import MonitorError
+
+COMMAND_MODULES = (check, db)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 2 with one line and no traceback (its default too)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="sla-monitor",
+        description="Uptime monitor with an SLA credit engine: probes services, opens incidents, "
+        "keeps notification duties and computes the service credits the contract owes.",
+    )
+    parser.add_argument("--version", action="version", version=f"sla-monitor {__version__}")
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="PATH",
+        help="configuration file (default: $SLA_MONITOR_CONFIG, else "
+        "/etc/sla-monitor/config.yaml if present, else the embedded defaults)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except MonitorError as exc:
+        print(f"sla-monitor: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("sla-monitor: unexpected error (a bug; the traceback is above)", file=sys.stderr)
+        return 1

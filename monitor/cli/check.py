@@ -1,0 +1,106 @@
+"""``sla-monitor check-config``: validate, and show each probe's worst-case detection time (D-1)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+
+from monitor.cli.common import config_path, load, table
+from monitor.config import Config, format_duration
+from monitor.config.checks import D1_SERVICE_KINDS
+from monitor.config.schema import ProbeBase
+
+
+@dataclass(frozen=True)
+class ProbeLine:
+    target: str
+    kind: str
+    probe: ProbeBase
+    carries_d1: bool
+
+
+def probe_lines(config: Config) -> list[ProbeLine]:
+    lines = [ProbeLine(s.id, "server", s.probe, True) for s in config.servers]
+    lines += [ProbeLine(s.id, s.kind, s.probe, s.kind in D1_SERVICE_KINDS) for s in config.services]
+    lines += [ProbeLine(c.id, "canary", c.probe, False) for c in config.monitor.canaries]
+    return lines
+
+
+def secret_warnings(config: Config) -> list[str]:
+    """Secrets are read at start-up, not here; say which ones the daemon would not find."""
+    refs = []
+    if config.smtp is not None:
+        refs.append(("smtp.password_file", config.smtp.password_file, "file"))
+        refs.append(("smtp.password_env", config.smtp.password_env, "env"))
+    refs.append(("http.tokens_file", config.http.tokens_file, "file"))
+    refs.append(("http.tokens_env", config.http.tokens_env, "env"))
+    warnings = []
+    for field, ref, kind in refs:
+        if ref is None:
+            continue
+        if kind == "file" and not os.access(ref, os.R_OK):
+            warnings.append(f"{field}: file {ref!r} is not readable here")
+        if kind == "env" and ref not in os.environ:
+            warnings.append(f"{field}: environment variable {ref!r} is not set here")
+    return warnings
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load(args)
+    path = config_path(args)
+    deadline = config.policy.detection_deadline
+    rows = []
+    for line in probe_lines(config):
+        worst = line.probe.worst_case_detection
+        duty = ("OK" if worst <= deadline else "OVER") if line.carries_d1 else "-"
+        rows.append(
+            [
+                line.target,
+                line.kind,
+                line.probe.type,  # type: ignore[attr-defined]
+                format_duration(line.probe.interval),
+                line.probe.fail_after,
+                format_duration(line.probe.timeout),
+                format_duration(worst),
+                duty,
+            ]
+        )
+    source = str(path) if path is not None else "embedded defaults (no configuration file)"
+    print(f"{source}: valid")
+    print(
+        f"{len(config.servers)} servers, {len(config.services)} services, "
+        f"{len(config.customers)} customers, {len(config.monitor.canaries)} canaries; "
+        f"{config.provider.calendar} calendar in {config.provider.timezone}"
+    )
+    if rows:
+        print()
+        print(
+            f"Worst-case detection = interval × fail_after + timeout; "
+            f"D-1 duty: {format_duration(deadline)}"
+        )
+        headers = [
+            "probe",
+            "kind",
+            "type",
+            "interval",
+            "fail_after",
+            "timeout",
+            "worst case",
+            "D-1",
+        ]
+        print(table(headers, rows))
+    for warning in secret_warnings(config):
+        print(f"warning: {warning}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "check-config",
+        help="validate the configuration and show each probe's worst-case detection time",
+        description="Validate the configuration (every problem at once, with its line) and "
+        "print each probe's worst-case detection time against the 15-minute duty (D-1). "
+        "Exit code 0 when valid, 2 when not.",
+    )
+    parser.set_defaults(handler=run)

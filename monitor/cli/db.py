@@ -1,0 +1,39 @@
+"""``sla-monitor db upgrade``: apply the migrations (idempotent)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from monitor.cli.common import load, open_engine
+from monitor.store.migrate import upgrade
+
+
+async def _upgrade(args: argparse.Namespace) -> int:
+    config = load(args)
+    engine = open_engine(config)
+    try:
+        before, after = await upgrade(engine)
+    finally:
+        await engine.dispose()
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        print(f"{where}: schema already at revision {after}; nothing to do")
+    else:
+        print(f"{where}: upgraded schema from {before or 'empty'} to revision {after}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "db", help="database maintenance", description="Database maintenance."
+    )
+    sub = parser.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    up = sub.add_parser(
+        "upgrade",
+        help="create or upgrade the schema (safe to repeat)",
+        description="Apply every pending Alembic migration to the configured "
+        "database (storage.url, default SQLite in $STATE_DIRECTORY or the "
+        "current directory). Running it again changes nothing.",
+    )
+    up.set_defaults(handler=lambda args: asyncio.run(_upgrade(args)))

@@ -1,0 +1,231 @@
+"""Checks that tie sections of the configuration together.
+
+They run on the raw YAML data, next to the schema validation and not after
+it, so that one run reports a typo in one service and a dangling reference
+in another together. Each check tolerates values the schema rejects (the
+schema reports those); it yields ``(path, message)`` pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from monitor.config.durations import format_duration, parse_duration
+
+Issue = tuple[tuple[str | int, ...], str]
+
+# D-1: these kinds carry the 15-minute detection duty (servers too).
+D1_SERVICE_KINDS = ("web_panel", "project")
+
+
+def _items(data: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _seconds(value: Any, default: float) -> float | None:
+    if value is None:
+        return default
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
+def _int(value: Any, default: int) -> int | None:
+    if value is None:
+        return default
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
+    yield from _duplicate_ids(data)
+    yield from _references(data)
+    yield from _probes(data)
+    yield from _policy(data)
+    yield from _smtp(data)
+
+
+def _unique(
+    items: list[tuple[int, dict[str, Any]]],
+    loc: tuple[str | int, ...],
+    key: str,
+    seen: dict[str, str],
+    why: str,
+) -> Iterator[Issue]:
+    for i, item in items:
+        value = item.get(key)
+        if not isinstance(value, str):
+            continue
+        if value in seen:
+            yield (*loc, i, key), f"{value!r} is already used by {seen[value]}; {why}"
+        else:
+            seen[value] = format_loc((*loc, i))
+
+
+def format_loc(loc: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+def _duplicate_ids(data: dict[str, Any]) -> Iterator[Issue]:
+    unique = "ids must be unique"
+    # Servers and services share one namespace: a project's customers depend on its server.
+    shared: dict[str, str] = {}
+    yield from _unique(_items(data, "servers"), ("servers",), "id", shared, unique)
+    yield from _unique(_items(data, "services"), ("services",), "id", shared, unique)
+    yield from _unique(_items(data, "customers"), ("customers",), "id", {}, unique)
+    monitor = _section(data, "monitor")
+    yield from _unique(_items(monitor, "canaries"), ("monitor", "canaries"), "id", {}, unique)
+    domains: dict[str, str] = {}
+    for c, customer in _items(data, "customers"):
+        # L-1: a domain belongs to exactly one account.
+        yield from _unique(
+            _items(customer, "sites"),
+            ("customers", c, "sites"),
+            "domain",
+            domains,
+            "a domain belongs to exactly one customer (L-1)",
+        )
+
+
+def _references(data: dict[str, Any]) -> Iterator[Issue]:
+    servers = {item.get("id") for _, item in _items(data, "servers")}
+    kinds = {item.get("id"): item.get("kind") for _, item in _items(data, "services")}
+    for i, service in _items(data, "services"):
+        server = service.get("server")
+        if service.get("kind") == "project" and server is None:
+            yield (
+                ("services", i, "server"),
+                "a project must name the server it runs on; allowed: " + _choices(servers),
+            )
+        elif server is not None and server not in servers:
+            yield (
+                ("services", i, "server"),
+                f"unknown server {server!r}; allowed: {_choices(servers)}",
+            )
+    owners: dict[str, str] = {}
+    for c, customer in _items(data, "customers"):
+        refs = customer.get("services")
+        if not isinstance(refs, list):
+            continue
+        for r, ref in enumerate(refs):
+            if ref not in kinds:
+                if isinstance(ref, str) and ref in servers:
+                    msg = f"{ref!r} is a server; list the customer's projects, their servers are implied"
+                else:
+                    msg = f"unknown service {ref!r}; allowed: {_choices(kinds)}"
+                yield ("customers", c, "services", r), msg
+            elif kinds[ref] == "project":
+                if ref in owners:
+                    yield (
+                        ("customers", c, "services", r),
+                        f"project {ref!r} already belongs to {owners[ref]}; a project is one customer's",
+                    )
+                owners.setdefault(ref, f"customers[{c}]")
+
+
+def _choices(ids: Any) -> str:
+    names = sorted(str(i) for i in ids if isinstance(i, str))
+    return ", ".join(names) if names else "(none defined)"
+
+
+def _probe_sites(
+    data: dict[str, Any],
+) -> Iterator[tuple[tuple[str | int, ...], Any, bool]]:
+    for i, server in _items(data, "servers"):
+        yield ("servers", i, "probe"), server.get("probe"), True
+    for i, service in _items(data, "services"):
+        yield (
+            ("services", i, "probe"),
+            service.get("probe"),
+            service.get("kind") in D1_SERVICE_KINDS,
+        )
+    monitor = _section(data, "monitor")
+    for i, canary in _items(monitor, "canaries"):
+        yield ("monitor", "canaries", i, "probe"), canary.get("probe"), False
+
+
+def _probes(data: dict[str, Any]) -> Iterator[Issue]:
+    policy = _section(data, "policy")
+    deadline = _seconds(policy.get("detection_deadline"), 900.0)
+    for loc, probe, carries_d1 in _probe_sites(data):
+        if not isinstance(probe, dict):
+            continue
+        interval = _seconds(probe.get("interval"), 30.0)
+        timeout = _seconds(probe.get("timeout"), 10.0)
+        fail_after = _int(probe.get("fail_after"), 3)
+        if interval is None or timeout is None:
+            continue
+        if interval <= timeout:
+            yield (
+                (*loc, "interval"),
+                (
+                    f"{format_duration(interval)} must be longer than the timeout "
+                    f"({format_duration(timeout)}) so that a probe never overlaps itself"
+                ),
+            )
+        if carries_d1 and deadline is not None and fail_after is not None and interval > 0:
+            worst = interval * fail_after + timeout
+            if worst > deadline:
+                yield (
+                    loc,
+                    (
+                        f"worst-case detection interval × fail_after + timeout = "
+                        f"{format_duration(interval)} × {fail_after} + {format_duration(timeout)} = "
+                        f"{format_duration(worst)} exceeds the {format_duration(deadline)} "
+                        "detection duty (D-1)"
+                    ),
+                )
+
+
+def _policy(data: dict[str, Any]) -> Iterator[Issue]:
+    policy = data.get("policy")
+    if not isinstance(policy, dict):
+        return
+    previous: tuple[float, float] | None = None
+    for i, tier in _items(policy, "tiers"):
+        downtime = _seconds(tier.get("min_downtime"), -1)
+        credit = tier.get("credit_days")
+        if downtime is None or not isinstance(credit, int | float) or isinstance(credit, bool):
+            continue
+        if previous is not None and (downtime <= previous[0] or credit <= previous[1]):
+            yield (
+                ("policy", "tiers", i),
+                (
+                    "tiers must be in increasing order of min_downtime and credit_days "
+                    f"(this tier: {format_duration(downtime)} / {credit} days; the one before: "
+                    f"{format_duration(previous[0])} / {previous[1]:g} days)"
+                ),
+            )
+        previous = (downtime, float(credit))
+    warning = _seconds(policy.get("notification_warning"), 1800.0)
+    deadline = _seconds(policy.get("notification_deadline"), 7200.0)
+    if warning is not None and deadline is not None and warning >= deadline:
+        yield (
+            ("policy", "notification_warning"),
+            (
+                f"{format_duration(warning)} must be shorter than notification_deadline "
+                f"({format_duration(deadline)})"
+            ),
+        )
+
+
+def _smtp(data: dict[str, Any]) -> Iterator[Issue]:
+    smtp = data.get("smtp")
+    if not isinstance(smtp, dict):
+        return
+    if smtp.get("password_file") and smtp.get("password_env"):
+        yield ("smtp", "password_file"), "give password_file or password_env, not both"
+    if smtp.get("username") and not (smtp.get("password_file") or smtp.get("password_env")):
+        yield ("smtp", "username"), "a username needs password_file or password_env"
+    http = data.get("http")
+    if isinstance(http, dict) and http.get("tokens_file") and http.get("tokens_env"):
+        yield ("http", "tokens_file"), "give tokens_file or tokens_env, not both"

@@ -1,0 +1,421 @@
+"""The configuration schema: what ``config.example.yaml`` may contain.
+
+Every model forbids unknown keys, so a typo (``intervall:``) is an error rather
+than a silently ignored setting. Durations accept seconds or ``"30s"``/``"1h30m"``
+(see :mod:`monitor.config.durations`). Cross-references between sections
+(ids, the D-1 bound) are checked in :mod:`monitor.config.checks`, so that one
+run reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+from monitor.config.durations import parse_duration
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    """A string check whose error says what is allowed in words, not as a regex."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"expected {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+Identifier = Annotated[
+    str,
+    _matching(
+        r"[a-z0-9][a-z0-9_.-]{0,62}",
+        "an id of lower-case letters, digits, '-', '_' and '.' (at most 63 characters)",
+    ),
+]
+Email = Annotated[
+    str,
+    _matching(
+        r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+", "an e-mail address like ops@example.com"
+    ),
+]
+Currency = Annotated[str, _matching(r"[A-Z]{3}", "an ISO 4217 currency code like 'IRR' or 'EUR'")]
+Domain = Annotated[
+    str,
+    Field(max_length=253),
+    _matching(
+        r"([a-z0-9-]{1,63}\.)+[a-z]{2,63}", "a lower-case domain name like 'shop.example.com'"
+    ),
+]
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("not a known IANA time zone (e.g. 'Asia/Tehran', 'UTC')") from exc
+    return value
+
+
+class Provider(Strict):
+    """Who runs the monitor, and its calendar (R-M5)."""
+
+    name: str = "Hosting provider"
+    """shown in e-mails, reports and the status page"""
+    timezone: str = "UTC"
+    """IANA zone; months and shown times use it (R-M5)"""
+    calendar: Literal["gregorian", "jalali"] = "gregorian"
+    """gregorian | jalali: what a month YYYY-MM means (R-M5)"""
+    weekend_days: list[Weekday] = ["friday"]
+    """days that are not business days for claim receipts (R-C1 Decision)"""
+    holidays: list[dt.date] = []
+    """extra non-business days, ISO dates (R-C1 Decision)"""
+    supported_versions: list[str] = []
+    """product versions still supported (R-EX7 Decision); empty: all"""
+    operators: list[Email] = []
+    """operator e-mail list: duty warnings and failed sends (D-2)"""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+
+class Tier(Strict):
+    name: str
+    """label shown in reports, e.g. 1w"""
+    min_downtime: PositiveSeconds
+    """counted downtime from which the tier applies (inclusive)"""
+    credit_days: Annotated[Decimal, Field(gt=0)]
+    """days of service credited (R-T2)"""
+
+
+class Policy(Strict):
+    """The SLA policy; the defaults are the contract's (SPEC section 4 and 6)."""
+
+    target_percent: Annotated[Decimal, Field(gt=0, le=100)] = Decimal("99.8")
+    """R-T0 monthly availability target, percent"""
+    tiers: list[Tier] = [
+        Tier(name="1w", min_downtime=5400, credit_days=Decimal(7)),
+        Tier(name="2w", min_downtime=28800, credit_days=Decimal(14)),
+        Tier(name="1m", min_downtime=57600, credit_days=Decimal(30)),
+    ]
+    """R-T1 credit tiers by counted downtime, increasing; each lower bound inclusive (Decision)"""
+    detection_deadline: PositiveSeconds = 900.0
+    """D-1: a failure must be known within this"""
+    notification_deadline: PositiveSeconds = 7200.0
+    """R-N1 / D-2: customers notified within this of an incident start"""
+    notification_warning: PositiveSeconds = 1800.0
+    """D-2: alert operators with this much left"""
+    notification_credit_days: Annotated[Decimal, Field(ge=0)] = Decimal(1)
+    """R-N1: credit days for an incident not notified in time"""
+    maintenance_notice: PositiveSeconds = 172800.0
+    """R-EX1 / D-3: notice a maintenance window needs to be excluded"""
+    claim_deadline: PositiveSeconds = 14 * 86400.0
+    """R-C1: claims accepted until this long after the month ends"""
+    decision_deadline: PositiveSeconds = 14 * 86400.0
+    """R-C1: claim decision due within this of submission"""
+    credit_delay: PositiveSeconds = 30 * 86400.0
+    """R-C1: approved credit effective a month later"""
+    diagnosis_deadline: PositiveSeconds = 172800.0
+    """R-P1 / R-P2: partial problems diagnosed within this of the report"""
+    panel_fix_deadline: PositiveSeconds = 3 * 86400.0
+    """R-P1: web-panel fix due this long after diagnosis"""
+    mobile_fix_deadline: PositiveSeconds = 3 * 86400.0
+    """R-P2: mobile-app fix due per defect"""
+    partial_penalty_fraction: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.25")
+    """R-P1: share of the tier credit owed for a late fix"""
+    mobile_refund_percent_per_day: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(1)
+    """R-P2: percent of the yearly fee refunded per started day late"""
+
+
+class TLSSettings(Strict):
+    verify: bool = True
+    """verify the certificate chain and host name"""
+    ca_file: str | None = None
+    """extra CA bundle (PEM) to trust"""
+    cert_expiry_warning: PositiveSeconds = 14 * 86400.0
+    """warn this long before the certificate expires"""
+    cert_check_interval: PositiveSeconds = 3600.0
+    """how often the certificate is read"""
+
+
+class JSONCondition(Strict):
+    """A dotted path into a JSON body (``status``, ``checks.0.ok``) and the value it must equal."""
+
+    path: Annotated[str, Field(min_length=1)]
+    """dotted path into the JSON body"""
+    equals: str | int | float | bool | None
+    """the value found there must equal this"""
+
+
+class ProbeBase(Strict):
+    interval: PositiveSeconds = 30.0
+    """time between probes; must exceed timeout"""
+    timeout: PositiveSeconds = 10.0
+    """a probe gives up after this"""
+    fail_after: Annotated[int, Field(ge=1, le=100)] = 3
+    """consecutive failures that open an incident (R-M1)"""
+    recover_after: Annotated[int, Field(ge=1, le=100)] = 2
+    """consecutive successes that close it (R-M1)"""
+
+    @property
+    def worst_case_detection(self) -> float:
+        """D-1: the longest a failure can go unnoticed, ``interval × fail_after + timeout``."""
+        return self.interval * self.fail_after + self.timeout
+
+
+_STATUS_PATTERN = re.compile(r"^[1-5]xx$")
+
+
+def _check_status(value: int | str) -> int | str:
+    if isinstance(value, int) and 100 <= value <= 599:
+        return value
+    if isinstance(value, str) and _STATUS_PATTERN.fullmatch(value):
+        return value
+    raise ValueError("expected an HTTP status 100-599 or a class like '2xx'")
+
+
+class HTTPProbe(ProbeBase):
+    type: Literal["http"]
+    """http"""
+    url: str
+    """absolute http:// or https:// URL"""
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
+    """GET | HEAD | POST | PUT | OPTIONS"""
+    expected_status: list[Annotated[int | str, BeforeValidator(_check_status)]] = ["2xx"]
+    """status codes or classes like '2xx' that count as up"""
+    body_contains: str | None = None
+    """substring the body must contain"""
+    json_condition: JSONCondition | None = Field(default=None, alias="json")
+    """JSON condition {path, equals} on the body (key: json)"""
+    max_response_time: PositiveSeconds | None = None
+    """slower answers count as failures (too_slow)"""
+    headers: dict[str, str] = {}
+    """request headers"""
+    max_body_bytes: Annotated[int, Field(ge=0, le=64 * 1024 * 1024)] = 1024 * 1024
+    """read at most this much of the body (too_large beyond)"""
+    follow_redirects: bool = True
+    """follow redirects"""
+    max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    """redirects followed at most (a loop is a failure)"""
+    tls: TLSSettings = TLSSettings()
+    """TLS settings"""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an absolute http:// or https:// URL with a host")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if any(c in name + text for c in "\r\n"):
+                raise ValueError(f"header {name!r} must not contain line breaks")
+        return value
+
+
+class TCPProbe(ProbeBase):
+    type: Literal["tcp"]
+    """tcp"""
+    host: Annotated[str, Field(min_length=1)]
+    """host name or address"""
+    port: Annotated[int, Field(ge=1, le=65535)]
+    """TCP port"""
+
+
+Probe = Annotated[HTTPProbe | TCPProbe, Field(discriminator="type")]
+
+
+class Canary(Strict):
+    """A reference endpoint outside the provider (R-M2): when these fail, we are blind."""
+
+    id: Identifier
+    """unique canary id"""
+    probe: Probe
+    """how the canary is checked"""
+
+
+class MonitorSettings(Strict):
+    canaries: list[Canary] = []
+    """reference endpoints outside the provider (R-M2)"""
+    # R-M2: results are 'unknown' while at least this fraction of canaries fails.
+    canary_quorum: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """fraction of canaries failing at once that makes results unknown (R-M2)"""
+    heartbeat_interval: PositiveSeconds = 10.0
+    """how often the daemon records that it is alive (R-M3)"""
+    # R-M3: a gap between heartbeats longer than this is unknown time.
+    unknown_after: PositiveSeconds = 60.0
+    """a longer gap between heartbeats is unknown time (R-M3)"""
+    max_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    """probes in flight at once"""
+
+
+class Server(Strict):
+    id: Identifier
+    """unique id (shared namespace with services)"""
+    name: str | None = None
+    """human name"""
+    probe: Probe
+    """how the server is checked; down = its projects down (R-M4)"""
+
+
+class Service(Strict):
+    id: Identifier
+    """unique id (shared namespace with servers)"""
+    kind: Literal["web_panel", "project", "mobile_api"]
+    """web_panel (shared by all customers) | project | mobile_api"""
+    name: str | None = None
+    """human name"""
+    server: Identifier | None = None
+    """the server a project runs on; required for projects"""
+    probe: Probe
+    """how the service is checked"""
+
+
+class Contact(Strict):
+    email: Email
+    """e-mail address"""
+    phone: str | None = None
+    """phone number, for calls an operator logs"""
+    name: str | None = None
+    """person's name"""
+
+
+class Contacts(Strict):
+    technical: Contact
+    """technical contact: outage, maintenance and claim e-mails"""
+    executive: Contact | None = None
+    """executive contact: outage e-mails too"""
+
+
+class Fee(Strict):
+    amount: Annotated[Decimal, Field(ge=0)]
+    """yearly fee (R-T2 money value = days × fee / 365)"""
+    currency: Currency
+    """ISO 4217 code"""
+
+
+class Site(Strict):
+    domain: Domain
+    """the site's domain; belongs to one customer (L-1)"""
+    paid_until: dt.date | None = None
+    """end of the paid support period; after it the site is suspended (R-EX5)"""
+    version: str | None = None
+    """product version the site runs (R-EX7)"""
+
+
+class Customer(Strict):
+    id: Identifier
+    """unique customer id"""
+    name: str
+    """customer's name (may be Persian)"""
+    contacts: Contacts
+    """who receives e-mail"""
+    fee: Fee
+    """yearly fee"""
+    services: list[Identifier] = []
+    """projects and the mobile API it uses; the web panel is implied"""
+    sites: Annotated[list[Site], Field(min_length=1)]
+    """domains, each with its own support period and balance (L-1)"""
+    clone: bool = False
+    """runs a self-hosted clone: no credits at all (R-EX6)"""
+
+
+class SMTP(Strict):
+    host: str
+    """SMTP server"""
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    """SMTP port"""
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    """starttls (required, no plaintext fallback) | implicit | none"""
+    username: str | None = None
+    """login name"""
+    password_file: str | None = None
+    """file holding the password"""
+    password_env: str | None = None
+    """environment variable holding the password"""
+    sender: Email
+    """From address"""
+    timeout: PositiveSeconds = 30.0
+    """timeout of each SMTP operation"""
+
+
+class Storage(Strict):
+    # Default: SQLite in $STATE_DIRECTORY (systemd) or the current directory.
+    url: str | None = None
+    """sqlite+aiosqlite:///PATH or postgresql+asyncpg://...; default SQLite in $STATE_DIRECTORY or the current directory"""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("expected a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+
+class HTTPServer(Strict):
+    listen: str = "127.0.0.1:9180"
+    """HOST:PORT for /metrics, /healthz, /readyz, the API and pages"""
+    tokens_file: str | None = None
+    """file of API bearer tokens, one per line"""
+    tokens_env: str | None = None
+    """environment variable of API bearer tokens, comma-separated"""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("expected HOST:PORT, e.g. '127.0.0.1:9180'")
+        return value
+
+
+class Config(Strict):
+    provider: Provider = Provider()
+    """who runs the monitor, time zone and calendar"""
+    policy: Policy = Policy()
+    """the SLA policy (contract defaults)"""
+    monitor: MonitorSettings = MonitorSettings()
+    """the monitor's own settings"""
+    servers: list[Server] = []
+    """servers hosting projects"""
+    services: list[Service] = []
+    """services customers depend on"""
+    customers: list[Customer] = []
+    """customers (accounts)"""
+    smtp: SMTP | None = None
+    """SMTP server; without it mail goes to a local Maildir"""
+    maildir: str | None = None
+    """where mail goes without SMTP; default <state dir>/Maildir"""
+    storage: Storage = Storage()
+    """database"""
+    http: HTTPServer = HTTPServer()
+    """HTTP server"""

@@ -1,0 +1,163 @@
+"""The errors sla-monitor raises, in one hierarchy.
+
+::
+
+    MonitorError                 every error of ours; ``exit_code`` says how the CLI ends
+    ├── UsageError               a bad argument on the command line (exit 2)
+    │   └── InputError           a bad value given to a command: unknown id, end before start… (exit 2)
+    ├── ConfigError              the configuration file is unreadable or invalid (exit 2);
+    │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
+    ├── StoreError               the database failed or is not at the expected schema (exit 1)
+    ├── ProbeError               a probe could not complete; subclasses classify the failure
+    │   ├── DNSError
+    │   ├── ConnectRefused
+    │   ├── ConnectTimeout
+    │   ├── TLSError
+    │   ├── ProbeTimeout
+    │   ├── HTTPStatusError
+    │   ├── ConditionFailed      body substring / JSON condition not met
+    │   ├── TooSlow              answered, but slower than ``max_response_time``
+    │   └── TooLarge             the body exceeded the byte bound
+    └── NotifyError              a message could not be handed to SMTP / the Maildir
+        ├── TransientNotifyError retry later with backoff (connect errors, timeouts, 4xx)
+        └── PermanentNotifyError give up and alert operators (5xx, auth, all refused)
+
+Every message says what was wrong, where, and what is allowed (SPEC section 8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ConditionFailed",
+    "ConfigError",
+    "ConfigIssue",
+    "ConnectRefused",
+    "ConnectTimeout",
+    "DNSError",
+    "HTTPStatusError",
+    "InputError",
+    "MonitorError",
+    "NotifyError",
+    "PermanentNotifyError",
+    "ProbeError",
+    "ProbeTimeout",
+    "StoreError",
+    "TLSError",
+    "TooLarge",
+    "TooSlow",
+    "TransientNotifyError",
+    "UsageError",
+]
+
+
+class MonitorError(Exception):
+    """Base of every sla-monitor error. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(MonitorError):
+    """A command-line argument is wrong (exit code 2)."""
+
+    exit_code = 2
+
+
+class InputError(UsageError):
+    """A value given to a command is not acceptable; nothing was changed (exit code 2).
+
+    >>> str(InputError("--service", "panle", "one of: panel, mobile-api"))
+    "--service: 'panle' is not valid; allowed: one of: panel, mobile-api"
+    """
+
+    def __init__(self, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field}: {value!r} is not valid; allowed: {allowed}")
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a configuration file: where, what was found, what is allowed."""
+
+    path: str  # YAML path, e.g. ``services[2].probe.interval``
+    line: int | None  # 1-based line in the file, when known
+    message: str  # what is wrong and what is allowed
+    value: object = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.path}: {self.message}"
+
+
+class ConfigError(MonitorError):
+    """The configuration cannot be used. ``issues`` lists every problem found at once."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, issues: list[ConfigIssue]) -> None:
+        self.source = source
+        self.issues = issues
+        lines = [f"{source}: {len(issues)} configuration error(s)"]
+        lines += [f"  {issue}" for issue in issues]
+        super().__init__("\n".join(lines))
+
+
+class StoreError(MonitorError):
+    """The database failed, or its schema is not the one this version expects."""
+
+
+class ProbeError(MonitorError):
+    """A probe failed; the subclass is the failure class recorded as evidence."""
+
+    failure_class = "error"
+
+
+class DNSError(ProbeError):
+    failure_class = "dns"
+
+
+class ConnectRefused(ProbeError):
+    failure_class = "connect_refused"
+
+
+class ConnectTimeout(ProbeError):
+    failure_class = "connect_timeout"
+
+
+class TLSError(ProbeError):
+    failure_class = "tls"
+
+
+class ProbeTimeout(ProbeError):
+    failure_class = "timeout"
+
+
+class HTTPStatusError(ProbeError):
+    failure_class = "http_status"
+
+
+class ConditionFailed(ProbeError):
+    failure_class = "condition"
+
+
+class TooSlow(ProbeError):
+    failure_class = "too_slow"
+
+
+class TooLarge(ProbeError):
+    failure_class = "too_large"
+
+
+class NotifyError(MonitorError):
+    """A message could not be delivered to the SMTP server or Maildir."""
+
+
+class TransientNotifyError(NotifyError):
+    """Worth retrying later (connection errors, timeouts, 4xx replies)."""
+
+
+class PermanentNotifyError(NotifyError):
+    """Not worth retrying (5xx replies, authentication, every recipient refused)."""

@@ -1,0 +1,449 @@
+"""SQLAlchemy 2 models: everything sla-monitor records (SPEC section 2).
+
+Conventions:
+
+* Times are :class:`UTCDateTime`: timezone-aware UTC in Python, stored as UTC
+  on every backend (SQLite has no zone type, so naive UTC there).
+* Probe history follows R-M7: :class:`ProbeRun` keeps consecutive results
+  of one state as a run, :class:`ProbeFailure` keeps every failed result as
+  evidence, :class:`LatencyRollup` keeps an hourly summary for charts. A
+  target that stays up costs a run row and 24 rollup rows a day.
+* Evidence rows are never edited to change history: cause changes go to
+  :class:`CauseChange` (R-EX audit log), ledger corrections are new
+  :class:`LedgerEntry` rows (R-C3), report revisions are frozen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints make migrations reproducible on SQLite's batch mode and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: times must be timezone-aware")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+Money = Numeric(20, 4, asdecimal=True)
+Days = Numeric(12, 4, asdecimal=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- the monitor's own life (R-M3) -------------------------------------------------------------
+
+
+class DaemonSession(Base):
+    """One run of the daemon; ``last_beat_at`` moves with the heartbeat (R-M3)."""
+
+    __tablename__ = "daemon_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[dt.datetime]
+    last_beat_at: Mapped[dt.datetime]
+    stopped_at: Mapped[dt.datetime | None]  # null: still running, or killed
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    version: Mapped[str] = mapped_column(String(40))
+
+
+class UnknownInterval(Base):
+    """Time the monitor could not see (R-M2, R-M3): daemon down, or itself impaired."""
+
+    __tablename__ = "unknown_intervals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    start: Mapped[dt.datetime] = mapped_column(index=True)
+    end: Mapped[dt.datetime | None]  # null while still blind
+    reason: Mapped[str] = mapped_column(
+        String(40)
+    )  # daemon_down | canaries_failed | resolver_failed
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+# --- probe history (R-M7) ----------------------------------------------------------------------
+
+
+class ProbeState(Base):
+    """The detector's state per target, so that a restart continues where it stopped (R-M3)."""
+
+    __tablename__ = "probe_states"
+    target_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))  # up | down | unknown
+    streak: Mapped[int] = mapped_column(default=0)
+    streak_started_at: Mapped[dt.datetime | None]
+    last_success_at: Mapped[dt.datetime | None]
+    last_failure_at: Mapped[dt.datetime | None]
+    open_incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    updated_at: Mapped[dt.datetime]
+
+
+class ProbeRun(Base):
+    """Consecutive results of one state for one target (R-M7)."""
+
+    __tablename__ = "probe_runs"
+    __table_args__ = (Index("ix_probe_runs_target_first", "target_id", "first_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(63))
+    state: Mapped[str] = mapped_column(String(10))
+    first_at: Mapped[dt.datetime]
+    last_at: Mapped[dt.datetime]
+    count: Mapped[int]
+    latency_min_ms: Mapped[float | None]
+    latency_max_ms: Mapped[float | None]
+    latency_sum_ms: Mapped[float] = mapped_column(default=0.0)
+
+
+class ProbeFailure(Base):
+    """Every failed (or unknown) result, with its error, kept as evidence (R-M7, >= 13 months)."""
+
+    __tablename__ = "probe_failures"
+    __table_args__ = (Index("ix_probe_failures_target_at", "target_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(63))
+    at: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(String(10))
+    failure_class: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(Text)
+    http_status: Mapped[int | None]
+    latency_ms: Mapped[float | None]
+    timings: Mapped[dict[str, Any] | None]
+
+
+class LatencyRollup(Base):
+    """Hourly latency summary per target, for charts (R-M7)."""
+
+    __tablename__ = "latency_rollups"
+    target_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    count: Mapped[int]
+    failures: Mapped[int] = mapped_column(default=0)
+    sum_ms: Mapped[float]
+    min_ms: Mapped[float]
+    max_ms: Mapped[float]
+    buckets: Mapped[dict[str, Any] | None]  # latency histogram, bucket upper bound (ms) -> count
+
+
+# --- incidents (R-M1, R-EX, R-N1) --------------------------------------------------------------
+
+
+class Incident(Base):
+    """An interval of full unavailability of one service (SPEC section 2)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_service_start", "service_id", "start"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(63))
+    start: Mapped[dt.datetime]  # first failed probe of the opening streak (R-M1)
+    start_bound: Mapped[dt.datetime | None]  # last success before start: uncertainty (R-M1)
+    detected_at: Mapped[dt.datetime | None]  # D-1: detection latency = detected_at - start
+    end: Mapped[dt.datetime | None] = mapped_column(index=True)  # null while open
+    end_bound: Mapped[dt.datetime | None]  # last failure before end (R-M1)
+    source: Mapped[str] = mapped_column(String(10))  # probe | manual
+    cause: Mapped[str] = mapped_column(String(30), default="provider")
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+
+    cause_changes: Mapped[list[CauseChange]] = relationship(
+        back_populates="incident", order_by="CauseChange.changed_at"
+    )
+
+
+class CauseChange(Base):
+    """Audit log of cause changes: an operator action with a reason (R-EX)."""
+
+    __tablename__ = "cause_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    changed_at: Mapped[dt.datetime]
+    old_cause: Mapped[str] = mapped_column(String(30))
+    new_cause: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(120))
+
+    incident: Mapped[Incident] = relationship(back_populates="cause_changes")
+
+
+class Notification(Base):
+    """A customer was told of an incident: SMTP acceptance or a logged call (R-N1, D-2)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_incident_customer", "incident_id", "customer_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    customer_id: Mapped[str] = mapped_column(String(63))
+    channel: Mapped[str] = mapped_column(String(10))  # email | phone
+    notified_at: Mapped[dt.datetime]
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime]
+
+
+# --- maintenance (R-EX1, D-3) ------------------------------------------------------------------
+
+
+class MaintenanceWindow(Base):
+    __tablename__ = "maintenance_windows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    start: Mapped[dt.datetime] = mapped_column(index=True)
+    end: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    cancelled_at: Mapped[dt.datetime | None]
+
+    services: Mapped[list[MaintenanceService]] = relationship(
+        back_populates="window", cascade="all, delete-orphan"
+    )
+    notices: Mapped[list[MaintenanceNotice]] = relationship(
+        back_populates="window", cascade="all, delete-orphan"
+    )
+
+
+class MaintenanceService(Base):
+    __tablename__ = "maintenance_services"
+    window_id: Mapped[int] = mapped_column(ForeignKey("maintenance_windows.id"), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+
+    window: Mapped[MaintenanceWindow] = relationship(back_populates="services")
+
+
+class MaintenanceNotice(Base):
+    """When the notice of a window reached a customer's technical contact (D-3)."""
+
+    __tablename__ = "maintenance_notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("maintenance_windows.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(63))
+    sent_at: Mapped[dt.datetime]
+    channel: Mapped[str] = mapped_column(String(10))  # email | other (recorded by an operator)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+
+    window: Mapped[MaintenanceWindow] = relationship(back_populates="notices")
+
+
+# --- e-mail outbox (D-2) -----------------------------------------------------------------------
+
+
+class OutboxMessage(Base):
+    """A message written before it is sent; ``accepted_at`` is the SMTP evidence (D-2)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)  # never queue twice
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))  # outage | recovery | maintenance | ...
+    customer_id: Mapped[str | None] = mapped_column(String(63))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("maintenance_windows.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    recipients: Mapped[list[Any]]
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[dt.datetime | None]
+    smtp_response: Mapped[str | None] = mapped_column(Text)
+
+    deliveries: Mapped[list[OutboxRecipient]] = relationship(
+        back_populates="outbox", cascade="all, delete-orphan"
+    )
+
+
+class OutboxRecipient(Base):
+    """Per-recipient outcome, so partial refusals are recorded (D-2)."""
+
+    __tablename__ = "outbox_recipients"
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))  # accepted | refused
+    code: Mapped[int | None]
+    message: Mapped[str | None] = mapped_column(Text)
+
+    outbox: Mapped[OutboxMessage] = relationship(back_populates="deliveries")
+
+
+# --- claims, tickets, ledger, reports (R-C1, R-P*, L-*, R-C3) ----------------------------------
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+    __table_args__ = (UniqueConstraint("customer_id", "month", name="uq_claims_customer_month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(63))
+    month: Mapped[str] = mapped_column(String(7))  # in the configured calendar
+    calendar: Mapped[str] = mapped_column(String(10))
+    submitted_at: Mapped[dt.datetime]
+    receipt_sent_at: Mapped[dt.datetime | None]
+    decided_at: Mapped[dt.datetime | None]
+    decision: Mapped[str | None] = mapped_column(String(10))  # approved | rejected
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    credit_days: Mapped[Decimal | None] = mapped_column(Days)
+    credited_at: Mapped[dt.datetime | None]
+
+
+class Ticket(Base):
+    """A partial problem (section 5): clocks start when its number is e-mailed (L-4)."""
+
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(63), index=True)
+    site_domain: Mapped[str | None] = mapped_column(String(253))
+    kind: Mapped[str] = mapped_column(String(20))  # web_panel | mobile | other
+    title: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(10))  # email | phone | web
+    opened_at: Mapped[dt.datetime]
+    number_sent_at: Mapped[dt.datetime | None]
+    level: Mapped[int] = mapped_column(default=1)
+    diagnosed_at: Mapped[dt.datetime | None]
+    provider_fault: Mapped[bool | None] = mapped_column(Boolean)
+    fixed_at: Mapped[dt.datetime | None]
+    next_release: Mapped[bool] = mapped_column(default=False)  # R-P3 exemption
+    next_release_reason: Mapped[str | None] = mapped_column(Text)
+    price: Mapped[Decimal | None] = mapped_column(Money)  # L-5
+    status: Mapped[str] = mapped_column(String(12), default="open")
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.at", cascade="all, delete-orphan"
+    )
+
+
+class TicketEvent(Base):
+    """Every follow-up, reply, escalation and question, with its time (L-4)."""
+
+    __tablename__ = "ticket_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(120))
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class LedgerEntry(Base):
+    """Credit per site (L-1): days of service or money; corrections are new rows (R-C3)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_site_effective", "site_domain", "effective_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(63))
+    site_domain: Mapped[str] = mapped_column(String(253))
+    days: Mapped[Decimal | None] = mapped_column(Days)
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(String(20))
+    evidence: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime]
+    effective_at: Mapped[dt.datetime]
+    adjusts_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+
+
+class ReportRevision(Base):
+    """A frozen monthly report with the hash of its inputs (R-C3)."""
+
+    __tablename__ = "report_revisions"
+    __table_args__ = (
+        UniqueConstraint("calendar", "month", "revision", name="uq_report_revisions_month_rev"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar: Mapped[str] = mapped_column(String(10))
+    month: Mapped[str] = mapped_column(String(7))
+    revision: Mapped[int] = mapped_column(Integer)
+    closed_at: Mapped[dt.datetime]
+    inputs_hash: Mapped[str] = mapped_column(String(64))
+    report: Mapped[dict[str, Any]]
+
+
+class AuditEvent(Base):
+    """Operator actions that change records (who, when, what), besides cause changes."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str] = mapped_column(String(30))
+    object_id: Mapped[str] = mapped_column(String(63))
+    detail: Mapped[dict[str, Any] | None]
+
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "CauseChange",
+    "Claim",
+    "DaemonSession",
+    "Incident",
+    "LatencyRollup",
+    "LedgerEntry",
+    "MaintenanceNotice",
+    "MaintenanceService",
+    "MaintenanceWindow",
+    "Notification",
+    "OutboxMessage",
+    "OutboxRecipient",
+    "ProbeFailure",
+    "ProbeRun",
+    "ProbeState",
+    "ReportRevision",
+    "Ticket",
+    "TicketEvent",
+    "UTCDateTime",
+    "UnknownInterval",
+]

@@ -1,0 +1,248 @@
+"""Broken configurations: every problem is named with its YAML path, line and value,
+all at once, and the CLI exits 2 without a traceback (SPEC section 8)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.config import parse_config
+from monitor.errors import ConfigError
+
+BASE = """\
+provider:
+  timezone: Asia/Tehran
+  calendar: jalali
+servers:
+  - id: srv-1
+    probe: {type: tcp, host: 10.0.0.1, port: 22}
+services:
+  - id: panel
+    kind: web_panel
+    probe: {type: http, url: "https://panel.example/healthz"}
+  - id: shop
+    kind: project
+    server: srv-1
+    probe: {type: http, url: "https://shop.example/", interval: 1m}
+customers:
+  - id: acme
+    name: ACME
+    contacts: {technical: {email: tech@acme.example}}
+    fee: {amount: 1000, currency: EUR}
+    services: [shop]
+    sites:
+      - {domain: shop.acme.example, paid_until: 2027-01-01}
+"""
+
+
+def broken(old: str, new: str) -> str:
+    assert old in BASE, old
+    return BASE.replace(old, new, 1)
+
+
+# (id, config text, the exact issue lines expected)
+CASES = [
+    (
+        "unknown-key-typo",
+        broken(
+            "    probe: {type: tcp, host: 10.0.0.1, port: 22}",
+            "    probe: {type: tcp, host: 10.0.0.1, port: 22, intervall: 30s}",
+        ),
+        [
+            "line 6: servers[0].probe.intervall: unknown key 'intervall' (did you mean 'interval'?); "
+            "allowed keys: fail_after, host, interval, port, recover_after, timeout, type"
+        ],
+    ),
+    (
+        "bad-timezone",
+        broken("timezone: Asia/Tehran", "timezone: Asia/Teheran"),
+        [
+            "line 2: provider.timezone: 'Asia/Teheran' is not valid: not a known IANA time zone "
+            "(e.g. 'Asia/Tehran', 'UTC')"
+        ],
+    ),
+    (
+        "bad-calendar",
+        broken("calendar: jalali", "calendar: persian"),
+        ["line 3: provider.calendar: 'persian' is not valid: expected 'gregorian' or 'jalali'"],
+    ),
+    (
+        "duplicate-service-id",
+        broken("  - id: shop\n", "  - id: panel\n"),
+        [
+            "line 11: services[1].id: 'panel' is already used by services[0]; ids must be unique",
+            "line 20: customers[0].services[0]: unknown service 'shop'; allowed: panel",
+        ],
+    ),
+    (
+        "project-without-server",
+        broken("    server: srv-1\n", ""),
+        ["line 11: services[1].server: a project must name the server it runs on; allowed: srv-1"],
+    ),
+    (
+        "unknown-server",
+        broken("    server: srv-1\n", "    server: srv-9\n"),
+        ["line 13: services[1].server: unknown server 'srv-9'; allowed: srv-1"],
+    ),
+    (
+        "unknown-customer-service",
+        broken("services: [shop]", "services: [shop, shopp]"),
+        ["line 20: customers[0].services[1]: unknown service 'shopp'; allowed: panel, shop"],
+    ),
+    (
+        "interval-not-longer-than-timeout",
+        broken("interval: 1m}", "interval: 10s, timeout: 10s}"),
+        [
+            "line 14: services[1].probe.interval: 10s must be longer than the timeout (10s) so that "
+            "a probe never overlaps itself"
+        ],
+    ),
+    (
+        "d1-worst-case-over-15-minutes",
+        broken("interval: 1m}", "interval: 5m, fail_after: 3, timeout: 30s}"),
+        [
+            "line 14: services[1].probe: worst-case detection interval × fail_after + timeout = "
+            "5m × 3 + 30s = 15m30s exceeds the 15m detection duty (D-1)"
+        ],
+    ),
+    (
+        "bad-url",
+        broken('url: "https://shop.example/"', 'url: "shop.example"'),
+        [
+            "line 14: services[1].probe.url: 'shop.example' is not valid: expected an absolute "
+            "http:// or https:// URL with a host"
+        ],
+    ),
+    (
+        "negative-duration",
+        broken("interval: 1m}", "interval: 1m, timeout: -5}"),
+        ["line 14: services[1].probe.timeout: -5 is not valid: a duration must not be negative"],
+    ),
+    (
+        "tiers-out-of-order",
+        BASE
+        + textwrap.dedent("""\
+        policy:
+          tiers:
+            - {name: 1w, min_downtime: 8h, credit_days: 7}
+            - {name: 2w, min_downtime: 1h30m, credit_days: 14}
+        """),
+        [
+            "line 26: policy.tiers[1]: tiers must be in increasing order of min_downtime and "
+            "credit_days (this tier: 1h30m / 14 days; the one before: 8h / 7 days)"
+        ],
+    ),
+    (
+        "bad-email-and-currency",
+        broken("email: tech@acme.example}}", "email: tech-at-acme}}").replace("EUR", "euro"),
+        [
+            "line 18: customers[0].contacts.technical.email: 'tech-at-acme' is not valid: "
+            "expected an e-mail address like ops@example.com",
+            "line 19: customers[0].fee.currency: 'euro' is not valid: expected an ISO 4217 currency "
+            "code like 'IRR' or 'EUR'",
+        ],
+    ),
+    (
+        "missing-required-key",
+        broken("    name: ACME\n", ""),
+        ["line 16: customers[0].name: required key is missing"],
+    ),
+    (
+        "unknown-probe-type",
+        broken("{type: tcp, host: 10.0.0.1, port: 22}", "{type: icmp, host: 10.0.0.1}"),
+        ["line 6: servers[0].probe.type: type 'icmp' is not valid: expected 'http', 'tcp'"],
+    ),
+    (
+        "duplicate-yaml-key",
+        broken("  calendar: jalali\n", "  calendar: jalali\n  calendar: gregorian\n"),
+        ["line 4: provider.calendar: duplicate key 'calendar'; each key may appear once"],
+    ),
+    (
+        "domain-of-two-customers",
+        BASE
+        + "  - id: other\n"
+        + "    name: Other\n"
+        + "    contacts: {technical: {email: it@other.example}}\n"
+        + "    fee: {amount: 10, currency: EUR}\n"
+        + "    sites: [{domain: shop.acme.example}]\n",
+        [
+            "line 27: customers[1].sites[0].domain: 'shop.acme.example' is already used by "
+            "customers[0].sites[0]; a domain belongs to exactly one customer (L-1)"
+        ],
+    ),
+    (
+        "not-yaml",
+        "provider: {timezone: UTC\nservers: []\n",
+        ["line 2: (file): not valid YAML: expected ',' or '}', but got ':'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_broken_config_names_path_line_and_value(text: str, expected: list[str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "test.yaml")
+    assert [str(issue) for issue in caught.value.issues] == expected
+
+
+def test_base_config_is_valid() -> None:
+    config = parse_config(BASE)
+    assert [s.id for s in config.services] == ["panel", "shop"]
+
+
+def test_all_errors_reported_at_once() -> None:
+    text = broken("timezone: Asia/Tehran", "timezone: Nowhere").replace(
+        "server: srv-1", "server: x"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert [issue.path for issue in caught.value.issues] == [
+        "provider.timezone",
+        "services[1].server",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in CASES[:3]], ids=[c[0] for c in CASES[:3]]
+)
+def test_cli_exits_2_with_each_issue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: list[str]
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    assert main(["-c", str(path), "check-config"]) == 2
+    err = capsys.readouterr().err
+    for line in expected:
+        assert line in err
+    assert "Traceback" not in err
+
+
+def test_subprocess_config_error_has_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(broken("calendar: jalali", "calendar: persian"))
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "-c", str(path), "check-config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "provider.calendar: 'persian' is not valid" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-c", str(tmp_path / "nope.yaml"), "check-config"]) == 2
+    assert "nope.yaml: 1 configuration error(s)" in capsys.readouterr().err
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["check-config", "--no-such-option"])
+    assert caught.value.code == 2
+    assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err

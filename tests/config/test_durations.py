@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from monitor.config.durations import format_duration, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("2d", 172800.0),
+        (15, 15.0),
+        ("1.5h", 5400.0),
+        ("250ms", 0.25),
+        ("1w", 604800.0),
+        ("90", 90.0),
+    ],
+)
+def test_parse(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "5 minutes", "m5", -1, True, None, "1h-5m"])
+def test_rejects(bad: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(5400, "1h30m"), (0, "0s"), (0.5, "0.5s"), (86400 + 61, "1d1m1s")]
+)
+def test_format(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text

@@ -1,0 +1,69 @@
+"""Shared fixtures: databases on SQLite and on a real PostgreSQL.
+
+``db_url`` runs a test once per backend. PostgreSQL comes from
+``$SLA_MONITOR_TEST_PG_URL`` (``.ci/run`` starts a throwaway server and sets
+it); each test gets a database of its own, dropped in teardown, so tests are
+parallel-safe. Outside CI a missing server skips the PostgreSQL variants;
+in CI (``$CI`` set) it is an error, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+PG_ENV = "SLA_MONITOR_TEST_PG_URL"
+
+
+def _pg_admin_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if not url and os.environ.get("CI"):
+        pytest.fail(f"${PG_ENV} is not set: CI must run the PostgreSQL tests")
+    return url
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for this test."""
+    admin = _pg_admin_url()
+    if admin is None:
+        pytest.skip(f"no PostgreSQL: set ${PG_ENV} (bash .ci/run does)")
+    url = make_url(admin)
+    name = f"slamon_test_{uuid.uuid4().hex[:12]}"
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    yield url.set(database=name).render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'sla-monitor.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'sla-monitor.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def example_config_path() -> Path:
+    return Path(__file__).resolve().parents[1] / "config.example.yaml"
