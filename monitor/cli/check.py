@@ -4,27 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
 
 from monitor.cli.common import config_path, load, table
 from monitor.config import Config, format_duration
-from monitor.config.checks import D1_SERVICE_KINDS
-from monitor.config.schema import ProbeBase
-
-
-@dataclass(frozen=True)
-class ProbeLine:
-    target: str
-    kind: str
-    probe: ProbeBase
-    carries_d1: bool
-
-
-def probe_lines(config: Config) -> list[ProbeLine]:
-    lines = [ProbeLine(s.id, "server", s.probe, True) for s in config.servers]
-    lines += [ProbeLine(s.id, s.kind, s.probe, s.kind in D1_SERVICE_KINDS) for s in config.services]
-    lines += [ProbeLine(c.id, "canary", c.probe, False) for c in config.monitor.canaries]
-    return lines
+from monitor.config.topology import Topology
 
 
 def secret_warnings(config: Config) -> list[str]:
@@ -51,17 +34,17 @@ def run(args: argparse.Namespace) -> int:
     path = config_path(args)
     deadline = config.policy.detection_deadline
     rows = []
-    for line in probe_lines(config):
-        worst = line.probe.worst_case_detection
-        duty = ("OK" if worst <= deadline else "OVER") if line.carries_d1 else "-"
+    for target in Topology.from_config(config).targets():
+        worst = target.probe.worst_case_detection
+        duty = ("OK" if worst <= deadline else "OVER") if target.carries_d1 else "-"
         rows.append(
             [
-                line.target,
-                line.kind,
-                line.probe.type,  # type: ignore[attr-defined]
-                format_duration(line.probe.interval),
-                line.probe.fail_after,
-                format_duration(line.probe.timeout),
+                target.id,
+                target.kind,
+                target.probe.type,
+                format_duration(target.probe.interval),
+                target.probe.fail_after,
+                format_duration(target.probe.timeout),
                 format_duration(worst),
                 duty,
             ]
