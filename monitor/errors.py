@@ -17,7 +17,8 @@
     │   ├── HTTPStatusError
     │   ├── ConditionFailed      body substring / JSON condition not met
     │   ├── TooSlow              answered, but slower than ``max_response_time``
-    │   └── TooLarge             the body exceeded the byte bound
+    │   ├── TooLarge             the body exceeded the byte bound
+    │   └── RedirectLoop         more redirects than ``max_redirects``
     └── NotifyError              a message could not be handed to SMTP / the Maildir
         ├── TransientNotifyError retry later with backoff (connect errors, timeouts, 4xx)
         └── PermanentNotifyError give up and alert operators (5xx, auth, all refused)
@@ -43,6 +44,7 @@ __all__ = [
     "PermanentNotifyError",
     "ProbeError",
     "ProbeTimeout",
+    "RedirectLoop",
     "StoreError",
     "TLSError",
     "TooLarge",
@@ -149,6 +151,10 @@ class TooSlow(ProbeError):
 
 class TooLarge(ProbeError):
     failure_class = "too_large"
+
+
+class RedirectLoop(ProbeError):
+    failure_class = "redirect_loop"
 
 
 class NotifyError(MonitorError):

@@ -1,0 +1,260 @@
+"""The HTTP(S) probe: one request per check, bounded in time and bytes (SPEC section 8).
+
+What a check measures, in seconds from the moment it got a concurrency slot:
+
+* ``dns``: name resolution (None for an IP-literal URL: nothing was resolved);
+* ``connect``: TCP connect **plus the TLS handshake** for HTTPS. aiohttp opens
+  the socket and does the handshake in one call with no signal in between, so
+  ``tls`` stays None here; :mod:`monitor.probes.tls` reads the certificate;
+* ``first_byte``: until the response headers arrived (time to first byte);
+* ``total``: the whole check, including the body when a body check reads it.
+
+With redirects, ``dns``/``connect`` describe the last hop (each hop is a new
+connection) and ``first_byte`` the final response.
+
+The order of judgement is: status, then size (a declared ``Content-Length``
+over ``max_body_bytes`` fails before reading anything), body substring, JSON
+condition, and last ``max_response_time``, so the most specific failure wins.
+Without a body check the body is never read: the connection is closed as soon
+as the headers are judged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from typing import cast
+
+import aiohttp
+from yarl import URL
+
+from monitor.config.schema import HTTPProbe
+from monitor.errors import ConditionFailed, HTTPStatusError, ProbeError, TooLarge, TooSlow
+from monitor.probes.base import FailureClass, ProbeResult, classify_exception, shorten
+from monitor.probes.sessions import Phases, ProbeResponse, ProbeSessions
+from monitor.probes.tls import certificate_not_after
+
+JSONValue = str | int | float | bool | None
+
+
+def expected_statuses(expected: list[int | str]) -> frozenset[int]:
+    """``[200, "3xx"]`` → every status that counts as up, for an O(1) check per probe."""
+    statuses: set[int] = set()
+    for item in expected:
+        if isinstance(item, int):
+            statuses.add(item)
+        else:  # "2xx": validated by the schema
+            first = int(item[0]) * 100
+            statuses.update(range(first, first + 100))
+    return frozenset(statuses)
+
+
+def json_path(path: str) -> tuple[tuple[str, int | None], ...]:
+    """``"checks.0.ok"`` → ``(("checks", None), ("0", 0), ("ok", None))``: each part as an
+    object key, and as a list index when it is an integer."""
+    parts = []
+    for part in path.split("."):
+        digits = part[1:] if part.startswith("-") else part
+        parts.append((part, int(part) if digits.isdigit() else None))
+    return tuple(parts)
+
+
+def json_equal(found: object, expected: JSONValue) -> bool:
+    """Equality as JSON means it: ``true`` is not ``1``, though ``1`` equals ``1.0``."""
+    if isinstance(found, bool) or isinstance(expected, bool):
+        return isinstance(found, bool) and isinstance(expected, bool) and found is expected
+    if isinstance(found, dict | list):
+        return False
+    return found == expected
+
+
+def _preview(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return json.dumps(value, ensure_ascii=False)[:60]
+
+
+class HTTPCheck:
+    """Checks one HTTP(S) target. All set-up happens here, so ``check()`` stays small."""
+
+    def __init__(self, target_id: str, config: HTTPProbe, sessions: ProbeSessions) -> None:
+        self.target_id = target_id
+        self._session = sessions.http_session(config.tls, owner=target_id)
+        self._semaphore = sessions.semaphore
+        self._clock = sessions.clock
+        self._method = config.method
+        self._url = URL(config.url)
+        self._where = config.url
+        self._headers = dict(config.headers) or None
+        self._timeout = config.timeout
+        self._expected = expected_statuses(config.expected_status)
+        self._expected_text = ", ".join(str(status) for status in config.expected_status)
+        self._body_contains = config.body_contains
+        self._needle = None if config.body_contains is None else config.body_contains.encode()
+        condition = config.json_condition
+        self._json_path = None if condition is None else json_path(condition.path)
+        self._json_text = "" if condition is None else condition.path
+        self._json_equals: JSONValue = None if condition is None else condition.equals
+        self._reads_body = self._needle is not None or self._json_path is not None
+        self._max_body = config.max_body_bytes
+        self._max_time = config.max_response_time
+        # max_redirects 0 means "follow none": the 3xx is then judged by expected_status.
+        self._allow_redirects = config.follow_redirects and config.max_redirects > 0
+        # aiohttp gives up when the count *reaches* its max_redirects (and treats 0 as
+        # unlimited); +1 follows exactly max_redirects hops.
+        self._max_redirects = config.max_redirects + 1
+        self._https = self._url.scheme == "https"
+        self._cert_der: bytes | None = None
+        self._cert_not_after: dt.datetime | None = None
+
+    async def check(self) -> ProbeResult:
+        async with self._semaphore:
+            at = self._clock.now()
+            phases = Phases()
+            started = time.monotonic()
+            first_byte: float | None = None
+            status: int | None = None
+            cert_not_after: dt.datetime | None = None
+            deadline = asyncio.timeout(self._timeout)
+            failure_class: str
+            try:
+                async with (
+                    deadline,
+                    self._session.request(
+                        self._method,
+                        self._url,
+                        headers=self._headers,
+                        allow_redirects=self._allow_redirects,
+                        max_redirects=self._max_redirects,
+                        trace_request_ctx=phases,
+                    ) as response,
+                ):
+                    first_byte = time.monotonic() - started
+                    status = response.status
+                    if self._https:
+                        cert_not_after = self._peer_not_after(response)
+                    await self._judge(response, started)
+            except ProbeError as failure:
+                failure_class, detail = failure.failure_class, shorten(str(failure))
+            except TimeoutError as error:
+                if deadline.expired():
+                    failure_class, detail = self._timed_out(phases, first_byte)
+                else:
+                    failure_class, detail = classify_exception(error, self._where)
+            except Exception as error:  # any target behaviour becomes evidence, never a crash
+                failure_class, detail = classify_exception(error, self._where)
+            else:
+                failure_class, detail = "", ""
+            return ProbeResult(
+                target_id=self.target_id,
+                state="down" if failure_class else "up",
+                at=at,
+                failure_class=cast(FailureClass, failure_class) if failure_class else None,
+                detail=detail,
+                http_status=status,
+                dns=phases.dns(),
+                connect=phases.connect(),
+                first_byte=first_byte,
+                total=time.monotonic() - started,
+                cert_not_after=cert_not_after,
+            )
+
+    async def _judge(self, response: aiohttp.ClientResponse, started: float) -> None:
+        """Raise the ProbeError that describes what is wrong with the answer, if anything."""
+        if response.status not in self._expected:
+            raise HTTPStatusError(self._status_detail(response))
+        if self._reads_body:
+            body = await self._read_body(response)
+            if self._needle is not None and self._needle not in body:
+                raise ConditionFailed(f"body does not contain {self._body_contains!r}")
+            if self._json_path is not None:
+                self._check_json(response, body)
+        if self._max_time is not None:
+            elapsed = time.monotonic() - started
+            if elapsed > self._max_time:
+                raise TooSlow(
+                    f"answered in {elapsed:.3f} s; max_response_time is {self._max_time:g} s"
+                )
+
+    async def _read_body(self, response: aiohttp.ClientResponse) -> bytearray:
+        """At most ``max_body_bytes + 1`` bytes, so that an endless or huge body costs
+        bounded memory and ends as ``too_large`` (SPEC section 8)."""
+        declared = response.content_length
+        if declared is not None and declared > self._max_body:
+            raise TooLarge(
+                f"Content-Length {declared} bytes exceeds max_body_bytes ({self._max_body})"
+            )
+        limit = self._max_body + 1
+        content = response.content
+        body = bytearray()
+        while len(body) < limit:
+            chunk = await content.read(limit - len(body))
+            if not chunk:
+                break
+            body += chunk
+        if len(body) > self._max_body:
+            raise TooLarge(f"body exceeds max_body_bytes ({self._max_body} bytes)")
+        return body
+
+    def _check_json(self, response: aiohttp.ClientResponse, body: bytearray) -> None:
+        assert self._json_path is not None
+        where = f"json condition on {self._json_text!r}"
+        mime = response.content_type
+        if mime != "application/json" and not mime.endswith("+json"):
+            declared = response.headers.get("Content-Type", "none")
+            raise ConditionFailed(f"{where} needs a JSON body; got Content-Type {declared}")
+        try:
+            node: object = json.loads(body)
+        except RecursionError:
+            raise ConditionFailed(f"{where}: body is JSON nested too deeply to check") from None
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            raise ConditionFailed(f"{where}: body is not valid JSON ({exc})") from None
+        for key, index in self._json_path:
+            if isinstance(node, dict):
+                if key not in node:
+                    raise ConditionFailed(f"{where}: no key {key!r} in the JSON body")
+                node = node[key]
+            elif isinstance(node, list) and index is not None:
+                if not -len(node) <= index < len(node):
+                    raise ConditionFailed(f"{where}: index {index} outside a list of {len(node)}")
+                node = node[index]
+            else:
+                raise ConditionFailed(f"{where}: {key!r} cannot be looked up in {_preview(node)}")
+        if not json_equal(node, self._json_equals):
+            expected = json.dumps(self._json_equals, ensure_ascii=False)
+            raise ConditionFailed(f"{where}: found {_preview(node)}, expected {expected}")
+
+    def _status_detail(self, response: aiohttp.ClientResponse) -> str:
+        text = f"HTTP {response.status} {response.reason or ''}".rstrip()
+        text += f" (expected {self._expected_text})"
+        location = response.headers.get("Location")
+        if location and 300 <= response.status < 400:
+            text += f"; Location {location}"
+        return text
+
+    def _timed_out(self, phases: Phases, first_byte: float | None) -> tuple[str, str]:
+        """Name the phase the overall deadline interrupted."""
+        limit = f"within the {self._timeout:g} s timeout"
+        unfinished = phases.unfinished()
+        if unfinished == "dns":
+            return "dns", f"DNS lookup not finished {limit}"
+        if unfinished == "connect":
+            what = "TCP connect and TLS handshake" if self._https else "TCP connect"
+            return "connect_timeout", f"{what} not finished {limit}"
+        if first_byte is None:
+            return "timeout", f"no response headers {limit}"
+        return "timeout", f"response body not complete {limit}"
+
+    def _peer_not_after(self, response: aiohttp.ClientResponse) -> dt.datetime | None:
+        """Expiry of the presented certificate; parsed only when the certificate changes."""
+        der = response.peer_certificate if isinstance(response, ProbeResponse) else None
+        if der is None:
+            return None
+        if der != self._cert_der:
+            self._cert_not_after = certificate_not_after(der)
+            self._cert_der = der
+        return self._cert_not_after

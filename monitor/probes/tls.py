@@ -1,0 +1,184 @@
+"""The certificate check: when does the target's certificate expire, and would it verify?
+
+It runs at its own, slower cadence (``tls.cert_check_interval``) next to the
+HTTP probe. It first connects as a normal client would (chain, host name, the
+system trust store plus ``tls.ca_file``); if that handshake is refused for the
+certificate, it connects again with verification off, so that it still reads
+``not_after`` of an expired, self-signed or wrong-host certificate and can say
+how many days are left (negative: expired). A valid certificate costs one
+handshake. ``connect`` and ``tls`` time the TCP connect and the handshake apart
+(``start_tls`` after a plain connect).
+
+>>> result = await CertificateCheck("panel", http_probe_config, sessions).check()  # doctest: +SKIP
+>>> result.days_left, result.verify_ok, result.verify_error                          # doctest: +SKIP
+(-1.2, False, 'certificate has expired')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ssl
+import time
+from dataclasses import dataclass
+from typing import cast
+
+from cryptography import x509
+from yarl import URL
+
+from monitor.config.schema import HTTPProbe
+from monitor.probes.base import FailureClass, classify_exception
+from monitor.probes.sessions import Phases, ProbeSessions
+
+_DAY = 86400.0
+
+
+def certificate_not_after(der: bytes) -> dt.datetime | None:
+    """``notAfter`` of a DER certificate as an aware UTC datetime; None if unparsable."""
+    try:
+        return x509.load_der_x509_certificate(der).not_valid_after_utc
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateResult:
+    """What the certificate check found. ``failure_class`` is set only when no certificate
+    could be read at all (DNS, refused, timeout, a handshake that fails even unverified)."""
+
+    target_id: str
+    at: dt.datetime
+    """aware UTC time the check started"""
+    not_after: dt.datetime | None
+    days_left: float | None
+    """days from ``at`` to ``not_after``; negative once expired"""
+    verify_ok: bool | None
+    """would a normal client accept it? None when no handshake completed"""
+    verify_error: str | None
+    """why not, in OpenSSL's words (``certificate has expired``, ``Hostname mismatch…``)"""
+    expiring: bool
+    """expired, or expires within ``tls.cert_expiry_warning``"""
+    failure_class: FailureClass | None = None
+    detail: str = ""
+    connect: float | None = None
+    """seconds of the last TCP connect (including name resolution)"""
+    tls: float | None = None
+    """seconds of the last TLS handshake"""
+
+
+class CertificateCheck:
+    """Reads the certificate of an ``https://`` target."""
+
+    def __init__(self, target_id: str, config: HTTPProbe, sessions: ProbeSessions) -> None:
+        url = URL(config.url)
+        if url.scheme != "https" or url.host is None:
+            raise ValueError(f"{target_id}: certificate check needs an https:// URL, got {url}")
+        self.target_id = target_id
+        self._semaphore = sessions.semaphore
+        self._clock = sessions.clock
+        self._host = url.host
+        self._port = url.port or 443
+        self._where = f"{self._host}:{self._port}"
+        self._timeout = config.timeout
+        self._warning = dt.timedelta(seconds=config.tls.cert_expiry_warning)
+        self._verifying = sessions.verifying_context(config.tls, owner=target_id)
+        self._not_verifying = sessions.not_verifying_context()
+
+    async def check(self) -> CertificateResult:
+        async with self._semaphore:
+            at = self._clock.now()
+            verify_ok: bool | None = None
+            verify_error: str | None = None
+            der: bytes | None = None
+            handshake: float | None = None
+            phases = Phases()
+            deadline = asyncio.timeout(self._timeout)
+            try:
+                async with deadline:
+                    try:
+                        der, handshake = await self._handshake(self._verifying, phases)
+                        verify_ok = True
+                    except ssl.SSLCertVerificationError as refused:
+                        verify_ok = False
+                        verify_error = refused.verify_message or str(refused)
+                        der, handshake = await self._handshake(self._not_verifying, phases)
+            except TimeoutError as error:
+                if deadline.expired():
+                    limit = f"within the {self._timeout:g} s timeout"
+                    if phases.unfinished() == "connect":
+                        detail = f"TCP connect to {self._where} not finished {limit}"
+                        return self._failed(at, "connect_timeout", detail, verify_ok, verify_error)
+                    detail = f"TLS handshake with {self._where} not finished {limit}"
+                    return self._failed(
+                        at, "timeout", detail, verify_ok, verify_error, phases.connect()
+                    )
+                return self._failed(
+                    at, *classify_exception(error, self._where), verify_ok, verify_error
+                )
+            except Exception as error:  # any target behaviour becomes evidence, never a crash
+                return self._failed(
+                    at, *classify_exception(error, self._where), verify_ok, verify_error
+                )
+            not_after = certificate_not_after(der) if der is not None else None
+            if not_after is None:
+                detail = f"{self._where} sent no readable certificate"
+                return self._failed(
+                    at, "tls", detail, verify_ok, verify_error, phases.connect(), handshake
+                )
+            return CertificateResult(
+                target_id=self.target_id,
+                at=at,
+                not_after=not_after,
+                days_left=(not_after - at).total_seconds() / _DAY,
+                verify_ok=verify_ok,
+                verify_error=verify_error,
+                expiring=not_after - at <= self._warning,
+                connect=phases.connect(),
+                tls=handshake,
+            )
+
+    def _failed(
+        self,
+        at: dt.datetime,
+        failure_class: str,
+        detail: str,
+        verify_ok: bool | None,
+        verify_error: str | None,
+        connect: float | None = None,
+        handshake: float | None = None,
+    ) -> CertificateResult:
+        return CertificateResult(
+            target_id=self.target_id,
+            at=at,
+            not_after=None,
+            days_left=None,
+            verify_ok=verify_ok,
+            verify_error=verify_error,
+            expiring=False,
+            failure_class=cast(FailureClass, failure_class),
+            detail=detail,
+            connect=connect,
+            tls=handshake,
+        )
+
+    async def _handshake(
+        self, context: ssl.SSLContext, phases: Phases
+    ) -> tuple[bytes | None, float]:
+        """Connect, then TLS (timed apart, stamped in ``phases``); returns the peer's DER
+        certificate and the handshake time."""
+        loop = asyncio.get_running_loop()
+        phases.connect_start = time.monotonic()
+        phases.connect_end = None
+        transport, protocol = await loop.create_connection(asyncio.Protocol, self._host, self._port)
+        phases.connect_end = connected = time.monotonic()
+        try:
+            secured = await loop.start_tls(transport, protocol, context, server_hostname=self._host)
+            handshake = time.monotonic() - connected
+            ssl_object = secured.get_extra_info("ssl_object") if secured is not None else None
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            if secured is not None:
+                secured.abort()
+        finally:
+            # No close_notify exchange: a hostile peer must not keep us waiting for it.
+            transport.abort()
+        return der, handshake
