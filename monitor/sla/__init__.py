@@ -1,0 +1,84 @@
+"""The SLA credit engine: the contract of SPEC sections 3 to 6, as pure functions.
+
+Plain data in (frozen input records, a :class:`Policy`, a :class:`MonthPeriod`,
+``now``), plain data out (a :class:`MonthReport`). No database, no clock, no
+I/O: the store and the CLI gather the inputs, call :func:`compute_month`, and
+print or persist what it returns. Same inputs, same report (R-C3).
+
+Layers, bottom up::
+
+    intervals   one interval type and its algebra (union, clip, subtract, ...)
+    calendar    months of the provider's calendar and zone, business days (R-M5, R-C1)
+    policy      the contract's numbers with the SPEC defaults
+    inputs      incident, maintenance, customer and ticket records
+    downtime    counted / excluded / unknown time per customer (R-M3, R-M4, R-EX*)
+    credits     tiers, notification, detection and ticket rules (R-T*, R-N1, D-1, R-P*)
+    report      the report records and their SPEC section 7 JSON
+    engine      compute_month: applies all of it to every customer
+    digest      inputs_digest: the fingerprint a frozen revision keeps (R-C3)
+"""
+
+from monitor.sla.calendar import (
+    CALENDARS,
+    CalendarName,
+    MonthPeriod,
+    end_of_next_business_day,
+    month_containing,
+    month_period,
+    split_by_month,
+)
+from monitor.sla.digest import inputs_digest
+from monitor.sla.downtime import EXCLUSION_REASONS
+from monitor.sla.engine import compute_month
+from monitor.sla.inputs import (
+    CAUSES,
+    Cause,
+    CustomerInput,
+    IncidentInput,
+    MaintenanceInput,
+    TicketInput,
+)
+from monitor.sla.intervals import (
+    Interval,
+    clip,
+    intersect,
+    subtract,
+    total_seconds,
+    union,
+    whole_second,
+)
+from monitor.sla.policy import DEFAULT_TIERS, Policy, Tier
+from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, MonthReport
+
+__all__ = [
+    "CALENDARS",
+    "CAUSES",
+    "DEFAULT_TIERS",
+    "EXCLUSION_REASONS",
+    "CalendarName",
+    "Cause",
+    "CreditLine",
+    "CustomerInput",
+    "CustomerReport",
+    "IncidentInput",
+    "IncidentLine",
+    "Interval",
+    "MaintenanceInput",
+    "MonthPeriod",
+    "MonthReport",
+    "Policy",
+    "TicketInput",
+    "Tier",
+    "clip",
+    "compute_month",
+    "end_of_next_business_day",
+    "inputs_digest",
+    "intersect",
+    "month_containing",
+    "month_period",
+    "split_by_month",
+    "subtract",
+    "total_seconds",
+    "union",
+    "whole_second",
+]

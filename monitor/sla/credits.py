@@ -1,0 +1,154 @@
+"""What a month's downtime, late notifications and late fixes earn (R-T0..R-P3).
+
+Each function is one rule family of SPEC sections 4 to 6 and takes plain
+numbers or records; :mod:`monitor.sla.engine` applies them per customer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from monitor.sla.calendar import MonthPeriod
+from monitor.sla.inputs import CustomerInput, IncidentInput, TicketInput
+from monitor.sla.intervals import whole_second
+from monitor.sla.policy import Policy, Tier
+from monitor.sla.report import CreditLine
+
+__all__ = [
+    "availability_percent",
+    "below_target",
+    "credit_value",
+    "detection_breached",
+    "detection_latency",
+    "fix_due",
+    "ineligible_reason",
+    "notification_breached",
+    "ticket_credit",
+    "tier_for",
+]
+
+_DAY_SECONDS = 86_400
+_DAYS_PER_YEAR = 365
+
+
+def availability_percent(counted_seconds: int, period_seconds: int) -> Decimal:
+    """R-M6: (month length - counted downtime) / month length x 100, exact.
+
+    Excluded and unknown time stay in the denominator.
+    """
+    return Decimal((period_seconds - counted_seconds) * 100) / Decimal(period_seconds)
+
+
+def below_target(counted_seconds: int, period_seconds: int, policy: Policy) -> bool:
+    """R-T0: availability is below the target, compared without rounding."""
+    available = Decimal((period_seconds - counted_seconds) * 100)
+    return available < policy.target_percent * period_seconds
+
+
+def tier_for(counted_seconds: int, period_seconds: int, policy: Policy) -> Tier | None:
+    """R-T1: the highest tier whose lower bound the counted downtime reaches
+    (R-T1 Decision: bounds inclusive), only when availability is below target."""
+    if not below_target(counted_seconds, period_seconds, policy):
+        return None
+    reached = [tier for tier in policy.tiers if counted_seconds >= tier.min_downtime_seconds]
+    return reached[-1] if reached else None
+
+
+def credit_value(days: Decimal, fee_per_year: Decimal) -> Decimal:
+    """R-T2: the money value of ``days`` of service, days x yearly fee / 365 (exact)."""
+    return days * fee_per_year / _DAYS_PER_YEAR
+
+
+def ineligible_reason(customer: CustomerInput, period: MonthPeriod) -> str | None:
+    """R-EX5, R-EX6, R-EX7: why a customer earns no credit this month, in rule order."""
+    if customer.paid_until is not None and customer.paid_until <= period.start:
+        return "R-EX5 non-payment"
+    if customer.clone:
+        return "R-EX6 clone"
+    if customer.unsupported_version:
+        return "R-EX7 unsupported version"
+    return None
+
+
+def notification_breached(notified_after_seconds: int | None, elapsed_seconds: int,
+                          policy: Policy) -> bool:
+    """R-N1 / D-2: no notification reached the customer within 2 h of the incident
+    start (exactly 2 h is in time; 2 h 1 min or never is a breach).
+
+    ``notified_after_seconds`` is notified_at - start (None if never);
+    ``elapsed_seconds`` is now - start. A missing notification is a breach only
+    once the deadline has passed, so a report of the running month never
+    credits early.
+    """
+    deadline = policy.notification_deadline_seconds
+    if notified_after_seconds is not None and notified_after_seconds <= deadline:
+        return False
+    return elapsed_seconds > deadline
+
+
+def detection_latency(incident: IncidentInput) -> int | None:
+    """D-1: detected_at - start in whole seconds, or None if not recorded."""
+    if incident.detected_at is None:
+        return None
+    return (whole_second(incident.detected_at) - whole_second(incident.start)) // timedelta(
+        seconds=1)
+
+
+def detection_breached(incident: IncidentInput, policy: Policy) -> bool:
+    """D-1: a probe took longer than 15 min to know of the outage."""
+    latency = detection_latency(incident)
+    return (incident.source == "probe" and latency is not None
+            and latency > policy.detection_deadline_seconds)
+
+
+def fix_due(ticket: TicketInput, policy: Policy) -> datetime | None:
+    """R-P1 / R-P2: when a provider-fault defect must be fixed; None if not the provider's.
+
+    Decision (ours): the fix period runs from the diagnosis, but a diagnosis
+    later than its 48 h deadline does not push the fix deadline back; it then
+    runs from the diagnosis deadline.
+    """
+    if not ticket.provider_fault:
+        return None
+    diagnosis_due = whole_second(ticket.reported_at) + timedelta(
+        seconds=policy.diagnosis_deadline_seconds)
+    diagnosed = diagnosis_due if ticket.diagnosed_at is None else min(
+        whole_second(ticket.diagnosed_at), diagnosis_due)
+    fix_seconds = (policy.web_panel_fix_deadline_seconds if ticket.kind == "web_panel"
+                   else policy.mobile_fix_deadline_seconds)
+    return diagnosed + timedelta(seconds=fix_seconds)
+
+
+def ticket_credit(
+    ticket: TicketInput, customer: CustomerInput, period: MonthPeriod, now: datetime,
+    policy: Policy,
+) -> CreditLine | None:
+    """R-P1 (web panel: days) or R-P2 (mobile: money) for a fix later than due.
+
+    Decision (ours): a ticket's penalty belongs to the month in which its fix
+    deadline fell; the delay runs to ``fixed_at``, or to ``now`` while unfixed.
+    Nothing accrues if the subscription had lapsed by the deadline (R-EX5).
+    """
+    due = fix_due(ticket, policy)
+    if due is None or not period.start <= due < period.end:
+        return None
+    if customer.paid_until is not None and whole_second(customer.paid_until) <= due:
+        return None
+    fixed = now if ticket.fixed_at is None else min(whole_second(ticket.fixed_at), now)
+    overdue_seconds = (fixed - due) // timedelta(seconds=1)
+    if overdue_seconds <= 0:
+        return None
+    if ticket.kind == "web_panel":
+        # R-P1 Decision: 1/4 of the tier credit a full outage as long as the
+        # overdue time would earn in this month.
+        tier = tier_for(overdue_seconds, period.seconds, policy)
+        if tier is None:
+            return None
+        days = Decimal(tier.credit_days) * policy.partial_penalty_fraction
+        return CreditLine("R-P1", days=days, tickets=(ticket.id,))
+    if ticket.next_release:
+        return None  # R-P3: fixed in the next release, no R-P2 refund
+    started_days = -(-overdue_seconds // _DAY_SECONDS)  # each started day counts
+    amount = customer.fee_per_year * policy.mobile_refund_percent_per_day / 100 * started_days
+    return CreditLine("R-P2", amount=amount, tickets=(ticket.id,))

@@ -1,0 +1,87 @@
+"""A fingerprint of a month's inputs (R-C3).
+
+Closing a month freezes a report revision together with :func:`inputs_digest`
+of the inputs it was computed from; a later recomputation whose digest differs
+has new inputs and makes a new revision. The digest is a SHA-256 of a canonical
+JSON form: every input and every field takes part, so changing any of them
+changes it, while the order in which records are given does not.
+
+``now`` is deliberately not part of it: it is when the report was computed, not
+something recorded about the month. Pass the same records as to
+:func:`monitor.sla.engine.compute_month`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import fields, is_dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from monitor.sla.calendar import MonthPeriod
+from monitor.sla.inputs import CustomerInput, IncidentInput, MaintenanceInput, TicketInput
+from monitor.sla.intervals import Interval
+from monitor.sla.policy import Policy
+
+__all__ = ["inputs_digest"]
+
+_Canonical = None | bool | int | str | list["_Canonical"] | dict[str, "_Canonical"]
+
+
+def inputs_digest(
+    period: MonthPeriod,
+    customers: Iterable[CustomerInput],
+    incidents: Iterable[IncidentInput],
+    maintenance: Iterable[MaintenanceInput],
+    notifications: Mapping[tuple[int, str], datetime],
+    unknown: Iterable[Interval],
+    policy: Policy,
+    tickets: Iterable[TicketInput] = (),
+) -> str:
+    """Hex SHA-256 of the canonical JSON of every input of a month's report."""
+    document: dict[str, _Canonical] = {
+        "period": [period.label, period.calendar, period.timezone],
+        "policy": _canonical(policy),
+        "customers": _sorted(customers),
+        "incidents": _sorted(incidents),
+        "maintenance": _sorted(maintenance),
+        "notifications": _sorted(
+            (incident_id, customer_id, notice_sent_at)
+            for (incident_id, customer_id), notice_sent_at in notifications.items()),
+        "unknown": _sorted(unknown),
+        "tickets": _sorted(tickets),
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _sorted(records: Iterable[object]) -> list[_Canonical]:
+    # Sorting on the canonical text makes the digest independent of input order.
+    canonical = [_canonical(record) for record in records]
+    return sorted(canonical, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+def _canonical(value: object) -> _Canonical:
+    """A JSON value standing for ``value`` exactly: one spelling per value."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{value!r} is naive; a timezone-aware datetime is required")
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        # "99.8" and "99.80" are the same number: normalize the exponent.
+        return "0" if value.is_zero() else str(value.normalize())
+    if isinstance(value, Mapping):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return _sorted(value)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _canonical(getattr(value, field.name)) for field in fields(value)}
+    raise TypeError(f"inputs_digest: cannot canonicalize {type(value).__name__} {value!r}")

@@ -1,0 +1,175 @@
+"""What the engine returns: a month's report, and its SPEC section 7 JSON.
+
+Numbers are kept exact (int seconds, Decimal days and money) and rounded only
+in :meth:`MonthReport.to_json` (R-M6). Times in JSON are ISO 8601 UTC with a
+``Z`` suffix and whole seconds, e.g. ``"2026-03-01T10:00:00Z"``.
+
+``json.dumps(report.to_json())`` is the document the CLI and the HTTP API print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import NamedTuple
+
+from monitor.sla.calendar import MonthPeriod
+from monitor.sla.inputs import Cause
+
+__all__ = ["JSON", "CreditLine", "CustomerReport", "IncidentLine", "MonthReport", "iso_utc"]
+
+JSON = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
+
+_AVAILABILITY_PLACES = Decimal("0.001")
+_MONEY_PLACES = Decimal("0.01")
+
+
+@lru_cache(maxsize=1 << 16)  # a month's report repeats the same few instants per incident
+def iso_utc(instant: datetime) -> str:
+    """``instant`` as ISO 8601 UTC with a ``Z`` suffix, whole seconds."""
+    utc = instant.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="seconds") + "Z"
+
+
+def _days(days: Decimal) -> int | float:
+    # Days are whole or a quarter of a tier (R-P1), so float shows them exactly.
+    return int(days) if days == days.to_integral_value() else float(days)
+
+
+def _money(amount: Decimal) -> float:
+    return float(amount.quantize(_MONEY_PLACES, rounding=ROUND_HALF_UP))
+
+
+class IncidentLine(NamedTuple):
+    """One incident of a depended-on service, as it affects one customer.
+
+    A NamedTuple rather than a dataclass: a month has one per incident and
+    customer, hundreds of thousands, and a tuple is built several times faster.
+    """
+
+    id: int
+    service: str
+    start: datetime
+    end: datetime | None  # None while open
+    counted_seconds: int  # this customer's counted part inside the month
+    cause: Cause
+    detection_seconds: int | None  # D-1 detection latency, None if unknown
+    notified_after_seconds: int | None  # R-N1, None if never notified
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "id": self.id,
+            "service": self.service,
+            "start": iso_utc(self.start),
+            "end": None if self.end is None else iso_utc(self.end),
+            "counted_seconds": self.counted_seconds,
+            "cause": self.cause,
+            "detection_seconds": self.detection_seconds,
+            "notified_after_seconds": self.notified_after_seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CreditLine:
+    """One credit and its evidence (R-C3): days of service, or money (R-P2)."""
+
+    rule: str  # "R-T1", "R-N1", "R-P1" or "R-P2"
+    days: Decimal | None = None
+    amount: Decimal | None = None
+    incidents: tuple[int, ...] = ()
+    maintenance: tuple[int, ...] = ()
+    tickets: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "rule": self.rule,
+            "days": None if self.days is None else _days(self.days),
+            "amount": None if self.amount is None else _money(self.amount),
+            "incidents": list(self.incidents),
+            "maintenance": list(self.maintenance),
+            "tickets": list(self.tickets),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerReport:
+    """One customer's month: time, availability and every credit with its evidence."""
+
+    customer: str
+    period_seconds: int
+    downtime_seconds: int  # counted downtime (R-M4)
+    excluded_seconds: int
+    excluded_by_reason: Mapping[str, int]  # sums to excluded_seconds
+    unknown_seconds: int  # R-M3
+    availability_percent: Decimal  # exact (R-M6); rounded only in JSON
+    target_percent: Decimal
+    tier: str | None
+    tier_credit_days: int
+    notification_breaches: tuple[int, ...]
+    notification_credit_days: int
+    detection_breaches: tuple[int, ...]
+    partial_credit_days: Decimal
+    refund_amount: Decimal
+    credit_days_total: Decimal
+    credit_value: Decimal  # exact; R-T2: days x yearly fee / 365
+    currency: str
+    ineligible_reason: str | None
+    credit_lines: tuple[CreditLine, ...]
+    incidents: tuple[IncidentLine, ...]
+
+    def to_json(self) -> dict[str, JSON]:
+        # Availability is rounded down for display, so a value shown as meeting
+        # the target never hides a tier (R-T1 applies only below the target).
+        availability = self.availability_percent.quantize(_AVAILABILITY_PLACES, ROUND_DOWN)
+        return {
+            "customer": self.customer,
+            "period_seconds": self.period_seconds,
+            "downtime_seconds": self.downtime_seconds,
+            "excluded_seconds": self.excluded_seconds,
+            "excluded_by_reason": dict(self.excluded_by_reason),
+            "unknown_seconds": self.unknown_seconds,
+            "availability_percent": float(availability),
+            "target_percent": float(self.target_percent),
+            "tier": self.tier,
+            "tier_credit_days": self.tier_credit_days,
+            "notification_breaches": list(self.notification_breaches),
+            "notification_credit_days": self.notification_credit_days,
+            "detection_breaches": list(self.detection_breaches),
+            "partial_credit_days": _days(self.partial_credit_days),
+            "refund_amount": _money(self.refund_amount),
+            "credit_days_total": _days(self.credit_days_total),
+            "credit_value": _money(self.credit_value),
+            "currency": self.currency,
+            "ineligible_reason": self.ineligible_reason,
+            "credit_lines": [line.to_json() for line in self.credit_lines],
+            "incidents": [incident.to_json() for incident in self.incidents],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MonthReport:
+    """Every customer's report for one month, ordered by customer id."""
+
+    period: MonthPeriod
+    customers: tuple[CustomerReport, ...]
+
+    def customer(self, customer_id: str) -> CustomerReport:
+        """The report of ``customer_id``; KeyError if it is not in this month."""
+        for report in self.customers:
+            if report.customer == customer_id:
+                return report
+        raise KeyError(customer_id)
+
+    def to_json(self) -> dict[str, JSON]:
+        """The SPEC section 7 JSON report, as a JSON-ready dict."""
+        return {
+            "month": self.period.label,
+            "calendar": self.period.calendar,
+            "timezone": self.period.timezone,
+            "period_start": iso_utc(self.period.start),
+            "period_end": iso_utc(self.period.end),
+            "customers": [report.to_json() for report in self.customers],
+        }

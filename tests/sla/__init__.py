@@ -1,0 +1,1 @@
+"""Tests of the pure SLA engine, one module per rule family (``monitor/sla``)."""
