@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -48,3 +50,35 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def actor() -> str:
+    """Who is acting, for the audit log: the sudo user, else the login user."""
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or "cli"
+
+
+async def ready_engine(config: Config) -> AsyncEngine:
+    """An engine on a schema at head (the upgrade is a no-op when it already is)."""
+    from monitor.store.migrate import upgrade
+
+    engine = open_engine(config)
+    try:
+        await upgrade(engine)
+    except Exception:
+        await engine.dispose()
+        raise
+    return engine
+
+
+def add_time_help(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Times are ISO 8601 (2026-03-21T14:30); without an offset they are in the configured "
+        "time zone (provider.timezone)."
+    )
+
+
+def run_async(
+    coroutine: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace], int]:
+    """A command handler that runs an async command in a fresh event loop."""
+    return lambda args: asyncio.run(coroutine(args))

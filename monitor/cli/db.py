@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from monitor.cli.common import load, open_engine
+from monitor.cli.common import load, open_engine, run_async
 from monitor.store.migrate import upgrade
 
 
@@ -36,4 +35,4 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "database (storage.url, default SQLite in $STATE_DIRECTORY or the "
         "current directory). Running it again changes nothing.",
     )
-    up.set_defaults(handler=lambda args: asyncio.run(_upgrade(args)))
+    up.set_defaults(handler=run_async(_upgrade))

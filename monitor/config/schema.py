@@ -109,7 +109,7 @@ class Tier(Strict):
     """label shown in reports, e.g. 1w"""
     min_downtime: PositiveSeconds
     """counted downtime from which the tier applies (inclusive)"""
-    credit_days: Annotated[Decimal, Field(gt=0)]
+    credit_days: Annotated[int, Field(gt=0)]
     """days of service credited (R-T2)"""
 
 
@@ -119,9 +119,9 @@ class Policy(Strict):
     target_percent: Annotated[Decimal, Field(gt=0, le=100)] = Decimal("99.8")
     """R-T0 monthly availability target, percent"""
     tiers: list[Tier] = [
-        Tier(name="1w", min_downtime=5400, credit_days=Decimal(7)),
-        Tier(name="2w", min_downtime=28800, credit_days=Decimal(14)),
-        Tier(name="1m", min_downtime=57600, credit_days=Decimal(30)),
+        Tier(name="1w", min_downtime=5400, credit_days=7),
+        Tier(name="2w", min_downtime=28800, credit_days=14),
+        Tier(name="1m", min_downtime=57600, credit_days=30),
     ]
     """R-T1 credit tiers by counted downtime, increasing; each lower bound inclusive (Decision)"""
     detection_deadline: PositiveSeconds = 900.0
@@ -130,7 +130,7 @@ class Policy(Strict):
     """R-N1 / D-2: customers notified within this of an incident start"""
     notification_warning: PositiveSeconds = 1800.0
     """D-2: alert operators with this much left"""
-    notification_credit_days: Annotated[Decimal, Field(ge=0)] = Decimal(1)
+    notification_credit_days: Annotated[int, Field(ge=0)] = 1
     """R-N1: credit days for an incident not notified in time"""
     maintenance_notice: PositiveSeconds = 172800.0
     """R-EX1 / D-3: notice a maintenance window needs to be excluded"""

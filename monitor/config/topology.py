@@ -79,6 +79,11 @@ class Topology:
     def projects_on(self, server_id: str) -> list[str]:
         return sorted(s.id for s in self.services.values() if s.server == server_id)
 
+    def with_hosted_projects(self, ids: set[str] | frozenset[str]) -> frozenset[str]:
+        """``ids`` plus the projects running on any server among them: maintenance of a
+        server is maintenance of its projects (R-M4, R-EX1)."""
+        return frozenset(ids) | {p for i in ids if i in self.servers for p in self.projects_on(i)}
+
     def targets(self) -> list[Target]:
         """Every probed target: servers, services, then canaries, in configuration order."""
         found = [Target(s.id, "server", s.probe) for s in self.config.servers]

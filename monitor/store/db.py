@@ -15,7 +15,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from monitor.errors import StoreError
 
@@ -81,5 +86,37 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
+def inserted_id(result: Any) -> int:
+    """The primary key of the row an ``insert()`` just wrote."""
+    key = result.inserted_primary_key
+    if not key or key[0] is None:
+        raise StoreError("the database returned no id for the inserted row")
+    return int(key[0])
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def transaction(engine: AsyncEngine) -> Any:
+    """``async with transaction(engine) as session:``: one write transaction, committed on exit."""
+    return _Transaction(engine)
+
+
+class _Transaction:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.session = AsyncSession(engine, expire_on_commit=False)
+
+    async def __aenter__(self) -> AsyncSession:
+        await self.session.__aenter__()
+        await self.session.begin()
+        return self.session
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            if exc[0] is None:
+                await self.session.commit()
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()

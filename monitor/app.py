@@ -1,0 +1,228 @@
+"""The daemon, wired in one place: what ``sla-monitor run`` starts, in order.
+
+    config ─► Topology ─► Monitor (probes ─► detector) ─► Recorder / incidents ─► store
+                              └─► Notifier (outbox, duties)     HTTP: /metrics /healthz /readyz
+    APScheduler: probe tick (50 ms slots), heartbeat, history flush, duty checks
+
+Start-up fails fast on a bad configuration or an unreachable database.
+SIGTERM/SIGINT stop cleanly: no new probes, running ones finish or are cut at
+their timeout, the history is flushed, the session is closed. SIGHUP
+reloads the configuration: added, changed and removed targets take effect
+without losing detector state; a bad new configuration is refused and the
+old one keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+
+from monitor.clock import Clock, SystemClock
+from monitor.config import Config, load_config
+from monitor.config.topology import Topology
+from monitor.daemon.heartbeat import Heartbeat
+from monitor.daemon.metrics import DaemonMetrics
+from monitor.daemon.monitor import IncidentListener, Monitor
+from monitor.daemon.recorder import Recorder
+from monitor.daemon.scheduler import ProbeSchedule
+from monitor.errors import ConfigError
+from monitor.http import make_app
+from monitor.probes import ProbeSessions, build_certificate_check, build_probe
+from monitor.store import create_engine, resolve_url
+from monitor.store.migrate import upgrade
+
+log = logging.getLogger("monitor.daemon")
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path | None = None,
+        clock: Clock | None = None,
+        registry: CollectorRegistry | None = None,
+        flush_interval: float = 5.0,
+        slot: float = 0.05,
+        listener: IncidentListener | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.clock = clock or SystemClock()
+        self.registry = registry or CollectorRegistry()
+        self.flush_interval = flush_interval
+        self.slot = slot
+        self.listener = listener
+        self.http_port: int | None = None
+        self._stopping = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        config = self.config
+        self.topology = Topology.from_config(config)
+        self.engine = create_engine(resolve_url(config.storage.url))
+        await upgrade(self.engine)  # a no-op when the schema is current
+        self.metrics = DaemonMetrics(self.registry)
+        self.heartbeat = Heartbeat(self.engine, self.clock, config.monitor.unknown_after)
+        await self.heartbeat.start()
+        self.recorder = Recorder(self.engine)
+        await self.recorder.load()
+        self.sessions = ProbeSessions(config.monitor.max_concurrency, clock=self.clock)
+        await self.sessions.__aenter__()
+        self.monitor = Monitor(
+            self.topology,
+            self.engine,
+            self.recorder,
+            self.metrics,
+            self.clock,
+            probe_factory=lambda target: build_probe(target.id, target.probe, self.sessions),
+            certificate_check_factory=lambda target: build_certificate_check(
+                target.id, target.probe, self.sessions
+            ),
+            listener=self.listener,
+        )
+        await self.monitor.load_state()
+        self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        self.scheduler.start()
+        self.schedule = ProbeSchedule(
+            self.scheduler, self.monitor.run_probe, self.metrics, self.slot
+        )
+        self.schedule.set_targets(self._intervals())
+        self.schedule.start()
+        # Certificates are read at their own, slower cadence (tls.cert_check_interval).
+        self.certificate_schedule = ProbeSchedule(
+            self.scheduler,
+            self.monitor.run_certificate_check,
+            self.metrics,
+            slot=1.0,
+            job_id="certificate-tick",
+        )
+        self.certificate_schedule.set_targets(self.monitor.certificate_targets())
+        self.certificate_schedule.start()
+        self._every(config.monitor.heartbeat_interval, self._beat, "heartbeat")
+        self._every(self.flush_interval, self.flush, "flush")
+        await self._start_http()
+        log.info(
+            "daemon started",
+            extra={"targets": len(self.topology.targets()), "http_port": self.http_port},
+        )
+
+    def _intervals(self) -> list[tuple[str, float]]:
+        return [(t.id, t.probe.interval) for t in self.topology.targets()]
+
+    def _every(self, seconds: float, job: Any, job_id: str) -> None:
+        self.scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=seconds),
+            id=job_id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+
+    async def _beat(self) -> None:
+        try:
+            beat = await self.heartbeat.beat()
+            self.metrics.heartbeat.set(beat.timestamp())
+        except Exception:
+            log.exception("heartbeat failed")
+
+    async def flush(self) -> None:
+        try:
+            self.metrics.flush_rows.inc(await self.recorder.flush())
+        except Exception:
+            self.metrics.flush_errors.inc()
+            log.exception("probe history flush failed; kept for the next one")
+
+    async def _start_http(self) -> None:
+        host, _, port = self.config.http.listen.rpartition(":")
+        self._runner = web.AppRunner(make_app(self.registry, self.ready), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+        await site.start()
+        server = site._server  # aiohttp keeps the bound sockets there
+        sockets = getattr(server, "sockets", None) or []
+        self.http_port = sockets[0].getsockname()[1] if sockets else int(port)
+
+    async def ready(self) -> dict[str, bool]:
+        database = True
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            database = False
+        return {"database": database, "scheduler": bool(self.scheduler.running)}
+
+    async def reload(self) -> bool:
+        """SIGHUP: apply a new configuration, or refuse it and keep the old one."""
+        if self.config_path is None:
+            log.warning("reload requested but the daemon runs on embedded defaults")
+            return False
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            return self._refuse(str(exc))
+        if config.storage != self.config.storage or config.http != self.config.http:
+            return self._refuse("storage and http settings change only with a restart")
+        self.config = config
+        self.topology = Topology.from_config(config)
+        self.monitor.apply_topology(self.topology)
+        self.schedule.set_targets(self._intervals())
+        self.certificate_schedule.set_targets(self.monitor.certificate_targets())
+        self.metrics.config_reloads.labels("applied").inc()
+        log.info("configuration reloaded", extra={"targets": len(self.topology.targets())})
+        return True
+
+    def _refuse(self, reason: str) -> bool:
+        self.metrics.config_reloads.labels("rejected").inc()
+        log.error(
+            "configuration reload refused; the old one keeps running", extra={"reason": reason}
+        )
+        return False
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        grace = max((t.probe.timeout for t in self.topology.targets()), default=1.0) + 1.0
+        await self.certificate_schedule.stop(grace)
+        await self.schedule.stop(grace)
+        self.scheduler.shutdown(wait=False)
+        await self.flush()
+        await self.monitor.close_blind_interval(self.clock.now())
+        await self.heartbeat.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.sessions.__aexit__(None, None, None)
+        await self.engine.dispose()
+        log.info("daemon stopped")
+
+    async def serve(self) -> None:
+        """Run until SIGTERM/SIGINT; SIGHUP reloads."""
+        loop = asyncio.get_running_loop()
+        await self.start()
+        reloads: set[asyncio.Task[bool]] = set()
+
+        def on_hup() -> None:
+            task = loop.create_task(self.reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+        try:
+            await self._stopping.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            await self.stop()

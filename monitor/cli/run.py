@@ -1,0 +1,37 @@
+"""``sla-monitor run``: the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from monitor.cli.common import config_path, load
+from monitor.logs import setup_logging
+
+
+def run(args: argparse.Namespace) -> int:
+    from monitor.app import Daemon  # the daemon's imports are not needed by other commands
+
+    config = load(args)  # a bad configuration fails here, before anything starts (exit 2)
+    setup_logging(args.log_level)
+    daemon = Daemon(config, config_path(args))
+    asyncio.run(daemon.serve())
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "run",
+        help="run the monitoring daemon",
+        description="Run the daemon: probes, incidents, duties, outbox and the HTTP server "
+        "(/metrics, /healthz, /readyz). Applies pending migrations at start. SIGTERM stops "
+        "cleanly; SIGHUP reloads the configuration (a bad one is refused). Logs are JSON "
+        "lines on standard error.",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="default: INFO",
+    )
+    parser.set_defaults(handler=run)

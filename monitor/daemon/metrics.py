@@ -1,0 +1,122 @@
+"""The daemon's Prometheus metrics, on a registry of its own (never the global one).
+
+Names follow Prometheus conventions: base units (seconds), ``_total`` for
+counters. Per-target series are kept to one or two per target (state, last
+duration, certificate expiry) so that 20,000 targets stay scrapeable;
+distributions (phase durations, lateness, detection latency) are histograms
+over all targets.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+PHASES = ("dns", "connect", "tls", "first_byte", "total")
+STATE_VALUE = {"up": 1.0, "down": 0.0, "unknown": -1.0}
+
+
+class DaemonMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.probe_state = Gauge(
+            "sla_monitor_probe_state",
+            "Latest probe result per target: 1 up, 0 down, -1 unknown (monitor impaired, R-M2).",
+            ["target", "kind"],
+            registry=registry,
+        )
+        self.probe_results = Counter(
+            "sla_monitor_probe_results_total",
+            "Probe results by state and failure class.",
+            ["state", "failure_class"],
+            registry=registry,
+        )
+        self.probe_last_duration = Gauge(
+            "sla_monitor_probe_last_duration_seconds",
+            "Total duration of the latest probe per target.",
+            ["target"],
+            registry=registry,
+        )
+        self.probe_phase_duration = Histogram(
+            "sla_monitor_probe_phase_duration_seconds",
+            "Probe duration per phase (dns, connect, tls, first_byte, total) over all targets.",
+            ["phase"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=registry,
+        )
+        self.certificate_expiry = Gauge(
+            "sla_monitor_certificate_expiry_timestamp_seconds",
+            "Unix time at which the target's TLS certificate expires.",
+            ["target"],
+            registry=registry,
+        )
+        self.certificate_valid = Gauge(
+            "sla_monitor_certificate_valid",
+            "1 if the target's certificate passes verification, else 0.",
+            ["target"],
+            registry=registry,
+        )
+        self.open_incidents = Gauge(
+            "sla_monitor_open_incidents",
+            "Incidents currently open, by target kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.detection_latency = Histogram(
+            "sla_monitor_detection_latency_seconds",
+            "Incident detected_at minus start (D-1 duty: 900 s).",
+            buckets=(30, 60, 120, 180, 300, 450, 600, 900, 1200, 1800, 3600),
+            registry=registry,
+        )
+        self.detection_breaches = Counter(
+            "sla_monitor_detection_breaches_total",
+            "Incidents detected later than the D-1 deadline.",
+            registry=registry,
+        )
+        self.scheduler_lateness = Histogram(
+            "sla_monitor_scheduler_lateness_seconds",
+            "Probe start time minus its due time.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
+        self.scheduler_missed = Counter(
+            "sla_monitor_scheduler_missed_runs_total",
+            "Probe runs skipped because the previous run of that probe was still going.",
+            registry=registry,
+        )
+        self.monitor_blind = Gauge(
+            "sla_monitor_monitor_blind",
+            "1 while the monitor cannot see (canaries or resolver failing, R-M2).",
+            registry=registry,
+        )
+        self.unknown_intervals = Counter(
+            "sla_monitor_unknown_intervals_total",
+            "Intervals of unknown time recorded, by reason (R-M2, R-M3).",
+            ["reason"],
+            registry=registry,
+        )
+        self.heartbeat = Gauge(
+            "sla_monitor_heartbeat_timestamp_seconds",
+            "Unix time of the daemon's last heartbeat written to the database (R-M3).",
+            registry=registry,
+        )
+        self.flush_rows = Counter(
+            "sla_monitor_store_rows_written_total",
+            "Probe-history rows written (runs, failures, rollups; R-M7).",
+            registry=registry,
+        )
+        self.flush_errors = Counter(
+            "sla_monitor_store_flush_errors_total",
+            "Failed probe-history flushes (kept and retried).",
+            registry=registry,
+        )
+        self.targets = Gauge(
+            "sla_monitor_targets",
+            "Configured probe targets.",
+            registry=registry,
+        )
+        self.config_reloads = Counter(
+            "sla_monitor_config_reloads_total",
+            "SIGHUP reloads, by result (applied, rejected).",
+            ["result"],
+            registry=registry,
+        )

@@ -1,0 +1,164 @@
+"""When each probe runs: exact periods, stable even offsets, no overlap.
+
+**Granularity (measured, see README):** APScheduler 3.11's asyncio scheduler
+runs one *tick* job every ``slot`` seconds (default 50 ms); each tick starts
+every probe due in that slot from a heap. One APScheduler job per probe
+costs about 0.33 CPU-ms a run here, the tick about 0.08 per probe, which is
+what lets one daemon run 20,000 targets at a 30 s interval. APScheduler also
+runs the daemon's other periodic jobs (heartbeat, flush, duties).
+
+* **Exact period, no drift:** due times are ``offset + k × interval`` on the
+  wall clock, computed, never accumulated; APScheduler's ``jitter`` is not
+  used because its delays accumulate.
+* **Even, stable offsets:** probes that share an interval are spread evenly
+  over it in the order of their ids, so a restart keeps them where they were.
+* **No overlap:** a probe still running when it is due again is skipped and
+  counted in ``sla_monitor_scheduler_missed_runs_total``; lateness (start −
+  due) goes to ``sla_monitor_scheduler_lateness_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.daemon.metrics import DaemonMetrics
+
+log = logging.getLogger("monitor.scheduler")
+
+RunProbe = Callable[[str], Awaitable[None]]
+
+
+class ProbeSchedule:
+    def __init__(
+        self,
+        scheduler: AsyncIOScheduler,
+        run_probe: RunProbe,
+        metrics: DaemonMetrics,
+        slot: float = 0.05,
+        wall: Callable[[], float] = time.time,
+        job_id: str = "probe-tick",
+    ) -> None:
+        self.job_id = job_id
+        self.scheduler = scheduler
+        self.run_probe = run_probe
+        self.metrics = metrics
+        self.slot = slot
+        self.wall = wall
+        self._heap: list[tuple[float, int, str]] = []
+        self._intervals: dict[str, float] = {}
+        self._offsets: dict[str, float] = {}
+        self._generation: dict[str, int] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._job: Any = None
+        self.started = 0
+        self.missed = 0
+
+    def set_targets(self, targets: Iterable[tuple[str, float]]) -> None:
+        """(id, interval) of every target; changes keep unchanged targets' due times."""
+        wanted = dict(targets)
+        by_interval: dict[float, list[str]] = {}
+        for target_id, interval in wanted.items():
+            by_interval.setdefault(interval, []).append(target_id)
+        offsets = {}
+        for interval, ids in by_interval.items():
+            ids.sort()
+            for index, target_id in enumerate(ids):
+                offsets[target_id] = interval * index / len(ids)
+        now = self.wall()
+        for target_id in list(self._intervals):
+            if target_id not in wanted:
+                del self._intervals[target_id], self._offsets[target_id]
+                self._generation[target_id] = self._generation.get(target_id, 0) + 1
+        for target_id, interval in wanted.items():
+            if (self._intervals.get(target_id), self._offsets.get(target_id)) == (
+                interval,
+                offsets[target_id],
+            ):
+                continue
+            # New or changed: a new generation makes stale heap entries inert.
+            generation = self._generation.get(target_id, 0) + 1
+            self._generation[target_id] = generation
+            self._intervals[target_id] = interval
+            self._offsets[target_id] = offsets[target_id]
+            heapq.heappush(self._heap, (self._next_due(target_id, now), generation, target_id))
+
+    def _next_due(self, target_id: str, after: float) -> float:
+        interval, offset = self._intervals[target_id], self._offsets[target_id]
+        k = math.ceil((after - offset) / interval)
+        return offset + k * interval
+
+    def start(self) -> None:
+        self._job = self.scheduler.add_job(
+            self.tick,
+            IntervalTrigger(seconds=self.slot),
+            id=self.job_id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+
+    async def tick(self) -> None:
+        """Start every probe due before the middle of the next slot.
+
+        A coroutine on purpose: APScheduler's asyncio executor runs plain
+        functions in a thread pool, coroutines on the event loop.
+        """
+        now = self.wall()
+        horizon = now + self.slot / 2
+        heap = self._heap
+        while heap and heap[0][0] <= horizon:
+            due, generation, target_id = heapq.heappop(heap)
+            if self._generation.get(target_id) != generation:
+                continue  # removed or rescheduled
+            interval = self._intervals[target_id]
+            following = due + interval
+            if following <= now:  # the loop stalled past whole periods: skip, count them
+                skipped = math.floor((now - due) / interval)
+                self.missed += skipped
+                self.metrics.scheduler_missed.inc(skipped)
+                following = due + (skipped + 1) * interval
+            heapq.heappush(heap, (following, generation, target_id))
+            if target_id in self._running:
+                self.missed += 1
+                self.metrics.scheduler_missed.inc()
+                continue
+            self.metrics.scheduler_lateness.observe(max(0.0, now - due))
+            task = asyncio.get_running_loop().create_task(self._run(target_id))
+            self._running[target_id] = task
+            self.started += 1
+
+    async def _run(self, target_id: str) -> None:
+        try:
+            await self.run_probe(target_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("probe run failed", extra={"target": target_id})
+        finally:
+            self._running.pop(target_id, None)
+
+    async def stop(self, grace: float) -> None:
+        """Stop starting probes; let running ones finish for up to ``grace`` seconds."""
+        if self._job is not None:
+            self._job.remove()
+            self._job = None
+        running = list(self._running.values())
+        if running:
+            _, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    @property
+    def running(self) -> int:
+        return len(self._running)

@@ -1,0 +1,49 @@
+"""aiohttp application: metrics and health. Later issues add the API, status page and claim form.
+
+* ``/metrics``: the daemon's registry in Prometheus' text format.
+* ``/healthz``: liveness; answers as long as the event loop does.
+* ``/readyz``: readiness; 200 only when the database answers and the scheduler runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+READY_KEY = web.AppKey("ready", object)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[REGISTRY_KEY])
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    check: ReadyCheck = request.app[READY_KEY]  # type: ignore[assignment]
+    checks = await check()
+    ready = all(checks.values())
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+def make_app(registry: CollectorRegistry, ready: ReadyCheck) -> web.Application:
+    app = web.Application()
+    app[REGISTRY_KEY] = registry
+    app[READY_KEY] = ready
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

@@ -1,0 +1,107 @@
+"""Helpers for end-to-end daemon tests: configs with sub-second intervals, polling the store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+import monitor
+
+FAST = "interval: 0.4s, timeout: 0.3s, fail_after: 3, recover_after: 2"
+MONITOR = "monitor: {heartbeat_interval: 0.2s, unknown_after: 1s}"
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 15.0,
+                     every: float = 0.1) -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        value = await check()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within} s (last: {value!r})")
+        await asyncio.sleep(every)
+
+
+async def rows(engine: AsyncEngine, model: Any, *where: Any) -> list[Any]:
+    """Rows of ``model`` by id; none while a daemon subprocess has not created the schema."""
+    query = select(model).where(*where).order_by(model.id)
+    try:
+        async with AsyncSession(engine) as session:
+            return list((await session.execute(query)).scalars())
+    except DBAPIError as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            return []
+        raise
+
+
+def _same_package_env() -> dict[str, str]:
+    """The subprocess imports the very ``monitor`` package these tests import."""
+    root = str(Path(monitor.__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+class DaemonProcess:
+    """``sla-monitor run`` as a real subprocess, for signals and ``kill -9``."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config = config
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._log_file = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "-c", str(self.config), "run"],
+            stdout=self._log_file, stderr=subprocess.STDOUT, env=_same_package_env(),
+            cwd=self.config.parent)
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 20) -> int:
+        assert self.process is not None
+        code = self.process.wait(timeout)
+        self._log_file.close()
+        return code
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.alive():
+            self.signal(signal.SIGKILL)
+            self.wait()
+
+
+@pytest.fixture
+def daemon_process(tmp_path: Path) -> Iterator[Callable[[Path], DaemonProcess]]:
+    started: list[DaemonProcess] = []
+
+    def make(config: Path) -> DaemonProcess:
+        process = DaemonProcess(config, tmp_path / f"daemon-{len(started)}.log")
+        started.append(process)
+        return process
+
+    yield make
+    for process in started:
+        process.stop()
