@@ -2,7 +2,8 @@
 
     config ─► Topology ─► Monitor (probes ─► detector) ─► Recorder / incidents ─► store
                               └─► Notifier (outbox, duties)     HTTP: /metrics /healthz /readyz
-    APScheduler: probe tick (50 ms slots), heartbeat, history flush, duty checks
+    APScheduler: probe tick (50 ms slots), certificate tick, heartbeat, history flush,
+                 duty checks (new maintenance windows, D-2 at-risk alerts)
 
 Start-up fails fast on a bad configuration or an unreachable database.
 SIGTERM/SIGINT stop cleanly: no new probes, running ones finish or are cut at
@@ -32,16 +33,20 @@ from monitor.config import Config, load_config
 from monitor.config.topology import Topology
 from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.metrics import DaemonMetrics
-from monitor.daemon.monitor import IncidentListener, Monitor
+from monitor.daemon.monitor import Monitor
 from monitor.daemon.recorder import Recorder
 from monitor.daemon.scheduler import ProbeSchedule
 from monitor.errors import ConfigError
 from monitor.http import make_app
+from monitor.notify import Notifier
+from monitor.notify.smtp import Transport
 from monitor.probes import ProbeSessions, build_certificate_check, build_probe
-from monitor.store import create_engine, resolve_url
+from monitor.store import create_engine, resolve_url, session_factory
 from monitor.store.migrate import upgrade
 
 log = logging.getLogger("monitor.daemon")
+
+DUTY_CHECK_INTERVAL = 30.0  # seconds; the D-2 warning comes 30 min before a 2 h deadline
 
 
 class Daemon:
@@ -53,7 +58,8 @@ class Daemon:
         registry: CollectorRegistry | None = None,
         flush_interval: float = 5.0,
         slot: float = 0.05,
-        listener: IncidentListener | None = None,
+        transport: Transport | None = None,
+        notifier_options: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
         self.config_path = config_path
@@ -61,7 +67,8 @@ class Daemon:
         self.registry = registry or CollectorRegistry()
         self.flush_interval = flush_interval
         self.slot = slot
-        self.listener = listener
+        self.transport = transport  # None: SMTP as configured, else the local Maildir
+        self.notifier_options = notifier_options or {}
         self.http_port: int | None = None
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -72,6 +79,16 @@ class Daemon:
         self.engine = create_engine(resolve_url(config.storage.url))
         await upgrade(self.engine)  # a no-op when the schema is current
         self.metrics = DaemonMetrics(self.registry)
+        self.notifier = Notifier(
+            config,
+            self.topology,
+            session_factory(self.engine),
+            self.clock,
+            self.registry,
+            self.transport,
+            **self.notifier_options,
+        )
+        await self.notifier.start()  # reads the SMTP secret: a missing one fails here (exit 2)
         self.heartbeat = Heartbeat(self.engine, self.clock, config.monitor.unknown_after)
         await self.heartbeat.start()
         self.recorder = Recorder(self.engine)
@@ -88,7 +105,7 @@ class Daemon:
             certificate_check_factory=lambda target: build_certificate_check(
                 target.id, target.probe, self.sessions
             ),
-            listener=self.listener,
+            listener=self.notifier,
         )
         await self.monitor.load_state()
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
@@ -110,6 +127,7 @@ class Daemon:
         self.certificate_schedule.start()
         self._every(config.monitor.heartbeat_interval, self._beat, "heartbeat")
         self._every(self.flush_interval, self.flush, "flush")
+        self._every(DUTY_CHECK_INTERVAL, self.check_duties, "duties")
         await self._start_http()
         log.info(
             "daemon started",
@@ -143,6 +161,14 @@ class Daemon:
             self.metrics.flush_errors.inc()
             log.exception("probe history flush failed; kept for the next one")
 
+    async def check_duties(self) -> None:
+        """D-2 and D-3: notices for new maintenance windows, at-risk alerts, breaches."""
+        try:
+            await self.notifier.queue_new_windows()
+            await self.notifier.check_duties()
+        except Exception:
+            log.exception("duty check failed; tried again at the next one")
+
     async def _start_http(self) -> None:
         host, _, port = self.config.http.listen.rpartition(":")
         self._runner = web.AppRunner(make_app(self.registry, self.ready), access_log=None)
@@ -173,6 +199,10 @@ class Daemon:
             return self._refuse(str(exc))
         if config.storage != self.config.storage or config.http != self.config.http:
             return self._refuse("storage and http settings change only with a restart")
+        try:
+            self.notifier.reconfigure(config, Topology.from_config(config))
+        except ConfigError as exc:
+            return self._refuse(str(exc))
         self.config = config
         self.topology = Topology.from_config(config)
         self.monitor.apply_topology(self.topology)
@@ -200,6 +230,7 @@ class Daemon:
         await self.flush()
         await self.monitor.close_blind_interval(self.clock.now())
         await self.heartbeat.stop()
+        await self.notifier.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.sessions.__aexit__(None, None, None)

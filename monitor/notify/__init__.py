@@ -1,0 +1,41 @@
+"""E-mail duties: outage, recovery and maintenance notices, sent through a persistent outbox.
+
+The flow, one way::
+
+    detector / CLI ──► Notifier.on_incident_opened / _closed / on_maintenance_created
+                          │  duties.py: who gets what (R-N1, D-3; none for R-EX5/R-EX6)
+                          │  templates.py + layout.py: subject, text and HTML (zone, calendar, RTL)
+                          ▼
+                       outbox rows (dedupe_key: each duty queued once)      ◄── written first
+                          │  outbox.py: OutboxWorker claims with a lease
+                          ▼  sending.py + messages.py: EmailMessage, safe headers
+                       smtp.py: SMTP (aiosmtplib) or the local Maildir (no smtp configured)
+                          │
+                          ▼  committed at once: accepted_at, smtp_response, outbox_recipients,
+                       notifications / maintenance_notices rows: the evidence the SLA engine reads
+
+    Notifier.check_duties (periodic, tracking.py): D-2 at-risk alerts to operators 30 min
+    before the 2 h deadline, breach counts, Prometheus metrics (metrics.py).
+
+The daemon uses only :class:`Notifier`. Retries back off exponentially with
+jitter; permanent failures are alerted to ``provider.operators`` (never an
+alert about an alert). After a crash nothing is lost, and nothing the SMTP
+server acknowledged as accepted, with the acceptance committed, is sent again;
+see :mod:`monitor.notify.outbox` for the one unavoidable window.
+"""
+
+from monitor.notify.notifier import Notifier, build_transport
+from monitor.notify.outbox import Backoff
+from monitor.notify.smtp import MaildirTransport, SMTPTransport, Transport
+from monitor.notify.tracking import DutyCheck, DutyStatus
+
+__all__ = [
+    "Backoff",
+    "DutyCheck",
+    "DutyStatus",
+    "MaildirTransport",
+    "Notifier",
+    "SMTPTransport",
+    "Transport",
+    "build_transport",
+]

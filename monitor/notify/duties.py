@@ -1,0 +1,346 @@
+"""Who gets what, and what an accepted message proves.
+
+* **Outage** (R-N1, D-2): an incident is opened on one target (a service or
+  a server; the daemon opens a server's outage on the server only, so its
+  projects' customers get one message, not one per project or probe). Every
+  customer in ``topology.affected_customers(target)`` gets ONE outage e-mail
+  per incident, to its technical and executive contacts; when the incident
+  closes, those customers get a recovery e-mail with the measured duration.
+  Operators get one copy of each, listing who was e-mailed and who was not.
+* **Not e-mailed**: customers suspended for non-payment at the incident start
+  (R-EX5) and customers running a clone (R-EX6). Probing and the operators'
+  copy go on.
+* **Maintenance** (D-3, R-EX1): see :mod:`monitor.notify.maintenance`.
+* **Evidence**: an accepted outage e-mail writes a ``notifications`` row
+  (channel ``email``, ``notified_at`` = SMTP acceptance); an accepted notice
+  writes a ``maintenance_notices`` row (``sent_at`` = acceptance), in the same
+  transaction as ``accepted_at``. A customer message given up is alerted to
+  ``provider.operators``; an operator message never is (no alert loops).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from monitor.clock import Clock
+from monitor.config.schema import Config, Customer
+from monitor.config.topology import Topology
+from monitor.errors import InputError
+from monitor.notify import templates
+from monitor.notify.layout import Style
+from monitor.notify.messages import is_operator_kind, one_line
+from monitor.notify.metrics import NotifyMetrics
+from monitor.notify.outbox import ACTIVE, Draft, enqueue
+from monitor.notify.sending import Envelope
+from monitor.store.models import (
+    Incident,
+    MaintenanceNotice,
+    Notification,
+    OutboxMessage,
+)
+
+__all__ = ["Duties"]
+
+log = logging.getLogger("monitor.notify")
+
+
+class Duties:
+    """Turns incidents and maintenance windows into outbox rows, and acceptances into evidence."""
+
+    def __init__(
+        self,
+        config: Config,
+        topology: Topology,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        metrics: NotifyMetrics,
+        envelope: Envelope,
+        wake: Callable[[], None],
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.metrics = metrics
+        self.wake = wake
+        self.configure(config, topology, envelope)
+
+    def configure(self, config: Config, topology: Topology, envelope: Envelope) -> None:
+        """Take a (reloaded) configuration: used for everything queued from now on."""
+        self.config = config
+        self.policy = config.policy
+        self.topology = topology
+        self.envelope = envelope
+        provider = config.provider
+        self.style = Style(provider.name, provider.timezone, provider.calendar)
+        self.operators = tuple(dict.fromkeys(provider.operators))
+
+    # --- who -----------------------------------------------------------------------------------
+
+    def skip_reason(self, customer_id: str, at: dt.datetime) -> str | None:
+        """Why a customer gets no e-mail about something happening at ``at``, or None."""
+        if self.topology.customers[customer_id].clone:
+            return "runs a clone of the platform (R-EX6)"
+        if self.topology.is_suspended(customer_id, at):
+            return "subscription lapsed (R-EX5)"
+        return None
+
+    def customer_label(self, customer_id: str) -> str:
+        customer = self.topology.customers.get(customer_id)
+        return f"{one_line(customer.name, 120)} ({customer_id})" if customer else customer_id
+
+    def target_label(self, target_id: str) -> str:
+        target = self.topology.services.get(target_id) or self.topology.servers.get(target_id)
+        name = target.name if target is not None else None
+        return f"{one_line(name, 120)} ({target_id})" if name else target_id
+
+    def affected_projects(self, customer_id: str, target_id: str) -> list[str]:
+        """For a server outage: the customer's projects on that server."""
+        if target_id not in self.topology.servers:
+            return []
+        depends_on = self.topology.dependencies(customer_id)
+        return [
+            self.target_label(p) for p in self.topology.projects_on(target_id) if p in depends_on
+        ]
+
+    @staticmethod
+    def outage_recipients(customer: Customer) -> tuple[str, ...]:
+        contacts = [customer.contacts.technical, customer.contacts.executive]
+        return tuple(dict.fromkeys(c.email for c in contacts if c is not None))
+
+    # --- incidents (R-N1, D-2) -----------------------------------------------------------------
+
+    async def on_incident_opened(self, incident_id: int) -> int:
+        """Queue the outage e-mails of an incident; idempotent. Returns how many were new."""
+        async with self.sessions() as session, session.begin():
+            incident = await _incident(session, incident_id)
+            drafts = self._outage_drafts(incident)
+            added = await enqueue(
+                session, drafts, now=self.clock.now(), domain=self.envelope.domain
+            )
+        self.wake()
+        log.info("outage notices queued", extra={"incident_id": incident_id, "queued": added})
+        return added
+
+    def _outage_drafts(self, incident: Incident) -> list[Draft]:
+        target = incident.service_id
+        service = self.target_label(target)
+        drafts: list[Draft] = []
+        notified: list[str] = []
+        skipped: list[str] = []
+        for customer_id in self.topology.affected_customers(target):
+            reason = self.skip_reason(customer_id, incident.start)
+            if reason is not None:
+                skipped.append(f"{self.customer_label(customer_id)}: {reason}")
+                continue
+            customer = self.topology.customers[customer_id]
+            rendered = templates.outage(
+                self.style,
+                customer_name=customer.name,
+                service=service,
+                affected=self.affected_projects(customer_id, target),
+                start=incident.start,
+                detected_at=incident.detected_at,
+                incident_id=incident.id,
+            )
+            drafts.append(
+                Draft(
+                    f"outage:{incident.id}:{customer_id}",
+                    "outage",
+                    self.outage_recipients(customer),
+                    rendered,
+                    customer_id=customer_id,
+                    incident_id=incident.id,
+                )
+            )
+            notified.append(self.customer_label(customer_id))
+        if self.operators:
+            rendered = templates.operator_outage(
+                self.style,
+                service=service,
+                start=incident.start,
+                detected_at=incident.detected_at,
+                incident_id=incident.id,
+                notified=notified,
+                skipped=skipped,
+            )
+            drafts.append(
+                Draft(
+                    f"ops_outage:{incident.id}",
+                    "ops_outage",
+                    self.operators,
+                    rendered,
+                    incident_id=incident.id,
+                )
+            )
+        return drafts
+
+    async def on_incident_closed(self, incident_id: int) -> int:
+        """Queue recovery e-mails to the customers the outage e-mail was queued for."""
+        async with self.sessions() as session, session.begin():
+            incident = await _incident(session, incident_id)
+            if incident.end is None:
+                raise InputError(
+                    "incident_id", incident_id, "an incident that has ended (end is set)"
+                )
+            told = await session.execute(
+                select(
+                    OutboxMessage.customer_id, OutboxMessage.status, OutboxMessage.next_attempt_at
+                )
+                .where(OutboxMessage.incident_id == incident.id, OutboxMessage.kind == "outage")
+                .order_by(OutboxMessage.customer_id)
+            )
+            drafts = self._recovery_drafts(incident, [(c, s, n) for c, s, n in told])
+            added = await enqueue(
+                session, drafts, now=self.clock.now(), domain=self.envelope.domain
+            )
+        self.wake()
+        log.info("recovery notices queued", extra={"incident_id": incident_id, "queued": added})
+        return added
+
+    def _recovery_drafts(
+        self, incident: Incident, told: Sequence[tuple[str | None, str, dt.datetime]]
+    ) -> list[Draft]:
+        assert incident.end is not None
+        service = self.target_label(incident.service_id)
+        drafts: list[Draft] = []
+        for customer_id, status, next_attempt_at in told:
+            customer = self.topology.customers.get(customer_id or "")
+            if customer is None:
+                continue
+            rendered = templates.recovery(
+                self.style,
+                customer_name=customer.name,
+                service=service,
+                start=incident.start,
+                end=incident.end,
+                incident_id=incident.id,
+            )
+            drafts.append(
+                Draft(
+                    f"recovery:{incident.id}:{customer.id}",
+                    "recovery",
+                    self.outage_recipients(customer),
+                    rendered,
+                    customer_id=customer.id,
+                    incident_id=incident.id,
+                    # Not before a still-pending outage e-mail: the customer reads them in order.
+                    not_before=next_attempt_at if status in ACTIVE else None,
+                )
+            )
+        if self.operators:
+            rendered = templates.operator_recovery(
+                self.style,
+                service=service,
+                start=incident.start,
+                end=incident.end,
+                incident_id=incident.id,
+                customers=len(drafts),
+            )
+            drafts.append(
+                Draft(
+                    f"ops_recovery:{incident.id}",
+                    "ops_recovery",
+                    self.operators,
+                    rendered,
+                    incident_id=incident.id,
+                )
+            )
+        return drafts
+
+    # --- what acceptance proves (OutboxHooks) --------------------------------------------------
+
+    async def on_accepted(
+        self, session: AsyncSession, message: OutboxMessage, accepted_at: dt.datetime
+    ) -> None:
+        if message.kind == "outage" and message.incident_id is not None and message.customer_id:
+            # R-N1 evidence for the SLA engine: notified_at is the SMTP acceptance time.
+            await self.add_notification(
+                session,
+                message.incident_id,
+                message.customer_id,
+                "email",
+                accepted_at,
+                outbox_id=message.id,
+            )
+        elif (
+            message.kind == "maintenance" and message.window_id is not None and message.customer_id
+        ):
+            # D-3 / R-EX1 evidence: the notice reached the technical contact's server at sent_at.
+            session.add(
+                MaintenanceNotice(
+                    window_id=message.window_id,
+                    customer_id=message.customer_id,
+                    sent_at=accepted_at,
+                    channel="email",
+                    outbox_id=message.id,
+                )
+            )
+
+    async def add_notification(
+        self,
+        session: AsyncSession,
+        incident_id: int,
+        customer_id: str,
+        channel: str,
+        at: dt.datetime,
+        *,
+        outbox_id: int | None = None,
+        note: str | None = None,
+    ) -> Notification:
+        earlier = (
+            select(func.min(Notification.notified_at))
+            .where(Notification.incident_id == incident_id, Notification.customer_id == customer_id)
+            .scalar_subquery()
+        )
+        found = await session.execute(
+            select(Incident.start, earlier).where(Incident.id == incident_id)
+        )
+        start, first = found.one_or_none() or (None, None)
+        row = Notification(
+            incident_id=incident_id,
+            customer_id=customer_id,
+            channel=channel,
+            notified_at=at,
+            outbox_id=outbox_id,
+            note=note,
+            recorded_at=self.clock.now(),
+        )
+        session.add(row)
+        if first is None and start is not None:  # D-2: one latency per incident and customer
+            self.metrics.notification_latency.observe(max(0.0, (at - start).total_seconds()))
+        return row
+
+    async def on_failed(self, session: AsyncSession, message: OutboxMessage) -> None:
+        if is_operator_kind(message.kind) or not self.operators:
+            return  # never an alert about an alert: no loops
+        rendered = templates.send_failure(
+            self.style,
+            outbox_id=message.id,
+            kind=message.kind,
+            recipients=message.recipients,
+            subject=message.subject,
+            reason=message.last_error or "unknown",
+            attempts=message.attempts,
+            customer=self.customer_label(message.customer_id) if message.customer_id else None,
+        )
+        draft = Draft(
+            f"ops_send_failure:{message.id}",
+            "ops_send_failure",
+            self.operators,
+            rendered,
+            customer_id=message.customer_id,
+            incident_id=message.incident_id,
+            window_id=message.window_id,
+        )
+        await enqueue(session, [draft], now=self.clock.now(), domain=self.envelope.domain)
+
+
+async def _incident(session: AsyncSession, incident_id: int) -> Incident:
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        raise InputError("incident_id", incident_id, "the id of an existing incident")
+    return incident

@@ -1,0 +1,154 @@
+"""How a template becomes a plain-text part and an HTML part with the same content.
+
+A template (:mod:`monitor.notify.templates`) returns blocks (:class:`Para`,
+:class:`Facts`, :class:`Items`); :func:`compose` renders them twice. The HTML
+side escapes every piece of text with :func:`html.escape`: templates never
+write markup themselves. A document whose customer name is in Arabic script
+(Persian) is laid out right-to-left (``dir="rtl"``); every paragraph and value
+keeps ``dir="auto"``/``<bdi>`` so mixed Persian/English text reads correctly.
+
+Times are shown in the provider's zone and calendar (R-M5), Jalali through
+``jdatetime``, never by hand:
+
+>>> import datetime as dt
+>>> style = Style("Rabit", "Asia/Tehran", "jalali")
+>>> style.time(dt.datetime(2026, 3, 21, 9, 0, tzinfo=dt.UTC))
+'1405/01/01 12:30 Asia/Tehran (UTC+03:30; Gregorian 2026-03-21)'
+>>> Style("Rabit", "UTC", "gregorian").time(dt.datetime(2026, 3, 21, 9, 0, tzinfo=dt.UTC))
+'2026-03-21 09:00 UTC'
+>>> format_span(7500)
+'2 h 5 min'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import textwrap
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import jdatetime  # type: ignore[import-untyped, unused-ignore]
+
+from monitor.notify.messages import one_line
+
+__all__ = ["Block", "Facts", "Items", "Para", "Rendered", "Style", "compose", "format_span"]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message's subject and its two bodies."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Label/value rows, e.g. ``("Started", "1405/01/01 12:30 …")``."""
+
+    rows: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Items:
+    items: tuple[str, ...]
+
+
+Block = Para | Facts | Items
+
+
+@dataclass(frozen=True)
+class Style:
+    """What every message shares: who sends it and how times are shown (R-M5)."""
+
+    provider_name: str
+    timezone: str = "UTC"
+    calendar: str = "gregorian"
+
+    def time(self, at: dt.datetime) -> str:
+        local = at.astimezone(ZoneInfo(self.timezone))
+        if self.timezone == "UTC" and self.calendar == "gregorian":
+            return f"{local:%Y-%m-%d %H:%M} UTC"
+        raw = local.strftime("%z")
+        offset = f"UTC{raw[:3]}:{raw[3:]}"
+        if self.calendar == "jalali":
+            jalali = jdatetime.datetime.fromgregorian(datetime=local)
+            return (
+                f"{jalali.strftime('%Y/%m/%d %H:%M')} {self.timezone} "
+                f"({offset}; Gregorian {local:%Y-%m-%d})"
+            )
+        return f"{local:%Y-%m-%d %H:%M} {self.timezone} ({offset})"
+
+
+def format_span(seconds: float) -> str:
+    """A duration for people: ``45 s``, ``12 min``, ``2 h 5 min``, ``1 d 3 h``."""
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total} s"
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} d"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes and not days else []
+    return " ".join(parts) or "0 s"
+
+
+def compose(
+    style: Style, subject: str, blocks: list[Block], *, rtl: bool = False, footer: str | None = None
+) -> Rendered:
+    """Render ``blocks`` as text and as HTML; ``rtl`` lays the HTML out right-to-left."""
+    footer = footer or f"This is an automatic message from {style.provider_name}'s service monitor."
+    subject = one_line(f"[{style.provider_name}] {subject}", 250)
+    return Rendered(
+        subject=subject,
+        text=_text(blocks, footer),
+        html=_html(subject, blocks, footer, rtl),
+    )
+
+
+def _text(blocks: list[Block], footer: str) -> str:
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, Para):
+            out.append(textwrap.fill(block.text, width=76, break_long_words=False))
+        elif isinstance(block, Facts):
+            width = max((len(label) for label, _ in block.rows), default=0) + 1
+            out.append("\n".join(f"{label + ':':<{width}} {value}" for label, value in block.rows))
+        else:
+            out.append("\n".join(f"  - {item}" for item in block.items))
+    out.append(f"-- \n{footer}")
+    return "\n\n".join(out) + "\n"
+
+
+def _html(title: str, blocks: list[Block], footer: str, rtl: bool) -> str:
+    esc = html.escape
+    body: list[str] = []
+    for block in blocks:
+        if isinstance(block, Para):
+            body.append(f'<p dir="auto">{esc(block.text)}</p>')
+        elif isinstance(block, Facts):
+            rows = "".join(
+                f'<tr><th style="text-align:start;padding-inline-end:1em">{esc(label)}</th>'
+                f"<td><bdi>{esc(value)}</bdi></td></tr>"
+                for label, value in block.rows
+            )
+            body.append(f"<table>{rows}</table>")
+        else:
+            items = "".join(f'<li dir="auto">{esc(item)}</li>' for item in block.items)
+            body.append(f"<ul>{items}</ul>")
+    direction = "rtl" if rtl else "auto"
+    return (
+        f'<!DOCTYPE html>\n<html dir="{direction}">\n<head><meta charset="utf-8">'
+        f"<title>{esc(title)}</title></head>\n"
+        f'<body style="font-family:sans-serif">\n'
+        + "\n".join(body)
+        + f'\n<hr><p dir="auto"><small>{esc(footer)}</small></p>\n</body>\n</html>\n'
+    )

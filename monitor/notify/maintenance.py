@@ -1,0 +1,110 @@
+"""Maintenance notices (D-3, R-EX1): who is told of a window, and the operators' late warning.
+
+Each affected customer's technical contact gets a notice as soon as the window
+is created. When the window starts less than ``policy.maintenance_notice``
+(48 h) later, the notice is still sent, and operators are warned that for these
+customers the window is not excluded and will count as downtime (R-EX1). The
+``maintenance_notices`` row is written when the SMTP server accepts the notice
+(:meth:`monitor.notify.duties.Duties.on_accepted`).
+
+**Decision:** a customer suspended at the window start (R-EX5) or running a
+clone (R-EX6) gets no notice, as for outages: the exclusion could not apply to
+them anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy.orm import selectinload
+
+from monitor.errors import InputError
+from monitor.notify import templates
+from monitor.notify.duties import Duties
+from monitor.notify.outbox import Draft, enqueue
+from monitor.store.models import MaintenanceWindow
+
+__all__ = ["late_maintenance_draft", "notice_drafts", "on_maintenance_created", "window_customers"]
+
+log = logging.getLogger("monitor.notify")
+
+
+async def on_maintenance_created(duties: Duties, window_id: int) -> int:
+    """Queue the notices of a window, and the R-EX1 warning when it is late; idempotent."""
+    now = duties.clock.now()
+    async with duties.sessions() as session, session.begin():
+        window = await session.get(
+            MaintenanceWindow, window_id, options=[selectinload(MaintenanceWindow.services)]
+        )
+        if window is None:
+            raise InputError("window_id", window_id, "the id of an existing maintenance window")
+        if window.cancelled_at is not None:
+            log.info("maintenance window cancelled; no notice", extra={"window_id": window_id})
+            return 0
+        drafts = notice_drafts(duties, window)
+        late = (window.start - now).total_seconds() < duties.policy.maintenance_notice
+        customers = [duties.customer_label(d.customer_id) for d in drafts if d.customer_id]
+        if late and customers and duties.operators:
+            drafts.append(late_maintenance_draft(duties, window, customers))
+        added = await enqueue(session, drafts, now=now, domain=duties.envelope.domain)
+    duties.wake()
+    log.info(
+        "maintenance notices queued",
+        extra={"window_id": window_id, "queued": added, "late": late},
+    )
+    return added
+
+
+def window_customers(duties: Duties, window: MaintenanceWindow) -> list[str]:
+    """Affected customers who get notices (not suspended at the start, no clone)."""
+    found: set[str] = set()
+    for service in window.services:
+        found.update(duties.topology.affected_customers(service.service_id))
+    return sorted(c for c in found if duties.skip_reason(c, window.start) is None)
+
+
+def notice_drafts(duties: Duties, window: MaintenanceWindow) -> list[Draft]:
+    drafts = []
+    for customer_id in window_customers(duties, window):
+        customer = duties.topology.customers[customer_id]
+        depends_on = duties.topology.dependencies(customer_id)
+        services = [
+            duties.target_label(s.service_id) for s in window.services if s.service_id in depends_on
+        ]
+        rendered = templates.maintenance_notice(
+            duties.style,
+            customer_name=customer.name,
+            services=services,
+            start=window.start,
+            end=window.end,
+            reason=window.reason,
+            window_id=window.id,
+        )
+        drafts.append(
+            Draft(
+                f"maintenance:{window.id}:{customer_id}",
+                "maintenance",
+                (customer.contacts.technical.email,),  # D-3: the technical contact
+                rendered,
+                customer_id=customer_id,
+                window_id=window.id,
+            )
+        )
+    return drafts
+
+
+def late_maintenance_draft(
+    duties: Duties, window: MaintenanceWindow, customers: Sequence[str]
+) -> Draft:
+    rendered = templates.late_maintenance(
+        duties.style,
+        window_id=window.id,
+        start=window.start,
+        end=window.end,
+        notice=duties.policy.maintenance_notice,
+        reason=window.reason,
+        customers=customers,
+    )
+    key = f"ops_maintenance_late:{window.id}"
+    return Draft(key, "ops_maintenance_late", duties.operators, rendered, window_id=window.id)

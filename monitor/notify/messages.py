@@ -1,0 +1,156 @@
+"""Turn an outbox row into an ``email.message.EmailMessage``, safely.
+
+Every header is set through :mod:`email.headerregistry` (``EmailMessage`` with
+the default policy), which refuses CR/LF and RFC 2047-encodes non-ASCII text.
+On top of that, anything that may come from configuration or an operator
+(customer names, notes, the provider name) goes through :func:`one_line`
+first, which removes control characters, so that a name such as
+``"ACME\\r\\nBcc: victim@evil.example"`` can never add a header or a recipient:
+it becomes the harmless subject text ``"ACME Bcc: victim@evil.example"``.
+Recipients are never read from headers: the envelope is the outbox row's list.
+
+>>> one_line("ACME\\r\\nBcc: victim@evil.example")
+'ACME Bcc: victim@evil.example'
+>>> has_arabic_script("شرکت بیتا"), has_arabic_script("ACME")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Sequence
+from email.header import Header
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from typing import Any
+
+__all__ = [
+    "OPERATOR_KINDS_PREFIX",
+    "build_email",
+    "has_arabic_script",
+    "is_operator_kind",
+    "list_id",
+    "new_message_id",
+    "one_line",
+    "to_bytes",
+]
+
+# Kinds of messages for the provider's own staff start with this; they go to the
+# operators' list id and are never alerted about themselves (no alert loops, D-2).
+OPERATOR_KINDS_PREFIX = "ops_"
+
+# C0/C1 controls, DEL, Unicode line/paragraph separators and the bidi embedding,
+# override and isolate controls (which can make a subject read differently than it is).
+# ZWNJ (U+200C), needed in Persian words, is kept.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]+")
+_SPACES = re.compile(r"\s{2,}")
+_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+_LABEL = re.compile(r"[^a-z0-9-]+")
+
+
+def one_line(value: str, limit: int = 200) -> str:
+    """``value`` as one line of printable text, at most ``limit`` characters."""
+    text = _SPACES.sub(" ", _CONTROLS.sub(" ", value)).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def has_arabic_script(text: str) -> bool:
+    """True when ``text`` holds Arabic-script letters (Persian names render RTL)."""
+    return _ARABIC_SCRIPT.search(text) is not None
+
+
+def is_operator_kind(kind: str) -> bool:
+    return kind.startswith(OPERATOR_KINDS_PREFIX)
+
+
+def new_message_id(kind: str, domain: str) -> str:
+    """A globally unique Message-ID, stored with the outbox row and reused on every retry,
+    so that a duplicate after a crash is recognisable by the recipient's mail system."""
+    label = _LABEL.sub("-", kind.lower()).strip("-") or "message"
+    return f"<{label}.{uuid.uuid4().hex}@{domain}>"
+
+
+def list_id(kind: str, provider_name: str, domain: str) -> str:
+    """``List-Id`` (RFC 2919) so recipients can filter: customer notices vs operator alerts."""
+    audience = "operators" if is_operator_kind(kind) else "notices"
+    label = f"<sla-{audience}.{domain}>"
+    description = one_line(provider_name, 80).replace('"', "'").replace("\\", "")
+    # A non-ASCII description would be encoded together with the label: leave it out then.
+    return f'"{description} {audience}" {label}' if description.isascii() else label
+
+
+def build_email(
+    *,
+    sender: str,
+    sender_name: str,
+    recipients: Sequence[str],
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str,
+    date: dt.datetime,
+    kind: str,
+) -> EmailMessage:
+    """A multipart/alternative (plain + HTML) UTF-8 message, marked as automatic."""
+    username, _, domain = sender.partition("@")
+    message = EmailMessage()
+    message["From"] = Address(
+        display_name=one_line(sender_name, 80), username=username, domain=domain
+    )
+    message["To"] = [_address(recipient) for recipient in recipients]
+    message["Subject"] = one_line(subject, 250)
+    message["Date"] = date
+    message["Message-ID"] = message_id
+    message["List-Id"] = list_id(kind, sender_name, domain)
+    # RFC 3834: no vacation auto-replies to an automatic message; the second is Exchange's.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message["X-SLA-Monitor-Kind"] = _LABEL.sub("-", kind.lower())
+    message.set_content(text, cte=_transfer_encoding(text))
+    if html is not None:
+        message.add_alternative(html, subtype="html", cte=_transfer_encoding(html))
+    return message
+
+
+def _address(recipient: str) -> Address:
+    username, at, domain = recipient.rpartition("@")
+    if not at or not username or not domain:
+        raise ValueError(f"recipient {recipient!r} is not an e-mail address like ops@example.com")
+    return Address(username=username, domain=domain)
+
+
+def _transfer_encoding(body: str) -> str:
+    # Readable on the wire for ASCII; base64 keeps Persian text compact and 7-bit safe.
+    return "quoted-printable" if body.isascii() else "base64"
+
+
+class _WirePolicy(EmailPolicy):
+    """``email.policy.SMTP``, except that a non-ASCII Subject is encoded by
+    :class:`email.header.Header`. CPython 3.11's folder drops the spaces between
+    words when it splits a long non-ASCII Subject into several encoded words
+    ("شرکت بیتا" would arrive as "شرکتبیتا"); ``Header`` keeps them inside the words."""
+
+    def _encoded(self, name: str, value: Any) -> str | None:
+        text = str(value)
+        if name.lower() != "subject" or text.isascii():
+            return None
+        header = Header(text, "utf-8", maxlinelen=self.max_line_length, header_name=name)
+        return f"{name}: {header.encode(linesep=self.linesep)}{self.linesep}"
+
+    def fold(self, name: str, value: Any) -> str:
+        return self._encoded(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        encoded = self._encoded(name, value)
+        return encoded.encode("ascii") if encoded else super().fold_binary(name, value)
+
+
+_WIRE = _WirePolicy(linesep="\r\n")
+
+
+def to_bytes(message: EmailMessage, linesep: str = "\r\n") -> bytes:
+    """The message as 7-bit bytes for the wire (CRLF) or a Maildir file (LF)."""
+    return message.as_bytes(policy=_WIRE.clone(linesep=linesep))

@@ -1,0 +1,58 @@
+"""Prometheus metrics of the e-mail duties, on a registry the daemon passes in (never the global one)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["DUTIES", "FAILURE_CLASSES", "NotifyMetrics"]
+
+FAILURE_CLASSES = ("transient", "permanent", "partial")
+DUTIES = ("notification", "maintenance_notice")
+
+# D-2: latency from incident start to notification, up to and past the 2 h deadline.
+LATENCY_BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 5400, 7200, 10800, 21600, 86400)
+
+
+class NotifyMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.outbox_depth = Gauge(
+            "sla_monitor_outbox_depth",
+            "Messages in the outbox not yet accepted nor given up (pending or being sent).",
+            registry=registry,
+        )
+        self.send_attempts = Counter(
+            "sla_monitor_email_send_attempts",
+            "Attempts to hand a message to the SMTP server or the Maildir.",
+            registry=registry,
+        )
+        self.send_failures = Counter(
+            "sla_monitor_email_send_failures",
+            "Failed attempts by class: transient (retried), permanent (given up), "
+            "partial (some recipients refused).",
+            ["class"],
+            registry=registry,
+        )
+        self.notification_latency = Histogram(
+            "sla_monitor_notification_latency_seconds",
+            "Time from incident start to the customer's notification (SMTP acceptance or a "
+            "logged call), per incident and customer (R-N1, D-2).",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.duties_at_risk = Gauge(
+            "sla_monitor_duties_at_risk",
+            "Duties (per incident or window and customer) whose deadline is near and not yet met.",
+            ["duty"],
+            registry=registry,
+        )
+        self.duties_breached = Counter(
+            "sla_monitor_duties_breached",
+            "Duties whose deadline passed unmet, counted when this process saw the deadline pass.",
+            ["duty"],
+            registry=registry,
+        )
+        for failure_class in FAILURE_CLASSES:
+            self.send_failures.labels(failure_class)
+        for duty in DUTIES:
+            self.duties_at_risk.labels(duty)
+            self.duties_breached.labels(duty)

@@ -1,0 +1,338 @@
+"""Duties tracked and proven (D-2, D-3): who was told when, what is at risk, what was missed.
+
+For each incident and each affected eligible customer, the **notification
+duty** (R-N1) is met by the earliest ``notifications`` row (an SMTP
+acceptance, or a phone call an operator logged) no later than
+``start + policy.notification_deadline``. For each maintenance window and
+customer, the **maintenance notice duty** (D-3, R-EX1) is met by a
+``maintenance_notices`` row no later than ``start - policy.maintenance_notice``
+(exactly 48 h is in time).
+
+:meth:`DutyTracker.check` runs periodically. ``policy.notification_warning``
+before a deadline with the duty unmet, the duty is *at risk*: operators get one
+e-mail per incident listing the customers and their phone numbers, so a
+person can still call (D-2), and the ``sla_monitor_duties_at_risk`` gauge
+shows it. A maintenance notice that misses its deadline warns operators that
+the window will count as downtime (R-EX1). Each breach is counted once in
+``sla_monitor_duties_breached_total`` when this process sees its deadline pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from monitor.errors import InputError
+from monitor.notify import templates
+from monitor.notify.duties import Duties
+from monitor.notify.maintenance import late_maintenance_draft, window_customers
+from monitor.notify.outbox import Draft, enqueue
+from monitor.store.models import (
+    Incident,
+    MaintenanceNotice,
+    MaintenanceWindow,
+    Notification,
+    OutboxMessage,
+)
+
+__all__ = ["DutyCheck", "DutyStatus", "DutyTracker"]
+
+log = logging.getLogger("monitor.notify")
+
+
+@dataclass(frozen=True)
+class DutyStatus:
+    """One duty towards one customer: ``notification`` (R-N1, D-2) or ``maintenance_notice`` (D-3)."""
+
+    duty: str
+    about: int  # the incident id, or the maintenance window id
+    customer_id: str
+    since: dt.datetime  # incident start, or window creation
+    due: dt.datetime
+    done_at: dt.datetime | None  # notified_at, or the notice's sent_at
+    channel: str | None  # email | phone | other
+    state: str  # done | pending | at_risk | breached
+
+    @property
+    def latency_seconds(self) -> float | None:
+        """D-2: notification latency from the incident start."""
+        return None if self.done_at is None else (self.done_at - self.since).total_seconds()
+
+
+@dataclass(frozen=True)
+class DutyCheck:
+    """One check: every tracked duty's state, and how many messages it queued (operator
+    alerts, and outage e-mails of open incidents that were never queued)."""
+
+    at: dt.datetime
+    duties: tuple[DutyStatus, ...]
+    queued: int
+
+    def in_state(self, state: str, duty: str | None = None) -> list[DutyStatus]:
+        return [d for d in self.duties if d.state == state and duty in (None, d.duty)]
+
+
+def _state(done_at: dt.datetime | None, due: dt.datetime, now: dt.datetime, warning: float) -> str:
+    if done_at is not None and done_at <= due:
+        return "done"
+    if now >= due:
+        return "breached"
+    return "at_risk" if (due - now).total_seconds() <= warning else "pending"
+
+
+def _earliest(
+    rows: Iterable[tuple[int, str, dt.datetime, str]],
+) -> dict[tuple[int, str], tuple[dt.datetime, str]]:
+    first: dict[tuple[int, str], tuple[dt.datetime, str]] = {}
+    for about, customer_id, at, channel in rows:
+        key = (about, customer_id)
+        if key not in first or at < first[key][0]:
+            first[key] = (at, channel)
+    return first
+
+
+class DutyTracker:
+    """Checks the duties; counts each breach once (those whose deadline passes after ``since``)."""
+
+    def __init__(self, duties: Duties, *, since: dt.datetime, lookback: float = 86400.0) -> None:
+        self.duties = duties
+        self.since = since
+        self.lookback = dt.timedelta(seconds=lookback)
+        self._counted: set[tuple[str, int, str]] = set()
+
+    async def check(self, now: dt.datetime) -> DutyCheck:
+        d = self.duties
+        async with d.sessions() as session, session.begin():
+            incidents, targets, requeue = await self._notification_duties(session, now)
+            windows, late = await self._maintenance_duties(session, now)
+            statuses = incidents + windows
+            drafts = self._warnings(statuses, targets, late, now)
+            queued = await enqueue(session, drafts, now=now, domain=d.envelope.domain)
+        for incident_id in requeue:  # opened, but its e-mails were never queued (a crash)
+            queued += await d.on_incident_opened(incident_id)
+        if queued:
+            d.wake()
+        for duty in ("notification", "maintenance_notice"):
+            at_risk = sum(1 for s in statuses if s.duty == duty and s.state == "at_risk")
+            d.metrics.duties_at_risk.labels(duty).set(at_risk)
+        seen = {(s.duty, s.about, s.customer_id) for s in statuses}
+        self._counted &= seen  # older duties have left the lookback: they never come back
+        for status in statuses:
+            key = (status.duty, status.about, status.customer_id)
+            if status.state == "breached" and key not in self._counted:
+                self._counted.add(key)
+                if max(status.due, status.since) >= self.since:
+                    d.metrics.duties_breached.labels(status.duty).inc()
+                    log.warning(
+                        "duty breached",
+                        extra={
+                            "duty": status.duty,
+                            "about": status.about,
+                            "customer_id": status.customer_id,
+                        },
+                    )
+        return DutyCheck(now, tuple(statuses), queued)
+
+    async def _notification_duties(
+        self, session: AsyncSession, now: dt.datetime
+    ) -> tuple[list[DutyStatus], dict[int, str], list[int]]:
+        d = self.duties
+        deadline = dt.timedelta(seconds=d.policy.notification_deadline)
+        horizon = now - deadline - self.lookback
+        incidents = (
+            await session.scalars(
+                select(Incident)
+                .where(Incident.start >= horizon, Incident.start <= now)
+                .order_by(Incident.id)
+            )
+        ).all()
+        ids = [i.id for i in incidents]
+        notified = await session.execute(
+            select(
+                Notification.incident_id,
+                Notification.customer_id,
+                Notification.notified_at,
+                Notification.channel,
+            ).where(Notification.incident_id.in_(ids))
+        )
+        done = _earliest((i, c, at, channel) for i, c, at, channel in notified)
+        outage_mail = await session.execute(
+            select(OutboxMessage.incident_id, OutboxMessage.customer_id).where(
+                OutboxMessage.incident_id.in_(ids), OutboxMessage.kind == "outage"
+            )
+        )
+        queued = {(i, c) for i, c in outage_mail}
+        statuses: list[DutyStatus] = []
+        requeue: list[int] = []
+        for incident in incidents:
+            due = incident.start + deadline
+            for customer_id in d.topology.affected_customers(incident.service_id):
+                if d.skip_reason(customer_id, incident.start) is not None:
+                    continue
+                if incident.end is None and (incident.id, customer_id) not in queued:
+                    requeue.append(incident.id)
+                at, channel = done.get((incident.id, customer_id), (None, None))
+                state = _state(at, due, now, d.policy.notification_warning)
+                statuses.append(
+                    DutyStatus(
+                        "notification",
+                        incident.id,
+                        customer_id,
+                        incident.start,
+                        due,
+                        at,
+                        channel,
+                        state,
+                    )
+                )
+        targets = {incident.id: incident.service_id for incident in incidents}
+        return statuses, targets, sorted(set(requeue))
+
+    async def _maintenance_duties(
+        self, session: AsyncSession, now: dt.datetime
+    ) -> tuple[list[DutyStatus], dict[int, MaintenanceWindow]]:
+        d = self.duties
+        notice = dt.timedelta(seconds=d.policy.maintenance_notice)
+        warning = dt.timedelta(seconds=d.policy.notification_warning)
+        windows = (
+            await session.scalars(
+                select(MaintenanceWindow)
+                .options(selectinload(MaintenanceWindow.services))
+                .where(
+                    MaintenanceWindow.cancelled_at.is_(None),
+                    MaintenanceWindow.start >= now - self.lookback,
+                    MaintenanceWindow.start <= now + notice + warning,
+                )
+                .order_by(MaintenanceWindow.id)
+            )
+        ).all()
+        noticed = await session.execute(
+            select(
+                MaintenanceNotice.window_id,
+                MaintenanceNotice.customer_id,
+                MaintenanceNotice.sent_at,
+                MaintenanceNotice.channel,
+            ).where(MaintenanceNotice.window_id.in_([w.id for w in windows]))
+        )
+        done = _earliest((w, c, at, channel) for w, c, at, channel in noticed)
+        statuses: list[DutyStatus] = []
+        late: dict[int, MaintenanceWindow] = {}
+        for window in windows:
+            due = window.start - notice  # R-EX1: exactly 48 h before is in time
+            for customer_id in window_customers(d, window):
+                at, channel = done.get((window.id, customer_id), (None, None))
+                state = _state(at, due, now, warning.total_seconds())
+                statuses.append(
+                    DutyStatus(
+                        "maintenance_notice",
+                        window.id,
+                        customer_id,
+                        window.created_at,
+                        due,
+                        at,
+                        channel,
+                        state,
+                    )
+                )
+                if state == "breached":
+                    late[window.id] = window
+        return statuses, late
+
+    def _warnings(
+        self,
+        statuses: list[DutyStatus],
+        targets: dict[int, str],
+        late: dict[int, MaintenanceWindow],
+        now: dt.datetime,
+    ) -> list[Draft]:
+        d = self.duties
+        if not d.operators:
+            return []
+        at_risk: dict[int, list[DutyStatus]] = defaultdict(list)
+        breached: dict[int, list[str]] = defaultdict(list)
+        for status in statuses:
+            if status.duty == "notification" and status.state == "at_risk":
+                at_risk[status.about].append(status)
+            elif status.duty == "maintenance_notice" and status.state == "breached":
+                breached[status.about].append(d.customer_label(status.customer_id))
+        drafts = [self._duty_warning(i, targets[i], found, now) for i, found in at_risk.items()]
+        drafts += [
+            late_maintenance_draft(d, late[about], names) for about, names in breached.items()
+        ]
+        return drafts
+
+    def _duty_warning(
+        self, incident_id: int, target: str, found: list[DutyStatus], now: dt.datetime
+    ) -> Draft:
+        d = self.duties
+        customers = []
+        for status in found:
+            contacts = d.topology.customers[status.customer_id].contacts
+            people = [c for c in (contacts.technical, contacts.executive) if c is not None]
+            reach = "; ".join(
+                f"{c.name or 'contact'}: {c.phone or 'no phone'}, {c.email}" for c in people
+            )
+            customers.append(f"{d.customer_label(status.customer_id)}: {reach}")
+        first = found[0]
+        rendered = templates.duty_warning(
+            d.style,
+            incident_id=incident_id,
+            service=d.target_label(target),
+            start=first.since,
+            deadline=first.due,
+            now=now,
+            customers=customers,
+        )
+        key = f"ops_duty_warning:{incident_id}"
+        return Draft(key, "ops_duty_warning", d.operators, rendered, incident_id=incident_id)
+
+    async def record_phone_notification(
+        self, incident_id: int, customer_id: str, at: dt.datetime, note: str | None
+    ) -> int:
+        """R-N1: an operator phoned the customer at ``at``; returns the ``notifications`` id."""
+        d = self.duties
+        if at.tzinfo is None:
+            raise InputError("at", at.isoformat(), "a time with a UTC offset (timezone-aware)")
+        now = d.clock.now()
+        if at > now + dt.timedelta(minutes=5):
+            raise InputError(
+                "at", at.isoformat(), f"a time not in the future (now {now.isoformat()})"
+            )
+        async with d.sessions() as session, session.begin():
+            incident = await session.get(Incident, incident_id)
+            if incident is None:
+                raise InputError("incident_id", incident_id, "the id of an existing incident")
+            affected = d.topology.affected_customers(incident.service_id)
+            if customer_id not in affected:
+                raise InputError(
+                    "customer_id",
+                    customer_id,
+                    f"a customer affected by incident #{incident_id}: {', '.join(affected) or 'none'}",
+                )
+            if at < incident.start:
+                raise InputError(
+                    "at",
+                    at.isoformat(),
+                    f"a time at or after the incident start {incident.start.isoformat()}",
+                )
+            row = await d.add_notification(
+                session, incident_id, customer_id, "phone", at, note=note
+            )
+            await session.flush()
+            notification_id = row.id
+        log.info(
+            "phone notification recorded",
+            extra={
+                "incident_id": incident_id,
+                "customer_id": customer_id,
+                "notification_id": notification_id,
+            },
+        )
+        return notification_id

@@ -1,0 +1,116 @@
+"""D-3 / R-EX1: maintenance notices reach technical contacts; late windows warn operators."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from monitor.clock import FakeClock
+from monitor.store.models import MaintenanceNotice
+from monitor.testing.smtp import SMTPSink
+
+from .conftest import NotifierFactory
+from .helpers import T0, add_window, make_config, outbox, rows, sink_smtp
+
+NOTICE = dt.timedelta(hours=48)
+
+
+async def test_a_window_three_days_ahead_is_noticed_in_time(
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)))
+    start = T0 + dt.timedelta(days=3)
+    window_id = await add_window(sessions, start)
+    await notifier.on_maintenance_created(window_id)
+    assert len(await outbox(sessions)) == 2  # acme, bita; no warning
+    clock.advance(10)
+    await notifier.run_once()
+    # D-3: to the technical contact only; none for the lapsed or clone customers.
+    assert sorted(m.rcpt_tos for m in sink.messages) == [
+        ("tech@acme.example",),
+        ("tech@bita.example",),
+    ]
+    mail = sink.messages[0].parsed()
+    assert "Scheduled maintenance on 2026-05-04 08:00 UTC" in mail["Subject"]
+    text = mail.get_body(("plain",)).get_content()
+    assert "Kernel upgrade" in text and "Tehran host 1 (srv-1)" in text
+    notices = await rows(sessions, MaintenanceNotice)
+    assert sorted(n.customer_id for n in notices) == ["acme", "bita"]
+    for notice in notices:
+        # R-EX1 evidence: sent_at is the SMTP acceptance, at least 48 h before the start.
+        assert notice.sent_at == T0 + dt.timedelta(seconds=10)
+        assert start - notice.sent_at >= NOTICE
+        assert notice.channel == "email" and notice.outbox_id is not None
+    clock.advance(24 * 3600)  # the duty is checked from shortly before its deadline on
+    check = await notifier.check_duties()
+    assert [d.state for d in check.duties if d.duty == "maintenance_notice"] == ["done", "done"]
+
+
+async def test_a_window_24_hours_ahead_is_noticed_and_operators_warned(
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+) -> None:
+    registry = CollectorRegistry()
+    notifier = make_notifier(make_config(sink_smtp(sink)), registry=registry)
+    window_id = await add_window(sessions, T0 + dt.timedelta(hours=24))
+    await notifier.on_maintenance_created(window_id)
+    assert len(await outbox(sessions)) == 3
+    await notifier.run_once()
+    kinds = sorted(m.parsed()["X-SLA-Monitor-Kind"] for m in sink.messages)
+    assert kinds == ["maintenance", "maintenance", "ops-maintenance-late"]
+    warning = next(m for m in sink.messages if m.rcpt_tos == ("noc@rabit.example",)).parsed()
+    assert "will count as downtime for 2 customer(s)" in warning["Subject"]
+    text = warning.get_body(("plain",)).get_content()
+    assert "ACME Research (acme)" in text and "R-EX1" in text
+    # The notice was still sent and recorded, but it is late: the duty is breached.
+    assert len(await rows(sessions, MaintenanceNotice)) == 2
+    check = await notifier.check_duties()
+    assert {d.customer_id for d in check.in_state("breached", "maintenance_notice")} == {
+        "acme",
+        "bita",
+    }
+    assert (
+        registry.get_sample_value(
+            "sla_monitor_duties_breached_total", {"duty": "maintenance_notice"}
+        )
+        == 2
+    )
+    await notifier.check_duties()  # counted once, warned once
+    assert (
+        registry.get_sample_value(
+            "sla_monitor_duties_breached_total", {"duty": "maintenance_notice"}
+        )
+        == 2
+    )
+    assert sum(m.kind == "ops_maintenance_late" for m in await outbox(sessions)) == 1
+
+
+async def test_a_notice_not_accepted_by_the_48h_mark_warns_operators(
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)))
+    window_id = await add_window(sessions, T0 + dt.timedelta(hours=49))
+    await sink.go_down()
+    await notifier.on_maintenance_created(window_id)
+    await notifier.run_once()
+    clock.advance(30 * 60)  # 30 min before the 48 h mark: at risk
+    check = await notifier.check_duties()
+    assert len(check.in_state("at_risk", "maintenance_notice")) == 2
+    clock.advance(30 * 60)  # the 48 h mark passes without acceptance
+    check = await notifier.check_duties()
+    assert len(check.in_state("breached", "maintenance_notice")) == 2
+    await sink.come_up()
+    clock.advance(3600)
+    await notifier.run_once()
+    kinds = sorted(m.parsed()["X-SLA-Monitor-Kind"] for m in sink.messages)
+    assert kinds == ["maintenance", "maintenance", "ops-maintenance-late"]

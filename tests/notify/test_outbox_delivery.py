@@ -1,0 +1,281 @@
+"""D-2 / SPEC section 8: the outbox survives SMTP faults and crashes; nothing accepted is resent."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from monitor.clock import FakeClock, SystemClock
+from monitor.notify import Backoff
+from monitor.store import create_engine, session_factory
+from monitor.store.migrate import upgrade
+from monitor.store.models import Notification, OutboxRecipient
+from monitor.testing.smtp import SMTPSink
+
+from .conftest import NotifierFactory
+from .helpers import add_incident, make_config, outbox, rows, sink_smtp
+
+REAL_FAST = Backoff(initial=0.05, maximum=0.2, jitter=0.1)  # real seconds
+
+
+def failures(registry: CollectorRegistry, failure_class: str) -> float:
+    value = registry.get_sample_value(
+        "sla_monitor_email_send_failures_total", {"class": failure_class}
+    )
+    return value or 0.0
+
+
+async def until(condition: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    """Poll the database until ``condition`` holds (the worker runs in the background)."""
+    async with asyncio.timeout(within):
+        while not await condition():  # noqa: ASYNC110  (a database state, not an event)
+            await asyncio.sleep(0.02)
+
+
+async def test_smtp_down_then_back_delivers_once_with_accepted_at(
+    sessions: async_sessionmaker[AsyncSession], sink: SMTPSink, make_notifier: NotifierFactory
+) -> None:
+    registry = CollectorRegistry()
+    notifier = make_notifier(
+        make_config(sink_smtp(sink), provider={"operators": []}),
+        clock=SystemClock(),
+        registry=registry,
+        backoff=REAL_FAST,
+        poll_interval=0.02,
+    )
+    await sink.go_down()
+    await notifier.start()
+    await notifier.on_incident_opened(await add_incident(sessions))
+
+    async def retried() -> bool:
+        return max(m.attempts for m in await outbox(sessions)) >= 3
+
+    await until(retried)
+    assert sink.messages == []
+    assert failures(registry, "transient") >= 3
+    # While the server is unreachable one message probes it; the others wait behind it.
+    queued = await outbox(sessions)
+    assert all(m.status in ("pending", "sending") and m.last_error for m in queued)
+    assert "cannot reach the SMTP server" in (queued[0].last_error or "")
+
+    await sink.come_up()
+    await sink.wait_for(2)
+    await until(lambda: _all_sent(sessions))
+    await asyncio.sleep(0.3)  # several poll intervals: nothing more goes out
+    assert sorted(sorted(m.rcpt_tos) for m in sink.messages) == [
+        ["ceo@acme.example", "tech@acme.example"],
+        ["tech@bita.example"],
+    ]
+    for message in await outbox(sessions):
+        assert message.accepted_at is not None and message.smtp_response
+    assert registry.get_sample_value("sla_monitor_outbox_depth") == 0
+
+
+async def _all_sent(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    return all(m.status == "sent" for m in await outbox(sessions))
+
+
+async def test_4xx_is_retried_with_backoff_then_delivered(
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+) -> None:
+    registry = CollectorRegistry()
+    notifier = make_notifier(
+        make_config(sink_smtp(sink), provider={"operators": []}), registry=registry
+    )
+    sink.fail_next(2, code=451)
+    await notifier.on_incident_opened(await add_incident(sessions))
+    assert await notifier.run_once() == 2
+    queued = await outbox(sessions)
+    assert [(m.status, m.attempts) for m in queued] == [("pending", 1), ("pending", 1)]
+    assert "451" in (queued[0].last_error or "")
+    # First retry after Backoff.initial (60 s here): not before.
+    assert queued[0].next_attempt_at == clock.now() + dt.timedelta(seconds=60)
+    clock.advance(59)
+    assert await notifier.run_once() == 0
+    clock.advance(1)
+    assert await notifier.run_once() == 2
+    assert [(m.status, m.attempts) for m in await outbox(sessions)] == [("sent", 2), ("sent", 2)]
+    assert len(sink.messages) == 2
+    assert failures(registry, "transient") == 2
+    assert registry.get_sample_value("sla_monitor_email_send_attempts_total") == 4
+
+
+async def test_5xx_marks_failed_and_alerts_operators(
+    sessions: async_sessionmaker[AsyncSession], sink: SMTPSink, make_notifier: NotifierFactory
+) -> None:
+    registry = CollectorRegistry()
+    config = make_config(sink_smtp(sink))
+    notifier = make_notifier(config, registry=registry, batch_size=1)
+    incident_id = await add_incident(sessions)
+    await notifier.on_incident_opened(incident_id)
+    sink.fail_next(1, code=554)  # the first message (acme's) is refused permanently
+    await notifier.run_once()
+    by_key = {m.dedupe_key: m for m in await outbox(sessions)}
+    failed = by_key[f"outage:{incident_id}:acme"]
+    assert failed.status == "failed" and failed.accepted_at is None
+    assert "554" in (failed.last_error or "")
+    alert = by_key[f"ops_send_failure:{failed.id}"]
+    assert alert.status == "sent" and alert.recipients == ["noc@rabit.example"]
+    alert_mail = next(
+        m.parsed() for m in sink.messages if m.parsed()["X-SLA-Monitor-Kind"] == "ops-send-failure"
+    )
+    assert alert_mail["Message-ID"] == alert.message_id
+    text = alert_mail.get_body(("plain",)).get_content()
+    assert "ACME Research (acme)" in text and "554" in text
+    assert failures(registry, "permanent") == 1
+    # No R-N1 evidence for acme; bita's was accepted.
+    assert [n.customer_id for n in await rows(sessions, Notification)] == ["bita"]
+
+
+async def test_an_operator_alert_that_fails_is_not_alerted_again(
+    sessions: async_sessionmaker[AsyncSession], sink: SMTPSink, make_notifier: NotifierFactory
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)))
+    sink.reject_all = 554
+    await notifier.on_incident_opened(await add_incident(sessions))
+    await notifier.run_once()
+    kinds = sorted((m.kind, m.status) for m in await outbox(sessions))
+    # 3 first messages failed; 2 alerts for the customer messages, none for the operator copy
+    # and none for the alerts themselves (no loops).
+    assert kinds == [
+        ("ops_outage", "failed"),
+        ("ops_send_failure", "failed"),
+        ("ops_send_failure", "failed"),
+        ("outage", "failed"),
+        ("outage", "failed"),
+    ]
+
+
+async def test_recipient_refusals_are_recorded_per_recipient(
+    sessions: async_sessionmaker[AsyncSession], sink: SMTPSink, make_notifier: NotifierFactory
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)))
+    sink.refuse_recipient("ceo@acme.example")
+    sink.refuse_recipient("tech@bita.example")
+    incident_id = await add_incident(sessions)
+    await notifier.on_incident_opened(incident_id)
+    await notifier.run_once()
+    by_key = {m.dedupe_key: m for m in await outbox(sessions)}
+    acme, bita = by_key[f"outage:{incident_id}:acme"], by_key[f"outage:{incident_id}:bita"]
+    assert acme.status == "sent"  # partial: the technical contact accepted it
+    assert bita.status == "failed"  # every recipient refused: permanent
+    outcomes = sorted(
+        (r.address, r.status, r.code)
+        for r in await rows(sessions, OutboxRecipient)
+        if r.outbox_id in (acme.id, bita.id)
+    )
+    assert outcomes == [
+        ("ceo@acme.example", "refused", 550),
+        ("tech@acme.example", "accepted", None),
+        ("tech@bita.example", "refused", 550),
+    ]
+    assert [n.customer_id for n in await rows(sessions, Notification)] == ["acme"]
+    assert f"ops_send_failure:{bita.id}" in by_key
+
+
+async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
+    db_url: str, sink: SMTPSink, make_notifier: NotifierFactory
+) -> None:
+    """A worker killed mid-retry (tasks cancelled, engine dropped) and a new process."""
+    config = make_config(sink_smtp(sink), provider={"operators": []})
+    first_engine = create_engine(db_url)
+    await upgrade(first_engine)
+    first_sessions = session_factory(first_engine)
+    first = make_notifier(
+        config,
+        session_factory=first_sessions,
+        clock=SystemClock(),
+        backoff=REAL_FAST,
+        poll_interval=0.02,
+    )
+    sink.fail_next(10_000)  # 4xx until further notice
+    await first.start()
+    await first.on_incident_opened(await add_incident(first_sessions))
+
+    async def mid_retry() -> bool:
+        return all(m.attempts >= 2 for m in await outbox(first_sessions))
+
+    await until(mid_retry)
+    for task in first.worker._tasks:  # kill -9: no stop(), no release of leases
+        task.cancel()
+    await asyncio.gather(*first.worker._tasks, return_exceptions=True)
+    first.worker._tasks = []
+    await first_engine.dispose()
+
+    sink.fail_next(0)
+    second_engine = create_engine(db_url)
+    second_sessions = session_factory(second_engine)
+    second = make_notifier(
+        config,
+        session_factory=second_sessions,
+        clock=SystemClock(),
+        backoff=REAL_FAST,
+        poll_interval=0.02,
+        lease=0.5,  # a lease the crashed worker may have held runs out quickly
+    )
+    try:
+        await second.start()
+        await sink.wait_for(2)
+        await until(lambda: _all_sent(second_sessions))
+        await second.stop()
+        await asyncio.sleep(0.6)
+        assert len(sink.messages) == 2
+        assert len(await rows(second_sessions, Notification)) == 2
+    finally:
+        await second.stop()
+        await second_engine.dispose()
+
+
+async def test_a_lease_held_by_a_dead_worker_expires_and_an_accepted_message_is_never_resent(
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+) -> None:
+    config = make_config(sink_smtp(sink), provider={"operators": []})
+    dead = make_notifier(config, lease=300)
+    await dead.on_incident_opened(await add_incident(sessions))
+    claimed = await dead.worker._claim()  # claimed, then the process died before sending
+    assert len(claimed) == 2
+    assert {m.status for m in await outbox(sessions)} == {"sending"}
+
+    restarted = make_notifier(config, lease=300)
+    assert await restarted.run_once() == 0  # the lease still holds
+    clock.advance(300)
+    assert await restarted.run_once() == 2
+    assert len(sink.messages) == 2
+    clock.advance(3600)
+    assert await make_notifier(config).run_once() == 0  # accepted and committed: never again
+    assert len(sink.messages) == 2
+    ids = {m.parsed()["Message-ID"] for m in sink.messages}
+    assert ids == {m.message_id for m in await outbox(sessions)}
+
+
+async def test_stop_lets_the_in_flight_send_finish_and_hands_back_the_rest(
+    sessions: async_sessionmaker[AsyncSession], sink: SMTPSink, make_notifier: NotifierFactory
+) -> None:
+    notifier = make_notifier(
+        make_config(sink_smtp(sink)), clock=SystemClock(), poll_interval=0.02, concurrency=1
+    )
+    await notifier.on_incident_opened(await add_incident(sessions))
+    sink.delay = 0.3  # a slow server: the first message is in flight when stop() comes
+
+    async def in_flight() -> bool:
+        return any(m.status == "sending" for m in await outbox(sessions))
+
+    await notifier.start()
+    await until(in_flight)
+    await asyncio.sleep(0.1)
+    await notifier.stop()
+    statuses = sorted(m.status for m in await outbox(sessions))
+    assert statuses == ["pending", "pending", "sent"]  # finished, and the rest handed back
+    assert len(sink.messages) == 1
+    now = dt.datetime.now(dt.UTC)
+    assert all(m.next_attempt_at <= now for m in await outbox(sessions) if m.status == "pending")
