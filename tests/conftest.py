@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+
+from tests.support import DaemonProcess
 
 PG_ENV = "SLA_MONITOR_TEST_PG_URL"
 
@@ -67,3 +69,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def example_config_path() -> Path:
     return Path(__file__).resolve().parents[1] / "config.example.yaml"
+
+
+@pytest.fixture
+def daemon_process(tmp_path: Path) -> Iterator[Callable[[Path], DaemonProcess]]:
+    started: list[DaemonProcess] = []
+
+    def make(config: Path) -> DaemonProcess:
+        process = DaemonProcess(config, tmp_path / f"daemon-{len(started)}.log")
+        started.append(process)
+        return process
+
+    yield make
+    for process in started:
+        process.stop()

@@ -16,7 +16,7 @@ from monitor.config import parse_config
 from monitor.store import create_engine
 from monitor.store.models import Incident, ProbeFailure, ProbeRun, UnknownInterval
 from monitor.testing.targets import TargetServer
-from tests.daemon.conftest import FAST, MONITOR, eventually, rows
+from tests.support import FAST, MONITOR, eventually, rows
 
 
 def single_target_config(url: str, db_url: str, extra: str = "") -> str:

@@ -16,7 +16,7 @@ import pytest
 from monitor.app import Daemon
 from monitor.config import parse_config
 from monitor.testing.targets import TargetServer
-from tests.daemon.conftest import FAST, MONITOR
+from tests.support import FAST, MONITOR
 
 
 async def test_metrics_pass_promtool(sqlite_url: str) -> None:

@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.app import Daemon
 from monitor.config import parse_config
 from monitor.store import create_engine
-from monitor.store.models import Incident, Notification
+from monitor.store.models import Incident, Notification, OutboxMessage, ProbeRun
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
-from tests.daemon.conftest import FAST, MONITOR, eventually, rows
+from tests.support import FAST, MONITOR, DaemonProcess, eventually, rows
 
 
 def config_text(host: TargetServer, sink: SMTPSink, db_url: str) -> str:
@@ -103,4 +106,50 @@ async def test_daemon_outage_mails_each_customer_once_and_then_recovery(sqlite_u
             assert len(restored) == 1 and "available again after" in restored[0].parsed()["Subject"]
         finally:
             await daemon.stop()
+            await engine.dispose()
+
+
+async def test_daemon_killed_during_retries_delivers_once_after_restart(
+    tmp_path: Path, sqlite_url: str, daemon_process: Callable[[Path], DaemonProcess]
+) -> None:
+    # D-2: SMTP is down while the outage mail is retried; the daemon is killed with -9;
+    # SMTP comes back and the daemon is restarted: the mail is delivered exactly once.
+    async with TargetServer() as host, SMTPSink() as sink:
+        config = tmp_path / "config.yaml"
+        config.write_text(config_text(host, sink, sqlite_url))
+        engine = create_engine(sqlite_url)
+        try:
+            await sink.go_down()
+            first = daemon_process(config)
+            first.start()
+            await eventually(lambda: rows(engine, ProbeRun), within=30)  # probing
+            await host.set_down()
+            await eventually(
+                lambda: rows(engine, OutboxMessage, OutboxMessage.kind == "outage"), within=30
+            )
+
+            async def attempted() -> bool:
+                found = await rows(engine, OutboxMessage, OutboxMessage.kind == "outage")
+                return bool(found) and found[0].attempts >= 1
+
+            await eventually(attempted, within=30)
+            first.signal(signal.SIGKILL)
+            first.wait()
+            assert sink.messages == []
+            await sink.come_up()
+            second = daemon_process(config)
+            second.start()
+
+            async def delivered() -> list[object]:
+                return [m for m in sink.messages if "tech@acme.example" in m.rcpt_tos]
+
+            await eventually(delivered, within=60)
+            await asyncio.sleep(2.0)  # no second copy follows
+            outage = [m for m in await delivered() if "Outage" in m.parsed()["Subject"]]
+            assert len(outage) == 1
+            sent = await rows(engine, OutboxMessage, OutboxMessage.kind == "outage")
+            assert [m.status for m in sent] == ["sent"] and sent[0].accepted_at is not None
+            second.signal(signal.SIGTERM)
+            assert second.wait() == 0
+        finally:
             await engine.dispose()

@@ -1,4 +1,5 @@
-"""Helpers for end-to-end daemon tests: configs with sub-second intervals, polling the store."""
+"""Helpers for end-to-end tests of the real daemon: sub-second probe settings, polling the
+store, and the daemon as a subprocess (for signals and ``kill -9``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -22,8 +22,9 @@ FAST = "interval: 0.4s, timeout: 0.3s, fail_after: 3, recover_after: 2"
 MONITOR = "monitor: {heartbeat_interval: 0.2s, unknown_after: 1s}"
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 15.0,
-                     every: float = 0.1) -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], within: float = 15.0, every: float = 0.1
+) -> Any:
     """Poll ``check`` until it returns something truthy; fail after ``within`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
@@ -68,8 +69,11 @@ class DaemonProcess:
         self._log_file = self.log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "monitor", "-c", str(self.config), "run"],
-            stdout=self._log_file, stderr=subprocess.STDOUT, env=_same_package_env(),
-            cwd=self.config.parent)
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env=_same_package_env(),
+            cwd=self.config.parent,
+        )
 
     def signal(self, sig: int) -> None:
         assert self.process is not None
@@ -91,17 +95,3 @@ class DaemonProcess:
         if self.alive():
             self.signal(signal.SIGKILL)
             self.wait()
-
-
-@pytest.fixture
-def daemon_process(tmp_path: Path) -> Iterator[Callable[[Path], DaemonProcess]]:
-    started: list[DaemonProcess] = []
-
-    def make(config: Path) -> DaemonProcess:
-        process = DaemonProcess(config, tmp_path / f"daemon-{len(started)}.log")
-        started.append(process)
-        return process
-
-    yield make
-    for process in started:
-        process.stop()
