@@ -186,12 +186,6 @@ class Notifier:
             await self._worker.refresh_depth()
         return result
 
-    async def record_phone_notification(
-        self, incident_id: int, customer_id: str, at: dt.datetime, note: str | None = None
-    ) -> int:
-        """R-N1: a logged phone call notifies the customer; returns the ``notifications`` id."""
-        return await self.tracker.record_phone_notification(incident_id, customer_id, at, note)
-
     async def run_once(self) -> int:
         """Send what is due now, without the background worker; returns messages attempted."""
         return await self.worker.run_once()

@@ -29,7 +29,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from monitor.errors import InputError
 from monitor.notify import templates
 from monitor.notify.duties import Duties
 from monitor.notify.maintenance import late_maintenance_draft, window_customers
@@ -292,47 +291,3 @@ class DutyTracker:
         )
         key = f"ops_duty_warning:{incident_id}"
         return Draft(key, "ops_duty_warning", d.operators, rendered, incident_id=incident_id)
-
-    async def record_phone_notification(
-        self, incident_id: int, customer_id: str, at: dt.datetime, note: str | None
-    ) -> int:
-        """R-N1: an operator phoned the customer at ``at``; returns the ``notifications`` id."""
-        d = self.duties
-        if at.tzinfo is None:
-            raise InputError("at", at.isoformat(), "a time with a UTC offset (timezone-aware)")
-        now = d.clock.now()
-        if at > now + dt.timedelta(minutes=5):
-            raise InputError(
-                "at", at.isoformat(), f"a time not in the future (now {now.isoformat()})"
-            )
-        async with d.sessions() as session, session.begin():
-            incident = await session.get(Incident, incident_id)
-            if incident is None:
-                raise InputError("incident_id", incident_id, "the id of an existing incident")
-            affected = d.topology.affected_customers(incident.service_id)
-            if customer_id not in affected:
-                raise InputError(
-                    "customer_id",
-                    customer_id,
-                    f"a customer affected by incident #{incident_id}: {', '.join(affected) or 'none'}",
-                )
-            if at < incident.start:
-                raise InputError(
-                    "at",
-                    at.isoformat(),
-                    f"a time at or after the incident start {incident.start.isoformat()}",
-                )
-            row = await d.add_notification(
-                session, incident_id, customer_id, "phone", at, note=note
-            )
-            await session.flush()
-            notification_id = row.id
-        log.info(
-            "phone notification recorded",
-            extra={
-                "incident_id": incident_id,
-                "customer_id": customer_id,
-                "notification_id": notification_id,
-            },
-        )
-        return notification_id

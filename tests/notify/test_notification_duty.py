@@ -6,10 +6,12 @@ import datetime as dt
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from monitor.clock import FakeClock
+from monitor.config.topology import Topology
 from monitor.errors import InputError
+from monitor.records import log_notification
 from monitor.store.models import Notification
 from monitor.testing.smtp import SMTPSink
 
@@ -76,30 +78,38 @@ async def test_smtp_down_past_the_deadline_warns_at_90_min_and_reports_a_breach(
 
 
 async def test_a_logged_phone_call_meets_the_duty(
+    engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     sink: SMTPSink,
     clock: FakeClock,
     make_notifier: NotifierFactory,
 ) -> None:
-    registry = CollectorRegistry()
-    notifier = make_notifier(make_config(sink_smtp(sink)), registry=registry)
+    # The operator's path (sla-monitor incident notified): monitor.records.log_notification.
+    config = make_config(sink_smtp(sink))
+    topology = Topology.from_config(config)
+    notifier = make_notifier(config)
     await sink.go_down()
     incident_id = await add_incident(sessions, start=T0)
     await notifier.on_incident_opened(incident_id)
     clock.advance(100 * 60)
     at = T0 + dt.timedelta(minutes=95)
-    await notifier.record_phone_notification(incident_id, "acme", at, "spoke to Sara")
+
+    async def log(incident: int, customer: str, when: dt.datetime) -> None:
+        await log_notification(engine, topology, incident_id=incident, at=when, channel="phone",
+                               customers=[customer], note="spoke to Sara", actor="test",
+                               now=clock.now())
+
+    await log(incident_id, "acme", at)
     check = await notifier.check_duties()
     states = {d.customer_id: (d.state, d.channel, d.latency_seconds) for d in check.duties}
     assert states == {"acme": ("done", "phone", 95 * 60.0), "bita": ("at_risk", None, None)}
-    assert sample(registry, "sla_monitor_notification_latency_seconds_count") == 1
 
-    with pytest.raises(InputError, match="customer_id: 'dorna-x'"):
-        await notifier.record_phone_notification(incident_id, "dorna-x", at, None)
-    with pytest.raises(InputError, match="incident_id: 999"):
-        await notifier.record_phone_notification(999, "acme", at, None)
-    with pytest.raises(InputError, match="at or after the incident start"):
-        await notifier.record_phone_notification(incident_id, "acme", T0 - dt.timedelta(1), None)
+    with pytest.raises(InputError, match="--customer: 'dorna-x'"):
+        await log(incident_id, "dorna-x", at)
+    with pytest.raises(InputError, match="ID: 999"):
+        await log(999, "acme", at)
+    with pytest.raises(InputError, match="a time after the incident start"):
+        await log(incident_id, "acme", T0 - dt.timedelta(1))
 
 
 async def test_check_duties_requeues_outage_mail_lost_before_it_was_queued(
