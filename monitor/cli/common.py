@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,17 +58,18 @@ def actor() -> str:
     return os.environ.get("SUDO_USER") or os.environ.get("USER") or "cli"
 
 
-async def ready_engine(config: Config) -> AsyncEngine:
-    """An engine on a schema at head (the upgrade is a no-op when it already is)."""
+@asynccontextmanager
+async def database(config: Config) -> AsyncIterator[AsyncEngine]:
+    """The configured database on a schema at head (the upgrade is a no-op when it already
+    is), disposed of on exit."""
     from monitor.store.migrate import upgrade
 
     engine = open_engine(config)
     try:
         await upgrade(engine)
-    except Exception:
+        yield engine
+    finally:
         await engine.dispose()
-        raise
-    return engine
 
 
 def add_time_help(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from monitor import records
-from monitor.cli.common import actor, add_time_help, load, ready_engine, run_async, table
+from monitor.cli.common import actor, add_time_help, database, load, run_async, table
 from monitor.clock import SystemClock
 from monitor.config.topology import Topology
 from monitor.reports import period_of
@@ -18,8 +18,7 @@ async def _add(args: argparse.Namespace) -> int:
     tz = config.provider.timezone
     start = parse_time(args.start, tz, "--start")
     end = parse_time(args.end, tz, "--end")
-    engine = await ready_engine(config)
-    try:
+    async with database(config) as engine:
         done = await records.add_incident(
             engine,
             Topology.from_config(config),
@@ -31,8 +30,7 @@ async def _add(args: argparse.Namespace) -> int:
             actor=actor(),
             now=SystemClock().now(),
         )
-    finally:
-        await engine.dispose()
+
     print(done.summary)
     return 0
 
@@ -44,13 +42,11 @@ async def _list(args: argparse.Namespace) -> int:
     if args.month:
         period = period_of(config, args.month)
         since, until = period.start, period.end
-    engine = await ready_engine(config)
-    try:
+    async with database(config) as engine:
         found = await records.list_incidents(
             engine, since=since, until=until, service=args.service, open_only=args.open
         )
-    finally:
-        await engine.dispose()
+
     rows = [
         [
             i.id,
@@ -86,8 +82,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 async def _cause(args: argparse.Namespace) -> int:
     config = load(args)
-    engine = await ready_engine(config)
-    try:
+    async with database(config) as engine:
         done = await records.change_cause(
             engine,
             incident_id=args.id,
@@ -96,8 +91,7 @@ async def _cause(args: argparse.Namespace) -> int:
             actor=actor(),
             now=SystemClock().now(),
         )
-    finally:
-        await engine.dispose()
+
     print(done.summary)
     return 0
 
@@ -105,8 +99,7 @@ async def _cause(args: argparse.Namespace) -> int:
 async def _notified(args: argparse.Namespace) -> int:
     config = load(args)
     at = parse_time(args.at, config.provider.timezone, "--at")
-    engine = await ready_engine(config)
-    try:
+    async with database(config) as engine:
         done = await records.log_notification(
             engine,
             Topology.from_config(config),
@@ -118,8 +111,7 @@ async def _notified(args: argparse.Namespace) -> int:
             actor=actor(),
             now=SystemClock().now(),
         )
-    finally:
-        await engine.dispose()
+
     print(done.summary)
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from monitor import records
-from monitor.cli.common import actor, add_time_help, load, ready_engine, run_async, table
+from monitor.cli.common import actor, add_time_help, database, load, run_async, table
 from monitor.clock import SystemClock
 from monitor.config.topology import Topology
 from monitor.reports import period_of
@@ -20,8 +20,7 @@ async def _add(args: argparse.Namespace) -> int:
     notified_at = parse_time(args.notified_at, tz, "--notified-at") if args.notified_at else None
     services = [s.strip() for s in args.services.split(",") if s.strip()]
     now = SystemClock().now()
-    engine = await ready_engine(config)
-    try:
+    async with database(config) as engine:
         done = await records.add_maintenance(
             engine,
             Topology.from_config(config),
@@ -33,8 +32,7 @@ async def _add(args: argparse.Namespace) -> int:
             actor=actor(),
             now=now,
         )
-    finally:
-        await engine.dispose()
+
     print(done.summary)
     notice = config.policy.maintenance_notice
     if notified_at is None and (start - now).total_seconds() < notice:
@@ -52,11 +50,9 @@ async def _list(args: argparse.Namespace) -> int:
     if args.month:
         period = period_of(config, args.month)
         since, until = period.start, period.end
-    engine = await ready_engine(config)
-    try:
+    async with database(config) as engine:
         windows = await records.list_maintenance(engine, since=since, until=until)
-    finally:
-        await engine.dispose()
+
     rows = [
         [
             w.id,

@@ -8,7 +8,7 @@ import io
 import json
 from typing import Any
 
-from monitor.cli.common import load, ready_engine, run_async, table
+from monitor.cli.common import database, load, run_async, table
 from monitor.clock import SystemClock
 from monitor.config.topology import Topology
 from monitor.errors import InputError
@@ -160,8 +160,7 @@ async def _report(args: argparse.Namespace) -> int:
         )
     period = period_of(config, args.month)
     now = SystemClock().now()
-    engine = await ready_engine(config)
-    try:
+    async with database(config) as engine:
         if args.action == "close":
             closing = await close_month(engine, topology, args.month, now)
             if not closing.created:
@@ -178,8 +177,7 @@ async def _report(args: argparse.Namespace) -> int:
                     print(f"  changed: {change}")
             return 0
         inputs = await month_inputs(engine, topology, period, now)
-    finally:
-        await engine.dispose()
+
     report: dict[str, Any] = inputs.compute(now).to_json()
     if args.customer is not None:
         report["customers"] = [c for c in report["customers"] if c["customer"] == args.customer]
