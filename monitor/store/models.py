@@ -294,7 +294,7 @@ class OutboxMessage(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
