@@ -5,20 +5,77 @@ counters. Per-target series are kept to one or two per target (state, last
 duration, certificate expiry) so that 20,000 targets stay scrapeable;
 distributions (phase durations, lateness, detection latency) are histograms
 over all targets.
+
+The per-target gauges are :class:`TargetGauge`: the same series as a
+``prometheus_client.Gauge``, kept as one plain dict of floats. A ``Gauge``
+child is a child object, a value object and a lock per series, 120,000
+long-lived objects at 20,000 targets that every full garbage collection walks
+(measured: about 0.1 s of each gen-2 pass, several a minute) and about 14 MB.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 PHASES = ("dns", "connect", "tls", "first_byte", "total")
 STATE_VALUE = {"up": 1.0, "down": 0.0, "unknown": -1.0}
 
 
+class TargetGauge(Collector):
+    """A labelled gauge with ``Gauge``'s ``labels(...).set(value)`` and the same exposition.
+
+    Series are never removed (as with ``Gauge``), and are exposed in the order
+    they were first set. The daemon sets and scrapes it on its event loop; a
+    scrape from another thread reads a copy, never a dict that is changing.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        registry: CollectorRegistry,
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self.values: dict[tuple[str, ...], float] = {}
+        registry.register(self)
+
+    def labels(self, *labelvalues: str) -> _TargetSeries:
+        if len(labelvalues) != len(self.labelnames):
+            raise ValueError(f"{self.name}: expected labels {self.labelnames}, got {labelvalues}")
+        return _TargetSeries(self.values, tuple(str(value) for value in labelvalues))
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for labelvalues, value in list(self.values.items()):
+            family.add_metric(labelvalues, value)
+        yield family
+
+
+class _TargetSeries:
+    __slots__ = ("_key", "_values")
+
+    def __init__(self, values: dict[tuple[str, ...], float], key: tuple[str, ...]) -> None:
+        self._values = values
+        self._key = key
+
+    def set(self, value: float) -> None:
+        self._values[self._key] = float(value)
+
+
 class DaemonMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.probe_state = Gauge(
+        self.probe_state = TargetGauge(
             "sla_monitor_probe_state",
             "Latest probe result per target: 1 up, 0 down, -1 unknown (monitor impaired, R-M2).",
             ["target", "kind"],
@@ -30,7 +87,7 @@ class DaemonMetrics:
             ["state", "failure_class"],
             registry=registry,
         )
-        self.probe_last_duration = Gauge(
+        self.probe_last_duration = TargetGauge(
             "sla_monitor_probe_last_duration_seconds",
             "Total duration of the latest probe per target.",
             ["target"],
@@ -43,13 +100,13 @@ class DaemonMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
-        self.certificate_expiry = Gauge(
+        self.certificate_expiry = TargetGauge(
             "sla_monitor_certificate_expiry_timestamp_seconds",
             "Unix time at which the target's TLS certificate expires.",
             ["target"],
             registry=registry,
         )
-        self.certificate_valid = Gauge(
+        self.certificate_valid = TargetGauge(
             "sla_monitor_certificate_valid",
             "1 if the target's certificate passes verification, else 0.",
             ["target"],
