@@ -27,10 +27,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.store.db import inserted_id
 from monitor.store.models import LatencyRollup, ProbeFailure, ProbeRun
 
 log = logging.getLogger("monitor.recorder")
+
+# Finished hours stay in memory this long, for results that arrive late for their hour.
+ROLLUP_KEPT = dt.timedelta(hours=1)
+
+
+def _hour(at: dt.datetime) -> dt.datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
 
 # Latency histogram bucket upper bounds in milliseconds, for the hourly rollups.
 BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, float("inf"))
@@ -67,7 +74,10 @@ class Recorder:
         self._runs: dict[str, _Run] = {}
         self._closed: list[tuple[str, _Run]] = []
         self._failures: list[dict[str, Any]] = []
+        # Cumulative per target and hour; written whole (not as deltas) when dirty, so the
+        # latency histogram stays exact across flushes. ``load`` restores the recent hours.
         self._rollups: dict[tuple[str, dt.datetime], _Rollup] = {}
+        self._dirty_rollups: set[tuple[str, dt.datetime]] = set()
         self.rows_written = 0
 
     async def load(self) -> None:
@@ -93,6 +103,21 @@ class Recorder:
                     latency_max_ms=run["latency_max_ms"],
                     latency_sum_ms=run["latency_sum_ms"],
                     dirty=False,
+                )
+            # The hour in progress continues from what was flushed before a restart.
+            since = _hour(dt.datetime.now(dt.UTC)) - ROLLUP_KEPT
+            rollups = await connection.execute(
+                select(LatencyRollup).where(LatencyRollup.hour >= since)
+            )
+            for r in rollups.mappings():
+                buckets = r["buckets"] or {}
+                self._rollups[(r["target_id"], r["hour"])] = _Rollup(
+                    count=r["count"],
+                    failures=r["failures"],
+                    sum_ms=r["sum_ms"],
+                    min_ms=r["min_ms"] if r["count"] else float("inf"),
+                    max_ms=r["max_ms"],
+                    buckets=[int(buckets.get(str(b), 0)) for b in BUCKETS_MS],
                 )
 
     def record(
@@ -121,10 +146,12 @@ class Recorder:
                 run.latency_max_ms = latency_ms
         if failure is not None:
             self._failures.append({"target_id": target_id, "at": at, "state": state, **failure})
-        hour = at.replace(minute=0, second=0, microsecond=0)
-        rollup = self._rollups.get((target_id, hour))
+        hour = _hour(at)
+        key = (target_id, hour)
+        rollup = self._rollups.get(key)
         if rollup is None:
-            rollup = self._rollups[(target_id, hour)] = _Rollup()
+            rollup = self._rollups[key] = _Rollup()
+        self._dirty_rollups.add(key)
         rollup.count += 1
         if state != "up":
             rollup.failures += 1
@@ -145,18 +172,24 @@ class Recorder:
         closed, self._closed = self._closed, []
         pending = closed + [(t, r) for t, r in self._runs.items() if r.dirty]
         failures, self._failures = self._failures, []
-        rollups, self._rollups = self._rollups, {}
+        dirty, self._dirty_rollups = self._dirty_rollups, set()
+        rollups = {key: self._rollups[key] for key in dirty}
         if not (pending or failures or rollups):
             return 0
         new = [(t, r) for t, r in pending if r.id is None]
         old = [(t, r) for t, r in pending if r.id is not None]
         try:
             async with self.engine.begin() as connection:
-                for target_id, run in new:
+                for wave in _waves(new):
+                    # One multi-row INSERT ... RETURNING per wave, not a statement per run:
+                    # at start-up (or in a mass outage) every target has a new run, and
+                    # 20,000 single inserts held the write lock for about 20 s (measured).
                     result = await connection.execute(
-                        insert(ProbeRun).values(target_id=target_id, **_run_values(run))
+                        _INSERT_RUN, [{"target_id": t, **_run_values(r)} for t, r in wave]
                     )
-                    run.id = inserted_id(result)
+                    ids = {target_id: run_id for target_id, run_id in result}
+                    for target_id, run in wave:
+                        run.id = ids[target_id]
                 if old:
                     await connection.execute(
                         _UPDATE_RUN, [{"run_id": r.id, **_run_values(r)} for _, r in old]
@@ -172,26 +205,22 @@ class Recorder:
                 run.id = None
             self._closed[:0] = closed
             self._failures[:0] = failures
-            for key, rollup in rollups.items():
-                self._merge_back(key, rollup)
+            self._dirty_rollups |= dirty
             raise
         for _, run in pending:
             run.dirty = False
+        self._prune_rollups()
         written = len(pending) + len(failures) + len(rollups)
         self.rows_written += written
         return written
 
-    def _merge_back(self, key: tuple[str, dt.datetime], rollup: _Rollup) -> None:
-        current = self._rollups.get(key)
-        if current is None:
-            self._rollups[key] = rollup
+    def _prune_rollups(self) -> None:
+        """Forget finished hours once written; they are only ever read from the store."""
+        if not self._rollups:
             return
-        current.count += rollup.count
-        current.failures += rollup.failures
-        current.sum_ms += rollup.sum_ms
-        current.min_ms = min(current.min_ms, rollup.min_ms)
-        current.max_ms = max(current.max_ms, rollup.max_ms)
-        current.buckets = [a + b for a, b in zip(current.buckets, rollup.buckets, strict=True)]
+        keep_from = max(hour for _, hour in self._rollups) - ROLLUP_KEPT
+        for key in [k for k in self._rollups if k[1] < keep_from and k not in self._dirty_rollups]:
+            del self._rollups[key]
 
     def _rollup_upsert(
         self, rollups: dict[tuple[str, dt.datetime], _Rollup]
@@ -211,30 +240,36 @@ class Recorder:
         ]
         dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = dialect_insert(LatencyRollup)
-        table = LatencyRollup.__table__
         excluded = statement.excluded
-        # Additive merge: a restart mid-hour adds to what was flushed before (R-M7).
+        # The rows are whole (cumulative) hours: they replace what an earlier flush wrote.
         statement = statement.on_conflict_do_update(
             index_elements=["target_id", "hour"],
-            set_={
-                "count": table.c.count + excluded.count,
-                "failures": table.c.failures + excluded.failures,
-                "sum_ms": table.c.sum_ms + excluded.sum_ms,
-                "min_ms": _least(self.engine, table.c.min_ms, excluded.min_ms),
-                "max_ms": _greatest(self.engine, table.c.max_ms, excluded.max_ms),
-                "buckets": excluded.buckets,
-            },
+            set_={name: excluded[name] for name in (
+                "count", "failures", "sum_ms", "min_ms", "max_ms", "buckets")},
         )
         return statement, rows
 
 
-def _least(engine: AsyncEngine, a: Any, b: Any) -> Any:
-    return func.least(a, b) if engine.dialect.name == "postgresql" else func.min(a, b)
+def _waves(runs: list[tuple[str, _Run]]) -> list[list[tuple[str, _Run]]]:
+    """Split new runs so that a target appears at most once per wave, in order.
+
+    A target that changed state more than once since the last flush has several
+    new runs; its earlier ones go in earlier waves, so ids keep growing with time
+    for each target (what :meth:`Recorder.load` relies on), and within a wave
+    the id RETURNING gives back is matched by target.
+    """
+    waves: list[list[tuple[str, _Run]]] = []
+    seen: dict[str, int] = {}
+    for target_id, run in runs:
+        index = seen.get(target_id, 0)
+        seen[target_id] = index + 1
+        if index == len(waves):
+            waves.append([])
+        waves[index].append((target_id, run))
+    return waves
 
 
-def _greatest(engine: AsyncEngine, a: Any, b: Any) -> Any:
-    return func.greatest(a, b) if engine.dialect.name == "postgresql" else func.max(a, b)
-
+_INSERT_RUN = insert(ProbeRun).returning(ProbeRun.target_id, ProbeRun.id)
 
 # One executemany keyed by id (a Core connection has no ORM "bulk update by primary key").
 _UPDATE_RUN = (
