@@ -16,6 +16,7 @@ a few seconds of counters); incidents are written at once, not here.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from bisect import bisect_left
@@ -79,6 +80,9 @@ class Recorder:
         self._rollups: dict[tuple[str, dt.datetime], _Rollup] = {}
         self._dirty_rollups: set[tuple[str, dt.datetime]] = set()
         self.rows_written = 0
+        # One flush at a time: a scheduled flush may still run when stop() flushes, and two
+        # would both insert the same new run (its id is set only when the insert returns).
+        self._flushing = asyncio.Lock()
 
     async def load(self) -> None:
         """Continue each target's last run after a restart (same state → same row)."""
@@ -169,6 +173,10 @@ class Recorder:
 
     async def flush(self) -> int:
         """Write everything folded since the last flush; returns the rows written."""
+        async with self._flushing:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         closed, self._closed = self._closed, []
         pending = closed + [(t, r) for t, r in self._runs.items() if r.dirty]
         failures, self._failures = self._failures, []
@@ -244,8 +252,10 @@ class Recorder:
         # The rows are whole (cumulative) hours: they replace what an earlier flush wrote.
         statement = statement.on_conflict_do_update(
             index_elements=["target_id", "hour"],
-            set_={name: excluded[name] for name in (
-                "count", "failures", "sum_ms", "min_ms", "max_ms", "buckets")},
+            set_={
+                name: excluded[name]
+                for name in ("count", "failures", "sum_ms", "min_ms", "max_ms", "buckets")
+            },
         )
         return statement, rows
 
@@ -275,9 +285,20 @@ _INSERT_RUN = insert(ProbeRun).returning(ProbeRun.target_id, ProbeRun.id)
 _UPDATE_RUN = (
     update(ProbeRun)
     .where(ProbeRun.id == bindparam("run_id"))
-    .values({name: bindparam(name) for name in (
-        "state", "first_at", "last_at", "count", "latency_min_ms", "latency_max_ms",
-        "latency_sum_ms")})
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "state",
+                "first_at",
+                "last_at",
+                "count",
+                "latency_min_ms",
+                "latency_max_ms",
+                "latency_sum_ms",
+            )
+        }
+    )
 )
 
 
