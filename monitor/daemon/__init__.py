@@ -1,0 +1,1 @@
+"""The daemon's runtime: scheduling, detection, probe history, heartbeat and metrics."""
