@@ -21,6 +21,19 @@ from sqlalchemy.engine import make_url
 from tests.support import DaemonProcess
 
 PG_ENV = "SLA_MONITOR_TEST_PG_URL"
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test the checkout: the suite proves the installed product."""
+    import monitor
+
+    location = Path(monitor.__file__).resolve()
+    if CHECKOUT in location.parents:
+        raise pytest.UsageError(
+            f"monitor is imported from the checkout ({location}); install it "
+            "(pip install '.[test]') and run the venv's pytest, which uses --import-mode=importlib"
+        )
 
 
 def _pg_admin_url() -> str | None:

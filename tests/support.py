@@ -4,7 +4,6 @@ store, and the daemon as a subprocess (for signals and ``kill -9``)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -15,8 +14,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-
-import monitor
 
 FAST = "interval: 0.4s, timeout: 0.3s, fail_after: 3, recover_after: 2"
 MONITOR = "monitor: {heartbeat_interval: 0.2s, unknown_after: 1s}"
@@ -49,12 +46,16 @@ async def rows(engine: AsyncEngine, model: Any, *where: Any) -> list[Any]:
         raise
 
 
-def _same_package_env() -> dict[str, str]:
-    """The subprocess imports the very ``monitor`` package these tests import."""
-    root = str(Path(monitor.__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return env
+def sla_monitor_command() -> list[str]:
+    """The installed console script of the venv running these tests: what operators run.
+
+    Never ``python -m monitor`` with the checkout on ``PYTHONPATH``: a package missing
+    from the wheel must fail here, as it fails for a user who ran ``pip install .``.
+    """
+    script = Path(sys.executable).with_name("sla-monitor")
+    if not script.is_file():
+        raise AssertionError(f"{script} is missing: install the project (pip install '.[test]')")
+    return [str(script)]
 
 
 class DaemonProcess:
@@ -68,10 +69,9 @@ class DaemonProcess:
     def start(self) -> None:
         self._log_file = self.log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "-c", str(self.config), "run"],
+            [*sla_monitor_command(), "-c", str(self.config), "run"],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
-            env=_same_package_env(),
             cwd=self.config.parent,
         )
 

@@ -4,7 +4,6 @@ all at once, and the CLI exits 2 without a traceback (SPEC section 8)."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from monitor.cli import main
 from monitor.config import parse_config
 from monitor.errors import ConfigError
+from tests.support import sla_monitor_command
 
 BASE = """\
 provider:
@@ -226,7 +226,7 @@ def test_subprocess_config_error_has_no_traceback(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(broken("calendar: jalali", "calendar: persian"))
     done = subprocess.run(
-        [sys.executable, "-m", "monitor", "-c", str(path), "check-config"],
+        [*sla_monitor_command(), "-c", str(path), "check-config"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,0 +1,106 @@
+"""The suite tests the product people install, not the checkout (issue: the daemon package was
+missing from the wheel while every test passed).
+
+* ``monitor`` must come from the installed distribution: pytest runs with
+  ``--import-mode=importlib`` (pyproject.toml), so the checkout is never put on
+  ``sys.path``, and ``tests/conftest.py`` stops the session if it is.
+* Every directory of ``monitor/`` holding ``.py`` files must be a package inside the
+  wheel that ``pip wheel .`` builds from this checkout.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import monitor
+from tests.support import sla_monitor_command
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def _source_packages() -> set[str]:
+    """Dotted names of every folder of monitor/ holding .py files (caches and data aside)."""
+    found = set()
+    for path in (CHECKOUT / "monitor").rglob("*.py"):
+        if "__pycache__" in path.parts:
+            continue
+        found.add(".".join(path.parent.relative_to(CHECKOUT).parts))
+    return found
+
+
+def test_monitor_is_imported_from_the_installed_distribution() -> None:
+    installed = Path(monitor.__file__).resolve()
+    assert CHECKOUT not in installed.parents, (
+        f"monitor was imported from the checkout ({installed}), not from the installed package"
+    )
+    assert "site-packages" in installed.parts
+
+
+def test_console_script_is_the_venvs_own() -> None:
+    done = subprocess.run(
+        [*sla_monitor_command(), "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"sla-monitor {monitor.__version__}"
+
+
+def test_every_source_package_is_in_the_wheel(tmp_path: Path) -> None:
+    # Build from a clean copy: setuptools builds in-tree, and a stale build/ left in a
+    # checkout would put a package in the wheel that a clean clone leaves out.
+    source = tmp_path / "source"
+    shutil.copytree(
+        CHECKOUT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "dist", "*.egg-info", "__pycache__", ".*cache", ".hypothesis", ".venv"
+        ),
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    (wheel,) = (tmp_path / "dist").glob("sla_monitor-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    in_wheel = {
+        name.rsplit("/", 1)[0].replace("/", ".") for name in names if name.endswith("/__init__.py")
+    }
+    expected = _source_packages()
+    assert expected, "found no source packages: is CHECKOUT right?"
+    missing = sorted(expected - in_wheel)
+    assert not missing, f"packages left out of the wheel (no __init__.py?): {missing}"
+    for package in sorted(expected):
+        # Every module of the checkout ships too, not only the __init__.py.
+        for path in (CHECKOUT / package.replace(".", "/")).glob("*.py"):
+            assert f"{package.replace('.', '/')}/{path.name}" in names
+    # The migrations ship inside the package, so `sla-monitor db upgrade` works when installed.
+    assert "monitor/migrations/env.py" in names
+    assert any(n.startswith("monitor/migrations/versions/") and n.endswith(".py") for n in names)
+
+
+@pytest.mark.parametrize("package", sorted(_source_packages()))
+def test_every_source_package_is_installed(package: str) -> None:
+    __import__(package)
+    module = sys.modules[package]
+    assert CHECKOUT not in Path(module.__file__ or "").resolve().parents
