@@ -29,7 +29,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     import monitor
 
     location = Path(monitor.__file__).resolve()
-    if CHECKOUT in location.parents:
+    # The checkout's own package directory; a venv inside the checkout (.venv/) is fine.
+    if CHECKOUT / "monitor" in location.parents:
         raise pytest.UsageError(
             f"monitor is imported from the checkout ({location}); install it "
             "(pip install '.[test]') and run the venv's pytest, which uses --import-mode=importlib"
