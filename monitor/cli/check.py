@@ -7,7 +7,9 @@ import os
 
 from monitor.cli.common import config_path, load, table
 from monitor.config import Config, format_duration
+from monitor.config.credentials import secret_path
 from monitor.config.topology import Topology
+from monitor.errors import ConfigError
 
 
 def secret_warnings(config: Config) -> list[str]:
@@ -22,8 +24,17 @@ def secret_warnings(config: Config) -> list[str]:
     for field, ref, kind in refs:
         if ref is None:
             continue
-        if kind == "file" and not os.access(ref, os.R_OK):
-            warnings.append(f"{field}: file {ref!r} is not readable here")
+        if kind == "file":
+            try:
+                path = secret_path(field, ref)
+            except ConfigError:
+                warnings.append(
+                    f"{field}: {ref!r} names a systemd credential; $CREDENTIALS_DIRECTORY is "
+                    "not set here (systemd sets it for the service, from LoadCredential=)"
+                )
+                continue
+            if not os.access(path, os.R_OK):
+                warnings.append(f"{field}: file {ref!r} is not readable here")
         if kind == "env" and ref not in os.environ:
             warnings.append(f"{field}: environment variable {ref!r} is not set here")
     return warnings

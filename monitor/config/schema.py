@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from monitor.config.credentials import check_secret_path
 from monitor.config.durations import parse_duration
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
@@ -64,6 +65,9 @@ Domain = Annotated[
         r"([a-z0-9-]{1,63}\.)+[a-z]{2,63}", "a lower-case domain name like 'shop.example.com'"
     ),
 ]
+
+# A file holding a secret: a path, or ${CREDENTIALS_DIRECTORY}/NAME (monitor.config.credentials).
+SecretFile = Annotated[str, AfterValidator(check_secret_path)]
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -358,8 +362,8 @@ class SMTP(Strict):
     """starttls (required, no plaintext fallback) | implicit | none"""
     username: str | None = None
     """login name"""
-    password_file: str | None = None
-    """file holding the password"""
+    password_file: SecretFile | None = None
+    """file holding the password; ${CREDENTIALS_DIRECTORY}/NAME for a systemd credential"""
     password_env: str | None = None
     """environment variable holding the password"""
     sender: Email
@@ -384,8 +388,8 @@ class Storage(Strict):
 class HTTPServer(Strict):
     listen: str = "127.0.0.1:9180"
     """HOST:PORT for /metrics, /healthz, /readyz, the API and pages"""
-    tokens_file: str | None = None
-    """file of API bearer tokens, one per line"""
+    tokens_file: SecretFile | None = None
+    """file of API bearer tokens, one per line; ${CREDENTIALS_DIRECTORY}/NAME for a systemd credential"""
     tokens_env: str | None = None
     """environment variable of API bearer tokens, comma-separated"""
 

@@ -37,6 +37,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from monitor.config.credentials import read_secret_file
 from monitor.config.schema import SMTP
 from monitor.errors import (
     ConfigError,
@@ -105,22 +106,11 @@ def read_password(settings: SMTP) -> str | None:
         )
     elif settings.password_file:
         try:
-            password = Path(settings.password_file).read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            issues.append(
-                ConfigIssue(
-                    "smtp.password_file",
-                    None,
-                    f"cannot read {settings.password_file!r} ({reason}); "
-                    "expected a readable UTF-8 file holding the SMTP password",
-                    settings.password_file,
-                )
+            password = read_secret_file(
+                "smtp.password_file", settings.password_file, "the SMTP password"
             )
-        if password == "":
-            issues.append(
-                ConfigIssue("smtp.password_file", None, f"{settings.password_file!r} is empty")
-            )
+        except ConfigError as exc:
+            issues += exc.issues
     elif settings.password_env:
         password = os.environ.get(settings.password_env) or None
         if password is None:

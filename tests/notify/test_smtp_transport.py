@@ -41,6 +41,37 @@ async def test_starttls_and_auth_against_the_sink(
         assert {m.status for m in await outbox(sessions)} == {"sent"}
 
 
+async def test_the_password_comes_from_a_systemd_credential(
+    sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_notifier: NotifierFactory,
+) -> None:
+    # What LoadCredential=smtp-password:... leaves for the service: a read-only file in
+    # $CREDENTIALS_DIRECTORY, named in the configuration by the variable (not by its path).
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "smtp-password").write_text("s3cret\n")
+    (credentials / "smtp-password").chmod(0o400)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    async with SMTPSink(tls=True, auth=("sla", "s3cret")) as sink:
+        smtp = sink_smtp(
+            sink, tls="starttls", username="sla",
+            password_file="${CREDENTIALS_DIRECTORY}/smtp-password",
+        )
+        config = make_config(smtp)
+        transport = SMTPTransport.from_config(config.smtp, tls_context=sink.client_tls_context())
+        notifier = make_notifier(config, transport=transport)
+        await notifier.on_incident_opened(await add_incident(sessions))
+        await notifier.run_once()
+        assert len(sink.messages) == 3
+        assert all(m.tls and m.authenticated_as == "sla" for m in sink.messages)
+        # Started outside systemd, the same configuration stops with the setting named.
+        monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+        with pytest.raises(ConfigError, match=r"smtp\.password_file: '\$\{CREDENTIALS_DIRECTORY\}"):
+            SMTPTransport.from_config(config.smtp)
+
+
 async def test_a_server_without_starttls_fails_instead_of_sending_in_plaintext(
     sessions: async_sessionmaker[AsyncSession], sink: SMTPSink, make_notifier: NotifierFactory
 ) -> None:
