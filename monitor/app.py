@@ -10,7 +10,8 @@ SIGTERM/SIGINT stop cleanly: no new probes, running ones finish or are cut at
 their timeout, the history is flushed, the session is closed. SIGHUP
 reloads the configuration: added, changed and removed targets take effect
 without losing detector state; a bad new configuration is refused and the
-old one keeps running.
+old one keeps running. Under systemd (``Type=notify``) the daemon reports
+READY/RELOADING/STOPPING and feeds the watchdog (:mod:`monitor.daemon.systemd`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.monitor import Monitor
 from monitor.daemon.recorder import Recorder
 from monitor.daemon.scheduler import ProbeSchedule
+from monitor.daemon.systemd import SystemdNotifier, Watchdog
 from monitor.errors import ConfigError
 from monitor.http import make_app
 from monitor.notify import Notifier
@@ -72,6 +74,9 @@ class Daemon:
         self.http_port: int | None = None
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self.systemd = SystemdNotifier.from_environment()  # a no-op outside systemd
+        self.watchdog: Watchdog | None = None
+        self._refusal = "see the log"
 
     async def start(self) -> None:
         config = self.config
@@ -189,7 +194,28 @@ class Daemon:
         return {"database": database, "scheduler": bool(self.scheduler.running)}
 
     async def reload(self) -> bool:
-        """SIGHUP: apply a new configuration, or refuse it and keep the old one."""
+        """SIGHUP: apply a new configuration, or refuse it and keep the old one.
+
+        systemd hears RELOADING=1 before and READY=1 after, either way; the
+        STATUS= line says which.
+        """
+        self.systemd.reloading()
+        self._refusal = "see the log"
+        applied = False
+        try:
+            applied = await self._reload()
+        finally:
+            note = "configuration reloaded" if applied else f"reload refused: {self._refusal}"
+            self.systemd.ready(self._status(note))
+        return applied
+
+    def _status(self, note: str = "") -> str:
+        """The one-line STATUS= that ``systemctl status`` shows."""
+        host = self.config.http.listen.rpartition(":")[0]
+        text = f"monitoring {len(self.topology.targets())} targets; HTTP on {host}:{self.http_port}"
+        return f"{text}; {note}" if note else text
+
+    async def _reload(self) -> bool:
         if self.config_path is None:
             log.warning("reload requested but the daemon runs on embedded defaults")
             return False
@@ -213,6 +239,7 @@ class Daemon:
         return True
 
     def _refuse(self, reason: str) -> bool:
+        self._refusal = reason
         self.metrics.config_reloads.labels("rejected").inc()
         log.error(
             "configuration reload refused; the old one keeps running", extra={"reason": reason}
@@ -220,9 +247,23 @@ class Daemon:
         return False
 
     def request_stop(self) -> None:
+        self.systemd.stopping()
         self._stopping.set()
 
+    def _announce_ready(self) -> None:
+        """READY=1 once started and the signal handlers are in place (a SIGHUP sent by
+        ``systemctl reload`` right after start must find its handler); then the watchdog."""
+        self.systemd.ready(self._status())
+        if self.systemd.watchdog_interval is not None:
+            schedule = self.schedule
+            self.watchdog = Watchdog(
+                self.systemd, self.systemd.watchdog_interval, lambda: schedule.ticks
+            )
+            self.watchdog.start()
+
     async def stop(self) -> None:
+        if self.watchdog is not None:
+            await self.watchdog.stop()
         grace = max((t.probe.timeout for t in self.topology.targets()), default=1.0) + 1.0
         await self.certificate_schedule.stop(grace)
         await self.schedule.stop(grace)
@@ -251,9 +292,11 @@ class Daemon:
         loop.add_signal_handler(signal.SIGTERM, self.request_stop)
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, on_hup)
+        self._announce_ready()
         try:
             await self._stopping.wait()
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await self.stop()
+            self.systemd.close()

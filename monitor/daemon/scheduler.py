@@ -61,6 +61,7 @@ class ProbeSchedule:
         self._job: Any = None
         self.started = 0
         self.missed = 0
+        self.ticks = 0  # ticks run: the systemd watchdog pings only while this advances
 
     def set_targets(self, targets: Iterable[tuple[str, float]]) -> None:
         """(id, interval) of every target; changes keep unchanged targets' due times."""
@@ -112,6 +113,7 @@ class ProbeSchedule:
         A coroutine on purpose: APScheduler's asyncio executor runs plain
         functions in a thread pool, coroutines on the event loop.
         """
+        self.ticks += 1
         now = self.wall()
         horizon = now + self.slot / 2
         heap = self._heap
