@@ -3,6 +3,13 @@
 Fields passed with ``extra={...}`` become keys of the object. URLs are logged
 without their user-info, and nothing from the SMTP or API secrets is ever
 passed to a logger.
+
+Under systemd, when standard error is the journal (``$JOURNAL_STREAM`` names
+its device and inode), each line starts with the ``<N>`` syslog priority of
+``sd-daemon(3)``, so ``journalctl -p warning`` filters by level; journald
+strips the prefix, and ``journalctl -o cat`` shows the same JSON object.
+Anywhere else (a terminal, a file, a pipe to a log shipper; also stderr
+redirected away from the journal inside a unit) the lines are plain JSON.
 """
 
 from __future__ import annotations
@@ -10,8 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -34,9 +43,68 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(event, default=str, ensure_ascii=False)
 
 
-def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JSONFormatter())
+# sd-daemon(3) priorities: 2 crit, 3 err, 4 warning, 6 info, 7 debug.
+SYSLOG_PRIORITY = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
+
+
+def syslog_priority(levelno: int) -> int:
+    """The syslog priority of a logging level; custom levels take the next more severe one.
+
+    >>> [syslog_priority(n) for n in (10, 20, 25, 30, 40, 50, 60)]
+    [7, 6, 4, 4, 3, 2, 2]
+    """
+    for threshold in sorted(SYSLOG_PRIORITY):
+        if levelno <= threshold:
+            return SYSLOG_PRIORITY[threshold]
+    return SYSLOG_PRIORITY[logging.CRITICAL]
+
+
+class JournalFormatter(JSONFormatter):
+    """The JSON line with its ``<N>`` priority prefix, for journald (one event per line:
+    JSON escapes newlines, so a traceback never splits into lines of its own)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{syslog_priority(record.levelno)}>{super().format(record)}"
+
+
+def stream_is_journal(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """True when ``stream`` is the journald connection ``$JOURNAL_STREAM`` (``DEV:INODE``) names.
+
+    systemd sets the variable for the service's stdout/stderr; a process
+    that inherited it but writes elsewhere must not prefix its lines.
+    """
+    value = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
+    device, _, inode = value.partition(":")
+    if not (device.isdigit() and inode.isdigit()):
+        return False
+    try:
+        status = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False  # no file descriptor (a test's StringIO, a closed stream)
+    return (status.st_dev, status.st_ino) == (int(device), int(inode))
+
+
+def for_stderr(text: str, priority: int = 3) -> str:
+    """``text`` for standard error: each line prefixed with ``<priority>`` when that is the
+    journal, so a fatal error before logging starts is an ``err`` entry, not an ``info`` one."""
+    if not stream_is_journal(sys.stderr):
+        return text
+    return "\n".join(f"<{priority}>{line}" for line in text.split("\n"))
+
+
+def setup_logging(
+    level: str = "INFO", stream: TextIO | None = None, environ: Mapping[str, str] | None = None
+) -> None:
+    stream = sys.stderr if stream is None else stream
+    handler = logging.StreamHandler(stream)
+    journal = stream_is_journal(stream, environ)
+    handler.setFormatter(JournalFormatter() if journal else JSONFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from monitor import __version__
 from monitor.cli import check, db, incident, maintenance, report, run
 from monitor.errors import MonitorError
+from monitor.logs import for_stderr
 
 COMMAND_MODULES = (check, db, run, incident, maintenance, report)
 
@@ -50,11 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except MonitorError as exc:
-        print(f"sla-monitor: error: {exc}", file=sys.stderr)
+        print(for_stderr(f"sla-monitor: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception:
-        traceback.print_exc()
-        print("sla-monitor: unexpected error (a bug; the traceback is above)", file=sys.stderr)
+        print(for_stderr(traceback.format_exc().rstrip("\n"), priority=2), file=sys.stderr)
+        print(
+            for_stderr("sla-monitor: unexpected error (a bug; the traceback is above)", 2),
+            file=sys.stderr,
+        )
         return 1
