@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 
 from monitor.cli.common import config_path, load
 from monitor.logs import setup_logging
@@ -14,6 +15,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = load(args)  # a bad configuration fails here, before anything starts (exit 2)
     setup_logging(args.log_level)
+    # systemd's watchdog kills a stuck daemon with SIGABRT: the journal then shows every
+    # thread's Python stack, i.e. where the event loop was stuck.
+    faulthandler.enable()
     daemon = Daemon(config, config_path(args))
     asyncio.run(daemon.serve())
     return 0

@@ -281,3 +281,32 @@ async def test_ready_watchdog_reload_and_stop_as_systemd_sees_them(tmp_path: Pat
     assert events["incident opened"] == "<4>"  # warning
     assert events["configuration reload refused; the old one keeps running"] == "<3>"  # err
     assert events["daemon stopped"] == "<6>"
+
+
+def test_the_watchdog_abort_leaves_the_stuck_stack_in_the_log(tmp_path: Path) -> None:
+    """systemd kills a daemon that stopped pinging with SIGABRT (WatchdogSignal=): the log
+    (the journal) then holds every thread's Python stack, for the operator to see why."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f'http: {{listen: "127.0.0.1:0"}}\nstorage: {{url: "sqlite+aiosqlite:///{tmp_path}/db"}}\n'
+    )
+    log = tmp_path / "stderr"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [*sla_monitor_command(), "-c", str(config), "run"],
+            stdout=subprocess.DEVNULL, stderr=stderr, cwd=tmp_path,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while "daemon started" not in log.read_text():
+                assert time.monotonic() < deadline and process.poll() is None, log.read_text()
+                time.sleep(0.05)
+            process.send_signal(signal.SIGABRT)
+            assert process.wait(10) == -signal.SIGABRT
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    text = log.read_text()
+    assert "Fatal Python error: Aborted" in text
+    assert "most recent call first" in text and "asyncio" in text, text[-2000:]
