@@ -78,7 +78,7 @@ class SystemdNotifier:
         kind = assignments[0].split("=", 1)[0] if assignments else ""
         try:
             if self._socket is None:
-                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 self._socket.setblocking(False)
             target = "\0" + self.address[1:] if self.address.startswith("@") else self.address
             self._socket.sendto("\n".join(assignments).encode(), target)
