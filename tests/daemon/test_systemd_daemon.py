@@ -309,4 +309,6 @@ def test_the_watchdog_abort_leaves_the_stuck_stack_in_the_log(tmp_path: Path) ->
                 process.wait(10)
     text = log.read_text()
     assert "Fatal Python error: Aborted" in text
-    assert "most recent call first" in text and "asyncio" in text, text[-2000:]
+    # Where each thread was: "Current thread ... (most recent call first):" and its frames.
+    assert "Current thread" in text and "most recent call first" in text, text[-2000:]
+    assert re.search(r'File "[^"]+\.py", line \d+ in \w+', text), text[-2000:]
