@@ -161,11 +161,8 @@ def phoned_outage_window(
     local = (now - dt.timedelta(days=7)).astimezone(ZoneInfo(tz))
     start = local.replace(hour=10, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
     start = max(start, period.start)
-    latest_end = now - PHONED_MARGIN
-    if start + PHONED_DURATION > latest_end:
-        start = (latest_end - PHONED_DURATION).replace(second=0, microsecond=0)
-        if start < period.start:
-            return None
+    if start + PHONED_DURATION > now - PHONED_MARGIN:
+        return None  # only in the first 2 h 10 min of a month
     return start, start + PHONED_DURATION
 
 
