@@ -120,6 +120,11 @@ def _cli(result: DemoResult, *words: str) -> str:
     return shlex.join(["sla-monitor", "-c", str(result.config_path), *words])
 
 
+def _shown(*words: str) -> str:
+    """A command as an operator types it (the configuration implied)."""
+    return shlex.join(["sla-monitor", *words])
+
+
 def summary_text(result: DemoResult) -> str:
     config = result.config
     tz, calendar = config.provider.timezone, config.provider.calendar
@@ -164,7 +169,7 @@ def summary_text(result: DemoResult) -> str:
     )
     out += ["", *_phoned_text(result), ""]
     out.append(
-        f"The month's report ({month}), as `{_cli(result, 'report', '--month', month, '--customer', result.customer)}` prints it:"
+        f"The month's report ({month}), as `{_shown('report', '--month', month, '--customer', result.customer)}` prints it:"
     )
     filtered = dict(result.report, customers=[customer])
     out += ["", render_table(filtered, detail=True), ""]
@@ -197,8 +202,7 @@ def _phoned_text(result: DemoResult) -> list[str]:
         f"phoned ACME back {show_seconds(line.get('notified_after_seconds'))} after it began "
         "(R-N1 met), with:",
         "    "
-        + _cli(
-            result,
+        + _shown(
             "incident",
             "add",
             "--service",
@@ -211,8 +215,7 @@ def _phoned_text(result: DemoResult) -> list[str]:
             "reported by phone",
         ),
         "    "
-        + _cli(
-            result,
+        + _shown(
             "incident",
             "notified",
             str(phoned.incident_id),
@@ -370,7 +373,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         description="With nothing set up: start local targets (a web panel, a server with two "
         "customers' projects) and an SMTP server on 127.0.0.1, write a config.yaml into a "
         "temporary directory, run the real daemon on it with 1 s probes, break one project for "
-        "about 12 s and fix it, then show the incident, the e-mails and the month's report with "
+        "15 s and fix it, then show the incident, the e-mails and the month's report with "
         "its credit. About 30 s; leaves no process, port or file behind. Ignores -c: the demo "
         "writes its own configuration.",
     )

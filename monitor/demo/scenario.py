@@ -452,7 +452,8 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
             lambda: all(observer.states.get(t) == 1 for t in all_targets),
         )
         observer.say(
-            f"all {len(all_targets)} targets are up; {pacing.calm:g} s of normal operation"
+            f"all {len(all_targets)} targets are up; {project} breaks in {pacing.calm:g} s "
+            "(open the metrics URL to watch sla_monitor_probe_state)"
         )
         await steps.hold(pacing.calm)
 

@@ -41,8 +41,8 @@ class Pacing:
     timeout: float = 0.8
     fail_after: int = 3  # R-M1: consecutive failures that open an incident
     recover_after: int = 2  # R-M1: consecutive successes that close it
-    calm: float = 5.0  # seconds of healthy probing before the break (time to open /metrics)
-    outage: float = 12.0  # seconds the project stays broken
+    calm: float = 10.0  # seconds of healthy probing before the break (time to open /metrics)
+    outage: float = 15.0  # seconds the project stays broken
     patience: float = 30.0  # the longest any one wait may take before the demo gives up
 
     @property
