@@ -41,6 +41,12 @@ def _keep_directory(text: str | None) -> Path | None:
             text,
             "a directory that does not exist yet or is empty (nothing is overwritten)",
         )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            "--keep", text, f"a directory that can be created ({exc.strerror})"
+        ) from None
     return path
 
 

@@ -1,6 +1,6 @@
-"""The demo's only access to the records: the service functions the CLI uses, one small
-function each, never SQL. (Kept in one file so that a move of the service layer changes
-three imports here and nothing else.)"""
+"""The demo's only access to the records and reports: the service functions the CLI uses,
+one small function each, never SQL. (Kept in one file so that a move of the service layer
+changes the imports here and nothing else.)"""
 
 from __future__ import annotations
 
@@ -10,13 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 from monitor import records
 from monitor.config.topology import Topology
-from monitor.reports import month_inputs
+from monitor.reports import month_inputs, policy_from_config
 from monitor.sla import month_containing
+from monitor.sla.credits import tier_for
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["IncidentView", "incidents_since", "month_report", "record_phoned_outage"]
+__all__ = [
+    "IncidentView",
+    "incidents_since",
+    "month_report",
+    "record_phoned_outage",
+    "tier_reached",
+]
 
 ACTOR = "sla-monitor demo"
 
@@ -98,3 +105,10 @@ async def month_report(engine: AsyncEngine, topology: Topology, now: dt.datetime
     period = month_containing(now, provider.calendar, provider.timezone)
     inputs = await month_inputs(engine, topology, period, now)
     return inputs.compute(now).to_json()
+
+
+def tier_reached(topology: Topology, counted_seconds: int, period_seconds: int) -> str | None:
+    """The R-T1 tier that ``counted_seconds`` of downtime in a month of ``period_seconds``
+    would reach under the configured policy (the engine's rule), or None."""
+    tier = tier_for(counted_seconds, period_seconds, policy_from_config(topology.config))
+    return tier.name if tier is not None else None

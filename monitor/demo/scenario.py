@@ -55,9 +55,7 @@ from monitor.demo import data
 from monitor.demo.stage import BROKEN, Pacing, Stage, open_stage
 from monitor.errors import MonitorError
 from monitor.logs import JSONFormatter
-from monitor.reports import policy_from_config
 from monitor.sla import MonthPeriod, month_containing, whole_second
-from monitor.sla.credits import tier_for
 from monitor.store import create_engine, resolve_url
 from monitor.timefmt import show_elapsed, show_seconds, show_time
 
@@ -496,7 +494,7 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
         report = await data.month_report(engine, topology, dt.datetime.now(dt.UTC))
         period_seconds = int(report["customers"][0]["period_seconds"])
         live_counted = _seconds(incident.start, incident.end)
-        alone = tier_for(live_counted, period_seconds, policy_from_config(config))
+        alone = data.tier_reached(topology, live_counted, period_seconds)
         _checkpoint(stop)
         mail = observer.mail
         if options.keep is not None:
@@ -518,7 +516,7 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
             mail=mail,
             report=report,
             customer=customer,
-            live_alone_tier=alone.name if alone else None,
+            live_alone_tier=alone,
             pacing=pacing,
             events=observer.events,
         )
