@@ -331,17 +331,18 @@ def _checkpoint(stop: asyncio.Event) -> None:
 
 
 def _log_tail(path: Path, lines: int = 5) -> str:
-    """The daemon's last warnings and errors, for a demo that got stuck."""
+    """The daemon's last errors (with the last line of their traceback), for a demo that got
+    stuck; empty when there are none."""
     try:
         events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     except (OSError, ValueError):
         return ""
-    bad = [e for e in events if e.get("level") in ("warning", "error", "critical")][-lines:]
-    if not bad:
-        return ""
-    return "; the daemon's last problems: " + " | ".join(
-        f"{e.get('event')} ({e.get('exception', '').splitlines()[-1:] or ''})" for e in bad
-    )
+    errors = [e for e in events if e.get("level") in ("error", "critical")][-lines:]
+    described = []
+    for event in errors:
+        traceback = str(event.get("exception", "")).strip().splitlines()
+        described.append(str(event.get("event")) + (f" ({traceback[-1]})" if traceback else ""))
+    return "; the daemon's last errors: " + " | ".join(described) if described else ""
 
 
 def _state_directory(options: DemoOptions, stack: AsyncExitStack) -> Path:

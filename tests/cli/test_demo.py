@@ -383,3 +383,21 @@ def test_phoned_outage_window_stays_inside_the_month_and_before_the_demo() -> No
     start, end = phoned_outage_window(
         dt.datetime(2026, 4, 10, 12, tzinfo=utc), farvardin, "Asia/Tehran") or (None, None)
     assert start == dt.datetime(2026, 4, 3, 6, 30, tzinfo=utc) and end == start + dt.timedelta(hours=2)
+
+
+def test_a_stuck_demo_names_the_daemons_last_errors(tmp_path: Path) -> None:
+    from monitor.demo.scenario import _log_tail
+
+    log = tmp_path / "daemon.log"
+    log.write_text("\n".join(json.dumps(e) for e in [
+        {"level": "info", "event": "daemon started"},
+        {"level": "warning", "event": "incident opened"},
+        {"level": "error", "event": "heartbeat failed",
+         "exception": "Traceback (most recent call last):\n  ...\nOSError: disk full"},
+        {"level": "error", "event": "duty check failed"},
+    ]) + "\n")
+    assert _log_tail(log) == (
+        "; the daemon's last errors: heartbeat failed (OSError: disk full) | duty check failed")
+    log.write_text(json.dumps({"level": "info", "event": "daemon started"}) + "\n")
+    assert _log_tail(log) == ""
+    assert _log_tail(tmp_path / "missing.log") == ""
