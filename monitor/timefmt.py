@@ -9,6 +9,7 @@ provider's calendar is Jalali.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import jdatetime
@@ -50,3 +51,15 @@ def show_seconds(seconds: float | None) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s"
+
+
+def show_money(amount: float | Decimal, currency: str) -> str:
+    """``70.0, "EUR"`` → ``70.00 EUR``: money in reports, to the cent."""
+    return f"{Decimal(str(amount)).quantize(Decimal('0.01'), ROUND_HALF_UP):,} {currency}"
+
+
+def show_elapsed(seconds: float) -> str:
+    """``9.34`` → ``0:09.3``: a progress clock (minutes:seconds.tenths) for live output."""
+    tenths = int(seconds * 10)
+    minutes, rest = divmod(tenths, 600)
+    return f"{minutes}:{rest // 10:02d}.{rest % 10}"

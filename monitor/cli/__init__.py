@@ -14,11 +14,11 @@ import traceback
 from collections.abc import Sequence
 
 from monitor import __version__
-from monitor.cli import check, db, incident, maintenance, report, run
+from monitor.cli import check, db, demo, incident, maintenance, report, run
 from monitor.errors import MonitorError
 from monitor.logs import for_stderr
 
-COMMAND_MODULES = (check, db, run, incident, maintenance, report)
+COMMAND_MODULES = (demo, check, db, run, incident, maintenance, report)
 
 
 class Parser(argparse.ArgumentParser):

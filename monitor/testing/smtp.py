@@ -15,7 +15,11 @@ N messages), :attr:`reject_all` (5xx for every message), :meth:`refuse_recipient
 (550 for one address), :attr:`delay` (a slow server). ``tls=True`` offers STARTTLS with a throw-away
 ``trustme`` certificate and requires it; ``implicit_tls=True`` speaks TLS from
 the first byte; ``auth=(user, password)`` requires AUTH. Clients trust the
-certificate through :meth:`client_tls_context`.
+certificate through :meth:`client_tls_context`. :meth:`save` writes what was
+received as ``.eml`` files.
+
+aiosmtpd is a runtime dependency (``sla-monitor demo`` runs this sink);
+trustme, a test dependency, is imported only for a TLS sink.
 """
 
 from __future__ import annotations
@@ -29,13 +33,16 @@ import threading
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+if TYPE_CHECKING:
+    import trustme
 
 __all__ = ["ReceivedMessage", "SMTPSink"]
 
@@ -161,7 +168,12 @@ class SMTPSink:
         self._refused: dict[str, str] = {}
         self._transient_left = 0
         self._transient_code = 451
-        self._ca = trustme.CA() if tls or implicit_tls else None
+        self._ca: trustme.CA | None = None
+        if tls or implicit_tls:
+            # Imported here: trustme is a test dependency; the demo's sink is plain SMTP.
+            import trustme
+
+            self._ca = trustme.CA()
         self._controller: _Controller | None = None
 
     # --- life ------------------------------------------------------------------------------
@@ -215,6 +227,17 @@ class SMTPSink:
     def messages(self) -> list[ReceivedMessage]:
         with self._lock:
             return list(self._messages)
+
+    def save(self, directory: Path) -> list[Path]:
+        """Write every message received so far as ``001.eml``, ``002.eml``... in ``directory``
+        (created if needed), exactly the bytes the sink accepted; returns the paths in order."""
+        directory.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for number, message in enumerate(self.messages, start=1):
+            path = directory / f"{number:03d}.eml"
+            path.write_bytes(message.content)
+            paths.append(path)
+        return paths
 
     async def wait_for(self, count: int, within: float = 10.0) -> list[ReceivedMessage]:
         """Wait until at least ``count`` messages arrived; TimeoutError after ``within`` s."""
