@@ -29,7 +29,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     import monitor
 
     location = Path(monitor.__file__).resolve()
-    if CHECKOUT in location.parents:
+    # A venv inside the checkout (.venv/) is an installation; only ./monitor/ is the source.
+    if location.is_relative_to(CHECKOUT / "monitor"):
         raise pytest.UsageError(
             f"monitor is imported from the checkout ({location}); install it "
             "(pip install '.[test]') and run the venv's pytest, which uses --import-mode=importlib"
