@@ -4,7 +4,8 @@
 
     MonitorError                 every error of ours; ``exit_code`` says how the CLI ends
     ├── UsageError               a bad argument on the command line (exit 2)
-    │   └── InputError           a bad value given to a command: unknown id, end before start… (exit 2)
+    │   └── InputError           a bad value given to an action: unknown id, end before start…;
+    │                            names the field (``end``), each edge in its words (exit 2)
     ├── ConfigError              the configuration file is unreadable or invalid (exit 2);
     │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
     ├── StoreError               the database failed or is not at the expected schema (exit 1)
@@ -28,6 +29,8 @@ Every message says what was wrong, where, and what is allowed (SPEC section 8).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
@@ -66,18 +69,39 @@ class UsageError(MonitorError):
     exit_code = 2
 
 
-class InputError(UsageError):
-    """A value given to a command is not acceptable; nothing was changed (exit code 2).
+_FIELD_REFERENCE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
-    >>> str(InputError("--service", "panle", "one of: panel, mobile-api"))
-    "--service: 'panle' is not valid; allowed: one of: panel, mobile-api"
+
+class InputError(UsageError):
+    """A value given to an action is not acceptable; nothing was changed (exit code 2).
+
+    ``field`` names the value in the action's own words (``end``, ``month``,
+    ``service``), never in an edge's: the CLI says ``--end``, the HTTP API a JSON
+    pointer ``/end`` (:meth:`renamed`). ``allowed`` may name other fields as
+    ``{start}``; they are renamed the same way.
+
+    >>> error = InputError("end", "01:00", "a time after {start} (02:00)")
+    >>> str(error)
+    "end: '01:00' is not valid; allowed: a time after start (02:00)"
+    >>> str(error.renamed(lambda field: "--" + field))
+    "--end: '01:00' is not valid; allowed: a time after --start (02:00)"
     """
 
     def __init__(self, field: str, value: object, allowed: str) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field}: {value!r} is not valid; allowed: {allowed}")
+        super().__init__(
+            f"{field}: {value!r} is not valid; allowed: {self._allowed(lambda name: name)}"
+        )
+
+    def _allowed(self, name: Callable[[str], str]) -> str:
+        return _FIELD_REFERENCE.sub(lambda match: name(match[1]), self.allowed)
+
+    def renamed(self, name: Callable[[str], str]) -> InputError:
+        """The same error in an edge's words: ``name`` turns each field name into the
+        edge's (``end`` → ``--end``)."""
+        return InputError(name(self.field), self.value, self._allowed(name))
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import argparse
 import os
 
 from monitor.cli.common import config_path, load, table
-from monitor.config import Config, format_duration
-from monitor.config.topology import Topology
+from monitor.config import Config, Settings
+from monitor.present import format_duration
 
 
 def secret_warnings(config: Config) -> list[str]:
@@ -31,10 +31,11 @@ def secret_warnings(config: Config) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     config = load(args)
+    settings = Settings.from_config(config)
     path = config_path(args)
-    deadline = config.policy.detection_deadline
+    deadline = settings.policy.detection_deadline_seconds
     rows = []
-    for target in Topology.from_config(config).targets():
+    for target in settings.topology.targets():
         worst = target.probe.worst_case_detection
         duty = ("OK" if worst <= deadline else "OVER") if target.carries_d1 else "-"
         rows.append(

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from monitor.config.durations import format_duration, parse_duration
+from monitor.config.durations import parse_duration
+from monitor.present.formats import format_duration
 
 Issue = tuple[tuple[str | int, ...], str]
 

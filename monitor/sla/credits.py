@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from monitor.sla.calendar import MonthPeriod
+from monitor.sla.deadlines import duty_state
+from monitor.sla.eligibility import INELIGIBLE_REASONS, ineligible
 from monitor.sla.inputs import CustomerInput, IncidentInput, TicketInput
 from monitor.sla.intervals import whole_second
 from monitor.sla.policy import Policy, Tier
@@ -61,30 +63,19 @@ def credit_value(days: Decimal, fee_per_year: Decimal) -> Decimal:
 
 
 def ineligible_reason(customer: CustomerInput, period: MonthPeriod) -> str | None:
-    """R-EX5, R-EX6, R-EX7: why a customer earns no credit this month, in rule order."""
-    if customer.paid_until is not None and customer.paid_until <= period.start:
-        return "R-EX5 non-payment"
-    if customer.clone:
-        return "R-EX6 clone"
-    if customer.unsupported_version:
-        return "R-EX7 unsupported version"
-    return None
+    """R-EX5, R-EX6, R-EX7: why a customer earns no credit this month, in rule order
+    (:func:`monitor.sla.eligibility.ineligible` at the month's start)."""
+    rule = ineligible(customer, period.start)
+    return None if rule is None else INELIGIBLE_REASONS[rule]
 
 
-def notification_breached(notified_after_seconds: int | None, elapsed_seconds: int,
-                          policy: Policy) -> bool:
-    """R-N1 / D-2: no notification reached the customer within 2 h of the incident
-    start (exactly 2 h is in time; 2 h 1 min or never is a breach).
-
-    ``notified_after_seconds`` is notified_at - start (None if never);
-    ``elapsed_seconds`` is now - start. A missing notification is a breach only
-    once the deadline has passed, so a report of the running month never
-    credits early.
-    """
-    deadline = policy.notification_deadline_seconds
-    if notified_after_seconds is not None and notified_after_seconds <= deadline:
-        return False
-    return elapsed_seconds > deadline
+def notification_breached(notified_at: datetime | None, due: datetime, now: datetime) -> bool:
+    """R-N1 / D-2: no notification reached the customer by ``due`` (the incident start
+    plus 2 h, :func:`monitor.sla.deadlines.notification_due`), on the one boundary the
+    duty tracker uses too (:func:`monitor.sla.deadlines.duty_state`): notified exactly
+    at ``due`` is in time; nothing yet is a breach only once ``due`` has passed, so a
+    report of the running month never credits early."""
+    return duty_state(notified_at, due, now) == "breached"
 
 
 def detection_latency(incident: IncidentInput) -> int | None:

@@ -11,10 +11,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from monitor.clock import FakeClock
-from monitor.config.schema import Config
-from monitor.config.topology import Topology
+from monitor.config import Config, Settings
 from monitor.notify import Notifier
-from monitor.store import create_engine, session_factory
+from monitor.store import Database, create_engine, session_factory
 from monitor.store.migrate import upgrade
 from monitor.testing.smtp import SMTPSink
 
@@ -43,6 +42,11 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
+def db(engine: AsyncEngine) -> Database:
+    return Database(engine)
+
+
+@pytest.fixture
 async def sink() -> AsyncIterator[SMTPSink]:
     async with SMTPSink() as running:
         yield running
@@ -57,18 +61,15 @@ NotifierFactory = Callable[..., Notifier]
 
 
 @pytest.fixture
-async def make_notifier(
-    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
-) -> AsyncIterator[NotifierFactory]:
+async def make_notifier(db: Database, clock: FakeClock) -> AsyncIterator[NotifierFactory]:
     """Build notifiers on the test database; every one is stopped in teardown."""
     made: list[Notifier] = []
 
     def build(config: Config, **options: Any) -> Notifier:
         options.setdefault("backoff", FAST)
         notifier = Notifier(
-            config,
-            Topology.from_config(config),
-            options.pop("session_factory", sessions),
+            Settings.from_config(config),
+            options.pop("database", db),
             options.pop("clock", clock),
             options.pop("registry", CollectorRegistry()),
             **options,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitor.clock import FakeClock, SystemClock
 from monitor.notify import Backoff
-from monitor.store import create_engine, session_factory
+from monitor.store import Database, create_engine, session_factory
 from monitor.store.migrate import upgrade
 from monitor.store.models import Notification, OutboxRecipient
 from monitor.testing.smtp import SMTPSink
@@ -190,7 +190,7 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
     first_sessions = session_factory(first_engine)
     first = make_notifier(
         config,
-        session_factory=first_sessions,
+        database=Database(first_engine),
         clock=SystemClock(),
         backoff=REAL_FAST,
         poll_interval=0.02,
@@ -214,7 +214,7 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
     second_sessions = session_factory(second_engine)
     second = make_notifier(
         config,
-        session_factory=second_sessions,
+        database=Database(second_engine),
         clock=SystemClock(),
         backoff=REAL_FAST,
         poll_interval=0.02,

@@ -1,0 +1,73 @@
+"""Duties with a deadline (R-N1 / D-2, R-EX1 / D-3): the boundary, decided once.
+
+R-N1 says customers must be notified "within 2 h" of an incident start, and its
+Decision makes exactly 2 h still in time; R-EX1 makes a maintenance notice sent
+exactly 48 h ahead in time. :func:`in_time` is that boundary, and everything
+that asks whether a duty was met or missed asks it: the duty tracker of the
+daemon (:mod:`monitor.notify.tracking`), the month's report (the R-N1 credit,
+:func:`monitor.sla.credits.notification_breached`) and the R-EX1 exclusion
+(:mod:`monitor.sla.downtime`). Like every figure of the engine, instants are
+compared on whole seconds (R-M6).
+
+>>> from datetime import UTC, datetime
+>>> start = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+>>> due = notification_due(start, Policy())
+>>> due.isoformat()
+'2026-03-10T10:00:00+00:00'
+>>> duty_state(due, due, due), duty_state(None, due, due)
+('done', 'at_risk')
+>>> duty_state(None, due, due + timedelta(seconds=1))
+'breached'
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from monitor.sla.intervals import whole_second
+from monitor.sla.policy import Policy
+
+__all__ = [
+    "DUTY_STATES",
+    "DutyState",
+    "duty_state",
+    "in_time",
+    "notice_due",
+    "notification_due",
+]
+
+DutyState = Literal["done", "pending", "at_risk", "breached"]
+DUTY_STATES: tuple[DutyState, ...] = ("done", "pending", "at_risk", "breached")
+
+
+def in_time(done_at: datetime, due: datetime) -> bool:
+    """Whether something done at ``done_at`` meets a deadline at ``due``: at the due
+    instant itself it does (R-N1 Decision; R-EX1: exactly 48 h ahead is in time)."""
+    return whole_second(done_at) <= whole_second(due)
+
+
+def duty_state(
+    done_at: datetime | None, due: datetime, now: datetime, warning_seconds: float = 0
+) -> DutyState:
+    """One duty as known at ``now``: ``done`` (in time), ``breached`` (the deadline has
+    passed unmet: nothing done from now on can be in time), ``at_risk`` (unmet, and at
+    most ``warning_seconds`` left: D-2 alerts operators so a person can phone), or
+    ``pending``."""
+    if done_at is not None and in_time(done_at, due):
+        return "done"
+    if not in_time(now, due):
+        return "breached"
+    left = (whole_second(due) - whole_second(now)) / timedelta(seconds=1)
+    return "at_risk" if left <= warning_seconds else "pending"
+
+
+def notification_due(start: datetime, policy: Policy) -> datetime:
+    """R-N1 / D-2: when the customer must have been told of an incident starting at ``start``."""
+    return whole_second(start) + timedelta(seconds=policy.notification_deadline_seconds)
+
+
+def notice_due(window_start: datetime, policy: Policy) -> datetime:
+    """R-EX1 / D-3: when the notice of a window starting at ``window_start`` must have
+    reached the technical contact for the window to be excluded."""
+    return whole_second(window_start) - timedelta(seconds=policy.maintenance_notice_seconds)
