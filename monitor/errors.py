@@ -9,22 +9,29 @@
     ├── ConfigError              the configuration file is unreadable or invalid (exit 2);
     │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
     ├── StoreError               the database failed or is not at the expected schema (exit 1)
-    ├── ProbeError               a probe could not complete; subclasses classify the failure
-    │   ├── DNSError
-    │   ├── ConnectRefused
-    │   ├── ConnectTimeout
-    │   ├── TLSError
-    │   ├── ProbeTimeout
-    │   ├── HTTPStatusError
-    │   ├── ConditionFailed      body substring / JSON condition not met
-    │   ├── TooSlow              answered, but slower than ``max_response_time``
-    │   ├── TooLarge             the body exceeded the byte bound
-    │   └── RedirectLoop         more redirects than ``max_redirects``
+    ├── ProbeError               a target failed a probe ("error": none of the below);
+    │   │                        the class is the failure class kept as evidence (R-M7)
+    │   ├── DNSError             "dns": the name did not resolve (in time)
+    │   ├── ConnectRefused       "connect_refused"
+    │   ├── ConnectTimeout       "connect_timeout": TCP (and TLS) connect not done in time
+    │   ├── TLSError             "tls": handshake or certificate rejected
+    │   ├── ProbeTimeout         "timeout": no complete answer within the timeout
+    │   ├── HTTPStatusError      "http_status": a status not in ``expected_status``
+    │   ├── ConditionFailed      "condition": body substring / JSON condition not met
+    │   ├── TooSlow              "too_slow": answered, but slower than ``max_response_time``
+    │   ├── TooLarge             "too_large": the body exceeded the byte bound
+    │   └── RedirectLoop         "redirect_loop": more redirects than ``max_redirects``
     └── NotifyError              a message could not be handed to SMTP / the Maildir
         ├── TransientNotifyError retry later with backoff (connect errors, timeouts, 4xx)
         └── PermanentNotifyError give up and alert operators (5xx, auth, all refused)
 
 Every message says what was wrong, where, and what is allowed (SPEC section 8).
+
+Probes never let a :class:`ProbeError` escape: each failure of a target is
+classified to one of these classes (:func:`monitor.probes.base.classify_exception`
+maps connection-level exceptions to them with a table, as httpx does) and returned
+in a ``ProbeResult`` whose ``failure_class`` is the class's. The names exist once,
+as :data:`FailureClass`, and each class carries its own.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 __all__ = [
     "ConditionFailed",
@@ -135,10 +143,26 @@ class StoreError(MonitorError):
     """The database failed, or its schema is not the one this version expects."""
 
 
-class ProbeError(MonitorError):
-    """A probe failed; the subclass is the failure class recorded as evidence."""
+FailureClass = Literal[
+    "dns",
+    "connect_refused",
+    "connect_timeout",
+    "tls",
+    "timeout",
+    "http_status",
+    "condition",
+    "too_slow",
+    "too_large",
+    "redirect_loop",
+    "error",
+]
+"""Why a probe failed, as stored with every failure (R-M7) and exported as a metric label."""
 
-    failure_class = "error"
+
+class ProbeError(MonitorError):
+    """A target failed a probe; the class says how (its ``failure_class``)."""
+
+    failure_class: ClassVar[FailureClass] = "error"
 
 
 class DNSError(ProbeError):

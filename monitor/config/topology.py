@@ -11,9 +11,19 @@ reference to the file it came from. It also holds each customer as the SLA
 engine sees it (:class:`monitor.sla.CustomerInput`): the dependencies, and the
 R-EX5/R-EX7 facts the engine decides eligibility from.
 
->>> topology = Topology.from_config(config)            # doctest: +SKIP
->>> topology.dependencies("acme")                      # doctest: +SKIP
-frozenset({'panel', 'acme-survey', 'srv-teh-1', 'mobile-api'})
+>>> from monitor.config import parse_config
+>>> tcp = "{type: tcp, host: 10.0.0.1, port: 22}"
+>>> topology = Topology.from_config(parse_config(f'''
+... servers: [{{id: srv-1, probe: {tcp}}}]
+... services:
+...   - {{id: panel, kind: web_panel, probe: {tcp}}}
+...   - {{id: shop, kind: project, server: srv-1, probe: {tcp}}}
+... customers:
+...   - {{id: acme, name: ACME, contacts: {{technical: {{email: it@acme.example}}}},
+...      fee: {{amount: 365, currency: EUR}}, services: [shop], sites: [{{domain: acme.example}}]}}
+... '''))
+>>> sorted(topology.dependencies("acme")), topology.affected_customers("srv-1")
+(['panel', 'shop', 'srv-1'], ('acme',))
 """
 
 from __future__ import annotations

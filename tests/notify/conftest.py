@@ -1,5 +1,5 @@
-"""Fixtures for the e-mail duties: a migrated database (SQLite and PostgreSQL), a real SMTP
-sink on 127.0.0.1, a FakeClock, and notifiers that are stopped in teardown."""
+"""Fixtures for the e-mail duties: a FakeClock, a session factory on the test database, and
+notifiers that are stopped in teardown (the database and the SMTP sink: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,43 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from monitor.clock import FakeClock
 from monitor.config import Config, Settings
 from monitor.notify import Notifier
-from monitor.store import Database, create_engine, session_factory
-from monitor.store.migrate import upgrade
-from monitor.testing.smtp import SMTPSink
+from monitor.store import Database, session_factory
 
-from .helpers import FAST, T0
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def sqlite_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(sqlite_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
+from .helpers import BACKOFF, T0
 
 
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
-
-
-@pytest.fixture
-def db(engine: AsyncEngine) -> Database:
-    return Database(engine)
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[SMTPSink]:
-    async with SMTPSink() as running:
-        yield running
 
 
 @pytest.fixture
@@ -66,7 +37,7 @@ async def make_notifier(db: Database, clock: FakeClock) -> AsyncIterator[Notifie
     made: list[Notifier] = []
 
     def build(config: Config, **options: Any) -> Notifier:
-        options.setdefault("backoff", FAST)
+        options.setdefault("backoff", BACKOFF)
         notifier = Notifier(
             Settings.from_config(config),
             options.pop("database", db),

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from monitor.clock import FakeClock
 from monitor.store.models import MaintenanceNotice
 from monitor.testing.smtp import SMTPSink
+from tests.support import rows
 
 from .conftest import NotifierFactory
-from .helpers import T0, add_window, make_config, outbox, rows, sink_smtp
+from .helpers import T0, add_window, make_config, outbox, sink_smtp
 
 NOTICE = dt.timedelta(hours=48)
 

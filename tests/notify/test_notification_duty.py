@@ -16,9 +16,10 @@ from monitor.errors import InputError
 from monitor.store import Database
 from monitor.store.models import Notification
 from monitor.testing.smtp import SMTPSink
+from tests.support import rows
 
 from .conftest import NotifierFactory
-from .helpers import T0, add_incident, make_config, outbox, rows, sink_smtp
+from .helpers import T0, add_incident, make_config, outbox, sink_smtp
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:

@@ -13,9 +13,10 @@ from monitor.errors import ConfigError
 from monitor.notify import SMTPTransport
 from monitor.store.models import Notification
 from monitor.testing.smtp import SMTPSink
+from tests.support import rows
 
 from .conftest import NotifierFactory
-from .helpers import T0, add_incident, make_config, outbox, rows, sink_smtp
+from .helpers import T0, add_incident, make_config, outbox, sink_smtp
 
 
 @pytest.fixture
