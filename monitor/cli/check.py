@@ -8,6 +8,7 @@ import os
 from monitor.cli.common import config_path, load, table
 from monitor.config import Config, Settings
 from monitor.present import format_duration
+from monitor.sla import within
 
 
 def secret_warnings(config: Config) -> list[str]:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for target in settings.topology.targets():
         worst = target.probe.worst_case_detection
-        duty = ("OK" if worst <= deadline else "OVER") if target.carries_d1 else "-"
+        duty = ("OK" if within(worst, deadline) else "OVER") if target.carries_d1 else "-"
         rows.append(
             [
                 target.id,

@@ -39,6 +39,7 @@ from monitor.daemon.detector import Closed, Detector, Event, Opened, Reopened, T
 from monitor.daemon.metrics import PHASES, STATE_VALUE, DaemonMetrics
 from monitor.daemon.recorder import Recorder
 from monitor.probes import CertificateCheck, Probe, ProbeResult
+from monitor.sla import within
 from monitor.store import incidents
 
 if TYPE_CHECKING:
@@ -330,7 +331,7 @@ class Watch:
         if isinstance(event, Opened):
             latency = (event.detected_at - event.start).total_seconds()
             self.metrics.detection_latency.observe(latency)
-            if target.carries_d1 and latency > self.deadline:
+            if target.carries_d1 and not within(latency, self.deadline):  # D-1
                 self.metrics.detection_breaches.inc()
             log.warning(
                 "incident opened",

@@ -36,6 +36,7 @@ from monitor.sla.deadlines import (
     in_time,
     notice_due,
     notification_due,
+    within,
 )
 from monitor.sla.digest import inputs_digest
 from monitor.sla.downtime import EXCLUSION_REASONS
@@ -111,4 +112,5 @@ __all__ = [
     "union",
     "unsupported_version",
     "whole_second",
+    "within",
 ]

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from monitor.sla.calendar import MonthPeriod
-from monitor.sla.deadlines import duty_state
+from monitor.sla.deadlines import duty_state, within
 from monitor.sla.eligibility import INELIGIBLE_REASONS, ineligible
 from monitor.sla.inputs import CustomerInput, IncidentInput, TicketInput
 from monitor.sla.intervals import whole_second
@@ -87,10 +87,11 @@ def detection_latency(incident: IncidentInput) -> int | None:
 
 
 def detection_breached(incident: IncidentInput, policy: Policy) -> bool:
-    """D-1: a probe took longer than 15 min to know of the outage."""
+    """D-1: a probe took longer than 15 min to know of the outage (exactly 15 min is in
+    time, :func:`monitor.sla.deadlines.within`)."""
     latency = detection_latency(incident)
     return (incident.source == "probe" and latency is not None
-            and latency > policy.detection_deadline_seconds)
+            and not within(latency, policy.detection_deadline_seconds))
 
 
 def fix_due(ticket: TicketInput, policy: Policy) -> datetime | None:

@@ -1,12 +1,14 @@
-"""Duties with a deadline (R-N1 / D-2, R-EX1 / D-3): the boundary, decided once.
+"""Duties with a deadline (R-N1 / D-2, R-EX1 / D-3, D-1): the boundary, decided once.
 
 R-N1 says customers must be notified "within 2 h" of an incident start, and its
 Decision makes exactly 2 h still in time; R-EX1 makes a maintenance notice sent
-exactly 48 h ahead in time. :func:`in_time` is that boundary, and everything
-that asks whether a duty was met or missed asks it: the duty tracker of the
-daemon (:mod:`monitor.notify.tracking`), the month's report (the R-N1 credit,
-:func:`monitor.sla.credits.notification_breached`) and the R-EX1 exclusion
-(:mod:`monitor.sla.downtime`). Like every figure of the engine, instants are
+exactly 48 h ahead in time; D-1 asks for detection "within 15 minutes".
+:func:`within` is that boundary (:func:`in_time` the same for instants), and
+everything that asks whether a duty was met or missed asks it: the duty tracker
+of the daemon (:mod:`monitor.notify.tracking`), the month's report (the R-N1
+credit, :func:`monitor.sla.credits.notification_breached`; D-1 breaches), the
+R-EX1 exclusion (:mod:`monitor.sla.downtime`), the daemon's D-1 metric and
+``check-config``'s worst cases. Like every figure of the engine, instants are
 compared on whole seconds (R-M6).
 
 >>> from datetime import UTC, datetime
@@ -35,16 +37,24 @@ __all__ = [
     "in_time",
     "notice_due",
     "notification_due",
+    "within",
 ]
 
 DutyState = Literal["done", "pending", "at_risk", "breached"]
 DUTY_STATES: tuple[DutyState, ...] = ("done", "pending", "at_risk", "breached")
 
 
+def within(seconds: float, allowed_seconds: float) -> bool:
+    """Whether something that took ``seconds`` meets a duty of ``allowed_seconds``:
+    exactly the allowed time is in time ("within 2 h", R-N1 Decision; "within 15
+    minutes", D-1; a notice exactly 48 h ahead, R-EX1)."""
+    return seconds <= allowed_seconds
+
+
 def in_time(done_at: datetime, due: datetime) -> bool:
-    """Whether something done at ``done_at`` meets a deadline at ``due``: at the due
-    instant itself it does (R-N1 Decision; R-EX1: exactly 48 h ahead is in time)."""
-    return whole_second(done_at) <= whole_second(due)
+    """Whether something done at ``done_at`` meets a deadline at ``due`` (:func:`within`,
+    on whole seconds): at the due instant itself it does."""
+    return within((whole_second(done_at) - whole_second(due)) / timedelta(seconds=1), 0)
 
 
 def duty_state(
