@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from monitor.sla.calendar import MonthPeriod
-from monitor.sla.deadlines import duty_state, within
+from monitor.sla.deadlines import missed, within
 from monitor.sla.eligibility import INELIGIBLE_REASONS, ineligible
 from monitor.sla.inputs import CustomerInput, IncidentInput, TicketInput
 from monitor.sla.intervals import whole_second
@@ -69,13 +69,17 @@ def ineligible_reason(customer: CustomerInput, period: MonthPeriod) -> str | Non
     return None if rule is None else INELIGIBLE_REASONS[rule]
 
 
-def notification_breached(notified_at: datetime | None, due: datetime, now: datetime) -> bool:
-    """R-N1 / D-2: no notification reached the customer by ``due`` (the incident start
-    plus 2 h, :func:`monitor.sla.deadlines.notification_due`), on the one boundary the
-    duty tracker uses too (:func:`monitor.sla.deadlines.duty_state`): notified exactly
-    at ``due`` is in time; nothing yet is a breach only once ``due`` has passed, so a
-    report of the running month never credits early."""
-    return duty_state(notified_at, due, now) == "breached"
+def notification_breached(notified_after_seconds: int | None, elapsed_seconds: int,
+                          policy: Policy) -> bool:
+    """R-N1 / D-2: no notification reached the customer within 2 h of the incident start,
+    on the one boundary the duty tracker uses too (:func:`monitor.sla.deadlines.missed`):
+    notified exactly at 2 h is in time; nothing yet is a breach only once the deadline
+    has passed, so a report of the running month never credits early.
+
+    ``notified_after_seconds`` is notified_at - start (None if never);
+    ``elapsed_seconds`` is now - start.
+    """
+    return missed(notified_after_seconds, elapsed_seconds, policy.notification_deadline_seconds)
 
 
 def detection_latency(incident: IncidentInput) -> int | None:

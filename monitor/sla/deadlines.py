@@ -35,6 +35,7 @@ __all__ = [
     "DutyState",
     "duty_state",
     "in_time",
+    "missed",
     "notice_due",
     "notification_due",
     "within",
@@ -57,19 +58,30 @@ def in_time(done_at: datetime, due: datetime) -> bool:
     return within((whole_second(done_at) - whole_second(due)) / timedelta(seconds=1), 0)
 
 
+def missed(done_after: float | None, elapsed: float, allowed: float) -> bool:
+    """A duty of ``allowed`` seconds, ``elapsed`` seconds after its clock started, done
+    ``done_after`` seconds in (None: not yet) is breached: not done in time, and its
+    deadline has passed (nothing done from now on can be in time). The report's form of
+    :func:`duty_state` (seconds from the incident start; one line per incident and
+    customer, so no datetimes)."""
+    done = done_after is not None and within(done_after, allowed)
+    return not done and not within(elapsed, allowed)
+
+
 def duty_state(
     done_at: datetime | None, due: datetime, now: datetime, warning_seconds: float = 0
 ) -> DutyState:
-    """One duty as known at ``now``: ``done`` (in time), ``breached`` (the deadline has
-    passed unmet: nothing done from now on can be in time), ``at_risk`` (unmet, and at
-    most ``warning_seconds`` left: D-2 alerts operators so a person can phone), or
-    ``pending``."""
+    """One duty as known at ``now``: ``done`` (in time), ``breached`` (:func:`missed`),
+    ``at_risk`` (unmet, and at most ``warning_seconds`` left: D-2 alerts operators so a
+    person can phone), or ``pending``."""
     if done_at is not None and in_time(done_at, due):
         return "done"
-    if not in_time(now, due):
+    late = (whole_second(now) - whole_second(due)) / timedelta(seconds=1)
+    done_late = None if done_at is None else (
+        (whole_second(done_at) - whole_second(due)) / timedelta(seconds=1))
+    if missed(done_late, late, 0):
         return "breached"
-    left = (whole_second(due) - whole_second(now)) / timedelta(seconds=1)
-    return "at_risk" if left <= warning_seconds else "pending"
+    return "at_risk" if -late <= warning_seconds else "pending"
 
 
 def notification_due(start: datetime, policy: Policy) -> datetime:

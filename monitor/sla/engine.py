@@ -27,7 +27,6 @@ from monitor.sla.credits import (
     ticket_credit,
     tier_for,
 )
-from monitor.sla.deadlines import notification_due
 from monitor.sla.downtime import (
     CustomerDowntime,
     PreparedIncident,
@@ -110,7 +109,7 @@ class _IncidentFacts:
     end: datetime | None
     cause: Cause
     started_in_month: bool  # R-N1 and D-1 belong to the month the incident started in
-    notification_due: datetime  # R-N1: start + 2 h
+    elapsed_seconds: int  # now - start: whether the R-N1 deadline has passed
     detection_seconds: int | None  # D-1
     detection_breached: bool  # D-1
 
@@ -121,7 +120,7 @@ class _IncidentFacts:
         return cls(incident.id, start,
                    None if incident.end is None else whole_second(incident.end),
                    incident.cause, period.start <= start < period.end,
-                   notification_due(start, policy), detection_latency(incident),
+                   (now - start) // _ONE_SECOND, detection_latency(incident),
                    detection_breached(incident, policy))
 
 
@@ -206,7 +205,7 @@ class _Month:
         detection_breaches: list[int] = []
         notice_sent_at_of = self.notifications.get
         shared_lines = self.lines
-        now = self.now
+        policy = self.policy
         paid_until = downtime.paid_until
         for service_id, view in downtime.views.items():
             counted_inside = view.counted_inside
@@ -218,7 +217,7 @@ class _Month:
                 if facts.started_in_month:
                     # R-N1: only an incident not wholly excluded for this customer owes
                     # a notification; maintenance announced per D-3 needs none.
-                    if notification_breached(notice_sent_at, facts.notification_due, now) and (
+                    if notification_breached(notified_after, facts.elapsed_seconds, policy) and (
                             downtime.incident_counted(service_id, index, whole_incident=True)):
                         notification_breaches.append(incident_id)
                     if facts.detection_breached:
