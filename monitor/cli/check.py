@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from monitor.cli.common import config_path, load, table
+from monitor.cli.common import config_path, load
 from monitor.config import Config, Settings
-from monitor.present import format_duration
+from monitor.present import format_duration, text_table
 from monitor.sla import within
 
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             "worst case",
             "D-1",
         ]
-        print(table(headers, rows))
+        print(text_table(headers, rows))
     for warning in secret_warnings(config):
         print(f"warning: {warning}")
     return 0

@@ -11,13 +11,13 @@ import argparse
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from monitor.config import Config, Settings, load_config
-from monitor.present import as_json, text_table
+from monitor.present import as_json
 from monitor.store import Database
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/sla-monitor/config.yaml"),)
@@ -66,10 +66,6 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    return text_table(headers, rows)
 
 
 def print_json(value: object) -> None:

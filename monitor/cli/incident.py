@@ -14,10 +14,9 @@ from monitor.cli.common import (
     print_json,
     run_async,
     settings,
-    table,
 )
 from monitor.clock import SystemClock
-from monitor.present import format_duration, format_time, parse_time
+from monitor.present import format_duration, format_time, parse_time, text_table
 from monitor.sla import CAUSES
 
 
@@ -76,7 +75,7 @@ async def _list(args: argparse.Namespace) -> int:
         return 0
     headers = ["id", "service", "start", "end", "duration", "source", "cause",
                "detected after", "note"]
-    print(table(headers, _rows(found, config.timezone, config.calendar)))
+    print(text_table(headers, _rows(found, config.timezone, config.calendar)))
     return 0
 
 

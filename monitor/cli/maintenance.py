@@ -13,10 +13,9 @@ from monitor.cli.common import (
     print_json,
     run_async,
     settings,
-    table,
 )
 from monitor.clock import SystemClock
-from monitor.present import format_duration, format_time, parse_time
+from monitor.present import format_duration, format_time, parse_time, text_table
 
 
 async def _add(args: argparse.Namespace) -> int:
@@ -75,7 +74,7 @@ async def _list(args: argparse.Namespace) -> int:
         ]
         for w in windows
     ]
-    print(table(["id", "services", "start", "end", "notices", "reason"], rows))
+    print(text_table(["id", "services", "start", "end", "notices", "reason"], rows))
     return 0
 
 
