@@ -13,11 +13,11 @@ import graph has no cycle, and that only the store imports SQLAlchemy)::
     actions   actions/   operator and customer actions: incidents, maintenance, reports
                          (claims, tickets, ledger next); typed arguments in, typed results
                          out, errors naming fields; the CLI and the HTTP API call these
+    config    config/    YAML ─► validated Config ─► Settings (Topology, engine Policy),
+                         built once per start or reload
     present   present/   one formatter of times, durations, money; tables, CSV, JSON values
     store     store/     the only SQL: Database (one transaction idiom), models,
                          migrations, one query/write module per area
-    config    config/    YAML ─► validated Config ─► Settings (Topology, engine Policy),
-                         built once per start or reload
     sla       sla/       the pure engine: the contract as functions (no I/O, no clock);
                          every rule decided once (deadlines, eligibility, tiers, credits)
     ground    errors (one hierarchy), clock (one abstraction), logs

@@ -4,7 +4,8 @@
   time (imports under ``if TYPE_CHECKING:`` are type-only);
 * no error raised outside ``monitor/cli/`` names a ``--flag``: actions name fields, and
   each edge says them in its own words;
-* the graph of ``monitor.*`` imports has no cycle;
+* the graph of ``monitor.*`` imports has no cycle, and each layer imports only its own
+  and those below (the layers of ``monitor/__init__.py``);
 * every ``>>>`` example in a docstring runs (``# doctest: +SKIP`` only where an example
   needs a live server or a configuration file).
 
@@ -221,3 +222,48 @@ def test_docstring_examples_run(name: str) -> None:
         runner.run(test)
     results = runner.summarize(verbose=False)
     assert results.failed == 0, f"{results.failed} of {results.attempted} examples failed"
+
+
+# The layers of monitor/__init__.py and README.md, bottom up: a module imports only from
+# its own layer or those below.
+LAYERS = (
+    ("monitor", "monitor.errors", "monitor.clock", "monitor.logs"),
+    ("monitor.sla",),
+    ("monitor.store",),
+    ("monitor.present",),
+    ("monitor.config",),
+    ("monitor.actions",),
+    ("monitor.notify", "monitor.probes", "monitor.testing"),
+    ("monitor.daemon", "monitor.http", "monitor.app"),
+    ("monitor.cli", "monitor.__main__"),
+)
+
+
+def _layer(name: str) -> int:
+    best = (-1, -1)  # (length of the matching prefix, layer)
+    for rank, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > best[0]:
+                best = (len(prefix), rank)
+    assert best[1] >= 0, f"{name} is in no layer"
+    return best[1]
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{name} ({LAYERS[_layer(name)][0]}) imports {target} ({LAYERS[_layer(target)][0]})"
+        for name, targets in graph.items()
+        for target in targets
+        if _layer(target) > _layer(name)
+    ]
+
+
+def test_each_layer_imports_only_its_own_and_those_below() -> None:
+    assert _upward(_graph()) == []
+
+
+def test_the_layer_check_finds_an_upward_import() -> None:
+    graph = _graph()
+    graph["monitor.sla.engine"].add("monitor.store.db")  # the pure engine reaching for SQL
+    assert _upward(graph) == [
+        "monitor.sla.engine (monitor.sla) imports monitor.store.db (monitor.store)"]
