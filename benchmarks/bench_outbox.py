@@ -30,10 +30,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from monitor.clock import SystemClock
-from monitor.config.schema import Config
-from monitor.config.topology import Topology
+from monitor.config import Config, Settings
 from monitor.notify import Notifier, SMTPTransport
-from monitor.store import create_engine, session_factory
+from monitor.store import Database, create_engine, session_factory
 from monitor.store.migrate import upgrade
 from monitor.store.models import Incident, Notification, OutboxMessage
 from monitor.testing.smtp import SMTPSink
@@ -91,7 +90,7 @@ async def run(label: str, customers: int, mode: str, workdir: Path) -> dict[str,
             if cfg.smtp is not None and mode == "starttls":
                 transport = SMTPTransport(cfg.smtp, "pw", tls_context=sink.client_tls_context())
         notifier = Notifier(
-            cfg, Topology.from_config(cfg), sessions, SystemClock(), CollectorRegistry(), transport
+            Settings.from_config(cfg), Database(engine), SystemClock(), CollectorRegistry(), transport
         )
         await notifier.start()
         async with sessions() as session, session.begin():

@@ -1,16 +1,29 @@
 """sla-monitor: an uptime monitor that also knows what the SLA contract owes.
 
-Data flows one way, and the subpackages follow it::
+Data flows one way::
 
-    config ─► probes ─► detector ─► store ─► sla (pure engine) ─► report / ledger
-                           └─► notify (outbox) ─┘   (notification times are evidence)
-    http: /metrics, API, status page — reads the store, calls the engine
+    config ─► probes ─► daemon (watch ─► detector) ─► store ─► sla engine ─► report / ledger
+                             └─► notify (outbox) ──────┘   (notification times are evidence)
 
-* :mod:`monitor.config` turns YAML into validated objects (the only place).
-* :mod:`monitor.sla` is pure: plain data in, plain data out; no I/O, no clock.
-* :mod:`monitor.store` holds the SQLAlchemy models, engines and migrations.
-* :mod:`monitor.cli` is the ``sla-monitor`` command.
-* :mod:`monitor.errors` is the one error hierarchy.
+and the house has layers, each importing only those below it (a test checks the
+import graph has no cycle, and that only the store imports SQLAlchemy)::
+
+    edges     cli/ (argparse)   http/ (aiohttp)   daemon/ + app.py (the runtime, wired once)
+    duties    notify/ (e-mail duties, outbox)     probes/ (HTTP, TCP, TLS checks)
+    actions   actions/   operator and customer actions: incidents, maintenance, reports
+                         (claims, tickets, ledger next); typed arguments in, typed results
+                         out, errors naming fields; the CLI and the HTTP API call these
+    config    config/    YAML ─► validated Config ─► Settings (Topology, engine Policy),
+                         built once per start or reload
+    present   present/   one formatter of times, durations, money; tables, CSV, JSON values
+    store     store/     the only SQL: Database (one transaction idiom), models,
+                         migrations, one query/write module per area
+    sla       sla/       the pure engine: the contract as functions (no I/O, no clock);
+                         every rule decided once (deadlines, eligibility, tiers, credits)
+    ground    errors (one hierarchy), clock (one abstraction), logs
+
+:mod:`monitor.testing` ships the local target server and SMTP sink that the tests
+and the demo use.
 """
 
 __version__ = "0.1.0"

@@ -1,17 +1,24 @@
 """The daemon, wired in one place: what ``sla-monitor run`` starts, in order.
 
-    config ─► Topology ─► Monitor (probes ─► detector) ─► Recorder / incidents ─► store
-                              └─► Notifier (outbox, duties)     HTTP: /metrics /healthz /readyz
+    config ─► Settings (Topology, engine Policy) ─► Watch (probes ─► detector) ─► store
+                                                       └─► Notifier (outbox, duties)
+    Recorder (probe history), Heartbeat (R-M3)          HTTP: /metrics /healthz /readyz
     APScheduler: probe tick (50 ms slots), certificate tick, heartbeat, history flush,
                  duty checks (new maintenance windows, D-2 at-risk alerts)
 
 Start-up fails fast on a bad configuration or an unreachable database.
 SIGTERM/SIGINT stop cleanly: no new probes, running ones finish or are cut at
-their timeout, the history is flushed, the session is closed. SIGHUP
-reloads the configuration: added, changed and removed targets take effect
-without losing detector state; a bad new configuration is refused and the
-old one keeps running. Under systemd (``Type=notify``) the daemon reports
-READY/RELOADING/STOPPING and feeds the watchdog (:mod:`monitor.daemon.systemd`).
+their timeout, the history is flushed, the session is closed.
+
+SIGHUP reloads the configuration as **prepare, then swap**: the file is parsed
+off the event loop, then everything the new configuration needs is built
+(settings, every new or changed probe with its ``tls.ca_file``, the SMTP
+transport with its secret, the schedules' targets) before anything running is
+touched. Any error refuses the reload and the old configuration stays fully
+in force; only then are the pieces swapped in, which cannot fail. Added,
+changed and removed targets take effect without losing detector state.
+Under systemd (``Type=notify``) the daemon reports READY/RELOADING/STOPPING and
+feeds the watchdog (:mod:`monitor.daemon.systemd`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import asyncio
 import datetime as dt
 import logging
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +35,35 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 
 from monitor.clock import Clock, SystemClock
-from monitor.config import Config, load_config
-from monitor.config.topology import Topology
+from monitor.config import Config, Settings, load_config
 from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.metrics import DaemonMetrics
-from monitor.daemon.monitor import Monitor
 from monitor.daemon.recorder import Recorder
 from monitor.daemon.scheduler import ProbeSchedule
 from monitor.daemon.systemd import SystemdNotifier, Watchdog
-from monitor.errors import ConfigError
+from monitor.daemon.watch import Watch, WatchPlan
+from monitor.errors import MonitorError
 from monitor.http import make_app
-from monitor.notify import Notifier
+from monitor.notify import Notifier, NotifierPlan
 from monitor.notify.smtp import Transport
 from monitor.probes import ProbeSessions, build_certificate_check, build_probe
-from monitor.store import create_engine, resolve_url, session_factory
-from monitor.store.migrate import upgrade
+from monitor.store import Database
 
 log = logging.getLogger("monitor.daemon")
 
 DUTY_CHECK_INTERVAL = 30.0  # seconds; the D-2 warning comes 30 min before a 2 h deadline
+
+
+@dataclass(frozen=True)
+class Reload:
+    """A new configuration, built and checked, ready to swap in."""
+
+    settings: Settings
+    watch: WatchPlan
+    notifier: NotifierPlan
+    intervals: list[tuple[str, float]]
 
 
 class Daemon:
@@ -79,30 +94,28 @@ class Daemon:
         self._refusal = "see the log"
 
     async def start(self) -> None:
-        config = self.config
-        self.topology = Topology.from_config(config)
-        self.engine = create_engine(resolve_url(config.storage.url))
-        await upgrade(self.engine)  # a no-op when the schema is current
+        settings = self.settings = Settings.from_config(self.config)
+        self.db = Database.open(settings.storage.url)
+        await self.db.upgrade()  # a no-op when the schema is current
         self.metrics = DaemonMetrics(self.registry)
         self.notifier = Notifier(
-            config,
-            self.topology,
-            session_factory(self.engine),
+            settings,
+            self.db,
             self.clock,
             self.registry,
             self.transport,
             **self.notifier_options,
         )
         await self.notifier.start()  # reads the SMTP secret: a missing one fails here (exit 2)
-        self.heartbeat = Heartbeat(self.engine, self.clock, config.monitor.unknown_after)
+        self.heartbeat = Heartbeat(self.db, self.clock, settings.monitor.unknown_after)
         await self.heartbeat.start()
-        self.recorder = Recorder(self.engine)
+        self.recorder = Recorder(self.db)
         await self.recorder.load()
-        self.sessions = ProbeSessions(config.monitor.max_concurrency, clock=self.clock)
+        self.sessions = ProbeSessions(settings.monitor.max_concurrency, clock=self.clock)
         await self.sessions.__aenter__()
-        self.monitor = Monitor(
-            self.topology,
-            self.engine,
+        self.watch = Watch(
+            settings,
+            self.db,
             self.recorder,
             self.metrics,
             self.clock,
@@ -112,35 +125,30 @@ class Daemon:
             ),
             listener=self.notifier,
         )
-        await self.monitor.load_state()
+        await self.watch.load_state()
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.scheduler.start()
-        self.schedule = ProbeSchedule(
-            self.scheduler, self.monitor.run_probe, self.metrics, self.slot
-        )
-        self.schedule.set_targets(self._intervals())
+        self.schedule = ProbeSchedule(self.scheduler, self.watch.run_probe, self.metrics, self.slot)
+        self.schedule.set_targets(_intervals(settings))
         self.schedule.start()
         # Certificates are read at their own, slower cadence (tls.cert_check_interval).
         self.certificate_schedule = ProbeSchedule(
             self.scheduler,
-            self.monitor.run_certificate_check,
+            self.watch.run_certificate_check,
             self.metrics,
             slot=1.0,
             job_id="certificate-tick",
         )
-        self.certificate_schedule.set_targets(self.monitor.certificate_targets())
+        self.certificate_schedule.set_targets(self.watch.certificate_targets())
         self.certificate_schedule.start()
-        self._every(config.monitor.heartbeat_interval, self._beat, "heartbeat")
+        self._every(settings.monitor.heartbeat_interval, self._beat, "heartbeat")
         self._every(self.flush_interval, self.flush, "flush")
         self._every(DUTY_CHECK_INTERVAL, self.check_duties, "duties")
         await self._start_http()
         log.info(
             "daemon started",
-            extra={"targets": len(self.topology.targets()), "http_port": self.http_port},
+            extra={"targets": len(settings.topology.targets()), "http_port": self.http_port},
         )
-
-    def _intervals(self) -> list[tuple[str, float]]:
-        return [(t.id, t.probe.interval) for t in self.topology.targets()]
 
     def _every(self, seconds: float, job: Any, job_id: str) -> None:
         self.scheduler.add_job(
@@ -175,7 +183,7 @@ class Daemon:
             log.exception("duty check failed; tried again at the next one")
 
     async def _start_http(self) -> None:
-        host, _, port = self.config.http.listen.rpartition(":")
+        host, _, port = self.settings.http.listen.rpartition(":")
         self._runner = web.AppRunner(make_app(self.registry, self.ready), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host.strip("[]"), int(port))
@@ -185,13 +193,9 @@ class Daemon:
         self.http_port = sockets[0].getsockname()[1] if sockets else int(port)
 
     async def ready(self) -> dict[str, bool]:
-        database = True
-        try:
-            async with self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:
-            database = False
-        return {"database": database, "scheduler": bool(self.scheduler.running)}
+        return {"database": await self.db.ping(), "scheduler": bool(self.scheduler.running)}
+
+    # --- reload: prepare, then swap ------------------------------------------------------------
 
     async def reload(self) -> bool:
         """SIGHUP: apply a new configuration, or refuse it and keep the old one.
@@ -212,31 +216,52 @@ class Daemon:
     def _status(self, note: str = "") -> str:
         """The one-line STATUS= that ``systemctl status`` shows."""
         host = self.config.http.listen.rpartition(":")[0]
-        text = f"monitoring {len(self.topology.targets())} targets; HTTP on {host}:{self.http_port}"
+        targets = len(self.settings.topology.targets())
+        text = f"monitoring {targets} targets; HTTP on {host}:{self.http_port}"
         return f"{text}; {note}" if note else text
 
     async def _reload(self) -> bool:
+        """The reload itself: prepare, then swap."""
         if self.config_path is None:
             log.warning("reload requested but the daemon runs on embedded defaults")
             return False
         try:
-            config = load_config(self.config_path)
-        except ConfigError as exc:
+            # Parsing 20,000 targets takes seconds: never on the event loop that probes.
+            config = await asyncio.to_thread(load_config, self.config_path)
+            prepared = self.prepare(config)
+        except MonitorError as exc:
             return self._refuse(str(exc))
-        if config.storage != self.config.storage or config.http != self.config.http:
-            return self._refuse("storage and http settings change only with a restart")
-        try:
-            self.notifier.reconfigure(config, Topology.from_config(config))
-        except ConfigError as exc:
-            return self._refuse(str(exc))
-        self.config = config
-        self.topology = Topology.from_config(config)
-        self.monitor.apply_topology(self.topology)
-        self.schedule.set_targets(self._intervals())
-        self.certificate_schedule.set_targets(self.monitor.certificate_targets())
-        self.metrics.config_reloads.labels("applied").inc()
-        log.info("configuration reloaded", extra={"targets": len(self.topology.targets())})
+        except Exception as exc:  # anything unforeseen refuses too: never half-applied
+            log.exception("configuration reload failed while preparing")
+            return self._refuse(f"{type(exc).__name__}: {exc}")
+        self.swap(prepared)
         return True
+
+    def prepare(self, config: Config) -> Reload:
+        """Build everything ``config`` needs, touching nothing that runs. Raises
+        :class:`MonitorError` (a ConfigError naming the setting) when it cannot be."""
+        if config.storage != self.config.storage or config.http != self.config.http:
+            raise MonitorError("storage and http settings change only with a restart")
+        settings = Settings.from_config(config)
+        return Reload(
+            settings,
+            self.watch.prepare(settings),  # every new or changed probe, with its tls.ca_file
+            self.notifier.prepare(settings),  # a new SMTP transport, with its secret
+            _intervals(settings),
+        )
+
+    def swap(self, prepared: Reload) -> None:
+        """Put a prepared configuration in force; nothing here can fail half-way."""
+        self.config = prepared.settings.config
+        self.settings = prepared.settings
+        self.notifier.apply(prepared.notifier)
+        self.watch.apply(prepared.watch)
+        self.schedule.set_targets(prepared.intervals)
+        self.certificate_schedule.set_targets(self.watch.certificate_targets())
+        self.metrics.config_reloads.labels("applied").inc()
+        log.info(
+            "configuration reloaded", extra={"targets": len(prepared.settings.topology.targets())}
+        )
 
     def _refuse(self, reason: str) -> bool:
         self._refusal = reason
@@ -245,6 +270,8 @@ class Daemon:
             "configuration reload refused; the old one keeps running", extra={"reason": reason}
         )
         return False
+
+    # --- stop ----------------------------------------------------------------------------------
 
     def request_stop(self) -> None:
         self.systemd.stopping()
@@ -264,18 +291,19 @@ class Daemon:
     async def stop(self) -> None:
         if self.watchdog is not None:
             await self.watchdog.stop()
-        grace = max((t.probe.timeout for t in self.topology.targets()), default=1.0) + 1.0
+        targets = self.settings.topology.targets()
+        grace = max((t.probe.timeout for t in targets), default=1.0) + 1.0
         await self.certificate_schedule.stop(grace)
         await self.schedule.stop(grace)
         self.scheduler.shutdown(wait=False)
         await self.flush()
-        await self.monitor.close_blind_interval(self.clock.now())
+        await self.watch.close(self.clock.now())
         await self.heartbeat.stop()
         await self.notifier.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.sessions.__aexit__(None, None, None)
-        await self.engine.dispose()
+        await self.db.dispose()
         log.info("daemon stopped")
 
     async def serve(self) -> None:
@@ -300,3 +328,7 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             await self.stop()
             self.systemd.close()
+
+
+def _intervals(settings: Settings) -> list[tuple[str, float]]:
+    return [(t.id, t.probe.interval) for t in settings.topology.targets()]

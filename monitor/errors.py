@@ -4,31 +4,42 @@
 
     MonitorError                 every error of ours; ``exit_code`` says how the CLI ends
     ├── UsageError               a bad argument on the command line (exit 2)
-    │   └── InputError           a bad value given to a command: unknown id, end before start… (exit 2)
+    │   └── InputError           a bad value given to an action: unknown id, end before start…;
+    │                            names the field (``end``), each edge in its words (exit 2)
     ├── ConfigError              the configuration file is unreadable or invalid (exit 2);
     │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
     ├── StoreError               the database failed or is not at the expected schema (exit 1)
-    ├── ProbeError               a probe could not complete; subclasses classify the failure
-    │   ├── DNSError
-    │   ├── ConnectRefused
-    │   ├── ConnectTimeout
-    │   ├── TLSError
-    │   ├── ProbeTimeout
-    │   ├── HTTPStatusError
-    │   ├── ConditionFailed      body substring / JSON condition not met
-    │   ├── TooSlow              answered, but slower than ``max_response_time``
-    │   ├── TooLarge             the body exceeded the byte bound
-    │   └── RedirectLoop         more redirects than ``max_redirects``
+    ├── ProbeError               a target failed a probe ("error": none of the below);
+    │   │                        the class is the failure class kept as evidence (R-M7)
+    │   ├── DNSError             "dns": the name did not resolve (in time)
+    │   ├── ConnectRefused       "connect_refused"
+    │   ├── ConnectTimeout       "connect_timeout": TCP (and TLS) connect not done in time
+    │   ├── TLSError             "tls": handshake or certificate rejected
+    │   ├── ProbeTimeout         "timeout": no complete answer within the timeout
+    │   ├── HTTPStatusError      "http_status": a status not in ``expected_status``
+    │   ├── ConditionFailed      "condition": body substring / JSON condition not met
+    │   ├── TooSlow              "too_slow": answered, but slower than ``max_response_time``
+    │   ├── TooLarge             "too_large": the body exceeded the byte bound
+    │   └── RedirectLoop         "redirect_loop": more redirects than ``max_redirects``
     └── NotifyError              a message could not be handed to SMTP / the Maildir
         ├── TransientNotifyError retry later with backoff (connect errors, timeouts, 4xx)
         └── PermanentNotifyError give up and alert operators (5xx, auth, all refused)
 
 Every message says what was wrong, where, and what is allowed (SPEC section 8).
+
+Probes never let a :class:`ProbeError` escape: each failure of a target is
+classified to one of these classes (:func:`monitor.probes.base.classify_exception`
+maps connection-level exceptions to them with a table, as httpx does) and returned
+in a ``ProbeResult`` whose ``failure_class`` is the class's. The names exist once,
+as :data:`FailureClass`, and each class carries its own.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 __all__ = [
     "ConditionFailed",
@@ -66,18 +77,39 @@ class UsageError(MonitorError):
     exit_code = 2
 
 
-class InputError(UsageError):
-    """A value given to a command is not acceptable; nothing was changed (exit code 2).
+_FIELD_REFERENCE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
-    >>> str(InputError("--service", "panle", "one of: panel, mobile-api"))
-    "--service: 'panle' is not valid; allowed: one of: panel, mobile-api"
+
+class InputError(UsageError):
+    """A value given to an action is not acceptable; nothing was changed (exit code 2).
+
+    ``field`` names the value in the action's own words (``end``, ``month``,
+    ``service``), never in an edge's: the CLI says ``--end``, the HTTP API a JSON
+    pointer ``/end`` (:meth:`renamed`). ``allowed`` may name other fields as
+    ``{start}``; they are renamed the same way.
+
+    >>> error = InputError("end", "01:00", "a time after {start} (02:00)")
+    >>> str(error)
+    "end: '01:00' is not valid; allowed: a time after start (02:00)"
+    >>> str(error.renamed(lambda field: "--" + field))
+    "--end: '01:00' is not valid; allowed: a time after --start (02:00)"
     """
 
     def __init__(self, field: str, value: object, allowed: str) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field}: {value!r} is not valid; allowed: {allowed}")
+        super().__init__(
+            f"{field}: {value!r} is not valid; allowed: {self._allowed(lambda name: name)}"
+        )
+
+    def _allowed(self, name: Callable[[str], str]) -> str:
+        return _FIELD_REFERENCE.sub(lambda match: name(match[1]), self.allowed)
+
+    def renamed(self, name: Callable[[str], str]) -> InputError:
+        """The same error in an edge's words: ``name`` turns each field name into the
+        edge's (``end`` → ``--end``)."""
+        return InputError(name(self.field), self.value, self._allowed(name))
 
 
 @dataclass(frozen=True)
@@ -111,10 +143,26 @@ class StoreError(MonitorError):
     """The database failed, or its schema is not the one this version expects."""
 
 
-class ProbeError(MonitorError):
-    """A probe failed; the subclass is the failure class recorded as evidence."""
+FailureClass = Literal[
+    "dns",
+    "connect_refused",
+    "connect_timeout",
+    "tls",
+    "timeout",
+    "http_status",
+    "condition",
+    "too_slow",
+    "too_large",
+    "redirect_loop",
+    "error",
+]
+"""Why a probe failed, as stored with every failure (R-M7) and exported as a metric label."""
 
-    failure_class = "error"
+
+class ProbeError(MonitorError):
+    """A target failed a probe; the class says how (its ``failure_class``)."""
+
+    failure_class: ClassVar[FailureClass] = "error"
 
 
 class DNSError(ProbeError):

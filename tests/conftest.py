@@ -1,6 +1,8 @@
-"""Shared fixtures: databases on SQLite and on a real PostgreSQL.
+"""Shared fixtures: databases on SQLite and on a real PostgreSQL, a real SMTP sink, and
+daemon subprocesses stopped in teardown.
 
-``db_url`` runs a test once per backend. PostgreSQL comes from
+``db_url`` runs a test once per backend; ``engine`` and ``db`` are that database at the
+schema's head. PostgreSQL comes from
 ``$SLA_MONITOR_TEST_PG_URL`` (``.ci/run`` starts a throwaway server and sets
 it); each test gets a database of its own, dropped in teardown, so tests are
 parallel-safe. Outside CI a missing server skips the PostgreSQL variants;
@@ -17,7 +19,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.store import Database, create_engine
+from monitor.store.migrate import upgrade
+from monitor.testing.smtp import SMTPSink
 from tests.support import DaemonProcess
 
 PG_ENV = "SLA_MONITOR_TEST_PG_URL"
@@ -78,6 +84,27 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite+aiosqlite:///{tmp_path / 'sla-monitor.db'}"
     else:
         yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    """The test's database (once per backend), migrated to head."""
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def db(engine: AsyncEngine) -> Database:
+    return Database(engine)
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[SMTPSink]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, stopped in teardown."""
+    async with SMTPSink() as running:
+        yield running
 
 
 @pytest.fixture

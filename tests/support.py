@@ -1,5 +1,15 @@
-"""Helpers for end-to-end tests of the real daemon: sub-second probe settings, polling the
-store, and the daemon as a subprocess (for signals and ``kill -9``)."""
+"""The one module of helpers the test packages share (scenario data stays with its package:
+``tests/notify/helpers.py``, ``tests/sla/builders.py``; servers come from the public
+``monitor.testing``):
+
+* polling: :func:`eventually`;
+* the store: :func:`rows` from any handle (engine, session factory, ``Database``),
+  also while a daemon subprocess has not created the schema yet;
+* probes: :func:`http_config`, :func:`tcp_config` validated like YAML, and
+  :data:`MARGIN`, the slack allowed past a probe's deadline;
+* the daemon: sub-second probe settings (:data:`FAST`, :data:`MONITOR`), the installed
+  console script, and the daemon as a subprocess (for signals and ``kill -9``).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +23,16 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from monitor.config.schema import HTTPProbe, TCPProbe
+from monitor.store import Database, session_factory
 
 FAST = "interval: 0.4s, timeout: 0.3s, fail_after: 3, recover_after: 2"
 MONITOR = "monitor: {heartbeat_interval: 0.2s, unknown_after: 1s}"
+
+# A probe deadline is a correctness bound: the probe must end by then, plus scheduling slack.
+MARGIN = 0.5
 
 
 async def eventually(
@@ -34,16 +50,32 @@ async def eventually(
         await asyncio.sleep(every)
 
 
-async def rows(engine: AsyncEngine, model: Any, *where: Any) -> list[Any]:
-    """Rows of ``model`` by id; none while a daemon subprocess has not created the schema."""
-    query = select(model).where(*where).order_by(model.id)
+Source = AsyncEngine | Database | async_sessionmaker[AsyncSession]
+
+
+async def rows(source: Source, model: Any, *where: Any) -> list[Any]:
+    """Rows of ``model`` in primary-key order; none while a daemon subprocess has not created
+    the schema."""
+    if isinstance(source, Database):
+        source = source.engine
+    sessions = source if isinstance(source, async_sessionmaker) else session_factory(source)
+    query = select(model).where(*where).order_by(*model.__table__.primary_key.columns)
     try:
-        async with AsyncSession(engine) as session:
+        async with sessions() as session:
             return list((await session.execute(query)).scalars())
     except DBAPIError as exc:
         if "no such table" in str(exc) or "does not exist" in str(exc):
             return []
         raise
+
+
+def http_config(url: str, **settings: Any) -> HTTPProbe:
+    """An HTTP probe configuration, validated like one from YAML."""
+    return HTTPProbe.model_validate({"type": "http", "url": url, **settings})
+
+
+def tcp_config(host: str, port: int, **settings: Any) -> TCPProbe:
+    return TCPProbe.model_validate({"type": "tcp", "host": host, "port": port, **settings})
 
 
 def sla_monitor_command() -> list[str]:

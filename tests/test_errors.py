@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+from typing import get_args
+
 import monitor.errors as errors
 
 
@@ -26,3 +30,27 @@ def test_exit_codes() -> None:
 def test_input_error_names_field_value_and_allowed() -> None:
     assert str(errors.InputError("--service", "panle", "panel, shop")) == (
         "--service: 'panle' is not valid; allowed: panel, shop")
+
+
+def test_failure_class_names_exist_once_in_the_error_classes() -> None:
+    from monitor.probes.base import FAILURE_CLASSES, PROBE_ERRORS
+
+    assert set(PROBE_ERRORS) == {errors.ProbeError, *errors.ProbeError.__subclasses__()}
+    assert sorted(FAILURE_CLASSES) == sorted(set(get_args(errors.FailureClass)))
+    assert len(set(FAILURE_CLASSES)) == len(PROBE_ERRORS)  # one class per name
+
+
+def test_every_probe_error_is_something_a_probe_can_report() -> None:
+    # Honest tree: each class is in the classifier's table or raised by a probe itself.
+    from monitor.probes.base import EXCEPTIONS
+
+    probes = Path(errors.__file__).resolve().parent / "probes"
+    raised = {
+        node.func.id
+        for path in probes.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    mapped = {failure.__name__ for _, failure, _ in EXCEPTIONS}
+    every = {cls.__name__ for cls in (errors.ProbeError, *errors.ProbeError.__subclasses__())}
+    assert every <= raised | mapped, every - (raised | mapped)

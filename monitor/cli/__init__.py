@@ -1,9 +1,12 @@
 """The ``sla-monitor`` command.
 
 Each command lives in its own module with a ``register(subparsers)`` function
-that adds its parser and sets ``handler``. Exit codes: 0 success, 2 usage or
-configuration error (one clear message per problem, no traceback), 1 an
-unexpected runtime error.
+that adds its parser and sets ``handler``; a handler parses its arguments,
+calls the actions (:mod:`monitor.actions`) and renders what they return
+(:mod:`monitor.present`). Exit codes: 0 success, 2 usage or configuration error
+(one clear message per problem, no traceback; an action's error names its field,
+shown here as the flag, :func:`monitor.cli.common.flag`), 1 an unexpected
+runtime error.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Sequence
 
 from monitor import __version__
 from monitor.cli import check, db, demo, incident, maintenance, report, run
-from monitor.errors import MonitorError
+from monitor.cli.common import flag
+from monitor.errors import InputError, MonitorError
 from monitor.logs import for_stderr
 
 COMMAND_MODULES = (demo, check, db, run, incident, maintenance, report)
@@ -50,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
+    except InputError as exc:
+        # Actions name fields (end); the command line says --end.
+        print(for_stderr(f"sla-monitor: error: {exc.renamed(flag)}"), file=sys.stderr)
+        return exc.exit_code
     except MonitorError as exc:
         print(for_stderr(f"sla-monitor: error: {exc}"), file=sys.stderr)
         return exc.exit_code

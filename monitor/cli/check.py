@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from monitor.cli.common import config_path, load, table
-from monitor.config import Config, format_duration
+from monitor.cli.common import config_path, load
+from monitor.config import Config, Settings
 from monitor.config.credentials import secret_path
-from monitor.config.topology import Topology
 from monitor.errors import ConfigError
+from monitor.present import format_duration, text_table
+from monitor.sla import within
 
 
 def secret_warnings(config: Config) -> list[str]:
@@ -42,12 +43,13 @@ def secret_warnings(config: Config) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     config = load(args)
+    settings = Settings.from_config(config)
     path = config_path(args)
-    deadline = config.policy.detection_deadline
+    deadline = settings.policy.detection_deadline_seconds
     rows = []
-    for target in Topology.from_config(config).targets():
+    for target in settings.topology.targets():
         worst = target.probe.worst_case_detection
-        duty = ("OK" if worst <= deadline else "OVER") if target.carries_d1 else "-"
+        duty = ("OK" if within(worst, deadline) else "OVER") if target.carries_d1 else "-"
         rows.append(
             [
                 target.id,
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             "worst case",
             "D-1",
         ]
-        print(table(headers, rows))
+        print(text_table(headers, rows))
     for warning in secret_warnings(config):
         print(f"warning: {warning}")
     return 0

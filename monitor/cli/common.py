@@ -1,22 +1,36 @@
-"""What every command shares: finding the configuration and opening the database."""
+"""What every command shares: finding the configuration, opening the database, the words
+of the command line (fields → flags), and printing results.
+
+Command modules only parse arguments, call the actions (:mod:`monitor.actions`) and
+render what they return (:mod:`monitor.present`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from monitor.config import Config, load_config
-from monitor.store import create_engine, resolve_url
+from monitor.config import Config, Settings, load_config
+from monitor.present import as_json
+from monitor.store import Database
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/sla-monitor/config.yaml"),)
 CONFIG_ENV = "SLA_MONITOR_CONFIG"
+
+# Fields the command line spells differently from --field-name (positional arguments).
+POSITIONAL = {"incident_id": "ID", "window_id": "ID"}
+
+
+def flag(field: str) -> str:
+    """The command line's word for an action's field: ``end`` → ``--end``,
+    ``notified_at`` → ``--notified-at``, ``incident_id`` → ``ID``. The one place."""
+    return POSITIONAL.get(field, "--" + field.replace("_", "-"))
 
 
 def config_path(args: argparse.Namespace) -> Path | None:
@@ -37,20 +51,25 @@ def load(args: argparse.Namespace) -> Config:
     return load_config(path) if path is not None else Config()
 
 
-def open_engine(config: Config) -> AsyncEngine:
-    return create_engine(resolve_url(config.storage.url))
+def settings(args: argparse.Namespace) -> Settings:
+    """The configuration, turned once into what the actions read."""
+    return Settings.from_config(load(args))
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain aligned text table for operators' terminals."""
-    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in cells
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """The configured database on a schema at head (the upgrade is a no-op when it already
+    is), disposed of on exit."""
+    db = Database.open(settings.storage.url)
+    try:
+        await db.upgrade()
+        yield db
+    finally:
+        await db.dispose()
+
+
+def print_json(value: object) -> None:
+    print(json.dumps(as_json(value), indent=2, ensure_ascii=False))
 
 
 def actor() -> str:
@@ -58,25 +77,16 @@ def actor() -> str:
     return os.environ.get("SUDO_USER") or os.environ.get("USER") or "cli"
 
 
-@asynccontextmanager
-async def database(config: Config) -> AsyncIterator[AsyncEngine]:
-    """The configured database on a schema at head (the upgrade is a no-op when it already
-    is), disposed of on exit."""
-    from monitor.store.migrate import upgrade
-
-    engine = open_engine(config)
-    try:
-        await upgrade(engine)
-        yield engine
-    finally:
-        await engine.dispose()
-
-
 def add_time_help(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Times are ISO 8601 (2026-03-21T14:30); without an offset they are in the configured "
         "time zone (provider.timezone)."
     )
+
+
+def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
+    kinds = choices or ("table", "json")
+    parser.add_argument("--format", choices=kinds, default=kinds[0], help=f"default: {kinds[0]}")
 
 
 def run_async(

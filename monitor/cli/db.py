@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from monitor.cli.common import load, open_engine, run_async
-from monitor.store.migrate import upgrade
+from monitor.cli.common import load, run_async
+from monitor.store import Database
 
 
 async def _upgrade(args: argparse.Namespace) -> int:
-    config = load(args)
-    engine = open_engine(config)
+    db = Database.open(load(args).storage.url)
     try:
-        before, after = await upgrade(engine)
+        before, after = await db.upgrade()
     finally:
-        await engine.dispose()
-    where = engine.url.render_as_string(hide_password=True)
+        await db.dispose()
+    where = db.where()
     if before == after:
         print(f"{where}: schema already at revision {after}; nothing to do")
     else:

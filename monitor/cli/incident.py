@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import argparse
 
-from monitor import records
-from monitor.cli.common import actor, add_time_help, database, load, run_async, table
+from monitor import actions
+from monitor.actions import IncidentRecord
+from monitor.cli.common import (
+    actor,
+    add_format,
+    add_time_help,
+    database,
+    print_json,
+    run_async,
+    settings,
+)
 from monitor.clock import SystemClock
-from monitor.config.topology import Topology
-from monitor.reports import period_of
+from monitor.present import format_duration, format_time, parse_time, text_table
 from monitor.sla import CAUSES
-from monitor.timefmt import parse_time, show_seconds, show_time
 
 
 async def _add(args: argparse.Namespace) -> int:
-    config = load(args)
-    tz = config.provider.timezone
-    start = parse_time(args.start, tz, "--start")
-    end = parse_time(args.end, tz, "--end")
-    async with database(config) as engine:
-        done = await records.add_incident(
-            engine,
-            Topology.from_config(config),
+    config = settings(args)
+    start = parse_time(args.start, config.timezone, "start")
+    end = parse_time(args.end, config.timezone, "end")
+    async with database(config) as db:
+        incident = await actions.add_incident(
+            db,
+            config,
             service=args.service,
             start=start,
             end=end,
@@ -30,89 +36,89 @@ async def _add(args: argparse.Namespace) -> int:
             actor=actor(),
             now=SystemClock().now(),
         )
-
-    print(done.summary)
+    if args.format == "json":
+        print_json(incident)
+    else:
+        print(f"incident {incident.id} recorded on {incident.service_id}")
     return 0
 
 
-async def _list(args: argparse.Namespace) -> int:
-    config = load(args)
-    tz, calendar = config.provider.timezone, config.provider.calendar
-    since = until = None
-    if args.month:
-        period = period_of(config, args.month)
-        since, until = period.start, period.end
-    async with database(config) as engine:
-        found = await records.list_incidents(
-            engine, since=since, until=until, service=args.service, open_only=args.open
-        )
-
-    rows = [
+def _rows(found: list[IncidentRecord], timezone: str, calendar: str) -> list[list[object]]:
+    return [
         [
             i.id,
             i.service_id,
-            show_time(i.start, tz, calendar),
-            show_time(i.end, tz, calendar),
-            show_seconds((i.end - i.start).total_seconds()) if i.end else "open",
+            format_time(i.start, timezone, calendar, seconds=True),
+            format_time(i.end, timezone, calendar, seconds=True),
+            format_duration((i.end - i.start).total_seconds()) if i.end else "open",
             i.source,
             i.cause,
-            show_seconds((i.detected_at - i.start).total_seconds()) if i.detected_at else "-",
+            format_duration((i.detected_at - i.start).total_seconds()) if i.detected_at else "-",
             i.note or "",
         ]
         for i in found
     ]
-    print(
-        table(
-            [
-                "id",
-                "service",
-                "start",
-                "end",
-                "duration",
-                "source",
-                "cause",
-                "detected after",
-                "note",
-            ],
-            rows,
+
+
+async def _list(args: argparse.Namespace) -> int:
+    config = settings(args)
+    since = until = None
+    if args.month:
+        period = config.month(args.month)
+        since, until = period.start, period.end
+    async with database(config) as db:
+        found = await actions.list_incidents(
+            db, since=since, until=until, service=args.service, open_only=args.open
         )
-    )
+    if args.format == "json":
+        print_json(found)
+        return 0
+    headers = ["id", "service", "start", "end", "duration", "source", "cause",
+               "detected after", "note"]
+    print(text_table(headers, _rows(found, config.timezone, config.calendar)))
     return 0
 
 
 async def _cause(args: argparse.Namespace) -> int:
-    config = load(args)
-    async with database(config) as engine:
-        done = await records.change_cause(
-            engine,
+    config = settings(args)
+    async with database(config) as db:
+        changed = await actions.change_cause(
+            db,
             incident_id=args.id,
             cause=args.cause,
             reason=args.reason,
             actor=actor(),
             now=SystemClock().now(),
         )
-
-    print(done.summary)
+    if args.format == "json":
+        print_json(changed)
+    else:
+        print(f"incident {args.id}: cause {changed.old_cause} -> {changed.incident.cause}")
     return 0
 
 
 async def _notified(args: argparse.Namespace) -> int:
-    config = load(args)
-    at = parse_time(args.at, config.provider.timezone, "--at")
-    async with database(config) as engine:
-        done = await records.log_notification(
-            engine,
-            Topology.from_config(config),
+    config = settings(args)
+    at = parse_time(args.at, config.timezone, "at")
+    async with database(config) as db:
+        logged = await actions.log_notification(
+            db,
+            config,
             incident_id=args.id,
             at=at,
             channel=args.channel,
-            customers=args.customer or [],
+            customers=args.customer or (),
             note=args.note,
             actor=actor(),
             now=SystemClock().now(),
         )
-
-    print(done.summary)
+    if args.format == "json":
+        print_json(logged)
+    else:
+        print(
+            f"incident {logged.incident_id}: {logged.channel} notification logged for "
+            + ", ".join(logged.customers)
+        )
     return 0
 
 
@@ -135,6 +141,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     add.add_argument("--end", required=True, help="when it ended")
     add.add_argument("--cause", default="provider", help="one of: " + ", ".join(CAUSES))
     add.add_argument("--note", help="free text kept with the incident")
+    add_format(add)
     add_time_help(add)
     add.set_defaults(handler=run_async(_add))
 
@@ -142,6 +149,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     lst.add_argument("--month", help="only those touching this month (configured calendar)")
     lst.add_argument("--service", help="only this service or server")
     lst.add_argument("--open", action="store_true", help="only open incidents")
+    add_format(lst)
     lst.set_defaults(handler=run_async(_list))
 
     cause = sub.add_parser(
@@ -153,6 +161,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     cause.add_argument("id", metavar="ID", type=int, help="incident id")
     cause.add_argument("--cause", required=True, help="one of: " + ", ".join(CAUSES))
     cause.add_argument("--reason", required=True, help="why (kept in the audit log)")
+    add_format(cause)
     cause.set_defaults(handler=run_async(_cause))
 
     notified = sub.add_parser(
@@ -167,5 +176,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     notified.add_argument("--channel", required=True, help="phone or email")
     notified.add_argument("--customer", action="append", help="customer id (repeatable)")
     notified.add_argument("--note", help="e.g. who was called")
+    add_format(notified)
     add_time_help(notified)
     notified.set_defaults(handler=run_async(_notified))

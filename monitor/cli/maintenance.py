@@ -4,67 +4,77 @@ from __future__ import annotations
 
 import argparse
 
-from monitor import records
-from monitor.cli.common import actor, add_time_help, database, load, run_async, table
+from monitor import actions
+from monitor.cli.common import (
+    actor,
+    add_format,
+    add_time_help,
+    database,
+    print_json,
+    run_async,
+    settings,
+)
 from monitor.clock import SystemClock
-from monitor.config.topology import Topology
-from monitor.reports import period_of
-from monitor.timefmt import parse_time, show_time
+from monitor.present import format_duration, format_time, parse_time, text_table
 
 
 async def _add(args: argparse.Namespace) -> int:
-    config = load(args)
-    tz = config.provider.timezone
-    start = parse_time(args.start, tz, "--start")
-    end = parse_time(args.end, tz, "--end")
-    notified_at = parse_time(args.notified_at, tz, "--notified-at") if args.notified_at else None
+    config = settings(args)
+    tz = config.timezone
+    start = parse_time(args.start, tz, "start")
+    end = parse_time(args.end, tz, "end")
+    notified_at = parse_time(args.notified_at, tz, "notified_at") if args.notified_at else None
     services = [s.strip() for s in args.services.split(",") if s.strip()]
-    now = SystemClock().now()
-    async with database(config) as engine:
-        done = await records.add_maintenance(
-            engine,
-            Topology.from_config(config),
+    async with database(config) as db:
+        added = await actions.add_maintenance(
+            db,
+            config,
             services=services,
             start=start,
             end=end,
             reason=args.reason,
             notified_at=notified_at,
             actor=actor(),
-            now=now,
+            now=SystemClock().now(),
         )
-
-    print(done.summary)
-    notice = config.policy.maintenance_notice
-    if notified_at is None and (start - now).total_seconds() < notice:
+    if args.format == "json":
+        print_json(added)
+        return 0
+    window = added.window
+    print(f"maintenance window {window.id} on {', '.join(window.service_ids)}")
+    if added.notice_late:
+        notice = format_duration(config.policy.maintenance_notice_seconds)
         print(
-            f"warning: the window starts in less than {notice / 3600:g} h: even if the notice "
+            f"warning: the window starts in less than {notice}: even if the notice "
             "goes out now it will count as downtime (R-EX1)"
         )
     return 0
 
 
 async def _list(args: argparse.Namespace) -> int:
-    config = load(args)
-    tz, calendar = config.provider.timezone, config.provider.calendar
+    config = settings(args)
+    tz, calendar = config.timezone, config.calendar
     since = until = None
     if args.month:
-        period = period_of(config, args.month)
+        period = config.month(args.month)
         since, until = period.start, period.end
-    async with database(config) as engine:
-        windows = await records.list_maintenance(engine, since=since, until=until)
-
+    async with database(config) as db:
+        windows = await actions.list_maintenance(db, since=since, until=until)
+    if args.format == "json":
+        print_json(windows)
+        return 0
     rows = [
         [
-            w.id,
-            ",".join(services),
-            show_time(w.start, tz, calendar),
-            show_time(w.end, tz, calendar),
-            notices,
-            w.reason,
+            w.window.id,
+            ",".join(w.window.service_ids),
+            format_time(w.window.start, tz, calendar),
+            format_time(w.window.end, tz, calendar),
+            w.notices,
+            w.window.reason,
         ]
-        for w, services, notices in windows
+        for w in windows
     ]
-    print(table(["id", "services", "start", "end", "notices", "reason"], rows))
+    print(text_table(["id", "services", "start", "end", "notices", "reason"], rows))
     return 0
 
 
@@ -88,8 +98,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     add.add_argument("--end", required=True, help="window end")
     add.add_argument("--reason", required=True, help="shown to customers")
     add.add_argument("--notified-at", help="when customers were notified by other means")
+    add_format(add)
     add_time_help(add)
     add.set_defaults(handler=run_async(_add))
     lst = sub.add_parser("list", help="list maintenance windows", description="List windows.")
     lst.add_argument("--month", help="only windows touching this month (configured calendar)")
+    add_format(lst)
     lst.set_defaults(handler=run_async(_list))

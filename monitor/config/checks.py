@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from monitor.config.durations import format_duration, parse_duration
+from monitor.config.durations import parse_duration
+from monitor.present.formats import format_duration
+from monitor.sla import within
 
 Issue = tuple[tuple[str | int, ...], str]
 
@@ -174,7 +176,7 @@ def _probes(data: dict[str, Any]) -> Iterator[Issue]:
             )
         if carries_d1 and deadline is not None and fail_after is not None and interval > 0:
             worst = interval * fail_after + timeout
-            if worst > deadline:
+            if not within(worst, deadline):  # D-1, on the engine's boundary
                 yield (
                     loc,
                     (

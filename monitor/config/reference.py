@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from monitor.config.durations import format_duration
 from monitor.config.schema import Config, HTTPProbe, TCPProbe
+from monitor.present.formats import format_duration
 
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"

@@ -5,18 +5,37 @@ mobile API it lists, and on the servers those projects run on. A server's
 outage is therefore an outage of each of its projects' customers, counted
 once per customer because downtime is a union (R-M4).
 
->>> topology = Topology.from_config(config)            # doctest: +SKIP
->>> topology.dependencies("acme")                      # doctest: +SKIP
-frozenset({'panel', 'acme-survey', 'srv-teh-1', 'mobile-api'})
+A :class:`Topology` is built once per configuration (at start and on each
+reload, as part of :class:`monitor.config.settings.Settings`) and holds no
+reference to the file it came from. It also holds each customer as the SLA
+engine sees it (:class:`monitor.sla.CustomerInput`): the dependencies, and the
+R-EX5/R-EX7 facts the engine decides eligibility from.
+
+>>> from monitor.config import parse_config
+>>> tcp = "{type: tcp, host: 10.0.0.1, port: 22}"
+>>> topology = Topology.from_config(parse_config(f'''
+... servers: [{{id: srv-1, probe: {tcp}}}]
+... services:
+...   - {{id: panel, kind: web_panel, probe: {tcp}}}
+...   - {{id: shop, kind: project, server: srv-1, probe: {tcp}}}
+... customers:
+...   - {{id: acme, name: ACME, contacts: {{technical: {{email: it@acme.example}}}},
+...      fee: {{amount: 365, currency: EUR}}, services: [shop], sites: [{{domain: acme.example}}]}}
+... '''))
+>>> sorted(topology.dependencies("acme")), topology.affected_customers("srv-1")
+(['panel', 'shop', 'srv-1'], ('acme',))
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
+from decimal import Decimal
 
 from monitor.config.schema import Config, Customer, HTTPProbe, Server, Service, TCPProbe
+from monitor.sla import CustomerInput, lapse_instant, suspended, unsupported_version
+
+__all__ = ["D1_KINDS", "Target", "Topology"]
 
 # D-1: these target kinds carry the 15-minute detection duty.
 D1_KINDS = frozenset({"server", "web_panel", "project"})
@@ -37,12 +56,14 @@ class Target:
 
 @dataclass(frozen=True)
 class Topology:
-    config: Config
     servers: dict[str, Server] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
+    _targets: tuple[Target, ...] = ()
     _dependencies: dict[str, frozenset[str]] = field(default_factory=dict)
     _affected: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _projects: dict[str, list[str]] = field(default_factory=dict)
+    _engine_customers: dict[str, CustomerInput] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Config) -> Topology:
@@ -59,13 +80,38 @@ class Topology:
         for customer_id, depends_on in dependencies.items():
             for target_id in depends_on:
                 affected.setdefault(target_id, []).append(customer_id)
+        projects: dict[str, list[str]] = {}
+        for service in sorted(config.services, key=lambda s: s.id):
+            if service.server is not None:
+                projects.setdefault(service.server, []).append(service.id)
+        targets = [Target(s.id, "server", s.probe) for s in config.servers]
+        targets += [Target(s.id, s.kind, s.probe) for s in config.services]
+        targets += [Target(c.id, "canary", c.probe) for c in config.monitor.canaries]
+        provider = config.provider
+        engine_customers = {
+            customer.id: CustomerInput(
+                id=customer.id,
+                name=customer.name,
+                fee_per_year=Decimal(customer.fee.amount),
+                currency=customer.fee.currency,
+                services=dependencies[customer.id],
+                paid_until=lapse_instant((s.paid_until for s in customer.sites), provider.timezone),
+                clone=customer.clone,
+                unsupported_version=unsupported_version(
+                    (s.version for s in customer.sites), provider.supported_versions
+                ),
+            )
+            for customer in config.customers
+        }
         return cls(
-            config=config,
             servers=servers,
             services=services,
             customers=customers,
+            _targets=tuple(targets),
             _dependencies=dependencies,
             _affected={k: tuple(sorted(v)) for k, v in affected.items()},
+            _projects=projects,
+            _engine_customers=engine_customers,
         )
 
     def dependencies(self, customer_id: str) -> frozenset[str]:
@@ -77,7 +123,7 @@ class Topology:
         return self._affected.get(target_id, ())
 
     def projects_on(self, server_id: str) -> list[str]:
-        return sorted(s.id for s in self.services.values() if s.server == server_id)
+        return list(self._projects.get(server_id, ()))
 
     def with_hosted_projects(self, ids: set[str] | frozenset[str]) -> frozenset[str]:
         """``ids`` plus the projects running on any server among them: maintenance of a
@@ -86,39 +132,30 @@ class Topology:
 
     def targets(self) -> list[Target]:
         """Every probed target: servers, services, then canaries, in configuration order."""
-        found = [Target(s.id, "server", s.probe) for s in self.config.servers]
-        found += [Target(s.id, s.kind, s.probe) for s in self.config.services]
-        found += [Target(c.id, "canary", c.probe) for c in self.config.monitor.canaries]
-        return found
+        return list(self._targets)
 
     def service_ids(self) -> frozenset[str]:
         """Ids an incident may name: services and servers."""
         return frozenset(self.services) | frozenset(self.servers)
 
-    def paid_until(self, customer_id: str) -> dt.datetime | None:
-        """When the customer's last support period ends (R-EX5), or None if it never lapses.
+    # --- customers as the SLA engine sees them --------------------------------------------------
 
-        **Decision:** a customer is suspended only when every one of its sites has
-        lapsed; ``paid_until`` is a date, paid through the end of that day in the
-        provider's time zone.
-        """
-        sites = self.customers[customer_id].sites
-        if any(site.paid_until is None for site in sites):
-            return None
-        last = max(site.paid_until for site in sites if site.paid_until is not None)
-        zone = ZoneInfo(self.config.provider.timezone)
-        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-        return end.astimezone(dt.UTC)
+    def customer_input(self, customer_id: str) -> CustomerInput:
+        """The customer's record for the engine: dependencies, fee, R-EX5..R-EX7 facts."""
+        return self._engine_customers[customer_id]
+
+    def customer_inputs(self) -> list[CustomerInput]:
+        return list(self._engine_customers.values())
+
+    def paid_until(self, customer_id: str) -> dt.datetime | None:
+        """When the customer is suspended (R-EX5 Decision, :func:`monitor.sla.lapse_instant`),
+        or None if it never lapses."""
+        return self._engine_customers[customer_id].paid_until
 
     def is_suspended(self, customer_id: str, at: dt.datetime) -> bool:
         """R-EX5: lapsed customers earn no credits and get no alert e-mail (operators still do)."""
-        until = self.paid_until(customer_id)
-        return until is not None and at >= until
+        return suspended(self._engine_customers[customer_id], at)
 
     def unsupported_version(self, customer_id: str) -> bool:
         """R-EX7: a site runs a version the provider no longer supports (Decision: the list)."""
-        supported = self.config.provider.supported_versions
-        if not supported:
-            return False
-        return any(site.version is not None and site.version not in supported
-                   for site in self.customers[customer_id].sites)
+        return self._engine_customers[customer_id].unsupported_version

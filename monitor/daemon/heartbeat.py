@@ -13,21 +13,21 @@ import datetime as dt
 import logging
 import os
 import socket
-
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.clock import Clock
-from monitor.store.db import inserted_id
-from monitor.store.models import DaemonSession, UnknownInterval
+from monitor.store import unknown
+
+if TYPE_CHECKING:
+    from monitor.store import Database
 
 log = logging.getLogger("monitor.heartbeat")
 
 
 class Heartbeat:
-    def __init__(self, engine: AsyncEngine, clock: Clock, unknown_after: float) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, clock: Clock, unknown_after: float) -> None:
+        self.db = db
         self.clock = clock
         self.unknown_after = dt.timedelta(seconds=unknown_after)
         self.session_id: int | None = None
@@ -37,36 +37,26 @@ class Heartbeat:
         """Open this run's session; returns the unknown gap recorded, if any."""
         now = self.clock.now()
         gap: dt.timedelta | None = None
-        async with self.engine.begin() as connection:
-            previous = (
-                await connection.execute(select(func.max(DaemonSession.last_beat_at)))
-            ).scalar()
+        async with self.db.transaction() as tx:
+            previous = await unknown.last_beat(tx)
             if previous is not None:
-                await connection.execute(
-                    update(UnknownInterval)
-                    .where(UnknownInterval.end.is_(None))
-                    .values(end=previous)
-                )
+                await unknown.end_open_unknown(tx, previous)
                 if now - previous > self.unknown_after:
                     gap = now - previous
-                    await connection.execute(
-                        insert(UnknownInterval).values(
-                            start=previous,
-                            end=now,
-                            reason="daemon_down",
-                            detail=f"no heartbeat for {int(gap.total_seconds())} s",
-                        )
+                    await unknown.add_unknown(
+                        tx,
+                        start=previous,
+                        end=now,
+                        reason="daemon_down",
+                        detail=f"no heartbeat for {int(gap.total_seconds())} s",
                     )
-            result = await connection.execute(
-                insert(DaemonSession).values(
-                    started_at=now,
-                    last_beat_at=now,
-                    hostname=socket.gethostname(),
-                    pid=os.getpid(),
-                    version=__version__,
-                )
+            self.session_id = await unknown.add_session(
+                tx,
+                started_at=now,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                version=__version__,
             )
-            self.session_id = inserted_id(result)
         self.last_beat = now
         if gap is not None:
             log.warning(
@@ -80,20 +70,15 @@ class Heartbeat:
 
     async def beat(self) -> dt.datetime:
         now = self.clock.now()
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                update(DaemonSession)
-                .where(DaemonSession.id == self.session_id)
-                .values(last_beat_at=now)
-            )
+        assert self.session_id is not None, "start() first"
+        async with self.db.transaction() as tx:
+            await unknown.beat(tx, self.session_id, now)
         self.last_beat = now
         return now
 
     async def stop(self) -> None:
         now = self.clock.now()
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                update(DaemonSession)
-                .where(DaemonSession.id == self.session_id)
-                .values(last_beat_at=now, stopped_at=now)
-            )
+        if self.session_id is None:
+            return
+        async with self.db.transaction() as tx:
+            await unknown.beat(tx, self.session_id, now, stopped=True)

@@ -1,6 +1,7 @@
 """Probe history that grows with state changes and failures, not with probes (R-M7).
 
-Results are folded in memory and written in one transaction per flush:
+Results are folded in memory and written in one transaction per flush (the rows
+through :mod:`monitor.store.history`, the only writer of these tables):
 
 * a :class:`~monitor.store.models.ProbeRun` per stretch of equal state (first,
   last, count, latency min/max/sum): an up-all-day target updates one row;
@@ -21,14 +22,12 @@ import datetime as dt
 import logging
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from monitor.store import history
 
-from monitor.store.models import LatencyRollup, ProbeFailure, ProbeRun
+if TYPE_CHECKING:
+    from monitor.store import Database
 
 log = logging.getLogger("monitor.recorder")
 
@@ -70,8 +69,8 @@ class _Rollup:
 class Recorder:
     """Folds results in memory; :meth:`flush` writes them in one transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self._runs: dict[str, _Run] = {}
         self._closed: list[tuple[str, _Run]] = []
         self._failures: list[dict[str, Any]] = []
@@ -86,43 +85,32 @@ class Recorder:
 
     async def load(self) -> None:
         """Continue each target's last run after a restart (same state → same row)."""
-        # Ids grow with time, so each target's highest id is its latest run.
-        latest = (
-            select(ProbeRun.target_id, func.max(ProbeRun.id).label("id"))
-            .group_by(ProbeRun.target_id)
-            .subquery()
-        )
-        async with self.engine.connect() as connection:
-            rows = await connection.execute(
-                select(ProbeRun).join(latest, ProbeRun.id == latest.c.id)
+        # The hour in progress continues from what was flushed before a restart.
+        since = _hour(dt.datetime.now(dt.UTC)) - ROLLUP_KEPT
+        async with self.db.reading() as tx:
+            runs = await history.latest_runs(tx)
+            rollups = await history.rollups_since(tx, since)
+        for run in runs:
+            self._runs[run.target_id] = _Run(
+                id=run.id,
+                state=run.state,
+                first_at=run.first_at,
+                last_at=run.last_at,
+                count=run.count,
+                latency_min_ms=run.latency_min_ms,
+                latency_max_ms=run.latency_max_ms,
+                latency_sum_ms=run.latency_sum_ms,
+                dirty=False,
             )
-            for run in rows.mappings():
-                self._runs[run["target_id"]] = _Run(
-                    id=run["id"],
-                    state=run["state"],
-                    first_at=run["first_at"],
-                    last_at=run["last_at"],
-                    count=run["count"],
-                    latency_min_ms=run["latency_min_ms"],
-                    latency_max_ms=run["latency_max_ms"],
-                    latency_sum_ms=run["latency_sum_ms"],
-                    dirty=False,
-                )
-            # The hour in progress continues from what was flushed before a restart.
-            since = _hour(dt.datetime.now(dt.UTC)) - ROLLUP_KEPT
-            rollups = await connection.execute(
-                select(LatencyRollup).where(LatencyRollup.hour >= since)
+        for r in rollups:
+            self._rollups[(r.target_id, r.hour)] = _Rollup(
+                count=r.count,
+                failures=r.failures,
+                sum_ms=r.sum_ms,
+                min_ms=r.min_ms if r.count else float("inf"),
+                max_ms=r.max_ms,
+                buckets=[int(r.buckets.get(str(b), 0)) for b in BUCKETS_MS],
             )
-            for r in rollups.mappings():
-                buckets = r["buckets"] or {}
-                self._rollups[(r["target_id"], r["hour"])] = _Rollup(
-                    count=r["count"],
-                    failures=r["failures"],
-                    sum_ms=r["sum_ms"],
-                    min_ms=r["min_ms"] if r["count"] else float("inf"),
-                    max_ms=r["max_ms"],
-                    buckets=[int(buckets.get(str(b), 0)) for b in BUCKETS_MS],
-                )
 
     def record(
         self,
@@ -187,25 +175,22 @@ class Recorder:
         new = [(t, r) for t, r in pending if r.id is None]
         old = [(t, r) for t, r in pending if r.id is not None]
         try:
-            async with self.engine.begin() as connection:
+            async with self.db.transaction() as tx:
                 for wave in _waves(new):
-                    # One multi-row INSERT ... RETURNING per wave, not a statement per run:
-                    # at start-up (or in a mass outage) every target has a new run, and
-                    # 20,000 single inserts held the write lock for about 20 s (measured).
-                    result = await connection.execute(
-                        _INSERT_RUN, [{"target_id": t, **_run_values(r)} for t, r in wave]
+                    # One multi-row INSERT per wave, not a statement per run (store.history).
+                    ids = await history.insert_runs(
+                        tx, [{"target_id": t, **_run_values(r)} for t, r in wave]
                     )
-                    ids = {target_id: run_id for target_id, run_id in result}
                     for target_id, run in wave:
                         run.id = ids[target_id]
                 if old:
-                    await connection.execute(
-                        _UPDATE_RUN, [{"run_id": r.id, **_run_values(r)} for _, r in old]
+                    await history.update_runs(
+                        tx, [{"run_id": r.id, **_run_values(r)} for _, r in old]
                     )
                 if failures:
-                    await connection.execute(insert(ProbeFailure), failures)
+                    await history.add_failures(tx, failures)
                 if rollups:
-                    await connection.execute(*self._rollup_upsert(rollups))
+                    await history.upsert_rollups(tx, _rollup_rows(rollups))
         except BaseException:
             # Keep what could not be written for the next flush; the open runs stay
             # dirty in place, new runs get their ids then.
@@ -230,36 +215,6 @@ class Recorder:
         for key in [k for k in self._rollups if k[1] < keep_from and k not in self._dirty_rollups]:
             del self._rollups[key]
 
-    def _rollup_upsert(
-        self, rollups: dict[tuple[str, dt.datetime], _Rollup]
-    ) -> tuple[Any, list[dict[str, Any]]]:
-        rows = [
-            {
-                "target_id": target_id,
-                "hour": hour,
-                "count": r.count,
-                "failures": r.failures,
-                "sum_ms": r.sum_ms,
-                "min_ms": r.min_ms if r.count and r.min_ms != float("inf") else 0.0,
-                "max_ms": r.max_ms,
-                "buckets": {str(b): n for b, n in zip(BUCKETS_MS, r.buckets, strict=True) if n},
-            }
-            for (target_id, hour), r in rollups.items()
-        ]
-        dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        statement = dialect_insert(LatencyRollup)
-        excluded = statement.excluded
-        # The rows are whole (cumulative) hours: they replace what an earlier flush wrote.
-        statement = statement.on_conflict_do_update(
-            index_elements=["target_id", "hour"],
-            set_={
-                name: excluded[name]
-                for name in ("count", "failures", "sum_ms", "min_ms", "max_ms", "buckets")
-            },
-        )
-        return statement, rows
-
-
 def _waves(runs: list[tuple[str, _Run]]) -> list[list[tuple[str, _Run]]]:
     """Split new runs so that a target appears at most once per wave, in order.
 
@@ -279,27 +234,20 @@ def _waves(runs: list[tuple[str, _Run]]) -> list[list[tuple[str, _Run]]]:
     return waves
 
 
-_INSERT_RUN = insert(ProbeRun).returning(ProbeRun.target_id, ProbeRun.id)
-
-# One executemany keyed by id (a Core connection has no ORM "bulk update by primary key").
-_UPDATE_RUN = (
-    update(ProbeRun)
-    .where(ProbeRun.id == bindparam("run_id"))
-    .values(
+def _rollup_rows(rollups: dict[tuple[str, dt.datetime], _Rollup]) -> list[dict[str, Any]]:
+    return [
         {
-            name: bindparam(name)
-            for name in (
-                "state",
-                "first_at",
-                "last_at",
-                "count",
-                "latency_min_ms",
-                "latency_max_ms",
-                "latency_sum_ms",
-            )
+            "target_id": target_id,
+            "hour": hour,
+            "count": r.count,
+            "failures": r.failures,
+            "sum_ms": r.sum_ms,
+            "min_ms": r.min_ms if r.count and r.min_ms != float("inf") else 0.0,
+            "max_ms": r.max_ms,
+            "buckets": {str(b): n for b, n in zip(BUCKETS_MS, r.buckets, strict=True) if n},
         }
-    )
-)
+        for (target_id, hour), r in rollups.items()
+    ]
 
 
 def _run_values(run: _Run) -> dict[str, Any]:

@@ -7,15 +7,17 @@ The flow, one way::
                           │  templates.py + layout.py: subject, text and HTML (zone, calendar, RTL)
                           ▼
                        outbox rows (dedupe_key: each duty queued once)      ◄── written first
-                          │  outbox.py: OutboxWorker claims with a lease
-                          ▼  sending.py + messages.py: EmailMessage, safe headers
+                          │  outbox.py: OutboxWorker claims with a lease (rows: monitor.store.outbox)
+                          ▼  sending.py (Courier) + messages.py: EmailMessage, safe headers
                        smtp.py: SMTP (aiosmtplib) or the local Maildir (no smtp configured)
                           │
                           ▼  committed at once: accepted_at, smtp_response, outbox_recipients,
                        notifications / maintenance_notices rows: the evidence the SLA engine reads
 
     Notifier.check_duties (periodic, tracking.py): D-2 at-risk alerts to operators 30 min
-    before the 2 h deadline, breach counts, Prometheus metrics (metrics.py).
+    before the 2 h deadline, breach counts, Prometheus metrics (metrics.py). Who is owed
+    an e-mail and when a duty is met or missed is the engine's to say (monitor.sla:
+    ineligible, duty_state); this package asks it.
 
 The daemon uses only :class:`Notifier`. Retries back off exponentially with
 jitter; permanent failures are alerted to ``provider.operators`` (never an
@@ -24,8 +26,8 @@ server acknowledged as accepted, with the acceptance committed, is sent again;
 see :mod:`monitor.notify.outbox` for the one unavoidable window.
 """
 
-from monitor.notify.notifier import Notifier, build_transport
-from monitor.notify.outbox import Backoff
+from monitor.notify.notifier import Notifier, NotifierPlan, build_transport
+from monitor.notify.sending import Backoff
 from monitor.notify.smtp import MaildirTransport, SMTPTransport, Transport
 from monitor.notify.tracking import DutyCheck, DutyStatus
 
@@ -35,6 +37,7 @@ __all__ = [
     "DutyStatus",
     "MaildirTransport",
     "Notifier",
+    "NotifierPlan",
     "SMTPTransport",
     "Transport",
     "build_transport",

@@ -7,9 +7,10 @@
   per incident, to its technical and executive contacts; when the incident
   closes, those customers get a recovery e-mail with the measured duration.
   Operators get one copy of each, listing who was e-mailed and who was not.
-* **Not e-mailed**: customers suspended for non-payment at the incident start
-  (R-EX5) and customers running a clone (R-EX6). Probing and the operators'
-  copy go on.
+* **Not e-mailed**: who the engine says gets nothing at the incident start
+  (:func:`monitor.sla.ineligible` with ``alerts``): customers suspended for
+  non-payment (R-EX5) and customers running a clone (R-EX6). Probing and the
+  operators' copy go on.
 * **Maintenance** (D-3, R-EX1): see :mod:`monitor.notify.maintenance`.
 * **Evidence**: an accepted outage e-mail writes a ``notifications`` row
   (channel ``email``, ``notified_at`` = SMTP acceptance); an accepted notice
@@ -23,30 +24,37 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING
 
 from monitor.clock import Clock
-from monitor.config.schema import Config, Customer
-from monitor.config.topology import Topology
+from monitor.config.schema import Customer
+from monitor.config.settings import Settings
 from monitor.errors import InputError
 from monitor.notify import templates
 from monitor.notify.layout import Style
 from monitor.notify.messages import is_operator_kind, one_line
 from monitor.notify.metrics import NotifyMetrics
-from monitor.notify.outbox import ACTIVE, Draft, enqueue
+from monitor.notify.outbox import Draft, enqueue
 from monitor.notify.sending import Envelope
-from monitor.store.models import (
-    Incident,
-    MaintenanceNotice,
-    Notification,
-    OutboxMessage,
-)
+from monitor.sla import IneligibleRule, ineligible
+from monitor.store import incidents, maintenance
+from monitor.store import outbox as stored
+from monitor.store.incidents import IncidentRecord
+from monitor.store.outbox import ACTIVE, QueuedMessage
 
-__all__ = ["Duties"]
+if TYPE_CHECKING:
+    from monitor.store import Database, Tx
+
+__all__ = ["SKIPPED", "Duties"]
 
 log = logging.getLogger("monitor.notify")
+
+#: How the operators' copy says why a customer was not e-mailed.
+SKIPPED: dict[IneligibleRule, str] = {
+    "R-EX5": "subscription lapsed (R-EX5)",
+    "R-EX6": "runs a clone of the platform (R-EX6)",
+    "R-EX7": "runs an unsupported version (R-EX7)",
+}
 
 
 class Duties:
@@ -54,39 +62,36 @@ class Duties:
 
     def __init__(
         self,
-        config: Config,
-        topology: Topology,
-        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        db: Database,
         clock: Clock,
         metrics: NotifyMetrics,
         envelope: Envelope,
         wake: Callable[[], None],
     ) -> None:
-        self.sessions = sessions
+        self.db = db
         self.clock = clock
         self.metrics = metrics
         self.wake = wake
-        self.configure(config, topology, envelope)
+        self.configure(settings, envelope)
 
-    def configure(self, config: Config, topology: Topology, envelope: Envelope) -> None:
+    def configure(self, settings: Settings, envelope: Envelope) -> None:
         """Take a (reloaded) configuration: used for everything queued from now on."""
-        self.config = config
-        self.policy = config.policy
-        self.topology = topology
+        self.settings = settings
+        self.policy = settings.policy
+        self.topology = settings.topology
         self.envelope = envelope
-        provider = config.provider
+        provider = settings.provider
         self.style = Style(provider.name, provider.timezone, provider.calendar)
         self.operators = tuple(dict.fromkeys(provider.operators))
 
     # --- who -----------------------------------------------------------------------------------
 
     def skip_reason(self, customer_id: str, at: dt.datetime) -> str | None:
-        """Why a customer gets no e-mail about something happening at ``at``, or None."""
-        if self.topology.customers[customer_id].clone:
-            return "runs a clone of the platform (R-EX6)"
-        if self.topology.is_suspended(customer_id, at):
-            return "subscription lapsed (R-EX5)"
-        return None
+        """Why a customer gets no e-mail about something happening at ``at``, or None: the
+        engine decides (R-EX5, R-EX6)."""
+        rule = ineligible(self.topology.customer_input(customer_id), at, alerts=True)
+        return None if rule is None else SKIPPED[rule]
 
     def customer_label(self, customer_id: str) -> str:
         customer = self.topology.customers.get(customer_id)
@@ -115,17 +120,15 @@ class Duties:
 
     async def on_incident_opened(self, incident_id: int) -> int:
         """Queue the outage e-mails of an incident; idempotent. Returns how many were new."""
-        async with self.sessions() as session, session.begin():
-            incident = await _incident(session, incident_id)
+        async with self.db.transaction() as tx:
+            incident = await _incident(tx, incident_id)
             drafts = self._outage_drafts(incident)
-            added = await enqueue(
-                session, drafts, now=self.clock.now(), domain=self.envelope.domain
-            )
+            added = await enqueue(tx, drafts, now=self.clock.now(), domain=self.envelope.domain)
         self.wake()
         log.info("outage notices queued", extra={"incident_id": incident_id, "queued": added})
         return added
 
-    def _outage_drafts(self, incident: Incident) -> list[Draft]:
+    def _outage_drafts(self, incident: IncidentRecord) -> list[Draft]:
         target = incident.service_id
         service = self.target_label(target)
         drafts: list[Draft] = []
@@ -180,29 +183,21 @@ class Duties:
 
     async def on_incident_closed(self, incident_id: int) -> int:
         """Queue recovery e-mails to the customers the outage e-mail was queued for."""
-        async with self.sessions() as session, session.begin():
-            incident = await _incident(session, incident_id)
+        async with self.db.transaction() as tx:
+            incident = await _incident(tx, incident_id)
             if incident.end is None:
                 raise InputError(
                     "incident_id", incident_id, "an incident that has ended (end is set)"
                 )
-            told = await session.execute(
-                select(
-                    OutboxMessage.customer_id, OutboxMessage.status, OutboxMessage.next_attempt_at
-                )
-                .where(OutboxMessage.incident_id == incident.id, OutboxMessage.kind == "outage")
-                .order_by(OutboxMessage.customer_id)
-            )
-            drafts = self._recovery_drafts(incident, [(c, s, n) for c, s, n in told])
-            added = await enqueue(
-                session, drafts, now=self.clock.now(), domain=self.envelope.domain
-            )
+            told = await stored.outage_messages(tx, incident.id)
+            drafts = self._recovery_drafts(incident, told)
+            added = await enqueue(tx, drafts, now=self.clock.now(), domain=self.envelope.domain)
         self.wake()
         log.info("recovery notices queued", extra={"incident_id": incident_id, "queued": added})
         return added
 
     def _recovery_drafts(
-        self, incident: Incident, told: Sequence[tuple[str | None, str, dt.datetime]]
+        self, incident: IncidentRecord, told: Sequence[tuple[str | None, str, dt.datetime]]
     ) -> list[Draft]:
         assert incident.end is not None
         service = self.target_label(incident.service_id)
@@ -253,68 +248,37 @@ class Duties:
 
     # --- what acceptance proves (OutboxHooks) --------------------------------------------------
 
-    async def on_accepted(
-        self, session: AsyncSession, message: OutboxMessage, accepted_at: dt.datetime
-    ) -> None:
+    async def on_accepted(self, tx: Tx, message: QueuedMessage, accepted_at: dt.datetime) -> None:
         if message.kind == "outage" and message.incident_id is not None and message.customer_id:
             # R-N1 evidence for the SLA engine: notified_at is the SMTP acceptance time.
-            await self.add_notification(
-                session,
+            recorded = await incidents.record_notifications(
+                tx,
                 message.incident_id,
-                message.customer_id,
-                "email",
-                accepted_at,
+                [message.customer_id],
+                channel="email",
+                at=accepted_at,
+                recorded_at=self.clock.now(),
                 outbox_id=message.id,
             )
+            start = recorded.incident_start
+            if recorded.first_for and start is not None:  # D-2: one latency per customer
+                self.metrics.notification_latency.observe(
+                    max(0.0, (accepted_at - start).total_seconds())
+                )
         elif (
             message.kind == "maintenance" and message.window_id is not None and message.customer_id
         ):
             # D-3 / R-EX1 evidence: the notice reached the technical contact's server at sent_at.
-            session.add(
-                MaintenanceNotice(
-                    window_id=message.window_id,
-                    customer_id=message.customer_id,
-                    sent_at=accepted_at,
-                    channel="email",
-                    outbox_id=message.id,
-                )
+            await maintenance.add_notices(
+                tx,
+                message.window_id,
+                [message.customer_id],
+                sent_at=accepted_at,
+                channel="email",
+                outbox_id=message.id,
             )
 
-    async def add_notification(
-        self,
-        session: AsyncSession,
-        incident_id: int,
-        customer_id: str,
-        channel: str,
-        at: dt.datetime,
-        *,
-        outbox_id: int | None = None,
-        note: str | None = None,
-    ) -> Notification:
-        earlier = (
-            select(func.min(Notification.notified_at))
-            .where(Notification.incident_id == incident_id, Notification.customer_id == customer_id)
-            .scalar_subquery()
-        )
-        found = await session.execute(
-            select(Incident.start, earlier).where(Incident.id == incident_id)
-        )
-        start, first = found.one_or_none() or (None, None)
-        row = Notification(
-            incident_id=incident_id,
-            customer_id=customer_id,
-            channel=channel,
-            notified_at=at,
-            outbox_id=outbox_id,
-            note=note,
-            recorded_at=self.clock.now(),
-        )
-        session.add(row)
-        if first is None and start is not None:  # D-2: one latency per incident and customer
-            self.metrics.notification_latency.observe(max(0.0, (at - start).total_seconds()))
-        return row
-
-    async def on_failed(self, session: AsyncSession, message: OutboxMessage) -> None:
+    async def on_failed(self, tx: Tx, message: QueuedMessage) -> None:
         if is_operator_kind(message.kind) or not self.operators:
             return  # never an alert about an alert: no loops
         rendered = templates.send_failure(
@@ -336,11 +300,11 @@ class Duties:
             incident_id=message.incident_id,
             window_id=message.window_id,
         )
-        await enqueue(session, [draft], now=self.clock.now(), domain=self.envelope.domain)
+        await enqueue(tx, [draft], now=self.clock.now(), domain=self.envelope.domain)
 
 
-async def _incident(session: AsyncSession, incident_id: int) -> Incident:
-    incident = await session.get(Incident, incident_id)
+async def _incident(tx: Tx, incident_id: int) -> IncidentRecord:
+    incident = await incidents.get(tx, incident_id)
     if incident is None:
         raise InputError("incident_id", incident_id, "the id of an existing incident")
     return incident

@@ -7,17 +7,12 @@ write markup themselves. A document whose customer name is in Arabic script
 (Persian) is laid out right-to-left (``dir="rtl"``); every paragraph and value
 keeps ``dir="auto"``/``<bdi>`` so mixed Persian/English text reads correctly.
 
-Times are shown in the provider's zone and calendar (R-M5), Jalali through
-``jdatetime``, never by hand:
+Times and durations come from the one formatter (:mod:`monitor.present`), in the
+provider's zone and calendar (R-M5):
 
 >>> import datetime as dt
->>> style = Style("Rabit", "Asia/Tehran", "jalali")
->>> style.time(dt.datetime(2026, 3, 21, 9, 0, tzinfo=dt.UTC))
+>>> Style("Rabit", "Asia/Tehran", "jalali").time(dt.datetime(2026, 3, 21, 9, 0, tzinfo=dt.UTC))
 '1405/01/01 12:30 Asia/Tehran (UTC+03:30; Gregorian 2026-03-21)'
->>> Style("Rabit", "UTC", "gregorian").time(dt.datetime(2026, 3, 21, 9, 0, tzinfo=dt.UTC))
-'2026-03-21 09:00 UTC'
->>> format_span(7500)
-'2 h 5 min'
 """
 
 from __future__ import annotations
@@ -26,13 +21,11 @@ import datetime as dt
 import html
 import textwrap
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
-
-import jdatetime  # type: ignore[import-untyped, unused-ignore]
 
 from monitor.notify.messages import one_line
+from monitor.present import format_time
 
-__all__ = ["Block", "Facts", "Items", "Para", "Rendered", "Style", "compose", "format_span"]
+__all__ = ["Block", "Facts", "Items", "Para", "Rendered", "Style", "compose"]
 
 
 @dataclass(frozen=True)
@@ -73,32 +66,7 @@ class Style:
     calendar: str = "gregorian"
 
     def time(self, at: dt.datetime) -> str:
-        local = at.astimezone(ZoneInfo(self.timezone))
-        if self.timezone == "UTC" and self.calendar == "gregorian":
-            return f"{local:%Y-%m-%d %H:%M} UTC"
-        raw = local.strftime("%z")
-        offset = f"UTC{raw[:3]}:{raw[3:]}"
-        if self.calendar == "jalali":
-            jalali = jdatetime.datetime.fromgregorian(datetime=local)
-            return (
-                f"{jalali.strftime('%Y/%m/%d %H:%M')} {self.timezone} "
-                f"({offset}; Gregorian {local:%Y-%m-%d})"
-            )
-        return f"{local:%Y-%m-%d %H:%M} {self.timezone} ({offset})"
-
-
-def format_span(seconds: float) -> str:
-    """A duration for people: ``45 s``, ``12 min``, ``2 h 5 min``, ``1 d 3 h``."""
-    total = max(0, round(seconds))
-    if total < 60:
-        return f"{total} s"
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [f"{days} d"] if days else []
-    parts += [f"{hours} h"] if hours else []
-    parts += [f"{minutes} min"] if minutes and not days else []
-    return " ".join(parts) or "0 s"
+        return format_time(at, self.timezone, self.calendar)
 
 
 def compose(

@@ -17,13 +17,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy.orm import selectinload
-
 from monitor.errors import InputError
 from monitor.notify import templates
 from monitor.notify.duties import Duties
 from monitor.notify.outbox import Draft, enqueue
-from monitor.store.models import MaintenanceWindow
+from monitor.sla import in_time, notice_due
+from monitor.store import maintenance
+from monitor.store.maintenance import WindowRecord
 
 __all__ = ["late_maintenance_draft", "notice_drafts", "on_maintenance_created", "window_customers"]
 
@@ -33,21 +33,20 @@ log = logging.getLogger("monitor.notify")
 async def on_maintenance_created(duties: Duties, window_id: int) -> int:
     """Queue the notices of a window, and the R-EX1 warning when it is late; idempotent."""
     now = duties.clock.now()
-    async with duties.sessions() as session, session.begin():
-        window = await session.get(
-            MaintenanceWindow, window_id, options=[selectinload(MaintenanceWindow.services)]
-        )
+    async with duties.db.transaction() as tx:
+        window = await maintenance.get_window(tx, window_id)
         if window is None:
             raise InputError("window_id", window_id, "the id of an existing maintenance window")
         if window.cancelled_at is not None:
             log.info("maintenance window cancelled; no notice", extra={"window_id": window_id})
             return 0
         drafts = notice_drafts(duties, window)
-        late = (window.start - now).total_seconds() < duties.policy.maintenance_notice
+        # R-EX1: a notice queued now cannot reach anyone by the due instant.
+        late = not in_time(now, notice_due(window.start, duties.policy))
         customers = [duties.customer_label(d.customer_id) for d in drafts if d.customer_id]
         if late and customers and duties.operators:
             drafts.append(late_maintenance_draft(duties, window, customers))
-        added = await enqueue(session, drafts, now=now, domain=duties.envelope.domain)
+        added = await enqueue(tx, drafts, now=now, domain=duties.envelope.domain)
     duties.wake()
     log.info(
         "maintenance notices queued",
@@ -56,22 +55,20 @@ async def on_maintenance_created(duties: Duties, window_id: int) -> int:
     return added
 
 
-def window_customers(duties: Duties, window: MaintenanceWindow) -> list[str]:
+def window_customers(duties: Duties, window: WindowRecord) -> list[str]:
     """Affected customers who get notices (not suspended at the start, no clone)."""
     found: set[str] = set()
-    for service in window.services:
-        found.update(duties.topology.affected_customers(service.service_id))
+    for service_id in window.service_ids:
+        found.update(duties.topology.affected_customers(service_id))
     return sorted(c for c in found if duties.skip_reason(c, window.start) is None)
 
 
-def notice_drafts(duties: Duties, window: MaintenanceWindow) -> list[Draft]:
+def notice_drafts(duties: Duties, window: WindowRecord) -> list[Draft]:
     drafts = []
     for customer_id in window_customers(duties, window):
         customer = duties.topology.customers[customer_id]
         depends_on = duties.topology.dependencies(customer_id)
-        services = [
-            duties.target_label(s.service_id) for s in window.services if s.service_id in depends_on
-        ]
+        services = [duties.target_label(s) for s in window.service_ids if s in depends_on]
         rendered = templates.maintenance_notice(
             duties.style,
             customer_name=customer.name,
@@ -95,14 +92,14 @@ def notice_drafts(duties: Duties, window: MaintenanceWindow) -> list[Draft]:
 
 
 def late_maintenance_draft(
-    duties: Duties, window: MaintenanceWindow, customers: Sequence[str]
+    duties: Duties, window: WindowRecord, customers: Sequence[str]
 ) -> Draft:
     rendered = templates.late_maintenance(
         duties.style,
         window_id=window.id,
         start=window.start,
         end=window.end,
-        notice=duties.policy.maintenance_notice,
+        notice=duties.policy.maintenance_notice_seconds,
         reason=window.reason,
         customers=customers,
     )

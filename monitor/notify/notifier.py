@@ -3,43 +3,52 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitor.clock import Clock
-from monitor.config.schema import Config
-from monitor.config.topology import Topology
+from monitor.config.settings import Settings
 from monitor.notify.duties import Duties
 from monitor.notify.maintenance import on_maintenance_created
 from monitor.notify.metrics import NotifyMetrics
-from monitor.notify.outbox import Backoff, OutboxWorker
-from monitor.notify.sending import Envelope
+from monitor.notify.outbox import OutboxWorker
+from monitor.notify.sending import Backoff, Envelope
 from monitor.notify.smtp import MaildirTransport, SMTPTransport, Transport
 from monitor.notify.tracking import DutyCheck, DutyTracker
-from monitor.store.db import state_directory
-from monitor.store.models import MaintenanceNotice, MaintenanceWindow, OutboxMessage
+from monitor.store import maintenance, state_directory
 
-__all__ = ["MAILDIR_SENDER", "Notifier", "build_transport"]
+if TYPE_CHECKING:
+    from monitor.store import Database
+
+__all__ = ["MAILDIR_SENDER", "Notifier", "NotifierPlan", "build_transport"]
 
 # Without SMTP there is no real sender; the Maildir copy still needs a From.
 MAILDIR_SENDER = "sla-monitor@localhost"
 
 
-def build_transport(config: Config) -> Transport:
+def build_transport(settings: Settings) -> Transport:
     """SMTP when configured (the password is read here, once), else the local Maildir."""
-    if config.smtp is not None:
-        return SMTPTransport.from_config(config.smtp)
-    return MaildirTransport(
-        Path(config.maildir) if config.maildir else state_directory() / "Maildir"
-    )
+    if settings.smtp is not None:
+        return SMTPTransport.from_config(settings.smtp)
+    maildir = settings.config.maildir
+    return MaildirTransport(Path(maildir) if maildir else state_directory() / "Maildir")
 
 
-def _envelope(config: Config) -> Envelope:
-    sender = config.smtp.sender if config.smtp is not None else MAILDIR_SENDER
-    return Envelope(sender=sender, sender_name=config.provider.name)
+def _envelope(settings: Settings) -> Envelope:
+    sender = settings.smtp.sender if settings.smtp is not None else MAILDIR_SENDER
+    return Envelope(sender=sender, sender_name=settings.provider.name)
+
+
+@dataclass(frozen=True)
+class NotifierPlan:
+    """A configuration the notifier can switch to without failing (:meth:`Notifier.prepare`)."""
+
+    settings: Settings
+    envelope: Envelope
+    transport: Transport | None  # None: keep the current one
 
 
 class Notifier:
@@ -47,7 +56,7 @@ class Notifier:
 
     ::
 
-        notifier = Notifier(config, topology, session_factory(engine), SystemClock(), registry)
+        notifier = Notifier(settings, db, SystemClock(), registry)
         await notifier.start()                     # reads the SMTP secret; starts the worker
         await notifier.on_incident_opened(incident.id)
         await notifier.check_duties()              # periodically, e.g. every minute
@@ -61,9 +70,8 @@ class Notifier:
 
     def __init__(
         self,
-        config: Config,
-        topology: Topology,
-        session_factory: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        db: Database,
         clock: Clock,
         registry: CollectorRegistry,
         transport: Transport | None = None,
@@ -75,18 +83,16 @@ class Notifier:
         batch_size: int = 20,
         lookback: float = 86400.0,
     ) -> None:
-        self.config = config
+        self.settings = settings
+        self.db = db
         self.clock = clock
         self.metrics = NotifyMetrics(registry)
-        self.envelope = _envelope(config)
-        self.duties = Duties(
-            config, topology, session_factory, clock, self.metrics, self.envelope, self._wake
-        )
+        self.envelope = _envelope(settings)
+        self.duties = Duties(settings, db, clock, self.metrics, self.envelope, self._wake)
         self.tracker = DutyTracker(self.duties, since=clock.now(), lookback=lookback)
-        self._sessions = session_factory
         self._transport = transport
         self._worker: OutboxWorker | None = None
-        smtp_timeout = config.smtp.timeout if config.smtp is not None else 30.0
+        smtp_timeout = settings.smtp.timeout if settings.smtp is not None else 30.0
         self._backoff = backoff or Backoff()
         self._poll_interval = poll_interval
         # A lease must outlive the slowest send, or a message could be sent twice.
@@ -98,9 +104,9 @@ class Notifier:
     def worker(self) -> OutboxWorker:
         """The outbox worker; created (and the transport built) on first use."""
         if self._worker is None:
-            transport = self._transport or build_transport(self.config)
+            transport = self._transport or build_transport(self.settings)
             self._worker = OutboxWorker(
-                self._sessions,
+                self.db,
                 transport,
                 self.clock,
                 self.metrics,
@@ -123,6 +129,11 @@ class Notifier:
         if self._worker is not None:
             await self._worker.stop()
 
+    @property
+    def transport(self) -> Transport | None:
+        """What the worker sends through (None until it is built)."""
+        return None if self._worker is None else self._worker.courier.transport
+
     async def on_incident_opened(self, incident_id: int) -> None:
         """One outage e-mail per affected eligible customer, and the operators' copy (R-N1)."""
         await self.duties.on_incident_opened(incident_id)
@@ -140,44 +151,33 @@ class Notifier:
         that has not ended and has neither a queued notice nor a recorded one gets its
         notices now. Returns how many windows were handled."""
         now = self.clock.now()
-        async with self._sessions() as session:
-            pending = list(
-                (
-                    await session.execute(
-                        select(MaintenanceWindow.id)
-                        .where(
-                            MaintenanceWindow.end > now,
-                            MaintenanceWindow.cancelled_at.is_(None),
-                            MaintenanceWindow.id.not_in(
-                                select(OutboxMessage.window_id).where(
-                                    OutboxMessage.window_id.is_not(None)
-                                )
-                            ),
-                            MaintenanceWindow.id.not_in(select(MaintenanceNotice.window_id)),
-                        )
-                        .order_by(MaintenanceWindow.id)
-                    )
-                ).scalars()
-            )
+        async with self.db.reading() as tx:
+            pending = await maintenance.without_notice(tx, now)
         for window_id in pending:
             await self.on_maintenance_created(window_id)
         return len(pending)
 
-    def reconfigure(self, config: Config, topology: Topology) -> None:
-        """A reloaded configuration (SIGHUP): customers, contacts, operators, policy, zone and
-        SMTP settings apply to what is queued and sent from now on; queued messages keep their
-        recipients and text. A new SMTP secret is read here: if it cannot be, ConfigError is
-        raised and nothing changes."""
+    def prepare(self, settings: Settings) -> NotifierPlan:
+        """Everything a reloaded configuration needs that can fail, before anything changes:
+        a new SMTP secret is read here (ConfigError if it cannot be)."""
         transport = None
         if self._transport is None and self._worker is not None:
-            transport = build_transport(config)
-        self.config = config
-        self.envelope = _envelope(config)
-        self.duties.configure(config, topology, self.envelope)
+            transport = build_transport(settings)
+        return NotifierPlan(settings, _envelope(settings), transport)
+
+    def apply(self, plan: NotifierPlan) -> None:
+        """Switch to a prepared configuration (SIGHUP); cannot fail. Customers, contacts,
+        operators, policy, zone and SMTP settings apply to what is queued and sent from now
+        on; queued messages keep their recipients and text."""
+        self.settings = plan.settings
+        self.envelope = plan.envelope
+        self.duties.configure(plan.settings, plan.envelope)
         if self._worker is not None:
-            self._worker.envelope = self.envelope
-            if transport is not None:
-                self._worker.transport = transport
+            self._worker.use(plan.transport, plan.envelope)
+
+    def reconfigure(self, settings: Settings) -> None:
+        """:meth:`prepare` then :meth:`apply`: a missing secret raises and changes nothing."""
+        self.apply(self.prepare(settings))
 
     async def check_duties(self, now: dt.datetime | None = None) -> DutyCheck:
         """D-2/D-3: at-risk alerts, breach counts, and re-queueing of lost outage e-mails."""

@@ -8,16 +8,18 @@ never queued twice. :class:`OutboxWorker` sends due rows:
    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL): ``status='sending'`` and
    ``next_attempt_at = now + lease``. A worker that dies holding a lease loses
    it when the lease runs out; the rows are then due again.
-2. **Send** through one transport connection per batch.
+2. **Send** through one transport connection per batch
+   (:class:`monitor.notify.sending.Courier`).
 3. **Commit the outcome at once**, one message at a time: ``accepted_at``
    (the evidence), ``smtp_response``, per-recipient ``outbox_recipients``, and
    what the acceptance proves (a ``notifications`` or ``maintenance_notices``
-   row, through :class:`OutboxHooks`) in the same transaction. This commit is
-   retried while the database is locked or gone for a while.
+   row, through :class:`~monitor.notify.sending.OutboxHooks`) in the same
+   transaction. This commit is retried while the database is locked or gone
+   for a while.
 
 Transient failures are retried with capped exponential backoff and jitter
-(:class:`Backoff`); permanent ones mark the row ``failed`` and the hooks alert
-operators.
+(:class:`~monitor.notify.sending.Backoff`); permanent ones mark the row
+``failed`` and the hooks alert operators.
 
 **The one unavoidable window**: the server accepted the message and the process
 died (``kill -9``, power) before step 3 committed, or the server's reply to the
@@ -34,54 +36,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
-
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING
 
 from monitor.clock import Clock
 from monitor.notify.layout import Rendered
 from monitor.notify.messages import new_message_id
 from monitor.notify.metrics import NotifyMetrics
-from monitor.notify.sending import Envelope, send_batch
+from monitor.notify.sending import Backoff, Courier, Envelope, OutboxHooks
 from monitor.notify.smtp import Transport
-from monitor.store.models import OutboxMessage
+from monitor.store import outbox as stored
+from monitor.store.outbox import NewMessage, QueuedMessage
 
-__all__ = ["ACTIVE", "Backoff", "Draft", "OutboxHooks", "OutboxWorker", "enqueue", "outbox_depth"]
+if TYPE_CHECKING:
+    from monitor.store import Database, Tx
+
+__all__ = ["Backoff", "Draft", "OutboxWorker", "enqueue"]
 
 log = logging.getLogger("monitor.notify")
-T = TypeVar("T")
-
-ACTIVE = ("pending", "sending")  # not yet accepted nor given up
-_CHUNK = 500  # rows per INSERT, well under SQLite's bound-parameter limit
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Retry delays: ``initial × 2^(attempt-1)``, ± ``jitter``, capped at ``maximum``.
-
-    After ``give_up_after`` seconds since the message was written, a transient
-    failure is final. Tests use short values.
-
-    >>> [Backoff(jitter=0).delay(n) for n in (1, 2, 3, 6, 7)]
-    [30.0, 60.0, 120.0, 900.0, 900.0]
-    """
-
-    initial: float = 30.0
-    maximum: float = 900.0
-    jitter: float = 0.2
-    give_up_after: float = 3 * 86400.0
-
-    def delay(self, attempt: int) -> float:
-        base = self.initial * 2.0 ** min(max(attempt - 1, 0), 30)
-        spread = random.uniform(-self.jitter, self.jitter)  # noqa: S311  (spreading retries, not crypto)
-        return max(0.0, min(self.maximum, base * (1 + spread)))
 
 
 @dataclass(frozen=True)
@@ -100,59 +73,32 @@ class Draft:
     not_before: dt.datetime | None = None
 
 
-class OutboxHooks(Protocol):
-    """What an accepted or given-up message means to the duties (see :mod:`monitor.notify.duties`)."""
+async def enqueue(tx: Tx, drafts: Sequence[Draft], *, now: dt.datetime, domain: str) -> int:
+    """Queue the drafts not queued before (by ``dedupe_key``); returns how many are new.
 
-    async def on_accepted(
-        self, session: AsyncSession, message: OutboxMessage, accepted_at: dt.datetime
-    ) -> None: ...
-
-    async def on_failed(self, session: AsyncSession, message: OutboxMessage) -> None: ...
-
-
-async def enqueue(
-    session: AsyncSession, drafts: Sequence[Draft], *, now: dt.datetime, domain: str
-) -> int:
-    """Insert the drafts not queued before (by ``dedupe_key``); returns how many are new."""
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    added = 0
-    for start in range(0, len(drafts), _CHUNK):
-        rows = [_row(draft, now, domain) for draft in drafts[start : start + _CHUNK]]
-        statement = (
-            insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-        result: Any = await session.execute(statement)
-        added += max(result.rowcount or 0, 0)
-    return added
-
-
-def _row(draft: Draft, now: dt.datetime, domain: str) -> dict[str, Any]:
-    recipients = list(dict.fromkeys(draft.recipients))
-    return {
-        "dedupe_key": draft.dedupe_key,
-        "message_id": new_message_id(draft.kind, domain),
-        "kind": draft.kind,
-        "customer_id": draft.customer_id,
-        "incident_id": draft.incident_id,
-        "window_id": draft.window_id,
-        "claim_id": draft.claim_id,
-        "ticket_id": draft.ticket_id,
-        "recipients": recipients,
-        "subject": draft.rendered.subject,
-        "body_text": draft.rendered.text,
-        "body_html": draft.rendered.html,
-        "created_at": now,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": max(now, draft.not_before or now),
-    }
-
-
-async def outbox_depth(session: AsyncSession) -> int:
-    count = await session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(ACTIVE))
+    Each gets its Message-ID now, kept for every retry (the duplicate window above)."""
+    return await stored.enqueue(
+        tx,
+        [
+            NewMessage(
+                dedupe_key=draft.dedupe_key,
+                message_id=new_message_id(draft.kind, domain),
+                kind=draft.kind,
+                recipients=draft.recipients,
+                subject=draft.rendered.subject,
+                body_text=draft.rendered.text,
+                body_html=draft.rendered.html,
+                created_at=now,
+                next_attempt_at=max(now, draft.not_before or now),
+                customer_id=draft.customer_id,
+                incident_id=draft.incident_id,
+                window_id=draft.window_id,
+                claim_id=draft.claim_id,
+                ticket_id=draft.ticket_id,
+            )
+            for draft in drafts
+        ],
     )
-    return int(count or 0)
 
 
 class OutboxWorker:
@@ -165,7 +111,7 @@ class OutboxWorker:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        db: Database,
         transport: Transport,
         clock: Clock,
         metrics: NotifyMetrics,
@@ -179,21 +125,28 @@ class OutboxWorker:
         batch_size: int = 20,
         stop_timeout: float = 60.0,
     ) -> None:
-        self.sessions = sessions
-        self.transport = transport
+        self.db = db
         self.clock = clock
         self.metrics = metrics
-        self.hooks = hooks
-        self.envelope = envelope
-        self.backoff = backoff or Backoff()
         self.poll_interval = poll_interval
         self.lease = lease
         self.concurrency = concurrency
         self.batch_size = batch_size
         self.stop_timeout = stop_timeout
+        # An outcome the server already gave is committed for up to half the lease.
+        self.courier = Courier(
+            db, transport, envelope, clock, metrics, hooks, backoff or Backoff(), lease / 2
+        )
         self.stopping = False
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def use(self, transport: Transport | None, envelope: Envelope) -> None:
+        """A reloaded configuration: send what comes next through ``transport`` (None: keep
+        the current one) from ``envelope``."""
+        if transport is not None:
+            self.courier.transport = transport
+        self.courier.envelope = envelope
 
     async def start(self) -> None:
         if self._tasks:
@@ -224,14 +177,17 @@ class OutboxWorker:
         attempted: set[int] = set()
         while batch := await self._claim(exclude=attempted):
             # Rows handed back unattempted (behind an unreachable server) may come again.
-            attempted.update(await send_batch(self, batch))
+            attempted.update(await self.courier.send(batch, stopping=self._stopping))
         await self.refresh_depth()
         return len(attempted)
 
     async def refresh_depth(self) -> int:
-        depth = await self.transaction(outbox_depth, readonly=True)
+        depth = await self.db.run(stored.depth, readonly=True)
         self.metrics.outbox_depth.set(depth)
         return depth
+
+    def _stopping(self) -> bool:
+        return self.stopping
 
     async def _loop(self) -> None:
         while not self.stopping:
@@ -239,7 +195,7 @@ class OutboxWorker:
             try:
                 batch = await self._claim()
                 if batch:
-                    await send_batch(self, batch)
+                    await self.courier.send(batch, stopping=self._stopping)
                 await self.refresh_depth()
             except Exception:
                 log.exception("outbox round failed; retrying after the poll interval")
@@ -250,75 +206,12 @@ class OutboxWorker:
                 except TimeoutError:
                     pass
 
-    async def _claim(self, exclude: set[int] | None = None) -> list[OutboxMessage]:
-        async def claim(session: AsyncSession) -> list[OutboxMessage]:
-            now = self.clock.now()
-            query = (
-                select(OutboxMessage)
-                .where(OutboxMessage.status.in_(ACTIVE), OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            if exclude:
-                query = query.where(OutboxMessage.id.not_in(exclude))
-            rows = list((await session.scalars(query)).all())
-            for row in rows:
-                row.status = "sending"
-                row.next_attempt_at = now + dt.timedelta(seconds=self.lease)
-            return rows
-
+    async def _claim(self, exclude: set[int] | None = None) -> list[QueuedMessage]:
         if self.stopping and not exclude:
             return []
-        return await self.transaction(claim)
-
-    async def release(self, ids: Sequence[int], at: dt.datetime, reason: str | None = None) -> None:
-        """Hand claimed rows that were not attempted back, due at ``at`` (attempts unchanged)."""
-        if not ids:
-            return
-        values: dict[str, Any] = {"status": "pending", "next_attempt_at": at}
-        if reason is not None:
-            values["last_error"] = reason
-
-        async def work(session: AsyncSession) -> None:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending")
-                .values(**values)
+        now = self.clock.now()
+        return await self.db.run(
+            lambda tx: stored.claim(
+                tx, now=now, lease=self.lease, limit=self.batch_size, exclude=exclude or ()
             )
-
-        await self.transaction(work, persist=True)
-
-    async def transaction(
-        self,
-        work: Callable[[AsyncSession], Awaitable[T]],
-        *,
-        persist: bool = False,
-        readonly: bool = False,
-    ) -> T:
-        """Run ``work`` in one transaction. With ``persist``, keep retrying while the database
-        is locked or unreachable (up to half the lease): an outcome the SMTP server already
-        gave must not be lost (SPEC section 8)."""
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self.lease / 2
-        delay = 0.05
-        while True:
-            try:
-                async with self.sessions() as session:
-                    if readonly:  # a deferred BEGIN on SQLite: readers do not queue on the lock
-                        await session.connection(execution_options={"readonly": True})
-                    result = await work(session)
-                    await session.commit()
-                    return result
-            except DBAPIError as exc:
-                retryable = (
-                    isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
-                )
-                if not (persist and retryable) or loop.time() > give_up:
-                    raise
-                log.warning(
-                    "database unavailable; retrying the outbox commit",
-                    extra={"error": str(exc.orig), "retry_in": delay},
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        )

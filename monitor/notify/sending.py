@@ -1,32 +1,36 @@
-"""One batch of claimed outbox rows through one transport connection (D-2).
+"""Claimed outbox messages through one transport connection, each outcome committed at once (D-2).
 
-Each outcome is committed right after the transport returns, before the next
-message is sent: acceptance (``accepted_at``, the server's reply, each
-recipient's result, and through the hooks the ``notifications`` /
-``maintenance_notices`` evidence), a retry time, or a final failure.
+:class:`Courier` sends a batch in order and commits every outcome right after
+the transport returns, before the next message is sent: acceptance
+(``accepted_at``, the server's reply, each recipient's result, and through the
+:class:`OutboxHooks` the ``notifications`` / ``maintenance_notices`` evidence), a
+retry time, or a final failure. The outbox worker (:mod:`monitor.notify.outbox`)
+claims the batches and hands them here; this module knows nothing of it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import insert, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from monitor.clock import Clock
 from monitor.errors import NotifyError, PermanentNotifyError
-from monitor.notify.layout import format_span
 from monitor.notify.messages import build_email
-from monitor.notify.smtp import Delivery, RecipientsRefused, classify
-from monitor.store.models import OutboxMessage, OutboxRecipient
+from monitor.notify.metrics import NotifyMetrics
+from monitor.notify.smtp import Delivery, RecipientsRefused, Transport, classify
+from monitor.present import format_duration
+from monitor.store import outbox as stored
+from monitor.store.outbox import QueuedMessage
 
 if TYPE_CHECKING:
-    from monitor.notify.outbox import OutboxWorker
+    from monitor.store import Database, Tx
 
-__all__ = ["Envelope", "send_batch"]
+__all__ = ["Backoff", "Courier", "Envelope", "OutboxHooks"]
 
 log = logging.getLogger("monitor.notify")
 
@@ -43,142 +47,183 @@ class Envelope:
         return self.sender.rpartition("@")[2] or "localhost"
 
 
-async def send_batch(worker: OutboxWorker, batch: Sequence[OutboxMessage]) -> list[int]:
-    """Send ``batch`` in order; returns the ids attempted (the rest were handed back)."""
-    attempted: list[int] = []
-    async with worker.transport.connect() as connection:
-        for index, row in enumerate(batch):
-            rest = [later.id for later in batch[index + 1 :]]
-            if worker.stopping:  # stop(): hand back what was not attempted, due at once
-                await worker.release([row.id, *rest], worker.clock.now())
-                return attempted
-            attempted.append(row.id)
-            worker.metrics.send_attempts.inc()
-            try:
-                message = build_email(
-                    sender=worker.envelope.sender,
-                    sender_name=worker.envelope.sender_name,
-                    recipients=row.recipients,
-                    subject=row.subject,
-                    text=row.body_text,
-                    html=row.body_html,
-                    message_id=row.message_id,
-                    date=row.created_at,
-                    kind=row.kind,
-                )
-                delivery = await connection.send(message, worker.envelope.sender, row.recipients)
-            except Exception as exc:
-                error = classify(exc)
-                retry_at = await _record_failure(worker, row, error)
-                if connection.broken:
-                    # The server is unreachable: wait with this message rather than try each.
-                    reason = f"not attempted: the message before it failed ({error})"
-                    await worker.release(rest, retry_at or worker.clock.now(), reason[:2000])
+@dataclass(frozen=True)
+class Backoff:
+    """Retry delays: ``initial × 2^(attempt-1)``, ± ``jitter``, capped at ``maximum``.
+
+    After ``give_up_after`` seconds since the message was written, a transient
+    failure is final. Tests use short values.
+
+    >>> [Backoff(jitter=0).delay(n) for n in (1, 2, 3, 6, 7)]
+    [30.0, 60.0, 120.0, 900.0, 900.0]
+    """
+
+    initial: float = 30.0
+    maximum: float = 900.0
+    jitter: float = 0.2
+    give_up_after: float = 3 * 86400.0
+
+    def delay(self, attempt: int) -> float:
+        base = self.initial * 2.0 ** min(max(attempt - 1, 0), 30)
+        spread = random.uniform(-self.jitter, self.jitter)  # noqa: S311  (spreading retries, not crypto)
+        return max(0.0, min(self.maximum, base * (1 + spread)))
+
+
+class OutboxHooks(Protocol):
+    """What an accepted or given-up message means to the duties (see :mod:`monitor.notify.duties`).
+    Both run inside the transaction that records the outcome."""
+
+    async def on_accepted(self, tx: Tx, message: QueuedMessage, accepted_at: dt.datetime) -> None: ...
+
+    async def on_failed(self, tx: Tx, message: QueuedMessage) -> None: ...
+
+
+class Courier:
+    """Sends claimed messages and records each outcome; ``retry_for`` is how long a commit is
+    retried while the database is locked or away (an outcome must not be lost)."""
+
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport,
+        envelope: Envelope,
+        clock: Clock,
+        metrics: NotifyMetrics,
+        hooks: OutboxHooks,
+        backoff: Backoff,
+        retry_for: float,
+    ) -> None:
+        self.db = db
+        self.transport = transport
+        self.envelope = envelope
+        self.clock = clock
+        self.metrics = metrics
+        self.hooks = hooks
+        self.backoff = backoff
+        self.retry_for = retry_for
+
+    async def release(self, ids: Sequence[int], at: dt.datetime, reason: str | None = None) -> None:
+        """Hand claimed rows that were not attempted back, due at ``at`` (attempts unchanged)."""
+        if ids:
+            await self.db.run(
+                lambda tx: stored.release(tx, ids, at, reason), retry_for=self.retry_for
+            )
+
+    async def send(
+        self, batch: Sequence[QueuedMessage], *, stopping: Callable[[], bool]
+    ) -> list[int]:
+        """Send ``batch`` in order; returns the ids attempted (the rest were handed back).
+        When ``stopping()`` turns true, what is not yet attempted is handed back at once."""
+        attempted: list[int] = []
+        async with self.transport.connect() as connection:
+            for index, row in enumerate(batch):
+                rest = [later.id for later in batch[index + 1 :]]
+                if stopping():
+                    await self.release([row.id, *rest], self.clock.now())
                     return attempted
-            else:
-                await _record_acceptance(worker, row, delivery)
-    return attempted
+                attempted.append(row.id)
+                self.metrics.send_attempts.inc()
+                try:
+                    message = build_email(
+                        sender=self.envelope.sender,
+                        sender_name=self.envelope.sender_name,
+                        recipients=row.recipients,
+                        subject=row.subject,
+                        text=row.body_text,
+                        html=row.body_html,
+                        message_id=row.message_id,
+                        date=row.created_at,
+                        kind=row.kind,
+                    )
+                    delivery = await connection.send(message, self.envelope.sender, row.recipients)
+                except Exception as exc:
+                    error = classify(exc)
+                    retry_at = await self._record_failure(row, error)
+                    if connection.broken:
+                        # The server is unreachable: wait with this message rather than try each.
+                        reason = f"not attempted: the message before it failed ({error})"
+                        await self.release(rest, retry_at or self.clock.now(), reason[:2000])
+                        return attempted
+                else:
+                    await self._record_acceptance(row, delivery)
+        return attempted
 
+    async def _record_acceptance(self, claimed: QueuedMessage, delivery: Delivery) -> None:
+        accepted_at = self.clock.now()
 
-def _fields(row: OutboxMessage, **more: object) -> dict[str, object]:
-    return {"outbox_id": row.id, "kind": row.kind, "dedupe_key": row.dedupe_key, **more}
-
-
-async def _record_acceptance(
-    worker: OutboxWorker, claimed: OutboxMessage, delivery: Delivery
-) -> None:
-    accepted_at = worker.clock.now()
-
-    async def work(session: AsyncSession) -> bool:
-        # Few statements: on SQLite every one is a trip to the driver's thread.
-        result: Any = await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == claimed.id, OutboxMessage.status == "sending")
-            .values(
-                status="sent",
-                attempts=OutboxMessage.attempts + 1,
+        async def work(tx: Tx) -> bool:
+            recorded = await stored.mark_sent(
+                tx,
+                claimed.id,
                 accepted_at=accepted_at,
-                smtp_response=delivery.response[:2000],
-                last_error=_summary(delivery.refused) or None,
+                response=delivery.response[:2000],
+                error=_summary(delivery.refused) or None,
             )
-        )
-        if result.rowcount != 1:
-            return False
-        await _add_recipients(session, claimed, delivery.refused)
-        await worker.hooks.on_accepted(session, claimed, accepted_at)
-        return True
+            if not recorded:
+                return False
+            await stored.add_recipients(tx, claimed.id, claimed.recipients, delivery.refused)
+            await self.hooks.on_accepted(tx, claimed, accepted_at)
+            return True
 
-    if not await worker.transaction(work, persist=True):
-        log.warning("message was already recorded as sent", extra=_fields(claimed))
-        return
-    log.info("message accepted", extra=_fields(claimed, response=delivery.response[:200]))
-    if delivery.refused:
-        worker.metrics.send_failures.labels("partial").inc()
-        log.warning(
-            "some recipients refused", extra=_fields(claimed, refused=_summary(delivery.refused))
-        )
-
-
-async def _record_failure(
-    worker: OutboxWorker, claimed: OutboxMessage, error: NotifyError
-) -> dt.datetime | None:
-    """Schedule a retry (returns its time) or give up (returns None) and alert operators."""
-    now = worker.clock.now()
-    permanent = isinstance(error, PermanentNotifyError)
-
-    async def work(session: AsyncSession) -> tuple[str, dt.datetime | None, int]:
-        row = await session.get(
-            OutboxMessage, claimed.id, with_for_update=True, populate_existing=True
-        )
-        if row is None or row.status != "sending":
-            return "gone", None, 0
-        row.attempts += 1
-        row.last_error = str(error)[:2000]
-        age = (now - row.created_at).total_seconds()
-        if not permanent and age < worker.backoff.give_up_after:
-            row.status = "pending"
-            row.next_attempt_at = now + dt.timedelta(seconds=worker.backoff.delay(row.attempts))
-            return "retry", row.next_attempt_at, row.attempts
-        if not permanent:
-            row.last_error = (
-                f"gave up after {row.attempts} attempts over {format_span(age)}: {error}"
+        if not await self.db.run(work, retry_for=self.retry_for):
+            log.warning("message was already recorded as sent", extra=_fields(claimed))
+            return
+        log.info("message accepted", extra=_fields(claimed, response=delivery.response[:200]))
+        if delivery.refused:
+            self.metrics.send_failures.labels("partial").inc()
+            log.warning(
+                "some recipients refused",
+                extra=_fields(claimed, refused=_summary(delivery.refused)),
             )
-        row.status = "failed"
-        if isinstance(error, RecipientsRefused):
-            await _add_recipients(session, row, error.refused)
-        await worker.hooks.on_failed(session, row)
-        return "failed", None, row.attempts
 
-    outcome, retry_at, attempts = await worker.transaction(work, persist=True)
-    fields = _fields(claimed, attempt=attempts, error=str(error)[:500])
-    if outcome == "gone":
-        log.warning("failed message is no longer ours to record", extra=fields)
-        return None
-    worker.metrics.send_failures.labels("permanent" if permanent else "transient").inc()
-    if retry_at is None:
-        log.error("message given up", extra=fields)
-    else:
-        log.warning("send failed; will retry", extra={**fields, "retry_at": retry_at.isoformat()})
-    return retry_at
+    async def _record_failure(
+        self, claimed: QueuedMessage, error: NotifyError
+    ) -> dt.datetime | None:
+        """Schedule a retry (returns its time) or give up (returns None) and alert operators."""
+        now = self.clock.now()
+        permanent = isinstance(error, PermanentNotifyError)
+
+        async def work(tx: Tx) -> tuple[str, dt.datetime | None, int]:
+            row = await stored.lock_sending(tx, claimed.id)
+            if row is None:
+                return "gone", None, 0
+            attempts = row.attempts + 1
+            message = str(error)[:2000]
+            age = (now - row.created_at).total_seconds()
+            if not permanent and age < self.backoff.give_up_after:
+                retry = now + dt.timedelta(seconds=self.backoff.delay(attempts))
+                await stored.retry_at(
+                    tx, row.id, attempts=attempts, error=message, next_attempt_at=retry
+                )
+                return "retry", retry, attempts
+            if not permanent:
+                message = (
+                    f"gave up after {attempts} attempts over {format_duration(age)}: {error}"
+                )
+            await stored.give_up(tx, row.id, attempts=attempts, error=message)
+            if isinstance(error, RecipientsRefused):
+                await stored.add_recipients(tx, row.id, row.recipients, error.refused)
+            failed = dataclasses.replace(row, status="failed", attempts=attempts, last_error=message)
+            await self.hooks.on_failed(tx, failed)
+            return "failed", None, attempts
+
+        outcome, retry_at, attempts = await self.db.run(work, retry_for=self.retry_for)
+        fields = _fields(claimed, attempt=attempts, error=str(error)[:500])
+        if outcome == "gone":
+            log.warning("failed message is no longer ours to record", extra=fields)
+            return None
+        self.metrics.send_failures.labels("permanent" if permanent else "transient").inc()
+        if retry_at is None:
+            log.error("message given up", extra=fields)
+        else:
+            log.warning(
+                "send failed; will retry", extra={**fields, "retry_at": retry_at.isoformat()}
+            )
+        return retry_at
 
 
-async def _add_recipients(
-    session: AsyncSession, row: OutboxMessage, refused: dict[str, tuple[int, str]]
-) -> None:
-    outcomes = []
-    for address in dict.fromkeys(row.recipients):
-        code, text = refused.get(address, (None, None))
-        status = "accepted" if code is None else "refused"
-        outcomes.append(
-            {
-                "outbox_id": row.id,
-                "address": address,
-                "status": status,
-                "code": code,
-                "message": text,
-            }
-        )
-    await session.execute(insert(OutboxRecipient), outcomes)
+def _fields(row: QueuedMessage, **more: object) -> dict[str, object]:
+    return {"outbox_id": row.id, "kind": row.kind, "dedupe_key": row.dedupe_key, **more}
 
 
 def _summary(refused: dict[str, tuple[int, str]]) -> str:

@@ -21,8 +21,9 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
-from monitor.notify.layout import Block, Facts, Items, Para, Rendered, Style, compose, format_span
+from monitor.notify.layout import Block, Facts, Items, Para, Rendered, Style, compose
 from monitor.notify.messages import has_arabic_script, one_line
+from monitor.present import format_duration
 
 __all__ = [
     "claim_decision",
@@ -89,7 +90,7 @@ def recovery(
     incident_id: int,
 ) -> Rendered:
     """The outage is over; the measured duration (R-M1: precise to one probe interval)."""
-    duration = format_span((end - start).total_seconds())
+    duration = format_duration((end - start).total_seconds())
     return _customer(
         style,
         customer_name,
@@ -131,7 +132,7 @@ def maintenance_notice(
                     ("Maintenance", f"#{window_id}"),
                     ("Starts", style.time(start)),
                     ("Ends", style.time(end)),
-                    ("Duration", format_span((end - start).total_seconds())),
+                    ("Duration", format_duration((end - start).total_seconds())),
                     ("Reason", one_line(reason, 500)),
                 )
             ),
@@ -226,7 +227,7 @@ def operator_outage(
     rows = [("Incident", f"#{incident_id}"), ("Target", service), ("Down since", style.time(start))]
     if detected_at is not None:
         rows.append(("Detected at", style.time(detected_at)))
-        rows.append(("Detection latency (D-1)", format_span((detected_at - start).total_seconds())))
+        rows.append(("Detection latency (D-1)", format_duration((detected_at - start).total_seconds())))
     blocks: list[Block] = [Facts(tuple(rows)), Para(f"Customers e-mailed ({len(notified)}):")]
     blocks.append(Items(tuple(notified) or ("none",)))
     if skipped:
@@ -243,7 +244,7 @@ def operator_recovery(
     incident_id: int,
     customers: int,
 ) -> Rendered:
-    duration = format_span((end - start).total_seconds())
+    duration = format_duration((end - start).total_seconds())
     return compose(
         style,
         f"Recovered #{incident_id}: {service} after {duration}",
@@ -273,7 +274,7 @@ def duty_warning(
     customers: Sequence[str],
 ) -> Rendered:
     """D-2: the notification deadline nears and no e-mail was accepted: phone them."""
-    left = format_span((deadline - now).total_seconds())
+    left = format_duration((deadline - now).total_seconds())
     return compose(
         style,
         f"ACTION: phone customers, notification deadline in {left} (incident #{incident_id})",
@@ -340,7 +341,7 @@ def late_maintenance(
         [
             Para(
                 f"The notice of this maintenance window did not reach the customers below at least "
-                f"{format_span(notice)} before it starts, so for them it is not excluded (R-EX1): "
+                f"{format_duration(notice)} before it starts, so for them it is not excluded (R-EX1): "
                 f"any downtime in it counts towards their credits."
             ),
             Facts(

@@ -5,8 +5,10 @@ duty** (R-N1) is met by the earliest ``notifications`` row (an SMTP
 acceptance, or a phone call an operator logged) no later than
 ``start + policy.notification_deadline``. For each maintenance window and
 customer, the **maintenance notice duty** (D-3, R-EX1) is met by a
-``maintenance_notices`` row no later than ``start - policy.maintenance_notice``
-(exactly 48 h is in time).
+``maintenance_notices`` row no later than ``start - policy.maintenance_notice``.
+Each duty's state comes from the engine (:func:`monitor.sla.duty_state`), on the
+same boundary as the month's report: done exactly at the deadline is in time,
+and a duty is breached only once its deadline has passed.
 
 :meth:`DutyTracker.check` runs periodically. ``policy.notification_warning``
 before a deadline with the duty unmet, the duty is *at risk*: operators get one
@@ -22,24 +24,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from typing import TYPE_CHECKING
 
 from monitor.notify import templates
 from monitor.notify.duties import Duties
 from monitor.notify.maintenance import late_maintenance_draft, window_customers
 from monitor.notify.outbox import Draft, enqueue
-from monitor.store.models import (
-    Incident,
-    MaintenanceNotice,
-    MaintenanceWindow,
-    Notification,
-    OutboxMessage,
-)
+from monitor.sla import DutyState, duty_state, notice_due, notification_due
+from monitor.store import incidents, maintenance
+from monitor.store import outbox as stored
+from monitor.store.maintenance import WindowRecord
+
+if TYPE_CHECKING:
+    from monitor.store import Tx
 
 __all__ = ["DutyCheck", "DutyStatus", "DutyTracker"]
 
@@ -57,7 +55,7 @@ class DutyStatus:
     due: dt.datetime
     done_at: dt.datetime | None  # notified_at, or the notice's sent_at
     channel: str | None  # email | phone | other
-    state: str  # done | pending | at_risk | breached
+    state: DutyState  # done | pending | at_risk | breached
 
     @property
     def latency_seconds(self) -> float | None:
@@ -78,25 +76,6 @@ class DutyCheck:
         return [d for d in self.duties if d.state == state and duty in (None, d.duty)]
 
 
-def _state(done_at: dt.datetime | None, due: dt.datetime, now: dt.datetime, warning: float) -> str:
-    if done_at is not None and done_at <= due:
-        return "done"
-    if now >= due:
-        return "breached"
-    return "at_risk" if (due - now).total_seconds() <= warning else "pending"
-
-
-def _earliest(
-    rows: Iterable[tuple[int, str, dt.datetime, str]],
-) -> dict[tuple[int, str], tuple[dt.datetime, str]]:
-    first: dict[tuple[int, str], tuple[dt.datetime, str]] = {}
-    for about, customer_id, at, channel in rows:
-        key = (about, customer_id)
-        if key not in first or at < first[key][0]:
-            first[key] = (at, channel)
-    return first
-
-
 class DutyTracker:
     """Checks the duties; counts each breach once (those whose deadline passes after ``since``)."""
 
@@ -108,12 +87,12 @@ class DutyTracker:
 
     async def check(self, now: dt.datetime) -> DutyCheck:
         d = self.duties
-        async with d.sessions() as session, session.begin():
-            incidents, targets, requeue = await self._notification_duties(session, now)
-            windows, late = await self._maintenance_duties(session, now)
-            statuses = incidents + windows
+        async with d.db.transaction() as tx:
+            found, targets, requeue = await self._notification_duties(tx, now)
+            windows, late = await self._maintenance_duties(tx, now)
+            statuses = found + windows
             drafts = self._warnings(statuses, targets, late, now)
-            queued = await enqueue(session, drafts, now=now, domain=d.envelope.domain)
+            queued = await enqueue(tx, drafts, now=now, domain=d.envelope.domain)
         for incident_id in requeue:  # opened, but its e-mails were never queued (a crash)
             queued += await d.on_incident_opened(incident_id)
         if queued:
@@ -140,45 +119,25 @@ class DutyTracker:
         return DutyCheck(now, tuple(statuses), queued)
 
     async def _notification_duties(
-        self, session: AsyncSession, now: dt.datetime
+        self, tx: Tx, now: dt.datetime
     ) -> tuple[list[DutyStatus], dict[int, str], list[int]]:
         d = self.duties
-        deadline = dt.timedelta(seconds=d.policy.notification_deadline)
-        horizon = now - deadline - self.lookback
-        incidents = (
-            await session.scalars(
-                select(Incident)
-                .where(Incident.start >= horizon, Incident.start <= now)
-                .order_by(Incident.id)
-            )
-        ).all()
-        ids = [i.id for i in incidents]
-        notified = await session.execute(
-            select(
-                Notification.incident_id,
-                Notification.customer_id,
-                Notification.notified_at,
-                Notification.channel,
-            ).where(Notification.incident_id.in_(ids))
-        )
-        done = _earliest((i, c, at, channel) for i, c, at, channel in notified)
-        outage_mail = await session.execute(
-            select(OutboxMessage.incident_id, OutboxMessage.customer_id).where(
-                OutboxMessage.incident_id.in_(ids), OutboxMessage.kind == "outage"
-            )
-        )
-        queued = {(i, c) for i, c in outage_mail}
+        deadline = dt.timedelta(seconds=d.policy.notification_deadline_seconds)
+        found = await incidents.started_between(tx, now - deadline - self.lookback, now)
+        ids = [i.id for i in found]
+        done = await incidents.first_notifications(tx, ids)
+        queued = await stored.outage_queued(tx, ids)
         statuses: list[DutyStatus] = []
         requeue: list[int] = []
-        for incident in incidents:
-            due = incident.start + deadline
+        for incident in found:
+            due = notification_due(incident.start, d.policy)
             for customer_id in d.topology.affected_customers(incident.service_id):
                 if d.skip_reason(customer_id, incident.start) is not None:
                     continue
                 if incident.end is None and (incident.id, customer_id) not in queued:
                     requeue.append(incident.id)
-                at, channel = done.get((incident.id, customer_id), (None, None))
-                state = _state(at, due, now, d.policy.notification_warning)
+                first = done.get((incident.id, customer_id))
+                at = None if first is None else first.at
                 statuses.append(
                     DutyStatus(
                         "notification",
@@ -187,47 +146,31 @@ class DutyTracker:
                         incident.start,
                         due,
                         at,
-                        channel,
-                        state,
+                        None if first is None else first.channel,
+                        duty_state(at, due, now, d.settings.notification_warning_seconds),
                     )
                 )
-        targets = {incident.id: incident.service_id for incident in incidents}
+        targets = {incident.id: incident.service_id for incident in found}
         return statuses, targets, sorted(set(requeue))
 
     async def _maintenance_duties(
-        self, session: AsyncSession, now: dt.datetime
-    ) -> tuple[list[DutyStatus], dict[int, MaintenanceWindow]]:
+        self, tx: Tx, now: dt.datetime
+    ) -> tuple[list[DutyStatus], dict[int, WindowRecord]]:
         d = self.duties
-        notice = dt.timedelta(seconds=d.policy.maintenance_notice)
-        warning = dt.timedelta(seconds=d.policy.notification_warning)
-        windows = (
-            await session.scalars(
-                select(MaintenanceWindow)
-                .options(selectinload(MaintenanceWindow.services))
-                .where(
-                    MaintenanceWindow.cancelled_at.is_(None),
-                    MaintenanceWindow.start >= now - self.lookback,
-                    MaintenanceWindow.start <= now + notice + warning,
-                )
-                .order_by(MaintenanceWindow.id)
-            )
-        ).all()
-        noticed = await session.execute(
-            select(
-                MaintenanceNotice.window_id,
-                MaintenanceNotice.customer_id,
-                MaintenanceNotice.sent_at,
-                MaintenanceNotice.channel,
-            ).where(MaintenanceNotice.window_id.in_([w.id for w in windows]))
+        notice = dt.timedelta(seconds=d.policy.maintenance_notice_seconds)
+        warning = d.settings.notification_warning_seconds
+        windows = await maintenance.starting_between(
+            tx, now - self.lookback, now + notice + dt.timedelta(seconds=warning)
         )
-        done = _earliest((w, c, at, channel) for w, c, at, channel in noticed)
+        done = await maintenance.first_notices(tx, [w.id for w in windows])
         statuses: list[DutyStatus] = []
-        late: dict[int, MaintenanceWindow] = {}
+        late: dict[int, WindowRecord] = {}
         for window in windows:
-            due = window.start - notice  # R-EX1: exactly 48 h before is in time
+            due = notice_due(window.start, d.policy)  # R-EX1: exactly 48 h before is in time
             for customer_id in window_customers(d, window):
-                at, channel = done.get((window.id, customer_id), (None, None))
-                state = _state(at, due, now, warning.total_seconds())
+                first = done.get((window.id, customer_id))
+                at = None if first is None else first.at
+                state = duty_state(at, due, now, warning)
                 statuses.append(
                     DutyStatus(
                         "maintenance_notice",
@@ -236,7 +179,7 @@ class DutyTracker:
                         window.created_at,
                         due,
                         at,
-                        channel,
+                        None if first is None else first.channel,
                         state,
                     )
                 )
@@ -248,7 +191,7 @@ class DutyTracker:
         self,
         statuses: list[DutyStatus],
         targets: dict[int, str],
-        late: dict[int, MaintenanceWindow],
+        late: dict[int, WindowRecord],
         now: dt.datetime,
     ) -> list[Draft]:
         d = self.duties

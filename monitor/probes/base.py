@@ -2,12 +2,18 @@
 
 A probe answers one question, "is this target up right now?", and never raises
 for a target's failure: it returns a :class:`ProbeResult` whose
-``failure_class`` says what went wrong (SPEC section 8). The strings are the
-``failure_class`` of the :mod:`monitor.errors` probe errors, plus
-``redirect_loop``.
+``failure_class`` says what went wrong (SPEC section 8). Every failure is one of
+the :class:`~monitor.errors.ProbeError` classes: the probes raise the ones about
+an answer themselves (``http_status``, ``condition``, ``too_slow``,
+``too_large``), and :func:`classify_exception` maps connection-level
+exceptions to the others with one table (:data:`EXCEPTIONS`).
 
->>> result = ProbeResult("panel", "down", at, failure_class="http_status",   # doctest: +SKIP
-...                      detail="HTTP 503 Service Unavailable", http_status=503)
+>>> failure = classify_exception(ConnectionRefusedError(), "127.0.0.1:9")
+>>> failure
+ConnectRefused('connection to 127.0.0.1:9 refused')
+>>> at = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
+>>> ProbeResult("shop", "down", at, failure.failure_class, str(failure)).failure_class
+'connect_refused'
 """
 
 from __future__ import annotations
@@ -15,28 +21,57 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from typing import Any, Literal, Protocol
 
 import aiohttp
+
+from monitor.errors import (
+    ConditionFailed,
+    ConnectRefused,
+    ConnectTimeout,
+    DNSError,
+    FailureClass,
+    HTTPStatusError,
+    ProbeError,
+    ProbeTimeout,
+    RedirectLoop,
+    TLSError,
+    TooLarge,
+    TooSlow,
+)
+
+__all__ = [
+    "EXCEPTIONS",
+    "FAILURE_CLASSES",
+    "PROBE_ERRORS",
+    "FailureClass",
+    "Probe",
+    "ProbeResult",
+    "ProbeState",
+    "classify_exception",
+    "shorten",
+]
 
 ProbeState = Literal["up", "down", "unknown"]
 """A probe only says up or down; ``unknown`` is decided later, by the canary logic (R-M2)."""
 
-FailureClass = Literal[
-    "dns",
-    "connect_refused",
-    "connect_timeout",
-    "tls",
-    "timeout",
-    "http_status",
-    "condition",
-    "too_slow",
-    "too_large",
-    "redirect_loop",
-    "error",
-]
-FAILURE_CLASSES: tuple[FailureClass, ...] = get_args(FailureClass)
+PROBE_ERRORS: tuple[type[ProbeError], ...] = (
+    DNSError,
+    ConnectRefused,
+    ConnectTimeout,
+    TLSError,
+    ProbeTimeout,
+    HTTPStatusError,
+    ConditionFailed,
+    TooSlow,
+    TooLarge,
+    RedirectLoop,
+    ProbeError,
+)
+#: Every failure class, from the error classes themselves (the one source of the names).
+FAILURE_CLASSES: tuple[FailureClass, ...] = tuple(error.failure_class for error in PROBE_ERRORS)
 
 # Evidence is stored for every failure (R-M7): a detail is one short line, never a traceback.
 MAX_DETAIL = 200
@@ -74,6 +109,7 @@ class ProbeResult:
         return self.state == "up"
 
 
+
 class Probe(Protocol):
     """One target's check. ``check()`` returns a classified result; it never raises for
     a target failure (only ``asyncio.CancelledError`` passes through, on shutdown)."""
@@ -95,49 +131,81 @@ def _os_reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def classify_exception(error: BaseException, where: str) -> tuple[FailureClass, str]:
-    """Map a connection-level exception to a failure class and a short detail.
+def _redirects(error: aiohttp.TooManyRedirects, where: str) -> str:
+    last = error.history[-1] if error.history else None
+    location = last.headers.get("Location", "") if last is not None else ""
+    return f"{len(error.history)} redirects without an answer; last to {location}"
 
-    ``where`` names the target (``host:port`` or the URL) for the detail. The
-    order matters: aiohttp's certificate error is an SSL error is a connector
-    error is an ``OSError``.
+
+def _certificate(error: aiohttp.ClientConnectorCertificateError, where: str) -> str:
+    cause = error.certificate_error
+    reason = getattr(cause, "verify_message", None) or _os_reason(cause)
+    return f"TLS certificate of {error.host} rejected: {reason}"
+
+
+# Connection-level exceptions and the failure each one is, most specific first (aiohttp's
+# certificate error is an SSL error is a connector error is an OSError), with how its
+# detail reads. ``where`` names the target: ``host:port`` or the URL.
+EXCEPTIONS: tuple[tuple[type[BaseException], type[ProbeError], Callable[[Any, str], str]], ...] = (
+    (aiohttp.TooManyRedirects, RedirectLoop, _redirects),
+    (
+        aiohttp.ClientConnectorDNSError,
+        DNSError,
+        lambda e, _: f"DNS lookup of {e.host} failed: {_os_reason(e.os_error)}",
+    ),
+    (aiohttp.ClientConnectorCertificateError, TLSError, _certificate),
+    (
+        aiohttp.ClientSSLError,
+        TLSError,
+        lambda e, _: f"TLS handshake with {e.host}:{e.port} failed: {_ssl_reason(e.os_error)}",
+    ),
+    (
+        ssl.SSLCertVerificationError,
+        TLSError,
+        lambda e, where: f"TLS certificate of {where} rejected: {e.verify_message}",
+    ),
+    (ssl.SSLError, TLSError, lambda e, where: f"TLS with {where} failed: {_ssl_reason(e)}"),
+    (
+        socket.gaierror,
+        DNSError,
+        lambda e, where: f"DNS lookup for {where} failed: {_os_reason(e)}",
+    ),
+    (ConnectionRefusedError, ConnectRefused, lambda e, where: f"connection to {where} refused"),
+    # The kernel's ETIMEDOUT, not our deadline (the probes name what their deadline cut).
+    (TimeoutError, ConnectTimeout, lambda e, where: f"connection to {where} timed out"),
+    (
+        aiohttp.ServerDisconnectedError,
+        ProbeError,
+        lambda e, where: f"{where} closed the connection without a complete answer",
+    ),
+    (
+        aiohttp.ClientPayloadError,
+        ProbeError,
+        lambda e, where: f"invalid response body from {where}: {e}",
+    ),
+    (
+        aiohttp.ClientResponseError,
+        ProbeError,
+        lambda e, where: f"invalid HTTP response from {where}: {e.message}",
+    ),
+    (OSError, ProbeError, lambda e, where: f"cannot connect to {where}: {_os_reason(e)}"),
+)
+
+
+def classify_exception(error: BaseException, where: str) -> ProbeError:
+    """The :class:`ProbeError` a connection-level exception stands for, with a short detail.
+
+    A connector error other than the DNS and TLS ones is classified by the OS error
+    inside it (refused, timed out...), named by its ``host:port``.
     """
-    if isinstance(error, aiohttp.TooManyRedirects):
-        last = error.history[-1] if error.history else None
-        location = last.headers.get("Location", "") if last is not None else ""
-        hops = len(error.history)
-        return "redirect_loop", shorten(f"{hops} redirects without an answer; last to {location}")
-    if isinstance(error, aiohttp.ClientConnectorDNSError):
-        return "dns", shorten(f"DNS lookup of {error.host} failed: {_os_reason(error.os_error)}")
-    if isinstance(error, aiohttp.ClientConnectorCertificateError):
-        cause = error.certificate_error
-        reason = getattr(cause, "verify_message", None) or _os_reason(cause)
-        return "tls", shorten(f"TLS certificate of {error.host} rejected: {reason}")
-    if isinstance(error, aiohttp.ClientSSLError):
-        return "tls", shorten(
-            f"TLS handshake with {error.host}:{error.port} failed: {_ssl_reason(error.os_error)}"
-        )
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return classify_exception(error.os_error, f"{error.host}:{error.port}")
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return "tls", shorten(f"TLS certificate of {where} rejected: {error.verify_message}")
-    if isinstance(error, ssl.SSLError):
-        return "tls", shorten(f"TLS with {where} failed: {_ssl_reason(error)}")
-    if isinstance(error, socket.gaierror):
-        return "dns", shorten(f"DNS lookup for {where} failed: {_os_reason(error)}")
-    if isinstance(error, ConnectionRefusedError):
-        return "connect_refused", shorten(f"connection to {where} refused")
-    if isinstance(error, TimeoutError):  # the kernel's ETIMEDOUT, not our deadline
-        return "connect_timeout", shorten(f"connection to {where} timed out")
-    if isinstance(error, aiohttp.ServerDisconnectedError):
-        return "error", shorten(f"{where} closed the connection without a complete answer")
-    if isinstance(error, aiohttp.ClientPayloadError):
-        return "error", shorten(f"invalid response body from {where}: {error}")
-    if isinstance(error, aiohttp.ClientResponseError):
-        return "error", shorten(f"invalid HTTP response from {where}: {error.message}")
-    if isinstance(error, OSError):
-        return "error", shorten(f"cannot connect to {where}: {_os_reason(error)}")
-    return "error", shorten(f"{type(error).__name__}: {error}")
+    if isinstance(error, ProbeError):
+        return error
+    for kind, failure, describe in EXCEPTIONS:
+        if isinstance(error, kind):
+            if kind is OSError and isinstance(error, aiohttp.ClientConnectorError):
+                return classify_exception(error.os_error, f"{error.host}:{error.port}")
+            return failure(shorten(describe(error, where)))
+    return ProbeError(shorten(f"{type(error).__name__}: {error}"))
 
 
 def _ssl_reason(error: BaseException) -> str:

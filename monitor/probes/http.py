@@ -26,14 +26,22 @@ import datetime as dt
 import functools
 import json
 import time
-from typing import cast
 
 import aiohttp
 from yarl import URL
 
 from monitor.config.schema import HTTPProbe
-from monitor.errors import ConditionFailed, HTTPStatusError, ProbeError, TooLarge, TooSlow
-from monitor.probes.base import FailureClass, ProbeResult, classify_exception, shorten
+from monitor.errors import (
+    ConditionFailed,
+    ConnectTimeout,
+    DNSError,
+    HTTPStatusError,
+    ProbeError,
+    ProbeTimeout,
+    TooLarge,
+    TooSlow,
+)
+from monitor.probes.base import ProbeResult, classify_exception, shorten
 from monitor.probes.sessions import Phases, ProbeResponse, ProbeSessions
 from monitor.probes.tls import certificate_not_after
 
@@ -130,7 +138,7 @@ class HTTPCheck:
             status: int | None = None
             cert_not_after: dt.datetime | None = None
             deadline = asyncio.timeout(self._timeout)
-            failure_class: str
+            failure: ProbeError | None = None
             try:
                 async with (
                     deadline,
@@ -148,23 +156,22 @@ class HTTPCheck:
                     if self._https:
                         cert_not_after = self._peer_not_after(response)
                     await self._judge(response, started)
-            except ProbeError as failure:
-                failure_class, detail = failure.failure_class, shorten(str(failure))
+            except ProbeError as judged:
+                failure = judged
             except TimeoutError as error:
-                if deadline.expired():
-                    failure_class, detail = self._timed_out(phases, first_byte)
-                else:
-                    failure_class, detail = classify_exception(error, self._where)
+                failure = (
+                    self._timed_out(phases, first_byte)
+                    if deadline.expired()
+                    else classify_exception(error, self._where)
+                )
             except Exception as error:  # any target behaviour becomes evidence, never a crash
-                failure_class, detail = classify_exception(error, self._where)
-            else:
-                failure_class, detail = "", ""
+                failure = classify_exception(error, self._where)
             return ProbeResult(
                 target_id=self.target_id,
-                state="down" if failure_class else "up",
+                state="up" if failure is None else "down",
                 at=at,
-                failure_class=cast(FailureClass, failure_class) if failure_class else None,
-                detail=detail,
+                failure_class=None if failure is None else failure.failure_class,
+                detail="" if failure is None else shorten(str(failure)),
                 http_status=status,
                 dns=phases.dns(),
                 connect=phases.connect(),
@@ -246,18 +253,18 @@ class HTTPCheck:
             text += f"; Location {location}"
         return text
 
-    def _timed_out(self, phases: Phases, first_byte: float | None) -> tuple[str, str]:
+    def _timed_out(self, phases: Phases, first_byte: float | None) -> ProbeError:
         """Name the phase the overall deadline interrupted."""
         limit = f"within the {self._timeout:g} s timeout"
         unfinished = phases.unfinished()
         if unfinished == "dns":
-            return "dns", f"DNS lookup not finished {limit}"
+            return DNSError(f"DNS lookup not finished {limit}")
         if unfinished == "connect":
             what = "TCP connect and TLS handshake" if self._https else "TCP connect"
-            return "connect_timeout", f"{what} not finished {limit}"
+            return ConnectTimeout(f"{what} not finished {limit}")
         if first_byte is None:
-            return "timeout", f"no response headers {limit}"
-        return "timeout", f"response body not complete {limit}"
+            return ProbeTimeout(f"no response headers {limit}")
+        return ProbeTimeout(f"response body not complete {limit}")
 
     def _peer_not_after(self, response: aiohttp.ClientResponse) -> dt.datetime | None:
         """Expiry of the presented certificate; parsed only when the certificate changes."""

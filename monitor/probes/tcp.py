@@ -13,10 +13,10 @@ import asyncio
 import ipaddress
 import socket
 import time
-from typing import cast
 
 from monitor.config.schema import TCPProbe
-from monitor.probes.base import FailureClass, ProbeResult, classify_exception
+from monitor.errors import ConnectTimeout, DNSError, ProbeError
+from monitor.probes.base import ProbeResult, classify_exception, shorten
 from monitor.probes.sessions import ProbeSessions
 
 _Address = tuple[int, str, int]  # family, host, port
@@ -55,7 +55,7 @@ class TCPCheck:
             connect: float | None = None
             phase = "dns"
             deadline = asyncio.timeout(self._timeout)
-            failure_class: str
+            failure: ProbeError | None = None
             try:
                 async with deadline:
                     addresses = self._literal
@@ -70,22 +70,19 @@ class TCPCheck:
                 if deadline.expired():
                     limit = f"within the {self._timeout:g} s timeout"
                     if phase == "dns":
-                        failure_class, detail = "dns", f"DNS lookup not finished {limit}"
+                        failure = DNSError(f"DNS lookup not finished {limit}")
                     else:
-                        failure_class = "connect_timeout"
-                        detail = f"TCP connect to {self._where} not finished {limit}"
+                        failure = ConnectTimeout(f"TCP connect to {self._where} not finished {limit}")
                 else:
-                    failure_class, detail = classify_exception(error, self._where)
+                    failure = classify_exception(error, self._where)
             except Exception as error:  # any target behaviour becomes evidence, never a crash
-                failure_class, detail = classify_exception(error, self._where)
-            else:
-                failure_class, detail = "", ""
+                failure = classify_exception(error, self._where)
             return ProbeResult(
                 target_id=self.target_id,
-                state="down" if failure_class else "up",
+                state="up" if failure is None else "down",
                 at=at,
-                failure_class=cast(FailureClass, failure_class) if failure_class else None,
-                detail=detail,
+                failure_class=None if failure is None else failure.failure_class,
+                detail="" if failure is None else shorten(str(failure)),
                 dns=dns,
                 connect=connect,
                 total=time.monotonic() - started,

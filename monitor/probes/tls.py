@@ -21,13 +21,13 @@ import datetime as dt
 import ssl
 import time
 from dataclasses import dataclass
-from typing import cast
 
 from cryptography import x509
 from yarl import URL
 
 from monitor.config.schema import HTTPProbe
-from monitor.probes.base import FailureClass, classify_exception
+from monitor.errors import ConnectTimeout, FailureClass, ProbeError, ProbeTimeout, TLSError
+from monitor.probes.base import classify_exception, shorten
 from monitor.probes.sessions import Phases, ProbeSessions
 
 _DAY = 86400.0
@@ -106,24 +106,24 @@ class CertificateCheck:
                 if deadline.expired():
                     limit = f"within the {self._timeout:g} s timeout"
                     if phases.unfinished() == "connect":
-                        detail = f"TCP connect to {self._where} not finished {limit}"
-                        return self._failed(at, "connect_timeout", detail, verify_ok, verify_error)
-                    detail = f"TLS handshake with {self._where} not finished {limit}"
-                    return self._failed(
-                        at, "timeout", detail, verify_ok, verify_error, phases.connect()
-                    )
+                        failure: ProbeError = ConnectTimeout(
+                            f"TCP connect to {self._where} not finished {limit}"
+                        )
+                        return self._failed(at, failure, verify_ok, verify_error)
+                    failure = ProbeTimeout(f"TLS handshake with {self._where} not finished {limit}")
+                    return self._failed(at, failure, verify_ok, verify_error, phases.connect())
                 return self._failed(
-                    at, *classify_exception(error, self._where), verify_ok, verify_error
+                    at, classify_exception(error, self._where), verify_ok, verify_error
                 )
             except Exception as error:  # any target behaviour becomes evidence, never a crash
                 return self._failed(
-                    at, *classify_exception(error, self._where), verify_ok, verify_error
+                    at, classify_exception(error, self._where), verify_ok, verify_error
                 )
             not_after = certificate_not_after(der) if der is not None else None
             if not_after is None:
-                detail = f"{self._where} sent no readable certificate"
+                failure = TLSError(f"{self._where} sent no readable certificate")
                 return self._failed(
-                    at, "tls", detail, verify_ok, verify_error, phases.connect(), handshake
+                    at, failure, verify_ok, verify_error, phases.connect(), handshake
                 )
             return CertificateResult(
                 target_id=self.target_id,
@@ -140,8 +140,7 @@ class CertificateCheck:
     def _failed(
         self,
         at: dt.datetime,
-        failure_class: str,
-        detail: str,
+        failure: ProbeError,
         verify_ok: bool | None,
         verify_error: str | None,
         connect: float | None = None,
@@ -155,8 +154,8 @@ class CertificateCheck:
             verify_ok=verify_ok,
             verify_error=verify_error,
             expiring=False,
-            failure_class=cast(FailureClass, failure_class),
-            detail=detail,
+            failure_class=failure.failure_class,
+            detail=shorten(str(failure)),
             connect=connect,
             tls=handshake,
         )

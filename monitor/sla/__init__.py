@@ -11,6 +11,8 @@ Layers, bottom up::
     calendar    months of the provider's calendar and zone, business days (R-M5, R-C1)
     policy      the contract's numbers with the SPEC defaults
     inputs      incident, maintenance, customer and ticket records
+    deadlines   the one boundary of every duty with a deadline (R-N1/D-2, R-EX1/D-3)
+    eligibility who gets nothing (R-EX5, R-EX6, R-EX7): for credits and for e-mails
     downtime    counted / excluded / unknown time per customer (R-M3, R-M4, R-EX*)
     credits     tiers, notification, detection and ticket rules (R-T*, R-N1, D-1, R-P*)
     report      the report records and their SPEC section 7 JSON
@@ -27,8 +29,25 @@ from monitor.sla.calendar import (
     month_period,
     split_by_month,
 )
+from monitor.sla.deadlines import (
+    DUTY_STATES,
+    DutyState,
+    duty_state,
+    in_time,
+    notice_due,
+    notification_due,
+    within,
+)
 from monitor.sla.digest import inputs_digest
 from monitor.sla.downtime import EXCLUSION_REASONS
+from monitor.sla.eligibility import (
+    INELIGIBLE_REASONS,
+    IneligibleRule,
+    ineligible,
+    lapse_instant,
+    suspended,
+    unsupported_version,
+)
 from monitor.sla.engine import compute_month
 from monitor.sla.inputs import (
     CAUSES,
@@ -54,14 +73,18 @@ __all__ = [
     "CALENDARS",
     "CAUSES",
     "DEFAULT_TIERS",
+    "DUTY_STATES",
     "EXCLUSION_REASONS",
+    "INELIGIBLE_REASONS",
     "CalendarName",
     "Cause",
     "CreditLine",
     "CustomerInput",
     "CustomerReport",
+    "DutyState",
     "IncidentInput",
     "IncidentLine",
+    "IneligibleRule",
     "Interval",
     "MaintenanceInput",
     "MonthPeriod",
@@ -71,14 +94,23 @@ __all__ = [
     "Tier",
     "clip",
     "compute_month",
+    "duty_state",
     "end_of_next_business_day",
+    "in_time",
+    "ineligible",
     "inputs_digest",
     "intersect",
+    "lapse_instant",
     "month_containing",
     "month_period",
+    "notice_due",
+    "notification_due",
     "split_by_month",
     "subtract",
+    "suspended",
     "total_seconds",
     "union",
+    "unsupported_version",
     "whole_second",
+    "within",
 ]

@@ -75,7 +75,7 @@ def zone(tz: str) -> ZoneInfo:
 def month_period(label: str, calendar: CalendarName, tz: str) -> MonthPeriod:
     """The month ``label`` ("YYYY-MM" in ``calendar``) in zone ``tz``.
 
-    Raises :class:`InputError` for ``--month`` when the label is malformed or
+    Raises :class:`InputError` for ``month`` when the label is malformed or
     names a month that does not exist ("2026-13", "1403-00", "abc").
     """
     if calendar not in CALENDARS:
@@ -84,16 +84,16 @@ def month_period(label: str, calendar: CalendarName, tz: str) -> MonthPeriod:
     match = _LABEL.fullmatch(label)
     allowed = f"a month YYYY-MM of the {calendar} calendar, MM from 01 to 12"
     if match is None:
-        raise InputError("--month", label, allowed)
+        raise InputError("month", label, allowed)
     year, month = int(match[1]), int(match[2])
     if not 1 <= month <= 12:
-        raise InputError("--month", label, allowed)
+        raise InputError("month", label, allowed)
     following = (year + 1, 1) if month == 12 else (year, month + 1)
     try:
         start = _local_midnight(_first_day(calendar, year, month), tzinfo)
         end = _local_midnight(_first_day(calendar, *following), tzinfo)
     except (ValueError, OverflowError) as error:
-        raise InputError("--month", label, allowed) from error
+        raise InputError("month", label, allowed) from error
     return MonthPeriod(label, calendar, tz, start, end)
 
 

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from monitor.sla.calendar import MonthPeriod
+from monitor.sla.deadlines import missed, within
+from monitor.sla.eligibility import INELIGIBLE_REASONS, ineligible
 from monitor.sla.inputs import CustomerInput, IncidentInput, TicketInput
 from monitor.sla.intervals import whole_second
 from monitor.sla.policy import Policy, Tier
@@ -61,30 +63,23 @@ def credit_value(days: Decimal, fee_per_year: Decimal) -> Decimal:
 
 
 def ineligible_reason(customer: CustomerInput, period: MonthPeriod) -> str | None:
-    """R-EX5, R-EX6, R-EX7: why a customer earns no credit this month, in rule order."""
-    if customer.paid_until is not None and customer.paid_until <= period.start:
-        return "R-EX5 non-payment"
-    if customer.clone:
-        return "R-EX6 clone"
-    if customer.unsupported_version:
-        return "R-EX7 unsupported version"
-    return None
+    """R-EX5, R-EX6, R-EX7: why a customer earns no credit this month, in rule order
+    (:func:`monitor.sla.eligibility.ineligible` at the month's start)."""
+    rule = ineligible(customer, period.start)
+    return None if rule is None else INELIGIBLE_REASONS[rule]
 
 
 def notification_breached(notified_after_seconds: int | None, elapsed_seconds: int,
                           policy: Policy) -> bool:
-    """R-N1 / D-2: no notification reached the customer within 2 h of the incident
-    start (exactly 2 h is in time; 2 h 1 min or never is a breach).
+    """R-N1 / D-2: no notification reached the customer within 2 h of the incident start,
+    on the one boundary the duty tracker uses too (:func:`monitor.sla.deadlines.missed`):
+    notified exactly at 2 h is in time; nothing yet is a breach only once the deadline
+    has passed, so a report of the running month never credits early.
 
     ``notified_after_seconds`` is notified_at - start (None if never);
-    ``elapsed_seconds`` is now - start. A missing notification is a breach only
-    once the deadline has passed, so a report of the running month never
-    credits early.
+    ``elapsed_seconds`` is now - start.
     """
-    deadline = policy.notification_deadline_seconds
-    if notified_after_seconds is not None and notified_after_seconds <= deadline:
-        return False
-    return elapsed_seconds > deadline
+    return missed(notified_after_seconds, elapsed_seconds, policy.notification_deadline_seconds)
 
 
 def detection_latency(incident: IncidentInput) -> int | None:
@@ -96,10 +91,11 @@ def detection_latency(incident: IncidentInput) -> int | None:
 
 
 def detection_breached(incident: IncidentInput, policy: Policy) -> bool:
-    """D-1: a probe took longer than 15 min to know of the outage."""
+    """D-1: a probe took longer than 15 min to know of the outage (exactly 15 min is in
+    time, :func:`monitor.sla.deadlines.within`)."""
     latency = detection_latency(incident)
     return (incident.source == "probe" and latency is not None
-            and latency > policy.detection_deadline_seconds)
+            and not within(latency, policy.detection_deadline_seconds))
 
 
 def fix_due(ticket: TicketInput, policy: Policy) -> datetime | None:

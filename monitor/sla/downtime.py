@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
+from monitor.sla.deadlines import in_time, notice_due
 from monitor.sla.inputs import Cause, CustomerInput, IncidentInput, MaintenanceInput
 from monitor.sla.intervals import (
     Interval,
@@ -117,7 +118,6 @@ class ServiceViews:
         self._services = services
         self._windows: dict[str, list[tuple[MaintenanceInput, datetime, Interval]]] = (
             defaultdict(list))
-        notice = timedelta(seconds=policy.maintenance_notice_seconds)
         for window in sorted(maintenance, key=lambda m: m.id):
             start, end = whole_second(window.start), whole_second(window.end)
             if end <= start:
@@ -125,7 +125,7 @@ class ServiceViews:
             span = Interval(start, end)
             for service_id in window.service_ids:
                 # R-EX1 / D-3: the notice must arrive by start - 48 h (exactly 48 h is in time).
-                self._windows[service_id].append((window, start - notice, span))
+                self._windows[service_id].append((window, notice_due(start, policy), span))
         self._cache: dict[tuple[str, tuple[int, ...]], ServiceView] = {}
 
     def view(self, service_id: str, customer_id: str) -> ServiceView | None:
@@ -146,7 +146,7 @@ class ServiceViews:
 
 
 def _notice_in_time(notice_sent_at: datetime | None, notice_due: datetime) -> bool:
-    return notice_sent_at is not None and whole_second(notice_sent_at) <= notice_due
+    return notice_sent_at is not None and in_time(notice_sent_at, notice_due)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,17 @@ from typing import NamedTuple
 from monitor.sla.calendar import MonthPeriod
 from monitor.sla.inputs import Cause
 
-__all__ = ["JSON", "CreditLine", "CustomerReport", "IncidentLine", "MonthReport", "iso_utc"]
+__all__ = [
+    "JSON",
+    "CreditLine",
+    "CustomerReport",
+    "IncidentLine",
+    "MonthReport",
+    "iso_utc",
+    "shown_availability",
+    "shown_days",
+    "shown_money",
+]
 
 JSON = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
 
@@ -34,13 +44,24 @@ def iso_utc(instant: datetime) -> str:
     return utc.isoformat(timespec="seconds") + "Z"
 
 
-def _days(days: Decimal) -> int | float:
-    # Days are whole or a quarter of a tier (R-P1), so float shows them exactly.
+def shown_availability(percent: Decimal) -> Decimal:
+    """Availability as shown (JSON, tables): three decimals rounded *down* (R-M6), so a value
+    shown as meeting the target never hides a tier (R-T1 applies only below the target).
+
+    >>> shown_availability(Decimal("99.79999"))
+    Decimal('99.799')
+    """
+    return percent.quantize(_AVAILABILITY_PLACES, ROUND_DOWN)
+
+
+def shown_money(amount: Decimal) -> Decimal:
+    """Money as shown: two decimals, half up (the engine keeps it exact, R-T2)."""
+    return amount.quantize(_MONEY_PLACES, rounding=ROUND_HALF_UP)
+
+
+def shown_days(days: Decimal) -> int | float:
+    """Days as shown: whole, or a quarter of a tier (R-P1), which a float shows exactly."""
     return int(days) if days == days.to_integral_value() else float(days)
-
-
-def _money(amount: Decimal) -> float:
-    return float(amount.quantize(_MONEY_PLACES, rounding=ROUND_HALF_UP))
 
 
 class IncidentLine(NamedTuple):
@@ -86,8 +107,8 @@ class CreditLine:
     def to_json(self) -> dict[str, JSON]:
         return {
             "rule": self.rule,
-            "days": None if self.days is None else _days(self.days),
-            "amount": None if self.amount is None else _money(self.amount),
+            "days": None if self.days is None else shown_days(self.days),
+            "amount": None if self.amount is None else float(shown_money(self.amount)),
             "incidents": list(self.incidents),
             "maintenance": list(self.maintenance),
             "tickets": list(self.tickets),
@@ -121,9 +142,7 @@ class CustomerReport:
     incidents: tuple[IncidentLine, ...]
 
     def to_json(self) -> dict[str, JSON]:
-        # Availability is rounded down for display, so a value shown as meeting
-        # the target never hides a tier (R-T1 applies only below the target).
-        availability = self.availability_percent.quantize(_AVAILABILITY_PLACES, ROUND_DOWN)
+        availability = shown_availability(self.availability_percent)
         return {
             "customer": self.customer,
             "period_seconds": self.period_seconds,
@@ -138,10 +157,10 @@ class CustomerReport:
             "notification_breaches": list(self.notification_breaches),
             "notification_credit_days": self.notification_credit_days,
             "detection_breaches": list(self.detection_breaches),
-            "partial_credit_days": _days(self.partial_credit_days),
-            "refund_amount": _money(self.refund_amount),
-            "credit_days_total": _days(self.credit_days_total),
-            "credit_value": _money(self.credit_value),
+            "partial_credit_days": shown_days(self.partial_credit_days),
+            "refund_amount": float(shown_money(self.refund_amount)),
+            "credit_days_total": shown_days(self.credit_days_total),
+            "credit_value": float(shown_money(self.credit_value)),
             "currency": self.currency,
             "ineligible_reason": self.ineligible_reason,
             "credit_lines": [line.to_json() for line in self.credit_lines],

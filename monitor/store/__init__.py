@@ -1,5 +1,42 @@
-"""Storage: SQLAlchemy models, engines and migrations. Everything else reads and writes here."""
+"""Storage: the only SQL of sla-monitor. Models, the database handle, migrations, and one
+query/write module per area; every other package calls these functions and never imports
+SQLAlchemy (:mod:`monitor.store.db` explains the one transaction idiom).
 
-from monitor.store.db import create_engine, default_url, resolve_url, session_factory
+==============  ==========================================================  =====================
+module          what it reads and writes                                    tables it alone writes
+==============  ==========================================================  =====================
+``incidents``   incidents, cause changes, notifications (R-M1, R-EX, R-N1)  incidents,
+                                                                            cause_changes,
+                                                                            notifications
+``maintenance`` windows, their services, notices (R-EX1, D-3)               maintenance_*
+``outbox``      queued e-mail, leases, outcomes (D-2)                       outbox,
+                                                                            outbox_recipients
+``history``     probe runs, failures, latency roll-ups (R-M7)               probe_runs,
+                                                                            probe_failures,
+                                                                            latency_rollups
+``unknown``     daemon sessions and unknown intervals (R-M2, R-M3)          daemon_sessions,
+                                                                            unknown_intervals
+``reports``     frozen report revisions (R-C3)                              report_revisions
+``audit``       the operators' audit log                                    audit_events
+==============  ==========================================================  =====================
+"""
 
-__all__ = ["create_engine", "default_url", "resolve_url", "session_factory"]
+from monitor.store.db import (
+    Database,
+    Tx,
+    create_engine,
+    default_url,
+    resolve_url,
+    session_factory,
+    state_directory,
+)
+
+__all__ = [
+    "Database",
+    "Tx",
+    "create_engine",
+    "default_url",
+    "resolve_url",
+    "session_factory",
+    "state_directory",
+]

@@ -1,20 +1,39 @@
-"""Database engines: SQLite by default, PostgreSQL by URL.
+"""The database handle and the one transaction idiom: SQLite by default, PostgreSQL by URL.
+
+Every read and write of sla-monitor goes through a :class:`Database`::
+
+    db = Database.open(config.storage.url)
+    async with db.transaction() as tx:       # a write: committed on exit, rolled back on error
+        incident_id = await incidents.add_manual(tx, ...)
+    async with db.reading() as tx:           # a read: never waits for the write lock
+        found = await incidents.find(tx, ...)
+    await db.run(work, retry_for=150.0)      # a write that must not be lost (the outbox's
+                                             # outcomes): retried while the database is away
+
+``tx`` is the transaction's session; only the modules of :mod:`monitor.store`
+hand it to SQLAlchemy. Code outside the store names it ``Tx`` (a type-only
+alias) and never imports SQLAlchemy itself.
 
 SQLite is set up for a daemon that writes while it serves reads: WAL
 journal, foreign keys on, a busy timeout, and write transactions that start
 with ``BEGIN IMMEDIATE`` so that two writers queue on the lock instead of
-failing half-way with "database is locked". Read-only work can ask for a
-deferred ``BEGIN`` with ``execution_options(readonly=True)``.
+failing half-way with "database is locked". Reads start with a deferred
+``BEGIN``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,8 +43,26 @@ from sqlalchemy.ext.asyncio import (
 
 from monitor.errors import StoreError
 
+__all__ = [
+    "Database",
+    "Tx",
+    "create_engine",
+    "default_url",
+    "inserted_id",
+    "resolve_url",
+    "session_factory",
+    "state_directory",
+]
+
+log = logging.getLogger("monitor.store")
+
 DB_FILE = "sla-monitor.db"
 BUSY_TIMEOUT_MS = 30_000
+
+Tx: TypeAlias = AsyncSession
+"""A transaction in progress, as :meth:`Database.transaction` and :meth:`Database.reading` give it."""
+
+T = TypeVar("T")
 
 
 def state_directory() -> Path:
@@ -98,25 +135,89 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def transaction(engine: AsyncEngine) -> Any:
-    """``async with transaction(engine) as session:``: one write transaction, committed on exit."""
-    return _Transaction(engine)
+class Database:
+    """One database: its engine, and the transactions every part of sla-monitor uses."""
 
-
-class _Transaction:
     def __init__(self, engine: AsyncEngine) -> None:
-        self.session = AsyncSession(engine, expire_on_commit=False)
+        self.engine = engine
+        self._sessions = session_factory(engine)
 
-    async def __aenter__(self) -> AsyncSession:
-        await self.session.__aenter__()
-        await self.session.begin()
-        return self.session
+    @classmethod
+    def open(cls, url: str | None) -> Database:
+        """The configured database (``storage.url``), else SQLite in the state directory."""
+        return cls(create_engine(resolve_url(url)))
 
-    async def __aexit__(self, *exc: Any) -> None:
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return str(self.engine.dialect.name)
+
+    def where(self) -> str:
+        """The URL for messages, without the password."""
+        return str(self.engine.url.render_as_string(hide_password=True))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """A write transaction, committed when the block ends and rolled back if it raises."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Tx]:
+        """A read-only transaction: a deferred ``BEGIN`` on SQLite, so it never queues
+        behind a writer for the lock."""
+        async with self._sessions() as session:
+            await session.connection(execution_options={"readonly": True})  # begins it
+            yield session
+            await session.commit()  # not rollback(): that would expire what was read
+
+    async def run(
+        self,
+        work: Callable[[Tx], Awaitable[T]],
+        *,
+        retry_for: float = 0.0,
+        readonly: bool = False,
+    ) -> T:
+        """``work`` in one transaction. With ``retry_for``, a database that is locked or
+        unreachable is tried again (with backoff) for up to that many seconds: an outcome
+        an SMTP server already gave must not be lost (SPEC section 8)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + retry_for
+        delay = 0.05
+        while True:
+            try:
+                if readonly:
+                    async with self.reading() as tx:
+                        return await work(tx)
+                async with self.transaction() as tx:
+                    return await work(tx)
+            except DBAPIError as exc:
+                retryable = (
+                    isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+                )
+                if not retryable or loop.time() > give_up:
+                    raise
+                log.warning(
+                    "database unavailable; retrying the transaction",
+                    extra={"error": str(exc.orig), "retry_in": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def ping(self) -> bool:
+        """Whether the database answers (``/readyz``)."""
         try:
-            if exc[0] is None:
-                await self.session.commit()
-            else:
-                await self.session.rollback()
-        finally:
-            await self.session.close()
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def upgrade(self) -> tuple[str | None, str | None]:
+        """Bring the schema to head (a no-op when it is); (revision before, after)."""
+        from monitor.store.migrate import upgrade
+
+        return await upgrade(self.engine)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

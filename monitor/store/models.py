@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -182,7 +183,18 @@ class Incident(Base):
     """An interval of full unavailability of one service (SPEC section 2)."""
 
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_service_start", "service_id", "start"),)
+    __table_args__ = (
+        Index("ix_incidents_service_start", "service_id", "start"),
+        # At most one open incident per service, enforced by the database (SPEC section 2;
+        # several daemons on one database later). Manual incidents always have an end.
+        Index(
+            "uq_incidents_open_service",
+            "service_id",
+            unique=True,
+            sqlite_where=text('"end" IS NULL'),
+            postgresql_where=text('"end" IS NULL'),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     service_id: Mapped[str] = mapped_column(String(63))
     start: Mapped[dt.datetime]  # first failed probe of the opening streak (R-M1)

@@ -98,7 +98,7 @@ CASES = [
         "interval-not-longer-than-timeout",
         broken("interval: 1m}", "interval: 10s, timeout: 10s}"),
         [
-            "line 14: services[1].probe.interval: 10s must be longer than the timeout (10s) so that "
+            "line 14: services[1].probe.interval: 10 s must be longer than the timeout (10 s) so that "
             "a probe never overlaps itself"
         ],
     ),
@@ -107,7 +107,7 @@ CASES = [
         broken("interval: 1m}", "interval: 5m, fail_after: 3, timeout: 30s}"),
         [
             "line 14: services[1].probe: worst-case detection interval × fail_after + timeout = "
-            "5m × 3 + 30s = 15m30s exceeds the 15m detection duty (D-1)"
+            "5 min × 3 + 30 s = 15 min 30 s exceeds the 15 min detection duty (D-1)"
         ],
     ),
     (
@@ -134,7 +134,7 @@ CASES = [
         """),
         [
             "line 26: policy.tiers[1]: tiers must be in increasing order of min_downtime and "
-            "credit_days (this tier: 1h30m / 14 days; the one before: 8h / 7 days)"
+            "credit_days (this tier: 1 h 30 min / 14 days; the one before: 8 h / 7 days)"
         ],
     ),
     (

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.config.durations import format_duration, parse_duration
+from monitor.config.durations import parse_duration
+from monitor.present import format_duration
 
 
 @pytest.mark.parametrize(
@@ -30,7 +31,10 @@ def test_rejects(bad: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("seconds", "text"), [(5400, "1h30m"), (0, "0s"), (0.5, "0.5s"), (86400 + 61, "1d1m1s")]
+    ("seconds", "text"),
+    [(5400, "1 h 30 min"), (0, "0 s"), (0.5, "0.5 s"), (86400 + 61, "1 d 1 min 1 s")],
 )
 def test_format(seconds: float, text: str) -> None:
+    # One duration format for people (monitor.present), which the configuration reads back.
     assert format_duration(seconds) == text
+    assert parse_duration(text) == seconds

@@ -32,9 +32,9 @@ def test_check_config_prints_every_worst_case(
     config = load_config(example_config_path)
     assert main(["-c", str(example_config_path), "check-config"]) == 0
     out = capsys.readouterr().out
-    # srv-teh-1: 30 s × 3 + 5 s = 95 s = 1m35s; the panel: 30 s × 3 + 10 s = 1m40s (D-1).
-    assert "srv-teh-1      server      tcp   30s       3           5s       1m35s       OK" in out
-    assert "panel          web_panel   http  30s       3           10s      1m40s       OK" in out
+    # srv-teh-1: 30 s × 3 + 5 s = 95 s = 1 min 35 s; the panel: 30 s × 3 + 10 s = 1 min 40 s (D-1).
+    assert "srv-teh-1      server      tcp   30 s      3           5 s      1 min 35 s  OK" in out
+    assert "panel          web_panel   http  30 s      3           10 s     1 min 40 s  OK" in out
     ids = [s.id for s in config.servers] + [s.id for s in config.services]
     for ident in ids:
         assert f"\n{ident} " in out

@@ -9,7 +9,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from monitor.daemon.recorder import Recorder
-from monitor.store import create_engine
+from monitor.store import Database, create_engine
 from monitor.store.migrate import upgrade
 from monitor.store.models import LatencyRollup, ProbeFailure, ProbeRun
 
@@ -20,7 +20,7 @@ async def test_history_grows_with_state_changes_and_rollups_stay_exact(db_url: s
     engine = create_engine(db_url)
     try:
         await upgrade(engine)
-        recorder = Recorder(engine)
+        recorder = Recorder(Database(engine))
         await recorder.load()
         # 3 successes (20, 40, 600 ms), flush, 2 more (30, 3000 ms), a failure, flush.
         for second, latency in ((1, 20.0), (2, 40.0), (3, 600.0)):
@@ -44,7 +44,7 @@ async def test_history_grows_with_state_changes_and_rollups_stay_exact(db_url: s
         await recorder.flush()
 
         # A restart: a new recorder continues the same run and the same hour.
-        again = Recorder(engine)
+        again = Recorder(Database(engine))
         await again.load()
         again.record(
             "panel",
@@ -88,7 +88,7 @@ async def test_concurrent_flushes_write_each_new_run_once(sqlite_url: str) -> No
     engine = create_engine(sqlite_url)
     try:
         await upgrade(engine)
-        recorder = Recorder(engine)
+        recorder = Recorder(Database(engine))
         for n in range(200):
             recorder.record(f"t{n}", "up", HOUR, 1.0)
         await asyncio.gather(recorder.flush(), recorder.flush(), recorder.flush())

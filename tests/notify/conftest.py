@@ -1,5 +1,5 @@
-"""Fixtures for the e-mail duties: a migrated database (SQLite and PostgreSQL), a real SMTP
-sink on 127.0.0.1, a FakeClock, and notifiers that are stopped in teardown."""
+"""Fixtures for the e-mail duties: a FakeClock, a session factory on the test database, and
+notifiers that are stopped in teardown (the database and the SMTP sink: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,41 +11,16 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from monitor.clock import FakeClock
-from monitor.config.schema import Config
-from monitor.config.topology import Topology
+from monitor.config import Config, Settings
 from monitor.notify import Notifier
-from monitor.store import create_engine, session_factory
-from monitor.store.migrate import upgrade
-from monitor.testing.smtp import SMTPSink
+from monitor.store import Database, session_factory
 
-from .helpers import FAST, T0
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def sqlite_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(sqlite_url)
-    await upgrade(engine)
-    yield engine
-    await engine.dispose()
+from .helpers import BACKOFF, T0
 
 
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[SMTPSink]:
-    async with SMTPSink() as running:
-        yield running
 
 
 @pytest.fixture
@@ -57,18 +32,15 @@ NotifierFactory = Callable[..., Notifier]
 
 
 @pytest.fixture
-async def make_notifier(
-    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
-) -> AsyncIterator[NotifierFactory]:
+async def make_notifier(db: Database, clock: FakeClock) -> AsyncIterator[NotifierFactory]:
     """Build notifiers on the test database; every one is stopped in teardown."""
     made: list[Notifier] = []
 
     def build(config: Config, **options: Any) -> Notifier:
-        options.setdefault("backoff", FAST)
+        options.setdefault("backoff", BACKOFF)
         notifier = Notifier(
-            config,
-            Topology.from_config(config),
-            options.pop("session_factory", sessions),
+            Settings.from_config(config),
+            options.pop("database", db),
             options.pop("clock", clock),
             options.pop("registry", CollectorRegistry()),
             **options,

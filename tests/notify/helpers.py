@@ -1,4 +1,5 @@
-"""Helpers for the e-mail duty tests: the configuration, rows, and time.
+"""The e-mail duty tests' scenario: the configuration, incidents and windows written as the
+daemon and the CLI would, the outbox, and time (shared helpers: ``tests/support.py``).
 
 The topology: server ``srv-1`` hosts four customers' projects.
 
@@ -25,7 +26,7 @@ from monitor.testing.smtp import SMTPSink
 
 T0 = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC)
 OPERATORS = ["noc@rabit.example"]
-FAST = Backoff(initial=60.0, maximum=600.0, jitter=0.0)  # in FakeClock seconds
+BACKOFF = Backoff(initial=60.0, maximum=600.0, jitter=0.0)  # in FakeClock seconds
 TCP = {"type": "tcp", "host": "127.0.0.1", "port": 9}
 
 
@@ -129,8 +130,3 @@ async def add_window(
 async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
     async with sessions() as session:
         return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
-
-
-async def rows(sessions: async_sessionmaker[AsyncSession], model: type[Any]) -> list[Any]:
-    async with sessions() as session:
-        return list((await session.scalars(select(model))).all())

@@ -8,9 +8,10 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from monitor.actions import month_inputs
 from monitor.clock import FakeClock
-from monitor.config.topology import Topology
-from monitor.reports import month_inputs, period_of
+from monitor.config import Settings
+from monitor.store import Database
 from monitor.testing.smtp import SMTPSink
 
 from .conftest import NotifierFactory
@@ -20,8 +21,8 @@ END_OF_MAY = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
 async def report_for(engine: AsyncEngine, config, customer: str):  # type: ignore[no-untyped-def]
-    topology = Topology.from_config(config)
-    inputs = await month_inputs(engine, topology, period_of(config, "2026-05"), END_OF_MAY)
+    settings = Settings.from_config(config)
+    inputs = await month_inputs(Database(engine), settings, settings.month("2026-05"), END_OF_MAY)
     return inputs.compute(END_OF_MAY).customer(customer)
 
 

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from monitor.clock import FakeClock
 from monitor.store.models import Notification
 from monitor.testing.smtp import SMTPSink
+from tests.support import rows
 
 from .conftest import NotifierFactory
-from .helpers import T0, add_incident, make_config, outbox, rows, sink_smtp
+from .helpers import T0, add_incident, make_config, outbox, sink_smtp
 
 
 async def test_outage_mails_each_eligible_customer_once_and_operators(

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitor.clock import FakeClock, SystemClock
 from monitor.notify import Backoff
-from monitor.store import create_engine, session_factory
+from monitor.store import Database, create_engine, session_factory
 from monitor.store.migrate import upgrade
 from monitor.store.models import Notification, OutboxRecipient
 from monitor.testing.smtp import SMTPSink
+from tests.support import eventually, rows
 
 from .conftest import NotifierFactory
-from .helpers import add_incident, make_config, outbox, rows, sink_smtp
+from .helpers import add_incident, make_config, outbox, sink_smtp
 
 REAL_FAST = Backoff(initial=0.05, maximum=0.2, jitter=0.1)  # real seconds
 
@@ -27,13 +27,6 @@ def failures(registry: CollectorRegistry, failure_class: str) -> float:
         "sla_monitor_email_send_failures_total", {"class": failure_class}
     )
     return value or 0.0
-
-
-async def until(condition: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    """Poll the database until ``condition`` holds (the worker runs in the background)."""
-    async with asyncio.timeout(within):
-        while not await condition():  # noqa: ASYNC110  (a database state, not an event)
-            await asyncio.sleep(0.02)
 
 
 async def test_smtp_down_then_back_delivers_once_with_accepted_at(
@@ -54,7 +47,7 @@ async def test_smtp_down_then_back_delivers_once_with_accepted_at(
     async def retried() -> bool:
         return max(m.attempts for m in await outbox(sessions)) >= 3
 
-    await until(retried)
+    await eventually(retried, every=0.02)
     assert sink.messages == []
     assert failures(registry, "transient") >= 3
     # While the server is unreachable one message probes it; the others wait behind it.
@@ -64,7 +57,7 @@ async def test_smtp_down_then_back_delivers_once_with_accepted_at(
 
     await sink.come_up()
     await sink.wait_for(2)
-    await until(lambda: _all_sent(sessions))
+    await eventually(lambda: _all_sent(sessions), every=0.02)
     await asyncio.sleep(0.3)  # several poll intervals: nothing more goes out
     assert sorted(sorted(m.rcpt_tos) for m in sink.messages) == [
         ["ceo@acme.example", "tech@acme.example"],
@@ -190,7 +183,7 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
     first_sessions = session_factory(first_engine)
     first = make_notifier(
         config,
-        session_factory=first_sessions,
+        database=Database(first_engine),
         clock=SystemClock(),
         backoff=REAL_FAST,
         poll_interval=0.02,
@@ -202,7 +195,7 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
     async def mid_retry() -> bool:
         return all(m.attempts >= 2 for m in await outbox(first_sessions))
 
-    await until(mid_retry)
+    await eventually(mid_retry, every=0.02)
     for task in first.worker._tasks:  # kill -9: no stop(), no release of leases
         task.cancel()
     await asyncio.gather(*first.worker._tasks, return_exceptions=True)
@@ -214,7 +207,7 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
     second_sessions = session_factory(second_engine)
     second = make_notifier(
         config,
-        session_factory=second_sessions,
+        database=Database(second_engine),
         clock=SystemClock(),
         backoff=REAL_FAST,
         poll_interval=0.02,
@@ -223,7 +216,7 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
     try:
         await second.start()
         await sink.wait_for(2)
-        await until(lambda: _all_sent(second_sessions))
+        await eventually(lambda: _all_sent(second_sessions), every=0.02)
         await second.stop()
         await asyncio.sleep(0.6)
         assert len(sink.messages) == 2
@@ -271,7 +264,7 @@ async def test_stop_lets_the_in_flight_send_finish_and_hands_back_the_rest(
         return any(m.status == "sending" for m in await outbox(sessions))
 
     await notifier.start()
-    await until(in_flight)
+    await eventually(in_flight, every=0.02)
     await asyncio.sleep(0.1)
     await notifier.stop()
     statuses = sorted(m.status for m in await outbox(sessions))

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from monitor.config.topology import Topology
+from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.notify import SMTPTransport
 from monitor.store.models import Notification
 from monitor.testing.smtp import SMTPSink
+from tests.support import rows
 
 from .conftest import NotifierFactory
-from .helpers import T0, add_incident, make_config, outbox, rows, sink_smtp
+from .helpers import T0, add_incident, make_config, outbox, sink_smtp
 
 
 @pytest.fixture
@@ -170,10 +171,10 @@ async def test_reconfigure_applies_new_contacts_and_refuses_a_missing_secret(
     data = config.model_dump(by_alias=True)
     data["customers"][1]["contacts"]["technical"]["email"] = "new-it@bita.example"
     reloaded = type(config).model_validate(data)
-    notifier.reconfigure(reloaded, Topology.from_config(reloaded))
+    notifier.reconfigure(Settings.from_config(reloaded))
     broken = make_config(sink_smtp(sink, username="sla", password_env="NO_SUCH_VARIABLE_X"))
     with pytest.raises(ConfigError):
-        notifier.reconfigure(broken, Topology.from_config(broken))
+        notifier.reconfigure(Settings.from_config(broken))
     await notifier.on_incident_opened(await add_incident(sessions))
     await sink.wait_for(3)
     assert ("new-it@bita.example",) in [m.rcpt_tos for m in sink.messages]

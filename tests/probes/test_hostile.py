@@ -16,8 +16,7 @@ import pytest
 
 from monitor.probes import ProbeResult, ProbeSessions, build_probe
 from monitor.testing.targets import HUGE_LENGTH, TargetServer
-
-from .helpers import MARGIN, http_config
+from tests.support import MARGIN, http_config
 
 MiB = 1 << 20
 # What may pile up beyond max_body_bytes + 1: kernel socket buffers on loopback and

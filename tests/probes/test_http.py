@@ -15,8 +15,7 @@ from monitor.errors import ConfigError
 from monitor.probes import HTTPCheck, ProbeResult, ProbeSessions, TCPCheck, build_probe
 from monitor.probes.http import expected_statuses, json_equal, json_path
 from monitor.testing.targets import UNRESOLVABLE_HOST, BlackholePort, TargetServer, unused_port
-
-from .helpers import MARGIN, http_config, tcp_config
+from tests.support import MARGIN, http_config, tcp_config
 
 
 async def check(sessions: ProbeSessions, url: str, **settings: object) -> ProbeResult:

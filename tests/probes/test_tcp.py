@@ -6,8 +6,7 @@ import time
 
 from monitor.probes import ProbeResult, ProbeSessions, build_probe
 from monitor.testing.targets import UNRESOLVABLE_HOST, BlackholePort, TargetServer, unused_port
-
-from .helpers import MARGIN, tcp_config
+from tests.support import MARGIN, tcp_config
 
 
 async def check(sessions: ProbeSessions, host: str, port: int, **settings: object) -> ProbeResult:

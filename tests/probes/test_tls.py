@@ -12,8 +12,7 @@ import pytest
 from monitor.probes import ProbeSessions, build_certificate_check, build_probe
 from monitor.probes.tls import CertificateCheck
 from monitor.testing.targets import TargetServer, TLSMode, unused_port
-
-from .helpers import MARGIN, http_config, tcp_config
+from tests.support import MARGIN, http_config, tcp_config
 
 REJECTIONS = {
     "expired": "certificate has expired",

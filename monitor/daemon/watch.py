@@ -1,19 +1,25 @@
 """From probe results to incidents: thresholds, blindness, server coverage (R-M1, R-M2, R-M4).
 
-For every result the monitor decides what it means before the detector
-counts it:
+:class:`Watch` runs each target's probe when the schedule says so and decides
+what every result means before the detector counts it:
 
-* **Blind (R-M2).** When the connectivity canaries fail (at least
-  ``canary_quorum`` of them), or the resolver fails for every target at once,
-  the failure is the monitor's, not the target's: results are ``unknown``, no
-  incident opens, and the time is recorded as unknown. Before a target's
-  failure streak would open an incident, the canaries are checked *now*, so a
-  network blip on our side never becomes a customer incident.
-* **Covered (R-M4).** A project whose server is down is down too, but the
+* **Blind (R-M2)**: the monitor itself cannot see (:mod:`monitor.daemon.blindness`):
+  the result counts as ``unknown`` and no incident opens.
+* **Covered (R-M4)**: a project whose server is down is down too, but the
   incident is the server's: one incident and one alert per customer, not one
   per project. Before a project's streak would open an incident, its server
   is checked now; while the server's incident is open the project's failures
   are recorded but do not count towards a project incident.
+
+Then the detector (:mod:`monitor.daemon.detector`, pure) turns counted results
+into incident events, which are written at once (:mod:`monitor.store.incidents`)
+and handed to the listener (the notifier). Every result goes to the probe
+history (:class:`monitor.daemon.recorder.Recorder`) and the metrics.
+
+A reload is prepared first (:meth:`Watch.prepare` builds every new or changed
+probe, reading ``tls.ca_file``; it may fail and changes nothing) and then
+applied (:meth:`Watch.apply`, which cannot fail): detector state of kept
+targets stays.
 """
 
 from __future__ import annotations
@@ -22,26 +28,28 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
-
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from monitor.clock import Clock
+from monitor.config.settings import Settings
 from monitor.config.topology import Target, Topology
+from monitor.daemon.blindness import Blindness
 from monitor.daemon.detector import Closed, Detector, Event, Opened, Reopened, TargetState
 from monitor.daemon.metrics import PHASES, STATE_VALUE, DaemonMetrics
 from monitor.daemon.recorder import Recorder
 from monitor.probes import CertificateCheck, Probe, ProbeResult
-from monitor.store.db import inserted_id
-from monitor.store.models import Incident, UnknownInterval
+from monitor.sla import within
+from monitor.store import incidents
+
+if TYPE_CHECKING:
+    from monitor.store import Database
+
+__all__ = ["FLAP_WINDOW", "IncidentListener", "Watch", "WatchPlan"]
 
 log = logging.getLogger("monitor.monitor")
 
 FLAP_WINDOW = dt.timedelta(minutes=5)
-# R-M2: this many distinct targets failing DNS in a row, and no other result, means
-# our resolver is broken, not theirs.
-RESOLVER_QUORUM = 3
 
 
 class IncidentListener(Protocol):
@@ -54,11 +62,23 @@ ProbeFactory = Callable[[Target], Probe]
 CertificateCheckFactory = Callable[[Target], CertificateCheck | None]
 
 
-class Monitor:
+@dataclass(frozen=True)
+class WatchPlan:
+    """A configuration built and checked, ready to be applied without failing."""
+
+    topology: Topology
+    targets: dict[str, Target]
+    probes: dict[str, Probe]  # new or changed targets only
+    certificate_checks: dict[str, CertificateCheck | None]  # new or changed targets only
+    detection_deadline: float  # D-1, seconds
+    canary_quorum: float  # R-M2
+
+
+class Watch:
     def __init__(
         self,
-        topology: Topology,
-        engine: AsyncEngine,
+        settings: Settings,
+        db: Database,
         recorder: Recorder,
         metrics: DaemonMetrics,
         clock: Clock,
@@ -66,54 +86,64 @@ class Monitor:
         certificate_check_factory: CertificateCheckFactory | None = None,
         listener: IncidentListener | None = None,
     ) -> None:
-        self.engine = engine
+        self.db = db
         self.recorder = recorder
         self.metrics = metrics
         self.clock = clock
         self.probe_factory = probe_factory
         self.certificate_check_factory = certificate_check_factory
         self.listener = listener
+        self.blindness = Blindness(db, metrics)
         self.certificate_checks: dict[str, CertificateCheck] = {}
         self._certificate_problem: dict[str, bool] = {}
         self.targets: dict[str, Target] = {}
+        self.canaries: list[Target] = []
         self.probes: dict[str, Probe] = {}
         self.detectors: dict[str, Detector] = {}
         self.open_incidents: dict[str, int] = {}  # target id -> incident id
         self.last_incident: dict[str, int] = {}  # for flap reopening
-        self.canary_states: dict[str, str] = {}
-        self.blind_reason: str | None = None
-        self._blind_interval_id: int | None = None
-        self._dns_streak: set[str] = set()
-        self._confirming: asyncio.Lock = asyncio.Lock()
-        self._background: set[asyncio.Task[Any]] = set()
-        self.apply_topology(topology)
+        self.apply(self.prepare(settings))
 
     # --- configuration -------------------------------------------------------------------------
 
-    def apply_topology(self, topology: Topology) -> None:
+    def prepare(self, settings: Settings) -> WatchPlan:
+        """Build the probe of every new or changed target; may raise (a ``tls.ca_file`` that
+        cannot be read is a ConfigError) and changes nothing."""
+        topology = settings.topology
+        wanted = {t.id: t for t in topology.targets()}
+        probes: dict[str, Probe] = {}
+        checks: dict[str, CertificateCheck | None] = {}
+        for target_id, target in wanted.items():
+            if self.targets.get(target_id) == target:
+                continue
+            probes[target_id] = self.probe_factory(target)
+            factory = self.certificate_check_factory
+            checks[target_id] = factory(target) if factory is not None else None
+        return WatchPlan(
+            topology,
+            wanted,
+            probes,
+            checks,
+            float(settings.policy.detection_deadline_seconds),
+            settings.monitor.canary_quorum,
+        )
+
+    def apply(self, plan: WatchPlan) -> None:
         """Install (or, on SIGHUP, replace) the targets; detector state of kept targets stays."""
-        self.topology = topology
-        self.deadline = topology.config.policy.detection_deadline
-        self.quorum = topology.config.monitor.canary_quorum
-        new = {t.id: t for t in topology.targets()}
-        for target_id in set(self.targets) - set(new):
+        self.topology = plan.topology
+        self.deadline = plan.detection_deadline
+        for target_id in set(self.targets) - set(plan.targets):
             self.probes.pop(target_id, None)
             self.detectors.pop(target_id, None)
-            self.canary_states.pop(target_id, None)
             self.certificate_checks.pop(target_id, None)
             self.recorder.forget(target_id)
-        for target_id, target in new.items():
-            if self.targets.get(target_id) != target:
-                self.probes[target_id] = self.probe_factory(target)
-                check = (
-                    self.certificate_check_factory(target)
-                    if self.certificate_check_factory is not None
-                    else None
-                )
-                if check is not None:
-                    self.certificate_checks[target_id] = check
-                else:
-                    self.certificate_checks.pop(target_id, None)
+        self.probes.update(plan.probes)
+        for target_id, check in plan.certificate_checks.items():
+            if check is not None:
+                self.certificate_checks[target_id] = check
+            else:
+                self.certificate_checks.pop(target_id, None)
+        for target_id, target in plan.targets.items():
             old = self.detectors.get(target_id)
             self.detectors[target_id] = Detector(
                 target.probe.fail_after,
@@ -121,24 +151,22 @@ class Monitor:
                 FLAP_WINDOW,
                 state=old.state if old is not None else None,
             )
-        self.targets = new
-        self.canaries = [t for t in new.values() if t.kind == "canary"]
-        self.metrics.targets.set(len(new))
+        self.targets = dict(plan.targets)
+        self.canaries = [t for t in self.targets.values() if t.kind == "canary"]
+        watched = sum(1 for t in self.targets.values() if t.kind != "canary")
+        self.blindness.configure([c.id for c in self.canaries], plan.canary_quorum, watched)
+        self.metrics.targets.set(len(self.targets))
 
     async def load_state(self) -> None:
         """Open incidents continue after a restart (R-M3): state lives in the database."""
-        async with self.engine.connect() as connection:
-            rows = await connection.execute(
-                select(Incident.id, Incident.service_id).where(
-                    Incident.end.is_(None), Incident.source == "probe"
-                )
-            )
-            for incident_id, target_id in rows:
-                self.open_incidents[target_id] = incident_id
-                self.last_incident[target_id] = incident_id
-                detector = self.detectors.get(target_id)
-                if detector is not None:
-                    detector.state = TargetState(incident_open=True)
+        async with self.db.reading() as tx:
+            found = await incidents.open_by_probe(tx)
+        for target_id, incident_id in found.items():
+            self.open_incidents[target_id] = incident_id
+            self.last_incident[target_id] = incident_id
+            detector = self.detectors.get(target_id)
+            if detector is not None:
+                detector.state = TargetState(incident_open=True)
         self._update_open_metric()
 
     # --- results -------------------------------------------------------------------------------
@@ -153,28 +181,27 @@ class Monitor:
         if target is None:
             return  # removed by a reload while it ran
         if target.kind == "canary":
-            await self._handle_canary(result)
+            self._record(target, result, result.state)
+            await self.blindness.canary_result(result)
             return
         state = result.state
         # What the detector counts: the result, "unknown" when we are blind (R-M2), or
         # "covered" when the project's server is down (R-M4; not counted either way).
         counted: str = state
         if state == "down":
-            self._note_dns(result)
+            self.blindness.failure(result)
             detector = self.detectors[target.id]
-            if self.blind_reason is not None:
+            if self.blindness.blind:
                 counted = "unknown"
             elif detector.would_open("down"):
-                if await self.confirm_blind():
+                if await self.blindness.confirm(self._check_canaries):
                     counted = "unknown"
                 elif await self._covered_by_server(target, confirm=True):
                     counted = "covered"
             elif await self._covered_by_server(target, confirm=False):
                 counted = "covered"
         elif state == "up":
-            self._dns_streak.clear()
-            if self.blind_reason == "resolver_failed":
-                await self._set_blind(None, result.at)
+            await self.blindness.success(result.at)
         recorded = "unknown" if counted == "unknown" else state
         self._record(target, result, recorded)
         events = self.detectors[target.id].observe(
@@ -184,6 +211,11 @@ class Monitor:
         )
         for event in events:
             await self._apply(target, event)
+
+    async def _check_canaries(self) -> None:
+        results = await asyncio.gather(*(self.probes[c.id].check() for c in self.canaries))
+        for result in results:
+            await self.handle(result)
 
     def _record(self, target: Target, result: ProbeResult, state: str) -> None:
         total = result.total
@@ -212,6 +244,8 @@ class Monitor:
                 metrics.probe_phase_duration.labels(phase).observe(value)
         if result.cert_not_after is not None:
             metrics.certificate_expiry.labels(target.id).set(result.cert_not_after.timestamp())
+
+    # --- certificates ----------------------------------------------------------------------------
 
     def certificate_targets(self) -> list[tuple[str, float]]:
         """(id, cadence) of the HTTPS targets whose certificate is read on its own schedule."""
@@ -243,69 +277,6 @@ class Monitor:
                 },
             )
 
-    # --- blindness (R-M2) ------------------------------------------------------------------------
-
-    async def _handle_canary(self, result: ProbeResult) -> None:
-        target = self.targets[result.target_id]
-        self.canary_states[target.id] = result.state
-        self._record(target, result, result.state)
-        failing = sum(1 for c in self.canaries if self.canary_states.get(c.id) == "down")
-        blind = bool(self.canaries) and failing / len(self.canaries) >= self.quorum
-        if blind and self.blind_reason is None:
-            await self._set_blind("canaries_failed", result.at)
-        elif not blind and self.blind_reason == "canaries_failed":
-            await self._set_blind(None, result.at)
-
-    async def confirm_blind(self) -> bool:
-        """Check the canaries now (once for concurrent callers); True if we are blind."""
-        if self.blind_reason is not None:
-            return True
-        if not self.canaries:
-            return False
-        async with self._confirming:
-            if self.blind_reason is None:
-                results = await asyncio.gather(*(self.probes[c.id].check() for c in self.canaries))
-                for result in results:
-                    await self._handle_canary(result)
-        return self.blind_reason is not None
-
-    def _note_dns(self, result: ProbeResult) -> None:
-        if result.failure_class != "dns":
-            self._dns_streak.clear()
-            return
-        self._dns_streak.add(result.target_id)
-        watched = sum(1 for t in self.targets.values() if t.kind != "canary")
-        if (
-            self.blind_reason is None
-            and len(self._dns_streak) >= min(RESOLVER_QUORUM, watched)
-            and watched >= RESOLVER_QUORUM
-        ):
-            self._spawn(self._set_blind("resolver_failed", result.at))
-
-    async def _set_blind(self, reason: str | None, at: dt.datetime) -> None:
-        previous, self.blind_reason = self.blind_reason, reason
-        if reason == previous:
-            return
-        self.metrics.monitor_blind.set(1 if reason else 0)
-        async with self.engine.begin() as connection:
-            if self._blind_interval_id is not None:
-                await connection.execute(
-                    update(UnknownInterval)
-                    .where(UnknownInterval.id == self._blind_interval_id)
-                    .values(end=at)
-                )
-                self._blind_interval_id = None
-            if reason is not None:
-                result = await connection.execute(
-                    insert(UnknownInterval).values(start=at, end=None, reason=reason, detail=None)
-                )
-                self._blind_interval_id = inserted_id(result)
-                self.metrics.unknown_intervals.labels(reason).inc()
-        log.warning(
-            "monitor blind" if reason else "monitor can see again",
-            extra={"reason": reason or previous, "at": at.isoformat()},
-        )
-
     # --- server coverage (R-M4) ----------------------------------------------------------------
 
     async def _covered_by_server(self, target: Target, confirm: bool) -> bool:
@@ -326,34 +297,22 @@ class Monitor:
 
     async def _apply(self, target: Target, event: Event) -> None:
         now = self.clock.now()
-        async with self.engine.begin() as connection:
+        async with self.db.transaction() as tx:
             if isinstance(event, Opened):
-                result = await connection.execute(
-                    insert(Incident).values(
-                        service_id=target.id,
-                        start=event.start,
-                        start_bound=event.start_bound,
-                        detected_at=event.detected_at,
-                        source="probe",
-                        cause="provider",
-                        created_at=now,
-                    )
+                incident_id = await incidents.open_probe_incident(
+                    tx,
+                    service_id=target.id,
+                    start=event.start,
+                    start_bound=event.start_bound,
+                    detected_at=event.detected_at,
+                    created_at=now,
                 )
-                incident_id: int = inserted_id(result)
             elif isinstance(event, Reopened) and target.id in self.last_incident:
                 incident_id = self.last_incident[target.id]
-                await connection.execute(
-                    update(Incident)
-                    .where(Incident.id == incident_id)
-                    .values(end=None, end_bound=None)
-                )
+                await incidents.reopen(tx, incident_id)
             elif isinstance(event, Closed) and target.id in self.open_incidents:
                 incident_id = self.open_incidents[target.id]
-                await connection.execute(
-                    update(Incident)
-                    .where(Incident.id == incident_id)
-                    .values(end=event.end, end_bound=event.end_bound)
-                )
+                await incidents.close(tx, incident_id, end=event.end, end_bound=event.end_bound)
             else:
                 return
         if isinstance(event, Closed):
@@ -372,7 +331,7 @@ class Monitor:
         if isinstance(event, Opened):
             latency = (event.detected_at - event.start).total_seconds()
             self.metrics.detection_latency.observe(latency)
-            if target.carries_d1 and latency > self.deadline:
+            if target.carries_d1 and not within(latency, self.deadline):  # D-1
                 self.metrics.detection_breaches.inc()
             log.warning(
                 "incident opened",
@@ -407,12 +366,6 @@ class Monitor:
         for kind in ("server", "web_panel", "project", "mobile_api", "removed"):
             self.metrics.open_incidents.labels(kind).set(counts.get(kind, 0))
 
-    def _spawn(self, coroutine: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def close_blind_interval(self, at: dt.datetime) -> None:
-        """On shutdown, the unknown interval ends with us (the heartbeat gap takes over)."""
-        if self.blind_reason is not None:
-            await self._set_blind(None, at)
+    async def close(self, at: dt.datetime) -> None:
+        """On shutdown: an unknown interval in progress ends with us."""
+        await self.blindness.close(at)

@@ -1,0 +1,178 @@
+"""Incidents an operator records, their causes, and notifications made by phone
+(SPEC sections 2, 4 and 7: R-M3, R-EX, R-N1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from monitor.actions.common import CHANNELS, known, known_cause, not_blank, not_future, ordered
+from monitor.config import Settings
+from monitor.errors import InputError
+from monitor.store import audit, incidents
+from monitor.store.incidents import IncidentRecord
+
+if TYPE_CHECKING:
+    from monitor.store import Database, Tx
+
+__all__ = [
+    "CauseChanged",
+    "IncidentRecord",
+    "NotificationsLogged",
+    "add_incident",
+    "change_cause",
+    "list_incidents",
+    "log_notification",
+]
+
+
+@dataclass(frozen=True)
+class CauseChanged:
+    incident: IncidentRecord  # with the new cause
+    old_cause: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NotificationsLogged:
+    incident_id: int
+    channel: str
+    at: dt.datetime
+    customers: tuple[str, ...]
+
+
+async def add_incident(
+    db: Database,
+    settings: Settings,
+    *,
+    service: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    cause: str = "provider",
+    note: str | None = None,
+    actor: str,
+    now: dt.datetime,
+) -> IncidentRecord:
+    """A manual incident: an outage the probes could not see (reported by phone, R-M3 gaps).
+
+    Refused when it overlaps another manual incident of the same service."""
+    known(service, settings.topology.service_ids(), "service", "services and servers")
+    ordered(start, end)
+    not_future(end, now, "end")
+    known_cause(cause)
+    async with db.transaction() as tx:
+        overlap = await incidents.manual_overlapping(tx, service, start, end)
+        if overlap is not None:
+            raise InputError(
+                "start",
+                start.isoformat(),
+                f"a time span (to {{end}} {end.isoformat()}) not overlapping manual incident "
+                f"{overlap.id} on {service} ({overlap.start.isoformat()}.."
+                f"{overlap.end.isoformat() if overlap.end else 'open'})",
+            )
+        incident_id = await incidents.add_manual(
+            tx, service_id=service, start=start, end=end, cause=cause, note=note, created_at=now
+        )
+        await audit.record(
+            tx,
+            at=now,
+            actor=actor,
+            action="incident.add",
+            object_type="incident",
+            object_id=incident_id,
+            detail={"service": service, "cause": cause},
+        )
+        return await _incident(tx, incident_id)
+
+
+async def change_cause(
+    db: Database,
+    *,
+    incident_id: int,
+    cause: str,
+    reason: str,
+    actor: str,
+    now: dt.datetime,
+) -> CauseChanged:
+    """R-EX: changing a cause is an operator action with a reason, kept in the audit log."""
+    known_cause(cause)
+    not_blank(reason, "reason", "a non-empty explanation for the audit log")
+    async with db.transaction() as tx:
+        incident = await _incident(tx, incident_id)
+        if incident.cause == cause:
+            raise InputError("cause", cause, f"a cause other than the current one ({cause})")
+        await incidents.change_cause(
+            tx, incident_id, old=incident.cause, new=cause, reason=reason, actor=actor, at=now
+        )
+        return CauseChanged(await _incident(tx, incident_id), incident.cause, reason)
+
+
+async def log_notification(
+    db: Database,
+    settings: Settings,
+    *,
+    incident_id: int,
+    at: dt.datetime,
+    channel: str,
+    customers: Sequence[str] = (),
+    note: str | None = None,
+    actor: str,
+    now: dt.datetime,
+) -> NotificationsLogged:
+    """R-N1: a notification made outside the outbox (usually a phone call), per customer.
+
+    Without ``customers``, every customer affected by the incident's service."""
+    if channel not in CHANNELS:
+        raise InputError("channel", channel, "one of: " + ", ".join(CHANNELS))
+    not_future(at, now, "at")
+    async with db.transaction() as tx:
+        incident = await _incident(tx, incident_id)
+        affected = settings.topology.affected_customers(incident.service_id)
+        for customer in customers:
+            known(customer, affected, "customer", f"customers affected by {incident.service_id}")
+        if at < incident.start:
+            raise InputError(
+                "at", at.isoformat(), f"a time after the incident start ({incident.start.isoformat()})"
+            )
+        told = tuple(customers) or affected
+        if not told:
+            raise InputError(
+                "incident_id", incident_id, "an incident of a service some customer uses"
+            )
+        await incidents.record_notifications(
+            tx, incident_id, told, channel=channel, at=at, recorded_at=now, note=note
+        )
+        await audit.record(
+            tx,
+            at=now,
+            actor=actor,
+            action="incident.notified",
+            object_type="incident",
+            object_id=incident_id,
+            detail={"channel": channel, "customers": list(told), "at": at.isoformat()},
+        )
+    return NotificationsLogged(incident_id, channel, at, told)
+
+
+async def list_incidents(
+    db: Database,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    service: str | None = None,
+    open_only: bool = False,
+) -> list[IncidentRecord]:
+    """Incidents touching ``[since, until)``, by start then id."""
+    async with db.reading() as tx:
+        return await incidents.find(
+            tx, since=since, until=until, service_id=service, open_only=open_only
+        )
+
+
+async def _incident(tx: Tx, incident_id: int) -> IncidentRecord:
+    incident = await incidents.get(tx, incident_id)
+    if incident is None:
+        raise InputError("incident_id", incident_id, "an existing incident id (see: incident list)")
+    return incident

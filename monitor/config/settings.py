@@ -1,0 +1,110 @@
+"""One configuration, turned once into what the code reads: :class:`Settings`.
+
+The daemon builds a ``Settings`` at start and one per reload (SIGHUP), the CLI
+one per command; everything else receives it whole instead of a
+(configuration, topology) pair. It holds:
+
+* ``topology``: who depends on what, the probed targets, each customer as the
+  engine sees it (:class:`monitor.config.topology.Topology`);
+* ``policy``: the contract's numbers as the engine's :class:`monitor.sla.Policy`
+  (the one conversion from the YAML ``policy`` section);
+* the sections the edges need as they are (``provider``, ``monitor``, ``smtp``,
+  ``storage``, ``http``), and the validated file itself as ``config``.
+
+>>> settings = Settings.from_config(Config())
+>>> settings.policy.notification_deadline_seconds, settings.month("2026-03").seconds // 86400
+(7200, 31)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitor.config.schema import SMTP, Config, HTTPServer, MonitorSettings, Provider, Storage
+from monitor.config.topology import Topology
+from monitor.sla import MonthPeriod, Policy, Tier, month_period
+
+__all__ = ["WEEKDAY_NUMBERS", "Settings", "engine_policy"]
+
+WEEKDAY_NUMBERS = {
+    "monday": 0,
+    "tuesday": 1,
+    "wednesday": 2,
+    "thursday": 3,
+    "friday": 4,
+    "saturday": 5,
+    "sunday": 6,
+}
+
+
+def engine_policy(config: Config) -> Policy:
+    """The one conversion from the YAML policy to the engine's :class:`Policy`."""
+    p = config.policy
+    return Policy(
+        target_percent=p.target_percent,
+        tiers=tuple(Tier(t.name, int(t.min_downtime), t.credit_days) for t in p.tiers),
+        notification_deadline_seconds=int(p.notification_deadline),
+        notification_credit_days=p.notification_credit_days,
+        maintenance_notice_seconds=int(p.maintenance_notice),
+        detection_deadline_seconds=int(p.detection_deadline),
+        diagnosis_deadline_seconds=int(p.diagnosis_deadline),
+        web_panel_fix_deadline_seconds=int(p.panel_fix_deadline),
+        partial_penalty_fraction=p.partial_penalty_fraction,
+        mobile_fix_deadline_seconds=int(p.mobile_fix_deadline),
+        mobile_refund_percent_per_day=p.mobile_refund_percent_per_day,
+        claim_deadline_days=int(p.claim_deadline // 86400),
+        decision_deadline_days=int(p.decision_deadline // 86400),
+        weekend_days=frozenset(WEEKDAY_NUMBERS[d] for d in config.provider.weekend_days),
+        holidays=frozenset(config.provider.holidays),
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: Config
+    topology: Topology
+    policy: Policy
+    # D-2: operators are alerted this long before a notification deadline (not a contract
+    # number, so not part of the engine's Policy).
+    notification_warning_seconds: float
+
+    @classmethod
+    def from_config(cls, config: Config) -> Settings:
+        return cls(
+            config=config,
+            topology=Topology.from_config(config),
+            policy=engine_policy(config),
+            notification_warning_seconds=config.policy.notification_warning,
+        )
+
+    @property
+    def provider(self) -> Provider:
+        return self.config.provider
+
+    @property
+    def monitor(self) -> MonitorSettings:
+        return self.config.monitor
+
+    @property
+    def smtp(self) -> SMTP | None:
+        return self.config.smtp
+
+    @property
+    def storage(self) -> Storage:
+        return self.config.storage
+
+    @property
+    def http(self) -> HTTPServer:
+        return self.config.http
+
+    @property
+    def timezone(self) -> str:
+        return self.config.provider.timezone
+
+    @property
+    def calendar(self) -> str:
+        return self.config.provider.calendar
+
+    def month(self, label: str) -> MonthPeriod:
+        """The month ``label`` (YYYY-MM) of the provider's calendar in its zone (R-M5)."""
+        return month_period(label, self.config.provider.calendar, self.config.provider.timezone)

@@ -1,0 +1,151 @@
+"""Probe history (R-M7): runs of equal state, every failure as evidence, hourly latency
+roll-ups. The only writer of ``probe_runs``, ``probe_failures`` and ``latency_rollups``;
+:class:`monitor.daemon.recorder.Recorder` decides what to write, in one transaction per flush.
+
+Rows go in as plain dicts of column values: a flush at start-up, or in a mass outage,
+writes a row per target (20,000 here), and building ORM objects for them would cost more
+than the statements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from monitor.store.db import Tx
+from monitor.store.models import LatencyRollup, ProbeFailure, ProbeRun
+
+__all__ = [
+    "RUN_COLUMNS",
+    "RollupRecord",
+    "RunRecord",
+    "add_failures",
+    "insert_runs",
+    "latest_runs",
+    "rollups_since",
+    "update_runs",
+    "upsert_rollups",
+]
+
+RUN_COLUMNS = (
+    "state",
+    "first_at",
+    "last_at",
+    "count",
+    "latency_min_ms",
+    "latency_max_ms",
+    "latency_sum_ms",
+)
+_ROLLUP_COLUMNS = ("count", "failures", "sum_ms", "min_ms", "max_ms", "buckets")
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    target_id: str
+    state: str
+    first_at: dt.datetime
+    last_at: dt.datetime
+    count: int
+    latency_min_ms: float | None
+    latency_max_ms: float | None
+    latency_sum_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRecord:
+    target_id: str
+    hour: dt.datetime
+    count: int
+    failures: int
+    sum_ms: float
+    min_ms: float
+    max_ms: float
+    buckets: dict[str, Any]  # latency bucket upper bound (ms) -> count
+
+
+async def latest_runs(tx: Tx) -> list[RunRecord]:
+    """Each target's latest run (ids grow with time, so its highest id)."""
+    runs = ProbeRun.__table__
+    latest = (
+        select(runs.c.target_id, func.max(runs.c.id).label("id"))
+        .group_by(runs.c.target_id)
+        .subquery()
+    )
+    connection = await tx.connection()
+    rows = await connection.execute(select(runs).join(latest, runs.c.id == latest.c.id))
+    return [
+        RunRecord(
+            run["id"],
+            run["target_id"],
+            run["state"],
+            run["first_at"],
+            run["last_at"],
+            run["count"],
+            run["latency_min_ms"],
+            run["latency_max_ms"],
+            run["latency_sum_ms"],
+        )
+        for run in rows.mappings()
+    ]
+
+
+async def rollups_since(tx: Tx, since: dt.datetime) -> list[RollupRecord]:
+    rows = await tx.scalars(select(LatencyRollup).where(LatencyRollup.hour >= since))
+    return [
+        RollupRecord(
+            r.target_id, r.hour, r.count, r.failures, r.sum_ms, r.min_ms, r.max_ms, r.buckets or {}
+        )
+        for r in rows
+    ]
+
+
+_INSERT_RUN = insert(ProbeRun).returning(ProbeRun.target_id, ProbeRun.id)
+
+# One executemany keyed by id (a Core connection has no ORM "bulk update by primary key").
+_UPDATE_RUN = (
+    update(ProbeRun)
+    .where(ProbeRun.id == bindparam("run_id"))
+    .values({name: bindparam(name) for name in RUN_COLUMNS})
+)
+
+
+async def insert_runs(tx: Tx, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """New runs, each target at most once: one multi-row ``INSERT ... RETURNING`` (at start-up
+    every target has a new run, and 20,000 single inserts held the write lock for about
+    20 s, measured). Returns target id -> the new run's id."""
+    connection = await tx.connection()
+    result = await connection.execute(_INSERT_RUN, list(rows))
+    return {target_id: run_id for target_id, run_id in result}
+
+
+async def update_runs(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
+    """Runs that grew: each row holds ``run_id`` and :data:`RUN_COLUMNS`."""
+    connection = await tx.connection()
+    await connection.execute(_UPDATE_RUN, list(rows))
+
+
+async def add_failures(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
+    """Failed or unknown results with their errors: the R-M7 evidence."""
+    connection = await tx.connection()
+    await connection.execute(insert(ProbeFailure), list(rows))
+
+
+async def upsert_rollups(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
+    """Whole (cumulative) hours per target: each replaces what an earlier flush wrote, so the
+    latency histogram stays exact across flushes and restarts."""
+    connection = await tx.connection()
+    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(LatencyRollup)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["target_id", "hour"],
+        set_={name: excluded[name] for name in _ROLLUP_COLUMNS},
+    )
+    await connection.execute(statement, list(rows))

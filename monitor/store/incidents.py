@@ -1,0 +1,323 @@
+"""Incidents, their cause changes and the notifications that reached customers (R-M1, R-EX, R-N1).
+
+The only writer of the ``incidents``, ``cause_changes`` and ``notifications``
+tables. The database keeps at most one open incident per service (a partial
+unique index, ``uq_incidents_open_service``); manual incidents always have an
+end, so only probe incidents are ever open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, or_, select, update
+
+from monitor.store.db import Tx, inserted_id
+from monitor.store.models import CauseChange, Incident, Notification
+
+__all__ = [
+    "FirstNotice",
+    "IncidentRecord",
+    "NotificationsRecorded",
+    "add_manual",
+    "change_cause",
+    "close",
+    "find",
+    "first_notifications",
+    "get",
+    "manual_overlapping",
+    "open_by_probe",
+    "open_probe_incident",
+    "record_notifications",
+    "reopen",
+    "started_between",
+    "touching",
+]
+
+_CHUNK = 5000  # ids per IN (...) list, well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRecord:
+    """One incident as stored (SPEC section 2): ``end`` is None while open."""
+
+    id: int
+    service_id: str
+    start: dt.datetime  # first failed probe of the opening streak (R-M1)
+    start_bound: dt.datetime | None  # last success before start (R-M1)
+    detected_at: dt.datetime | None  # D-1: detection latency = detected_at - start
+    end: dt.datetime | None
+    end_bound: dt.datetime | None  # last failure before end (R-M1)
+    source: str  # probe | manual
+    cause: str
+    note: str | None
+    created_at: dt.datetime
+
+
+def _record(row: Incident) -> IncidentRecord:
+    return IncidentRecord(
+        row.id,
+        row.service_id,
+        row.start,
+        row.start_bound,
+        row.detected_at,
+        row.end,
+        row.end_bound,
+        row.source,
+        row.cause,
+        row.note,
+        row.created_at,
+    )
+
+
+async def get(tx: Tx, incident_id: int) -> IncidentRecord | None:
+    row = await tx.get(Incident, incident_id)
+    return None if row is None else _record(row)
+
+
+# --- probe incidents (the daemon) ----------------------------------------------------------------
+
+
+async def open_by_probe(tx: Tx) -> dict[str, int]:
+    """Service id -> id of its open probe incident: what a restart continues (R-M3)."""
+    rows = await tx.execute(
+        select(Incident.service_id, Incident.id).where(
+            Incident.end.is_(None), Incident.source == "probe"
+        )
+    )
+    return {service_id: incident_id for service_id, incident_id in rows}
+
+
+async def open_probe_incident(
+    tx: Tx,
+    *,
+    service_id: str,
+    start: dt.datetime,
+    start_bound: dt.datetime | None,
+    detected_at: dt.datetime,
+    created_at: dt.datetime,
+) -> int:
+    """A new probe incident, open, cause ``provider`` (R-EX: counted until an operator says
+    otherwise). The partial unique index refuses a second open one for the service."""
+    result = await tx.execute(
+        insert(Incident).values(
+            service_id=service_id,
+            start=start,
+            start_bound=start_bound,
+            detected_at=detected_at,
+            source="probe",
+            cause="provider",
+            created_at=created_at,
+        )
+    )
+    return inserted_id(result)
+
+
+async def reopen(tx: Tx, incident_id: int) -> None:
+    """A flap: the incident that just closed is open again."""
+    await tx.execute(
+        update(Incident).where(Incident.id == incident_id).values(end=None, end_bound=None)
+    )
+
+
+async def close(
+    tx: Tx, incident_id: int, *, end: dt.datetime, end_bound: dt.datetime | None
+) -> None:
+    await tx.execute(
+        update(Incident).where(Incident.id == incident_id).values(end=end, end_bound=end_bound)
+    )
+
+
+# --- manual incidents and causes (operators) ---------------------------------------------------
+
+
+async def manual_overlapping(
+    tx: Tx, service_id: str, start: dt.datetime, end: dt.datetime
+) -> IncidentRecord | None:
+    """A manual incident of ``service_id`` overlapping ``[start, end)``, if any."""
+    row = (
+        await tx.scalars(
+            select(Incident)
+            .where(
+                Incident.service_id == service_id,
+                Incident.source == "manual",
+                Incident.start < end,
+                or_(Incident.end.is_(None), Incident.end > start),
+            )
+            .order_by(Incident.id)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else _record(row)
+
+
+async def add_manual(
+    tx: Tx,
+    *,
+    service_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    cause: str,
+    note: str | None,
+    created_at: dt.datetime,
+) -> int:
+    result = await tx.execute(
+        insert(Incident).values(
+            service_id=service_id,
+            start=start,
+            end=end,
+            source="manual",
+            cause=cause,
+            note=note,
+            created_at=created_at,
+            detected_at=None,
+        )
+    )
+    return inserted_id(result)
+
+
+async def change_cause(
+    tx: Tx, incident_id: int, *, old: str, new: str, reason: str, actor: str, at: dt.datetime
+) -> None:
+    """R-EX: the new cause, and the change with its reason in the audit log."""
+    await tx.execute(
+        insert(CauseChange).values(
+            incident_id=incident_id,
+            changed_at=at,
+            old_cause=old,
+            new_cause=new,
+            reason=reason,
+            actor=actor,
+        )
+    )
+    await tx.execute(update(Incident).where(Incident.id == incident_id).values(cause=new))
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+async def find(
+    tx: Tx,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    service_id: str | None = None,
+    open_only: bool = False,
+) -> list[IncidentRecord]:
+    """Incidents touching ``[since, until)``, by start then id."""
+    query = select(Incident).order_by(Incident.start, Incident.id)
+    if since is not None:
+        query = query.where(or_(Incident.end.is_(None), Incident.end > since))
+    if until is not None:
+        query = query.where(Incident.start < until)
+    if service_id is not None:
+        query = query.where(Incident.service_id == service_id)
+    if open_only:
+        query = query.where(Incident.end.is_(None))
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+async def touching(tx: Tx, start: dt.datetime, end: dt.datetime) -> list[IncidentRecord]:
+    """Every incident overlapping ``[start, end)`` (a month's), by id."""
+    query = (
+        select(Incident)
+        .where(Incident.start < end, or_(Incident.end.is_(None), Incident.end > start))
+        .order_by(Incident.id)
+    )
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+async def started_between(
+    tx: Tx, earliest: dt.datetime, latest: dt.datetime
+) -> list[IncidentRecord]:
+    """Incidents that started in ``[earliest, latest]``, by id (the D-2 duty checks)."""
+    query = (
+        select(Incident)
+        .where(Incident.start >= earliest, Incident.start <= latest)
+        .order_by(Incident.id)
+    )
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+# --- notifications (R-N1, D-2) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FirstNotice:
+    """The earliest notification of one customer about one incident."""
+
+    at: dt.datetime
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsRecorded:
+    incident_start: dt.datetime | None
+    first_for: tuple[str, ...]  # customers with no earlier notification of this incident
+
+
+async def record_notifications(
+    tx: Tx,
+    incident_id: int,
+    customer_ids: Sequence[str],
+    *,
+    channel: str,
+    at: dt.datetime,
+    recorded_at: dt.datetime,
+    note: str | None = None,
+    outbox_id: int | None = None,
+) -> NotificationsRecorded:
+    """Customers were told of an incident at ``at``: an SMTP acceptance (``outbox_id``) or a
+    call an operator logged. The one writer of ``notifications``: the R-N1 evidence."""
+    earlier = await tx.execute(
+        select(Notification.customer_id, func.count())
+        .where(
+            Notification.incident_id == incident_id,
+            Notification.customer_id.in_(list(customer_ids)),
+        )
+        .group_by(Notification.customer_id)
+    )
+    told = {customer_id for customer_id, _ in earlier}
+    start = await tx.scalar(select(Incident.start).where(Incident.id == incident_id))
+    if customer_ids:
+        await tx.execute(
+            insert(Notification),
+            [
+                {
+                    "incident_id": incident_id,
+                    "customer_id": customer_id,
+                    "channel": channel,
+                    "notified_at": at,
+                    "outbox_id": outbox_id,
+                    "note": note,
+                    "recorded_at": recorded_at,
+                }
+                for customer_id in customer_ids
+            ],
+        )
+    return NotificationsRecorded(start, tuple(c for c in customer_ids if c not in told))
+
+
+async def first_notifications(
+    tx: Tx, incident_ids: Iterable[int]
+) -> dict[tuple[int, str], FirstNotice]:
+    """(incident id, customer id) -> the earliest notification (R-N1 evidence)."""
+    ids = sorted(set(incident_ids))
+    first: dict[tuple[int, str], FirstNotice] = {}
+    for index in range(0, len(ids), _CHUNK):
+        rows = await tx.execute(
+            select(
+                Notification.incident_id,
+                Notification.customer_id,
+                Notification.notified_at,
+                Notification.channel,
+            ).where(Notification.incident_id.in_(ids[index : index + _CHUNK]))
+        )
+        for incident_id, customer_id, at, channel in rows:
+            key = (incident_id, customer_id)
+            known = first.get(key)
+            if known is None or at < known.at:
+                first[key] = FirstNotice(at, channel)
+    return first

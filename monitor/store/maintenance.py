@@ -1,0 +1,206 @@
+"""Maintenance windows, the services they cover, and when each customer got the notice
+(R-EX1, D-3). The only writer of ``maintenance_windows``, ``maintenance_services`` and
+``maintenance_notices``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import selectinload
+
+from monitor.store.db import Tx, inserted_id
+from monitor.store.incidents import FirstNotice
+from monitor.store.models import (
+    MaintenanceNotice,
+    MaintenanceService,
+    MaintenanceWindow,
+    OutboxMessage,
+)
+
+__all__ = [
+    "WindowRecord",
+    "add_notices",
+    "add_window",
+    "first_notices",
+    "get_window",
+    "list_windows",
+    "starting_between",
+    "touching",
+    "without_notice",
+]
+
+_CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRecord:
+    """A maintenance window and the services and servers it names."""
+
+    id: int
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    service_ids: tuple[str, ...]  # sorted
+
+
+def _record(row: MaintenanceWindow) -> WindowRecord:
+    return WindowRecord(
+        row.id,
+        row.start,
+        row.end,
+        row.reason,
+        row.created_at,
+        row.cancelled_at,
+        tuple(sorted(s.service_id for s in row.services)),
+    )
+
+
+async def add_window(
+    tx: Tx,
+    *,
+    services: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    reason: str,
+    created_at: dt.datetime,
+) -> int:
+    result = await tx.execute(
+        insert(MaintenanceWindow).values(start=start, end=end, reason=reason, created_at=created_at)
+    )
+    window_id = inserted_id(result)
+    await tx.execute(
+        insert(MaintenanceService), [{"window_id": window_id, "service_id": s} for s in services]
+    )
+    return window_id
+
+
+async def add_notices(
+    tx: Tx,
+    window_id: int,
+    customer_ids: Sequence[str],
+    *,
+    sent_at: dt.datetime,
+    channel: str,
+    outbox_id: int | None = None,
+) -> None:
+    """The notice of a window reached these customers at ``sent_at`` (D-3): an SMTP
+    acceptance (``outbox_id``, channel ``email``) or a notice an operator recorded
+    (channel ``other``)."""
+    if customer_ids:
+        await tx.execute(
+            insert(MaintenanceNotice),
+            [
+                {
+                    "window_id": window_id,
+                    "customer_id": customer_id,
+                    "sent_at": sent_at,
+                    "channel": channel,
+                    "outbox_id": outbox_id,
+                }
+                for customer_id in customer_ids
+            ],
+        )
+
+
+async def get_window(tx: Tx, window_id: int) -> WindowRecord | None:
+    row = await tx.get(
+        MaintenanceWindow, window_id, options=[selectinload(MaintenanceWindow.services)]
+    )
+    return None if row is None else _record(row)
+
+
+async def list_windows(
+    tx: Tx, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> list[tuple[WindowRecord, int]]:
+    """Windows (touching ``[since, until)`` when both are given) with how many customers have
+    a notice recorded, by start then id."""
+    query = (
+        select(MaintenanceWindow)
+        .options(selectinload(MaintenanceWindow.services))
+        .order_by(MaintenanceWindow.start, MaintenanceWindow.id)
+    )
+    if since is not None and until is not None:
+        query = query.where(MaintenanceWindow.end > since, MaintenanceWindow.start < until)
+    windows = [_record(row) for row in await tx.scalars(query)]
+    notices: dict[int, int] = {}
+    for (window_id,) in await tx.execute(select(MaintenanceNotice.window_id)):
+        notices[window_id] = notices.get(window_id, 0) + 1
+    return [(window, notices.get(window.id, 0)) for window in windows]
+
+
+async def touching(tx: Tx, start: dt.datetime, end: dt.datetime) -> list[WindowRecord]:
+    """Windows not cancelled overlapping ``[start, end)`` (a month's), by id."""
+    query = (
+        select(MaintenanceWindow)
+        .options(selectinload(MaintenanceWindow.services))
+        .where(
+            MaintenanceWindow.start < end,
+            MaintenanceWindow.end > start,
+            MaintenanceWindow.cancelled_at.is_(None),
+        )
+        .order_by(MaintenanceWindow.id)
+    )
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+async def starting_between(
+    tx: Tx, earliest: dt.datetime, latest: dt.datetime
+) -> list[WindowRecord]:
+    """Windows not cancelled starting in ``[earliest, latest]``, by id (the D-3 checks)."""
+    query = (
+        select(MaintenanceWindow)
+        .options(selectinload(MaintenanceWindow.services))
+        .where(
+            MaintenanceWindow.cancelled_at.is_(None),
+            MaintenanceWindow.start >= earliest,
+            MaintenanceWindow.start <= latest,
+        )
+        .order_by(MaintenanceWindow.id)
+    )
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+async def without_notice(tx: Tx, now: dt.datetime) -> list[int]:
+    """Windows that have not ended, are not cancelled, and have neither a queued notice nor a
+    recorded one: recorded elsewhere (``sla-monitor maintenance add``), not yet announced."""
+    query = (
+        select(MaintenanceWindow.id)
+        .where(
+            MaintenanceWindow.end > now,
+            MaintenanceWindow.cancelled_at.is_(None),
+            MaintenanceWindow.id.not_in(
+                select(OutboxMessage.window_id).where(OutboxMessage.window_id.is_not(None))
+            ),
+            MaintenanceWindow.id.not_in(select(MaintenanceNotice.window_id)),
+        )
+        .order_by(MaintenanceWindow.id)
+    )
+    return list(await tx.scalars(query))
+
+
+async def first_notices(
+    tx: Tx, window_ids: Iterable[int]
+) -> dict[tuple[int, str], FirstNotice]:
+    """(window id, customer id) -> the earliest notice (D-3, R-EX1 evidence)."""
+    ids = sorted(set(window_ids))
+    first: dict[tuple[int, str], FirstNotice] = {}
+    for index in range(0, len(ids), _CHUNK):
+        rows = await tx.execute(
+            select(
+                MaintenanceNotice.window_id,
+                MaintenanceNotice.customer_id,
+                MaintenanceNotice.sent_at,
+                MaintenanceNotice.channel,
+            ).where(MaintenanceNotice.window_id.in_(ids[index : index + _CHUNK]))
+        )
+        for window_id, customer_id, at, channel in rows:
+            key = (window_id, customer_id)
+            known = first.get(key)
+            if known is None or at < known.at:
+                first[key] = FirstNotice(at, channel)
+    return first

@@ -1,0 +1,290 @@
+"""The persistent outbox (D-2): queued messages, their leases and outcomes, per-recipient
+results. The only writer of ``outbox`` and ``outbox_recipients``; what the rows mean is
+:mod:`monitor.notify.outbox`'s."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from monitor.store.db import Tx
+from monitor.store.models import OutboxMessage, OutboxRecipient
+
+__all__ = [
+    "ACTIVE",
+    "NewMessage",
+    "QueuedMessage",
+    "add_recipients",
+    "claim",
+    "depth",
+    "enqueue",
+    "give_up",
+    "lock_sending",
+    "mark_sent",
+    "outage_messages",
+    "outage_queued",
+    "release",
+    "retry_at",
+]
+
+ACTIVE = ("pending", "sending")  # not yet accepted nor given up
+_CHUNK = 500  # rows per INSERT, well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to write; ``dedupe_key`` names the duty it fulfils (queued at most once)."""
+
+    dedupe_key: str
+    message_id: str
+    kind: str
+    recipients: tuple[str, ...]
+    subject: str
+    body_text: str
+    body_html: str | None
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime
+    customer_id: str | None = None
+    incident_id: int | None = None
+    window_id: int | None = None
+    claim_id: int | None = None
+    ticket_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """An outbox row as stored."""
+
+    id: int
+    dedupe_key: str
+    message_id: str
+    kind: str
+    customer_id: str | None
+    incident_id: int | None
+    window_id: int | None
+    claim_id: int | None
+    ticket_id: int | None
+    recipients: list[str]
+    subject: str
+    body_text: str
+    body_html: str | None
+    created_at: dt.datetime
+    status: str  # pending | sending | sent | failed
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    accepted_at: dt.datetime | None
+    smtp_response: str | None
+
+
+def _record(row: OutboxMessage) -> QueuedMessage:
+    return QueuedMessage(
+        row.id,
+        row.dedupe_key,
+        row.message_id,
+        row.kind,
+        row.customer_id,
+        row.incident_id,
+        row.window_id,
+        row.claim_id,
+        row.ticket_id,
+        list(row.recipients),
+        row.subject,
+        row.body_text,
+        row.body_html,
+        row.created_at,
+        row.status,
+        row.attempts,
+        row.next_attempt_at,
+        row.last_error,
+        row.accepted_at,
+        row.smtp_response,
+    )
+
+
+async def enqueue(tx: Tx, messages: Sequence[NewMessage]) -> int:
+    """Insert the messages not queued before (by ``dedupe_key``); returns how many are new."""
+    dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
+    added = 0
+    for start in range(0, len(messages), _CHUNK):
+        rows = [_row(message) for message in messages[start : start + _CHUNK]]
+        statement = (
+            dialect_insert(OutboxMessage)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        result: Any = await tx.execute(statement)
+        added += max(result.rowcount or 0, 0)
+    return added
+
+
+def _row(message: NewMessage) -> dict[str, Any]:
+    return {
+        "dedupe_key": message.dedupe_key,
+        "message_id": message.message_id,
+        "kind": message.kind,
+        "customer_id": message.customer_id,
+        "incident_id": message.incident_id,
+        "window_id": message.window_id,
+        "claim_id": message.claim_id,
+        "ticket_id": message.ticket_id,
+        "recipients": list(dict.fromkeys(message.recipients)),
+        "subject": message.subject,
+        "body_text": message.body_text,
+        "body_html": message.body_html,
+        "created_at": message.created_at,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": message.next_attempt_at,
+    }
+
+
+async def depth(tx: Tx) -> int:
+    """Messages not yet accepted nor given up."""
+    count = await tx.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(ACTIVE))
+    )
+    return int(count or 0)
+
+
+async def claim(
+    tx: Tx, *, now: dt.datetime, lease: float, limit: int, exclude: Iterable[int] = ()
+) -> list[QueuedMessage]:
+    """Take up to ``limit`` due messages: ``status='sending'`` until ``now + lease``.
+
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (two workers never take the same row);
+    SQLite's write transaction (``BEGIN IMMEDIATE``) serialises claims."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status.in_(ACTIVE), OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    excluded = list(exclude)
+    if excluded:
+        query = query.where(OutboxMessage.id.not_in(excluded))
+    rows = list((await tx.scalars(query)).all())
+    until = now + dt.timedelta(seconds=lease)
+    for row in rows:
+        row.status = "sending"
+        row.next_attempt_at = until
+    return [_record(row) for row in rows]
+
+
+async def release(
+    tx: Tx, ids: Sequence[int], at: dt.datetime, reason: str | None = None
+) -> None:
+    """Hand claimed rows that were not attempted back, due at ``at`` (attempts unchanged)."""
+    values: dict[str, Any] = {"status": "pending", "next_attempt_at": at}
+    if reason is not None:
+        values["last_error"] = reason
+    await tx.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "sending")
+        .values(**values)
+    )
+
+
+async def mark_sent(
+    tx: Tx, outbox_id: int, *, accepted_at: dt.datetime, response: str, error: str | None
+) -> bool:
+    """The server accepted it: ``accepted_at`` is the D-2 evidence. False when the row is no
+    longer ours (another worker recorded it)."""
+    result: Any = await tx.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "sending")
+        .values(
+            status="sent",
+            attempts=OutboxMessage.attempts + 1,
+            accepted_at=accepted_at,
+            smtp_response=response,
+            last_error=error,
+        )
+    )
+    return bool(result.rowcount == 1)
+
+
+async def lock_sending(tx: Tx, outbox_id: int) -> QueuedMessage | None:
+    """The row, locked for recording a failed attempt; None unless it is still ``sending``."""
+    row = await tx.get(OutboxMessage, outbox_id, with_for_update=True, populate_existing=True)
+    if row is None or row.status != "sending":
+        return None
+    return _record(row)
+
+
+async def retry_at(
+    tx: Tx, outbox_id: int, *, attempts: int, error: str, next_attempt_at: dt.datetime
+) -> None:
+    await tx.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id)
+        .values(
+            status="pending", attempts=attempts, last_error=error, next_attempt_at=next_attempt_at
+        )
+    )
+
+
+async def give_up(tx: Tx, outbox_id: int, *, attempts: int, error: str) -> None:
+    await tx.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id)
+        .values(status="failed", attempts=attempts, last_error=error)
+    )
+
+
+async def add_recipients(
+    tx: Tx, outbox_id: int, recipients: Sequence[str], refused: Mapping[str, tuple[int, str]]
+) -> None:
+    """Each recipient's outcome: accepted, or refused with the server's code and text."""
+    outcomes = []
+    for address in dict.fromkeys(recipients):
+        code, text = refused.get(address, (None, None))
+        outcomes.append(
+            {
+                "outbox_id": outbox_id,
+                "address": address,
+                "status": "accepted" if code is None else "refused",
+                "code": code,
+                "message": text,
+            }
+        )
+    if outcomes:
+        await tx.execute(insert(OutboxRecipient), outcomes)
+
+
+async def outage_messages(
+    tx: Tx, incident_id: int
+) -> list[tuple[str | None, str, dt.datetime]]:
+    """(customer id, status, next attempt) of an incident's outage e-mails, by customer."""
+    rows = await tx.execute(
+        select(OutboxMessage.customer_id, OutboxMessage.status, OutboxMessage.next_attempt_at)
+        .where(OutboxMessage.incident_id == incident_id, OutboxMessage.kind == "outage")
+        .order_by(OutboxMessage.customer_id)
+    )
+    return [(customer_id, status, next_at) for customer_id, status, next_at in rows]
+
+
+async def outage_queued(tx: Tx, incident_ids: Iterable[int]) -> set[tuple[int, str]]:
+    """(incident id, customer id) of every outage e-mail queued for these incidents."""
+    ids = sorted(set(incident_ids))
+    found: set[tuple[int, str]] = set()
+    for index in range(0, len(ids), 5000):
+        rows = await tx.execute(
+            select(OutboxMessage.incident_id, OutboxMessage.customer_id).where(
+                OutboxMessage.incident_id.in_(ids[index : index + 5000]),
+                OutboxMessage.kind == "outage",
+            )
+        )
+        found.update(
+            (incident_id, customer_id)
+            for incident_id, customer_id in rows
+            if incident_id is not None and customer_id is not None
+        )
+    return found

@@ -1,0 +1,58 @@
+"""Frozen report revisions (R-C3): the only writer of ``report_revisions``.
+
+A revision is the month's report as it stood when it was closed, with the hash of
+the inputs it was computed from; revisions are never edited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from monitor.store.db import Tx
+from monitor.store.models import ReportRevision
+
+__all__ = ["RevisionRecord", "add_revision", "latest_revision"]
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRecord:
+    calendar: str
+    month: str
+    revision: int
+    closed_at: dt.datetime
+    inputs_hash: str
+    report: dict[str, Any]  # the SPEC section 7 JSON report
+
+
+async def latest_revision(tx: Tx, calendar: str, month: str) -> RevisionRecord | None:
+    row = (
+        await tx.scalars(
+            select(ReportRevision)
+            .where(ReportRevision.calendar == calendar, ReportRevision.month == month)
+            .order_by(ReportRevision.revision.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return RevisionRecord(
+        row.calendar, row.month, row.revision, row.closed_at, row.inputs_hash, row.report
+    )
+
+
+async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
+    """Revision numbers are unique per month (a constraint): two closes racing make one."""
+    await tx.execute(
+        insert(ReportRevision).values(
+            calendar=revision.calendar,
+            month=revision.month,
+            revision=revision.revision,
+            closed_at=revision.closed_at,
+            inputs_hash=revision.inputs_hash,
+            report=revision.report,
+        )
+    )

@@ -1,0 +1,85 @@
+"""Unknown time (R-M2, R-M3): the daemon's sessions and heartbeats, and the intervals in
+which the monitor could not see. The only writer of ``daemon_sessions`` and
+``unknown_intervals``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, insert, or_, select, update
+
+from monitor.store.db import Tx, inserted_id
+from monitor.store.models import DaemonSession, UnknownInterval
+
+__all__ = [
+    "add_session",
+    "add_unknown",
+    "beat",
+    "end_open_unknown",
+    "end_unknown",
+    "last_beat",
+    "touching",
+]
+
+
+async def last_beat(tx: Tx) -> dt.datetime | None:
+    """The last heartbeat any earlier run of the daemon wrote."""
+    value: dt.datetime | None = await tx.scalar(select(func.max(DaemonSession.last_beat_at)))
+    return value
+
+
+async def add_session(
+    tx: Tx, *, started_at: dt.datetime, hostname: str, pid: int, version: str
+) -> int:
+    result = await tx.execute(
+        insert(DaemonSession).values(
+            started_at=started_at,
+            last_beat_at=started_at,
+            hostname=hostname,
+            pid=pid,
+            version=version,
+        )
+    )
+    return inserted_id(result)
+
+
+async def beat(tx: Tx, session_id: int, at: dt.datetime, *, stopped: bool = False) -> None:
+    values: dict[str, dt.datetime] = {"last_beat_at": at}
+    if stopped:
+        values["stopped_at"] = at
+    await tx.execute(update(DaemonSession).where(DaemonSession.id == session_id).values(**values))
+
+
+async def add_unknown(
+    tx: Tx, *, start: dt.datetime, end: dt.datetime | None, reason: str, detail: str | None
+) -> int:
+    """Unknown time from ``start`` (still going while ``end`` is None): ``daemon_down``,
+    ``canaries_failed`` or ``resolver_failed``."""
+    result = await tx.execute(
+        insert(UnknownInterval).values(start=start, end=end, reason=reason, detail=detail)
+    )
+    return inserted_id(result)
+
+
+async def end_unknown(tx: Tx, interval_id: int, at: dt.datetime) -> None:
+    await tx.execute(
+        update(UnknownInterval).where(UnknownInterval.id == interval_id).values(end=at)
+    )
+
+
+async def end_open_unknown(tx: Tx, at: dt.datetime) -> None:
+    """Every interval still open (left by a run that was killed while blind) ends at ``at``."""
+    await tx.execute(update(UnknownInterval).where(UnknownInterval.end.is_(None)).values(end=at))
+
+
+async def touching(
+    tx: Tx, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime | None]]:
+    """(start, end or None while open) of the unknown intervals overlapping ``[start, end)``."""
+    rows = await tx.execute(
+        select(UnknownInterval.start, UnknownInterval.end).where(
+            UnknownInterval.start < end,
+            or_(UnknownInterval.end.is_(None), UnknownInterval.end > start),
+        )
+    )
+    return [(interval_start, interval_end) for interval_start, interval_end in rows]

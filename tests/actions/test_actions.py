@@ -1,0 +1,154 @@
+"""The service layer (monitor.actions), called the way the CLI and the HTTP API call it:
+typed results, and bad input refused with the *field* named (never a --flag), the value and
+what is allowed, changing nothing (rows counted before and after). SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from monitor import actions
+from monitor.config import Settings, parse_config
+from monitor.errors import InputError
+from monitor.store import Database
+from monitor.store.models import (
+    AuditEvent,
+    CauseChange,
+    Incident,
+    MaintenanceNotice,
+    MaintenanceWindow,
+    Notification,
+)
+from tests.support import rows
+
+NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
+TCP = "{type: tcp, host: 127.0.0.1, port: 9}"
+SETTINGS = Settings.from_config(parse_config(f"""
+servers: [{{id: srv-1, probe: {TCP}}}]
+services:
+  - {{id: panel, kind: web_panel, probe: {TCP}}}
+  - {{id: shop, kind: project, server: srv-1, probe: {TCP}}}
+customers:
+  - {{id: acme, name: ACME, contacts: {{technical: {{email: it@acme.example}}}},
+     fee: {{amount: 3650, currency: EUR}}, services: [shop], sites: [{{domain: acme.example}}]}}
+  - {{id: beta, name: Beta, contacts: {{technical: {{email: it@beta.example}}}},
+     fee: {{amount: 365, currency: EUR}}, sites: [{{domain: beta.example}}]}}
+"""))
+MODELS = (Incident, CauseChange, Notification, MaintenanceWindow, MaintenanceNotice, AuditEvent)
+
+
+async def counts(db: Database) -> dict[str, int]:
+    return {model.__name__: len(await rows(db, model)) for model in MODELS}
+
+
+async def refused(db: Database, call: Callable[[], Awaitable[Any]], field: str,
+                  value: object, allowed: str) -> None:
+    before = await counts(db)
+    with pytest.raises(InputError) as error:
+        await call()
+    assert (error.value.field, error.value.value) == (field, value)
+    assert allowed in str(error.value)
+    assert "--" not in str(error.value)  # each edge words it: --end, /end
+    assert await counts(db) == before
+
+
+async def add(db: Database, **changes: Any) -> actions.IncidentRecord:
+    values: dict[str, Any] = {"service": "panel", "start": NOW - 3 * HOUR, "end": NOW - 2 * HOUR,
+                              "actor": "ops", "now": NOW, **changes}
+    return await actions.add_incident(db, SETTINGS, **values)
+
+
+async def test_incidents_recorded_changed_and_notified(db: Database) -> None:
+    incident = await add(db, note="phoned in")
+    assert (incident.service_id, incident.source, incident.cause, incident.note) == (
+        "panel", "manual", "provider", "phoned in")
+    changed = await actions.change_cause(db, incident_id=incident.id, cause="external",
+                                         reason="country-wide cut-off", actor="ops", now=NOW)
+    assert (changed.old_cause, changed.incident.cause) == ("provider", "external")
+    logged = await actions.log_notification(db, SETTINGS, incident_id=incident.id,
+                                            at=NOW - 150 * dt.timedelta(minutes=1),
+                                            channel="phone", actor="ops", now=NOW)
+    assert logged.customers == ("acme", "beta")  # every customer of the panel (R-M4)
+    assert [i.id for i in await actions.list_incidents(db, service="panel")] == [incident.id]
+    assert await actions.list_incidents(db, open_only=True) == []
+    assert [e.action for e in await rows(db, AuditEvent)] == ["incident.add", "incident.notified"]
+    assert [c.reason for c in await rows(db, CauseChange)] == ["country-wide cut-off"]
+
+
+async def test_bad_incident_input_names_the_field_and_changes_nothing(db: Database) -> None:
+    first = await add(db)
+    await refused(db, lambda: add(db, service="panle"), "service", "panle",
+                  "one of the configured services and servers: panel, shop, srv-1")
+    await refused(db, lambda: add(db, end=NOW - 4 * HOUR), "end",
+                  (NOW - 4 * HOUR).isoformat(), f"a time after start ({(NOW - 3 * HOUR).isoformat()})")
+    await refused(db, lambda: add(db, end=NOW + HOUR), "end", (NOW + HOUR).isoformat(),
+                  "a time not after now")
+    await refused(db, lambda: add(db, cause="weather"), "cause", "weather", "one of: provider")
+    await refused(db, lambda: add(db, start=NOW - 150 * dt.timedelta(minutes=1), end=NOW),
+                  "start", (NOW - 150 * dt.timedelta(minutes=1)).isoformat(),
+                  f"not overlapping manual incident {first.id} on panel")
+    await refused(db, lambda: actions.change_cause(db, incident_id=999, cause="external",
+                                                   reason="x", actor="ops", now=NOW),
+                  "incident_id", 999, "an existing incident id")
+    await refused(db, lambda: actions.change_cause(db, incident_id=first.id, cause="external",
+                                                   reason=" ", actor="ops", now=NOW),
+                  "reason", " ", "a non-empty explanation")
+    await refused(db, lambda: actions.log_notification(
+        db, SETTINGS, incident_id=first.id, at=NOW, channel="pigeon", actor="ops", now=NOW),
+        "channel", "pigeon", "one of: phone, email")
+    await refused(db, lambda: actions.log_notification(
+        db, SETTINGS, incident_id=first.id, at=NOW, channel="phone", customers=["nobody"],
+        actor="ops", now=NOW), "customer", "nobody", "customers affected by panel: acme, beta")
+
+
+@pytest.mark.parametrize(("ahead", "late"), [
+    (dt.timedelta(hours=48), False),  # exactly 48 h ahead: in time (R-EX1)
+    (dt.timedelta(hours=48) - dt.timedelta(seconds=1), True),
+])
+async def test_maintenance_notice_late_on_the_engines_boundary(
+    db: Database, ahead: dt.timedelta, late: bool
+) -> None:
+    added = await actions.add_maintenance(db, SETTINGS, services=["srv-1"], start=NOW + ahead,
+                                          end=NOW + ahead + HOUR, reason="kernel", actor="ops",
+                                          now=NOW)
+    assert (added.window.service_ids, added.noticed, added.notice_late) == (("srv-1",), (), late)
+
+
+async def test_maintenance_noticed_by_other_means_and_listed(db: Database) -> None:
+    added = await actions.add_maintenance(db, SETTINGS, services=["srv-1", "panel"],
+                                          start=NOW + HOUR, end=NOW + 2 * HOUR, reason="kernel",
+                                          notified_at=NOW - HOUR, actor="ops", now=NOW)
+    assert added.noticed == ("acme", "beta") and not added.notice_late
+    listed = await actions.list_maintenance(db)
+    assert [(m.window.id, m.window.service_ids, m.notices) for m in listed] == [
+        (added.window.id, ("panel", "srv-1"), 2)]
+    await refused(db, lambda: actions.add_maintenance(
+        db, SETTINGS, services=["srv-1", "nope"], start=NOW, end=NOW + HOUR, reason="x",
+        actor="ops", now=NOW), "services", "nope", "one of the configured services")
+    await refused(db, lambda: actions.add_maintenance(
+        db, SETTINGS, services=["srv-1"], start=NOW, end=NOW + HOUR, reason="x",
+        notified_at=NOW + HOUR, actor="ops", now=NOW), "notified_at", (NOW + HOUR).isoformat(),
+        "a time not after now")
+
+
+async def test_reports_validate_month_and_customer_and_close_revisions(db: Database) -> None:
+    await refused(db, lambda: actions.month_report(db, SETTINGS, month="2026-13", now=NOW),
+                  "month", "2026-13", "a month YYYY-MM of the gregorian calendar")
+    await refused(db, lambda: actions.month_report(db, SETTINGS, month="2026-04",
+                                                   customer="nobody", now=NOW),
+                  "customer", "nobody", "one of the configured customers: acme, beta")
+    await refused(db, lambda: actions.close_month(db, SETTINGS, month="2026-05", now=NOW),
+                  "month", "2026-05", "a month that has ended")
+    await add(db, start=dt.datetime(2026, 4, 10, tzinfo=dt.UTC),
+              end=dt.datetime(2026, 4, 10, 2, tzinfo=dt.UTC))
+    report = await actions.month_report(db, SETTINGS, month="2026-04", customer="beta", now=NOW)
+    assert [c.customer for c in report.customers] == ["beta"]
+    # 2 h of the panel in a 30-day April: (2,592,000 - 7,200) / 2,592,000 → tier 1w (R-T1).
+    assert (report.customers[0].downtime_seconds, report.customers[0].tier) == (7200, "1w")
+    closed = await actions.close_month(db, SETTINGS, month="2026-04", now=NOW)
+    again = await actions.close_month(db, SETTINGS, month="2026-04", now=NOW)
+    assert (closed.revision, closed.created, again.revision, again.created) == (1, True, 1, False)

@@ -1,0 +1,132 @@
+"""SIGHUP as prepare-then-swap: a reload whose new configuration cannot be built is refused
+with the old one fully in force: every target, its probe and detector, the notifier and
+both schedules exactly as before. The real daemon, real local targets and a real SMTP sink."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from monitor.app import Daemon
+from monitor.config import load_config
+from monitor.store import create_engine
+from monitor.store.models import ProbeRun
+from monitor.testing.smtp import SMTPSink
+from monitor.testing.targets import TargetServer
+from tests.support import FAST, MONITOR, eventually, rows
+
+
+def config_text(panel: str, api: str, sink: SMTPSink, db_url: str, extra: str = "",
+                contact: str = "tech@acme.example") -> str:
+    return f"""
+{MONITOR}
+provider: {{name: Rabit Hosting, operators: [noc@rabit.example]}}
+services:
+  - id: panel
+    kind: web_panel
+    probe: {{type: http, url: "{panel}", {FAST}}}
+  - id: api
+    kind: mobile_api
+    probe: {{type: http, url: "{api}", {FAST}}}
+{extra}
+customers:
+  - id: acme
+    name: ACME
+    contacts: {{technical: {{email: {contact}}}}}
+    fee: {{amount: 3650, currency: EUR}}
+    sites: [{{domain: acme.example}}]
+smtp: {{host: 127.0.0.1, port: {sink.port}, tls: none, sender: sla@rabit.example, timeout: 5s}}
+http: {{listen: "127.0.0.1:0"}}
+storage: {{url: "{db_url}"}}
+"""
+
+
+def snapshot(daemon: Daemon) -> dict[str, Any]:
+    """What a refused reload must leave exactly as it was (identities, not look-alikes)."""
+    watch, notifier = daemon.watch, daemon.notifier
+    return {
+        "settings": id(daemon.settings),
+        "config": id(daemon.config),
+        "targets": dict(watch.targets),
+        "probes": {k: id(v) for k, v in watch.probes.items()},
+        "detectors": {k: id(v) for k, v in watch.detectors.items()},
+        "certificate_checks": {k: id(v) for k, v in watch.certificate_checks.items()},
+        "topology": id(watch.topology),
+        "canaries": list(watch.canaries),
+        "notifier settings": id(notifier.settings),
+        "duties settings": id(notifier.duties.settings),
+        "envelope": notifier.envelope,
+        "transport": id(notifier.transport),
+        "schedule": (dict(daemon.schedule._intervals), dict(daemon.schedule._offsets),
+                     dict(daemon.schedule._generation)),
+        "certificate schedule": (dict(daemon.certificate_schedule._intervals),
+                                 dict(daemon.certificate_schedule._generation)),
+    }
+
+
+async def test_a_reload_with_an_unreadable_ca_file_is_refused_and_nothing_changes(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    async with TargetServer() as panel, TargetServer() as api, TargetServer() as other, \
+            SMTPSink() as sink:
+        path = tmp_path / "config.yaml"
+        good = config_text(panel.url("/"), api.url("/"), sink, sqlite_url)
+        path.write_text(good)
+        registry = CollectorRegistry()
+        daemon = Daemon(load_config(path), path, registry=registry, flush_interval=0.2)
+        await daemon.start()
+        engine = create_engine(sqlite_url)
+        try:
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "api"))
+            before = snapshot(daemon)
+
+            # The new file is valid YAML and schema, but its new server's CA bundle cannot be
+            # loaded (unreadable; unparseable for root): found only when its probe is built.
+            bad_ca = tmp_path / "ca.pem"
+            bad_ca.write_text("not a certificate\n")
+            os.chmod(bad_ca, 0)
+
+            def servers(tls: str) -> str:
+                return f"""
+servers:
+  - id: srv-2
+    probe: {{type: http, url: "{other.url('/')}", {FAST}}}
+  - id: srv-3
+    probe: {{type: http, url: "{other.url('/')}", {FAST}, tls: {tls}}}
+"""
+
+            # Besides: a target removed (api), a contact changed (the notifier's), a probe
+            # changed (panel's interval): none of it may take effect.
+            def changed(tls: str) -> str:
+                text = config_text(panel.url("/"), api.url("/"), sink, sqlite_url, servers(tls),
+                                   contact="new@acme.example")
+                text = text.replace("interval: 0.4s", "interval: 0.5s", 1)
+                return text.replace("  - id: api\n", "  - id: api2\n")
+
+            path.write_text(changed(f'{{ca_file: "{bad_ca}"}}'))
+            assert await daemon.reload() is False
+            assert registry.get_sample_value(
+                "sla_monitor_config_reloads_total", {"result": "rejected"}) == 1
+            assert snapshot(daemon) == before
+
+            # The old configuration keeps running: both old targets still probed.
+            seen = api.requests["/"], panel.requests["/"]
+            await asyncio.sleep(1.0)
+            assert api.requests["/"] >= seen[0] + 2 and panel.requests["/"] >= seen[1] + 2
+            assert other.requests["/"] == 0  # srv-2 was never started
+
+            # The same change without the bad CA bundle is applied, whole.
+            path.write_text(changed("{verify: true}"))
+            assert await daemon.reload() is True
+            assert set(daemon.watch.targets) == {"panel", "api2", "srv-2", "srv-3"}
+            assert daemon.notifier.duties.topology.customers["acme"].contacts.technical.email == (
+                "new@acme.example")
+            assert daemon.schedule._intervals["panel"] == 0.5
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "srv-2"))
+        finally:
+            await daemon.stop()
+            await engine.dispose()

@@ -1,0 +1,269 @@
+"""The shape of the installed package, checked from its source with ``ast`` (issue 9):
+
+* no module outside ``monitor/store/`` (and the migrations) imports SQLAlchemy at run
+  time (imports under ``if TYPE_CHECKING:`` are type-only);
+* no error raised outside ``monitor/cli/`` names a ``--flag``: actions name fields, and
+  each edge says them in its own words;
+* the graph of ``monitor.*`` imports has no cycle, and each layer imports only its own
+  and those below (the layers of ``monitor/__init__.py``);
+* every ``>>>`` example in a docstring runs (``# doctest: +SKIP`` only where an example
+  needs a live server or a configuration file).
+
+The package scanned is the installed one (the suite never imports the checkout).
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import importlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import monitor
+
+PACKAGE = Path(monitor.__file__).resolve().parent
+# Shipped inside the package but not Python of ours to import: alembic runs env.py.
+NOT_MODULES = ("migrations",)
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] in NOT_MODULES or "__pycache__" in relative.parts:
+            continue
+        parts = ["monitor", *relative.with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _runtime_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """Every node that runs: ``if TYPE_CHECKING:`` bodies left out (their ``else`` kept)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and _is_type_checking(child):
+            for other in child.orelse:
+                yield other
+                yield from _runtime_nodes(other)
+            continue
+        yield child
+        yield from _runtime_nodes(child)
+
+
+def _tree(name: str) -> ast.Module:
+    return ast.parse(MODULES[name].read_text(encoding="utf-8"), str(MODULES[name]))
+
+
+def _imports(name: str) -> Iterator[tuple[str, list[str]]]:
+    """(module imported, names taken from it) for every run-time import of ``name``."""
+    package = name if MODULES[name].name == "__init__.py" else name.rpartition(".")[0]
+    for node in _runtime_nodes(_tree(name)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, []
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            yield base, [alias.name for alias in node.names]
+
+
+def test_the_scan_sees_the_package() -> None:
+    assert {"monitor.app", "monitor.store.db", "monitor.actions", "monitor.sla.engine",
+            "monitor.present.formats", "monitor.daemon.watch"} <= set(MODULES)
+    assert "monitor.daemon.monitor" not in MODULES  # renamed: daemon/watch.py (Watch)
+
+
+def test_no_sqlalchemy_outside_the_store() -> None:
+    offenders = [
+        f"{name} imports {imported}"
+        for name in MODULES
+        if not name.startswith("monitor.store")
+        for imported, _ in _imports(name)
+        if imported == "sqlalchemy" or imported.startswith("sqlalchemy.")
+    ]
+    assert offenders == []
+
+
+def test_the_check_finds_a_sqlalchemy_import() -> None:
+    # The store does import it, at run time: the scan would see an offender.
+    assert any(imported.startswith("sqlalchemy") for imported, _ in _imports("monitor.store.db"))
+
+
+FLAG = re.compile(r"(?<![\w-])--[a-z]")
+
+
+def _error_texts(node: ast.AST) -> Iterator[str]:
+    """String constants inside ``raise`` statements and calls of ``...Error(...)``."""
+    for found in _runtime_nodes(node):
+        if isinstance(found, ast.Raise) and found.exc is not None:
+            targets: list[ast.AST] = [found.exc]
+        elif isinstance(found, ast.Call) and _called(found).endswith(("Error", "Issue")):
+            targets = [found]
+        else:
+            continue
+        for target in targets:
+            for part in ast.walk(target):
+                if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                    yield part.value
+
+
+def _called(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def test_no_error_outside_the_cli_names_a_flag() -> None:
+    offenders = [
+        f"{name}: {text!r}"
+        for name in MODULES
+        if not name.startswith("monitor.cli")
+        for text in _error_texts(_tree(name))
+        if FLAG.search(text)
+    ]
+    assert offenders == []
+
+
+def test_the_flag_check_sees_the_cli_flags() -> None:
+    texts = [
+        text
+        for name in MODULES
+        if name.startswith("monitor.cli")
+        for text in _error_texts(_tree(name))
+    ] + ["--end: is not valid"]
+    assert any(FLAG.search(text) for text in texts)
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module -> the ``monitor.*`` modules it imports at run time. ``from pkg import mod``
+    points at ``pkg.mod``; ``from pkg import name`` at ``pkg`` (its ``__init__``)."""
+    graph: dict[str, set[str]] = {name: set() for name in MODULES}
+    for name in MODULES:
+        for imported, members in _imports(name):
+            submodules = {f"{imported}.{m}" for m in members} & MODULES.keys()
+            graph[name] |= submodules
+            if imported in MODULES and (not members or len(submodules) < len(members)):
+                graph[name].add(imported)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module, or a self-import (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1 or node in graph[node]:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    assert _cycles(_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    graph = _graph()
+    graph["monitor.sla.intervals"].add("monitor.sla.engine")  # engine imports intervals
+    assert any({"monitor.sla.engine", "monitor.sla.intervals"} <= set(c) for c in _cycles(graph))
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n != "monitor.__main__"))
+def test_docstring_examples_run(name: str) -> None:
+    module = importlib.import_module(name)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in finder.find(module, name, globs=vars(module).copy()):
+        runner.run(test)
+    results = runner.summarize(verbose=False)
+    assert results.failed == 0, f"{results.failed} of {results.attempted} examples failed"
+
+
+# The layers of monitor/__init__.py and README.md, bottom up: a module imports only from
+# its own layer or those below.
+LAYERS = (
+    ("monitor", "monitor.errors", "monitor.clock", "monitor.logs"),
+    ("monitor.sla",),
+    ("monitor.store",),
+    ("monitor.present",),
+    ("monitor.config",),
+    ("monitor.actions",),
+    ("monitor.notify", "monitor.probes", "monitor.testing"),
+    ("monitor.daemon", "monitor.http", "monitor.app"),
+    ("monitor.cli", "monitor.__main__"),
+)
+
+
+def _layer(name: str) -> int:
+    best = (-1, -1)  # (length of the matching prefix, layer)
+    for rank, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > best[0]:
+                best = (len(prefix), rank)
+    assert best[1] >= 0, f"{name} is in no layer"
+    return best[1]
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{name} ({LAYERS[_layer(name)][0]}) imports {target} ({LAYERS[_layer(target)][0]})"
+        for name, targets in graph.items()
+        for target in targets
+        if _layer(target) > _layer(name)
+    ]
+
+
+def test_each_layer_imports_only_its_own_and_those_below() -> None:
+    assert _upward(_graph()) == []
+
+
+def test_the_layer_check_finds_an_upward_import() -> None:
+    graph = _graph()
+    graph["monitor.sla.engine"].add("monitor.store.db")  # the pure engine reaching for SQL
+    assert _upward(graph) == [
+        "monitor.sla.engine (monitor.sla) imports monitor.store.db (monitor.store)"]
