@@ -8,7 +8,7 @@ Data flows one way::
 and the house has layers, each importing only those below it (a test checks the
 import graph has no cycle, and that only the store imports SQLAlchemy)::
 
-    edges     cli/ (argparse)   http/ (aiohttp)   daemon/ + app.py (the runtime, wired once)
+    edges     cli/ (argparse)   demo/   http/ (aiohttp)   daemon/ + app.py (the runtime, wired once)
     duties    notify/ (e-mail duties, outbox)     probes/ (HTTP, TCP, TLS checks)
     actions   actions/   operator and customer actions: incidents, maintenance, reports
                          (claims, tickets, ledger next); typed arguments in, typed results

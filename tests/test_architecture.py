@@ -235,7 +235,7 @@ LAYERS = (
     ("monitor.actions",),
     ("monitor.notify", "monitor.probes", "monitor.testing"),
     ("monitor.daemon", "monitor.http", "monitor.app"),
-    ("monitor.cli", "monitor.__main__"),
+    ("monitor.cli", "monitor.demo", "monitor.__main__"),
 )
 
 

@@ -14,13 +14,14 @@ import json
 import shlex
 import signal
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from monitor.cli.report import render_table
 from monitor.errors import InputError
-from monitor.timefmt import show_money, show_seconds, show_time
+from monitor.present import format_duration, format_money, format_time, report_table
+from monitor.sla import MonthReport
 
 if TYPE_CHECKING:
     from monitor.demo import DemoResult
@@ -37,7 +38,7 @@ def _keep_directory(text: str | None) -> Path | None:
     path = Path(text)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise InputError(
-            "--keep",
+            "keep",
             text,
             "a directory that does not exist yet or is empty (nothing is overwritten)",
         )
@@ -45,7 +46,7 @@ def _keep_directory(text: str | None) -> Path | None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(
-            "--keep", text, f"a directory that can be created ({exc.strerror})"
+            "keep", text, f"a directory that can be created ({exc.strerror})"
         ) from None
     return path
 
@@ -142,24 +143,24 @@ def summary_text(result: DemoResult) -> str:
     out = ["", "=" * 78, f"What happened (times in {tz}, {calendar} calendar)", ""]
     out += [
         f"Incident #{incident.id} on {incident.service}, opened by the probes:",
-        f"  start      {show_time(incident.start, tz, calendar)}  the first failed probe "
-        f"(last success before it: {show_time(incident.start_bound, tz, calendar)}; R-M1)",
-        f"  end        {show_time(incident.end, tz, calendar)}  the first good probe "
-        f"(last failure before it: {show_time(incident.end_bound, tz, calendar)})",
-        f"  duration   {show_seconds(result.incident_duration)}",
-        f"  detection  {show_seconds(line.get('detection_seconds'))} after the start "
-        f"(D-1: within {show_seconds(policy.detection_deadline)}; these probes' worst case "
+        f"  start      {format_time(incident.start, tz, calendar, seconds=True)}  the first failed probe "
+        f"(last success before it: {format_time(incident.start_bound, tz, calendar, seconds=True)}; R-M1)",
+        f"  end        {format_time(incident.end, tz, calendar, seconds=True)}  the first good probe "
+        f"(last failure before it: {format_time(incident.end_bound, tz, calendar, seconds=True)})",
+        f"  duration   {format_duration(result.incident_duration)}",
+        f"  detection  {format_duration(line.get('detection_seconds'))} after the start "
+        f"(D-1: within {format_duration(policy.detection_deadline)}; these probes' worst case "
         f"is {result.pacing.worst_detection:g} s)",
-        f"  notified   {show_seconds(line.get('notified_after_seconds'))} after the start: "
+        f"  notified   {format_duration(line.get('notified_after_seconds'))} after the start: "
         f"the SMTP server accepted the outage e-mail (R-N1: within "
-        f"{show_seconds(policy.notification_deadline)})",
+        f"{format_duration(policy.notification_deadline)})",
         "",
         f"E-mails the SMTP server received ({len(result.mail)}):",
     ]
     for mail in result.mail:
         who = "operators" if mail.kind.startswith("ops-") else f"customer {result.customer}"
         out += [
-            f"  {show_time(mail.received_at, tz, calendar)}  {mail.kind:<13}  {mail.subject}",
+            f"  {format_time(mail.received_at, tz, calendar, seconds=True)}  {mail.kind:<13}  {mail.subject}",
             f"      to {', '.join(mail.to)} ({who})"
             + (f"  {mail.file}" if mail.file is not None else ""),
         ]
@@ -177,8 +178,9 @@ def summary_text(result: DemoResult) -> str:
     out.append(
         f"The month's report ({month}), as `{_shown('report', '--month', month, '--customer', result.customer)}` prints it:"
     )
-    filtered = dict(result.report, customers=[customer])
-    out += ["", render_table(filtered, detail=True), ""]
+    typed = result.month_report
+    filtered = MonthReport(typed.period, (typed.customer(result.customer),))
+    out += ["", report_table(filtered, detail=True), ""]
     out += _credit_text(result, customer)
     out += ["", *_closing_text(result)]
     return "\n".join(out)
@@ -202,10 +204,10 @@ def _phoned_text(result: DemoResult) -> list[str]:
     return [
         "What an operator recorded (the demo plays the operator; the probes never saw this):",
         f"  ACME phoned: its survey was down for 2 hours, from "
-        f"{show_time(phoned.start, tz, calendar)} to {show_time(phoned.end, tz, calendar)}, "
+        f"{format_time(phoned.start, tz, calendar, seconds=True)} to {format_time(phoned.end, tz, calendar, seconds=True)}, "
         "before this monitor watched it.",
         f"  The operator recorded it as incident #{phoned.incident_id}, and logged that they had "
-        f"phoned ACME back {show_seconds(line.get('notified_after_seconds'))} after it began "
+        f"phoned ACME back {format_duration(line.get('notified_after_seconds'))} after it began "
         "(R-N1 met), with:",
         "    "
         + _shown(
@@ -237,7 +239,7 @@ def _credit_text(result: DemoResult, customer: dict[str, Any]) -> list[str]:
     policy = result.config.policy
     lowest = policy.tiers[0] if policy.tiers else None
     name = customer["customer"]
-    downtime = show_seconds(customer["downtime_seconds"])
+    downtime = format_duration(customer["downtime_seconds"])
     availability = f"{customer['availability_percent']:.3f} %"
     target = f"{customer['target_percent']:g} %"
     out = []
@@ -246,18 +248,16 @@ def _credit_text(result: DemoResult, customer: dict[str, Any]) -> list[str]:
         fee = next(c.fee for c in result.config.customers if c.id == name)
         out += [
             f"Credit for {name}: tier {tier.name}. Counted downtime {downtime} reaches the "
-            f"{tier.name} tier (from {show_seconds(tier.min_downtime)}) and availability "
+            f"{tier.name} tier (from {format_duration(tier.min_downtime)}) and availability "
             f"{availability} is below the {target} target (R-T0, R-T1):",
             f"  {customer['tier_credit_days']} days of service, worth "
-            f"{customer['tier_credit_days']} x {show_money(fee.amount, fee.currency)} / 365 = "
-            f"{show_money(customer['credit_value'], customer['currency'])} (R-T2); "
+            f"{customer['tier_credit_days']} x {format_money(Decimal(str(fee.amount)), fee.currency)} / 365 = "
+            f"{format_money(Decimal(str(customer['credit_value'])), customer['currency'])} (R-T2); "
             f"{customer['credit_days_total']} days in all.",
         ]
     else:
         if lowest is not None and customer["downtime_seconds"] < lowest.min_downtime:
-            why = (
-                f"below the {show_seconds(lowest.min_downtime)} of the lowest tier ({lowest.name})"
-            )
+            why = f"below the {format_duration(lowest.min_downtime)} of the lowest tier ({lowest.name})"
         else:
             why = f"availability {availability} meets the {target} target"
         out.append(
@@ -265,19 +265,19 @@ def _credit_text(result: DemoResult, customer: dict[str, Any]) -> list[str]:
             f"{customer['credit_days_total']} days in all."
         )
     if result.phoned.incident_id is not None and lowest is not None:
-        live = show_seconds(result.incident_duration)
+        live = format_duration(result.incident_duration)
         out.append(
             f"  The live outage alone ({live}) would earn "
             + (
                 f"tier {result.live_alone_tier}."
                 if result.live_alone_tier
-                else f"nothing: below the {show_seconds(lowest.min_downtime)} of the lowest "
+                else f"nothing: below the {format_duration(lowest.min_downtime)} of the lowest "
                 f"tier ({lowest.name})."
             )
         )
     if customer["unknown_seconds"]:
         out.append(
-            f"  Unknown time {show_seconds(customer['unknown_seconds'])}: the monitor was not "
+            f"  Unknown time {format_duration(customer['unknown_seconds'])}: the monitor was not "
             "running; never counted as up (R-M3)."
         )
     for other in result.report["customers"]:

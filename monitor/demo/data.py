@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from monitor import records
-from monitor.config.topology import Topology
-from monitor.reports import month_inputs, policy_from_config
-from monitor.sla import month_containing
+from monitor import actions
+from monitor.config import Settings
+from monitor.sla import MonthReport, month_containing
 from monitor.sla.credits import tier_for
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from monitor.store import Database
 
 __all__ = [
     "IncidentView",
@@ -42,9 +41,9 @@ class IncidentView:
     detected_at: dt.datetime | None
 
 
-async def incidents_since(engine: AsyncEngine, since: dt.datetime) -> list[IncidentView]:
+async def incidents_since(db: Database, since: dt.datetime) -> list[IncidentView]:
     """Incidents open at or after ``since``, as ``sla-monitor incident list`` reads them."""
-    found = await records.list_incidents(engine, since=since)
+    found = await actions.list_incidents(db, since=since)
     return [
         IncidentView(
             i.id,
@@ -61,8 +60,8 @@ async def incidents_since(engine: AsyncEngine, since: dt.datetime) -> list[Incid
 
 
 async def record_phoned_outage(
-    engine: AsyncEngine,
-    topology: Topology,
+    db: Database,
+    settings: Settings,
     *,
     service: str,
     start: dt.datetime,
@@ -73,9 +72,9 @@ async def record_phoned_outage(
     """What an operator does with ``incident add`` and ``incident notified --channel phone``:
     a manual incident the probes could not see, and the phone call that told the customer
     (R-N1). Returns the incident id."""
-    added = await records.add_incident(
-        engine,
-        topology,
+    added = await actions.add_incident(
+        db,
+        settings,
         service=service,
         start=start,
         end=end,
@@ -84,9 +83,9 @@ async def record_phoned_outage(
         actor=ACTOR,
         now=now,
     )
-    await records.log_notification(
-        engine,
-        topology,
+    await actions.log_notification(
+        db,
+        settings,
         incident_id=added.id,
         at=called_at,
         channel="phone",
@@ -98,17 +97,16 @@ async def record_phoned_outage(
     return added.id
 
 
-async def month_report(engine: AsyncEngine, topology: Topology, now: dt.datetime) -> Any:
-    """The SPEC section 7 JSON report of the month containing ``now`` in the configured
-    calendar and zone, as ``sla-monitor report --format json`` computes it."""
-    provider = topology.config.provider
+async def month_report(db: Database, settings: Settings, now: dt.datetime) -> MonthReport:
+    """The report of the month containing ``now`` in the configured calendar and zone, as
+    ``sla-monitor report`` computes it."""
+    provider = settings.provider
     period = month_containing(now, provider.calendar, provider.timezone)
-    inputs = await month_inputs(engine, topology, period, now)
-    return inputs.compute(now).to_json()
+    return (await actions.month_inputs(db, settings, period, now)).compute(now)
 
 
-def tier_reached(topology: Topology, counted_seconds: int, period_seconds: int) -> str | None:
+def tier_reached(settings: Settings, counted_seconds: int, period_seconds: int) -> str | None:
     """The R-T1 tier that ``counted_seconds`` of downtime in a month of ``period_seconds``
     would reach under the configured policy (the engine's rule), or None."""
-    tier = tier_for(counted_seconds, period_seconds, policy_from_config(topology.config))
+    tier = tier_for(counted_seconds, period_seconds, settings.policy)
     return tier.name if tier is not None else None

@@ -49,15 +49,14 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.config import Config, load_config
-from monitor.config.topology import Topology
+from monitor.config import Config, Settings, load_config
 from monitor.demo import data
 from monitor.demo.stage import BROKEN, Pacing, Stage, open_stage
 from monitor.errors import MonitorError
 from monitor.logs import JSONFormatter
-from monitor.sla import MonthPeriod, month_containing, whole_second
-from monitor.store import create_engine, resolve_url
-from monitor.timefmt import show_elapsed, show_seconds, show_time
+from monitor.present import format_duration, format_elapsed, format_time
+from monitor.sla import MonthPeriod, MonthReport, month_containing, whole_second
+from monitor.store import Database
 
 __all__ = [
     "DemoInterrupted",
@@ -129,7 +128,8 @@ class DemoResult:
     incident: data.IncidentView
     phoned: PhonedOutage
     mail: list[Mail]
-    report: dict[str, Any]
+    report: dict[str, Any]  # the SPEC section 7 JSON
+    month_report: MonthReport  # the same, typed, for the presenter
     customer: str
     live_alone_tier: str | None  # the tier the live outage alone would reach (R-T1)
     pacing: Pacing
@@ -173,7 +173,7 @@ class Observer:
         started: float,
         http: aiohttp.ClientSession,
         metrics_url: str,
-        engine: Any,
+        db: Database,
         stage: Stage,
         config: Config,
         since: dt.datetime,
@@ -182,7 +182,7 @@ class Observer:
         self.started = started
         self.http = http
         self.metrics_url = metrics_url
-        self.engine = engine
+        self.db = db
         self.stage = stage
         self.tz = config.provider.timezone
         self.calendar = config.provider.calendar
@@ -197,10 +197,10 @@ class Observer:
     def say(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
         self.events.append((elapsed, text))
-        self._say(f"[{show_elapsed(elapsed)}] {text}")
+        self._say(f"[{format_elapsed(elapsed)}] {text}")
 
     def time(self, instant: dt.datetime | None) -> str:
-        return show_time(instant, self.tz, self.calendar)
+        return format_time(instant, self.tz, self.calendar, seconds=True)
 
     async def poll(self) -> None:
         await self._metrics()
@@ -238,13 +238,13 @@ class Observer:
         self.states = states
 
     async def _incidents(self) -> None:
-        for incident in await data.incidents_since(self.engine, self.since):
+        for incident in await data.incidents_since(self.db, self.since):
             before = self.incidents.get(incident.id)
             self.incidents[incident.id] = incident
             if before is None:
                 detected = (
-                    f", detected {show_seconds(_seconds(incident.start, incident.detected_at))} "
-                    f"later (D-1 allows {show_seconds(self.detection_deadline)})"
+                    f", detected {format_duration(_seconds(incident.start, incident.detected_at))} "
+                    f"later (D-1 allows {format_duration(self.detection_deadline)})"
                     if incident.detected_at
                     else ""
                 )
@@ -255,7 +255,7 @@ class Observer:
             if incident.end is not None and (before is None or before.end is None):
                 self.say(
                     f"incident #{incident.id} closed: ended {self.time(incident.end)}, "
-                    f"down {show_seconds(_seconds(incident.start, incident.end))}"
+                    f"down {format_duration(_seconds(incident.start, incident.end))}"
                 )
 
     def _mail(self) -> None:
@@ -413,7 +413,7 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
         )
 
         config = load_config(stage.config_path)  # the loader `sla-monitor run` uses
-        topology = Topology.from_config(config)
+        settings = Settings.from_config(config)
         say("Starting the daemon (the same Daemon that `sla-monitor run` serves) ...")
         daemon = Daemon(config, stage.config_path)
         since = dt.datetime.now(dt.UTC)
@@ -438,10 +438,10 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
         say(f"  metrics: {metrics_url}  (open it while the demo runs; no status page yet)")
         say(f"  its JSON log: {log_path}")
 
-        engine = create_engine(resolve_url(config.storage.url))
-        stack.push_async_callback(engine.dispose)
+        db = Database.open(config.storage.url)
+        stack.push_async_callback(db.dispose)
         http = await stack.enter_async_context(aiohttp.ClientSession())
-        observer = Observer(say, started, http, metrics_url, engine, stage, config, since)
+        observer = Observer(say, started, http, metrics_url, db, stage, config, since)
         steps = Steps(observer, pacing.patience, log_path, stop)
         customer, project = BROKEN
         all_targets = set(stage.targets)
@@ -491,11 +491,12 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
         _checkpoint(stop)
 
         now = dt.datetime.now(dt.UTC)
-        phoned = await _record_phoned_outage(engine, topology, config, project, now)
-        report = await data.month_report(engine, topology, dt.datetime.now(dt.UTC))
-        period_seconds = int(report["customers"][0]["period_seconds"])
+        phoned = await _record_phoned_outage(db, settings, config, project, now)
+        month_report = await data.month_report(db, settings, dt.datetime.now(dt.UTC))
+        report = month_report.to_json()
+        period_seconds = month_report.period.seconds
         live_counted = _seconds(incident.start, incident.end)
-        alone = data.tier_reached(topology, live_counted, period_seconds)
+        alone = data.tier_reached(settings, live_counted, period_seconds)
         _checkpoint(stop)
         mail = observer.mail
         if options.keep is not None:
@@ -516,6 +517,7 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
             phoned=phoned,
             mail=mail,
             report=report,
+            month_report=month_report,
             customer=customer,
             live_alone_tier=alone,
             pacing=pacing,
@@ -527,7 +529,7 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
 
 
 async def _record_phoned_outage(
-    engine: Any, topology: Topology, config: Config, project: str, now: dt.datetime
+    db: Database, settings: Settings, config: Config, project: str, now: dt.datetime
 ) -> PhonedOutage:
     provider = config.provider
     period = month_containing(now, provider.calendar, provider.timezone)
@@ -539,13 +541,13 @@ async def _record_phoned_outage(
             None,
             None,
             f"month {period.label} began less than "
-            f"{show_seconds((PHONED_DURATION + PHONED_MARGIN).total_seconds())} ago: "
+            f"{format_duration((PHONED_DURATION + PHONED_MARGIN).total_seconds())} ago: "
             "no room for an earlier outage in it",
         )
     start, end = window
     called_at = start + CALLED_BACK_AFTER
     incident_id = await data.record_phoned_outage(
-        engine, topology, service=project, start=start, end=end, called_at=called_at, now=now
+        db, settings, service=project, start=start, end=end, called_at=called_at, now=now
     )
     return PhonedOutage(incident_id, start, end, called_at)
 

@@ -13,6 +13,7 @@ pages show values through this package; JSON keeps the engine's machine forms.
 from monitor.present.formats import (
     ISO_HINT,
     format_duration,
+    format_elapsed,
     format_money,
     format_percent,
     format_time,
@@ -26,6 +27,7 @@ __all__ = [
     "ISO_HINT",
     "as_json",
     "format_duration",
+    "format_elapsed",
     "format_money",
     "format_percent",
     "format_time",

@@ -38,6 +38,7 @@ from monitor.sla.report import shown_availability, shown_money
 __all__ = [
     "ISO_HINT",
     "format_duration",
+    "format_elapsed",
     "format_money",
     "format_percent",
     "format_time",
@@ -84,6 +85,17 @@ def format_duration(seconds: float | None) -> str:
         if count:
             parts.append(f"{count} {unit}")
     return " ".join(parts) or "0 s"
+
+
+def format_elapsed(seconds: float) -> str:
+    """``9.34`` → ``0:09.3``: a progress clock (minutes:seconds.tenths) for live output.
+
+    >>> format_elapsed(9.34), format_elapsed(75.0)
+    ('0:09.3', '1:15.0')
+    """
+    tenths = int(seconds * 10)
+    minutes, rest = divmod(tenths, 600)
+    return f"{minutes}:{rest // 10:02d}.{rest % 10}"
 
 
 def format_money(amount: Decimal, currency: str) -> str:

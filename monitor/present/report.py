@@ -73,8 +73,11 @@ def _summary_row(c: CustomerReport) -> list[object]:
 
 
 def _evidence(line: CreditLine) -> str:
-    found = [("incidents", line.incidents), ("maintenance", line.maintenance),
-             ("tickets", line.tickets)]
+    found = [
+        ("incidents", line.incidents),
+        ("maintenance", line.maintenance),
+        ("tickets", line.tickets),
+    ]
     return "; ".join(f"{kind} {_ids(ids)}" for kind, ids in found if ids)
 
 
@@ -95,8 +98,16 @@ def _detail(c: CustomerReport, timezone: str, calendar: str) -> list[str]:
         )
     lines.append(
         text_table(
-            ["incident", "service", "start", "end", "counted", "cause", "detected after",
-             "notified after"],
+            [
+                "incident",
+                "service",
+                "start",
+                "end",
+                "counted",
+                "cause",
+                "detected after",
+                "notified after",
+            ],
             [
                 [
                     i.id,

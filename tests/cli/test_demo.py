@@ -173,12 +173,12 @@ def test_demo_tells_the_story_and_leaves_nothing_behind(tmp_path: Path) -> None:
     assert out.index("FIXING") < out.rindex('" to tech@acme.example')  # recovery after the fix
 
     # The incident: start and end (R-M1), detection (D-1) and notification (R-N1) latency.
-    start = re.search(r"  start      (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000)", out)
-    end = re.search(r"  end        (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000)", out)
+    start = re.search(r"  start      (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)", out)
+    end = re.search(r"  end        (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC)", out)
     assert start and end and start[1] < end[1]
-    live = re.search(r"  duration   0h00m(\d\d)s", out)
-    detection = re.search(r"  detection  0h00m(\d\d)s after the start", out)
-    notified = re.search(r"  notified   0h00m(\d\d)s after the start: the SMTP server accepted", out)
+    live = re.search(r"  duration   (\d+) s", out)
+    detection = re.search(r"  detection  (\d+) s after the start", out)
+    notified = re.search(r"  notified   (\d+) s after the start: the SMTP server accepted", out)
     assert live and detection and notified, out
     live_seconds = int(live[1])
     # Broken for 15 s, probed every second: the incident lasts about that long.
@@ -191,7 +191,7 @@ def test_demo_tells_the_story_and_leaves_nothing_behind(tmp_path: Path) -> None:
     assert "E-mails the SMTP server received (4):" in out
     customer = "tech@acme.example, ceo@acme.example (customer acme)"
     operators = "noc@demo-hosting.example (operators)"
-    listed = re.findall(r"\n  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000  (\S+) +(.*)\n      to (.*)", out)
+    listed = re.findall(r"\n  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  (\S+) +(.*)\n      to (.*)", out)
     assert [(kind, to) for kind, _, to in listed] == [
         ("outage", customer), ("ops-outage", operators),
         ("recovery", customer), ("ops-recovery", operators),
@@ -203,7 +203,7 @@ def test_demo_tells_the_story_and_leaves_nothing_behind(tmp_path: Path) -> None:
     # The month's report for acme and its credit, worked out by hand.
     if phoned is None:  # the month is younger than 2 h 10 min: no room for the phoned outage
         assert "no room for an earlier outage" in out
-        assert re.search(r"Credit for acme: none\. .*below the 1h30m00s of the lowest tier", out)
+        assert re.search(r"Credit for acme: none\. .*below the 1 h 30 min of the lowest tier", out)
     else:
         assert "ACME phoned: its survey was down for 2 hours" in out
         assert "incident add --service acme-survey --start" in out
@@ -214,10 +214,10 @@ def test_demo_tells_the_story_and_leaves_nothing_behind(tmp_path: Path) -> None:
         assert availability < Decimal("99.8")
         value = TIER_1W_DAYS * FEE / 365
         assert value == Decimal("70")
-        row = re.search(rf"\nacme +{availability} +2h00m{live_seconds:02d}s +0h00m00s +\S+ +1w +7 +70\.00 EUR", out)
+        row = re.search(rf"\nacme +{availability} +2 h {live_seconds} s +0 s +[\d a-z]+? +1w +7 +70\.00 EUR", out)
         assert row, out
-        assert "7 days of service, worth 7 x 3,650.00 EUR / 365 = 70.00 EUR (R-T2)" in out
-        assert f"The live outage alone (0h00m{live_seconds:02d}s) would earn nothing" in out
+        assert "7 days of service, worth 7 x 3650.00 EUR / 365 = 70.00 EUR (R-T2)" in out
+        assert f"The live outage alone ({live_seconds} s) would earn nothing" in out
     assert "Customer bita: availability 100.000 %, credit 0 days." in out
     assert "the temporary directory" in out and "was removed" in out
     run.assert_nothing_left(out)
