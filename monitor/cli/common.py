@@ -11,12 +11,14 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from monitor.config import Config, Settings, load_config
+from monitor.errors import SchemaError
 from monitor.present import as_json
 from monitor.store import Database
 
@@ -53,19 +55,66 @@ def load(args: argparse.Namespace) -> Config:
 
 def settings(args: argparse.Namespace) -> Settings:
     """The configuration, turned once into what the actions read."""
-    return Settings.from_config(load(args))
+    return Settings.from_config(load(args), config_path(args))
 
 
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[Database]:
-    """The configured database on a schema at head (the upgrade is a no-op when it already
-    is), disposed of on exit."""
-    db = Database.open(settings.storage.url)
+    """The configured database, which must exist at this version's schema; disposed of on
+    exit. Every command but ``db upgrade`` and ``run`` opens it here.
+
+    *Decision* (issue 8): only ``db upgrade`` and ``run`` create a database. A read run in
+    the wrong directory would report 100 % for everyone from a fresh empty database, and
+    a write would record into one the daemon never reads: both exit 2 naming the database
+    looked for and how to point at the right one. A database behind this version's
+    schema is not migrated on the way: the command says to run ``db upgrade``.
+    """
     try:
-        await db.upgrade()
+        db = await Database.open_existing(settings.storage.url)
+    except SchemaError as exc:
+        raise exc.advised(*_advice(exc, settings)) from None
+    try:
         yield db
     finally:
         await db.dispose()
+
+
+def _advice(error: SchemaError, settings: Settings) -> list[str]:
+    """The command line's advice for ``error``: why it looked there, and what to do."""
+    source = settings.source
+    command = shlex.join(["sla-monitor", *(["-c", str(source)] if source else []), "db",
+                          "upgrade"])
+    if error.state == "behind":
+        return [
+            "nothing was changed; upgrade it first (what `run` does at start; back it up "
+            f"before): {command}"
+        ]
+    if error.state == "unknown":
+        return ["nothing was changed; use the sla-monitor version that upgraded it"]
+    return [
+        "nothing was created; " + _looked_there(settings),
+        "to use the daemon's database: -c CONFIG (the daemon's configuration, with its "
+        "storage.url), or STATE_DIRECTORY=/var/lib/sla-monitor (the systemd service's state "
+        f"directory); to start a new, empty database here: {command}",
+    ]
+
+
+def _looked_there(settings: Settings) -> str:
+    """Why the command looked where it did: storage.url, or the default and its inputs."""
+    source = settings.source
+    if source is not None and settings.storage.url:
+        return f"it looked there because {source} sets storage.url"
+    subject = (
+        f"{source} does not set storage.url"
+        if source is not None
+        else "there is no configuration file (the embedded defaults)"
+    )
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    where = f"($STATE_DIRECTORY is {state})" if state else "($STATE_DIRECTORY is not set here)"
+    return (
+        f"it looked there because {subject}: the default is sla-monitor.db in "
+        f"$STATE_DIRECTORY, else the current directory {where}"
+    )
 
 
 def print_json(value: object) -> None:

@@ -19,6 +19,7 @@ one per command; everything else receives it whole instead of a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from monitor.config.schema import SMTP, Config, HTTPServer, MonitorSettings, Provider, Storage
 from monitor.config.topology import Topology
@@ -67,14 +68,17 @@ class Settings:
     # D-2: operators are alerted this long before a notification deadline (not a contract
     # number, so not part of the engine's Policy).
     notification_warning_seconds: float
+    # The file it was read from; None: the embedded defaults (messages say which).
+    source: Path | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> Settings:
+    def from_config(cls, config: Config, source: Path | None = None) -> Settings:
         return cls(
             config=config,
             topology=Topology.from_config(config),
             policy=engine_policy(config),
             notification_warning_seconds=config.policy.notification_warning,
+            source=source,
         )
 
     @property

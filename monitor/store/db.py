@@ -102,10 +102,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    database = engine.url.database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-
+    # No mkdir here: only migrate.upgrade creates a database (and its directory).
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over BEGIN from the driver so that we can make it IMMEDIATE.
@@ -144,8 +141,22 @@ class Database:
 
     @classmethod
     def open(cls, url: str | None) -> Database:
-        """The configured database (``storage.url``), else SQLite in the state directory."""
+        """The configured database (``storage.url``), else SQLite in the state directory.
+        Nothing is checked or created yet: :meth:`upgrade` creates it (``db upgrade``,
+        ``run``); every other user calls :meth:`open_existing`."""
         return cls(create_engine(resolve_url(url)))
+
+    @classmethod
+    async def open_existing(cls, url: str | None) -> Database:
+        """The configured database, only if it exists at this version's schema: creates no
+        file, directory or table and migrates nothing. Raises
+        :class:`~monitor.errors.SchemaError` naming the database looked for (missing,
+        without our schema, or at another revision)."""
+        from monitor.store.migrate import require_current
+
+        resolved = resolve_url(url)
+        await require_current(resolved)
+        return cls(create_engine(resolved))
 
     @property
     def dialect(self) -> str:
@@ -153,8 +164,10 @@ class Database:
         return str(self.engine.dialect.name)
 
     def where(self) -> str:
-        """The URL for messages, without the password."""
-        return str(self.engine.url.render_as_string(hide_password=True))
+        """How messages name the database: the SQLite file, else the URL without password."""
+        from monitor.store.migrate import where
+
+        return where(self.engine.url)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:

@@ -137,7 +137,7 @@ async def test_maintenance_noticed_by_other_means_and_listed(db: Database) -> No
 
 async def test_reports_validate_month_and_customer_and_close_revisions(db: Database) -> None:
     await refused(db, lambda: actions.month_report(db, SETTINGS, month="2026-13", now=NOW),
-                  "month", "2026-13", "a month YYYY-MM of the gregorian calendar")
+                  "month", "2026-13", "a month YYYY-MM, MM 01 to 12")
     await refused(db, lambda: actions.month_report(db, SETTINGS, month="2026-04",
                                                    customer="nobody", now=NOW),
                   "customer", "nobody", "one of the configured customers: acme, beta")

@@ -49,6 +49,8 @@ storage: {{url: '{url}'}}
 def cli(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG.format(tz="UTC", url=db_url))
+    assert main(["-c", str(path), "db", "upgrade"]) == 0  # only db upgrade and run create it
+    capsys.readouterr()
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(["-c", str(path), *args])
@@ -344,6 +346,7 @@ def test_times_without_offset_are_in_the_configured_zone(
 ) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG.format(tz="Asia/Tehran", url=sqlite_url))
+    assert main(["-c", str(path), "db", "upgrade"]) == 0
     assert (
         main(
             [
