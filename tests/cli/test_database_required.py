@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
+from alembic import command
 from monitor.cli import main
 from monitor.store import create_engine
 from monitor.store.migrate import alembic_config, head_revision
