@@ -96,15 +96,33 @@ class InputError(UsageError):
     "end: '01:00' is not valid; allowed: a time after start (02:00)"
     >>> str(error.renamed(lambda field: "--" + field))
     "--end: '01:00' is not valid; allowed: a time after --start (02:00)"
+
+    An action sees values already read (a time in UTC); the edge knows what the user
+    typed, and shows that first, then the form it was read as (:meth:`as_typed`):
+
+    >>> str(InputError("end", "2026-11-30T08:00:00Z", "a time after {start}")
+    ...     .as_typed("2026-11-30T09:00").renamed(lambda field: "--" + field))
+    "--end: '2026-11-30T09:00' (read as 2026-11-30T08:00:00Z) is not valid; allowed: a time after --start"
     """
 
-    def __init__(self, field: str, value: object, allowed: str) -> None:
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        allowed: str,
+        *,
+        typed: str | None = None,
+        read_as: bool = True,
+    ) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(
-            f"{field}: {value!r} is not valid; allowed: {self._allowed(lambda name: name)}"
-        )
+        self.typed = typed
+        self.read_as = read_as
+        shown = repr(value)
+        if typed is not None and typed != str(value):
+            shown = f"{typed!r} (read as {value})" if read_as else repr(typed)
+        super().__init__(f"{field}: {shown} is not valid; allowed: {self._allowed(lambda n: n)}")
 
     def _allowed(self, name: Callable[[str], str]) -> str:
         return _FIELD_REFERENCE.sub(lambda match: name(match[1]), self.allowed)
@@ -112,7 +130,21 @@ class InputError(UsageError):
     def renamed(self, name: Callable[[str], str]) -> InputError:
         """The same error in an edge's words: ``name`` turns each field name into the
         edge's (``end`` → ``--end``)."""
-        return InputError(name(self.field), self.value, self._allowed(name))
+        return InputError(
+            name(self.field),
+            self.value,
+            self._allowed(name),
+            typed=self.typed,
+            read_as=self.read_as,
+        )
+
+    def as_typed(self, typed: str | None, *, read_as: bool = True) -> InputError:
+        """The same error showing ``typed``, the value as the user typed it, then the form
+        the action read (when they differ and ``read_as``: the edge knows whether that
+        helps); ``None`` changes nothing."""
+        if typed is None:
+            return self
+        return InputError(self.field, self.value, self.allowed, typed=typed, read_as=read_as)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.actions.common import known
+from monitor.actions.common import iso_utc, known
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.sla import (
@@ -202,7 +202,7 @@ async def close_month(
     period = settings.month(month)
     if now < period.end:
         raise InputError(
-            "month", month, f"a month that has ended (this one ends {period.end.isoformat()})"
+            "month", month, f"a month that has ended (this one ends {iso_utc(period.end)})"
         )
     inputs = await month_inputs(db, settings, period, now)
     digest = inputs.digest()

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from monitor import __version__
 from monitor.cli import check, db, demo, incident, maintenance, report, run
-from monitor.cli.common import flag
+from monitor.cli.common import flag, with_typed
 from monitor.errors import InputError, MonitorError
 from monitor.logs import for_stderr
 
@@ -55,8 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except InputError as exc:
-        # Actions name fields (end); the command line says --end.
-        print(for_stderr(f"sla-monitor: error: {exc.renamed(flag)}"), file=sys.stderr)
+        # Actions name fields (end); the command line says --end, and echoes the value as
+        # the user typed it before the form it was read as.
+        shown = with_typed(exc, args).renamed(flag)
+        print(for_stderr(f"sla-monitor: error: {shown}"), file=sys.stderr)
         return exc.exit_code
     except MonitorError as exc:
         print(for_stderr(f"sla-monitor: error: {exc}"), file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import shlex
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import Config, Settings, load_config
-from monitor.errors import SchemaError
-from monitor.present import as_json
+from monitor.errors import InputError, SchemaError
+from monitor.present import as_json, parse_time
 from monitor.store import Database
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/sla-monitor/config.yaml"),)
@@ -27,6 +28,8 @@ CONFIG_ENV = "SLA_MONITOR_CONFIG"
 
 # Fields the command line spells differently from --field-name (positional arguments).
 POSITIONAL = {"incident_id": "ID", "window_id": "ID"}
+# Where time_option keeps what was typed, on the parsed arguments.
+TYPED = "typed_values"
 
 
 def flag(field: str) -> str:
@@ -115,6 +118,39 @@ def _looked_there(settings: Settings) -> str:
         f"it looked there because {subject}: the default is sla-monitor.db in "
         f"$STATE_DIRECTORY, else the current directory {where}"
     )
+
+
+def time_option(args: argparse.Namespace, field: str, settings: Settings) -> dt.datetime | None:
+    """The option ``--field`` read as a time (ISO 8601; without an offset in the configured
+    zone); None when it was not given. What was typed is kept on ``args`` (:func:`typed`), so
+    that an error about this value echoes it as the user typed it (issue 8)."""
+    text: str | None = getattr(args, field)
+    if text is None:
+        return None
+    vars(args).setdefault(TYPED, {})[field] = text
+    return parse_time(text, settings.timezone, field)
+
+
+def _already_utc(text: str) -> bool:
+    """A time typed in UTC: its UTC form would only repeat it."""
+    return text.strip().upper().endswith(("Z", "+00:00"))
+
+
+def time_arg(args: argparse.Namespace, field: str, settings: Settings) -> dt.datetime:
+    """A required time option (argparse ensured it was given): :func:`time_option`."""
+    at = time_option(args, field, settings)
+    assert at is not None, f"--{field} is required by its parser"
+    return at
+
+
+def with_typed(error: InputError, args: argparse.Namespace) -> InputError:
+    """``error`` showing what the user typed for its field (when the command line read it
+    into another form), then the UTC instant it was read as unless it was typed in UTC."""
+    found: dict[str, str] = vars(args).get(TYPED, {})
+    text = found.get(error.field)
+    if text is None:
+        return error
+    return error.as_typed(text, read_as=not _already_utc(text))
 
 
 def print_json(value: object) -> None:

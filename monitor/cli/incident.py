@@ -14,16 +14,17 @@ from monitor.cli.common import (
     print_json,
     run_async,
     settings,
+    time_arg,
 )
 from monitor.clock import SystemClock
-from monitor.present import format_duration, format_time, parse_time, text_table
+from monitor.present import format_duration, format_time, text_table
 from monitor.sla import CAUSES
 
 
 async def _add(args: argparse.Namespace) -> int:
     config = settings(args)
-    start = parse_time(args.start, config.timezone, "start")
-    end = parse_time(args.end, config.timezone, "end")
+    start = time_arg(args, "start", config)
+    end = time_arg(args, "end", config)
     async with database(config) as db:
         incident = await actions.add_incident(
             db,
@@ -99,7 +100,7 @@ async def _cause(args: argparse.Namespace) -> int:
 
 async def _notified(args: argparse.Namespace) -> int:
     config = settings(args)
-    at = parse_time(args.at, config.timezone, "at")
+    at = time_arg(args, "at", config)
     async with database(config) as db:
         logged = await actions.log_notification(
             db,
