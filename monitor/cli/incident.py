@@ -18,7 +18,7 @@ from monitor.cli.common import (
 )
 from monitor.clock import SystemClock
 from monitor.present import format_duration, format_time, text_table
-from monitor.sla import CAUSES
+from monitor.sla import CAUSES, seconds_between
 
 
 async def _add(args: argparse.Namespace) -> int:
@@ -51,10 +51,10 @@ def _rows(found: list[IncidentRecord], timezone: str, calendar: str) -> list[lis
             i.service_id,
             format_time(i.start, timezone, calendar, seconds=True),
             format_time(i.end, timezone, calendar, seconds=True),
-            format_duration((i.end - i.start).total_seconds()) if i.end else "open",
+            format_duration(seconds_between(i.start, i.end)) if i.end else "open",
             i.source,
             i.cause,
-            format_duration((i.detected_at - i.start).total_seconds()) if i.detected_at else "-",
+            format_duration(seconds_between(i.start, i.detected_at)) if i.detected_at else "-",
             i.note or "",
         ]
         for i in found

@@ -55,7 +55,7 @@ from monitor.demo.stage import BROKEN, Pacing, Stage, open_stage
 from monitor.errors import MonitorError
 from monitor.logs import JSONFormatter
 from monitor.present import format_duration, format_elapsed, format_time
-from monitor.sla import MonthPeriod, MonthReport, month_containing, whole_second
+from monitor.sla import MonthPeriod, MonthReport, month_containing, seconds_between
 from monitor.store import Database
 
 __all__ = [
@@ -283,7 +283,7 @@ class Observer:
 def _seconds(start: dt.datetime, end: dt.datetime | None) -> int:
     """Whole seconds between two instants, each cut to its second as the engine does
     (R-M6), so the demo's durations agree with the report's to the second."""
-    return 0 if end is None else int((whole_second(end) - whole_second(start)).total_seconds())
+    return 0 if end is None else seconds_between(start, end)
 
 
 class Steps:

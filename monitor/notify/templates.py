@@ -24,6 +24,7 @@ from decimal import Decimal
 from monitor.notify.layout import Block, Facts, Items, Para, Rendered, Style, compose
 from monitor.notify.messages import has_arabic_script, one_line
 from monitor.present import format_duration
+from monitor.sla import seconds_between
 
 __all__ = [
     "claim_decision",
@@ -90,7 +91,7 @@ def recovery(
     incident_id: int,
 ) -> Rendered:
     """The outage is over; the measured duration (R-M1: precise to one probe interval)."""
-    duration = format_duration((end - start).total_seconds())
+    duration = format_duration(seconds_between(start, end))
     return _customer(
         style,
         customer_name,
@@ -132,7 +133,7 @@ def maintenance_notice(
                     ("Maintenance", f"#{window_id}"),
                     ("Starts", style.time(start)),
                     ("Ends", style.time(end)),
-                    ("Duration", format_duration((end - start).total_seconds())),
+                    ("Duration", format_duration(seconds_between(start, end))),
                     ("Reason", one_line(reason, 500)),
                 )
             ),
@@ -227,7 +228,8 @@ def operator_outage(
     rows = [("Incident", f"#{incident_id}"), ("Target", service), ("Down since", style.time(start))]
     if detected_at is not None:
         rows.append(("Detected at", style.time(detected_at)))
-        rows.append(("Detection latency (D-1)", format_duration((detected_at - start).total_seconds())))
+        latency = format_duration(seconds_between(start, detected_at))
+        rows.append(("Detection latency (D-1)", latency))
     blocks: list[Block] = [Facts(tuple(rows)), Para(f"Customers e-mailed ({len(notified)}):")]
     blocks.append(Items(tuple(notified) or ("none",)))
     if skipped:
@@ -244,7 +246,7 @@ def operator_recovery(
     incident_id: int,
     customers: int,
 ) -> Rendered:
-    duration = format_duration((end - start).total_seconds())
+    duration = format_duration(seconds_between(start, end))
     return compose(
         style,
         f"Recovered #{incident_id}: {service} after {duration}",
@@ -274,7 +276,7 @@ def duty_warning(
     customers: Sequence[str],
 ) -> Rendered:
     """D-2: the notification deadline nears and no e-mail was accepted: phone them."""
-    left = format_duration((deadline - now).total_seconds())
+    left = format_duration(seconds_between(now, deadline))
     return compose(
         style,
         f"ACTION: phone customers, notification deadline in {left} (incident #{incident_id})",

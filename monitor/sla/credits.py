@@ -13,7 +13,7 @@ from monitor.sla.calendar import MonthPeriod
 from monitor.sla.deadlines import missed, within
 from monitor.sla.eligibility import INELIGIBLE_REASONS, ineligible
 from monitor.sla.inputs import CustomerInput, IncidentInput, TicketInput
-from monitor.sla.intervals import whole_second
+from monitor.sla.intervals import seconds_between, whole_second
 from monitor.sla.policy import Policy, Tier
 from monitor.sla.report import CreditLine
 
@@ -86,8 +86,7 @@ def detection_latency(incident: IncidentInput) -> int | None:
     """D-1: detected_at - start in whole seconds, or None if not recorded."""
     if incident.detected_at is None:
         return None
-    return (whole_second(incident.detected_at) - whole_second(incident.start)) // timedelta(
-        seconds=1)
+    return seconds_between(incident.start, incident.detected_at)
 
 
 def detection_breached(incident: IncidentInput, policy: Policy) -> bool:

@@ -128,3 +128,24 @@ def test_a_local_time_a_clock_change_skips_or_repeats_is_refused(
     assert code == 2
     assert f"--start: '{text}' is not valid; allowed: " in err and why in err
     assert berlin("incident", "list")[1].count("\n") == 2  # header and rule only
+
+
+# --- trap 5: one rounding of durations; shown times in the configured zone -----------------------
+
+
+def test_incident_list_and_report_show_the_same_whole_seconds(berlin: Run) -> None:
+    # 10:00:00.9 to 10:00:40.1: 39.2 s apart, but the engine cuts each instant to its second
+    # (R-M6): 10:00:00 to 10:00:40 is 40 s, everywhere.
+    assert berlin("incident", "add", "--service", "panel", "--start", "2026-03-10T10:00:00.9Z",
+                  "--end", "2026-03-10T10:00:40.1Z")[0] == 0
+    code, listed, _ = berlin("incident", "list")
+    assert code == 0
+    row = listed.splitlines()[2]
+    assert "  40 s  " in row and "39 s" not in row
+    code, report, _ = berlin("report", "--month", "2026-03", "--customer", "acme")
+    assert code == 0
+    assert "  40 s  " in report.split("incident  service", 1)[1]
+    # Shown in the configured zone like everywhere else: 10:00 UTC is 11:00 in Berlin.
+    assert "2026-03-10 11:00:00 Europe/Berlin (UTC+01:00)" in row
+    assert "2026-03-10 11:00:00 Europe/Berlin (UTC+01:00)" in report
+    assert "Z " not in report and not report.rstrip().endswith("Z")
