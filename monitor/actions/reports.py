@@ -23,8 +23,12 @@ from monitor.sla import (
     MonthPeriod,
     MonthReport,
     Policy,
+    SessionInput,
+    clip,
     compute_month,
     inputs_digest,
+    union,
+    unobserved,
 )
 from monitor.store import incidents, maintenance, reports, unknown
 from monitor.store.reports import RevisionRecord
@@ -81,14 +85,25 @@ class MonthInputs:
 async def month_inputs(
     db: Database, settings: Settings, period: MonthPeriod, now: dt.datetime
 ) -> MonthInputs:
-    """Everything the engine needs for ``period``, as known at ``now``."""
+    """Everything the engine needs for ``period``, as known at ``now``.
+
+    Unknown time (R-M3) is, once, for every report and metric: the intervals the
+    daemon recorded (blind to its canaries or resolver, R-M2; a gap it found at start),
+    and the time no run of the daemon watched (:func:`monitor.sla.unobserved` of its
+    sessions: before it first ran, between runs, since it stopped if none runs now),
+    clipped to the month as seen at ``now``.
+    """
     start, end = period.start, period.end
+    tolerance = settings.monitor.unknown_after
     async with db.reading() as tx:
         found = await incidents.touching(tx, start, end)
         first = await incidents.first_notifications(tx, (i.id for i in found))
         windows = await maintenance.touching(tx, start, end)
         notices = await maintenance.first_notices(tx, (w.id for w in windows))
         unseen = await unknown.touching(tx, start, end)
+        runs = await unknown.sessions_touching(
+            tx, start - dt.timedelta(seconds=tolerance), end
+        )
     topology = settings.topology
     return MonthInputs(
         period,
@@ -118,13 +133,31 @@ async def month_inputs(
             for w in windows
         ],
         {key: notice.at for key, notice in first.items()},
-        [
-            Interval(interval_start, interval_end or now)
-            for interval_start, interval_end in unseen
-            if (interval_end or now) > interval_start
-        ],
+        _unknown(period, now, unseen, runs, tolerance),
         settings.policy,
     )
+
+
+def _unknown(
+    period: MonthPeriod,
+    now: dt.datetime,
+    recorded: list[tuple[dt.datetime, dt.datetime | None]],
+    runs: list[tuple[dt.datetime, dt.datetime]],
+    tolerance: float,
+) -> list[Interval]:
+    """R-M3: recorded unknown intervals and unwatched time, as one normalised list inside
+    the month as seen at ``now`` (so a closed month's digest does not move with ``now``)."""
+    seen_until = min(period.end, now)
+    if seen_until <= period.start:
+        return []
+    window = Interval(period.start, seen_until)
+    kept = [
+        Interval(interval_start, interval_end or now)
+        for interval_start, interval_end in recorded
+        if (interval_end or now) > interval_start
+    ]
+    sessions = [SessionInput(started_at, last_beat_at) for started_at, last_beat_at in runs]
+    return clip(union([*kept, *unobserved(sessions, window, now, tolerance)]), window)
 
 
 async def month_report(

@@ -23,6 +23,9 @@
    then shows the 1-week tier with its days and money, and what the live outage
    alone would have earned (nothing, and why). When the month is too young to
    hold a 2 h outage before the demo, none is recorded and the output says so.
+   The phoned-in outage lies in the part of the month before the daemon first ran,
+   which no monitor watched: R-M3 makes that time unknown, and an operator's
+   manual incident is how it is covered; the report shows the rest as unknown.
 6. The month's report, in the configured calendar, for the current month.
 
 Every wait is bounded (``Pacing.patience``): the demo ends, with the reason
@@ -131,6 +134,7 @@ class DemoResult:
     report: dict[str, Any]  # the SPEC section 7 JSON
     month_report: MonthReport  # the same, typed, for the presenter
     customer: str
+    daemon_started_at: dt.datetime  # before it, nothing watched this month (R-M3)
     live_alone_tier: str | None  # the tier the live outage alone would reach (R-T1)
     pacing: Pacing
     events: list[tuple[float, str]] = field(default_factory=list)
@@ -519,6 +523,7 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
             report=report,
             month_report=month_report,
             customer=customer,
+            daemon_started_at=since,
             live_alone_tier=alone,
             pacing=pacing,
             events=observer.events,

@@ -10,7 +10,8 @@ Layers, bottom up::
     intervals   one interval type and its algebra (union, clip, subtract, ...)
     calendar    months of the provider's calendar and zone, business days (R-M5, R-C1)
     policy      the contract's numbers with the SPEC defaults
-    inputs      incident, maintenance, customer and ticket records
+    inputs      incident, maintenance, customer, ticket and daemon-session records
+    coverage    what the daemon watched; the rest of a month is unknown time (R-M3)
     deadlines   the one boundary of every duty with a deadline (R-N1/D-2, R-EX1/D-3)
     eligibility who gets nothing (R-EX5, R-EX6, R-EX7): for credits and for e-mails
     downtime    counted / excluded / unknown time per customer (R-M3, R-M4, R-EX*)
@@ -29,6 +30,7 @@ from monitor.sla.calendar import (
     month_period,
     split_by_month,
 )
+from monitor.sla.coverage import unobserved
 from monitor.sla.deadlines import (
     DUTY_STATES,
     DutyState,
@@ -55,6 +57,7 @@ from monitor.sla.inputs import (
     CustomerInput,
     IncidentInput,
     MaintenanceInput,
+    SessionInput,
     TicketInput,
 )
 from monitor.sla.intervals import (
@@ -91,6 +94,7 @@ __all__ = [
     "MonthPeriod",
     "MonthReport",
     "Policy",
+    "SessionInput",
     "TicketInput",
     "Tier",
     "clip",
@@ -112,6 +116,7 @@ __all__ = [
     "suspended",
     "total_seconds",
     "union",
+    "unobserved",
     "unsupported_version",
     "whole_second",
     "within",

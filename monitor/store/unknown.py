@@ -18,6 +18,7 @@ __all__ = [
     "end_open_unknown",
     "end_unknown",
     "last_beat",
+    "sessions_touching",
     "touching",
 ]
 
@@ -83,3 +84,17 @@ async def touching(
         )
     )
     return [(interval_start, interval_end) for interval_start, interval_end in rows]
+
+
+async def sessions_touching(
+    tx: Tx, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """(started_at, last_beat_at) of the daemon's runs that could have watched part of
+    ``[start, end)``: those started before ``end`` whose last heartbeat is at or after
+    ``start`` (R-M3; the caller widens ``start`` by the gap it tolerates)."""
+    rows = await tx.execute(
+        select(DaemonSession.started_at, DaemonSession.last_beat_at)
+        .where(DaemonSession.started_at < end, DaemonSession.last_beat_at >= start)
+        .order_by(DaemonSession.started_at)
+    )
+    return [(started_at, last_beat_at) for started_at, last_beat_at in rows]
