@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass
 
-from monitor.cli.common import config_path, load
+from monitor.cli.common import add_format, config_path, load, print_json
 from monitor.config import Config, Settings
 from monitor.config.credentials import secret_path
 from monitor.errors import ConfigError
 from monitor.present import format_duration, text_table
 from monitor.sla import within
+
+
+@dataclass(frozen=True)
+class ProbeCheck:
+    """One probe's worst-case detection time against the D-1 duty."""
+
+    id: str
+    kind: str
+    type: str
+    interval_seconds: float
+    fail_after: int
+    timeout_seconds: float
+    worst_case_detection_seconds: float
+    d1: str | None  # OK or OVER for probes carrying D-1 (servers, projects); else None
 
 
 def secret_warnings(config: Config) -> list[str]:
@@ -46,22 +61,41 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_config(config)
     path = config_path(args)
     deadline = settings.policy.detection_deadline_seconds
-    rows = []
+    probes = []
     for target in settings.topology.targets():
         worst = target.probe.worst_case_detection
-        duty = ("OK" if within(worst, deadline) else "OVER") if target.carries_d1 else "-"
-        rows.append(
-            [
+        probes.append(
+            ProbeCheck(
                 target.id,
                 target.kind,
                 target.probe.type,
-                format_duration(target.probe.interval),
+                target.probe.interval,
                 target.probe.fail_after,
-                format_duration(target.probe.timeout),
-                format_duration(worst),
-                duty,
-            ]
+                target.probe.timeout,
+                worst,
+                ("OK" if within(worst, deadline) else "OVER") if target.carries_d1 else None,
+            )
         )
+    warnings = secret_warnings(config)
+    if args.format == "json":
+        print_json(
+            {
+                "source": str(path) if path is not None else None,
+                "valid": True,
+                "counts": {
+                    "servers": len(config.servers),
+                    "services": len(config.services),
+                    "customers": len(config.customers),
+                    "canaries": len(config.monitor.canaries),
+                },
+                "calendar": config.provider.calendar,
+                "timezone": config.provider.timezone,
+                "detection_deadline_seconds": deadline,
+                "probes": probes,
+                "warnings": warnings,
+            }
+        )
+        return 0
     source = str(path) if path is not None else "embedded defaults (no configuration file)"
     print(f"{source}: valid")
     print(
@@ -69,24 +103,29 @@ def run(args: argparse.Namespace) -> int:
         f"{len(config.customers)} customers, {len(config.monitor.canaries)} canaries; "
         f"{config.provider.calendar} calendar in {config.provider.timezone}"
     )
-    if rows:
+    if probes:
         print()
         print(
             f"Worst-case detection = interval × fail_after + timeout; "
             f"D-1 duty: {format_duration(deadline)}"
         )
-        headers = [
-            "probe",
-            "kind",
-            "type",
-            "interval",
-            "fail_after",
-            "timeout",
-            "worst case",
-            "D-1",
+        headers = ["probe", "kind", "type", "interval", "fail_after", "timeout", "worst case",
+                   "D-1"]
+        rows = [
+            [
+                p.id,
+                p.kind,
+                p.type,
+                format_duration(p.interval_seconds),
+                p.fail_after,
+                format_duration(p.timeout_seconds),
+                format_duration(p.worst_case_detection_seconds),
+                p.d1 or "-",
+            ]
+            for p in probes
         ]
         print(text_table(headers, rows))
-    for warning in secret_warnings(config):
+    for warning in warnings:
         print(f"warning: {warning}")
     return 0
 
@@ -97,6 +136,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="validate the configuration and show each probe's worst-case detection time",
         description="Validate the configuration (every problem at once, with its line) and "
         "print each probe's worst-case detection time against the 15-minute duty (D-1). "
-        "Exit code 0 when valid, 2 when not.",
+        "Exit code 0 when valid, 2 when not (the problems on standard error, in either "
+        "format).",
     )
+    add_format(parser, "text", "json")
     parser.set_defaults(handler=run)

@@ -154,6 +154,9 @@ def with_typed(error: InputError, args: argparse.Namespace) -> InputError:
 
 
 def print_json(value: object) -> None:
+    """The one JSON printer of the command line (``--format json`` of every command): typed
+    results (dataclasses) and JSON documents alike, times as ISO 8601 UTC with ``Z``
+    (:func:`monitor.present.as_json`), one document on standard output."""
     print(json.dumps(as_json(value), indent=2, ensure_ascii=False))
 
 

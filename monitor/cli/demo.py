@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shlex
 import signal
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from monitor.cli.common import print_json
 from monitor.errors import InputError
 from monitor.present import format_duration, format_money, format_time, report_table
 from monitor.sla import MonthReport
@@ -81,7 +81,7 @@ def demo(args: argparse.Namespace) -> int:
         say(f"demo interrupted: every server stopped{where}")
         return 128 + signum
     if args.format == "json":
-        print(json.dumps(summary_json(result), indent=2, ensure_ascii=False))
+        print_json(summary_json(result))
     else:
         print(summary_text(result))
     return 0

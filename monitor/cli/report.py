@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from monitor import actions
 from monitor.cli.common import database, print_json, run_async, settings
@@ -35,7 +34,7 @@ async def _report(args: argparse.Namespace) -> int:
                 print(f"  changed: {change}")
         return 0
     if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        print_json(report.to_json())  # the SPEC section 7 document
     elif args.format == "csv":
         print(report_csv(report))
     else:

@@ -7,12 +7,14 @@ created by ``db upgrade``; SQLite and PostgreSQL where records are involved.
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
+from monitor.cli import build_parser, main
 
 TCP = "{type: tcp, host: 127.0.0.1, port: 9}"
 CONFIG = """\
@@ -149,3 +151,102 @@ def test_incident_list_and_report_show_the_same_whole_seconds(berlin: Run) -> No
     assert "2026-03-10 11:00:00 Europe/Berlin (UTC+01:00)" in row
     assert "2026-03-10 11:00:00 Europe/Berlin (UTC+01:00)" in report
     assert "Z " not in report and not report.rstrip().endswith("Z")
+
+
+# --- trap 6: every command has --help and --format json ------------------------------------------
+
+
+def _leaf_commands() -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every command of ``sla-monitor`` with its parser, e.g. (("incident", "add"), ...)."""
+    found: list[tuple[tuple[str, ...], argparse.ArgumentParser]] = []
+
+    def walk(words: tuple[str, ...], parser: argparse.ArgumentParser) -> None:
+        groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not groups:
+            found.append((words, parser))
+        for group in groups:
+            for name, child in group.choices.items():
+                walk((*words, name), child)
+
+    walk((), build_parser())
+    return found
+
+
+#: ``run`` is the daemon: what it says is its log, JSON lines already (README: Command line).
+NOT_A_RESULT = {("run",)}
+
+
+def test_every_command_has_help_and_format_json() -> None:
+    commands = dict(_leaf_commands())
+    assert ("check-config",) in commands and ("db", "upgrade",) in commands
+    for words, parser in commands.items():
+        options = {o: a for a in parser._actions for o in a.option_strings}
+        assert "--help" in options, words
+        if words in NOT_A_RESULT:
+            continue
+        assert "--format" in options, f"{' '.join(words)} has no --format"
+        assert "json" in (options["--format"].choices or ()), words
+
+
+def test_check_config_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(tz="Asia/Tehran", calendar="jalali", url="", tcp=TCP)
+                    .replace("storage: {url: ''}\n", ""))
+    assert main(["-c", str(path), "check-config", "--format", "json"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert checked["source"] == str(path) and checked["valid"] is True
+    assert (checked["calendar"], checked["timezone"]) == ("jalali", "Asia/Tehran")
+    assert checked["counts"] == {"servers": 1, "services": 2, "customers": 1, "canaries": 0}
+    assert checked["detection_deadline_seconds"] == 900
+    # D-1: 30 s x 3 + 10 s = 100 s worst case, within 15 min.
+    assert checked["probes"][0] == {
+        "id": "srv-1", "kind": "server", "type": "tcp", "interval_seconds": 30.0,
+        "fail_after": 3, "timeout_seconds": 10.0, "worst_case_detection_seconds": 100.0,
+        "d1": "OK",
+    }
+    assert [p["id"] for p in checked["probes"]] == ["srv-1", "panel", "shop"]
+    assert checked["warnings"] == []
+
+
+def test_db_upgrade_json(tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+                         ) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"storage: {{url: '{sqlite_url}'}}\n")
+    assert main(["-c", str(path), "db", "upgrade", "--format", "json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["database"] == str(tmp_path / "sla-monitor.db")
+    assert first["before"] is None and first["after"] == first["head"] and first["changed"]
+    assert main(["-c", str(path), "db", "upgrade", "--format", "json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["before"] == again["after"] == first["after"] and again["changed"] is False
+
+
+def test_write_commands_print_what_they_recorded_with_ids(berlin: Run) -> None:
+    code, out, _ = berlin("incident", "add", "--service", "panel", "--start", "2026-03-10T11:00",
+                          "--end", "2026-03-10T12:30", "--format", "json")
+    assert code == 0
+    incident = json.loads(out)
+    # 11:00 in Berlin is 10:00 UTC; JSON times are UTC with Z (as the report's).
+    assert (incident["id"], incident["start"], incident["end"]) == (
+        1, "2026-03-10T10:00:00Z", "2026-03-10T11:30:00Z")
+    code, out, _ = berlin("incident", "cause", "1", "--cause", "external", "--reason", "cut-off",
+                          "--format", "json")
+    changed = json.loads(out)
+    assert (changed["incident"]["id"], changed["old_cause"], changed["incident"]["cause"]) == (
+        1, "provider", "external")
+    code, out, _ = berlin("incident", "notified", "1", "--at", "2026-03-10T11:20",
+                          "--channel", "phone", "--format", "json")
+    assert json.loads(out) == {"incident_id": 1, "channel": "phone",
+                               "at": "2026-03-10T10:20:00Z", "customers": ["acme"]}
+    code, out, _ = berlin("maintenance", "add", "--services", "shop", "--start",
+                          "2026-03-20T00:00Z", "--end", "2026-03-20T02:00Z", "--reason", "kernel",
+                          "--notified-at", "2026-03-17T00:00Z", "--format", "json")
+    added = json.loads(out)
+    assert added["window"]["id"] == 1 and added["noticed"] == ["acme"]
+    code, out, _ = berlin("report", "close", "--month", "2026-03", "--format", "json")
+    closing = json.loads(out)
+    assert (closing["month"], closing["revision"], closing["created"]) == ("2026-03", 1, True)
+    listed = json.loads(berlin("incident", "list", "--format", "json")[1])
+    assert [i["id"] for i in listed] == [1]
+    assert [w["window"]["id"] for w in json.loads(berlin("maintenance", "list", "--format",
+                                                          "json")[1])] == [1]
