@@ -45,7 +45,7 @@ from monitor.daemon.scheduler import ProbeSchedule
 from monitor.daemon.systemd import SystemdNotifier, Watchdog
 from monitor.daemon.watch import Watch, WatchPlan
 from monitor.errors import MonitorError
-from monitor.http import make_app
+from monitor.http import Readiness, make_app
 from monitor.notify import Notifier, NotifierPlan
 from monitor.notify.smtp import Transport
 from monitor.probes import ProbeSessions, build_certificate_check, build_probe
@@ -54,6 +54,10 @@ from monitor.store import Database
 log = logging.getLogger("monitor.daemon")
 
 DUTY_CHECK_INTERVAL = 30.0  # seconds; the D-2 warning comes 30 min before a 2 h deadline
+#: /readyz answers within about this: a database that cannot take a write by then (locked
+#: by another writer, or away) is "not ready" (503), never a hanging probe.
+READY_TIMEOUT = 2.0
+NOTHING_MONITORED = "no targets configured: nothing is monitored"
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,23 @@ class Daemon:
             "daemon started",
             extra={"targets": len(settings.topology.targets()), "http_port": self.http_port},
         )
+        self._warn_if_nothing_monitored()
+
+    def _warn_if_nothing_monitored(self) -> None:
+        """A daemon with no targets runs (so that a reload can add them) but says so."""
+        if self.settings.topology.targets():
+            return
+        source = str(self.config_path) if self.config_path else "the embedded defaults"
+        log.warning(
+            NOTHING_MONITORED,
+            extra={
+                "config": source,
+                "hint": "describe your servers and services (with their probes) and customers "
+                "in the configuration file (see config.example.yaml), check it with "
+                "`sla-monitor -c CONFIG check-config`, then reload (SIGHUP, systemctl reload) "
+                "or restart",
+            },
+        )
 
     def _every(self, seconds: float, job: Any, job_id: str) -> None:
         self.scheduler.add_job(
@@ -192,8 +213,18 @@ class Daemon:
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else int(port)
 
-    async def ready(self) -> dict[str, bool]:
-        return {"database": await self.db.ping(), "scheduler": bool(self.scheduler.running)}
+    async def ready(self) -> Readiness:
+        """``/readyz``: the database takes a write within :data:`READY_TIMEOUT`, the scheduler
+        runs; how many targets are monitored (zero is a warning, not unready)."""
+        targets = len(self.settings.topology.targets())
+        return Readiness(
+            checks={
+                "database": await self.db.ping(READY_TIMEOUT),
+                "scheduler": bool(self.scheduler.running),
+            },
+            targets=targets,
+            warnings=[] if targets else [NOTHING_MONITORED],
+        )
 
     # --- reload: prepare, then swap ------------------------------------------------------------
 
@@ -262,6 +293,7 @@ class Daemon:
         log.info(
             "configuration reloaded", extra={"targets": len(prepared.settings.topology.targets())}
         )
+        self._warn_if_nothing_monitored()
 
     def _refuse(self, reason: str) -> bool:
         self._refusal = reason

@@ -2,17 +2,32 @@
 
 * ``/metrics``: the daemon's registry in Prometheus' text format.
 * ``/healthz``: liveness; answers as long as the event loop does.
-* ``/readyz``: readiness; 200 only when the database answers and the scheduler runs.
+* ``/readyz``: readiness; 200 only when the database takes a write and the scheduler runs
+  (503 otherwise, within a bound), with the number of targets and any warning, e.g.
+  ``{"status": "ready", "checks": {"database": true, "scheduler": true}, "targets": 42,
+  "warnings": []}``. *Decision:* a daemon with no targets is ready (it runs as
+  configured) and says so in ``warnings``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+@dataclass(frozen=True)
+class Readiness:
+    """What ``/readyz`` reports: each check, the targets monitored, warnings for people."""
+
+    checks: dict[str, bool]
+    targets: int
+    warnings: list[str] = field(default_factory=list)
+
+
+ReadyCheck = Callable[[], Awaitable[Readiness]]
 
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 READY_KEY = web.AppKey("ready", object)
@@ -31,10 +46,15 @@ async def healthz(_request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     check: ReadyCheck = request.app[READY_KEY]  # type: ignore[assignment]
-    checks = await check()
-    ready = all(checks.values())
+    readiness = await check()
+    ready = all(readiness.checks.values())
     return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": checks},
+        {
+            "status": "ready" if ready else "not ready",
+            "checks": readiness.checks,
+            "targets": readiness.targets,
+            "warnings": readiness.warnings,
+        },
         status=200 if ready else 503,
     )
 

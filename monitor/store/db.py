@@ -120,6 +120,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+def _busy_timeout(sync_connection: Any, milliseconds: int) -> None:
+    """Set SQLite's busy timeout on this connection without beginning a transaction."""
+    cursor = sync_connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={int(milliseconds)}")
+    finally:
+        cursor.close()
+
+
 def inserted_id(result: Any) -> int:
     """The primary key of the row an ``insert()`` just wrote."""
     key = result.inserted_primary_key
@@ -217,13 +226,28 @@ class Database:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def ping(self) -> bool:
-        """Whether the database answers (``/readyz``)."""
+    async def ping(self, within: float = 2.0) -> bool:
+        """Whether the database would take a write within ``within`` seconds (``/readyz``):
+        False, about ``within`` later at most, when another writer holds an SQLite file
+        locked or the server does not answer; never a wait of the 30 s busy timeout."""
         try:
-            async with self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:
+            return await asyncio.wait_for(self._ping(within), within + 0.5)
+        except Exception:  # TimeoutError, a locked or unreachable database
             return False
+
+    async def _ping(self, within: float) -> bool:
+        async with self.engine.connect() as connection:
+            if self.dialect != "sqlite":
+                await connection.execute(text("SELECT 1"))
+                return True
+            # BEGIN IMMEDIATE (the write lock, as every write takes it), waiting at most
+            # ``within`` on this connection; then the usual busy timeout again.
+            await connection.run_sync(_busy_timeout, int(within * 1000))
+            try:
+                await connection.execute(text("SELECT 1"))
+                await connection.rollback()
+            finally:
+                await connection.run_sync(_busy_timeout, BUSY_TIMEOUT_MS)
         return True
 
     async def upgrade(self) -> tuple[str | None, str | None]:
