@@ -5,6 +5,7 @@ The real daemon in-process, a real SQLite file held by another connection."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import sqlite3
 import time
@@ -16,9 +17,14 @@ import pytest
 from monitor.app import READY_TIMEOUT, Daemon
 from monitor.config import parse_config
 from monitor.testing.targets import TargetServer
-from tests.support import FAST, MARGIN, MONITOR
+from tests.support import FAST, MARGIN, MONITOR, eventually
 
 NO_TARGETS = "http: {listen: '127.0.0.1:0'}\nstorage: {url: 'URL'}\n" + MONITOR + "\n"
+
+
+async def _beat_after(daemon: Daemon, instant: dt.datetime) -> bool:
+    last = daemon.heartbeat.last_beat
+    return last is not None and last > instant
 
 
 async def readyz(daemon: Daemon) -> tuple[int, dict[str, object], float]:
@@ -32,7 +38,7 @@ async def readyz(daemon: Daemon) -> tuple[int, dict[str, object], float]:
 async def test_no_targets_is_a_clear_warning_and_readyz_counts_zero(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    daemon = Daemon(parse_config(NO_TARGETS.replace('URL', sqlite_url)))
+    daemon = Daemon(parse_config(NO_TARGETS.replace("URL", sqlite_url)))
     with caplog.at_level(logging.WARNING, logger="monitor.daemon"):
         await daemon.start()
     try:
@@ -53,7 +59,7 @@ async def test_no_targets_is_a_clear_warning_and_readyz_counts_zero(
 
 async def test_readyz_counts_the_targets(sqlite_url: str) -> None:
     async with TargetServer() as target:
-        config = NO_TARGETS.replace('URL', sqlite_url) + (
+        config = NO_TARGETS.replace("URL", sqlite_url) + (
             f"services: [{{id: panel, kind: web_panel, probe: {{type: http, "
             f'url: "{target.url("/")}", {FAST}}}}}]\n')
         daemon = Daemon(parse_config(config))
@@ -70,19 +76,25 @@ async def test_readyz_counts_the_targets(sqlite_url: str) -> None:
 async def test_readyz_answers_503_within_its_bound_while_the_database_is_locked(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    daemon = Daemon(parse_config(NO_TARGETS.replace('URL', sqlite_url)))
+    daemon = Daemon(parse_config(NO_TARGETS.replace("URL", sqlite_url)))
     await daemon.start()
-    holder = sqlite3.connect(tmp_path / "sla-monitor.db", isolation_level=None, timeout=5)
+    # Another writer holds the database (from a thread: the daemon's own writes must go on
+    # on this event loop while it waits for them to finish).
+    holder = sqlite3.connect(tmp_path / "sla-monitor.db", isolation_level=None, timeout=10,
+                             check_same_thread=False)
     try:
-        holder.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+        await asyncio.to_thread(holder.execute, "BEGIN EXCLUSIVE")
         status, body, elapsed = await readyz(daemon)
         assert status == 503
         assert body["checks"] == {"database": False, "scheduler": True}
         # Answered within the readiness bound, not after the 30 s busy timeout.
         assert elapsed < READY_TIMEOUT + MARGIN
-        holder.execute("ROLLBACK")
+        await asyncio.to_thread(holder.execute, "ROLLBACK")
+        released = dt.datetime.now(dt.UTC)
         status, body, _ = await readyz(daemon)
         assert status == 200 and body["checks"]["database"] is True
+        # The daemon's own writes that waited for the lock go through (a heartbeat after it).
+        await eventually(lambda: _beat_after(daemon, released))
     finally:
         if holder.in_transaction:
             holder.execute("ROLLBACK")
