@@ -101,6 +101,8 @@ class Provider(Strict):
     """product versions still supported (R-EX7 Decision); empty: all"""
     operators: list[Email] = []
     """operator e-mail list: duty warnings and failed sends (D-2)"""
+    sender: Email | None = None
+    """From address of every e-mail, over SMTP or into the Maildir; default without SMTP: sla-monitor@localhost"""
 
     @field_validator("timezone")
     @classmethod
@@ -366,8 +368,8 @@ class SMTP(Strict):
     """file holding the password; ${CREDENTIALS_DIRECTORY}/NAME for a systemd credential"""
     password_env: str | None = None
     """environment variable holding the password"""
-    sender: Email
-    """From address"""
+    sender: Email | None = None
+    """From address over SMTP; required unless provider.sender is set (then it may be left out, or must be equal)"""
     timeout: PositiveSeconds = 30.0
     """timeout of each SMTP operation"""
 

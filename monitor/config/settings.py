@@ -25,7 +25,10 @@ from monitor.config.schema import SMTP, Config, HTTPServer, MonitorSettings, Pro
 from monitor.config.topology import Topology
 from monitor.sla import MonthPeriod, Policy, Tier, month_period
 
-__all__ = ["WEEKDAY_NUMBERS", "Settings", "engine_policy"]
+__all__ = ["LOCAL_SENDER", "WEEKDAY_NUMBERS", "Settings", "engine_policy"]
+
+#: The From of e-mail written to the local Maildir when no sender is configured.
+LOCAL_SENDER = "sla-monitor@localhost"
 
 WEEKDAY_NUMBERS = {
     "monday": 0,
@@ -100,6 +103,14 @@ class Settings:
     @property
     def http(self) -> HTTPServer:
         return self.config.http
+
+    @property
+    def sender(self) -> str:
+        """The From address of every e-mail: ``smtp.sender`` or ``provider.sender`` (the
+        configuration refuses two different ones), else, without SMTP, :data:`LOCAL_SENDER`."""
+        if self.smtp is not None and self.smtp.sender is not None:
+            return self.smtp.sender
+        return self.provider.sender or LOCAL_SENDER
 
     @property
     def timezone(self) -> str:

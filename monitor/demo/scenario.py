@@ -267,9 +267,7 @@ class Observer:
             parsed = message.parsed()
             mail = Mail(
                 kind=str(parsed.get("X-SLA-Monitor-Kind", "")),
-                # str.strip: CPython's folder may start a long Subject on a continuation
-                # line, and unfolding leaves that line's leading space in the value.
-                subject=str(parsed.get("Subject", "")).strip(),
+                subject=str(parsed.get("Subject", "")),
                 to=message.rcpt_tos,
                 received_at=message.received_at,
             )

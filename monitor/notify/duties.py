@@ -224,6 +224,7 @@ class Duties:
                     incident_id=incident.id,
                     # Not before a still-pending outage e-mail: the customer reads them in order.
                     not_before=next_attempt_at if status in ACTIVE else None,
+                    follows=f"outage:{incident.id}:{customer.id}",  # one thread (issue 8)
                 )
             )
         if self.operators:
@@ -242,6 +243,7 @@ class Duties:
                     self.operators,
                     rendered,
                     incident_id=incident.id,
+                    follows=f"ops_outage:{incident.id}",
                 )
             )
         return drafts

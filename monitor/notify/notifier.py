@@ -23,10 +23,7 @@ from monitor.store import maintenance, state_directory
 if TYPE_CHECKING:
     from monitor.store import Database
 
-__all__ = ["MAILDIR_SENDER", "Notifier", "NotifierPlan", "build_transport"]
-
-# Without SMTP there is no real sender; the Maildir copy still needs a From.
-MAILDIR_SENDER = "sla-monitor@localhost"
+__all__ = ["Notifier", "NotifierPlan", "build_transport"]
 
 
 def build_transport(settings: Settings) -> Transport:
@@ -38,8 +35,7 @@ def build_transport(settings: Settings) -> Transport:
 
 
 def _envelope(settings: Settings) -> Envelope:
-    sender = settings.smtp.sender if settings.smtp is not None else MAILDIR_SENDER
-    return Envelope(sender=sender, sender_name=settings.provider.name)
+    return Envelope(sender=settings.sender, sender_name=settings.provider.name)
 
 
 @dataclass(frozen=True)

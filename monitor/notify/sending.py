@@ -134,6 +134,7 @@ class Courier:
                         message_id=row.message_id,
                         date=row.created_at,
                         kind=row.kind,
+                        in_reply_to=row.in_reply_to,
                     )
                     delivery = await connection.send(message, self.envelope.sender, row.recipients)
                 except Exception as exc:

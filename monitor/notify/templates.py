@@ -90,12 +90,15 @@ def recovery(
     end: dt.datetime,
     incident_id: int,
 ) -> Rendered:
-    """The outage is over; the measured duration (R-M1: precise to one probe interval)."""
+    """The outage is over; the measured duration (R-M1: precise to one probe interval). The
+    subject names the service and the customer, as the outage e-mail's does, and the
+    message threads under it (:mod:`monitor.notify.duties`)."""
     duration = format_duration(seconds_between(start, end))
     return _customer(
         style,
         customer_name,
-        f"Restored: {service} is available again after {duration}",
+        f"Restored: {service} is available again after {duration} "
+        f"({one_line(customer_name, 80)})",
         [
             Para(f"{service} is available again."),
             Facts(

@@ -295,6 +295,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)  # never queue twice
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # The Message-ID this message follows up (a recovery: its outage e-mail), for threading.
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(30))  # outage | recovery | maintenance | ...
     customer_id: Mapped[str | None] = mapped_column(String(63))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))

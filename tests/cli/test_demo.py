@@ -251,7 +251,7 @@ def test_demo_json_summary_with_kept_state(tmp_path: Path) -> None:
         message = email.message_from_bytes(
             Path(mail["file"]).read_bytes(), policy=email.policy.default
         )
-        assert message["Subject"].strip() == mail["subject"]
+        assert message["Subject"] == mail["subject"]
         assert message["X-SLA-Monitor-Kind"] == mail["kind"]
         assert Path(mail["file"]).parent == kept / "mail"
 
