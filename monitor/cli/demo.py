@@ -205,8 +205,8 @@ def _phoned_text(result: DemoResult) -> list[str]:
         "What an operator recorded (the demo plays the operator; the probes never saw this):",
         f"  ACME phoned: its survey was down for 2 hours, from "
         f"{format_time(phoned.start, tz, calendar, seconds=True)} to {format_time(phoned.end, tz, calendar, seconds=True)}, "
-        "before this monitor watched it: in time no monitor saw, which R-M3 makes unknown "
-        "and an operator covers with a manual incident.",
+        "before this monitor watched it (time R-M3 makes unknown, which an operator covers "
+        "with a manual incident).",
         f"  The operator recorded it as incident #{phoned.incident_id}, and logged that they had "
         f"phoned ACME back {format_duration(line.get('notified_after_seconds'))} after it began "
         "(R-N1 met), with:",
@@ -278,12 +278,12 @@ def _credit_text(result: DemoResult, customer: dict[str, Any]) -> list[str]:
         )
     if customer["unknown_seconds"]:
         tz, calendar = result.config.provider.timezone, result.config.provider.calendar
-        covered = " but the outage the operator recorded" if result.phoned.incident_id else ""
+        less = ", less the outage the operator recorded in it" if result.phoned.incident_id else ""
         out.append(
-            f"  Unknown time {format_duration(customer['unknown_seconds'])}: this month until the "
-            f"daemon first ran ({format_time(result.daemon_started_at, tz, calendar, seconds=True)}),"
-            f"{covered}: no monitor watched it, so it is shown apart and never counted as up "
-            "(R-M3); availability keeps it in the month (R-M6)."
+            f"  Unknown time {format_duration(customer['unknown_seconds'])}: the month before the "
+            f"daemon first ran ({format_time(result.daemon_started_at, tz, calendar, seconds=True)})"
+            f"{less}. No monitor watched it: it is shown apart, never counted as up (R-M3), and "
+            "stays in the month's length for availability (R-M6)."
         )
     for other in result.report["customers"]:
         if other["customer"] != name:

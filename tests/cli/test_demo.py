@@ -220,7 +220,7 @@ def test_demo_tells_the_story_and_leaves_nothing_behind(tmp_path: Path) -> None:
         assert f"The live outage alone ({live_seconds} s) would earn nothing" in out
     assert "Customer bita: availability 100.000 %, credit 0 days, unknown " in out
     # R-M3: the month before the daemon first ran is unknown, shown apart.
-    assert re.search(r"  Unknown time [\d a-z]+: this month until the daemon first ran "
+    assert re.search(r"  Unknown time [\d a-z]+: the month before the daemon first ran "
                      r"\(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", out), out
     assert "the temporary directory" in out and "was removed" in out
     run.assert_nothing_left(out)
