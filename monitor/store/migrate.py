@@ -67,6 +67,10 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
         path.parent.mkdir(parents=True, exist_ok=True)
     async with engine.begin() as connection:
         before = await connection.run_sync(_current)
+        if before is not None and not _known(url, before):
+            # A newer version upgraded it: nothing here can go forward or back safely.
+            raise SchemaError(where(engine.url), "unknown", revision=before,
+                              head=head_revision(url))
         await connection.run_sync(_upgrade, url)
         after = await connection.run_sync(_current)
     return before, after
@@ -144,16 +148,20 @@ async def require_current(url: str) -> str:
     :class:`SchemaError` saying what was found. Creates and changes nothing."""
     parsed = make_url(url)
     current = await current_of(url)
-    scripts = ScriptDirectory.from_config(alembic_config(url))
-    head = scripts.get_current_head()
+    head = head_revision(url)
     if current is None:
         raise SchemaError(where(parsed), "empty")
     if current == head:
         return current
-    try:
-        known = scripts.get_revision(current) is not None
-    except CommandError:
-        known = False
     raise SchemaError(
-        where(parsed), "behind" if known else "unknown", revision=current, head=head
+        where(parsed), "behind" if _known(url, current) else "unknown", revision=current,
+        head=head,
     )
+
+
+def _known(url: str, revision: str) -> bool:
+    """Whether ``revision`` is one of this version's migrations."""
+    try:
+        return ScriptDirectory.from_config(alembic_config(url)).get_revision(revision) is not None
+    except CommandError:
+        return False

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from alembic import command
@@ -204,3 +204,23 @@ async def test_a_database_behind_head_is_not_migrated_by_a_command(
     code, _, _ = await asyncio.to_thread(run, capsys, "-c", str(config), "db", "upgrade")
     assert code == 0
     assert (await asyncio.to_thread(run, capsys, "-c", str(config), "incident", "list"))[0] == 0
+
+
+async def test_a_database_from_a_newer_version_is_refused_by_reads_and_by_db_upgrade(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade_to, db_url, "head")
+            await connection.execute(text("UPDATE alembic_version SET version_num = '0099_x'"))
+    finally:
+        await engine.dispose()
+    config = tmp_path / "config.yaml"
+    config.write_text(PANEL + f"storage: {{url: '{db_url}'}}\n")
+    for args in (("incident", "list"), ("db", "upgrade")):
+        code, _, err = await asyncio.to_thread(run, capsys, "-c", str(config), *args)
+        assert code == 2, err
+        assert "Traceback" not in err
+        assert "is at schema revision 0099_x, which this version of sla-monitor does not " \
+               "know" in err
