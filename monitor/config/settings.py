@@ -52,8 +52,10 @@ def engine_policy(config: Config) -> Policy:
         partial_penalty_fraction=p.partial_penalty_fraction,
         mobile_fix_deadline_seconds=int(p.mobile_fix_deadline),
         mobile_refund_percent_per_day=p.mobile_refund_percent_per_day,
-        claim_deadline_days=int(p.claim_deadline // 86400),
-        decision_deadline_days=int(p.decision_deadline // 86400),
+        claim_deadline_seconds=int(p.claim_deadline),
+        decision_deadline_seconds=int(p.decision_deadline),
+        credit_delay_seconds=int(p.credit_delay),
+        price_approval_seconds=int(p.price_approval_deadline),
         weekend_days=frozenset(WEEKDAY_NUMBERS[d] for d in config.provider.weekend_days),
         holidays=frozenset(config.provider.holidays),
     )
