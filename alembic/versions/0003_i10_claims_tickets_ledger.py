@@ -37,6 +37,8 @@ CLAIM_COLUMNS = (
     ("decision_due_at", sa.DateTime(timezone=True), False),
     ("decided_by", sa.String(length=120), True),
     ("refund_amount", sa.Numeric(precision=20, scale=4), True),
+    ("basis_days", sa.Numeric(precision=12, scale=4), True),
+    ("basis_amount", sa.Numeric(precision=20, scale=4), True),
     ("decision_sent_at", sa.DateTime(timezone=True), True),
     ("review_revision", sa.Integer(), True),
     ("review_noted_at", sa.DateTime(timezone=True), True),

@@ -20,7 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.config.schema import SMTP, Config, HTTPServer, MonitorSettings, Provider, Storage
+from monitor.config.schema import (
+    SMTP,
+    Config,
+    HTTPServer,
+    MonitorSettings,
+    Provider,
+    Storage,
+    TicketType,
+)
 from monitor.config.topology import Topology
 from monitor.sla import MonthPeriod, Policy, Tier, month_period
 
@@ -69,6 +77,8 @@ class Settings:
     # D-2: operators are alerted this long before a notification deadline (not a contract
     # number, so not part of the engine's Policy).
     notification_warning_seconds: float
+    # D-4 / D-5: the same for claim and ticket deadlines.
+    deadline_warning_seconds: float
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -77,7 +87,13 @@ class Settings:
             topology=Topology.from_config(config),
             policy=engine_policy(config),
             notification_warning_seconds=config.policy.notification_warning,
+            deadline_warning_seconds=config.policy.deadline_warning,
         )
+
+    @property
+    def ticket_types(self) -> dict[str, TicketType]:
+        """L-5: the priced ticket types by id."""
+        return {t.id: t for t in self.config.ticket_types}
 
     @property
     def provider(self) -> Provider:

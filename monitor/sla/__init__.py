@@ -34,6 +34,7 @@ from monitor.sla.calendar import (
 from monitor.sla.claims import (
     CLAIM_CHANNELS,
     DECISIONS,
+    Decision,
     Grant,
     claim_deadline,
     claim_grants,
@@ -114,6 +115,7 @@ __all__ = [
     "CreditLine",
     "CustomerInput",
     "CustomerReport",
+    "Decision",
     "DutyState",
     "Grant",
     "IncidentInput",

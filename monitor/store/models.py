@@ -359,6 +359,9 @@ class Claim(Base):
     credit_days: Mapped[Decimal | None] = mapped_column(Days)  # granted by the decision
     refund_amount: Mapped[Decimal | None] = mapped_column(Money)  # granted by the decision
     credited_at: Mapped[dt.datetime | None]  # when the granted credit takes effect
+    # The engine's credit the decision (or the last review) was based on (R-C3).
+    basis_days: Mapped[Decimal | None] = mapped_column(Days)
+    basis_amount: Mapped[Decimal | None] = mapped_column(Money)
     decision_sent_at: Mapped[dt.datetime | None]  # SMTP acceptance of the decision e-mail
     # R-C3: a new revision of the month changed the credit of an approved claim.
     review_revision: Mapped[int | None]
