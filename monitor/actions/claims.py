@@ -111,10 +111,7 @@ class ClaimView:
     entries: tuple[EntryRecord, ...]  # the ledger entries of its decisions
     review_days: Decimal | None  # computed now minus the basis, while a review is pending
     review_amount: Decimal | None
-
-    @property
-    def overdue(self) -> bool:
-        return "breached" in (self.receipt, self.decision)
+    overdue: bool  # D-4: the receipt or the decision is late and not done
 
 
 def _period(settings: Settings, claim: ClaimRecord) -> MonthPeriod:
@@ -146,12 +143,14 @@ def _view(settings: Settings, claim: ClaimRecord, report: CustomerReport,
     if claim.review_revision is not None:
         review_days = report.credit_days_total - (claim.basis_days or Decimal(0))
         review_amount = report.refund_amount - (claim.basis_amount or Decimal(0))
+    receipt = duty_state(claim.receipt_sent_at, claim.receipt_due_at, now, warning)
+    decision = duty_state(claim.decided_at, claim.decision_due_at, now, warning)
+    overdue = (receipt == "breached" and claim.receipt_sent_at is None) or (
+        decision == "breached" and claim.decided_at is None)
     return ClaimView(
-        claim,
-        claim_deadline(_period(settings, claim), settings.policy),
-        duty_state(claim.receipt_sent_at, claim.receipt_due_at, now, warning),
-        duty_state(claim.decided_at, claim.decision_due_at, now, warning),
+        claim, claim_deadline(_period(settings, claim), settings.policy), receipt, decision,
         ComputedCredit.of(report), days, amount, tuple(entries), review_days, review_amount,
+        overdue,
     )
 
 

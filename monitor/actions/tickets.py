@@ -128,10 +128,7 @@ class TicketView:
     waiting_for_answer: bool  # a question to the customer is open (it pauses nothing)
     charged: Decimal  # L-5: debited and not given back
     penalty: CreditLine | None  # R-P1 days or R-P2 money so far (the engine's)
-
-    @property
-    def overdue(self) -> bool:
-        return "breached" in (self.diagnosis, self.fix)
+    overdue: bool  # D-5: the diagnosis or the fix is late and not done
 
 
 def _waiting(events: list[EventRecord]) -> bool:
@@ -173,8 +170,10 @@ def _view_of(settings: Settings, ticket: TicketRecord, events: list[EventRecord]
         penalty = ticket_credit(engine_ticket, customer, period, now, policy)
     if closed and ticket.diagnosed_at is None:
         diagnosis = "done"  # closed undone (L-5): nothing left to diagnose
+    overdue = (diagnosis == "breached" and ticket.diagnosed_at is None) or (
+        fix == "breached" and ticket.fixed_at is None)
     return TicketView(ticket, tuple(events), diagnosis_at, diagnosis, fix_at, fix,
-                      _waiting(events), _charged(entries), penalty)
+                      _waiting(events), _charged(entries), penalty, overdue)
 
 
 # --- opening (L-4, L-5) ------------------------------------------------------------------------
