@@ -44,6 +44,7 @@ from monitor.actions.ledger import account, charge_balance, settle_site, site_of
 from monitor.actions.mail import ContractMail
 from monitor.config import Settings
 from monitor.errors import InputError
+from monitor.present import format_money
 from monitor.sla import (
     FINDINGS,
     CreditLine,
@@ -230,8 +231,8 @@ async def open_ticket(
             held = await charge_balance(tx, settings, domain, opened_at)
             if held < ticket_type.price:
                 raise InputError("type", type, f"a ticket type {domain}'s support balance "
-                                 f"covers: {type} costs {ticket_type.price} {currency} and the "
-                                 f"balance is {held} {currency} (ledger deposit)")
+                                 f"covers: {type} costs {format_money(ticket_type.price, currency)} and "
+                                 f"the balance is {format_money(held, currency)} (ledger deposit)")
         ticket_id = await tickets.add(
             tx, customer_id=customer, site_domain=domain, service_id=service,
             kind=ticket_kind(topology.services[service].kind), type_id=type, title=summary,
@@ -534,18 +535,20 @@ async def reprice_ticket(
         if ticket.price is None or ticket.currency is None:
             raise _refuse(ticket, f"a priced ticket: ticket {ticket.id} has no type, so no price")
         if ticket.price_requested is not None:
-            raise _refuse(ticket, f"a ticket without a pending price change: {ticket.price_requested} "
-                          f"{ticket.currency} awaits approval since "
+            raise _refuse(ticket, "a ticket without a pending price change: "
+                          f"{format_money(ticket.price_requested, ticket.currency)} awaits approval since "
                           f"{ticket.price_requested_at.isoformat() if ticket.price_requested_at else '?'}")
         money(price, ticket.currency, "price")
         if price <= ticket.price:
-            raise InputError("price", str(price), f"a price above the current {ticket.price} "
-                             f"{ticket.currency} (a lower one needs no approval)")
+            raise InputError("price", str(price), "a price above the current "
+                             f"{format_money(ticket.price, ticket.currency)} (a lower one needs "
+                             "no approval)")
 
     async def change(tx: Tx, ticket: TicketRecord, when: dt.datetime) -> None:
         await tickets.change(tx, ticket.id, price_requested=price, price_requested_at=when)
         await tickets.add_event(tx, ticket.id, at=when, kind="repriced", actor=actor,
-                                note=f"{ticket.price} -> {price} {ticket.currency}")
+                                note=f"{format_money(ticket.price or Decimal(0), ticket.currency or '')}"
+                                f" -> {format_money(price, ticket.currency or '')}")
         await mail.price_change(tx, await _ticket(tx, ticket.id))
 
     return await _change(db, settings, ticket_id, at=at, actor=actor, now=now, action="reprice",
@@ -581,8 +584,8 @@ async def approve_price(
             held = await charge_balance(tx, settings, ticket.site_domain, when)
             if held < extra:
                 raise InputError("ticket_id", ticket.id, f"a ticket whose site's balance covers "
-                                 f"the raise: {extra} {ticket.currency} more, and "
-                                 f"{ticket.site_domain} holds {held} {ticket.currency} "
+                                 f"the raise: {format_money(extra, ticket.currency or '')} more, and "
+                                 f"{ticket.site_domain} holds {format_money(held, ticket.currency or '')} "
                                  "(ledger deposit)")
             await ledger.append(tx, NewEntry(
                 ticket.customer_id, ticket.site_domain, "charge",
@@ -592,7 +595,7 @@ async def approve_price(
             ), actor=actor, created_at=now)
         await tickets.change(tx, ticket.id, price=ticket.price_requested, price_requested=None)
         await tickets.add_event(tx, ticket.id, at=when, kind="price_approved", actor=actor,
-                                note=f"{ticket.price_requested} {ticket.currency}")
+                                note=format_money(ticket.price_requested, ticket.currency or ""))
 
     return await _change(db, settings, ticket_id, at=at, actor=actor, now=now,
                          action="approve_price", check=check, change=change, customer=customer)
