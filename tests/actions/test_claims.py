@@ -17,9 +17,9 @@ from monitor.notify.contract import ContractMailer
 from monitor.store import Database
 from monitor.store import claims as stored_claims
 from monitor.store.models import Claim, LedgerEntry, OutboxMessage
+from tests.support import rows
 
 from .contract import HOUR, MAIL, NOW, SETTINGS, at, refused, settings
-from tests.support import rows
 
 OCTOBER_OUTAGE = (at(10, 8, month=10), at(10, 11, month=10))  # 3 h of the web panel
 

@@ -15,9 +15,9 @@ from monitor import actions
 from monitor.notify.contract import ContractMailer
 from monitor.store import Database
 from monitor.store.models import LedgerEntry
+from tests.support import rows
 
 from .contract import DAY, NOW, SETTINGS, at, refused
-from tests.support import rows
 
 
 async def deposit(db: Database, site: str, amount: int | str, now: dt.datetime = NOW,

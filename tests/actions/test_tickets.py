@@ -11,9 +11,9 @@ from typing import Any
 from monitor import actions
 from monitor.store import Database
 from monitor.store.models import LedgerEntry, OutboxMessage
+from tests.support import rows
 
 from .contract import DAY, HOUR, MAIL, NOW, SETTINGS, at, refused
-from tests.support import rows
 
 OPENED = at(1, 9, month=10)  # Thursday 2026-10-01 09:00 UTC
 DIAGNOSED = at(2, 9, month=10)  # within the 48 h diagnosis deadline (R-P1, R-P2)
