@@ -186,12 +186,14 @@ def account(settings: Settings, domain: str, entries: list[EntryRecord], at: dt.
 
 
 async def settle_site(tx: Tx, settings: Settings, domain: str, *, now: dt.datetime,
-                      actor: str) -> list[int]:
-    """Write the L-6 expiries of the site's periods that ended by ``now`` (none twice)."""
+                      actor: str, entries: list[EntryRecord] | None = None) -> list[int]:
+    """Write the L-6 expiries of the site's periods that ended by ``now`` (none twice);
+    ``entries``: the site's entries when the caller has read them already."""
     found = owner(settings, domain)
     assert found is not None
     customer, site = found
-    entries = await ledger.entries(tx, sites=[domain])
+    if entries is None:
+        entries = await ledger.entries(tx, sites=[domain])
     due = charge_expiries(_lines(entries), _period_ends(settings, site, entries), now)
     written = []
     for line in due:

@@ -7,6 +7,7 @@ closing happens once)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -15,7 +16,8 @@ from monitor.actions.ledger import settle_site
 from monitor.actions.tickets import close_undone
 from monitor.config import Settings
 from monitor.sla import price_request_lapsed
-from monitor.store import audit, tickets
+from monitor.store import audit, ledger, tickets
+from monitor.store.ledger import EntryRecord
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -52,8 +54,13 @@ async def settle(db: Database, settings: Settings, *, now: dt.datetime,
                                object_type="ticket", object_id=ticket.id,
                                detail={"at": when.isoformat()})
             closed.append(ticket.id)
+        # One read of the ledger; a site is written to only when an expiry is due.
+        by_site: dict[str, list[EntryRecord]] = defaultdict(list)
+        for entry in await ledger.entries(tx):
+            by_site[entry.site_domain].append(entry)
         for customer in settings.topology.customers.values():
             for site in customer.sites:
                 if site.paid_until is not None:
-                    expiries += await settle_site(tx, settings, site.domain, now=now, actor=actor)
+                    expiries += await settle_site(tx, settings, site.domain, now=now,
+                                                  actor=actor, entries=by_site[site.domain])
     return Settled(tuple(expiries), tuple(closed))
