@@ -40,7 +40,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from monitor.actions.common import known, money, not_before, not_blank, not_future, one_of
-from monitor.actions.ledger import account, charge_balance, settle_site, site_of
+from monitor.actions.ledger import (
+    account,
+    charge_balance,
+    customer_lapse,
+    settle_site,
+    site_of,
+)
 from monitor.actions.mail import ContractMail
 from monitor.config import Settings
 from monitor.errors import InputError
@@ -222,9 +228,12 @@ async def open_ticket(
                 raise InputError("site", domain, "a site whose support period is running: "
                                  f"{domain} was paid until {state.paid_until}; record its yearly "
                                  "renewal first (L-2; 000: support only while paid)")
-        elif topology.is_suspended(customer, opened_at):
-            raise InputError("customer", customer, "a customer with a site whose support period "
-                             "is running: every site of it has lapsed (R-EX5; renew one, L-2)")
+        else:
+            lapse = customer_lapse(settings, customer, await ledger.renewals(tx))
+            if lapse is not None and opened_at >= lapse:
+                raise InputError("customer", customer, "a customer with a site whose support "
+                                 "period is running: every site of it has lapsed (R-EX5; "
+                                 "renew one, L-2)")
         if priced:
             assert domain is not None and ticket_type is not None
             await settle_site(tx, settings, domain, now=now, actor=actor)
