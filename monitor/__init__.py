@@ -10,8 +10,8 @@ import graph has no cycle, and that only the store imports SQLAlchemy)::
 
     edges     cli/ (argparse)   demo/   http/ (aiohttp)   daemon/ + app.py (the runtime, wired once)
     duties    notify/ (e-mail duties, outbox)     probes/ (HTTP, TCP, TLS checks)
-    actions   actions/   operator and customer actions: incidents, maintenance, reports
-                         (claims, tickets, ledger next); typed arguments in, typed results
+    actions   actions/   operator and customer actions: incidents, maintenance, reports,
+                         claims, tickets, the ledger; typed arguments in, typed results
                          out, errors naming fields; the CLI and the HTTP API call these
     config    config/    YAML ─► validated Config ─► Settings (Topology, engine Policy),
                          built once per start or reload

@@ -36,6 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
+from monitor import actions
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, Settings, load_config
 from monitor.daemon.heartbeat import Heartbeat
@@ -196,10 +197,15 @@ class Daemon:
             log.exception("probe history flush failed; kept for the next one")
 
     async def check_duties(self) -> None:
-        """D-2 and D-3: notices for new maintenance windows, at-risk alerts, breaches."""
+        """D-2 to D-5: notices for new maintenance windows, at-risk alerts, breaches; and
+        what time decides in the ledger (L-5 price requests, L-6 expiries)."""
         try:
             await self.notifier.queue_new_windows()
             await self.notifier.check_duties()
+            settled = await actions.settle(self.db, self.settings, now=self.clock.now())
+            if settled.expiries or settled.closed:
+                log.info("ledger settled", extra={"expiries": len(settled.expiries),
+                                                  "tickets_closed": list(settled.closed)})
         except Exception:
             log.exception("duty check failed; tried again at the next one")
 

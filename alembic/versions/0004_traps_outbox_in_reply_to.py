@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision = "0004_traps"
-down_revision = "0002_i9"
+down_revision = "0003_i10"
 branch_labels = None
 depends_on = None
 

@@ -11,12 +11,25 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+from decimal import Decimal
 
 from monitor.errors import InputError
-from monitor.sla import CAUSES
+from monitor.sla import CAUSES, is_half_days, is_money, minor_units
 from monitor.sla.report import iso_utc
 
-__all__ = ["CHANNELS", "iso_utc", "known", "known_cause", "not_blank", "not_future", "ordered"]
+__all__ = [
+    "CHANNELS",
+    "half_days",
+    "iso_utc",
+    "known",
+    "known_cause",
+    "money",
+    "not_before",
+    "not_blank",
+    "not_future",
+    "one_of",
+    "ordered",
+]
 
 CHANNELS = ("phone", "email")  # R-N1: how a customer may be notified
 
@@ -44,3 +57,33 @@ def not_future(at: dt.datetime, now: dt.datetime, field: str) -> None:
 def not_blank(text: str, field: str, why: str) -> None:
     if not text.strip():
         raise InputError(field, text, why)
+
+
+def one_of(value: str, allowed: Collection[str], field: str) -> None:
+    """``value`` is one of a fixed set of words (a channel, a decision, a finding)."""
+    if value not in allowed:
+        raise InputError(field, value, "one of: " + ", ".join(allowed))
+
+
+def not_before(at: dt.datetime, earliest: dt.datetime, field: str, what: str) -> None:
+    """Events happen in order: ``at`` is not before ``earliest`` (``what`` names it)."""
+    if at < earliest:
+        raise InputError(field, at.isoformat(), f"a time not before {what} ({earliest.isoformat()})")
+
+
+def money(amount: Decimal, currency: str, field: str, *, positive: bool = True) -> None:
+    """An amount of money in ``currency``: no finer than its unit, and above zero (or at
+    least zero) where a payment is meant."""
+    if not amount.is_finite() or not is_money(amount, currency):
+        places = minor_units(currency)
+        unit = "whole units" if places == 0 else f"at most {places} decimal places"
+        raise InputError(field, str(amount), f"an amount in {currency} with {unit}")
+    if (amount <= 0) if positive else (amount < 0):
+        raise InputError(field, str(amount),
+                         f"an amount {'above' if positive else 'of at least'} 0 {currency}")
+
+
+def half_days(days: Decimal, field: str) -> None:
+    """Days of service are whole or exact halves (3.5), above zero."""
+    if not days.is_finite() or not is_half_days(days) or days <= 0:
+        raise InputError(field, str(days), "a number of days above 0, whole or a half (3.5)")

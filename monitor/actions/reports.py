@@ -7,12 +7,16 @@ rule lives in :mod:`monitor.sla`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from monitor.actions.common import iso_utc, known
+from monitor.actions.ledger import customer_lapse
+from monitor.actions.tickets import ticket_input
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.sla import (
@@ -24,22 +28,25 @@ from monitor.sla import (
     MonthReport,
     Policy,
     SessionInput,
+    TicketInput,
     clip,
     compute_month,
+    fix_due,
     inputs_digest,
     union,
     unobserved,
 )
-from monitor.store import incidents, maintenance, reports, unknown
+from monitor.store import audit, claims, incidents, ledger, maintenance, reports, tickets, unknown
 from monitor.store.reports import RevisionRecord
 
 if TYPE_CHECKING:
-    from monitor.store import Database
+    from monitor.store import Database, Tx
 
 __all__ = [
     "COMPARED",
     "Closing",
     "MonthInputs",
+    "ReviewNoted",
     "close_month",
     "month_inputs",
     "month_report",
@@ -57,6 +64,7 @@ class MonthInputs:
     notifications: dict[tuple[int, str], dt.datetime]
     unknown: list[Interval]
     policy: Policy
+    tickets: list[TicketInput] = dataclasses.field(default_factory=list)
 
     def compute(self, now: dt.datetime) -> MonthReport:
         return compute_month(
@@ -68,6 +76,7 @@ class MonthInputs:
             self.unknown,
             self.policy,
             now,
+            self.tickets,
         )
 
     def digest(self) -> str:
@@ -79,6 +88,7 @@ class MonthInputs:
             self.notifications,
             self.unknown,
             self.policy,
+            self.tickets,
         )
 
 
@@ -92,6 +102,11 @@ async def month_inputs(
     and the time no run of the daemon watched (:func:`monitor.sla.unobserved` of its
     sessions: before it first ran, between runs, since it stopped if none runs now),
     clipped to the month as seen at ``now``.
+
+    Tickets: those diagnosed as the provider's fault whose fix deadline falls in the month
+    (their penalty belongs to it, R-P1/R-P2). Customers: as configured, with the yearly
+    renewals recorded before the month's end (L-2): a renewal recorded later does not
+    revive a month that began lapsed (R-EX5).
     """
     start, end = period.start, period.end
     tolerance = settings.monitor.unknown_after
@@ -104,10 +119,23 @@ async def month_inputs(
         runs = await unknown.sessions_touching(
             tx, start - dt.timedelta(seconds=tolerance), end
         )
+        faults = await tickets.provider_fault(tx)
+        renewals = await ledger.renewals(tx, before=end)
     topology = settings.topology
+    in_month = []
+    for record in faults:
+        ticket = ticket_input(record)
+        due = fix_due(ticket, settings.policy)
+        if due is not None and start <= due < end and record.customer_id in topology.customers:
+            in_month.append(ticket)
+    customers = [
+        customer if not any(r.customer_id == customer.id for r in renewals) else
+        dataclasses.replace(customer, paid_until=customer_lapse(settings, customer.id, renewals))
+        for customer in topology.customer_inputs()
+    ]
     return MonthInputs(
         period,
-        topology.customer_inputs(),
+        customers,
         [
             IncidentInput(
                 id=i.id,
@@ -135,6 +163,7 @@ async def month_inputs(
         {key: notice.at for key, notice in first.items()},
         _unknown(period, now, unseen, runs, tolerance),
         settings.policy,
+        in_month,
     )
 
 
@@ -180,12 +209,25 @@ async def month_report(
 
 
 @dataclass(frozen=True)
+class ReviewNoted:
+    """R-C3: an approved claim whose month's credit this revision changed."""
+
+    claim_id: int
+    customer: str
+    days_before: Decimal  # the credit the decision was based on
+    days_now: Decimal
+    amount_before: Decimal
+    amount_now: Decimal
+
+
+@dataclass(frozen=True)
 class Closing:
     month: str
     revision: int
     created: bool  # False: inputs unchanged since the last revision
     digest: str
     changes: list[str]  # what differs from the previous revision
+    reviews: list[ReviewNoted] = dataclasses.field(default_factory=list)
 
 
 #: What a new revision compares with the previous one, per customer.
@@ -197,6 +239,8 @@ COMPARED = (
     "tier",
     "credit_days_total",
     "credit_value",
+    "partial_credit_days",
+    "refund_amount",
     "notification_breaches",
     "detection_breaches",
 )
@@ -230,7 +274,9 @@ async def close_month(
 
     Closing again with the same inputs changes nothing; with changed inputs it
     makes revision N+1 and lists what differs. Credits already granted are not
-    edited here: the ledger gets adjusting entries (R-C3).
+    edited: an approved claim whose credit the revision changed is marked for review
+    (:class:`ReviewNoted`), and the operator's decision on it adds adjusting entries
+    (:func:`monitor.actions.claims.decide_claim`).
     """
     period = settings.month(month)
     if now < period.end:
@@ -239,7 +285,8 @@ async def close_month(
         )
     inputs = await month_inputs(db, settings, period, now)
     digest = inputs.digest()
-    report = inputs.compute(now).to_json()
+    computed = inputs.compute(now)
+    report = computed.to_json()
     async with db.transaction() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         if latest is not None and latest.inputs_hash == digest:
@@ -249,4 +296,31 @@ async def close_month(
         await reports.add_revision(
             tx, RevisionRecord(period.calendar, period.label, revision, now, digest, report)
         )
-    return Closing(period.label, revision, True, digest, changes)
+        reviews = await _note_reviews(tx, computed, revision, now)
+    return Closing(period.label, revision, True, digest, changes, reviews)
+
+
+async def _note_reviews(
+    tx: Tx, report: MonthReport, revision: int, now: dt.datetime
+) -> list[ReviewNoted]:
+    """R-C3: approved claims of the month whose credit the new revision changed."""
+    noted = []
+    for claim in await claims.listed(tx, month=report.period.label):
+        if claim.decision not in ("approved", "partly") or claim.calendar != report.period.calendar:
+            continue
+        try:
+            customer = report.customer(claim.customer_id)
+        except KeyError:
+            continue
+        before = (claim.basis_days or Decimal(0), claim.basis_amount or Decimal(0))
+        after = (customer.credit_days_total, customer.refund_amount)
+        if before == after:
+            continue
+        await claims.mark_review(tx, claim.id, revision=revision, at=now)
+        await audit.record(tx, at=now, actor="sla-monitor", action="claim.review",
+                           object_type="claim", object_id=claim.id,
+                           detail={"revision": revision, "days": str(after[0]),
+                                   "amount": str(after[1])})
+        noted.append(ReviewNoted(claim.id, claim.customer_id, before[0], after[0], before[1],
+                                 after[1]))
+    return noted

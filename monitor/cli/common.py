@@ -15,6 +15,7 @@ import os
 import shlex
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,16 @@ from monitor.store import Database
 DEFAULT_CONFIG_PATHS = (Path("/etc/sla-monitor/config.yaml"),)
 CONFIG_ENV = "SLA_MONITOR_CONFIG"
 
-# Fields the command line spells differently from --field-name (positional arguments).
-POSITIONAL = {"incident_id": "ID", "window_id": "ID"}
+# Fields the command line spells differently from --field-name (positional arguments, and
+# the claim decision's flags).
+POSITIONAL = {
+    "incident_id": "ID",
+    "window_id": "ID",
+    "claim_id": "ID",
+    "ticket_id": "ID",
+    "decision": "--approve/--partly/--reject",
+    "days": "--partly",
+}
 # Where time_option keeps what was typed, on the parsed arguments.
 TYPED = "typed_values"
 
@@ -182,3 +191,31 @@ def run_async(
 ) -> Callable[[argparse.Namespace], int]:
     """A command handler that runs an async command in a fresh event loop."""
     return lambda args: asyncio.run(coroutine(args))
+
+
+def parse_decimal(text: str, field: str, example: str = "2500000") -> Decimal:
+    """A number as typed (money, days), exactly: never through a float."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise InputError(field, text, f"a number like {example}") from None
+    if not value.is_finite():
+        raise InputError(field, text, f"a number like {example}")
+    return value
+
+
+def parse_date(text: str, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(field, text, "an ISO date like 2027-03-20 (Gregorian)") from None
+
+
+def parse_at(args: argparse.Namespace, settings: Settings) -> dt.datetime | None:
+    """``--at T`` when given (the configured zone without an offset): :func:`time_option`."""
+    return None if getattr(args, "at", None) is None else time_option(args, "at", settings)
+
+
+def add_at(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--at", metavar="T", help=f"when {what} (default: now; not in the future)")
+    add_time_help(parser)

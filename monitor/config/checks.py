@@ -86,6 +86,7 @@ def _duplicate_ids(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _unique(_items(data, "customers"), ("customers",), "id", {}, unique)
     monitor = _section(data, "monitor")
     yield from _unique(_items(monitor, "canaries"), ("monitor", "canaries"), "id", {}, unique)
+    yield from _unique(_items(data, "ticket_types"), ("ticket_types",), "id", {}, unique)
     domains: dict[str, str] = {}
     for c, customer in _items(data, "customers"):
         # L-1: a domain belongs to exactly one account.

@@ -156,6 +156,10 @@ class Policy(Strict):
     """R-P1: share of the tier credit owed for a late fix"""
     mobile_refund_percent_per_day: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(1)
     """R-P2: percent of the yearly fee refunded per started day late"""
+    price_approval_deadline: PositiveSeconds = 7 * 86400.0
+    """L-5: a raised ticket price not approved within this closes the ticket undone, refunded"""
+    deadline_warning: PositiveSeconds = 4 * 3600.0
+    """D-4 / D-5: alert operators when a claim or ticket deadline is this close"""
 
 
 class TLSSettings(Strict):
@@ -355,6 +359,18 @@ class Customer(Strict):
     """runs a self-hosted clone: no credits at all (R-EX6)"""
 
 
+class TicketType(Strict):
+    """A priced kind of ticket (L-5, seed 000): its price is debited from the site's support
+    balance when the ticket is opened, and given back when the diagnosis finds a defect."""
+
+    id: Identifier
+    """unique ticket type id, as ticket open --type names it"""
+    name: str
+    """what the ticket delivers, shown to customers"""
+    price: Annotated[Decimal, Field(ge=0)]
+    """price in the site's currency (the customer's fee currency); 0: free"""
+
+
 class SMTP(Strict):
     host: str
     """SMTP server"""
@@ -417,6 +433,8 @@ class Config(Strict):
     """services customers depend on"""
     customers: list[Customer] = []
     """customers (accounts)"""
+    ticket_types: list[TicketType] = []
+    """priced ticket types (L-5); tickets without a type are free"""
     smtp: SMTP | None = None
     """SMTP server; without it mail goes to a local Maildir"""
     maildir: str | None = None

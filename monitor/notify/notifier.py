@@ -34,10 +34,6 @@ def build_transport(settings: Settings) -> Transport:
     return MaildirTransport(Path(maildir) if maildir else state_directory() / "Maildir")
 
 
-def _envelope(settings: Settings) -> Envelope:
-    return Envelope(sender=settings.sender, sender_name=settings.provider.name)
-
-
 @dataclass(frozen=True)
 class NotifierPlan:
     """A configuration the notifier can switch to without failing (:meth:`Notifier.prepare`)."""
@@ -83,7 +79,7 @@ class Notifier:
         self.db = db
         self.clock = clock
         self.metrics = NotifyMetrics(registry)
-        self.envelope = _envelope(settings)
+        self.envelope = Envelope.of(settings)
         self.duties = Duties(settings, db, clock, self.metrics, self.envelope, self._wake)
         self.tracker = DutyTracker(self.duties, since=clock.now(), lookback=lookback)
         self._transport = transport
@@ -159,7 +155,7 @@ class Notifier:
         transport = None
         if self._transport is None and self._worker is not None:
             transport = build_transport(settings)
-        return NotifierPlan(settings, _envelope(settings), transport)
+        return NotifierPlan(settings, Envelope.of(settings), transport)
 
     def apply(self, plan: NotifierPlan) -> None:
         """Switch to a prepared configuration (SIGHUP); cannot fail. Customers, contacts,

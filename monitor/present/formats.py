@@ -26,21 +26,25 @@ read the same in the configuration: :func:`monitor.config.parse_duration` accept
 ('4 s', '12 s')
 >>> format_money(Decimal("89.995"), "EUR"), format_percent(Decimal("99.73118"))
 ('90.00 EUR', '99.731')
+>>> format_money(Decimal("360000"), "IRR"), format_days(Decimal("3.5")), format_days(Decimal(1))
+('360000 IRR', '3.5 days', '1 day')
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import jdatetime  # type: ignore[import-untyped, unused-ignore]
 
 from monitor.errors import InputError
-from monitor.sla.report import shown_availability, shown_money
+from monitor.sla.ledger import minor_units
+from monitor.sla.report import shown_availability, shown_days, shown_money
 
 __all__ = [
     "ISO_HINT",
+    "format_days",
     "format_duration",
     "format_elapsed",
     "format_money",
@@ -103,8 +107,18 @@ def format_elapsed(seconds: float) -> str:
 
 
 def format_money(amount: Decimal, currency: str) -> str:
-    """Two decimals, half up, as in the JSON report (R-T2: the engine keeps it exact)."""
-    return f"{shown_money(amount):.2f} {currency}"
+    """Half up to the currency's unit (two decimals for EUR, whole rials for IRR; the
+    engine keeps it exact, R-T2)."""
+    places = minor_units(currency)
+    if places == 2:
+        return f"{shown_money(amount):.2f} {currency}"
+    return f"{amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f} {currency}"
+
+
+def format_days(days: Decimal) -> str:
+    """Days of service, whole or exact halves (R-P1, the ledger): ``3.5 days``."""
+    shown = shown_days(days)
+    return f"{shown} day" if shown in (1, -1) else f"{shown} days"
 
 
 def format_percent(percent: Decimal) -> str:

@@ -16,6 +16,8 @@ Layers, bottom up::
     eligibility who gets nothing (R-EX5, R-EX6, R-EX7): for credits and for e-mails
     downtime    counted / excluded / unknown time per customer (R-M3, R-M4, R-EX*)
     credits     tiers, notification, detection and ticket rules (R-T*, R-N1, D-1, R-P*)
+    claims      claim deadlines and what an approved claim grants (R-C1, D-4, R-C3)
+    ledger      what a site holds: days, support charge, refunds; L-5 prices, L-6 expiry
     report      the report records and their SPEC section 7 JSON
     engine      compute_month: applies all of it to every customer
     digest      inputs_digest: the fingerprint a frozen revision keeps (R-C3)
@@ -30,7 +32,23 @@ from monitor.sla.calendar import (
     month_period,
     split_by_month,
 )
+from monitor.sla.claims import (
+    CLAIM_CHANNELS,
+    DECISIONS,
+    Decision,
+    Grant,
+    claim_deadline,
+    claim_grants,
+    claim_in_time,
+    credit_effective_at,
+    decision_due,
+    granted_totals,
+    month_ended,
+    receipt_due,
+    review_grants,
+)
 from monitor.sla.coverage import unobserved
+from monitor.sla.credits import diagnosis_due, fix_due, half_days_up, ticket_credit
 from monitor.sla.deadlines import (
     DUTY_STATES,
     DutyState,
@@ -70,26 +88,45 @@ from monitor.sla.intervals import (
     union,
     whole_second,
 )
+from monitor.sla.ledger import (
+    FINDINGS,
+    LEDGER_KINDS,
+    LedgerLine,
+    balance,
+    charge_expiries,
+    is_half_days,
+    is_money,
+    minor_units,
+    price_refunded,
+    price_request_lapsed,
+)
 from monitor.sla.policy import DEFAULT_TIERS, Policy, Tier
 from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, MonthReport
 
 __all__ = [
     "CALENDARS",
     "CAUSES",
+    "CLAIM_CHANNELS",
+    "DECISIONS",
     "DEFAULT_TIERS",
     "DUTY_STATES",
     "EXCLUSION_REASONS",
+    "FINDINGS",
     "INELIGIBLE_REASONS",
+    "LEDGER_KINDS",
     "CalendarName",
     "Cause",
     "CreditLine",
     "CustomerInput",
     "CustomerReport",
+    "Decision",
     "DutyState",
+    "Grant",
     "IncidentInput",
     "IncidentLine",
     "IneligibleRule",
     "Interval",
+    "LedgerLine",
     "MaintenanceInput",
     "MonthPeriod",
     "MonthReport",
@@ -97,23 +134,43 @@ __all__ = [
     "SessionInput",
     "TicketInput",
     "Tier",
+    "balance",
+    "charge_expiries",
+    "claim_deadline",
+    "claim_grants",
+    "claim_in_time",
     "clip",
     "compute_month",
+    "credit_effective_at",
+    "decision_due",
+    "diagnosis_due",
     "duty_state",
     "end_of_next_business_day",
+    "fix_due",
+    "granted_totals",
+    "half_days_up",
     "in_time",
     "ineligible",
     "inputs_digest",
     "intersect",
+    "is_half_days",
+    "is_money",
     "lapse_instant",
+    "minor_units",
     "month_containing",
+    "month_ended",
     "month_period",
     "notice_due",
     "notification_due",
+    "price_refunded",
+    "price_request_lapsed",
+    "receipt_due",
+    "review_grants",
     "seconds_between",
     "split_by_month",
     "subtract",
     "suspended",
+    "ticket_credit",
     "total_seconds",
     "union",
     "unobserved",
