@@ -48,6 +48,7 @@ __all__ = [
     "MonthInputs",
     "ReviewNoted",
     "close_month",
+    "customer_changes",
     "month_inputs",
     "month_report",
 ]
@@ -78,6 +79,25 @@ class MonthInputs:
             now,
             self.tickets,
         )
+
+    def evidence(self) -> dict[str, object]:
+        """What a statement shows besides the report, frozen with a revision (issue 14): the
+        month's maintenance windows, each with the services it covers (a server's window
+        covers its projects) and when its notice reached each customer (R-EX1, D-3)."""
+        return {
+            "maintenance": [
+                {
+                    "id": window.id,
+                    "services": sorted(window.service_ids),
+                    "start": iso_utc(window.start),
+                    "end": iso_utc(window.end),
+                    "reason": window.reason,
+                    "notices": {customer: iso_utc(at)
+                                for customer, at in sorted(window.notices.items())},
+                }
+                for window in sorted(self.maintenance, key=lambda w: w.id)
+            ]
+        }
 
     def digest(self) -> str:
         return inputs_digest(
@@ -254,12 +274,37 @@ def _differences(old: Mapping[str, object], new: Mapping[str, object]) -> list[s
         if previous is None:
             changes.append(f"{customer['customer']}: new in this revision")
             continue
-        for key in COMPARED:
-            if previous.get(key) != customer.get(key):
-                changes.append(
-                    f"{customer['customer']}: {key} {previous.get(key)!r} -> {customer.get(key)!r}"
-                )
+        changes += [f"{customer['customer']}: {change}"
+                    for change in customer_changes(previous, customer)]
     return changes
+
+
+def customer_changes(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
+    """What differs between two revisions' records of one customer (the SPEC section 7
+    JSON): each :data:`COMPARED` figure, then each incident that appeared, went or changed
+    its counted time or cause. Empty when the customer's figures and incidents are the same
+    (a corrected statement is owed only then, issue 14)."""
+    changes = [f"{key} {old.get(key)!r} -> {new.get(key)!r}"
+               for key in COMPARED if old.get(key) != new.get(key)]
+    before, after = _incidents(old), _incidents(new)
+    for incident_id in sorted(before.keys() | after.keys()):
+        was, now = before.get(incident_id), after.get(incident_id)
+        if was is None:
+            changes.append(f"incident {incident_id}: new in this revision")
+        elif now is None:
+            changes.append(f"incident {incident_id}: no longer counted in this month")
+        else:
+            changes += [f"incident {incident_id}: {key} {was.get(key)!r} -> {now.get(key)!r}"
+                        for key in ("counted_seconds", "cause", "start", "end")
+                        if was.get(key) != now.get(key)]
+    return changes
+
+
+def _incidents(customer: Mapping[str, object]) -> dict[int, dict[str, object]]:
+    found = customer.get("incidents", [])
+    if not isinstance(found, list):
+        return {}
+    return {i["id"]: i for i in found if isinstance(i, dict) and isinstance(i.get("id"), int)}
 
 
 def _customers(report: Mapping[str, object]) -> list[dict[str, object]]:
@@ -294,7 +339,9 @@ async def close_month(
         revision = 1 if latest is None else latest.revision + 1
         changes = [] if latest is None else _differences(latest.report, report)
         await reports.add_revision(
-            tx, RevisionRecord(period.calendar, period.label, revision, now, digest, report)
+            tx,
+            RevisionRecord(period.calendar, period.label, revision, now, digest, report,
+                           inputs.evidence()),
         )
         reviews = await _note_reviews(tx, computed, revision, now)
     return Closing(period.label, revision, True, digest, changes, reviews)
