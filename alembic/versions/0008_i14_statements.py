@@ -80,6 +80,7 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("calendar", "month", name=op.f("pk_statement_runs")),
     )
     with op.batch_alter_table("report_revisions", schema=None) as batch_op:

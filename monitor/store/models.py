@@ -531,6 +531,7 @@ class StatementRun(Base):
     revision: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
+    reminded_at: Mapped[dt.datetime | None]  # the month's claim reminders were all queued
 
 
 class AuditEvent(Base):

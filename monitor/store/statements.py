@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.store.db import Tx
 from monitor.store.models import ClaimReminder, StatementRun, StatementSent
@@ -24,6 +26,7 @@ __all__ = [
     "add_statement",
     "finish_run",
     "reminded",
+    "reminders_done",
     "run",
     "sent",
     "start_run",
@@ -64,6 +67,7 @@ class RunRecord:
     revision: int
     started_at: dt.datetime
     finished_at: dt.datetime | None
+    reminded_at: dt.datetime | None = None
 
 
 def _statement(row: StatementSent) -> StatementRecord:
@@ -82,15 +86,20 @@ async def sent(tx: Tx, calendar: str, month: str) -> list[StatementRecord]:
     return [_statement(row) for row in rows]
 
 
-async def add_statement(tx: Tx, record: StatementRecord) -> None:
-    """One per customer and revision (a constraint: two senders racing make one)."""
+async def add_statement(tx: Tx, record: StatementRecord) -> bool:
+    """One per customer and revision (a constraint: two senders racing make one); False when
+    it was recorded already."""
     values: dict[str, Any] = {
         "calendar": record.calendar, "month": record.month, "customer_id": record.customer_id,
         "revision": record.revision, "kind": record.kind, "corrects": record.corrects,
         "changes": record.changes, "dedupe_key": record.dedupe_key,
         "requested_by": record.requested_by, "queued_at": record.queued_at,
     }
-    await tx.execute(insert(StatementSent).values(**values))
+    dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
+    result: Any = await tx.execute(
+        dialect_insert(StatementSent).values(**values).on_conflict_do_nothing(
+            index_elements=["calendar", "month", "customer_id", "revision"]))
+    return bool(result.rowcount == 1)
 
 
 async def reminded(tx: Tx, calendar: str, month: str) -> list[ReminderRecord]:
@@ -103,19 +112,23 @@ async def reminded(tx: Tx, calendar: str, month: str) -> list[ReminderRecord]:
                            r.dedupe_key, r.queued_at) for r in rows]
 
 
-async def add_reminder(tx: Tx, record: ReminderRecord) -> None:
-    """One per customer and month (a constraint)."""
-    await tx.execute(insert(ClaimReminder).values(
+async def add_reminder(tx: Tx, record: ReminderRecord) -> bool:
+    """One per customer and month (a constraint); False when it was recorded already."""
+    dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
+    result: Any = await tx.execute(dialect_insert(ClaimReminder).values(
         calendar=record.calendar, month=record.month, customer_id=record.customer_id,
         revision=record.revision, days=record.days, amount=record.amount,
-        dedupe_key=record.dedupe_key, queued_at=record.queued_at))
+        dedupe_key=record.dedupe_key, queued_at=record.queued_at,
+    ).on_conflict_do_nothing(index_elements=["calendar", "month", "customer_id"]))
+    return bool(result.rowcount == 1)
 
 
 async def run(tx: Tx, calendar: str, month: str) -> RunRecord | None:
     row = await tx.get(StatementRun, (calendar, month))
     if row is None:
         return None
-    return RunRecord(row.calendar, row.month, row.revision, row.started_at, row.finished_at)
+    return RunRecord(row.calendar, row.month, row.revision, row.started_at, row.finished_at,
+                     row.reminded_at)
 
 
 async def start_run(tx: Tx, calendar: str, month: str, revision: int, at: dt.datetime) -> None:
@@ -123,7 +136,8 @@ async def start_run(tx: Tx, calendar: str, month: str, revision: int, at: dt.dat
     row = await tx.get(StatementRun, (calendar, month), with_for_update=True)
     if row is None:
         await tx.execute(insert(StatementRun).values(
-            calendar=calendar, month=month, revision=revision, started_at=at, finished_at=None))
+            calendar=calendar, month=month, revision=revision, started_at=at, finished_at=None,
+            reminded_at=None))
         return
     await tx.execute(
         update(StatementRun)
@@ -137,3 +151,10 @@ async def finish_run(tx: Tx, calendar: str, month: str, revision: int, at: dt.da
         .where(StatementRun.calendar == calendar, StatementRun.month == month,
                StatementRun.revision == revision)
         .values(finished_at=at))
+
+
+async def reminders_done(tx: Tx, calendar: str, month: str, at: dt.datetime) -> None:
+    await tx.execute(
+        update(StatementRun)
+        .where(StatementRun.calendar == calendar, StatementRun.month == month)
+        .values(reminded_at=at))
