@@ -76,12 +76,6 @@ __all__ = [
 ]
 
 _RULES = {reason: rule for rule, reason in INELIGIBLE_REASONS.items()}
-_CAUSES = {
-    "provider": "provider (counted)",
-    "customer_request": "your request (R-EX2, excluded)",
-    "customer_action": "your or your users' action (R-EX3, excluded)",
-    "external": "not caused by our service (R-EX4, excluded)",
-}
 
 
 async def revision_of(
@@ -227,7 +221,7 @@ def _incident(settings: Settings, incident: Mapping[str, Any], breaches: set[int
         start=start,
         end=None if incident.get("end") is None else _instant(incident["end"]),
         counted_seconds=int(incident["counted_seconds"]),
-        cause=_CAUSES.get(str(incident["cause"]), str(incident["cause"])),
+        cause=str(incident["cause"]),
         notified_at=None if after is None else start + dt.timedelta(seconds=int(after)),
         notified_after_seconds=None if after is None else int(after),
         notification_late=int(incident["id"]) in breaches,

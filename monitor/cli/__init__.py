@@ -17,12 +17,26 @@ import traceback
 from collections.abc import Sequence
 
 from monitor import __version__
-from monitor.cli import check, claim, db, demo, incident, ledger, maintenance, report, run, ticket
+from monitor.cli import (
+    check,
+    claim,
+    db,
+    demo,
+    incident,
+    ledger,
+    maintenance,
+    report,
+    run,
+    statement,
+    ticket,
+)
 from monitor.cli.common import flag, with_typed
 from monitor.errors import InputError, MonitorError
 from monitor.logs import for_stderr
 
-COMMAND_MODULES = (demo, check, db, run, incident, maintenance, report, claim, ticket, ledger)
+COMMAND_MODULES = (
+    demo, check, db, run, incident, maintenance, report, statement, claim, ticket, ledger,
+)
 
 
 class Parser(argparse.ArgumentParser):

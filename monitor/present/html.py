@@ -6,7 +6,9 @@ Templates live in ``monitor/present/templates/`` and show values only through th
 filters below, which are the one formatter (:mod:`monitor.present.formats`):
 
 =========================  =============================================================
-``at|when(tz, calendar)``  a time in the provider's zone and calendar (R-M5)
+``at|when(tz, calendar)``  a time in the provider's zone and calendar (R-M5); with
+                           ``compact=true`` its offset only (rows under a heading that
+                           names the zone)
 ``seconds|duration``       ``1 h 30 min``
 ``amount|money(currency)`` two decimals, half up (R-T2); whole rials for IRR
 ``percent|percent``        availability to three decimals, rounded down (R-M6)
@@ -39,9 +41,13 @@ __all__ = ["environment", "render"]
 
 
 def _when(
-    at: dt.datetime | None, timezone: str, calendar: str = "gregorian", seconds: bool = False
+    at: dt.datetime | None,
+    timezone: str,
+    calendar: str = "gregorian",
+    seconds: bool = False,
+    compact: bool = False,
 ) -> str:
-    return format_time(at, timezone, calendar, seconds=seconds)
+    return format_time(at, timezone, calendar, seconds=seconds, compact=compact)
 
 
 def _days(days: Decimal | int) -> int | float:

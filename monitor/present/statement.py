@@ -40,6 +40,15 @@ __all__ = [
 ]
 
 
+#: How a statement names each cause (R-EX2..R-EX4 are excluded time).
+CAUSE_LABELS = {
+    "provider": "provider",
+    "customer_request": "your request (R-EX2, excluded)",
+    "customer_action": "your or your users' action (R-EX3, excluded)",
+    "external": "not caused by our service (R-EX4, excluded)",
+}
+
+
 @dataclass(frozen=True)
 class IncidentRow:
     """An incident of a service the customer depends on, as frozen in the revision."""
@@ -54,6 +63,10 @@ class IncidentRow:
     notified_after_seconds: int | None
     notification_late: bool  # an R-N1 breach: a day of credit (R-N1)
     detection_seconds: int | None
+
+    @property
+    def cause_label(self) -> str:
+        return CAUSE_LABELS.get(self.cause, self.cause)
 
 
 @dataclass(frozen=True)
