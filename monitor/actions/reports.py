@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from monitor.actions.common import iso_utc, known
 from monitor.actions.ledger import customer_lapse
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPARED",
+    "Change",
     "Closing",
     "MonthInputs",
     "ReviewNoted",
@@ -279,22 +280,40 @@ def _differences(old: Mapping[str, object], new: Mapping[str, object]) -> list[s
     return changes
 
 
-def customer_changes(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
+class Change(NamedTuple):
+    """One difference between two revisions' records of a customer: a figure
+    (``incident`` None) or an incident's (``field`` "added"/"removed" for the whole)."""
+
+    field: str
+    before: object
+    after: object
+    incident: int | None = None
+
+    def __str__(self) -> str:
+        if self.field == "added":
+            return f"incident {self.incident}: new in this revision"
+        if self.field == "removed":
+            return f"incident {self.incident}: no longer counted in this month"
+        prefix = "" if self.incident is None else f"incident {self.incident}: "
+        return f"{prefix}{self.field} {self.before!r} -> {self.after!r}"
+
+
+def customer_changes(old: Mapping[str, object], new: Mapping[str, object]) -> list[Change]:
     """What differs between two revisions' records of one customer (the SPEC section 7
     JSON): each :data:`COMPARED` figure, then each incident that appeared, went or changed
     its counted time or cause. Empty when the customer's figures and incidents are the same
     (a corrected statement is owed only then, issue 14)."""
-    changes = [f"{key} {old.get(key)!r} -> {new.get(key)!r}"
+    changes = [Change(key, old.get(key), new.get(key))
                for key in COMPARED if old.get(key) != new.get(key)]
     before, after = _incidents(old), _incidents(new)
     for incident_id in sorted(before.keys() | after.keys()):
         was, now = before.get(incident_id), after.get(incident_id)
         if was is None:
-            changes.append(f"incident {incident_id}: new in this revision")
+            changes.append(Change("added", None, after[incident_id], incident_id))
         elif now is None:
-            changes.append(f"incident {incident_id}: no longer counted in this month")
+            changes.append(Change("removed", was, None, incident_id))
         else:
-            changes += [f"incident {incident_id}: {key} {was.get(key)!r} -> {now.get(key)!r}"
+            changes += [Change(key, was.get(key), now.get(key), incident_id)
                         for key in ("counted_seconds", "cause", "start", "end")
                         if was.get(key) != now.get(key)]
     return changes

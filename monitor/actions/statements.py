@@ -38,10 +38,12 @@ from typing import Any
 
 from monitor.actions.common import iso_utc, known
 from monitor.actions.mail import StatementFiles, StatementMail
-from monitor.actions.reports import close_month, customer_changes, month_inputs
+from monitor.actions.reports import Change, close_month, customer_changes, month_inputs
 from monitor.config import Settings
 from monitor.errors import InputError
+from monitor.present import format_days, format_duration, format_money, format_time
 from monitor.present.statement import (
+    CAUSE_LABELS,
     CreditRow,
     IncidentRow,
     MaintenanceRow,
@@ -457,7 +459,8 @@ def _plan(
     previous = earlier.get(before.revision)
     old = None if previous is None else next(
         (c for c in previous.report.get("customers", []) if c.get("customer") == customer), None)
-    changes = tuple(customer_changes(old or {}, record))
+    changes = tuple(_told(settings, change, record)
+                    for change in customer_changes(old or {}, record))
     if not changes:
         return StatementItem(customer, "unchanged", revision=frozen.revision,
                              corrects=before.revision,
@@ -465,6 +468,57 @@ def _plan(
                              f"{iso_utc(before.queued_at)}")
     return StatementItem(customer, "would_send", "correction", frozen.revision, before.revision,
                          changes)
+
+
+_FIGURES = {
+    "downtime_seconds": "counted downtime",
+    "excluded_seconds": "excluded time",
+    "unknown_seconds": "unknown time",
+    "availability_percent": "availability",
+    "tier": "credit tier",
+    "credit_days_total": "total credit",
+    "credit_value": "its value",
+    "partial_credit_days": "ticket penalties",
+    "refund_amount": "refund",
+    "notification_breaches": "outages notified late",
+    "detection_breaches": "outages detected late",
+    "counted_seconds": "counted time",
+    "cause": "cause",
+    "start": "start",
+    "end": "end",
+}
+
+
+def _told(settings: Settings, change: Change, record: Mapping[str, Any]) -> str:
+    """A change as the correction tells the customer: ``counted downtime: 2 h 30 min, now
+    0 s``; times in the provider's zone and calendar, durations and money as everywhere."""
+    currency = str(record.get("currency") or "")
+
+    def shown(value: object) -> str:
+        if value is None or value == []:
+            return "none"
+        if change.field.endswith("_seconds") and isinstance(value, int | float):
+            return format_duration(value)
+        if change.field == "availability_percent":
+            return f"{value} %"
+        if change.field in ("credit_value", "refund_amount"):
+            return format_money(Decimal(str(value)), currency)
+        if change.field in ("credit_days_total", "partial_credit_days"):
+            return format_days(Decimal(str(value)))
+        if change.field in ("start", "end") and isinstance(value, str):
+            return format_time(dt.datetime.fromisoformat(value.replace("Z", "+00:00")),
+                               settings.timezone, settings.calendar)
+        if isinstance(value, list):
+            return ", ".join(f"#{i}" for i in value)
+        return CAUSE_LABELS.get(str(value), str(value))
+
+    if change.field == "added":
+        return f"incident #{change.incident} now counts in this month"
+    if change.field == "removed":
+        return f"incident #{change.incident} no longer counts in this month"
+    what = _FIGURES.get(change.field, change.field.replace("_", " "))
+    prefix = "" if change.incident is None else f"incident #{change.incident}, "
+    return f"{prefix}{what}: {shown(change.before)}, now {shown(change.after)}"
 
 
 async def _queue(

@@ -27,6 +27,7 @@ from monitor.present.html import render
 from monitor.sla.report import iso_utc, shown_days, shown_money
 
 __all__ = [
+    "CAUSE_LABELS",
     "CreditRow",
     "IncidentRow",
     "MaintenanceRow",
