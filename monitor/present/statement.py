@@ -34,6 +34,7 @@ __all__ = [
     "Statement",
     "Summary",
     "SummaryRow",
+    "check_pdf",
     "pdf",
     "statement_csv",
     "statement_html",
@@ -302,6 +303,12 @@ class Summary:
 
 def summary_html(summary: Summary, *, for_print: bool = False) -> str:
     return render("summary.html", m=summary, for_print=for_print)
+
+
+def check_pdf() -> None:
+    """:class:`RenderError` unless a PDF can be rendered here (the daemon checks at start
+    when it must send statements)."""
+    pdf("<!DOCTYPE html><html><body><p>sla-monitor</p></body></html>")
 
 
 def pdf(html: str) -> bytes:
