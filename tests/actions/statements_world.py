@@ -32,17 +32,18 @@ BITA = "شرکت بیتا نظرسنجی"
 TCP = "{type: tcp, host: 127.0.0.1, port: 9}"
 
 
-def yaml(extra: str = "") -> str:
+def yaml(extra: str = "", tcp: str = TCP) -> str:
+    """The configuration; ``tcp`` is every probe (a live local port for a running daemon)."""
     return f"""
 provider: {{name: Rabit Hosting, timezone: UTC, calendar: gregorian, sender: sla@rabit.example}}
 servers:
-  - {{id: srv-1, name: Tehran host 1, probe: {TCP}}}
-  - {{id: srv-2, name: Tehran host 2, probe: {TCP}}}
+  - {{id: srv-1, name: Tehran host 1, probe: {tcp}}}
+  - {{id: srv-2, name: Tehran host 2, probe: {tcp}}}
 services:
-  - {{id: acme-survey, kind: project, server: srv-1, name: ACME survey, probe: {TCP}}}
-  - {{id: bita-poll, kind: project, server: srv-2, probe: {TCP}}}
-  - {{id: gone-site, kind: project, server: srv-2, probe: {TCP}}}
-  - {{id: dorna-census, kind: project, server: srv-2, probe: {TCP}}}
+  - {{id: acme-survey, kind: project, server: srv-1, name: ACME survey, probe: {tcp}}}
+  - {{id: bita-poll, kind: project, server: srv-2, probe: {tcp}}}
+  - {{id: gone-site, kind: project, server: srv-2, probe: {tcp}}}
+  - {{id: dorna-census, kind: project, server: srv-2, probe: {tcp}}}
 customers:
   - id: acme
     name: ACME Research
