@@ -47,6 +47,11 @@ def pdf_text(document: bytes, tmp_path: Path) -> str:
                           capture_output=True, text=True).stdout
 
 
+def pdf_fonts(path: Path) -> str:
+    return subprocess.run(["pdffonts", str(path)], check=True, capture_output=True,
+                          text=True).stdout
+
+
 async def closed(db: Database) -> None:
     await record_october(db, SETTINGS)
     await actions.close_month(db, SETTINGS, month="2026-10", now=NOW)
@@ -116,10 +121,7 @@ async def test_a_persian_customers_statement_reads_right_to_left(
     assert BITA in text
     assert not re.search("[\ufb50-\ufdff\ufe70-\ufefe]", text)
     assert "100.000 %" in text and "meets the 99.8 % target" in text
-    path = tmp_path / "statement.pdf"
-    fonts = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True,
-                           text=True).stdout
-    assert "Noto-Sans-Arabic" in fonts  # a font with the Persian glyphs, embedded
+    assert "Noto-Sans-Arabic" in pdf_fonts(tmp_path / "statement.pdf")  # a font with the Persian glyphs, embedded
 
 
 async def test_sending_twice_sends_once_with_pdf_and_csv_attached(
