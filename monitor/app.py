@@ -300,6 +300,9 @@ class Daemon:
         try:
             # Parsing 20,000 targets takes seconds: never on the event loop that probes.
             config = await asyncio.to_thread(load_config, self.config_path)
+            if config.statements.auto and not self.settings.statements.auto:
+                # Turning statements.auto on: PDF must render here (RenderError refuses).
+                await asyncio.to_thread(check_pdf)
             prepared = self.prepare(config)
         except MonitorError as exc:
             return self._refuse(str(exc))
@@ -315,8 +318,6 @@ class Daemon:
         if config.storage != self.config.storage or config.http != self.config.http:
             raise MonitorError("storage and http settings change only with a restart")
         settings = Settings.from_config(config)
-        if settings.statements.auto and not self.settings.statements.auto:
-            check_pdf()  # RenderError (a MonitorError) refuses the reload
         return Reload(
             settings,
             self.watch.prepare(settings),  # every new or changed probe, with its tls.ca_file

@@ -231,11 +231,18 @@ def statement_csv(statement: Statement) -> str:
 
 
 def _cell(value: object) -> object:
+    """A CSV cell; text that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@`` first: a maintenance reason, a name) is kept as text with a leading ``'``."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
         return iso_utc(value)
+    if isinstance(value, str) and value[:1] in _FORMULA:
+        return "'" + value
     return value
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)

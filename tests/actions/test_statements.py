@@ -242,3 +242,19 @@ async def test_bad_requests_are_refused_and_change_nothing(db: Database) -> None
                                 now=NOW)
     assert (error.value.field, error.value.value) == ("revision", 2)
     assert "1 to 1" in str(error.value)
+
+
+async def test_csv_keeps_formula_like_text_as_text_and_html_escapes_it(db: Database) -> None:
+    await record_october(db, SETTINGS)
+    await actions.add_maintenance(db, SETTINGS, services=["acme-survey"], start=at(28),
+                                  end=at(28, 1), reason="=HYPERLINK(\"http://x\")<b>",
+                                  notified_at=at(20), actor="ops", now=at(25))
+    await actions.close_month(db, SETTINGS, month="2026-10", now=NOW)
+    s = await actions.statement(db, SETTINGS, month="2026-10", customer="acme", now=NOW)
+    table = list(csv.DictReader(io.StringIO(statement_csv(s))))
+    [reason] = [r["value"] for r in table if r["section"] == "maintenance"
+                and r["item"] == "2" and r["field"] == "reason"]
+    assert reason == "'=HYPERLINK(\"http://x\")<b>"  # a spreadsheet shows it, never runs it
+    html = statement_html(s)
+    assert "=HYPERLINK(&#34;http://x&#34;)&lt;b&gt;" in html
+    assert ")<b>" not in html
