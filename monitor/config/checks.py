@@ -158,9 +158,20 @@ def _probe_sites(
 def _probes(data: dict[str, Any]) -> Iterator[Issue]:
     policy = _section(data, "policy")
     deadline = _seconds(policy.get("detection_deadline"), 900.0)
+    # SPEC section 8: all bodies together fit in monitor.max_body_memory, so one must too.
+    budget = _int(_section(data, "monitor").get("max_body_memory"), 64 * 1024 * 1024)
     for loc, probe, carries_d1 in _probe_sites(data):
         if not isinstance(probe, dict):
             continue
+        body = _int(probe.get("max_body_bytes"), 1024 * 1024)
+        if probe.get("type") == "http" and budget is not None and body is not None and body > budget:
+            yield (
+                (*loc, "max_body_bytes"),
+                (
+                    f"{body} bytes is more than monitor.max_body_memory ({budget} bytes), "
+                    "which all probes' bodies share; lower it or raise max_body_memory"
+                ),
+            )
         interval = _seconds(probe.get("interval"), 30.0)
         timeout = _seconds(probe.get("timeout"), 10.0)
         fail_after = _int(probe.get("fail_after"), 3)

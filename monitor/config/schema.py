@@ -10,6 +10,7 @@ run reports every problem at once.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -267,6 +268,35 @@ class Canary(Strict):
     """how the canary is checked"""
 
 
+def _check_nameserver(value: str) -> str:
+    host, port = value, None
+    if value.startswith("["):  # [IPv6]:port
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") if rest else None
+    elif value.count(":") == 1:  # IPv4:port
+        host, _, port = value.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            "expected an IP address, IP:port or [IPv6]:port, e.g. '9.9.9.9' or '127.0.0.1:5353'"
+        ) from None
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError("expected a port 1-65535 after the address")
+    return value
+
+
+class ResolverSettings(Strict):
+    """The resolver every probe uses, and its canary (R-M2)."""
+
+    nameservers: list[Annotated[str, AfterValidator(_check_nameserver)]] = []
+    """DNS servers the probes ask (IP, IP:port), through c-ares; empty: the system's resolver (getaddrinfo: /etc/hosts, /etc/resolv.conf)"""
+    canary: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    """a host name outside the provider that must resolve, e.g. 'example.org'; while its lookup fails too, host-name targets failing DNS are unknown, not down (R-M2)"""
+    canary_interval: Annotated[float, BeforeValidator(parse_duration), Field(ge=1, le=3600)] = 30.0
+    """how often the canary name is looked up (also at once before a DNS failure would open an incident)"""
+
+
 class MonitorSettings(Strict):
     canaries: list[Canary] = []
     """reference endpoints outside the provider (R-M2)"""
@@ -280,6 +310,14 @@ class MonitorSettings(Strict):
     """a longer gap between heartbeats is unknown time (R-M3)"""
     max_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 1000
     """probes in flight at once"""
+    max_body_memory: Annotated[int, Field(ge=64 * 1024, le=4 * 1024 * 1024 * 1024)] = (
+        64 * 1024 * 1024
+    )
+    """bytes of response bodies all probes may hold at once; at least every probe's max_body_bytes"""
+    resolver: ResolverSettings = ResolverSettings()
+    """name resolution of the probes and the resolver canary (R-M2)"""
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    """auto: uvloop when installed (Linux), else asyncio's own; uvloop: required; read at start"""
 
 
 class Server(Strict):
