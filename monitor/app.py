@@ -50,7 +50,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
 from monitor.clock import Clock, SystemClock
-from monitor.config import Config, Settings, load_config
+from monitor.config import Config, Settings
+from monitor.config.isolated import load_config_async
 from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.loop import running_loop_name
 from monitor.daemon.metrics import DaemonMetrics
@@ -128,7 +129,7 @@ class Daemon:
         await self.notifier.start()  # reads the SMTP secret: a missing one fails here (exit 2)
         self.heartbeat = Heartbeat(self.db, self.clock, settings.monitor.unknown_after)
         await self.heartbeat.start()
-        self.recorder = Recorder(self.db)
+        self.recorder = Recorder(self.db, checkpoint=settings.storage.history_checkpoint)
         await self.recorder.load()
         self.sessions = ProbeSessions(
             settings.monitor.max_concurrency,
@@ -249,12 +250,14 @@ class Daemon:
         except Exception:
             log.exception("heartbeat failed")
 
-    async def flush(self) -> None:
+    async def flush(self, everything: bool = False) -> None:
+        """Write the probe history that is due (at stop: ``everything``)."""
         started = time.monotonic()
         try:
             # Shielded: whoever cancels the job, a flush that began writes to its end (or fails
             # and keeps everything for the next one); the recorder flushes one at a time.
-            self.metrics.flush_rows.inc(await asyncio.shield(self.recorder.flush()))
+            written = await asyncio.shield(self.recorder.flush(everything))
+            self.metrics.flush_rows.inc(written)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -315,8 +318,9 @@ class Daemon:
             log.warning("reload requested but the daemon runs on embedded defaults")
             return False
         try:
-            # Parsing 20,000 targets takes seconds: never on the event loop that probes.
-            config = await asyncio.to_thread(load_config, self.config_path)
+            # Parsing 40,000 targets takes seconds of CPU and hundreds of MB: in a child process
+            # on the other core, validated here a chunk at a time (monitor.config.isolated).
+            config = await load_config_async(self.config_path)
             prepared = self.prepare(config)
         except MonitorError as exc:
             return self._refuse(str(exc))
@@ -400,7 +404,7 @@ class Daemon:
         if self._jobs_running:
             await asyncio.wait(set(self._jobs_running), timeout=JOB_STOP_GRACE)
         self.scheduler.shutdown(wait=False)
-        await self.flush()
+        await self.flush(everything=True)
         await self.watch.close(self.clock.now())
         await self.heartbeat.stop()
         await self.notifier.stop()

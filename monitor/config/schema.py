@@ -414,6 +414,8 @@ class Storage(Strict):
     # Default: SQLite in $STATE_DIRECTORY (systemd) or the current directory.
     url: str | None = None
     """sqlite+aiosqlite:///PATH or postgresql+asyncpg://...; default SQLite in $STATE_DIRECTORY or the current directory"""
+    history_checkpoint: Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=3600)] = 300.0
+    """how long a continuing run's counters and the hour's latency roll-up may wait to be written (failures and state changes: within seconds; R-M7)"""
 
     @field_validator("url")
     @classmethod

@@ -109,7 +109,39 @@ def _preview(value: object) -> str:
 
 
 class HTTPCheck:
-    """Checks one HTTP(S) target. All set-up happens here, so ``check()`` stays small."""
+    """Checks one HTTP(S) target. All set-up happens here, so ``check()`` stays small.
+
+    ``__slots__``: one per target, 40,000 of them in a large daemon (about 500 bytes
+    less each than with a ``__dict__``).
+    """
+
+    __slots__ = (
+        "_allow_redirects",
+        "_body_contains",
+        "_budget",
+        "_cert_der",
+        "_cert_not_after",
+        "_clock",
+        "_expected",
+        "_expected_text",
+        "_headers",
+        "_https",
+        "_json_equals",
+        "_json_path",
+        "_json_text",
+        "_max_body",
+        "_max_redirects",
+        "_max_time",
+        "_method",
+        "_needle",
+        "_reads_body",
+        "_semaphore",
+        "_session",
+        "_timeout",
+        "_url",
+        "_where",
+        "target_id",
+    )
 
     def __init__(self, target_id: str, config: HTTPProbe, sessions: ProbeSessions) -> None:
         self.target_id = target_id

@@ -33,6 +33,18 @@ def _is_ip_address(host: str) -> bool:
 class TCPCheck:
     """Checks that one host:port accepts TCP connections."""
 
+    __slots__ = (
+        "_clock",
+        "_host",
+        "_literal",
+        "_port",
+        "_resolve_with",
+        "_semaphore",
+        "_timeout",
+        "_where",
+        "target_id",
+    )
+
     def __init__(self, target_id: str, config: TCPProbe, sessions: ProbeSessions) -> None:
         self.target_id = target_id
         self._semaphore = sessions.semaphore
