@@ -5,7 +5,7 @@
     Recorder (probe history), Heartbeat (R-M3)          HTTP: /metrics /healthz /readyz
     APScheduler: probe tick (50 ms slots), certificate tick, heartbeat, history flush,
                  duty checks (new maintenance windows, D-2 at-risk alerts),
-                 resolver canary (R-M2)
+                 resolver canary (R-M2), history retention (R-M7)
 
 Start-up fails fast on a bad configuration or an unreachable database.
 SIGTERM/SIGINT stop cleanly: no new probes, running ones finish or are cut at
@@ -56,6 +56,7 @@ from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.loop import running_loop_name
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.recorder import Recorder
+from monitor.daemon.retention import Retention
 from monitor.daemon.scheduler import ProbeSchedule
 from monitor.daemon.systemd import SystemdNotifier, Watchdog
 from monitor.daemon.watch import Watch, WatchPlan
@@ -130,6 +131,7 @@ class Daemon:
         self.heartbeat = Heartbeat(self.db, self.clock, settings.monitor.unknown_after)
         await self.heartbeat.start()
         self.recorder = Recorder(self.db, checkpoint=settings.storage.history_checkpoint)
+        self.retention = Retention(self.db, self.metrics, self.clock, settings.storage.retention)
         await self.recorder.load()
         self.sessions = ProbeSessions(
             settings.monitor.max_concurrency,
@@ -170,6 +172,7 @@ class Daemon:
         self._every(settings.monitor.heartbeat_interval, self._beat, "heartbeat")
         self._every(self.flush_interval, self.flush, "flush")
         self._every(DUTY_CHECK_INTERVAL, self.check_duties, "duties")
+        self._every(settings.storage.retention.interval, self.prune, "retention")
         self._schedule_resolver_canary(settings)
         await self._start_http()
         # Everything built so far lives as long as the configuration: out of the collector's
@@ -265,6 +268,13 @@ class Daemon:
             log.exception("probe history flush failed; kept for the next one")
         finally:
             self.metrics.flush_duration.observe(time.monotonic() - started)
+
+    async def prune(self) -> None:
+        """R-M7: old probe history out, in small batches (monitor.daemon.retention)."""
+        try:
+            await self.retention.run()
+        except Exception:
+            log.exception("probe history retention failed; tried again at the next run")
 
     async def check_duties(self) -> None:
         """D-2 and D-3: notices for new maintenance windows, at-risk alerts, breaches."""

@@ -54,6 +54,21 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _probes(data)
     yield from _policy(data)
     yield from _smtp(data)
+    yield from _retention(data)
+
+
+def _retention(data: dict[str, Any]) -> Iterator[Issue]:
+    retention = _section(_section(data, "storage"), "retention")
+    hourly = _seconds(retention.get("hourly_rollups"), 35 * 86400.0)
+    daily = _seconds(retention.get("daily_rollups"), 400 * 86400.0)
+    if hourly is not None and daily is not None and daily < hourly:
+        yield (
+            ("storage", "retention", "daily_rollups"),
+            (
+                f"{format_duration(daily)} must be at least hourly_rollups "
+                f"({format_duration(hourly)}): the days are made from the hours"
+            ),
+        )
 
 
 def _unique(

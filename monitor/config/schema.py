@@ -410,12 +410,46 @@ class SMTP(Strict):
     """timeout of each SMTP operation"""
 
 
+def _at_least(seconds: float, why: str) -> AfterValidator:
+    """A duration bound whose error says it in days and why."""
+
+    def check(value: float) -> float:
+        if value < seconds:
+            raise ValueError(f"expected at least {seconds / 86400:g} d ({why})")
+        return value
+
+    return AfterValidator(check)
+
+
+Days = Annotated[float, BeforeValidator(parse_duration), Field(le=36500 * 86400.0)]
+# R-M7: evidence is kept at least 13 months; the longest 13 consecutive months, Gregorian or
+# Jalali, have 397 days.
+THIRTEEN_MONTHS = 397 * 86400.0
+
+
+class Retention(Strict):
+    """How long the probe history is kept (R-M7); older rows are pruned in small batches."""
+
+    evidence: Annotated[
+        Days, _at_least(THIRTEEN_MONTHS, "13 months, the longest 13 consecutive months; R-M7")
+    ] = 400 * 86400.0
+    """failures and probe runs (the evidence) are kept this long; at least 13 months (397 d)"""
+    hourly_rollups: Annotated[Days, _at_least(86400.0, "a day of hours")] = 35 * 86400.0
+    """hourly latency roll-ups are kept this long, then merged into one row per target and day"""
+    daily_rollups: Annotated[Days, _at_least(86400.0, "a day")] = 400 * 86400.0
+    """daily latency roll-ups are kept this long (at least hourly_rollups)"""
+    interval: Annotated[float, BeforeValidator(parse_duration), Field(ge=1.0, le=3600.0)] = 60.0
+    """how often old rows are pruned, a few batches of 2,000 rows at a time"""
+
+
 class Storage(Strict):
     # Default: SQLite in $STATE_DIRECTORY (systemd) or the current directory.
     url: str | None = None
     """sqlite+aiosqlite:///PATH or postgresql+asyncpg://...; default SQLite in $STATE_DIRECTORY or the current directory"""
     history_checkpoint: Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=3600)] = 300.0
     """how long a continuing run's counters and the hour's latency roll-up may wait to be written (failures and state changes: within seconds; R-M7)"""
+    retention: Retention = Retention()
+    """how long the probe history is kept (R-M7)"""
 
     @field_validator("url")
     @classmethod

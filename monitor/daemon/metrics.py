@@ -195,6 +195,13 @@ class DaemonMetrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
+        self.pruned_rows = Counter(
+            "sla_monitor_store_pruned_rows_total",
+            "Old probe-history rows removed by retention, by table (hourly roll-ups: merged "
+            "into daily ones; R-M7, storage.retention).",
+            ["table"],
+            registry=registry,
+        )
         self.flush_errors = Counter(
             "sla_monitor_store_flush_errors_total",
             "Failed probe-history flushes (kept and retried).",
