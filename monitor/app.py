@@ -247,6 +247,7 @@ class Daemon:
             log.exception("resolver canary check failed; tried again at the next one")
 
     async def _beat(self) -> None:
+        self.metrics.event_loop_tasks.set(len(asyncio.all_tasks()))
         try:
             beat = await self.heartbeat.beat()
             self.metrics.heartbeat.set(beat.timestamp())

@@ -176,6 +176,12 @@ class DaemonMetrics:
             "Unix time of the daemon's last heartbeat written to the database (R-M3).",
             registry=registry,
         )
+        self.event_loop_tasks = Gauge(
+            "sla_monitor_event_loop_tasks",
+            "Asyncio tasks alive on the daemon's event loop, counted at each heartbeat (a "
+            "number that grows without bound is a leak).",
+            registry=registry,
+        )
         self.flush_rows = Counter(
             "sla_monitor_store_rows_written_total",
             "Probe-history rows written (runs, failures, rollups; R-M7).",
