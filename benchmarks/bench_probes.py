@@ -6,7 +6,8 @@ Run: ``python benchmarks/bench_probes.py --targets 40000 --compare largest --jso
 exporter at every count; ``--repeat 3`` runs each count again; ``--variant NAME:YAML`` (repeatable)
 runs each count once per variant with YAML merged into the daemon's ``monitor:`` section, e.g.
 ``--variant 'asyncio:{event_loop: asyncio}' --variant 'uvloop:{event_loop: uvloop}'`` measures
-both loops in the same run.
+both loops in the same run. ``--reload`` adds a target to the file half-way through the window
+and sends SIGHUP: the lateness then includes a reload.
 
 The daemon is the **installed** ``sla-monitor``: the console script next to ``sys.executable``
 (run this file with the venv's python), never the checkout's source. For each target count N it
@@ -100,6 +101,7 @@ FAMILIES = (
     "sla_monitor_store_rows_written_total",
     "sla_monitor_periodic_job_lateness_seconds_bucket",
     "sla_monitor_store_flush_duration_seconds_bucket",
+    "sla_monitor_config_reloads_total",
 )
 LATENESS_LIMIT = 1.0
 RSS_LIMIT_MB = 400.0
@@ -207,6 +209,7 @@ class DaemonRun:
     log_problems: int
     job_lateness: dict[str, str] = field(default_factory=dict)  # job -> bound holding all
     flush_max: str = "?"
+    reloads: str = "-"  # with --reload: applied/rejected in the window
     rows: dict[str, int] = field(default_factory=dict)
     table_bytes: dict[str, int] = field(default_factory=dict)
     probed: int = 0  # targets with a probe_runs row
@@ -323,7 +326,14 @@ def run_daemon(
                 # taken during the request. The CPU window lies between the two scrapes.
                 first, first_at = scrape(metrics, FAMILIES)
                 start = Reading.take(process.pid, server)
-                _sleep(args.duration, process)
+                if args.reload:
+                    # Half-way: one more target in the file, and SIGHUP (a reload mid-window).
+                    _sleep(args.duration / 2, process)
+                    write_config(config, targets + 1, server.url(""), args, port, extra)
+                    process.send_signal(signal.SIGHUP)
+                    _sleep(args.duration / 2, process)
+                else:
+                    _sleep(args.duration, process)
                 end = Reading.take(process.pid, server)
                 rss = tree_rss_bytes(process.pid)
                 processes = len(tree_pids(process.pid))
@@ -381,6 +391,11 @@ def run_daemon(
                 for job in ("heartbeat", "flush")
             },
             flush_max=_highest(_increase(first, last, "sla_monitor_store_flush_duration_seconds")),
+            reloads=(
+                f"{_sum(last, 'sla_monitor_config_reloads_total', 'applied'):.0f} applied, "
+                f"{_sum(last, 'sla_monitor_config_reloads_total', 'rejected'):.0f} rejected"
+                if args.reload else "-"
+            ),
             probes_total=_sum(last, results),
         )
         _count_rows(workdir / "bench.db", run)
@@ -619,6 +634,8 @@ def verdicts(runs: list[DaemonRun], args: argparse.Namespace) -> bool:
     for r in runs:
         name = f"{r.targets} targets{f' ({r.variant})' if r.variant else ''}"
         say(r.exit_status == 0, f"{name}: daemon exited {r.exit_status} on SIGTERM")
+        if args.reload:
+            say(r.reloads.startswith("1 applied"), f"{name}: SIGHUP mid-window: {r.reloads}")
         say(r.window.failed == 0, f"{name}: {r.window.failed:.0f} failed probes")
         day = rows_per_day(r, interval).values()
         rows, size = sum(n for n, _ in day), sum(b for _, b in day)
@@ -688,6 +705,7 @@ def as_json(r: DaemonRun, interval: float) -> dict[str, Any]:
         "flush_late_max_bucket_s": r.job_lateness.get("flush"),
         "flush_duration_max_bucket_s": r.flush_max,
         "startup_s": round(r.startup, 1),
+        "reloads": r.reloads,
         "exit_status": r.exit_status,
         "log_problems": r.log_problems,
         "exporter_others_busy_percent": (
@@ -752,6 +770,8 @@ def main() -> int:
                         help="target counts also run through the blackbox exporter")
     parser.add_argument("--server", choices=("auto", "nginx", "aiohttp"), default="auto",
                         help="target server (auto: nginx if installed)")
+    parser.add_argument("--reload", action="store_true",
+                        help="half-way through the window, add a target and send SIGHUP")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the runs as JSON")
     parser.add_argument("--table", type=Path, metavar="PATH",
                         help="print the Markdown table of a --json file and exit")

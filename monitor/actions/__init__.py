@@ -28,6 +28,10 @@ Reports (:mod:`.reports`)::
     month_report(db, settings, *, month, customer=None, now) -> MonthReport
     close_month(db, settings, *, month, now) -> Closing
 
+The database itself (:mod:`.storage`)::
+
+    database_stats(db, settings, *, now) -> DatabaseStats
+
 Claims, tickets and the ledger (later) live here too, in modules of their own.
 """
 
@@ -48,20 +52,24 @@ from monitor.actions.maintenance import (
     list_maintenance,
 )
 from monitor.actions.reports import Closing, MonthInputs, close_month, month_inputs, month_report
+from monitor.actions.storage import DatabaseStats, TableStats, database_stats
 
 __all__ = [
     "CauseChanged",
     "Closing",
+    "DatabaseStats",
     "IncidentRecord",
     "MaintenanceAdded",
     "MaintenanceListed",
     "MonthInputs",
     "NotificationsLogged",
+    "TableStats",
     "WindowRecord",
     "add_incident",
     "add_maintenance",
     "change_cause",
     "close_month",
+    "database_stats",
     "list_incidents",
     "list_maintenance",
     "log_notification",
