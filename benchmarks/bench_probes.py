@@ -4,7 +4,8 @@ Run: ``python benchmarks/bench_probes.py --targets 40000 --compare largest --jso
 (about 4 minutes per target count, plus the exporter). Without ``--targets`` it runs 20,000,
 40,000 and 60,000 (the headline is 40,000: ``--headline``). ``--compare all`` runs the
 exporter at every count; ``--repeat 3`` runs each count again; ``--variant NAME:YAML`` (repeatable)
-runs each count once per variant with YAML merged into the daemon's ``monitor:`` section, e.g.
+runs each count once per variant with YAML merged into the daemon's ``monitor:`` section (a
+``storage`` key in it goes to ``storage:``), e.g.
 ``--variant 'asyncio:{event_loop: asyncio}' --variant 'uvloop:{event_loop: uvloop}'`` measures
 both loops in the same run. ``--reload`` adds a target to the file half-way through the window
 and sends SIGHUP: the lateness then includes a reload.
@@ -232,12 +233,14 @@ class ExporterRun:
 def write_config(
     path: Path, targets: int, base: str, args: argparse.Namespace, port: int, extra: dict[str, Any]
 ) -> None:
+    extra = dict(extra)
+    storage = {"url": f"sqlite+aiosqlite:///{path.parent / 'bench.db'}", **extra.pop("storage", {})}
     monitor = {"max_concurrency": args.concurrency, **extra}
     lines = [
-        # JSON is YAML: the merged monitor section written as a flow mapping.
+        # JSON is YAML: the merged sections written as flow mappings.
         f"monitor: {json.dumps(monitor)}",
         f'http: {{listen: "{HOST}:{port}"}}',
-        f'storage: {{url: "sqlite+aiosqlite:///{path.parent / "bench.db"}"}}',
+        f"storage: {json.dumps(storage)}",
         "services:",
     ]
     probe = f"interval: {args.interval:g}, timeout: {args.timeout:g}"

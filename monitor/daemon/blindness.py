@@ -140,7 +140,8 @@ class Blindness:
         failing = sum(1 for c in self._canaries if self.canary_states.get(c) == "down")
         blind = bool(self._canaries) and failing / len(self._canaries) >= self._quorum
         if blind and not self.blind:
-            await self._start("canaries_failed", result.at, f"{failing} of {len(self._canaries)} connectivity canaries failing")
+            note = f"{failing} of {len(self._canaries)} connectivity canaries failing"
+            await self._start("canaries_failed", result.at, note)
         elif not blind and self.blind:
             await self._end("canaries_failed", result.at)
 
@@ -189,7 +190,7 @@ class Blindness:
         self.resolver_canary_ok = answered
         self._resolver_detail = detail
         self.metrics.resolver_canary_up.set(1 if answered else 0)
-        if changed and (self.resolver_canary_ok is not None):
+        if changed:
             log.log(
                 logging.INFO if answered else logging.WARNING,
                 "resolver canary answers" if answered else "resolver canary fails",
@@ -247,7 +248,9 @@ class Blindness:
             async with self.db.transaction() as tx:
                 await unknown.end_unknown(tx, interval_id, at)
         self.metrics.unknown_intervals.labels(reason).inc()
-        log.warning("monitor blind", extra={"reason": reason, "at": at.isoformat(), "detail": detail})
+        log.warning(
+            "monitor blind", extra={"reason": reason, "at": at.isoformat(), "detail": detail}
+        )
 
     async def _end(self, reason: Reason, at: dt.datetime) -> None:
         if reason not in self._blind:

@@ -58,7 +58,9 @@ class Retention:
         removed = {
             "probe_failures": await self._batches(retention.prune_failures, evidence),
             "probe_runs": await self._batches(retention.prune_runs, evidence),
-            "latency_rollups": await self._compact(now - dt.timedelta(seconds=settings.hourly_rollups)),
+            "latency_rollups": await self._compact(
+                now - dt.timedelta(seconds=settings.hourly_rollups)
+            ),
             "latency_rollups_daily": await self._batches(
                 retention.prune_daily, now - dt.timedelta(seconds=settings.daily_rollups)
             ),
