@@ -8,7 +8,10 @@
   (``python benchmarks/_targets.py PORT`` runs it in the foreground);
 * :func:`cpu_times` / :func:`cpu_seconds` / :func:`rss_bytes`: utime, stime and
   VmRSS of a process (threads included; ``tree=True`` adds its live children,
-  for nginx's worker); :func:`machine_cpu`: busy and stolen time of the machine;
+  for nginx's worker); :func:`tree_cpu_times` / :func:`tree_rss_bytes`: the same
+  for a process and all its descendants (the daemon and its probe workers, found
+  by parent id in /proc, so that children of any thread count), with the CPU of
+  children it already reaped; :func:`machine_cpu`: busy and stolen time of the machine;
 * :func:`scrape`: the samples of chosen metric families from a Prometheus text page.
 
 Every process started here is stopped by its ``with`` block, also on errors.
@@ -77,6 +80,56 @@ def cpu_seconds(pid: int, tree: bool = False) -> float:
     total = sum(cpu_times(pid))
     if tree:
         total += sum(cpu_seconds(child, tree=True) for child in _children(pid))
+    return total
+
+
+def _stat_fields(pid: int) -> list[str]:
+    # Fields after the command name, which may contain spaces: ppid is 1, utime and stime
+    # 11 and 12, the reaped children's cutime and cstime 13 and 14.
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and every live descendant of it (by parent id, whatever thread started them)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int(_stat_fields(int(entry.name))[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        parents.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += parents.get(current, [])
+    return found
+
+
+def tree_cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) seconds of ``pid`` and its descendants, including the children each
+    of them already reaped (a probe worker that exited and was waited for)."""
+    user = system = 0.0
+    for member in tree_pids(pid):
+        try:
+            fields = _stat_fields(member)
+        except OSError:
+            continue
+        user += (int(fields[11]) + int(fields[13])) / CLOCK_TICKS
+        system += (int(fields[12]) + int(fields[14])) / CLOCK_TICKS
+    return user, system
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """VmRSS of ``pid`` and its descendants, summed (pages shared between them count twice)."""
+    total = 0
+    for member in tree_pids(pid):
+        try:
+            total += rss_bytes(member)
+        except OSError:
+            continue
     return total
 
 

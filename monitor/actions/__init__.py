@@ -72,6 +72,11 @@ Statements (:mod:`.statements`, :mod:`.statement_runs`; issue 14, R-C3, R-C1)::
 Actions that owe the customer an e-mail take ``mail`` (:class:`.mail.ContractMail`) and
 queue it in their own transaction. Actions a customer may take (the claim form, the
 customer API) take ``customer=``: the record must be that customer's.
+
+The database itself (:mod:`.storage`)::
+
+    database_stats(db, settings, *, now) -> DatabaseStats
+
 """
 
 from monitor.actions.claims import (
@@ -127,6 +132,7 @@ from monitor.actions.statements import (
     statement,
     statement_files,
 )
+from monitor.actions.storage import DatabaseStats, TableStats, database_stats
 from monitor.actions.summary import month_summary
 from monitor.actions.tickets import (
     EventRecord,
@@ -156,6 +162,7 @@ __all__ = [
     "Closing",
     "ComputedCredit",
     "ContractMail",
+    "DatabaseStats",
     "Deposited",
     "EntryRecord",
     "EventRecord",
@@ -172,6 +179,7 @@ __all__ = [
     "StatementItem",
     "StatementMail",
     "StatementsSent",
+    "TableStats",
     "TicketRecord",
     "TicketView",
     "WindowRecord",
@@ -183,6 +191,7 @@ __all__ = [
     "auto_statements",
     "change_cause",
     "close_month",
+    "database_stats",
     "decide_claim",
     "defer_ticket",
     "deposit",

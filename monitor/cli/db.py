@@ -1,10 +1,14 @@
-"""``sla-monitor db upgrade``: apply the migrations (idempotent)."""
+"""``sla-monitor db upgrade``: apply the migrations (idempotent); ``db stats``: what the
+database holds and how fast the probe history grows (R-M7)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
-from monitor.cli.common import add_format, load, print_json, run_async
+from monitor.actions.storage import database_stats
+from monitor.cli.common import add_format, database, load, print_json, run_async, settings
+from monitor.present import format_bytes, format_time, text_table
 from monitor.store import Database
 from monitor.store.migrate import head_revision
 
@@ -33,6 +37,54 @@ async def _upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _stats(args: argparse.Namespace) -> int:
+    configured = settings(args)
+    async with database(configured) as db:
+        found = await database_stats(db, configured, now=dt.datetime.now(dt.UTC))
+    if args.format == "json":
+        print_json(found)
+        return 0
+
+    def number(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    rows = [
+        [
+            t.table,
+            f"{t.rows:,}",
+            format_bytes(t.bytes),
+            number(t.bytes_per_row, 0),
+            number(t.rows_per_target_day, 2),
+            format_bytes(t.bytes_per_target_day),
+        ]
+        for t in found.tables
+    ]
+    rows.append(
+        [
+            "total",
+            f"{found.rows:,}",
+            format_bytes(found.bytes),
+            "",
+            number(found.rows_per_target_day, 2),
+            format_bytes(found.bytes_per_target_day),
+        ]
+    )
+    print(text_table(
+        ["table", "rows", "bytes", "bytes/row", "rows/target-day", "bytes/target-day"], rows
+    ))
+    zone, calendar = configured.provider.timezone, configured.provider.calendar
+    if found.window_start is None:
+        print(f"\n{found.database}: no probe history yet ({found.targets} targets configured).")
+    else:
+        print(
+            f"\n{found.database}: growth of the probe history over "
+            f"{format_time(found.window_start, zone, calendar)} to "
+            f"{format_time(found.window_end, zone, calendar)}, "
+            f"per target ({found.targets} configured) and day (R-M7)."
+        )
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "db", help="database maintenance", description="Database maintenance."
@@ -47,3 +99,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     add_format(up, "text", "json")
     up.set_defaults(handler=run_async(_upgrade))
+    stats = sub.add_parser(
+        "stats",
+        help="rows and bytes per table, growth per target-day",
+        description="What the configured database holds: rows and bytes per table (with its "
+        "indexes), and for the probe history (runs, failures, latency roll-ups) the rows and "
+        "bytes added per target and day over the last day, or since the history began if it "
+        "is younger (R-M7). Read-only.",
+    )
+    add_format(stats)
+    stats.set_defaults(handler=run_async(_stats))

@@ -12,14 +12,21 @@ from monitor.logs import setup_logging
 
 def run(args: argparse.Namespace) -> int:
     from monitor.app import Daemon  # the daemon's imports are not needed by other commands
+    from monitor.config.isolated import load_config_isolated
+    from monitor.daemon.loop import loop_factory
 
-    config = load(args)  # a bad configuration fails here, before anything starts (exit 2)
+    # Read in a child process: the daemon never holds the YAML parse's memory (isolated.py).
+    # A bad configuration fails here, before anything starts (exit 2).
+    path = config_path(args)
+    config = load_config_isolated(path) if path is not None else load(args)
+    factory, _ = loop_factory(config.monitor.event_loop)  # uvloop required but absent: exit 2
     setup_logging(args.log_level)
     # systemd's watchdog kills a stuck daemon with SIGABRT: the journal then shows every
     # thread's Python stack, i.e. where the event loop was stuck.
     faulthandler.enable()
     daemon = Daemon(config, config_path(args))
-    asyncio.run(daemon.serve())
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(daemon.serve())
     return 0
 
 

@@ -55,6 +55,21 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _policy(data)
     yield from _smtp(data)
     yield from _statements(data)
+    yield from _retention(data)
+
+
+def _retention(data: dict[str, Any]) -> Iterator[Issue]:
+    retention = _section(_section(data, "storage"), "retention")
+    hourly = _seconds(retention.get("hourly_rollups"), 35 * 86400.0)
+    daily = _seconds(retention.get("daily_rollups"), 400 * 86400.0)
+    if hourly is not None and daily is not None and daily < hourly:
+        yield (
+            ("storage", "retention", "daily_rollups"),
+            (
+                f"{format_duration(daily)} must be at least hourly_rollups "
+                f"({format_duration(hourly)}): the days are made from the hours"
+            ),
+        )
 
 
 def _unique(
@@ -160,9 +175,20 @@ def _probe_sites(
 def _probes(data: dict[str, Any]) -> Iterator[Issue]:
     policy = _section(data, "policy")
     deadline = _seconds(policy.get("detection_deadline"), 900.0)
+    # SPEC section 8: all bodies together fit in monitor.max_body_memory, so one must too.
+    budget = _int(_section(data, "monitor").get("max_body_memory"), 64 * 1024 * 1024)
     for loc, probe, carries_d1 in _probe_sites(data):
         if not isinstance(probe, dict):
             continue
+        body = _int(probe.get("max_body_bytes"), 1024 * 1024)
+        if probe.get("type") == "http" and budget is not None and body is not None and body > budget:
+            yield (
+                (*loc, "max_body_bytes"),
+                (
+                    f"{body} bytes is more than monitor.max_body_memory ({budget} bytes), "
+                    "which all probes' bodies share; lower it or raise max_body_memory"
+                ),
+            )
         interval = _seconds(probe.get("interval"), 30.0)
         timeout = _seconds(probe.get("timeout"), 10.0)
         fail_after = _int(probe.get("fail_after"), 3)

@@ -10,6 +10,7 @@ run reports every problem at once.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -273,6 +274,35 @@ class Canary(Strict):
     """how the canary is checked"""
 
 
+def _check_nameserver(value: str) -> str:
+    host, port = value, None
+    if value.startswith("["):  # [IPv6]:port
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") if rest else None
+    elif value.count(":") == 1:  # IPv4:port
+        host, _, port = value.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            "expected an IP address, IP:port or [IPv6]:port, e.g. '9.9.9.9' or '127.0.0.1:5353'"
+        ) from None
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError("expected a port 1-65535 after the address")
+    return value
+
+
+class ResolverSettings(Strict):
+    """The resolver every probe uses, and its canary (R-M2)."""
+
+    nameservers: list[Annotated[str, AfterValidator(_check_nameserver)]] = []
+    """DNS servers the probes ask (IP, IP:port), through c-ares; empty: the system's resolver (getaddrinfo: /etc/hosts, /etc/resolv.conf)"""
+    canary: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    """a host name outside the provider that must resolve, e.g. 'example.org'; while its lookup fails too, host-name targets failing DNS are unknown, not down (R-M2)"""
+    canary_interval: Annotated[float, BeforeValidator(parse_duration), Field(ge=1, le=3600)] = 30.0
+    """how often the canary name is looked up (also at once before a DNS failure would open an incident)"""
+
+
 class MonitorSettings(Strict):
     canaries: list[Canary] = []
     """reference endpoints outside the provider (R-M2)"""
@@ -286,6 +316,14 @@ class MonitorSettings(Strict):
     """a longer gap between heartbeats is unknown time (R-M3)"""
     max_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 1000
     """probes in flight at once"""
+    max_body_memory: Annotated[int, Field(ge=64 * 1024, le=4 * 1024 * 1024 * 1024)] = (
+        64 * 1024 * 1024
+    )
+    """bytes of response bodies all probes may hold at once; at least every probe's max_body_bytes"""
+    resolver: ResolverSettings = ResolverSettings()
+    """name resolution of the probes and the resolver canary (R-M2)"""
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    """auto: uvloop when installed (Linux), else asyncio's own; uvloop: required; read at start"""
 
 
 class Server(Strict):
@@ -390,10 +428,46 @@ class SMTP(Strict):
     """timeout of each SMTP operation"""
 
 
+def _at_least(seconds: float, why: str) -> AfterValidator:
+    """A duration bound whose error says it in days and why."""
+
+    def check(value: float) -> float:
+        if value < seconds:
+            raise ValueError(f"expected at least {seconds / 86400:g} d ({why})")
+        return value
+
+    return AfterValidator(check)
+
+
+Days = Annotated[float, BeforeValidator(parse_duration), Field(le=36500 * 86400.0)]
+# R-M7: evidence is kept at least 13 months; the longest 13 consecutive months, Gregorian or
+# Jalali, have 397 days.
+THIRTEEN_MONTHS = 397 * 86400.0
+
+
+class Retention(Strict):
+    """How long the probe history is kept (R-M7); older rows are pruned in small batches."""
+
+    evidence: Annotated[
+        Days, _at_least(THIRTEEN_MONTHS, "13 months, the longest 13 consecutive months; R-M7")
+    ] = 400 * 86400.0
+    """failures and probe runs (the evidence) are kept this long; at least 13 months (397 d)"""
+    hourly_rollups: Annotated[Days, _at_least(86400.0, "a day of hours")] = 35 * 86400.0
+    """hourly latency roll-ups are kept this long, then merged into one row per target and day"""
+    daily_rollups: Annotated[Days, _at_least(86400.0, "a day")] = 400 * 86400.0
+    """daily latency roll-ups are kept this long (at least hourly_rollups)"""
+    interval: Annotated[float, BeforeValidator(parse_duration), Field(ge=1.0, le=3600.0)] = 60.0
+    """how often old rows are pruned, a few batches of 2,000 rows at a time"""
+
+
 class Storage(Strict):
     # Default: SQLite in $STATE_DIRECTORY (systemd) or the current directory.
     url: str | None = None
     """sqlite+aiosqlite:///PATH or postgresql+asyncpg://...; default SQLite in $STATE_DIRECTORY or the current directory"""
+    history_checkpoint: Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=3600)] = 300.0
+    """how long a continuing run's counters and the hour's latency roll-up may wait to be written (failures and state changes: within seconds; R-M7)"""
+    retention: Retention = Retention()
+    """how long the probe history is kept (R-M7)"""
 
     @field_validator("url")
     @classmethod

@@ -2,9 +2,12 @@
 
 Names follow Prometheus conventions: base units (seconds), ``_total`` for
 counters. Per-target series are kept to one or two per target (state, last
-duration, certificate expiry) so that 20,000 targets stay scrapeable;
+duration, certificate expiry) so that 40,000 targets stay scrapeable;
 distributions (phase durations, lateness, detection latency) are histograms
-over all targets.
+over all targets. What every probe result touches is cheap: the per-target
+gauges are plain dict stores (:meth:`TargetGauge.set`), and the labelled
+children of the counters and histograms are looked up once (:meth:`DaemonMetrics.result_counter`,
+:meth:`DaemonMetrics.phase_histogram`) rather than through ``labels()`` per result.
 
 The per-target gauges are :class:`TargetGauge`: the same series as a
 ``prometheus_client.Gauge``, kept as one plain dict of floats. A ``Gauge``
@@ -16,6 +19,7 @@ long-lived objects at 20,000 targets that every full garbage collection walks
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -59,6 +63,11 @@ class TargetGauge(Collector):
         for labelvalues, value in list(self.values.items()):
             family.add_metric(labelvalues, value)
         yield family
+
+
+    def set(self, labelvalues: tuple[str, ...], value: float) -> None:
+        """``labels(*labelvalues).set(value)`` without the object in between (once per probe)."""
+        self.values[labelvalues] = value
 
 
 class _TargetSeries:
@@ -145,6 +154,17 @@ class DaemonMetrics:
             "1 while the monitor cannot see (canaries or resolver failing, R-M2).",
             registry=registry,
         )
+        self.resolver_blind = Gauge(
+            "sla_monitor_resolver_blind",
+            "1 while the monitor's resolver is judged broken: DNS failures of host-name "
+            "targets are unknown, IP targets still count (R-M2).",
+            registry=registry,
+        )
+        self.resolver_canary_up = Gauge(
+            "sla_monitor_resolver_canary_up",
+            "1 if the resolver canary's name lookup answered last time, else 0 (R-M2).",
+            registry=registry,
+        )
         self.unknown_intervals = Counter(
             "sla_monitor_unknown_intervals_total",
             "Intervals of unknown time recorded, by reason (R-M2, R-M3).",
@@ -156,9 +176,36 @@ class DaemonMetrics:
             "Unix time of the daemon's last heartbeat written to the database (R-M3).",
             registry=registry,
         )
+        self.event_loop_tasks = Gauge(
+            "sla_monitor_event_loop_tasks",
+            "Asyncio tasks alive on the daemon's event loop, counted at each heartbeat (a "
+            "number that grows without bound is a leak).",
+            registry=registry,
+        )
         self.flush_rows = Counter(
             "sla_monitor_store_rows_written_total",
             "Probe-history rows written (runs, failures, rollups; R-M7).",
+            registry=registry,
+        )
+        self.flush_duration = Histogram(
+            "sla_monitor_store_flush_duration_seconds",
+            "How long each probe-history flush took (R-M7).",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=registry,
+        )
+        self.job_lateness = Histogram(
+            "sla_monitor_periodic_job_lateness_seconds",
+            "How much later than its interval each periodic job (heartbeat, flush, duties, "
+            "retention) started: the gap since its previous start minus the interval.",
+            ["job"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.pruned_rows = Counter(
+            "sla_monitor_store_pruned_rows_total",
+            "Old probe-history rows removed by retention, by table (hourly roll-ups: merged "
+            "into daily ones; R-M7, storage.retention).",
+            ["table"],
             registry=registry,
         )
         self.flush_errors = Counter(
@@ -171,9 +218,26 @@ class DaemonMetrics:
             "Configured probe targets.",
             registry=registry,
         )
+        self._result_counters: dict[tuple[str, str], Any] = {}
+        self._phase_histograms: dict[str, Any] = {}
         self.config_reloads = Counter(
             "sla_monitor_config_reloads_total",
             "SIGHUP reloads, by result (applied, rejected).",
             ["result"],
             registry=registry,
         )
+
+    def result_counter(self, state: str, failure_class: str) -> Any:
+        """The ``sla_monitor_probe_results_total`` child of one (state, failure class)."""
+        key = (state, failure_class)
+        child = self._result_counters.get(key)
+        if child is None:
+            child = self._result_counters[key] = self.probe_results.labels(state, failure_class)
+        return child
+
+    def phase_histogram(self, phase: str) -> Any:
+        """The ``sla_monitor_probe_phase_duration_seconds`` child of one phase."""
+        child = self._phase_histograms.get(phase)
+        if child is None:
+            child = self._phase_histograms[phase] = self.probe_phase_duration.labels(phase)
+        return child

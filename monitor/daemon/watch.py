@@ -4,7 +4,9 @@
 what every result means before the detector counts it:
 
 * **Blind (R-M2)**: the monitor itself cannot see (:mod:`monitor.daemon.blindness`):
-  the result counts as ``unknown`` and no incident opens.
+  its connectivity canaries fail (every result), or its resolver is broken (the
+  DNS failures of targets probed by host name): the result counts as
+  ``unknown`` and no incident opens.
 * **Covered (R-M4)**: a project whose server is down is down too, but the
   incident is the server's: one incident and one alert per customer, not one
   per project. Before a project's streak would open an incident, its server
@@ -26,15 +28,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from yarl import URL
+
 from monitor.clock import Clock
+from monitor.config.schema import HTTPProbe
 from monitor.config.settings import Settings
 from monitor.config.topology import Target, Topology
-from monitor.daemon.blindness import Blindness
+from monitor.daemon.blindness import Blindness, Lookup
 from monitor.daemon.detector import Closed, Detector, Event, Opened, Reopened, TargetState
 from monitor.daemon.metrics import PHASES, STATE_VALUE, DaemonMetrics
 from monitor.daemon.recorder import Recorder
@@ -45,11 +51,13 @@ from monitor.store import incidents
 if TYPE_CHECKING:
     from monitor.store import Database
 
-__all__ = ["FLAP_WINDOW", "IncidentListener", "Watch", "WatchPlan"]
+__all__ = ["FLAP_WINDOW", "RESOLVER_CANARY_TIMEOUT", "IncidentListener", "Watch", "WatchPlan"]
 
 log = logging.getLogger("monitor.monitor")
 
 FLAP_WINDOW = dt.timedelta(minutes=5)
+# R-M2: the resolver canary's lookup gives up after this (a resolver that does not answer).
+RESOLVER_CANARY_TIMEOUT = 5.0
 
 
 class IncidentListener(Protocol):
@@ -60,6 +68,22 @@ class IncidentListener(Protocol):
 
 ProbeFactory = Callable[[Target], Probe]
 CertificateCheckFactory = Callable[[Target], CertificateCheck | None]
+# A name lookup through the probes' resolver, given up after some seconds:
+# (answered, detail, seconds) (monitor.probes.ProbeSessions.lookup).
+ResolverLookup = Callable[[str, float], Awaitable[tuple[bool, str, float]]]
+
+
+def by_host_name(target: Target) -> bool:
+    """Whether probing ``target`` asks the resolver: its host is a name, not an IP address."""
+    probe = target.probe
+    host = URL(probe.url).host if isinstance(probe, HTTPProbe) else probe.host
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -72,6 +96,7 @@ class WatchPlan:
     certificate_checks: dict[str, CertificateCheck | None]  # new or changed targets only
     detection_deadline: float  # D-1, seconds
     canary_quorum: float  # R-M2
+    resolver_canary: str | None  # R-M2: the name the resolver canary looks up
 
 
 class Watch:
@@ -85,8 +110,10 @@ class Watch:
         probe_factory: ProbeFactory,
         certificate_check_factory: CertificateCheckFactory | None = None,
         listener: IncidentListener | None = None,
+        resolver_lookup: ResolverLookup | None = None,
     ) -> None:
         self.db = db
+        self.resolver_lookup = resolver_lookup
         self.recorder = recorder
         self.metrics = metrics
         self.clock = clock
@@ -98,6 +125,7 @@ class Watch:
         self._certificate_problem: dict[str, bool] = {}
         self.targets: dict[str, Target] = {}
         self.canaries: list[Target] = []
+        self.by_name: frozenset[str] = frozenset()  # watched targets probed by host name
         self.probes: dict[str, Probe] = {}
         self.detectors: dict[str, Detector] = {}
         self.open_incidents: dict[str, int] = {}  # target id -> incident id
@@ -126,6 +154,7 @@ class Watch:
             checks,
             float(settings.policy.detection_deadline_seconds),
             settings.monitor.canary_quorum,
+            settings.monitor.resolver.canary,
         )
 
     def apply(self, plan: WatchPlan) -> None:
@@ -153,9 +182,33 @@ class Watch:
             )
         self.targets = dict(plan.targets)
         self.canaries = [t for t in self.targets.values() if t.kind == "canary"]
-        watched = sum(1 for t in self.targets.values() if t.kind != "canary")
-        self.blindness.configure([c.id for c in self.canaries], plan.canary_quorum, watched)
+        self.by_name = frozenset(
+            t.id for t in self.targets.values() if t.kind != "canary" and by_host_name(t)
+        )
+        self.resolver_canary = plan.resolver_canary
+        self.blindness.configure(
+            [c.id for c in self.canaries],
+            plan.canary_quorum,
+            self.by_name,
+            self._lookup(plan.resolver_canary),
+        )
         self.metrics.targets.set(len(self.targets))
+
+    def _lookup(self, name: str | None) -> Lookup | None:
+        """The resolver canary's lookup of ``name`` (R-M2), or None without one."""
+        resolve = self.resolver_lookup
+        if name is None or resolve is None:
+            return None
+
+        async def lookup() -> tuple[bool, str]:
+            answered, detail, _ = await resolve(name, RESOLVER_CANARY_TIMEOUT)
+            return answered, detail
+
+        return lookup
+
+    async def check_resolver(self) -> bool | None:
+        """The resolver canary's periodic lookup (R-M2); None without a canary."""
+        return await self.blindness.check_resolver(self.clock.now())
 
     async def load_state(self) -> None:
         """Open incidents continue after a restart (R-M3): state lives in the database."""
@@ -180,28 +233,32 @@ class Watch:
         target = self.targets.get(result.target_id)
         if target is None:
             return  # removed by a reload while it ran
+        blindness = self.blindness
         if target.kind == "canary":
             self._record(target, result, result.state)
-            await self.blindness.canary_result(result)
+            await blindness.canary_result(result)
             return
         state = result.state
+        if target.id in self.by_name:
+            await blindness.result(result)  # what it says about our resolver (R-M2)
         # What the detector counts: the result, "unknown" when we are blind (R-M2), or
         # "covered" when the project's server is down (R-M4; not counted either way).
         counted: str = state
         if state == "down":
-            self.blindness.failure(result)
             detector = self.detectors[target.id]
-            if self.blindness.blind:
+            if blindness.unknown(result):
                 counted = "unknown"
             elif detector.would_open("down"):
-                if await self.blindness.confirm(self._check_canaries):
+                if await blindness.confirm(self._check_canaries):
+                    counted = "unknown"
+                elif blindness.is_dns_failure_by_name(result) and await blindness.confirm_resolver(
+                    self.clock.now()
+                ):
                     counted = "unknown"
                 elif await self._covered_by_server(target, confirm=True):
                     counted = "covered"
             elif await self._covered_by_server(target, confirm=False):
                 counted = "covered"
-        elif state == "up":
-            await self.blindness.success(result.at)
         recorded = "unknown" if counted == "unknown" else state
         self._record(target, result, recorded)
         events = self.detectors[target.id].observe(
@@ -219,31 +276,36 @@ class Watch:
 
     def _record(self, target: Target, result: ProbeResult, state: str) -> None:
         total = result.total
+        latency_ms = total * 1000 if total is not None else None
         failure = None
         if state != "up":
             failure = {
                 "failure_class": result.failure_class or "error",
                 "detail": result.detail or "",
                 "http_status": result.http_status,
-                "latency_ms": total * 1000 if total is not None else None,
+                "latency_ms": latency_ms,
                 "timings": {
                     p: getattr(result, p) for p in PHASES if getattr(result, p) is not None
                 },
             }
-        self.recorder.record(
-            target.id, state, result.at, total * 1000 if total is not None else None, failure
-        )
+        self.recorder.record(target.id, state, result.at, latency_ms, failure)
+        # Once per probe: plain dict stores and cached label children (monitor.daemon.metrics).
         metrics = self.metrics
-        metrics.probe_state.labels(target.id, target.kind).set(STATE_VALUE[state])
-        metrics.probe_results.labels(state, result.failure_class or "").inc()
+        metrics.probe_state.set((target.id, target.kind), STATE_VALUE[state])
+        metrics.result_counter(state, result.failure_class or "").inc()
         if total is not None:
-            metrics.probe_last_duration.labels(target.id).set(total)
-        for phase in PHASES:
-            value = getattr(result, phase)
+            metrics.probe_last_duration.set((target.id,), total)
+        for phase, value in (
+            ("dns", result.dns),
+            ("connect", result.connect),
+            ("tls", result.tls),
+            ("first_byte", result.first_byte),
+            ("total", total),
+        ):
             if value is not None:
-                metrics.probe_phase_duration.labels(phase).observe(value)
+                metrics.phase_histogram(phase).observe(value)
         if result.cert_not_after is not None:
-            metrics.certificate_expiry.labels(target.id).set(result.cert_not_after.timestamp())
+            metrics.certificate_expiry.set((target.id,), result.cert_not_after.timestamp())
 
     # --- certificates ----------------------------------------------------------------------------
 

@@ -137,6 +137,23 @@ def format_days(days: Decimal) -> str:
     return f"{shown} day" if shown in (1, -1) else f"{shown} days"
 
 
+def format_bytes(size: float | None) -> str:
+    """``1536`` → ``1.5 KiB``; binary units, one decimal from KiB on; ``-`` when unknown.
+
+    >>> format_bytes(512), format_bytes(3_600), format_bytes(7 * 1024 ** 3), format_bytes(None)
+    ('512 B', '3.5 KiB', '7.0 GiB', '-')
+    """
+    if size is None:
+        return "-"
+    if abs(size) < 1024:
+        return f"{size:.0f} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        size /= 1024
+        if abs(size) < 1024 or unit == "TiB":
+            break
+    return f"{size:.1f} {unit}"
+
+
 def format_percent(percent: Decimal) -> str:
     """Availability to three decimals, rounded *down* as in the JSON report (R-M6): a value
     shown as meeting the target never hides a tier."""

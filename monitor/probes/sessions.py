@@ -5,28 +5,49 @@
 ...     result = await probe.check()
 
 One long-lived ``aiohttp.ClientSession`` per TLS setting (verify on/off and
-``ca_file``), so that 20,000 targets share a handful of sessions. Its connector
+``ca_file``), so that 40,000 targets share a handful of sessions. Its connector
 opens a fresh connection for every request (``force_close``) and does not cache
 DNS: a probe must test resolution, connect and handshake each time, or a dead
 resolver or a full accept queue would go unnoticed behind a pooled connection
 (D-1). Create probes inside the running event loop, after entering this object.
+
+* **One resolver** for every probe (HTTP, TCP, certificates) and the resolver
+  canary (R-M2): the system's (``getaddrinfo`` in a thread: ``/etc/hosts``,
+  ``/etc/resolv.conf``, nsswitch) or, with ``monitor.resolver.nameservers``,
+  c-ares asking those servers (``aiohttp.AsyncResolver``). A reload swaps it
+  in place (:meth:`ProbeSessions.prepare_resolver`, :meth:`ProbeSessions.use_resolver`).
+* **Phase timings without aiohttp's tracing**: a probe puts its :class:`Phases`
+  in a context variable (:func:`timing`) and the connector and resolver stamp
+  it. aiohttp's ``TraceConfig`` sends about ten signals per request, each an
+  awaited coroutine, and rebuilds the request URL for them: about a tenth of
+  the daemon's CPU per probe (measured, README "Benchmarks").
+* **A byte budget** (:class:`ByteBudget`, ``monitor.max_body_memory``): the
+  response bodies all probes hold at once, so that hundreds of hostile targets
+  with large ``max_body_bytes`` cannot take the daemon's memory (SPEC section 8).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextvars
+import socket
 import ssl
 import time
-from types import SimpleNamespace, TracebackType
+from types import TracebackType
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_reqrep import ClientRequest
 from aiohttp.connector import Connection
+from aiohttp.resolver import AsyncResolver, ThreadedResolver
 
 from monitor import __version__
 from monitor.clock import Clock, SystemClock
-from monitor.config.schema import TLSSettings
-from monitor.errors import ConfigError, ConfigIssue
+from monitor.config.schema import ResolverSettings, TLSSettings
+from monitor.errors import ConfigError, ConfigIssue, DNSError
+from monitor.probes.base import shorten
 
 USER_AGENT = f"sla-monitor/{__version__} (uptime probe)"
 
@@ -34,7 +55,8 @@ _TLSKey = tuple[bool, str | None]
 
 
 class Phases:
-    """Monotonic timestamps of one request's connection phases, filled by trace callbacks.
+    """Monotonic timestamps of one request's connection phases, stamped by
+    :class:`TimedConnector` and :class:`TimedResolver` (see :func:`timing`).
 
     With ``force_close`` every redirect hop opens a new connection; each hop
     overwrites the previous one's stamps, so they describe the latest hop, which
@@ -70,42 +92,143 @@ class Phases:
         return "connect"
 
 
-def _phases(context: SimpleNamespace) -> Phases | None:
-    phases = context.trace_request_ctx
-    return phases if isinstance(phases, Phases) else None
+_CURRENT: contextvars.ContextVar[Phases | None] = contextvars.ContextVar(
+    "sla_monitor_probe_phases", default=None
+)
 
 
-async def _on_connection_create_start(
-    session: aiohttp.ClientSession, context: SimpleNamespace, params: object
-) -> None:
-    phases = _phases(context)
-    if phases is not None:
+def timing(phases: Phases) -> contextvars.Token[Phases | None]:
+    """Stamp ``phases`` for the probe running in this task until :func:`done_timing`.
+
+    Each probe runs in a task of its own (a context of its own); a check awaited
+    inside another (a server confirmed at once) stamps its own and restores the outer.
+    """
+    return _CURRENT.set(phases)
+
+
+def done_timing(token: contextvars.Token[Phases | None]) -> None:
+    _CURRENT.reset(token)
+
+
+class TimedResolver(AbstractResolver):
+    """The probes' one resolver: stamps the DNS phase of the probe that asks, and lets a
+    reload swap what it asks (the system, or c-ares with ``nameservers``).
+
+    aiohttp asks it only for host names: an IP literal is never resolved, so its
+    ``dns`` stays None.
+    """
+
+    def __init__(self, inner: AbstractResolver) -> None:
+        self.inner = inner
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        phases = _CURRENT.get()
+        if phases is None:
+            return await self.inner.resolve(host, port, family)
+        phases.dns_start = time.monotonic()
+        phases.dns_end = None
+        addresses = await self.inner.resolve(host, port, family)
+        phases.dns_end = time.monotonic()  # only once answered: a deadline cuts "dns"
+        return addresses
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class TimedConnector(aiohttp.TCPConnector):
+    """A connector that stamps the connect phase (resolve + TCP connect + TLS handshake,
+    which aiohttp does in one call) of the probe that asks."""
+
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Any],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
+    ) -> Connection:
+        phases = _CURRENT.get()
+        if phases is None:
+            return await super().connect(req, traces, timeout)
         phases.connect_start = time.monotonic()
         phases.dns_start = phases.dns_end = phases.connect_end = None
-
-
-async def _on_connection_create_end(
-    session: aiohttp.ClientSession, context: SimpleNamespace, params: object
-) -> None:
-    phases = _phases(context)
-    if phases is not None:
+        connection = await super().connect(req, traces, timeout)
         phases.connect_end = time.monotonic()
+        return connection
 
 
-async def _on_dns_start(
-    session: aiohttp.ClientSession, context: SimpleNamespace, params: object
-) -> None:
-    phases = _phases(context)
-    if phases is not None:
-        phases.dns_start = time.monotonic()
+def build_resolver(settings: ResolverSettings) -> AbstractResolver:
+    """The system's resolver, or c-ares asking ``settings.nameservers`` (``IP`` or
+    ``IP:port``). Needs a running loop."""
+    if not settings.nameservers:
+        # Explicitly the system's: with aiodns installed, aiohttp's default would be c-ares,
+        # which knows nothing of nsswitch (systemd-resolved, mDNS...).
+        return ThreadedResolver()
+    return AsyncResolver(nameservers=list(settings.nameservers))
 
 
-async def _on_dns_end(
-    session: aiohttp.ClientSession, context: SimpleNamespace, params: object
-) -> None:
-    phases = _phases(context)
-    if phases is not None:
-        phases.dns_end = time.monotonic()
+class ByteBudget:
+    """Bytes of response bodies held by all probes at once (``monitor.max_body_memory``).
+
+    A probe takes what it is about to read (:meth:`take`, waiting in line while the
+    budget is spent; its own deadline bounds the wait) and gives it back once done
+    with it (:meth:`give`). One request never exceeds the whole budget.
+
+    >>> budget = ByteBudget(100)
+    >>> asyncio.run(budget.take(60)), budget.used, budget.peak
+    (60, 60, 60)
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"the byte budget must be at least 1, got {limit}")
+        self.limit = limit
+        self.used = 0
+        self.peak = 0
+        self.waits = 0  # takes that had to wait
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    async def take(self, size: int) -> int:
+        """Wait until ``size`` bytes (at most the whole budget) fit; returns what was taken."""
+        size = min(size, self.limit)
+        if not self._waiters and self.used + size <= self.limit:
+            self._grant(size)
+            return size
+        self.waits += 1
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (size, waiter)
+        self._waiters.append(entry)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.used -= size  # granted, but the probe was cancelled before it resumed
+            elif entry in self._waiters:
+                self._waiters.remove(entry)
+            self._wake()
+            raise
+        return size
+
+    def give(self, size: int) -> None:
+        self.used = max(0, self.used - size)
+        self._wake()
+
+    def _grant(self, size: int) -> None:
+        self.used += size
+        self.peak = max(self.peak, self.used)
+
+    def _wake(self) -> None:
+        # First come, first served: a large take is not overtaken forever by small ones.
+        while self._waiters:
+            size, waiter = self._waiters[0]
+            if waiter.done():
+                self._waiters.popleft()
+                continue
+            if self.used + size > self.limit:
+                return
+            self._waiters.popleft()
+            self._grant(size)
+            waiter.set_result(None)
 
 
 class ProbeResponse(aiohttp.ClientResponse):
@@ -127,28 +250,14 @@ class ProbeResponse(aiohttp.ClientResponse):
         return await super().start(connection)
 
 
-def phase_trace_config() -> aiohttp.TraceConfig:
-    """Trace callbacks that stamp a :class:`Phases` passed as ``trace_request_ctx``.
-
-    aiohttp signals DNS only when it really resolves (not for IP literals) and
-    "connection create" around resolve + connect + TLS handshake; there is no
-    separate handshake signal, so HTTPS ``connect`` includes TLS.
-    """
-    trace = aiohttp.TraceConfig()
-    trace.on_connection_create_start.append(_on_connection_create_start)
-    trace.on_connection_create_end.append(_on_connection_create_end)
-    trace.on_dns_resolvehost_start.append(_on_dns_start)
-    trace.on_dns_resolvehost_end.append(_on_dns_end)
-    trace.freeze()
-    return trace
-
-
 class ProbeSessions:
     """The shared runtime of every probe; an async context manager that closes it all.
 
     ``semaphore`` bounds the probes in flight (config ``monitor.max_concurrency``);
     a probe's deadline starts only once it holds a slot, so a busy monitor does
-    not make targets look slow. ``clock`` stamps ``ProbeResult.at``.
+    not make targets look slow. ``clock`` stamps ``ProbeResult.at``. ``resolver``
+    (``monitor.resolver``) and ``max_body_memory`` (the :class:`ByteBudget`) are
+    shared by all probes too. Create it inside the running event loop.
     """
 
     def __init__(
@@ -157,17 +266,21 @@ class ProbeSessions:
         *,
         clock: Clock | None = None,
         user_agent: str = USER_AGENT,
+        resolver: ResolverSettings | None = None,
+        max_body_memory: int = 64 * 1024 * 1024,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         self.semaphore = asyncio.Semaphore(max_concurrency)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.user_agent = user_agent
-        self._trace = phase_trace_config()
+        self.body_budget = ByteBudget(max_body_memory)
+        self.resolver = TimedResolver(build_resolver(resolver or ResolverSettings()))
         self._sessions: dict[_TLSKey, aiohttp.ClientSession] = {}
         self._verifying: dict[str | None, ssl.SSLContext] = {}
         self._not_verifying: ssl.SSLContext | None = None
         self._closed = False
+        self._retired: list[AbstractResolver] = []
 
     async def __aenter__(self) -> ProbeSessions:
         return self
@@ -185,6 +298,51 @@ class ProbeSessions:
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
+        retired, self._retired = [*self._retired, self.resolver.inner], []
+        for resolver in retired:
+            await resolver.close()
+
+    # --- the resolver (R-M2) -------------------------------------------------------------------
+
+    @staticmethod
+    def prepare_resolver(settings: ResolverSettings) -> AbstractResolver:
+        """A resolver for new settings, built but not in use (a reload's prepare step)."""
+        return build_resolver(settings)
+
+    def use_resolver(self, resolver: AbstractResolver) -> None:
+        """Swap a prepared resolver in for every probe; the old one is closed with us (a
+        lookup may still be running on it)."""
+        self._retired.append(self.resolver.inner)
+        self.resolver.inner = resolver
+
+    async def resolve(self, host: str, port: int) -> list[tuple[int, str, int]]:
+        """``(family, address, port)`` of ``host`` through the probes' resolver, in its order
+        (TCP and certificate checks; HTTP asks through its connector). The DNS phase of
+        the probe running is stamped."""
+        try:
+            infos = await self.resolver.resolve(host, port, socket.AF_UNSPEC)
+        except OSError as error:  # gaierror from the system, OSError from c-ares
+            reason = error.strerror or str(error) or type(error).__name__
+            raise DNSError(shorten(f"DNS lookup for {host}:{port} failed: {reason}")) from None
+        found: dict[tuple[int, str, int], None] = {}
+        for info in infos:
+            found[(int(info["family"]), str(info["host"]), int(info["port"]))] = None
+        return list(found)
+
+    async def lookup(self, name: str, within: float) -> tuple[bool, str, float]:
+        """The resolver canary: ``(answered, detail, seconds)`` for one name lookup, given
+        up after ``within`` seconds."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(within):
+                addresses = await self.resolver.resolve(name, 0, socket.AF_UNSPEC)
+        except TimeoutError:
+            return False, f"lookup of {name} not answered within {within:g} s", within
+        except OSError as error:
+            reason = error.strerror or str(error) or type(error).__name__
+            return False, f"lookup of {name} failed: {reason}", time.monotonic() - started
+        first = addresses[0]["host"] if addresses else "no address"
+        return True, f"{name} is {first}", time.monotonic() - started
 
     def verifying_context(self, tls: TLSSettings, owner: str = "probe") -> ssl.SSLContext:
         """The system trust store plus ``tls.ca_file`` ("extra CA bundle"), verifying
@@ -236,21 +394,22 @@ class ProbeSessions:
         return session
 
     def _session_options(self, ssl_setting: ssl.SSLContext | bool) -> dict[str, Any]:
-        connector = aiohttp.TCPConnector(
+        connector = TimedConnector(
             force_close=True,
             use_dns_cache=False,
             # The semaphore is the one bound; a second queue here would hide waiting time.
             limit=0,
             ssl=ssl_setting,
+            resolver=self.resolver,
         )
         return {
             "connector": connector,
             # Deadlines are per probe (asyncio.timeout in check()); none here.
             "timeout": aiohttp.ClientTimeout(total=None),
-            "trace_configs": [self._trace],
             "response_class": ProbeResponse,
             # Probes are stateless: no cookies carried from one check to the next.
             "cookie_jar": aiohttp.DummyCookieJar(),
+            "read_bufsize": 16 * 1024,
             "headers": {"User-Agent": self.user_agent},
             # Proxies from the environment would test the proxy, not the target.
             "trust_env": False,

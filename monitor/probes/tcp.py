@@ -4,7 +4,7 @@
 handshake of the address that answered, ``total`` the whole check. The name is
 resolved here rather than inside ``create_connection`` so that a dead resolver
 is classified ``dns`` and not hidden in a connect failure (R-M2 depends on
-telling the two apart).
+telling the two apart), through the probes' one resolver (``monitor.resolver``).
 """
 
 from __future__ import annotations
@@ -33,10 +33,23 @@ def _is_ip_address(host: str) -> bool:
 class TCPCheck:
     """Checks that one host:port accepts TCP connections."""
 
+    __slots__ = (
+        "_clock",
+        "_host",
+        "_literal",
+        "_port",
+        "_resolve_with",
+        "_semaphore",
+        "_timeout",
+        "_where",
+        "target_id",
+    )
+
     def __init__(self, target_id: str, config: TCPProbe, sessions: ProbeSessions) -> None:
         self.target_id = target_id
         self._semaphore = sessions.semaphore
         self._clock = sessions.clock
+        self._resolve_with = sessions.resolve
         self._host = config.host
         self._port = config.port
         self._timeout = config.timeout
@@ -60,7 +73,7 @@ class TCPCheck:
                 async with deadline:
                     addresses = self._literal
                     if addresses is None:
-                        addresses = await self._resolve()
+                        addresses = tuple(await self._resolve_with(self._host, self._port))
                         dns = time.monotonic() - started
                     phase = "connect"
                     connect_started = time.monotonic()
@@ -87,14 +100,6 @@ class TCPCheck:
                 connect=connect,
                 total=time.monotonic() - started,
             )
-
-    async def _resolve(self) -> tuple[_Address, ...]:
-        loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
-        seen: dict[_Address, None] = {}
-        for family, _, _, _, sockaddr in infos:
-            seen[(family, str(sockaddr[0]), int(sockaddr[1]))] = None
-        return tuple(seen)
 
     async def _connect(self, addresses: tuple[_Address, ...]) -> None:
         """Try each address in the resolver's order, as a client would; the last error wins."""

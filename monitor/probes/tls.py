@@ -76,6 +76,7 @@ class CertificateCheck:
         self.target_id = target_id
         self._semaphore = sessions.semaphore
         self._clock = sessions.clock
+        self._resolve_with = sessions.resolve
         self._host = url.host
         self._port = url.port or 443
         self._where = f"{self._host}:{self._port}"
@@ -168,7 +169,7 @@ class CertificateCheck:
         loop = asyncio.get_running_loop()
         phases.connect_start = time.monotonic()
         phases.connect_end = None
-        transport, protocol = await loop.create_connection(asyncio.Protocol, self._host, self._port)
+        transport, protocol = await self._connect(loop)
         phases.connect_end = connected = time.monotonic()
         try:
             secured = await loop.start_tls(transport, protocol, context, server_hostname=self._host)
@@ -181,3 +182,20 @@ class CertificateCheck:
             # No close_notify exchange: a hostile peer must not keep us waiting for it.
             transport.abort()
         return der, handshake
+
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> tuple[asyncio.Transport, asyncio.Protocol]:
+        """A TCP connection to the first address (the probes' resolver's order) that takes one."""
+        last_error: OSError | None = None
+        for family, host, port in await self._resolve_with(self._host, self._port):
+            try:
+                transport, protocol = await loop.create_connection(
+                    asyncio.Protocol, host, port, family=family
+                )
+            except OSError as error:
+                last_error = error
+                continue
+            return transport, protocol
+        assert last_error is not None  # a resolver never answers with no address
+        raise last_error

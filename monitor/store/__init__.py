@@ -15,6 +15,9 @@ module          what it reads and writes                                    tabl
 ``history``     probe runs, failures, latency roll-ups (R-M7)               probe_runs,
                                                                             probe_failures,
                                                                             latency_rollups
+``retention``   old history pruned in batches, hours merged into days       latency_rollups_daily
+                (R-M7); deletes from the history tables too
+``stats``       rows and bytes per table, history growth (read-only)        (none)
 ``unknown``     daemon sessions and unknown intervals (R-M2, R-M3)          daemon_sessions,
                                                                             unknown_intervals
 ``reports``     frozen report revisions (R-C3)                              report_revisions

@@ -6,8 +6,10 @@ Conventions:
   on every backend (SQLite has no zone type, so naive UTC there).
 * Probe history follows R-M7: :class:`ProbeRun` keeps consecutive results
   of one state as a run, :class:`ProbeFailure` keeps every failed result as
-  evidence, :class:`LatencyRollup` keeps an hourly summary for charts. A
-  target that stays up costs a run row and 24 rollup rows a day.
+  evidence, :class:`LatencyRollup` keeps an hourly summary for charts and
+  :class:`LatencyRollupDaily` a daily one once the hours are old. A target
+  that stays up costs a run row and 24 rollup rows a day, and in the long run
+  one daily row a day (``storage.retention``, :mod:`monitor.store.retention`).
 * Evidence rows are never edited to change history: cause changes go to
   :class:`CauseChange` (R-EX audit log), ledger corrections are new
   :class:`LedgerEntry` rows (R-C3), report revisions are frozen.
@@ -136,7 +138,10 @@ class ProbeRun(Base):
     """Consecutive results of one state for one target (R-M7)."""
 
     __tablename__ = "probe_runs"
-    __table_args__ = (Index("ix_probe_runs_target_first", "target_id", "first_at"),)
+    __table_args__ = (
+        Index("ix_probe_runs_target_first", "target_id", "first_at"),
+        Index("ix_probe_runs_last_at", "last_at"),  # retention: runs that ended long ago
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     target_id: Mapped[str] = mapped_column(String(63))
     state: Mapped[str] = mapped_column(String(10))
@@ -152,7 +157,10 @@ class ProbeFailure(Base):
     """Every failed (or unknown) result, with its error, kept as evidence (R-M7, >= 13 months)."""
 
     __tablename__ = "probe_failures"
-    __table_args__ = (Index("ix_probe_failures_target_at", "target_id", "at"),)
+    __table_args__ = (
+        Index("ix_probe_failures_target_at", "target_id", "at"),
+        Index("ix_probe_failures_at", "at"),  # retention: evidence older than 13 months
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     target_id: Mapped[str] = mapped_column(String(63))
     at: Mapped[dt.datetime]
@@ -168,8 +176,25 @@ class LatencyRollup(Base):
     """Hourly latency summary per target, for charts (R-M7)."""
 
     __tablename__ = "latency_rollups"
+    __table_args__ = (Index("ix_latency_rollups_hour", "hour"),)  # retention: old hours
     target_id: Mapped[str] = mapped_column(String(63), primary_key=True)
     hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    count: Mapped[int]
+    failures: Mapped[int] = mapped_column(default=0)
+    sum_ms: Mapped[float]
+    min_ms: Mapped[float]
+    max_ms: Mapped[float]
+    buckets: Mapped[dict[str, Any] | None]  # latency histogram, bucket upper bound (ms) -> count
+
+
+class LatencyRollupDaily(Base):
+    """Daily latency summary per target: the hours of a day, once older than
+    ``storage.retention.hourly_rollups``, merged into one row (R-M7)."""
+
+    __tablename__ = "latency_rollups_daily"
+    __table_args__ = (Index("ix_latency_rollups_daily_day", "day"),)  # retention: old days
+    target_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    day: Mapped[dt.datetime] = mapped_column(primary_key=True)  # 00:00 UTC of the day
     count: Mapped[int]
     failures: Mapped[int] = mapped_column(default=0)
     sum_ms: Mapped[float]

@@ -176,6 +176,26 @@ CASES = [
         ],
     ),
     (
+        "body-bound-over-the-shared-budget",
+        broken('url: "https://shop.example/"', 'url: "https://shop.example/", max_body_bytes: 2000000')
+        + "monitor: {max_body_memory: 1500000}\n",
+        [
+            "line 14: services[1].probe.max_body_bytes: 2000000 bytes is more than "
+            "monitor.max_body_memory (1500000 bytes), which all probes' bodies share; lower it "
+            "or raise max_body_memory"
+        ],
+    ),
+    (
+        "bad-nameserver",
+        BASE + "monitor: {resolver: {nameservers: [dns.example, '127.0.0.1:70000']}}\n",
+        [
+            "line 23: monitor.resolver.nameservers[0]: 'dns.example' is not valid: expected an IP "
+            "address, IP:port or [IPv6]:port, e.g. '9.9.9.9' or '127.0.0.1:5353'",
+            "line 23: monitor.resolver.nameservers[1]: '127.0.0.1:70000' is not valid: expected a "
+            "port 1-65535 after the address",
+        ],
+    ),
+    (
         "not-yaml",
         "provider: {timezone: UTC\nservers: []\n",
         ["line 2: (file): not valid YAML: expected ',' or '}', but got ':'"],

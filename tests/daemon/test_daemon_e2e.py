@@ -251,3 +251,38 @@ async def test_hostile_target_is_classified_through_the_daemon(sqlite_url: str, 
         finally:
             await daemon.stop()
             await engine.dispose()
+
+
+async def test_stop_waits_for_a_running_flush_instead_of_cancelling_it(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SIGTERM while a history flush is in progress (here: waiting for the write lock another
+    # connection holds): the flush is waited for, never cancelled. Cancelled inside its
+    # COMMIT, it would leave the recorder believing it failed while the rows were written,
+    # and the next flush would write them again.
+    import sqlite3
+
+    async with TargetServer() as target:
+        daemon = Daemon(
+            parse_config(single_target_config(target.url("/"), sqlite_url)), flush_interval=0.2
+        )
+        await daemon.start()
+        engine = create_engine(sqlite_url)
+        locker = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)
+        try:
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "panel"))
+            target.set_status(503)  # new runs and failures to write
+            locker.execute("BEGIN IMMEDIATE")
+            await eventually(lambda: asyncio.sleep(0, daemon.recorder._flushing.locked()))
+            asyncio.get_running_loop().call_later(1.0, locker.execute, "COMMIT")
+            stopping = asyncio.get_running_loop().time()
+            await daemon.stop()
+            assert asyncio.get_running_loop().time() - stopping >= 0.9  # it waited
+            runs = await rows(engine, ProbeRun)
+        finally:
+            locker.close()
+            await engine.dispose()
+        # One row per run of equal state: nothing written twice.
+        assert len({(r.target_id, r.first_at) for r in runs}) == len(runs)
+        assert not [r for r in caplog.records if "raised an exception" in r.getMessage()]
+        assert not [r for r in caplog.records if "flush failed" in r.getMessage()]

@@ -97,3 +97,111 @@ async def test_concurrent_flushes_write_each_new_run_once(sqlite_url: str) -> No
         assert len(targets) == 200 and len(set(targets)) == 200
     finally:
         await engine.dispose()
+
+
+class Clocks:
+    """The recorder's two clocks, moved by hand: checkpoints follow ``monotonic``, the
+    forgetting of finished hours ``wall``."""
+
+    def __init__(self, wall: dt.datetime) -> None:
+        self.seconds = 0.0
+        self.now = wall
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+        self.now += dt.timedelta(seconds=seconds)
+
+
+async def test_evidence_goes_out_at_once_what_only_grew_at_its_checkpoint(db_url: str) -> None:
+    # R-M7 with storage.history_checkpoint: a new run and every failure at the next flush,
+    # a continuing run's counters and the hour's roll-up at the target's checkpoint.
+    engine = create_engine(db_url)
+    try:
+        await upgrade(engine)
+        clocks = Clocks(HOUR + dt.timedelta(minutes=1))
+        recorder = Recorder(
+            Database(engine), checkpoint=300, monotonic=lambda: clocks.seconds,
+            wall=lambda: clocks.now,
+        )
+
+        async def runs() -> list[tuple[str, int]]:
+            async with engine.connect() as connection:
+                found = await connection.execute(
+                    select(ProbeRun.state, ProbeRun.count).order_by(ProbeRun.id)
+                )
+                return [(state, count) for state, count in found]
+
+        async def rollup() -> tuple[int, int] | None:
+            async with engine.connect() as connection:
+                row = (await connection.execute(
+                    select(LatencyRollup.count, LatencyRollup.failures)
+                )).first()
+                return None if row is None else (row[0], row[1])
+
+        at = HOUR + dt.timedelta(minutes=1)
+        recorder.record("panel", "up", at, 20.0)
+        assert await recorder.flush() == 1  # the new run, at once
+        assert await runs() == [("up", 1)] and await rollup() is None
+
+        clocks.advance(30)
+        recorder.record("panel", "up", at + dt.timedelta(seconds=30), 30.0)
+        assert await recorder.flush() == 0  # it only grew: it waits for its checkpoint
+        assert await runs() == [("up", 1)]
+
+        clocks.advance(30)
+        failure = {"failure_class": "http_status", "detail": "HTTP 503", "http_status": 503,
+                   "latency_ms": 4.0, "timings": None}
+        recorder.record("panel", "down", at + dt.timedelta(seconds=60), 4.0, failure)
+        # A state change: the closed run with its final count, the new one, the failure.
+        assert await recorder.flush() == 3
+        assert await runs() == [("up", 2), ("down", 1)]
+        assert await rollup() is None
+
+        clocks.advance(240)  # 300 s after the target's first result: its checkpoint
+        assert await recorder.flush() == 1  # the hour's roll-up, with all three results
+        assert await rollup() == (3, 1)
+
+        clocks.advance(30)
+        recorder.record("panel", "down", at + dt.timedelta(seconds=330), 5.0, failure)
+        assert await recorder.flush() == 1  # the failure; the run's count waits
+        assert await runs() == [("up", 2), ("down", 1)]
+        assert await recorder.flush(everything=True) == 2  # stop(): everything that grew
+        assert await runs() == [("up", 2), ("down", 2)]
+        assert await rollup() == (4, 2)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_finished_hour_is_written_whole_then_forgotten(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        await upgrade(engine)
+        clocks = Clocks(HOUR + dt.timedelta(minutes=59))
+        recorder = Recorder(
+            Database(engine), checkpoint=300, monotonic=lambda: clocks.seconds,
+            wall=lambda: clocks.now,
+        )
+        first = HOUR + dt.timedelta(minutes=59)
+        for second in (0, 30):
+            recorder.record("api", "up", first + dt.timedelta(seconds=second), 10.0)
+        # A probe started before the hour's end reports after the next hour began.
+        clocks.advance(61)
+        recorder.record("api", "up", HOUR + dt.timedelta(hours=1, seconds=31), 10.0)
+        recorder.record("api", "up", first + dt.timedelta(seconds=55), 10.0)  # late, same hour
+        clocks.advance(300)
+        await recorder.flush()
+        # Past the hour's end + LATE and written: a result for it now is not folded in.
+        clocks.advance(300)
+        recorder.record("api", "up", HOUR + dt.timedelta(hours=1, seconds=361), 10.0)
+        await recorder.flush()
+        recorder.record("api", "up", first + dt.timedelta(seconds=58), 10.0)
+        await recorder.flush(everything=True)
+        async with engine.connect() as connection:
+            hours = (await connection.execute(
+                select(LatencyRollup.hour, LatencyRollup.count).order_by(LatencyRollup.hour)
+            )).all()
+        # 10:59:00, 10:59:30 and the late 10:59:55 in the first hour; 11:00:31 and 11:06:01
+        # in the second; the 10:59:58 result came after the first hour was forgotten.
+        assert [count for _, count in hours] == [3, 2]
+    finally:
+        await engine.dispose()

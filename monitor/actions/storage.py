@@ -1,0 +1,89 @@
+"""What the database holds and how fast the probe history grows (``sla-monitor db stats``).
+
+R-M7 wants storage to grow with state changes and failures, not with probes: a target
+that stays up costs one run row and 24 hourly roll-ups a day, and after
+``storage.retention.hourly_rollups`` one daily roll-up. :func:`database_stats` shows
+each table's rows and bytes, and for the probe-history tables the rows added in the
+last day (or since the history began, if younger) per target and day, with the bytes
+that makes at the table's average row size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from monitor.config import Settings
+from monitor.store import Database, stats
+
+__all__ = ["DatabaseStats", "TableStats", "database_stats"]
+
+DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TableStats:
+    table: str
+    rows: int
+    bytes: int | None
+    bytes_per_row: float | None
+    # Probe-history tables only (None for the others): added in the window, per target-day.
+    rows_per_target_day: float | None
+    bytes_per_target_day: float | None
+
+
+@dataclass(frozen=True)
+class DatabaseStats:
+    database: str  # the URL without its password
+    dialect: str
+    targets: int  # configured probe targets (canaries included)
+    window_start: dt.datetime | None  # what the growth was measured over (None: no history)
+    window_end: dt.datetime
+    tables: list[TableStats]  # the probe history first, then the rest by name
+    rows: int  # all tables together
+    bytes: int | None
+    rows_per_target_day: float | None  # the probe history together
+    bytes_per_target_day: float | None
+
+
+def _total(values: list[float | None]) -> float | None:
+    found = [v for v in values if v is not None]
+    return sum(found) if found else None
+
+
+async def database_stats(db: Database, settings: Settings, *, now: dt.datetime) -> DatabaseStats:
+    """Rows and bytes per table, and the probe history's growth per target-day over the last
+    day (or since the history began)."""
+    targets = len(settings.topology.targets())
+    async with db.reading() as tx:
+        sizes = await stats.table_sizes(tx)
+        oldest = await stats.oldest_history(tx)
+        start = None if oldest is None else max(oldest, now - DAY)
+        added = await stats.history_rows_since(tx, start) if start is not None else {}
+    days = (now - start) / DAY if start is not None else 0.0
+    tables = []
+    history = list(stats.HISTORY_TIMES)
+    order = {name: (0, history.index(name)) for name in history}
+    for size in sorted(sizes, key=lambda s: order.get(s.table, (1, s.table))):
+        per_row = size.bytes / size.rows if size.bytes is not None and size.rows else None
+        rows_per_day = bytes_per_day = None
+        if size.table in stats.HISTORY_TIMES and targets and days > 0:
+            # A table younger than a day: its rows so far, scaled to a day.
+            rows_per_day = added.get(size.table, 0) / targets / max(days, 1 / 24)
+            bytes_per_day = rows_per_day * per_row if per_row is not None else None
+        tables.append(
+            TableStats(size.table, size.rows, size.bytes, per_row, rows_per_day, bytes_per_day)
+        )
+    sizes_known = all(t.bytes is not None for t in tables)
+    return DatabaseStats(
+        database=db.where(),
+        dialect=db.dialect,
+        targets=targets,
+        window_start=start,
+        window_end=now,
+        tables=tables,
+        rows=sum(t.rows for t in tables),
+        bytes=sum(t.bytes or 0 for t in tables) if sizes_known else None,
+        rows_per_target_day=_total([t.rows_per_target_day for t in tables]),
+        bytes_per_target_day=_total([t.bytes_per_target_day for t in tables]),
+    )
