@@ -53,6 +53,7 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _references(data)
     yield from _probes(data)
     yield from _policy(data)
+    yield from _monitor(data)
     yield from _smtp(data)
 
 
@@ -216,6 +217,20 @@ def _policy(data: dict[str, Any]) -> Iterator[Issue]:
             (
                 f"{format_duration(warning)} must be shorter than notification_deadline "
                 f"({format_duration(deadline)})"
+            ),
+        )
+
+
+def _monitor(data: dict[str, Any]) -> Iterator[Issue]:
+    monitor = _section(data, "monitor")
+    beat = _seconds(monitor.get("heartbeat_interval"), 10.0)
+    unknown_after = _seconds(monitor.get("unknown_after"), 60.0)
+    if beat is not None and unknown_after is not None and unknown_after <= beat:
+        yield (
+            ("monitor", "unknown_after"),
+            (
+                f"{format_duration(unknown_after)} must be longer than heartbeat_interval "
+                f"({format_duration(beat)}), or every beat would leave unknown time (R-M3)"
             ),
         )
 

@@ -27,9 +27,44 @@ from pydantic import (
 
 from monitor.config.credentials import check_secret_path
 from monitor.config.durations import parse_duration
+from monitor.present.formats import format_duration
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
-PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+YEAR = 366 * DAY
+
+
+def _between(low: float, high: float) -> AfterValidator:
+    """A duration's range, said in the words ``check-config`` shows durations in (issue 13:
+    ``.inf``, ``7e23d`` or ``0.0000001`` pass the type but break the daemon later)."""
+
+    def check(seconds: float) -> float:
+        if not low <= seconds <= high:
+            raise ValueError(
+                f"expected a duration from {format_duration(low)} to {format_duration(high)}"
+            )
+        return seconds
+
+    check.bounds = (low, high)  # type: ignore[attr-defined]  # for the README's reference
+    return AfterValidator(check)
+
+
+_Duration = BeforeValidator(parse_duration)  # seconds or "1h30m", finite
+
+# Every duration has finite, sensible bounds, named in the error (issue 13).
+ProbeInterval = Annotated[float, _Duration, _between(0.1, DAY)]  # sub-second: tests, the demo
+ProbeTimeout = Annotated[float, _Duration, _between(0.1, HOUR)]  # below, a healthy target fails
+ResponseTime = Annotated[float, _Duration, _between(0.001, HOUR)]
+HeartbeatInterval = Annotated[float, _Duration, _between(0.1, HOUR)]
+UnknownAfter = Annotated[float, _Duration, _between(1.0, DAY)]
+PolicyDuration = Annotated[float, _Duration, _between(1.0, YEAR)]
+TierDowntime = Annotated[float, _Duration, _between(1.0, 31 * DAY)]  # months: 31 days at most
+CertificateWarning = Annotated[float, _Duration, _between(1.0, YEAR)]
+CertificateCadence = Annotated[float, _Duration, _between(1.0, 7 * DAY)]
+SMTPTimeout = Annotated[float, _Duration, _between(0.1, 10 * MINUTE)]
+BusyTimeout = Annotated[float, _Duration, _between(0.1, 10 * MINUTE)]
+WebhookTimeout = Annotated[float, _Duration, _between(0.1, MINUTE)]
+# Money: finite, and below what any yearly fee is (a thousand trillion, even in rials).
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 15, allow_inf_nan=False)]
 
 
 def _matching(pattern: str, what: str) -> AfterValidator:
@@ -93,8 +128,8 @@ class Provider(Strict):
     """IANA zone; months and shown times use it (R-M5)"""
     calendar: Literal["gregorian", "jalali"] = "gregorian"
     """gregorian | jalali: what a month YYYY-MM means (R-M5)"""
-    weekend_days: list[Weekday] = ["friday"]
-    """days that are not business days for claim receipts (R-C1 Decision)"""
+    weekend_days: Annotated[list[Weekday], Field(max_length=6)] = ["friday"]
+    """days that are not business days for claim receipts (R-C1 Decision); at most six"""
     holidays: list[dt.date] = []
     """extra non-business days, ISO dates (R-C1 Decision)"""
     supported_versions: list[str] = []
@@ -107,13 +142,21 @@ class Provider(Strict):
     def _zone(cls, value: str) -> str:
         return _check_zone(value)
 
+    @field_validator("weekend_days")
+    @classmethod
+    def _weekend(cls, value: list[str]) -> list[str]:
+        # R-C1: receipts are due by the next business day; one must exist.
+        if len(set(value)) != len(value):
+            raise ValueError("expected each day once")
+        return value
+
 
 class Tier(Strict):
     name: str
     """label shown in reports, e.g. 1w"""
-    min_downtime: PositiveSeconds
+    min_downtime: TierDowntime
     """counted downtime from which the tier applies (inclusive)"""
-    credit_days: Annotated[int, Field(gt=0)]
+    credit_days: Annotated[int, Field(gt=0, le=3660)]
     """days of service credited (R-T2)"""
 
 
@@ -128,27 +171,27 @@ class Policy(Strict):
         Tier(name="1m", min_downtime=57600, credit_days=30),
     ]
     """R-T1 credit tiers by counted downtime, increasing; each lower bound inclusive (Decision)"""
-    detection_deadline: PositiveSeconds = 900.0
+    detection_deadline: PolicyDuration = 900.0
     """D-1: a failure must be known within this"""
-    notification_deadline: PositiveSeconds = 7200.0
+    notification_deadline: PolicyDuration = 7200.0
     """R-N1 / D-2: customers notified within this of an incident start"""
-    notification_warning: PositiveSeconds = 1800.0
+    notification_warning: PolicyDuration = 1800.0
     """D-2: alert operators with this much left"""
-    notification_credit_days: Annotated[int, Field(ge=0)] = 1
+    notification_credit_days: Annotated[int, Field(ge=0, le=366)] = 1
     """R-N1: credit days for an incident not notified in time"""
-    maintenance_notice: PositiveSeconds = 172800.0
+    maintenance_notice: PolicyDuration = 172800.0
     """R-EX1 / D-3: notice a maintenance window needs to be excluded"""
-    claim_deadline: PositiveSeconds = 14 * 86400.0
+    claim_deadline: PolicyDuration = 14 * 86400.0
     """R-C1: claims accepted until this long after the month ends"""
-    decision_deadline: PositiveSeconds = 14 * 86400.0
+    decision_deadline: PolicyDuration = 14 * 86400.0
     """R-C1: claim decision due within this of submission"""
-    credit_delay: PositiveSeconds = 30 * 86400.0
+    credit_delay: PolicyDuration = 30 * 86400.0
     """R-C1: approved credit effective a month later"""
-    diagnosis_deadline: PositiveSeconds = 172800.0
+    diagnosis_deadline: PolicyDuration = 172800.0
     """R-P1 / R-P2: partial problems diagnosed within this of the report"""
-    panel_fix_deadline: PositiveSeconds = 3 * 86400.0
+    panel_fix_deadline: PolicyDuration = 3 * 86400.0
     """R-P1: web-panel fix due this long after diagnosis"""
-    mobile_fix_deadline: PositiveSeconds = 3 * 86400.0
+    mobile_fix_deadline: PolicyDuration = 3 * 86400.0
     """R-P2: mobile-app fix due per defect"""
     partial_penalty_fraction: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.25")
     """R-P1: share of the tier credit owed for a late fix"""
@@ -161,9 +204,9 @@ class TLSSettings(Strict):
     """verify the certificate chain and host name"""
     ca_file: str | None = None
     """extra CA bundle (PEM) to trust"""
-    cert_expiry_warning: PositiveSeconds = 14 * 86400.0
+    cert_expiry_warning: CertificateWarning = 14 * 86400.0
     """warn this long before the certificate expires"""
-    cert_check_interval: PositiveSeconds = 3600.0
+    cert_check_interval: CertificateCadence = 3600.0
     """how often the certificate is read"""
 
 
@@ -177,9 +220,9 @@ class JSONCondition(Strict):
 
 
 class ProbeBase(Strict):
-    interval: PositiveSeconds = 30.0
+    interval: ProbeInterval = 30.0
     """time between probes; must exceed timeout"""
-    timeout: PositiveSeconds = 10.0
+    timeout: ProbeTimeout = 10.0
     """a probe gives up after this"""
     fail_after: Annotated[int, Field(ge=1, le=100)] = 3
     """consecutive failures that open an incident (R-M1)"""
@@ -216,7 +259,7 @@ class HTTPProbe(ProbeBase):
     """substring the body must contain"""
     json_condition: JSONCondition | None = Field(default=None, alias="json")
     """JSON condition {path, equals} on the body (key: json)"""
-    max_response_time: PositiveSeconds | None = None
+    max_response_time: ResponseTime | None = None
     """slower answers count as failures (too_slow)"""
     headers: dict[str, str] = {}
     """request headers"""
@@ -273,10 +316,10 @@ class MonitorSettings(Strict):
     # R-M2: results are 'unknown' while at least this fraction of canaries fails.
     canary_quorum: Annotated[float, Field(gt=0, le=1)] = 1.0
     """fraction of canaries failing at once that makes results unknown (R-M2)"""
-    heartbeat_interval: PositiveSeconds = 10.0
+    heartbeat_interval: HeartbeatInterval = 10.0
     """how often the daemon records that it is alive (R-M3)"""
     # R-M3: a gap between heartbeats longer than this is unknown time.
-    unknown_after: PositiveSeconds = 60.0
+    unknown_after: UnknownAfter = 60.0
     """a longer gap between heartbeats is unknown time (R-M3)"""
     max_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 1000
     """probes in flight at once"""
@@ -321,7 +364,7 @@ class Contacts(Strict):
 
 
 class Fee(Strict):
-    amount: Annotated[Decimal, Field(ge=0)]
+    amount: Amount
     """yearly fee (R-T2 money value = days × fee / 365)"""
     currency: Currency
     """ISO 4217 code"""
@@ -368,7 +411,7 @@ class SMTP(Strict):
     """environment variable holding the password"""
     sender: Email
     """From address"""
-    timeout: PositiveSeconds = 30.0
+    timeout: SMTPTimeout = 30.0
     """timeout of each SMTP operation"""
 
 
