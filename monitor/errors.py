@@ -9,6 +9,8 @@
     ├── ConfigError              the configuration file is unreadable or invalid (exit 2);
     │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
     ├── StoreError               the database failed or is not at the expected schema (exit 1)
+    │   └── StoreLocationError   the database's place cannot hold it: a read-only or missing
+    │                            directory, no permission (exit 2: the operator must fix it)
     ├── ProbeError               a target failed a probe ("error": none of the below);
     │   │                        the class is the failure class kept as evidence (R-M7)
     │   ├── DNSError             "dns": the name did not resolve (in time)
@@ -57,6 +59,7 @@ __all__ = [
     "ProbeTimeout",
     "RedirectLoop",
     "StoreError",
+    "StoreLocationError",
     "TLSError",
     "TooLarge",
     "TooSlow",
@@ -141,6 +144,13 @@ class ConfigError(MonitorError):
 
 class StoreError(MonitorError):
     """The database failed, or its schema is not the one this version expects."""
+
+
+class StoreLocationError(StoreError):
+    """The configured database cannot live where it is (read-only, no permission): a
+    configuration problem, exit code 2 (systemd does not restart it, RestartPreventExitStatus=2)."""
+
+    exit_code = 2
 
 
 FailureClass = Literal[

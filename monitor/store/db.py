@@ -41,7 +41,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from monitor.errors import StoreError
+from monitor.errors import StoreError, StoreLocationError
+from monitor.redact import redact
 
 __all__ = [
     "Database",
@@ -81,7 +82,9 @@ def resolve_url(configured: str | None) -> str:
     try:
         parsed = make_url(url)
     except Exception as exc:
-        raise StoreError(f"storage.url: {url!r} is not a database URL ({exc})") from exc
+        raise StoreError(
+            f"storage.url: {redact(url)!r} is not a database URL ({redact(str(exc))})"
+        ) from None
     if parsed.drivername == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     elif parsed.drivername in ("postgresql", "postgres"):
@@ -95,6 +98,9 @@ def resolve_url(configured: str | None) -> str:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # Statements' parameters (e-mail bodies, probe evidence) never go into an error
+    # message or a log line, whatever the log level (issue 13).
+    kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
@@ -104,7 +110,15 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def _configure_sqlite(engine: AsyncEngine) -> None:
     database = engine.url.database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        directory = Path(database).parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreLocationError(
+                f"storage: cannot create the directory {str(directory)!r} for the SQLite "
+                f"database: {exc.strerror or exc}; allowed: a writable directory "
+                "($STATE_DIRECTORY, the working directory, or the one storage.url names)"
+            ) from None
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -121,6 +135,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         readonly = connection.get_execution_options().get("readonly", False)
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY = ("readonly database", "read-only", "unable to open database file", "permission")
+
+
+def _read_only(cause: str) -> bool:
+    lowered = cause.lower()
+    return any(text in lowered for text in _READ_ONLY)
 
 
 def inserted_id(result: Any) -> int:
@@ -214,10 +236,30 @@ class Database:
         return True
 
     async def upgrade(self) -> tuple[str | None, str | None]:
-        """Bring the schema to head (a no-op when it is); (revision before, after)."""
+        """Bring the schema to head (a no-op when it is); (revision before, after).
+
+        The first thing every command and the daemon do with the database, so a database
+        that cannot be reached or written is said here in one line (issue 13):
+        :class:`StoreLocationError` (exit 2) for a read-only or forbidden place,
+        :class:`StoreError` (exit 1) with the cause for anything else."""
         from monitor.store.migrate import upgrade
 
-        return await upgrade(self.engine)
+        try:
+            return await upgrade(self.engine)
+        except (DBAPIError, OSError) as exc:
+            raise self.unavailable(exc) from None
+
+    def unavailable(self, exc: BaseException) -> StoreError:
+        """One clear error for a database that cannot be used, without its password."""
+        text = str(getattr(exc, "orig", None) or exc).strip()
+        cause = redact(text.splitlines()[0]) if text else type(exc).__name__
+        if self.dialect == "sqlite" and _read_only(cause):
+            return StoreLocationError(
+                f"storage: cannot write the SQLite database {self.engine.url.database!r}: "
+                f"{cause}; allowed: a file in a writable directory ($STATE_DIRECTORY, the "
+                "working directory, or the one storage.url names)"
+            )
+        return StoreError(f"storage: cannot use the database {self.where()}: {cause}")
 
     async def dispose(self) -> None:
         await self.engine.dispose()
