@@ -39,6 +39,7 @@ from monitor.daemon.detector import Closed, Detector, Event, Opened, Reopened, T
 from monitor.daemon.metrics import PHASES, STATE_VALUE, DaemonMetrics
 from monitor.daemon.recorder import Recorder
 from monitor.probes import CertificateCheck, Probe, ProbeResult
+from monitor.redact import redact
 from monitor.sla import within
 from monitor.store import incidents
 
@@ -223,7 +224,8 @@ class Watch:
         if state != "up":
             failure = {
                 "failure_class": result.failure_class or "error",
-                "detail": result.detail or "",
+                # A probe URL's user-info never reaches the evidence (issue 13).
+                "detail": redact(result.detail or ""),
                 "http_status": result.http_status,
                 "latency_ms": total * 1000 if total is not None else None,
                 "timings": {
