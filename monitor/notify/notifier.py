@@ -64,7 +64,8 @@ class Notifier:
         await notifier.stop()                      # in-flight sends finish first
 
     ``transport`` replaces the configured one (tests, the demo). ``backoff``,
-    ``poll_interval`` and ``lease`` tune the worker; ``lookback`` is how far back
+    ``poll_interval``, ``lease`` and ``probe_interval`` (how often an unreachable SMTP
+    server is probed) tune the worker; ``lookback`` is how far back
     past a deadline incidents and windows are still checked.
     """
 
@@ -82,6 +83,7 @@ class Notifier:
         concurrency: int = 4,
         batch_size: int = 20,
         lookback: float = 86400.0,
+        probe_interval: float = 15.0,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -99,6 +101,7 @@ class Notifier:
         self._lease = lease if lease is not None else max(300.0, 6 * smtp_timeout)
         self._concurrency = concurrency
         self._batch_size = batch_size
+        self._probe_interval = probe_interval
 
     @property
     def worker(self) -> OutboxWorker:
@@ -117,6 +120,7 @@ class Notifier:
                 lease=self._lease,
                 concurrency=self._concurrency,
                 batch_size=self._batch_size,
+                probe_interval=self._probe_interval,
             )
         return self._worker
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,9 +27,12 @@ __all__ = [
     "give_up",
     "lock_sending",
     "mark_sent",
+    "oldest_waiting",
     "outage_messages",
     "outage_queued",
     "release",
+    "release_delayed",
+    "renew",
     "retry_at",
 ]
 
@@ -154,9 +157,16 @@ async def depth(tx: Tx) -> int:
 
 
 async def claim(
-    tx: Tx, *, now: dt.datetime, lease: float, limit: int, exclude: Iterable[int] = ()
+    tx: Tx,
+    *,
+    now: dt.datetime,
+    lease: float,
+    limit: int,
+    owner: str,
+    exclude: Iterable[int] = (),
 ) -> list[QueuedMessage]:
-    """Take up to ``limit`` due messages: ``status='sending'`` until ``now + lease``.
+    """Take up to ``limit`` due messages for ``owner``: ``status='sending'`` until
+    ``now + lease`` (a row whose lease ran out is due again).
 
     ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (two workers never take the same row);
     SQLite's write transaction (``BEGIN IMMEDIATE``) serialises claims."""
@@ -175,46 +185,107 @@ async def claim(
     for row in rows:
         row.status = "sending"
         row.next_attempt_at = until
+        row.claimed_by = owner
     return [_record(row) for row in rows]
 
 
-async def release(
-    tx: Tx, ids: Sequence[int], at: dt.datetime, reason: str | None = None
-) -> None:
-    """Hand claimed rows that were not attempted back, due at ``at`` (attempts unchanged)."""
-    values: dict[str, Any] = {"status": "pending", "next_attempt_at": at}
-    if reason is not None:
-        values["last_error"] = reason
-    await tx.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "sending")
-        .values(**values)
+def _owned(ids: Sequence[int], owner: str) -> Any:
+    return (
+        OutboxMessage.id.in_(list(ids)),
+        OutboxMessage.status == "sending",
+        OutboxMessage.claimed_by == owner,
     )
 
 
-async def mark_sent(
-    tx: Tx, outbox_id: int, *, accepted_at: dt.datetime, response: str, error: str | None
-) -> bool:
-    """The server accepted it: ``accepted_at`` is the D-2 evidence. False when the row is no
-    longer ours (another worker recorded it)."""
+async def renew(tx: Tx, ids: Sequence[int], *, owner: str, until: dt.datetime) -> set[int]:
+    """Extend ``owner``'s lease on ``ids`` to ``until``; returns the ids still ``owner``'s (a
+    row whose lease ran out may have been claimed by another worker, issue 13)."""
+    if not ids:
+        return set()
+    await tx.execute(update(OutboxMessage).where(*_owned(ids, owner)).values(next_attempt_at=until))
+    return set((await tx.scalars(select(OutboxMessage.id).where(*_owned(ids, owner)))).all())
+
+
+async def release(
+    tx: Tx, ids: Sequence[int], at: dt.datetime, reason: str | None = None, *, owner: str
+) -> None:
+    """Hand claimed rows that were not attempted back, due at ``at`` (attempts unchanged)."""
+    values: dict[str, Any] = {"status": "pending", "next_attempt_at": at, "claimed_by": None}
+    if reason is not None:
+        values["last_error"] = reason
+    await tx.execute(update(OutboxMessage).where(*_owned(ids, owner)).values(**values))
+
+
+def _delayed() -> Any:
+    """Attempted, or handed back behind a failed attempt (``last_error`` says why): waiting
+    because of a failure, not because it is scheduled for later."""
+    return or_(OutboxMessage.attempts > 0, OutboxMessage.last_error.is_not(None))
+
+
+async def release_delayed(tx: Tx, now: dt.datetime) -> int:
+    """Make every message waiting out a retry delay due now (the SMTP server answers
+    again, D-2); messages scheduled for later that were never attempted keep their time.
+    Returns how many."""
     result: Any = await tx.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "sending")
+        .where(
+            OutboxMessage.status == "pending", _delayed(), OutboxMessage.next_attempt_at > now
+        )
+        .values(next_attempt_at=now)
+    )
+    return max(int(result.rowcount or 0), 0)
+
+
+async def oldest_waiting(tx: Tx, now: dt.datetime) -> dt.datetime | None:
+    """Since when the longest-waiting message has waited: its creation, for one already
+    attempted; its due time, for one due and never attempted. Messages scheduled for later
+    (a notice not yet due) are not waiting."""
+    attempted = await tx.scalar(
+        select(func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.status.in_(ACTIVE), _delayed()
+        )
+    )
+    due = await tx.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == "pending",
+            ~_delayed(),
+            OutboxMessage.next_attempt_at <= now,
+        )
+    )
+    found = [at for at in (attempted, due) if at is not None]
+    return min(found) if found else None
+
+
+async def mark_sent(
+    tx: Tx,
+    outbox_id: int,
+    *,
+    accepted_at: dt.datetime,
+    response: str,
+    error: str | None,
+    owner: str,
+) -> bool:
+    """The server accepted it: ``accepted_at`` is the D-2 evidence. False when the row is no
+    longer ``owner``'s (another worker recorded it)."""
+    result: Any = await tx.execute(
+        update(OutboxMessage)
+        .where(*_owned([outbox_id], owner))
         .values(
             status="sent",
             attempts=OutboxMessage.attempts + 1,
             accepted_at=accepted_at,
             smtp_response=response,
             last_error=error,
+            claimed_by=None,
         )
     )
     return bool(result.rowcount == 1)
 
 
-async def lock_sending(tx: Tx, outbox_id: int) -> QueuedMessage | None:
-    """The row, locked for recording a failed attempt; None unless it is still ``sending``."""
+async def lock_sending(tx: Tx, outbox_id: int, *, owner: str) -> QueuedMessage | None:
+    """The row, locked for recording a failed attempt; None unless it is still ``owner``'s."""
     row = await tx.get(OutboxMessage, outbox_id, with_for_update=True, populate_existing=True)
-    if row is None or row.status != "sending":
+    if row is None or row.status != "sending" or row.claimed_by != owner:
         return None
     return _record(row)
 
@@ -226,7 +297,11 @@ async def retry_at(
         update(OutboxMessage)
         .where(OutboxMessage.id == outbox_id)
         .values(
-            status="pending", attempts=attempts, last_error=error, next_attempt_at=next_attempt_at
+            status="pending",
+            attempts=attempts,
+            last_error=error,
+            next_attempt_at=next_attempt_at,
+            claimed_by=None,
         )
     )
 
@@ -235,7 +310,7 @@ async def give_up(tx: Tx, outbox_id: int, *, attempts: int, error: str) -> None:
     await tx.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == outbox_id)
-        .values(status="failed", attempts=attempts, last_error=error)
+        .values(status="failed", attempts=attempts, last_error=error, claimed_by=None)
     )
 
 
