@@ -211,7 +211,7 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
         clock=SystemClock(),
         backoff=REAL_FAST,
         poll_interval=0.02,
-        lease=0.5,  # a lease the crashed worker may have held runs out quickly
+        lease=2.0,  # each send may take a quarter of the lease (0.5 s here)
     )
     try:
         await second.start()
