@@ -27,6 +27,7 @@ import asyncio
 import datetime as dt
 import logging
 import signal
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ class Daemon:
 
     async def start(self) -> None:
         settings = self.settings = Settings.from_config(self.config)
-        self.db = Database.open(settings.storage.url)
+        self.db = Database.open(settings.storage.url, settings.storage.busy_timeout)
         await self.db.upgrade()  # a no-op when the schema is current
         self.metrics = DaemonMetrics(self.registry)
         self.notifier = Notifier(
@@ -109,7 +110,7 @@ class Daemon:
         await self.notifier.start()  # reads the SMTP secret: a missing one fails here (exit 2)
         self.heartbeat = Heartbeat(self.db, self.clock, settings.monitor.unknown_after)
         await self.heartbeat.start()
-        self.recorder = Recorder(self.db)
+        self.recorder = Recorder(self.db, dropped=self.metrics.results_dropped)
         await self.recorder.load()
         self.sessions = ProbeSessions(settings.monitor.max_concurrency, clock=self.clock)
         await self.sessions.__aenter__()
@@ -193,7 +194,12 @@ class Daemon:
         self.http_port = sockets[0].getsockname()[1] if sockets else int(port)
 
     async def ready(self) -> dict[str, bool]:
-        return {"database": await self.db.ping(), "scheduler": bool(self.scheduler.running)}
+        return {
+            "database": await self.db.ping(),
+            "scheduler": bool(self.scheduler.running),
+            # Issue 13: incident changes waiting too long for the database (not lost).
+            "incidents": not self.watch.journal.stuck,
+        }
 
     # --- reload: prepare, then swap ------------------------------------------------------------
 
@@ -297,14 +303,22 @@ class Daemon:
         await self.schedule.stop(grace)
         self.scheduler.shutdown(wait=False)
         await self.flush()
-        await self.watch.close(self.clock.now())
-        await self.heartbeat.stop()
-        await self.notifier.stop()
+        # Each step runs even when the one before fails (the database may be full or gone,
+        # issue 13): a SIGTERM always ends in a clean exit, with the failures logged.
+        await self._step("incident changes and unknown time", self.watch.close(self.clock.now()))
+        await self._step("the heartbeat's last beat", self.heartbeat.stop())
+        await self._step("the outbox", self.notifier.stop())
         if self._runner is not None:
             await self._runner.cleanup()
         await self.sessions.__aexit__(None, None, None)
         await self.db.dispose()
         log.info("daemon stopped")
+
+    async def _step(self, what: str, step: Awaitable[None]) -> None:
+        try:
+            await step
+        except Exception:
+            log.exception(f"stopping: {what} could not be completed")
 
     async def serve(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads."""

@@ -19,6 +19,9 @@ def secret_warnings(config: Config) -> list[str]:
     if config.smtp is not None:
         refs.append(("smtp.password_file", config.smtp.password_file, "file"))
         refs.append(("smtp.password_env", config.smtp.password_env, "env"))
+    if config.webhook is not None:
+        refs.append(("webhook.secret_file", config.webhook.secret_file, "file"))
+        refs.append(("webhook.secret_env", config.webhook.secret_env, "env"))
     refs.append(("http.tokens_file", config.http.tokens_file, "file"))
     refs.append(("http.tokens_env", config.http.tokens_env, "env"))
     warnings = []

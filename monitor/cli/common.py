@@ -60,7 +60,7 @@ def settings(args: argparse.Namespace) -> Settings:
 async def database(settings: Settings) -> AsyncIterator[Database]:
     """The configured database on a schema at head (the upgrade is a no-op when it already
     is), disposed of on exit."""
-    db = Database.open(settings.storage.url)
+    db = Database.open(settings.storage.url, settings.storage.busy_timeout)
     try:
         await db.upgrade()
         yield db

@@ -55,6 +55,7 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _policy(data)
     yield from _monitor(data)
     yield from _smtp(data)
+    yield from _webhook(data)
 
 
 def _unique(
@@ -246,3 +247,16 @@ def _smtp(data: dict[str, Any]) -> Iterator[Issue]:
     http = data.get("http")
     if isinstance(http, dict) and http.get("tokens_file") and http.get("tokens_env"):
         yield ("http", "tokens_file"), "give tokens_file or tokens_env, not both"
+
+
+def _webhook(data: dict[str, Any]) -> Iterator[Issue]:
+    webhook = data.get("webhook")
+    if not isinstance(webhook, dict):
+        return
+    file, env = webhook.get("secret_file"), webhook.get("secret_env")
+    if file and env:
+        yield ("webhook", "secret_file"), "give secret_file or secret_env, not both"
+    if webhook.get("secret_header") and not (file or env):
+        yield ("webhook", "secret_header"), "a secret_header needs secret_file or secret_env"
+    if (file or env) and not webhook.get("secret_header"):
+        yield ("webhook", "secret_header"), "required with secret_file or secret_env: the header that carries the secret, e.g. Authorization"

@@ -419,12 +419,46 @@ class Storage(Strict):
     # Default: SQLite in $STATE_DIRECTORY (systemd) or the current directory.
     url: str | None = None
     """sqlite+aiosqlite:///PATH or postgresql+asyncpg://...; default SQLite in $STATE_DIRECTORY or the current directory"""
+    busy_timeout: BusyTimeout = 30.0
+    """SQLite: how long a write waits for another writer's lock before it fails (and is retried, issue 13)"""
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("expected a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+
+class Webhook(Strict):
+    """Operator alerts without SMTP (issue 13): each operator e-mail (outage, recovery, D-2
+    at risk, message given up, late maintenance notice) and the SMTP server's state, POSTed
+    as Alertmanager webhook JSON."""
+
+    url: str
+    """http:// or https:// URL that takes Alertmanager webhook JSON (version 4)"""
+    timeout: WebhookTimeout = 5.0
+    """each POST gives up after this (tried again 5 s later)"""
+    secret_header: str | None = None
+    """header carrying the secret, e.g. Authorization; its value from secret_file or secret_env"""
+    secret_file: SecretFile | None = None
+    """file holding the header's value (e.g. Bearer TOKEN); ${CREDENTIALS_DIRECTORY}/NAME for a systemd credential"""
+    secret_env: str | None = None
+    """environment variable holding the header's value"""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an absolute http:// or https:// URL with a host")
+        return value
+
+    @field_validator("secret_header")
+    @classmethod
+    def _header(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+            raise ValueError("expected a header name like 'Authorization'")
         return value
 
 
@@ -460,6 +494,8 @@ class Config(Strict):
     """customers (accounts)"""
     smtp: SMTP | None = None
     """SMTP server; without it mail goes to a local Maildir"""
+    webhook: Webhook | None = None
+    """operator alerts as Alertmanager webhook JSON, a path that does not need SMTP"""
     maildir: str | None = None
     """where mail goes without SMTP; default <state dir>/Maildir"""
     storage: Storage = Storage()

@@ -13,6 +13,14 @@ through :mod:`monitor.store.history`, the only writer of these tables):
 
 What a ``kill -9`` can lose is the fold since the last flush (``flush_interval``,
 a few seconds of counters); incidents are written at once, not here.
+
+**Bounded while the database is away** (issue 13): a failed flush keeps everything
+for the next one, but failures waiting to be written are capped
+(``max_pending_failures``, 200,000: some 100 MB). Beyond it new failures are not kept:
+they are counted (``sla_monitor_probe_results_dropped_total``), logged once, and the
+span they covered is written as unknown time (``store_unavailable``, R-M3) by the
+first flush that succeeds, so results that could not be stored are never silently
+counted as up. Runs and roll-ups are per target and hour, bounded already.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from monitor.store import history
+from monitor.store import history, unknown
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -69,8 +77,18 @@ class _Rollup:
 class Recorder:
     """Folds results in memory; :meth:`flush` writes them in one transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_pending_failures: int = 200_000,
+        dropped: Any = None,
+    ) -> None:
         self.db = db
+        self.max_pending_failures = max_pending_failures
+        self.dropped_counter = dropped  # a Prometheus counter, or None
+        # Failures not kept while the database was away: (count, first at, last at).
+        self._dropped: tuple[int, dt.datetime, dt.datetime] | None = None
         self._runs: dict[str, _Run] = {}
         self._closed: list[tuple[str, _Run]] = []
         self._failures: list[dict[str, Any]] = []
@@ -137,7 +155,12 @@ class Recorder:
             if run.latency_max_ms is None or latency_ms > run.latency_max_ms:
                 run.latency_max_ms = latency_ms
         if failure is not None:
-            self._failures.append({"target_id": target_id, "at": at, "state": state, **failure})
+            if len(self._failures) < self.max_pending_failures:
+                self._failures.append(
+                    {"target_id": target_id, "at": at, "state": state, **failure}
+                )
+            else:
+                self._drop(at)
         hour = _hour(at)
         key = (target_id, hour)
         rollup = self._rollups.get(key)
@@ -152,6 +175,20 @@ class Recorder:
             rollup.min_ms = min(rollup.min_ms, latency_ms)
             rollup.max_ms = max(rollup.max_ms, latency_ms)
             rollup.buckets[bisect_left(BUCKETS_MS, latency_ms)] += 1
+
+    def _drop(self, at: dt.datetime) -> None:
+        if self._dropped is None:
+            log.error(
+                "probe failures cannot be stored and are no longer kept; the span they cover "
+                "becomes unknown time once the database takes writes again",
+                extra={"kept": len(self._failures), "since": at.isoformat()},
+            )
+            self._dropped = (1, at, at)
+        else:
+            count, first, last = self._dropped
+            self._dropped = (count + 1, min(first, at), max(last, at))
+        if self.dropped_counter is not None:
+            self.dropped_counter.inc()
 
     def forget(self, target_id: str) -> None:
         """A target removed from the configuration: its open run is flushed and dropped."""
@@ -170,7 +207,8 @@ class Recorder:
         failures, self._failures = self._failures, []
         dirty, self._dirty_rollups = self._dirty_rollups, set()
         rollups = {key: self._rollups[key] for key in dirty}
-        if not (pending or failures or rollups):
+        dropped, self._dropped = self._dropped, None
+        if not (pending or failures or rollups or dropped):
             return 0
         new = [(t, r) for t, r in pending if r.id is None]
         old = [(t, r) for t, r in pending if r.id is not None]
@@ -191,6 +229,15 @@ class Recorder:
                     await history.add_failures(tx, failures)
                 if rollups:
                     await history.upsert_rollups(tx, _rollup_rows(rollups))
+                if dropped is not None:
+                    count, first, last = dropped
+                    await unknown.add_unknown(
+                        tx,
+                        start=first,
+                        end=max(last, first + dt.timedelta(seconds=1)),
+                        reason="store_unavailable",
+                        detail=f"{count} probe failures could not be stored (database unavailable)",
+                    )
         except BaseException:
             # Keep what could not be written for the next flush; the open runs stay
             # dirty in place, new runs get their ids then.
@@ -199,12 +246,24 @@ class Recorder:
             self._closed[:0] = closed
             self._failures[:0] = failures
             self._dirty_rollups |= dirty
+            if dropped is not None:
+                count, first, last = dropped
+                if self._dropped is not None:  # more were dropped meanwhile
+                    more, more_first, more_last = self._dropped
+                    dropped = (count + more, min(first, more_first), max(last, more_last))
+                self._dropped = dropped
             raise
         for _, run in pending:
             run.dirty = False
         self._prune_rollups()
         written = len(pending) + len(failures) + len(rollups)
         self.rows_written += written
+        if dropped is not None:
+            log.warning(
+                "probe failures that could not be stored recorded as unknown time",
+                extra={"dropped": dropped[0], "start": dropped[1].isoformat(),
+                       "end": dropped[2].isoformat()},
+            )
         return written
 
     def _prune_rollups(self) -> None:

@@ -77,6 +77,14 @@ class NotifyMetrics:
             "server answered again.",
             registry=registry,
         )
+        self.webhook_deliveries = Counter(
+            "sla_monitor_webhook_deliveries",
+            "Operator alerts POSTed to the webhook: ok (2xx) or failed (tried again).",
+            ["result"],
+            registry=registry,
+        )
+        for result in ("ok", "failed"):
+            self.webhook_deliveries.labels(result)
         for failure_class in FAILURE_CLASSES:
             self.send_failures.labels(failure_class)
         for duty in DUTIES:

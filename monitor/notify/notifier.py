@@ -18,6 +18,7 @@ from monitor.notify.outbox import OutboxWorker
 from monitor.notify.sending import Backoff, Envelope
 from monitor.notify.smtp import MaildirTransport, SMTPTransport, Transport
 from monitor.notify.tracking import DutyCheck, DutyTracker
+from monitor.notify.webhook import WebhookRelay, WebhookTarget
 from monitor.store import maintenance, state_directory
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class NotifierPlan:
     settings: Settings
     envelope: Envelope
     transport: Transport | None  # None: keep the current one
+    webhook: WebhookTarget | None  # None: no webhook configured
 
 
 class Notifier:
@@ -84,6 +86,7 @@ class Notifier:
         batch_size: int = 20,
         lookback: float = 86400.0,
         probe_interval: float = 15.0,
+        webhook_interval: float = 5.0,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -102,6 +105,14 @@ class Notifier:
         self._concurrency = concurrency
         self._batch_size = batch_size
         self._probe_interval = probe_interval
+        self.webhook = WebhookRelay(
+            db,
+            clock,
+            self.metrics,
+            None,
+            smtp_unreachable_since=self._smtp_unreachable_since,
+            interval=webhook_interval,
+        )
 
     @property
     def worker(self) -> OutboxWorker:
@@ -125,13 +136,21 @@ class Notifier:
         return self._worker
 
     async def start(self) -> None:
-        """Build the transport (a missing SMTP secret raises ConfigError here) and start sending."""
+        """Build the transport and the webhook target (a missing secret raises ConfigError
+        here) and start sending."""
+        webhook = self.settings.config.webhook
+        self.webhook.target = WebhookTarget.from_config(webhook) if webhook else None
         await self.worker.refresh_depth()
         await self.worker.start()
+        await self.webhook.start()
 
     async def stop(self) -> None:
         if self._worker is not None:
             await self._worker.stop()
+        await self.webhook.stop()
+
+    def _smtp_unreachable_since(self) -> dt.datetime | None:
+        return None if self._worker is None else self._worker.unreachable_since
 
     @property
     def transport(self) -> Transport | None:
@@ -167,7 +186,9 @@ class Notifier:
         transport = None
         if self._transport is None and self._worker is not None:
             transport = build_transport(settings)
-        return NotifierPlan(settings, _envelope(settings), transport)
+        webhook = settings.config.webhook
+        target = WebhookTarget.from_config(webhook) if webhook is not None else None
+        return NotifierPlan(settings, _envelope(settings), transport, target)
 
     def apply(self, plan: NotifierPlan) -> None:
         """Switch to a prepared configuration (SIGHUP); cannot fail. Customers, contacts,
@@ -178,6 +199,7 @@ class Notifier:
         self.duties.configure(plan.settings, plan.envelope)
         if self._worker is not None:
             self._worker.use(plan.transport, plan.envelope)
+        self.webhook.target = plan.webhook
 
     def reconfigure(self, settings: Settings) -> None:
         """:meth:`prepare` then :meth:`apply`: a missing secret raises and changes nothing."""
@@ -197,3 +219,4 @@ class Notifier:
     def _wake(self) -> None:
         if self._worker is not None:
             self._worker.wake()
+        self.webhook.wake()

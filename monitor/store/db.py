@@ -97,17 +97,19 @@ def resolve_url(configured: str | None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000, **kwargs: Any
+) -> AsyncEngine:
     # Statements' parameters (e-mail bodies, probe evidence) never go into an error
     # message or a log line, whatever the log level (issue 13).
     kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, round(busy_timeout * 1000))
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     database = engine.url.database
     if database and database != ":memory:":
         directory = Path(database).parent
@@ -127,7 +129,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -165,9 +167,11 @@ class Database:
         self._sessions = session_factory(engine)
 
     @classmethod
-    def open(cls, url: str | None) -> Database:
-        """The configured database (``storage.url``), else SQLite in the state directory."""
-        return cls(create_engine(resolve_url(url)))
+    def open(cls, url: str | None, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> Database:
+        """The configured database (``storage.url``), else SQLite in the state directory;
+        ``busy_timeout`` (``storage.busy_timeout``, seconds) is how long an SQLite write
+        waits for another writer's lock."""
+        return cls(create_engine(resolve_url(url), busy_timeout=busy_timeout))
 
     @property
     def dialect(self) -> str:

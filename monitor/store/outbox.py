@@ -26,6 +26,7 @@ __all__ = [
     "enqueue",
     "give_up",
     "lock_sending",
+    "mark_relayed",
     "mark_sent",
     "oldest_waiting",
     "outage_messages",
@@ -34,6 +35,7 @@ __all__ = [
     "release_delayed",
     "renew",
     "retry_at",
+    "to_relay",
 ]
 
 ACTIVE = ("pending", "sending")  # not yet accepted nor given up
@@ -363,3 +365,27 @@ async def outage_queued(tx: Tx, incident_ids: Iterable[int]) -> set[tuple[int, s
             if incident_id is not None and customer_id is not None
         )
     return found
+
+
+async def to_relay(
+    tx: Tx, *, since: dt.datetime, kind_prefix: str, limit: int = 50
+) -> list[QueuedMessage]:
+    """Operator messages written since ``since`` that the webhook has not taken yet, oldest
+    first (issue 13: the operators' path that does not need SMTP)."""
+    rows = await tx.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.kind.startswith(kind_prefix, autoescape=True),
+            OutboxMessage.webhook_at.is_(None),
+            OutboxMessage.created_at >= since,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return [_record(row) for row in rows]
+
+
+async def mark_relayed(tx: Tx, outbox_id: int, at: dt.datetime) -> None:
+    await tx.execute(
+        update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(webhook_at=at)
+    )
