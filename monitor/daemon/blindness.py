@@ -30,7 +30,7 @@ from monitor.probes import ProbeResult
 from monitor.store import unknown
 
 if TYPE_CHECKING:
-    from monitor.store import Database
+    from monitor.store import Database, Tx
 
 __all__ = ["RESOLVER_QUORUM", "Blindness"]
 
@@ -39,6 +39,7 @@ log = logging.getLogger("monitor.monitor")
 # R-M2: this many distinct targets failing DNS in a row, and no other result, means
 # our resolver is broken, not theirs.
 RESOLVER_QUORUM = 3
+PERSIST_FOR = 60.0  # seconds an unknown interval's write is retried
 
 
 class Blindness:
@@ -122,15 +123,19 @@ class Blindness:
         if reason == previous:
             return
         self.metrics.monitor_blind.set(1 if reason else 0)
-        async with self.db.transaction() as tx:
+
+        async def work(tx: Tx) -> int | None:
             if self._interval_id is not None:
                 await unknown.end_unknown(tx, self._interval_id, at)
-                self._interval_id = None
-            if reason is not None:
-                self._interval_id = await unknown.add_unknown(
-                    tx, start=at, end=None, reason=reason, detail=None
-                )
-                self.metrics.unknown_intervals.labels(reason).inc()
+            if reason is None:
+                return None
+            return await unknown.add_unknown(tx, start=at, end=None, reason=reason, detail=None)
+
+        # Unknown time must not be lost to a database that is briefly locked or away (R-M3,
+        # issue 13): retried for a while, as the outbox's outcomes are.
+        self._interval_id = await self.db.run(work, retry_for=PERSIST_FOR)
+        if reason is not None:
+            self.metrics.unknown_intervals.labels(reason).inc()
         log.warning(
             "monitor blind" if reason else "monitor can see again",
             extra={"reason": reason or previous, "at": at.isoformat()},

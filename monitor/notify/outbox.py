@@ -46,6 +46,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -156,8 +158,10 @@ class OutboxWorker:
         self._stopped = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        # Each sender is a lease holder of its own; the process id helps a reader of the table.
-        self._name = f"{uuid.uuid4().hex[:12]}"
+        # Each sender is a lease holder of its own, named host:pid:random-n, so that a restart
+        # on the same host can tell the leases of a dead process (kill -9) from live ones.
+        self._host_prefix = f"{socket.gethostname()}:"
+        self._name = f"{self._host_prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def use(self, transport: Transport | None, envelope: Envelope) -> None:
         """A reloaded configuration: send what comes next through ``transport`` (None: keep
@@ -171,6 +175,7 @@ class OutboxWorker:
             return
         self.stopping = False
         self._stopped.clear()
+        await self.release_orphans()
         self._tasks = [
             asyncio.create_task(self._loop(f"{self._name}-{n}"), name=f"outbox-sender-{n}")
             for n in range(self.concurrency)
@@ -207,6 +212,26 @@ class OutboxWorker:
             )
         await self.refresh_depth()
         return len(attempted)
+
+    async def release_orphans(self) -> int:
+        """Leases held by a process of this host that is gone (``kill -9`` in a send): handed
+        back now rather than when they run out (up to the lease, 5 minutes). The message may
+        then go out twice: the unavoidable window, with the same Message-ID."""
+        holders = await self.db.run(
+            lambda tx: stored.lease_holders(tx, self._host_prefix), readonly=True
+        )
+        dead = [owner for owner in holders if not _alive(owner)]
+        if not dead:
+            return 0
+        now = self.clock.now()
+        released = await self.db.run(
+            lambda tx: stored.release_orphans(tx, self._host_prefix, dead, now)
+        )
+        log.warning(
+            "messages claimed by a process that is gone handed back",
+            extra={"released": released, "holders": sorted(dead)},
+        )
+        return released
 
     async def refresh_depth(self) -> int:
         now = self.clock.now()
@@ -331,3 +356,20 @@ class OutboxWorker:
             )
         )
         return (batch, now + dt.timedelta(seconds=self.lease)) if batch else None
+
+
+def _alive(owner: str) -> bool:
+    """Whether the process of a lease holder ``host:pid:...`` (of this host) still runs."""
+    parts = owner.split(":")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return True  # not ours to judge
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True  # this process (another worker of it): alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -25,6 +25,7 @@ __all__ = [
     "depth",
     "enqueue",
     "give_up",
+    "lease_holders",
     "lock_sending",
     "mark_relayed",
     "mark_sent",
@@ -33,6 +34,7 @@ __all__ = [
     "outage_queued",
     "release",
     "release_delayed",
+    "release_orphans",
     "renew",
     "retry_at",
     "to_relay",
@@ -389,3 +391,30 @@ async def mark_relayed(tx: Tx, outbox_id: int, at: dt.datetime) -> None:
     await tx.execute(
         update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(webhook_at=at)
     )
+
+
+async def release_orphans(tx: Tx, owner_prefix: str, dead: Iterable[str], at: dt.datetime) -> int:
+    """Hand back rows whose lease holder (a ``claimed_by`` starting with ``owner_prefix``)
+    is one of ``dead``: due at ``at``, attempts unchanged. Returns how many."""
+    owners = [owner for owner in dead if owner.startswith(owner_prefix)]
+    if not owners:
+        return 0
+    result: Any = await tx.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by.in_(owners))
+        .values(status="pending", next_attempt_at=at, claimed_by=None)
+    )
+    return max(int(result.rowcount or 0), 0)
+
+
+async def lease_holders(tx: Tx, owner_prefix: str) -> set[str]:
+    """The ``claimed_by`` of every row being sent whose holder starts with ``owner_prefix``."""
+    rows = await tx.scalars(
+        select(OutboxMessage.claimed_by)
+        .where(
+            OutboxMessage.status == "sending",
+            OutboxMessage.claimed_by.startswith(owner_prefix, autoescape=True),
+        )
+        .distinct()
+    )
+    return {owner for owner in rows if owner is not None}

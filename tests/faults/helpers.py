@@ -97,10 +97,12 @@ def small_filesystem(path: Path, size: str = "3m") -> Iterator[Path]:
     try:
         yield path
     finally:
-        for _ in range(50):
+        for _ in range(20):
             if subprocess.run(["umount", str(path)], capture_output=True).returncode == 0:
                 break
             time.sleep(0.1)
+        else:  # a file still open somewhere: detach now, freed when it is closed
+            subprocess.run(["umount", "-l", str(path)], check=True)
 
 
 def fill(path: Path) -> Path:
