@@ -13,6 +13,7 @@ import datetime as dt
 import signal
 from collections import Counter
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import asyncpg
@@ -56,7 +57,7 @@ async def history_is_consistent(engine) -> None:  # type: ignore[no-untyped-def]
         assert run.first_at <= run.last_at and run.count >= 1
         by_target.setdefault(run.target_id, []).append(run)
     for target_runs in by_target.values():
-        for earlier, later in zip(target_runs, target_runs[1:], strict=False):
+        for earlier, later in pairwise(target_runs):
             assert earlier.last_at < later.first_at, (earlier.id, later.id)
     failures = Counter((f.target_id, f.at) for f in await rows(engine, ProbeFailure))
     assert [key for key, count in failures.items() if count > 1] == []
