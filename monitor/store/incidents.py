@@ -100,12 +100,16 @@ async def open_probe_incident(
     created_at: dt.datetime,
 ) -> int:
     """A new probe incident, open, cause ``provider`` (R-EX: counted until an operator says
-    otherwise), or the one already open for the service: the daemon retries this write
-    until it succeeds (issue 13), and a retry after a commit whose answer was lost must
-    not add a second one (the partial unique index would refuse it)."""
+    otherwise), or the one already open for the service with this start: the daemon
+    retries this write until it succeeds (issue 13), and a retry after a commit whose
+    answer was lost must find what it wrote. Any other open one makes the partial unique
+    index refuse the insert."""
     existing = await tx.scalar(
         select(Incident.id).where(
-            Incident.service_id == service_id, Incident.end.is_(None), Incident.source == "probe"
+            Incident.service_id == service_id,
+            Incident.end.is_(None),
+            Incident.source == "probe",
+            Incident.start == start,
         )
     )
     if existing is not None:

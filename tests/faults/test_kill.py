@@ -76,6 +76,12 @@ async def test_kill_9_in_an_outage_then_restart(
             target.set_status(503)
             incident = (await eventually(lambda: rows(engine, Incident), within=30))[0]
             await sink.wait_for(2, within=30)  # the outage e-mail and the operators' copy
+
+            async def recorded() -> bool:  # (a kill in a send is the test below)
+                sent = await rows(engine, OutboxMessage, OutboxMessage.status == "sent")
+                return len(sent) == 2
+
+            await eventually(recorded, within=30)
             kill(first)
             killed_at = dt.datetime.now(dt.UTC)
             await asyncio.sleep(1.5)  # longer than unknown_after (1 s)
