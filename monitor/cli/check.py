@@ -11,6 +11,7 @@ from monitor.config.credentials import secret_path
 from monitor.errors import ConfigError
 from monitor.present import format_duration, text_table
 from monitor.sla import within
+from monitor.store import resolve_url
 
 
 def secret_warnings(config: Config) -> list[str]:
@@ -46,6 +47,7 @@ def secret_warnings(config: Config) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     config = load(args)
+    resolve_url(config.storage.url)  # a URL the database driver cannot read: ConfigError
     settings = Settings.from_config(config)
     path = config_path(args)
     deadline = settings.policy.detection_deadline_seconds

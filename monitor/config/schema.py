@@ -88,10 +88,13 @@ Identifier = Annotated[
 ]
 Email = Annotated[
     str,
+    Field(max_length=320),
     _matching(
         r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+", "an e-mail address like ops@example.com"
     ),
 ]
+# Free text shown in e-mails, tables and pages: a line, never a file (issue 13).
+Name = Annotated[str, Field(min_length=1, max_length=200)]
 Currency = Annotated[str, _matching(r"[A-Z]{3}", "an ISO 4217 currency code like 'IRR' or 'EUR'")]
 Domain = Annotated[
     str,
@@ -122,7 +125,7 @@ def _check_zone(value: str) -> str:
 class Provider(Strict):
     """Who runs the monitor, and its calendar (R-M5)."""
 
-    name: str = "Hosting provider"
+    name: Name = "Hosting provider"
     """shown in e-mails, reports and the status page"""
     timezone: str = "UTC"
     """IANA zone; months and shown times use it (R-M5)"""
@@ -152,7 +155,7 @@ class Provider(Strict):
 
 
 class Tier(Strict):
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=20)]
     """label shown in reports, e.g. 1w"""
     min_downtime: TierDowntime
     """counted downtime from which the tier applies (inclusive)"""
@@ -249,19 +252,19 @@ def _check_status(value: int | str) -> int | str:
 class HTTPProbe(ProbeBase):
     type: Literal["http"]
     """http"""
-    url: str
+    url: Annotated[str, Field(max_length=2048)]
     """absolute http:// or https:// URL"""
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     """GET | HEAD | POST | PUT | OPTIONS"""
     expected_status: list[Annotated[int | str, BeforeValidator(_check_status)]] = ["2xx"]
     """status codes or classes like '2xx' that count as up"""
-    body_contains: str | None = None
+    body_contains: Annotated[str, Field(max_length=10_000)] | None = None
     """substring the body must contain"""
     json_condition: JSONCondition | None = Field(default=None, alias="json")
     """JSON condition {path, equals} on the body (key: json)"""
     max_response_time: ResponseTime | None = None
     """slower answers count as failures (too_slow)"""
-    headers: dict[str, str] = {}
+    headers: Annotated[dict[str, Annotated[str, Field(max_length=8192)]], Field(max_length=50)] = {}
     """request headers"""
     max_body_bytes: Annotated[int, Field(ge=0, le=64 * 1024 * 1024)] = 1024 * 1024
     """read at most this much of the body (too_large beyond)"""
@@ -328,7 +331,7 @@ class MonitorSettings(Strict):
 class Server(Strict):
     id: Identifier
     """unique id (shared namespace with services)"""
-    name: str | None = None
+    name: Name | None = None
     """human name"""
     probe: Probe
     """how the server is checked; down = its projects down (R-M4)"""
@@ -339,7 +342,7 @@ class Service(Strict):
     """unique id (shared namespace with servers)"""
     kind: Literal["web_panel", "project", "mobile_api"]
     """web_panel (shared by all customers) | project | mobile_api"""
-    name: str | None = None
+    name: Name | None = None
     """human name"""
     server: Identifier | None = None
     """the server a project runs on; required for projects"""
@@ -350,9 +353,9 @@ class Service(Strict):
 class Contact(Strict):
     email: Email
     """e-mail address"""
-    phone: str | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
     """phone number, for calls an operator logs"""
-    name: str | None = None
+    name: Name | None = None
     """person's name"""
 
 
@@ -375,14 +378,14 @@ class Site(Strict):
     """the site's domain; belongs to one customer (L-1)"""
     paid_until: dt.date | None = None
     """end of the paid support period; after it the site is suspended (R-EX5)"""
-    version: str | None = None
+    version: Annotated[str, Field(max_length=64)] | None = None
     """product version the site runs (R-EX7)"""
 
 
 class Customer(Strict):
     id: Identifier
     """unique customer id"""
-    name: str
+    name: Name
     """customer's name (may be Persian)"""
     contacts: Contacts
     """who receives e-mail"""

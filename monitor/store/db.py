@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from monitor.errors import StoreError, StoreLocationError
+from monitor.errors import ConfigError, ConfigIssue, StoreError, StoreLocationError
 from monitor.redact import redact
 
 __all__ = [
@@ -81,18 +81,25 @@ def resolve_url(configured: str | None) -> str:
     url = configured or default_url()
     try:
         parsed = make_url(url)
+        parsed.port  # noqa: B018  (a port that is not a number fails here, not at connect)
     except Exception as exc:
-        raise StoreError(
-            f"storage.url: {redact(url)!r} is not a database URL ({redact(str(exc))})"
+        # A configuration error (exit 2), in the configuration's words, without the password.
+        raise ConfigError(
+            "storage",
+            [ConfigIssue("storage.url", None,
+                         f"{redact(url)!r} is not a database URL ({redact(str(exc))}); "
+                         "allowed: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")],
         ) from None
     if parsed.drivername == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     elif parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
     if parsed.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
-        raise StoreError(
-            f"storage.url: driver {parsed.drivername!r} is not supported; "
-            "allowed: sqlite+aiosqlite, postgresql+asyncpg"
+        raise ConfigError(
+            "storage",
+            [ConfigIssue("storage.url", None,
+                         f"driver {parsed.drivername!r} is not supported; "
+                         "allowed: sqlite+aiosqlite, postgresql+asyncpg")],
         )
     return parsed.render_as_string(hide_password=False)
 
