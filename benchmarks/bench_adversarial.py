@@ -369,13 +369,17 @@ def configs(sla_monitor: Path, scratch: Path) -> list[Result]:
     return results
 
 
-def faults(python: Path) -> list[dict[str, object]]:
-    report = Path(tempfile.mkdtemp(prefix="sla-monitor-faults-")) / "junit.xml"
-    subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                    f"--junitxml={report}", "tests/faults", "tests/notify/test_outbox_faults.py",
-                    "tests/test_secrets.py"], cwd=ROOT, check=False)
+def faults(pytest: Path) -> list[dict[str, object]]:
+    """The fault tests through the venv's pytest (never ``python -m pytest``: the suite tests
+    the installed package, not the checkout)."""
+    with tempfile.TemporaryDirectory(prefix="sla-monitor-faults-") as directory:
+        report = Path(directory) / "junit.xml"
+        subprocess.run([str(pytest), "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
+                        "tests/faults", "tests/notify/test_outbox_faults.py",
+                        "tests/test_secrets.py"], cwd=ROOT, check=False)
+        cases = list(ElementTree.parse(report).getroot().iter("testcase"))
     found = []
-    for case in ElementTree.parse(report).getroot().iter("testcase"):
+    for case in cases:
         outcome = "passed"
         for child in case:
             if child.tag in ("failure", "error"):
@@ -419,7 +423,7 @@ def main() -> int:
               f"{sum(r.rows_changed for r in mine)} changed the database")
     fault_results: list[dict[str, object]] = []
     if args.faults:
-        fault_results = faults(Path(sys.executable))
+        fault_results = faults(Path(sys.executable).with_name("pytest"))
         print()
         for f in fault_results:
             print(f"{f['outcome']:>7}  {float(f['seconds']):6.1f} s  {f['test']}")
