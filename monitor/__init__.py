@@ -20,7 +20,8 @@ import graph has no cycle, and that only the store imports SQLAlchemy)::
                          migrations, one query/write module per area
     sla       sla/       the pure engine: the contract as functions (no I/O, no clock);
                          every rule decided once (deadlines, eligibility, tiers, credits)
-    ground    errors (one hierarchy), clock (one abstraction), logs
+    ground    errors (one hierarchy), clock (one abstraction), logs, redact (secrets out of
+              every text), early (SIGHUP before the imports)
 
 :mod:`monitor.testing` ships the local target server and SMTP sink that the tests
 and the demo use.

@@ -50,10 +50,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
-from monitor import actions
-from monitor.clock import Clock, SystemClock
+from monitor import actions, early
+from monitor.clock import Clock, SteadyClock
 from monitor.config import Config, Settings
 from monitor.config.isolated import load_config_async
+from monitor.daemon.clocksteps import ClockSteps
 from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.loop import running_loop_name
 from monitor.daemon.metrics import DaemonMetrics
@@ -109,7 +110,7 @@ class Daemon:
     ) -> None:
         self.config = config
         self.config_path = config_path
-        self.clock = clock or SystemClock()
+        self.clock = clock or SteadyClock()
         self.registry = registry or CollectorRegistry()
         self.flush_interval = flush_interval
         self.slot = slot
@@ -129,7 +130,7 @@ class Daemon:
             # Fail fast: a daemon that must send statements can render them (exit 2 names
             # the packages to install).
             await asyncio.to_thread(check_pdf)
-        self.db = Database.open(settings.storage.url)
+        self.db = Database.open(settings.storage.url, settings.storage.busy_timeout)
         await self.db.upgrade()  # a no-op when the schema is current
         self.metrics = DaemonMetrics(self.registry)
         self.notifier = Notifier(
@@ -143,7 +144,8 @@ class Daemon:
         await self.notifier.start()  # reads the SMTP secret: a missing one fails here (exit 2)
         self.heartbeat = Heartbeat(self.db, self.clock, settings.monitor.unknown_after)
         await self.heartbeat.start()
-        self.recorder = Recorder(self.db, checkpoint=settings.storage.history_checkpoint)
+        self.recorder = Recorder(self.db, checkpoint=settings.storage.history_checkpoint,
+                                 dropped=self.metrics.results_dropped)
         self.retention = Retention(self.db, self.metrics, self.clock, settings.storage.retention)
         await self.recorder.load()
         self.sessions = ProbeSessions(
@@ -169,7 +171,13 @@ class Daemon:
         await self.watch.load_state()
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.scheduler.start()
-        self.schedule = ProbeSchedule(self.scheduler, self.watch.run_probe, self.metrics, self.slot)
+        # Due times on the daemon's steady clock: a wall-clock step moves no probe (issue 13).
+        def wall() -> float:
+            return self.clock.now().timestamp()
+
+        self.schedule = ProbeSchedule(
+            self.scheduler, self.watch.run_probe, self.metrics, self.slot, wall=wall
+        )
         self.schedule.set_targets(_intervals(settings))
         self.schedule.start()
         # Certificates are read at their own, slower cadence (tls.cert_check_interval).
@@ -178,6 +186,7 @@ class Daemon:
             self.watch.run_certificate_check,
             self.metrics,
             slot=1.0,
+            wall=wall,
             job_id="certificate-tick",
         )
         self.certificate_schedule.set_targets(self.watch.certificate_targets())
@@ -189,6 +198,10 @@ class Daemon:
         self.scheduler.add_job(self.check_statements, id="statements-at-start")
         self._every(settings.storage.retention.interval, self.prune, "retention")
         self._schedule_resolver_canary(settings)
+        self.clock_steps: ClockSteps | None = None
+        if isinstance(self.clock, SteadyClock):  # a FakeClock in tests never steps
+            self.clock_steps = ClockSteps(self.clock, self.metrics, self._clock_stepped)
+            await self.clock_steps.start()
         await self._start_http()
         # Everything built so far lives as long as the configuration: out of the collector's
         # sight (the module docstring).
@@ -277,6 +290,13 @@ class Daemon:
             await self.watch.check_resolver()
         except Exception:
             log.exception("resolver canary check failed; tried again at the next one")
+    def _clock_stepped(self, step: float) -> None:
+        """APScheduler times its jobs by the wall clock: after a step, each is due now and
+        then every interval from there (a step back would hold them for its length)."""
+        now = dt.datetime.now(dt.UTC)
+        for job in self.scheduler.get_jobs():
+            job.modify(next_run_time=now)
+        self.scheduler.wakeup()
 
     async def _beat(self) -> None:
         self.metrics.event_loop_tasks.set(len(asyncio.all_tasks()))
@@ -365,6 +385,8 @@ class Daemon:
             checks={
                 "database": await self.db.ping(READY_TIMEOUT),
                 "scheduler": bool(self.scheduler.running),
+                # Issue 13: incident changes waiting too long for the database (not lost).
+                "incidents": not self.watch.journal.stuck,
             },
             targets=targets,
             warnings=[] if targets else [NOTHING_MONITORED],
@@ -481,6 +503,8 @@ class Daemon:
     async def stop(self) -> None:
         if self.watchdog is not None:
             await self.watchdog.stop()
+        if self.clock_steps is not None:
+            await self.clock_steps.stop()
         targets = self.settings.topology.targets()
         grace = max((t.probe.timeout for t in targets), default=1.0) + 1.0
         await self.certificate_schedule.stop(grace)
@@ -492,37 +516,75 @@ class Daemon:
             await asyncio.wait(set(self._jobs_running), timeout=JOB_STOP_GRACE)
         self.scheduler.shutdown(wait=False)
         await self.flush(everything=True)
-        await self.watch.close(self.clock.now())
-        await self.heartbeat.stop()
-        await self.notifier.stop()
+        # Each step runs even when the one before fails (the database may be full or gone,
+        # issue 13): a SIGTERM always ends in a clean exit, with the failures logged.
+        await self._step("incident changes and unknown time", self.watch.close(self.clock.now()))
+        await self._step("the heartbeat's last beat", self.heartbeat.stop())
+        await self._step("the outbox", self.notifier.stop())
         if self._runner is not None:
             await self._runner.cleanup()
         await self.sessions.__aexit__(None, None, None)
         await self.db.dispose()
         log.info("daemon stopped")
 
+    async def _step(self, what: str, step: Awaitable[None]) -> None:
+        try:
+            await step
+        except Exception:
+            log.exception(f"stopping: {what} could not be completed")
+
     async def serve(self) -> None:
-        """Run until SIGTERM/SIGINT; SIGHUP reloads."""
+        """Run until SIGTERM/SIGINT; SIGHUP reloads.
+
+        The handlers are in place before :meth:`start` and stay until the very end (issue
+        13): a SIGTERM while starting stops the daemon once started; a SIGHUP while
+        starting (or before, :mod:`monitor.early`) reloads once started; a SIGHUP while
+        stopping is logged and ignored. Reloads run one at a time, and a SIGHUP during a
+        reload asks for one more after it, which reads the file as it is then: after a
+        storm of SIGHUPs the last configuration written is the one in force.
+        """
         loop = asyncio.get_running_loop()
-        await self.start()
-        reloads: set[asyncio.Task[bool]] = set()
-
-        def on_hup() -> None:
-            task = loop.create_task(self.reload())
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
-
+        self._reload_wanted = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, self.request_stop)
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, on_hup)
-        self._announce_ready()
+        loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+        if signal.SIGHUP in early.take():
+            self._reload_wanted.set()
         try:
+            await self.start()
+        except BaseException:
+            self._remove_handlers(loop)
+            raise
+        reloader = loop.create_task(self._reloader(), name="reloader")
+        try:
+            if not self._stopping.is_set():
+                self._announce_ready()
             await self._stopping.wait()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                loop.remove_signal_handler(sig)
-            await self.stop()
-            self.systemd.close()
+            reloader.cancel()  # a reload being prepared changes nothing until its swap
+            await asyncio.gather(reloader, return_exceptions=True)
+            try:
+                await self.stop()
+            finally:
+                self._remove_handlers(loop)
+                self.systemd.close()
+
+    def _on_hup(self) -> None:
+        if self._stopping.is_set():
+            log.warning("SIGHUP ignored: the daemon is stopping")
+            return
+        self._reload_wanted.set()
+
+    async def _reloader(self) -> None:
+        while True:
+            await self._reload_wanted.wait()
+            self._reload_wanted.clear()
+            await self.reload()
+
+    def _remove_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the last instants before exit
 
 
 def _intervals(settings: Settings) -> list[tuple[str, float]]:

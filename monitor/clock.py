@@ -1,6 +1,12 @@
 """The one clock abstraction: the daemon, detector and outbox ask a ``Clock`` for time,
 so tests control it without sleeping. The SLA engine takes ``now`` as an argument.
 
+The daemon runs on a :class:`SteadyClock`: the wall clock read once at start and
+advanced by the kernel's steady clock, so that a step of the wall clock (NTP
+correcting it, ``date -s``) never makes a duration negative, a probe's due time
+jump, or an incident start after its end (issue 13). The step is detected, logged
+and exported (:meth:`SteadyClock.offset`); a restart takes the corrected time.
+
 >>> clock = FakeClock(dt.datetime(2026, 3, 21, tzinfo=dt.UTC))
 >>> clock.advance(90); clock.now().isoformat()
 '2026-03-21T00:01:30+00:00'
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -27,6 +34,52 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+
+def _steady_seconds() -> float:
+    """Seconds of a clock that never steps and counts suspended time (CLOCK_BOOTTIME on
+    Linux), else the monotonic clock."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is not None:
+        return time.clock_gettime(boottime)
+    return time.monotonic()
+
+
+class SteadyClock:
+    """The wall time at start, advanced by a clock that never steps.
+
+    >>> walls = iter([1000.0, 4610.0])  # at start, then 10 s later after a step of +1 h
+    >>> steady = iter([50.0, 60.0, 60.0])
+    >>> clock = SteadyClock(wall=lambda: next(walls), steady=lambda: next(steady))
+    >>> clock.timestamp()            # 10 s after start, whatever the wall clock did
+    1010.0
+    >>> clock.offset()               # the wall clock is an hour ahead of it now
+    3600.0
+    """
+
+    def __init__(
+        self,
+        wall: Callable[[], float] = time.time,
+        steady: Callable[[], float] = _steady_seconds,
+    ) -> None:
+        self._wall = wall
+        self._steady = steady
+        self._base_wall = wall()
+        self._base_steady = steady()
+
+    def timestamp(self) -> float:
+        """Seconds since the epoch, as the wall clock said at start plus the time since."""
+        return self._base_wall + (self._steady() - self._base_steady)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.timestamp(), dt.UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def offset(self) -> float:
+        """The wall clock minus this clock: about 0 until the wall clock steps."""
+        return self._wall() - self.timestamp()
 
 
 class FakeClock:

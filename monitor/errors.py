@@ -11,8 +11,10 @@
     ├── RenderError              a document could not be rendered: PDF needs Pango and fonts
     │                            installed with the system packages (exit 2)
     ├── StoreError               the database failed (exit 1)
-    │   └── SchemaError          no sla-monitor database where one was looked for, or one at
-    │                            another schema revision: point at the right one (exit 2)
+    │   ├── SchemaError          no sla-monitor database where one was looked for, or one at
+    │   │                        another schema revision: point at the right one (exit 2)
+    │   └── StoreLocationError   the database's place cannot hold it: a read-only or missing
+    │                            directory, no permission (exit 2: the operator must fix it)
     ├── ProbeError               a target failed a probe ("error": none of the below);
     │   │                        the class is the failure class kept as evidence (R-M7)
     │   ├── DNSError             "dns": the name did not resolve (in time)
@@ -63,6 +65,7 @@ __all__ = [
     "RenderError",
     "SchemaError",
     "StoreError",
+    "StoreLocationError",
     "TLSError",
     "TooLarge",
     "TooSlow",
@@ -251,6 +254,13 @@ class SchemaError(StoreError):
             head=self.head,
             advice=(*self.advice, *advice),
         )
+
+
+class StoreLocationError(StoreError):
+    """The configured database cannot live where it is (read-only, no permission): a
+    configuration problem, exit code 2 (systemd does not restart it, RestartPreventExitStatus=2)."""
+
+    exit_code = 2
 
 
 FailureClass = Literal[

@@ -1,8 +1,11 @@
 """Structured logs: one JSON object per line, one event per line, no secrets.
 
 Fields passed with ``extra={...}`` become keys of the object. URLs are logged
-without their user-info, and nothing from the SMTP or API secrets is ever
-passed to a logger.
+without their user-info (every line goes through :func:`monitor.redact.redact`),
+and nothing from the SMTP or API secrets is ever passed to a logger. The
+database drivers' and the SMTP client's own loggers stay at WARNING even with
+``--log-level DEBUG``: at DEBUG they write every statement with its parameters
+(probe evidence, every e-mail body) and every SMTP exchange (issue 13).
 
 Under systemd, when standard error is the journal (``$JOURNAL_STREAM`` names
 its device and inode), each line starts with the ``<N>`` syslog priority of
@@ -22,6 +25,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from monitor.redact import redact
+
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -40,7 +45,7 @@ class JSONFormatter(logging.Formatter):
                 event[key] = value
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
-        return json.dumps(event, default=str, ensure_ascii=False)
+        return redact(json.dumps(event, default=str, ensure_ascii=False))
 
 
 # sd-daemon(3) priorities: 2 crit, 3 err, 4 warning, 6 info, 7 debug.
@@ -111,3 +116,10 @@ def setup_logging(
     # APScheduler logs every job run at INFO: thousands of lines a minute.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+# Loggers that write statements' parameters or SMTP conversations below WARNING: kept quiet
+# at every level, so DEBUG never logs an e-mail body or a stored secret (issue 13).
+QUIET_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "aiosmtplib", "mail.log")

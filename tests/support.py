@@ -17,7 +17,7 @@ import asyncio
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,18 +93,27 @@ def sla_monitor_command() -> list[str]:
 class DaemonProcess:
     """``sla-monitor run`` as a real subprocess, for signals and ``kill -9``."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(
+        self,
+        config: Path,
+        log: Path,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.config = config
         self.log = log
+        self.args = list(args)  # after ``run``, e.g. ("--log-level", "DEBUG")
+        self.env = dict(env) if env is not None else None  # the environment, whole
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self._log_file = self.log.open("ab")
         self.process = subprocess.Popen(
-            [*sla_monitor_command(), "-c", str(self.config), "run"],
+            [*sla_monitor_command(), "-c", str(self.config), "run", *self.args],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             cwd=self.config.parent,
+            env=self.env,
         )
 
     def signal(self, sig: int) -> None:

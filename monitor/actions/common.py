@@ -19,6 +19,9 @@ from monitor.sla.report import iso_utc
 
 __all__ = [
     "CHANNELS",
+    "MAX_ID",
+    "MAX_TEXT",
+    "bounded_text",
     "half_days",
     "iso_utc",
     "known",
@@ -29,9 +32,27 @@ __all__ = [
     "not_future",
     "one_of",
     "ordered",
+    "record_id",
 ]
 
 CHANNELS = ("phone", "email")  # R-N1: how a customer may be notified
+MAX_ID = 2**63 - 1  # the largest id either database stores (64-bit integers)
+MAX_TEXT = 2000  # characters of a note or reason: a paragraph, never a file
+
+
+def record_id(value: int, field: str, what: str) -> None:
+    """An id no database could hold (``18446744073709551616``) is unknown, not a crash."""
+    if not 1 <= value <= MAX_ID:
+        raise InputError(field, value, f"an existing {what} id (a whole number from 1)")
+
+
+def bounded_text(text: str | None, field: str) -> None:
+    """Notes and reasons are bounded (issue 13); control characters are kept as typed and
+    shown escaped (:func:`monitor.present.tables.printable`)."""
+    if text is not None and len(text) > MAX_TEXT:
+        raise InputError(
+            field, text[:40] + "...", f"at most {MAX_TEXT} characters (this one has {len(text)})"
+        )
 
 
 def known(value: str, allowed: Collection[str], field: str, what: str) -> None:

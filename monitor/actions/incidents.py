@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 
 from monitor.actions.common import (
     CHANNELS,
+    bounded_text,
     iso_utc,
     known,
     known_cause,
     not_blank,
     not_future,
     ordered,
+    record_id,
 )
 from monitor.config import Settings
 from monitor.errors import InputError
@@ -70,6 +72,7 @@ async def add_incident(
     ordered(start, end)
     not_future(end, now, "end")
     known_cause(cause)
+    bounded_text(note, "note")
     async with db.transaction() as tx:
         overlap = await incidents.manual_overlapping(tx, service, start, end)
         if overlap is not None:
@@ -107,6 +110,8 @@ async def change_cause(
     """R-EX: changing a cause is an operator action with a reason, kept in the audit log."""
     known_cause(cause)
     not_blank(reason, "reason", "a non-empty explanation for the audit log")
+    bounded_text(reason, "reason")
+    record_id(incident_id, "incident_id", "incident")
     async with db.transaction() as tx:
         incident = await _incident(tx, incident_id)
         if incident.cause == cause:
@@ -135,6 +140,8 @@ async def log_notification(
     if channel not in CHANNELS:
         raise InputError("channel", channel, "one of: " + ", ".join(CHANNELS))
     not_future(at, now, "at")
+    bounded_text(note, "note")
+    record_id(incident_id, "incident_id", "incident")
     async with db.transaction() as tx:
         incident = await _incident(tx, incident_id)
         affected = settings.topology.affected_customers(incident.service_id)
@@ -171,12 +178,27 @@ async def list_incidents(
     until: dt.datetime | None = None,
     service: str | None = None,
     open_only: bool = False,
+    settings: Settings | None = None,
 ) -> list[IncidentRecord]:
-    """Incidents touching ``[since, until)``, by start then id."""
+    """Incidents touching ``[since, until)``, by start then id.
+
+    With ``settings``, a ``service`` that is neither configured nor found in any recorded
+    incident (a typo) is an error rather than an empty list (issue 13); a service removed
+    from the configuration still lists its history."""
     async with db.reading() as tx:
-        return await incidents.find(
+        found = await incidents.find(
             tx, since=since, until=until, service_id=service, open_only=open_only
         )
+        configured = settings.topology.service_ids() if settings is not None else None
+        if (
+            not found
+            and service is not None
+            and configured is not None
+            and service not in configured
+            and not await incidents.find(tx, service_id=service)
+        ):
+            known(service, configured, "service", "services and servers")
+    return found
 
 
 async def _incident(tx: Tx, incident_id: int) -> IncidentRecord:

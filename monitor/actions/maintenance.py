@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.actions.common import known, not_blank, not_future, ordered
+from monitor.actions.common import bounded_text, known, not_blank, not_future, ordered
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.sla import in_time, notice_due
@@ -55,10 +55,20 @@ async def add_maintenance(
         raise InputError("services", "", "one or more service ids, comma-separated")
     for service in services:
         known(service, topology.service_ids(), "services", "services and servers")
+    repeated = sorted({s for s in services if list(services).count(s) > 1})
+    if repeated:
+        raise InputError(
+            "services", ",".join(services), f"each service once ({', '.join(repeated)} repeated)"
+        )
     ordered(start, end)
     not_blank(reason, "reason", "a non-empty reason (it is shown to customers)")
+    bounded_text(reason, "reason")
     if notified_at is not None:
         not_future(notified_at, now, "notified_at")
+        if notified_at >= end:  # a notice after the window is no notice of it (D-3)
+            raise InputError(
+                "notified_at", notified_at.isoformat(), f"a time before {{end}} ({end.isoformat()})"
+            )
     noticed: tuple[str, ...] = ()
     async with db.transaction() as tx:
         window_id = await maintenance.add_window(

@@ -12,6 +12,7 @@ runtime error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -79,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `sla-monitor report ... | head`: the reader has all it wanted. Quietly, with the
+        # status a filter killed by SIGPIPE has (128 + 13), and no second error at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception:
         print(for_stderr(traceback.format_exc().rstrip("\n"), priority=2), file=sys.stderr)
         print(

@@ -12,6 +12,7 @@ from monitor.config.credentials import secret_path
 from monitor.errors import ConfigError
 from monitor.present import format_duration, text_table
 from monitor.sla import within
+from monitor.store import resolve_url
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ def secret_warnings(config: Config) -> list[str]:
     if config.smtp is not None:
         refs.append(("smtp.password_file", config.smtp.password_file, "file"))
         refs.append(("smtp.password_env", config.smtp.password_env, "env"))
+    if config.webhook is not None:
+        refs.append(("webhook.secret_file", config.webhook.secret_file, "file"))
+        refs.append(("webhook.secret_env", config.webhook.secret_env, "env"))
     refs.append(("http.tokens_file", config.http.tokens_file, "file"))
     refs.append(("http.tokens_env", config.http.tokens_env, "env"))
     warnings = []
@@ -58,6 +62,7 @@ def secret_warnings(config: Config) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     config = load(args)
+    resolve_url(config.storage.url)  # a URL the database driver cannot read: ConfigError
     settings = Settings.from_config(config)
     path = config_path(args)
     deadline = settings.policy.detection_deadline_seconds

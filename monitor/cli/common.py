@@ -82,7 +82,7 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     schema is not migrated on the way: the command says to run ``db upgrade``.
     """
     try:
-        db = await Database.open_existing(settings.storage.url)
+        db = await Database.open_existing(settings.storage.url, settings.storage.busy_timeout)
     except SchemaError as exc:
         raise exc.advised(*_advice(exc, settings)) from None
     try:

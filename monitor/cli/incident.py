@@ -69,7 +69,12 @@ async def _list(args: argparse.Namespace) -> int:
         since, until = period.start, period.end
     async with database(config) as db:
         found = await actions.list_incidents(
-            db, since=since, until=until, service=args.service, open_only=args.open
+            db,
+            since=since,
+            until=until,
+            service=args.service,
+            open_only=args.open,
+            settings=config,
         )
     if args.format == "json":
         print_json(found)

@@ -53,9 +53,11 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _references(data)
     yield from _probes(data)
     yield from _policy(data)
+    yield from _monitor(data)
     yield from _smtp(data)
     yield from _statements(data)
     yield from _retention(data)
+    yield from _webhook(data)
 
 
 def _retention(data: dict[str, Any]) -> Iterator[Issue]:
@@ -248,6 +250,20 @@ def _policy(data: dict[str, Any]) -> Iterator[Issue]:
         )
 
 
+def _monitor(data: dict[str, Any]) -> Iterator[Issue]:
+    monitor = _section(data, "monitor")
+    beat = _seconds(monitor.get("heartbeat_interval"), 10.0)
+    unknown_after = _seconds(monitor.get("unknown_after"), 60.0)
+    if beat is not None and unknown_after is not None and unknown_after <= beat:
+        yield (
+            ("monitor", "unknown_after"),
+            (
+                f"{format_duration(unknown_after)} must be longer than heartbeat_interval "
+                f"({format_duration(beat)}), or every beat would leave unknown time (R-M3)"
+            ),
+        )
+
+
 def _smtp(data: dict[str, Any]) -> Iterator[Issue]:
     smtp = data.get("smtp")
     if not isinstance(smtp, dict):
@@ -290,3 +306,16 @@ def _statements(data: dict[str, Any]) -> Iterator[Issue]:
             f"{format_duration(deadline)} after it): allowed: less than "
             f"{format_duration(deadline - delay)}, or null for no reminders"
         )
+
+
+def _webhook(data: dict[str, Any]) -> Iterator[Issue]:
+    webhook = data.get("webhook")
+    if not isinstance(webhook, dict):
+        return
+    file, env = webhook.get("secret_file"), webhook.get("secret_env")
+    if file and env:
+        yield ("webhook", "secret_file"), "give secret_file or secret_env, not both"
+    if webhook.get("secret_header") and not (file or env):
+        yield ("webhook", "secret_header"), "a secret_header needs secret_file or secret_env"
+    if (file or env) and not webhook.get("secret_header"):
+        yield ("webhook", "secret_header"), "required with secret_file or secret_env: the header that carries the secret, e.g. Authorization"

@@ -4,10 +4,15 @@ so that a value copied from ``check-config`` or an e-mail reads back the same.
 
 >>> parse_duration("1h30m"), parse_duration("1 h 30 min"), parse_duration(15)
 (5400.0, 5400.0, 15.0)
+
+Infinity (``.inf``) and NaN are refused here; each setting's own range (an
+interval from 0.1 s to 1 d, a policy duration up to a year, ...) is checked by
+the schema (:mod:`monitor.config.schema`), which names it in the error.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 __all__ = ["ALLOWED", "parse_duration"]
@@ -36,4 +41,6 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"expected a duration ({ALLOWED})")
     if seconds != seconds or seconds < 0:  # NaN or negative
         raise ValueError("a duration must not be negative")
+    if not math.isfinite(seconds):  # .inf, or digits beyond what a float holds
+        raise ValueError(f"a duration must be finite ({ALLOWED})")
     return seconds

@@ -9,7 +9,10 @@ so an operator fixes a file in one pass, not one error per restart.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from monitor.config.checks import semantic_issues
 from monitor.config.schema import Config
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.redact import redact
 
 Loc = tuple[str | int, ...]
 
@@ -35,33 +39,58 @@ def format_path(loc: Sequence[str | int]) -> str:
 
 
 class LineIndex:
-    """Where each YAML path starts in the file, built from the composed node tree."""
+    """Where YAML paths start in the file, read from libyaml's event stream.
 
-    def __init__(self, root: yaml.Node | None) -> None:
+    Only the lines under the sections with a problem are kept (``heads``: the first two
+    steps of each problem's path), and duplicate keys are looked for only when the
+    loader saw some. No node tree is built: the error path of a 7 MB file costs about
+    a second, not the minutes a pure-Python tree took (issue 13).
+    """
+
+    def __init__(
+        self, text: str, heads: Iterable[Sequence[Any]] = (), find_duplicates: bool = True
+    ) -> None:
         self.lines: dict[Loc, int] = {}
         self.duplicates: list[ConfigIssue] = []
-        if root is not None:
-            self._walk(root, ())
+        wanted = {tuple(head[:2]) for head in heads}
+        stack: list[_Frame] = []
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+                frame = stack[-1] if stack else None
+                if frame is not None and frame.is_map and frame.key_turn:
+                    frame.key = str(event.value) if isinstance(event, yaml.ScalarEvent) else "*"
+                    if find_duplicates:
+                        self._seen(frame, event)
+                else:
+                    self._note(_path(stack), event, wanted)
+                _done(stack)
+            elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                frame = stack[-1] if stack else None
+                if frame is not None and frame.is_map and frame.key_turn:
+                    frame.key = "?"  # a complex key: nothing of ours has one
+                    path: Loc = (*frame.path, "?")
+                else:
+                    path = _path(stack)
+                    self._note(path, event, wanted)
+                stack.append(_Frame(path, isinstance(event, yaml.MappingStartEvent)))
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                stack.pop()
+                _done(stack)
 
-    def _walk(self, node: yaml.Node, loc: Loc) -> None:
-        self.lines.setdefault(loc, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                if key in seen:
-                    self.duplicates.append(
-                        ConfigIssue(
-                            format_path((*loc, key)),
-                            key_node.start_mark.line + 1,
-                            f"duplicate key {key!r}; each key may appear once",
-                        )
-                    )
-                seen.add(key)
-                self._walk(value_node, (*loc, key))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self._walk(item, (*loc, index))
+    def _note(self, path: Loc, event: Any, wanted: set[Loc]) -> None:
+        if len(path) < 2 or path[:2] in wanted:
+            self.lines.setdefault(path, event.start_mark.line + 1)
+
+    def _seen(self, frame: _Frame, event: Any) -> None:
+        if frame.key in frame.seen:
+            self.duplicates.append(
+                ConfigIssue(
+                    format_path((*frame.path, frame.key)),
+                    event.start_mark.line + 1,
+                    f"duplicate key {frame.key!r}; each key may appear once",
+                )
+            )
+        frame.seen.add(frame.key)
 
     def resolve(self, loc: Sequence[Any]) -> tuple[Loc, int | None]:
         """The YAML path of a pydantic location and its line.
@@ -85,6 +114,39 @@ class LineIndex:
             probe = probe[:-1]
             line = self.lines.get(probe)
         return path, line
+
+
+class _Frame:
+    """An open mapping or sequence while reading events."""
+
+    __slots__ = ("index", "is_map", "key", "key_turn", "path", "seen")
+
+    def __init__(self, path: Loc, is_map: bool) -> None:
+        self.path = path
+        self.is_map = is_map
+        self.key_turn = is_map  # a mapping reads a key first
+        self.key = ""
+        self.index = 0
+        self.seen: set[str] = set()
+
+
+def _path(stack: list[_Frame]) -> Loc:
+    """The path of the value node that starts now."""
+    if not stack:
+        return ()
+    frame = stack[-1]
+    return (*frame.path, frame.key) if frame.is_map else (*frame.path, frame.index)
+
+
+def _done(stack: list[_Frame]) -> None:
+    """A node ended: its mapping now reads the other of key and value, its sequence the
+    next item."""
+    if stack:
+        frame = stack[-1]
+        if frame.is_map:
+            frame.key_turn = not frame.key_turn
+        else:
+            frame.index += 1
 
 
 _PYDANTIC_STEPS = {"function-after", "function-before", "function-plain", "function-wrap"}
@@ -160,16 +222,110 @@ def _message(error: Any, allowed_keys: list[str]) -> str:
     return f"{value!r} is not valid: {reason}"
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate ``path``; raise :class:`ConfigError` listing every problem."""
+@dataclass(frozen=True)
+class ReadLimits:
+    """What a configuration file may cost to read (issue 13: a 377-byte YAML file took
+    5.9 GB through its aliases; a 50 MB one minutes).
+
+    * ``max_bytes``: the file's size (default 32 MiB; a 20,000-customer file is about 7).
+    * ``max_alias_nodes``: how many nodes YAML aliases may add once expanded (default
+      200,000: a probe template shared by 20,000 services adds about 140,000). An alias
+      bomb multiplies a few lines into billions; it is refused before it is expanded.
+    * ``max_depth``: nesting (64; a configuration needs about 8).
+
+    Both of the first two are set for every command and the daemon's reload by the
+    environment (``SLA_MONITOR_CONFIG_MAX_BYTES``, ``SLA_MONITOR_CONFIG_MAX_ALIAS_NODES``),
+    since they must be known before the file is read:
+
+    >>> ReadLimits.from_environment({"SLA_MONITOR_CONFIG_MAX_BYTES": "1048576"}).max_bytes
+    1048576
+    >>> ReadLimits.from_environment({"SLA_MONITOR_CONFIG_MAX_BYTES": "lots"})
+    Traceback (most recent call last):
+    ...
+    monitor.errors.ConfigError: $SLA_MONITOR_CONFIG_MAX_BYTES: 1 configuration error(s)
+      SLA_MONITOR_CONFIG_MAX_BYTES: 'lots' is not valid: expected a whole number from 1 to 1073741824
+    """
+
+    max_bytes: int = 32 * 1024 * 1024
+    max_alias_nodes: int = 200_000
+    max_depth: int = 64
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ReadLimits:
+        environ = os.environ if environ is None else environ
+        issues: list[ConfigIssue] = []
+        values: dict[str, int] = {}
+        for field, variable, highest in (
+            ("max_bytes", MAX_BYTES_VARIABLE, 1024**3),
+            ("max_alias_nodes", MAX_ALIAS_NODES_VARIABLE, 100_000_000),
+        ):
+            raw = environ.get(variable)
+            if raw is None or raw == "":
+                continue
+            text = raw.strip().replace("_", "")
+            if not text.isdigit() or not 1 <= int(text) <= highest:
+                issues.append(
+                    ConfigIssue(
+                        variable,
+                        None,
+                        f"{raw!r} is not valid: expected a whole number from 1 to {highest}",
+                    )
+                )
+                continue
+            values[field] = int(text)
+        if issues:
+            raise ConfigError("$" + issues[0].path, issues)
+        return cls(**values)
+
+
+MAX_BYTES_VARIABLE = "SLA_MONITOR_CONFIG_MAX_BYTES"
+MAX_ALIAS_NODES_VARIABLE = "SLA_MONITOR_CONFIG_MAX_ALIAS_NODES"
+MAX_ISSUES = 200  # a file with more problems than this lists the first ones and a count
+
+
+def load_config(path: str | Path, limits: ReadLimits | None = None) -> Config:
+    """Read and validate ``path``; raise :class:`ConfigError` listing every problem.
+
+    The file must be UTF-8 and at most ``limits.max_bytes`` long; a larger one is
+    refused before it is read whole."""
+    limits = limits or ReadLimits.from_environment()
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            raw = b"" if size > limits.max_bytes else file.read(limits.max_bytes + 1)
     except OSError as exc:
         raise ConfigError(
-            source, [ConfigIssue("(file)", None, f"cannot read: {exc.strerror}")]
+            source, [ConfigIssue("(file)", None, f"cannot read: {exc.strerror or exc}")]
         ) from None
-    return parse_config(text, source)
+    size = max(size, len(raw))
+    if size > limits.max_bytes:
+        raise ConfigError(source, [_too_large(size, limits)])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            source,
+            [
+                ConfigIssue(
+                    "(file)",
+                    line,
+                    f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}; "
+                    "allowed: a UTF-8 text file",
+                )
+            ],
+        ) from None
+    return parse_config(text, source, limits)
+
+
+def _too_large(size: int, limits: ReadLimits) -> ConfigIssue:
+    return ConfigIssue(
+        "(file)",
+        None,
+        f"{size:,} bytes is too large; allowed: at most {limits.max_bytes:,} bytes "
+        f"(${MAX_BYTES_VARIABLE} raises the limit)",
+    )
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -190,30 +346,111 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
         return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
 
-def _load(text: str, source: str) -> tuple[Any, bool]:
+# An anchor (&name) can only follow white space, a flow indicator or the start of the text;
+# "a=1&b=2" in a URL cannot be one. Without anchors there are no aliases to expand.
+_ANCHOR = re.compile(r"(?:^|[\s\[\]{},])&[^\s\[\]{},]")
+
+
+def _load(text: str, source: str, limits: ReadLimits) -> tuple[Any, bool]:
     loader = _Loader(text)
     try:
-        return loader.get_single_data(), loader.has_duplicates
-    except yaml.YAMLError:
-        pass
-    finally:
-        loader.dispose()
-    # Say what is wrong in the pure-Python parser's words, the same everywhere.
-    try:
-        yaml.compose(text, Loader=yaml.SafeLoader)
-        yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is not None and _ANCHOR.search(text):
+            _check_expansion(node, limits, source)
+        data = loader.construct_document(node) if node is not None else None
+        return data, loader.has_duplicates
     except yaml.YAMLError as exc:
+        # libyaml's words (the pure-Python parser would re-read the file slowly to say it).
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(
             source, [ConfigIssue("(file)", line, f"not valid YAML: {problem}")]
         ) from None
-    raise ConfigError(source, [ConfigIssue("(file)", None, "not valid YAML")])
+    except RecursionError:
+        raise ConfigError(source, [_too_deep(limits)]) from None
+    finally:
+        loader.dispose()
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
-    data, has_duplicates = _load(text, source)
+def _too_deep(limits: ReadLimits, line: int | None = None) -> ConfigIssue:
+    return ConfigIssue(
+        "(file)", line, f"nested too deeply; allowed: at most {limits.max_depth} levels"
+    )
+
+
+def _check_expansion(root: yaml.Node, limits: ReadLimits, source: str) -> None:
+    """Refuse aliases that expand beyond ``limits`` (or into themselves) before anything is
+    built from them: each node's expanded size and depth, computed once per node (a shared
+    node is counted where it is used, never copied)."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, depth)
+    unique = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(key)
+            size, depth = 1, 0
+            for child in children:
+                child_size, child_depth = sizes[id(child)]
+                size += child_size
+                depth = max(depth, child_depth)
+            sizes[key] = (size, depth + 1)
+            line = node.start_mark.line + 1
+            if depth + 1 > limits.max_depth:
+                raise ConfigError(source, [_too_deep(limits, line)])
+            if size - unique > limits.max_alias_nodes:
+                raise ConfigError(
+                    source,
+                    [
+                        ConfigIssue(
+                            "(file)",
+                            line,
+                            f"YAML aliases expand to more than {limits.max_alias_nodes:,} "
+                            f"nodes here; allowed: at most {limits.max_alias_nodes:,} "
+                            f"(${MAX_ALIAS_NODES_VARIABLE} raises the limit)",
+                        )
+                    ],
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise ConfigError(
+                source,
+                [
+                    ConfigIssue(
+                        "(file)",
+                        node.start_mark.line + 1,
+                        "a YAML alias refers to a node that contains it; allowed: aliases "
+                        "of complete nodes only",
+                    )
+                ],
+            )
+        open_nodes.add(key)
+        unique += 1
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def parse_config(text: str, source: str = "<config>", limits: ReadLimits | None = None) -> Config:
+    """Validate YAML text; raise :class:`ConfigError` listing every problem (at most
+    ``MAX_ISSUES`` of them, with the count of the rest)."""
+    limits = limits or ReadLimits()
+    if len(text) > limits.max_bytes:
+        raise ConfigError(source, [_too_large(len(text.encode("utf-8")), limits)])
+    data, has_duplicates = _load(text, source, limits)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -223,20 +460,27 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     config: Config | None = None
     try:
         config = Config.model_validate(data)
+        found += semantic_issues(data)
     except ValidationError as exc:
-        for error in exc.errors():
+        for error in exc.errors()[:MAX_ISSUES]:
             loc = error["loc"]
             if error["type"].startswith("union_tag_"):
                 loc = (*loc, "type")
             allowed = _allowed_keys(Config, loc) if error["type"] == "extra_forbidden" else []
             found.append((loc, _message(error, allowed)))
-    found += semantic_issues(data)
+        found += semantic_issues(data)
+    except RecursionError:
+        raise ConfigError(source, [_too_deep(limits)]) from None
     if not found and not has_duplicates and config is not None:
         return config
-    index = LineIndex(yaml.compose(text, Loader=yaml.SafeLoader))
+    index = LineIndex(text, [where for where, _ in found], find_duplicates=has_duplicates)
     issues = list(index.duplicates)
     for where, message in found:
         path, line = index.resolve(where)
-        issues.append(ConfigIssue(format_path(path), line, message))
+        # Secrets never reach an error: a storage.url or probe URL's password (issue 13).
+        issues.append(ConfigIssue(format_path(path), line, redact(message)))
     issues.sort(key=lambda issue: (issue.line or 0, issue.path))
+    if len(issues) > MAX_ISSUES:
+        more = len(issues) - MAX_ISSUES
+        issues = [*issues[:MAX_ISSUES], ConfigIssue("(file)", None, f"... and {more} more")]
     raise ConfigError(source, issues)

@@ -26,7 +26,11 @@ END = "<!-- config-reference:end -->"
 def _type_name(annotation: Any, metadata: list[Any]) -> str:
     if any(getattr(m, "func", None) is not None and "duration" in getattr(m.func, "__name__", "")
            for m in metadata):
-        return "duration"
+        bounds = [getattr(m.func, "bounds", None) for m in metadata if hasattr(m, "func")]
+        low_high = next((b for b in bounds if b is not None), None)
+        if low_high is None:
+            return "duration"
+        return f"duration ({format_duration(low_high[0])} to {format_duration(low_high[1])})"
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
@@ -58,7 +62,9 @@ def _default(field: Any, type_name: str) -> str:
         return ""
     if isinstance(value, BaseModel):
         return ""
-    if type_name == "duration" or (type_name.endswith("or null") and "duration" in type_name):
+    if type_name.startswith("duration") or (
+        type_name.endswith("or null") and "duration" in type_name
+    ):
         return f"`{format_duration(float(value))}`"
     if isinstance(value, list):
         if value and isinstance(value[0], BaseModel):

@@ -28,9 +28,44 @@ from pydantic import (
 
 from monitor.config.credentials import check_secret_path
 from monitor.config.durations import parse_duration
+from monitor.present.formats import format_duration
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
-PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+YEAR = 366 * DAY
+
+
+def _between(low: float, high: float) -> AfterValidator:
+    """A duration's range, said in the words ``check-config`` shows durations in (issue 13:
+    ``.inf``, ``7e23d`` or ``0.0000001`` pass the type but break the daemon later)."""
+
+    def check(seconds: float) -> float:
+        if not low <= seconds <= high:
+            raise ValueError(
+                f"expected a duration from {format_duration(low)} to {format_duration(high)}"
+            )
+        return seconds
+
+    check.bounds = (low, high)  # type: ignore[attr-defined]  # for the README's reference
+    return AfterValidator(check)
+
+
+_Duration = BeforeValidator(parse_duration)  # seconds or "1h30m", finite
+
+# Every duration has finite, sensible bounds, named in the error (issue 13).
+ProbeInterval = Annotated[float, _Duration, _between(0.1, DAY)]  # sub-second: tests, the demo
+ProbeTimeout = Annotated[float, _Duration, _between(0.1, HOUR)]  # below, a healthy target fails
+ResponseTime = Annotated[float, _Duration, _between(0.001, HOUR)]
+HeartbeatInterval = Annotated[float, _Duration, _between(0.1, HOUR)]
+UnknownAfter = Annotated[float, _Duration, _between(1.0, DAY)]
+PolicyDuration = Annotated[float, _Duration, _between(1.0, YEAR)]
+TierDowntime = Annotated[float, _Duration, _between(1.0, 31 * DAY)]  # months: 31 days at most
+CertificateWarning = Annotated[float, _Duration, _between(1.0, YEAR)]
+CertificateCadence = Annotated[float, _Duration, _between(1.0, 7 * DAY)]
+SMTPTimeout = Annotated[float, _Duration, _between(0.1, 10 * MINUTE)]
+BusyTimeout = Annotated[float, _Duration, _between(0.1, 10 * MINUTE)]
+WebhookTimeout = Annotated[float, _Duration, _between(0.1, MINUTE)]
+# Money: finite, and below what any yearly fee is (a thousand trillion, even in rials).
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 15, allow_inf_nan=False)]
 
 
 def _matching(pattern: str, what: str) -> AfterValidator:
@@ -54,10 +89,13 @@ Identifier = Annotated[
 ]
 Email = Annotated[
     str,
+    Field(max_length=320),
     _matching(
         r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+", "an e-mail address like ops@example.com"
     ),
 ]
+# Free text shown in e-mails, tables and pages: a line, never a file (issue 13).
+Name = Annotated[str, Field(min_length=1, max_length=200)]
 Currency = Annotated[str, _matching(r"[A-Z]{3}", "an ISO 4217 currency code like 'IRR' or 'EUR'")]
 Domain = Annotated[
     str,
@@ -88,14 +126,14 @@ def _check_zone(value: str) -> str:
 class Provider(Strict):
     """Who runs the monitor, and its calendar (R-M5)."""
 
-    name: str = "Hosting provider"
+    name: Name = "Hosting provider"
     """shown in e-mails, reports and the status page"""
     timezone: str = "UTC"
     """IANA zone; months and shown times use it (R-M5)"""
     calendar: Literal["gregorian", "jalali"] = "gregorian"
     """gregorian | jalali: what a month YYYY-MM means (R-M5)"""
-    weekend_days: list[Weekday] = ["friday"]
-    """days that are not business days for claim receipts (R-C1 Decision)"""
+    weekend_days: Annotated[list[Weekday], Field(max_length=6)] = ["friday"]
+    """days that are not business days for claim receipts (R-C1 Decision); at most six"""
     holidays: list[dt.date] = []
     """extra non-business days, ISO dates (R-C1 Decision)"""
     supported_versions: list[str] = []
@@ -110,13 +148,21 @@ class Provider(Strict):
     def _zone(cls, value: str) -> str:
         return _check_zone(value)
 
+    @field_validator("weekend_days")
+    @classmethod
+    def _weekend(cls, value: list[str]) -> list[str]:
+        # R-C1: receipts are due by the next business day; one must exist.
+        if len(set(value)) != len(value):
+            raise ValueError("expected each day once")
+        return value
+
 
 class Tier(Strict):
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=20)]
     """label shown in reports, e.g. 1w"""
-    min_downtime: PositiveSeconds
+    min_downtime: TierDowntime
     """counted downtime from which the tier applies (inclusive)"""
-    credit_days: Annotated[int, Field(gt=0)]
+    credit_days: Annotated[int, Field(gt=0, le=3660)]
     """days of service credited (R-T2)"""
 
 
@@ -131,35 +177,35 @@ class Policy(Strict):
         Tier(name="1m", min_downtime=57600, credit_days=30),
     ]
     """R-T1 credit tiers by counted downtime, increasing; each lower bound inclusive (Decision)"""
-    detection_deadline: PositiveSeconds = 900.0
+    detection_deadline: PolicyDuration = 900.0
     """D-1: a failure must be known within this"""
-    notification_deadline: PositiveSeconds = 7200.0
+    notification_deadline: PolicyDuration = 7200.0
     """R-N1 / D-2: customers notified within this of an incident start"""
-    notification_warning: PositiveSeconds = 1800.0
+    notification_warning: PolicyDuration = 1800.0
     """D-2: alert operators with this much left"""
-    notification_credit_days: Annotated[int, Field(ge=0)] = 1
+    notification_credit_days: Annotated[int, Field(ge=0, le=366)] = 1
     """R-N1: credit days for an incident not notified in time"""
-    maintenance_notice: PositiveSeconds = 172800.0
+    maintenance_notice: PolicyDuration = 172800.0
     """R-EX1 / D-3: notice a maintenance window needs to be excluded"""
-    claim_deadline: PositiveSeconds = 14 * 86400.0
+    claim_deadline: PolicyDuration = 14 * 86400.0
     """R-C1: claims accepted until this long after the month ends"""
-    decision_deadline: PositiveSeconds = 14 * 86400.0
+    decision_deadline: PolicyDuration = 14 * 86400.0
     """R-C1: claim decision due within this of submission"""
-    credit_delay: PositiveSeconds = 30 * 86400.0
+    credit_delay: PolicyDuration = 30 * 86400.0
     """R-C1: approved credit effective a month later"""
-    diagnosis_deadline: PositiveSeconds = 172800.0
+    diagnosis_deadline: PolicyDuration = 172800.0
     """R-P1 / R-P2: partial problems diagnosed within this of the report"""
-    panel_fix_deadline: PositiveSeconds = 3 * 86400.0
+    panel_fix_deadline: PolicyDuration = 3 * 86400.0
     """R-P1: web-panel fix due this long after diagnosis"""
-    mobile_fix_deadline: PositiveSeconds = 3 * 86400.0
+    mobile_fix_deadline: PolicyDuration = 3 * 86400.0
     """R-P2: mobile-app fix due per defect"""
     partial_penalty_fraction: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.25")
     """R-P1: share of the tier credit owed for a late fix"""
     mobile_refund_percent_per_day: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(1)
     """R-P2: percent of the yearly fee refunded per started day late"""
-    price_approval_deadline: PositiveSeconds = 7 * 86400.0
+    price_approval_deadline: PolicyDuration = 7 * 86400.0
     """L-5: a raised ticket price not approved within this closes the ticket undone, refunded"""
-    deadline_warning: PositiveSeconds = 4 * 3600.0
+    deadline_warning: PolicyDuration = 4 * 3600.0
     """D-4 / D-5: alert operators when a claim or ticket deadline is this close"""
 
 
@@ -168,9 +214,9 @@ class TLSSettings(Strict):
     """verify the certificate chain and host name"""
     ca_file: str | None = None
     """extra CA bundle (PEM) to trust"""
-    cert_expiry_warning: PositiveSeconds = 14 * 86400.0
+    cert_expiry_warning: CertificateWarning = 14 * 86400.0
     """warn this long before the certificate expires"""
-    cert_check_interval: PositiveSeconds = 3600.0
+    cert_check_interval: CertificateCadence = 3600.0
     """how often the certificate is read"""
 
 
@@ -184,9 +230,9 @@ class JSONCondition(Strict):
 
 
 class ProbeBase(Strict):
-    interval: PositiveSeconds = 30.0
+    interval: ProbeInterval = 30.0
     """time between probes; must exceed timeout"""
-    timeout: PositiveSeconds = 10.0
+    timeout: ProbeTimeout = 10.0
     """a probe gives up after this"""
     fail_after: Annotated[int, Field(ge=1, le=100)] = 3
     """consecutive failures that open an incident (R-M1)"""
@@ -213,19 +259,19 @@ def _check_status(value: int | str) -> int | str:
 class HTTPProbe(ProbeBase):
     type: Literal["http"]
     """http"""
-    url: str
+    url: Annotated[str, Field(max_length=2048)]
     """absolute http:// or https:// URL"""
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     """GET | HEAD | POST | PUT | OPTIONS"""
     expected_status: list[Annotated[int | str, BeforeValidator(_check_status)]] = ["2xx"]
     """status codes or classes like '2xx' that count as up"""
-    body_contains: str | None = None
+    body_contains: Annotated[str, Field(max_length=10_000)] | None = None
     """substring the body must contain"""
     json_condition: JSONCondition | None = Field(default=None, alias="json")
     """JSON condition {path, equals} on the body (key: json)"""
-    max_response_time: PositiveSeconds | None = None
+    max_response_time: ResponseTime | None = None
     """slower answers count as failures (too_slow)"""
-    headers: dict[str, str] = {}
+    headers: Annotated[dict[str, Annotated[str, Field(max_length=8192)]], Field(max_length=50)] = {}
     """request headers"""
     max_body_bytes: Annotated[int, Field(ge=0, le=64 * 1024 * 1024)] = 1024 * 1024
     """read at most this much of the body (too_large beyond)"""
@@ -309,10 +355,10 @@ class MonitorSettings(Strict):
     # R-M2: results are 'unknown' while at least this fraction of canaries fails.
     canary_quorum: Annotated[float, Field(gt=0, le=1)] = 1.0
     """fraction of canaries failing at once that makes results unknown (R-M2)"""
-    heartbeat_interval: PositiveSeconds = 10.0
+    heartbeat_interval: HeartbeatInterval = 10.0
     """how often the daemon records that it is alive (R-M3)"""
     # R-M3: a gap between heartbeats longer than this is unknown time.
-    unknown_after: PositiveSeconds = 60.0
+    unknown_after: UnknownAfter = 60.0
     """a longer gap between heartbeats is unknown time (R-M3)"""
     max_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 1000
     """probes in flight at once"""
@@ -329,7 +375,7 @@ class MonitorSettings(Strict):
 class Server(Strict):
     id: Identifier
     """unique id (shared namespace with services)"""
-    name: str | None = None
+    name: Name | None = None
     """human name"""
     probe: Probe
     """how the server is checked; down = its projects down (R-M4)"""
@@ -340,7 +386,7 @@ class Service(Strict):
     """unique id (shared namespace with servers)"""
     kind: Literal["web_panel", "project", "mobile_api"]
     """web_panel (shared by all customers) | project | mobile_api"""
-    name: str | None = None
+    name: Name | None = None
     """human name"""
     server: Identifier | None = None
     """the server a project runs on; required for projects"""
@@ -351,9 +397,9 @@ class Service(Strict):
 class Contact(Strict):
     email: Email
     """e-mail address"""
-    phone: str | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
     """phone number, for calls an operator logs"""
-    name: str | None = None
+    name: Name | None = None
     """person's name"""
 
 
@@ -365,7 +411,7 @@ class Contacts(Strict):
 
 
 class Fee(Strict):
-    amount: Annotated[Decimal, Field(ge=0)]
+    amount: Amount
     """yearly fee (R-T2 money value = days × fee / 365)"""
     currency: Currency
     """ISO 4217 code"""
@@ -376,14 +422,14 @@ class Site(Strict):
     """the site's domain; belongs to one customer (L-1)"""
     paid_until: dt.date | None = None
     """end of the paid support period; after it the site is suspended (R-EX5)"""
-    version: str | None = None
+    version: Annotated[str, Field(max_length=64)] | None = None
     """product version the site runs (R-EX7)"""
 
 
 class Customer(Strict):
     id: Identifier
     """unique customer id"""
-    name: str
+    name: Name
     """customer's name (may be Persian)"""
     contacts: Contacts
     """who receives e-mail"""
@@ -424,7 +470,7 @@ class SMTP(Strict):
     """environment variable holding the password"""
     sender: Email | None = None
     """From address over SMTP; required unless provider.sender is set (then it may be left out, or must be equal)"""
-    timeout: PositiveSeconds = 30.0
+    timeout: SMTPTimeout = 30.0
     """timeout of each SMTP operation"""
 
 
@@ -468,12 +514,46 @@ class Storage(Strict):
     """how long a continuing run's counters and the hour's latency roll-up may wait to be written (failures and state changes: within seconds; R-M7)"""
     retention: Retention = Retention()
     """how long the probe history is kept (R-M7)"""
+    busy_timeout: BusyTimeout = 30.0
+    """SQLite: how long a write waits for another writer's lock before it fails (and is retried, issue 13)"""
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("expected a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+
+class Webhook(Strict):
+    """Operator alerts without SMTP (issue 13): each operator e-mail (outage, recovery, D-2
+    at risk, message given up, late maintenance notice) and the SMTP server's state, POSTed
+    as Alertmanager webhook JSON."""
+
+    url: str
+    """http:// or https:// URL that takes Alertmanager webhook JSON (version 4)"""
+    timeout: WebhookTimeout = 5.0
+    """each POST gives up after this (tried again 5 s later)"""
+    secret_header: str | None = None
+    """header carrying the secret, e.g. Authorization; its value from secret_file or secret_env"""
+    secret_file: SecretFile | None = None
+    """file holding the header's value (e.g. Bearer TOKEN); ${CREDENTIALS_DIRECTORY}/NAME for a systemd credential"""
+    secret_env: str | None = None
+    """environment variable holding the header's value"""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an absolute http:// or https:// URL with a host")
+        return value
+
+    @field_validator("secret_header")
+    @classmethod
+    def _header(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+            raise ValueError("expected a header name like 'Authorization'")
         return value
 
 
@@ -525,6 +605,8 @@ class Config(Strict):
     """priced ticket types (L-5); tickets without a type are free"""
     smtp: SMTP | None = None
     """SMTP server; without it mail goes to a local Maildir"""
+    webhook: Webhook | None = None
+    """operator alerts as Alertmanager webhook JSON, a path that does not need SMTP"""
     maildir: str | None = None
     """where mail goes without SMTP; default <state dir>/Maildir"""
     storage: Storage = Storage()

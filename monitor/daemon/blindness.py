@@ -70,6 +70,7 @@ RESOLVER_QUORUM_WITHOUT_CANARY = 3
 Reason = Literal["canaries_failed", "resolver_failed"]
 # The resolver canary: a name lookup through the probes' resolver -> (answered, detail).
 Lookup = Callable[[], Awaitable[tuple[bool, str]]]
+PERSIST_FOR = 60.0  # seconds an unknown interval's write is retried
 
 
 class Blindness:
@@ -86,6 +87,9 @@ class Blindness:
         self.resolver_canary_ok: bool | None = None  # None: no canary, or not asked yet
         self._resolver_detail = ""
         self._dns_failing: set[str] = set()  # host-name targets whose latest result: DNS failure
+        # When the resolver was last seen answering again: a DNS failure of a probe that
+        # started before then is a straggler of the outage just ended, no new evidence.
+        self._resolver_back_at: dt.datetime | None = None
         self._blind: dict[Reason, int | None] = {}  # reason -> its open unknown interval's id
         self._confirming = asyncio.Lock()
         self._looking_up = asyncio.Lock()
@@ -165,6 +169,8 @@ class Blindness:
         if target not in self._by_name:
             return  # an IP target never asks the resolver: no witness either way
         if result.failure_class == "dns":
+            if self._resolver_back_at is not None and result.at < self._resolver_back_at:
+                return
             self._dns_failing.add(target)
             if not self.resolver_blind and self._resolver_broken():
                 await self._start("resolver_failed", result.at, self._resolver_note())
@@ -238,15 +244,16 @@ class Blindness:
             return
         self._blind[reason] = None  # blind at once, also for results arriving meanwhile
         self._update_metrics()
-        async with self.db.transaction() as tx:
-            interval_id = await unknown.add_unknown(
-                tx, start=at, end=None, reason=reason, detail=detail
-            )
+        # Unknown time must not be lost to a database that is briefly locked or away (R-M3,
+        # issue 13): the write is retried for a while, as the outbox's outcomes are.
+        interval_id = await self.db.run(
+            lambda tx: unknown.add_unknown(tx, start=at, end=None, reason=reason, detail=detail),
+            retry_for=PERSIST_FOR,
+        )
         if reason in self._blind:
             self._blind[reason] = interval_id
         else:  # it ended while the interval was being written
-            async with self.db.transaction() as tx:
-                await unknown.end_unknown(tx, interval_id, at)
+            await self._close_interval(interval_id, at)
         self.metrics.unknown_intervals.labels(reason).inc()
         log.warning(
             "monitor blind", extra={"reason": reason, "at": at.isoformat(), "detail": detail}
@@ -256,11 +263,17 @@ class Blindness:
         if reason not in self._blind:
             return
         interval_id = self._blind.pop(reason)
+        if reason == "resolver_failed":
+            self._resolver_back_at = at
         self._update_metrics()
         if interval_id is not None:
-            async with self.db.transaction() as tx:
-                await unknown.end_unknown(tx, interval_id, at)
+            await self._close_interval(interval_id, at)
         log.warning("monitor can see again", extra={"reason": reason, "at": at.isoformat()})
+
+    async def _close_interval(self, interval_id: int, at: dt.datetime) -> None:
+        await self.db.run(
+            lambda tx: unknown.end_unknown(tx, interval_id, at), retry_for=PERSIST_FOR
+        )
 
     def _update_metrics(self) -> None:
         self.metrics.monitor_blind.set(1 if self._blind else 0)

@@ -226,6 +226,30 @@ class DaemonMetrics:
             ["result"],
             registry=registry,
         )
+        # Issue 13: faults the daemon survives, and says it survives.
+        self.incident_writes_pending = Gauge(
+            "sla_monitor_incident_writes_pending",
+            "Incident changes decided but not yet written (the database is locked, full or "
+            "away); kept in memory in order and retried.",
+            registry=registry,
+        )
+        self.results_dropped = Counter(
+            "sla_monitor_probe_results_dropped_total",
+            "Probe failures that could not be stored for too long and were dropped; the span "
+            "they covered is recorded as unknown time (store_unavailable, R-M3).",
+            registry=registry,
+        )
+        self.clock_offset = Gauge(
+            "sla_monitor_clock_offset_seconds",
+            "The wall clock minus the daemon's steady clock: non-zero after the wall clock "
+            "stepped while the daemon ran (timestamps stay steady until a restart).",
+            registry=registry,
+        )
+        self.clock_steps = Counter(
+            "sla_monitor_clock_steps_total",
+            "Steps of the wall clock (more than 1 s) seen while the daemon ran.",
+            registry=registry,
+        )
 
     def result_counter(self, state: str, failure_class: str) -> Any:
         """The ``sla_monitor_probe_results_total`` child of one (state, failure class)."""

@@ -28,6 +28,14 @@ What a ``kill -9`` can lose: failures and state changes since the last flush,
 and up to ``checkpoint`` seconds of a continuing run's counters and latency.
 Incidents are written at once, not here; the heartbeat marks the time the
 daemon was gone as unknown (R-M3).
+
+**Bounded while the database is away** (issue 13): a failed flush keeps everything
+for the next one, but failures waiting to be written are capped
+(``max_pending_failures``, 200,000: some 100 MB). Beyond it new failures are not kept:
+they are counted (``sla_monitor_probe_results_dropped_total``), logged once, and the
+span they covered is written as unknown time (``store_unavailable``, R-M3) by the
+first flush that succeeds, so results that could not be stored are never silently
+counted as up. Runs and roll-ups are per target and hour, bounded already.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from monitor.store import history
+from monitor.store import history, unknown
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -101,7 +109,9 @@ class Recorder:
     """Folds results in memory; :meth:`flush` writes them in one transaction.
 
     ``checkpoint`` (seconds, 0: every flush) is how long what only grew may wait;
-    ``monotonic`` and ``wall`` are the clocks (tests pass their own).
+    ``monotonic`` and ``wall`` are the clocks (tests pass their own);
+    ``max_pending_failures`` bounds the failures kept while the database is away and
+    ``dropped`` counts those beyond it (issue 13).
     """
 
     def __init__(
@@ -110,11 +120,18 @@ class Recorder:
         checkpoint: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        *,
+        max_pending_failures: int = 200_000,
+        dropped: Any = None,
     ) -> None:
         self.db = db
         self.checkpoint = checkpoint
         self._monotonic = monotonic
         self._wall = wall
+        self.max_pending_failures = max_pending_failures
+        self.dropped_counter = dropped  # a Prometheus counter, or None
+        # Failures not kept while the database was away: (count, first at, last at).
+        self._dropped: tuple[int, dt.datetime, dt.datetime] | None = None
         self._targets: dict[str, _Target] = {}
         self._closed: list[tuple[str, _Run]] = []
         self._failures: list[dict[str, Any]] = []
@@ -200,7 +217,12 @@ class Recorder:
             if run.latency_max_ms is None or latency_ms > run.latency_max_ms:
                 run.latency_max_ms = latency_ms
         if failure is not None:
-            self._failures.append({"target_id": target_id, "at": at, "state": state, **failure})
+            if len(self._failures) < self.max_pending_failures:
+                self._failures.append(
+                    {"target_id": target_id, "at": at, "state": state, **failure}
+                )
+            else:
+                self._drop(at)
         self._fold_rollup(target_id, target, at, state, latency_ms)
         if not target.queued:
             target.queued = True
@@ -240,6 +262,20 @@ class Recorder:
             if latency_ms > rollup.max_ms:
                 rollup.max_ms = latency_ms
             rollup.buckets[bisect_left(BUCKETS_MS, latency_ms)] += 1
+
+    def _drop(self, at: dt.datetime) -> None:
+        if self._dropped is None:
+            log.error(
+                "probe failures cannot be stored and are no longer kept; the span they cover "
+                "becomes unknown time once the database takes writes again",
+                extra={"kept": len(self._failures), "since": at.isoformat()},
+            )
+            self._dropped = (1, at, at)
+        else:
+            count, first, last = self._dropped
+            self._dropped = (count + 1, min(first, at), max(last, at))
+        if self.dropped_counter is not None:
+            self.dropped_counter.inc()
 
     def forget(self, target_id: str) -> None:
         """A target removed from the configuration: its open run is flushed and dropped."""
@@ -290,7 +326,8 @@ class Recorder:
             for rollup in (target.finished, target.rollup):
                 if rollup is not None and rollup.dirty:
                     rollups.append((target_id, rollup))
-        if not (runs or failures or rollups):
+        dropped, self._dropped = self._dropped, None
+        if not (runs or failures or rollups or dropped):
             return 0
         new = [(t, r) for t, r in runs if r.id is None]
         old = [(t, r) for t, r in runs if r.id is not None]
@@ -315,6 +352,15 @@ class Recorder:
                     await history.add_failures(tx, evidence)
                 for hours in _parts(rollups):
                     await history.upsert_rollups(tx, _rollup_rows(hours))
+                if dropped is not None:
+                    count, first, last = dropped
+                    await unknown.add_unknown(
+                        tx,
+                        start=first,
+                        end=max(last, first + dt.timedelta(seconds=1)),
+                        reason="store_unavailable",
+                        detail=f"{count} probe failures could not be stored (database unavailable)",
+                    )
         except BaseException:
             # Keep what could not be written for the next flush: the runs and roll-ups stay
             # dirty in place (new runs get their ids then), the rest goes back in line.
@@ -329,6 +375,12 @@ class Recorder:
                 if target is not None and not target.queued:
                     target.queued = True
                     queue.appendleft((now, target_id))
+            if dropped is not None:
+                count, first, last = dropped
+                if self._dropped is not None:  # more were dropped meanwhile
+                    more, more_first, more_last = self._dropped
+                    dropped = (count + more, min(first, more_first), max(last, more_last))
+                self._dropped = dropped
             raise
         for _, run in runs:
             run.dirty = False
@@ -337,6 +389,12 @@ class Recorder:
         self._forget_finished_hours(due, wall)
         written = len(runs) + len(failures) + len(rollups)
         self.rows_written += written
+        if dropped is not None:
+            log.warning(
+                "probe failures that could not be stored recorded as unknown time",
+                extra={"dropped": dropped[0], "start": dropped[1].isoformat(),
+                       "end": dropped[2].isoformat()},
+            )
         return written
 
     def _forget_finished_hours(self, written: list[str], wall: dt.datetime) -> None:

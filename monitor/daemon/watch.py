@@ -14,8 +14,10 @@ what every result means before the detector counts it:
   are recorded but do not count towards a project incident.
 
 Then the detector (:mod:`monitor.daemon.detector`, pure) turns counted results
-into incident events, which are written at once (:mod:`monitor.store.incidents`)
-and handed to the listener (the notifier). Every result goes to the probe
+into incident events, which go to the :class:`~monitor.daemon.journal.IncidentJournal`:
+written in order (:mod:`monitor.store.incidents`) and handed to the listener (the
+notifier), retried until they are, so a database that is locked or away delays an
+incident and its e-mails but never loses them (issue 13). Every result goes to the probe
 history (:class:`monitor.daemon.recorder.Recorder`) and the metrics.
 
 A reload is prepared first (:meth:`Watch.prepare` builds every new or changed
@@ -42,9 +44,11 @@ from monitor.config.settings import Settings
 from monitor.config.topology import Target, Topology
 from monitor.daemon.blindness import Blindness, Lookup
 from monitor.daemon.detector import Closed, Detector, Event, Opened, Reopened, TargetState
+from monitor.daemon.journal import IncidentJournal, Intent
 from monitor.daemon.metrics import PHASES, STATE_VALUE, DaemonMetrics
 from monitor.daemon.recorder import Recorder
 from monitor.probes import CertificateCheck, Probe, ProbeResult
+from monitor.redact import redact
 from monitor.sla import within
 from monitor.store import incidents
 
@@ -128,8 +132,9 @@ class Watch:
         self.by_name: frozenset[str] = frozenset()  # watched targets probed by host name
         self.probes: dict[str, Probe] = {}
         self.detectors: dict[str, Detector] = {}
-        self.open_incidents: dict[str, int] = {}  # target id -> incident id
+        self.open_incidents: dict[str, int] = {}  # target id -> incident id (written)
         self.last_incident: dict[str, int] = {}  # for flap reopening
+        self.journal = IncidentJournal(self._perform, pending_gauge=metrics.incident_writes_pending)
         self.apply(self.prepare(settings))
 
     # --- configuration -------------------------------------------------------------------------
@@ -281,7 +286,8 @@ class Watch:
         if state != "up":
             failure = {
                 "failure_class": result.failure_class or "error",
-                "detail": result.detail or "",
+                # A probe URL's user-info never reaches the evidence (issue 13).
+                "detail": redact(result.detail or ""),
                 "http_status": result.http_status,
                 "latency_ms": latency_ms,
                 "timings": {
@@ -347,8 +353,9 @@ class Watch:
         server = self.topology.services[target.id].server
         if server is None:
             return False
-        if server in self.open_incidents:
-            return True
+        server_detector = self.detectors.get(server)
+        if server_detector is not None and server_detector.state.incident_open:
+            return True  # written, or waiting in the journal to be
         if not confirm or server not in self.probes:
             return False
         result = await self.probes[server].check()
@@ -358,66 +365,88 @@ class Watch:
     # --- incidents -----------------------------------------------------------------------------
 
     async def _apply(self, target: Target, event: Event) -> None:
+        """Hand a change to the journal: written and announced in order, retried until it is."""
+        self.journal.add(Intent(target.id, event))
+
+    async def _perform(self, intent: Intent) -> None:
+        """The next step of an intent: the write, then the listener. Raises to be retried."""
+        event = intent.event
+        if not intent.written:
+            incident_id = await self._write(intent.target_id, event)
+            intent.incident_id, intent.written = incident_id, True
+            if incident_id is None or isinstance(event, Reopened) or self.listener is None:
+                intent.notified = True
+            self._written(intent.target_id, event, incident_id)
+        if not intent.notified:
+            assert intent.incident_id is not None and self.listener is not None
+            call = (
+                self.listener.on_incident_opened
+                if isinstance(event, Opened)
+                else self.listener.on_incident_closed
+            )
+            await call(intent.incident_id)  # the alert is queued in the database
+            intent.notified = True
+
+    async def _write(self, target_id: str, event: Event) -> int | None:
+        """The change in the database, idempotent (a retry after a commit whose answer was
+        lost writes nothing twice); the incident's id, or None when there is nothing to do."""
         now = self.clock.now()
         async with self.db.transaction() as tx:
             if isinstance(event, Opened):
-                incident_id = await incidents.open_probe_incident(
+                return await incidents.open_probe_incident(
                     tx,
-                    service_id=target.id,
+                    service_id=target_id,
                     start=event.start,
                     start_bound=event.start_bound,
                     detected_at=event.detected_at,
                     created_at=now,
                 )
-            elif isinstance(event, Reopened) and target.id in self.last_incident:
-                incident_id = self.last_incident[target.id]
+            if isinstance(event, Reopened) and target_id in self.last_incident:
+                incident_id = self.last_incident[target_id]
                 await incidents.reopen(tx, incident_id)
-            elif isinstance(event, Closed) and target.id in self.open_incidents:
-                incident_id = self.open_incidents[target.id]
+                return incident_id
+            if isinstance(event, Closed) and target_id in self.open_incidents:
+                incident_id = self.open_incidents[target_id]
                 await incidents.close(tx, incident_id, end=event.end, end_bound=event.end_bound)
-            else:
-                return
+                return incident_id
+        return None
+
+    def _written(self, target_id: str, event: Event, incident_id: int | None) -> None:
+        """Bookkeeping, metrics and the log line once a change is in the database."""
+        if incident_id is None:
+            return
+        target = self.targets.get(target_id)
+        kind = target.kind if target is not None else "removed"
         if isinstance(event, Closed):
-            del self.open_incidents[target.id]
+            self.open_incidents.pop(target_id, None)
             log.warning(
                 "incident closed",
-                extra={"incident": incident_id, "target": target.id, "end": event.end.isoformat()},
+                extra={"incident": incident_id, "target": target_id, "end": event.end.isoformat()},
             )
             self._update_open_metric()
-            if self.listener is not None:
-                await self._notify(self.listener.on_incident_closed, incident_id)
             return
-        self.open_incidents[target.id] = incident_id
-        self.last_incident[target.id] = incident_id
+        self.open_incidents[target_id] = incident_id
+        self.last_incident[target_id] = incident_id
         self._update_open_metric()
         if isinstance(event, Opened):
             latency = (event.detected_at - event.start).total_seconds()
             self.metrics.detection_latency.observe(latency)
-            if target.carries_d1 and not within(latency, self.deadline):  # D-1
-                self.metrics.detection_breaches.inc()
+            if target is not None and target.carries_d1 and not within(latency, self.deadline):
+                self.metrics.detection_breaches.inc()  # D-1
             log.warning(
                 "incident opened",
                 extra={
                     "incident": incident_id,
-                    "target": target.id,
-                    "kind": target.kind,
+                    "target": target_id,
+                    "kind": kind,
                     "start": event.start.isoformat(),
                     "detection_seconds": round(latency, 3),
                 },
             )
-            if self.listener is not None:
-                await self._notify(self.listener.on_incident_opened, incident_id)
         else:
             log.warning(
-                "incident reopened (flap)", extra={"incident": incident_id, "target": target.id}
+                "incident reopened (flap)", extra={"incident": incident_id, "target": target_id}
             )
-
-    async def _notify(self, call: Callable[[int], Awaitable[None]], incident_id: int) -> None:
-        # The alert is queued in the database; a failure here must not stop probing.
-        try:
-            await call(incident_id)
-        except Exception:
-            log.exception("could not queue incident notifications", extra={"incident": incident_id})
 
     def _update_open_metric(self) -> None:
         counts: dict[str, int] = {}
@@ -429,5 +458,7 @@ class Watch:
             self.metrics.open_incidents.labels(kind).set(counts.get(kind, 0))
 
     async def close(self, at: dt.datetime) -> None:
-        """On shutdown: an unknown interval in progress ends with us."""
+        """On shutdown: incident changes get a last chance to be written; an unknown interval
+        in progress ends with us."""
+        await self.journal.close()
         await self.blindness.close(at)

@@ -60,6 +60,40 @@ class NotifyMetrics:
             ["duty"],
             registry=registry,
         )
+        self.outbox_oldest_waiting = Gauge(
+            "sla_monitor_outbox_oldest_waiting_seconds",
+            "How long the longest-waiting outbox message has waited (0: none): since it was "
+            "written if it was attempted, since it was due if not. Notices scheduled for "
+            "later do not count.",
+            registry=registry,
+        )
+        self.smtp_up = Gauge(
+            "sla_monitor_smtp_up",
+            "1 while the SMTP server (or the Maildir) takes messages, 0 after a send could not "
+            "reach it, until a probe of it succeeds (D-2).",
+            registry=registry,
+        )
+        self.smtp_up.set(1)
+        self.leases_lost = Counter(
+            "sla_monitor_outbox_leases_lost",
+            "Claimed messages whose lease ran out before they were sent; another worker took "
+            "them (each is still sent once).",
+            registry=registry,
+        )
+        self.released = Counter(
+            "sla_monitor_outbox_released",
+            "Messages waiting out a retry delay that were made due at once because the SMTP "
+            "server answered again.",
+            registry=registry,
+        )
+        self.webhook_deliveries = Counter(
+            "sla_monitor_webhook_deliveries",
+            "Operator alerts POSTed to the webhook: ok (2xx) or failed (tried again).",
+            ["result"],
+            registry=registry,
+        )
+        for result in ("ok", "failed"):
+            self.webhook_deliveries.labels(result)
         for failure_class in FAILURE_CLASSES:
             self.send_failures.labels(failure_class)
         for duty in DUTIES:

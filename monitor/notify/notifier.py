@@ -18,6 +18,7 @@ from monitor.notify.outbox import OutboxWorker
 from monitor.notify.sending import Backoff, Envelope
 from monitor.notify.smtp import MaildirTransport, SMTPTransport, Transport
 from monitor.notify.tracking import DutyCheck, DutyTracker
+from monitor.notify.webhook import WebhookRelay, WebhookTarget
 from monitor.store import maintenance, state_directory
 from monitor.store.outbox import QueuedMessage
 
@@ -42,6 +43,7 @@ class NotifierPlan:
     settings: Settings
     envelope: Envelope
     transport: Transport | None  # None: keep the current one
+    webhook: WebhookTarget | None  # None: no webhook configured
 
 
 class Notifier:
@@ -57,7 +59,8 @@ class Notifier:
         await notifier.stop()                      # in-flight sends finish first
 
     ``transport`` replaces the configured one (tests, the demo). ``backoff``,
-    ``poll_interval`` and ``lease`` tune the worker; ``lookback`` is how far back
+    ``poll_interval``, ``lease`` and ``probe_interval`` (how often an unreachable SMTP
+    server is probed) tune the worker; ``lookback`` is how far back
     past a deadline incidents and windows are still checked.
     """
 
@@ -75,6 +78,8 @@ class Notifier:
         concurrency: int = 4,
         batch_size: int = 20,
         lookback: float = 86400.0,
+        probe_interval: float = 15.0,
+        webhook_interval: float = 5.0,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -92,6 +97,15 @@ class Notifier:
         self._lease = lease if lease is not None else max(300.0, 6 * smtp_timeout)
         self._concurrency = concurrency
         self._batch_size = batch_size
+        self._probe_interval = probe_interval
+        self.webhook = WebhookRelay(
+            db,
+            clock,
+            self.metrics,
+            None,
+            smtp_unreachable_since=self._smtp_unreachable_since,
+            interval=webhook_interval,
+        )
 
     @property
     def worker(self) -> OutboxWorker:
@@ -110,17 +124,26 @@ class Notifier:
                 lease=self._lease,
                 concurrency=self._concurrency,
                 batch_size=self._batch_size,
+                probe_interval=self._probe_interval,
             )
         return self._worker
 
     async def start(self) -> None:
-        """Build the transport (a missing SMTP secret raises ConfigError here) and start sending."""
+        """Build the transport and the webhook target (a missing secret raises ConfigError
+        here) and start sending."""
+        webhook = self.settings.config.webhook
+        self.webhook.target = WebhookTarget.from_config(webhook) if webhook else None
         await self.worker.refresh_depth()
         await self.worker.start()
+        await self.webhook.start()
 
     async def stop(self) -> None:
         if self._worker is not None:
             await self._worker.stop()
+        await self.webhook.stop()
+
+    def _smtp_unreachable_since(self) -> dt.datetime | None:
+        return None if self._worker is None else self._worker.unreachable_since
 
     @property
     def transport(self) -> Transport | None:
@@ -156,7 +179,9 @@ class Notifier:
         transport = None
         if self._transport is None and self._worker is not None:
             transport = build_transport(settings)
-        return NotifierPlan(settings, Envelope.of(settings), transport)
+        webhook = settings.config.webhook
+        target = WebhookTarget.from_config(webhook) if webhook is not None else None
+        return NotifierPlan(settings, Envelope.of(settings), transport, target)
 
     def apply(self, plan: NotifierPlan) -> None:
         """Switch to a prepared configuration (SIGHUP); cannot fail. Customers, contacts,
@@ -167,6 +192,7 @@ class Notifier:
         self.duties.configure(plan.settings, plan.envelope)
         if self._worker is not None:
             self._worker.use(plan.transport, plan.envelope)
+        self.webhook.target = plan.webhook
 
     def reconfigure(self, settings: Settings) -> None:
         """:meth:`prepare` then :meth:`apply`: a missing secret raises and changes nothing."""
@@ -191,3 +217,4 @@ class Notifier:
     def _wake(self) -> None:
         if self._worker is not None:
             self._worker.wake()
+        self.webhook.wake()

@@ -21,6 +21,16 @@ Transient failures are retried with capped exponential backoff and jitter
 (:class:`~monitor.notify.sending.Backoff`); permanent ones mark the row
 ``failed`` and the hooks alert operators.
 
+**Back within a minute** (issue 13, defect 7): when a send finds the server
+unreachable, ``sla_monitor_smtp_up`` drops to 0 and the worker probes the server
+every ``probe_interval`` (15 s: connect, greet, log in, quit). The first probe it
+answers releases every message waiting out a retry delay (the backoff reaches
+15 minutes) and wakes the senders, so the queue goes out within seconds of the
+server's return instead of at the next scheduled retry.
+
+Each claim is a lease held by one worker (``claimed_by``), renewed while its batch
+is sent (:mod:`monitor.notify.sending`): two workers never send the same row.
+
 **The one unavoidable window**: the server accepted the message and the process
 died (``kill -9``, power) before step 3 committed, or the server's reply to the
 end of DATA was lost on the wire. The lease runs out (or the timeout counts as
@@ -35,13 +45,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import logging
-from collections.abc import Sequence
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitor.clock import Clock
+from monitor.errors import NotifyError
 from monitor.notify.layout import Rendered
 from monitor.notify.messages import new_message_id
 from monitor.notify.metrics import NotifyMetrics
@@ -133,6 +146,7 @@ class OutboxWorker:
         concurrency: int = 4,
         batch_size: int = 20,
         stop_timeout: float = 60.0,
+        probe_interval: float = 15.0,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -142,13 +156,20 @@ class OutboxWorker:
         self.concurrency = concurrency
         self.batch_size = batch_size
         self.stop_timeout = stop_timeout
-        # An outcome the server already gave is committed for up to half the lease.
+        self.probe_interval = probe_interval
         self.courier = Courier(
-            db, transport, envelope, clock, metrics, hooks, backoff or Backoff(), lease / 2
+            db, transport, envelope, clock, metrics, hooks, backoff or Backoff(), lease, self
         )
         self.stopping = False
+        self.unreachable_since: dt.datetime | None = None
+        self._server_down = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Each sender is a lease holder of its own, named host:pid:random-n, so that a restart
+        # on the same host can tell the leases of a dead process (kill -9) from live ones.
+        self._host_prefix = f"{socket.gethostname()}:"
+        self._name = f"{self._host_prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def use(self, transport: Transport | None, envelope: Envelope) -> None:
         """A reloaded configuration: send what comes next through ``transport`` (None: keep
@@ -161,13 +182,17 @@ class OutboxWorker:
         if self._tasks:
             return
         self.stopping = False
+        self._stopped.clear()
+        await self.release_orphans()
         self._tasks = [
-            asyncio.create_task(self._loop(), name=f"outbox-sender-{n}")
+            asyncio.create_task(self._loop(f"{self._name}-{n}"), name=f"outbox-sender-{n}")
             for n in range(self.concurrency)
         ]
+        self._tasks.append(asyncio.create_task(self._watch_server(), name="outbox-smtp-probe"))
 
     async def stop(self) -> None:
         self.stopping = True
+        self._stopped.set()
         self._wakeup.set()
         if not self._tasks:
             return
@@ -184,9 +209,15 @@ class OutboxWorker:
     async def run_once(self) -> int:
         """Send every message due now once; returns how many were attempted."""
         attempted: set[int] = set()
-        while batch := await self._claim(exclude=attempted):
+        owner = f"{self._name}-once"
+        while claimed := await self._claim(owner, exclude=attempted):
+            batch, leased_until = claimed
             # Rows handed back unattempted (behind an unreachable server) may come again.
-            attempted.update(await self.courier.send(batch, stopping=self._stopping))
+            attempted.update(
+                await self.courier.send(
+                    batch, stopping=self._stopping, owner=owner, leased_until=leased_until
+                )
+            )
         await self.refresh_depth()
         return len(attempted)
 
@@ -200,15 +231,18 @@ class OutboxWorker:
         same message is never sent by both (its lease)."""
         keys = sorted(set(dedupe_keys))
         attempted: set[int] = set()
+        owner = f"{self._name}-now"
         loop = asyncio.get_running_loop()
         give_up = loop.time() + within
         while True:
-            batch = await self.db.run(
-                functools.partial(stored.claim, now=self.clock.now(), lease=self.lease,
-                                  limit=self.batch_size, exclude=attempted, only=keys)
-            )
-            if batch:
-                attempted.update(await self.courier.send(batch, stopping=self._stopping))
+            claimed = await self._claim(owner, exclude=attempted, only=keys)
+            if claimed:
+                batch, leased_until = claimed
+                attempted.update(
+                    await self.courier.send(
+                        batch, stopping=self._stopping, owner=owner, leased_until=leased_until
+                    )
+                )
                 continue
             found = await self.db.run(lambda tx: stored.find(tx, keys), readonly=True)
             held = [m for m in found if m.status == "sending" and m.id not in attempted]
@@ -216,21 +250,121 @@ class OutboxWorker:
                 return found
             await asyncio.sleep(poll)
 
+    async def release_orphans(self) -> int:
+        """Leases held by a process of this host that is gone (``kill -9`` in a send): handed
+        back now rather than when they run out (up to the lease, 5 minutes). The message may
+        then go out twice: the unavoidable window, with the same Message-ID."""
+        holders = await self.db.run(
+            lambda tx: stored.lease_holders(tx, self._host_prefix), readonly=True
+        )
+        dead = [owner for owner in holders if not _alive(owner)]
+        if not dead:
+            return 0
+        now = self.clock.now()
+        released = await self.db.run(
+            lambda tx: stored.release_orphans(tx, self._host_prefix, dead, now)
+        )
+        log.warning(
+            "messages claimed by a process that is gone handed back",
+            extra={"released": released, "holders": sorted(dead)},
+        )
+        return released
+
     async def refresh_depth(self) -> int:
-        depth = await self.db.run(stored.depth, readonly=True)
+        now = self.clock.now()
+
+        async def work(tx: Tx) -> tuple[int, dt.datetime | None]:
+            return await stored.depth(tx), await stored.oldest_waiting(tx, now)
+
+        depth, waiting_since = await self.db.run(work, readonly=True)
         self.metrics.outbox_depth.set(depth)
+        waited = (now - waiting_since).total_seconds() if waiting_since is not None else 0.0
+        self.metrics.outbox_oldest_waiting.set(max(0.0, waited))
         return depth
+
+    # --- the server's reachability (D-2: back within a minute) ---------------------------------
+
+    def unreachable(self, error: NotifyError) -> None:
+        """A send could not reach the server: probe it until it answers."""
+        if self.unreachable_since is None:
+            self.unreachable_since = self.clock.now()
+            self.metrics.smtp_up.set(0)
+            log.error(
+                "SMTP server unreachable; queued messages wait, the server is probed every "
+                f"{self.probe_interval:g} s",
+                extra={"error": str(error)[:500]},
+            )
+        self._server_down.set()
+
+    def reachable(self) -> None:
+        """A message was accepted."""
+        if self.unreachable_since is not None:
+            self._back(released=0)
+
+    def _back(self, released: int) -> None:
+        since = self.unreachable_since
+        self.unreachable_since = None
+        self._server_down.clear()
+        self.metrics.smtp_up.set(1)
+        log.warning(
+            "SMTP server answers again; waiting messages released",
+            extra={
+                "released": released,
+                "unreachable_since": since.isoformat() if since is not None else None,
+            },
+        )
+
+    async def probe_server(self) -> bool:
+        """Probe the server once; when it answers, release what waits and wake the senders."""
+        try:
+            await asyncio.wait_for(self.courier.transport.probe(), self.lease / 4)
+        except Exception as exc:
+            log.info("SMTP server still unreachable", extra={"error": str(exc)[:300]})
+            return False
+        now = self.clock.now()
+        released = await self.db.run(
+            lambda tx: stored.release_delayed(tx, now), retry_for=self.lease / 4
+        )
+        self.metrics.released.inc(released)
+        if self.unreachable_since is not None:
+            self._back(released)
+        self.wake()
+        return True
+
+    async def _watch_server(self) -> None:
+        """While the server is unreachable, probe it every ``probe_interval``."""
+        while await self._until_stopped(self._server_down.wait()):
+            if not await self._until_stopped(asyncio.sleep(self.probe_interval)):
+                return
+            try:
+                await self.probe_server()
+            except Exception:
+                log.exception("SMTP server probe failed; tried again")
+
+    async def _until_stopped(self, awaitable: Awaitable[object]) -> bool:
+        """Wait for ``awaitable``; False when :meth:`stop` came first."""
+        waiting = asyncio.ensure_future(awaitable)
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        done, pending = await asyncio.wait({waiting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return waiting in done and not self._stopped.is_set()
 
     def _stopping(self) -> bool:
         return self.stopping
 
-    async def _loop(self) -> None:
+    async def _loop(self, owner: str) -> None:
         while not self.stopping:
             self._wakeup.clear()
+            batch: list[QueuedMessage] = []
             try:
-                batch = await self._claim()
-                if batch:
-                    await self.courier.send(batch, stopping=self._stopping)
+                claimed = await self._claim(owner)
+                if claimed:
+                    batch, leased_until = claimed
+                    await self.courier.send(
+                        batch, stopping=self._stopping, owner=owner, leased_until=leased_until
+                    )
                 await self.refresh_depth()
             except Exception:
                 log.exception("outbox round failed; retrying after the poll interval")
@@ -241,12 +375,39 @@ class OutboxWorker:
                 except TimeoutError:
                     pass
 
-    async def _claim(self, exclude: set[int] | None = None) -> list[QueuedMessage]:
+    async def _claim(
+        self, owner: str, exclude: set[int] | None = None, only: Sequence[str] | None = None
+    ) -> tuple[list[QueuedMessage], dt.datetime] | None:
+        """A batch claimed by ``owner``, and when its lease runs out; None when nothing is due."""
         if self.stopping and not exclude:
-            return []
+            return None
         now = self.clock.now()
-        return await self.db.run(
+        batch = await self.db.run(
             lambda tx: stored.claim(
-                tx, now=now, lease=self.lease, limit=self.batch_size, exclude=exclude or ()
+                tx,
+                now=now,
+                lease=self.lease,
+                limit=self.batch_size,
+                owner=owner,
+                exclude=exclude or (),
+                only=only,
             )
         )
+        return (batch, now + dt.timedelta(seconds=self.lease)) if batch else None
+
+
+def _alive(owner: str) -> bool:
+    """Whether the process of a lease holder ``host:pid:...`` (of this host) still runs."""
+    parts = owner.split(":")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return True  # not ours to judge
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True  # this process (another worker of it): alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

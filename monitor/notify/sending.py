@@ -6,10 +6,24 @@ the transport returns, before the next message is sent: acceptance
 :class:`OutboxHooks` the ``notifications`` / ``maintenance_notices`` evidence), a
 retry time, or a final failure. The outbox worker (:mod:`monitor.notify.outbox`)
 claims the batches and hands them here; this module knows nothing of it.
+
+**Never sent twice by two workers** (issue 13, defect 2: a batch of 20 through a
+server answering in 17 s outlived its 300 s lease, another worker re-claimed the
+rest and both sent them). A claim is a lease of length ``L`` held by one worker
+(``claimed_by``). Before each message the courier checks what is left of its lease:
+with less than ``L/2`` left it renews the lease of the rest of its batch *in the
+database*, which also tells it which rows are still its own (a row whose lease ran
+out may have been claimed by another worker; it is skipped and counted in
+``sla_monitor_outbox_leases_lost_total``). Each send is cut after ``L/4`` (a
+transient failure) and its outcome is committed within ``L/4`` more, so a message
+is sent and recorded while its lease, renewed at most ``L/2`` before, still holds:
+no other worker can have claimed it. Every outcome is recorded only by the row's
+owner.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -19,10 +33,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from monitor.clock import Clock
-from monitor.errors import NotifyError, PermanentNotifyError
+from monitor.errors import NotifyError, PermanentNotifyError, TransientNotifyError
 from monitor.notify.messages import build_email
 from monitor.notify.metrics import NotifyMetrics
-from monitor.notify.smtp import Delivery, RecipientsRefused, Transport, classify
+from monitor.notify.smtp import Connection, Delivery, RecipientsRefused, Transport, classify
 from monitor.present import format_duration
 from monitor.store import outbox as stored
 from monitor.store.outbox import QueuedMessage
@@ -31,7 +45,7 @@ if TYPE_CHECKING:
     from monitor.config import Settings
     from monitor.store import Database, Tx
 
-__all__ = ["Backoff", "Courier", "Envelope", "OutboxHooks"]
+__all__ = ["Backoff", "Courier", "Envelope", "OutboxHooks", "Reachability"]
 
 log = logging.getLogger("monitor.notify")
 
@@ -85,9 +99,17 @@ class OutboxHooks(Protocol):
     async def on_failed(self, tx: Tx, message: QueuedMessage) -> None: ...
 
 
+class Reachability(Protocol):
+    """Told whether the server answers: the outbox worker probes it while it does not (D-2)."""
+
+    def unreachable(self, error: NotifyError) -> None: ...
+
+    def reachable(self) -> None: ...
+
+
 class Courier:
-    """Sends claimed messages and records each outcome; ``retry_for`` is how long a commit is
-    retried while the database is locked or away (an outcome must not be lost)."""
+    """Sends claimed messages and records each outcome, under the lease of the worker that
+    claimed them (``lease`` seconds; see the module's docstring)."""
 
     def __init__(
         self,
@@ -98,7 +120,8 @@ class Courier:
         metrics: NotifyMetrics,
         hooks: OutboxHooks,
         backoff: Backoff,
-        retry_for: float,
+        lease: float,
+        reachability: Reachability | None = None,
     ) -> None:
         self.db = db
         self.transport = transport
@@ -107,57 +130,117 @@ class Courier:
         self.metrics = metrics
         self.hooks = hooks
         self.backoff = backoff
-        self.retry_for = retry_for
+        self.lease = lease
+        # How long a commit is retried while the database is locked or away (an outcome the
+        # server gave must not be lost), and how long one send may take: a quarter each.
+        self.retry_for = lease / 4
+        self.send_limit = lease / 4
+        self.reachability = reachability
 
-    async def release(self, ids: Sequence[int], at: dt.datetime, reason: str | None = None) -> None:
+    async def release(
+        self, ids: Sequence[int], at: dt.datetime, reason: str | None = None, *, owner: str
+    ) -> None:
         """Hand claimed rows that were not attempted back, due at ``at`` (attempts unchanged)."""
         if ids:
             await self.db.run(
-                lambda tx: stored.release(tx, ids, at, reason), retry_for=self.retry_for
+                lambda tx: stored.release(tx, ids, at, reason, owner=owner),
+                retry_for=self.retry_for,
             )
 
     async def send(
-        self, batch: Sequence[QueuedMessage], *, stopping: Callable[[], bool]
+        self,
+        batch: Sequence[QueuedMessage],
+        *,
+        stopping: Callable[[], bool],
+        owner: str,
+        leased_until: dt.datetime,
     ) -> list[int]:
-        """Send ``batch`` in order; returns the ids attempted (the rest were handed back).
-        When ``stopping()`` turns true, what is not yet attempted is handed back at once."""
+        """Send ``batch``, claimed by ``owner`` until ``leased_until``, in order; returns the
+        ids attempted (the rest were handed back, or found to be another worker's). When
+        ``stopping()`` turns true, what is not yet attempted is handed back at once."""
         attempted: list[int] = []
+        lost: set[int] = set()
         async with self.transport.connect() as connection:
             for index, row in enumerate(batch):
-                rest = [later.id for later in batch[index + 1 :]]
+                rest = [later.id for later in batch[index + 1 :] if later.id not in lost]
                 if stopping():
-                    await self.release([row.id, *rest], self.clock.now())
+                    await self.release([row.id, *rest], self.clock.now(), owner=owner)
                     return attempted
+                now = self.clock.now()
+                if (leased_until - now).total_seconds() < self.lease / 2:
+                    leased_until = now + dt.timedelta(seconds=self.lease)
+                    lost |= await self._renew([row.id, *rest], owner, leased_until)
+                if row.id in lost:
+                    continue
                 attempted.append(row.id)
                 self.metrics.send_attempts.inc()
                 try:
-                    message = build_email(
-                        sender=self.envelope.sender,
-                        sender_name=self.envelope.sender_name,
-                        recipients=row.recipients,
-                        subject=row.subject,
-                        text=row.body_text,
-                        html=row.body_html,
-                        message_id=row.message_id,
-                        date=row.created_at,
-                        kind=row.kind,
-                        in_reply_to=row.in_reply_to,
-                        attachments=row.attachments,
-                    )
-                    delivery = await connection.send(message, self.envelope.sender, row.recipients)
+                    delivery = await self._send_one(connection, row)
                 except Exception as exc:
                     error = classify(exc)
-                    retry_at = await self._record_failure(row, error)
+                    retry_at = await self._record_failure(row, error, owner)
                     if connection.broken:
                         # The server is unreachable: wait with this message rather than try each.
+                        if self.reachability is not None and isinstance(
+                            error, TransientNotifyError
+                        ):
+                            self.reachability.unreachable(error)
                         reason = f"not attempted: the message before it failed ({error})"
-                        await self.release(rest, retry_at or self.clock.now(), reason[:2000])
+                        await self.release(
+                            [i for i in rest if i not in lost],
+                            retry_at or self.clock.now(),
+                            reason[:2000],
+                            owner=owner,
+                        )
                         return attempted
                 else:
-                    await self._record_acceptance(row, delivery)
+                    if self.reachability is not None:
+                        self.reachability.reachable()
+                    await self._record_acceptance(row, delivery, owner)
         return attempted
 
-    async def _record_acceptance(self, claimed: QueuedMessage, delivery: Delivery) -> None:
+    async def _renew(self, ids: list[int], owner: str, until: dt.datetime) -> set[int]:
+        """Renew the lease on ``ids``; returns those no longer ours (logged and counted)."""
+        owned = await self.db.run(
+            lambda tx: stored.renew(tx, ids, owner=owner, until=until), retry_for=self.retry_for
+        )
+        lost = set(ids) - owned
+        if lost:
+            self.metrics.leases_lost.inc(len(lost))
+            log.warning(
+                "outbox lease ran out: these messages are another worker's now",
+                extra={"outbox_ids": sorted(lost), "worker": owner},
+            )
+        return lost
+
+    async def _send_one(self, connection: Connection, row: QueuedMessage) -> Delivery:
+        message = build_email(
+            sender=self.envelope.sender,
+            sender_name=self.envelope.sender_name,
+            recipients=row.recipients,
+            subject=row.subject,
+            text=row.body_text,
+            html=row.body_html,
+            message_id=row.message_id,
+            date=row.created_at,
+            kind=row.kind,
+            in_reply_to=row.in_reply_to,
+            attachments=row.attachments,
+        )
+        try:
+            async with asyncio.timeout(self.send_limit):
+                return await connection.send(message, self.envelope.sender, row.recipients)
+        except TimeoutError:
+            # Cut inside the session: it is in an unknown state. The lease still holds.
+            connection.broken = True
+            raise TransientNotifyError(
+                f"timed out: no answer within {format_duration(self.send_limit)} "
+                "(a quarter of the outbox lease)"
+            ) from None
+
+    async def _record_acceptance(
+        self, claimed: QueuedMessage, delivery: Delivery, owner: str
+    ) -> None:
         accepted_at = self.clock.now()
 
         async def work(tx: Tx) -> bool:
@@ -167,6 +250,7 @@ class Courier:
                 accepted_at=accepted_at,
                 response=delivery.response[:2000],
                 error=_summary(delivery.refused) or None,
+                owner=owner,
             )
             if not recorded:
                 return False
@@ -186,14 +270,14 @@ class Courier:
             )
 
     async def _record_failure(
-        self, claimed: QueuedMessage, error: NotifyError
+        self, claimed: QueuedMessage, error: NotifyError, owner: str
     ) -> dt.datetime | None:
         """Schedule a retry (returns its time) or give up (returns None) and alert operators."""
         now = self.clock.now()
         permanent = isinstance(error, PermanentNotifyError)
 
         async def work(tx: Tx) -> tuple[str, dt.datetime | None, int]:
-            row = await stored.lock_sending(tx, claimed.id)
+            row = await stored.lock_sending(tx, claimed.id, owner=owner)
             if row is None:
                 return "gone", None, 0
             attempts = row.attempts + 1

@@ -91,6 +91,10 @@ class Transport(Protocol):
 
     def connect(self) -> AbstractAsyncContextManager[Connection]: ...
 
+    async def probe(self) -> None:
+        """Whether the server would take a message now (connect, greet, log in); raises a
+        :class:`~monitor.errors.NotifyError` if not. Sends nothing."""
+
 
 def read_password(settings: SMTP) -> str | None:
     """The SMTP password from ``password_file`` or ``password_env``, read once at start.
@@ -231,6 +235,10 @@ class SMTPTransport:
         finally:
             await connection.close()
 
+    async def probe(self) -> None:
+        async with self.connect() as connection:
+            await connection.greet()
+
 
 class SMTPConnection:
     def __init__(self, client: aiosmtplib.SMTP) -> None:
@@ -250,6 +258,16 @@ class SMTPConnection:
         refused = {address: (reply.code, reply.message) for address, reply in errors.items()}
         return Delivery(response=response, refused=refused)
 
+    async def greet(self) -> None:
+        """Connect (EHLO, STARTTLS and login as configured) and say NOOP."""
+        try:
+            if not self._client.is_connected:
+                await self._client.connect()
+            await self._client.noop()
+        except Exception as exc:
+            self.broken = True
+            raise classify(exc) from exc
+
     async def close(self) -> None:
         if self._client.is_connected:
             with suppress(Exception):
@@ -268,6 +286,12 @@ class MaildirTransport:
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[MaildirConnection]:
         yield MaildirConnection(self.path)
+
+    async def probe(self) -> None:
+        """The Maildir (or, before the first message, its parent) is writable."""
+        where = self.path if self.path.exists() else self.path.parent
+        if not await asyncio.to_thread(os.access, where, os.W_OK | os.X_OK):
+            raise TransientNotifyError(f"cannot write to Maildir {str(self.path)!r}")
 
 
 class MaildirConnection:

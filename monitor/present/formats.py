@@ -55,6 +55,9 @@ __all__ = [
 
 ISO_HINT = "an ISO 8601 time like 2026-03-21T14:30 (the configured zone) or 2026-03-21T11:00Z"
 
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
+
 _UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
 
@@ -178,7 +181,15 @@ def parse_time(text: str, timezone: str, field: str) -> dt.datetime:
         raise InputError(field, text, ISO_HINT) from None
     if parsed.tzinfo is None:
         parsed = _local(parsed, ZoneInfo(timezone), text, field)
-    return parsed.astimezone(dt.UTC)
+    try:
+        parsed = parsed.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is past year 9999 in UTC
+        parsed = EARLIEST - dt.timedelta(days=1)
+    if not EARLIEST <= parsed < LATEST:
+        # Issue 13: year 1 or 9999 overflowed later (deadlines, months); nothing the
+        # monitor records lies outside these years.
+        raise InputError(field, text, f"{ISO_HINT}, from 1970 to 2999")
+    return parsed
 
 
 def _local(wall: dt.datetime, zone: ZoneInfo, text: str, field: str) -> dt.datetime:

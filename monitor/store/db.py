@@ -41,7 +41,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from monitor.errors import StoreError
+from monitor.errors import ConfigError, ConfigIssue, StoreError, StoreLocationError
+from monitor.redact import redact
 
 __all__ = [
     "Database",
@@ -80,29 +81,44 @@ def resolve_url(configured: str | None) -> str:
     url = configured or default_url()
     try:
         parsed = make_url(url)
+        parsed.port  # noqa: B018  (a port that is not a number fails here, not at connect)
     except Exception as exc:
-        raise StoreError(f"storage.url: {url!r} is not a database URL ({exc})") from exc
+        # A configuration error (exit 2), in the configuration's words, without the password.
+        raise ConfigError(
+            "storage",
+            [ConfigIssue("storage.url", None,
+                         f"{redact(url)!r} is not a database URL ({redact(str(exc))}); "
+                         "allowed: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")],
+        ) from None
     if parsed.drivername == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     elif parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
     if parsed.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
-        raise StoreError(
-            f"storage.url: driver {parsed.drivername!r} is not supported; "
-            "allowed: sqlite+aiosqlite, postgresql+asyncpg"
+        raise ConfigError(
+            "storage",
+            [ConfigIssue("storage.url", None,
+                         f"driver {parsed.drivername!r} is not supported; "
+                         "allowed: sqlite+aiosqlite, postgresql+asyncpg")],
         )
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000, **kwargs: Any
+) -> AsyncEngine:
+    # Statements' parameters (e-mail bodies, probe evidence) never go into an error
+    # message or a log line, whatever the log level (issue 13).
+    kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, round(busy_timeout * 1000))
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    # No mkdir here: only migrate.upgrade creates a database (and its directory).
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    # No mkdir here: only migrate.upgrade creates a database (and its directory); a place
+    # it cannot create is a StoreLocationError from Database.upgrade (issue 13).
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over BEGIN from the driver so that we can make it IMMEDIATE.
@@ -110,7 +126,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -127,6 +143,14 @@ def _busy_timeout(sync_connection: Any, milliseconds: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(milliseconds)}")
     finally:
         cursor.close()
+
+
+_READ_ONLY = ("readonly database", "read-only", "unable to open database file", "permission")
+
+
+def _read_only(cause: str) -> bool:
+    lowered = cause.lower()
+    return any(text in lowered for text in _READ_ONLY)
 
 
 def inserted_id(result: Any) -> int:
@@ -149,14 +173,17 @@ class Database:
         self._sessions = session_factory(engine)
 
     @classmethod
-    def open(cls, url: str | None) -> Database:
-        """The configured database (``storage.url``), else SQLite in the state directory.
-        Nothing is checked or created yet: :meth:`upgrade` creates it (``db upgrade``,
-        ``run``); every other user calls :meth:`open_existing`."""
-        return cls(create_engine(resolve_url(url)))
+    def open(cls, url: str | None, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> Database:
+        """The configured database (``storage.url``), else SQLite in the state directory;
+        ``busy_timeout`` (``storage.busy_timeout``, seconds) is how long an SQLite write
+        waits for another writer's lock. Nothing is checked or created yet: :meth:`upgrade`
+        creates it (``db upgrade``, ``run``); every other user calls :meth:`open_existing`."""
+        return cls(create_engine(resolve_url(url), busy_timeout=busy_timeout))
 
     @classmethod
-    async def open_existing(cls, url: str | None) -> Database:
+    async def open_existing(
+        cls, url: str | None, busy_timeout: float = BUSY_TIMEOUT_MS / 1000
+    ) -> Database:
         """The configured database, only if it exists at this version's schema: creates no
         file, directory or table and migrates nothing. Raises
         :class:`~monitor.errors.SchemaError` naming the database looked for (missing,
@@ -165,7 +192,7 @@ class Database:
 
         resolved = resolve_url(url)
         await require_current(resolved)
-        return cls(create_engine(resolved))
+        return cls(create_engine(resolved, busy_timeout=busy_timeout))
 
     @property
     def dialect(self) -> str:
@@ -251,10 +278,30 @@ class Database:
         return True
 
     async def upgrade(self) -> tuple[str | None, str | None]:
-        """Bring the schema to head (a no-op when it is); (revision before, after)."""
+        """Bring the schema to head (a no-op when it is); (revision before, after).
+
+        The first thing every command and the daemon do with the database, so a database
+        that cannot be reached or written is said here in one line (issue 13):
+        :class:`StoreLocationError` (exit 2) for a read-only or forbidden place,
+        :class:`StoreError` (exit 1) with the cause for anything else."""
         from monitor.store.migrate import upgrade
 
-        return await upgrade(self.engine)
+        try:
+            return await upgrade(self.engine)
+        except (DBAPIError, OSError) as exc:
+            raise self.unavailable(exc) from None
+
+    def unavailable(self, exc: BaseException) -> StoreError:
+        """One clear error for a database that cannot be used, without its password."""
+        text = str(getattr(exc, "orig", None) or exc).strip()
+        cause = redact(text.splitlines()[0]) if text else type(exc).__name__
+        if self.dialect == "sqlite" and _read_only(cause):
+            return StoreLocationError(
+                f"storage: cannot write the SQLite database {self.engine.url.database!r}: "
+                f"{cause}; allowed: a file in a writable directory ($STATE_DIRECTORY, the "
+                "working directory, or the one storage.url names)"
+            )
+        return StoreError(f"storage: cannot use the database {self.where()}: {cause}")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

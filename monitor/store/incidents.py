@@ -100,7 +100,20 @@ async def open_probe_incident(
     created_at: dt.datetime,
 ) -> int:
     """A new probe incident, open, cause ``provider`` (R-EX: counted until an operator says
-    otherwise). The partial unique index refuses a second open one for the service."""
+    otherwise), or the one already open for the service with this start: the daemon
+    retries this write until it succeeds (issue 13), and a retry after a commit whose
+    answer was lost must find what it wrote. Any other open one makes the partial unique
+    index refuse the insert."""
+    existing = await tx.scalar(
+        select(Incident.id).where(
+            Incident.service_id == service_id,
+            Incident.end.is_(None),
+            Incident.source == "probe",
+            Incident.start == start,
+        )
+    )
+    if existing is not None:
+        return int(existing)
     result = await tx.execute(
         insert(Incident).values(
             service_id=service_id,

@@ -136,9 +136,10 @@ async def current_of(url: str) -> str | None:
                 "missing",
                 f'database "{parsed.database}" does not exist on the server',
             ) from None
-        raise StoreError(f"cannot read the database {where(parsed)}: {exc.orig}") from None
+        # Worded as Database.unavailable words it (issue 13): one message, whoever opens it.
+        raise StoreError(f"storage: cannot use the database {where(parsed)}: {exc.orig}") from None
     except OSError as exc:
-        raise StoreError(f"cannot connect to the database {where(parsed)}: {exc}") from None
+        raise StoreError(f"storage: cannot use the database {where(parsed)}: {exc}") from None
     finally:
         await engine.dispose()
 

@@ -337,7 +337,12 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime]
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[dt.datetime]
+    next_attempt_at: Mapped[dt.datetime]  # while sending: when the lease runs out
+    # The worker holding the lease (while ``sending``): every send and outcome checks it, so a
+    # row re-claimed after its lease ran out is never sent or recorded by both (D-2).
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # An operator message also posted to the webhook (issue 13): when the webhook took it.
+    webhook_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[dt.datetime | None]
     smtp_response: Mapped[str | None] = mapped_column(Text)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,13 +27,20 @@ __all__ = [
     "enqueue",
     "find",
     "give_up",
+    "lease_holders",
     "lock_sending",
+    "mark_relayed",
     "mark_sent",
     "message_ids",
+    "oldest_waiting",
     "outage_messages",
     "outage_queued",
     "release",
+    "release_delayed",
+    "release_orphans",
+    "renew",
     "retry_at",
+    "to_relay",
 ]
 
 ACTIVE = ("pending", "sending")  # not yet accepted nor given up
@@ -207,11 +214,13 @@ async def claim(
     now: dt.datetime,
     lease: float,
     limit: int,
+    owner: str,
     exclude: Iterable[int] = (),
     only: Iterable[str] | None = None,
 ) -> list[QueuedMessage]:
-    """Take up to ``limit`` due messages: ``status='sending'`` until ``now + lease``; with
-    ``only``, among the messages of those dedupe keys.
+    """Take up to ``limit`` due messages for ``owner``: ``status='sending'`` until
+    ``now + lease`` (a row whose lease ran out is due again); with ``only``, among the
+    messages of those dedupe keys.
 
     ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (two workers never take the same row);
     SQLite's write transaction (``BEGIN IMMEDIATE``) serialises claims."""
@@ -232,6 +241,7 @@ async def claim(
     for row in rows:
         row.status = "sending"
         row.next_attempt_at = until
+        row.claimed_by = owner
     files = await _attachments(tx, [row.id for row in rows])
     return [_record(row, files.get(row.id, ())) for row in rows]
 
@@ -266,43 +276,103 @@ async def find(tx: Tx, dedupe_keys: Iterable[str]) -> list[QueuedMessage]:
     return found
 
 
-async def release(
-    tx: Tx, ids: Sequence[int], at: dt.datetime, reason: str | None = None
-) -> None:
-    """Hand claimed rows that were not attempted back, due at ``at`` (attempts unchanged)."""
-    values: dict[str, Any] = {"status": "pending", "next_attempt_at": at}
-    if reason is not None:
-        values["last_error"] = reason
-    await tx.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "sending")
-        .values(**values)
+def _owned(ids: Sequence[int], owner: str) -> Any:
+    return (
+        OutboxMessage.id.in_(list(ids)),
+        OutboxMessage.status == "sending",
+        OutboxMessage.claimed_by == owner,
     )
 
 
-async def mark_sent(
-    tx: Tx, outbox_id: int, *, accepted_at: dt.datetime, response: str, error: str | None
-) -> bool:
-    """The server accepted it: ``accepted_at`` is the D-2 evidence. False when the row is no
-    longer ours (another worker recorded it)."""
+async def renew(tx: Tx, ids: Sequence[int], *, owner: str, until: dt.datetime) -> set[int]:
+    """Extend ``owner``'s lease on ``ids`` to ``until``; returns the ids still ``owner``'s (a
+    row whose lease ran out may have been claimed by another worker, issue 13)."""
+    if not ids:
+        return set()
+    await tx.execute(update(OutboxMessage).where(*_owned(ids, owner)).values(next_attempt_at=until))
+    return set((await tx.scalars(select(OutboxMessage.id).where(*_owned(ids, owner)))).all())
+
+
+async def release(
+    tx: Tx, ids: Sequence[int], at: dt.datetime, reason: str | None = None, *, owner: str
+) -> None:
+    """Hand claimed rows that were not attempted back, due at ``at`` (attempts unchanged)."""
+    values: dict[str, Any] = {"status": "pending", "next_attempt_at": at, "claimed_by": None}
+    if reason is not None:
+        values["last_error"] = reason
+    await tx.execute(update(OutboxMessage).where(*_owned(ids, owner)).values(**values))
+
+
+def _delayed() -> Any:
+    """Attempted, or handed back behind a failed attempt (``last_error`` says why): waiting
+    because of a failure, not because it is scheduled for later."""
+    return or_(OutboxMessage.attempts > 0, OutboxMessage.last_error.is_not(None))
+
+
+async def release_delayed(tx: Tx, now: dt.datetime) -> int:
+    """Make every message waiting out a retry delay due now (the SMTP server answers
+    again, D-2); messages scheduled for later that were never attempted keep their time.
+    Returns how many."""
     result: Any = await tx.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "sending")
+        .where(
+            OutboxMessage.status == "pending", _delayed(), OutboxMessage.next_attempt_at > now
+        )
+        .values(next_attempt_at=now)
+    )
+    return max(int(result.rowcount or 0), 0)
+
+
+async def oldest_waiting(tx: Tx, now: dt.datetime) -> dt.datetime | None:
+    """Since when the longest-waiting message has waited: its creation, for one already
+    attempted; its due time, for one due and never attempted. Messages scheduled for later
+    (a notice not yet due) are not waiting."""
+    attempted = await tx.scalar(
+        select(func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.status.in_(ACTIVE), _delayed()
+        )
+    )
+    due = await tx.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == "pending",
+            ~_delayed(),
+            OutboxMessage.next_attempt_at <= now,
+        )
+    )
+    found = [at for at in (attempted, due) if at is not None]
+    return min(found) if found else None
+
+
+async def mark_sent(
+    tx: Tx,
+    outbox_id: int,
+    *,
+    accepted_at: dt.datetime,
+    response: str,
+    error: str | None,
+    owner: str,
+) -> bool:
+    """The server accepted it: ``accepted_at`` is the D-2 evidence. False when the row is no
+    longer ``owner``'s (another worker recorded it)."""
+    result: Any = await tx.execute(
+        update(OutboxMessage)
+        .where(*_owned([outbox_id], owner))
         .values(
             status="sent",
             attempts=OutboxMessage.attempts + 1,
             accepted_at=accepted_at,
             smtp_response=response,
             last_error=error,
+            claimed_by=None,
         )
     )
     return bool(result.rowcount == 1)
 
 
-async def lock_sending(tx: Tx, outbox_id: int) -> QueuedMessage | None:
-    """The row, locked for recording a failed attempt; None unless it is still ``sending``."""
+async def lock_sending(tx: Tx, outbox_id: int, *, owner: str) -> QueuedMessage | None:
+    """The row, locked for recording a failed attempt; None unless it is still ``owner``'s."""
     row = await tx.get(OutboxMessage, outbox_id, with_for_update=True, populate_existing=True)
-    if row is None or row.status != "sending":
+    if row is None or row.status != "sending" or row.claimed_by != owner:
         return None
     return _record(row)
 
@@ -314,7 +384,11 @@ async def retry_at(
         update(OutboxMessage)
         .where(OutboxMessage.id == outbox_id)
         .values(
-            status="pending", attempts=attempts, last_error=error, next_attempt_at=next_attempt_at
+            status="pending",
+            attempts=attempts,
+            last_error=error,
+            next_attempt_at=next_attempt_at,
+            claimed_by=None,
         )
     )
 
@@ -323,7 +397,7 @@ async def give_up(tx: Tx, outbox_id: int, *, attempts: int, error: str) -> None:
     await tx.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == outbox_id)
-        .values(status="failed", attempts=attempts, last_error=error)
+        .values(status="failed", attempts=attempts, last_error=error, claimed_by=None)
     )
 
 
@@ -390,3 +464,54 @@ async def outage_queued(tx: Tx, incident_ids: Iterable[int]) -> set[tuple[int, s
             if incident_id is not None and customer_id is not None
         )
     return found
+
+
+async def to_relay(
+    tx: Tx, *, since: dt.datetime, kind_prefix: str, limit: int = 50
+) -> list[QueuedMessage]:
+    """Operator messages written since ``since`` that the webhook has not taken yet, oldest
+    first (issue 13: the operators' path that does not need SMTP)."""
+    rows = await tx.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.kind.startswith(kind_prefix, autoescape=True),
+            OutboxMessage.webhook_at.is_(None),
+            OutboxMessage.created_at >= since,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return [_record(row) for row in rows]
+
+
+async def mark_relayed(tx: Tx, outbox_id: int, at: dt.datetime) -> None:
+    await tx.execute(
+        update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(webhook_at=at)
+    )
+
+
+async def release_orphans(tx: Tx, owner_prefix: str, dead: Iterable[str], at: dt.datetime) -> int:
+    """Hand back rows whose lease holder (a ``claimed_by`` starting with ``owner_prefix``)
+    is one of ``dead``: due at ``at``, attempts unchanged. Returns how many."""
+    owners = [owner for owner in dead if owner.startswith(owner_prefix)]
+    if not owners:
+        return 0
+    result: Any = await tx.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by.in_(owners))
+        .values(status="pending", next_attempt_at=at, claimed_by=None)
+    )
+    return max(int(result.rowcount or 0), 0)
+
+
+async def lease_holders(tx: Tx, owner_prefix: str) -> set[str]:
+    """The ``claimed_by`` of every row being sent whose holder starts with ``owner_prefix``."""
+    rows = await tx.scalars(
+        select(OutboxMessage.claimed_by)
+        .where(
+            OutboxMessage.status == "sending",
+            OutboxMessage.claimed_by.startswith(owner_prefix, autoescape=True),
+        )
+        .distinct()
+    )
+    return {owner for owner in rows if owner is not None}

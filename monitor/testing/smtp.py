@@ -12,7 +12,8 @@ It is an aiosmtpd ``Controller`` (its own thread and event loop) listening on
 Faults: :meth:`go_down` / :meth:`come_up` (stop listening and drop open
 sessions; listen again on the same port), :meth:`fail_next` (4xx for the next
 N messages), :attr:`reject_all` (5xx for every message), :meth:`refuse_recipient`
-(550 for one address), :attr:`delay` (a slow server). ``tls=True`` offers STARTTLS with a throw-away
+(550 for one address), :attr:`delay` (a slow server, once it has the message),
+:attr:`rcpt_delay` (slow before it has it). ``tls=True`` offers STARTTLS with a throw-away
 ``trustme`` certificate and requires it; ``implicit_tls=True`` speaks TLS from
 the first byte; ``auth=(user, password)`` requires AUTH. Clients trust the
 certificate through :meth:`client_tls_context`. :meth:`save` writes what was
@@ -76,6 +77,8 @@ class _Handler:
         address: str,
         options: list[str],
     ) -> str:
+        if self.sink.rcpt_delay:
+            await asyncio.sleep(self.sink.rcpt_delay)
         refusal = self.sink._refused.get(address.lower())
         if refusal is not None:
             return refusal
@@ -163,6 +166,7 @@ class SMTPSink:
         self.auth = auth
         self.reject_all: int | None = None  # e.g. 554: every message refused permanently
         self.delay = 0.0  # seconds before answering DATA: a slow server
+        self.rcpt_delay = 0.0  # seconds before answering RCPT: slow before it has the message
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
         self._refused: dict[str, str] = {}

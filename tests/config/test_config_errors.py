@@ -198,7 +198,7 @@ CASES = [
     (
         "not-yaml",
         "provider: {timezone: UTC\nservers: []\n",
-        ["line 2: (file): not valid YAML: expected ',' or '}', but got ':'"],
+        ["line 2: (file): not valid YAML: did not find expected ',' or '}'"],
     ),
 ]
 

@@ -74,7 +74,8 @@ async def test_outage_opens_and_recovery_closes_an_incident(db_url: str) -> None
                 async with http.get(f"{base}/readyz") as response:
                     assert response.status == 200
                     assert (await response.json())["checks"] == {"database": True,
-                                                                 "scheduler": True}
+                                                                 "scheduler": True,
+                                                                 "incidents": True}
                 async with http.get(f"{base}/healthz") as response:
                     assert response.status == 200
         finally:

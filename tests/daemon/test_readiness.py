@@ -67,7 +67,8 @@ async def test_readyz_counts_the_targets(sqlite_url: str) -> None:
         try:
             status, body, _ = await readyz(daemon)
             assert status == 200
-            assert body == {"status": "ready", "checks": {"database": True, "scheduler": True},
+            assert body == {"status": "ready", "checks": {"database": True, "scheduler": True,
+                                                        "incidents": True},
                             "targets": 1, "warnings": []}
         finally:
             await daemon.stop()
@@ -86,7 +87,7 @@ async def test_readyz_answers_503_within_its_bound_while_the_database_is_locked(
         await asyncio.to_thread(holder.execute, "BEGIN EXCLUSIVE")
         status, body, elapsed = await readyz(daemon)
         assert status == 503
-        assert body["checks"] == {"database": False, "scheduler": True}
+        assert body["checks"] == {"database": False, "scheduler": True, "incidents": True}
         # Answered within the readiness bound, not after the 30 s busy timeout.
         assert elapsed < READY_TIMEOUT + MARGIN
         await asyncio.to_thread(holder.execute, "ROLLBACK")

@@ -211,7 +211,7 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
         clock=SystemClock(),
         backoff=REAL_FAST,
         poll_interval=0.02,
-        lease=0.5,  # a lease the crashed worker may have held runs out quickly
+        lease=2.0,  # each send may take a quarter of the lease (0.5 s here)
     )
     try:
         await second.start()
@@ -235,8 +235,8 @@ async def test_a_lease_held_by_a_dead_worker_expires_and_an_accepted_message_is_
     config = make_config(sink_smtp(sink), provider={"operators": []})
     dead = make_notifier(config, lease=300)
     await dead.on_incident_opened(await add_incident(sessions))
-    claimed = await dead.worker._claim()  # claimed, then the process died before sending
-    assert len(claimed) == 2
+    claimed = await dead.worker._claim("dead")  # claimed, then the process died before sending
+    assert claimed is not None and len(claimed[0]) == 2
     assert {m.status for m in await outbox(sessions)} == {"sending"}
 
     restarted = make_notifier(config, lease=300)

@@ -1,0 +1,181 @@
+"""The fault tests' tools (shared helpers: ``tests/support.py``): another process holding an
+SQLite database locked, a small filesystem that can be filled or made read-only, a private
+PostgreSQL server that can be restarted, and the scenario's configuration.
+
+Each tool cleans up after itself: processes stopped, mounts undone, servers stopped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from monitor.testing.smtp import SMTPSink
+from monitor.testing.targets import TargetServer
+from tests.support import FAST, MONITOR
+
+
+def scenario(target: TargetServer, sink: SMTPSink, db_url: str, extra: str = "") -> str:
+    """One web panel probed every 0.4 s, one customer, the SMTP sink, operators."""
+    return f"""
+{MONITOR}
+provider: {{name: Rabit Hosting, operators: [noc@rabit.example]}}
+services:
+  - id: panel
+    kind: web_panel
+    probe: {{type: http, url: "{target.url('/')}", {FAST}}}
+customers:
+  - id: acme
+    name: ACME
+    contacts: {{technical: {{email: tech@acme.example}}}}
+    fee: {{amount: 1000, currency: EUR}}
+    sites: [{{domain: acme.example}}]
+smtp: {{host: 127.0.0.1, port: {sink.port}, tls: none, sender: sla@rabit.example, timeout: 5s}}
+http: {{listen: "127.0.0.1:0"}}
+{extra}
+"""
+
+
+LOCKER = textwrap.dedent("""
+    import sqlite3, sys, time
+    connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+    connection.execute("BEGIN EXCLUSIVE")
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+    connection.execute("COMMIT")
+    print("released", flush=True)
+""")
+
+
+@contextmanager
+def sqlite_locked(database: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """Another process holds ``BEGIN EXCLUSIVE`` on ``database`` for ``seconds``."""
+    process = subprocess.Popen([sys.executable, "-c", LOCKER, str(database), str(seconds)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "locked"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+
+
+def can_mount() -> str | None:
+    """None when this process may mount a tmpfs, else why not (printed with the skip)."""
+    if os.geteuid() != 0:
+        return "not root: cannot mount a tmpfs"
+    if shutil.which("mount") is None:
+        return "no mount command"
+    return None
+
+
+@contextmanager
+def small_filesystem(path: Path, size: str = "3m") -> Iterator[Path]:
+    """A tmpfs of ``size`` at ``path`` (root only), unmounted afterwards."""
+    reason = can_mount()
+    if reason is not None:
+        print(f"skipped: {reason}")
+        pytest.skip(reason)
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        reason = f"cannot mount a tmpfs here: {mounted.stderr.strip()}"
+        print(f"skipped: {reason}")
+        pytest.skip(reason)
+    try:
+        yield path
+    finally:
+        for _ in range(20):
+            if subprocess.run(["umount", str(path)], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:  # a file still open somewhere: detach now, freed when it is closed
+            subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def fill(path: Path) -> Path:
+    """Fill the filesystem of ``path`` to the last byte; returns the filler to delete."""
+    filler = path / "filler"
+    for size in (65536, 4096, 1):  # big writes first, then what is left, byte by byte
+        try:
+            with filler.open("ab", buffering=0) as file:
+                while True:
+                    file.write(b"\0" * size)
+        except OSError:
+            pass
+    return filler
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _pg_bin() -> Path | None:
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").is_file():
+            return candidate
+    found = shutil.which("initdb")
+    return Path(found).resolve().parent if found else None
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of this test's own (initdb in tmp_path, a port of its own), so that
+    restarting it never touches the shared server other tests use. As root it runs as the
+    ``postgres`` user, as ``.ci/run`` does."""
+
+    def __init__(self, directory: Path) -> None:
+        binaries = _pg_bin()
+        if binaries is None:
+            if os.environ.get("CI"):
+                pytest.fail("PostgreSQL binaries (initdb, pg_ctl) missing in CI")
+            pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed")
+        self.bin = binaries
+        self.directory = directory
+        self.data = directory / "data"
+        self.port = free_port()
+        self.started = False
+
+    def _as_postgres(self, *command: str) -> subprocess.CompletedProcess[str]:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120)
+
+    def init(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres")
+            self.directory.chmod(0o700)
+        done = self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-U",
+                                 "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+        assert done.returncode == 0, done.stderr
+
+    def start(self) -> None:
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} "
+                   "-c fsync=off")
+        done = self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l",
+                                 str(self.directory / "postgres.log"), "-o", options, "start")
+        assert done.returncode == 0, done.stderr + done.stdout
+        self.started = True
+
+    def stop(self, mode: str = "fast") -> None:
+        done = self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode,
+                                 "-w", "stop")
+        assert done.returncode == 0, done.stderr + done.stdout
+        self.started = False
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
