@@ -11,5 +11,10 @@ setup(
         "monitor.migrations.versions",
     ],
     package_dir={"monitor.migrations": "alembic"},
-    package_data={"monitor": ["py.typed", "templates/*"], "monitor.migrations": ["script.py.mako"]},
+    package_data={
+        "monitor": ["py.typed"],
+        # The one Jinja2 environment's templates and the pages' stylesheet (monitor.present.html).
+        "monitor.present": ["templates/*", "static/*"],
+        "monitor.migrations": ["script.py.mako"],
+    },
 )

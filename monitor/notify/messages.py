@@ -27,6 +27,8 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from typing import Any
 
+from monitor.present.text import has_arabic_script, one_line
+
 __all__ = [
     "OPERATOR_KINDS_PREFIX",
     "build_email",
@@ -42,24 +44,7 @@ __all__ = [
 # operators' list id and are never alerted about themselves (no alert loops, D-2).
 OPERATOR_KINDS_PREFIX = "ops_"
 
-# C0/C1 controls, DEL, Unicode line/paragraph separators and the bidi embedding,
-# override and isolate controls (which can make a subject read differently than it is).
-# ZWNJ (U+200C), needed in Persian words, is kept.
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]+")
-_SPACES = re.compile(r"\s{2,}")
-_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
 _LABEL = re.compile(r"[^a-z0-9-]+")
-
-
-def one_line(value: str, limit: int = 200) -> str:
-    """``value`` as one line of printable text, at most ``limit`` characters."""
-    text = _SPACES.sub(" ", _CONTROLS.sub(" ", value)).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def has_arabic_script(text: str) -> bool:
-    """True when ``text`` holds Arabic-script letters (Persian names render RTL)."""
-    return _ARABIC_SCRIPT.search(text) is not None
 
 
 def is_operator_kind(kind: str) -> bool:

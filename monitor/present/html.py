@@ -1,0 +1,78 @@
+"""The one template system: a Jinja2 environment with autoescape on, for the status and
+customer pages, the Atom feed, the SVG badges and the HTML part of every e-mail.
+
+Templates live in ``monitor/present/templates/`` and show values only through the
+filters below, which are the one formatter (:mod:`monitor.present.formats`):
+
+=========================  =============================================================
+``at|when(tz, calendar)``  a time in the provider's zone and calendar (R-M5)
+``seconds|duration``       ``1 h 30 min``
+``amount|money(currency)`` two decimals, half up (R-T2)
+``percent|percent``        availability to three decimals, rounded down (R-M6)
+``days|days``              credit days as shown (whole, or a quarter, R-P1)
+``at|iso``                 ISO 8601 UTC with ``Z`` (feeds, ``<time datetime>``)
+``text|one_line``          one line of printable text (titles, headers)
+=========================  =============================================================
+
+and ``rtl(text)`` says whether a name is written right to left. Every value is escaped
+(autoescape, whatever the template's extension: HTML, XML and SVG escape alike), and an
+undefined name is an error, never an empty string.
+
+>>> print(render("badge.svg", label="panel", message="operational", color="#2e7d32",
+...              label_width=44, message_width=76).splitlines()[0])
+<svg xmlns="http://www.w3.org/2000/svg" width="120" height="20" role="img" aria-label="panel: operational">
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from decimal import Decimal
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from monitor.present.formats import format_duration, format_money, format_percent, format_time
+from monitor.present.text import has_arabic_script, one_line
+from monitor.sla.report import iso_utc, shown_days
+
+__all__ = ["environment", "render"]
+
+
+def _when(
+    at: dt.datetime | None, timezone: str, calendar: str = "gregorian", seconds: bool = False
+) -> str:
+    return format_time(at, timezone, calendar, seconds=seconds)
+
+
+def _days(days: Decimal | int) -> int | float:
+    return shown_days(Decimal(days))
+
+
+@functools.cache
+def environment() -> Environment:
+    """The environment every rendering uses (built once per process)."""
+    env = Environment(
+        loader=PackageLoader("monitor.present", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        when=_when,
+        duration=format_duration,
+        money=format_money,
+        percent=format_percent,
+        days=_days,
+        iso=iso_utc,
+        one_line=one_line,
+    )
+    env.globals["rtl"] = has_arabic_script
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    """``template`` rendered with ``context`` (outside a request: e-mails, tests)."""
+    return environment().get_template(template).render(**context)
