@@ -17,6 +17,8 @@ Layers, bottom up::
     credits     tiers, notification, detection and ticket rules (R-T*, R-N1, D-1, R-P*)
     report      the report records and their SPEC section 7 JSON
     engine      compute_month: applies all of it to every customer
+    standing    MonthToDate: the running month, recomputing only what changed
+    history     the status page's days: down, maintenance, unknown, up (R-M3)
     digest      inputs_digest: the fingerprint a frozen revision keeps (R-C3)
 """
 
@@ -29,6 +31,7 @@ from monitor.sla.calendar import (
     month_period,
     split_by_month,
 )
+from monitor.sla.credits import error_budget_seconds, next_tier
 from monitor.sla.deadlines import (
     DUTY_STATES,
     DutyState,
@@ -49,6 +52,7 @@ from monitor.sla.eligibility import (
     unsupported_version,
 )
 from monitor.sla.engine import compute_month
+from monitor.sla.history import DAY_STATES, DayState, DayStatus, LocalDay, daily_states, local_days
 from monitor.sla.inputs import (
     CAUSES,
     Cause,
@@ -68,10 +72,12 @@ from monitor.sla.intervals import (
 )
 from monitor.sla.policy import DEFAULT_TIERS, Policy, Tier
 from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, MonthReport
+from monitor.sla.standing import MonthToDate, Refreshed
 
 __all__ = [
     "CALENDARS",
     "CAUSES",
+    "DAY_STATES",
     "DEFAULT_TIERS",
     "DUTY_STATES",
     "EXCLUSION_REASONS",
@@ -81,28 +87,37 @@ __all__ = [
     "CreditLine",
     "CustomerInput",
     "CustomerReport",
+    "DayState",
+    "DayStatus",
     "DutyState",
     "IncidentInput",
     "IncidentLine",
     "IneligibleRule",
     "Interval",
+    "LocalDay",
     "MaintenanceInput",
     "MonthPeriod",
     "MonthReport",
+    "MonthToDate",
     "Policy",
+    "Refreshed",
     "TicketInput",
     "Tier",
     "clip",
     "compute_month",
+    "daily_states",
     "duty_state",
     "end_of_next_business_day",
+    "error_budget_seconds",
     "in_time",
     "ineligible",
     "inputs_digest",
     "intersect",
     "lapse_instant",
+    "local_days",
     "month_containing",
     "month_period",
+    "next_tier",
     "notice_due",
     "notification_due",
     "split_by_month",
