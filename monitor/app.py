@@ -2,9 +2,10 @@
 
     config ─► Settings (Topology, engine Policy) ─► Watch (probes ─► detector) ─► store
                                                        └─► Notifier (outbox, duties)
-    Recorder (probe history), Heartbeat (R-M3)          HTTP: /metrics /healthz /readyz
+    Recorder (probe history), Heartbeat (R-M3)          HTTP: pages, API, /metrics, health
+    RunningMonth ─► SLARefresher: per-customer SLA metrics of the running month
     APScheduler: probe tick (50 ms slots), certificate tick, heartbeat, history flush,
-                 duty checks (new maintenance windows, D-2 at-risk alerts)
+                 duty checks (new maintenance windows, D-2 at-risk alerts), SLA metrics
 
 Start-up fails fast on a bad configuration or an unreachable database.
 SIGTERM/SIGINT stop cleanly: no new probes, running ones finish or are cut at
@@ -14,8 +15,9 @@ SIGHUP reloads the configuration as **prepare, then swap**: the file is parsed
 off the event loop, then everything the new configuration needs is built
 (settings, every new or changed probe with its ``tls.ca_file``, the SMTP
 transport with its secret, the schedules' targets) before anything running is
-touched. Any error refuses the reload and the old configuration stays fully
-in force; only then are the pieces swapped in, which cannot fail. Added,
+touched, the API tokens and link keys re-read. Any error refuses the reload and
+the old configuration stays fully in force; only then are the pieces swapped in,
+which cannot fail. Added,
 changed and removed targets take effect without losing detector state.
 Under systemd (``Type=notify``) the daemon reports READY/RELOADING/STOPPING and
 feeds the watchdog (:mod:`monitor.daemon.systemd`).
@@ -40,12 +42,16 @@ from monitor.clock import Clock, SystemClock
 from monitor.config import Config, Settings, load_config
 from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.metrics import DaemonMetrics
+from monitor.actions.standing import RunningMonth
 from monitor.daemon.recorder import Recorder
 from monitor.daemon.scheduler import ProbeSchedule
+from monitor.daemon.sla_metrics import SLARefresher
 from monitor.daemon.systemd import SystemdNotifier, Watchdog
 from monitor.daemon.watch import Watch, WatchPlan
 from monitor.errors import MonitorError
-from monitor.http import make_app
+from monitor.http import Web, make_app
+from monitor.http.auth import TokenSet, load_tokens
+from monitor.http.links import LinkKeys, load_link_keys
 from monitor.notify import Notifier, NotifierPlan
 from monitor.notify.smtp import Transport
 from monitor.probes import ProbeSessions, build_certificate_check, build_probe
@@ -64,6 +70,8 @@ class Reload:
     watch: WatchPlan
     notifier: NotifierPlan
     intervals: list[tuple[str, float]]
+    tokens: TokenSet
+    links: LinkKeys | None
 
 
 class Daemon:
@@ -95,6 +103,9 @@ class Daemon:
 
     async def start(self) -> None:
         settings = self.settings = Settings.from_config(self.config)
+        # Secrets of the HTTP edge, read once (a missing or bad one stops the start: exit 2).
+        tokens = load_tokens(settings.http, frozenset(settings.topology.customers))
+        links = load_link_keys(settings.http)
         self.db = Database.open(settings.storage.url)
         await self.db.upgrade()  # a no-op when the schema is current
         self.metrics = DaemonMetrics(self.registry)
@@ -144,6 +155,10 @@ class Daemon:
         self._every(settings.monitor.heartbeat_interval, self._beat, "heartbeat")
         self._every(self.flush_interval, self.flush, "flush")
         self._every(DUTY_CHECK_INTERVAL, self.check_duties, "duties")
+        self.running_month = RunningMonth(self.db, settings)
+        self.sla_metrics = SLARefresher(self.running_month, self.clock, self.registry)
+        self._every(settings.monitor.sla_metrics_interval, self.sla_metrics.refresh, "sla-metrics")
+        self.web = Web(self.db, settings, self.clock, tokens, links)
         await self._start_http()
         log.info(
             "daemon started",
@@ -184,13 +199,17 @@ class Daemon:
 
     async def _start_http(self) -> None:
         host, _, port = self.settings.http.listen.rpartition(":")
-        self._runner = web.AppRunner(make_app(self.registry, self.ready), access_log=None)
+        # No access log: a query string may hold a customer link's signature.
+        self._runner = web.AppRunner(
+            make_app(self.registry, self.ready, self.web), access_log=None
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host.strip("[]"), int(port))
         await site.start()
         server = site._server  # aiohttp keeps the bound sockets there
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else int(port)
+        self.web.bound_url = f"http://{host}:{self.http_port}"
 
     async def ready(self) -> dict[str, bool]:
         return {"database": await self.db.ping(), "scheduler": bool(self.scheduler.running)}
@@ -248,6 +267,9 @@ class Daemon:
             self.watch.prepare(settings),  # every new or changed probe, with its tls.ca_file
             self.notifier.prepare(settings),  # a new SMTP transport, with its secret
             _intervals(settings),
+            # Tokens and link keys are re-read: removing a line revokes it (README).
+            load_tokens(settings.http, frozenset(settings.topology.customers)),
+            load_link_keys(settings.http),
         )
 
     def swap(self, prepared: Reload) -> None:
@@ -258,6 +280,10 @@ class Daemon:
         self.watch.apply(prepared.watch)
         self.schedule.set_targets(prepared.intervals)
         self.certificate_schedule.set_targets(self.watch.certificate_targets())
+        self.web.settings = prepared.settings
+        self.web.tokens = prepared.tokens
+        self.web.links = prepared.links
+        self.running_month.apply(prepared.settings)
         self.metrics.config_reloads.labels("applied").inc()
         log.info(
             "configuration reloaded", extra={"targets": len(prepared.settings.topology.targets())}

@@ -15,6 +15,7 @@ Incidents (:mod:`.incidents`)::
                      actor, now) -> NotificationsLogged
     list_incidents(db, *, since=None, until=None, service=None, open_only=False)
         -> list[IncidentRecord]
+    get_incident(db, *, incident_id) -> IncidentRecord
 
 Maintenance (:mod:`.maintenance`)::
 
@@ -28,15 +29,32 @@ Reports (:mod:`.reports`)::
     month_report(db, settings, *, month, customer=None, now) -> MonthReport
     close_month(db, settings, *, month, now) -> Closing
 
+Customers, the status page and the configuration (:mod:`.customers`, :mod:`.status`,
+:mod:`.config_check`)::
+
+    customer_overview(db, settings, *, customer, now) -> CustomerOverview
+    public_status(db, settings, *, now) -> PublicStatus
+    public_history(db, settings, *, now, days=90) -> (incidents, windows)
+    check_config(config) -> ConfigCheck;  check_config_text(text) -> ConfigCheck
+
+The running month for the daemon's metrics is :class:`.standing.RunningMonth`.
 Claims, tickets and the ledger (later) live here too, in modules of their own.
 """
 
+from monitor.actions.config_check import (
+    ConfigCheck,
+    ProbeWorstCase,
+    check_config,
+    check_config_text,
+)
+from monitor.actions.customers import CustomerOverview, customer_overview
 from monitor.actions.incidents import (
     CauseChanged,
     IncidentRecord,
     NotificationsLogged,
     add_incident,
     change_cause,
+    get_incident,
     list_incidents,
     log_notification,
 )
@@ -48,23 +66,34 @@ from monitor.actions.maintenance import (
     list_maintenance,
 )
 from monitor.actions.reports import Closing, MonthInputs, close_month, month_inputs, month_report
+from monitor.actions.status import PublicStatus, public_history, public_status
 
 __all__ = [
     "CauseChanged",
     "Closing",
+    "ConfigCheck",
+    "CustomerOverview",
     "IncidentRecord",
     "MaintenanceAdded",
     "MaintenanceListed",
     "MonthInputs",
     "NotificationsLogged",
+    "ProbeWorstCase",
+    "PublicStatus",
     "WindowRecord",
     "add_incident",
     "add_maintenance",
     "change_cause",
+    "check_config",
+    "check_config_text",
     "close_month",
+    "customer_overview",
+    "get_incident",
     "list_incidents",
     "list_maintenance",
     "log_notification",
     "month_inputs",
     "month_report",
+    "public_history",
+    "public_status",
 ]

@@ -8,12 +8,12 @@ rule lives in :mod:`monitor.sla`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitor.actions.common import known
-from monitor.config import Settings
+from monitor.config import Settings, Topology
 from monitor.errors import InputError
 from monitor.sla import (
     CustomerInput,
@@ -27,6 +27,8 @@ from monitor.sla import (
     inputs_digest,
 )
 from monitor.store import incidents, maintenance, reports, unknown
+from monitor.store.incidents import IncidentRecord
+from monitor.store.maintenance import WindowRecord
 from monitor.store.reports import RevisionRecord
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ __all__ = [
     "Closing",
     "MonthInputs",
     "close_month",
+    "incident_input",
+    "maintenance_input",
     "month_inputs",
     "month_report",
 ]
@@ -78,45 +82,74 @@ class MonthInputs:
         )
 
 
+def incident_input(record: IncidentRecord) -> IncidentInput:
+    """A stored incident as the engine's record."""
+    return IncidentInput(
+        id=record.id,
+        service_id=record.service_id,
+        start=record.start,
+        end=record.end,
+        cause=record.cause,  # type: ignore[arg-type]  # the store keeps validated values
+        detected_at=record.detected_at,
+        source=record.source,  # type: ignore[arg-type]
+    )
+
+
+def maintenance_input(
+    window: WindowRecord, notices: Mapping[str, dt.datetime], topology: Topology
+) -> MaintenanceInput:
+    """A stored window as the engine's record; a server's window is its projects' window
+    too (R-M4, R-EX1)."""
+    return MaintenanceInput(
+        id=window.id,
+        service_ids=topology.with_hosted_projects(frozenset(window.service_ids)),
+        start=window.start,
+        end=window.end,
+        reason=window.reason,
+        notices=dict(notices),
+    )
+
+
 async def month_inputs(
-    db: Database, settings: Settings, period: MonthPeriod, now: dt.datetime
+    db: Database,
+    settings: Settings,
+    period: MonthPeriod,
+    now: dt.datetime,
+    customers: Collection[str] | None = None,
 ) -> MonthInputs:
-    """Everything the engine needs for ``period``, as known at ``now``."""
+    """Everything the engine needs for ``period``, as known at ``now``; with ``customers``,
+    only what those customers' reports need (their dependencies' incidents and windows,
+    their notices and notifications): one customer's page reads a few rows, not the
+    month of every customer."""
     start, end = period.start, period.end
-    async with db.reading() as tx:
-        found = await incidents.touching(tx, start, end)
-        first = await incidents.first_notifications(tx, (i.id for i in found))
-        windows = await maintenance.touching(tx, start, end)
-        notices = await maintenance.first_notices(tx, (w.id for w in windows))
-        unseen = await unknown.touching(tx, start, end)
     topology = settings.topology
+    depended: set[str] | None = None
+    if customers is not None:
+        depended = set()
+        for customer_id in customers:
+            depended |= topology.dependencies(customer_id)
+    async with db.reading() as tx:
+        found = await incidents.touching(tx, start, end, depended)
+        first = await incidents.first_notifications(tx, (i.id for i in found), customers)
+        windows = await maintenance.touching(tx, start, end)
+        if depended is not None:
+            windows = [
+                w for w in windows
+                if topology.with_hosted_projects(frozenset(w.service_ids)) & depended
+            ]
+        notices = await maintenance.first_notices(tx, (w.id for w in windows), customers)
+        unseen = await unknown.touching(tx, start, end)
+    by_window: dict[int, dict[str, dt.datetime]] = {}
+    for (window_id, customer_id), notice in notices.items():
+        by_window.setdefault(window_id, {})[customer_id] = notice.at
+    engine_customers = topology.customer_inputs()
+    if customers is not None:
+        engine_customers = [topology.customer_input(c) for c in sorted(set(customers))]
     return MonthInputs(
         period,
-        topology.customer_inputs(),
-        [
-            IncidentInput(
-                id=i.id,
-                service_id=i.service_id,
-                start=i.start,
-                end=i.end,
-                cause=i.cause,  # type: ignore[arg-type]  # the store keeps validated values
-                detected_at=i.detected_at,
-                source=i.source,  # type: ignore[arg-type]
-            )
-            for i in found
-        ],
-        [
-            MaintenanceInput(
-                id=w.id,
-                # A server's window is its projects' window too (R-M4, R-EX1).
-                service_ids=topology.with_hosted_projects(frozenset(w.service_ids)),
-                start=w.start,
-                end=w.end,
-                reason=w.reason,
-                notices={c: n.at for (window_id, c), n in notices.items() if window_id == w.id},
-            )
-            for w in windows
-        ],
+        engine_customers,
+        [incident_input(i) for i in found],
+        [maintenance_input(w, by_window.get(w.id, {}), topology) for w in windows],
         {key: notice.at for key, notice in first.items()},
         [
             Interval(interval_start, interval_end or now)
@@ -140,10 +173,8 @@ async def month_report(
     period = settings.month(month)
     if customer is not None:
         known(customer, settings.topology.customers, "customer", "customers")
-    report = (await month_inputs(db, settings, period, now)).compute(now)
-    if customer is None:
-        return report
-    return MonthReport(report.period, tuple(c for c in report.customers if c.customer == customer))
+    chosen = None if customer is None else [customer]
+    return (await month_inputs(db, settings, period, now, chosen)).compute(now)
 
 
 @dataclass(frozen=True)

@@ -280,6 +280,8 @@ class MonitorSettings(Strict):
     """a longer gap between heartbeats is unknown time (R-M3)"""
     max_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 1000
     """probes in flight at once"""
+    sla_metrics_interval: Annotated[float, BeforeValidator(parse_duration), Field(ge=1)] = 60.0
+    """how often the per-customer SLA metrics of the running month are refreshed"""
 
 
 class Server(Strict):
@@ -388,10 +390,29 @@ class Storage(Strict):
 class HTTPServer(Strict):
     listen: str = "127.0.0.1:9180"
     """HOST:PORT for /metrics, /healthz, /readyz, the API and pages"""
+    public_url: str | None = None
+    """the pages' address as customers reach it (links, the Atom feed); default http://LISTEN"""
     tokens_file: SecretFile | None = None
-    """file of API bearer tokens, one per line; ${CREDENTIALS_DIRECTORY}/NAME for a systemd credential"""
+    """file of API tokens, one 'SCOPE TOKEN-OR-sha256:HASH [NAME]' per line (see README); ${CREDENTIALS_DIRECTORY}/NAME for a systemd credential"""
     tokens_env: str | None = None
-    """environment variable of API bearer tokens, comma-separated"""
+    """environment variable of API tokens, entries as in tokens_file, comma-separated"""
+    link_key_file: SecretFile | None = None
+    """file of keys signing customer links, one per line, the first signs (rotation: see README)"""
+    link_key_env: str | None = None
+    """environment variable of link keys, comma-separated, the first signs"""
+    link_lifetime: PositiveSeconds = 7 * 86400.0
+    """how long a signed customer link stays valid"""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError("expected an absolute http:// or https:// URL like "
+                             "'https://status.example.com'")
+        return value.rstrip("/")
 
     @field_validator("listen")
     @classmethod

@@ -12,6 +12,7 @@ pages show values through this package; JSON keeps the engine's machine forms.
 
 from monitor.present.formats import (
     ISO_HINT,
+    format_day,
     format_duration,
     format_elapsed,
     format_money,
@@ -26,6 +27,7 @@ from monitor.present.tables import text_table
 __all__ = [
     "ISO_HINT",
     "as_json",
+    "format_day",
     "format_duration",
     "format_elapsed",
     "format_money",

@@ -6,6 +6,7 @@ filters below, which are the one formatter (:mod:`monitor.present.formats`):
 
 =========================  =============================================================
 ``at|when(tz, calendar)``  a time in the provider's zone and calendar (R-M5)
+``date|day(calendar)``     a calendar day of that calendar
 ``seconds|duration``       ``1 h 30 min``
 ``amount|money(currency)`` two decimals, half up (R-T2)
 ``percent|percent``        availability to three decimals, rounded down (R-M6)
@@ -32,7 +33,13 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from monitor.present.formats import format_duration, format_money, format_percent, format_time
+from monitor.present.formats import (
+    format_day,
+    format_duration,
+    format_money,
+    format_percent,
+    format_time,
+)
 from monitor.present.text import has_arabic_script, one_line
 from monitor.sla.report import iso_utc, shown_days
 
@@ -62,6 +69,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         when=_when,
+        day=format_day,
         duration=format_duration,
         money=format_money,
         percent=format_percent,

@@ -15,13 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
+from monitor.errors import StoreError
 from monitor.store.db import Tx
 from monitor.store.models import IdempotentRequest
 
-__all__ = ["KEPT", "StoredAnswer", "find", "purge", "store"]
+__all__ = ["KEPT", "KeyInUse", "StoredAnswer", "find", "purge", "store"]
 
 KEPT = dt.timedelta(hours=24)
+
+
+class KeyInUse(StoreError):
+    """Another request with the same key committed its answer first (its twin's write is
+    rolled back with the transaction)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +70,21 @@ async def store(
 ) -> None:
     """The answer to a keyed write; a concurrent twin with the same key fails here on the
     unique constraint, and its whole transaction (the write too) is rolled back."""
-    await tx.execute(
-        insert(IdempotentRequest).values(
-            actor=actor,
-            key=key,
-            method=method,
-            path=path,
-            request_hash=request_hash,
-            status=status,
-            response=response,
-            created_at=at,
+    try:
+        await tx.execute(
+            insert(IdempotentRequest).values(
+                actor=actor,
+                key=key,
+                method=method,
+                path=path,
+                request_hash=request_hash,
+                status=status,
+                response=response,
+                created_at=at,
+            )
         )
-    )
+    except IntegrityError as exc:
+        raise KeyInUse(f"Idempotency-Key {key!r} of {actor} is already answered") from exc
 
 
 async def purge(tx: Tx, now: dt.datetime) -> None:

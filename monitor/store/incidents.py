@@ -39,6 +39,7 @@ __all__ = [
     "reopen",
     "started_between",
     "touching",
+    "watermarks",
 ]
 
 _CHUNK = 5000  # ids per IN (...) list, well under SQLite's bound-parameter limit
@@ -418,3 +419,19 @@ async def notifications_since(
         max((row[0] for row in rows), default=after_id),
         [(incident_id, customer_id, at) for _, incident_id, customer_id, at in rows],
     )
+
+
+async def watermarks(tx: Tx) -> tuple[int, int, int]:
+    """The highest incident, cause-change and notification ids (0 when none): where a
+    running month's next deltas start (:func:`changed_since`, :func:`cause_changes_since`,
+    :func:`notifications_since`)."""
+    row = (
+        await tx.execute(
+            select(
+                select(func.coalesce(func.max(Incident.id), 0)).scalar_subquery(),
+                select(func.coalesce(func.max(CauseChange.id), 0)).scalar_subquery(),
+                select(func.coalesce(func.max(Notification.id), 0)).scalar_subquery(),
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import selectinload
 
 from monitor.store.db import Tx, inserted_id
@@ -28,6 +28,7 @@ __all__ = [
     "first_notices",
     "get_window",
     "list_windows",
+    "notice_watermark",
     "notices_since",
     "starting_between",
     "touching",
@@ -242,3 +243,8 @@ async def notices_since(
         max((row[0] for row in rows), default=after_id),
         [(window_id, customer_id, at) for _, window_id, customer_id, at in rows],
     )
+
+
+async def notice_watermark(tx: Tx) -> int:
+    """The highest notice id (0 when none): where :func:`notices_since` starts next."""
+    return int(await tx.scalar(select(func.coalesce(func.max(MaintenanceNotice.id), 0))) or 0)
