@@ -38,11 +38,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
+from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, Settings, load_config
 from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.metrics import DaemonMetrics
-from monitor.actions.standing import RunningMonth
 from monitor.daemon.recorder import Recorder
 from monitor.daemon.scheduler import ProbeSchedule
 from monitor.daemon.sla_metrics import SLARefresher

@@ -93,10 +93,17 @@ async def change_cause(call: Call) -> Reply:
 async def log_notification(call: Call) -> Reply:
     body: NotificationLog = call.body
     settings = call.web.settings
-    logged = await actions.log_notification(
-        call.web.db, settings, incident_id=_incident_id(call),
-        at=parse_time(body.at, settings.timezone, "at"), channel=body.channel,
-        customers=body.customers, note=body.note, actor=call.actor, now=call.web.clock.now())
+    try:
+        logged = await actions.log_notification(
+            call.web.db, settings, incident_id=_incident_id(call),
+            at=parse_time(body.at, settings.timezone, "at"), channel=body.channel,
+            customers=body.customers, note=body.note, actor=call.actor,
+            now=call.web.clock.now())
+    except InputError as exc:
+        if exc.field != "customer":
+            raise
+        # The action names one customer (the CLI's repeated --customer); the body a list.
+        raise InputError("customers", exc.value, exc.allowed) from None
     return Reply(201, logged)
 
 

@@ -132,7 +132,7 @@ def _operation(route: Route, schemas: dict[Any, JsonSchemaValue]) -> dict[str, A
         operation["security"] = [{"bearer": []}]
     if route.body is not None:
         if route.body_kind == "yaml":
-            content = {"application/yaml": {"schema": {"type": "string"}}}
+            content = {"application/yaml": {"schema": {"type": "string", "minLength": 1}}}
         elif route.body_kind == "form":
             content = {"application/x-www-form-urlencoded": {"schema": schemas[route.body]}}
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -59,29 +59,31 @@ async def status_page(call: Call) -> web.StreamResponse:
 async def static_file(call: Call) -> web.StreamResponse:
     name = call.path("name")
     if name != STYLE:
-        raise web.HTTPNotFound()
+        return web.Response(status=404, text="no such file\n", content_type="text/plain")
     text = resources.files("monitor.present").joinpath("static", STYLE).read_text("utf-8")
     return web.Response(text=text, content_type="text/css",
                         headers={"Cache-Control": "public, max-age=3600"})
 
 
-def _who(call: Call, customer: str) -> tuple[bool, web.StreamResponse | None]:
-    """Whether this request may see ``customer``'s page: its session cookie, or a token
-    of the customer or of an operator. A bad token is answered at once (401)."""
+def _who(call: Call, customer: str) -> Literal["allowed", "anonymous", "other"] | web.Response:
+    """Whether this request may see ``customer``'s page: its session cookie, or a token of
+    the customer or of an operator (``allowed``); no credentials (``anonymous``); another
+    customer's (``other``: answered as if the page did not exist). A token that is not
+    valid is answered at once (401)."""
     context = call.web
     now = context.clock.now()
     cookie = call.request.cookies.get(COOKIE)
     if cookie is not None and context.links is not None:
         checked = context.links.check_session(cookie, now)
         if checked.result == "valid" and checked.customer == customer:
-            return True, None
+            return "allowed"
     principal = authenticate(call.request, context)
     if isinstance(principal, web.Response):
-        return False, message(call.request, context, 401, "This token is not valid",
-                              "The token sent with this request is unknown or was revoked.")
+        return message(call.request, context, 401, "This token is not valid",
+                       "The token sent with this request is unknown or was revoked.")
     if principal is not None and (principal.operator or principal.customer == customer):
-        return True, None
-    return False, None
+        return "allowed"
+    return "other" if principal is not None else "anonymous"
 
 
 async def customer_page(call: Call) -> web.StreamResponse:
@@ -93,14 +95,14 @@ async def customer_page(call: Call) -> web.StreamResponse:
     query = request.query
     if "sig" in query or "expires" in query:
         return _open_link(call, customer, now)
-    allowed, refused = _who(call, customer)
-    if refused is not None:
-        return refused
-    if not allowed:
+    who = _who(call, customer)
+    if isinstance(who, web.Response):
+        return who
+    if who == "anonymous":
         return message(request, context, 401, "Please open your link",
                        "This page opens with the link your provider e-mails to your "
                        "technical contact. Ask them for a new one if yours has expired.")
-    if customer not in context.settings.topology.customers:
+    if who == "other" or customer not in context.settings.topology.customers:
         return message(request, context, 404, "No such customer",
                        "There is no customer page at this address.")
     overview = await actions.customer_overview(context.db, context.settings,
@@ -135,7 +137,7 @@ def _open_link(call: Call, customer: str, now: dt.datetime) -> web.StreamRespons
         return message(request, context, 401, "This link is not valid",
                        "Please use the link exactly as it was e-mailed to you, or ask your "
                        "provider for a new one.")
-    response = web.HTTPSeeOther(f"/customer/{customer}")
+    response = web.Response(status=303, headers={"Location": f"/customer/{customer}"})
     response.set_cookie(
         COOKIE, keys.session(customer, checked.expires),
         max_age=max(1, int((checked.expires - now).total_seconds())),

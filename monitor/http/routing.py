@@ -251,10 +251,14 @@ def _body(route: Route, request: web.Request, raw: bytes) -> Any:
     assert route.body is not None
     if route.body_kind == "yaml":
         try:
-            return raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return problem(422, "invalid", "the body is not UTF-8 text",
-                           [{"pointer": "", "value": None, "allowed": "a UTF-8 YAML document"}])
+            text = ""
+        if not text.strip():
+            return problem(422, "invalid", "the body is not a configuration",
+                           [{"pointer": "", "value": None,
+                             "allowed": "a non-empty UTF-8 YAML document"}])
+        return text
     if request.content_type != "application/json":
         return problem(415, "unsupported_media_type",
                        f"expected Content-Type: application/json, not {request.content_type!r}")

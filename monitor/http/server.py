@@ -135,7 +135,7 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamRespo
         if exc.status == 404 and WEB in request.app and request.method == "GET":
             context = request.app[WEB]
             return message(request, context, 404, "Not found", "There is no page here.")
-        return exc
+        return web.Response(status=exc.status, text=exc.text, headers=exc.headers)
     if exc.status == 405:
         return problem(405, "method_not_allowed", f"{request.method} is not allowed here",
                        headers={"Allow": exc.headers.get("Allow", "")})
@@ -143,7 +143,7 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamRespo
         return problem(413, "too_large", f"the request body is over {BODY_LIMIT} bytes")
     if exc.status == 404:
         return problem(404, "not_found", "no such resource")
-    return exc
+    return web.Response(status=exc.status, text=exc.text, headers=exc.headers)
 
 
 def make_app(registry: CollectorRegistry, ready: ReadyCheck, context: Web | None = None) -> web.Application:

@@ -106,6 +106,7 @@ class Site:
     db: Database
     session: aiohttp.ClientSession
     tmp: Path
+    web_app: web.Application
 
     @property
     def settings(self) -> Settings:
@@ -143,7 +144,8 @@ async def serve(db: Database, tmp: Path, **config: Any) -> AsyncIterator[Site]:
     async def ready() -> dict[str, bool]:
         return {"database": await db.ping(), "scheduler": True}
 
-    runner = web.AppRunner(make_app(CollectorRegistry(), ready, context), access_log=None)
+    app = make_app(CollectorRegistry(), ready, context)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -151,7 +153,7 @@ async def serve(db: Database, tmp: Path, **config: Any) -> AsyncIterator[Site]:
     context.bound_url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-            yield Site(f"http://127.0.0.1:{port}", context, db, session, tmp)
+            yield Site(f"http://127.0.0.1:{port}", context, db, session, tmp, app)
     finally:
         await runner.cleanup()
 
