@@ -17,12 +17,12 @@ import traceback
 from collections.abc import Sequence
 
 from monitor import __version__
-from monitor.cli import check, db, demo, incident, maintenance, report, run
+from monitor.cli import check, customer, db, demo, incident, maintenance, report, run
 from monitor.cli.common import flag
 from monitor.errors import InputError, MonitorError
 from monitor.logs import for_stderr
 
-COMMAND_MODULES = (demo, check, db, run, incident, maintenance, report)
+COMMAND_MODULES = (demo, check, db, run, incident, maintenance, report, customer)
 
 
 class Parser(argparse.ArgumentParser):

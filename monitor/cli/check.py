@@ -3,77 +3,45 @@
 from __future__ import annotations
 
 import argparse
-import os
+import json
 
+from monitor.actions import check_config
 from monitor.cli.common import config_path, load
-from monitor.config import Config, Settings
-from monitor.config.credentials import secret_path
-from monitor.errors import ConfigError
-from monitor.present import format_duration, text_table
-from monitor.sla import within
-
-
-def secret_warnings(config: Config) -> list[str]:
-    """Secrets are read at start-up, not here; say which ones the daemon would not find."""
-    refs = []
-    if config.smtp is not None:
-        refs.append(("smtp.password_file", config.smtp.password_file, "file"))
-        refs.append(("smtp.password_env", config.smtp.password_env, "env"))
-    refs.append(("http.tokens_file", config.http.tokens_file, "file"))
-    refs.append(("http.tokens_env", config.http.tokens_env, "env"))
-    warnings = []
-    for field, ref, kind in refs:
-        if ref is None:
-            continue
-        if kind == "file":
-            try:
-                path = secret_path(field, ref)
-            except ConfigError:
-                warnings.append(
-                    f"{field}: {ref!r} names a systemd credential; $CREDENTIALS_DIRECTORY is "
-                    "not set here (systemd sets it for the service, from LoadCredential=)"
-                )
-                continue
-            if not os.access(path, os.R_OK):
-                warnings.append(f"{field}: file {ref!r} is not readable here")
-        if kind == "env" and ref not in os.environ:
-            warnings.append(f"{field}: environment variable {ref!r} is not set here")
-    return warnings
+from monitor.present import as_json, format_duration, text_table
 
 
 def run(args: argparse.Namespace) -> int:
     config = load(args)
-    settings = Settings.from_config(config)
     path = config_path(args)
-    deadline = settings.policy.detection_deadline_seconds
-    rows = []
-    for target in settings.topology.targets():
-        worst = target.probe.worst_case_detection
-        duty = ("OK" if within(worst, deadline) else "OVER") if target.carries_d1 else "-"
-        rows.append(
-            [
-                target.id,
-                target.kind,
-                target.probe.type,
-                format_duration(target.probe.interval),
-                target.probe.fail_after,
-                format_duration(target.probe.timeout),
-                format_duration(worst),
-                duty,
-            ]
-        )
+    checked = check_config(config)
+    if args.format == "json":
+        print(json.dumps(as_json(checked), indent=2, ensure_ascii=False))
+        return 0
+    rows = [
+        [
+            probe.target,
+            probe.kind,
+            probe.type,
+            format_duration(probe.interval_seconds),
+            probe.fail_after,
+            format_duration(probe.timeout_seconds),
+            format_duration(probe.worst_case_seconds),
+            "-" if probe.within_d1 is None else "OK" if probe.within_d1 else "OVER",
+        ]
+        for probe in checked.probes
+    ]
     source = str(path) if path is not None else "embedded defaults (no configuration file)"
     print(f"{source}: valid")
     print(
-        f"{len(config.servers)} servers, {len(config.services)} services, "
-        f"{len(config.customers)} customers, {len(config.monitor.canaries)} canaries; "
-        f"{config.provider.calendar} calendar in {config.provider.timezone}"
+        f"{checked.servers} servers, {checked.services} services, "
+        f"{checked.customers} customers, {checked.canaries} canaries; "
+        f"{checked.calendar} calendar in {checked.timezone}"
     )
     if rows:
         print()
         print(
             f"Worst-case detection = interval × fail_after + timeout; "
-            f"D-1 duty: {format_duration(deadline)}"
+            f"D-1 duty: {format_duration(checked.detection_deadline_seconds)}"
         )
         headers = [
             "probe",
@@ -86,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             "D-1",
         ]
         print(text_table(headers, rows))
-    for warning in secret_warnings(config):
+    for warning in checked.warnings:
         print(f"warning: {warning}")
     return 0
 
@@ -99,4 +67,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "print each probe's worst-case detection time against the 15-minute duty (D-1). "
         "Exit code 0 when valid, 2 when not.",
     )
+    parser.add_argument("--format", choices=["table", "json"], default="table",
+                        help="default: table")
     parser.set_defaults(handler=run)

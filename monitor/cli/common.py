@@ -24,7 +24,7 @@ DEFAULT_CONFIG_PATHS = (Path("/etc/sla-monitor/config.yaml"),)
 CONFIG_ENV = "SLA_MONITOR_CONFIG"
 
 # Fields the command line spells differently from --field-name (positional arguments).
-POSITIONAL = {"incident_id": "ID", "window_id": "ID"}
+POSITIONAL = {"incident_id": "ID", "window_id": "ID", "customer_id": "ID"}
 
 
 def flag(field: str) -> str:

@@ -44,6 +44,7 @@ __all__ = [
     "COOKIE",
     "LinkCheck",
     "LinkKeys",
+    "customer_link",
     "load_link_keys",
     "new_link_key",
 ]
@@ -168,6 +169,11 @@ def load_link_keys(http: HTTPServer) -> LinkKeys | None:
                 f"environment variable {http.link_key_env!r} is not set or empty")])
         keys += LinkKeys.parse(value, "http.link_key_env", separator=",").keys
     return LinkKeys(tuple(keys)) if keys else None
+
+
+def customer_link(base_url: str, keys: LinkKeys, customer: str, expires: dt.datetime) -> str:
+    """The signed address of ``customer``'s page, valid until ``expires``."""
+    return f"{base_url.rstrip('/')}/customer/{customer}?{keys.link_query(customer, expires)}"
 
 
 def new_link_key() -> str:

@@ -49,7 +49,7 @@ def config_text(tmp: Path, provider: str = "Demo Hosting", calendar: str = "greg
                 timezone: str = "UTC", extra_http: str = "") -> str:
     tcp = "{type: tcp, host: 127.0.0.1, port: 9}"
     return f"""
-provider: {{name: "{provider}", timezone: {timezone}, calendar: {calendar}}}
+provider: {{name: {json.dumps(provider)}, timezone: {timezone}, calendar: {calendar}}}
 servers:
   - {{id: srv-1, name: "Server one", probe: {tcp}}}
   - {{id: srv-2, probe: {tcp}}}
