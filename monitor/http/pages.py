@@ -2,6 +2,12 @@
 ``/customer/ID``, rendered on the server through the one Jinja2 environment
 (:mod:`monitor.present.html`, autoescape on), complete without JavaScript.
 
+**Decision** (right to left): the pages' own words are English, so a page is laid out
+left to right; every name and free text (customers, services, the provider, reasons) is
+isolated (``<bdi>``, ``dir="auto"``), so a Persian name reads right to left in its place
+and never reorders the figures and times around it. (An RTL layout around English
+labels turned "99.942 %" into "% 99.942" and "25 min 3 s" into "min 3 s 25".)
+
 A customer page opens with a signed link (:mod:`monitor.http.links`), whose session
 cookie then carries it, or with a bearer token: the customer's own, or an operator's.
 Without one it answers 401 with a page that says how to get a link; an expired link
@@ -22,17 +28,15 @@ from monitor.http.context import Web
 from monitor.http.links import COOKIE, LinkCheck
 from monitor.http.routing import Call, authenticate
 from monitor.present import format_time
-from monitor.present.text import has_arabic_script
 
 __all__ = ["customer_page", "static_file", "status_page"]
 
-STYLE = "style.css"
+STATIC = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 
 def _page(request: web.Request, context: Web, template: str, http_status: int = 200,
           **values: Any) -> web.Response:
     settings = context.settings
-    values.setdefault("rtl_layout", False)
     response = aiohttp_jinja2.render_template(
         template, request,
         {"timezone": settings.timezone, "calendar": settings.calendar, **values},
@@ -52,16 +56,15 @@ async def status_page(call: Call) -> web.StreamResponse:
     """``/``: the provider's shared services, open incidents, announced maintenance."""
     context = call.web
     status = await actions.public_status(context.db, context.settings, now=context.clock.now())
-    return _page(call.request, context, "status.html", status=status,
-                 rtl_layout=has_arabic_script(status.provider))
+    return _page(call.request, context, "status.html", status=status)
 
 
 async def static_file(call: Call) -> web.StreamResponse:
     name = call.path("name")
-    if name != STYLE:
+    if name not in STATIC:
         return web.Response(status=404, text="no such file\n", content_type="text/plain")
-    text = resources.files("monitor.present").joinpath("static", STYLE).read_text("utf-8")
-    return web.Response(text=text, content_type="text/css",
+    text = resources.files("monitor.present").joinpath("static", name).read_text("utf-8")
+    return web.Response(text=text, content_type=STATIC[name],
                         headers={"Cache-Control": "public, max-age=3600"})
 
 
@@ -108,7 +111,7 @@ async def customer_page(call: Call) -> web.StreamResponse:
     overview = await actions.customer_overview(context.db, context.settings,
                                                customer=customer, now=now)
     return _page(request, context, "customer.html", overview=overview,
-                 rtl_layout=has_arabic_script(overview.name), **_form_values(call, customer))
+                 **_form_values(call, customer))
 
 
 def _form_values(call: Call, customer: str) -> dict[str, Any]:

@@ -80,8 +80,8 @@ _PROBLEM = {404: "Problem"}
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/", status_page, "The public status page", "public", "pages",
           produces="html", answers={200: str}),
-    Route("GET", "/static/{name}", static_file, "The pages' stylesheet", "public", "pages",
-          produces="text", answers={200: str, 404: str}),
+    Route("GET", "/static/{name}", static_file, "The pages' stylesheet and icon", "public",
+          "pages", produces="text", answers={200: str, 404: str}),
     Route("GET", "/customer/{customer}", customer_page,
           "A customer's page (signed link: expires, key, sig; or a bearer token)", "public",
           "pages", produces="html", answers={200: str, 303: None, 401: str, 404: str}),
