@@ -37,7 +37,7 @@ from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock
 from monitor.sla import CustomerReport, MonthPeriod, Policy, error_budget_seconds, next_tier
 
-__all__ = ["CUSTOMER_SERIES", "CustomerSLAMetrics", "SLARefresher"]
+__all__ = ["CUSTOMER_SERIES", "CustomerSLAMetrics", "SLAMetrics", "SLARefresher"]
 
 log = logging.getLogger("monitor.daemon")
 
@@ -111,12 +111,10 @@ def _row(report: CustomerReport, period: MonthPeriod, policy: Policy,
     return row
 
 
-class SLARefresher:
-    """The daemon's job: refresh the running month, then the series (never in a scrape)."""
+class SLAMetrics:
+    """Every series of this module, on one registry."""
 
-    def __init__(self, running: RunningMonth, clock: Clock, registry: CollectorRegistry) -> None:
-        self.running = running
-        self.clock = clock
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.customers = CustomerSLAMetrics(registry)
         self.target = Gauge("sla_monitor_sla_target_ratio",
                             "The monthly availability target (R-T0), as a ratio.",
@@ -136,19 +134,29 @@ class SLARefresher:
         self.refreshed_at = Gauge("sla_monitor_sla_refresh_timestamp_seconds",
                                   "Unix time of the last successful refresh.", registry=registry)
 
+
+class SLARefresher:
+    """The daemon's job: refresh the running month, then the series (never in a scrape)."""
+
+    def __init__(self, running: RunningMonth, clock: Clock, registry: CollectorRegistry) -> None:
+        self.running = running
+        self.clock = clock
+        self.metrics = SLAMetrics(registry)
+
     async def refresh(self) -> None:
+        metrics = self.metrics
         started = time.perf_counter()
         now = self.clock.now()
         try:
             refreshed = await self.running.refresh(now)
         except Exception:
-            self.refreshes.labels("failed").inc()
+            metrics.refreshes.labels("failed").inc()
             log.exception("SLA metrics refresh failed; the previous numbers stay")
             return
         policy = self.running.settings.policy
-        self.customers.update(refreshed.report.customers, refreshed.report.period, policy)
-        self.target.set(float(policy.target_percent / Decimal(100)))
-        self.recomputed.set(refreshed.recomputed)
-        self.refreshed_at.set(now.timestamp())
-        self.duration.observe(time.perf_counter() - started)
-        self.refreshes.labels("ok").inc()
+        metrics.customers.update(refreshed.report.customers, refreshed.report.period, policy)
+        metrics.target.set(float(policy.target_percent / Decimal(100)))
+        metrics.recomputed.set(refreshed.recomputed)
+        metrics.refreshed_at.set(now.timestamp())
+        metrics.duration.observe(time.perf_counter() - started)
+        metrics.refreshes.labels("ok").inc()
