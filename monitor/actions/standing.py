@@ -38,6 +38,7 @@ from monitor.sla import (
     month_containing,
 )
 from monitor.store import incidents, maintenance, unknown
+from monitor.store.maintenance import WindowRecord
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -59,11 +60,13 @@ class RunningMonth:
         self._incidents: dict[int, IncidentInput] = {}
         self._open: set[int] = set()
         self._windows: dict[int, MaintenanceInput] = {}
+        self._window_records: dict[int, WindowRecord] = {}
         self._notifications: dict[tuple[int, str], dt.datetime] = {}
         self._unknown: list[Interval] = []
         # Highest ids seen at the last two refreshes: (incident, cause change,
         # notification, notice); deltas start above the older one.
         self._marks: deque[tuple[int, int, int, int]] = deque(maxlen=2)
+        self._told: set[tuple[int, str]] | None = None  # notifications changed by the deltas
         self.last_full: bool = False
 
     def apply(self, settings: Settings) -> None:
@@ -91,14 +94,17 @@ class RunningMonth:
         self.last_full = full
         month = self._month
         customers = settings.topology.customer_inputs()
+        # Nothing else changes these inputs while the engine reads them in its thread:
+        # refreshes never overlap (the scheduler runs one at a time).
         return await asyncio.to_thread(
             month.refresh,
             customers,
             list(self._incidents.values()),
             list(self._windows.values()),
-            dict(self._notifications),
+            self._notifications,
             list(self._unknown),  # open intervals end at now (R-M3)
             now,
+            changed_notifications=None if full else self._told,
         )
 
     async def _read_whole(self, period: MonthPeriod, now: dt.datetime) -> None:
@@ -109,6 +115,9 @@ class RunningMonth:
         self._incidents = {i.id: i for i in inputs.incidents}
         self._open = {i.id for i in inputs.incidents if i.end is None}
         self._windows = {w.id: w for w in inputs.maintenance}
+        async with self.db.reading() as tx:
+            self._window_records = {
+                w.id: w for w in await maintenance.touching(tx, period.start, period.end)}
         self._notifications = dict(inputs.notifications)
         self._unknown = list(inputs.unknown)
         marks = (incident_mark, cause_mark, notification_mark, notice_mark)
@@ -137,12 +146,14 @@ class RunningMonth:
             else:
                 self._incidents.pop(record.id, None)
         self._open = {i.id for i in self._incidents.values() if i.end is None}
+        self._told = set()
         for incident_id, customer_id, at in told:
             key = (incident_id, customer_id)
             if incident_id in self._incidents and (
                 key not in self._notifications or at < self._notifications[key]
             ):
                 self._notifications[key] = at
+                self._told.add(key)
         notices: dict[int, dict[str, dt.datetime]] = {}
         for (window_id, customer_id), notice in first_notices.items():
             notices.setdefault(window_id, {})[customer_id] = notice.at
@@ -155,12 +166,16 @@ class RunningMonth:
         for window in windows:
             previous = self._windows.get(window.id)
             given = notices.get(window.id)
-            if previous is not None and given is None:
-                given = dict(previous.notices)
-            rebuilt = maintenance_input(window, given or {}, topology)
-            # Unchanged windows stay the same objects: the engine compares them cheaply.
-            kept[window.id] = previous if previous == rebuilt else rebuilt
+            if previous is not None and given is None and self._window_records.get(
+                    window.id) == window:
+                # Unchanged windows stay the same objects: the engine compares them cheaply.
+                kept[window.id] = previous
+                continue
+            if given is None:
+                given = dict(previous.notices) if previous is not None else {}
+            kept[window.id] = maintenance_input(window, given, topology)
         self._windows = kept
+        self._window_records = {w.id: w for w in windows}
         self._unknown = [Interval(start, end or now) for start, end in unseen
                          if (end or now) > start]
         self._marks.append((incident_mark, max(cause_mark, after_cause),
