@@ -98,7 +98,7 @@ async def main() -> None:
         p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
         print(f"{path[:48]:<48} {statistics.median(values) * 1000:>8.1f} {p95 * 1000:>8.1f} "
               f"{values[-1] * 1000:>8.1f} {results[path + ' bytes'][0] / 1024:>8.1f}  {what}")
-    Path(arguments.json).write_text(json.dumps(
+    Path(arguments.json).write_text(json.dumps(  # noqa: ASYNC240 (at the end)
         {"customers": arguments.customers, "incidents_so_far": len(world.incidents),
          "ms": {p: [v * 1000 for v in results[p]] for p, _ in paths}}, indent=2))
     print(f"results: {arguments.json}")

@@ -221,7 +221,7 @@ async def main() -> None:
         "compute_month_whole_cpu_s": whole_cpu,
         "pages_ms": {k: [v * 1000 for v in vs] for k, vs in pages.items()},
     }
-    Path(arguments.json).write_text(json.dumps(results, indent=2))
+    Path(arguments.json).write_text(json.dumps(results, indent=2))  # noqa: ASYNC240 (at the end)
     print(f"results: {arguments.json}")
 
 
