@@ -16,7 +16,9 @@ for a transaction that stayed open across two refreshes.
 
 The engine runs in a worker thread: a full recomputation (every customer, e.g. while
 the shared web panel is down) takes seconds at 10,000 customers and must not stall
-the probes' event loop.
+the probes' event loop. So does a whole read (hundreds of thousands of notification
+rows take seconds of CPU to turn into objects): it runs on its own event loop in a
+worker thread, through its own connection to the database.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import datetime as dt
 from collections import deque
 from typing import TYPE_CHECKING
 
-from monitor.actions.reports import incident_input, maintenance_input, month_inputs
+from monitor.actions.reports import MonthInputs, incident_input, maintenance_input, month_inputs
 from monitor.config import Settings
 from monitor.sla import (
     IncidentInput,
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from monitor.store import Database
 
 __all__ = ["FULL_EVERY", "RunningMonth"]
+
+Marks = tuple[int, int, int, int]
 
 FULL_EVERY = 60  # refreshes between whole reads (an hour at the default 60 s)
 
@@ -65,7 +69,7 @@ class RunningMonth:
         self._unknown: list[Interval] = []
         # Highest ids seen at the last two refreshes: (incident, cause change,
         # notification, notice); deltas start above the older one.
-        self._marks: deque[tuple[int, int, int, int]] = deque(maxlen=2)
+        self._marks: deque[Marks] = deque(maxlen=2)
         self._told: set[tuple[int, str]] | None = None  # notifications changed by the deltas
         self.last_full: bool = False
 
@@ -108,19 +112,14 @@ class RunningMonth:
         )
 
     async def _read_whole(self, period: MonthPeriod, now: dt.datetime) -> None:
-        async with self.db.reading() as tx:
-            incident_mark, cause_mark, notification_mark = await incidents.watermarks(tx)
-            notice_mark = await maintenance.notice_watermark(tx)
-        inputs = await month_inputs(self.db, self.settings, period, now)
+        marks, inputs, records = await asyncio.to_thread(
+            asyncio.run, _whole(self.db, self.settings, period, now))
         self._incidents = {i.id: i for i in inputs.incidents}
         self._open = {i.id for i in inputs.incidents if i.end is None}
         self._windows = {w.id: w for w in inputs.maintenance}
-        async with self.db.reading() as tx:
-            self._window_records = {
-                w.id: w for w in await maintenance.touching(tx, period.start, period.end)}
+        self._window_records = {w.id: w for w in records}
         self._notifications = dict(inputs.notifications)
         self._unknown = list(inputs.unknown)
-        marks = (incident_mark, cause_mark, notification_mark, notice_mark)
         self._marks.clear()
         self._marks.extend((marks, marks))
 
@@ -181,3 +180,20 @@ class RunningMonth:
         self._marks.append((incident_mark, max(cause_mark, after_cause),
                             max(notification_mark, after_notification),
                             max(notices_mark, after_notice)))
+
+
+async def _whole(
+    db: Database, settings: Settings, period: MonthPeriod, now: dt.datetime
+) -> tuple[Marks, MonthInputs, list[WindowRecord]]:
+    """The month read whole, on the calling (worker) thread's own loop and connection."""
+    own = db.sibling()
+    try:
+        async with own.reading() as tx:
+            incident_mark, cause_mark, notification_mark = await incidents.watermarks(tx)
+            notice_mark = await maintenance.notice_watermark(tx)
+        inputs = await month_inputs(own, settings, period, now)
+        async with own.reading() as tx:
+            records = await maintenance.touching(tx, period.start, period.end)
+    finally:
+        await own.dispose()
+    return (incident_mark, cause_mark, notification_mark, notice_mark), inputs, records

@@ -173,6 +173,11 @@ class Database:
         """``sqlite`` or ``postgresql``."""
         return str(self.engine.dialect.name)
 
+    def sibling(self) -> Database:
+        """Another handle on the same database, for another event loop (a worker thread's
+        long read must not run on the daemon's loop); dispose of it there."""
+        return Database(create_engine(self.engine.url.render_as_string(hide_password=False)))
+
     def where(self) -> str:
         """The URL for messages, without the password."""
         return str(self.engine.url.render_as_string(hide_password=True))
