@@ -21,6 +21,7 @@ everything routes share, in this order:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -183,16 +184,23 @@ def _config_error(exc: ConfigError) -> web.Response:
     return problem(422, "invalid", str(exc).splitlines()[0] + ": " + str(exc.issues[0]), items)
 
 
-def _answer(reply: Reply | web.StreamResponse) -> web.StreamResponse:
+def _encode(body: Any) -> tuple[Any, str]:
+    shown = as_json(body)
+    return shown, json.dumps(shown, ensure_ascii=False)
+
+
+async def _answer(reply: Reply | web.StreamResponse) -> tuple[web.StreamResponse, Any]:
+    """The response, and the JSON value it carries. A month's report of every customer is
+    megabytes: it is encoded off the event loop."""
     if isinstance(reply, web.StreamResponse):
-        return reply
+        return reply, None
     if reply.body is None:
-        return web.Response(status=reply.status)
-    return web.Response(
-        status=reply.status,
-        text=json.dumps(as_json(reply.body), ensure_ascii=False),
-        content_type="application/json",
-    )
+        return web.Response(status=reply.status), None
+    if isinstance(reply.body, list | tuple) or hasattr(reply.body, "to_json"):
+        shown, text = await asyncio.to_thread(_encode, reply.body)
+    else:
+        shown, text = _encode(reply.body)
+    return web.Response(status=reply.status, text=text, content_type="application/json"), shown
 
 
 def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -203,7 +211,8 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
     async def handle(request: web.Request) -> web.StreamResponse:
         context = request.app.get(WEB)
         if context is None:  # metrics and health only, before the database is open
-            return _answer(await route.handler(Call(request, None, None)))  # type: ignore[arg-type]
+            answer, _ = await _answer(await route.handler(Call(request, None, None)))  # type: ignore[arg-type]
+            return answer
         principal: Principal | None = None
         if route.access != "public":
             found = authenticate(request, context)
@@ -234,7 +243,8 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
             key = request.headers.get("Idempotency-Key")
             if route.idempotent_key and key is not None:
                 return await _once(route, call, key, raw)
-            return _answer(await route.handler(call))
+            answer, _ = await _answer(await route.handler(call))
+            return answer
         except InputError as exc:
             if exc.field in route.path_ids:
                 return problem(404, "not_found", str(exc.renamed(
@@ -302,14 +312,12 @@ async def _once(route: Route, call: Call, key: str, raw: bytes) -> web.StreamRes
                 response.headers["Idempotent-Replayed"] = "true"
                 return response
             reply = await route.handler(call)
-            answer = _answer(reply)
+            answer, shown = await _answer(reply)
             if isinstance(reply, Reply) and 200 <= reply.status < 300:
                 await idempotency.purge(tx, now)
                 await idempotency.store(
                     tx, actor=call.actor, key=key, method=request.method, path=request.path,
-                    request_hash=digest, status=reply.status,
-                    response=as_json(reply.body),  # type: ignore[arg-type]
-                    at=now,
+                    request_hash=digest, status=reply.status, response=shown, at=now,
                 )
             return answer
     except idempotency.KeyInUse:
