@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from monitor.store.models import Incident
+from monitor.store.models import AuditEvent, Incident
 from tests.http.site import TOKENS, Site
 from tests.support import rows
 
@@ -52,6 +52,9 @@ async def test_an_operator_read_token_reads_and_may_not_write(site: Site) -> Non
     written = await site.post("/api/v1/incidents", "write", json=INCIDENT)
     assert written.status == 201
     assert [i.service_id for i in await rows(site.db, Incident)] == ["panel"]
+    # The audit log names the token's name, never the token.
+    assert [(e.actor, e.action) for e in await rows(site.db, AuditEvent)] == [
+        ("api:noc", "incident.add")]
 
 
 async def test_a_customer_reads_its_own_data_only(site: Site) -> None:
