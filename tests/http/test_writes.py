@@ -206,3 +206,22 @@ async def test_a_failed_write_stores_no_answer(site: Site) -> None:
     fixed = await site.post("/api/v1/incidents", "write", headers=key, json={
         "service": "panel", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z"})
     assert fixed.status == 201  # the key was not used up by the refusal
+
+
+async def test_a_configuration_is_checked_with_pointers_to_its_issues(site: Site) -> None:
+    good = "services:\n  - {id: panel, kind: web_panel, probe: {type: tcp, host: h, port: 1}}\n"
+    checked = await site.post("/api/v1/config/check", "read", data=good,
+                              headers={"Content-Type": "application/yaml"})
+    assert checked.status == 200
+    body = await checked.json()
+    assert [p["target"] for p in body["probes"]] == ["panel"]
+    assert body["probes"][0]["worst_case_seconds"] == 30 * 3 + 10  # D-1 defaults
+    bad = good.replace("port: 1", "port: 1, interval: soon")
+    refused = await site.post("/api/v1/config/check", "read", data=bad,
+                              headers={"Content-Type": "application/yaml"})
+    assert refused.status == 422
+    problem = await refused.json()
+    assert problem["errors"][0]["pointer"] == "/services/0/probe/interval"
+    assert "expected a duration" in problem["errors"][0]["allowed"]
+    running = await site.get("/api/v1/config/check", "read")
+    assert {p["target"] for p in (await running.json())["probes"]} >= {"panel", "srv-1"}
