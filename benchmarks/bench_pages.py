@@ -31,7 +31,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from monitor.clock import SystemClock
-from monitor.http import Web, make_app
+from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import TokenSet
 from monitor.store import Database
 
@@ -65,8 +65,8 @@ async def main() -> None:
         context = Web(db, world.settings, SystemClock(),
                       TokenSet.parse(f"read {TOKEN} bench", "bench"))
 
-        async def ready() -> dict[str, bool]:
-            return {"database": True}
+        async def ready() -> Readiness:
+            return Readiness({"database": True}, targets=0)
 
         runner = web.AppRunner(make_app(CollectorRegistry(), ready, context), access_log=None)
         await runner.setup()

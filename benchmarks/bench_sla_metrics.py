@@ -43,7 +43,7 @@ from sqlalchemy import insert, update
 
 from monitor.actions.standing import FULL_EVERY, RunningMonth
 from monitor.clock import SystemClock
-from monitor.http import Web, make_app
+from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import TokenSet
 from monitor.sla import compute_month
 from monitor.store import Database
@@ -98,8 +98,8 @@ def _poisson(rng: random.Random, mean: float) -> int:
 async def page_latency(db: Database, world: World, samples: int) -> dict[str, list[float]]:
     context = Web(db, world.settings, SystemClock(), TokenSet.parse(f"read {TOKEN} bench", "bench"))
 
-    async def ready() -> dict[str, bool]:
-        return {"database": True}
+    async def ready() -> Readiness:
+        return Readiness({"database": True}, targets=0)
 
     runner = web.AppRunner(make_app(CollectorRegistry(), ready, context), access_log=None)
     await runner.setup()

@@ -11,11 +11,11 @@ import graph has no cycle, and that only the store imports SQLAlchemy)::
     edges     cli/ (argparse)   demo/   http/ (aiohttp: API, pages, feed, badges)
               daemon/ + app.py (the runtime, wired once)
     duties    notify/ (e-mail duties, outbox)     probes/ (HTTP, TCP, TLS checks)
-    actions   actions/   operator and customer actions: incidents, maintenance, reports, a
-                         customer's overview, the public status, the configuration check,
-                         the running month (claims, tickets, ledger next); typed arguments
-                         in, typed results out, errors naming fields; the CLI and the HTTP
-                         API call these
+    actions   actions/   operator and customer actions: incidents, maintenance, reports,
+                         claims, tickets, the ledger, a customer's overview, the public
+                         status, the configuration check, the running month; typed
+                         arguments in, typed results out, errors naming fields; the CLI
+                         and the HTTP API call these
     config    config/    YAML ─► validated Config ─► Settings (Topology, engine Policy),
                          built once per start or reload
     present   present/   one formatter of times, durations, money; tables, CSV, JSON values;

@@ -38,6 +38,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
+from monitor import actions
 from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, Settings, load_config
@@ -49,7 +50,7 @@ from monitor.daemon.sla_metrics import SLARefresher
 from monitor.daemon.systemd import SystemdNotifier, Watchdog
 from monitor.daemon.watch import Watch, WatchPlan
 from monitor.errors import MonitorError
-from monitor.http import Web, make_app
+from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import TokenSet, load_tokens
 from monitor.http.links import LinkKeys, load_link_keys
 from monitor.notify import Notifier, NotifierPlan
@@ -60,6 +61,10 @@ from monitor.store import Database
 log = logging.getLogger("monitor.daemon")
 
 DUTY_CHECK_INTERVAL = 30.0  # seconds; the D-2 warning comes 30 min before a 2 h deadline
+#: /readyz answers within about this: a database that cannot take a write by then (locked
+#: by another writer, or away) is "not ready" (503), never a hanging probe.
+READY_TIMEOUT = 2.0
+NOTHING_MONITORED = "no targets configured: nothing is monitored"
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,23 @@ class Daemon:
             "daemon started",
             extra={"targets": len(settings.topology.targets()), "http_port": self.http_port},
         )
+        self._warn_if_nothing_monitored()
+
+    def _warn_if_nothing_monitored(self) -> None:
+        """A daemon with no targets runs (so that a reload can add them) but says so."""
+        if self.settings.topology.targets():
+            return
+        source = str(self.config_path) if self.config_path else "the embedded defaults"
+        log.warning(
+            NOTHING_MONITORED,
+            extra={
+                "config": source,
+                "hint": "describe your servers and services (with their probes) and customers "
+                "in the configuration file (see config.example.yaml), check it with "
+                "`sla-monitor -c CONFIG check-config`, then reload (SIGHUP, systemctl reload) "
+                "or restart",
+            },
+        )
 
     def _every(self, seconds: float, job: Any, job_id: str) -> None:
         self.scheduler.add_job(
@@ -190,10 +212,15 @@ class Daemon:
             log.exception("probe history flush failed; kept for the next one")
 
     async def check_duties(self) -> None:
-        """D-2 and D-3: notices for new maintenance windows, at-risk alerts, breaches."""
+        """D-2 to D-5: notices for new maintenance windows, at-risk alerts, breaches; and
+        what time decides in the ledger (L-5 price requests, L-6 expiries)."""
         try:
             await self.notifier.queue_new_windows()
             await self.notifier.check_duties()
+            settled = await actions.settle(self.db, self.settings, now=self.clock.now())
+            if settled.expiries or settled.closed:
+                log.info("ledger settled", extra={"expiries": len(settled.expiries),
+                                                  "tickets_closed": list(settled.closed)})
         except Exception:
             log.exception("duty check failed; tried again at the next one")
 
@@ -211,8 +238,18 @@ class Daemon:
         self.http_port = sockets[0].getsockname()[1] if sockets else int(port)
         self.web.bound_url = f"http://{host}:{self.http_port}"
 
-    async def ready(self) -> dict[str, bool]:
-        return {"database": await self.db.ping(), "scheduler": bool(self.scheduler.running)}
+    async def ready(self) -> Readiness:
+        """``/readyz``: the database takes a write within :data:`READY_TIMEOUT`, the scheduler
+        runs; how many targets are monitored (zero is a warning, not unready)."""
+        targets = len(self.settings.topology.targets())
+        return Readiness(
+            checks={
+                "database": await self.db.ping(READY_TIMEOUT),
+                "scheduler": bool(self.scheduler.running),
+            },
+            targets=targets,
+            warnings=[] if targets else [NOTHING_MONITORED],
+        )
 
     # --- reload: prepare, then swap ------------------------------------------------------------
 
@@ -288,6 +325,7 @@ class Daemon:
         log.info(
             "configuration reloaded", extra={"targets": len(prepared.settings.topology.targets())}
         )
+        self._warn_if_nothing_monitored()
 
     def _refuse(self, reason: str) -> bool:
         self._refusal = reason

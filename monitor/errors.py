@@ -8,7 +8,9 @@
     │                            names the field (``end``), each edge in its words (exit 2)
     ├── ConfigError              the configuration file is unreadable or invalid (exit 2);
     │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
-    ├── StoreError               the database failed or is not at the expected schema (exit 1)
+    ├── StoreError               the database failed (exit 1)
+    │   └── SchemaError          no sla-monitor database where one was looked for, or one at
+    │                            another schema revision: point at the right one (exit 2)
     ├── ProbeError               a target failed a probe ("error": none of the below);
     │   │                        the class is the failure class kept as evidence (R-M7)
     │   ├── DNSError             "dns": the name did not resolve (in time)
@@ -56,6 +58,7 @@ __all__ = [
     "ProbeError",
     "ProbeTimeout",
     "RedirectLoop",
+    "SchemaError",
     "StoreError",
     "TLSError",
     "TooLarge",
@@ -93,15 +96,33 @@ class InputError(UsageError):
     "end: '01:00' is not valid; allowed: a time after start (02:00)"
     >>> str(error.renamed(lambda field: "--" + field))
     "--end: '01:00' is not valid; allowed: a time after --start (02:00)"
+
+    An action sees values already read (a time in UTC); the edge knows what the user
+    typed, and shows that first, then the form it was read as (:meth:`as_typed`):
+
+    >>> str(InputError("end", "2026-11-30T08:00:00Z", "a time after {start}")
+    ...     .as_typed("2026-11-30T09:00").renamed(lambda field: "--" + field))
+    "--end: '2026-11-30T09:00' (read as 2026-11-30T08:00:00Z) is not valid; allowed: a time after --start"
     """
 
-    def __init__(self, field: str, value: object, allowed: str) -> None:
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        allowed: str,
+        *,
+        typed: str | None = None,
+        read_as: bool = True,
+    ) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(
-            f"{field}: {value!r} is not valid; allowed: {self._allowed(lambda name: name)}"
-        )
+        self.typed = typed
+        self.read_as = read_as
+        shown = repr(value)
+        if typed is not None and typed != str(value):
+            shown = f"{typed!r} (read as {value})" if read_as else repr(typed)
+        super().__init__(f"{field}: {shown} is not valid; allowed: {self._allowed(lambda n: n)}")
 
     def _allowed(self, name: Callable[[str], str]) -> str:
         return _FIELD_REFERENCE.sub(lambda match: name(match[1]), self.allowed)
@@ -109,7 +130,21 @@ class InputError(UsageError):
     def renamed(self, name: Callable[[str], str]) -> InputError:
         """The same error in an edge's words: ``name`` turns each field name into the
         edge's (``end`` → ``--end``)."""
-        return InputError(name(self.field), self.value, self._allowed(name))
+        return InputError(
+            name(self.field),
+            self.value,
+            self._allowed(name),
+            typed=self.typed,
+            read_as=self.read_as,
+        )
+
+    def as_typed(self, typed: str | None, *, read_as: bool = True) -> InputError:
+        """The same error showing ``typed``, the value as the user typed it, then the form
+        the action read (when they differ and ``read_as``: the edge knows whether that
+        helps); ``None`` changes nothing."""
+        if typed is None:
+            return self
+        return InputError(self.field, self.value, self.allowed, typed=typed, read_as=read_as)
 
 
 @dataclass(frozen=True)
@@ -141,6 +176,70 @@ class ConfigError(MonitorError):
 
 class StoreError(MonitorError):
     """The database failed, or its schema is not the one this version expects."""
+
+
+SchemaState = Literal["missing", "empty", "behind", "unknown"]
+
+
+class SchemaError(StoreError):
+    """The database looked for is not one this version can use as it is; nothing was created
+    or changed (exit code 2: the database named is the wrong one, or needs ``db upgrade``).
+
+    ``where`` is the SQLite file or the URL (without its password); ``state`` says what
+    was found there: ``missing`` (no file, no such database), ``empty`` (no schema of ours),
+    ``behind`` (an older revision than ``head``) or ``unknown`` (a revision this version
+    does not know, e.g. written by a newer one).
+
+    >>> str(SchemaError("/srv/sla-monitor.db", "missing", "the file does not exist"))
+    'no sla-monitor database at /srv/sla-monitor.db (the file does not exist)'
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        where: str,
+        state: SchemaState,
+        detail: str = "",
+        *,
+        revision: str | None = None,
+        head: str | None = None,
+        advice: tuple[str, ...] = (),
+    ) -> None:
+        self.where = where
+        self.state = state
+        self.detail = detail
+        self.revision = revision
+        self.head = head
+        self.advice = advice
+        note = f" ({detail})" if detail else ""
+        if state == "missing":
+            message = f"no sla-monitor database at {where}{note}"
+        elif state == "empty":
+            message = f"the database {where} holds no sla-monitor schema{note}"
+        elif state == "behind":
+            message = (
+                f"the database {where} is at schema revision {revision}, behind this "
+                f"version's {head}{note}"
+            )
+        else:
+            message = (
+                f"the database {where} is at schema revision {revision}, which this version "
+                f"of sla-monitor does not know (its newest is {head}; a newer version "
+                f"upgraded it?){note}"
+            )
+        super().__init__("\n  ".join([message, *advice]))
+
+    def advised(self, *advice: str) -> SchemaError:
+        """The same error with an edge's advice, one line each (what to do about it)."""
+        return SchemaError(
+            self.where,
+            self.state,
+            self.detail,
+            revision=self.revision,
+            head=self.head,
+            advice=(*self.advice, *advice),
+        )
 
 
 FailureClass = Literal[

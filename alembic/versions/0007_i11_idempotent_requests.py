@@ -1,7 +1,7 @@
 """answers to the HTTP API's retried writes (Idempotency-Key)
 
 Revision ID: 0007_i11
-Revises: 0002_i9
+Revises: 0004_traps
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = "0007_i11"
-down_revision = "0002_i9"
+down_revision = "0004_traps"
 branch_labels = None
 depends_on = None
 

@@ -25,9 +25,44 @@ Maintenance (:mod:`.maintenance`)::
 
 Reports (:mod:`.reports`)::
 
-    month_inputs(db, settings, period, now) -> MonthInputs
+    month_inputs(db, settings, period, now, customers=None) -> MonthInputs
     month_report(db, settings, *, month, customer=None, now) -> MonthReport
-    close_month(db, settings, *, month, now) -> Closing
+    close_month(db, settings, *, month, now) -> Closing   (R-C3: marks claims for review)
+
+Claims (:mod:`.claims`; R-C1, D-4, R-C3)::
+
+    submit_claim(db, settings, *, customer, month, site=None, channel="email", note=None,
+                 at=None, mail, actor, now) -> ClaimView
+    decide_claim(db, settings, *, claim_id, decision, days=None, reason=None, at=None,
+                 mail, actor, now) -> ClaimView
+    find_claim(db, settings, *, customer, month, now) -> ClaimView | None
+    list_claims(db, settings, *, month=None, customer=None, open_only=False, overdue=False,
+                now) -> list[ClaimView]
+    show_claim(db, settings, *, claim_id, now, customer=None) -> ClaimView
+
+Tickets (:mod:`.tickets`; R-P1..R-P4, L-4, L-5, D-5), each change with ``at=None``
+(default ``now``), ``actor`` and ``now``::
+
+    open_ticket(db, settings, *, customer, service, channel, summary, site=None, type=None,
+                mail, ...) -> TicketView
+    diagnose_ticket(..., ticket_id, provider_fault, finding=None)    fix_ticket(..., ticket_id)
+    follow_up_ticket(..., ticket_id, channel, note=None)             reopen_ticket(..., ticket_id)
+    ask_ticket / answer_ticket / escalate_ticket / return_ticket(..., ticket_id, note=None)
+    defer_ticket(..., ticket_id, reason, note)
+    reprice_ticket(..., ticket_id, price, mail)   approve_price(..., ticket_id, declined=False)
+    list_tickets(db, settings, *, queue=None, overdue=False, customer=None, now)
+    show_ticket(db, settings, *, ticket_id, now, customer=None) -> TicketView
+
+The ledger (:mod:`.ledger`; L-1..L-6) and what time decides (:mod:`.settlement`)::
+
+    ledger_show(db, settings, *, customer=None, site=None, now) -> list[SiteAccount]
+    deposit(db, settings, *, site, amount, reference, actor, now) -> Deposited
+    renew(db, settings, *, site, until, actor, now) -> Renewed
+    settle(db, settings, *, now, actor="sla-monitor") -> Settled
+
+Actions that owe the customer an e-mail take ``mail`` (:class:`.mail.ContractMail`) and
+queue it in their own transaction. Actions a customer may take (the claim form, the
+customer API) take ``customer=``: the record must be that customer's.
 
 Customers, the status page and the configuration (:mod:`.customers`, :mod:`.status`,
 :mod:`.config_check`)::
@@ -35,15 +70,24 @@ Customers, the status page and the configuration (:mod:`.customers`, :mod:`.stat
     customer_overview(db, settings, *, customer, now) -> CustomerOverview
     public_status(db, settings, *, now) -> PublicStatus
     public_history(db, settings, *, now, days=90) -> (incidents, windows)
-    check_config(config) -> ConfigCheck;  check_config_text(text) -> ConfigCheck
+    check_config(config, source=None) -> ConfigCheck;  check_config_text(text) -> ConfigCheck
 
-The running month for the daemon's metrics is :class:`.standing.RunningMonth`.
-Claims, tickets and the ledger (later) live here too, in modules of their own.
+The running month for the daemon's per-customer metrics is :class:`.standing.RunningMonth`.
 """
 
+from monitor.actions.claims import (
+    ClaimRecord,
+    ClaimView,
+    ComputedCredit,
+    decide_claim,
+    find_claim,
+    list_claims,
+    show_claim,
+    submit_claim,
+)
 from monitor.actions.config_check import (
     ConfigCheck,
-    ProbeWorstCase,
+    ProbeCheck,
     check_config,
     check_config_text,
 )
@@ -58,6 +102,16 @@ from monitor.actions.incidents import (
     list_incidents,
     log_notification,
 )
+from monitor.actions.ledger import (
+    Deposited,
+    EntryRecord,
+    Renewed,
+    SiteAccount,
+    deposit,
+    ledger_show,
+    renew,
+)
+from monitor.actions.mail import ContractMail
 from monitor.actions.maintenance import (
     MaintenanceAdded,
     MaintenanceListed,
@@ -65,35 +119,98 @@ from monitor.actions.maintenance import (
     add_maintenance,
     list_maintenance,
 )
-from monitor.actions.reports import Closing, MonthInputs, close_month, month_inputs, month_report
+from monitor.actions.reports import (
+    Closing,
+    MonthInputs,
+    ReviewNoted,
+    close_month,
+    month_inputs,
+    month_report,
+)
+from monitor.actions.settlement import Settled, settle
 from monitor.actions.status import PublicStatus, public_history, public_status
+from monitor.actions.tickets import (
+    EventRecord,
+    TicketRecord,
+    TicketView,
+    answer_ticket,
+    approve_price,
+    ask_ticket,
+    defer_ticket,
+    diagnose_ticket,
+    escalate_ticket,
+    fix_ticket,
+    follow_up_ticket,
+    list_tickets,
+    open_ticket,
+    reopen_ticket,
+    reprice_ticket,
+    return_ticket,
+    show_ticket,
+)
 
 __all__ = [
     "CauseChanged",
+    "ClaimRecord",
+    "ClaimView",
     "Closing",
+    "ComputedCredit",
     "ConfigCheck",
+    "ContractMail",
     "CustomerOverview",
+    "Deposited",
+    "EntryRecord",
+    "EventRecord",
     "IncidentRecord",
     "MaintenanceAdded",
     "MaintenanceListed",
     "MonthInputs",
     "NotificationsLogged",
-    "ProbeWorstCase",
+    "ProbeCheck",
     "PublicStatus",
+    "Renewed",
+    "ReviewNoted",
+    "Settled",
+    "SiteAccount",
+    "TicketRecord",
+    "TicketView",
     "WindowRecord",
     "add_incident",
     "add_maintenance",
+    "answer_ticket",
+    "approve_price",
+    "ask_ticket",
     "change_cause",
     "check_config",
     "check_config_text",
     "close_month",
     "customer_overview",
+    "decide_claim",
+    "defer_ticket",
+    "deposit",
+    "diagnose_ticket",
+    "escalate_ticket",
+    "find_claim",
+    "fix_ticket",
+    "follow_up_ticket",
     "get_incident",
+    "ledger_show",
+    "list_claims",
     "list_incidents",
     "list_maintenance",
+    "list_tickets",
     "log_notification",
     "month_inputs",
     "month_report",
+    "open_ticket",
     "public_history",
     "public_status",
+    "renew",
+    "reopen_ticket",
+    "reprice_ticket",
+    "return_ticket",
+    "settle",
+    "show_claim",
+    "show_ticket",
+    "submit_claim",
 ]

@@ -16,35 +16,41 @@ from monitor.config.credentials import secret_path
 from monitor.errors import ConfigError
 from monitor.sla import within
 
-__all__ = ["ConfigCheck", "ProbeWorstCase", "check_config", "check_config_text", "secret_warnings"]
+__all__ = ["ConfigCheck", "ConfigCounts", "ProbeCheck", "check_config", "check_config_text",
+           "secret_warnings"]
 
 
 @dataclass(frozen=True)
-class ProbeWorstCase:
-    """D-1: a probe's worst-case detection, ``interval × fail_after + timeout``."""
+class ProbeCheck:
+    """One probe's worst-case detection time against the D-1 duty."""
 
-    target: str
+    id: str
     kind: str
     type: str
     interval_seconds: float
     fail_after: int
     timeout_seconds: float
-    worst_case_seconds: float
-    carries_d1: bool
-    within_d1: bool | None  # None for a probe without the duty (the mobile API, canaries)
+    worst_case_detection_seconds: float
+    d1: str | None  # OK or OVER for probes carrying D-1 (servers, projects); else None
 
 
 @dataclass(frozen=True)
-class ConfigCheck:
-    valid: bool  # always True: an invalid configuration raises ConfigError
+class ConfigCounts:
     servers: int
     services: int
     customers: int
     canaries: int
+
+
+@dataclass(frozen=True)
+class ConfigCheck:
+    source: str | None  # the file checked; None for the running one or a sent one
+    valid: bool  # always True: an invalid configuration raises ConfigError
+    counts: ConfigCounts
     calendar: str
     timezone: str
     detection_deadline_seconds: int
-    probes: tuple[ProbeWorstCase, ...]
+    probes: tuple[ProbeCheck, ...]
     warnings: tuple[str, ...]
 
 
@@ -78,7 +84,7 @@ def secret_warnings(config: Config) -> list[str]:
     return warnings
 
 
-def check_config(config: Config) -> ConfigCheck:
+def check_config(config: Config, source: str | None = None) -> ConfigCheck:
     """Every probe's worst-case detection time against the D-1 duty, and secret warnings."""
     settings = Settings.from_config(config)
     deadline = settings.policy.detection_deadline_seconds
@@ -86,24 +92,22 @@ def check_config(config: Config) -> ConfigCheck:
     for target in settings.topology.targets():
         worst = target.probe.worst_case_detection
         probes.append(
-            ProbeWorstCase(
-                target=target.id,
-                kind=target.kind,
-                type=target.probe.type,
-                interval_seconds=target.probe.interval,
-                fail_after=target.probe.fail_after,
-                timeout_seconds=target.probe.timeout,
-                worst_case_seconds=worst,
-                carries_d1=target.carries_d1,
-                within_d1=within(worst, deadline) if target.carries_d1 else None,
+            ProbeCheck(
+                target.id,
+                target.kind,
+                target.probe.type,
+                target.probe.interval,
+                target.probe.fail_after,
+                target.probe.timeout,
+                worst,
+                ("OK" if within(worst, deadline) else "OVER") if target.carries_d1 else None,
             )
         )
     return ConfigCheck(
+        source=source,
         valid=True,
-        servers=len(config.servers),
-        services=len(config.services),
-        customers=len(config.customers),
-        canaries=len(config.monitor.canaries),
+        counts=ConfigCounts(len(config.servers), len(config.services), len(config.customers),
+                            len(config.monitor.canaries)),
         calendar=config.provider.calendar,
         timezone=config.provider.timezone,
         detection_deadline_seconds=deadline,

@@ -8,7 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.actions.common import CHANNELS, known, known_cause, not_blank, not_future, ordered
+from monitor.actions.common import (
+    CHANNELS,
+    iso_utc,
+    known,
+    known_cause,
+    not_blank,
+    not_future,
+    ordered,
+)
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.store import audit, incidents
@@ -68,10 +76,10 @@ async def add_incident(
         if overlap is not None:
             raise InputError(
                 "start",
-                start.isoformat(),
-                f"a time span (to {{end}} {end.isoformat()}) not overlapping manual incident "
-                f"{overlap.id} on {service} ({overlap.start.isoformat()}.."
-                f"{overlap.end.isoformat() if overlap.end else 'open'})",
+                iso_utc(start),
+                f"a time span (to {{end}} {iso_utc(end)}) not overlapping manual incident "
+                f"{overlap.id} on {service} ({iso_utc(overlap.start)}.."
+                f"{iso_utc(overlap.end) if overlap.end else 'open'})",
             )
         incident_id = await incidents.add_manual(
             tx, service_id=service, start=start, end=end, cause=cause, note=note, created_at=now
@@ -135,7 +143,7 @@ async def log_notification(
             known(customer, affected, "customer", f"customers affected by {incident.service_id}")
         if at < incident.start:
             raise InputError(
-                "at", at.isoformat(), f"a time after the incident start ({incident.start.isoformat()})"
+                "at", iso_utc(at), f"a time after the incident start ({iso_utc(incident.start)})"
             )
         told = tuple(customers) or affected
         if not told:

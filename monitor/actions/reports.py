@@ -8,12 +8,16 @@ rule lives in :mod:`monitor.sla`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from monitor.actions.common import known
+from monitor.actions.common import iso_utc, known
+from monitor.actions.ledger import customer_lapse
+from monitor.actions.tickets import ticket_input
 from monitor.config import Settings, Topology
 from monitor.errors import InputError
 from monitor.sla import (
@@ -24,26 +28,39 @@ from monitor.sla import (
     MonthPeriod,
     MonthReport,
     Policy,
+    SessionInput,
+    TicketInput,
+    clip,
     compute_month,
+    fix_due,
     inputs_digest,
+    union,
+    unobserved,
 )
-from monitor.store import incidents, maintenance, reports, unknown
+from monitor.store import audit, claims, incidents, ledger, maintenance, reports, tickets, unknown
 from monitor.store.incidents import IncidentRecord
+from monitor.store.ledger import EntryRecord
 from monitor.store.maintenance import WindowRecord
 from monitor.store.reports import RevisionRecord
+from monitor.store.tickets import TicketRecord
 
 if TYPE_CHECKING:
-    from monitor.store import Database
+    from monitor.store import Database, Tx
 
 __all__ = [
     "COMPARED",
     "Closing",
     "MonthInputs",
+    "ReviewNoted",
     "close_month",
     "incident_input",
     "maintenance_input",
+    "month_customers",
     "month_inputs",
     "month_report",
+    "month_tickets",
+    "month_unknown",
+    "unknown_between",
 ]
 
 
@@ -58,6 +75,7 @@ class MonthInputs:
     notifications: dict[tuple[int, str], dt.datetime]
     unknown: list[Interval]
     policy: Policy
+    tickets: list[TicketInput] = dataclasses.field(default_factory=list)
 
     def compute(self, now: dt.datetime) -> MonthReport:
         return compute_month(
@@ -69,6 +87,7 @@ class MonthInputs:
             self.unknown,
             self.policy,
             now,
+            self.tickets,
         )
 
     def digest(self) -> str:
@@ -80,6 +99,7 @@ class MonthInputs:
             self.notifications,
             self.unknown,
             self.policy,
+            self.tickets,
         )
 
 
@@ -111,6 +131,42 @@ def maintenance_input(
     )
 
 
+def month_tickets(
+    settings: Settings, period: MonthPeriod, faults: list[TicketRecord],
+    customers: Collection[str] | None = None,
+) -> list[TicketInput]:
+    """Tickets diagnosed as the provider's fault whose fix deadline falls in the month
+    (their penalty belongs to it, R-P1/R-P2); only ``customers``' when given."""
+    topology = settings.topology
+    in_month = []
+    for record in faults:
+        if customers is not None and record.customer_id not in customers:
+            continue
+        ticket = ticket_input(record)
+        due = fix_due(ticket, settings.policy)
+        if due is not None and period.start <= due < period.end and (
+                record.customer_id in topology.customers):
+            in_month.append(ticket)
+    return in_month
+
+
+def month_customers(
+    settings: Settings, renewals: list[EntryRecord], customers: Collection[str] | None = None
+) -> list[CustomerInput]:
+    """Customers as configured (only ``customers`` when given), with the yearly renewals
+    recorded before the month's end (L-2): a renewal recorded later does not revive a
+    month that began lapsed (R-EX5)."""
+    topology = settings.topology
+    chosen = (topology.customer_inputs() if customers is None
+              else [topology.customer_input(c) for c in sorted(set(customers))])
+    renewed = {r.customer_id for r in renewals}
+    return [
+        customer if customer.id not in renewed else
+        dataclasses.replace(customer, paid_until=customer_lapse(settings, customer.id, renewals))
+        for customer in chosen
+    ]
+
+
 async def month_inputs(
     db: Database,
     settings: Settings,
@@ -120,9 +176,19 @@ async def month_inputs(
 ) -> MonthInputs:
     """Everything the engine needs for ``period``, as known at ``now``; with ``customers``,
     only what those customers' reports need (their dependencies' incidents and windows,
-    their notices and notifications): one customer's page reads a few rows, not the
-    month of every customer."""
+    their notices, notifications and tickets): one customer's page reads a few rows, not
+    the month of every customer.
+
+    Unknown time (R-M3) is, once, for every report and metric: the intervals the
+    daemon recorded (blind to its canaries or resolver, R-M2; a gap it found at start),
+    and the time no run of the daemon watched (:func:`monitor.sla.unobserved` of its
+    sessions: before it first ran, between runs, since it stopped if none runs now),
+    clipped to the month as seen at ``now`` (:func:`month_unknown`).
+
+    Tickets: :func:`month_tickets`. Customers: :func:`month_customers`.
+    """
     start, end = period.start, period.end
+    tolerance = settings.monitor.unknown_after
     topology = settings.topology
     depended: set[str] | None = None
     if customers is not None:
@@ -140,25 +206,59 @@ async def month_inputs(
             ]
         notices = await maintenance.first_notices(tx, (w.id for w in windows), customers)
         unseen = await unknown.touching(tx, start, end)
+        runs = await unknown.sessions_touching(
+            tx, start - dt.timedelta(seconds=tolerance), end
+        )
+        faults = await tickets.provider_fault(tx)
+        renewals = await ledger.renewals(tx, before=end)
     by_window: dict[int, dict[str, dt.datetime]] = {}
     for (window_id, customer_id), notice in notices.items():
         by_window.setdefault(window_id, {})[customer_id] = notice.at
-    engine_customers = topology.customer_inputs()
-    if customers is not None:
-        engine_customers = [topology.customer_input(c) for c in sorted(set(customers))]
     return MonthInputs(
         period,
-        engine_customers,
+        month_customers(settings, renewals, customers),
         [incident_input(i) for i in found],
         [maintenance_input(w, by_window.get(w.id, {}), topology) for w in windows],
         {key: notice.at for key, notice in first.items()},
-        [
-            Interval(interval_start, interval_end or now)
-            for interval_start, interval_end in unseen
-            if (interval_end or now) > interval_start
-        ],
+        month_unknown(period, now, unseen, runs, tolerance),
         settings.policy,
+        month_tickets(settings, period, faults, customers),
     )
+
+
+def month_unknown(
+    period: MonthPeriod,
+    now: dt.datetime,
+    recorded: list[tuple[dt.datetime, dt.datetime | None]],
+    runs: list[tuple[dt.datetime, dt.datetime]],
+    tolerance: float,
+) -> list[Interval]:
+    """R-M3: recorded unknown intervals and unwatched time, as one normalised list inside
+    the month as seen at ``now`` (so a closed month's digest does not move with ``now``)."""
+    return unknown_between(period.start, period.end, now, recorded, runs, tolerance)
+
+
+def unknown_between(
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    recorded: list[tuple[dt.datetime, dt.datetime | None]],
+    runs: list[tuple[dt.datetime, dt.datetime]],
+    tolerance: float,
+) -> list[Interval]:
+    """R-M3 for any span (a month, the status page's 90 days): :func:`month_unknown`'s
+    reading of ``[start, min(end, now))``."""
+    seen_until = min(end, now)
+    if seen_until <= start:
+        return []
+    window = Interval(start, seen_until)
+    kept = [
+        Interval(interval_start, interval_end or now)
+        for interval_start, interval_end in recorded
+        if (interval_end or now) > interval_start
+    ]
+    sessions = [SessionInput(started_at, last_beat_at) for started_at, last_beat_at in runs]
+    return clip(union([*kept, *unobserved(sessions, window, now, tolerance)]), window)
 
 
 async def month_report(
@@ -184,12 +284,25 @@ async def month_report(
 
 
 @dataclass(frozen=True)
+class ReviewNoted:
+    """R-C3: an approved claim whose month's credit this revision changed."""
+
+    claim_id: int
+    customer: str
+    days_before: Decimal  # the credit the decision was based on
+    days_now: Decimal
+    amount_before: Decimal
+    amount_now: Decimal
+
+
+@dataclass(frozen=True)
 class Closing:
     month: str
     revision: int
     created: bool  # False: inputs unchanged since the last revision
     digest: str
     changes: list[str]  # what differs from the previous revision
+    reviews: list[ReviewNoted] = dataclasses.field(default_factory=list)
 
 
 #: What a new revision compares with the previous one, per customer.
@@ -201,6 +314,8 @@ COMPARED = (
     "tier",
     "credit_days_total",
     "credit_value",
+    "partial_credit_days",
+    "refund_amount",
     "notification_breaches",
     "detection_breaches",
 )
@@ -234,16 +349,19 @@ async def close_month(
 
     Closing again with the same inputs changes nothing; with changed inputs it
     makes revision N+1 and lists what differs. Credits already granted are not
-    edited here: the ledger gets adjusting entries (R-C3).
+    edited: an approved claim whose credit the revision changed is marked for review
+    (:class:`ReviewNoted`), and the operator's decision on it adds adjusting entries
+    (:func:`monitor.actions.claims.decide_claim`).
     """
     period = settings.month(month)
     if now < period.end:
         raise InputError(
-            "month", month, f"a month that has ended (this one ends {period.end.isoformat()})"
+            "month", month, f"a month that has ended (this one ends {iso_utc(period.end)})"
         )
     inputs = await month_inputs(db, settings, period, now)
     digest = inputs.digest()
-    report = await asyncio.to_thread(lambda: inputs.compute(now).to_json())
+    computed = await asyncio.to_thread(inputs.compute, now)
+    report = await asyncio.to_thread(computed.to_json)
     async with db.transaction() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         if latest is not None and latest.inputs_hash == digest:
@@ -253,4 +371,31 @@ async def close_month(
         await reports.add_revision(
             tx, RevisionRecord(period.calendar, period.label, revision, now, digest, report)
         )
-    return Closing(period.label, revision, True, digest, changes)
+        reviews = await _note_reviews(tx, computed, revision, now)
+    return Closing(period.label, revision, True, digest, changes, reviews)
+
+
+async def _note_reviews(
+    tx: Tx, report: MonthReport, revision: int, now: dt.datetime
+) -> list[ReviewNoted]:
+    """R-C3: approved claims of the month whose credit the new revision changed."""
+    noted = []
+    for claim in await claims.listed(tx, month=report.period.label):
+        if claim.decision not in ("approved", "partly") or claim.calendar != report.period.calendar:
+            continue
+        try:
+            customer = report.customer(claim.customer_id)
+        except KeyError:
+            continue
+        before = (claim.basis_days or Decimal(0), claim.basis_amount or Decimal(0))
+        after = (customer.credit_days_total, customer.refund_amount)
+        if before == after:
+            continue
+        await claims.mark_review(tx, claim.id, revision=revision, at=now)
+        await audit.record(tx, at=now, actor="sla-monitor", action="claim.review",
+                           object_type="claim", object_id=claim.id,
+                           detail={"revision": revision, "days": str(after[0]),
+                                   "amount": str(after[1])})
+        noted.append(ReviewNoted(claim.id, claim.customer_id, before[0], after[0], before[1],
+                                 after[1]))
+    return noted

@@ -5,8 +5,9 @@ changed. A refresh reads what changed since the last ones, not the month:
 
 * incidents with a new id, every open one, those open at the previous refresh (they may
   have closed) and those whose cause changed;
-* notifications and maintenance notices with a new id; the month's windows and unknown
-  intervals (a few rows) whole.
+* notifications and maintenance notices with a new id; the month's windows, unknown
+  intervals, the daemon's sessions (R-M3), the provider-fault tickets (R-P1/R-P2) and the
+  renewals (L-2) whole: a few rows each.
 
 "New" is above the highest id seen *two* refreshes ago, so that a row written by a
 transaction that committed after a later one (PostgreSQL hands out ids before commit)
@@ -28,18 +29,28 @@ import datetime as dt
 from collections import deque
 from typing import TYPE_CHECKING
 
-from monitor.actions.reports import MonthInputs, incident_input, maintenance_input, month_inputs
+from monitor.actions.reports import (
+    MonthInputs,
+    incident_input,
+    maintenance_input,
+    month_customers,
+    month_inputs,
+    month_tickets,
+    month_unknown,
+)
 from monitor.config import Settings
 from monitor.sla import (
+    CustomerInput,
     IncidentInput,
     Interval,
     MaintenanceInput,
     MonthPeriod,
     MonthToDate,
     Refreshed,
+    TicketInput,
     month_containing,
 )
-from monitor.store import incidents, maintenance, unknown
+from monitor.store import incidents, ledger, maintenance, tickets, unknown
 from monitor.store.maintenance import WindowRecord
 
 if TYPE_CHECKING:
@@ -67,6 +78,8 @@ class RunningMonth:
         self._window_records: dict[int, WindowRecord] = {}
         self._notifications: dict[tuple[int, str], dt.datetime] = {}
         self._unknown: list[Interval] = []
+        self._customers: list[CustomerInput] = []
+        self._tickets: list[TicketInput] = []
         # Highest ids seen at the last two refreshes: (incident, cause change,
         # notification, notice); deltas start above the older one.
         self._marks: deque[Marks] = deque(maxlen=2)
@@ -97,17 +110,17 @@ class RunningMonth:
         self._count += 1
         self.last_full = full
         month = self._month
-        customers = settings.topology.customer_inputs()
         # Nothing else changes these inputs while the engine reads them in its thread:
         # refreshes never overlap (the scheduler runs one at a time).
         return await asyncio.to_thread(
             month.refresh,
-            customers,
+            self._customers,
             list(self._incidents.values()),
             list(self._windows.values()),
             self._notifications,
             list(self._unknown),  # open intervals end at now (R-M3)
             now,
+            self._tickets,
             changed_notifications=None if full else self._told,
         )
 
@@ -120,11 +133,15 @@ class RunningMonth:
         self._window_records = {w.id: w for w in records}
         self._notifications = dict(inputs.notifications)
         self._unknown = list(inputs.unknown)
+        self._customers = list(inputs.customers)
+        self._tickets = list(inputs.tickets)
         self._marks.clear()
         self._marks.extend((marks, marks))
 
     async def _read_changes(self, period: MonthPeriod, now: dt.datetime) -> None:
-        topology = self.settings.topology
+        settings = self.settings
+        topology = settings.topology
+        tolerance = settings.monitor.unknown_after
         after_incident, after_cause, after_notification, after_notice = self._marks[0]
         async with self.db.reading() as tx:
             cause_mark, recause = await incidents.cause_changes_since(tx, after_cause)
@@ -137,6 +154,10 @@ class RunningMonth:
             notices_mark, noticed = await maintenance.notices_since(tx, after_notice)
             first_notices = await maintenance.first_notices(tx, new_windows)
             unseen = await unknown.touching(tx, period.start, period.end)
+            runs = await unknown.sessions_touching(
+                tx, period.start - dt.timedelta(seconds=tolerance), period.end)
+            faults = await tickets.provider_fault(tx)
+            renewals = await ledger.renewals(tx, before=period.end)
         incident_mark = after_incident
         for record in changed:
             incident_mark = max(incident_mark, record.id)
@@ -175,8 +196,13 @@ class RunningMonth:
             kept[window.id] = maintenance_input(window, given, topology)
         self._windows = kept
         self._window_records = {w.id: w for w in windows}
-        self._unknown = [Interval(start, end or now) for start, end in unseen
-                         if (end or now) > start]
+        # The same reading of unknown time, tickets and customers as a whole read's.
+        self._unknown = month_unknown(period, now, unseen, runs, tolerance)
+        self._tickets = month_tickets(settings, period, faults)
+        customers = month_customers(settings, renewals)
+        # Unchanged customers stay the same objects: the engine compares them cheaply.
+        before = {c.id: c for c in self._customers}
+        self._customers = [c if before.get(c.id) != c else before[c.id] for c in customers]
         self._marks.append((incident_mark, max(cause_mark, after_cause),
                             max(notification_mark, after_notification),
                             max(notices_mark, after_notice)))

@@ -17,8 +17,9 @@ show (issue 11): the provider's shared services, never a customer's name or proj
   month as in the report), for a customer that depends on that service alone and was
   told of each maintenance window when it was announced (created): the status page
   announces windows as soon as they exist, so R-EX1's 48 hours run from then.
-* The *90-day bars* are :func:`monitor.sla.daily_states`: outages of any cause, unknown
-  time (R-M3) and days before the monitor first ran shown as unknown, never as up.
+* The *90-day bars* are :func:`monitor.sla.daily_states`: outages of any cause; unknown
+  time as the reports read it (the monitor blind, R-M2; before the daemon first ran,
+  between its runs, R-M3) shown as unknown, never as up.
 * Public *timelines* are typed facts (started, detected, cause recorded, resolved):
   operators' notes and the reasons given for cause changes are never shown, as they may
   name a customer. A window's reason is shown only when every service it names is public.
@@ -33,7 +34,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from monitor.actions.reports import incident_input, maintenance_input
+from monitor.actions.reports import (
+    incident_input,
+    maintenance_input,
+    month_unknown,
+    unknown_between,
+)
 from monitor.config import Settings, Topology
 from monitor.sla import (
     CustomerInput,
@@ -253,17 +259,21 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
     days = local_days(today, HISTORY_DAYS, tz)
     since = days[0].span.start
     period = month_containing(now, calendar, tz)  # type: ignore[arg-type]
+    tolerance = settings.monitor.unknown_after
     async with db.reading() as tx:
         found = await incidents.touching(tx, since, now + _FAR, public)
         open_now = await incidents.find(tx, open_only=True)
         windows = await maintenance.touching(tx, since, now + _FAR)
         unseen = await unknown.touching(tx, since, now + _FAR)
+        runs = await unknown.sessions_touching(
+            tx, since - dt.timedelta(seconds=tolerance), now + _FAR)
         monitoring_since = await unknown.first_session_start(tx)
         probes = await history.latest_states(tx, public)
         steps = await incidents.cause_history(
             tx, [i.id for i in open_now if i.service_id in public])
-    unseen_intervals = [Interval(start, end or now) for start, end in unseen
-                        if (end or now) > start]
+    # R-M3 as the reports read it: recorded blindness and the time no daemon watched.
+    unseen_days = unknown_between(since, now, now, unseen, runs, tolerance)
+    unseen_month = month_unknown(period, now, unseen, runs, tolerance)
     blind = [start for start, end in unseen if end is None]
     states = service_states(topology, topology.services, open_now, windows, probes, now)
 
@@ -280,7 +290,7 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
         period,
         [CustomerInput(pseudo[s], _name(topology, s), Decimal(0), "XXX", frozenset({s}))
          for s in public],
-        month_incidents, month_windows, {}, unseen_intervals, settings.policy, now,
+        month_incidents, month_windows, {}, unseen_month, settings.policy, now,
     )
 
     services = []
@@ -294,8 +304,7 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
         services.append(PublicService(
             service_id, _name(topology, service_id), topology.services[service_id].kind,
             state, state_since, month.availability_percent, month.downtime_seconds,
-            tuple(daily_states(days, outages, kept, unseen_intervals,
-                               seen_from=monitoring_since, now=now)),
+            tuple(daily_states(days, outages, kept, unseen_days, now=now)),
         ))
     projects = _projects(topology, states)
     shown = [s.state for s in services] + ([projects.state] if projects else [])

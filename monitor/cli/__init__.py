@@ -17,12 +17,26 @@ import traceback
 from collections.abc import Sequence
 
 from monitor import __version__
-from monitor.cli import check, customer, db, demo, incident, maintenance, report, run
-from monitor.cli.common import flag
+from monitor.cli import (
+    check,
+    claim,
+    customer,
+    db,
+    demo,
+    incident,
+    ledger,
+    maintenance,
+    report,
+    run,
+    ticket,
+)
+from monitor.cli.common import flag, with_typed
 from monitor.errors import InputError, MonitorError
 from monitor.logs import for_stderr
 
-COMMAND_MODULES = (demo, check, db, run, incident, maintenance, report, customer)
+COMMAND_MODULES = (
+    demo, check, db, run, incident, maintenance, report, claim, ticket, ledger, customer,
+)
 
 
 class Parser(argparse.ArgumentParser):
@@ -55,8 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except InputError as exc:
-        # Actions name fields (end); the command line says --end.
-        print(for_stderr(f"sla-monitor: error: {exc.renamed(flag)}"), file=sys.stderr)
+        # Actions name fields (end); the command line says --end, and echoes the value as
+        # the user typed it before the form it was read as.
+        shown = with_typed(exc, args).renamed(flag)
+        print(for_stderr(f"sla-monitor: error: {shown}"), file=sys.stderr)
         return exc.exit_code
     except MonitorError as exc:
         print(for_stderr(f"sla-monitor: error: {exc}"), file=sys.stderr)

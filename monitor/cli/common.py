@@ -9,22 +9,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
+import shlex
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from monitor.config import Config, Settings, load_config
-from monitor.present import as_json
+from monitor.errors import InputError, SchemaError
+from monitor.present import as_json, parse_time
 from monitor.store import Database
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/sla-monitor/config.yaml"),)
 CONFIG_ENV = "SLA_MONITOR_CONFIG"
 
-# Fields the command line spells differently from --field-name (positional arguments).
-POSITIONAL = {"incident_id": "ID", "window_id": "ID", "customer_id": "ID"}
+# Fields the command line spells differently from --field-name (positional arguments, and
+# the claim decision's flags).
+POSITIONAL = {
+    "incident_id": "ID",
+    "window_id": "ID",
+    "claim_id": "ID",
+    "ticket_id": "ID",
+    "customer_id": "ID",
+    "decision": "--approve/--partly/--reject",
+    "days": "--partly",
+}
+# Where time_option keeps what was typed, on the parsed arguments.
+TYPED = "typed_values"
 
 
 def flag(field: str) -> str:
@@ -53,22 +68,105 @@ def load(args: argparse.Namespace) -> Config:
 
 def settings(args: argparse.Namespace) -> Settings:
     """The configuration, turned once into what the actions read."""
-    return Settings.from_config(load(args))
+    return Settings.from_config(load(args), config_path(args))
 
 
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[Database]:
-    """The configured database on a schema at head (the upgrade is a no-op when it already
-    is), disposed of on exit."""
-    db = Database.open(settings.storage.url)
+    """The configured database, which must exist at this version's schema; disposed of on
+    exit. Every command but ``db upgrade`` and ``run`` opens it here.
+
+    *Decision* (issue 8): only ``db upgrade`` and ``run`` create a database. A read run in
+    the wrong directory would report 100 % for everyone from a fresh empty database, and
+    a write would record into one the daemon never reads: both exit 2 naming the database
+    looked for and how to point at the right one. A database behind this version's
+    schema is not migrated on the way: the command says to run ``db upgrade``.
+    """
     try:
-        await db.upgrade()
+        db = await Database.open_existing(settings.storage.url)
+    except SchemaError as exc:
+        raise exc.advised(*_advice(exc, settings)) from None
+    try:
         yield db
     finally:
         await db.dispose()
 
 
+def _advice(error: SchemaError, settings: Settings) -> list[str]:
+    """The command line's advice for ``error``: why it looked there, and what to do."""
+    source = settings.source
+    command = shlex.join(["sla-monitor", *(["-c", str(source)] if source else []), "db",
+                          "upgrade"])
+    if error.state == "behind":
+        return [
+            "nothing was changed; upgrade it first (what `run` does at start; back it up "
+            f"before): {command}"
+        ]
+    if error.state == "unknown":
+        return ["nothing was changed; use the sla-monitor version that upgraded it"]
+    return [
+        "nothing was created; " + _looked_there(settings),
+        "to use the daemon's database: -c CONFIG (the daemon's configuration, with its "
+        "storage.url), or STATE_DIRECTORY=/var/lib/sla-monitor (the systemd service's state "
+        f"directory); to start a new, empty database here: {command}",
+    ]
+
+
+def _looked_there(settings: Settings) -> str:
+    """Why the command looked where it did: storage.url, or the default and its inputs."""
+    source = settings.source
+    if source is not None and settings.storage.url:
+        return f"it looked there because {source} sets storage.url"
+    subject = (
+        f"{source} does not set storage.url"
+        if source is not None
+        else "there is no configuration file (the embedded defaults)"
+    )
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    where = f"($STATE_DIRECTORY is {state})" if state else "($STATE_DIRECTORY is not set here)"
+    return (
+        f"it looked there because {subject}: the default is sla-monitor.db in "
+        f"$STATE_DIRECTORY, else the current directory {where}"
+    )
+
+
+def time_option(args: argparse.Namespace, field: str, settings: Settings) -> dt.datetime | None:
+    """The option ``--field`` read as a time (ISO 8601; without an offset in the configured
+    zone); None when it was not given. What was typed is kept on ``args`` (:func:`typed`), so
+    that an error about this value echoes it as the user typed it (issue 8)."""
+    text: str | None = getattr(args, field)
+    if text is None:
+        return None
+    vars(args).setdefault(TYPED, {})[field] = text
+    return parse_time(text, settings.timezone, field)
+
+
+def _already_utc(text: str) -> bool:
+    """A time typed in UTC: its UTC form would only repeat it."""
+    return text.strip().upper().endswith(("Z", "+00:00"))
+
+
+def time_arg(args: argparse.Namespace, field: str, settings: Settings) -> dt.datetime:
+    """A required time option (argparse ensured it was given): :func:`time_option`."""
+    at = time_option(args, field, settings)
+    assert at is not None, f"--{field} is required by its parser"
+    return at
+
+
+def with_typed(error: InputError, args: argparse.Namespace) -> InputError:
+    """``error`` showing what the user typed for its field (when the command line read it
+    into another form), then the UTC instant it was read as unless it was typed in UTC."""
+    found: dict[str, str] = vars(args).get(TYPED, {})
+    text = found.get(error.field)
+    if text is None:
+        return error
+    return error.as_typed(text, read_as=not _already_utc(text))
+
+
 def print_json(value: object) -> None:
+    """The one JSON printer of the command line (``--format json`` of every command): typed
+    results (dataclasses) and JSON documents alike, times as ISO 8601 UTC with ``Z``
+    (:func:`monitor.present.as_json`), one document on standard output."""
     print(json.dumps(as_json(value), indent=2, ensure_ascii=False))
 
 
@@ -94,3 +192,31 @@ def run_async(
 ) -> Callable[[argparse.Namespace], int]:
     """A command handler that runs an async command in a fresh event loop."""
     return lambda args: asyncio.run(coroutine(args))
+
+
+def parse_decimal(text: str, field: str, example: str = "2500000") -> Decimal:
+    """A number as typed (money, days), exactly: never through a float."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise InputError(field, text, f"a number like {example}") from None
+    if not value.is_finite():
+        raise InputError(field, text, f"a number like {example}")
+    return value
+
+
+def parse_date(text: str, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(field, text, "an ISO date like 2027-03-20 (Gregorian)") from None
+
+
+def parse_at(args: argparse.Namespace, settings: Settings) -> dt.datetime | None:
+    """``--at T`` when given (the configured zone without an offset): :func:`time_option`."""
+    return None if getattr(args, "at", None) is None else time_option(args, "at", settings)
+
+
+def add_at(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--at", metavar="T", help=f"when {what} (default: now; not in the future)")
+    add_time_help(parser)

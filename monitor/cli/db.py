@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from monitor.cli.common import load, run_async
+from monitor.cli.common import add_format, load, print_json, run_async
 from monitor.store import Database
+from monitor.store.migrate import head_revision
 
 
 async def _upgrade(args: argparse.Namespace) -> int:
@@ -15,7 +16,17 @@ async def _upgrade(args: argparse.Namespace) -> int:
     finally:
         await db.dispose()
     where = db.where()
-    if before == after:
+    if args.format == "json":
+        print_json(
+            {
+                "database": where,
+                "before": before,
+                "after": after,
+                "head": head_revision(db.engine.url.render_as_string(hide_password=False)),
+                "changed": before != after,
+            }
+        )
+    elif before == after:
         print(f"{where}: schema already at revision {after}; nothing to do")
     else:
         print(f"{where}: upgraded schema from {before or 'empty'} to revision {after}")
@@ -34,4 +45,5 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "database (storage.url, default SQLite in $STATE_DIRECTORY or the "
         "current directory). Running it again changes nothing.",
     )
+    add_format(up, "text", "json")
     up.set_defaults(handler=run_async(_upgrade))

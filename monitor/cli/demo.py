@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shlex
 import signal
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from monitor.cli.common import print_json
 from monitor.errors import InputError
 from monitor.present import format_duration, format_money, format_time, report_table
 from monitor.sla import MonthReport
@@ -81,7 +81,7 @@ def demo(args: argparse.Namespace) -> int:
         say(f"demo interrupted: every server stopped{where}")
         return 128 + signum
     if args.format == "json":
-        print(json.dumps(summary_json(result), indent=2, ensure_ascii=False))
+        print_json(summary_json(result))
     else:
         print(summary_text(result))
     return 0
@@ -205,7 +205,8 @@ def _phoned_text(result: DemoResult) -> list[str]:
         "What an operator recorded (the demo plays the operator; the probes never saw this):",
         f"  ACME phoned: its survey was down for 2 hours, from "
         f"{format_time(phoned.start, tz, calendar, seconds=True)} to {format_time(phoned.end, tz, calendar, seconds=True)}, "
-        "before this monitor watched it.",
+        "before this monitor watched it (time R-M3 makes unknown, which an operator covers "
+        "with a manual incident).",
         f"  The operator recorded it as incident #{phoned.incident_id}, and logged that they had "
         f"phoned ACME back {format_duration(line.get('notified_after_seconds'))} after it began "
         "(R-N1 met), with:",
@@ -276,15 +277,20 @@ def _credit_text(result: DemoResult, customer: dict[str, Any]) -> list[str]:
             )
         )
     if customer["unknown_seconds"]:
+        tz, calendar = result.config.provider.timezone, result.config.provider.calendar
+        less = ", less the outage the operator recorded in it" if result.phoned.incident_id else ""
         out.append(
-            f"  Unknown time {format_duration(customer['unknown_seconds'])}: the monitor was not "
-            "running; never counted as up (R-M3)."
+            f"  Unknown time {format_duration(customer['unknown_seconds'])}: the month before the "
+            f"daemon first ran ({format_time(result.daemon_started_at, tz, calendar, seconds=True)})"
+            f"{less}. No monitor watched it: it is shown apart, never counted as up (R-M3), and "
+            "stays in the month's length for availability (R-M6)."
         )
     for other in result.report["customers"]:
         if other["customer"] != name:
             out.append(
                 f"Customer {other['customer']}: availability {other['availability_percent']:.3f} %, "
-                f"credit {other['credit_days_total']} days."
+                f"credit {other['credit_days_total']} days, unknown "
+                f"{format_duration(other['unknown_seconds'])}."
             )
     return out
 
@@ -321,6 +327,7 @@ def summary_json(result: DemoResult) -> dict[str, Any]:
     phoned = result.phoned
     return {
         "elapsed_seconds": round(result.elapsed, 1),
+        "daemon_started_at": utc(result.daemon_started_at),
         "state_directory": str(result.directory),
         "kept": result.kept,
         "config": str(result.config_path),

@@ -14,16 +14,17 @@ from monitor.cli.common import (
     print_json,
     run_async,
     settings,
+    time_arg,
 )
 from monitor.clock import SystemClock
-from monitor.present import format_duration, format_time, parse_time, text_table
-from monitor.sla import CAUSES
+from monitor.present import format_duration, format_time, text_table
+from monitor.sla import CAUSES, seconds_between
 
 
 async def _add(args: argparse.Namespace) -> int:
     config = settings(args)
-    start = parse_time(args.start, config.timezone, "start")
-    end = parse_time(args.end, config.timezone, "end")
+    start = time_arg(args, "start", config)
+    end = time_arg(args, "end", config)
     async with database(config) as db:
         incident = await actions.add_incident(
             db,
@@ -50,10 +51,10 @@ def _rows(found: list[IncidentRecord], timezone: str, calendar: str) -> list[lis
             i.service_id,
             format_time(i.start, timezone, calendar, seconds=True),
             format_time(i.end, timezone, calendar, seconds=True),
-            format_duration((i.end - i.start).total_seconds()) if i.end else "open",
+            format_duration(seconds_between(i.start, i.end)) if i.end else "open",
             i.source,
             i.cause,
-            format_duration((i.detected_at - i.start).total_seconds()) if i.detected_at else "-",
+            format_duration(seconds_between(i.start, i.detected_at)) if i.detected_at else "-",
             i.note or "",
         ]
         for i in found
@@ -99,7 +100,7 @@ async def _cause(args: argparse.Namespace) -> int:
 
 async def _notified(args: argparse.Namespace) -> int:
     config = settings(args)
-    at = parse_time(args.at, config.timezone, "at")
+    at = time_arg(args, "at", config)
     async with database(config) as db:
         logged = await actions.log_notification(
             db,

@@ -13,17 +13,18 @@ from monitor.cli.common import (
     print_json,
     run_async,
     settings,
+    time_arg,
+    time_option,
 )
 from monitor.clock import SystemClock
-from monitor.present import format_duration, format_time, parse_time, text_table
+from monitor.present import format_duration, format_time, text_table
 
 
 async def _add(args: argparse.Namespace) -> int:
     config = settings(args)
-    tz = config.timezone
-    start = parse_time(args.start, tz, "start")
-    end = parse_time(args.end, tz, "end")
-    notified_at = parse_time(args.notified_at, tz, "notified_at") if args.notified_at else None
+    start = time_arg(args, "start", config)
+    end = time_arg(args, "end", config)
+    notified_at = time_option(args, "notified_at", config)
     services = [s.strip() for s in args.services.split(",") if s.strip()]
     async with database(config) as db:
         added = await actions.add_maintenance(

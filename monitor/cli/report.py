@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from monitor import actions
 from monitor.cli.common import database, print_json, run_async, settings
 from monitor.clock import SystemClock
-from monitor.present import report_csv, report_table
+from monitor.present import format_days, report_csv, report_table
 
 
 async def _report(args: argparse.Namespace) -> int:
@@ -33,9 +32,15 @@ async def _report(args: argparse.Namespace) -> int:
             print(f"{closing.month}: revision {closing.revision} frozen (inputs {closing.digest[:12]})")
             for change in closing.changes:
                 print(f"  changed: {change}")
+            for review in closing.reviews:
+                # R-C3: an approved claim's credit changed; granted entries are not edited.
+                print(f"  review: claim {review.claim_id} ({review.customer}) was decided on "
+                      f"{format_days(review.days_before)}, the revision says "
+                      f"{format_days(review.days_now)}; decide it again: "
+                      f"sla-monitor claim decide {review.claim_id} --approve|--partly DAYS|--reject")
         return 0
     if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        print_json(report.to_json())  # the SPEC section 7 document
     elif args.format == "csv":
         print(report_csv(report))
     else:

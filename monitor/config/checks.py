@@ -86,6 +86,7 @@ def _duplicate_ids(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _unique(_items(data, "customers"), ("customers",), "id", {}, unique)
     monitor = _section(data, "monitor")
     yield from _unique(_items(monitor, "canaries"), ("monitor", "canaries"), "id", {}, unique)
+    yield from _unique(_items(data, "ticket_types"), ("ticket_types",), "id", {}, unique)
     domains: dict[str, str] = {}
     for c, customer in _items(data, "customers"):
         # L-1: a domain belongs to exactly one account.
@@ -224,6 +225,18 @@ def _smtp(data: dict[str, Any]) -> Iterator[Issue]:
     smtp = data.get("smtp")
     if not isinstance(smtp, dict):
         return
+    provider = _section(data, "provider")
+    sender, from_provider = smtp.get("sender"), provider.get("sender")
+    if sender is None and from_provider is None:
+        yield ("smtp", "sender"), (
+            "required: the From address of the e-mails (or set provider.sender, the From "
+            "of every e-mail)"
+        )
+    elif sender is not None and from_provider is not None and sender != from_provider:
+        yield ("smtp", "sender"), (
+            f"{sender!r} differs from provider.sender {from_provider!r}: give one From "
+            "address (provider.sender, used with SMTP and without)"
+        )
     if smtp.get("password_file") and smtp.get("password_env"):
         yield ("smtp", "password_file"), "give password_file or password_env, not both"
     if smtp.get("username") and not (smtp.get("password_file") or smtp.get("password_env")):

@@ -101,6 +101,8 @@ class Provider(Strict):
     """product versions still supported (R-EX7 Decision); empty: all"""
     operators: list[Email] = []
     """operator e-mail list: duty warnings and failed sends (D-2)"""
+    sender: Email | None = None
+    """From address of every e-mail, over SMTP or into the Maildir; default without SMTP: sla-monitor@localhost"""
 
     @field_validator("timezone")
     @classmethod
@@ -154,6 +156,10 @@ class Policy(Strict):
     """R-P1: share of the tier credit owed for a late fix"""
     mobile_refund_percent_per_day: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(1)
     """R-P2: percent of the yearly fee refunded per started day late"""
+    price_approval_deadline: PositiveSeconds = 7 * 86400.0
+    """L-5: a raised ticket price not approved within this closes the ticket undone, refunded"""
+    deadline_warning: PositiveSeconds = 4 * 3600.0
+    """D-4 / D-5: alert operators when a claim or ticket deadline is this close"""
 
 
 class TLSSettings(Strict):
@@ -355,6 +361,18 @@ class Customer(Strict):
     """runs a self-hosted clone: no credits at all (R-EX6)"""
 
 
+class TicketType(Strict):
+    """A priced kind of ticket (L-5, seed 000): its price is debited from the site's support
+    balance when the ticket is opened, and given back when the diagnosis finds a defect."""
+
+    id: Identifier
+    """unique ticket type id, as ticket open --type names it"""
+    name: str
+    """what the ticket delivers, shown to customers"""
+    price: Annotated[Decimal, Field(ge=0)]
+    """price in the site's currency (the customer's fee currency); 0: free"""
+
+
 class SMTP(Strict):
     host: str
     """SMTP server"""
@@ -368,8 +386,8 @@ class SMTP(Strict):
     """file holding the password; ${CREDENTIALS_DIRECTORY}/NAME for a systemd credential"""
     password_env: str | None = None
     """environment variable holding the password"""
-    sender: Email
-    """From address"""
+    sender: Email | None = None
+    """From address over SMTP; required unless provider.sender is set (then it may be left out, or must be equal)"""
     timeout: PositiveSeconds = 30.0
     """timeout of each SMTP operation"""
 
@@ -436,6 +454,8 @@ class Config(Strict):
     """services customers depend on"""
     customers: list[Customer] = []
     """customers (accounts)"""
+    ticket_types: list[TicketType] = []
+    """priced ticket types (L-5); tickets without a type are free"""
     smtp: SMTP | None = None
     """SMTP server; without it mail goes to a local Maildir"""
     maildir: str | None = None

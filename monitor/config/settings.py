@@ -19,12 +19,24 @@ one per command; everything else receives it whole instead of a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from monitor.config.schema import SMTP, Config, HTTPServer, MonitorSettings, Provider, Storage
+from monitor.config.schema import (
+    SMTP,
+    Config,
+    HTTPServer,
+    MonitorSettings,
+    Provider,
+    Storage,
+    TicketType,
+)
 from monitor.config.topology import Topology
 from monitor.sla import MonthPeriod, Policy, Tier, month_period
 
-__all__ = ["WEEKDAY_NUMBERS", "Settings", "engine_policy"]
+__all__ = ["LOCAL_SENDER", "WEEKDAY_NUMBERS", "Settings", "engine_policy"]
+
+#: The From of e-mail written to the local Maildir when no sender is configured.
+LOCAL_SENDER = "sla-monitor@localhost"
 
 WEEKDAY_NUMBERS = {
     "monday": 0,
@@ -52,8 +64,10 @@ def engine_policy(config: Config) -> Policy:
         partial_penalty_fraction=p.partial_penalty_fraction,
         mobile_fix_deadline_seconds=int(p.mobile_fix_deadline),
         mobile_refund_percent_per_day=p.mobile_refund_percent_per_day,
-        claim_deadline_days=int(p.claim_deadline // 86400),
-        decision_deadline_days=int(p.decision_deadline // 86400),
+        claim_deadline_seconds=int(p.claim_deadline),
+        decision_deadline_seconds=int(p.decision_deadline),
+        credit_delay_seconds=int(p.credit_delay),
+        price_approval_seconds=int(p.price_approval_deadline),
         weekend_days=frozenset(WEEKDAY_NUMBERS[d] for d in config.provider.weekend_days),
         holidays=frozenset(config.provider.holidays),
     )
@@ -67,15 +81,26 @@ class Settings:
     # D-2: operators are alerted this long before a notification deadline (not a contract
     # number, so not part of the engine's Policy).
     notification_warning_seconds: float
+    # D-4 / D-5: the same for claim and ticket deadlines.
+    deadline_warning_seconds: float
+    # The file it was read from; None: the embedded defaults (messages say which).
+    source: Path | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> Settings:
+    def from_config(cls, config: Config, source: Path | None = None) -> Settings:
         return cls(
             config=config,
             topology=Topology.from_config(config),
             policy=engine_policy(config),
             notification_warning_seconds=config.policy.notification_warning,
+            deadline_warning_seconds=config.policy.deadline_warning,
+            source=source,
         )
+
+    @property
+    def ticket_types(self) -> dict[str, TicketType]:
+        """L-5: the priced ticket types by id."""
+        return {t.id: t for t in self.config.ticket_types}
 
     @property
     def provider(self) -> Provider:
@@ -96,6 +121,14 @@ class Settings:
     @property
     def http(self) -> HTTPServer:
         return self.config.http
+
+    @property
+    def sender(self) -> str:
+        """The From address of every e-mail: ``smtp.sender`` or ``provider.sender`` (the
+        configuration refuses two different ones), else, without SMTP, :data:`LOCAL_SENDER`."""
+        if self.smtp is not None and self.smtp.sender is not None:
+            return self.smtp.sender
+        return self.provider.sender or LOCAL_SENDER
 
     @property
     def timezone(self) -> str:

@@ -23,6 +23,9 @@
    then shows the 1-week tier with its days and money, and what the live outage
    alone would have earned (nothing, and why). When the month is too young to
    hold a 2 h outage before the demo, none is recorded and the output says so.
+   The phoned-in outage lies in the part of the month before the daemon first ran,
+   which no monitor watched: R-M3 makes that time unknown, and an operator's
+   manual incident is how it is covered; the report shows the rest as unknown.
 6. The month's report, in the configured calendar, for the current month.
 
 Every wait is bounded (``Pacing.patience``): the demo ends, with the reason
@@ -55,7 +58,7 @@ from monitor.demo.stage import BROKEN, Pacing, Stage, open_stage
 from monitor.errors import MonitorError
 from monitor.logs import JSONFormatter
 from monitor.present import format_duration, format_elapsed, format_time
-from monitor.sla import MonthPeriod, MonthReport, month_containing, whole_second
+from monitor.sla import MonthPeriod, MonthReport, month_containing, seconds_between
 from monitor.store import Database
 
 __all__ = [
@@ -131,6 +134,7 @@ class DemoResult:
     report: dict[str, Any]  # the SPEC section 7 JSON
     month_report: MonthReport  # the same, typed, for the presenter
     customer: str
+    daemon_started_at: dt.datetime  # before it, nothing watched this month (R-M3)
     live_alone_tier: str | None  # the tier the live outage alone would reach (R-T1)
     pacing: Pacing
     events: list[tuple[float, str]] = field(default_factory=list)
@@ -263,9 +267,7 @@ class Observer:
             parsed = message.parsed()
             mail = Mail(
                 kind=str(parsed.get("X-SLA-Monitor-Kind", "")),
-                # str.strip: CPython's folder may start a long Subject on a continuation
-                # line, and unfolding leaves that line's leading space in the value.
-                subject=str(parsed.get("Subject", "")).strip(),
+                subject=str(parsed.get("Subject", "")),
                 to=message.rcpt_tos,
                 received_at=message.received_at,
             )
@@ -283,7 +285,7 @@ class Observer:
 def _seconds(start: dt.datetime, end: dt.datetime | None) -> int:
     """Whole seconds between two instants, each cut to its second as the engine does
     (R-M6), so the demo's durations agree with the report's to the second."""
-    return 0 if end is None else int((whole_second(end) - whole_second(start)).total_seconds())
+    return 0 if end is None else seconds_between(start, end)
 
 
 class Steps:
@@ -521,6 +523,7 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
             report=report,
             month_report=month_report,
             customer=customer,
+            daemon_started_at=since,
             live_alone_tier=alone,
             pacing=pacing,
             events=observer.events,

@@ -2,6 +2,6 @@
 (:mod:`monitor.http.server`), a thin layer over the actions (:mod:`monitor.actions`)."""
 
 from monitor.http.context import Web
-from monitor.http.server import make_app
+from monitor.http.server import Readiness, make_app
 
-__all__ = ["Web", "make_app"]
+__all__ = ["Readiness", "Web", "make_app"]

@@ -15,12 +15,19 @@ Policy without inline script or style (the pages have no script at all), no MIME
 sniffing, no referrer, no framing. Unknown paths and methods under ``/api/`` are answered
 in the API's error shape; an unexpected error is logged (never a token or a body) and
 answered 500 without details.
+
+``/readyz`` is 200 only when the database takes a write and the scheduler runs (503
+otherwise, within a bound), with the number of targets and any warning, e.g.
+``{"status": "ready", "checks": {"database": true, "scheduler": true}, "targets": 42,
+"warnings": []}``. *Decision:* a daemon with no targets is ready (it runs as
+configured) and says so in ``warnings``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -41,11 +48,22 @@ from monitor.http.public import (
 from monitor.http.routing import BODY_LIMIT, YAML_LIMIT, Call, Route, endpoint
 from monitor.present.html import environment
 
-__all__ = ["READY_KEY", "REGISTRY_KEY", "ROUTES", "make_app", "security_headers"]
+__all__ = ["READY_KEY", "REGISTRY_KEY", "ROUTES", "Readiness", "make_app", "security_headers"]
 
 log = logging.getLogger("monitor.http")
 
-ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What ``/readyz`` reports: each check, the targets monitored, warnings for people."""
+
+    checks: dict[str, bool]
+    targets: int
+    warnings: list[str] = field(default_factory=list)
+
+
+ReadyCheck = Callable[[], Awaitable[Readiness]]
 
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 READY_KEY = web.AppKey("ready", object)
@@ -67,10 +85,15 @@ async def healthz(_call: Call) -> web.StreamResponse:
 
 async def readyz(call: Call) -> web.StreamResponse:
     check: ReadyCheck = call.request.app[READY_KEY]  # type: ignore[assignment]
-    checks = await check()
-    ready = all(checks.values())
+    readiness = await check()
+    ready = all(readiness.checks.values())
     return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": checks},
+        {
+            "status": "ready" if ready else "not ready",
+            "checks": readiness.checks,
+            "targets": readiness.targets,
+            "warnings": readiness.warnings,
+        },
         status=200 if ready else 503,
     )
 

@@ -14,8 +14,10 @@
 * **Maintenance** (D-3, R-EX1): see :mod:`monitor.notify.maintenance`.
 * **Evidence**: an accepted outage e-mail writes a ``notifications`` row
   (channel ``email``, ``notified_at`` = SMTP acceptance); an accepted notice
-  writes a ``maintenance_notices`` row (``sent_at`` = acceptance), in the same
-  transaction as ``accepted_at``. A customer message given up is alerted to
+  writes a ``maintenance_notices`` row (``sent_at`` = acceptance); an accepted
+  ticket number, claim receipt or claim decision sets the ticket's
+  ``number_sent_at`` (L-4) or the claim's ``receipt_sent_at`` / ``decision_sent_at``
+  (D-4); each in the same transaction as ``accepted_at``. A customer message given up is alerted to
   ``provider.operators``; an operator message never is (no alert loops).
 """
 
@@ -37,7 +39,7 @@ from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.outbox import Draft, enqueue
 from monitor.notify.sending import Envelope
 from monitor.sla import IneligibleRule, ineligible
-from monitor.store import incidents, maintenance
+from monitor.store import claims, incidents, maintenance, tickets
 from monitor.store import outbox as stored
 from monitor.store.incidents import IncidentRecord
 from monitor.store.outbox import ACTIVE, QueuedMessage
@@ -224,6 +226,7 @@ class Duties:
                     incident_id=incident.id,
                     # Not before a still-pending outage e-mail: the customer reads them in order.
                     not_before=next_attempt_at if status in ACTIVE else None,
+                    follows=f"outage:{incident.id}:{customer.id}",  # one thread (issue 8)
                 )
             )
         if self.operators:
@@ -242,6 +245,7 @@ class Duties:
                     self.operators,
                     rendered,
                     incident_id=incident.id,
+                    follows=f"ops_outage:{incident.id}",
                 )
             )
         return drafts
@@ -277,6 +281,14 @@ class Duties:
                 channel="email",
                 outbox_id=message.id,
             )
+        elif message.kind == "ticket_number" and message.ticket_id is not None:
+            # L-4 evidence: the customer has the ticket's number.
+            await tickets.number_sent(tx, message.ticket_id, accepted_at)
+        elif message.kind == "claim_receipt" and message.claim_id is not None:
+            # D-4 evidence: the receipt reached the technical contact's server.
+            await claims.receipt_sent(tx, message.claim_id, accepted_at)
+        elif message.kind == "claim_decision" and message.claim_id is not None:
+            await claims.decision_sent(tx, message.claim_id, accepted_at)
 
     async def on_failed(self, tx: Tx, message: QueuedMessage) -> None:
         if is_operator_kind(message.kind) or not self.operators:

@@ -32,6 +32,7 @@ from monitor.present.text import has_arabic_script, one_line
 __all__ = [
     "OPERATOR_KINDS_PREFIX",
     "build_email",
+    "fold_words",
     "has_arabic_script",
     "is_operator_kind",
     "list_id",
@@ -78,8 +79,11 @@ def build_email(
     message_id: str,
     date: dt.datetime,
     kind: str,
+    in_reply_to: str | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative (plain + HTML) UTF-8 message, marked as automatic."""
+    """A multipart/alternative (plain + HTML) UTF-8 message, marked as automatic;
+    ``in_reply_to`` (a Message-ID) threads it under the message it follows up, e.g. a
+    recovery under its outage e-mail (``In-Reply-To`` and ``References``, RFC 5322)."""
     username, _, domain = sender.partition("@")
     message = EmailMessage()
     message["From"] = Address(
@@ -89,6 +93,9 @@ def build_email(
     message["Subject"] = one_line(subject, 250)
     message["Date"] = date
     message["Message-ID"] = message_id
+    if in_reply_to is not None:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
     message["List-Id"] = list_id(kind, sender_name, domain)
     # RFC 3834: no vacation auto-replies to an automatic message; the second is Exchange's.
     message["Auto-Submitted"] = "auto-generated"
@@ -112,16 +119,43 @@ def _transfer_encoding(body: str) -> str:
     return "quoted-printable" if body.isascii() else "base64"
 
 
+def fold_words(name: str, text: str, width: int = 78, linesep: str = "\r\n") -> str:
+    """An ASCII header folded at spaces (RFC 5322 section 2.2.3): its text always starts on
+    the header's own line, each break goes before an existing space, and a word longer
+    than a line stays whole (lines stay far below 998 octets: subjects are at most 250
+    characters). Unfolding gives back ``text`` exactly.
+
+    >>> fold_words("Subject", "Outage: " + "x" * 75, linesep="|")
+    'Subject: Outage:| xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx|'
+    """
+    head = f"{name}:"
+    lines, current = [], head
+    for word in text.split(" "):
+        if current != head and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = " " + word
+        else:
+            current += " " + word
+    lines.append(current)
+    return linesep.join(lines) + linesep
+
+
 class _WirePolicy(EmailPolicy):
-    """``email.policy.SMTP``, except that a non-ASCII Subject is encoded by
-    :class:`email.header.Header`. CPython 3.11's folder drops the spaces between
-    words when it splits a long non-ASCII Subject into several encoded words
-    ("شرکت بیتا" would arrive as "شرکتبیتا"); ``Header`` keeps them inside the words."""
+    """``email.policy.SMTP``, except for the Subject, which people read and tests compare:
+
+    * non-ASCII: encoded by :class:`email.header.Header`. CPython 3.11's folder drops the
+      spaces between words when it splits a long non-ASCII Subject into several encoded
+      words ("شرکت بیتا" would arrive as "شرکتبیتا"); ``Header`` keeps them inside the words;
+    * ASCII: folded at spaces by :func:`fold_words`. CPython's folder may put the whole
+      text of a 70-80 character Subject on a continuation line, and every parser then
+      reads it with a leading space."""
 
     def _encoded(self, name: str, value: Any) -> str | None:
-        text = str(value)
-        if name.lower() != "subject" or text.isascii():
+        if name.lower() != "subject":
             return None
+        text = str(value)
+        if text.isascii():
+            return fold_words(name, text, self.max_line_length or 78, self.linesep)
         header = Header(text, "utf-8", maxlinelen=self.max_line_length, header_name=name)
         return f"{name}: {header.encode(linesep=self.linesep)}{self.linesep}"
 

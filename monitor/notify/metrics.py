@@ -7,7 +7,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 __all__ = ["DUTIES", "FAILURE_CLASSES", "NotifyMetrics"]
 
 FAILURE_CLASSES = ("transient", "permanent", "partial")
-DUTIES = ("notification", "maintenance_notice")
+#: D-2, D-3, and the contract's claim (D-4) and ticket (D-5) deadlines.
+DUTIES = ("notification", "maintenance_notice", "claim_receipt", "claim_decision",
+          "ticket_diagnosis", "ticket_fix")
 
 # D-2: latency from incident start to notification, up to and past the 2 h deadline.
 LATENCY_BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 5400, 7200, 10800, 21600, 86400)
@@ -45,6 +47,13 @@ class NotifyMetrics:
             ["duty"],
             registry=registry,
         )
+        self.duties_overdue = Gauge(
+            "sla_monitor_duties_overdue",
+            "Duties whose deadline has passed and that are still not done (e.g. a claim "
+            "undecided after 14 days, a ticket unfixed past its fix deadline).",
+            ["duty"],
+            registry=registry,
+        )
         self.duties_breached = Counter(
             "sla_monitor_duties_breached",
             "Duties whose deadline passed unmet, counted when this process saw the deadline pass.",
@@ -55,4 +64,5 @@ class NotifyMetrics:
             self.send_failures.labels(failure_class)
         for duty in DUTIES:
             self.duties_at_risk.labels(duty)
+            self.duties_overdue.labels(duty)
             self.duties_breached.labels(duty)

@@ -23,10 +23,7 @@ from monitor.store import maintenance, state_directory
 if TYPE_CHECKING:
     from monitor.store import Database
 
-__all__ = ["MAILDIR_SENDER", "Notifier", "NotifierPlan", "build_transport"]
-
-# Without SMTP there is no real sender; the Maildir copy still needs a From.
-MAILDIR_SENDER = "sla-monitor@localhost"
+__all__ = ["Notifier", "NotifierPlan", "build_transport"]
 
 
 def build_transport(settings: Settings) -> Transport:
@@ -35,11 +32,6 @@ def build_transport(settings: Settings) -> Transport:
         return SMTPTransport.from_config(settings.smtp)
     maildir = settings.config.maildir
     return MaildirTransport(Path(maildir) if maildir else state_directory() / "Maildir")
-
-
-def _envelope(settings: Settings) -> Envelope:
-    sender = settings.smtp.sender if settings.smtp is not None else MAILDIR_SENDER
-    return Envelope(sender=sender, sender_name=settings.provider.name)
 
 
 @dataclass(frozen=True)
@@ -87,7 +79,7 @@ class Notifier:
         self.db = db
         self.clock = clock
         self.metrics = NotifyMetrics(registry)
-        self.envelope = _envelope(settings)
+        self.envelope = Envelope.of(settings)
         self.duties = Duties(settings, db, clock, self.metrics, self.envelope, self._wake)
         self.tracker = DutyTracker(self.duties, since=clock.now(), lookback=lookback)
         self._transport = transport
@@ -163,7 +155,7 @@ class Notifier:
         transport = None
         if self._transport is None and self._worker is not None:
             transport = build_transport(settings)
-        return NotifierPlan(settings, _envelope(settings), transport)
+        return NotifierPlan(settings, Envelope.of(settings), transport)
 
     def apply(self, plan: NotifierPlan) -> None:
         """Switch to a prepared configuration (SIGHUP); cannot fail. Customers, contacts,

@@ -71,12 +71,17 @@ class Draft:
     claim_id: int | None = None
     ticket_id: int | None = None
     not_before: dt.datetime | None = None
+    # The dedupe key of the message this one follows up (a recovery: its outage e-mail):
+    # it is sent with In-Reply-To/References naming that message's Message-ID.
+    follows: str | None = None
 
 
 async def enqueue(tx: Tx, drafts: Sequence[Draft], *, now: dt.datetime, domain: str) -> int:
     """Queue the drafts not queued before (by ``dedupe_key``); returns how many are new.
 
-    Each gets its Message-ID now, kept for every retry (the duplicate window above)."""
+    Each gets its Message-ID now, kept for every retry (the duplicate window above); a
+    draft that ``follows`` another gets that message's Message-ID as its parent."""
+    parents = await stored.message_ids(tx, (d.follows for d in drafts if d.follows))
     return await stored.enqueue(
         tx,
         [
@@ -95,6 +100,7 @@ async def enqueue(tx: Tx, drafts: Sequence[Draft], *, now: dt.datetime, domain: 
                 window_id=draft.window_id,
                 claim_id=draft.claim_id,
                 ticket_id=draft.ticket_id,
+                in_reply_to=parents.get(draft.follows) if draft.follows else None,
             )
             for draft in drafts
         ],

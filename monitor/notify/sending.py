@@ -28,6 +28,7 @@ from monitor.store import outbox as stored
 from monitor.store.outbox import QueuedMessage
 
 if TYPE_CHECKING:
+    from monitor.config import Settings
     from monitor.store import Database, Tx
 
 __all__ = ["Backoff", "Courier", "Envelope", "OutboxHooks"]
@@ -41,6 +42,12 @@ class Envelope:
 
     sender: str
     sender_name: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Envelope:
+        """The provider's mail identity: ``settings.sender`` (with SMTP or without) and its
+        name. The one place every kind of e-mail takes its From from."""
+        return cls(sender=settings.sender, sender_name=settings.provider.name)
 
     @property
     def domain(self) -> str:
@@ -134,6 +141,7 @@ class Courier:
                         message_id=row.message_id,
                         date=row.created_at,
                         kind=row.kind,
+                        in_reply_to=row.in_reply_to,
                     )
                     delivery = await connection.send(message, self.envelope.sender, row.recipients)
                 except Exception as exc:

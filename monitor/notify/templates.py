@@ -8,11 +8,12 @@ A customer whose name is in Arabic script (Persian) gets a right-to-left
 HTML layout.
 
 Customer messages: :func:`outage`, :func:`recovery` (R-N1, D-2),
-:func:`maintenance_notice` (R-EX1, D-3), and, ready for the features that
-come later, :func:`claim_receipt`, :func:`claim_decision` (D-4) and
-:func:`ticket_number` (L-4). Operator messages: :func:`operator_outage`,
+:func:`maintenance_notice` (R-EX1, D-3), :func:`claim_receipt`,
+:func:`claim_decision` (R-C1, D-4), :func:`ticket_number` (L-4) and
+:func:`price_change` (L-5). Operator messages: :func:`operator_outage`,
 :func:`operator_recovery`, :func:`duty_warning` (D-2 at risk),
-:func:`send_failure` and :func:`late_maintenance` (R-EX1).
+:func:`contract_duty` (D-4, D-5 at risk or overdue), :func:`send_failure` and
+:func:`late_maintenance` (R-EX1).
 """
 
 from __future__ import annotations
@@ -23,17 +24,20 @@ from decimal import Decimal
 
 from monitor.notify.layout import Block, Facts, Items, Para, Rendered, Style, compose
 from monitor.notify.messages import has_arabic_script, one_line
-from monitor.present import format_duration
+from monitor.present import format_days, format_duration, format_money
+from monitor.sla import seconds_between
 
 __all__ = [
     "claim_decision",
     "claim_receipt",
+    "contract_duty",
     "duty_warning",
     "late_maintenance",
     "maintenance_notice",
     "operator_outage",
     "operator_recovery",
     "outage",
+    "price_change",
     "recovery",
     "send_failure",
     "ticket_number",
@@ -89,12 +93,15 @@ def recovery(
     end: dt.datetime,
     incident_id: int,
 ) -> Rendered:
-    """The outage is over; the measured duration (R-M1: precise to one probe interval)."""
-    duration = format_duration((end - start).total_seconds())
+    """The outage is over; the measured duration (R-M1: precise to one probe interval). The
+    subject names the service and the customer, as the outage e-mail's does, and the
+    message threads under it (:mod:`monitor.notify.duties`)."""
+    duration = format_duration(seconds_between(start, end))
     return _customer(
         style,
         customer_name,
-        f"Restored: {service} is available again after {duration}",
+        f"Restored: {service} is available again after {duration} "
+        f"({one_line(customer_name, 80)})",
         [
             Para(f"{service} is available again."),
             Facts(
@@ -132,7 +139,7 @@ def maintenance_notice(
                     ("Maintenance", f"#{window_id}"),
                     ("Starts", style.time(start)),
                     ("Ends", style.time(end)),
-                    ("Duration", format_duration((end - start).total_seconds())),
+                    ("Duration", format_duration(seconds_between(start, end))),
                     ("Reason", one_line(reason, 500)),
                 )
             ),
@@ -143,20 +150,30 @@ def maintenance_notice(
 
 
 def claim_receipt(
-    style: Style, *, customer_name: str, claim_id: int, month: str, submitted_at: dt.datetime
+    style: Style,
+    *,
+    customer_name: str,
+    claim_id: int,
+    month: str,
+    site: str,
+    submitted_at: dt.datetime,
+    decision_due: dt.datetime,
 ) -> Rendered:
-    """R-C1 / D-4: receipt of a credit claim (the claims feature comes later)."""
+    """R-C1 / D-4: receipt of a credit claim, due by the end of the next business day."""
     return _customer(
         style,
         customer_name,
         f"Credit claim #{claim_id} for {month} received",
         [
-            Para("We have received your service credit claim. A decision follows by e-mail."),
+            Para("We have received your service credit claim. We will e-mail our decision "
+                 "by the date below."),
             Facts(
                 (
                     ("Claim", f"#{claim_id}"),
                     ("Month", month),
+                    ("Site credited", site),
                     ("Submitted", style.time(submitted_at)),
+                    ("Decision due by", style.time(decision_due)),
                 )
             ),
         ],
@@ -171,39 +188,99 @@ def claim_decision(
     month: str,
     decision: str,
     reason: str,
-    credit_days: Decimal | None,
+    credit_days: Decimal,
+    refund: Decimal,
+    currency: str,
     effective_at: dt.datetime | None,
+    revision: int | None = None,
 ) -> Rendered:
-    """R-C1 / D-4: the decision on a credit claim (the claims feature comes later)."""
-    rows = [("Claim", f"#{claim_id}"), ("Month", month), ("Decision", decision)]
-    if credit_days is not None:
-        rows.append(("Credit", f"{credit_days} days of service"))
-    if effective_at is not None:
+    """R-C1 / D-4: the decision on a credit claim; with ``revision``, on its review after a
+    new revision of the month (R-C3), whose credit changes by the amounts given."""
+    label = {"approved": "approved", "partly": "partly approved", "rejected": "rejected"}.get(
+        decision, decision)
+    rows = [("Claim", f"#{claim_id}"), ("Month", month), ("Decision", label)]
+    change = "Change of credit" if revision is not None else "Credit"
+    if credit_days:
+        rows.append((change, f"{format_days(credit_days)} of service"))
+    if refund:
+        rows.append(("Refund" if revision is None else "Change of refund",
+                     format_money(refund, currency)))
+    if effective_at is not None and (credit_days or refund):
         rows.append(("Credited on", style.time(effective_at)))
-    rows.append(("Reason", one_line(reason, 1000)))
+    if reason:
+        rows.append(("Reason", one_line(reason, 1000)))
+    intro = ("We have decided on your service credit claim." if revision is None else
+             f"Revision {revision} of the month's report changed the credit your claim was "
+             "decided on; this is our decision on it.")
     return _customer(
         style,
         customer_name,
-        f"Credit claim #{claim_id} for {month}: {decision}",
-        [Para("We have decided on your service credit claim."), Facts(tuple(rows))],
+        f"Credit claim #{claim_id} for {month}: {label}",
+        [Para(intro), Facts(tuple(rows))],
     )
 
 
 def ticket_number(
-    style: Style, *, customer_name: str, ticket_id: int, title: str, opened_at: dt.datetime
+    style: Style,
+    *,
+    customer_name: str,
+    ticket_id: int,
+    title: str,
+    service: str,
+    opened_at: dt.datetime,
+    diagnosis_due: dt.datetime,
+    price: str | None = None,
 ) -> Rendered:
-    """L-4: the ticket number, sent at once; this e-mail starts the clocks (tickets come later)."""
+    """L-4: the ticket number, sent at once; this e-mail starts the clocks."""
+    rows = [
+        ("Ticket", f"#{ticket_id}"),
+        ("Subject", one_line(title, 500)),
+        ("Service", service),
+        ("Opened", style.time(opened_at)),
+        ("Diagnosis due by", style.time(diagnosis_due)),
+    ]
+    if price is not None:
+        rows.append(("Price (from your support balance)", price))
     return _customer(
         style,
         customer_name,
         f"Ticket #{ticket_id}: {one_line(title, 120)}",
         [
-            Para("We have recorded your request. Please quote its number in any follow-up."),
+            Para("We have recorded your request. To follow it up, reply to this e-mail or "
+                 "call us, quoting its number."),
+            Facts(tuple(rows)),
+        ],
+    )
+
+
+def price_change(
+    style: Style,
+    *,
+    customer_name: str,
+    ticket_id: int,
+    title: str,
+    old_price: str,
+    new_price: str,
+    requested_at: dt.datetime,
+    answer_by: dt.datetime,
+) -> Rendered:
+    """L-5: the work costs more than the ticket's price; the customer must approve."""
+    return _customer(
+        style,
+        customer_name,
+        f"Ticket #{ticket_id}: please approve the new price",
+        [
+            Para("The work your ticket asks for costs more than its price. We need your "
+                 "approval of the new price before we do it; without it the ticket is closed "
+                 "undone and its price returned to your support balance."),
             Facts(
                 (
                     ("Ticket", f"#{ticket_id}"),
                     ("Subject", one_line(title, 500)),
-                    ("Opened", style.time(opened_at)),
+                    ("Price paid", old_price),
+                    ("New price", new_price),
+                    ("Asked", style.time(requested_at)),
+                    ("Please answer by", style.time(answer_by)),
                 )
             ),
         ],
@@ -227,7 +304,8 @@ def operator_outage(
     rows = [("Incident", f"#{incident_id}"), ("Target", service), ("Down since", style.time(start))]
     if detected_at is not None:
         rows.append(("Detected at", style.time(detected_at)))
-        rows.append(("Detection latency (D-1)", format_duration((detected_at - start).total_seconds())))
+        latency = format_duration(seconds_between(start, detected_at))
+        rows.append(("Detection latency (D-1)", latency))
     blocks: list[Block] = [Facts(tuple(rows)), Para(f"Customers e-mailed ({len(notified)}):")]
     blocks.append(Items(tuple(notified) or ("none",)))
     if skipped:
@@ -244,7 +322,7 @@ def operator_recovery(
     incident_id: int,
     customers: int,
 ) -> Rendered:
-    duration = format_duration((end - start).total_seconds())
+    duration = format_duration(seconds_between(start, end))
     return compose(
         style,
         f"Recovered #{incident_id}: {service} after {duration}",
@@ -274,7 +352,7 @@ def duty_warning(
     customers: Sequence[str],
 ) -> Rendered:
     """D-2: the notification deadline nears and no e-mail was accepted: phone them."""
-    left = format_duration((deadline - now).total_seconds())
+    left = format_duration(seconds_between(now, deadline))
     return compose(
         style,
         f"ACTION: phone customers, notification deadline in {left} (incident #{incident_id})",
@@ -293,6 +371,38 @@ def duty_warning(
                 )
             ),
             Items(tuple(customers)),
+        ],
+    )
+
+
+def contract_duty(
+    style: Style,
+    *,
+    duty: str,
+    about: str,
+    customer: str,
+    due: dt.datetime,
+    now: dt.datetime,
+    overdue: bool,
+    command: str,
+) -> Rendered:
+    """D-4 / D-5: a claim's receipt or decision, or a ticket's diagnosis or fix, is due soon
+    (at risk) or overdue."""
+    if overdue:
+        late = format_duration((now - due).total_seconds())
+        subject = f"OVERDUE: {about} {duty} was due {late} ago"
+        text = (f"The {duty} of {about} was due at the time below and has not been done. "
+                "The contract's deadline is missed; do it now.")
+    else:
+        left = format_duration((due - now).total_seconds())
+        subject = f"ACTION: {about} {duty} due in {left}"
+        text = f"The {duty} of {about} is due in {left}."
+    return compose(
+        style,
+        subject,
+        [
+            Para(text),
+            Facts((("Customer", customer), ("Due", style.time(due)), ("Command", command))),
         ],
     )
 

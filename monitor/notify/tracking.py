@@ -1,4 +1,5 @@
-"""Duties tracked and proven (D-2, D-3): who was told when, what is at risk, what was missed.
+"""Duties tracked and proven (D-2, D-3, D-4, D-5): who was told when, what is at risk, what
+was missed.
 
 For each incident and each affected eligible customer, the **notification
 duty** (R-N1) is met by the earliest ``notifications`` row (an SMTP
@@ -17,6 +18,13 @@ person can still call (D-2), and the ``sla_monitor_duties_at_risk`` gauge
 shows it. A maintenance notice that misses its deadline warns operators that
 the window will count as downtime (R-EX1). Each breach is counted once in
 ``sla_monitor_duties_breached_total`` when this process sees its deadline pass.
+
+The contract's other deadlines are tracked the same way (D-4, D-5): each claim's
+receipt (the end of the next business day) and decision (14 days), each ticket's
+diagnosis (48 h) and, after a provider-fault diagnosis, its fix (R-P1, R-P2; none
+while deferred, R-P3). ``policy.deadline_warning`` before one of them, operators get
+one e-mail (at risk); once it has passed unmet, one more (overdue), and the
+``sla_monitor_duties_overdue`` gauge counts it until it is done.
 """
 
 from __future__ import annotations
@@ -27,33 +35,45 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from monitor.actions.tickets import ticket_input
 from monitor.notify import templates
 from monitor.notify.duties import Duties
 from monitor.notify.maintenance import late_maintenance_draft, window_customers
+from monitor.notify.metrics import DUTIES
 from monitor.notify.outbox import Draft, enqueue
-from monitor.sla import DutyState, duty_state, notice_due, notification_due
-from monitor.store import incidents, maintenance
+from monitor.sla import DutyState, diagnosis_due, duty_state, fix_due, notice_due, notification_due
+from monitor.store import claims, incidents, maintenance, tickets
 from monitor.store import outbox as stored
 from monitor.store.maintenance import WindowRecord
 
 if TYPE_CHECKING:
     from monitor.store import Tx
 
-__all__ = ["DutyCheck", "DutyStatus", "DutyTracker"]
+__all__ = ["CONTRACT_DUTIES", "DutyCheck", "DutyStatus", "DutyTracker"]
+
+#: D-4 and D-5: what the operators are told to do about each (named in their e-mails).
+CONTRACT_DUTIES = {
+    "claim_receipt": "sla-monitor claim show {id} (is its receipt stuck in the outbox?)",
+    "claim_decision": "sla-monitor claim decide {id} --approve | --partly DAYS | --reject --reason R",
+    "ticket_diagnosis": "sla-monitor ticket diagnose {id} --provider-fault | --not-provider-fault",
+    "ticket_fix": "sla-monitor ticket fix {id}",
+}
 
 log = logging.getLogger("monitor.notify")
 
 
 @dataclass(frozen=True)
 class DutyStatus:
-    """One duty towards one customer: ``notification`` (R-N1, D-2) or ``maintenance_notice`` (D-3)."""
+    """One duty towards one customer: ``notification`` (R-N1, D-2), ``maintenance_notice``
+    (D-3), ``claim_receipt`` / ``claim_decision`` (D-4), ``ticket_diagnosis`` /
+    ``ticket_fix`` (D-5)."""
 
     duty: str
-    about: int  # the incident id, or the maintenance window id
+    about: int  # the incident, maintenance window, claim or ticket id
     customer_id: str
-    since: dt.datetime  # incident start, or window creation
+    since: dt.datetime  # incident start, window creation, submission, opening or diagnosis
     due: dt.datetime
-    done_at: dt.datetime | None  # notified_at, or the notice's sent_at
+    done_at: dt.datetime | None  # notified_at, the notice's sent_at, the receipt's, ...
     channel: str | None  # email | phone | other
     state: DutyState  # done | pending | at_risk | breached
 
@@ -90,16 +110,21 @@ class DutyTracker:
         async with d.db.transaction() as tx:
             found, targets, requeue = await self._notification_duties(tx, now)
             windows, late = await self._maintenance_duties(tx, now)
-            statuses = found + windows
-            drafts = self._warnings(statuses, targets, late, now)
+            contract = await self._contract_duties(tx, now)
+            statuses = found + windows + contract
+            drafts = self._warnings(statuses, targets, late, now) + self._contract_warnings(
+                contract, now)
             queued = await enqueue(tx, drafts, now=now, domain=d.envelope.domain)
         for incident_id in requeue:  # opened, but its e-mails were never queued (a crash)
             queued += await d.on_incident_opened(incident_id)
         if queued:
             d.wake()
-        for duty in ("notification", "maintenance_notice"):
+        for duty in DUTIES:
             at_risk = sum(1 for s in statuses if s.duty == duty and s.state == "at_risk")
             d.metrics.duties_at_risk.labels(duty).set(at_risk)
+            overdue = sum(1 for s in statuses
+                          if s.duty == duty and s.state == "breached" and s.done_at is None)
+            d.metrics.duties_overdue.labels(duty).set(overdue)
         seen = {(s.duty, s.about, s.customer_id) for s in statuses}
         self._counted &= seen  # older duties have left the lookback: they never come back
         for status in statuses:
@@ -186,6 +211,62 @@ class DutyTracker:
                 if state == "breached":
                     late[window.id] = window
         return statuses, late
+
+    async def _contract_duties(self, tx: Tx, now: dt.datetime) -> list[DutyStatus]:
+        """D-4 and D-5: the open deadlines of claims and tickets (done ones drop out)."""
+        d = self.duties
+        warning = d.settings.deadline_warning_seconds
+        statuses: list[DutyStatus] = []
+        for claim in await claims.open_duties(tx):
+            if claim.customer_id not in d.topology.customers:
+                continue
+            for duty, due, done in (
+                ("claim_receipt", claim.receipt_due_at, claim.receipt_sent_at),
+                ("claim_decision", claim.decision_due_at, claim.decided_at),
+            ):
+                if done is None:
+                    statuses.append(DutyStatus(duty, claim.id, claim.customer_id,
+                                               claim.submitted_at, due, None, claim.channel,
+                                               duty_state(None, due, now, warning)))
+        for ticket in await tickets.open_duties(tx):
+            if ticket.customer_id not in d.topology.customers:
+                continue
+            engine_ticket = ticket_input(ticket)
+            if ticket.diagnosed_at is None:
+                due = diagnosis_due(engine_ticket, d.policy)
+                statuses.append(DutyStatus("ticket_diagnosis", ticket.id, ticket.customer_id,
+                                           ticket.opened_at, due, None, ticket.channel,
+                                           duty_state(None, due, now, warning)))
+                continue
+            fix_at = fix_due(engine_ticket, d.policy)
+            deferred = ticket.next_release and ticket.kind == "mobile"  # R-P3
+            if fix_at is not None and not deferred:
+                statuses.append(DutyStatus("ticket_fix", ticket.id, ticket.customer_id,
+                                           ticket.diagnosed_at, fix_at, None, ticket.channel,
+                                           duty_state(None, fix_at, now, warning)))
+        return statuses
+
+    def _contract_warnings(self, statuses: list[DutyStatus], now: dt.datetime) -> list[Draft]:
+        """One operator e-mail per claim or ticket deadline at risk, one more once overdue."""
+        d = self.duties
+        if not d.operators:
+            return []
+        drafts = []
+        for status in statuses:
+            if status.state not in ("at_risk", "breached"):
+                continue
+            overdue = status.state == "breached"
+            what = "claim" if status.duty.startswith("claim_") else "ticket"
+            rendered = templates.contract_duty(
+                d.style, duty=status.duty.split("_", 1)[1], about=f"{what} #{status.about}",
+                customer=d.customer_label(status.customer_id), due=status.due, now=now,
+                overdue=overdue, command=CONTRACT_DUTIES[status.duty].format(id=status.about))
+            key = f"ops_{'overdue' if overdue else 'due_soon'}:{status.duty}:{status.about}"
+            drafts.append(Draft(key, "ops_contract_duty", d.operators, rendered,
+                                customer_id=status.customer_id,
+                                claim_id=status.about if what == "claim" else None,
+                                ticket_id=status.about if what == "ticket" else None))
+        return drafts
 
     def _warnings(
         self,

@@ -15,29 +15,37 @@ means one instant:
 >>> format_time(at, "UTC", "gregorian", seconds=True)
 '2026-03-21 09:00:00 UTC'
 
-Durations are exact to the second (fractions only below a minute) and read the
-same in the configuration: :func:`monitor.config.parse_duration` accepts them.
+Durations are whole seconds, as the engine cuts them (R-M1: a measured duration is
+precise to one probe interval, never to a fraction of a second); only a configured
+setting below 10 s keeps its fraction (a 0.4 s probe interval), to two decimals. They
+read the same in the configuration: :func:`monitor.config.parse_duration` accepts them.
 
 >>> format_duration(7500), format_duration(86461), format_duration(0.4), format_duration(0)
 ('2 h 5 min', '1 d 1 min 1 s', '0.4 s', '0 s')
+>>> format_duration(4.00066), format_duration(12.5)
+('4 s', '12 s')
 >>> format_money(Decimal("89.995"), "EUR"), format_percent(Decimal("99.73118"))
 ('90.00 EUR', '99.731')
+>>> format_money(Decimal("360000"), "IRR"), format_days(Decimal("3.5")), format_days(Decimal(1))
+('360000 IRR', '3.5 days', '1 day')
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import jdatetime  # type: ignore[import-untyped, unused-ignore]
 
 from monitor.errors import InputError
-from monitor.sla.report import shown_availability, shown_money
+from monitor.sla.ledger import minor_units
+from monitor.sla.report import shown_availability, shown_days, shown_money
 
 __all__ = [
     "ISO_HINT",
     "format_day",
+    "format_days",
     "format_duration",
     "format_elapsed",
     "format_money",
@@ -88,8 +96,8 @@ def format_duration(seconds: float | None) -> str:
     """``5400`` → ``1 h 30 min``: every non-zero unit, exact to the second; ``-`` for None."""
     if seconds is None:
         return "-"
-    if 0 < seconds < 60 and seconds != int(seconds):
-        return f"{seconds:g} s"
+    if 0 < seconds < 10 and round(seconds, 2) != round(seconds):
+        return f"{round(seconds, 2):g} s"
     rest = max(0, round(seconds))
     parts = []
     for unit, size in _UNITS:
@@ -111,8 +119,18 @@ def format_elapsed(seconds: float) -> str:
 
 
 def format_money(amount: Decimal, currency: str) -> str:
-    """Two decimals, half up, as in the JSON report (R-T2: the engine keeps it exact)."""
-    return f"{shown_money(amount):.2f} {currency}"
+    """Half up to the currency's unit (two decimals for EUR, whole rials for IRR; the
+    engine keeps it exact, R-T2)."""
+    places = minor_units(currency)
+    if places == 2:
+        return f"{shown_money(amount):.2f} {currency}"
+    return f"{amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f} {currency}"
+
+
+def format_days(days: Decimal) -> str:
+    """Days of service, whole or exact halves (R-P1, the ledger): ``3.5 days``."""
+    shown = shown_days(days)
+    return f"{shown} day" if shown in (1, -1) else f"{shown} days"
 
 
 def format_percent(percent: Decimal) -> str:
@@ -123,12 +141,51 @@ def format_percent(percent: Decimal) -> str:
 
 def parse_time(text: str, timezone: str, field: str) -> dt.datetime:
     """What an operator typed, as an aware UTC datetime; a time without an offset is in
-    ``timezone`` (SPEC section 7). A bad one is an :class:`InputError` naming ``field``."""
+    ``timezone`` (SPEC section 7). A bad one is an :class:`InputError` naming ``field``.
+
+    A local time that a daylight-saving change skips (New York, 2026-03-08 02:30) or
+    repeats (2026-11-01 01:30) is refused, never moved: the message says why and gives
+    the offsets that mean an instant.
+
+    >>> parse_time("2026-03-21T14:30", "Asia/Tehran", "start").isoformat()
+    '2026-03-21T11:00:00+00:00'
+    """
     raw = text.strip()
     try:
         parsed = dt.datetime.fromisoformat(raw.replace("z", "Z"))
     except ValueError:
         raise InputError(field, text, ISO_HINT) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(timezone))
+        parsed = _local(parsed, ZoneInfo(timezone), text, field)
     return parsed.astimezone(dt.UTC)
+
+
+def _local(wall: dt.datetime, zone: ZoneInfo, text: str, field: str) -> dt.datetime:
+    """``wall`` (a naive local time) in ``zone``, if it names exactly one instant there."""
+    first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    when = f"{wall:%H:%M} on {wall:%Y-%m-%d}"
+    if first.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        # In a gap, fold=0 reads the wall time with the offset before the change.
+        instant = first.astimezone(dt.UTC).astimezone(zone)
+        raise InputError(
+            field,
+            text,
+            f"a time that exists in {zone.key}: {when} does not exist in {zone.key} (the "
+            f"clocks went from {_offset(first)} to {_offset(second)} and skipped it); write "
+            f"the instant with its offset, e.g. {first.isoformat(timespec='minutes')}, which "
+            f"is {instant.isoformat(timespec='minutes')} there",
+        )
+    raise InputError(
+        field,
+        text,
+        f"a time that happens once in {zone.key}: {when} happens twice in {zone.key} (the "
+        f"clocks went back from {_offset(first)} to {_offset(second)}); give its offset: "
+        f"{first.isoformat(timespec='minutes')} or {second.isoformat(timespec='minutes')}",
+    )
+
+
+def _offset(at: dt.datetime) -> str:
+    raw = at.strftime("%z")
+    return f"UTC{raw[:3]}:{raw[3:]}"

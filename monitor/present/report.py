@@ -26,6 +26,7 @@ SUMMARY = (
     "tier",
     "credit_days_total",
     "credit_value",
+    "refund",
     "notification_breaches",
     "detection_breaches",
 )
@@ -67,6 +68,7 @@ def _summary_row(c: CustomerReport) -> list[object]:
         c.tier or "-",
         shown_days(c.credit_days_total),
         format_money(c.credit_value, c.currency),
+        format_money(c.refund_amount, c.currency) if c.refund_amount else "-",
         _ids(c.notification_breaches) or "-",
         _ids(c.detection_breaches) or "-",
     ]

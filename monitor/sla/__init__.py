@@ -10,11 +10,14 @@ Layers, bottom up::
     intervals   one interval type and its algebra (union, clip, subtract, ...)
     calendar    months of the provider's calendar and zone, business days (R-M5, R-C1)
     policy      the contract's numbers with the SPEC defaults
-    inputs      incident, maintenance, customer and ticket records
+    inputs      incident, maintenance, customer, ticket and daemon-session records
+    coverage    what the daemon watched; the rest of a month is unknown time (R-M3)
     deadlines   the one boundary of every duty with a deadline (R-N1/D-2, R-EX1/D-3)
     eligibility who gets nothing (R-EX5, R-EX6, R-EX7): for credits and for e-mails
     downtime    counted / excluded / unknown time per customer (R-M3, R-M4, R-EX*)
     credits     tiers, notification, detection and ticket rules (R-T*, R-N1, D-1, R-P*)
+    claims      claim deadlines and what an approved claim grants (R-C1, D-4, R-C3)
+    ledger      what a site holds: days, support charge, refunds; L-5 prices, L-6 expiry
     report      the report records and their SPEC section 7 JSON
     engine      compute_month: applies all of it to every customer
     standing    MonthToDate: the running month, recomputing only what changed
@@ -31,7 +34,30 @@ from monitor.sla.calendar import (
     month_period,
     split_by_month,
 )
-from monitor.sla.credits import error_budget_seconds, next_tier
+from monitor.sla.claims import (
+    CLAIM_CHANNELS,
+    DECISIONS,
+    Decision,
+    Grant,
+    claim_deadline,
+    claim_grants,
+    claim_in_time,
+    credit_effective_at,
+    decision_due,
+    granted_totals,
+    month_ended,
+    receipt_due,
+    review_grants,
+)
+from monitor.sla.coverage import unobserved
+from monitor.sla.credits import (
+    diagnosis_due,
+    error_budget_seconds,
+    fix_due,
+    half_days_up,
+    next_tier,
+    ticket_credit,
+)
 from monitor.sla.deadlines import (
     DUTY_STATES,
     DutyState,
@@ -59,16 +85,30 @@ from monitor.sla.inputs import (
     CustomerInput,
     IncidentInput,
     MaintenanceInput,
+    SessionInput,
     TicketInput,
 )
 from monitor.sla.intervals import (
     Interval,
     clip,
     intersect,
+    seconds_between,
     subtract,
     total_seconds,
     union,
     whole_second,
+)
+from monitor.sla.ledger import (
+    FINDINGS,
+    LEDGER_KINDS,
+    LedgerLine,
+    balance,
+    charge_expiries,
+    is_half_days,
+    is_money,
+    minor_units,
+    price_refunded,
+    price_request_lapsed,
 )
 from monitor.sla.policy import DEFAULT_TIERS, Policy, Tier
 from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, MonthReport
@@ -77,11 +117,15 @@ from monitor.sla.standing import MonthToDate, Refreshed
 __all__ = [
     "CALENDARS",
     "CAUSES",
+    "CLAIM_CHANNELS",
     "DAY_STATES",
+    "DECISIONS",
     "DEFAULT_TIERS",
     "DUTY_STATES",
     "EXCLUSION_REASONS",
+    "FINDINGS",
     "INELIGIBLE_REASONS",
+    "LEDGER_KINDS",
     "CalendarName",
     "Cause",
     "CreditLine",
@@ -89,11 +133,14 @@ __all__ = [
     "CustomerReport",
     "DayState",
     "DayStatus",
+    "Decision",
     "DutyState",
+    "Grant",
     "IncidentInput",
     "IncidentLine",
     "IneligibleRule",
     "Interval",
+    "LedgerLine",
     "LocalDay",
     "MaintenanceInput",
     "MonthPeriod",
@@ -101,30 +148,53 @@ __all__ = [
     "MonthToDate",
     "Policy",
     "Refreshed",
+    "SessionInput",
     "TicketInput",
     "Tier",
+    "balance",
+    "charge_expiries",
+    "claim_deadline",
+    "claim_grants",
+    "claim_in_time",
     "clip",
     "compute_month",
+    "credit_effective_at",
     "daily_states",
+    "decision_due",
+    "diagnosis_due",
     "duty_state",
     "end_of_next_business_day",
     "error_budget_seconds",
+    "fix_due",
+    "granted_totals",
+    "half_days_up",
     "in_time",
     "ineligible",
     "inputs_digest",
     "intersect",
+    "is_half_days",
+    "is_money",
     "lapse_instant",
     "local_days",
+    "minor_units",
     "month_containing",
+    "month_ended",
     "month_period",
     "next_tier",
     "notice_due",
     "notification_due",
+    "price_refunded",
+    "price_request_lapsed",
+    "receipt_due",
+    "review_grants",
+    "seconds_between",
     "split_by_month",
     "subtract",
     "suspended",
+    "ticket_credit",
     "total_seconds",
     "union",
+    "unobserved",
     "unsupported_version",
     "whole_second",
     "within",

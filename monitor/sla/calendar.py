@@ -6,6 +6,16 @@ midnight of its first day to local midnight of the next month's first day.
 The engine sees it only as two UTC instants. Jalali dates come from
 ``jdatetime``; there is no hand-written calendar arithmetic here (R-M5).
 
+A label people type must be plausible in the provider's calendar
+(:data:`PLAUSIBLE_YEARS`: Jalali 1300 to 1499, Gregorian 1970 to 2200), so that
+``2026-11`` on a Jalali provider is not read as the year 2648; a label that fits
+the *other* calendar is refused with the months it overlaps there:
+
+>>> month_period("2026-11", "jalali", "Asia/Tehran")
+Traceback (most recent call last):
+...
+monitor.errors.InputError: month: '2026-11' is not valid; allowed: a month YYYY-MM, MM 01 to 12, years 1300 to 1499: the provider's calendar is Jalali (Solar Hijri); 2026-11 in the Gregorian calendar is 1405-08/1405-09
+
 >>> march = month_period("2026-03", "gregorian", "Asia/Tehran")
 >>> march.start.isoformat(), march.seconds == 31 * 86400
 ('2026-02-28T20:30:00+00:00', True)
@@ -28,6 +38,7 @@ from monitor.sla.intervals import Interval
 
 __all__ = [
     "CALENDARS",
+    "PLAUSIBLE_YEARS",
     "CalendarName",
     "MonthPeriod",
     "end_of_next_business_day",
@@ -41,6 +52,15 @@ CalendarName = Literal["gregorian", "jalali"]
 CALENDARS: tuple[CalendarName, ...] = get_args(CalendarName)
 
 _LABEL = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+#: Years a month label typed by a person may name, per calendar (inclusive). The two
+#: ranges do not overlap, so a label plausible in one calendar is never plausible in the
+#: other, and the hint can say which months it would have been there.
+PLAUSIBLE_YEARS: dict[CalendarName, tuple[int, int]] = {
+    "gregorian": (1970, 2200),
+    "jalali": (1300, 1499),
+}
+_NAMES: dict[CalendarName, str] = {"gregorian": "Gregorian", "jalali": "Jalali (Solar Hijri)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,27 +93,64 @@ def zone(tz: str) -> ZoneInfo:
 
 
 def month_period(label: str, calendar: CalendarName, tz: str) -> MonthPeriod:
-    """The month ``label`` ("YYYY-MM" in ``calendar``) in zone ``tz``.
+    """The month ``label`` ("YYYY-MM" in ``calendar``) in zone ``tz``: the one reading of a
+    month label that a person typed (every command taking ``--month`` comes here).
 
-    Raises :class:`InputError` for ``month`` when the label is malformed or
-    names a month that does not exist ("2026-13", "1403-00", "abc").
+    Raises :class:`InputError` for ``month`` when the label is malformed, names a month
+    that does not exist ("2026-13", "1403-00", "abc"), or a year outside
+    :data:`PLAUSIBLE_YEARS` for ``calendar``; when the label is plausible in the other
+    calendar, the message names the months of ``calendar`` it overlaps.
     """
     if calendar not in CALENDARS:
         raise InputError("calendar", calendar, "one of: " + ", ".join(CALENDARS))
-    tzinfo = zone(tz)
+    zone(tz)
+    first, last = PLAUSIBLE_YEARS[calendar]
+    allowed = (
+        f"a month YYYY-MM, MM 01 to 12, years {first} to {last}: "
+        f"the provider's calendar is {_NAMES[calendar]}"
+    )
     match = _LABEL.fullmatch(label)
-    allowed = f"a month YYYY-MM of the {calendar} calendar, MM from 01 to 12"
     if match is None:
         raise InputError("month", label, allowed)
     year, month = int(match[1]), int(match[2])
     if not 1 <= month <= 12:
         raise InputError("month", label, allowed)
+    if not first <= year <= last:
+        raise InputError("month", label, allowed + _other_calendar_hint(label, year, month, calendar))
+    return _period(year, month, calendar, tz)
+
+
+def _other_calendar_hint(label: str, year: int, month: int, calendar: CalendarName) -> str:
+    """``; 2026-11 in the Gregorian calendar is 1405-08/1405-09`` when ``label`` is plausible
+    in the calendar other than ``calendar``: the months of ``calendar`` it overlaps, by
+    calendar days (a date is a date in any zone)."""
+    other: CalendarName = "jalali" if calendar == "gregorian" else "gregorian"
+    first, last = PLAUSIBLE_YEARS[other]
+    if not first <= year <= last:
+        return ""
     following = (year + 1, 1) if month == 12 else (year, month + 1)
+    first_day = _first_day(other, year, month)
+    last_day = _first_day(other, *following) - timedelta(days=1)
+    overlapped = dict.fromkeys(_label_of(day, calendar) for day in (first_day, last_day))
+    return f"; {label} in the {_NAMES[other].split()[0]} calendar is {'/'.join(overlapped)}"
+
+
+def _label_of(day: date, calendar: CalendarName) -> str:
+    if calendar == "jalali":
+        jalali_day = jdatetime.date.fromgregorian(date=day)
+        return f"{int(jalali_day.year):04d}-{int(jalali_day.month):02d}"
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _period(year: int, month: int, calendar: CalendarName, tz: str) -> MonthPeriod:
+    tzinfo = zone(tz)
+    following = (year + 1, 1) if month == 12 else (year, month + 1)
+    label = f"{year:04d}-{month:02d}"
     try:
         start = _local_midnight(_first_day(calendar, year, month), tzinfo)
         end = _local_midnight(_first_day(calendar, *following), tzinfo)
     except (ValueError, OverflowError) as error:
-        raise InputError("month", label, allowed) from error
+        raise InputError("month", label, f"a month of the {calendar} calendar") from error
     return MonthPeriod(label, calendar, tz, start, end)
 
 
@@ -101,13 +158,13 @@ def month_containing(instant: datetime, calendar: CalendarName, tz: str) -> Mont
     """The month of ``calendar`` in zone ``tz`` that contains ``instant``."""
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"month_containing: {instant!r} is naive; an aware datetime is required")
+    if calendar not in CALENDARS:
+        raise InputError("calendar", calendar, "one of: " + ", ".join(CALENDARS))
     local_day = instant.astimezone(zone(tz)).date()
-    if calendar == "jalali":
-        jalali_day = jdatetime.date.fromgregorian(date=local_day)
-        year, month = int(jalali_day.year), int(jalali_day.month)
-    else:
-        year, month = local_day.year, local_day.month
-    return month_period(f"{year:04d}-{month:02d}", calendar, tz)
+    year, _, month = _label_of(local_day, calendar).partition("-")
+    # Not month_period: the plausible years guard what people type; an instant always
+    # has its month.
+    return _period(int(year), int(month), calendar, tz)
 
 
 def split_by_month(

@@ -7,13 +7,13 @@ numbers or records; :mod:`monitor.sla.engine` applies them per customer.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from monitor.sla.calendar import MonthPeriod
 from monitor.sla.deadlines import missed, within
 from monitor.sla.eligibility import INELIGIBLE_REASONS, ineligible
 from monitor.sla.inputs import CustomerInput, IncidentInput, TicketInput
-from monitor.sla.intervals import whole_second
+from monitor.sla.intervals import seconds_between, whole_second
 from monitor.sla.policy import Policy, Tier
 from monitor.sla.report import CreditLine
 
@@ -23,8 +23,10 @@ __all__ = [
     "credit_value",
     "detection_breached",
     "detection_latency",
+    "diagnosis_due",
     "error_budget_seconds",
     "fix_due",
+    "half_days_up",
     "ineligible_reason",
     "next_tier",
     "notification_breached",
@@ -123,8 +125,7 @@ def detection_latency(incident: IncidentInput) -> int | None:
     """D-1: detected_at - start in whole seconds, or None if not recorded."""
     if incident.detected_at is None:
         return None
-    return (whole_second(incident.detected_at) - whole_second(incident.start)) // timedelta(
-        seconds=1)
+    return seconds_between(incident.start, incident.detected_at)
 
 
 def detection_breached(incident: IncidentInput, policy: Policy) -> bool:
@@ -133,6 +134,22 @@ def detection_breached(incident: IncidentInput, policy: Policy) -> bool:
     latency = detection_latency(incident)
     return (incident.source == "probe" and latency is not None
             and not within(latency, policy.detection_deadline_seconds))
+
+
+def half_days_up(days: Decimal) -> Decimal:
+    """Days of service as the ledger holds them, whole or exact halves, rounded *up* (the
+    customer's favour, like every boundary of the contract): 7 / 4 = 1.75 days is 2.
+
+    >>> half_days_up(Decimal(7) / 4), half_days_up(Decimal(14) / 4), half_days_up(Decimal(30))
+    (Decimal('2'), Decimal('3.5'), Decimal('30'))
+    """
+    return (days * 2).to_integral_value(ROUND_CEILING) / 2
+
+
+def diagnosis_due(ticket: TicketInput, policy: Policy) -> datetime:
+    """R-P1 / R-P2: a partial problem is diagnosed within 48 h of its report; the clock
+    starts when the ticket is recorded and its number e-mailed (L-4)."""
+    return whole_second(ticket.reported_at) + timedelta(seconds=policy.diagnosis_deadline_seconds)
 
 
 def fix_due(ticket: TicketInput, policy: Policy) -> datetime | None:
@@ -144,10 +161,8 @@ def fix_due(ticket: TicketInput, policy: Policy) -> datetime | None:
     """
     if not ticket.provider_fault:
         return None
-    diagnosis_due = whole_second(ticket.reported_at) + timedelta(
-        seconds=policy.diagnosis_deadline_seconds)
-    diagnosed = diagnosis_due if ticket.diagnosed_at is None else min(
-        whole_second(ticket.diagnosed_at), diagnosis_due)
+    due = diagnosis_due(ticket, policy)
+    diagnosed = due if ticket.diagnosed_at is None else min(whole_second(ticket.diagnosed_at), due)
     fix_seconds = (policy.web_panel_fix_deadline_seconds if ticket.kind == "web_panel"
                    else policy.mobile_fix_deadline_seconds)
     return diagnosed + timedelta(seconds=fix_seconds)
@@ -161,7 +176,11 @@ def ticket_credit(
 
     Decision (ours): a ticket's penalty belongs to the month in which its fix
     deadline fell; the delay runs to ``fixed_at``, or to ``now`` while unfixed.
+    A ticket reopened after a fix (L-4: the customer's reply says it is not fixed)
+    is unfixed again: its deadline stands, and the delay runs to the last fix.
     Nothing accrues if the subscription had lapsed by the deadline (R-EX5).
+    R-P1's days are rounded up to whole or half days (:func:`half_days_up`), the
+    only fractions the ledger keeps.
     """
     due = fix_due(ticket, policy)
     if due is None or not period.start <= due < period.end:
@@ -178,7 +197,7 @@ def ticket_credit(
         tier = tier_for(overdue_seconds, period.seconds, policy)
         if tier is None:
             return None
-        days = Decimal(tier.credit_days) * policy.partial_penalty_fraction
+        days = half_days_up(Decimal(tier.credit_days) * policy.partial_penalty_fraction)
         return CreditLine("R-P1", days=days, tickets=(ticket.id,))
     if ticket.next_release:
         return None  # R-P3: fixed in the next release, no R-P2 refund

@@ -2,9 +2,9 @@
 or up (issue 11: the 90-day bars), from the same intervals the month's report uses.
 
 A day is a calendar day in the provider's zone (R-M5). What the monitor could not see
-is never shown as up (R-M3): a day with unknown time (the daemon stopped, the monitor
-impaired, R-M2) and no outage is *unknown*, and so is every day before the monitor
-first ran. The order of precedence is the one a reader needs first: an outage shows
+is never shown as up (R-M3): a day with unknown time and no outage is *unknown*. The
+caller gives the unknown time as the reports read it (the monitor blind, R-M2; the
+daemon stopped, or not yet run, R-M3). The order of precedence is the one a reader needs first: an outage shows
 even when part of the day is unknown, and a maintenance window shows only on a day
 otherwise clean. Outages of every cause count here: the bars say what happened to the
 service, the month's availability says what the contract counts (R-EX).
@@ -14,7 +14,7 @@ service, the month's availability says what the contract counts (R-EX).
 >>> [(d.day.isoformat(), d.span.seconds) for d in days]
 [('2026-03-01', 86400), ('2026-03-02', 86400)]
 >>> down = [Interval(days[0].span.start.replace(hour=10), days[0].span.start.replace(hour=11))]
->>> bars = daily_states(days, down, [], [], seen_from=days[0].span.start, now=days[1].span.end)
+>>> bars = daily_states(days, down, [], [], now=days[1].span.end)
 >>> [(b.state, b.down_seconds) for b in bars]
 [('down', 3600), ('up', 0)]
 """
@@ -73,21 +73,15 @@ def daily_states(
     maintenance: Iterable[Interval],
     unknown: Iterable[Interval],
     *,
-    seen_from: datetime | None,
     now: datetime,
 ) -> list[DayStatus]:
     """Each day's state from the service's outage intervals (open ones ended at ``now``),
-    its announced maintenance windows, the monitor's unknown time, and ``seen_from`` (when
-    the monitor first ran; None: never, every day is unknown). Time after ``now`` is not
-    judged: today is judged so far, and a day after now is unknown."""
+    its announced maintenance windows and the monitor's unknown time. Time after ``now``
+    is not judged: today is judged so far, and a day after now is unknown."""
     now = whole_second(now)
     down = union(outages)
     windows = union(maintenance)
-    first_seen = now if seen_from is None else whole_second(seen_from)
-    unseen = list(unknown)
-    if days and first_seen > days[0].span.start:
-        unseen.append(Interval(days[0].span.start, first_seen))
-    unseen = union(unseen)
+    unseen = union(unknown)
     statuses: list[DayStatus] = []
     for local in days:
         start = local.span.start

@@ -23,6 +23,7 @@ __all__ = [
     "CustomerInput",
     "IncidentInput",
     "MaintenanceInput",
+    "SessionInput",
     "Source",
     "TicketInput",
     "TicketKind",
@@ -144,3 +145,16 @@ class TicketInput:
             _require_aware(f"ticket {self.id}", name, getattr(self, name))
         if self.kind not in TICKET_KINDS:
             raise ValueError(f"ticket {self.id}: kind {self.kind!r} is not one of {TICKET_KINDS}")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInput:
+    """One run of the daemon (R-M3): when it started and its last heartbeat, the span it
+    watched (:mod:`monitor.sla.coverage`)."""
+
+    started_at: datetime
+    last_beat_at: datetime
+
+    def __post_init__(self) -> None:
+        _require_aware("session", "started_at", self.started_at)
+        _require_aware("session", "last_beat_at", self.last_beat_at)

@@ -28,7 +28,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
-__all__ = ["Interval", "clip", "intersect", "subtract", "total_seconds", "union", "whole_second"]
+__all__ = [
+    "Interval",
+    "clip",
+    "intersect",
+    "seconds_between",
+    "subtract",
+    "total_seconds",
+    "union",
+    "whole_second",
+]
 
 _ONE_SECOND = timedelta(seconds=1)
 _by_start = attrgetter("start")
@@ -195,3 +204,16 @@ def whole_second(instant: datetime) -> datetime:
             raise ValueError(f"{instant!r} is naive; a timezone-aware datetime is required")
         instant = instant.astimezone(UTC)
     return instant.replace(microsecond=0) if instant.microsecond else instant
+
+
+def seconds_between(start: datetime, end: datetime) -> int:
+    """Whole seconds from ``start`` to ``end``, each cut to its second first, as every sum of
+    the engine is (R-M6): the one rounding of a duration shown anywhere (an incident list,
+    a report, an e-mail), so that they agree to the second.
+
+    >>> from datetime import datetime, UTC
+    >>> seconds_between(datetime(2026, 3, 10, 10, 0, 0, 900000, UTC),
+    ...                 datetime(2026, 3, 10, 10, 0, 40, 100000, UTC))
+    40
+    """
+    return (whole_second(end) - whole_second(start)) // _ONE_SECOND

@@ -54,8 +54,10 @@ class Policy:
     partial_penalty_fraction: Decimal = Decimal("0.25")  # R-P1: 1/4 of the tier credit
     mobile_fix_deadline_seconds: int = 3 * _DAY  # R-P2
     mobile_refund_percent_per_day: Decimal = Decimal("1")  # R-P2: 1% per started day
-    claim_deadline_days: int = 14  # R-C1: claim within 14 days after the month ends
-    decision_deadline_days: int = 14  # R-C1: decision within 14 days of submission
+    claim_deadline_seconds: int = 14 * _DAY  # R-C1: claim within 14 days after the month ends
+    decision_deadline_seconds: int = 14 * _DAY  # R-C1: decision within 14 days of submission
+    credit_delay_seconds: int = 30 * _DAY  # R-C1: approved credit effective a month later
+    price_approval_seconds: int = 7 * _DAY  # L-5: a raised price waits this long for approval
     weekend_days: frozenset[int] = frozenset({4})  # R-C1 Decision: date.weekday(), Friday
     holidays: frozenset[date] = frozenset()  # R-C1 Decision: configured holiday list
 

@@ -60,7 +60,8 @@ def shown_money(amount: Decimal) -> Decimal:
 
 
 def shown_days(days: Decimal) -> int | float:
-    """Days as shown: whole, or a quarter of a tier (R-P1), which a float shows exactly."""
+    """Days as shown: whole, or an exact half (R-P1's quarter of a tier is rounded up to a
+    half, :func:`monitor.sla.credits.half_days_up`), which a float shows exactly."""
     return int(days) if days == days.to_integral_value() else float(days)
 
 

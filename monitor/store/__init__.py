@@ -17,6 +17,11 @@ module          what it reads and writes                                    tabl
 ``unknown``     daemon sessions and unknown intervals (R-M2, R-M3)          daemon_sessions,
                                                                             unknown_intervals
 ``reports``     frozen report revisions (R-C3)                              report_revisions
+``claims``      credit claims, decisions, reviews (R-C1, D-4, R-C3)         claims
+``tickets``     tickets and their history (R-P*, L-4, L-5, D-5)             tickets,
+                                                                            ticket_events
+``ledger``      per-site entries: days, charge, refunds, renewals (L-*);    ledger_entries
+                append-only, in the database too
 ``audit``       the operators' audit log                                    audit_events
 ==============  ==========================================================  =====================
 """

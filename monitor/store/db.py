@@ -112,10 +112,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    database = engine.url.database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-
+    # No mkdir here: only migrate.upgrade creates a database (and its directory).
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over BEGIN from the driver so that we can make it IMMEDIATE.
@@ -131,6 +128,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         readonly = connection.get_execution_options().get("readonly", False)
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def _busy_timeout(sync_connection: Any, milliseconds: int) -> None:
+    """Set SQLite's busy timeout on this connection without beginning a transaction."""
+    cursor = sync_connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={int(milliseconds)}")
+    finally:
+        cursor.close()
 
 
 def inserted_id(result: Any) -> int:
@@ -165,8 +171,22 @@ class Database:
 
     @classmethod
     def open(cls, url: str | None) -> Database:
-        """The configured database (``storage.url``), else SQLite in the state directory."""
+        """The configured database (``storage.url``), else SQLite in the state directory.
+        Nothing is checked or created yet: :meth:`upgrade` creates it (``db upgrade``,
+        ``run``); every other user calls :meth:`open_existing`."""
         return cls(create_engine(resolve_url(url)))
+
+    @classmethod
+    async def open_existing(cls, url: str | None) -> Database:
+        """The configured database, only if it exists at this version's schema: creates no
+        file, directory or table and migrates nothing. Raises
+        :class:`~monitor.errors.SchemaError` naming the database looked for (missing,
+        without our schema, or at another revision)."""
+        from monitor.store.migrate import require_current
+
+        resolved = resolve_url(url)
+        await require_current(resolved)
+        return cls(create_engine(resolved))
 
     @property
     def dialect(self) -> str:
@@ -179,8 +199,10 @@ class Database:
         return Database(create_engine(self.engine.url.render_as_string(hide_password=False)))
 
     def where(self) -> str:
-        """The URL for messages, without the password."""
-        return str(self.engine.url.render_as_string(hide_password=True))
+        """How messages name the database: the SQLite file, else the URL without password."""
+        from monitor.store.migrate import where
+
+        return where(self.engine.url)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -243,13 +265,28 @@ class Database:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def ping(self) -> bool:
-        """Whether the database answers (``/readyz``)."""
+    async def ping(self, within: float = 2.0) -> bool:
+        """Whether the database would take a write within ``within`` seconds (``/readyz``):
+        False, about ``within`` later at most, when another writer holds an SQLite file
+        locked or the server does not answer; never a wait of the 30 s busy timeout."""
         try:
-            async with self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:
+            return await asyncio.wait_for(self._ping(within), within + 0.5)
+        except Exception:  # TimeoutError, a locked or unreachable database
             return False
+
+    async def _ping(self, within: float) -> bool:
+        async with self.engine.connect() as connection:
+            if self.dialect != "sqlite":
+                await connection.execute(text("SELECT 1"))
+                return True
+            # BEGIN IMMEDIATE (the write lock, as every write takes it), waiting at most
+            # ``within`` on this connection; then the usual busy timeout again.
+            await connection.run_sync(_busy_timeout, int(within * 1000))
+            try:
+                await connection.execute(text("SELECT 1"))
+                await connection.rollback()
+            finally:
+                await connection.run_sync(_busy_timeout, BUSY_TIMEOUT_MS)
         return True
 
     async def upgrade(self) -> tuple[str | None, str | None]:

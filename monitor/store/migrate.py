@@ -1,7 +1,16 @@
-"""Apply the Alembic migrations, from the CLI or on a connection the daemon hands in."""
+"""Apply the Alembic migrations, from the CLI or on a connection the daemon hands in; and
+check, without changing anything, that a database is at this version's schema.
+
+Only :func:`upgrade` creates: ``sla-monitor db upgrade`` and ``run`` call it. Every other
+command opens the database with :meth:`monitor.store.Database.open_existing`, which
+calls :func:`require_current` and raises :class:`~monitor.errors.SchemaError` for a
+database that is missing, holds no schema of ours, or is at another revision.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -9,9 +18,13 @@ from typing import Any
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from alembic import command
+from monitor.errors import SchemaError, StoreError
 
 
 def script_location() -> str:
@@ -45,10 +58,19 @@ def _current(sync_connection: Any) -> str | None:
 
 
 async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
-    """Bring the schema to head; return (revision before, revision after). Idempotent."""
+    """Bring the schema to head; return (revision before, revision after). Idempotent.
+
+    The one place that creates a database (an SQLite file and its directory)."""
     url = engine.url.render_as_string(hide_password=False)
+    path = sqlite_path(engine.url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     async with engine.begin() as connection:
         before = await connection.run_sync(_current)
+        if before is not None and not _known(url, before):
+            # A newer version upgraded it: nothing here can go forward or back safely.
+            raise SchemaError(where(engine.url), "unknown", revision=before,
+                              head=head_revision(url))
         await connection.run_sync(_upgrade, url)
         after = await connection.run_sync(_current)
     return before, after
@@ -56,3 +78,90 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
 
 async def current_revision(connection: AsyncConnection) -> str | None:
     return await connection.run_sync(_current)
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The absolute path of an SQLite database file; None for other databases and memory."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(str(url.database)).absolute()
+
+
+def where(url: URL) -> str:
+    """How messages name a database: the SQLite file, else the URL without its password."""
+    path = sqlite_path(url)
+    return str(path) if path is not None else url.render_as_string(hide_password=True)
+
+
+def _sqlite_revision(path: Path) -> str | None:
+    """The revision stamped in an existing SQLite file, read without changing it (no WAL
+    switch, no header written into an empty file, nothing created beside it)."""
+    if path.stat().st_size == 0:
+        return None
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the database {path}: {exc}") from None
+    try:
+        found = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
+        if found is None:
+            return None
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        return None if row is None else str(row[0])
+    except sqlite3.DatabaseError as exc:  # not a database, encrypted, ...
+        raise SchemaError(where(make_url(f"sqlite:///{path}")), "empty", str(exc)) from None
+    finally:
+        connection.close()
+
+
+async def current_of(url: str) -> str | None:
+    """The schema revision of the existing database at ``url``; :class:`SchemaError`
+    (``missing``) if there is none. Creates and changes nothing."""
+    parsed = make_url(url)
+    path = sqlite_path(parsed)
+    if path is not None:
+        if not path.is_file():
+            raise SchemaError(where(parsed), "missing", "the file does not exist")
+        return await asyncio.to_thread(_sqlite_revision, path)
+    engine = create_async_engine(url)  # PostgreSQL: nothing of SQLite's set-up applies
+    try:
+        async with engine.connect() as connection:
+            return await current_revision(connection)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "3D000":  # invalid_catalog_name
+            raise SchemaError(
+                where(parsed),
+                "missing",
+                f'database "{parsed.database}" does not exist on the server',
+            ) from None
+        raise StoreError(f"cannot read the database {where(parsed)}: {exc.orig}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot connect to the database {where(parsed)}: {exc}") from None
+    finally:
+        await engine.dispose()
+
+
+async def require_current(url: str) -> str:
+    """This version's head revision, if the database at ``url`` is at it; else
+    :class:`SchemaError` saying what was found. Creates and changes nothing."""
+    parsed = make_url(url)
+    current = await current_of(url)
+    head = head_revision(url)
+    if current is None:
+        raise SchemaError(where(parsed), "empty")
+    if current == head:
+        return current
+    raise SchemaError(
+        where(parsed), "behind" if _known(url, current) else "unknown", revision=current,
+        head=head,
+    )
+
+
+def _known(url: str, revision: str) -> bool:
+    """Whether ``revision`` is one of this version's migrations."""
+    try:
+        return ScriptDirectory.from_config(alembic_config(url)).get_revision(revision) is not None
+    except CommandError:
+        return False

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -295,6 +296,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)  # never queue twice
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # The Message-ID this message follows up (a recovery: its outage e-mail), for threading.
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(30))  # outage | recovery | maintenance | ...
     customer_id: Mapped[str | None] = mapped_column(String(63))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
@@ -335,44 +338,69 @@ class OutboxRecipient(Base):
 
 
 class Claim(Base):
+    """A credit claim for one customer's month (R-C1, D-4); one per customer and month."""
+
     __tablename__ = "claims"
     __table_args__ = (UniqueConstraint("customer_id", "month", name="uq_claims_customer_month"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(63))
     month: Mapped[str] = mapped_column(String(7))  # in the configured calendar
     calendar: Mapped[str] = mapped_column(String(10))
+    site_domain: Mapped[str] = mapped_column(String(253))  # credited here (L-1)
+    channel: Mapped[str] = mapped_column(String(10))  # email | web | phone
+    note: Mapped[str | None] = mapped_column(Text)
+    submitted_by: Mapped[str] = mapped_column(String(120))
     submitted_at: Mapped[dt.datetime]
-    receipt_sent_at: Mapped[dt.datetime | None]
+    receipt_due_at: Mapped[dt.datetime]  # D-4: end of the next business day
+    decision_due_at: Mapped[dt.datetime]  # D-4: submission + decision_deadline
+    receipt_sent_at: Mapped[dt.datetime | None]  # SMTP acceptance of the receipt
     decided_at: Mapped[dt.datetime | None]
-    decision: Mapped[str | None] = mapped_column(String(10))  # approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decision: Mapped[str | None] = mapped_column(String(10))  # approved | partly | rejected
     decision_reason: Mapped[str | None] = mapped_column(Text)
-    credit_days: Mapped[Decimal | None] = mapped_column(Days)
-    credited_at: Mapped[dt.datetime | None]
+    credit_days: Mapped[Decimal | None] = mapped_column(Days)  # granted by the decision
+    refund_amount: Mapped[Decimal | None] = mapped_column(Money)  # granted by the decision
+    credited_at: Mapped[dt.datetime | None]  # when the granted credit takes effect
+    # The engine's credit the decision (or the last review) was based on (R-C3).
+    basis_days: Mapped[Decimal | None] = mapped_column(Days)
+    basis_amount: Mapped[Decimal | None] = mapped_column(Money)
+    decision_sent_at: Mapped[dt.datetime | None]  # SMTP acceptance of the decision e-mail
+    # R-C3: a new revision of the month changed the credit of an approved claim.
+    review_revision: Mapped[int | None]
+    review_noted_at: Mapped[dt.datetime | None]
 
 
 class Ticket(Base):
-    """A partial problem (section 5): clocks start when its number is e-mailed (L-4)."""
+    """A partial problem (section 5) or a priced request (L-5); its clocks start when it is
+    recorded and its number e-mailed (L-4)."""
 
     __tablename__ = "tickets"
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(63), index=True)
     site_domain: Mapped[str | None] = mapped_column(String(253))
-    kind: Mapped[str] = mapped_column(String(20))  # web_panel | mobile | other
+    service_id: Mapped[str] = mapped_column(String(63))
+    kind: Mapped[str] = mapped_column(String(20))  # web_panel (R-P1) | mobile (R-P2)
+    type_id: Mapped[str | None] = mapped_column(String(63))  # L-5 ticket type
     title: Mapped[str] = mapped_column(Text)
-    channel: Mapped[str] = mapped_column(String(10))  # email | phone | web
+    channel: Mapped[str] = mapped_column(String(10))  # email | phone
     opened_at: Mapped[dt.datetime]
-    number_sent_at: Mapped[dt.datetime | None]
-    level: Mapped[int] = mapped_column(default=1)
+    number_sent_at: Mapped[dt.datetime | None]  # SMTP acceptance of the number e-mail
+    level: Mapped[int] = mapped_column(default=2)  # L-4: 2, or 3 when escalated
     diagnosed_at: Mapped[dt.datetime | None]
     provider_fault: Mapped[bool | None] = mapped_column(Boolean)
-    fixed_at: Mapped[dt.datetime | None]
+    finding: Mapped[str | None] = mapped_column(String(20))  # L-5
+    fixed_at: Mapped[dt.datetime | None]  # the last fix; null again after a reopen
     next_release: Mapped[bool] = mapped_column(default=False)  # R-P3 exemption
     next_release_reason: Mapped[str | None] = mapped_column(Text)
-    price: Mapped[Decimal | None] = mapped_column(Money)  # L-5
-    status: Mapped[str] = mapped_column(String(12), default="open")
+    price: Mapped[Decimal | None] = mapped_column(Money)  # L-5: the price charged
+    currency: Mapped[str | None] = mapped_column(String(3))
+    price_requested: Mapped[Decimal | None] = mapped_column(Money)  # L-5: awaiting approval
+    price_requested_at: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | fixed | closed
+    closed_at: Mapped[dt.datetime | None]  # closed undone (L-5)
 
     events: Mapped[list[TicketEvent]] = relationship(
-        back_populates="ticket", order_by="TicketEvent.at", cascade="all, delete-orphan"
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )
 
 
@@ -392,19 +420,28 @@ class TicketEvent(Base):
 
 
 class LedgerEntry(Base):
-    """Credit per site (L-1): days of service or money; corrections are new rows (R-C3)."""
+    """A line of a site's ledger (L-1): days of service, support charge or a refund, or a
+    renewal. Append-only: the database refuses UPDATE and DELETE (triggers of revision
+    0003_i10); corrections are new rows (R-C3)."""
 
     __tablename__ = "ledger_entries"
     __table_args__ = (Index("ix_ledger_site_effective", "site_domain", "effective_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(63))
     site_domain: Mapped[str] = mapped_column(String(253))
+    kind: Mapped[str] = mapped_column(String(10))  # days | charge | refund | renewal
     days: Mapped[Decimal | None] = mapped_column(Days)
     amount: Mapped[Decimal | None] = mapped_column(Money)
     currency: Mapped[str | None] = mapped_column(String(3))
+    paid_until: Mapped[dt.date | None] = mapped_column(Date)  # a renewal's new period end
+    period_end: Mapped[dt.datetime | None]  # an L-6 expiry: the period whose charge expired
     reason: Mapped[str] = mapped_column(Text)
     rule: Mapped[str] = mapped_column(String(20))
     evidence: Mapped[dict[str, Any]]
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    reference: Mapped[str | None] = mapped_column(Text)  # a payment's reference
+    actor: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime]
     effective_at: Mapped[dt.datetime]
     adjusts_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))

@@ -27,6 +27,7 @@ __all__ = [
     "give_up",
     "lock_sending",
     "mark_sent",
+    "message_ids",
     "outage_messages",
     "outage_queued",
     "release",
@@ -55,6 +56,7 @@ class NewMessage:
     window_id: int | None = None
     claim_id: int | None = None
     ticket_id: int | None = None
+    in_reply_to: str | None = None  # the Message-ID it follows up (threading)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ class QueuedMessage:
     last_error: str | None
     accepted_at: dt.datetime | None
     smtp_response: str | None
+    in_reply_to: str | None = None
 
 
 def _record(row: OutboxMessage) -> QueuedMessage:
@@ -105,6 +108,7 @@ def _record(row: OutboxMessage) -> QueuedMessage:
         row.last_error,
         row.accepted_at,
         row.smtp_response,
+        row.in_reply_to,
     )
 
 
@@ -128,6 +132,7 @@ def _row(message: NewMessage) -> dict[str, Any]:
     return {
         "dedupe_key": message.dedupe_key,
         "message_id": message.message_id,
+        "in_reply_to": message.in_reply_to,
         "kind": message.kind,
         "customer_id": message.customer_id,
         "incident_id": message.incident_id,
@@ -257,6 +262,20 @@ async def add_recipients(
         )
     if outcomes:
         await tx.execute(insert(OutboxRecipient), outcomes)
+
+
+async def message_ids(tx: Tx, dedupe_keys: Iterable[str]) -> dict[str, str]:
+    """The Message-ID of each queued message among ``dedupe_keys`` (to thread a follow-up)."""
+    keys = sorted(set(dedupe_keys))
+    found: dict[str, str] = {}
+    for index in range(0, len(keys), 5000):
+        rows = await tx.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.message_id).where(
+                OutboxMessage.dedupe_key.in_(keys[index : index + 5000])
+            )
+        )
+        found.update({key: message_id for key, message_id in rows})
+    return found
 
 
 async def outage_messages(

@@ -19,6 +19,7 @@ __all__ = [
     "end_unknown",
     "first_session_start",
     "last_beat",
+    "sessions_touching",
     "touching",
 ]
 
@@ -91,3 +92,17 @@ async def first_session_start(tx: Tx) -> dt.datetime | None:
     (the status page's days before it are unknown, R-M3)."""
     value: dt.datetime | None = await tx.scalar(select(func.min(DaemonSession.started_at)))
     return value
+
+
+async def sessions_touching(
+    tx: Tx, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """(started_at, last_beat_at) of the daemon's runs that could have watched part of
+    ``[start, end)``: those started before ``end`` whose last heartbeat is at or after
+    ``start`` (R-M3; the caller widens ``start`` by the gap it tolerates)."""
+    rows = await tx.execute(
+        select(DaemonSession.started_at, DaemonSession.last_beat_at)
+        .where(DaemonSession.started_at < end, DaemonSession.last_beat_at >= start)
+        .order_by(DaemonSession.started_at)
+    )
+    return [(started_at, last_beat_at) for started_at, last_beat_at in rows]

@@ -13,6 +13,7 @@ import pytest
 from monitor import actions
 from monitor.config import Settings, parse_config
 from monitor.errors import InputError
+from monitor.sla.report import iso_utc
 from monitor.store import Database
 from monitor.store.models import (
     AuditEvent,
@@ -84,12 +85,12 @@ async def test_bad_incident_input_names_the_field_and_changes_nothing(db: Databa
     await refused(db, lambda: add(db, service="panle"), "service", "panle",
                   "one of the configured services and servers: panel, shop, srv-1")
     await refused(db, lambda: add(db, end=NOW - 4 * HOUR), "end",
-                  (NOW - 4 * HOUR).isoformat(), f"a time after start ({(NOW - 3 * HOUR).isoformat()})")
-    await refused(db, lambda: add(db, end=NOW + HOUR), "end", (NOW + HOUR).isoformat(),
+                  iso_utc(NOW - 4 * HOUR), f"a time after start ({iso_utc(NOW - 3 * HOUR)})")
+    await refused(db, lambda: add(db, end=NOW + HOUR), "end", iso_utc(NOW + HOUR),
                   "a time not after now")
     await refused(db, lambda: add(db, cause="weather"), "cause", "weather", "one of: provider")
     await refused(db, lambda: add(db, start=NOW - 150 * dt.timedelta(minutes=1), end=NOW),
-                  "start", (NOW - 150 * dt.timedelta(minutes=1)).isoformat(),
+                  "start", iso_utc(NOW - 150 * dt.timedelta(minutes=1)),
                   f"not overlapping manual incident {first.id} on panel")
     await refused(db, lambda: actions.change_cause(db, incident_id=999, cause="external",
                                                    reason="x", actor="ops", now=NOW),
@@ -131,13 +132,13 @@ async def test_maintenance_noticed_by_other_means_and_listed(db: Database) -> No
         actor="ops", now=NOW), "services", "nope", "one of the configured services")
     await refused(db, lambda: actions.add_maintenance(
         db, SETTINGS, services=["srv-1"], start=NOW, end=NOW + HOUR, reason="x",
-        notified_at=NOW + HOUR, actor="ops", now=NOW), "notified_at", (NOW + HOUR).isoformat(),
+        notified_at=NOW + HOUR, actor="ops", now=NOW), "notified_at", iso_utc(NOW + HOUR),
         "a time not after now")
 
 
 async def test_reports_validate_month_and_customer_and_close_revisions(db: Database) -> None:
     await refused(db, lambda: actions.month_report(db, SETTINGS, month="2026-13", now=NOW),
-                  "month", "2026-13", "a month YYYY-MM of the gregorian calendar")
+                  "month", "2026-13", "a month YYYY-MM, MM 01 to 12")
     await refused(db, lambda: actions.month_report(db, SETTINGS, month="2026-04",
                                                    customer="nobody", now=NOW),
                   "customer", "nobody", "one of the configured customers: acme, beta")

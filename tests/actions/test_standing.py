@@ -42,6 +42,10 @@ async def test_deltas_equal_a_whole_read_after_every_kind_of_change(db: Database
     # The running month is the one containing `now`, which every action is given.
     now = dt.datetime(2026, 3, 15, 12, tzinfo=dt.UTC)
     base = now - dt.timedelta(hours=20)
+    async with db.transaction() as tx:  # the daemon has watched the whole month (R-M3)
+        session = await unknown.add_session(tx, started_at=now - dt.timedelta(days=40),
+                                            hostname="t", pid=1, version="t")
+        await unknown.beat(tx, session, now)
     running = RunningMonth(db, settings)
     first = await running.refresh(now)
     assert running.last_full and first.recomputed == 2

@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.clock import SystemClock
 from monitor.config import Settings, parse_config
-from monitor.http import Web, make_app
+from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import hash_line, load_tokens
 from monitor.http.links import load_link_keys
 from monitor.store import Database
@@ -141,8 +141,8 @@ async def serve(db: Database, tmp: Path, **config: Any) -> AsyncIterator[Site]:
                   load_tokens(settings.http, frozenset(settings.topology.customers)),
                   load_link_keys(settings.http))
 
-    async def ready() -> dict[str, bool]:
-        return {"database": await db.ping(), "scheduler": True}
+    async def ready() -> Readiness:
+        return Readiness({"database": await db.ping(), "scheduler": True}, targets=7)
 
     app = make_app(CollectorRegistry(), ready, context)
     runner = web.AppRunner(app, access_log=None)

@@ -136,7 +136,8 @@ async def test_a_customer_page_opened_with_a_signed_link(site: Site, tmp_path: P
     assert seen["name"] == "ACME Research"
     assert seen["availability"].endswith("%")
     assert "Web panel" in seen["services"] and "Major outage" in seen["services"]
-    assert "ACME shop" in seen["incidents"] and "Mobile app API" in seen["incidents"]
+    # The panel's outage still running (the older ones may fall in last month).
+    assert "Web panel" in seen["incidents"] and "still down" in seen["incidents"]
     assert seen["again"] == "ACME Research"  # the session cookie carries it
     assert seen["other"] == "Please open your link"  # and only for ACME
 

@@ -112,10 +112,10 @@ async def test_maintenance_bad_bodies(site: Site) -> None:
 
 async def test_close_month_that_has_not_ended(site: Site) -> None:
     before = await counts(site)
-    response = await site.post("/api/v1/reports/2999-01/close", "write")
+    response = await site.post("/api/v1/reports/2199-01/close", "write")
     assert response.status == 422
     problem = await response.json()
-    assert problem["errors"][0] == {"parameter": "month", "value": "2999-01",
+    assert problem["errors"][0] == {"parameter": "month", "value": "2199-01",
                                     "allowed": problem["errors"][0]["allowed"]}
     assert "a month that has ended" in problem["errors"][0]["allowed"]
     bad = await site.post("/api/v1/reports/2026-13/close", "write")
@@ -214,8 +214,8 @@ async def test_a_configuration_is_checked_with_pointers_to_its_issues(site: Site
                               headers={"Content-Type": "application/yaml"})
     assert checked.status == 200
     body = await checked.json()
-    assert [p["target"] for p in body["probes"]] == ["panel"]
-    assert body["probes"][0]["worst_case_seconds"] == 30 * 3 + 10  # D-1 defaults
+    assert [p["id"] for p in body["probes"]] == ["panel"]
+    assert body["probes"][0]["worst_case_detection_seconds"] == 30 * 3 + 10  # D-1 defaults
     bad = good.replace("port: 1", "port: 1, interval: soon")
     refused = await site.post("/api/v1/config/check", "read", data=bad,
                               headers={"Content-Type": "application/yaml"})
@@ -224,4 +224,4 @@ async def test_a_configuration_is_checked_with_pointers_to_its_issues(site: Site
     assert problem["errors"][0]["pointer"] == "/services/0/probe/interval"
     assert "expected a duration" in problem["errors"][0]["allowed"]
     running = await site.get("/api/v1/config/check", "read")
-    assert {p["target"] for p in (await running.json())["probes"]} >= {"panel", "srv-1"}
+    assert {p["id"] for p in (await running.json())["probes"]} >= {"panel", "srv-1"}

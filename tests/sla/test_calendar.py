@@ -114,3 +114,61 @@ def test_r_c1_business_days_are_local_days() -> None:
     # Saturday (Friday off), which ends at Sunday 00:00 Tehran = Saturday 20:30 UTC.
     due = end_of_next_business_day(at(4, 22), TEHRAN, {4}, set())
     assert due == datetime(2026, 3, 7, 20, 30, tzinfo=UTC)
+
+
+# --- labels that cannot be meant in the configured calendar (issue 8, trap 3) ------------------
+
+
+@pytest.mark.parametrize(("label", "hint"), [
+    # Gregorian November 2026 runs from 1405-08-10 to 1405-09-09 (Aban, Azar).
+    ("2026-11", "2026-11 in the Gregorian calendar is 1405-08/1405-09"),
+    # Gregorian March 2026 holds Nowruz: 1404-12 (Esfand) and 1405-01 (Farvardin).
+    ("2026-03", "2026-03 in the Gregorian calendar is 1404-12/1405-01"),
+])
+def test_r_m5_a_gregorian_label_on_a_jalali_provider_is_refused_with_a_hint(
+    label: str, hint: str
+) -> None:
+    with pytest.raises(InputError) as raised:
+        month_period(label, "jalali", TEHRAN)
+    error = raised.value
+    assert (error.field, error.value) == ("month", label)
+    assert "the provider's calendar is Jalali" in error.allowed
+    assert "years 1300 to 1499" in error.allowed
+    assert hint in error.allowed
+
+
+def test_r_m5_a_jalali_label_on_a_gregorian_provider_is_refused_with_a_hint() -> None:
+    # 1405-08 (Aban) runs from 2026-10-23 to 2026-11-21.
+    with pytest.raises(InputError) as raised:
+        month_period("1405-08", "gregorian", "UTC")
+    assert "the provider's calendar is Gregorian" in raised.value.allowed
+    assert "years 1970 to 2200" in raised.value.allowed
+    assert "1405-08 in the Jalali calendar is 2026-10/2026-11" in raised.value.allowed
+
+
+@pytest.mark.parametrize(("label", "calendar"), [
+    ("1299-12", "jalali"), ("1500-01", "jalali"), ("1969-12", "gregorian"),
+    ("2201-01", "gregorian"), ("0001-01", "gregorian"), ("9999-12", "jalali"),
+])
+def test_r_m5_labels_outside_the_plausible_years_are_refused(label: str, calendar: str) -> None:
+    with pytest.raises(InputError) as raised:
+        month_period(label, calendar, "UTC")  # type: ignore[arg-type]
+    assert raised.value.field == "month"
+    assert "years 1300 to 1499" in raised.value.allowed or "years 1970 to 2200" in (
+        raised.value.allowed)
+    # No hint: the label is not plausible in the other calendar either.
+    assert " calendar is 1" not in raised.value.allowed and " calendar is 2" not in (
+        raised.value.allowed)
+
+
+@pytest.mark.parametrize(("label", "calendar"), [
+    ("1300-01", "jalali"), ("1499-12", "jalali"), ("1970-01", "gregorian"),
+    ("2200-12", "gregorian"),
+])
+def test_r_m5_the_plausible_range_is_inclusive(label: str, calendar: str) -> None:
+    assert month_period(label, calendar, "UTC").label == label  # type: ignore[arg-type]
+
+
+def test_r_m5_month_containing_is_not_limited_to_the_plausible_labels() -> None:
+    # The range guards what people type; an instant always has its month.
+    assert month_containing(datetime(1969, 7, 20, tzinfo=UTC), "gregorian", "UTC").label == "1969-07"

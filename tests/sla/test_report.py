@@ -140,6 +140,7 @@ def test_r_c3_digest_ignores_order_and_changes_with_any_input() -> None:
 
 def test_public_names_match_all() -> None:
     public = {name for name in dir(monitor.sla) if not name.startswith("_")}
-    modules = {"calendar", "credits", "deadlines", "digest", "downtime", "eligibility", "engine",
-               "inputs", "intervals", "policy", "report", "standing", "history"}
+    modules = {"calendar", "claims", "coverage", "credits", "deadlines", "digest", "downtime",
+               "eligibility", "engine", "history", "inputs", "intervals", "ledger", "policy",
+               "report", "standing"}
     assert public - modules == set(monitor.sla.__all__)

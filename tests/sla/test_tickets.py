@@ -41,6 +41,13 @@ def test_r_p1_fixed_10h_late_earns_a_quarter_of_the_2w_tier() -> None:
     assert [(line.rule, line.tickets) for line in report.credit_lines] == [("R-P1", (7,))]
 
 
+def test_r_p1_quarter_of_the_1w_tier_is_rounded_up_to_half_days() -> None:
+    # 2 h of delay is the 1-week tier (>= 1.5 h): 7 / 4 = 1.75 days, which the ledger keeps
+    # in halves, rounded up (the customer's favour, R-P1 Decision): 2 days.
+    report = report_for(customer(), tickets=[ticket(fixed_at=later(FIX_DUE, 2 * HOUR))])
+    assert report.partial_credit_days == 2
+
+
 def test_r_p1_delay_below_the_first_tier_earns_nothing() -> None:
     report = report_for(customer(), tickets=[ticket(fixed_at=later(FIX_DUE, HOUR))])
     assert report.partial_credit_days == 0
@@ -66,6 +73,16 @@ def test_r_p2_mobile_refund_per_started_day_of_delay() -> None:
     assert report.refund_amount == FEE * Decimal("0.01") * 2
     assert report.to_json()["refund_amount"] == 73.0
     assert report.credit_days_total == 0  # money, not days
+
+
+def test_r_p2_mobile_fix_two_and_a_half_days_late_on_a_12m_fee() -> None:
+    # 2.5 days late: 3 started days x 1% of 12,000,000 = 360,000 (R-P2).
+    fee = Decimal(12_000_000)
+    report = report_for(customer(fee_per_year=fee, currency="IRR"), tickets=[
+        ticket("mobile", fixed_at=later(FIX_DUE, 2 * DAY + 12 * HOUR))])
+    assert report.refund_amount == Decimal(360_000)
+    assert [(line.rule, line.amount, line.tickets) for line in report.credit_lines] == [
+        ("R-P2", Decimal(360_000), (7,))]
 
 
 def test_r_p3_next_release_fix_has_no_refund() -> None:

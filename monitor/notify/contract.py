@@ -1,0 +1,113 @@
+"""The e-mails the contract's actions owe the customer (L-4, L-5, R-C1, D-4):
+:class:`ContractMailer`, the :class:`monitor.actions.ContractMail` every edge hands to
+the actions.
+
+Each message is queued in the action's own transaction (its record and its e-mail are
+committed together) and goes to the customer's technical contact; the outbox worker
+sends it at once. The SMTP acceptance is the evidence
+(:meth:`monitor.notify.duties.Duties.on_accepted`): a ticket's ``number_sent_at``, a
+claim's ``receipt_sent_at`` and ``decision_sent_at``. These are answers to the
+customer's own requests, so, unlike outage alerts, they go out whatever the customer's
+eligibility (a lapsed customer may still claim a month it paid for).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from monitor.actions.tickets import ticket_input
+from monitor.config import Settings
+from monitor.notify import templates
+from monitor.notify.layout import Style
+from monitor.notify.messages import one_line
+from monitor.notify.outbox import Draft, enqueue
+from monitor.notify.sending import Envelope
+from monitor.present import format_money
+from monitor.sla import diagnosis_due
+from monitor.store.claims import ClaimRecord
+from monitor.store.tickets import TicketRecord
+
+if TYPE_CHECKING:
+    from monitor.store import Tx
+
+__all__ = ["CONTRACT_KINDS", "ContractMailer"]
+
+#: The outbox kinds of these messages.
+CONTRACT_KINDS = ("ticket_number", "claim_receipt", "claim_decision", "price_change")
+
+class ContractMailer:
+    """Queues the contract's customer e-mails; ``now`` is when they are queued (the
+    edge's clock)."""
+
+    def __init__(self, settings: Settings, now: dt.datetime) -> None:
+        self.settings = settings
+        self.now = now
+        provider = settings.provider
+        self.style = Style(provider.name, provider.timezone, provider.calendar)
+        self.envelope = Envelope.of(settings)
+
+    def _to(self, customer_id: str) -> tuple[str, ...]:
+        return (self.settings.topology.customers[customer_id].contacts.technical.email,)
+
+    def _name(self, customer_id: str) -> str:
+        return self.settings.topology.customers[customer_id].name
+
+    async def _queue(self, tx: Tx, draft: Draft) -> None:
+        await enqueue(tx, [draft], now=self.now, domain=self.envelope.domain)
+
+    def _service(self, service_id: str) -> str:
+        service = self.settings.topology.services.get(service_id)
+        name = service.name if service is not None else None
+        return f"{one_line(name, 120)} ({service_id})" if name else service_id
+
+    async def ticket_number(self, tx: Tx, ticket: TicketRecord) -> None:
+        price = None
+        if ticket.price and ticket.currency:
+            price = format_money(ticket.price, ticket.currency)
+        rendered = templates.ticket_number(
+            self.style, customer_name=self._name(ticket.customer_id), ticket_id=ticket.id,
+            title=ticket.title, service=self._service(ticket.service_id),
+            opened_at=ticket.opened_at,
+            diagnosis_due=diagnosis_due(ticket_input(ticket), self.settings.policy), price=price)
+        await self._queue(tx, Draft(f"ticket_number:{ticket.id}", "ticket_number",
+                                    self._to(ticket.customer_id), rendered,
+                                    customer_id=ticket.customer_id, ticket_id=ticket.id))
+
+    async def claim_receipt(self, tx: Tx, claim: ClaimRecord) -> None:
+        rendered = templates.claim_receipt(
+            self.style, customer_name=self._name(claim.customer_id), claim_id=claim.id,
+            month=claim.month, site=claim.site_domain, submitted_at=claim.submitted_at,
+            decision_due=claim.decision_due_at)
+        await self._queue(tx, Draft(f"claim_receipt:{claim.id}", "claim_receipt",
+                                    self._to(claim.customer_id), rendered,
+                                    customer_id=claim.customer_id, claim_id=claim.id))
+
+    async def claim_decision(
+        self, tx: Tx, claim: ClaimRecord, *, days: Decimal, amount: Decimal,
+        review: int | None = None,
+    ) -> None:
+        currency = self.settings.topology.customers[claim.customer_id].fee.currency
+        rendered = templates.claim_decision(
+            self.style, customer_name=self._name(claim.customer_id), claim_id=claim.id,
+            month=claim.month, decision=claim.decision or "", reason=claim.decision_reason or "",
+            credit_days=days, refund=amount, currency=currency,
+            effective_at=claim.credited_at if review is None else None, revision=review)
+        key = f"claim_decision:{claim.id}" + ("" if review is None else f":review:{review}")
+        await self._queue(tx, Draft(key, "claim_decision", self._to(claim.customer_id), rendered,
+                                    customer_id=claim.customer_id, claim_id=claim.id))
+
+    async def price_change(self, tx: Tx, ticket: TicketRecord) -> None:
+        assert ticket.price_requested is not None and ticket.price_requested_at is not None
+        currency = ticket.currency or ""
+        answer_by = ticket.price_requested_at + dt.timedelta(
+            seconds=self.settings.policy.price_approval_seconds)
+        rendered = templates.price_change(
+            self.style, customer_name=self._name(ticket.customer_id), ticket_id=ticket.id,
+            title=ticket.title, old_price=format_money(ticket.price or Decimal(0), currency),
+            new_price=format_money(ticket.price_requested, currency),
+            requested_at=ticket.price_requested_at, answer_by=answer_by)
+        key = f"price_change:{ticket.id}:{ticket.price_requested_at.isoformat()}"
+        await self._queue(tx, Draft(key, "price_change", self._to(ticket.customer_id), rendered,
+                                    customer_id=ticket.customer_id, ticket_id=ticket.id))

@@ -1,0 +1,63 @@
+"""What the daemon watched, and the unknown rest (R-M3).
+
+The daemon keeps a *session* per run: when it started and its last heartbeat. The time
+it watched is each session from its start to its last heartbeat; everything else is
+time nobody watched, which R-M3 makes ``unknown``, never up:
+
+* the part of a month before the daemon first ran (an operator may cover it with a
+  manual incident, or it stays unknown);
+* a gap between two runs (the daemon stopped, the host was down);
+* the time since the last heartbeat when no daemon is running now.
+
+**Decision:** a gap of at most ``tolerance`` (the configured ``monitor.unknown_after``)
+counts as watched: it is a restart, or the heartbeat's own granularity (a running
+daemon's last heartbeat is always a few seconds old). A longer gap is unknown *whole*,
+from the last heartbeat, as the daemon records it when it starts again
+(:mod:`monitor.daemon.heartbeat`). Instants are cut to whole seconds, as everywhere
+in the engine (R-M6).
+
+>>> from datetime import datetime, UTC
+>>> day = lambda d, h=0: datetime(2026, 3, d, h, tzinfo=UTC)
+>>> now = day(20, 12)  # first ran on the 10th, stopped at 10:00 on the 20th
+>>> [(g.start.day, g.start.hour, g.end.day, g.end.hour)
+...  for g in unobserved([SessionInput(day(10), day(20, 10))], Interval(day(1), now), now, 60)]
+[(1, 0, 10, 0), (20, 10, 20, 12)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from monitor.sla.inputs import SessionInput
+from monitor.sla.intervals import Interval, clip, whole_second
+
+__all__ = ["SessionInput", "unobserved"]
+
+
+def unobserved(
+    sessions: Iterable[SessionInput], window: Interval, now: datetime, tolerance: float
+) -> list[Interval]:
+    """The parts of ``window`` no run of the daemon watched, as of ``now`` (R-M3).
+
+    ``sessions`` must hold every run that could touch ``window``: those whose last
+    heartbeat is later than ``window.start - tolerance`` (earlier ones cannot bridge into
+    it); the time before the first of them counts as never watched.
+    """
+    allowed = timedelta(seconds=tolerance)
+    now = whole_second(now)
+    runs = sorted((whole_second(s.started_at), whole_second(s.last_beat_at)) for s in sessions)
+    gaps: list[Interval] = []
+    watched_until: datetime | None = None
+    for started, last_beat in runs:
+        if watched_until is None:
+            if window.start < started:
+                gaps.append(Interval(window.start, started))  # before the first run
+        elif started - watched_until > allowed:
+            gaps.append(Interval(watched_until, started))
+        watched_until = last_beat if watched_until is None else max(watched_until, last_beat)
+    if watched_until is None:
+        gaps.append(window)  # never ran
+    elif now - watched_until > allowed and watched_until < window.end:
+        gaps.append(Interval(watched_until, max(now, window.end)))  # not running now
+    return clip(gaps, window)

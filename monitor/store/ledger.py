@@ -1,0 +1,121 @@
+"""The per-site ledger (L-1..L-6, R-C3, R-P4): the only writer of ``ledger_entries``.
+
+Append-only: this module has no function that changes or removes an entry, and the
+database refuses UPDATE and DELETE on the table (triggers of revision 0003_i10). A
+correction is a new entry, pointing at what it adjusts (``adjusts_id``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from monitor.store.db import Tx, inserted_id
+from monitor.store.models import LedgerEntry
+
+__all__ = ["EntryRecord", "NewEntry", "append", "entries", "for_claim", "for_ticket",
+           "renewals"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An entry to append: days of service, money, or a renewal (``paid_until``)."""
+
+    customer_id: str
+    site_domain: str
+    kind: str  # days | charge | refund | renewal
+    reason: str
+    rule: str
+    effective_at: dt.datetime
+    days: Decimal | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    paid_until: dt.date | None = None
+    period_end: dt.datetime | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    claim_id: int | None = None
+    ticket_id: int | None = None
+    reference: str | None = None
+    adjusts_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecord:
+    """One entry as stored."""
+
+    id: int
+    customer_id: str
+    site_domain: str
+    kind: str
+    days: Decimal | None
+    amount: Decimal | None
+    currency: str | None
+    paid_until: dt.date | None
+    period_end: dt.datetime | None
+    reason: str
+    rule: str
+    evidence: dict[str, Any]
+    claim_id: int | None
+    ticket_id: int | None
+    reference: str | None
+    actor: str
+    created_at: dt.datetime
+    effective_at: dt.datetime
+    adjusts_id: int | None
+
+
+def _record(row: LedgerEntry) -> EntryRecord:
+    return EntryRecord(
+        row.id, row.customer_id, row.site_domain, row.kind, row.days, row.amount, row.currency,
+        row.paid_until, row.period_end, row.reason, row.rule, dict(row.evidence), row.claim_id,
+        row.ticket_id, row.reference, row.actor, row.created_at, row.effective_at,
+        row.adjusts_id,
+    )
+
+
+async def append(tx: Tx, entry: NewEntry, *, actor: str, created_at: dt.datetime) -> int:
+    """Append one entry; returns its id."""
+    result = await tx.execute(insert(LedgerEntry).values(
+        customer_id=entry.customer_id, site_domain=entry.site_domain, kind=entry.kind,
+        days=entry.days, amount=entry.amount, currency=entry.currency,
+        paid_until=entry.paid_until, period_end=entry.period_end, reason=entry.reason,
+        rule=entry.rule, evidence=dict(entry.evidence), claim_id=entry.claim_id,
+        ticket_id=entry.ticket_id, reference=entry.reference, actor=actor,
+        created_at=created_at, effective_at=entry.effective_at, adjusts_id=entry.adjusts_id,
+    ))
+    return inserted_id(result)
+
+
+async def entries(
+    tx: Tx, *, sites: Iterable[str] | None = None, customer_id: str | None = None
+) -> list[EntryRecord]:
+    """Entries by id (the order they were written), for some sites or one customer."""
+    query = select(LedgerEntry).order_by(LedgerEntry.id)
+    if sites is not None:
+        query = query.where(LedgerEntry.site_domain.in_(sorted(set(sites))))
+    if customer_id is not None:
+        query = query.where(LedgerEntry.customer_id == customer_id)
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+async def for_claim(tx: Tx, claim_id: int) -> list[EntryRecord]:
+    query = select(LedgerEntry).where(LedgerEntry.claim_id == claim_id).order_by(LedgerEntry.id)
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+async def for_ticket(tx: Tx, ticket_id: int) -> list[EntryRecord]:
+    query = select(LedgerEntry).where(LedgerEntry.ticket_id == ticket_id).order_by(LedgerEntry.id)
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+async def renewals(tx: Tx, *, before: dt.datetime | None = None) -> list[EntryRecord]:
+    """Renewal entries (L-2) recorded (in effect) before ``before``, by id."""
+    query = select(LedgerEntry).where(LedgerEntry.kind == "renewal").order_by(LedgerEntry.id)
+    if before is not None:
+        query = query.where(LedgerEntry.effective_at < before)
+    return [_record(row) for row in await tx.scalars(query)]

@@ -1,0 +1,117 @@
+"""The per-site ledger through the service layer (L-1..L-6), on SQLite and PostgreSQL:
+separate balances per domain, payments, renewals that re-activate a lapsed site, the
+expiry of left-over charge at a period's end, and an append-only table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import delete, update
+from sqlalchemy.exc import DBAPIError
+
+from monitor import actions
+from monitor.notify.contract import ContractMailer
+from monitor.store import Database
+from monitor.store.models import LedgerEntry
+from tests.support import rows
+
+from .contract import DAY, NOW, SETTINGS, at, refused
+
+
+async def deposit(db: Database, site: str, amount: int | str, now: dt.datetime = NOW,
+                  reference: str = "bank 1") -> actions.Deposited:
+    return await actions.deposit(db, SETTINGS, site=site, amount=Decimal(amount),
+                                 reference=reference, actor="ops", now=now)
+
+
+async def test_l1_two_domains_of_one_customer_keep_separate_balances(db: Database) -> None:
+    mail = ContractMailer(SETTINGS, NOW)
+    await deposit(db, "acme.example", 3_000_000)
+    await deposit(db, "shop.acme.example", 1_000_000)
+    # A 2,500,000 ticket on shop.acme.example is refused although acme.example could pay:
+    # a balance is never used for another domain (L-1).
+    await refused(db, lambda: actions.open_ticket(
+        db, SETTINGS, customer="acme", service="panel", channel="email", summary="reinstall",
+        site="shop.acme.example", type="reinstall", mail=mail, actor="ops", now=NOW),
+        "type", "reinstall", "the balance is 1000000 IRR")
+    await actions.open_ticket(db, SETTINGS, customer="acme", service="panel", channel="email",
+                              summary="payment receipt", site="shop.acme.example",
+                              type="receipt", mail=mail, actor="ops", now=NOW)
+    accounts = await actions.ledger_show(db, SETTINGS, customer="acme", now=NOW)
+    assert [(a.site, a.charge, a.lapsed) for a in accounts] == [
+        ("acme.example", 3_000_000, False), ("old.acme.example", 0, True),
+        ("shop.acme.example", 500_000, False)]  # 1,000,000 - 500,000 (L-5)
+
+
+async def test_deposits_are_positive_money_in_the_sites_currency(db: Database) -> None:
+    await refused(db, lambda: deposit(db, "acme.example", -5), "amount", "-5",
+                  "an amount above 0 IRR")
+    await refused(db, lambda: deposit(db, "acme.example", "10.5"), "amount", "10.5",
+                  "an amount in IRR with whole units")
+    await refused(db, lambda: deposit(db, "bita.example", "10.555"), "amount", "10.555",
+                  "an amount in EUR with at most 2 decimal places")
+    await refused(db, lambda: deposit(db, "acme.example", 5, reference=" "), "reference", " ",
+                  "the payment's reference")
+    await refused(db, lambda: deposit(db, "nowhere.example", 5), "site", "nowhere.example",
+                  "one of the configured sites (domains)")
+    await refused(db, lambda: deposit(db, "old.acme.example", 5), "site", "old.acme.example",
+                  "record its yearly renewal first (L-2)")
+    done = await deposit(db, "bita.example", "12.50")
+    assert (done.entry.amount, done.entry.currency, done.account.charge) == (
+        Decimal("12.50"), "EUR", Decimal("12.50"))
+
+
+async def test_l2_renewal_reactivates_a_lapsed_site(db: Database) -> None:
+    (before,) = await actions.ledger_show(db, SETTINGS, site="old.acme.example", now=NOW)
+    assert (before.paid_until, before.lapsed) == (dt.date(2026, 9, 30), True)
+    await refused(db, lambda: actions.renew(db, SETTINGS, site="old.acme.example",
+                                            until=dt.date(2026, 11, 1), actor="ops", now=NOW),
+                  "until", "2026-11-01", "a date after the current paid period (2026-09-30) and "
+                  "after today (2026-11-30)")
+    renewed = await actions.renew(db, SETTINGS, site="old.acme.example",
+                                  until=dt.date(2027, 11, 30), actor="ops", now=NOW)
+    assert (renewed.previous_paid_until, renewed.reactivated) == (dt.date(2026, 9, 30), True)
+    assert (renewed.account.paid_until, renewed.account.lapsed) == (dt.date(2027, 11, 30), False)
+    await deposit(db, "old.acme.example", 100)  # support can be bought again
+
+
+async def test_l6_top_ups_expire_with_their_yearly_period(db: Database) -> None:
+    # bita.example is paid until 2026-12-15: its period ends 2026-12-16T00:00Z (UTC).
+    period_end = at(16, month=12)
+    await deposit(db, "bita.example", "100.00", now=at(1))
+    await deposit(db, "bita.example", "25.00", now=at(20))
+    assert (await actions.settle(db, SETTINGS, now=period_end - DAY)).expiries == ()
+    # What is left at the end, 125 EUR, expires (000: not carried into the next period).
+    (shown,) = await actions.ledger_show(db, SETTINGS, site="bita.example", now=period_end)
+    assert (shown.charge, shown.expiry_unrecorded) == (0, Decimal(125))  # due, not yet written
+    settled = await actions.settle(db, SETTINGS, now=period_end)
+    assert len(settled.expiries) == 1
+    (expiry,) = [e for e in await rows(db, LedgerEntry) if e.rule == "L-6" and e.amount < 0]
+    assert (expiry.amount, expiry.effective_at, expiry.period_end) == (
+        Decimal(-125), period_end, period_end)
+    assert (await actions.settle(db, SETTINGS, now=period_end + DAY)).expiries == ()  # once
+    # Renewed, the site starts its new period with what it pays then.
+    await actions.renew(db, SETTINGS, site="bita.example", until=dt.date(2027, 12, 15),
+                        actor="ops", now=period_end + DAY)
+    done = await deposit(db, "bita.example", "40.00", now=period_end + DAY)
+    assert done.account.charge == 40
+
+
+async def test_ledger_entries_are_never_updated_or_deleted(db: Database) -> None:
+    await deposit(db, "acme.example", 3_000_000)
+    before = [(e.id, e.amount, e.reason) for e in await rows(db, LedgerEntry)]
+    for statement in (update(LedgerEntry).values(amount=Decimal(1)), delete(LedgerEntry)):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with db.transaction() as tx:
+                await tx.execute(statement)
+    assert [(e.id, e.amount, e.reason) for e in await rows(db, LedgerEntry)] == before
+
+
+async def test_ledger_show_validates_its_filters(db: Database) -> None:
+    await refused(db, lambda: actions.ledger_show(db, SETTINGS, customer="nobody", now=NOW),
+                  "customer", "nobody", "one of the configured customers")
+    await refused(db, lambda: actions.ledger_show(db, SETTINGS, customer="bita",
+                                                  site="acme.example", now=NOW),
+                  "site", "acme.example", "one of bita's domains")

@@ -1,0 +1,55 @@
+"""The one formatter (monitor.present.formats): reading the times operators type, and
+showing durations (issue 8 traps 4 and 5, issue 13 item 8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from monitor.errors import InputError
+from monitor.present import format_duration, parse_time
+
+NEW_YORK = "America/New_York"
+
+
+def test_a_local_time_skipped_by_daylight_saving_is_refused_with_why() -> None:
+    # 2026-03-08: New York's clocks go from 02:00 EST straight to 03:00 EDT.
+    with pytest.raises(InputError) as raised:
+        parse_time("2026-03-08T02:30", NEW_YORK, "start")
+    error = raised.value
+    assert (error.field, error.value) == ("start", "2026-03-08T02:30")
+    assert "02:30 on 2026-03-08 does not exist in America/New_York" in error.allowed
+    assert "the clocks went from UTC-05:00 to UTC-04:00" in error.allowed
+    assert "2026-03-08T03:30-04:00" in error.allowed  # the instant it would have been
+
+
+def test_a_local_time_that_happens_twice_is_refused_naming_both_offsets() -> None:
+    # 2026-11-01: New York's clocks go back from 02:00 EDT to 01:00 EST.
+    with pytest.raises(InputError) as raised:
+        parse_time("2026-11-01T01:30", NEW_YORK, "end")
+    assert "01:30 on 2026-11-01 happens twice in America/New_York" in raised.value.allowed
+    assert "2026-11-01T01:30-04:00 or 2026-11-01T01:30-05:00" in raised.value.allowed
+
+
+@pytest.mark.parametrize(("text", "utc"), [
+    ("2026-11-01T01:30-04:00", dt.datetime(2026, 11, 1, 5, 30, tzinfo=dt.UTC)),  # the first
+    ("2026-11-01T01:30-05:00", dt.datetime(2026, 11, 1, 6, 30, tzinfo=dt.UTC)),  # the second
+    ("2026-11-01T00:59", dt.datetime(2026, 11, 1, 4, 59, tzinfo=dt.UTC)),  # before the change
+    ("2026-11-01T02:00", dt.datetime(2026, 11, 1, 7, 0, tzinfo=dt.UTC)),  # after it
+    ("2026-03-08T03:00", dt.datetime(2026, 3, 8, 7, 0, tzinfo=dt.UTC)),  # the first EDT minute
+])
+def test_times_with_an_offset_or_away_from_a_change_are_read(text: str, utc: dt.datetime) -> None:
+    assert parse_time(text, NEW_YORK, "start") == utc
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [
+    (4.00066, "4 s"),  # a measured duration in an e-mail subject: whole seconds (R-M1)
+    (59.7, "1 min"),
+    (0.4, "0.4 s"),  # a configured probe interval keeps its fraction
+    (3.8, "3.8 s"),
+    (0.25, "0.25 s"),
+    (7500, "2 h 5 min"),
+])
+def test_durations_show_at_most_what_is_known(seconds: float, shown: str) -> None:
+    assert format_duration(seconds) == shown
