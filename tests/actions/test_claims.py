@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor import actions
 from monitor.notify.contract import ContractMailer
+from monitor.sla.report import iso_utc
 from monitor.store import Database
 from monitor.store import claims as stored_claims
 from monitor.store.models import Claim, LedgerEntry, OutboxMessage
@@ -148,7 +149,7 @@ async def test_deciding_twice_and_bad_decisions_are_refused(db: Database) -> Non
     await refused(db, lambda: decide(db, view.claim.id, at=at(4)), "at", at(4).isoformat(),
                   "a time not before claim")
     await refused(db, lambda: decide(db, view.claim.id, at=NOW + HOUR), "at",
-                  (NOW + HOUR).isoformat(), "a time not after now")
+                  iso_utc(NOW + HOUR), "a time not after now")
     await decide(db, view.claim.id, "rejected", reason="no outage of ours")
     await refused(db, lambda: decide(db, view.claim.id), "claim_id", view.claim.id,
                   "a claim is decided once")
@@ -167,9 +168,9 @@ async def test_bad_claims_are_refused_and_nothing_is_stored(db: Database) -> Non
     await refused(db, lambda: submit(db, month="2026-11", at=NOW), "month", "2026-11",
                   "a month that has ended (R-C1): 2026-11 ends 2026-12-01T00:00:00+00:00")
     await refused(db, lambda: submit(db, month="2026-13"), "month", "2026-13",
-                  "a month YYYY-MM of the gregorian calendar")
+                  "a month YYYY-MM, MM 01 to 12")
     await refused(db, lambda: submit(db, month="2026-09", at=NOW + HOUR), "at",
-                  (NOW + HOUR).isoformat(), "a time not after now")
+                  iso_utc(NOW + HOUR), "a time not after now")
     await refused(db, lambda: submit(db, month="2026-09", channel="fax"), "channel", "fax",
                   "one of: email, web, phone")
 

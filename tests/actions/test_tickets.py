@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from monitor import actions
+from monitor.sla.report import iso_utc
 from monitor.store import Database
 from monitor.store.models import LedgerEntry, OutboxMessage
 from tests.support import rows
@@ -216,7 +217,7 @@ async def test_bad_ticket_input_is_refused_and_nothing_changes(db: Database) -> 
     await refused(db, lambda: open_ticket(db, type="gold"), "type", "gold",
                   "one of the configured ticket types: receipt, reinstall")
     await refused(db, lambda: open_ticket(db, summary="  "), "summary", "  ", "a non-empty summary")
-    await refused(db, lambda: open_ticket(db, at=NOW + HOUR), "at", (NOW + HOUR).isoformat(),
+    await refused(db, lambda: open_ticket(db, at=NOW + HOUR), "at", iso_utc(NOW + HOUR),
                   "a time not after now")
     await refused(db, lambda: open_ticket(db, customer="gone"), "site", "gone.example",
                   "record its yearly renewal first")
