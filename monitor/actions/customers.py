@@ -1,6 +1,9 @@
 """One customer's view (issue 11: the customer page and ``GET /api/v1/customers/ID``): its
 services and their states, the running month so far and the last month from the engine,
-with every incident, cause and exclusion.
+with every incident, cause and exclusion; its claims and tickets with their deadlines
+(D-4, D-5), its sites' ledger balances (L-1), and the months its claim form offers with
+what a claim for each would meet (R-C1: open until its deadline, late after it, or not
+ended yet; one per month).
 
 The figures are :func:`monitor.actions.month_report`'s for this customer alone: its
 dependencies' incidents and windows, its notices and notifications (a few rows, however
@@ -13,17 +16,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+from monitor.actions.claims import ClaimView, list_claims
 from monitor.actions.common import known
+from monitor.actions.ledger import SiteAccount, ledger_show
 from monitor.actions.reports import month_inputs
 from monitor.actions.status import ServiceState, service_states
+from monitor.actions.tickets import TicketView, list_tickets
 from monitor.config import Settings
 from monitor.sla import (
     CustomerReport,
     MonthPeriod,
+    claim_deadline,
+    claim_in_time,
     error_budget_seconds,
     month_containing,
+    month_ended,
     next_tier,
 )
 from monitor.store import history, incidents, maintenance
@@ -32,6 +41,8 @@ if TYPE_CHECKING:
     from monitor.store import Database
 
 __all__ = [
+    "CLAIM_FORM_MONTHS",
+    "ClaimMonth",
     "CustomerOverview",
     "CustomerService",
     "MonthStanding",
@@ -80,6 +91,20 @@ class MonthStanding:
 
 
 @dataclass(frozen=True)
+class ClaimMonth:
+    """A month the claim form offers, and what a claim for it would meet (R-C1)."""
+
+    month: str
+    deadline: dt.datetime  # the last instant a claim is in time (inclusive)
+    state: Literal["open", "late", "not_ended", "claimed"]
+
+
+#: The claim form offers the running month and the three before it, so that a refusal
+#: (not ended, late) is explained rather than impossible to ask.
+CLAIM_FORM_MONTHS = 4
+
+
+@dataclass(frozen=True)
 class CustomerOverview:
     customer: str
     name: str
@@ -90,6 +115,10 @@ class CustomerOverview:
     services: tuple[CustomerService, ...]
     month: MonthStanding  # the running month, so far
     previous: MonthStanding  # the month before: the one a claim is made for (R-C1)
+    claims: tuple[ClaimView, ...]
+    tickets: tuple[TicketView, ...]
+    accounts: tuple[SiteAccount, ...]  # each site's balances (L-1)
+    claim_months: tuple[ClaimMonth, ...]  # newest first
 
 
 def customer_ids(settings: Settings) -> list[str]:
@@ -127,6 +156,22 @@ async def customer_overview(
         probes = await history.latest_states(tx, depended)
     states = service_states(topology, depended, open_now, windows, probes, now)
     config = topology.customers[customer]
+    claimed = await list_claims(db, settings, customer=customer, now=now)
+    tickets = await list_tickets(db, settings, customer=customer, now=now)
+    accounts = await ledger_show(db, settings, customer=customer, now=now)
+    made = {c.claim.month for c in claimed}
+    offered = []
+    period = current
+    for _ in range(CLAIM_FORM_MONTHS):
+        deadline = claim_deadline(period, settings.policy)
+        state: Literal["open", "late", "not_ended", "claimed"] = (
+            "claimed" if period.label in made
+            else "not_ended" if not month_ended(period, now)
+            else "open" if claim_in_time(now, period, settings.policy)
+            else "late"
+        )
+        offered.append(ClaimMonth(period.label, deadline, state))
+        period = month_containing(period.start - dt.timedelta(seconds=1), calendar, tz)  # type: ignore[arg-type]
 
     def kind(service_id: str) -> str:
         service = topology.services.get(service_id)
@@ -148,4 +193,8 @@ async def customer_overview(
         services=tuple(CustomerService(s, name(s), kind(s), *states[s]) for s in services),
         month=_standing(settings, current, this_month.customer(customer), now),
         previous=_standing(settings, previous, last_month.customer(customer), now),
+        claims=tuple(claimed),
+        tickets=tuple(tickets),
+        accounts=tuple(accounts),
+        claim_months=tuple(offered),
     )

@@ -22,6 +22,7 @@ from monitor.actions import (
     NotificationsLogged,
 )
 from monitor.errors import InputError
+from monitor.http.contract_api import ROUTES as CONTRACT_ROUTES
 from monitor.http.routing import Call, Reply, Route
 from monitor.http.schemas import (
     CauseChange,
@@ -190,6 +191,7 @@ _ERRORS = {401: "Problem", 403: "Problem", 404: "Problem", 422: "Problem"}
 _WRITE_ERRORS = {**_ERRORS, 409: "Problem", 413: "Problem", 415: "Problem"}
 
 ROUTES: tuple[Route, ...] = (
+    *CONTRACT_ROUTES,
     Route("GET", "/api/v1/openapi.json", openapi, "This document (OpenAPI 3.1)", "public",
           "meta", answers={200: dict}),
     Route("GET", "/api/v1/incidents", list_incidents, "Incidents (incident list)", "read",

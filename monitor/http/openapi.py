@@ -20,8 +20,8 @@ from pydantic_core import core_schema
 
 from monitor import __version__
 from monitor.http.routing import Route
-from monitor.http.schemas import CustomerReportJSON, MonthReportJSON, Problem
-from monitor.sla import CustomerReport, MonthReport
+from monitor.http.schemas import CreditLineJSON, CustomerReportJSON, MonthReportJSON, Problem
+from monitor.sla import CreditLine, CustomerReport, MonthReport
 
 __all__ = ["OPENAPI_KEY", "build_document", "openapi_document"]
 
@@ -31,10 +31,13 @@ OPENAPI_KEY = web.AppKey("openapi", dict)
 _JSON_FORMS: dict[type, type[BaseModel]] = {
     MonthReport: MonthReportJSON,
     CustomerReport: CustomerReportJSON,
+    CreditLine: CreditLineJSON,
 }
 
 _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "incident_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "claim_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "ticket_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "customer": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
     "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
     "service": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
@@ -73,6 +76,8 @@ def _adapters(routes: Iterable[Route]) -> dict[Any, TypeAdapter[Any]]:
                 found.setdefault(answer, TypeAdapter(answer))
         if isinstance(route.body, type) and issubclass(route.body, BaseModel):
             found.setdefault(route.body, TypeAdapter(route.body))
+        if route.form is not None:
+            found.setdefault(route.form, TypeAdapter(route.form))
     return found
 
 
@@ -130,6 +135,9 @@ def _operation(route: Route, schemas: dict[Any, JsonSchemaValue]) -> dict[str, A
         operation["parameters"] = parameters
     if route.access != "public":
         operation["security"] = [{"bearer": []}]
+    if route.form is not None:
+        operation["requestBody"] = {"required": True, "content": {
+            "application/x-www-form-urlencoded": {"schema": schemas[route.form]}}}
     if route.body is not None:
         if route.body_kind == "yaml":
             content = {"application/yaml": {"schema": {"type": "string", "minLength": 1}}}

@@ -19,17 +19,20 @@ from __future__ import annotations
 import datetime as dt
 from importlib import resources
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from monitor import actions
+from monitor.errors import InputError
 from monitor.http.context import Web
 from monitor.http.links import COOKIE, LinkCheck
-from monitor.http.routing import Call, authenticate
-from monitor.present import format_time
+from monitor.http.routing import BODY_LIMIT, Call, authenticate, read_limited
+from monitor.notify.contract import ContractMailer
+from monitor.present import format_duration, format_time
 
-__all__ = ["customer_page", "static_file", "status_page"]
+__all__ = ["claim_form", "claim_page", "customer_page", "static_file", "status_page"]
 
 STATIC = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
 
@@ -108,18 +111,110 @@ async def customer_page(call: Call) -> web.StreamResponse:
     if who == "other" or customer not in context.settings.topology.customers:
         return message(request, context, 404, "No such customer",
                        "There is no customer page at this address.")
+    return await _customer(call, customer)
+
+
+async def _customer(call: Call, customer: str, status: int = 200,
+                    refused: dict[str, str] | None = None) -> web.Response:
+    context = call.web
     overview = await actions.customer_overview(context.db, context.settings,
-                                               customer=customer, now=now)
-    return _page(request, context, "customer.html", overview=overview,
-                 **_form_values(call, customer))
+                                               customer=customer, now=context.clock.now())
+    policy = context.settings.policy
+    return _page(call.request, context, "customer.html", status, overview=overview,
+                 claim_refused=refused,
+                 claim_window=format_duration(policy.claim_deadline_seconds),
+                 decision_window=format_duration(policy.decision_deadline_seconds),
+                 csrf=_csrf(call, customer))
 
 
-def _form_values(call: Call, customer: str) -> dict[str, Any]:
-    """What the page's forms need: the CSRF token of this session (none with a token)."""
+def _session(call: Call, customer: str) -> str | None:
+    """The request's session cookie, when it is a valid one of ``customer``."""
     context = call.web
     cookie = call.request.cookies.get(COOKIE)
-    token = context.links.csrf(cookie) if cookie and context.links else ""
-    return {"csrf": token}
+    if cookie is None or context.links is None:
+        return None
+    checked = context.links.check_session(cookie, context.clock.now())
+    return cookie if checked.result == "valid" and checked.customer == customer else None
+
+
+def _csrf(call: Call, customer: str) -> str:
+    """The CSRF token of this session's forms; none without a session (a token's view has
+    no forms: operators and tools use the API)."""
+    session = _session(call, customer)
+    links = call.web.links
+    return links.csrf(session) if session is not None and links is not None else ""
+
+
+async def claim_form(call: Call) -> web.StreamResponse:
+    """``POST /customer/ID/claims``: the claim form (R-C1). A session of this customer and
+    the form's CSRF token are required; a claim made shows its receipt (303 to it), a
+    refused one the page again with why (late, already claimed, not ended)."""
+    context = call.web
+    request = call.request
+    customer = call.path("customer")
+    session = _session(call, customer)
+    if session is None or context.links is None:
+        return message(request, context, 401, "Please open your link",
+                       "Claims are made from the page your provider's link opens.")
+    if request.content_type != "application/x-www-form-urlencoded":
+        return message(request, context, 415, "Not a form", "Please use the claim form.")
+    raw = await read_limited(request, BODY_LIMIT)
+    if isinstance(raw, web.Response):
+        return message(request, context, 413, "Too long", "The form sent is too long.")
+    fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+    if not context.links.check_csrf(session, fields.get("csrf", "")):
+        return message(request, context, 403, "This form has expired",
+                       "Please reload your page and submit the claim again.")
+    month = fields.get("month", "").strip()
+    note = fields.get("note", "").strip() or None
+    now = context.clock.now()
+    try:
+        view = await actions.submit_claim(
+            context.db, context.settings, customer=customer, month=month,
+            site=fields.get("site") or None, channel="web", note=note,
+            mail=ContractMailer(context.settings, now), actor=f"customer:{customer}", now=now)
+    except InputError as exc:
+        return await _customer(call, customer, 422, {"month": month or "-",
+                                                     "reason": _why(exc, month)})
+    response = web.Response(status=303, headers={
+        "Location": f"/customer/{customer}/claims/{view.claim.id}", "Cache-Control": "no-store"})
+    return response
+
+
+def _why(exc: InputError, month: str) -> str:
+    """A refusal in the customer's words: the action's ``allowed``, its fields plain."""
+    allowed = exc.renamed(lambda field: field.replace("_", " ")).allowed
+    if exc.field == "month" and "has not claimed yet" in allowed:
+        return "this month is already claimed" + allowed.split(":", 1)[1].replace(
+            "claim ", " (claim #", 1).replace(" was submitted at ", ", submitted ", 1) + ")"
+    if exc.field == "month" and "deadline has not passed" in allowed:
+        return "too late; " + allowed.split(":", 1)[1].strip()
+    if exc.field == "month" and "a month that has ended" in allowed:
+        return f"{month} has not ended yet; " + allowed.split(":", 1)[1].strip()
+    return f"{exc.field.replace('_', ' ')} {exc.value!r} is not valid: {allowed}"
+
+
+async def claim_page(call: Call) -> web.StreamResponse:
+    """``GET /customer/ID/claims/N``: a claim's receipt and state."""
+    context = call.web
+    request = call.request
+    customer = call.path("customer")
+    who = _who(call, customer)
+    if isinstance(who, web.Response):
+        return who
+    if who == "anonymous":
+        return message(request, context, 401, "Please open your link",
+                       "This page opens with the link your provider e-mails to your "
+                       "technical contact.")
+    raw = call.path("claim_id")
+    try:
+        if who == "other" or not raw.isdigit() or not 0 < int(raw) < 2**31:
+            raise InputError("claim_id", raw, "a claim of yours")
+        view = await actions.show_claim(context.db, context.settings, claim_id=int(raw),
+                                        customer=customer, now=context.clock.now())
+    except InputError:
+        return message(request, context, 404, "No such claim", "There is no claim here.")
+    return _page(request, context, "claim.html", view=view, customer=customer)
 
 
 def _open_link(call: Call, customer: str, now: dt.datetime) -> web.StreamResponse:

@@ -65,6 +65,7 @@ class Reply:
 
     status: int
     body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,6 +105,7 @@ class Route:
     description: str = ""
     idempotent_key: bool = False  # honours Idempotency-Key
     path_ids: Mapping[str, str] = field(default_factory=dict)  # action field -> path parameter
+    form: type[BaseModel] | None = None  # a page's form, read by its handler (documented)
 
     @property
     def operation_id(self) -> str:
@@ -195,12 +197,14 @@ async def _answer(reply: Reply | web.StreamResponse) -> tuple[web.StreamResponse
     if isinstance(reply, web.StreamResponse):
         return reply, None
     if reply.body is None:
-        return web.Response(status=reply.status), None
+        return web.Response(status=reply.status, headers=reply.headers), None
     if isinstance(reply.body, list | tuple) or hasattr(reply.body, "to_json"):
         shown, text = await asyncio.to_thread(_encode, reply.body)
     else:
         shown, text = _encode(reply.body)
-    return web.Response(status=reply.status, text=text, content_type="application/json"), shown
+    response = web.Response(status=reply.status, text=text, content_type="application/json",
+                            headers=reply.headers)
+    return response, shown
 
 
 def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

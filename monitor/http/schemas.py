@@ -9,6 +9,8 @@ answers are UTC with ``Z``.
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -196,3 +198,145 @@ class CustomerBrief(Answer):
     id: str
     name: str
     sites: list[str]
+
+
+# --- claims, tickets, the ledger (R-C1, R-P*, L-*) -------------------------------------------
+
+Note = Annotated[str, Field(min_length=1, max_length=2000)]
+Money = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4,
+                                 description="in the site's currency")]
+
+
+class ClaimSubmit(Request):
+    """R-C1: a claim an operator records (made by e-mail or phone, or on the customer's
+    behalf); ``at`` when it was made (default now)."""
+
+    customer: Id
+    month: Month
+    site: Id | None = None
+    channel: Literal["email", "web", "phone"] = "email"
+    note: Text | None = None
+    at: Time | None = None
+
+
+class CustomerClaim(Request):
+    """R-C1: the customer's own claim for an ended month (one per month: a retry answers
+    the claim already made)."""
+
+    month: Month
+    site: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    note: Text | None = None
+
+
+class ClaimDecision(Request):
+    """R-C1 / D-4: approve the computed credit, grant part of it (``days``, whole or
+    halves), or reject (with a ``reason``)."""
+
+    decision: Literal["approved", "partly", "rejected"]
+    days: Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=1)] | None = None
+    reason: Text | None = None
+    at: Time | None = None
+
+
+class ClaimQuery(Request):
+    month: Month | None = None
+    customer: Id | None = None
+    open: bool = False
+    overdue: bool = False
+
+
+class TicketOpen(Request):
+    """L-4: a ticket recorded by level 1 (its number is e-mailed at once)."""
+
+    customer: Id
+    service: Id
+    channel: Literal["email", "phone", "web"]
+    summary: Note
+    site: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    type: Id | None = None
+    at: Time | None = None
+
+
+class CustomerTicket(Request):
+    """L-4: the customer's own ticket (through the web: written, like an e-mail)."""
+
+    service: Id
+    summary: Note
+    site: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    type: Id | None = None
+
+
+class TicketDiagnosis(Request):
+    provider_fault: bool
+    finding: Id | None = None
+    at: Time | None = None
+
+
+class TicketNote(Request):
+    note: Text | None = None
+    at: Time | None = None
+
+
+class TicketFollowUp(Request):
+    channel: Literal["email", "phone", "web"]
+    note: Text | None = None
+    at: Time | None = None
+
+
+class CustomerNote(Request):
+    note: Text | None = None
+
+
+class TicketDefer(Request):
+    reason: Literal["system-wide", "new-release"]
+    note: Note
+    at: Time | None = None
+
+
+class TicketReprice(Request):
+    price: Money
+    at: Time | None = None
+
+
+class PriceApproval(Request):
+    declined: bool = False
+    at: Time | None = None
+
+
+class CustomerPriceApproval(Request):
+    declined: bool = False
+
+
+class TicketQuery(Request):
+    queue: Literal["level2", "level3"] | None = None
+    customer: Id | None = None
+    overdue: bool = False
+
+
+class LedgerQuery(Request):
+    customer: Id | None = None
+    site: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+
+
+class Deposit(Request):
+    """L-5 / L-6: support charge bought for a site."""
+
+    site: Annotated[str, Field(min_length=1, max_length=253)]
+    amount: Money
+    reference: Note
+
+
+class Renewal(Request):
+    """L-2: a site's paid period renewed until ``until``."""
+
+    site: Annotated[str, Field(min_length=1, max_length=253)]
+    until: dt.date
+
+
+class ClaimForm(Request):
+    """The customer page's claim form (its session cookie and this CSRF token)."""
+
+    csrf: Annotated[str, Field(min_length=1, max_length=200)]
+    month: Month
+    site: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    note: Text | None = None

@@ -36,7 +36,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from monitor.http.api import ROUTES as API_ROUTES
 from monitor.http.context import WEB, Web
 from monitor.http.openapi import OPENAPI_KEY, build_document
-from monitor.http.pages import customer_page, message, static_file, status_page
+from monitor.http.pages import (
+    claim_form,
+    claim_page,
+    customer_page,
+    message,
+    static_file,
+    status_page,
+)
 from monitor.http.problems import problem
 from monitor.http.public import (
     availability_badge,
@@ -46,6 +53,7 @@ from monitor.http.public import (
     statuspage_summary,
 )
 from monitor.http.routing import BODY_LIMIT, YAML_LIMIT, Call, Route, endpoint
+from monitor.http.schemas import ClaimForm
 from monitor.present.html import environment
 
 __all__ = ["READY_KEY", "REGISTRY_KEY", "ROUTES", "Readiness", "make_app", "security_headers"]
@@ -108,6 +116,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/customer/{customer}", customer_page,
           "A customer's page (signed link: expires, key, sig; or a bearer token)", "public",
           "pages", produces="html", answers={200: str, 303: None, 401: str, 404: str}),
+    Route("POST", "/customer/{customer}/claims", claim_form,
+          "The claim form (R-C1): the session's cookie and CSRF token; 303 to the receipt",
+          "public", "pages", produces="html", form=ClaimForm,
+          answers={303: None, 401: str, 403: str, 413: str, 415: str, 422: str}),
+    Route("GET", "/customer/{customer}/claims/{claim_id}", claim_page,
+          "A claim's receipt and state", "public", "pages", produces="html",
+          answers={200: str, 401: str, 404: str}),
     Route("GET", "/feed.atom", feed, "Incidents and maintenance (Atom; ETag)", "public",
           "status", produces="xml", answers={200: str, 304: None}),
     Route("GET", "/api/v2/summary.json", statuspage_summary,

@@ -10,7 +10,7 @@ filters below, which are the one formatter (:mod:`monitor.present.formats`):
 ``seconds|duration``       ``1 h 30 min``
 ``amount|money(currency)`` two decimals, half up (R-T2)
 ``percent|percent``        availability to three decimals, rounded down (R-M6)
-``days|days``              credit days as shown (whole, or a quarter, R-P1)
+``days|days``              days of service, ``7 days`` (whole, or halves, R-P1)
 ``at|iso``                 ISO 8601 UTC with ``Z`` (feeds, ``<time datetime>``)
 ``text|one_line``          one line of printable text (titles, headers)
 =========================  =============================================================
@@ -35,13 +35,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from monitor.present.formats import (
     format_day,
+    format_days,
     format_duration,
     format_money,
     format_percent,
     format_time,
 )
 from monitor.present.text import has_arabic_script, one_line
-from monitor.sla.report import iso_utc, shown_days
+from monitor.sla.report import iso_utc
 
 __all__ = ["environment", "render"]
 
@@ -52,8 +53,8 @@ def _when(
     return format_time(at, timezone, calendar, seconds=seconds)
 
 
-def _days(days: Decimal | int) -> int | float:
-    return shown_days(Decimal(days))
+def _days(days: Decimal | int) -> str:
+    return format_days(Decimal(days))
 
 
 @functools.cache

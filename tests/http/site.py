@@ -50,6 +50,8 @@ def config_text(tmp: Path, provider: str = "Demo Hosting", calendar: str = "greg
     tcp = "{type: tcp, host: 127.0.0.1, port: 9}"
     return f"""
 provider: {{name: {json.dumps(provider)}, timezone: {timezone}, calendar: {calendar}}}
+# R-C1 with 40 days: last month is always still open to claims, three months ago never.
+policy: {{claim_deadline: 40d}}
 servers:
   - {{id: srv-1, name: "Server one", probe: {tcp}}}
   - {{id: srv-2, probe: {tcp}}}
