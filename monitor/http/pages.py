@@ -31,6 +31,7 @@ from monitor.http.links import COOKIE, LinkCheck
 from monitor.http.routing import BODY_LIMIT, Call, authenticate, read_limited
 from monitor.notify.contract import ContractMailer
 from monitor.present import format_duration, format_time
+from monitor.sla import claim_deadline, claim_in_time, month_ended
 
 __all__ = ["claim_form", "claim_page", "customer_page", "static_file", "status_page"]
 
@@ -174,23 +175,38 @@ async def claim_form(call: Call) -> web.StreamResponse:
             site=fields.get("site") or None, channel="web", note=note,
             mail=ContractMailer(context.settings, now), actor=f"customer:{customer}", now=now)
     except InputError as exc:
-        return await _customer(call, customer, 422, {"month": month or "-",
-                                                     "reason": _why(exc, month)})
+        reason = await _why(call, customer, exc, month)
+        return await _customer(call, customer, 422, {"month": month or "-", "reason": reason})
     response = web.Response(status=303, headers={
         "Location": f"/customer/{customer}/claims/{view.claim.id}", "Cache-Control": "no-store"})
     return response
 
 
-def _why(exc: InputError, month: str) -> str:
-    """A refusal in the customer's words: the action's ``allowed``, its fields plain."""
+async def _why(call: Call, customer: str, exc: InputError, month: str) -> str:
+    """A refusal in the customer's words (R-C1: already claimed, not ended, too late),
+    times as the page shows them; anything else as the action said it."""
+    context = call.web
+    settings = context.settings
+    tz, calendar = settings.timezone, settings.calendar
+    now = context.clock.now()
+    if exc.field == "month":
+        try:
+            period = settings.month(month)
+        except InputError:
+            period = None
+        if period is not None:
+            made = await actions.find_claim(context.db, settings, customer=customer,
+                                            month=month, now=now)
+            if made is not None:
+                return (f"this month is already claimed (claim #{made.claim.id}, submitted "
+                        f"{format_time(made.claim.submitted_at, tz, calendar)})")
+            if not month_ended(period, now):
+                return f"{month} has not ended yet (it ends {format_time(period.end, tz, calendar)})"
+            if not claim_in_time(now, period, settings.policy):
+                deadline = claim_deadline(period, settings.policy)
+                return (f"too late; claims for {month} were accepted until "
+                        f"{format_time(deadline, tz, calendar)}")
     allowed = exc.renamed(lambda field: field.replace("_", " ")).allowed
-    if exc.field == "month" and "has not claimed yet" in allowed:
-        return "this month is already claimed" + allowed.split(":", 1)[1].replace(
-            "claim ", " (claim #", 1).replace(" was submitted at ", ", submitted ", 1) + ")"
-    if exc.field == "month" and "deadline has not passed" in allowed:
-        return "too late; " + allowed.split(":", 1)[1].strip()
-    if exc.field == "month" and "a month that has ended" in allowed:
-        return f"{month} has not ended yet; " + allowed.split(":", 1)[1].strip()
     return f"{exc.field.replace('_', ' ')} {exc.value!r} is not valid: {allowed}"
 
 

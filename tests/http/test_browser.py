@@ -172,3 +172,51 @@ async def test_on_a_phone_and_right_to_left(site: Site, tmp_path: Path) -> None:
     assert seen["name"] == "شرکت بیتا نظرسنجی"
     assert (seen["direction"], seen["align"]) == ("rtl", "start")
     assert seen["figure_direction"] == "ltr" and seen["figure"].endswith(" %")
+
+
+async def test_the_claim_form_gives_a_receipt_and_refuses_a_late_claim(
+    site: Site, tmp_path: Path
+) -> None:
+    """R-C1 in the browser: claim last month with the form (receipt), then a month whose
+    deadline passed (the reason); the page works without a script."""
+    from selenium.webdriver.support.ui import Select
+
+    from tests.http.test_claims import months
+
+    _, last, late = months()
+    keys = site.web.links
+    assert keys is not None
+    link = site.url + "/customer/acme?" + keys.link_query(
+        "acme", dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+
+    def claim() -> dict[str, Any]:
+        with chromium(tmp_path / "profile", javascript=False) as driver:
+            driver.get(link)  # type: ignore[attr-defined]
+            form = Select(driver.find_element("id", "claim-month"))  # type: ignore[attr-defined]
+            chosen = form.first_selected_option.get_attribute("value")
+            driver.save_screenshot(str(shots(tmp_path) / "claim-form.png"))  # type: ignore[attr-defined]
+            driver.find_element("id", "submit-claim").click()  # type: ignore[attr-defined]
+            driver.save_screenshot(str(shots(tmp_path) / "claim-receipt.png"))  # type: ignore[attr-defined]
+            seen = {
+                "chosen": chosen,
+                "receipt": driver.find_element("id", "receipt-title").text,  # type: ignore[attr-defined]
+                "details": driver.find_element("id", "receipt").text,  # type: ignore[attr-defined]
+                "url": driver.current_url,  # type: ignore[attr-defined]
+            }
+            driver.get(site.url + "/customer/acme")  # type: ignore[attr-defined]
+            Select(driver.find_element("id", "claim-month")).select_by_value(late)  # type: ignore[attr-defined]
+            driver.find_element("id", "submit-claim").click()  # type: ignore[attr-defined]
+            driver.save_screenshot(str(shots(tmp_path) / "claim-refused.png"))  # type: ignore[attr-defined]
+            seen["refused"] = driver.find_element("id", "claim-refused").text  # type: ignore[attr-defined]
+            seen["claims"] = driver.find_element("id", "claims").text  # type: ignore[attr-defined]
+            return seen
+
+    seen = await asyncio.to_thread(claim)
+    assert seen["chosen"] == last  # the form offers the month still open to claims
+    assert seen["receipt"] == f"Credit claim #1 for {last}: received"
+    assert "Receipt e-mail" in seen["details"] and "acme.example" in seen["details"]
+    assert seen["url"] == f"{site.url}/customer/acme/claims/1"
+    assert seen["refused"].startswith(f"Your claim for {late} was not accepted: too late;")
+    assert last in seen["claims"] and late not in seen["claims"]
+    for name in ("claim-form.png", "claim-receipt.png", "claim-refused.png"):
+        assert (shots(tmp_path) / name).stat().st_size > 10_000
