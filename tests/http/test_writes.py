@@ -225,3 +225,40 @@ async def test_a_configuration_is_checked_with_pointers_to_its_issues(site: Site
     assert "expected a duration" in problem["errors"][0]["allowed"]
     running = await site.get("/api/v1/config/check", "read")
     assert {p["id"] for p in (await running.json())["probes"]} >= {"panel", "srv-1"}
+
+
+async def test_every_write_route_refuses_a_bad_body_naming_the_field(site: Site) -> None:
+    """Every JSON write route of the route table (incidents, maintenance, claims, tickets,
+    the ledger, a customer's own): an unknown field and a wrong type are 422 with their
+    JSON pointers, and nothing is written."""
+    from monitor.http.server import ROUTES
+    from monitor.store.models import Claim, LedgerEntry, Ticket, TicketEvent
+
+    incident_id = await incident(site)
+    ticket = await site.post("/api/v1/tickets", "write", json={
+        "customer": "acme", "service": "acme-shop", "channel": "email", "summary": "x"})
+    ticket_id = (await ticket.json())["ticket"]["id"]
+    models = (*RECORDS, Claim, Ticket, TicketEvent, LedgerEntry)
+
+    async def everything() -> dict[str, int]:
+        return {m.__name__: len(await rows(site.db, m)) for m in models}
+
+    before = await everything()
+    checked = []
+    for route in ROUTES:
+        if route.method != "POST" or route.body is None or route.body_kind != "json":
+            continue
+        path = (route.path.replace("{incident_id}", str(incident_id))
+                .replace("{ticket_id}", str(ticket_id)).replace("{claim_id}", "1")
+                .replace("{customer}", "acme"))
+        assert "{" not in path, path
+        who = "acme" if route.access.startswith("customer") else "write"
+        field = next(iter(route.body.model_fields))  # type: ignore[union-attr]
+        response = await site.post(path, who, json={"unexpected": 1, field: {"a": "dict"}})
+        problem = await response.json()
+        assert response.status == 422, (path, problem)
+        pointers = {e["pointer"] for e in problem["errors"]}
+        assert {"/unexpected", f"/{field}"} <= pointers, (path, pointers)
+        checked.append(path)
+    assert len(checked) >= 20
+    assert await everything() == before
