@@ -5,7 +5,8 @@
     Recorder (probe history), Heartbeat (R-M3)          HTTP: pages, API, /metrics, health
     RunningMonth ─► SLARefresher: per-customer SLA metrics of the running month
     APScheduler: probe tick (50 ms slots), certificate tick, heartbeat, history flush,
-                 duty checks (new maintenance windows, D-2 at-risk alerts), SLA metrics
+                 duty checks (new maintenance windows, D-2 at-risk alerts), SLA metrics,
+                 statements (``statements.auto``: close each month, send, remind; issue 14)
 
 Start-up fails fast on a bad configuration or an unreachable database.
 SIGTERM/SIGINT stop cleanly: no new probes, running ones finish or are cut at
@@ -54,13 +55,16 @@ from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import TokenSet, load_tokens
 from monitor.http.links import LinkKeys, load_link_keys
 from monitor.notify import Notifier, NotifierPlan
+from monitor.notify.contract import ContractMailer
 from monitor.notify.smtp import Transport
+from monitor.present.statement import check_pdf
 from monitor.probes import ProbeSessions, build_certificate_check, build_probe
 from monitor.store import Database
 
 log = logging.getLogger("monitor.daemon")
 
 DUTY_CHECK_INTERVAL = 30.0  # seconds; the D-2 warning comes 30 min before a 2 h deadline
+STATEMENT_CHECK_INTERVAL = 60.0  # seconds; statements are due a day after the month ends
 #: /readyz answers within about this: a database that cannot take a write by then (locked
 #: by another writer, or away) is "not ready" (503), never a hanging probe.
 READY_TIMEOUT = 2.0
@@ -111,6 +115,10 @@ class Daemon:
         # Secrets of the HTTP edge, read once (a missing or bad one stops the start: exit 2).
         tokens = load_tokens(settings.http, frozenset(settings.topology.customers))
         links = load_link_keys(settings.http)
+        if settings.statements.auto:
+            # Fail fast: a daemon that must send statements can render them (exit 2 names
+            # the packages to install).
+            await asyncio.to_thread(check_pdf)
         self.db = Database.open(settings.storage.url)
         await self.db.upgrade()  # a no-op when the schema is current
         self.metrics = DaemonMetrics(self.registry)
@@ -160,6 +168,8 @@ class Daemon:
         self._every(settings.monitor.heartbeat_interval, self._beat, "heartbeat")
         self._every(self.flush_interval, self.flush, "flush")
         self._every(DUTY_CHECK_INTERVAL, self.check_duties, "duties")
+        self._every(STATEMENT_CHECK_INTERVAL, self.check_statements, "statements")
+        self.scheduler.add_job(self.check_statements, id="statements-at-start")
         self.running_month = RunningMonth(self.db, settings)
         self.sla_metrics = SLARefresher(self.running_month, self.clock, self.registry)
         self._every(settings.monitor.sla_metrics_interval, self.sla_metrics.refresh, "sla-metrics")
@@ -224,6 +234,31 @@ class Daemon:
         except Exception:
             log.exception("duty check failed; tried again at the next one")
 
+    async def check_statements(self) -> actions.AutoStatements | None:
+        """Issue 14, with ``statements.auto``: close each month the configured delay after it
+        ends and queue its statements, then the claim reminders that are due. A stop request
+        is honoured between customers; the next run (after a restart too) resumes."""
+        if not self.settings.statements.auto:
+            return None
+        try:
+            now = self.clock.now()
+            done = await actions.auto_statements(
+                self.db, self.settings, mail=ContractMailer(self.settings, now), now=now,
+                stopping=self._stopping.is_set)
+        except Exception:
+            log.exception("statement check failed; tried again at the next one")
+            return None
+        for sent in done.sent:
+            if sent.queued:
+                self.notifier.worker.wake()
+            log.info("statements queued", extra={
+                "month": sent.month, "revision": sent.revision, "frozen": sent.frozen,
+                "queued": [item.customer for item in sent.queued]})
+        for month, customers in done.reminded.items():
+            self.notifier.worker.wake()
+            log.info("claim reminders queued", extra={"month": month, "customers": customers})
+        return done
+
     async def _start_http(self) -> None:
         host, _, port = self.settings.http.listen.rpartition(":")
         # No access log: a query string may hold a customer link's signature.
@@ -284,6 +319,9 @@ class Daemon:
         try:
             # Parsing 20,000 targets takes seconds: never on the event loop that probes.
             config = await asyncio.to_thread(load_config, self.config_path)
+            if config.statements.auto and not self.settings.statements.auto:
+                # Turning statements.auto on: PDF must render here (RenderError refuses).
+                await asyncio.to_thread(check_pdf)
             prepared = self.prepare(config)
         except MonitorError as exc:
             return self._refuse(str(exc))

@@ -8,6 +8,8 @@
     │                            names the field (``end``), each edge in its words (exit 2)
     ├── ConfigError              the configuration file is unreadable or invalid (exit 2);
     │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
+    ├── RenderError              a document could not be rendered: PDF needs Pango and fonts
+    │                            installed with the system packages (exit 2)
     ├── StoreError               the database failed (exit 1)
     │   └── SchemaError          no sla-monitor database where one was looked for, or one at
     │                            another schema revision: point at the right one (exit 2)
@@ -58,6 +60,7 @@ __all__ = [
     "ProbeError",
     "ProbeTimeout",
     "RedirectLoop",
+    "RenderError",
     "SchemaError",
     "StoreError",
     "TLSError",
@@ -172,6 +175,14 @@ class ConfigError(MonitorError):
         lines = [f"{source}: {len(issues)} configuration error(s)"]
         lines += [f"  {issue}" for issue in issues]
         super().__init__("\n".join(lines))
+
+
+class RenderError(MonitorError):
+    """A statement or report could not be rendered as PDF: the libraries WeasyPrint needs
+    (Pango) or the fonts are missing on this host; the message names the packages (exit 2,
+    an installation problem, like a missing configuration file)."""
+
+    exit_code = 2
 
 
 class StoreError(MonitorError):

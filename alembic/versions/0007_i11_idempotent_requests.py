@@ -1,7 +1,7 @@
 """answers to the HTTP API's retried writes (Idempotency-Key)
 
 Revision ID: 0007_i11
-Revises: 0004_traps
+Revises: 0008_i14
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = "0007_i11"
-down_revision = "0004_traps"
+down_revision = "0008_i14"
 branch_labels = None
 depends_on = None
 

@@ -60,6 +60,16 @@ The ledger (:mod:`.ledger`; L-1..L-6) and what time decides (:mod:`.settlement`)
     renew(db, settings, *, site, until, actor, now) -> Renewed
     settle(db, settings, *, now, actor="sla-monitor") -> Settled
 
+Statements (:mod:`.statements`, :mod:`.statement_runs`; issue 14, R-C3, R-C1)::
+
+    statement(db, settings, *, month, customer, revision=None, now) -> Statement
+    statement_files(statement) -> StatementFiles                  (HTML, PDF, CSV)
+    send_statements(db, settings, *, month, customer=None, dry_run=False, mail, actor, now)
+        -> StatementsSent
+    auto_statements(db, settings, *, mail, now, stopping=None) -> AutoStatements
+    remind(db, settings, *, month, mail, now) -> list[str]
+    month_summary(db, settings, *, month, now) -> Summary         (the operators' view)
+
 Actions that owe the customer an e-mail take ``mail`` (:class:`.mail.ContractMail`) and
 queue it in their own transaction. Actions a customer may take (the claim form, the
 customer API) take ``customer=``: the record must be that customer's.
@@ -111,7 +121,7 @@ from monitor.actions.ledger import (
     ledger_show,
     renew,
 )
-from monitor.actions.mail import ContractMail
+from monitor.actions.mail import ContractMail, StatementFiles, StatementMail
 from monitor.actions.maintenance import (
     MaintenanceAdded,
     MaintenanceListed,
@@ -128,7 +138,16 @@ from monitor.actions.reports import (
     month_report,
 )
 from monitor.actions.settlement import Settled, settle
+from monitor.actions.statement_runs import AutoStatements, auto_statements, remind
+from monitor.actions.statements import (
+    StatementItem,
+    StatementsSent,
+    send_statements,
+    statement,
+    statement_files,
+)
 from monitor.actions.status import PublicStatus, public_history, public_status
+from monitor.actions.summary import month_summary
 from monitor.actions.tickets import (
     EventRecord,
     TicketRecord,
@@ -150,6 +169,7 @@ from monitor.actions.tickets import (
 )
 
 __all__ = [
+    "AutoStatements",
     "CauseChanged",
     "ClaimRecord",
     "ClaimView",
@@ -172,6 +192,10 @@ __all__ = [
     "ReviewNoted",
     "Settled",
     "SiteAccount",
+    "StatementFiles",
+    "StatementItem",
+    "StatementMail",
+    "StatementsSent",
     "TicketRecord",
     "TicketView",
     "WindowRecord",
@@ -180,6 +204,7 @@ __all__ = [
     "answer_ticket",
     "approve_price",
     "ask_ticket",
+    "auto_statements",
     "change_cause",
     "check_config",
     "check_config_text",
@@ -202,15 +227,20 @@ __all__ = [
     "log_notification",
     "month_inputs",
     "month_report",
+    "month_summary",
     "open_ticket",
     "public_history",
     "public_status",
+    "remind",
     "renew",
     "reopen_ticket",
     "reprice_ticket",
     "return_ticket",
+    "send_statements",
     "settle",
     "show_claim",
     "show_ticket",
+    "statement",
+    "statement_files",
     "submit_claim",
 ]

@@ -11,15 +11,17 @@ edge (the CLI, the HTTP API) hands one in.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from monitor.present.statement import Statement
     from monitor.store import Tx
     from monitor.store.claims import ClaimRecord
     from monitor.store.tickets import TicketRecord
 
-__all__ = ["ContractMail"]
+__all__ = ["ContractMail", "StatementFiles", "StatementMail"]
 
 
 class ContractMail(Protocol):
@@ -38,3 +40,21 @@ class ContractMail(Protocol):
 
     async def price_change(self, tx: Tx, ticket: TicketRecord) -> None:
         """L-5: a raised price that needs the customer's approval."""
+
+
+@dataclass(frozen=True)
+class StatementFiles:
+    """A statement as its e-mail carries it: the HTML body, and the PDF and CSV attached."""
+
+    html: str
+    pdf: bytes
+    csv: str
+
+
+class StatementMail(Protocol):
+    async def statement(self, tx: Tx, statement: Statement, files: StatementFiles) -> str:
+        """Queue a monthly statement (or a correction) to the customer's technical and
+        executive contacts; returns its outbox dedupe key (one per customer and revision)."""
+
+    async def claim_reminder(self, tx: Tx, statement: Statement) -> str:
+        """Queue the reminder to claim a month's credit (one per customer and month)."""

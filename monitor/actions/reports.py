@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from monitor.actions.common import iso_utc, known
 from monitor.actions.ledger import customer_lapse
@@ -49,10 +49,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPARED",
+    "Change",
     "Closing",
     "MonthInputs",
     "ReviewNoted",
     "close_month",
+    "customer_changes",
     "incident_input",
     "maintenance_input",
     "month_customers",
@@ -89,6 +91,25 @@ class MonthInputs:
             now,
             self.tickets,
         )
+
+    def evidence(self) -> dict[str, object]:
+        """What a statement shows besides the report, frozen with a revision (issue 14): the
+        month's maintenance windows, each with the services it covers (a server's window
+        covers its projects) and when its notice reached each customer (R-EX1, D-3)."""
+        return {
+            "maintenance": [
+                {
+                    "id": window.id,
+                    "services": sorted(window.service_ids),
+                    "start": iso_utc(window.start),
+                    "end": iso_utc(window.end),
+                    "reason": window.reason,
+                    "notices": {customer: iso_utc(at)
+                                for customer, at in sorted(window.notices.items())},
+                }
+                for window in sorted(self.maintenance, key=lambda w: w.id)
+            ]
+        }
 
     def digest(self) -> str:
         return inputs_digest(
@@ -329,12 +350,55 @@ def _differences(old: Mapping[str, object], new: Mapping[str, object]) -> list[s
         if previous is None:
             changes.append(f"{customer['customer']}: new in this revision")
             continue
-        for key in COMPARED:
-            if previous.get(key) != customer.get(key):
-                changes.append(
-                    f"{customer['customer']}: {key} {previous.get(key)!r} -> {customer.get(key)!r}"
-                )
+        changes += [f"{customer['customer']}: {change}"
+                    for change in customer_changes(previous, customer)]
     return changes
+
+
+class Change(NamedTuple):
+    """One difference between two revisions' records of a customer: a figure
+    (``incident`` None) or an incident's (``field`` "added"/"removed" for the whole)."""
+
+    field: str
+    before: object
+    after: object
+    incident: int | None = None
+
+    def __str__(self) -> str:
+        if self.field == "added":
+            return f"incident {self.incident}: new in this revision"
+        if self.field == "removed":
+            return f"incident {self.incident}: no longer counted in this month"
+        prefix = "" if self.incident is None else f"incident {self.incident}: "
+        return f"{prefix}{self.field} {self.before!r} -> {self.after!r}"
+
+
+def customer_changes(old: Mapping[str, object], new: Mapping[str, object]) -> list[Change]:
+    """What differs between two revisions' records of one customer (the SPEC section 7
+    JSON): each :data:`COMPARED` figure, then each incident that appeared, went or changed
+    its counted time or cause. Empty when the customer's figures and incidents are the same
+    (a corrected statement is owed only then, issue 14)."""
+    changes = [Change(key, old.get(key), new.get(key))
+               for key in COMPARED if old.get(key) != new.get(key)]
+    before, after = _incidents(old), _incidents(new)
+    for incident_id in sorted(before.keys() | after.keys()):
+        was, now = before.get(incident_id), after.get(incident_id)
+        if was is None:
+            changes.append(Change("added", None, after[incident_id], incident_id))
+        elif now is None:
+            changes.append(Change("removed", was, None, incident_id))
+        else:
+            changes += [Change(key, was.get(key), now.get(key), incident_id)
+                        for key in ("counted_seconds", "cause", "start", "end")
+                        if was.get(key) != now.get(key)]
+    return changes
+
+
+def _incidents(customer: Mapping[str, object]) -> dict[int, dict[str, object]]:
+    found = customer.get("incidents", [])
+    if not isinstance(found, list):
+        return {}
+    return {i["id"]: i for i in found if isinstance(i, dict) and isinstance(i.get("id"), int)}
 
 
 def _customers(report: Mapping[str, object]) -> list[dict[str, object]]:
@@ -369,7 +433,9 @@ async def close_month(
         revision = 1 if latest is None else latest.revision + 1
         changes = [] if latest is None else _differences(latest.report, report)
         await reports.add_revision(
-            tx, RevisionRecord(period.calendar, period.label, revision, now, digest, report)
+            tx,
+            RevisionRecord(period.calendar, period.label, revision, now, digest, report,
+                           inputs.evidence()),
         )
         reviews = await _note_reviews(tx, computed, revision, now)
     return Closing(period.label, revision, True, digest, changes, reviews)

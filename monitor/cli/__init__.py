@@ -28,6 +28,7 @@ from monitor.cli import (
     maintenance,
     report,
     run,
+    statement,
     ticket,
 )
 from monitor.cli.common import flag, with_typed
@@ -35,7 +36,8 @@ from monitor.errors import InputError, MonitorError
 from monitor.logs import for_stderr
 
 COMMAND_MODULES = (
-    demo, check, db, run, incident, maintenance, report, claim, ticket, ledger, customer,
+    demo, check, db, run, incident, maintenance, report, statement, claim, ticket, ledger,
+    customer,
 )
 
 

@@ -1,18 +1,35 @@
-"""``sla-monitor report [close] --month YYYY-MM [--customer ID] [--format table|json|csv]``."""
+"""``sla-monitor report [close] --month YYYY-MM [--customer ID] [--format table|json|csv|html|pdf]
+[-o FILE]``: ``html`` and ``pdf`` are the operators' summary of every customer (issue 14)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from monitor import actions
 from monitor.cli.common import database, print_json, run_async, settings
+from monitor.cli.statement import write_output
 from monitor.clock import SystemClock
-from monitor.present import format_days, report_csv, report_table
+from monitor.errors import UsageError
+from monitor.present import as_json, format_days, report_csv, report_table
+from monitor.present.statement import pdf, summary_html
 
 
 async def _report(args: argparse.Namespace) -> int:
     config = settings(args)
     now = SystemClock().now()
+    if args.format in ("html", "pdf"):
+        if args.action == "close" or args.customer is not None:
+            raise UsageError(f"--format {args.format}: is the operators' summary of every "
+                             "customer; allowed with report (show) and without --customer "
+                             "(a customer's own document is: statement show --customer C)")
+        async with database(config) as db:
+            summary = await actions.month_summary(db, config, month=args.month, now=now)
+        if args.format == "pdf":
+            write_output(pdf(summary_html(summary, for_print=True)), args.output, binary=True)
+        else:
+            write_output(summary_html(summary), args.output)
+        return 0
     async with database(config) as db:
         if args.action == "close":
             closing = await actions.close_month(db, config, month=args.month, now=now)
@@ -40,11 +57,15 @@ async def _report(args: argparse.Namespace) -> int:
                       f"sla-monitor claim decide {review.claim_id} --approve|--partly DAYS|--reject")
         return 0
     if args.format == "json":
-        print_json(report.to_json())  # the SPEC section 7 document
+        if args.output is None:
+            print_json(report.to_json())  # the SPEC section 7 document
+        else:
+            write_output(json.dumps(as_json(report.to_json()), indent=2, ensure_ascii=False),
+                         args.output)
     elif args.format == "csv":
-        print(report_csv(report))
+        write_output(report_csv(report), args.output)
     else:
-        print(report_table(report, detail=args.customer is not None))
+        write_output(report_table(report, detail=args.customer is not None), args.output)
     return 0
 
 
@@ -66,5 +87,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     parser.add_argument("--month", required=True, help="YYYY-MM in the configured calendar")
     parser.add_argument("--customer", help="one customer, with its incident list and evidence")
-    parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    parser.add_argument(
+        "--format", choices=["table", "json", "csv", "html", "pdf"], default="table",
+        help="table (default), json (SPEC section 7), csv; html or pdf: the operators' summary "
+        "of every customer (totals of credit days and money, customers below target, duty "
+        "breaches, statements sent, claims)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE (a PDF needs -o or a redirect)")
     parser.set_defaults(handler=run_async(_report))

@@ -54,6 +54,7 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _probes(data)
     yield from _policy(data)
     yield from _smtp(data)
+    yield from _statements(data)
 
 
 def _unique(
@@ -244,3 +245,22 @@ def _smtp(data: dict[str, Any]) -> Iterator[Issue]:
     http = data.get("http")
     if isinstance(http, dict) and http.get("tokens_file") and http.get("tokens_env"):
         yield ("http", "tokens_file"), "give tokens_file or tokens_env, not both"
+
+
+def _statements(data: dict[str, Any]) -> Iterator[Issue]:
+    """A reminder must come after the statement and before the claim deadline (R-C1)."""
+    statements = _section(data, "statements")
+    if statements.get("reminder_before") is None:
+        return
+    before = _seconds(statements.get("reminder_before"), 3 * 86400.0)
+    delay = _seconds(statements.get("delay"), 86400.0)
+    deadline = _seconds(_section(data, "policy").get("claim_deadline"), 14 * 86400.0)
+    if before is None or delay is None or deadline is None:
+        return
+    if deadline - before <= delay:
+        yield ("statements", "reminder_before"), (
+            f"{format_duration(before)} before the claim deadline is not after the statements "
+            f"are sent ({format_duration(delay)} after the month ends; the claim deadline is "
+            f"{format_duration(deadline)} after it): allowed: less than "
+            f"{format_duration(deadline - delay)}, or null for no reminders"
+        )

@@ -441,6 +441,20 @@ class HTTPServer(Strict):
         return value
 
 
+class Statements(Strict):
+    """Monthly SLA statements (issue 14): ``sla-monitor statement show|send``, and with
+    ``auto`` the daemon's own closing and sending."""
+
+    auto: bool = False
+    """the daemon closes each ended month, e-mails its statements and reminds customers owed credit"""
+    delay: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 86400.0
+    """how long after the month ends (provider's zone) the daemon closes it and sends them"""
+    reminder_before: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] | None = (
+        3 * 86400.0
+    )
+    """remind customers owed credit, with no claim, this long before the claim deadline; null: never"""
+
+
 class Config(Strict):
     provider: Provider = Provider()
     """who runs the monitor, time zone and calendar"""
@@ -464,3 +478,5 @@ class Config(Strict):
     """database"""
     http: HTTPServer = HTTPServer()
     """HTTP server"""
+    statements: Statements = Statements()
+    """monthly statements: HTML, PDF and CSV, e-mailed to each customer (issue 14)"""

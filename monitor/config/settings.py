@@ -27,6 +27,7 @@ from monitor.config.schema import (
     HTTPServer,
     MonitorSettings,
     Provider,
+    Statements,
     Storage,
     TicketType,
 )
@@ -129,6 +130,10 @@ class Settings:
         if self.smtp is not None and self.smtp.sender is not None:
             return self.smtp.sender
         return self.provider.sender or LOCAL_SENDER
+
+    @property
+    def statements(self) -> Statements:
+        return self.config.statements
 
     @property
     def timezone(self) -> str:

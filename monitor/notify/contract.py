@@ -27,15 +27,19 @@ from monitor.notify.sending import Envelope
 from monitor.present import format_money
 from monitor.sla import diagnosis_due
 from monitor.store.claims import ClaimRecord
+from monitor.store.outbox import Attachment
 from monitor.store.tickets import TicketRecord
 
 if TYPE_CHECKING:
+    from monitor.actions.mail import StatementFiles
+    from monitor.present.statement import Statement
     from monitor.store import Tx
 
 __all__ = ["CONTRACT_KINDS", "ContractMailer"]
 
 #: The outbox kinds of these messages.
-CONTRACT_KINDS = ("ticket_number", "claim_receipt", "claim_decision", "price_change")
+CONTRACT_KINDS = ("ticket_number", "claim_receipt", "claim_decision", "price_change",
+                  "statement", "claim_reminder")
 
 class ContractMailer:
     """Queues the contract's customer e-mails; ``now`` is when they are queued (the
@@ -50,6 +54,12 @@ class ContractMailer:
 
     def _to(self, customer_id: str) -> tuple[str, ...]:
         return (self.settings.topology.customers[customer_id].contacts.technical.email,)
+
+    def _both(self, customer_id: str) -> tuple[str, ...]:
+        """The technical and the executive contact (statements, issue 14)."""
+        contacts = self.settings.topology.customers[customer_id].contacts
+        found = [c.email for c in (contacts.technical, contacts.executive) if c is not None]
+        return tuple(dict.fromkeys(found))
 
     def _name(self, customer_id: str) -> str:
         return self.settings.topology.customers[customer_id].name
@@ -111,3 +121,26 @@ class ContractMailer:
         key = f"price_change:{ticket.id}:{ticket.price_requested_at.isoformat()}"
         await self._queue(tx, Draft(key, "price_change", self._to(ticket.customer_id), rendered,
                                     customer_id=ticket.customer_id, ticket_id=ticket.id))
+
+    async def statement(self, tx: Tx, statement: Statement, files: StatementFiles) -> str:
+        """Issue 14: the statement (HTML body, PDF and CSV attached) to the technical and
+        executive contacts, once per customer and revision (the dedupe key)."""
+        key = (f"statement:{statement.calendar}:{statement.month}:{statement.customer}:"
+               f"{statement.revision}")
+        rendered = templates.statement(self.style, statement)
+        attachments = (
+            Attachment(f"{statement.filename}.pdf", "application/pdf", files.pdf),
+            Attachment(f"{statement.filename}.csv", "text/csv", files.csv.encode("utf-8")),
+        )
+        await self._queue(tx, Draft(key, "statement", self._both(statement.customer), rendered,
+                                    customer_id=statement.customer, attachments=attachments))
+        return key
+
+    async def claim_reminder(self, tx: Tx, statement: Statement) -> str:
+        """R-C1 / issue 14: once per customer and month, to the technical and executive
+        contacts."""
+        key = f"claim_reminder:{statement.calendar}:{statement.month}:{statement.customer}"
+        rendered = templates.claim_reminder(self.style, statement)
+        await self._queue(tx, Draft(key, "claim_reminder", self._both(statement.customer),
+                                    rendered, customer_id=statement.customer))
+        return key

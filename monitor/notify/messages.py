@@ -28,6 +28,7 @@ from email.policy import EmailPolicy
 from typing import Any
 
 from monitor.present.text import has_arabic_script, one_line
+from monitor.store.outbox import Attachment
 
 __all__ = [
     "OPERATOR_KINDS_PREFIX",
@@ -46,6 +47,7 @@ __all__ = [
 OPERATOR_KINDS_PREFIX = "ops_"
 
 _LABEL = re.compile(r"[^a-z0-9-]+")
+_LABEL_FILE = re.compile(r"[^A-Za-z0-9._-]+")  # an attachment's file name: nothing to quote
 
 
 def is_operator_kind(kind: str) -> bool:
@@ -80,10 +82,13 @@ def build_email(
     date: dt.datetime,
     kind: str,
     in_reply_to: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
     """A multipart/alternative (plain + HTML) UTF-8 message, marked as automatic;
     ``in_reply_to`` (a Message-ID) threads it under the message it follows up, e.g. a
-    recovery under its outage e-mail (``In-Reply-To`` and ``References``, RFC 5322)."""
+    recovery under its outage e-mail (``In-Reply-To`` and ``References``, RFC 5322).
+    ``attachments`` (a statement's PDF and CSV) make it multipart/mixed, the text and
+    HTML alternatives first."""
     username, _, domain = sender.partition("@")
     message = EmailMessage()
     message["From"] = Address(
@@ -104,6 +109,10 @@ def build_email(
     message.set_content(text, cte=_transfer_encoding(text))
     if html is not None:
         message.add_alternative(html, subtype="html", cte=_transfer_encoding(html))
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
+                               filename=_LABEL_FILE.sub("-", attachment.filename))
     return message
 
 

@@ -19,6 +19,7 @@ from monitor.notify.sending import Backoff, Envelope
 from monitor.notify.smtp import MaildirTransport, SMTPTransport, Transport
 from monitor.notify.tracking import DutyCheck, DutyTracker
 from monitor.store import maintenance, state_directory
+from monitor.store.outbox import QueuedMessage
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -177,6 +178,11 @@ class Notifier:
         if self._worker is not None:
             await self._worker.refresh_depth()
         return result
+
+    async def send_now(self, dedupe_keys: list[str], *, within: float = 60.0) -> list[QueuedMessage]:
+        """Send these queued messages now (``statement send``), waiting for those the
+        daemon's worker holds; returns them as they then stand."""
+        return await self.worker.send_now(dedupe_keys, within=within)
 
     async def run_once(self) -> int:
         """Send what is due now, without the background worker; returns messages attempted."""

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.sending import Backoff, Courier, Envelope, OutboxHooks
 from monitor.notify.smtp import Transport
 from monitor.store import outbox as stored
-from monitor.store.outbox import NewMessage, QueuedMessage
+from monitor.store.outbox import Attachment, NewMessage, QueuedMessage
 
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
@@ -74,6 +75,7 @@ class Draft:
     # The dedupe key of the message this one follows up (a recovery: its outage e-mail):
     # it is sent with In-Reply-To/References naming that message's Message-ID.
     follows: str | None = None
+    attachments: tuple[Attachment, ...] = ()  # files sent with it (a statement's PDF, CSV)
 
 
 async def enqueue(tx: Tx, drafts: Sequence[Draft], *, now: dt.datetime, domain: str) -> int:
@@ -101,6 +103,7 @@ async def enqueue(tx: Tx, drafts: Sequence[Draft], *, now: dt.datetime, domain: 
                 claim_id=draft.claim_id,
                 ticket_id=draft.ticket_id,
                 in_reply_to=parents.get(draft.follows) if draft.follows else None,
+                attachments=draft.attachments,
             )
             for draft in drafts
         ],
@@ -186,6 +189,32 @@ class OutboxWorker:
             attempted.update(await self.courier.send(batch, stopping=self._stopping))
         await self.refresh_depth()
         return len(attempted)
+
+    async def send_now(
+        self, dedupe_keys: Sequence[str], *, within: float = 60.0, poll: float = 0.2
+    ) -> list[QueuedMessage]:
+        """Send the messages of ``dedupe_keys`` now, once each, and return them as they then
+        stand: accepted (``accepted_at``), failed, or still pending with the error of the
+        attempt (a transient failure: the daemon's outbox retries it). A message another
+        sender holds (the daemon's worker) is waited for, up to ``within`` seconds: the
+        same message is never sent by both (its lease)."""
+        keys = sorted(set(dedupe_keys))
+        attempted: set[int] = set()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + within
+        while True:
+            batch = await self.db.run(
+                functools.partial(stored.claim, now=self.clock.now(), lease=self.lease,
+                                  limit=self.batch_size, exclude=attempted, only=keys)
+            )
+            if batch:
+                attempted.update(await self.courier.send(batch, stopping=self._stopping))
+                continue
+            found = await self.db.run(lambda tx: stored.find(tx, keys), readonly=True)
+            held = [m for m in found if m.status == "sending" and m.id not in attempted]
+            if not held or loop.time() > give_up:
+                return found
+            await asyncio.sleep(poll)
 
     async def refresh_depth(self) -> int:
         depth = await self.db.run(stored.depth, readonly=True)

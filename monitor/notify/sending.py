@@ -142,6 +142,7 @@ class Courier:
                         date=row.created_at,
                         kind=row.kind,
                         in_reply_to=row.in_reply_to,
+                        attachments=row.attachments,
                     )
                     delivery = await connection.send(message, self.envelope.sender, row.recipients)
                 except Exception as exc:

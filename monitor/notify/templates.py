@@ -9,8 +9,10 @@ HTML layout.
 
 Customer messages: :func:`outage`, :func:`recovery` (R-N1, D-2),
 :func:`maintenance_notice` (R-EX1, D-3), :func:`claim_receipt`,
-:func:`claim_decision` (R-C1, D-4), :func:`ticket_number` (L-4) and
-:func:`price_change` (L-5). Operator messages: :func:`operator_outage`,
+:func:`claim_decision` (R-C1, D-4), :func:`ticket_number` (L-4),
+:func:`price_change` (L-5), :func:`statement` (the monthly statement, issue 14: its HTML
+body is the statement itself, :mod:`monitor.present.statement`) and
+:func:`claim_reminder` (R-C1). Operator messages: :func:`operator_outage`,
 :func:`operator_recovery`, :func:`duty_warning` (D-2 at risk),
 :func:`contract_duty` (D-4, D-5 at risk or overdue), :func:`send_failure` and
 :func:`late_maintenance` (R-EX1).
@@ -24,12 +26,14 @@ from decimal import Decimal
 
 from monitor.notify.layout import Block, Facts, Items, Para, Rendered, Style, compose
 from monitor.notify.messages import has_arabic_script, one_line
-from monitor.present import format_days, format_duration, format_money
+from monitor.present import format_days, format_duration, format_money, format_percent
+from monitor.present.statement import Statement, statement_html
 from monitor.sla import seconds_between
 
 __all__ = [
     "claim_decision",
     "claim_receipt",
+    "claim_reminder",
     "contract_duty",
     "duty_warning",
     "late_maintenance",
@@ -40,6 +44,7 @@ __all__ = [
     "price_change",
     "recovery",
     "send_failure",
+    "statement",
     "ticket_number",
 ]
 
@@ -51,6 +56,74 @@ def _customer(style: Style, name: str, subject: str, blocks: list[Block]) -> Ren
 
 
 # --- customer messages -------------------------------------------------------------------------
+
+
+def _credit(s: Statement) -> str:
+    text = f"{format_days(s.credit_days_total)} of service worth {format_money(s.credit_value, s.currency)}"
+    if s.refund_amount:
+        text += f" and a refund of {format_money(s.refund_amount, s.currency)}"
+    return text
+
+
+def statement(style: Style, s: Statement) -> Rendered:
+    """The monthly statement (issue 14): the HTML body is the statement itself (one
+    template, as attached in PDF); the plain-text part gives its figures and how to claim."""
+    name = one_line(s.customer_name, 80)
+    corrected = s.corrects is not None
+    subject = (f"{'Corrected ' if corrected else ''}SLA statement {s.month} (revision "
+               f"{s.revision}): availability {format_percent(s.availability_percent)} %, "
+               f"credit {format_days(s.credit_days_total)} ({name})")
+    blocks: list[Block] = [Para(f"Dear {name},")]
+    if corrected:
+        blocks += [Para(f"This corrected statement replaces the one of revision {s.corrects}: "
+                        "records of the month changed after it was sent (R-C3). What "
+                        "changed for you:"), Items(s.changes)]
+    else:
+        blocks.append(Para(f"Here is your SLA statement for {s.month}, also attached as PDF "
+                           "and CSV."))
+    rows = [
+        ("Period", f"{style.time(s.period_start)} to {style.time(s.period_end)}"),
+        ("Availability", f"{format_percent(s.availability_percent)} % (target "
+                         f"{s.target_percent} %)"),
+        ("Counted downtime", format_duration(s.downtime_seconds)),
+        ("Excluded", format_duration(s.excluded_seconds)),
+        ("Unknown", format_duration(s.unknown_seconds)),
+        ("Credit", _credit(s)),
+        ("Claim deadline", style.time(s.claim_deadline)),
+        ("Revision", f"{s.revision}, inputs {s.inputs_hash[:16]}"),
+    ]
+    blocks.append(Facts(tuple(rows)))
+    if s.no_credit_because:
+        blocks.append(Para(f"No credit is due for this month: {s.no_credit_because}"))
+    elif s.credit_days_total > 0 or s.refund_amount > 0:
+        blocks += [Para("This credit is granted when you claim it, by the deadline above:"),
+                   Items(s.how_to_claim)]
+    text = compose(style, subject, blocks).text
+    return Rendered(subject=one_line(f"[{style.provider_name}] {subject}", 250), text=text,
+                    html=statement_html(s))
+
+
+def claim_reminder(style: Style, s: Statement) -> Rendered:
+    """R-C1: a customer owed credit for the month that has not claimed it, reminded before
+    the claim deadline (issue 14)."""
+    name = one_line(s.customer_name, 80)
+    return _customer(
+        style,
+        s.customer_name,
+        f"Reminder: claim your SLA credit for {s.month} by {style.time(s.claim_deadline)} "
+        f"({name})",
+        [
+            Para(f"Your SLA statement for {s.month} (revision {s.revision}) shows a service "
+                 f"credit of {_credit(s)}. It is granted only when you claim it, and claims "
+                 "for the month close at the deadline below (R-C1)."),
+            Facts((("Availability", f"{format_percent(s.availability_percent)} % (target "
+                                    f"{s.target_percent} %)"),
+                   ("Credit", _credit(s)),
+                   ("Claim deadline", style.time(s.claim_deadline)))),
+            Para("How to claim:"),
+            Items(s.how_to_claim),
+        ],
+    )
 
 
 def outage(

@@ -60,10 +60,22 @@ _UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
 
 def format_time(
-    at: dt.datetime | None, timezone: str, calendar: str = "gregorian", *, seconds: bool = False
+    at: dt.datetime | None,
+    timezone: str,
+    calendar: str = "gregorian",
+    *,
+    seconds: bool = False,
+    compact: bool = False,
 ) -> str:
     """``at`` in the provider's zone and calendar; ``-`` for None. ``seconds`` for tables,
-    where incidents are compared to the probe interval (R-M1)."""
+    where incidents are compared to the probe interval (R-M1). ``compact`` for the rows of
+    a document that names the zone once (a statement): the offset without the zone's name
+    nor the Gregorian date, still one instant.
+
+    >>> format_time(dt.datetime(2026, 3, 21, 9, 0, tzinfo=dt.UTC), "Asia/Tehran", "jalali",
+    ...             compact=True)
+    '1405/01/01 12:30 (UTC+03:30)'
+    """
     if at is None:
         return "-"
     local = at.astimezone(ZoneInfo(timezone))
@@ -72,6 +84,10 @@ def format_time(
         return local.strftime(f"%Y-%m-%d {clock}") + " UTC"
     raw = local.strftime("%z")
     offset = f"UTC{raw[:3]}:{raw[3:]}"
+    if compact:
+        day = (jdatetime.datetime.fromgregorian(datetime=local).strftime(f"%Y/%m/%d {clock}")
+               if calendar == "jalali" else local.strftime(f"%Y-%m-%d {clock}"))
+        return f"{day} ({offset})"
     if calendar == "jalali":
         jalali = jdatetime.datetime.fromgregorian(datetime=local)
         return (

@@ -1,16 +1,22 @@
-"""The one template system: a Jinja2 environment with autoescape on, for the status and
-customer pages, the Atom feed, the SVG badges and the HTML part of every e-mail.
+"""The one template system: a Jinja2 environment with autoescape on, for everything people
+read as a document: the status and customer pages, the Atom feed, the SVG badges, the HTML
+part of every e-mail (issue 11), and the monthly statements and the operators' summary
+(issue 14, HTML and PDF).
 
 Templates live in ``monitor/present/templates/`` and show values only through the
 filters below, which are the one formatter (:mod:`monitor.present.formats`):
 
 =========================  =============================================================
-``at|when(tz, calendar)``  a time in the provider's zone and calendar (R-M5)
+``at|when(tz, calendar)``  a time in the provider's zone and calendar (R-M5); with
+                           ``compact=true`` its offset only (rows under a heading that
+                           names the zone)
 ``date|day(calendar)``     a calendar day of that calendar
 ``seconds|duration``       ``1 h 30 min``
-``amount|money(currency)`` two decimals, half up (R-T2)
+``amount|money(currency)`` two decimals, half up (R-T2); whole rials for IRR
 ``percent|percent``        availability to three decimals, rounded down (R-M6)
-``days|days``              days of service, ``7 days`` (whole, or halves, R-P1)
+``days|days``              days of service with their unit, ``1 day``, ``3.5 days``
+``days|day_count``         the number alone (whole, or a half, R-P1), for a column or a
+                           sum whose heading says "days"
 ``at|iso``                 ISO 8601 UTC with ``Z`` (feeds, ``<time datetime>``)
 ``text|one_line``          one line of printable text (titles, headers)
 =========================  =============================================================
@@ -19,6 +25,8 @@ and ``rtl(text)`` says whether a name is written right to left. Every value is e
 (autoescape, whatever the template's extension: HTML, XML and SVG escape alike), and an
 undefined name is an error, never an empty string.
 
+>>> environment().from_string("<bdi>{{ name }}</bdi>").render(name="<b>ACME</b>")
+'<bdi>&lt;b&gt;ACME&lt;/b&gt;</bdi>'
 >>> print(render("badge.svg", label="panel", message="operational", color="#2e7d32",
 ...              label_width=44, message_width=76).splitlines()[0])
 <svg xmlns="http://www.w3.org/2000/svg" width="120" height="20" role="img" aria-label="panel: operational">
@@ -42,19 +50,27 @@ from monitor.present.formats import (
     format_time,
 )
 from monitor.present.text import has_arabic_script, one_line
-from monitor.sla.report import iso_utc
+from monitor.sla.report import iso_utc, shown_days
 
 __all__ = ["environment", "render"]
 
 
 def _when(
-    at: dt.datetime | None, timezone: str, calendar: str = "gregorian", seconds: bool = False
+    at: dt.datetime | None,
+    timezone: str,
+    calendar: str = "gregorian",
+    seconds: bool = False,
+    compact: bool = False,
 ) -> str:
-    return format_time(at, timezone, calendar, seconds=seconds)
+    return format_time(at, timezone, calendar, seconds=seconds, compact=compact)
 
 
 def _days(days: Decimal | int) -> str:
     return format_days(Decimal(days))
+
+
+def _day_count(days: Decimal | int) -> int | float:
+    return shown_days(Decimal(days))
 
 
 @functools.cache
@@ -75,6 +91,7 @@ def environment() -> Environment:
         money=format_money,
         percent=format_percent,
         days=_days,
+        day_count=_day_count,
         iso=iso_utc,
         one_line=one_line,
     )
@@ -83,5 +100,5 @@ def environment() -> Environment:
 
 
 def render(template: str, **context: Any) -> str:
-    """``template`` rendered with ``context`` (outside a request: e-mails, tests)."""
+    """``template`` rendered with ``context`` (outside a request: e-mails, statements, tests)."""
     return environment().get_template(template).render(**context)

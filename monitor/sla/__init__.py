@@ -19,6 +19,7 @@ Layers, bottom up::
     claims      claim deadlines and what an approved claim grants (R-C1, D-4, R-C3)
     ledger      what a site holds: days, support charge, refunds; L-5 prices, L-6 expiry
     report      the report records and their SPEC section 7 JSON
+    statements  monthly statements: when due, who gets one, who is reminded to claim
     engine      compute_month: applies all of it to every customer
     standing    MonthToDate: the running month, recomputing only what changed
     history     the status page's days: down, maintenance, unknown, up (R-M3)
@@ -30,6 +31,7 @@ from monitor.sla.calendar import (
     CalendarName,
     MonthPeriod,
     end_of_next_business_day,
+    local_shift,
     month_containing,
     month_period,
     split_by_month,
@@ -113,6 +115,13 @@ from monitor.sla.ledger import (
 from monitor.sla.policy import DEFAULT_TIERS, Policy, Tier
 from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, MonthReport
 from monitor.sla.standing import MonthToDate, Refreshed
+from monitor.sla.statements import (
+    WITHHELD,
+    reminder_due,
+    reminder_owed,
+    statement_due,
+    statement_withheld,
+)
 
 __all__ = [
     "CALENDARS",
@@ -126,6 +135,7 @@ __all__ = [
     "FINDINGS",
     "INELIGIBLE_REASONS",
     "LEDGER_KINDS",
+    "WITHHELD",
     "CalendarName",
     "Cause",
     "CreditLine",
@@ -176,6 +186,7 @@ __all__ = [
     "is_money",
     "lapse_instant",
     "local_days",
+    "local_shift",
     "minor_units",
     "month_containing",
     "month_ended",
@@ -186,9 +197,13 @@ __all__ = [
     "price_refunded",
     "price_request_lapsed",
     "receipt_due",
+    "reminder_due",
+    "reminder_owed",
     "review_grants",
     "seconds_between",
     "split_by_month",
+    "statement_due",
+    "statement_withheld",
     "subtract",
     "suspended",
     "ticket_credit",

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import jdatetime  # type: ignore[import-untyped, unused-ignore]
 
 from monitor.errors import InputError
-from monitor.sla.intervals import Interval
+from monitor.sla.intervals import Interval, whole_second
 
 __all__ = [
     "CALENDARS",
@@ -42,6 +42,7 @@ __all__ = [
     "CalendarName",
     "MonthPeriod",
     "end_of_next_business_day",
+    "local_shift",
     "month_containing",
     "month_period",
     "split_by_month",
@@ -179,6 +180,22 @@ def split_by_month(
             pieces.append((period, piece))
         period = month_containing(period.end, calendar, tz)
     return pieces
+
+
+def local_shift(instant: datetime, timezone: str, seconds: int) -> datetime:
+    """``instant`` moved by ``seconds``: whole days as calendar days at the same local clock
+    time in ``timezone`` (a daylight-saving change in between does not move it), any
+    remainder as elapsed seconds; negative moves go back. Whole seconds, UTC.
+
+    >>> at = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
+    >>> local_shift(at, "America/New_York", 14 * 86_400).isoformat()  # DST starts 03-08
+    '2026-03-14T23:00:00+00:00'
+    """
+    days, rest = divmod(seconds, 86_400)
+    local = instant.astimezone(zone(timezone))
+    # Aware arithmetic within one zone is wall-clock arithmetic: same clock time, N days on.
+    shifted = (local + timedelta(days=days)).astimezone(UTC)
+    return whole_second(shifted) + timedelta(seconds=rest)
 
 
 def end_of_next_business_day(

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta  # noqa: F401  (UTC: the examples above)
 from decimal import Decimal
 from typing import Literal, get_args
 
-from monitor.sla.calendar import MonthPeriod, end_of_next_business_day, zone
+from monitor.sla.calendar import MonthPeriod, end_of_next_business_day, local_shift
 from monitor.sla.deadlines import in_time
 from monitor.sla.intervals import whole_second
 from monitor.sla.policy import Policy
@@ -58,7 +58,6 @@ __all__ = [
     "review_grants",
 ]
 
-_DAY = 86_400
 _ONE_SECOND = timedelta(seconds=1)
 
 ClaimChannel = Literal["email", "web", "phone"]
@@ -80,11 +79,7 @@ def claim_deadline(period: MonthPeriod, policy: Policy) -> datetime:
     calendar days at the same local clock time (a DST change in between does not
     move it), any remainder as elapsed seconds.
     """
-    days, rest = divmod(policy.claim_deadline_seconds, _DAY)
-    local_end = period.end.astimezone(zone(period.timezone))
-    # Aware arithmetic within one zone is wall-clock arithmetic: same clock time, N days on.
-    shifted = (local_end + timedelta(days=days)).astimezone(UTC)
-    return whole_second(shifted) + timedelta(seconds=rest)
+    return local_shift(period.end, period.timezone, policy.claim_deadline_seconds)
 
 
 def month_ended(period: MonthPeriod, at: datetime) -> bool:

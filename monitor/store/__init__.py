@@ -9,8 +9,9 @@ module          what it reads and writes                                    tabl
                                                                             cause_changes,
                                                                             notifications
 ``maintenance`` windows, their services, notices (R-EX1, D-3)               maintenance_*
-``outbox``      queued e-mail, leases, outcomes (D-2)                       outbox,
-                                                                            outbox_recipients
+``outbox``      queued e-mail, leases, outcomes, attachments (D-2)          outbox,
+                                                                            outbox_recipients,
+                                                                            outbox_attachments
 ``history``     probe runs, failures, latency roll-ups (R-M7)               probe_runs,
                                                                             probe_failures,
                                                                             latency_rollups
@@ -22,6 +23,9 @@ module          what it reads and writes                                    tabl
                                                                             ticket_events
 ``ledger``      per-site entries: days, charge, refunds, renewals (L-*);    ledger_entries
                 append-only, in the database too
+``statements``  monthly statements sent, claim reminders, automatic runs     statements,
+                (issue 14)                                                  claim_reminders,
+                                                                            statement_runs
 ``audit``       the operators' audit log                                    audit_events
 ==============  ==========================================================  =====================
 """

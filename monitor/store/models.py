@@ -27,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -321,6 +322,18 @@ class OutboxMessage(Base):
     )
 
 
+class OutboxAttachment(Base):
+    """A file sent with an outbox message (a statement's PDF and CSV, issue 14), stored with
+    it so that every retry sends the same bytes."""
+
+    __tablename__ = "outbox_attachments"
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))  # e.g. application/pdf
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class OutboxRecipient(Base):
     """Per-recipient outcome, so partial refusals are recorded (D-2)."""
 
@@ -461,6 +474,64 @@ class ReportRevision(Base):
     closed_at: Mapped[dt.datetime]
     inputs_hash: Mapped[str] = mapped_column(String(64))
     report: Mapped[dict[str, Any]]
+    # What the statements show besides the report (issue 14): the month's maintenance
+    # windows with their notices, as they stood when the revision was frozen. Null for
+    # revisions frozen before statements existed.
+    evidence: Mapped[dict[str, Any] | None]
+
+
+class StatementSent(Base):
+    """A monthly statement queued for one customer and one revision (issue 14): at most one
+    per customer and revision; a later revision's is a correction of the one before."""
+
+    __tablename__ = "statements"
+    __table_args__ = (
+        UniqueConstraint("calendar", "month", "customer_id", "revision",
+                         name="uq_statements_customer_revision"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar: Mapped[str] = mapped_column(String(10))
+    month: Mapped[str] = mapped_column(String(7))
+    customer_id: Mapped[str] = mapped_column(String(63))
+    revision: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12))  # statement | correction
+    corrects: Mapped[int | None] = mapped_column(Integer)  # the revision sent before
+    changes: Mapped[list[Any] | None]  # what a correction changed, as told to the customer
+    dedupe_key: Mapped[str] = mapped_column(String(200))  # its outbox message
+    requested_by: Mapped[str] = mapped_column(String(120))
+    queued_at: Mapped[dt.datetime]
+
+
+class ClaimReminder(Base):
+    """A customer owed credit for a month, with no claim, was reminded (issue 14, R-C1):
+    once per customer and month."""
+
+    __tablename__ = "claim_reminders"
+    __table_args__ = (
+        UniqueConstraint("calendar", "month", "customer_id", name="uq_claim_reminders_customer"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar: Mapped[str] = mapped_column(String(10))
+    month: Mapped[str] = mapped_column(String(7))
+    customer_id: Mapped[str] = mapped_column(String(63))
+    revision: Mapped[int] = mapped_column(Integer)  # the figures it named
+    days: Mapped[Decimal] = mapped_column(Days)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    queued_at: Mapped[dt.datetime]
+
+
+class StatementRun(Base):
+    """The daemon's automatic close-and-send of one month (``statements.auto``): the revision
+    it sends, and when it finished; an unfinished run is resumed after a restart."""
+
+    __tablename__ = "statement_runs"
+    calendar: Mapped[str] = mapped_column(String(10), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    reminded_at: Mapped[dt.datetime | None]  # the month's claim reminders were all queued
 
 
 class AuditEvent(Base):
@@ -498,6 +569,7 @@ __all__ = [
     "Base",
     "CauseChange",
     "Claim",
+    "ClaimReminder",
     "DaemonSession",
     "IdempotentRequest",
     "Incident",
@@ -507,12 +579,15 @@ __all__ = [
     "MaintenanceService",
     "MaintenanceWindow",
     "Notification",
+    "OutboxAttachment",
     "OutboxMessage",
     "OutboxRecipient",
     "ProbeFailure",
     "ProbeRun",
     "ProbeState",
     "ReportRevision",
+    "StatementRun",
+    "StatementSent",
     "Ticket",
     "TicketEvent",
     "UTCDateTime",

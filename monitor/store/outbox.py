@@ -14,16 +14,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.store.db import Tx
-from monitor.store.models import OutboxMessage, OutboxRecipient
+from monitor.store.models import OutboxAttachment, OutboxMessage, OutboxRecipient
 
 __all__ = [
     "ACTIVE",
+    "Attachment",
     "NewMessage",
     "QueuedMessage",
     "add_recipients",
     "claim",
     "depth",
     "enqueue",
+    "find",
     "give_up",
     "lock_sending",
     "mark_sent",
@@ -36,6 +38,15 @@ __all__ = [
 
 ACTIVE = ("pending", "sending")  # not yet accepted nor given up
 _CHUNK = 500  # rows per INSERT, well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message (a statement's PDF or CSV)."""
+
+    filename: str
+    content_type: str  # "application/pdf", "text/csv"
+    content: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +68,7 @@ class NewMessage:
     claim_id: int | None = None
     ticket_id: int | None = None
     in_reply_to: str | None = None  # the Message-ID it follows up (threading)
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +96,10 @@ class QueuedMessage:
     accepted_at: dt.datetime | None
     smtp_response: str | None
     in_reply_to: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
-def _record(row: OutboxMessage) -> QueuedMessage:
+def _record(row: OutboxMessage, attachments: tuple[Attachment, ...] = ()) -> QueuedMessage:
     return QueuedMessage(
         row.id,
         row.dedupe_key,
@@ -109,15 +122,45 @@ def _record(row: OutboxMessage) -> QueuedMessage:
         row.accepted_at,
         row.smtp_response,
         row.in_reply_to,
+        attachments,
     )
 
 
 async def enqueue(tx: Tx, messages: Sequence[NewMessage]) -> int:
-    """Insert the messages not queued before (by ``dedupe_key``); returns how many are new."""
+    """Insert the messages not queued before (by ``dedupe_key``); returns how many are new.
+    A message's attachments are written with it (and not again for a duplicate)."""
     dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
     added = 0
-    for start in range(0, len(messages), _CHUNK):
-        rows = [_row(message) for message in messages[start : start + _CHUNK]]
+    plain = [message for message in messages if not message.attachments]
+    for message in messages:
+        if not message.attachments:
+            continue
+        inserted = (
+            await tx.execute(
+                dialect_insert(OutboxMessage)
+                .values(_row(message))
+                .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                .returning(OutboxMessage.id)
+            )
+        ).scalar()
+        if inserted is None:
+            continue
+        added += 1
+        await tx.execute(
+            insert(OutboxAttachment),
+            [
+                {
+                    "outbox_id": inserted,
+                    "position": position,
+                    "filename": attachment.filename,
+                    "content_type": attachment.content_type,
+                    "content": attachment.content,
+                }
+                for position, attachment in enumerate(message.attachments)
+            ],
+        )
+    for start in range(0, len(plain), _CHUNK):
+        rows = [_row(message) for message in plain[start : start + _CHUNK]]
         statement = (
             dialect_insert(OutboxMessage)
             .values(rows)
@@ -159,9 +202,16 @@ async def depth(tx: Tx) -> int:
 
 
 async def claim(
-    tx: Tx, *, now: dt.datetime, lease: float, limit: int, exclude: Iterable[int] = ()
+    tx: Tx,
+    *,
+    now: dt.datetime,
+    lease: float,
+    limit: int,
+    exclude: Iterable[int] = (),
+    only: Iterable[str] | None = None,
 ) -> list[QueuedMessage]:
-    """Take up to ``limit`` due messages: ``status='sending'`` until ``now + lease``.
+    """Take up to ``limit`` due messages: ``status='sending'`` until ``now + lease``; with
+    ``only``, among the messages of those dedupe keys.
 
     ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (two workers never take the same row);
     SQLite's write transaction (``BEGIN IMMEDIATE``) serialises claims."""
@@ -175,12 +225,45 @@ async def claim(
     excluded = list(exclude)
     if excluded:
         query = query.where(OutboxMessage.id.not_in(excluded))
+    if only is not None:
+        query = query.where(OutboxMessage.dedupe_key.in_(sorted(only)))
     rows = list((await tx.scalars(query)).all())
     until = now + dt.timedelta(seconds=lease)
     for row in rows:
         row.status = "sending"
         row.next_attempt_at = until
-    return [_record(row) for row in rows]
+    files = await _attachments(tx, [row.id for row in rows])
+    return [_record(row, files.get(row.id, ())) for row in rows]
+
+
+async def _attachments(tx: Tx, outbox_ids: Sequence[int]) -> dict[int, tuple[Attachment, ...]]:
+    if not outbox_ids:
+        return {}
+    found: dict[int, list[Attachment]] = {}
+    rows = await tx.execute(
+        select(OutboxAttachment)
+        .where(OutboxAttachment.outbox_id.in_(list(outbox_ids)))
+        .order_by(OutboxAttachment.outbox_id, OutboxAttachment.position)
+    )
+    for (row,) in rows:
+        found.setdefault(row.outbox_id, []).append(
+            Attachment(row.filename, row.content_type, bytes(row.content))
+        )
+    return {outbox_id: tuple(files) for outbox_id, files in found.items()}
+
+
+async def find(tx: Tx, dedupe_keys: Iterable[str]) -> list[QueuedMessage]:
+    """The messages queued under ``dedupe_keys``, as they stand (without their files)."""
+    keys = sorted(set(dedupe_keys))
+    found: list[QueuedMessage] = []
+    for index in range(0, len(keys), 5000):
+        rows = await tx.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.dedupe_key.in_(keys[index : index + 5000]))
+            .order_by(OutboxMessage.id)
+        )
+        found.extend(_record(row) for row in rows)
+    return found
 
 
 async def release(

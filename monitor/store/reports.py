@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from monitor.store.db import Tx
 from monitor.store.models import ReportRevision
 
-__all__ = ["RevisionRecord", "add_revision", "latest_revision"]
+__all__ = ["RevisionRecord", "add_revision", "latest_revision", "revision"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,13 @@ class RevisionRecord:
     closed_at: dt.datetime
     inputs_hash: str
     report: dict[str, Any]  # the SPEC section 7 JSON report
+    # What statements show besides the report (issue 14); None before statements existed.
+    evidence: dict[str, Any] | None = None
+
+
+def _record(row: ReportRevision) -> RevisionRecord:
+    return RevisionRecord(row.calendar, row.month, row.revision, row.closed_at,
+                          row.inputs_hash, row.report, row.evidence)
 
 
 async def latest_revision(tx: Tx, calendar: str, month: str) -> RevisionRecord | None:
@@ -37,11 +44,21 @@ async def latest_revision(tx: Tx, calendar: str, month: str) -> RevisionRecord |
             .limit(1)
         )
     ).first()
-    if row is None:
-        return None
-    return RevisionRecord(
-        row.calendar, row.month, row.revision, row.closed_at, row.inputs_hash, row.report
-    )
+    return None if row is None else _record(row)
+
+
+async def revision(tx: Tx, calendar: str, month: str, number: int) -> RevisionRecord | None:
+    """Revision ``number`` of a month, or None."""
+    row = (
+        await tx.scalars(
+            select(ReportRevision).where(
+                ReportRevision.calendar == calendar,
+                ReportRevision.month == month,
+                ReportRevision.revision == number,
+            )
+        )
+    ).first()
+    return None if row is None else _record(row)
 
 
 async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
@@ -54,5 +71,6 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
             closed_at=revision.closed_at,
             inputs_hash=revision.inputs_hash,
             report=revision.report,
+            evidence=revision.evidence,
         )
     )

@@ -1,0 +1,548 @@
+"""Monthly statements (issue 14): one customer's month, as frozen in a report revision
+(R-C3), rendered for the customer, and sent once per customer and revision.
+
+::
+
+    statement(db, settings, *, month, customer, revision=None, now) -> Statement
+    statement_files(statement) -> StatementFiles          (HTML, PDF, CSV; PDF on a thread)
+    send_statements(db, settings, *, month, customer=None, dry_run=False, mail, actor, now,
+                    stopping=None) -> StatementsSent
+
+*Decisions* (where the issue is silent):
+
+* A statement shows a **frozen revision**, never live figures: what the customer receives
+  and what the provider reads later are the same numbers, with the revision number and
+  its input hash. The month's maintenance windows and notices are frozen with the
+  revision (:meth:`monitor.actions.reports.MonthInputs.evidence`).
+* ``send_statements`` **closes the month first** (:func:`close_month`: nothing new when the
+  records did not change), so that what is sent is the latest truth; ``dry_run`` writes
+  nothing and says what it would freeze and send.
+* **Once per customer and revision.** A customer already sent this revision's statement
+  gets nothing. A customer sent an earlier revision gets a **correction** only when its
+  own figures or incidents changed (:func:`monitor.actions.reports.customer_changes`),
+  saying what changed; a revision that changed only other customers' figures sends it
+  nothing (its statement still holds).
+* Customers whose month earns nothing because their subscription lapsed (R-EX5) or who
+  run a clone (R-EX6) get no statement unless asked for by ``customer``; the statement
+  then says why no credit is due (R-EX7 customers get theirs, saying the same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from monitor.actions.common import iso_utc, known
+from monitor.actions.mail import StatementFiles, StatementMail
+from monitor.actions.reports import Change, close_month, customer_changes, month_inputs
+from monitor.config import Settings
+from monitor.errors import InputError
+from monitor.present import format_days, format_duration, format_money, format_time
+from monitor.present.statement import (
+    CAUSE_LABELS,
+    CreditRow,
+    IncidentRow,
+    MaintenanceRow,
+    Statement,
+    pdf,
+    statement_csv,
+    statement_html,
+)
+from monitor.present.text import has_arabic_script, one_line
+from monitor.sla import (
+    INELIGIBLE_REASONS,
+    IneligibleRule,
+    MonthPeriod,
+    claim_deadline,
+    in_time,
+    notice_due,
+    statement_withheld,
+)
+from monitor.store import Database, claims, reports
+from monitor.store import statements as stored
+from monitor.store.reports import RevisionRecord
+from monitor.store.statements import StatementRecord
+
+__all__ = [
+    "StatementItem",
+    "StatementsSent",
+    "build_statement",
+    "revision_of",
+    "send_statements",
+    "statement",
+    "statement_files",
+]
+
+_RULES = {reason: rule for rule, reason in INELIGIBLE_REASONS.items()}
+
+
+async def revision_of(
+    db: Database, settings: Settings, period: MonthPeriod, number: int | None = None
+) -> RevisionRecord:
+    """Revision ``number`` (default: the latest) of a closed month, or :class:`InputError`."""
+    async with db.reading() as tx:
+        latest = await reports.latest_revision(tx, period.calendar, period.label)
+        found = latest if number is None or latest is None else await reports.revision(
+            tx, period.calendar, period.label, number)
+    if latest is None:
+        raise InputError("month", period.label, "a month that has been closed: its statements "
+                         "show a frozen report revision (R-C3); `report close` freezes one")
+    if found is None:
+        raise InputError("revision", number, f"a revision of {period.label}: 1 to "
+                         f"{latest.revision}")
+    return found
+
+
+def _customer_record(revision: RevisionRecord, customer: str) -> dict[str, Any]:
+    for record in revision.report.get("customers", []):
+        if isinstance(record, dict) and record.get("customer") == customer:
+            return record
+    raise InputError("customer", customer, f"a customer in revision {revision.revision} of "
+                     f"{revision.month} (it was frozen before this customer was configured)")
+
+
+async def statement(
+    db: Database,
+    settings: Settings,
+    *,
+    month: str,
+    customer: str,
+    revision: int | None = None,
+    now: dt.datetime,
+) -> Statement:
+    """The statement of ``customer`` for ``month`` (its latest revision, or ``revision``), as
+    sent, or as it would be sent: a correction of an earlier statement says what changed."""
+    period = settings.month(month)
+    known(customer, settings.topology.customers, "customer", "customers")
+    frozen = await revision_of(db, settings, period, revision)
+    async with db.reading() as tx:
+        sent = [s for s in await stored.sent(tx, period.calendar, period.label)
+                if s.customer_id == customer]
+        claim = await claims.find(tx, customer, period.label)
+    this = next((s for s in sent if s.revision == frozen.revision), None)
+    corrects: int | None = None
+    changes: tuple[str, ...] = ()
+    if this is not None and this.kind == "correction":
+        corrects, changes = this.corrects, tuple(this.changes or ())
+    return build_statement(settings, period, frozen, customer, now=now, claim=_claim_line(
+        settings, claim), corrects=corrects, changes=changes)
+
+
+def build_statement(
+    settings: Settings,
+    period: MonthPeriod,
+    frozen: RevisionRecord,
+    customer: str,
+    *,
+    now: dt.datetime,
+    claim: str | None = None,
+    corrects: int | None = None,
+    changes: tuple[str, ...] = (),
+) -> Statement:
+    """The statement of ``customer`` from a frozen revision and the configuration (names,
+    contacts, the fee): a pure function of them."""
+    record = _customer_record(frozen, customer)
+    configured = settings.topology.customers[customer]
+    depends_on = settings.topology.dependencies(customer)
+    breaches = set(record.get("notification_breaches") or ())
+    rule = _RULES.get(record.get("ineligible_reason") or "")
+    incidents = tuple(_incident(settings, incident, breaches)
+                      for incident in record.get("incidents") or ())
+    evidence = frozen.evidence
+    maintenance = () if evidence is None else tuple(
+        _window(settings, window, customer)
+        for window in evidence.get("maintenance", [])
+        if depends_on & set(window.get("services", ())))
+    currency = str(record.get("currency") or configured.fee.currency)
+    return Statement(
+        provider=settings.provider.name,
+        customer=customer,
+        customer_name=one_line(configured.name),
+        month=period.label,
+        calendar=period.calendar,
+        timezone=period.timezone,
+        period_start=period.start,
+        period_end=period.end,
+        revision=frozen.revision,
+        inputs_hash=frozen.inputs_hash,
+        closed_at=frozen.closed_at,
+        period_seconds=int(record["period_seconds"]),
+        downtime_seconds=int(record["downtime_seconds"]),
+        excluded_seconds=int(record["excluded_seconds"]),
+        excluded_by_reason={k: int(v) for k, v in dict(record["excluded_by_reason"]).items()},
+        unknown_seconds=int(record["unknown_seconds"]),
+        availability_percent=_decimal(record["availability_percent"]),
+        target_percent=_decimal(record["target_percent"]),
+        tier=record.get("tier"),
+        tier_credit_days=int(record.get("tier_credit_days") or 0),
+        notification_credit_days=int(record.get("notification_credit_days") or 0),
+        partial_credit_days=_decimal(record.get("partial_credit_days") or 0),
+        refund_amount=_decimal(record.get("refund_amount") or 0),
+        credit_days_total=_decimal(record.get("credit_days_total") or 0),
+        credit_value=_decimal(record.get("credit_value") or 0),
+        currency=currency,
+        fee_per_year=configured.fee.amount,
+        ineligible_rule=rule,
+        no_credit_because=_no_credit(settings, customer, rule),
+        incidents=incidents,
+        maintenance=maintenance,
+        credit_lines=tuple(_credit(line, record) for line in record.get("credit_lines") or ()),
+        detection_breaches=tuple(record.get("detection_breaches") or ()),
+        claim_deadline=claim_deadline(period, settings.policy),
+        how_to_claim=_how_to_claim(settings, customer, period, frozen.revision),
+        claim=claim,
+        corrects=corrects,
+        changes=changes,
+        generated_at=now,
+        maintenance_recorded=evidence is not None,
+        rtl=has_arabic_script(configured.name),
+    )
+
+
+def _decimal(value: object) -> Decimal:
+    return Decimal(str(value))
+
+
+def _label(settings: Settings, target_id: str) -> str:
+    topology = settings.topology
+    target = topology.services.get(target_id) or topology.servers.get(target_id)
+    name = target.name if target is not None else None
+    return f"{one_line(name, 120)} ({target_id})" if name else target_id
+
+
+def _incident(settings: Settings, incident: Mapping[str, Any], breaches: set[int]) -> IncidentRow:
+    start = _instant(incident["start"])
+    after = incident.get("notified_after_seconds")
+    return IncidentRow(
+        id=int(incident["id"]),
+        service=_label(settings, str(incident["service"])),
+        start=start,
+        end=None if incident.get("end") is None else _instant(incident["end"]),
+        counted_seconds=int(incident["counted_seconds"]),
+        cause=str(incident["cause"]),
+        notified_at=None if after is None else start + dt.timedelta(seconds=int(after)),
+        notified_after_seconds=None if after is None else int(after),
+        notification_late=int(incident["id"]) in breaches,
+        detection_seconds=incident.get("detection_seconds"),
+    )
+
+
+def _window(settings: Settings, window: Mapping[str, Any], customer: str) -> MaintenanceRow:
+    start = _instant(window["start"])
+    notice = window.get("notices", {}).get(customer)
+    notice_at = None if notice is None else _instant(notice)
+    due = notice_due(start, settings.policy)
+    depends_on = settings.topology.dependencies(customer)
+    return MaintenanceRow(
+        id=int(window["id"]),
+        services=tuple(_label(settings, s) for s in window["services"] if s in depends_on),
+        start=start,
+        end=_instant(window["end"]),
+        reason=one_line(str(window.get("reason") or ""), 500),
+        notice_at=notice_at,
+        notice_due=due,
+        excluded=notice_at is not None and in_time(notice_at, due),
+    )
+
+
+def _instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+_CREDITS = {
+    "R-T1": "tier credit: counted downtime reached the tier while availability was below "
+            "the target",
+    "R-N1": "an outage not notified within the deadline",
+    "R-P1": "a late fix of a web-panel or project problem (a quarter of the tier credit)",
+    "R-P2": "refund for a late mobile-app fix (per started day late)",
+    "R-C1": "granted by decision",
+}
+
+
+def _credit(line: Mapping[str, Any], record: Mapping[str, Any]) -> CreditRow:
+    found = [("incidents", line.get("incidents")), ("maintenance windows",
+             line.get("maintenance")), ("tickets", line.get("tickets"))]
+    evidence = "; ".join(f"{kind} {', '.join(f'#{i}' for i in ids)}" for kind, ids in found
+                         if ids)
+    rule = str(line["rule"])
+    what = _CREDITS.get(rule, rule)
+    if rule == "R-T1" and record.get("tier"):
+        what = f"tier {record['tier']}: " + what.partition(": ")[2]
+    return CreditRow(rule, what, None if line.get("days") is None else _decimal(line["days"]),
+                     None if line.get("amount") is None else _decimal(line["amount"]), evidence)
+
+
+def _no_credit(settings: Settings, customer: str, rule: IneligibleRule | None) -> str | None:
+    """R-EX5, R-EX6, R-EX7: why the month earns nothing, in the customer's terms."""
+    configured = settings.topology.customers[customer]
+    if rule == "R-EX5":
+        paid = ", ".join(f"{site.domain} until {site.paid_until}" for site in configured.sites
+                         if site.paid_until is not None)
+        return ("your subscription had lapsed for non-payment when the month began "
+                f"(paid: {paid}); service credits do not accrue while a subscription is "
+                "suspended (R-EX5). Renewing it re-activates them (L-2).")
+    if rule == "R-EX6":
+        return ("you run a self-hosted copy (clone) of the platform, for which the contract "
+                "grants no service credits (R-EX6).")
+    if rule == "R-EX7":
+        supported = settings.provider.supported_versions
+        sites = ", ".join(f"{site.domain} runs {site.version}" for site in configured.sites
+                          if site.version is not None and site.version not in supported)
+        return (f"a site runs a product version we no longer support ({sites}; supported: "
+                f"{', '.join(supported)}); credits resume once it is upgraded (R-EX7).")
+    return None
+
+
+def _how_to_claim(
+    settings: Settings, customer: str, period: MonthPeriod, revision: int
+) -> tuple[str, ...]:
+    """How a customer claims (R-C1). *Decision:* by e-mail to the provider (the claim form
+    of the customer pages comes with the HTTP API); the operator records it with
+    ``claim submit``, and its receipt is e-mailed by the next business day."""
+    sites = [site.domain for site in settings.topology.customers[customer].sites]
+    where = (f"the site to credit ({' or '.join(sites)})" if len(sites) > 1
+             else f"your site {sites[0]}")
+    return (
+        f"Reply to the e-mail that brought this statement, or write to {settings.sender}, "
+        f"saying that you claim the service credit for {period.label} (statement revision "
+        f"{revision}); name {where}.",
+        "We confirm receipt by e-mail by the end of the next business day and decide within "
+        f"{settings.policy.decision_deadline_seconds // 86400} days (R-C1); an approved "
+        "credit extends your service from one month after the approval.",
+    )
+
+
+def _claim_line(settings: Settings, claim: claims.ClaimRecord | None) -> str | None:
+    if claim is None:
+        return None
+    text = f"Your claim #{claim.id} for this month was received {iso_utc(claim.submitted_at)}"
+    if claim.decision is None:
+        return text + "; our decision is due by " + iso_utc(claim.decision_due_at) + "."
+    return text + f" and {claim.decision} on {iso_utc(claim.decided_at or claim.submitted_at)}."
+
+
+async def statement_files(statement: Statement) -> StatementFiles:
+    """The statement's HTML (the e-mail's body), PDF (from the same template, rendered on a
+    worker thread: it takes a few tenths of a second of CPU) and CSV."""
+    document = await asyncio.to_thread(pdf, statement_html(statement, for_print=True))
+    return StatementFiles(statement_html(statement), document, statement_csv(statement))
+
+
+@dataclass(frozen=True)
+class StatementItem:
+    """What ``send_statements`` did, or would do, for one customer."""
+
+    customer: str
+    status: str  # queued | already_sent | unchanged | withheld | would_send
+    kind: str | None = None  # statement | correction
+    revision: int | None = None
+    corrects: int | None = None
+    changes: tuple[str, ...] = ()
+    dedupe_key: str | None = None
+    why: str | None = None  # for withheld / unchanged / already_sent
+
+
+@dataclass(frozen=True)
+class StatementsSent:
+    month: str
+    revision: int
+    frozen: bool  # this call froze the revision (the records had changed, or none existed)
+    dry_run: bool
+    items: list[StatementItem] = field(default_factory=list)
+
+    @property
+    def queued(self) -> list[StatementItem]:
+        return [item for item in self.items if item.status == "queued"]
+
+
+async def send_statements(
+    db: Database,
+    settings: Settings,
+    *,
+    month: str,
+    customer: str | None = None,
+    dry_run: bool = False,
+    mail: StatementMail,
+    actor: str,
+    now: dt.datetime,
+    stopping: Callable[[], bool] | None = None,
+    revision: int | None = None,
+) -> StatementsSent:
+    """Close ``month`` (a new revision only if its records changed) and queue each eligible
+    customer's statement for the latest revision, once per customer and revision (see the
+    module's decisions); ``customer`` alone, even a withheld one. ``stopping`` is asked
+    between customers (the daemon stopping): what is left is sent by the next call.
+    ``revision`` sends that revision without closing (the daemon's run of a revision an
+    operator froze)."""
+    period = settings.month(month)
+    if customer is not None:
+        known(customer, settings.topology.customers, "customer", "customers")
+    if revision is not None:
+        frozen, created = await revision_of(db, settings, period, revision), False
+    elif dry_run:
+        frozen, created = await _would_freeze(db, settings, period, now)
+    else:
+        closing = await close_month(db, settings, month=month, now=now)
+        frozen, created = await revision_of(db, settings, period, closing.revision), closing.created
+    async with db.reading() as tx:
+        sent = await stored.sent(tx, period.calendar, period.label)
+        earlier = {number: await reports.revision(tx, period.calendar, period.label, number)
+                   for number in {s.revision for s in sent if s.revision != frozen.revision}}
+    result = StatementsSent(period.label, frozen.revision, created, dry_run)
+    for record in _customers(frozen, settings, customer):
+        if stopping is not None and stopping():
+            break
+        item = _plan(settings, frozen, record, customer, sent, earlier)
+        if item.status != "would_send":
+            result.items.append(item)
+            continue
+        if dry_run:
+            result.items.append(item)
+            continue
+        result.items.append(await _queue(db, settings, period, frozen, item, mail, actor, now))
+    return result
+
+
+async def _would_freeze(
+    db: Database, settings: Settings, period: MonthPeriod, now: dt.datetime
+) -> tuple[RevisionRecord, bool]:
+    """What ``close_month`` would freeze now, without writing (``dry_run``)."""
+    if now < period.end:
+        raise InputError("month", period.label,
+                         f"a month that has ended (this one ends {iso_utc(period.end)})")
+    inputs = await month_inputs(db, settings, period, now)
+    digest = inputs.digest()
+    async with db.reading() as tx:
+        latest = await reports.latest_revision(tx, period.calendar, period.label)
+    if latest is not None and latest.inputs_hash == digest:
+        return latest, False
+    number = 1 if latest is None else latest.revision + 1
+    return RevisionRecord(period.calendar, period.label, number, now, digest,
+                          inputs.compute(now).to_json(), inputs.evidence()), True
+
+
+def _customers(
+    frozen: RevisionRecord, settings: Settings, customer: str | None
+) -> list[dict[str, Any]]:
+    records = [r for r in frozen.report.get("customers", []) if isinstance(r, dict)]
+    if customer is not None:
+        return [_customer_record(frozen, customer)]
+    # A customer no longer configured has no contacts to send to.
+    return [r for r in records if r.get("customer") in settings.topology.customers]
+
+
+def _plan(
+    settings: Settings,
+    frozen: RevisionRecord,
+    record: Mapping[str, Any],
+    asked: str | None,
+    sent: list[StatementRecord],
+    earlier: Mapping[int, RevisionRecord | None],
+) -> StatementItem:
+    customer = str(record["customer"])
+    rule = _RULES.get(record.get("ineligible_reason") or "")
+    if asked is None and statement_withheld(rule):
+        return StatementItem(customer, "withheld", why=f"{rule}: no statement unless asked for "
+                             "(a lapsed subscription or a clone gets no customer e-mail)")
+    mine = [s for s in sent if s.customer_id == customer]
+    if any(s.revision == frozen.revision for s in mine):
+        return StatementItem(customer, "already_sent", revision=frozen.revision,
+                             why=f"revision {frozen.revision} was sent before")
+    before = max((s for s in mine if s.revision < frozen.revision),
+                 key=lambda s: s.revision, default=None)
+    if before is None:
+        return StatementItem(customer, "would_send", "statement", frozen.revision)
+    previous = earlier.get(before.revision)
+    old = None if previous is None else next(
+        (c for c in previous.report.get("customers", []) if c.get("customer") == customer), None)
+    changes = tuple(_told(settings, change, record)
+                    for change in customer_changes(old or {}, record))
+    if not changes:
+        return StatementItem(customer, "unchanged", revision=frozen.revision,
+                             corrects=before.revision,
+                             why=f"its figures are those of revision {before.revision}, sent "
+                             f"{iso_utc(before.queued_at)}")
+    return StatementItem(customer, "would_send", "correction", frozen.revision, before.revision,
+                         changes)
+
+
+_FIGURES = {
+    "downtime_seconds": "counted downtime",
+    "excluded_seconds": "excluded time",
+    "unknown_seconds": "unknown time",
+    "availability_percent": "availability",
+    "tier": "credit tier",
+    "credit_days_total": "total credit",
+    "credit_value": "its value",
+    "partial_credit_days": "ticket penalties",
+    "refund_amount": "refund",
+    "notification_breaches": "outages notified late",
+    "detection_breaches": "outages detected late",
+    "counted_seconds": "counted time",
+    "cause": "cause",
+    "start": "start",
+    "end": "end",
+}
+
+
+def _told(settings: Settings, change: Change, record: Mapping[str, Any]) -> str:
+    """A change as the correction tells the customer: ``counted downtime: 2 h 30 min, now
+    0 s``; times in the provider's zone and calendar, durations and money as everywhere."""
+    currency = str(record.get("currency") or "")
+
+    def shown(value: object) -> str:
+        if value is None or value == []:
+            return "none"
+        if change.field.endswith("_seconds") and isinstance(value, int | float):
+            return format_duration(value)
+        if change.field == "availability_percent":
+            return f"{value} %"
+        if change.field in ("credit_value", "refund_amount"):
+            return format_money(Decimal(str(value)), currency)
+        if change.field in ("credit_days_total", "partial_credit_days"):
+            return format_days(Decimal(str(value)))
+        if change.field in ("start", "end") and isinstance(value, str):
+            return format_time(dt.datetime.fromisoformat(value.replace("Z", "+00:00")),
+                               settings.timezone, settings.calendar)
+        if isinstance(value, list):
+            return ", ".join(f"#{i}" for i in value)
+        return CAUSE_LABELS.get(str(value), str(value))
+
+    if change.field == "added":
+        return f"incident #{change.incident} now counts in this month"
+    if change.field == "removed":
+        return f"incident #{change.incident} no longer counts in this month"
+    what = _FIGURES.get(change.field, change.field.replace("_", " "))
+    prefix = "" if change.incident is None else f"incident #{change.incident}, "
+    return f"{prefix}{what}: {shown(change.before)}, now {shown(change.after)}"
+
+
+async def _queue(
+    db: Database,
+    settings: Settings,
+    period: MonthPeriod,
+    frozen: RevisionRecord,
+    item: StatementItem,
+    mail: StatementMail,
+    actor: str,
+    now: dt.datetime,
+) -> StatementItem:
+    """Render (outside any transaction: the PDF takes CPU time), then queue the e-mail and
+    record the statement in one short transaction."""
+    async with db.reading() as tx:
+        claim = await claims.find(tx, item.customer, period.label)
+    view = build_statement(settings, period, frozen, item.customer, now=now,
+                           claim=_claim_line(settings, claim), corrects=item.corrects,
+                           changes=item.changes)
+    files = await statement_files(view)
+    async with db.transaction() as tx:
+        key = await mail.statement(tx, view, files)
+        await stored.add_statement(tx, StatementRecord(
+            0, period.calendar, period.label, item.customer, frozen.revision,
+            item.kind or "statement", item.corrects, list(item.changes) or None, key, actor, now))
+    return StatementItem(item.customer, "queued", item.kind, item.revision, item.corrects,
+                         item.changes, key)

@@ -1,0 +1,96 @@
+"""The operators' monthly summary (issue 14): ``report --month M --format html|pdf``.
+
+Every customer of the month with its availability, counted, excluded and unknown time,
+tier and credit; the totals of credit days and money (per currency: customers may pay in
+different ones); who is below target; every duty breach (R-N1, D-1); and, per customer,
+the statement sent (with its SMTP acceptance) and the claim.
+
+*Decision:* the figures are those of the records now (as ``report`` shows them), and the
+summary says whether they are still those of the latest frozen revision (same input
+hash) or changed after it, so an operator sees at once whether statements need a new
+revision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from monitor.actions.common import iso_utc
+from monitor.actions.reports import month_inputs
+from monitor.config import Settings
+from monitor.present.statement import Summary, SummaryRow
+from monitor.present.text import has_arabic_script, one_line
+from monitor.store import Database, claims, reports
+from monitor.store import outbox as queued
+from monitor.store import statements as stored
+
+__all__ = ["month_summary"]
+
+
+async def month_summary(
+    db: Database, settings: Settings, *, month: str, now: dt.datetime
+) -> Summary:
+    period = settings.month(month)
+    inputs = await month_inputs(db, settings, period, now)
+    report = inputs.compute(now)
+    digest = inputs.digest()
+    async with db.reading() as tx:
+        latest = await reports.latest_revision(tx, period.calendar, period.label)
+        sent = await stored.sent(tx, period.calendar, period.label)
+        messages = {m.dedupe_key: m for m in await queued.find(tx, (s.dedupe_key for s in sent))}
+        found = {c.customer_id: c for c in await claims.listed(tx, month=period.label)
+                 if c.calendar == period.calendar}
+    last_sent = {s.customer_id: s for s in sent}  # ordered by revision: the last one wins
+    rows = []
+    money: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for customer in report.customers:
+        configured = settings.topology.customers.get(customer.customer)
+        statement = last_sent.get(customer.customer)
+        shown = "-"
+        if statement is not None:
+            message = messages.get(statement.dedupe_key)
+            state = ("accepted " + iso_utc(message.accepted_at)
+                     if message is not None and message.accepted_at is not None
+                     else (message.status if message is not None else "queued"))
+            shown = f"revision {statement.revision} ({statement.kind}), {state}"
+        claim = found.get(customer.customer)
+        money[customer.currency][0] += customer.credit_value
+        money[customer.currency][1] += customer.refund_amount
+        rows.append(SummaryRow(
+            customer=customer.customer,
+            name=one_line(configured.name) if configured is not None else customer.customer,
+            availability_percent=customer.availability_percent,
+            below_target=customer.availability_percent < customer.target_percent,
+            downtime_seconds=customer.downtime_seconds,
+            excluded_seconds=customer.excluded_seconds,
+            unknown_seconds=customer.unknown_seconds,
+            tier=customer.tier,
+            credit_days_total=customer.credit_days_total,
+            credit_value=customer.credit_value,
+            refund_amount=customer.refund_amount,
+            currency=customer.currency,
+            notification_breaches=customer.notification_breaches,
+            detection_breaches=customer.detection_breaches,
+            ineligible_rule=customer.ineligible_reason,
+            statement=shown,
+            claim="-" if claim is None else f"#{claim.id} {claim.decision or 'undecided'}",
+        ))
+    return Summary(
+        provider=settings.provider.name,
+        month=period.label,
+        calendar=period.calendar,
+        timezone=period.timezone,
+        period_start=period.start,
+        period_end=period.end,
+        target_percent=settings.policy.target_percent,
+        rows=tuple(rows),
+        revision=None if latest is None else latest.revision,
+        inputs_hash=None if latest is None else latest.inputs_hash,
+        revision_current=latest is not None and latest.inputs_hash == digest,
+        computed_at=now,
+        money=tuple((currency, value, refunds)
+                    for currency, (value, refunds) in sorted(money.items())),
+        rtl=has_arabic_script(settings.provider.name),
+    )

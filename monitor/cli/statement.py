@@ -1,0 +1,194 @@
+"""``sla-monitor statement show|send`` (issue 14): a customer's monthly SLA statement from a
+frozen report revision (R-C3), as HTML, PDF, CSV or JSON, and its e-mail to each customer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from monitor import actions
+from monitor.cli.common import actor, database, print_json, run_async, settings
+from monitor.clock import SystemClock
+from monitor.config import Settings
+from monitor.errors import UsageError
+from monitor.notify import Notifier
+from monitor.notify.contract import ContractMailer
+from monitor.present import as_json, format_time
+from monitor.present.statement import pdf, statement_csv, statement_html
+from monitor.store.outbox import QueuedMessage
+
+#: How long ``statement send`` waits for a message the daemon's outbox worker is sending.
+WAIT_FOR_DAEMON = 60.0
+
+
+def write_output(data: str | bytes, target: str | None, *, binary: bool = False) -> None:
+    """``data`` to ``-o FILE`` (written whole, then renamed into place), else standard output;
+    binary data never to a terminal."""
+    if target is None:
+        if binary:
+            if sys.stdout.isatty():
+                raise UsageError("-o/--output: a PDF is binary and standard output is a "
+                                 "terminal; give -o FILE (or redirect: > statement.pdf)")
+            sys.stdout.buffer.write(data if isinstance(data, bytes) else data.encode())
+            sys.stdout.buffer.flush()
+        else:
+            print(data, end="" if isinstance(data, str) and data.endswith("\n") else "\n")
+        return
+    path = Path(target)
+    if not path.parent.is_dir():
+        raise UsageError(f"-o/--output: {target!r} is not valid; allowed: a file in an existing "
+                         f"directory ({path.parent} does not exist)")
+    partial = path.with_name(f".{path.name}.partial")
+    if isinstance(data, bytes):
+        partial.write_bytes(data)
+    else:
+        partial.write_text(data, encoding="utf-8")
+    partial.replace(path)
+    print(f"wrote {path} ({path.stat().st_size} bytes)", file=sys.stderr)
+
+
+async def _show(args: argparse.Namespace) -> int:
+    config = settings(args)
+    now = SystemClock().now()
+    async with database(config) as db:
+        view = await actions.statement(db, config, month=args.month, customer=args.customer,
+                                       revision=args.revision, now=now)
+    if args.format == "json":
+        write_output(json.dumps(as_json(view), indent=2, ensure_ascii=False), args.output)
+    elif args.format == "csv":
+        write_output(statement_csv(view), args.output)
+    elif args.format == "pdf":
+        write_output(pdf(statement_html(view, for_print=True)), args.output, binary=True)
+    else:
+        write_output(statement_html(view), args.output)
+    return 0
+
+
+async def _send(args: argparse.Namespace) -> int:
+    config = settings(args)
+    now = SystemClock().now()
+    async with database(config) as db:
+        result = await actions.send_statements(
+            db, config, month=args.month, customer=args.customer, dry_run=args.dry_run,
+            mail=ContractMailer(config, now), actor=actor(), now=now)
+        keys = [item.dedupe_key for item in result.queued if item.dedupe_key]
+        outcomes: dict[str, QueuedMessage] = {}
+        if keys and not args.queue_only:
+            notifier = Notifier(config, db, SystemClock(), CollectorRegistry())
+            outcomes = {m.dedupe_key: m for m in await notifier.send_now(
+                keys, within=WAIT_FOR_DAEMON)}
+    unsent = [key for key in keys if not args.queue_only and (
+        key not in outcomes or outcomes[key].accepted_at is None)]
+    if args.format == "json":
+        print_json({
+            "month": result.month, "revision": result.revision, "frozen": result.frozen,
+            "dry_run": result.dry_run,
+            "statements": [_item_json(item, outcomes.get(item.dedupe_key or ""))
+                           for item in result.items],
+        })
+    else:
+        print("\n".join(_lines(config, result, outcomes, args.queue_only)))
+    return 1 if unsent else 0
+
+
+def _item_json(item: actions.StatementItem, message: QueuedMessage | None) -> dict[str, object]:
+    found: dict[str, object] = {
+        "customer": item.customer, "status": item.status, "kind": item.kind,
+        "revision": item.revision, "corrects": item.corrects, "changes": list(item.changes),
+        "why": item.why,
+    }
+    if message is not None:
+        found.update({"message_id": message.message_id, "recipients": message.recipients,
+                      "outbox_status": message.status, "accepted_at": message.accepted_at,
+                      "error": message.last_error})
+    return found
+
+
+def _lines(
+    config: Settings, result: actions.StatementsSent, outcomes: dict[str, QueuedMessage],
+    queue_only: bool,
+) -> list[str]:
+    if result.dry_run:
+        head = (f"{result.month}: would freeze revision {result.revision} (the records changed)"
+                if result.frozen else f"{result.month}: revision {result.revision} stands")
+        head += " — dry run: nothing written, nothing sent"
+    else:
+        head = (f"{result.month}: revision {result.revision} frozen" if result.frozen
+                else f"{result.month}: revision {result.revision} (records unchanged)")
+    lines = [head]
+    for item in result.items:
+        label = item.kind or item.status
+        if item.status == "would_send":
+            text = f"would send a {label} of revision {item.revision}"
+        elif item.status == "queued":
+            message = outcomes.get(item.dedupe_key or "")
+            text = f"{label} of revision {item.revision}: " + _outcome(config, message, queue_only)
+        else:
+            text = f"{item.status.replace('_', ' ')}: {item.why}"
+        if item.corrects is not None and item.status in ("queued", "would_send"):
+            text += f"; corrects revision {item.corrects}: " + "; ".join(item.changes)
+        lines.append(f"  {item.customer}: {text}")
+    if not result.items:
+        lines.append("  no customer")
+    return lines
+
+
+def _outcome(config: Settings, message: QueuedMessage | None, queue_only: bool) -> str:
+    if queue_only:
+        return "queued; the daemon's outbox sends it"
+    if message is None:
+        return "queued; not found in the outbox"
+    if message.accepted_at is not None:
+        where = "written to the Maildir" if config.smtp is None else "accepted by the SMTP server"
+        return (f"{where} {format_time(message.accepted_at, config.timezone, config.calendar)}"
+                f" for {', '.join(message.recipients)} ({message.message_id})")
+    if message.status == "failed":
+        return f"FAILED: {message.last_error}"
+    return (f"NOT YET ACCEPTED ({message.last_error or 'held by the daemon'}); the daemon's "
+            "outbox retries it")
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "statement", help="monthly SLA statements: show one, e-mail them",
+        description="A customer's monthly SLA statement: availability against the target, "
+        "counted, excluded and unknown time, incidents, maintenance, credit lines with their "
+        "evidence, the claim deadline and how to claim, from a frozen report revision (R-C3).")
+    sub = parser.add_subparsers(dest="statement_command", metavar="COMMAND", required=True)
+
+    show = sub.add_parser(
+        "show", help="one customer's statement as HTML, PDF, CSV or JSON",
+        description="Render the statement of a closed month (its latest revision, or "
+        "--revision N) for one customer. The month must have been closed (report close, "
+        "statement send, or the daemon with statements.auto).")
+    show.add_argument("--month", required=True, help="YYYY-MM in the configured calendar")
+    show.add_argument("--customer", required=True, help="customer id")
+    show.add_argument("--revision", type=int, help="a revision number (default: the latest)")
+    show.add_argument("--format", choices=["html", "pdf", "csv", "json"], default="html",
+                      help="default: html")
+    show.add_argument("-o", "--output", metavar="FILE",
+                      help="write to FILE (default: standard output; a PDF needs -o or a "
+                      "redirect)")
+    show.set_defaults(handler=run_async(_show))
+
+    send = sub.add_parser(
+        "send", help="e-mail the month's statements (once per customer and revision)",
+        description="Close the month (a new revision only if its records changed), then "
+        "e-mail each customer's statement to its technical and executive contacts: HTML body, "
+        "PDF and CSV attached. Once per customer and revision: sending again does nothing; a "
+        "later revision sends a corrected statement saying what changed, only to customers "
+        "whose figures changed. Customers whose subscription lapsed (R-EX5) or who run a "
+        "clone (R-EX6) get none unless named with --customer. Waits until each message is "
+        "accepted by the SMTP server or written to the Maildir, and lists them.")
+    send.add_argument("--month", required=True, help="YYYY-MM in the configured calendar")
+    send.add_argument("--customer", help="only this customer (even a lapsed or clone one)")
+    send.add_argument("--dry-run", action="store_true",
+                      help="say what would be frozen and sent; write and send nothing")
+    send.add_argument("--queue-only", action="store_true",
+                      help="queue the e-mails and return; the daemon's outbox sends them")
+    send.add_argument("--format", choices=["text", "json"], default="text", help="default: text")
+    send.set_defaults(handler=run_async(_send))

@@ -1,0 +1,343 @@
+"""A customer's monthly SLA statement (issue 14), and the operators' summary of a month, as
+people read them: HTML from one Jinja2 template, PDF from the same HTML, CSV.
+
+The service layer (:mod:`monitor.actions.statements`) fills a :class:`Statement` from a
+frozen report revision (R-C3) and the configuration; this module only shows it. Times are
+shown in the provider's zone and calendar (R-M5), durations and money through the one
+formatter; the CSV keeps machine forms (UTC instants with ``Z``, integer seconds, plain
+decimal numbers).
+
+*Decision (direction):* a statement is laid out right to left (``dir="rtl"``) when the
+customer's name is written in Arabic script (Persian), as the e-mails are; the operators'
+summary when the provider's name is. The labels are English, as in every e-mail: each
+label and figure is isolated (``<bdi>``, ``dir="ltr"``) so that an RTL page never reorders
+an English sentence or a time, and Persian names keep their own order inside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from monitor.errors import RenderError
+from monitor.present.html import render
+from monitor.sla.report import iso_utc, shown_days, shown_money
+
+__all__ = [
+    "CAUSE_LABELS",
+    "CreditRow",
+    "IncidentRow",
+    "MaintenanceRow",
+    "Statement",
+    "Summary",
+    "SummaryRow",
+    "check_pdf",
+    "pdf",
+    "statement_csv",
+    "statement_html",
+    "summary_html",
+]
+
+
+#: How a statement names each cause (R-EX2..R-EX4 are excluded time).
+CAUSE_LABELS = {
+    "provider": "provider",
+    "customer_request": "your request (R-EX2, excluded)",
+    "customer_action": "your or your users' action (R-EX3, excluded)",
+    "external": "not caused by our service (R-EX4, excluded)",
+}
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """An incident of a service the customer depends on, as frozen in the revision."""
+
+    id: int
+    service: str  # "Name (id)"
+    start: dt.datetime
+    end: dt.datetime | None
+    counted_seconds: int
+    cause: str
+    notified_at: dt.datetime | None  # R-N1: the first notification that reached the customer
+    notified_after_seconds: int | None
+    notification_late: bool  # an R-N1 breach: a day of credit (R-N1)
+    detection_seconds: int | None
+
+    @property
+    def cause_label(self) -> str:
+        return CAUSE_LABELS.get(self.cause, self.cause)
+
+
+@dataclass(frozen=True)
+class MaintenanceRow:
+    """A maintenance window on a service the customer depends on (R-EX1, D-3)."""
+
+    id: int
+    services: tuple[str, ...]
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+    notice_at: dt.datetime | None  # when its notice reached the customer's technical contact
+    notice_due: dt.datetime  # the last instant a notice was in time (48 h ahead)
+    excluded: bool  # noticed in time: outages inside it are excluded (R-EX1)
+
+
+@dataclass(frozen=True)
+class CreditRow:
+    """A credit line with its evidence (R-C3)."""
+
+    rule: str
+    what: str
+    days: Decimal | None
+    amount: Decimal | None
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One customer's month as frozen in one report revision (R-C3), with what the customer
+    needs to act on it (the claim deadline and how to claim, R-C1)."""
+
+    provider: str
+    customer: str
+    customer_name: str
+    month: str
+    calendar: str
+    timezone: str
+    period_start: dt.datetime
+    period_end: dt.datetime
+    revision: int
+    inputs_hash: str
+    closed_at: dt.datetime
+    period_seconds: int
+    downtime_seconds: int
+    excluded_seconds: int
+    excluded_by_reason: dict[str, int]
+    unknown_seconds: int
+    availability_percent: Decimal  # as frozen: three decimals, rounded down (R-M6)
+    target_percent: Decimal
+    tier: str | None
+    tier_credit_days: int
+    notification_credit_days: int
+    partial_credit_days: Decimal
+    refund_amount: Decimal
+    credit_days_total: Decimal
+    credit_value: Decimal
+    currency: str
+    fee_per_year: Decimal
+    ineligible_rule: str | None  # R-EX5 | R-EX6 | R-EX7
+    no_credit_because: str | None  # the sentence the statement says about it
+    incidents: tuple[IncidentRow, ...]
+    maintenance: tuple[MaintenanceRow, ...]
+    credit_lines: tuple[CreditRow, ...]
+    detection_breaches: tuple[int, ...]
+    claim_deadline: dt.datetime
+    how_to_claim: tuple[str, ...]
+    claim: str | None  # the customer's claim for the month, if any, in one sentence
+    corrects: int | None = None  # a correction: the revision of the statement it replaces
+    changes: tuple[str, ...] = ()  # what the correction changed
+    generated_at: dt.datetime | None = None
+    maintenance_recorded: bool = True  # False: a revision frozen before statements existed
+    rtl: bool = False
+
+    @property
+    def below_target(self) -> bool:
+        return self.availability_percent < self.target_percent
+
+    @property
+    def excluded(self) -> list[tuple[str, int]]:
+        """The reasons with excluded time, in rule order."""
+        return [(reason, seconds) for reason, seconds in self.excluded_by_reason.items()
+                if seconds]
+
+    @property
+    def filename(self) -> str:
+        """``statement-acme-1405-08-r2``: the stem of its attachments and ``-o`` files."""
+        return f"statement-{self.customer}-{self.month}-r{self.revision}"
+
+
+def statement_html(statement: Statement, *, for_print: bool = False) -> str:
+    """The statement as one HTML document (the e-mail's body, ``--format html``, and, with
+    ``for_print``, the source of the PDF: page size, margins and page numbers)."""
+    return render("statement.html", s=statement, for_print=for_print)
+
+
+def statement_csv(statement: Statement) -> str:
+    """Every figure of the statement, one per row: ``section,item,field,value``, after the
+    month, customer and revision, in machine forms (UTC instants with ``Z``, integer
+    seconds, plain decimals), so a spreadsheet can filter and pivot them."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["month", "customer", "revision", "section", "item", "field", "value"])
+    head = [statement.month, statement.customer, statement.revision]
+
+    def row(section: str, item: object, name: str, value: object) -> None:
+        writer.writerow([*head, section, "" if item is None else item, name, _cell(value)])
+
+    s = statement
+    fields: tuple[tuple[str, object], ...] = (
+        ("calendar", s.calendar), ("timezone", s.timezone),
+        ("period_start", s.period_start), ("period_end", s.period_end),
+        ("inputs_hash", s.inputs_hash), ("closed_at", s.closed_at),
+        ("period_seconds", s.period_seconds), ("downtime_seconds", s.downtime_seconds),
+        ("excluded_seconds", s.excluded_seconds), ("unknown_seconds", s.unknown_seconds),
+        ("availability_percent", f"{s.availability_percent:.3f}"),
+        ("target_percent", s.target_percent), ("tier", s.tier or ""),
+        ("tier_credit_days", s.tier_credit_days),
+        ("notification_credit_days", s.notification_credit_days),
+        ("partial_credit_days", shown_days(s.partial_credit_days)),
+        ("refund_amount", shown_money(s.refund_amount)),
+        ("credit_days_total", shown_days(s.credit_days_total)),
+        ("credit_value", shown_money(s.credit_value)), ("currency", s.currency),
+        ("ineligible_reason", s.ineligible_rule or ""),
+        ("claim_deadline", s.claim_deadline),
+    )
+    for name, value in fields:
+        row("summary", None, name, value)
+    if s.corrects is not None:
+        row("summary", None, "corrects_revision", s.corrects)
+    for reason, seconds in s.excluded_by_reason.items():
+        row("excluded", reason, "seconds", seconds)
+    for incident in s.incidents:
+        fields = (
+            ("service", incident.service), ("start", incident.start), ("end", incident.end),
+            ("counted_seconds", incident.counted_seconds), ("cause", incident.cause),
+            ("notified_at", incident.notified_at),
+            ("notified_after_seconds", incident.notified_after_seconds),
+            ("detection_seconds", incident.detection_seconds),
+        )
+        for name, value in fields:
+            row("incident", incident.id, name, value)
+    for window in s.maintenance:
+        fields = (
+            ("services", " ".join(window.services)), ("start", window.start),
+            ("end", window.end), ("reason", window.reason), ("notice_at", window.notice_at),
+            ("notice_due", window.notice_due), ("excluded", "yes" if window.excluded else "no"),
+        )
+        for name, value in fields:
+            row("maintenance", window.id, name, value)
+    for number, line in enumerate(s.credit_lines, 1):
+        fields = (
+            ("rule", line.rule), ("days", "" if line.days is None else shown_days(line.days)),
+            ("amount", "" if line.amount is None else shown_money(line.amount)),
+            ("evidence", line.evidence),
+        )
+        for name, value in fields:
+            row("credit", number, name, value)
+    return out.getvalue()
+
+
+def _cell(value: object) -> object:
+    """A CSV cell; text that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@`` first: a maintenance reason, a name) is kept as text with a leading ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return iso_utc(value)
+    if isinstance(value, str) and value[:1] in _FORMULA:
+        return "'" + value
+    return value
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One customer in the operators' summary of a month."""
+
+    customer: str
+    name: str
+    availability_percent: Decimal
+    below_target: bool
+    downtime_seconds: int
+    excluded_seconds: int
+    unknown_seconds: int
+    tier: str | None
+    credit_days_total: Decimal
+    credit_value: Decimal
+    refund_amount: Decimal
+    currency: str
+    notification_breaches: tuple[int, ...]
+    detection_breaches: tuple[int, ...]
+    ineligible_rule: str | None
+    statement: str  # what was sent: "revision 2 (correction), accepted ..." or "-"
+    claim: str  # "-", or the claim's state
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The provider's own view of a month (issue 14): every customer, the totals of credit
+    days and money (per currency), who is below target and which duties were breached."""
+
+    provider: str
+    month: str
+    calendar: str
+    timezone: str
+    period_start: dt.datetime
+    period_end: dt.datetime
+    target_percent: Decimal
+    rows: tuple[SummaryRow, ...]
+    revision: int | None  # the latest frozen revision, if the month was closed
+    inputs_hash: str | None
+    revision_current: bool  # the figures below are that revision's (inputs unchanged)
+    computed_at: dt.datetime
+    money: tuple[tuple[str, Decimal, Decimal], ...] = field(default=())  # currency, value, refunds
+    rtl: bool = False
+
+    @property
+    def credit_days(self) -> Decimal:
+        return sum((row.credit_days_total for row in self.rows), Decimal(0))
+
+    @property
+    def below(self) -> list[SummaryRow]:
+        return [row for row in self.rows if row.below_target]
+
+    @property
+    def breaches(self) -> list[tuple[str, str, tuple[int, ...]]]:
+        """(customer, duty, incident ids) of every R-N1 and D-1 breach."""
+        found = []
+        for row in self.rows:
+            if row.notification_breaches:
+                found.append((row.customer, "R-N1 notification", row.notification_breaches))
+            if row.detection_breaches:
+                found.append((row.customer, "D-1 detection", row.detection_breaches))
+        return found
+
+
+def summary_html(summary: Summary, *, for_print: bool = False) -> str:
+    return render("summary.html", m=summary, for_print=for_print)
+
+
+def check_pdf() -> None:
+    """:class:`RenderError` unless a PDF can be rendered here (the daemon checks at start
+    when it must send statements)."""
+    pdf("<!DOCTYPE html><html><body><p>sla-monitor</p></body></html>")
+
+
+def pdf(html: str) -> bytes:
+    """The PDF of an HTML document (a statement or the summary) through WeasyPrint, whose
+    Pango/HarfBuzz layout shapes Persian text and orders bidirectional text correctly.
+
+    Synchronous and CPU-bound (a tenth to a few tenths of a second a page): the daemon
+    calls it on a worker thread. :class:`RenderError` when the system libraries are
+    missing, naming the packages to install."""
+    try:
+        import weasyprint  # (1 s to import: only when a PDF is wanted)
+    except (ImportError, OSError) as exc:
+        raise RenderError(
+            f"cannot render PDF: WeasyPrint could not load ({exc}); install the system "
+            "packages it needs: on Debian/Ubuntu, apt-get install libpango-1.0-0 "
+            "libpangoft2-1.0-0 fonts-noto-core fonts-dejavu-core"
+        ) from None
+    # The documents are self-contained: nothing is fetched (a name cannot smuggle a URL in).
+    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_fetch)
+    rendered: bytes = document.write_pdf()
+    return rendered
+
+
+def _no_fetch(url: str, *args: object, **kwargs: object) -> dict[str, object]:
+    raise ValueError(f"statements fetch nothing: {url!r} refused")

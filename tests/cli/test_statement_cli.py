@@ -1,0 +1,141 @@
+"""``sla-monitor statement show|send`` and ``report --format html|pdf`` on the example
+configuration (a Jalali provider in Asia/Tehran, fees in IRR; mail to a Maildir), issue 14.
+
+Shahrivar 1404 (1404-06: 2025-08-23 to 2025-09-22 in Tehran, 31 days) has one outage of
+ACME's survey, 1404/06/10 10:00-12:00 Tehran (2 h, never notified: R-N1 late):
+counted 7,200 s >= 1 h 30 min, tier 1w (7 days) + 1 day (R-N1) = 8 days, worth
+8 x 240,000,000 / 365 = 5,260,273.97..., shown as 5260274 IRR (whole rials);
+availability (2,678,400 - 7,200) / 2,678,400 = 99.73118...%, shown 99.731.
+"""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import subprocess
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+
+MONTH = "1404-06"
+BITA = "شرکت بیتا نظرسنجی"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, example_config_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    text = example_config_path.read_text()
+    text = text.replace("  url: null ", f"  url: 'sqlite+aiosqlite:///{tmp_path}/db.sqlite' ")
+    text = text.replace("maildir: null ", f"maildir: '{tmp_path}/Maildir' ")
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    assert main(["-c", str(path), "db", "upgrade"]) == 0
+    capsys.readouterr()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["-c", str(path), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    # 1404/06/10 10:00 Tehran is 2025-09-01 06:30Z.
+    assert run("incident", "add", "--service", "acme-survey", "--start", "2025-09-01T10:00",
+               "--end", "2025-09-01T12:00")[0] == 0
+    return run
+
+
+def _maildir(tmp_path: Path) -> list[object]:
+    box = mailbox.Maildir(tmp_path / "Maildir", create=False)
+    return [message_from_bytes(box.get_bytes(key), policy=policy.default) for key in box.keys()]
+
+
+def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("statement", "send", "--month", MONTH, "--dry-run")
+    assert code == 0 and "would freeze revision 1" in out and "acme: would send" in out
+    assert not (tmp_path / "Maildir").exists()  # a dry run writes nothing
+    code, out, err = cli("statement", "send", "--month", MONTH)
+    assert code == 0, err
+    assert f"{MONTH}: revision 1 frozen" in out
+    assert "acme: statement of revision 1: written to the Maildir" in out
+    assert "tech@acme.example, ceo@acme.example" in out
+    assert "bita: statement of revision 1: written to the Maildir" in out  # paid in 1404-06
+    assert "dorna: withheld: R-EX6" in out
+    sent, persian = sorted(_maildir(tmp_path), key=lambda m: m["To"] != "tech@acme.example, "
+                           "ceo@acme.example")
+    assert persian["To"] == "it@bita.example" and BITA in persian["Subject"]
+    assert sent["Subject"] == ("[Vista Rabit Hosting] SLA statement 1404-06 (revision 1): "
+                               "availability 99.731 %, credit 8 days (ACME Research Co.)")
+    names = sorted(part.get_filename() for part in sent.iter_attachments())
+    assert names == ["statement-acme-1404-06-r1.csv", "statement-acme-1404-06-r1.pdf"]
+
+    code, out, _ = cli("statement", "send", "--month", MONTH, "--format", "json")
+    document = json.loads(out)
+    assert code == 0 and document["revision"] == 1 and not document["frozen"]
+    assert {s["customer"]: s["status"] for s in document["statements"]} == {
+        "acme": "already_sent", "bita": "already_sent", "dorna": "withheld"}
+    assert len(_maildir(tmp_path)) == 2  # sending again sent nothing
+
+    code, out, _ = cli("statement", "send", "--month", MONTH, "--customer", "dorna",
+                       "--queue-only")
+    assert code == 0 and "dorna: statement of revision 1: queued; the daemon's outbox" in out
+    assert len(_maildir(tmp_path)) == 2  # queued only: the daemon sends it
+
+
+def test_show_in_every_format(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("report", "close", "--month", MONTH)[0] == 0
+    code, out, _ = cli("statement", "show", "--month", MONTH, "--customer", "acme")
+    assert code == 0 and "<!DOCTYPE html>" in out and "99.731 %" in out
+    assert "5260274 IRR" in out and "1404/06/10 10:00:00 (UTC+03:30)" in out
+    code, out, _ = cli("statement", "show", "--month", MONTH, "--customer", "acme",
+                       "--format", "csv")
+    assert code == 0 and "1404-06,acme,1,summary,,credit_value,5260273.97" in out
+    code, out, _ = cli("statement", "show", "--month", MONTH, "--customer", "acme",
+                       "--format", "json")
+    shown = json.loads(out)
+    assert code == 0 and (shown["revision"], shown["downtime_seconds"]) == (1, 7200)
+    target = tmp_path / "bita.pdf"
+    code, _, err = cli("statement", "show", "--month", MONTH, "--customer", "bita",
+                       "--format", "pdf", "-o", str(target))
+    assert code == 0 and f"wrote {target}" in err
+    text = subprocess.run(["pdftotext", str(target), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert BITA in "".join(c for c in text if c not in "\u202a\u202b\u202c\u200c")
+    assert "meets the 99.8 % target" in text
+    code, out, _ = cli("statement", "show", "--month", MONTH, "--customer", "dorna")
+    assert code == 0 and "No credit is due for this month:" in out and "(R-EX6)" in out
+
+
+def test_report_summary_as_html_and_pdf(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("report", "--month", MONTH, "--format", "html")
+    assert code == 0 and "SLA summary for 1404-06" in out
+    assert "Not closed" in out and "8 days of service; 5260274 IRR" in out
+    assert "R-N1 notification" in out  # the breach, listed
+    target = tmp_path / "summary.pdf"
+    assert cli("report", "--month", MONTH, "--format", "pdf", "-o", str(target))[0] == 0
+    assert target.read_bytes().startswith(b"%PDF-")
+
+
+def test_bad_input_exits_2_and_changes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("statement", "show", "--month", MONTH, "--customer", "acme")
+    assert code == 2 and err.startswith("sla-monitor: error: --month: '1404-06' is not valid")
+    assert "a month that has been closed" in err and "Traceback" not in err
+    code, _, err = cli("statement", "send", "--month", "2026-11")
+    assert code == 2 and "--month: '2026-11'" in err and "1405-08/1405-09" in err
+    code, _, err = cli("statement", "send", "--month", MONTH, "--customer", "nobody")
+    assert code == 2 and "--customer: 'nobody'" in err
+    code, _, err = cli("report", "--month", MONTH, "--format", "pdf", "-o",
+                       str(tmp_path / "missing" / "x.pdf"))
+    assert code == 2 and "does not exist" in err
+    assert not (tmp_path / "Maildir").exists()
+    code, out, _ = cli("report", "--month", MONTH, "--format", "json")
+    assert code == 0 and json.loads(out)["month"] == MONTH
+    assert cli("statement", "show", "--month", MONTH, "--customer", "acme")[0] == 2  # still
+    # not closed: nothing above froze a revision
+
+
+@pytest.mark.parametrize("command", [["statement", "show"], ["statement", "send"]])
+def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0 and "--month" in capsys.readouterr().out
