@@ -40,6 +40,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
 from monitor import actions
+from monitor.actions.links import LinkKeys, load_link_keys
 from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, Settings, load_config
@@ -53,7 +54,6 @@ from monitor.daemon.watch import Watch, WatchPlan
 from monitor.errors import MonitorError
 from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import TokenSet, load_tokens
-from monitor.http.links import LinkKeys, load_link_keys
 from monitor.notify import Notifier, NotifierPlan
 from monitor.notify.contract import ContractMailer
 from monitor.notify.smtp import Transport

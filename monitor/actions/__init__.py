@@ -83,6 +83,13 @@ Customers, the status page and the configuration (:mod:`.customers`, :mod:`.stat
     check_config(config, source=None) -> ConfigCheck;  check_config_text(text) -> ConfigCheck
 
 The running month for the daemon's per-customer metrics is :class:`.standing.RunningMonth`.
+
+Signed links to a customer's page (:mod:`.links`; the one maker: ``customer link``, the
+statements' and reminders' link to the claim form; the HTTP edge checks them)::
+
+    page_link(settings, keys, customer, *, now, valid=None, until=None, fragment="")
+        -> PageLink
+    claim_form_link(settings, keys, customer, *, deadline, now) -> PageLink | None
 """
 
 from monitor.actions.claims import (

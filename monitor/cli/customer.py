@@ -3,47 +3,37 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 
-from monitor.actions.common import known
+from monitor.actions.links import load_link_keys, new_link_key, page_link
 from monitor.cli.common import settings
 from monitor.clock import SystemClock
 from monitor.config import parse_duration
-from monitor.errors import ConfigError, ConfigIssue, InputError
+from monitor.errors import InputError
 from monitor.http.auth import hash_line, new_token
-from monitor.http.links import customer_link, load_link_keys, new_link_key
 from monitor.present import format_duration, format_time
 
 
 def _link(args: argparse.Namespace) -> int:
     config = settings(args)
-    known(args.id, config.topology.customers, "customer_id", "customers")
-    lifetime = config.http.link_lifetime
+    valid = None
     if args.valid is not None:
         try:
-            lifetime = parse_duration(args.valid)
+            valid = parse_duration(args.valid)
         except ValueError as exc:
             raise InputError("valid", args.valid, str(exc)) from None
-        if lifetime <= 0:
+        if valid <= 0:
             raise InputError("valid", args.valid, "a duration above zero, e.g. 7d or 12h")
-    keys = load_link_keys(config.http)
-    if keys is None:
-        raise ConfigError("http", [ConfigIssue(
-            "http.link_key_file", None,
-            "no link key is configured (http.link_key_file or http.link_key_env); "
-            "create one with: sla-monitor customer link-key")])
-    now = SystemClock().now()
-    expires = (now + dt.timedelta(seconds=lifetime)).replace(microsecond=0)
-    base = config.http.public_url or "http://" + config.http.listen
-    url = customer_link(base, keys, args.id, expires)
+    link = page_link(config, load_link_keys(config.http), args.id, now=SystemClock().now(),
+                     valid=valid)
     if args.format == "json":
-        print(json.dumps({"customer": args.id, "url": url,
-                          "expires": expires.isoformat().replace("+00:00", "Z")}))
+        print(json.dumps({"customer": args.id, "url": link.url,
+                          "expires": link.expires.isoformat().replace("+00:00", "Z")}))
     else:
-        print(url)
+        print(link.url)
+        lifetime = config.http.link_lifetime if valid is None else valid
         print(f"valid for {format_duration(lifetime)}, until "
-              f"{format_time(expires, config.timezone, config.calendar)}")
+              f"{format_time(link.expires, config.timezone, config.calendar)}")
     return 0
 
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from monitor.actions.links import LinkKeys
 from monitor.clock import Clock
 from monitor.config import Settings
 from monitor.http.auth import TokenSet
-from monitor.http.links import LinkKeys
 from monitor.store import Database
 
 __all__ = ["WEB", "Web"]

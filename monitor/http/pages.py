@@ -8,7 +8,7 @@ isolated (``<bdi>``, ``dir="auto"``), so a Persian name reads right to left in i
 and never reorders the figures and times around it. (An RTL layout around English
 labels turned "99.942 %" into "% 99.942" and "25 min 3 s" into "min 3 s 25".)
 
-A customer page opens with a signed link (:mod:`monitor.http.links`), whose session
+A customer page opens with a signed link (:mod:`monitor.actions.links`), whose session
 cookie then carries it, or with a bearer token: the customer's own, or an operator's.
 Without one it answers 401 with a page that says how to get a link; an expired link
 says when it expired, a tampered one only that it is not valid.
@@ -25,9 +25,9 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from monitor import actions
+from monitor.actions.links import COOKIE, LinkCheck
 from monitor.errors import InputError
 from monitor.http.context import Web
-from monitor.http.links import COOKIE, LinkCheck
 from monitor.http.routing import BODY_LIMIT, Call, authenticate, read_limited
 from monitor.notify.contract import ContractMailer
 from monitor.present import format_duration, format_time

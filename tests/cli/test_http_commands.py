@@ -9,8 +9,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from monitor.actions.links import LinkKeys
 from monitor.http.auth import TokenSet
-from monitor.http.links import LinkKeys
 from tests.support import sla_monitor_command
 
 

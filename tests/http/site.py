@@ -25,11 +25,11 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from monitor.actions.links import load_link_keys
 from monitor.clock import SystemClock
 from monitor.config import Settings, parse_config
 from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import hash_line, load_tokens
-from monitor.http.links import load_link_keys
 from monitor.store import Database
 
 EVIL_NAME = '<script>alert("pwned")</script> & \'Quotes\' "Inc"\r\nSet-Cookie: stolen=1'

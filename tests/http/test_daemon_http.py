@@ -15,8 +15,8 @@ from pathlib import Path
 
 import aiohttp
 
+from monitor.actions.links import LinkKeys
 from monitor.http.auth import hash_line
-from monitor.http.links import LinkKeys
 from monitor.testing.targets import TargetServer
 from tests.support import FAST, DaemonProcess, eventually
 

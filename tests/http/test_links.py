@@ -11,7 +11,7 @@ import json
 import subprocess
 from urllib.parse import parse_qs, urlsplit
 
-from monitor.http.links import COOKIE, LinkKeys, load_link_keys
+from monitor.actions.links import COOKIE, LinkKeys, load_link_keys
 from tests.http.site import LINK_KEY, OLD_LINK_KEY, Site, config_text
 from tests.support import sla_monitor_command
 

@@ -22,6 +22,10 @@ for ``http.link_lifetime`` (links and sessions signed with it stay valid until t
 expire), reload, then remove the old line and reload again. Removing a key at once
 revokes every link and session it signed. Without a key, customer pages open only
 with a customer (or operator) token, and ``customer link`` says so.
+
+The links themselves are made in one place, :func:`page_link`: ``customer link`` prints
+one, and every monthly statement and claim reminder (issue 14) carries one to the claim
+form (:func:`claim_form_link`). The HTTP edge checks them (:mod:`monitor.http.pages`).
 """
 
 from __future__ import annotations
@@ -36,17 +40,25 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlencode
 
-from monitor.config.credentials import read_secret_file
+from monitor.actions.common import known
+from monitor.config import Settings
+from monitor.config.credentials import PREFIX, VARIABLE, read_secret_file
 from monitor.config.schema import HTTPServer
 from monitor.errors import ConfigError, ConfigIssue
 
 __all__ = [
+    "CLAIM_FORM",
     "COOKIE",
     "LinkCheck",
     "LinkKeys",
+    "PageLink",
+    "claim_form_link",
+    "claim_link_keys",
     "customer_link",
     "load_link_keys",
     "new_link_key",
+    "page_link",
+    "unavailable_link_key",
 ]
 
 COOKIE = "sla_monitor_customer"
@@ -179,3 +191,89 @@ def customer_link(base_url: str, keys: LinkKeys, customer: str, expires: dt.date
 def new_link_key() -> str:
     """A fresh random link key (256 bits, URL-safe)."""
     return secrets.token_urlsafe(32)
+
+
+# The claim form's place on the customer page (``<section id="claim">``): a browser keeps
+# the fragment across the link's redirect to the plain page.
+CLAIM_FORM = "#claim"
+
+
+@dataclass(frozen=True)
+class PageLink:
+    """A signed address of a customer's page and the instant it stops working."""
+
+    customer: str
+    url: str
+    expires: dt.datetime
+
+
+def page_link(
+    settings: Settings,
+    keys: LinkKeys | None,
+    customer: str,
+    *,
+    now: dt.datetime,
+    valid: float | None = None,
+    until: dt.datetime | None = None,
+    fragment: str = "",
+) -> PageLink:
+    """A signed link to ``customer``'s page at ``http.public_url`` under ``keys`` (see
+    :func:`load_link_keys`), valid for ``valid`` seconds (default ``http.link_lifetime``),
+    or until ``until`` when that is later. Without keys, a :class:`ConfigError` that says
+    how to make one."""
+    known(customer, settings.topology.customers, "customer_id", "customers")
+    if keys is None:
+        raise ConfigError("http", [ConfigIssue(
+            "http.link_key_file", None,
+            "no link key is configured (http.link_key_file or http.link_key_env); "
+            "create one with: sla-monitor customer link-key")])
+    expires = now + dt.timedelta(seconds=settings.http.link_lifetime if valid is None else valid)
+    if until is not None and until > expires:
+        expires = until
+    expires = expires.replace(microsecond=0)
+    base = settings.http.public_url or "http://" + settings.http.listen
+    return PageLink(customer, customer_link(base, keys, customer, expires) + fragment, expires)
+
+
+def claim_form_link(
+    settings: Settings,
+    keys: LinkKeys | None,
+    customer: str,
+    *,
+    deadline: dt.datetime,
+    now: dt.datetime,
+) -> PageLink | None:
+    """The signed link to ``customer``'s claim form that a statement or a claim reminder
+    gives (R-C1), or None without link keys (customer pages then open with tokens only,
+    and the statement says to claim by e-mail).
+
+    *Decision:* it stays valid until the month's claim ``deadline`` (the form refuses a
+    late claim anyway), and at least ``http.link_lifetime``: a customer reading the
+    statement on its last day can still claim."""
+    if keys is None:
+        return None
+    return page_link(settings, keys, customer, now=now, until=deadline, fragment=CLAIM_FORM)
+
+
+def unavailable_link_key(settings: Settings) -> str | None:
+    """Why this process cannot sign links although a key is configured: the key is a
+    systemd credential and ``$CREDENTIALS_DIRECTORY`` is not set (an operator's shell,
+    outside the service); None when it can, or when no key is configured."""
+    name = settings.http.link_key_file
+    if name is None or not name.startswith(PREFIX) or os.environ.get(VARIABLE):
+        return None
+    return (f"http.link_key_file names the systemd credential {name!r} and "
+            f"${VARIABLE} is not set here: what this command makes carries no link to the "
+            "claim form (the daemon's statements and reminders do); run it under "
+            "systemd-run -p LoadCredential=NAME:PATH, as the README shows, to include one")
+
+
+def claim_link_keys(settings: Settings) -> LinkKeys | None:
+    """The keys that sign the links to the claim form in statements and claim reminders
+    (issue 14): :func:`load_link_keys`, except that a key this process was not given (a
+    systemd credential, in an operator's shell) gives none rather than an error: the
+    statement then says to claim by e-mail, and the command warns
+    (:func:`unavailable_link_key`). Any other problem with the keys is an error."""
+    if unavailable_link_key(settings) is not None:
+        return None
+    return load_link_keys(settings.http)
