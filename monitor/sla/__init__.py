@@ -21,6 +21,8 @@ Layers, bottom up::
     report      the report records and their SPEC section 7 JSON
     statements  monthly statements: when due, who gets one, who is reminded to claim
     engine      compute_month: applies all of it to every customer
+    standing    MonthToDate: the running month, recomputing only what changed
+    history     the status page's days: down, maintenance, unknown, up (R-M3)
     digest      inputs_digest: the fingerprint a frozen revision keeps (R-C3)
 """
 
@@ -50,7 +52,14 @@ from monitor.sla.claims import (
     review_grants,
 )
 from monitor.sla.coverage import unobserved
-from monitor.sla.credits import diagnosis_due, fix_due, half_days_up, ticket_credit
+from monitor.sla.credits import (
+    diagnosis_due,
+    error_budget_seconds,
+    fix_due,
+    half_days_up,
+    next_tier,
+    ticket_credit,
+)
 from monitor.sla.deadlines import (
     DUTY_STATES,
     DutyState,
@@ -71,6 +80,7 @@ from monitor.sla.eligibility import (
     unsupported_version,
 )
 from monitor.sla.engine import compute_month
+from monitor.sla.history import DAY_STATES, DayState, DayStatus, LocalDay, daily_states, local_days
 from monitor.sla.inputs import (
     CAUSES,
     Cause,
@@ -104,6 +114,7 @@ from monitor.sla.ledger import (
 )
 from monitor.sla.policy import DEFAULT_TIERS, Policy, Tier
 from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, MonthReport
+from monitor.sla.standing import MonthToDate, Refreshed
 from monitor.sla.statements import (
     WITHHELD,
     reminder_due,
@@ -116,6 +127,7 @@ __all__ = [
     "CALENDARS",
     "CAUSES",
     "CLAIM_CHANNELS",
+    "DAY_STATES",
     "DECISIONS",
     "DEFAULT_TIERS",
     "DUTY_STATES",
@@ -129,6 +141,8 @@ __all__ = [
     "CreditLine",
     "CustomerInput",
     "CustomerReport",
+    "DayState",
+    "DayStatus",
     "Decision",
     "DutyState",
     "Grant",
@@ -137,10 +151,13 @@ __all__ = [
     "IneligibleRule",
     "Interval",
     "LedgerLine",
+    "LocalDay",
     "MaintenanceInput",
     "MonthPeriod",
     "MonthReport",
+    "MonthToDate",
     "Policy",
+    "Refreshed",
     "SessionInput",
     "TicketInput",
     "Tier",
@@ -152,10 +169,12 @@ __all__ = [
     "clip",
     "compute_month",
     "credit_effective_at",
+    "daily_states",
     "decision_due",
     "diagnosis_due",
     "duty_state",
     "end_of_next_business_day",
+    "error_budget_seconds",
     "fix_due",
     "granted_totals",
     "half_days_up",
@@ -166,11 +185,13 @@ __all__ = [
     "is_half_days",
     "is_money",
     "lapse_instant",
+    "local_days",
     "local_shift",
     "minor_units",
     "month_containing",
     "month_ended",
     "month_period",
+    "next_tier",
     "notice_due",
     "notification_due",
     "price_refunded",
