@@ -41,6 +41,21 @@ async def test_a_link_opens_the_page_and_a_session(site: Site) -> None:
     assert (await site.get("/customer/bita")).status == 401
 
 
+async def test_last_month_shows_its_unknown_time(site: Site) -> None:
+    # R-M3: time nobody monitored is shown, never folded into a bare 100 %. This site's
+    # database has never had a daemon running (no session): the whole of last month is
+    # unknown, its length in days (UTC, Gregorian: the site's configuration).
+    now = dt.datetime.now(dt.UTC)
+    first_of_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    first_of_last = (first_of_month - dt.timedelta(days=1)).replace(day=1)
+    expected = f"{(first_of_month - first_of_last).days} d"
+    await site.get(link(site, "acme", soon(days=1)))
+    page = await (await site.get("/customer/acme")).text()
+    shown = page[page.index("last-unknown"):][:80]
+    assert f'<dd id="last-unknown">{expected}</dd>' in page, shown
+    assert "Time nobody monitored is neither up nor down (R-M3)" in page
+
+
 async def test_an_expired_link_says_when_it_expired(site: Site) -> None:
     expired = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     response = await site.get(link(site, "acme", expired))
