@@ -29,6 +29,7 @@ from monitor.sla import (
     Policy,
     SessionInput,
     TicketInput,
+    blind_everywhere,
     clip,
     compute_month,
     fix_due,
@@ -36,7 +37,9 @@ from monitor.sla import (
     union,
     unobserved,
 )
+from monitor.sla.report import VantageProblemLine
 from monitor.store import audit, claims, incidents, ledger, maintenance, reports, tickets, unknown
+from monitor.store import cluster as cluster_store
 from monitor.store.reports import RevisionRecord
 
 if TYPE_CHECKING:
@@ -67,6 +70,8 @@ class MonthInputs:
     unknown: list[Interval]
     policy: Policy
     tickets: list[TicketInput] = dataclasses.field(default_factory=list)
+    # Issue 15: a cluster's unknown time of single targets (their node lost, every vantage).
+    unknown_by_service: dict[str, list[Interval]] = dataclasses.field(default_factory=dict)
 
     def compute(self, now: dt.datetime) -> MonthReport:
         return compute_month(
@@ -79,6 +84,7 @@ class MonthInputs:
             self.policy,
             now,
             self.tickets,
+            self.unknown_by_service,
         )
 
     def evidence(self) -> dict[str, object]:
@@ -110,6 +116,7 @@ class MonthInputs:
             self.unknown,
             self.policy,
             self.tickets,
+            self.unknown_by_service,
         )
 
 
@@ -137,6 +144,7 @@ async def month_inputs(
         windows = await maintenance.touching(tx, start, end)
         notices = await maintenance.first_notices(tx, (w.id for w in windows))
         unseen = await unknown.touching(tx, start, end)
+        scoped = await unknown.scoped_touching(tx, start, end)
         runs = await unknown.sessions_touching(
             tx, start - dt.timedelta(seconds=tolerance), end
         )
@@ -154,6 +162,7 @@ async def month_inputs(
         dataclasses.replace(customer, paid_until=customer_lapse(settings, customer.id, renewals))
         for customer in topology.customer_inputs()
     ]
+    everyone, by_service = _cluster_unknown(settings, period, now, scoped)
     return MonthInputs(
         period,
         customers,
@@ -182,10 +191,49 @@ async def month_inputs(
             for w in windows
         ],
         {key: notice.at for key, notice in first.items()},
-        _unknown(period, now, unseen, runs, tolerance),
+        union([*_unknown(period, now, unseen, runs, tolerance), *everyone]),
         settings.policy,
         in_month,
+        by_service,
     )
+
+
+def _cluster_unknown(
+    settings: Settings,
+    period: MonthPeriod,
+    now: dt.datetime,
+    scoped: list[tuple[dt.datetime, dt.datetime | None, str | None, str | None]],
+) -> tuple[list[Interval], dict[str, list[Interval]]]:
+    """Issue 15, R-M3 in a cluster: a blind vantage is covered by the others, so its time is
+    unknown only where every configured vantage was blind (for everyone); a target nobody
+    probed from a vantage (its node lost) is unknown where every vantage was blind or
+    without it (for the customers depending on it) (:func:`monitor.sla.blind_everywhere`)."""
+    if not scoped:
+        return [], {}
+    cluster = settings.config.cluster
+    vantages = list(cluster.vantages or [cluster.vantage]) if cluster is not None else []
+    seen_until = min(period.end, now)
+    if seen_until <= period.start:
+        return [], {}
+    blind: dict[str, list[Interval]] = {}
+    unwatched: dict[str, dict[str, list[Interval]]] = {}
+    for start, end, vantage, target_id in scoped:
+        stop = min(end or now, seen_until)
+        if stop <= start or vantage is None:
+            continue
+        part = Interval(start, stop)
+        if target_id is None:
+            blind.setdefault(vantage, []).append(part)
+        else:
+            unwatched.setdefault(target_id, {}).setdefault(vantage, []).append(part)
+    everyone = blind_everywhere(blind, vantages)
+    by_service = {}
+    for target_id, gaps in unwatched.items():
+        merged = {v: [*blind.get(v, []), *gaps.get(v, [])] for v in vantages}
+        found = blind_everywhere(merged, vantages)
+        if found:
+            by_service[target_id] = found
+    return everyone, by_service
 
 
 def _unknown(
@@ -224,9 +272,27 @@ async def month_report(
     if customer is not None:
         known(customer, settings.topology.customers, "customer", "customers")
     report = (await month_inputs(db, settings, period, now)).compute(now)
+    if settings.config.cluster is not None:
+        report = await _with_vantages(db, report)
     if customer is None:
         return report
-    return MonthReport(report.period, tuple(c for c in report.customers if c.customer == customer))
+    return dataclasses.replace(
+        report, customers=tuple(c for c in report.customers if c.customer == customer))
+
+
+async def _with_vantages(db: Database, report: MonthReport) -> MonthReport:
+    """Issue 15: which vantages confirmed each incident, and the month's vantage problems."""
+    ids = {line.id for c in report.customers for line in c.incidents}
+    async with db.reading() as tx:
+        confirmed = await cluster_store.confirmations(tx, ids)
+        problems = await cluster_store.open_problems(tx, since=report.period.start)
+    return dataclasses.replace(
+        report,
+        confirmed_by={i: tuple(v) for i, v in confirmed.items()},
+        vantage_problems=tuple(
+            VantageProblemLine(t, v, s, e) for t, v, s, e in problems if s < report.period.end
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -29,6 +30,7 @@ class Readiness:
     checks: dict[str, bool]
     targets: int
     warnings: list[str] = field(default_factory=list)
+    cluster: dict[str, Any] | None = None  # issue 15: this node's role, leases, its peers
 
 
 ReadyCheck = Callable[[], Awaitable[Readiness]]
@@ -58,6 +60,7 @@ async def readyz(request: web.Request) -> web.Response:
             "checks": readiness.checks,
             "targets": readiness.targets,
             "warnings": readiness.warnings,
+            **({"cluster": readiness.cluster} if readiness.cluster is not None else {}),
         },
         status=200 if ready else 503,
     )
