@@ -390,8 +390,8 @@ async def vote(
             detected_at=detected_at, created_at=created_at,
         )
         await store.add_confirmations(tx, incident_id, confirming)
-        for row in confirming:  # short of the quorum before: an incident now
-            await store.end_problem(tx, target_id, row.vantage, found.start)
+        # Short of the quorum before, an incident now: no vantage problem.
+        await store.withdraw_problems(tx, target_id, [row.vantage for row in confirming])
         return incident_id, True
     await store.end_problem(tx, target_id, vantage, since)
     if state == "up" and open_id is not None:

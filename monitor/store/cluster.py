@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, literal, or_, select, text, update
+from sqlalchemy import and_, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from monitor.store.db import Tx
@@ -61,6 +61,7 @@ __all__ = [
     "stop",
     "views",
     "views_of",
+    "withdraw_problems",
 ]
 
 LEADER = "leader"
@@ -381,6 +382,17 @@ async def end_problem(tx: Tx, target_id: str, vantage: str, at: dt.datetime) -> 
         .where(VantageProblem.target_id == target_id, VantageProblem.vantage == vantage,
                VantageProblem.end.is_(None))
         .values(end=at)
+    )
+
+
+async def withdraw_problems(tx: Tx, target_id: str, vantages: Collection[str]) -> None:
+    """The open problems of ``vantages`` on ``target_id`` were the wait for a quorum that
+    has now confirmed an incident: not a vantage's problem after all, removed."""
+    await tx.execute(
+        delete(VantageProblem).where(
+            VantageProblem.target_id == target_id, VantageProblem.vantage.in_(list(vantages)),
+            VantageProblem.end.is_(None),
+        )
     )
 
 

@@ -40,7 +40,7 @@ def node_config(
     """One node's configuration: the same targets for every node (``/t/NAME`` on one local
     server, each sending ``X-Vantage: VANTAGE`` so that the server can refuse a vantage),
     one customer depending on them, the SMTP sink; only ``cluster:`` differs."""
-    probe = (f"interval: {interval}, timeout: 0.5s, fail_after: {fail_after}, "
+    probe = (f"interval: {interval}, timeout: 0.3s, fail_after: {fail_after}, "
              f"recover_after: 2, headers: {{X-Vantage: {vantage}}}")
     services = "\n".join(
         f'  - {{id: {name}, kind: web_panel, probe: {{type: http, '
@@ -50,7 +50,7 @@ def node_config(
     canaries = ""
     if canary_url is not None:
         canaries = (f'  canaries: [{{id: net, probe: {{type: http, url: "{canary_url}", '
-                    f'interval: 0.3s, timeout: 0.3s}}}}]\n')
+                    f'interval: 0.4s, timeout: 0.3s}}}}]\n')
     cluster = {"node": node, "vantage": vantage, "lease_timeout": f"{LEASE_TIMEOUT}s"}
     if vantages:
         cluster["vantages"] = list(vantages)
