@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.store.models import ClusterLease
@@ -75,6 +76,21 @@ cluster: {json.dumps(cluster)}
     path = tmp_path / f"{node}.yaml"
     path.write_text(text)
     return path
+
+
+def http_port(log: str) -> int:
+    """The HTTP port a daemon bound (its "daemon started" log line)."""
+    for line in log.splitlines():
+        if line.startswith("{") and '"daemon started"' in line:
+            return int(json.loads(line)["http_port"])
+    raise AssertionError("the daemon has not started")
+
+
+async def get(port: int, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(
+        f"http://127.0.0.1:{port}{path}"
+    ) as response:
+        return response.status, await response.text()
 
 
 async def leases_by_node(engine: AsyncEngine, vantage: str = "default") -> Counter[str]:

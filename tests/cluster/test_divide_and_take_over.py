@@ -26,7 +26,16 @@ from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
 from tests.support import DaemonProcess, eventually, rows, sla_monitor_command
 
-from .helpers import CYCLE, LEASE_TIMEOUT, lease_holders, leases_by_node, names, node_config
+from .helpers import (
+    CYCLE,
+    LEASE_TIMEOUT,
+    get,
+    http_port,
+    lease_holders,
+    leases_by_node,
+    names,
+    node_config,
+)
 
 Start = Callable[[Path], DaemonProcess]
 INTERVAL = 1.0  # every target's probe interval in these tests
@@ -56,6 +65,24 @@ async def test_two_nodes_divide_200_targets_and_survive_a_sigkill(
             assert set(holders) == set(targets)
             # Every target is probed (by its holder only: one request per interval, not two).
             await eventually(lambda: _all_probed(target, targets), within=15)
+
+            # /readyz and /metrics: each node's role, the leases it holds, its view of the other.
+            roles = {}
+            for node, daemon in daemons.items():
+                port = http_port(daemon.output())
+                status, body = await get(port, "/readyz")
+                ready = json.loads(body)
+                assert status == 200 and ready["checks"]["cluster"] is True
+                view = ready["cluster"]
+                assert (view["node"], view["leases_held"]) == (node, 100)
+                assert {(n["node"], n["alive"]) for n in view["nodes"]} == {
+                    ("node-a", True), ("node-b", True)}
+                roles[node] = view["role"]
+                _, metrics = await get(port, "/metrics")
+                assert (f'sla_monitor_cluster_leases_held{{node="{node}",vantage="default"}} '
+                        "100.0") in metrics
+                assert 'sla_monitor_cluster_node_up{node="node-a",vantage="default"} 1.0' in metrics
+            assert sorted(roles.values()) == ["leader", "member"]  # one leader
 
             # An outage of a target node-a holds: one incident, one outage e-mail each.
             down = next(t for t in targets if holders[t][0] == "node-a")
