@@ -39,10 +39,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import asyncpg  # noqa: E402
-from _targets import (  # noqa: E402
-    HOST,
+import asyncio
+
+import asyncpg
+from _targets import (
     CLOCK_TICKS,
+    HOST,
     free_port,
     machine_cpu,
     scrape,
@@ -51,8 +53,6 @@ from _targets import (  # noqa: E402
     tree_cpu_times,
     wait_for_http,
 )
-
-import asyncio  # noqa: E402
 
 
 def sla_monitor() -> str:
