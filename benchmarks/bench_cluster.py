@@ -26,6 +26,7 @@ it divides the same probes. Prints a table; ``--json PATH`` writes one object pe
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -38,8 +39,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import asyncio
 
 import asyncpg
 from _targets import (
