@@ -8,14 +8,18 @@ Data flows one way::
 and the house has layers, each importing only those below it (a test checks the
 import graph has no cycle, and that only the store imports SQLAlchemy)::
 
-    edges     cli/ (argparse)   demo/   http/ (aiohttp)   daemon/ + app.py (the runtime, wired once)
+    edges     cli/ (argparse)   demo/   http/ (aiohttp: API, pages, feed, badges)
+              daemon/ + app.py (the runtime, wired once)
     duties    notify/ (e-mail duties, outbox)     probes/ (HTTP, TCP, TLS checks)
     actions   actions/   operator and customer actions: incidents, maintenance, reports,
-                         claims, tickets, the ledger; typed arguments in, typed results
-                         out, errors naming fields; the CLI and the HTTP API call these
+                         claims, tickets, the ledger, a customer's overview, the public
+                         status, the configuration check, the running month; typed
+                         arguments in, typed results out, errors naming fields; the CLI
+                         and the HTTP API call these
     config    config/    YAML ─► validated Config ─► Settings (Topology, engine Policy),
                          built once per start or reload
-    present   present/   one formatter of times, durations, money; tables, CSV, JSON values
+    present   present/   one formatter of times, durations, money; tables, CSV, JSON values;
+                         the one Jinja2 environment (pages, feed, badges, e-mails' HTML)
     store     store/     the only SQL: Database (one transaction idiom), models,
                          migrations, one query/write module per area
     sla       sla/       the pure engine: the contract as functions (no I/O, no clock);

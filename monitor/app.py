@@ -2,11 +2,12 @@
 
     config ─► Settings (Topology, engine Policy) ─► Watch (probes ─► detector) ─► store
                                                        └─► Notifier (outbox, duties)
-    Recorder (probe history), Heartbeat (R-M3)          HTTP: /metrics /healthz /readyz
+    Recorder (probe history), Heartbeat (R-M3)          HTTP: pages, API, /metrics, health
+    RunningMonth ─► SLARefresher: per-customer SLA metrics of the running month
     Cluster (issue 15, optional): leases divide the targets among the nodes of a vantage,
              votes of several vantages open incidents, the leader runs the singleton jobs
     APScheduler: probe tick (50 ms slots), certificate tick, heartbeat, history flush,
-                 duty checks (new maintenance windows, D-2 at-risk alerts),
+                 duty checks (new maintenance windows, D-2 at-risk alerts), SLA metrics,
                  statements (``statements.auto``: close each month, send, remind; issue 14)
                  resolver canary (R-M2), history retention (R-M7)
 
@@ -27,8 +28,9 @@ SIGHUP reloads the configuration as **prepare, then swap**: the file is parsed
 off the event loop, then everything the new configuration needs is built
 (settings, every new or changed probe with its ``tls.ca_file``, the SMTP
 transport with its secret, the schedules' targets) before anything running is
-touched. Any error refuses the reload and the old configuration stays fully
-in force; only then are the pieces swapped in, which cannot fail. Added,
+touched, the API tokens and link keys re-read. Any error refuses the reload and
+the old configuration stays fully in force; only then are the pieces swapped in,
+which cannot fail. Added,
 changed and removed targets take effect without losing detector state.
 Under systemd (``Type=notify``) the daemon reports READY/RELOADING/STOPPING and
 feeds the watchdog (:mod:`monitor.daemon.systemd`).
@@ -53,6 +55,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
 from monitor import actions, early
+from monitor.actions.links import LinkKeys, load_link_keys
+from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock, SteadyClock
 from monitor.config import Config, Settings
 from monitor.config.isolated import load_config_async
@@ -64,10 +68,12 @@ from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.recorder import Recorder
 from monitor.daemon.retention import Retention
 from monitor.daemon.scheduler import ProbeSchedule
+from monitor.daemon.sla_metrics import SLARefresher
 from monitor.daemon.systemd import SystemdNotifier, Watchdog
 from monitor.daemon.watch import Watch, WatchPlan
 from monitor.errors import MonitorError
-from monitor.http import Readiness, make_app
+from monitor.http import Readiness, Web, make_app
+from monitor.http.auth import TokenSet, load_tokens
 from monitor.notify import Notifier, NotifierPlan
 from monitor.notify.contract import ContractMailer
 from monitor.notify.smtp import Transport
@@ -97,6 +103,8 @@ class Reload:
     notifier: NotifierPlan
     intervals: list[tuple[str, float]]
     resolver: Any  # a new resolver for the probes (monitor.resolver changed), or None
+    tokens: TokenSet
+    links: LinkKeys | None
 
 
 class Daemon:
@@ -129,6 +137,9 @@ class Daemon:
 
     async def start(self) -> None:
         settings = self.settings = Settings.from_config(self.config)
+        # Secrets of the HTTP edge, read once (a missing or bad one stops the start: exit 2).
+        tokens = load_tokens(settings.http, frozenset(settings.topology.customers))
+        links = load_link_keys(settings.http)
         if settings.statements.auto:
             # Fail fast: a daemon that must send statements can render them (exit 2 names
             # the packages to install).
@@ -220,6 +231,10 @@ class Daemon:
         if isinstance(self.clock, SteadyClock):  # a FakeClock in tests never steps
             self.clock_steps = ClockSteps(self.clock, self.metrics, self._clock_stepped)
             await self.clock_steps.start()
+        self.running_month = RunningMonth(self.db, settings)
+        self.sla_metrics = SLARefresher(self.running_month, self.clock, self.registry)
+        self._every(settings.monitor.sla_metrics_interval, self.sla_metrics.refresh, "sla-metrics")
+        self.web = Web(self.db, settings, self.clock, tokens, links)
         await self._start_http()
         # Everything built so far lives as long as the configuration: out of the collector's
         # sight (the module docstring).
@@ -407,13 +422,17 @@ class Daemon:
 
     async def _start_http(self) -> None:
         host, _, port = self.settings.http.listen.rpartition(":")
-        self._runner = web.AppRunner(make_app(self.registry, self.ready), access_log=None)
+        # No access log: a query string may hold a customer link's signature.
+        self._runner = web.AppRunner(
+            make_app(self.registry, self.ready, self.web), access_log=None
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host.strip("[]"), int(port))
         await site.start()
         server = site._server  # aiohttp keeps the bound sockets there
         sockets = getattr(server, "sockets", None) or []
         self.http_port = sockets[0].getsockname()[1] if sockets else int(port)
+        self.web.bound_url = f"http://{host}:{self.http_port}"
 
     async def ready(self) -> Readiness:
         """``/readyz``: the database takes a write within :data:`READY_TIMEOUT`, the scheduler
@@ -496,6 +515,9 @@ class Daemon:
             self.notifier.prepare(settings),  # a new SMTP transport, with its secret
             _intervals(settings),
             resolver,
+            # Tokens and link keys are re-read: removing a line revokes it (README).
+            load_tokens(settings.http, frozenset(settings.topology.customers)),
+            load_link_keys(settings.http),
         )
 
     def swap(self, prepared: Reload) -> None:
@@ -508,6 +530,10 @@ class Daemon:
         self.watch.apply(prepared.watch)
         self.schedule.set_targets(prepared.intervals)
         self.certificate_schedule.set_targets(self.watch.certificate_targets())
+        self.web.settings = prepared.settings
+        self.web.tokens = prepared.tokens
+        self.web.links = prepared.links
+        self.running_month.apply(prepared.settings)
         self._schedule_resolver_canary(prepared.settings)
         # The new probes and configuration live until the next reload (the module docstring);
         # what the old ones leave behind is freed by reference counting.

@@ -1,7 +1,7 @@
 """several daemons on one PostgreSQL: nodes, leases, vantages (issue 15)
 
 Revision ID: 0009_i15
-Revises: 0006_i13
+Revises: 0007_i11
 Create Date: 2026-12-01 04:00:00
 
 ``cluster_nodes``: the registered daemons and when each was last seen (the database's
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_i15"
-down_revision = "0006_i13"
+down_revision = "0007_i11"
 branch_labels = None
 depends_on = None
 

@@ -15,6 +15,7 @@ Incidents (:mod:`.incidents`)::
                      actor, now) -> NotificationsLogged
     list_incidents(db, *, since=None, until=None, service=None, open_only=False)
         -> list[IncidentRecord]
+    get_incident(db, *, incident_id) -> IncidentRecord
 
 Maintenance (:mod:`.maintenance`)::
 
@@ -24,7 +25,7 @@ Maintenance (:mod:`.maintenance`)::
 
 Reports (:mod:`.reports`)::
 
-    month_inputs(db, settings, period, now) -> MonthInputs
+    month_inputs(db, settings, period, now, customers=None) -> MonthInputs
     month_report(db, settings, *, month, customer=None, now) -> MonthReport
     close_month(db, settings, *, month, now) -> Closing   (R-C3: marks claims for review)
 
@@ -77,6 +78,22 @@ The database itself (:mod:`.storage`)::
 
     database_stats(db, settings, *, now) -> DatabaseStats
 
+Customers, the status page and the configuration (:mod:`.customers`, :mod:`.status`,
+:mod:`.config_check`)::
+
+    customer_overview(db, settings, *, customer, now) -> CustomerOverview
+    public_status(db, settings, *, now) -> PublicStatus
+    public_history(db, settings, *, now, days=90) -> (incidents, windows)
+    check_config(config, source=None) -> ConfigCheck;  check_config_text(text) -> ConfigCheck
+
+The running month for the daemon's per-customer metrics is :class:`.standing.RunningMonth`.
+
+Signed links to a customer's page (:mod:`.links`; the one maker: ``customer link``, the
+statements' and reminders' link to the claim form; the HTTP edge checks them)::
+
+    page_link(settings, keys, customer, *, now, valid=None, until=None, fragment="")
+        -> PageLink
+    claim_form_link(settings, keys, customer, *, deadline, now) -> PageLink | None
 """
 
 from monitor.actions.claims import (
@@ -89,12 +106,20 @@ from monitor.actions.claims import (
     show_claim,
     submit_claim,
 )
+from monitor.actions.config_check import (
+    ConfigCheck,
+    ProbeCheck,
+    check_config,
+    check_config_text,
+)
+from monitor.actions.customers import CustomerOverview, customer_overview
 from monitor.actions.incidents import (
     CauseChanged,
     IncidentRecord,
     NotificationsLogged,
     add_incident,
     change_cause,
+    get_incident,
     list_incidents,
     log_notification,
 )
@@ -132,6 +157,7 @@ from monitor.actions.statements import (
     statement,
     statement_files,
 )
+from monitor.actions.status import PublicStatus, public_history, public_status
 from monitor.actions.storage import DatabaseStats, TableStats, database_stats
 from monitor.actions.summary import month_summary
 from monitor.actions.tickets import (
@@ -161,7 +187,9 @@ __all__ = [
     "ClaimView",
     "Closing",
     "ComputedCredit",
+    "ConfigCheck",
     "ContractMail",
+    "CustomerOverview",
     "DatabaseStats",
     "Deposited",
     "EntryRecord",
@@ -171,6 +199,8 @@ __all__ = [
     "MaintenanceListed",
     "MonthInputs",
     "NotificationsLogged",
+    "ProbeCheck",
+    "PublicStatus",
     "Renewed",
     "ReviewNoted",
     "Settled",
@@ -190,7 +220,10 @@ __all__ = [
     "ask_ticket",
     "auto_statements",
     "change_cause",
+    "check_config",
+    "check_config_text",
     "close_month",
+    "customer_overview",
     "database_stats",
     "decide_claim",
     "defer_ticket",
@@ -200,6 +233,7 @@ __all__ = [
     "find_claim",
     "fix_ticket",
     "follow_up_ticket",
+    "get_incident",
     "ledger_show",
     "list_claims",
     "list_incidents",
@@ -210,6 +244,8 @@ __all__ = [
     "month_report",
     "month_summary",
     "open_ticket",
+    "public_history",
+    "public_status",
     "remind",
     "renew",
     "reopen_ticket",

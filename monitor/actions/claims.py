@@ -121,13 +121,19 @@ def _period(settings: Settings, claim: ClaimRecord) -> MonthPeriod:
 
 async def _reports(db: Database, settings: Settings, found: Sequence[ClaimRecord],
                    now: dt.datetime) -> dict[tuple[str, str], CustomerReport]:
-    """(calendar, month) of each claim -> its month's report, computed once per month."""
+    """(calendar, month) of each claim -> its month's report, computed once per month for
+    the customers that claimed it (one customer's claims read one customer's month)."""
     computed: dict[tuple[str, str], dict[str, CustomerReport]] = {}
+    claimants: dict[tuple[str, str], set[str]] = {}
+    for claim in found:
+        if claim.customer_id in settings.topology.customers:
+            claimants.setdefault((claim.calendar, claim.month), set()).add(claim.customer_id)
     for claim in found:
         key = (claim.calendar, claim.month)
         if key not in computed:
             period = _period(settings, claim)
-            report = (await month_inputs(db, settings, period, now)).compute(now)
+            inputs = await month_inputs(db, settings, period, now, claimants.get(key, set()))
+            report = inputs.compute(now)
             computed[key] = {c.customer: c for c in report.customers}
     return {(claim.customer_id, claim.month): computed[(claim.calendar, claim.month)][
         claim.customer_id] for claim in found if claim.customer_id in

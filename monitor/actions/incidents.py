@@ -33,6 +33,7 @@ __all__ = [
     "NotificationsLogged",
     "add_incident",
     "change_cause",
+    "get_incident",
     "list_incidents",
     "log_notification",
 ]
@@ -201,8 +202,15 @@ async def list_incidents(
     return found
 
 
+async def get_incident(db: Database, *, incident_id: int) -> IncidentRecord:
+    """One incident (an unknown id is an InputError naming ``incident_id``)."""
+    async with db.reading() as tx:
+        return await _incident(tx, incident_id)
+
+
 async def _incident(tx: Tx, incident_id: int) -> IncidentRecord:
-    incident = await incidents.get(tx, incident_id)
+    # Ids are 32-bit integers in every backend: a larger one cannot exist.
+    incident = await incidents.get(tx, incident_id) if 0 < incident_id < 2**31 else None
     if incident is None:
         raise InputError("incident_id", incident_id, "an existing incident id (see: incident list)")
     return incident

@@ -7,9 +7,10 @@ rule lives in :mod:`monitor.sla`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from monitor.actions.common import iso_utc, known
 from monitor.actions.ledger import customer_lapse
 from monitor.actions.tickets import ticket_input
-from monitor.config import Settings
+from monitor.config import Settings, Topology
 from monitor.errors import InputError
 from monitor.sla import (
     CustomerInput,
@@ -40,7 +41,11 @@ from monitor.sla import (
 from monitor.sla.report import VantageProblemLine
 from monitor.store import audit, claims, incidents, ledger, maintenance, reports, tickets, unknown
 from monitor.store import cluster as cluster_store
+from monitor.store.incidents import IncidentRecord
+from monitor.store.ledger import EntryRecord
+from monitor.store.maintenance import WindowRecord
 from monitor.store.reports import RevisionRecord
+from monitor.store.tickets import TicketRecord
 
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
@@ -53,8 +58,14 @@ __all__ = [
     "ReviewNoted",
     "close_month",
     "customer_changes",
+    "incident_input",
+    "maintenance_input",
+    "month_customers",
     "month_inputs",
     "month_report",
+    "month_tickets",
+    "month_unknown",
+    "unknown_between",
 ]
 
 
@@ -120,29 +131,108 @@ class MonthInputs:
         )
 
 
+def incident_input(record: IncidentRecord) -> IncidentInput:
+    """A stored incident as the engine's record."""
+    return IncidentInput(
+        id=record.id,
+        service_id=record.service_id,
+        start=record.start,
+        end=record.end,
+        cause=record.cause,  # type: ignore[arg-type]  # the store keeps validated values
+        detected_at=record.detected_at,
+        source=record.source,  # type: ignore[arg-type]
+    )
+
+
+def maintenance_input(
+    window: WindowRecord, notices: Mapping[str, dt.datetime], topology: Topology
+) -> MaintenanceInput:
+    """A stored window as the engine's record; a server's window is its projects' window
+    too (R-M4, R-EX1)."""
+    return MaintenanceInput(
+        id=window.id,
+        service_ids=topology.with_hosted_projects(frozenset(window.service_ids)),
+        start=window.start,
+        end=window.end,
+        reason=window.reason,
+        notices=dict(notices),
+    )
+
+
+def month_tickets(
+    settings: Settings, period: MonthPeriod, faults: list[TicketRecord],
+    customers: Collection[str] | None = None,
+) -> list[TicketInput]:
+    """Tickets diagnosed as the provider's fault whose fix deadline falls in the month
+    (their penalty belongs to it, R-P1/R-P2); only ``customers``' when given."""
+    topology = settings.topology
+    in_month = []
+    for record in faults:
+        if customers is not None and record.customer_id not in customers:
+            continue
+        ticket = ticket_input(record)
+        due = fix_due(ticket, settings.policy)
+        if due is not None and period.start <= due < period.end and (
+                record.customer_id in topology.customers):
+            in_month.append(ticket)
+    return in_month
+
+
+def month_customers(
+    settings: Settings, renewals: list[EntryRecord], customers: Collection[str] | None = None
+) -> list[CustomerInput]:
+    """Customers as configured (only ``customers`` when given), with the yearly renewals
+    recorded before the month's end (L-2): a renewal recorded later does not revive a
+    month that began lapsed (R-EX5)."""
+    topology = settings.topology
+    chosen = (topology.customer_inputs() if customers is None
+              else [topology.customer_input(c) for c in sorted(set(customers))])
+    renewed = {r.customer_id for r in renewals}
+    return [
+        customer if customer.id not in renewed else
+        dataclasses.replace(customer, paid_until=customer_lapse(settings, customer.id, renewals))
+        for customer in chosen
+    ]
+
+
 async def month_inputs(
-    db: Database, settings: Settings, period: MonthPeriod, now: dt.datetime
+    db: Database,
+    settings: Settings,
+    period: MonthPeriod,
+    now: dt.datetime,
+    customers: Collection[str] | None = None,
 ) -> MonthInputs:
-    """Everything the engine needs for ``period``, as known at ``now``.
+    """Everything the engine needs for ``period``, as known at ``now``; with ``customers``,
+    only what those customers' reports need (their dependencies' incidents and windows,
+    their notices, notifications and tickets): one customer's page reads a few rows, not
+    the month of every customer.
 
     Unknown time (R-M3) is, once, for every report and metric: the intervals the
     daemon recorded (blind to its canaries or resolver, R-M2; a gap it found at start),
     and the time no run of the daemon watched (:func:`monitor.sla.unobserved` of its
     sessions: before it first ran, between runs, since it stopped if none runs now),
-    clipped to the month as seen at ``now``.
+    clipped to the month as seen at ``now`` (:func:`month_unknown`).
 
-    Tickets: those diagnosed as the provider's fault whose fix deadline falls in the month
-    (their penalty belongs to it, R-P1/R-P2). Customers: as configured, with the yearly
-    renewals recorded before the month's end (L-2): a renewal recorded later does not
-    revive a month that began lapsed (R-EX5).
+    Tickets: :func:`month_tickets`. Customers: :func:`month_customers`.
     """
     start, end = period.start, period.end
     tolerance = settings.monitor.unknown_after
+    topology = settings.topology
+    depended: set[str] | None = None
+    if customers is not None:
+        depended = set()
+        for customer_id in customers:
+            depended |= topology.dependencies(customer_id)
     async with db.reading() as tx:
-        found = await incidents.touching(tx, start, end)
-        first = await incidents.first_notifications(tx, (i.id for i in found))
+        found = await incidents.touching(tx, start, end, depended)
+        first = await incidents.first_notifications(tx, (i.id for i in found), customers)
         windows = await maintenance.touching(tx, start, end)
-        notices = await maintenance.first_notices(tx, (w.id for w in windows))
+        if depended is not None:
+            windows = [
+                w for w in windows
+                if topology.with_hosted_projects(frozenset(w.service_ids)) & depended
+            ]
+        notices = await maintenance.first_notices(tx, (w.id for w in windows), customers)
         unseen = await unknown.touching(tx, start, end)
         scoped = await unknown.scoped_touching(tx, start, end)
         runs = await unknown.sessions_touching(
@@ -150,50 +240,19 @@ async def month_inputs(
         )
         faults = await tickets.provider_fault(tx)
         renewals = await ledger.renewals(tx, before=end)
-    topology = settings.topology
-    in_month = []
-    for record in faults:
-        ticket = ticket_input(record)
-        due = fix_due(ticket, settings.policy)
-        if due is not None and start <= due < end and record.customer_id in topology.customers:
-            in_month.append(ticket)
-    customers = [
-        customer if not any(r.customer_id == customer.id for r in renewals) else
-        dataclasses.replace(customer, paid_until=customer_lapse(settings, customer.id, renewals))
-        for customer in topology.customer_inputs()
-    ]
     everyone, by_service = _cluster_unknown(settings, period, now, scoped)
+    by_window: dict[int, dict[str, dt.datetime]] = {}
+    for (window_id, customer_id), notice in notices.items():
+        by_window.setdefault(window_id, {})[customer_id] = notice.at
     return MonthInputs(
         period,
-        customers,
-        [
-            IncidentInput(
-                id=i.id,
-                service_id=i.service_id,
-                start=i.start,
-                end=i.end,
-                cause=i.cause,  # type: ignore[arg-type]  # the store keeps validated values
-                detected_at=i.detected_at,
-                source=i.source,  # type: ignore[arg-type]
-            )
-            for i in found
-        ],
-        [
-            MaintenanceInput(
-                id=w.id,
-                # A server's window is its projects' window too (R-M4, R-EX1).
-                service_ids=topology.with_hosted_projects(frozenset(w.service_ids)),
-                start=w.start,
-                end=w.end,
-                reason=w.reason,
-                notices={c: n.at for (window_id, c), n in notices.items() if window_id == w.id},
-            )
-            for w in windows
-        ],
+        month_customers(settings, renewals, customers),
+        [incident_input(i) for i in found],
+        [maintenance_input(w, by_window.get(w.id, {}), topology) for w in windows],
         {key: notice.at for key, notice in first.items()},
-        union([*_unknown(period, now, unseen, runs, tolerance), *everyone]),
+        union([*month_unknown(period, now, unseen, runs, tolerance), *everyone]),
         settings.policy,
-        in_month,
+        month_tickets(settings, period, faults, customers),
         by_service,
     )
 
@@ -236,7 +295,7 @@ def _cluster_unknown(
     return everyone, by_service
 
 
-def _unknown(
+def month_unknown(
     period: MonthPeriod,
     now: dt.datetime,
     recorded: list[tuple[dt.datetime, dt.datetime | None]],
@@ -245,10 +304,23 @@ def _unknown(
 ) -> list[Interval]:
     """R-M3: recorded unknown intervals and unwatched time, as one normalised list inside
     the month as seen at ``now`` (so a closed month's digest does not move with ``now``)."""
-    seen_until = min(period.end, now)
-    if seen_until <= period.start:
+    return unknown_between(period.start, period.end, now, recorded, runs, tolerance)
+
+
+def unknown_between(
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    recorded: list[tuple[dt.datetime, dt.datetime | None]],
+    runs: list[tuple[dt.datetime, dt.datetime]],
+    tolerance: float,
+) -> list[Interval]:
+    """R-M3 for any span (a month, the status page's 90 days): :func:`month_unknown`'s
+    reading of ``[start, min(end, now))``."""
+    seen_until = min(end, now)
+    if seen_until <= start:
         return []
-    window = Interval(period.start, seen_until)
+    window = Interval(start, seen_until)
     kept = [
         Interval(interval_start, interval_end or now)
         for interval_start, interval_end in recorded
@@ -271,13 +343,17 @@ async def month_report(
     period = settings.month(month)
     if customer is not None:
         known(customer, settings.topology.customers, "customer", "customers")
-    report = (await month_inputs(db, settings, period, now)).compute(now)
+    chosen = None if customer is None else [customer]
+    inputs = await month_inputs(db, settings, period, now, chosen)
+    if customer is not None:
+        report = inputs.compute(now)  # one customer: milliseconds
+    else:
+        # Every customer: seconds at 10,000 customers; off the event loop (the daemon's
+        # probes share it when the HTTP API asks).
+        report = await asyncio.to_thread(inputs.compute, now)
     if settings.config.cluster is not None:
         report = await _with_vantages(db, report)
-    if customer is None:
-        return report
-    return dataclasses.replace(
-        report, customers=tuple(c for c in report.customers if c.customer == customer))
+    return report
 
 
 async def _with_vantages(db: Database, report: MonthReport) -> MonthReport:
@@ -415,8 +491,8 @@ async def close_month(
         )
     inputs = await month_inputs(db, settings, period, now)
     digest = inputs.digest()
-    computed = inputs.compute(now)
-    report = computed.to_json()
+    computed = await asyncio.to_thread(inputs.compute, now)
+    report = await asyncio.to_thread(computed.to_json)
     async with db.transaction() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         if latest is not None and latest.inputs_hash == digest:

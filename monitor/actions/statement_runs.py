@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from monitor.actions.links import claim_link_keys
 from monitor.actions.mail import StatementMail
 from monitor.actions.statements import (
     StatementsSent,
@@ -165,6 +166,7 @@ async def remind(
     if latest is None or (run is not None and run.reminded_at is not None):
         return []
     frozen = await revision_of(db, settings, period, latest.revision)
+    links = claim_link_keys(settings)  # each reminder links to the claim form
     reminded: list[str] = []
     stopped = False
     for record in frozen.report.get("customers", []):
@@ -182,7 +184,7 @@ async def remind(
                              claimed=customer in claimed, period=period,
                              policy=settings.policy, before_seconds=int(before), now=now):
             continue
-        view = build_statement(settings, period, frozen, customer, now=now)
+        view = build_statement(settings, period, frozen, customer, now=now, links=links)
         async with db.transaction() as tx:
             key = await mail.claim_reminder(tx, view)
             await stored.add_reminder(tx, ReminderRecord(

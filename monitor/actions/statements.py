@@ -25,6 +25,11 @@
 * Customers whose month earns nothing because their subscription lapsed (R-EX5) or who
   run a clone (R-EX6) get no statement unless asked for by ``customer``; the statement
   then says why no credit is due (R-EX7 customers get theirs, saying the same).
+* **How to claim** (R-C1): with a link key configured, the statement (HTML, PDF, CSV and
+  the e-mail's text) and the claim reminder give a signed link to the customer's claim
+  form, made by :func:`monitor.actions.links.claim_form_link` (the one maker of links,
+  as ``sla-monitor customer link`` prints), valid until the claim deadline; replying by
+  e-mail stays possible. Without a key, the e-mail reply is the way.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from monitor.actions.common import iso_utc, known
+from monitor.actions.links import LinkKeys, PageLink, claim_form_link, claim_link_keys
 from monitor.actions.mail import StatementFiles, StatementMail
 from monitor.actions.reports import Change, close_month, customer_changes, month_inputs
 from monitor.config import Settings
@@ -129,7 +135,8 @@ async def statement(
     if this is not None and this.kind == "correction":
         corrects, changes = this.corrects, tuple(this.changes or ())
     return build_statement(settings, period, frozen, customer, now=now, claim=_claim_line(
-        settings, claim), corrects=corrects, changes=changes)
+        settings, claim), corrects=corrects, changes=changes,
+        links=claim_link_keys(settings))
 
 
 def build_statement(
@@ -142,11 +149,15 @@ def build_statement(
     claim: str | None = None,
     corrects: int | None = None,
     changes: tuple[str, ...] = (),
+    links: LinkKeys | None = None,
 ) -> Statement:
     """The statement of ``customer`` from a frozen revision and the configuration (names,
-    contacts, the fee): a pure function of them."""
+    contacts, the fee) and the link keys that sign its link to the claim form (none: no
+    link): a pure function of them."""
     record = _customer_record(frozen, customer)
     configured = settings.topology.customers[customer]
+    deadline = claim_deadline(period, settings.policy)
+    link = claim_form_link(settings, links, customer, deadline=deadline, now=now)
     depends_on = settings.topology.dependencies(customer)
     breaches = set(record.get("notification_breaches") or ())
     rule = _RULES.get(record.get("ineligible_reason") or "")
@@ -192,8 +203,10 @@ def build_statement(
         maintenance=maintenance,
         credit_lines=tuple(_credit(line, record) for line in record.get("credit_lines") or ()),
         detection_breaches=tuple(record.get("detection_breaches") or ()),
-        claim_deadline=claim_deadline(period, settings.policy),
-        how_to_claim=_how_to_claim(settings, customer, period, frozen.revision),
+        claim_deadline=deadline,
+        how_to_claim=_how_to_claim(settings, customer, period, frozen.revision, link),
+        claim_link=None if link is None else link.url,
+        claim_link_expires=None if link is None else link.expires,
         claim=claim,
         corrects=corrects,
         changes=changes,
@@ -298,22 +311,30 @@ def _no_credit(settings: Settings, customer: str, rule: IneligibleRule | None) -
 
 
 def _how_to_claim(
-    settings: Settings, customer: str, period: MonthPeriod, revision: int
+    settings: Settings, customer: str, period: MonthPeriod, revision: int, link: PageLink | None
 ) -> tuple[str, ...]:
-    """How a customer claims (R-C1). *Decision:* by e-mail to the provider (the claim form
-    of the customer pages comes with the HTTP API); the operator records it with
-    ``claim submit``, and its receipt is e-mailed by the next business day."""
+    """How a customer claims (R-C1): on its page's claim form through ``link`` (the signed
+    link, when link keys are configured), or by e-mail to the provider, which the operator
+    records with ``claim submit``; either way its receipt is e-mailed by the next business
+    day."""
     sites = [site.domain for site in settings.topology.customers[customer].sites]
     where = (f"the site to credit ({' or '.join(sites)})" if len(sites) > 1
              else f"your site {sites[0]}")
-    return (
-        f"Reply to the e-mail that brought this statement, or write to {settings.sender}, "
-        f"saying that you claim the service credit for {period.label} (statement revision "
-        f"{revision}); name {where}.",
+    ways = []
+    if link is not None:
+        ways.append(
+            f"Use the claim form on your page: {link.url} (this link is yours alone; it "
+            f"works until {format_time(link.expires, settings.timezone, settings.calendar)})."
+        )
+    ways += [
+        f"{'Or reply' if link is not None else 'Reply'} to the e-mail that brought this "
+        f"statement, or write to {settings.sender}, saying that you claim the service credit "
+        f"for {period.label} (statement revision {revision}); name {where}.",
         "We confirm receipt by e-mail by the end of the next business day and decide within "
         f"{settings.policy.decision_deadline_seconds // 86400} days (R-C1); an approved "
         "credit extends your service from one month after the approval.",
-    )
+    ]
+    return tuple(ways)
 
 
 def _claim_line(settings: Settings, claim: claims.ClaimRecord | None) -> str | None:
@@ -537,7 +558,7 @@ async def _queue(
         claim = await claims.find(tx, item.customer, period.label)
     view = build_statement(settings, period, frozen, item.customer, now=now,
                            claim=_claim_line(settings, claim), corrects=item.corrects,
-                           changes=item.changes)
+                           changes=item.changes, links=claim_link_keys(settings))
     files = await statement_files(view)
     async with db.transaction() as tx:
         key = await mail.statement(tx, view, files)

@@ -97,7 +97,9 @@ __all__ = [
     "ticket_kind",
 ]
 
-TICKET_CHANNELS = ("email", "phone")  # L-4: the customer reports and follows up so
+# L-4: the customer reports and follows up by e-mail or phone; "web" is the customer's own
+# API or page (written, like an e-mail: level 2 takes it with the e-mailed ones).
+TICKET_CHANNELS = ("email", "phone", "web")
 QUEUES = ("level2", "level3")  # L-4
 DEFER_REASONS = ("system-wide", "new-release")  # R-P3
 _TICKET_SERVICE_KINDS = ("web_panel", "project", "mobile_api")
@@ -621,9 +623,10 @@ async def _ticket(tx: Tx, ticket_id: int, customer: str | None = None) -> Ticket
 
 
 def _queue_order(view: TicketView) -> tuple[bool, dt.datetime, int]:
-    # L-4: level 2 takes tickets in order of receipt, those submitted by e-mail first.
+    # L-4: level 2 takes tickets in order of receipt, those submitted by e-mail (or written
+    # through the web) first.
     ticket = view.ticket
-    return (ticket.channel != "email", ticket.opened_at, ticket.id)
+    return (ticket.channel not in ("email", "web"), ticket.opened_at, ticket.id)
 
 
 async def list_tickets(

@@ -21,6 +21,7 @@ from monitor import __version__
 from monitor.cli import (
     check,
     claim,
+    customer,
     db,
     demo,
     incident,
@@ -37,6 +38,7 @@ from monitor.logs import for_stderr
 
 COMMAND_MODULES = (
     demo, check, db, run, incident, maintenance, report, statement, claim, ticket, ledger,
+    customer,
 )
 
 

@@ -3,116 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import os
-from dataclasses import dataclass
 
+from monitor.actions import check_config
 from monitor.cli.common import add_format, config_path, load, print_json
-from monitor.config import Config, Settings
-from monitor.config.credentials import secret_path
-from monitor.errors import ConfigError
 from monitor.present import format_duration, text_table
-from monitor.sla import within
-from monitor.store import resolve_url
-
-
-@dataclass(frozen=True)
-class ProbeCheck:
-    """One probe's worst-case detection time against the D-1 duty."""
-
-    id: str
-    kind: str
-    type: str
-    interval_seconds: float
-    fail_after: int
-    timeout_seconds: float
-    worst_case_detection_seconds: float
-    d1: str | None  # OK or OVER for probes carrying D-1 (servers, projects); else None
-
-
-def secret_warnings(config: Config) -> list[str]:
-    """Secrets are read at start-up, not here; say which ones the daemon would not find."""
-    refs = []
-    if config.smtp is not None:
-        refs.append(("smtp.password_file", config.smtp.password_file, "file"))
-        refs.append(("smtp.password_env", config.smtp.password_env, "env"))
-    if config.webhook is not None:
-        refs.append(("webhook.secret_file", config.webhook.secret_file, "file"))
-        refs.append(("webhook.secret_env", config.webhook.secret_env, "env"))
-    refs.append(("http.tokens_file", config.http.tokens_file, "file"))
-    refs.append(("http.tokens_env", config.http.tokens_env, "env"))
-    warnings = []
-    for field, ref, kind in refs:
-        if ref is None:
-            continue
-        if kind == "file":
-            try:
-                path = secret_path(field, ref)
-            except ConfigError:
-                warnings.append(
-                    f"{field}: {ref!r} names a systemd credential; $CREDENTIALS_DIRECTORY is "
-                    "not set here (systemd sets it for the service, from LoadCredential=)"
-                )
-                continue
-            if not os.access(path, os.R_OK):
-                warnings.append(f"{field}: file {ref!r} is not readable here")
-        if kind == "env" and ref not in os.environ:
-            warnings.append(f"{field}: environment variable {ref!r} is not set here")
-    return warnings
 
 
 def run(args: argparse.Namespace) -> int:
     config = load(args)
-    resolve_url(config.storage.url)  # a URL the database driver cannot read: ConfigError
-    settings = Settings.from_config(config)
     path = config_path(args)
-    deadline = settings.policy.detection_deadline_seconds
-    probes = []
-    for target in settings.topology.targets():
-        worst = target.probe.worst_case_detection
-        probes.append(
-            ProbeCheck(
-                target.id,
-                target.kind,
-                target.probe.type,
-                target.probe.interval,
-                target.probe.fail_after,
-                target.probe.timeout,
-                worst,
-                ("OK" if within(worst, deadline) else "OVER") if target.carries_d1 else None,
-            )
-        )
-    warnings = secret_warnings(config)
+    checked = check_config(config, str(path) if path is not None else None)
     if args.format == "json":
-        print_json(
-            {
-                "source": str(path) if path is not None else None,
-                "valid": True,
-                "counts": {
-                    "servers": len(config.servers),
-                    "services": len(config.services),
-                    "customers": len(config.customers),
-                    "canaries": len(config.monitor.canaries),
-                },
-                "calendar": config.provider.calendar,
-                "timezone": config.provider.timezone,
-                "detection_deadline_seconds": deadline,
-                "probes": probes,
-                "warnings": warnings,
-            }
-        )
+        print_json(checked)
         return 0
     source = str(path) if path is not None else "embedded defaults (no configuration file)"
+    counts = checked.counts
     print(f"{source}: valid")
     print(
-        f"{len(config.servers)} servers, {len(config.services)} services, "
-        f"{len(config.customers)} customers, {len(config.monitor.canaries)} canaries; "
-        f"{config.provider.calendar} calendar in {config.provider.timezone}"
+        f"{counts.servers} servers, {counts.services} services, "
+        f"{counts.customers} customers, {counts.canaries} canaries; "
+        f"{checked.calendar} calendar in {checked.timezone}"
     )
-    if probes:
+    if checked.probes:
         print()
         print(
             f"Worst-case detection = interval × fail_after + timeout; "
-            f"D-1 duty: {format_duration(deadline)}"
+            f"D-1 duty: {format_duration(checked.detection_deadline_seconds)}"
         )
         headers = ["probe", "kind", "type", "interval", "fail_after", "timeout", "worst case",
                    "D-1"]
@@ -127,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
                 format_duration(p.worst_case_detection_seconds),
                 p.d1 or "-",
             ]
-            for p in probes
+            for p in checked.probes
         ]
         print(text_table(headers, rows))
-    for warning in warnings:
+    for warning in checked.warnings:
         print(f"warning: {warning}")
     return 0
 

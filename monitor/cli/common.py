@@ -34,6 +34,7 @@ POSITIONAL = {
     "window_id": "ID",
     "claim_id": "ID",
     "ticket_id": "ID",
+    "customer_id": "ID",
     "decision": "--approve/--partly/--reject",
     "days": "--partly",
 }

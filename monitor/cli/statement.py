@@ -11,6 +11,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from monitor import actions
+from monitor.actions.links import unavailable_link_key
 from monitor.cli.common import actor, database, print_json, run_async, settings
 from monitor.clock import SystemClock
 from monitor.config import Settings
@@ -51,12 +52,20 @@ def write_output(data: str | bytes, target: str | None, *, binary: bool = False)
     print(f"wrote {path} ({path.stat().st_size} bytes)", file=sys.stderr)
 
 
+def _warn_without_link(config: Settings) -> None:
+    """A statement made where the link key is not readable says to claim by e-mail only."""
+    why = unavailable_link_key(config)
+    if why is not None:
+        print(f"warning: {why}", file=sys.stderr)
+
+
 async def _show(args: argparse.Namespace) -> int:
     config = settings(args)
     now = SystemClock().now()
     async with database(config) as db:
         view = await actions.statement(db, config, month=args.month, customer=args.customer,
                                        revision=args.revision, now=now)
+    _warn_without_link(config)
     if args.format == "json":
         write_output(json.dumps(as_json(view), indent=2, ensure_ascii=False), args.output)
     elif args.format == "csv":
@@ -75,6 +84,7 @@ async def _send(args: argparse.Namespace) -> int:
         result = await actions.send_statements(
             db, config, month=args.month, customer=args.customer, dry_run=args.dry_run,
             mail=ContractMailer(config, now), actor=actor(), now=now)
+        _warn_without_link(config)
         keys = [item.dedupe_key for item in result.queued if item.dedupe_key]
         outcomes: dict[str, QueuedMessage] = {}
         if keys and not args.queue_only:

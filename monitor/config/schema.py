@@ -370,6 +370,8 @@ class MonitorSettings(Strict):
     """name resolution of the probes and the resolver canary (R-M2)"""
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     """auto: uvloop when installed (Linux), else asyncio's own; uvloop: required; read at start"""
+    sla_metrics_interval: Annotated[float, _Duration, _between(1.0, DAY)] = 60.0
+    """how often the per-customer SLA metrics of the running month are refreshed"""
 
 
 class Server(Strict):
@@ -560,10 +562,29 @@ class Webhook(Strict):
 class HTTPServer(Strict):
     listen: str = "127.0.0.1:9180"
     """HOST:PORT for /metrics, /healthz, /readyz, the API and pages"""
+    public_url: str | None = None
+    """the pages' address as customers reach it (links, the Atom feed); default http://LISTEN"""
     tokens_file: SecretFile | None = None
-    """file of API bearer tokens, one per line; ${CREDENTIALS_DIRECTORY}/NAME for a systemd credential"""
+    """file of API tokens, one 'SCOPE TOKEN-OR-sha256:HASH [NAME]' per line (see README); ${CREDENTIALS_DIRECTORY}/NAME for a systemd credential"""
     tokens_env: str | None = None
-    """environment variable of API bearer tokens, comma-separated"""
+    """environment variable of API tokens, entries as in tokens_file, comma-separated"""
+    link_key_file: SecretFile | None = None
+    """file of keys signing customer links, one per line, the first signs (rotation: see README)"""
+    link_key_env: str | None = None
+    """environment variable of link keys, comma-separated, the first signs"""
+    link_lifetime: PolicyDuration = 7 * 86400.0
+    """how long a signed customer link stays valid"""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError("expected an absolute http:// or https:// URL like "
+                             "'https://status.example.com'")
+        return value.rstrip("/")
 
     @field_validator("listen")
     @classmethod

@@ -437,7 +437,9 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
         _checkpoint(stop)
         metrics_url = f"http://127.0.0.1:{daemon.http_port}/metrics"
         endpoints["metrics"] = metrics_url
-        say(f"  metrics: {metrics_url}  (open it while the demo runs; no status page yet)")
+        endpoints["status"] = f"http://127.0.0.1:{daemon.http_port}/"
+        say(f"  metrics: {metrics_url}  (open it while the demo runs)")
+        say(f"  status page: {endpoints['status']}")
         say(f"  its JSON log: {log_path}")
 
         db = Database.open(config.storage.url)

@@ -1,26 +1,71 @@
-"""aiohttp application: metrics and health. Later issues add the API, status page and claim form.
+"""The aiohttp application: everything the daemon serves over HTTP, from one route table.
 
-* ``/metrics``: the daemon's registry in Prometheus' text format, rendered in a worker
-  thread: at 40,000 targets the page has 80,000 series and takes a few hundred
-  milliseconds of Python, which on the event loop would hold every probe due meanwhile
-  (the registry is read under its own locks, the per-target gauges from a copy).
-* ``/healthz``: liveness; answers as long as the event loop does.
-* ``/readyz``: readiness; 200 only when the database takes a write and the scheduler runs
-  (503 otherwise, within a bound), with the number of targets and any warning, e.g.
-  ``{"status": "ready", "checks": {"database": true, "scheduler": true}, "targets": 42,
-  "warnings": []}``. *Decision:* a daemon with no targets is ready (it runs as
-  configured) and says so in ``warnings``.
+==============================================  ===============================================
+``/``                                           the public status page (:mod:`.pages`)
+``/feed.atom``, ``/api/v2/summary.json``,       its feed, Statuspage-compatible JSON and
+``/api/v2/status.json``, ``/badge/S/*.svg``     badges (:mod:`.public`)
+``/customer/ID``                                a customer's page: signed link or token
+``/api/v1/...``                                 the JSON API over the actions (:mod:`.api`),
+                                                documented at ``/api/v1/openapi.json``
+``/metrics``, ``/healthz``, ``/readyz``         Prometheus metrics, liveness, readiness
+==============================================  ===============================================
+
+Every answer carries the security headers (:func:`security_headers`): a Content Security
+Policy without inline script or style (the pages have no script at all), no MIME
+sniffing, no referrer, no framing. Unknown paths and methods under ``/api/`` are answered
+in the API's error shape; an unexpected error is logged (never a token or a body) and
+answered 500 without details.
+
+``/metrics`` is rendered in a worker thread: at 40,000 targets the page has 80,000 series
+and takes a few hundred milliseconds of Python, which on the event loop would hold every
+probe due meanwhile (the registry is read under its own locks).
+
+``/readyz`` is 200 only when the database takes a write, the scheduler runs and no
+incident change waits too long to be written (503 otherwise, within a bound), with the
+number of targets and any warning, e.g. ``{"status": "ready", "checks": {"database":
+true, "scheduler": true, "incidents": true}, "targets": 42, "warnings": []}``. *Decision:* a daemon with no targets is ready (it runs as
+configured) and says so in ``warnings``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from monitor.http.api import ROUTES as API_ROUTES
+from monitor.http.context import WEB, Web
+from monitor.http.openapi import OPENAPI_KEY, build_document
+from monitor.http.pages import (
+    claim_form,
+    claim_page,
+    customer_page,
+    message,
+    static_file,
+    status_page,
+)
+from monitor.http.problems import problem
+from monitor.http.public import (
+    availability_badge,
+    feed,
+    status_badge,
+    statuspage_status,
+    statuspage_summary,
+)
+from monitor.http.routing import BODY_LIMIT, YAML_LIMIT, Call, Route, endpoint
+from monitor.http.schemas import ClaimForm
+from monitor.present.html import environment
+
+__all__ = ["READY_KEY", "REGISTRY_KEY", "ROUTES", "Readiness", "make_app", "security_headers"]
+
+log = logging.getLogger("monitor.http")
+
 
 
 @dataclass(frozen=True)
@@ -38,20 +83,23 @@ ReadyCheck = Callable[[], Awaitable[Readiness]]
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 READY_KEY = web.AppKey("ready", object)
 
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+       "base-uri 'none'; frame-ancestors 'none'")
 
-async def metrics(request: web.Request) -> web.Response:
-    body = await asyncio.to_thread(generate_latest, request.app[REGISTRY_KEY])
+
+async def metrics(call: Call) -> web.StreamResponse:
+    body = await asyncio.to_thread(generate_latest, call.request.app[REGISTRY_KEY])
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
 
 
-async def healthz(_request: web.Request) -> web.Response:
+async def healthz(_call: Call) -> web.StreamResponse:
     return web.json_response({"status": "ok"})
 
 
-async def readyz(request: web.Request) -> web.Response:
-    check: ReadyCheck = request.app[READY_KEY]  # type: ignore[assignment]
+async def readyz(call: Call) -> web.StreamResponse:
+    check: ReadyCheck = call.request.app[READY_KEY]  # type: ignore[assignment]
     readiness = await check()
     ready = all(readiness.checks.values())
     return web.json_response(
@@ -66,11 +114,98 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
-def make_app(registry: CollectorRegistry, ready: ReadyCheck) -> web.Application:
-    app = web.Application()
+_PROBLEM = {404: "Problem"}
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/", status_page, "The public status page", "public", "pages",
+          produces="html", answers={200: str}),
+    Route("GET", "/static/{name}", static_file, "The pages' stylesheet and icon", "public",
+          "pages", produces="text", answers={200: str, 404: str}),
+    Route("GET", "/customer/{customer}", customer_page,
+          "A customer's page (signed link: expires, key, sig; or a bearer token)", "public",
+          "pages", produces="html", answers={200: str, 303: None, 401: str, 404: str}),
+    Route("POST", "/customer/{customer}/claims", claim_form,
+          "The claim form (R-C1): the session's cookie and CSRF token; 303 to the receipt",
+          "public", "pages", produces="html", form=ClaimForm,
+          answers={303: None, 401: str, 403: str, 413: str, 415: str, 422: str}),
+    Route("GET", "/customer/{customer}/claims/{claim_id}", claim_page,
+          "A claim's receipt and state", "public", "pages", produces="html",
+          answers={200: str, 401: str, 404: str}),
+    Route("GET", "/feed.atom", feed, "Incidents and maintenance (Atom; ETag)", "public",
+          "status", produces="xml", answers={200: str, 304: None}),
+    Route("GET", "/api/v2/summary.json", statuspage_summary,
+          "Statuspage-compatible summary", "public", "status", answers={200: dict}),
+    Route("GET", "/api/v2/status.json", statuspage_status, "Statuspage-compatible status",
+          "public", "status", answers={200: dict}),
+    Route("GET", "/badge/{service}/status.svg", status_badge, "A public service's state",
+          "public", "status", produces="svg", answers={200: str, 304: None, **_PROBLEM},
+          path_ids={"service": "service"}),
+    Route("GET", "/badge/{service}/availability.svg", availability_badge,
+          "A public service's availability this month", "public", "status", produces="svg",
+          answers={200: str, 304: None, **_PROBLEM}, path_ids={"service": "service"}),
+    Route("GET", "/metrics", metrics, "Prometheus metrics", "public", "meta",
+          produces="text", answers={200: str}),
+    Route("GET", "/healthz", healthz, "Liveness", "public", "meta", answers={200: dict}),
+    Route("GET", "/readyz", readyz, "Readiness: database and scheduler", "public", "meta",
+          answers={200: dict, 503: dict}),
+    *API_ROUTES,
+)
+
+_BASIC = {"/metrics", "/healthz", "/readyz"}
+
+
+@web.middleware
+async def security_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = _http_error(request, exc)
+    except Exception:
+        log.exception("request failed", extra={"method": request.method, "path": request.path})
+        response = (problem(500, "internal", "an unexpected error; it is logged")
+                    if request.path.startswith("/api/") else web.Response(
+                        status=500, text="An unexpected error; it is logged.\n"))
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    return response
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamResponse:
+    if not request.path.startswith("/api/"):
+        if exc.status == 404 and WEB in request.app and request.method == "GET":
+            context = request.app[WEB]
+            return message(request, context, 404, "Not found", "There is no page here.")
+        return web.Response(status=exc.status, text=exc.text, headers=exc.headers)
+    if exc.status == 405:
+        return problem(405, "method_not_allowed", f"{request.method} is not allowed here",
+                       headers={"Allow": exc.headers.get("Allow", "")})
+    if exc.status == 413:
+        return problem(413, "too_large", f"the request body is over {BODY_LIMIT} bytes")
+    if exc.status == 404:
+        return problem(404, "not_found", "no such resource")
+    return web.Response(status=exc.status, text=exc.text, headers=exc.headers)
+
+
+def make_app(registry: CollectorRegistry, ready: ReadyCheck, context: Web | None = None) -> web.Application:
+    """The application; without ``context`` (no database yet) only metrics and health."""
+    app = web.Application(client_max_size=YAML_LIMIT, middlewares=[security_headers])
     app[REGISTRY_KEY] = registry
     app[READY_KEY] = ready
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    routes = ROUTES if context is not None else tuple(r for r in ROUTES if r.path in _BASIC)
+    if context is not None:
+        app[WEB] = context
+        app[aiohttp_jinja2.APP_KEY] = environment()
+    for route in routes:
+        app.router.add_route(route.method, _aiohttp_path(route.path), endpoint(route))
+    app[OPENAPI_KEY] = build_document(routes)
     return app
+
+
+def _aiohttp_path(path: str) -> str:
+    return path

@@ -2,8 +2,9 @@
 
 A template (:mod:`monitor.notify.templates`) returns blocks (:class:`Para`,
 :class:`Facts`, :class:`Items`); :func:`compose` renders them twice. The HTML
-side escapes every piece of text with :func:`html.escape`: templates never
-write markup themselves. A document whose customer name is in Arabic script
+side is the one Jinja2 environment's ``email.html`` (:mod:`monitor.present.html`,
+autoescape on): it escapes every piece of text, and templates never write markup
+themselves. A document whose customer name is in Arabic script
 (Persian) is laid out right-to-left (``dir="rtl"``); every paragraph and value
 keeps ``dir="auto"``/``<bdi>`` so mixed Persian/English text reads correctly.
 
@@ -18,12 +19,12 @@ provider's zone and calendar (R-M5):
 from __future__ import annotations
 
 import datetime as dt
-import html
 import textwrap
 from dataclasses import dataclass
 
 from monitor.notify.messages import one_line
 from monitor.present import format_time
+from monitor.present.html import render
 
 __all__ = ["Block", "Facts", "Items", "Para", "Rendered", "Style", "compose"]
 
@@ -97,26 +98,13 @@ def _text(blocks: list[Block], footer: str) -> str:
 
 
 def _html(title: str, blocks: list[Block], footer: str, rtl: bool) -> str:
-    esc = html.escape
-    body: list[str] = []
-    for block in blocks:
-        if isinstance(block, Para):
-            body.append(f'<p dir="auto">{esc(block.text)}</p>')
-        elif isinstance(block, Facts):
-            rows = "".join(
-                f'<tr><th style="text-align:start;padding-inline-end:1em">{esc(label)}</th>'
-                f"<td><bdi>{esc(value)}</bdi></td></tr>"
-                for label, value in block.rows
-            )
-            body.append(f"<table>{rows}</table>")
-        else:
-            items = "".join(f'<li dir="auto">{esc(item)}</li>' for item in block.items)
-            body.append(f"<ul>{items}</ul>")
-    direction = "rtl" if rtl else "auto"
-    return (
-        f'<!DOCTYPE html>\n<html dir="{direction}">\n<head><meta charset="utf-8">'
-        f"<title>{esc(title)}</title></head>\n"
-        f'<body style="font-family:sans-serif">\n'
-        + "\n".join(body)
-        + f'\n<hr><p dir="auto"><small>{esc(footer)}</small></p>\n</body>\n</html>\n'
-    )
+    """The HTML part, from the one template system (``email.html``, autoescaped)."""
+    shown = [
+        {"kind": "para", "text": block.text}
+        if isinstance(block, Para)
+        else {"kind": "facts", "rows": block.rows}
+        if isinstance(block, Facts)
+        else {"kind": "items", "items": block.items}
+        for block in blocks
+    ]
+    return render("email.html", title=title, blocks=shown, footer=footer, rtl_layout=rtl)

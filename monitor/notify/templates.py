@@ -95,9 +95,15 @@ def statement(style: Style, s: Statement) -> Rendered:
     blocks.append(Facts(tuple(rows)))
     if s.no_credit_because:
         blocks.append(Para(f"No credit is due for this month: {s.no_credit_because}"))
+    elif s.claim is not None:
+        blocks.append(Para(s.claim))
     elif s.credit_days_total > 0 or s.refund_amount > 0:
         blocks += [Para("This credit is granted when you claim it, by the deadline above:"),
                    Items(s.how_to_claim)]
+    else:
+        # As the statement itself says (statement.html): the figures may be disputed.
+        blocks += [Para("No credit is due for this month; you may still claim by the deadline "
+                        "above if you think these figures are wrong:"), Items(s.how_to_claim)]
     text = compose(style, subject, blocks).text
     return Rendered(subject=one_line(f"[{style.provider_name}] {subject}", 250), text=text,
                     html=statement_html(s))

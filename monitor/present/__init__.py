@@ -13,6 +13,7 @@ pages show values through this package; JSON keeps the engine's machine forms.
 from monitor.present.formats import (
     ISO_HINT,
     format_bytes,
+    format_day,
     format_days,
     format_duration,
     format_elapsed,
@@ -29,6 +30,7 @@ __all__ = [
     "ISO_HINT",
     "as_json",
     "format_bytes",
+    "format_day",
     "format_days",
     "format_duration",
     "format_elapsed",

@@ -44,6 +44,7 @@ from monitor.sla.report import shown_availability, shown_days, shown_money
 
 __all__ = [
     "ISO_HINT",
+    "format_day",
     "format_days",
     "format_duration",
     "format_elapsed",
@@ -97,6 +98,17 @@ def format_time(
             f"({offset}; Gregorian {local:%Y-%m-%d})"
         )
     return f"{local.strftime(f'%Y-%m-%d {clock}')} {timezone} ({offset})"
+
+
+def format_day(day: dt.date, calendar: str = "gregorian") -> str:
+    """A calendar day of the provider's calendar (R-M5), as in :func:`format_time`.
+
+    >>> format_day(dt.date(2026, 3, 21), "jalali"), format_day(dt.date(2026, 3, 21))
+    ('1405/01/01', '2026-03-21')
+    """
+    if calendar == "jalali":
+        return str(jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d"))
+    return day.isoformat()
 
 
 def format_duration(seconds: float | None) -> str:

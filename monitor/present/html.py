@@ -1,6 +1,7 @@
-"""The one template system: a Jinja2 environment with autoescape on, for documents people
-read (issue 14's statements and the operators' summary; the HTTP pages and the e-mails'
-HTML part on the HTTP branch).
+"""The one template system: a Jinja2 environment with autoescape on, for everything people
+read as a document: the status and customer pages, the Atom feed, the SVG badges, the HTML
+part of every e-mail (issue 11), and the monthly statements and the operators' summary
+(issue 14, HTML and PDF).
 
 Templates live in ``monitor/present/templates/`` and show values only through the
 filters below, which are the one formatter (:mod:`monitor.present.formats`):
@@ -9,19 +10,26 @@ filters below, which are the one formatter (:mod:`monitor.present.formats`):
 ``at|when(tz, calendar)``  a time in the provider's zone and calendar (R-M5); with
                            ``compact=true`` its offset only (rows under a heading that
                            names the zone)
+``date|day(calendar)``     a calendar day of that calendar
 ``seconds|duration``       ``1 h 30 min``
 ``amount|money(currency)`` two decimals, half up (R-T2); whole rials for IRR
 ``percent|percent``        availability to three decimals, rounded down (R-M6)
-``days|days``              credit days as shown (whole, or a half, R-P1)
-``at|iso``                 ISO 8601 UTC with ``Z`` (``<time datetime>``)
+``days|days``              days of service with their unit, ``1 day``, ``3.5 days``
+``days|day_count``         the number alone (whole, or a half, R-P1), for a column or a
+                           sum whose heading says "days"
+``at|iso``                 ISO 8601 UTC with ``Z`` (feeds, ``<time datetime>``)
 ``text|one_line``          one line of printable text (titles, headers)
 =========================  =============================================================
 
 and ``rtl(text)`` says whether a name is written right to left. Every value is escaped
-(autoescape), and an undefined name is an error, never an empty string.
+(autoescape, whatever the template's extension: HTML, XML and SVG escape alike), and an
+undefined name is an error, never an empty string.
 
 >>> environment().from_string("<bdi>{{ name }}</bdi>").render(name="<b>ACME</b>")
 '<bdi>&lt;b&gt;ACME&lt;/b&gt;</bdi>'
+>>> print(render("badge.svg", label="panel", message="operational", color="#2e7d32",
+...              label_width=44, message_width=76).splitlines()[0])
+<svg xmlns="http://www.w3.org/2000/svg" width="120" height="20" role="img" aria-label="panel: operational">
 """
 
 from __future__ import annotations
@@ -33,7 +41,14 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from monitor.present.formats import format_duration, format_money, format_percent, format_time
+from monitor.present.formats import (
+    format_day,
+    format_days,
+    format_duration,
+    format_money,
+    format_percent,
+    format_time,
+)
 from monitor.present.text import has_arabic_script, one_line
 from monitor.sla.report import iso_utc, shown_days
 
@@ -50,7 +65,11 @@ def _when(
     return format_time(at, timezone, calendar, seconds=seconds, compact=compact)
 
 
-def _days(days: Decimal | int) -> int | float:
+def _days(days: Decimal | int) -> str:
+    return format_days(Decimal(days))
+
+
+def _day_count(days: Decimal | int) -> int | float:
     return shown_days(Decimal(days))
 
 
@@ -67,10 +86,12 @@ def environment() -> Environment:
     )
     env.filters.update(
         when=_when,
+        day=format_day,
         duration=format_duration,
         money=format_money,
         percent=format_percent,
         days=_days,
+        day_count=_day_count,
         iso=iso_utc,
         one_line=one_line,
     )
@@ -79,5 +100,5 @@ def environment() -> Environment:
 
 
 def render(template: str, **context: Any) -> str:
-    """``template`` rendered with ``context``."""
+    """``template`` rendered with ``context`` (outside a request: e-mails, statements, tests)."""
     return environment().get_template(template).render(**context)

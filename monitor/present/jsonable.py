@@ -1,7 +1,8 @@
 """Typed results as JSON values: what ``--format json`` prints (and the HTTP API will send).
 
 Dataclasses become objects, tuples lists, instants ISO 8601 UTC with ``Z`` (as in the
-report, :func:`monitor.sla.report.iso_utc`), ``Decimal`` a number as shown.
+report, :func:`monitor.sla.report.iso_utc`), ``Decimal`` a number as shown; a value with
+a ``to_json()`` of its own (the engine's reports: SPEC section 7) is what that returns.
 
 >>> import datetime as dt
 >>> from dataclasses import dataclass
@@ -35,6 +36,10 @@ def as_json(value: object) -> JSON:
         return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json) and not isinstance(value, type):
+        shown: JSON = to_json()
+        return shown
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):

@@ -135,13 +135,15 @@ class Statement:
     credit_lines: tuple[CreditRow, ...]
     detection_breaches: tuple[int, ...]
     claim_deadline: dt.datetime
-    how_to_claim: tuple[str, ...]
+    how_to_claim: tuple[str, ...]  # sentences; the first gives claim_link when there is one
     claim: str | None  # the customer's claim for the month, if any, in one sentence
     corrects: int | None = None  # a correction: the revision of the statement it replaces
     changes: tuple[str, ...] = ()  # what the correction changed
     generated_at: dt.datetime | None = None
     maintenance_recorded: bool = True  # False: a revision frozen before statements existed
     rtl: bool = False
+    claim_link: str | None = None  # the signed link to the customer's claim form (R-C1)
+    claim_link_expires: dt.datetime | None = None
 
     @property
     def below_target(self) -> bool:
@@ -194,6 +196,7 @@ def statement_csv(statement: Statement) -> str:
         ("credit_value", shown_money(s.credit_value)), ("currency", s.currency),
         ("ineligible_reason", s.ineligible_rule or ""),
         ("claim_deadline", s.claim_deadline),
+        ("claim_link", s.claim_link), ("claim_link_expires", s.claim_link_expires),
     )
     for name, value in fields:
         row("summary", None, name, value)

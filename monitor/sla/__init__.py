@@ -22,6 +22,8 @@ Layers, bottom up::
     vantages    several vantages, one verdict: quorum, blindness, fair shares (issue 15)
     statements  monthly statements: when due, who gets one, who is reminded to claim
     engine      compute_month: applies all of it to every customer
+    standing    MonthToDate: the running month, recomputing only what changed
+    history     the status page's days: down, maintenance, unknown, up (R-M3)
     digest      inputs_digest: the fingerprint a frozen revision keeps (R-C3)
 """
 
@@ -51,7 +53,14 @@ from monitor.sla.claims import (
     review_grants,
 )
 from monitor.sla.coverage import unobserved
-from monitor.sla.credits import diagnosis_due, fix_due, half_days_up, ticket_credit
+from monitor.sla.credits import (
+    diagnosis_due,
+    error_budget_seconds,
+    fix_due,
+    half_days_up,
+    next_tier,
+    ticket_credit,
+)
 from monitor.sla.deadlines import (
     DUTY_STATES,
     DutyState,
@@ -72,6 +81,7 @@ from monitor.sla.eligibility import (
     unsupported_version,
 )
 from monitor.sla.engine import compute_month
+from monitor.sla.history import DAY_STATES, DayState, DayStatus, LocalDay, daily_states, local_days
 from monitor.sla.inputs import (
     CAUSES,
     Cause,
@@ -105,6 +115,7 @@ from monitor.sla.ledger import (
 )
 from monitor.sla.policy import DEFAULT_TIERS, Policy, Tier
 from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, MonthReport
+from monitor.sla.standing import MonthToDate, Refreshed
 from monitor.sla.statements import (
     WITHHELD,
     reminder_due,
@@ -126,6 +137,7 @@ __all__ = [
     "CALENDARS",
     "CAUSES",
     "CLAIM_CHANNELS",
+    "DAY_STATES",
     "DECISIONS",
     "DEFAULT_TIERS",
     "DUTY_STATES",
@@ -140,6 +152,8 @@ __all__ = [
     "CreditLine",
     "CustomerInput",
     "CustomerReport",
+    "DayState",
+    "DayStatus",
     "Decision",
     "DutyState",
     "Grant",
@@ -148,10 +162,13 @@ __all__ = [
     "IneligibleRule",
     "Interval",
     "LedgerLine",
+    "LocalDay",
     "MaintenanceInput",
     "MonthPeriod",
     "MonthReport",
+    "MonthToDate",
     "Policy",
+    "Refreshed",
     "SessionInput",
     "TicketInput",
     "Tier",
@@ -167,11 +184,13 @@ __all__ = [
     "confirmed_down",
     "confirmed_up",
     "credit_effective_at",
+    "daily_states",
     "decision_due",
     "default_quorum",
     "diagnosis_due",
     "duty_state",
     "end_of_next_business_day",
+    "error_budget_seconds",
     "fair_share",
     "fix_due",
     "granted_totals",
@@ -183,11 +202,13 @@ __all__ = [
     "is_half_days",
     "is_money",
     "lapse_instant",
+    "local_days",
     "local_shift",
     "minor_units",
     "month_containing",
     "month_ended",
     "month_period",
+    "next_tier",
     "notice_due",
     "notification_due",
     "price_refunded",

@@ -7,7 +7,7 @@ numbers or records; :mod:`monitor.sla.engine` applies them per customer.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from monitor.sla.calendar import MonthPeriod
 from monitor.sla.deadlines import missed, within
@@ -24,9 +24,11 @@ __all__ = [
     "detection_breached",
     "detection_latency",
     "diagnosis_due",
+    "error_budget_seconds",
     "fix_due",
     "half_days_up",
     "ineligible_reason",
+    "next_tier",
     "notification_breached",
     "ticket_credit",
     "tier_for",
@@ -57,6 +59,41 @@ def tier_for(counted_seconds: int, period_seconds: int, policy: Policy) -> Tier 
         return None
     reached = [tier for tier in policy.tiers if counted_seconds >= tier.min_downtime_seconds]
     return reached[-1] if reached else None
+
+
+def error_budget_seconds(counted_seconds: int, period_seconds: int, policy: Policy) -> int:
+    """R-T0: counted downtime still allowed this month before availability falls below the
+    target (negative once it has). The boundary is :func:`below_target`'s: downtime of
+    exactly the budget still meets the target.
+
+    >>> error_budget_seconds(0, 30 * 86400, Policy()), error_budget_seconds(5185, 30 * 86400, Policy())
+    (5184, -1)
+    """
+    allowed = Decimal(period_seconds) * (Decimal(100) - policy.target_percent) / Decimal(100)
+    return int(allowed.to_integral_value(rounding=ROUND_FLOOR)) - counted_seconds
+
+
+def next_tier(counted_seconds: int, period_seconds: int, policy: Policy) -> tuple[Tier, int] | None:
+    """The next credit tier a customer's month would reach (R-T0, R-T1) and how many more
+    seconds of counted downtime reach it; None above the highest tier.
+
+    A tier needs both its downtime (inclusive, R-T1 Decision) and availability below the
+    target, so the seconds missing are those to whichever comes last. With the SPEC
+    defaults in a 30-day month the target is missed after 86 min 24 s, before 1 h 30 min:
+
+    >>> tier, missing = next_tier(4 * 3600, 30 * 86400, Policy())
+    >>> tier.name, missing
+    ('2w', 14400)
+    """
+    current = tier_for(counted_seconds, period_seconds, policy)
+    first_below = error_budget_seconds(0, period_seconds, policy) + 1
+    for tier in policy.tiers:
+        if current is not None and tier.min_downtime_seconds <= current.min_downtime_seconds:
+            continue
+        needed = max(tier.min_downtime_seconds, first_below)
+        if needed > counted_seconds:
+            return tier, needed - counted_seconds
+    return None
 
 
 def credit_value(days: Decimal, fee_per_year: Decimal) -> Decimal:

@@ -10,6 +10,15 @@ Every read and write of sla-monitor goes through a :class:`Database`::
     await db.run(work, retry_for=150.0)      # a write that must not be lost (the outbox's
                                              # outcomes): retried while the database is away
 
+A ``transaction()`` or ``reading()`` opened while the same task is already inside a
+``transaction()`` joins it: the HTTP API wraps an action and the record of its answer
+(``Idempotency-Key``, :mod:`monitor.store.idempotency`) in one transaction, so both are
+committed or neither is::
+
+    async with db.transaction() as tx:
+        incident = await actions.add_incident(db, ...)   # joins: no commit of its own
+        await idempotency.store(tx, ...)                 # committed with it
+
 ``tx`` is the transaction's session; only the modules of :mod:`monitor.store`
 hand it to SQLAlchemy. Code outside the store names it ``Tx`` (a type-only
 alias) and never imports SQLAlchemy itself.
@@ -24,6 +33,7 @@ failing half-way with "database is locked". Reads start with a deferred
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -171,6 +181,17 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = session_factory(engine)
+        # The write transaction the current task is inside, if any (joined, not nested).
+        # A task created inside it inherits the variable; the owner check keeps it out.
+        self._current: contextvars.ContextVar[tuple[object, AsyncSession] | None] = (
+            contextvars.ContextVar(f"transaction-{id(self)}", default=None)
+        )
+
+    def _joined(self) -> AsyncSession | None:
+        current = self._current.get()
+        if current is None or current[0] is not asyncio.current_task():
+            return None
+        return current[1]
 
     @classmethod
     def open(cls, url: str | None, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> Database:
@@ -199,6 +220,11 @@ class Database:
         """``sqlite`` or ``postgresql``."""
         return str(self.engine.dialect.name)
 
+    def sibling(self) -> Database:
+        """Another handle on the same database, for another event loop (a worker thread's
+        long read must not run on the daemon's loop); dispose of it there."""
+        return Database(create_engine(self.engine.url.render_as_string(hide_password=False)))
+
     def where(self) -> str:
         """How messages name the database: the SQLite file, else the URL without password."""
         from monitor.store.migrate import where
@@ -207,14 +233,27 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """A write transaction, committed when the block ends and rolled back if it raises."""
+        """A write transaction, committed when the block ends and rolled back if it raises;
+        inside another one of the same task, that one (committed when it ends)."""
+        joined = self._joined()
+        if joined is not None:
+            yield joined
+            return
         async with self._sessions() as session, session.begin():
-            yield session
+            token = self._current.set((asyncio.current_task(), session))
+            try:
+                yield session
+            finally:
+                self._current.reset(token)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:
         """A read-only transaction: a deferred ``BEGIN`` on SQLite, so it never queues
-        behind a writer for the lock."""
+        behind a writer for the lock; inside a write transaction of the same task, that one."""
+        joined = self._joined()
+        if joined is not None:
+            yield joined
+            return
         async with self._sessions() as session:
             await session.connection(execution_options={"readonly": True})  # begins it
             yield session

@@ -28,6 +28,7 @@ __all__ = [
     "add_failures",
     "insert_runs",
     "latest_runs",
+    "latest_states",
     "rollups_since",
     "update_runs",
     "upsert_rollups",
@@ -94,6 +95,29 @@ async def latest_runs(tx: Tx) -> list[RunRecord]:
         )
         for run in rows.mappings()
     ]
+
+
+async def latest_states(
+    tx: Tx, target_ids: Sequence[str]
+) -> dict[str, tuple[str, dt.datetime]]:
+    """Target id -> (state of its latest run, when that run was last seen), for the few
+    targets named (the public services of the status page)."""
+    if not target_ids:
+        return {}
+    runs = ProbeRun.__table__
+    latest = (
+        select(func.max(runs.c.id).label("id"))
+        .where(runs.c.target_id.in_(list(target_ids)))
+        .group_by(runs.c.target_id)
+        .subquery()
+    )
+    connection = await tx.connection()
+    rows = await connection.execute(
+        select(runs.c.target_id, runs.c.state, runs.c.last_at).where(
+            runs.c.id.in_(select(latest.c.id))
+        )
+    )
+    return {target_id: (state, last_at) for target_id, state, last_at in rows}
 
 
 async def rollups_since(tx: Tx, since: dt.datetime) -> list[RollupRecord]:

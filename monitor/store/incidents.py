@@ -18,16 +18,21 @@ from monitor.store.db import Tx, inserted_id
 from monitor.store.models import CauseChange, Incident, Notification
 
 __all__ = [
+    "CauseStep",
     "FirstNotice",
     "IncidentRecord",
     "NotificationsRecorded",
     "add_manual",
+    "cause_changes_since",
+    "cause_history",
     "change_cause",
+    "changed_since",
     "close",
     "find",
     "first_notifications",
     "get",
     "manual_overlapping",
+    "notifications_since",
     "open_by_probe",
     "open_probe_incident",
     "open_probe_incident_of",
@@ -35,6 +40,7 @@ __all__ = [
     "reopen",
     "started_between",
     "touching",
+    "watermarks",
 ]
 
 _CHUNK = 5000  # ids per IN (...) list, well under SQLite's bound-parameter limit
@@ -243,14 +249,82 @@ async def find(
     return [_record(row) for row in await tx.scalars(query)]
 
 
-async def touching(tx: Tx, start: dt.datetime, end: dt.datetime) -> list[IncidentRecord]:
-    """Every incident overlapping ``[start, end)`` (a month's), by id."""
-    query = (
-        select(Incident)
-        .where(Incident.start < end, or_(Incident.end.is_(None), Incident.end > start))
-        .order_by(Incident.id)
+async def touching(
+    tx: Tx, start: dt.datetime, end: dt.datetime, service_ids: Iterable[str] | None = None
+) -> list[IncidentRecord]:
+    """Every incident overlapping ``[start, end)`` (a month's), by id; only those of
+    ``service_ids`` when given (one customer's dependencies)."""
+    query = select(Incident).where(
+        Incident.start < end, or_(Incident.end.is_(None), Incident.end > start)
     )
-    return [_record(row) for row in await tx.scalars(query)]
+    if service_ids is None:
+        return [_record(row) for row in await tx.scalars(query.order_by(Incident.id))]
+    ids = sorted(set(service_ids))
+    found: list[IncidentRecord] = []
+    for index in range(0, len(ids), _CHUNK):
+        chunk = query.where(Incident.service_id.in_(ids[index : index + _CHUNK]))
+        found += [_record(row) for row in await tx.scalars(chunk)]
+    return sorted(found, key=lambda incident: incident.id)
+
+
+async def changed_since(
+    tx: Tx, *, after_id: int, recheck: Iterable[int] = ()
+) -> list[IncidentRecord]:
+    """Incidents a running month's view must re-read: every one with an id above
+    ``after_id`` (new), every open one (its end moves), and those in ``recheck`` (open
+    last time, or with a cause changed since), by id."""
+    ids = sorted(set(recheck))
+    found = {
+        row.id: _record(row)
+        for row in await tx.scalars(
+            select(Incident).where(or_(Incident.id > after_id, Incident.end.is_(None)))
+        )
+    }
+    for index in range(0, len(ids), _CHUNK):
+        for row in await tx.scalars(
+            select(Incident).where(Incident.id.in_(ids[index : index + _CHUNK]))
+        ):
+            found[row.id] = _record(row)
+    return [found[key] for key in sorted(found)]
+
+
+async def cause_changes_since(tx: Tx, after_id: int) -> tuple[int, set[int]]:
+    """(highest cause-change id, incidents whose cause changed after ``after_id``)."""
+    rows = (
+        await tx.execute(
+            select(CauseChange.id, CauseChange.incident_id).where(CauseChange.id > after_id)
+        )
+    ).all()
+    return max((row[0] for row in rows), default=after_id), {row[1] for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class CauseStep:
+    """One cause change, for a public timeline: when and what, never why or who."""
+
+    at: dt.datetime
+    old_cause: str
+    new_cause: str
+
+
+async def cause_history(tx: Tx, incident_ids: Iterable[int]) -> dict[int, list[CauseStep]]:
+    """Incident id -> its cause changes in time order."""
+    ids = sorted(set(incident_ids))
+    history: dict[int, list[CauseStep]] = {}
+    for index in range(0, len(ids), _CHUNK):
+        rows = await tx.execute(
+            select(
+                CauseChange.incident_id,
+                CauseChange.changed_at,
+                CauseChange.old_cause,
+                CauseChange.new_cause,
+            )
+            .where(CauseChange.incident_id.in_(ids[index : index + _CHUNK]))
+            .order_by(CauseChange.changed_at, CauseChange.id)
+        )
+        for incident_id, at, old, new in rows:
+            history.setdefault(incident_id, []).append(CauseStep(at, old, new))
+    return history
 
 
 async def started_between(
@@ -325,23 +399,63 @@ async def record_notifications(
 
 
 async def first_notifications(
-    tx: Tx, incident_ids: Iterable[int]
+    tx: Tx, incident_ids: Iterable[int], customer_ids: Iterable[str] | None = None
 ) -> dict[tuple[int, str], FirstNotice]:
-    """(incident id, customer id) -> the earliest notification (R-N1 evidence)."""
+    """(incident id, customer id) -> the earliest notification (R-N1 evidence); only of
+    ``customer_ids`` when given."""
     ids = sorted(set(incident_ids))
+    customers = None if customer_ids is None else sorted(set(customer_ids))
     first: dict[tuple[int, str], FirstNotice] = {}
     for index in range(0, len(ids), _CHUNK):
-        rows = await tx.execute(
-            select(
-                Notification.incident_id,
-                Notification.customer_id,
-                Notification.notified_at,
-                Notification.channel,
-            ).where(Notification.incident_id.in_(ids[index : index + _CHUNK]))
-        )
+        query = select(
+            Notification.incident_id,
+            Notification.customer_id,
+            Notification.notified_at,
+            Notification.channel,
+        ).where(Notification.incident_id.in_(ids[index : index + _CHUNK]))
+        if customers is not None:
+            query = query.where(Notification.customer_id.in_(customers))
+        rows = await tx.execute(query)
         for incident_id, customer_id, at, channel in rows:
             key = (incident_id, customer_id)
             known = first.get(key)
             if known is None or at < known.at:
                 first[key] = FirstNotice(at, channel)
     return first
+
+
+async def notifications_since(
+    tx: Tx, after_id: int
+) -> tuple[int, list[tuple[int, str, dt.datetime]]]:
+    """(highest notification id, (incident id, customer id, notified at) of every
+    notification with an id above ``after_id``)."""
+    rows = (
+        await tx.execute(
+            select(
+                Notification.id,
+                Notification.incident_id,
+                Notification.customer_id,
+                Notification.notified_at,
+            ).where(Notification.id > after_id)
+        )
+    ).all()
+    return (
+        max((row[0] for row in rows), default=after_id),
+        [(incident_id, customer_id, at) for _, incident_id, customer_id, at in rows],
+    )
+
+
+async def watermarks(tx: Tx) -> tuple[int, int, int]:
+    """The highest incident, cause-change and notification ids (0 when none): where a
+    running month's next deltas start (:func:`changed_since`, :func:`cause_changes_since`,
+    :func:`notifications_since`)."""
+    row = (
+        await tx.execute(
+            select(
+                select(func.coalesce(func.max(Incident.id), 0)).scalar_subquery(),
+                select(func.coalesce(func.max(CauseChange.id), 0)).scalar_subquery(),
+                select(func.coalesce(func.max(Notification.id), 0)).scalar_subquery(),
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import selectinload
 
 from monitor.store.db import Tx, inserted_id
@@ -24,9 +24,12 @@ __all__ = [
     "WindowRecord",
     "add_notices",
     "add_window",
+    "current_and_upcoming",
     "first_notices",
     "get_window",
     "list_windows",
+    "notice_watermark",
+    "notices_since",
     "starting_between",
     "touching",
     "without_notice",
@@ -184,23 +187,64 @@ async def without_notice(tx: Tx, now: dt.datetime) -> list[int]:
 
 
 async def first_notices(
-    tx: Tx, window_ids: Iterable[int]
+    tx: Tx, window_ids: Iterable[int], customer_ids: Iterable[str] | None = None
 ) -> dict[tuple[int, str], FirstNotice]:
-    """(window id, customer id) -> the earliest notice (D-3, R-EX1 evidence)."""
+    """(window id, customer id) -> the earliest notice (D-3, R-EX1 evidence); only of
+    ``customer_ids`` when given."""
     ids = sorted(set(window_ids))
+    customers = None if customer_ids is None else sorted(set(customer_ids))
     first: dict[tuple[int, str], FirstNotice] = {}
     for index in range(0, len(ids), _CHUNK):
-        rows = await tx.execute(
-            select(
-                MaintenanceNotice.window_id,
-                MaintenanceNotice.customer_id,
-                MaintenanceNotice.sent_at,
-                MaintenanceNotice.channel,
-            ).where(MaintenanceNotice.window_id.in_(ids[index : index + _CHUNK]))
-        )
+        query = select(
+            MaintenanceNotice.window_id,
+            MaintenanceNotice.customer_id,
+            MaintenanceNotice.sent_at,
+            MaintenanceNotice.channel,
+        ).where(MaintenanceNotice.window_id.in_(ids[index : index + _CHUNK]))
+        if customers is not None:
+            query = query.where(MaintenanceNotice.customer_id.in_(customers))
+        rows = await tx.execute(query)
         for window_id, customer_id, at, channel in rows:
             key = (window_id, customer_id)
             known = first.get(key)
             if known is None or at < known.at:
                 first[key] = FirstNotice(at, channel)
     return first
+
+
+async def current_and_upcoming(tx: Tx, now: dt.datetime) -> list[WindowRecord]:
+    """Windows not cancelled that have not ended at ``now``, by start then id (the status
+    page's announced maintenance)."""
+    query = (
+        select(MaintenanceWindow)
+        .options(selectinload(MaintenanceWindow.services))
+        .where(MaintenanceWindow.end > now, MaintenanceWindow.cancelled_at.is_(None))
+        .order_by(MaintenanceWindow.start, MaintenanceWindow.id)
+    )
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+async def notices_since(
+    tx: Tx, after_id: int
+) -> tuple[int, list[tuple[int, str, dt.datetime]]]:
+    """(highest notice id, (window id, customer id, sent at) of every notice with an id
+    above ``after_id``)."""
+    rows = (
+        await tx.execute(
+            select(
+                MaintenanceNotice.id,
+                MaintenanceNotice.window_id,
+                MaintenanceNotice.customer_id,
+                MaintenanceNotice.sent_at,
+            ).where(MaintenanceNotice.id > after_id)
+        )
+    ).all()
+    return (
+        max((row[0] for row in rows), default=after_id),
+        [(window_id, customer_id, at) for _, window_id, customer_id, at in rows],
+    )
+
+
+async def notice_watermark(tx: Tx) -> int:
+    """The highest notice id (0 when none): where :func:`notices_since` starts next."""
+    return int(await tx.scalar(select(func.coalesce(func.max(MaintenanceNotice.id), 0))) or 0)

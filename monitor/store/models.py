@@ -668,6 +668,23 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any] | None]
 
 
+class IdempotentRequest(Base):
+    """A write the HTTP API answered, kept so a retry with the same ``Idempotency-Key``
+    gets the first answer instead of a second write (24 h; :mod:`monitor.store.idempotency`)."""
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("actor", "key", name="uq_idempotent_requests_actor_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(120))  # the token's name: keys are per client
+    key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(Text)
+    request_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the body
+    status: Mapped[int]
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 __all__ = [
     "AuditEvent",
     "Base",
@@ -677,6 +694,7 @@ __all__ = [
     "ClusterLease",
     "ClusterNode",
     "DaemonSession",
+    "IdempotentRequest",
     "Incident",
     "IncidentVantage",
     "LatencyRollup",

@@ -17,6 +17,7 @@ __all__ = [
     "beat",
     "end_open_unknown",
     "end_unknown",
+    "first_session_start",
     "last_beat",
     "scoped_touching",
     "sessions_touching",
@@ -119,6 +120,13 @@ async def scoped_touching(
         )
     )
     return [(s, e, v, t) for s, e, v, t in rows]
+
+
+async def first_session_start(tx: Tx) -> dt.datetime | None:
+    """When the daemon first ran against this database: before it, nothing was seen
+    (the status page's days before it are unknown, R-M3)."""
+    value: dt.datetime | None = await tx.scalar(select(func.min(DaemonSession.started_at)))
+    return value
 
 
 async def sessions_touching(

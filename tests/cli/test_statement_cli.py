@@ -56,6 +56,10 @@ def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: P
     assert not (tmp_path / "Maildir").exists()  # a dry run writes nothing
     code, out, err = cli("statement", "send", "--month", MONTH)
     assert code == 0, err
+    # The example's link key is a systemd credential, not given to an operator's shell: the
+    # statements go out saying to claim by e-mail, and the command says why they have no link.
+    assert "warning: http.link_key_file names the systemd credential" in err
+    assert "carries no link to the claim form" in err
     assert f"{MONTH}: revision 1 frozen" in out
     assert "acme: statement of revision 1: written to the Maildir" in out
     assert "tech@acme.example, ceo@acme.example" in out

@@ -5,7 +5,9 @@ missing from the wheel while every test passed).
   ``--import-mode=importlib`` (pyproject.toml), so the checkout is never put on
   ``sys.path``, and ``tests/conftest.py`` stops the session if it is.
 * Every directory of ``monitor/`` holding ``.py`` files must be a package inside the
-  wheel that ``pip wheel .`` builds from this checkout.
+  wheel that ``pip wheel .`` builds from this checkout, and every other file of
+  ``monitor/`` (templates, the pages' stylesheet and icon, ``py.typed``) ships too: a
+  template left out passes every test of a checkout and fails the installed daemon.
 """
 
 from __future__ import annotations
@@ -22,6 +24,16 @@ import monitor
 from tests.support import sla_monitor_command
 
 CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def _data_files() -> set[str]:
+    """Paths (as in the wheel) of every file of monitor/ that is not Python source."""
+    return {
+        path.relative_to(CHECKOUT).as_posix()
+        for path in (CHECKOUT / "monitor").rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc")
+        and "__pycache__" not in path.parts
+    }
 
 
 def _source_packages() -> set[str]:
@@ -98,6 +110,23 @@ def test_every_source_package_is_in_the_wheel(tmp_path: Path) -> None:
     # The migrations ship inside the package, so `sla-monitor db upgrade` works when installed.
     assert "monitor/migrations/env.py" in names
     assert any(n.startswith("monitor/migrations/versions/") and n.endswith(".py") for n in names)
+    assert "monitor/migrations/script.py.mako" in names
+    data = _data_files()
+    assert {"monitor/py.typed", "monitor/present/templates/status.html",
+            "monitor/present/templates/statement.html",
+            "monitor/present/static/style.css"} <= data
+    missing_data = sorted(data - set(names))
+    assert not missing_data, f"data files left out of the wheel: {missing_data}"
+
+
+def test_the_installed_package_has_its_templates_and_static_files() -> None:
+    """The installed daemon renders from its own files: each one of the checkout is there,
+    byte for byte (a stale install would render yesterday's page)."""
+    installed = Path(monitor.__file__).resolve().parent
+    for relative in sorted(_data_files()):
+        copy = installed / Path(relative).relative_to("monitor")
+        assert copy.is_file(), f"{relative} is not installed"
+        assert copy.read_bytes() == (CHECKOUT / relative).read_bytes(), f"{relative} differs"
 
 
 @pytest.mark.parametrize("package", sorted(_source_packages()))

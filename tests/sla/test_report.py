@@ -141,6 +141,6 @@ def test_r_c3_digest_ignores_order_and_changes_with_any_input() -> None:
 def test_public_names_match_all() -> None:
     public = {name for name in dir(monitor.sla) if not name.startswith("_")}
     modules = {"calendar", "claims", "coverage", "credits", "deadlines", "digest", "downtime",
-               "eligibility", "engine", "inputs", "intervals", "ledger", "policy", "report",
-               "statements", "vantages"}
+               "eligibility", "engine", "history", "inputs", "intervals", "ledger", "policy",
+               "report", "standing", "statements", "vantages"}
     assert public - modules == set(monitor.sla.__all__)

@@ -1,0 +1,126 @@
+"""``check-config`` as an action: a configuration's probes against the D-1 duty, and the
+secrets it names that would not be found here. The CLI prints it; the HTTP API answers
+it for the running configuration or for a candidate file sent to it.
+
+A configuration that does not validate raises :class:`monitor.errors.ConfigError` with
+every issue (YAML path, line, what is allowed), from :mod:`monitor.config`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from monitor.config import Config, Settings, parse_config
+from monitor.config.credentials import secret_path
+from monitor.errors import ConfigError
+from monitor.sla import within
+from monitor.store import resolve_url
+
+__all__ = ["ConfigCheck", "ConfigCounts", "ProbeCheck", "check_config", "check_config_text",
+           "secret_warnings"]
+
+
+@dataclass(frozen=True)
+class ProbeCheck:
+    """One probe's worst-case detection time against the D-1 duty."""
+
+    id: str
+    kind: str
+    type: str
+    interval_seconds: float
+    fail_after: int
+    timeout_seconds: float
+    worst_case_detection_seconds: float
+    d1: str | None  # OK or OVER for probes carrying D-1 (servers, projects); else None
+
+
+@dataclass(frozen=True)
+class ConfigCounts:
+    servers: int
+    services: int
+    customers: int
+    canaries: int
+
+
+@dataclass(frozen=True)
+class ConfigCheck:
+    source: str | None  # the file checked; None for the running one or a sent one
+    valid: bool  # always True: an invalid configuration raises ConfigError
+    counts: ConfigCounts
+    calendar: str
+    timezone: str
+    detection_deadline_seconds: int
+    probes: tuple[ProbeCheck, ...]
+    warnings: tuple[str, ...]
+
+
+def secret_warnings(config: Config) -> list[str]:
+    """Secrets are read at start-up, not here; say which ones the daemon would not find."""
+    refs = []
+    if config.smtp is not None:
+        refs.append(("smtp.password_file", config.smtp.password_file, "file"))
+        refs.append(("smtp.password_env", config.smtp.password_env, "env"))
+    if config.webhook is not None:
+        refs.append(("webhook.secret_file", config.webhook.secret_file, "file"))
+        refs.append(("webhook.secret_env", config.webhook.secret_env, "env"))
+    refs.append(("http.tokens_file", config.http.tokens_file, "file"))
+    refs.append(("http.tokens_env", config.http.tokens_env, "env"))
+    refs.append(("http.link_key_file", config.http.link_key_file, "file"))
+    refs.append(("http.link_key_env", config.http.link_key_env, "env"))
+    warnings = []
+    for field, ref, kind in refs:
+        if ref is None:
+            continue
+        if kind == "file":
+            try:
+                path = secret_path(field, ref)
+            except ConfigError:
+                warnings.append(
+                    f"{field}: {ref!r} names a systemd credential; $CREDENTIALS_DIRECTORY is "
+                    "not set here (systemd sets it for the service, from LoadCredential=)"
+                )
+                continue
+            if not os.access(path, os.R_OK):
+                warnings.append(f"{field}: file {ref!r} is not readable here")
+        if kind == "env" and ref not in os.environ:
+            warnings.append(f"{field}: environment variable {ref!r} is not set here")
+    return warnings
+
+
+def check_config(config: Config, source: str | None = None) -> ConfigCheck:
+    """Every probe's worst-case detection time against the D-1 duty, and secret warnings."""
+    resolve_url(config.storage.url)  # a URL the database driver cannot read: ConfigError
+    settings = Settings.from_config(config)
+    deadline = settings.policy.detection_deadline_seconds
+    probes = []
+    for target in settings.topology.targets():
+        worst = target.probe.worst_case_detection
+        probes.append(
+            ProbeCheck(
+                target.id,
+                target.kind,
+                target.probe.type,
+                target.probe.interval,
+                target.probe.fail_after,
+                target.probe.timeout,
+                worst,
+                ("OK" if within(worst, deadline) else "OVER") if target.carries_d1 else None,
+            )
+        )
+    return ConfigCheck(
+        source=source,
+        valid=True,
+        counts=ConfigCounts(len(config.servers), len(config.services), len(config.customers),
+                            len(config.monitor.canaries)),
+        calendar=config.provider.calendar,
+        timezone=config.provider.timezone,
+        detection_deadline_seconds=deadline,
+        probes=tuple(probes),
+        warnings=tuple(secret_warnings(config)),
+    )
+
+
+def check_config_text(text: str, source: str = "<request body>") -> ConfigCheck:
+    """:func:`check_config` of a configuration given as YAML text (ConfigError if invalid)."""
+    return check_config(parse_config(text, source))

@@ -1,0 +1,361 @@
+"""What the public status page, its Atom feed, the Statuspage-compatible API and the badges
+show (issue 11): the provider's shared services, never a customer's name or project.
+
+**Decisions** (where the issue is silent):
+
+* *Public services* are the shared ones: the web panel(s) and the mobile API. Customers'
+  projects and the servers they run on are private; the page shows them only as one
+  aggregate, "hosted projects", with how many are unavailable or in maintenance, no ids.
+* A service's *state*: ``under_maintenance`` while an announced window covering it runs
+  (an outage inside it is expected; one running past the window's end is an outage
+  again, as R-EX1 counts it); ``major_outage`` while it has an open incident;
+  ``degraded_performance`` while its probes fail but no incident is open yet (fewer than
+  ``fail_after`` failures); else ``operational``. The hosted projects are in
+  ``partial_outage`` while some of them (or their servers) have an open incident and in
+  ``major_outage`` when all do.
+* *This month's availability* of a service is the engine's (R-M6, against the whole
+  month as in the report), for a customer that depends on that service alone and was
+  told of each maintenance window when it was announced (created): the status page
+  announces windows as soon as they exist, so R-EX1's 48 hours run from then.
+* The *90-day bars* are :func:`monitor.sla.daily_states`: outages of any cause; unknown
+  time as the reports read it (the monitor blind, R-M2; before the daemon first ran,
+  between its runs, R-M3) shown as unknown, never as up.
+* Public *timelines* are typed facts (started, detected, cause recorded, resolved):
+  operators' notes and the reasons given for cause changes are never shown, as they may
+  name a customer. A window's reason is shown only when every service it names is public.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal
+from zoneinfo import ZoneInfo
+
+from monitor.actions.reports import (
+    incident_input,
+    maintenance_input,
+    month_unknown,
+    unknown_between,
+)
+from monitor.config import Settings, Topology
+from monitor.sla import (
+    CustomerInput,
+    DayStatus,
+    Interval,
+    compute_month,
+    daily_states,
+    local_days,
+    month_containing,
+)
+from monitor.store import history, incidents, maintenance, unknown
+from monitor.store.incidents import CauseStep, IncidentRecord
+from monitor.store.maintenance import WindowRecord
+
+if TYPE_CHECKING:
+    from monitor.store import Database
+
+__all__ = [
+    "HISTORY_DAYS",
+    "PUBLIC_KINDS",
+    "SERVICE_STATES",
+    "ProjectsSummary",
+    "PublicIncident",
+    "PublicService",
+    "PublicStatus",
+    "PublicWindow",
+    "ServiceState",
+    "TimelineEntry",
+    "public_history",
+    "public_status",
+    "service_states",
+]
+
+HISTORY_DAYS = 90
+PUBLIC_KINDS = ("web_panel", "mobile_api")
+
+ServiceState = Literal[
+    "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"
+]
+SERVICE_STATES: tuple[ServiceState, ...] = (
+    "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"
+)
+Indicator = Literal["none", "minor", "major", "critical", "maintenance"]
+
+_FAR = dt.timedelta(days=400)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: Literal["started", "detected", "cause", "resolved"]
+    cause: str | None = None  # for "cause": the cause recorded
+
+
+@dataclass(frozen=True)
+class PublicIncident:
+    id: int
+    service: str
+    service_name: str
+    start: dt.datetime
+    detected_at: dt.datetime | None
+    end: dt.datetime | None
+    cause: str
+    timeline: tuple[TimelineEntry, ...]
+
+
+@dataclass(frozen=True)
+class PublicWindow:
+    id: int
+    start: dt.datetime
+    end: dt.datetime
+    created_at: dt.datetime
+    services: tuple[str, ...]  # names of the public services it covers
+    hosted_projects: bool  # it also covers some customers' projects or servers
+    reason: str | None  # only when every service it names is public
+    state: Literal["scheduled", "in_progress", "completed"]
+
+
+@dataclass(frozen=True)
+class PublicService:
+    id: str
+    name: str
+    kind: str
+    state: ServiceState
+    since: dt.datetime | None
+    month_availability_percent: Decimal  # exact; shown rounded down (R-M6)
+    month_downtime_seconds: int
+    days: tuple[DayStatus, ...]
+
+
+@dataclass(frozen=True)
+class ProjectsSummary:
+    total: int
+    unavailable: int
+    in_maintenance: int
+    state: ServiceState
+
+
+@dataclass(frozen=True)
+class PublicStatus:
+    provider: str
+    timezone: str
+    calendar: str
+    month: str
+    generated_at: dt.datetime
+    indicator: Indicator
+    description: str
+    services: tuple[PublicService, ...]
+    projects: ProjectsSummary | None
+    incidents: tuple[PublicIncident, ...]  # open, on public services
+    maintenance: tuple[PublicWindow, ...]  # running and announced
+    blind_since: dt.datetime | None  # the monitor itself is impaired (R-M2)
+    monitoring_since: dt.datetime | None  # the first daemon run (before it: unknown)
+
+
+def _name(topology: Topology, service_id: str) -> str:
+    service = topology.services.get(service_id)
+    return (service.name if service is not None else None) or service_id
+
+
+def public_service_ids(topology: Topology) -> list[str]:
+    return [s.id for s in topology.services.values() if s.kind in PUBLIC_KINDS]
+
+
+def service_states(
+    topology: Topology,
+    service_ids: Iterable[str],
+    open_incidents: Sequence[IncidentRecord],
+    windows: Sequence[WindowRecord],
+    probe_states: Mapping[str, tuple[str, dt.datetime]],
+    now: dt.datetime,
+) -> dict[str, tuple[ServiceState, dt.datetime | None]]:
+    """Each service's state and since when (see the module's decisions); a project is down
+    with its server (R-M4)."""
+    open_by_service = {i.service_id: i for i in open_incidents}
+    running: dict[str, dt.datetime] = {}
+    for window in windows:
+        if window.start <= now < window.end:
+            for service_id in topology.with_hosted_projects(frozenset(window.service_ids)):
+                running[service_id] = min(window.start, running.get(service_id, window.start))
+    states: dict[str, tuple[ServiceState, dt.datetime | None]] = {}
+    for service_id in service_ids:
+        service = topology.services.get(service_id)
+        server = service.server if service is not None else None
+        incident = open_by_service.get(service_id) or (
+            open_by_service.get(server) if server is not None else None)
+        if service_id in running:
+            states[service_id] = ("under_maintenance", running[service_id])
+        elif incident is not None:
+            states[service_id] = ("major_outage", incident.start)
+        elif probe_states.get(service_id, ("up",))[0] == "down":
+            states[service_id] = ("degraded_performance", None)
+        else:
+            states[service_id] = ("operational", None)
+    return states
+
+
+def _projects(
+    topology: Topology, states: Mapping[str, tuple[ServiceState, dt.datetime | None]]
+) -> ProjectsSummary | None:
+    projects = [s.id for s in topology.services.values() if s.kind == "project"]
+    if not projects:
+        return None
+    down = sum(1 for p in projects if states[p][0] == "major_outage")
+    kept = sum(1 for p in projects if states[p][0] == "under_maintenance")
+    state: ServiceState = (
+        "major_outage" if down == len(projects)
+        else "partial_outage" if down
+        else "under_maintenance" if kept == len(projects)
+        else "operational"
+    )
+    return ProjectsSummary(len(projects), down, kept, state)
+
+
+def _timeline(incident: IncidentRecord, steps: Sequence[CauseStep]) -> tuple[TimelineEntry, ...]:
+    entries = [TimelineEntry(incident.start, "started")]
+    if incident.detected_at is not None:
+        entries.append(TimelineEntry(incident.detected_at, "detected"))
+    entries += [TimelineEntry(step.at, "cause", step.new_cause) for step in steps]
+    if incident.end is not None:
+        entries.append(TimelineEntry(incident.end, "resolved"))
+    return tuple(sorted(entries, key=lambda entry: entry.at))
+
+
+def _public_incident(
+    topology: Topology, incident: IncidentRecord, steps: Sequence[CauseStep]
+) -> PublicIncident:
+    return PublicIncident(
+        incident.id,
+        incident.service_id,
+        _name(topology, incident.service_id),
+        incident.start,
+        incident.detected_at,
+        incident.end,
+        incident.cause,
+        _timeline(incident, steps),
+    )
+
+
+def _public_window(topology: Topology, window: WindowRecord, now: dt.datetime) -> PublicWindow:
+    public = set(public_service_ids(topology))
+    names = tuple(_name(topology, s) for s in window.service_ids if s in public)
+    private = any(s not in public for s in window.service_ids)
+    state: Literal["scheduled", "in_progress", "completed"] = (
+        "completed" if window.end <= now else "in_progress" if window.start <= now else "scheduled"
+    )
+    return PublicWindow(window.id, window.start, window.end, window.created_at, names, private,
+                        None if private else window.reason, state)
+
+
+async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -> PublicStatus:
+    """The status page as of ``now`` (see the module for what is public and why)."""
+    topology = settings.topology
+    tz, calendar = settings.timezone, settings.calendar
+    public = public_service_ids(topology)
+    today = now.astimezone(ZoneInfo(tz)).date()
+    days = local_days(today, HISTORY_DAYS, tz)
+    since = days[0].span.start
+    period = month_containing(now, calendar, tz)  # type: ignore[arg-type]
+    tolerance = settings.monitor.unknown_after
+    async with db.reading() as tx:
+        found = await incidents.touching(tx, since, now + _FAR, public)
+        open_now = await incidents.find(tx, open_only=True)
+        windows = await maintenance.touching(tx, since, now + _FAR)
+        unseen = await unknown.touching(tx, since, now + _FAR)
+        runs = await unknown.sessions_touching(
+            tx, since - dt.timedelta(seconds=tolerance), now + _FAR)
+        monitoring_since = await unknown.first_session_start(tx)
+        probes = await history.latest_states(tx, public)
+        steps = await incidents.cause_history(
+            tx, [i.id for i in open_now if i.service_id in public])
+    # R-M3 as the reports read it: recorded blindness and the time no daemon watched.
+    unseen_days = unknown_between(since, now, now, unseen, runs, tolerance)
+    unseen_month = month_unknown(period, now, unseen, runs, tolerance)
+    blind = [start for start, end in unseen if end is None]
+    states = service_states(topology, topology.services, open_now, windows, probes, now)
+
+    # This month, by the engine: one customer per public service, told of each window
+    # when it was announced (see the module).
+    month_incidents = [incident_input(i) for i in found
+                       if i.start < period.end and (i.end is None or i.end > period.start)]
+    pseudo = {s: f"service:{s}" for s in public}
+    month_windows = [
+        maintenance_input(w, dict.fromkeys(pseudo.values(), w.created_at), topology)
+        for w in windows if w.start < period.end and w.end > period.start
+    ]
+    report = compute_month(
+        period,
+        [CustomerInput(pseudo[s], _name(topology, s), Decimal(0), "XXX", frozenset({s}))
+         for s in public],
+        month_incidents, month_windows, {}, unseen_month, settings.policy, now,
+    )
+
+    services = []
+    for service_id in public:
+        outages = [Interval(i.start, i.end or now) for i in found
+                   if i.service_id == service_id and (i.end or now) > i.start]
+        kept = [Interval(w.start, w.end) for w in windows
+                if service_id in topology.with_hosted_projects(frozenset(w.service_ids))]
+        state, state_since = states[service_id]
+        month = report.customer(pseudo[service_id])
+        services.append(PublicService(
+            service_id, _name(topology, service_id), topology.services[service_id].kind,
+            state, state_since, month.availability_percent, month.downtime_seconds,
+            tuple(daily_states(days, outages, kept, unseen_days, now=now)),
+        ))
+    projects = _projects(topology, states)
+    shown = [s.state for s in services] + ([projects.state] if projects else [])
+    indicator, description = _indicator(shown, [s.state for s in services])
+    return PublicStatus(
+        provider=settings.provider.name,
+        timezone=tz,
+        calendar=calendar,
+        month=period.label,
+        generated_at=now,
+        indicator=indicator,
+        description=description,
+        services=tuple(services),
+        projects=projects,
+        incidents=tuple(_public_incident(topology, i, steps.get(i.id, ()))
+                        for i in open_now if i.service_id in public),
+        maintenance=tuple(_public_window(topology, w, now) for w in windows if w.end > now),
+        blind_since=min(blind) if blind else None,
+        monitoring_since=monitoring_since,
+    )
+
+
+def _indicator(
+    states: Sequence[ServiceState], public: Sequence[ServiceState]
+) -> tuple[Indicator, str]:
+    """The page's one-line summary, in Statuspage's words."""
+    if public and all(s == "major_outage" for s in public):
+        return "critical", "Major System Outage"
+    if "major_outage" in states:
+        return "major", "Partial System Outage"
+    if "partial_outage" in states or "degraded_performance" in states:
+        return "minor", "Minor Service Outage"
+    if "under_maintenance" in states:
+        return "maintenance", "Service Under Maintenance"
+    return "none", "All Systems Operational"
+
+
+async def public_history(
+    db: Database, settings: Settings, *, now: dt.datetime, days: int = HISTORY_DAYS
+) -> tuple[list[PublicIncident], list[PublicWindow]]:
+    """Incidents of public services and maintenance windows of the last ``days`` days (and
+    windows announced ahead), newest first: the Atom feed's entries."""
+    topology = settings.topology
+    public = public_service_ids(topology)
+    since = now - dt.timedelta(days=days)
+    async with db.reading() as tx:
+        found = await incidents.touching(tx, since, now + _FAR, public)
+        windows = await maintenance.touching(tx, since, now + _FAR)
+        steps = await incidents.cause_history(tx, [i.id for i in found])
+    shown = [_public_incident(topology, i, steps.get(i.id, ())) for i in found]
+    kept = [_public_window(topology, w, now) for w in windows]
+    return (sorted(shown, key=lambda i: (i.start, i.id), reverse=True),
+            sorted(kept, key=lambda w: (w.start, w.id), reverse=True))
+

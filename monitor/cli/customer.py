@@ -1,0 +1,94 @@
+"""``sla-monitor customer link ID`` and ``customer link-key``; ``sla-monitor token new``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from monitor.actions.links import load_link_keys, new_link_key, page_link
+from monitor.cli.common import settings
+from monitor.clock import SystemClock
+from monitor.config import parse_duration
+from monitor.errors import InputError
+from monitor.http.auth import hash_line, new_token
+from monitor.present import format_duration, format_time
+
+
+def _link(args: argparse.Namespace) -> int:
+    config = settings(args)
+    valid = None
+    if args.valid is not None:
+        try:
+            valid = parse_duration(args.valid)
+        except ValueError as exc:
+            raise InputError("valid", args.valid, str(exc)) from None
+        if valid <= 0:
+            raise InputError("valid", args.valid, "a duration above zero, e.g. 7d or 12h")
+    link = page_link(config, load_link_keys(config.http), args.id, now=SystemClock().now(),
+                     valid=valid)
+    if args.format == "json":
+        print(json.dumps({"customer": args.id, "url": link.url,
+                          "expires": link.expires.isoformat().replace("+00:00", "Z")}))
+    else:
+        print(link.url)
+        lifetime = config.http.link_lifetime if valid is None else valid
+        print(f"valid for {format_duration(lifetime)}, until "
+              f"{format_time(link.expires, config.timezone, config.calendar)}")
+    return 0
+
+
+def _link_key(args: argparse.Namespace) -> int:
+    key = new_link_key()
+    if args.format == "json":
+        print(json.dumps({"key": key}))
+    else:
+        print(key)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    scope = args.scope
+    if scope not in ("read", "write") and not (scope.startswith("customer:") and scope[9:]):
+        raise InputError("scope", scope, "read, write or customer:ID")
+    token = new_token()
+    line = hash_line(scope, token, args.name)
+    if args.format == "json":
+        print(json.dumps({"token": token, "line": line}))
+    else:
+        print(f"token (give it to the client; it is not stored anywhere): {token}")
+        print(f"line for http.tokens_file: {line}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "customer", help="customer pages: signed links and their key",
+        description="Customer pages (/customer/ID): print a signed, expiring link to a "
+        "customer's page, or a fresh link key for http.link_key_file.")
+    sub = parser.add_subparsers(dest="customer_command", metavar="COMMAND", required=True)
+    link = sub.add_parser(
+        "link", help="print a signed, expiring link to a customer's page",
+        description="Print a signed link to the customer's page, for its technical contact. "
+        "It expires after http.link_lifetime (7 days by default) or --valid.")
+    link.add_argument("id", metavar="ID", help="customer id")
+    link.add_argument("--valid", help="how long the link stays valid, e.g. 7d, 12h")
+    link.add_argument("--format", choices=["text", "json"], default="text")
+    link.set_defaults(handler=_link)
+    key = sub.add_parser(
+        "link-key", help="print a new random link key",
+        description="Print a new random key for http.link_key_file (put it on the first "
+        "line to sign with it; keep the old one below it until its links expire).")
+    key.add_argument("--format", choices=["text", "json"], default="text")
+    key.set_defaults(handler=_link_key)
+
+    tokens = commands.add_parser(
+        "token", help="API tokens", description="API tokens for http.tokens_file.")
+    tsub = tokens.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
+    new = tsub.add_parser(
+        "new", help="print a new token and its line for http.tokens_file",
+        description="Print a new random token and the line (with its SHA-256, never the "
+        "token) to add to http.tokens_file; SCOPE is read, write or customer:ID.")
+    new.add_argument("scope", metavar="SCOPE", help="read, write or customer:ID")
+    new.add_argument("--name", default="client", help="name for the audit log (default: client)")
+    new.add_argument("--format", choices=["text", "json"], default="text")
+    new.set_defaults(handler=_token)

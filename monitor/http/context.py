@@ -1,0 +1,44 @@
+"""What every request handler reaches: the database, the settings in force (swapped on
+reload), the clock, the tokens and the link keys, in one object on the application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from monitor.actions.links import LinkKeys
+from monitor.clock import Clock
+from monitor.config import Settings
+from monitor.http.auth import TokenSet
+from monitor.store import Database
+
+__all__ = ["WEB", "Web"]
+
+
+@dataclass
+class Web:
+    db: Database
+    settings: Settings
+    clock: Clock
+    tokens: TokenSet = field(default_factory=TokenSet)
+    links: LinkKeys | None = None
+    bound_url: str | None = None  # where the server listens, once bound (port 0 resolved)
+
+    @property
+    def public_url(self) -> str:
+        """The pages' address as customers reach it (``http.public_url``)."""
+        configured = self.settings.http.public_url
+        if configured:
+            return configured
+        if self.bound_url is not None:
+            return self.bound_url
+        host, _, port = self.settings.http.listen.rpartition(":")
+        return f"http://{host}:{port}"
+
+    @property
+    def secure(self) -> bool:
+        return self.public_url.startswith("https://")
+
+
+WEB = web.AppKey("web", Web)

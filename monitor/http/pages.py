@@ -1,0 +1,261 @@
+"""The pages: the public status page at ``/`` and each customer's page at
+``/customer/ID``, rendered on the server through the one Jinja2 environment
+(:mod:`monitor.present.html`, autoescape on), complete without JavaScript.
+
+**Decision** (right to left): the pages' own words are English, so a page is laid out
+left to right; every name and free text (customers, services, the provider, reasons) is
+isolated (``<bdi>``, ``dir="auto"``), so a Persian name reads right to left in its place
+and never reorders the figures and times around it. (An RTL layout around English
+labels turned "99.942 %" into "% 99.942" and "25 min 3 s" into "min 3 s 25".)
+
+A customer page opens with a signed link (:mod:`monitor.actions.links`), whose session
+cookie then carries it, or with a bearer token: the customer's own, or an operator's.
+Without one it answers 401 with a page that says how to get a link; an expired link
+says when it expired, a tampered one only that it is not valid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from typing import Any, Literal
+from urllib.parse import parse_qs
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from monitor import actions
+from monitor.actions.links import COOKIE, LinkCheck
+from monitor.errors import InputError
+from monitor.http.context import Web
+from monitor.http.routing import BODY_LIMIT, Call, authenticate, read_limited
+from monitor.notify.contract import ContractMailer
+from monitor.present import format_duration, format_time
+from monitor.sla import claim_deadline, claim_in_time, month_ended
+
+__all__ = ["claim_form", "claim_page", "customer_page", "static_file", "status_page"]
+
+STATIC = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
+
+
+def _page(request: web.Request, context: Web, template: str, http_status: int = 200,
+          **values: Any) -> web.Response:
+    settings = context.settings
+    response = aiohttp_jinja2.render_template(
+        template, request,
+        {"timezone": settings.timezone, "calendar": settings.calendar, **values},
+        status=http_status,
+    )
+    response.headers["Cache-Control"] = "no-store" if template != "status.html" else "no-cache"
+    return response
+
+
+def message(request: web.Request, context: Web, status: int, title: str,
+            *paragraphs: str) -> web.Response:
+    return _page(request, context, "message.html", status, title=title,
+                 paragraphs=list(paragraphs))
+
+
+async def status_page(call: Call) -> web.StreamResponse:
+    """``/``: the provider's shared services, open incidents, announced maintenance."""
+    context = call.web
+    status = await actions.public_status(context.db, context.settings, now=context.clock.now())
+    return _page(call.request, context, "status.html", status=status)
+
+
+async def static_file(call: Call) -> web.StreamResponse:
+    name = call.path("name")
+    if name not in STATIC:
+        return web.Response(status=404, text="no such file\n", content_type="text/plain")
+    text = resources.files("monitor.present").joinpath("static", name).read_text("utf-8")
+    return web.Response(text=text, content_type=STATIC[name],
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _who(call: Call, customer: str) -> Literal["allowed", "anonymous", "other"] | web.Response:
+    """Whether this request may see ``customer``'s page: its session cookie, or a token of
+    the customer or of an operator (``allowed``); no credentials (``anonymous``); another
+    customer's (``other``: answered as if the page did not exist). A token that is not
+    valid is answered at once (401)."""
+    context = call.web
+    now = context.clock.now()
+    cookie = call.request.cookies.get(COOKIE)
+    if cookie is not None and context.links is not None:
+        checked = context.links.check_session(cookie, now)
+        if checked.result == "valid" and checked.customer == customer:
+            return "allowed"
+    principal = authenticate(call.request, context)
+    if isinstance(principal, web.Response):
+        return message(call.request, context, 401, "This token is not valid",
+                       "The token sent with this request is unknown or was revoked.")
+    if principal is not None and (principal.operator or principal.customer == customer):
+        return "allowed"
+    return "other" if principal is not None else "anonymous"
+
+
+async def customer_page(call: Call) -> web.StreamResponse:
+    """``/customer/ID``: a customer's services, its month so far, last month."""
+    context = call.web
+    request = call.request
+    customer = call.path("customer")
+    now = context.clock.now()
+    query = request.query
+    if "sig" in query or "expires" in query:
+        return _open_link(call, customer, now)
+    who = _who(call, customer)
+    if isinstance(who, web.Response):
+        return who
+    if who == "anonymous":
+        return message(request, context, 401, "Please open your link",
+                       "This page opens with the link your provider e-mails to your "
+                       "technical contact. Ask them for a new one if yours has expired.")
+    if who == "other" or customer not in context.settings.topology.customers:
+        return message(request, context, 404, "No such customer",
+                       "There is no customer page at this address.")
+    return await _customer(call, customer)
+
+
+async def _customer(call: Call, customer: str, status: int = 200,
+                    refused: dict[str, str] | None = None) -> web.Response:
+    context = call.web
+    overview = await actions.customer_overview(context.db, context.settings,
+                                               customer=customer, now=context.clock.now())
+    policy = context.settings.policy
+    return _page(call.request, context, "customer.html", status, overview=overview,
+                 claim_refused=refused,
+                 claim_window=format_duration(policy.claim_deadline_seconds),
+                 decision_window=format_duration(policy.decision_deadline_seconds),
+                 csrf=_csrf(call, customer))
+
+
+def _session(call: Call, customer: str) -> str | None:
+    """The request's session cookie, when it is a valid one of ``customer``."""
+    context = call.web
+    cookie = call.request.cookies.get(COOKIE)
+    if cookie is None or context.links is None:
+        return None
+    checked = context.links.check_session(cookie, context.clock.now())
+    return cookie if checked.result == "valid" and checked.customer == customer else None
+
+
+def _csrf(call: Call, customer: str) -> str:
+    """The CSRF token of this session's forms; none without a session (a token's view has
+    no forms: operators and tools use the API)."""
+    session = _session(call, customer)
+    links = call.web.links
+    return links.csrf(session) if session is not None and links is not None else ""
+
+
+async def claim_form(call: Call) -> web.StreamResponse:
+    """``POST /customer/ID/claims``: the claim form (R-C1). A session of this customer and
+    the form's CSRF token are required; a claim made shows its receipt (303 to it), a
+    refused one the page again with why (late, already claimed, not ended)."""
+    context = call.web
+    request = call.request
+    customer = call.path("customer")
+    session = _session(call, customer)
+    if session is None or context.links is None:
+        return message(request, context, 401, "Please open your link",
+                       "Claims are made from the page your provider's link opens.")
+    if request.content_type != "application/x-www-form-urlencoded":
+        return message(request, context, 415, "Not a form", "Please use the claim form.")
+    raw = await read_limited(request, BODY_LIMIT)
+    if isinstance(raw, web.Response):
+        return message(request, context, 413, "Too long", "The form sent is too long.")
+    fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+    if not context.links.check_csrf(session, fields.get("csrf", "")):
+        return message(request, context, 403, "This form has expired",
+                       "Please reload your page and submit the claim again.")
+    month = fields.get("month", "").strip()
+    note = fields.get("note", "").strip() or None
+    now = context.clock.now()
+    try:
+        view = await actions.submit_claim(
+            context.db, context.settings, customer=customer, month=month,
+            site=fields.get("site") or None, channel="web", note=note,
+            mail=ContractMailer(context.settings, now), actor=f"customer:{customer}", now=now)
+    except InputError as exc:
+        reason = await _why(call, customer, exc, month)
+        return await _customer(call, customer, 422, {"month": month or "-", "reason": reason})
+    response = web.Response(status=303, headers={
+        "Location": f"/customer/{customer}/claims/{view.claim.id}", "Cache-Control": "no-store"})
+    return response
+
+
+async def _why(call: Call, customer: str, exc: InputError, month: str) -> str:
+    """A refusal in the customer's words (R-C1: already claimed, not ended, too late),
+    times as the page shows them; anything else as the action said it."""
+    context = call.web
+    settings = context.settings
+    tz, calendar = settings.timezone, settings.calendar
+    now = context.clock.now()
+    if exc.field == "month":
+        try:
+            period = settings.month(month)
+        except InputError:
+            period = None
+        if period is not None:
+            made = await actions.find_claim(context.db, settings, customer=customer,
+                                            month=month, now=now)
+            if made is not None:
+                return (f"this month is already claimed (claim #{made.claim.id}, submitted "
+                        f"{format_time(made.claim.submitted_at, tz, calendar)})")
+            if not month_ended(period, now):
+                return f"{month} has not ended yet (it ends {format_time(period.end, tz, calendar)})"
+            if not claim_in_time(now, period, settings.policy):
+                deadline = claim_deadline(period, settings.policy)
+                return (f"too late; claims for {month} were accepted until "
+                        f"{format_time(deadline, tz, calendar)}")
+    allowed = exc.renamed(lambda field: field.replace("_", " ")).allowed
+    return f"{exc.field.replace('_', ' ')} {exc.value!r} is not valid: {allowed}"
+
+
+async def claim_page(call: Call) -> web.StreamResponse:
+    """``GET /customer/ID/claims/N``: a claim's receipt and state."""
+    context = call.web
+    request = call.request
+    customer = call.path("customer")
+    who = _who(call, customer)
+    if isinstance(who, web.Response):
+        return who
+    if who == "anonymous":
+        return message(request, context, 401, "Please open your link",
+                       "This page opens with the link your provider e-mails to your "
+                       "technical contact.")
+    raw = call.path("claim_id")
+    try:
+        if who == "other" or not raw.isdigit() or not 0 < int(raw) < 2**31:
+            raise InputError("claim_id", raw, "a claim of yours")
+        view = await actions.show_claim(context.db, context.settings, claim_id=int(raw),
+                                        customer=customer, now=context.clock.now())
+    except InputError:
+        return message(request, context, 404, "No such claim", "There is no claim here.")
+    return _page(request, context, "claim.html", view=view, customer=customer)
+
+
+def _open_link(call: Call, customer: str, now: dt.datetime) -> web.StreamResponse:
+    context = call.web
+    request = call.request
+    keys = context.links
+    checked = LinkCheck("invalid")
+    if keys is not None:
+        checked = keys.check_link(customer, request.query.get("expires", ""),
+                                  request.query.get("key", ""), request.query.get("sig", ""),
+                                  now)
+    if checked.result == "expired" and checked.expires is not None:
+        settings = context.settings
+        return message(request, context, 401, "This link has expired",
+                       f"It was valid until {format_time(checked.expires, settings.timezone, settings.calendar)}.",
+                       "Ask your provider for a new link (it is sent to your technical contact).")
+    if checked.result != "valid" or keys is None or checked.expires is None:
+        return message(request, context, 401, "This link is not valid",
+                       "Please use the link exactly as it was e-mailed to you, or ask your "
+                       "provider for a new one.")
+    response = web.Response(status=303, headers={"Location": f"/customer/{customer}"})
+    response.set_cookie(
+        COOKIE, keys.session(customer, checked.expires),
+        max_age=max(1, int((checked.expires - now).total_seconds())),
+        path="/customer/", httponly=True, secure=context.secure, samesite="Lax",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

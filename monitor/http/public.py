@@ -1,0 +1,241 @@
+"""The status page's machine-readable siblings: the Atom feed of incidents and maintenance
+(``/feed.atom``, with ``ETag`` and ``304 Not Modified``), a Statuspage-compatible
+``/api/v2/summary.json`` and ``/api/v2/status.json`` (the fields of Atlassian
+Statuspage's public API, so that tools that read one read this unchanged), and SVG
+badges per public service. Like the page, they show only the shared services
+(:mod:`monitor.actions.status`): no customer's name or project.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from aiohttp import web
+
+from monitor import actions
+from monitor.actions.status import PublicIncident, PublicStatus, PublicWindow
+from monitor.errors import InputError
+from monitor.http.routing import Call
+from monitor.present import format_duration, format_percent, format_time
+from monitor.present.html import render
+from monitor.sla.report import iso_utc
+
+__all__ = ["availability_badge", "feed", "status_badge", "statuspage_status",
+           "statuspage_summary"]
+
+_CAUSE = {
+    "provider": "our service",
+    "customer_request": "a customer's request",
+    "customer_action": "a customer's action",
+    "external": "outside our service",
+}
+
+
+def _conditional(request: web.Request, body: bytes, content_type: str,
+                 cache: str) -> web.Response:
+    """``body`` with a strong ETag; ``304`` when the client already has it."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": cache}
+    wanted = request.headers.get("If-None-Match", "")
+    if etag in [tag.strip().removeprefix("W/") for tag in wanted.split(",")] or wanted == "*":
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
+
+
+def _incident_entry(incident: PublicIncident, tz: str, calendar: str) -> dict[str, Any]:
+    started = format_time(incident.start, tz, calendar)
+    if incident.end is None:
+        title = f"{incident.service_name}: unavailable since {started}"
+        text = f"{incident.service_name} has been unavailable since {started}."
+    else:
+        lasted = format_duration((incident.end - incident.start).total_seconds())
+        title = f"{incident.service_name}: outage of {lasted} (resolved)"
+        text = (f"{incident.service_name} was unavailable from {started} to "
+                f"{format_time(incident.end, tz, calendar)} ({lasted}).")
+    if incident.cause != "provider":
+        text += f" Cause: {_CAUSE.get(incident.cause, incident.cause)}."
+    updated = max([incident.start] + [entry.at for entry in incident.timeline])
+    return {"anchor": f"incident-{incident.id}", "title": title, "text": text,
+            "published": incident.start, "updated": updated}
+
+
+def _window_entry(window: PublicWindow, tz: str, calendar: str) -> dict[str, Any]:
+    what = ", ".join(window.services) or "hosted projects"
+    if window.services and window.hosted_projects:
+        what += " and some hosted projects"
+    when = f"{format_time(window.start, tz, calendar)} to {format_time(window.end, tz, calendar)}"
+    text = f"Scheduled maintenance of {what}, {when}."
+    if window.reason:
+        text += f" {window.reason}"
+    return {"anchor": f"maintenance-{window.id}", "title": f"Maintenance of {what}: {when}",
+            "text": text, "published": window.created_at, "updated": window.created_at}
+
+
+async def feed(call: Call) -> web.StreamResponse:
+    """``/feed.atom``: the last 90 days' incidents of public services and maintenance."""
+    context = call.web
+    settings = context.settings
+    now = context.clock.now()
+    incidents, windows = await actions.public_history(context.db, settings, now=now)
+    tz, calendar = settings.timezone, settings.calendar
+    entries = [_incident_entry(i, tz, calendar) for i in incidents]
+    entries += [_window_entry(w, tz, calendar) for w in windows]
+    entries.sort(key=lambda entry: entry["updated"], reverse=True)
+    updated = entries[0]["updated"] if entries else dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    body = render("feed.atom", provider=settings.provider.name, base=context.public_url,
+                  updated=updated, entries=entries[:100]).encode("utf-8")
+    return _conditional(call.request, body, "application/atom+xml", "no-cache")
+
+
+# --- Statuspage-compatible JSON ----------------------------------------------------------------
+
+_STATUSPAGE_INCIDENT_IMPACT = {"major_outage": "major", "partial_outage": "minor"}
+
+
+def _page(status: PublicStatus, base: str) -> dict[str, Any]:
+    return {"id": "sla-monitor", "name": status.provider, "url": base + "/",
+            "time_zone": status.timezone, "updated_at": iso_utc(status.generated_at)}
+
+
+def _components(status: PublicStatus) -> list[dict[str, Any]]:
+    found = []
+    for position, service in enumerate(status.services, start=1):
+        found.append({
+            "id": service.id, "name": service.name, "status": service.state,
+            "created_at": None, "updated_at": iso_utc(service.since or status.generated_at),
+            "position": position, "description": None, "showcase": True, "start_date": None,
+            "group_id": None, "page_id": "sla-monitor", "group": False,
+            "only_show_if_degraded": False,
+        })
+    if status.projects is not None:
+        found.append({
+            "id": "hosted-projects", "name": "Hosted projects", "status": status.projects.state,
+            "created_at": None, "updated_at": iso_utc(status.generated_at),
+            "position": len(found) + 1,
+            "description": f"{status.projects.unavailable} of {status.projects.total} unavailable",
+            "showcase": True, "start_date": None, "group_id": None, "page_id": "sla-monitor",
+            "group": False, "only_show_if_degraded": False,
+        })
+    return found
+
+
+def _statuspage_incident(incident: PublicIncident, status: PublicStatus) -> dict[str, Any]:
+    updates = []
+    for number, entry in enumerate(reversed(incident.timeline)):
+        body = {"started": "Outage began.", "detected": "Detected by our monitoring.",
+                "resolved": "Resolved."}.get(entry.kind) or (
+            f"Cause recorded: {_CAUSE.get(entry.cause or '', entry.cause)}.")
+        updates.append({
+            "id": f"{incident.id}-{len(incident.timeline) - number}",
+            "status": "resolved" if entry.kind == "resolved" else "investigating",
+            "body": body, "incident_id": str(incident.id), "created_at": iso_utc(entry.at),
+            "updated_at": iso_utc(entry.at), "display_at": iso_utc(entry.at),
+            "affected_components": None, "deliver_notifications": False,
+            "custom_tweet": None, "tweet_id": None,
+        })
+    return {
+        "id": str(incident.id), "name": f"{incident.service_name} unavailable",
+        "status": "resolved" if incident.end else "investigating",
+        "created_at": iso_utc(incident.start), "updated_at": iso_utc(
+            max(entry.at for entry in incident.timeline)),
+        "monitoring_at": None, "resolved_at": iso_utc(incident.end) if incident.end else None,
+        "impact": "major", "shortlink": f"/#incident-{incident.id}",
+        "started_at": iso_utc(incident.start), "page_id": "sla-monitor",
+        "incident_updates": updates,
+        "components": [c for c in _components(status) if c["id"] == incident.service],
+    }
+
+
+def _maintenance(window: PublicWindow, status: PublicStatus) -> dict[str, Any]:
+    state = {"scheduled": "scheduled", "in_progress": "in_progress",
+             "completed": "completed"}[window.state]
+    names = set(window.services)
+    return {
+        "id": f"maintenance-{window.id}", "name": "Scheduled maintenance",
+        "status": state, "created_at": iso_utc(window.created_at),
+        "updated_at": iso_utc(window.created_at), "monitoring_at": None, "resolved_at": None,
+        "impact": "maintenance", "shortlink": f"/#maintenance-{window.id}",
+        "started_at": iso_utc(window.start), "page_id": "sla-monitor",
+        "incident_updates": [], "scheduled_for": iso_utc(window.start),
+        "scheduled_until": iso_utc(window.end),
+        "components": [c for c in _components(status)
+                       if c["name"] in names or (c["id"] == "hosted-projects"
+                                                 and window.hosted_projects)],
+    }
+
+
+def _json(body: dict[str, Any]) -> web.Response:
+    return web.Response(text=json.dumps(body, ensure_ascii=False),
+                        content_type="application/json",
+                        headers={"Cache-Control": "no-cache",
+                                 "Access-Control-Allow-Origin": "*"})
+
+
+async def statuspage_summary(call: Call) -> web.StreamResponse:
+    context = call.web
+    status = await actions.public_status(context.db, context.settings, now=context.clock.now())
+    return _json({
+        "page": _page(status, context.public_url),
+        "components": _components(status),
+        "incidents": [_statuspage_incident(i, status) for i in status.incidents],
+        "scheduled_maintenances": [_maintenance(w, status) for w in status.maintenance],
+        "status": {"indicator": status.indicator, "description": status.description},
+    })
+
+
+async def statuspage_status(call: Call) -> web.StreamResponse:
+    context = call.web
+    status = await actions.public_status(context.db, context.settings, now=context.clock.now())
+    return _json({"page": _page(status, context.public_url),
+                  "status": {"indicator": status.indicator, "description": status.description}})
+
+
+# --- badges ------------------------------------------------------------------------------------
+
+_COLORS = {
+    "operational": "#2e7d32", "degraded_performance": "#b28704", "partial_outage": "#ef6c00",
+    "major_outage": "#c62828", "under_maintenance": "#1565c0",
+}
+_WORDS = {
+    "operational": "operational", "degraded_performance": "degraded",
+    "partial_outage": "partial outage", "major_outage": "major outage",
+    "under_maintenance": "maintenance",
+}
+
+
+def _width(text: str) -> int:
+    """Verdana 11 px is about 6.5 px a character, plus 10 px of padding."""
+    return int(len(text) * 6.5) + 10
+
+
+def _badge(request: web.Request, label: str, text: str, color: str) -> web.Response:
+    body = render("badge.svg", label=label, message=text, color=color,
+                  label_width=_width(label), message_width=_width(text)).encode("utf-8")
+    return _conditional(request, body, "image/svg+xml", "public, max-age=60")
+
+
+async def _service(call: Call) -> tuple[PublicStatus, Any]:
+    context = call.web
+    status = await actions.public_status(context.db, context.settings, now=context.clock.now())
+    wanted = call.path("service")
+    for service in status.services:
+        if service.id == wanted:
+            return status, service
+    raise InputError("service", wanted, "a public service id (the web panel, the mobile API)")
+
+
+async def status_badge(call: Call) -> web.StreamResponse:
+    _, service = await _service(call)
+    return _badge(call.request, service.name, _WORDS[service.state], _COLORS[service.state])
+
+
+async def availability_badge(call: Call) -> web.StreamResponse:
+    status, service = await _service(call)
+    percent = service.month_availability_percent
+    target = call.web.settings.policy.target_percent
+    color = "#2e7d32" if percent >= target else "#c62828"
+    return _badge(call.request, f"{service.name} {status.month}", f"{format_percent(percent)}%",
+                  color)

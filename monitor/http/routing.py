@@ -1,0 +1,329 @@
+"""The HTTP API's routes, declared once: the aiohttp router and the OpenAPI document are
+both built from the same :class:`Route` list, so that neither has a path the other lacks.
+
+A route says who may call it (:data:`Access`), which pydantic model its body and query
+string are validated with, and what it answers. :func:`endpoint` wraps its handler with
+everything routes share, in this order:
+
+1. **who**: the bearer token (:mod:`monitor.http.auth`): none → 401, unknown or revoked
+   → 401, a read token on a write → 403, a customer token on an operator route → 403,
+   on another customer's data → 404 (the same answer as for a customer that does not
+   exist: existence would leak);
+2. **the body**: at most :data:`BODY_LIMIT` bytes (else 413), JSON (else 415), fitting
+   the model (else 422 with a JSON pointer per field);
+3. **once**: a write with an ``Idempotency-Key`` runs in one transaction with the record
+   of its answer; a retry gets that answer (``Idempotent-Replayed: true``), the same key
+   with a different request 422, a concurrent twin 409;
+4. **errors**: an action's :class:`~monitor.errors.InputError` → 422 naming the field
+   (an unknown id in the path → 404), a :class:`~monitor.errors.ConfigError` → 422 with
+   each issue's pointer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from monitor.errors import ConfigError, InputError
+from monitor.http.auth import Principal
+from monitor.http.context import WEB, Web
+from monitor.http.problems import from_input_error, from_validation_error, pointer, problem
+from monitor.present import as_json
+from monitor.store import idempotency
+
+__all__ = [
+    "BODY_LIMIT",
+    "YAML_LIMIT",
+    "Access",
+    "Call",
+    "Reply",
+    "Route",
+    "endpoint",
+    "read_limited",
+]
+
+BODY_LIMIT = 64 * 1024  # a JSON request body
+YAML_LIMIT = 4 * 1024 * 1024  # a configuration to check (20,000 targets fit)
+
+Access = Literal["public", "read", "write", "customer_read", "customer_write"]
+Kind = Literal["json", "html", "text", "xml", "svg", "yaml", "form"]
+_KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A JSON answer: a status and a body (a typed result is turned into JSON by
+    :func:`monitor.present.as_json`)."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """One request, as a handler sees it: who, the validated body and query, the web."""
+
+    request: web.Request
+    web: Web
+    principal: Principal | None
+    body: Any = None
+    query: Any = None
+
+    @property
+    def actor(self) -> str:
+        return self.principal.actor if self.principal is not None else "anonymous"
+
+    def path(self, name: str) -> str:
+        return self.request.match_info[name]
+
+
+Handler = Callable[[Call], Awaitable[Reply | web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    access: Access
+    tag: str
+    body: type[BaseModel] | type[str] | None = None
+    body_kind: Kind = "json"
+    query: type[BaseModel] | None = None
+    answers: Mapping[int, Any] = field(default_factory=dict)  # status -> type (None: no body)
+    produces: Kind = "json"
+    description: str = ""
+    idempotent_key: bool = False  # honours Idempotency-Key
+    path_ids: Mapping[str, str] = field(default_factory=dict)  # action field -> path parameter
+    form: type[BaseModel] | None = None  # a page's form, read by its handler (documented)
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__.lstrip("_")
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes | web.Response:
+    """The body, or a 413 answer once it passes ``limit`` bytes (declared or streamed)."""
+    too_large = problem(413, "too_large", f"the request body is over {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        return too_large
+    chunks = bytearray()
+    async for chunk in request.content.iter_chunked(65536):
+        chunks += chunk
+        if len(chunks) > limit:
+            return too_large
+    return bytes(chunks)
+
+
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="sla-monitor"'}
+_INVALID = {"WWW-Authenticate": 'Bearer realm="sla-monitor", error="invalid_token"'}
+
+
+def authenticate(request: web.Request, context: Web) -> Principal | web.Response | None:
+    """The caller, None without a token, or a 401 answer for a token that is not valid."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return problem(401, "invalid_token", "expected 'Authorization: Bearer TOKEN'",
+                       headers=_INVALID)
+    principal = context.tokens.find(token)
+    if principal is None:
+        return problem(401, "invalid_token", "the token is not valid (unknown or revoked)",
+                       headers=_INVALID)
+    return principal
+
+
+def _admit(route: Route, request: web.Request, principal: Principal | None) -> web.Response | None:
+    """None when ``principal`` may make this call, else the answer that says why not."""
+    if route.access == "public":
+        return None
+    if principal is None:
+        return problem(401, "unauthorized", "a bearer token is required "
+                       "(Authorization: Bearer TOKEN)", headers=_UNAUTHORIZED)
+    if route.access in ("read", "write") and not principal.operator:
+        return problem(403, "forbidden", "operators only: a customer token may read and "
+                       "write only its own customer's data")
+    if route.access == "write" and not principal.may_write:
+        return problem(403, "forbidden", "this token may read, not write")
+    if route.access.startswith("customer") and not principal.operator:
+        if principal.customer != request.match_info.get("customer"):
+            return problem(404, "not_found", "no such customer")
+    if route.access == "customer_write" and principal.operator and not principal.may_write:
+        return problem(403, "forbidden", "this token may read, not write")
+    return None
+
+
+def _query(route: Route, request: web.Request) -> Any:
+    assert route.query is not None
+    values: dict[str, Any] = {}
+    for name in request.query:
+        got = request.query.getall(name)
+        values[name] = got[0] if len(got) == 1 else got
+    return route.query.model_validate(values)
+
+
+def _config_error(exc: ConfigError) -> web.Response:
+    items = []
+    for issue in exc.issues:
+        parts = [p for p in re.split(r"[.\[\]]+", issue.path) if p]
+        shown = pointer([int(p) if p.isdigit() else p for p in parts])
+        if issue.path.startswith("("):
+            shown = ""
+        items.append({"pointer": shown, "value": issue.value, "allowed": str(issue)})
+    return problem(422, "invalid", str(exc).splitlines()[0] + ": " + str(exc.issues[0]), items)
+
+
+def _encode(body: Any) -> tuple[Any, str]:
+    shown = as_json(body)
+    return shown, json.dumps(shown, ensure_ascii=False)
+
+
+async def _answer(reply: Reply | web.StreamResponse) -> tuple[web.StreamResponse, Any]:
+    """The response, and the JSON value it carries. A month's report of every customer is
+    megabytes: it is encoded off the event loop."""
+    if isinstance(reply, web.StreamResponse):
+        return reply, None
+    if reply.body is None:
+        return web.Response(status=reply.status, headers=reply.headers), None
+    if isinstance(reply.body, list | tuple) or hasattr(reply.body, "to_json"):
+        shown, text = await asyncio.to_thread(_encode, reply.body)
+    else:
+        shown, text = _encode(reply.body)
+    response = web.Response(status=reply.status, text=text, content_type="application/json",
+                            headers=reply.headers)
+    return response, shown
+
+
+def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler of ``route``: who, body, once, errors (see the module)."""
+    parameters = {*re.findall(r"\{(\w+)", route.path),
+                  *(route.query.model_fields if route.query else ())}
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        context = request.app.get(WEB)
+        if context is None:  # metrics and health only, before the database is open
+            answer, _ = await _answer(await route.handler(Call(request, None, None)))  # type: ignore[arg-type]
+            return answer
+        principal: Principal | None = None
+        if route.access != "public":
+            found = authenticate(request, context)
+            if isinstance(found, web.Response):
+                return found
+            principal = found
+        refused = _admit(route, request, principal)
+        if refused is not None:
+            return refused
+        call = Call(request, context, principal)
+        raw = b""
+        try:
+            if route.query is not None:
+                try:
+                    call.query = _query(route, request)
+                except ValidationError as exc:
+                    return from_validation_error(exc, parameters=True)
+            if route.body is not None:
+                limit = YAML_LIMIT if route.body_kind == "yaml" else BODY_LIMIT
+                read = await read_limited(request, limit)
+                if isinstance(read, web.Response):
+                    return read
+                raw = read
+                parsed = _body(route, request, raw)
+                if isinstance(parsed, web.Response):
+                    return parsed
+                call.body = parsed
+            key = request.headers.get("Idempotency-Key")
+            if route.idempotent_key and key is not None:
+                return await _once(route, call, key, raw)
+            answer, _ = await _answer(await route.handler(call))
+            return answer
+        except InputError as exc:
+            if exc.field in route.path_ids:
+                return problem(404, "not_found", str(exc.renamed(
+                    lambda f: route.path_ids.get(f, f))))
+            return from_input_error(exc, parameters)
+        except ConfigError as exc:
+            return _config_error(exc)
+
+    handle.__name__ = route.operation_id
+    return handle
+
+
+def _body(route: Route, request: web.Request, raw: bytes) -> Any:
+    assert route.body is not None
+    if route.body_kind == "yaml":
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        if not text.strip():
+            return problem(422, "invalid", "the body is not a configuration",
+                           [{"pointer": "", "value": None,
+                             "allowed": "a non-empty UTF-8 YAML document"}])
+        return text
+    if request.content_type != "application/json":
+        return problem(415, "unsupported_media_type",
+                       f"expected Content-Type: application/json, not {request.content_type!r}")
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return problem(422, "invalid", "the body is not JSON",
+                       [{"pointer": "", "value": None, "allowed": "a JSON object"}])
+    try:
+        return route.body.model_validate(document)  # type: ignore[union-attr]
+    except ValidationError as exc:
+        return from_validation_error(exc, parameters=False)
+
+
+async def _once(route: Route, call: Call, key: str, raw: bytes) -> web.StreamResponse:
+    """A keyed write: the write and the record of its answer in one transaction."""
+    if not _KEY.fullmatch(key):
+        return problem(422, "invalid", "Idempotency-Key: printable ASCII without spaces, "
+                       "at most 200 characters", [{"parameter": "Idempotency-Key",
+                                                   "value": key[:200], "allowed": "1-200 "
+                                                   "printable ASCII characters"}])
+    request = call.request
+    digest = hashlib.sha256(raw).hexdigest()
+    now = call.web.clock.now()
+    db = call.web.db
+    try:
+        async with db.transaction() as tx:
+            stored = await idempotency.find(tx, call.actor, key)
+            if stored is not None:
+                if (stored.method, stored.path, stored.request_hash) != (
+                        request.method, request.path, digest):
+                    return problem(422, "invalid", "this Idempotency-Key was used for a "
+                                   "different request", [{"parameter": "Idempotency-Key",
+                                                          "value": key, "allowed": "a new key "
+                                                          "for a different request"}])
+                response = web.Response(
+                    status=stored.status,
+                    text=json.dumps(stored.response, ensure_ascii=False),
+                    content_type="application/json",
+                )
+                response.headers["Idempotent-Replayed"] = "true"
+                return response
+            reply = await route.handler(call)
+            answer, shown = await _answer(reply)
+            if isinstance(reply, Reply) and 200 <= reply.status < 300:
+                await idempotency.purge(tx, now)
+                await idempotency.store(
+                    tx, actor=call.actor, key=key, method=request.method, path=request.path,
+                    request_hash=digest, status=reply.status, response=shown, at=now,
+                )
+            return answer
+    except idempotency.KeyInUse:
+        return problem(409, "conflict", "a request with this Idempotency-Key is being "
+                       "answered; retry it in a moment")

@@ -1,0 +1,164 @@
+"""A provider for the HTTP tests: a configuration with a web panel, a mobile API, a server
+with three customers' projects, customers with awkward names (Persian; HTML, quotes and
+CRLF), API tokens and a link key in files; and the real aiohttp application of the
+daemon served on 127.0.0.1, port 0.
+
+Customers:
+
+* ``acme`` (ACME Research): project ``acme-shop`` on ``srv-1``, mobile API;
+* ``bita`` (شرکت بیتا نظرسنجی): project ``bita-survey`` on ``srv-1``;
+* ``evil``: a name with markup, quotes and a header-injection attempt, project
+  ``evil-site`` on ``srv-2``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from monitor.actions.links import load_link_keys
+from monitor.clock import SystemClock
+from monitor.config import Settings, parse_config
+from monitor.http import Readiness, Web, make_app
+from monitor.http.auth import hash_line, load_tokens
+from monitor.store import Database
+
+EVIL_NAME = '<script>alert("pwned")</script> & \'Quotes\' "Inc"\r\nSet-Cookie: stolen=1'
+PERSIAN_NAME = "شرکت بیتا نظرسنجی"
+TOKENS = {
+    "write": "write-token-0123456789abcdef",
+    "read": "read-token-0123456789abcdef",
+    "acme": "acme-token-0123456789abcdef",
+    "bita": "bita-token-0123456789abcdef",
+    "revoked": "revoked-token-0123456789abcdef",
+}
+LINK_KEY = "link-key-0123456789abcdefghijklmnopqrstuvwxyz"
+OLD_LINK_KEY = "old-link-key-0123456789abcdefghijklmnopqrstu"
+
+
+def config_text(tmp: Path, provider: str = "Demo Hosting", calendar: str = "gregorian",
+                timezone: str = "UTC", extra_http: str = "") -> str:
+    tcp = "{type: tcp, host: 127.0.0.1, port: 9}"
+    return f"""
+provider: {{name: {json.dumps(provider)}, timezone: {timezone}, calendar: {calendar}}}
+# R-C1 with 40 days: last month is always still open to claims, three months ago never.
+policy: {{claim_deadline: 40d}}
+servers:
+  - {{id: srv-1, name: "Server one", probe: {tcp}}}
+  - {{id: srv-2, probe: {tcp}}}
+services:
+  - {{id: panel, kind: web_panel, name: "Web panel", probe: {tcp}}}
+  - {{id: mobile, kind: mobile_api, name: "Mobile app API", probe: {tcp}}}
+  - {{id: acme-shop, kind: project, server: srv-1, name: "ACME shop", probe: {tcp}}}
+  - {{id: bita-survey, kind: project, server: srv-1, name: "نظرسنجی بیتا", probe: {tcp}}}
+  - {{id: evil-site, kind: project, server: srv-2, probe: {tcp}}}
+customers:
+  - id: acme
+    name: ACME Research
+    contacts: {{technical: {{email: tech@acme.example}}}}
+    fee: {{amount: 3650, currency: EUR}}
+    services: [acme-shop, mobile]
+    sites: [{{domain: acme.example}}]
+  - id: bita
+    name: "{PERSIAN_NAME}"
+    contacts: {{technical: {{email: it@bita.example}}}}
+    fee: {{amount: 3650, currency: EUR}}
+    services: [bita-survey]
+    sites: [{{domain: bita.example}}]
+  - id: evil
+    name: {json.dumps(EVIL_NAME)}
+    contacts: {{technical: {{email: ops@evil.example}}}}
+    fee: {{amount: 3650, currency: EUR}}
+    services: [evil-site]
+    sites: [{{domain: evil.example}}]
+http:
+  listen: "127.0.0.1:0"
+  tokens_file: {tmp / "api-tokens"}
+  link_key_file: {tmp / "link-key"}
+{extra_http}
+"""
+
+
+def write_secrets(tmp: Path, revoked: bool = False) -> None:
+    lines = [
+        hash_line("write", TOKENS["write"], "noc"),
+        f"read {TOKENS['read']} grafana",  # a plain token is accepted too
+        hash_line("customer:acme", TOKENS["acme"], "acme-portal"),
+        hash_line("customer:bita", TOKENS["bita"], "bita-portal"),
+    ]
+    if not revoked:
+        lines.append(hash_line("write", TOKENS["revoked"], "leaving"))
+    (tmp / "api-tokens").write_text("# test tokens\n" + "\n".join(lines) + "\n")
+    (tmp / "link-key").write_text(f"{LINK_KEY}\n{OLD_LINK_KEY}\n")
+
+
+@dataclass
+class Site:
+    url: str
+    web: Web
+    db: Database
+    session: aiohttp.ClientSession
+    tmp: Path
+    web_app: web.Application
+
+    @property
+    def settings(self) -> Settings:
+        return self.web.settings
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {TOKENS[who]}"}
+
+    async def get(self, path: str, who: str | None = None, **kwargs: Any) -> aiohttp.ClientResponse:
+        headers = {**(self.auth(who) if who else {}), **kwargs.pop("headers", {})}
+        return await self.session.get(self.url + path, headers=headers,
+                                      allow_redirects=False, **kwargs)
+
+    async def post(self, path: str, who: str | None = None, **kwargs: Any) -> aiohttp.ClientResponse:
+        headers = {**(self.auth(who) if who else {}), **kwargs.pop("headers", {})}
+        return await self.session.post(self.url + path, headers=headers,
+                                       allow_redirects=False, **kwargs)
+
+    def reload_secrets(self, revoked: bool) -> None:
+        """What SIGHUP does to the tokens and keys (prepare, then swap)."""
+        write_secrets(self.tmp, revoked=revoked)
+        self.web.tokens = load_tokens(self.settings.http, frozenset(self.settings.topology.customers))
+        self.web.links = load_link_keys(self.settings.http)
+
+
+@asynccontextmanager
+async def serve(db: Database, tmp: Path, **config: Any) -> AsyncIterator[Site]:
+    """The daemon's HTTP application over ``db``, on 127.0.0.1:0."""
+    write_secrets(tmp)
+    settings = Settings.from_config(parse_config(config_text(tmp, **config)))
+    context = Web(db, settings, SystemClock(),
+                  load_tokens(settings.http, frozenset(settings.topology.customers)),
+                  load_link_keys(settings.http))
+
+    async def ready() -> Readiness:
+        return Readiness({"database": await db.ping(), "scheduler": True}, targets=7)
+
+    app = make_app(CollectorRegistry(), ready, context)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    context.bound_url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            yield Site(f"http://127.0.0.1:{port}", context, db, session, tmp, app)
+    finally:
+        await runner.cleanup()
+
+
+def ago(**delta: float) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(**delta)

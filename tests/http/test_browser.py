@@ -1,0 +1,222 @@
+"""The pages in real headless Chromium (issue 11): the status page (and the same page with
+JavaScript disabled), a customer page opened with a signed link, the page on a phone and
+right to left. Screenshots are saved as test artefacts in the test's temporary directory
+(``screenshots/``)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.store import Database, create_engine, incidents
+from monitor.store.migrate import upgrade
+from tests.http import world
+from tests.http.browser import chromium, require_chromium
+from tests.http.site import Site, serve
+
+
+@pytest.fixture
+async def lived(sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[Site, world.World]]:
+    """The site with the tests' history. One backend is enough here: the pages are the
+    same on both (tests/http/test_*.py run both)."""
+    require_chromium()
+    engine = create_engine(sqlite_url)
+    await upgrade(engine)
+    db = Database(engine)
+    (tmp_path / "site").mkdir()
+    async with serve(db, tmp_path / "site") as running:
+        yield running, await world.build(db, running.settings)
+    await engine.dispose()
+
+
+@pytest.fixture
+def site(lived: tuple[Site, world.World]) -> Site:
+    return lived[0]
+
+
+def shots(tmp_path: Path) -> Path:
+    folder = tmp_path / "screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def text_of(driver: Any) -> str:
+    return str(driver.find_element("tag name", "body").text)
+
+
+async def test_the_status_page_in_chromium(lived: tuple[Site, world.World],
+                                           tmp_path: Path) -> None:
+    site, history = lived
+
+    def look() -> dict[str, Any]:
+        with chromium(tmp_path / "profile") as driver:
+            driver.get(site.url + "/")  # type: ignore[attr-defined]
+            driver.save_screenshot(str(shots(tmp_path) / "status.png"))  # type: ignore[attr-defined]
+            return {
+                "title": driver.title,  # type: ignore[attr-defined]
+                "summary": driver.find_element("id", "summary").text,  # type: ignore[attr-defined]
+                "bars": len(driver.find_elements("css selector", "#service-panel .bars li")),  # type: ignore[attr-defined]
+                "red": len(driver.find_elements("css selector", "#service-mobile .day-down")),  # type: ignore[attr-defined]
+                "color": driver.find_element("css selector", "#service-panel .state").value_of_css_property("color"),  # type: ignore[attr-defined]
+                "incident": driver.find_element("id", f"incident-{history.panel_open}").text,  # type: ignore[attr-defined]
+                "maintenance": driver.find_element("id", "maintenance").text,  # type: ignore[attr-defined]
+                "errors": [e for e in driver.get_log("browser") if e["level"] == "SEVERE"],  # type: ignore[attr-defined]
+            }
+
+    seen = await asyncio.to_thread(look)
+    assert seen["title"] == "Demo Hosting status"
+    assert seen["summary"] == "Partial System Outage"  # the panel is down
+    assert seen["bars"] == 90
+    assert seen["red"] == 1  # the mobile API's outage three days ago
+    assert seen["color"] == "rgba(198, 40, 40, 1)"  # the stylesheet loaded: Major outage red
+    assert "outage began" in seen["incident"] and "detected by our monitoring" in seen["incident"]
+    assert "Database upgrade of the panel" in seen["maintenance"]
+    assert seen["errors"] == []  # no CSP violation, no missing resource
+    assert (shots(tmp_path) / "status.png").stat().st_size > 10_000
+
+
+async def test_the_status_page_needs_no_javascript(lived: tuple[Site, world.World],
+                                                   tmp_path: Path) -> None:
+    site, history = lived
+    async with site.db.transaction() as tx:  # nothing running: the page stands still
+        await incidents.close(tx, history.panel_open, end=dt.datetime.now(dt.UTC),
+                              end_bound=None)
+    def read(javascript: bool) -> tuple[str, bool]:
+        with chromium(tmp_path / f"profile-{javascript}", javascript=javascript) as driver:
+            driver.get(site.url + "/")  # type: ignore[attr-defined]
+            name = "status.png" if javascript else "status-no-js.png"
+            driver.save_screenshot(str(shots(tmp_path) / name))  # type: ignore[attr-defined]
+            text = text_of(driver)
+            # Whether this browser runs pages' scripts at all: a page that says which.
+            driver.get("data:text/html,<noscript>scripts off</noscript>"  # type: ignore[attr-defined]
+                       "<script>document.write('scripts on')</script>")
+            return text, text_of(driver)
+
+    with_js, on = await asyncio.to_thread(read, True)
+    without_js, off = await asyncio.to_thread(read, False)
+    assert (on, off) == ("scripts on", "scripts off")
+    assert "Web panel" in without_js and "Scheduled maintenance" in without_js
+    # The same page, word for word (but the minute it was rendered in).
+    def steady(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not line.startswith("Updated ")]
+
+    assert steady(without_js) == steady(with_js)
+
+
+async def test_a_customer_page_opened_with_a_signed_link(site: Site, tmp_path: Path) -> None:
+    keys = site.web.links
+    assert keys is not None
+    link = site.url + "/customer/acme?" + keys.link_query(
+        "acme", dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+
+    def visit() -> dict[str, Any]:
+        with chromium(tmp_path / "profile") as driver:
+            driver.get(link)  # type: ignore[attr-defined]
+            driver.save_screenshot(str(shots(tmp_path) / "customer.png"))  # type: ignore[attr-defined]
+            seen = {
+                "url": driver.current_url,  # type: ignore[attr-defined]
+                "name": driver.find_element("tag name", "h1").text,  # type: ignore[attr-defined]
+                "availability": driver.find_element("id", "availability").text,  # type: ignore[attr-defined]
+                "services": driver.find_element("id", "services").text,  # type: ignore[attr-defined]
+                "incidents": driver.find_element("id", "incidents").text,  # type: ignore[attr-defined]
+            }
+            driver.get(site.url + "/customer/acme")  # type: ignore[attr-defined]
+            seen["again"] = driver.find_element("tag name", "h1").text  # type: ignore[attr-defined]
+            driver.get(site.url + "/customer/bita")  # type: ignore[attr-defined]
+            seen["other"] = driver.find_element("tag name", "h1").text  # type: ignore[attr-defined]
+            return seen
+
+    seen = await asyncio.to_thread(visit)
+    assert seen["url"] == site.url + "/customer/acme"  # the signature left the address bar
+    assert seen["name"] == "ACME Research"
+    assert seen["availability"].endswith("%")
+    assert "Web panel" in seen["services"] and "Major outage" in seen["services"]
+    # The panel's outage still running (the older ones may fall in last month).
+    assert "Web panel" in seen["incidents"] and "still down" in seen["incidents"]
+    assert seen["again"] == "ACME Research"  # the session cookie carries it
+    assert seen["other"] == "Please open your link"  # and only for ACME
+
+
+async def test_on_a_phone_and_right_to_left(site: Site, tmp_path: Path) -> None:
+    keys = site.web.links
+    assert keys is not None
+    link = site.url + "/customer/bita?" + keys.link_query(
+        "bita", dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+
+    def visit() -> dict[str, Any]:
+        with chromium(tmp_path / "profile", width=390, height=1400) as driver:
+            driver.get(site.url + "/")  # type: ignore[attr-defined]
+            driver.save_screenshot(str(shots(tmp_path) / "status-phone.png"))  # type: ignore[attr-defined]
+            overflow = driver.execute_script(  # type: ignore[attr-defined]
+                "return document.documentElement.scrollWidth > window.innerWidth")
+            driver.get(link)  # type: ignore[attr-defined]
+            driver.save_screenshot(str(shots(tmp_path) / "customer-rtl-phone.png"))  # type: ignore[attr-defined]
+            wide = driver.execute_script(  # type: ignore[attr-defined]
+                "return document.documentElement.scrollWidth > window.innerWidth")
+            h1 = driver.find_element("tag name", "h1")  # type: ignore[attr-defined]
+            figure = driver.find_element("id", "availability")  # type: ignore[attr-defined]
+            return {"overflow": overflow or wide, "name": h1.text,
+                    "direction": h1.value_of_css_property("direction"),
+                    "align": h1.value_of_css_property("text-align"),
+                    "figure": figure.text,
+                    "figure_direction": figure.value_of_css_property("direction")}
+
+    seen = await asyncio.to_thread(visit)
+    assert seen["overflow"] is False  # nothing wider than a phone's screen
+    # The Persian name is laid out right to left, the figures around it left to right.
+    assert seen["name"] == "شرکت بیتا نظرسنجی"
+    assert (seen["direction"], seen["align"]) == ("rtl", "start")
+    assert seen["figure_direction"] == "ltr" and seen["figure"].endswith(" %")
+
+
+async def test_the_claim_form_gives_a_receipt_and_refuses_a_late_claim(
+    site: Site, tmp_path: Path
+) -> None:
+    """R-C1 in the browser: claim last month with the form (receipt), then a month whose
+    deadline passed (the reason); the page works without a script."""
+    from selenium.webdriver.support.ui import Select
+
+    from tests.http.test_claims import months
+
+    _, last, late = months()
+    keys = site.web.links
+    assert keys is not None
+    link = site.url + "/customer/acme?" + keys.link_query(
+        "acme", dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+
+    def claim() -> dict[str, Any]:
+        with chromium(tmp_path / "profile", javascript=False) as driver:
+            driver.get(link)  # type: ignore[attr-defined]
+            form = Select(driver.find_element("id", "claim-month"))  # type: ignore[attr-defined]
+            chosen = form.first_selected_option.get_attribute("value")
+            driver.save_screenshot(str(shots(tmp_path) / "claim-form.png"))  # type: ignore[attr-defined]
+            driver.find_element("id", "submit-claim").click()  # type: ignore[attr-defined]
+            driver.save_screenshot(str(shots(tmp_path) / "claim-receipt.png"))  # type: ignore[attr-defined]
+            seen = {
+                "chosen": chosen,
+                "receipt": driver.find_element("id", "receipt-title").text,  # type: ignore[attr-defined]
+                "details": driver.find_element("id", "receipt").text,  # type: ignore[attr-defined]
+                "url": driver.current_url,  # type: ignore[attr-defined]
+            }
+            driver.get(site.url + "/customer/acme")  # type: ignore[attr-defined]
+            Select(driver.find_element("id", "claim-month")).select_by_value(late)  # type: ignore[attr-defined]
+            driver.find_element("id", "submit-claim").click()  # type: ignore[attr-defined]
+            driver.save_screenshot(str(shots(tmp_path) / "claim-refused.png"))  # type: ignore[attr-defined]
+            seen["refused"] = driver.find_element("id", "claim-refused").text  # type: ignore[attr-defined]
+            seen["claims"] = driver.find_element("id", "claims").text  # type: ignore[attr-defined]
+            return seen
+
+    seen = await asyncio.to_thread(claim)
+    assert seen["chosen"] == last  # the form offers the month still open to claims
+    assert seen["receipt"] == f"Credit claim #1 for {last}: received"
+    assert "Receipt e-mail" in seen["details"] and "acme.example" in seen["details"]
+    assert seen["url"] == f"{site.url}/customer/acme/claims/1"
+    assert seen["refused"].startswith(f"Your claim for {late} was not accepted: too late;")
+    assert last in seen["claims"] and late not in seen["claims"]
+    for name in ("claim-form.png", "claim-receipt.png", "claim-refused.png"):
+        assert (shots(tmp_path) / name).stat().st_size > 10_000

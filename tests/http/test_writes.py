@@ -1,0 +1,264 @@
+"""Writes through the API (issue 11): every write route's bad body is a 422 naming the
+field with a JSON pointer and what is allowed, and changes nothing; an oversized body is
+413, a body that is not JSON 415 or 422; a retried write with an Idempotency-Key gets
+the first answer and writes once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from monitor.http.routing import BODY_LIMIT
+from monitor.store.models import (
+    AuditEvent,
+    CauseChange,
+    IdempotentRequest,
+    Incident,
+    MaintenanceWindow,
+    Notification,
+    ReportRevision,
+)
+from tests.http.site import Site
+from tests.support import rows
+
+RECORDS = (Incident, CauseChange, Notification, MaintenanceWindow, ReportRevision, AuditEvent)
+
+
+async def counts(site: Site) -> dict[str, int]:
+    return {model.__name__: len(await rows(site.db, model)) for model in RECORDS}
+
+
+async def incident(site: Site) -> int:
+    response = await site.post("/api/v1/incidents", "write", json={
+        "service": "acme-shop", "start": "2026-03-02T10:00Z", "end": "2026-03-02T12:00Z"})
+    assert response.status == 201
+    return int((await response.json())["id"])
+
+
+async def refused(site: Site, path: str, body: object, pointer: str, allowed: str) -> None:
+    before = await counts(site)
+    response = await site.post(path, "write", json=body)
+    text = await response.text()
+    assert response.status == 422, text
+    problem = await response.json()
+    assert problem["error"] == "invalid"
+    assert problem["errors"][0]["pointer"] == pointer, problem
+    assert allowed in problem["errors"][0]["allowed"], problem
+    assert pointer in problem["detail"]
+    assert await counts(site) == before
+
+
+@pytest.mark.parametrize(("body", "pointer", "allowed"), [
+    ({"start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z"}, "/service", "required"),
+    ({"service": "nowhere", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z"},
+     "/service", "one of the configured services and servers"),
+    ({"service": "panel", "start": "yesterday", "end": "2026-03-01T11:00Z"}, "/start",
+     "ISO 8601"),
+    ({"service": "panel", "start": "2026-03-01T11:00Z", "end": "2026-03-01T10:00Z"}, "/end",
+     "a time after /start"),
+    ({"service": "panel", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z",
+      "cause": "aliens"}, "/cause", "'provider'"),
+    ({"service": "panel", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z",
+      "colour": "red"}, "/colour", "Extra inputs are not permitted"),
+    ({"service": 7, "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z"}, "/service",
+     "string"),
+])
+async def test_incident_bad_bodies(site: Site, body: dict, pointer: str, allowed: str) -> None:
+    await refused(site, "/api/v1/incidents", body, pointer, allowed)
+
+
+async def test_cause_bad_bodies(site: Site) -> None:
+    incident_id = await incident(site)
+    path = f"/api/v1/incidents/{incident_id}/cause"
+    await refused(site, path, {"cause": "external"}, "/reason", "required")
+    await refused(site, path, {"cause": "external", "reason": ""}, "/reason", "at least 1")
+    await refused(site, path, {"cause": "weather", "reason": "storm"}, "/cause", "'external'")
+    await refused(site, path, {"cause": "provider", "reason": "again"}, "/cause",
+                  "a cause other than the current one")
+    missing = await site.post("/api/v1/incidents/999/cause", "write",
+                              json={"cause": "external", "reason": "x"})
+    assert missing.status == 404
+    assert (await missing.json())["error"] == "not_found"
+
+
+async def test_notification_bad_bodies(site: Site) -> None:
+    incident_id = await incident(site)
+    path = f"/api/v1/incidents/{incident_id}/notifications"
+    await refused(site, path, {"at": "2026-03-02T10:10Z", "channel": "pigeon"}, "/channel",
+                  "'phone'")
+    await refused(site, path, {"at": "2026-03-02T09:00Z", "channel": "phone"}, "/at",
+                  "a time after the incident start")
+    await refused(site, path, {"at": "2026-03-02T10:10Z", "channel": "phone",
+                               "customers": ["bita"]}, "/customers",
+                  "customers affected by acme-shop")
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    await refused(site, path, {"at": later, "channel": "phone"}, "/at", "not after now")
+
+
+async def test_maintenance_bad_bodies(site: Site) -> None:
+    good = {"services": ["panel"], "start": "2026-12-20T10:00Z", "end": "2026-12-20T12:00Z",
+            "reason": "upgrade"}
+    path = "/api/v1/maintenance"
+    await refused(site, path, {**good, "services": []}, "/services", "at least 1")
+    await refused(site, path, {**good, "services": ["panel", "ghost"]}, "/services",
+                  "one of the configured services")
+    await refused(site, path, {**good, "reason": "   "}, "/reason", "non-empty reason")
+    await refused(site, path, {**good, "end": "2026-12-20T09:00Z"}, "/end", "after /start")
+    await refused(site, path, {**good, "notified_at": "2099-01-01T00:00Z"}, "/notified_at",
+                  "not after now")
+
+
+async def test_close_month_that_has_not_ended(site: Site) -> None:
+    before = await counts(site)
+    response = await site.post("/api/v1/reports/2199-01/close", "write")
+    assert response.status == 422
+    problem = await response.json()
+    assert problem["errors"][0] == {"parameter": "month", "value": "2199-01",
+                                    "allowed": problem["errors"][0]["allowed"]}
+    assert "a month that has ended" in problem["errors"][0]["allowed"]
+    bad = await site.post("/api/v1/reports/2026-13/close", "write")
+    assert bad.status == 422 and (await bad.json())["errors"][0]["parameter"] == "month"
+    assert await counts(site) == before
+
+
+async def test_bad_query_strings_name_the_parameter(site: Site) -> None:
+    response = await site.get("/api/v1/reports?month=March", "read")
+    assert response.status == 422
+    assert (await response.json())["errors"][0]["parameter"] == "month"
+    missing = await site.get("/api/v1/reports", "read")
+    assert (await missing.json())["errors"][0] == {
+        "parameter": "month", "value": {}, "allowed": "Field required"}
+
+
+async def test_a_body_over_the_limit_is_413_and_not_json_is_415(site: Site) -> None:
+    before = await counts(site)
+    huge = {"service": "panel", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z",
+            "note": "x" * (BODY_LIMIT + 1)}
+    response = await site.post("/api/v1/incidents", "write", json=huge)
+    assert response.status == 413
+    assert (await response.json())["error"] == "too_large"
+
+    async def endless():  # no Content-Length: chunked, cut once over the limit
+        for _ in range(100):
+            yield b"x" * 8192
+
+    chunked = await site.post("/api/v1/incidents", "write", data=endless(),
+                              headers={"Content-Type": "application/json"})
+    assert chunked.status == 413
+    form = await site.post("/api/v1/incidents", "write", data="service=panel",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status == 415
+    broken = await site.post("/api/v1/incidents", "write", data=b"{not json",
+                             headers={"Content-Type": "application/json"})
+    assert broken.status == 422
+    assert (await broken.json())["errors"][0]["pointer"] == ""
+    assert await counts(site) == before
+
+
+async def test_a_retried_write_with_a_key_returns_the_first_answer(site: Site) -> None:
+    body = {"service": "panel", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z"}
+    key = {"Idempotency-Key": "add-panel-outage-1"}
+    first = await site.post("/api/v1/incidents", "write", json=body, headers=key)
+    again = await site.post("/api/v1/incidents", "write", json=body, headers=key)
+    assert (first.status, again.status) == (201, 201)
+    assert await again.json() == await first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert len(await rows(site.db, Incident)) == 1
+    assert len(await rows(site.db, AuditEvent)) == 1
+    # The same key for a different request is refused; a new key writes (and the
+    # overlap check of the action then refuses a second identical manual incident).
+    other = await site.post("/api/v1/incidents", "write", headers=key,
+                            json={**body, "service": "mobile"})
+    assert other.status == 422
+    assert (await other.json())["errors"][0]["parameter"] == "Idempotency-Key"
+    assert len(await rows(site.db, Incident)) == 1
+    # Keys are per client: another token's same key is another request.
+    maintenance = {"services": ["panel"], "start": "2026-12-20T10:00Z",
+                   "end": "2026-12-20T12:00Z", "reason": "upgrade"}
+    window = await site.post("/api/v1/maintenance", "revoked", json=maintenance, headers=key)
+    assert window.status == 201
+    assert len(await rows(site.db, IdempotentRequest)) == 2
+
+
+async def test_concurrent_twins_write_once(site: Site) -> None:
+    body = {"services": ["mobile"], "start": "2026-12-21T10:00Z", "end": "2026-12-21T12:00Z",
+            "reason": "twins"}
+    key = {"Idempotency-Key": "twin"}
+    answers = await asyncio.gather(*[
+        site.post("/api/v1/maintenance", "write", json=body, headers=key) for _ in range(4)])
+    statuses = sorted(a.status for a in answers)
+    assert set(statuses) <= {201, 409}
+    assert statuses.count(201) >= 1
+    ids = {(await a.json())["window"]["id"] for a in answers if a.status == 201}
+    assert len(ids) == 1  # every 201 is the same window
+    assert len(await rows(site.db, MaintenanceWindow)) == 1
+
+
+async def test_a_failed_write_stores_no_answer(site: Site) -> None:
+    key = {"Idempotency-Key": "will-fail"}
+    bad = await site.post("/api/v1/incidents", "write", headers=key, json={
+        "service": "nowhere", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z"})
+    assert bad.status == 422
+    assert await rows(site.db, IdempotentRequest) == []
+    fixed = await site.post("/api/v1/incidents", "write", headers=key, json={
+        "service": "panel", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z"})
+    assert fixed.status == 201  # the key was not used up by the refusal
+
+
+async def test_a_configuration_is_checked_with_pointers_to_its_issues(site: Site) -> None:
+    good = "services:\n  - {id: panel, kind: web_panel, probe: {type: tcp, host: h, port: 1}}\n"
+    checked = await site.post("/api/v1/config/check", "read", data=good,
+                              headers={"Content-Type": "application/yaml"})
+    assert checked.status == 200
+    body = await checked.json()
+    assert [p["id"] for p in body["probes"]] == ["panel"]
+    assert body["probes"][0]["worst_case_detection_seconds"] == 30 * 3 + 10  # D-1 defaults
+    bad = good.replace("port: 1", "port: 1, interval: soon")
+    refused = await site.post("/api/v1/config/check", "read", data=bad,
+                              headers={"Content-Type": "application/yaml"})
+    assert refused.status == 422
+    problem = await refused.json()
+    assert problem["errors"][0]["pointer"] == "/services/0/probe/interval"
+    assert "expected a duration" in problem["errors"][0]["allowed"]
+    running = await site.get("/api/v1/config/check", "read")
+    assert {p["id"] for p in (await running.json())["probes"]} >= {"panel", "srv-1"}
+
+
+async def test_every_write_route_refuses_a_bad_body_naming_the_field(site: Site) -> None:
+    """Every JSON write route of the route table (incidents, maintenance, claims, tickets,
+    the ledger, a customer's own): an unknown field and a wrong type are 422 with their
+    JSON pointers, and nothing is written."""
+    from monitor.http.server import ROUTES
+    from monitor.store.models import Claim, LedgerEntry, Ticket, TicketEvent
+
+    incident_id = await incident(site)
+    ticket = await site.post("/api/v1/tickets", "write", json={
+        "customer": "acme", "service": "acme-shop", "channel": "email", "summary": "x"})
+    ticket_id = (await ticket.json())["ticket"]["id"]
+    models = (*RECORDS, Claim, Ticket, TicketEvent, LedgerEntry)
+
+    async def everything() -> dict[str, int]:
+        return {m.__name__: len(await rows(site.db, m)) for m in models}
+
+    before = await everything()
+    checked = []
+    for route in ROUTES:
+        if route.method != "POST" or route.body is None or route.body_kind != "json":
+            continue
+        path = (route.path.replace("{incident_id}", str(incident_id))
+                .replace("{ticket_id}", str(ticket_id)).replace("{claim_id}", "1")
+                .replace("{customer}", "acme"))
+        assert "{" not in path, path
+        who = "acme" if route.access.startswith("customer") else "write"
+        field = next(iter(route.body.model_fields))  # type: ignore[union-attr]
+        response = await site.post(path, who, json={"unexpected": 1, field: {"a": "dict"}})
+        problem = await response.json()
+        assert response.status == 422, (path, problem)
+        pointers = {e["pointer"] for e in problem["errors"]}
+        assert {"/unexpected", f"/{field}"} <= pointers, (path, pointers)
+        checked.append(path)
+    assert len(checked) >= 20
+    assert await everything() == before
