@@ -394,6 +394,8 @@ class Watch:
         check = self.certificate_checks.get(target_id)
         if check is None:
             return
+        if self.cluster is not None and self.cluster.holds(target_id) is None:
+            return  # the node probing it reads its certificate (issue 15)
         result = await check.check()
         if result.not_after is not None:
             self.metrics.certificate_expiry.labels(target_id).set(result.not_after.timestamp())
