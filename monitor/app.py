@@ -4,6 +4,8 @@
                                                        └─► Notifier (outbox, duties)
     Recorder (probe history), Heartbeat (R-M3)          HTTP: pages, API, /metrics, health
     RunningMonth ─► SLARefresher: per-customer SLA metrics of the running month
+    Cluster (issue 15, optional): leases divide the targets among the nodes of a vantage,
+             votes of several vantages open incidents, the leader runs the singleton jobs
     APScheduler: probe tick (50 ms slots), certificate tick, heartbeat, history flush,
                  duty checks (new maintenance windows, D-2 at-risk alerts), SLA metrics,
                  statements (``statements.auto``: close each month, send, remind; issue 14)
@@ -59,6 +61,7 @@ from monitor.clock import Clock, SteadyClock
 from monitor.config import Config, Settings
 from monitor.config.isolated import load_config_async
 from monitor.daemon.clocksteps import ClockSteps
+from monitor.daemon.cluster import Cluster
 from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.loop import running_loop_name
 from monitor.daemon.metrics import DaemonMetrics
@@ -153,10 +156,16 @@ class Daemon:
             **self.notifier_options,
         )
         await self.notifier.start()  # reads the SMTP secret: a missing one fails here (exit 2)
-        self.heartbeat = Heartbeat(self.db, self.clock, settings.monitor.unknown_after)
+        # Issue 15: one node of a cluster on one PostgreSQL (monitor.daemon.cluster).
+        self.cluster: Cluster | None = None
+        if self.config.cluster is not None:
+            self.cluster = Cluster(self.config.cluster, self.db, self.registry)
+        node = self.cluster.node if self.cluster is not None else None
+        self.heartbeat = Heartbeat(self.db, self.clock, settings.monitor.unknown_after, node)
         await self.heartbeat.start()
         self.recorder = Recorder(self.db, checkpoint=settings.storage.history_checkpoint,
-                                 dropped=self.metrics.results_dropped)
+                                 dropped=self.metrics.results_dropped,
+                                 fence=self.cluster.fence_history if self.cluster else None)
         self.retention = Retention(self.db, self.metrics, self.clock, settings.storage.retention)
         await self.recorder.load()
         self.sessions = ProbeSessions(
@@ -178,8 +187,13 @@ class Daemon:
             ),
             listener=self.notifier,
             resolver_lookup=self.sessions.lookup,
+            cluster=self.cluster,
         )
         await self.watch.load_state()
+        if self.cluster is not None:
+            self.watch.blindness.scope = {"node": self.cluster.node,
+                                          "vantage": self.cluster.vantage}
+            self.watch.leases_changed(await self.cluster.start())
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.scheduler.start()
         # Due times on the daemon's steady clock: a wall-clock step moves no probe (issue 13).
@@ -203,6 +217,10 @@ class Daemon:
         self.certificate_schedule.set_targets(self.watch.certificate_targets())
         self.certificate_schedule.start()
         self._every(settings.monitor.heartbeat_interval, self._beat, "heartbeat")
+        if self.cluster is not None:
+            # Renewed every quarter of the timeout: at most half of it apart even when one
+            # cycle is late (monitor.daemon.cluster).
+            self._every(self.cluster.lease_timeout / 4, self._lease_cycle, "cluster-leases")
         self._every(self.flush_interval, self.flush, "flush")
         self._every(DUTY_CHECK_INTERVAL, self.check_duties, "duties")
         self._every(STATEMENT_CHECK_INTERVAL, self.check_statements, "statements")
@@ -321,6 +339,21 @@ class Daemon:
         except Exception:
             log.exception("heartbeat failed")
 
+    async def _lease_cycle(self) -> None:
+        assert self.cluster is not None
+        self.watch.leases_changed(await self.cluster.cycle())
+
+    async def _singleton(self, job: str) -> bool:
+        """Whether this daemon runs ``job`` now: always alone; in a cluster only the leader,
+        checked in the database at its epoch (issue 15: exactly once)."""
+        if self.cluster is None:
+            return True
+        try:
+            return await self.cluster.still_leading()
+        except Exception:
+            log.exception("leader check failed; job skipped", extra={"job": job})
+            return False
+
     async def flush(self, everything: bool = False) -> None:
         """Write the probe history that is due (at stop: ``everything``)."""
         started = time.monotonic()
@@ -339,6 +372,8 @@ class Daemon:
 
     async def prune(self) -> None:
         """R-M7: old probe history out, in small batches (monitor.daemon.retention)."""
+        if not await self._singleton("retention"):
+            return
         try:
             await self.retention.run()
         except Exception:
@@ -346,7 +381,10 @@ class Daemon:
 
     async def check_duties(self) -> None:
         """D-2 to D-5: notices for new maintenance windows, at-risk alerts, breaches; and
-        what time decides in the ledger (L-5 price requests, L-6 expiries)."""
+        what time decides in the ledger (L-5 price requests, L-6 expiries). In a cluster,
+        only the leader."""
+        if not await self._singleton("duties"):
+            return
         try:
             await self.notifier.queue_new_windows()
             await self.notifier.check_duties()
@@ -361,7 +399,7 @@ class Daemon:
         """Issue 14, with ``statements.auto``: close each month the configured delay after it
         ends and queue its statements, then the claim reminders that are due. A stop request
         is honoured between customers; the next run (after a restart too) resumes."""
-        if not self.settings.statements.auto:
+        if not self.settings.statements.auto or not await self._singleton("statements"):
             return None
         try:
             now = self.clock.now()
@@ -400,15 +438,19 @@ class Daemon:
         """``/readyz``: the database takes a write within :data:`READY_TIMEOUT`, the scheduler
         runs; how many targets are monitored (zero is a warning, not unready)."""
         targets = len(self.settings.topology.targets())
+        checks = {
+            "database": await self.db.ping(READY_TIMEOUT),
+            "scheduler": bool(self.scheduler.running),
+            # Issue 13: incident changes waiting too long for the database (not lost).
+            "incidents": not self.watch.journal.stuck,
+        }
+        if self.cluster is not None:
+            checks["cluster"] = self.cluster.sure()  # our leases are certainly ours
         return Readiness(
-            checks={
-                "database": await self.db.ping(READY_TIMEOUT),
-                "scheduler": bool(self.scheduler.running),
-                # Issue 13: incident changes waiting too long for the database (not lost).
-                "incidents": not self.watch.journal.stuck,
-            },
+            checks=checks,
             targets=targets,
             warnings=[] if targets else [NOTHING_MONITORED],
+            cluster=self.cluster.describe() if self.cluster is not None else None,
         )
 
     # --- reload: prepare, then swap ------------------------------------------------------------
@@ -460,8 +502,9 @@ class Daemon:
     def prepare(self, config: Config) -> Reload:
         """Build everything ``config`` needs, touching nothing that runs. Raises
         :class:`MonitorError` (a ConfigError naming the setting) when it cannot be."""
-        if config.storage != self.config.storage or config.http != self.config.http:
-            raise MonitorError("storage and http settings change only with a restart")
+        if (config.storage != self.config.storage or config.http != self.config.http
+                or config.cluster != self.config.cluster):
+            raise MonitorError("storage, http and cluster settings change only with a restart")
         settings = Settings.from_config(config)
         resolver = None
         if config.monitor.resolver.nameservers != self.config.monitor.resolver.nameservers:
@@ -546,6 +589,8 @@ class Daemon:
         # issue 13): a SIGTERM always ends in a clean exit, with the failures logged.
         await self._step("incident changes and unknown time", self.watch.close(self.clock.now()))
         await self._step("the heartbeat's last beat", self.heartbeat.stop())
+        if self.cluster is not None:
+            await self._step("the cluster leases handed back", self.cluster.stop())
         await self._step("the outbox", self.notifier.stop())
         if self._runner is not None:
             await self._runner.cleanup()

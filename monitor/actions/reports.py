@@ -30,6 +30,7 @@ from monitor.sla import (
     Policy,
     SessionInput,
     TicketInput,
+    blind_everywhere,
     clip,
     compute_month,
     fix_due,
@@ -37,7 +38,9 @@ from monitor.sla import (
     union,
     unobserved,
 )
+from monitor.sla.report import VantageProblemLine
 from monitor.store import audit, claims, incidents, ledger, maintenance, reports, tickets, unknown
+from monitor.store import cluster as cluster_store
 from monitor.store.incidents import IncidentRecord
 from monitor.store.ledger import EntryRecord
 from monitor.store.maintenance import WindowRecord
@@ -78,6 +81,8 @@ class MonthInputs:
     unknown: list[Interval]
     policy: Policy
     tickets: list[TicketInput] = dataclasses.field(default_factory=list)
+    # Issue 15: a cluster's unknown time of single targets (their node lost, every vantage).
+    unknown_by_service: dict[str, list[Interval]] = dataclasses.field(default_factory=dict)
 
     def compute(self, now: dt.datetime) -> MonthReport:
         return compute_month(
@@ -90,6 +95,7 @@ class MonthInputs:
             self.policy,
             now,
             self.tickets,
+            self.unknown_by_service,
         )
 
     def evidence(self) -> dict[str, object]:
@@ -121,6 +127,7 @@ class MonthInputs:
             self.unknown,
             self.policy,
             self.tickets,
+            self.unknown_by_service,
         )
 
 
@@ -227,11 +234,13 @@ async def month_inputs(
             ]
         notices = await maintenance.first_notices(tx, (w.id for w in windows), customers)
         unseen = await unknown.touching(tx, start, end)
+        scoped = await unknown.scoped_touching(tx, start, end)
         runs = await unknown.sessions_touching(
             tx, start - dt.timedelta(seconds=tolerance), end
         )
         faults = await tickets.provider_fault(tx)
         renewals = await ledger.renewals(tx, before=end)
+    everyone, by_service = _cluster_unknown(settings, period, now, scoped)
     by_window: dict[int, dict[str, dt.datetime]] = {}
     for (window_id, customer_id), notice in notices.items():
         by_window.setdefault(window_id, {})[customer_id] = notice.at
@@ -241,10 +250,49 @@ async def month_inputs(
         [incident_input(i) for i in found],
         [maintenance_input(w, by_window.get(w.id, {}), topology) for w in windows],
         {key: notice.at for key, notice in first.items()},
-        month_unknown(period, now, unseen, runs, tolerance),
+        union([*month_unknown(period, now, unseen, runs, tolerance), *everyone]),
         settings.policy,
         month_tickets(settings, period, faults, customers),
+        by_service,
     )
+
+
+def _cluster_unknown(
+    settings: Settings,
+    period: MonthPeriod,
+    now: dt.datetime,
+    scoped: list[tuple[dt.datetime, dt.datetime | None, str | None, str | None]],
+) -> tuple[list[Interval], dict[str, list[Interval]]]:
+    """Issue 15, R-M3 in a cluster: a blind vantage is covered by the others, so its time is
+    unknown only where every configured vantage was blind (for everyone); a target nobody
+    probed from a vantage (its node lost) is unknown where every vantage was blind or
+    without it (for the customers depending on it) (:func:`monitor.sla.blind_everywhere`)."""
+    if not scoped:
+        return [], {}
+    cluster = settings.config.cluster
+    vantages = list(cluster.vantages or [cluster.vantage]) if cluster is not None else []
+    seen_until = min(period.end, now)
+    if seen_until <= period.start:
+        return [], {}
+    blind: dict[str, list[Interval]] = {}
+    unwatched: dict[str, dict[str, list[Interval]]] = {}
+    for start, end, vantage, target_id in scoped:
+        stop = min(end or now, seen_until)
+        if stop <= start or vantage is None:
+            continue
+        part = Interval(start, stop)
+        if target_id is None:
+            blind.setdefault(vantage, []).append(part)
+        else:
+            unwatched.setdefault(target_id, {}).setdefault(vantage, []).append(part)
+    everyone = blind_everywhere(blind, vantages)
+    by_service = {}
+    for target_id, gaps in unwatched.items():
+        merged = {v: [*blind.get(v, []), *gaps.get(v, [])] for v in vantages}
+        found = blind_everywhere(merged, vantages)
+        if found:
+            by_service[target_id] = found
+    return everyone, by_service
 
 
 def month_unknown(
@@ -298,10 +346,29 @@ async def month_report(
     chosen = None if customer is None else [customer]
     inputs = await month_inputs(db, settings, period, now, chosen)
     if customer is not None:
-        return inputs.compute(now)  # one customer: milliseconds
-    # Every customer: seconds at 10,000 customers; off the event loop (the daemon's probes
-    # share it when the HTTP API asks).
-    return await asyncio.to_thread(inputs.compute, now)
+        report = inputs.compute(now)  # one customer: milliseconds
+    else:
+        # Every customer: seconds at 10,000 customers; off the event loop (the daemon's
+        # probes share it when the HTTP API asks).
+        report = await asyncio.to_thread(inputs.compute, now)
+    if settings.config.cluster is not None:
+        report = await _with_vantages(db, report)
+    return report
+
+
+async def _with_vantages(db: Database, report: MonthReport) -> MonthReport:
+    """Issue 15: which vantages confirmed each incident, and the month's vantage problems."""
+    ids = {line.id for c in report.customers for line in c.incidents}
+    async with db.reading() as tx:
+        confirmed = await cluster_store.confirmations(tx, ids)
+        problems = await cluster_store.open_problems(tx, since=report.period.start)
+    return dataclasses.replace(
+        report,
+        confirmed_by={i: tuple(v) for i, v in confirmed.items()},
+        vantage_problems=tuple(
+            VantageProblemLine(t, v, s, e) for t, v, s, e in problems if s < report.period.end
+        ),
+    )
 
 
 @dataclass(frozen=True)

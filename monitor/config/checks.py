@@ -58,6 +58,36 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _statements(data)
     yield from _retention(data)
     yield from _webhook(data)
+    yield from _cluster(data)
+
+
+def _cluster(data: dict[str, Any]) -> Iterator[Issue]:
+    """Issue 15: a cluster shares one PostgreSQL; its vantages and quorum agree."""
+    cluster = data.get("cluster")
+    if not isinstance(cluster, dict):
+        return
+    url = _section(data, "storage").get("url")
+    if not (isinstance(url, str) and url.startswith("postgresql")):
+        shown = "SQLite (the default)" if url is None else repr(url)
+        yield ("cluster",), (
+            f"requires PostgreSQL, but storage.url is {shown}; allowed: storage.url "
+            "postgresql+asyncpg://USER@HOST/DB shared by every node, or no cluster section "
+            "(one daemon alone)"
+        )
+    vantage = cluster.get("vantage", "default")
+    vantages = cluster.get("vantages") or [vantage]
+    if isinstance(vantages, list) and vantage not in vantages:
+        yield ("cluster", "vantages"), (
+            f"{vantages!r} does not list this node's vantage {vantage!r}; allowed: a list "
+            "that includes cluster.vantage"
+        )
+    quorum = cluster.get("quorum")
+    if (isinstance(quorum, int) and not isinstance(quorum, bool) and isinstance(vantages, list)
+            and quorum > len(vantages)):
+        yield ("cluster", "quorum"), (
+            f"{quorum} is more than the {len(vantages)} vantages in cluster.vantages; allowed: "
+            f"1 to {len(vantages)}"
+        )
 
 
 def _retention(data: dict[str, Any]) -> Iterator[Issue]:

@@ -609,6 +609,33 @@ class Statements(Strict):
     """remind customers owed credit, with no claim, this long before the claim deadline; null: never"""
 
 
+LeaseTimeout = Annotated[float, _Duration, _between(0.5, HOUR)]
+
+
+def _default_node() -> str:
+    import socket
+
+    name = re.sub(r"[^a-z0-9_.-]", "-", socket.gethostname().lower()).strip("-_.")
+    return name[:63] or "node"
+
+
+class Cluster(Strict):
+    """Several daemons on one PostgreSQL (issue 15): they divide the targets of each vantage,
+    take over a lost node's, and confirm outages from several vantages.
+    Requires ``storage.url`` on PostgreSQL; without this section the daemon runs alone."""
+
+    node: Identifier = Field(default_factory=_default_node)
+    """this daemon's name, unique in the cluster; default: the host name"""
+    vantage: Identifier = "default"
+    """where this daemon probes from (a network, a data centre); nodes of one vantage divide the targets"""
+    vantages: list[Identifier] = []
+    """every vantage of the deployment (default: this one); quorum counts among them"""
+    quorum: Annotated[int, Field(ge=1, le=100)] | None = None
+    """vantages that must see a target down to open an incident; default: a majority of vantages"""
+    lease_timeout: LeaseTimeout = 30.0
+    """a node not seen for this long is dead, and its target leases are taken over"""
+
+
 class Config(Strict):
     provider: Provider = Provider()
     """who runs the monitor, time zone and calendar"""
@@ -636,3 +663,5 @@ class Config(Strict):
     """HTTP server"""
     statements: Statements = Statements()
     """monthly statements: HTML, PDF and CSV, e-mailed to each customer (issue 14)"""
+    cluster: Cluster | None = None
+    """several daemons on one PostgreSQL (issue 15); absent: one daemon alone (SQLite or PostgreSQL)"""

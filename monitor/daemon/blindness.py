@@ -93,6 +93,8 @@ class Blindness:
         self._blind: dict[Reason, int | None] = {}  # reason -> its open unknown interval's id
         self._confirming = asyncio.Lock()
         self._looking_up = asyncio.Lock()
+        # Issue 15, in a cluster: {"node": ..., "vantage": ...}: only this vantage is blind.
+        self.scope: dict[str, str] = {}
 
     def configure(
         self,
@@ -247,7 +249,9 @@ class Blindness:
         # Unknown time must not be lost to a database that is briefly locked or away (R-M3,
         # issue 13): the write is retried for a while, as the outbox's outcomes are.
         interval_id = await self.db.run(
-            lambda tx: unknown.add_unknown(tx, start=at, end=None, reason=reason, detail=detail),
+            lambda tx: unknown.add_unknown(
+                tx, start=at, end=None, reason=reason, detail=detail, **self.scope
+            ),
             retry_for=PERSIST_FOR,
         )
         if reason in self._blind:

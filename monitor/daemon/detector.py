@@ -46,7 +46,15 @@ class Reopened:
     detected_at: dt.datetime
 
 
-Event = Opened | Closed | Reopened
+@dataclass(frozen=True, slots=True)
+class Blinded:
+    """In a cluster (issue 15): our vantage went blind (R-M2) while it voted; its word on
+    the target becomes ``unknown``, which is no vote. The detector never emits it."""
+
+    at: dt.datetime
+
+
+Event = Opened | Closed | Reopened | Blinded
 
 
 @dataclass(slots=True)

@@ -26,8 +26,11 @@ log = logging.getLogger("monitor.heartbeat")
 
 
 class Heartbeat:
-    def __init__(self, db: Database, clock: Clock, unknown_after: float) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, unknown_after: float, node: str | None = None
+    ) -> None:
         self.db = db
+        self.node = node  # in a cluster (issue 15): only this node's open intervals end
         self.clock = clock
         self.unknown_after = dt.timedelta(seconds=unknown_after)
         self.session_id: int | None = None
@@ -40,7 +43,7 @@ class Heartbeat:
         async with self.db.transaction() as tx:
             previous = await unknown.last_beat(tx)
             if previous is not None:
-                await unknown.end_open_unknown(tx, previous)
+                await unknown.end_open_unknown(tx, previous, self.node)
                 if now - previous > self.unknown_after:
                     gap = now - previous
                     await unknown.add_unknown(

@@ -46,14 +46,14 @@ import datetime as dt
 import logging
 import time
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitor.store import history, unknown
 
 if TYPE_CHECKING:
-    from monitor.store import Database
+    from monitor.store import Database, Tx
 
 log = logging.getLogger("monitor.recorder")
 
@@ -123,8 +123,12 @@ class Recorder:
         *,
         max_pending_failures: int = 200_000,
         dropped: Any = None,
+        fence: Callable[[Tx], Awaitable[set[str]]] | None = None,
     ) -> None:
         self.db = db
+        # Issue 15, in a cluster: the targets whose history this node may still write,
+        # asked inside each flush's transaction (monitor.daemon.cluster.Cluster.fence_history).
+        self.fence = fence
         self.checkpoint = checkpoint
         self._monotonic = monotonic
         self._wall = wall
@@ -288,6 +292,16 @@ class Recorder:
             if rollup is not None and rollup.dirty:
                 self._detached.append((target_id, rollup))
 
+    def discard(self, target_id: str) -> None:
+        """Issue 15: a target this node no longer probes (or takes anew): what it folded is
+        dropped unwritten, and the next result starts a new run."""
+        if self._targets.pop(target_id, None) is None and target_id not in self._urgent:
+            return
+        self._urgent.discard(target_id)
+        self._closed = [(t, r) for t, r in self._closed if t != target_id]
+        self._detached = [(t, r) for t, r in self._detached if t != target_id]
+        self._failures = [f for f in self._failures if f["target_id"] != target_id]
+
     async def flush(self, everything: bool = False) -> int:
         """Write what is due (module docstring), or ``everything`` folded so far (at stop);
         returns the rows written."""
@@ -331,8 +345,20 @@ class Recorder:
             return 0
         new = [(t, r) for t, r in runs if r.id is None]
         old = [(t, r) for t, r in runs if r.id is not None]
+        stale: set[str] = set()
         try:
             async with self.db.transaction() as tx:
+                if self.fence is not None:
+                    # Fencing (issue 15): only what this node still holds, at its epoch.
+                    allowed = await self.fence(tx)
+                    stale = ({t for t, _ in runs} | {f["target_id"] for f in failures}
+                             | {t for t, _ in rollups}) - allowed
+                    if stale:
+                        new = [(t, r) for t, r in new if t not in stale]
+                        old = [(t, r) for t, r in old if t not in stale]
+                        runs = [(t, r) for t, r in runs if t not in stale]
+                        rollups = [(t, r) for t, r in rollups if t not in stale]
+                        failures = [f for f in failures if f["target_id"] not in stale]
                 # In statements of at most STATEMENT_ROWS rows (one transaction still): the
                 # driver's parameters for 40,000 rows at once (the first flush after a start,
                 # a mass outage) would be a peak of memory the daemon never gives back.
@@ -386,6 +412,10 @@ class Recorder:
             run.dirty = False
         for _, rollup in rollups:
             rollup.dirty = False
+        for target_id in stale:
+            log.warning("probe history not written: this node no longer holds the target",
+                        extra={"target": target_id})
+            self.discard(target_id)
         self._forget_finished_hours(due, wall)
         written = len(runs) + len(failures) + len(rollups)
         self.rows_written += written

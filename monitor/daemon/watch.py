@@ -43,7 +43,16 @@ from monitor.config.schema import HTTPProbe
 from monitor.config.settings import Settings
 from monitor.config.topology import Target, Topology
 from monitor.daemon.blindness import Blindness, Lookup
-from monitor.daemon.detector import Closed, Detector, Event, Opened, Reopened, TargetState
+from monitor.daemon.cluster import Cluster, CycleResult, vote
+from monitor.daemon.detector import (
+    Blinded,
+    Closed,
+    Detector,
+    Event,
+    Opened,
+    Reopened,
+    TargetState,
+)
 from monitor.daemon.journal import IncidentJournal, Intent
 from monitor.daemon.metrics import PHASES, STATE_VALUE, DaemonMetrics
 from monitor.daemon.recorder import Recorder
@@ -115,8 +124,13 @@ class Watch:
         certificate_check_factory: CertificateCheckFactory | None = None,
         listener: IncidentListener | None = None,
         resolver_lookup: ResolverLookup | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
         self.db = db
+        # Issue 15: in a cluster, only the targets this node leases are probed, and the
+        # detector's events are our vantage's votes (monitor.daemon.cluster.vote).
+        self.cluster = cluster
+        self.views: dict[str, str] = {}  # target id -> our vantage's word, as written
         self.resolver_lookup = resolver_lookup
         self.recorder = recorder
         self.metrics = metrics
@@ -177,12 +191,14 @@ class Watch:
                 self.certificate_checks[target_id] = check
             else:
                 self.certificate_checks.pop(target_id, None)
+        # In a cluster an incident is a quorum's, not this detector's: no flap reopening.
+        flap_window = FLAP_WINDOW if self.cluster is None else dt.timedelta(0)
         for target_id, target in plan.targets.items():
             old = self.detectors.get(target_id)
             self.detectors[target_id] = Detector(
                 target.probe.fail_after,
                 target.probe.recover_after,
-                FLAP_WINDOW,
+                flap_window,
                 state=old.state if old is not None else None,
             )
         self.targets = dict(plan.targets)
@@ -198,6 +214,30 @@ class Watch:
             self._lookup(plan.resolver_canary),
         )
         self.metrics.targets.set(len(self.targets))
+        if self.cluster is not None:
+            self.cluster.set_targets(
+                {t.id: t.probe.interval for t in self.targets.values() if t.kind != "canary"},
+                everywhere=[c.id for c in self.canaries],
+            )
+
+    def leases_changed(self, change: CycleResult) -> None:
+        """Issue 15: targets this node now probes start afresh (a new run of history, the
+        detector at our vantage's last word); those it lost are forgotten unwritten."""
+        cluster = self.cluster
+        if cluster is None:
+            return
+        for target_id in change.lost:
+            self.recorder.discard(cluster.history_key(target_id))
+            self.views.pop(target_id, None)
+        for target_id in change.gained:
+            self.recorder.discard(cluster.history_key(target_id))
+            view = change.views.get(target_id)
+            if view is not None:
+                self.views[target_id] = view
+            voting_down = view == "down" or (view is None and target_id in change.open_incidents)
+            detector = self.detectors.get(target_id)
+            if detector is not None:
+                detector.state = TargetState(incident_open=voting_down)
 
     def _lookup(self, name: str | None) -> Lookup | None:
         """The resolver canary's lookup of ``name`` (R-M2), or None without one."""
@@ -230,6 +270,11 @@ class Watch:
     # --- results -------------------------------------------------------------------------------
 
     async def run_probe(self, target_id: str) -> None:
+        cluster = self.cluster
+        if cluster is not None and cluster.holds(target_id) is None:
+            target = self.targets.get(target_id)
+            if target is None or target.kind != "canary":
+                return  # another node of our vantage probes it (issue 15)
         probe = self.probes.get(target_id)
         if probe is not None:
             await self.handle(await probe.check())
@@ -273,6 +318,27 @@ class Watch:
         )
         for event in events:
             await self._apply(target, event)
+        if self.cluster is not None and not events:
+            self._revote(target, counted)
+
+    def _revote(self, target: Target, counted: str) -> None:
+        """Issue 15: a blind vantage's word becomes unknown (no vote, R-M2); when it sees
+        again a target still failing past ``fail_after``, it votes down again (its new
+        streak's bounds, R-M1)."""
+        view = self.views.get(target.id)
+        state = self.detectors[target.id].state
+        if counted == "unknown" and view == "down":
+            self.views[target.id] = "unknown"  # written by the journal, in order
+            self._apply_now(target, Blinded(self.clock.now()))
+        elif (view == "unknown" and counted == "down" and state.incident_open
+              and state.streak_state == "down" and state.streak >= target.probe.fail_after
+              and state.streak_started_at is not None):
+            self.views[target.id] = "down"
+            self._apply_now(target, Opened(state.streak_started_at, state.streak_bound,
+                                           detected_at=self.clock.now()))
+
+    def _apply_now(self, target: Target, event: Event) -> None:
+        self.journal.add(Intent(target.id, event))
 
     async def _check_canaries(self) -> None:
         results = await asyncio.gather(*(self.probes[c.id].check() for c in self.canaries))
@@ -294,7 +360,8 @@ class Watch:
                     p: getattr(result, p) for p in PHASES if getattr(result, p) is not None
                 },
             }
-        self.recorder.record(target.id, state, result.at, latency_ms, failure)
+        key = target.id if self.cluster is None else self.cluster.history_key(target.id)
+        self.recorder.record(key, state, result.at, latency_ms, failure)
         # Once per probe: plain dict stores and cached label children (monitor.daemon.metrics).
         metrics = self.metrics
         metrics.probe_state.set((target.id, target.kind), STATE_VALUE[state])
@@ -327,6 +394,8 @@ class Watch:
         check = self.certificate_checks.get(target_id)
         if check is None:
             return
+        if self.cluster is not None and self.cluster.holds(target_id) is None:
+            return  # the node probing it reads its certificate (issue 15)
         result = await check.check()
         if result.not_after is not None:
             self.metrics.certificate_expiry.labels(target_id).set(result.not_after.timestamp())
@@ -391,6 +460,8 @@ class Watch:
         """The change in the database, idempotent (a retry after a commit whose answer was
         lost writes nothing twice); the incident's id, or None when there is nothing to do."""
         now = self.clock.now()
+        if self.cluster is not None:
+            return await self._vote(target_id, event, now)
         async with self.db.transaction() as tx:
             if isinstance(event, Opened):
                 return await incidents.open_probe_incident(
@@ -410,6 +481,27 @@ class Watch:
                 await incidents.close(tx, incident_id, end=event.end, end_bound=event.end_bound)
                 return incident_id
         return None
+
+    async def _vote(self, target_id: str, event: Event, now: dt.datetime) -> int | None:
+        """Issue 15: the event as our vantage's vote; the incident it opened or closed."""
+        assert self.cluster is not None
+        if isinstance(event, Opened):
+            state, since, bound, detected = "down", event.start, event.start_bound, event.detected_at
+        elif isinstance(event, Closed):
+            state, since, bound, detected = "up", event.end, event.end_bound, now
+        elif isinstance(event, Blinded):
+            state, since, bound, detected = "unknown", event.at, None, event.at
+        else:
+            return None  # no flap reopening in a cluster
+        async with self.db.transaction() as tx:
+            incident_id, written = await vote(
+                self.cluster, tx, target_id, state, since, bound, detected, now
+            )
+        if written:
+            self.views[target_id] = state
+        if incident_id is not None and isinstance(event, Closed):
+            self.open_incidents[target_id] = incident_id  # for _written's bookkeeping
+        return incident_id
 
     def _written(self, target_id: str, event: Event, incident_id: int | None) -> None:
         """Bookkeeping, metrics and the log line once a change is in the database."""

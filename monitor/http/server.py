@@ -33,6 +33,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -74,6 +75,7 @@ class Readiness:
     checks: dict[str, bool]
     targets: int
     warnings: list[str] = field(default_factory=list)
+    cluster: dict[str, Any] | None = None  # issue 15: this node's role, leases, its peers
 
 
 ReadyCheck = Callable[[], Awaitable[Readiness]]
@@ -106,6 +108,7 @@ async def readyz(call: Call) -> web.StreamResponse:
             "checks": readiness.checks,
             "targets": readiness.targets,
             "warnings": readiness.warnings,
+            **({"cluster": readiness.cluster} if readiness.cluster is not None else {}),
         },
         status=200 if ready else 503,
     )

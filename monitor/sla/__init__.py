@@ -19,6 +19,7 @@ Layers, bottom up::
     claims      claim deadlines and what an approved claim grants (R-C1, D-4, R-C3)
     ledger      what a site holds: days, support charge, refunds; L-5 prices, L-6 expiry
     report      the report records and their SPEC section 7 JSON
+    vantages    several vantages, one verdict: quorum, blindness, fair shares (issue 15)
     statements  monthly statements: when due, who gets one, who is reminded to claim
     engine      compute_month: applies all of it to every customer
     standing    MonthToDate: the running month, recomputing only what changed
@@ -122,6 +123,15 @@ from monitor.sla.statements import (
     statement_due,
     statement_withheld,
 )
+from monitor.sla.vantages import (
+    Confirmation,
+    Vote,
+    blind_everywhere,
+    confirmed_down,
+    confirmed_up,
+    default_quorum,
+    fair_share,
+)
 
 __all__ = [
     "CALENDARS",
@@ -138,6 +148,7 @@ __all__ = [
     "WITHHELD",
     "CalendarName",
     "Cause",
+    "Confirmation",
     "CreditLine",
     "CustomerInput",
     "CustomerReport",
@@ -161,20 +172,26 @@ __all__ = [
     "SessionInput",
     "TicketInput",
     "Tier",
+    "Vote",
     "balance",
+    "blind_everywhere",
     "charge_expiries",
     "claim_deadline",
     "claim_grants",
     "claim_in_time",
     "clip",
     "compute_month",
+    "confirmed_down",
+    "confirmed_up",
     "credit_effective_at",
     "daily_states",
     "decision_due",
+    "default_quorum",
     "diagnosis_due",
     "duty_state",
     "end_of_next_business_day",
     "error_budget_seconds",
+    "fair_share",
     "fix_due",
     "granted_totals",
     "half_days_up",

@@ -39,6 +39,7 @@ def inputs_digest(
     unknown: Iterable[Interval],
     policy: Policy,
     tickets: Iterable[TicketInput] = (),
+    unknown_by_service: Mapping[str, Iterable[Interval]] | None = None,
 ) -> str:
     """Hex SHA-256 of the canonical JSON of every input of a month's report."""
     document: dict[str, _Canonical] = {
@@ -53,6 +54,9 @@ def inputs_digest(
         "unknown": _sorted(unknown),
         "tickets": _sorted(tickets),
     }
+    if unknown_by_service:  # issue 15; absent, the digests of a daemon alone stay as they were
+        document["unknown_by_service"] = {
+            service_id: _sorted(parts) for service_id, parts in unknown_by_service.items()}
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 

@@ -35,7 +35,7 @@ from monitor.sla.downtime import (
     prepare_services,
 )
 from monitor.sla.inputs import Cause, CustomerInput, IncidentInput, MaintenanceInput, TicketInput
-from monitor.sla.intervals import Interval, clip, whole_second
+from monitor.sla.intervals import Interval, clip, union, whole_second
 from monitor.sla.policy import Policy
 from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, MonthReport
 
@@ -57,12 +57,15 @@ def compute_month(
     policy: Policy,
     now: datetime,
     tickets: Iterable[TicketInput] = (),
+    unknown_by_service: Mapping[str, Iterable[Interval]] | None = None,
 ) -> MonthReport:
     """Every customer's SLA report for ``period`` as known at ``now``.
 
     ``notifications`` maps (incident id, customer id) to the earliest time a
     notification reached that customer (R-N1); ``unknown`` is time the monitor
-    could not see (R-M3). Incidents still open are counted up to ``now``, and
+    could not see (R-M3), for every customer; ``unknown_by_service`` is time only some
+    services went unwatched (a cluster's lost node, issue 15): unknown for the customers
+    depending on them. Incidents still open are counted up to ``now``, and
     the month is counted only up to ``now`` (a running month is a projection).
     """
     # Sorting every input by id first makes the result independent of input order.
@@ -83,15 +86,29 @@ def compute_month(
     unseen = [Interval(start, end) for start, end in
               ((whole_second(u.start), whole_second(u.end)) for u in unknown) if start < end]
     unknown_in_window = clip(unseen, window) if window is not None else []
+    by_service = {
+        service_id: clip([Interval(whole_second(p.start), whole_second(p.end)) for p in parts
+                          if whole_second(p.start) < whole_second(p.end)], window)
+        if window is not None else []
+        for service_id, parts in (unknown_by_service or {}).items()
+    }
     tickets_by_customer: dict[str, list[TicketInput]] = defaultdict(list)
     for ticket in sorted(tickets, key=lambda ticket: ticket.id):
         tickets_by_customer[ticket.customer_id].append(ticket)
     return MonthReport(period, tuple(
         month.customer_report(
             customer,
-            customer_downtime(customer, month.views, unknown_in_window, window),
+            customer_downtime(customer, month.views, _unknown_for(
+                customer, unknown_in_window, by_service), window),
             tickets_by_customer.get(customer.id, ()))
         for customer in customers))
+
+
+def _unknown_for(customer: CustomerInput, everyone: list[Interval],
+                 by_service: Mapping[str, list[Interval]]) -> list[Interval]:
+    """R-M3: the customer's unknown time: the monitor's, and its services' own (issue 15)."""
+    own = [part for service_id in customer.services for part in by_service.get(service_id, ())]
+    return union([*everyone, *own]) if own else everyone
 
 
 def _require_unique(kind: str, ids: Sequence[object]) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "CustomerReport",
     "IncidentLine",
     "MonthReport",
+    "VantageProblemLine",
     "iso_utc",
     "shown_availability",
     "shown_days",
@@ -175,6 +176,10 @@ class MonthReport:
 
     period: MonthPeriod
     customers: tuple[CustomerReport, ...]
+    # Issue 15, a cluster's: incident id -> the vantages that confirmed it, and the targets
+    # down for some vantages short of the quorum (no incident): shown, never counted.
+    confirmed_by: Mapping[int, tuple[str, ...]] | None = None
+    vantage_problems: tuple[VantageProblemLine, ...] = ()
 
     def customer(self, customer_id: str) -> CustomerReport:
         """The report of ``customer_id``; KeyError if it is not in this month."""
@@ -191,5 +196,31 @@ class MonthReport:
             "timezone": self.period.timezone,
             "period_start": iso_utc(self.period.start),
             "period_end": iso_utc(self.period.end),
-            "customers": [report.to_json() for report in self.customers],
+            "customers": [self._customer_json(report) for report in self.customers],
+            **({"vantage_problems": [line.to_json() for line in self.vantage_problems]}
+               if self.confirmed_by is not None else {}),
         }
+
+    def _customer_json(self, report: CustomerReport) -> dict[str, JSON]:
+        document = report.to_json()
+        confirmed = self.confirmed_by
+        if confirmed is not None:
+            document["incidents"] = [
+                {**incident.to_json(), "confirmed_by": list(confirmed.get(incident.id, ()))}
+                for incident in report.incidents
+            ]
+        return document
+
+
+class VantageProblemLine(NamedTuple):
+    """A target some vantages saw down, short of the quorum (issue 15): their path to it
+    failed, not the target; no incident, no credit."""
+
+    target: str
+    vantage: str
+    start: datetime
+    end: datetime | None  # None while it lasts
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"target": self.target, "vantage": self.vantage, "start": iso_utc(self.start),
+                "end": None if self.end is None else iso_utc(self.end)}

@@ -35,6 +35,7 @@ __all__ = [
     "notifications_since",
     "open_by_probe",
     "open_probe_incident",
+    "open_probe_incident_of",
     "record_notifications",
     "reopen",
     "started_between",
@@ -94,6 +95,16 @@ async def open_by_probe(tx: Tx) -> dict[str, int]:
         )
     )
     return {service_id: incident_id for service_id, incident_id in rows}
+
+
+async def open_probe_incident_of(tx: Tx, service_id: str) -> int | None:
+    """The id of ``service_id``'s open probe incident, or None."""
+    found = await tx.scalar(
+        select(Incident.id).where(
+            Incident.service_id == service_id, Incident.end.is_(None), Incident.source == "probe"
+        )
+    )
+    return None if found is None else int(found)
 
 
 async def open_probe_incident(

@@ -19,6 +19,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -66,6 +67,11 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # Several daemons of a cluster may start at once on one database (issue 15): one
+            # migrates, the others wait here and then find the schema current.
+            await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('sla-monitor "
+                                          "schema upgrade'))"))
         before = await connection.run_sync(_current)
         if before is not None and not _known(url, before):
             # A newer version upgraded it: nothing here can go forward or back safely.

@@ -115,6 +115,97 @@ class UnknownInterval(Base):
         String(40)
     )  # daemon_down | canaries_failed | resolver_failed
     detail: Mapped[str | None] = mapped_column(Text)
+    # Issue 15, in a cluster: whose view it is. Null: the whole monitor (one daemon alone).
+    # ``vantage``: only that vantage could not see (R-M2); ``target_id``: only that target
+    # went unprobed (its node was lost, R-M3). ``node``: the node that wrote it.
+    node: Mapped[str | None] = mapped_column(String(63))
+    vantage: Mapped[str | None] = mapped_column(String(63))
+    target_id: Mapped[str | None] = mapped_column(String(63))
+
+
+# --- the cluster (issue 15) --------------------------------------------------------------------
+
+
+class ClusterNode(Base):
+    """A daemon of a cluster: registered at start, seen at each lease cycle (issue 15)."""
+
+    __tablename__ = "cluster_nodes"
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    vantage: Mapped[str] = mapped_column(String(63))
+    incarnation: Mapped[int]  # one more at each start of the node
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    version: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]  # the database's clock
+    stopped_at: Mapped[dt.datetime | None]  # null: running, or lost
+
+
+class ClusterLease(Base):
+    """A lease: ``probe/VANTAGE/TARGET`` (who probes a target from a vantage) or ``leader``
+    (who runs the singleton jobs). ``epoch`` grows at every change of holder: the fencing
+    token every write of the holder is checked against (issue 15)."""
+
+    __tablename__ = "cluster_leases"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vantage: Mapped[str | None] = mapped_column(String(63), index=True)
+    target_id: Mapped[str | None] = mapped_column(String(63))
+    node: Mapped[str | None] = mapped_column(String(63), index=True)  # null: free
+    epoch: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[dt.datetime | None]  # the database's clock
+    renewed_at: Mapped[dt.datetime | None]  # last renewal (or release) by its holder
+
+
+class VantageView(Base):
+    """What one vantage currently says of a target (R-M2, issue 15): ``down`` (a vote, with
+    its streak's R-M1 bounds), ``up`` or ``unknown`` (blind: never a vote)."""
+
+    __tablename__ = "vantage_views"
+    target_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    vantage: Mapped[str] = mapped_column(String(63), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))  # up | down | unknown
+    since: Mapped[dt.datetime]  # first result of the streak (R-M1)
+    bound: Mapped[dt.datetime | None]  # last opposite result before it (R-M1)
+    detected_at: Mapped[dt.datetime]
+    node: Mapped[str] = mapped_column(String(63))
+    epoch: Mapped[int]
+
+
+class IncidentVantage(Base):
+    """A vantage that confirmed an incident, with its own streak's R-M1 bounds (issue 15)."""
+
+    __tablename__ = "incident_vantages"
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    vantage: Mapped[str] = mapped_column(String(63), primary_key=True)
+    start: Mapped[dt.datetime]  # first failure of this vantage's streak
+    start_bound: Mapped[dt.datetime | None]  # its last success before
+    detected_at: Mapped[dt.datetime]
+    node: Mapped[str] = mapped_column(String(63))
+
+
+class VantageProblem(Base):
+    """A target down for some vantages but short of the quorum: no incident, a problem of
+    those vantages' paths to it (issue 15). ``end`` null while it lasts."""
+
+    __tablename__ = "vantage_problems"
+    __table_args__ = (
+        Index(
+            "uq_vantage_problems_open",
+            "target_id",
+            "vantage",
+            unique=True,
+            sqlite_where=text('"end" IS NULL'),
+            postgresql_where=text('"end" IS NULL'),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(63), index=True)
+    vantage: Mapped[str] = mapped_column(String(63))
+    start: Mapped[dt.datetime]
+    end: Mapped[dt.datetime | None]
+    node: Mapped[str] = mapped_column(String(63))
 
 
 # --- probe history (R-M7) ----------------------------------------------------------------------
@@ -600,9 +691,12 @@ __all__ = [
     "CauseChange",
     "Claim",
     "ClaimReminder",
+    "ClusterLease",
+    "ClusterNode",
     "DaemonSession",
     "IdempotentRequest",
     "Incident",
+    "IncidentVantage",
     "LatencyRollup",
     "LedgerEntry",
     "MaintenanceNotice",
@@ -622,4 +716,6 @@ __all__ = [
     "TicketEvent",
     "UTCDateTime",
     "UnknownInterval",
+    "VantageProblem",
+    "VantageView",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "end_unknown",
     "first_session_start",
     "last_beat",
+    "scoped_touching",
     "sessions_touching",
     "touching",
 ]
@@ -53,12 +54,23 @@ async def beat(tx: Tx, session_id: int, at: dt.datetime, *, stopped: bool = Fals
 
 
 async def add_unknown(
-    tx: Tx, *, start: dt.datetime, end: dt.datetime | None, reason: str, detail: str | None
+    tx: Tx,
+    *,
+    start: dt.datetime,
+    end: dt.datetime | None,
+    reason: str,
+    detail: str | None,
+    node: str | None = None,
+    vantage: str | None = None,
+    target_id: str | None = None,
 ) -> int:
     """Unknown time from ``start`` (still going while ``end`` is None): ``daemon_down``,
-    ``canaries_failed`` or ``resolver_failed``."""
+    ``canaries_failed``, ``resolver_failed``, ``store_unavailable`` or ``node_lost``.
+    In a cluster (issue 15) its scope: written by ``node``, blind only at ``vantage``,
+    only ``target_id`` unwatched; all None: the whole monitor (a daemon alone)."""
     result = await tx.execute(
-        insert(UnknownInterval).values(start=start, end=end, reason=reason, detail=detail)
+        insert(UnknownInterval).values(start=start, end=end, reason=reason, detail=detail,
+                                       node=node, vantage=vantage, target_id=target_id)
     )
     return inserted_id(result)
 
@@ -69,22 +81,45 @@ async def end_unknown(tx: Tx, interval_id: int, at: dt.datetime) -> None:
     )
 
 
-async def end_open_unknown(tx: Tx, at: dt.datetime) -> None:
-    """Every interval still open (left by a run that was killed while blind) ends at ``at``."""
-    await tx.execute(update(UnknownInterval).where(UnknownInterval.end.is_(None)).values(end=at))
+async def end_open_unknown(tx: Tx, at: dt.datetime, node: str | None = None) -> None:
+    """Every interval still open (left by a run that was killed while blind) ends at ``at``:
+    a daemon alone's, or in a cluster only ``node``'s own (the others are still watching)."""
+    owner = UnknownInterval.node.is_(None) if node is None else UnknownInterval.node == node
+    await tx.execute(
+        update(UnknownInterval).where(UnknownInterval.end.is_(None), owner).values(end=at)
+    )
 
 
 async def touching(
     tx: Tx, start: dt.datetime, end: dt.datetime
 ) -> list[tuple[dt.datetime, dt.datetime | None]]:
-    """(start, end or None while open) of the unknown intervals overlapping ``[start, end)``."""
+    """(start, end or None while open) of the whole monitor's unknown intervals overlapping
+    ``[start, end)`` (a cluster's scoped ones: :func:`scoped_touching`)."""
     rows = await tx.execute(
         select(UnknownInterval.start, UnknownInterval.end).where(
             UnknownInterval.start < end,
             or_(UnknownInterval.end.is_(None), UnknownInterval.end > start),
+            UnknownInterval.vantage.is_(None),
+            UnknownInterval.target_id.is_(None),
         )
     )
     return [(interval_start, interval_end) for interval_start, interval_end in rows]
+
+
+async def scoped_touching(
+    tx: Tx, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime | None, str | None, str | None]]:
+    """(start, end or None, vantage, target id) of a cluster's scoped unknown intervals
+    overlapping ``[start, end)`` (issue 15): a blind vantage, an unwatched target."""
+    rows = await tx.execute(
+        select(UnknownInterval.start, UnknownInterval.end, UnknownInterval.vantage,
+               UnknownInterval.target_id).where(
+            UnknownInterval.start < end,
+            or_(UnknownInterval.end.is_(None), UnknownInterval.end > start),
+            or_(UnknownInterval.vantage.is_not(None), UnknownInterval.target_id.is_not(None)),
+        )
+    )
+    return [(s, e, v, t) for s, e, v, t in rows]
 
 
 async def first_session_start(tx: Tx) -> dt.datetime | None:

@@ -46,6 +46,7 @@ import shutil
 import socket
 import ssl
 import tempfile
+import time
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -117,6 +118,12 @@ class TargetServer:
         self.last_headers: dict[str, str] = {}
         self.in_flight = 0
         self.max_in_flight = 0
+        # ``/t/NAME`` targets (many on one server, issue 15): a status per name, and a
+        # per-vantage firewall: NAME -> header values that are refused (503).
+        self.statuses: dict[str, int] = {}
+        self.last_request: dict[str, float] = {}  # path -> when last asked (monotonic)
+        self.refused: dict[str, set[str]] = {}
+        self.refuse_header = "X-Vantage"
         self.ca_file: str | None = None
         self.cert_not_after: dt.datetime | None = None
         self._ca = ca
@@ -267,6 +274,7 @@ class TargetServer:
             ("/hostile/deep-json", self._deep_json),
             ("/hostile/gzip-bomb", self._gzip_bomb),
             ("/hostile/slow-first-byte", self._slow_first_byte),
+            ("/t/{name}", self._named),
         ]
         for path, handler in routes:
             app.router.add_route("*", path, handler)
@@ -276,6 +284,7 @@ class TargetServer:
         self.requests[request.path] += 1
         self.last_method = request.method
         self.last_headers = dict(request.headers)
+        self.last_request[request.path] = time.monotonic()
 
     async def _main(self, request: web.Request) -> web.StreamResponse:
         self._count(request)
@@ -287,6 +296,17 @@ class TargetServer:
         finally:
             self.in_flight -= 1
         return web.Response(status=self.status, body=self.body, content_type=self.content_type)
+
+    async def _named(self, request: web.Request) -> web.StreamResponse:
+        """One of many targets on this server: ``statuses[name]`` (default 200), or 503 for
+        a request whose ``refuse_header`` is in ``refused[name]`` (a firewall that drops
+        one vantage's traffic)."""
+        self._count(request)
+        name = request.match_info["name"]
+        if request.headers.get(self.refuse_header) in self.refused.get(name, ()):
+            return web.Response(status=503, text="refused for this vantage")
+        return web.Response(status=self.statuses.get(name, 200), body=self.body,
+                            content_type=self.content_type)
 
     async def _json(self, request: web.Request) -> web.StreamResponse:
         self._count(request)

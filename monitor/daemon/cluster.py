@@ -1,0 +1,402 @@
+"""One node of a cluster of daemons on one PostgreSQL (issue 15).
+
+A node registers (``cluster_nodes``) and runs a **lease cycle** every quarter of
+``cluster.lease_timeout`` (so a lease, valid for the whole timeout, is renewed at least
+every half timeout even when one cycle comes late). Each cycle is one transaction:
+
+1. the node is seen (its heartbeat, on the database's clock);
+2. the live nodes of its vantage are read: seen within the timeout and not stopped;
+3. its leases are renewed; beyond its fair share (:func:`monitor.sla.fair_share`: the
+   vantage's targets spread evenly by count over its live nodes) it releases the
+   surplus at once, below it it takes free or expired leases with ``FOR UPDATE SKIP
+   LOCKED``. A joining node therefore gets its share within about two cycles (the others
+   release, it takes), and a lost node's targets are taken when its leases expire: at
+   most ``lease_timeout`` plus one cycle after its last renewal, then probed within one
+   interval;
+4. taking a lease its previous holder did not renew in time (or handed back) records the
+   span since that holder's last renewal as **unknown time of that target** from this
+   vantage (``node_lost``/``handover``, R-M3), when it is longer than the target's interval;
+5. the ``leader`` lease: the leader renews it; anyone takes it once it expired.
+
+The node trusts its leases only until ``lease_timeout`` after the start of the cycle
+that renewed them, on its own steady clock: a node that was paused (SIGSTOP, a VM
+migration) or cut off from the database stops probing and writing as soon as it cannot
+be sure. Its writes are fenced in the database anyway (:mod:`monitor.store.cluster`):
+probe history, incident votes and confirmations are written only while the row still
+names this node at the epoch it took.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from monitor import __version__
+from monitor.config.schema import Cluster as ClusterSettings
+from monitor.sla import Vote, confirmed_down, confirmed_up, default_quorum, fair_share
+from monitor.store import cluster as store
+from monitor.store import incidents, unknown
+
+if TYPE_CHECKING:
+    from monitor.store import Database, Tx
+
+__all__ = ["Cluster", "CycleResult", "vote"]
+
+log = logging.getLogger("monitor.cluster")
+
+
+@dataclass
+class CycleResult:
+    """What one lease cycle changed: targets gained (with their epochs) and lost."""
+
+    gained: dict[str, int] = field(default_factory=dict)
+    lost: set[str] = field(default_factory=set)
+    views: dict[str, str] = field(default_factory=dict)  # gained target -> our vantage's view
+    open_incidents: set[str] = field(default_factory=set)  # gained targets with one open
+
+
+class Cluster:
+    def __init__(
+        self,
+        settings: ClusterSettings,
+        db: Database,
+        registry: CollectorRegistry,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.node = settings.node
+        self.vantage = settings.vantage
+        self.vantages = list(settings.vantages or [settings.vantage])
+        self.quorum = settings.quorum or default_quorum(len(self.vantages))
+        self.lease_timeout = settings.lease_timeout
+        self.db = db
+        self._monotonic = monotonic
+        self.targets: dict[str, float] = {}  # target id -> its probe interval
+        self.everywhere: set[str] = set()  # history keys of the canaries
+        self._known: set[str] = set()  # targets whose lease rows exist
+        self.epochs: dict[str, int] = {}  # target id -> epoch we hold it at
+        self.leader_epoch: int | None = None
+        self.valid_until = 0.0  # our leases are sure until then (steady clock)
+        self.peers: list[store.NodeRow] = []
+        self.incarnation = 0
+        self._gauges(registry)
+
+    def _gauges(self, registry: CollectorRegistry) -> None:
+        self.m_leases = Gauge(
+            "sla_monitor_cluster_leases_held",
+            "Target leases this node holds (it probes those targets from its vantage).",
+            ["node", "vantage"], registry=registry,
+        ).labels(self.node, self.vantage)
+        self.m_leader = Gauge(
+            "sla_monitor_cluster_leader",
+            "1 while this node holds the leader lease and runs the singleton jobs.",
+            ["node"], registry=registry,
+        ).labels(self.node)
+        self.m_peer = Gauge(
+            "sla_monitor_cluster_node_up",
+            "The cluster's view of each node, as this node sees it: 1 alive (seen within "
+            "the lease timeout), 0 lost or stopped.",
+            ["node", "vantage"], registry=registry,
+        )
+        self.m_peer_seen = Gauge(
+            "sla_monitor_cluster_node_last_seen_timestamp_seconds",
+            "When each node was last seen (the database's clock).",
+            ["node", "vantage"], registry=registry,
+        )
+        self.m_taken = Counter(
+            "sla_monitor_cluster_leases_taken_total",
+            "Target leases this node took: from a lost node (lost), handed back (handover) "
+            "or never held (new).",
+            ["how"], registry=registry,
+        )
+        self.m_fenced = Counter(
+            "sla_monitor_cluster_fenced_writes_total",
+            "Writes refused because this node no longer held the lease at its epoch (a "
+            "stale node: paused or cut off past its lease).",
+            ["what"], registry=registry,
+        )
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def sure(self) -> bool:
+        """Whether our leases are certainly still ours (steady clock)."""
+        return self._monotonic() < self.valid_until
+
+    def holds(self, target_id: str) -> int | None:
+        """The epoch we probe ``target_id`` at, or None (not ours, or not sure any more)."""
+        epoch = self.epochs.get(target_id)
+        return epoch if epoch is not None and self.sure() else None
+
+    @property
+    def leading(self) -> bool:
+        return self.leader_epoch is not None and self.sure()
+
+    def set_targets(self, targets: dict[str, float], everywhere: Collection[str] = ()) -> None:
+        """The targets to divide (id -> interval): every node of a vantage has the same;
+        ``everywhere``: those every node probes itself (its vantage's canaries, R-M2)."""
+        self.targets = dict(targets)
+        self.everywhere = {self.history_key(t) for t in everywhere}
+
+    def history_key(self, target_id: str) -> str:
+        """Under which id a target's probe history is kept: per vantage when there are
+        several (results are stored per vantage), else the target's own id."""
+        return target_id if len(self.vantages) == 1 else f"{target_id}@{self.vantage}"
+
+    # --- the cycle -----------------------------------------------------------------------------
+
+    async def start(self) -> CycleResult:
+        async with self.db.transaction() as tx:
+            self.incarnation = await store.register(
+                tx, node=self.node, vantage=self.vantage, host=socket.gethostname(),
+                pid=os.getpid(), version=__version__,
+            )
+            # Leases our previous incarnation held are free again: taken anew (a new epoch
+            # fences that incarnation), with the gap since it last renewed them (R-M3).
+            await store.forget_incarnation(tx, self.node)
+            await store.ensure_named(tx, store.LEADER)
+        log.info("cluster node registered", extra={
+            "node": self.node, "vantage": self.vantage, "incarnation": self.incarnation,
+            "vantages": self.vantages, "quorum": self.quorum,
+            "lease_timeout": self.lease_timeout})
+        return await self.cycle()
+
+    async def cycle(self) -> CycleResult:
+        started = self._monotonic()
+        before = dict(self.epochs)
+        try:
+            async with self.db.transaction() as tx:
+                result = await self._cycle(tx, before)
+        except Exception:
+            log.exception("lease cycle failed; leases are trusted until they run out")
+            if not self.sure():
+                lost = set(self.epochs)
+                self.epochs.clear()
+                self.leader_epoch = None
+                self._update_metrics()
+                return CycleResult(lost=lost)
+            return CycleResult()
+        self.valid_until = started + self.lease_timeout
+        self._update_metrics()
+        return result
+
+    async def _cycle(self, tx: Tx, before: dict[str, int]) -> CycleResult:
+        timeout = self.lease_timeout
+        await store.see(tx, self.node)
+        self.peers = await store.nodes(tx, timeout)
+        new = set(self.targets) - self._known
+        if new:
+            await store.ensure_leases(tx, self.vantage, sorted(new))
+        names = {store.probe_lease(self.vantage, t): t for t in self.targets}
+        held = await store.renew(tx, self.node, timeout)
+        mine = {names[n]: e for n, e in held.items() if n in names}
+        stale = [n for n in held if n not in names and n != store.LEADER]
+        await store.release(tx, self.node, stale)  # targets no longer configured
+        live = [p.name for p in self.peers if p.alive and p.vantage == self.vantage]
+        share = fair_share(len(self.targets), live, self.node)
+        if len(mine) > share:
+            surplus = sorted(mine)[share:]
+            await store.release(tx, self.node, [store.probe_lease(self.vantage, t)
+                                                 for t in surplus])
+            for target_id in surplus:
+                mine.pop(target_id)
+        result = CycleResult()
+        if len(mine) < share:
+            taken = await store.acquire(tx, self.node, timeout, vantage=self.vantage,
+                                        limit=share - len(mine))
+            for lease in taken:
+                if lease.target_id is None or lease.target_id not in self.targets:
+                    continue
+                mine[lease.target_id] = lease.epoch
+                await self._gap(tx, lease)
+            gained = [lease.target_id for lease in taken if lease.target_id in self.targets]
+            if gained:
+                result.views = await store.views_of(tx, self.vantage, gained)
+                result.open_incidents = await _open(tx, gained)
+        # The leader lease: renewed by its holder, taken by anyone once it ran out.
+        if store.LEADER in held:
+            self.leader_epoch = held[store.LEADER]
+        else:
+            taken_leader = await store.acquire(tx, self.node, timeout, vantage=None, limit=1,
+                                               names=[store.LEADER])
+            self.leader_epoch = taken_leader[0].epoch if taken_leader else None
+            if taken_leader:
+                log.warning("cluster leader", extra={"node": self.node,
+                                                     "epoch": self.leader_epoch})
+        self._known |= new
+        self.epochs = mine
+        result.gained = {t: e for t, e in mine.items() if before.get(t) != e}
+        result.lost = {t for t in before if t not in mine or mine[t] != before[t]}
+        result.lost -= set(result.gained)
+        if result.gained or result.lost:
+            log.info("target leases changed", extra={
+                "node": self.node, "vantage": self.vantage, "held": len(mine),
+                "share": share, "live_nodes": live, "gained": len(result.gained),
+                "lost": len(result.lost)})
+        return result
+
+    async def _gap(self, tx: Tx, lease: store.Taken) -> None:
+        """R-M3: nobody probed the target from this vantage since its last holder's last
+        renewal: unknown time of that target, when longer than its interval."""
+        how = "new" if lease.previous_renewed_at is None else (
+            "lost" if lease.previous_node is not None else "handover")
+        self.m_taken.labels(how).inc()
+        since = lease.previous_renewed_at
+        target_id = lease.target_id
+        if since is None or target_id is None:
+            return
+        interval = self.targets.get(target_id, 0.0)
+        if (lease.at - since).total_seconds() <= interval:
+            return
+        await unknown.add_unknown(
+            tx, start=since, end=lease.at, reason="node_lost" if how == "lost" else "handover",
+            detail=f"not probed from vantage {self.vantage} between the last renewal by "
+            f"{lease.previous_node or 'a node that handed it back'} and its take-over by "
+            f"{self.node}",
+            node=self.node, vantage=self.vantage, target_id=target_id,
+        )
+
+    async def stop(self) -> None:
+        """A clean stop: every lease handed back and the node marked stopped, so that the
+        others take its targets within one cycle instead of a lease timeout."""
+        async with self.db.transaction() as tx:
+            held = await store.renew(tx, self.node, self.lease_timeout)
+            await store.release(tx, self.node, list(held))
+            await store.stop(tx, self.node)
+        self.epochs.clear()
+        self.leader_epoch = None
+        self.valid_until = 0.0
+
+    # --- fencing -------------------------------------------------------------------------------
+
+    async def fence_history(self, tx: Tx) -> set[str]:
+        """The history keys this node may still write in ``tx``: targets whose lease row
+        names it at the epoch it probed them under (share-locked until ``tx`` ends)."""
+        held = await store.held(tx, self.node)
+        allowed = {
+            self.history_key(t)
+            for t, epoch in self.epochs.items()
+            if held.get(store.probe_lease(self.vantage, t)) == epoch
+        }
+        return allowed | self.everywhere
+
+    async def fenced(self, tx: Tx, target_id: str, what: str) -> int | None:
+        """The epoch under which ``tx`` may write for ``target_id``, or None: a stale
+        writer (counted and logged), whose write must not happen."""
+        epoch = self.epochs.get(target_id)
+        if epoch is not None and await store.fenced(
+            tx, self.node, store.probe_lease(self.vantage, target_id), epoch
+        ):
+            return epoch
+        self.m_fenced.labels(what).inc()
+        log.warning("write fenced: this node no longer holds the target's lease",
+                    extra={"node": self.node, "target": target_id, "what": what,
+                           "epoch": epoch})
+        return None
+
+    async def still_leading(self) -> bool:
+        """Whether this node holds the leader lease at its epoch now (in the database)."""
+        if not self.leading:
+            return False
+        epoch = self.leader_epoch
+        assert epoch is not None
+        async with self.db.reading() as tx:
+            ok = await store.fenced(tx, self.node, store.LEADER, epoch)
+        if not ok:
+            self.m_fenced.labels("leader").inc()
+        return ok
+
+    # --- what /readyz and the metrics show -----------------------------------------------------
+
+    def _update_metrics(self) -> None:
+        self.m_leases.set(len(self.epochs))
+        self.m_leader.set(1 if self.leader_epoch is not None else 0)
+        for peer in self.peers:
+            self.m_peer.labels(peer.name, peer.vantage).set(1 if peer.alive else 0)
+            self.m_peer_seen.labels(peer.name, peer.vantage).set(peer.last_seen_at.timestamp())
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "vantage": self.vantage,
+            "role": "leader" if self.leading else "member",
+            "leases_held": len(self.epochs) if self.sure() else 0,
+            "leases_sure": self.sure(),
+            "quorum": self.quorum,
+            "vantages": self.vantages,
+            "nodes": [
+                {"node": p.name, "vantage": p.vantage, "alive": p.alive,
+                 "last_seen_at": p.last_seen_at.isoformat(),
+                 "stopped_at": p.stopped_at.isoformat() if p.stopped_at else None}
+                for p in self.peers
+            ],
+        }
+
+
+async def _open(tx: Tx, targets: Collection[str]) -> set[str]:
+    found = await incidents.open_by_probe(tx)
+    return {t for t in targets if t in found}
+
+
+# --- votes: incidents on a quorum of vantages (R-M1, R-M2) -----------------------------------
+
+
+async def vote(
+    cluster: Cluster,
+    tx: Tx,
+    target_id: str,
+    state: str,
+    since: dt.datetime,
+    bound: dt.datetime | None,
+    detected_at: dt.datetime,
+    created_at: dt.datetime,
+) -> tuple[int | None, bool]:
+    """Our vantage's new word on ``target_id``, and what it decides, in ``tx``:
+    (the incident this vote opened or closed, or None; whether the vote was written).
+
+    Fenced first (a stale node writes nothing), then counted under a per-target lock so
+    that vantages voting at once open one incident: it opens when ``cluster.quorum``
+    vantages vote down (start: the earliest failure of the confirming streaks, each
+    vantage's bounds kept in ``incident_vantages``) and closes when ``quorum`` vote up
+    (:mod:`monitor.sla.vantages`). Down short of the quorum is a *vantage problem*."""
+    epoch = await cluster.fenced(tx, target_id, f"vote_{state}")
+    if epoch is None:
+        return None, False
+    vantage = cluster.vantage
+    await store.lock_target(tx, target_id)
+    await store.set_view(tx, target_id=target_id, vantage=vantage, state=state, since=since,
+                         bound=bound, detected_at=detected_at, node=cluster.node, epoch=epoch)
+    rows = await store.views(tx, target_id)
+    votes = {row.vantage: Vote(row.state, row.since, row.bound)  # type: ignore[arg-type]
+             for row in rows}
+    open_id = await incidents.open_probe_incident_of(tx, target_id)
+    if state == "down":
+        confirming = [row for row in rows if row.state == "down"]
+        if open_id is not None:
+            await store.add_confirmations(tx, open_id, [r for r in rows if r.vantage == vantage])
+            return None, True
+        found = confirmed_down(votes, cluster.quorum)
+        if found is None:
+            await store.open_problem(tx, target_id, vantage, since, cluster.node)
+            return None, True
+        incident_id = await incidents.open_probe_incident(
+            tx, service_id=target_id, start=found.start, start_bound=found.bound,
+            detected_at=detected_at, created_at=created_at,
+        )
+        await store.add_confirmations(tx, incident_id, confirming)
+        # Short of the quorum before, an incident now: no vantage problem.
+        await store.withdraw_problems(tx, target_id, [row.vantage for row in confirming])
+        return incident_id, True
+    await store.end_problem(tx, target_id, vantage, since)
+    if state == "up" and open_id is not None:
+        recovered = confirmed_up(votes, cluster.quorum)
+        if recovered is not None:
+            await incidents.close(tx, open_id, end=recovered.at, end_bound=recovered.bound)
+            return open_id, True
+    return None, True

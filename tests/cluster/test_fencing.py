@@ -1,0 +1,163 @@
+"""Fencing (issue 15): a node paused past its lease writes nothing stale when it resumes.
+
+First with real daemon subprocesses (SIGSTOP / SIGCONT), then in-process against the real
+PostgreSQL, where the interleaving is made exactly: a holder whose lease was taken over
+tries its vote and its probe-history flush, and the database refuses both."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import signal
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from monitor.config.schema import Cluster as ClusterSettings
+from monitor.daemon.cluster import Cluster, vote
+from monitor.daemon.recorder import Recorder
+from monitor.store import Database, create_engine
+from monitor.store.models import (
+    ClusterLease,
+    Incident,
+    ProbeFailure,
+    ProbeRun,
+    VantageProblem,
+    VantageView,
+)
+from monitor.testing.smtp import SMTPSink
+from monitor.testing.targets import TargetServer
+from tests.support import DaemonProcess, eventually, rows
+
+from .helpers import LEASE_TIMEOUT, lease_holders, leases_by_node, names, node_config
+
+Start = Callable[[Path], DaemonProcess]
+
+
+async def test_a_node_paused_past_its_lease_writes_nothing_stale(
+    tmp_path: Path, pg_url: str, daemon_process: Start
+) -> None:
+    targets = names(10)
+    async with TargetServer() as target, SMTPSink() as sink:
+        configs = {
+            node: node_config(tmp_path, pg_url, target, sink, node=node, targets=targets,
+                              interval="0.4s", fail_after=50)
+            for node in ("node-a", "node-b")
+        }
+        engine = create_engine(pg_url)
+        try:
+            daemons = {node: daemon_process(path) for node, path in configs.items()}
+            for daemon in daemons.values():
+                daemon.start()
+
+            async def divided() -> bool:
+                return await leases_by_node(engine) == Counter({"node-a": 5, "node-b": 5})
+
+            await eventually(divided, within=40)
+            holders = await lease_holders(engine)
+            paused_targets = [t for t, (node, _) in holders.items() if node == "node-a"]
+            # node-a's targets fail (fail_after 50: no incident yet); it folds failures in
+            # memory (flushed every 5 s), then it is paused before they are all written.
+            for name in paused_targets:
+                target.statuses[name] = 503
+            await eventually(lambda: rows(engine, ProbeFailure), within=15)
+            await asyncio.sleep(0.7)
+            daemons["node-a"].signal(signal.SIGSTOP)
+            paused_at = dt.datetime.now(dt.UTC)
+            for name in paused_targets:
+                target.statuses[name] = 200  # what node-b will see
+
+            # node-b takes node-a's leases (new epochs) once they ran out, and probes them up.
+            async def taken() -> bool:
+                return await leases_by_node(engine) == Counter({"node-b": 10})
+
+            await eventually(taken, within=LEASE_TIMEOUT + 10)
+            await asyncio.sleep(1.0)
+            before = {(f.target_id, f.at) for f in await rows(engine, ProbeFailure)}
+            assert all(f_at <= paused_at for _, f_at in before)
+
+            daemons["node-a"].signal(signal.SIGCONT)  # resumed, with stale results in memory
+            await asyncio.sleep(7.0)  # past node-a's next flush (every 5 s) and lease cycles
+            after = {(f.target_id, f.at) for f in await rows(engine, ProbeFailure)}
+            assert after == before  # not one stale failure written
+            # No run written by node-a after the pause claims a failure of its old targets
+            # later than the pause; node-b's runs say up.
+            late_down = await rows(engine, ProbeRun, ProbeRun.state == "down",
+                                   ProbeRun.last_at > paused_at)
+            assert late_down == []
+            assert await rows(engine, Incident) == []
+            assert await rows(engine, VantageProblem) == []
+            # What node-a did with its stale results: dropped them when its first cycle after
+            # the pause found its leases gone, or had its flush fenced (either comes first).
+            assert _stale_dropped(daemons["node-a"].output(), paused_at)
+            # It rejoins: the two divide the targets again (node-a takes new epochs).
+            await eventually(divided, within=20)
+            again = await lease_holders(engine)
+            assert all(again[t][1] > holders[t][1] for t in again if again[t][0] == "node-a")
+            for daemon in daemons.values():
+                daemon.signal(signal.SIGTERM)
+                assert daemon.wait() == 0
+        finally:
+            await engine.dispose()
+
+
+def _stale_dropped(log: str, since: dt.datetime) -> bool:
+    for line in log.splitlines():
+        if not line.startswith("{"):
+            continue
+        event = json.loads(line)
+        if dt.datetime.fromisoformat(event["ts"]) <= since:
+            continue
+        if event["event"] == "target leases changed" and event.get("lost", 0) > 0:
+            return True
+        if event["event"].startswith(("probe history not written", "write fenced")):
+            return True
+    return False
+
+
+def _settings(node: str, lease_timeout: float) -> ClusterSettings:
+    return ClusterSettings(node=node, vantage="default", lease_timeout=lease_timeout)
+
+
+async def test_stale_holder_vote_and_flush_are_refused_by_the_database(pg_url: str) -> None:
+    db = Database.open(pg_url)
+    await db.upgrade()
+    try:
+        # Node a takes the only target; its lease then runs out while it is "paused" (its
+        # cycle does not run), and node b takes it at a new epoch.
+        a = Cluster(_settings("node-a", 0.6), db, CollectorRegistry())
+        b = Cluster(_settings("node-b", 0.6), db, CollectorRegistry())
+        a.set_targets({"panel": 0.3})
+        b.set_targets({"panel": 0.3})
+        await a.start()
+        assert a.epochs == {"panel": 1}
+        recorder = Recorder(db, fence=a.fence_history)
+        now = dt.datetime.now(dt.UTC)
+        recorder.record("panel", "down", now, 12.0, {"failure_class": "http_status",
+                                                       "detail": "503", "http_status": 503,
+                                                       "latency_ms": 12.0, "timings": {}})
+        await asyncio.sleep(0.8)  # a's lease expired; a did not renew it
+        taken = await b.start()
+        assert taken.gained == {"panel": 2}
+        # a's vote for down: fenced, nothing written, no incident.
+        async with db.transaction() as tx:
+            incident_id, written = await vote(a, tx, "panel", "down", now, None, now, now)
+        assert (incident_id, written) == (None, False)
+        assert await rows(db, VantageView) == [] and await rows(db, Incident) == []
+        # a's probe history: fenced inside the flush's transaction, dropped unwritten.
+        assert await recorder.flush() == 0
+        assert await rows(db, ProbeRun) == [] and await rows(db, ProbeFailure) == []
+        # b, the holder, votes: with one vantage (quorum 1) the incident opens, once.
+        async with db.transaction() as tx:
+            incident_id, written = await vote(b, tx, "panel", "down", now, None, now, now)
+        assert written and incident_id is not None
+        async with db.transaction() as tx:  # a retry after a lost answer: the same incident
+            again, _ = await vote(b, tx, "panel", "down", now, None, now, now)
+        assert again is None and len(await rows(db, Incident)) == 1
+        leases = {lease.name: (lease.node, lease.epoch) for lease in await rows(db, ClusterLease)}
+        assert leases["probe/default/panel"] == ("node-b", 2)
+    finally:
+        await db.dispose()
