@@ -370,6 +370,8 @@ class MonitorSettings(Strict):
     """name resolution of the probes and the resolver canary (R-M2)"""
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     """auto: uvloop when installed (Linux), else asyncio's own; uvloop: required; read at start"""
+    probe_workers: Literal["auto"] | Annotated[int, Field(ge=0, le=16)] = "auto"
+    """processes probing besides the daemon: auto = 1 above 10,000 targets on 2+ CPUs, else 0; read at start"""
 
 
 class Server(Strict):
