@@ -134,8 +134,8 @@ class Worker:
         self.resolver_settings = hello["resolver"]
         self.new_resolver: tuple[dict[str, Any], Any] | None = None
         self.probes: dict[str, Probe] = {}
-        self.configs: dict[str, str] = {}  # id -> the probe's configuration as sent
-        self.prepared: tuple[dict[str, Probe], dict[str, str], list[tuple[str, float]]] | None
+        self.configs: dict[str, int] = {}  # id -> a hash of the probe's configuration as sent
+        self.prepared: tuple[dict[str, Probe], dict[str, int], list[tuple[str, float]]] | None
         self.prepared = None
         self.pending: list[str] = []
         self.figures = _SchedulerFigures()
@@ -168,12 +168,14 @@ class Worker:
             except Exception as exc:
                 return f"{type(exc).__name__}: {exc}"
         probes: dict[str, Probe] = {}
-        configs: dict[str, str] = {}
+        configs: dict[str, int] = {}
         intervals: list[tuple[str, float]] = []
         try:
             for target in targets:
                 target_id = target["id"]
-                text = json.dumps(target["probe"], sort_keys=True)
+                # A hash of the configuration as sent, to keep unchanged probes (not the text:
+                # 20,000 of them would cost megabytes for a comparison).
+                text = hash(json.dumps(target["probe"], sort_keys=True))
                 configs[target_id] = text
                 intervals.append((target_id, float(target["interval"])))
                 kept = self.probes.get(target_id)

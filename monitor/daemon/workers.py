@@ -4,11 +4,13 @@ One Python process probes on one core; most of its time goes to aiohttp's client
 (measured, README "The runtime at scale"). With probe workers the probing is
 spread over processes, and everything else stays in one place, the daemon:
 
-    daemon (shard 0 + canaries) ──┬── detection, blindness (R-M2), history, metrics, e-mail
-    worker 1 (shard 1) ─ results ─┘   (every result, whichever process probed it)
+    daemon (canaries) ──────────┬── detection, blindness (R-M2), history, metrics, e-mail
+    worker 1..N (a shard each) ─┘   (every result, whichever process probed it)
 
 * **Fewest hops**: each worker gets its shard of the targets (by a stable hash of the
-  target id, so a reload keeps a target where it was) and schedules and probes it with
+  target id, so a reload keeps a target where it was; the daemon probes only the canaries,
+  measured: a daemon that also probed half the targets was the busier process and fell
+  behind first, README "The runtime at scale") and schedules and probes it with
   the daemon's own code (:class:`~monitor.daemon.scheduler.ProbeSchedule`, aiohttp, a
   fresh connection per probe); it streams each result as one compact JSON line; the
   daemon hands it to :meth:`Watch.handle` exactly as if it had probed it. Canaries
@@ -18,7 +20,9 @@ spread over processes, and everything else stays in one place, the daemon:
   :data:`AUTO_TARGETS` targets and the machine more than one CPU, else none (probing
   in the daemon, as before). The number is decided at start; a reload re-shards the
   targets over the same processes. ``monitor.max_concurrency`` is shared out between
-  the processes.
+  the workers; the daemon's own probes (canaries, confirmations) have a bound of that
+  size apart. The daemon builds probe objects only for canaries and servers
+  (:func:`probed_here`): memory for the rest is in the workers.
 * **Reload** (SIGHUP) is still prepare, then swap: each worker builds its new shard's
   probes and answers before anything is swapped; a refusal refuses the reload.
 * **A worker that dies** (killed, crashed) is logged, counted
@@ -49,7 +53,7 @@ from monitor.daemon.probe_worker import decode_result
 from monitor.errors import MonitorError
 from monitor.probes import ProbeResult
 
-__all__ = ["AUTO_TARGETS", "ProbeWorkers", "worker_count"]
+__all__ = ["AUTO_TARGETS", "ProbeWorkers", "probed_here", "shard_of", "worker_count"]
 
 log = logging.getLogger("monitor.workers")
 
@@ -78,9 +82,16 @@ def worker_count(setting: int | str, targets: int, cpus: int | None) -> int:
     return int(setting)
 
 
-def shard_of(target_id: str, processes: int) -> int:
-    """The process that probes ``target_id``: 0 the daemon, 1.. a worker (stable hash)."""
-    return zlib.crc32(target_id.encode()) % processes
+def shard_of(target_id: str, workers: int) -> int:
+    """The worker (0..workers-1) that probes ``target_id``: a stable hash of its id."""
+    return zlib.crc32(target_id.encode()) % workers
+
+
+def probed_here(target: Target) -> bool:
+    """With probe workers, the targets the daemon still builds a probe for: the canaries
+    (R-M2: the daemon's own view of its connectivity) and the servers (R-M4: a server is
+    checked at once before a project's incident would open)."""
+    return target.kind in ("canary", "server")
 
 
 class _Slot:
@@ -108,7 +119,6 @@ class ProbeWorkers:
         log_level: str = "WARNING",
     ) -> None:
         self.count = count
-        self.processes = count + 1
         self.handle = handle
         self.metrics = metrics
         self.hello = {"op": "hello", **hello}
@@ -124,15 +134,14 @@ class ProbeWorkers:
     # --- shards --------------------------------------------------------------------------------
 
     def split(self, targets: list[Target]) -> tuple[list[Target], list[list[dict[str, Any]]]]:
-        """The daemon's own targets (shard 0 and every canary) and each worker's shard."""
+        """The daemon's own targets (the canaries) and each worker's shard (all the others)."""
         own: list[Target] = []
         shards: list[list[dict[str, Any]]] = [[] for _ in self.slots]
         for target in targets:
-            shard = 0 if target.kind == "canary" else shard_of(target.id, self.processes)
-            if shard == 0:
+            if target.kind == "canary":
                 own.append(target)
             else:
-                shards[shard - 1].append(
+                shards[shard_of(target.id, self.count)].append(
                     {
                         "op": "target",
                         "id": target.id,

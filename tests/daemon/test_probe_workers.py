@@ -25,7 +25,7 @@ from tests.support import FAST, eventually, rows
 MONITOR = "monitor: {heartbeat_interval: 0.2s, unknown_after: 1s, probe_workers: 1}"
 
 
-def config_text(worker_url: str, own_url: str, db_url: str, extra: str = "") -> str:
+def config_text(worker_url: str, other_url: str, db_url: str, extra: str = "") -> str:
     return f"""
 {MONITOR}
 services:
@@ -34,7 +34,7 @@ services:
     probe: {{type: http, url: "{worker_url}", {FAST}}}
   - id: mobile
     kind: mobile_api
-    probe: {{type: http, url: "{own_url}", {FAST}}}
+    probe: {{type: http, url: "{other_url}", {FAST}}}
 {extra}
 http: {{listen: "127.0.0.1:0"}}
 storage: {{url: "{db_url}"}}
@@ -42,8 +42,10 @@ storage: {{url: "{db_url}"}}
 
 
 def test_shards_and_auto_decision() -> None:
-    # The test's targets land where the tests below rely on: panel and extra in the worker.
+    # A stable hash: the same worker for the same id, every run; spread over the workers.
+    assert shard_of("panel", 1) == shard_of("mobile", 1) == 0
     assert (shard_of("panel", 2), shard_of("mobile", 2), shard_of("extra", 2)) == (1, 0, 1)
+    assert len({shard_of(f"t{n}", 3) for n in range(30)}) == 3
     # auto: one worker above 10,000 targets on two CPUs or more, else none.
     assert worker_count("auto", 10_001, 2) == 1
     assert worker_count("auto", 10_000, 2) == 0
@@ -68,9 +70,9 @@ def _alive(pid: int) -> bool:
 async def test_worker_probes_are_detected_recorded_reloaded_and_stopped(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    async with TargetServer() as in_worker, TargetServer() as own, TargetServer() as added:
+    async with TargetServer() as in_worker, TargetServer() as other, TargetServer() as added:
         path = tmp_path / "config.yaml"
-        path.write_text(config_text(in_worker.url("/"), own.url("/"), sqlite_url))
+        path.write_text(config_text(in_worker.url("/"), other.url("/"), sqlite_url))
         daemon = Daemon(load_config(path), path)
         await daemon.start()
         engine = create_engine(sqlite_url)
@@ -78,8 +80,11 @@ async def test_worker_probes_are_detected_recorded_reloaded_and_stopped(
         try:
             assert daemon.workers is not None
             [pid] = daemon.workers.pids
-            # The worker probes panel; the daemon probes mobile and never panel.
-            assert set(daemon.schedule._intervals) == {"mobile"}
+            # The worker probes every target; the daemon only canaries (none here) and keeps
+            # no probe object for a service.
+            assert daemon.schedule._intervals == {}
+            assert "panel" not in daemon.watch.probes and "mobile" not in daemon.watch.probes
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "mobile"))
             await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "panel"))
             served = in_worker.requests["/"]
             assert served > 0
@@ -106,7 +111,7 @@ async def test_worker_probes_are_detected_recorded_reloaded_and_stopped(
     kind: mobile_api
     probe: {{type: http, url: "{added.url('/')}", {FAST}}}
 """
-            path.write_text(config_text(in_worker.url("/"), own.url("/"), sqlite_url, extra))
+            path.write_text(config_text(in_worker.url("/"), other.url("/"), sqlite_url, extra))
             assert await daemon.reload()
             await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "extra"))
             assert added.requests["/"] > 0
@@ -116,7 +121,7 @@ async def test_worker_probes_are_detected_recorded_reloaded_and_stopped(
             # A reload the worker cannot build is refused, and nothing changes.
             bad = extra.replace("{type: http,", "{type: http, tls: {ca_file: /nonexistent.pem},")
             bad = bad.replace(f'"{added.url("/")}"', f'"{added.url("/").replace("http", "https")}"')
-            path.write_text(config_text(in_worker.url("/"), own.url("/"), sqlite_url, bad))
+            path.write_text(config_text(in_worker.url("/"), other.url("/"), sqlite_url, bad))
             assert not await daemon.reload()
             before = added.requests["/"]
             await asyncio.sleep(1.0)
@@ -140,10 +145,10 @@ async def test_a_killed_worker_is_started_again_and_its_gap_reported(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="monitor.workers")
-    async with TargetServer() as in_worker, TargetServer() as own:
+    async with TargetServer() as in_worker, TargetServer() as other:
         from monitor.config import parse_config
 
-        daemon = Daemon(parse_config(config_text(in_worker.url("/"), own.url("/"), sqlite_url)))
+        daemon = Daemon(parse_config(config_text(in_worker.url("/"), other.url("/"), sqlite_url)))
         await daemon.start()
         try:
             assert daemon.workers is not None
