@@ -63,7 +63,7 @@ from monitor.daemon.retention import Retention
 from monitor.daemon.scheduler import ProbeSchedule
 from monitor.daemon.systemd import SystemdNotifier, Watchdog
 from monitor.daemon.watch import Watch, WatchPlan
-from monitor.daemon.workers import ProbeWorkers, cpus, probed_here, worker_count
+from monitor.daemon.workers import ProbeWorkers, cpus, probes_here, worker_count
 from monitor.errors import MonitorError
 from monitor.http import Readiness, make_app
 from monitor.notify import Notifier, NotifierPlan
@@ -155,7 +155,7 @@ class Daemon:
             settings.monitor.probe_workers, len(settings.topology.targets()), cpus()
         )
         self.sessions = ProbeSessions(
-            settings.monitor.max_concurrency,
+            max(1, settings.monitor.max_concurrency // (workers + 1)),
             clock=self.clock,
             resolver=settings.monitor.resolver,
             max_body_memory=settings.monitor.max_body_memory,
@@ -173,7 +173,7 @@ class Daemon:
             ),
             listener=self.notifier,
             resolver_lookup=self.sessions.lookup,
-            probes_here=probed_here if workers else None,
+            probes_here=probes_here(workers) if workers else None,
         )
         await self.watch.load_state()
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
@@ -246,9 +246,8 @@ class Daemon:
             [clock._base_wall, clock._base_steady] if isinstance(clock, SteadyClock) else None
         )
         return {
-            # Shared out between the workers; the daemon's own canary and confirmation probes
-            # are bounded apart (monitor.daemon.workers).
-            "max_concurrency": max(1, settings.monitor.max_concurrency // workers),
+            # Shared out between the processes (monitor.daemon.workers).
+            "max_concurrency": max(1, settings.monitor.max_concurrency // (workers + 1)),
             "max_body_memory": settings.monitor.max_body_memory,
             "resolver": settings.monitor.resolver.model_dump(mode="json"),
             "slot": self.slot,

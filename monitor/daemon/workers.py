@@ -4,13 +4,14 @@ One Python process probes on one core; most of its time goes to aiohttp's client
 (measured, README "The runtime at scale"). With probe workers the probing is
 spread over processes, and everything else stays in one place, the daemon:
 
-    daemon (canaries) ──────────┬── detection, blindness (R-M2), history, metrics, e-mail
-    worker 1..N (a shard each) ─┘   (every result, whichever process probed it)
+    daemon (1 share + canaries) ─┬── detection, blindness (R-M2), history, metrics, e-mail
+    worker 1..N (2 shares each) ─┘   (every result, whichever process probed it)
 
 * **Fewest hops**: each worker gets its shard of the targets (by a stable hash of the
-  target id, so a reload keeps a target where it was; the daemon probes only the canaries,
-  measured: a daemon that also probed half the targets was the busier process and fell
-  behind first, README "The runtime at scale") and schedules and probes it with
+  target id, so a reload keeps a target where it was; the daemon probes one share, each
+  worker two, because the daemon also handles every result: measured, a daemon probing
+  half of them was the busier process, and one probing none left the worker alone to fall
+  behind; README "The runtime at scale") and schedules and probes it with
   the daemon's own code (:class:`~monitor.daemon.scheduler.ProbeSchedule`, aiohttp, a
   fresh connection per probe); it streams each result as one compact JSON line; the
   daemon hands it to :meth:`Watch.handle` exactly as if it had probed it. Canaries
@@ -20,9 +21,8 @@ spread over processes, and everything else stays in one place, the daemon:
   :data:`AUTO_TARGETS` targets and the machine more than one CPU, else none (probing
   in the daemon, as before). The number is decided at start; a reload re-shards the
   targets over the same processes. ``monitor.max_concurrency`` is shared out between
-  the workers; the daemon's own probes (canaries, confirmations) have a bound of that
-  size apart. The daemon builds probe objects only for canaries and servers
-  (:func:`probed_here`): memory for the rest is in the workers.
+  the processes equally. The daemon builds probe objects only for its shard, canaries and servers
+  (:func:`probes_here`): the workers hold the others'.
 * **Reload** (SIGHUP) is still prepare, then swap: each worker builds its new shard's
   probes and answers before anything is swapped; a refusal refuses the reload.
 * **A worker that dies** (killed, crashed) is logged, counted
@@ -53,7 +53,7 @@ from monitor.daemon.probe_worker import decode_result
 from monitor.errors import MonitorError
 from monitor.probes import ProbeResult
 
-__all__ = ["AUTO_TARGETS", "ProbeWorkers", "probed_here", "shard_of", "worker_count"]
+__all__ = ["AUTO_TARGETS", "ProbeWorkers", "probes_here", "shard_of", "worker_count"]
 
 log = logging.getLogger("monitor.workers")
 
@@ -65,6 +65,8 @@ AUTO_TARGETS = 10_000
 RESTART_FIRST = 0.5
 RESTART_MAX = 30.0
 STOP_GRACE_EXTRA = 2.0
+#: Shares of the targets each worker probes for the daemon's one (shard_of).
+WORKER_SHARES = 2
 #: A worker that has not built its shard by then refuses the reload.
 PREPARE_TIMEOUT = 120.0
 
@@ -83,15 +85,26 @@ def worker_count(setting: int | str, targets: int, cpus: int | None) -> int:
 
 
 def shard_of(target_id: str, workers: int) -> int:
-    """The worker (0..workers-1) that probes ``target_id``: a stable hash of its id."""
-    return zlib.crc32(target_id.encode()) % workers
+    """The process that probes ``target_id``: 0 the daemon, 1..workers a worker; a stable
+    hash of its id. The daemon takes one share and each worker two (:data:`WORKER_SHARES`):
+    the daemon also handles every result.
+
+    >>> shard_of("panel", 1), shard_of("mobile", 1), shard_of("mobile", 3)
+    (0, 1, 2)
+    """
+    share = zlib.crc32(target_id.encode()) % (1 + WORKER_SHARES * workers)
+    return 0 if share == 0 else (share - 1) // WORKER_SHARES + 1
 
 
-def probed_here(target: Target) -> bool:
-    """With probe workers, the targets the daemon still builds a probe for: the canaries
-    (R-M2: the daemon's own view of its connectivity) and the servers (R-M4: a server is
-    checked at once before a project's incident would open)."""
-    return target.kind in ("canary", "server")
+def probes_here(workers: int) -> Callable[[Target], bool]:
+    """With probe workers, the targets the daemon builds a probe for: its own shard, the
+    canaries (R-M2: the daemon's own view of its connectivity) and the servers (R-M4: a
+    server is checked at once before a project's incident would open)."""
+
+    def here(target: Target) -> bool:
+        return target.kind in ("canary", "server") or shard_of(target.id, workers) == 0
+
+    return here
 
 
 class _Slot:
@@ -134,19 +147,24 @@ class ProbeWorkers:
     # --- shards --------------------------------------------------------------------------------
 
     def split(self, targets: list[Target]) -> tuple[list[Target], list[list[dict[str, Any]]]]:
-        """The daemon's own targets (the canaries) and each worker's shard (all the others)."""
+        """The daemon's own targets (its shard and the canaries) and each worker's shard."""
         own: list[Target] = []
         shards: list[list[dict[str, Any]]] = [[] for _ in self.slots]
         for target in targets:
-            if target.kind == "canary":
+            shard = 0 if target.kind == "canary" else shard_of(target.id, self.count)
+            if shard == 0:
                 own.append(target)
             else:
-                shards[shard_of(target.id, self.count)].append(
+                shards[shard - 1].append(
                     {
                         "op": "target",
                         "id": target.id,
                         "interval": target.probe.interval,
-                        "probe": target.probe.model_dump(mode="json", by_alias=True),
+                        # Only what differs from the defaults: a line of about 100 bytes,
+                        # not 500 (the worker validates it, defaults and all).
+                        "probe": target.probe.model_dump(
+                            mode="json", by_alias=True, exclude_defaults=True
+                        ),
                     }
                 )
         return own, shards

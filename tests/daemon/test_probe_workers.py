@@ -31,10 +31,10 @@ def config_text(worker_url: str, other_url: str, db_url: str, extra: str = "") -
 services:
   - id: panel
     kind: web_panel
-    probe: {{type: http, url: "{worker_url}", {FAST}}}
+    probe: {{type: http, url: "{other_url}", {FAST}}}
   - id: mobile
     kind: mobile_api
-    probe: {{type: http, url: "{other_url}", {FAST}}}
+    probe: {{type: http, url: "{worker_url}", {FAST}}}
 {extra}
 http: {{listen: "127.0.0.1:0"}}
 storage: {{url: "{db_url}"}}
@@ -42,10 +42,14 @@ storage: {{url: "{db_url}"}}
 
 
 def test_shards_and_auto_decision() -> None:
-    # A stable hash: the same worker for the same id, every run; spread over the workers.
-    assert shard_of("panel", 1) == shard_of("mobile", 1) == 0
-    assert (shard_of("panel", 2), shard_of("mobile", 2), shard_of("extra", 2)) == (1, 0, 1)
-    assert len({shard_of(f"t{n}", 3) for n in range(30)}) == 3
+    # A stable hash: the same process for the same id, every run. The tests below rely on
+    # panel probed by the daemon (0), mobile and extra by the worker (1).
+    assert (shard_of("panel", 1), shard_of("mobile", 1), shard_of("extra", 1)) == (0, 1, 1)
+    # The daemon takes one share, each worker two: about 1/3 and 2/3 with one worker.
+    shards = [shard_of(f"t{n:05d}", 1) for n in range(30_000)]
+    assert 9_000 < shards.count(0) < 11_000
+    assert set(shards) == {0, 1}
+    assert {shard_of(f"t{n:05d}", 3) for n in range(1000)} == {0, 1, 2, 3}
     # auto: one worker above 10,000 targets on two CPUs or more, else none.
     assert worker_count("auto", 10_001, 2) == 1
     assert worker_count("auto", 10_000, 2) == 0
@@ -80,25 +84,26 @@ async def test_worker_probes_are_detected_recorded_reloaded_and_stopped(
         try:
             assert daemon.workers is not None
             [pid] = daemon.workers.pids
-            # The worker probes every target; the daemon only canaries (none here) and keeps
-            # no probe object for a service.
-            assert daemon.schedule._intervals == {}
-            assert "panel" not in daemon.watch.probes and "mobile" not in daemon.watch.probes
-            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "mobile"))
+            # The worker probes mobile; the daemon probes panel, and keeps no probe object for
+            # mobile.
+            assert set(daemon.schedule._intervals) == {"panel"}
+            assert "panel" in daemon.watch.probes and "mobile" not in daemon.watch.probes
             await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "panel"))
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "mobile"))
             served = in_worker.requests["/"]
             assert served > 0
 
             in_worker.set_status(503)
             [incident] = await eventually(lambda: rows(engine, Incident))
-            assert incident.service_id == "panel" and incident.end is None
+            assert incident.service_id == "mobile" and incident.end is None
             await daemon.flush()
-            failures = await rows(engine, ProbeFailure, ProbeFailure.target_id == "panel")
+            failures = await rows(engine, ProbeFailure, ProbeFailure.target_id == "mobile")
             # R-M1 from the worker's stamps: the incident starts at the first failure.
             assert incident.start == failures[0].at
             assert failures[0].failure_class == "http_status"
             text = await _metrics(daemon)
-            assert 'sla_monitor_probe_state{kind="web_panel",target="panel"} 0.0' in text
+            assert 'sla_monitor_probe_state{kind="mobile_api",target="mobile"} 0.0' in text
+            assert 'sla_monitor_probe_state{kind="web_panel",target="panel"} 1.0' in text
             assert "sla_monitor_probe_workers 1.0" in text
             # The worker's scheduler lateness reaches the daemon's histogram.
             assert "sla_monitor_scheduler_lateness_seconds_count 0.0" not in text
