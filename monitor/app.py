@@ -56,7 +56,7 @@ from monitor.config import Config, Settings
 from monitor.config.isolated import load_config_async
 from monitor.daemon.clocksteps import ClockSteps
 from monitor.daemon.heartbeat import Heartbeat
-from monitor.daemon.loop import running_loop_name
+from monitor.daemon.loop import give_back_memory, running_loop_name
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.recorder import Recorder
 from monitor.daemon.retention import Retention
@@ -228,6 +228,7 @@ class Daemon:
         # sight (the module docstring).
         gc.collect()
         gc.freeze()
+        give_back_memory()
         log.info(
             "daemon started",
             extra={
@@ -518,6 +519,7 @@ class Daemon:
         # The new probes and configuration live until the next reload (the module docstring);
         # what the old ones leave behind is freed by reference counting.
         gc.freeze()
+        give_back_memory()
         self.metrics.config_reloads.labels("applied").inc()
         log.info(
             "configuration reloaded", extra={"targets": len(prepared.settings.topology.targets())}
