@@ -195,6 +195,7 @@ class Daemon:
                 self._worker_hello(settings, workers),
                 event_loop=settings.monitor.event_loop,
                 log_level=logging.getLevelName(logging.getLogger().level),
+                daemon_stopping=self._stopping.is_set,
             )
             own, shards = self.workers.split(list(own))
             await self.workers.start(shards)

@@ -30,6 +30,7 @@ since the last one.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import json
 import os
@@ -70,8 +71,6 @@ def encode_result(result: ProbeResult) -> list[Any]:
 
 def decode_result(row: list[Any]) -> ProbeResult:
     """A result line back into a :class:`ProbeResult` (the daemon's side)."""
-    import datetime as dt
-
     (target_id, state, at, failure_class, detail, status, dns, connect, tls, first_byte,
      total, cert) = row
     return ProbeResult(
@@ -143,7 +142,7 @@ class Worker:
         self.problem: str | None = None
         self.pending: list[str] = []
         self.figures = _SchedulerFigures()
-        self.scheduler = AsyncIOScheduler()
+        self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.schedule = ProbeSchedule(
             self.scheduler,
             self.run_probe,

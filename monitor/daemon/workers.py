@@ -130,7 +130,9 @@ class ProbeWorkers:
         hello: dict[str, Any],
         event_loop: str = "auto",
         log_level: str = "WARNING",
+        daemon_stopping: Callable[[], bool] = lambda: False,
     ) -> None:
+        self.daemon_stopping = daemon_stopping
         self.count = count
         self.handle = handle
         self.metrics = metrics
@@ -297,7 +299,11 @@ class ProbeWorkers:
         code = await process.wait()
         if slot.answer is not None and not slot.answer.done():
             slot.answer.set_exception(ConnectionError("probe worker exited"))
-        if self._stopping:
+        if code == 0 and not self._stopping:
+            # A clean exit unasked: systemd's SIGTERM reaches the whole control group, and the
+            # daemon's own stop follows at once; not a death to report.
+            await asyncio.sleep(RESTART_FIRST)
+        if self._stopping or self.daemon_stopping():
             return
         died_at = time.monotonic()
         self.metrics.probe_worker_restarts.inc()

@@ -193,3 +193,43 @@ async def _new_pid(daemon: Daemon, old: int) -> int | None:
     assert daemon.workers is not None
     pids = daemon.workers.pids
     return pids[0] if pids and pids[0] != old else None
+
+
+async def test_sigterm_to_the_whole_group_stops_daemon_and_worker_cleanly(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # systemd's stop signals every process of the unit at once: both stop, exit 0, and the
+    # worker's exit is not reported as a death (nor restarted).
+    import json
+
+    from tests.support import DaemonProcess
+
+    async with TargetServer() as target, TargetServer() as other:
+        path = tmp_path / "config.yaml"
+        path.write_text(config_text(target.url("/"), other.url("/"), sqlite_url))
+        daemon = DaemonProcess(path, tmp_path / "daemon.log")
+        daemon.start()
+        engine = create_engine(sqlite_url)
+        try:
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "mobile"))
+
+            async def worker_pid() -> int | None:
+                await asyncio.sleep(0)
+                for line in daemon.output().splitlines():
+                    if '"probe worker started"' in line:
+                        return int(json.loads(line)["pid"])
+                return None
+
+            pid = await eventually(worker_pid)
+            assert daemon.process is not None
+            os.kill(daemon.process.pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGTERM)
+            code = await asyncio.to_thread(daemon.wait, 30)
+            assert code == 0
+            assert not _alive(pid)
+            output = daemon.output()
+            assert "probe worker exited" not in output
+            assert "Traceback" not in output
+        finally:
+            daemon.stop()
+            await engine.dispose()
