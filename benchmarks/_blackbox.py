@@ -106,7 +106,10 @@ async def drive(args: argparse.Namespace) -> dict[str, float]:
         f"{args.exporter}?module={MODULE}&target={quote(args.target_base + target_path(i), safe='')}"
         for i in range(args.targets)
     ]
-    counts = {"ok": 0, "failed": 0, "errors": 0, "window_ok": 0, "window_failed": 0, "late": 0}
+    counts = {
+        "ok": 0, "failed": 0, "errors": 0, "window_ok": 0, "window_failed": 0, "late": 0,
+        "unfinished": 0,
+    }
     semaphore = asyncio.Semaphore(args.concurrency)
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     tasks: set[asyncio.Task[None]] = set()
@@ -139,6 +142,13 @@ async def drive(args: argparse.Namespace) -> dict[str, float]:
             await asyncio.sleep(0.05)
         if tasks:
             await asyncio.wait(tasks, timeout=args.timeout + 10)
+        # Probes still queued behind the semaphore (the driver or the exporter fell behind)
+        # are counted, not started on a closed session.
+        counts["unfinished"] = len(tasks)
+        for task in list(tasks):
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
     return {key: float(value) for key, value in counts.items()}
 
 

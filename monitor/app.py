@@ -63,7 +63,7 @@ from monitor.config.isolated import load_config_async
 from monitor.daemon.clocksteps import ClockSteps
 from monitor.daemon.cluster import Cluster
 from monitor.daemon.heartbeat import Heartbeat
-from monitor.daemon.loop import running_loop_name
+from monitor.daemon.loop import give_back_memory, running_loop_name
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.recorder import Recorder
 from monitor.daemon.retention import Retention
@@ -71,6 +71,7 @@ from monitor.daemon.scheduler import ProbeSchedule
 from monitor.daemon.sla_metrics import SLARefresher
 from monitor.daemon.systemd import SystemdNotifier, Watchdog
 from monitor.daemon.watch import Watch, WatchPlan
+from monitor.daemon.workers import ProbeWorkers, cpus, probes_here, worker_count
 from monitor.errors import MonitorError
 from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import TokenSet, load_tokens
@@ -105,6 +106,7 @@ class Reload:
     resolver: Any  # a new resolver for the probes (monitor.resolver changed), or None
     tokens: TokenSet
     links: LinkKeys | None
+    shards: list[list[dict[str, Any]]]  # each probe worker's targets (prepared there)
 
 
 class Daemon:
@@ -168,8 +170,14 @@ class Daemon:
                                  fence=self.cluster.fence_history if self.cluster else None)
         self.retention = Retention(self.db, self.metrics, self.clock, settings.storage.retention)
         await self.recorder.load()
+        # Probe workers (monitor.daemon.workers): decided once, at start. *Decision:* none in a
+        # cluster (issue 15): a node probes only the targets it leases, which change while it
+        # runs, and more nodes are the cluster's way to add cores.
+        workers = 0 if self.cluster is not None else worker_count(
+            settings.monitor.probe_workers, len(settings.topology.targets()), cpus()
+        )
         self.sessions = ProbeSessions(
-            settings.monitor.max_concurrency,
+            max(1, settings.monitor.max_concurrency // (workers + 1)),
             clock=self.clock,
             resolver=settings.monitor.resolver,
             max_body_memory=settings.monitor.max_body_memory,
@@ -188,6 +196,7 @@ class Daemon:
             listener=self.notifier,
             resolver_lookup=self.sessions.lookup,
             cluster=self.cluster,
+            probes_here=probes_here(workers) if workers else None,
         )
         await self.watch.load_state()
         if self.cluster is not None:
@@ -203,7 +212,22 @@ class Daemon:
         self.schedule = ProbeSchedule(
             self.scheduler, self.watch.run_probe, self.metrics, self.slot, wall=wall
         )
-        self.schedule.set_targets(_intervals(settings))
+        self.workers: ProbeWorkers | None = None
+        own = settings.topology.targets()
+        if workers:
+            self.workers = ProbeWorkers(
+                workers,
+                self.watch.handle,
+                self.metrics,
+                self._worker_hello(settings, workers),
+                event_loop=settings.monitor.event_loop,
+                log_level=logging.getLevelName(logging.getLogger().level),
+                daemon_stopping=self._stopping.is_set,
+            )
+            own, shards = self.workers.split(list(own))
+            await self.workers.start(shards)
+            self.metrics.probe_workers.set(workers)
+        self.schedule.set_targets([(t.id, t.probe.interval) for t in own])
         self.schedule.start()
         # Certificates are read at their own, slower cadence (tls.cert_check_interval).
         self.certificate_schedule = ProbeSchedule(
@@ -240,15 +264,32 @@ class Daemon:
         # sight (the module docstring).
         gc.collect()
         gc.freeze()
+        give_back_memory()
         log.info(
             "daemon started",
             extra={
                 "targets": len(settings.topology.targets()),
+                "probe_workers": workers,
                 "http_port": self.http_port,
                 "event_loop": running_loop_name(),
             },
         )
         self._warn_if_nothing_monitored()
+
+    def _worker_hello(self, settings: Settings, workers: int) -> dict[str, Any]:
+        """What every probe worker shares with the daemon (monitor.daemon.probe_worker)."""
+        clock = self.clock
+        base = (
+            [clock._base_wall, clock._base_steady] if isinstance(clock, SteadyClock) else None
+        )
+        return {
+            # Shared out between the processes (monitor.daemon.workers).
+            "max_concurrency": max(1, settings.monitor.max_concurrency // (workers + 1)),
+            "max_body_memory": settings.monitor.max_body_memory,
+            "resolver": settings.monitor.resolver.model_dump(mode="json"),
+            "slot": self.slot,
+            "clock": base,
+        }
 
     def _warn_if_nothing_monitored(self) -> None:
         """A daemon with no targets runs (so that a reload can add them) but says so."""
@@ -491,6 +532,11 @@ class Daemon:
                 # Turning statements.auto on: PDF must render here (RenderError refuses).
                 await asyncio.to_thread(check_pdf)
             prepared = self.prepare(config)
+            if self.workers is not None:
+                # Each worker builds its new shard before anything is swapped (never half-applied).
+                await self.workers.prepare(
+                    prepared.shards, config.monitor.resolver.model_dump(mode="json")
+                )
         except MonitorError as exc:
             return self._refuse(str(exc))
         except Exception as exc:  # anything unforeseen refuses too: never half-applied
@@ -509,15 +555,20 @@ class Daemon:
         resolver = None
         if config.monitor.resolver.nameservers != self.config.monitor.resolver.nameservers:
             resolver = self.sessions.prepare_resolver(config.monitor.resolver)
+        own = settings.topology.targets()
+        shards: list[list[dict[str, Any]]] = []
+        if self.workers is not None:
+            own, shards = self.workers.split(list(own))
         return Reload(
             settings,
             self.watch.prepare(settings),  # every new or changed probe, with its tls.ca_file
             self.notifier.prepare(settings),  # a new SMTP transport, with its secret
-            _intervals(settings),
+            [(t.id, t.probe.interval) for t in own],
             resolver,
             # Tokens and link keys are re-read: removing a line revokes it (README).
             load_tokens(settings.http, frozenset(settings.topology.customers)),
             load_link_keys(settings.http),
+            shards,
         )
 
     def swap(self, prepared: Reload) -> None:
@@ -529,6 +580,8 @@ class Daemon:
         self.notifier.apply(prepared.notifier)
         self.watch.apply(prepared.watch)
         self.schedule.set_targets(prepared.intervals)
+        if self.workers is not None:
+            self.workers.commit(prepared.shards)
         self.certificate_schedule.set_targets(self.watch.certificate_targets())
         self.web.settings = prepared.settings
         self.web.tokens = prepared.tokens
@@ -538,6 +591,7 @@ class Daemon:
         # The new probes and configuration live until the next reload (the module docstring);
         # what the old ones leave behind is freed by reference counting.
         gc.freeze()
+        give_back_memory()
         self.metrics.config_reloads.labels("applied").inc()
         log.info(
             "configuration reloaded", extra={"targets": len(prepared.settings.topology.targets())}
@@ -578,6 +632,8 @@ class Daemon:
         grace = max((t.probe.timeout for t in targets), default=1.0) + 1.0
         await self.certificate_schedule.stop(grace)
         await self.schedule.stop(grace)
+        if self.workers is not None:
+            await self.workers.stop(grace)
         # No new runs of the periodic jobs; one already running (a flush inside its COMMIT)
         # is waited for, not cancelled, before the scheduler goes (the module docstring).
         self.scheduler.pause()
@@ -657,6 +713,3 @@ class Daemon:
             loop.remove_signal_handler(sig)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the last instants before exit
 
-
-def _intervals(settings: Settings) -> list[tuple[str, float]]:
-    return [(t.id, t.probe.interval) for t in settings.topology.targets()]

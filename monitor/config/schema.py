@@ -372,6 +372,8 @@ class MonitorSettings(Strict):
     """auto: uvloop when installed (Linux), else asyncio's own; uvloop: required; read at start"""
     sla_metrics_interval: Annotated[float, _Duration, _between(1.0, DAY)] = 60.0
     """how often the per-customer SLA metrics of the running month are refreshed"""
+    probe_workers: Literal["auto"] | Annotated[int, Field(ge=0, le=16)] = "auto"
+    """processes probing besides the daemon: auto = 1 above 10,000 targets on 2+ CPUs, else 0; none in a cluster; read at start"""
 
 
 class Server(Strict):

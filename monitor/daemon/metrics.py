@@ -149,6 +149,21 @@ class DaemonMetrics:
             "Probe runs skipped because the previous run of that probe was still going.",
             registry=registry,
         )
+        self.probe_workers = Gauge(
+            "sla_monitor_probe_workers",
+            "Probe worker processes running besides the daemon (monitor.probe_workers).",
+            registry=registry,
+        )
+        self.probe_worker_restarts = Counter(
+            "sla_monitor_probe_worker_restarts_total",
+            "Probe worker processes that exited unasked and were started again.",
+            registry=registry,
+        )
+        self.probe_worker_gap_seconds = Counter(
+            "sla_monitor_probe_worker_gap_seconds_total",
+            "Seconds a dead probe worker's targets went unprobed until it ran again.",
+            registry=registry,
+        )
         self.monitor_blind = Gauge(
             "sla_monitor_monitor_blind",
             "1 while the monitor cannot see (canaries or resolver failing, R-M2).",

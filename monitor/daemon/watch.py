@@ -125,12 +125,16 @@ class Watch:
         listener: IncidentListener | None = None,
         resolver_lookup: ResolverLookup | None = None,
         cluster: Cluster | None = None,
+        probes_here: Callable[[Target], bool] | None = None,
     ) -> None:
         self.db = db
         # Issue 15: in a cluster, only the targets this node leases are probed, and the
         # detector's events are our vantage's votes (monitor.daemon.cluster.vote).
         self.cluster = cluster
         self.views: dict[str, str] = {}  # target id -> our vantage's word, as written
+        # Which targets get a probe object in this process (all, unless probe workers probe
+        # them: monitor.daemon.workers.probed_here); results of the others come to handle().
+        self.probes_here = probes_here
         self.resolver_lookup = resolver_lookup
         self.recorder = recorder
         self.metrics = metrics
@@ -163,7 +167,8 @@ class Watch:
         for target_id, target in wanted.items():
             if self.targets.get(target_id) == target:
                 continue
-            probes[target_id] = self.probe_factory(target)
+            if self.probes_here is None or self.probes_here(target):
+                probes[target_id] = self.probe_factory(target)
             factory = self.certificate_check_factory
             checks[target_id] = factory(target) if factory is not None else None
         return WatchPlan(
@@ -185,6 +190,9 @@ class Watch:
             self.detectors.pop(target_id, None)
             self.certificate_checks.pop(target_id, None)
             self.recorder.forget(target_id)
+        for target_id, target in plan.targets.items():
+            if self.targets.get(target_id) != target and target_id not in plan.probes:
+                self.probes.pop(target_id, None)  # changed, and probed elsewhere now
         self.probes.update(plan.probes)
         for target_id, check in plan.certificate_checks.items():
             if check is not None:

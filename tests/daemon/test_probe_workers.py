@@ -1,0 +1,235 @@
+"""Probe workers (``monitor.probe_workers``, :mod:`monitor.daemon.workers`): targets probed in
+a child process are detected, recorded and exported by the daemon exactly as its own; a reload
+re-shards (prepare, then swap); SIGTERM stops the worker; a killed worker is started again and
+its gap is reported. The real daemon, a real worker process, real local targets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from monitor.app import Daemon
+from monitor.config import load_config
+from monitor.daemon.workers import shard_of, worker_count
+from monitor.store import create_engine
+from monitor.store.models import Incident, ProbeFailure, ProbeRun
+from monitor.testing.targets import TargetServer
+from tests.support import FAST, eventually, rows
+
+MONITOR = "monitor: {heartbeat_interval: 0.2s, unknown_after: 1s, probe_workers: 1}"
+
+
+def config_text(worker_url: str, other_url: str, db_url: str, extra: str = "") -> str:
+    return f"""
+{MONITOR}
+services:
+  - id: panel
+    kind: web_panel
+    probe: {{type: http, url: "{other_url}", {FAST}}}
+  - id: mobile
+    kind: mobile_api
+    probe: {{type: http, url: "{worker_url}", {FAST}}}
+{extra}
+http: {{listen: "127.0.0.1:0"}}
+storage: {{url: "{db_url}"}}
+"""
+
+
+def test_shards_and_auto_decision() -> None:
+    # A stable hash: the same process for the same id, every run. The tests below rely on
+    # panel probed by the daemon (0), mobile and extra by the worker (1).
+    assert (shard_of("panel", 1), shard_of("mobile", 1), shard_of("extra", 1)) == (0, 1, 1)
+    # The daemon takes one share, each worker two: about 1/3 and 2/3 with one worker.
+    shards = [shard_of(f"t{n:05d}", 1) for n in range(30_000)]
+    assert 9_000 < shards.count(0) < 11_000
+    assert set(shards) == {0, 1}
+    assert {shard_of(f"t{n:05d}", 3) for n in range(1000)} == {0, 1, 2, 3}
+    # auto: one worker above 10,000 targets on two CPUs or more, else none.
+    assert worker_count("auto", 10_001, 2) == 1
+    assert worker_count("auto", 10_000, 2) == 0
+    assert worker_count("auto", 40_000, 1) == 0
+    assert worker_count(2, 5, 1) == 2
+
+
+async def _metrics(daemon: Daemon) -> str:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{daemon.http_port}/metrics") as response:
+            return await response.text()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_worker_probes_are_detected_recorded_reloaded_and_stopped(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with TargetServer() as in_worker, TargetServer() as other, TargetServer() as added:
+        path = tmp_path / "config.yaml"
+        path.write_text(config_text(in_worker.url("/"), other.url("/"), sqlite_url))
+        daemon = Daemon(load_config(path), path)
+        await daemon.start()
+        engine = create_engine(sqlite_url)
+        stopped = False
+        try:
+            assert daemon.workers is not None
+            [pid] = daemon.workers.pids
+            # The worker probes mobile; the daemon probes panel, and keeps no probe object for
+            # mobile.
+            assert set(daemon.schedule._intervals) == {"panel"}
+            assert "panel" in daemon.watch.probes and "mobile" not in daemon.watch.probes
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "panel"))
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "mobile"))
+            served = in_worker.requests["/"]
+            assert served > 0
+
+            in_worker.set_status(503)
+            [incident] = await eventually(lambda: rows(engine, Incident))
+            assert incident.service_id == "mobile" and incident.end is None
+            await daemon.flush()
+            failures = await rows(engine, ProbeFailure, ProbeFailure.target_id == "mobile")
+            # R-M1 from the worker's stamps: the incident starts at the first failure.
+            assert incident.start == failures[0].at
+            assert failures[0].failure_class == "http_status"
+            text = await _metrics(daemon)
+            assert 'sla_monitor_probe_state{kind="mobile_api",target="mobile"} 0.0' in text
+            assert 'sla_monitor_probe_state{kind="web_panel",target="panel"} 1.0' in text
+            assert "sla_monitor_probe_workers 1.0" in text
+            # The worker's scheduler lateness reaches the daemon's histogram.
+            assert "sla_monitor_scheduler_lateness_seconds_count 0.0" not in text
+
+            in_worker.set_status(200)
+            await eventually(lambda: rows(engine, Incident, Incident.end.is_not(None)))
+
+            # Reload: a new target in the worker's shard is probed there (prepare, then swap).
+            extra = f"""  - id: extra
+    kind: mobile_api
+    probe: {{type: http, url: "{added.url('/')}", {FAST}}}
+"""
+            path.write_text(config_text(in_worker.url("/"), other.url("/"), sqlite_url, extra))
+            assert await daemon.reload()
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "extra"))
+            assert added.requests["/"] > 0
+            assert "extra" not in daemon.schedule._intervals
+            assert daemon.workers.pids == [pid]  # re-sharded, not restarted
+
+            # A reload the worker cannot build is refused, and nothing changes.
+            bad = extra.replace("{type: http,", "{type: http, tls: {ca_file: /nonexistent.pem},")
+            bad = bad.replace(f'"{added.url("/")}"', f'"{added.url("/").replace("http", "https")}"')
+            path.write_text(config_text(in_worker.url("/"), other.url("/"), sqlite_url, bad))
+            assert not await daemon.reload()
+            before = added.requests["/"]
+            await asyncio.sleep(1.0)
+            assert added.requests["/"] > before  # still probed by the plain-HTTP configuration
+
+            await daemon.stop()
+            stopped = True
+            await eventually(lambda: _done(pid))
+        finally:
+            if not stopped:
+                await daemon.stop()
+            await engine.dispose()
+
+
+async def _done(pid: int) -> bool:
+    await asyncio.sleep(0)
+    return not _alive(pid)
+
+
+async def test_a_killed_worker_is_started_again_and_its_gap_reported(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="monitor.workers")
+    async with TargetServer() as in_worker, TargetServer() as other:
+        from monitor.config import parse_config
+
+        daemon = Daemon(parse_config(config_text(in_worker.url("/"), other.url("/"), sqlite_url)))
+        await daemon.start()
+        try:
+            assert daemon.workers is not None
+            [pid] = daemon.workers.pids
+            await eventually(lambda: _hits(in_worker))
+            os.kill(pid, signal.SIGKILL)
+            restarted = await eventually(lambda: _new_pid(daemon, pid))
+            assert restarted != pid
+            hits = in_worker.requests["/"]
+            await eventually(lambda: _more_hits(in_worker, hits))  # probed again
+            text = await _metrics(daemon)
+            assert "sla_monitor_probe_worker_restarts_total 1.0" in text
+            gap = [line for line in text.splitlines()
+                   if line.startswith("sla_monitor_probe_worker_gap_seconds_total ")]
+            assert gap and float(gap[0].split()[1]) > 0
+            messages = [r.getMessage() for r in caplog.records]
+            assert "probe worker exited; starting it again" in messages
+            running = [r for r in caplog.records if r.getMessage().startswith(
+                "probe worker running again")]
+            assert running and running[0].gap_seconds > 0  # type: ignore[attr-defined]
+        finally:
+            await daemon.stop()
+
+
+async def _hits(server: TargetServer) -> bool:
+    await asyncio.sleep(0)
+    return server.requests["/"] > 0
+
+
+async def _more_hits(server: TargetServer, before: int) -> bool:
+    await asyncio.sleep(0)
+    return server.requests["/"] > before
+
+
+async def _new_pid(daemon: Daemon, old: int) -> int | None:
+    await asyncio.sleep(0)
+    assert daemon.workers is not None
+    pids = daemon.workers.pids
+    return pids[0] if pids and pids[0] != old else None
+
+
+async def test_sigterm_to_the_whole_group_stops_daemon_and_worker_cleanly(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # systemd's stop signals every process of the unit at once: both stop, exit 0, and the
+    # worker's exit is not reported as a death (nor restarted).
+    import json
+
+    from tests.support import DaemonProcess
+
+    async with TargetServer() as target, TargetServer() as other:
+        path = tmp_path / "config.yaml"
+        path.write_text(config_text(target.url("/"), other.url("/"), sqlite_url))
+        daemon = DaemonProcess(path, tmp_path / "daemon.log")
+        daemon.start()
+        engine = create_engine(sqlite_url)
+        try:
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "mobile"))
+
+            async def worker_pid() -> int | None:
+                await asyncio.sleep(0)
+                for line in daemon.output().splitlines():
+                    if '"probe worker started"' in line:
+                        return int(json.loads(line)["pid"])
+                return None
+
+            pid = await eventually(worker_pid)
+            assert daemon.process is not None
+            os.kill(daemon.process.pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGTERM)
+            code = await asyncio.to_thread(daemon.wait, 30)
+            assert code == 0
+            assert not _alive(pid)
+            output = daemon.output()
+            assert "probe worker exited" not in output
+            assert "Traceback" not in output
+        finally:
+            daemon.stop()
+            await engine.dispose()
