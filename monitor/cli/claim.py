@@ -13,6 +13,7 @@ from monitor.cli.common import (
     add_at,
     add_format,
     database,
+    local_time,
     parse_at,
     parse_decimal,
     print_json,
@@ -22,25 +23,21 @@ from monitor.cli.common import (
 from monitor.clock import SystemClock
 from monitor.config import Settings
 from monitor.notify.contract import ContractMailer
-from monitor.present import format_days, format_money, format_time, text_table
+from monitor.present import format_days, format_money, text_table
 from monitor.sla import CLAIM_CHANNELS
 
 
-def _time(config: Settings, at: dt.datetime | None) -> str:
-    return format_time(at, config.timezone, config.calendar)
-
-
 def _deadline(config: Settings, due: dt.datetime, state: str) -> str:
-    return f"{_time(config, due)} ({state})"
+    return f"{local_time(config, due)} ({state})"
 
 
 def _summary(config: Settings, view: ClaimView) -> list[str]:
     claim, computed = view.claim, view.computed
     lines = [
         f"claim {claim.id}: {claim.customer_id} {claim.month} ({claim.calendar}), credited to "
-        f"{claim.site_domain}; submitted {_time(config, claim.submitted_at)} by {claim.channel}",
+        f"{claim.site_domain}; submitted {local_time(config, claim.submitted_at)} by {claim.channel}",
         f"  receipt due   {_deadline(config, claim.receipt_due_at, view.receipt)}"
-        + (f", sent {_time(config, claim.receipt_sent_at)}" if claim.receipt_sent_at else ""),
+        + (f", sent {local_time(config, claim.receipt_sent_at)}" if claim.receipt_sent_at else ""),
         f"  decision due  {_deadline(config, claim.decision_due_at, view.decision)}",
         f"  computed      {format_days(computed.credit_days_total)} of service worth "
         f"{format_money(computed.credit_value, computed.currency)}"
@@ -51,11 +48,11 @@ def _summary(config: Settings, view: ClaimView) -> list[str]:
     ]
     if claim.decision is not None:
         lines.append(
-            f"  decided       {claim.decision} at {_time(config, claim.decided_at)}: granted "
+            f"  decided       {claim.decision} at {local_time(config, claim.decided_at)}: granted "
             f"{format_days(view.granted_days)}"
             + (f" and {format_money(view.granted_amount, computed.currency)}"
                if view.granted_amount else "")
-            + (f", effective {_time(config, claim.credited_at)}" if claim.credited_at else "")
+            + (f", effective {local_time(config, claim.credited_at)}" if claim.credited_at else "")
             + (f"; reason: {claim.decision_reason}" if claim.decision_reason else ""))
     if claim.review_revision is not None:
         lines.append(
@@ -118,8 +115,8 @@ def _row(config: Settings, view: ClaimView) -> list[object]:
     claim, computed = view.claim, view.computed
     return [
         claim.id, claim.customer_id, claim.month, claim.site_domain,
-        _time(config, claim.submitted_at),
-        view.receipt, f"{_time(config, claim.decision_due_at)} {view.decision}",
+        local_time(config, claim.submitted_at),
+        view.receipt, f"{local_time(config, claim.decision_due_at)} {view.decision}",
         shown(computed), claim.decision or "-",
         format_days(view.granted_days) if claim.decision else "-",
         "review" if claim.review_revision is not None else "",
@@ -162,7 +159,7 @@ async def _show(args: argparse.Namespace) -> int:
     if view.entries:
         print("\nledger entries of this claim:")
         print(text_table(["entry", "effective", "rule", "days", "amount", "reason"], [
-            [e.id, _time(config, e.effective_at), e.rule,
+            [e.id, local_time(config, e.effective_at), e.rule,
              "-" if e.days is None else format_days(e.days),
              "-" if e.amount is None else format_money(e.amount, e.currency or ""), e.reason]
             for e in view.entries]))

@@ -21,7 +21,7 @@ from typing import Any
 
 from monitor.config import Config, Settings, load_config
 from monitor.errors import InputError, SchemaError
-from monitor.present import as_json, parse_time
+from monitor.present import as_json, format_time, parse_time
 from monitor.store import Database
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/sla-monitor/config.yaml"),)
@@ -64,6 +64,11 @@ def config_path(args: argparse.Namespace) -> Path | None:
 def load(args: argparse.Namespace) -> Config:
     path = config_path(args)
     return load_config(path) if path is not None else Config()
+
+
+def local_time(config: Settings, at: dt.datetime | None) -> str:
+    """``at`` as the commands show times: in the configured zone and calendar."""
+    return format_time(at, config.timezone, config.calendar)
 
 
 def settings(args: argparse.Namespace) -> Settings:

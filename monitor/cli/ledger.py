@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from decimal import Decimal
 
 from monitor import actions
@@ -13,6 +12,7 @@ from monitor.cli.common import (
     actor,
     add_format,
     database,
+    local_time,
     parse_date,
     parse_decimal,
     print_json,
@@ -21,11 +21,7 @@ from monitor.cli.common import (
 )
 from monitor.clock import SystemClock
 from monitor.config import Settings
-from monitor.present import format_days, format_money, format_time, text_table
-
-
-def _time(config: Settings, at: dt.datetime | None) -> str:
-    return format_time(at, config.timezone, config.calendar)
+from monitor.present import format_days, format_money, text_table
 
 
 def _account(config: Settings, site: SiteAccount) -> list[str]:
@@ -50,7 +46,7 @@ def _account(config: Settings, site: SiteAccount) -> list[str]:
     if site.entries:
         lines.append(text_table(
             ["entry", "effective", "kind", "days", "amount", "rule", "reason"],
-            [[e.id, _time(config, e.effective_at), e.kind,
+            [[e.id, local_time(config, e.effective_at), e.kind,
               "-" if e.days is None else format_days(e.days),
               "-" if e.amount is None else format_money(e.amount, e.currency or site.currency),
               e.rule, e.reason + (f" (until {e.paid_until})" if e.paid_until else "")]

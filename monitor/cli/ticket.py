@@ -17,6 +17,7 @@ from monitor.cli.common import (
     add_at,
     add_format,
     database,
+    local_time,
     parse_at,
     parse_decimal,
     print_json,
@@ -26,23 +27,19 @@ from monitor.cli.common import (
 from monitor.clock import SystemClock
 from monitor.config import Settings
 from monitor.notify.contract import ContractMailer
-from monitor.present import format_days, format_money, format_time, text_table
+from monitor.present import format_days, format_money, text_table
 from monitor.sla import FINDINGS
-
-
-def _time(config: Settings, at: dt.datetime | None) -> str:
-    return format_time(at, config.timezone, config.calendar)
 
 
 def _deadlines(config: Settings, view: TicketView) -> list[str]:
     ticket = view.ticket
-    lines = [f"  diagnosis due {_time(config, view.diagnosis_due)} ({view.diagnosis})"
-             + (f", done {_time(config, ticket.diagnosed_at)}" if ticket.diagnosed_at else "")]
+    lines = [f"  diagnosis due {local_time(config, view.diagnosis_due)} ({view.diagnosis})"
+             + (f", done {local_time(config, ticket.diagnosed_at)}" if ticket.diagnosed_at else "")]
     if view.fix_due is not None:
         state = view.fix or ("deferred to the next release (R-P3)" if ticket.next_release
                              else "closed")
-        lines.append(f"  fix due       {_time(config, view.fix_due)} ({state})"
-                     + (f", fixed {_time(config, ticket.fixed_at)}" if ticket.fixed_at else ""))
+        lines.append(f"  fix due       {local_time(config, view.fix_due)} ({state})"
+                     + (f", fixed {local_time(config, ticket.fixed_at)}" if ticket.fixed_at else ""))
     if view.penalty is not None:
         line = view.penalty
         owed = format_days(line.days) if line.days is not None else format_money(
@@ -127,9 +124,9 @@ async def _list(args: argparse.Namespace) -> int:
         return 0
     rows = [[
         v.ticket.id, v.ticket.customer_id, v.ticket.service_id, v.ticket.level,
-        v.ticket.channel, _time(config, v.ticket.opened_at), v.ticket.status,
-        f"{_time(config, v.diagnosis_due)} {v.diagnosis}",
-        "-" if v.fix_due is None else f"{_time(config, v.fix_due)} {v.fix or '-'}",
+        v.ticket.channel, local_time(config, v.ticket.opened_at), v.ticket.status,
+        f"{local_time(config, v.diagnosis_due)} {v.diagnosis}",
+        "-" if v.fix_due is None else f"{local_time(config, v.fix_due)} {v.fix or '-'}",
         v.ticket.title,
     ] for v in views]
     print(text_table(["id", "customer", "service", "level", "channel", "opened", "status",
@@ -147,7 +144,7 @@ async def _show(args: argparse.Namespace) -> int:
         return 0
     print(_summary(config, view))
     print(text_table(["at", "event", "channel", "by", "note"], [
-        [_time(config, e.at), e.kind, e.channel or "", e.actor, e.note or ""]
+        [local_time(config, e.at), e.kind, e.channel or "", e.actor, e.note or ""]
         for e in view.events]))
     return 0
 
