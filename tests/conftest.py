@@ -30,16 +30,38 @@ PG_ENV = "SLA_MONITOR_TEST_PG_URL"
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 
+def _editable_install_of_checkout() -> bool:
+    """Whether the installed ``sla-monitor`` is ``pip install -e`` of this checkout."""
+    import json
+    from importlib import metadata
+
+    try:
+        text = metadata.distribution("sla-monitor").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return False
+    if not text:
+        return False
+    found = json.loads(text)
+    if not found.get("dir_info", {}).get("editable"):
+        return False
+    url = str(found.get("url", ""))
+    return url.startswith("file://") and Path(url[len("file://"):]).resolve() == CHECKOUT
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Refuse to test the checkout: the suite proves the installed product."""
+    """Test an installed product: a wheel (CI, ``pip install '.[test]'``) or an editable
+    install of this very checkout (development, ``pip install -e '.[test]'``). Refused: the
+    checkout's ``monitor/`` picked up from the current directory while a wheel, or nothing,
+    is installed, which would silently test other code than the one installed."""
     import monitor
 
     location = Path(monitor.__file__).resolve()
     # A venv inside the checkout (.venv/) is an installation; only ./monitor/ is the source.
-    if location.is_relative_to(CHECKOUT / "monitor"):
+    if location.is_relative_to(CHECKOUT / "monitor") and not _editable_install_of_checkout():
         raise pytest.UsageError(
-            f"monitor is imported from the checkout ({location}); install it "
-            "(pip install '.[test]') and run the venv's pytest, which uses --import-mode=importlib"
+            f"monitor is imported from the checkout ({location}) but is not installed from "
+            "it: pip install -e '.[test]' (development) or pip install '.[test]' and run "
+            "the venv's pytest, which uses --import-mode=importlib"
         )
 
 
