@@ -35,6 +35,7 @@ from monitor.cli import (
 from monitor.cli.common import flag, with_typed
 from monitor.errors import InputError, MonitorError
 from monitor.logs import for_stderr
+from monitor.present.tables import terminal_width, width_for_tables
 
 COMMAND_MODULES = (
     demo, check, db, run, incident, maintenance, report, statement, claim, ticket, ledger,
@@ -70,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args))
+        with width_for_tables(None if getattr(args, "wide", False) else terminal_width()):
+            return int(args.handler(args))
     except InputError as exc:
         # Actions name fields (end); the command line says --end, and echoes the value as
         # the user typed it before the form it was read as.

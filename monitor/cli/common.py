@@ -190,6 +190,11 @@ def add_time_help(parser: argparse.ArgumentParser) -> None:
 def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
     kinds = choices or ("table", "json")
     parser.add_argument("--format", choices=kinds, default=kinds[0], help=f"default: {kinds[0]}")
+    if "table" in kinds:
+        parser.add_argument(
+            "--wide", action="store_true",
+            help="tables as wide as their longest cells (default: wrapped to fit the terminal)",
+        )
 
 
 def run_async(

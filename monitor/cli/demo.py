@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from monitor.cli.common import print_json
 from monitor.errors import InputError
 from monitor.present import format_duration, format_money, format_time, report_table
+from monitor.present.tables import fit_line, terminal_width, width_for_tables
 from monitor.sla import MonthReport
 
 if TYPE_CHECKING:
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
 
 #: --calendar: a Gregorian provider in UTC, or one like config.example.yaml.
 ZONES = {"gregorian": "UTC", "jalali": "Asia/Tehran"}
+
+#: The demo's text fits this many columns (or a narrower terminal): a newcomer's first
+#: screen is not a 263-column report.
+WIDTH = 100
+
+
+def _width() -> int:
+    terminal = terminal_width()
+    return WIDTH if terminal is None else max(40, min(WIDTH, terminal))
 
 
 def _keep_directory(text: str | None) -> Path | None:
@@ -62,8 +72,10 @@ def demo(args: argparse.Namespace) -> int:
     )
     progress = sys.stderr if args.format == "json" else sys.stdout
 
+    width = _width()
+
     def say(line: str) -> None:
-        print(line, file=progress, flush=True)
+        print(fit_line(line, width), file=progress, flush=True)
 
     say(
         "sla-monitor demo: a hosting provider with two customers on this machine; one project "
@@ -83,7 +95,9 @@ def demo(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(summary_json(result))
     else:
-        print(summary_text(result))
+        with width_for_tables(width):
+            text = summary_text(result)
+        print("\n".join(fit_line(line, width) for line in text.split("\n")))
     return 0
 
 
@@ -160,9 +174,9 @@ def summary_text(result: DemoResult) -> str:
     for mail in result.mail:
         who = "operators" if mail.kind.startswith("ops-") else f"customer {result.customer}"
         out += [
-            f"  {format_time(mail.received_at, tz, calendar, seconds=True)}  {mail.kind:<13}  {mail.subject}",
-            f"      to {', '.join(mail.to)} ({who})"
-            + (f"  {mail.file}" if mail.file is not None else ""),
+            f"  {format_time(mail.received_at, tz, calendar, seconds=True)}  {mail.kind:<12}  "
+            f"to {', '.join(mail.to)} ({who})" + (f"  {mail.file}" if mail.file is not None else ""),
+            f"      {mail.subject}",
         ]
     out.append(
         "  Customer bita got none: only acme's project failed; the shared panel and srv-1 "
