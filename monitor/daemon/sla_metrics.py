@@ -1,7 +1,9 @@
 """Per-customer SLA metrics of the running month (SPEC section 7), computed on a timer by
 the engine (:class:`monitor.actions.standing.RunningMonth`), never inside a scrape: a
 scrape reads the last refresh's numbers. The first refresh runs while the daemon starts,
-before its HTTP edge answers: the first scrape already has every customer's series.
+before its HTTP edge answers: the first scrape already has every customer's series. It is
+the month's whole read, on a worker thread (probes already run meanwhile): at 10,000
+customers about 12 CPU-s more before the daemon is ready (``benchmarks/bench_sla_metrics.py``).
 
 Series per customer (labels ``customer``, the configured id, never the name):
 
@@ -16,7 +18,7 @@ Series per customer (labels ``customer``, the configured id, never the name):
   service credited: 86400 per credit day (R-T1, R-N1, R-P1, R-T2);
 * ``sla_monitor_customer_next_tier_seconds``: counted downtime still missing before the next
   tier; absent above the highest tier and for a customer who earns no credit
-  (R-EX5..R-EX7). The alert ``CustomerAboutToCrossTier`` watches it.
+  (R-EX5..R-EX7). The alert ``CustomerAboutToCrossCreditTier`` watches it.
 
 and ``sla_monitor_sla_target_ratio`` (the target, for dashboards),
 ``sla_monitor_sla_refresh_duration_seconds`` and ``sla_monitor_sla_refreshes_total``,
@@ -38,7 +40,8 @@ label). Every shipped rule and dashboard query therefore aggregates by customer
 (``min by (customer)``/``max by (customer)``, the worse of the nodes' figures, which
 within a month is also the most recently refreshed one) before comparing, counting or
 summing, and takes the target as ``max(sla_monitor_sla_target_ratio)``; the tests in
-``tests/test_grafana.py`` and ``grafana/alerts.test.yml`` hold them to it. Exporting them
+``tests/test_grafana.py``, ``grafana/alerts.test.yml`` and ``grafana/dashboard.test.yml``
+hold them to it. Exporting them
 from the leader only was not chosen: the series would vanish at every leader handover
 and while the leader cannot reach the database (resolving alerts, blanking panels), and
 the old and the new leader's series overlap for a scrape interval at a handover anyway,
