@@ -257,6 +257,7 @@ class Daemon:
             await self.clock_steps.start()
         self.running_month = RunningMonth(self.db, settings)
         self.sla_metrics = SLARefresher(self.running_month, self.clock, self.registry)
+        await self.sla_metrics.refresh()  # the per-customer series from the first scrape on
         self._every(settings.monitor.sla_metrics_interval, self.sla_metrics.refresh, "sla-metrics")
         self.web = Web(self.db, settings, self.clock, tokens, links)
         await self._start_http()

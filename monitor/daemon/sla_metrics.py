@@ -1,6 +1,9 @@
-"""Per-customer SLA metrics of the running month (SPEC section 7, issue 11), computed on a
-timer by the engine (:class:`monitor.actions.standing.RunningMonth`), never inside a
-scrape: a scrape reads the last refresh's numbers.
+"""Per-customer SLA metrics of the running month (SPEC section 7), computed on a timer by
+the engine (:class:`monitor.actions.standing.RunningMonth`), never inside a scrape: a
+scrape reads the last refresh's numbers. The first refresh runs while the daemon starts,
+before its HTTP edge answers: the first scrape already has every customer's series. It is
+the month's whole read, on a worker thread (probes already run meanwhile): at 10,000
+customers about 12 CPU-s more before the daemon is ready (``benchmarks/bench_sla_metrics.py``).
 
 Series per customer (labels ``customer``, the configured id, never the name):
 
@@ -11,15 +14,38 @@ Series per customer (labels ``customer``, the configured id, never the name):
   missed (R-T0), negative once it is;
 * ``sla_monitor_customer_projected_tier``: the credit tier reached so far, 0 for none, 1 for
   the first configured tier (1w), 2 for the second... (R-T1);
-* ``sla_monitor_customer_credit_days``: credit days owed so far (R-T1, R-N1, R-P1, R-T2);
+* ``sla_monitor_customer_credit_seconds``: the credit owed so far, as the length of the
+  service credited: 86400 per credit day (R-T1, R-N1, R-P1, R-T2);
 * ``sla_monitor_customer_next_tier_seconds``: counted downtime still missing before the next
   tier; absent above the highest tier and for a customer who earns no credit
-  (R-EX5..R-EX7). The alert ``CustomerAboutToCrossTier`` watches it.
+  (R-EX5..R-EX7). The alert ``CustomerAboutToCrossCreditTier`` watches it.
 
 and ``sla_monitor_sla_target_ratio`` (the target, for dashboards),
 ``sla_monitor_sla_refresh_duration_seconds`` and ``sla_monitor_sla_refreshes_total``,
 ``sla_monitor_sla_customers_recomputed`` (how many the last refresh computed),
 ``sla_monitor_sla_refresh_timestamp_seconds``.
+
+*Decision, names:* every name passes ``promtool check metrics`` and follows the
+Prometheus naming guide: base units only (seconds, ratios), ``_total`` on counters.
+Credit is a length of service, so it is exported in seconds
+(``sla_monitor_customer_credit_seconds``; a 7-day tier is 604800, half a day 43200,
+exact) rather than under a unitless name that would hide the unit; dashboards divide by
+86400 to show days, alert templates may use ``humanizeDuration``. (``..._credit_days``
+is refused by promtool: "use base unit seconds instead of days".)
+
+*Decision, several daemons (a cluster on one PostgreSQL, :mod:`monitor.daemon.cluster`)
+behind one Prometheus:* every node refreshes and exports the same per-customer series,
+read from the one database, so each customer's series exist once per node (``instance``
+label). Every shipped rule and dashboard query therefore aggregates by customer
+(``min by (customer)``/``max by (customer)``, the worse of the nodes' figures, which
+within a month is also the most recently refreshed one) before comparing, counting or
+summing, and takes the target as ``max(sla_monitor_sla_target_ratio)``; the tests in
+``tests/test_grafana.py``, ``grafana/alerts.test.yml`` and ``grafana/dashboard.test.yml``
+hold them to it. Exporting them
+from the leader only was not chosen: the series would vanish at every leader handover
+and while the leader cannot reach the database (resolving alerts, blanking panels), and
+the old and the new leader's series overlap for a scrape interval at a handover anyway,
+so the queries would have to aggregate all the same.
 """
 
 from __future__ import annotations
@@ -49,11 +75,14 @@ CUSTOMER_SERIES = (
      "Counted downtime left this month before availability falls below the target (R-T0)."),
     ("sla_monitor_customer_projected_tier",
      "Credit tier reached so far this month: 0 none, 1 the first configured tier (R-T1)."),
-    ("sla_monitor_customer_credit_days", "Credit days owed so far this month (R-T2)."),
+    ("sla_monitor_customer_credit_seconds",
+     "Credit owed so far this month, as the length of the service credited (R-T2): "
+     "86400 per credit day."),
     ("sla_monitor_customer_next_tier_seconds",
      "Counted downtime still missing before the next credit tier (R-T1)."),
 )
 _NEXT_TIER = len(CUSTOMER_SERIES) - 1
+SECONDS_PER_DAY = 86400
 
 
 class CustomerSLAMetrics(Collector):
@@ -104,7 +133,7 @@ def _row(report: CustomerReport, period: MonthPeriod, policy: Policy,
         float(report.downtime_seconds),
         float(error_budget_seconds(report.downtime_seconds, period.seconds, policy)),
         float(ranks.get(report.tier, 0) if report.tier else 0),
-        float(report.credit_days_total),
+        float(report.credit_days_total * SECONDS_PER_DAY),
         coming,
     )
     assert len(row) == _NEXT_TIER + 1
