@@ -24,28 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.store import Database, create_engine
 from monitor.store.migrate import upgrade
 from monitor.testing.smtp import SMTPSink
-from tests.support import DaemonProcess
+from tests.support import DaemonProcess, editable_install_of
 
 PG_ENV = "SLA_MONITOR_TEST_PG_URL"
 CHECKOUT = Path(__file__).resolve().parents[1]
-
-
-def _editable_install_of_checkout() -> bool:
-    """Whether the installed ``sla-monitor`` is ``pip install -e`` of this checkout."""
-    import json
-    from importlib import metadata
-
-    try:
-        text = metadata.distribution("sla-monitor").read_text("direct_url.json")
-    except metadata.PackageNotFoundError:
-        return False
-    if not text:
-        return False
-    found = json.loads(text)
-    if not found.get("dir_info", {}).get("editable"):
-        return False
-    url = str(found.get("url", ""))
-    return url.startswith("file://") and Path(url[len("file://"):]).resolve() == CHECKOUT
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -57,7 +39,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     location = Path(monitor.__file__).resolve()
     # A venv inside the checkout (.venv/) is an installation; only ./monitor/ is the source.
-    if location.is_relative_to(CHECKOUT / "monitor") and not _editable_install_of_checkout():
+    if location.is_relative_to(CHECKOUT / "monitor") and not editable_install_of(CHECKOUT):
         raise pytest.UsageError(
             f"monitor is imported from the checkout ({location}) but is not installed from "
             "it: pip install -e '.[test]' (development) or pip install '.[test]' and run "

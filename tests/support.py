@@ -136,3 +136,21 @@ class DaemonProcess:
         if self.alive():
             self.signal(signal.SIGKILL)
             self.wait()
+
+
+def editable_install_of(checkout: Path) -> bool:
+    """Whether the installed ``sla-monitor`` is ``pip install -e`` of ``checkout``."""
+    import json
+    from importlib import metadata
+
+    try:
+        text = metadata.distribution("sla-monitor").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return False
+    if not text:
+        return False
+    found = json.loads(text)
+    if not found.get("dir_info", {}).get("editable"):
+        return False
+    url = str(found.get("url", ""))
+    return url.startswith("file://") and Path(url[len("file://"):]).resolve() == checkout

@@ -12,6 +12,7 @@ missing from the wheel while every test passed).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -21,9 +22,19 @@ from pathlib import Path
 import pytest
 
 import monitor
-from tests.support import sla_monitor_command
+from tests.support import editable_install_of, sla_monitor_command
 
 CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def wheel_installed() -> None:
+    """These tests prove the installed wheel. An editable install (development) *is* the
+    checkout: skipped there, and an error in CI, which always installs the wheel."""
+    if editable_install_of(CHECKOUT):
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the built wheel, not an editable install")
+        pytest.skip("proves the installed wheel; this is an editable install (CI runs it)")
 
 
 def _data_files() -> set[str]:
@@ -46,7 +57,7 @@ def _source_packages() -> set[str]:
     return found
 
 
-def test_monitor_is_imported_from_the_installed_distribution() -> None:
+def test_monitor_is_imported_from_the_installed_distribution(wheel_installed: None) -> None:
     installed = Path(monitor.__file__).resolve()
     # The checkout's source is ./monitor; a venv inside the checkout (.venv/) is an installation.
     assert not installed.is_relative_to(CHECKOUT / "monitor"), (
@@ -119,7 +130,7 @@ def test_every_source_package_is_in_the_wheel(tmp_path: Path) -> None:
     assert not missing_data, f"data files left out of the wheel: {missing_data}"
 
 
-def test_the_installed_package_has_its_templates_and_static_files() -> None:
+def test_the_installed_package_has_its_templates_and_static_files(wheel_installed: None) -> None:
     """The installed daemon renders from its own files: each one of the checkout is there,
     byte for byte (a stale install would render yesterday's page)."""
     installed = Path(monitor.__file__).resolve().parent
@@ -130,7 +141,7 @@ def test_the_installed_package_has_its_templates_and_static_files() -> None:
 
 
 @pytest.mark.parametrize("package", sorted(_source_packages()))
-def test_every_source_package_is_installed(package: str) -> None:
+def test_every_source_package_is_installed(package: str, wheel_installed: None) -> None:
     __import__(package)
     module = sys.modules[package]
     location = Path(module.__file__ or "").resolve()
