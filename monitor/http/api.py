@@ -49,10 +49,7 @@ def _month_span(call: Call, month: str | None) -> tuple[object, object]:
 
 
 def _incident_id(call: Call) -> int:
-    raw = call.path("incident_id")
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
-        raise InputError("incident_id", raw, "an existing incident id")
-    return int(raw)
+    return call.id("incident_id")
 
 
 async def list_incidents(call: Call) -> Reply:
