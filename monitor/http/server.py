@@ -13,8 +13,9 @@
 Every answer carries the security headers (:func:`security_headers`): a Content Security
 Policy without inline script or style (the pages have no script at all), no MIME
 sniffing, no referrer, no framing. Unknown paths and methods under ``/api/`` are answered
-in the API's error shape; an unexpected error is logged (never a token or a body) and
-answered 500 without details.
+in the API's error shape; an unexpected error is answered 500 without details, counted
+(``sla_monitor_http_unexpected_errors_total``) and logged in one line, never a token or a
+body, its traceback once a minute per distinct error (:mod:`.failures`).
 
 ``/metrics`` is rendered in a worker thread: at 40,000 targets the page has 80,000 series
 and takes a few hundred milliseconds of Python, which on the event loop would hold every
@@ -41,6 +42,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from monitor.http.api import ROUTES as API_ROUTES
 from monitor.http.context import WEB, Web
+from monitor.http.failures import UnexpectedErrors, unexpected_errors
 from monitor.http.openapi import OPENAPI_KEY, build_document
 from monitor.http.pages import (
     claim_form,
@@ -81,6 +83,7 @@ class Readiness:
 ReadyCheck = Callable[[], Awaitable[Readiness]]
 
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+ERRORS_KEY = web.AppKey("unexpected_errors", UnexpectedErrors)
 READY_KEY = web.AppKey("ready", object)
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -162,8 +165,8 @@ async def security_headers(
         response = await handler(request)
     except web.HTTPException as exc:
         response = _http_error(request, exc)
-    except Exception:
-        log.exception("request failed", extra={"method": request.method, "path": request.path})
+    except Exception as exc:  # answered 500; counted and logged (.failures)
+        request.app[ERRORS_KEY].record(request.method, request.path, exc)
         response = (problem(500, "internal", "an unexpected error; it is logged")
                     if request.path.startswith("/api/") else web.Response(
                         status=500, text="An unexpected error; it is logged.\n"))
@@ -196,6 +199,7 @@ def make_app(registry: CollectorRegistry, ready: ReadyCheck, context: Web | None
     """The application; without ``context`` (no database yet) only metrics and health."""
     app = web.Application(client_max_size=YAML_LIMIT, middlewares=[security_headers])
     app[REGISTRY_KEY] = registry
+    app[ERRORS_KEY] = unexpected_errors(registry)
     app[READY_KEY] = ready
     routes = ROUTES if context is not None else tuple(r for r in ROUTES if r.path in _BASIC)
     if context is not None:
