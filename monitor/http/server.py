@@ -10,6 +10,11 @@
 ``/metrics``, ``/healthz``, ``/readyz``         Prometheus metrics, liveness, readiness
 ==============================================  ===============================================
 
+Every GET route answers ``HEAD`` too (the same status and headers, no body) and every
+path ``OPTIONS`` (204 with ``Allow``): load balancers and monitors send them. Neither is
+in the OpenAPI document (derived from GET, as RFC 9110 and OpenAPI tools take them); its
+description says so.
+
 Every answer carries the security headers (:func:`security_headers`): a Content Security
 Policy without inline script or style (the pages have no script at all), no MIME
 sniffing, no referrer, no framing. Unknown paths and methods under ``/api/`` are answered
@@ -205,10 +210,30 @@ def make_app(registry: CollectorRegistry, ready: ReadyCheck, context: Web | None
     if context is not None:
         app[WEB] = context
         app[aiohttp_jinja2.APP_KEY] = environment()
+    methods: dict[str, list[str]] = {}
     for route in routes:
-        app.router.add_route(route.method, _aiohttp_path(route.path), endpoint(route))
+        handler = endpoint(route)
+        app.router.add_route(route.method, _aiohttp_path(route.path), handler)
+        methods.setdefault(route.path, []).append(route.method)
+        if route.method == "GET":
+            # The same handler: the same status and headers; aiohttp sends no body to HEAD.
+            app.router.add_route("HEAD", _aiohttp_path(route.path), handler)
+            methods[route.path].append("HEAD")
+    for path, verbs in methods.items():
+        app.router.add_route("OPTIONS", _aiohttp_path(path), _options(verbs))
     app[OPENAPI_KEY] = build_document(routes)
     return app
+
+
+def _options(methods: list[str]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """``OPTIONS``: 204 and the methods of the path (no credentials needed: it says
+    nothing the OpenAPI document does not)."""
+    allow = ", ".join([*methods, "OPTIONS"])
+
+    async def options(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204, headers={"Allow": allow})
+
+    return options
 
 
 def _aiohttp_path(path: str) -> str:
