@@ -23,6 +23,7 @@ from monitor.actions import (
 )
 from monitor.errors import InputError
 from monitor.http.contract_api import ROUTES as CONTRACT_ROUTES
+from monitor.http.problems import problem
 from monitor.http.routing import Call, Reply, Route
 from monitor.http.schemas import (
     CauseChange,
@@ -146,8 +147,19 @@ async def check_running_config(call: Call) -> Reply:
     return Reply(200, await asyncio.to_thread(actions.check_config, call.web.settings.config))
 
 
-async def check_config_text(call: Call) -> Reply:
-    return Reply(200, await asyncio.to_thread(actions.check_config_text, call.body))
+CHECK_RETRY_AFTER = 5  # seconds: a check of a large configuration takes a few
+
+
+async def check_config_text(call: Call) -> web.StreamResponse:
+    """A configuration sent as YAML, checked in a child process (the daemon probes), one at
+    a time: another check meanwhile is 429. The child's JSON is the answer as it is."""
+    running = call.web.config_check
+    if running.locked():
+        return problem(429, "busy", "a configuration check is running; one runs at a time",
+                       headers={"Retry-After": str(CHECK_RETRY_AFTER)})
+    async with running:
+        checked = await actions.check_config_isolated(call.body)
+    return web.Response(text=checked, content_type="application/json")
 
 
 async def list_customers(call: Call) -> Reply:
@@ -224,9 +236,11 @@ ROUTES: tuple[Route, ...] = (
           "The running configuration's check (check-config; D-1)", "read", "config",
           answers={200: ConfigCheck, **_ERRORS}),
     Route("POST", "/api/v1/config/check", check_config_text,
-          "Check a configuration file sent as YAML, changing nothing (check-config)", "read",
+          "Check a configuration file sent as YAML, changing nothing (check-config)", "write",
           "config", body=str, body_kind="yaml",
-          answers={200: ConfigCheck, **_WRITE_ERRORS}),
+          answers={200: ConfigCheck, **_WRITE_ERRORS, 429: "Problem"},
+          description="At most http.max_config_bytes (else 413); checked in a child "
+          "process, one at a time (another meanwhile: 429 with Retry-After)."),
     Route("GET", "/api/v1/customers", list_customers, "Customers", "read", "customers",
           answers={200: list[CustomerBrief], **_ERRORS}),
     Route("GET", "/api/v1/customers/{customer}", get_customer,

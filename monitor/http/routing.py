@@ -11,7 +11,8 @@ everything routes share, in this order:
    exist: existence would leak);
 2. **the path's ids**: an integer id (``{incident_id}``...) that is not a positive ASCII
    integer below 2**31 names nothing: 404, before the body is read (:func:`parse_id`);
-3. **the body**: at most :data:`BODY_LIMIT` bytes (else 413), JSON (else 415) nested at
+3. **the body**: at most :data:`BODY_LIMIT` bytes (a configuration's YAML:
+   ``http.max_config_bytes``; else 413), JSON (else 415) nested at
    most :data:`JSON_DEPTH_LIMIT` deep (else 422: a deeper document is refused before it
    is parsed, never a recursion error), fitting the model (else 422 with a JSON pointer
    per field);
@@ -46,7 +47,6 @@ from monitor.store import idempotency
 __all__ = [
     "BODY_LIMIT",
     "JSON_DEPTH_LIMIT",
-    "YAML_LIMIT",
     "Access",
     "Call",
     "Reply",
@@ -58,7 +58,6 @@ __all__ = [
 ]
 
 BODY_LIMIT = 64 * 1024  # a JSON request body
-YAML_LIMIT = 4 * 1024 * 1024  # a configuration to check (20,000 targets fit)
 
 Access = Literal["public", "read", "write", "customer_read", "customer_write"]
 Kind = Literal["json", "html", "text", "xml", "svg", "yaml", "form"]
@@ -290,10 +289,10 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
         if refused is not None:
             return refused
         for name in integer_ids:
-            raw = request.match_info[name]
-            if parse_id(raw) is None:
+            given = request.match_info[name]
+            if parse_id(given) is None:
                 return problem(404, "not_found", str(InputError(
-                    name, raw, f"an existing {name.removesuffix('_id')} id")))
+                    name, given, f"an existing {name.removesuffix('_id')} id")))
         call = Call(request, context, principal)
         raw = b""
         try:
@@ -303,7 +302,8 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
                 except ValidationError as exc:
                     return from_validation_error(exc, parameters=True)
             if route.body is not None:
-                limit = YAML_LIMIT if route.body_kind == "yaml" else BODY_LIMIT
+                limit = (context.settings.http.max_config_bytes if route.body_kind == "yaml"
+                         else BODY_LIMIT)
                 read = await read_limited(request, limit)
                 if isinstance(read, web.Response):
                     return read

@@ -65,7 +65,7 @@ from monitor.http.public import (
     statuspage_status,
     statuspage_summary,
 )
-from monitor.http.routing import BODY_LIMIT, YAML_LIMIT, Call, Route, endpoint
+from monitor.http.routing import BODY_LIMIT, Call, Route, endpoint
 from monitor.http.schemas import ClaimForm
 from monitor.present.html import environment
 
@@ -202,7 +202,9 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamRespo
 
 def make_app(registry: CollectorRegistry, ready: ReadyCheck, context: Web | None = None) -> web.Application:
     """The application; without ``context`` (no database yet) only metrics and health."""
-    app = web.Application(client_max_size=YAML_LIMIT, middlewares=[security_headers])
+    # Bodies are read by routing.read_limited, each within its own limit.
+    largest = context.settings.http.max_config_bytes if context is not None else BODY_LIMIT
+    app = web.Application(client_max_size=largest, middlewares=[security_headers])
     app[REGISTRY_KEY] = registry
     app[ERRORS_KEY] = unexpected_errors(registry)
     app[READY_KEY] = ready
