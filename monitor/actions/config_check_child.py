@@ -10,7 +10,7 @@ import json
 import sys
 
 from monitor.actions.config_check import check_config_text
-from monitor.config.isolated import error_line, limit_memory
+from monitor.config.isolated import error_line, restrict
 from monitor.errors import ConfigError
 from monitor.present import as_json
 
@@ -19,7 +19,7 @@ __all__ = ["main"]
 
 def main() -> int:
     """The child: YAML on stdin; the check's JSON on stdout, or the ConfigError and exit 2."""
-    limit_memory()
+    restrict()
     text = sys.stdin.buffer.read().decode("utf-8")
     try:
         checked = check_config_text(text)

@@ -51,8 +51,14 @@ from monitor.config.loader import load_config
 from monitor.config.schema import Canary, Config, Customer, Server, Service
 from monitor.errors import ConfigError, ConfigIssue
 
-__all__ = ["MEMORY_VARIABLE", "error_line", "limit_memory", "load_config_async",
-           "load_config_isolated", "run_isolated"]
+__all__ = [
+    "MEMORY_VARIABLE",
+    "error_line",
+    "load_config_async",
+    "load_config_isolated",
+    "restrict",
+    "run_isolated",
+]
 
 CHUNK = 1000  # list items per line: one line validates in a few tens of milliseconds
 # The sections long enough to matter, and the type of their items.
@@ -64,6 +70,7 @@ _LISTS: dict[str, TypeAdapter[Any]] = {
 _CANARIES = TypeAdapter(list[Canary])
 _CHILD_LIMIT = 600.0  # seconds: a configuration that takes longer to read is refused
 MEMORY_VARIABLE = "SLA_MONITOR_CHILD_MEMORY"  # bytes of address space a child may take
+CHILD_NICENESS = 10  # a check's child yields the CPU to the daemon (and its probe workers)
 
 
 def _command(path: Path) -> list[str]:
@@ -138,8 +145,8 @@ async def run_isolated(module: str, stdin: bytes, *, source: str, seconds: float
     """``python -I -m MODULE`` fed ``stdin``: what it printed, once it exits 0; the
     :class:`ConfigError` it printed (:func:`error_line`), or one saying why it failed
     (a crash, ``seconds`` passed: the child is killed). With ``memory`` (bytes),
-    the child limits its own address space to that (``MODULE`` reads
-    :data:`MEMORY_VARIABLE`): what it parses cannot take the machine's memory.
+    the child limits its own address space to that (``MODULE`` calls :func:`restrict`,
+    which reads :data:`MEMORY_VARIABLE`): what it parses cannot take the machine's memory.
 
     The daemon only waits for it: the parse runs in another process, on another core,
     and its memory is given back when it exits."""
@@ -166,13 +173,16 @@ async def run_isolated(module: str, stdin: bytes, *, source: str, seconds: float
     return out
 
 
-def limit_memory() -> None:
-    """In a child of :func:`run_isolated`: the address space it was given, if any."""
+def restrict() -> None:
+    """In a child of :func:`run_isolated`: the address space it was given, if any, and a
+    lower CPU priority (:data:`CHILD_NICENESS`): on a busy machine the daemon's probes
+    come before a check someone asked for."""
     import resource
 
     given = os.environ.get(MEMORY_VARIABLE, "")
     if re.fullmatch(r"[0-9]{1,15}", given):
         resource.setrlimit(resource.RLIMIT_AS, (int(given), int(given)))
+    os.nice(CHILD_NICENESS)
 
 
 def _error(text: str, source: str) -> ConfigError:

@@ -23,7 +23,6 @@ from monitor.actions import (
 )
 from monitor.errors import InputError
 from monitor.http.contract_api import ROUTES as CONTRACT_ROUTES
-from monitor.http.problems import problem
 from monitor.http.routing import Call, Reply, Route
 from monitor.http.schemas import (
     CauseChange,
@@ -147,18 +146,10 @@ async def check_running_config(call: Call) -> Reply:
     return Reply(200, await asyncio.to_thread(actions.check_config, call.web.settings.config))
 
 
-CHECK_RETRY_AFTER = 5  # seconds: a check of a large configuration takes a few
-
-
 async def check_config_text(call: Call) -> web.StreamResponse:
-    """A configuration sent as YAML, checked in a child process (the daemon probes), one at
-    a time: another check meanwhile is 429. The child's JSON is the answer as it is."""
-    running = call.web.config_check
-    if running.locked():
-        return problem(429, "busy", "a configuration check is running; one runs at a time",
-                       headers={"Retry-After": str(CHECK_RETRY_AFTER)})
-    async with running:
-        checked = await actions.check_config_isolated(call.body)
+    """A configuration sent as YAML, checked in a child process (the daemon probes); the
+    route runs one at a time. The child's JSON is the answer as it is."""
+    checked = await actions.check_config_isolated(call.body)
     return web.Response(text=checked, content_type="application/json")
 
 
@@ -238,7 +229,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/config/check", check_config_text,
           "Check a configuration file sent as YAML, changing nothing (check-config)", "write",
           "config", body=str, body_kind="yaml",
-          answers={200: ConfigCheck, **_WRITE_ERRORS, 429: "Problem"},
+          answers={200: ConfigCheck, **_WRITE_ERRORS, 429: "Problem"}, one_at_a_time=True,
           description="At most http.max_config_bytes (else 413); checked in a child "
           "process, one at a time (another meanwhile: 429 with Retry-After)."),
     Route("GET", "/api/v1/customers", list_customers, "Customers", "read", "customers",

@@ -25,7 +25,8 @@ class Web:
     tokens: TokenSet = field(default_factory=TokenSet)
     links: LinkKeys | None = None
     bound_url: str | None = None  # where the server listens, once bound (port 0 resolved)
-    config_check: asyncio.Lock = field(default_factory=asyncio.Lock)  # one check at a time
+    # The routes answered one at a time (routing.Route.one_at_a_time), by operation id.
+    running: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @property
     def public_url(self) -> str:

@@ -19,7 +19,9 @@ everything routes share, in this order:
 4. **once**: a write with an ``Idempotency-Key`` runs in one transaction with the record
    of its answer; a retry gets that answer (``Idempotent-Replayed: true``), the same key
    with a different request 422, a concurrent twin 409;
-5. **errors**: an action's :class:`~monitor.errors.InputError` → 422 naming the field
+5. **one at a time** (``one_at_a_time``): a call while another of the route is answered
+   is 429 with ``Retry-After``, before its body is read;
+6. **errors**: an action's :class:`~monitor.errors.InputError` → 422 naming the field
    (an unknown id in the path → 404), a :class:`~monitor.errors.ConfigError` → 422 with
    each issue's pointer.
 """
@@ -62,6 +64,7 @@ BODY_LIMIT = 64 * 1024  # a JSON request body
 Access = Literal["public", "read", "write", "customer_read", "customer_write"]
 Kind = Literal["json", "html", "text", "xml", "svg", "yaml", "form"]
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
+RETRY_AFTER = 5  # seconds, for a route answered one at a time (a check takes a few)
 JSON_DEPTH_LIMIT = 64  # arrays and objects inside each other; no request needs more than 4
 # Numbers, ids, expiries and tokens are read as ASCII only: ``[0-9]`` is ASCII in every
 # mode (``\d`` and ``str.isdigit`` accept "²" and "٣", which ``int`` then refuses).
@@ -163,6 +166,7 @@ class Route:
     idempotent_key: bool = False  # honours Idempotency-Key
     path_ids: Mapping[str, str] = field(default_factory=dict)  # action field -> path parameter
     form: type[BaseModel] | None = None  # a page's form, read by its handler (documented)
+    one_at_a_time: bool = False  # another call meanwhile: 429 with Retry-After
 
     @property
     def operation_id(self) -> str:
@@ -294,6 +298,18 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
                 return problem(404, "not_found", str(InputError(
                     name, given, f"an existing {name.removesuffix('_id')} id")))
         call = Call(request, context, principal)
+        if route.one_at_a_time:
+            running = context.running.setdefault(route.operation_id, asyncio.Lock())
+            if running.locked():  # refused before its body is read
+                return problem(429, "busy", "another such request is being answered; "
+                               "one runs at a time",
+                               headers={"Retry-After": str(RETRY_AFTER)})
+            async with running:
+                return await serve(call)
+        return await serve(call)
+
+    async def serve(call: Call) -> web.StreamResponse:
+        request, context = call.request, call.web
         raw = b""
         try:
             if route.query is not None:
