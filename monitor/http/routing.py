@@ -11,16 +11,16 @@ everything routes share, in this order:
    exist: existence would leak);
 2. **the path's ids**: an integer id (``{incident_id}``...) that is not a positive ASCII
    integer below 2**31 names nothing: 404, before the body is read (:func:`parse_id`);
-3. **the body**: at most :data:`BODY_LIMIT` bytes (a configuration's YAML:
+3. **one at a time** (``one_at_a_time``): a call while another of the route is answered
+   is 429 with ``Retry-After``, before its body is read;
+4. **the body**: at most :data:`BODY_LIMIT` bytes (a configuration's YAML:
    ``http.max_config_bytes``; else 413), JSON (else 415) nested at
    most :data:`JSON_DEPTH_LIMIT` deep (else 422: a deeper document is refused before it
    is parsed, never a recursion error), fitting the model (else 422 with a JSON pointer
    per field);
-4. **once**: a write with an ``Idempotency-Key`` runs in one transaction with the record
+5. **once**: a write with an ``Idempotency-Key`` runs in one transaction with the record
    of its answer; a retry gets that answer (``Idempotent-Replayed: true``), the same key
    with a different request 422, a concurrent twin 409;
-5. **one at a time** (``one_at_a_time``): a call while another of the route is answered
-   is 429 with ``Retry-After``, before its body is read;
 6. **errors**: an action's :class:`~monitor.errors.InputError` → 422 naming the field
    (an unknown id in the path → 404), a :class:`~monitor.errors.ConfigError` → 422 with
    each issue's pointer.
