@@ -75,6 +75,7 @@ from monitor.daemon.workers import ProbeWorkers, cpus, probes_here, worker_count
 from monitor.errors import MonitorError
 from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import TokenSet, load_tokens
+from monitor.http.serving import CappedTCPSite, runner_options
 from monitor.notify import Notifier, NotifierPlan
 from monitor.notify.contract import ContractMailer
 from monitor.notify.smtp import Transport
@@ -465,11 +466,15 @@ class Daemon:
     async def _start_http(self) -> None:
         host, _, port = self.settings.http.listen.rpartition(":")
         # No access log: a query string may hold a customer link's signature.
+        http = self.settings.http
         self._runner = web.AppRunner(
-            make_app(self.registry, self.ready, self.web), access_log=None
+            make_app(self.registry, self.ready, self.web), access_log=None,
+            **runner_options(http),
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+        # The header timeout and the connection cap (monitor.http.serving).
+        site = CappedTCPSite(self._runner, host.strip("[]"), int(port),
+                             max_connections=http.max_connections, registry=self.registry)
         await site.start()
         server = site._server  # aiohttp keeps the bound sockets there
         sockets = getattr(server, "sockets", None) or []

@@ -85,6 +85,7 @@ Customers, the status page and the configuration (:mod:`.customers`, :mod:`.stat
     public_status(db, settings, *, now) -> PublicStatus
     public_history(db, settings, *, now, days=90) -> (incidents, windows)
     check_config(config, source=None) -> ConfigCheck;  check_config_text(text) -> ConfigCheck
+    check_config_isolated(text) -> str  (the check's JSON, computed in a child process)
 
 The running month for the daemon's per-customer metrics is :class:`.standing.RunningMonth`.
 
@@ -110,6 +111,7 @@ from monitor.actions.config_check import (
     ConfigCheck,
     ProbeCheck,
     check_config,
+    check_config_isolated,
     check_config_text,
 )
 from monitor.actions.customers import CustomerOverview, customer_overview
@@ -221,6 +223,7 @@ __all__ = [
     "auto_statements",
     "change_cause",
     "check_config",
+    "check_config_isolated",
     "check_config_text",
     "close_month",
     "customer_overview",

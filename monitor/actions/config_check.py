@@ -4,6 +4,13 @@ it for the running configuration or for a candidate file sent to it.
 
 A configuration that does not validate raises :class:`monitor.errors.ConfigError` with
 every issue (YAML path, line, what is allowed), from :mod:`monitor.config`.
+
+A configuration sent over HTTP is checked in a child process
+(:func:`check_config_isolated`, ``python -I -m monitor.actions.config_check_child``, through
+:func:`monitor.config.isolated.run_isolated`, as a reload reads its file): megabytes of
+YAML cost seconds of CPU and hundreds of megabytes that a process never gives back, and
+the daemon probes. The child's address space is limited (:data:`CHECK_MEMORY`) and so is
+its time (:data:`CHECK_TIMEOUT`).
 """
 
 from __future__ import annotations
@@ -13,12 +20,16 @@ from dataclasses import dataclass
 
 from monitor.config import Config, Settings, parse_config
 from monitor.config.credentials import secret_path
+from monitor.config.isolated import run_isolated
 from monitor.errors import ConfigError
 from monitor.sla import within
 from monitor.store import resolve_url
 
-__all__ = ["ConfigCheck", "ConfigCounts", "ProbeCheck", "check_config", "check_config_text",
-           "secret_warnings"]
+__all__ = ["CHECK_MEMORY", "CHECK_TIMEOUT", "ConfigCheck", "ConfigCounts", "ProbeCheck",
+           "check_config", "check_config_isolated", "check_config_text", "secret_warnings"]
+
+CHECK_TIMEOUT = 120.0  # seconds: 40,000 targets take about 10 s of CPU
+CHECK_MEMORY = 2 * 1024**3  # bytes of address space: 40,000 targets peak near 300 MB
 
 
 @dataclass(frozen=True)
@@ -124,3 +135,13 @@ def check_config(config: Config, source: str | None = None) -> ConfigCheck:
 def check_config_text(text: str, source: str = "<request body>") -> ConfigCheck:
     """:func:`check_config` of a configuration given as YAML text (ConfigError if invalid)."""
     return check_config(parse_config(text, source))
+
+
+async def check_config_isolated(text: str, source: str = "<request body>") -> str:
+    """:func:`check_config_text` in a child process: the :class:`ConfigCheck` as its JSON
+    text (as :func:`monitor.present.as_json` writes it), or the ConfigError the child
+    found (or one saying it could not finish: too slow, too much memory)."""
+    out = await run_isolated("monitor.actions.config_check_child", text.encode("utf-8"),
+                             source=source, seconds=CHECK_TIMEOUT, memory=CHECK_MEMORY)
+    return out.decode("utf-8")
+

@@ -35,6 +35,7 @@ import datetime as dt
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal
@@ -63,6 +64,11 @@ __all__ = [
 
 COOKIE = "sla_monitor_customer"
 _MIN_KEY = 32
+# The parts of a link and of a session cookie, ASCII only ([0-9] never matches "²").
+_CUSTOMER = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")  # the configuration's ids
+_EXPIRES = re.compile(r"[0-9]{1,11}")  # Unix seconds: up to the year 5138 (datetime ends at 9999)
+_KEY_ID = re.compile(r"[0-9a-f]{8}")
+_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{1,100}")  # base64url without padding
 
 
 def _b64(raw: bytes) -> str:
@@ -111,14 +117,17 @@ class LinkKeys:
 
     def _check(self, purpose: str, customer: str, expires_text: str, key_id: str,
                signature: str, now: dt.datetime) -> LinkCheck:
-        if not expires_text.isdigit() or len(expires_text) > 12:
+        # Each part is ASCII of its own shape before anything is computed from it: a
+        # "²" passes str.isdigit and fails int(); compare_digest refuses non-ASCII text.
+        if (_CUSTOMER.fullmatch(customer) is None or _EXPIRES.fullmatch(expires_text) is None
+                or _KEY_ID.fullmatch(key_id) is None or _SIGNATURE.fullmatch(signature) is None):
             return LinkCheck("invalid")
         expires = int(expires_text)
         valid = False
         for key in self.keys:
             expected = self._sign(key, purpose, customer, expires)
             # Every key is tried and compared in constant time; the id only has to match.
-            same = hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+            same = hmac.compare_digest(expected.encode(), signature.encode("ascii"))
             valid |= same and hmac.compare_digest(self.key_id(key), key_id)
         if not valid:
             return LinkCheck("invalid")
@@ -164,7 +173,9 @@ class LinkKeys:
         return _b64(hmac.new(key, b"csrf\n" + session.encode(), hashlib.sha256).digest())
 
     def check_csrf(self, session: str, token: str) -> bool:
-        return hmac.compare_digest(self.csrf(session).encode(), token.encode("utf-8", "replace"))
+        if _SIGNATURE.fullmatch(token) is None:
+            return False
+        return hmac.compare_digest(self.csrf(session).encode(), token.encode("ascii"))
 
 
 def load_link_keys(http: HTTPServer) -> LinkKeys | None:

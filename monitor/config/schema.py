@@ -576,6 +576,12 @@ class HTTPServer(Strict):
     """environment variable of link keys, comma-separated, the first signs"""
     link_lifetime: PolicyDuration = 7 * 86400.0
     """how long a signed customer link stays valid"""
+    header_timeout: Annotated[float, _Duration, _between(0.1, 10 * MINUTE)] = 10.0
+    """a connection is closed when it has not sent a complete request header this long after it opened or after its previous answer (slow or idle clients); also how long an idle keep-alive connection stays open (a load balancer reusing connections should drop idle ones sooner); read at start"""
+    max_connections: Annotated[int, Field(ge=1, le=60000)] = 1000
+    """HTTP connections open at once; one more is answered 503 with Retry-After and closed (each holds a file descriptor); read at start"""
+    max_config_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = 8 * 1024 * 1024
+    """the largest configuration POST /api/v1/config/check reads, in bytes (a larger one: 413)"""
 
     @field_validator("public_url")
     @classmethod

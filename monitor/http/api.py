@@ -49,10 +49,7 @@ def _month_span(call: Call, month: str | None) -> tuple[object, object]:
 
 
 def _incident_id(call: Call) -> int:
-    raw = call.path("incident_id")
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
-        raise InputError("incident_id", raw, "an existing incident id")
-    return int(raw)
+    return call.id("incident_id")
 
 
 async def list_incidents(call: Call) -> Reply:
@@ -149,8 +146,11 @@ async def check_running_config(call: Call) -> Reply:
     return Reply(200, await asyncio.to_thread(actions.check_config, call.web.settings.config))
 
 
-async def check_config_text(call: Call) -> Reply:
-    return Reply(200, await asyncio.to_thread(actions.check_config_text, call.body))
+async def check_config_text(call: Call) -> web.StreamResponse:
+    """A configuration sent as YAML, checked in a child process (the daemon probes); the
+    route runs one at a time. The child's JSON is the answer as it is."""
+    checked = await actions.check_config_isolated(call.body)
+    return web.Response(text=checked, content_type="application/json")
 
 
 async def list_customers(call: Call) -> Reply:
@@ -227,9 +227,11 @@ ROUTES: tuple[Route, ...] = (
           "The running configuration's check (check-config; D-1)", "read", "config",
           answers={200: ConfigCheck, **_ERRORS}),
     Route("POST", "/api/v1/config/check", check_config_text,
-          "Check a configuration file sent as YAML, changing nothing (check-config)", "read",
+          "Check a configuration file sent as YAML, changing nothing (check-config)", "write",
           "config", body=str, body_kind="yaml",
-          answers={200: ConfigCheck, **_WRITE_ERRORS}),
+          answers={200: ConfigCheck, **_WRITE_ERRORS, 429: "Problem"}, one_at_a_time=True,
+          description="At most http.max_config_bytes (else 413); checked in a child "
+          "process, one at a time (another meanwhile: 429 with Retry-After)."),
     Route("GET", "/api/v1/customers", list_customers, "Customers", "read", "customers",
           answers={200: list[CustomerBrief], **_ERRORS}),
     Route("GET", "/api/v1/customers/{customer}", get_customer,

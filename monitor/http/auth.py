@@ -54,6 +54,7 @@ Scope = Literal["read", "write", "customer"]
 SCOPES = ("read", "write", "customer:ID")
 _HEX = re.compile(r"sha256:([0-9a-f]{64})")
 _CUSTOMER = re.compile(r"customer:([a-z0-9][a-z0-9_.-]{0,62})")
+_PRESENTED = re.compile(r"[\x21-\x7e]{1,1024}")  # a token as a request presents it
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}")
 _ALLOWED = (
     "lines of 'SCOPE TOKEN [NAME]': SCOPE read, write or customer:ID; TOKEN sha256:HEX "
@@ -150,7 +151,11 @@ class TokenSet:
         return {p.customer for _, p in self.entries if p.customer is not None}
 
     def find(self, token: str) -> Principal | None:
-        """The principal of ``token``, or None: compared with every entry in constant time."""
+        """The principal of ``token``, or None: compared with every entry in constant time.
+        A token is printable ASCII; anything else (a header's bytes that are not ASCII
+        arrive as surrogates, which cannot be hashed) is no token at all."""
+        if _PRESENTED.fullmatch(token) is None:
+            return None
         presented = _digest(token)
         found: Principal | None = None
         for digest, principal in self.entries:

@@ -3,6 +3,7 @@ reload), the clock, the tokens and the link keys, in one object on the applicati
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -24,6 +25,8 @@ class Web:
     tokens: TokenSet = field(default_factory=TokenSet)
     links: LinkKeys | None = None
     bound_url: str | None = None  # where the server listens, once bound (port 0 resolved)
+    # The routes answered one at a time (routing.Route.one_at_a_time), by operation id.
+    running: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @property
     def public_url(self) -> str:

@@ -50,10 +50,7 @@ def _at(call: Call, text: str | None) -> Any:
 
 
 def _id(call: Call, name: str) -> int:
-    raw = call.path(name)
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
-        raise InputError(name, raw, f"an existing {name.removesuffix('_id')} id")
-    return int(raw)
+    return call.id(name)
 
 
 def _mail(call: Call) -> ContractMailer:

@@ -4,7 +4,8 @@ strings from their pydantic models (:mod:`monitor.http.schemas`), answers from t
 actions' result dataclasses (through pydantic's ``TypeAdapter``), with the engine's
 reports as their SPEC section 7 JSON and ``Decimal`` as a number, as
 :func:`monitor.present.as_json` writes them. Every route the application serves is in
-it, pages and ``/metrics`` too, and nothing else (a test checks both ways).
+it, pages and ``/metrics`` too, and nothing else (a test checks both ways), but for
+``HEAD`` and ``OPTIONS``, derived from GET and said once in the description.
 """
 
 from __future__ import annotations
@@ -168,7 +169,9 @@ def build_document(routes: tuple[Route, ...]) -> dict[str, Any]:
             "version": __version__,
             "description": "The HTTP API of sla-monitor: the command line's actions, the "
             "status page and the customer pages. Times in answers are UTC with Z; times "
-            "in requests are ISO 8601, without an offset in the provider's zone.",
+            "in requests are ISO 8601, without an offset in the provider's zone. "
+            "Every GET operation also answers HEAD (the same status and headers, no "
+            "body), and every path OPTIONS (204 with Allow); they are not listed.",
         },
         "paths": paths,
         "components": {

@@ -28,7 +28,7 @@ from monitor import actions
 from monitor.actions.links import COOKIE, LinkCheck
 from monitor.errors import InputError
 from monitor.http.context import Web
-from monitor.http.routing import BODY_LIMIT, Call, authenticate, read_limited
+from monitor.http.routing import BODY_LIMIT, Call, authenticate, parse_id, read_limited
 from monitor.notify.contract import ContractMailer
 from monitor.present import format_duration, format_time
 from monitor.sla import claim_deadline, claim_in_time, month_ended
@@ -222,11 +222,11 @@ async def claim_page(call: Call) -> web.StreamResponse:
         return message(request, context, 401, "Please open your link",
                        "This page opens with the link your provider e-mails to your "
                        "technical contact.")
-    raw = call.path("claim_id")
+    claim_id = parse_id(call.path("claim_id"))
     try:
-        if who == "other" or not raw.isdigit() or not 0 < int(raw) < 2**31:
-            raise InputError("claim_id", raw, "a claim of yours")
-        view = await actions.show_claim(context.db, context.settings, claim_id=int(raw),
+        if who == "other" or claim_id is None:
+            raise InputError("claim_id", call.path("claim_id"), "a claim of yours")
+        view = await actions.show_claim(context.db, context.settings, claim_id=claim_id,
                                         customer=customer, now=context.clock.now())
     except InputError:
         return message(request, context, 404, "No such claim", "There is no claim here.")

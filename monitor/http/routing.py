@@ -9,12 +9,19 @@ everything routes share, in this order:
    → 401, a read token on a write → 403, a customer token on an operator route → 403,
    on another customer's data → 404 (the same answer as for a customer that does not
    exist: existence would leak);
-2. **the body**: at most :data:`BODY_LIMIT` bytes (else 413), JSON (else 415), fitting
-   the model (else 422 with a JSON pointer per field);
-3. **once**: a write with an ``Idempotency-Key`` runs in one transaction with the record
+2. **the path's ids**: an integer id (``{incident_id}``...) that is not a positive ASCII
+   integer below 2**31 names nothing: 404, before the body is read (:func:`parse_id`);
+3. **one at a time** (``one_at_a_time``): a call while another of the route is answered
+   is 429 with ``Retry-After``, before its body is read;
+4. **the body**: at most :data:`BODY_LIMIT` bytes (a configuration's YAML:
+   ``http.max_config_bytes``; else 413), JSON (else 415) nested at
+   most :data:`JSON_DEPTH_LIMIT` deep (else 422: a deeper document is refused before it
+   is parsed, never a recursion error), fitting the model (else 422 with a JSON pointer
+   per field);
+5. **once**: a write with an ``Idempotency-Key`` runs in one transaction with the record
    of its answer; a retry gets that answer (``Idempotent-Replayed: true``), the same key
    with a different request 422, a concurrent twin 409;
-4. **errors**: an action's :class:`~monitor.errors.InputError` → 422 naming the field
+6. **errors**: an action's :class:`~monitor.errors.InputError` → 422 naming the field
    (an unknown id in the path → 404), a :class:`~monitor.errors.ConfigError` → 422 with
    each issue's pointer.
 """
@@ -41,21 +48,65 @@ from monitor.store import idempotency
 
 __all__ = [
     "BODY_LIMIT",
-    "YAML_LIMIT",
+    "JSON_DEPTH_LIMIT",
     "Access",
     "Call",
     "Reply",
     "Route",
     "endpoint",
+    "json_depth",
+    "parse_id",
     "read_limited",
 ]
 
 BODY_LIMIT = 64 * 1024  # a JSON request body
-YAML_LIMIT = 4 * 1024 * 1024  # a configuration to check (20,000 targets fit)
 
 Access = Literal["public", "read", "write", "customer_read", "customer_write"]
 Kind = Literal["json", "html", "text", "xml", "svg", "yaml", "form"]
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
+RETRY_AFTER = 5  # seconds, for a route answered one at a time (a check takes a few)
+JSON_DEPTH_LIMIT = 64  # arrays and objects inside each other; no request needs more than 4
+# Numbers, ids, expiries and tokens are read as ASCII only: ``[0-9]`` is ASCII in every
+# mode (``\d`` and ``str.isdigit`` accept "²" and "٣", which ``int`` then refuses).
+_ID = re.compile(r"[1-9][0-9]{0,9}")
+ID_LIMIT = 2**31  # the store's integer keys
+_PATH_ID = re.compile(r"\{(\w+_id)\}")
+
+
+def parse_id(text: str) -> int | None:
+    """An id as a path carries it: a positive ASCII integer below 2**31, else None (a
+    text that names nothing, answered as an id that does not exist).
+
+    >>> parse_id("42"), parse_id("²"), parse_id("-1"), parse_id("1e3"), parse_id("9" * 40)
+    (42, None, None, None, None)
+    """
+    if _ID.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if value < ID_LIMIT else None
+
+
+_JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def json_depth(raw: bytes, limit: int = JSON_DEPTH_LIMIT) -> bool:
+    """Whether the JSON text ``raw`` nests arrays and objects at most ``limit`` deep
+    (brackets inside strings do not count), found without parsing it: the parser itself
+    recurses once per level and fails with a RecursionError near a thousand.
+
+    >>> json_depth(b'[[1]]', 2), json_depth(b'[[[1]]]', 2), json_depth(b'["[[[["]', 2)
+    (True, False, True)
+    """
+    depth = 0
+    for found in _JSON_TOKENS.finditer(raw):
+        token = found[0]
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return False
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return True
 
 
 @dataclass(frozen=True)
@@ -85,6 +136,15 @@ class Call:
     def path(self, name: str) -> str:
         return self.request.match_info[name]
 
+    def id(self, name: str) -> int:
+        """The integer id ``name`` of the path (:func:`parse_id`); an InputError (404 for a
+        route's ``path_ids``) when it is not one."""
+        raw = self.path(name)
+        found = parse_id(raw)
+        if found is None:
+            raise InputError(name, raw, f"an existing {name.removesuffix('_id')} id")
+        return found
+
 
 Handler = Callable[[Call], Awaitable[Reply | web.StreamResponse]]
 
@@ -106,6 +166,7 @@ class Route:
     idempotent_key: bool = False  # honours Idempotency-Key
     path_ids: Mapping[str, str] = field(default_factory=dict)  # action field -> path parameter
     form: type[BaseModel] | None = None  # a page's form, read by its handler (documented)
+    one_at_a_time: bool = False  # another call meanwhile: 429 with Retry-After
 
     @property
     def operation_id(self) -> str:
@@ -125,6 +186,7 @@ async def read_limited(request: web.Request, limit: int) -> bytes | web.Response
     return bytes(chunks)
 
 
+_TOKEN = re.compile(r"[\x21-\x7e]{1,1024}")
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="sla-monitor"'}
 _INVALID = {"WWW-Authenticate": 'Bearer realm="sla-monitor", error="invalid_token"'}
 
@@ -136,7 +198,9 @@ def authenticate(request: web.Request, context: Web) -> Principal | web.Response
         return None
     scheme, _, token = header.partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    # A token is printable ASCII (a header's other bytes arrive as surrogates): anything
+    # else is not valid, and is never hashed.
+    if scheme.lower() != "bearer" or _TOKEN.fullmatch(token) is None:
         return problem(401, "invalid_token", "expected 'Authorization: Bearer TOKEN'",
                        headers=_INVALID)
     principal = context.tokens.find(token)
@@ -179,7 +243,7 @@ def _config_error(exc: ConfigError) -> web.Response:
     items = []
     for issue in exc.issues:
         parts = [p for p in re.split(r"[.\[\]]+", issue.path) if p]
-        shown = pointer([int(p) if p.isdigit() else p for p in parts])
+        shown = pointer([int(p) if re.fullmatch(r"[0-9]{1,9}", p) else p for p in parts])
         if issue.path.startswith("("):
             shown = ""
         items.append({"pointer": shown, "value": issue.value, "allowed": str(issue)})
@@ -211,6 +275,8 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
     """The aiohttp handler of ``route``: who, body, once, errors (see the module)."""
     parameters = {*re.findall(r"\{(\w+)", route.path),
                   *(route.query.model_fields if route.query else ())}
+    # The pages answer a bad id with their own page (monitor.http.pages).
+    integer_ids = _PATH_ID.findall(route.path) if route.path.startswith("/api/") else []
 
     async def handle(request: web.Request) -> web.StreamResponse:
         context = request.app.get(WEB)
@@ -226,7 +292,24 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
         refused = _admit(route, request, principal)
         if refused is not None:
             return refused
+        for name in integer_ids:
+            given = request.match_info[name]
+            if parse_id(given) is None:
+                return problem(404, "not_found", str(InputError(
+                    name, given, f"an existing {name.removesuffix('_id')} id")))
         call = Call(request, context, principal)
+        if route.one_at_a_time:
+            running = context.running.setdefault(route.operation_id, asyncio.Lock())
+            if running.locked():  # refused before its body is read
+                return problem(429, "busy", "another such request is being answered; "
+                               "one runs at a time",
+                               headers={"Retry-After": str(RETRY_AFTER)})
+            async with running:
+                return await serve(call)
+        return await serve(call)
+
+    async def serve(call: Call) -> web.StreamResponse:
+        request, context = call.request, call.web
         raw = b""
         try:
             if route.query is not None:
@@ -235,7 +318,8 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
                 except ValidationError as exc:
                     return from_validation_error(exc, parameters=True)
             if route.body is not None:
-                limit = YAML_LIMIT if route.body_kind == "yaml" else BODY_LIMIT
+                limit = (context.settings.http.max_config_bytes if route.body_kind == "yaml"
+                         else BODY_LIMIT)
                 read = await read_limited(request, limit)
                 if isinstance(read, web.Response):
                     return read
@@ -276,6 +360,11 @@ def _body(route: Route, request: web.Request, raw: bytes) -> Any:
     if request.content_type != "application/json":
         return problem(415, "unsupported_media_type",
                        f"expected Content-Type: application/json, not {request.content_type!r}")
+    if not json_depth(raw):
+        return problem(422, "invalid", f"the body is JSON nested deeper than "
+                       f"{JSON_DEPTH_LIMIT} arrays and objects",
+                       [{"pointer": "", "value": None, "allowed": f"JSON nested at most "
+                         f"{JSON_DEPTH_LIMIT} deep"}])
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -10,11 +10,17 @@
 ``/metrics``, ``/healthz``, ``/readyz``         Prometheus metrics, liveness, readiness
 ==============================================  ===============================================
 
+Every GET route answers ``HEAD`` too (the same status and headers, no body) and every
+path ``OPTIONS`` (204 with ``Allow``): load balancers and monitors send them. Neither is
+in the OpenAPI document (derived from GET, as RFC 9110 and OpenAPI tools take them); its
+description says so.
+
 Every answer carries the security headers (:func:`security_headers`): a Content Security
 Policy without inline script or style (the pages have no script at all), no MIME
 sniffing, no referrer, no framing. Unknown paths and methods under ``/api/`` are answered
-in the API's error shape; an unexpected error is logged (never a token or a body) and
-answered 500 without details.
+in the API's error shape; an unexpected error is answered 500 without details, counted
+(``sla_monitor_http_unexpected_errors_total``) and logged in one line, never a token or a
+body, its traceback once a minute per distinct error (:mod:`.failures`).
 
 ``/metrics`` is rendered in a worker thread: at 40,000 targets the page has 80,000 series
 and takes a few hundred milliseconds of Python, which on the event loop would hold every
@@ -41,6 +47,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from monitor.http.api import ROUTES as API_ROUTES
 from monitor.http.context import WEB, Web
+from monitor.http.failures import UnexpectedErrors, unexpected_errors
 from monitor.http.openapi import OPENAPI_KEY, build_document
 from monitor.http.pages import (
     claim_form,
@@ -58,7 +65,7 @@ from monitor.http.public import (
     statuspage_status,
     statuspage_summary,
 )
-from monitor.http.routing import BODY_LIMIT, YAML_LIMIT, Call, Route, endpoint
+from monitor.http.routing import BODY_LIMIT, Call, Route, endpoint
 from monitor.http.schemas import ClaimForm
 from monitor.present.html import environment
 
@@ -81,6 +88,7 @@ class Readiness:
 ReadyCheck = Callable[[], Awaitable[Readiness]]
 
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+ERRORS_KEY = web.AppKey("unexpected_errors", UnexpectedErrors)
 READY_KEY = web.AppKey("ready", object)
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -162,8 +170,8 @@ async def security_headers(
         response = await handler(request)
     except web.HTTPException as exc:
         response = _http_error(request, exc)
-    except Exception:
-        log.exception("request failed", extra={"method": request.method, "path": request.path})
+    except Exception as exc:  # answered 500; counted and logged (.failures)
+        request.app[ERRORS_KEY].record(request.method, request.path, exc)
         response = (problem(500, "internal", "an unexpected error; it is logged")
                     if request.path.startswith("/api/") else web.Response(
                         status=500, text="An unexpected error; it is logged.\n"))
@@ -194,17 +202,40 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamRespo
 
 def make_app(registry: CollectorRegistry, ready: ReadyCheck, context: Web | None = None) -> web.Application:
     """The application; without ``context`` (no database yet) only metrics and health."""
-    app = web.Application(client_max_size=YAML_LIMIT, middlewares=[security_headers])
+    # Bodies are read by routing.read_limited, each within its own limit.
+    largest = context.settings.http.max_config_bytes if context is not None else BODY_LIMIT
+    app = web.Application(client_max_size=largest, middlewares=[security_headers])
     app[REGISTRY_KEY] = registry
+    app[ERRORS_KEY] = unexpected_errors(registry)
     app[READY_KEY] = ready
     routes = ROUTES if context is not None else tuple(r for r in ROUTES if r.path in _BASIC)
     if context is not None:
         app[WEB] = context
         app[aiohttp_jinja2.APP_KEY] = environment()
+    methods: dict[str, list[str]] = {}
     for route in routes:
-        app.router.add_route(route.method, _aiohttp_path(route.path), endpoint(route))
+        handler = endpoint(route)
+        app.router.add_route(route.method, _aiohttp_path(route.path), handler)
+        methods.setdefault(route.path, []).append(route.method)
+        if route.method == "GET":
+            # The same handler: the same status and headers; aiohttp sends no body to HEAD.
+            app.router.add_route("HEAD", _aiohttp_path(route.path), handler)
+            methods[route.path].append("HEAD")
+    for path, verbs in methods.items():
+        app.router.add_route("OPTIONS", _aiohttp_path(path), _options(verbs))
     app[OPENAPI_KEY] = build_document(routes)
     return app
+
+
+def _options(methods: list[str]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """``OPTIONS``: 204 and the methods of the path (no credentials needed: it says
+    nothing the OpenAPI document does not)."""
+    allow = ", ".join([*methods, "OPTIONS"])
+
+    async def options(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204, headers={"Allow": allow})
+
+    return options
 
 
 def _aiohttp_path(path: str) -> str:

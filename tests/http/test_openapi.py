@@ -56,11 +56,17 @@ async def test_every_route_is_documented_and_every_path_served(site: Site) -> No
 
 async def test_the_router_has_nothing_undocumented(site: Site) -> None:
     spec = await document(site)
-    app_routes = {(r.method, r.resource.canonical)  # type: ignore[union-attr]
-                  for r in site.web_app.router.routes() if r.method != "HEAD"}
+    every = {(r.method, r.resource.canonical)  # type: ignore[union-attr]
+             for r in site.web_app.router.routes()}
+    app_routes = {(method, path) for method, path in every if method not in ("HEAD", "OPTIONS")}
     documented = {(method.upper(), path) for path, item in spec["paths"].items()
                   for method in item}
     assert app_routes == documented
+    # HEAD and OPTIONS are derived (every GET has HEAD, every path OPTIONS), and said so.
+    assert {(m, p) for m, p in every if m == "HEAD"} == {
+        ("HEAD", p) for m, p in documented if m == "GET"}
+    assert {(m, p) for m, p in every if m == "OPTIONS"} == {("OPTIONS", p) for _, p in documented}
+    assert "also answers HEAD" in spec["info"]["description"]
 
 
 async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_path: Path) -> None:

@@ -210,14 +210,14 @@ async def test_a_failed_write_stores_no_answer(site: Site) -> None:
 
 async def test_a_configuration_is_checked_with_pointers_to_its_issues(site: Site) -> None:
     good = "services:\n  - {id: panel, kind: web_panel, probe: {type: tcp, host: h, port: 1}}\n"
-    checked = await site.post("/api/v1/config/check", "read", data=good,
+    checked = await site.post("/api/v1/config/check", "write", data=good,
                               headers={"Content-Type": "application/yaml"})
     assert checked.status == 200
     body = await checked.json()
     assert [p["id"] for p in body["probes"]] == ["panel"]
     assert body["probes"][0]["worst_case_detection_seconds"] == 30 * 3 + 10  # D-1 defaults
     bad = good.replace("port: 1", "port: 1, interval: soon")
-    refused = await site.post("/api/v1/config/check", "read", data=bad,
+    refused = await site.post("/api/v1/config/check", "write", data=bad,
                               headers={"Content-Type": "application/yaml"})
     assert refused.status == 422
     problem = await refused.json()
