@@ -427,6 +427,7 @@ class Daemon:
         what time decides in the ledger (L-5 price requests, L-6 expiries). In a cluster,
         only the leader."""
         if not await self._singleton("duties"):
+            self.notifier.metrics.forget_duties()
             return
         try:
             await self.notifier.queue_new_windows()

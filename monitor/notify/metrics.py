@@ -100,3 +100,10 @@ class NotifyMetrics:
             self.duties_at_risk.labels(duty)
             self.duties_overdue.labels(duty)
             self.duties_breached.labels(duty)
+
+    def forget_duties(self) -> None:
+        """This node no longer checks the duties (a cluster's former leader): its figures go
+        to 0 rather than stand stale beside the new leader's (rules take ``max by (duty)``)."""
+        for duty in DUTIES:
+            self.duties_at_risk.labels(duty).set(0)
+            self.duties_overdue.labels(duty).set(0)

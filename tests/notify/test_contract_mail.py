@@ -112,6 +112,14 @@ async def test_d4_d5_deadlines_at_risk_and_overdue_are_metrics_and_operator_mail
     assert sample(registry, overdue, "claim_decision") == 1
     assert sample(registry, overdue, "ticket_diagnosis") == 1
     assert sample(registry, "sla_monitor_duties_at_risk", "ticket_diagnosis") == 1
+    # A cluster's former leader stops checking: its figures fall to 0 rather than stand
+    # stale beside the new leader's (the shipped rules take max by (duty)); the next
+    # check (as leader again) puts them back.
+    notifier.metrics.forget_duties()
+    assert sample(registry, overdue, "claim_decision") == 0
+    assert sample(registry, "sla_monitor_duties_at_risk", "ticket_diagnosis") == 0
+    await notifier.check_duties(NOW)
+    assert sample(registry, overdue, "claim_decision") == 1
     operator = sorted(m.dedupe_key for m in await rows(db, OutboxMessage)
                       if m.kind == "ops_contract_duty")
     assert operator == sorted([
