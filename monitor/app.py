@@ -594,6 +594,8 @@ class Daemon:
         self.web.tokens = prepared.tokens
         self.web.links = prepared.links
         self.running_month.apply(prepared.settings)
+        # A customer the reload added has its series at the next scrape, not a refresh later.
+        self.scheduler.modify_job("sla-metrics", next_run_time=dt.datetime.now(dt.UTC))
         self._schedule_resolver_canary(prepared.settings)
         # The new probes and configuration live until the next reload (the module docstring);
         # what the old ones leave behind is freed by reference counting.

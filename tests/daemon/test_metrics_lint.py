@@ -15,13 +15,14 @@ import os
 import re
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from monitor.app import Daemon
-from monitor.config import parse_config
+from monitor.config import load_config, parse_config
 from monitor.config.schema import Cluster as ClusterSettings
 from monitor.daemon.cluster import Cluster
 from monitor.daemon.metrics import DaemonMetrics
@@ -116,6 +117,36 @@ async def test_per_customer_series_are_there_right_after_start(daemon: Daemon) -
             assert customer_value(text, name, customer) is not None, (name, customer)
     assert customer_value(text, "sla_monitor_customer_availability_ratio", "zeta") == 1.0
     assert re.search(r'^sla_monitor_sla_refreshes_total\{result="ok"\} 1\.0$', text, re.M)
+
+
+async def test_a_customer_added_by_a_reload_has_its_series_at_once(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """SIGHUP adds a customer: its series are there within seconds, not at the next
+    refresh (``monitor.sla_metrics_interval``, 60 s here)."""
+    yara = """  - id: yara
+    name: Yara
+    contacts: {technical: {email: tech@yara.example}}
+    fee: {amount: 3650, currency: EUR}
+    sites: [{domain: yara.example}]
+"""
+    async with TargetServer() as panel, TargetServer() as shop:
+        path = tmp_path / "config.yaml"
+        text = customer_config(sqlite_url, shop.url("/"), panel.url("/"))
+        path.write_text(text)
+        daemon = Daemon(load_config(path), path)
+        await daemon.start()
+        try:
+            ratio = "sla_monitor_customer_availability_ratio"
+            assert customer_value(await scrape(daemon), ratio, "yara") is None
+            path.write_text(text.replace("\nhttp: {", "\n" + yara + "http: {"))
+            assert await daemon.reload()
+
+            async def yara_series() -> float | None:
+                return customer_value(await scrape(daemon), ratio, "yara")
+
+            assert await eventually(yara_series, within=5) == 1.0
+        finally:
+            await daemon.stop()
 
 
 async def test_a_scrape_with_customers_and_an_incident_passes_promtool(daemon: Daemon) -> None:
