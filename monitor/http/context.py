@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -27,6 +28,8 @@ class Web:
     bound_url: str | None = None  # where the server listens, once bound (port 0 resolved)
     # The routes answered one at a time (routing.Route.one_at_a_time), by operation id.
     running: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # The running configuration's check, with the settings it was made for (api.py).
+    running_check: tuple[Settings, Any] | None = None
 
     @property
     def public_url(self) -> str:

@@ -111,3 +111,25 @@ async def test_a_configuration_error_found_by_the_child_is_422_with_its_pointer(
     odd = await site.post("/api/v1/config/check", "write", data="²: 1\n", headers=YAML)
     assert odd.status == 422
     assert (await odd.json())["errors"][0]["pointer"] == "/²"
+
+
+async def test_the_running_configuration_is_checked_once_per_configuration(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read token asking for the running configuration's check in a loop costs one check
+    per configuration in force: the next reload's settings are checked again."""
+    from monitor import actions
+    from monitor.config import Settings
+
+    real = actions.check_config
+    calls: list[object] = []
+
+    def counted(config: object) -> object:
+        calls.append(config)
+        return real(config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(actions, "check_config", counted)
+    answers = [await (await site.get("/api/v1/config/check", "read")).json() for _ in range(5)]
+    assert len(calls) == 1 and all(a == answers[0] for a in answers)
+    site.web.settings = Settings.from_config(site.settings.config)  # what a reload swaps in
+    assert (await site.get("/api/v1/config/check", "read")).status == 200
+    assert len(calls) == 2
