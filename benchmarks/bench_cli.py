@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _targets import machine_cpu  # noqa: E402
+from _targets import machine_cpu
 
 CONFIG = """\
 services:
