@@ -389,8 +389,9 @@ class OutboxWorker:
                         batch, stopping=self._stopping, owner=owner, leased_until=leased_until
                     )
                 await self.refresh_depth()
-            except Exception:
-                log.exception("outbox round failed; retrying after the poll interval")
+            except Exception as exc:
+                if not self.db.outage(exc):  # the database away: said once, no traceback
+                    log.exception("outbox round failed; retrying after the poll interval")
                 batch = []
             if not batch and not self.stopping:
                 try:
