@@ -364,8 +364,9 @@ class Daemon:
     async def _check_resolver(self) -> None:
         try:
             await self.watch.check_resolver()
-        except Exception:
-            log.exception("resolver canary check failed; tried again at the next one")
+        except Exception as exc:
+            if not self.db.outage(exc):  # the database away: said once, no traceback
+                log.exception("resolver canary check failed; tried again at the next one")
     def _clock_stepped(self, step: float) -> None:
         """APScheduler times its jobs by the wall clock: after a step, each is due now and
         then every interval from there (a step back would hold them for its length)."""
@@ -379,8 +380,9 @@ class Daemon:
         try:
             beat = await self.heartbeat.beat()
             self.metrics.heartbeat.set(beat.timestamp())
-        except Exception:
-            log.exception("heartbeat failed")
+        except Exception as exc:
+            if not self.db.outage(exc):  # the database away: said once, no traceback
+                log.exception("heartbeat failed")
 
     async def _lease_cycle(self) -> None:
         assert self.cluster is not None
@@ -393,8 +395,9 @@ class Daemon:
             return True
         try:
             return await self.cluster.still_leading()
-        except Exception:
-            log.exception("leader check failed; job skipped", extra={"job": job})
+        except Exception as exc:
+            if not self.db.outage(exc):  # the database away: said once, no traceback
+                log.exception("leader check failed; job skipped", extra={"job": job})
             return False
 
     async def flush(self, everything: bool = False) -> None:
@@ -407,9 +410,10 @@ class Daemon:
             self.metrics.flush_rows.inc(written)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             self.metrics.flush_errors.inc()
-            log.exception("probe history flush failed; kept for the next one")
+            if not self.db.outage(exc):  # the database away: said once, no traceback
+                log.exception("probe history flush failed; kept for the next one")
         finally:
             self.metrics.flush_duration.observe(time.monotonic() - started)
 
@@ -419,8 +423,9 @@ class Daemon:
             return
         try:
             await self.retention.run()
-        except Exception:
-            log.exception("probe history retention failed; tried again at the next run")
+        except Exception as exc:
+            if not self.db.outage(exc):  # the database away: said once, no traceback
+                log.exception("probe history retention failed; tried again at the next run")
 
     async def check_duties(self) -> None:
         """D-2 to D-5: notices for new maintenance windows, at-risk alerts, breaches; and
@@ -436,8 +441,9 @@ class Daemon:
             if settled.expiries or settled.closed:
                 log.info("ledger settled", extra={"expiries": len(settled.expiries),
                                                   "tickets_closed": list(settled.closed)})
-        except Exception:
-            log.exception("duty check failed; tried again at the next one")
+        except Exception as exc:
+            if not self.db.outage(exc):  # the database away: said once, no traceback
+                log.exception("duty check failed; tried again at the next one")
 
     async def check_statements(self) -> actions.AutoStatements | None:
         """Issue 14, with ``statements.auto``: close each month the configured delay after it
@@ -450,8 +456,9 @@ class Daemon:
             done = await actions.auto_statements(
                 self.db, self.settings, mail=ContractMailer(self.settings, now), now=now,
                 stopping=self._stopping.is_set)
-        except Exception:
-            log.exception("statement check failed; tried again at the next one")
+        except Exception as exc:
+            if not self.db.outage(exc):  # the database away: said once, no traceback
+                log.exception("statement check failed; tried again at the next one")
             return None
         for sent in done.sent:
             if sent.queued:

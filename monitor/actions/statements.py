@@ -18,7 +18,10 @@
   records did not change), so that what is sent is the latest truth; ``dry_run`` writes
   nothing and says what it would freeze and send.
 * **Once per customer and revision.** A customer already sent this revision's statement
-  gets nothing. A customer sent an earlier revision gets a **correction** only when its
+  gets nothing. "Sent" is what the outbox says: ``already_sent`` only when the mail server
+  accepted it (``accepted_at``); a statement queued before whose e-mail is still waiting
+  (the daemon's outbox retrying, or a sender killed in the send) is ``already_queued``,
+  with its dedupe key, for ``statement send`` to send now; one given up is ``send_failed``. A customer sent an earlier revision gets a **correction** only when its
   own figures or incidents changed (:func:`monitor.actions.reports.customer_changes`),
   saying what changed; a revision that changed only other customers' figures sends it
   nothing (its statement still holds).
@@ -68,8 +71,9 @@ from monitor.sla import (
     notice_due,
     statement_withheld,
 )
-from monitor.store import Database, claims, reports
+from monitor.store import Database, claims, outbox, reports
 from monitor.store import statements as stored
+from monitor.store.outbox import QueuedMessage
 from monitor.store.reports import RevisionRecord
 from monitor.store.statements import StatementRecord
 
@@ -358,13 +362,15 @@ class StatementItem:
     """What ``send_statements`` did, or would do, for one customer."""
 
     customer: str
-    status: str  # queued | already_sent | unchanged | withheld | would_send
+    # queued (by this call) | already_queued (before, not yet accepted) | already_sent
+    # (accepted) | send_failed (given up) | unchanged | withheld | would_send
+    status: str
     kind: str | None = None  # statement | correction
     revision: int | None = None
     corrects: int | None = None
     changes: tuple[str, ...] = ()
     dedupe_key: str | None = None
-    why: str | None = None  # for withheld / unchanged / already_sent
+    why: str | None = None  # for withheld / unchanged / already_*, send_failed
 
 
 @dataclass(frozen=True)
@@ -413,11 +419,13 @@ async def send_statements(
         sent = await stored.sent(tx, period.calendar, period.label)
         earlier = {number: await reports.revision(tx, period.calendar, period.label, number)
                    for number in {s.revision for s in sent if s.revision != frozen.revision}}
+        mails = {m.dedupe_key: m for m in await outbox.find(
+            tx, [s.dedupe_key for s in sent if s.revision == frozen.revision])}
     result = StatementsSent(period.label, frozen.revision, created, dry_run)
     for record in _customers(frozen, settings, customer):
         if stopping is not None and stopping():
             break
-        item = _plan(settings, frozen, record, customer, sent, earlier)
+        item = _plan(settings, frozen, record, customer, sent, earlier, mails)
         if item.status != "would_send":
             result.items.append(item)
             continue
@@ -463,6 +471,7 @@ def _plan(
     asked: str | None,
     sent: list[StatementRecord],
     earlier: Mapping[int, RevisionRecord | None],
+    mails: Mapping[str, QueuedMessage],
 ) -> StatementItem:
     customer = str(record["customer"])
     rule = _RULES.get(record.get("ineligible_reason") or "")
@@ -470,9 +479,9 @@ def _plan(
         return StatementItem(customer, "withheld", why=f"{rule}: no statement unless asked for "
                              "(a lapsed subscription or a clone gets no customer e-mail)")
     mine = [s for s in sent if s.customer_id == customer]
-    if any(s.revision == frozen.revision for s in mine):
-        return StatementItem(customer, "already_sent", revision=frozen.revision,
-                             why=f"revision {frozen.revision} was sent before")
+    recorded = next((s for s in mine if s.revision == frozen.revision), None)
+    if recorded is not None:
+        return _recorded(recorded, mails.get(recorded.dedupe_key))
     before = max((s for s in mine if s.revision < frozen.revision),
                  key=lambda s: s.revision, default=None)
     if before is None:
@@ -489,6 +498,23 @@ def _plan(
                              f"{iso_utc(before.queued_at)}")
     return StatementItem(customer, "would_send", "correction", frozen.revision, before.revision,
                          changes)
+
+
+def _recorded(record: StatementRecord, mail: QueuedMessage | None) -> StatementItem:
+    """A statement queued before for this revision, as its e-mail stands in the outbox."""
+    def item(status: str, why: str) -> StatementItem:
+        return StatementItem(record.customer_id, status, record.kind, record.revision,
+                             record.corrects, tuple(record.changes or ()), record.dedupe_key,
+                             why)
+
+    if mail is not None and mail.accepted_at is not None:
+        return item("already_sent", f"revision {record.revision} was sent before: accepted "
+                    f"{iso_utc(mail.accepted_at)}")
+    if mail is not None and mail.status == "failed":
+        return item("send_failed", f"revision {record.revision} was queued "
+                    f"{iso_utc(record.queued_at)} and its e-mail given up: {mail.last_error}")
+    return item("already_queued", f"revision {record.revision} was queued "
+                f"{iso_utc(record.queued_at)}, not yet accepted by the mail server")
 
 
 _FIGURES = {

@@ -77,6 +77,12 @@ async def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The statuses whose e-mail ``statement send`` sends now (unless ``--queue-only``): queued by
+#: this call, or queued before and not yet accepted (a sender killed in the send, the daemon's
+#: outbox retrying).
+TO_SEND = ("queued", "already_queued")
+
+
 async def _send(args: argparse.Namespace) -> int:
     config = settings(args)
     now = SystemClock().now()
@@ -85,14 +91,19 @@ async def _send(args: argparse.Namespace) -> int:
             db, config, month=args.month, customer=args.customer, dry_run=args.dry_run,
             mail=ContractMailer(config, now), actor=actor(), now=now)
         _warn_without_link(config)
-        keys = [item.dedupe_key for item in result.queued if item.dedupe_key]
+        keys = [item.dedupe_key for item in result.items if item.dedupe_key]
+        send = [item.dedupe_key for item in result.items
+                if item.dedupe_key and item.status in TO_SEND and not args.queue_only]
         outcomes: dict[str, QueuedMessage] = {}
-        if keys and not args.queue_only:
+        if keys:
             notifier = Notifier(config, db, SystemClock(), CollectorRegistry())
-            outcomes = {m.dedupe_key: m for m in await notifier.send_now(
-                keys, within=WAIT_FOR_DAEMON)}
-    unsent = [key for key in keys if not args.queue_only and (
-        key not in outcomes or outcomes[key].accepted_at is None)]
+            if send:
+                # A message leased by a process of this host that is gone (kill -9 in a
+                # send) is released and sent here; one the daemon is sending, waited for.
+                await notifier.send_now(send, within=WAIT_FOR_DAEMON)
+            outcomes = {m.dedupe_key: m for m in await notifier.messages(keys)}
+    unsent = [key for key in send if key not in outcomes or outcomes[key].accepted_at is None]
+    failed = [item for item in result.items if item.status == "send_failed"]
     if args.format == "json":
         print_json({
             "month": result.month, "revision": result.revision, "frozen": result.frozen,
@@ -102,7 +113,18 @@ async def _send(args: argparse.Namespace) -> int:
         })
     else:
         print("\n".join(_lines(config, result, outcomes, args.queue_only)))
-    return 1 if unsent else 0
+    return 1 if unsent or failed else 0
+
+
+def _delivery(message: QueuedMessage | None) -> str | None:
+    """Where a statement's e-mail stands: ``sent`` (the server accepted it, or it is in the
+    Maildir), ``failed`` (given up), ``queued`` (waiting in the outbox); never "sent" for a
+    message the server has not accepted."""
+    if message is None:
+        return None
+    if message.accepted_at is not None:
+        return "sent"
+    return "failed" if message.status == "failed" else "queued"
 
 
 def _item_json(item: actions.StatementItem, message: QueuedMessage | None) -> dict[str, object]:
@@ -112,9 +134,9 @@ def _item_json(item: actions.StatementItem, message: QueuedMessage | None) -> di
         "why": item.why,
     }
     if message is not None:
-        found.update({"message_id": message.message_id, "recipients": message.recipients,
-                      "outbox_status": message.status, "accepted_at": message.accepted_at,
-                      "error": message.last_error})
+        found.update({"delivery": _delivery(message), "message_id": message.message_id,
+                      "recipients": message.recipients, "outbox_status": message.status,
+                      "accepted_at": message.accepted_at, "error": message.last_error})
     return found
 
 
@@ -132,11 +154,15 @@ def _lines(
     lines = [head]
     for item in result.items:
         label = item.kind or item.status
+        message = outcomes.get(item.dedupe_key or "")
         if item.status == "would_send":
             text = f"would send a {label} of revision {item.revision}"
-        elif item.status == "queued":
-            message = outcomes.get(item.dedupe_key or "")
+        elif item.status in TO_SEND:
             text = f"{label} of revision {item.revision}: " + _outcome(config, message, queue_only)
+            if item.status == "already_queued":
+                text += " (queued by an earlier run)"
+        elif item.status == "already_sent" and message is not None:
+            text = "already sent: " + _accepted(config, message)
         else:
             text = f"{item.status.replace('_', ' ')}: {item.why}"
         if item.corrects is not None and item.status in ("queued", "would_send"):
@@ -148,18 +174,23 @@ def _lines(
 
 
 def _outcome(config: Settings, message: QueuedMessage | None, queue_only: bool) -> str:
-    if queue_only:
-        return "queued; the daemon's outbox sends it"
     if message is None:
         return "queued; not found in the outbox"
     if message.accepted_at is not None:
-        where = "written to the Maildir" if config.smtp is None else "accepted by the SMTP server"
-        return (f"{where} {format_time(message.accepted_at, config.timezone, config.calendar)}"
-                f" for {', '.join(message.recipients)} ({message.message_id})")
+        return "sent: " + _accepted(config, message)
     if message.status == "failed":
         return f"FAILED: {message.last_error}"
-    return (f"NOT YET ACCEPTED ({message.last_error or 'held by the daemon'}); the daemon's "
-            "outbox retries it")
+    if queue_only:
+        return "queued; the daemon's outbox sends it"
+    return (f"queued, NOT SENT: not yet accepted ({message.last_error or 'held by the daemon'});"
+            " the daemon's outbox retries it")
+
+
+def _accepted(config: Settings, message: QueuedMessage) -> str:
+    assert message.accepted_at is not None
+    where = "written to the Maildir" if config.smtp is None else "accepted by the SMTP server"
+    return (f"{where} {format_time(message.accepted_at, config.timezone, config.calendar)}"
+            f" for {', '.join(message.recipients)} ({message.message_id})")
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -189,11 +220,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "send", help="e-mail the month's statements (once per customer and revision)",
         description="Close the month (a new revision only if its records changed), then "
         "e-mail each customer's statement to its technical and executive contacts: HTML body, "
-        "PDF and CSV attached. Once per customer and revision: sending again does nothing; a "
+        "PDF and CSV attached. Once per customer and revision: sending again sends only what "
+        "the mail server has not accepted yet (an earlier run killed or the server down); a "
         "later revision sends a corrected statement saying what changed, only to customers "
         "whose figures changed. Customers whose subscription lapsed (R-EX5) or who run a "
         "clone (R-EX6) get none unless named with --customer. Waits until each message is "
-        "accepted by the SMTP server or written to the Maildir, and lists them.")
+        "accepted by the SMTP server or written to the Maildir, and lists each as sent or "
+        "queued (exit 1 when one is not sent).")
     send.add_argument("--month", required=True, help="YYYY-MM in the configured calendar")
     send.add_argument("--customer", help="only this customer (even a lapsed or clone one)")
     send.add_argument("--dry-run", action="store_true",

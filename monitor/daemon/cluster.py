@@ -173,8 +173,9 @@ class Cluster:
         try:
             async with self.db.transaction() as tx:
                 result = await self._cycle(tx, before)
-        except Exception:
-            log.exception("lease cycle failed; leases are trusted until they run out")
+        except Exception as exc:
+            if not self.db.outage(exc):  # the database away: said once, no traceback
+                log.exception("lease cycle failed; leases are trusted until they run out")
             if not self.sure():
                 lost = set(self.epochs)
                 self.epochs.clear()

@@ -178,9 +178,10 @@ class SLARefresher:
         now = self.clock.now()
         try:
             refreshed = await self.running.refresh(now)
-        except Exception:
+        except Exception as exc:
             metrics.refreshes.labels("failed").inc()
-            log.exception("SLA metrics refresh failed; the previous numbers stay")
+            if not self.running.db.outage(exc):  # the database away: said once
+                log.exception("SLA metrics refresh failed; the previous numbers stay")
             return
         policy = self.running.settings.policy
         metrics.customers.update(refreshed.report.customers, refreshed.report.period, policy)

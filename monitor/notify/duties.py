@@ -42,7 +42,7 @@ from monitor.sla import IneligibleRule, ineligible
 from monitor.store import claims, incidents, maintenance, tickets
 from monitor.store import outbox as stored
 from monitor.store.incidents import IncidentRecord
-from monitor.store.outbox import ACTIVE, QueuedMessage
+from monitor.store.outbox import QueuedMessage
 
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
@@ -204,7 +204,7 @@ class Duties:
         assert incident.end is not None
         service = self.target_label(incident.service_id)
         drafts: list[Draft] = []
-        for customer_id, status, next_attempt_at in told:
+        for customer_id, _status, _next_attempt_at in told:
             customer = self.topology.customers.get(customer_id or "")
             if customer is None:
                 continue
@@ -224,8 +224,10 @@ class Duties:
                     rendered,
                     customer_id=customer.id,
                     incident_id=incident.id,
-                    # Not before a still-pending outage e-mail: the customer reads them in order.
-                    not_before=next_attempt_at if status in ACTIVE else None,
+                    # Due now; not sent before the outage e-mail it follows while that one is
+                    # pending or being sent (the claim says so, monitor.store.outbox.claim).
+                    # Never a time copied from it: a lease's end (5 minutes later) is not when
+                    # it will be accepted.
                     follows=f"outage:{incident.id}:{customer.id}",  # one thread (issue 8)
                 )
             )

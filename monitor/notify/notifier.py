@@ -19,7 +19,7 @@ from monitor.notify.sending import Backoff, Envelope
 from monitor.notify.smtp import MaildirTransport, SMTPTransport, Transport
 from monitor.notify.tracking import DutyCheck, DutyTracker
 from monitor.notify.webhook import WebhookRelay, WebhookTarget
-from monitor.store import maintenance, state_directory
+from monitor.store import maintenance, outbox, state_directory
 from monitor.store.outbox import QueuedMessage
 
 if TYPE_CHECKING:
@@ -209,6 +209,10 @@ class Notifier:
         """Send these queued messages now (``statement send``), waiting for those the
         daemon's worker holds; returns them as they then stand."""
         return await self.worker.send_now(dedupe_keys, within=within)
+
+    async def messages(self, dedupe_keys: list[str]) -> list[QueuedMessage]:
+        """The queued messages of these dedupe keys, as they stand (read only)."""
+        return await self.db.run(lambda tx: outbox.find(tx, dedupe_keys), readonly=True)
 
     async def run_once(self) -> int:
         """Send what is due now, without the background worker; returns messages attempted."""

@@ -7,7 +7,13 @@ never queued twice. :class:`OutboxWorker` sends due rows:
 1. **Claim** a batch in one write transaction (``BEGIN IMMEDIATE`` on SQLite,
    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL): ``status='sending'`` and
    ``next_attempt_at = now + lease``. A worker that dies holding a lease loses
-   it when the lease runs out; the rows are then due again.
+   it when the lease runs out; the rows are then due again. A process of this
+   host that is gone (``kill -9``) loses it at once: the next process that
+   finds its lease (the daemon's senders every few seconds, ``statement send``)
+   releases it (how "gone" is known: :mod:`monitor.notify.owners`).
+   A message that follows another one (a recovery, its outage e-mail) is not
+   claimed while that one is still pending or being sent: it goes right after
+   it, never before, and never later than needed.
 2. **Send** through one transport connection per batch
    (:class:`monitor.notify.sending.Courier`).
 3. **Commit the outcome at once**, one message at a time: ``accepted_at``
@@ -46,9 +52,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -58,6 +61,7 @@ from monitor.errors import NotifyError
 from monitor.notify.layout import Rendered
 from monitor.notify.messages import new_message_id
 from monitor.notify.metrics import NotifyMetrics
+from monitor.notify.owners import alive, this_process
 from monitor.notify.sending import Backoff, Courier, Envelope, OutboxHooks
 from monitor.notify.smtp import Transport
 from monitor.store import outbox as stored
@@ -147,6 +151,7 @@ class OutboxWorker:
         batch_size: int = 20,
         stop_timeout: float = 60.0,
         probe_interval: float = 15.0,
+        orphan_check_interval: float = 5.0,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -166,10 +171,14 @@ class OutboxWorker:
         self._stopped = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        # Each sender is a lease holder of its own, named host:pid:random-n, so that a restart
-        # on the same host can tell the leases of a dead process (kill -9) from live ones.
-        self._host_prefix = f"{socket.gethostname()}:"
-        self._name = f"{self._host_prefix}{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Each sender is a lease holder of its own, named after this process (host, pid and
+        # start time: monitor.notify.owners), so that any process of this host can tell the
+        # leases of a dead one (kill -9) from live ones.
+        process = this_process()
+        self._host_prefix = process.prefix
+        self._name = process.name
+        self.orphan_check_interval = orphan_check_interval
+        self._orphans_checked = -float("inf")  # loop time of the last check
 
     def use(self, transport: Transport | None, envelope: Envelope) -> None:
         """A reloaded configuration: send what comes next through ``transport`` (None: keep
@@ -210,6 +219,7 @@ class OutboxWorker:
         """Send every message due now once; returns how many were attempted."""
         attempted: set[int] = set()
         owner = f"{self._name}-once"
+        await self.release_orphans()
         while claimed := await self._claim(owner, exclude=attempted):
             batch, leased_until = claimed
             # Rows handed back unattempted (behind an unreachable server) may come again.
@@ -224,9 +234,10 @@ class OutboxWorker:
     async def send_now(
         self, dedupe_keys: Sequence[str], *, within: float = 60.0, poll: float = 0.2
     ) -> list[QueuedMessage]:
-        """Send the messages of ``dedupe_keys`` now, once each, and return them as they then
-        stand: accepted (``accepted_at``), failed, or still pending with the error of the
-        attempt (a transient failure: the daemon's outbox retries it). A message another
+        """Send the messages of ``dedupe_keys`` now, once each (also one waiting out a retry
+        delay: an operator asks), and return them as they then stand: accepted
+        (``accepted_at``), failed, or still pending with the error of the attempt (a
+        transient failure: the daemon's outbox retries it). A message another
         sender holds (the daemon's worker) is waited for, up to ``within`` seconds: the
         same message is never sent by both (its lease)."""
         keys = sorted(set(dedupe_keys))
@@ -234,8 +245,9 @@ class OutboxWorker:
         owner = f"{self._name}-now"
         loop = asyncio.get_running_loop()
         give_up = loop.time() + within
+        await self.release_orphans()
         while True:
-            claimed = await self._claim(owner, exclude=attempted, only=keys)
+            claimed = await self._claim(owner, exclude=attempted, only=keys, waiting_too=True)
             if claimed:
                 batch, leased_until = claimed
                 attempted.update(
@@ -248,16 +260,26 @@ class OutboxWorker:
             held = [m for m in found if m.status == "sending" and m.id not in attempted]
             if not held or loop.time() > give_up:
                 return found
+            # Held by a process that has died since (kill -9): released, then sent here.
+            if await self.release_orphans(every=1.0):
+                continue
             await asyncio.sleep(poll)
 
-    async def release_orphans(self) -> int:
+    async def release_orphans(self, every: float = 0.0) -> int:
         """Leases held by a process of this host that is gone (``kill -9`` in a send): handed
-        back now rather than when they run out (up to the lease, 5 minutes). The message may
-        then go out twice: the unavoidable window, with the same Message-ID."""
+        back now rather than when they run out (up to the lease, 5 minutes); how "gone" is
+        known: :mod:`monitor.notify.owners`. Called at start, by the senders every
+        ``orphan_check_interval``, and by ``statement send`` (:meth:`send_now`); with
+        ``every``, not again within that many seconds. The message may then go out twice:
+        the unavoidable window, with the same Message-ID. Returns how many were released."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._orphans_checked < every:
+            return 0
+        self._orphans_checked = loop.time()
         holders = await self.db.run(
             lambda tx: stored.lease_holders(tx, self._host_prefix), readonly=True
         )
-        dead = [owner for owner in holders if not _alive(owner)]
+        dead = [owner for owner in holders if not alive(owner, self._host_prefix)]
         if not dead:
             return 0
         now = self.clock.now()
@@ -359,6 +381,7 @@ class OutboxWorker:
             self._wakeup.clear()
             batch: list[QueuedMessage] = []
             try:
+                await self.release_orphans(every=self.orphan_check_interval)
                 claimed = await self._claim(owner)
                 if claimed:
                     batch, leased_until = claimed
@@ -366,8 +389,9 @@ class OutboxWorker:
                         batch, stopping=self._stopping, owner=owner, leased_until=leased_until
                     )
                 await self.refresh_depth()
-            except Exception:
-                log.exception("outbox round failed; retrying after the poll interval")
+            except Exception as exc:
+                if not self.db.outage(exc):  # the database away: said once, no traceback
+                    log.exception("outbox round failed; retrying after the poll interval")
                 batch = []
             if not batch and not self.stopping:
                 try:
@@ -376,7 +400,11 @@ class OutboxWorker:
                     pass
 
     async def _claim(
-        self, owner: str, exclude: set[int] | None = None, only: Sequence[str] | None = None
+        self,
+        owner: str,
+        exclude: set[int] | None = None,
+        only: Sequence[str] | None = None,
+        waiting_too: bool = False,
     ) -> tuple[list[QueuedMessage], dt.datetime] | None:
         """A batch claimed by ``owner``, and when its lease runs out; None when nothing is due."""
         if self.stopping and not exclude:
@@ -391,23 +419,8 @@ class OutboxWorker:
                 owner=owner,
                 exclude=exclude or (),
                 only=only,
+                waiting_too=waiting_too,
             )
         )
         return (batch, now + dt.timedelta(seconds=self.lease)) if batch else None
 
-
-def _alive(owner: str) -> bool:
-    """Whether the process of a lease holder ``host:pid:...`` (of this host) still runs."""
-    parts = owner.split(":")
-    if len(parts) < 3 or not parts[1].isdigit():
-        return True  # not ours to judge
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return True  # this process (another worker of it): alive
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

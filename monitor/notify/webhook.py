@@ -235,8 +235,9 @@ class WebhookRelay:
             self._wakeup.clear()
             try:
                 await self.relay_once()
-            except Exception:
-                log.exception("operator webhook round failed; tried again")
+            except Exception as exc:
+                if not self.db.outage(exc):  # the database away: said once, no traceback
+                    log.exception("operator webhook round failed; tried again")
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.interval)
             except TimeoutError:

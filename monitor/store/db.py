@@ -19,6 +19,15 @@ committed or neither is::
         incident = await actions.add_incident(db, ...)   # joins: no commit of its own
         await idempotency.store(tx, ...)                 # committed with it
 
+**When the database does not answer** (a PostgreSQL server down or unreachable, an SQLite
+file locked past the busy timeout or on a full disk), the daemon's loops keep failing
+until it does. Each :class:`Database` handle on a URL shares one :class:`Availability`,
+which logs **one line when the database stops answering** (``database unavailable``, with
+the error's class and first line), **one when it answers again** (``database available
+again``, with how long it did not), and at most one ``still unavailable`` reminder a minute
+in between. A loop that catches an error asks :meth:`Database.outage` first and logs its
+own traceback only for anything else: no traceback per round while the database is away.
+
 ``tx`` is the transaction's session; only the modules of :mod:`monitor.store`
 hand it to SQLAlchemy. Code outside the store names it ``Tx`` (a type-only
 alias) and never imports SQLAlchemy itself.
@@ -36,6 +45,8 @@ import asyncio
 import contextvars
 import logging
 import os
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -55,6 +66,7 @@ from monitor.errors import ConfigError, ConfigIssue, StoreError, StoreLocationEr
 from monitor.redact import redact
 
 __all__ = [
+    "Availability",
     "Database",
     "Tx",
     "create_engine",
@@ -163,6 +175,86 @@ def _read_only(cause: str) -> bool:
     return any(text in lowered for text in _READ_ONLY)
 
 
+def unavailable_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database does not answer (rather than a fault of the work):
+    a connection refused, reset or timed out, a closed or invalidated connection, SQLite's
+    ``OperationalError`` (locked, disk full, cannot open)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    return isinstance(exc, OSError)  # ConnectionRefusedError, TimeoutError, ... unwrapped
+
+
+class Availability:
+    """Whether a database answers, as every handle on it in this process sees it: one log
+    line per change (see the module), a reminder at most every ``remind_every`` seconds."""
+
+    def __init__(self, where: str, remind_every: float = 60.0) -> None:
+        self.where = where
+        self.remind_every = remind_every
+        self.down_since: float | None = None  # time.monotonic()
+        self._reminded = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
+
+    def failed(self, exc: BaseException) -> None:
+        """The database did not answer: said once, then reminded at most every minute."""
+        now = time.monotonic()
+        with self._lock:
+            if self.down_since is None:
+                self.down_since = self._reminded = now
+                event = "database unavailable"
+            elif now - self._reminded >= self.remind_every:
+                self._reminded = now
+                event = "database still unavailable"
+            else:
+                return
+            down_for = now - self.down_since
+        error = _error_line(exc)
+        log.error(
+            f"{event}: {error}; what needs it waits and is retried",
+            extra={"database": self.where, "error_class": type(exc).__name__,
+                   "down_seconds": round(down_for, 1)},
+        )
+
+    def answered(self) -> None:
+        """A transaction went through: if the database was away, say how long."""
+        if self.down_since is None:
+            return
+        with self._lock:
+            if self.down_since is None:
+                return
+            down_for = time.monotonic() - self.down_since
+            self.down_since = None
+        log.warning(
+            f"database available again after {down_for:.1f} s",
+            extra={"database": self.where, "down_seconds": round(down_for, 1)},
+        )
+
+
+def _error_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    first = redact(text.splitlines()[0])[:300] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+_FROM_DATABASE = "_sla_monitor_database_unavailable"
+_AVAILABILITY: dict[str, Availability] = {}
+_AVAILABILITY_LOCK = threading.Lock()
+
+
+def _availability(where: str) -> Availability:
+    with _AVAILABILITY_LOCK:
+        found = _AVAILABILITY.get(where)
+        if found is None:
+            found = _AVAILABILITY[where] = Availability(where)
+        return found
+
+
 def inserted_id(result: Any) -> int:
     """The primary key of the row an ``insert()`` just wrote."""
     key = result.inserted_primary_key
@@ -181,6 +273,8 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = session_factory(engine)
+        # Shared by every handle on this database in the process (a sibling on a thread too).
+        self.availability = _availability(self.where())
         # The write transaction the current task is inside, if any (joined, not nested).
         # A task created inside it inherits the variable; the owner check keeps it out.
         self._current: contextvars.ContextVar[tuple[object, AsyncSession] | None] = (
@@ -239,12 +333,17 @@ class Database:
         if joined is not None:
             yield joined
             return
-        async with self._sessions() as session, session.begin():
-            token = self._current.set((asyncio.current_task(), session))
-            try:
-                yield session
-            finally:
-                self._current.reset(token)
+        try:
+            async with self._sessions() as session, session.begin():
+                token = self._current.set((asyncio.current_task(), session))
+                try:
+                    yield session
+                finally:
+                    self._current.reset(token)
+        except BaseException as exc:
+            self._failed(exc)
+            raise
+        self.availability.answered()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:
@@ -254,10 +353,35 @@ class Database:
         if joined is not None:
             yield joined
             return
-        async with self._sessions() as session:
-            await session.connection(execution_options={"readonly": True})  # begins it
-            yield session
-            await session.commit()  # not rollback(): that would expire what was read
+        try:
+            async with self._sessions() as session:
+                await session.connection(execution_options={"readonly": True})  # begins it
+                yield session
+                await session.commit()  # not rollback(): that would expire what was read
+        except BaseException as exc:
+            self._failed(exc)
+            raise
+        self.availability.answered()
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, Exception) and unavailable_error(exc):
+            try:  # an OSError is the database's only when it came out of a transaction
+                setattr(exc, _FROM_DATABASE, True)
+            except (AttributeError, TypeError):
+                pass
+            self.availability.failed(exc)
+
+    def outage(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is this database not answering: then it is logged here, once per
+        outage (see the module), and the caller logs nothing more; anything else (a fault
+        of the work, or an OSError of something else: SMTP, a webhook) is the caller's to
+        log, with its traceback."""
+        if isinstance(exc, OSError) and not getattr(exc, _FROM_DATABASE, False):
+            return False
+        if not unavailable_error(exc):
+            return False
+        self.availability.failed(exc)
+        return True
 
     async def run(
         self,
@@ -285,7 +409,8 @@ class Database:
                 )
                 if not retryable or loop.time() > give_up:
                     raise
-                log.warning(
+                # Said once per outage (Availability); each retry only at debug level.
+                log.debug(
                     "database unavailable; retrying the transaction",
                     extra={"error": str(exc.orig), "retry_in": delay},
                 )

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 
 from monitor.store.db import Tx
 from monitor.store.models import OutboxAttachment, OutboxMessage, OutboxRecipient
@@ -217,16 +218,34 @@ async def claim(
     owner: str,
     exclude: Iterable[int] = (),
     only: Iterable[str] | None = None,
+    waiting_too: bool = False,
 ) -> list[QueuedMessage]:
     """Take up to ``limit`` due messages for ``owner``: ``status='sending'`` until
     ``now + lease`` (a row whose lease ran out is due again); with ``only``, among the
-    messages of those dedupe keys.
+    messages of those dedupe keys. A message that follows another (``in_reply_to``: a
+    recovery and its outage e-mail) is not taken while that one is still pending or being
+    sent: the customer reads them in order, and the follow-up is due the moment the first
+    is accepted (or given up), not at a time fixed when it was queued. With
+    ``waiting_too`` (an operator's "send now"), a pending message waiting out a retry delay
+    is taken too; one being sent under a live lease never is.
 
     ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (two workers never take the same row);
     SQLite's write transaction (``BEGIN IMMEDIATE``) serialises claims."""
+    parent = aliased(OutboxMessage)
+    first_still_active = (
+        select(parent.id)
+        .where(parent.message_id == OutboxMessage.in_reply_to, parent.status.in_(ACTIVE))
+        .exists()
+    )
     query = (
         select(OutboxMessage)
-        .where(OutboxMessage.status.in_(ACTIVE), OutboxMessage.next_attempt_at <= now)
+        .where(
+            OutboxMessage.status.in_(ACTIVE),
+            or_(OutboxMessage.next_attempt_at <= now, OutboxMessage.status == "pending")
+            if waiting_too
+            else OutboxMessage.next_attempt_at <= now,
+            ~first_still_active,
+        )
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

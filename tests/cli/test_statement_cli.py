@@ -10,15 +10,22 @@ availability (2,678,400 - 7,200) / 2,678,400 = 99.73118...%, shown 99.731.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import mailbox
+import signal
 import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
+from monitor.store import create_engine
+from monitor.store.models import OutboxMessage
+from monitor.testing.smtp import SMTPSink
+from tests.support import eventually, rows, sla_monitor_command
 
 MONTH = "1404-06"
 BITA = "شرکت بیتا نظرسنجی"
@@ -61,9 +68,9 @@ def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: P
     assert "warning: http.link_key_file names the systemd credential" in err
     assert "carries no link to the claim form" in err
     assert f"{MONTH}: revision 1 frozen" in out
-    assert "acme: statement of revision 1: written to the Maildir" in out
+    assert "acme: statement of revision 1: sent: written to the Maildir" in out
     assert "tech@acme.example, ceo@acme.example" in out
-    assert "bita: statement of revision 1: written to the Maildir" in out  # paid in 1404-06
+    assert "bita: statement of revision 1: sent: written to the Maildir" in out  # paid in 1404-06
     assert "dorna: withheld: R-EX6" in out
     sent, persian = sorted(_maildir(tmp_path), key=lambda m: m["To"] != "tech@acme.example, "
                            "ceo@acme.example")
@@ -143,3 +150,127 @@ def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         main([*command, "--help"])
     assert done.value.code == 0 and "--month" in capsys.readouterr().out
+
+
+# --- "sent" only when the SMTP server accepted it (the outbox tells the truth) ---------------
+
+Run = Callable[..., Awaitable[tuple[int, str, str]]]
+
+
+def smtp_config(tmp_path: Path, example_config_path: Path, db_url: str, sink: SMTPSink) -> Path:
+    text = example_config_path.read_text()
+    text = text.replace("  url: null ", f"  url: '{db_url}' ")
+    text = text.replace("maildir: null ", f"smtp: {{host: 127.0.0.1, port: {sink.port}, "
+                        "tls: none, timeout: 5s}\nmaildir: null ")
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+async def smtp_cli(tmp_path: Path, example_config_path: Path, db_url: str,
+                   capsys: pytest.CaptureFixture[str]) -> AsyncIterator[tuple[Run, SMTPSink]]:
+    """The example with mail to a real SMTP sink, on SQLite and PostgreSQL; each command
+    runs ``main`` on a thread of its own (its own event loop) while the sink serves here."""
+    async with SMTPSink() as sink:
+        path = smtp_config(tmp_path, example_config_path, db_url, sink)
+
+        async def run(*args: str) -> tuple[int, str, str]:
+            code = await asyncio.to_thread(main, ["-c", str(path), *args])
+            out, err = capsys.readouterr()
+            return code, out, err
+
+        assert (await run("db", "upgrade"))[0] == 0
+        assert (await run("incident", "add", "--service", "acme-survey", "--start",
+                          "2025-09-01T10:00", "--end", "2025-09-01T12:00"))[0] == 0
+        yield run, sink
+
+
+def _acme(out: str) -> dict[str, object]:
+    found: dict[str, object] = json.loads(out)["statements"][0]
+    assert found["customer"] == "acme"
+    return found
+
+
+async def test_send_says_queued_or_sent_as_it_is(smtp_cli: tuple[Run, SMTPSink]) -> None:
+    run, sink = smtp_cli
+    acme = ("statement", "send", "--month", MONTH, "--customer", "acme")
+    await sink.go_down()
+    code, out, _ = await run(*acme)  # queued, the server unreachable: not "sent"
+    assert code == 1, out
+    assert "acme: statement of revision 1: queued, NOT SENT: not yet accepted (" in out
+    assert "sent:" not in out and "already sent" not in out
+    code, out, _ = await run(*acme, "--format", "json")  # again: still not sent
+    found = _acme(out)
+    assert code == 1 and sink.messages == []
+    assert (found["status"], found["delivery"], found["accepted_at"]) == (
+        "already_queued", "queued", None)
+    assert found["outbox_status"] == "pending" and found["error"]
+
+    await sink.come_up()
+    code, out, _ = await run(*acme)  # sent now: the message queued by the first run
+    assert code == 0, out
+    assert "acme: statement of revision 1: sent: accepted by the SMTP server " in out
+    assert "(queued by an earlier run)" in out
+    assert len(sink.messages) == 1
+    code, out, _ = await run(*acme, "--format", "json")
+    found = _acme(out)
+    assert code == 0 and (found["status"], found["delivery"]) == ("already_sent", "sent")
+    assert found["accepted_at"] is not None
+    code, out, _ = await run(*acme)
+    assert code == 0 and "acme: already sent: accepted by the SMTP server " in out
+    assert len(sink.messages) == 1  # really sent before: nothing again
+
+    code, out, _ = await run("statement", "send", "--month", MONTH, "--customer", "bita",
+                             "--queue-only", "--format", "json")
+    found = json.loads(out)["statements"][0]
+    assert code == 0 and (found["customer"], found["status"], found["delivery"]) == (
+        "bita", "queued", "queued")
+    code, out, _ = await run("statement", "send", "--month", MONTH, "--customer", "bita",
+                             "--queue-only")
+    assert code == 0 and "bita: statement of revision 1: queued; the daemon's outbox" in out
+    assert len(sink.messages) == 1  # queued only
+
+
+@pytest.mark.slow
+async def test_send_killed_in_the_send_is_sent_by_the_next_run_at_once(
+    smtp_cli: tuple[Run, SMTPSink], tmp_path: Path, db_url: str
+) -> None:
+    """``kill -9`` of ``statement send`` while its message is leased: the next run releases
+    the dead process's lease and sends the message now, not 5 minutes later."""
+    _, sink = smtp_cli
+    command = [*sla_monitor_command(), "-c", str(tmp_path / "config.yaml"), "statement",
+               "send", "--month", MONTH, "--customer", "acme"]
+    engine = create_engine(db_url)
+    try:
+        sink.rcpt_delay = 60.0  # the server is slow before it has the message
+        first = await asyncio.create_subprocess_exec(
+            *command, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+        try:
+            leased = await eventually(lambda: rows(engine, OutboxMessage,
+                                                   OutboxMessage.status == "sending"),
+                                      within=60, every=0.05)
+            await asyncio.sleep(0.5)  # inside the slow step
+        finally:
+            first.send_signal(signal.SIGKILL)
+            await first.wait()
+        assert leased[0].claimed_by is not None and str(first.pid) in leased[0].claimed_by
+        sink.rcpt_delay = 0.0
+        assert sink.messages == []
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        second = await asyncio.create_subprocess_exec(
+            *command, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(second.communicate(), 120)
+        took = loop.time() - started
+        assert second.returncode == 0, (out + err).decode()
+        assert "acme: statement of revision 1: sent: accepted by the SMTP server" in out.decode()
+        assert took < 30  # not the 5-minute lease, nor the 60 s wait for a live sender
+        assert [m.rcpt_tos for m in sink.messages] == [("tech@acme.example",
+                                                       "ceo@acme.example")]
+        sent = await rows(engine, OutboxMessage)
+        assert [(m.status, m.claimed_by) for m in sent] == [("sent", None)]
+    finally:
+        await engine.dispose()

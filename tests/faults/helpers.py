@@ -6,6 +6,7 @@ Each tool cleans up after itself: processes stopped, mounts undone, servers stop
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -179,3 +180,50 @@ class PrivatePostgres:
     @property
     def url(self) -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+
+class TcpProxy:
+    """A TCP relay on 127.0.0.1 (port 0, kept across restarts) to ``host:port``: ``stop()``
+    closes the listener and cuts every connection (the database unreachable, as a network
+    cut or a stopped server looks to a client); ``start()`` listens again."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.upstream = host, port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.upstream)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+
+        async def pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    target.write(data)
+                    await target.drain()
+            except OSError:
+                pass
+            finally:
+                target.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers.difference_update((writer, up_writer))
