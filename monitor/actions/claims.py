@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
-from monitor.actions.common import half_days, known, not_before, not_blank, not_future, one_of
+from monitor.actions.common import (
+    FreeText,
+    checks_text,
+    half_days,
+    known,
+    not_before,
+    not_blank,
+    not_future,
+    one_of,
+)
 from monitor.actions.ledger import account, site_of
 from monitor.actions.mail import ContractMail
 from monitor.actions.reports import month_inputs
@@ -176,6 +185,7 @@ async def _claim(tx: Tx, claim_id: int, customer: str | None = None) -> ClaimRec
     return claim
 
 
+@checks_text
 async def submit_claim(
     db: Database,
     settings: Settings,
@@ -184,7 +194,7 @@ async def submit_claim(
     month: str,
     site: str | None = None,
     channel: str = "email",
-    note: str | None = None,
+    note: FreeText | None = None,
     at: dt.datetime | None = None,
     mail: ContractMail,
     actor: str,
@@ -230,6 +240,7 @@ async def submit_claim(
     return (await _views(db, settings, [claim], now))[0]
 
 
+@checks_text
 async def decide_claim(
     db: Database,
     settings: Settings,
@@ -237,7 +248,7 @@ async def decide_claim(
     claim_id: int,
     decision: str,
     days: Decimal | None = None,
-    reason: str | None = None,
+    reason: FreeText | None = None,
     at: dt.datetime | None = None,
     mail: ContractMail,
     actor: str,

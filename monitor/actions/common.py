@@ -10,8 +10,12 @@ edge shows what the user typed first (:meth:`~monitor.errors.InputError.as_typed
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import functools
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Collection
 from decimal import Decimal
+from typing import Annotated, ParamSpec, TypeVar
 
 from monitor.errors import InputError
 from monitor.sla import CAUSES, is_half_days, is_money, minor_units
@@ -21,7 +25,9 @@ __all__ = [
     "CHANNELS",
     "MAX_ID",
     "MAX_TEXT",
+    "FreeText",
     "bounded_text",
+    "checks_text",
     "half_days",
     "iso_utc",
     "known",
@@ -47,12 +53,46 @@ def record_id(value: int, field: str, what: str) -> None:
 
 
 def bounded_text(text: str | None, field: str) -> None:
-    """Notes and reasons are bounded (issue 13); control characters are kept as typed and
-    shown escaped (:func:`monitor.present.tables.printable`)."""
+    """Notes and reasons are bounded; control characters are kept as typed and shown
+    escaped (:func:`monitor.present.tables.printable`). The error shows the text's start,
+    its length and the limit."""
     if text is not None and len(text) > MAX_TEXT:
         raise InputError(
             field, text[:40] + "...", f"at most {MAX_TEXT} characters (this one has {len(text)})"
         )
+
+
+FreeText = Annotated[str, "free text: at most MAX_TEXT characters (checks_text)"]
+"""An action's argument that is free text (a note, a reason, a summary, a reference): a
+keyword-only argument so annotated is bounded by :func:`checks_text`, whatever the edge."""
+
+_FREE_TEXT = re.compile(r"\bFreeText\b")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def checks_text(action: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """The one place free text is bounded: before ``action`` runs (nothing is read or
+    written yet), every keyword-only argument annotated :data:`FreeText` (or ``FreeText |
+    None``) is checked by :func:`bounded_text`, naming the argument. The arguments checked
+    are kept as ``__free_text__`` (a test walks every action for them)."""
+    texts = [p for p in inspect.signature(action).parameters.values()
+             if _FREE_TEXT.search(str(p.annotation))]
+    if not texts or any(p.kind != inspect.Parameter.KEYWORD_ONLY for p in texts):
+        raise TypeError(f"{action.__name__}: free text must be keyword-only FreeText arguments")
+    fields = tuple(p.name for p in texts)
+
+    @functools.wraps(action)
+    async def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        for name in fields:
+            value = kwargs.get(name)
+            if isinstance(value, str):
+                bounded_text(value, name)
+        return await action(*args, **kwargs)
+
+    checked.__free_text__ = fields  # type: ignore[attr-defined]
+    return checked
+
 
 
 def known(value: str, allowed: Collection[str], field: str, what: str) -> None:

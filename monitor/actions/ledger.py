@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from monitor.actions.common import known, money, not_blank
+from monitor.actions.common import FreeText, checks_text, known, money, not_blank
 from monitor.config import Settings
 from monitor.config.schema import Customer, Site
 from monitor.errors import InputError
@@ -228,8 +228,9 @@ def _known_site(settings: Settings, domain: str) -> tuple[Customer, Site]:
     return found
 
 
+@checks_text
 async def deposit(
-    db: Database, settings: Settings, *, site: str, amount: Decimal, reference: str,
+    db: Database, settings: Settings, *, site: str, amount: Decimal, reference: FreeText,
     actor: str, now: dt.datetime,
 ) -> Deposited:
     """A payment of support charge into the site's balance (L-6: a top-up), with its

@@ -39,7 +39,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from monitor.actions.common import known, money, not_before, not_blank, not_future, one_of
+from monitor.actions.common import (
+    FreeText,
+    checks_text,
+    known,
+    money,
+    not_before,
+    not_blank,
+    not_future,
+    one_of,
+)
 from monitor.actions.ledger import (
     account,
     charge_balance,
@@ -188,6 +197,7 @@ def _view_of(settings: Settings, ticket: TicketRecord, events: list[EventRecord]
 # --- opening (L-4, L-5) ------------------------------------------------------------------------
 
 
+@checks_text
 async def open_ticket(
     db: Database,
     settings: Settings,
@@ -195,7 +205,7 @@ async def open_ticket(
     customer: str,
     service: str,
     channel: str,
-    summary: str,
+    summary: FreeText,
     site: str | None = None,
     type: str | None = None,  # the contract's word (L-5: a ticket type)
     at: dt.datetime | None = None,
@@ -348,8 +358,9 @@ async def diagnose_ticket(
                          action="diagnose", check=check, change=change)
 
 
+@checks_text
 async def fix_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime,
 ) -> TicketView:
     """The fix (or, for a ticket that was not the provider's fault, the resolution)."""
@@ -371,8 +382,9 @@ async def fix_ticket(
                          check=check, change=change)
 
 
+@checks_text
 async def reopen_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime, customer: str | None = None,
 ) -> TicketView:
     """L-4: a reply to a fixed ticket reopens it; the fix clock runs again from the deadline
@@ -391,8 +403,9 @@ async def reopen_ticket(
                          check=check, change=change, customer=customer)
 
 
+@checks_text
 async def follow_up_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, channel: str, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, channel: str, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime, customer: str | None = None,
 ) -> TicketView:
     """L-4: the customer followed up by replying or calling; every follow-up is logged."""
@@ -406,8 +419,9 @@ async def follow_up_ticket(
                          action="follow_up", check=_active, change=change, customer=customer)
 
 
+@checks_text
 async def ask_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime,
 ) -> TicketView:
     """L-4: a question to the customer; waiting for the answer never pauses a deadline."""
@@ -422,8 +436,9 @@ async def ask_ticket(
                          check=check, change=change)
 
 
+@checks_text
 async def answer_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime, customer: str | None = None,
 ) -> TicketView:
     """The customer's answer to the open question."""
@@ -441,8 +456,9 @@ async def answer_ticket(
                          check=check, change=change, customer=customer)
 
 
+@checks_text
 async def escalate_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime,
 ) -> TicketView:
     """L-4: level 2 hands what it cannot solve (e.g. the program's source) to level 3."""
@@ -460,8 +476,9 @@ async def escalate_ticket(
                          action="escalate", check=check, change=change)
 
 
+@checks_text
 async def return_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime,
 ) -> TicketView:
     """L-4: level 3 hands its result back to level 2, who tells the customer."""
@@ -479,8 +496,9 @@ async def return_ticket(
                          check=check, change=change)
 
 
+@checks_text
 async def defer_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, reason: str, note: str,
+    db: Database, settings: Settings, *, ticket_id: int, reason: str, note: FreeText,
     at: dt.datetime | None = None, actor: str, now: dt.datetime,
 ) -> TicketView:
     """R-P3: the fix needs system-wide changes, or the defect came with a new release: it
