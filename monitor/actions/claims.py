@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
 from monitor.actions.common import (
+    MAX_ID,
     FreeText,
     checks_text,
     half_days,
@@ -179,7 +180,9 @@ async def _views(db: Database, settings: Settings, found: Sequence[ClaimRecord],
 
 
 async def _claim(tx: Tx, claim_id: int, customer: str | None = None) -> ClaimRecord:
-    claim = await claims.get(tx, claim_id)
+    """The claim (the customer's, when one acts); an id no database holds, another
+    customer's claim and a missing one get the same answer."""
+    claim = await claims.get(tx, claim_id) if 1 <= claim_id <= MAX_ID else None
     if claim is None or (customer is not None and claim.customer_id != customer):
         raise InputError("claim_id", claim_id, "an existing claim id (see: claim list)")
     return claim

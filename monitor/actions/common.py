@@ -23,7 +23,9 @@ from monitor.sla.report import iso_utc
 
 __all__ = [
     "CHANNELS",
+    "MAX_DAYS",
     "MAX_ID",
+    "MAX_MONEY",
     "MAX_TEXT",
     "FreeText",
     "bounded_text",
@@ -42,8 +44,14 @@ __all__ = [
 ]
 
 CHANNELS = ("phone", "email")  # R-N1: how a customer may be notified
-MAX_ID = 2**63 - 1  # the largest id either database stores (64-bit integers)
+# The largest id both databases store: ids are INTEGER columns, 32 bits on PostgreSQL
+# (SQLite's 64 bits hold more); a larger one is unknown, not a driver's overflow.
+MAX_ID = 2**31 - 1
 MAX_TEXT = 2000  # characters of a note or reason: a paragraph, never a file
+# Money is below what any yearly fee is, as the configuration's fees (monitor.config.schema
+# Amount): a thousand trillion, even in rials.
+MAX_MONEY = Decimal(10) ** 15
+MAX_DAYS = 36600  # days of service granted at once: a hundred years, past any credit
 
 
 def record_id(value: int, field: str, what: str) -> None:
@@ -135,16 +143,19 @@ def not_before(at: dt.datetime, earliest: dt.datetime, field: str, what: str) ->
 def money(amount: Decimal, currency: str, field: str, *, positive: bool = True) -> None:
     """An amount of money in ``currency``: no finer than its unit, and above zero (or at
     least zero) where a payment is meant."""
+    low = "above" if positive else "of at least"
+    if amount.is_finite() and (amount > MAX_MONEY or ((amount <= 0) if positive else (amount < 0))):
+        raise InputError(field, str(amount),
+                         f"an amount {low} 0 {currency} and at most {MAX_MONEY:f} {currency}")
     if not amount.is_finite() or not is_money(amount, currency):
         places = minor_units(currency)
         unit = "whole units" if places == 0 else f"at most {places} decimal places"
         raise InputError(field, str(amount), f"an amount in {currency} with {unit}")
-    if (amount <= 0) if positive else (amount < 0):
-        raise InputError(field, str(amount),
-                         f"an amount {'above' if positive else 'of at least'} 0 {currency}")
 
 
 def half_days(days: Decimal, field: str) -> None:
-    """Days of service are whole or exact halves (3.5), above zero."""
-    if not days.is_finite() or not is_half_days(days) or days <= 0:
-        raise InputError(field, str(days), "a number of days above 0, whole or a half (3.5)")
+    """Days of service are whole or exact halves (3.5), above zero and at most
+    :data:`MAX_DAYS`."""
+    if not days.is_finite() or not 0 < days <= MAX_DAYS or not is_half_days(days):
+        raise InputError(field, str(days),
+                         f"a number of days above 0 and at most {MAX_DAYS}, whole or a half (3.5)")

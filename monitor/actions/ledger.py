@@ -257,6 +257,18 @@ async def deposit(
     return Deposited(entry, account(settings, site, entries, now))
 
 
+# Decision: a renewal pays for at most ten years ahead (L-2 renews yearly; a decade covers
+# any prepayment). Past it a date is a typing mistake, and the year 9999 left no room for
+# the day after the paid period, when the site lapses.
+MAX_RENEWAL_YEARS = 10
+
+
+def _years_after(day: dt.date, years: int) -> dt.date:
+    """``day`` ``years`` later (29 February: the 28th), before the last year a date holds."""
+    year = min(day.year + years, dt.MAXYEAR - 1)
+    return day.replace(year=year, day=min(day.day, 28) if day.month == 2 else day.day)
+
+
 async def renew(
     db: Database, settings: Settings, *, site: str, until: dt.date, actor: str, now: dt.datetime,
 ) -> Renewed:
@@ -271,10 +283,13 @@ async def renew(
         entries = await ledger.entries(tx, sites=[site])
         before = account(settings, site, entries, now)
         assert before.paid_until is not None
-        if until <= max(before.paid_until, today):
+        start = max(before.paid_until, today)
+        latest = _years_after(start, MAX_RENEWAL_YEARS)
+        if not start < until <= latest:
             raise InputError("until", until.isoformat(), "a date after the current paid period "
                              f"({before.paid_until.isoformat()}) and after today "
-                             f"({today.isoformat()})")
+                             f"({today.isoformat()}), at most {MAX_RENEWAL_YEARS} years after "
+                             f"them ({latest.isoformat()})")
         # The ended period's left-over charge expires before the new one begins (L-6).
         await settle_site(tx, settings, site, now=now, actor=actor)
         entry_id = await ledger.append(tx, NewEntry(

@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from monitor.actions.common import (
+    MAX_ID,
     FreeText,
     checks_text,
     known,
@@ -634,7 +635,9 @@ async def approve_price(
 
 
 async def _ticket(tx: Tx, ticket_id: int, customer: str | None = None) -> TicketRecord:
-    ticket = await tickets.get(tx, ticket_id)
+    """The ticket (the customer's, when one acts); an id no database holds, another
+    customer's ticket and a missing one get the same answer."""
+    ticket = await tickets.get(tx, ticket_id) if 1 <= ticket_id <= MAX_ID else None
     if ticket is None or (customer is not None and ticket.customer_id != customer):
         raise InputError("ticket_id", ticket_id, "an existing ticket id (see: ticket list)")
     return ticket

@@ -38,8 +38,11 @@ POSITIONAL = {
     "decision": "--approve/--partly/--reject",
     "days": "--partly",
 }
-# Where time_option keeps what was typed, on the parsed arguments.
+# Where time_option (and the other readers of typed values) keep what was typed, on the
+# parsed arguments; AS_TYPED: the fields whose error shows only what was typed (a number:
+# "1e30", not "1E+30" too).
 TYPED = "typed_values"
+AS_TYPED = "typed_only"
 
 
 def flag(field: str) -> str:
@@ -165,7 +168,15 @@ def with_typed(error: InputError, args: argparse.Namespace) -> InputError:
     text = found.get(error.field)
     if text is None:
         return error
-    return error.as_typed(text, read_as=not _already_utc(text))
+    plain = error.field in vars(args).get(AS_TYPED, set())
+    return error.as_typed(text, read_as=not plain and not _already_utc(text))
+
+
+def keep_typed(args: argparse.Namespace, field: str, text: str) -> None:
+    """Remember ``text`` as what the user typed for ``field``: an action's error about it
+    shows it as typed (:func:`with_typed`), not as read."""
+    vars(args).setdefault(TYPED, {})[field] = text
+    vars(args).setdefault(AS_TYPED, set()).add(field)
 
 
 def print_json(value: object) -> None:
@@ -199,8 +210,13 @@ def run_async(
     return lambda args: asyncio.run(coroutine(args))
 
 
-def parse_decimal(text: str, field: str, example: str = "2500000") -> Decimal:
-    """A number as typed (money, days), exactly: never through a float."""
+def parse_decimal(text: str, field: str, example: str = "2500000",
+                  args: argparse.Namespace | None = None) -> Decimal:
+    """A number as typed (money, days), exactly: never through a float. With ``args``, an
+    action's error about it shows it as typed (:func:`keep_typed`); its bounds are the
+    action's."""
+    if args is not None:
+        keep_typed(args, field, text)
     try:
         value = Decimal(text.strip())
     except InvalidOperation:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from monitor.actions.links import load_link_keys, new_link_key, page_link
-from monitor.cli.common import settings
+from monitor.cli.common import keep_typed, settings
 from monitor.clock import SystemClock
 from monitor.config import parse_duration
 from monitor.errors import InputError
@@ -18,12 +18,11 @@ def _link(args: argparse.Namespace) -> int:
     config = settings(args)
     valid = None
     if args.valid is not None:
+        keep_typed(args, "valid", args.valid)  # its bounds are page_link's
         try:
             valid = parse_duration(args.valid)
         except ValueError as exc:
             raise InputError("valid", args.valid, str(exc)) from None
-        if valid <= 0:
-            raise InputError("valid", args.valid, "a duration above zero, e.g. 7d or 12h")
     link = page_link(config, load_link_keys(config.http), args.id, now=SystemClock().now(),
                      valid=valid)
     if args.format == "json":

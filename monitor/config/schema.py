@@ -576,6 +576,8 @@ class HTTPServer(Strict):
     """environment variable of link keys, comma-separated, the first signs"""
     link_lifetime: PolicyDuration = 7 * 86400.0
     """how long a signed customer link stays valid"""
+    link_max_lifetime: PolicyDuration = YEAR
+    """the longest a link made by 'customer link --valid' may stay valid (at least link_lifetime)"""
 
     @field_validator("public_url")
     @classmethod
