@@ -35,6 +35,7 @@ POSITIONAL = {
     "claim_id": "ID",
     "ticket_id": "ID",
     "customer_id": "ID",
+    "scope": "SCOPE",
     "decision": "--approve/--partly/--reject",
     "days": "--partly",
 }

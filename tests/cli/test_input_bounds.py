@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from monitor.cli import main
+from monitor.config import Settings, load_config, parse_config
+from monitor.errors import ConfigError
+from monitor.http.auth import load_tokens
 from monitor.sla import month_containing
 from monitor.store import create_engine
 from monitor.store.models import (
@@ -187,11 +191,53 @@ def test_a_link_within_the_maximum_is_made(config: Path, capsys: pytest.CaptureF
 
 
 def test_the_default_link_lifetime_is_within_the_maximum() -> None:
-    from monitor.config import parse_config
-    from monitor.errors import ConfigError
-
     with pytest.raises(ConfigError) as error:
         parse_config("http: {link_lifetime: 30d, link_max_lifetime: 10d}")
     assert "http.link_lifetime: 30 d is longer than http.link_max_lifetime (10 d)" in str(
         error.value)
     assert parse_config("").http.link_max_lifetime == 366 * 86400
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["customer:ACME"], "SCOPE: 'customer:ACME' is not valid; allowed: read, write or "
+     "customer:ID with a configured customer's id: customer:acme, customer:bita"),
+    (["customer:nobody"], "SCOPE: 'customer:nobody' is not valid; allowed: read, write or "
+     "customer:ID with a configured customer's id"),
+    (["customer:"], "SCOPE: 'customer:' is not valid"),
+    (["admin"], "SCOPE: 'admin' is not valid"),
+    (["read#"], "SCOPE: 'read#' is not valid"),
+    (["read", "--name", "a b"], "--name: 'a b' is not valid; allowed: a name http.tokens_file "
+     "reads back"),
+    (["read", "--name", "grafana#1"], "--name: 'grafana#1' is not valid"),
+    (["read", "--name", ""], "--name: '' is not valid"),
+    (["read", "--name", "x" * 81], "--name: 'xxxx"),
+])
+def test_token_new_prints_only_lines_the_loader_reads(
+    config: Path, capsys: pytest.CaptureFixture[str], args: list[str], expected: str
+) -> None:
+    # It printed "customer:ACME sha256:... client" and "read sha256:... a b", which the
+    # daemon's next start refused.
+    code = main(["-c", str(config), "token", "new", *args])
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert out == "" and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], err
+
+
+def test_a_printed_token_line_loads(config: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    lines = []
+    for args in (["customer:acme", "--name", "acme-portal"], ["read"],
+                 ["write", "--name", "noc@rabit.example"]):
+        assert main(["-c", str(config), "token", "new", *args, "--format", "json"]) == 0
+        lines.append(json.loads(capsys.readouterr().out))
+    tokens = tmp_path / "api-tokens"
+    tokens.write_text("\n".join(found["line"] for found in lines) + "\n")
+    settings = Settings.from_config(load_config(config))
+    http = settings.http.model_copy(update={"tokens_file": str(tokens)})
+    loaded = load_tokens(http, frozenset(settings.topology.customers))
+    principal = loaded.find(lines[0]["token"])
+    assert principal is not None and (principal.customer, principal.name) == (
+        "acme", "acme-portal")
+    assert [p.name for _, p in loaded.entries] == ["acme-portal", "client", "noc@rabit.example"]
