@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ from monitor.store.models import (
     Ticket,
     TicketEvent,
 )
+from tests.faults.helpers import fill, small_filesystem
 
 CONFIG = """\
 provider: {{timezone: UTC}}
@@ -241,3 +244,91 @@ def test_a_printed_token_line_loads(config: Path, tmp_path: Path,
     assert principal is not None and (principal.customer, principal.name) == (
         "acme", "acme-portal")
     assert [p.name for _, p in loaded.entries] == ["acme-portal", "client", "noc@rabit.example"]
+
+
+# --- -o FILE: a regular file, written whole beside its place and renamed, or nothing ---------
+
+
+def device(tmp_path: Path) -> Path:
+    """A stand-in for /dev/full in the test's directory (the real one is never risked): a
+    character device with its numbers as root, else a FIFO."""
+    path = tmp_path / "full"
+    if os.geteuid() == 0:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    else:
+        os.mkfifo(path)
+    return path
+
+
+def output(config: Path, capsys: pytest.CaptureFixture[str], *args: str
+           ) -> tuple[int, str, str]:
+    code = main(["-c", str(config), *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def test_o_refuses_a_path_that_is_not_a_regular_file(
+        config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    month = last_month()
+    node = device(tmp_path)
+    kind = node.stat().st_mode
+    (tmp_path / "target.csv").write_text("kept\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "target.csv")
+    assert main(["-c", str(config), "report", "close", "--month", month]) == 0
+    capsys.readouterr()
+    listing = sorted(os.listdir(tmp_path))
+    for target, what in ((node, "a character device" if stat.S_ISCHR(kind) else "a FIFO"),
+                         (tmp_path, "a directory"), (link, "a symbolic link")):
+        for args in (["report", "--month", month, "--format", "csv"],
+                     ["statement", "show", "--month", month, "--customer", "acme",
+                      "--format", "csv"]):
+            code, _, err = output(config, capsys, *args, "-o", str(target))
+            assert code == 2, err
+            lines = err.strip().splitlines()
+            assert len(lines) == 1, err
+            assert (f"-o/--output: {str(target)!r} is not valid; allowed: a regular file "
+                    f"(it is {what}); nothing was written") in lines[0], err
+    assert stat.S_IFMT(node.lstat().st_mode) == stat.S_IFMT(kind)  # still the device
+    assert sorted(os.listdir(tmp_path)) == listing  # no .partial left anywhere
+    assert (tmp_path / "target.csv").read_text() == "kept\n" and link.is_symlink()
+
+
+def test_o_writes_whole_files_with_the_usual_mode(
+        config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = ["report", "--month", last_month(), "--format", "csv"]
+    code, printed, _ = output(config, capsys, *report)
+    assert code == 0 and printed
+    target = tmp_path / "out" / "report.csv"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    target.chmod(0o640)
+    code, _, err = output(config, capsys, *report, "-o", str(target))
+    assert code == 0 and "wrote" in err
+    assert target.read_text() in (printed, printed.removesuffix("\n"))
+    assert os.listdir(target.parent) == ["report.csv"]  # nothing beside it
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640  # the file it replaced kept its mode
+    new = tmp_path / "out" / "new.csv"
+    umask = os.umask(0o022)
+    try:
+        assert output(config, capsys, *report, "-o", str(new))[0] == 0
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o644  # as any new file, not 0600
+    assert new.read_text() == target.read_text()
+
+
+def test_o_on_a_full_disk_is_one_line_and_leaves_nothing(
+        config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    month = last_month()
+    with small_filesystem(tmp_path / "small", "256k") as small:
+        filler = fill(small)
+        code, _, err = output(config, capsys, "report", "--month", month, "--format", "csv",
+                              "-o", str(small / "x.csv"))
+        assert code in (1, 2), err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert (f"-o/--output: cannot write {str(small / 'x.csv')!r}: No space left on device;"
+                " nothing was written") in lines[0], err
+        assert os.listdir(small) == [filler.name]  # no x.csv, no .x.csv.partial
