@@ -120,3 +120,24 @@ async def test_long_text_is_refused_by_every_write_route_naming_the_field(site: 
         assert error["pointer"] == f"/{field}", (path, problem)
         assert f"at most {MAX_TEXT} characters (this one has {MAX_TEXT + 1})" in error[
             "allowed"], (path, problem)
+
+
+async def test_numbers_and_dates_past_their_bounds_are_422(site: Site) -> None:
+    _, last, _ = months()
+    made = await site.post("/api/v1/claims", "write", json={"customer": "acme", "month": last})
+    claim = (await made.json())["claim"]["id"]
+    opened = await site.post("/api/v1/tickets", "write", json={
+        "customer": "acme", "service": "acme-shop", "channel": "email", "summary": "x"})
+    ticket = (await opened.json())["ticket"]["id"]
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("/api/v1/ledger/deposits", {"site": "acme.example", "amount": "1e30",
+                                     "reference": "r"}, "/amount"),
+        ("/api/v1/ledger/deposits", {"site": "acme.example", "amount": "NaN",
+                                     "reference": "r"}, "/amount"),
+        (f"/api/v1/claims/{claim}/decision", {"decision": "partly", "days": "1e30"}, "/days"),
+        (f"/api/v1/tickets/{ticket}/reprice", {"price": "1e30"}, "/price"),
+    ]  # (a renewal's bound: tests/cli/test_input_bounds.py; these sites never lapse)
+    for path, body, pointer in cases:
+        problem = await refusal(site, path, "write", body)
+        assert problem["errors"][0]["pointer"] == pointer, (path, problem)
+    assert (await site.get("/api/v1/ledger", "read")).status == 200
