@@ -20,11 +20,13 @@ Prints tables; ``--json`` writes every result.
 from __future__ import annotations
 
 import argparse
+import datetime
 import itertools
 import json
 import os
 import resource
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -44,15 +46,22 @@ servers:
 services:
   - {id: panel, kind: web_panel, probe: {type: tcp, host: 127.0.0.1, port: 9}}
   - {id: shop, kind: project, server: srv-1, probe: {type: tcp, host: 127.0.0.1, port: 9}}
+policy: {claim_deadline: 40d}
 customers:
   - id: acme
     name: ACME
     contacts: {technical: {email: tech@acme.example, phone: "+98 21 5555"}}
     fee: {amount: 1000, currency: EUR}
     services: [shop]
-    sites: [{domain: acme.example}]
+    sites: [{domain: acme.example, paid_until: 2099-06-30}]
+  - id: bita
+    name: Bita
+    contacts: {technical: {email: it@bita.example}}
+    fee: {amount: 1000, currency: EUR}
+    sites: [{domain: poll.bita.example}]
+ticket_types: [{id: receipt, name: Registering a payment receipt, price: 5}]
 storage: {url: "sqlite+aiosqlite:///DB"}
-http: {listen: "127.0.0.1:0"}
+http: {listen: "127.0.0.1:0", link_key_file: "LINKKEY"}
 """
 
 W = ["--start", "2025-01-01T00:00", "--end", "2025-01-01T01:00"]
@@ -174,6 +183,39 @@ CLI: list[tuple[str, list[str]]] = [
     ("-c a directory", ["-c", "/", "check-config"]),
     ("-c /dev/zero (endless)", ["-c", "/dev/zero", "check-config"]),
     ("run --log-level TRACE", ["run", "--log-level", "TRACE"]),
+    # The contract's commands (claims, tickets, the ledger, links, tokens, -o FILE). LAST is
+    # the last month (open to claims: claim_deadline 40d); claim 1 and ticket 1 exist.
+    ("claim submit: another customer's --site", ["claim", "submit", "--customer", "bita",
+                                                 "--month", "LAST", "--site", "acme.example"]),
+    ("claim submit: a 100 kB --note", ["claim", "submit", "--customer", "bita", "--month",
+                                       "LAST", "--note", "n" * 100_000]),
+    ("claim decide: a 100 kB --reason", ["claim", "decide", "1", "--reject",
+                                         "--reason", "n" * 100_000]),
+    ("claim decide: --partly 1e30", ["claim", "decide", "1", "--partly", "1e30"]),
+    ("claim show: id beyond 64 bits", ["claim", "show", "18446744073709551616"]),
+    ("ticket open: a 100 kB --summary", ["ticket", "open", "--customer", "acme", "--service",
+                                         "panel", "--channel", "email",
+                                         "--summary", "s" * 100_000]),
+    ("ticket follow-up: a 100 kB --note", ["ticket", "follow-up", "1", "--channel", "phone",
+                                           "--note", "n" * 100_000]),
+    ("ticket fix: a 100 kB --note", ["ticket", "fix", "1", "--note", "n" * 100_000]),
+    ("ticket fix: id beyond 64 bits", ["ticket", "fix", "18446744073709551616"]),
+    ("ticket reprice: --price 1e30", ["ticket", "reprice", "1", "--price", "1e30"]),
+    ("ledger deposit: a 100 kB --reference", ["ledger", "deposit", "--site", "acme.example",
+                                              "--amount", "5", "--reference", "r" * 100_000]),
+    ("ledger deposit: --amount 1e30", ["ledger", "deposit", "--site", "acme.example",
+                                       "--amount", "1e30", "--reference", "r"]),
+    ("ledger renew: --until 9999-12-31", ["ledger", "renew", "--site", "acme.example",
+                                          "--until", "9999-12-31"]),
+    ("customer link: --valid 3000000d", ["customer", "link", "acme", "--valid", "3000000d"]),
+    ("customer link: --valid 100000d (year 2300)", ["customer", "link", "acme",
+                                                    "--valid", "100000d"]),
+    ("token new customer:ACME", ["token", "new", "customer:ACME"]),
+    ("token new customer:nobody", ["token", "new", "customer:nobody"]),
+    ("token new read --name 'a b'", ["token", "new", "read", "--name", "a b"]),
+    ("report -o a device node (as /dev/full)", ["report", "--month", "LAST", "--format", "csv",
+                                                "-o", "DEVICE"]),
+    ("report -o a directory", ["report", "--month", "LAST", "--format", "csv", "-o", "."]),
 ]
 
 
@@ -320,21 +362,54 @@ def judge(code: int | None, stderr: str) -> tuple[bool, bool, str]:
     return clear, traceback, first[:160]
 
 
+def _last_month() -> str:
+    first = datetime.datetime.now(datetime.UTC).date().replace(day=1)
+    return (first - datetime.timedelta(days=1)).strftime("%Y-%m")
+
+
+def _device(scratch: Path) -> Path:
+    """A stand-in for /dev/full in the scratch directory (the real one is never risked: an
+    older version renamed its file over it): a character device as root, else a FIFO."""
+    path = scratch / "full"
+    if os.geteuid() == 0:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    else:
+        os.mkfifo(path)
+    return path
+
+
 def inputs(sla_monitor: Path, scratch: Path) -> list[Result]:
     database = scratch / "sla-monitor.db"
     config = scratch / "config.yaml"
-    config.write_text(BASE.replace("DB", str(database)))
+    key = scratch / "link-key"
+    key.write_text("link-key-0123456789abcdefghijklmnopqrstuvwxyz\n")
+    config.write_text(BASE.replace("DB", str(database)).replace("LINKKEY", str(key)))
     base = [str(sla_monitor), "-c", str(config)]
+    last = _last_month()
     for setup in (["db", "upgrade"],
                   ["incident", "add", "--service", "panel", "--start", "2024-06-01T00:00",
-                   "--end", "2024-06-01T01:00"]):
+                   "--end", "2024-06-01T01:00"],
+                  ["ledger", "deposit", "--site", "acme.example", "--amount", "50",
+                   "--reference", "invoice 1"],
+                  ["claim", "submit", "--customer", "acme", "--month", last],
+                  ["ticket", "open", "--customer", "acme", "--service", "panel", "--channel",
+                   "email", "--summary", "help", "--type", "receipt"],
+                  ["ticket", "diagnose", "1", "--provider-fault"]):
         subprocess.run(base + setup, check=True, capture_output=True, cwd=scratch)
+    device = _device(scratch)
+    values = {"LAST": last, "DEVICE": str(device)}
     results = []
-    for name, arguments in CLI:
+    for name, given in CLI:
+        arguments = [values.get(a, a) for a in given]
         before = counts(database)
         full = arguments if arguments[:1] == ["-c"] else ["-c", str(config), *arguments]
         code, stderr, seconds, peak = run([str(sla_monitor), *full], scratch)
         clear, traceback, first = judge(code, stderr)
+        mode = device.lstat().st_mode
+        if "DEVICE" in given and not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            clear = False  # the node was replaced by a file
+            device.unlink()
+            device = _device(scratch)
         results.append(Result("cli", name, code, clear, traceback, seconds, peak,
                               counts(database) != before, first))
     return results

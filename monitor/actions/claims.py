@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
-from monitor.actions.common import half_days, known, not_before, not_blank, not_future, one_of
+from monitor.actions.common import (
+    MAX_ID,
+    FreeText,
+    checks_text,
+    half_days,
+    known,
+    not_before,
+    not_blank,
+    not_future,
+    one_of,
+)
 from monitor.actions.ledger import account, site_of
 from monitor.actions.mail import ContractMail
 from monitor.actions.reports import month_inputs
@@ -170,12 +180,15 @@ async def _views(db: Database, settings: Settings, found: Sequence[ClaimRecord],
 
 
 async def _claim(tx: Tx, claim_id: int, customer: str | None = None) -> ClaimRecord:
-    claim = await claims.get(tx, claim_id)
+    """The claim (the customer's, when one acts); an id no database holds, another
+    customer's claim and a missing one get the same answer."""
+    claim = await claims.get(tx, claim_id) if 1 <= claim_id <= MAX_ID else None
     if claim is None or (customer is not None and claim.customer_id != customer):
         raise InputError("claim_id", claim_id, "an existing claim id (see: claim list)")
     return claim
 
 
+@checks_text
 async def submit_claim(
     db: Database,
     settings: Settings,
@@ -184,7 +197,7 @@ async def submit_claim(
     month: str,
     site: str | None = None,
     channel: str = "email",
-    note: str | None = None,
+    note: FreeText | None = None,
     at: dt.datetime | None = None,
     mail: ContractMail,
     actor: str,
@@ -230,6 +243,7 @@ async def submit_claim(
     return (await _views(db, settings, [claim], now))[0]
 
 
+@checks_text
 async def decide_claim(
     db: Database,
     settings: Settings,
@@ -237,7 +251,7 @@ async def decide_claim(
     claim_id: int,
     decision: str,
     days: Decimal | None = None,
-    reason: str | None = None,
+    reason: FreeText | None = None,
     at: dt.datetime | None = None,
     mail: ContractMail,
     actor: str,

@@ -10,8 +10,12 @@ edge shows what the user typed first (:meth:`~monitor.errors.InputError.as_typed
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import functools
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Collection
 from decimal import Decimal
+from typing import Annotated, ParamSpec, TypeVar
 
 from monitor.errors import InputError
 from monitor.sla import CAUSES, is_half_days, is_money, minor_units
@@ -19,9 +23,13 @@ from monitor.sla.report import iso_utc
 
 __all__ = [
     "CHANNELS",
+    "MAX_DAYS",
     "MAX_ID",
+    "MAX_MONEY",
     "MAX_TEXT",
+    "FreeText",
     "bounded_text",
+    "checks_text",
     "half_days",
     "iso_utc",
     "known",
@@ -36,8 +44,14 @@ __all__ = [
 ]
 
 CHANNELS = ("phone", "email")  # R-N1: how a customer may be notified
-MAX_ID = 2**63 - 1  # the largest id either database stores (64-bit integers)
+# The largest id both databases store: ids are INTEGER columns, 32 bits on PostgreSQL
+# (SQLite's 64 bits hold more); a larger one is unknown, not a driver's overflow.
+MAX_ID = 2**31 - 1
 MAX_TEXT = 2000  # characters of a note or reason: a paragraph, never a file
+# Money is below what any yearly fee is, as the configuration's fees (monitor.config.schema
+# Amount): a thousand trillion, even in rials.
+MAX_MONEY = Decimal(10) ** 15
+MAX_DAYS = 36600  # days of service granted at once: a hundred years, past any credit
 
 
 def record_id(value: int, field: str, what: str) -> None:
@@ -47,12 +61,46 @@ def record_id(value: int, field: str, what: str) -> None:
 
 
 def bounded_text(text: str | None, field: str) -> None:
-    """Notes and reasons are bounded (issue 13); control characters are kept as typed and
-    shown escaped (:func:`monitor.present.tables.printable`)."""
+    """Notes and reasons are bounded; control characters are kept as typed and shown
+    escaped (:func:`monitor.present.tables.printable`). The error shows the text's start,
+    its length and the limit."""
     if text is not None and len(text) > MAX_TEXT:
         raise InputError(
             field, text[:40] + "...", f"at most {MAX_TEXT} characters (this one has {len(text)})"
         )
+
+
+FreeText = Annotated[str, "free text: at most MAX_TEXT characters (checks_text)"]
+"""An action's argument that is free text (a note, a reason, a summary, a reference): a
+keyword-only argument so annotated is bounded by :func:`checks_text`, whatever the edge."""
+
+_FREE_TEXT = re.compile(r"\bFreeText\b")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def checks_text(action: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """The one place free text is bounded: before ``action`` runs (nothing is read or
+    written yet), every keyword-only argument annotated :data:`FreeText` (or ``FreeText |
+    None``) is checked by :func:`bounded_text`, naming the argument. The arguments checked
+    are kept as ``__free_text__`` (a test walks every action for them)."""
+    texts = [p for p in inspect.signature(action).parameters.values()
+             if _FREE_TEXT.search(str(p.annotation))]
+    if not texts or any(p.kind != inspect.Parameter.KEYWORD_ONLY for p in texts):
+        raise TypeError(f"{action.__name__}: free text must be keyword-only FreeText arguments")
+    fields = tuple(p.name for p in texts)
+
+    @functools.wraps(action)
+    async def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        for name in fields:
+            value = kwargs.get(name)
+            if isinstance(value, str):
+                bounded_text(value, name)
+        return await action(*args, **kwargs)
+
+    checked.__free_text__ = fields  # type: ignore[attr-defined]
+    return checked
+
 
 
 def known(value: str, allowed: Collection[str], field: str, what: str) -> None:
@@ -95,16 +143,19 @@ def not_before(at: dt.datetime, earliest: dt.datetime, field: str, what: str) ->
 def money(amount: Decimal, currency: str, field: str, *, positive: bool = True) -> None:
     """An amount of money in ``currency``: no finer than its unit, and above zero (or at
     least zero) where a payment is meant."""
+    low = "above" if positive else "of at least"
+    if amount.is_finite() and (amount > MAX_MONEY or ((amount <= 0) if positive else (amount < 0))):
+        raise InputError(field, str(amount),
+                         f"an amount {low} 0 {currency} and at most {MAX_MONEY:f} {currency}")
     if not amount.is_finite() or not is_money(amount, currency):
         places = minor_units(currency)
         unit = "whole units" if places == 0 else f"at most {places} decimal places"
         raise InputError(field, str(amount), f"an amount in {currency} with {unit}")
-    if (amount <= 0) if positive else (amount < 0):
-        raise InputError(field, str(amount),
-                         f"an amount {'above' if positive else 'of at least'} 0 {currency}")
 
 
 def half_days(days: Decimal, field: str) -> None:
-    """Days of service are whole or exact halves (3.5), above zero."""
-    if not days.is_finite() or not is_half_days(days) or days <= 0:
-        raise InputError(field, str(days), "a number of days above 0, whole or a half (3.5)")
+    """Days of service are whole or exact halves (3.5), above zero and at most
+    :data:`MAX_DAYS`."""
+    if not days.is_finite() or not 0 < days <= MAX_DAYS or not is_half_days(days):
+        raise InputError(field, str(days),
+                         f"a number of days above 0 and at most {MAX_DAYS}, whole or a half (3.5)")

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from monitor.actions.common import (
     CHANNELS,
-    bounded_text,
+    FreeText,
+    checks_text,
     iso_utc,
     known,
     known_cause,
@@ -54,6 +55,7 @@ class NotificationsLogged:
     customers: tuple[str, ...]
 
 
+@checks_text
 async def add_incident(
     db: Database,
     settings: Settings,
@@ -62,7 +64,7 @@ async def add_incident(
     start: dt.datetime,
     end: dt.datetime,
     cause: str = "provider",
-    note: str | None = None,
+    note: FreeText | None = None,
     actor: str,
     now: dt.datetime,
 ) -> IncidentRecord:
@@ -73,7 +75,6 @@ async def add_incident(
     ordered(start, end)
     not_future(end, now, "end")
     known_cause(cause)
-    bounded_text(note, "note")
     async with db.transaction() as tx:
         overlap = await incidents.manual_overlapping(tx, service, start, end)
         if overlap is not None:
@@ -99,19 +100,19 @@ async def add_incident(
         return await _incident(tx, incident_id)
 
 
+@checks_text
 async def change_cause(
     db: Database,
     *,
     incident_id: int,
     cause: str,
-    reason: str,
+    reason: FreeText,
     actor: str,
     now: dt.datetime,
 ) -> CauseChanged:
     """R-EX: changing a cause is an operator action with a reason, kept in the audit log."""
     known_cause(cause)
     not_blank(reason, "reason", "a non-empty explanation for the audit log")
-    bounded_text(reason, "reason")
     record_id(incident_id, "incident_id", "incident")
     async with db.transaction() as tx:
         incident = await _incident(tx, incident_id)
@@ -123,6 +124,7 @@ async def change_cause(
         return CauseChanged(await _incident(tx, incident_id), incident.cause, reason)
 
 
+@checks_text
 async def log_notification(
     db: Database,
     settings: Settings,
@@ -131,7 +133,7 @@ async def log_notification(
     at: dt.datetime,
     channel: str,
     customers: Sequence[str] = (),
-    note: str | None = None,
+    note: FreeText | None = None,
     actor: str,
     now: dt.datetime,
 ) -> NotificationsLogged:
@@ -141,7 +143,6 @@ async def log_notification(
     if channel not in CHANNELS:
         raise InputError("channel", channel, "one of: " + ", ".join(CHANNELS))
     not_future(at, now, "at")
-    bounded_text(note, "note")
     record_id(incident_id, "incident_id", "incident")
     async with db.transaction() as tx:
         incident = await _incident(tx, incident_id)

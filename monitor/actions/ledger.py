@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from monitor.actions.common import known, money, not_blank
+from monitor.actions.common import FreeText, checks_text, known, money, not_blank
 from monitor.config import Settings
 from monitor.config.schema import Customer, Site
 from monitor.errors import InputError
@@ -88,7 +88,13 @@ def owner(settings: Settings, domain: str) -> tuple[Customer, Site] | None:
 
 def site_of(settings: Settings, customer_id: str, site: str | None, field: str = "site") -> str:
     """The customer's site named ``site``; without one, its only site. Refuses a domain of
-    another customer (L-1) and, for a customer with several, no domain at all."""
+    another customer (L-1) and, for a customer with several, no domain at all.
+
+    *Decision:* a domain of another customer is refused with the same words as one that
+    does not exist (the customer's own domains, nothing about the other's), from every
+    edge: a customer on its page or token must not learn who owns a domain (SPEC
+    section 8), and one answer everywhere is simpler than an operator's variant (the
+    operator has ``ledger show --site`` to see whose a domain is)."""
     customer = settings.topology.customers[customer_id]
     domains = [s.domain for s in customer.sites]
     if site is None:
@@ -97,9 +103,7 @@ def site_of(settings: Settings, customer_id: str, site: str | None, field: str =
         raise InputError(field, None, f"one of {customer_id}'s domains: {', '.join(domains)} "
                          "(each domain keeps its own balance, L-1)")
     if site not in domains:
-        found = owner(settings, site)
-        whose = f"; {site} belongs to {found[0].id}" if found else ""
-        raise InputError(field, site, f"one of {customer_id}'s domains: {', '.join(domains)}{whose}")
+        raise InputError(field, site, f"one of {customer_id}'s domains: {', '.join(domains)}")
     return site
 
 
@@ -224,8 +228,9 @@ def _known_site(settings: Settings, domain: str) -> tuple[Customer, Site]:
     return found
 
 
+@checks_text
 async def deposit(
-    db: Database, settings: Settings, *, site: str, amount: Decimal, reference: str,
+    db: Database, settings: Settings, *, site: str, amount: Decimal, reference: FreeText,
     actor: str, now: dt.datetime,
 ) -> Deposited:
     """A payment of support charge into the site's balance (L-6: a top-up), with its
@@ -252,6 +257,18 @@ async def deposit(
     return Deposited(entry, account(settings, site, entries, now))
 
 
+# Decision: a renewal pays for at most ten years ahead (L-2 renews yearly; a decade covers
+# any prepayment). Past it a date is a typing mistake, and the year 9999 left no room for
+# the day after the paid period, when the site lapses.
+MAX_RENEWAL_YEARS = 10
+
+
+def _years_after(day: dt.date, years: int) -> dt.date:
+    """``day`` ``years`` later (29 February: the 28th), before the last year a date holds."""
+    year = min(day.year + years, dt.MAXYEAR - 1)
+    return day.replace(year=year, day=min(day.day, 28) if day.month == 2 else day.day)
+
+
 async def renew(
     db: Database, settings: Settings, *, site: str, until: dt.date, actor: str, now: dt.datetime,
 ) -> Renewed:
@@ -266,10 +283,13 @@ async def renew(
         entries = await ledger.entries(tx, sites=[site])
         before = account(settings, site, entries, now)
         assert before.paid_until is not None
-        if until <= max(before.paid_until, today):
+        start = max(before.paid_until, today)
+        latest = _years_after(start, MAX_RENEWAL_YEARS)
+        if not start < until <= latest:
             raise InputError("until", until.isoformat(), "a date after the current paid period "
                              f"({before.paid_until.isoformat()}) and after today "
-                             f"({today.isoformat()})")
+                             f"({today.isoformat()}), at most {MAX_RENEWAL_YEARS} years after "
+                             f"them ({latest.isoformat()})")
         # The ended period's left-over charge expires before the new one begins (L-6).
         await settle_site(tx, settings, site, now=now, actor=actor)
         entry_id = await ledger.append(tx, NewEntry(
@@ -292,10 +312,10 @@ async def ledger_show(
     """Every site's balances and entries (one customer's, or one site's), by domain."""
     if customer is not None:
         known(customer, settings.topology.customers, "customer", "customers")
-    if site is not None:
-        found = _known_site(settings, site)
-        if customer is not None and found[0].id != customer:
-            site_of(settings, customer, site)
+        if site is not None:
+            site_of(settings, customer, site)  # another's domain is answered as no domain
+    elif site is not None:
+        _known_site(settings, site)
     domains = sorted(
         s.domain for c in settings.topology.customers.values() for s in c.sites
         if (customer is None or c.id == customer) and (site is None or s.domain == site))

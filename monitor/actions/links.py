@@ -34,6 +34,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
@@ -45,7 +46,8 @@ from monitor.actions.common import known
 from monitor.config import Settings
 from monitor.config.credentials import PREFIX, VARIABLE, read_secret_file
 from monitor.config.schema import HTTPServer
-from monitor.errors import ConfigError, ConfigIssue
+from monitor.errors import ConfigError, ConfigIssue, InputError
+from monitor.present import format_duration
 
 __all__ = [
     "CLAIM_FORM",
@@ -229,10 +231,14 @@ def page_link(
     fragment: str = "",
 ) -> PageLink:
     """A signed link to ``customer``'s page at ``http.public_url`` under ``keys`` (see
-    :func:`load_link_keys`), valid for ``valid`` seconds (default ``http.link_lifetime``),
-    or until ``until`` when that is later. Without keys, a :class:`ConfigError` that says
-    how to make one."""
+    :func:`load_link_keys`), valid for ``valid`` seconds (default ``http.link_lifetime``;
+    above zero and at most ``http.link_max_lifetime``), or until ``until`` when that is
+    later. Without keys, a :class:`ConfigError` that says how to make one."""
     known(customer, settings.topology.customers, "customer_id", "customers")
+    longest = settings.http.link_max_lifetime
+    if valid is not None and not (math.isfinite(valid) and 0 < valid <= longest):
+        raise InputError("valid", valid, f"a duration above zero and at most "
+                         f"{format_duration(longest)} (http.link_max_lifetime), e.g. 7d or 12h")
     if keys is None:
         raise ConfigError("http", [ConfigIssue(
             "http.link_key_file", None,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.actions.common import bounded_text, known, not_blank, not_future, ordered
+from monitor.actions.common import FreeText, checks_text, known, not_blank, not_future, ordered
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.sla import in_time, notice_due
@@ -36,6 +36,7 @@ class MaintenanceListed:
     notices: int  # customers with a notice recorded
 
 
+@checks_text
 async def add_maintenance(
     db: Database,
     settings: Settings,
@@ -43,7 +44,7 @@ async def add_maintenance(
     services: Sequence[str],
     start: dt.datetime,
     end: dt.datetime,
-    reason: str,
+    reason: FreeText,
     notified_at: dt.datetime | None = None,
     actor: str,
     now: dt.datetime,
@@ -62,7 +63,6 @@ async def add_maintenance(
         )
     ordered(start, end)
     not_blank(reason, "reason", "a non-empty reason (it is shown to customers)")
-    bounded_text(reason, "reason")
     if notified_at is not None:
         not_future(notified_at, now, "notified_at")
         if notified_at >= end:  # a notice after the window is no notice of it (D-3)

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from monitor.actions.common import iso_utc, known
+from monitor.actions.common import MAX_ID, iso_utc, known
 from monitor.actions.links import LinkKeys, PageLink, claim_form_link, claim_link_keys
 from monitor.actions.mail import StatementFiles, StatementMail
 from monitor.actions.reports import Change, close_month, customer_changes, month_inputs
@@ -94,6 +94,9 @@ async def revision_of(
     db: Database, settings: Settings, period: MonthPeriod, number: int | None = None
 ) -> RevisionRecord:
     """Revision ``number`` (default: the latest) of a closed month, or :class:`InputError`."""
+    if number is not None and not 1 <= number <= MAX_ID:
+        raise InputError("revision", number, "a revision number from 1 (the first freeze "
+                         "of a month is revision 1)")
     async with db.reading() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         found = latest if number is None or latest is None else await reports.revision(

@@ -39,7 +39,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from monitor.actions.common import known, money, not_before, not_blank, not_future, one_of
+from monitor.actions.common import (
+    MAX_ID,
+    FreeText,
+    checks_text,
+    known,
+    money,
+    not_before,
+    not_blank,
+    not_future,
+    one_of,
+)
 from monitor.actions.ledger import (
     account,
     charge_balance,
@@ -188,6 +198,7 @@ def _view_of(settings: Settings, ticket: TicketRecord, events: list[EventRecord]
 # --- opening (L-4, L-5) ------------------------------------------------------------------------
 
 
+@checks_text
 async def open_ticket(
     db: Database,
     settings: Settings,
@@ -195,7 +206,7 @@ async def open_ticket(
     customer: str,
     service: str,
     channel: str,
-    summary: str,
+    summary: FreeText,
     site: str | None = None,
     type: str | None = None,  # the contract's word (L-5: a ticket type)
     at: dt.datetime | None = None,
@@ -348,8 +359,9 @@ async def diagnose_ticket(
                          action="diagnose", check=check, change=change)
 
 
+@checks_text
 async def fix_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime,
 ) -> TicketView:
     """The fix (or, for a ticket that was not the provider's fault, the resolution)."""
@@ -371,8 +383,9 @@ async def fix_ticket(
                          check=check, change=change)
 
 
+@checks_text
 async def reopen_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime, customer: str | None = None,
 ) -> TicketView:
     """L-4: a reply to a fixed ticket reopens it; the fix clock runs again from the deadline
@@ -391,8 +404,9 @@ async def reopen_ticket(
                          check=check, change=change, customer=customer)
 
 
+@checks_text
 async def follow_up_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, channel: str, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, channel: str, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime, customer: str | None = None,
 ) -> TicketView:
     """L-4: the customer followed up by replying or calling; every follow-up is logged."""
@@ -406,8 +420,9 @@ async def follow_up_ticket(
                          action="follow_up", check=_active, change=change, customer=customer)
 
 
+@checks_text
 async def ask_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime,
 ) -> TicketView:
     """L-4: a question to the customer; waiting for the answer never pauses a deadline."""
@@ -422,8 +437,9 @@ async def ask_ticket(
                          check=check, change=change)
 
 
+@checks_text
 async def answer_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime, customer: str | None = None,
 ) -> TicketView:
     """The customer's answer to the open question."""
@@ -441,8 +457,9 @@ async def answer_ticket(
                          check=check, change=change, customer=customer)
 
 
+@checks_text
 async def escalate_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime,
 ) -> TicketView:
     """L-4: level 2 hands what it cannot solve (e.g. the program's source) to level 3."""
@@ -460,8 +477,9 @@ async def escalate_ticket(
                          action="escalate", check=check, change=change)
 
 
+@checks_text
 async def return_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, note: str | None = None,
+    db: Database, settings: Settings, *, ticket_id: int, note: FreeText | None = None,
     at: dt.datetime | None = None, actor: str, now: dt.datetime,
 ) -> TicketView:
     """L-4: level 3 hands its result back to level 2, who tells the customer."""
@@ -479,8 +497,9 @@ async def return_ticket(
                          check=check, change=change)
 
 
+@checks_text
 async def defer_ticket(
-    db: Database, settings: Settings, *, ticket_id: int, reason: str, note: str,
+    db: Database, settings: Settings, *, ticket_id: int, reason: str, note: FreeText,
     at: dt.datetime | None = None, actor: str, now: dt.datetime,
 ) -> TicketView:
     """R-P3: the fix needs system-wide changes, or the defect came with a new release: it
@@ -616,7 +635,9 @@ async def approve_price(
 
 
 async def _ticket(tx: Tx, ticket_id: int, customer: str | None = None) -> TicketRecord:
-    ticket = await tickets.get(tx, ticket_id)
+    """The ticket (the customer's, when one acts); an id no database holds, another
+    customer's ticket and a missing one get the same answer."""
+    ticket = await tickets.get(tx, ticket_id) if 1 <= ticket_id <= MAX_ID else None
     if ticket is None or (customer is not None and ticket.customer_id != customer):
         raise InputError("ticket_id", ticket_id, "an existing ticket id (see: ticket list)")
     return ticket

@@ -98,7 +98,7 @@ async def _decide(args: argparse.Namespace) -> int:
     now = SystemClock().now()
     at = parse_at(args, config)
     decision = "approved" if args.approve else "rejected" if args.reject else "partly"
-    days = None if args.partly is None else parse_decimal(args.partly, "days", "3.5")
+    days = None if args.partly is None else parse_decimal(args.partly, "days", "3.5", args)
     async with database(config) as db:
         view = await actions.decide_claim(
             db, config, claim_id=args.id, decision=decision, days=days, reason=args.reason,

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
 import shlex
+import stat
+import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from decimal import Decimal, InvalidOperation
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import Config, Settings, load_config
-from monitor.errors import InputError, SchemaError
+from monitor.errors import InputError, SchemaError, UsageError
 from monitor.present import as_json, format_time, parse_time
 from monitor.store import Database
 
@@ -35,11 +39,15 @@ POSITIONAL = {
     "claim_id": "ID",
     "ticket_id": "ID",
     "customer_id": "ID",
+    "scope": "SCOPE",
     "decision": "--approve/--partly/--reject",
     "days": "--partly",
 }
-# Where time_option keeps what was typed, on the parsed arguments.
+# Where time_option (and the other readers of typed values) keep what was typed, on the
+# parsed arguments; AS_TYPED: the fields whose error shows only what was typed (a number:
+# "1e30", not "1E+30" too).
 TYPED = "typed_values"
+AS_TYPED = "typed_only"
 
 
 def flag(field: str) -> str:
@@ -165,7 +173,15 @@ def with_typed(error: InputError, args: argparse.Namespace) -> InputError:
     text = found.get(error.field)
     if text is None:
         return error
-    return error.as_typed(text, read_as=not _already_utc(text))
+    plain = error.field in vars(args).get(AS_TYPED, set())
+    return error.as_typed(text, read_as=not plain and not _already_utc(text))
+
+
+def keep_typed(args: argparse.Namespace, field: str, text: str) -> None:
+    """Remember ``text`` as what the user typed for ``field``: an action's error about it
+    shows it as typed (:func:`with_typed`), not as read."""
+    vars(args).setdefault(TYPED, {})[field] = text
+    vars(args).setdefault(AS_TYPED, set()).add(field)
 
 
 def print_json(value: object) -> None:
@@ -204,8 +220,13 @@ def run_async(
     return lambda args: asyncio.run(coroutine(args))
 
 
-def parse_decimal(text: str, field: str, example: str = "2500000") -> Decimal:
-    """A number as typed (money, days), exactly: never through a float."""
+def parse_decimal(text: str, field: str, example: str = "2500000",
+                  args: argparse.Namespace | None = None) -> Decimal:
+    """A number as typed (money, days), exactly: never through a float. With ``args``, an
+    action's error about it shows it as typed (:func:`keep_typed`); its bounds are the
+    action's."""
+    if args is not None:
+        keep_typed(args, field, text)
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
@@ -230,3 +251,81 @@ def parse_at(args: argparse.Namespace, settings: Settings) -> dt.datetime | None
 def add_at(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--at", metavar="T", help=f"when {what} (default: now; not in the future)")
     add_time_help(parser)
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_output(target: str | None) -> os.stat_result | None:
+    """``-o FILE`` may be written (:func:`write_output`): a regular file or a new one in an
+    existing directory; its status when it exists. Commands call it before their work too
+    (a PDF is not rendered for ``-o /dev/full``)."""
+    if target is None:
+        return None
+    path = Path(target)
+    if not path.parent.is_dir():
+        raise UsageError(f"-o/--output: {target!r} is not valid; allowed: a file in an existing "
+                         f"directory ({path.parent} does not exist)")
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UsageError(f"-o/--output: cannot write {target!r}: {exc.strerror}; nothing was "
+                         "written") from None
+    if not stat.S_ISREG(found.st_mode):
+        what = next((name for test, name in _KINDS if test(found.st_mode)), "not a file")
+        raise UsageError(f"-o/--output: {target!r} is not valid; allowed: a regular file (it "
+                         f"is {what}); nothing was written")
+    return found
+
+
+def write_output(data: str | bytes, target: str | None, *, binary: bool = False) -> None:
+    """``data`` to ``-o FILE``, else standard output; binary data never to a terminal.
+
+    ``FILE`` is only ever a regular file: a path that exists as anything else (``/dev/full``,
+    a directory, a FIFO, a symbolic link) is refused before anything is written. The data
+    goes to a temporary file created beside it, is flushed to the disk, then renamed over
+    it (a reader sees the old file or the new one, whole); on any failure (a full disk, no
+    permission) the temporary file is removed and one line says why (exit 2). The file
+    gets the mode of the one it replaces, else the usual mode of a new file (umask)."""
+    if target is None:
+        if binary:
+            if sys.stdout.isatty():
+                raise UsageError("-o/--output: a PDF is binary and standard output is a "
+                                 "terminal; give -o FILE (or redirect: > statement.pdf)")
+            sys.stdout.buffer.write(data if isinstance(data, bytes) else data.encode())
+            sys.stdout.buffer.flush()
+        else:
+            print(data, end="" if isinstance(data, str) and data.endswith("\n") else "\n")
+        return
+    path = Path(target)
+    found = check_output(target)
+    if found is not None:
+        mode = stat.S_IMODE(found.st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
+    partial: str | None = None
+    try:
+        descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial",
+                                               dir=path.parent)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(raw)
+            file.flush()
+            os.fchmod(file.fileno(), mode)
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+        partial = None
+    except OSError as exc:
+        raise UsageError(f"-o/--output: cannot write {target!r}: {exc.strerror or exc}; "
+                         "nothing was written") from None
+    finally:
+        if partial is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+    print(f"wrote {path} ({len(raw)} bytes)", file=sys.stderr)

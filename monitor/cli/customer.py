@@ -6,11 +6,11 @@ import argparse
 import json
 
 from monitor.actions.links import load_link_keys, new_link_key, page_link
-from monitor.cli.common import settings
+from monitor.cli.common import config_path, keep_typed, settings
 from monitor.clock import SystemClock
 from monitor.config import parse_duration
-from monitor.errors import InputError
-from monitor.http.auth import hash_line, new_token
+from monitor.errors import ConfigError, InputError
+from monitor.http.auth import Principal, TokenSet, hash_line, new_token
 from monitor.present import format_duration, format_time
 
 
@@ -18,12 +18,11 @@ def _link(args: argparse.Namespace) -> int:
     config = settings(args)
     valid = None
     if args.valid is not None:
+        keep_typed(args, "valid", args.valid)  # its bounds are page_link's
         try:
             valid = parse_duration(args.valid)
         except ValueError as exc:
             raise InputError("valid", args.valid, str(exc)) from None
-        if valid <= 0:
-            raise InputError("valid", args.valid, "a duration above zero, e.g. 7d or 12h")
     link = page_link(config, load_link_keys(config.http), args.id, now=SystemClock().now(),
                      valid=valid)
     if args.format == "json":
@@ -46,12 +45,49 @@ def _link_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scope_allowed(customers: list[str] | None) -> str:
+    if customers is None:
+        return "read, write or customer:ID with a configured customer's id"
+    return ("read, write or customer:ID with a configured customer's id: "
+            + (", ".join(f"customer:{c}" for c in customers) or "(none configured)"))
+
+
+def _read_back(line: str) -> Principal | None:
+    """The one principal the tokens file's loader reads from ``line`` (its own rules,
+    :meth:`TokenSet.parse`), or None when it refuses it or reads something else."""
+    try:
+        entries = TokenSet.parse(line, "line").entries
+    except ConfigError:
+        return None
+    return entries[0][1] if len(entries) == 1 else None
+
+
+def _loadable(args: argparse.Namespace, token: str) -> str:
+    """The tokens-file line for ``token``, once the loader reads back the scope and name
+    asked for: a line the daemon would refuse at its next start (or read otherwise, e.g.
+    a name cut at a '#') is never printed. With a configuration file, a customer scope
+    names a configured customer (the loader refuses the others, :func:`load_tokens`)."""
+    scope, name = args.scope, args.name
+    customers = (sorted(settings(args).topology.customers) if config_path(args) is not None
+                 else None)
+    alone = _read_back(hash_line(scope, token, "client"))
+    if (alone is None
+            or scope != (alone.scope if alone.customer is None else f"customer:{alone.customer}")
+            or (alone.customer is not None and customers is not None
+                and alone.customer not in customers)):
+        raise InputError("scope", scope, _scope_allowed(customers))
+    line = hash_line(scope, token, name)
+    found = _read_back(line)
+    if found is None or (found.name, found.scope) != (name, alone.scope):
+        raise InputError("name", name, "a name http.tokens_file reads back: letters, digits, "
+                         "'_', '.', '@', '-', starting with a letter or digit, at most 80 "
+                         "characters")
+    return line
+
+
 def _token(args: argparse.Namespace) -> int:
-    scope = args.scope
-    if scope not in ("read", "write") and not (scope.startswith("customer:") and scope[9:]):
-        raise InputError("scope", scope, "read, write or customer:ID")
     token = new_token()
-    line = hash_line(scope, token, args.name)
+    line = _loadable(args, token)
     if args.format == "json":
         print(json.dumps({"token": token, "line": line}))
     else:

@@ -70,7 +70,7 @@ async def _show(args: argparse.Namespace) -> int:
 async def _deposit(args: argparse.Namespace) -> int:
     config = settings(args)
     now = SystemClock().now()
-    amount = parse_decimal(args.amount, "amount")
+    amount = parse_decimal(args.amount, "amount", args=args)
     async with database(config) as db:
         done = await actions.deposit(db, config, site=args.site, amount=amount,
                                      reference=args.reference, actor=actor(), now=now)

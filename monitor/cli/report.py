@@ -7,8 +7,14 @@ import argparse
 import json
 
 from monitor import actions
-from monitor.cli.common import database, print_json, run_async, settings
-from monitor.cli.statement import write_output
+from monitor.cli.common import (
+    check_output,
+    database,
+    print_json,
+    run_async,
+    settings,
+    write_output,
+)
 from monitor.clock import SystemClock
 from monitor.errors import UsageError
 from monitor.present import as_json, format_days, report_csv, report_table
@@ -16,6 +22,7 @@ from monitor.present.statement import pdf, summary_html
 
 
 async def _report(args: argparse.Namespace) -> int:
+    check_output(args.output)
     config = settings(args)
     now = SystemClock().now()
     if args.format in ("html", "pdf"):

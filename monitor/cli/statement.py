@@ -6,16 +6,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from monitor import actions
 from monitor.actions.links import unavailable_link_key
-from monitor.cli.common import actor, database, print_json, run_async, settings
+from monitor.cli.common import (
+    actor,
+    check_output,
+    database,
+    print_json,
+    run_async,
+    settings,
+    write_output,
+)
 from monitor.clock import SystemClock
 from monitor.config import Settings
-from monitor.errors import UsageError
 from monitor.notify import Notifier
 from monitor.notify.contract import ContractMailer
 from monitor.present import as_json, format_time
@@ -26,32 +32,6 @@ from monitor.store.outbox import QueuedMessage
 WAIT_FOR_DAEMON = 60.0
 
 
-def write_output(data: str | bytes, target: str | None, *, binary: bool = False) -> None:
-    """``data`` to ``-o FILE`` (written whole, then renamed into place), else standard output;
-    binary data never to a terminal."""
-    if target is None:
-        if binary:
-            if sys.stdout.isatty():
-                raise UsageError("-o/--output: a PDF is binary and standard output is a "
-                                 "terminal; give -o FILE (or redirect: > statement.pdf)")
-            sys.stdout.buffer.write(data if isinstance(data, bytes) else data.encode())
-            sys.stdout.buffer.flush()
-        else:
-            print(data, end="" if isinstance(data, str) and data.endswith("\n") else "\n")
-        return
-    path = Path(target)
-    if not path.parent.is_dir():
-        raise UsageError(f"-o/--output: {target!r} is not valid; allowed: a file in an existing "
-                         f"directory ({path.parent} does not exist)")
-    partial = path.with_name(f".{path.name}.partial")
-    if isinstance(data, bytes):
-        partial.write_bytes(data)
-    else:
-        partial.write_text(data, encoding="utf-8")
-    partial.replace(path)
-    print(f"wrote {path} ({path.stat().st_size} bytes)", file=sys.stderr)
-
-
 def _warn_without_link(config: Settings) -> None:
     """A statement made where the link key is not readable says to claim by e-mail only."""
     why = unavailable_link_key(config)
@@ -60,6 +40,7 @@ def _warn_without_link(config: Settings) -> None:
 
 
 async def _show(args: argparse.Namespace) -> int:
+    check_output(args.output)
     config = settings(args)
     now = SystemClock().now()
     async with database(config) as db:

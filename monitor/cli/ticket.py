@@ -248,7 +248,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     reprice.add_argument("--price", required=True, help="the new price, in the site's currency")
     _with_id(reprice, "the new price was asked")
     reprice.set_defaults(handler=run_async(_change(
-        actions.reprice_ticket, price=lambda a, c, n: parse_decimal(a.price, "price"),
+        actions.reprice_ticket, price=lambda a, c, n: parse_decimal(a.price, "price", args=a),
         mail=mail)))
 
     approve = sub.add_parser(

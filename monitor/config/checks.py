@@ -59,6 +59,18 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _retention(data)
     yield from _webhook(data)
     yield from _cluster(data)
+    yield from _links(data)
+
+
+def _links(data: dict[str, Any]) -> Iterator[Issue]:
+    """A customer link's default lifetime is within the longest one allowed."""
+    http = _section(data, "http")
+    lifetime = _seconds(http.get("link_lifetime"), 7 * 86400.0)
+    longest = _seconds(http.get("link_max_lifetime"), 366 * 86400.0)
+    if lifetime is not None and longest is not None and lifetime > longest:
+        yield ("http", "link_lifetime"), (
+            f"{format_duration(lifetime)} is longer than http.link_max_lifetime "
+            f"({format_duration(longest)}): allowed: at most that")
 
 
 def _cluster(data: dict[str, Any]) -> Iterator[Issue]:

@@ -576,6 +576,8 @@ class HTTPServer(Strict):
     """environment variable of link keys, comma-separated, the first signs"""
     link_lifetime: PolicyDuration = 7 * 86400.0
     """how long a signed customer link stays valid"""
+    link_max_lifetime: PolicyDuration = YEAR
+    """the longest a link made by 'customer link --valid' may stay valid (at least link_lifetime)"""
     header_timeout: Annotated[float, _Duration, _between(0.1, 10 * MINUTE)] = 10.0
     """a connection is closed when it has not sent a complete request header this long after it opened or after its previous answer (slow or idle clients); also how long an idle keep-alive connection stays open (a load balancer reusing connections should drop idle ones sooner); read at start"""
     max_connections: Annotated[int, Field(ge=1, le=60000)] = 1000

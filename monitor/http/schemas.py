@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from monitor.actions.common import MAX_TEXT
 from monitor.sla import Cause
 from monitor.sla.downtime import ExclusionReason
 
@@ -42,7 +43,11 @@ Time = Annotated[
     ),
 ]
 Id = Annotated[str, Field(min_length=1, max_length=63, description="a configured id")]
-Text = Annotated[str, Field(max_length=2000)]
+# Free text: the actions bound its length (monitor.actions.common.checks_text), once for
+# every edge, and say so naming the field, its length and the limit; the schema only
+# documents the limit.
+_TEXT_LIMIT = {"maxLength": MAX_TEXT}
+Text = Annotated[str, Field(json_schema_extra=_TEXT_LIMIT)]
 Month = Annotated[
     str,
     Field(
@@ -71,7 +76,7 @@ class CauseChange(Request):
     """R-EX: a new cause and why (kept in the audit log)."""
 
     cause: Cause
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
 
 
 class NotificationLog(Request):
@@ -89,7 +94,7 @@ class MaintenanceCreate(Request):
     services: Annotated[list[Id], Field(min_length=1, max_length=1000)]
     start: Time
     end: Time
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
     notified_at: Time | None = None
 
 
@@ -202,7 +207,7 @@ class CustomerBrief(Answer):
 
 # --- claims, tickets, the ledger (R-C1, R-P*, L-*) -------------------------------------------
 
-Note = Annotated[str, Field(min_length=1, max_length=2000)]
+Note = Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
 Money = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4,
                                  description="in the site's currency")]
 

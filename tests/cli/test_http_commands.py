@@ -37,7 +37,8 @@ def test_token_new_refuses_a_bad_scope(tmp_path: Path) -> None:
     done = run("token", "new", "admin", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "sla-monitor: error: --scope: 'admin' is not valid; allowed: read, write or customer:ID")
+        "sla-monitor: error: SCOPE: 'admin' is not valid; allowed: read, write or customer:ID "
+        "with a configured customer's id")
 
 
 def test_customer_link_key_prints_a_usable_key(tmp_path: Path) -> None:
