@@ -86,7 +86,7 @@ def stream_is_journal(stream: TextIO, environ: Mapping[str, str] | None = None) 
     """
     value = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
     device, _, inode = value.partition(":")
-    if not (device.isdigit() and inode.isdigit()):
+    if not (value.isascii() and device.isdigit() and inode.isdigit()):
         return False
     try:
         status = os.fstat(stream.fileno())

@@ -263,7 +263,7 @@ class ReadLimits:
             if raw is None or raw == "":
                 continue
             text = raw.strip().replace("_", "")
-            if not text.isdigit() or not 1 <= int(text) <= highest:
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= highest:
                 issues.append(
                     ConfigIssue(
                         variable,

@@ -333,7 +333,7 @@ def _check_nameserver(value: str) -> str:
         raise ValueError(
             "expected an IP address, IP:port or [IPv6]:port, e.g. '9.9.9.9' or '127.0.0.1:5353'"
         ) from None
-    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+    if port is not None and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
         raise ValueError("expected a port 1-65535 after the address")
     return value
 
@@ -600,7 +600,7 @@ class HTTPServer(Strict):
     @classmethod
     def _listen(cls, value: str) -> str:
         host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        if not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
             raise ValueError("expected HOST:PORT, e.g. '127.0.0.1:9180'")
         return value
 

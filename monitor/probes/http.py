@@ -87,7 +87,8 @@ def json_path(path: str) -> tuple[tuple[str, int | None], ...]:
     parts = []
     for part in path.split("."):
         digits = part[1:] if part.startswith("-") else part
-        parts.append((part, int(part) if digits.isdigit() else None))
+        # ASCII only: "²" passes str.isdigit and int() refuses it.
+        parts.append((part, int(part) if digits.isascii() and digits.isdigit() else None))
     return tuple(parts)
 
 

@@ -266,3 +266,28 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["check-config", "--no-such-option"])
     assert caught.value.code == 2
     assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "allowed"),
+    [
+        ("http: {listen: '127.0.0.1:²'}\n", "http.listen", "expected HOST:PORT"),
+        ("monitor: {resolver: {nameservers: ['9.9.9.9:٣']}}\n", "monitor.resolver.nameservers",
+         "port 1-65535 after the address"),
+    ],
+)
+def test_a_port_in_other_digits_is_a_clear_error(extra: str, field: str, allowed: str) -> None:
+    """Numbers are ASCII: "²" and "٣" pass str.isdigit and int() refuses them (a crash in a
+    validator read as 'invalid literal for int()')."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(BASE + extra, "test.yaml")
+    shown = [str(issue) for issue in caught.value.issues]
+    assert len(shown) == 1 and field in shown[0] and allowed in shown[0], shown
+    assert "invalid literal" not in shown[0]
+
+
+def test_a_json_path_part_in_other_digits_is_a_key_not_a_crash() -> None:
+    from monitor.probes.http import json_path
+
+    assert json_path("checks.².ok") == (("checks", None), ("²", None), ("ok", None))
+    assert json_path("checks.-1") == (("checks", None), ("-1", -1))
