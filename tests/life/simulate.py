@@ -26,6 +26,7 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -248,14 +249,15 @@ class Schemas:
 
 async def fetch(life: Life, seen: Seen, method: str, path: str, expect: int | tuple[int, ...],
                 *, who: str | None = None, browser: str | None = None,
-                **kwargs: Any) -> tuple[int, bytes, dict[str, str]]:
+                **kwargs: Any) -> tuple[int, bytes, Mapping[str, str]]:
     session = life.browsers[browser] if browser is not None else life.session
     headers = {"Authorization": f"Bearer {TOKENS[who]}"} if who else {}
+    headers.update(kwargs.pop("headers", {}))
     async with session.request(method, life.url + path, headers=headers,
                                allow_redirects=False, **kwargs) as response:
         body = await response.read()
         status = response.status
-        found = dict(response.headers)
+        found = response.headers.copy()  # case-insensitive
     what = f"{method} {path} at {life.now().isoformat()}"
     check(seen, status < 500, f"{what}: {status} {body[:300]!r}")
     wanted = (expect,) if isinstance(expect, int) else expect
@@ -326,8 +328,9 @@ async def claim_through_the_form(life: Life, seen: Seen, customer: str, month: s
 async def show_public(life: Life, seen: Seen, schemas: Schemas) -> None:
     _, body, _ = await fetch(life, seen, "GET", "/", 200)
     parse_html(seen, body.decode(), "the status page")
-    _, body, _ = await fetch(life, seen, "GET", "/feed.atom", 200)
+    _, body, headers = await fetch(life, seen, "GET", "/feed.atom", 200)
     feed = parse_xml(seen, body, f"{ATOM}feed", "the feed")
+    await fetch(life, seen, "GET", "/feed.atom", 304, headers={"If-None-Match": headers["ETag"]})
     for entry in feed.iter(f"{ATOM}entry"):
         check(seen, entry.find(f"{ATOM}id") is not None and entry.find(f"{ATOM}updated")
               is not None, "a feed entry without id or updated")
@@ -380,10 +383,24 @@ async def show_customer(life: Life, seen: Seen, schemas: Schemas, customer: str)
     parse_html(seen, body.decode(), f"{customer}'s claim as JSON")
     _, body, _ = await fetch(life, seen, "POST", base, 401, data={"month": "2026-01"})
     parse_html(seen, body.decode(), "a claim without a session")
+    other = next(c for c in CUSTOMERS if c != customer)
     for view in overview["claims"]:
         path = f"{base}/{view['claim']['id']}"
         _, body, _ = await fetch(life, seen, "GET", path, 200, browser=customer)
         parse_html(seen, body.decode(), f"{customer}'s receipt")
+        _, body, _ = await fetch(life, seen, "GET", path.replace(f"/{customer}/", f"/{other}/"),
+                                 (401, 404), browser=customer)
+        parse_html(seen, body.decode(), f"{customer}'s receipt under {other}'s address")
+    # A link that expired a second ago, and one whose signature was changed.
+    expired = life.links.link_query(customer, life.now() - dt.timedelta(seconds=1))
+    tampered = life.links.link_query(customer, life.now() + dt.timedelta(days=1))
+    head, _, sig = tampered.partition("sig=")
+    tampered = f"{head}sig={'A' if sig[0] != 'A' else 'B'}{sig[1:]}"
+    for query, words in ((expired, "This link has expired"), (tampered, "This link is not valid")):
+        _, body, _ = await fetch(life, seen, "GET", f"/customer/{customer}?{query}", 401)
+        text = body.decode()
+        parse_html(seen, text, f"{customer}'s bad link")
+        check(seen, words in text, f"{customer}'s bad link: {text[:500]}")
 
 
 async def show_mail(life: Life, seen: Seen) -> None:
