@@ -87,6 +87,10 @@ class Seen:
     closed: set[str] = field(default_factory=set)  # months with a report revision
     pdfs: set[str] = field(default_factory=set)  # months whose statement PDF was made
     faces: int = 0  # answers and documents checked
+    # Changes that may lawfully lower a month's credit (a cause changed, a notification
+    # logged), and each customer's month as last seen: (those changes, downtime, credit).
+    lowering: int = 0
+    months: dict[tuple[str, str], tuple[int, int, Decimal]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -104,6 +108,8 @@ async def apply(life: Life, event: Event, seen: Seen, *, send_statements: bool =
 async def _apply(life: Life, event: Event, seen: Seen, send_statements: bool) -> None:
     settings, now = life.settings, life.now()
     customer = CUSTOMERS[event.pick % len(CUSTOMERS)]
+    if event.kind in ("cause", "phoned"):
+        seen.lowering += 1
     if event.kind == "outage":  # reported by phone after it ended (a manual incident)
         target = TARGETS[event.pick % len(TARGETS)]
         record = await actions.add_incident(
@@ -265,8 +271,19 @@ async def fetch(life: Life, seen: Seen, method: str, path: str, expect: int | tu
     return status, body, found
 
 
-def invariants(seen: Seen, report: dict[str, Any], who: str) -> None:
+def invariants(seen: Seen, report: dict[str, Any], who: str, month: str) -> None:
     """The contract's figures hold for one customer's month (SPEC section 7's JSON)."""
+    credit = Decimal(str(report["credit_days_total"]))
+    key = (report["customer"], month)
+    if key in seen.months and report["ineligible_reason"] is None:
+        # Credit never falls when counted downtime grows, unless a cause was changed or
+        # a notification logged since the last look (R-T1, R-N1).
+        lowering, downtime, before = seen.months[key]
+        if lowering == seen.lowering and report["downtime_seconds"] >= downtime:
+            check(seen, credit >= before, f"{who}: credit fell from {before} to {credit} "
+                                          f"while downtime went {downtime} -> "
+                                          f"{report['downtime_seconds']} s")
+    seen.months[key] = (seen.lowering, report["downtime_seconds"], credit)
     availability = report["availability_percent"]
     period = report["period_seconds"]
     check(seen, 0 <= availability <= 100, f"{who}: availability {availability}")
@@ -355,7 +372,7 @@ async def show_customer(life: Life, seen: Seen, schemas: Schemas, customer: str)
                      f"{customer}'s overview")
     for standing in (overview["month"], overview["previous"]):
         invariants(seen, standing["report"], f"{customer} {standing['month']} at "
-                                              f"{life.now().isoformat()}")
+                                              f"{life.now().isoformat()}", standing["month"])
     # By its link: the page with the form, each of the form's refusals, each receipt.
     csrf = await open_link(life, seen, customer)
     base = f"/customer/{customer}/claims"
