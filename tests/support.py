@@ -143,14 +143,15 @@ def editable_install_of(checkout: Path) -> bool:
     import json
     from importlib import metadata
 
-    try:
-        text = metadata.distribution("sla-monitor").read_text("direct_url.json")
-    except metadata.PackageNotFoundError:
-        return False
-    if not text:
-        return False
-    found = json.loads(text)
-    if not found.get("dir_info", {}).get("editable"):
-        return False
-    url = str(found.get("url", ""))
-    return url.startswith("file://") and Path(url[len("file://"):]).resolve() == checkout
+    # Every distribution of the name on sys.path: `python -m pytest` puts the checkout
+    # first, where setuptools' egg-info (no direct_url.json) would hide the installed one.
+    for distribution in metadata.distributions(name="sla-monitor"):
+        text = distribution.read_text("direct_url.json")
+        if not text:
+            continue
+        found = json.loads(text)
+        url = str(found.get("url", ""))
+        if (found.get("dir_info", {}).get("editable") and url.startswith("file://")
+                and Path(url[len("file://"):]).resolve() == checkout):
+            return True
+    return False

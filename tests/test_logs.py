@@ -79,6 +79,7 @@ def test_a_stream_without_a_file_descriptor_is_not_the_journal() -> None:
     assert not stream_is_journal(io.StringIO(), {"JOURNAL_STREAM": "1:2"})
 
 
+@pytest.mark.slow
 def test_a_fatal_error_before_logging_starts_is_an_err_entry(tmp_path: Path) -> None:
     """``sla-monitor run`` with a missing configuration, under the journal: every line of the
     error carries <3>, so ``journalctl -p err -u sla-monitor`` shows why the start failed."""

@@ -74,6 +74,7 @@ async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     writer.close()  # a server that closes every connection: the failure detail names the URL
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 async def test_a_canary_password_is_nowhere_after_a_debug_run(tmp_path: Path, db_url: str) -> None:
     hangup = await asyncio.start_server(hang_up, "127.0.0.1", 0)

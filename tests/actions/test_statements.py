@@ -57,6 +57,7 @@ async def closed(db: Database) -> None:
     await actions.close_month(db, SETTINGS, month="2026-10", now=NOW)
 
 
+@pytest.mark.slow
 async def test_hand_worked_month_in_html_pdf_and_csv(db: Database, tmp_path: Path) -> None:
     await closed(db)
     s = await actions.statement(db, SETTINGS, month="2026-10", customer="acme", now=NOW)
@@ -124,6 +125,7 @@ async def test_a_persian_customers_statement_reads_right_to_left(
     assert "Noto-Sans-Arabic" in pdf_fonts(tmp_path / "statement.pdf")  # a font with the Persian glyphs, embedded
 
 
+@pytest.mark.slow
 async def test_sending_twice_sends_once_with_pdf_and_csv_attached(
     db: Database, sink: SMTPSink
 ) -> None:

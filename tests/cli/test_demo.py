@@ -31,6 +31,8 @@ from monitor.demo.scenario import phoned_outage_window
 from monitor.sla import month_containing
 from tests.support import sla_monitor_command
 
+pytestmark = pytest.mark.slow
+
 FEE = Decimal(3650)  # the demo customers' yearly fee, EUR
 TIER_1W_DAYS = 7  # R-T1: 1.5 h <= D < 8 h gives one week = 7 days (R-T2)
 PHONED_SECONDS = 2 * 3600  # the operator's manual incident

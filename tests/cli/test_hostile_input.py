@@ -148,6 +148,7 @@ def test_control_characters_are_stored_as_typed_and_shown_escaped(
     assert '"note": "reported by phone\\u001b[2J' in capsys.readouterr().out  # JSON escapes
 
 
+@pytest.mark.slow
 def test_a_reader_that_stops_early_is_no_error(tmp_path: Path, sqlite_url: str) -> None:
     # `report ... | head -1`, `incident list | head -1`: used to be a BrokenPipeError traceback.
     path = tmp_path / "config.yaml"
@@ -178,6 +179,7 @@ def read_only_directory(path: Path) -> None:
         pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.strip()}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["run"], ["db", "upgrade"], ["incident", "list"]])
 def test_a_read_only_state_directory_is_one_line_and_exit_2(
     tmp_path: Path, command: list[str]
@@ -209,6 +211,7 @@ def test_a_read_only_state_directory_is_one_line_and_exit_2(
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["run"], ["incident", "list"]])
 def test_an_unreachable_postgresql_is_one_line_with_the_cause(
     tmp_path: Path, command: list[str]

@@ -9,6 +9,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from monitor.actions.links import LinkKeys
 from monitor.http.auth import TokenSet
 from tests.support import sla_monitor_command
@@ -19,6 +21,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           timeout=60, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_token_new_prints_a_token_and_the_line_that_knows_it(tmp_path: Path) -> None:
     done = run("token", "new", "customer:acme", "--name", "acme-portal", "--format", "json",
                cwd=tmp_path)
@@ -33,6 +36,7 @@ def test_token_new_prints_a_token_and_the_line_that_knows_it(tmp_path: Path) -> 
         "customer", "acme", "acme-portal")
 
 
+@pytest.mark.slow
 def test_token_new_refuses_a_bad_scope(tmp_path: Path) -> None:
     done = run("token", "new", "admin", cwd=tmp_path)
     assert done.returncode == 2
@@ -41,6 +45,7 @@ def test_token_new_refuses_a_bad_scope(tmp_path: Path) -> None:
         "with a configured customer's id")
 
 
+@pytest.mark.slow
 def test_customer_link_key_prints_a_usable_key(tmp_path: Path) -> None:
     done = run("customer", "link-key", cwd=tmp_path)
     assert done.returncode == 0
@@ -49,6 +54,7 @@ def test_customer_link_key_prints_a_usable_key(tmp_path: Path) -> None:
     assert LinkKeys.parse(key, "http.link_key_file").keys == (key.encode(),)
 
 
+@pytest.mark.slow
 def test_check_config_as_json(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("""

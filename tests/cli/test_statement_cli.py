@@ -93,6 +93,7 @@ def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: P
     assert len(_maildir(tmp_path)) == 2  # queued only: the daemon sends it
 
 
+@pytest.mark.slow
 def test_show_in_every_format(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert cli("report", "close", "--month", MONTH)[0] == 0
     code, out, _ = cli("statement", "show", "--month", MONTH, "--customer", "acme")
@@ -117,6 +118,7 @@ def test_show_in_every_format(cli, tmp_path: Path) -> None:  # type: ignore[no-u
     assert code == 0 and "No credit is due for this month:" in out and "(R-EX6)" in out
 
 
+@pytest.mark.slow
 def test_report_summary_as_html_and_pdf(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = cli("report", "--month", MONTH, "--format", "html")
     assert code == 0 and "SLA summary for 1404-06" in out
@@ -127,6 +129,7 @@ def test_report_summary_as_html_and_pdf(cli, tmp_path: Path) -> None:  # type: i
     assert target.read_bytes().startswith(b"%PDF-")
 
 
+@pytest.mark.slow
 def test_bad_input_exits_2_and_changes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, _, err = cli("statement", "show", "--month", MONTH, "--customer", "acme")
     assert code == 2 and err.startswith("sla-monitor: error: --month: '1404-06' is not valid")

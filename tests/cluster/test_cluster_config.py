@@ -10,6 +10,8 @@ import pytest
 
 from tests.support import sla_monitor_command
 
+pytestmark = pytest.mark.slow
+
 BASE = """
 provider: {name: Rabit Hosting}
 services:

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from monitor.store import create_engine
 from monitor.store.models import (
     Incident,
@@ -36,6 +38,8 @@ from .helpers import (
     names,
     node_config,
 )
+
+pytestmark = pytest.mark.slow
 
 Start = Callable[[Path], DaemonProcess]
 INTERVAL = 1.0  # every target's probe interval in these tests

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.config.schema import Cluster as ClusterSettings
@@ -33,6 +34,8 @@ from monitor.testing.targets import TargetServer
 from tests.support import DaemonProcess, eventually, rows
 
 from .helpers import LEASE_TIMEOUT, lease_holders, leases_by_node, names, node_config
+
+pytestmark = pytest.mark.slow
 
 Start = Callable[[Path], DaemonProcess]
 

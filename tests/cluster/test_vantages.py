@@ -14,6 +14,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from monitor.store import create_engine
 from monitor.store.models import Incident, IncidentVantage, VantageProblem, VantageView
 from monitor.testing.smtp import SMTPSink
@@ -21,6 +23,8 @@ from monitor.testing.targets import TargetServer, unused_port
 from tests.support import DaemonProcess, eventually, rows, sla_monitor_command
 
 from .helpers import leases_by_node, node_config
+
+pytestmark = pytest.mark.slow
 
 Start = Callable[[Path], DaemonProcess]
 VANTAGES = ("x", "y", "z")

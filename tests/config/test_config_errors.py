@@ -242,6 +242,7 @@ def test_cli_exits_2_with_each_issue(
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_subprocess_config_error_has_no_traceback(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(broken("calendar: jalali", "calendar: persian"))

@@ -112,6 +112,7 @@ def test_the_secret_is_read_from_the_credential_and_never_shown(
     assert "s3cret" not in str(caught.value)
 
 
+@pytest.mark.slow
 def test_check_config_warns_where_the_credentials_directory_is_not_set(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(SMTP.format(value="${CREDENTIALS_DIRECTORY}/smtp-password"))

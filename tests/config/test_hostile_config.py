@@ -219,6 +219,7 @@ def test_absurd_values_are_refused_naming_the_setting(text: str, expected: str) 
     assert any(expected in line for line in found), found
 
 
+@pytest.mark.slow
 def test_check_config_refuses_a_bomb_quickly_without_a_traceback(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(BILLION_LAUGHS)

@@ -32,6 +32,7 @@ storage: {{url: "{db_url}"}}
 """
 
 
+@pytest.mark.slow
 async def test_outage_opens_and_recovery_closes_an_incident(db_url: str) -> None:
     async with TargetServer() as target:
         daemon = Daemon(parse_config(single_target_config(target.url("/"), db_url)))
@@ -86,6 +87,7 @@ async def test_outage_opens_and_recovery_closes_an_incident(db_url: str) -> None
             await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_server_outage_is_one_incident_covering_its_projects(sqlite_url: str) -> None:
     # The project runs on the server: when the host goes away both fail, but the incident
     # is the server's, once (R-M4), not one per project.
@@ -124,6 +126,7 @@ storage: {{url: "{sqlite_url}"}}
             await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_canaries_down_means_unknown_not_an_incident(sqlite_url: str) -> None:
     # R-M2: our own connectivity failed (the canary fails too): no incident, unknown time.
     async with TargetServer() as target, TargetServer() as canary:
@@ -162,6 +165,7 @@ async def test_canaries_down_means_unknown_not_an_incident(sqlite_url: str) -> N
             await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_kill_9_during_an_outage_then_restart(tmp_path: Path, sqlite_url: str,
                                                    daemon_process) -> None:  # type: ignore[no-untyped-def]
     # R-M3: the incident open when the daemon dies is still open after a restart and
@@ -198,6 +202,7 @@ async def test_kill_9_during_an_outage_then_restart(tmp_path: Path, sqlite_url: 
             await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_sighup_refuses_a_broken_config_and_applies_a_good_one(
         tmp_path: Path, sqlite_url: str, daemon_process) -> None:  # type: ignore[no-untyped-def]
     async with TargetServer() as target, TargetServer() as other:
@@ -239,6 +244,7 @@ async def _contains(text: str, needle: str) -> bool:
     return needle in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/hostile/endless", "/hostile/drip"])
 async def test_hostile_target_is_classified_through_the_daemon(sqlite_url: str, path: str) -> None:
     async with TargetServer() as target:
@@ -257,6 +263,7 @@ async def test_hostile_target_is_classified_through_the_daemon(sqlite_url: str, 
             await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_stop_waits_for_a_running_flush_instead_of_cancelling_it(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -27,6 +27,7 @@ def test_auto_is_uvloop_on_linux() -> None:
     assert loop_factory("uvloop")[1] == "uvloop"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="uvloop is a dependency on Linux only")
 @pytest.mark.parametrize(("setting", "expected"), [("auto", "uvloop"), ("asyncio", "asyncio")])
 async def test_the_daemon_says_which_loop_it_runs(

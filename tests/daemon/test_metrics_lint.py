@@ -108,6 +108,7 @@ def customer_value(text: str, name: str, customer: str) -> float | None:
     return None if found is None else float(found[1])
 
 
+@pytest.mark.slow
 async def test_per_customer_series_are_there_right_after_start(daemon: Daemon) -> None:
     """The first per-customer refresh runs at start, not one sla_metrics_interval (60 s by
     default) later: a scrape right after start has every customer's series."""
@@ -119,6 +120,7 @@ async def test_per_customer_series_are_there_right_after_start(daemon: Daemon) -
     assert re.search(r'^sla_monitor_sla_refreshes_total\{result="ok"\} 1\.0$', text, re.M)
 
 
+@pytest.mark.slow
 async def test_a_customer_added_by_a_reload_has_its_series_at_once(
         sqlite_url: str, tmp_path: Path) -> None:
     """SIGHUP adds a customer: its series are there within seconds, not at the next
@@ -149,6 +151,7 @@ async def test_a_customer_added_by_a_reload_has_its_series_at_once(
             await daemon.stop()
 
 
+@pytest.mark.slow
 async def test_a_scrape_with_customers_and_an_incident_passes_promtool(daemon: Daemon) -> None:
     async def incident_open() -> str | None:
         text = await scrape(daemon)

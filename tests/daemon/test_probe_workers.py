@@ -71,6 +71,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 async def test_worker_probes_are_detected_recorded_reloaded_and_stopped(
     sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -146,6 +147,7 @@ async def _done(pid: int) -> bool:
     return not _alive(pid)
 
 
+@pytest.mark.slow
 async def test_a_killed_worker_is_started_again_and_its_gap_reported(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -195,6 +197,7 @@ async def _new_pid(daemon: Daemon, old: int) -> int | None:
     return pids[0] if pids and pids[0] != old else None
 
 
+@pytest.mark.slow
 async def test_sigterm_to_the_whole_group_stops_daemon_and_worker_cleanly(
     sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -35,6 +35,7 @@ async def readyz(daemon: Daemon) -> tuple[int, dict[str, object], float]:
         return response.status, await response.json(), time.monotonic() - started
 
 
+@pytest.mark.slow
 async def test_no_targets_is_a_clear_warning_and_readyz_counts_zero(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -57,6 +58,7 @@ async def test_no_targets_is_a_clear_warning_and_readyz_counts_zero(
         await daemon.stop()
 
 
+@pytest.mark.slow
 async def test_readyz_counts_the_targets(sqlite_url: str) -> None:
     async with TargetServer() as target:
         config = NO_TARGETS.replace("URL", sqlite_url) + (
@@ -74,6 +76,7 @@ async def test_readyz_counts_the_targets(sqlite_url: str) -> None:
             await daemon.stop()
 
 
+@pytest.mark.slow
 async def test_readyz_answers_503_within_its_bound_while_the_database_is_locked(
     tmp_path: Path, sqlite_url: str
 ) -> None:

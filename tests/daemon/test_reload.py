@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.app import Daemon
@@ -68,6 +69,7 @@ def snapshot(daemon: Daemon) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 async def test_a_reload_with_an_unreadable_ca_file_is_refused_and_nothing_changes(
     tmp_path: Path, sqlite_url: str
 ) -> None:

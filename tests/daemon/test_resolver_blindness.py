@@ -57,6 +57,7 @@ def config(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("canary", [True, False], ids=["resolver-canary", "targets-only"])
 async def test_a_broken_resolver_blinds_host_name_targets_only(db_url: str, canary: bool) -> None:
     names = {name: "127.0.0.1" for name in (*NAMES, "canary.test")}  # gone.test: NXDOMAIN

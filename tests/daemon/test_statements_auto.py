@@ -13,6 +13,8 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from monitor import actions
 from monitor.app import Daemon
 from monitor.clock import FakeClock
@@ -57,6 +59,7 @@ class StopAfterFirst:
         return await self.mail.claim_reminder(tx, statement)
 
 
+@pytest.mark.slow
 async def test_automatic_close_runs_once_survives_a_restart_and_reminds_the_unclaimed(
     sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from monitor.testing.targets import TargetServer
 from tests.support import FAST, MONITOR, sla_monitor_command
@@ -182,6 +183,7 @@ async def until(check: Callable[[], bool], within: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 async def test_ready_watchdog_reload_and_stop_as_systemd_sees_them(tmp_path: Path) -> None:
     db = tmp_path / "sla-monitor.db"
     config = tmp_path / "config.yaml"
@@ -283,6 +285,7 @@ async def test_ready_watchdog_reload_and_stop_as_systemd_sees_them(tmp_path: Pat
     assert events["daemon stopped"] == "<6>"
 
 
+@pytest.mark.slow
 def test_the_watchdog_abort_leaves_the_stuck_stack_in_the_log(tmp_path: Path) -> None:
     """systemd kills a daemon that stopped pinging with SIGABRT (WatchdogSignal=): the log
     (the journal) then holds every thread's Python stack, for the operator to see why."""

@@ -28,6 +28,8 @@ from tests.support import eventually, rows
 
 from .helpers import scenario
 
+pytestmark = pytest.mark.slow
+
 
 def sample(registry: CollectorRegistry, name: str) -> float:
     return registry.get_sample_value(name) or 0.0

@@ -28,6 +28,8 @@ from tests.support import eventually, rows
 
 from .helpers import PrivatePostgres, fill, scenario, small_filesystem, sqlite_locked
 
+pytestmark = pytest.mark.slow
+
 
 def gauge(registry: CollectorRegistry, name: str) -> float:
     return registry.get_sample_value(name) or 0.0

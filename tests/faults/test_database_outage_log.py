@@ -25,6 +25,8 @@ from tests.support import eventually, rows
 
 from .helpers import TcpProxy, free_port, scenario
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.slow
 async def test_a_database_outage_is_one_line_down_and_one_line_back(

@@ -35,6 +35,8 @@ from tests.support import DaemonProcess, eventually, rows
 
 from .helpers import scenario, sqlite_locked
 
+pytestmark = pytest.mark.slow
+
 Start = Callable[[Path], DaemonProcess]
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from monitor.store import create_engine
 from monitor.store.models import ProbeRun
@@ -20,6 +21,8 @@ from monitor.testing.targets import TargetServer
 from tests.support import DaemonProcess, eventually, rows
 
 from .helpers import free_port
+
+pytestmark = pytest.mark.slow
 
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)

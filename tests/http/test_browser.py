@@ -19,6 +19,8 @@ from tests.http import world
 from tests.http.browser import chromium, require_chromium
 from tests.http.site import Site, serve
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def lived(sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[Site, world.World]]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from monitor.actions.links import LinkKeys
 from monitor.http.auth import hash_line
@@ -66,6 +67,7 @@ def metric(text: str, name: str, customer: str) -> float | None:
     return None if found is None else float(found[1])
 
 
+@pytest.mark.slow
 async def test_the_daemon_serves_metrics_tokens_and_links(
     tmp_path: Path, daemon_process: Callable[[Path], DaemonProcess]
 ) -> None:

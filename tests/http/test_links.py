@@ -11,6 +11,8 @@ import json
 import subprocess
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from monitor.actions.links import COOKIE, LinkKeys, load_link_keys
 from tests.http.site import LINK_KEY, OLD_LINK_KEY, Site, config_text
 from tests.support import sla_monitor_command
@@ -114,6 +116,7 @@ async def test_rotation_the_old_key_verifies_until_it_is_removed(site: Site) -> 
     assert (await site.get(link(site, "acme", soon(hours=2)))).status == 303
 
 
+@pytest.mark.slow
 async def test_the_cli_prints_a_link_that_works(site: Site) -> None:
     config = site.tmp / "config.yaml"
     config.write_text(config_text(site.tmp, extra_http=f"  public_url: {site.url}\n"))
@@ -131,6 +134,7 @@ async def test_the_cli_prints_a_link_that_works(site: Site) -> None:
     assert "شرکت بیتا نظرسنجی" in await opened.text()
 
 
+@pytest.mark.slow
 async def test_the_cli_refuses_an_unknown_customer_and_a_missing_key(site: Site) -> None:
     config = site.tmp / "config.yaml"
     config.write_text(config_text(site.tmp))

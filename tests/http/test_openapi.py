@@ -10,6 +10,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 from openapi_spec_validator import validate
 
 from monitor.http.routing import BODY_LIMIT
@@ -69,6 +70,7 @@ async def test_the_router_has_nothing_undocumented(site: Site) -> None:
     assert "also answers HEAD" in spec["info"]["description"]
 
 
+@pytest.mark.slow
 async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_path: Path) -> None:
     """Bounded (10 examples per operation) and seeded, with an operator's write token."""
     process = await asyncio.create_subprocess_exec(

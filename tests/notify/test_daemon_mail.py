@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitor.app import Daemon
@@ -58,6 +59,7 @@ storage: {{url: "{db_url}"}}
 """
 
 
+@pytest.mark.slow
 async def test_daemon_outage_mails_each_customer_once_and_then_recovery(sqlite_url: str) -> None:
     async with TargetServer() as host, SMTPSink() as sink:
         daemon = Daemon(
@@ -109,6 +111,7 @@ async def test_daemon_outage_mails_each_customer_once_and_then_recovery(sqlite_u
             await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_daemon_killed_during_retries_delivers_once_after_restart(
     tmp_path: Path, sqlite_url: str, daemon_process: Callable[[Path], DaemonProcess]
 ) -> None:

@@ -24,6 +24,8 @@ import pytest
 import monitor
 from tests.support import editable_install_of, sla_monitor_command
 
+pytestmark = pytest.mark.slow
+
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 

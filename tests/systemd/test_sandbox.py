@@ -47,6 +47,8 @@ from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
 from tests.support import FAST, MONITOR, sla_monitor_command
 
+pytestmark = pytest.mark.slow
+
 UNIT = Path(__file__).resolve().parents[2] / "systemd" / "sla-monitor.service"
 FAMILIES = {"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10}
 

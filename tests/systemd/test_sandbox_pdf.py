@@ -8,7 +8,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.systemd.test_sandbox import in_sandbox, sandbox_spec
+
+pytestmark = pytest.mark.slow
 
 RENDER = """
 import sys

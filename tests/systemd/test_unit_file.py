@@ -21,6 +21,8 @@ import pytest
 from monitor.errors import ConfigError
 from tests.support import sla_monitor_command
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "sla-monitor.service"
 INSTALLED = "/opt/sla-monitor/bin/sla-monitor"
