@@ -20,7 +20,8 @@ from monitor.errors import InputError
 WORDS = {"actor", "cause", "channel", "customer", "decision", "finding", "month", "queue",
          "service", "site", "source", "type"}
 NOT_FREE_TEXT = {("defer_ticket", "reason"),  # R-P3: system-wide or new-release
-                 ("check_config_text", "text")}  # YAML, bounded by the loader
+                 ("check_config_text", "text"),  # YAML, bounded by the loader
+                 ("check_config_isolated", "text")}  # the same, in a child process
 
 
 def public_actions() -> Iterator[tuple[str, Callable[..., Any]]]:

@@ -187,6 +187,10 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
         clock=SystemClock(),
         backoff=REAL_FAST,
         poll_interval=0.02,
+        # Killed in this very process, whose pid stays alive: a message it held when
+        # "killed" is taken over when the lease runs out, so the lease is short (the
+        # default, 5 min, made this test wait out a send caught mid-flight).
+        lease=2.0,
     )
     sink.fail_next(10_000)  # 4xx until further notice
     await first.start()
