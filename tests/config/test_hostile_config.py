@@ -139,6 +139,7 @@ def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_the_error_path_reads_a_large_file_as_fast_as_the_valid_path(tmp_path: Path) -> None:
     # Issue 13: a large configuration with one error took minutes (a pure-Python node tree
     # for the line numbers); now the lines come from libyaml's events, under the problem's

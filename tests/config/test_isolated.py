@@ -16,6 +16,7 @@ def test_the_example_comes_back_the_same(example_config_path: Path) -> None:
     assert load_config_isolated(example_config_path) == load_config(example_config_path)
 
 
+@pytest.mark.slow
 async def test_many_targets_come_back_the_same_in_chunks(tmp_path: Path) -> None:
     # More services than one chunk, with what the schema turns into other types on the
     # way (durations, Decimal fees, dates, aliases like probe.json).

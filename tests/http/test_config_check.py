@@ -15,6 +15,8 @@ import pytest
 from monitor.store import Database
 from tests.http.site import Site, serve
 
+pytestmark = pytest.mark.slow
+
 YAML = {"Content-Type": "application/yaml"}
 GOOD = "services:\n  - {id: panel, kind: web_panel, probe: {type: tcp, host: h, port: 1}}\n"
 

@@ -208,6 +208,7 @@ async def test_a_failed_write_stores_no_answer(site: Site) -> None:
     assert fixed.status == 201  # the key was not used up by the refusal
 
 
+@pytest.mark.slow
 async def test_a_configuration_is_checked_with_pointers_to_its_issues(site: Site) -> None:
     good = "services:\n  - {id: panel, kind: web_panel, probe: {type: tcp, host: h, port: 1}}\n"
     checked = await site.post("/api/v1/config/check", "write", data=good,

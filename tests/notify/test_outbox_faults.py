@@ -52,6 +52,7 @@ def delivered_once(sink: SMTPSink, count: int) -> None:
     assert len(ids) == count and len(set(ids)) == count, ids
 
 
+@pytest.mark.slow
 async def test_a_slow_server_and_two_workers_send_each_message_once(
     db: Database,
     sessions: async_sessionmaker[AsyncSession],
@@ -114,6 +115,7 @@ async def test_a_worker_whose_lease_ran_out_sends_and_records_nothing(
     assert [m.status for m in await outbox(sessions)] == ["sent"] * 3
 
 
+@pytest.mark.slow
 async def test_smtp_down_longer_than_the_retry_schedule_then_back_within_seconds(
     db: Database,
     sessions: async_sessionmaker[AsyncSession],

@@ -92,6 +92,7 @@ async def run_probes(url: str, condition: dict[str, Any], cwd: Path) -> dict[str
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "condition", "failure_class"),
     [
