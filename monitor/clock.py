@@ -77,6 +77,11 @@ class SteadyClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
+    def base(self) -> tuple[float, float]:
+        """(wall, steady) seconds at start: another process reads the same time from them
+        (monitor.daemon.probe_worker)."""
+        return self._base_wall, self._base_steady
+
     def offset(self) -> float:
         """The wall clock minus this clock: about 0 until the wall clock steps."""
         return self._wall() - self.timestamp()

@@ -6,6 +6,7 @@
   each edge says them in its own words;
 * the graph of ``monitor.*`` imports has no cycle, and each layer imports only its own
   and those below (the layers of ``monitor/__init__.py``);
+* the runtime stays made of parts: ``app.py`` at most 300 lines, no class over 350 lines;
 * every ``>>>`` example in a docstring runs (``# doctest: +SKIP`` only where an example
   needs a live server or a configuration file).
 
@@ -267,3 +268,37 @@ def test_the_layer_check_finds_an_upward_import() -> None:
     graph["monitor.sla.engine"].add("monitor.store.db")  # the pure engine reaching for SQL
     assert _upward(graph) == [
         "monitor.sla.engine (monitor.sla) imports monitor.store.db (monitor.store)"]
+
+
+# The runtime as parts (monitor.daemon.runtime): the wiring stays short enough to read in
+# one sitting, and a class that outgrows this holds two ideas.
+APP_MAX_LINES = 300
+CLASS_MAX_LINES = 350
+
+
+def _long_classes(tree: ast.Module, limit: int) -> list[tuple[str, int]]:
+    return [
+        (node.name, (node.end_lineno or node.lineno) - node.lineno + 1)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and (node.end_lineno or node.lineno) - node.lineno + 1 > limit
+    ]
+
+
+def test_app_is_wiring_only() -> None:
+    lines = len(MODULES["monitor.app"].read_text(encoding="utf-8").splitlines())
+    assert lines <= APP_MAX_LINES, f"monitor/app.py has {lines} lines (at most {APP_MAX_LINES})"
+
+
+def test_no_class_is_over_the_limit() -> None:
+    offenders = [
+        f"{name}.{cls} ({lines} lines)"
+        for name in MODULES
+        for cls, lines in _long_classes(_tree(name), CLASS_MAX_LINES)
+    ]
+    assert offenders == [], f"classes over {CLASS_MAX_LINES} lines: {offenders}"
+
+
+def test_the_class_size_check_finds_a_long_class() -> None:
+    source = "class Big:\n" + "    x = 1\n" * 5
+    assert _long_classes(ast.parse(source), 5) == [("Big", 6)]
+    assert _long_classes(ast.parse(source), 6) == []

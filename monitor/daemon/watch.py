@@ -14,7 +14,7 @@ what every result means before the detector counts it:
   are recorded but do not count towards a project incident.
 
 Then the detector (:mod:`monitor.daemon.detector`, pure) turns counted results
-into incident events, which go to the :class:`~monitor.daemon.journal.IncidentJournal`:
+into incident events, which go to the :class:`~monitor.daemon.incident_book.IncidentBook`:
 written in order (:mod:`monitor.store.incidents`) and handed to the listener (the
 notifier), retried until they are, so a database that is locked or away delays an
 incident and its e-mails but never loses them (issue 13). Every result goes to the probe
@@ -34,7 +34,7 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from yarl import URL
 
@@ -43,23 +43,20 @@ from monitor.config.schema import HTTPProbe
 from monitor.config.settings import Settings
 from monitor.config.topology import Target, Topology
 from monitor.daemon.blindness import Blindness, Lookup
-from monitor.daemon.cluster import Cluster, CycleResult, vote
+from monitor.daemon.certificates import Certificates
+from monitor.daemon.cluster import Cluster, CycleResult
 from monitor.daemon.detector import (
     Blinded,
-    Closed,
     Detector,
     Event,
     Opened,
-    Reopened,
     TargetState,
 )
-from monitor.daemon.journal import IncidentJournal, Intent
+from monitor.daemon.incident_book import IncidentBook, IncidentListener
 from monitor.daemon.metrics import PHASES, STATE_VALUE, DaemonMetrics
 from monitor.daemon.recorder import Recorder
 from monitor.probes import CertificateCheck, Probe, ProbeResult
 from monitor.redact import redact
-from monitor.sla import within
-from monitor.store import incidents
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -71,12 +68,6 @@ log = logging.getLogger("monitor.monitor")
 FLAP_WINDOW = dt.timedelta(minutes=5)
 # R-M2: the resolver canary's lookup gives up after this (a resolver that does not answer).
 RESOLVER_CANARY_TIMEOUT = 5.0
-
-
-class IncidentListener(Protocol):
-    async def on_incident_opened(self, incident_id: int) -> None: ...
-
-    async def on_incident_closed(self, incident_id: int) -> None: ...
 
 
 ProbeFactory = Callable[[Target], Probe]
@@ -131,7 +122,6 @@ class Watch:
         # Issue 15: in a cluster, only the targets this node leases are probed, and the
         # detector's events are our vantage's votes (monitor.daemon.cluster.vote).
         self.cluster = cluster
-        self.views: dict[str, str] = {}  # target id -> our vantage's word, as written
         # Which targets get a probe object in this process (all, unless probe workers probe
         # them: monitor.daemon.workers.probed_here); results of the others come to handle().
         self.probes_here = probes_here
@@ -141,19 +131,27 @@ class Watch:
         self.clock = clock
         self.probe_factory = probe_factory
         self.certificate_check_factory = certificate_check_factory
-        self.listener = listener
         self.blindness = Blindness(db, metrics)
-        self.certificate_checks: dict[str, CertificateCheck] = {}
-        self._certificate_problem: dict[str, bool] = {}
+        self.certificates = Certificates(metrics, self._probed_here)
         self.targets: dict[str, Target] = {}
         self.canaries: list[Target] = []
         self.by_name: frozenset[str] = frozenset()  # watched targets probed by host name
         self.probes: dict[str, Probe] = {}
         self.detectors: dict[str, Detector] = {}
-        self.open_incidents: dict[str, int] = {}  # target id -> incident id (written)
-        self.last_incident: dict[str, int] = {}  # for flap reopening
-        self.journal = IncidentJournal(self._perform, pending_gauge=metrics.incident_writes_pending)
+        self.book = IncidentBook(db, metrics, clock, self.targets.get, listener, cluster)
+        # What tests and the runtime read: the journal, the open incidents, our votes.
+        self.journal = self.book.journal
+        self.open_incidents = self.book.open_incidents
+        self.views = self.book.views
         self.apply(self.prepare(settings))
+
+    @property
+    def certificate_checks(self) -> dict[str, CertificateCheck]:
+        return self.certificates.checks
+
+    def _probed_here(self, target_id: str) -> bool:
+        """Whether this node probes ``target_id`` (in a cluster: it holds its lease)."""
+        return self.cluster is None or self.cluster.holds(target_id) is not None
 
     # --- configuration -------------------------------------------------------------------------
 
@@ -184,21 +182,17 @@ class Watch:
     def apply(self, plan: WatchPlan) -> None:
         """Install (or, on SIGHUP, replace) the targets; detector state of kept targets stays."""
         self.topology = plan.topology
-        self.deadline = plan.detection_deadline
-        for target_id in set(self.targets) - set(plan.targets):
+        self.book.deadline = plan.detection_deadline
+        removed = set(self.targets) - set(plan.targets)
+        for target_id in removed:
             self.probes.pop(target_id, None)
             self.detectors.pop(target_id, None)
-            self.certificate_checks.pop(target_id, None)
             self.recorder.forget(target_id)
         for target_id, target in plan.targets.items():
             if self.targets.get(target_id) != target and target_id not in plan.probes:
                 self.probes.pop(target_id, None)  # changed, and probed elsewhere now
         self.probes.update(plan.probes)
-        for target_id, check in plan.certificate_checks.items():
-            if check is not None:
-                self.certificate_checks[target_id] = check
-            else:
-                self.certificate_checks.pop(target_id, None)
+        self.certificates.apply(removed, plan.certificate_checks)
         # In a cluster an incident is a quorum's, not this detector's: no flap reopening.
         flap_window = FLAP_WINDOW if self.cluster is None else dt.timedelta(0)
         for target_id, target in plan.targets.items():
@@ -209,7 +203,8 @@ class Watch:
                 flap_window,
                 state=old.state if old is not None else None,
             )
-        self.targets = dict(plan.targets)
+        self.targets.clear()  # the same dict: the incident book looks targets up in it
+        self.targets.update(plan.targets)
         self.canaries = [t for t in self.targets.values() if t.kind == "canary"]
         self.by_name = frozenset(
             t.id for t in self.targets.values() if t.kind != "canary" and by_host_name(t)
@@ -265,15 +260,10 @@ class Watch:
 
     async def load_state(self) -> None:
         """Open incidents continue after a restart (R-M3): state lives in the database."""
-        async with self.db.reading() as tx:
-            found = await incidents.open_by_probe(tx)
-        for target_id, incident_id in found.items():
-            self.open_incidents[target_id] = incident_id
-            self.last_incident[target_id] = incident_id
+        for target_id in await self.book.load():
             detector = self.detectors.get(target_id)
             if detector is not None:
                 detector.state = TargetState(incident_open=True)
-        self._update_open_metric()
 
     # --- results -------------------------------------------------------------------------------
 
@@ -346,7 +336,11 @@ class Watch:
                                            detected_at=self.clock.now()))
 
     def _apply_now(self, target: Target, event: Event) -> None:
-        self.journal.add(Intent(target.id, event))
+        self.book.add(target.id, event)
+
+    async def _apply(self, target: Target, event: Event) -> None:
+        """Hand a change to the journal: written and announced in order, retried until it is."""
+        self.book.add(target.id, event)
 
     async def _check_canaries(self) -> None:
         results = await asyncio.gather(*(self.probes[c.id].check() for c in self.canaries))
@@ -391,36 +385,10 @@ class Watch:
     # --- certificates ----------------------------------------------------------------------------
 
     def certificate_targets(self) -> list[tuple[str, float]]:
-        """(id, cadence) of the HTTPS targets whose certificate is read on its own schedule."""
-        return [
-            (target_id, self.targets[target_id].probe.tls.cert_check_interval)  # type: ignore[union-attr]
-            for target_id in self.certificate_checks
-        ]
+        return self.certificates.targets(self.targets)
 
     async def run_certificate_check(self, target_id: str) -> None:
-        """Days left even for an expired or invalid certificate; warns on a change."""
-        check = self.certificate_checks.get(target_id)
-        if check is None:
-            return
-        if self.cluster is not None and self.cluster.holds(target_id) is None:
-            return  # the node probing it reads its certificate (issue 15)
-        result = await check.check()
-        if result.not_after is not None:
-            self.metrics.certificate_expiry.labels(target_id).set(result.not_after.timestamp())
-        if result.verify_ok is not None:
-            self.metrics.certificate_valid.labels(target_id).set(1 if result.verify_ok else 0)
-        problem = bool(result.expiring or result.verify_ok is False)
-        if problem != self._certificate_problem.get(target_id, False):
-            self._certificate_problem[target_id] = problem
-            log.warning(
-                "certificate needs attention" if problem else "certificate fine again",
-                extra={
-                    "target": target_id,
-                    "days_left": result.days_left,
-                    "verify_error": result.verify_error,
-                    "not_after": result.not_after.isoformat() if result.not_after else None,
-                },
-            )
+        await self.certificates.run(target_id)
 
     # --- server coverage (R-M4) ----------------------------------------------------------------
 
@@ -439,126 +407,8 @@ class Watch:
         await self.handle(result)
         return result.state == "down"
 
-    # --- incidents -----------------------------------------------------------------------------
-
-    async def _apply(self, target: Target, event: Event) -> None:
-        """Hand a change to the journal: written and announced in order, retried until it is."""
-        self.journal.add(Intent(target.id, event))
-
-    async def _perform(self, intent: Intent) -> None:
-        """The next step of an intent: the write, then the listener. Raises to be retried."""
-        event = intent.event
-        if not intent.written:
-            incident_id = await self._write(intent.target_id, event)
-            intent.incident_id, intent.written = incident_id, True
-            if incident_id is None or isinstance(event, Reopened) or self.listener is None:
-                intent.notified = True
-            self._written(intent.target_id, event, incident_id)
-        if not intent.notified:
-            assert intent.incident_id is not None and self.listener is not None
-            call = (
-                self.listener.on_incident_opened
-                if isinstance(event, Opened)
-                else self.listener.on_incident_closed
-            )
-            await call(intent.incident_id)  # the alert is queued in the database
-            intent.notified = True
-
-    async def _write(self, target_id: str, event: Event) -> int | None:
-        """The change in the database, idempotent (a retry after a commit whose answer was
-        lost writes nothing twice); the incident's id, or None when there is nothing to do."""
-        now = self.clock.now()
-        if self.cluster is not None:
-            return await self._vote(target_id, event, now)
-        async with self.db.transaction() as tx:
-            if isinstance(event, Opened):
-                return await incidents.open_probe_incident(
-                    tx,
-                    service_id=target_id,
-                    start=event.start,
-                    start_bound=event.start_bound,
-                    detected_at=event.detected_at,
-                    created_at=now,
-                )
-            if isinstance(event, Reopened) and target_id in self.last_incident:
-                incident_id = self.last_incident[target_id]
-                await incidents.reopen(tx, incident_id)
-                return incident_id
-            if isinstance(event, Closed) and target_id in self.open_incidents:
-                incident_id = self.open_incidents[target_id]
-                await incidents.close(tx, incident_id, end=event.end, end_bound=event.end_bound)
-                return incident_id
-        return None
-
-    async def _vote(self, target_id: str, event: Event, now: dt.datetime) -> int | None:
-        """Issue 15: the event as our vantage's vote; the incident it opened or closed."""
-        assert self.cluster is not None
-        if isinstance(event, Opened):
-            state, since, bound, detected = "down", event.start, event.start_bound, event.detected_at
-        elif isinstance(event, Closed):
-            state, since, bound, detected = "up", event.end, event.end_bound, now
-        elif isinstance(event, Blinded):
-            state, since, bound, detected = "unknown", event.at, None, event.at
-        else:
-            return None  # no flap reopening in a cluster
-        async with self.db.transaction() as tx:
-            incident_id, written = await vote(
-                self.cluster, tx, target_id, state, since, bound, detected, now
-            )
-        if written:
-            self.views[target_id] = state
-        if incident_id is not None and isinstance(event, Closed):
-            self.open_incidents[target_id] = incident_id  # for _written's bookkeeping
-        return incident_id
-
-    def _written(self, target_id: str, event: Event, incident_id: int | None) -> None:
-        """Bookkeeping, metrics and the log line once a change is in the database."""
-        if incident_id is None:
-            return
-        target = self.targets.get(target_id)
-        kind = target.kind if target is not None else "removed"
-        if isinstance(event, Closed):
-            self.open_incidents.pop(target_id, None)
-            log.warning(
-                "incident closed",
-                extra={"incident": incident_id, "target": target_id, "end": event.end.isoformat()},
-            )
-            self._update_open_metric()
-            return
-        self.open_incidents[target_id] = incident_id
-        self.last_incident[target_id] = incident_id
-        self._update_open_metric()
-        if isinstance(event, Opened):
-            latency = (event.detected_at - event.start).total_seconds()
-            self.metrics.detection_latency.observe(latency)
-            if target is not None and target.carries_d1 and not within(latency, self.deadline):
-                self.metrics.detection_breaches.inc()  # D-1
-            log.warning(
-                "incident opened",
-                extra={
-                    "incident": incident_id,
-                    "target": target_id,
-                    "kind": kind,
-                    "start": event.start.isoformat(),
-                    "detection_seconds": round(latency, 3),
-                },
-            )
-        else:
-            log.warning(
-                "incident reopened (flap)", extra={"incident": incident_id, "target": target_id}
-            )
-
-    def _update_open_metric(self) -> None:
-        counts: dict[str, int] = {}
-        for target_id in self.open_incidents:
-            target = self.targets.get(target_id)
-            kind = target.kind if target is not None else "removed"
-            counts[kind] = counts.get(kind, 0) + 1
-        for kind in ("server", "web_panel", "project", "mobile_api", "removed"):
-            self.metrics.open_incidents.labels(kind).set(counts.get(kind, 0))
-
     async def close(self, at: dt.datetime) -> None:
         """On shutdown: incident changes get a last chance to be written; an unknown interval
         in progress ends with us."""
-        await self.journal.close()
+        await self.book.close()
         await self.blindness.close(at)

@@ -1,0 +1,191 @@
+"""Where the detector's events become incidents: written in order, then announced.
+
+The :class:`IncidentBook` hands each event to the
+:class:`~monitor.daemon.journal.IncidentJournal` (retried until written, issue 13), writes
+it (:mod:`monitor.store.incidents`; in a cluster, as our vantage's vote,
+:func:`monitor.daemon.cluster.vote`), tells the listener (the notifier), and keeps the
+bookkeeping: which incident is open per target, the last one (flap reopening), the
+metrics and the log line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from monitor.clock import Clock
+from monitor.config.topology import Target
+from monitor.daemon.cluster import Cluster, vote
+from monitor.daemon.detector import Blinded, Closed, Event, Opened, Reopened
+from monitor.daemon.journal import IncidentJournal, Intent
+from monitor.daemon.metrics import DaemonMetrics
+from monitor.sla import within
+from monitor.store import incidents
+
+if TYPE_CHECKING:
+    from monitor.store import Database
+
+__all__ = ["IncidentBook", "IncidentListener"]
+
+log = logging.getLogger("monitor.monitor")
+
+
+class IncidentListener(Protocol):
+    async def on_incident_opened(self, incident_id: int) -> None: ...
+
+    async def on_incident_closed(self, incident_id: int) -> None: ...
+
+
+class IncidentBook:
+    def __init__(
+        self,
+        db: Database,
+        metrics: DaemonMetrics,
+        clock: Clock,
+        target: Callable[[str], Target | None],
+        listener: IncidentListener | None = None,
+        cluster: Cluster | None = None,
+    ) -> None:
+        self.db = db
+        self.metrics = metrics
+        self.clock = clock
+        self.target = target  # the target of an id, None once a reload removed it
+        self.listener = listener
+        self.cluster = cluster
+        self.deadline = 0.0  # D-1, seconds (set by Watch.apply)
+        self.views: dict[str, str] = {}  # target id -> our vantage's word, as written
+        self.open_incidents: dict[str, int] = {}  # target id -> incident id (written)
+        self.last_incident: dict[str, int] = {}  # for flap reopening
+        self.journal = IncidentJournal(self._perform, pending_gauge=metrics.incident_writes_pending)
+
+    def add(self, target_id: str, event: Event) -> None:
+        """Hand a change to the journal: written and announced in order, retried until it is."""
+        self.journal.add(Intent(target_id, event))
+
+    async def load(self) -> dict[str, int]:
+        """Open incidents continue after a restart (R-M3): state lives in the database."""
+        async with self.db.reading() as tx:
+            found = await incidents.open_by_probe(tx)
+        for target_id, incident_id in found.items():
+            self.open_incidents[target_id] = incident_id
+            self.last_incident[target_id] = incident_id
+        self.update_open_metric()
+        return found
+
+    async def _perform(self, intent: Intent) -> None:
+        """The next step of an intent: the write, then the listener. Raises to be retried."""
+        event = intent.event
+        if not intent.written:
+            incident_id = await self._write(intent.target_id, event)
+            intent.incident_id, intent.written = incident_id, True
+            if incident_id is None or isinstance(event, Reopened) or self.listener is None:
+                intent.notified = True
+            self._written(intent.target_id, event, incident_id)
+        if not intent.notified:
+            assert intent.incident_id is not None and self.listener is not None
+            call = (
+                self.listener.on_incident_opened
+                if isinstance(event, Opened)
+                else self.listener.on_incident_closed
+            )
+            await call(intent.incident_id)  # the alert is queued in the database
+            intent.notified = True
+
+    async def _write(self, target_id: str, event: Event) -> int | None:
+        """The change in the database, idempotent (a retry after a commit whose answer was
+        lost writes nothing twice); the incident's id, or None when there is nothing to do."""
+        now = self.clock.now()
+        if self.cluster is not None:
+            return await self._vote(target_id, event, now)
+        async with self.db.transaction() as tx:
+            if isinstance(event, Opened):
+                return await incidents.open_probe_incident(
+                    tx,
+                    service_id=target_id,
+                    start=event.start,
+                    start_bound=event.start_bound,
+                    detected_at=event.detected_at,
+                    created_at=now,
+                )
+            if isinstance(event, Reopened) and target_id in self.last_incident:
+                incident_id = self.last_incident[target_id]
+                await incidents.reopen(tx, incident_id)
+                return incident_id
+            if isinstance(event, Closed) and target_id in self.open_incidents:
+                incident_id = self.open_incidents[target_id]
+                await incidents.close(tx, incident_id, end=event.end, end_bound=event.end_bound)
+                return incident_id
+        return None
+
+    async def _vote(self, target_id: str, event: Event, now: dt.datetime) -> int | None:
+        """Issue 15: the event as our vantage's vote; the incident it opened or closed."""
+        assert self.cluster is not None
+        if isinstance(event, Opened):
+            state, since, bound, detected = "down", event.start, event.start_bound, event.detected_at
+        elif isinstance(event, Closed):
+            state, since, bound, detected = "up", event.end, event.end_bound, now
+        elif isinstance(event, Blinded):
+            state, since, bound, detected = "unknown", event.at, None, event.at
+        else:
+            return None  # no flap reopening in a cluster
+        async with self.db.transaction() as tx:
+            incident_id, written = await vote(
+                self.cluster, tx, target_id, state, since, bound, detected, now
+            )
+        if written:
+            self.views[target_id] = state
+        if incident_id is not None and isinstance(event, Closed):
+            self.open_incidents[target_id] = incident_id  # for _written's bookkeeping
+        return incident_id
+
+    def _written(self, target_id: str, event: Event, incident_id: int | None) -> None:
+        """Bookkeeping, metrics and the log line once a change is in the database."""
+        if incident_id is None:
+            return
+        target = self.target(target_id)
+        kind = target.kind if target is not None else "removed"
+        if isinstance(event, Closed):
+            self.open_incidents.pop(target_id, None)
+            log.warning(
+                "incident closed",
+                extra={"incident": incident_id, "target": target_id, "end": event.end.isoformat()},
+            )
+            self.update_open_metric()
+            return
+        self.open_incidents[target_id] = incident_id
+        self.last_incident[target_id] = incident_id
+        self.update_open_metric()
+        if isinstance(event, Opened):
+            latency = (event.detected_at - event.start).total_seconds()
+            self.metrics.detection_latency.observe(latency)
+            if target is not None and target.carries_d1 and not within(latency, self.deadline):
+                self.metrics.detection_breaches.inc()  # D-1
+            log.warning(
+                "incident opened",
+                extra={
+                    "incident": incident_id,
+                    "target": target_id,
+                    "kind": kind,
+                    "start": event.start.isoformat(),
+                    "detection_seconds": round(latency, 3),
+                },
+            )
+        else:
+            log.warning(
+                "incident reopened (flap)", extra={"incident": incident_id, "target": target_id}
+            )
+
+    def update_open_metric(self) -> None:
+        counts: dict[str, int] = {}
+        for target_id in self.open_incidents:
+            target = self.target(target_id)
+            kind = target.kind if target is not None else "removed"
+            counts[kind] = counts.get(kind, 0) + 1
+        for kind in ("server", "web_panel", "project", "mobile_api", "removed"):
+            self.metrics.open_incidents.labels(kind).set(counts.get(kind, 0))
+
+    async def close(self) -> None:
+        """On shutdown: incident changes get a last chance to be written."""
+        await self.journal.close()

@@ -1,0 +1,201 @@
+"""The daemon's periodic jobs as data: one table the scheduler, the leader check and the
+tests all read.
+
+A :class:`Job` is ``(id, every, leader_only, run)``; :class:`Jobs` runs a table of them on
+APScheduler. The leader check lives here, once: a ``leader_only`` job runs only while
+``leader()`` says so (in a cluster, the leader checked in the database at its epoch;
+alone, always), and a failing check skips the run (exactly once, never twice). Each run's
+lateness is measured (``sla_monitor_periodic_job_lateness_seconds``); at stop, a run in
+progress (a flush inside its COMMIT) is waited for, never cancelled.
+
+A reload is ``prepare(settings) -> JobsPlan`` then ``apply(plan)``: jobs whose period
+changed are rescheduled, new ones added, dropped ones removed, and the jobs marked
+``after_reload`` run at once.
+
+>>> import asyncio
+>>> ran = []
+>>> async def beat() -> None:
+...     ran.append("beat")
+>>> async def refuse() -> bool:
+...     return False
+>>> jobs = Jobs(lambda settings: [Job("beat", 1.0, True, beat)], leader=refuse)
+>>> asyncio.run(jobs.run(Job("beat", 1.0, True, beat))), ran
+(None, [])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import Settings
+from monitor.daemon.metrics import DaemonMetrics
+
+__all__ = ["Job", "Jobs", "JobsPlan", "LeaderCheck", "always"]
+
+log = logging.getLogger("monitor.daemon")
+
+#: Whether this daemon runs a leader-only job now (monitor.daemon.ownership).
+LeaderCheck = Callable[[], Awaitable[bool]]
+
+
+async def always() -> bool:
+    """The leader check of a daemon alone: it always leads."""
+    return True
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job: its id, its period in seconds, whether only the cluster's leader runs
+    it, and what it runs."""
+
+    id: str
+    every: float
+    leader_only: bool
+    run: Callable[[], Awaitable[Any]] = field(compare=False)
+    #: Also run once as soon as the daemon starts (not a period later).
+    at_start: bool = False
+    #: Run at once after a reload applied (new targets, customers, resolver settings).
+    after_reload: bool = False
+    #: Called instead of ``run`` when a leader-only run is skipped (not the leader).
+    skipped: Callable[[], None] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class JobsPlan:
+    """A new table, ready to apply without failing."""
+
+    table: dict[str, Job]
+
+
+Table = Callable[[Settings], list[Job]]
+
+
+class Jobs:
+    """The part that runs the job table (APScheduler underneath)."""
+
+    def __init__(
+        self,
+        table: Table,
+        leader: LeaderCheck = always,
+        metrics: DaemonMetrics | None = None,
+        scheduler: AsyncIOScheduler | None = None,
+        outage: Callable[[BaseException], bool] = lambda exc: False,
+    ) -> None:
+        self.table_of = table
+        self.leader = leader
+        # Whether an error is the database being away: said once by the store, no traceback.
+        self.outage = outage
+        self.metrics = metrics
+        self.scheduler = scheduler or AsyncIOScheduler(timezone=dt.UTC)
+        self.table: dict[str, Job] = {}
+        self._running: set[asyncio.Task[Any]] = set()
+
+    # --- one run -------------------------------------------------------------------------------
+
+    async def run(self, job: Job) -> Any:
+        """One run of ``job``: its result, or None when a leader-only job is skipped."""
+        if job.leader_only and not await self._leads(job):
+            if job.skipped is not None:
+                job.skipped()
+            return None
+        return await job.run()
+
+    async def run_now(self, job_id: str) -> Any:
+        """One run of the job ``job_id`` of the table, outside its schedule."""
+        return await self.run(self.table[job_id])
+
+    async def _leads(self, job: Job) -> bool:
+        try:
+            return await self.leader()
+        except Exception as exc:
+            if not self.outage(exc):
+                log.exception("leader check failed; job skipped", extra={"job": job.id})
+            return False
+
+    # --- the schedule ------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """The scheduler runs (the probe schedules add their ticks to it)."""
+        if not self.scheduler.running:
+            self.scheduler.start()
+
+    def start(self, settings: Settings) -> None:
+        """The table of ``settings`` on the running scheduler."""
+        self.open()
+        self.apply(self.prepare(settings), starting=True)
+
+    def prepare(self, settings: Settings) -> JobsPlan:
+        return JobsPlan({job.id: job for job in self.table_of(settings)})
+
+    def apply(self, plan: JobsPlan, starting: bool = False) -> None:
+        now = dt.datetime.now(dt.UTC)
+        for job_id in set(self.table) - set(plan.table):
+            self.scheduler.remove_job(job_id)
+        for job in plan.table.values():
+            old = self.table.get(job.id)
+            at_once = job.at_start if starting else job.after_reload
+            if old is None or old.every != job.every or at_once:
+                self._add(job, first=now if at_once else None)
+        self.table = dict(plan.table)
+
+    def _add(self, job: Job, first: dt.datetime | None) -> None:
+        previous: list[float] = []
+
+        async def run() -> None:
+            now = time.monotonic()
+            if previous and self.metrics is not None:
+                self.metrics.job_lateness.labels(job.id).observe(
+                    max(0.0, now - previous[0] - job.every)
+                )
+            previous[:] = [now]
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                await self.run(self.table.get(job.id, job))
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        self.scheduler.add_job(
+            run,
+            IntervalTrigger(seconds=job.every),
+            id=job.id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+            replace_existing=True,
+            **({"next_run_time": first} if first is not None else {}),
+        )
+
+    def due_now(self) -> None:
+        """Every job due now, then every period from there (after a wall-clock step:
+        APScheduler times its jobs by the wall clock)."""
+        now = dt.datetime.now(dt.UTC)
+        for job in self.scheduler.get_jobs():
+            job.modify(next_run_time=now)
+        self.scheduler.wakeup()
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    async def stop(self, grace: float) -> None:
+        """No new runs; one in progress is waited for (``grace`` seconds at most), never
+        cancelled, before the scheduler goes."""
+        if not self.scheduler.running:
+            return
+        self.scheduler.pause()
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace)
+        self.scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn

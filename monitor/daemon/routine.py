@@ -1,0 +1,161 @@
+"""The daemon's periodic jobs: the table (:mod:`monitor.daemon.jobs`) and what each runs.
+
+=================  ============================  ===========  ===================================
+id                 every                         leader only  what
+=================  ============================  ===========  ===================================
+heartbeat          ``monitor.heartbeat_interval``  no         the daemon's own life (R-M3)
+cluster-leases     a quarter of the lease timeout  no         leases renewed (in a cluster)
+flush              ``flush_interval``            no           probe history written (R-M7)
+duties             30 s                          yes          D-2 to D-5 notices, L-5/L-6 settled
+statements         60 s, and at start            yes          ``statements.auto``: close, send
+retention          ``storage.retention``         yes          old probe history out (R-M7)
+resolver-canary    ``canary_interval``, at once  no           the resolver canary's lookup (R-M2)
+sla-metrics        ``sla_metrics_interval``      no           per-customer SLA metrics
+=================  ============================  ===========  ===================================
+
+A job body never raises: a failure is logged and the next run tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from monitor import actions
+from monitor.config import Settings
+from monitor.daemon.jobs import Job
+from monitor.notify.contract import ContractMailer
+
+if TYPE_CHECKING:
+    from monitor.daemon.runtime import Runtime
+
+__all__ = ["DUTY_CHECK_INTERVAL", "STATEMENT_CHECK_INTERVAL", "flush", "step", "table"]
+
+log = logging.getLogger("monitor.daemon")
+
+DUTY_CHECK_INTERVAL = 30.0  # seconds; the D-2 warning comes 30 min before a 2 h deadline
+STATEMENT_CHECK_INTERVAL = 60.0  # seconds; statements are due a day after the month ends
+
+
+def table(rt: Runtime) -> Callable[[Settings], list[Job]]:
+    """The job table of a runtime, for any settings (at start and at each reload)."""
+
+    def jobs(settings: Settings) -> list[Job]:
+        found = [Job("heartbeat", settings.monitor.heartbeat_interval, False, partial(beat, rt))]
+        found += rt.ownership.jobs(settings)
+        found += [
+            Job("flush", rt.flush_interval, False, partial(flush, rt)),
+            Job("duties", DUTY_CHECK_INTERVAL, True, partial(check_duties, rt),
+                skipped=rt.notifier.metrics.forget_duties),
+        ]
+        if settings.statements.auto:
+            found.append(Job("statements", STATEMENT_CHECK_INTERVAL, True,
+                             partial(check_statements, rt), at_start=True))
+        found.append(Job("retention", settings.storage.retention.interval, True,
+                         partial(prune, rt)))
+        resolver = settings.monitor.resolver
+        if resolver.canary is not None:
+            found.append(Job("resolver-canary", resolver.canary_interval, False,
+                             partial(check_resolver, rt), at_start=True, after_reload=True))
+        found.append(Job("sla-metrics", settings.monitor.sla_metrics_interval, False,
+                         rt.sla_metrics.refresh, after_reload=True))
+        return found
+
+    return jobs
+
+
+async def step(what: str, stop: Callable[[], Awaitable[None]]) -> None:
+    """A step of stopping: a failure is logged and the next step runs anyway."""
+    try:
+        await stop()
+    except Exception:
+        log.exception(f"stopping: {what} could not be completed")
+
+
+async def beat(rt: Runtime) -> None:
+    rt.metrics.event_loop_tasks.set(len(asyncio.all_tasks()))
+    try:
+        at = await rt.heartbeat.beat()
+        rt.metrics.heartbeat.set(at.timestamp())
+    except Exception as exc:
+        if not rt.db.outage(exc):  # the database away: said once, no traceback
+            log.exception("heartbeat failed")
+
+
+async def flush(rt: Runtime, everything: bool = False) -> None:
+    """Write the probe history that is due (at stop: ``everything``)."""
+    started = time.monotonic()
+    try:
+        # Shielded: whoever cancels the job, a flush that began writes to its end (or fails
+        # and keeps everything for the next one); the recorder flushes one at a time.
+        written = await asyncio.shield(rt.recorder.flush(everything))
+        rt.metrics.flush_rows.inc(written)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        rt.metrics.flush_errors.inc()
+        if not rt.db.outage(exc):  # the database away: said once, no traceback
+            log.exception("probe history flush failed; kept for the next one")
+    finally:
+        rt.metrics.flush_duration.observe(time.monotonic() - started)
+
+
+async def prune(rt: Runtime) -> None:
+    """R-M7: old probe history out, in small batches (monitor.daemon.retention)."""
+    try:
+        await rt.retention.run()
+    except Exception as exc:
+        if not rt.db.outage(exc):  # the database away: said once, no traceback
+            log.exception("probe history retention failed; tried again at the next run")
+
+
+async def check_duties(rt: Runtime) -> None:
+    """D-2 to D-5: notices for new maintenance windows, at-risk alerts, breaches; and what
+    time decides in the ledger (L-5 price requests, L-6 expiries)."""
+    try:
+        await rt.notifier.queue_new_windows()
+        await rt.notifier.check_duties()
+        settled = await actions.settle(rt.db, rt.settings, now=rt.clock.now())
+        if settled.expiries or settled.closed:
+            log.info("ledger settled", extra={"expiries": len(settled.expiries),
+                                              "tickets_closed": list(settled.closed)})
+    except Exception as exc:
+        if not rt.db.outage(exc):  # the database away: said once, no traceback
+            log.exception("duty check failed; tried again at the next one")
+
+
+async def check_statements(rt: Runtime) -> actions.AutoStatements | None:
+    """``statements.auto``: close each month the configured delay after it ends and queue
+    its statements, then the claim reminders that are due. A stop request is honoured
+    between customers; the next run (after a restart too) resumes."""
+    try:
+        now = rt.clock.now()
+        done = await actions.auto_statements(
+            rt.db, rt.settings, mail=ContractMailer(rt.settings, now), now=now,
+            stopping=rt.stopping.is_set)
+    except Exception as exc:
+        if not rt.db.outage(exc):  # the database away: said once, no traceback
+            log.exception("statement check failed; tried again at the next one")
+        return None
+    for sent in done.sent:
+        if sent.queued:
+            rt.notifier.worker.wake()
+        log.info("statements queued", extra={
+            "month": sent.month, "revision": sent.revision, "frozen": sent.frozen,
+            "queued": [item.customer for item in sent.queued]})
+    for month, customers in done.reminded.items():
+        rt.notifier.worker.wake()
+        log.info("claim reminders queued", extra={"month": month, "customers": customers})
+    return done
+
+
+async def check_resolver(rt: Runtime) -> None:
+    try:
+        await rt.watch.check_resolver()
+    except Exception as exc:
+        if not rt.db.outage(exc):  # the database away: said once, no traceback
+            log.exception("resolver canary check failed; tried again at the next one")
