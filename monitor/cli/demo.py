@@ -105,9 +105,10 @@ def demo(args: argparse.Namespace) -> int:
 async def _run(options: Any, say: Any) -> tuple[DemoResult | None, int]:
     from monitor import actions
     from monitor.demo import DemoInterrupted, run_demo
-    from monitor.store import migrate  # noqa: F401  (the daemon's first step: the schema)
+    from monitor.store import migrate
 
     actions.load_all()  # before the daemon and the targets start (as in `run`)
+    migrate.load_alembic()
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -16,12 +16,12 @@ def run(args: argparse.Namespace) -> int:
     from monitor.app import Daemon  # the daemon's imports are not needed by other commands
     from monitor.config.isolated import load_config_isolated
     from monitor.daemon.loop import loop_factory
-    from monitor.store import migrate  # noqa: F401  (alembic: see below)
+    from monitor.store import migrate
 
-    # Every action now, not on the event loop at the first request or task that needs one.
-    # And alembic before the logs are set up (as when every command was imported at the
-    # start): it logs its plugins' set-up (INFO) on import, which is no daemon's event.
+    # Every action now, not on the event loop at the first request or task that needs one;
+    # alembic before the logs are set up.
     actions.load_all()
+    migrate.load_alembic()
     # Read in a child process: the daemon never holds the YAML parse's memory (isolated.py).
     # A bad configuration fails here, before anything starts (exit 2).
     path = config_path(args)

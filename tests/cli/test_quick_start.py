@@ -19,6 +19,7 @@ import pytest
 
 from monitor.cli import build_parser, main
 from monitor.cli.commands import COMMANDS
+from monitor.store.migrate import _alembic_head, _script_head, head_revision, script_location
 
 # Runs the command line in-process, then prints the packages imported, on the last line.
 RUN = """\
@@ -33,7 +34,8 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 HEAVY = ("sqlalchemy", "pydantic", "aiohttp", "alembic", "jinja2", "yaml")
-NOT_FOR_A_READ = ("aiohttp", "jinja2", "weasyprint", "prometheus_client")
+# alembic too: a read checks the schema's revision from the scripts' text (head_revision).
+NOT_FOR_A_READ = ("aiohttp", "jinja2", "weasyprint", "prometheus_client", "alembic")
 
 CONFIG = """\
 services:
@@ -102,3 +104,16 @@ def test_the_full_parser_has_every_command() -> None:
     for name in names:  # each registered in full: it has its own --help
         assert any("-h" in a.option_strings
                    for a in action.choices[name]._actions)  # type: ignore[index]
+
+
+def test_the_head_read_from_the_scripts_is_alembics(sqlite_url: str) -> None:
+    assert head_revision(sqlite_url) == _alembic_head(sqlite_url) is not None
+    assert _script_head(Path(script_location()) / "versions") == _alembic_head(sqlite_url)
+
+
+def test_scripts_with_two_heads_are_left_to_alembic(tmp_path: Path) -> None:
+    for name, revision, down in (("a", "1", None), ("b", "2", "1"), ("c", "3", "1")):
+        (tmp_path / f"{name}.py").write_text(f"revision = {revision!r}\ndown_revision = {down!r}\n")
+    assert _script_head(tmp_path) is None  # a branch: alembic decides (it refuses)
+    (tmp_path / "c.py").write_text("revision = '3'\ndown_revision = '2'\n")
+    assert _script_head(tmp_path) == "3"
