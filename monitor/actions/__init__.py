@@ -95,92 +95,207 @@ statements' and reminders' link to the claim form; the HTTP edge checks them)::
     page_link(settings, keys, customer, *, now, valid=None, until=None, fragment="")
         -> PageLink
     claim_form_link(settings, keys, customer, *, deadline, now) -> PageLink | None
+
+Each name is imported from its module when first used (PEP 562): ``from monitor.actions
+import list_incidents`` loads monitor/actions/incidents.py and what it needs, not every
+action (the claims', the statements' PDF, the e-mail duties'). A command that needs one
+action imports only that one.
 """
 
-from monitor.actions.claims import (
-    ClaimRecord,
-    ClaimView,
-    ComputedCredit,
-    decide_claim,
-    find_claim,
-    list_claims,
-    show_claim,
-    submit_claim,
-)
-from monitor.actions.config_check import (
-    ConfigCheck,
-    ProbeCheck,
-    check_config,
-    check_config_isolated,
-    check_config_text,
-)
-from monitor.actions.customers import CustomerOverview, customer_overview
-from monitor.actions.incidents import (
-    CauseChanged,
-    IncidentRecord,
-    NotificationsLogged,
-    add_incident,
-    change_cause,
-    get_incident,
-    list_incidents,
-    log_notification,
-)
-from monitor.actions.ledger import (
-    Deposited,
-    EntryRecord,
-    Renewed,
-    SiteAccount,
-    deposit,
-    ledger_show,
-    renew,
-)
-from monitor.actions.mail import ContractMail, StatementFiles, StatementMail
-from monitor.actions.maintenance import (
-    MaintenanceAdded,
-    MaintenanceListed,
-    WindowRecord,
-    add_maintenance,
-    list_maintenance,
-)
-from monitor.actions.reports import (
-    Closing,
-    MonthInputs,
-    ReviewNoted,
-    close_month,
-    month_inputs,
-    month_report,
-)
-from monitor.actions.settlement import Settled, settle
-from monitor.actions.statement_runs import AutoStatements, auto_statements, remind
-from monitor.actions.statements import (
-    StatementItem,
-    StatementsSent,
-    send_statements,
-    statement,
-    statement_files,
-)
-from monitor.actions.status import PublicStatus, public_history, public_status
-from monitor.actions.storage import DatabaseStats, TableStats, database_stats
-from monitor.actions.summary import month_summary
-from monitor.actions.tickets import (
-    EventRecord,
-    TicketRecord,
-    TicketView,
-    answer_ticket,
-    approve_price,
-    ask_ticket,
-    defer_ticket,
-    diagnose_ticket,
-    escalate_ticket,
-    fix_ticket,
-    follow_up_ticket,
-    list_tickets,
-    open_ticket,
-    reopen_ticket,
-    reprice_ticket,
-    return_ticket,
-    show_ticket,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.actions.claims import (
+        ClaimRecord,
+        ClaimView,
+        ComputedCredit,
+        decide_claim,
+        find_claim,
+        list_claims,
+        show_claim,
+        submit_claim,
+    )
+    from monitor.actions.config_check import (
+        ConfigCheck,
+        ProbeCheck,
+        check_config,
+        check_config_isolated,
+        check_config_text,
+    )
+    from monitor.actions.customers import CustomerOverview, customer_overview
+    from monitor.actions.incidents import (
+        CauseChanged,
+        IncidentRecord,
+        NotificationsLogged,
+        add_incident,
+        change_cause,
+        get_incident,
+        list_incidents,
+        log_notification,
+    )
+    from monitor.actions.ledger import (
+        Deposited,
+        EntryRecord,
+        Renewed,
+        SiteAccount,
+        deposit,
+        ledger_show,
+        renew,
+    )
+    from monitor.actions.mail import ContractMail, StatementFiles, StatementMail
+    from monitor.actions.maintenance import (
+        MaintenanceAdded,
+        MaintenanceListed,
+        WindowRecord,
+        add_maintenance,
+        list_maintenance,
+    )
+    from monitor.actions.reports import (
+        Closing,
+        MonthInputs,
+        ReviewNoted,
+        close_month,
+        month_inputs,
+        month_report,
+    )
+    from monitor.actions.settlement import Settled, settle
+    from monitor.actions.statement_runs import AutoStatements, auto_statements, remind
+    from monitor.actions.statements import (
+        StatementItem,
+        StatementsSent,
+        send_statements,
+        statement,
+        statement_files,
+    )
+    from monitor.actions.status import PublicStatus, public_history, public_status
+    from monitor.actions.storage import DatabaseStats, TableStats, database_stats
+    from monitor.actions.summary import month_summary
+    from monitor.actions.tickets import (
+        EventRecord,
+        TicketRecord,
+        TicketView,
+        answer_ticket,
+        approve_price,
+        ask_ticket,
+        defer_ticket,
+        diagnose_ticket,
+        escalate_ticket,
+        fix_ticket,
+        follow_up_ticket,
+        list_tickets,
+        open_ticket,
+        reopen_ticket,
+        reprice_ticket,
+        return_ticket,
+        show_ticket,
+    )
+
+# Each name of __all__ -> its module under monitor.actions.
+_MODULE_OF = {
+    "AutoStatements": "statement_runs",
+    "CauseChanged": "incidents",
+    "ClaimRecord": "claims",
+    "ClaimView": "claims",
+    "Closing": "reports",
+    "ComputedCredit": "claims",
+    "ConfigCheck": "config_check",
+    "ContractMail": "mail",
+    "CustomerOverview": "customers",
+    "DatabaseStats": "storage",
+    "Deposited": "ledger",
+    "EntryRecord": "ledger",
+    "EventRecord": "tickets",
+    "IncidentRecord": "incidents",
+    "MaintenanceAdded": "maintenance",
+    "MaintenanceListed": "maintenance",
+    "MonthInputs": "reports",
+    "NotificationsLogged": "incidents",
+    "ProbeCheck": "config_check",
+    "PublicStatus": "status",
+    "Renewed": "ledger",
+    "ReviewNoted": "reports",
+    "Settled": "settlement",
+    "SiteAccount": "ledger",
+    "StatementFiles": "mail",
+    "StatementItem": "statements",
+    "StatementMail": "mail",
+    "StatementsSent": "statements",
+    "TableStats": "storage",
+    "TicketRecord": "tickets",
+    "TicketView": "tickets",
+    "WindowRecord": "maintenance",
+    "add_incident": "incidents",
+    "add_maintenance": "maintenance",
+    "answer_ticket": "tickets",
+    "approve_price": "tickets",
+    "ask_ticket": "tickets",
+    "auto_statements": "statement_runs",
+    "change_cause": "incidents",
+    "check_config": "config_check",
+    "check_config_isolated": "config_check",
+    "check_config_text": "config_check",
+    "close_month": "reports",
+    "customer_overview": "customers",
+    "database_stats": "storage",
+    "decide_claim": "claims",
+    "defer_ticket": "tickets",
+    "deposit": "ledger",
+    "diagnose_ticket": "tickets",
+    "escalate_ticket": "tickets",
+    "find_claim": "claims",
+    "fix_ticket": "tickets",
+    "follow_up_ticket": "tickets",
+    "get_incident": "incidents",
+    "ledger_show": "ledger",
+    "list_claims": "claims",
+    "list_incidents": "incidents",
+    "list_maintenance": "maintenance",
+    "list_tickets": "tickets",
+    "log_notification": "incidents",
+    "month_inputs": "reports",
+    "month_report": "reports",
+    "month_summary": "summary",
+    "open_ticket": "tickets",
+    "public_history": "status",
+    "public_status": "status",
+    "remind": "statement_runs",
+    "renew": "ledger",
+    "reopen_ticket": "tickets",
+    "reprice_ticket": "tickets",
+    "return_ticket": "tickets",
+    "send_statements": "statements",
+    "settle": "settlement",
+    "show_claim": "claims",
+    "show_ticket": "tickets",
+    "statement": "statements",
+    "statement_files": "statements",
+    "submit_claim": "claims",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def load_all() -> None:
+    """Import every action now: the daemon (``run``, ``demo``) calls this before its event
+    loop starts, so that no first request or task imports one on the loop, blocking the
+    probes."""
+    for name in __all__:
+        __getattr__(name)
+
 
 __all__ = [
     "AutoStatements",

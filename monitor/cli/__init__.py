@@ -1,7 +1,9 @@
 """The ``sla-monitor`` command.
 
 Each command lives in its own module with a ``register(subparsers)`` function
-that adds its parser and sets ``handler``; a handler parses its arguments,
+that adds its parser (its one-line help from :mod:`monitor.cli.commands`, the table of
+commands) and sets ``handler``; a run imports only the module of the command it runs.
+A handler parses its arguments,
 calls the actions (:mod:`monitor.actions`) and renders what they return
 (:mod:`monitor.present`). Exit codes: 0 success, 2 usage or configuration error
 (one clear message per problem, no traceback; an action's error names its field,
@@ -12,42 +14,36 @@ runtime error.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from types import ModuleType
 
 from monitor import __version__
-from monitor.cli import (
-    check,
-    claim,
-    customer,
-    db,
-    demo,
-    incident,
-    ledger,
-    maintenance,
-    report,
-    run,
-    statement,
-    ticket,
-)
-from monitor.cli.common import flag, with_typed
-from monitor.errors import InputError, MonitorError
-from monitor.logs import for_stderr
-from monitor.present.tables import terminal_width, width_for_tables
+from monitor.cli.commands import COMMANDS, command_word, module_of
 
-COMMAND_MODULES = (
-    demo, check, db, run, incident, maintenance, report, statement, claim, ticket, ledger,
-    customer,
-)
+# What a command imports (SQLAlchemy, pydantic, aiohttp, ...) is loaded only for that
+# command: ``sla-monitor --version`` and ``--help`` read only the table of commands
+# (monitor/cli/commands.py), and ``sla-monitor incident list`` imports monitor.cli.incident
+# and what it needs, not the other commands' modules.
+MODULES = tuple(dict.fromkeys(command.module for command in COMMANDS))
 
 
 class Parser(argparse.ArgumentParser):
     """argparse, but usage errors exit 2 with one line and no traceback (its default too)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(name: str) -> ModuleType:
+    """The module ``monitor.cli.NAME`` (a command's: it has ``register(commands)``)."""
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def build_parser(modules: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. ``modules``: the command modules (monitor/cli/NAME.py) to
+    register in full; every other command gets a stand-in with its one-line help (so that
+    ``--help`` lists them all) that takes any arguments. None: every module in full."""
+    full = set(MODULES if modules is None else modules)
     parser = Parser(
         prog="sla-monitor",
         description="Uptime monitor with an SLA credit engine: probes services, opens incidents, "
@@ -62,14 +58,41 @@ def build_parser() -> argparse.ArgumentParser:
         "/etc/sla-monitor/config.yaml if present, else the embedded defaults)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
-        module.register(commands)
+    registered: set[str] = set()
+    for command in COMMANDS:
+        if command.module in full:
+            if command.module not in registered:
+                command_module(command.module).register(commands)
+                registered.add(command.module)
+            continue
+        stand_in = commands.add_parser(command.name, help=command.help, add_help=False)
+        stand_in.add_argument("arguments", nargs=argparse.REMAINDER)
+        stand_in.set_defaults(handler=None)
     return parser
 
 
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """``argv`` parsed with only the named command's module loaded.
+
+    The command word is guessed first (:func:`monitor.cli.commands.command_word`); when
+    argparse finds another (``--conf PATH incident``: an abbreviated option), the command
+    it found is loaded and ``argv`` parsed again."""
+    guessed = module_of(command_word(argv))
+    args = build_parser([guessed] if guessed else []).parse_args(argv)
+    found = module_of(args.command)
+    if found != guessed and found is not None:
+        args = build_parser([found]).parse_args(argv)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(sys.argv[1:] if argv is None else list(argv))
+    # After the parse: --version and --help have exited without these.
+    from monitor.cli.common import flag, with_typed
+    from monitor.errors import InputError, MonitorError
+    from monitor.logs import for_stderr
+    from monitor.present.tables import terminal_width, width_for_tables
+
     try:
         with width_for_tables(None if getattr(args, "wide", False) else terminal_width()):
             return int(args.handler(args))
@@ -91,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except Exception:
+        import traceback
+
         print(for_stderr(traceback.format_exc().rstrip("\n"), priority=2), file=sys.stderr)
         print(
             for_stderr("sla-monitor: unexpected error (a bug; the traceback is above)", 2),

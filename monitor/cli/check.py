@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from monitor.actions import check_config
+from monitor.cli.commands import summary
 from monitor.cli.common import add_format, config_path, load, print_json
 from monitor.present import format_duration, text_table
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "check-config",
-        help="validate the configuration and show each probe's worst-case detection time",
+        help=summary("check-config"),
         description="Validate the configuration (every problem at once, with its line) and "
         "print each probe's worst-case detection time against the 15-minute duty (D-1). "
         "Exit code 0 when valid, 2 when not (the problems on standard error, in either "

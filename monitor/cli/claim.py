@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from monitor import actions
 from monitor.actions import ClaimView
+from monitor.cli.commands import summary
 from monitor.cli.common import (
     actor,
     add_at,
@@ -168,7 +169,7 @@ async def _show(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
-        "claim", help="credit claims: submit, decide, list, show",
+        "claim", help=summary("claim"),
         description="Service credit claims (R-C1): one per customer and month, within the "
         "claim deadline after the month ends; receipts and decisions are e-mailed (D-4).")
     sub = parser.add_subparsers(dest="claim_command", metavar="COMMAND", required=True)

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from monitor.actions.links import load_link_keys, new_link_key, page_link
+from monitor.cli.commands import summary
 from monitor.cli.common import config_path, keep_typed, settings
 from monitor.clock import SystemClock
 from monitor.config import parse_duration
@@ -98,7 +99,7 @@ def _token(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
-        "customer", help="customer pages: signed links and their key",
+        "customer", help=summary("customer"),
         description="Customer pages (/customer/ID): print a signed, expiring link to a "
         "customer's page, or a fresh link key for http.link_key_file.")
     sub = parser.add_subparsers(dest="customer_command", metavar="COMMAND", required=True)
@@ -118,7 +119,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     key.set_defaults(handler=_link_key)
 
     tokens = commands.add_parser(
-        "token", help="API tokens", description="API tokens for http.tokens_file.")
+        "token", help=summary("token"), description="API tokens for http.tokens_file.")
     tsub = tokens.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
     new = tsub.add_parser(
         "new", help="print a new token and its line for http.tokens_file",

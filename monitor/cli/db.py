@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 
 from monitor.actions.storage import database_stats
+from monitor.cli.commands import summary
 from monitor.cli.common import add_format, database, load, print_json, run_async, settings
 from monitor.present import format_bytes, format_time, text_table
 from monitor.store import Database
@@ -87,7 +88,7 @@ async def _stats(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
-        "db", help="database maintenance", description="Database maintenance."
+        "db", help=summary("db"), description="Database maintenance."
     )
     sub = parser.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     up = sub.add_parser(

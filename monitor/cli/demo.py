@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from monitor.cli.commands import summary
 from monitor.cli.common import print_json
 from monitor.errors import InputError
 from monitor.present import format_duration, format_money, format_time, report_table
@@ -102,7 +103,12 @@ def demo(args: argparse.Namespace) -> int:
 
 
 async def _run(options: Any, say: Any) -> tuple[DemoResult | None, int]:
+    from monitor import actions
     from monitor.demo import DemoInterrupted, run_demo
+    from monitor.store import migrate
+
+    actions.load_all()  # before the daemon and the targets start (as in `run`)
+    migrate.load_alembic()
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -396,7 +402,7 @@ def summary_json(result: DemoResult) -> dict[str, Any]:
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "demo",
-        help="a self-contained demonstration: local targets, mail, an outage, the report",
+        help=summary("demo"),
         description="With nothing set up: start local targets (a web panel, a server with two "
         "customers' projects) and an SMTP server on 127.0.0.1, write a config.yaml into a "
         "temporary directory, run the real daemon on it with 1 s probes, break one project for "

@@ -6,6 +6,7 @@ import argparse
 
 from monitor import actions
 from monitor.actions import IncidentRecord
+from monitor.cli.commands import summary
 from monitor.cli.common import (
     actor,
     add_format,
@@ -131,7 +132,7 @@ async def _notified(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "incident",
-        help="record and list incidents",
+        help=summary("incident"),
         description="Record and list incidents (full outages).",
     )
     sub = parser.add_subparsers(dest="incident_command", metavar="COMMAND", required=True)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from monitor import actions
 from monitor.actions import SiteAccount
+from monitor.cli.commands import summary
 from monitor.cli.common import (
     actor,
     add_format,
@@ -100,7 +101,7 @@ async def _renew(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
-        "ledger", help="each site's credit days, support balance and refunds",
+        "ledger", help=summary("ledger"),
         description="The per-site ledger: days of service credited, the support balance "
         "(priced tickets, top-ups), refunds (R-P2), renewals. Entries are never edited or "
         "deleted; balances are never moved between domains (L-1) nor paid out (L-3).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from monitor import actions
+from monitor.cli.commands import summary
 from monitor.cli.common import (
     actor,
     add_format,
@@ -82,7 +83,7 @@ async def _list(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "maintenance",
-        help="record and list maintenance windows",
+        help=summary("maintenance"),
         description="Maintenance windows (R-EX1, D-3).",
     )
     sub = parser.add_subparsers(dest="maintenance_command", metavar="COMMAND", required=True)

@@ -7,6 +7,7 @@ import argparse
 import json
 
 from monitor import actions
+from monitor.cli.commands import summary
 from monitor.cli.common import (
     check_output,
     database,
@@ -79,7 +80,7 @@ async def _report(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "report",
-        help="monthly SLA report; 'report close' freezes a revision",
+        help=summary("report"),
         description="Each customer's availability, counted/excluded/unknown time, tier and "
         "credits for a month of the configured calendar (R-M5), with the evidence of every "
         "credit (R-C3). 'report close --month M' freezes a revision with a hash of its inputs; "

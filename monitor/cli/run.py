@@ -6,15 +6,22 @@ import argparse
 import asyncio
 import faulthandler
 
+from monitor.cli.commands import summary
 from monitor.cli.common import config_path, load
 from monitor.logs import setup_logging
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor import actions
     from monitor.app import Daemon  # the daemon's imports are not needed by other commands
     from monitor.config.isolated import load_config_isolated
     from monitor.daemon.loop import loop_factory
+    from monitor.store import migrate
 
+    # Every action now, not on the event loop at the first request or task that needs one;
+    # alembic before the logs are set up.
+    actions.load_all()
+    migrate.load_alembic()
     # Read in a child process: the daemon never holds the YAML parse's memory (isolated.py).
     # A bad configuration fails here, before anything starts (exit 2).
     path = config_path(args)
@@ -33,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "run",
-        help="run the monitoring daemon",
+        help=summary("run"),
         description="Run the daemon: probes, incidents, duties, outbox and the HTTP server "
         "(/metrics, /healthz, /readyz). Applies pending migrations at start. SIGTERM stops "
         "cleanly; SIGHUP reloads the configuration (a bad one is refused). Logs are JSON "

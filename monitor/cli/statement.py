@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor import actions
 from monitor.actions.links import unavailable_link_key
+from monitor.cli.commands import summary
 from monitor.cli.common import (
     actor,
     check_output,
@@ -176,7 +177,7 @@ def _accepted(config: Settings, message: QueuedMessage) -> str:
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
-        "statement", help="monthly SLA statements: show one, e-mail them",
+        "statement", help=summary("statement"),
         description="A customer's monthly SLA statement: availability against the target, "
         "counted, excluded and unknown time, incidents, maintenance, credit lines with their "
         "evidence, the claim deadline and how to claim, from a frozen report revision (R-C3).")

@@ -12,6 +12,7 @@ from monitor import actions
 from monitor.actions import TicketView
 from monitor.actions.common import not_future
 from monitor.actions.tickets import DEFER_REASONS, QUEUES, TICKET_CHANNELS
+from monitor.cli.commands import summary
 from monitor.cli.common import (
     actor,
     add_at,
@@ -157,7 +158,7 @@ def _with_id(parser: argparse.ArgumentParser, what: str) -> None:
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
-        "ticket", help="partial problems and priced requests (tickets)",
+        "ticket", help=summary("ticket"),
         description="Tickets (SPEC section 5): a defect of part of a service, with a diagnosis "
         "deadline and, when it is the provider's fault, a fix deadline (R-P1, R-P2); support "
         "levels 2 and 3 (L-4); priced requests (L-5). Every command takes --at T.")

@@ -7,7 +7,11 @@ cannot drift from the schema.
 
 from __future__ import annotations
 
+import ast
 import enum
+import functools
+import inspect
+import textwrap
 import types
 import typing
 from decimal import Decimal
@@ -84,11 +88,39 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
             type_name = "probe (http or tcp, below)"
         else:
             type_name = _type_name(field.annotation, list(field.metadata))
-        meaning = (field.description or "").replace("|", "\\|")
+        meaning = _description(model, name, field).replace("|", "\\|")
         rows.append((path, type_name, _default(field, type_name), meaning))
         for nested, suffix in _nested(field.annotation):
             rows += _rows(nested, f"{path}{suffix}.")
     return rows
+
+
+def _description(model: type[BaseModel], name: str, field: Any) -> str:
+    """The field's meaning: its ``description``, else its docstring (the string under it in
+    the class, as pydantic's ``use_attribute_docstrings`` would read it)."""
+    return field.description or _docstrings(model).get(name, "")
+
+
+@functools.cache
+def _docstrings(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's docstring, from ``model``'s source and its bases' (a subclass's own
+    docstring wins)."""
+    found: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(cls))
+        except (OSError, TypeError):
+            continue
+        body = ast.parse(source).body[0]
+        assert isinstance(body, ast.ClassDef)
+        for statement, after in zip(body.body, body.body[1:], strict=False):
+            if (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                found[statement.target.id] = inspect.cleandoc(after.value.value)
+    return found
 
 
 def _is_probe(annotation: Any) -> bool:
@@ -116,8 +148,8 @@ def render() -> str:
     lines += ["", "Every `probe:` (servers, services, canaries) is one of these, chosen by `type`:",
               "", "| key | type | default | meaning |", "| --- | --- | --- | --- |"]
     for model in (HTTPProbe, TCPProbe):
-        lines += [f"| `probe.{p}` ({model.model_fields['type'].description}) | {t} | {d} | {m} |"
-                  for p, t, d, m in _rows(model, "")]
+        kind = _description(model, "type", model.model_fields["type"])
+        lines += [f"| `probe.{p}` ({kind}) | {t} | {d} | {m} |" for p, t, d, m in _rows(model, "")]
     lines += ["", END]
     return "\n".join(lines)
 

@@ -112,7 +112,10 @@ Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "satur
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # The fields' docstrings are their documentation (the configuration reference reads
+    # them, monitor.config.reference); not use_attribute_docstrings=True, which reads this
+    # file's source at every start (a third of the schema's import time).
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_zone(value: str) -> str:

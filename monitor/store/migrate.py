@@ -9,23 +9,30 @@ database that is missing, holds no schema of ours, or is at another revision.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import sqlite3
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from alembic import command
 from monitor.errors import SchemaError, StoreError
+
+# alembic is imported where a migration runs or a revision is looked up, not to check that
+# a database is current (every command but db upgrade and run): see head_revision.
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+
+def load_alembic() -> None:
+    """Import alembic now. The daemon (``run``, ``demo``) calls this before it sets up its
+    logs: alembic logs its plugins' set-up (INFO) on import, which is no daemon event."""
+    from alembic import command  # noqa: F401
 
 
 def script_location() -> str:
@@ -38,6 +45,8 @@ def script_location() -> str:
 
 
 def alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", script_location())
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -45,16 +54,55 @@ def alembic_config(url: str) -> AlembicConfig:
 
 
 def head_revision(url: str) -> str | None:
+    """This version's head revision: read from the migration scripts' ``revision`` and
+    ``down_revision`` lines, without importing alembic and every script (as alembic's
+    ``get_current_head`` does); alembic's answer when the scripts are not one line of
+    revisions (a branch, a merge, an assignment this reading does not understand)."""
+    found = _script_head(Path(script_location()) / "versions")
+    return found if found is not None else _alembic_head(url)
+
+
+def _alembic_head(url: str) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
+def _script_head(versions: Path) -> str | None:
+    """The one revision no script names as its ``down_revision``; None if there is not
+    exactly one such, or a script's revisions are not plain strings."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in sorted(versions.glob("*.py")):
+        values: dict[str, object] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if (isinstance(node, ast.Assign | ast.AnnAssign)
+                    and isinstance(target := (node.targets[0] if isinstance(node, ast.Assign)
+                                              else node.target), ast.Name)
+                    and target.id in ("revision", "down_revision")
+                    and isinstance(node.value, ast.Constant)):
+                values[target.id] = node.value.value
+        revision, down = values.get("revision"), values.get("down_revision")
+        if not isinstance(revision, str) or not (down is None or isinstance(down, str)):
+            return None
+        revisions.add(revision)
+        if down is not None:
+            downs.add(down)
+    heads = revisions - downs
+    return next(iter(heads)) if len(heads) == 1 and downs <= revisions else None
+
+
 def _upgrade(sync_connection: Any, url: str) -> None:
+    from alembic import command
+
     config = alembic_config(url)
     config.attributes["connection"] = sync_connection
     command.upgrade(config, "head")
 
 
 def _current(sync_connection: Any) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(sync_connection).get_current_revision()
 
 
@@ -168,6 +216,9 @@ async def require_current(url: str) -> str:
 
 def _known(url: str, revision: str) -> bool:
     """Whether ``revision`` is one of this version's migrations."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     try:
         return ScriptDirectory.from_config(alembic_config(url)).get_revision(revision) is not None
     except CommandError:
