@@ -92,9 +92,6 @@ async def feed(call: Call) -> web.StreamResponse:
 
 # --- Statuspage-compatible JSON ----------------------------------------------------------------
 
-_STATUSPAGE_INCIDENT_IMPACT = {"major_outage": "major", "partial_outage": "minor"}
-
-
 def _page(status: PublicStatus, base: str) -> dict[str, Any]:
     return {"id": "sla-monitor", "name": status.provider, "url": base + "/",
             "time_zone": status.timezone, "updated_at": iso_utc(status.generated_at)}
