@@ -68,6 +68,7 @@ from monitor.sla import (
     TicketInput,
     diagnosis_due,
     duty_state,
+    fix_deferred,
     fix_due,
     month_containing,
     price_refunded,
@@ -182,7 +183,7 @@ def _view_of(settings: Settings, ticket: TicketRecord, events: list[EventRecord]
     fix: DutyState | None = None
     penalty = None
     if fix_at is not None and not closed:
-        if not (ticket.next_release and ticket.kind == "mobile"):
+        if not fix_deferred(engine_ticket):
             fix = duty_state(ticket.fixed_at, fix_at, now, settings.deadline_warning_seconds)
         customer = settings.topology.customer_input(ticket.customer_id)
         period = month_containing(fix_at, settings.config.provider.calendar, settings.timezone)

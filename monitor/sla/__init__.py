@@ -56,6 +56,7 @@ from monitor.sla.coverage import unobserved
 from monitor.sla.credits import (
     diagnosis_due,
     error_budget_seconds,
+    fix_deferred,
     fix_due,
     half_days_up,
     next_tier,
@@ -192,6 +193,7 @@ __all__ = [
     "end_of_next_business_day",
     "error_budget_seconds",
     "fair_share",
+    "fix_deferred",
     "fix_due",
     "granted_totals",
     "half_days_up",
