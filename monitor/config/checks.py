@@ -13,13 +13,9 @@ from typing import Any
 
 from monitor.config.durations import parse_duration
 from monitor.present.formats import format_duration
-from monitor.sla import within
+from monitor.sla import DETECTION_KINDS, within
 
 Issue = tuple[tuple[str | int, ...], str]
-
-# D-1: these kinds carry the 15-minute detection duty (servers too).
-D1_SERVICE_KINDS = ("web_panel", "project")
-
 
 def _items(data: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
     value = data.get(key) if isinstance(data, dict) else None
@@ -204,12 +200,12 @@ def _probe_sites(
     data: dict[str, Any],
 ) -> Iterator[tuple[tuple[str | int, ...], Any, bool]]:
     for i, server in _items(data, "servers"):
-        yield ("servers", i, "probe"), server.get("probe"), True
+        yield ("servers", i, "probe"), server.get("probe"), "server" in DETECTION_KINDS
     for i, service in _items(data, "services"):
         yield (
             ("services", i, "probe"),
             service.get("probe"),
-            service.get("kind") in D1_SERVICE_KINDS,
+            service.get("kind") in DETECTION_KINDS,  # D-1
         )
     monitor = _section(data, "monitor")
     for i, canary in _items(monitor, "canaries"):

@@ -54,6 +54,7 @@ from monitor.sla.claims import (
 )
 from monitor.sla.coverage import unobserved
 from monitor.sla.credits import (
+    DETECTION_KINDS,
     diagnosis_due,
     error_budget_seconds,
     fix_deferred,
@@ -141,6 +142,7 @@ __all__ = [
     "DAY_STATES",
     "DECISIONS",
     "DEFAULT_TIERS",
+    "DETECTION_KINDS",
     "DUTY_STATES",
     "EXCLUSION_REASONS",
     "FINDINGS",

@@ -18,6 +18,7 @@ from monitor.sla.policy import Policy, Tier
 from monitor.sla.report import CreditLine
 
 __all__ = [
+    "DETECTION_KINDS",
     "availability_percent",
     "below_target",
     "credit_value",
@@ -120,6 +121,11 @@ def notification_breached(notified_after_seconds: int | None, elapsed_seconds: i
     ``elapsed_seconds`` is now - start.
     """
     return missed(notified_after_seconds, elapsed_seconds, policy.notification_deadline_seconds)
+
+
+#: D-1: the target kinds that carry the 15-minute detection duty: servers, the design
+#: panel and projects (004, last section); not the mobile API, not the daemon's canaries.
+DETECTION_KINDS = frozenset({"server", "web_panel", "project"})
 
 
 def detection_latency(incident: IncidentInput) -> int | None:
