@@ -125,6 +125,7 @@ from monitor.actions.incidents import (
     list_incidents,
     log_notification,
 )
+from monitor.actions.inputs import MonthInputs, month_inputs
 from monitor.actions.ledger import (
     Deposited,
     EntryRecord,
@@ -144,10 +145,8 @@ from monitor.actions.maintenance import (
 )
 from monitor.actions.reports import (
     Closing,
-    MonthInputs,
     ReviewNoted,
     close_month,
-    month_inputs,
     month_report,
 )
 from monitor.actions.settlement import Settled, settle

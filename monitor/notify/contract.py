@@ -17,7 +17,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from monitor.actions.tickets import ticket_input
+from monitor.actions.inputs import ticket_input
 from monitor.config import Settings
 from monitor.notify import templates
 from monitor.notify.layout import Style

@@ -35,7 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.actions.tickets import ticket_input
+from monitor.actions.inputs import ticket_input
 from monitor.notify import templates
 from monitor.notify.duties import Duties
 from monitor.notify.maintenance import late_maintenance_draft, window_customers
