@@ -18,7 +18,7 @@
     ├── ProbeError               a target failed a probe ("error": none of the below);
     │   │                        the class is the failure class kept as evidence (R-M7)
     │   ├── DNSError             "dns": the name did not resolve (in time)
-    │   ├── ConnectRefused       "connect_refused"
+    │   ├── ConnectRefused       "connect_refused": the target refused the TCP connection
     │   ├── ConnectTimeout       "connect_timeout": TCP (and TLS) connect not done in time
     │   ├── TLSError             "tls": handshake or certificate rejected
     │   ├── ProbeTimeout         "timeout": no complete answer within the timeout

@@ -136,6 +136,7 @@ if TYPE_CHECKING:
         list_incidents,
         log_notification,
     )
+    from monitor.actions.inputs import MonthInputs, month_inputs
     from monitor.actions.ledger import (
         Deposited,
         EntryRecord,
@@ -155,10 +156,8 @@ if TYPE_CHECKING:
     )
     from monitor.actions.reports import (
         Closing,
-        MonthInputs,
         ReviewNoted,
         close_month,
-        month_inputs,
         month_report,
     )
     from monitor.actions.settlement import Settled, settle
@@ -211,7 +210,7 @@ _MODULE_OF = {
     "IncidentRecord": "incidents",
     "MaintenanceAdded": "maintenance",
     "MaintenanceListed": "maintenance",
-    "MonthInputs": "reports",
+    "MonthInputs": "inputs",
     "NotificationsLogged": "incidents",
     "ProbeCheck": "config_check",
     "PublicStatus": "status",
@@ -255,7 +254,7 @@ _MODULE_OF = {
     "list_maintenance": "maintenance",
     "list_tickets": "tickets",
     "log_notification": "incidents",
-    "month_inputs": "reports",
+    "month_inputs": "inputs",
     "month_report": "reports",
     "month_summary": "summary",
     "open_ticket": "tickets",

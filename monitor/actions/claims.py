@@ -34,9 +34,9 @@ from monitor.actions.common import (
     not_future,
     one_of,
 )
+from monitor.actions.inputs import month_inputs
 from monitor.actions.ledger import account, site_of
 from monitor.actions.mail import ContractMail
-from monitor.actions.reports import month_inputs
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.sla import (

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Literal
 
 from monitor.actions.claims import ClaimView, list_claims
 from monitor.actions.common import known
+from monitor.actions.inputs import month_inputs
 from monitor.actions.ledger import SiteAccount, ledger_show
-from monitor.actions.reports import month_inputs
 from monitor.actions.status import ServiceState, service_states
 from monitor.actions.tickets import TicketView, list_tickets
 from monitor.config import Settings

@@ -40,7 +40,6 @@ __all__ = [
     "owner",
     "renew",
     "settle_site",
-    "site_lapse",
     "site_of",
 ]
 
@@ -118,17 +117,6 @@ def _paid_until(site: Site, entries: list[EntryRecord], before: dt.datetime | No
     if site.paid_until is None:
         return None
     return max([site.paid_until, *dates])
-
-
-def site_lapse(settings: Settings, domain: str, entries: list[EntryRecord],
-               before: dt.datetime | None = None) -> dt.datetime | None:
-    """When the site lapses (R-EX5, :func:`monitor.sla.lapse_instant`): the end of its paid
-    day, counting renewals recorded before ``before``; None if it never does."""
-    found = owner(settings, domain)
-    if found is None:
-        return None
-    paid_until = _paid_until(found[1], entries, before)
-    return None if paid_until is None else lapse_instant([paid_until], settings.timezone)
 
 
 def customer_lapse(settings: Settings, customer_id: str, renewals: list[EntryRecord]

@@ -10,42 +10,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 from monitor.actions.common import iso_utc, known
-from monitor.actions.ledger import customer_lapse
-from monitor.actions.tickets import ticket_input
-from monitor.config import Settings, Topology
+from monitor.actions.inputs import month_inputs
+from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.sla import (
-    CustomerInput,
-    IncidentInput,
-    Interval,
-    MaintenanceInput,
-    MonthPeriod,
     MonthReport,
-    Policy,
-    SessionInput,
-    TicketInput,
-    blind_everywhere,
-    clip,
-    compute_month,
-    fix_due,
-    inputs_digest,
-    union,
-    unobserved,
 )
 from monitor.sla.report import VantageProblemLine
-from monitor.store import audit, claims, incidents, ledger, maintenance, reports, tickets, unknown
+from monitor.store import audit, claims, reports
 from monitor.store import cluster as cluster_store
-from monitor.store.incidents import IncidentRecord
-from monitor.store.ledger import EntryRecord
-from monitor.store.maintenance import WindowRecord
 from monitor.store.reports import RevisionRecord
-from monitor.store.tickets import TicketRecord
 
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
@@ -54,280 +34,11 @@ __all__ = [
     "COMPARED",
     "Change",
     "Closing",
-    "MonthInputs",
     "ReviewNoted",
     "close_month",
     "customer_changes",
-    "incident_input",
-    "maintenance_input",
-    "month_customers",
-    "month_inputs",
     "month_report",
-    "month_tickets",
-    "month_unknown",
-    "unknown_between",
 ]
-
-
-@dataclass(frozen=True)
-class MonthInputs:
-    """Everything the engine needs for one month, as known at one instant (R-C3)."""
-
-    period: MonthPeriod
-    customers: list[CustomerInput]
-    incidents: list[IncidentInput]
-    maintenance: list[MaintenanceInput]
-    notifications: dict[tuple[int, str], dt.datetime]
-    unknown: list[Interval]
-    policy: Policy
-    tickets: list[TicketInput] = dataclasses.field(default_factory=list)
-    # Issue 15: a cluster's unknown time of single targets (their node lost, every vantage).
-    unknown_by_service: dict[str, list[Interval]] = dataclasses.field(default_factory=dict)
-
-    def compute(self, now: dt.datetime) -> MonthReport:
-        return compute_month(
-            self.period,
-            self.customers,
-            self.incidents,
-            self.maintenance,
-            self.notifications,
-            self.unknown,
-            self.policy,
-            now,
-            self.tickets,
-            self.unknown_by_service,
-        )
-
-    def evidence(self) -> dict[str, object]:
-        """What a statement shows besides the report, frozen with a revision (issue 14): the
-        month's maintenance windows, each with the services it covers (a server's window
-        covers its projects) and when its notice reached each customer (R-EX1, D-3)."""
-        return {
-            "maintenance": [
-                {
-                    "id": window.id,
-                    "services": sorted(window.service_ids),
-                    "start": iso_utc(window.start),
-                    "end": iso_utc(window.end),
-                    "reason": window.reason,
-                    "notices": {customer: iso_utc(at)
-                                for customer, at in sorted(window.notices.items())},
-                }
-                for window in sorted(self.maintenance, key=lambda w: w.id)
-            ]
-        }
-
-    def digest(self) -> str:
-        return inputs_digest(
-            self.period,
-            self.customers,
-            self.incidents,
-            self.maintenance,
-            self.notifications,
-            self.unknown,
-            self.policy,
-            self.tickets,
-            self.unknown_by_service,
-        )
-
-
-def incident_input(record: IncidentRecord) -> IncidentInput:
-    """A stored incident as the engine's record."""
-    return IncidentInput(
-        id=record.id,
-        service_id=record.service_id,
-        start=record.start,
-        end=record.end,
-        cause=record.cause,  # type: ignore[arg-type]  # the store keeps validated values
-        detected_at=record.detected_at,
-        source=record.source,  # type: ignore[arg-type]
-    )
-
-
-def maintenance_input(
-    window: WindowRecord, notices: Mapping[str, dt.datetime], topology: Topology
-) -> MaintenanceInput:
-    """A stored window as the engine's record; a server's window is its projects' window
-    too (R-M4, R-EX1)."""
-    return MaintenanceInput(
-        id=window.id,
-        service_ids=topology.with_hosted_projects(frozenset(window.service_ids)),
-        start=window.start,
-        end=window.end,
-        reason=window.reason,
-        notices=dict(notices),
-    )
-
-
-def month_tickets(
-    settings: Settings, period: MonthPeriod, faults: list[TicketRecord],
-    customers: Collection[str] | None = None,
-) -> list[TicketInput]:
-    """Tickets diagnosed as the provider's fault whose fix deadline falls in the month
-    (their penalty belongs to it, R-P1/R-P2); only ``customers``' when given."""
-    topology = settings.topology
-    in_month = []
-    for record in faults:
-        if customers is not None and record.customer_id not in customers:
-            continue
-        ticket = ticket_input(record)
-        due = fix_due(ticket, settings.policy)
-        if due is not None and period.start <= due < period.end and (
-                record.customer_id in topology.customers):
-            in_month.append(ticket)
-    return in_month
-
-
-def month_customers(
-    settings: Settings, renewals: list[EntryRecord], customers: Collection[str] | None = None
-) -> list[CustomerInput]:
-    """Customers as configured (only ``customers`` when given), with the yearly renewals
-    recorded before the month's end (L-2): a renewal recorded later does not revive a
-    month that began lapsed (R-EX5)."""
-    topology = settings.topology
-    chosen = (topology.customer_inputs() if customers is None
-              else [topology.customer_input(c) for c in sorted(set(customers))])
-    renewed = {r.customer_id for r in renewals}
-    return [
-        customer if customer.id not in renewed else
-        dataclasses.replace(customer, paid_until=customer_lapse(settings, customer.id, renewals))
-        for customer in chosen
-    ]
-
-
-async def month_inputs(
-    db: Database,
-    settings: Settings,
-    period: MonthPeriod,
-    now: dt.datetime,
-    customers: Collection[str] | None = None,
-) -> MonthInputs:
-    """Everything the engine needs for ``period``, as known at ``now``; with ``customers``,
-    only what those customers' reports need (their dependencies' incidents and windows,
-    their notices, notifications and tickets): one customer's page reads a few rows, not
-    the month of every customer.
-
-    Unknown time (R-M3) is, once, for every report and metric: the intervals the
-    daemon recorded (blind to its canaries or resolver, R-M2; a gap it found at start),
-    and the time no run of the daemon watched (:func:`monitor.sla.unobserved` of its
-    sessions: before it first ran, between runs, since it stopped if none runs now),
-    clipped to the month as seen at ``now`` (:func:`month_unknown`).
-
-    Tickets: :func:`month_tickets`. Customers: :func:`month_customers`.
-    """
-    start, end = period.start, period.end
-    tolerance = settings.monitor.unknown_after
-    topology = settings.topology
-    depended: set[str] | None = None
-    if customers is not None:
-        depended = set()
-        for customer_id in customers:
-            depended |= topology.dependencies(customer_id)
-    async with db.reading() as tx:
-        found = await incidents.touching(tx, start, end, depended)
-        first = await incidents.first_notifications(tx, (i.id for i in found), customers)
-        windows = await maintenance.touching(tx, start, end)
-        if depended is not None:
-            windows = [
-                w for w in windows
-                if topology.with_hosted_projects(frozenset(w.service_ids)) & depended
-            ]
-        notices = await maintenance.first_notices(tx, (w.id for w in windows), customers)
-        unseen = await unknown.touching(tx, start, end)
-        scoped = await unknown.scoped_touching(tx, start, end)
-        runs = await unknown.sessions_touching(
-            tx, start - dt.timedelta(seconds=tolerance), end
-        )
-        faults = await tickets.provider_fault(tx)
-        renewals = await ledger.renewals(tx, before=end)
-    everyone, by_service = _cluster_unknown(settings, period, now, scoped)
-    by_window: dict[int, dict[str, dt.datetime]] = {}
-    for (window_id, customer_id), notice in notices.items():
-        by_window.setdefault(window_id, {})[customer_id] = notice.at
-    return MonthInputs(
-        period,
-        month_customers(settings, renewals, customers),
-        [incident_input(i) for i in found],
-        [maintenance_input(w, by_window.get(w.id, {}), topology) for w in windows],
-        {key: notice.at for key, notice in first.items()},
-        union([*month_unknown(period, now, unseen, runs, tolerance), *everyone]),
-        settings.policy,
-        month_tickets(settings, period, faults, customers),
-        by_service,
-    )
-
-
-def _cluster_unknown(
-    settings: Settings,
-    period: MonthPeriod,
-    now: dt.datetime,
-    scoped: list[tuple[dt.datetime, dt.datetime | None, str | None, str | None]],
-) -> tuple[list[Interval], dict[str, list[Interval]]]:
-    """Issue 15, R-M3 in a cluster: a blind vantage is covered by the others, so its time is
-    unknown only where every configured vantage was blind (for everyone); a target nobody
-    probed from a vantage (its node lost) is unknown where every vantage was blind or
-    without it (for the customers depending on it) (:func:`monitor.sla.blind_everywhere`)."""
-    if not scoped:
-        return [], {}
-    cluster = settings.config.cluster
-    vantages = list(cluster.vantages or [cluster.vantage]) if cluster is not None else []
-    seen_until = min(period.end, now)
-    if seen_until <= period.start:
-        return [], {}
-    blind: dict[str, list[Interval]] = {}
-    unwatched: dict[str, dict[str, list[Interval]]] = {}
-    for start, end, vantage, target_id in scoped:
-        stop = min(end or now, seen_until)
-        if stop <= start or vantage is None:
-            continue
-        part = Interval(start, stop)
-        if target_id is None:
-            blind.setdefault(vantage, []).append(part)
-        else:
-            unwatched.setdefault(target_id, {}).setdefault(vantage, []).append(part)
-    everyone = blind_everywhere(blind, vantages)
-    by_service = {}
-    for target_id, gaps in unwatched.items():
-        merged = {v: [*blind.get(v, []), *gaps.get(v, [])] for v in vantages}
-        found = blind_everywhere(merged, vantages)
-        if found:
-            by_service[target_id] = found
-    return everyone, by_service
-
-
-def month_unknown(
-    period: MonthPeriod,
-    now: dt.datetime,
-    recorded: list[tuple[dt.datetime, dt.datetime | None]],
-    runs: list[tuple[dt.datetime, dt.datetime]],
-    tolerance: float,
-) -> list[Interval]:
-    """R-M3: recorded unknown intervals and unwatched time, as one normalised list inside
-    the month as seen at ``now`` (so a closed month's digest does not move with ``now``)."""
-    return unknown_between(period.start, period.end, now, recorded, runs, tolerance)
-
-
-def unknown_between(
-    start: dt.datetime,
-    end: dt.datetime,
-    now: dt.datetime,
-    recorded: list[tuple[dt.datetime, dt.datetime | None]],
-    runs: list[tuple[dt.datetime, dt.datetime]],
-    tolerance: float,
-) -> list[Interval]:
-    """R-M3 for any span (a month, the status page's 90 days): :func:`month_unknown`'s
-    reading of ``[start, min(end, now))``."""
-    seen_until = min(end, now)
-    if seen_until <= start:
-        return []
-    window = Interval(start, seen_until)
-    kept = [
-        Interval(interval_start, interval_end or now)
-        for interval_start, interval_end in recorded
-        if (interval_end or now) > interval_start
-    ]
-    sessions = [SessionInput(started_at, last_beat_at) for started_at, last_beat_at in runs]
-    return clip(union([*kept, *unobserved(sessions, window, now, tolerance)]), window)
 
 
 async def month_report(

@@ -29,7 +29,7 @@ import datetime as dt
 from collections import deque
 from typing import TYPE_CHECKING
 
-from monitor.actions.reports import (
+from monitor.actions.inputs import (
     MonthInputs,
     incident_input,
     maintenance_input,

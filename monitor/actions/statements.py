@@ -45,9 +45,10 @@ from decimal import Decimal
 from typing import Any
 
 from monitor.actions.common import MAX_ID, iso_utc, known
+from monitor.actions.inputs import month_inputs
 from monitor.actions.links import LinkKeys, PageLink, claim_form_link, claim_link_keys
 from monitor.actions.mail import StatementFiles, StatementMail
-from monitor.actions.reports import Change, close_month, customer_changes, month_inputs
+from monitor.actions.reports import Change, close_month, customer_changes
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.present import format_days, format_duration, format_money, format_time

@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from monitor.actions.reports import (
+from monitor.actions.inputs import (
     incident_input,
     maintenance_input,
     month_unknown,

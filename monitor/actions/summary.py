@@ -18,7 +18,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from monitor.actions.common import iso_utc
-from monitor.actions.reports import month_inputs
+from monitor.actions.inputs import month_inputs
 from monitor.config import Settings
 from monitor.present.statement import Summary, SummaryRow
 from monitor.present.text import has_arabic_script, one_line

@@ -50,6 +50,7 @@ from monitor.actions.common import (
     not_future,
     one_of,
 )
+from monitor.actions.inputs import ticket_input
 from monitor.actions.ledger import (
     account,
     charge_balance,
@@ -65,9 +66,9 @@ from monitor.sla import (
     FINDINGS,
     CreditLine,
     DutyState,
-    TicketInput,
     diagnosis_due,
     duty_state,
+    fix_deferred,
     fix_due,
     month_containing,
     price_refunded,
@@ -103,7 +104,6 @@ __all__ = [
     "reprice_ticket",
     "return_ticket",
     "show_ticket",
-    "ticket_input",
     "ticket_kind",
 ]
 
@@ -118,20 +118,6 @@ _TICKET_SERVICE_KINDS = ("web_panel", "project", "mobile_api")
 def ticket_kind(service_kind: str) -> Literal["web_panel", "mobile"]:
     """R-P1 for the design panel and projects (004 part 1 groups them), R-P2 for the app."""
     return "mobile" if service_kind == "mobile_api" else "web_panel"
-
-
-def ticket_input(ticket: TicketRecord) -> TicketInput:
-    """The ticket as the engine sees it (R-P1..R-P3)."""
-    return TicketInput(
-        id=ticket.id,
-        customer_id=ticket.customer_id,
-        kind="mobile" if ticket.kind == "mobile" else "web_panel",
-        reported_at=ticket.opened_at,
-        diagnosed_at=ticket.diagnosed_at,
-        provider_fault=bool(ticket.provider_fault),
-        fixed_at=ticket.fixed_at,
-        next_release=ticket.next_release,
-    )
 
 
 @dataclass(frozen=True)
@@ -182,7 +168,7 @@ def _view_of(settings: Settings, ticket: TicketRecord, events: list[EventRecord]
     fix: DutyState | None = None
     penalty = None
     if fix_at is not None and not closed:
-        if not (ticket.next_release and ticket.kind == "mobile"):
+        if not fix_deferred(engine_ticket):
             fix = duty_state(ticket.fixed_at, fix_at, now, settings.deadline_warning_seconds)
         customer = settings.topology.customer_input(ticket.customer_id)
         period = month_containing(fix_at, settings.config.provider.calendar, settings.timezone)

@@ -11,15 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import BaseModel
+
 from monitor.config.durations import parse_duration
+from monitor.config.schema import (
+    HTTPProbe,
+    HTTPServer,
+    MonitorSettings,
+    Policy,
+    ProbeBase,
+    Retention,
+    Statements,
+)
 from monitor.present.formats import format_duration
-from monitor.sla import within
+from monitor.sla import DETECTION_KINDS, within
 
 Issue = tuple[tuple[str | int, ...], str]
-
-# D-1: these kinds carry the 15-minute detection duty (servers too).
-D1_SERVICE_KINDS = ("web_panel", "project")
-
 
 def _items(data: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
     value = data.get(key) if isinstance(data, dict) else None
@@ -48,6 +55,15 @@ def _int(value: Any, default: int) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _seconds_of(section: dict[str, Any], model: type[BaseModel], name: str) -> float | None:
+    """``section[name]`` as seconds, the schema's default when absent (one source of it)."""
+    return _seconds(section.get(name), model.model_fields[name].default)
+
+
+def _int_of(section: dict[str, Any], model: type[BaseModel], name: str) -> int | None:
+    return _int(section.get(name), model.model_fields[name].default)
+
+
 def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _duplicate_ids(data)
     yield from _references(data)
@@ -65,8 +81,8 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
 def _links(data: dict[str, Any]) -> Iterator[Issue]:
     """A customer link's default lifetime is within the longest one allowed."""
     http = _section(data, "http")
-    lifetime = _seconds(http.get("link_lifetime"), 7 * 86400.0)
-    longest = _seconds(http.get("link_max_lifetime"), 366 * 86400.0)
+    lifetime = _seconds_of(http, HTTPServer, "link_lifetime")
+    longest = _seconds_of(http, HTTPServer, "link_max_lifetime")
     if lifetime is not None and longest is not None and lifetime > longest:
         yield ("http", "link_lifetime"), (
             f"{format_duration(lifetime)} is longer than http.link_max_lifetime "
@@ -104,8 +120,8 @@ def _cluster(data: dict[str, Any]) -> Iterator[Issue]:
 
 def _retention(data: dict[str, Any]) -> Iterator[Issue]:
     retention = _section(_section(data, "storage"), "retention")
-    hourly = _seconds(retention.get("hourly_rollups"), 35 * 86400.0)
-    daily = _seconds(retention.get("daily_rollups"), 400 * 86400.0)
+    hourly = _seconds_of(retention, Retention, "hourly_rollups")
+    daily = _seconds_of(retention, Retention, "daily_rollups")
     if hourly is not None and daily is not None and daily < hourly:
         yield (
             ("storage", "retention", "daily_rollups"),
@@ -204,12 +220,12 @@ def _probe_sites(
     data: dict[str, Any],
 ) -> Iterator[tuple[tuple[str | int, ...], Any, bool]]:
     for i, server in _items(data, "servers"):
-        yield ("servers", i, "probe"), server.get("probe"), True
+        yield ("servers", i, "probe"), server.get("probe"), "server" in DETECTION_KINDS
     for i, service in _items(data, "services"):
         yield (
             ("services", i, "probe"),
             service.get("probe"),
-            service.get("kind") in D1_SERVICE_KINDS,
+            service.get("kind") in DETECTION_KINDS,  # D-1
         )
     monitor = _section(data, "monitor")
     for i, canary in _items(monitor, "canaries"):
@@ -218,13 +234,13 @@ def _probe_sites(
 
 def _probes(data: dict[str, Any]) -> Iterator[Issue]:
     policy = _section(data, "policy")
-    deadline = _seconds(policy.get("detection_deadline"), 900.0)
+    deadline = _seconds_of(policy, Policy, "detection_deadline")
     # SPEC section 8: all bodies together fit in monitor.max_body_memory, so one must too.
-    budget = _int(_section(data, "monitor").get("max_body_memory"), 64 * 1024 * 1024)
+    budget = _int_of(_section(data, "monitor"), MonitorSettings, "max_body_memory")
     for loc, probe, carries_d1 in _probe_sites(data):
         if not isinstance(probe, dict):
             continue
-        body = _int(probe.get("max_body_bytes"), 1024 * 1024)
+        body = _int_of(probe, HTTPProbe, "max_body_bytes")
         if probe.get("type") == "http" and budget is not None and body is not None and body > budget:
             yield (
                 (*loc, "max_body_bytes"),
@@ -233,9 +249,9 @@ def _probes(data: dict[str, Any]) -> Iterator[Issue]:
                     "which all probes' bodies share; lower it or raise max_body_memory"
                 ),
             )
-        interval = _seconds(probe.get("interval"), 30.0)
-        timeout = _seconds(probe.get("timeout"), 10.0)
-        fail_after = _int(probe.get("fail_after"), 3)
+        interval = _seconds_of(probe, ProbeBase, "interval")
+        timeout = _seconds_of(probe, ProbeBase, "timeout")
+        fail_after = _int_of(probe, ProbeBase, "fail_after")
         if interval is None or timeout is None:
             continue
         if interval <= timeout:
@@ -280,8 +296,8 @@ def _policy(data: dict[str, Any]) -> Iterator[Issue]:
                 ),
             )
         previous = (downtime, float(credit))
-    warning = _seconds(policy.get("notification_warning"), 1800.0)
-    deadline = _seconds(policy.get("notification_deadline"), 7200.0)
+    warning = _seconds_of(policy, Policy, "notification_warning")
+    deadline = _seconds_of(policy, Policy, "notification_deadline")
     if warning is not None and deadline is not None and warning >= deadline:
         yield (
             ("policy", "notification_warning"),
@@ -294,8 +310,8 @@ def _policy(data: dict[str, Any]) -> Iterator[Issue]:
 
 def _monitor(data: dict[str, Any]) -> Iterator[Issue]:
     monitor = _section(data, "monitor")
-    beat = _seconds(monitor.get("heartbeat_interval"), 10.0)
-    unknown_after = _seconds(monitor.get("unknown_after"), 60.0)
+    beat = _seconds_of(monitor, MonitorSettings, "heartbeat_interval")
+    unknown_after = _seconds_of(monitor, MonitorSettings, "unknown_after")
     if beat is not None and unknown_after is not None and unknown_after <= beat:
         yield (
             ("monitor", "unknown_after"),
@@ -336,9 +352,9 @@ def _statements(data: dict[str, Any]) -> Iterator[Issue]:
     statements = _section(data, "statements")
     if statements.get("reminder_before") is None:
         return
-    before = _seconds(statements.get("reminder_before"), 3 * 86400.0)
-    delay = _seconds(statements.get("delay"), 86400.0)
-    deadline = _seconds(_section(data, "policy").get("claim_deadline"), 14 * 86400.0)
+    before = _seconds_of(statements, Statements, "reminder_before")
+    delay = _seconds_of(statements, Statements, "delay")
+    deadline = _seconds_of(_section(data, "policy"), Policy, "claim_deadline")
     if before is None or delay is None or deadline is None:
         return
     if deadline - before <= delay:

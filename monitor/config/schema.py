@@ -212,6 +212,14 @@ class Policy(Strict):
     """D-4 / D-5: alert operators when a claim or ticket deadline is this close"""
 
 
+def _absolute_http_url(value: str) -> str:
+    """A probe's or a webhook's ``url``: absolute, http or https, with a host."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an absolute http:// or https:// URL with a host")
+    return value
+
+
 class TLSSettings(Strict):
     verify: bool = True
     """verify the certificate chain and host name"""
@@ -285,13 +293,7 @@ class HTTPProbe(ProbeBase):
     tls: TLSSettings = TLSSettings()
     """TLS settings"""
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("expected an absolute http:// or https:// URL with a host")
-        return value
+    _url = field_validator("url")(_absolute_http_url)
 
     @field_validator("headers")
     @classmethod
@@ -548,13 +550,7 @@ class Webhook(Strict):
     secret_env: str | None = None
     """environment variable holding the header's value"""
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("expected an absolute http:// or https:// URL with a host")
-        return value
+    _url = field_validator("url")(_absolute_http_url)
 
     @field_validator("secret_header")
     @classmethod

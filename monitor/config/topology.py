@@ -33,12 +33,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from monitor.config.schema import Config, Customer, HTTPProbe, Server, Service, TCPProbe
-from monitor.sla import CustomerInput, lapse_instant, suspended, unsupported_version
+from monitor.sla import (
+    DETECTION_KINDS,
+    CustomerInput,
+    lapse_instant,
+    suspended,
+    unsupported_version,
+)
 
-__all__ = ["D1_KINDS", "Target", "Topology"]
-
-# D-1: these target kinds carry the 15-minute detection duty.
-D1_KINDS = frozenset({"server", "web_panel", "project"})
+__all__ = ["Target", "Topology"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Target:
 
     @property
     def carries_d1(self) -> bool:
-        return self.kind in D1_KINDS
+        return self.kind in DETECTION_KINDS  # D-1
 
 
 @dataclass(frozen=True)

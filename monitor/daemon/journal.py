@@ -124,13 +124,6 @@ class IncidentJournal:
         """The oldest intent has waited longer than ``stuck_after``: the daemon is not ready."""
         return self.oldest_age > self.stuck_after
 
-    def open_or_waiting(self, target_id: str) -> bool:
-        """Whether an Opened intent of ``target_id`` waits to be written."""
-        return any(
-            i.target_id == target_id and isinstance(i.event, Opened) and not i.written
-            for i in self.pending
-        )
-
     async def settle(self, within: float) -> bool:
         """Wait until every intent is done; False if some still wait after ``within`` s."""
         try:

@@ -47,7 +47,6 @@ __all__ = ["decode_result", "encode_result", "main"]
 
 # Results are written to the daemon in batches at most this often (seconds).
 BATCH_EVERY = 0.02
-STATS_EVERY = 0.5
 
 
 def encode_result(result: ProbeResult) -> list[Any]:

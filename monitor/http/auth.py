@@ -42,7 +42,6 @@ from monitor.config.schema import HTTPServer
 from monitor.errors import ConfigError, ConfigIssue
 
 __all__ = [
-    "SCOPES",
     "Principal",
     "TokenSet",
     "hash_line",
@@ -51,7 +50,6 @@ __all__ = [
 ]
 
 Scope = Literal["read", "write", "customer"]
-SCOPES = ("read", "write", "customer:ID")
 _HEX = re.compile(r"sha256:([0-9a-f]{64})")
 _CUSTOMER = re.compile(r"customer:([a-z0-9][a-z0-9_.-]{0,62})")
 _PRESENTED = re.compile(r"[\x21-\x7e]{1,1024}")  # a token as a request presents it

@@ -21,18 +21,11 @@ from monitor.errors import InputError
 from monitor.http.routing import Call
 from monitor.present import format_duration, format_percent, format_time
 from monitor.present.html import render
+from monitor.present.labels import PUBLIC_CAUSE_LABELS
 from monitor.sla.report import iso_utc
 
 __all__ = ["availability_badge", "feed", "status_badge", "statuspage_status",
            "statuspage_summary"]
-
-_CAUSE = {
-    "provider": "our service",
-    "customer_request": "a customer's request",
-    "customer_action": "a customer's action",
-    "external": "outside our service",
-}
-
 
 def _conditional(request: web.Request, body: bytes, content_type: str,
                  cache: str) -> web.Response:
@@ -56,7 +49,7 @@ def _incident_entry(incident: PublicIncident, tz: str, calendar: str) -> dict[st
         text = (f"{incident.service_name} was unavailable from {started} to "
                 f"{format_time(incident.end, tz, calendar)} ({lasted}).")
     if incident.cause != "provider":
-        text += f" Cause: {_CAUSE.get(incident.cause, incident.cause)}."
+        text += f" Cause: {PUBLIC_CAUSE_LABELS.get(incident.cause, incident.cause)}."
     updated = max([incident.start] + [entry.at for entry in incident.timeline])
     return {"anchor": f"incident-{incident.id}", "title": title, "text": text,
             "published": incident.start, "updated": updated}
@@ -92,9 +85,6 @@ async def feed(call: Call) -> web.StreamResponse:
 
 # --- Statuspage-compatible JSON ----------------------------------------------------------------
 
-_STATUSPAGE_INCIDENT_IMPACT = {"major_outage": "major", "partial_outage": "minor"}
-
-
 def _page(status: PublicStatus, base: str) -> dict[str, Any]:
     return {"id": "sla-monitor", "name": status.provider, "url": base + "/",
             "time_zone": status.timezone, "updated_at": iso_utc(status.generated_at)}
@@ -127,7 +117,7 @@ def _statuspage_incident(incident: PublicIncident, status: PublicStatus) -> dict
     for number, entry in enumerate(reversed(incident.timeline)):
         body = {"started": "Outage began.", "detected": "Detected by our monitoring.",
                 "resolved": "Resolved."}.get(entry.kind) or (
-            f"Cause recorded: {_CAUSE.get(entry.cause or '', entry.cause)}.")
+            f"Cause recorded: {PUBLIC_CAUSE_LABELS.get(entry.cause or '', entry.cause)}.")
         updates.append({
             "id": f"{incident.id}-{len(incident.timeline) - number}",
             "status": "resolved" if entry.kind == "resolved" else "investigating",

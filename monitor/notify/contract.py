@@ -17,7 +17,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from monitor.actions.tickets import ticket_input
+from monitor.actions.inputs import ticket_input
 from monitor.config import Settings
 from monitor.notify import templates
 from monitor.notify.layout import Style
@@ -35,11 +35,8 @@ if TYPE_CHECKING:
     from monitor.present.statement import Statement
     from monitor.store import Tx
 
-__all__ = ["CONTRACT_KINDS", "ContractMailer"]
+__all__ = ["ContractMailer"]
 
-#: The outbox kinds of these messages.
-CONTRACT_KINDS = ("ticket_number", "claim_receipt", "claim_decision", "price_change",
-                  "statement", "claim_reminder")
 
 class ContractMailer:
     """Queues the contract's customer e-mails; ``now`` is when they are queued (the

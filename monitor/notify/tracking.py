@@ -35,13 +35,21 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.actions.tickets import ticket_input
+from monitor.actions.inputs import ticket_input
 from monitor.notify import templates
 from monitor.notify.duties import Duties
 from monitor.notify.maintenance import late_maintenance_draft, window_customers
 from monitor.notify.metrics import DUTIES
 from monitor.notify.outbox import Draft, enqueue
-from monitor.sla import DutyState, diagnosis_due, duty_state, fix_due, notice_due, notification_due
+from monitor.sla import (
+    DutyState,
+    diagnosis_due,
+    duty_state,
+    fix_deferred,
+    fix_due,
+    notice_due,
+    notification_due,
+)
 from monitor.store import claims, incidents, maintenance, tickets
 from monitor.store import outbox as stored
 from monitor.store.maintenance import WindowRecord
@@ -239,8 +247,7 @@ class DutyTracker:
                                            duty_state(None, due, now, warning)))
                 continue
             fix_at = fix_due(engine_ticket, d.policy)
-            deferred = ticket.next_release and ticket.kind == "mobile"  # R-P3
-            if fix_at is not None and not deferred:
+            if fix_at is not None and not fix_deferred(engine_ticket):
                 statuses.append(DutyStatus("ticket_fix", ticket.id, ticket.customer_id,
                                            ticket.diagnosed_at, fix_at, None, ticket.channel,
                                            duty_state(None, fix_at, now, warning)))

@@ -49,6 +49,7 @@ from monitor.present.formats import (
     format_percent,
     format_time,
 )
+from monitor.present.labels import PAGE_CAUSE_LABELS
 from monitor.present.text import has_arabic_script, one_line
 from monitor.sla.report import iso_utc, shown_days
 
@@ -96,6 +97,7 @@ def environment() -> Environment:
         one_line=one_line,
     )
     env.globals["rtl"] = has_arabic_script
+    env.globals["page_cause_labels"] = PAGE_CAUSE_LABELS
     return env
 
 

@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from monitor.errors import RenderError
 from monitor.present.html import render
+from monitor.present.labels import CAUSE_LABELS
 from monitor.sla.report import iso_utc, shown_days, shown_money
 
 __all__ = [
@@ -40,15 +41,6 @@ __all__ = [
     "statement_html",
     "summary_html",
 ]
-
-
-#: How a statement names each cause (R-EX2..R-EX4 are excluded time).
-CAUSE_LABELS = {
-    "provider": "provider",
-    "customer_request": "your request (R-EX2, excluded)",
-    "customer_action": "your or your users' action (R-EX3, excluded)",
-    "external": "not caused by our service (R-EX4, excluded)",
-}
 
 
 @dataclass(frozen=True)

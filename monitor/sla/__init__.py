@@ -54,8 +54,10 @@ from monitor.sla.claims import (
 )
 from monitor.sla.coverage import unobserved
 from monitor.sla.credits import (
+    DETECTION_KINDS,
     diagnosis_due,
     error_budget_seconds,
+    fix_deferred,
     fix_due,
     half_days_up,
     next_tier,
@@ -140,6 +142,7 @@ __all__ = [
     "DAY_STATES",
     "DECISIONS",
     "DEFAULT_TIERS",
+    "DETECTION_KINDS",
     "DUTY_STATES",
     "EXCLUSION_REASONS",
     "FINDINGS",
@@ -192,6 +195,7 @@ __all__ = [
     "end_of_next_business_day",
     "error_budget_seconds",
     "fair_share",
+    "fix_deferred",
     "fix_due",
     "granted_totals",
     "half_days_up",

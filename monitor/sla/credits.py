@@ -18,6 +18,7 @@ from monitor.sla.policy import Policy, Tier
 from monitor.sla.report import CreditLine
 
 __all__ = [
+    "DETECTION_KINDS",
     "availability_percent",
     "below_target",
     "credit_value",
@@ -25,6 +26,7 @@ __all__ = [
     "detection_latency",
     "diagnosis_due",
     "error_budget_seconds",
+    "fix_deferred",
     "fix_due",
     "half_days_up",
     "ineligible_reason",
@@ -121,6 +123,11 @@ def notification_breached(notified_after_seconds: int | None, elapsed_seconds: i
     return missed(notified_after_seconds, elapsed_seconds, policy.notification_deadline_seconds)
 
 
+#: D-1: the target kinds that carry the 15-minute detection duty: servers, the design
+#: panel and projects (004, last section); not the mobile API, not the daemon's canaries.
+DETECTION_KINDS = frozenset({"server", "web_panel", "project"})
+
+
 def detection_latency(incident: IncidentInput) -> int | None:
     """D-1: detected_at - start in whole seconds, or None if not recorded."""
     if incident.detected_at is None:
@@ -168,6 +175,14 @@ def fix_due(ticket: TicketInput, policy: Policy) -> datetime | None:
     return diagnosed + timedelta(seconds=fix_seconds)
 
 
+def fix_deferred(ticket: TicketInput) -> bool:
+    """R-P3: a mobile-app fix marked for the next release (system-wide changes, or a
+    defect that came with a new release) has no fix deadline to keep and earns no R-P2
+    refund. Deferral is part of the mobile-app rules: a web-panel ticket is never
+    deferred."""
+    return ticket.next_release and ticket.kind == "mobile"
+
+
 def ticket_credit(
     ticket: TicketInput, customer: CustomerInput, period: MonthPeriod, now: datetime,
     policy: Policy,
@@ -199,8 +214,8 @@ def ticket_credit(
             return None
         days = half_days_up(Decimal(tier.credit_days) * policy.partial_penalty_fraction)
         return CreditLine("R-P1", days=days, tickets=(ticket.id,))
-    if ticket.next_release:
-        return None  # R-P3: fixed in the next release, no R-P2 refund
+    if fix_deferred(ticket):
+        return None
     started_days = -(-overdue_seconds // _DAY_SECONDS)  # each started day counts
     amount = customer.fee_per_year * policy.mobile_refund_percent_per_day / 100 * started_days
     return CreditLine("R-P2", amount=amount, tickets=(ticket.id,))

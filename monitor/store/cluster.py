@@ -41,7 +41,6 @@ __all__ = [
     "acquire",
     "add_confirmations",
     "confirmations",
-    "database_now",
     "end_problem",
     "ensure_leases",
     "ensure_named",
@@ -74,12 +73,6 @@ def probe_lease(vantage: str, target_id: str) -> str:
 
 def _later(seconds: float) -> object:
     return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, literal(float(seconds)))
-
-
-async def database_now(tx: Tx) -> dt.datetime:
-    value: dt.datetime | None = await tx.scalar(select(func.now()))
-    assert value is not None
-    return value.astimezone(dt.UTC)
 
 
 # --- nodes -------------------------------------------------------------------------------------

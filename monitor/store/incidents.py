@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import CauseChange, Incident, Notification
@@ -28,6 +29,7 @@ __all__ = [
     "change_cause",
     "changed_since",
     "close",
+    "earliest_per_customer",
     "find",
     "first_notifications",
     "get",
@@ -350,6 +352,32 @@ class FirstNotice:
     channel: str
 
 
+async def earliest_per_customer(
+    tx: Tx,
+    columns: tuple[InstrumentedAttribute[int], InstrumentedAttribute[str],
+                   InstrumentedAttribute[dt.datetime], InstrumentedAttribute[str]],
+    ids: Iterable[int],
+    customer_ids: Iterable[str] | None = None,
+) -> dict[tuple[int, str], FirstNotice]:
+    """(id, customer id) -> the earliest of the rows whose ``columns`` are (id, customer id,
+    sent at, channel), for ``ids`` (read in chunks) and only ``customer_ids`` when given:
+    an incident's notifications, a window's notices."""
+    id_column, customer_column, at_column, channel_column = columns
+    wanted = sorted(set(ids))
+    customers = None if customer_ids is None else sorted(set(customer_ids))
+    first: dict[tuple[int, str], FirstNotice] = {}
+    for index in range(0, len(wanted), _CHUNK):
+        query = select(id_column, customer_column, at_column, channel_column).where(
+            id_column.in_(wanted[index : index + _CHUNK]))
+        if customers is not None:
+            query = query.where(customer_column.in_(customers))
+        for row_id, customer_id, at, channel in await tx.execute(query):
+            known = first.get((row_id, customer_id))
+            if known is None or at < known.at:
+                first[(row_id, customer_id)] = FirstNotice(at, channel)
+    return first
+
+
 @dataclass(frozen=True, slots=True)
 class NotificationsRecorded:
     incident_start: dt.datetime | None
@@ -403,25 +431,13 @@ async def first_notifications(
 ) -> dict[tuple[int, str], FirstNotice]:
     """(incident id, customer id) -> the earliest notification (R-N1 evidence); only of
     ``customer_ids`` when given."""
-    ids = sorted(set(incident_ids))
-    customers = None if customer_ids is None else sorted(set(customer_ids))
-    first: dict[tuple[int, str], FirstNotice] = {}
-    for index in range(0, len(ids), _CHUNK):
-        query = select(
-            Notification.incident_id,
-            Notification.customer_id,
-            Notification.notified_at,
-            Notification.channel,
-        ).where(Notification.incident_id.in_(ids[index : index + _CHUNK]))
-        if customers is not None:
-            query = query.where(Notification.customer_id.in_(customers))
-        rows = await tx.execute(query)
-        for incident_id, customer_id, at, channel in rows:
-            key = (incident_id, customer_id)
-            known = first.get(key)
-            if known is None or at < known.at:
-                first[key] = FirstNotice(at, channel)
-    return first
+    return await earliest_per_customer(
+        tx,
+        (Notification.incident_id, Notification.customer_id, Notification.notified_at,
+         Notification.channel),
+        incident_ids,
+        customer_ids,
+    )
 
 
 async def notifications_since(

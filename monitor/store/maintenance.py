@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import selectinload
 
 from monitor.store.db import Tx, inserted_id
-from monitor.store.incidents import FirstNotice
+from monitor.store.incidents import FirstNotice, earliest_per_customer
 from monitor.store.models import (
     MaintenanceNotice,
     MaintenanceService,
@@ -34,8 +34,6 @@ __all__ = [
     "touching",
     "without_notice",
 ]
-
-_CHUNK = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,25 +189,13 @@ async def first_notices(
 ) -> dict[tuple[int, str], FirstNotice]:
     """(window id, customer id) -> the earliest notice (D-3, R-EX1 evidence); only of
     ``customer_ids`` when given."""
-    ids = sorted(set(window_ids))
-    customers = None if customer_ids is None else sorted(set(customer_ids))
-    first: dict[tuple[int, str], FirstNotice] = {}
-    for index in range(0, len(ids), _CHUNK):
-        query = select(
-            MaintenanceNotice.window_id,
-            MaintenanceNotice.customer_id,
-            MaintenanceNotice.sent_at,
-            MaintenanceNotice.channel,
-        ).where(MaintenanceNotice.window_id.in_(ids[index : index + _CHUNK]))
-        if customers is not None:
-            query = query.where(MaintenanceNotice.customer_id.in_(customers))
-        rows = await tx.execute(query)
-        for window_id, customer_id, at, channel in rows:
-            key = (window_id, customer_id)
-            known = first.get(key)
-            if known is None or at < known.at:
-                first[key] = FirstNotice(at, channel)
-    return first
+    return await earliest_per_customer(
+        tx,
+        (MaintenanceNotice.window_id, MaintenanceNotice.customer_id, MaintenanceNotice.sent_at,
+         MaintenanceNotice.channel),
+        window_ids,
+        customer_ids,
+    )
 
 
 async def current_and_upcoming(tx: Tx, now: dt.datetime) -> list[WindowRecord]:

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from monitor.sla import Policy, TicketInput, month_period
-from monitor.sla.credits import fix_due
+from monitor.sla.credits import fix_deferred, fix_due
 
 from .builders import DAY, FEE, HOUR, at, customer, later, report_for
 
@@ -89,6 +89,13 @@ def test_r_p3_next_release_fix_has_no_refund() -> None:
     report = report_for(customer(), tickets=[
         ticket("mobile", fixed_at=later(FIX_DUE, 5 * DAY), next_release=True)])
     assert report.refund_amount == 0
+
+
+def test_r_p3_only_a_mobile_ticket_marked_for_the_next_release_is_deferred() -> None:
+    # R-P3 is part of the mobile-app rules: the mark defers nothing on a web-panel ticket.
+    assert fix_deferred(ticket("mobile", next_release=True))
+    assert not fix_deferred(ticket("mobile"))
+    assert not fix_deferred(ticket("web_panel", next_release=True))
 
 
 def test_r_p_penalty_belongs_to_the_month_of_the_fix_deadline() -> None:

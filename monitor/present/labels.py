@@ -1,0 +1,37 @@
+"""How each cause of an incident (:data:`monitor.sla.CAUSES`, R-EX2..R-EX4) is named,
+once, for each of its readers: the customer's statement speaks to the customer, the
+operator and customer pages name the rule, the public feed and status JSON say it plainly.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from monitor.sla import Cause
+
+__all__ = ["CAUSE_LABELS", "PAGE_CAUSE_LABELS", "PUBLIC_CAUSE_LABELS"]
+
+
+class _Words(NamedTuple):
+    statement: str
+    page: str
+    public: str
+
+
+_CAUSES: dict[Cause, _Words] = {
+    "provider": _Words("provider", "our service (counted)", "our service"),
+    "customer_request": _Words("your request (R-EX2, excluded)",
+                               "at a customer's request (R-EX2)", "a customer's request"),
+    "customer_action": _Words("your or your users' action (R-EX3, excluded)",
+                              "a customer's own action (R-EX3)", "a customer's action"),
+    "external": _Words("not caused by our service (R-EX4, excluded)",
+                       "outside our service, e.g. a network cut-off (R-EX4)",
+                       "outside our service"),
+}
+
+#: A statement's words (to the customer).
+CAUSE_LABELS: dict[str, str] = {cause: words.statement for cause, words in _CAUSES.items()}
+#: The HTML pages' words (the templates' ``cause_labels``).
+PAGE_CAUSE_LABELS: dict[str, str] = {cause: words.page for cause, words in _CAUSES.items()}
+#: The public feed's and status JSON's words.
+PUBLIC_CAUSE_LABELS: dict[str, str] = {cause: words.public for cause, words in _CAUSES.items()}
