@@ -170,7 +170,10 @@ class Daemon:
         try:
             applied = await self._reload()
         finally:
-            note = "configuration reloaded" if applied else f"reload refused: {self._refusal}"
+            # The file is the daemon's own: its path would only push the reason past
+            # the STATUS= line's length.
+            reason = self._refusal.removeprefix(f"{self.config_path}: ")
+            note = "configuration reloaded" if applied else f"reload refused: {reason}"
             self.systemd.ready(self._status(note))
         return applied
 
