@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from monitor.actions.common import iso_utc, known
 from monitor.actions.ledger import customer_lapse
@@ -38,7 +38,8 @@ from monitor.sla import (
     union,
     unobserved,
 )
-from monitor.sla.report import CustomerReport, IncidentLine, VantageProblemLine
+from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
+from monitor.sla.stored import Fields
 from monitor.store import audit, claims, incidents, ledger, maintenance, reports, tickets, unknown
 from monitor.store import cluster as cluster_store
 from monitor.store.incidents import IncidentRecord
@@ -56,8 +57,10 @@ __all__ = [
     "Change",
     "Closing",
     "FrozenRevision",
+    "FrozenWindow",
     "MonthInputs",
     "ReviewNoted",
+    "RevisionEvidence",
     "close_month",
     "customer_changes",
     "frozen_revision",
@@ -101,24 +104,15 @@ class MonthInputs:
             self.unknown_by_service,
         )
 
-    def evidence(self) -> dict[str, object]:
+    def evidence(self) -> RevisionEvidence:
         """What a statement shows besides the report, frozen with a revision (issue 14): the
         month's maintenance windows, each with the services it covers (a server's window
         covers its projects) and when its notice reached each customer (R-EX1, D-3)."""
-        return {
-            "maintenance": [
-                {
-                    "id": window.id,
-                    "services": sorted(window.service_ids),
-                    "start": iso_utc(window.start),
-                    "end": iso_utc(window.end),
-                    "reason": window.reason,
-                    "notices": {customer: iso_utc(at)
-                                for customer, at in sorted(window.notices.items())},
-                }
-                for window in sorted(self.maintenance, key=lambda w: w.id)
-            ]
-        }
+        return RevisionEvidence(tuple(
+            FrozenWindow(window.id, tuple(sorted(window.service_ids)), window.start,
+                         window.end, window.reason, dict(sorted(window.notices.items())))
+            for window in sorted(self.maintenance, key=lambda w: w.id)
+        ))
 
     def digest(self) -> str:
         return inputs_digest(
@@ -396,6 +390,48 @@ class Closing:
     reviews: list[ReviewNoted] = dataclasses.field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class FrozenWindow:
+    """A maintenance window as a revision froze it for statements (R-EX1, D-3): the services
+    it covers, and when its notice reached each customer."""
+
+    id: int
+    services: tuple[str, ...]
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+    notices: Mapping[str, dt.datetime]  # customer id -> notice_sent_at
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"id": self.id, "services": list(self.services), "start": iso_utc(self.start),
+                "end": iso_utc(self.end), "reason": self.reason,
+                "notices": {customer: iso_utc(at) for customer, at in self.notices.items()}}
+
+    @classmethod
+    def from_json(cls, document: object, where: str = "window") -> FrozenWindow:
+        fields = Fields(document, where)
+        return cls(fields.integer("id"), fields.texts("services"), fields.instant("start"),
+                   fields.instant("end"), fields.text("reason"),
+                   fields.instants_by_name("notices"))
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionEvidence:
+    """What a revision freezes besides the report, for its statements (issue 14)."""
+
+    maintenance: tuple[FrozenWindow, ...]
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"maintenance": [window.to_json() for window in self.maintenance]}
+
+    @classmethod
+    def from_json(cls, document: object) -> RevisionEvidence:
+        """The evidence ``to_json`` stored; a wrong field is a StoreError naming it."""
+        fields = Fields(document, "evidence")
+        return cls(tuple(FrozenWindow.from_json(window, where)
+                         for window, where in fields.items("maintenance")))
+
+
 @dataclass(frozen=True)
 class FrozenRevision:
     """A closed month's revision as stored (R-C3), its report read back typed
@@ -408,14 +444,15 @@ class FrozenRevision:
     inputs_hash: str
     report: MonthReport
     # What statements show besides the report (issue 14); None before statements existed.
-    evidence: dict[str, Any] | None = None
+    evidence: RevisionEvidence | None = None
 
 
 def frozen_revision(record: RevisionRecord) -> FrozenRevision:
-    """``record`` with its SPEC section 7 JSON read back as the engine's typed report."""
+    """``record`` with its SPEC section 7 JSON and its evidence read back typed."""
     return FrozenRevision(record.calendar, record.month, record.revision, record.closed_at,
                           record.inputs_hash, MonthReport.from_json(record.report),
-                          record.evidence)
+                          None if record.evidence is None
+                          else RevisionEvidence.from_json(record.evidence))
 
 
 #: What a new revision compares with the previous one, per customer: each figure by its
@@ -540,7 +577,7 @@ async def close_month(
         await reports.add_revision(
             tx,
             RevisionRecord(period.calendar, period.label, revision, now, digest, report,
-                           inputs.evidence()),
+                           inputs.evidence().to_json()),
         )
         reviews = await _note_reviews(tx, computed, revision, now)
     return Closing(period.label, revision, True, digest, changes, reviews)

@@ -42,7 +42,6 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from monitor.actions.common import iso_utc, known
 from monitor.actions.links import LinkKeys, PageLink, claim_form_link, claim_link_keys
@@ -50,6 +49,7 @@ from monitor.actions.mail import StatementFiles, StatementMail
 from monitor.actions.reports import (
     Change,
     FrozenRevision,
+    FrozenWindow,
     close_month,
     customer_changes,
     frozen_revision,
@@ -122,9 +122,9 @@ def _customer_record(revision: FrozenRevision, customer: str) -> CustomerReport:
     try:
         return revision.report.customer(customer)
     except KeyError:
-        pass
-    raise InputError("customer", customer, f"a customer in revision {revision.revision} of "
-                     f"{revision.month} (it was frozen before this customer was configured)")
+        raise InputError("customer", customer, f"a customer in revision {revision.revision} "
+                         f"of {revision.month} (it was frozen before this customer was "
+                         "configured)") from None
 
 
 async def statement(
@@ -181,8 +181,7 @@ def build_statement(
     evidence = frozen.evidence
     maintenance = () if evidence is None else tuple(
         _window(settings, window, customer)
-        for window in evidence.get("maintenance", [])
-        if depends_on & set(window.get("services", ())))
+        for window in evidence.maintenance if depends_on & set(window.services))
     currency = record.currency or configured.fee.currency
     return Statement(
         provider=settings.provider.name,
@@ -254,26 +253,21 @@ def _incident(settings: Settings, incident: IncidentLine, breaches: set[int]) ->
     )
 
 
-def _window(settings: Settings, window: Mapping[str, Any], customer: str) -> MaintenanceRow:
-    start = _instant(window["start"])
-    notice = window.get("notices", {}).get(customer)
-    notice_at = None if notice is None else _instant(notice)
+def _window(settings: Settings, window: FrozenWindow, customer: str) -> MaintenanceRow:
+    start = window.start
+    notice_at = window.notices.get(customer)
     due = notice_due(start, settings.policy)
     depends_on = settings.topology.dependencies(customer)
     return MaintenanceRow(
-        id=int(window["id"]),
-        services=tuple(_label(settings, s) for s in window["services"] if s in depends_on),
+        id=window.id,
+        services=tuple(_label(settings, s) for s in window.services if s in depends_on),
         start=start,
-        end=_instant(window["end"]),
-        reason=one_line(str(window.get("reason") or ""), 500),
+        end=window.end,
+        reason=one_line(window.reason, 500),
         notice_at=notice_at,
         notice_due=due,
         excluded=notice_at is not None and in_time(notice_at, due),
     )
-
-
-def _instant(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 _CREDITS = {

@@ -131,6 +131,14 @@ class Fields:
         named = Fields(value, f"{self._where}.{key}")
         return {name: named.integer(name) for name in value}
 
+    def instants_by_name(self, key: str) -> dict[str, datetime]:
+        """An object of times by name (a maintenance window's ``notices`` by customer)."""
+        value = self._value(key)
+        if not isinstance(value, Mapping):
+            raise _wrong(f"{self._where}.{key}", value, "an object")
+        named = Fields(value, f"{self._where}.{key}")
+        return {name: named.instant(name) for name in value}
+
     def items(self, key: str) -> list[tuple[object, str]]:
         """The elements of the list ``key``, each with its path."""
         return [(item, f"{self._where}.{key}[{index}]")
