@@ -20,6 +20,7 @@ import doctest
 import importlib
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -302,3 +303,67 @@ def test_the_class_size_check_finds_a_long_class() -> None:
     source = "class Big:\n" + "    x = 1\n" * 5
     assert _long_classes(ast.parse(source), 5) == [("Big", 6)]
     assert _long_classes(ast.parse(source), 6) == []
+
+# A frozen report revision (R-C3) is read back typed (MonthReport.from_json,
+# RevisionEvidence.from_json): no action or presenter reads one of its fields by a string key,
+# which strict mypy cannot see renamed.
+def _frozen_fields() -> frozenset[str]:
+    """Every key a frozen revision's JSON has: the report's (a cluster's too) and the
+    evidence's, from the writers themselves."""
+    from monitor.actions.reports import FrozenWindow, RevisionEvidence
+    from monitor.sla import CreditLine, CustomerReport, IncidentLine, MonthReport, month_period
+    from monitor.sla.report import VantageProblemLine
+
+    at = month_period("2026-03", "gregorian", "UTC").start
+    incident = IncidentLine(1, "web", at, None, 60, "provider", None, None)
+    customer = CustomerReport(
+        "acme", 60, 60, 0, {}, 0, Decimal(99), Decimal("99.8"), None, 0, (), 0, (), Decimal(0),
+        Decimal(0), Decimal(0), Decimal(0), "EUR", None, (CreditLine("R-T1"),), (incident,))
+    report = MonthReport(month_period("2026-03", "gregorian", "UTC"), (customer,), {1: ("a",)},
+                         (VantageProblemLine("web", "a", at, None),))
+    evidence = RevisionEvidence((FrozenWindow(1, ("web",), at, at, "", {"acme": at}),))
+    keys: set[str] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            keys.update(k for k in value if k != "acme")  # a customer id, not a field
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(report.to_json())
+    walk(evidence.to_json())
+    return frozenset(keys)
+
+
+def _string_key_reads(tree: ast.AST, fields: frozenset[str]) -> Iterator[tuple[int, str]]:
+    """``record["downtime_seconds"]`` and ``record.get("tier")`` reads of ``fields``."""
+    for node in ast.walk(tree):
+        key: ast.expr | None = None
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            key = node.slice
+        elif isinstance(node, ast.Call) and _called(node) == "get" and node.args:
+            key = node.args[0]
+        if isinstance(key, ast.Constant) and key.value in fields:
+            yield node.lineno, key.value
+
+
+def test_no_frozen_report_field_is_read_by_a_string_key() -> None:
+    fields = _frozen_fields()
+    assert {"downtime_seconds", "confirmed_by", "notices", "vantage_problems"} <= fields
+    offenders = [
+        f"{name}:{line}: {key!r}"
+        for name in MODULES
+        if name.startswith(("monitor.actions", "monitor.present"))
+        for line, key in _string_key_reads(_tree(name), fields)
+    ]
+    assert offenders == []
+
+
+def test_the_string_key_check_finds_a_read() -> None:
+    tree = ast.parse('days = record["credit_days_total"]\ntier = record.get("tier")\n'
+                     'record["downtime_seconds"] = 0\nrow = rows["other"]\n')
+    assert sorted(_string_key_reads(tree, _frozen_fields())) == [
+        (1, "credit_days_total"), (2, "tier")]

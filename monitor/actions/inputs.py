@@ -35,6 +35,8 @@ from monitor.sla import (
     union,
     unobserved,
 )
+from monitor.sla.report import JSON
+from monitor.sla.stored import Fields
 from monitor.store import incidents, ledger, maintenance, tickets, unknown
 from monitor.store.incidents import IncidentRecord
 from monitor.store.ledger import EntryRecord
@@ -45,7 +47,9 @@ if TYPE_CHECKING:
     from monitor.store import Database
 
 __all__ = [
+    "FrozenWindow",
     "MonthInputs",
+    "RevisionEvidence",
     "incident_input",
     "maintenance_input",
     "month_customers",
@@ -55,6 +59,48 @@ __all__ = [
     "ticket_input",
     "unknown_between",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenWindow:
+    """A maintenance window as a revision froze it for statements (R-EX1, D-3): the services
+    it covers, and when its notice reached each customer."""
+
+    id: int
+    services: tuple[str, ...]
+    start: dt.datetime
+    end: dt.datetime
+    reason: str
+    notices: Mapping[str, dt.datetime]  # customer id -> notice_sent_at
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"id": self.id, "services": list(self.services), "start": iso_utc(self.start),
+                "end": iso_utc(self.end), "reason": self.reason,
+                "notices": {customer: iso_utc(at) for customer, at in self.notices.items()}}
+
+    @classmethod
+    def from_json(cls, document: object, where: str = "window") -> FrozenWindow:
+        fields = Fields(document, where)
+        return cls(fields.integer("id"), fields.texts("services"), fields.instant("start"),
+                   fields.instant("end"), fields.text("reason"),
+                   fields.instants_by_name("notices"))
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionEvidence:
+    """What a revision freezes besides the report, for its statements (issue 14)."""
+
+    maintenance: tuple[FrozenWindow, ...]
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"maintenance": [window.to_json() for window in self.maintenance]}
+
+    @classmethod
+    def from_json(cls, document: object) -> RevisionEvidence:
+        """The evidence ``to_json`` stored; a wrong field is a StoreError naming it."""
+        fields = Fields(document, "evidence")
+        return cls(tuple(FrozenWindow.from_json(window, where)
+                         for window, where in fields.items("maintenance")))
 
 
 @dataclass(frozen=True)
@@ -86,24 +132,15 @@ class MonthInputs:
             self.unknown_by_service,
         )
 
-    def evidence(self) -> dict[str, object]:
-        """What a statement shows besides the report, frozen with a revision (issue 14): the
-        month's maintenance windows, each with the services it covers (a server's window
-        covers its projects) and when its notice reached each customer (R-EX1, D-3)."""
-        return {
-            "maintenance": [
-                {
-                    "id": window.id,
-                    "services": sorted(window.service_ids),
-                    "start": iso_utc(window.start),
-                    "end": iso_utc(window.end),
-                    "reason": window.reason,
-                    "notices": {customer: iso_utc(at)
-                                for customer, at in sorted(window.notices.items())},
-                }
-                for window in sorted(self.maintenance, key=lambda w: w.id)
-            ]
-        }
+    def evidence(self) -> RevisionEvidence:
+        """What a statement shows besides the report, frozen with a revision: the month's
+        maintenance windows, each with the services it covers (a server's window covers its
+        projects) and when its notice reached each customer (R-EX1, D-3)."""
+        return RevisionEvidence(tuple(
+            FrozenWindow(window.id, tuple(sorted(window.service_ids)), window.start,
+                         window.end, window.reason, dict(sorted(window.notices.items())))
+            for window in sorted(self.maintenance, key=lambda w: w.id)
+        ))
 
     def digest(self) -> str:
         return inputs_digest(

@@ -10,19 +10,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 from monitor.actions.common import iso_utc, known
-from monitor.actions.inputs import month_inputs
+from monitor.actions.inputs import (
+    FrozenWindow,
+    RevisionEvidence,
+    month_inputs,
+)
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.sla import (
     MonthReport,
 )
-from monitor.sla.report import VantageProblemLine
+from monitor.sla.report import CustomerReport, IncidentLine, VantageProblemLine
 from monitor.store import audit, claims, reports
 from monitor.store import cluster as cluster_store
 from monitor.store.reports import RevisionRecord
@@ -32,11 +36,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPARED",
+    "COMPARED_INCIDENT",
     "Change",
     "Closing",
+    "FrozenRevision",
+    "FrozenWindow",
     "ReviewNoted",
+    "RevisionEvidence",
     "close_month",
     "customer_changes",
+    "frozen_revision",
     "month_report",
 ]
 
@@ -104,38 +113,71 @@ class Closing:
     reviews: list[ReviewNoted] = dataclasses.field(default_factory=list)
 
 
-#: What a new revision compares with the previous one, per customer.
-COMPARED = (
-    "downtime_seconds",
-    "excluded_seconds",
-    "unknown_seconds",
-    "availability_percent",
-    "tier",
-    "credit_days_total",
-    "credit_value",
-    "partial_credit_days",
-    "refund_amount",
-    "notification_breaches",
-    "detection_breaches",
+@dataclass(frozen=True)
+class FrozenRevision:
+    """A closed month's revision as stored (R-C3), its report read back typed
+    (:meth:`MonthReport.from_json`): the figures as the JSON shows them (R-M6)."""
+
+    calendar: str
+    month: str
+    revision: int
+    closed_at: dt.datetime
+    inputs_hash: str
+    report: MonthReport
+    # What statements show besides the report (issue 14); None before statements existed.
+    evidence: RevisionEvidence | None = None
+
+
+def frozen_revision(record: RevisionRecord) -> FrozenRevision:
+    """``record`` with its SPEC section 7 JSON and its evidence read back typed."""
+    return FrozenRevision(record.calendar, record.month, record.revision, record.closed_at,
+                          record.inputs_hash, MonthReport.from_json(record.report),
+                          None if record.evidence is None
+                          else RevisionEvidence.from_json(record.evidence))
+
+
+#: What a new revision compares with the previous one, per customer: each figure by its
+#: name in the report's JSON, and how to read it.
+COMPARED: tuple[tuple[str, Callable[[CustomerReport], object]], ...] = (
+    ("downtime_seconds", lambda c: c.downtime_seconds),
+    ("excluded_seconds", lambda c: c.excluded_seconds),
+    ("unknown_seconds", lambda c: c.unknown_seconds),
+    ("availability_percent", lambda c: c.availability_percent),
+    ("tier", lambda c: c.tier),
+    ("credit_days_total", lambda c: c.credit_days_total),
+    ("credit_value", lambda c: c.credit_value),
+    ("partial_credit_days", lambda c: c.partial_credit_days),
+    ("refund_amount", lambda c: c.refund_amount),
+    ("notification_breaches", lambda c: c.notification_breaches),
+    ("detection_breaches", lambda c: c.detection_breaches),
+)
+
+#: What a new revision compares of an incident both revisions count.
+COMPARED_INCIDENT: tuple[tuple[str, Callable[[IncidentLine], object]], ...] = (
+    ("counted_seconds", lambda i: i.counted_seconds),
+    ("cause", lambda i: i.cause),
+    ("start", lambda i: i.start),
+    ("end", lambda i: i.end),
 )
 
 
-def _differences(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
-    before = {c["customer"]: c for c in _customers(old)}
+def _differences(old: MonthReport, new: MonthReport) -> list[str]:
+    before = {c.customer: c for c in old.customers}
     changes = []
-    for customer in _customers(new):
-        previous = before.get(customer["customer"])
+    for customer in new.customers:
+        previous = before.get(customer.customer)
         if previous is None:
-            changes.append(f"{customer['customer']}: new in this revision")
+            changes.append(f"{customer.customer}: new in this revision")
             continue
-        changes += [f"{customer['customer']}: {change}"
+        changes += [f"{customer.customer}: {change}"
                     for change in customer_changes(previous, customer)]
     return changes
 
 
 class Change(NamedTuple):
     """One difference between two revisions' records of a customer: a figure
-    (``incident`` None) or an incident's (``field`` "added"/"removed" for the whole)."""
+    (``incident`` None) or an incident's (``field`` "added"/"removed" for the whole), its
+    values as the revisions froze them (:meth:`MonthReport.from_json`)."""
 
     field: str
     before: object
@@ -148,17 +190,32 @@ class Change(NamedTuple):
         if self.field == "removed":
             return f"incident {self.incident}: no longer counted in this month"
         prefix = "" if self.incident is None else f"incident {self.incident}: "
-        return f"{prefix}{self.field} {self.before!r} -> {self.after!r}"
+        return f"{prefix}{self.field} {_as_json(self.before)} -> {_as_json(self.after)}"
 
 
-def customer_changes(old: Mapping[str, object], new: Mapping[str, object]) -> list[Change]:
-    """What differs between two revisions' records of one customer (the SPEC section 7
-    JSON): each :data:`COMPARED` figure, then each incident that appeared, went or changed
-    its counted time or cause. Empty when the customer's figures and incidents are the same
-    (a corrected statement is owed only then, issue 14)."""
-    changes = [Change(key, old.get(key), new.get(key))
-               for key in COMPARED if old.get(key) != new.get(key)]
-    before, after = _incidents(old), _incidents(new)
+def _as_json(value: object) -> str:
+    """A frozen value as the report's JSON writes it: ``99.663``, ``[3]``,
+    ``'2026-10-05T10:00:00Z'`` (a number read back keeps the digits JSON showed)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, tuple):
+        return repr(list(value))
+    if isinstance(value, dt.datetime):
+        return repr(iso_utc(value))
+    return repr(value)
+
+
+def customer_changes(old: CustomerReport | None, new: CustomerReport) -> list[Change]:
+    """What differs between two revisions' records of one customer (``old`` None: the
+    earlier revision did not have it): each :data:`COMPARED` figure, then each incident
+    that appeared, went or changed its counted time, cause or times. Empty when the
+    customer's figures and incidents are the same (a corrected statement is owed only
+    then, issue 14)."""
+    changes = [Change(name, None if old is None else read(old), read(new))
+               for name, read in COMPARED
+               if (None if old is None else read(old)) != read(new)]
+    before = {} if old is None else {i.id: i for i in old.incidents}
+    after = {i.id: i for i in new.incidents}
     for incident_id in sorted(before.keys() | after.keys()):
         was, now = before.get(incident_id), after.get(incident_id)
         if was is None:
@@ -166,22 +223,9 @@ def customer_changes(old: Mapping[str, object], new: Mapping[str, object]) -> li
         elif now is None:
             changes.append(Change("removed", was, None, incident_id))
         else:
-            changes += [Change(key, was.get(key), now.get(key), incident_id)
-                        for key in ("counted_seconds", "cause", "start", "end")
-                        if was.get(key) != now.get(key)]
+            changes += [Change(name, read(was), read(now), incident_id)
+                        for name, read in COMPARED_INCIDENT if read(was) != read(now)]
     return changes
-
-
-def _incidents(customer: Mapping[str, object]) -> dict[int, dict[str, object]]:
-    found = customer.get("incidents", [])
-    if not isinstance(found, list):
-        return {}
-    return {i["id"]: i for i in found if isinstance(i, dict) and isinstance(i.get("id"), int)}
-
-
-def _customers(report: Mapping[str, object]) -> list[dict[str, object]]:
-    customers = report.get("customers", [])
-    return [c for c in customers if isinstance(c, dict)] if isinstance(customers, list) else []
 
 
 async def close_month(
@@ -209,11 +253,12 @@ async def close_month(
         if latest is not None and latest.inputs_hash == digest:
             return Closing(period.label, latest.revision, False, digest, [])
         revision = 1 if latest is None else latest.revision + 1
-        changes = [] if latest is None else _differences(latest.report, report)
+        changes = [] if latest is None else _differences(
+            MonthReport.from_json(latest.report), MonthReport.from_json(report))
         await reports.add_revision(
             tx,
             RevisionRecord(period.calendar, period.label, revision, now, digest, report,
-                           inputs.evidence()),
+                           inputs.evidence().to_json()),
         )
         reviews = await _note_reviews(tx, computed, revision, now)
     return Closing(period.label, revision, True, digest, changes, reviews)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from monitor.actions.links import claim_link_keys
 from monitor.actions.mail import StatementMail
@@ -169,16 +168,15 @@ async def remind(
     links = claim_link_keys(settings)  # each reminder links to the claim form
     reminded: list[str] = []
     stopped = False
-    for record in frozen.report.get("customers", []):
-        customer = record.get("customer")
+    for record in frozen.report.customers:
+        customer = record.customer
         if customer not in settings.topology.customers or customer in done:
             continue
         if stopping is not None and stopping():
             stopped = True
             break
-        days = Decimal(str(record.get("credit_days_total") or 0))
-        amount = Decimal(str(record.get("refund_amount") or 0))
-        if statement_withheld(_RULES.get(record.get("ineligible_reason") or "")):
+        days, amount = record.credit_days_total, record.refund_amount
+        if statement_withheld(_RULES.get(record.ineligible_reason or "")):
             continue
         if not reminder_owed(credit_days=days, refund_amount=amount,
                              claimed=customer in claimed, period=period,

@@ -13,7 +13,7 @@
 * A statement shows a **frozen revision**, never live figures: what the customer receives
   and what the provider reads later are the same numbers, with the revision number and
   its input hash. The month's maintenance windows and notices are frozen with the
-  revision (:meth:`monitor.actions.reports.MonthInputs.evidence`).
+  revision (:meth:`monitor.actions.inputs.MonthInputs.evidence`).
 * ``send_statements`` **closes the month first** (:func:`close_month`: nothing new when the
   records did not change), so that what is sent is the latest truth; ``dry_run`` writes
   nothing and says what it would freeze and send.
@@ -42,13 +42,19 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from monitor.actions.common import MAX_ID, iso_utc, known
 from monitor.actions.inputs import month_inputs
 from monitor.actions.links import LinkKeys, PageLink, claim_form_link, claim_link_keys
 from monitor.actions.mail import StatementFiles, StatementMail
-from monitor.actions.reports import Change, close_month, customer_changes
+from monitor.actions.reports import (
+    Change,
+    FrozenRevision,
+    FrozenWindow,
+    close_month,
+    customer_changes,
+    frozen_revision,
+)
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.present import format_days, format_duration, format_money, format_time
@@ -65,8 +71,12 @@ from monitor.present.statement import (
 from monitor.present.text import has_arabic_script, one_line
 from monitor.sla import (
     INELIGIBLE_REASONS,
+    CreditLine,
+    CustomerReport,
+    IncidentLine,
     IneligibleRule,
     MonthPeriod,
+    MonthReport,
     claim_deadline,
     in_time,
     notice_due,
@@ -75,7 +85,6 @@ from monitor.sla import (
 from monitor.store import Database, claims, outbox, reports
 from monitor.store import statements as stored
 from monitor.store.outbox import QueuedMessage
-from monitor.store.reports import RevisionRecord
 from monitor.store.statements import StatementRecord
 
 __all__ = [
@@ -93,8 +102,9 @@ _RULES = {reason: rule for rule, reason in INELIGIBLE_REASONS.items()}
 
 async def revision_of(
     db: Database, settings: Settings, period: MonthPeriod, number: int | None = None
-) -> RevisionRecord:
-    """Revision ``number`` (default: the latest) of a closed month, or :class:`InputError`."""
+) -> FrozenRevision:
+    """Revision ``number`` (default: the latest) of a closed month, its report typed, or
+    :class:`InputError`."""
     if number is not None and not 1 <= number <= MAX_ID:
         raise InputError("revision", number, "a revision number from 1 (the first freeze "
                          "of a month is revision 1)")
@@ -108,15 +118,16 @@ async def revision_of(
     if found is None:
         raise InputError("revision", number, f"a revision of {period.label}: 1 to "
                          f"{latest.revision}")
-    return found
+    return frozen_revision(found)
 
 
-def _customer_record(revision: RevisionRecord, customer: str) -> dict[str, Any]:
-    for record in revision.report.get("customers", []):
-        if isinstance(record, dict) and record.get("customer") == customer:
-            return record
-    raise InputError("customer", customer, f"a customer in revision {revision.revision} of "
-                     f"{revision.month} (it was frozen before this customer was configured)")
+def _customer_record(revision: FrozenRevision, customer: str) -> CustomerReport:
+    try:
+        return revision.report.customer(customer)
+    except KeyError:
+        raise InputError("customer", customer, f"a customer in revision {revision.revision} "
+                         f"of {revision.month} (it was frozen before this customer was "
+                         "configured)") from None
 
 
 async def statement(
@@ -150,7 +161,7 @@ async def statement(
 def build_statement(
     settings: Settings,
     period: MonthPeriod,
-    frozen: RevisionRecord,
+    frozen: FrozenRevision,
     customer: str,
     *,
     now: dt.datetime,
@@ -167,16 +178,14 @@ def build_statement(
     deadline = claim_deadline(period, settings.policy)
     link = claim_form_link(settings, links, customer, deadline=deadline, now=now)
     depends_on = settings.topology.dependencies(customer)
-    breaches = set(record.get("notification_breaches") or ())
-    rule = _RULES.get(record.get("ineligible_reason") or "")
-    incidents = tuple(_incident(settings, incident, breaches)
-                      for incident in record.get("incidents") or ())
+    breaches = set(record.notification_breaches)
+    rule = _RULES.get(record.ineligible_reason or "")
+    incidents = tuple(_incident(settings, incident, breaches) for incident in record.incidents)
     evidence = frozen.evidence
     maintenance = () if evidence is None else tuple(
         _window(settings, window, customer)
-        for window in evidence.get("maintenance", [])
-        if depends_on & set(window.get("services", ())))
-    currency = str(record.get("currency") or configured.fee.currency)
+        for window in evidence.maintenance if depends_on & set(window.services))
+    currency = record.currency or configured.fee.currency
     return Statement(
         provider=settings.provider.name,
         customer=customer,
@@ -189,28 +198,28 @@ def build_statement(
         revision=frozen.revision,
         inputs_hash=frozen.inputs_hash,
         closed_at=frozen.closed_at,
-        period_seconds=int(record["period_seconds"]),
-        downtime_seconds=int(record["downtime_seconds"]),
-        excluded_seconds=int(record["excluded_seconds"]),
-        excluded_by_reason={k: int(v) for k, v in dict(record["excluded_by_reason"]).items()},
-        unknown_seconds=int(record["unknown_seconds"]),
-        availability_percent=_decimal(record["availability_percent"]),
-        target_percent=_decimal(record["target_percent"]),
-        tier=record.get("tier"),
-        tier_credit_days=int(record.get("tier_credit_days") or 0),
-        notification_credit_days=int(record.get("notification_credit_days") or 0),
-        partial_credit_days=_decimal(record.get("partial_credit_days") or 0),
-        refund_amount=_decimal(record.get("refund_amount") or 0),
-        credit_days_total=_decimal(record.get("credit_days_total") or 0),
-        credit_value=_decimal(record.get("credit_value") or 0),
+        period_seconds=record.period_seconds,
+        downtime_seconds=record.downtime_seconds,
+        excluded_seconds=record.excluded_seconds,
+        excluded_by_reason=dict(record.excluded_by_reason),
+        unknown_seconds=record.unknown_seconds,
+        availability_percent=record.availability_percent,
+        target_percent=record.target_percent,
+        tier=record.tier,
+        tier_credit_days=record.tier_credit_days,
+        notification_credit_days=record.notification_credit_days,
+        partial_credit_days=record.partial_credit_days,
+        refund_amount=record.refund_amount,
+        credit_days_total=record.credit_days_total,
+        credit_value=record.credit_value,
         currency=currency,
         fee_per_year=configured.fee.amount,
         ineligible_rule=rule,
         no_credit_because=_no_credit(settings, customer, rule),
         incidents=incidents,
         maintenance=maintenance,
-        credit_lines=tuple(_credit(line, record) for line in record.get("credit_lines") or ()),
-        detection_breaches=tuple(record.get("detection_breaches") or ()),
+        credit_lines=tuple(_credit(line, record) for line in record.credit_lines),
+        detection_breaches=record.detection_breaches,
         claim_deadline=deadline,
         how_to_claim=_how_to_claim(settings, customer, period, frozen.revision, link),
         claim_link=None if link is None else link.url,
@@ -224,10 +233,6 @@ def build_statement(
     )
 
 
-def _decimal(value: object) -> Decimal:
-    return Decimal(str(value))
-
-
 def _label(settings: Settings, target_id: str) -> str:
     topology = settings.topology
     target = topology.services.get(target_id) or topology.servers.get(target_id)
@@ -235,43 +240,37 @@ def _label(settings: Settings, target_id: str) -> str:
     return f"{one_line(name, 120)} ({target_id})" if name else target_id
 
 
-def _incident(settings: Settings, incident: Mapping[str, Any], breaches: set[int]) -> IncidentRow:
-    start = _instant(incident["start"])
-    after = incident.get("notified_after_seconds")
+def _incident(settings: Settings, incident: IncidentLine, breaches: set[int]) -> IncidentRow:
+    after = incident.notified_after_seconds
     return IncidentRow(
-        id=int(incident["id"]),
-        service=_label(settings, str(incident["service"])),
-        start=start,
-        end=None if incident.get("end") is None else _instant(incident["end"]),
-        counted_seconds=int(incident["counted_seconds"]),
-        cause=str(incident["cause"]),
-        notified_at=None if after is None else start + dt.timedelta(seconds=int(after)),
-        notified_after_seconds=None if after is None else int(after),
-        notification_late=int(incident["id"]) in breaches,
-        detection_seconds=incident.get("detection_seconds"),
+        id=incident.id,
+        service=_label(settings, incident.service),
+        start=incident.start,
+        end=incident.end,
+        counted_seconds=incident.counted_seconds,
+        cause=incident.cause,
+        notified_at=None if after is None else incident.start + dt.timedelta(seconds=after),
+        notified_after_seconds=after,
+        notification_late=incident.id in breaches,
+        detection_seconds=incident.detection_seconds,
     )
 
 
-def _window(settings: Settings, window: Mapping[str, Any], customer: str) -> MaintenanceRow:
-    start = _instant(window["start"])
-    notice = window.get("notices", {}).get(customer)
-    notice_at = None if notice is None else _instant(notice)
+def _window(settings: Settings, window: FrozenWindow, customer: str) -> MaintenanceRow:
+    start = window.start
+    notice_at = window.notices.get(customer)
     due = notice_due(start, settings.policy)
     depends_on = settings.topology.dependencies(customer)
     return MaintenanceRow(
-        id=int(window["id"]),
-        services=tuple(_label(settings, s) for s in window["services"] if s in depends_on),
+        id=window.id,
+        services=tuple(_label(settings, s) for s in window.services if s in depends_on),
         start=start,
-        end=_instant(window["end"]),
-        reason=one_line(str(window.get("reason") or ""), 500),
+        end=window.end,
+        reason=one_line(window.reason, 500),
         notice_at=notice_at,
         notice_due=due,
         excluded=notice_at is not None and in_time(notice_at, due),
     )
-
-
-def _instant(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 _CREDITS = {
@@ -284,17 +283,15 @@ _CREDITS = {
 }
 
 
-def _credit(line: Mapping[str, Any], record: Mapping[str, Any]) -> CreditRow:
-    found = [("incidents", line.get("incidents")), ("maintenance windows",
-             line.get("maintenance")), ("tickets", line.get("tickets"))]
+def _credit(line: CreditLine, record: CustomerReport) -> CreditRow:
+    found = [("incidents", line.incidents), ("maintenance windows", line.maintenance),
+             ("tickets", line.tickets)]
     evidence = "; ".join(f"{kind} {', '.join(f'#{i}' for i in ids)}" for kind, ids in found
                          if ids)
-    rule = str(line["rule"])
-    what = _CREDITS.get(rule, rule)
-    if rule == "R-T1" and record.get("tier"):
-        what = f"tier {record['tier']}: " + what.partition(": ")[2]
-    return CreditRow(rule, what, None if line.get("days") is None else _decimal(line["days"]),
-                     None if line.get("amount") is None else _decimal(line["amount"]), evidence)
+    what = _CREDITS.get(line.rule, line.rule)
+    if line.rule == "R-T1" and record.tier:
+        what = f"tier {record.tier}: " + what.partition(": ")[2]
+    return CreditRow(line.rule, what, line.days, line.amount, evidence)
 
 
 def _no_credit(settings: Settings, customer: str, rule: IneligibleRule | None) -> str | None:
@@ -425,11 +422,14 @@ async def send_statements(
                    for number in {s.revision for s in sent if s.revision != frozen.revision}}
         mails = {m.dedupe_key: m for m in await outbox.find(
             tx, [s.dedupe_key for s in sent if s.revision == frozen.revision])}
+    # Each earlier revision a statement was sent for, read once for every customer's plan.
+    earlier_reports = {number: None if found is None else MonthReport.from_json(found.report)
+                       for number, found in earlier.items()}
     result = StatementsSent(period.label, frozen.revision, created, dry_run)
     for record in _customers(frozen, settings, customer):
         if stopping is not None and stopping():
             break
-        item = _plan(settings, frozen, record, customer, sent, earlier, mails)
+        item = _plan(settings, frozen, record, customer, sent, earlier_reports, mails)
         if item.status != "would_send":
             result.items.append(item)
             continue
@@ -442,8 +442,9 @@ async def send_statements(
 
 async def _would_freeze(
     db: Database, settings: Settings, period: MonthPeriod, now: dt.datetime
-) -> tuple[RevisionRecord, bool]:
-    """What ``close_month`` would freeze now, without writing (``dry_run``)."""
+) -> tuple[FrozenRevision, bool]:
+    """What ``close_month`` would freeze now, without writing (``dry_run``): the report as
+    it would read back (its numbers as shown, R-M6)."""
     if now < period.end:
         raise InputError("month", period.label,
                          f"a month that has ended (this one ends {iso_utc(period.end)})")
@@ -452,33 +453,33 @@ async def _would_freeze(
     async with db.reading() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
     if latest is not None and latest.inputs_hash == digest:
-        return latest, False
+        return frozen_revision(latest), False
     number = 1 if latest is None else latest.revision + 1
-    return RevisionRecord(period.calendar, period.label, number, now, digest,
-                          inputs.compute(now).to_json(), inputs.evidence()), True
+    report = MonthReport.from_json(inputs.compute(now).to_json())
+    return FrozenRevision(period.calendar, period.label, number, now, digest, report,
+                          inputs.evidence()), True
 
 
 def _customers(
-    frozen: RevisionRecord, settings: Settings, customer: str | None
-) -> list[dict[str, Any]]:
-    records = [r for r in frozen.report.get("customers", []) if isinstance(r, dict)]
+    frozen: FrozenRevision, settings: Settings, customer: str | None
+) -> list[CustomerReport]:
     if customer is not None:
         return [_customer_record(frozen, customer)]
     # A customer no longer configured has no contacts to send to.
-    return [r for r in records if r.get("customer") in settings.topology.customers]
+    return [r for r in frozen.report.customers if r.customer in settings.topology.customers]
 
 
 def _plan(
     settings: Settings,
-    frozen: RevisionRecord,
-    record: Mapping[str, Any],
+    frozen: FrozenRevision,
+    record: CustomerReport,
     asked: str | None,
     sent: list[StatementRecord],
-    earlier: Mapping[int, RevisionRecord | None],
+    earlier: Mapping[int, MonthReport | None],
     mails: Mapping[str, QueuedMessage],
 ) -> StatementItem:
-    customer = str(record["customer"])
-    rule = _RULES.get(record.get("ineligible_reason") or "")
+    customer = record.customer
+    rule = _RULES.get(record.ineligible_reason or "")
     if asked is None and statement_withheld(rule):
         return StatementItem(customer, "withheld", why=f"{rule}: no statement unless asked for "
                              "(a lapsed subscription or a clone gets no customer e-mail)")
@@ -492,9 +493,8 @@ def _plan(
         return StatementItem(customer, "would_send", "statement", frozen.revision)
     previous = earlier.get(before.revision)
     old = None if previous is None else next(
-        (c for c in previous.report.get("customers", []) if c.get("customer") == customer), None)
-    changes = tuple(_told(settings, change, record)
-                    for change in customer_changes(old or {}, record))
+        (c for c in previous.customers if c.customer == customer), None)
+    changes = tuple(_told(settings, change, record) for change in customer_changes(old, record))
     if not changes:
         return StatementItem(customer, "unchanged", revision=frozen.revision,
                              corrects=before.revision,
@@ -540,26 +540,26 @@ _FIGURES = {
 }
 
 
-def _told(settings: Settings, change: Change, record: Mapping[str, Any]) -> str:
+def _told(settings: Settings, change: Change, record: CustomerReport) -> str:
     """A change as the correction tells the customer: ``counted downtime: 2 h 30 min, now
     0 s``; times in the provider's zone and calendar, durations and money as everywhere."""
-    currency = str(record.get("currency") or "")
+    currency = record.currency
 
     def shown(value: object) -> str:
-        if value is None or value == []:
+        if value is None or value == ():
             return "none"
-        if change.field.endswith("_seconds") and isinstance(value, int | float):
+        if change.field.endswith("_seconds") and isinstance(value, int):
             return format_duration(value)
         if change.field == "availability_percent":
             return f"{value} %"
-        if change.field in ("credit_value", "refund_amount"):
-            return format_money(Decimal(str(value)), currency)
-        if change.field in ("credit_days_total", "partial_credit_days"):
-            return format_days(Decimal(str(value)))
-        if change.field in ("start", "end") and isinstance(value, str):
-            return format_time(dt.datetime.fromisoformat(value.replace("Z", "+00:00")),
-                               settings.timezone, settings.calendar)
-        if isinstance(value, list):
+        if change.field in ("credit_value", "refund_amount") and isinstance(value, Decimal):
+            return format_money(value, currency)
+        if change.field in ("credit_days_total", "partial_credit_days") and isinstance(
+                value, Decimal):
+            return format_days(value)
+        if isinstance(value, dt.datetime):
+            return format_time(value, settings.timezone, settings.calendar)
+        if isinstance(value, tuple):
             return ", ".join(f"#{i}" for i in value)
         return CAUSE_LABELS.get(str(value), str(value))
 
@@ -576,7 +576,7 @@ async def _queue(
     db: Database,
     settings: Settings,
     period: MonthPeriod,
-    frozen: RevisionRecord,
+    frozen: FrozenRevision,
     item: StatementItem,
     mail: StatementMail,
     actor: str,

@@ -4,7 +4,13 @@ Numbers are kept exact (int seconds, Decimal days and money) and rounded only
 in :meth:`MonthReport.to_json` (R-M6). Times in JSON are ISO 8601 UTC with a
 ``Z`` suffix and whole seconds, e.g. ``"2026-03-01T10:00:00Z"``.
 
-``json.dumps(report.to_json())`` is the document the CLI and the HTTP API print.
+``json.dumps(report.to_json())`` is the document the CLI and the HTTP API print, and what a
+closed month freezes (R-C3). ``MonthReport.from_json`` reads a frozen revision back as the
+same typed objects, beside each ``to_json``: ``from_json(to_json(r)) == r`` for a report whose
+numbers are as shown, and ``to_json(from_json(j)) == j`` for every stored document (every
+key has been written since the first revision; a cluster's ``confirmed_by`` and
+``vantage_problems`` only where a cluster ran). A stored document that is not such a report
+is a :class:`monitor.errors.StoreError` naming the field.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import NamedTuple
 
 from monitor.sla.calendar import MonthPeriod
 from monitor.sla.inputs import Cause
+from monitor.sla.stored import Fields
 
 __all__ = [
     "JSON",
@@ -94,6 +101,15 @@ class IncidentLine(NamedTuple):
             "notified_after_seconds": self.notified_after_seconds,
         }
 
+    @classmethod
+    def from_json(cls, document: object, where: str = "incident") -> IncidentLine:
+        """The line ``to_json`` wrote (a cluster's ``confirmed_by`` is the month's)."""
+        fields = Fields(document, where)
+        return cls(fields.integer("id"), fields.text("service"), fields.instant("start"),
+                   fields.optional_instant("end"), fields.integer("counted_seconds"),
+                   fields.cause("cause"), fields.optional_integer("detection_seconds"),
+                   fields.optional_integer("notified_after_seconds"))
+
 
 @dataclass(frozen=True, slots=True)
 class CreditLine:
@@ -115,6 +131,13 @@ class CreditLine:
             "maintenance": list(self.maintenance),
             "tickets": list(self.tickets),
         }
+
+    @classmethod
+    def from_json(cls, document: object, where: str = "credit line") -> CreditLine:
+        fields = Fields(document, where)
+        return cls(fields.text("rule"), fields.optional_decimal("days"),
+                   fields.optional_decimal("amount"), fields.integers("incidents"),
+                   fields.integers("maintenance"), fields.integers("tickets"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +192,36 @@ class CustomerReport:
             "incidents": [incident.to_json() for incident in self.incidents],
         }
 
+    @classmethod
+    def from_json(cls, document: object, where: str = "customer") -> CustomerReport:
+        """The customer ``to_json`` wrote: its numbers as shown (R-M6), exact from then on."""
+        fields = Fields(document, where)
+        return cls(
+            customer=fields.text("customer"),
+            period_seconds=fields.integer("period_seconds"),
+            downtime_seconds=fields.integer("downtime_seconds"),
+            excluded_seconds=fields.integer("excluded_seconds"),
+            excluded_by_reason=fields.seconds_by_name("excluded_by_reason"),
+            unknown_seconds=fields.integer("unknown_seconds"),
+            availability_percent=fields.decimal("availability_percent"),
+            target_percent=fields.decimal("target_percent"),
+            tier=fields.optional_text("tier"),
+            tier_credit_days=fields.integer("tier_credit_days"),
+            notification_breaches=fields.integers("notification_breaches"),
+            notification_credit_days=fields.integer("notification_credit_days"),
+            detection_breaches=fields.integers("detection_breaches"),
+            partial_credit_days=fields.decimal("partial_credit_days"),
+            refund_amount=fields.decimal("refund_amount"),
+            credit_days_total=fields.decimal("credit_days_total"),
+            credit_value=fields.decimal("credit_value"),
+            currency=fields.text("currency"),
+            ineligible_reason=fields.optional_text("ineligible_reason"),
+            credit_lines=tuple(CreditLine.from_json(line, where) for line, where
+                               in fields.items("credit_lines")),
+            incidents=tuple(IncidentLine.from_json(line, where) for line, where
+                            in fields.items("incidents")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class MonthReport:
@@ -211,6 +264,30 @@ class MonthReport:
             ]
         return document
 
+    @classmethod
+    def from_json(cls, document: object) -> MonthReport:
+        """The report ``to_json`` wrote (a frozen revision, R-C3), typed again. A cluster's
+        report (it has ``vantage_problems``) gets its ``confirmed_by`` back from its
+        incidents; an incident no vantage confirmed is not in it (``to_json`` writes ``[]``
+        for it either way)."""
+        fields = Fields(document, "report")
+        period = MonthPeriod(fields.text("month"), fields.calendar("calendar"),
+                             fields.text("timezone"), fields.instant("period_start"),
+                             fields.instant("period_end"))
+        customers = fields.items("customers")
+        if not fields.has("vantage_problems"):
+            return cls(period, tuple(CustomerReport.from_json(c, w) for c, w in customers))
+        confirmed_by: dict[int, tuple[str, ...]] = {}
+        for customer, where in customers:
+            for incident, at in Fields(customer, where).items("incidents"):
+                line = Fields(incident, at)
+                vantages = line.texts("confirmed_by")
+                if vantages:
+                    confirmed_by[line.integer("id")] = vantages
+        return cls(period, tuple(CustomerReport.from_json(c, w) for c, w in customers),
+                   confirmed_by, tuple(VantageProblemLine.from_json(line, where) for line, where
+                                       in fields.items("vantage_problems")))
+
 
 class VantageProblemLine(NamedTuple):
     """A target some vantages saw down, short of the quorum (issue 15): their path to it
@@ -224,3 +301,9 @@ class VantageProblemLine(NamedTuple):
     def to_json(self) -> dict[str, JSON]:
         return {"target": self.target, "vantage": self.vantage, "start": iso_utc(self.start),
                 "end": None if self.end is None else iso_utc(self.end)}
+
+    @classmethod
+    def from_json(cls, document: object, where: str = "vantage problem") -> VantageProblemLine:
+        fields = Fields(document, where)
+        return cls(fields.text("target"), fields.text("vantage"), fields.instant("start"),
+                   fields.optional_instant("end"))

@@ -1,0 +1,149 @@
+"""Reading a stored JSON document back field by field, each value checked for its type.
+
+A frozen report revision (R-C3) is JSON in the database; :meth:`MonthReport.from_json
+<monitor.sla.report.MonthReport.from_json>` reads it through :class:`Fields`, so a renamed or
+mistyped field is a :class:`~monitor.errors.StoreError` naming where it is, never a
+``KeyError`` three calls later::
+
+    >>> Fields({"id": 3, "end": None}, "incident").integer("id")
+    3
+    >>> Fields({"id": "3"}, "customers[0].incidents[2]").integer("id")
+    Traceback (most recent call last):
+    ...
+    monitor.errors.StoreError: stored report: customers[0].incidents[2].id is '3', expected an integer
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import cast
+
+from monitor.errors import StoreError
+from monitor.sla.calendar import CALENDARS, CalendarName
+from monitor.sla.inputs import CAUSES, Cause
+
+__all__ = ["Fields"]
+
+
+class Fields:
+    """One JSON object of a stored document; ``where`` is its path, for errors."""
+
+    __slots__ = ("_document", "_where")
+
+    def __init__(self, document: object, where: str) -> None:
+        if not isinstance(document, Mapping):
+            raise _wrong(where, document, "an object")
+        self._document: Mapping[str, object] = document
+        self._where = where
+
+    def has(self, key: str) -> bool:
+        return key in self._document
+
+    def _value(self, key: str) -> object:
+        try:
+            return self._document[key]
+        except KeyError:
+            raise StoreError(f"stored report: {self._where}.{key} is missing") from None
+
+    def integer(self, key: str) -> int:
+        value = self._value(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _wrong(f"{self._where}.{key}", value, "an integer")
+
+    def optional_integer(self, key: str) -> int | None:
+        return None if self._value(key) is None else self.integer(key)
+
+    def decimal(self, key: str) -> Decimal:
+        """A number as JSON shows it (``99.663``, ``7.5``, ``8``), exactly: a float through
+        its shortest repr, which is the decimal ``to_json`` rounded it to."""
+        value = self._value(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _wrong(f"{self._where}.{key}", value, "a number")
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+    def optional_decimal(self, key: str) -> Decimal | None:
+        return None if self._value(key) is None else self.decimal(key)
+
+    def text(self, key: str) -> str:
+        value = self._value(key)
+        if isinstance(value, str):
+            return value
+        raise _wrong(f"{self._where}.{key}", value, "a string")
+
+    def optional_text(self, key: str) -> str | None:
+        return None if self._value(key) is None else self.text(key)
+
+    def instant(self, key: str) -> datetime:
+        """An ISO 8601 UTC time as :func:`monitor.sla.report.iso_utc` writes it."""
+        text = self.text(key)
+        try:
+            instant = datetime.fromisoformat(text)
+        except ValueError:
+            instant = None
+        if instant is None or instant.tzinfo is None:
+            raise _wrong(f"{self._where}.{key}", text, "an ISO 8601 UTC time such as "
+                         "2026-03-01T10:00:00Z")
+        return instant
+
+    def optional_instant(self, key: str) -> datetime | None:
+        return None if self._value(key) is None else self.instant(key)
+
+    def cause(self, key: str) -> Cause:
+        value = self.text(key)
+        if value not in CAUSES:
+            raise _wrong(f"{self._where}.{key}", value, f"one of {', '.join(CAUSES)}")
+        return value
+
+    def calendar(self, key: str) -> CalendarName:
+        value = self.text(key)
+        if value not in CALENDARS:
+            raise _wrong(f"{self._where}.{key}", value, f"one of {', '.join(CALENDARS)}")
+        return value
+
+    def _list(self, key: str) -> list[object]:
+        value = self._value(key)
+        if isinstance(value, list):
+            return value
+        raise _wrong(f"{self._where}.{key}", value, "a list")
+
+    def integers(self, key: str) -> tuple[int, ...]:
+        found = self._list(key)
+        for index, item in enumerate(found):
+            if not isinstance(item, int) or isinstance(item, bool):
+                raise _wrong(f"{self._where}.{key}[{index}]", item, "an integer")
+        return tuple(cast(list[int], found))
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        found = self._list(key)
+        for index, item in enumerate(found):
+            if not isinstance(item, str):
+                raise _wrong(f"{self._where}.{key}[{index}]", item, "a string")
+        return tuple(cast(list[str], found))
+
+    def seconds_by_name(self, key: str) -> dict[str, int]:
+        """An object of integer seconds by name (``excluded_by_reason``)."""
+        value = self._value(key)
+        if not isinstance(value, Mapping):
+            raise _wrong(f"{self._where}.{key}", value, "an object")
+        named = Fields(value, f"{self._where}.{key}")
+        return {name: named.integer(name) for name in value}
+
+    def instants_by_name(self, key: str) -> dict[str, datetime]:
+        """An object of times by name (a maintenance window's ``notices`` by customer)."""
+        value = self._value(key)
+        if not isinstance(value, Mapping):
+            raise _wrong(f"{self._where}.{key}", value, "an object")
+        named = Fields(value, f"{self._where}.{key}")
+        return {name: named.instant(name) for name in value}
+
+    def items(self, key: str) -> list[tuple[object, str]]:
+        """The elements of the list ``key``, each with its path."""
+        return [(item, f"{self._where}.{key}[{index}]")
+                for index, item in enumerate(self._list(key))]
+
+
+def _wrong(where: str, value: object, allowed: str) -> StoreError:
+    return StoreError(f"stored report: {where} is {value!r}, expected {allowed}")

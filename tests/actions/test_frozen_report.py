@@ -1,0 +1,71 @@
+"""A closed month's stored revision (R-C3) read back typed, on SQLite and PostgreSQL: the
+hand-worked October of :mod:`tests.actions.statements_world` as the database returns it,
+and what a new revision says changed, in the JSON's own forms."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from typing import Any
+
+from monitor import actions
+from monitor.actions.reports import customer_changes
+from monitor.sla import MonthReport
+from monitor.store import Database, reports
+
+from .statements_world import NOW, at, record_october, settings
+
+SETTINGS = settings()
+
+
+async def stored_october(db: Database) -> dict[str, Any]:
+    await record_october(db, SETTINGS)
+    await actions.close_month(db, SETTINGS, month="2026-10", now=NOW)
+    async with db.reading() as tx:
+        revision = await reports.latest_revision(tx, "gregorian", "2026-10")
+    assert revision is not None and revision.revision == 1
+    return revision.report
+
+
+async def test_a_closed_month_reads_back_typed_and_writes_the_same_json(db: Database) -> None:
+    """R-C3: the stored JSON, typed and written again, is the same document, key for key and
+    number for number (an int stays an int, 80.0 stays 80.0)."""
+    stored = await stored_october(db)
+    report = MonthReport.from_json(stored)
+    assert report.to_json() == stored
+    assert json.dumps(report.to_json(), sort_keys=True) == json.dumps(stored, sort_keys=True)
+    # The world's hand-worked figures, typed: 7,200 + 1,800 s counted; (2,678,400 - 9,000)
+    # / 2,678,400 = 99.66397...% shown 99.663 (R-M6); 8 days worth 80.00 EUR (R-T2).
+    acme = report.customer("acme")
+    assert (acme.downtime_seconds, acme.excluded_by_reason["maintenance"]) == (9000, 3600)
+    assert acme.availability_percent == Decimal("99.663")
+    assert (acme.tier, acme.credit_days_total, acme.credit_value) == ("1w", 8, Decimal(80))
+    assert [(i.id, i.start, i.counted_seconds) for i in acme.incidents] == [
+        (1, at(5, 10), 7200), (2, at(12, 0, 30), 0), (3, at(20, 8), 1800)]
+    assert acme.notification_breaches == (3,)
+    assert report.period.label == "2026-10" and report.period.start == at(1)
+
+
+async def test_what_changed_is_said_in_the_json_forms(db: Database) -> None:
+    """``report close`` lists what a new revision changed as the JSON shows each value (a
+    number with the digits it was frozen with, a list, a UTC time), as it always has."""
+    stored = await stored_october(db)
+    revised: Any = copy.deepcopy(stored)
+    acme = next(c for c in revised["customers"] if c["customer"] == "acme")
+    acme.update(availability_percent=99.93, credit_value=10.0, credit_days_total=1,
+                notification_breaches=[], tier=None)
+    acme["incidents"] = [dict(i, start="2026-10-20T08:10:00Z") if i["id"] == 3 else i
+                         for i in acme["incidents"] if i["id"] != 1]
+    before = MonthReport.from_json(stored).customer("acme")
+    after = MonthReport.from_json(revised).customer("acme")
+    assert [str(change) for change in customer_changes(before, after)] == [
+        "availability_percent 99.663 -> 99.93",
+        "tier '1w' -> None",
+        "credit_days_total 8 -> 1",
+        "credit_value 80.0 -> 10.0",
+        "notification_breaches [3] -> []",
+        "incident 1: no longer counted in this month",
+        "incident 3: start '2026-10-20T08:00:00Z' -> '2026-10-20T08:10:00Z'",
+    ]
+    assert customer_changes(before, MonthReport.from_json(stored).customer("acme")) == []

@@ -1,0 +1,129 @@
+"""A frozen report revision (R-C3) read back typed: ``MonthReport.from_json`` beside each
+``to_json``, the stored SPEC section 7 JSON in, the same typed report out."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.errors import StoreError
+from monitor.sla import CreditLine, CustomerReport, IncidentLine, MonthReport
+from monitor.sla.calendar import month_period
+from monitor.sla.inputs import CAUSES
+from monitor.sla.report import VantageProblemLine
+
+from .builders import MARCH, at, customer, month_report, outage
+
+EXAMPLES = settings(max_examples=150, deadline=None)
+
+ids = st.integers(min_value=1, max_value=10**9)
+seconds = st.integers(min_value=0, max_value=10**7)
+names = st.text(min_size=1, max_size=12)
+# Whole seconds, UTC: what iso_utc writes (a frozen report keeps no fractions of a second).
+instants = st.integers(min_value=0, max_value=4 * 10**9).map(
+    lambda s: datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=s))
+# Numbers as the JSON shows them (R-M6): three decimals of availability, cents of money,
+# whole or half days; a decimal with at most 15 digits is what a float carries exactly.
+availability = st.integers(min_value=0, max_value=100_000).map(lambda n: Decimal(n).scaleb(-3))
+money = st.integers(min_value=0, max_value=10**12).map(lambda n: Decimal(n).scaleb(-2))
+days = st.integers(min_value=0, max_value=2000).map(lambda n: Decimal(n) / 2)
+targets = st.sampled_from([Decimal("99.8"), Decimal("99.5"), Decimal("99"), Decimal("99.95")])
+
+
+def _incident(incident_id: int) -> st.SearchStrategy[IncidentLine]:
+    return st.builds(IncidentLine, st.just(incident_id), names, instants,
+                     st.none() | instants, seconds, st.sampled_from(CAUSES),
+                     st.none() | seconds, st.none() | seconds)
+
+
+credit_lines = st.builds(
+    CreditLine, st.sampled_from(["R-T1", "R-N1", "R-P1", "R-P2", "R-C1"]), st.none() | days,
+    st.none() | money, st.lists(ids, max_size=3).map(tuple),
+    st.lists(ids, max_size=3).map(tuple), st.lists(ids, max_size=3).map(tuple))
+
+
+@st.composite
+def customers(draw: st.DrawFn, name: str) -> CustomerReport:
+    incident_ids = draw(st.lists(ids, max_size=4, unique=True))
+    return CustomerReport(
+        customer=name,
+        period_seconds=draw(seconds),
+        downtime_seconds=draw(seconds),
+        excluded_seconds=draw(seconds),
+        excluded_by_reason=draw(st.dictionaries(st.sampled_from((*CAUSES[1:], "maintenance")),
+                                                seconds)),
+        unknown_seconds=draw(seconds),
+        availability_percent=draw(availability),
+        target_percent=draw(targets),
+        tier=draw(st.sampled_from([None, "1w", "2w", "1m"])),
+        tier_credit_days=draw(st.integers(min_value=0, max_value=31)),
+        notification_breaches=tuple(draw(st.lists(ids, max_size=3))),
+        notification_credit_days=draw(st.integers(min_value=0, max_value=31)),
+        detection_breaches=tuple(draw(st.lists(ids, max_size=3))),
+        partial_credit_days=draw(days),
+        refund_amount=draw(money),
+        credit_days_total=draw(days),
+        credit_value=draw(money),
+        currency=draw(st.sampled_from(["EUR", "IRR", "USD"])),
+        ineligible_reason=draw(st.none() | names),
+        credit_lines=tuple(draw(st.lists(credit_lines, max_size=3))),
+        incidents=tuple(draw(_incident(i)) for i in incident_ids),
+    )
+
+
+@st.composite
+def reports(draw: st.DrawFn) -> MonthReport:
+    label, calendar = draw(st.sampled_from([("2026-03", "gregorian"), ("1405-01", "jalali")]))
+    period = month_period(label, calendar, draw(st.sampled_from(["UTC", "Asia/Tehran"])))
+    names_drawn = draw(st.lists(names, max_size=4, unique=True))
+    month = tuple(draw(customers(n)) for n in sorted(names_drawn))
+    if not draw(st.booleans()):
+        return MonthReport(period, month)
+    # A cluster's month: the vantages that confirmed each incident (an incident no vantage
+    # confirmed has none: to_json writes [] for it).
+    incident_ids = sorted({line.id for report in month for line in report.incidents})
+    confirmed = {i: tuple(draw(st.lists(names, min_size=1, max_size=3)))
+                 for i in incident_ids if draw(st.booleans())}
+    problems = tuple(draw(st.lists(st.builds(VantageProblemLine, names, names, instants,
+                                             st.none() | instants), max_size=3)))
+    return MonthReport(period, month, confirmed, problems)
+
+
+@EXAMPLES
+@given(reports())
+def test_a_frozen_report_reads_back_as_the_report_it_was(report: MonthReport) -> None:
+    """R-C3: the typed report, written as JSON (through json, as the database stores it)
+    and read back, is the same report: no field lost, renamed or retyped."""
+    stored = json.loads(json.dumps(report.to_json()))
+    assert MonthReport.from_json(stored) == report
+    assert MonthReport.from_json(stored).to_json() == stored
+
+
+def test_an_engine_report_reads_back_as_shown() -> None:
+    """The engine's exact numbers are frozen as shown (R-M6): read back, the availability
+    is the three decimals rounded down, and writing it again gives the same JSON."""
+    # 1,000 s down of March's 2,678,400: (2,678,400 - 1,000) / 2,678,400 = 99.96266...%
+    report = month_report([customer("acme")], [outage(1, "panel", at(1), 1000)])
+    stored = json.loads(json.dumps(report.to_json()))
+    read = MonthReport.from_json(stored)
+    assert read.customer("acme").availability_percent == Decimal("99.962")
+    assert read.customer("acme").downtime_seconds == 1000
+    assert read.period == MARCH
+    assert json.dumps(read.to_json()) == json.dumps(stored)
+
+
+def test_a_wrong_field_names_where_it_is() -> None:
+    report = month_report([customer("acme")], [outage(1, "panel", at(1), 1000)])
+    stored = json.loads(json.dumps(report.to_json()))
+    stored["customers"][0]["incidents"][0]["counted_seconds"] = "1000"
+    with pytest.raises(StoreError, match=r"report\.customers\[0\]\.incidents\[0\]\."
+                       r"counted_seconds is '1000', expected an integer"):
+        MonthReport.from_json(stored)
+    del stored["customers"][0]["downtime_seconds"]
+    with pytest.raises(StoreError, match=r"report\.customers\[0\]\.downtime_seconds is missing"):
+        MonthReport.from_json(stored)
