@@ -339,7 +339,8 @@ class OutboxWorker:
     async def probe_server(self) -> bool:
         """Probe the server once; when it answers, release what waits and wake the senders."""
         try:
-            await asyncio.wait_for(self.courier.transport.probe(), self.lease / 4)
+            async with asyncio.timeout(self.lease / 4):  # not wait_for (see run())
+                await self.courier.transport.probe()
         except Exception as exc:
             log.info("SMTP server still unreachable", extra={"error": str(exc)[:300]})
             return False
@@ -378,6 +379,7 @@ class OutboxWorker:
 
     async def _loop(self, owner: str) -> None:
         while not self.stopping:
+            honour_cancellation()
             self._wakeup.clear()
             batch: list[QueuedMessage] = []
             try:
@@ -394,8 +396,12 @@ class OutboxWorker:
                     log.exception("outbox round failed; retrying after the poll interval")
                 batch = []
             if not batch and not self.stopping:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as its timeout fires, and this loop would run on
+                # after stop() or a kill cancelled it (seen: a stop that never ended).
                 try:
-                    await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wakeup.wait()
                 except TimeoutError:
                     pass
 
@@ -424,3 +430,15 @@ class OutboxWorker:
         )
         return (batch, now + dt.timedelta(seconds=self.lease)) if batch else None
 
+
+def honour_cancellation() -> None:
+    """Raise the cancellation of the running task if something below swallowed it.
+
+    A library under a round (the database driver's bridge, a timeout racing the cancel on
+    Python 3.11) can eat a :class:`asyncio.CancelledError`; the task stays "cancelling" and
+    a ``while`` loop would run on for ever, so that ``stop()`` (or a test's kill) never
+    ended. Each round looks first.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

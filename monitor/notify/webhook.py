@@ -49,6 +49,7 @@ from monitor.config.schema import Webhook
 from monitor.errors import ConfigError, ConfigIssue, TransientNotifyError
 from monitor.notify.messages import OPERATOR_KINDS_PREFIX
 from monitor.notify.metrics import NotifyMetrics
+from monitor.notify.outbox import honour_cancellation
 from monitor.redact import redact
 from monitor.store import outbox as stored
 from monitor.store.outbox import QueuedMessage
@@ -232,14 +233,16 @@ class WebhookRelay:
 
     async def _loop(self) -> None:
         while not self._stopping:
+            honour_cancellation()
             self._wakeup.clear()
             try:
                 await self.relay_once()
             except Exception as exc:
                 if not self.db.outage(exc):  # the database away: said once, no traceback
                     log.exception("operator webhook round failed; tried again")
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), self.interval)
+            try:  # asyncio.timeout, not wait_for: see monitor.notify.outbox (cancellation)
+                async with asyncio.timeout(self.interval):
+                    await self._wakeup.wait()
             except TimeoutError:
                 pass
 

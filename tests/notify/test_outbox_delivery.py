@@ -202,7 +202,13 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
     await eventually(mid_retry, every=0.02)
     for task in first.worker._tasks:  # kill -9: no stop(), no release of leases
         task.cancel()
-    await asyncio.gather(*first.worker._tasks, return_exceptions=True)
+    _, stuck = await asyncio.wait(first.worker._tasks, timeout=5)
+    if stuck and db_url.startswith("postgresql"):
+        # A task cancelled inside a transaction can leave its connection holding row locks
+        # (its rollback cancelled too); a killed process's connections are dropped, and
+        # with them its locks: drop them the same way.
+        await _drop_connections(db_url)
+        await asyncio.wait(stuck, timeout=10)
     first.worker._tasks = []
     await first_engine.dispose()
 
@@ -276,3 +282,19 @@ async def test_stop_lets_the_in_flight_send_finish_and_hands_back_the_rest(
     assert len(sink.messages) == 1
     now = dt.datetime.now(dt.UTC)
     assert all(m.next_attempt_at <= now for m in await outbox(sessions) if m.status == "pending")
+
+
+async def _drop_connections(db_url: str) -> None:
+    """What the server does when a process is killed: its sessions on this database end."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    connection = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(
+        hide_password=False))
+    try:
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    finally:
+        await connection.close()
