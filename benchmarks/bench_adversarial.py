@@ -1,4 +1,4 @@
-"""Hostile input and faults, counted (issue 13): bad command lines and configurations against
+"""Hostile input and faults, counted: bad command lines and configurations against
 an installed ``sla-monitor``, then the fault tests.
 
 One command::

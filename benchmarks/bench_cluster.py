@@ -1,4 +1,4 @@
-"""Probes per second with one and with two nodes of a cluster on one PostgreSQL (issue 15).
+"""Probes per second with one and with two nodes of a cluster on one PostgreSQL.
 
 Run: ``python benchmarks/bench_cluster.py --json cluster.json`` (with the venv's python; about
 two minutes). ``--pg-url`` (default ``$SLA_MONITOR_TEST_PG_URL``) is a PostgreSQL server where

@@ -1,5 +1,5 @@
 """How fast the status page, the month's report and the other pages answer at 1,000
-customers (issue 11).
+customers.
 
 Run: ``python benchmarks/bench_pages.py`` (``--customers``, ``--incidents``, ``--requests``,
 ``--db URL``; writes ``bench_pages.json``).

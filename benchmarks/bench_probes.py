@@ -40,7 +40,7 @@ Then Prometheus' blackbox exporter does the same work: the same N URLs, the same
 same target server, driven like Prometheus would by a separate process (:mod:`_blackbox`); only
 the exporter's own CPU is measured, over a window of the same length after the same warm-up.
 
-Targets (issue 12), at the headline count: lateness p99 < 1 s and no missed run; at most
+Targets, at the headline count: lateness p99 < 1 s and no missed run; at most
 0.6 CPU-s per 1,000 probes for all the daemon's processes together and at most 0.7x the
 exporter's in the same run; RSS < 400 MB in total; at every count < 50 rows and < 8 KB per
 stable target-day. The largest count sustained (p99 < 1 s, no missed run, and at least 97 %

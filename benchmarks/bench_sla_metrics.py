@@ -1,5 +1,5 @@
 """What the per-customer SLA metrics cost the daemon, and how fast a customer page answers,
-at 10,000 customers (issue 11).
+at 10,000 customers.
 
 Run: ``python benchmarks/bench_sla_metrics.py`` (``--customers``, ``--incidents``,
 ``--minutes``, ``--db URL`` for PostgreSQL; writes ``bench_sla_metrics.json``).

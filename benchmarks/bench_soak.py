@@ -1,4 +1,4 @@
-"""A long run of the real daemon: does anything grow that should not? (issue 12, item 5)
+"""A long run of the real daemon: does anything grow that should not?
 
 Run: ``python benchmarks/bench_soak.py`` (30 minutes after a 2-minute warm-up;
 ``--minutes 5`` for a short look). Not in CI.

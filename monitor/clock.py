@@ -4,7 +4,7 @@ so tests control it without sleeping. The SLA engine takes ``now`` as an argumen
 The daemon runs on a :class:`SteadyClock`: the wall clock read once at start and
 advanced by the kernel's steady clock, so that a step of the wall clock (NTP
 correcting it, ``date -s``) never makes a duration negative, a probe's due time
-jump, or an incident start after its end (issue 13). The step is detected, logged
+jump, or an incident start after its end. The step is detected, logged
 and exported (:meth:`SteadyClock.offset`); a restart takes the corrected time.
 
 >>> clock = FakeClock(dt.datetime(2026, 3, 21, tzinfo=dt.UTC))

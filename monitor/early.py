@@ -1,4 +1,4 @@
-"""Signals that arrive before the daemon's event loop runs (issue 13).
+"""Signals that arrive before the daemon's event loop runs.
 
 Python takes about 0.7 s to import sla-monitor and read its configuration, and until
 the daemon's event loop installs its handlers a SIGHUP would end the process

@@ -5,7 +5,7 @@ without their user-info (every line goes through :func:`monitor.redact.redact`),
 and nothing from the SMTP or API secrets is ever passed to a logger. The
 database drivers' and the SMTP client's own loggers stay at WARNING even with
 ``--log-level DEBUG``: at DEBUG they write every statement with its parameters
-(probe evidence, every e-mail body) and every SMTP exchange (issue 13).
+(probe evidence, every e-mail body) and every SMTP exchange.
 
 Under systemd, when standard error is the journal (``$JOURNAL_STREAM`` names
 its device and inode), each line starts with the ``<N>`` syslog priority of
@@ -121,5 +121,5 @@ def setup_logging(
 
 
 # Loggers that write statements' parameters or SMTP conversations below WARNING: kept quiet
-# at every level, so DEBUG never logs an e-mail body or a stored secret (issue 13).
+# at every level, so DEBUG never logs an e-mail body or a stored secret.
 QUIET_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "aiosmtplib", "mail.log")

@@ -1,4 +1,4 @@
-"""Secrets out of everything sla-monitor stores, logs or shows (issue 13, SPEC section 8).
+"""Secrets out of everything sla-monitor stores, logs or shows (SPEC section 8).
 
 A probe URL may carry a password (``http://admin:PW@host/``), and so may a
 ``storage.url`` (``postgresql+asyncpg://monitor:PW@db/sla``). The configuration

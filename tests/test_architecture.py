@@ -1,4 +1,4 @@
-"""The shape of the installed package, checked from its source with ``ast`` (issue 9):
+"""The shape of the installed package, checked from its source with ``ast``:
 
 * no module outside ``monitor/store/`` (and the migrations) imports SQLAlchemy at run
   time (imports under ``if TYPE_CHECKING:`` are type-only);
@@ -367,3 +367,22 @@ def test_the_string_key_check_finds_a_read() -> None:
                      'record["downtime_seconds"] = 0\nrow = rows["other"]\n')
     assert sorted(_string_key_reads(tree, _frozen_fields())) == [
         (1, "credit_days_total"), (2, "tier")]
+
+
+_ISSUE_NUMBER = re.compile(r"\bissues? \d+", re.IGNORECASE)
+
+
+def test_no_development_issue_numbers_in_the_product() -> None:
+    """Names and words say what a thing is, never which issue made it: the package, the
+    README, the example configuration, the unit, the dashboards and rules."""
+    root = Path(__file__).resolve().parents[1]
+    places = [root / "README.md", root / "config.example.yaml", *(root / "monitor").rglob("*"),
+              *(root / "systemd").rglob("*"), *(root / "grafana").rglob("*")]
+    found = []
+    for path in places:
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".png"):
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if _ISSUE_NUMBER.search(line):
+                found.append(f"{path.relative_to(root)}:{number}: {line.strip()[:80]}")
+    assert not found, "\n".join(found)

@@ -1,4 +1,4 @@
-"""No secret leaves the process (issue 13, defect 6; SPEC section 8): after a real run at
+"""No secret leaves the process (SPEC section 8): after a real run at
 ``--log-level DEBUG`` with probe URLs carrying a password (``http://admin:CANARY@host/``),
 an SMTP password and an outage mailed out, the canary is nowhere in the database (every
 row of every table), the log, the e-mails or what the CLI prints, including

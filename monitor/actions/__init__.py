@@ -60,7 +60,7 @@ The ledger (:mod:`.ledger`; L-1..L-6) and what time decides (:mod:`.settlement`)
     renew(db, settings, *, site, until, actor, now) -> Renewed
     settle(db, settings, *, now, actor="sla-monitor") -> Settled
 
-Statements (:mod:`.statements`, :mod:`.statement_runs`; issue 14, R-C3, R-C1)::
+Statements (:mod:`.statements`, :mod:`.statement_runs`, R-C3, R-C1)::
 
     statement(db, settings, *, month, customer, revision=None, now) -> Statement
     statement_files(statement) -> StatementFiles                  (HTML, PDF, CSV)

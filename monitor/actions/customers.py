@@ -1,4 +1,4 @@
-"""One customer's view (issue 11: the customer page and ``GET /api/v1/customers/ID``): its
+"""One customer's view (the customer page and ``GET /api/v1/customers/ID``): its
 services and their states, the running month so far and the last month from the engine,
 with every incident, cause and exclusion; its claims and tickets with their deadlines
 (D-4, D-5), its sites' ledger balances (L-1), and the months its claim form offers with

@@ -185,7 +185,7 @@ async def list_incidents(
     """Incidents touching ``[since, until)``, by start then id.
 
     With ``settings``, a ``service`` that is neither configured nor found in any recorded
-    incident (a typo) is an error rather than an empty list (issue 13); a service removed
+    incident (a typo) is an error rather than an empty list; a service removed
     from the configuration still lists its history."""
     async with db.reading() as tx:
         found = await incidents.find(

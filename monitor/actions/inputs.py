@@ -88,7 +88,7 @@ class FrozenWindow:
 
 @dataclass(frozen=True, slots=True)
 class RevisionEvidence:
-    """What a revision freezes besides the report, for its statements (issue 14)."""
+    """What a revision freezes besides the report, for its statements."""
 
     maintenance: tuple[FrozenWindow, ...]
 
@@ -115,7 +115,7 @@ class MonthInputs:
     unknown: list[Interval]
     policy: Policy
     tickets: list[TicketInput] = dataclasses.field(default_factory=list)
-    # Issue 15: a cluster's unknown time of single targets (their node lost, every vantage).
+    # A cluster's unknown time of single targets (their node lost, every vantage).
     unknown_by_service: dict[str, list[Interval]] = dataclasses.field(default_factory=dict)
 
     def compute(self, now: dt.datetime) -> MonthReport:
@@ -302,7 +302,7 @@ def _cluster_unknown(
     now: dt.datetime,
     scoped: list[tuple[dt.datetime, dt.datetime | None, str | None, str | None]],
 ) -> tuple[list[Interval], dict[str, list[Interval]]]:
-    """Issue 15, R-M3 in a cluster: a blind vantage is covered by the others, so its time is
+    """R-M3 in a cluster: a blind vantage is covered by the others, so its time is
     unknown only where every configured vantage was blind (for everyone); a target nobody
     probed from a vantage (its node lost) is unknown where every vantage was blind or
     without it (for the customers depending on it) (:func:`monitor.sla.blind_everywhere`)."""

@@ -1,5 +1,5 @@
 """Signed, expiring links to a customer's page, the browser session they open, and the
-CSRF tokens of its forms (issue 11).
+CSRF tokens of its forms.
 
 ``sla-monitor customer link C`` prints ``{public_url}/customer/C?expires=T&key=K&sig=S``:
 ``S`` is an HMAC-SHA256, under the link key ``K``, of the customer id and the expiry
@@ -24,7 +24,7 @@ revokes every link and session it signed. Without a key, customer pages open onl
 with a customer (or operator) token, and ``customer link`` says so.
 
 The links themselves are made in one place, :func:`page_link`: ``customer link`` prints
-one, and every monthly statement and claim reminder (issue 14) carries one to the claim
+one, and every monthly statement and claim reminder carries one to the claim
 form (:func:`claim_form_link`). The HTTP edge checks them (:mod:`monitor.http.pages`).
 """
 
@@ -287,7 +287,7 @@ def unavailable_link_key(settings: Settings) -> str | None:
 
 def claim_link_keys(settings: Settings) -> LinkKeys | None:
     """The keys that sign the links to the claim form in statements and claim reminders
-    (issue 14): :func:`load_link_keys`, except that a key this process was not given (a
+    :func:`load_link_keys`, except that a key this process was not given (a
     systemd credential, in an operator's shell) gives none rather than an error: the
     statement then says to claim by e-mail, and the command warns
     (:func:`unavailable_link_key`). Any other problem with the keys is an error."""

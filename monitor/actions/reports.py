@@ -77,7 +77,7 @@ async def month_report(
 
 
 async def _with_vantages(db: Database, report: MonthReport) -> MonthReport:
-    """Issue 15: which vantages confirmed each incident, and the month's vantage problems."""
+    """Which vantages confirmed each incident, and the month's vantage problems."""
     ids = {line.id for c in report.customers for line in c.incidents}
     async with db.reading() as tx:
         confirmed = await cluster_store.confirmations(tx, ids)
@@ -124,7 +124,7 @@ class FrozenRevision:
     closed_at: dt.datetime
     inputs_hash: str
     report: MonthReport
-    # What statements show besides the report (issue 14); None before statements existed.
+    # What statements show besides the report; None before statements existed.
     evidence: RevisionEvidence | None = None
 
 
@@ -210,7 +210,7 @@ def customer_changes(old: CustomerReport | None, new: CustomerReport) -> list[Ch
     earlier revision did not have it): each :data:`COMPARED` figure, then each incident
     that appeared, went or changed its counted time, cause or times. Empty when the
     customer's figures and incidents are the same (a corrected statement is owed only
-    then, issue 14)."""
+    then)."""
     changes = [Change(name, None if old is None else read(old), read(new))
                for name, read in COMPARED
                if (None if old is None else read(old)) != read(new)]

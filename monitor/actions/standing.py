@@ -1,4 +1,4 @@
-"""The running month for the daemon's per-customer SLA metrics (issue 11, SPEC section 7):
+"""The running month for the daemon's per-customer SLA metrics (SPEC section 7):
 its inputs kept in memory and refreshed from the store by deltas, and the engine's
 :class:`monitor.sla.MonthToDate` recomputing only the customers whose figures can have
 changed. A refresh reads what changed since the last ones, not the month:

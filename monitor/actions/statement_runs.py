@@ -1,4 +1,4 @@
-"""What the daemon does about statements by itself (``statements.auto``, issue 14)::
+"""What the daemon does about statements by itself (``statements.auto``)::
 
     auto_statements(db, settings, *, mail, now, stopping=None) -> AutoStatements
     remind(db, settings, *, month, mail, now, stopping=None) -> list[str]

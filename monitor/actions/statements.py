@@ -1,4 +1,4 @@
-"""Monthly statements (issue 14): one customer's month, as frozen in a report revision
+"""Monthly statements: one customer's month, as frozen in a report revision
 (R-C3), rendered for the customer, and sent once per customer and revision.
 
 ::

@@ -1,5 +1,5 @@
 """What the public status page, its Atom feed, the Statuspage-compatible API and the badges
-show (issue 11): the provider's shared services, never a customer's name or project.
+show: the provider's shared services, never a customer's name or project.
 
 **Decisions** (where the issue is silent):
 

@@ -1,4 +1,4 @@
-"""The operators' monthly summary (issue 14): ``report --month M --format html|pdf``.
+"""The operators' monthly summary: ``report --month M --format html|pdf``.
 
 Every customer of the month with its availability, counted, excluded and unknown time,
 tier and credit; the totals of credit days and money (per currency: customers may pay in

@@ -89,7 +89,7 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     """The configured database, which must exist at this version's schema; disposed of on
     exit. Every command but ``db upgrade`` and ``run`` opens it here.
 
-    *Decision* (issue 8): only ``db upgrade`` and ``run`` create a database. A read run in
+    *Decision*: only ``db upgrade`` and ``run`` create a database. A read run in
     the wrong directory would report 100 % for everyone from a fresh empty database, and
     a write would record into one the daemon never reads: both exit 2 naming the database
     looked for and how to point at the right one. A database behind this version's
@@ -146,7 +146,7 @@ def _looked_there(settings: Settings) -> str:
 def time_option(args: argparse.Namespace, field: str, settings: Settings) -> dt.datetime | None:
     """The option ``--field`` read as a time (ISO 8601; without an offset in the configured
     zone); None when it was not given. What was typed is kept on ``args`` (:func:`typed`), so
-    that an error about this value echoes it as the user typed it (issue 8)."""
+    that an error about this value echoes it as the user typed it."""
     text: str | None = getattr(args, field)
     if text is None:
         return None

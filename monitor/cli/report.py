@@ -1,5 +1,5 @@
 """``sla-monitor report [close] --month YYYY-MM [--customer ID] [--format table|json|csv|html|pdf]
-[-o FILE]``: ``html`` and ``pdf`` are the operators' summary of every customer (issue 14)."""
+[-o FILE]``: ``html`` and ``pdf`` are the operators' summary of every customer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``sla-monitor statement show|send`` (issue 14): a customer's monthly SLA statement from a
+"""``sla-monitor statement show|send``: a customer's monthly SLA statement from a
 frozen report revision (R-C3), as HTML, PDF, CSV or JSON, and its e-mail to each customer."""
 
 from __future__ import annotations

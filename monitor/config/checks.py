@@ -90,7 +90,7 @@ def _links(data: dict[str, Any]) -> Iterator[Issue]:
 
 
 def _cluster(data: dict[str, Any]) -> Iterator[Issue]:
-    """Issue 15: a cluster shares one PostgreSQL; its vantages and quorum agree."""
+    """A cluster shares one PostgreSQL; its vantages and quorum agree."""
     cluster = data.get("cluster")
     if not isinstance(cluster, dict):
         return

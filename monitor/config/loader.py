@@ -44,7 +44,7 @@ class LineIndex:
     Only the lines under the sections with a problem are kept (``heads``: the first two
     steps of each problem's path), and duplicate keys are looked for only when the
     loader saw some. No node tree is built: the error path of a 7 MB file costs about
-    a second, not the minutes a pure-Python tree took (issue 13).
+    a second, not the minutes a pure-Python tree took.
     """
 
     def __init__(
@@ -224,7 +224,7 @@ def _message(error: Any, allowed_keys: list[str]) -> str:
 
 @dataclass(frozen=True)
 class ReadLimits:
-    """What a configuration file may cost to read (issue 13: a 377-byte YAML file took
+    """What a configuration file may cost to read (a 377-byte YAML file took
     5.9 GB through its aliases; a 50 MB one minutes).
 
     * ``max_bytes``: the file's size (default 32 MiB; a 20,000-customer file is about 7).
@@ -477,7 +477,7 @@ def parse_config(text: str, source: str = "<config>", limits: ReadLimits | None 
     issues = list(index.duplicates)
     for where, message in found:
         path, line = index.resolve(where)
-        # Secrets never reach an error: a storage.url or probe URL's password (issue 13).
+        # Secrets never reach an error: a storage.url or probe URL's password.
         issues.append(ConfigIssue(format_path(path), line, redact(message)))
     issues.sort(key=lambda issue: (issue.line or 0, issue.path))
     if len(issues) > MAX_ISSUES:

@@ -35,8 +35,8 @@ YEAR = 366 * DAY
 
 
 def _between(low: float, high: float) -> AfterValidator:
-    """A duration's range, said in the words ``check-config`` shows durations in (issue 13:
-    ``.inf``, ``7e23d`` or ``0.0000001`` pass the type but break the daemon later)."""
+    """A duration's range, said in the words ``check-config`` shows durations in
+    (``.inf``, ``7e23d`` or ``0.0000001`` pass the type but break the daemon later)."""
 
     def check(seconds: float) -> float:
         if not low <= seconds <= high:
@@ -51,7 +51,7 @@ def _between(low: float, high: float) -> AfterValidator:
 
 _Duration = BeforeValidator(parse_duration)  # seconds or "1h30m", finite
 
-# Every duration has finite, sensible bounds, named in the error (issue 13).
+# Every duration has finite, sensible bounds, named in the error.
 ProbeInterval = Annotated[float, _Duration, _between(0.1, DAY)]  # sub-second: tests, the demo
 ProbeTimeout = Annotated[float, _Duration, _between(0.1, HOUR)]  # below, a healthy target fails
 ResponseTime = Annotated[float, _Duration, _between(0.001, HOUR)]
@@ -94,7 +94,7 @@ Email = Annotated[
         r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+", "an e-mail address like ops@example.com"
     ),
 ]
-# Free text shown in e-mails, tables and pages: a line, never a file (issue 13).
+# Free text shown in e-mails, tables and pages: a line, never a file.
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Currency = Annotated[str, _matching(r"[A-Z]{3}", "an ISO 4217 currency code like 'IRR' or 'EUR'")]
 Domain = Annotated[
@@ -524,7 +524,7 @@ class Storage(Strict):
     retention: Retention = Retention()
     """how long the probe history is kept (R-M7)"""
     busy_timeout: BusyTimeout = 30.0
-    """SQLite: how long a write waits for another writer's lock before it fails (and is retried, issue 13)"""
+    """SQLite: how long a write waits for another writer's lock before it fails (and is retried)"""
 
     @field_validator("url")
     @classmethod
@@ -535,7 +535,7 @@ class Storage(Strict):
 
 
 class Webhook(Strict):
-    """Operator alerts without SMTP (issue 13): each operator e-mail (outage, recovery, D-2
+    """Operator alerts without SMTP: each operator e-mail (outage, recovery, D-2
     at risk, message given up, late maintenance notice) and the SMTP server's state, POSTed
     as Alertmanager webhook JSON."""
 
@@ -605,7 +605,7 @@ class HTTPServer(Strict):
 
 
 class Statements(Strict):
-    """Monthly SLA statements (issue 14): ``sla-monitor statement show|send``, and with
+    """Monthly SLA statements: ``sla-monitor statement show|send``, and with
     ``auto`` the daemon's own closing and sending."""
 
     auto: bool = False
@@ -629,7 +629,7 @@ def _default_node() -> str:
 
 
 class Cluster(Strict):
-    """Several daemons on one PostgreSQL (issue 15): they divide the targets of each vantage,
+    """Several daemons on one PostgreSQL: they divide the targets of each vantage,
     take over a lost node's, and confirm outages from several vantages.
     Requires ``storage.url`` on PostgreSQL; without this section the daemon runs alone."""
 
@@ -671,6 +671,6 @@ class Config(Strict):
     http: HTTPServer = HTTPServer()
     """HTTP server"""
     statements: Statements = Statements()
-    """monthly statements: HTML, PDF and CSV, e-mailed to each customer (issue 14)"""
+    """monthly statements: HTML, PDF and CSV, e-mailed to each customer"""
     cluster: Cluster | None = None
-    """several daemons on one PostgreSQL (issue 15); absent: one daemon alone (SQLite or PostgreSQL)"""
+    """several daemons on one PostgreSQL; absent: one daemon alone (SQLite or PostgreSQL)"""

@@ -93,7 +93,7 @@ class Blindness:
         self._blind: dict[Reason, int | None] = {}  # reason -> its open unknown interval's id
         self._confirming = asyncio.Lock()
         self._looking_up = asyncio.Lock()
-        # Issue 15, in a cluster: {"node": ..., "vantage": ...}: only this vantage is blind.
+        # In a cluster: {"node": ..., "vantage": ...}: only this vantage is blind.
         self.scope: dict[str, str] = {}
 
     def configure(
@@ -246,8 +246,8 @@ class Blindness:
             return
         self._blind[reason] = None  # blind at once, also for results arriving meanwhile
         self._update_metrics()
-        # Unknown time must not be lost to a database that is briefly locked or away (R-M3,
-        # issue 13): the write is retried for a while, as the outbox's outcomes are.
+        # Unknown time must not be lost to a database that is briefly locked or away (R-M3):
+        # the write is retried for a while, as the outbox's outcomes are.
         interval_id = await self.db.run(
             lambda tx: unknown.add_unknown(
                 tx, start=at, end=None, reason=reason, detail=detail, **self.scope

@@ -1,4 +1,4 @@
-"""Steps of the wall clock while the daemon runs (issue 13): seen, said, and harmless.
+"""Steps of the wall clock while the daemon runs: seen, said, and harmless.
 
 The daemon keeps time on a :class:`~monitor.clock.SteadyClock`, so a step of the wall
 clock (NTP correcting it, an operator's ``date -s``, a VM resumed) changes none of its

@@ -1,4 +1,4 @@
-"""One node of a cluster of daemons on one PostgreSQL (issue 15).
+"""One node of a cluster of daemons on one PostgreSQL.
 
 A node registers (``cluster_nodes``) and runs a **lease cycle** every quarter of
 ``cluster.lease_timeout`` (so a lease, valid for the whole timeout, is renewed at least

@@ -48,7 +48,7 @@ class Reopened:
 
 @dataclass(frozen=True, slots=True)
 class Blinded:
-    """In a cluster (issue 15): our vantage went blind (R-M2) while it voted; its word on
+    """In a cluster: our vantage went blind (R-M2) while it voted; its word on
     the target becomes ``unknown``, which is no vote. The detector never emits it."""
 
     at: dt.datetime

@@ -30,7 +30,7 @@ class Heartbeat:
         self, db: Database, clock: Clock, unknown_after: float, node: str | None = None
     ) -> None:
         self.db = db
-        self.node = node  # in a cluster (issue 15): only this node's open intervals end
+        self.node = node  # in a cluster: only this node's open intervals end
         self.clock = clock
         self.unknown_after = dt.timedelta(seconds=unknown_after)
         self.session_id: int | None = None

@@ -1,7 +1,7 @@
 """Where the detector's events become incidents: written in order, then announced.
 
 The :class:`IncidentBook` hands each event to the
-:class:`~monitor.daemon.journal.IncidentJournal` (retried until written, issue 13), writes
+:class:`~monitor.daemon.journal.IncidentJournal` (retried until written), writes
 it (:mod:`monitor.store.incidents`; in a cluster, as our vantage's vote,
 :func:`monitor.daemon.cluster.vote`), tells the listener (the notifier), and keeps the
 bookkeeping: which incident is open per target, the last one (flap reopening), the
@@ -120,7 +120,7 @@ class IncidentBook:
         return None
 
     async def _vote(self, target_id: str, event: Event, now: dt.datetime) -> int | None:
-        """Issue 15: the event as our vantage's vote; the incident it opened or closed."""
+        """The event as our vantage's vote; the incident it opened or closed."""
         assert self.cluster is not None
         if isinstance(event, Opened):
             state, since, bound, detected = "down", event.start, event.start_bound, event.detected_at

@@ -1,4 +1,4 @@
-"""Incident changes as durable intents: kept in order and retried until written (issue 13).
+"""Incident changes as durable intents: kept in order and retried until written.
 
 The detector decides an incident opened, closed or reopened at once, from the probe
 results (R-M1); writing that to the database can fail (SQLite locked by another

@@ -241,7 +241,7 @@ class DaemonMetrics:
             ["result"],
             registry=registry,
         )
-        # Issue 13: faults the daemon survives, and says it survives.
+        # Faults the daemon survives, and says it survives.
         self.incident_writes_pending = Gauge(
             "sla_monitor_incident_writes_pending",
             "Incident changes decided but not yet written (the database is locked, full or "

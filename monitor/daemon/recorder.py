@@ -29,7 +29,7 @@ and up to ``checkpoint`` seconds of a continuing run's counters and latency.
 Incidents are written at once, not here; the heartbeat marks the time the
 daemon was gone as unknown (R-M3).
 
-**Bounded while the database is away** (issue 13): a failed flush keeps everything
+**Bounded while the database is away**: a failed flush keeps everything
 for the next one, but failures waiting to be written are capped
 (``max_pending_failures``, 200,000: some 100 MB). Beyond it new failures are not kept:
 they are counted (``sla_monitor_probe_results_dropped_total``), logged once, and the
@@ -111,7 +111,7 @@ class Recorder:
     ``checkpoint`` (seconds, 0: every flush) is how long what only grew may wait;
     ``monotonic`` and ``wall`` are the clocks (tests pass their own);
     ``max_pending_failures`` bounds the failures kept while the database is away and
-    ``dropped`` counts those beyond it (issue 13).
+    ``dropped`` counts those beyond it.
     """
 
     def __init__(
@@ -126,7 +126,7 @@ class Recorder:
         fence: Callable[[Tx], Awaitable[set[str]]] | None = None,
     ) -> None:
         self.db = db
-        # Issue 15, in a cluster: the targets whose history this node may still write,
+        # In a cluster: the targets whose history this node may still write,
         # asked inside each flush's transaction (monitor.daemon.cluster.Cluster.fence_history).
         self.fence = fence
         self.checkpoint = checkpoint
@@ -293,7 +293,7 @@ class Recorder:
                 self._detached.append((target_id, rollup))
 
     def discard(self, target_id: str) -> None:
-        """Issue 15: a target this node no longer probes (or takes anew): what it folded is
+        """A target this node no longer probes (or takes anew): what it folded is
         dropped unwritten, and the next result starts a new run."""
         if self._targets.pop(target_id, None) is None and target_id not in self._urgent:
             return
@@ -349,7 +349,7 @@ class Recorder:
         try:
             async with self.db.transaction() as tx:
                 if self.fence is not None:
-                    # Fencing (issue 15): only what this node still holds, at its epoch.
+                    # Fencing: only what this node still holds, at its epoch.
                     allowed = await self.fence(tx)
                     stale = ({t for t, _ in runs} | {f["target_id"] for f in failures}
                              | {t for t, _ in rollups}) - allowed

@@ -17,7 +17,7 @@ Then the detector (:mod:`monitor.daemon.detector`, pure) turns counted results
 into incident events, which go to the :class:`~monitor.daemon.incident_book.IncidentBook`:
 written in order (:mod:`monitor.store.incidents`) and handed to the listener (the
 notifier), retried until they are, so a database that is locked or away delays an
-incident and its e-mails but never loses them (issue 13). Every result goes to the probe
+incident and its e-mails but never loses them. Every result goes to the probe
 history (:class:`monitor.daemon.recorder.Recorder`) and the metrics.
 
 A reload is prepared first (:meth:`Watch.prepare` builds every new or changed
@@ -119,7 +119,7 @@ class Watch:
         probes_here: Callable[[Target], bool] | None = None,
     ) -> None:
         self.db = db
-        # Issue 15: in a cluster, only the targets this node leases are probed, and the
+        # In a cluster, only the targets this node leases are probed, and the
         # detector's events are our vantage's votes (monitor.daemon.cluster.vote).
         self.cluster = cluster
         # Which targets get a probe object in this process (all, unless probe workers probe
@@ -224,7 +224,7 @@ class Watch:
             )
 
     def leases_changed(self, change: CycleResult) -> None:
-        """Issue 15: targets this node now probes start afresh (a new run of history, the
+        """Targets this node now probes start afresh (a new run of history, the
         detector at our vantage's last word); those it lost are forgotten unwritten."""
         cluster = self.cluster
         if cluster is None:
@@ -272,7 +272,7 @@ class Watch:
         if cluster is not None and cluster.holds(target_id) is None:
             target = self.targets.get(target_id)
             if target is None or target.kind != "canary":
-                return  # another node of our vantage probes it (issue 15)
+                return  # another node of our vantage probes it
         probe = self.probes.get(target_id)
         if probe is not None:
             await self.handle(await probe.check())
@@ -320,7 +320,7 @@ class Watch:
             self._revote(target, counted)
 
     def _revote(self, target: Target, counted: str) -> None:
-        """Issue 15: a blind vantage's word becomes unknown (no vote, R-M2); when it sees
+        """A blind vantage's word becomes unknown (no vote, R-M2); when it sees
         again a target still failing past ``fail_after``, it votes down again (its new
         streak's bounds, R-M1)."""
         view = self.views.get(target.id)
@@ -354,7 +354,7 @@ class Watch:
         if state != "up":
             failure = {
                 "failure_class": result.failure_class or "error",
-                # A probe URL's user-info never reaches the evidence (issue 13).
+                # A probe URL's user-info never reaches the evidence.
                 "detail": redact(result.detail or ""),
                 "http_status": result.http_status,
                 "latency_ms": latency_ms,

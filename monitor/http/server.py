@@ -82,7 +82,7 @@ class Readiness:
     checks: dict[str, bool]
     targets: int
     warnings: list[str] = field(default_factory=list)
-    cluster: dict[str, Any] | None = None  # issue 15: this node's role, leases, its peers
+    cluster: dict[str, Any] | None = None  # this node's role, leases, its peers
 
 
 ReadyCheck = Callable[[], Awaitable[Readiness]]

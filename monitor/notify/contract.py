@@ -53,7 +53,7 @@ class ContractMailer:
         return (self.settings.topology.customers[customer_id].contacts.technical.email,)
 
     def _both(self, customer_id: str) -> tuple[str, ...]:
-        """The technical and the executive contact (statements, issue 14)."""
+        """The technical and the executive contact (statements)."""
         contacts = self.settings.topology.customers[customer_id].contacts
         found = [c.email for c in (contacts.technical, contacts.executive) if c is not None]
         return tuple(dict.fromkeys(found))
@@ -120,7 +120,7 @@ class ContractMailer:
                                     customer_id=ticket.customer_id, ticket_id=ticket.id))
 
     async def statement(self, tx: Tx, statement: Statement, files: StatementFiles) -> str:
-        """Issue 14: the statement (HTML body, PDF and CSV attached) to the technical and
+        """The statement (HTML body, PDF and CSV attached) to the technical and
         executive contacts, once per customer and revision (the dedupe key)."""
         key = (f"statement:{statement.calendar}:{statement.month}:{statement.customer}:"
                f"{statement.revision}")
@@ -134,7 +134,7 @@ class ContractMailer:
         return key
 
     async def claim_reminder(self, tx: Tx, statement: Statement) -> str:
-        """R-C1 / issue 14: once per customer and month, to the technical and executive
+        """R-C1: once per customer and month, to the technical and executive
         contacts."""
         key = f"claim_reminder:{statement.calendar}:{statement.month}:{statement.customer}"
         rendered = templates.claim_reminder(self.style, statement)

@@ -228,7 +228,7 @@ class Duties:
                     # pending or being sent (the claim says so, monitor.store.outbox.claim).
                     # Never a time copied from it: a lease's end (5 minutes later) is not when
                     # it will be accepted.
-                    follows=f"outage:{incident.id}:{customer.id}",  # one thread (issue 8)
+                    follows=f"outage:{incident.id}:{customer.id}",  # one thread
                 )
             )
         if self.operators:

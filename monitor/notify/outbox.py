@@ -27,7 +27,7 @@ Transient failures are retried with capped exponential backoff and jitter
 (:class:`~monitor.notify.sending.Backoff`); permanent ones mark the row
 ``failed`` and the hooks alert operators.
 
-**Back within a minute** (issue 13, defect 7): when a send finds the server
+**Back within a minute**: when a send finds the server
 unreachable, ``sla_monitor_smtp_up`` drops to 0 and the worker probes the server
 every ``probe_interval`` (15 s: connect, greet, log in, quit). The first probe it
 answers releases every message waiting out a retry delay (the backoff reaches

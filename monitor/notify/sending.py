@@ -7,7 +7,7 @@ the transport returns, before the next message is sent: acceptance
 retry time, or a final failure. The outbox worker (:mod:`monitor.notify.outbox`)
 claims the batches and hands them here; this module knows nothing of it.
 
-**Never sent twice by two workers** (issue 13, defect 2: a batch of 20 through a
+**Never sent twice by two workers** (a batch of 20 through a
 server answering in 17 s outlived its 300 s lease, another worker re-claimed the
 rest and both sent them). A claim is a lease of length ``L`` held by one worker
 (``claimed_by``). Before each message the courier checks what is left of its lease:

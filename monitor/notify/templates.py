@@ -10,7 +10,7 @@ HTML layout.
 Customer messages: :func:`outage`, :func:`recovery` (R-N1, D-2),
 :func:`maintenance_notice` (R-EX1, D-3), :func:`claim_receipt`,
 :func:`claim_decision` (R-C1, D-4), :func:`ticket_number` (L-4),
-:func:`price_change` (L-5), :func:`statement` (the monthly statement, issue 14: its HTML
+:func:`price_change` (L-5), :func:`statement` (the monthly statement, its HTML
 body is the statement itself, :mod:`monitor.present.statement`) and
 :func:`claim_reminder` (R-C1). Operator messages: :func:`operator_outage`,
 :func:`operator_recovery`, :func:`duty_warning` (D-2 at risk),
@@ -66,7 +66,7 @@ def _credit(s: Statement) -> str:
 
 
 def statement(style: Style, s: Statement) -> Rendered:
-    """The monthly statement (issue 14): the HTML body is the statement itself (one
+    """The monthly statement: the HTML body is the statement itself (one
     template, as attached in PDF); the plain-text part gives its figures and how to claim."""
     name = one_line(s.customer_name, 80)
     corrected = s.corrects is not None
@@ -111,7 +111,7 @@ def statement(style: Style, s: Statement) -> Rendered:
 
 def claim_reminder(style: Style, s: Statement) -> Rendered:
     """R-C1: a customer owed credit for the month that has not claimed it, reminded before
-    the claim deadline (issue 14)."""
+    the claim deadline."""
     name = one_line(s.customer_name, 80)
     return _customer(
         style,

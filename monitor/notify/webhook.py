@@ -1,4 +1,4 @@
-"""Operator alerts that do not need SMTP: an Alertmanager-compatible webhook (issue 13, D-2).
+"""Operator alerts that do not need SMTP: an Alertmanager-compatible webhook (D-2).
 
 The D-2 safety net ("phone the customer now") used to travel through the same SMTP
 server whose failure it was about. With ``webhook:`` configured, every operator

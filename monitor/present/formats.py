@@ -198,7 +198,7 @@ def parse_time(text: str, timezone: str, field: str) -> dt.datetime:
     except OverflowError:  # 9999-12-31T23:59:59-05:00 is past year 9999 in UTC
         parsed = EARLIEST - dt.timedelta(days=1)
     if not EARLIEST <= parsed < LATEST:
-        # Issue 13: year 1 or 9999 overflowed later (deadlines, months); nothing the
+        # Year 1 or 9999 overflowed later (deadlines, months); nothing the
         # monitor records lies outside these years.
         raise InputError(field, text, f"{ISO_HINT}, from 1970 to 2999")
     return parsed

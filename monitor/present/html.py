@@ -1,7 +1,7 @@
 """The one template system: a Jinja2 environment with autoescape on, for everything people
 read as a document: the status and customer pages, the Atom feed, the SVG badges, the HTML
-part of every e-mail (issue 11), and the monthly statements and the operators' summary
-(issue 14, HTML and PDF).
+part of every e-mail, and the monthly statements and the operators' summary
+(HTML and PDF).
 
 Templates live in ``monitor/present/templates/`` and show values only through the
 filters below, which are the one formatter (:mod:`monitor.present.formats`):

@@ -1,4 +1,4 @@
-"""A customer's monthly SLA statement (issue 14), and the operators' summary of a month, as
+"""A customer's monthly SLA statement, and the operators' summary of a month, as
 people read them: HTML from one Jinja2 template, PDF from the same HTML, CSV.
 
 The service layer (:mod:`monitor.actions.statements`) fills a :class:`Statement` from a
@@ -265,7 +265,7 @@ class SummaryRow:
 
 @dataclass(frozen=True)
 class Summary:
-    """The provider's own view of a month (issue 14): every customer, the totals of credit
+    """The provider's own view of a month: every customer, the totals of credit
     days and money (per currency), who is below target and which duties were breached."""
 
     provider: str

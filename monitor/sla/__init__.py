@@ -19,7 +19,7 @@ Layers, bottom up::
     claims      claim deadlines and what an approved claim grants (R-C1, D-4, R-C3)
     ledger      what a site holds: days, support charge, refunds; L-5 prices, L-6 expiry
     report      the report records and their SPEC section 7 JSON
-    vantages    several vantages, one verdict: quorum, blindness, fair shares (issue 15)
+    vantages    several vantages, one verdict: quorum, blindness, fair shares
     statements  monthly statements: when due, who gets one, who is reminded to claim
     engine      compute_month: applies all of it to every customer
     standing    MonthToDate: the running month, recomputing only what changed

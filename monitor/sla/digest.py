@@ -54,7 +54,7 @@ def inputs_digest(
         "unknown": _sorted(unknown),
         "tickets": _sorted(tickets),
     }
-    if unknown_by_service:  # issue 15; absent, the digests of a daemon alone stay as they were
+    if unknown_by_service:  # a cluster's; absent, the digests of a daemon alone stay as they were
         document["unknown_by_service"] = {
             service_id: _sorted(parts) for service_id, parts in unknown_by_service.items()}
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)

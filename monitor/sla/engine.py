@@ -64,7 +64,7 @@ def compute_month(
     ``notifications`` maps (incident id, customer id) to the earliest time a
     notification reached that customer (R-N1); ``unknown`` is time the monitor
     could not see (R-M3), for every customer; ``unknown_by_service`` is time only some
-    services went unwatched (a cluster's lost node, issue 15): unknown for the customers
+    services went unwatched (a cluster's lost node): unknown for the customers
     depending on them. Incidents still open are counted up to ``now``, and
     the month is counted only up to ``now`` (a running month is a projection).
     """
@@ -106,7 +106,7 @@ def compute_month(
 
 def _unknown_for(customer: CustomerInput, everyone: list[Interval],
                  by_service: Mapping[str, list[Interval]]) -> list[Interval]:
-    """R-M3: the customer's unknown time: the monitor's, and its services' own (issue 15)."""
+    """R-M3: the customer's unknown time: the monitor's, and its services' own."""
     own = [part for service_id in customer.services for part in by_service.get(service_id, ())]
     return union([*everyone, *own]) if own else everyone
 

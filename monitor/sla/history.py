@@ -1,5 +1,5 @@
 """A service's recent days as a status page shows them: down, under maintenance, unknown
-or up (issue 11: the 90-day bars), from the same intervals the month's report uses.
+or up (the 90-day bars), from the same intervals the month's report uses.
 
 A day is a calendar day in the provider's zone (R-M5). What the monitor could not see
 is never shown as up (R-M3): a day with unknown time and no outage is *unknown*. The

@@ -229,7 +229,7 @@ class MonthReport:
 
     period: MonthPeriod
     customers: tuple[CustomerReport, ...]
-    # Issue 15, a cluster's: incident id -> the vantages that confirmed it, and the targets
+    # a cluster's: incident id -> the vantages that confirmed it, and the targets
     # down for some vantages short of the quorum (no incident): shown, never counted.
     confirmed_by: Mapping[int, tuple[str, ...]] | None = None
     vantage_problems: tuple[VantageProblemLine, ...] = ()
@@ -290,7 +290,7 @@ class MonthReport:
 
 
 class VantageProblemLine(NamedTuple):
-    """A target some vantages saw down, short of the quorum (issue 15): their path to it
+    """A target some vantages saw down, short of the quorum: their path to it
     failed, not the target; no incident, no credit."""
 
     target: str

@@ -1,7 +1,7 @@
 """The running month, kept up to date incrementally: :class:`MonthToDate` gives, at each
 refresh, exactly what :func:`monitor.sla.engine.compute_month` would for the same inputs
 and ``now``, but recomputes only the customers whose figures can have changed since the
-previous refresh (issue 11: per-customer metrics on a timer, at 10,000 customers).
+previous refresh (per-customer metrics on a timer, at 10,000 customers).
 
 A customer's report is a function of its own inputs and of ``now``. Between two
 refreshes it can change only if

@@ -1,4 +1,4 @@
-"""Monthly statements (issue 14): when they are due, who gets one, who is reminded to claim.
+"""Monthly statements: when they are due, who gets one, who is reminded to claim.
 
 Every boundary is decided here once and asked by the daemon's automatic run, the
 ``statement`` commands and the statements themselves:
@@ -45,7 +45,7 @@ __all__ = [
     "statement_withheld",
 ]
 
-#: The rules under which a customer gets no statement unless an operator asks (issue 14):
+#: The rules under which a customer gets no statement unless an operator asks:
 #: a lapsed subscription (R-EX5) and a clone (R-EX6) get no customer e-mail at all.
 WITHHELD: frozenset[IneligibleRule] = frozenset({"R-EX5", "R-EX6"})
 

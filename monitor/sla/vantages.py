@@ -1,4 +1,4 @@
-"""Several vantages, one verdict (R-M1, R-M2, R-M3 in a cluster; issue 15).
+"""Several vantages, one verdict (R-M1, R-M2, R-M3 in a cluster).
 
 With several daemons probing from several *vantages* (networks, data centres), each
 vantage's word on a target is a :class:`Vote`: ``down`` (with the first failure of its

@@ -27,7 +27,7 @@ module          what it reads and writes                                    tabl
 ``ledger``      per-site entries: days, charge, refunds, renewals (L-*);    ledger_entries
                 append-only, in the database too
 ``statements``  monthly statements sent, claim reminders, automatic runs     statements,
-                (issue 14)                                                  claim_reminders,
+                                                                 claim_reminders,
                                                                             statement_runs
 ``audit``       the operators' audit log                                    audit_events
 ==============  ==========================================================  =====================

@@ -1,4 +1,4 @@
-"""The cluster's tables (issue 15): nodes, leases, vantage views and problems; PostgreSQL only.
+"""The cluster's tables: nodes, leases, vantage views and problems; PostgreSQL only.
 
 The only writer of ``cluster_nodes``, ``cluster_leases``, ``vantage_views``,
 ``incident_vantages`` and ``vantage_problems``. Every time here is the **database's

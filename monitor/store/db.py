@@ -130,7 +130,7 @@ def create_engine(
     url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000, **kwargs: Any
 ) -> AsyncEngine:
     # Statements' parameters (e-mail bodies, probe evidence) never go into an error
-    # message or a log line, whatever the log level (issue 13).
+    # message or a log line, whatever the log level.
     kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
@@ -140,7 +140,7 @@ def create_engine(
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     # No mkdir here: only migrate.upgrade creates a database (and its directory); a place
-    # it cannot create is a StoreLocationError from Database.upgrade (issue 13).
+    # it cannot create is a StoreLocationError from Database.upgrade.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over BEGIN from the driver so that we can make it IMMEDIATE.
@@ -445,7 +445,7 @@ class Database:
         """Bring the schema to head (a no-op when it is); (revision before, after).
 
         The first thing every command and the daemon do with the database, so a database
-        that cannot be reached or written is said here in one line (issue 13):
+        that cannot be reached or written is said here in one line:
         :class:`StoreLocationError` (exit 2) for a read-only or forbidden place,
         :class:`StoreError` (exit 1) with the cause for anything else."""
         from monitor.store.migrate import upgrade

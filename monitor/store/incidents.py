@@ -120,7 +120,7 @@ async def open_probe_incident(
 ) -> int:
     """A new probe incident, open, cause ``provider`` (R-EX: counted until an operator says
     otherwise), or the one already open for the service with this start: the daemon
-    retries this write until it succeeds (issue 13), and a retry after a commit whose
+    retries this write until it succeeds, and a retry after a commit whose
     answer was lost must find what it wrote. Any other open one makes the partial unique
     index refuse the insert."""
     existing = await tx.scalar(

@@ -116,7 +116,7 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
         path.parent.mkdir(parents=True, exist_ok=True)
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            # Several daemons of a cluster may start at once on one database (issue 15): one
+            # Several daemons of a cluster may start at once on one database: one
             # migrates, the others wait here and then find the schema current.
             await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('sla-monitor "
                                           "schema upgrade'))"))
@@ -190,7 +190,7 @@ async def current_of(url: str) -> str | None:
                 "missing",
                 f'database "{parsed.database}" does not exist on the server',
             ) from None
-        # Worded as Database.unavailable words it (issue 13): one message, whoever opens it.
+        # Worded as Database.unavailable words it: one message, whoever opens it.
         raise StoreError(f"storage: cannot use the database {where(parsed)}: {exc.orig}") from None
     except OSError as exc:
         raise StoreError(f"storage: cannot use the database {where(parsed)}: {exc}") from None

@@ -115,7 +115,7 @@ class UnknownInterval(Base):
         String(40)
     )  # daemon_down | canaries_failed | resolver_failed
     detail: Mapped[str | None] = mapped_column(Text)
-    # Issue 15, in a cluster: whose view it is. Null: the whole monitor (one daemon alone).
+    # In a cluster: whose view it is. Null: the whole monitor (one daemon alone).
     # ``vantage``: only that vantage could not see (R-M2); ``target_id``: only that target
     # went unprobed (its node was lost, R-M3). ``node``: the node that wrote it.
     node: Mapped[str | None] = mapped_column(String(63))
@@ -123,11 +123,11 @@ class UnknownInterval(Base):
     target_id: Mapped[str | None] = mapped_column(String(63))
 
 
-# --- the cluster (issue 15) --------------------------------------------------------------------
+# --- the cluster --------------------------------------------------------------------
 
 
 class ClusterNode(Base):
-    """A daemon of a cluster: registered at start, seen at each lease cycle (issue 15)."""
+    """A daemon of a cluster: registered at start, seen at each lease cycle."""
 
     __tablename__ = "cluster_nodes"
     name: Mapped[str] = mapped_column(String(63), primary_key=True)
@@ -144,7 +144,7 @@ class ClusterNode(Base):
 class ClusterLease(Base):
     """A lease: ``probe/VANTAGE/TARGET`` (who probes a target from a vantage) or ``leader``
     (who runs the singleton jobs). ``epoch`` grows at every change of holder: the fencing
-    token every write of the holder is checked against (issue 15)."""
+    token every write of the holder is checked against."""
 
     __tablename__ = "cluster_leases"
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -157,7 +157,7 @@ class ClusterLease(Base):
 
 
 class VantageView(Base):
-    """What one vantage currently says of a target (R-M2, issue 15): ``down`` (a vote, with
+    """What one vantage currently says of a target (R-M2): ``down`` (a vote, with
     its streak's R-M1 bounds), ``up`` or ``unknown`` (blind: never a vote)."""
 
     __tablename__ = "vantage_views"
@@ -172,7 +172,7 @@ class VantageView(Base):
 
 
 class IncidentVantage(Base):
-    """A vantage that confirmed an incident, with its own streak's R-M1 bounds (issue 15)."""
+    """A vantage that confirmed an incident, with its own streak's R-M1 bounds."""
 
     __tablename__ = "incident_vantages"
     incident_id: Mapped[int] = mapped_column(
@@ -187,7 +187,7 @@ class IncidentVantage(Base):
 
 class VantageProblem(Base):
     """A target down for some vantages but short of the quorum: no incident, a problem of
-    those vantages' paths to it (issue 15). ``end`` null while it lasts."""
+    those vantages' paths to it. ``end`` null while it lasts."""
 
     __tablename__ = "vantage_problems"
     __table_args__ = (
@@ -432,7 +432,7 @@ class OutboxMessage(Base):
     # The worker holding the lease (while ``sending``): every send and outcome checks it, so a
     # row re-claimed after its lease ran out is never sent or recorded by both (D-2).
     claimed_by: Mapped[str | None] = mapped_column(String(64))
-    # An operator message also posted to the webhook (issue 13): when the webhook took it.
+    # An operator message also posted to the webhook: when the webhook took it.
     webhook_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[dt.datetime | None]
@@ -444,7 +444,7 @@ class OutboxMessage(Base):
 
 
 class OutboxAttachment(Base):
-    """A file sent with an outbox message (a statement's PDF and CSV, issue 14), stored with
+    """A file sent with an outbox message (a statement's PDF and CSV), stored with
     it so that every retry sends the same bytes."""
 
     __tablename__ = "outbox_attachments"
@@ -595,14 +595,14 @@ class ReportRevision(Base):
     closed_at: Mapped[dt.datetime]
     inputs_hash: Mapped[str] = mapped_column(String(64))
     report: Mapped[dict[str, Any]]
-    # What the statements show besides the report (issue 14): the month's maintenance
+    # What the statements show besides the report: the month's maintenance
     # windows with their notices, as they stood when the revision was frozen. Null for
     # revisions frozen before statements existed.
     evidence: Mapped[dict[str, Any] | None]
 
 
 class StatementSent(Base):
-    """A monthly statement queued for one customer and one revision (issue 14): at most one
+    """A monthly statement queued for one customer and one revision: at most one
     per customer and revision; a later revision's is a correction of the one before."""
 
     __tablename__ = "statements"
@@ -624,7 +624,7 @@ class StatementSent(Base):
 
 
 class ClaimReminder(Base):
-    """A customer owed credit for a month, with no claim, was reminded (issue 14, R-C1):
+    """A customer owed credit for a month, with no claim, was reminded (R-C1):
     once per customer and month."""
 
     __tablename__ = "claim_reminders"

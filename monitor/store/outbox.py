@@ -305,7 +305,7 @@ def _owned(ids: Sequence[int], owner: str) -> Any:
 
 async def renew(tx: Tx, ids: Sequence[int], *, owner: str, until: dt.datetime) -> set[int]:
     """Extend ``owner``'s lease on ``ids`` to ``until``; returns the ids still ``owner``'s (a
-    row whose lease ran out may have been claimed by another worker, issue 13)."""
+    row whose lease ran out may have been claimed by another worker)."""
     if not ids:
         return set()
     await tx.execute(update(OutboxMessage).where(*_owned(ids, owner)).values(next_attempt_at=until))
@@ -489,7 +489,7 @@ async def to_relay(
     tx: Tx, *, since: dt.datetime, kind_prefix: str, limit: int = 50
 ) -> list[QueuedMessage]:
     """Operator messages written since ``since`` that the webhook has not taken yet, oldest
-    first (issue 13: the operators' path that does not need SMTP)."""
+    first (the operators' path that does not need SMTP)."""
     rows = await tx.scalars(
         select(OutboxMessage)
         .where(

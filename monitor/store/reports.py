@@ -26,7 +26,7 @@ class RevisionRecord:
     closed_at: dt.datetime
     inputs_hash: str
     report: dict[str, Any]  # the SPEC section 7 JSON report
-    # What statements show besides the report (issue 14); None before statements existed.
+    # What statements show besides the report; None before statements existed.
     evidence: dict[str, Any] | None = None
 
 

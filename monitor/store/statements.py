@@ -1,4 +1,4 @@
-"""Monthly statements (issue 14): the statements queued per customer and revision, the
+"""Monthly statements: the statements queued per customer and revision, the
 claim reminders, and the daemon's automatic runs. The only writer of ``statements``,
 ``claim_reminders`` and ``statement_runs``; what they mean is
 :mod:`monitor.actions.statements`'.

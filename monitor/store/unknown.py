@@ -66,7 +66,7 @@ async def add_unknown(
 ) -> int:
     """Unknown time from ``start`` (still going while ``end`` is None): ``daemon_down``,
     ``canaries_failed``, ``resolver_failed``, ``store_unavailable`` or ``node_lost``.
-    In a cluster (issue 15) its scope: written by ``node``, blind only at ``vantage``,
+    In a cluster its scope: written by ``node``, blind only at ``vantage``,
     only ``target_id`` unwatched; all None: the whole monitor (a daemon alone)."""
     result = await tx.execute(
         insert(UnknownInterval).values(start=start, end=end, reason=reason, detail=detail,
@@ -110,7 +110,7 @@ async def scoped_touching(
     tx: Tx, start: dt.datetime, end: dt.datetime
 ) -> list[tuple[dt.datetime, dt.datetime | None, str | None, str | None]]:
     """(start, end or None, vantage, target id) of a cluster's scoped unknown intervals
-    overlapping ``[start, end)`` (issue 15): a blind vantage, an unwatched target."""
+    overlapping ``[start, end)``: a blind vantage, an unwatched target."""
     rows = await tx.execute(
         select(UnknownInterval.start, UnknownInterval.end, UnknownInterval.vantage,
                UnknownInterval.target_id).where(

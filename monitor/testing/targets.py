@@ -118,7 +118,7 @@ class TargetServer:
         self.last_headers: dict[str, str] = {}
         self.in_flight = 0
         self.max_in_flight = 0
-        # ``/t/NAME`` targets (many on one server, issue 15): a status per name, and a
+        # ``/t/NAME`` targets (many on one server): a status per name, and a
         # per-vantage firewall: NAME -> header values that are refused (503).
         self.statuses: dict[str, int] = {}
         self.last_request: dict[str, float] = {}  # path -> when last asked (monotonic)

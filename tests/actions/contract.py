@@ -1,4 +1,4 @@
-"""The scenario of the claim, ticket and ledger tests (issue 10): a provider in UTC whose
+"""The scenario of the claim, ticket and ledger tests: a provider in UTC whose
 weekend is Friday, with one configured holiday (Monday 2026-11-09), and:
 
 * ``acme`` (fee 12,000,000 IRR a year): its project on ``srv-1`` and the mobile API; sites

@@ -1,4 +1,4 @@
-"""The statement tests' month (issue 14): Gregorian October 2026 in UTC, 31 days, recorded as
+"""The statement tests' month: Gregorian October 2026 in UTC, 31 days, recorded as
 an operator would, and worked by hand:
 
 * ``acme`` (3,650 EUR a year: 10 EUR a day) runs ``acme-survey`` on ``srv-1``:

@@ -1,4 +1,4 @@
-"""RunningMonth (issue 11): the daemon's running month read by deltas equals the month read
+"""RunningMonth: the daemon's running month read by deltas equals the month read
 whole, after every kind of change the store records (a new incident, one closed, a cause
 changed, a notification, a maintenance window and its notices, unknown time), on SQLite
 and PostgreSQL; and its refreshes after the first read only what changed."""

@@ -1,4 +1,4 @@
-"""Monthly statements (issue 14) through the service layer, on SQLite and PostgreSQL: the
+"""Monthly statements through the service layer, on SQLite and PostgreSQL: the
 hand-worked month of :mod:`tests.actions.statements_world` in HTML, PDF text and CSV; a
 Persian customer's statement right to left; sending once per customer and revision to a
 real SMTP server; a revised month's correction; lapsed and clone customers."""

@@ -1,4 +1,4 @@
-"""R-M3 in every report, not only after a restart (issue 8, trap 2): the service layer derives
+"""R-M3 in every report, not only after a restart (trap 2): the service layer derives
 the daemon's coverage from its sessions in the store, and the month's report shows the rest
 as unknown time. SQLite and PostgreSQL; numbers worked out by hand on March 2026 (UTC)."""
 

@@ -1,4 +1,4 @@
-"""``sla-monitor claim|ticket|ledger`` as operators type them (issue 10), on SQLite and
+"""``sla-monitor claim|ticket|ledger`` as operators type them, on SQLite and
 PostgreSQL: every command has --help, ``--format json`` prints what was created or changed
 (ids included), and bad input is one line naming the flag, exit code 2, nothing changed."""
 

@@ -1,5 +1,5 @@
 """A command run where no sla-monitor database exists creates nothing and says where it
-looked (issue 8, trap 1): only ``db upgrade`` and ``run`` create a database.
+looked (trap 1): only ``db upgrade`` and ``run`` create a database.
 
 Every other command, read or write, needs the database the daemon writes, at this
 version's schema: run in the wrong directory, a read would report 100 % for everyone

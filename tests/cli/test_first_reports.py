@@ -1,4 +1,4 @@
-"""What a newcomer reads from the command line is honest (issue 8, item 3): a month label
+"""What a newcomer reads from the command line is honest: a month label
 from the other calendar is refused with the months it would have been (trap 3), errors
 echo values as typed (trap 4), one rounding of durations (trap 5), and every command
 prints JSON that scripts can read (trap 6). Through ``monitor.cli.main``, on a database

@@ -1,5 +1,5 @@
 """Bad command-line input that used to end in a traceback (exit 1, "a bug") or be accepted
-silently (issue 13, defects 5 and 8): each is now one clear line naming the argument, the
+silently (defects 5 and 8): each is now one clear line naming the argument, the
 value and what is allowed, exit 2, and nothing in the database changes (rows counted
 before and after, on SQLite and PostgreSQL)."""
 

@@ -1,4 +1,4 @@
-"""The commands of the HTTP edge (issue 11), through the installed console script:
+"""The commands of the HTTP edge, through the installed console script:
 ``token new`` prints a token and a line that recognises it (never the token in the
 line), ``customer link-key`` a key long enough, ``check-config --format json`` the D-1
 worst cases; a bad scope is exit 2 with one line."""

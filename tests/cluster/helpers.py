@@ -1,4 +1,4 @@
-"""Configurations and looks into the database for the cluster tests (issue 15)."""
+"""Configurations and looks into the database for the cluster tests."""
 
 from __future__ import annotations
 

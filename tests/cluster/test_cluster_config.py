@@ -1,4 +1,4 @@
-"""``cluster:`` requires PostgreSQL, and its vantages and quorum agree (issue 15): one clear
+"""``cluster:`` requires PostgreSQL, and its vantages and quorum agree: one clear
 error each, exit code 2, no traceback, nothing created; a daemon alone is unchanged."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Two daemons on one PostgreSQL divide 200 targets; one is killed and the other takes its
-targets over, with no duplicate incident or e-mail and the gap as unknown time (issue 15).
+targets over, with no duplicate incident or e-mail and the gap as unknown time.
 Real daemon subprocesses (the venv's ``sla-monitor``), real local targets, real SMTP sink."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fencing (issue 15): a node paused past its lease writes nothing stale when it resumes.
+"""Fencing: a node paused past its lease writes nothing stale when it resumes.
 
 First with real daemon subprocesses (SIGSTOP / SIGCONT), then in-process against the real
 PostgreSQL, where the interleaving is made exactly: a holder whose lease was taken over

@@ -1,4 +1,4 @@
-"""Three vantages confirm outages (issue 15, R-M2): an incident opens only when a quorum (2 of
+"""Three vantages confirm outages (R-M2): an incident opens only when a quorum (2 of
 3) sees the target down; the vantage whose canaries fail counts as unknown, never as a vote;
 a target one vantage cannot reach (a per-vantage firewall: the target refuses that vantage's
 requests by their ``X-Vantage`` header) opens no incident and is reported as that vantage's

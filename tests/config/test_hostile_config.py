@@ -1,4 +1,4 @@
-"""Hostile and absurd configurations (issue 13, defects 3, 4 and 5): YAML bombs, huge or
+"""Hostile and absurd configurations (defects 3, 4 and 5): YAML bombs, huge or
 deep files, bytes that are not UTF-8, and values the schema used to accept that broke the
 daemon later (``.inf``, ``1e400``, seven weekend days, a 0.0000001 s timeout). Each is one
 clear error naming the setting, its value and what is allowed, exit 2, no traceback, and
@@ -57,7 +57,7 @@ def test_an_alias_bomb_is_refused_before_it_expands(bomb: str) -> None:
     elapsed = time.perf_counter() - started
     assert len(found) == 1 and "(file): YAML aliases expand to more than 200,000 nodes" in found[0]
     assert "SLA_MONITOR_CONFIG_MAX_ALIAS_NODES" in found[0]
-    # The engine would have needed gigabytes and minutes (issue 13: 113 s, 5.9 GB); the
+    # The engine would have needed gigabytes and minutes (113 s, 5.9 GB); the
     # bound is generous for a loaded CI machine, the point is that nothing was expanded.
     assert elapsed < 5.0
 
@@ -141,7 +141,7 @@ def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_error_path_reads_a_large_file_as_fast_as_the_valid_path(tmp_path: Path) -> None:
-    # Issue 13: a large configuration with one error took minutes (a pure-Python node tree
+    # A large configuration with one error took minutes (a pure-Python node tree
     # for the line numbers); now the lines come from libyaml's events, under the problem's
     # section only. Compared on the same machine, so no absolute time is asserted.
     lines = ["services:"]

@@ -1,4 +1,4 @@
-"""The incident journal (issue 13, defect 1): changes performed in order, the head retried
+"""The incident journal: changes performed in order, the head retried
 until it succeeds, nothing dropped; stuck after a bound (the daemon is not ready); a
 listener that keeps failing does not hold later incidents back. And the write a retry
 repeats is idempotent, on SQLite and PostgreSQL."""

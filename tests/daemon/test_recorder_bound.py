@@ -1,4 +1,4 @@
-"""Probe results that cannot be stored (issue 13, defect 1): while the database refuses
+"""Probe results that cannot be stored: while the database refuses
 writes, failures are kept up to a bound; beyond it they are counted and their span becomes
 unknown time (``store_unavailable``, R-M3) at the next flush that succeeds, never silently
 up and never an unbounded memory."""

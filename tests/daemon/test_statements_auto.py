@@ -1,4 +1,4 @@
-"""``statements.auto`` (issue 14): the daemon closes the month and sends its statements once,
+"""``statements.auto``: the daemon closes the month and sends its statements once,
 at the configured time after the month ends (a fake clock), resumes a run stopped in the
 middle after a restart, and reminds only the customers owed credit that have not claimed.
 

@@ -1,4 +1,4 @@
-"""A wall-clock step forward and back under the running daemon (issue 13): no negative
+"""A wall-clock step forward and back under the running daemon: no negative
 duration, no false incident, probing goes on, and the step is logged and exported.
 
 What is stepped here is the wall clock the daemon's :class:`~monitor.clock.SteadyClock`

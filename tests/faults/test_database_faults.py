@@ -1,4 +1,4 @@
-"""The database fails under the running daemon (issue 13, defect 1; SPEC section 8): SQLite
+"""The database fails under the running daemon (SPEC section 8): SQLite
 held by another writer past the busy timeout, PostgreSQL restarted, the state directory's
 disk full or read-only, all during an outage. After each: the incident exists with the start
 the probes saw (R-M1), its outage e-mail went out once, the daemon recovered by itself, and

@@ -1,4 +1,4 @@
-"""The daemon killed with ``kill -9`` (issue 13; SPEC section 8) in the middle of an outage,
+"""The daemon killed with ``kill -9`` (SPEC section 8) in the middle of an outage,
 of a probe-history flush and of an outbox send, then started again. After each: nothing
 recorded is lost, the history has no half-written flush and no duplicate, and a message the
 SMTP server had not accepted goes out once. A message the server accepted just before the

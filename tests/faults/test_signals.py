@@ -1,4 +1,4 @@
-"""Signals at awkward moments (issue 13, defect 8; SPEC section 8): a SIGHUP 0.5 s after the
+"""Signals at awkward moments (SPEC section 8): a SIGHUP 0.5 s after the
 start, a SIGHUP during a SIGTERM shutdown, a storm of ten SIGHUPs in a second while the file
 changes under them, and a YAML bomb on SIGHUP. The daemon, a real subprocess, survives each:
 after the storm exactly the last configuration is in force; the bomb is refused within

@@ -1,4 +1,4 @@
-"""Who may call what (issue 11), through the real aiohttp server: no token, an operator's
+"""Who may call what, through the real aiohttp server: no token, an operator's
 read and write tokens, customer A on its own and on customer B's data, a revoked token.
 Every refusal says which it is and nothing else, and changes nothing."""
 

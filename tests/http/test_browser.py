@@ -1,4 +1,4 @@
-"""The pages in real headless Chromium (issue 11): the status page (and the same page with
+"""The pages in real headless Chromium: the status page (and the same page with
 JavaScript disabled), a customer page opened with a signed link, the page on a phone and
 right to left. Screenshots are saved as test artefacts in the test's temporary directory
 (``screenshots/``)."""

@@ -1,5 +1,5 @@
 """The installed daemon (``sla-monitor run`` as a subprocess) serving the HTTP edge with
-its secrets from files (issue 11): per-customer SLA metrics appear on /metrics after the
+its secrets from files: per-customer SLA metrics appear on /metrics after the
 timer's refresh, never computed inside a scrape; a token removed from the file stops
 working after SIGHUP, a bad tokens file is refused with the old tokens in force; a
 signed link opens a page; no token or link signature ever reaches the daemon's log."""

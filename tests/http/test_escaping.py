@@ -1,4 +1,4 @@
-"""Escaping (issue 11): a customer name with HTML, quotes and CRLF, a provider name and a
+"""Escaping: a customer name with HTML, quotes and CRLF, a provider name and a
 maintenance reason with markup, through every page, the feed and the JSON: shown as text
 where they are shown, never as markup or a header; and public pages show no customer's
 name or private project at all."""

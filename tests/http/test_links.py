@@ -1,4 +1,4 @@
-"""Signed customer links (issue 11): a fresh link opens the page and leaves a session
+"""Signed customer links: a fresh link opens the page and leaves a session
 cookie; an expired link says when it expired; a tampered one (signature, customer,
 expiry, key) is not valid; the second key still verifies (rotation) until it is removed;
 ``sla-monitor customer link`` prints a link that works."""

@@ -1,4 +1,4 @@
-"""The OpenAPI document at /api/v1/openapi.json (issue 11) is held true: it validates as
+"""The OpenAPI document at /api/v1/openapi.json is held true: it validates as
 OpenAPI 3.1, every route the application serves is in it and every documented path is
 served, and a bounded, seeded property-based run of schemathesis against the live server
 finds no 5xx and no answer that breaks the document."""

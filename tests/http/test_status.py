@@ -1,4 +1,4 @@
-"""The public status page and its siblings (issue 11): states, the 90-day bars (unknown
+"""The public status page and its siblings: states, the 90-day bars (unknown
 never shown as up), this month's availability worked out by hand, open incidents with
 their timelines, announced maintenance, the Atom feed with ETag/304, the
 Statuspage-compatible JSON, and the badges."""

@@ -1,4 +1,4 @@
-"""Writes through the API (issue 11): every write route's bad body is a 422 naming the
+"""Writes through the API: every write route's bad body is a 422 naming the
 field with a JSON pointer and what is allowed, and changes nothing; an oversized body is
 413, a body that is not JSON 415 or 422; a retried write with an Idempotency-Key gets
 the first answer and writes once."""

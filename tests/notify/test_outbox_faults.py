@@ -1,4 +1,4 @@
-"""The outbox under SMTP faults (issue 13, defects 2 and 7; SPEC section 8, D-2): a slow
+"""The outbox under SMTP faults (defects 2 and 7; SPEC section 8, D-2): a slow
 server and two workers send each message once; a worker whose lease ran out sends and
 records nothing; a server down longer than the retry schedule gets the queue within
 seconds of answering again, not at the next retry (up to 15 minutes later). After each:
@@ -59,7 +59,7 @@ async def test_a_slow_server_and_two_workers_send_each_message_once(
     sink: SMTPSink,
     make_notifier: NotifierFactory,
 ) -> None:
-    # Issue 13: 40 customers, a server answering in 17 s, a 300 s lease, batches of 20: a
+    # 40 customers, a server answering in 17 s, a 300 s lease, batches of 20: a
     # batch outlived its lease, the other worker re-claimed the rest, 44 messages went out
     # for 40. Here, to scale: answers in 0.6 s, a 4 s lease (each send may take a quarter of
     # it), one batch of 8 (4.8 s).

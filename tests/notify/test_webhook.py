@@ -1,4 +1,4 @@
-"""Operators' path that does not need SMTP (issue 13, defect 7; D-2): with the SMTP server
+"""Operators' path that does not need SMTP (D-2): with the SMTP server
 down, the outage, the SMTP server's state and the "phone the customer now" alert reach a
 real HTTP receiver as Alertmanager webhook JSON, with the secret header from the
 environment; a receiver that fails is retried, and nothing is posted twice, across a

@@ -1,4 +1,4 @@
-"""Many hostile targets at once (SPEC section 8; issue 13, defect 8): 200 probes with
+"""Many hostile targets at once (SPEC section 8, defect 8): 200 probes with
 ``max_body_bytes`` at its 64 MiB maximum, against an endless body and a gzip bomb.
 
 Before the fix, 200 such probes ran 68 s against a 3 s timeout and peaked at 12.9 GB

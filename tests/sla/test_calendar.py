@@ -116,7 +116,7 @@ def test_r_c1_business_days_are_local_days() -> None:
     assert due == datetime(2026, 3, 7, 20, 30, tzinfo=UTC)
 
 
-# --- labels that cannot be meant in the configured calendar (issue 8, trap 3) ------------------
+# --- labels that cannot be meant in the configured calendar (trap 3) ------------------
 
 
 @pytest.mark.parametrize(("label", "hint"), [

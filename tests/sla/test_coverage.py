@@ -1,4 +1,4 @@
-"""R-M3: time the daemon did not watch is unknown, in every report (issue 8, trap 2).
+"""R-M3: time the daemon did not watch is unknown, in every report (trap 2).
 
 The daemon's coverage is its sessions, each from its start to its last heartbeat; a gap
 between them, or between the last heartbeat and ``now``, longer than ``unknown_after`` is

@@ -1,4 +1,4 @@
-"""MonthToDate (issue 11): the running month refreshed incrementally gives exactly what
+"""MonthToDate: the running month refreshed incrementally gives exactly what
 compute_month gives for the same inputs and now, after any sequence of changes and clock
 steps; and it recomputes only the customers whose figures can have changed."""
 

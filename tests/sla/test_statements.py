@@ -1,4 +1,4 @@
-"""Statements in the engine (issue 14): when they are due, who gets none unless asked, and
+"""Statements in the engine: when they are due, who gets none unless asked, and
 when a customer owed credit is reminded (R-C1). Worked by hand from the calendar."""
 
 from __future__ import annotations

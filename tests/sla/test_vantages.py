@@ -1,4 +1,4 @@
-"""Several vantages, one verdict (issue 15; R-M1, R-M2, R-M3): worked out by hand."""
+"""Several vantages, one verdict (R-M1, R-M2, R-M3): worked out by hand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A statement's PDF renders under the unit's seccomp filters (issue 14): with
+"""A statement's PDF renders under the unit's seccomp filters: with
 ``statements.auto`` the daemon renders PDFs itself, so WeasyPrint (cffi, Pango, HarfBuzz,
 fontconfig) must need no memory both writable and executable (``MemoryDenyWriteExecute=``)
 and no system call the unit forbids."""
