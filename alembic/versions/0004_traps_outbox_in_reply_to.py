@@ -5,7 +5,7 @@ Revises: 0002_i9
 Create Date: 2026-11-30 23:00:00
 
 A recovery e-mail carries ``In-Reply-To`` and ``References`` naming the Message-ID of
-the outage e-mail it follows (issue 8), so that mail clients show them as one thread.
+the outage e-mail it follows, so that mail clients show them as one thread.
 The column is nullable: messages queued before this revision have no parent.
 """
 

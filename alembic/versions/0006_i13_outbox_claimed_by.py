@@ -7,12 +7,11 @@ Create Date: 2026-11-30 23:00:00
 ``outbox.claimed_by``: the worker that holds a row's lease while it is ``sending``.
 Before each send the worker renews the lease only where ``claimed_by`` is still its
 own, and every outcome is recorded only by that worker, so a row whose lease ran out
-during a slow batch and was re-claimed by another worker is sent once (issue 13,
-defect 2). Rows being sent during the upgrade have no owner: their lease runs out and
+during a slow batch and was re-claimed by another worker is sent once. Rows being sent during the upgrade have no owner: their lease runs out and
 they are claimed again, as after a crash.
 
 ``outbox.webhook_at``: when the operators' webhook took an operator message (the
-path that does not need SMTP, issue 13 defect 7), so a restart neither loses nor
+path that does not need SMTP), so a restart neither loses nor
 repeats one.
 """
 

@@ -4,7 +4,7 @@ Revision ID: 0008_i14
 Revises: 0004_traps
 Create Date: 2026-12-01 00:00:00
 
-Issue 14. A statement e-mail carries its PDF and CSV as attachments, stored with the
+Monthly statements. A statement e-mail carries its PDF and CSV as attachments, stored with the
 outbox row (``outbox_attachments``) so every retry sends the same bytes. ``statements``
 records each statement queued (one per customer and report revision),
 ``claim_reminders`` each reminder (one per customer and month), ``statement_runs`` the

@@ -1,4 +1,4 @@
-"""several daemons on one PostgreSQL: nodes, leases, vantages (issue 15)
+"""several daemons on one PostgreSQL: nodes, leases, vantages
 
 Revision ID: 0009_i15
 Revises: 0007_i11
