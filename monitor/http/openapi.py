@@ -24,9 +24,9 @@ from monitor.http.routing import Route
 from monitor.http.schemas import CreditLineJSON, CustomerReportJSON, MonthReportJSON, Problem
 from monitor.sla import CreditLine, CustomerReport, MonthReport
 
-__all__ = ["OPENAPI_KEY", "build_document", "openapi_document"]
+__all__ = ["OPENAPI_KEY", "build_document", "document_of", "openapi_document"]
 
-OPENAPI_KEY = web.AppKey("openapi", dict)
+OPENAPI_KEY = web.AppKey("openapi", tuple)  # the routes whose document it is
 
 # The engine's reports are sent as their SPEC section 7 JSON (their to_json()).
 _JSON_FORMS: dict[type, type[BaseModel]] = {
@@ -150,6 +150,21 @@ def _operation(route: Route, schemas: dict[Any, JsonSchemaValue]) -> dict[str, A
     return operation
 
 
+_BUILT: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+
+
+def document_of(routes: tuple[Route, ...]) -> dict[str, Any]:
+    """The document of ``routes``, built once per process for each set of routes: its
+    pydantic schemas cost about a third of a second, paid at the first request for it
+    rather than at every application built (the daemon builds one at each start and
+    reload; the tests one per test)."""
+    key = tuple((route.method, route.path) for route in routes)
+    found = _BUILT.get(key)
+    if found is None:
+        found = _BUILT[key] = build_document(routes)
+    return found
+
+
 def build_document(routes: tuple[Route, ...]) -> dict[str, Any]:
     adapters = _adapters(routes)
     keys = list(adapters)
@@ -182,5 +197,5 @@ def build_document(routes: tuple[Route, ...]) -> dict[str, Any]:
 
 
 def openapi_document(app: web.Application) -> dict[str, Any]:
-    """The document of ``app``'s routes (built with the application)."""
-    return app[OPENAPI_KEY]
+    """The document of ``app``'s routes."""
+    return document_of(app[OPENAPI_KEY])

@@ -48,7 +48,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from monitor.http.api import ROUTES as API_ROUTES
 from monitor.http.context import WEB, Web
 from monitor.http.failures import UnexpectedErrors, unexpected_errors
-from monitor.http.openapi import OPENAPI_KEY, build_document
+from monitor.http.openapi import OPENAPI_KEY
 from monitor.http.pages import (
     claim_form,
     claim_page,
@@ -223,7 +223,7 @@ def make_app(registry: CollectorRegistry, ready: ReadyCheck, context: Web | None
             methods[route.path].append("HEAD")
     for path, verbs in methods.items():
         app.router.add_route("OPTIONS", _aiohttp_path(path), _options(verbs))
-    app[OPENAPI_KEY] = build_document(routes)
+    app[OPENAPI_KEY] = routes  # the document is built at its first request
     return app
 
 
