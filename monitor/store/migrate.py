@@ -146,13 +146,20 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
         if before in DEVELOPMENT_REVISIONS:
             raise _pre_release(engine.url, before, head_revision(url))
         if before == DEVELOPMENT_HEAD:
-            await _restamp(connection, engine.url)
+            await _restamp(connection)
         elif before is not None and not _known(url, before):
             # A newer version upgraded it: nothing here can go forward or back safely.
             raise SchemaError(where(engine.url), "unknown", revision=before,
                               head=head_revision(url))
         await connection.run_sync(_upgrade, url)
         after = await connection.run_sync(_current)
+    if before == DEVELOPMENT_HEAD:  # said once it is committed
+        log.info(
+            f"schema revision {DEVELOPMENT_HEAD} of the development before 0.1.0 restamped "
+            f"{SQUASHED}, the same schema",
+            extra={"database": where(engine.url), "revision_before": DEVELOPMENT_HEAD,
+                   "revision_after": SQUASHED},
+        )
     return before, after
 
 
@@ -162,17 +169,11 @@ def _pre_release(url: URL, revision: str, head: str | None) -> SchemaError:
                        revision=revision, head=head)
 
 
-async def _restamp(connection: AsyncConnection, url: URL) -> None:
+async def _restamp(connection: AsyncConnection) -> None:
     """Stamp a database at :data:`DEVELOPMENT_HEAD` with :data:`SQUASHED`, the same schema."""
     await connection.execute(text("UPDATE alembic_version SET version_num = :new "
                                   "WHERE version_num = :old"),
                              {"new": SQUASHED, "old": DEVELOPMENT_HEAD})
-    log.info(
-        f"schema revision {DEVELOPMENT_HEAD} of the development before 0.1.0 restamped "
-        f"{SQUASHED}, the same schema",
-        extra={"database": where(url), "revision_before": DEVELOPMENT_HEAD,
-               "revision_after": SQUASHED},
-    )
 
 
 async def current_revision(connection: AsyncConnection) -> str | None:
