@@ -192,7 +192,7 @@ class StoreError(MonitorError):
     """The database failed, or its schema is not the one this version expects."""
 
 
-SchemaState = Literal["missing", "empty", "behind", "unknown"]
+SchemaState = Literal["missing", "empty", "behind", "unknown", "pre-release"]
 
 
 class SchemaError(StoreError):
@@ -201,8 +201,9 @@ class SchemaError(StoreError):
 
     ``where`` is the SQLite file or the URL (without its password); ``state`` says what
     was found there: ``missing`` (no file, no such database), ``empty`` (no schema of ours),
-    ``behind`` (an older revision than ``head``) or ``unknown`` (a revision this version
-    does not know, e.g. written by a newer one).
+    ``behind`` (an older revision than ``head``), ``unknown`` (a revision this version
+    does not know, e.g. written by a newer one) or ``pre-release`` (a revision of the
+    development before 0.1.0 that is not its last, which this version cannot upgrade).
 
     >>> str(SchemaError("/srv/sla-monitor.db", "missing", "the file does not exist"))
     'no sla-monitor database at /srv/sla-monitor.db (the file does not exist)'
@@ -235,6 +236,13 @@ class SchemaError(StoreError):
             message = (
                 f"the database {where} is at schema revision {revision}, behind this "
                 f"version's {head}{note}"
+            )
+        elif state == "pre-release":
+            message = (
+                f"the database {where} is at schema revision {revision} of sla-monitor's "
+                f"development before 0.1.0, which this version cannot upgrade{note}: bring it "
+                "there with the development version that wrote it, then upgrade it with this "
+                "one; or start a new database"
             )
         else:
             message = (

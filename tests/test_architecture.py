@@ -374,10 +374,11 @@ _ISSUE_NUMBER = re.compile(r"\bissues? \d+", re.IGNORECASE)
 
 def test_no_development_issue_numbers_in_the_product() -> None:
     """Names and words say what a thing is, never which issue made it: the package, the
-    README, the example configuration, the unit, the dashboards and rules."""
+    README, the example configuration, the unit, the dashboards and rules, the migrations."""
     root = Path(__file__).resolve().parents[1]
-    places = [root / "README.md", root / "config.example.yaml", *(root / "monitor").rglob("*"),
-              *(root / "systemd").rglob("*"), *(root / "grafana").rglob("*")]
+    places = [root / "README.md", root / "config.example.yaml", root / "alembic.ini",
+              *(root / "monitor").rglob("*"), *(root / "systemd").rglob("*"),
+              *(root / "grafana").rglob("*"), *(root / "alembic").rglob("*")]
     found = []
     for path in places:
         if not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".png"):
@@ -386,3 +387,40 @@ def test_no_development_issue_numbers_in_the_product() -> None:
             if _ISSUE_NUMBER.search(line):
                 found.append(f"{path.relative_to(root)}:{number}: {line.strip()[:80]}")
     assert not found, "\n".join(found)
+
+
+# A development issue's number as the migrations wrote it into their names: "0009_i15".
+_ISSUE_TOKEN = re.compile(r"(?:^|_)i\d+(?:_|$)")
+
+
+def _assigned(tree: ast.Module, name: str) -> object:
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == name and isinstance(node.value, ast.Constant)):
+            return node.value.value
+    return None
+
+
+def test_migrations_are_named_by_their_content_and_follow_their_chain() -> None:
+    """Each migration's file is named after its revision id (alembic.ini's file_template),
+    neither carries an issue's number, and the revisions make one line from the first."""
+    versions = Path(__file__).resolve().parents[1] / "alembic" / "versions"
+    revisions: dict[object, object] = {}
+    for path in sorted(versions.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        revision, down = _assigned(tree, "revision"), _assigned(tree, "down_revision")
+        assert isinstance(revision, str), path.name
+        assert path.stem == revision or path.stem.startswith(f"{revision}_"), path.name
+        assert not _ISSUE_TOKEN.search(path.stem) and not _ISSUE_TOKEN.search(revision), path.name
+        revisions[down] = revision
+    line, at = [], revisions.get(None)
+    while at is not None:
+        line.append(at)
+        at = revisions.get(at)
+    assert revisions and len(line) == len(revisions), revisions
+
+
+def test_the_migration_name_check_finds_an_issue_token() -> None:
+    assert [name for name in ("0009_i15_cluster", "0009_i15", "i9_x", "initial_schema",
+                              "0004_traps", "idempotent_i")
+            if _ISSUE_TOKEN.search(name)] == ["0009_i15_cluster", "0009_i15", "i9_x"]

@@ -117,6 +117,8 @@ def _advice(error: SchemaError, settings: Settings) -> list[str]:
         ]
     if error.state == "unknown":
         return ["nothing was changed; use the sla-monitor version that upgraded it"]
+    if error.state == "pre-release":
+        return ["nothing was changed"]
     return [
         "nothing was created; " + _looked_there(settings),
         "to use the daemon's database: -c CONFIG (the daemon's configuration, with its "

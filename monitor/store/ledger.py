@@ -1,7 +1,7 @@
 """The per-site ledger (L-1..L-6, R-C3, R-P4): the only writer of ``ledger_entries``.
 
 Append-only: this module has no function that changes or removes an entry, and the
-database refuses UPDATE and DELETE on the table (triggers of revision 0003_i10). A
+database refuses UPDATE and DELETE on the table (triggers of revision initial_schema). A
 correction is a new entry, pointing at what it adjusts (``adjusts_id``).
 """
 

@@ -5,12 +5,23 @@ Only :func:`upgrade` creates: ``sla-monitor db upgrade`` and ``run`` call it. Ev
 command opens the database with :meth:`monitor.store.Database.open_existing`, which
 calls :func:`require_current` and raises :class:`~monitor.errors.SchemaError` for a
 database that is missing, holds no schema of ours, or is at another revision.
+
+*Decision* (databases from before 0.1.0): the development's chain of migrations was
+squashed into one, ``initial_schema``, which makes the very schema the chain ended with
+(``tests/store/test_schema.py`` proves it on SQLite and PostgreSQL). A database stamped
+with the chain's last revision (:data:`DEVELOPMENT_HEAD`: the developers' own databases,
+a demo's) is restamped ``initial_schema`` by :func:`upgrade` (``db upgrade``, ``run``), with
+a log line, and nothing else changes; every other command calls it ``behind`` and says to
+run ``db upgrade``. A database at an earlier revision of the chain
+(:data:`DEVELOPMENT_REVISIONS`) is refused by both (``pre-release``): it must be brought
+to the chain's last revision with the development version that wrote it first.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import logging
 import sqlite3
 from importlib import resources
 from pathlib import Path
@@ -27,6 +38,17 @@ from monitor.errors import SchemaError, StoreError
 # a database is current (every command but db upgrade and run): see head_revision.
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+
+log = logging.getLogger(__name__)
+
+#: The last revision of the development's chain of migrations before 0.1.0, and the
+#: revision that makes the same schema: a database stamped with it is restamped.
+DEVELOPMENT_HEAD = "0009_i15"
+SQUASHED = "initial_schema"
+#: The chain's earlier revisions: schemas this version cannot upgrade.
+DEVELOPMENT_REVISIONS = frozenset(
+    {"0001", "0002_i9", "0003_i10", "0004_traps", "0008_i14", "0005_i12", "0006_i13", "0007_i11"}
+)
 
 
 def load_alembic() -> None:
@@ -121,13 +143,37 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str | None]:
             await connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('sla-monitor "
                                           "schema upgrade'))"))
         before = await connection.run_sync(_current)
-        if before is not None and not _known(url, before):
+        if before in DEVELOPMENT_REVISIONS:
+            raise _pre_release(engine.url, before, head_revision(url))
+        if before == DEVELOPMENT_HEAD:
+            await _restamp(connection)
+        elif before is not None and not _known(url, before):
             # A newer version upgraded it: nothing here can go forward or back safely.
             raise SchemaError(where(engine.url), "unknown", revision=before,
                               head=head_revision(url))
         await connection.run_sync(_upgrade, url)
         after = await connection.run_sync(_current)
+    if before == DEVELOPMENT_HEAD:  # said once it is committed
+        log.info(
+            f"schema revision {DEVELOPMENT_HEAD} of the development before 0.1.0 restamped "
+            f"{SQUASHED}, the same schema",
+            extra={"database": where(engine.url), "revision_before": DEVELOPMENT_HEAD,
+                   "revision_after": SQUASHED},
+        )
     return before, after
+
+
+def _pre_release(url: URL, revision: str, head: str | None) -> SchemaError:
+    return SchemaError(where(url), "pre-release",
+                       f"only its last revision, {DEVELOPMENT_HEAD}, carries over",
+                       revision=revision, head=head)
+
+
+async def _restamp(connection: AsyncConnection) -> None:
+    """Stamp a database at :data:`DEVELOPMENT_HEAD` with :data:`SQUASHED`, the same schema."""
+    await connection.execute(text("UPDATE alembic_version SET version_num = :new "
+                                  "WHERE version_num = :old"),
+                             {"new": SQUASHED, "old": DEVELOPMENT_HEAD})
 
 
 async def current_revision(connection: AsyncConnection) -> str | None:
@@ -208,9 +254,11 @@ async def require_current(url: str) -> str:
         raise SchemaError(where(parsed), "empty")
     if current == head:
         return current
+    if current in DEVELOPMENT_REVISIONS:
+        raise _pre_release(parsed, current, head)
+    behind = current == DEVELOPMENT_HEAD or _known(url, current)  # db upgrade restamps it
     raise SchemaError(
-        where(parsed), "behind" if _known(url, current) else "unknown", revision=current,
-        head=head,
+        where(parsed), "behind" if behind else "unknown", revision=current, head=head,
     )
 
 

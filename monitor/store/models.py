@@ -556,7 +556,7 @@ class TicketEvent(Base):
 class LedgerEntry(Base):
     """A line of a site's ledger (L-1): days of service, support charge or a refund, or a
     renewal. Append-only: the database refuses UPDATE and DELETE (triggers of revision
-    0003_i10); corrections are new rows (R-C3)."""
+    initial_schema); corrections are new rows (R-C3)."""
 
     __tablename__ = "ledger_entries"
     __table_args__ = (Index("ix_ledger_site_effective", "site_domain", "effective_at"),)

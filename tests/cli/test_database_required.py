@@ -24,7 +24,12 @@ from sqlalchemy.engine import make_url
 from alembic import command
 from monitor.cli import main
 from monitor.store import create_engine
-from monitor.store.migrate import alembic_config, head_revision
+from monitor.store.migrate import (
+    DEVELOPMENT_HEAD,
+    DEVELOPMENT_REVISIONS,
+    alembic_config,
+    head_revision,
+)
 
 MONTH = "2026-03"
 #: Every command but ``db upgrade``, ``run``, ``check-config`` and ``demo``: reads and writes.
@@ -177,33 +182,63 @@ def _upgrade_to(sync_connection: Any, url: str, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+async def _stamp(url: str, revision: str) -> None:
+    """This version's schema stamped ``revision`` (with one revision, the only way to be
+    behind is the development's last revision before 0.1.0: the same schema)."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade_to, url, "head")
+            await connection.execute(text("UPDATE alembic_version SET version_num = :revision"),
+                                     {"revision": revision})
+    finally:
+        await engine.dispose()
+
+
+async def _current(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision())
+    finally:
+        await engine.dispose()
+
+
 async def test_a_database_behind_head_is_not_migrated_by_a_command(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = create_engine(db_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_upgrade_to, db_url, "0001")
-    finally:
-        await engine.dispose()
+    await _stamp(db_url, DEVELOPMENT_HEAD)
     config = tmp_path / "config.yaml"
     config.write_text(PANEL + f"storage: {{url: '{db_url}'}}\n")
     for args in (("incident", "list"), ("report", "--month", MONTH)):
         code, _, err = await asyncio.to_thread(run, capsys, "-c", str(config), *args)
         assert code == 2, err
-        assert f"is at schema revision 0001, behind this version's {head_revision(db_url)}" in err
+        assert (f"is at schema revision {DEVELOPMENT_HEAD}, behind this version's "
+                f"{head_revision(db_url)}") in err
         assert "sla-monitor -c" in err and "db upgrade" in err
-    engine = create_engine(db_url)
-    try:
-        async with engine.connect() as connection:
-            current = await connection.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision())
-    finally:
-        await engine.dispose()
-    assert current == "0001"  # nothing migrated behind the operator's back
-    code, _, _ = await asyncio.to_thread(run, capsys, "-c", str(config), "db", "upgrade")
+    assert await _current(db_url) == DEVELOPMENT_HEAD  # nothing migrated behind the operator's back
+    code, out, _ = await asyncio.to_thread(run, capsys, "-c", str(config), "db", "upgrade")
     assert code == 0
+    assert f"upgraded schema from {DEVELOPMENT_HEAD} to revision {head_revision(db_url)}" in out
     assert (await asyncio.to_thread(run, capsys, "-c", str(config), "incident", "list"))[0] == 0
+
+
+async def test_a_database_of_an_earlier_development_revision_is_refused(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    earlier = sorted(DEVELOPMENT_REVISIONS)[-1]
+    await _stamp(db_url, earlier)
+    config = tmp_path / "config.yaml"
+    config.write_text(PANEL + f"storage: {{url: '{db_url}'}}\n")
+    for args in (("incident", "list"), ("db", "upgrade")):
+        code, _, err = await asyncio.to_thread(run, capsys, "-c", str(config), *args)
+        assert code == 2, err
+        assert "Traceback" not in err
+        assert (f"is at schema revision {earlier} of sla-monitor's development before 0.1.0, "
+                "which this version cannot upgrade") in err
+        assert "or start a new database" in err
+    assert await _current(db_url) == earlier
 
 
 async def test_a_database_from_a_newer_version_is_refused_by_reads_and_by_db_upgrade(

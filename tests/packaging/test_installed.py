@@ -122,7 +122,11 @@ def test_every_source_package_is_in_the_wheel(tmp_path: Path) -> None:
             assert f"{package.replace('.', '/')}/{path.name}" in names
     # The migrations ship inside the package, so `sla-monitor db upgrade` works when installed.
     assert "monitor/migrations/env.py" in names
-    assert any(n.startswith("monitor/migrations/versions/") and n.endswith(".py") for n in names)
+    # Exactly the checkout's migrations: the one of 0.1.0 (initial_schema) and any after it.
+    shipped = {n for n in names if n.startswith("monitor/migrations/versions/")}
+    assert shipped == {f"monitor/migrations/versions/{path.name}"
+                       for path in (CHECKOUT / "alembic" / "versions").glob("*.py")}
+    assert "monitor/migrations/versions/initial_schema.py" in shipped
     assert "monitor/migrations/script.py.mako" in names
     data = _data_files()
     assert {"monitor/py.typed", "monitor/present/templates/status.html",

@@ -1,10 +1,12 @@
 """``sla-monitor db upgrade`` on SQLite and PostgreSQL: creates the schema, is idempotent,
-and the migrations agree with the models (what ``alembic check`` verifies)."""
+and the migrations agree with the models (what ``alembic check`` verifies); a database
+from the development before 0.1.0 is restamped (its last revision) or refused."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,17 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
 from monitor.cli import main
+from monitor.errors import SchemaError
 from monitor.store import create_engine
-from monitor.store.migrate import head_revision, upgrade
+from monitor.store.migrate import (
+    DEVELOPMENT_HEAD,
+    DEVELOPMENT_REVISIONS,
+    SQUASHED,
+    alembic_config,
+    head_revision,
+    require_current,
+    upgrade,
+)
 from monitor.store.models import Base, Incident
 
 
@@ -116,3 +127,89 @@ async def test_naive_times_are_refused(sqlite_url: str) -> None:
                 )
     finally:
         await engine.dispose()
+
+
+# --- databases from the development before 0.1.0 (the chain squashed into one revision) ----------
+
+
+async def _stamp(url: str, revision: str) -> None:
+    """A database with this version's schema, stamped ``revision``: what a database the
+    development's chain of migrations made looks like (the same schema, tests/store/test_schema.py)."""
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = :revision"),
+                                     {"revision": revision})
+            await connection.execute(Incident.__table__.insert().values(
+                service_id="panel", start=T0, end=T0 + dt.timedelta(hours=1), source="manual",
+                cause="provider", created_at=T0))
+    finally:
+        await engine.dispose()
+
+
+async def _stamped(url: str) -> tuple[str, int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            revision = (await connection.execute(
+                text("SELECT version_num FROM alembic_version"))).scalar_one()
+            incidents = (await connection.execute(text("SELECT count(*) FROM incidents"))).scalar_one()
+    finally:
+        await engine.dispose()
+    return revision, incidents
+
+
+T0 = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC)
+
+
+async def test_a_database_at_the_developments_last_revision_is_restamped(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _stamp(db_url, DEVELOPMENT_HEAD)
+    with pytest.raises(SchemaError, match=f"revision {DEVELOPMENT_HEAD}, behind this version's"):
+        await require_current(db_url)  # a read does not restamp: it says to run db upgrade
+    engine = create_engine(db_url)
+    try:
+        with caplog.at_level(logging.INFO, logger="monitor.store.migrate"):
+            assert await upgrade(engine) == (DEVELOPMENT_HEAD, head_revision(db_url))
+    finally:
+        await engine.dispose()
+    assert await _stamped(db_url) == (SQUASHED, 1)  # restamped; the rows kept
+    assert await require_current(db_url) == head_revision(db_url)
+    [record] = [r for r in caplog.records if r.name == "monitor.store.migrate"]
+    assert (record.revision_before, record.revision_after) == (DEVELOPMENT_HEAD, SQUASHED)
+    assert "restamped" in record.getMessage()
+
+
+async def test_an_earlier_revision_of_the_development_is_refused(db_url: str) -> None:
+    earlier = sorted(DEVELOPMENT_REVISIONS)[0]
+    await _stamp(db_url, earlier)
+    engine = create_engine(db_url)
+    try:
+        with pytest.raises(SchemaError) as upgrading:
+            await upgrade(engine)
+    finally:
+        await engine.dispose()
+    with pytest.raises(SchemaError) as reading:
+        await require_current(db_url)
+    for error in (upgrading.value, reading.value):
+        assert error.state == "pre-release"
+        assert (f"is at schema revision {earlier} of sla-monitor's development before 0.1.0, "
+                f"which this version cannot upgrade (only its last revision, {DEVELOPMENT_HEAD}, "
+                "carries over): bring it there with the development version that wrote it"
+                in str(error))
+    assert await _stamped(db_url) == (earlier, 1)  # nothing changed
+
+
+def test_no_revision_of_the_development_names_a_revision_of_this_version(sqlite_url: str) -> None:
+    # alembic accepts a unique prefix for a revision id: an old "0001" must not be taken for
+    # a revision "0001_..." of this version (and skip its migrations).
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    scripts = ScriptDirectory.from_config(alembic_config(sqlite_url))
+    for old in (*sorted(DEVELOPMENT_REVISIONS), DEVELOPMENT_HEAD):
+        with pytest.raises(CommandError):
+            scripts.get_revision(old)
+    assert [script.revision for script in scripts.walk_revisions()] == [SQUASHED]

@@ -1,19 +1,15 @@
-"""At most one open incident per service, enforced by the database (a partial unique index,
-migration 0002_i9) on SQLite and PostgreSQL, through the one writer of incidents
+"""At most one open incident per service, enforced by the database (the partial unique index
+``uq_incidents_open_service``) on SQLite and PostgreSQL, through the one writer of incidents
 (monitor.store.incidents)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from alembic import command
-from monitor.store import Database, create_engine, incidents
-from monitor.store.migrate import alembic_config, upgrade
+from monitor.store import Database, incidents
 from monitor.store.models import Incident
 from tests.support import rows
 
@@ -45,35 +41,3 @@ async def test_a_second_open_incident_of_a_service_is_refused(db: Database) -> N
                                        cause="provider", note=None, created_at=start)
     async with db.reading() as tx:
         assert await incidents.open_by_probe(tx) == {"panel": second, "srv-1": second - 1}
-
-
-def _to_0001(sync_connection: Any, url: str) -> None:
-    config = alembic_config(url)
-    config.attributes["connection"] = sync_connection
-    command.upgrade(config, "0001")
-
-
-async def test_the_migration_repairs_duplicate_open_incidents(db_url: str) -> None:
-    # A database from before the index holding two open incidents of one service: the
-    # older ends where the newer starts, so their union (what R-M4 counts) is unchanged.
-    engine = create_engine(db_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_to_0001, db_url)
-        async with engine.begin() as connection:
-            for start in (T0, T0 + HOUR, T0 + 3 * HOUR):
-                await connection.execute(
-                    Incident.__table__.insert().values(
-                        service_id="panel", start=start, source="probe", cause="provider",
-                        created_at=start))
-        await upgrade(engine)
-        found = await rows(engine, Incident)
-        assert [(i.start, i.end) for i in found] == [
-            (T0, T0 + HOUR), (T0 + HOUR, T0 + 3 * HOUR), (T0 + 3 * HOUR, None)]
-        with pytest.raises(IntegrityError):
-            async with engine.begin() as connection:
-                await connection.execute(text(
-                    "INSERT INTO incidents (service_id, start, source, cause, created_at) "
-                    "VALUES ('panel', :at, 'probe', 'provider', :at)"), {"at": T0 + 9 * HOUR})
-    finally:
-        await engine.dispose()
