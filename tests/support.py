@@ -4,7 +4,8 @@
 
 * polling: :func:`eventually`;
 * the store: :func:`rows` from any handle (engine, session factory, ``Database``),
-  also while a daemon subprocess has not created the schema yet;
+  also while a daemon subprocess has not created the schema yet; :func:`row_counts`,
+  what "nothing changes" compares (SPEC section 8), in one round trip;
 * probes: :func:`http_config`, :func:`tcp_config` validated like YAML, and
   :data:`MARGIN`, the slack allowed past a probe's deadline;
 * the daemon: sub-second probe settings (:data:`FAST`, :data:`MONITOR`), the installed
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -67,6 +68,26 @@ async def rows(source: Source, model: Any, *where: Any) -> list[Any]:
         if "no such table" in str(exc) or "does not exist" in str(exc):
             return []
         raise
+
+
+async def row_counts(source: AsyncEngine | Database | str,
+                     models: Sequence[Any]) -> dict[str, int]:
+    """The number of rows of each of ``models`` (by class name), in one query; ``source`` may
+    be a database URL (opened and closed here)."""
+    query = select(*(select(func.count()).select_from(model).scalar_subquery()
+                     for model in models))
+    if isinstance(source, str):
+        from monitor.store import create_engine
+
+        engine = create_engine(source)
+        try:
+            return await row_counts(engine, models)
+        finally:
+            await engine.dispose()
+    engine = source.engine if isinstance(source, Database) else source
+    async with engine.connect() as connection:
+        found = (await connection.execute(query)).one()
+    return {model.__name__: int(count) for model, count in zip(models, found, strict=True)}
 
 
 def http_config(url: str, **settings: Any) -> HTTPProbe:

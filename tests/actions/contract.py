@@ -33,7 +33,7 @@ from monitor.store.models import (
     Ticket,
     TicketEvent,
 )
-from tests.support import rows
+from tests.support import row_counts, rows
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -94,7 +94,7 @@ MODELS = (Claim, Ticket, TicketEvent, LedgerEntry, OutboxMessage, AuditEvent)
 
 
 async def counts(db: Database) -> dict[str, int]:
-    return {model.__name__: len(await rows(db, model)) for model in MODELS}
+    return await row_counts(db, MODELS)
 
 
 async def refused(db: Database, call: Callable[[], Awaitable[Any]], field: str, value: object,

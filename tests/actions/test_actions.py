@@ -23,7 +23,7 @@ from monitor.store.models import (
     MaintenanceWindow,
     Notification,
 )
-from tests.support import rows
+from tests.support import row_counts, rows
 
 NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -43,7 +43,7 @@ MODELS = (Incident, CauseChange, Notification, MaintenanceWindow, MaintenanceNot
 
 
 async def counts(db: Database) -> dict[str, int]:
-    return {model.__name__: len(await rows(db, model)) for model in MODELS}
+    return await row_counts(db, MODELS)
 
 
 async def refused(db: Database, call: Callable[[], Awaitable[Any]], field: str,

@@ -15,7 +15,7 @@ import pytest
 from monitor.cli import main
 from monitor.store import Database
 from tests.actions.contract import MODELS, yaml
-from tests.support import rows
+from tests.support import row_counts
 
 COMMANDS = {
     "claim": ("submit", "decide", "list", "show"),
@@ -55,7 +55,7 @@ class CLI:
         return json.loads(out)
 
     async def counts(self) -> dict[str, int]:
-        return {model.__name__: len(await rows(self.db, model)) for model in MODELS}
+        return await row_counts(self.db, MODELS)
 
     async def refused(self, flag: str, *args: str) -> str:
         before = await self.counts()

@@ -12,11 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
 from monitor.cli import main
-from monitor.store import create_engine
-from monitor.store.migrate import upgrade
 from monitor.store.models import (
     AuditEvent,
     CauseChange,
@@ -26,7 +23,7 @@ from monitor.store.models import (
     MaintenanceWindow,
     Notification,
 )
-from tests.support import sla_monitor_command
+from tests.support import row_counts, sla_monitor_command
 
 CONFIG = """\
 provider: {{timezone: America/New_York}}
@@ -97,21 +94,7 @@ def config(tmp_path: Path, db_url: str) -> Path:
 
 
 def counts(db_url: str) -> dict[str, int]:
-    return asyncio.run(_counts(db_url))
-
-
-async def _counts(db_url: str) -> dict[str, int]:
-    engine = create_engine(db_url)
-    try:
-        await upgrade(engine)
-        async with engine.connect() as connection:
-            return {
-                table.__tablename__: int(
-                    await connection.scalar(select(func.count()).select_from(table)) or 0)
-                for table in TABLES
-            }
-    finally:
-        await engine.dispose()
+    return asyncio.run(row_counts(db_url, TABLES))
 
 
 @pytest.mark.parametrize(("args", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -123,7 +106,7 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(
                  "--start", "2025-02-01T00:00", "--end", "2025-02-01T00:30"]) == 0
     capsys.readouterr()
     before = counts(db_url)
-    assert before["incidents"] == 1
+    assert before["Incident"] == 1
     code = main(["-c", str(config), *args])
     out, err = capsys.readouterr()
     assert code == 2, err

@@ -15,14 +15,12 @@ import stat
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
 from monitor.cli import main
 from monitor.config import Settings, load_config, parse_config
 from monitor.errors import ConfigError
 from monitor.http.auth import load_tokens
 from monitor.sla import month_containing
-from monitor.store import create_engine
 from monitor.store.models import (
     AuditEvent,
     Claim,
@@ -32,6 +30,7 @@ from monitor.store.models import (
     TicketEvent,
 )
 from tests.faults.helpers import fill, small_filesystem
+from tests.support import row_counts
 
 CONFIG = """\
 provider: {{timezone: UTC}}
@@ -76,16 +75,7 @@ def config(tmp_path: Path, db_url: str) -> Path:
 
 
 def counts(db_url: str) -> dict[str, int]:
-    async def count() -> dict[str, int]:
-        engine = create_engine(db_url)
-        try:
-            async with engine.connect() as connection:
-                return {table.__tablename__: int(await connection.scalar(
-                    select(func.count()).select_from(table)) or 0) for table in TABLES}
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(count())
+    return asyncio.run(row_counts(db_url, TABLES))
 
 
 def records(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

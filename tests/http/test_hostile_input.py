@@ -19,7 +19,7 @@ from monitor.http.routing import JSON_DEPTH_LIMIT
 from monitor.http.server import ROUTES
 from monitor.store.models import Claim, Incident, Ticket
 from tests.http.site import Site
-from tests.support import rows
+from tests.support import row_counts, rows
 
 # Every route with an integer id in its path (incidents, claims, tickets; the API's and
 # the pages' own), read from the route table so that a new one is covered too.
@@ -61,7 +61,7 @@ def no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
 async def test_an_id_that_is_not_an_ascii_integer_is_404_on_every_id_route(
         site: Site, hostile: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    before = [len(await rows(site.db, m)) for m in (Incident, Claim, Ticket)]
+    before = await row_counts(site.db, (Incident, Claim, Ticket))
     for method, path in ID_ROUTES:
         concrete = re.sub(r"\{\w+_id\}", hostile, path).replace("{customer}", "acme")
         who = "acme" if path.startswith("/customer/") else "write"
@@ -72,7 +72,7 @@ async def test_an_id_that_is_not_an_ascii_integer_is_404_on_every_id_route(
         assert response.status == 404, (method, concrete, response.status, body[:300])
         if path.startswith("/api/"):
             assert (await response.json())["error"] == "not_found"
-    after = [len(await rows(site.db, m)) for m in (Incident, Claim, Ticket)]
+    after = await row_counts(site.db, (Incident, Claim, Ticket))
     assert after == before
     no_tracebacks(caplog)
 

@@ -24,7 +24,7 @@ from monitor.store.models import (
 )
 from tests.http.site import Site
 from tests.http.test_claims import months
-from tests.support import rows
+from tests.support import row_counts
 
 MODELS = (Incident, CauseChange, Notification, MaintenanceWindow, Claim, Ticket, TicketEvent,
           LedgerEntry, OutboxMessage, AuditEvent)
@@ -32,7 +32,7 @@ LONG = "n" * (MAX_TEXT + 1)
 
 
 async def counts(site: Site) -> dict[str, int]:
-    return {model.__name__: len(await rows(site.db, model)) for model in MODELS}
+    return await row_counts(site.db, MODELS)
 
 
 async def refusal(site: Site, path: str, who: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -21,13 +21,13 @@ from monitor.store.models import (
     ReportRevision,
 )
 from tests.http.site import Site
-from tests.support import rows
+from tests.support import row_counts, rows
 
 RECORDS = (Incident, CauseChange, Notification, MaintenanceWindow, ReportRevision, AuditEvent)
 
 
 async def counts(site: Site) -> dict[str, int]:
-    return {model.__name__: len(await rows(site.db, model)) for model in RECORDS}
+    return await row_counts(site.db, RECORDS)
 
 
 async def incident(site: Site) -> int:
