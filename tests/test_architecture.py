@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import doctest
 import importlib
+import logging
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -386,3 +387,52 @@ def test_no_development_issue_numbers_in_the_product() -> None:
             if _ISSUE_NUMBER.search(line):
                 found.append(f"{path.relative_to(root)}:{number}: {line.strip()[:80]}")
     assert not found, "\n".join(found)
+
+
+def _logger_names(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """(line, what is passed) for every ``getLogger(...)`` that names a logger of ours other
+    than by ``__name__``: a ``monitor...`` string literal anywhere, and anything but
+    ``__name__`` for a module-level logger. Other libraries' loggers (``"apscheduler"``,
+    quietened by the logging set-up) may be named by their string."""
+    module_level = {id(node.value) for node in tree.body if isinstance(node, ast.Assign)}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and _called(node).endswith("getLogger") and node.args):
+            continue
+        [argument] = node.args
+        if isinstance(argument, ast.Name) and argument.id == "__name__":
+            continue
+        ours = isinstance(argument, ast.Constant) and isinstance(argument.value, str) and (
+            argument.value == "monitor" or argument.value.startswith("monitor."))
+        if ours or id(node) in module_level:
+            yield node.lineno, ast.unparse(argument)
+
+
+def test_every_logger_is_named_after_its_module() -> None:
+    """A log line's ``logger`` field says which module wrote it: ``getLogger(__name__)``,
+    never a shared or made-up name that outlives the module it meant."""
+    found = [f"{name}:{line}: getLogger({argument})"
+             for name in MODULES for line, argument in _logger_names(_tree(name))]
+    assert found == []
+
+
+def test_the_logger_check_finds_a_made_up_name() -> None:
+    tree = ast.parse('import logging\n'
+                     'log = logging.getLogger("monitor.monitor")\n'
+                     'shared = logging.getLogger(NAME)\n'
+                     'own = logging.getLogger(__name__)\n'
+                     'def quiet(name):\n'
+                     '    logging.getLogger("apscheduler").setLevel(30)\n'
+                     '    logging.getLogger(name).setLevel(30)\n'
+                     '    logging.getLogger("monitor.notify").setLevel(30)\n')
+    assert list(_logger_names(tree)) == [
+        (2, "'monitor.monitor'"), (3, "NAME"), (8, "'monitor.notify'")]
+
+
+def test_each_module_with_a_logger_has_its_own() -> None:
+    # Every module-level ``log`` is the logger of its module's own name.
+    names = {name for name in MODULES if re.search(r"^log = logging\.getLogger\(__name__\)$",
+                                                    MODULES[name].read_text(encoding="utf-8"),
+                                                    re.MULTILINE)}
+    assert {"monitor.daemon.watch", "monitor.daemon.journal", "monitor.notify.outbox"} <= names
+    for name in sorted(names):
+        assert importlib.import_module(name).log is logging.getLogger(name)

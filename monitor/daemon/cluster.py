@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Cluster", "CycleResult", "vote"]
 
-log = logging.getLogger("monitor.cluster")
+log = logging.getLogger(__name__)
 
 
 @dataclass
