@@ -160,7 +160,7 @@ class Provider(Strict):
         return value
 
 
-class Tier(Strict):
+class TierSettings(Strict):
     name: Annotated[str, Field(min_length=1, max_length=20)]
     """label shown in reports, e.g. 1w"""
     min_downtime: TierDowntime
@@ -169,15 +169,15 @@ class Tier(Strict):
     """days of service credited (R-T2)"""
 
 
-class Policy(Strict):
+class PolicySettings(Strict):
     """The SLA policy; the defaults are the contract's (SPEC section 4 and 6)."""
 
     target_percent: Annotated[Decimal, Field(gt=0, le=100)] = Decimal("99.8")
     """R-T0 monthly availability target, percent"""
-    tiers: list[Tier] = [
-        Tier(name="1w", min_downtime=5400, credit_days=7),
-        Tier(name="2w", min_downtime=28800, credit_days=14),
-        Tier(name="1m", min_downtime=57600, credit_days=30),
+    tiers: list[TierSettings] = [
+        TierSettings(name="1w", min_downtime=5400, credit_days=7),
+        TierSettings(name="2w", min_downtime=28800, credit_days=14),
+        TierSettings(name="1m", min_downtime=57600, credit_days=30),
     ]
     """R-T1 credit tiers by counted downtime, increasing; each lower bound inclusive (Decision)"""
     detection_deadline: PolicyDuration = 900.0
@@ -648,7 +648,7 @@ class Cluster(Strict):
 class Config(Strict):
     provider: Provider = Provider()
     """who runs the monitor, time zone and calendar"""
-    policy: Policy = Policy()
+    policy: PolicySettings = PolicySettings()
     """the SLA policy (contract defaults)"""
     monitor: MonitorSettings = MonitorSettings()
     """the monitor's own settings"""
