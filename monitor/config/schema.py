@@ -53,7 +53,7 @@ _Duration = BeforeValidator(parse_duration)  # seconds or "1h30m", finite
 
 # Every duration has finite, sensible bounds, named in the error.
 ProbeInterval = Annotated[float, _Duration, _between(0.1, DAY)]  # sub-second: tests, the demo
-ProbeTimeout = Annotated[float, _Duration, _between(0.1, HOUR)]  # below, a healthy target fails
+ProbeTimeoutSeconds = Annotated[float, _Duration, _between(0.1, HOUR)]  # below, a healthy target fails
 ResponseTime = Annotated[float, _Duration, _between(0.001, HOUR)]
 HeartbeatInterval = Annotated[float, _Duration, _between(0.1, HOUR)]
 UnknownAfter = Annotated[float, _Duration, _between(1.0, DAY)]
@@ -243,7 +243,7 @@ class JSONCondition(Strict):
 class ProbeBase(Strict):
     interval: ProbeInterval = 30.0
     """time between probes; must exceed timeout"""
-    timeout: ProbeTimeout = 10.0
+    timeout: ProbeTimeoutSeconds = 10.0
     """a probe gives up after this"""
     fail_after: Annotated[int, Field(ge=1, le=100)] = 3
     """consecutive failures that open an incident (R-M1)"""
