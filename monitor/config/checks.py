@@ -20,7 +20,7 @@ from monitor.config.schema import (
     MonitorSettings,
     PolicySettings,
     ProbeBase,
-    Retention,
+    RetentionSettings,
     Statements,
 )
 from monitor.present.formats import format_duration
@@ -120,8 +120,8 @@ def _cluster(data: dict[str, Any]) -> Iterator[Issue]:
 
 def _retention(data: dict[str, Any]) -> Iterator[Issue]:
     retention = _section(_section(data, "storage"), "retention")
-    hourly = _seconds_of(retention, Retention, "hourly_rollups")
-    daily = _seconds_of(retention, Retention, "daily_rollups")
+    hourly = _seconds_of(retention, RetentionSettings, "hourly_rollups")
+    daily = _seconds_of(retention, RetentionSettings, "daily_rollups")
     if hourly is not None and daily is not None and daily < hourly:
         yield (
             ("storage", "retention", "daily_rollups"),

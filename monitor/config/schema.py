@@ -313,7 +313,7 @@ class TCPProbe(ProbeBase):
     """TCP port"""
 
 
-Probe = Annotated[HTTPProbe | TCPProbe, Field(discriminator="type")]
+ProbeSettings = Annotated[HTTPProbe | TCPProbe, Field(discriminator="type")]
 
 
 class Canary(Strict):
@@ -321,7 +321,7 @@ class Canary(Strict):
 
     id: Identifier
     """unique canary id"""
-    probe: Probe
+    probe: ProbeSettings
     """how the canary is checked"""
 
 
@@ -386,7 +386,7 @@ class Server(Strict):
     """unique id (shared namespace with services)"""
     name: Name | None = None
     """human name"""
-    probe: Probe
+    probe: ProbeSettings
     """how the server is checked; down = its projects down (R-M4)"""
 
 
@@ -399,7 +399,7 @@ class Service(Strict):
     """human name"""
     server: Identifier | None = None
     """the server a project runs on; required for projects"""
-    probe: Probe
+    probe: ProbeSettings
     """how the service is checked"""
 
 
@@ -500,7 +500,7 @@ Days = Annotated[float, BeforeValidator(parse_duration), Field(le=36500 * 86400.
 THIRTEEN_MONTHS = 397 * 86400.0
 
 
-class Retention(Strict):
+class RetentionSettings(Strict):
     """How long the probe history is kept (R-M7); older rows are pruned in small batches."""
 
     evidence: Annotated[
@@ -521,7 +521,7 @@ class Storage(Strict):
     """sqlite+aiosqlite:///PATH or postgresql+asyncpg://...; default SQLite in $STATE_DIRECTORY or the current directory"""
     history_checkpoint: Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=3600)] = 300.0
     """how long a continuing run's counters and the hour's latency roll-up may wait to be written (failures and state changes: within seconds; R-M7)"""
-    retention: Retention = Retention()
+    retention: RetentionSettings = RetentionSettings()
     """how long the probe history is kept (R-M7)"""
     busy_timeout: BusyTimeout = 30.0
     """SQLite: how long a write waits for another writer's lock before it fails (and is retried)"""
@@ -628,7 +628,7 @@ def _default_node() -> str:
     return name[:63] or "node"
 
 
-class Cluster(Strict):
+class ClusterSettings(Strict):
     """Several daemons on one PostgreSQL: they divide the targets of each vantage,
     take over a lost node's, and confirm outages from several vantages.
     Requires ``storage.url`` on PostgreSQL; without this section the daemon runs alone."""
@@ -672,5 +672,5 @@ class Config(Strict):
     """HTTP server"""
     statements: Statements = Statements()
     """monthly statements: HTML, PDF and CSV, e-mailed to each customer"""
-    cluster: Cluster | None = None
+    cluster: ClusterSettings | None = None
     """several daemons on one PostgreSQL; absent: one daemon alone (SQLite or PostgreSQL)"""

@@ -24,7 +24,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from monitor.clock import Clock
-from monitor.config.schema import Retention as RetentionSettings
+from monitor.config.schema import RetentionSettings
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.store import retention
 
