@@ -14,12 +14,12 @@ from monitor.cli.common import (
     add_at,
     add_format,
     database,
+    load_settings,
     local_time,
     parse_at,
     parse_decimal,
     print_json,
     run_async,
-    settings,
 )
 from monitor.clock import SystemClock
 from monitor.config import Settings
@@ -78,7 +78,7 @@ def _evidence(view: ClaimView) -> str:
 
 
 async def _submit(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     at = parse_at(args, config)
     async with database(config) as db:
@@ -95,7 +95,7 @@ async def _submit(args: argparse.Namespace) -> int:
 
 
 async def _decide(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     at = parse_at(args, config)
     decision = "approved" if args.approve else "rejected" if args.reject else "partly"
@@ -132,7 +132,7 @@ def shown(computed: actions.ComputedCredit) -> str:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     async with database(config) as db:
         views = await actions.list_claims(db, config, month=args.month, customer=args.customer,
@@ -147,7 +147,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 
 async def _show(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     async with database(config) as db:
         view = await actions.show_claim(db, config, claim_id=args.id, now=now)

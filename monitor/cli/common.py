@@ -79,7 +79,7 @@ def local_time(config: Settings, at: dt.datetime | None) -> str:
     return format_time(at, config.timezone, config.calendar)
 
 
-def settings(args: argparse.Namespace) -> Settings:
+def load_settings(args: argparse.Namespace) -> Settings:
     """The configuration, turned once into what the actions read."""
     return Settings.from_config(load(args), config_path(args))
 

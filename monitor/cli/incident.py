@@ -12,9 +12,9 @@ from monitor.cli.common import (
     add_format,
     add_time_help,
     database,
+    load_settings,
     print_json,
     run_async,
-    settings,
     time_arg,
 )
 from monitor.clock import SystemClock
@@ -23,7 +23,7 @@ from monitor.sla import CAUSES, seconds_between
 
 
 async def _add(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     start = time_arg(args, "start", config)
     end = time_arg(args, "end", config)
     async with database(config) as db:
@@ -63,7 +63,7 @@ def _rows(found: list[IncidentRecord], timezone: str, calendar: str) -> list[lis
 
 
 async def _list(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     since = until = None
     if args.month:
         period = config.month(args.month)
@@ -87,7 +87,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 
 async def _cause(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     async with database(config) as db:
         changed = await actions.change_cause(
             db,
@@ -105,7 +105,7 @@ async def _cause(args: argparse.Namespace) -> int:
 
 
 async def _notified(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     at = time_arg(args, "at", config)
     async with database(config) as db:
         logged = await actions.log_notification(

@@ -13,12 +13,12 @@ from monitor.cli.common import (
     actor,
     add_format,
     database,
+    load_settings,
     local_time,
     parse_date,
     parse_decimal,
     print_json,
     run_async,
-    settings,
 )
 from monitor.clock import SystemClock
 from monitor.config import Settings
@@ -56,7 +56,7 @@ def _account(config: Settings, site: SiteAccount) -> list[str]:
 
 
 async def _show(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     async with database(config) as db:
         accounts = await actions.ledger_show(db, config, customer=args.customer, site=args.site,
@@ -69,7 +69,7 @@ async def _show(args: argparse.Namespace) -> int:
 
 
 async def _deposit(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     amount = parse_decimal(args.amount, "amount", args=args)
     async with database(config) as db:
@@ -85,7 +85,7 @@ async def _deposit(args: argparse.Namespace) -> int:
 
 
 async def _renew(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     until = parse_date(args.until, "until")
     async with database(config) as db:

@@ -11,9 +11,9 @@ from monitor.cli.common import (
     add_format,
     add_time_help,
     database,
+    load_settings,
     print_json,
     run_async,
-    settings,
     time_arg,
     time_option,
 )
@@ -22,7 +22,7 @@ from monitor.present import format_duration, format_time, text_table
 
 
 async def _add(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     start = time_arg(args, "start", config)
     end = time_arg(args, "end", config)
     notified_at = time_option(args, "notified_at", config)
@@ -54,7 +54,7 @@ async def _add(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     tz, calendar = config.timezone, config.calendar
     since = until = None
     if args.month:

@@ -11,9 +11,9 @@ from monitor.cli.commands import summary
 from monitor.cli.common import (
     check_output,
     database,
+    load_settings,
     print_json,
     run_async,
-    settings,
     write_output,
 )
 from monitor.clock import SystemClock
@@ -24,7 +24,7 @@ from monitor.present.statement import pdf, summary_html
 
 async def _report(args: argparse.Namespace) -> int:
     check_output(args.output)
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     if args.format in ("html", "pdf"):
         if args.action == "close" or args.customer is not None:

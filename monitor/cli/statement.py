@@ -16,9 +16,9 @@ from monitor.cli.common import (
     actor,
     check_output,
     database,
+    load_settings,
     print_json,
     run_async,
-    settings,
     write_output,
 )
 from monitor.clock import SystemClock
@@ -42,7 +42,7 @@ def _warn_without_link(config: Settings) -> None:
 
 async def _show(args: argparse.Namespace) -> int:
     check_output(args.output)
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     async with database(config) as db:
         view = await actions.statement(db, config, month=args.month, customer=args.customer,
@@ -66,7 +66,7 @@ TO_SEND = ("queued", "already_queued")
 
 
 async def _send(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     async with database(config) as db:
         result = await actions.send_statements(

@@ -18,12 +18,12 @@ from monitor.cli.common import (
     add_at,
     add_format,
     database,
+    load_settings,
     local_time,
     parse_at,
     parse_decimal,
     print_json,
     run_async,
-    settings,
 )
 from monitor.clock import SystemClock
 from monitor.config import Settings
@@ -72,7 +72,7 @@ def _print(args: argparse.Namespace, config: Settings, view: TicketView) -> int:
 
 
 async def _open(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = SystemClock().now()
     at = parse_at(args, config)
     async with database(config) as db:
@@ -92,7 +92,7 @@ def _change(call: Callable[..., Awaitable[TicketView]], **fixed: Any,
     name maps to a function of the parsed arguments)."""
 
     async def handler(args: argparse.Namespace) -> int:
-        config = settings(args)
+        config = load_settings(args)
         now = SystemClock().now()
         at = parse_at(args, config)
         extra = {name: value(args, config, now) for name, value in fixed.items()}
@@ -115,7 +115,7 @@ def _as_of(args: argparse.Namespace, config: Settings) -> dt.datetime:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = _as_of(args, config)
     async with database(config) as db:
         views = await actions.list_tickets(db, config, queue=args.queue, overdue=args.overdue,
@@ -136,7 +136,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 
 async def _show(args: argparse.Namespace) -> int:
-    config = settings(args)
+    config = load_settings(args)
     now = _as_of(args, config)
     async with database(config) as db:
         view = await actions.show_ticket(db, config, ticket_id=args.id, now=now)
