@@ -16,7 +16,7 @@ from monitor.present import format_duration, format_time
 
 
 def _link(args: argparse.Namespace) -> int:
-    config = load_settings(args)
+    settings = load_settings(args)
     valid = None
     if args.valid is not None:
         keep_typed(args, "valid", args.valid)  # its bounds are page_link's
@@ -24,16 +24,16 @@ def _link(args: argparse.Namespace) -> int:
             valid = parse_duration(args.valid)
         except ValueError as exc:
             raise InputError("valid", args.valid, str(exc)) from None
-    link = page_link(config, load_link_keys(config.http), args.id, now=SystemClock().now(),
+    link = page_link(settings, load_link_keys(settings.http), args.id, now=SystemClock().now(),
                      valid=valid)
     if args.format == "json":
         print(json.dumps({"customer": args.id, "url": link.url,
                           "expires": link.expires.isoformat().replace("+00:00", "Z")}))
     else:
         print(link.url)
-        lifetime = config.http.link_lifetime if valid is None else valid
+        lifetime = settings.http.link_lifetime if valid is None else valid
         print(f"valid for {format_duration(lifetime)}, until "
-              f"{format_time(link.expires, config.timezone, config.calendar)}")
+              f"{format_time(link.expires, settings.timezone, settings.calendar)}")
     return 0
 
 
