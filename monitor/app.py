@@ -45,7 +45,7 @@ from monitor.daemon.systemd import SystemdNotifier, Watchdog
 from monitor.errors import MonitorError
 from monitor.notify.smtp import Transport
 
-log = logging.getLogger("monitor.daemon")
+log = logging.getLogger(__name__)
 
 __all__ = ["NOTHING_MONITORED", "READY_TIMEOUT", "Daemon"]
 

@@ -7,6 +7,8 @@
 * the graph of ``monitor.*`` imports has no cycle, and each layer imports only its own
   and those below (the layers of ``monitor/__init__.py``);
 * the runtime stays made of parts: ``app.py`` at most 300 lines, no class over 350 lines;
+* every module logs under its own name (``getLogger(__name__)``), and no two modules
+  define a public class or type alias of the same name (one name, one thing);
 * every ``>>>`` example in a docstring runs (``# doctest: +SKIP`` only where an example
   needs a live server or a configuration file).
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import ast
 import doctest
 import importlib
+import logging
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -424,3 +427,100 @@ def test_the_migration_name_check_finds_an_issue_token() -> None:
     assert [name for name in ("0009_i15_cluster", "0009_i15", "i9_x", "initial_schema",
                               "0004_traps", "idempotent_i")
             if _ISSUE_TOKEN.search(name)] == ["0009_i15_cluster", "0009_i15", "i9_x"]
+
+
+def _logger_names(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """(line, what is passed) for every ``getLogger(...)`` that names a logger of ours other
+    than by ``__name__``: a ``monitor...`` string literal anywhere, and anything but
+    ``__name__`` for a module-level logger. Other libraries' loggers (``"apscheduler"``,
+    quietened by the logging set-up) may be named by their string."""
+    module_level = {id(node.value) for node in tree.body if isinstance(node, ast.Assign)}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and _called(node).endswith("getLogger") and node.args):
+            continue
+        [argument] = node.args
+        if isinstance(argument, ast.Name) and argument.id == "__name__":
+            continue
+        ours = isinstance(argument, ast.Constant) and isinstance(argument.value, str) and (
+            argument.value == "monitor" or argument.value.startswith("monitor."))
+        if ours or id(node) in module_level:
+            yield node.lineno, ast.unparse(argument)
+
+
+def test_every_logger_is_named_after_its_module() -> None:
+    """A log line's ``logger`` field says which module wrote it: ``getLogger(__name__)``,
+    never a shared or made-up name that outlives the module it meant."""
+    found = [f"{name}:{line}: getLogger({argument})"
+             for name in MODULES for line, argument in _logger_names(_tree(name))]
+    assert found == []
+
+
+def test_the_logger_check_finds_a_made_up_name() -> None:
+    tree = ast.parse('import logging\n'
+                     'log = logging.getLogger("monitor.monitor")\n'
+                     'shared = logging.getLogger(NAME)\n'
+                     'own = logging.getLogger(__name__)\n'
+                     'def quiet(name):\n'
+                     '    logging.getLogger("apscheduler").setLevel(30)\n'
+                     '    logging.getLogger(name).setLevel(30)\n'
+                     '    logging.getLogger("monitor.notify").setLevel(30)\n')
+    assert list(_logger_names(tree)) == [
+        (2, "'monitor.monitor'"), (3, "NAME"), (8, "'monitor.notify'")]
+
+
+def test_each_module_with_a_logger_has_its_own() -> None:
+    # Every module-level ``log`` is the logger of its module's own name.
+    names = {name for name in MODULES if re.search(r"^log = logging\.getLogger\(__name__\)$",
+                                                    MODULES[name].read_text(encoding="utf-8"),
+                                                    re.MULTILINE)}
+    assert {"monitor.daemon.watch", "monitor.daemon.journal", "monitor.notify.outbox"} <= names
+    for name in sorted(names):
+        assert importlib.import_module(name).log is logging.getLogger(name)
+
+
+_TYPE_MAKERS = ("TypeVar", "ParamSpec")  # a type variable is local to the module that uses it
+
+
+def _type_names(tree: ast.Module) -> Iterator[str]:
+    """The public classes and type aliases a module defines (not imports): ``class X``,
+    ``X = ...`` / ``X: TypeAlias = ...`` with a CapWords name (UPPER_CASE is a constant)."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            yield node.name
+            continue
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if not isinstance(target, ast.Name) or target.id.startswith("_"):
+            continue
+        if target.id.isupper() or not target.id[0].isupper():
+            continue
+        if isinstance(value, ast.Call) and _called(value) in _TYPE_MAKERS:
+            continue
+        yield target.id
+
+
+def _defined_twice(trees: dict[str, ast.Module]) -> dict[str, list[str]]:
+    where: dict[str, list[str]] = {}
+    for name, tree in trees.items():
+        for defined in dict.fromkeys(_type_names(tree)):
+            where.setdefault(defined, []).append(name)
+    return {defined: names for defined, names in where.items() if len(names) > 1}
+
+
+def test_one_name_one_thing() -> None:
+    """No two modules define a public class or type alias of the same name: a reader (and
+    an import) never has to ask which ``Policy`` it is. Re-exports are imports, not
+    definitions, so a package's ``__init__`` does not count."""
+    assert _defined_twice({name: _tree(name) for name in MODULES}) == {}
+
+
+def test_the_name_check_finds_a_name_defined_twice() -> None:
+    engine = ast.parse("class Policy:\n    pass\nT = TypeVar('T')\nDAY = 86400\n")
+    schema = ast.parse("from x import Tier\nPolicy = Annotated[int, 1]\nT = TypeVar('T')\n"
+                       "DAY = 86400.0\nclass Tier:\n    pass\n")
+    assert _defined_twice({"engine": engine, "schema": schema}) == {
+        "Policy": ["engine", "schema"]}

@@ -265,13 +265,13 @@ async def open_ticket(
 # --- what level 2 and 3 do (L-4), diagnosis and fix (R-P1, R-P2) -------------------------------
 
 
-Change = Callable[["Tx", TicketRecord, dt.datetime], Awaitable[None]]
+_TicketChange = Callable[["Tx", TicketRecord, dt.datetime], Awaitable[None]]
 
 
 async def _change(
     db: Database, settings: Settings, ticket_id: int, *, at: dt.datetime | None,
     actor: str, now: dt.datetime, action: str,
-    check: Callable[[TicketRecord, list[EventRecord]], None], change: Change,
+    check: Callable[[TicketRecord, list[EventRecord]], None], change: _TicketChange,
     customer: str | None = None,
 ) -> TicketView:
     """One change of a ticket in one transaction: refused (nothing written) unless the

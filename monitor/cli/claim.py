@@ -14,12 +14,12 @@ from monitor.cli.common import (
     add_at,
     add_format,
     database,
+    load_settings,
     local_time,
     parse_at,
     parse_decimal,
     print_json,
     run_async,
-    settings,
 )
 from monitor.clock import SystemClock
 from monitor.config import Settings
@@ -28,18 +28,18 @@ from monitor.present import format_days, format_money, text_table
 from monitor.sla import CLAIM_CHANNELS
 
 
-def _deadline(config: Settings, due: dt.datetime, state: str) -> str:
-    return f"{local_time(config, due)} ({state})"
+def _deadline(settings: Settings, due: dt.datetime, state: str) -> str:
+    return f"{local_time(settings, due)} ({state})"
 
 
-def _summary(config: Settings, view: ClaimView) -> list[str]:
+def _summary(settings: Settings, view: ClaimView) -> list[str]:
     claim, computed = view.claim, view.computed
     lines = [
         f"claim {claim.id}: {claim.customer_id} {claim.month} ({claim.calendar}), credited to "
-        f"{claim.site_domain}; submitted {local_time(config, claim.submitted_at)} by {claim.channel}",
-        f"  receipt due   {_deadline(config, claim.receipt_due_at, view.receipt)}"
-        + (f", sent {local_time(config, claim.receipt_sent_at)}" if claim.receipt_sent_at else ""),
-        f"  decision due  {_deadline(config, claim.decision_due_at, view.decision)}",
+        f"{claim.site_domain}; submitted {local_time(settings, claim.submitted_at)} by {claim.channel}",
+        f"  receipt due   {_deadline(settings, claim.receipt_due_at, view.receipt)}"
+        + (f", sent {local_time(settings, claim.receipt_sent_at)}" if claim.receipt_sent_at else ""),
+        f"  decision due  {_deadline(settings, claim.decision_due_at, view.decision)}",
         f"  computed      {format_days(computed.credit_days_total)} of service worth "
         f"{format_money(computed.credit_value, computed.currency)}"
         + (f" and a refund of {format_money(computed.refund_amount, computed.currency)}"
@@ -49,11 +49,11 @@ def _summary(config: Settings, view: ClaimView) -> list[str]:
     ]
     if claim.decision is not None:
         lines.append(
-            f"  decided       {claim.decision} at {local_time(config, claim.decided_at)}: granted "
+            f"  decided       {claim.decision} at {local_time(settings, claim.decided_at)}: granted "
             f"{format_days(view.granted_days)}"
             + (f" and {format_money(view.granted_amount, computed.currency)}"
                if view.granted_amount else "")
-            + (f", effective {local_time(config, claim.credited_at)}" if claim.credited_at else "")
+            + (f", effective {local_time(settings, claim.credited_at)}" if claim.credited_at else "")
             + (f"; reason: {claim.decision_reason}" if claim.decision_reason else ""))
     if claim.review_revision is not None:
         lines.append(
@@ -78,46 +78,46 @@ def _evidence(view: ClaimView) -> str:
 
 
 async def _submit(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
-    at = parse_at(args, config)
-    async with database(config) as db:
+    at = parse_at(args, settings)
+    async with database(settings) as db:
         view = await actions.submit_claim(
-            db, config, customer=args.customer, month=args.month, site=args.site,
-            channel=args.channel, note=args.note, at=at, mail=ContractMailer(config, now),
+            db, settings, customer=args.customer, month=args.month, site=args.site,
+            channel=args.channel, note=args.note, at=at, mail=ContractMailer(settings, now),
             actor=actor(), now=now)
     if args.format == "json":
         print_json(view)
         return 0
-    print("\n".join(_summary(config, view)))
+    print("\n".join(_summary(settings, view)))
     print("the receipt is queued for the customer's technical contact")
     return 0
 
 
 async def _decide(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
-    at = parse_at(args, config)
+    at = parse_at(args, settings)
     decision = "approved" if args.approve else "rejected" if args.reject else "partly"
     days = None if args.partly is None else parse_decimal(args.partly, "days", "3.5", args)
-    async with database(config) as db:
+    async with database(settings) as db:
         view = await actions.decide_claim(
-            db, config, claim_id=args.id, decision=decision, days=days, reason=args.reason,
-            at=at, mail=ContractMailer(config, now), actor=actor(), now=now)
+            db, settings, claim_id=args.id, decision=decision, days=days, reason=args.reason,
+            at=at, mail=ContractMailer(settings, now), actor=actor(), now=now)
     if args.format == "json":
         print_json(view)
         return 0
-    print("\n".join(_summary(config, view)))
+    print("\n".join(_summary(settings, view)))
     print("the decision is queued for the customer's technical contact")
     return 0
 
 
-def _row(config: Settings, view: ClaimView) -> list[object]:
+def _row(settings: Settings, view: ClaimView) -> list[object]:
     claim, computed = view.claim, view.computed
     return [
         claim.id, claim.customer_id, claim.month, claim.site_domain,
-        local_time(config, claim.submitted_at),
-        view.receipt, f"{local_time(config, claim.decision_due_at)} {view.decision}",
+        local_time(settings, claim.submitted_at),
+        view.receipt, f"{local_time(settings, claim.decision_due_at)} {view.decision}",
         shown(computed), claim.decision or "-",
         format_days(view.granted_days) if claim.decision else "-",
         "review" if claim.review_revision is not None else "",
@@ -132,35 +132,35 @@ def shown(computed: actions.ComputedCredit) -> str:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
-    async with database(config) as db:
-        views = await actions.list_claims(db, config, month=args.month, customer=args.customer,
+    async with database(settings) as db:
+        views = await actions.list_claims(db, settings, month=args.month, customer=args.customer,
                                           open_only=args.open, overdue=args.overdue, now=now)
     if args.format == "json":
         print_json(views)
         return 0
     headers = ["id", "customer", "month", "site", "submitted", "receipt", "decision due",
                "computed credit", "decision", "granted", ""]
-    print(text_table(headers, [_row(config, view) for view in views]))
+    print(text_table(headers, [_row(settings, view) for view in views]))
     return 0
 
 
 async def _show(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
-    async with database(config) as db:
-        view = await actions.show_claim(db, config, claim_id=args.id, now=now)
+    async with database(settings) as db:
+        view = await actions.show_claim(db, settings, claim_id=args.id, now=now)
     if args.format == "json":
         print_json(view)
         return 0
-    print("\n".join(_summary(config, view)))
+    print("\n".join(_summary(settings, view)))
     print("\nthe engine's credit for the month, line by line (R-C3):")
     print(_evidence(view))
     if view.entries:
         print("\nledger entries of this claim:")
         print(text_table(["entry", "effective", "rule", "days", "amount", "reason"], [
-            [e.id, local_time(config, e.effective_at), e.rule,
+            [e.id, local_time(settings, e.effective_at), e.rule,
              "-" if e.days is None else format_days(e.days),
              "-" if e.amount is None else format_money(e.amount, e.currency or ""), e.reason]
             for e in view.entries]))

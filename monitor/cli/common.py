@@ -74,12 +74,12 @@ def load(args: argparse.Namespace) -> Config:
     return load_config(path) if path is not None else Config()
 
 
-def local_time(config: Settings, at: dt.datetime | None) -> str:
+def local_time(settings: Settings, at: dt.datetime | None) -> str:
     """``at`` as the commands show times: in the configured zone and calendar."""
-    return format_time(at, config.timezone, config.calendar)
+    return format_time(at, settings.timezone, settings.calendar)
 
 
-def settings(args: argparse.Namespace) -> Settings:
+def load_settings(args: argparse.Namespace) -> Settings:
     """The configuration, turned once into what the actions read."""
     return Settings.from_config(load(args), config_path(args))
 

@@ -7,7 +7,7 @@ import json
 
 from monitor.actions.links import load_link_keys, new_link_key, page_link
 from monitor.cli.commands import summary
-from monitor.cli.common import config_path, keep_typed, settings
+from monitor.cli.common import config_path, keep_typed, load_settings
 from monitor.clock import SystemClock
 from monitor.config import parse_duration
 from monitor.errors import ConfigError, InputError
@@ -16,7 +16,7 @@ from monitor.present import format_duration, format_time
 
 
 def _link(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     valid = None
     if args.valid is not None:
         keep_typed(args, "valid", args.valid)  # its bounds are page_link's
@@ -24,16 +24,16 @@ def _link(args: argparse.Namespace) -> int:
             valid = parse_duration(args.valid)
         except ValueError as exc:
             raise InputError("valid", args.valid, str(exc)) from None
-    link = page_link(config, load_link_keys(config.http), args.id, now=SystemClock().now(),
+    link = page_link(settings, load_link_keys(settings.http), args.id, now=SystemClock().now(),
                      valid=valid)
     if args.format == "json":
         print(json.dumps({"customer": args.id, "url": link.url,
                           "expires": link.expires.isoformat().replace("+00:00", "Z")}))
     else:
         print(link.url)
-        lifetime = config.http.link_lifetime if valid is None else valid
+        lifetime = settings.http.link_lifetime if valid is None else valid
         print(f"valid for {format_duration(lifetime)}, until "
-              f"{format_time(link.expires, config.timezone, config.calendar)}")
+              f"{format_time(link.expires, settings.timezone, settings.calendar)}")
     return 0
 
 
@@ -69,7 +69,7 @@ def _loadable(args: argparse.Namespace, token: str) -> str:
     a name cut at a '#') is never printed. With a configuration file, a customer scope
     names a configured customer (the loader refuses the others, :func:`load_tokens`)."""
     scope, name = args.scope, args.name
-    customers = (sorted(settings(args).topology.customers) if config_path(args) is not None
+    customers = (sorted(load_settings(args).topology.customers) if config_path(args) is not None
                  else None)
     alone = _read_back(hash_line(scope, token, "client"))
     if (alone is None

@@ -8,7 +8,7 @@ import datetime as dt
 
 from monitor.actions.storage import database_stats
 from monitor.cli.commands import summary
-from monitor.cli.common import add_format, database, load, print_json, run_async, settings
+from monitor.cli.common import add_format, database, load, load_settings, print_json, run_async
 from monitor.present import format_bytes, format_time, text_table
 from monitor.store import Database
 from monitor.store.migrate import head_revision
@@ -39,9 +39,9 @@ async def _upgrade(args: argparse.Namespace) -> int:
 
 
 async def _stats(args: argparse.Namespace) -> int:
-    configured = settings(args)
-    async with database(configured) as db:
-        found = await database_stats(db, configured, now=dt.datetime.now(dt.UTC))
+    settings = load_settings(args)
+    async with database(settings) as db:
+        found = await database_stats(db, settings, now=dt.datetime.now(dt.UTC))
     if args.format == "json":
         print_json(found)
         return 0
@@ -73,7 +73,7 @@ async def _stats(args: argparse.Namespace) -> int:
     print(text_table(
         ["table", "rows", "bytes", "bytes/row", "rows/target-day", "bytes/target-day"], rows
     ))
-    zone, calendar = configured.provider.timezone, configured.provider.calendar
+    zone, calendar = settings.provider.timezone, settings.provider.calendar
     if found.window_start is None:
         print(f"\n{found.database}: no probe history yet ({found.targets} targets configured).")
     else:

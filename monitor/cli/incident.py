@@ -12,9 +12,9 @@ from monitor.cli.common import (
     add_format,
     add_time_help,
     database,
+    load_settings,
     print_json,
     run_async,
-    settings,
     time_arg,
 )
 from monitor.clock import SystemClock
@@ -23,13 +23,13 @@ from monitor.sla import CAUSES, seconds_between
 
 
 async def _add(args: argparse.Namespace) -> int:
-    config = settings(args)
-    start = time_arg(args, "start", config)
-    end = time_arg(args, "end", config)
-    async with database(config) as db:
+    settings = load_settings(args)
+    start = time_arg(args, "start", settings)
+    end = time_arg(args, "end", settings)
+    async with database(settings) as db:
         incident = await actions.add_incident(
             db,
-            config,
+            settings,
             service=args.service,
             start=start,
             end=end,
@@ -63,32 +63,32 @@ def _rows(found: list[IncidentRecord], timezone: str, calendar: str) -> list[lis
 
 
 async def _list(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     since = until = None
     if args.month:
-        period = config.month(args.month)
+        period = settings.month(args.month)
         since, until = period.start, period.end
-    async with database(config) as db:
+    async with database(settings) as db:
         found = await actions.list_incidents(
             db,
             since=since,
             until=until,
             service=args.service,
             open_only=args.open,
-            settings=config,
+            settings=settings,
         )
     if args.format == "json":
         print_json(found)
         return 0
     headers = ["id", "service", "start", "end", "duration", "source", "cause",
                "detected after", "note"]
-    print(text_table(headers, _rows(found, config.timezone, config.calendar)))
+    print(text_table(headers, _rows(found, settings.timezone, settings.calendar)))
     return 0
 
 
 async def _cause(args: argparse.Namespace) -> int:
-    config = settings(args)
-    async with database(config) as db:
+    settings = load_settings(args)
+    async with database(settings) as db:
         changed = await actions.change_cause(
             db,
             incident_id=args.id,
@@ -105,12 +105,12 @@ async def _cause(args: argparse.Namespace) -> int:
 
 
 async def _notified(args: argparse.Namespace) -> int:
-    config = settings(args)
-    at = time_arg(args, "at", config)
-    async with database(config) as db:
+    settings = load_settings(args)
+    at = time_arg(args, "at", settings)
+    async with database(settings) as db:
         logged = await actions.log_notification(
             db,
-            config,
+            settings,
             incident_id=args.id,
             at=at,
             channel=args.channel,

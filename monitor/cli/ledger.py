@@ -13,19 +13,19 @@ from monitor.cli.common import (
     actor,
     add_format,
     database,
+    load_settings,
     local_time,
     parse_date,
     parse_decimal,
     print_json,
     run_async,
-    settings,
 )
 from monitor.clock import SystemClock
 from monitor.config import Settings
 from monitor.present import format_days, format_money, text_table
 
 
-def _account(config: Settings, site: SiteAccount) -> list[str]:
+def _account(settings: Settings, site: SiteAccount) -> list[str]:
 
     def money(amount: Decimal) -> str:
         return format_money(amount, site.currency)
@@ -47,7 +47,7 @@ def _account(config: Settings, site: SiteAccount) -> list[str]:
     if site.entries:
         lines.append(text_table(
             ["entry", "effective", "kind", "days", "amount", "rule", "reason"],
-            [[e.id, local_time(config, e.effective_at), e.kind,
+            [[e.id, local_time(settings, e.effective_at), e.kind,
               "-" if e.days is None else format_days(e.days),
               "-" if e.amount is None else format_money(e.amount, e.currency or site.currency),
               e.rule, e.reason + (f" (until {e.paid_until})" if e.paid_until else "")]
@@ -56,24 +56,24 @@ def _account(config: Settings, site: SiteAccount) -> list[str]:
 
 
 async def _show(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
-    async with database(config) as db:
-        accounts = await actions.ledger_show(db, config, customer=args.customer, site=args.site,
+    async with database(settings) as db:
+        accounts = await actions.ledger_show(db, settings, customer=args.customer, site=args.site,
                                              now=now)
     if args.format == "json":
         print_json(accounts)
         return 0
-    print("\n\n".join("\n".join(_account(config, site)) for site in accounts) or "no sites")
+    print("\n\n".join("\n".join(_account(settings, site)) for site in accounts) or "no sites")
     return 0
 
 
 async def _deposit(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
     amount = parse_decimal(args.amount, "amount", args=args)
-    async with database(config) as db:
-        done = await actions.deposit(db, config, site=args.site, amount=amount,
+    async with database(settings) as db:
+        done = await actions.deposit(db, settings, site=args.site, amount=amount,
                                      reference=args.reference, actor=actor(), now=now)
     if args.format == "json":
         print_json(done)
@@ -85,11 +85,11 @@ async def _deposit(args: argparse.Namespace) -> int:
 
 
 async def _renew(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
     until = parse_date(args.until, "until")
-    async with database(config) as db:
-        done = await actions.renew(db, config, site=args.site, until=until, actor=actor(),
+    async with database(settings) as db:
+        done = await actions.renew(db, settings, site=args.site, until=until, actor=actor(),
                                    now=now)
     if args.format == "json":
         print_json(done)

@@ -11,9 +11,9 @@ from monitor.cli.common import (
     add_format,
     add_time_help,
     database,
+    load_settings,
     print_json,
     run_async,
-    settings,
     time_arg,
     time_option,
 )
@@ -22,15 +22,15 @@ from monitor.present import format_duration, format_time, text_table
 
 
 async def _add(args: argparse.Namespace) -> int:
-    config = settings(args)
-    start = time_arg(args, "start", config)
-    end = time_arg(args, "end", config)
-    notified_at = time_option(args, "notified_at", config)
+    settings = load_settings(args)
+    start = time_arg(args, "start", settings)
+    end = time_arg(args, "end", settings)
+    notified_at = time_option(args, "notified_at", settings)
     services = [s.strip() for s in args.services.split(",") if s.strip()]
-    async with database(config) as db:
+    async with database(settings) as db:
         added = await actions.add_maintenance(
             db,
-            config,
+            settings,
             services=services,
             start=start,
             end=end,
@@ -45,7 +45,7 @@ async def _add(args: argparse.Namespace) -> int:
     window = added.window
     print(f"maintenance window {window.id} on {', '.join(window.service_ids)}")
     if added.notice_late:
-        notice = format_duration(config.policy.maintenance_notice_seconds)
+        notice = format_duration(settings.policy.maintenance_notice_seconds)
         print(
             f"warning: the window starts in less than {notice}: even if the notice "
             "goes out now it will count as downtime (R-EX1)"
@@ -54,13 +54,13 @@ async def _add(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    config = settings(args)
-    tz, calendar = config.timezone, config.calendar
+    settings = load_settings(args)
+    tz, calendar = settings.timezone, settings.calendar
     since = until = None
     if args.month:
-        period = config.month(args.month)
+        period = settings.month(args.month)
         since, until = period.start, period.end
-    async with database(config) as db:
+    async with database(settings) as db:
         windows = await actions.list_maintenance(db, since=since, until=until)
     if args.format == "json":
         print_json(windows)

@@ -11,9 +11,9 @@ from monitor.cli.commands import summary
 from monitor.cli.common import (
     check_output,
     database,
+    load_settings,
     print_json,
     run_async,
-    settings,
     write_output,
 )
 from monitor.clock import SystemClock
@@ -24,26 +24,26 @@ from monitor.present.statement import pdf, summary_html
 
 async def _report(args: argparse.Namespace) -> int:
     check_output(args.output)
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
     if args.format in ("html", "pdf"):
         if args.action == "close" or args.customer is not None:
             raise UsageError(f"--format {args.format}: is the operators' summary of every "
                              "customer; allowed with report (show) and without --customer "
                              "(a customer's own document is: statement show --customer C)")
-        async with database(config) as db:
-            summary = await actions.month_summary(db, config, month=args.month, now=now)
+        async with database(settings) as db:
+            summary = await actions.month_summary(db, settings, month=args.month, now=now)
         if args.format == "pdf":
             write_output(pdf(summary_html(summary, for_print=True)), args.output, binary=True)
         else:
             write_output(summary_html(summary), args.output)
         return 0
-    async with database(config) as db:
+    async with database(settings) as db:
         if args.action == "close":
-            closing = await actions.close_month(db, config, month=args.month, now=now)
+            closing = await actions.close_month(db, settings, month=args.month, now=now)
         else:
             report = await actions.month_report(
-                db, config, month=args.month, customer=args.customer, now=now
+                db, settings, month=args.month, customer=args.customer, now=now
             )
     if args.action == "close":
         if args.format == "json":

@@ -16,9 +16,9 @@ from monitor.cli.common import (
     actor,
     check_output,
     database,
+    load_settings,
     print_json,
     run_async,
-    settings,
     write_output,
 )
 from monitor.clock import SystemClock
@@ -33,21 +33,21 @@ from monitor.store.outbox import QueuedMessage
 WAIT_FOR_DAEMON = 60.0
 
 
-def _warn_without_link(config: Settings) -> None:
+def _warn_without_link(settings: Settings) -> None:
     """A statement made where the link key is not readable says to claim by e-mail only."""
-    why = unavailable_link_key(config)
+    why = unavailable_link_key(settings)
     if why is not None:
         print(f"warning: {why}", file=sys.stderr)
 
 
 async def _show(args: argparse.Namespace) -> int:
     check_output(args.output)
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
-    async with database(config) as db:
-        view = await actions.statement(db, config, month=args.month, customer=args.customer,
+    async with database(settings) as db:
+        view = await actions.statement(db, settings, month=args.month, customer=args.customer,
                                        revision=args.revision, now=now)
-    _warn_without_link(config)
+    _warn_without_link(settings)
     if args.format == "json":
         write_output(json.dumps(as_json(view), indent=2, ensure_ascii=False), args.output)
     elif args.format == "csv":
@@ -66,19 +66,19 @@ TO_SEND = ("queued", "already_queued")
 
 
 async def _send(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
-    async with database(config) as db:
+    async with database(settings) as db:
         result = await actions.send_statements(
-            db, config, month=args.month, customer=args.customer, dry_run=args.dry_run,
-            mail=ContractMailer(config, now), actor=actor(), now=now)
-        _warn_without_link(config)
+            db, settings, month=args.month, customer=args.customer, dry_run=args.dry_run,
+            mail=ContractMailer(settings, now), actor=actor(), now=now)
+        _warn_without_link(settings)
         keys = [item.dedupe_key for item in result.items if item.dedupe_key]
         send = [item.dedupe_key for item in result.items
                 if item.dedupe_key and item.status in TO_SEND and not args.queue_only]
         outcomes: dict[str, QueuedMessage] = {}
         if keys:
-            notifier = Notifier(config, db, SystemClock(), CollectorRegistry())
+            notifier = Notifier(settings, db, SystemClock(), CollectorRegistry())
             if send:
                 # A message leased by a process of this host that is gone (kill -9 in a
                 # send) is released and sent here; one the daemon is sending, waited for.
@@ -94,7 +94,7 @@ async def _send(args: argparse.Namespace) -> int:
                            for item in result.items],
         })
     else:
-        print("\n".join(_lines(config, result, outcomes, args.queue_only)))
+        print("\n".join(_lines(settings, result, outcomes, args.queue_only)))
     return 1 if unsent or failed else 0
 
 
@@ -123,7 +123,7 @@ def _item_json(item: actions.StatementItem, message: QueuedMessage | None) -> di
 
 
 def _lines(
-    config: Settings, result: actions.StatementsSent, outcomes: dict[str, QueuedMessage],
+    settings: Settings, result: actions.StatementsSent, outcomes: dict[str, QueuedMessage],
     queue_only: bool,
 ) -> list[str]:
     if result.dry_run:
@@ -140,11 +140,11 @@ def _lines(
         if item.status == "would_send":
             text = f"would send a {label} of revision {item.revision}"
         elif item.status in TO_SEND:
-            text = f"{label} of revision {item.revision}: " + _outcome(config, message, queue_only)
+            text = f"{label} of revision {item.revision}: " + _outcome(settings, message, queue_only)
             if item.status == "already_queued":
                 text += " (queued by an earlier run)"
         elif item.status == "already_sent" and message is not None:
-            text = "already sent: " + _accepted(config, message)
+            text = "already sent: " + _accepted(settings, message)
         else:
             text = f"{item.status.replace('_', ' ')}: {item.why}"
         if item.corrects is not None and item.status in ("queued", "would_send"):
@@ -155,11 +155,11 @@ def _lines(
     return lines
 
 
-def _outcome(config: Settings, message: QueuedMessage | None, queue_only: bool) -> str:
+def _outcome(settings: Settings, message: QueuedMessage | None, queue_only: bool) -> str:
     if message is None:
         return "queued; not found in the outbox"
     if message.accepted_at is not None:
-        return "sent: " + _accepted(config, message)
+        return "sent: " + _accepted(settings, message)
     if message.status == "failed":
         return f"FAILED: {message.last_error}"
     if queue_only:
@@ -168,10 +168,10 @@ def _outcome(config: Settings, message: QueuedMessage | None, queue_only: bool) 
             " the daemon's outbox retries it")
 
 
-def _accepted(config: Settings, message: QueuedMessage) -> str:
+def _accepted(settings: Settings, message: QueuedMessage) -> str:
     assert message.accepted_at is not None
-    where = "written to the Maildir" if config.smtp is None else "accepted by the SMTP server"
-    return (f"{where} {format_time(message.accepted_at, config.timezone, config.calendar)}"
+    where = "written to the Maildir" if settings.smtp is None else "accepted by the SMTP server"
+    return (f"{where} {format_time(message.accepted_at, settings.timezone, settings.calendar)}"
             f" for {', '.join(message.recipients)} ({message.message_id})")
 
 

@@ -18,12 +18,12 @@ from monitor.cli.common import (
     add_at,
     add_format,
     database,
+    load_settings,
     local_time,
     parse_at,
     parse_decimal,
     print_json,
     run_async,
-    settings,
 )
 from monitor.clock import SystemClock
 from monitor.config import Settings
@@ -32,19 +32,19 @@ from monitor.present import format_days, format_money, text_table
 from monitor.sla import FINDINGS
 
 
-def _deadlines(config: Settings, view: TicketView) -> list[str]:
+def _deadlines(settings: Settings, view: TicketView) -> list[str]:
     ticket = view.ticket
-    lines = [f"  diagnosis due {local_time(config, view.diagnosis_due)} ({view.diagnosis})"
-             + (f", done {local_time(config, ticket.diagnosed_at)}" if ticket.diagnosed_at else "")]
+    lines = [f"  diagnosis due {local_time(settings, view.diagnosis_due)} ({view.diagnosis})"
+             + (f", done {local_time(settings, ticket.diagnosed_at)}" if ticket.diagnosed_at else "")]
     if view.fix_due is not None:
         state = view.fix or ("deferred to the next release (R-P3)" if ticket.next_release
                              else "closed")
-        lines.append(f"  fix due       {local_time(config, view.fix_due)} ({state})"
-                     + (f", fixed {local_time(config, ticket.fixed_at)}" if ticket.fixed_at else ""))
+        lines.append(f"  fix due       {local_time(settings, view.fix_due)} ({state})"
+                     + (f", fixed {local_time(settings, ticket.fixed_at)}" if ticket.fixed_at else ""))
     if view.penalty is not None:
         line = view.penalty
         owed = format_days(line.days) if line.days is not None else format_money(
-            line.amount or Decimal(0), config.topology.customers[ticket.customer_id].fee.currency)
+            line.amount or Decimal(0), settings.topology.customers[ticket.customer_id].fee.currency)
         lines.append(f"  penalty       {owed} so far ({line.rule})")
     if view.charged:
         lines.append(f"  charged       {format_money(view.charged, ticket.currency or '')} (L-5)")
@@ -56,34 +56,34 @@ def _deadlines(config: Settings, view: TicketView) -> list[str]:
     return lines
 
 
-def _summary(config: Settings, view: TicketView) -> str:
+def _summary(settings: Settings, view: TicketView) -> str:
     ticket = view.ticket
     head = (f"ticket {ticket.id}: {ticket.customer_id} on {ticket.service_id} ({ticket.kind}), "
             f"level {ticket.level}, {ticket.status}: {ticket.title}")
-    return "\n".join([head, *_deadlines(config, view)])
+    return "\n".join([head, *_deadlines(settings, view)])
 
 
-def _print(args: argparse.Namespace, config: Settings, view: TicketView) -> int:
+def _print(args: argparse.Namespace, settings: Settings, view: TicketView) -> int:
     if args.format == "json":
         print_json(view)
     else:
-        print(_summary(config, view))
+        print(_summary(settings, view))
     return 0
 
 
 async def _open(args: argparse.Namespace) -> int:
-    config = settings(args)
+    settings = load_settings(args)
     now = SystemClock().now()
-    at = parse_at(args, config)
-    async with database(config) as db:
+    at = parse_at(args, settings)
+    async with database(settings) as db:
         view = await actions.open_ticket(
-            db, config, customer=args.customer, service=args.service, channel=args.channel,
+            db, settings, customer=args.customer, service=args.service, channel=args.channel,
             summary=args.summary, site=args.site, type=args.type, at=at,
-            mail=ContractMailer(config, now), actor=actor(), now=now)
+            mail=ContractMailer(settings, now), actor=actor(), now=now)
     if args.format != "json":
         print(f"ticket {view.ticket.id} recorded; its number is queued for the customer's "
               "technical contact (L-4: the clocks start now)")
-    return _print(args, config, view)
+    return _print(args, settings, view)
 
 
 def _change(call: Callable[..., Awaitable[TicketView]], **fixed: Any,
@@ -92,22 +92,22 @@ def _change(call: Callable[..., Awaitable[TicketView]], **fixed: Any,
     name maps to a function of the parsed arguments)."""
 
     async def handler(args: argparse.Namespace) -> int:
-        config = settings(args)
+        settings = load_settings(args)
         now = SystemClock().now()
-        at = parse_at(args, config)
-        extra = {name: value(args, config, now) for name, value in fixed.items()}
-        async with database(config) as db:
-            view = await call(db, config, ticket_id=args.id, at=at, actor=actor(), now=now,
+        at = parse_at(args, settings)
+        extra = {name: value(args, settings, now) for name, value in fixed.items()}
+        async with database(settings) as db:
+            view = await call(db, settings, ticket_id=args.id, at=at, actor=actor(), now=now,
                               **extra)
-        return _print(args, config, view)
+        return _print(args, settings, view)
 
     return handler
 
 
-def _as_of(args: argparse.Namespace, config: Settings) -> dt.datetime:
+def _as_of(args: argparse.Namespace, settings: Settings) -> dt.datetime:
     """``--at T`` of a read: the instant deadlines are judged at (not in the future)."""
     now = SystemClock().now()
-    at = parse_at(args, config)
+    at = parse_at(args, settings)
     if at is None:
         return now
     not_future(at, now, "at")
@@ -115,19 +115,19 @@ def _as_of(args: argparse.Namespace, config: Settings) -> dt.datetime:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    config = settings(args)
-    now = _as_of(args, config)
-    async with database(config) as db:
-        views = await actions.list_tickets(db, config, queue=args.queue, overdue=args.overdue,
+    settings = load_settings(args)
+    now = _as_of(args, settings)
+    async with database(settings) as db:
+        views = await actions.list_tickets(db, settings, queue=args.queue, overdue=args.overdue,
                                            customer=args.customer, now=now)
     if args.format == "json":
         print_json(views)
         return 0
     rows = [[
         v.ticket.id, v.ticket.customer_id, v.ticket.service_id, v.ticket.level,
-        v.ticket.channel, local_time(config, v.ticket.opened_at), v.ticket.status,
-        f"{local_time(config, v.diagnosis_due)} {v.diagnosis}",
-        "-" if v.fix_due is None else f"{local_time(config, v.fix_due)} {v.fix or '-'}",
+        v.ticket.channel, local_time(settings, v.ticket.opened_at), v.ticket.status,
+        f"{local_time(settings, v.diagnosis_due)} {v.diagnosis}",
+        "-" if v.fix_due is None else f"{local_time(settings, v.fix_due)} {v.fix or '-'}",
         v.ticket.title,
     ] for v in views]
     print(text_table(["id", "customer", "service", "level", "channel", "opened", "status",
@@ -136,16 +136,16 @@ async def _list(args: argparse.Namespace) -> int:
 
 
 async def _show(args: argparse.Namespace) -> int:
-    config = settings(args)
-    now = _as_of(args, config)
-    async with database(config) as db:
-        view = await actions.show_ticket(db, config, ticket_id=args.id, now=now)
+    settings = load_settings(args)
+    now = _as_of(args, settings)
+    async with database(settings) as db:
+        view = await actions.show_ticket(db, settings, ticket_id=args.id, now=now)
     if args.format == "json":
         print_json(view)
         return 0
-    print(_summary(config, view))
+    print(_summary(settings, view))
     print(text_table(["at", "event", "channel", "by", "note"], [
-        [local_time(config, e.at), e.kind, e.channel or "", e.actor, e.note or ""]
+        [local_time(settings, e.at), e.kind, e.channel or "", e.actor, e.note or ""]
         for e in view.events]))
     return 0
 

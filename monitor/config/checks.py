@@ -18,9 +18,9 @@ from monitor.config.schema import (
     HTTPProbe,
     HTTPServer,
     MonitorSettings,
-    Policy,
+    PolicySettings,
     ProbeBase,
-    Retention,
+    RetentionSettings,
     Statements,
 )
 from monitor.present.formats import format_duration
@@ -120,8 +120,8 @@ def _cluster(data: dict[str, Any]) -> Iterator[Issue]:
 
 def _retention(data: dict[str, Any]) -> Iterator[Issue]:
     retention = _section(_section(data, "storage"), "retention")
-    hourly = _seconds_of(retention, Retention, "hourly_rollups")
-    daily = _seconds_of(retention, Retention, "daily_rollups")
+    hourly = _seconds_of(retention, RetentionSettings, "hourly_rollups")
+    daily = _seconds_of(retention, RetentionSettings, "daily_rollups")
     if hourly is not None and daily is not None and daily < hourly:
         yield (
             ("storage", "retention", "daily_rollups"),
@@ -234,7 +234,7 @@ def _probe_sites(
 
 def _probes(data: dict[str, Any]) -> Iterator[Issue]:
     policy = _section(data, "policy")
-    deadline = _seconds_of(policy, Policy, "detection_deadline")
+    deadline = _seconds_of(policy, PolicySettings, "detection_deadline")
     # SPEC section 8: all bodies together fit in monitor.max_body_memory, so one must too.
     budget = _int_of(_section(data, "monitor"), MonitorSettings, "max_body_memory")
     for loc, probe, carries_d1 in _probe_sites(data):
@@ -296,8 +296,8 @@ def _policy(data: dict[str, Any]) -> Iterator[Issue]:
                 ),
             )
         previous = (downtime, float(credit))
-    warning = _seconds_of(policy, Policy, "notification_warning")
-    deadline = _seconds_of(policy, Policy, "notification_deadline")
+    warning = _seconds_of(policy, PolicySettings, "notification_warning")
+    deadline = _seconds_of(policy, PolicySettings, "notification_deadline")
     if warning is not None and deadline is not None and warning >= deadline:
         yield (
             ("policy", "notification_warning"),
@@ -354,7 +354,7 @@ def _statements(data: dict[str, Any]) -> Iterator[Issue]:
         return
     before = _seconds_of(statements, Statements, "reminder_before")
     delay = _seconds_of(statements, Statements, "delay")
-    deadline = _seconds_of(_section(data, "policy"), Policy, "claim_deadline")
+    deadline = _seconds_of(_section(data, "policy"), PolicySettings, "claim_deadline")
     if before is None or delay is None or deadline is None:
         return
     if deadline - before <= delay:

@@ -53,7 +53,7 @@ _Duration = BeforeValidator(parse_duration)  # seconds or "1h30m", finite
 
 # Every duration has finite, sensible bounds, named in the error.
 ProbeInterval = Annotated[float, _Duration, _between(0.1, DAY)]  # sub-second: tests, the demo
-ProbeTimeout = Annotated[float, _Duration, _between(0.1, HOUR)]  # below, a healthy target fails
+ProbeTimeoutSeconds = Annotated[float, _Duration, _between(0.1, HOUR)]  # below, a healthy target fails
 ResponseTime = Annotated[float, _Duration, _between(0.001, HOUR)]
 HeartbeatInterval = Annotated[float, _Duration, _between(0.1, HOUR)]
 UnknownAfter = Annotated[float, _Duration, _between(1.0, DAY)]
@@ -160,7 +160,7 @@ class Provider(Strict):
         return value
 
 
-class Tier(Strict):
+class TierSettings(Strict):
     name: Annotated[str, Field(min_length=1, max_length=20)]
     """label shown in reports, e.g. 1w"""
     min_downtime: TierDowntime
@@ -169,15 +169,15 @@ class Tier(Strict):
     """days of service credited (R-T2)"""
 
 
-class Policy(Strict):
+class PolicySettings(Strict):
     """The SLA policy; the defaults are the contract's (SPEC section 4 and 6)."""
 
     target_percent: Annotated[Decimal, Field(gt=0, le=100)] = Decimal("99.8")
     """R-T0 monthly availability target, percent"""
-    tiers: list[Tier] = [
-        Tier(name="1w", min_downtime=5400, credit_days=7),
-        Tier(name="2w", min_downtime=28800, credit_days=14),
-        Tier(name="1m", min_downtime=57600, credit_days=30),
+    tiers: list[TierSettings] = [
+        TierSettings(name="1w", min_downtime=5400, credit_days=7),
+        TierSettings(name="2w", min_downtime=28800, credit_days=14),
+        TierSettings(name="1m", min_downtime=57600, credit_days=30),
     ]
     """R-T1 credit tiers by counted downtime, increasing; each lower bound inclusive (Decision)"""
     detection_deadline: PolicyDuration = 900.0
@@ -243,7 +243,7 @@ class JSONCondition(Strict):
 class ProbeBase(Strict):
     interval: ProbeInterval = 30.0
     """time between probes; must exceed timeout"""
-    timeout: ProbeTimeout = 10.0
+    timeout: ProbeTimeoutSeconds = 10.0
     """a probe gives up after this"""
     fail_after: Annotated[int, Field(ge=1, le=100)] = 3
     """consecutive failures that open an incident (R-M1)"""
@@ -313,7 +313,7 @@ class TCPProbe(ProbeBase):
     """TCP port"""
 
 
-Probe = Annotated[HTTPProbe | TCPProbe, Field(discriminator="type")]
+ProbeSettings = Annotated[HTTPProbe | TCPProbe, Field(discriminator="type")]
 
 
 class Canary(Strict):
@@ -321,7 +321,7 @@ class Canary(Strict):
 
     id: Identifier
     """unique canary id"""
-    probe: Probe
+    probe: ProbeSettings
     """how the canary is checked"""
 
 
@@ -386,7 +386,7 @@ class Server(Strict):
     """unique id (shared namespace with services)"""
     name: Name | None = None
     """human name"""
-    probe: Probe
+    probe: ProbeSettings
     """how the server is checked; down = its projects down (R-M4)"""
 
 
@@ -399,7 +399,7 @@ class Service(Strict):
     """human name"""
     server: Identifier | None = None
     """the server a project runs on; required for projects"""
-    probe: Probe
+    probe: ProbeSettings
     """how the service is checked"""
 
 
@@ -500,7 +500,7 @@ Days = Annotated[float, BeforeValidator(parse_duration), Field(le=36500 * 86400.
 THIRTEEN_MONTHS = 397 * 86400.0
 
 
-class Retention(Strict):
+class RetentionSettings(Strict):
     """How long the probe history is kept (R-M7); older rows are pruned in small batches."""
 
     evidence: Annotated[
@@ -521,7 +521,7 @@ class Storage(Strict):
     """sqlite+aiosqlite:///PATH or postgresql+asyncpg://...; default SQLite in $STATE_DIRECTORY or the current directory"""
     history_checkpoint: Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=3600)] = 300.0
     """how long a continuing run's counters and the hour's latency roll-up may wait to be written (failures and state changes: within seconds; R-M7)"""
-    retention: Retention = Retention()
+    retention: RetentionSettings = RetentionSettings()
     """how long the probe history is kept (R-M7)"""
     busy_timeout: BusyTimeout = 30.0
     """SQLite: how long a write waits for another writer's lock before it fails (and is retried)"""
@@ -628,7 +628,7 @@ def _default_node() -> str:
     return name[:63] or "node"
 
 
-class Cluster(Strict):
+class ClusterSettings(Strict):
     """Several daemons on one PostgreSQL: they divide the targets of each vantage,
     take over a lost node's, and confirm outages from several vantages.
     Requires ``storage.url`` on PostgreSQL; without this section the daemon runs alone."""
@@ -648,7 +648,7 @@ class Cluster(Strict):
 class Config(Strict):
     provider: Provider = Provider()
     """who runs the monitor, time zone and calendar"""
-    policy: Policy = Policy()
+    policy: PolicySettings = PolicySettings()
     """the SLA policy (contract defaults)"""
     monitor: MonitorSettings = MonitorSettings()
     """the monitor's own settings"""
@@ -672,5 +672,5 @@ class Config(Strict):
     """HTTP server"""
     statements: Statements = Statements()
     """monthly statements: HTML, PDF and CSV, e-mailed to each customer"""
-    cluster: Cluster | None = None
+    cluster: ClusterSettings | None = None
     """several daemons on one PostgreSQL; absent: one daemon alone (SQLite or PostgreSQL)"""

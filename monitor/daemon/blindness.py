@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RESOLVER_QUORUM", "Blindness", "Lookup"]
 
-log = logging.getLogger("monitor.monitor")
+log = logging.getLogger(__name__)
 
 # R-M2: this many distinct host-name targets failing DNS at once (or all of them, if fewer)
 # is what a broken resolver of ours looks like.

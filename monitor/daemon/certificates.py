@@ -12,7 +12,7 @@ from monitor.probes import CertificateCheck
 
 __all__ = ["Certificates"]
 
-log = logging.getLogger("monitor.monitor")
+log = logging.getLogger(__name__)
 
 
 class Certificates:

@@ -28,7 +28,7 @@ from monitor.daemon.metrics import DaemonMetrics
 
 __all__ = ["ClockSteps"]
 
-log = logging.getLogger("monitor.daemon")
+log = logging.getLogger(__name__)
 
 
 class Offset(Protocol):

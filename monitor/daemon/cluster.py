@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from monitor import __version__
-from monitor.config.schema import Cluster as ClusterSettings
+from monitor.config.schema import ClusterSettings
 from monitor.sla import Vote, confirmed_down, confirmed_up, default_quorum, fair_share
 from monitor.store import cluster as store
 from monitor.store import incidents, unknown
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Cluster", "CycleResult", "vote"]
 
-log = logging.getLogger("monitor.cluster")
+log = logging.getLogger(__name__)
 
 
 @dataclass

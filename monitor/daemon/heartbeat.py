@@ -22,7 +22,7 @@ from monitor.store import unknown
 if TYPE_CHECKING:
     from monitor.store import Database
 
-log = logging.getLogger("monitor.heartbeat")
+log = logging.getLogger(__name__)
 
 
 class Heartbeat:

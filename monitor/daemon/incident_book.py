@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IncidentBook", "IncidentListener"]
 
-log = logging.getLogger("monitor.monitor")
+log = logging.getLogger(__name__)
 
 
 class IncidentListener(Protocol):

@@ -41,7 +41,7 @@ from monitor.daemon.metrics import DaemonMetrics
 
 __all__ = ["Job", "Jobs", "JobsPlan", "LeaderCheck", "always"]
 
-log = logging.getLogger("monitor.daemon")
+log = logging.getLogger(__name__)
 
 #: Whether this daemon runs a leader-only job now (monitor.daemon.ownership).
 LeaderCheck = Callable[[], Awaitable[bool]]

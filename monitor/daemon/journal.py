@@ -41,7 +41,7 @@ from monitor.daemon.detector import Closed, Event, Opened
 
 __all__ = ["IncidentJournal", "Intent"]
 
-log = logging.getLogger("monitor.monitor")
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)

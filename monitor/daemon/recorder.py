@@ -55,7 +55,7 @@ from monitor.store import history, unknown
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
 
-log = logging.getLogger("monitor.recorder")
+log = logging.getLogger(__name__)
 
 HOUR = dt.timedelta(hours=1)
 # A finished hour stays in memory this long after its end, for results that arrive late.

@@ -24,7 +24,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from monitor.clock import Clock
-from monitor.config.schema import Retention as RetentionSettings
+from monitor.config.schema import RetentionSettings
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.store import retention
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH", "MAX_BATCHES", "Retention"]
 
-log = logging.getLogger("monitor.retention")
+log = logging.getLogger(__name__)
 
 BATCH = 2000  # rows per transaction
 MAX_BATCHES = 10  # per kind of row and run

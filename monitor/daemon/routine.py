@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DUTY_CHECK_INTERVAL", "STATEMENT_CHECK_INTERVAL", "flush", "step", "table"]
 
-log = logging.getLogger("monitor.daemon")
+log = logging.getLogger(__name__)
 
 DUTY_CHECK_INTERVAL = 30.0  # seconds; the D-2 warning comes 30 min before a 2 h deadline
 STATEMENT_CHECK_INTERVAL = 60.0  # seconds; statements are due a day after the month ends

@@ -59,7 +59,7 @@ from monitor.store import Database
 
 __all__ = ["NOTHING_MONITORED", "Options", "Plan", "Runtime", "build_runtime"]
 
-log = logging.getLogger("monitor.daemon")
+log = logging.getLogger(__name__)
 
 #: /readyz answers within about this: a database that cannot take a write by then (locked
 #: by another writer, or away) is "not ready" (503), never a hanging probe.

@@ -32,7 +32,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.daemon.metrics import DaemonMetrics
 
-log = logging.getLogger("monitor.scheduler")
+log = logging.getLogger(__name__)
 
 RunProbe = Callable[[str], Awaitable[None]]
 

@@ -65,7 +65,7 @@ from monitor.sla import CustomerReport, MonthPeriod, Policy, error_budget_second
 
 __all__ = ["CUSTOMER_SERIES", "CustomerSLAMetrics", "SLAMetrics", "SLARefresher"]
 
-log = logging.getLogger("monitor.daemon")
+log = logging.getLogger(__name__)
 
 CUSTOMER_SERIES = (
     ("sla_monitor_customer_availability_ratio",

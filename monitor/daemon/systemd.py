@@ -34,7 +34,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 
-log = logging.getLogger("monitor.systemd")
+log = logging.getLogger(__name__)
 
 STATUS_LIMIT = 200  # characters of a STATUS= line; systemctl status shows one line
 

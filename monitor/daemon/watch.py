@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FLAP_WINDOW", "RESOLVER_CANARY_TIMEOUT", "IncidentListener", "Watch", "WatchPlan"]
 
-log = logging.getLogger("monitor.monitor")
+log = logging.getLogger(__name__)
 
 FLAP_WINDOW = dt.timedelta(minutes=5)
 # R-M2: the resolver canary's lookup gives up after this (a resolver that does not answer).

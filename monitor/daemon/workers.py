@@ -55,7 +55,7 @@ from monitor.probes import ProbeResult
 
 __all__ = ["AUTO_TARGETS", "ProbeWorkers", "probes_here", "shard_of", "worker_count"]
 
-log = logging.getLogger("monitor.workers")
+log = logging.getLogger(__name__)
 
 #: ``probe_workers: auto`` starts a worker above this many targets (measured: one process
 #: holds 35,000 at 30 s on this machine, but already spends half a core at 20,000).

@@ -25,7 +25,7 @@ from monitor.errors import InputError
 from monitor.http.contract_api import ROUTES as CONTRACT_ROUTES
 from monitor.http.routing import Call, Reply, Route
 from monitor.http.schemas import (
-    CauseChange,
+    CauseChangeRequest,
     CustomerBrief,
     IncidentCreate,
     IncidentQuery,
@@ -83,7 +83,7 @@ async def get_incident(call: Call) -> Reply:
 
 
 async def change_cause(call: Call) -> Reply:
-    body: CauseChange = call.body
+    body: CauseChangeRequest = call.body
     changed = await actions.change_cause(
         call.web.db, incident_id=_incident_id(call), cause=body.cause, reason=body.reason,
         actor=call.actor, now=call.web.clock.now())
@@ -212,7 +212,7 @@ ROUTES: tuple[Route, ...] = (
           path_ids={"incident_id": "incident_id"}),
     Route("POST", "/api/v1/incidents/{incident_id}/cause", change_cause,
           "Change an incident's cause, with a reason (incident cause; R-EX)", "write",
-          "incidents", body=CauseChange, answers={200: CauseChanged, **_WRITE_ERRORS},
+          "incidents", body=CauseChangeRequest, answers={200: CauseChanged, **_WRITE_ERRORS},
           idempotent_key=True, path_ids={"incident_id": "incident_id"}),
     Route("POST", "/api/v1/incidents/{incident_id}/notifications", log_notification,
           "Log a notification made by phone or e-mail (incident notified; R-N1)", "write",

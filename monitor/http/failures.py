@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 __all__ = ["TRACEBACK_EVERY", "UnexpectedErrors", "unexpected_errors"]
 
-log = logging.getLogger("monitor.http")
+log = logging.getLogger(__name__)
 
 TRACEBACK_EVERY = 60.0  # seconds between two tracebacks of the same error
 _KEPT = 1000  # distinct errors remembered (the code has far fewer places to fail)

@@ -20,7 +20,7 @@ from monitor.sla import Cause
 from monitor.sla.downtime import ExclusionReason
 
 __all__ = [
-    "CauseChange",
+    "CauseChangeRequest",
     "CustomerReportJSON",
     "IncidentCreate",
     "IncidentQuery",
@@ -72,7 +72,7 @@ class IncidentCreate(Request):
     note: Text | None = None
 
 
-class CauseChange(Request):
+class CauseChangeRequest(Request):
     """R-EX: a new cause and why (kept in the audit log)."""
 
     cause: Cause

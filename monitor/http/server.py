@@ -71,7 +71,7 @@ from monitor.present.html import environment
 
 __all__ = ["READY_KEY", "REGISTRY_KEY", "ROUTES", "Readiness", "make_app", "security_headers"]
 
-log = logging.getLogger("monitor.http")
+log = logging.getLogger(__name__)
 
 
 

@@ -30,7 +30,7 @@ from monitor.config.schema import HTTPServer
 
 __all__ = ["CappedTCPSite", "runner_options"]
 
-log = logging.getLogger("monitor.http")
+log = logging.getLogger(__name__)
 
 _REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\n"
             b"Content-Type: text/plain; charset=utf-8\r\n"

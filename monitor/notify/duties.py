@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SKIPPED", "Duties"]
 
-log = logging.getLogger("monitor.notify")
+log = logging.getLogger(__name__)
 
 #: How the operators' copy says why a customer was not e-mailed.
 SKIPPED: dict[IneligibleRule, str] = {

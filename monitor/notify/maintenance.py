@@ -27,7 +27,7 @@ from monitor.store.maintenance import WindowRecord
 
 __all__ = ["late_maintenance_draft", "notice_drafts", "on_maintenance_created", "window_customers"]
 
-log = logging.getLogger("monitor.notify")
+log = logging.getLogger(__name__)
 
 
 async def on_maintenance_created(duties: Duties, window_id: int) -> int:

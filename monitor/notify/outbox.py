@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Backoff", "Draft", "OutboxWorker", "enqueue"]
 
-log = logging.getLogger("monitor.notify")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Backoff", "Courier", "Envelope", "OutboxHooks", "Reachability"]
 
-log = logging.getLogger("monitor.notify")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

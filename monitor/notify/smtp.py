@@ -59,7 +59,7 @@ __all__ = [
     "read_password",
 ]
 
-log = logging.getLogger("monitor.notify")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

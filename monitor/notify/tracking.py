@@ -67,7 +67,7 @@ CONTRACT_DUTIES = {
     "ticket_fix": "sla-monitor ticket fix {id}",
 }
 
-log = logging.getLogger("monitor.notify")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

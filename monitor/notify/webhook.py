@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WebhookRelay", "WebhookTarget", "alert_of_kind", "payload"]
 
-log = logging.getLogger("monitor.notify")
+log = logging.getLogger(__name__)
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's "no end yet"
 MAX_DESCRIPTION = 4000

@@ -22,7 +22,7 @@ from monitor.probes.base import (
     FailureClass,
     Probe,
     ProbeResult,
-    ProbeState,
+    ProbeVerdict,
 )
 from monitor.probes.factory import build_certificate_check, build_probe
 from monitor.probes.http import HTTPCheck
@@ -39,7 +39,7 @@ __all__ = [
     "Probe",
     "ProbeResult",
     "ProbeSessions",
-    "ProbeState",
+    "ProbeVerdict",
     "TCPCheck",
     "build_certificate_check",
     "build_probe",

@@ -49,12 +49,12 @@ __all__ = [
     "FailureClass",
     "Probe",
     "ProbeResult",
-    "ProbeState",
+    "ProbeVerdict",
     "classify_exception",
     "shorten",
 ]
 
-ProbeState = Literal["up", "down", "unknown"]
+ProbeVerdict = Literal["up", "down", "unknown"]
 """A probe only says up or down; ``unknown`` is decided later, by the canary logic (R-M2)."""
 
 PROBE_ERRORS: tuple[type[ProbeError], ...] = (
@@ -88,7 +88,7 @@ class ProbeResult:
     """
 
     target_id: str
-    state: ProbeState
+    state: ProbeVerdict
     at: dt.datetime
     """aware UTC time the check started (after it got a concurrency slot)"""
     failure_class: FailureClass | None = None

@@ -77,7 +77,7 @@ __all__ = [
     "state_directory",
 ]
 
-log = logging.getLogger("monitor.store")
+log = logging.getLogger(__name__)
 
 DB_FILE = "sla-monitor.db"
 BUSY_TIMEOUT_MS = 30_000

@@ -23,8 +23,8 @@ from monitor.store.models import LatencyRollup, ProbeFailure, ProbeRun
 
 __all__ = [
     "RUN_COLUMNS",
+    "ProbeRunRecord",
     "RollupRecord",
-    "RunRecord",
     "add_failures",
     "insert_runs",
     "latest_runs",
@@ -47,7 +47,7 @@ _ROLLUP_COLUMNS = ("count", "failures", "sum_ms", "min_ms", "max_ms", "buckets")
 
 
 @dataclass(frozen=True, slots=True)
-class RunRecord:
+class ProbeRunRecord:
     id: int
     target_id: str
     state: str
@@ -71,7 +71,7 @@ class RollupRecord:
     buckets: dict[str, Any]  # latency bucket upper bound (ms) -> count
 
 
-async def latest_runs(tx: Tx) -> list[RunRecord]:
+async def latest_runs(tx: Tx) -> list[ProbeRunRecord]:
     """Each target's latest run (ids grow with time, so its highest id)."""
     runs = ProbeRun.__table__
     latest = (
@@ -82,7 +82,7 @@ async def latest_runs(tx: Tx) -> list[RunRecord]:
     connection = await tx.connection()
     rows = await connection.execute(select(runs).join(latest, runs.c.id == latest.c.id))
     return [
-        RunRecord(
+        ProbeRunRecord(
             run["id"],
             run["target_id"],
             run["state"],

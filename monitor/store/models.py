@@ -75,8 +75,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
-Money = Numeric(20, 4, asdecimal=True)
-Days = Numeric(12, 4, asdecimal=True)
+MONEY_COLUMN = Numeric(20, 4, asdecimal=True)
+DAYS_COLUMN = Numeric(12, 4, asdecimal=True)
 
 
 class Base(DeclarativeBase):
@@ -492,12 +492,12 @@ class Claim(Base):
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decision: Mapped[str | None] = mapped_column(String(10))  # approved | partly | rejected
     decision_reason: Mapped[str | None] = mapped_column(Text)
-    credit_days: Mapped[Decimal | None] = mapped_column(Days)  # granted by the decision
-    refund_amount: Mapped[Decimal | None] = mapped_column(Money)  # granted by the decision
+    credit_days: Mapped[Decimal | None] = mapped_column(DAYS_COLUMN)  # granted by the decision
+    refund_amount: Mapped[Decimal | None] = mapped_column(MONEY_COLUMN)  # granted by the decision
     credited_at: Mapped[dt.datetime | None]  # when the granted credit takes effect
     # The engine's credit the decision (or the last review) was based on (R-C3).
-    basis_days: Mapped[Decimal | None] = mapped_column(Days)
-    basis_amount: Mapped[Decimal | None] = mapped_column(Money)
+    basis_days: Mapped[Decimal | None] = mapped_column(DAYS_COLUMN)
+    basis_amount: Mapped[Decimal | None] = mapped_column(MONEY_COLUMN)
     decision_sent_at: Mapped[dt.datetime | None]  # SMTP acceptance of the decision e-mail
     # R-C3: a new revision of the month changed the credit of an approved claim.
     review_revision: Mapped[int | None]
@@ -526,9 +526,9 @@ class Ticket(Base):
     fixed_at: Mapped[dt.datetime | None]  # the last fix; null again after a reopen
     next_release: Mapped[bool] = mapped_column(default=False)  # R-P3 exemption
     next_release_reason: Mapped[str | None] = mapped_column(Text)
-    price: Mapped[Decimal | None] = mapped_column(Money)  # L-5: the price charged
+    price: Mapped[Decimal | None] = mapped_column(MONEY_COLUMN)  # L-5: the price charged
     currency: Mapped[str | None] = mapped_column(String(3))
-    price_requested: Mapped[Decimal | None] = mapped_column(Money)  # L-5: awaiting approval
+    price_requested: Mapped[Decimal | None] = mapped_column(MONEY_COLUMN)  # L-5: awaiting approval
     price_requested_at: Mapped[dt.datetime | None]
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | fixed | closed
     closed_at: Mapped[dt.datetime | None]  # closed undone (L-5)
@@ -564,8 +564,8 @@ class LedgerEntry(Base):
     customer_id: Mapped[str] = mapped_column(String(63))
     site_domain: Mapped[str] = mapped_column(String(253))
     kind: Mapped[str] = mapped_column(String(10))  # days | charge | refund | renewal
-    days: Mapped[Decimal | None] = mapped_column(Days)
-    amount: Mapped[Decimal | None] = mapped_column(Money)
+    days: Mapped[Decimal | None] = mapped_column(DAYS_COLUMN)
+    amount: Mapped[Decimal | None] = mapped_column(MONEY_COLUMN)
     currency: Mapped[str | None] = mapped_column(String(3))
     paid_until: Mapped[dt.date | None] = mapped_column(Date)  # a renewal's new period end
     period_end: Mapped[dt.datetime | None]  # an L-6 expiry: the period whose charge expired
@@ -636,8 +636,8 @@ class ClaimReminder(Base):
     month: Mapped[str] = mapped_column(String(7))
     customer_id: Mapped[str] = mapped_column(String(63))
     revision: Mapped[int] = mapped_column(Integer)  # the figures it named
-    days: Mapped[Decimal] = mapped_column(Days)
-    amount: Mapped[Decimal] = mapped_column(Money)
+    days: Mapped[Decimal] = mapped_column(DAYS_COLUMN)
+    amount: Mapped[Decimal] = mapped_column(MONEY_COLUMN)
     dedupe_key: Mapped[str] = mapped_column(String(200))
     queued_at: Mapped[dt.datetime]
 

@@ -20,8 +20,8 @@ from monitor.store.models import ClaimReminder, StatementRun, StatementSent
 
 __all__ = [
     "ReminderRecord",
-    "RunRecord",
     "StatementRecord",
+    "StatementRunRecord",
     "add_reminder",
     "add_statement",
     "finish_run",
@@ -61,7 +61,7 @@ class ReminderRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class RunRecord:
+class StatementRunRecord:
     calendar: str
     month: str
     revision: int
@@ -123,11 +123,11 @@ async def add_reminder(tx: Tx, record: ReminderRecord) -> bool:
     return bool(result.rowcount == 1)
 
 
-async def run(tx: Tx, calendar: str, month: str) -> RunRecord | None:
+async def run(tx: Tx, calendar: str, month: str) -> StatementRunRecord | None:
     row = await tx.get(StatementRun, (calendar, month))
     if row is None:
         return None
-    return RunRecord(row.calendar, row.month, row.revision, row.started_at, row.finished_at,
+    return StatementRunRecord(row.calendar, row.month, row.revision, row.started_at, row.finished_at,
                      row.reminded_at)
 
 

@@ -81,19 +81,19 @@ def at(day: int, hour: int = 0, minute: int = 0, month: int = 10) -> dt.datetime
     return dt.datetime(2026, month, day, hour, minute, tzinfo=UTC)
 
 
-async def record_october(db: Database, config: Settings) -> None:
+async def record_october(db: Database, settings: Settings) -> None:
     """The month above, through the same actions as the CLI."""
     now = at(25)
-    first = await actions.add_incident(db, config, service="acme-survey", start=at(5, 10),
+    first = await actions.add_incident(db, settings, service="acme-survey", start=at(5, 10),
                                        end=at(5, 12), actor="ops", now=now)
-    await actions.log_notification(db, config, incident_id=first.id, at=at(5, 10, 30),
+    await actions.log_notification(db, settings, incident_id=first.id, at=at(5, 10, 30),
                                    channel="phone", customers=("acme",), actor="ops", now=now)
-    await actions.add_maintenance(db, config, services=["srv-1"], start=at(12), end=at(12, 2),
+    await actions.add_maintenance(db, settings, services=["srv-1"], start=at(12), end=at(12, 2),
                                   reason="kernel upgrade", notified_at=at(9), actor="ops",
                                   now=now)
-    await actions.add_incident(db, config, service="srv-1", start=at(12, 0, 30),
+    await actions.add_incident(db, settings, service="srv-1", start=at(12, 0, 30),
                                end=at(12, 1, 30), actor="ops", now=now)
-    third = await actions.add_incident(db, config, service="acme-survey", start=at(20, 8),
+    third = await actions.add_incident(db, settings, service="acme-survey", start=at(20, 8),
                                        end=at(20, 8, 30), actor="ops", now=now)
-    await actions.log_notification(db, config, incident_id=third.id, at=at(20, 10, 30),
+    await actions.log_notification(db, settings, incident_id=third.id, at=at(20, 10, 30),
                                    channel="phone", customers=("acme",), actor="ops", now=now)

@@ -129,12 +129,13 @@ async def test_a_persian_customers_statement_reads_right_to_left(
 async def test_sending_twice_sends_once_with_pdf_and_csv_attached(
     db: Database, sink: SMTPSink
 ) -> None:
-    config = settings(f"smtp: {{host: {sink.host}, port: {sink.port}, tls: none, timeout: 5}}")
-    mail = ContractMailer(config, NOW)
-    await record_october(db, config)
-    notifier = Notifier(config, db, FakeClock(NOW), CollectorRegistry())
-    first = await actions.send_statements(db, config, month="2026-10", mail=mail, actor="ops",
-                                          now=NOW)
+    sink_settings = settings(
+        f"smtp: {{host: {sink.host}, port: {sink.port}, tls: none, timeout: 5}}")
+    mail = ContractMailer(sink_settings, NOW)
+    await record_october(db, sink_settings)
+    notifier = Notifier(sink_settings, db, FakeClock(NOW), CollectorRegistry())
+    first = await actions.send_statements(db, sink_settings, month="2026-10", mail=mail,
+                                          actor="ops", now=NOW)
     assert first.frozen and first.revision == 1  # it closed the month (R-C3)
     assert {i.customer: i.status for i in first.items} == {
         "acme": "queued", "bita": "queued", "dorna": "withheld", "gone": "withheld"}
@@ -154,8 +155,8 @@ async def test_sending_twice_sends_once_with_pdf_and_csv_attached(
     assert ("it@bita.example",) in to
 
     outbox_before = len(await rows(db, OutboxMessage))
-    again = await actions.send_statements(db, config, month="2026-10", mail=mail, actor="ops",
-                                          now=NOW)
+    again = await actions.send_statements(db, sink_settings, month="2026-10", mail=mail,
+                                          actor="ops", now=NOW)
     assert not again.frozen and again.queued == []
     assert {i.customer: i.status for i in again.items}["acme"] == "already_sent"
     assert len(await rows(db, OutboxMessage)) == outbox_before

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.config.schema import Cluster as ClusterSettings
+from monitor.config.schema import ClusterSettings
 from monitor.daemon.cluster import Cluster, vote
 from monitor.daemon.recorder import Recorder
 from monitor.store import Database, create_engine

@@ -54,7 +54,7 @@ async def test_a_journal_that_cannot_write_is_stuck_and_keeps_everything(
 
     journal = IncidentJournal(perform, stuck_after=0.2, retry_initial=0.02, retry_max=0.05,
                               stop_grace=0.2)
-    with caplog.at_level(logging.WARNING, logger="monitor.monitor"):
+    with caplog.at_level(logging.WARNING, logger="monitor.daemon.journal"):
         journal.add(opened("a"))
         journal.add(Intent("a", Closed(T0 + dt.timedelta(minutes=5), None)))
         assert not await journal.settle(0.5)

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from monitor.app import Daemon
 from monitor.config import load_config, parse_config
-from monitor.config.schema import Cluster as ClusterSettings
+from monitor.config.schema import ClusterSettings
 from monitor.daemon.cluster import Cluster
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.sla_metrics import CUSTOMER_SERIES, SLAMetrics

@@ -151,7 +151,7 @@ async def _done(pid: int) -> bool:
 async def test_a_killed_worker_is_started_again_and_its_gap_reported(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="monitor.workers")
+    caplog.set_level(logging.WARNING, logger="monitor.daemon.workers")
     async with TargetServer() as in_worker, TargetServer() as other:
         from monitor.config import parse_config
 

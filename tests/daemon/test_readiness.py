@@ -40,10 +40,10 @@ async def test_no_targets_is_a_clear_warning_and_readyz_counts_zero(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     daemon = Daemon(parse_config(NO_TARGETS.replace("URL", sqlite_url)))
-    with caplog.at_level(logging.WARNING, logger="monitor.daemon"):
+    with caplog.at_level(logging.WARNING, logger="monitor.daemon.runtime"):
         await daemon.start()
     try:
-        warned = [r for r in caplog.records if r.name == "monitor.daemon"
+        warned = [r for r in caplog.records if r.name == "monitor.daemon.runtime"
                   and r.levelno == logging.WARNING]
         assert [r.getMessage() for r in warned] == [
             "no targets configured: nothing is monitored"]

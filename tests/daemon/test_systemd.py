@@ -102,7 +102,7 @@ def test_a_vanished_socket_is_logged_once_and_never_raises(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     notifier = SystemdNotifier.from_environment({"NOTIFY_SOCKET": str(tmp_path / "gone")})
-    with caplog.at_level(logging.WARNING, logger="monitor.systemd"):
+    with caplog.at_level(logging.WARNING, logger="monitor.daemon.systemd"):
         assert [notifier.watchdog() for _ in range(3)] == [False, False, False]
     failures = [r for r in caplog.records if r.getMessage() == "systemd notification failed"]
     assert len(failures) == 1 and failures[0].__dict__["notification"] == "WATCHDOG"
@@ -141,7 +141,7 @@ async def test_watchdog_pings_at_half_the_timeout_only_while_progress_advances(
     watchdog = Watchdog(notifier, 0.4, lambda: ticks)
     assert watchdog.period == 0.2
     ticker = asyncio.create_task(scheduler())
-    with caplog.at_level(logging.WARNING, logger="monitor.systemd"):
+    with caplog.at_level(logging.WARNING, logger="monitor.daemon.systemd"):
         watchdog.start()
         await asyncio.sleep(1.1)  # 5 periods of 0.2 s
         progressing = received(sock)

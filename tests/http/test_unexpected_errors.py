@@ -62,7 +62,7 @@ async def test_a_failing_handler_hit_200_times_logs_one_traceback(
         answers = await asyncio.gather(*(hit("/boom") for _ in range(200)))
     assert [status for status, _ in answers] == [500] * 200
     assert {text for _, text in answers} == {"An unexpected error; it is logged.\n"}
-    records = [r for r in caplog.records if r.name == "monitor.http"]
+    records = [r for r in caplog.records if r.name == "monitor.http.failures"]
     assert len(records) == 200  # one line per request
     assert sum(1 for r in records if r.exc_info) == 1  # one traceback
     assert {(r.getMessage(), r.error, r.path) for r in records} == {  # type: ignore[attr-defined]

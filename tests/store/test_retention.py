@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.cli import main
 from monitor.clock import FakeClock
 from monitor.config import parse_config
-from monitor.config.schema import Retention as RetentionSettings
+from monitor.config.schema import RetentionSettings
 from monitor.daemon import retention as retention_module
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.retention import Retention
