@@ -179,8 +179,8 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """The test runs once on SQLite and once on PostgreSQL: an empty database, or one at
-    the schema's head when the test also asks for ``engine`` or ``db``."""
-    at_head = "engine" in request.fixturenames
+    the schema's head when the test also asks for ``engine``, ``db`` or ``schema_at_head``."""
+    at_head = not {"engine", "schema_at_head"}.isdisjoint(request.fixturenames)
     if request.param == "sqlite":
         path = tmp_path / "sla-monitor.db"
         if at_head:
@@ -192,6 +192,12 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         else:
             async with _pg_database() as url:
                 yield url
+
+
+@pytest.fixture
+def schema_at_head() -> None:
+    """Asked for beside ``db_url``: that database is already at the schema's head (a
+    command's ``db upgrade`` then finds nothing to do, as on a running installation)."""
 
 
 @pytest.fixture

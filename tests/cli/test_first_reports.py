@@ -54,7 +54,7 @@ def make_cli(
 
 
 @pytest.fixture
-def berlin(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Run:
+def berlin(tmp_path: Path, db_url: str, schema_at_head: None, capsys: pytest.CaptureFixture[str]) -> Run:
     return make_cli(tmp_path, db_url, capsys, tz="Europe/Berlin")
 
 

@@ -86,7 +86,7 @@ CASES = [
 
 
 @pytest.fixture
-def config(tmp_path: Path, db_url: str) -> Path:
+def config(tmp_path: Path, db_url: str, schema_at_head: None) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG.format(url=db_url))
     assert main(["-c", str(path), "db", "upgrade"]) == 0  # only db upgrade and run create it

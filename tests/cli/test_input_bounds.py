@@ -65,7 +65,7 @@ def last_month() -> str:
 
 
 @pytest.fixture
-def config(tmp_path: Path, db_url: str) -> Path:
+def config(tmp_path: Path, db_url: str, schema_at_head: None) -> Path:
     key = tmp_path / "link-key"
     key.write_text("link-key-0123456789abcdefghijklmnopqrstuvwxyz\n")
     path = tmp_path / "config.yaml"

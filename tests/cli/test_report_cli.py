@@ -46,7 +46,7 @@ storage: {{url: '{url}'}}
 
 
 @pytest.fixture
-def cli(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def cli(tmp_path: Path, db_url: str, schema_at_head: None, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG.format(tz="UTC", url=db_url))
     assert main(["-c", str(path), "db", "upgrade"]) == 0  # only db upgrade and run create it
