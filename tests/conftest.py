@@ -109,9 +109,9 @@ class _Migrated:
     """Databases at the schema's head for the tests that ask for it (``engine``, ``db``):
     migrated once per test process, not once per test (the migrations cost about half a
     second). SQLite: a copy of one migrated file. PostgreSQL: one database per test process,
-    emptied before each test (the other sessions on it ended, every table truncated and
-    its identities restarted), as cheap as a ``TRUNCATE`` where a new database costs a
-    ``CREATE DATABASE``. Removed at the session's end."""
+    emptied before each test (the other sessions on it ended, every row deleted, every
+    sequence restarted): about 10 ms, where a new database costs 0.15 s and a ``TRUNCATE``
+    of every table 0.2 s. Removed at the session's end."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -143,10 +143,13 @@ class _Migrated:
                 self.tables = [row[0] for row in await connection.fetch(
                     "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                     "AND tablename <> 'alembic_version'")]
-            # The append-only triggers (R-C3) refuse a TRUNCATE: as a replica, none fires.
-            await connection.execute("SET session_replication_role = replica")
-            names = ", ".join(f'"{table}"' for table in self.tables)
-            await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            # As a replica, no trigger fires: neither the ledger's append-only ones (R-C3)
+            # nor the foreign keys'. DELETE, not TRUNCATE: a few small tables are emptied
+            # in milliseconds, where TRUNCATE makes new files for each table and index.
+            deletes = " ".join(f'DELETE FROM "{table}";' for table in self.tables)
+            await connection.execute(
+                f"SET session_replication_role = replica; {deletes} "
+                "SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S';")
         finally:
             await connection.close()
         return self.postgres
