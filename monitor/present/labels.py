@@ -22,14 +22,14 @@ class _Words(NamedTuple):
 _CAUSES: dict[Cause, _Words] = {
     # The pages' words are the catalog's message ids (translated where the page is
     # rendered, in its reader's language); the rule ids stay out of the translations.
-    "provider": _Words("provider", N_("our service (counted)"), "our service"),
+    "provider": _Words("provider", N_("our service (counted)"), N_("our service")),
     "customer_request": _Words("your request (R-EX2, excluded)",
-                               N_("at a customer's request (R-EX2)"), "a customer's request"),
+                               N_("at a customer's request (R-EX2)"), N_("a customer's request")),
     "customer_action": _Words("your or your users' action (R-EX3, excluded)",
-                              N_("a customer's own action (R-EX3)"), "a customer's action"),
+                              N_("a customer's own action (R-EX3)"), N_("a customer's action")),
     "external": _Words("not caused by our service (R-EX4, excluded)",
                        N_("outside our service, e.g. a network cut-off (R-EX4)"),
-                       "outside our service"),
+                       N_("outside our service")),
 }
 
 #: A statement's words (to the customer).

@@ -124,3 +124,25 @@ async def test_english_stays_the_default(site: Site) -> None:
     assert response.headers["Content-Language"] == "en"
     assert '<html lang="en" dir="ltr">' in page and "<title>Demo Hosting status</title>" in page
     assert 'id="zone"' not in page
+
+
+async def test_the_feed_and_badges_speak_the_providers_language(persian: Site) -> None:
+    from xml.etree import ElementTree
+
+    response = await persian.get("/feed.atom")
+    feed = ElementTree.fromstring(await response.read())
+    atom = "{http://www.w3.org/2005/Atom}"
+    assert feed.get("{http://www.w3.org/XML/1998/namespace}lang") == "fa"
+    assert feed.findtext(f"{atom}title") == f"{PROVIDER}: قطعی‌ها و تعمیرات"
+    assert "هجری شمسی" in (feed.findtext(f"{atom}subtitle") or "")  # the zone, said once
+    entries = feed.findall(f"{atom}entry")
+    assert entries
+    for entry in entries:
+        for part in ("title", "content"):
+            text = entry.findtext(f"{atom}{part}") or ""
+            assert english_words(text) == [], text
+            assert not re.search(r"[0-9]", text.replace("Asia/Tehran", "")), text  # Persian digits
+    status = await (await persian.get("/badge/panel/status.svg")).text()
+    assert "قطعی کامل" in status  # the panel is down now
+    availability = await (await persian.get("/badge/mobile/availability.svg")).text()
+    assert re.search(r"[۰-۹]+٫[۰-۹]{3}٪", availability)
