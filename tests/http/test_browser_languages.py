@@ -1,7 +1,8 @@
 """Every Persian page in real headless Chromium on a phone (390 CSS pixels wide), on the
 last day of a Jalali month (1405/09/30, Azar's last day, 23:58 in Tehran) with a ticket
 open: right to left, nothing wider than the screen (``scrollWidth <= innerWidth``), and
-the figures read as a Persian reader expects. Screenshots are saved in the test's
+no table scrolling sideways (a row is a card on a phone), and the figures read as a
+Persian reader expects. Screenshots are saved in the test's
 temporary directory (``screenshots/``)."""
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def _look(driver: Any, name: str, folder: Path) -> dict[str, Any]:
         "const root = document.documentElement;"
         "return {scroll: root.scrollWidth, inner: window.innerWidth,"
         " dir: root.getAttribute('dir'), lang: root.getAttribute('lang'),"
+        " sideways: [...document.querySelectorAll('.table-wrap')]"
+        "   .filter(e => e.scrollWidth > e.clientWidth).length,"
         " direction: getComputedStyle(document.body).direction,"
         " h1: document.querySelector('h1').innerText};")
 
@@ -108,6 +111,7 @@ async def test_every_persian_page_fits_a_phone(persian: Site, tmp_path: Path) ->
     for name, page in seen.items():
         assert page["scroll"] <= page["inner"] == PHONE, f"{name} is wider than a phone: {page}"
         assert (page["dir"], page["lang"], page["direction"]) == ("rtl", "fa", "rtl"), name
+        assert page["sideways"] == 0, f"{name}: a table scrolls sideways"  # rows as cards
         assert (folder / f"{name}.png").stat().st_size > 5_000
     assert seen["status"]["h1"] == "وضعیت سرویس‌های میزبانی نمونه"
     assert seen["customer"]["h1"] == "شرکت بیتا نظرسنجی"
