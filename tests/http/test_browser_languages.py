@@ -83,6 +83,9 @@ async def test_every_persian_page_fits_a_phone(persian: Site, tmp_path: Path) ->
                 "width": PHONE, "height": 2600, "deviceScaleFactor": 1, "mobile": True})
             page.get(persian.url + "/")
             seen["status"] = _look(page, "status", folder)
+            seen["status"]["markers"] = page.execute_script(
+                "return ['.bars li', '.timeline li'].map("
+                "s => getComputedStyle(document.querySelector(s)).listStyleType)")
             page.get(link)
             seen["customer"] = _look(page, "customer", folder)
             seen["customer"]["tickets"] = page.find_element("id", "tickets").text
@@ -114,6 +117,8 @@ async def test_every_persian_page_fits_a_phone(persian: Site, tmp_path: Path) ->
         assert page["sideways"] == 0, f"{name}: a table scrolls sideways"  # rows as cards
         assert (folder / f"{name}.png").stat().st_size > 5_000
     assert seen["status"]["h1"] == "وضعیت سرویس‌های میزبانی نمونه"
+    # The timeline numbered in Persian digits; the 90 days' bars without markers.
+    assert seen["status"]["markers"] == ["none", "persian"]
     assert seen["customer"]["h1"] == "شرکت بیتا نظرسنجی"
     # The ticket opened five hours ago: its diagnosis due within 48 h (D-5), in Jalali days.
     assert "فرم نظرسنجی در موبایل باز نمی‌شود" in seen["customer"]["tickets"]
