@@ -135,6 +135,10 @@ class Provider(Strict):
     """IANA zone; months and shown times use it (R-M5)"""
     calendar: Literal["gregorian", "jalali"] = "gregorian"
     """gregorian | jalali: what a month YYYY-MM means (R-M5)"""
+    language: Literal["en", "fa"] = "en"
+    """en | fa: the language customers read (pages, e-mails, statements; fa is written right to left); the status page speaks it"""
+    digits: Literal["persian", "latin"] | None = None
+    """persian | latin: the digits of Persian text; default persian"""
     weekend_days: Annotated[list[Weekday], Field(max_length=6)] = ["friday"]
     """days that are not business days for claim receipts (R-C1 Decision); at most six"""
     holidays: list[dt.date] = []
@@ -450,6 +454,8 @@ class Customer(Strict):
     """domains, each with its own support period and balance (L-1)"""
     clone: bool = False
     """runs a self-hosted clone: no credits at all (R-EX6)"""
+    language: Literal["en", "fa"] | None = None
+    """en | fa: the language this customer reads; default provider.language"""
 
 
 class TicketType(Strict):

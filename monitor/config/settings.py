@@ -32,6 +32,7 @@ from monitor.config.schema import (
     TicketType,
 )
 from monitor.config.topology import Topology
+from monitor.present.language import Language, language
 from monitor.sla import MonthPeriod, Policy, Tier, month_period
 
 __all__ = ["LOCAL_SENDER", "WEEKDAY_NUMBERS", "Settings", "engine_policy"]
@@ -142,6 +143,15 @@ class Settings:
     @property
     def calendar(self) -> str:
         return self.config.provider.calendar
+
+    def reader(self, customer: str | None = None) -> Language:
+        """The language ``customer`` reads (its ``language``, else the provider's); without
+        a customer, the provider's (the status page, the feed, the badges)."""
+        code = self.config.provider.language
+        if customer is not None:
+            chosen = next((c.language for c in self.config.customers if c.id == customer), None)
+            code = chosen or code
+        return language(code, self.config.provider.digits)
 
     def month(self, label: str) -> MonthPeriod:
         """The month ``label`` (YYYY-MM) of the provider's calendar in its zone (R-M5)."""

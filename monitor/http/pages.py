@@ -2,11 +2,14 @@
 ``/customer/ID``, rendered on the server through the one Jinja2 environment
 (:mod:`monitor.present.html`, autoescape on), complete without JavaScript.
 
-**Decision** (right to left): the pages' own words are English, so a page is laid out
-left to right; every name and free text (customers, services, the provider, reasons) is
-isolated (``<bdi>``, ``dir="auto"``), so a Persian name reads right to left in its place
-and never reorders the figures and times around it. (An RTL layout around English
-labels turned "99.942 %" into "% 99.942" and "25 min 3 s" into "min 3 s 25".)
+**Language** (SPEC section 7): a page speaks its reader's language
+(:meth:`monitor.config.Settings.reader`): the status page, the feed and the badges the
+provider's, a customer's pages (and their refusals and error pages) the customer's. A
+Persian page is laid out right to left (``<html lang="fa" dir="rtl">``) with Persian words
+around Persian figures; every name and free text (customers, services, the provider,
+reasons) is still isolated (``<bdi>``, ``dir="auto"``), so an English name or a domain
+keeps its own direction and never reorders the figures around it. An English page stays
+left to right (an RTL layout around English labels turned "99.942 %" into "% 99.942").
 
 A customer page opens with a signed link (:mod:`monitor.actions.links`), whose session
 cookie then carries it, or with a bearer token: the customer's own, or an operator's.
@@ -30,7 +33,7 @@ from monitor.errors import InputError
 from monitor.http.context import Web
 from monitor.http.routing import BODY_LIMIT, Call, authenticate, parse_id, read_limited
 from monitor.notify.contract import ContractMailer
-from monitor.present import format_duration, format_time
+from monitor.present.language import N_, Language
 from monitor.sla import claim_deadline, claim_in_time, month_ended
 
 __all__ = ["claim_form", "claim_page", "customer_page", "static_file", "status_page"]
@@ -39,21 +42,37 @@ STATIC = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 
 def _page(request: web.Request, context: Web, template: str, http_status: int = 200,
-          **values: Any) -> web.Response:
+          *, reader: Language | None = None, **values: Any) -> web.Response:
     settings = context.settings
     response = aiohttp_jinja2.render_template(
         template, request,
-        {"timezone": settings.timezone, "calendar": settings.calendar, **values},
+        {"timezone": settings.timezone, "calendar": settings.calendar,
+         "language": reader or settings.reader(), **values},
         status=http_status,
     )
+    response.headers["Content-Language"] = (reader or settings.reader()).code
     response.headers["Cache-Control"] = "no-store" if template != "status.html" else "no-cache"
     return response
 
 
 def message(request: web.Request, context: Web, status: int, title: str,
-            *paragraphs: str) -> web.Response:
-    return _page(request, context, "message.html", status, title=title,
-                 paragraphs=list(paragraphs))
+            *paragraphs: str | tuple[str, dict[str, str]],
+            reader: Language | None = None) -> web.Response:
+    """An error or notice page: ``title`` and ``paragraphs`` are English message ids (a
+    paragraph with values: ``(message id, values)``), shown in ``reader``'s language (the
+    provider's without one)."""
+    chosen = reader or context.settings.reader()
+    shown = [chosen.gettext(p) if isinstance(p, str) else chosen.gettext(p[0]) % p[1]
+             for p in paragraphs]
+    return _page(request, context, "message.html", status, reader=chosen,
+                 title=chosen.gettext(title), paragraphs=shown)
+
+
+def _reader(context: Web, customer: str) -> Language:
+    """``customer``'s language when it is one of the provider's customers, else the
+    provider's (an unknown address says nothing of its reader)."""
+    known = customer in context.settings.topology.customers
+    return context.settings.reader(customer if known else None)
 
 
 async def status_page(call: Call) -> web.StreamResponse:
@@ -86,8 +105,9 @@ def _who(call: Call, customer: str) -> Literal["allowed", "anonymous", "other"] 
             return "allowed"
     principal = authenticate(call.request, context)
     if isinstance(principal, web.Response):
-        return message(call.request, context, 401, "This token is not valid",
-                       "The token sent with this request is unknown or was revoked.")
+        return message(call.request, context, 401, N_("This token is not valid"),
+                       N_("The token sent with this request is unknown or was revoked."),
+                       reader=_reader(context, customer))
     if principal is not None and (principal.operator or principal.customer == customer):
         return "allowed"
     return "other" if principal is not None else "anonymous"
@@ -106,12 +126,13 @@ async def customer_page(call: Call) -> web.StreamResponse:
     if isinstance(who, web.Response):
         return who
     if who == "anonymous":
-        return message(request, context, 401, "Please open your link",
-                       "This page opens with the link your provider e-mails to your "
-                       "technical contact. Ask them for a new one if yours has expired.")
+        return message(request, context, 401, N_("Please open your link"),
+                       N_("This page opens with the link your provider e-mails to your "
+                          "technical contact. Ask them for a new one if yours has expired."),
+                       reader=_reader(context, customer))
     if who == "other" or customer not in context.settings.topology.customers:
-        return message(request, context, 404, "No such customer",
-                       "There is no customer page at this address.")
+        return message(request, context, 404, N_("No such customer"),
+                       N_("There is no customer page at this address."))
     return await _customer(call, customer)
 
 
@@ -121,10 +142,11 @@ async def _customer(call: Call, customer: str, status: int = 200,
     overview = await actions.customer_overview(context.db, context.settings,
                                                customer=customer, now=context.clock.now())
     policy = context.settings.policy
+    reader = context.settings.reader(customer)
     return _page(call.request, context, "customer.html", status, overview=overview,
-                 claim_refused=refused,
-                 claim_window=format_duration(policy.claim_deadline_seconds),
-                 decision_window=format_duration(policy.decision_deadline_seconds),
+                 reader=reader, claim_refused=refused,
+                 claim_window=reader.duration(policy.claim_deadline_seconds),
+                 decision_window=reader.duration(policy.decision_deadline_seconds),
                  csrf=_csrf(call, customer))
 
 
@@ -155,17 +177,22 @@ async def claim_form(call: Call) -> web.StreamResponse:
     customer = call.path("customer")
     session = _session(call, customer)
     if session is None or context.links is None:
-        return message(request, context, 401, "Please open your link",
-                       "Claims are made from the page your provider's link opens.")
+        return message(request, context, 401, N_("Please open your link"),
+                       N_("Claims are made from the page your provider's link opens."),
+                       reader=_reader(context, customer))
+    reader = context.settings.reader(customer)
     if request.content_type != "application/x-www-form-urlencoded":
-        return message(request, context, 415, "Not a form", "Please use the claim form.")
+        return message(request, context, 415, N_("Not a form"), N_("Please use the claim form."),
+                       reader=reader)
     raw = await read_limited(request, BODY_LIMIT)
     if isinstance(raw, web.Response):
-        return message(request, context, 413, "Too long", "The form sent is too long.")
+        return message(request, context, 413, N_("Too long"), N_("The form sent is too long."),
+                       reader=reader)
     fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
     if not context.links.check_csrf(session, fields.get("csrf", "")):
-        return message(request, context, 403, "This form has expired",
-                       "Please reload your page and submit the claim again.")
+        return message(request, context, 403, N_("This form has expired"),
+                       N_("Please reload your page and submit the claim again."),
+                       reader=reader)
     month = fields.get("month", "").strip()
     note = fields.get("note", "").strip() or None
     now = context.clock.now()
@@ -176,19 +203,26 @@ async def claim_form(call: Call) -> web.StreamResponse:
             mail=ContractMailer(context.settings, now), actor=f"customer:{customer}", now=now)
     except InputError as exc:
         reason = await _why(call, customer, exc, month)
-        return await _customer(call, customer, 422, {"month": month or "-", "reason": reason})
+        shown = reader.month(month, context.settings.calendar) if _is_month(month) else month
+        return await _customer(call, customer, 422, {"month": shown or "-", "reason": reason})
     response = web.Response(status=303, headers={
         "Location": f"/customer/{customer}/claims/{view.claim.id}", "Cache-Control": "no-store"})
     return response
 
 
 async def _why(call: Call, customer: str, exc: InputError, month: str) -> str:
-    """A refusal in the customer's words (R-C1: already claimed, not ended, too late),
-    times as the page shows them; anything else as the action said it."""
+    """A refusal in the customer's words and language (R-C1: already claimed, not ended,
+    too late), times as the page shows them; anything else as the action said it."""
     context = call.web
     settings = context.settings
+    reader = settings.reader(customer)
+    _ = reader.gettext
     tz, calendar = settings.timezone, settings.calendar
     now = context.clock.now()
+
+    def when(at: dt.datetime) -> str:
+        return reader.time(at, tz, calendar)
+
     if exc.field == "month":
         try:
             period = settings.month(month)
@@ -197,17 +231,31 @@ async def _why(call: Call, customer: str, exc: InputError, month: str) -> str:
         if period is not None:
             made = await actions.find_claim(context.db, settings, customer=customer,
                                             month=month, now=now)
+            shown = reader.month(month, calendar)
             if made is not None:
-                return (f"this month is already claimed (claim #{made.claim.id}, submitted "
-                        f"{format_time(made.claim.submitted_at, tz, calendar)})")
+                return _("this month is already claimed (claim #%(claim)s, submitted "
+                         "%(at)s)") % {"claim": reader.number(made.claim.id),
+                                       "at": when(made.claim.submitted_at)}
             if not month_ended(period, now):
-                return f"{month} has not ended yet (it ends {format_time(period.end, tz, calendar)})"
+                return _("%(month)s has not ended yet (it ends %(at)s)") % {
+                    "month": shown, "at": when(period.end)}
             if not claim_in_time(now, period, settings.policy):
                 deadline = claim_deadline(period, settings.policy)
-                return (f"too late; claims for {month} were accepted until "
-                        f"{format_time(deadline, tz, calendar)}")
+                return _("too late; claims for %(month)s were accepted until %(at)s") % {
+                    "month": shown, "at": when(deadline)}
+    if reader.code != "en":
+        # The action's words are English (operators read them too): say what was refused.
+        field = {"month": _("month"), "site": _("site"), "note": _("note")}.get(exc.field)
+        return _("%(field)s %(value)s is not valid") % {
+            "field": field or exc.field, "value": f"«{exc.value}»"}
     allowed = exc.renamed(lambda field: field.replace("_", " ")).allowed
     return f"{exc.field.replace('_', ' ')} {exc.value!r} is not valid: {allowed}"
+
+
+def _is_month(label: str) -> bool:
+    """``label`` reads as ``YYYY-MM`` (then the page names the month as its reader does)."""
+    return len(label) == 7 and label[4] == "-" and label[:4].isdigit() and \
+        label[5:].isdigit() and 1 <= int(label[5:]) <= 12
 
 
 async def claim_page(call: Call) -> web.StreamResponse:
@@ -219,9 +267,10 @@ async def claim_page(call: Call) -> web.StreamResponse:
     if isinstance(who, web.Response):
         return who
     if who == "anonymous":
-        return message(request, context, 401, "Please open your link",
-                       "This page opens with the link your provider e-mails to your "
-                       "technical contact.")
+        return message(request, context, 401, N_("Please open your link"),
+                       N_("This page opens with the link your provider e-mails to your "
+                          "technical contact."),
+                       reader=_reader(context, customer))
     claim_id = parse_id(call.path("claim_id"))
     try:
         if who == "other" or claim_id is None:
@@ -229,8 +278,10 @@ async def claim_page(call: Call) -> web.StreamResponse:
         view = await actions.show_claim(context.db, context.settings, claim_id=claim_id,
                                         customer=customer, now=context.clock.now())
     except InputError:
-        return message(request, context, 404, "No such claim", "There is no claim here.")
-    return _page(request, context, "claim.html", view=view, customer=customer)
+        return message(request, context, 404, N_("No such claim"), N_("There is no claim here."),
+                       reader=_reader(context, customer))
+    return _page(request, context, "claim.html", view=view, customer=customer,
+                 reader=context.settings.reader(customer))
 
 
 def _open_link(call: Call, customer: str, now: dt.datetime) -> web.StreamResponse:
@@ -244,13 +295,16 @@ def _open_link(call: Call, customer: str, now: dt.datetime) -> web.StreamRespons
                                   now)
     if checked.result == "expired" and checked.expires is not None:
         settings = context.settings
-        return message(request, context, 401, "This link has expired",
-                       f"It was valid until {format_time(checked.expires, settings.timezone, settings.calendar)}.",
-                       "Ask your provider for a new link (it is sent to your technical contact).")
+        reader = _reader(context, customer)
+        until = reader.time(checked.expires, settings.timezone, settings.calendar)
+        return message(request, context, 401, N_("This link has expired"),
+                       (N_("It was valid until %(at)s."), {"at": until}),
+                       N_("Ask your provider for a new link (it is sent to your technical "
+                          "contact)."), reader=reader)
     if checked.result != "valid" or keys is None or checked.expires is None:
-        return message(request, context, 401, "This link is not valid",
-                       "Please use the link exactly as it was e-mailed to you, or ask your "
-                       "provider for a new one.")
+        return message(request, context, 401, N_("This link is not valid"),
+                       N_("Please use the link exactly as it was e-mailed to you, or ask your "
+                          "provider for a new one."), reader=_reader(context, customer))
     response = web.Response(status=303, headers={"Location": f"/customer/{customer}"})
     response.set_cookie(
         COOKIE, keys.session(customer, checked.expires),

@@ -4,6 +4,10 @@
 Statuspage's public API, so that tools that read one read this unchanged), and SVG
 badges per public service. Like the page, they show only the shared services
 (:mod:`monitor.actions.status`): no customer's name or project.
+
+The feed and the badges speak the provider's language, as the status page does
+(``provider.language``, SPEC section 7); the Statuspage JSON keeps Statuspage's English
+fields (tools read them).
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from monitor import actions
 from monitor.actions.status import PublicIncident, PublicStatus, PublicWindow
 from monitor.errors import InputError
 from monitor.http.routing import Call
-from monitor.present import format_duration, format_percent, format_time
+from monitor.present import format_percent
 from monitor.present.html import render
 from monitor.present.labels import PUBLIC_CAUSE_LABELS
+from monitor.present.language import N_, Language
 from monitor.sla.report import iso_utc
 
 __all__ = ["availability_badge", "feed", "status_badge", "statuspage_status",
@@ -38,32 +43,43 @@ def _conditional(request: web.Request, body: bytes, content_type: str,
     return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
 
 
-def _incident_entry(incident: PublicIncident, tz: str, calendar: str) -> dict[str, Any]:
-    started = format_time(incident.start, tz, calendar)
+def _incident_entry(incident: PublicIncident, tz: str, calendar: str,
+                    reader: Language) -> dict[str, Any]:
+    _ = reader.gettext
+    service = incident.service_name
+    started = reader.time(incident.start, tz, calendar)
     if incident.end is None:
-        title = f"{incident.service_name}: unavailable since {started}"
-        text = f"{incident.service_name} has been unavailable since {started}."
+        title = _("%(service)s: unavailable since %(at)s") % {"service": service, "at": started}
+        text = _("%(service)s has been unavailable since %(at)s.") % {
+            "service": service, "at": started}
     else:
-        lasted = format_duration((incident.end - incident.start).total_seconds())
-        title = f"{incident.service_name}: outage of {lasted} (resolved)"
-        text = (f"{incident.service_name} was unavailable from {started} to "
-                f"{format_time(incident.end, tz, calendar)} ({lasted}).")
+        lasted = reader.duration((incident.end - incident.start).total_seconds())
+        title = _("%(service)s: outage of %(duration)s (resolved)") % {
+            "service": service, "duration": lasted}
+        text = _("%(service)s was unavailable from %(start)s to %(end)s (%(duration)s).") % {
+            "service": service, "start": started, "end": reader.time(incident.end, tz, calendar),
+            "duration": lasted}
     if incident.cause != "provider":
-        text += f" Cause: {PUBLIC_CAUSE_LABELS.get(incident.cause, incident.cause)}."
+        text += " " + _("Cause: %(cause)s.") % {
+            "cause": _(PUBLIC_CAUSE_LABELS.get(incident.cause, incident.cause))}
     updated = max([incident.start] + [entry.at for entry in incident.timeline])
     return {"anchor": f"incident-{incident.id}", "title": title, "text": text,
             "published": incident.start, "updated": updated}
 
 
-def _window_entry(window: PublicWindow, tz: str, calendar: str) -> dict[str, Any]:
-    what = ", ".join(window.services) or "hosted projects"
+def _window_entry(window: PublicWindow, tz: str, calendar: str,
+                  reader: Language) -> dict[str, Any]:
+    _ = reader.gettext
+    what = _(", ").join(window.services) or _("hosted projects")
     if window.services and window.hosted_projects:
-        what += " and some hosted projects"
-    when = f"{format_time(window.start, tz, calendar)} to {format_time(window.end, tz, calendar)}"
-    text = f"Scheduled maintenance of {what}, {when}."
+        what += _(" and some hosted projects")
+    when = _("%(start)s to %(end)s") % {"start": reader.time(window.start, tz, calendar),
+                                        "end": reader.time(window.end, tz, calendar)}
+    text = _("Scheduled maintenance of %(what)s, %(when)s.") % {"what": what, "when": when}
     if window.reason:
         text += f" {window.reason}"
-    return {"anchor": f"maintenance-{window.id}", "title": f"Maintenance of {what}: {when}",
+    return {"anchor": f"maintenance-{window.id}",
+            "title": _("Maintenance of %(what)s: %(when)s") % {"what": what, "when": when},
             "text": text, "published": window.created_at, "updated": window.created_at}
 
 
@@ -74,12 +90,14 @@ async def feed(call: Call) -> web.StreamResponse:
     now = context.clock.now()
     incidents, windows = await actions.public_history(context.db, settings, now=now)
     tz, calendar = settings.timezone, settings.calendar
-    entries = [_incident_entry(i, tz, calendar) for i in incidents]
-    entries += [_window_entry(w, tz, calendar) for w in windows]
+    reader = settings.reader()
+    entries = [_incident_entry(i, tz, calendar, reader) for i in incidents]
+    entries += [_window_entry(w, tz, calendar, reader) for w in windows]
     entries.sort(key=lambda entry: entry["updated"], reverse=True)
     updated = entries[0]["updated"] if entries else dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     body = render("feed.atom", provider=settings.provider.name, base=context.public_url,
-                  updated=updated, entries=entries[:100]).encode("utf-8")
+                  updated=updated, entries=entries[:100], language=reader, timezone=tz,
+                  calendar=calendar).encode("utf-8")
     return _conditional(call.request, body, "application/atom+xml", "no-cache")
 
 
@@ -190,9 +208,9 @@ _COLORS = {
     "major_outage": "#c62828", "under_maintenance": "#1565c0",
 }
 _WORDS = {
-    "operational": "operational", "degraded_performance": "degraded",
-    "partial_outage": "partial outage", "major_outage": "major outage",
-    "under_maintenance": "maintenance",
+    "operational": N_("operational"), "degraded_performance": N_("degraded"),
+    "partial_outage": N_("partial outage"), "major_outage": N_("major outage"),
+    "under_maintenance": N_("maintenance"),
 }
 
 
@@ -219,7 +237,9 @@ async def _service(call: Call) -> tuple[PublicStatus, Any]:
 
 async def status_badge(call: Call) -> web.StreamResponse:
     _, service = await _service(call)
-    return _badge(call.request, service.name, _WORDS[service.state], _COLORS[service.state])
+    reader = call.web.settings.reader()
+    return _badge(call.request, service.name, reader.gettext(_WORDS[service.state]),
+                  _COLORS[service.state])
 
 
 async def availability_badge(call: Call) -> web.StreamResponse:
@@ -227,5 +247,10 @@ async def availability_badge(call: Call) -> web.StreamResponse:
     percent = service.month_availability_percent
     target = call.web.settings.policy.target_percent
     color = "#2e7d32" if percent >= target else "#c62828"
-    return _badge(call.request, f"{service.name} {status.month}", f"{format_percent(percent)}%",
-                  color)
+    reader = call.web.settings.reader()
+    calendar = call.web.settings.calendar
+    if reader.code == "en":
+        return _badge(call.request, f"{service.name} {status.month}",
+                      f"{format_percent(percent)}%", color)
+    return _badge(call.request, f"{service.name} {reader.month(status.month, calendar)}",
+                  reader.percent(percent, sign=True), color)

@@ -68,6 +68,7 @@ from monitor.http.public import (
 from monitor.http.routing import BODY_LIMIT, Call, Route, endpoint
 from monitor.http.schemas import ClaimForm
 from monitor.present.html import environment
+from monitor.present.language import N_
 
 __all__ = ["READY_KEY", "REGISTRY_KEY", "ROUTES", "Readiness", "make_app", "security_headers"]
 
@@ -188,7 +189,7 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamRespo
     if not request.path.startswith("/api/"):
         if exc.status == 404 and WEB in request.app and request.method == "GET":
             context = request.app[WEB]
-            return message(request, context, 404, "Not found", "There is no page here.")
+            return message(request, context, 404, N_("Not found"), N_("There is no page here."))
         return web.Response(status=exc.status, text=exc.text, headers=exc.headers)
     if exc.status == 405:
         return problem(405, "method_not_allowed", f"{request.method} is not allowed here",

@@ -25,6 +25,20 @@ and ``rtl(text)`` says whether a name is written right to left. Every value is e
 (autoescape, whatever the template's extension: HTML, XML and SVG escape alike), and an
 undefined name is an error, never an empty string.
 
+**Language** (SPEC section 7): a rendering's context may hold ``language``, a
+:class:`~monitor.present.language.Language` (English without it: e-mails and statements
+keep their words until they are translated too). The templates' words are gettext
+messages (the ``jinja2.ext.i18n`` extension, new style: ``{{ _("Services") }}``,
+``{% trans %}``), translated through that language's catalog, and every filter above
+writes its value as that language does: ``{{ 7500|duration }}`` is ``2 h 5 min`` in
+English, ``۲ ساعت و ۵ دقیقه`` in Persian. ``at|month(calendar)`` names a month
+``YYYY-MM`` as the reader does.
+
+>>> from monitor.present.language import language
+>>> environment().from_string("{{ _('Services') }}: {{ 5400|duration }}").render(
+...     language=language("en"))
+'Services: 1 h 30 min'
+
 >>> environment().from_string("<bdi>{{ name }}</bdi>").render(name="<b>ACME</b>")
 '<bdi>&lt;b&gt;ACME&lt;/b&gt;</bdi>'
 >>> print(render("badge.svg", label="panel", message="operational", color="#2e7d32",
@@ -39,35 +53,88 @@ import functools
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from monitor.present.formats import (
-    format_day,
     format_days,
-    format_duration,
-    format_money,
-    format_percent,
     format_time,
 )
 from monitor.present.labels import PAGE_CAUSE_LABELS
+from monitor.present.language import Language, language
 from monitor.present.text import has_arabic_script, one_line
 from monitor.sla.report import iso_utc, shown_days
 
 __all__ = ["environment", "render"]
 
+_ENGLISH = language("en")
 
+
+def _reader(context: Context) -> Language:
+    """The rendering's language (``language`` in its context), English without one."""
+    chosen = context.get("language")
+    return chosen if isinstance(chosen, Language) else _ENGLISH
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return _reader(context).gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
+    return _reader(context).ngettext(singular, plural, count)
+
+
+@pass_context
 def _when(
+    context: Context,
     at: dt.datetime | None,
     timezone: str,
     calendar: str = "gregorian",
     seconds: bool = False,
     compact: bool = False,
 ) -> str:
-    return format_time(at, timezone, calendar, seconds=seconds, compact=compact)
+    reader = _reader(context)
+    if reader.code == "en":
+        return format_time(at, timezone, calendar, seconds=seconds, compact=compact)
+    return reader.time(at, timezone, calendar, seconds=seconds, compact=compact)
 
 
-def _days(days: Decimal | int) -> str:
-    return format_days(Decimal(days))
+@pass_context
+def _day(context: Context, day: dt.date, calendar: str = "gregorian") -> str:
+    return _reader(context).day(day, calendar)
+
+
+@pass_context
+def _month(context: Context, label: str, calendar: str = "gregorian") -> str:
+    return _reader(context).month(label, calendar)
+
+
+@pass_context
+def _duration(context: Context, seconds: float | None) -> str:
+    return _reader(context).duration(seconds)
+
+
+@pass_context
+def _money(context: Context, amount: Decimal, currency: str) -> str:
+    return _reader(context).money(amount, currency)
+
+
+@pass_context
+def _percent(context: Context, percent: Decimal, sign: bool = False) -> str:
+    return _reader(context).percent(percent, sign)
+
+
+@pass_context
+def _number(context: Context, value: int | Decimal) -> str:
+    return _reader(context).number(value)
+
+
+@pass_context
+def _days(context: Context, days: Decimal | int) -> str:
+    reader = _reader(context)
+    return format_days(Decimal(days)) if reader.code == "en" else reader.days(Decimal(days))
 
 
 def _day_count(days: Decimal | int) -> int | float:
@@ -84,13 +151,18 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        _gettext, _ngettext, newstyle=True)
     env.filters.update(
         when=_when,
-        day=format_day,
-        duration=format_duration,
-        money=format_money,
-        percent=format_percent,
+        day=_day,
+        month=_month,
+        duration=_duration,
+        money=_money,
+        percent=_percent,
+        number=_number,
         days=_days,
         day_count=_day_count,
         iso=iso_utc,

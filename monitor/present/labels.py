@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from monitor.present.language import N_
 from monitor.sla import Cause
 
 __all__ = ["CAUSE_LABELS", "PAGE_CAUSE_LABELS", "PUBLIC_CAUSE_LABELS"]
@@ -19,14 +20,16 @@ class _Words(NamedTuple):
 
 
 _CAUSES: dict[Cause, _Words] = {
-    "provider": _Words("provider", "our service (counted)", "our service"),
+    # The pages' words are the catalog's message ids (translated where the page is
+    # rendered, in its reader's language); the rule ids stay out of the translations.
+    "provider": _Words("provider", N_("our service (counted)"), N_("our service")),
     "customer_request": _Words("your request (R-EX2, excluded)",
-                               "at a customer's request (R-EX2)", "a customer's request"),
+                               N_("at a customer's request (R-EX2)"), N_("a customer's request")),
     "customer_action": _Words("your or your users' action (R-EX3, excluded)",
-                              "a customer's own action (R-EX3)", "a customer's action"),
+                              N_("a customer's own action (R-EX3)"), N_("a customer's action")),
     "external": _Words("not caused by our service (R-EX4, excluded)",
-                       "outside our service, e.g. a network cut-off (R-EX4)",
-                       "outside our service"),
+                       N_("outside our service, e.g. a network cut-off (R-EX4)"),
+                       N_("outside our service")),
 }
 
 #: A statement's words (to the customer).

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from monitor.actions.links import load_link_keys
-from monitor.clock import SystemClock
+from monitor.clock import Clock, SystemClock
 from monitor.config import Settings, parse_config
 from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import hash_line, load_tokens
@@ -46,10 +47,18 @@ OLD_LINK_KEY = "old-link-key-0123456789abcdefghijklmnopqrstu"
 
 
 def config_text(tmp: Path, provider: str = "Demo Hosting", calendar: str = "gregorian",
-                timezone: str = "UTC", extra_http: str = "") -> str:
+                timezone: str = "UTC", extra_http: str = "", language: str = "en",
+                customer_languages: dict[str, str] | None = None) -> str:
+    """The provider's configuration; ``language`` the provider's (``provider.language``),
+    ``customer_languages`` the customers' own (``customers[].language``)."""
     tcp = "{type: tcp, host: 127.0.0.1, port: 9}"
+    chosen = customer_languages or {}
+
+    def spoken(customer: str) -> str:
+        return f"\n    language: {chosen[customer]}" if customer in chosen else ""
+
     return f"""
-provider: {{name: {json.dumps(provider)}, timezone: {timezone}, calendar: {calendar}}}
+provider: {{name: {json.dumps(provider)}, timezone: {timezone}, calendar: {calendar}, language: {language}}}
 # R-C1 with 40 days: last month is always still open to claims, three months ago never.
 policy: {{claim_deadline: 40d}}
 servers:
@@ -67,19 +76,19 @@ customers:
     contacts: {{technical: {{email: tech@acme.example}}}}
     fee: {{amount: 3650, currency: EUR}}
     services: [acme-shop, mobile]
-    sites: [{{domain: acme.example}}]
+    sites: [{{domain: acme.example}}]{spoken("acme")}
   - id: bita
     name: "{PERSIAN_NAME}"
     contacts: {{technical: {{email: it@bita.example}}}}
     fee: {{amount: 3650, currency: EUR}}
     services: [bita-survey]
-    sites: [{{domain: bita.example}}]
+    sites: [{{domain: bita.example}}]{spoken("bita")}
   - id: evil
     name: {json.dumps(EVIL_NAME)}
     contacts: {{technical: {{email: ops@evil.example}}}}
     fee: {{amount: 3650, currency: EUR}}
     services: [evil-site]
-    sites: [{{domain: evil.example}}]
+    sites: [{{domain: evil.example}}]{spoken("evil")}
 http:
   listen: "127.0.0.1:0"
   tokens_file: {tmp / "api-tokens"}
@@ -135,11 +144,13 @@ class Site:
 
 
 @asynccontextmanager
-async def serve(db: Database, tmp: Path, **config: Any) -> AsyncIterator[Site]:
-    """The daemon's HTTP application over ``db``, on 127.0.0.1:0."""
+async def serve(db: Database, tmp: Path, clock: Clock | None = None,
+                **config: Any) -> AsyncIterator[Site]:
+    """The daemon's HTTP application over ``db``, on 127.0.0.1:0 (``clock``: the daemon's
+    clock, the system's by default)."""
     write_secrets(tmp)
     settings = Settings.from_config(parse_config(config_text(tmp, **config)))
-    context = Web(db, settings, SystemClock(),
+    context = Web(db, settings, clock or SystemClock(),
                   load_tokens(settings.http, frozenset(settings.topology.customers)),
                   load_link_keys(settings.http))
 
@@ -158,6 +169,19 @@ async def serve(db: Database, tmp: Path, **config: Any) -> AsyncIterator[Site]:
             yield Site(f"http://127.0.0.1:{port}", context, db, session, tmp, app)
     finally:
         await runner.cleanup()
+
+
+class StoppedClock:
+    """A daemon's clock stopped at ``at`` (a page seen on a given day); monotonic time runs."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 def ago(**delta: float) -> dt.datetime:

@@ -12,6 +12,8 @@ missing from the wheel while every test passed).
 
 from __future__ import annotations
 
+import gettext
+import io
 import os
 import shutil
 import subprocess
@@ -134,6 +136,28 @@ def test_every_source_package_is_in_the_wheel(tmp_path: Path) -> None:
             "monitor/present/static/style.css"} <= data
     missing_data = sorted(data - set(names))
     assert not missing_data, f"data files left out of the wheel: {missing_data}"
+    # The Persian catalog compiled at build time (setup.py), and it reads as gettext does.
+    compiled = "monitor/locale/fa/LC_MESSAGES/messages.mo"
+    assert compiled in names, "the compiled Persian catalog is not in the wheel"
+    with zipfile.ZipFile(wheel) as archive:
+        persian = gettext.GNUTranslations(io.BytesIO(archive.read(compiled)))
+    assert persian.gettext("Services") == "سرویس‌ها"
+
+
+def test_the_installed_package_loads_its_compiled_catalogs(wheel_installed: None) -> None:
+    """Each language's catalog is installed compiled (``.mo``, built by setup.py) and is
+    the one the package reads: a message and a plural in Persian."""
+    from monitor.present.language import catalog
+
+    installed = Path(monitor.__file__).resolve().parent
+    for source in sorted((CHECKOUT / "monitor/locale").glob("*/LC_MESSAGES/messages.po")):
+        code = source.parts[-3]
+        assert (installed / "locale" / code / "LC_MESSAGES" / "messages.mo").is_file(), code
+    persian = catalog("fa")
+    assert isinstance(persian, gettext.GNUTranslations)
+    assert persian.gettext("Your claims") == "درخواست‌های شما"
+    assert persian.ngettext("%(num)s day with an outage", "%(num)s days with an outage",
+                            3) == "%(num)s روز با قطعی"
 
 
 def test_the_installed_package_has_its_templates_and_static_files(wheel_installed: None) -> None:
