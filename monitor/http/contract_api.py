@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from monitor import actions
 from monitor.actions import ClaimView, SiteAccount, TicketView
-from monitor.http.routing import Call, Input, Reply, Route, actor, bind, now, path_id
+from monitor.http.routing import READS, WRITES, Call, Input, Reply, Route, bind, path_id
 from monitor.http.schemas import (
     ClaimDecision,
     ClaimQuery,
@@ -49,23 +49,17 @@ def _mail(call: Call) -> ContractMailer:
     return ContractMailer(call.web.settings, call.web.clock.now())
 
 
-def _customer(call: Call) -> str:
-    return call.customer()
-
-
 # Where the actions' arguments come from, besides the query's and the body's fields.
-_NOW: dict[str, Input] = {"now": now}
-_BY: dict[str, Input] = {"actor": actor, "now": now}
-_MAILED: dict[str, Input] = {"mail": _mail, **_BY}
+_MAILED: dict[str, Input] = {"mail": _mail, **WRITES}
 _CLAIM_ID: dict[str, Input] = {"claim_id": path_id("claim_id")}
 _TICKET_ID: dict[str, Input] = {"ticket_id": path_id("ticket_id")}
-_CUSTOMER: dict[str, Input] = {"customer": _customer}
+_CUSTOMER: dict[str, Input] = {"customer": Call.customer}
 
 
 async def customer_submit_claim(call: Call) -> Reply:
     """Customer and month are a claim's natural key: a retry answers the claim made."""
     b: CustomerClaim = call.body
-    customer = _customer(call)
+    customer = call.customer()
     context = call.web
     at = context.clock.now()
     made = await actions.find_claim(context.db, context.settings, customer=customer,
@@ -89,7 +83,7 @@ def _ticket_route(verb: str, action: Any, model: type[BaseModel], summary: str, 
     """A ticket command: the body's fields as the action's arguments."""
     return Route("POST", f"/api/v1/tickets/{{ticket_id}}/{verb}",
                  bind(action, times=("at",) if "at" in model.model_fields else (),
-                      inputs={**_TICKET_ID, **(_MAILED if mail else _BY)}),
+                      inputs={**_TICKET_ID, **(_MAILED if mail else WRITES)}),
                  summary, "write", "tickets", body=model,
                  answers={200: TicketView, **_WRITE_ERRORS}, idempotent_key=True,
                  path_ids=_TICKET)
@@ -101,7 +95,7 @@ def _customer_ticket_route(verb: str, action: Any, model: type, summary: str,
     answer to a question; L-5: approving a raised price)."""
     return Route("POST", f"/api/v1/customers/{{customer}}/tickets/{{ticket_id}}/{verb}",
                  bind(action, name="customer_" + action.__name__,
-                      inputs={**_TICKET_ID, **_CUSTOMER, **_BY}, fixed=fixed),
+                      inputs={**_TICKET_ID, **_CUSTOMER, **WRITES}, fixed=fixed),
                  summary, "customer_write", "customers", body=model,
                  answers={200: TicketView, **_WRITE_ERRORS}, idempotent_key=True,
                  path_ids={**_TICKET, **_CUSTOMER_PATH})
@@ -109,7 +103,7 @@ def _customer_ticket_route(verb: str, action: Any, model: type, summary: str,
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/claims",
-          bind(actions.list_claims, rename={"open": "open_only"}, inputs=_NOW),
+          bind(actions.list_claims, rename={"open": "open_only"}, inputs=READS),
           "Claims (claim list; D-4)", "read", "claims",
           query=ClaimQuery, answers={200: list[ClaimView], **_ERRORS}),
     Route("POST", "/api/v1/claims",
@@ -118,7 +112,7 @@ ROUTES: tuple[Route, ...] = (
           "R-C1)", "write", "claims", body=ClaimSubmit,
           answers={201: ClaimView, **_WRITE_ERRORS}, idempotent_key=True),
     Route("GET", "/api/v1/claims/{claim_id}",
-          bind(actions.show_claim, inputs={**_CLAIM_ID, **_NOW}),
+          bind(actions.show_claim, inputs={**_CLAIM_ID, **READS}),
           "One claim (claim show)", "read", "claims",
           answers={200: ClaimView, **_ERRORS}, path_ids=_CLAIM),
     Route("POST", "/api/v1/claims/{claim_id}/decision",
@@ -126,7 +120,7 @@ ROUTES: tuple[Route, ...] = (
           "Decide a claim (claim decide; R-C1, D-4, R-C3)", "write", "claims",
           body=ClaimDecision, answers={200: ClaimView, **_WRITE_ERRORS}, idempotent_key=True,
           path_ids=_CLAIM),
-    Route("GET", "/api/v1/tickets", bind(actions.list_tickets, inputs=_NOW),
+    Route("GET", "/api/v1/tickets", bind(actions.list_tickets, inputs=READS),
           "Tickets (ticket list; L-4, D-5)", "read", "tickets", query=TicketQuery,
           answers={200: list[TicketView], **_ERRORS}),
     Route("POST", "/api/v1/tickets",
@@ -134,7 +128,7 @@ ROUTES: tuple[Route, ...] = (
           "Open a ticket (ticket open; L-4, L-5)", "write", "tickets", body=TicketOpen,
           answers={201: TicketView, **_WRITE_ERRORS}, idempotent_key=True),
     Route("GET", "/api/v1/tickets/{ticket_id}",
-          bind(actions.show_ticket, inputs={**_TICKET_ID, **_NOW}),
+          bind(actions.show_ticket, inputs={**_TICKET_ID, **READS}),
           "One ticket (ticket show)", "read", "tickets",
           answers={200: TicketView, **_ERRORS}, path_ids=_TICKET),
     _ticket_route("diagnose", actions.diagnose_ticket, TicketDiagnosis,
@@ -159,18 +153,18 @@ ROUTES: tuple[Route, ...] = (
                   mail=True),
     _ticket_route("approve-price", actions.approve_price, PriceApproval,
                   "The customer's answer to a raised price (ticket approve-price; L-5)"),
-    Route("GET", "/api/v1/ledger", bind(actions.ledger_show, inputs=_NOW),
+    Route("GET", "/api/v1/ledger", bind(actions.ledger_show, inputs=READS),
           "Sites' balances (ledger show; L-1..L-6)", "read", "ledger", query=LedgerQuery,
           answers={200: list[SiteAccount], **_ERRORS}),
-    Route("POST", "/api/v1/ledger/deposits", bind(actions.deposit, status=201, inputs=_BY),
+    Route("POST", "/api/v1/ledger/deposits", bind(actions.deposit, status=201, inputs=WRITES),
           "Support charge bought (ledger deposit; L-6)", "write", "ledger", body=Deposit,
           answers={201: actions.Deposited, **_WRITE_ERRORS}, idempotent_key=True),
-    Route("POST", "/api/v1/ledger/renewals", bind(actions.renew, status=201, inputs=_BY),
+    Route("POST", "/api/v1/ledger/renewals", bind(actions.renew, status=201, inputs=WRITES),
           "A renewal (ledger renew; L-2)", "write", "ledger", body=Renewal,
           answers={201: actions.Renewed, **_WRITE_ERRORS}, idempotent_key=True),
     # A customer's own.
     Route("GET", "/api/v1/customers/{customer}/claims",
-          bind(actions.list_claims, name="customer_claims", inputs={**_CUSTOMER, **_NOW}),
+          bind(actions.list_claims, name="customer_claims", inputs={**_CUSTOMER, **READS}),
           "A customer's claims with their deadlines", "customer_read", "customers",
           answers={200: list[ClaimView], **_ERRORS}, path_ids=_CUSTOMER_PATH),
     Route("POST", "/api/v1/customers/{customer}/claims", customer_submit_claim,
@@ -179,22 +173,22 @@ ROUTES: tuple[Route, ...] = (
           answers={200: ClaimView, 201: ClaimView, **_WRITE_ERRORS}, path_ids=_CUSTOMER_PATH),
     Route("GET", "/api/v1/customers/{customer}/claims/{claim_id}",
           bind(actions.show_claim, name="customer_claim",
-               inputs={**_CLAIM_ID, **_CUSTOMER, **_NOW}),
+               inputs={**_CLAIM_ID, **_CUSTOMER, **READS}),
           "One of a customer's claims", "customer_read", "customers",
           answers={200: ClaimView, **_ERRORS}, path_ids={**_CLAIM, **_CUSTOMER_PATH}),
     Route("GET", "/api/v1/customers/{customer}/tickets",
-          bind(actions.list_tickets, name="customer_tickets", inputs={**_CUSTOMER, **_NOW}),
+          bind(actions.list_tickets, name="customer_tickets", inputs={**_CUSTOMER, **READS}),
           "A customer's tickets with their deadlines", "customer_read", "customers",
           answers={200: list[TicketView], **_ERRORS}, path_ids=_CUSTOMER_PATH),
     Route("POST", "/api/v1/customers/{customer}/tickets",
           bind(actions.open_ticket, name="customer_open_ticket", status=201,
-               inputs={**_CUSTOMER, "mail": _mail, **_BY}, fixed={"channel": "web"}),
+               inputs={**_CUSTOMER, "mail": _mail, **WRITES}, fixed={"channel": "web"}),
           "Open a ticket (L-4: its number is e-mailed at once)", "customer_write",
           "customers", body=CustomerTicket, answers={201: TicketView, **_WRITE_ERRORS},
           idempotent_key=True, path_ids=_CUSTOMER_PATH),
     Route("GET", "/api/v1/customers/{customer}/tickets/{ticket_id}",
           bind(actions.show_ticket, name="customer_ticket",
-               inputs={**_TICKET_ID, **_CUSTOMER, **_NOW}),
+               inputs={**_TICKET_ID, **_CUSTOMER, **READS}),
           "One of a customer's tickets", "customer_read", "customers",
           answers={200: TicketView, **_ERRORS}, path_ids={**_TICKET, **_CUSTOMER_PATH}),
     _customer_ticket_route("follow-up", actions.follow_up_ticket, CustomerNote,
@@ -206,7 +200,7 @@ ROUTES: tuple[Route, ...] = (
     _customer_ticket_route("approve-price", actions.approve_price, CustomerPriceApproval,
                            "Approve or decline a raised price (L-5)"),
     Route("GET", "/api/v1/customers/{customer}/ledger",
-          bind(actions.ledger_show, name="customer_ledger", inputs={**_CUSTOMER, **_NOW}),
+          bind(actions.ledger_show, name="customer_ledger", inputs={**_CUSTOMER, **READS}),
           "A customer's sites' balances (L-1)", "customer_read", "customers",
           answers={200: list[SiteAccount], **_ERRORS}, path_ids=_CUSTOMER_PATH),
 )

@@ -53,6 +53,8 @@ from monitor.store import idempotency
 __all__ = [
     "BODY_LIMIT",
     "JSON_DEPTH_LIMIT",
+    "READS",
+    "WRITES",
     "Access",
     "Call",
     "Input",
@@ -178,6 +180,12 @@ def actor(call: Call) -> str:
 def now(call: Call) -> Any:
     """The daemon's clock."""
     return call.web.clock.now()
+
+
+READS: Mapping[str, Input] = {"now": now}
+"""What a reading action takes besides its input: the time."""
+WRITES: Mapping[str, Input] = {"actor": actor, "now": now}
+"""What a writing action takes besides its input: who (for the audit log) and the time."""
 
 
 def path(name: str) -> Input:
