@@ -13,6 +13,7 @@ submits, says it is a duplicate instead).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -51,7 +52,6 @@ def _mail(call: Call) -> ContractMailer:
 
 # Where the actions' arguments come from, besides the query's and the body's fields.
 _MAILED: dict[str, Input] = {"mail": _mail, **WRITES}
-_CLAIM_ID: dict[str, Input] = {"claim_id": path_id("claim_id")}
 _TICKET_ID: dict[str, Input] = {"ticket_id": path_id("ticket_id")}
 _CUSTOMER: dict[str, Input] = {"customer": Call.customer}
 
@@ -76,6 +76,28 @@ _WRITE_ERRORS = {**_ERRORS, 409: "Problem", 413: "Problem", 415: "Problem"}
 _TICKET = {"ticket_id": "ticket_id"}
 _CLAIM = {"claim_id": "claim_id"}
 _CUSTOMER_PATH = {"customer": "customer"}
+_ID_IN_PATH = re.compile(r"\{(\w+_id)\}")
+
+
+def _read(path: str, action: Any, view: Any, summary: str, tag: str = "customers", *,
+          name: str | None = None) -> Route:
+    """A GET of the action's result: the path's ids as its arguments; under a customer's
+    path, only that customer's records (the customer's own routes)."""
+    ids = {key: key for key in _ID_IN_PATH.findall(path)}
+    own = "{customer}" in path
+    inputs = {**{key: path_id(key) for key in ids}, **(_CUSTOMER if own else {}), **READS}
+    return Route("GET", path, bind(action, name=name, inputs=inputs), summary,
+                 "customer_read" if own else "read", tag, answers={200: view, **_ERRORS},
+                 path_ids={**ids, **(_CUSTOMER_PATH if own else {})})
+
+
+def _create(path: str, action: Any, model: type[BaseModel], view: Any, summary: str,
+            tag: str) -> Route:
+    """An operator's POST recording a contract record: 201, ``at`` read as a time, the
+    customer e-mailed."""
+    return Route("POST", path, bind(action, status=201, times=("at",), inputs=_MAILED),
+                 summary, "write", tag, body=model, answers={201: view, **_WRITE_ERRORS},
+                 idempotent_key=True)
 
 
 def _ticket_route(verb: str, action: Any, model: type[BaseModel], summary: str, *,
@@ -106,31 +128,23 @@ ROUTES: tuple[Route, ...] = (
           bind(actions.list_claims, rename={"open": "open_only"}, inputs=READS),
           "Claims (claim list; D-4)", "read", "claims",
           query=ClaimQuery, answers={200: list[ClaimView], **_ERRORS}),
-    Route("POST", "/api/v1/claims",
-          bind(actions.submit_claim, status=201, times=("at",), inputs=_MAILED),
-          "Record a claim made by e-mail, phone or on the customer's behalf (claim submit; "
-          "R-C1)", "write", "claims", body=ClaimSubmit,
-          answers={201: ClaimView, **_WRITE_ERRORS}, idempotent_key=True),
-    Route("GET", "/api/v1/claims/{claim_id}",
-          bind(actions.show_claim, inputs={**_CLAIM_ID, **READS}),
-          "One claim (claim show)", "read", "claims",
-          answers={200: ClaimView, **_ERRORS}, path_ids=_CLAIM),
+    _create("/api/v1/claims", actions.submit_claim, ClaimSubmit, ClaimView,
+            "Record a claim made by e-mail, phone or on the customer's behalf (claim submit; "
+            "R-C1)", "claims"),
+    _read("/api/v1/claims/{claim_id}", actions.show_claim, ClaimView,
+          "One claim (claim show)", "claims"),
     Route("POST", "/api/v1/claims/{claim_id}/decision",
-          bind(actions.decide_claim, times=("at",), inputs={**_CLAIM_ID, **_MAILED}),
+          bind(actions.decide_claim, times=("at",), inputs={"claim_id": path_id("claim_id"), **_MAILED}),
           "Decide a claim (claim decide; R-C1, D-4, R-C3)", "write", "claims",
           body=ClaimDecision, answers={200: ClaimView, **_WRITE_ERRORS}, idempotent_key=True,
           path_ids=_CLAIM),
     Route("GET", "/api/v1/tickets", bind(actions.list_tickets, inputs=READS),
           "Tickets (ticket list; L-4, D-5)", "read", "tickets", query=TicketQuery,
           answers={200: list[TicketView], **_ERRORS}),
-    Route("POST", "/api/v1/tickets",
-          bind(actions.open_ticket, status=201, times=("at",), inputs=_MAILED),
-          "Open a ticket (ticket open; L-4, L-5)", "write", "tickets", body=TicketOpen,
-          answers={201: TicketView, **_WRITE_ERRORS}, idempotent_key=True),
-    Route("GET", "/api/v1/tickets/{ticket_id}",
-          bind(actions.show_ticket, inputs={**_TICKET_ID, **READS}),
-          "One ticket (ticket show)", "read", "tickets",
-          answers={200: TicketView, **_ERRORS}, path_ids=_TICKET),
+    _create("/api/v1/tickets", actions.open_ticket, TicketOpen, TicketView,
+            "Open a ticket (ticket open; L-4, L-5)", "tickets"),
+    _read("/api/v1/tickets/{ticket_id}", actions.show_ticket, TicketView,
+          "One ticket (ticket show)", "tickets"),
     _ticket_route("diagnose", actions.diagnose_ticket, TicketDiagnosis,
                   "Diagnose (ticket diagnose; R-P1, R-P2, L-5)"),
     _ticket_route("fix", actions.fix_ticket, TicketNote, "Fixed (ticket fix)"),
@@ -163,34 +177,24 @@ ROUTES: tuple[Route, ...] = (
           "A renewal (ledger renew; L-2)", "write", "ledger", body=Renewal,
           answers={201: actions.Renewed, **_WRITE_ERRORS}, idempotent_key=True),
     # A customer's own.
-    Route("GET", "/api/v1/customers/{customer}/claims",
-          bind(actions.list_claims, name="customer_claims", inputs={**_CUSTOMER, **READS}),
-          "A customer's claims with their deadlines", "customer_read", "customers",
-          answers={200: list[ClaimView], **_ERRORS}, path_ids=_CUSTOMER_PATH),
+    _read("/api/v1/customers/{customer}/claims", actions.list_claims, list[ClaimView],
+          "A customer's claims with their deadlines", name="customer_claims"),
     Route("POST", "/api/v1/customers/{customer}/claims", customer_submit_claim,
           "Claim an ended month's credit (R-C1; customer and month are the natural key)",
           "customer_write", "customers", body=CustomerClaim,
           answers={200: ClaimView, 201: ClaimView, **_WRITE_ERRORS}, path_ids=_CUSTOMER_PATH),
-    Route("GET", "/api/v1/customers/{customer}/claims/{claim_id}",
-          bind(actions.show_claim, name="customer_claim",
-               inputs={**_CLAIM_ID, **_CUSTOMER, **READS}),
-          "One of a customer's claims", "customer_read", "customers",
-          answers={200: ClaimView, **_ERRORS}, path_ids={**_CLAIM, **_CUSTOMER_PATH}),
-    Route("GET", "/api/v1/customers/{customer}/tickets",
-          bind(actions.list_tickets, name="customer_tickets", inputs={**_CUSTOMER, **READS}),
-          "A customer's tickets with their deadlines", "customer_read", "customers",
-          answers={200: list[TicketView], **_ERRORS}, path_ids=_CUSTOMER_PATH),
+    _read("/api/v1/customers/{customer}/claims/{claim_id}", actions.show_claim, ClaimView,
+          "One of a customer's claims", name="customer_claim"),
+    _read("/api/v1/customers/{customer}/tickets", actions.list_tickets, list[TicketView],
+          "A customer's tickets with their deadlines", name="customer_tickets"),
     Route("POST", "/api/v1/customers/{customer}/tickets",
           bind(actions.open_ticket, name="customer_open_ticket", status=201,
                inputs={**_CUSTOMER, "mail": _mail, **WRITES}, fixed={"channel": "web"}),
           "Open a ticket (L-4: its number is e-mailed at once)", "customer_write",
           "customers", body=CustomerTicket, answers={201: TicketView, **_WRITE_ERRORS},
           idempotent_key=True, path_ids=_CUSTOMER_PATH),
-    Route("GET", "/api/v1/customers/{customer}/tickets/{ticket_id}",
-          bind(actions.show_ticket, name="customer_ticket",
-               inputs={**_TICKET_ID, **_CUSTOMER, **READS}),
-          "One of a customer's tickets", "customer_read", "customers",
-          answers={200: TicketView, **_ERRORS}, path_ids={**_TICKET, **_CUSTOMER_PATH}),
+    _read("/api/v1/customers/{customer}/tickets/{ticket_id}", actions.show_ticket,
+          TicketView, "One of a customer's tickets", name="customer_ticket"),
     _customer_ticket_route("follow-up", actions.follow_up_ticket, CustomerNote,
                            "Follow up a ticket (L-4)", channel="web"),
     _customer_ticket_route("reopen", actions.reopen_ticket, CustomerNote,
@@ -199,8 +203,6 @@ ROUTES: tuple[Route, ...] = (
                            "Answer the provider's question (L-4)"),
     _customer_ticket_route("approve-price", actions.approve_price, CustomerPriceApproval,
                            "Approve or decline a raised price (L-5)"),
-    Route("GET", "/api/v1/customers/{customer}/ledger",
-          bind(actions.ledger_show, name="customer_ledger", inputs={**_CUSTOMER, **READS}),
-          "A customer's sites' balances (L-1)", "customer_read", "customers",
-          answers={200: list[SiteAccount], **_ERRORS}, path_ids=_CUSTOMER_PATH),
+    _read("/api/v1/customers/{customer}/ledger", actions.ledger_show, list[SiteAccount],
+          "A customer's sites' balances (L-1)", name="customer_ledger"),
 )
