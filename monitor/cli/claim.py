@@ -10,18 +10,14 @@ from monitor import actions
 from monitor.actions import ClaimView
 from monitor.cli.commands import summary
 from monitor.cli.common import (
+    Run,
     actor,
     add_at,
     add_format,
-    database,
-    load_settings,
+    command,
     local_time,
-    parse_at,
     parse_decimal,
-    print_json,
-    run_async,
 )
-from monitor.clock import SystemClock
 from monitor.config import Settings
 from monitor.notify.contract import ContractMailer
 from monitor.present import format_days, format_money, text_table
@@ -77,39 +73,29 @@ def _evidence(view: ClaimView) -> str:
     return text_table(["rule", "days", "amount", "evidence"], rows)
 
 
-async def _submit(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = SystemClock().now()
-    at = parse_at(args, settings)
-    async with database(settings) as db:
-        view = await actions.submit_claim(
-            db, settings, customer=args.customer, month=args.month, site=args.site,
-            channel=args.channel, note=args.note, at=at, mail=ContractMailer(settings, now),
-            actor=actor(), now=now)
-    if args.format == "json":
-        print_json(view)
-        return 0
-    print("\n".join(_summary(settings, view)))
-    print("the receipt is queued for the customer's technical contact")
-    return 0
+@command
+async def _submit(run: Run) -> int:
+    args, settings = run.args, run.settings
+    view = await run.act(
+        actions.submit_claim, settings, customer=args.customer, month=args.month, site=args.site,
+        channel=args.channel, note=args.note, at=run.at(), mail=ContractMailer(settings, run.now),
+        actor=actor(), now=run.now)
+    return run.show(view, lambda: "\n".join(
+        [*_summary(settings, view), "the receipt is queued for the customer's technical contact"]))
 
 
-async def _decide(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = SystemClock().now()
-    at = parse_at(args, settings)
+@command
+async def _decide(run: Run) -> int:
+    args, settings = run.args, run.settings
+    at = run.at()
     decision = "approved" if args.approve else "rejected" if args.reject else "partly"
     days = None if args.partly is None else parse_decimal(args.partly, "days", "3.5", args)
-    async with database(settings) as db:
-        view = await actions.decide_claim(
-            db, settings, claim_id=args.id, decision=decision, days=days, reason=args.reason,
-            at=at, mail=ContractMailer(settings, now), actor=actor(), now=now)
-    if args.format == "json":
-        print_json(view)
-        return 0
-    print("\n".join(_summary(settings, view)))
-    print("the decision is queued for the customer's technical contact")
-    return 0
+    view = await run.act(
+        actions.decide_claim, settings, claim_id=args.id, decision=decision, days=days,
+        reason=args.reason, at=at, mail=ContractMailer(settings, run.now), actor=actor(),
+        now=run.now)
+    return run.show(view, lambda: "\n".join(
+        [*_summary(settings, view), "the decision is queued for the customer's technical contact"]))
 
 
 def _row(settings: Settings, view: ClaimView) -> list[object]:
@@ -131,40 +117,34 @@ def shown(computed: actions.ComputedCredit) -> str:
     return text
 
 
-async def _list(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = SystemClock().now()
-    async with database(settings) as db:
-        views = await actions.list_claims(db, settings, month=args.month, customer=args.customer,
-                                          open_only=args.open, overdue=args.overdue, now=now)
-    if args.format == "json":
-        print_json(views)
-        return 0
+@command
+async def _list(run: Run) -> int:
+    args, settings = run.args, run.settings
+    views = await run.act(actions.list_claims, settings, month=args.month,
+                          customer=args.customer, open_only=args.open, overdue=args.overdue,
+                          now=run.now)
     headers = ["id", "customer", "month", "site", "submitted", "receipt", "decision due",
                "computed credit", "decision", "granted", ""]
-    print(text_table(headers, [_row(settings, view) for view in views]))
-    return 0
+    return run.show(views, lambda: text_table(headers, [_row(settings, view) for view in views]))
 
 
-async def _show(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = SystemClock().now()
-    async with database(settings) as db:
-        view = await actions.show_claim(db, settings, claim_id=args.id, now=now)
-    if args.format == "json":
-        print_json(view)
-        return 0
-    print("\n".join(_summary(settings, view)))
-    print("\nthe engine's credit for the month, line by line (R-C3):")
-    print(_evidence(view))
+def _shown_claim(settings: Settings, view: ClaimView) -> str:
+    lines = [*_summary(settings, view), "\nthe engine's credit for the month, line by line (R-C3):",
+             _evidence(view)]
     if view.entries:
-        print("\nledger entries of this claim:")
-        print(text_table(["entry", "effective", "rule", "days", "amount", "reason"], [
+        lines.append("\nledger entries of this claim:")
+        lines.append(text_table(["entry", "effective", "rule", "days", "amount", "reason"], [
             [e.id, local_time(settings, e.effective_at), e.rule,
              "-" if e.days is None else format_days(e.days),
              "-" if e.amount is None else format_money(e.amount, e.currency or ""), e.reason]
             for e in view.entries]))
-    return 0
+    return "\n".join(lines)
+
+
+@command
+async def _show(run: Run) -> int:
+    view = await run.act(actions.show_claim, run.settings, claim_id=run.args.id, now=run.now)
+    return run.show(view, lambda: _shown_claim(run.settings, view))
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -187,7 +167,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     submit.add_argument("--note", help="free text kept with the claim")
     add_at(submit, "the claim was submitted")
     add_format(submit)
-    submit.set_defaults(handler=run_async(_submit))
+    submit.set_defaults(handler=_submit)
 
     decide = sub.add_parser(
         "decide", help="approve, partly approve or reject a claim",
@@ -202,7 +182,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     decide.add_argument("--reason", help="why (e-mailed to the customer)")
     add_at(decide, "the claim was decided")
     add_format(decide)
-    decide.set_defaults(handler=run_async(_decide))
+    decide.set_defaults(handler=_decide)
 
     lst = sub.add_parser("list", help="list claims with their computed credit",
                          description="Claims with their deadlines (D-4) and the engine's "
@@ -213,11 +193,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     lst.add_argument("--overdue", action="store_true",
                      help="only those whose receipt or decision is past due")
     add_format(lst)
-    lst.set_defaults(handler=run_async(_list))
+    lst.set_defaults(handler=_list)
 
     show = sub.add_parser("show", help="one claim, its computed credit and evidence",
                           description="One claim: deadlines, the engine's credit line by line "
                           "with its evidence, what was granted, and a pending review.")
     show.add_argument("id", metavar="ID", type=int, help="claim id")
     add_format(show)
-    show.set_defaults(handler=run_async(_show))
+    show.set_defaults(handler=_show)

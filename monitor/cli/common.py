@@ -17,12 +17,14 @@ import shlex
 import stat
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from monitor.clock import SystemClock
 from monitor.config import Config, Settings, load_config
 from monitor.errors import InputError, SchemaError, UsageError
 from monitor.present import as_json, format_time, parse_time
@@ -220,6 +222,63 @@ def run_async(
 ) -> Callable[[argparse.Namespace], int]:
     """A command handler that runs an async command in a fresh event loop."""
     return lambda args: asyncio.run(coroutine(args))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a command, as every command that reads or writes records starts it: the
+    parsed arguments, the settings read once, and the time it started."""
+
+    args: argparse.Namespace
+    settings: Settings
+    now: dt.datetime
+
+    def at(self) -> dt.datetime | None:
+        """``--at T`` when given (:func:`parse_at`)."""
+        return parse_at(self.args, self.settings)
+
+    def time(self, field: str) -> dt.datetime:
+        """A required time argument (:func:`time_arg`)."""
+        return time_arg(self.args, field, self.settings)
+
+    def month_span(self, month: str | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """The start and end of ``month`` in the configured calendar (None, None without
+        one)."""
+        if not month:
+            return None, None
+        period = self.settings.month(month)
+        return period.start, period.end
+
+    def database(self) -> AbstractAsyncContextManager[Database]:
+        """The configured database, open for the block (:func:`database`)."""
+        return database(self.settings)
+
+    async def act(self, action: Callable[..., Awaitable[Any]], *arguments: Any,
+                  **keywords: Any) -> Any:
+        """``action`` called with the database (opened for it, disposed of after), then
+        ``arguments`` and ``keywords``."""
+        async with self.database() as db:
+            return await action(db, *arguments, **keywords)
+
+    def show(self, result: object, text: Callable[[], object]) -> int:
+        """``--format json``: ``result`` as JSON; else what ``text()`` gives, printed."""
+        if self.args.format == "json":
+            print_json(result)
+        else:
+            print(text())
+        return 0
+
+
+def command(
+    body: Callable[[Run], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace], int]:
+    """A command handler: reads the settings, notes the time, and runs ``body`` in a
+    fresh event loop (:func:`run_async`)."""
+
+    async def start(args: argparse.Namespace) -> int:
+        return await body(Run(args, load_settings(args), SystemClock().now()))
+
+    return run_async(start)
 
 
 def parse_decimal(text: str, field: str, example: str = "2500000",

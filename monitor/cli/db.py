@@ -4,11 +4,10 @@ database holds and how fast the probe history grows (R-M7)."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
 from monitor.actions.storage import database_stats
 from monitor.cli.commands import summary
-from monitor.cli.common import add_format, database, load, load_settings, print_json, run_async
+from monitor.cli.common import Run, add_format, command, load, print_json, run_async
 from monitor.present import format_bytes, format_time, text_table
 from monitor.store import Database
 from monitor.store.migrate import head_revision
@@ -38,11 +37,11 @@ async def _upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _stats(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    async with database(settings) as db:
-        found = await database_stats(db, settings, now=dt.datetime.now(dt.UTC))
-    if args.format == "json":
+@command
+async def _stats(run: Run) -> int:
+    settings = run.settings
+    found = await run.act(database_stats, settings, now=run.now)
+    if run.args.format == "json":
         print_json(found)
         return 0
 
@@ -109,4 +108,4 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "is younger (R-M7). Read-only.",
     )
     add_format(stats)
-    stats.set_defaults(handler=run_async(_stats))
+    stats.set_defaults(handler=_stats)

@@ -8,41 +8,23 @@ from monitor import actions
 from monitor.actions import IncidentRecord
 from monitor.cli.commands import summary
 from monitor.cli.common import (
+    Run,
     actor,
     add_format,
     add_time_help,
-    database,
-    load_settings,
-    print_json,
-    run_async,
-    time_arg,
+    command,
 )
-from monitor.clock import SystemClock
 from monitor.present import format_duration, format_time, text_table
 from monitor.sla import CAUSES, seconds_between
 
 
-async def _add(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    start = time_arg(args, "start", settings)
-    end = time_arg(args, "end", settings)
-    async with database(settings) as db:
-        incident = await actions.add_incident(
-            db,
-            settings,
-            service=args.service,
-            start=start,
-            end=end,
-            cause=args.cause,
-            note=args.note,
-            actor=actor(),
-            now=SystemClock().now(),
-        )
-    if args.format == "json":
-        print_json(incident)
-    else:
-        print(f"incident {incident.id} recorded on {incident.service_id}")
-    return 0
+@command
+async def _add(run: Run) -> int:
+    args = run.args
+    incident = await run.act(
+        actions.add_incident, run.settings, service=args.service, start=run.time("start"),
+        end=run.time("end"), cause=args.cause, note=args.note, actor=actor(), now=run.now)
+    return run.show(incident, lambda: f"incident {incident.id} recorded on {incident.service_id}")
 
 
 def _rows(found: list[IncidentRecord], timezone: str, calendar: str) -> list[list[object]]:
@@ -62,71 +44,43 @@ def _rows(found: list[IncidentRecord], timezone: str, calendar: str) -> list[lis
     ]
 
 
-async def _list(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    since = until = None
-    if args.month:
-        period = settings.month(args.month)
-        since, until = period.start, period.end
-    async with database(settings) as db:
-        found = await actions.list_incidents(
-            db,
-            since=since,
-            until=until,
-            service=args.service,
-            open_only=args.open,
-            settings=settings,
-        )
-    if args.format == "json":
-        print_json(found)
-        return 0
+@command
+async def _list(run: Run) -> int:
+    args, settings = run.args, run.settings
+    since, until = run.month_span(args.month)
+    found = await run.act(
+        actions.list_incidents,
+        since=since,
+        until=until,
+        service=args.service,
+        open_only=args.open,
+        settings=settings,
+    )
     headers = ["id", "service", "start", "end", "duration", "source", "cause",
                "detected after", "note"]
-    print(text_table(headers, _rows(found, settings.timezone, settings.calendar)))
-    return 0
+    return run.show(found, lambda: text_table(
+        headers, _rows(found, settings.timezone, settings.calendar)))
 
 
-async def _cause(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    async with database(settings) as db:
-        changed = await actions.change_cause(
-            db,
-            incident_id=args.id,
-            cause=args.cause,
-            reason=args.reason,
-            actor=actor(),
-            now=SystemClock().now(),
-        )
-    if args.format == "json":
-        print_json(changed)
-    else:
-        print(f"incident {args.id}: cause {changed.old_cause} -> {changed.incident.cause}")
-    return 0
+@command
+async def _cause(run: Run) -> int:
+    args = run.args
+    changed = await run.act(actions.change_cause, incident_id=args.id, cause=args.cause,
+                            reason=args.reason, actor=actor(), now=run.now)
+    return run.show(changed, lambda: (
+        f"incident {args.id}: cause {changed.old_cause} -> {changed.incident.cause}"))
 
 
-async def _notified(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    at = time_arg(args, "at", settings)
-    async with database(settings) as db:
-        logged = await actions.log_notification(
-            db,
-            settings,
-            incident_id=args.id,
-            at=at,
-            channel=args.channel,
-            customers=args.customer or (),
-            note=args.note,
-            actor=actor(),
-            now=SystemClock().now(),
-        )
-    if args.format == "json":
-        print_json(logged)
-    else:
-        print(
-            f"incident {logged.incident_id}: {logged.channel} notification logged for "
-            + ", ".join(logged.customers)
-        )
-    return 0
+@command
+async def _notified(run: Run) -> int:
+    args = run.args
+    logged = await run.act(
+        actions.log_notification, run.settings, incident_id=args.id, at=run.time("at"),
+        channel=args.channel, customers=args.customer or (), note=args.note, actor=actor(),
+        now=run.now)
+    return run.show(logged, lambda: (
+        f"incident {logged.incident_id}: {logged.channel} notification logged for "
+        + ", ".join(logged.customers)))
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -150,14 +104,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     add.add_argument("--note", help="free text kept with the incident")
     add_format(add)
     add_time_help(add)
-    add.set_defaults(handler=run_async(_add))
+    add.set_defaults(handler=_add)
 
     lst = sub.add_parser("list", help="list incidents", description="List incidents.")
     lst.add_argument("--month", help="only those touching this month (configured calendar)")
     lst.add_argument("--service", help="only this service or server")
     lst.add_argument("--open", action="store_true", help="only open incidents")
     add_format(lst)
-    lst.set_defaults(handler=run_async(_list))
+    lst.set_defaults(handler=_list)
 
     cause = sub.add_parser(
         "cause",
@@ -169,7 +123,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     cause.add_argument("--cause", required=True, help="one of: " + ", ".join(CAUSES))
     cause.add_argument("--reason", required=True, help="why (kept in the audit log)")
     add_format(cause)
-    cause.set_defaults(handler=run_async(_cause))
+    cause.set_defaults(handler=_cause)
 
     notified = sub.add_parser(
         "notified",
@@ -185,4 +139,4 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     notified.add_argument("--note", help="e.g. who was called")
     add_format(notified)
     add_time_help(notified)
-    notified.set_defaults(handler=run_async(_notified))
+    notified.set_defaults(handler=_notified)

@@ -10,17 +10,14 @@ from monitor import actions
 from monitor.actions import SiteAccount
 from monitor.cli.commands import summary
 from monitor.cli.common import (
+    Run,
     actor,
     add_format,
-    database,
-    load_settings,
+    command,
     local_time,
     parse_date,
     parse_decimal,
-    print_json,
-    run_async,
 )
-from monitor.clock import SystemClock
 from monitor.config import Settings
 from monitor.present import format_days, format_money, text_table
 
@@ -55,48 +52,36 @@ def _account(settings: Settings, site: SiteAccount) -> list[str]:
     return lines
 
 
-async def _show(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = SystemClock().now()
-    async with database(settings) as db:
-        accounts = await actions.ledger_show(db, settings, customer=args.customer, site=args.site,
-                                             now=now)
-    if args.format == "json":
-        print_json(accounts)
-        return 0
-    print("\n\n".join("\n".join(_account(settings, site)) for site in accounts) or "no sites")
-    return 0
+@command
+async def _show(run: Run) -> int:
+    args, settings = run.args, run.settings
+    accounts = await run.act(actions.ledger_show, settings, customer=args.customer,
+                             site=args.site, now=run.now)
+    return run.show(accounts, lambda: "\n\n".join(
+        "\n".join(_account(settings, site)) for site in accounts) or "no sites")
 
 
-async def _deposit(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = SystemClock().now()
+@command
+async def _deposit(run: Run) -> int:
+    args = run.args
     amount = parse_decimal(args.amount, "amount", args=args)
-    async with database(settings) as db:
-        done = await actions.deposit(db, settings, site=args.site, amount=amount,
-                                     reference=args.reference, actor=actor(), now=now)
-    if args.format == "json":
-        print_json(done)
-        return 0
-    print(f"entry {done.entry.id}: {format_money(amount, done.account.currency)} paid into "
-          f"{args.site} (reference {args.reference}); support balance "
-          f"{format_money(done.account.charge, done.account.currency)}")
-    return 0
+    done = await run.act(actions.deposit, run.settings, site=args.site, amount=amount,
+                         reference=args.reference, actor=actor(), now=run.now)
+    return run.show(done, lambda: (
+        f"entry {done.entry.id}: {format_money(amount, done.account.currency)} paid into "
+        f"{args.site} (reference {args.reference}); support balance "
+        f"{format_money(done.account.charge, done.account.currency)}"))
 
 
-async def _renew(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = SystemClock().now()
+@command
+async def _renew(run: Run) -> int:
+    args = run.args
     until = parse_date(args.until, "until")
-    async with database(settings) as db:
-        done = await actions.renew(db, settings, site=args.site, until=until, actor=actor(),
-                                   now=now)
-    if args.format == "json":
-        print_json(done)
-        return 0
-    print(f"entry {done.entry.id}: {args.site} paid until {until} (was "
-          f"{done.previous_paid_until})" + ("; re-activated (L-2)" if done.reactivated else ""))
-    return 0
+    done = await run.act(actions.renew, run.settings, site=args.site, until=until,
+                         actor=actor(), now=run.now)
+    return run.show(done, lambda: (
+        f"entry {done.entry.id}: {args.site} paid until {until} (was "
+        f"{done.previous_paid_until})" + ("; re-activated (L-2)" if done.reactivated else "")))
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -112,7 +97,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     show.add_argument("--customer", help="only this customer's sites")
     show.add_argument("--site", help="only this domain")
     add_format(show)
-    show.set_defaults(handler=run_async(_show))
+    show.set_defaults(handler=_show)
 
     deposit = sub.add_parser(
         "deposit", help="record a payment of support charge",
@@ -122,7 +107,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     deposit.add_argument("--amount", required=True, help="in the site's currency, above 0")
     deposit.add_argument("--reference", required=True, help="the payment's reference")
     add_format(deposit)
-    deposit.set_defaults(handler=run_async(_deposit))
+    deposit.set_defaults(handler=_deposit)
 
     renew = sub.add_parser(
         "renew", help="record a yearly renewal (re-activates a lapsed site)",
@@ -131,4 +116,4 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     renew.add_argument("--site", required=True, help="the domain")
     renew.add_argument("--until", required=True, help="the new end of the paid period (ISO date)")
     add_format(renew)
-    renew.set_defaults(handler=run_async(_renew))
+    renew.set_defaults(handler=_renew)

@@ -7,38 +7,34 @@ import argparse
 from monitor import actions
 from monitor.cli.commands import summary
 from monitor.cli.common import (
+    Run,
     actor,
     add_format,
     add_time_help,
-    database,
-    load_settings,
+    command,
     print_json,
-    run_async,
-    time_arg,
     time_option,
 )
-from monitor.clock import SystemClock
 from monitor.present import format_duration, format_time, text_table
 
 
-async def _add(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    start = time_arg(args, "start", settings)
-    end = time_arg(args, "end", settings)
+@command
+async def _add(run: Run) -> int:
+    args, settings = run.args, run.settings
+    start, end = run.time("start"), run.time("end")
     notified_at = time_option(args, "notified_at", settings)
     services = [s.strip() for s in args.services.split(",") if s.strip()]
-    async with database(settings) as db:
-        added = await actions.add_maintenance(
-            db,
-            settings,
-            services=services,
-            start=start,
-            end=end,
-            reason=args.reason,
-            notified_at=notified_at,
-            actor=actor(),
-            now=SystemClock().now(),
-        )
+    added = await run.act(
+        actions.add_maintenance,
+        settings,
+        services=services,
+        start=start,
+        end=end,
+        reason=args.reason,
+        notified_at=notified_at,
+        actor=actor(),
+        now=run.now,
+    )
     if args.format == "json":
         print_json(added)
         return 0
@@ -53,15 +49,12 @@ async def _add(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _list(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
+@command
+async def _list(run: Run) -> int:
+    args, settings = run.args, run.settings
     tz, calendar = settings.timezone, settings.calendar
-    since = until = None
-    if args.month:
-        period = settings.month(args.month)
-        since, until = period.start, period.end
-    async with database(settings) as db:
-        windows = await actions.list_maintenance(db, since=since, until=until)
+    since, until = run.month_span(args.month)
+    windows = await run.act(actions.list_maintenance, since=since, until=until)
     if args.format == "json":
         print_json(windows)
         return 0
@@ -102,8 +95,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     add.add_argument("--notified-at", help="when customers were notified by other means")
     add_format(add)
     add_time_help(add)
-    add.set_defaults(handler=run_async(_add))
+    add.set_defaults(handler=_add)
     lst = sub.add_parser("list", help="list maintenance windows", description="List windows.")
     lst.add_argument("--month", help="only windows touching this month (configured calendar)")
     add_format(lst)
-    lst.set_defaults(handler=run_async(_list))
+    lst.set_defaults(handler=_list)

@@ -13,8 +13,10 @@ from monitor import actions
 from monitor.actions.links import unavailable_link_key
 from monitor.cli.commands import summary
 from monitor.cli.common import (
+    Run,
     actor,
     check_output,
+    command,
     database,
     load_settings,
     print_json,
@@ -65,10 +67,10 @@ async def _show(args: argparse.Namespace) -> int:
 TO_SEND = ("queued", "already_queued")
 
 
-async def _send(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = SystemClock().now()
-    async with database(settings) as db:
+@command
+async def _send(run: Run) -> int:
+    args, settings, now = run.args, run.settings, run.now
+    async with run.database() as db:
         result = await actions.send_statements(
             db, settings, month=args.month, customer=args.customer, dry_run=args.dry_run,
             mail=ContractMailer(settings, now), actor=actor(), now=now)
@@ -216,4 +218,4 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     send.add_argument("--queue-only", action="store_true",
                       help="queue the e-mails and return; the daemon's outbox sends them")
     send.add_argument("--format", choices=["text", "json"], default="text", help="default: text")
-    send.set_defaults(handler=run_async(_send))
+    send.set_defaults(handler=_send)

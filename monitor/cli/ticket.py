@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -14,18 +14,14 @@ from monitor.actions.common import not_future
 from monitor.actions.tickets import DEFER_REASONS, QUEUES, TICKET_CHANNELS
 from monitor.cli.commands import summary
 from monitor.cli.common import (
+    Run,
     actor,
     add_at,
     add_format,
-    database,
-    load_settings,
+    command,
     local_time,
-    parse_at,
     parse_decimal,
-    print_json,
-    run_async,
 )
-from monitor.clock import SystemClock
 from monitor.config import Settings
 from monitor.notify.contract import ContractMailer
 from monitor.present import format_days, format_money, text_table
@@ -63,66 +59,49 @@ def _summary(settings: Settings, view: TicketView) -> str:
     return "\n".join([head, *_deadlines(settings, view)])
 
 
-def _print(args: argparse.Namespace, settings: Settings, view: TicketView) -> int:
-    if args.format == "json":
-        print_json(view)
-    else:
-        print(_summary(settings, view))
-    return 0
+def _shown(run: Run, view: TicketView) -> int:
+    return run.show(view, lambda: _summary(run.settings, view))
 
 
-async def _open(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = SystemClock().now()
-    at = parse_at(args, settings)
-    async with database(settings) as db:
-        view = await actions.open_ticket(
-            db, settings, customer=args.customer, service=args.service, channel=args.channel,
-            summary=args.summary, site=args.site, type=args.type, at=at,
-            mail=ContractMailer(settings, now), actor=actor(), now=now)
+@command
+async def _open(run: Run) -> int:
+    args, settings = run.args, run.settings
+    view = await run.act(
+        actions.open_ticket, settings, customer=args.customer, service=args.service,
+        channel=args.channel, summary=args.summary, site=args.site, type=args.type,
+        at=run.at(), mail=ContractMailer(settings, run.now), actor=actor(), now=run.now)
     if args.format != "json":
         print(f"ticket {view.ticket.id} recorded; its number is queued for the customer's "
               "technical contact (L-4: the clocks start now)")
-    return _print(args, settings, view)
+    return _shown(run, view)
 
 
 def _change(call: Callable[..., Awaitable[TicketView]], **fixed: Any,
-            ) -> Callable[[argparse.Namespace], Coroutine[Any, Any, int]]:
+            ) -> Callable[[argparse.Namespace], int]:
     """A ticket command: ``ID``, ``--at``, the action's own arguments (from ``fixed``: a
-    name maps to a function of the parsed arguments)."""
+    name maps to a function of the parsed arguments, the settings and the time)."""
 
-    async def handler(args: argparse.Namespace) -> int:
-        settings = load_settings(args)
-        now = SystemClock().now()
-        at = parse_at(args, settings)
-        extra = {name: value(args, settings, now) for name, value in fixed.items()}
-        async with database(settings) as db:
-            view = await call(db, settings, ticket_id=args.id, at=at, actor=actor(), now=now,
-                              **extra)
-        return _print(args, settings, view)
+    @command
+    async def handler(run: Run) -> int:
+        at = run.at()
+        extra = {name: value(run.args, run.settings, run.now) for name, value in fixed.items()}
+        view = await run.act(call, run.settings, ticket_id=run.args.id, at=at, actor=actor(),
+                             now=run.now, **extra)
+        return _shown(run, view)
 
     return handler
 
 
-def _as_of(args: argparse.Namespace, settings: Settings) -> dt.datetime:
+def _as_of(run: Run) -> dt.datetime:
     """``--at T`` of a read: the instant deadlines are judged at (not in the future)."""
-    now = SystemClock().now()
-    at = parse_at(args, settings)
+    at = run.at()
     if at is None:
-        return now
-    not_future(at, now, "at")
+        return run.now
+    not_future(at, run.now, "at")
     return at
 
 
-async def _list(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = _as_of(args, settings)
-    async with database(settings) as db:
-        views = await actions.list_tickets(db, settings, queue=args.queue, overdue=args.overdue,
-                                           customer=args.customer, now=now)
-    if args.format == "json":
-        print_json(views)
-        return 0
+def _listed(settings: Settings, views: list[TicketView]) -> str:
     rows = [[
         v.ticket.id, v.ticket.customer_id, v.ticket.service_id, v.ticket.level,
         v.ticket.channel, local_time(settings, v.ticket.opened_at), v.ticket.status,
@@ -130,24 +109,26 @@ async def _list(args: argparse.Namespace) -> int:
         "-" if v.fix_due is None else f"{local_time(settings, v.fix_due)} {v.fix or '-'}",
         v.ticket.title,
     ] for v in views]
-    print(text_table(["id", "customer", "service", "level", "channel", "opened", "status",
-                      "diagnosis due", "fix due", "summary"], rows))
-    return 0
+    return text_table(["id", "customer", "service", "level", "channel", "opened", "status",
+                       "diagnosis due", "fix due", "summary"], rows)
 
 
-async def _show(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    now = _as_of(args, settings)
-    async with database(settings) as db:
-        view = await actions.show_ticket(db, settings, ticket_id=args.id, now=now)
-    if args.format == "json":
-        print_json(view)
-        return 0
-    print(_summary(settings, view))
-    print(text_table(["at", "event", "channel", "by", "note"], [
-        [local_time(settings, e.at), e.kind, e.channel or "", e.actor, e.note or ""]
-        for e in view.events]))
-    return 0
+@command
+async def _list(run: Run) -> int:
+    args = run.args
+    views = await run.act(actions.list_tickets, run.settings, queue=args.queue,
+                          overdue=args.overdue, customer=args.customer, now=_as_of(run))
+    return run.show(views, lambda: _listed(run.settings, views))
+
+
+@command
+async def _show(run: Run) -> int:
+    settings = run.settings
+    view = await run.act(actions.show_ticket, settings, ticket_id=run.args.id, now=_as_of(run))
+    return run.show(view, lambda: "\n".join([_summary(settings, view), text_table(
+        ["at", "event", "channel", "by", "note"],
+        [[local_time(settings, e.at), e.kind, e.channel or "", e.actor, e.note or ""]
+         for e in view.events])]))
 
 
 def _with_id(parser: argparse.ArgumentParser, what: str) -> None:
@@ -163,7 +144,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "deadline and, when it is the provider's fault, a fix deadline (R-P1, R-P2); support "
         "levels 2 and 3 (L-4); priced requests (L-5). Every command takes --at T.")
     sub = parser.add_subparsers(dest="ticket_command", metavar="COMMAND", required=True)
-    mail = lambda args, config, now: ContractMailer(config, now)  # noqa: E731
+    mail = lambda args, settings, now: ContractMailer(settings, now)  # noqa: E731
 
     opened = sub.add_parser(
         "open", help="record a ticket and e-mail its number",
@@ -179,7 +160,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     opened.add_argument("--type", help="a ticket type of the configuration (ticket_types)")
     add_at(opened, "the ticket was recorded")
     add_format(opened)
-    opened.set_defaults(handler=run_async(_open))
+    opened.set_defaults(handler=_open)
 
     diagnose = sub.add_parser(
         "diagnose", help="record the diagnosis",
@@ -191,31 +172,31 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     fault.add_argument("--not-provider-fault", dest="fault", action="store_false")
     diagnose.add_argument("--finding", help="one of: " + ", ".join(FINDINGS))
     _with_id(diagnose, "it was diagnosed")
-    diagnose.set_defaults(handler=run_async(_change(
+    diagnose.set_defaults(handler=_change(
         actions.diagnose_ticket, provider_fault=lambda a, c, n: a.fault,
-        finding=lambda a, c, n: a.finding)))
+        finding=lambda a, c, n: a.finding))
 
     fix = sub.add_parser("fix", help="record the fix (or the resolution)",
                          description="The fix; needs a diagnosis.")
     fix.add_argument("--note", help="what was done")
     _with_id(fix, "it was fixed")
-    fix.set_defaults(handler=run_async(_change(actions.fix_ticket, note=lambda a, c, n: a.note)))
+    fix.set_defaults(handler=_change(actions.fix_ticket, note=lambda a, c, n: a.note))
 
     follow = sub.add_parser("follow-up", help="log the customer's follow-up (L-4)",
                             description="The customer followed up by replying or calling.")
     follow.add_argument("--channel", required=True, help=" or ".join(TICKET_CHANNELS))
     follow.add_argument("--note", help="what they said")
     _with_id(follow, "they followed up")
-    follow.set_defaults(handler=run_async(_change(
-        actions.follow_up_ticket, channel=lambda a, c, n: a.channel, note=lambda a, c, n: a.note)))
+    follow.set_defaults(handler=_change(
+        actions.follow_up_ticket, channel=lambda a, c, n: a.channel, note=lambda a, c, n: a.note))
 
     reopen = sub.add_parser("reopen", help="a reply to a fixed ticket reopens it",
                             description="The customer replied that a fixed ticket is not fixed: "
                             "it reopens and the fix clock runs again; the history is kept (L-4).")
     reopen.add_argument("--note", help="what they said")
     _with_id(reopen, "they replied")
-    reopen.set_defaults(handler=run_async(_change(actions.reopen_ticket,
-                                                  note=lambda a, c, n: a.note)))
+    reopen.set_defaults(handler=_change(actions.reopen_ticket,
+                                                  note=lambda a, c, n: a.note))
 
     for name, call, text, what in (
         ("ask", actions.ask_ticket, "a question to the customer (pauses no deadline)",
@@ -226,10 +207,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         ("return", actions.return_ticket, "level 3 hands its result back to level 2",
          "it was returned"),
     ):
-        command = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + " (L-4).")
-        command.add_argument("--note", help="free text kept in the history")
-        _with_id(command, what)
-        command.set_defaults(handler=run_async(_change(call, note=lambda a, c, n: a.note)))
+        step = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + " (L-4).")
+        step.add_argument("--note", help="free text kept in the history")
+        _with_id(step, what)
+        step.set_defaults(handler=_change(call, note=lambda a, c, n: a.note))
 
     defer = sub.add_parser(
         "defer", help="fixed in the next release (R-P3: no R-P2 penalty)",
@@ -238,8 +219,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     defer.add_argument("--reason", required=True, help=" or ".join(DEFER_REASONS))
     defer.add_argument("--note", required=True, help="what the next release changes")
     _with_id(defer, "it was deferred")
-    defer.set_defaults(handler=run_async(_change(
-        actions.defer_ticket, reason=lambda a, c, n: a.reason, note=lambda a, c, n: a.note)))
+    defer.set_defaults(handler=_change(
+        actions.defer_ticket, reason=lambda a, c, n: a.reason, note=lambda a, c, n: a.note))
 
     reprice = sub.add_parser(
         "reprice", help="ask the customer to approve a higher price (L-5)",
@@ -248,9 +229,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "policy.price_approval_deadline the ticket is closed undone and its price given back.")
     reprice.add_argument("--price", required=True, help="the new price, in the site's currency")
     _with_id(reprice, "the new price was asked")
-    reprice.set_defaults(handler=run_async(_change(
+    reprice.set_defaults(handler=_change(
         actions.reprice_ticket, price=lambda a, c, n: parse_decimal(a.price, "price", args=a),
-        mail=mail)))
+        mail=mail))
 
     approve = sub.add_parser(
         "approve-price", help="record the customer's approval of the new price (L-5)",
@@ -258,8 +239,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "--declined refused it (the ticket is closed undone and its price given back).")
     approve.add_argument("--declined", action="store_true", help="the customer refused it")
     _with_id(approve, "they answered")
-    approve.set_defaults(handler=run_async(_change(
-        actions.approve_price, declined=lambda a, c, n: a.declined)))
+    approve.set_defaults(handler=_change(
+        actions.approve_price, declined=lambda a, c, n: a.declined))
 
     lst = sub.add_parser("list", help="tickets, or a level's queue",
                          description="Tickets; --queue level2 is level 2's queue in the order it "
@@ -270,11 +251,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                      help="only those whose diagnosis or fix is past due (D-5)")
     add_at(lst, "the deadlines are judged")
     add_format(lst)
-    lst.set_defaults(handler=run_async(_list))
+    lst.set_defaults(handler=_list)
 
     show = sub.add_parser("show", help="one ticket and every event with its time",
                           description="One ticket: deadlines, cost, and its whole history (L-4).")
     show.add_argument("id", metavar="ID", type=int, help="ticket id")
     add_at(show, "the deadlines are judged")
     add_format(show)
-    show.set_defaults(handler=run_async(_show))
+    show.set_defaults(handler=_show)

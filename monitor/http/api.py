@@ -1,6 +1,7 @@
 """The JSON API under ``/api/v1``: the CLI's commands as HTTP, over the same actions
-(:mod:`monitor.actions`). Handlers only read the request, call an action and hand back
-its typed result; :mod:`monitor.http.routing` does the rest (auth, bodies, idempotency,
+(:mod:`monitor.actions`). A route that only reads the request, calls an action and hands
+back its typed result is bound to it (:func:`monitor.http.routing.bind`); the others keep a
+handler. :mod:`monitor.http.routing` does the rest (auth, bodies, idempotency,
 errors) and :mod:`monitor.http.openapi` documents the same :data:`ROUTES`.
 """
 
@@ -23,7 +24,17 @@ from monitor.actions import (
 )
 from monitor.errors import InputError
 from monitor.http.contract_api import ROUTES as CONTRACT_ROUTES
-from monitor.http.routing import Call, Reply, Route
+from monitor.http.routing import (
+    READS,
+    WRITES,
+    Call,
+    Input,
+    Reply,
+    Route,
+    bind,
+    path,
+    path_id,
+)
 from monitor.http.schemas import (
     CauseChangeRequest,
     CustomerBrief,
@@ -52,6 +63,9 @@ def _incident_id(call: Call) -> int:
     return call.id("incident_id")
 
 
+_INCIDENT_ID: dict[str, Input] = {"incident_id": path_id("incident_id")}
+
+
 async def list_incidents(call: Call) -> Reply:
     query: IncidentQuery = call.query
     since, until = _month_span(call, query.month)
@@ -59,35 +73,6 @@ async def list_incidents(call: Call) -> Reply:
         call.web.db, since=since, until=until, service=query.service,  # type: ignore[arg-type]
         open_only=query.open)
     return Reply(200, found)
-
-
-async def add_incident(call: Call) -> Reply:
-    body: IncidentCreate = call.body
-    settings = call.web.settings
-    incident = await actions.add_incident(
-        call.web.db,
-        settings,
-        service=body.service,
-        start=parse_time(body.start, settings.timezone, "start"),
-        end=parse_time(body.end, settings.timezone, "end"),
-        cause=body.cause,
-        note=body.note,
-        actor=call.actor,
-        now=call.web.clock.now(),
-    )
-    return Reply(201, incident)
-
-
-async def get_incident(call: Call) -> Reply:
-    return Reply(200, await actions.get_incident(call.web.db, incident_id=_incident_id(call)))
-
-
-async def change_cause(call: Call) -> Reply:
-    body: CauseChangeRequest = call.body
-    changed = await actions.change_cause(
-        call.web.db, incident_id=_incident_id(call), cause=body.cause, reason=body.reason,
-        actor=call.actor, now=call.web.clock.now())
-    return Reply(200, changed)
 
 
 async def log_notification(call: Call) -> Reply:
@@ -112,33 +97,6 @@ async def list_maintenance(call: Call) -> Reply:
     since, until = _month_span(call, query.month)
     return Reply(200, await actions.list_maintenance(
         call.web.db, since=since, until=until))  # type: ignore[arg-type]
-
-
-async def add_maintenance(call: Call) -> Reply:
-    body: MaintenanceCreate = call.body
-    settings = call.web.settings
-    notified = body.notified_at
-    added = await actions.add_maintenance(
-        call.web.db, settings, services=body.services,
-        start=parse_time(body.start, settings.timezone, "start"),
-        end=parse_time(body.end, settings.timezone, "end"), reason=body.reason,
-        notified_at=None if notified is None else parse_time(
-            notified, settings.timezone, "notified_at"),
-        actor=call.actor, now=call.web.clock.now())
-    return Reply(201, added)
-
-
-async def get_report(call: Call) -> Reply:
-    query: ReportQuery = call.query
-    report = await actions.month_report(call.web.db, call.web.settings, month=query.month,
-                                        customer=query.customer, now=call.web.clock.now())
-    return Reply(200, report)
-
-
-async def close_month(call: Call) -> Reply:
-    closing = await actions.close_month(call.web.db, call.web.settings,
-                                        month=call.path("month"), now=call.web.clock.now())
-    return Reply(200, closing)
 
 
 async def check_running_config(call: Call) -> Reply:
@@ -168,26 +126,6 @@ async def list_customers(call: Call) -> Reply:
     ])
 
 
-def _customer(call: Call) -> str:
-    customer = call.path("customer")
-    if customer not in call.web.settings.topology.customers:
-        raise InputError("customer", customer, "a configured customer id")
-    return customer
-
-
-async def get_customer(call: Call) -> Reply:
-    overview = await actions.customer_overview(
-        call.web.db, call.web.settings, customer=_customer(call), now=call.web.clock.now())
-    return Reply(200, overview)
-
-
-async def get_customer_report(call: Call) -> Reply:
-    month = call.query.month
-    report = await actions.month_report(call.web.db, call.web.settings, month=month,
-                                        customer=_customer(call), now=call.web.clock.now())
-    return Reply(200, report)
-
-
 async def openapi(call: Call) -> web.StreamResponse:
     from monitor.http.openapi import openapi_document
 
@@ -203,14 +141,17 @@ ROUTES: tuple[Route, ...] = (
           "meta", answers={200: dict}),
     Route("GET", "/api/v1/incidents", list_incidents, "Incidents (incident list)", "read",
           "incidents", query=IncidentQuery, answers={200: list[IncidentRecord], **_ERRORS}),
-    Route("POST", "/api/v1/incidents", add_incident,
+    Route("POST", "/api/v1/incidents",
+          bind(actions.add_incident, status=201, times=("start", "end"), inputs=WRITES),
           "Record a manual incident (incident add; R-M3)", "write", "incidents",
           body=IncidentCreate, answers={201: IncidentRecord, **_WRITE_ERRORS},
           idempotent_key=True),
-    Route("GET", "/api/v1/incidents/{incident_id}", get_incident, "One incident", "read",
-          "incidents", answers={200: IncidentRecord, **_ERRORS},
+    Route("GET", "/api/v1/incidents/{incident_id}",
+          bind(actions.get_incident, settings=False, inputs=_INCIDENT_ID),
+          "One incident", "read", "incidents", answers={200: IncidentRecord, **_ERRORS},
           path_ids={"incident_id": "incident_id"}),
-    Route("POST", "/api/v1/incidents/{incident_id}/cause", change_cause,
+    Route("POST", "/api/v1/incidents/{incident_id}/cause",
+          bind(actions.change_cause, settings=False, inputs={**_INCIDENT_ID, **WRITES}),
           "Change an incident's cause, with a reason (incident cause; R-EX)", "write",
           "incidents", body=CauseChangeRequest, answers={200: CauseChanged, **_WRITE_ERRORS},
           idempotent_key=True, path_ids={"incident_id": "incident_id"}),
@@ -221,13 +162,18 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/maintenance", list_maintenance, "Maintenance windows "
           "(maintenance list)", "read", "maintenance", query=MaintenanceQuery,
           answers={200: list[MaintenanceListed], **_ERRORS}),
-    Route("POST", "/api/v1/maintenance", add_maintenance,
+    Route("POST", "/api/v1/maintenance",
+          bind(actions.add_maintenance, status=201, times=("start", "end", "notified_at"),
+               inputs=WRITES),
           "Record a maintenance window (maintenance add; R-EX1, D-3)", "write", "maintenance",
           body=MaintenanceCreate, answers={201: MaintenanceAdded, **_WRITE_ERRORS},
           idempotent_key=True),
-    Route("GET", "/api/v1/reports", get_report, "A month's SLA report (report; SPEC section 7)",
-          "read", "reports", query=ReportQuery, answers={200: MonthReportJSON, **_ERRORS}),
-    Route("POST", "/api/v1/reports/{month}/close", close_month,
+    Route("GET", "/api/v1/reports",
+          bind(actions.month_report, name="get_report", inputs=READS),
+          "A month's SLA report (report; SPEC section 7)", "read", "reports",
+          query=ReportQuery, answers={200: MonthReportJSON, **_ERRORS}),
+    Route("POST", "/api/v1/reports/{month}/close",
+          bind(actions.close_month, inputs={"month": path("month"), **READS}),
           "Freeze a revision of an ended month (report close; R-C3)", "write", "reports",
           answers={200: Closing, **_WRITE_ERRORS}),
     Route("GET", "/api/v1/config/check", check_running_config,
@@ -243,10 +189,14 @@ ROUTES: tuple[Route, ...] = (
           "process, one at a time (another meanwhile: 429 with Retry-After)."),
     Route("GET", "/api/v1/customers", list_customers, "Customers", "read", "customers",
           answers={200: list[CustomerBrief], **_ERRORS}),
-    Route("GET", "/api/v1/customers/{customer}", get_customer,
+    Route("GET", "/api/v1/customers/{customer}",
+          bind(actions.customer_overview, name="get_customer",
+               inputs={"customer": Call.customer, **READS}),
           "A customer's services, running month and last month", "customer_read", "customers",
           answers={200: CustomerOverview, **_ERRORS}, path_ids={"customer": "customer"}),
-    Route("GET", "/api/v1/customers/{customer}/report", get_customer_report,
+    Route("GET", "/api/v1/customers/{customer}/report",
+          bind(actions.month_report, name="get_customer_report",
+               inputs={"customer": Call.customer, **READS}),
           "A customer's SLA report for a month", "customer_read", "customers",
           query=MonthQuery, answers={200: MonthReportJSON, **_ERRORS},
           path_ids={"customer": "customer"}),

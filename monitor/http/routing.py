@@ -24,6 +24,10 @@ everything routes share, in this order:
 6. **errors**: an action's :class:`~monitor.errors.InputError` → 422 naming the field
    (an unknown id in the path → 404), a :class:`~monitor.errors.ConfigError` → 422 with
    each issue's pointer.
+
+Most routes only read their input, call one action and answer its result: their handler
+is declared with :func:`bind` (the action, where each of its arguments comes from, how
+its result is answered) instead of written out; a route with more to do keeps a function.
 """
 
 from __future__ import annotations
@@ -43,19 +47,27 @@ from monitor.errors import ConfigError, InputError
 from monitor.http.auth import Principal
 from monitor.http.context import WEB, Web
 from monitor.http.problems import from_input_error, from_validation_error, pointer, problem
-from monitor.present import as_json
+from monitor.present import as_json, parse_time
 from monitor.store import idempotency
 
 __all__ = [
     "BODY_LIMIT",
     "JSON_DEPTH_LIMIT",
+    "READS",
+    "WRITES",
     "Access",
     "Call",
+    "Input",
     "Reply",
     "Route",
+    "actor",
+    "bind",
     "endpoint",
     "json_depth",
+    "now",
     "parse_id",
+    "path",
+    "path_id",
     "read_limited",
 ]
 
@@ -146,7 +158,85 @@ class Call:
         return found
 
 
+    def customer(self) -> str:
+        """The path's ``{customer}``, a configured customer; else an InputError (404 for a
+        route's ``path_ids``)."""
+        customer = self.path("customer")
+        if customer not in self.web.settings.topology.customers:
+            raise InputError("customer", customer, "a configured customer id")
+        return customer
+
+
 Handler = Callable[[Call], Awaitable[Reply | web.StreamResponse]]
+Input = Callable[[Call], Any]
+"""One argument of an action, read from the call (:func:`bind`)."""
+
+
+def actor(call: Call) -> str:
+    """Who calls (the audit log's actor)."""
+    return call.actor
+
+
+def now(call: Call) -> Any:
+    """The daemon's clock."""
+    return call.web.clock.now()
+
+
+READS: Mapping[str, Input] = {"now": now}
+"""What a reading action takes besides its input: the time."""
+WRITES: Mapping[str, Input] = {"actor": actor, "now": now}
+"""What a writing action takes besides its input: who (for the audit log) and the time."""
+
+
+def path(name: str) -> Input:
+    """The path's parameter ``name`` as it is."""
+    return lambda call: call.path(name)
+
+
+def path_id(name: str) -> Input:
+    """The path's integer id ``name`` (:meth:`Call.id`)."""
+    return lambda call: call.id(name)
+
+
+def bind(
+    action: Callable[..., Awaitable[Any]],
+    *,
+    name: str | None = None,
+    status: int = 200,
+    settings: bool = True,
+    times: tuple[str, ...] = (),
+    rename: Mapping[str, str] | None = None,
+    inputs: Mapping[str, Input] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+) -> Handler:
+    """The handler of a route that only reads its input, calls ``action`` and answers its
+    result with ``status``. The action is called with the database (and the settings
+    unless ``settings`` is false) and, as keywords: the fields of the route's query string
+    and body (its input models; ``rename`` maps a field to the action's keyword), the body's
+    ``times`` read as times in the provider's zone (:func:`monitor.present.parse_time`,
+    naming the field), then each of ``inputs`` read from the call in order, then ``fixed``.
+    Its name (the OpenAPI operation id) is ``name``, by default the action's."""
+    renamed = dict(rename or {})
+    readers = dict(inputs or {})
+    constants = dict(fixed or {})
+
+    async def handler(call: Call) -> Reply:
+        arguments: dict[str, Any] = {}
+        for model in (call.query, call.body):
+            if isinstance(model, BaseModel):
+                arguments.update((renamed.get(key, key), value) for key, value in model)
+        zone = call.web.settings.timezone
+        for field_name in times:
+            text = getattr(call.body, field_name)
+            arguments[renamed.get(field_name, field_name)] = (
+                None if text is None else parse_time(text, zone, field_name))
+        arguments.update((key, read(call)) for key, read in readers.items())
+        arguments.update(constants)
+        leading = (call.web.db, call.web.settings) if settings else (call.web.db,)
+        return Reply(status, await action(*leading, **arguments))
+
+    handler.__name__ = handler.__qualname__ = name or action.__name__
+    return handler
 
 
 @dataclass(frozen=True)

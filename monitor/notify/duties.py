@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from monitor.clock import Clock
@@ -33,7 +33,7 @@ from monitor.config.schema import Customer
 from monitor.config.settings import Settings
 from monitor.errors import InputError
 from monitor.notify import templates
-from monitor.notify.layout import Style
+from monitor.notify.layout import Rendered, Style
 from monitor.notify.messages import is_operator_kind, one_line
 from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.outbox import Draft, enqueue
@@ -118,6 +118,36 @@ class Duties:
         contacts = [customer.contacts.technical, customer.contacts.executive]
         return tuple(dict.fromkeys(c.email for c in contacts if c is not None))
 
+    @staticmethod
+    def per_customer(
+        kind: str,
+        about: int,
+        customers: Iterable[Customer],
+        recipients: Callable[[Customer], tuple[str, ...]],
+        render: Callable[[Customer], Rendered],
+        *,
+        follows: str | None = None,
+        incident_id: int | None = None,
+        window_id: int | None = None,
+    ) -> list[Draft]:
+        """One draft of ``kind`` for each of ``customers``: ``render(customer)`` to
+        ``recipients(customer)``, queued once per customer and subject (the dedupe key
+        ``KIND:ABOUT:CUSTOMER``); ``follows``: the kind of the message of that subject and
+        customer it follows up (one thread)."""
+        return [
+            Draft(
+                f"{kind}:{about}:{customer.id}",
+                kind,
+                recipients(customer),
+                render(customer),
+                customer_id=customer.id,
+                incident_id=incident_id,
+                window_id=window_id,
+                follows=None if follows is None else f"{follows}:{about}:{customer.id}",
+            )
+            for customer in customers
+        ]
+
     # --- incidents (R-N1, D-2) -----------------------------------------------------------------
 
     async def on_incident_opened(self, incident_id: int) -> int:
@@ -133,35 +163,28 @@ class Duties:
     def _outage_drafts(self, incident: IncidentRecord) -> list[Draft]:
         target = incident.service_id
         service = self.target_label(target)
-        drafts: list[Draft] = []
-        notified: list[str] = []
+        told: list[Customer] = []
         skipped: list[str] = []
         for customer_id in self.topology.affected_customers(target):
             reason = self.skip_reason(customer_id, incident.start)
-            if reason is not None:
+            if reason is None:
+                told.append(self.topology.customers[customer_id])
+            else:
                 skipped.append(f"{self.customer_label(customer_id)}: {reason}")
-                continue
-            customer = self.topology.customers[customer_id]
-            rendered = templates.outage(
+        drafts = self.per_customer(
+            "outage", incident.id, told, self.outage_recipients,
+            lambda customer: templates.outage(
                 self.style,
                 customer_name=customer.name,
                 service=service,
-                affected=self.affected_projects(customer_id, target),
+                affected=self.affected_projects(customer.id, target),
                 start=incident.start,
                 detected_at=incident.detected_at,
                 incident_id=incident.id,
-            )
-            drafts.append(
-                Draft(
-                    f"outage:{incident.id}:{customer_id}",
-                    "outage",
-                    self.outage_recipients(customer),
-                    rendered,
-                    customer_id=customer_id,
-                    incident_id=incident.id,
-                )
-            )
-            notified.append(self.customer_label(customer_id))
+            ),
+            incident_id=incident.id,
+        )
+        notified = [self.customer_label(customer.id) for customer in told]
         if self.operators:
             rendered = templates.operator_outage(
                 self.style,
@@ -203,34 +226,25 @@ class Duties:
     ) -> list[Draft]:
         assert incident.end is not None
         service = self.target_label(incident.service_id)
-        drafts: list[Draft] = []
-        for customer_id, _status, _next_attempt_at in told:
-            customer = self.topology.customers.get(customer_id or "")
-            if customer is None:
-                continue
-            rendered = templates.recovery(
+        found = (self.topology.customers.get(customer_id or "") for customer_id, _, _ in told)
+        end = incident.end
+        drafts = self.per_customer(
+            "recovery", incident.id, [c for c in found if c is not None],
+            self.outage_recipients,
+            lambda customer: templates.recovery(
                 self.style,
                 customer_name=customer.name,
                 service=service,
                 start=incident.start,
-                end=incident.end,
+                end=end,
                 incident_id=incident.id,
-            )
-            drafts.append(
-                Draft(
-                    f"recovery:{incident.id}:{customer.id}",
-                    "recovery",
-                    self.outage_recipients(customer),
-                    rendered,
-                    customer_id=customer.id,
-                    incident_id=incident.id,
-                    # Due now; not sent before the outage e-mail it follows while that one is
-                    # pending or being sent (the claim says so, monitor.store.outbox.claim).
-                    # Never a time copied from it: a lease's end (5 minutes later) is not when
-                    # it will be accepted.
-                    follows=f"outage:{incident.id}:{customer.id}",  # one thread
-                )
-            )
+            ),
+            incident_id=incident.id,
+            # Due now; not sent before the outage e-mail it follows while that one is pending
+            # or being sent (the claim says so, monitor.store.outbox.claim). Never a time
+            # copied from it: a lease's end (5 minutes later) is not when it will be accepted.
+            follows="outage",  # one thread
+        )
         if self.operators:
             rendered = templates.operator_recovery(
                 self.style,

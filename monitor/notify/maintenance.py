@@ -64,31 +64,25 @@ def window_customers(duties: Duties, window: WindowRecord) -> list[str]:
 
 
 def notice_drafts(duties: Duties, window: WindowRecord) -> list[Draft]:
-    drafts = []
-    for customer_id in window_customers(duties, window):
-        customer = duties.topology.customers[customer_id]
+    def services(customer_id: str) -> list[str]:
         depends_on = duties.topology.dependencies(customer_id)
-        services = [duties.target_label(s) for s in window.service_ids if s in depends_on]
-        rendered = templates.maintenance_notice(
+        return [duties.target_label(s) for s in window.service_ids if s in depends_on]
+
+    return duties.per_customer(
+        "maintenance", window.id,
+        [duties.topology.customers[c] for c in window_customers(duties, window)],
+        lambda customer: (customer.contacts.technical.email,),  # D-3: the technical contact
+        lambda customer: templates.maintenance_notice(
             duties.style,
             customer_name=customer.name,
-            services=services,
+            services=services(customer.id),
             start=window.start,
             end=window.end,
             reason=window.reason,
             window_id=window.id,
-        )
-        drafts.append(
-            Draft(
-                f"maintenance:{window.id}:{customer_id}",
-                "maintenance",
-                (customer.contacts.technical.email,),  # D-3: the technical contact
-                rendered,
-                customer_id=customer_id,
-                window_id=window.id,
-            )
-        )
-    return drafts
+        ),
+        window_id=window.id,
+    )
 
 
 def late_maintenance_draft(
