@@ -117,12 +117,12 @@ class Runtime:
                                  **options.notifier_options)
         self.ownership = choose(settings.config, settings, self.db, registry, self.metrics,
                                 self._worker_hello, self.stopping.is_set, routine.step)
-        cluster = self.cluster = self.ownership.cluster
+        self.cluster = self.ownership.cluster  # the cluster's leases, or None (tests read it)
         self.heartbeat = Heartbeat(self.db, clock, settings.monitor.unknown_after,
-                                   cluster.node if cluster is not None else None)
+                                   self.ownership.node)
         self.recorder = Recorder(self.db, checkpoint=settings.storage.history_checkpoint,
                                  dropped=self.metrics.results_dropped,
-                                 fence=cluster.fence_history if cluster is not None else None)
+                                 fence=self.ownership.history_fence())
         self.retention = Retention(self.db, self.metrics, clock, settings.storage.retention)
         self.sessions = sessions = ProbeSessions(
             self._concurrency(settings), clock=clock, resolver=settings.monitor.resolver,
@@ -133,8 +133,7 @@ class Runtime:
             probe_factory=lambda target: build_probe(target.id, target.probe, sessions),
             certificate_check_factory=lambda target: build_certificate_check(
                 target.id, target.probe, sessions),
-            listener=self.notifier, resolver_lookup=sessions.lookup, cluster=cluster,
-            probes_here=self.ownership.probes_here(),
+            listener=self.notifier, resolver_lookup=sessions.lookup, ownership=self.ownership,
         )
         self.jobs = Jobs(routine.table(self), self.ownership.leader, self.metrics,
                          outage=self.db.outage)
