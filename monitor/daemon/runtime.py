@@ -68,6 +68,9 @@ NOTHING_MONITORED = "no targets configured: nothing is monitored"
 # On SIGTERM, a periodic job already running (a flush waiting for a locked database) is
 # waited for this long at most before the daemon goes on stopping.
 JOB_STOP_GRACE = 60.0
+#: The configuration's sections a reload refuses to change: the database, the listening
+#: socket, and the probe ownership strategy (chosen once, at start).
+RESTART_ONLY = ("storage", "http", "cluster")
 
 
 @dataclass
@@ -284,7 +287,7 @@ class Runtime:
         """Build everything ``config`` needs, touching nothing that runs. Raises
         :class:`MonitorError` (a ConfigError naming the setting) when it cannot be."""
         old = self.config
-        if config.storage != old.storage or config.http != old.http or config.cluster != old.cluster:
+        if any(getattr(config, section) != getattr(old, section) for section in RESTART_ONLY):
             raise MonitorError("storage, http and cluster settings change only with a restart")
         if config.statements.auto and not old.statements.auto:
             # Turning statements.auto on: PDF must render here (RenderError refuses).
