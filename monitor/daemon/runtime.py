@@ -45,6 +45,7 @@ from monitor.daemon.loop import give_back_memory
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.ownership import OwnershipPlan, choose
 from monitor.daemon.recorder import Recorder
+from monitor.daemon.resolver import ProbeResolver, ResolverPlan
 from monitor.daemon.retention import Retention
 from monitor.daemon.scheduler import ProbeSchedule
 from monitor.daemon.sla_metrics import SLARefresher
@@ -94,9 +95,10 @@ class Plan:
     watch: WatchPlan
     notifier: NotifierPlan
     ownership: OwnershipPlan
-    resolver: Any  # a new resolver for the probes (monitor.resolver changed), or None
+    resolver: ResolverPlan
     edge: EdgePlan
     jobs: JobsPlan
+    sla_metrics: Settings
 
 
 def build_runtime(settings: Settings, options: Options | None = None) -> Runtime:
@@ -131,6 +133,7 @@ class Runtime:
             self._concurrency(settings), clock=clock, resolver=settings.monitor.resolver,
             max_body_memory=settings.monitor.max_body_memory,
         )
+        self.resolver = ProbeResolver(sessions, settings.monitor.resolver)
         self.watch = Watch(
             settings, self.db, self.recorder, self.metrics, clock,
             probe_factory=lambda target: build_probe(target.id, target.probe, sessions),
@@ -293,29 +296,27 @@ class Runtime:
             # Turning statements.auto on: PDF must render here (RenderError refuses).
             await asyncio.to_thread(check_pdf)
         settings = Settings.from_config(config)
-        resolver = None
-        if config.monitor.resolver.nameservers != old.monitor.resolver.nameservers:
-            resolver = self.sessions.prepare_resolver(config.monitor.resolver)
+        resolver = self.resolver.prepare(settings)  # new name servers: a new resolver
         watch = self.watch.prepare(settings)  # every new or changed probe, with tls.ca_file
         notifier = self.notifier.prepare(settings)  # a new SMTP transport, with its secret
-        edge = self.edge.prepare(settings)
+        edge = self.edge.prepare(settings)  # the API tokens and link keys, re-read
         jobs = self.jobs.prepare(settings)
+        sla_metrics = self.sla_metrics.prepare(settings)
         # Last: probe workers build their new shards (refused: they abort, nothing changed).
         ownership = await self.ownership.prepare(settings)
-        return Plan(settings, watch, notifier, ownership, resolver, edge, jobs)
+        return Plan(settings, watch, notifier, ownership, resolver, edge, jobs, sla_metrics)
 
     def apply(self, plan: Plan) -> None:
         """Put a prepared configuration in force; nothing here can fail half-way."""
         self.settings = plan.settings
-        if plan.resolver is not None:
-            self.sessions.use_resolver(plan.resolver)
+        self.resolver.apply(plan.resolver)
         self.notifier.apply(plan.notifier)
         self.watch.apply(plan.watch)
         self.schedule.set_targets(plan.ownership.intervals)
         self.ownership.apply(plan.ownership)
         self.certificate_schedule.set_targets(self.watch.certificate_targets())
         self.edge.apply(plan.edge)
-        self.running_month.apply(plan.settings)
+        self.sla_metrics.apply(plan.sla_metrics)
         # A customer the reload added has its series at the next scrape, not a refresh later.
         self.jobs.apply(plan.jobs)
         # The new probes and configuration live until the next reload (the module docstring); what
