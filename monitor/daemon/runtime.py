@@ -122,7 +122,6 @@ class Runtime:
                                  **options.notifier_options)
         self.ownership = choose(settings.config, settings, self.db, registry, self.metrics,
                                 self._worker_hello, self.stopping.is_set, routine.step)
-        self.cluster = self.ownership.cluster  # the cluster's leases, or None (tests read it)
         self.heartbeat = Heartbeat(self.db, clock, settings.monitor.unknown_after,
                                    self.ownership.node)
         self.recorder = Recorder(self.db, checkpoint=settings.storage.history_checkpoint,

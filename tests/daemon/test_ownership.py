@@ -1,6 +1,6 @@
 """Probe ownership (:mod:`monitor.daemon.ownership`): one strategy chosen at start from the
 configuration, answering what the runtime asks without ``if cluster`` / ``if workers``.
-(The cluster's strategy runs in tests/cluster: it needs PostgreSQL.)"""
+(The cluster's strategy runs whole in tests/cluster; its answers here need PostgreSQL.)"""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor import daemon as daemon_package
+import monitor
 from monitor.config import Settings, parse_config
 from monitor.daemon.metrics import DaemonMetrics
-from monitor.daemon.ownership import Alone, InWorkers, choose
+from monitor.daemon.ownership import Alone, InCluster, InWorkers, choose
 from monitor.daemon.routine import step
 from monitor.store import Database
 from tests.support import FAST
@@ -65,6 +65,27 @@ async def test_probe_workers_share_the_targets_and_add_no_job(tmp_path: Path) ->
     assert (workers.node, workers.history_fence(), workers.reopens_flaps) == (None, None, True)
 
 
+async def test_a_cluster_node_probes_only_what_it_leases_and_votes(pg_url: str) -> None:
+    text = (CONFIG.replace("WORKERS", "0").replace("sqlite+aiosqlite:///DB", pg_url)
+            + "cluster: {node: node-a, vantage: east, vantages: [east, west]}\n")
+    settings = Settings.from_config(parse_config(text))
+    registry = CollectorRegistry()
+    db = Database.open(settings.storage.url)
+    try:
+        await db.upgrade()
+        node = choose(settings.config, settings, db, registry, DaemonMetrics(registry),
+                      lambda processes: {}, lambda: False, step)
+        assert isinstance(node, InCluster) and node.node == "node-a"
+        # Nothing leased yet: nothing probed here; history kept per vantage, written only
+        # while the lease holds (the fence); an incident is the quorum's, never a flap's.
+        assert not node.holds("panel") and node.history_key("panel") == "panel@east"
+        assert node.history_fence() is not None and node.reopens_flaps is False
+        assert [job.id for job in node.jobs(settings)] == ["cluster-leases"]
+        assert node.checks() == {"cluster": False}  # no lease is surely ours yet
+    finally:
+        await db.dispose()
+
+
 def alone_settings(tmp_path: Path) -> Settings:
     text = CONFIG.replace("WORKERS", "0").replace("DB", str(tmp_path / "m.db"))
     return Settings.from_config(parse_config(text))
@@ -72,8 +93,9 @@ def alone_settings(tmp_path: Path) -> Settings:
 
 # The parts that use the strategy do not know which one runs: they import neither the
 # cluster nor the probe workers, and no condition of theirs names either.
-STRATEGY_BLIND = ("watch", "incident_book", "runtime", "recorder", "heartbeat", "jobs",
-                  "routine")
+STRATEGY_BLIND = ("app.py", "daemon/watch.py", "daemon/incident_book.py", "daemon/runtime.py",
+                  "daemon/recorder.py", "daemon/heartbeat.py", "daemon/jobs.py",
+                  "daemon/routine.py", "daemon/certificates.py", "daemon/edge.py")
 STRATEGY_MODULES = ("monitor.daemon.cluster", "monitor.daemon.workers")
 
 
@@ -92,7 +114,7 @@ def strategy_branches(source: str) -> list[str]:
 
 @pytest.mark.parametrize("part", STRATEGY_BLIND)
 def test_the_parts_ask_the_strategy_not_which_it_is(part: str) -> None:
-    path = Path(daemon_package.__file__).parent / f"{part}.py"
+    path = Path(monitor.__file__).parent / part
     assert strategy_branches(path.read_text(encoding="utf-8")) == []
 
 
