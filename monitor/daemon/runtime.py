@@ -2,7 +2,8 @@
 
 :func:`build_runtime` only builds (no socket, no task, no connection): the settings, the
 store, the notifier, the probe ownership strategy (:mod:`monitor.daemon.ownership`), the
-heartbeat, the recorder, the probe sessions, the :class:`~monitor.daemon.watch.Watch`, the
+heartbeat, the recorder, the probe sessions and their resolver, the
+:class:`~monitor.daemon.watch.Watch`, the
 job table (:mod:`monitor.daemon.jobs`), the probe schedules and the HTTP edge.
 :meth:`Runtime.start` starts them in order on an :class:`contextlib.AsyncExitStack`: each
 part's teardown is registered as soon as it has started, at the place where, run in
@@ -18,7 +19,9 @@ collector's sight: a full collection then walks only what changed since, instead
 long-lived object several times a minute (measured: the README's "Benchmarks").
 
 A reload is ``prepare`` (build everything the new configuration needs, touching nothing
-that runs; any part may refuse) then ``apply`` (every part's ``apply``, which cannot fail).
+that runs; any part may refuse) then ``apply`` (every part's ``apply``, which cannot fail):
+each field of :class:`Plan` is one part's plan (the watch, the notifier, the probe
+ownership, the probes' resolver, the HTTP edge, the job table, the SLA metrics).
 """
 
 from __future__ import annotations
