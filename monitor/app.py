@@ -109,7 +109,6 @@ class Daemon:
     running_month = _part("running_month")
     sla_metrics = _part("sla_metrics")
     web = _part("web")
-    cluster = _part("cluster")
 
     @property
     def workers(self) -> Any:

@@ -55,17 +55,21 @@ class SteadyClock:
     1010.0
     >>> clock.offset()               # the wall clock is an hour ahead of it now
     3600.0
+    >>> SteadyClock(steady=lambda: 70.0, base=clock.base()).timestamp()  # the same time
+    1020.0
     """
 
     def __init__(
         self,
         wall: Callable[[], float] = time.time,
         steady: Callable[[], float] = _steady_seconds,
+        base: tuple[float, float] | None = None,
     ) -> None:
+        """``base``: another clock's :meth:`base`, to read the same time as it (a probe
+        worker reads the daemon's); by default, the wall and steady seconds now."""
         self._wall = wall
         self._steady = steady
-        self._base_wall = wall()
-        self._base_steady = steady()
+        self._base_wall, self._base_steady = base if base is not None else (wall(), steady())
 
     def timestamp(self) -> float:
         """Seconds since the epoch, as the wall clock said at start plus the time since."""

@@ -2,8 +2,9 @@
 
 The runner is set up (routes, middlewares; nothing bound) before the parts it serves start,
 so that its cleanup is registered in time to run after theirs; the socket is bound only
-when everything else runs (a request never finds a part missing). The bound port is read
-from the runner's public ``addresses`` (``http.listen`` may say port 0).
+when everything else runs (a request never finds a part missing), by a
+:class:`~monitor.http.serving.CappedListener` that gives the bound port (``http.listen``
+may say port 0).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from monitor.actions.links import LinkKeys, load_link_keys
 from monitor.config import Settings
 from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import TokenSet, load_tokens
-from monitor.http.serving import CappedTCPSite, runner_options
+from monitor.http.serving import CappedListener, runner_options
 
 __all__ = ["EdgePlan", "HTTPEdge"]
 
@@ -40,6 +41,7 @@ class HTTPEdge:
         self.ready = ready
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: CappedListener | None = None
 
     @staticmethod
     def secrets(settings: Settings) -> EdgePlan:
@@ -60,17 +62,20 @@ class HTTPEdge:
         assert self._runner is not None, "setup() first"
         http = self.web.settings.http
         host, _, port = http.listen.rpartition(":")
-        # The header timeout and the connection cap (monitor.http.serving).
-        site = CappedTCPSite(self._runner, host.strip("[]"), int(port),
-                             max_connections=http.max_connections, registry=self.registry)
-        await site.start()
-        addresses = self._runner.addresses
-        self.port = int(addresses[0][1]) if addresses else int(port)
+        # The connection cap (monitor.http.serving); the header timeout is the runner's.
+        self._listener = CappedListener(max_connections=http.max_connections,
+                                        registry=self.registry)
+        self.port = await self._listener.start(self._runner, host.strip("[]"), int(port))
         self.web.bound_url = f"http://{host}:{self.port}"
 
     async def cleanup(self) -> None:
+        """No new connection; those open finish (the runner's cleanup); the socket closed."""
+        if self._listener is not None:
+            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._listener is not None:
+            await self._listener.wait_closed()
 
     def prepare(self, settings: Settings) -> EdgePlan:
         return self.secrets(settings)

@@ -1,11 +1,11 @@
 """Where the detector's events become incidents: written in order, then announced.
 
 The :class:`IncidentBook` hands each event to the
-:class:`~monitor.daemon.journal.IncidentJournal` (retried until written), writes
-it (:mod:`monitor.store.incidents`; in a cluster, as our vantage's vote,
-:func:`monitor.daemon.cluster.vote`), tells the listener (the notifier), and keeps the
-bookkeeping: which incident is open per target, the last one (flap reopening), the
-metrics and the log line.
+:class:`~monitor.daemon.journal.IncidentJournal` (retried until written), writes it as the
+probe ownership strategy says (:mod:`monitor.daemon.ownership`: the incident itself,
+:meth:`IncidentBook.write`, or in a cluster our vantage's vote), tells the listener (the
+notifier), and keeps the bookkeeping: which incident is open per target, the last one
+(flap reopening), the metrics and the log line.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from monitor.clock import Clock
 from monitor.config.topology import Target
-from monitor.daemon.cluster import Cluster, vote
-from monitor.daemon.detector import Blinded, Closed, Event, Opened, Reopened
+from monitor.daemon.detector import Closed, Event, Opened, Reopened
 from monitor.daemon.journal import IncidentJournal, Intent
 from monitor.daemon.metrics import DaemonMetrics
+from monitor.daemon.ownership import Alone
 from monitor.sla import within
 from monitor.store import incidents
 
 if TYPE_CHECKING:
+    from monitor.daemon.ownership import Ownership
     from monitor.store import Database
 
 __all__ = ["IncidentBook", "IncidentListener"]
@@ -46,16 +47,17 @@ class IncidentBook:
         clock: Clock,
         target: Callable[[str], Target | None],
         listener: IncidentListener | None = None,
-        cluster: Cluster | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self.db = db
         self.metrics = metrics
         self.clock = clock
         self.target = target  # the target of an id, None once a reload removed it
         self.listener = listener
-        self.cluster = cluster
+        self.ownership = ownership or Alone()  # who writes a change: the incident, or a vote
         self.deadline = 0.0  # D-1, seconds (set by Watch.apply)
-        self.views: dict[str, str] = {}  # target id -> our vantage's word, as written
+        # Target id -> our vantage's word, as written (only where changes are votes).
+        self.views: dict[str, str] = {}
         self.open_incidents: dict[str, int] = {}  # target id -> incident id (written)
         self.last_incident: dict[str, int] = {}  # for flap reopening
         self.journal = IncidentJournal(self._perform, pending_gauge=metrics.incident_writes_pending)
@@ -96,9 +98,10 @@ class IncidentBook:
     async def _write(self, target_id: str, event: Event) -> int | None:
         """The change in the database, idempotent (a retry after a commit whose answer was
         lost writes nothing twice); the incident's id, or None when there is nothing to do."""
-        now = self.clock.now()
-        if self.cluster is not None:
-            return await self._vote(target_id, event, now)
+        return await self.ownership.write_incident(self, target_id, event, self.clock.now())
+
+    async def write(self, target_id: str, event: Event, now: dt.datetime) -> int | None:
+        """The change as this process's own incident (no vote)."""
         async with self.db.transaction() as tx:
             if isinstance(event, Opened):
                 return await incidents.open_probe_incident(
@@ -118,27 +121,6 @@ class IncidentBook:
                 await incidents.close(tx, incident_id, end=event.end, end_bound=event.end_bound)
                 return incident_id
         return None
-
-    async def _vote(self, target_id: str, event: Event, now: dt.datetime) -> int | None:
-        """The event as our vantage's vote; the incident it opened or closed."""
-        assert self.cluster is not None
-        if isinstance(event, Opened):
-            state, since, bound, detected = "down", event.start, event.start_bound, event.detected_at
-        elif isinstance(event, Closed):
-            state, since, bound, detected = "up", event.end, event.end_bound, now
-        elif isinstance(event, Blinded):
-            state, since, bound, detected = "unknown", event.at, None, event.at
-        else:
-            return None  # no flap reopening in a cluster
-        async with self.db.transaction() as tx:
-            incident_id, written = await vote(
-                self.cluster, tx, target_id, state, since, bound, detected, now
-            )
-        if written:
-            self.views[target_id] = state
-        if incident_id is not None and isinstance(event, Closed):
-            self.open_incidents[target_id] = incident_id  # for _written's bookkeeping
-        return incident_id
 
     def _written(self, target_id: str, event: Event, incident_id: int | None) -> None:
         """Bookkeeping, metrics and the log line once a change is in the database."""

@@ -9,14 +9,19 @@
 *Decision:* no probe workers in a cluster: a node probes only the targets it leases, which
 change while it runs, and more nodes are the cluster's way to add cores.
 
-Every strategy answers the same questions, so the rest of the runtime asks no
+Every strategy answers the same questions, so the rest of the runtime (the
+:class:`~monitor.daemon.watch.Watch`, its incident book, the heartbeat, the recorder) asks no
 ``if cluster`` / ``if workers``: how many processes share the probing, which targets get a
-probe object here, which the probe tick runs, who leads, what it adds to the job table and
-to ``/readyz``, and how it starts, takes a reload (``prepare`` then ``apply``) and stops.
+probe object here, which the probe tick runs, under which key their history is kept and
+who may still write it, whether a flap reopens an incident, how an incident change is
+written (alone: the incident itself; in a cluster: our vantage's vote), who leads, what it
+adds to the job table and to ``/readyz``, and how it starts, takes a reload (``prepare``
+then ``apply``) and stops.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.config import Config, Settings
 from monitor.config.topology import Target
-from monitor.daemon.cluster import Cluster
+from monitor.daemon.cluster import Cluster, CycleResult, vote
+from monitor.daemon.detector import Blinded, Closed, Event, Opened
 from monitor.daemon.jobs import Job, always
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.workers import ProbeWorkers, cpus, probes_here, worker_count
@@ -32,14 +38,18 @@ from monitor.daemon.workers import ProbeWorkers, cpus, probes_here, worker_count
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from monitor.daemon.incident_book import IncidentBook
     from monitor.daemon.watch import Watch
-    from monitor.store import Database
+    from monitor.store import Database, Tx
 
 __all__ = ["Alone", "InCluster", "InWorkers", "Ownership", "OwnershipPlan", "choose"]
 
 Intervals = list[tuple[str, float]]
 #: A step of stopping that logs its failure (monitor.daemon.routine.step).
 Stop = Callable[[str, Callable[[], Awaitable[None]]], Awaitable[None]]
+#: The targets whose history this process may still write, asked inside a flush's
+#: transaction (monitor.daemon.recorder.Recorder).
+Fence = Callable[["Tx"], Awaitable[set[str]]]
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class OwnershipPlan:
 
     intervals: Intervals
     shards: list[list[dict[str, Any]]] = field(default_factory=list)
+    targets: Sequence[Target] = ()
 
 
 class Alone:
@@ -57,9 +68,31 @@ class Alone:
     processes = 0
     cluster: Cluster | None = None
     workers: ProbeWorkers | None = None
+    #: The node this process is (its heartbeat ends only its own open intervals), or None.
+    node: str | None = None
+    #: Whether a target failing again soon after it recovered reopens its incident (a flap).
+    reopens_flaps = True
 
     def probes_here(self) -> Callable[[Target], bool] | None:
+        """Which targets get a probe object in this process (None: all)."""
         return None
+
+    def holds(self, target_id: str) -> bool:
+        """Whether this process probes ``target_id`` now (canaries aside)."""
+        return True
+
+    def history_key(self, target_id: str) -> str:
+        """Under which id a target's probe history is kept."""
+        return target_id
+
+    def history_fence(self) -> Fence | None:
+        """Who may still write a target's history (None: this process, always)."""
+        return None
+
+    async def write_incident(self, book: IncidentBook, target_id: str, event: Event,
+                             now: dt.datetime) -> int | None:
+        """An incident change in the database: the incident's id, or None (nothing to do)."""
+        return await book.write(target_id, event, now)
 
     async def leader(self) -> bool:
         return await always()
@@ -75,7 +108,8 @@ class Alone:
         return [(t.id, t.probe.interval) for t in targets]
 
     async def prepare(self, settings: Settings) -> OwnershipPlan:
-        return OwnershipPlan(self.intervals(settings.topology.targets()))
+        targets = settings.topology.targets()
+        return OwnershipPlan(self.intervals(targets), targets=targets)
 
     def apply(self, plan: OwnershipPlan) -> None:
         pass
@@ -124,9 +158,10 @@ class InWorkers(Alone):
         """Each worker builds its new shard before anything is swapped (never half-applied);
         raises MonitorError when one cannot."""
         assert self.workers is not None
-        own, shards = self.workers.split(list(settings.topology.targets()))
+        targets = settings.topology.targets()
+        own, shards = self.workers.split(list(targets))
         await self.workers.prepare(shards, settings.monitor.resolver.model_dump(mode="json"))
-        return OwnershipPlan(self.intervals(own), shards)
+        return OwnershipPlan(self.intervals(own), shards, targets)
 
     def apply(self, plan: OwnershipPlan) -> None:
         assert self.workers is not None
@@ -139,15 +174,47 @@ class InWorkers(Alone):
 
 class InCluster(Alone):
     """The targets leased to this node are probed here; the leader runs the leader-only
-    jobs, checked in the database at its epoch (exactly once)."""
+    jobs, checked in the database at its epoch (exactly once). An incident is a quorum's:
+    the detector's events are our vantage's votes (:func:`monitor.daemon.cluster.vote`)."""
 
     name = "cluster"
+    reopens_flaps = False  # an incident is the quorum's, not this detector's
 
-    def __init__(self, cluster: Cluster, step: Stop
-                 ) -> None:
+    def __init__(self, cluster: Cluster, step: Stop) -> None:
         self.cluster = self.leases = cluster
+        self.node = cluster.node
         self.step = step
         self.watch: Watch | None = None
+
+    def holds(self, target_id: str) -> bool:
+        return self.leases.holds(target_id) is not None
+
+    def history_key(self, target_id: str) -> str:
+        return self.leases.history_key(target_id)
+
+    def history_fence(self) -> Fence | None:
+        return self.leases.fence_history
+
+    async def write_incident(self, book: IncidentBook, target_id: str, event: Event,
+                             now: dt.datetime) -> int | None:
+        """The event as our vantage's vote; the incident it opened or closed."""
+        if isinstance(event, Opened):
+            state, since, bound, detected = "down", event.start, event.start_bound, event.detected_at
+        elif isinstance(event, Closed):
+            state, since, bound, detected = "up", event.end, event.end_bound, now
+        elif isinstance(event, Blinded):
+            state, since, bound, detected = "unknown", event.at, None, event.at
+        else:
+            return None  # no flap reopening in a cluster
+        async with book.db.transaction() as tx:
+            incident_id, written = await vote(
+                self.leases, tx, target_id, state, since, bound, detected, now
+            )
+        if written:
+            book.views[target_id] = state
+        if incident_id is not None and isinstance(event, Closed):
+            book.open_incidents[target_id] = incident_id  # for the book's bookkeeping
+        return incident_id
 
     async def leader(self) -> bool:
         return await self.leases.still_leading()
@@ -159,13 +226,30 @@ class InCluster(Alone):
 
     async def cycle(self) -> None:
         assert self.watch is not None
-        self.watch.leases_changed(await self.leases.cycle())
+        self._moved(self.watch, await self.leases.cycle())
+
+    @staticmethod
+    def _moved(watch: Watch, change: CycleResult) -> None:
+        gained = {t: change.views.get(t) for t in change.gained}
+        watch.probing_moved(change.lost, gained, change.open_incidents)
+
+    def _divide(self, targets: Sequence[Target]) -> None:
+        """The targets the nodes of our vantage divide; canaries every node probes (R-M2)."""
+        self.leases.set_targets(
+            {t.id: t.probe.interval for t in targets if t.kind != "canary"},
+            everywhere=[t.id for t in targets if t.kind == "canary"],
+        )
 
     async def start(self, watch: Watch, settings: Settings) -> Intervals:
         self.watch = watch
         watch.blindness.scope = {"node": self.leases.node, "vantage": self.leases.vantage}
-        watch.leases_changed(await self.leases.start())
-        return self.intervals(settings.topology.targets())
+        targets = settings.topology.targets()
+        self._divide(targets)
+        self._moved(watch, await self.leases.start())
+        return self.intervals(targets)
+
+    def apply(self, plan: OwnershipPlan) -> None:
+        self._divide(plan.targets)
 
     def checks(self) -> dict[str, bool]:
         return {"cluster": self.leases.sure()}  # our leases are certainly ours

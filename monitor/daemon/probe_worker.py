@@ -118,11 +118,8 @@ class Worker:
 
         from monitor.daemon.scheduler import ProbeSchedule
 
-        clock = SteadyClock()
-        base = hello.get("clock")
-        if base is not None:  # the daemon's clock: both processes stamp the same times
-            clock._base_wall, clock._base_steady = base
-        self.clock = clock
+        base = hello.get("clock")  # the daemon's clock: both processes stamp the same times
+        self.clock = clock = SteadyClock(base=tuple(base) if base is not None else None)
         self.out = out
         self.sessions = ProbeSessions(
             hello["max_concurrency"],

@@ -2,7 +2,8 @@
 
 :func:`build_runtime` only builds (no socket, no task, no connection): the settings, the
 store, the notifier, the probe ownership strategy (:mod:`monitor.daemon.ownership`), the
-heartbeat, the recorder, the probe sessions, the :class:`~monitor.daemon.watch.Watch`, the
+heartbeat, the recorder, the probe sessions and their resolver, the
+:class:`~monitor.daemon.watch.Watch`, the
 job table (:mod:`monitor.daemon.jobs`), the probe schedules and the HTTP edge.
 :meth:`Runtime.start` starts them in order on an :class:`contextlib.AsyncExitStack`: each
 part's teardown is registered as soon as it has started, at the place where, run in
@@ -18,7 +19,9 @@ collector's sight: a full collection then walks only what changed since, instead
 long-lived object several times a minute (measured: the README's "Benchmarks").
 
 A reload is ``prepare`` (build everything the new configuration needs, touching nothing
-that runs; any part may refuse) then ``apply`` (every part's ``apply``, which cannot fail).
+that runs; any part may refuse) then ``apply`` (every part's ``apply``, which cannot fail):
+each field of :class:`Plan` is one part's plan (the watch, the notifier, the probe
+ownership, the probes' resolver, the HTTP edge, the job table, the SLA metrics).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from monitor.daemon.loop import give_back_memory
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.ownership import OwnershipPlan, choose
 from monitor.daemon.recorder import Recorder
+from monitor.daemon.resolver import ProbeResolver, ResolverPlan
 from monitor.daemon.retention import Retention
 from monitor.daemon.scheduler import ProbeSchedule
 from monitor.daemon.sla_metrics import SLARefresher
@@ -68,6 +72,9 @@ NOTHING_MONITORED = "no targets configured: nothing is monitored"
 # On SIGTERM, a periodic job already running (a flush waiting for a locked database) is
 # waited for this long at most before the daemon goes on stopping.
 JOB_STOP_GRACE = 60.0
+#: The configuration's sections a reload refuses to change: the database, the listening
+#: socket, and the probe ownership strategy (chosen once, at start).
+RESTART_ONLY = ("storage", "http", "cluster")
 
 
 @dataclass
@@ -91,9 +98,10 @@ class Plan:
     watch: WatchPlan
     notifier: NotifierPlan
     ownership: OwnershipPlan
-    resolver: Any  # a new resolver for the probes (monitor.resolver changed), or None
+    resolver: ResolverPlan
     edge: EdgePlan
     jobs: JobsPlan
+    sla_metrics: Settings
 
 
 def build_runtime(settings: Settings, options: Options | None = None) -> Runtime:
@@ -117,24 +125,23 @@ class Runtime:
                                  **options.notifier_options)
         self.ownership = choose(settings.config, settings, self.db, registry, self.metrics,
                                 self._worker_hello, self.stopping.is_set, routine.step)
-        cluster = self.cluster = self.ownership.cluster
         self.heartbeat = Heartbeat(self.db, clock, settings.monitor.unknown_after,
-                                   cluster.node if cluster is not None else None)
+                                   self.ownership.node)
         self.recorder = Recorder(self.db, checkpoint=settings.storage.history_checkpoint,
                                  dropped=self.metrics.results_dropped,
-                                 fence=cluster.fence_history if cluster is not None else None)
+                                 fence=self.ownership.history_fence())
         self.retention = Retention(self.db, self.metrics, clock, settings.storage.retention)
         self.sessions = sessions = ProbeSessions(
             self._concurrency(settings), clock=clock, resolver=settings.monitor.resolver,
             max_body_memory=settings.monitor.max_body_memory,
         )
+        self.resolver = ProbeResolver(sessions, settings.monitor.resolver)
         self.watch = Watch(
             settings, self.db, self.recorder, self.metrics, clock,
             probe_factory=lambda target: build_probe(target.id, target.probe, sessions),
             certificate_check_factory=lambda target: build_certificate_check(
                 target.id, target.probe, sessions),
-            listener=self.notifier, resolver_lookup=sessions.lookup, cluster=cluster,
-            probes_here=self.ownership.probes_here(),
+            listener=self.notifier, resolver_lookup=sessions.lookup, ownership=self.ownership,
         )
         self.jobs = Jobs(routine.table(self), self.ownership.leader, self.metrics,
                          outage=self.db.outage)
@@ -285,35 +292,33 @@ class Runtime:
         """Build everything ``config`` needs, touching nothing that runs. Raises
         :class:`MonitorError` (a ConfigError naming the setting) when it cannot be."""
         old = self.config
-        if config.storage != old.storage or config.http != old.http or config.cluster != old.cluster:
+        if any(getattr(config, section) != getattr(old, section) for section in RESTART_ONLY):
             raise MonitorError("storage, http and cluster settings change only with a restart")
         if config.statements.auto and not old.statements.auto:
             # Turning statements.auto on: PDF must render here (RenderError refuses).
             await asyncio.to_thread(check_pdf)
         settings = Settings.from_config(config)
-        resolver = None
-        if config.monitor.resolver.nameservers != old.monitor.resolver.nameservers:
-            resolver = self.sessions.prepare_resolver(config.monitor.resolver)
+        resolver = self.resolver.prepare(settings)  # new name servers: a new resolver
         watch = self.watch.prepare(settings)  # every new or changed probe, with tls.ca_file
         notifier = self.notifier.prepare(settings)  # a new SMTP transport, with its secret
-        edge = self.edge.prepare(settings)
+        edge = self.edge.prepare(settings)  # the API tokens and link keys, re-read
         jobs = self.jobs.prepare(settings)
+        sla_metrics = self.sla_metrics.prepare(settings)
         # Last: probe workers build their new shards (refused: they abort, nothing changed).
         ownership = await self.ownership.prepare(settings)
-        return Plan(settings, watch, notifier, ownership, resolver, edge, jobs)
+        return Plan(settings, watch, notifier, ownership, resolver, edge, jobs, sla_metrics)
 
     def apply(self, plan: Plan) -> None:
         """Put a prepared configuration in force; nothing here can fail half-way."""
         self.settings = plan.settings
-        if plan.resolver is not None:
-            self.sessions.use_resolver(plan.resolver)
+        self.resolver.apply(plan.resolver)
         self.notifier.apply(plan.notifier)
         self.watch.apply(plan.watch)
         self.schedule.set_targets(plan.ownership.intervals)
         self.ownership.apply(plan.ownership)
         self.certificate_schedule.set_targets(self.watch.certificate_targets())
         self.edge.apply(plan.edge)
-        self.running_month.apply(plan.settings)
+        self.sla_metrics.apply(plan.sla_metrics)
         # A customer the reload added has its series at the next scrape, not a refresh later.
         self.jobs.apply(plan.jobs)
         # The new probes and configuration live until the next reload (the module docstring); what

@@ -61,6 +61,7 @@ from prometheus_client.registry import Collector
 
 from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock
+from monitor.config import Settings
 from monitor.sla import CustomerReport, MonthPeriod, Policy, error_budget_seconds, next_tier
 
 __all__ = ["CUSTOMER_SERIES", "CustomerSLAMetrics", "SLAMetrics", "SLARefresher"]
@@ -171,6 +172,13 @@ class SLARefresher:
         self.running = running
         self.clock = clock
         self.metrics = SLAMetrics(registry)
+
+    def prepare(self, settings: Settings) -> Settings:
+        """A reload: nothing to build; the next refresh reads and computes everything."""
+        return settings
+
+    def apply(self, settings: Settings) -> None:
+        self.running.apply(settings)
 
     async def refresh(self) -> None:
         metrics = self.metrics

@@ -20,6 +20,13 @@ notifier), retried until they are, so a database that is locked or away delays a
 incident and its e-mails but never loses them. Every result goes to the probe
 history (:class:`monitor.daemon.recorder.Recorder`) and the metrics.
 
+Who probes which target is not Watch's question: the probe ownership strategy chosen at
+start (:mod:`monitor.daemon.ownership`: alone, probe worker processes, cluster leases)
+says which targets get a probe object here, which the probe tick runs, under which key
+their history is kept, whether a flap reopens an incident and how an incident change is
+written; when the targets probed here move (a cluster's leases), it calls
+:meth:`Watch.probing_moved`.
+
 A reload is prepared first (:meth:`Watch.prepare` builds every new or changed
 probe, reading ``tls.ca_file``; it may fail and changes nothing) and then
 applied (:meth:`Watch.apply`, which cannot fail): detector state of kept
@@ -32,7 +39,7 @@ import asyncio
 import datetime as dt
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,7 +51,6 @@ from monitor.config.settings import Settings
 from monitor.config.topology import Target, Topology
 from monitor.daemon.blindness import Blindness, Lookup
 from monitor.daemon.certificates import Certificates
-from monitor.daemon.cluster import Cluster, CycleResult
 from monitor.daemon.detector import (
     Blinded,
     Detector,
@@ -54,6 +60,7 @@ from monitor.daemon.detector import (
 )
 from monitor.daemon.incident_book import IncidentBook, IncidentListener
 from monitor.daemon.metrics import PHASES, STATE_VALUE, DaemonMetrics
+from monitor.daemon.ownership import Alone, Ownership
 from monitor.daemon.recorder import Recorder
 from monitor.probes import CertificateCheck, Probe, ProbeResult
 from monitor.redact import redact
@@ -115,16 +122,14 @@ class Watch:
         certificate_check_factory: CertificateCheckFactory | None = None,
         listener: IncidentListener | None = None,
         resolver_lookup: ResolverLookup | None = None,
-        cluster: Cluster | None = None,
-        probes_here: Callable[[Target], bool] | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self.db = db
-        # In a cluster, only the targets this node leases are probed, and the
-        # detector's events are our vantage's votes (monitor.daemon.cluster.vote).
-        self.cluster = cluster
-        # Which targets get a probe object in this process (all, unless probe workers probe
-        # them: monitor.daemon.workers.probed_here); results of the others come to handle().
-        self.probes_here = probes_here
+        # Who probes which target (monitor.daemon.ownership), chosen once at start.
+        self.ownership = ownership = ownership or Alone()
+        # Which targets get a probe object in this process (None: all); results of the
+        # others come to handle().
+        self.probes_here = ownership.probes_here()
         self.resolver_lookup = resolver_lookup
         self.recorder = recorder
         self.metrics = metrics
@@ -132,13 +137,13 @@ class Watch:
         self.probe_factory = probe_factory
         self.certificate_check_factory = certificate_check_factory
         self.blindness = Blindness(db, metrics)
-        self.certificates = Certificates(metrics, self._probed_here)
+        self.certificates = Certificates(metrics, ownership.holds)
         self.targets: dict[str, Target] = {}
         self.canaries: list[Target] = []
         self.by_name: frozenset[str] = frozenset()  # watched targets probed by host name
         self.probes: dict[str, Probe] = {}
         self.detectors: dict[str, Detector] = {}
-        self.book = IncidentBook(db, metrics, clock, self.targets.get, listener, cluster)
+        self.book = IncidentBook(db, metrics, clock, self.targets.get, listener, ownership)
         # What tests and the runtime read: the journal, the open incidents, our votes.
         self.journal = self.book.journal
         self.open_incidents = self.book.open_incidents
@@ -148,10 +153,6 @@ class Watch:
     @property
     def certificate_checks(self) -> dict[str, CertificateCheck]:
         return self.certificates.checks
-
-    def _probed_here(self, target_id: str) -> bool:
-        """Whether this node probes ``target_id`` (in a cluster: it holds its lease)."""
-        return self.cluster is None or self.cluster.holds(target_id) is not None
 
     # --- configuration -------------------------------------------------------------------------
 
@@ -193,8 +194,8 @@ class Watch:
                 self.probes.pop(target_id, None)  # changed, and probed elsewhere now
         self.probes.update(plan.probes)
         self.certificates.apply(removed, plan.certificate_checks)
-        # In a cluster an incident is a quorum's, not this detector's: no flap reopening.
-        flap_window = FLAP_WINDOW if self.cluster is None else dt.timedelta(0)
+        # Where an incident is a quorum's, not this detector's: no flap reopening.
+        flap_window = FLAP_WINDOW if self.ownership.reopens_flaps else dt.timedelta(0)
         for target_id, target in plan.targets.items():
             old = self.detectors.get(target_id)
             self.detectors[target_id] = Detector(
@@ -217,27 +218,22 @@ class Watch:
             self._lookup(plan.resolver_canary),
         )
         self.metrics.targets.set(len(self.targets))
-        if self.cluster is not None:
-            self.cluster.set_targets(
-                {t.id: t.probe.interval for t in self.targets.values() if t.kind != "canary"},
-                everywhere=[c.id for c in self.canaries],
-            )
 
-    def leases_changed(self, change: CycleResult) -> None:
-        """Targets this node now probes start afresh (a new run of history, the
-        detector at our vantage's last word); those it lost are forgotten unwritten."""
-        cluster = self.cluster
-        if cluster is None:
-            return
-        for target_id in change.lost:
-            self.recorder.discard(cluster.history_key(target_id))
+    def probing_moved(self, lost: Iterable[str], gained: Mapping[str, str | None],
+                      open_incidents: Collection[str]) -> None:
+        """The targets probed here changed (a cluster's leases): those now probed here start
+        afresh (a new run of history, the detector at our vantage's last word, ``gained``:
+        target id -> that word, if any; ``open_incidents``: those with an incident open);
+        those lost are forgotten unwritten."""
+        history_key = self.ownership.history_key
+        for target_id in lost:
+            self.recorder.discard(history_key(target_id))
             self.views.pop(target_id, None)
-        for target_id in change.gained:
-            self.recorder.discard(cluster.history_key(target_id))
-            view = change.views.get(target_id)
+        for target_id, view in gained.items():
+            self.recorder.discard(history_key(target_id))
             if view is not None:
                 self.views[target_id] = view
-            voting_down = view == "down" or (view is None and target_id in change.open_incidents)
+            voting_down = view == "down" or (view is None and target_id in open_incidents)
             detector = self.detectors.get(target_id)
             if detector is not None:
                 detector.state = TargetState(incident_open=voting_down)
@@ -268,11 +264,10 @@ class Watch:
     # --- results -------------------------------------------------------------------------------
 
     async def run_probe(self, target_id: str) -> None:
-        cluster = self.cluster
-        if cluster is not None and cluster.holds(target_id) is None:
+        if not self.ownership.holds(target_id):
             target = self.targets.get(target_id)
             if target is None or target.kind != "canary":
-                return  # another node of our vantage probes it
+                return  # another node of our vantage probes it (canaries: every node)
         probe = self.probes.get(target_id)
         if probe is not None:
             await self.handle(await probe.check())
@@ -316,7 +311,7 @@ class Watch:
         )
         for event in events:
             await self._apply(target, event)
-        if self.cluster is not None and not events:
+        if not events and target.id in self.views:  # our vantage's word: only where we vote
             self._revote(target, counted)
 
     def _revote(self, target: Target, counted: str) -> None:
@@ -362,8 +357,7 @@ class Watch:
                     p: getattr(result, p) for p in PHASES if getattr(result, p) is not None
                 },
             }
-        key = target.id if self.cluster is None else self.cluster.history_key(target.id)
-        self.recorder.record(key, state, result.at, latency_ms, failure)
+        self.recorder.record(self.ownership.history_key(target.id), state, result.at, latency_ms, failure)
         # Once per probe: plain dict stores and cached label children (monitor.daemon.metrics).
         metrics = self.metrics
         metrics.probe_state.set((target.id, target.kind), STATE_VALUE[state])

@@ -14,6 +14,10 @@ send a request's header, and how many connections may be open at once.
 
 Without them, 500 idle sockets stayed open for 30 s, each a file descriptor and a task
 of the daemon that probes.
+
+Only aiohttp's public API: the runner's ``server`` (a ``web.Server``, aiohttp's low-level
+server) is the protocol factory that :class:`CappedListener` hands to asyncio's
+``create_server`` in front of the cap; the bound port is read from the listening sockets.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from monitor.config.schema import HTTPServer
 
-__all__ = ["CappedTCPSite", "runner_options"]
+__all__ = ["CappedListener", "runner_options"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,7 @@ _REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\n"
             b"Content-Length: 33\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
             b"Too many connections; try again.\n")
 _WARN_EVERY = 60.0  # seconds between two log lines about refused connections
+_BACKLOG = 128  # connections waiting to be accepted (web.TCPSite's default)
 
 
 def runner_options(http: HTTPServer) -> dict[str, Any]:
@@ -53,48 +58,62 @@ class _Refused(asyncio.Protocol):
         transport.close()
 
 
-class CappedTCPSite(web.TCPSite):
-    """``web.TCPSite`` that accepts at most ``max_connections`` open connections.
+class CappedListener:
+    """A listening socket that serves an aiohttp runner with at most ``max_connections``
+    open connections (what ``web.TCPSite`` does, with the cap in front of the server).
 
-    >>> CappedTCPSite.__mro__[1].__name__
-    'TCPSite'
+    Start it after ``runner.setup()``; at the end, :meth:`close` it (no new connection),
+    then ``runner.cleanup()`` (the open ones finish), then :meth:`wait_closed`.
+
+    >>> CappedListener(max_connections=1).port is None
+    True
     """
 
-    __slots__ = ("_counter", "_limit", "_warned_at")
-
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, *,
-                 max_connections: int, registry: CollectorRegistry | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(runner, host, port, **kwargs)
-        self._limit = max_connections
-        self._warned_at = -_WARN_EVERY
-        self._counter = Counter(
+    def __init__(self, *, max_connections: int, registry: CollectorRegistry | None = None
+                 ) -> None:
+        self.max_connections = max_connections
+        self.port: int | None = None  # the bound port, once listening
+        self.counter = Counter(
             "sla_monitor_http_connections_refused_total",
             "HTTP connections refused (503) because http.max_connections were open",
             registry=registry) if registry is not None else None
+        self.listening: asyncio.Server | None = None
+        self.warned_at = -_WARN_EVERY
 
-    def _protocol(self) -> asyncio.Protocol:
-        server = self._runner.server
-        assert server is not None
-        # A connection is counted from its connection_made, called right after this.
-        if len(server.connections) < self._limit:
-            return server()
-        if self._counter is not None:
-            self._counter.inc()
+    async def start(self, runner: web.BaseRunner, host: str, port: int) -> int:
+        """Listen on ``host``:``port`` (port 0: any free one); the bound port."""
+        server = runner.server
+        if server is None:
+            raise RuntimeError("runner.setup() first")
+
+        def protocol() -> asyncio.BaseProtocol:
+            # A connection is counted from its connection_made, called right after this.
+            if len(server.connections) < self.max_connections:
+                return server()
+            return self.refuse()
+
+        loop = asyncio.get_running_loop()
+        self.listening = await loop.create_server(protocol, host, port, backlog=_BACKLOG)
+        sockets = self.listening.sockets
+        self.port = int(sockets[0].getsockname()[1]) if sockets else port
+        return self.port
+
+    def refuse(self) -> asyncio.Protocol:
+        if self.counter is not None:
+            self.counter.inc()
         now = time.monotonic()
-        if now - self._warned_at >= _WARN_EVERY:
-            self._warned_at = now
+        if now - self.warned_at >= _WARN_EVERY:
+            self.warned_at = now
             log.warning("HTTP connection refused: too many open", extra={
-                "max_connections": self._limit})
+                "max_connections": self.max_connections})
         return _Refused()
 
-    async def start(self) -> None:
-        # web.TCPSite.start, with the cap's protocol factory in place of the server itself.
-        await web.BaseSite.start(self)
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._protocol, self._host, self._port, ssl=self._ssl_context,
-            backlog=self._backlog, reuse_address=self._reuse_address,
-            reuse_port=self._reuse_port)
-        sockets = self._server.sockets
-        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+    def close(self) -> None:
+        """No new connection (those open go on until the runner's cleanup)."""
+        if self.listening is not None:
+            self.listening.close()
+
+    async def wait_closed(self) -> None:
+        if self.listening is not None:
+            await self.listening.wait_closed()
+            self.listening = None

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.config.schema import HTTPServer
 from monitor.http import Readiness, make_app
-from monitor.http.serving import CappedTCPSite, runner_options
+from monitor.http.serving import CappedListener, runner_options
 
 SLACK = 1.0  # seconds past the timeout (a loaded CI machine)
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -32,13 +32,14 @@ async def server(header_timeout: float, max_connections: int
     registry = CollectorRegistry()
     runner = web.AppRunner(make_app(registry, ready), access_log=None, **runner_options(http))
     await runner.setup()
-    site = CappedTCPSite(runner, "127.0.0.1", 0, max_connections=http.max_connections,
-                         registry=registry)
-    await site.start()
+    listener = CappedListener(max_connections=http.max_connections, registry=registry)
+    port = await listener.start(runner, "127.0.0.1", 0)
     try:
-        yield site._server.sockets[0].getsockname()[1], registry  # type: ignore[union-attr]
+        yield port, registry
     finally:
+        listener.close()
         await runner.cleanup()
+        await listener.wait_closed()
 
 
 async def closed_after(port: int, send: Callable[[asyncio.StreamWriter], asyncio.Future[None]]
