@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import doctest
+import functools
 import importlib
 import logging
 import re
@@ -70,7 +71,9 @@ def _runtime_nodes(node: ast.AST) -> Iterator[ast.AST]:
         yield from _runtime_nodes(child)
 
 
+@functools.cache
 def _tree(name: str) -> ast.Module:
+    """The module's syntax tree, parsed once per test process (the checks only read it)."""
     return ast.parse(MODULES[name].read_text(encoding="utf-8"), str(MODULES[name]))
 
 

@@ -122,6 +122,7 @@ def test_watchdog_settings_from_the_environment() -> None:
     assert not SystemdNotifier.from_environment({"NOTIFY_SOCKET": "vsock:2:1234"}).enabled
 
 
+@pytest.mark.slow
 async def test_watchdog_pings_at_half_the_timeout_only_while_progress_advances(
     notify_socket: tuple[socket.socket, str], caplog: pytest.LogCaptureFixture
 ) -> None:

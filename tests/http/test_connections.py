@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -66,6 +67,7 @@ async def test_an_idle_connection_is_closed_after_the_header_timeout() -> None:
         assert data == b""
 
 
+@pytest.mark.slow
 async def test_half_a_header_is_closed_after_the_header_timeout() -> None:
     async def half(writer: asyncio.StreamWriter) -> None:
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")

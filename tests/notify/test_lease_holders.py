@@ -10,6 +10,7 @@ import datetime as dt
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -50,6 +51,7 @@ def test_who_is_gone() -> None:
     assert owners.alive(f"{me.prefix}١٢:1:x-0", me.prefix)  # ASCII digits only
 
 
+@pytest.mark.slow
 async def test_the_running_worker_releases_a_dead_senders_lease_within_seconds(
     sessions: async_sessionmaker[AsyncSession],
     db: Database,

@@ -116,6 +116,7 @@ async def test_endless_body_under_a_large_bound_ends_at_the_deadline(
     assert result.failure_class == "timeout"
 
 
+@pytest.mark.slow
 async def test_slow_drip_ends_at_the_deadline(
     sessions: ProbeSessions, server: TargetServer
 ) -> None:
@@ -206,6 +207,7 @@ async def test_bodies_that_are_not_the_json_expected(
     assert (result.failure_class, result.detail) == ("condition", detail)
 
 
+@pytest.mark.slow
 async def test_very_slow_first_byte(sessions: ProbeSessions, server: TargetServer) -> None:
     result, elapsed = await timed_check(sessions, server.url("/hostile/slow-first-byte"), timeout=1)
     assert within(elapsed, 1)
@@ -224,6 +226,7 @@ def _hostile_cases() -> Iterator[tuple[str, dict[str, Any], str]]:
     yield "/hostile/slow-first-byte", {}, "timeout"
 
 
+@pytest.mark.slow
 async def test_all_at_once_end_within_their_timeout(
     sessions: ProbeSessions, server: TargetServer
 ) -> None:
