@@ -58,11 +58,12 @@ Case = tuple[Place, str, dt.datetime, int, int, list[Event]]
 
 @st.composite
 def lives(draw: st.DrawFn, before: tuple[int, int], after: tuple[int, int],
-          deadlines: tuple[str, ...], least: int, most: int) -> Case:
-    """A place, its claim deadline (R-C1), a start ``before`` days (and some minutes)
+          deadlines: tuple[str, ...], least: int, most: int,
+          places: tuple[Place, ...] = PLACES) -> Case:
+    """A place (of ``places``), its claim deadline (R-C1), a start ``before`` days (and some minutes)
     before its month boundary, how many days to live (to ``after`` days past the
     boundary), the local hour of the daily look, and what happens."""
-    place = draw(st.sampled_from(PLACES))
+    place = draw(st.sampled_from(places))
     deadline = draw(st.sampled_from(deadlines))
     start = place.boundary - dt.timedelta(days=draw(st.integers(*before)),
                                           minutes=draw(st.integers(60, 1439)))
@@ -122,10 +123,21 @@ def test_a_few_days_around_a_month_boundary(case: Case) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=5, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(lives(before=(31, 33), after=(1, 15), deadlines=("1d", "2d", "14d"), least=10, most=60))
-def test_whole_months(case: Case) -> None:
+@pytest.mark.parametrize("place", PLACES, ids=[place.why for place in PLACES])
+def test_whole_months(place: Place) -> None:
+    """One whole month at each place (each its own test, so that they run in parallel)."""
+
+    @settings(max_examples=1, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(lives(before=(31, 33), after=(1, 15), deadlines=("1d", "2d", "14d"), least=10,
+                 most=60, places=(place,)))
+    def lived(case: Case) -> None:
+        whole_month(case)
+
+    lived()
+
+
+def whole_month(case: Case) -> None:
     seen = run(case, deep=True)
     assert seen.faces > 500
     assert seen.pdfs == seen.closed  # each closed month's statement PDF was made once
