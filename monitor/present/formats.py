@@ -111,18 +111,33 @@ def format_day(day: dt.date, calendar: str = "gregorian") -> str:
     return day.isoformat()
 
 
+def duration_parts(seconds: float) -> list[tuple[int, int]]:
+    """``5400`` → ``[(1, 1), (30, 2)]``: (count, unit) for every non-zero unit, largest
+    first, exact to the second; units index days, hours, minutes, seconds. Every language
+    writes its durations from these."""
+    rest = max(0, round(seconds))
+    parts = []
+    for unit, (_, size) in enumerate(_UNITS):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append((count, unit))
+    return parts
+
+
+def fractional_seconds(seconds: float) -> float | None:
+    """A duration under 10 s that is not whole, to the hundredth (written as such); else None."""
+    if 0 < seconds < 10 and round(seconds, 2) != round(seconds):
+        return round(seconds, 2)
+    return None
+
+
 def format_duration(seconds: float | None) -> str:
     """``5400`` → ``1 h 30 min``: every non-zero unit, exact to the second; ``-`` for None."""
     if seconds is None:
         return "-"
-    if 0 < seconds < 10 and round(seconds, 2) != round(seconds):
-        return f"{round(seconds, 2):g} s"
-    rest = max(0, round(seconds))
-    parts = []
-    for unit, size in _UNITS:
-        count, rest = divmod(rest, size)
-        if count:
-            parts.append(f"{count} {unit}")
+    if (fraction := fractional_seconds(seconds)) is not None:
+        return f"{fraction:g} s"
+    parts = [f"{count} {_UNITS[unit][0]}" for count, unit in duration_parts(seconds)]
     return " ".join(parts) or "0 s"
 
 

@@ -55,7 +55,7 @@ _PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 # Money as Persian readers name it: the rial and the toman (no ISO code; "IRT" by custom),
 # not CLDR's "ریال ایران".
 _PERSIAN_CURRENCIES = {"IRR": "ریال", "IRT": "تومان"}
-_PERSIAN_UNITS = (("روز", 86400), ("ساعت", 3600), ("دقیقه", 60), ("ثانیه", 1))
+_PERSIAN_UNITS = ("روز", "ساعت", "دقیقه", "ثانیه")  # formats.duration_parts' units
 
 
 def N_(message: str) -> str:
@@ -156,14 +156,10 @@ class Language:
         """Every non-zero unit, exact to the second; ``-`` for None."""
         if self.code == "en" or seconds is None:
             return formats.format_duration(seconds)
-        if 0 < seconds < 10 and round(seconds, 2) != round(seconds):
-            return f"{self.number(Decimal(str(round(seconds, 2))))} ثانیه"
-        rest = max(0, round(seconds))
-        parts = []
-        for unit, size in _PERSIAN_UNITS:
-            count, rest = divmod(rest, size)
-            if count:
-                parts.append(f"{self.number(count)} {unit}")
+        if (fraction := formats.fractional_seconds(seconds)) is not None:
+            return f"{self.number(Decimal(str(fraction)))} ثانیه"
+        parts = [f"{self.number(count)} {_PERSIAN_UNITS[unit]}"
+                 for count, unit in formats.duration_parts(seconds)]
         return " و ".join(parts) or f"{self.number(0)} ثانیه"
 
     def time(self, at: dt.datetime | None, timezone: str, calendar: str = "gregorian", *,
