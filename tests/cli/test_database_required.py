@@ -66,6 +66,18 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+async def refused_by_reads_and_by_db_upgrade(
+        capsys: pytest.CaptureFixture[str], config: Path) -> list[str]:
+    """``incident list`` and ``db upgrade`` each exit 2 without a traceback: their errors."""
+    errors = []
+    for args in (("incident", "list"), ("db", "upgrade")):
+        code, _, err = await asyncio.to_thread(run, capsys, "-c", str(config), *args)
+        assert code == 2, err
+        assert "Traceback" not in err
+        errors.append(err)
+    return errors
+
+
 def files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
@@ -231,10 +243,7 @@ async def test_a_database_of_an_earlier_development_revision_is_refused(
     await _stamp(db_url, earlier)
     config = tmp_path / "config.yaml"
     config.write_text(PANEL + f"storage: {{url: '{db_url}'}}\n")
-    for args in (("incident", "list"), ("db", "upgrade")):
-        code, _, err = await asyncio.to_thread(run, capsys, "-c", str(config), *args)
-        assert code == 2, err
-        assert "Traceback" not in err
+    for err in await refused_by_reads_and_by_db_upgrade(capsys, config):
         assert (f"is at schema revision {earlier} of sla-monitor's development before 0.1.0, "
                 "which this version cannot upgrade") in err
         assert "or start a new database" in err
@@ -253,9 +262,6 @@ async def test_a_database_from_a_newer_version_is_refused_by_reads_and_by_db_upg
         await engine.dispose()
     config = tmp_path / "config.yaml"
     config.write_text(PANEL + f"storage: {{url: '{db_url}'}}\n")
-    for args in (("incident", "list"), ("db", "upgrade")):
-        code, _, err = await asyncio.to_thread(run, capsys, "-c", str(config), *args)
-        assert code == 2, err
-        assert "Traceback" not in err
+    for err in await refused_by_reads_and_by_db_upgrade(capsys, config):
         assert "is at schema revision 0099_x, which this version of sla-monitor does not " \
                "know" in err
