@@ -656,6 +656,8 @@ class StatusPage(Strict):
 
     hosted_projects_threshold: Annotated[float, Field(ge=0, le=100)] = 10.0
     """percent of the customers' hosted projects that must be unavailable before the page-wide status (its banner, the JSON's indicator) reports an outage; at or below it only the hosted projects' own line shows them"""
+    refresh: Annotated[float, _Duration, _between(10, HOUR)] | None = None
+    """the status page and the incident pages ask browsers to reload them this often (an HTML meta refresh, no JavaScript); null: never"""
 
 
 class Config(Strict):

@@ -49,7 +49,7 @@ def _page(request: web.Request, context: Web, template: str, http_status: int = 
     response = aiohttp_jinja2.render_template(
         template, request,
         {"timezone": settings.timezone, "calendar": settings.calendar,
-         "language": reader or settings.reader(), **values},
+         "language": reader or settings.reader(), "refresh": None, **values},
         status=http_status,
     )
     response.headers["Content-Language"] = (reader or settings.reader()).code
@@ -81,7 +81,8 @@ async def status_page(call: Call) -> web.StreamResponse:
     """``/``: the provider's shared services, open incidents, announced maintenance."""
     context = call.web
     status = await actions.public_status(context.db, context.settings, now=context.clock.now())
-    return _page(call.request, context, "status.html", status=status)
+    return _page(call.request, context, "status.html", status=status,
+                 refresh=context.settings.status_page.refresh)
 
 
 async def incident_page(call: Call) -> web.StreamResponse:
@@ -99,7 +100,8 @@ async def incident_page(call: Call) -> web.StreamResponse:
         return message(call.request, context, 404, N_("No such incident"),
                        N_("There is no public incident at this address."))
     return _page(call.request, context, "incident.html", incident=incident,
-                 provider=context.settings.provider.name, generated_at=now)
+                 provider=context.settings.provider.name, generated_at=now,
+                 refresh=context.settings.status_page.refresh)
 
 
 async def static_file(call: Call) -> web.StreamResponse:

@@ -247,7 +247,8 @@ async def statuspage_status(call: Call) -> web.StreamResponse:
 # --- badges ------------------------------------------------------------------------------------
 
 _COLORS = {
-    "operational": "#2e7d32", "degraded_performance": "#b28704", "partial_outage": "#ef6c00",
+    # White text on each at least 4.5:1 (WCAG AA), as on the page's banners.
+    "operational": "#2e7d32", "degraded_performance": "#7a5f00", "partial_outage": "#b45309",
     "major_outage": "#c62828", "under_maintenance": "#1565c0",
 }
 _WORDS = {

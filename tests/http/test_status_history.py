@@ -187,3 +187,30 @@ async def test_by_default_a_tenth_of_the_projects_changes_the_indicator(site: Si
             tx, service_id="acme-shop", start=now - dt.timedelta(minutes=5), start_bound=None,
             detected_at=now - dt.timedelta(minutes=4), created_at=now)
     assert await _indicator(site) == ("minor", "partial_outage")  # 33 % > 10 %
+
+
+async def test_every_page_has_one_main_landmark_and_no_refresh_by_default(site: Site) -> None:
+    ids = await history(site)
+    for path, who in (("/", None), (f"/incidents/{ids['resolved']}", None),
+                      ("/incidents/999", None), ("/customer/acme", "read"),
+                      ("/customer/acme", None)):
+        page = await (await site.get(path, who)).text()
+        assert page.count("<main>") == page.count("</main>") == 1, path
+        main = page.split("<main>")[1].split("</main>")[0]
+        assert "<h1" in main and "<footer" not in main, path
+        assert 'http-equiv="refresh"' not in page, path
+
+
+@pytest.fixture
+async def refreshing(db: Database, tmp_path: Path) -> AsyncIterator[Site]:
+    async with serve(db, tmp_path, extra_http="status_page: {refresh: 2m}") as running:
+        yield running
+
+
+async def test_a_configured_refresh_reloads_the_public_pages_only(refreshing: Site) -> None:
+    ids = await history(refreshing)
+    for path in ("/", f"/incidents/{ids['resolved']}"):
+        page = await (await refreshing.get(path)).text()
+        assert '<meta http-equiv="refresh" content="120">' in page, path
+    customer = await (await refreshing.get("/customer/acme", "read")).text()
+    assert 'http-equiv="refresh"' not in customer
