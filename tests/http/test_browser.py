@@ -264,3 +264,26 @@ async def test_an_incident_page_on_a_phone_and_a_desktop(lived: tuple[Site, worl
         assert "Identified: A failed switch; replacing it." in seen["timeline"]
         assert seen["errors"] == []
         assert (shots(tmp_path) / f"incident-{width}.png").stat().st_size > 5_000
+
+
+async def test_dark_mode_follows_the_readers_setting(site: Site, tmp_path: Path) -> None:
+    def look(scheme: str) -> dict[str, Any]:
+        with chromium(tmp_path / f"profile-{scheme}", javascript=False) as driver:
+            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {  # type: ignore[attr-defined]
+                "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+            driver.get(site.url + "/")  # type: ignore[attr-defined]
+            driver.save_screenshot(str(shots(tmp_path) / f"status-{scheme}.png"))  # type: ignore[attr-defined]
+            html = driver.find_element("tag name", "html")  # type: ignore[attr-defined]
+            card = driver.find_element("css selector", "#service-panel")  # type: ignore[attr-defined]
+            return {"page": html.value_of_css_property("background-color"),
+                    "ink": html.value_of_css_property("color"),
+                    "card": card.value_of_css_property("background-color"),
+                    "main": len(driver.find_elements("tag name", "main"))}  # type: ignore[attr-defined]
+
+    light = await asyncio.to_thread(look, "light")
+    dark = await asyncio.to_thread(look, "dark")
+    assert (light["page"], light["ink"], light["card"]) == (
+        "rgba(246, 247, 249, 1)", "rgba(27, 27, 27, 1)", "rgba(255, 255, 255, 1)")
+    assert (dark["page"], dark["ink"], dark["card"]) == (
+        "rgba(23, 24, 26, 1)", "rgba(232, 234, 237, 1)", "rgba(32, 33, 36, 1)")
+    assert light["main"] == dark["main"] == 1
