@@ -16,6 +16,7 @@ Incidents (:mod:`.incidents`)::
     list_incidents(db, *, since=None, until=None, service=None, open_only=False)
         -> list[IncidentRecord]
     get_incident(db, *, incident_id) -> IncidentRecord
+    post_update(db, *, incident_id, status, message, actor, now) -> UpdatePosted
 
 Maintenance (:mod:`.maintenance`)::
 
@@ -84,6 +85,7 @@ Customers, the status page and the configuration (:mod:`.customers`, :mod:`.stat
     customer_overview(db, settings, *, customer, now) -> CustomerOverview
     public_status(db, settings, *, now) -> PublicStatus
     public_history(db, settings, *, now, days=90) -> (incidents, windows)
+    public_incident(db, settings, *, incident_id, now) -> PublicIncident (public only)
     check_config(config, source=None) -> ConfigCheck;  check_config_text(text) -> ConfigCheck
     check_config_isolated(text) -> str  (the check's JSON, computed in a child process)
 
@@ -130,11 +132,13 @@ if TYPE_CHECKING:
         CauseChanged,
         IncidentRecord,
         NotificationsLogged,
+        UpdatePosted,
         add_incident,
         change_cause,
         get_incident,
         list_incidents,
         log_notification,
+        post_update,
     )
     from monitor.actions.inputs import MonthInputs, month_inputs
     from monitor.actions.ledger import (
@@ -169,7 +173,13 @@ if TYPE_CHECKING:
         statement,
         statement_files,
     )
-    from monitor.actions.status import PublicStatus, public_history, public_status
+    from monitor.actions.status import (
+        PublicIncident,
+        PublicStatus,
+        public_history,
+        public_incident,
+        public_status,
+    )
     from monitor.actions.storage import DatabaseStats, TableStats, database_stats
     from monitor.actions.summary import month_summary
     from monitor.actions.tickets import (
@@ -212,6 +222,10 @@ _MODULE_OF = {
     "MaintenanceListed": "maintenance",
     "MonthInputs": "inputs",
     "NotificationsLogged": "incidents",
+    "UpdatePosted": "incidents",
+    "post_update": "incidents",
+    "public_incident": "status",
+    "PublicIncident": "status",
     "ProbeCheck": "config_check",
     "PublicStatus": "status",
     "Renewed": "ledger",
@@ -316,6 +330,7 @@ __all__ = [
     "MonthInputs",
     "NotificationsLogged",
     "ProbeCheck",
+    "PublicIncident",
     "PublicStatus",
     "Renewed",
     "ReviewNoted",
@@ -328,6 +343,7 @@ __all__ = [
     "TableStats",
     "TicketRecord",
     "TicketView",
+    "UpdatePosted",
     "WindowRecord",
     "add_incident",
     "add_maintenance",
@@ -361,7 +377,9 @@ __all__ = [
     "month_report",
     "month_summary",
     "open_ticket",
+    "post_update",
     "public_history",
+    "public_incident",
     "public_status",
     "remind",
     "renew",

@@ -23,20 +23,23 @@ from monitor.actions.common import (
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.store import audit, incidents
-from monitor.store.incidents import IncidentRecord
+from monitor.store.incidents import IncidentRecord, UpdateRecord
 
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
 
 __all__ = [
+    "UPDATE_STATUSES",
     "CauseChanged",
     "IncidentRecord",
     "NotificationsLogged",
+    "UpdatePosted",
     "add_incident",
     "change_cause",
     "get_incident",
     "list_incidents",
     "log_notification",
+    "post_update",
 ]
 
 
@@ -53,6 +56,52 @@ class NotificationsLogged:
     channel: str
     at: dt.datetime
     customers: tuple[str, ...]
+
+
+UPDATE_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+"""What an operator's update says of an incident, in Statuspage's words."""
+
+
+@dataclass(frozen=True)
+class UpdatePosted:
+    incident: IncidentRecord
+    update: UpdateRecord
+
+
+@checks_text
+async def post_update(
+    db: Database,
+    *,
+    incident_id: int,
+    status: str,
+    message: FreeText,
+    actor: str,
+    now: dt.datetime,
+) -> UpdatePosted:
+    """An operator's update of an incident: what they know, with a status
+    (:data:`UPDATE_STATUSES`). Shown on the status page, the incident page, the feed and
+    the Statuspage JSON when the incident is of a public service; audited. It changes
+    neither the incident's times nor its cause: the probes (or an operator's manual
+    incident) say when a service was down, the update says what the operators know."""
+    if status not in UPDATE_STATUSES:
+        raise InputError("status", status, "one of: " + ", ".join(UPDATE_STATUSES))
+    not_blank(message, "message", "a non-empty message (what is known, what is being done)")
+    record_id(incident_id, "incident_id", "incident")
+    async with db.transaction() as tx:
+        incident = await _incident(tx, incident_id)
+        update_id = await incidents.add_update(
+            tx, incident_id, status=status, message=message, actor=actor, at=now)
+        await audit.record(
+            tx,
+            at=now,
+            actor=actor,
+            action="incident.update",
+            object_type="incident",
+            object_id=incident_id,
+            detail={"update": update_id, "status": status, "message": message},
+        )
+    return UpdatePosted(incident, UpdateRecord(update_id, incident_id, status, message, now,
+                                               actor))
 
 
 @checks_text

@@ -20,9 +20,25 @@ show: the provider's shared services, never a customer's name or project.
 * The *90-day bars* are :func:`monitor.sla.daily_states`: outages of any cause; unknown
   time as the reports read it (the monitor blind, R-M2; before the daemon first ran,
   between its runs, R-M3) shown as unknown, never as up.
-* Public *timelines* are typed facts (started, detected, cause recorded, resolved):
-  operators' notes and the reasons given for cause changes are never shown, as they may
-  name a customer. A window's reason is shown only when every service it names is public.
+* Public *timelines* are typed facts (started, detected, cause recorded, resolved) and
+  the operators' *updates* (``incident update``: a status and a message written for the
+  public): operators' notes and the reasons given for cause changes are never shown, as
+  they may name a customer. A window's reason is shown only when every service it names
+  is public.
+* An incident's *status* (Statuspage's) is ``resolved`` once it has ended, else the status
+  of the operators' latest update, else ``investigating``. An update saying "resolved"
+  does not end the incident: the probes (or a manual incident's end) say when a service
+  was down.
+* The *history* on ``/``: the public services' incidents that ended in the last 90 days
+  and the maintenance windows completed in them, newest first; each incident has its
+  own page (``/incidents/ID``), which the feed and the JSON link. A private incident (a
+  customer's project or server) has no public page: its id answers as one that does
+  not exist.
+* The *page-wide status* (banner, ``indicator``) follows the public services. The hosted
+  projects count as a share: they change it only while more than
+  ``status_page.hosted_projects_threshold`` percent of them are unavailable (one
+  customer's project down among hundreds is that customer's incident, shown on the
+  hosted projects' own line and on its customer page, not the provider's).
 """
 
 from __future__ import annotations
@@ -41,6 +57,7 @@ from monitor.actions.inputs import (
     unknown_between,
 )
 from monitor.config import Settings, Topology
+from monitor.errors import InputError
 from monitor.sla import (
     CustomerInput,
     DayStatus,
@@ -51,7 +68,7 @@ from monitor.sla import (
     month_containing,
 )
 from monitor.store import history, incidents, maintenance, unknown
-from monitor.store.incidents import CauseStep, IncidentRecord
+from monitor.store.incidents import CauseStep, IncidentRecord, UpdateRecord
 from monitor.store.maintenance import WindowRecord
 
 if TYPE_CHECKING:
@@ -65,10 +82,12 @@ __all__ = [
     "PublicIncident",
     "PublicService",
     "PublicStatus",
+    "PublicUpdate",
     "PublicWindow",
     "ServiceState",
     "TimelineEntry",
     "public_history",
+    "public_incident",
     "public_status",
     "service_states",
 ]
@@ -87,11 +106,25 @@ Indicator = Literal["none", "minor", "major", "critical", "maintenance"]
 _FAR = dt.timedelta(days=400)
 
 
+IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+
+
+@dataclass(frozen=True)
+class PublicUpdate:
+    """An operator's update as the public sees it: never who posted it."""
+
+    id: int
+    at: dt.datetime
+    status: IncidentStatus
+    message: str
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     at: dt.datetime
-    kind: Literal["started", "detected", "cause", "resolved"]
+    kind: Literal["started", "detected", "cause", "resolved", "update"]
     cause: str | None = None  # for "cause": the cause recorded
+    update: PublicUpdate | None = None  # for "update": the operators' update
 
 
 @dataclass(frozen=True)
@@ -104,6 +137,12 @@ class PublicIncident:
     end: dt.datetime | None
     cause: str
     timeline: tuple[TimelineEntry, ...]
+    status: IncidentStatus
+    updates: tuple[PublicUpdate, ...]  # in the order posted
+
+    @property
+    def updated_at(self) -> dt.datetime:
+        return max([self.start] + [entry.at for entry in self.timeline])
 
 
 @dataclass(frozen=True)
@@ -151,6 +190,8 @@ class PublicStatus:
     projects: ProjectsSummary | None
     incidents: tuple[PublicIncident, ...]  # open, on public services
     maintenance: tuple[PublicWindow, ...]  # running and announced
+    past_incidents: tuple[PublicIncident, ...]  # ended in the last 90 days, newest first
+    past_maintenance: tuple[PublicWindow, ...]  # completed in the last 90 days, newest first
     blind_since: dt.datetime | None  # the monitor itself is impaired (R-M2)
     monitoring_since: dt.datetime | None  # the first daemon run (before it: unknown)
 
@@ -200,6 +241,8 @@ def service_states(
 def _projects(
     topology: Topology, states: Mapping[str, tuple[ServiceState, dt.datetime | None]]
 ) -> ProjectsSummary | None:
+    """The hosted projects as one line: ``major_outage`` when all are unavailable,
+    ``partial_outage`` when some are."""
     projects = [s.id for s in topology.services.values() if s.kind == "project"]
     if not projects:
         return None
@@ -214,19 +257,35 @@ def _projects(
     return ProjectsSummary(len(projects), down, kept, state)
 
 
-def _timeline(incident: IncidentRecord, steps: Sequence[CauseStep]) -> tuple[TimelineEntry, ...]:
+_ORDER = {"started": 0, "detected": 1, "cause": 2, "update": 3, "resolved": 4}
+
+
+def _timeline(incident: IncidentRecord, steps: Sequence[CauseStep],
+              updates: Sequence[PublicUpdate]) -> tuple[TimelineEntry, ...]:
     entries = [TimelineEntry(incident.start, "started")]
     if incident.detected_at is not None:
         entries.append(TimelineEntry(incident.detected_at, "detected"))
     entries += [TimelineEntry(step.at, "cause", step.new_cause) for step in steps]
+    entries += [TimelineEntry(update.at, "update", update=update) for update in updates]
     if incident.end is not None:
         entries.append(TimelineEntry(incident.end, "resolved"))
-    return tuple(sorted(entries, key=lambda entry: entry.at))
+    # Stable: updates posted at the same instant keep the order they were posted in.
+    return tuple(sorted(entries, key=lambda entry: (entry.at, _ORDER[entry.kind])))
+
+
+def _public_update(update: UpdateRecord) -> PublicUpdate:
+    return PublicUpdate(update.id, update.posted_at, update.status,  # type: ignore[arg-type]
+                        update.message)
 
 
 def _public_incident(
-    topology: Topology, incident: IncidentRecord, steps: Sequence[CauseStep]
+    topology: Topology, incident: IncidentRecord, steps: Sequence[CauseStep],
+    posted: Sequence[UpdateRecord] = (),
 ) -> PublicIncident:
+    updates = tuple(_public_update(u) for u in posted)
+    status: IncidentStatus = (
+        "resolved" if incident.end is not None
+        else updates[-1].status if updates else "investigating")
     return PublicIncident(
         incident.id,
         incident.service_id,
@@ -235,7 +294,9 @@ def _public_incident(
         incident.detected_at,
         incident.end,
         incident.cause,
-        _timeline(incident, steps),
+        _timeline(incident, steps, updates),
+        status,
+        updates,
     )
 
 
@@ -269,8 +330,9 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
             tx, since - dt.timedelta(seconds=tolerance), now + _FAR)
         monitoring_since = await unknown.first_session_start(tx)
         probes = await history.latest_states(tx, public)
-        steps = await incidents.cause_history(
-            tx, [i.id for i in open_now if i.service_id in public])
+        shown_ids = [i.id for i in [*open_now, *found] if i.service_id in public]
+        steps = await incidents.cause_history(tx, shown_ids)
+        posted = await incidents.updates(tx, shown_ids)
     # R-M3 as the reports read it: recorded blindness and the time no daemon watched.
     unseen_days = unknown_between(since, now, now, unseen, runs, tolerance)
     unseen_month = month_unknown(period, now, unseen, runs, tolerance)
@@ -307,8 +369,18 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
             tuple(daily_states(days, outages, kept, unseen_days, now=now)),
         ))
     projects = _projects(topology, states)
-    shown = [s.state for s in services] + ([projects.state] if projects else [])
+    shown = [s.state for s in services]
+    threshold = Decimal(str(settings.status_page.hosted_projects_threshold))
+    if projects is not None and (projects.state == "under_maintenance" or (
+            Decimal(projects.unavailable) * 100 > threshold * projects.total)):
+        shown.append(projects.state)
     indicator, description = _indicator(shown, [s.state for s in services])
+
+    def public_incident(incident: IncidentRecord) -> PublicIncident:
+        return _public_incident(topology, incident, steps.get(incident.id, ()),
+                                posted.get(incident.id, ()))
+
+    ended = [i for i in found if i.end is not None and i.end > since]
     return PublicStatus(
         provider=settings.provider.name,
         timezone=tz,
@@ -319,9 +391,13 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
         description=description,
         services=tuple(services),
         projects=projects,
-        incidents=tuple(_public_incident(topology, i, steps.get(i.id, ()))
-                        for i in open_now if i.service_id in public),
+        incidents=tuple(public_incident(i) for i in open_now if i.service_id in public),
         maintenance=tuple(_public_window(topology, w, now) for w in windows if w.end > now),
+        past_incidents=tuple(public_incident(i) for i in sorted(
+            ended, key=lambda i: (i.end or now, i.id), reverse=True)),
+        past_maintenance=tuple(_public_window(topology, w, now) for w in sorted(
+            (w for w in windows if since < w.end <= now),
+            key=lambda w: (w.end, w.id), reverse=True)),
         blind_since=min(blind) if blind else None,
         monitoring_since=monitoring_since,
     )
@@ -349,13 +425,38 @@ async def public_history(
     windows announced ahead), newest first: the Atom feed's entries."""
     topology = settings.topology
     public = public_service_ids(topology)
-    since = now - dt.timedelta(days=days)
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    # From the start of the page's oldest day: every entry is on the page it links to.
+    since = local_days(today, days, settings.timezone)[0].span.start
     async with db.reading() as tx:
         found = await incidents.touching(tx, since, now + _FAR, public)
         windows = await maintenance.touching(tx, since, now + _FAR)
         steps = await incidents.cause_history(tx, [i.id for i in found])
-    shown = [_public_incident(topology, i, steps.get(i.id, ())) for i in found]
+        posted = await incidents.updates(tx, [i.id for i in found])
+    shown = [_public_incident(topology, i, steps.get(i.id, ()), posted.get(i.id, ()))
+             for i in found]
     kept = [_public_window(topology, w, now) for w in windows]
     return (sorted(shown, key=lambda i: (i.start, i.id), reverse=True),
             sorted(kept, key=lambda w: (w.start, w.id), reverse=True))
 
+
+
+async def public_incident(
+    db: Database, settings: Settings, *, incident_id: int, now: dt.datetime
+) -> PublicIncident:
+    """One incident of a public service as the public sees it (its page,
+    ``/incidents/ID``). An incident of a customer's project or server, or of a service
+    no longer public, is an InputError naming ``incident_id``, as one that does not
+    exist: its existence is private too."""
+    topology = settings.topology
+    found = None
+    if 0 < incident_id < 2**31:
+        async with db.reading() as tx:
+            found = await incidents.get(tx, incident_id)
+            if found is not None and found.service_id in public_service_ids(topology):
+                steps = await incidents.cause_history(tx, [incident_id])
+                posted = await incidents.updates(tx, [incident_id])
+                return _public_incident(topology, found, steps.get(incident_id, ()),
+                                        posted.get(incident_id, ()))
+    raise InputError("incident_id", incident_id, "the id of a public incident (see the "
+                     "status page's history)")

@@ -1,4 +1,4 @@
-"""``sla-monitor incident add|list|cause|notified``."""
+"""``sla-monitor incident add|list|cause|notified|update``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 
 from monitor import actions
 from monitor.actions import IncidentRecord
+from monitor.actions.incidents import UPDATE_STATUSES
 from monitor.cli.commands import summary
 from monitor.cli.common import (
     Run,
@@ -69,6 +70,15 @@ async def _cause(run: Run) -> int:
                             reason=args.reason, actor=actor(), now=run.now)
     return run.show(changed, lambda: (
         f"incident {args.id}: cause {changed.old_cause} -> {changed.incident.cause}"))
+
+
+@command
+async def _update(run: Run) -> int:
+    args = run.args
+    posted = await run.act(actions.post_update, incident_id=args.id, status=args.status,
+                           message=args.message, actor=actor(), now=run.now)
+    return run.show(posted, lambda: (
+        f"incident {args.id}: update {posted.update.id} posted ({posted.update.status})"))
 
 
 @command
@@ -140,3 +150,18 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     add_format(notified)
     add_time_help(notified)
     notified.set_defaults(handler=_notified)
+
+    update = sub.add_parser(
+        "update",
+        help="post an operator's update (shown on the status page)",
+        description="Post what the operators know of an incident, with a status; shown on "
+        "the status page, the incident's page, the Atom feed and the Statuspage JSON when "
+        "the incident is a public service's (audited).",
+    )
+    update.add_argument("id", metavar="ID", type=int, help="incident id")
+    update.add_argument("--status", required=True,
+                        help="one of: " + ", ".join(UPDATE_STATUSES))
+    update.add_argument("--message", required=True,
+                        help="what is known and what is being done (public)")
+    add_format(update)
+    update.set_defaults(handler=_update)

@@ -651,6 +651,15 @@ class ClusterSettings(Strict):
     """a node not seen for this long is dead, and its target leases are taken over"""
 
 
+class StatusPage(Strict):
+    """The public status page (``/``), its feed, its JSON and its badges."""
+
+    hosted_projects_threshold: Annotated[float, Field(ge=0, le=100)] = 10.0
+    """percent of the customers' hosted projects that must be unavailable before the page-wide status (its banner, the JSON's indicator) reports an outage; at or below it only the hosted projects' own line shows them"""
+    refresh: Annotated[float, _Duration, _between(10, HOUR)] | None = None
+    """the status page and the incident pages ask browsers to reload them this often (an HTML meta refresh, no JavaScript); null: never"""
+
+
 class Config(Strict):
     provider: Provider = Provider()
     """who runs the monitor, time zone and calendar"""
@@ -678,5 +687,7 @@ class Config(Strict):
     """HTTP server"""
     statements: Statements = Statements()
     """monthly statements: HTML, PDF and CSV, e-mailed to each customer"""
+    status_page: StatusPage = StatusPage()
+    """the public status page"""
     cluster: ClusterSettings | None = None
     """several daemons on one PostgreSQL; absent: one daemon alone (SQLite or PostgreSQL)"""

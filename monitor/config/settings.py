@@ -28,6 +28,7 @@ from monitor.config.schema import (
     MonitorSettings,
     Provider,
     Statements,
+    StatusPage,
     Storage,
     TicketType,
 )
@@ -131,6 +132,10 @@ class Settings:
         if self.smtp is not None and self.smtp.sender is not None:
             return self.smtp.sender
         return self.provider.sender or LOCAL_SENDER
+
+    @property
+    def status_page(self) -> StatusPage:
+        return self.config.status_page
 
     @property
     def statements(self) -> Statements:

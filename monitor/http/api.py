@@ -21,6 +21,7 @@ from monitor.actions import (
     MaintenanceAdded,
     MaintenanceListed,
     NotificationsLogged,
+    UpdatePosted,
 )
 from monitor.errors import InputError
 from monitor.http.contract_api import ROUTES as CONTRACT_ROUTES
@@ -40,6 +41,7 @@ from monitor.http.schemas import (
     CustomerBrief,
     IncidentCreate,
     IncidentQuery,
+    IncidentUpdateRequest,
     MaintenanceCreate,
     MaintenanceQuery,
     MonthQuery,
@@ -155,6 +157,13 @@ ROUTES: tuple[Route, ...] = (
           "Change an incident's cause, with a reason (incident cause; R-EX)", "write",
           "incidents", body=CauseChangeRequest, answers={200: CauseChanged, **_WRITE_ERRORS},
           idempotent_key=True, path_ids={"incident_id": "incident_id"}),
+    Route("POST", "/api/v1/incidents/{incident_id}/updates",
+          bind(actions.post_update, settings=False, status=201,
+               inputs={**_INCIDENT_ID, **WRITES}),
+          "Post an operator's update: a status and a message, shown on the public pages "
+          "(incident update)", "write", "incidents", body=IncidentUpdateRequest,
+          answers={201: UpdatePosted, **_WRITE_ERRORS}, idempotent_key=True,
+          path_ids={"incident_id": "incident_id"}),
     Route("POST", "/api/v1/incidents/{incident_id}/notifications", log_notification,
           "Log a notification made by phone or e-mail (incident notified; R-N1)", "write",
           "incidents", body=NotificationLog, answers={201: NotificationsLogged, **_WRITE_ERRORS},

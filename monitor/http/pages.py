@@ -36,9 +36,11 @@ from monitor.notify.contract import ContractMailer
 from monitor.present.language import N_, Language
 from monitor.sla import claim_deadline, claim_in_time, month_ended
 
-__all__ = ["claim_form", "claim_page", "customer_page", "static_file", "status_page"]
+__all__ = ["claim_form", "claim_page", "customer_page", "incident_page", "static_file",
+           "status_page"]
 
 STATIC = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
+PUBLIC_PAGES = ("status.html", "incident.html")
 
 
 def _page(request: web.Request, context: Web, template: str, http_status: int = 200,
@@ -47,11 +49,11 @@ def _page(request: web.Request, context: Web, template: str, http_status: int = 
     response = aiohttp_jinja2.render_template(
         template, request,
         {"timezone": settings.timezone, "calendar": settings.calendar,
-         "language": reader or settings.reader(), **values},
+         "language": reader or settings.reader(), "refresh": None, **values},
         status=http_status,
     )
     response.headers["Content-Language"] = (reader or settings.reader()).code
-    response.headers["Cache-Control"] = "no-store" if template != "status.html" else "no-cache"
+    response.headers["Cache-Control"] = "no-cache" if template in PUBLIC_PAGES else "no-store"
     return response
 
 
@@ -79,7 +81,27 @@ async def status_page(call: Call) -> web.StreamResponse:
     """``/``: the provider's shared services, open incidents, announced maintenance."""
     context = call.web
     status = await actions.public_status(context.db, context.settings, now=context.clock.now())
-    return _page(call.request, context, "status.html", status=status)
+    return _page(call.request, context, "status.html", status=status,
+                 refresh=context.settings.status_page.refresh)
+
+
+async def incident_page(call: Call) -> web.StreamResponse:
+    """``/incidents/ID``: one incident of a public service, its timeline and the operators'
+    updates. Any other id (a customer's project, none) is the same 404."""
+    context = call.web
+    now = context.clock.now()
+    incident_id = parse_id(call.path("incident_id"))
+    try:
+        if incident_id is None:
+            raise InputError("incident_id", call.path("incident_id"), "a public incident id")
+        incident = await actions.public_incident(context.db, context.settings,
+                                                 incident_id=incident_id, now=now)
+    except InputError:
+        return message(call.request, context, 404, N_("No such incident"),
+                       N_("There is no public incident at this address."))
+    return _page(call.request, context, "incident.html", incident=incident,
+                 provider=context.settings.provider.name, generated_at=now,
+                 refresh=context.settings.status_page.refresh)
 
 
 async def static_file(call: Call) -> web.StreamResponse:

@@ -29,8 +29,11 @@ from monitor.present.labels import PUBLIC_CAUSE_LABELS
 from monitor.present.language import N_, Language
 from monitor.sla.report import iso_utc
 
-__all__ = ["availability_badge", "feed", "status_badge", "statuspage_status",
-           "statuspage_summary"]
+__all__ = ["availability_badge", "feed", "status_badge", "statuspage_incidents",
+           "statuspage_maintenances", "statuspage_status", "statuspage_summary"]
+
+UPDATE_WORDS = {"investigating": N_("investigating"), "identified": N_("identified"),
+                "monitoring": N_("monitoring"), "resolved": N_("resolved")}
 
 def _conditional(request: web.Request, body: bytes, content_type: str,
                  cache: str) -> web.Response:
@@ -62,9 +65,14 @@ def _incident_entry(incident: PublicIncident, tz: str, calendar: str,
     if incident.cause != "provider":
         text += " " + _("Cause: %(cause)s.") % {
             "cause": _(PUBLIC_CAUSE_LABELS.get(incident.cause, incident.cause))}
-    updated = max([incident.start] + [entry.at for entry in incident.timeline])
-    return {"anchor": f"incident-{incident.id}", "title": title, "text": text,
-            "published": incident.start, "updated": updated}
+    for update in incident.updates:
+        text += "\n" + _("%(at)s, %(status)s: %(message)s") % {
+            "at": reader.time(update.at, tz, calendar), "status": _(UPDATE_WORDS[update.status]),
+            "message": update.message}
+    # The id stays what it was when entries linked an anchor: readers do not see them anew.
+    return {"id": f"/#incident-{incident.id}", "link": f"/incidents/{incident.id}",
+            "title": title, "text": text, "published": incident.start,
+            "updated": incident.updated_at}
 
 
 def _window_entry(window: PublicWindow, tz: str, calendar: str,
@@ -78,7 +86,7 @@ def _window_entry(window: PublicWindow, tz: str, calendar: str,
     text = _("Scheduled maintenance of %(what)s, %(when)s.") % {"what": what, "when": when}
     if window.reason:
         text += f" {window.reason}"
-    return {"anchor": f"maintenance-{window.id}",
+    return {"id": f"/#maintenance-{window.id}", "link": f"/#maintenance-{window.id}",
             "title": _("Maintenance of %(what)s: %(when)s") % {"what": what, "when": when},
             "text": text, "published": window.created_at, "updated": window.created_at}
 
@@ -130,15 +138,23 @@ def _components(status: PublicStatus) -> list[dict[str, Any]]:
     return found
 
 
-def _statuspage_incident(incident: PublicIncident, status: PublicStatus) -> dict[str, Any]:
+def _statuspage_incident(incident: PublicIncident, status: PublicStatus,
+                         base: str) -> dict[str, Any]:
+    """An incident in Statuspage's shape: ``incident_updates`` newest first, the operators'
+    updates with their status and message, the automatic entries as ``investigating``
+    (``resolved`` for the end)."""
     updates = []
     for number, entry in enumerate(reversed(incident.timeline)):
-        body = {"started": "Outage began.", "detected": "Detected by our monitoring.",
-                "resolved": "Resolved."}.get(entry.kind) or (
-            f"Cause recorded: {PUBLIC_CAUSE_LABELS.get(entry.cause or '', entry.cause)}.")
+        if entry.update is not None:
+            body, state = entry.update.message, entry.update.status
+        else:
+            body = {"started": "Outage began.", "detected": "Detected by our monitoring.",
+                    "resolved": "Resolved."}.get(entry.kind) or (
+                f"Cause recorded: {PUBLIC_CAUSE_LABELS.get(entry.cause or '', entry.cause)}.")
+            state = "resolved" if entry.kind == "resolved" else "investigating"
         updates.append({
             "id": f"{incident.id}-{len(incident.timeline) - number}",
-            "status": "resolved" if entry.kind == "resolved" else "investigating",
+            "status": state,
             "body": body, "incident_id": str(incident.id), "created_at": iso_utc(entry.at),
             "updated_at": iso_utc(entry.at), "display_at": iso_utc(entry.at),
             "affected_components": None, "deliver_notifications": False,
@@ -146,18 +162,19 @@ def _statuspage_incident(incident: PublicIncident, status: PublicStatus) -> dict
         })
     return {
         "id": str(incident.id), "name": f"{incident.service_name} unavailable",
-        "status": "resolved" if incident.end else "investigating",
-        "created_at": iso_utc(incident.start), "updated_at": iso_utc(
-            max(entry.at for entry in incident.timeline)),
-        "monitoring_at": None, "resolved_at": iso_utc(incident.end) if incident.end else None,
-        "impact": "major", "shortlink": f"/#incident-{incident.id}",
+        "status": incident.status,
+        "created_at": iso_utc(incident.start), "updated_at": iso_utc(incident.updated_at),
+        "monitoring_at": next((iso_utc(u.at) for u in incident.updates
+                               if u.status == "monitoring"), None),
+        "resolved_at": iso_utc(incident.end) if incident.end else None,
+        "impact": "major", "shortlink": f"{base}/incidents/{incident.id}",
         "started_at": iso_utc(incident.start), "page_id": "sla-monitor",
         "incident_updates": updates,
         "components": [c for c in _components(status) if c["id"] == incident.service],
     }
 
 
-def _maintenance(window: PublicWindow, status: PublicStatus) -> dict[str, Any]:
+def _maintenance(window: PublicWindow, status: PublicStatus, base: str) -> dict[str, Any]:
     state = {"scheduled": "scheduled", "in_progress": "in_progress",
              "completed": "completed"}[window.state]
     names = set(window.services)
@@ -165,7 +182,7 @@ def _maintenance(window: PublicWindow, status: PublicStatus) -> dict[str, Any]:
         "id": f"maintenance-{window.id}", "name": "Scheduled maintenance",
         "status": state, "created_at": iso_utc(window.created_at),
         "updated_at": iso_utc(window.created_at), "monitoring_at": None, "resolved_at": None,
-        "impact": "maintenance", "shortlink": f"/#maintenance-{window.id}",
+        "impact": "maintenance", "shortlink": f"{base}/#maintenance-{window.id}",
         "started_at": iso_utc(window.start), "page_id": "sla-monitor",
         "incident_updates": [], "scheduled_for": iso_utc(window.start),
         "scheduled_until": iso_utc(window.end),
@@ -188,10 +205,36 @@ async def statuspage_summary(call: Call) -> web.StreamResponse:
     return _json({
         "page": _page(status, context.public_url),
         "components": _components(status),
-        "incidents": [_statuspage_incident(i, status) for i in status.incidents],
-        "scheduled_maintenances": [_maintenance(w, status) for w in status.maintenance],
+        "incidents": [_statuspage_incident(i, status, context.public_url)
+                      for i in status.incidents],
+        "scheduled_maintenances": [_maintenance(w, status, context.public_url)
+                                   for w in status.maintenance],
         "status": {"indicator": status.indicator, "description": status.description},
     })
+
+
+async def statuspage_incidents(call: Call) -> web.StreamResponse:
+    """``/api/v2/incidents.json``: the open incidents and those of the last 90 days, newest
+    first (Statuspage: the 50 most recent)."""
+    context = call.web
+    status = await actions.public_status(context.db, context.settings, now=context.clock.now())
+    shown = sorted([*status.incidents, *status.past_incidents],
+                   key=lambda i: (i.start, i.id), reverse=True)[:50]
+    return _json({"page": _page(status, context.public_url),
+                  "incidents": [_statuspage_incident(i, status, context.public_url)
+                                for i in shown]})
+
+
+async def statuspage_maintenances(call: Call) -> web.StreamResponse:
+    """``/api/v2/scheduled-maintenances.json``: announced, running and completed (the last
+    90 days) maintenance, newest first (Statuspage: the 50 most recent)."""
+    context = call.web
+    status = await actions.public_status(context.db, context.settings, now=context.clock.now())
+    shown = sorted([*status.maintenance, *status.past_maintenance],
+                   key=lambda w: (w.start, w.id), reverse=True)[:50]
+    return _json({"page": _page(status, context.public_url),
+                  "scheduled_maintenances": [_maintenance(w, status, context.public_url)
+                                             for w in shown]})
 
 
 async def statuspage_status(call: Call) -> web.StreamResponse:
@@ -204,7 +247,8 @@ async def statuspage_status(call: Call) -> web.StreamResponse:
 # --- badges ------------------------------------------------------------------------------------
 
 _COLORS = {
-    "operational": "#2e7d32", "degraded_performance": "#b28704", "partial_outage": "#ef6c00",
+    # White text on each at least 4.5:1 (WCAG AA), as on the page's banners.
+    "operational": "#2e7d32", "degraded_performance": "#7a5f00", "partial_outage": "#b45309",
     "major_outage": "#c62828", "under_maintenance": "#1565c0",
 }
 _WORDS = {

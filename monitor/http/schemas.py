@@ -79,6 +79,14 @@ class CauseChangeRequest(Request):
     reason: Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
 
 
+class IncidentUpdateRequest(Request):
+    """An operator's update of an incident, shown on the public pages when the incident is
+    a public service's (incident update)."""
+
+    status: Literal["investigating", "identified", "monitoring", "resolved"]
+    message: Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
+
+
 class NotificationLog(Request):
     """R-N1: customers told of an incident outside the outbox (usually by phone)."""
 

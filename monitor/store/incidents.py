@@ -16,14 +16,16 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from monitor.store.db import Tx, inserted_id
-from monitor.store.models import CauseChange, Incident, Notification
+from monitor.store.models import CauseChange, Incident, IncidentUpdate, Notification
 
 __all__ = [
     "CauseStep",
     "FirstNotice",
     "IncidentRecord",
     "NotificationsRecorded",
+    "UpdateRecord",
     "add_manual",
+    "add_update",
     "cause_changes_since",
     "cause_history",
     "change_cause",
@@ -42,6 +44,7 @@ __all__ = [
     "reopen",
     "started_between",
     "touching",
+    "updates",
     "watermarks",
 ]
 
@@ -327,6 +330,46 @@ async def cause_history(tx: Tx, incident_ids: Iterable[int]) -> dict[int, list[C
         for incident_id, at, old, new in rows:
             history.setdefault(incident_id, []).append(CauseStep(at, old, new))
     return history
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRecord:
+    """An operator's update of an incident (its status and message, as posted)."""
+
+    id: int
+    incident_id: int
+    status: str
+    message: str
+    posted_at: dt.datetime
+    actor: str
+
+
+async def add_update(
+    tx: Tx, incident_id: int, *, status: str, message: str, actor: str, at: dt.datetime
+) -> int:
+    """Record an operator's update; its id."""
+    result = await tx.execute(
+        insert(IncidentUpdate)
+        .values(incident_id=incident_id, status=status, message=message, posted_at=at,
+                actor=actor)
+    )
+    return inserted_id(result)
+
+
+async def updates(tx: Tx, incident_ids: Iterable[int]) -> dict[int, list[UpdateRecord]]:
+    """Incident id -> its operators' updates in the order they were posted."""
+    ids = sorted(set(incident_ids))
+    found: dict[int, list[UpdateRecord]] = {}
+    for index in range(0, len(ids), _CHUNK):
+        rows = await tx.execute(
+            select(IncidentUpdate)
+            .where(IncidentUpdate.incident_id.in_(ids[index : index + _CHUNK]))
+            .order_by(IncidentUpdate.posted_at, IncidentUpdate.id)
+        )
+        for row in rows.scalars():
+            found.setdefault(row.incident_id, []).append(UpdateRecord(
+                row.id, row.incident_id, row.status, row.message, row.posted_at, row.actor))
+    return found
 
 
 async def started_between(

@@ -345,6 +345,19 @@ class CauseChange(Base):
     incident: Mapped[Incident] = relationship(back_populates="cause_changes")
 
 
+class IncidentUpdate(Base):
+    """An operator's update of an incident: a status and what they know (the status page's
+    timelines; never changed, a correction is a new update)."""
+
+    __tablename__ = "incident_updates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # investigating|identified|monitoring|resolved
+    message: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+
+
 class Notification(Base):
     """A customer was told of an incident: SMTP acceptance or a logged call (R-N1, D-2)."""
 
@@ -696,6 +709,7 @@ __all__ = [
     "DaemonSession",
     "IdempotentRequest",
     "Incident",
+    "IncidentUpdate",
     "IncidentVantage",
     "LatencyRollup",
     "LedgerEntry",

@@ -27,6 +27,7 @@ from monitor.store import create_engine
 from monitor.store.migrate import (
     DEVELOPMENT_HEAD,
     DEVELOPMENT_REVISIONS,
+    SQUASHED,
     alembic_config,
     head_revision,
 )
@@ -195,12 +196,13 @@ def _upgrade_to(sync_connection: Any, url: str, revision: str) -> None:
 
 
 async def _stamp(url: str, revision: str) -> None:
-    """This version's schema stamped ``revision`` (with one revision, the only way to be
-    behind is the development's last revision before 0.1.0: the same schema)."""
+    """The squashed revision's schema (the development's last revision before 0.1.0 made
+    the same) stamped ``revision``; stamped as it is for ``SQUASHED``, a database behind
+    the revisions after it."""
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_upgrade_to, url, "head")
+            await connection.run_sync(_upgrade_to, url, SQUASHED)
             await connection.execute(text("UPDATE alembic_version SET version_num = :revision"),
                                      {"revision": revision})
     finally:
@@ -217,22 +219,23 @@ async def _current(url: str) -> str | None:
         await engine.dispose()
 
 
+@pytest.mark.parametrize("behind", [DEVELOPMENT_HEAD, SQUASHED])
 async def test_a_database_behind_head_is_not_migrated_by_a_command(
-    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], behind: str
 ) -> None:
-    await _stamp(db_url, DEVELOPMENT_HEAD)
+    await _stamp(db_url, behind)
     config = tmp_path / "config.yaml"
     config.write_text(PANEL + f"storage: {{url: '{db_url}'}}\n")
     for args in (("incident", "list"), ("report", "--month", MONTH)):
         code, _, err = await asyncio.to_thread(run, capsys, "-c", str(config), *args)
         assert code == 2, err
-        assert (f"is at schema revision {DEVELOPMENT_HEAD}, behind this version's "
+        assert (f"is at schema revision {behind}, behind this version's "
                 f"{head_revision(db_url)}") in err
         assert "sla-monitor -c" in err and "db upgrade" in err
-    assert await _current(db_url) == DEVELOPMENT_HEAD  # nothing migrated behind the operator's back
+    assert await _current(db_url) == behind  # nothing migrated behind the operator's back
     code, out, _ = await asyncio.to_thread(run, capsys, "-c", str(config), "db", "upgrade")
     assert code == 0
-    assert f"upgraded schema from {DEVELOPMENT_HEAD} to revision {head_revision(db_url)}" in out
+    assert f"upgraded schema from {behind} to revision {head_revision(db_url)}" in out
     assert (await asyncio.to_thread(run, capsys, "-c", str(config), "incident", "list"))[0] == 0
 
 

@@ -222,3 +222,68 @@ async def test_the_claim_form_gives_a_receipt_and_refuses_a_late_claim(
     assert last in seen["claims"] and late not in seen["claims"]
     for name in ("claim-form.png", "claim-receipt.png", "claim-refused.png"):
         assert (shots(tmp_path) / name).stat().st_size > 10_000
+
+
+async def test_an_incident_page_on_a_phone_and_a_desktop(lived: tuple[Site, world.World],
+                                                         tmp_path: Path) -> None:
+    """Reached from the status page by its link, with JavaScript off; an operator's long
+    update (a URL without spaces) wraps instead of widening the page."""
+    site, history = lived
+    from monitor import actions
+
+    await actions.post_update(
+        site.db, incident_id=history.panel_open, status="identified",
+        message="A failed switch; replacing it. Details: https://noc.example/" + "x" * 120,
+        actor="t", now=dt.datetime.now(dt.UTC))
+
+    def visit(width: int) -> dict[str, Any]:
+        with chromium(tmp_path / f"profile-{width}", javascript=False, width=width,
+                      height=1200) as driver:
+            driver.get(site.url + "/")  # type: ignore[attr-defined]
+            driver.find_element(  # type: ignore[attr-defined]
+                "css selector", f"#incident-{history.panel_open} h3 a").click()
+            driver.save_screenshot(str(shots(tmp_path) / f"incident-{width}.png"))  # type: ignore[attr-defined]
+            return {
+                "url": driver.current_url,  # type: ignore[attr-defined]
+                "overflow": driver.execute_script(  # type: ignore[attr-defined]
+                    "return document.documentElement.scrollWidth > window.innerWidth"),
+                "status": driver.find_element("id", "incident-status").text,  # type: ignore[attr-defined]
+                "banner": driver.find_element("id", "incident-status").value_of_css_property(  # type: ignore[attr-defined]
+                    "background-color"),
+                "timeline": driver.find_element("css selector", "ol.timeline").text,  # type: ignore[attr-defined]
+                "errors": [e for e in driver.get_log("browser") if e["level"] == "SEVERE"],  # type: ignore[attr-defined]
+            }
+
+    for width in (390, 1280):
+        seen = await asyncio.to_thread(visit, width)
+        assert seen["url"] == f"{site.url}/incidents/{history.panel_open}", width
+        assert seen["overflow"] is False, width
+        assert seen["status"] == "Identified"
+        assert seen["banner"] == "rgba(198, 40, 40, 1)"  # the stylesheet loaded
+        assert "outage began" in seen["timeline"]
+        assert "Identified: A failed switch; replacing it." in seen["timeline"]
+        assert seen["errors"] == []
+        assert (shots(tmp_path) / f"incident-{width}.png").stat().st_size > 5_000
+
+
+async def test_dark_mode_follows_the_readers_setting(site: Site, tmp_path: Path) -> None:
+    def look(scheme: str) -> dict[str, Any]:
+        with chromium(tmp_path / f"profile-{scheme}", javascript=False) as driver:
+            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {  # type: ignore[attr-defined]
+                "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+            driver.get(site.url + "/")  # type: ignore[attr-defined]
+            driver.save_screenshot(str(shots(tmp_path) / f"status-{scheme}.png"))  # type: ignore[attr-defined]
+            html = driver.find_element("tag name", "html")  # type: ignore[attr-defined]
+            card = driver.find_element("css selector", "#service-panel")  # type: ignore[attr-defined]
+            return {"page": html.value_of_css_property("background-color"),
+                    "ink": html.value_of_css_property("color"),
+                    "card": card.value_of_css_property("background-color"),
+                    "main": len(driver.find_elements("tag name", "main"))}  # type: ignore[attr-defined]
+
+    light = await asyncio.to_thread(look, "light")
+    dark = await asyncio.to_thread(look, "dark")
+    assert (light["page"], light["ink"], light["card"]) == (
+        "rgba(246, 247, 249, 1)", "rgba(27, 27, 27, 1)", "rgba(255, 255, 255, 1)")
+    assert (dark["page"], dark["ink"], dark["card"]) == (
+        "rgba(23, 24, 26, 1)", "rgba(232, 234, 237, 1)", "rgba(32, 33, 36, 1)")
+    assert light["main"] == dark["main"] == 1

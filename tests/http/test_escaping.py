@@ -24,6 +24,7 @@ PRIVATE = ["ACME Research", PERSIAN_NAME, "ACME shop", "acme-shop", "bita-survey
            "نظرسنجی بیتا", "evil-site", "acme.example", "srv-1", "Server one", "pwned",
            "stolen", "acme-shop disk full", "ACME's staff"]
 PUBLIC = ["/", "/feed.atom", "/api/v2/summary.json", "/api/v2/status.json",
+          "/api/v2/incidents.json", "/api/v2/scheduled-maintenances.json",
           "/badge/panel/status.svg", "/badge/mobile/availability.svg"]
 
 
@@ -39,9 +40,14 @@ async def evil(db: Database, tmp_path: Path) -> AsyncIterator[Site]:
 
 
 async def test_public_pages_show_no_customer_or_private_project(evil: Site) -> None:
-    for path in PUBLIC:
+    # Every incident page there is: the public ones the feed links, and every other id
+    # (a customer's incident, answered as one that does not exist).
+    found = await actions.list_incidents(evil.db)
+    assert found
+    pages = [f"/incidents/{incident.id}" for incident in found]
+    for path in PUBLIC + pages:
         response = await evil.get(path)
-        assert response.status == 200, path
+        assert response.status == 200 or path in pages, path
         text = await response.text()
         for private in PRIVATE:
             assert private not in text, (path, private)

@@ -16,6 +16,7 @@ from monitor.store.models import (
     CauseChange,
     IdempotentRequest,
     Incident,
+    IncidentUpdate,
     MaintenanceWindow,
     Notification,
     ReportRevision,
@@ -23,7 +24,8 @@ from monitor.store.models import (
 from tests.http.site import Site
 from tests.support import row_counts, rows
 
-RECORDS = (Incident, CauseChange, Notification, MaintenanceWindow, ReportRevision, AuditEvent)
+RECORDS = (Incident, CauseChange, Notification, MaintenanceWindow, ReportRevision, AuditEvent,
+           IncidentUpdate)
 
 
 async def counts(site: Site) -> dict[str, int]:
@@ -81,6 +83,28 @@ async def test_cause_bad_bodies(site: Site) -> None:
                               json={"cause": "external", "reason": "x"})
     assert missing.status == 404
     assert (await missing.json())["error"] == "not_found"
+
+
+async def test_update_bad_bodies(site: Site) -> None:
+    incident_id = await incident(site)
+    path = f"/api/v1/incidents/{incident_id}/updates"
+    await refused(site, path, {"message": "replacing a switch"}, "/status", "required")
+    await refused(site, path, {"status": "fixed", "message": "x"}, "/status", "'identified'")
+    await refused(site, path, {"status": "identified"}, "/message", "required")
+    await refused(site, path, {"status": "identified", "message": ""}, "/message",
+                  "at least 1")
+    await refused(site, path, {"status": "identified", "message": "  "}, "/message",
+                  "a non-empty message")
+    await refused(site, path, {"status": "identified", "message": "n" * 20_000},
+                  "/message", "at most 2000 characters (this one has 20000)")
+    before = await counts(site)
+    missing = await site.post("/api/v1/incidents/999/updates", "write",
+                              json={"status": "identified", "message": "x"})
+    assert missing.status == 404
+    assert (await missing.json())["error"] == "not_found"
+    read_only = await site.post(path, "read", json={"status": "identified", "message": "x"})
+    assert read_only.status == 403
+    assert await counts(site) == before
 
 
 async def test_notification_bad_bodies(site: Site) -> None:

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import html5lib
@@ -351,7 +352,17 @@ async def show_public(life: Life, seen: Seen, schemas: Schemas) -> None:
     for entry in feed.iter(f"{ATOM}entry"):
         check(seen, entry.find(f"{ATOM}id") is not None and entry.find(f"{ATOM}updated")
               is not None, "a feed entry without id or updated")
-    for path in ("/api/v2/summary.json", "/api/v2/status.json"):
+        # Every entry links a page that shows it (an incident's page, the page's anchor).
+        link = entry.find(f"{ATOM}link")
+        href = urlsplit(link.get("href") or "") if link is not None else None
+        check(seen, href is not None, "a feed entry without a link")
+        if href is not None:
+            _, page, _ = await fetch(life, seen, "GET", href.path, 200)
+            parse_html(seen, page.decode(), f"the page of feed entry {href.geturl()}")
+            shown = href.fragment or f"incident-{href.path.rsplit('/', 1)[-1]}"
+            check(seen, f'id="{shown}"' in page.decode(), f"{href.geturl()} shows no {shown}")
+    for path in ("/api/v2/summary.json", "/api/v2/status.json", "/api/v2/incidents.json",
+                 "/api/v2/scheduled-maintenances.json"):
         _, body, _ = await fetch(life, seen, "GET", path, 200)
         schemas.validate(seen, path, 200, json.loads(body), path)
     for service in PUBLIC_SERVICES:

@@ -139,6 +139,39 @@ async def describe_url(url: str) -> dict[str, Any]:
         await engine.dispose()
 
 
+#: The tables each revision after the squashed one adds (their schema is in the description
+#: too; tests/store/test_schema.py checks that the squashed revision makes the rest).
+LATER_TABLES = {"incident_updates": ("incident_updates",)}
+
+
+def _to_revision(sync_connection: Any, url: str, revision: str) -> None:
+    from alembic import command
+    from monitor.store.migrate import alembic_config
+
+    config = alembic_config(url)
+    config.attributes["connection"] = sync_connection
+    command.upgrade(config, revision)
+
+
+async def migrate_to(url: str, revision: str) -> None:
+    """Bring the database at ``url`` to ``revision`` (not further), as alembic does."""
+    from monitor.store import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_to_revision, url, revision)
+    finally:
+        await engine.dispose()
+
+
+def without_later_tables(description: dict[str, Any]) -> dict[str, Any]:
+    """``description`` less the tables the revisions after the squashed one add."""
+    later = {table for tables in LATER_TABLES.values() for table in tables}
+    return {**description, "tables": {name: table for name, table in
+                                      description["tables"].items() if name not in later}}
+
+
 def load() -> dict[str, Any]:
     """The committed description: ``{"sqlite": ..., "postgresql": ...}``."""
     found: dict[str, Any] = json.loads(FIXTURE.read_text(encoding="utf-8"))

@@ -1,7 +1,9 @@
-"""The one migration makes exactly the committed schema (``schema_at_head.json``: tables,
+"""The migrations make exactly the committed schema (``schema_at_head.json``: tables,
 columns, keys, indexes with their predicates, triggers, functions) on SQLite and
-PostgreSQL, and takes all of it away again. The description was taken from the development
-migrations' head before they were squashed into one; after a deliberate schema change,
+PostgreSQL, and take all of it away again. The squashed revision (``initial_schema``)
+alone makes the development migrations' head, which :mod:`monitor.store.migrate`
+restamps: the description less the tables later revisions add
+(:data:`tests.store.schema_description.LATER_TABLES`). After a deliberate schema change,
 regenerate it (see :mod:`tests.store.schema_description`) and review its diff."""
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ from sqlalchemy.engine import make_url
 
 from alembic import command
 from monitor.store import create_engine
-from monitor.store.migrate import alembic_config, upgrade
-from tests.store.schema_description import describe, describe_url, load
+from monitor.store.migrate import SQUASHED, alembic_config, head_revision, upgrade
+from tests.store.schema_description import (
+    LATER_TABLES,
+    describe,
+    describe_url,
+    load,
+    migrate_to,
+    without_later_tables,
+)
 
 
 def _backend(url: str) -> str:
@@ -53,6 +62,19 @@ async def test_the_migration_makes_the_committed_schema(db_url: str) -> None:
             if i["name"] == "uq_incidents_open_service"] == [("uq_incidents_open_service", True,
                                                               True)]
     assert len(expected["triggers"]) == 2
+
+
+async def test_the_squashed_revision_makes_the_schema_less_later_tables(db_url: str) -> None:
+    """What a database of the development's head is (restamped ``initial_schema``), and
+    what each later revision adds to it: its tables, nothing else."""
+    await migrate_to(db_url, SQUASHED)
+    found = await describe_url(db_url)
+    expected = load()[_backend(db_url)]
+    assert _differences(found, without_later_tables(expected)) == []
+    assert found == without_later_tables(expected)
+    later = {table for tables in LATER_TABLES.values() for table in tables}
+    assert later and later <= set(expected["tables"])
+    assert set(LATER_TABLES) | {SQUASHED} >= {head_revision(db_url)}
 
 
 def test_a_difference_is_named_by_table_and_part() -> None:
