@@ -61,6 +61,7 @@ class CycleResult:
     lost: set[str] = field(default_factory=set)
     views: dict[str, str] = field(default_factory=dict)  # gained target -> our vantage's view
     open_incidents: set[str] = field(default_factory=set)  # gained targets with one open
+    blocked: int = 0  # leases we lack that another session holds locked
 
 
 class Cluster:
@@ -86,6 +87,11 @@ class Cluster:
         self.valid_until = 0.0  # our leases are sure until then (steady clock)
         self.peers: list[store.NodeRow] = []
         self.incarnation = 0
+        self.share = 0  # our fair share at the last cycle
+        # How long a cycle waits for expired leases another session holds locked.
+        self.lock_wait = self.lease_timeout / 8
+        self.blocked_since: float | None = None  # steady clock; None: not blocked
+        self.blocked = 0
         self._gauges(registry)
 
     def _gauges(self, registry: CollectorRegistry) -> None:
@@ -116,6 +122,13 @@ class Cluster:
             "or never held (new).",
             ["how"], registry=registry,
         )
+        self.m_blocked = Gauge(
+            "sla_monitor_cluster_leases_blocked",
+            "Expired target leases this node should take but another session holds locked "
+            "(a node frozen inside a transaction): above 0, take-over waits and the node is "
+            "degraded.",
+            ["node", "vantage"], registry=registry,
+        ).labels(self.node, self.vantage)
         self.m_fenced = Counter(
             "sla_monitor_cluster_fenced_writes_total",
             "Writes refused because this node no longer held the lease at its epoch (a "
@@ -184,6 +197,9 @@ class Cluster:
                 return CycleResult(lost=lost)
             return CycleResult()
         self.valid_until = started + self.lease_timeout
+        if result.blocked:
+            await self._wait_for_locked(result, before)
+        self._blocked(result.blocked)
         self._update_metrics()
         return result
 
@@ -208,18 +224,15 @@ class Cluster:
             for target_id in surplus:
                 mine.pop(target_id)
         result = CycleResult()
+        self.share = share
         if len(mine) < share:
             taken = await store.acquire(tx, self.node, timeout, vantage=self.vantage,
                                         limit=share - len(mine))
-            for lease in taken:
-                if lease.target_id is None or lease.target_id not in self.targets:
-                    continue
-                mine[lease.target_id] = lease.epoch
-                await self._gap(tx, lease)
-            gained = [lease.target_id for lease in taken if lease.target_id in self.targets]
-            if gained:
-                result.views = await store.views_of(tx, self.vantage, gained)
-                result.open_incidents = await _open(tx, gained)
+            await self._took(tx, taken, mine, result)
+            if len(mine) < share:
+                # Still short: free or expired leases that another session holds locked.
+                result.blocked = min(share - len(mine),
+                                     await store.blocked(tx, self.node, self.vantage))
         # The leader lease: renewed by its holder, taken by anyone once it ran out.
         if store.LEADER in held:
             self.leader_epoch = held[store.LEADER]
@@ -241,6 +254,66 @@ class Cluster:
                 "share": share, "live_nodes": live, "gained": len(result.gained),
                 "lost": len(result.lost)})
         return result
+
+    async def _took(self, tx: Tx, taken: list[store.Taken], mine: dict[str, int],
+                    result: CycleResult) -> None:
+        """Leases just taken: ours now, with the gap before as unknown time (R-M3), and what
+        our vantage last said of them and their open incidents (for the detector)."""
+        for lease in taken:
+            if lease.target_id is None or lease.target_id not in self.targets:
+                continue
+            mine[lease.target_id] = lease.epoch
+            await self._gap(tx, lease)
+        gained = [lease.target_id for lease in taken if lease.target_id in self.targets]
+        if gained:
+            result.views.update(await store.views_of(tx, self.vantage, gained))
+            result.open_incidents |= await _open(tx, gained)
+
+    async def _wait_for_locked(self, result: CycleResult, before: dict[str, int]) -> None:
+        """Expired leases we need are locked by another session (a node frozen inside a
+        transaction): waited for at most :attr:`lock_wait`, in a transaction of its own
+        (holding nothing else), and taken the moment the lock is gone. Still locked: this
+        node is *degraded* (``/readyz``, ``sla_monitor_cluster_leases_blocked``) and tries
+        again next cycle; the frozen session's own limits end it within half a lease
+        timeout (monitor.store.db.SessionLimits)."""
+        mine = dict(self.epochs)
+        try:
+            async with self.db.transaction() as tx:
+                taken = await store.acquire(tx, self.node, self.lease_timeout,
+                                            vantage=self.vantage, limit=result.blocked,
+                                            wait=self.lock_wait)
+                await self._took(tx, taken, mine, result)
+                left = self.share - len(mine)
+                result.blocked = (min(left, await store.blocked(tx, self.node, self.vantage))
+                                  if left > 0 else 0)
+        except Exception as exc:
+            if not self.db.outage(exc):
+                log.exception("taking locked leases failed; tried again next cycle")
+            return
+        self.epochs = mine
+        result.gained = {t: e for t, e in mine.items() if before.get(t) != e}
+        result.lost -= set(result.gained)
+
+    def _blocked(self, count: int) -> None:
+        """Said once when this node starts finding leases it needs locked, once when not."""
+        self.blocked = count
+        self.m_blocked.set(count)
+        if count and self.blocked_since is None:
+            self.blocked_since = self._monotonic()
+            log.warning("target leases expired but locked by another session: take-over "
+                        "waits for the lock (this node is degraded)",
+                        extra={"node": self.node, "vantage": self.vantage, "blocked": count,
+                               "waited": self.lock_wait})
+        elif not count and self.blocked_since is not None:
+            log.warning("locked target leases taken: take-over no longer blocked", extra={
+                "node": self.node, "vantage": self.vantage,
+                "blocked_seconds": round(self._monotonic() - self.blocked_since, 1)})
+            self.blocked_since = None
+
+    @property
+    def degraded(self) -> bool:
+        """Whether leases this node should take are locked by someone else (see above)."""
+        return self.blocked_since is not None
 
     async def _gap(self, tx: Tx, lease: store.Taken) -> None:
         """R-M3: nobody probed the target from this vantage since its last holder's last
@@ -329,6 +402,7 @@ class Cluster:
             "role": "leader" if self.leading else "member",
             "leases_held": len(self.epochs) if self.sure() else 0,
             "leases_sure": self.sure(),
+            "leases_blocked": self.blocked,
             "quorum": self.quorum,
             "vantages": self.vantages,
             "nodes": [

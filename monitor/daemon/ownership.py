@@ -252,7 +252,8 @@ class InCluster(Alone):
         self._divide(plan.targets)
 
     def checks(self) -> dict[str, bool]:
-        return {"cluster": self.leases.sure()}  # our leases are certainly ours
+        # Our leases are certainly ours; no lease we should take is locked by a frozen node.
+        return {"cluster": self.leases.sure(), "cluster_takeover": not self.leases.degraded}
 
     def describe(self) -> dict[str, Any] | None:
         return self.leases.describe()

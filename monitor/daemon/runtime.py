@@ -59,7 +59,7 @@ from monitor.notify import Notifier, NotifierPlan
 from monitor.notify.smtp import Transport
 from monitor.present.statement import check_pdf
 from monitor.probes import ProbeSessions, build_certificate_check, build_probe
-from monitor.store import Database
+from monitor.store import Database, SessionLimits
 
 __all__ = ["NOTHING_MONITORED", "Options", "Plan", "Runtime", "build_runtime"]
 
@@ -119,7 +119,16 @@ class Runtime:
         self.flush_interval = options.flush_interval
         self.stopping = options.stopping
         edge = HTTPEdge.secrets(settings)
-        self.db = Database.open(settings.storage.url, settings.storage.busy_timeout)
+        cluster = settings.config.cluster
+        # Every PostgreSQL session of the daemon is bounded (monitor.store.db.SessionLimits):
+        # in a cluster by the lease timeout, so a frozen node's locks never outlive its leases.
+        self.db = Database.open(
+            settings.storage.url, settings.storage.busy_timeout,
+            limits=(SessionLimits.for_lease(cluster.lease_timeout) if cluster is not None
+                    else SessionLimits.alone()),
+            application_name=f"sla-monitor {cluster.node}" if cluster is not None
+            else "sla-monitor",
+        )
         self.metrics = DaemonMetrics(registry)
         self.notifier = Notifier(settings, self.db, clock, registry, options.transport,
                                  **options.notifier_options)

@@ -35,6 +35,7 @@ module          what it reads and writes                                    tabl
 
 from monitor.store.db import (
     Database,
+    SessionLimits,
     Tx,
     create_engine,
     default_url,
@@ -45,6 +46,7 @@ from monitor.store.db import (
 
 __all__ = [
     "Database",
+    "SessionLimits",
     "Tx",
     "create_engine",
     "default_url",
