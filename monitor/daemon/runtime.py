@@ -7,8 +7,9 @@ heartbeat, the recorder, the probe sessions and their resolver, the
 job table (:mod:`monitor.daemon.jobs`), the probe schedules and the HTTP edge.
 :meth:`Runtime.start` starts them in order on an :class:`contextlib.AsyncExitStack`: each
 part's teardown is registered as soon as it has started, at the place where, run in
-reverse, it stops in the right order (the HTTP runner is set up early and bound last, so it
-serves until the end; the incident journal closes before the heartbeat's last beat, which
+reverse, it stops in the right order (the HTTP runner is set up and its port bound early, so
+that a port already taken fails before anything runs, and served last, so it serves until
+the end; the incident journal closes before the heartbeat's last beat, which
 comes before the cluster leases are handed back). When a step fails, everything started
 before it is stopped, in reverse, and the error goes on; :meth:`Runtime.stop` unwinds the
 same stack.
@@ -228,6 +229,7 @@ class Runtime:
             stack.push_async_callback(self.sessions.close)
             stack.push_async_callback(self.edge.cleanup)
             await self.edge.setup()
+            await self.edge.bind()  # a port already taken fails here, before anything runs
             stack.push_async_callback(routine.step, "the outbox", self.notifier.stop)
             await self.notifier.start()  # reads the SMTP secret: a missing one fails (exit 2)
             stack.push_async_callback(self.ownership.close)  # after the heartbeat's last beat
@@ -242,6 +244,13 @@ class Runtime:
             stack.push_async_callback(self.jobs.stop, JOB_STOP_GRACE)
             self.jobs.open()
             stack.push_async_callback(self._stop_probing)
+            if self.clock_steps is not None:
+                stack.push_async_callback(self.clock_steps.stop)
+                await self.clock_steps.start()
+            await self.sla_metrics.refresh()  # the per-customer series from the first scrape
+            # Last of what can fail: a cluster node joins (registers, takes its leases) only
+            # once its port is bound and the rest has started, so a node that cannot start
+            # takes nothing from the others.
             intervals = await self.ownership.start(self.watch, settings)
             self.schedule.set_targets(intervals)
             self.schedule.start()
@@ -250,10 +259,6 @@ class Runtime:
             self.certificate_schedule.start()
             stack.push_async_callback(self._stop_schedule, self.certificate_schedule)
             self.jobs.start(settings)
-            if self.clock_steps is not None:
-                stack.push_async_callback(self.clock_steps.stop)
-                await self.clock_steps.start()
-            await self.sla_metrics.refresh()  # the per-customer series from the first scrape
             await self.edge.listen()
             self._stack = stack.pop_all()  # started: unwound by stop()
         # Everything built so far lives as long as the configuration: out of the collector's
