@@ -41,6 +41,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from monitor import __version__
 from monitor.config.schema import ClusterSettings
+from monitor.errors import Fenced
 from monitor.sla import Vote, confirmed_down, confirmed_up, default_quorum, fair_share
 from monitor.store import cluster as store
 from monitor.store import incidents, unknown
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["Cluster", "CycleResult", "vote"]
 
 log = logging.getLogger(__name__)
+
+#: What a stale node may try to write, each refused in the database and counted.
+FENCED_KINDS = ("history", "vote", "leader")
 
 
 @dataclass
@@ -132,9 +136,13 @@ class Cluster:
         self.m_fenced = Counter(
             "sla_monitor_cluster_fenced_writes_total",
             "Writes refused because this node no longer held the lease at its epoch (a "
-            "stale node: paused or cut off past its lease).",
-            ["what"], registry=registry,
+            "stale node: paused or cut off past its lease), by kind: a target's probe "
+            "history (history), our vantage's vote on a target (vote), a leader-only job's "
+            "write (leader).",
+            ["kind"], registry=registry,
         )
+        for kind in FENCED_KINDS:  # every kind from the start, at 0
+            self.m_fenced.labels(kind)
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -349,16 +357,20 @@ class Cluster:
 
     # --- fencing -------------------------------------------------------------------------------
 
-    async def fence_history(self, tx: Tx) -> set[str]:
-        """The history keys this node may still write in ``tx``: targets whose lease row
-        names it at the epoch it probed them under (share-locked until ``tx`` ends)."""
+    async def fence_history(self, tx: Tx, wanted: set[str]) -> set[str]:
+        """Of the history keys ``wanted``, those this node may still write in ``tx``:
+        targets whose lease row names it at the epoch it probed them under (share-locked
+        until ``tx`` ends). The others are counted (``kind="history"``): a stale writer."""
         held = await store.held(tx, self.node)
         allowed = {
             self.history_key(t)
             for t, epoch in self.epochs.items()
             if held.get(store.probe_lease(self.vantage, t)) == epoch
-        }
-        return allowed | self.everywhere
+        } | self.everywhere
+        refused = len(wanted - allowed)
+        if refused:
+            self.m_fenced.labels("history").inc(refused)
+        return allowed & wanted
 
     async def fenced(self, tx: Tx, target_id: str, what: str) -> int | None:
         """The epoch under which ``tx`` may write for ``target_id``, or None: a stale
@@ -368,7 +380,7 @@ class Cluster:
             tx, self.node, store.probe_lease(self.vantage, target_id), epoch
         ):
             return epoch
-        self.m_fenced.labels(what).inc()
+        self.m_fenced.labels("vote").inc()
         log.warning("write fenced: this node no longer holds the target's lease",
                     extra={"node": self.node, "target": target_id, "what": what,
                            "epoch": epoch})
@@ -385,6 +397,22 @@ class Cluster:
         if not ok:
             self.m_fenced.labels("leader").inc()
         return ok
+
+    async def guard_leader(self, tx: Tx) -> None:
+        """Checked at the start of each write transaction of a leader-only job
+        (:func:`monitor.store.db.guarded`): this node holds the leader lease at its epoch,
+        key-share-locked until ``tx`` ends (no take-over commits meanwhile); else the
+        write is refused (:class:`~monitor.errors.Fenced`), counted and said."""
+        epoch = self.leader_epoch
+        if epoch is not None and self.sure() and await store.fenced(
+            tx, self.node, store.LEADER, epoch, key_share=True
+        ):
+            return
+        self.m_fenced.labels("leader").inc()
+        log.warning("leader-only write fenced: this node no longer leads",
+                    extra={"node": self.node, "epoch": epoch})
+        raise Fenced(f"cluster node {self.node} no longer holds the leader lease "
+                     f"(epoch {epoch}): its leader-only write is refused")
 
     # --- what /readyz and the metrics show -----------------------------------------------------
 

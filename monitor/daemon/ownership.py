@@ -41,15 +41,16 @@ if TYPE_CHECKING:
     from monitor.daemon.incident_book import IncidentBook
     from monitor.daemon.watch import Watch
     from monitor.store import Database, Tx
+    from monitor.store.db import Guard
 
 __all__ = ["Alone", "InCluster", "InWorkers", "Ownership", "OwnershipPlan", "choose"]
 
 Intervals = list[tuple[str, float]]
 #: A step of stopping that logs its failure (monitor.daemon.routine.step).
 Stop = Callable[[str, Callable[[], Awaitable[None]]], Awaitable[None]]
-#: The targets whose history this process may still write, asked inside a flush's
-#: transaction (monitor.daemon.recorder.Recorder).
-Fence = Callable[["Tx"], Awaitable[set[str]]]
+#: Of the history keys a flush would write, those this process may still write, asked
+#: inside the flush's transaction (monitor.daemon.recorder.Recorder).
+Fence = Callable[["Tx", set[str]], Awaitable[set[str]]]
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ class Alone:
 
     async def leader(self) -> bool:
         return await always()
+
+    def leader_guard(self) -> Guard | None:
+        """Checked inside each write transaction of a leader-only job (None: nothing)."""
+        return None
 
     def jobs(self, settings: Settings) -> list[Job]:
         return []
@@ -218,6 +223,9 @@ class InCluster(Alone):
 
     async def leader(self) -> bool:
         return await self.leases.still_leading()
+
+    def leader_guard(self) -> Guard | None:
+        return self.leases.guard_leader
 
     def jobs(self, settings: Settings) -> list[Job]:
         # Renewed every quarter of the timeout: at most half of it apart even when one cycle

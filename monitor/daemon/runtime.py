@@ -154,7 +154,7 @@ class Runtime:
             listener=self.notifier, resolver_lookup=sessions.lookup, ownership=self.ownership,
         )
         self.jobs = Jobs(routine.table(self), self.ownership.leader, self.metrics,
-                         outage=self.db.outage)
+                         outage=self.db.outage, guard=self.ownership.leader_guard())
         # Due times on the daemon's steady clock: a wall-clock step moves no probe.
         scheduler = self.jobs.scheduler
         self.schedule = ProbeSchedule(scheduler, self.watch.run_probe, self.metrics,

@@ -294,9 +294,13 @@ async def held(tx: Tx, node: str) -> Held:
     return {name: int(epoch) for name, epoch in rows}
 
 
-async def fenced(tx: Tx, node: str, name: str, epoch: int) -> bool:
+async def fenced(tx: Tx, node: str, name: str, epoch: int, *, key_share: bool = False) -> bool:
     """Whether ``node`` still holds lease ``name`` at ``epoch`` (share-locked for the rest
-    of the transaction): False means a stale writer, whose write must not happen."""
+    of the transaction): False means a stale writer, whose write must not happen.
+
+    ``key_share``: the weakest lock (``FOR KEY SHARE``) that still keeps any take-over
+    (``FOR UPDATE``) from committing meanwhile, but lets the holder's own renewal (an
+    ``UPDATE`` of no key) go on: for the longer transactions of the leader's jobs."""
     row = await tx.scalar(
         select(ClusterLease.epoch)
         .where(
@@ -305,7 +309,7 @@ async def fenced(tx: Tx, node: str, name: str, epoch: int) -> bool:
             ClusterLease.epoch == epoch,
             ClusterLease.expires_at > func.now(),
         )
-        .with_for_update(read=True)
+        .with_for_update(read=True, key_share=key_share)
     )
     return row is not None
 

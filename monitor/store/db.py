@@ -47,8 +47,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
@@ -63,7 +63,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from monitor.errors import ConfigError, ConfigIssue, StoreError, StoreLocationError
+from monitor.errors import ConfigError, ConfigIssue, Fenced, StoreError, StoreLocationError
 from monitor.redact import redact
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "Tx",
     "create_engine",
     "default_url",
+    "guarded",
     "inserted_id",
     "resolve_url",
     "session_factory",
@@ -256,14 +257,22 @@ def _read_only(cause: str) -> bool:
     return any(text in lowered for text in _READ_ONLY)
 
 
+#: PostgreSQL's SQLSTATEs of a server that does not answer: a connection exception (08),
+#: an administrator's or a crash's shutdown, a server starting up or shutting down (57P01-3),
+#: too many connections, a full disk or no memory (53).
+_AWAY = ("08", "57P01", "57P02", "57P03", "53")
+
+
 def unavailable_error(exc: BaseException) -> bool:
     """Whether ``exc`` says the database does not answer (rather than a fault of the work):
-    a connection refused, reset or timed out, a closed or invalidated connection, SQLite's
-    ``OperationalError`` (locked, disk full, cannot open)."""
+    a connection refused, reset or timed out, a closed or invalidated connection, a
+    PostgreSQL server starting up, shutting down or out of connections or disk
+    (:data:`_AWAY`), SQLite's ``OperationalError`` (locked, disk full, cannot open)."""
     if isinstance(exc, OperationalError | InterfaceError):
         return True
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated)
+        code = getattr(exc.orig, "sqlstate", None) or ""
+        return bool(exc.connection_invalidated) or code.startswith(_AWAY)
     return isinstance(exc, OSError)  # ConnectionRefusedError, TimeoutError, ... unwrapped
 
 
@@ -334,6 +343,26 @@ def _availability(where: str) -> Availability:
         if found is None:
             found = _AVAILABILITY[where] = Availability(where)
         return found
+
+
+#: Checked at the start of every write transaction of the current task (and the tasks it
+#: starts): a cluster's leader-only job, whose every write holds the leader lease at its
+#: epoch (:func:`guarded`).
+Guard = Callable[["AsyncSession"], Awaitable[None]]
+_GUARD: contextvars.ContextVar[Guard | None] = contextvars.ContextVar("write_guard",
+                                                                      default=None)
+
+
+@contextmanager
+def guarded(guard: Guard | None) -> Iterator[None]:
+    """Every write transaction begun inside the block (by this task, or a task or thread it
+    starts) first awaits ``guard(tx)``, which raises (:class:`~monitor.errors.Fenced`) to
+    refuse it: nothing of that transaction is written. ``None``: no guard."""
+    token = _GUARD.set(guard)
+    try:
+        yield
+    finally:
+        _GUARD.reset(token)
 
 
 def inserted_id(result: Any) -> int:
@@ -439,6 +468,9 @@ class Database:
             async with self._sessions() as session, session.begin():
                 token = self._current.set((asyncio.current_task(), session))
                 try:
+                    guard = _GUARD.get()
+                    if guard is not None:
+                        await guard(session)  # raises Fenced: nothing written
                     yield session
                 finally:
                     self._current.reset(token)
@@ -475,9 +507,12 @@ class Database:
 
     def outage(self, exc: BaseException) -> bool:
         """Whether ``exc`` is this database not answering: then it is logged here, once per
-        outage (see the module), and the caller logs nothing more; anything else (a fault
+        outage (see the module), and the caller logs nothing more (nor for a write
+        :class:`~monitor.errors.Fenced`: said where it was refused); anything else (a fault
         of the work, or an OSError of something else: SMTP, a webhook) is the caller's to
         log, with its traceback."""
+        if isinstance(exc, Fenced):
+            return True  # not an outage, but said and counted where it was refused
         if isinstance(exc, OSError) and not getattr(exc, _FROM_DATABASE, False):
             return False
         if not unavailable_error(exc):
