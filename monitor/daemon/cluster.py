@@ -49,7 +49,7 @@ from monitor.store import incidents, unknown
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
 
-__all__ = ["Cluster", "CycleResult", "vote"]
+__all__ = ["Cluster", "ClusterMetrics", "CycleResult", "vote"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,56 @@ class CycleResult:
     views: dict[str, str] = field(default_factory=dict)  # gained target -> our vantage's view
     open_incidents: set[str] = field(default_factory=set)  # gained targets with one open
     blocked: int = 0  # leases we lack that another session holds locked
+
+
+class ClusterMetrics:
+    """A node's cluster series (the README's "What it shows")."""
+
+    def __init__(self, registry: CollectorRegistry, node: str, vantage: str) -> None:
+        self.leases = Gauge(
+            "sla_monitor_cluster_leases_held",
+            "Target leases this node holds (it probes those targets from its vantage).",
+            ["node", "vantage"], registry=registry,
+        ).labels(node, vantage)
+        self.leader = Gauge(
+            "sla_monitor_cluster_leader",
+            "1 while this node holds the leader lease and runs the singleton jobs.",
+            ["node"], registry=registry,
+        ).labels(node)
+        self.peer = Gauge(
+            "sla_monitor_cluster_node_up",
+            "The cluster's view of each node, as this node sees it: 1 alive (seen within "
+            "the lease timeout), 0 lost or stopped.",
+            ["node", "vantage"], registry=registry,
+        )
+        self.peer_seen = Gauge(
+            "sla_monitor_cluster_node_last_seen_timestamp_seconds",
+            "When each node was last seen (the database's clock).",
+            ["node", "vantage"], registry=registry,
+        )
+        self.taken = Counter(
+            "sla_monitor_cluster_leases_taken_total",
+            "Target leases this node took: from a lost node (lost), handed back (handover) "
+            "or never held (new).",
+            ["how"], registry=registry,
+        )
+        self.blocked = Gauge(
+            "sla_monitor_cluster_leases_blocked",
+            "Expired target leases this node should take but another session holds locked "
+            "(a node frozen inside a transaction): above 0, take-over waits and the node is "
+            "degraded.",
+            ["node", "vantage"], registry=registry,
+        ).labels(node, vantage)
+        self.fenced = Counter(
+            "sla_monitor_cluster_fenced_writes_total",
+            "Writes refused because this node no longer held the lease at its epoch (a "
+            "stale node: paused or cut off past its lease), by kind: a target's probe "
+            "history (history), our vantage's vote on a target (vote), a leader-only job's "
+            "write (leader).",
+            ["kind"], registry=registry,
+        )
+        for kind in FENCED_KINDS:  # every kind from the start, at 0
+            self.fenced.labels(kind)
 
 
 class Cluster:
@@ -96,53 +146,7 @@ class Cluster:
         self.lock_wait = self.lease_timeout / 8
         self.blocked_since: float | None = None  # steady clock; None: not blocked
         self.blocked = 0
-        self._gauges(registry)
-
-    def _gauges(self, registry: CollectorRegistry) -> None:
-        self.m_leases = Gauge(
-            "sla_monitor_cluster_leases_held",
-            "Target leases this node holds (it probes those targets from its vantage).",
-            ["node", "vantage"], registry=registry,
-        ).labels(self.node, self.vantage)
-        self.m_leader = Gauge(
-            "sla_monitor_cluster_leader",
-            "1 while this node holds the leader lease and runs the singleton jobs.",
-            ["node"], registry=registry,
-        ).labels(self.node)
-        self.m_peer = Gauge(
-            "sla_monitor_cluster_node_up",
-            "The cluster's view of each node, as this node sees it: 1 alive (seen within "
-            "the lease timeout), 0 lost or stopped.",
-            ["node", "vantage"], registry=registry,
-        )
-        self.m_peer_seen = Gauge(
-            "sla_monitor_cluster_node_last_seen_timestamp_seconds",
-            "When each node was last seen (the database's clock).",
-            ["node", "vantage"], registry=registry,
-        )
-        self.m_taken = Counter(
-            "sla_monitor_cluster_leases_taken_total",
-            "Target leases this node took: from a lost node (lost), handed back (handover) "
-            "or never held (new).",
-            ["how"], registry=registry,
-        )
-        self.m_blocked = Gauge(
-            "sla_monitor_cluster_leases_blocked",
-            "Expired target leases this node should take but another session holds locked "
-            "(a node frozen inside a transaction): above 0, take-over waits and the node is "
-            "degraded.",
-            ["node", "vantage"], registry=registry,
-        ).labels(self.node, self.vantage)
-        self.m_fenced = Counter(
-            "sla_monitor_cluster_fenced_writes_total",
-            "Writes refused because this node no longer held the lease at its epoch (a "
-            "stale node: paused or cut off past its lease), by kind: a target's probe "
-            "history (history), our vantage's vote on a target (vote), a leader-only job's "
-            "write (leader).",
-            ["kind"], registry=registry,
-        )
-        for kind in FENCED_KINDS:  # every kind from the start, at 0
-            self.m_fenced.labels(kind)
+        self.metrics = ClusterMetrics(registry, self.node, self.vantage)
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -305,7 +309,7 @@ class Cluster:
     def _blocked(self, count: int) -> None:
         """Said once when this node starts finding leases it needs locked, once when not."""
         self.blocked = count
-        self.m_blocked.set(count)
+        self.metrics.blocked.set(count)
         if count and self.blocked_since is None:
             self.blocked_since = self._monotonic()
             log.warning("target leases expired but locked by another session: take-over "
@@ -328,7 +332,7 @@ class Cluster:
         renewal: unknown time of that target, when longer than its interval."""
         how = "new" if lease.previous_renewed_at is None else (
             "lost" if lease.previous_node is not None else "handover")
-        self.m_taken.labels(how).inc()
+        self.metrics.taken.labels(how).inc()
         since = lease.previous_renewed_at
         target_id = lease.target_id
         if since is None or target_id is None:
@@ -369,7 +373,7 @@ class Cluster:
         } | self.everywhere
         refused = len(wanted - allowed)
         if refused:
-            self.m_fenced.labels("history").inc(refused)
+            self.metrics.fenced.labels("history").inc(refused)
         return allowed & wanted
 
     async def fenced(self, tx: Tx, target_id: str, what: str) -> int | None:
@@ -380,7 +384,7 @@ class Cluster:
             tx, self.node, store.probe_lease(self.vantage, target_id), epoch
         ):
             return epoch
-        self.m_fenced.labels("vote").inc()
+        self.metrics.fenced.labels("vote").inc()
         log.warning("write fenced: this node no longer holds the target's lease",
                     extra={"node": self.node, "target": target_id, "what": what,
                            "epoch": epoch})
@@ -395,7 +399,7 @@ class Cluster:
         async with self.db.reading() as tx:
             ok = await store.fenced(tx, self.node, store.LEADER, epoch)
         if not ok:
-            self.m_fenced.labels("leader").inc()
+            self.metrics.fenced.labels("leader").inc()
         return ok
 
     async def guard_leader(self, tx: Tx) -> None:
@@ -408,7 +412,7 @@ class Cluster:
             tx, self.node, store.LEADER, epoch, key_share=True
         ):
             return
-        self.m_fenced.labels("leader").inc()
+        self.metrics.fenced.labels("leader").inc()
         log.warning("leader-only write fenced: this node no longer leads",
                     extra={"node": self.node, "epoch": epoch})
         raise Fenced(f"cluster node {self.node} no longer holds the leader lease "
@@ -417,11 +421,11 @@ class Cluster:
     # --- what /readyz and the metrics show -----------------------------------------------------
 
     def _update_metrics(self) -> None:
-        self.m_leases.set(len(self.epochs))
-        self.m_leader.set(1 if self.leader_epoch is not None else 0)
+        self.metrics.leases.set(len(self.epochs))
+        self.metrics.leader.set(1 if self.leader_epoch is not None else 0)
         for peer in self.peers:
-            self.m_peer.labels(peer.name, peer.vantage).set(1 if peer.alive else 0)
-            self.m_peer_seen.labels(peer.name, peer.vantage).set(peer.last_seen_at.timestamp())
+            self.metrics.peer.labels(peer.name, peer.vantage).set(1 if peer.alive else 0)
+            self.metrics.peer_seen.labels(peer.name, peer.vantage).set(peer.last_seen_at.timestamp())
 
     def describe(self) -> dict[str, Any]:
         return {

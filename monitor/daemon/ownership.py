@@ -34,6 +34,7 @@ from monitor.daemon.detector import Blinded, Closed, Event, Opened
 from monitor.daemon.jobs import Job, always
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.workers import ProbeWorkers, cpus, probes_here, worker_count
+from monitor.store import SessionLimits
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
     from monitor.store import Database, Tx
     from monitor.store.db import Guard
 
-__all__ = ["Alone", "InCluster", "InWorkers", "Ownership", "OwnershipPlan", "choose"]
+__all__ = ["Alone", "InCluster", "InWorkers", "Ownership", "OwnershipPlan", "choose",
+           "session_limits"]
 
 Intervals = list[tuple[str, float]]
 #: A step of stopping that logs its failure (monitor.daemon.routine.step).
@@ -271,6 +273,16 @@ class InCluster(Alone):
 
 
 Ownership = Alone  # the protocol: every strategy is an Alone with its answers changed
+
+
+def session_limits(config: Config) -> tuple[SessionLimits, str]:
+    """The limits of every database session of the daemon and the name its sessions carry
+    (``pg_stat_activity``): in a cluster from the lease timeout (a frozen node's locks never
+    outlive its leases: :class:`~monitor.store.db.SessionLimits`), alone the defaults."""
+    if config.cluster is not None:
+        return (SessionLimits.for_lease(config.cluster.lease_timeout),
+                f"sla-monitor {config.cluster.node}")
+    return SessionLimits.alone(), "sla-monitor"
 
 
 def choose(config: Config, settings: Settings, db: Database, registry: CollectorRegistry,

@@ -47,7 +47,7 @@ from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.jobs import Jobs, JobsPlan
 from monitor.daemon.loop import give_back_memory
 from monitor.daemon.metrics import DaemonMetrics
-from monitor.daemon.ownership import OwnershipPlan, choose
+from monitor.daemon.ownership import OwnershipPlan, choose, session_limits
 from monitor.daemon.recorder import Recorder
 from monitor.daemon.resolver import ProbeResolver, ResolverPlan
 from monitor.daemon.retention import Retention
@@ -60,7 +60,7 @@ from monitor.notify import Notifier, NotifierPlan
 from monitor.notify.smtp import Transport
 from monitor.present.statement import check_pdf
 from monitor.probes import ProbeSessions, build_certificate_check, build_probe
-from monitor.store import Database, SessionLimits
+from monitor.store import Database
 
 __all__ = ["NOTHING_MONITORED", "Options", "Plan", "Runtime", "build_runtime"]
 
@@ -120,16 +120,11 @@ class Runtime:
         self.flush_interval = options.flush_interval
         self.stopping = options.stopping
         edge = HTTPEdge.secrets(settings)
-        cluster = settings.config.cluster
         # Every PostgreSQL session of the daemon is bounded (monitor.store.db.SessionLimits):
         # in a cluster by the lease timeout, so a frozen node's locks never outlive its leases.
-        self.db = Database.open(
-            settings.storage.url, settings.storage.busy_timeout,
-            limits=(SessionLimits.for_lease(cluster.lease_timeout) if cluster is not None
-                    else SessionLimits.alone()),
-            application_name=f"sla-monitor {cluster.node}" if cluster is not None
-            else "sla-monitor",
-        )
+        limits, name = session_limits(settings.config)
+        self.db = Database.open(settings.storage.url, settings.storage.busy_timeout,
+                                limits=limits, application_name=name)
         self.metrics = DaemonMetrics(registry)
         self.notifier = Notifier(settings, self.db, clock, registry, options.transport,
                                  **options.notifier_options)
