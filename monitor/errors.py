@@ -13,8 +13,10 @@
     ├── StoreError               the database failed (exit 1)
     │   ├── SchemaError          no sla-monitor database where one was looked for, or one at
     │   │                        another schema revision: point at the right one (exit 2)
-    │   └── StoreLocationError   the database's place cannot hold it: a read-only or missing
-    │                            directory, no permission (exit 2: the operator must fix it)
+    │   ├── StoreLocationError   the database's place cannot hold it: a read-only or missing
+    │   │                        directory, no permission (exit 2: the operator must fix it)
+    │   └── Fenced               a cluster node's write refused: it no longer holds the lease
+    │                            it writes under (said and counted where refused; rolled back)
     ├── ProbeError               a target failed a probe ("error": none of the below);
     │   │                        the class is the failure class kept as evidence (R-M7)
     │   ├── DNSError             "dns": the name did not resolve (in time)
@@ -54,6 +56,7 @@ __all__ = [
     "ConnectRefused",
     "ConnectTimeout",
     "DNSError",
+    "Fenced",
     "HTTPStatusError",
     "InputError",
     "MonitorError",
@@ -262,6 +265,12 @@ class SchemaError(StoreError):
             head=self.head,
             advice=(*self.advice, *advice),
         )
+
+
+class Fenced(StoreError):
+    """A write refused in its transaction (rolled back): this cluster node no longer holds
+    the lease it writes under at its epoch (the leader lease, for a leader-only job). Said
+    and counted where it was refused (``sla_monitor_cluster_fenced_writes_total``)."""
 
 
 class StoreLocationError(StoreError):

@@ -41,6 +41,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from monitor import __version__
 from monitor.config.schema import ClusterSettings
+from monitor.errors import Fenced
 from monitor.sla import Vote, confirmed_down, confirmed_up, default_quorum, fair_share
 from monitor.store import cluster as store
 from monitor.store import incidents, unknown
@@ -48,9 +49,12 @@ from monitor.store import incidents, unknown
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
 
-__all__ = ["Cluster", "CycleResult", "vote"]
+__all__ = ["Cluster", "ClusterMetrics", "CycleResult", "vote"]
 
 log = logging.getLogger(__name__)
+
+#: What a stale node may try to write, each refused in the database and counted.
+FENCED_KINDS = ("history", "vote", "leader")
 
 
 @dataclass
@@ -61,6 +65,57 @@ class CycleResult:
     lost: set[str] = field(default_factory=set)
     views: dict[str, str] = field(default_factory=dict)  # gained target -> our vantage's view
     open_incidents: set[str] = field(default_factory=set)  # gained targets with one open
+    blocked: int = 0  # leases we lack that another session holds locked
+
+
+class ClusterMetrics:
+    """A node's cluster series (the README's "What it shows")."""
+
+    def __init__(self, registry: CollectorRegistry, node: str, vantage: str) -> None:
+        self.leases = Gauge(
+            "sla_monitor_cluster_leases_held",
+            "Target leases this node holds (it probes those targets from its vantage).",
+            ["node", "vantage"], registry=registry,
+        ).labels(node, vantage)
+        self.leader = Gauge(
+            "sla_monitor_cluster_leader",
+            "1 while this node holds the leader lease and runs the singleton jobs.",
+            ["node"], registry=registry,
+        ).labels(node)
+        self.peer = Gauge(
+            "sla_monitor_cluster_node_up",
+            "The cluster's view of each node, as this node sees it: 1 alive (seen within "
+            "the lease timeout), 0 lost or stopped.",
+            ["node", "vantage"], registry=registry,
+        )
+        self.peer_seen = Gauge(
+            "sla_monitor_cluster_node_last_seen_timestamp_seconds",
+            "When each node was last seen (the database's clock).",
+            ["node", "vantage"], registry=registry,
+        )
+        self.taken = Counter(
+            "sla_monitor_cluster_leases_taken_total",
+            "Target leases this node took: from a lost node (lost), handed back (handover) "
+            "or never held (new).",
+            ["how"], registry=registry,
+        )
+        self.blocked = Gauge(
+            "sla_monitor_cluster_leases_blocked",
+            "Expired target leases this node should take but another session holds locked "
+            "(a node frozen inside a transaction): above 0, take-over waits and the node is "
+            "degraded.",
+            ["node", "vantage"], registry=registry,
+        ).labels(node, vantage)
+        self.fenced = Counter(
+            "sla_monitor_cluster_fenced_writes_total",
+            "Writes refused because this node no longer held the lease at its epoch (a "
+            "stale node: paused or cut off past its lease), by kind: a target's probe "
+            "history (history), our vantage's vote on a target (vote), a leader-only job's "
+            "write (leader).",
+            ["kind"], registry=registry,
+        )
+        for kind in FENCED_KINDS:  # every kind from the start, at 0
+            self.fenced.labels(kind)
 
 
 class Cluster:
@@ -86,42 +141,12 @@ class Cluster:
         self.valid_until = 0.0  # our leases are sure until then (steady clock)
         self.peers: list[store.NodeRow] = []
         self.incarnation = 0
-        self._gauges(registry)
-
-    def _gauges(self, registry: CollectorRegistry) -> None:
-        self.m_leases = Gauge(
-            "sla_monitor_cluster_leases_held",
-            "Target leases this node holds (it probes those targets from its vantage).",
-            ["node", "vantage"], registry=registry,
-        ).labels(self.node, self.vantage)
-        self.m_leader = Gauge(
-            "sla_monitor_cluster_leader",
-            "1 while this node holds the leader lease and runs the singleton jobs.",
-            ["node"], registry=registry,
-        ).labels(self.node)
-        self.m_peer = Gauge(
-            "sla_monitor_cluster_node_up",
-            "The cluster's view of each node, as this node sees it: 1 alive (seen within "
-            "the lease timeout), 0 lost or stopped.",
-            ["node", "vantage"], registry=registry,
-        )
-        self.m_peer_seen = Gauge(
-            "sla_monitor_cluster_node_last_seen_timestamp_seconds",
-            "When each node was last seen (the database's clock).",
-            ["node", "vantage"], registry=registry,
-        )
-        self.m_taken = Counter(
-            "sla_monitor_cluster_leases_taken_total",
-            "Target leases this node took: from a lost node (lost), handed back (handover) "
-            "or never held (new).",
-            ["how"], registry=registry,
-        )
-        self.m_fenced = Counter(
-            "sla_monitor_cluster_fenced_writes_total",
-            "Writes refused because this node no longer held the lease at its epoch (a "
-            "stale node: paused or cut off past its lease).",
-            ["what"], registry=registry,
-        )
+        self.share = 0  # our fair share at the last cycle
+        # How long a cycle waits for expired leases another session holds locked.
+        self.lock_wait = self.lease_timeout / 8
+        self.blocked_since: float | None = None  # steady clock; None: not blocked
+        self.blocked = 0
+        self.metrics = ClusterMetrics(registry, self.node, self.vantage)
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -184,6 +209,9 @@ class Cluster:
                 return CycleResult(lost=lost)
             return CycleResult()
         self.valid_until = started + self.lease_timeout
+        if result.blocked:
+            await self._wait_for_locked(result, before)
+        self._blocked(result.blocked)
         self._update_metrics()
         return result
 
@@ -208,18 +236,15 @@ class Cluster:
             for target_id in surplus:
                 mine.pop(target_id)
         result = CycleResult()
+        self.share = share
         if len(mine) < share:
             taken = await store.acquire(tx, self.node, timeout, vantage=self.vantage,
                                         limit=share - len(mine))
-            for lease in taken:
-                if lease.target_id is None or lease.target_id not in self.targets:
-                    continue
-                mine[lease.target_id] = lease.epoch
-                await self._gap(tx, lease)
-            gained = [lease.target_id for lease in taken if lease.target_id in self.targets]
-            if gained:
-                result.views = await store.views_of(tx, self.vantage, gained)
-                result.open_incidents = await _open(tx, gained)
+            await self._took(tx, taken, mine, result)
+            if len(mine) < share:
+                # Still short: free or expired leases that another session holds locked.
+                result.blocked = min(share - len(mine),
+                                     await store.blocked(tx, self.node, self.vantage))
         # The leader lease: renewed by its holder, taken by anyone once it ran out.
         if store.LEADER in held:
             self.leader_epoch = held[store.LEADER]
@@ -242,12 +267,72 @@ class Cluster:
                 "lost": len(result.lost)})
         return result
 
+    async def _took(self, tx: Tx, taken: list[store.Taken], mine: dict[str, int],
+                    result: CycleResult) -> None:
+        """Leases just taken: ours now, with the gap before as unknown time (R-M3), and what
+        our vantage last said of them and their open incidents (for the detector)."""
+        for lease in taken:
+            if lease.target_id is None or lease.target_id not in self.targets:
+                continue
+            mine[lease.target_id] = lease.epoch
+            await self._gap(tx, lease)
+        gained = [lease.target_id for lease in taken if lease.target_id in self.targets]
+        if gained:
+            result.views.update(await store.views_of(tx, self.vantage, gained))
+            result.open_incidents |= await _open(tx, gained)
+
+    async def _wait_for_locked(self, result: CycleResult, before: dict[str, int]) -> None:
+        """Expired leases we need are locked by another session (a node frozen inside a
+        transaction): waited for at most :attr:`lock_wait`, in a transaction of its own
+        (holding nothing else), and taken the moment the lock is gone. Still locked: this
+        node is *degraded* (``/readyz``, ``sla_monitor_cluster_leases_blocked``) and tries
+        again next cycle; the frozen session's own limits end it within half a lease
+        timeout (monitor.store.db.SessionLimits)."""
+        mine = dict(self.epochs)
+        try:
+            async with self.db.transaction() as tx:
+                taken = await store.acquire(tx, self.node, self.lease_timeout,
+                                            vantage=self.vantage, limit=result.blocked,
+                                            wait=self.lock_wait)
+                await self._took(tx, taken, mine, result)
+                left = self.share - len(mine)
+                result.blocked = (min(left, await store.blocked(tx, self.node, self.vantage))
+                                  if left > 0 else 0)
+        except Exception as exc:
+            if not self.db.outage(exc):
+                log.exception("taking locked leases failed; tried again next cycle")
+            return
+        self.epochs = mine
+        result.gained = {t: e for t, e in mine.items() if before.get(t) != e}
+        result.lost -= set(result.gained)
+
+    def _blocked(self, count: int) -> None:
+        """Said once when this node starts finding leases it needs locked, once when not."""
+        self.blocked = count
+        self.metrics.blocked.set(count)
+        if count and self.blocked_since is None:
+            self.blocked_since = self._monotonic()
+            log.warning("target leases expired but locked by another session: take-over "
+                        "waits for the lock (this node is degraded)",
+                        extra={"node": self.node, "vantage": self.vantage, "blocked": count,
+                               "waited": self.lock_wait})
+        elif not count and self.blocked_since is not None:
+            log.warning("locked target leases taken: take-over no longer blocked", extra={
+                "node": self.node, "vantage": self.vantage,
+                "blocked_seconds": round(self._monotonic() - self.blocked_since, 1)})
+            self.blocked_since = None
+
+    @property
+    def degraded(self) -> bool:
+        """Whether leases this node should take are locked by someone else (see above)."""
+        return self.blocked_since is not None
+
     async def _gap(self, tx: Tx, lease: store.Taken) -> None:
         """R-M3: nobody probed the target from this vantage since its last holder's last
         renewal: unknown time of that target, when longer than its interval."""
         how = "new" if lease.previous_renewed_at is None else (
             "lost" if lease.previous_node is not None else "handover")
-        self.m_taken.labels(how).inc()
+        self.metrics.taken.labels(how).inc()
         since = lease.previous_renewed_at
         target_id = lease.target_id
         if since is None or target_id is None:
@@ -276,16 +361,20 @@ class Cluster:
 
     # --- fencing -------------------------------------------------------------------------------
 
-    async def fence_history(self, tx: Tx) -> set[str]:
-        """The history keys this node may still write in ``tx``: targets whose lease row
-        names it at the epoch it probed them under (share-locked until ``tx`` ends)."""
+    async def fence_history(self, tx: Tx, wanted: set[str]) -> set[str]:
+        """Of the history keys ``wanted``, those this node may still write in ``tx``:
+        targets whose lease row names it at the epoch it probed them under (share-locked
+        until ``tx`` ends). The others are counted (``kind="history"``): a stale writer."""
         held = await store.held(tx, self.node)
         allowed = {
             self.history_key(t)
             for t, epoch in self.epochs.items()
             if held.get(store.probe_lease(self.vantage, t)) == epoch
-        }
-        return allowed | self.everywhere
+        } | self.everywhere
+        refused = len(wanted - allowed)
+        if refused:
+            self.metrics.fenced.labels("history").inc(refused)
+        return allowed & wanted
 
     async def fenced(self, tx: Tx, target_id: str, what: str) -> int | None:
         """The epoch under which ``tx`` may write for ``target_id``, or None: a stale
@@ -295,7 +384,7 @@ class Cluster:
             tx, self.node, store.probe_lease(self.vantage, target_id), epoch
         ):
             return epoch
-        self.m_fenced.labels(what).inc()
+        self.metrics.fenced.labels("vote").inc()
         log.warning("write fenced: this node no longer holds the target's lease",
                     extra={"node": self.node, "target": target_id, "what": what,
                            "epoch": epoch})
@@ -310,17 +399,33 @@ class Cluster:
         async with self.db.reading() as tx:
             ok = await store.fenced(tx, self.node, store.LEADER, epoch)
         if not ok:
-            self.m_fenced.labels("leader").inc()
+            self.metrics.fenced.labels("leader").inc()
         return ok
+
+    async def guard_leader(self, tx: Tx) -> None:
+        """Checked at the start of each write transaction of a leader-only job
+        (:func:`monitor.store.db.guarded`): this node holds the leader lease at its epoch,
+        key-share-locked until ``tx`` ends (no take-over commits meanwhile); else the
+        write is refused (:class:`~monitor.errors.Fenced`), counted and said."""
+        epoch = self.leader_epoch
+        if epoch is not None and self.sure() and await store.fenced(
+            tx, self.node, store.LEADER, epoch, key_share=True
+        ):
+            return
+        self.metrics.fenced.labels("leader").inc()
+        log.warning("leader-only write fenced: this node no longer leads",
+                    extra={"node": self.node, "epoch": epoch})
+        raise Fenced(f"cluster node {self.node} no longer holds the leader lease "
+                     f"(epoch {epoch}): its leader-only write is refused")
 
     # --- what /readyz and the metrics show -----------------------------------------------------
 
     def _update_metrics(self) -> None:
-        self.m_leases.set(len(self.epochs))
-        self.m_leader.set(1 if self.leader_epoch is not None else 0)
+        self.metrics.leases.set(len(self.epochs))
+        self.metrics.leader.set(1 if self.leader_epoch is not None else 0)
         for peer in self.peers:
-            self.m_peer.labels(peer.name, peer.vantage).set(1 if peer.alive else 0)
-            self.m_peer_seen.labels(peer.name, peer.vantage).set(peer.last_seen_at.timestamp())
+            self.metrics.peer.labels(peer.name, peer.vantage).set(1 if peer.alive else 0)
+            self.metrics.peer_seen.labels(peer.name, peer.vantage).set(peer.last_seen_at.timestamp())
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -329,6 +434,7 @@ class Cluster:
             "role": "leader" if self.leading else "member",
             "leases_held": len(self.epochs) if self.sure() else 0,
             "leases_sure": self.sure(),
+            "leases_blocked": self.blocked,
             "quorum": self.quorum,
             "vantages": self.vantages,
             "nodes": [

@@ -58,15 +58,24 @@ class HTTPEdge:
         )
         await self._runner.setup()
 
-    async def listen(self) -> None:
+    async def bind(self) -> None:
+        """The port bound, not yet served: a port already taken fails here, early in the
+        start (before a cluster node joins and takes leases); :meth:`listen` serves last."""
         assert self._runner is not None, "setup() first"
         http = self.web.settings.http
         host, _, port = http.listen.rpartition(":")
         # The connection cap (monitor.http.serving); the header timeout is the runner's.
         self._listener = CappedListener(max_connections=http.max_connections,
                                         registry=self.registry)
-        self.port = await self._listener.start(self._runner, host.strip("[]"), int(port))
+        self.port = await self._listener.start(self._runner, host.strip("[]"), int(port),
+                                               serving=False)
         self.web.bound_url = f"http://{host}:{self.port}"
+
+    async def listen(self) -> None:
+        if self._listener is None:
+            await self.bind()
+        assert self._listener is not None
+        await self._listener.serve()
 
     async def cleanup(self) -> None:
         """No new connection; those open finish (the runner's cleanup); the socket closed."""

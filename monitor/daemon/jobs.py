@@ -4,7 +4,9 @@ tests all read.
 A :class:`Job` is ``(id, every, leader_only, run)``; :class:`Jobs` runs a table of them on
 APScheduler. The leader check lives here, once: a ``leader_only`` job runs only while
 ``leader()`` says so (in a cluster, the leader checked in the database at its epoch;
-alone, always), and a failing check skips the run (exactly once, never twice). Each run's
+alone, always), and a failing check skips the run (exactly once, never twice); in a
+cluster each of its write transactions checks the leader lease again (``guard``,
+:func:`monitor.store.guarded`), so a leader that lost its lease mid-run writes nothing more. Each run's
 lateness is measured (``sla_monitor_periodic_job_lateness_seconds``); at stop, a run in
 progress (a flush inside its COMMIT) is waited for, never cancelled.
 
@@ -38,6 +40,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Settings
 from monitor.daemon.metrics import DaemonMetrics
+from monitor.store import guarded
+from monitor.store.db import Guard
 
 __all__ = ["Job", "Jobs", "JobsPlan", "LeaderCheck", "always"]
 
@@ -89,9 +93,13 @@ class Jobs:
         metrics: DaemonMetrics | None = None,
         scheduler: AsyncIOScheduler | None = None,
         outage: Callable[[BaseException], bool] = lambda exc: False,
+        guard: Guard | None = None,
     ) -> None:
         self.table_of = table
         self.leader = leader
+        # In a cluster: checked inside each write transaction of a leader-only job too
+        # (the leader lease at its epoch), not only before the run.
+        self.guard = guard
         # Whether an error is the database being away: said once by the store, no traceback.
         self.outage = outage
         self.metrics = metrics
@@ -107,6 +115,9 @@ class Jobs:
             if job.skipped is not None:
                 job.skipped()
             return None
+        if job.leader_only:
+            with guarded(self.guard):
+                return await job.run()
         return await job.run()
 
     async def run_now(self, job_id: str) -> Any:

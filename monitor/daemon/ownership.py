@@ -34,6 +34,7 @@ from monitor.daemon.detector import Blinded, Closed, Event, Opened
 from monitor.daemon.jobs import Job, always
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.workers import ProbeWorkers, cpus, probes_here, worker_count
+from monitor.store import SessionLimits
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -41,15 +42,17 @@ if TYPE_CHECKING:
     from monitor.daemon.incident_book import IncidentBook
     from monitor.daemon.watch import Watch
     from monitor.store import Database, Tx
+    from monitor.store.db import Guard
 
-__all__ = ["Alone", "InCluster", "InWorkers", "Ownership", "OwnershipPlan", "choose"]
+__all__ = ["Alone", "InCluster", "InWorkers", "Ownership", "OwnershipPlan", "choose",
+           "session_limits"]
 
 Intervals = list[tuple[str, float]]
 #: A step of stopping that logs its failure (monitor.daemon.routine.step).
 Stop = Callable[[str, Callable[[], Awaitable[None]]], Awaitable[None]]
-#: The targets whose history this process may still write, asked inside a flush's
-#: transaction (monitor.daemon.recorder.Recorder).
-Fence = Callable[["Tx"], Awaitable[set[str]]]
+#: Of the history keys a flush would write, those this process may still write, asked
+#: inside the flush's transaction (monitor.daemon.recorder.Recorder).
+Fence = Callable[["Tx", set[str]], Awaitable[set[str]]]
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,10 @@ class Alone:
 
     async def leader(self) -> bool:
         return await always()
+
+    def leader_guard(self) -> Guard | None:
+        """Checked inside each write transaction of a leader-only job (None: nothing)."""
+        return None
 
     def jobs(self, settings: Settings) -> list[Job]:
         return []
@@ -219,6 +226,9 @@ class InCluster(Alone):
     async def leader(self) -> bool:
         return await self.leases.still_leading()
 
+    def leader_guard(self) -> Guard | None:
+        return self.leases.guard_leader
+
     def jobs(self, settings: Settings) -> list[Job]:
         # Renewed every quarter of the timeout: at most half of it apart even when one cycle
         # is late (monitor.daemon.cluster).
@@ -252,7 +262,8 @@ class InCluster(Alone):
         self._divide(plan.targets)
 
     def checks(self) -> dict[str, bool]:
-        return {"cluster": self.leases.sure()}  # our leases are certainly ours
+        # Our leases are certainly ours; no lease we should take is locked by a frozen node.
+        return {"cluster": self.leases.sure(), "cluster_takeover": not self.leases.degraded}
 
     def describe(self) -> dict[str, Any] | None:
         return self.leases.describe()
@@ -262,6 +273,16 @@ class InCluster(Alone):
 
 
 Ownership = Alone  # the protocol: every strategy is an Alone with its answers changed
+
+
+def session_limits(config: Config) -> tuple[SessionLimits, str]:
+    """The limits of every database session of the daemon and the name its sessions carry
+    (``pg_stat_activity``): in a cluster from the lease timeout (a frozen node's locks never
+    outlive its leases: :class:`~monitor.store.db.SessionLimits`), alone the defaults."""
+    if config.cluster is not None:
+        return (SessionLimits.for_lease(config.cluster.lease_timeout),
+                f"sla-monitor {config.cluster.node}")
+    return SessionLimits.alone(), "sla-monitor"
 
 
 def choose(config: Config, settings: Settings, db: Database, registry: CollectorRegistry,

@@ -123,7 +123,7 @@ class Recorder:
         *,
         max_pending_failures: int = 200_000,
         dropped: Any = None,
-        fence: Callable[[Tx], Awaitable[set[str]]] | None = None,
+        fence: Callable[[Tx, set[str]], Awaitable[set[str]]] | None = None,
     ) -> None:
         self.db = db
         # In a cluster: the targets whose history this node may still write,
@@ -350,9 +350,9 @@ class Recorder:
             async with self.db.transaction() as tx:
                 if self.fence is not None:
                     # Fencing: only what this node still holds, at its epoch.
-                    allowed = await self.fence(tx)
-                    stale = ({t for t, _ in runs} | {f["target_id"] for f in failures}
-                             | {t for t, _ in rollups}) - allowed
+                    wanted = ({t for t, _ in runs} | {f["target_id"] for f in failures}
+                              | {t for t, _ in rollups})
+                    stale = wanted - await self.fence(tx, wanted)
                     if stale:
                         new = [(t, r) for t, r in new if t not in stale]
                         old = [(t, r) for t, r in old if t not in stale]

@@ -7,8 +7,9 @@ heartbeat, the recorder, the probe sessions and their resolver, the
 job table (:mod:`monitor.daemon.jobs`), the probe schedules and the HTTP edge.
 :meth:`Runtime.start` starts them in order on an :class:`contextlib.AsyncExitStack`: each
 part's teardown is registered as soon as it has started, at the place where, run in
-reverse, it stops in the right order (the HTTP runner is set up early and bound last, so it
-serves until the end; the incident journal closes before the heartbeat's last beat, which
+reverse, it stops in the right order (the HTTP runner is set up and its port bound early, so
+that a port already taken fails before anything runs, and served last, so it serves until
+the end; the incident journal closes before the heartbeat's last beat, which
 comes before the cluster leases are handed back). When a step fails, everything started
 before it is stopped, in reverse, and the error goes on; :meth:`Runtime.stop` unwinds the
 same stack.
@@ -46,7 +47,7 @@ from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.jobs import Jobs, JobsPlan
 from monitor.daemon.loop import give_back_memory
 from monitor.daemon.metrics import DaemonMetrics
-from monitor.daemon.ownership import OwnershipPlan, choose
+from monitor.daemon.ownership import OwnershipPlan, choose, session_limits
 from monitor.daemon.recorder import Recorder
 from monitor.daemon.resolver import ProbeResolver, ResolverPlan
 from monitor.daemon.retention import Retention
@@ -119,7 +120,11 @@ class Runtime:
         self.flush_interval = options.flush_interval
         self.stopping = options.stopping
         edge = HTTPEdge.secrets(settings)
-        self.db = Database.open(settings.storage.url, settings.storage.busy_timeout)
+        # Every PostgreSQL session of the daemon is bounded (monitor.store.db.SessionLimits):
+        # in a cluster by the lease timeout, so a frozen node's locks never outlive its leases.
+        limits, name = session_limits(settings.config)
+        self.db = Database.open(settings.storage.url, settings.storage.busy_timeout,
+                                limits=limits, application_name=name)
         self.metrics = DaemonMetrics(registry)
         self.notifier = Notifier(settings, self.db, clock, registry, options.transport,
                                  **options.notifier_options)
@@ -144,7 +149,7 @@ class Runtime:
             listener=self.notifier, resolver_lookup=sessions.lookup, ownership=self.ownership,
         )
         self.jobs = Jobs(routine.table(self), self.ownership.leader, self.metrics,
-                         outage=self.db.outage)
+                         outage=self.db.outage, guard=self.ownership.leader_guard())
         # Due times on the daemon's steady clock: a wall-clock step moves no probe.
         scheduler = self.jobs.scheduler
         self.schedule = ProbeSchedule(scheduler, self.watch.run_probe, self.metrics,
@@ -219,6 +224,7 @@ class Runtime:
             stack.push_async_callback(self.sessions.close)
             stack.push_async_callback(self.edge.cleanup)
             await self.edge.setup()
+            await self.edge.bind()  # a port already taken fails here, before anything runs
             stack.push_async_callback(routine.step, "the outbox", self.notifier.stop)
             await self.notifier.start()  # reads the SMTP secret: a missing one fails (exit 2)
             stack.push_async_callback(self.ownership.close)  # after the heartbeat's last beat
@@ -233,6 +239,13 @@ class Runtime:
             stack.push_async_callback(self.jobs.stop, JOB_STOP_GRACE)
             self.jobs.open()
             stack.push_async_callback(self._stop_probing)
+            if self.clock_steps is not None:
+                stack.push_async_callback(self.clock_steps.stop)
+                await self.clock_steps.start()
+            await self.sla_metrics.refresh()  # the per-customer series from the first scrape
+            # Last of what can fail: a cluster node joins (registers, takes its leases) only
+            # once its port is bound and the rest has started, so a node that cannot start
+            # takes nothing from the others.
             intervals = await self.ownership.start(self.watch, settings)
             self.schedule.set_targets(intervals)
             self.schedule.start()
@@ -241,10 +254,6 @@ class Runtime:
             self.certificate_schedule.start()
             stack.push_async_callback(self._stop_schedule, self.certificate_schedule)
             self.jobs.start(settings)
-            if self.clock_steps is not None:
-                stack.push_async_callback(self.clock_steps.stop)
-                await self.clock_steps.start()
-            await self.sla_metrics.refresh()  # the per-customer series from the first scrape
             await self.edge.listen()
             self._stack = stack.pop_all()  # started: unwound by stop()
         # Everything built so far lives as long as the configuration: out of the collector's

@@ -80,8 +80,12 @@ class CappedListener:
         self.listening: asyncio.Server | None = None
         self.warned_at = -_WARN_EVERY
 
-    async def start(self, runner: web.BaseRunner, host: str, port: int) -> int:
-        """Listen on ``host``:``port`` (port 0: any free one); the bound port."""
+    async def start(
+        self, runner: web.BaseRunner, host: str, port: int, serving: bool = True
+    ) -> int:
+        """Bind ``host``:``port`` (port 0: any free one) and listen, or with ``serving``
+        False only bind (a port already taken fails here; :meth:`serve` listens later);
+        the bound port."""
         server = runner.server
         if server is None:
             raise RuntimeError("runner.setup() first")
@@ -93,10 +97,16 @@ class CappedListener:
             return self.refuse()
 
         loop = asyncio.get_running_loop()
-        self.listening = await loop.create_server(protocol, host, port, backlog=_BACKLOG)
+        self.listening = await loop.create_server(protocol, host, port, backlog=_BACKLOG,
+                                                  start_serving=serving)
         sockets = self.listening.sockets
         self.port = int(sockets[0].getsockname()[1]) if sockets else port
         return self.port
+
+    async def serve(self) -> None:
+        """Listen and accept on the socket :meth:`start` bound without serving."""
+        assert self.listening is not None, "start() first"
+        await self.listening.start_serving()
 
     def refuse(self) -> asyncio.Protocol:
         if self.counter is not None:

@@ -35,9 +35,11 @@ module          what it reads and writes                                    tabl
 
 from monitor.store.db import (
     Database,
+    SessionLimits,
     Tx,
     create_engine,
     default_url,
+    guarded,
     resolve_url,
     session_factory,
     state_directory,
@@ -45,9 +47,11 @@ from monitor.store.db import (
 
 __all__ = [
     "Database",
+    "SessionLimits",
     "Tx",
     "create_engine",
     "default_url",
+    "guarded",
     "resolve_url",
     "session_factory",
     "state_directory",

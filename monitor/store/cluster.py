@@ -19,9 +19,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, delete, func, literal, or_, select, text, update
+from sqlalchemy import Select, and_, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 
 from monitor.store.db import Tx
 from monitor.store.models import (
@@ -40,6 +42,7 @@ __all__ = [
     "ViewRow",
     "acquire",
     "add_confirmations",
+    "blocked",
     "confirmations",
     "end_problem",
     "ensure_leases",
@@ -205,22 +208,34 @@ async def acquire(
     vantage: str | None,
     limit: int,
     names: Collection[str] | None = None,
+    wait: float | None = None,
 ) -> list[Taken]:
     """Take up to ``limit`` free or expired leases (of ``vantage``'s targets, or of ``names``)
-    with ``FOR UPDATE SKIP LOCKED``; each gets a new epoch (the fencing token)."""
+    with ``FOR UPDATE SKIP LOCKED``; each gets a new epoch (the fencing token).
+
+    With ``wait`` (seconds), rows another session holds locked are waited for instead of
+    skipped, at most that long (``lock_timeout``, in a savepoint): taken as soon as the lock
+    is gone, else nothing (no error; the transaction goes on)."""
     if limit <= 0:
         return []
-    free = or_(ClusterLease.node.is_(None), ClusterLease.expires_at <= func.now())
-    query = select(
-        ClusterLease.name, ClusterLease.target_id, ClusterLease.epoch,
-        ClusterLease.node, ClusterLease.renewed_at, func.now(),
-    ).where(free, or_(ClusterLease.node.is_(None), ClusterLease.node != node))
-    if vantage is not None:
-        query = query.where(ClusterLease.vantage == vantage)
+    query = _free(node, vantage).add_columns(
+        ClusterLease.target_id, ClusterLease.epoch, ClusterLease.node, ClusterLease.renewed_at,
+        func.now(),
+    )
     if names is not None:
         query = query.where(ClusterLease.name.in_(list(names)))
-    query = query.order_by(ClusterLease.name).limit(limit).with_for_update(skip_locked=True)
-    found = list(await tx.execute(query))
+    query = query.order_by(ClusterLease.name).limit(limit)
+    if wait is None:
+        found = list(await tx.execute(query.with_for_update(skip_locked=True)))
+    else:
+        try:
+            async with tx.begin_nested():
+                await tx.execute(text(f"SET LOCAL lock_timeout = {max(1, round(wait * 1000))}"))
+                found = list(await tx.execute(query.with_for_update()))
+        except DBAPIError as exc:
+            if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
+                raise
+            return []
     if not found:
         return []
     await tx.execute(
@@ -233,6 +248,33 @@ async def acquire(
         Taken(name, target_id, int(epoch) + 1, previous, renewed_at, now.astimezone(dt.UTC))
         for name, target_id, epoch, previous, renewed_at, now in found
     ]
+
+
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout ran out
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def _free(node: str, vantage: str | None) -> Select[Any]:
+    """The names of the free or expired leases (of ``vantage``) not held by ``node``."""
+    query = select(ClusterLease.name).where(
+        or_(ClusterLease.node.is_(None), ClusterLease.expires_at <= func.now()),
+        or_(ClusterLease.node.is_(None), ClusterLease.node != node),
+    )
+    if vantage is not None:
+        query = query.where(ClusterLease.vantage == vantage)
+    return query
+
+
+async def blocked(tx: Tx, node: str, vantage: str) -> int:
+    """How many of ``vantage``'s free or expired leases are still not ``node``'s after it
+    took what it could: rows another session holds locked (a frozen node inside a
+    transaction), which ``SKIP LOCKED`` skipped. Read without locking."""
+    found = await tx.scalar(select(func.count()).select_from(_free(node, vantage).subquery()))
+    return int(found or 0)
 
 
 async def ensure_named(tx: Tx, name: str) -> None:
@@ -252,9 +294,13 @@ async def held(tx: Tx, node: str) -> Held:
     return {name: int(epoch) for name, epoch in rows}
 
 
-async def fenced(tx: Tx, node: str, name: str, epoch: int) -> bool:
+async def fenced(tx: Tx, node: str, name: str, epoch: int, *, key_share: bool = False) -> bool:
     """Whether ``node`` still holds lease ``name`` at ``epoch`` (share-locked for the rest
-    of the transaction): False means a stale writer, whose write must not happen."""
+    of the transaction): False means a stale writer, whose write must not happen.
+
+    ``key_share``: the weakest lock (``FOR KEY SHARE``) that still keeps any take-over
+    (``FOR UPDATE``) from committing meanwhile, but lets the holder's own renewal (an
+    ``UPDATE`` of no key) go on: for the longer transactions of the leader's jobs."""
     row = await tx.scalar(
         select(ClusterLease.epoch)
         .where(
@@ -263,7 +309,7 @@ async def fenced(tx: Tx, node: str, name: str, epoch: int) -> bool:
             ClusterLease.epoch == epoch,
             ClusterLease.expires_at > func.now(),
         )
-        .with_for_update(read=True)
+        .with_for_update(read=True, key_share=key_share)
     )
     return row is not None
 

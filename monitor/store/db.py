@@ -47,8 +47,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
@@ -62,15 +63,17 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from monitor.errors import ConfigError, ConfigIssue, StoreError, StoreLocationError
+from monitor.errors import ConfigError, ConfigIssue, Fenced, StoreError, StoreLocationError
 from monitor.redact import redact
 
 __all__ = [
     "Availability",
     "Database",
+    "SessionLimits",
     "Tx",
     "create_engine",
     "default_url",
+    "guarded",
     "inserted_id",
     "resolve_url",
     "session_factory",
@@ -126,12 +129,91 @@ def resolve_url(configured: str | None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+@dataclass(frozen=True)
+class SessionLimits:
+    """How long any one PostgreSQL session of the daemon may hold what it holds, in seconds:
+    set on every connection (``server_settings``), so that no session of a node that froze
+    (SIGSTOP, a paused VM) or was cut off (a partition) keeps row locks another node waits
+    for. In a cluster they come from ``cluster.lease_timeout`` (:meth:`for_lease`): every
+    lock a frozen node holds is gone before its leases run out, so a take-over is never
+    blocked. A daemon alone gets :data:`ALONE`. SQLite ignores them.
+
+    * ``idle_in_transaction``: a session idle inside a transaction (its client stopped
+      between two statements) is ended by the server;
+    * ``statement``: a statement running longer is cancelled (the server), and the driver
+      gives up waiting for its answer a second later (``command_timeout``);
+    * ``lock``: a statement waiting longer for a lock fails (tried again next round);
+    * ``keepalive``: the server probes a silent client after this, then every third of it,
+      three times, and gives up on unacknowledged data after it (``tcp_user_timeout``): a
+      client on the far side of a partition loses its session (and its locks) within about
+      twice this, not the two hours of the kernel's default;
+    * ``connect``: how long opening a connection may take.
+    """
+
+    idle_in_transaction: float
+    statement: float
+    lock: float
+    keepalive: float
+    connect: float
+
+    @classmethod
+    def for_lease(cls, lease_timeout: float) -> SessionLimits:
+        """The limits of a cluster node: every one at most half the lease timeout (a lease is
+        renewed at least every half timeout, so a frozen node's last renewal is at most a
+        quarter timeout before it froze: its locks end before its leases do)."""
+        half = lease_timeout / 2
+        return cls(idle_in_transaction=half, statement=half, lock=lease_timeout / 4,
+                   keepalive=lease_timeout / 4, connect=half)
+
+    def server_settings(self) -> dict[str, str]:
+        def ms(seconds: float) -> str:
+            return str(max(1, round(seconds * 1000)))
+
+        def whole(seconds: float) -> str:
+            return str(max(1, round(seconds)))
+
+        return {
+            "idle_in_transaction_session_timeout": ms(self.idle_in_transaction),
+            "statement_timeout": ms(self.statement),
+            "lock_timeout": ms(self.lock),
+            "tcp_keepalives_idle": whole(self.keepalive),
+            "tcp_keepalives_interval": whole(self.keepalive / 3),
+            "tcp_keepalives_count": "3",
+            "tcp_user_timeout": ms(self.keepalive * 2),
+        }
+
+
+    @classmethod
+    def alone(cls) -> SessionLimits:
+        """A daemon alone on PostgreSQL (no lease to protect): generous, never hours."""
+        return cls(idle_in_transaction=60.0, statement=300.0, lock=60.0, keepalive=30.0,
+                   connect=30.0)
+
+
 def create_engine(
-    url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000, **kwargs: Any
+    url: str,
+    *,
+    busy_timeout: float = BUSY_TIMEOUT_MS / 1000,
+    limits: SessionLimits | None = None,
+    application_name: str | None = None,
+    **kwargs: Any,
 ) -> AsyncEngine:
+    """The engine of ``url``. On PostgreSQL, ``limits`` (:class:`SessionLimits`) go on every
+    connection, and ``application_name`` names its sessions (``pg_stat_activity``)."""
     # Statements' parameters (e-mail bodies, probe evidence) never go into an error
     # message or a log line, whatever the log level.
     kwargs.setdefault("hide_parameters", True)
+    if make_url(url).get_backend_name() == "postgresql" and (limits or application_name):
+        settings = limits.server_settings() if limits is not None else {}
+        if application_name:
+            settings["application_name"] = application_name[:63]
+        connect_args: dict[str, Any] = {"server_settings": settings}
+        if limits is not None:
+            connect_args["command_timeout"] = limits.statement + 1.0
+            connect_args["timeout"] = limits.connect
+        kwargs.setdefault("connect_args", connect_args)
+        # A session the server ended (a timeout above) is found at checkout, not mid-work.
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, round(busy_timeout * 1000))
@@ -175,14 +257,22 @@ def _read_only(cause: str) -> bool:
     return any(text in lowered for text in _READ_ONLY)
 
 
+#: PostgreSQL's SQLSTATEs of a server that does not answer: a connection exception (08),
+#: an administrator's or a crash's shutdown, a server starting up or shutting down (57P01-3),
+#: too many connections, a full disk or no memory (53).
+_AWAY = ("08", "57P01", "57P02", "57P03", "53")
+
+
 def unavailable_error(exc: BaseException) -> bool:
     """Whether ``exc`` says the database does not answer (rather than a fault of the work):
-    a connection refused, reset or timed out, a closed or invalidated connection, SQLite's
-    ``OperationalError`` (locked, disk full, cannot open)."""
+    a connection refused, reset or timed out, a closed or invalidated connection, a
+    PostgreSQL server starting up, shutting down or out of connections or disk
+    (:data:`_AWAY`), SQLite's ``OperationalError`` (locked, disk full, cannot open)."""
     if isinstance(exc, OperationalError | InterfaceError):
         return True
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated)
+        code = getattr(exc.orig, "sqlstate", None) or ""
+        return bool(exc.connection_invalidated) or code.startswith(_AWAY)
     return isinstance(exc, OSError)  # ConnectionRefusedError, TimeoutError, ... unwrapped
 
 
@@ -255,6 +345,26 @@ def _availability(where: str) -> Availability:
         return found
 
 
+#: Checked at the start of every write transaction of the current task (and the tasks it
+#: starts): a cluster's leader-only job, whose every write holds the leader lease at its
+#: epoch (:func:`guarded`).
+Guard = Callable[["AsyncSession"], Awaitable[None]]
+_GUARD: contextvars.ContextVar[Guard | None] = contextvars.ContextVar("write_guard",
+                                                                      default=None)
+
+
+@contextmanager
+def guarded(guard: Guard | None) -> Iterator[None]:
+    """Every write transaction begun inside the block (by this task, or a task or thread it
+    starts) first awaits ``guard(tx)``, which raises (:class:`~monitor.errors.Fenced`) to
+    refuse it: nothing of that transaction is written. ``None``: no guard."""
+    token = _GUARD.set(guard)
+    try:
+        yield
+    finally:
+        _GUARD.reset(token)
+
+
 def inserted_id(result: Any) -> int:
     """The primary key of the row an ``insert()`` just wrote."""
     key = result.inserted_primary_key
@@ -270,8 +380,15 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 class Database:
     """One database: its engine, and the transactions every part of sla-monitor uses."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        limits: SessionLimits | None = None,
+        application_name: str | None = None,
+    ) -> None:
         self.engine = engine
+        self.limits = limits
+        self.application_name = application_name
         self._sessions = session_factory(engine)
         # Shared by every handle on this database in the process (a sibling on a thread too).
         self.availability = _availability(self.where())
@@ -288,12 +405,23 @@ class Database:
         return current[1]
 
     @classmethod
-    def open(cls, url: str | None, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> Database:
+    def open(
+        cls,
+        url: str | None,
+        busy_timeout: float = BUSY_TIMEOUT_MS / 1000,
+        *,
+        limits: SessionLimits | None = None,
+        application_name: str | None = None,
+    ) -> Database:
         """The configured database (``storage.url``), else SQLite in the state directory;
         ``busy_timeout`` (``storage.busy_timeout``, seconds) is how long an SQLite write
-        waits for another writer's lock. Nothing is checked or created yet: :meth:`upgrade`
-        creates it (``db upgrade``, ``run``); every other user calls :meth:`open_existing`."""
-        return cls(create_engine(resolve_url(url), busy_timeout=busy_timeout))
+        waits for another writer's lock; ``limits`` and ``application_name`` go on every
+        PostgreSQL session (:class:`SessionLimits`: the daemon's). Nothing is checked or
+        created yet: :meth:`upgrade` creates it (``db upgrade``, ``run``); every other user
+        calls :meth:`open_existing`."""
+        engine = create_engine(resolve_url(url), busy_timeout=busy_timeout, limits=limits,
+                               application_name=application_name)
+        return cls(engine, limits, application_name)
 
     @classmethod
     async def open_existing(
@@ -317,7 +445,10 @@ class Database:
     def sibling(self) -> Database:
         """Another handle on the same database, for another event loop (a worker thread's
         long read must not run on the daemon's loop); dispose of it there."""
-        return Database(create_engine(self.engine.url.render_as_string(hide_password=False)))
+        url = self.engine.url.render_as_string(hide_password=False)
+        return Database(create_engine(url, limits=self.limits,
+                                      application_name=self.application_name),
+                        self.limits, self.application_name)
 
     def where(self) -> str:
         """How messages name the database: the SQLite file, else the URL without password."""
@@ -337,6 +468,9 @@ class Database:
             async with self._sessions() as session, session.begin():
                 token = self._current.set((asyncio.current_task(), session))
                 try:
+                    guard = _GUARD.get()
+                    if guard is not None:
+                        await guard(session)  # raises Fenced: nothing written
                     yield session
                 finally:
                     self._current.reset(token)
@@ -373,9 +507,12 @@ class Database:
 
     def outage(self, exc: BaseException) -> bool:
         """Whether ``exc`` is this database not answering: then it is logged here, once per
-        outage (see the module), and the caller logs nothing more; anything else (a fault
+        outage (see the module), and the caller logs nothing more (nor for a write
+        :class:`~monitor.errors.Fenced`: said where it was refused); anything else (a fault
         of the work, or an OSError of something else: SMTP, a webhook) is the caller's to
         log, with its traceback."""
+        if isinstance(exc, Fenced):
+            return True  # not an outage, but said and counted where it was refused
         if isinstance(exc, OSError) and not getattr(exc, _FROM_DATABASE, False):
             return False
         if not unavailable_error(exc):
@@ -450,10 +587,19 @@ class Database:
         :class:`StoreError` (exit 1) with the cause for anything else."""
         from monitor.store.migrate import upgrade
 
+        # A migration may run long, and wait for another node's: the session limits are for
+        # the daemon's own short transactions, so it runs on a connection without them.
+        engine = self.engine
+        if self.limits is not None and self.dialect == "postgresql":
+            engine = create_engine(self.engine.url.render_as_string(hide_password=False),
+                                   application_name=self.application_name)
         try:
-            return await upgrade(self.engine)
+            return await upgrade(engine)
         except (DBAPIError, OSError) as exc:
             raise self.unavailable(exc) from None
+        finally:
+            if engine is not self.engine:
+                await engine.dispose()
 
     def unavailable(self, exc: BaseException) -> StoreError:
         """One clear error for a database that cannot be used, without its password."""

@@ -19,13 +19,16 @@ from prometheus_client import CollectorRegistry
 
 from monitor.config.schema import ClusterSettings
 from monitor.daemon.cluster import Cluster, vote
+from monitor.daemon.jobs import Job, Jobs
 from monitor.daemon.recorder import Recorder
-from monitor.store import Database, create_engine
+from monitor.errors import Fenced
+from monitor.store import Database, create_engine, unknown
 from monitor.store.models import (
     ClusterLease,
     Incident,
     ProbeFailure,
     ProbeRun,
+    UnknownInterval,
     VantageProblem,
     VantageView,
 )
@@ -131,8 +134,11 @@ async def test_stale_holder_vote_and_flush_are_refused_by_the_database(pg_url: s
     try:
         # Node a takes the only target; its lease then runs out while it is "paused" (its
         # cycle does not run), and node b takes it at a new epoch.
-        a = Cluster(_settings("node-a", 0.6), db, CollectorRegistry())
+        registry = CollectorRegistry()
+        a = Cluster(_settings("node-a", 0.6), db, registry)
         b = Cluster(_settings("node-b", 0.6), db, CollectorRegistry())
+        # Every kind of fenced write is a series from the start, at 0.
+        assert _fenced(registry) == {"history": 0, "vote": 0, "leader": 0}
         a.set_targets({"panel": 0.3})
         b.set_targets({"panel": 0.3})
         await a.start()
@@ -162,5 +168,59 @@ async def test_stale_holder_vote_and_flush_are_refused_by_the_database(pg_url: s
         assert again is None and len(await rows(db, Incident)) == 1
         leases = {lease.name: (lease.node, lease.epoch) for lease in await rows(db, ClusterLease)}
         assert leases["probe/default/panel"] == ("node-b", 2)
+        # a's refused vote and its refused history (the target's run and failure: one key).
+        assert _fenced(registry) == {"history": 1, "vote": 1, "leader": 0}
+    finally:
+        await db.dispose()
+
+
+def _fenced(registry: CollectorRegistry) -> dict[str, float | None]:
+    """Each kind's count of fenced writes (None: no such series)."""
+    return {kind: registry.get_sample_value("sla_monitor_cluster_fenced_writes_total",
+                                            {"kind": kind})
+            for kind in ("history", "vote", "leader")}
+
+
+async def test_a_leader_that_loses_its_lease_mid_job_writes_nothing_more(pg_url: str) -> None:
+    """The leader's epoch is checked inside each write transaction of a leader-only job, not
+    only before it: a leader whose lease is taken over during a run has its next write
+    refused (rolled back, counted), although the check before the run had said yes."""
+    db = Database.open(pg_url)
+    await db.upgrade()
+    registry = CollectorRegistry()
+    try:
+        a = Cluster(_settings("node-a", 0.6), db, registry)
+        b = Cluster(_settings("node-b", 0.6), db, CollectorRegistry())
+        for node in (a, b):
+            node.set_targets({"panel": 0.3})
+        await a.start()
+        assert a.leading
+        written: list[str] = []
+
+        async def write(detail: str) -> None:
+            async with db.transaction() as tx:
+                now = dt.datetime.now(dt.UTC)
+                await unknown.add_unknown(tx, start=now - dt.timedelta(seconds=5), end=now,
+                                          reason="node_lost", detail=detail)
+            written.append(detail)
+
+        async def job() -> None:
+            await write("first, while leading")
+            # Paused past the lease (a has no cycle meanwhile); b takes the leader lease.
+            await asyncio.sleep(0.8)
+            taken = await b.start()
+            assert b.leader_epoch is not None and taken is not None
+            await write("second, no longer leading")
+
+        jobs = Jobs(lambda settings: [], leader=a.still_leading, guard=a.guard_leader)
+        with pytest.raises(Fenced):
+            await jobs.run(Job("duties", 60.0, True, job))
+        assert written == ["first, while leading"]
+        details = [u.detail for u in await rows(db, UnknownInterval)]
+        assert details == ["first, while leading"]  # the second was rolled back
+        assert _fenced(registry)["leader"] == 1
+        # Outside a leader-only job nothing is guarded: a member's own writes go on.
+        await write("a member's write")
+        assert len(await rows(db, UnknownInterval)) == 2
     finally:
         await db.dispose()

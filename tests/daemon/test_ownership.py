@@ -81,7 +81,8 @@ async def test_a_cluster_node_probes_only_what_it_leases_and_votes(pg_url: str) 
         assert not node.holds("panel") and node.history_key("panel") == "panel@east"
         assert node.history_fence() is not None and node.reopens_flaps is False
         assert [job.id for job in node.jobs(settings)] == ["cluster-leases"]
-        assert node.checks() == {"cluster": False}  # no lease is surely ours yet
+        assert node.checks() == {"cluster": False,  # no lease is surely ours yet
+                                 "cluster_takeover": True}  # none it lacks is locked
     finally:
         await db.dispose()
 

@@ -102,3 +102,67 @@ async def test_a_closed_port_is_said_once_then_reminded_at_most_every_interval(
         assert caplog.records[0].error_class == "ConnectionRefusedError"  # type: ignore[attr-defined]
     finally:
         await db.dispose()
+
+
+class StartingUpServer:
+    """A local server speaking just enough of PostgreSQL's protocol to answer every
+    connection as a server that is starting up (or shutting down) does: ``FATAL 57P03 the
+    database system is starting up``, then closes."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+    async def __aenter__(self) -> StartingUpServer:
+        self.server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                length = int.from_bytes(await reader.readexactly(4), "big")
+                body = await reader.readexactly(length - 4)
+                if body[:4] == (80877103).to_bytes(4, "big"):  # SSLRequest: no SSL here
+                    writer.write(b"N")
+                    continue
+                break  # the startup message
+            fields = b"".join(code + text + b"\0" for code, text in (
+                (b"S", b"FATAL"), (b"V", b"FATAL"), (b"C", b"57P03"),
+                (b"M", b"the database system is starting up")))
+            payload = fields + b"\0"
+            writer.write(b"E" + (len(payload) + 4).to_bytes(4, "big") + payload)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.mark.slow
+async def test_a_server_starting_up_is_an_outage_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A PostgreSQL server restarting answers "the database system is starting up" (or
+    "shutting down"): the database away, said once, not a fault to log with its traceback
+    at every round of every loop."""
+    async with StartingUpServer() as server:
+        db = Database(create_engine(
+            f"postgresql+asyncpg://postgres@127.0.0.1:{server.port}/none?ssl=disable"))
+        caplog.set_level(logging.INFO, logger="monitor")
+        try:
+            for _ in range(5):
+                with pytest.raises(Exception) as failed:
+                    async with db.reading():
+                        pass
+                assert db.outage(failed.value), repr(failed.value)
+            said = [r.getMessage().split(":")[0] for r in caplog.records]
+            assert said == ["database unavailable"], said
+            assert "starting up" in caplog.records[0].getMessage()
+            assert server.connections >= 5
+        finally:
+            await db.dispose()

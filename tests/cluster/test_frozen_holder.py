@@ -1,0 +1,246 @@
+"""A node frozen while its database session holds row locks on ``cluster_leases`` blocks no
+take-over: its session's limits (monitor.store.db.SessionLimits, from the lease timeout) end
+the session before its leases run out, and a node that finds expired leases locked waits a
+bounded time, says it is degraded, and takes them the moment the lock is gone.
+
+Real daemon subprocesses and the real PostgreSQL: the pause (SIGSTOP) is timed on
+``pg_locks`` so that it lands inside one of the node's transactions on the leases (a lease
+cycle's renewal or a flush's ``FOR SHARE`` fence); then in-process, exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy.engine import make_url
+
+from monitor.config.schema import ClusterSettings
+from monitor.daemon.cluster import Cluster
+from monitor.store import Database, SessionLimits, create_engine
+from monitor.testing.smtp import SMTPSink
+from monitor.testing.targets import TargetServer
+from tests.support import DaemonProcess, eventually
+
+from .helpers import CYCLE, LEASE_TIMEOUT, get, http_port, leases_by_node, names, node_config
+
+pytestmark = pytest.mark.slow
+
+Start = Callable[[Path], DaemonProcess]
+INTERVAL = 1.0
+PAUSE = 40.0  # seconds the node stays frozen
+LOAD_MARGIN = 1.5  # as the SIGKILL test: two shared cores, several daemons
+
+HOLDING = """
+SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE a.application_name = $1 AND a.datname = current_database() AND l.granted
+  AND l.relation = 'cluster_leases'::regclass AND a.state <> 'idle'
+  AND l.mode IN ('RowShareLock', 'RowExclusiveLock')
+"""
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _locked(connection: asyncpg.Connection, node: str) -> int:
+    """How many of ``node``'s target leases another session holds row-locked (``FOR SHARE``
+    or an ``UPDATE``): those a ``SKIP LOCKED`` take-over would skip."""
+    mine = "FROM cluster_leases WHERE node = $1 AND target_id IS NOT NULL"
+    async with connection.transaction():
+        every = await connection.fetchval(f"SELECT count(*) {mine}", node)
+        free = await connection.fetchval(
+            f"SELECT count(*) FROM (SELECT 1 {mine} FOR NO KEY UPDATE SKIP LOCKED) s", node)
+        await connection.execute("SELECT 1")
+    return int(every) - int(free)
+
+
+async def _freeze_inside_a_transaction(
+    connection: asyncpg.Connection, daemon: DaemonProcess, node: str, at_least: int,
+    within: float = 90.0,
+) -> tuple[int, int]:
+    """SIGSTOP ``daemon`` while one of its sessions holds its leases row-locked inside a
+    transaction, at least ``at_least`` of them (a flush's fence or a renewal, not one
+    vote's row): (the backend pid that holds them, how many are locked), checked after."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        pids = await connection.fetch(HOLDING, f"sla-monitor {node}")
+        if not pids:
+            continue
+        daemon.signal(signal.SIGSTOP)
+        await asyncio.sleep(0.2)  # what it had sent before the pause is done by now
+        still = await connection.fetch(HOLDING, f"sla-monitor {node}")
+        locked = await _locked(connection, node)
+        if still and locked >= at_least:
+            return int(still[0]["pid"]), locked
+        daemon.signal(signal.SIGCONT)  # it had committed meanwhile: try again
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{node} never seen inside a transaction on cluster_leases")
+
+
+async def test_a_node_frozen_holding_lease_locks_blocks_no_take_over(
+    tmp_path: Path, pg_url: str, daemon_process: Start
+) -> None:
+    targets = names(150)
+    async with TargetServer() as target, SMTPSink() as sink:
+        configs = {
+            node: node_config(tmp_path, pg_url, target, sink, node=node, targets=targets,
+                              interval=f"{INTERVAL}s", fail_after=50)
+            for node in ("node-a", "node-b")
+        }
+        engine = create_engine(pg_url)
+        connection = await asyncpg.connect(_dsn(pg_url))
+        try:
+            daemons = {node: daemon_process(path) for node, path in configs.items()}
+            for daemon in daemons.values():
+                daemon.start()
+
+            async def divided() -> bool:
+                return await leases_by_node(engine) == Counter({"node-a": 75, "node-b": 75})
+
+            await eventually(divided, within=60)
+            held = await connection.fetch(
+                "SELECT target_id FROM cluster_leases WHERE node = 'node-b' AND target_id IS NOT NULL")
+            frozen_targets = [row["target_id"] for row in held]
+            assert len(frozen_targets) == 75
+
+            frozen = daemons["node-b"]
+            blocker, locked = await _freeze_inside_a_transaction(
+                connection, frozen, "node-b", at_least=len(frozen_targets) * 95 // 100)
+            print(f"node-b frozen holding {locked} of its {len(frozen_targets)} leases locked")
+            paused = time.monotonic() - 0.2  # it was stopped before the check
+
+            # node-a probes node-b's targets (node-b, frozen, probes nothing): the first
+            # request after the pause, per target.
+            first: dict[str, float] = {}
+            bound = LEASE_TIMEOUT + CYCLE + INTERVAL
+            while time.monotonic() - paused < bound + LOAD_MARGIN + 10:
+                for name in frozen_targets:
+                    at = target.last_request.get(f"/t/{name}", 0.0)
+                    if name not in first and at > paused:
+                        first[name] = at - paused
+                if len(first) == len(frozen_targets):
+                    break
+                await asyncio.sleep(0.05)
+            in_time = sorted(t for t in first.values() if t <= bound + LOAD_MARGIN)
+            assert len(in_time) >= 0.95 * len(frozen_targets), (len(in_time), first)
+            # The frozen session was ended by the server (idle in transaction / statement
+            # timeout): its locks are gone although its client is still stopped.
+            alive = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", blocker)
+            assert alive == 0
+            print(f"take-over after a freeze inside a transaction: {len(first)} of "
+                  f"{len(frozen_targets)} probed, {len(in_time)} within {bound + LOAD_MARGIN} s; "
+                  f"slowest {max(first.values()):.2f} s, median "
+                  f"{sorted(first.values())[len(first) // 2]:.2f} s")
+
+            # Frozen for PAUSE seconds in all: node-a holds every lease, is ready, and keeps
+            # probing node-b's targets all along.
+            await asyncio.sleep(max(0.0, PAUSE - (time.monotonic() - paused)))
+            assert await leases_by_node(engine) == Counter({"node-a": 150})
+            recent = time.monotonic() - 2 * INTERVAL - LOAD_MARGIN
+            assert all(target.last_request[f"/t/{t}"] > recent for t in frozen_targets)
+            port = http_port(daemons["node-a"].output())
+            status, body = await get(port, "/readyz")
+            ready = json.loads(body)
+            assert status == 200, body
+            assert ready["checks"]["cluster_takeover"] is True
+            assert ready["cluster"]["leases_held"] == 150
+
+            frozen.signal(signal.SIGCONT)  # it rejoins (new epochs), the two divide again
+            await eventually(divided, within=30)
+            for daemon in daemons.values():
+                daemon.signal(signal.SIGTERM)
+                assert daemon.wait() == 0
+        finally:
+            await connection.close()
+            await engine.dispose()
+
+
+def _settings(node: str, lease_timeout: float) -> ClusterSettings:
+    return ClusterSettings(node=node, vantage="default", lease_timeout=lease_timeout)
+
+
+async def test_expired_leases_locked_by_another_session_make_the_node_degraded_until_taken(
+    pg_url: str,
+) -> None:
+    """Another session (a frozen node's, without limits) holds node a's expired lease
+    locked: node b does not skip it silently; it waits a bounded time, says it is degraded
+    (``/readyz``'s check, the metric), and takes the lease at its next cycle once the lock
+    is gone."""
+    db = Database.open(pg_url)
+    await db.upgrade()
+    registry = CollectorRegistry()
+    locker = await asyncpg.connect(_dsn(pg_url))
+    try:
+        a = Cluster(_settings("node-a", 0.8), db, CollectorRegistry())
+        b = Cluster(_settings("node-b", 0.8), db, registry)
+        for node in (a, b):
+            node.set_targets({"panel": 0.3, "api": 0.3})
+        await a.start()
+        assert set(a.epochs) == {"panel", "api"}
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute("SELECT 1 FROM cluster_leases WHERE target_id = 'panel' FOR SHARE")
+        await asyncio.sleep(0.9)  # a's leases ran out; a did not renew them
+        started = time.monotonic()
+        result = await b.start()
+        waited = time.monotonic() - started
+        assert set(result.gained) == {"api"}  # the unlocked one at once
+        assert result.blocked == 1 and b.degraded
+        assert waited >= b.lock_wait  # it waited for the lock, a bounded time
+        assert waited < b.lock_wait + 2.0
+        assert 'sla_monitor_cluster_leases_blocked{node="node-b",vantage="default"} 1.0' in (
+            generate_latest(registry).decode())
+        assert b.describe()["leases_blocked"] == 1
+
+        await transaction.rollback()  # the frozen session ends
+        result = await b.cycle()
+        assert set(result.gained) == {"panel"} and not b.degraded
+        assert set(b.epochs) == {"panel", "api"}
+        assert 'sla_monitor_cluster_leases_blocked{node="node-b",vantage="default"} 0.0' in (
+            generate_latest(registry).decode())
+    finally:
+        await locker.close()
+        await db.dispose()
+
+
+async def test_the_session_limits_end_a_session_frozen_inside_a_transaction(pg_url: str) -> None:
+    """A daemon's session idle inside a transaction that holds lease rows locked is ended by
+    the server within half the lease timeout: the rows are free for anyone again."""
+    lease_timeout = 2.0
+    limits = SessionLimits.for_lease(lease_timeout)
+    db = Database.open(pg_url, limits=limits, application_name="sla-monitor frozen")
+    await db.upgrade()
+    other = await asyncpg.connect(_dsn(pg_url))
+    try:
+        async with db.transaction() as tx:
+            from monitor.store import cluster as store
+
+            await store.ensure_leases(tx, "default", ["panel"])
+        session = await db.engine.connect()
+        raw = await session.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.execute("BEGIN")
+        await driver.execute("SELECT 1 FROM cluster_leases FOR SHARE")
+        locked = "SELECT 1 FROM cluster_leases FOR UPDATE NOWAIT"
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            await other.execute(locked)
+        await asyncio.sleep(limits.idle_in_transaction + 0.3)  # "frozen": idle in it
+        await other.execute(locked)  # not locked any more: the server ended that session
+        settings = await other.fetch(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sla-monitor frozen'"
+            " AND state = 'idle in transaction'")
+        assert settings[0][0] == 0
+        await session.invalidate()
+    finally:
+        await other.close()
+        await db.dispose()
