@@ -25,7 +25,8 @@ from decimal import Decimal
 from monitor.errors import RenderError
 from monitor.present.html import render
 from monitor.present.labels import CAUSE_LABELS
-from monitor.sla.report import iso_utc, shown_days, shown_money
+from monitor.sla.ledger import money_shown
+from monitor.sla.report import iso_utc, shown_days
 
 __all__ = [
     "CAUSE_LABELS",
@@ -36,6 +37,7 @@ __all__ = [
     "Summary",
     "SummaryRow",
     "check_pdf",
+    "money_cell",
     "pdf",
     "statement_csv",
     "statement_html",
@@ -183,9 +185,9 @@ def statement_csv(statement: Statement) -> str:
         ("tier_credit_days", s.tier_credit_days),
         ("notification_credit_days", s.notification_credit_days),
         ("partial_credit_days", shown_days(s.partial_credit_days)),
-        ("refund_amount", shown_money(s.refund_amount)),
+        ("refund_amount", money_cell(s.refund_amount, s.currency)),
         ("credit_days_total", shown_days(s.credit_days_total)),
-        ("credit_value", shown_money(s.credit_value)), ("currency", s.currency),
+        ("credit_value", money_cell(s.credit_value, s.currency)), ("currency", s.currency),
         ("ineligible_reason", s.ineligible_rule or ""),
         ("claim_deadline", s.claim_deadline),
         ("claim_link", s.claim_link), ("claim_link_expires", s.claim_link_expires),
@@ -217,12 +219,18 @@ def statement_csv(statement: Statement) -> str:
     for number, line in enumerate(s.credit_lines, 1):
         fields = (
             ("rule", line.rule), ("days", "" if line.days is None else shown_days(line.days)),
-            ("amount", "" if line.amount is None else shown_money(line.amount)),
+            ("amount", "" if line.amount is None else money_cell(line.amount, s.currency)),
             ("evidence", line.evidence),
         )
         for name, value in fields:
             row("credit", number, name, value)
     return out.getvalue()
+
+
+def money_cell(amount: Decimal, currency: str) -> str:
+    """An amount in a CSV cell: in the currency's unit (whole rials and tomans), a plain
+    number a spreadsheet reads."""
+    return f"{money_shown(amount, currency):f}"
 
 
 def _cell(value: object) -> object:
