@@ -180,6 +180,15 @@ class Language:
             text = local.strftime(f"%Y/%m/%d {clock}")
         return self._digits(str(text))
 
+    def zone(self, timezone: str) -> str:
+        """The provider's time zone as the reader names it, said once in a document's
+        header or footer (``وقت ایران`` for Asia/Tehran); English: the zone's id."""
+        if self.code == "en" or timezone == "UTC":
+            return timezone
+        from babel.dates import get_timezone_location
+
+        return str(get_timezone_location(timezone, locale=self.code))
+
     def day(self, day: dt.date, calendar: str = "gregorian") -> str:
         """A calendar day of the provider's calendar."""
         if self.code == "en":
