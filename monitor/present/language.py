@@ -133,10 +133,15 @@ class Language:
         """Half up to the currency's unit (R-T2), grouped, with the currency's name."""
         if self.code == "en":
             return formats.format_money(amount, currency)
+        return f"{self.number(amount, minor_units(currency))} {self.currency(currency)}"
+
+    def currency(self, code: str) -> str:
+        """A currency as the language names it (ریال, تومان, یورو); English: its code."""
+        if self.code == "en":
+            return code
         from babel.numbers import get_currency_name
 
-        name = _PERSIAN_CURRENCIES.get(currency) or get_currency_name(currency, locale=self.code)
-        return f"{self.number(amount, minor_units(currency))} {name}"
+        return _PERSIAN_CURRENCIES.get(code) or str(get_currency_name(code, locale=self.code))
 
     def percent(self, percent: Decimal, sign: bool = False) -> str:
         """Availability to three decimals, rounded down (R-M6); ``sign``: with ``%``."""

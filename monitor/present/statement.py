@@ -139,7 +139,9 @@ class Statement:
     rtl: bool = False
     claim_link: str | None = None  # the signed link to the customer's claim form (R-C1)
     claim_link_expires: dt.datetime | None = None
-    language: Language = field(default_factory=lambda: language("en"))  # the customer's
+    # The customer's language (SPEC section 7): how the statement is shown, not in its JSON.
+    language: Language = field(default_factory=lambda: language("en"), compare=False,
+                               metadata={"json": False})
 
     @property
     def below_target(self) -> bool:
@@ -240,7 +242,7 @@ def statement_csv(statement: Statement) -> str:
         ("partial_credit_days", shown_days(s.partial_credit_days)),
         ("refund_amount", money(s.refund_amount)),
         ("credit_days_total", shown_days(s.credit_days_total)),
-        ("credit_value", money(s.credit_value)), ("currency", s.currency),
+        ("credit_value", money(s.credit_value)), ("currency", reader.currency(s.currency)),
         ("ineligible_reason", s.ineligible_rule or ""),
         ("claim_deadline", s.claim_deadline),
         ("claim_link", s.claim_link), ("claim_link_expires", s.claim_link_expires),

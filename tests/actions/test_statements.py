@@ -91,7 +91,9 @@ async def test_hand_worked_month_in_html_pdf_and_csv(db: Database, tmp_path: Pat
                   "Claim deadline: 2026-11-15 00:00 UTC", "late (R-N1)"):
         assert shown in text, shown
 
-    table = list(csv.DictReader(io.StringIO(statement_csv(s))))
+    document = statement_csv(s)
+    assert document.startswith("\ufeff")  # a spreadsheet reads it as UTF-8
+    table = list(csv.DictReader(io.StringIO(document.removeprefix("\ufeff"))))
     summary = {r["field"]: r["value"] for r in table if r["section"] == "summary"}
     assert {k: summary[k] for k in ("downtime_seconds", "excluded_seconds",
                                     "availability_percent", "tier", "credit_days_total",
