@@ -293,7 +293,7 @@ _EVIDENCE = (N_("incidents %(ids)s"), N_("maintenance windows %(ids)s"), N_("tic
 def _credit(line: CreditLine, record: CustomerReport, reader: Language) -> CreditRow:
     _ = reader.gettext
     found = zip(_EVIDENCE, (line.incidents, line.maintenance, line.tickets), strict=True)
-    evidence = "; ".join(
+    evidence = _("; ").join(
         _(kind) % {"ids": _(", ").join("#" + reader.number(i) for i in ids)}
         for kind, ids in found if ids)
     what = _(_CREDITS[line.rule]) if line.rule in _CREDITS else line.rule
