@@ -57,7 +57,9 @@ from monitor.actions.reports import (
 )
 from monitor.config import Settings
 from monitor.errors import InputError
-from monitor.present import format_days, format_duration, format_money, format_time
+from monitor.present import format_time
+from monitor.present.labels import DECISIONS, TIER_NAMES
+from monitor.present.language import N_, Language
 from monitor.present.statement import (
     CAUSE_LABELS,
     CreditRow,
@@ -68,7 +70,7 @@ from monitor.present.statement import (
     statement_csv,
     statement_html,
 )
-from monitor.present.text import has_arabic_script, one_line
+from monitor.present.text import one_line
 from monitor.sla import (
     INELIGIBLE_REASONS,
     CreditLine,
@@ -186,6 +188,7 @@ def build_statement(
         _window(settings, window, customer)
         for window in evidence.maintenance if depends_on & set(window.services))
     currency = record.currency or configured.fee.currency
+    reader = settings.reader(customer)
     return Statement(
         provider=settings.provider.name,
         customer=customer,
@@ -215,13 +218,13 @@ def build_statement(
         currency=currency,
         fee_per_year=configured.fee.amount,
         ineligible_rule=rule,
-        no_credit_because=_no_credit(settings, customer, rule),
+        no_credit_because=_no_credit(settings, customer, rule, reader),
         incidents=incidents,
         maintenance=maintenance,
-        credit_lines=tuple(_credit(line, record) for line in record.credit_lines),
+        credit_lines=tuple(_credit(line, record, reader) for line in record.credit_lines),
         detection_breaches=record.detection_breaches,
         claim_deadline=deadline,
-        how_to_claim=_how_to_claim(settings, customer, period, frozen.revision, link),
+        how_to_claim=_how_to_claim(settings, customer, period, frozen.revision, link, reader),
         claim_link=None if link is None else link.url,
         claim_link_expires=None if link is None else link.expires,
         claim=claim,
@@ -229,7 +232,8 @@ def build_statement(
         changes=changes,
         generated_at=now,
         maintenance_recorded=evidence is not None,
-        rtl=has_arabic_script(configured.name),
+        rtl=reader.direction == "rtl",
+        language=reader,
     )
 
 
@@ -273,71 +277,94 @@ def _window(settings: Settings, window: FrozenWindow, customer: str) -> Maintena
     )
 
 
+#: What each credit line is for, in the customer's words (the rule id stays in its own
+#: column, the evidence).
 _CREDITS = {
-    "R-T1": "tier credit: counted downtime reached the tier while availability was below "
-            "the target",
-    "R-N1": "an outage not notified within the deadline",
-    "R-P1": "a late fix of a web-panel or project problem (a quarter of the tier credit)",
-    "R-P2": "refund for a late mobile-app fix (per started day late)",
-    "R-C1": "granted by decision",
+    "R-T1": N_("tier credit: counted downtime reached the tier while availability was below "
+               "the target"),
+    "R-N1": N_("an outage not notified within the deadline"),
+    "R-P1": N_("a late fix of a web-panel or project problem (a quarter of the tier credit)"),
+    "R-P2": N_("refund for a late mobile-app fix (per started day late)"),
+    "R-C1": N_("granted by decision"),
 }
+_EVIDENCE = (N_("incidents %(ids)s"), N_("maintenance windows %(ids)s"), N_("tickets %(ids)s"))
 
 
-def _credit(line: CreditLine, record: CustomerReport) -> CreditRow:
-    found = [("incidents", line.incidents), ("maintenance windows", line.maintenance),
-             ("tickets", line.tickets)]
-    evidence = "; ".join(f"{kind} {', '.join(f'#{i}' for i in ids)}" for kind, ids in found
-                         if ids)
-    what = _CREDITS.get(line.rule, line.rule)
+def _credit(line: CreditLine, record: CustomerReport, reader: Language) -> CreditRow:
+    _ = reader.gettext
+    found = zip(_EVIDENCE, (line.incidents, line.maintenance, line.tickets), strict=True)
+    evidence = _("; ").join(
+        _(kind) % {"ids": _(", ").join("#" + reader.number(i) for i in ids)}
+        for kind, ids in found if ids)
+    what = _(_CREDITS[line.rule]) if line.rule in _CREDITS else line.rule
     if line.rule == "R-T1" and record.tier:
-        what = f"tier {record.tier}: " + what.partition(": ")[2]
+        what = _("tier %(tier)s: counted downtime reached the tier while availability was "
+                 "below the target") % {"tier": _(TIER_NAMES.get(record.tier, record.tier))}
     return CreditRow(line.rule, what, line.days, line.amount, evidence)
 
 
-def _no_credit(settings: Settings, customer: str, rule: IneligibleRule | None) -> str | None:
+def _no_credit(
+    settings: Settings, customer: str, rule: IneligibleRule | None, reader: Language
+) -> str | None:
     """R-EX5, R-EX6, R-EX7: why the month earns nothing, in the customer's terms."""
+    _ = reader.gettext
     configured = settings.topology.customers[customer]
     if rule == "R-EX5":
-        paid = ", ".join(f"{site.domain} until {site.paid_until}" for site in configured.sites
-                         if site.paid_until is not None)
-        return ("your subscription had lapsed for non-payment when the month began "
-                f"(paid: {paid}); service credits do not accrue while a subscription is "
-                "suspended (R-EX5). Renewing it re-activates them (L-2).")
+        paid = _(", ").join(
+            _("%(domain)s until %(date)s") % {
+                "domain": site.domain, "date": reader.day(site.paid_until, settings.calendar)
+                if reader.code != "en" else str(site.paid_until)}
+            for site in configured.sites if site.paid_until is not None)
+        return _("your subscription had lapsed for non-payment when the month began "
+                 "(paid: %(paid)s); service credits do not accrue while a subscription is "
+                 "suspended (R-EX5). Renewing it re-activates them (L-2).") % {"paid": paid}
     if rule == "R-EX6":
-        return ("you run a self-hosted copy (clone) of the platform, for which the contract "
-                "grants no service credits (R-EX6).")
+        return _("you run a self-hosted copy (clone) of the platform, for which the contract "
+                 "grants no service credits (R-EX6).")
     if rule == "R-EX7":
         supported = settings.provider.supported_versions
-        sites = ", ".join(f"{site.domain} runs {site.version}" for site in configured.sites
-                          if site.version is not None and site.version not in supported)
-        return (f"a site runs a product version we no longer support ({sites}; supported: "
-                f"{', '.join(supported)}); credits resume once it is upgraded (R-EX7).")
+        sites = _(", ").join(
+            _("%(domain)s runs %(version)s") % {"domain": site.domain, "version": site.version}
+            for site in configured.sites
+            if site.version is not None and site.version not in supported)
+        return _("a site runs a product version we no longer support (%(sites)s; supported: "
+                 "%(supported)s); credits resume once it is upgraded (R-EX7).") % {
+                     "sites": sites, "supported": _(", ").join(supported)}
     return None
 
 
 def _how_to_claim(
-    settings: Settings, customer: str, period: MonthPeriod, revision: int, link: PageLink | None
+    settings: Settings, customer: str, period: MonthPeriod, revision: int, link: PageLink | None,
+    reader: Language,
 ) -> tuple[str, ...]:
     """How a customer claims (R-C1): on its page's claim form through ``link`` (the signed
     link, when link keys are configured), or by e-mail to the provider, which the operator
     records with ``claim submit``; either way its receipt is e-mailed by the next business
     day."""
+    _ = reader.gettext
     sites = [site.domain for site in settings.topology.customers[customer].sites]
-    where = (f"the site to credit ({' or '.join(sites)})" if len(sites) > 1
-             else f"your site {sites[0]}")
+    where = (_("the site to credit (%(sites)s)") % {"sites": _(" or ").join(sites)}
+             if len(sites) > 1 else _("your site %(site)s") % {"site": sites[0]})
     ways = []
     if link is not None:
-        ways.append(
-            f"Use the claim form on your page: {link.url} (this link is yours alone; it "
-            f"works until {format_time(link.expires, settings.timezone, settings.calendar)})."
-        )
+        expires = (format_time(link.expires, settings.timezone, settings.calendar)
+                   if reader.code == "en" else
+                   reader.time(link.expires, settings.timezone, settings.calendar))
+        ways.append(_("Use the claim form on your page: %(link)s (this link is yours alone; "
+                      "it works until %(expires)s).") % {"link": link.url, "expires": expires})
+    figures = {"sender": settings.sender, "month": reader.month(period.label, period.calendar),
+               "revision": reader.number(revision), "where": where}
     ways += [
-        f"{'Or reply' if link is not None else 'Reply'} to the e-mail that brought this "
-        f"statement, or write to {settings.sender}, saying that you claim the service credit "
-        f"for {period.label} (statement revision {revision}); name {where}.",
-        "We confirm receipt by e-mail by the end of the next business day and decide within "
-        f"{settings.policy.decision_deadline_seconds // 86400} days (R-C1); an approved "
-        "credit extends your service from one month after the approval.",
+        (_("Or reply to the e-mail that brought this statement, or write to %(sender)s, saying "
+           "that you claim the service credit for %(month)s (statement revision "
+           "%(revision)s); name %(where)s.") if link is not None else
+         _("Reply to the e-mail that brought this statement, or write to %(sender)s, saying "
+           "that you claim the service credit for %(month)s (statement revision "
+           "%(revision)s); name %(where)s.")) % figures,
+        _("We confirm receipt by e-mail by the end of the next business day and decide within "
+          "%(days)s days (R-C1); an approved credit extends your service from one month "
+          "after the approval.") % {
+              "days": reader.number(settings.policy.decision_deadline_seconds // 86400)},
     ]
     return tuple(ways)
 
@@ -345,10 +372,21 @@ def _how_to_claim(
 def _claim_line(settings: Settings, claim: claims.ClaimRecord | None) -> str | None:
     if claim is None:
         return None
-    text = f"Your claim #{claim.id} for this month was received {iso_utc(claim.submitted_at)}"
+    reader = settings.reader(claim.customer_id)
+    _ = reader.gettext
+
+    def when(at: dt.datetime) -> str:
+        return iso_utc(at) if reader.code == "en" else reader.time(
+            at, settings.timezone, settings.calendar)
+
+    figures = {"claim": "#" + reader.number(claim.id), "received": when(claim.submitted_at)}
     if claim.decision is None:
-        return text + "; our decision is due by " + iso_utc(claim.decision_due_at) + "."
-    return text + f" and {claim.decision} on {iso_utc(claim.decided_at or claim.submitted_at)}."
+        return _("Your claim %(claim)s for this month was received %(received)s; our decision "
+                 "is due by %(due)s.") % {**figures, "due": when(claim.decision_due_at)}
+    decision = _(DECISIONS[claim.decision]) if claim.decision in DECISIONS else claim.decision
+    return _("Your claim %(claim)s for this month was received %(received)s and %(decision)s "
+             "on %(decided)s.") % {**figures, "decision": decision,
+                                   "decided": when(claim.decided_at or claim.submitted_at)}
 
 
 async def statement_files(statement: Statement) -> StatementFiles:
@@ -522,54 +560,68 @@ def _recorded(record: StatementRecord, mail: QueuedMessage | None) -> StatementI
 
 
 _FIGURES = {
-    "downtime_seconds": "counted downtime",
-    "excluded_seconds": "excluded time",
-    "unknown_seconds": "unknown time",
-    "availability_percent": "availability",
-    "tier": "credit tier",
-    "credit_days_total": "total credit",
-    "credit_value": "its value",
-    "partial_credit_days": "ticket penalties",
-    "refund_amount": "refund",
-    "notification_breaches": "outages notified late",
-    "detection_breaches": "outages detected late",
-    "counted_seconds": "counted time",
-    "cause": "cause",
-    "start": "start",
-    "end": "end",
+    "downtime_seconds": N_("counted downtime"),
+    "excluded_seconds": N_("excluded time"),
+    "unknown_seconds": N_("unknown time"),
+    "availability_percent": N_("availability"),
+    "tier": N_("credit tier"),
+    "credit_days_total": N_("total credit"),
+    "credit_value": N_("its value"),
+    "partial_credit_days": N_("ticket penalties"),
+    "refund_amount": N_("refund"),
+    "notification_breaches": N_("outages notified late"),
+    "detection_breaches": N_("outages detected late"),
+    "counted_seconds": N_("counted time"),
+    "cause": N_("cause"),
+    "start": N_("start"),
+    "end": N_("end"),
 }
 
 
 def _told(settings: Settings, change: Change, record: CustomerReport) -> str:
-    """A change as the correction tells the customer: ``counted downtime: 2 h 30 min, now
-    0 s``; times in the provider's zone and calendar, durations and money as everywhere."""
+    """A change as the correction tells the customer, in the customer's language:
+    ``counted downtime: 2 h 30 min, now 0 s``; times in the provider's zone and calendar,
+    durations and money as everywhere."""
     currency = record.currency
+    reader = settings.reader(record.customer)
+    _ = reader.gettext
 
     def shown(value: object) -> str:
         if value is None or value == ():
-            return "none"
+            return _("none")
         if change.field.endswith("_seconds") and isinstance(value, int):
-            return format_duration(value)
+            return reader.duration(value)
         if change.field == "availability_percent":
-            return f"{value} %"
+            return (f"{value} %" if reader.code == "en" else
+                    reader.percent(Decimal(str(value)), sign=True))
         if change.field in ("credit_value", "refund_amount") and isinstance(value, Decimal):
-            return format_money(value, currency)
+            return reader.money(value, currency)
         if change.field in ("credit_days_total", "partial_credit_days") and isinstance(
                 value, Decimal):
-            return format_days(value)
+            return reader.days(value)
         if isinstance(value, dt.datetime):
-            return format_time(value, settings.timezone, settings.calendar)
+            return (format_time(value, settings.timezone, settings.calendar)
+                    if reader.code == "en" else
+                    reader.time(value, settings.timezone, settings.calendar))
         if isinstance(value, tuple):
-            return ", ".join(f"#{i}" for i in value)
-        return CAUSE_LABELS.get(str(value), str(value))
+            return _(", ").join("#" + reader.number(i) for i in value)
+        if change.field == "tier":
+            return _(TIER_NAMES.get(str(value), str(value)))
+        label = CAUSE_LABELS.get(str(value))
+        return _(label) if label else str(value)
 
+    incident = None if change.incident is None else "#" + reader.number(change.incident)
     if change.field == "added":
-        return f"incident #{change.incident} now counts in this month"
+        return _("incident %(incident)s now counts in this month") % {"incident": incident}
     if change.field == "removed":
-        return f"incident #{change.incident} no longer counts in this month"
-    what = _FIGURES.get(change.field, change.field.replace("_", " "))
-    prefix = "" if change.incident is None else f"incident #{change.incident}, "
-    return f"{prefix}{what}: {shown(change.before)}, now {shown(change.after)}"
+        return _("incident %(incident)s no longer counts in this month") % {"incident": incident}
+    label = _FIGURES.get(change.field)
+    what = _(label) if label else change.field.replace("_", " ")
+    figures = {"what": what, "before": shown(change.before), "after": shown(change.after)}
+    if incident is None:
+        return _("%(what)s: %(before)s, now %(after)s") % figures
+    return _("incident %(incident)s, %(what)s: %(before)s, now %(after)s") % {
+        **figures, "incident": incident}
 
 
 async def _queue(

@@ -24,7 +24,6 @@ from monitor.notify.layout import Style
 from monitor.notify.messages import one_line
 from monitor.notify.outbox import Draft, enqueue
 from monitor.notify.sending import Envelope
-from monitor.present import format_money
 from monitor.sla import diagnosis_due
 from monitor.store.claims import ClaimRecord
 from monitor.store.outbox import Attachment
@@ -58,6 +57,10 @@ class ContractMailer:
         found = [c.email for c in (contacts.technical, contacts.executive) if c is not None]
         return tuple(dict.fromkeys(found))
 
+    def _style(self, customer_id: str) -> Style:
+        """The style of ``customer_id``'s e-mails: in the language it reads (SPEC 7)."""
+        return self.style.reading(self.settings.reader(customer_id))
+
     def _name(self, customer_id: str) -> str:
         return self.settings.topology.customers[customer_id].name
 
@@ -72,9 +75,9 @@ class ContractMailer:
     async def ticket_number(self, tx: Tx, ticket: TicketRecord) -> None:
         price = None
         if ticket.price and ticket.currency:
-            price = format_money(ticket.price, ticket.currency)
+            price = self.settings.reader(ticket.customer_id).money(ticket.price, ticket.currency)
         rendered = templates.ticket_number(
-            self.style, customer_name=self._name(ticket.customer_id), ticket_id=ticket.id,
+            self._style(ticket.customer_id), customer_name=self._name(ticket.customer_id), ticket_id=ticket.id,
             title=ticket.title, service=self._service(ticket.service_id),
             opened_at=ticket.opened_at,
             diagnosis_due=diagnosis_due(ticket_input(ticket), self.settings.policy), price=price)
@@ -84,7 +87,7 @@ class ContractMailer:
 
     async def claim_receipt(self, tx: Tx, claim: ClaimRecord) -> None:
         rendered = templates.claim_receipt(
-            self.style, customer_name=self._name(claim.customer_id), claim_id=claim.id,
+            self._style(claim.customer_id), customer_name=self._name(claim.customer_id), claim_id=claim.id,
             month=claim.month, site=claim.site_domain, submitted_at=claim.submitted_at,
             decision_due=claim.decision_due_at)
         await self._queue(tx, Draft(f"claim_receipt:{claim.id}", "claim_receipt",
@@ -97,7 +100,7 @@ class ContractMailer:
     ) -> None:
         currency = self.settings.topology.customers[claim.customer_id].fee.currency
         rendered = templates.claim_decision(
-            self.style, customer_name=self._name(claim.customer_id), claim_id=claim.id,
+            self._style(claim.customer_id), customer_name=self._name(claim.customer_id), claim_id=claim.id,
             month=claim.month, decision=claim.decision or "", reason=claim.decision_reason or "",
             credit_days=days, refund=amount, currency=currency,
             effective_at=claim.credited_at if review is None else None, revision=review)
@@ -110,10 +113,12 @@ class ContractMailer:
         currency = ticket.currency or ""
         answer_by = ticket.price_requested_at + dt.timedelta(
             seconds=self.settings.policy.price_approval_seconds)
+        reader = self.settings.reader(ticket.customer_id)
         rendered = templates.price_change(
-            self.style, customer_name=self._name(ticket.customer_id), ticket_id=ticket.id,
-            title=ticket.title, old_price=format_money(ticket.price or Decimal(0), currency),
-            new_price=format_money(ticket.price_requested, currency),
+            self._style(ticket.customer_id), customer_name=self._name(ticket.customer_id),
+            ticket_id=ticket.id, title=ticket.title,
+            old_price=reader.money(ticket.price or Decimal(0), currency),
+            new_price=reader.money(ticket.price_requested, currency),
             requested_at=ticket.price_requested_at, answer_by=answer_by)
         key = f"price_change:{ticket.id}:{ticket.price_requested_at.isoformat()}"
         await self._queue(tx, Draft(key, "price_change", self._to(ticket.customer_id), rendered,

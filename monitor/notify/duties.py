@@ -95,6 +95,11 @@ class Duties:
         rule = ineligible(self.topology.customer_input(customer_id), at, alerts=True)
         return None if rule is None else SKIPPED[rule]
 
+    def reader_style(self, customer_id: str) -> Style:
+        """The style of ``customer_id``'s e-mails: in the language it reads (SPEC section 7);
+        the operators' keep :attr:`style` (English)."""
+        return self.style.reading(self.settings.reader(customer_id))
+
     def customer_label(self, customer_id: str) -> str:
         customer = self.topology.customers.get(customer_id)
         return f"{one_line(customer.name, 120)} ({customer_id})" if customer else customer_id
@@ -174,7 +179,7 @@ class Duties:
         drafts = self.per_customer(
             "outage", incident.id, told, self.outage_recipients,
             lambda customer: templates.outage(
-                self.style,
+                self.reader_style(customer.id),
                 customer_name=customer.name,
                 service=service,
                 affected=self.affected_projects(customer.id, target),
@@ -232,7 +237,7 @@ class Duties:
             "recovery", incident.id, [c for c in found if c is not None],
             self.outage_recipients,
             lambda customer: templates.recovery(
-                self.style,
+                self.reader_style(customer.id),
                 customer_name=customer.name,
                 service=service,
                 start=incident.start,

@@ -4,9 +4,15 @@ A template (:mod:`monitor.notify.templates`) returns blocks (:class:`Para`,
 :class:`Facts`, :class:`Items`); :func:`compose` renders them twice. The HTML
 side is the one Jinja2 environment's ``email.html`` (:mod:`monitor.present.html`,
 autoescape on): it escapes every piece of text, and templates never write markup
-themselves. A document whose customer name is in Arabic script
-(Persian) is laid out right-to-left (``dir="rtl"``); every paragraph and value
-keeps ``dir="auto"``/``<bdi>`` so mixed Persian/English text reads correctly.
+themselves.
+
+A customer's message speaks the customer's language (SPEC section 7, "Language"):
+``style.reading(settings.reader(customer))`` gives the :class:`Style` whose
+:attr:`Style.language` translates the templates' sentences (gettext messages) and writes
+values as that language does; Persian is laid out right to left (``dir="rtl"`` from the
+language's direction), every paragraph and value keeps ``dir="auto"``/``<bdi>`` so names
+in Latin letters read correctly, its times are short (the zone is said once, in the
+footer). Operators' messages keep the default, English.
 
 Times and durations come from the one formatter (:mod:`monitor.present`), in the
 provider's zone and calendar (R-M5):
@@ -20,11 +26,14 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from monitor.notify.messages import one_line
 from monitor.present import format_time
 from monitor.present.html import render
+from monitor.present.language import Language, language
+
+_ENGLISH = language("en")
 
 __all__ = ["Block", "Facts", "Items", "Para", "Rendered", "Style", "compose"]
 
@@ -60,26 +69,37 @@ Block = Para | Facts | Items
 
 @dataclass(frozen=True)
 class Style:
-    """What every message shares: who sends it and how times are shown (R-M5)."""
+    """What every message shares: who sends it, in which language, and how times are
+    shown (R-M5)."""
 
     provider_name: str
     timezone: str = "UTC"
     calendar: str = "gregorian"
+    language: Language = field(default=_ENGLISH)
+
+    def reading(self, reader: Language) -> Style:
+        """This style for a reader of ``reader``'s language."""
+        return replace(self, language=reader)
 
     def time(self, at: dt.datetime) -> str:
-        return format_time(at, self.timezone, self.calendar)
+        if self.language.code == "en":
+            return format_time(at, self.timezone, self.calendar)
+        return self.language.time(at, self.timezone, self.calendar)
 
 
-def compose(
-    style: Style, subject: str, blocks: list[Block], *, rtl: bool = False, footer: str | None = None
-) -> Rendered:
-    """Render ``blocks`` as text and as HTML; ``rtl`` lays the HTML out right-to-left."""
-    footer = footer or f"This is an automatic message from {style.provider_name}'s service monitor."
+def compose(style: Style, subject: str, blocks: list[Block]) -> Rendered:
+    """Render ``blocks`` as text and as HTML, in the style's language and direction."""
+    reader = style.language
+    footer = reader.gettext("This is an automatic message from %(provider)s's service "
+                            "monitor.") % {"provider": style.provider_name}
+    if reader.code != "en":  # English times name their zone; short ones do not
+        footer += " " + reader.gettext("Times are in %(zone)s.") % {
+            "zone": reader.zone(style.timezone)}
     subject = one_line(f"[{style.provider_name}] {subject}", 250)
     return Rendered(
         subject=subject,
         text=_text(blocks, footer),
-        html=_html(subject, blocks, footer, rtl),
+        html=_html(subject, blocks, footer, reader),
     )
 
 
@@ -97,7 +117,7 @@ def _text(blocks: list[Block], footer: str) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def _html(title: str, blocks: list[Block], footer: str, rtl: bool) -> str:
+def _html(title: str, blocks: list[Block], footer: str, reader: Language) -> str:
     """The HTML part, from the one template system (``email.html``, autoescaped)."""
     shown = [
         {"kind": "para", "text": block.text}
@@ -107,4 +127,4 @@ def _html(title: str, blocks: list[Block], footer: str, rtl: bool) -> str:
         else {"kind": "items", "items": block.items}
         for block in blocks
     ]
-    return render("email.html", title=title, blocks=shown, footer=footer, rtl_layout=rtl)
+    return render("email.html", title=title, blocks=shown, footer=footer, language=reader)

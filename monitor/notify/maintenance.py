@@ -73,7 +73,7 @@ def notice_drafts(duties: Duties, window: WindowRecord) -> list[Draft]:
         [duties.topology.customers[c] for c in window_customers(duties, window)],
         lambda customer: (customer.contacts.technical.email,),  # D-3: the technical contact
         lambda customer: templates.maintenance_notice(
-            duties.style,
+            duties.reader_style(customer.id),
             customer_name=customer.name,
             services=services(customer.id),
             start=window.start,

@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from monitor.notify.layout import Block, Facts, Items, Para, Rendered, Style, compose
-from monitor.notify.messages import has_arabic_script, one_line
-from monitor.present import format_days, format_duration, format_money, format_percent
+from monitor.notify.messages import one_line
+from monitor.present import format_duration
+from monitor.present.labels import DECISIONS
 from monitor.present.statement import Statement, statement_html
 from monitor.sla import seconds_between
 
@@ -50,60 +51,92 @@ __all__ = [
 
 
 def _customer(style: Style, name: str, subject: str, blocks: list[Block]) -> Rendered:
-    name = one_line(name)
-    greeting: list[Block] = [Para(f"Dear {name},")]
-    return compose(style, subject, greeting + blocks, rtl=has_arabic_script(name))
+    _ = style.language.gettext
+    greeting: list[Block] = [Para(_("Dear %(name)s,") % {"name": one_line(name)})]
+    return compose(style, subject, greeting + blocks)
+
+
+def _ref(style: Style, number: int) -> str:
+    """An incident's, claim's or ticket's number as the reader writes it: ``#12``."""
+    return "#" + style.language.number(number)
+
+
+def _percent(style: Style, percent: Decimal) -> str:
+    return style.language.percent(percent, sign=True)
+
+
+def _availability(style: Style, s: Statement) -> str:
+    return style.language.gettext("%(availability)s (target %(target)s)") % {
+        "availability": _percent(style, s.availability_percent),
+        "target": style.language.number(s.target_percent) + (
+            " %" if style.language.code == "en" else "٪")}
 
 
 # --- customer messages -------------------------------------------------------------------------
 
 
-def _credit(s: Statement) -> str:
-    text = f"{format_days(s.credit_days_total)} of service worth {format_money(s.credit_value, s.currency)}"
+def _credit(style: Style, s: Statement) -> str:
+    _, reader = style.language.gettext, style.language
+    text = _("%(days)s of service worth %(value)s") % {
+        "days": reader.days(s.credit_days_total), "value": reader.money(s.credit_value, s.currency)}
     if s.refund_amount:
-        text += f" and a refund of {format_money(s.refund_amount, s.currency)}"
+        text += _(" and a refund of %(refund)s") % {
+            "refund": reader.money(s.refund_amount, s.currency)}
     return text
 
 
 def statement(style: Style, s: Statement) -> Rendered:
     """The monthly statement: the HTML body is the statement itself (one
-    template, as attached in PDF); the plain-text part gives its figures and how to claim."""
+    template, as attached in PDF); the plain-text part gives its figures and how to claim.
+    Its language is the statement's (the customer's)."""
+    style = style.reading(s.language)
+    _, reader = style.language.gettext, style.language
     name = one_line(s.customer_name, 80)
     corrected = s.corrects is not None
-    subject = (f"{'Corrected ' if corrected else ''}SLA statement {s.month} (revision "
-               f"{s.revision}): availability {format_percent(s.availability_percent)} %, "
-               f"credit {format_days(s.credit_days_total)} ({name})")
-    blocks: list[Block] = [Para(f"Dear {name},")]
+    month = reader.month(s.month, s.calendar)
+    figures = {"month": month, "revision": reader.number(s.revision),
+               "availability": _percent(style, s.availability_percent),
+               "credit": reader.days(s.credit_days_total), "name": name}
+    subject = (_("Corrected SLA statement %(month)s (revision %(revision)s): availability "
+                 "%(availability)s, credit %(credit)s (%(name)s)") if corrected else
+               _("SLA statement %(month)s (revision %(revision)s): availability "
+                 "%(availability)s, credit %(credit)s (%(name)s)")) % figures
+    blocks: list[Block] = [Para(_("Dear %(name)s,") % {"name": name})]
     if corrected:
-        blocks += [Para(f"This corrected statement replaces the one of revision {s.corrects}: "
-                        "records of the month changed after it was sent (R-C3). What "
-                        "changed for you:"), Items(s.changes)]
+        assert s.corrects is not None
+        blocks += [Para(_("This corrected statement replaces the one of revision "
+                          "%(revision)s: records of the month changed after it was sent "
+                          "(R-C3). What changed for you:") % {
+                              "revision": reader.number(s.corrects)}), Items(s.changes)]
     else:
-        blocks.append(Para(f"Here is your SLA statement for {s.month}, also attached as PDF "
-                           "and CSV."))
+        blocks.append(Para(_("Here is your SLA statement for %(month)s, also attached as PDF "
+                             "and CSV.") % {"month": month}))
     rows = [
-        ("Period", f"{style.time(s.period_start)} to {style.time(s.period_end)}"),
-        ("Availability", f"{format_percent(s.availability_percent)} % (target "
-                         f"{s.target_percent} %)"),
-        ("Counted downtime", format_duration(s.downtime_seconds)),
-        ("Excluded", format_duration(s.excluded_seconds)),
-        ("Unknown", format_duration(s.unknown_seconds)),
-        ("Credit", _credit(s)),
-        ("Claim deadline", style.time(s.claim_deadline)),
-        ("Revision", f"{s.revision}, inputs {s.inputs_hash[:16]}"),
+        (_("Period"), _("%(start)s to %(end)s") % {
+            "start": style.time(s.period_start), "end": style.time(s.period_end)}),
+        (_("Availability"), _availability(style, s)),
+        (_("Counted downtime"), reader.duration(s.downtime_seconds)),
+        (_("Excluded"), reader.duration(s.excluded_seconds)),
+        (_("Unknown"), reader.duration(s.unknown_seconds)),
+        (_("Credit"), _credit(style, s)),
+        (_("Claim deadline"), style.time(s.claim_deadline)),
+        (_("Revision"), _("%(revision)s, inputs %(hash)s") % {
+            "revision": reader.number(s.revision), "hash": s.inputs_hash[:16]}),
     ]
     blocks.append(Facts(tuple(rows)))
     if s.no_credit_because:
-        blocks.append(Para(f"No credit is due for this month: {s.no_credit_because}"))
+        blocks.append(Para(_("No credit is due for this month: %(because)s") % {
+            "because": s.no_credit_because}))
     elif s.claim is not None:
         blocks.append(Para(s.claim))
     elif s.credit_days_total > 0 or s.refund_amount > 0:
-        blocks += [Para("This credit is granted when you claim it, by the deadline above:"),
+        blocks += [Para(_("This credit is granted when you claim it, by the deadline above:")),
                    Items(s.how_to_claim)]
     else:
         # As the statement itself says (statement.html): the figures may be disputed.
-        blocks += [Para("No credit is due for this month; you may still claim by the deadline "
-                        "above if you think these figures are wrong:"), Items(s.how_to_claim)]
+        blocks += [Para(_("No credit is due for this month; you may still claim by the "
+                          "deadline above if you think these figures are wrong:")),
+                   Items(s.how_to_claim)]
     text = compose(style, subject, blocks).text
     return Rendered(subject=one_line(f"[{style.provider_name}] {subject}", 250), text=text,
                     html=statement_html(s))
@@ -112,21 +145,25 @@ def statement(style: Style, s: Statement) -> Rendered:
 def claim_reminder(style: Style, s: Statement) -> Rendered:
     """R-C1: a customer owed credit for the month that has not claimed it, reminded before
     the claim deadline."""
+    style = style.reading(s.language)
+    _, reader = style.language.gettext, style.language
     name = one_line(s.customer_name, 80)
+    month = reader.month(s.month, s.calendar)
+    intro = _("Your SLA statement for %(month)s (revision %(revision)s) shows a service "
+              "credit of %(credit)s. It is granted only when you claim it, and claims for "
+              "the month close at the deadline below (R-C1).")
     return _customer(
         style,
         s.customer_name,
-        f"Reminder: claim your SLA credit for {s.month} by {style.time(s.claim_deadline)} "
-        f"({name})",
+        _("Reminder: claim your SLA credit for %(month)s by %(deadline)s (%(name)s)") % {
+            "month": month, "deadline": style.time(s.claim_deadline), "name": name},
         [
-            Para(f"Your SLA statement for {s.month} (revision {s.revision}) shows a service "
-                 f"credit of {_credit(s)}. It is granted only when you claim it, and claims "
-                 "for the month close at the deadline below (R-C1)."),
-            Facts((("Availability", f"{format_percent(s.availability_percent)} % (target "
-                                    f"{s.target_percent} %)"),
-                   ("Credit", _credit(s)),
-                   ("Claim deadline", style.time(s.claim_deadline)))),
-            Para("How to claim:"),
+            Para(intro % {"month": month, "revision": reader.number(s.revision),
+                          "credit": _credit(style, s)}),
+            Facts(((_("Availability"), _availability(style, s)),
+                   (_("Credit"), _credit(style, s)),
+                   (_("Claim deadline"), style.time(s.claim_deadline)))),
+            Para(_("How to claim:")),
             Items(s.how_to_claim),
         ],
     )
@@ -143,22 +180,23 @@ def outage(
     incident_id: int,
 ) -> Rendered:
     """R-N1: a full outage of something the customer depends on, sent on detection."""
-    rows = [("Incident", f"#{incident_id}"), ("Unavailable", service)]
+    _ = style.language.gettext
+    rows = [(_("Incident"), _ref(style, incident_id)), (_("Unavailable"), service)]
     if affected:
-        rows.append(("Your services affected", ", ".join(affected)))
-    rows.append(("Down since", style.time(start)))
+        rows.append((_("Your services affected"), _(", ").join(affected)))
+    rows.append((_("Down since"), style.time(start)))
     if detected_at is not None:
-        rows.append(("Detected at", style.time(detected_at)))
+        rows.append((_("Detected at"), style.time(detected_at)))
     return _customer(
         style,
         customer_name,
-        f"Outage: {service} is unavailable ({one_line(customer_name, 80)})",
+        _("Outage: %(service)s is unavailable (%(name)s)") % {
+            "service": service, "name": one_line(customer_name, 80)},
         [
-            Para(
-                f"Our monitoring detected a full outage of {service}, which your service depends on."
-            ),
+            Para(_("Our monitoring detected a full outage of %(service)s, which your service "
+                   "depends on.") % {"service": service}),
             Facts(tuple(rows)),
-            Para("We are working on it and will e-mail you again when service is restored."),
+            Para(_("We are working on it and will e-mail you again when service is restored.")),
         ],
     )
 
@@ -175,23 +213,24 @@ def recovery(
     """The outage is over; the measured duration (R-M1: precise to one probe interval). The
     subject names the service and the customer, as the outage e-mail's does, and the
     message threads under it (:mod:`monitor.notify.duties`)."""
-    duration = format_duration(seconds_between(start, end))
+    _ = style.language.gettext
+    duration = style.language.duration(seconds_between(start, end))
     return _customer(
         style,
         customer_name,
-        f"Restored: {service} is available again after {duration} "
-        f"({one_line(customer_name, 80)})",
+        _("Restored: %(service)s is available again after %(duration)s (%(name)s)") % {
+            "service": service, "duration": duration, "name": one_line(customer_name, 80)},
         [
-            Para(f"{service} is available again."),
+            Para(_("%(service)s is available again.") % {"service": service}),
             Facts(
                 (
-                    ("Incident", f"#{incident_id}"),
-                    ("Down from", style.time(start)),
-                    ("Restored at", style.time(end)),
-                    ("Measured duration", duration),
+                    (_("Incident"), _ref(style, incident_id)),
+                    (_("Down from"), style.time(start)),
+                    (_("Restored at"), style.time(end)),
+                    (_("Measured duration"), duration),
                 )
             ),
-            Para("Times are measured by our probes and are precise to one probe interval."),
+            Para(_("Times are measured by our probes and are precise to one probe interval.")),
         ],
     )
 
@@ -207,22 +246,23 @@ def maintenance_notice(
     window_id: int,
 ) -> Rendered:
     """D-3: notice of a scheduled maintenance window to the technical contact."""
+    _ = style.language.gettext
     return _customer(
         style,
         customer_name,
-        f"Scheduled maintenance on {style.time(start)}",
+        _("Scheduled maintenance on %(start)s") % {"start": style.time(start)},
         [
-            Para("We will carry out scheduled maintenance that affects your services."),
+            Para(_("We will carry out scheduled maintenance that affects your services.")),
             Facts(
                 (
-                    ("Maintenance", f"#{window_id}"),
-                    ("Starts", style.time(start)),
-                    ("Ends", style.time(end)),
-                    ("Duration", format_duration(seconds_between(start, end))),
-                    ("Reason", one_line(reason, 500)),
+                    (_("Maintenance"), _ref(style, window_id)),
+                    (_("Starts"), style.time(start)),
+                    (_("Ends"), style.time(end)),
+                    (_("Duration"), style.language.duration(seconds_between(start, end))),
+                    (_("Reason"), one_line(reason, 500)),
                 )
             ),
-            Para("Services affected:"),
+            Para(_("Services affected:")),
             Items(tuple(services)),
         ],
     )
@@ -239,20 +279,23 @@ def claim_receipt(
     decision_due: dt.datetime,
 ) -> Rendered:
     """R-C1 / D-4: receipt of a credit claim, due by the end of the next business day."""
+    _ = style.language.gettext
+    shown_month = style.language.month(month, style.calendar)
     return _customer(
         style,
         customer_name,
-        f"Credit claim #{claim_id} for {month} received",
+        _("Credit claim %(claim)s for %(month)s received") % {
+            "claim": _ref(style, claim_id), "month": shown_month},
         [
-            Para("We have received your service credit claim. We will e-mail our decision "
-                 "by the date below."),
+            Para(_("We have received your service credit claim. We will e-mail our decision "
+                   "by the date below.")),
             Facts(
                 (
-                    ("Claim", f"#{claim_id}"),
-                    ("Month", month),
-                    ("Site credited", site),
-                    ("Submitted", style.time(submitted_at)),
-                    ("Decision due by", style.time(decision_due)),
+                    (_("Claim"), _ref(style, claim_id)),
+                    (_("Month"), shown_month),
+                    (_("Site credited"), site),
+                    (_("Submitted"), style.time(submitted_at)),
+                    (_("Decision due by"), style.time(decision_due)),
                 )
             ),
         ],
@@ -275,26 +318,29 @@ def claim_decision(
 ) -> Rendered:
     """R-C1 / D-4: the decision on a credit claim; with ``revision``, on its review after a
     new revision of the month (R-C3), whose credit changes by the amounts given."""
-    label = {"approved": "approved", "partly": "partly approved", "rejected": "rejected"}.get(
-        decision, decision)
-    rows = [("Claim", f"#{claim_id}"), ("Month", month), ("Decision", label)]
-    change = "Change of credit" if revision is not None else "Credit"
+    _, reader = style.language.gettext, style.language
+    label = _(DECISIONS[decision]) if decision in DECISIONS else decision
+    shown_month = reader.month(month, style.calendar)
+    rows = [(_("Claim"), _ref(style, claim_id)), (_("Month"), shown_month),
+            (_("Decision"), label)]
+    change = _("Change of credit") if revision is not None else _("Credit")
     if credit_days:
-        rows.append((change, f"{format_days(credit_days)} of service"))
+        rows.append((change, _("%(days)s of service") % {"days": reader.days(credit_days)}))
     if refund:
-        rows.append(("Refund" if revision is None else "Change of refund",
-                     format_money(refund, currency)))
+        rows.append((_("Refund") if revision is None else _("Change of refund"),
+                     reader.money(refund, currency)))
     if effective_at is not None and (credit_days or refund):
-        rows.append(("Credited on", style.time(effective_at)))
+        rows.append((_("Credited on"), style.time(effective_at)))
     if reason:
-        rows.append(("Reason", one_line(reason, 1000)))
-    intro = ("We have decided on your service credit claim." if revision is None else
-             f"Revision {revision} of the month's report changed the credit your claim was "
-             "decided on; this is our decision on it.")
+        rows.append((_("Reason"), one_line(reason, 1000)))
+    intro = (_("We have decided on your service credit claim.") if revision is None else
+             _("Revision %(revision)s of the month's report changed the credit your claim was "
+               "decided on; this is our decision on it.") % {"revision": reader.number(revision)})
     return _customer(
         style,
         customer_name,
-        f"Credit claim #{claim_id} for {month}: {label}",
+        _("Credit claim %(claim)s for %(month)s: %(decision)s") % {
+            "claim": _ref(style, claim_id), "month": shown_month, "decision": label},
         [Para(intro), Facts(tuple(rows))],
     )
 
@@ -311,22 +357,24 @@ def ticket_number(
     price: str | None = None,
 ) -> Rendered:
     """L-4: the ticket number, sent at once; this e-mail starts the clocks."""
+    _ = style.language.gettext
     rows = [
-        ("Ticket", f"#{ticket_id}"),
-        ("Subject", one_line(title, 500)),
-        ("Service", service),
-        ("Opened", style.time(opened_at)),
-        ("Diagnosis due by", style.time(diagnosis_due)),
+        (_("Ticket"), _ref(style, ticket_id)),
+        (_("Subject"), one_line(title, 500)),
+        (_("Service"), service),
+        (_("Opened"), style.time(opened_at)),
+        (_("Diagnosis due by"), style.time(diagnosis_due)),
     ]
     if price is not None:
-        rows.append(("Price (from your support balance)", price))
+        rows.append((_("Price (from your support balance)"), price))
     return _customer(
         style,
         customer_name,
-        f"Ticket #{ticket_id}: {one_line(title, 120)}",
+        _("Ticket %(ticket)s: %(title)s") % {
+            "ticket": _ref(style, ticket_id), "title": one_line(title, 120)},
         [
-            Para("We have recorded your request. To follow it up, reply to this e-mail or "
-                 "call us, quoting its number."),
+            Para(_("We have recorded your request. To follow it up, reply to this e-mail or "
+                   "call us, quoting its number.")),
             Facts(tuple(rows)),
         ],
     )
@@ -344,22 +392,23 @@ def price_change(
     answer_by: dt.datetime,
 ) -> Rendered:
     """L-5: the work costs more than the ticket's price; the customer must approve."""
+    _ = style.language.gettext
     return _customer(
         style,
         customer_name,
-        f"Ticket #{ticket_id}: please approve the new price",
+        _("Ticket %(ticket)s: please approve the new price") % {"ticket": _ref(style, ticket_id)},
         [
-            Para("The work your ticket asks for costs more than its price. We need your "
-                 "approval of the new price before we do it; without it the ticket is closed "
-                 "undone and its price returned to your support balance."),
+            Para(_("The work your ticket asks for costs more than its price. We need your "
+                   "approval of the new price before we do it; without it the ticket is closed "
+                   "undone and its price returned to your support balance.")),
             Facts(
                 (
-                    ("Ticket", f"#{ticket_id}"),
-                    ("Subject", one_line(title, 500)),
-                    ("Price paid", old_price),
-                    ("New price", new_price),
-                    ("Asked", style.time(requested_at)),
-                    ("Please answer by", style.time(answer_by)),
+                    (_("Ticket"), _ref(style, ticket_id)),
+                    (_("Subject"), one_line(title, 500)),
+                    (_("Price paid"), old_price),
+                    (_("New price"), new_price),
+                    (_("Asked"), style.time(requested_at)),
+                    (_("Please answer by"), style.time(answer_by)),
                 )
             ),
         ],

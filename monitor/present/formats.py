@@ -33,14 +33,14 @@ read the same in the configuration: :func:`monitor.config.parse_duration` accept
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import jdatetime  # type: ignore[import-untyped, unused-ignore]
 
 from monitor.errors import InputError
-from monitor.sla.ledger import minor_units
-from monitor.sla.report import shown_availability, shown_days, shown_money
+from monitor.sla.ledger import money_shown
+from monitor.sla.report import shown_availability, shown_days
 
 __all__ = [
     "ISO_HINT",
@@ -155,10 +155,7 @@ def format_elapsed(seconds: float) -> str:
 def format_money(amount: Decimal, currency: str) -> str:
     """Half up to the currency's unit (two decimals for EUR, whole rials for IRR; the
     engine keeps it exact, R-T2)."""
-    places = minor_units(currency)
-    if places == 2:
-        return f"{shown_money(amount):.2f} {currency}"
-    return f"{amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f} {currency}"
+    return f"{money_shown(amount, currency):f} {currency}"
 
 
 def format_days(days: Decimal) -> str:

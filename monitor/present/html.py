@@ -52,6 +52,7 @@ import datetime as dt
 import functools
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
@@ -60,7 +61,7 @@ from monitor.present.formats import (
     format_days,
     format_time,
 )
-from monitor.present.labels import PAGE_CAUSE_LABELS
+from monitor.present.labels import EXCLUSION_NAMES, PAGE_CAUSE_LABELS, TIER_NAMES
 from monitor.present.language import Language, language
 from monitor.present.text import has_arabic_script, one_line
 from monitor.sla.report import iso_utc, shown_days
@@ -112,6 +113,13 @@ def _month(context: Context, label: str, calendar: str = "gregorian") -> str:
 
 
 @pass_context
+def _gregorian_day(context: Context, at: dt.datetime, timezone: str) -> str:
+    """The Gregorian day of ``at`` in ``timezone``: the equivalent a document gives beside
+    a date of another calendar (a statement's period line)."""
+    return _reader(context).day(at.astimezone(ZoneInfo(timezone)).date(), "gregorian")
+
+
+@pass_context
 def _duration(context: Context, seconds: float | None) -> str:
     return _reader(context).duration(seconds)
 
@@ -158,6 +166,7 @@ def environment() -> Environment:
     env.filters.update(
         when=_when,
         day=_day,
+        gregorian_day=_gregorian_day,
         month=_month,
         duration=_duration,
         money=_money,
@@ -170,6 +179,8 @@ def environment() -> Environment:
     )
     env.globals["rtl"] = has_arabic_script
     env.globals["page_cause_labels"] = PAGE_CAUSE_LABELS
+    env.globals["tier_names"] = TIER_NAMES
+    env.globals["exclusion_names"] = EXCLUSION_NAMES
     return env
 
 

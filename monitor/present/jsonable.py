@@ -41,7 +41,9 @@ def as_json(value: object) -> JSON:
         shown: JSON = to_json()
         return shown
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        # A field marked ``metadata={"json": False}`` is how a value is shown, not data.
+        return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.metadata.get("json", True)}
     if isinstance(value, Mapping):
         return {str(k): as_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

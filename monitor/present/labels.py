@@ -10,7 +10,14 @@ from typing import NamedTuple
 from monitor.present.language import N_
 from monitor.sla import Cause
 
-__all__ = ["CAUSE_LABELS", "PAGE_CAUSE_LABELS", "PUBLIC_CAUSE_LABELS"]
+__all__ = [
+    "CAUSE_LABELS",
+    "DECISIONS",
+    "EXCLUSION_NAMES",
+    "PAGE_CAUSE_LABELS",
+    "PUBLIC_CAUSE_LABELS",
+    "TIER_NAMES",
+]
 
 
 class _Words(NamedTuple):
@@ -22,12 +29,13 @@ class _Words(NamedTuple):
 _CAUSES: dict[Cause, _Words] = {
     # The pages' words are the catalog's message ids (translated where the page is
     # rendered, in its reader's language); the rule ids stay out of the translations.
-    "provider": _Words("provider", N_("our service (counted)"), N_("our service")),
-    "customer_request": _Words("your request (R-EX2, excluded)",
+    # A statement's words are message ids too (English: as they are).
+    "provider": _Words(N_("provider"), N_("our service (counted)"), N_("our service")),
+    "customer_request": _Words(N_("your request (R-EX2, excluded)"),
                                N_("at a customer's request (R-EX2)"), N_("a customer's request")),
-    "customer_action": _Words("your or your users' action (R-EX3, excluded)",
+    "customer_action": _Words(N_("your or your users' action (R-EX3, excluded)"),
                               N_("a customer's own action (R-EX3)"), N_("a customer's action")),
-    "external": _Words("not caused by our service (R-EX4, excluded)",
+    "external": _Words(N_("not caused by our service (R-EX4, excluded)"),
                        N_("outside our service, e.g. a network cut-off (R-EX4)"),
                        N_("outside our service")),
 }
@@ -38,3 +46,16 @@ CAUSE_LABELS: dict[str, str] = {cause: words.statement for cause, words in _CAUS
 PAGE_CAUSE_LABELS: dict[str, str] = {cause: words.page for cause, words in _CAUSES.items()}
 #: The public feed's and status JSON's words.
 PUBLIC_CAUSE_LABELS: dict[str, str] = {cause: words.public for cause, words in _CAUSES.items()}
+
+#: A claim's decision (R-C1) as the customer reads it (message ids).
+DECISIONS: dict[str, str] = {"approved": N_("approved"), "partly": N_("partly approved"),
+                             "rejected": N_("rejected")}
+#: The credit tiers (R-T1) as the contract names them: a week, two weeks, a month of
+#: service (message ids; the codes stay in the evidence and the operators' views).
+TIER_NAMES: dict[str, str] = {"1w": N_("1w"), "2w": N_("2w"), "1m": N_("1m")}
+#: The reasons of excluded time (R-EX1..R-EX5) as a statement names them (message ids;
+#: English: the reason's words).
+EXCLUSION_NAMES: dict[str, str] = {
+    "maintenance": N_("maintenance"), "customer_request": N_("customer request"),
+    "customer_action": N_("customer action"), "external": N_("external"),
+    "non_payment": N_("non payment")}

@@ -133,10 +133,15 @@ class Language:
         """Half up to the currency's unit (R-T2), grouped, with the currency's name."""
         if self.code == "en":
             return formats.format_money(amount, currency)
+        return f"{self.number(amount, minor_units(currency))} {self.currency(currency)}"
+
+    def currency(self, code: str) -> str:
+        """A currency as the language names it (ریال, تومان, یورو); English: its code."""
+        if self.code == "en":
+            return code
         from babel.numbers import get_currency_name
 
-        name = _PERSIAN_CURRENCIES.get(currency) or get_currency_name(currency, locale=self.code)
-        return f"{self.number(amount, minor_units(currency))} {name}"
+        return _PERSIAN_CURRENCIES.get(code) or str(get_currency_name(code, locale=self.code))
 
     def percent(self, percent: Decimal, sign: bool = False) -> str:
         """Availability to three decimals, rounded down (R-M6); ``sign``: with ``%``."""
@@ -175,6 +180,15 @@ class Language:
         else:
             text = local.strftime(f"%Y/%m/%d {clock}")
         return self._digits(str(text))
+
+    def zone(self, timezone: str) -> str:
+        """The provider's time zone as the reader names it, said once in a document's
+        header or footer (``وقت ایران`` for Asia/Tehran); English: the zone's id."""
+        if self.code == "en" or timezone == "UTC":
+            return timezone
+        from babel.dates import get_timezone_location
+
+        return str(get_timezone_location(timezone, locale=self.code))
 
     def day(self, day: dt.date, calendar: str = "gregorian") -> str:
         """A calendar day of the provider's calendar."""

@@ -24,8 +24,10 @@ from decimal import Decimal
 
 from monitor.errors import RenderError
 from monitor.present.html import render
-from monitor.present.labels import CAUSE_LABELS
-from monitor.sla.report import iso_utc, shown_days, shown_money
+from monitor.present.labels import CAUSE_LABELS, EXCLUSION_NAMES, TIER_NAMES
+from monitor.present.language import N_, Language, language
+from monitor.sla.ledger import minor_units, money_shown
+from monitor.sla.report import iso_utc, shown_days
 
 __all__ = [
     "CAUSE_LABELS",
@@ -36,6 +38,7 @@ __all__ = [
     "Summary",
     "SummaryRow",
     "check_pdf",
+    "money_cell",
     "pdf",
     "statement_csv",
     "statement_html",
@@ -136,6 +139,9 @@ class Statement:
     rtl: bool = False
     claim_link: str | None = None  # the signed link to the customer's claim form (R-C1)
     claim_link_expires: dt.datetime | None = None
+    # The customer's language (SPEC section 7): how the statement is shown, not in its JSON.
+    language: Language = field(default_factory=lambda: language("en"), compare=False,
+                               metadata={"json": False})
 
     @property
     def below_target(self) -> bool:
@@ -156,36 +162,87 @@ class Statement:
 def statement_html(statement: Statement, *, for_print: bool = False) -> str:
     """The statement as one HTML document (the e-mail's body, ``--format html``, and, with
     ``for_print``, the source of the PDF: page size, margins and page numbers)."""
-    return render("statement.html", s=statement, for_print=for_print)
+    return render("statement.html", s=statement, for_print=for_print,
+                  language=statement.language)
+
+
+#: The calendars as a reader names them.
+CALENDAR_NAMES = {"gregorian": N_("Gregorian"), "jalali": N_("Jalali")}
+#: The CSV's columns, sections and fields (message ids: a Persian reader's CSV names them in
+#: Persian; English keeps these machine names).
+CSV_COLUMNS = (N_("month"), N_("customer"), N_("revision"), N_("section"), N_("item"),
+               N_("field"), N_("value"))
+CSV_WORDS = {word: word for word in (
+    N_("summary"), N_("excluded"), N_("incident"), N_("maintenance"), N_("credit"),
+    N_("calendar"), N_("timezone"), N_("period_start"), N_("period_end"), N_("inputs_hash"),
+    N_("closed_at"), N_("period_seconds"), N_("downtime_seconds"), N_("excluded_seconds"),
+    N_("unknown_seconds"), N_("availability_percent"), N_("target_percent"), N_("tier"),
+    N_("tier_credit_days"), N_("notification_credit_days"), N_("partial_credit_days"),
+    N_("refund_amount"), N_("credit_days_total"), N_("credit_value"), N_("currency"),
+    N_("ineligible_reason"), N_("claim_deadline"), N_("claim_link"), N_("claim_link_expires"),
+    N_("corrects_revision"), N_("seconds"), N_("service"), N_("start"), N_("end"),
+    N_("counted_seconds"), N_("cause"), N_("notified_at"), N_("notified_after_seconds"),
+    N_("detection_seconds"), N_("reason"), N_("notice_at"), N_("notice_due"), N_("rule"),
+    N_("days"), N_("amount"), N_("evidence"), N_("yes"), N_("no"))}
 
 
 def statement_csv(statement: Statement) -> str:
     """Every figure of the statement, one per row: ``section,item,field,value``, after the
-    month, customer and revision, in machine forms (UTC instants with ``Z``, integer
-    seconds, plain decimals), so a spreadsheet can filter and pivot them."""
+    month, customer and revision, one value per cell (a maintenance window's services one
+    row each), with a byte-order mark so that a spreadsheet reads it as UTF-8.
+
+    English keeps machine forms (UTC instants with ``Z``, integer seconds, plain decimal
+    numbers, the fields' names); another language names the columns, sections and fields
+    in its words and writes numbers, money and times as it does (times in the provider's
+    zone and calendar, the zone in the ``timezone`` row)."""
+    s = statement
+    reader = s.language
+    english = reader.code == "en"
+    _ = reader.gettext
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["month", "customer", "revision", "section", "item", "field", "value"])
-    head = [statement.month, statement.customer, statement.revision]
+    writer.writerow([_(column) for column in CSV_COLUMNS])
+
+    def shown(value: object) -> object:
+        if english:
+            return _cell(value)
+        if isinstance(value, bool):
+            return _("yes") if value else _("no")
+        if isinstance(value, dt.datetime):
+            return reader.time(value, s.timezone, s.calendar, seconds=True)
+        if isinstance(value, int | float | Decimal):
+            return reader.number(value)
+        return _cell(value)
+
+    def money(amount: Decimal) -> object:
+        return money_cell(amount, s.currency) if english else reader.number(
+            amount, minor_units(s.currency))
+
+    head = [s.month if english else reader.month(s.month, s.calendar), s.customer,
+            shown(s.revision)]
 
     def row(section: str, item: object, name: str, value: object) -> None:
-        writer.writerow([*head, section, "" if item is None else item, name, _cell(value)])
+        writer.writerow([*head, _(section), "" if item is None else shown(item), _(name),
+                         shown(value)])
 
-    s = statement
     fields: tuple[tuple[str, object], ...] = (
-        ("calendar", s.calendar), ("timezone", s.timezone),
+        ("calendar", s.calendar if english else _(CALENDAR_NAMES.get(s.calendar, s.calendar))),
+        ("timezone", s.timezone),
         ("period_start", s.period_start), ("period_end", s.period_end),
         ("inputs_hash", s.inputs_hash), ("closed_at", s.closed_at),
         ("period_seconds", s.period_seconds), ("downtime_seconds", s.downtime_seconds),
         ("excluded_seconds", s.excluded_seconds), ("unknown_seconds", s.unknown_seconds),
-        ("availability_percent", f"{s.availability_percent:.3f}"),
-        ("target_percent", s.target_percent), ("tier", s.tier or ""),
+        ("availability_percent", f"{s.availability_percent:.3f}" if english
+         else reader.percent(s.availability_percent)),
+        ("target_percent", s.target_percent), ("tier", (s.tier or "") if english or not s.tier
+                                           else _(TIER_NAMES.get(s.tier, s.tier))),
         ("tier_credit_days", s.tier_credit_days),
         ("notification_credit_days", s.notification_credit_days),
         ("partial_credit_days", shown_days(s.partial_credit_days)),
-        ("refund_amount", shown_money(s.refund_amount)),
+        ("refund_amount", money(s.refund_amount)),
         ("credit_days_total", shown_days(s.credit_days_total)),
-        ("credit_value", shown_money(s.credit_value)), ("currency", s.currency),
+        ("credit_value", money(s.credit_value)), ("currency", reader.currency(s.currency)),
         ("ineligible_reason", s.ineligible_rule or ""),
         ("claim_deadline", s.claim_deadline),
         ("claim_link", s.claim_link), ("claim_link_expires", s.claim_link_expires),
@@ -195,11 +252,12 @@ def statement_csv(statement: Statement) -> str:
     if s.corrects is not None:
         row("summary", None, "corrects_revision", s.corrects)
     for reason, seconds in s.excluded_by_reason.items():
-        row("excluded", reason, "seconds", seconds)
+        row("excluded", reason if english else _(EXCLUSION_NAMES.get(reason, reason)),
+            "seconds", seconds)
     for incident in s.incidents:
         fields = (
             ("service", incident.service), ("start", incident.start), ("end", incident.end),
-            ("counted_seconds", incident.counted_seconds), ("cause", incident.cause),
+            ("counted_seconds", incident.counted_seconds), ("cause", incident.cause if english else _(incident.cause_label)),
             ("notified_at", incident.notified_at),
             ("notified_after_seconds", incident.notified_after_seconds),
             ("detection_seconds", incident.detection_seconds),
@@ -208,21 +266,28 @@ def statement_csv(statement: Statement) -> str:
             row("incident", incident.id, name, value)
     for window in s.maintenance:
         fields = (
-            ("services", " ".join(window.services)), ("start", window.start),
-            ("end", window.end), ("reason", window.reason), ("notice_at", window.notice_at),
-            ("notice_due", window.notice_due), ("excluded", "yes" if window.excluded else "no"),
+            *(("service", service) for service in window.services),
+            ("start", window.start), ("end", window.end), ("reason", window.reason),
+            ("notice_at", window.notice_at), ("notice_due", window.notice_due),
+            ("excluded", ("yes" if window.excluded else "no") if english else window.excluded),
         )
         for name, value in fields:
             row("maintenance", window.id, name, value)
     for number, line in enumerate(s.credit_lines, 1):
         fields = (
             ("rule", line.rule), ("days", "" if line.days is None else shown_days(line.days)),
-            ("amount", "" if line.amount is None else shown_money(line.amount)),
+            ("amount", "" if line.amount is None else money(line.amount)),
             ("evidence", line.evidence),
         )
         for name, value in fields:
             row("credit", number, name, value)
     return out.getvalue()
+
+
+def money_cell(amount: Decimal, currency: str) -> str:
+    """An amount in a CSV cell: in the currency's unit (whole rials and tomans), a plain
+    number a spreadsheet reads."""
+    return f"{money_shown(amount, currency):f}"
 
 
 def _cell(value: object) -> object:

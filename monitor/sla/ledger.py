@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, get_args
 
 from monitor.sla.deadlines import within
@@ -48,6 +48,7 @@ __all__ = [
     "is_half_days",
     "is_money",
     "minor_units",
+    "money_shown",
     "price_refunded",
     "price_request_lapsed",
 ]
@@ -64,14 +65,21 @@ FINDINGS: tuple[Finding, ...] = get_args(Finding)
 REFUNDED_FINDINGS: frozenset[Finding] = frozenset({"defect", "installation-error", "document"})
 
 # ISO 4217 minor units of the currencies a provider is likely to bill in; 2 otherwise.
-# Decision (ours): the Iranian rial is kept in whole rials (its dinar is not used).
-_MINOR_UNITS = {"IRR": 0, "JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "XOF": 0,
+# Decision (ours): the Iranian rial is kept in whole rials (its dinar is not used), and the
+# toman ("IRT" by custom, ten rials, no ISO code) in whole tomans.
+_MINOR_UNITS = {"IRR": 0, "IRT": 0, "JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "XOF": 0,
                 "XAF": 0, "KWD": 3, "BHD": 3, "OMR": 3, "JOD": 3, "TND": 3, "IQD": 3}
 
 
 def minor_units(currency: str) -> int:
     """Decimal places of an amount in ``currency``: 0 for IRR, 2 for EUR, 3 for KWD."""
     return _MINOR_UNITS.get(currency, 2)
+
+
+def money_shown(amount: Decimal, currency: str) -> Decimal:
+    """An amount as every document shows it: half up to the currency's unit (R-T2; the
+    engine keeps it exact). ``money_shown(Decimal("394520.5"), "IRT")`` is ``394521``."""
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
 
 
 def is_money(amount: Decimal, currency: str) -> bool:

@@ -91,7 +91,9 @@ async def test_hand_worked_month_in_html_pdf_and_csv(db: Database, tmp_path: Pat
                   "Claim deadline: 2026-11-15 00:00 UTC", "late (R-N1)"):
         assert shown in text, shown
 
-    table = list(csv.DictReader(io.StringIO(statement_csv(s))))
+    document = statement_csv(s)
+    assert document.startswith("\ufeff")  # a spreadsheet reads it as UTF-8
+    table = list(csv.DictReader(io.StringIO(document.removeprefix("\ufeff"))))
     summary = {r["field"]: r["value"] for r in table if r["section"] == "summary"}
     assert {k: summary[k] for k in ("downtime_seconds", "excluded_seconds",
                                     "availability_percent", "tier", "credit_days_total",
@@ -106,13 +108,15 @@ async def test_hand_worked_month_in_html_pdf_and_csv(db: Database, tmp_path: Pat
     assert {r["month"] for r in table} == {"2026-10"} and {r["revision"] for r in table} == {"1"}
 
 
-async def test_a_persian_customers_statement_reads_right_to_left(
+async def test_an_english_readers_statement_keeps_a_persian_name_whole(
     db: Database, tmp_path: Path
 ) -> None:
+    """SPEC section 7: the language, not the name's script, decides the direction; a
+    Persian name in an English statement is isolated and extracts as typed."""
     await closed(db)
     s = await actions.statement(db, SETTINGS, month="2026-10", customer="bita", now=NOW)
     html = statement_html(s)
-    assert '<html lang="en" dir="rtl">' in html
+    assert '<html lang="en" dir="ltr">' in html
     assert f'<bdi class="fa" dir="rtl" lang="fa">{BITA}</bdi>' in html
     document = (await actions.statement_files(s)).pdf
     text = BIDI.sub("", pdf_text(document, tmp_path))

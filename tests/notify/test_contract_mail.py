@@ -63,9 +63,10 @@ async def test_ticket_number_receipt_and_decision_reach_the_smtp_sink(
     # diagnosis due 48 h later (R-P1), 11 Azar.
     assert "Opened:           1405/09/09 14:30 Asia/Tehran (UTC+03:30; Gregorian 2026-11-30)" in number
     assert "1405/09/11 14:30 Asia/Tehran" in number
-    # The Persian name lays the HTML out right to left.
+    # The customer reads English (the provider's default): left to right, the Persian name
+    # kept whole (SPEC section 7: the language decides the direction, not the name).
     html = parsed[1].get_body(("html",)).get_content()
-    assert '<html dir="rtl">' in html and "شرکت بیتا نظرسنجی" in html
+    assert '<html lang="en" dir="auto">' in html and "شرکت بیتا نظرسنجی" in html
     assert "no outage of ours in Aban" in parsed[2].get_body(("plain",)).get_content()
     # The SMTP acceptance is the evidence (L-4, D-4).
     (stored_ticket,) = await rows(db, Ticket)

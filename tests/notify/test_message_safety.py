@@ -62,7 +62,7 @@ def test_templates_escape_everything_in_html() -> None:
     assert "<script>steal()</script>" in rendered.text  # plain text needs no escaping
 
 
-async def test_a_persian_customer_reads_right_to_left_with_jalali_dates(
+async def test_a_persian_name_in_an_english_mail_with_jalali_dates(
     sessions: async_sessionmaker[AsyncSession], sink: SMTPSink, make_notifier: NotifierFactory
 ) -> None:
     config = make_config(
@@ -75,11 +75,11 @@ async def test_a_persian_customer_reads_right_to_left_with_jalali_dates(
     assert "شرکت بیتا نظرسنجی" in bita["Subject"]
     html = bita.get_body(("html",)).get_content()
     text = bita.get_body(("plain",)).get_content()
-    assert '<html dir="rtl">' in html
+    assert '<html lang="en" dir="auto">' in html  # English (the default), a Persian name
     assert "شرکت بیتا نظرسنجی" in html and "شرکت بیتا نظرسنجی" in text
     # 2026-05-01 08:00 UTC is 11:30 in Tehran (UTC+03:30), 11 Ordibehesht 1405.
     expected = jdatetime.datetime.fromgregorian(datetime=dt.datetime(2026, 5, 1, 11, 30))
     assert expected.strftime("%Y/%m/%d %H:%M") == "1405/02/11 11:30"
     assert "Down since:" in text and "1405/02/11 11:30 Asia/Tehran (UTC+03:30" in text
     acme = next(m for m in sink.messages if "tech@acme.example" in m.rcpt_tos).parsed()
-    assert '<html dir="auto">' in acme.get_body(("html",)).get_content()
+    assert '<html lang="en" dir="auto">' in acme.get_body(("html",)).get_content()

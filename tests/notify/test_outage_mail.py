@@ -53,7 +53,7 @@ async def test_outage_mails_each_eligible_customer_once_and_operators(
     assert "acme-survey" in text  # the customer's project on the failed server
     assert "Down since:" in text and "2026-05-01 08:00 UTC" in text
     assert "bita" not in text  # nothing about other customers
-    assert '<html dir="auto">' in html
+    assert '<html lang="en" dir="auto">' in html
     ops = received[("noc@rabit.example",)].parsed()
     assert ops["List-Id"] == '"Rabit Hosting operators" <sla-operators.rabit.example>'
     ops_text = ops.get_body(("plain",)).get_content()

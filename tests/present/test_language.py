@@ -72,7 +72,7 @@ def test_persian_numbers_money_and_dates() -> None:
     fa = language("fa")
     # Rials grouped, whole (R-T2), named as Persian readers write them; tomans too.
     assert fa.money(Decimal("3945205.48"), "IRR") == "۳٬۹۴۵٬۲۰۵ ریال"
-    assert fa.money(Decimal(394520), "IRT") == "۳۹۴٬۵۲۰٫۰۰ تومان"  # the ledger's unit (R-T2)
+    assert fa.money(Decimal(394520), "IRT") == "۳۹۴٬۵۲۰ تومان"  # whole tomans (R-T2)
     assert fa.money(Decimal("1234.5"), "EUR") == "۱٬۲۳۴٫۵۰ یورو"
     # Availability rounded down (R-M6), never up into the target.
     assert fa.percent(Decimal("99.79999"), sign=True) == "۹۹٫۷۹۹٪"
@@ -101,3 +101,18 @@ def test_english_keeps_the_one_formatters_forms() -> None:
 def test_an_unknown_language_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown language 'de'"):
         language("de")
+
+
+def test_tomans_and_rials_are_whole_wherever_money_is_shown() -> None:
+    """The toman (IRT, by custom) is shown whole like the rial: one table of minor units
+    (monitor.sla.ledger) decides it for the English form, the Persian form and the
+    statement's CSV alike."""
+    from monitor.present.statement import money_cell
+    from monitor.sla.ledger import minor_units
+
+    assert (minor_units("IRT"), minor_units("IRR"), minor_units("EUR")) == (0, 0, 2)
+    assert format_money(Decimal("394520.5"), "IRT") == "394521 IRT"
+    assert language("fa").money(Decimal("394520.5"), "IRT") == "۳۹۴٬۵۲۱ تومان"
+    assert language("en").money(Decimal("3945205.48"), "IRR") == "3945205 IRR"
+    assert (money_cell(Decimal("3945205.48"), "IRR"), money_cell(Decimal("12.345"), "EUR"),
+            money_cell(Decimal("394520.5"), "IRT")) == ("3945205", "12.35", "394521")
