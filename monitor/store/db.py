@@ -377,6 +377,24 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def _sqlite_workers_settled(within: float = 1.0) -> None:
+    """Wait, while the event loop still runs, for aiosqlite's worker threads that are ending.
+
+    An SQLite file that cannot be opened (a read-only state directory) makes aiosqlite stop
+    the connection's thread without waiting for it; the thread then hands its last answer
+    to the event loop, which ``asyncio.run`` may have closed meanwhile, and Python prints
+    "Exception in thread … (_connection_worker_thread)" with a traceback under the user's
+    one-line error. Threads of open connections do not end: they are given ``within``
+    seconds in all, on this error path only."""
+    deadline = time.monotonic() + within
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_connection_worker_thread)") and thread.is_alive():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.to_thread(thread.join, remaining)
+
+
 class Database:
     """One database: its engine, and the transactions every part of sla-monitor uses."""
 
@@ -596,6 +614,8 @@ class Database:
         try:
             return await upgrade(engine)
         except (DBAPIError, OSError) as exc:
+            if self.dialect == "sqlite":
+                await _sqlite_workers_settled()
             raise self.unavailable(exc) from None
         finally:
             if engine is not self.engine:
