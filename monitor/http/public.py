@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -216,25 +217,26 @@ async def statuspage_summary(call: Call) -> web.StreamResponse:
 async def statuspage_incidents(call: Call) -> web.StreamResponse:
     """``/api/v2/incidents.json``: the open incidents and those of the last 90 days, newest
     first (Statuspage: the 50 most recent)."""
-    context = call.web
-    status = await actions.public_status(context.db, context.settings, now=context.clock.now())
-    shown = sorted([*status.incidents, *status.past_incidents],
-                   key=lambda i: (i.start, i.id), reverse=True)[:50]
-    return _json({"page": _page(status, context.public_url),
-                  "incidents": [_statuspage_incident(i, status, context.public_url)
-                                for i in shown]})
+    return await _newest(call, "incidents", lambda s: [*s.incidents, *s.past_incidents],
+                         _statuspage_incident)
 
 
 async def statuspage_maintenances(call: Call) -> web.StreamResponse:
     """``/api/v2/scheduled-maintenances.json``: announced, running and completed (the last
     90 days) maintenance, newest first (Statuspage: the 50 most recent)."""
+    return await _newest(call, "scheduled_maintenances",
+                         lambda s: [*s.maintenance, *s.past_maintenance], _maintenance)
+
+
+async def _newest(call: Call, key: str, chosen: Callable[[PublicStatus], list[Any]],
+                  shown: Callable[[Any, PublicStatus, str], dict[str, Any]]) -> web.StreamResponse:
+    """The page and the 50 most recent of what ``chosen`` picks, newest first, each as
+    ``shown`` writes it (a Statuspage list)."""
     context = call.web
     status = await actions.public_status(context.db, context.settings, now=context.clock.now())
-    shown = sorted([*status.maintenance, *status.past_maintenance],
-                   key=lambda w: (w.start, w.id), reverse=True)[:50]
+    newest = sorted(chosen(status), key=lambda item: (item.start, item.id), reverse=True)[:50]
     return _json({"page": _page(status, context.public_url),
-                  "scheduled_maintenances": [_maintenance(w, status, context.public_url)
-                                             for w in shown]})
+                  key: [shown(item, status, context.public_url) for item in newest]})
 
 
 async def statuspage_status(call: Call) -> web.StreamResponse:
