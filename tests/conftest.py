@@ -53,9 +53,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow tests first: in parallel runs (each worker taking the next test as it is
-    nearly done: ``--maxschedchunk=1`` in pyproject.toml) the long ones start at once on
-    every worker and the many short ones fill the gaps at the end, rather than one long
-    test finishing alone."""
+    nearly done: ``-n 4 --maxschedchunk=1``, as README.md and .ci/run give it) the long
+    ones start at once on every worker and the many short ones fill the gaps at the end,
+    rather than one long test finishing alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
