@@ -144,6 +144,28 @@ class Site:
 
 
 @asynccontextmanager
+async def served(context: Web, targets: int) -> AsyncIterator[web.Application]:
+    """The daemon's application over ``context`` on 127.0.0.1, port 0 (its URL set as
+    ``context.bound_url``, read from aiohttp's public ``runner.addresses``); cleaned up
+    after."""
+
+    async def ready() -> Readiness:
+        return Readiness({"database": await context.db.ping(), "scheduler": True},
+                         targets=targets)
+
+    app = make_app(CollectorRegistry(), ready, context)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        context.bound_url = f"http://{host}:{port}"
+        yield app
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
 async def serve(db: Database, tmp: Path, clock: Clock | None = None,
                 **config: Any) -> AsyncIterator[Site]:
     """The daemon's HTTP application over ``db``, on 127.0.0.1:0 (``clock``: the daemon's
@@ -154,21 +176,9 @@ async def serve(db: Database, tmp: Path, clock: Clock | None = None,
                   load_tokens(settings.http, frozenset(settings.topology.customers)),
                   load_link_keys(settings.http))
 
-    async def ready() -> Readiness:
-        return Readiness({"database": await db.ping(), "scheduler": True}, targets=7)
-
-    app = make_app(CollectorRegistry(), ready, context)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    context.bound_url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-            yield Site(f"http://127.0.0.1:{port}", context, db, session, tmp, app)
-    finally:
-        await runner.cleanup()
+    async with served(context, targets=7) as app, aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield Site(context.bound_url, context, db, session, tmp, app)
 
 
 class StoppedClock:

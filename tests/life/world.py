@@ -21,22 +21,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from monitor.actions.links import LinkKeys
 from monitor.clock import FakeClock
 from monitor.config import Settings, parse_config
-from monitor.http import Readiness, Web, make_app
+from monitor.http import Web
 from monitor.http.auth import TokenSet, hash_line
 from monitor.notify.notifier import Notifier
 from monitor.store import Database, create_engine, unknown
 from monitor.store.migrate import upgrade
+from tests.http.site import served
 
 PERSIAN_NAME = "شرکت بیتا نظرسنجی"
 TOKENS = {
@@ -169,30 +169,14 @@ async def living(place: Place, claim_deadline: str, start: dt.datetime,
         await unknown.beat(tx, session, start)
     context = Web(db, settings, clock, tokens(), LinkKeys((LINK_KEY,)))
 
-    async def ready() -> Readiness:
-        return Readiness({"database": await db.ping(), "scheduler": True}, targets=5)
-
-    app = make_app(CollectorRegistry(), ready, context)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    context.bound_url = f"http://127.0.0.1:{port}"
     notifier = Notifier(settings, db, clock, CollectorRegistry())
-    sessions: list[aiohttp.ClientSession] = []
-    try:
-        plain = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-        sessions.append(plain)
-        browsers = {}
-        for customer in CUSTOMERS:
-            browsers[customer] = aiohttp.ClientSession(
-                cookie_jar=aiohttp.CookieJar(unsafe=True))
-            sessions.append(browsers[customer])
+    async with AsyncExitStack() as opened:  # closed in reverse: clients, server, engine
+        opened.push_async_callback(engine.dispose)
+        await opened.enter_async_context(served(context, targets=5))
+        plain = await opened.enter_async_context(
+            aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()))
+        browsers = {customer: await opened.enter_async_context(
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)))
+            for customer in CUSTOMERS}
         yield Life(settings, clock, db, context, notifier, context.bound_url, plain,
                    browsers, session)
-    finally:
-        for opened in sessions:
-            await opened.close()
-        await runner.cleanup()
-        await engine.dispose()
