@@ -205,6 +205,26 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
                 yield url
 
 
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_db_url(request: pytest.FixtureRequest, migrated: _Migrated,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database at the schema's head shared by a module's tests, once per backend, for
+    tests that only read it or prove that they change nothing (they count its rows before
+    and after): what they need is seeded once, not once per test."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("module-db") / "sla-monitor.db"
+        asyncio.run(migrated.sqlite_copy(path))
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url = asyncio.run(_pg_create())
+    try:
+        asyncio.run(_migrate(url))
+        yield url
+    finally:
+        asyncio.run(_pg_drop(url))
+
+
 @pytest.fixture
 def schema_at_head() -> None:
     """Asked for beside ``db_url``: that database is already at the schema's head (a

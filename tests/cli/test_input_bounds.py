@@ -8,7 +8,9 @@ a domain that does not exist)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import stat
@@ -64,21 +66,36 @@ def last_month() -> str:
     return month_containing(this.start - dt.timedelta(seconds=1), "gregorian", "UTC").label
 
 
-@pytest.fixture
-def config(tmp_path: Path, db_url: str, schema_at_head: None) -> Path:
-    key = tmp_path / "link-key"
+def configured(directory: Path, url: str) -> Path:
+    key = directory / "link-key"
     key.write_text("link-key-0123456789abcdefghijklmnopqrstuvwxyz\n")
-    path = tmp_path / "config.yaml"
-    path.write_text(CONFIG.format(url=db_url, key=key))
+    path = directory / "config.yaml"
+    path.write_text(CONFIG.format(url=url, key=key))
     assert main(["-c", str(path), "db", "upgrade"]) == 0
     return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, db_url: str, schema_at_head: None) -> Path:
+    return configured(tmp_path, db_url)
+
+
+@pytest.fixture(scope="module")
+def with_records(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The configuration of one database per module and backend, with records in it (see
+    :func:`records`), shared by the tests that prove a refused command changes nothing:
+    each counts the rows before and after, so each starts from the same records."""
+    config = configured(tmp_path_factory.mktemp("bounds"), module_db_url)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        records(config)
+    return config
 
 
 def counts(db_url: str) -> dict[str, int]:
     return asyncio.run(row_counts(db_url, TABLES))
 
 
-def records(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def records(config: Path) -> None:
     """A claim (1) and a priced ticket (1) with a balance, so "nothing changed" is about a
     database with records."""
     base = ["-c", str(config)]
@@ -88,7 +105,6 @@ def records(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*base, "ticket", "open", "--customer", "acme", "--service", "panel",
                  "--channel", "email", "--summary", "help", "--type", "receipt"]) == 0
     assert main([*base, "ticket", "diagnose", "1", "--provider-fault"]) == 0
-    capsys.readouterr()
 
 
 CASES = [
@@ -161,20 +177,20 @@ def one_clear_line(config: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.parametrize(("args", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_free_text_over_the_limit_is_one_line_and_changes_nothing(
-    config: Path, db_url: str, capsys: pytest.CaptureFixture[str], args: list[str], expected: str
+    with_records: Path, module_db_url: str, capsys: pytest.CaptureFixture[str],
+    args: list[str], expected: str,
 ) -> None:
-    records(config, capsys)
     shown = "n" * 40 + "..."  # the start of the text, its length and the limit
-    one_clear_line(config, db_url, capsys, args, f"{expected}: {shown!r} is not valid; "
-                   f"allowed: {TOO_LONG}")
+    one_clear_line(with_records, module_db_url, capsys, args,
+                   f"{expected}: {shown!r} is not valid; allowed: {TOO_LONG}")
 
 
 @pytest.mark.parametrize(("args", "expected"), [c[1:] for c in LIMITS], ids=[c[0] for c in LIMITS])
 def test_values_past_their_bounds_are_one_line_and_change_nothing(
-    config: Path, db_url: str, capsys: pytest.CaptureFixture[str], args: list[str], expected: str
+    with_records: Path, module_db_url: str, capsys: pytest.CaptureFixture[str],
+    args: list[str], expected: str,
 ) -> None:
-    records(config, capsys)
-    one_clear_line(config, db_url, capsys, args, expected)
+    one_clear_line(with_records, module_db_url, capsys, args, expected)
 
 
 def test_a_link_within_the_maximum_is_made(config: Path, capsys: pytest.CaptureFixture[str]

@@ -117,3 +117,8 @@ def test_scripts_with_two_heads_are_left_to_alembic(tmp_path: Path) -> None:
     assert _script_head(tmp_path) is None  # a branch: alembic decides (it refuses)
     (tmp_path / "c.py").write_text("revision = '3'\ndown_revision = '2'\n")
     assert _script_head(tmp_path) == "3"
+    (tmp_path / "c.py").write_text('revision: str = "3"  # the head\n'
+                                   'down_revision: str | None = "2"\n')
+    assert _script_head(tmp_path) == "3"
+    (tmp_path / "c.py").write_text("revision = '3'\ndown_revision = PARENT\n")
+    assert _script_head(tmp_path) is None  # not a plain string: alembic reads it
