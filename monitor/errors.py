@@ -164,9 +164,12 @@ class ConfigIssue:
     line: int | None  # 1-based line in the file, when known
     message: str  # what is wrong and what is allowed
     value: object = None
+    file: str | None = None  # an included file (as its ``include`` found it); None: the main one
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line is not None else ""
+        if self.file is not None:
+            where = f"{self.file}, {where or 'file: '}"
         return f"{where}{self.path}: {self.message}"
 
 

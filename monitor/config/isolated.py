@@ -134,6 +134,7 @@ def error_line(exc: ConfigError) -> str:
             "line": i.line,
             "message": i.message,
             "value": i.value if isinstance(i.value, str | int | float | bool) else None,
+            "file": i.file,
         }
         for i in exc.issues
     ]
@@ -191,7 +192,8 @@ def _error(text: str, source: str) -> ConfigError:
         found = json.loads(text.strip().splitlines()[-1])
         return ConfigError(
             found["source"],
-            [ConfigIssue(i["path"], i["line"], i["message"], i["value"]) for i in found["issues"]],
+            [ConfigIssue(i["path"], i["line"], i["message"], i["value"], i.get("file"))
+             for i in found["issues"]],
         )
     except (ValueError, KeyError, IndexError, TypeError):
         reason = text.strip().splitlines()[-1] if text.strip() else "no reason given"

@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -284,25 +284,40 @@ MAX_ISSUES = 200  # a file with more problems than this lists the first ones and
 
 
 def load_config(path: str | Path, limits: ReadLimits | None = None) -> Config:
-    """Read and validate ``path``; raise :class:`ConfigError` listing every problem.
+    """Read and validate ``path`` and the files it includes; raise :class:`ConfigError`
+    listing every problem.
 
-    The file must be UTF-8 and at most ``limits.max_bytes`` long; a larger one is
-    refused before it is read whole."""
+    Each file must be UTF-8 and at most ``limits.max_bytes`` long, and so must all of them
+    together; a larger one is refused before it is read whole."""
     limits = limits or ReadLimits.from_environment()
     source = str(path)
+    text = _read(path, limits, source)
+    return parse_config(text, source, limits, directory=Path(path).parent)
+
+
+def _read(path: str | Path, limits: ReadLimits, source: str, file: str | None = None,
+          budget: int | None = None) -> str:
+    """One file's text; ``file``: the name its problems are reported under (an included
+    one); ``budget``: the bytes left for it (the files together are bounded too)."""
+    most = limits.max_bytes if budget is None else min(budget, limits.max_bytes)
     try:
-        with open(path, "rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            raw = b"" if size > limits.max_bytes else file.read(limits.max_bytes + 1)
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            raw = b"" if size > most else handle.read(most + 1)
     except OSError as exc:
         raise ConfigError(
-            source, [ConfigIssue("(file)", None, f"cannot read: {exc.strerror or exc}")]
+            source, [ConfigIssue("(file)", None, f"cannot read: {exc.strerror or exc}",
+                                 file=file)]
         ) from None
     size = max(size, len(raw))
-    if size > limits.max_bytes:
-        raise ConfigError(source, [_too_large(size, limits)])
+    if size > most:
+        issue = _too_large(size, limits)
+        if most < limits.max_bytes:
+            issue = ConfigIssue("(file)", None, issue.message.replace(
+                "is too large", "is too large with the files before it"), file=file)
+        raise ConfigError(source, [replace(issue, file=file)])
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError(
@@ -313,10 +328,10 @@ def load_config(path: str | Path, limits: ReadLimits | None = None) -> Config:
                     line,
                     f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}; "
                     "allowed: a UTF-8 text file",
+                    file=file,
                 )
             ],
         ) from None
-    return parse_config(text, source, limits)
 
 
 def _too_large(size: int, limits: ReadLimits) -> ConfigIssue:
@@ -351,7 +366,8 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 _ANCHOR = re.compile(r"(?:^|[\s\[\]{},])&[^\s\[\]{},]")
 
 
-def _load(text: str, source: str, limits: ReadLimits) -> tuple[Any, bool]:
+def _load(text: str, source: str, limits: ReadLimits, file: str | None = None
+          ) -> tuple[Any, bool]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -359,16 +375,20 @@ def _load(text: str, source: str, limits: ReadLimits) -> tuple[Any, bool]:
             _check_expansion(node, limits, source)
         data = loader.construct_document(node) if node is not None else None
         return data, loader.has_duplicates
+    except ConfigError as exc:
+        if file is None:
+            raise
+        raise ConfigError(source, [replace(i, file=file) for i in exc.issues]) from None
     except yaml.YAMLError as exc:
         # libyaml's words (the pure-Python parser would re-read the file slowly to say it).
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(
-            source, [ConfigIssue("(file)", line, f"not valid YAML: {problem}")]
+            source, [ConfigIssue("(file)", line, f"not valid YAML: {problem}", file=file)]
         ) from None
     except RecursionError:
-        raise ConfigError(source, [_too_deep(limits)]) from None
+        raise ConfigError(source, [replace(_too_deep(limits), file=file)]) from None
     finally:
         loader.dispose()
 
@@ -444,9 +464,147 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def parse_config(text: str, source: str = "<config>", limits: ReadLimits | None = None) -> Config:
+INCLUDED_SECTIONS = ("servers", "services", "customers", "ticket_types")
+_GLOB = re.compile(r"[*?\[]")
+
+
+@dataclass
+class _Part:
+    """The main file or one included file: its text and where its items landed in the
+    merged lists (``starts[section]``, ``counts[section]``)."""
+
+    file: str | None
+    text: str
+    has_duplicates: bool
+    starts: dict[str, int]
+    counts: dict[str, int]
+
+    def holds(self, section: object, index: object) -> bool:
+        start = self.starts.get(str(section), 0)
+        return isinstance(index, int) and start <= index < start + self.counts.get(
+            str(section), 0)
+
+
+def _include(data: dict[str, Any], text: str, has_duplicates: bool, source: str,
+             limits: ReadLimits, directory: Path | None) -> list[_Part]:
+    """Add the included files' list sections to ``data``; the parts, the main file first.
+
+    The main file's items stay first in each list, then each file's in the order
+    ``include`` names them (a glob's or a directory's files sorted by name)."""
+    main = _Part(None, text, has_duplicates, {}, {
+        section: len(data[section]) for section in INCLUDED_SECTIONS
+        if isinstance(data.get(section), list)})
+    entries = data.get("include")
+    if entries is None or entries == []:
+        return [main]
+    positions = range(len(entries)) if isinstance(entries, list) else range(0)
+    index = LineIndex(text, [("include",), *(("include", i) for i in positions)],
+                      find_duplicates=False)
+    if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
+        raise ConfigError(source, [ConfigIssue(
+            "include", index.lines.get(("include",)),
+            f"{entries!r} is not valid: expected a list of paths, globs or directories")])
+    if directory is None:
+        raise ConfigError(source, [ConfigIssue(
+            "include", index.lines.get(("include",)),
+            "not allowed here; allowed: in a configuration file (included paths are "
+            "relative to its directory)")])
+    parts = [main]
+    budget = limits.max_bytes - len(text.encode("utf-8"))
+    for position, entry in enumerate(entries):
+        files = _included_files(entry, directory)
+        if files is None:
+            raise ConfigError(source, [ConfigIssue(
+                f"include[{position}]", index.lines.get(("include", position)),
+                f"{entry!r} is not valid: no such file or directory; allowed: a file, a "
+                "directory or a glob, relative to this file")])
+        for path in files:
+            name = os.path.relpath(path, directory)
+            part_text = _read(path, limits, source, name, budget)
+            budget -= len(part_text.encode("utf-8"))
+            parts.append(_included(data, part_text, name, source, limits))
+    return parts
+
+
+def _included_files(entry: str, directory: Path) -> list[Path] | None:
+    """The files one ``include`` entry names (None: a path that is not there)."""
+    if _GLOB.search(entry):
+        return sorted(p for p in directory.glob(entry) if p.is_file())
+    path = directory / entry
+    if path.is_dir():
+        return sorted(p for p in path.iterdir()
+                      if p.suffix in (".yaml", ".yml") and p.is_file()
+                      and not p.name.startswith("."))
+    return [path] if path.is_file() else None
+
+
+def _included(data: dict[str, Any], text: str, name: str, source: str,
+              limits: ReadLimits) -> _Part:
+    found, has_duplicates = _load(text, source, limits, name)
+    found = {} if found is None else found
+    problems = []
+    if not isinstance(found, dict):
+        problems.append(ConfigIssue("(top level)", 1, "expected a mapping of " + ", ".join(
+            INCLUDED_SECTIONS), file=name))
+        found = {}
+    for key, value in found.items():
+        if key not in INCLUDED_SECTIONS:
+            line = LineIndex(text, [(key,)], find_duplicates=False).lines.get((key,))
+            allowed = ", ".join(INCLUDED_SECTIONS)
+            problems.append(ConfigIssue(format_path((str(key),)), line, (
+                f"unknown key {key!r}; allowed keys in an included file: {allowed}"
+                + (" (only the main file includes)" if key == "include" else "")), file=name))
+        elif not isinstance(value, list):
+            line = LineIndex(text, [(key,)], find_duplicates=False).lines.get((key,))
+            problems.append(ConfigIssue(key, line, f"{value!r} is not valid: expected a list",
+                                        file=name))
+    if problems:
+        raise ConfigError(source, problems)
+    part = _Part(name, text, has_duplicates, {}, {})
+    for section, items in found.items():
+        merged = data.get(section)
+        if not isinstance(merged, list):
+            merged = data[section] = [] if merged is None else merged
+        if isinstance(merged, list):
+            part.starts[section] = len(merged)
+            part.counts[section] = len(items)
+            merged.extend(items)
+    return part
+
+
+def _local(parts: list[_Part], loc: Sequence[Any]) -> tuple[_Part, Loc]:
+    """The part holding a merged location, and the location within it."""
+    if len(loc) >= 2 and loc[0] in INCLUDED_SECTIONS:
+        for part in parts:
+            if part.holds(loc[0], loc[1]):
+                return part, (loc[0], loc[1] - part.starts.get(loc[0], 0), *loc[2:])
+    return parts[0], tuple(loc)
+
+
+_MERGED_ITEM = re.compile(
+    r"\b(" + "|".join(INCLUDED_SECTIONS) + r")\[(\d+)\]((?:\.\w+|\[\d+\])*)")
+
+
+def _local_names(parts: list[_Part], message: str, owner: _Part, main: str) -> str:
+    """``customers[12]`` in a message about ``owner``'s items, named where it is written:
+    ``customers[0] in customers.d/acme.yaml`` (``main``: the main file's name), or just
+    ``customers[0]`` when it is in ``owner`` too."""
+    if len(parts) == 1:
+        return message
+
+    def named(match: re.Match[str]) -> str:
+        part, loc = _local(parts, (match[1], int(match[2])))
+        text = format_path(loc) + match[3]
+        return text if part is owner else f"{text} in {part.file or main}"
+
+    return _MERGED_ITEM.sub(named, message)
+
+
+def parse_config(text: str, source: str = "<config>", limits: ReadLimits | None = None,
+                 directory: Path | None = None) -> Config:
     """Validate YAML text; raise :class:`ConfigError` listing every problem (at most
-    ``MAX_ISSUES`` of them, with the count of the rest)."""
+    ``MAX_ISSUES`` of them, with the count of the rest). ``directory``: where the text's
+    ``include`` paths are (a text without a directory may not include)."""
     limits = limits or ReadLimits()
     if len(text) > limits.max_bytes:
         raise ConfigError(source, [_too_large(len(text.encode("utf-8")), limits)])
@@ -455,6 +613,7 @@ def parse_config(text: str, source: str = "<config>", limits: ReadLimits | None 
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigIssue("(top level)", 1, "expected a mapping of sections")])
+    parts = _include(data, text, has_duplicates, source, limits, directory)
 
     found: list[tuple[Sequence[Any], str]] = []  # (location, message)
     config: Config | None = None
@@ -471,15 +630,25 @@ def parse_config(text: str, source: str = "<config>", limits: ReadLimits | None 
         found += semantic_issues(data)
     except RecursionError:
         raise ConfigError(source, [_too_deep(limits)]) from None
-    if not found and not has_duplicates and config is not None:
+    if not found and not any(part.has_duplicates for part in parts) and config is not None:
         return config
-    index = LineIndex(text, [where for where, _ in found], find_duplicates=has_duplicates)
-    issues = list(index.duplicates)
-    for where, message in found:
-        path, line = index.resolve(where)
-        # Secrets never reach an error: a storage.url or probe URL's password.
-        issues.append(ConfigIssue(format_path(path), line, redact(message)))
-    issues.sort(key=lambda issue: (issue.line or 0, issue.path))
+    located = [(*_local(parts, where), message) for where, message in found]
+    main = os.path.basename(source)
+    issues: list[ConfigIssue] = []
+    for part in parts:
+        mine = [(where, message) for owner, where, message in located if owner is part]
+        if not mine and not part.has_duplicates:
+            continue
+        index = LineIndex(part.text, [where for where, _ in mine],
+                          find_duplicates=part.has_duplicates)
+        issues += [replace(issue, file=part.file) for issue in index.duplicates]
+        for where, message in mine:
+            path, line = index.resolve(where)
+            # Secrets never reach an error: a storage.url or probe URL's password.
+            issues.append(ConfigIssue(format_path(path), line,
+                                      redact(_local_names(parts, message, part, main)),
+                                      file=part.file))
+    issues.sort(key=lambda issue: (issue.file or "", issue.line or 0, issue.path))
     if len(issues) > MAX_ISSUES:
         more = len(issues) - MAX_ISSUES
         issues = [*issues[:MAX_ISSUES], ConfigIssue("(file)", None, f"... and {more} more")]

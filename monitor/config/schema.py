@@ -661,6 +661,8 @@ class StatusPage(Strict):
 
 
 class Config(Strict):
+    include: list[str] = []
+    """more files whose servers, services, customers and ticket_types are added to this file's: paths, globs (customers.d/*.yaml) or directories (every *.yaml and *.yml in it), relative to this file, read in sorted order; only the main file includes"""
     provider: Provider = Provider()
     """who runs the monitor, time zone and calendar"""
     policy: PolicySettings = PolicySettings()
