@@ -35,10 +35,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _targets import machine_cpu  # noqa: E402
+from _targets import machine_cpu
 
-from monitor.config import load_config  # noqa: E402
-from monitor.config.isolated import load_config_isolated  # noqa: E402
+from monitor.config import load_config
+from monitor.config.isolated import load_config_isolated
 
 MAIN = """\
 provider: {timezone: UTC}

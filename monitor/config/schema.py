@@ -660,6 +660,30 @@ class StatusPage(Strict):
     """the status page and the incident pages ask browsers to reload them this often (an HTML meta refresh, no JavaScript); null: never"""
 
 
+def _channel_url(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://\S+", value):
+        raise ValueError("expected an Apprise URL such as ntfy://ntfy.example/alerts or "
+                         "json://127.0.0.1:8080/hook")
+    return value
+
+
+ChannelURL = Annotated[str, AfterValidator(_channel_url)]
+
+
+class Operators(Strict):
+    """The operators' channels besides e-mail, through Apprise: every operator alert (an
+    outage and its recovery, a duty at risk, a message given up, a late maintenance
+    notice) is also sent to each, through the outbox (durable, once per channel, tried
+    again for an hour)."""
+
+    notify: list[ChannelURL] = []
+    """Apprise URLs (slack://, tgram://, msteams://, matrix://, ntfy://, discord://, json://, form://, ...); put those that hold a token in notify_file"""
+    notify_file: SecretFile | None = None
+    """a file of Apprise URLs, one per line (a line starting with # is a comment), e.g. ${CREDENTIALS_DIRECTORY}/operator-channels; read at start and on reload"""
+    timeout: WebhookTimeout = 10.0
+    """each delivery gives up after this (tried again 5 s later)"""
+
+
 class Config(Strict):
     include: list[str] = []
     """more files whose servers, services, customers and ticket_types are added to this file's: paths, globs (customers.d/*.yaml) or directories (every *.yaml and *.yml in it), relative to this file, read in sorted order; only the main file includes"""
@@ -681,6 +705,8 @@ class Config(Strict):
     """SMTP server; without it mail goes to a local Maildir"""
     webhook: Webhook | None = None
     """operator alerts as Alertmanager webhook JSON, a path that does not need SMTP"""
+    operators: Operators = Operators()
+    """operators' channels besides e-mail (Slack, Telegram, Teams, Matrix, ntfy, ...)"""
     maildir: str | None = None
     """where mail goes without SMTP; default <state dir>/Maildir"""
     storage: Storage = Storage()

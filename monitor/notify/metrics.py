@@ -94,6 +94,13 @@ class NotifyMetrics:
         )
         for result in ("ok", "failed"):
             self.webhook_deliveries.labels(result)
+        self.operator_channel_deliveries = Counter(
+            "sla_monitor_operator_channel_deliveries",
+            "Operator alerts handed to an operators' channel (operators.notify, through "
+            "Apprise), by the channel's service: ok, or failed (tried again).",
+            ["service", "result"],
+            registry=registry,
+        )
         for failure_class in FAILURE_CLASSES:
             self.send_failures.labels(failure_class)
         for duty in DUTIES:

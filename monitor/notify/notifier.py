@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.clock import Clock
 from monitor.config.settings import Settings
+from monitor.notify.channels import Channel, OperatorChannels, channels_of
 from monitor.notify.duties import Duties
 from monitor.notify.maintenance import on_maintenance_created
 from monitor.notify.metrics import NotifyMetrics
@@ -44,6 +45,7 @@ class NotifierPlan:
     envelope: Envelope
     transport: Transport | None  # None: keep the current one
     webhook: WebhookTarget | None  # None: no webhook configured
+    channels: tuple[Channel, ...]  # the operators' channels (operators.notify)
 
 
 class Notifier:
@@ -106,6 +108,7 @@ class Notifier:
             smtp_unreachable_since=self._smtp_unreachable_since,
             interval=webhook_interval,
         )
+        self.channels = OperatorChannels(db, clock, self.metrics, interval=webhook_interval)
 
     @property
     def worker(self) -> OutboxWorker:
@@ -133,14 +136,18 @@ class Notifier:
         here) and start sending."""
         webhook = self.settings.config.webhook
         self.webhook.target = WebhookTarget.from_config(webhook) if webhook else None
+        operators = self.settings.config.operators
+        self.channels.use(channels_of(operators), operators.timeout)
         await self.worker.refresh_depth()
         await self.worker.start()
         await self.webhook.start()
+        await self.channels.start()
 
     async def stop(self) -> None:
         if self._worker is not None:
             await self._worker.stop()
         await self.webhook.stop()
+        await self.channels.stop()
 
     def _smtp_unreachable_since(self) -> dt.datetime | None:
         return None if self._worker is None else self._worker.unreachable_since
@@ -181,7 +188,8 @@ class Notifier:
             transport = build_transport(settings)
         webhook = settings.config.webhook
         target = WebhookTarget.from_config(webhook) if webhook is not None else None
-        return NotifierPlan(settings, Envelope.of(settings), transport, target)
+        return NotifierPlan(settings, Envelope.of(settings), transport, target,
+                            channels_of(settings.config.operators))
 
     def apply(self, plan: NotifierPlan) -> None:
         """Switch to a prepared configuration (SIGHUP); cannot fail. Customers, contacts,
@@ -193,6 +201,7 @@ class Notifier:
         if self._worker is not None:
             self._worker.use(plan.transport, plan.envelope)
         self.webhook.target = plan.webhook
+        self.channels.use(plan.channels, plan.settings.config.operators.timeout)
 
     def reconfigure(self, settings: Settings) -> None:
         """:meth:`prepare` then :meth:`apply`: a missing secret raises and changes nothing."""
@@ -222,3 +231,4 @@ class Notifier:
         if self._worker is not None:
             self._worker.wake()
         self.webhook.wake()
+        self.channels.wake()

@@ -31,7 +31,6 @@ written. The secret header's value comes from ``secret_file`` or ``secret_env``
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -49,7 +48,7 @@ from monitor.config.schema import Webhook
 from monitor.errors import ConfigError, ConfigIssue, TransientNotifyError
 from monitor.notify.messages import OPERATOR_KINDS_PREFIX
 from monitor.notify.metrics import NotifyMetrics
-from monitor.notify.outbox import honour_cancellation
+from monitor.notify.relay import Relay
 from monitor.redact import redact
 from monitor.store import outbox as stored
 from monitor.store.outbox import QueuedMessage
@@ -178,13 +177,15 @@ def message_alert(message: QueuedMessage, instance: str) -> dict[str, Any]:
     )
 
 
-class WebhookRelay:
+class WebhookRelay(Relay):
     """Posts operator messages and the SMTP server's state to the webhook, in the
     background: ``await start()``, ``wake()`` when something was written, ``await stop()``.
 
     ``smtp_unreachable_since`` tells the relay whether the SMTP server answers (the
     outbox worker knows); ``relay_once()`` does one round without the background task.
     """
+
+    name = "operator-webhook"
 
     def __init__(
         self,
@@ -198,53 +199,21 @@ class WebhookRelay:
         lookback: float = 3600.0,
         receiver: str = "sla-monitor",
     ) -> None:
-        self.db = db
+        super().__init__(db, interval)
         self.clock = clock
         self.metrics = metrics
         self.target = target
         self.smtp_unreachable_since = smtp_unreachable_since
-        self.interval = interval
         self.lookback = dt.timedelta(seconds=lookback)
         self.receiver = receiver
         self.instance = socket.gethostname()
         self._smtp_alerted: dt.datetime | None = None  # the unreachable alert posted
         self._session: aiohttp.ClientSession | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._wakeup = asyncio.Event()
-        self._stopping = False
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._loop(), name="operator-webhook")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wakeup.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+    async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-    def wake(self) -> None:
-        self._wakeup.set()
-
-    async def _loop(self) -> None:
-        while not self._stopping:
-            honour_cancellation()
-            self._wakeup.clear()
-            try:
-                await self.relay_once()
-            except Exception as exc:
-                if not self.db.outage(exc):  # the database away: said once, no traceback
-                    log.exception("operator webhook round failed; tried again")
-            try:  # asyncio.timeout, not wait_for: see monitor.notify.outbox (cancellation)
-                async with asyncio.timeout(self.interval):
-                    await self._wakeup.wait()
-            except TimeoutError:
-                pass
 
     async def relay_once(self) -> int:
         """Post what is due; returns how many alerts the webhook took."""

@@ -456,6 +456,20 @@ class OutboxMessage(Base):
     )
 
 
+class OperatorDelivery(Base):
+    """An operator message handed to one of the operators' channels (``operators.notify``,
+    through Apprise): claimed by one process until ``claimed_until``, then delivered. The
+    channel is a digest of its URL, which holds tokens and is never stored."""
+
+    __tablename__ = "operator_deliveries"
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    claimed_until: Mapped[dt.datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    delivered_at: Mapped[dt.datetime | None]
+
+
 class OutboxAttachment(Base):
     """A file sent with an outbox message (a statement's PDF and CSV), stored with
     it so that every retry sends the same bytes."""

@@ -15,7 +15,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from monitor.store.db import Tx
-from monitor.store.models import OutboxAttachment, OutboxMessage, OutboxRecipient
+from monitor.store.models import (
+    OperatorDelivery,
+    OutboxAttachment,
+    OutboxMessage,
+    OutboxRecipient,
+)
 
 __all__ = [
     "ACTIVE",
@@ -24,6 +29,8 @@ __all__ = [
     "QueuedMessage",
     "add_recipients",
     "claim",
+    "claim_delivery",
+    "delivered",
     "depth",
     "enqueue",
     "find",
@@ -41,6 +48,7 @@ __all__ = [
     "release_orphans",
     "renew",
     "retry_at",
+    "to_deliver",
     "to_relay",
 ]
 
@@ -506,6 +514,69 @@ async def to_relay(
 async def mark_relayed(tx: Tx, outbox_id: int, at: dt.datetime) -> None:
     await tx.execute(
         update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(webhook_at=at)
+    )
+
+
+async def to_deliver(
+    tx: Tx, channel: str, *, since: dt.datetime, now: dt.datetime, kind_prefix: str,
+    limit: int = 50,
+) -> list[QueuedMessage]:
+    """Operator messages written since ``since`` that ``channel`` has not taken and nobody
+    holds a live claim on, oldest first."""
+    held = (
+        select(OperatorDelivery.outbox_id)
+        .where(OperatorDelivery.channel == channel,
+               or_(OperatorDelivery.delivered_at.is_not(None),
+                   OperatorDelivery.claimed_until > now))
+    )
+    rows = await tx.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.kind.startswith(kind_prefix, autoescape=True),
+            OutboxMessage.created_at >= since,
+            OutboxMessage.id.not_in(held),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return [_record(row) for row in rows]
+
+
+async def claim_delivery(tx: Tx, outbox_id: int, channel: str, *, owner: str,
+                         now: dt.datetime, until: dt.datetime) -> bool:
+    """Take message ``outbox_id`` for ``channel`` until ``until``: True when this process
+    may hand it over (no claim yet, or only one that ran out and was never delivered)."""
+    result: Any = await tx.execute(
+        update(OperatorDelivery)
+        .where(OperatorDelivery.outbox_id == outbox_id, OperatorDelivery.channel == channel,
+               OperatorDelivery.delivered_at.is_(None), OperatorDelivery.claimed_until <= now)
+        .values(claimed_by=owner, claimed_until=until,
+                attempts=OperatorDelivery.attempts + 1)
+    )
+    if result.rowcount:
+        return True
+    dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
+    inserted: Any = await tx.execute(
+        dialect_insert(OperatorDelivery)
+        .values(outbox_id=outbox_id, channel=channel, claimed_by=owner, claimed_until=until,
+                attempts=1)
+        .on_conflict_do_nothing()
+    )
+    return bool(inserted.rowcount)
+
+
+async def delivered(tx: Tx, outbox_id: int, channel: str, *, owner: str,
+                    at: dt.datetime | None) -> None:
+    """The channel took the message (``at``), or did not (None: the claim ends now, so
+    the next round tries again)."""
+    values: dict[str, Any] = {"delivered_at": at} if at is not None else {}
+    if at is None:
+        values["claimed_until"] = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    await tx.execute(
+        update(OperatorDelivery)
+        .where(OperatorDelivery.outbox_id == outbox_id, OperatorDelivery.channel == channel,
+               OperatorDelivery.claimed_by == owner)
+        .values(**values)
     )
 
 
