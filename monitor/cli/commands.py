@@ -38,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("ledger", "ledger", "each site's credit days, support balance and refunds"),
     Command("customer", "customer", "customer pages: signed links and their key"),
     Command("token", "customer", "API tokens"),
+    Command("import", "importing", "another monitor's configuration (Gatus) as this one's"),
 )
 
 _BY_NAME = {command.name: command for command in COMMANDS}

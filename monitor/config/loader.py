@@ -393,6 +393,12 @@ def _load(text: str, source: str, limits: ReadLimits, file: str | None = None
         loader.dispose()
 
 
+def read_yaml(text: str, source: str, limits: ReadLimits | None = None) -> Any:
+    """Any YAML document (another monitor's configuration) with the configuration's own
+    bounds: safe loading, aliases and depth limited, problems as a :class:`ConfigError`."""
+    return _load(text, source, limits or ReadLimits())[0]
+
+
 def _too_deep(limits: ReadLimits, line: int | None = None) -> ConfigIssue:
     return ConfigIssue(
         "(file)", line, f"nested too deeply; allowed: at most {limits.max_depth} levels"

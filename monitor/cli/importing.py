@@ -1,0 +1,87 @@
+"""``sla-monitor import gatus FILE [-o config.yaml]``: another monitor's configuration as
+an sla-monitor configuration, and a report of what could not be mapped."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from monitor.actions.imports import Imported, import_gatus
+from monitor.cli.commands import summary
+from monitor.cli.common import add_format, check_output, print_json, write_output
+from monitor.errors import ConfigError, UsageError
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read(64 * 1024 * 1024)
+    except OSError as exc:
+        raise UsageError(f"FILE: cannot read {path!r}: {exc.strerror or exc}") from None
+
+
+def _apprise_takes(where: str, url: str) -> bool:
+    from monitor.notify.channels import channel_of  # Apprise: only for this command
+
+    try:
+        channel_of(url, where)
+    except ConfigError:
+        return False
+    return True
+
+
+def _gatus(args: argparse.Namespace) -> int:
+    channels_file = None
+    if args.output is not None:
+        check_output(args.output)
+        channels_file = str(Path(args.output).resolve().with_suffix(".operator-channels"))
+    imported = import_gatus(_read(args.file), args.file, channels_file=channels_file,
+                            accepts=_apprise_takes)
+    if imported.channels and channels_file is not None:
+        write_output("\n".join(imported.channels) + "\n", channels_file)
+        os.chmod(channels_file, 0o600)  # they hold tokens
+    if args.format == "json":
+        if args.output is not None:
+            write_output(imported.text, args.output)
+        print_json({"source": imported.source, "output": args.output,
+                    "channels_file": channels_file if imported.channels else None,
+                    "servers": imported.servers, "projects": imported.projects,
+                    "customers": imported.customers, "channels": len(imported.channels),
+                    "unmapped": imported.unmapped, "notes": imported.notes,
+                    "config": None if args.output is not None else imported.text})
+        return 0
+    write_output(imported.text, args.output)
+    _report(imported)
+    return 0
+
+
+def _report(imported: Imported) -> None:
+    out = sys.stderr
+    print(f"{imported.source}: {imported.servers} servers, {imported.projects} projects, "
+          f"{imported.customers} draft customers, {len(imported.channels)} operators' "
+          "channels", file=out)
+    for note in imported.notes:
+        print(f"note: {note}", file=out)
+    for item in imported.unmapped:
+        print(f"not mapped: {item.where}: {item.what}: {item.why}", file=out)
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser(
+        "import", help=summary("import"),
+        description="Another monitor's configuration as an sla-monitor configuration "
+        "(valid: check-config passes on it), with a report on standard error of what was "
+        "not mapped and why. The operators' channels hold tokens: with -o they go to a file "
+        "beside it (NAME.operator-channels, mode 0600), named by operators.notify_file.")
+    kinds = parser.add_subparsers(dest="source_kind", required=True, metavar="SOURCE")
+    gatus = kinds.add_parser("gatus", help="a Gatus configuration file (endpoints, "
+                             "conditions, groups, alerting)",
+                             description="Read a Gatus configuration (YAML). See README "
+                             "'Coming from Gatus' for what each part becomes.")
+    gatus.add_argument("file", metavar="FILE", help="Gatus's config.yaml")
+    gatus.add_argument("-o", "--output", metavar="FILE",
+                       help="write the configuration here (default: standard output)")
+    add_format(gatus, "text", "json")
+    gatus.set_defaults(handler=_gatus)

@@ -1,0 +1,297 @@
+"""A Gatus configuration as an sla-monitor one (``sla-monitor import gatus``): endpoints,
+conditions, groups and alerting; and a list of what could not be mapped, and why.
+
+What each part becomes (the README's "Coming from Gatus"):
+
+* An endpoint ``https://…`` or ``http://…`` is a **project** (an HTTP probe: method,
+  headers, interval, ``client.timeout``, ``client.insecure``), on the **server** of its
+  host: the endpoint ``tcp://HOST:PORT`` of that host when there is one, else a server made
+  for it, probed by TCP on the URL's port. An endpoint ``tcp://…`` is its host's server
+  (a host's further ``tcp://`` endpoints, another port, are projects on it).
+* Conditions: ``[STATUS] == N`` (or ``< 300``, ``< 400``) → ``expected_status``;
+  ``[BODY] == pat(*TEXT*)`` → ``body_contains``; ``[BODY].a.b == V`` → ``json``;
+  ``[RESPONSE_TIME] < N`` → ``max_response_time`` (milliseconds);
+  ``[CERTIFICATE_EXPIRATION] > D`` → ``tls.cert_expiry_warning``; ``[CONNECTED] == true``
+  is what a TCP probe checks. Anything else is reported, not guessed.
+* An endpoint's first alert's ``failure-threshold`` and ``success-threshold`` (Gatus's
+  defaults 3 and 2) → ``fail_after`` and ``recover_after``.
+* A **group** → a **draft customer** owning the group's projects, its sites the projects'
+  host names; its contact (``@example.invalid``) and fee (0) are placeholders to fill in,
+  and the report says so. Endpoints without a group belong to no customer.
+* ``alerting``: Slack, Discord and Microsoft Teams webhooks, Telegram, ntfy → Apprise URLs
+  for ``operators.notify`` (they hold tokens: the command writes them to their own file);
+  ``email.to`` → ``provider.operators``. Other providers are reported.
+* DNS, ICMP, SSH, gRPC, TLS and WebSocket endpoints, disabled endpoints and ``[BODY]``
+  conditions other than the above are reported (sla-monitor probes HTTP and TCP).
+
+>>> found = convert({"endpoints": [{"name": "web", "group": "acme",
+...     "url": "https://acme.example/health", "conditions": ["[STATUS] == 200"]}]})
+>>> found.document["services"][0]["probe"]["expected_status"], found.document["customers"][0]["sites"]
+([200], [{'domain': 'acme.example'}])
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.config.durations import parse_duration
+from monitor.present.formats import format_duration
+
+__all__ = ["Converted", "Unmapped", "convert"]
+
+PLACEHOLDER_EMAIL = "contact@{id}.example.invalid"
+GATUS_INTERVAL = "60s"  # Gatus's default
+GATUS_TIMEOUT = "10s"
+DETECTION_DEADLINE = 15 * 60  # D-1, the policy's default
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """Something of the source that the configuration does not carry: where, what, why."""
+
+    where: str
+    what: str
+    why: str
+
+
+@dataclass
+class Converted:
+    """The configuration (a YAML document), the operators' channels (Apprise URLs, which
+    hold tokens), what was not mapped, and notes on what needs a person (placeholders)."""
+
+    document: dict[str, Any]
+    channels: list[tuple[str, str]] = field(default_factory=list)  # (where, Apprise URL)
+    unmapped: list[Unmapped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    servers: int = 0
+    projects: int = 0
+    customers: int = 0
+
+
+_CONDITION = re.compile(r"^\s*\[(\w+)\]((?:\.[\w-]+|\[\d+\])*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
+
+
+def _slug(text: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50] or "endpoint"
+    if not base[0].isalpha():
+        base = "e-" + base
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def _scalar(text: str) -> Any:
+    text = text.strip().strip('"')
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _apply_condition(probe: dict[str, Any], condition: str, where: str,
+                     converted: Converted) -> None:
+    found = _CONDITION.match(condition)
+    if found is None:
+        converted.unmapped.append(Unmapped(where, condition, "not a condition this reads"))
+        return
+    placeholder, path, operator, value = found.groups()
+    if placeholder == "STATUS" and not path:
+        if operator == "==" and value.isdigit():
+            probe.setdefault("expected_status", []).append(int(value))
+            return
+        classes = {"300": ["2xx"], "400": ["2xx", "3xx"], "500": ["2xx", "3xx", "4xx"]}
+        if operator == "<" and value in classes:
+            probe["expected_status"] = classes[value]
+            return
+    elif placeholder == "BODY" and not path and operator == "==":
+        pattern = re.fullmatch(r"pat\(\*([^*]+)\*\)", value)
+        if pattern and "body_contains" not in probe:
+            probe["body_contains"] = pattern[1]
+            return
+    elif placeholder == "BODY" and path and operator == "==" and "json" not in probe:
+        probe["json"] = {"path": path.lstrip(".").replace("[", ".").replace("]", ""),
+                         "equals": _scalar(value)}
+        return
+    elif placeholder == "RESPONSE_TIME" and operator in ("<", "<=") and value.isdigit():
+        probe["max_response_time"] = f"{int(value)}ms"
+        return
+    elif placeholder == "CERTIFICATE_EXPIRATION" and operator in (">", ">="):
+        probe.setdefault("tls", {})["cert_expiry_warning"] = value
+        return
+    elif placeholder == "CONNECTED" and operator == "==" and value == "true":
+        return  # what every probe checks first
+    converted.unmapped.append(Unmapped(where, condition, {
+        "BODY": "one body_contains (pat(*TEXT*)) and one JSON equality are kept; others are not",
+        "DOMAIN_EXPIRATION": "sla-monitor does not read domain registrations",
+        "DNS_RCODE": "sla-monitor does not probe DNS servers",
+    }.get(placeholder, "no equivalent in sla-monitor's probes")))
+
+
+def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted
+              ) -> tuple[str, dict[str, Any], str, int] | None:
+    """(kind, probe, host, port) of one endpoint, or None (reported)."""
+    url = str(endpoint.get("url", ""))
+    parsed = urllib.parse.urlsplit(url)
+    scheme = parsed.scheme.lower()
+    if endpoint.get("enabled") is False:
+        converted.unmapped.append(Unmapped(where, url, "disabled in Gatus"))
+        return None
+    client = endpoint.get("client") or {}
+    timing: dict[str, Any] = {"interval": str(endpoint.get("interval", GATUS_INTERVAL)),
+              "timeout": str(client.get("timeout", GATUS_TIMEOUT))}
+    alerts = endpoint.get("alerts") or []
+    first = alerts[0] if alerts and isinstance(alerts[0], dict) else {}
+    timing["fail_after"] = int(first.get("failure-threshold", 3))
+    timing["recover_after"] = int(first.get("success-threshold", 2))
+    if scheme in ("http", "https") and parsed.hostname:
+        probe: dict[str, Any] = {"type": "http", "url": url, **timing}
+        method = str(endpoint.get("method", "GET")).upper()
+        if method != "GET":
+            probe["method"] = method
+        if endpoint.get("headers"):
+            probe["headers"] = {str(k): str(v) for k, v in endpoint["headers"].items()}
+        if endpoint.get("body"):
+            converted.unmapped.append(Unmapped(f"{where}.body", "(a request body)",
+                                               "sla-monitor's probes send no body"))
+        if client.get("insecure"):
+            probe["tls"] = {"verify": False}
+        port = parsed.port or (443 if scheme == "https" else 80)
+        kind = "project"
+    elif scheme == "tcp" and parsed.hostname and parsed.port:
+        probe = {"type": "tcp", "host": parsed.hostname, "port": parsed.port, **timing}
+        port, kind = parsed.port, "server"
+    else:
+        what = scheme or ("dns" if endpoint.get("dns") else "grpc" if endpoint.get("grpc")
+                          else "unknown")
+        converted.unmapped.append(Unmapped(where, url, f"an endpoint of type {what}: "
+                                           "sla-monitor probes HTTP(S) and TCP"))
+        return None
+    _within_detection_duty(probe, where, converted)
+    for c, condition in enumerate(endpoint.get("conditions") or []):
+        if probe["type"] == "http" or not str(condition).startswith("[CONNECTED]"):
+            _apply_condition(probe, str(condition), f"{where}.conditions[{c}]", converted)
+    if probe["type"] == "tcp":
+        probe = {k: v for k, v in probe.items() if k not in ("expected_status", "body_contains",
+                                                              "json", "max_response_time",
+                                                              "tls")}
+    return kind, probe, parsed.hostname or "", port
+
+
+def _within_detection_duty(timing: dict[str, Any], where: str, converted: Converted) -> None:
+    """D-1: a failure must be detected within 15 minutes (``interval × fail_after +
+    timeout``, the policy's default): a longer Gatus interval is shortened, and said."""
+    try:
+        interval = parse_duration(timing["interval"])
+        timeout = parse_duration(timing["timeout"])
+    except ValueError:
+        return  # the loader names it
+    longest = math.floor((DETECTION_DEADLINE - timeout) / timing["fail_after"])
+    if interval > longest > timeout:
+        timing["interval"] = f"{longest}s"
+        converted.notes.append(
+            f"{where}: interval {format_duration(interval)} shortened to "
+            f"{format_duration(longest)}: {timing['fail_after']} failures and the timeout "
+            f"must fit the {format_duration(DETECTION_DEADLINE)} detection duty (D-1)")
+
+
+def _alerting(alerting: dict[str, Any], converted: Converted) -> list[str]:
+    """Apprise URLs (into ``converted.channels``); the operators' e-mail addresses."""
+    operators: list[str] = []
+    for name, settings in alerting.items():
+        where = f"alerting.{name}"
+        settings = settings if isinstance(settings, dict) else {}
+        webhook = settings.get("webhook-url")
+        if name in ("slack", "discord", "teams", "teams-workflows", "mattermost",
+                    "rocketchat", "google-chat") and webhook:
+            converted.channels.append((where, str(webhook)))  # Apprise takes them as they are
+        elif name == "telegram" and settings.get("token") and settings.get("id"):
+            converted.channels.append((where, f"tgram://{settings['token']}/{settings['id']}"))
+        elif name == "ntfy" and settings.get("topic"):
+            base = urllib.parse.urlsplit(str(settings.get("url", "https://ntfy.sh")))
+            secure = "ntfys" if base.scheme == "https" else "ntfy"
+            converted.channels.append((where, f"{secure}://{base.netloc}/{settings['topic']}"))
+        elif name == "email" and settings.get("to"):
+            operators += [a.strip() for a in str(settings["to"]).split(",") if a.strip()]
+            converted.notes.append(
+                "alerting.email: its recipients are provider.operators; the SMTP server "
+                "(host, port, user, password) goes in smtp:, with the password in a file")
+        else:
+            converted.unmapped.append(Unmapped(where, name, "no Apprise URL is made for it; "
+                                               "add one to operators.notify by hand"))
+    return operators
+
+
+def convert(data: Any) -> Converted:
+    """``data``: a Gatus configuration as YAML loads it."""
+    converted = Converted({})
+    data = data if isinstance(data, dict) else {}
+    taken: set[str] = set()
+    servers: dict[str, dict[str, Any]] = {}  # host -> server
+    services: list[dict[str, Any]] = []
+    groups: dict[str, list[tuple[str, str]]] = {}  # group -> [(service id, host)]
+    endpoints = [e for e in data.get("endpoints") or [] if isinstance(e, dict)]
+    found = [(i, e, _endpoint(e, f"endpoints[{i}]", converted)) for i, e in enumerate(endpoints)]
+    servers_made: set[int] = set()
+    for i, endpoint, result in found:  # servers first: the projects' hosts
+        if result is not None and result[0] == "server" and result[2] not in servers:
+            servers[result[2]] = {"id": _slug(str(endpoint.get("name", result[2])), taken),
+                                  "name": str(endpoint.get("name", result[2])),
+                                  "probe": result[1]}
+            servers_made.add(i)
+    for i, endpoint, result in found:
+        if result is None or i in servers_made:
+            continue
+        # A project; a host's further TCP endpoints (a database port) are projects on it.
+        _kind, probe, host, port = result
+        kind = "project"
+        if host not in servers:
+            servers[host] = {"id": _slug(f"host-{host}", taken), "name": host,
+                             "probe": {"type": "tcp", "host": host, "port": port,
+                                       **{k: probe[k] for k in ("interval", "timeout")}}}
+        name = str(endpoint.get("name", host))
+        group = endpoint.get("group")
+        ident = _slug(f"{group}-{name}" if group else name, taken)
+        services.append({"id": ident, "kind": kind, "name": name,
+                         "server": servers[host]["id"], "probe": probe})
+        if group:
+            groups.setdefault(str(group), []).append((ident, host))
+    customers = []
+    customer_ids: set[str] = set()
+    for group, members in groups.items():
+        ident = _slug(group, customer_ids)
+        domains = sorted({host for _, host in members if "." in host})
+        if not domains:
+            converted.unmapped.append(Unmapped(f"group {group!r}", group, "no host name of its "
+                                               "endpoints is a domain: no draft customer"))
+            continue
+        customers.append({
+            "id": ident, "name": group,
+            "contacts": {"technical": {"email": PLACEHOLDER_EMAIL.format(id=ident)}},
+            "fee": {"amount": 0, "currency": "EUR"},
+            "services": [service for service, _ in members],
+            "sites": [{"domain": domain} for domain in domains],
+        })
+        converted.notes.append(f"customer {ident} (group {group!r}): a draft; its contact "
+                               "and fee are placeholders to fill in")
+    operators = _alerting(data.get("alerting") or {}, converted)
+    document: dict[str, Any] = {}
+    if operators:
+        document["provider"] = {"operators": operators}
+    document["servers"] = list(servers.values())
+    document["services"] = services
+    document["customers"] = customers
+    converted.document = document
+    converted.servers, converted.projects = len(servers), len(services)
+    converted.customers = len(customers)
+    return converted

@@ -1,0 +1,114 @@
+"""``sla-monitor import gatus``: Gatus's own example configurations (``gatus-config.yaml``,
+from the TwiN/gatus repository) become a configuration that ``check-config`` passes, with
+each mapping worked out by hand below, and a report of what was not mapped."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.cli import main
+from monitor.config import load_config
+
+FIXTURE = Path(__file__).with_name("gatus-config.yaml")
+
+
+def imported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, str]:
+    out = tmp_path / "config.yaml"
+    assert main(["import", "gatus", str(FIXTURE), "-o", str(out)]) == 0
+    return out, capsys.readouterr().err
+
+
+def test_gatus_examples_become_a_valid_configuration(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, report = imported(tmp_path, capsys)
+    assert main(["-c", str(out), "check-config"]) == 0
+    config = load_config(out)
+    servers = {s.id: s for s in config.servers}
+    services = {s.id: s for s in config.services}
+    # The first tcp:// endpoint of 127.0.0.1 is its server; the second a project on it; each
+    # https host without one gets a server probed by TCP on 443.
+    assert list(servers) == ["redis", "host-twin-sh", "host-example-org",
+                             "host-shop-acme-example"]
+    assert servers["host-twin-sh"].probe.port == 443  # type: ignore[union-attr]
+    assert services["postgres"].server == "redis"
+    assert services["postgres"].probe.port == 5432  # type: ignore[union-attr]
+    website = services["website"].probe
+    # [STATUS] == 200, [BODY].status == UP, [RESPONSE_TIME] < 300; the first alert's
+    # failure-threshold 5 and success-threshold 3; interval 30s kept.
+    assert website.expected_status == [200]  # type: ignore[union-attr]
+    assert (website.json_condition.path, website.json_condition.equals) == (  # type: ignore
+        "status", "UP")
+    assert website.max_response_time == 0.3  # type: ignore[union-attr]
+    assert (website.interval, website.fail_after, website.recover_after) == (30, 5, 3)
+    shop = services["acme-research-shop"].probe
+    # HEAD, client.insecure, client.timeout 5s, [STATUS] < 400, [BODY] == pat(*Welcome*).
+    assert shop.method == "HEAD" and shop.tls.verify is False  # type: ignore[union-attr]
+    assert shop.timeout == 5 and shop.expected_status == ["2xx", "3xx"]  # type: ignore
+    assert shop.body_contains == "Welcome"  # type: ignore[union-attr]
+    assert services["core-back-end"].probe.tls.cert_expiry_warning == 48 * 3600  # type: ignore
+    # D-1: Gatus's 5 m interval × 3 failures + 10 s timeout is 15 min 10 s, over the 15 min
+    # duty: shortened to floor((900 - 10) / 3) = 296 s, and said.
+    assert services["core-front-end"].probe.interval == 296
+    assert ("endpoints[0]: interval 5 min shortened to 4 min 56 s: 3 failures and the "
+            "timeout must fit the 15 min detection duty (D-1)") in report
+    # Groups are draft customers: their projects, their sites, placeholders said.
+    customers = {c.id: c for c in config.customers}
+    assert customers["core"].services == ["core-front-end", "core-back-end"]
+    assert [s.domain for s in customers["core"].sites] == ["example.org", "twin.sh"]
+    assert customers["acme-research"].contacts.technical.email.endswith(".example.invalid")
+    assert "customer acme-research (group 'ACME Research'): a draft" in report
+    # Alerting: the e-mail's recipients are the operators; the chat providers channels.
+    assert config.provider.operators == ["noc@example.com", "oncall@example.com"]
+    channels = Path(config.operators.notify_file or "")
+    assert channels == tmp_path / "config.operator-channels"
+    assert stat.S_IMODE(channels.stat().st_mode) == 0o600
+    assert channels.read_text().splitlines() == [
+        "https://discord.com/api/webhooks/000000000000000000/your-discord-webhook-token-here",
+        "tgram://123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11/0123456789",
+        "ntfys://ntfy.example.com/gatus-test-topic",
+    ]
+    for line in (
+        "not mapped: endpoints[2]: 8.8.8.8: an endpoint of type dns",
+        "not mapped: endpoints[3]: icmp://example.org: an endpoint of type icmp",
+        "not mapped: endpoints[4].conditions[0]: [DOMAIN_EXPIRATION] > 720h",
+        "not mapped: endpoints[9]: https://blog.acme.example/: disabled in Gatus",
+        "not mapped: alerting.pagerduty",
+        # The example's Slack URL has no real token: Apprise refuses it, it is not shown.
+        "not mapped: alerting.slack: https://…: Apprise takes no such URL",
+    ):
+        assert line in report
+    # The SMTP password and the tokens are in no file but the channels' own.
+    assert "hunter2" not in out.read_text() + report
+    assert "ABC-DEF1234" not in out.read_text() + report
+
+
+def test_json_report_without_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "gatus", str(FIXTURE), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert (found["servers"], found["projects"], found["customers"], found["channels"]) == (
+        4, 6, 2, 3)
+    assert len(found["unmapped"]) == 6
+    # Without -o the channels are inline: the user asked for the whole configuration here.
+    document = yaml.safe_load(found["config"])
+    assert len(document["operators"]["notify"]) == 3
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("endpoints: [\n", "line 2: (file): not valid YAML"),
+    ("alerting: {}\n", "endpoints: missing; allowed: a Gatus configuration with a list of "
+     "endpoints"),
+])
+def test_a_file_that_is_not_gatus_is_one_line_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str) -> None:
+    source = tmp_path / "gatus.yaml"
+    source.write_text(text)
+    assert main(["import", "gatus", str(source), "-o", str(tmp_path / "out.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == ["gatus.yaml"]
