@@ -67,7 +67,7 @@ from monitor.sla import (
     local_days,
     month_containing,
 )
-from monitor.store import history, incidents, maintenance, unknown
+from monitor.store import history, incidents, maintenance, unknown, versions
 from monitor.store.incidents import CauseStep, IncidentRecord, UpdateRecord
 from monitor.store.maintenance import WindowRecord
 
@@ -86,6 +86,7 @@ __all__ = [
     "PublicWindow",
     "ServiceState",
     "TimelineEntry",
+    "pages_version",
     "public_history",
     "public_incident",
     "public_status",
@@ -460,3 +461,17 @@ async def public_incident(
                                         posted.get(incident_id, ()))
     raise InputError("incident_id", incident_id, "the id of a public incident (see the "
                      "status page's history)")
+
+
+async def pages_version(db: Database, settings: Settings, *,
+                        customer: str | None = None) -> object:
+    """What the public pages (or ``customer``'s page) show has changed when this has: the
+    rows they read (:func:`monitor.store.versions.pages_version`) with the latest probe
+    state of each service they show. The pages' cache renders a page again only then
+    (or when the minute or the settings change: :mod:`monitor.http.cache`)."""
+    topology = settings.topology
+    shown = set(public_service_ids(topology))
+    if customer is not None and customer in topology.customers:
+        shown |= topology.dependencies(customer)
+    async with db.reading() as tx:
+        return await versions.pages_version(tx, sorted(shown))
