@@ -172,6 +172,9 @@ class PageCache:
     def __len__(self) -> int:
         return len(self._pages)
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._pages
+
 
 async def in_thread(work: Callable[..., str], *args: Any, **values: Any) -> str:
     """``work`` in a worker thread: a template's rendering, off the event loop."""
