@@ -16,7 +16,8 @@ and the settings in force (a reload). The rows are read again
 
 **Rendering** happens once per key and version, by the first request that needs it;
 those arriving meanwhile wait for that one render (single flight). The template renders
-in a worker thread, so the event loop (and the probes on it) goes on meanwhile.
+with what it reads in a worker thread on its own event loop and database handle
+(:func:`off_loop`), so the daemon's event loop (and the probes on it) goes on meanwhile.
 
 **Memory** is bounded: at most :data:`MAX_BYTES` of bodies, the least recently served
 dropped first. A key names the page, what it is of (an incident, a customer) and its
@@ -32,11 +33,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 from aiohttp import web
 
-__all__ = ["MAX_BYTES", "RECHECK", "PageCache", "Rendered", "etag_of", "not_modified"]
+from monitor.store import Database
+
+__all__ = ["MAX_BYTES", "RECHECK", "PageCache", "Rendered", "etag_of", "not_modified",
+           "off_loop"]
+
+T = TypeVar("T")
 
 MAX_BYTES = 32 * 2**20  # the rendered bodies kept, at most
 RECHECK = 0.1  # seconds: how stale a page may be after another process's write
@@ -176,6 +182,19 @@ class PageCache:
         return key in self._pages
 
 
-async def in_thread(work: Callable[..., str], *args: Any, **values: Any) -> str:
-    """``work`` in a worker thread: a template's rendering, off the event loop."""
-    return await asyncio.to_thread(work, *args, **values)
+async def off_loop(db: Database, work: Callable[[Database], Awaitable[T]]) -> T:
+    """``work`` in a worker thread, on that thread's own event loop and its own handle on
+    ``db`` (:meth:`~monitor.store.Database.sibling`): reading the month and rendering a
+    page take the CPU for a while, and the daemon's loop (its probes) must go on."""
+
+    def run() -> T:
+        async def inside() -> T:
+            own = db.sibling()
+            try:
+                return await work(own)
+            finally:
+                await own.dispose()
+
+        return asyncio.run(inside())
+
+    return await asyncio.to_thread(run)

@@ -32,13 +32,14 @@ from aiohttp import web
 from monitor import actions
 from monitor.actions.links import COOKIE, LinkCheck
 from monitor.errors import InputError
-from monitor.http.cache import Rendered, in_thread
+from monitor.http.cache import Rendered, off_loop
 from monitor.http.context import Web
 from monitor.http.routing import BODY_LIMIT, Call, authenticate, parse_id, read_limited
 from monitor.notify.contract import ContractMailer
 from monitor.present.html import render
 from monitor.present.language import N_, Language
 from monitor.sla import claim_deadline, claim_in_time, month_ended
+from monitor.store import Database
 
 __all__ = ["claim_form", "claim_page", "customer_page", "incident_page", "static_file",
            "status_page"]
@@ -84,11 +85,12 @@ def _reader(context: Web, customer: str) -> Language:
 
 
 async def cached(call: Call, key: tuple[object, ...],
-                 render_page: Callable[[], Awaitable[Rendered]],
+                 render_page: Callable[[Database], Awaitable[Rendered]],
                  customer: str | None = None) -> Rendered:
     """The page ``key`` (its kind, what it is of, its language) as rendered for what the
     public pages (or ``customer``'s page) show now: from the pages' cache
-    (:mod:`monitor.http.cache`), else ``render_page()`` once."""
+    (:mod:`monitor.http.cache`), else ``render_page(db)`` once, off the event loop
+    (:func:`~monitor.http.cache.off_loop`: ``db`` is that thread's handle)."""
     context = call.web
     settings = context.settings
     rows = await context.pages.version(
@@ -96,18 +98,17 @@ async def cached(call: Call, key: tuple[object, ...],
         lambda: actions.pages_version(context.db, settings, customer=customer))
     minute = context.clock.now().replace(second=0, microsecond=0)
     return await context.pages.page(key, (rows, minute, settings, context.public_url),
-                                    render_page)
+                                    lambda: off_loop(context.db, render_page))
 
 
-async def rendered(context: Web, template: str, http_status: int = 200, *,
-                   reader: Language | None = None, cache: str = "no-cache",
-                   **values: Any) -> Rendered:
-    """``template`` rendered in a worker thread (the event loop goes on meanwhile)."""
+def rendered(context: Web, template: str, http_status: int = 200, *,
+             reader: Language | None = None, cache: str = "no-cache",
+             **values: Any) -> Rendered:
+    """``template`` rendered for the pages' cache (in its worker thread)."""
     settings = context.settings
     chosen = reader or settings.reader()
-    text = await in_thread(render, template, timezone=settings.timezone,
-                           calendar=settings.calendar, language=chosen,
-                           **{"refresh": None, **values})
+    text = render(template, timezone=settings.timezone, calendar=settings.calendar,
+                  language=chosen, **{"refresh": None, **values})
     return Rendered(text.encode("utf-8"), "text/html", http_status,
                     (("Content-Language", chosen.code), ("Cache-Control", cache)))
 
@@ -116,10 +117,9 @@ async def status_page(call: Call) -> web.StreamResponse:
     """``/``: the provider's shared services, open incidents, announced maintenance."""
     context = call.web
 
-    async def page() -> Rendered:
-        status = await actions.public_status(context.db, context.settings,
-                                             now=context.clock.now())
-        return await rendered(context, "status.html", status=status,
+    async def page(db: Database) -> Rendered:
+        status = await actions.public_status(db, context.settings, now=context.clock.now())
+        return rendered(context, "status.html", status=status,
                               refresh=context.settings.status_page.refresh)
 
     found = await cached(call, ("status", context.settings.reader().code), page)
@@ -135,18 +135,18 @@ async def incident_page(call: Call) -> web.StreamResponse:
         return message(call.request, context, 404, N_("No such incident"),
                        N_("There is no public incident at this address."))
 
-    async def page() -> Rendered:
+    async def page(db: Database) -> Rendered:
         now = context.clock.now()
         try:
-            incident = await actions.public_incident(context.db, context.settings,
+            incident = await actions.public_incident(db, context.settings,
                                                      incident_id=incident_id, now=now)
         except InputError:
             reader = context.settings.reader()
-            return await rendered(
+            return rendered(
                 context, "message.html", 404, cache="no-store",
                 title=reader.gettext(N_("No such incident")),
                 paragraphs=[reader.gettext(N_("There is no public incident at this address."))])
-        return await rendered(context, "incident.html", incident=incident,
+        return rendered(context, "incident.html", incident=incident,
                               provider=context.settings.provider.name, generated_at=now,
                               refresh=context.settings.status_page.refresh)
 
@@ -210,12 +210,12 @@ async def customer_page(call: Call) -> web.StreamResponse:
     csrf = _csrf(call, customer)
     settings = context.settings
 
-    async def page() -> Rendered:
-        overview = await actions.customer_overview(context.db, settings, customer=customer,
+    async def page(db: Database) -> Rendered:
+        overview = await actions.customer_overview(db, settings, customer=customer,
                                                    now=context.clock.now())
         policy = settings.policy
         reader = settings.reader(customer)
-        return await rendered(
+        return rendered(
             context, "customer.html", reader=reader, cache="no-store", overview=overview,
             claim_refused=None, claim_window=reader.duration(policy.claim_deadline_seconds),
             decision_window=reader.duration(policy.decision_deadline_seconds),

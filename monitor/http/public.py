@@ -35,6 +35,7 @@ from monitor.present.html import render
 from monitor.present.labels import PUBLIC_CAUSE_LABELS
 from monitor.present.language import N_, Language
 from monitor.sla.report import iso_utc
+from monitor.store import Database
 
 __all__ = ["availability_badge", "feed", "status_badge", "statuspage_incidents",
            "statuspage_maintenances", "statuspage_status", "statuspage_summary"]
@@ -95,15 +96,15 @@ def _window_entry(window: PublicWindow, tz: str, calendar: str,
 async def feed(call: Call) -> web.StreamResponse:
     """``/feed.atom``: the last 90 days' incidents of public services and maintenance."""
     found = await cached(call, ("feed", call.web.settings.reader().code),
-                         lambda: _feed(call))
+                         lambda db: _feed(call, db))
     return found.response(call.request)
 
 
-async def _feed(call: Call) -> Rendered:
+async def _feed(call: Call, db: Database) -> Rendered:
     context = call.web
     settings = context.settings
     now = context.clock.now()
-    incidents, windows = await actions.public_history(context.db, settings, now=now)
+    incidents, windows = await actions.public_history(db, settings, now=now)
     tz, calendar = settings.timezone, settings.calendar
     reader = settings.reader()
     entries = [_incident_entry(i, tz, calendar, reader) for i in incidents]
@@ -277,9 +278,9 @@ def _badge(label: str, text: str, color: str) -> Rendered:
     return _conditional(body, "image/svg+xml", "public, max-age=60")
 
 
-async def _service(call: Call) -> tuple[PublicStatus, Any]:
+async def _service(call: Call, db: Database) -> tuple[PublicStatus, Any]:
     context = call.web
-    status = await actions.public_status(context.db, context.settings, now=context.clock.now())
+    status = await actions.public_status(db, context.settings, now=context.clock.now())
     wanted = call.path("service")
     for service in status.services:
         if service.id == wanted:
@@ -288,8 +289,8 @@ async def _service(call: Call) -> tuple[PublicStatus, Any]:
 
 
 async def status_badge(call: Call) -> web.StreamResponse:
-    async def badge() -> Rendered:
-        _, service = await _service(call)
+    async def badge(db: Database) -> Rendered:
+        _, service = await _service(call, db)
         reader = call.web.settings.reader()
         return _badge(service.name, reader.gettext(_WORDS[service.state]),
                       _COLORS[service.state])
@@ -298,8 +299,8 @@ async def status_badge(call: Call) -> web.StreamResponse:
 
 
 async def availability_badge(call: Call) -> web.StreamResponse:
-    async def badge() -> Rendered:
-        status, service = await _service(call)
+    async def badge(db: Database) -> Rendered:
+        status, service = await _service(call, db)
         percent = service.month_availability_percent
         target = call.web.settings.policy.target_percent
         color = "#2e7d32" if percent >= target else "#c62828"
@@ -315,7 +316,7 @@ async def availability_badge(call: Call) -> web.StreamResponse:
 
 
 async def _cached_badge(call: Call, kind: str,
-                        badge: Callable[[], Awaitable[Rendered]]) -> web.StreamResponse:
+                        badge: Callable[[Database], Awaitable[Rendered]]) -> web.StreamResponse:
     """A badge of a public service, from the pages' cache; an id that is not one is the
     InputError it always was (before the cache: no key for every id tried)."""
     wanted = call.path("service")
