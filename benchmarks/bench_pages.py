@@ -16,7 +16,8 @@ event loop, as a probe's schedule is: how late each 50 ms tick fires says how la
 probe would start), and this process sends the public pages and a customer page from
 ``N`` clients at once (keep-alive connections, one request at a time each) for
 ``--seconds`` each. The table: requests per second, p50/p99/max latency, answers that
-were not 200, the ticker's p99 and worst lateness, and the rest of the machine's CPU
+were not 200, the ticker's p99 and worst lateness, the server's CPU (% of one CPU, and
+milliseconds per request: what one CPU would serve), this client's, and the rest of the machine's CPU
 (``others``: other processes than the server and this client, in % of one CPU) and the
 hypervisor's ``steal``: a disturbed measurement shows there. Targets (at 200 clients on
 2 cores): ``/`` 2,000 requests/s, ``/customer/ID`` 300, p99 under 250 ms.
@@ -175,7 +176,7 @@ async def serve(arguments: argparse.Namespace) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     try:
         while await reader.readline():
-            print(json.dumps({"late_ms": late, "renders": context.pages.renders}), flush=True)
+            print(json.dumps({"late_ms": late, "renders": getattr(getattr(context, "pages", None), "renders", None)}), flush=True)
             late.clear()
     finally:
         ticking.cancel()
@@ -260,6 +261,8 @@ async def stampede(arguments: argparse.Namespace) -> None:
                     "tick_p99_late_ms": round(_percentile(late, 0.99), 1),
                     "tick_max_late_ms": round(max(late), 1),
                     "server_cpu_percent": round(100 * server / elapsed, 0),
+                    "server_cpu_ms_per_request": round(1000 * server / max(len(latencies), 1),
+                                                       3),
                     "client_cpu_percent": round(100 * client / elapsed, 0),
                     "others_percent": round(
                         100 * max(0.0, busy1 - busy0 - server - client) / elapsed, 0),
@@ -273,7 +276,7 @@ async def stampede(arguments: argparse.Namespace) -> None:
     print(f"{arguments.customers:,} customers, {arguments.concurrency} clients at once, "
           f"{arguments.seconds:.0f} s per path, {os.cpu_count()} CPUs")
     header = (f"{'path':<26} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-              f"{'!200':>5} {'tick p99':>8} {'tick max':>8} {'server':>6} {'client':>6} "
+              f"{'!200':>5} {'tick p99':>8} {'tick max':>8} {'server':>6} {'ms/req':>6} {'client':>6} "
               f"{'others':>6} {'steal':>5} {'target':>6} {'met':>4}")
     print(header)
     print("-" * len(header))
@@ -283,11 +286,13 @@ async def stampede(arguments: argparse.Namespace) -> None:
         print(f"{row['path'][:26]:<26} {row['per_second']:>8.0f} {row['p50_ms']:>7.1f} "
               f"{row['p99_ms']:>7.1f} {row['max_ms']:>7.0f} {row['not_200']:>5} "
               f"{row['tick_p99_late_ms']:>8.1f} {row['tick_max_late_ms']:>8.1f} "
-              f"{row['server_cpu_percent']:>5.0f}% {row['client_cpu_percent']:>5.0f}% "
+              f"{row['server_cpu_percent']:>5.0f}% {row['server_cpu_ms_per_request']:>6.2f} "
+              f"{row['client_cpu_percent']:>5.0f}% "
               f"{row['others_percent']:>5.0f}% {row['steal_percent']:>4.1f}% {target:>6} "
               f"{met:>4}")
     print("tick: how late the server's 50 ms ticker fired (a probe's start would be as late); "
-          "server, client, others (the rest of the machine), steal: % of one CPU")
+          "server, client, others (the rest of the machine), steal: % of one CPU; ms/req: "
+          "the server's CPU per request")
     Path(arguments.json).write_text(json.dumps(  # noqa: ASYNC240 (at the end)
         {"customers": arguments.customers, "concurrency": arguments.concurrency,
          "seconds": arguments.seconds, "cpus": os.cpu_count(), "paths": rows},

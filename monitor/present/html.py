@@ -62,6 +62,7 @@ from monitor.present.formats import (
     format_time,
 )
 from monitor.present.labels import EXCLUSION_NAMES, PAGE_CAUSE_LABELS, TIER_NAMES
+from monitor.present.charts import latency_chart
 from monitor.present.language import Language, language
 from monitor.present.text import has_arabic_script, one_line
 from monitor.sla.report import iso_utc, shown_days
@@ -178,6 +179,7 @@ def environment() -> Environment:
         one_line=one_line,
     )
     env.globals["rtl"] = has_arabic_script
+    env.globals["latency_chart"] = latency_chart
     env.globals["page_cause_labels"] = PAGE_CAUSE_LABELS
     env.globals["tier_names"] = TIER_NAMES
     env.globals["exclusion_names"] = EXCLUSION_NAMES
