@@ -39,8 +39,15 @@ from aiohttp import web
 
 from monitor.store import Database
 
-__all__ = ["MAX_BYTES", "RECHECK", "PageCache", "Rendered", "etag_of", "not_modified",
-           "off_loop"]
+__all__ = [
+    "MAX_BYTES",
+    "RECHECK",
+    "CachedPage",
+    "PageCache",
+    "etag_of",
+    "not_modified",
+    "off_loop",
+]
 
 T = TypeVar("T")
 
@@ -63,7 +70,7 @@ def not_modified(request: web.Request, etag: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Rendered:
+class CachedPage:
     """A page as rendered once: what every request for it until the next change gets."""
 
     body: bytes
@@ -93,7 +100,7 @@ class _Version:
 
 
 class PageCache:
-    """Rendered pages by key and version (see the module)."""
+    """CachedPage pages by key and version (see the module)."""
 
     def __init__(self, *, max_bytes: int = MAX_BYTES, recheck: float = RECHECK,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -102,11 +109,11 @@ class PageCache:
         self.monotonic = monotonic
         self.bytes = 0
         self.renders = 0  # pages rendered since start (the tests and the benchmark read it)
-        self._pages: OrderedDict[Hashable, tuple[object, Rendered]] = OrderedDict()
+        self._pages: OrderedDict[Hashable, tuple[object, CachedPage]] = OrderedDict()
         self._versions: dict[Hashable, _Version] = {}
         self._reading: dict[Hashable, asyncio.Future[object]] = {}
         # Versions are compared, never hashed (they hold the settings in force).
-        self._rendering: dict[Hashable, tuple[object, asyncio.Future[Rendered]]] = {}
+        self._rendering: dict[Hashable, tuple[object, asyncio.Future[CachedPage]]] = {}
 
     async def version(self, scope: Hashable, writes: int,
                       read: Callable[[], Awaitable[object]]) -> object:
@@ -137,7 +144,7 @@ class PageCache:
             del self._reading[scope]
 
     async def page(self, key: Hashable, version: object,
-                   render: Callable[[], Awaitable[Rendered]]) -> Rendered:
+                   render: Callable[[], Awaitable[CachedPage]]) -> CachedPage:
         """The page ``key`` at ``version``: from memory, else rendered once (``render``)."""
         found = self._pages.get(key)
         if found is not None and found[0] == version:
@@ -146,7 +153,7 @@ class PageCache:
         pending = self._rendering.get(key)
         if pending is not None and pending[0] == version:
             return await asyncio.shield(pending[1])
-        future: asyncio.Future[Rendered] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[CachedPage] = asyncio.get_running_loop().create_future()
         self._rendering[key] = (version, future)
         try:
             rendered = await render()
@@ -163,7 +170,7 @@ class PageCache:
             if self._rendering.get(key, (None, None))[1] is future:
                 del self._rendering[key]
 
-    def _keep(self, key: Hashable, version: object, rendered: Rendered) -> None:
+    def _keep(self, key: Hashable, version: object, rendered: CachedPage) -> None:
         old = self._pages.pop(key, None)
         if old is not None:
             self.bytes -= len(old[1].body)

@@ -32,7 +32,7 @@ from aiohttp import web
 from monitor import actions
 from monitor.actions.links import COOKIE, LinkCheck
 from monitor.errors import InputError
-from monitor.http.cache import Rendered, off_loop
+from monitor.http.cache import CachedPage, off_loop
 from monitor.http.context import Web
 from monitor.http.routing import BODY_LIMIT, Call, authenticate, parse_id, read_limited
 from monitor.notify.contract import ContractMailer
@@ -85,8 +85,8 @@ def _reader(context: Web, customer: str) -> Language:
 
 
 async def cached(call: Call, key: tuple[object, ...],
-                 render_page: Callable[[Database], Awaitable[Rendered]],
-                 customer: str | None = None) -> Rendered:
+                 render_page: Callable[[Database], Awaitable[CachedPage]],
+                 customer: str | None = None) -> CachedPage:
     """The page ``key`` (its kind, what it is of, its language) as rendered for what the
     public pages (or ``customer``'s page) show now: from the pages' cache
     (:mod:`monitor.http.cache`), else ``render_page(db)`` once, off the event loop
@@ -103,13 +103,13 @@ async def cached(call: Call, key: tuple[object, ...],
 
 def rendered(context: Web, template: str, http_status: int = 200, *,
              reader: Language | None = None, cache: str = "no-cache",
-             **values: Any) -> Rendered:
+             **values: Any) -> CachedPage:
     """``template`` rendered for the pages' cache (in its worker thread)."""
     settings = context.settings
     chosen = reader or settings.reader()
     text = render(template, timezone=settings.timezone, calendar=settings.calendar,
                   language=chosen, **{"refresh": None, **values})
-    return Rendered(text.encode("utf-8"), "text/html", http_status,
+    return CachedPage(text.encode("utf-8"), "text/html", http_status,
                     (("Content-Language", chosen.code), ("Cache-Control", cache)))
 
 
@@ -117,7 +117,7 @@ async def status_page(call: Call) -> web.StreamResponse:
     """``/``: the provider's shared services, open incidents, announced maintenance."""
     context = call.web
 
-    async def page(db: Database) -> Rendered:
+    async def page(db: Database) -> CachedPage:
         status = await actions.public_status(db, context.settings, now=context.clock.now())
         return rendered(context, "status.html", status=status,
                               refresh=context.settings.status_page.refresh)
@@ -135,7 +135,7 @@ async def incident_page(call: Call) -> web.StreamResponse:
         return message(call.request, context, 404, N_("No such incident"),
                        N_("There is no public incident at this address."))
 
-    async def page(db: Database) -> Rendered:
+    async def page(db: Database) -> CachedPage:
         now = context.clock.now()
         try:
             incident = await actions.public_incident(db, context.settings,
@@ -210,7 +210,7 @@ async def customer_page(call: Call) -> web.StreamResponse:
     csrf = _csrf(call, customer)
     settings = context.settings
 
-    async def page(db: Database) -> Rendered:
+    async def page(db: Database) -> CachedPage:
         overview = await actions.customer_overview(db, settings, customer=customer,
                                                    now=context.clock.now())
         policy = settings.policy
@@ -224,7 +224,7 @@ async def customer_page(call: Call) -> web.StreamResponse:
     found = await cached(call, ("customer", customer, settings.reader(customer).code,
                                 bool(csrf)), page, customer=customer)
     if csrf:
-        found = Rendered(found.body.replace(CSRF_SLOT.encode("ascii"), csrf.encode("ascii")),
+        found = CachedPage(found.body.replace(CSRF_SLOT.encode("ascii"), csrf.encode("ascii")),
                          found.content_type, found.status, found.headers)
     return found.response(request)
 

@@ -27,7 +27,7 @@ from monitor.actions.status import (
     public_service_ids,
 )
 from monitor.errors import InputError
-from monitor.http.cache import Rendered
+from monitor.http.cache import CachedPage
 from monitor.http.pages import cached
 from monitor.http.routing import Call
 from monitor.present import format_percent
@@ -43,9 +43,9 @@ __all__ = ["availability_badge", "feed", "status_badge", "statuspage_incidents",
 UPDATE_WORDS = {"investigating": N_("investigating"), "identified": N_("identified"),
                 "monitoring": N_("monitoring"), "resolved": N_("resolved")}
 
-def _conditional(body: bytes, content_type: str, cache: str) -> Rendered:
+def _conditional(body: bytes, content_type: str, cache: str) -> CachedPage:
     """``body`` with a strong ETag (``304`` to a client that already has it)."""
-    return Rendered(body, content_type, headers=(("Cache-Control", cache),))
+    return CachedPage(body, content_type, headers=(("Cache-Control", cache),))
 
 
 def _incident_entry(incident: PublicIncident, tz: str, calendar: str,
@@ -100,7 +100,7 @@ async def feed(call: Call) -> web.StreamResponse:
     return found.response(call.request)
 
 
-async def _feed(call: Call, db: Database) -> Rendered:
+async def _feed(call: Call, db: Database) -> CachedPage:
     context = call.web
     settings = context.settings
     now = context.clock.now()
@@ -272,7 +272,7 @@ def _width(text: str) -> int:
     return int(len(text) * 6.5) + 10
 
 
-def _badge(label: str, text: str, color: str) -> Rendered:
+def _badge(label: str, text: str, color: str) -> CachedPage:
     body = render("badge.svg", label=label, message=text, color=color,
                   label_width=_width(label), message_width=_width(text)).encode("utf-8")
     return _conditional(body, "image/svg+xml", "public, max-age=60")
@@ -289,7 +289,7 @@ async def _service(call: Call, db: Database) -> tuple[PublicStatus, Any]:
 
 
 async def status_badge(call: Call) -> web.StreamResponse:
-    async def badge(db: Database) -> Rendered:
+    async def badge(db: Database) -> CachedPage:
         _, service = await _service(call, db)
         reader = call.web.settings.reader()
         return _badge(service.name, reader.gettext(_WORDS[service.state]),
@@ -299,7 +299,7 @@ async def status_badge(call: Call) -> web.StreamResponse:
 
 
 async def availability_badge(call: Call) -> web.StreamResponse:
-    async def badge(db: Database) -> Rendered:
+    async def badge(db: Database) -> CachedPage:
         status, service = await _service(call, db)
         percent = service.month_availability_percent
         target = call.web.settings.policy.target_percent
@@ -316,7 +316,7 @@ async def availability_badge(call: Call) -> web.StreamResponse:
 
 
 async def _cached_badge(call: Call, kind: str,
-                        badge: Callable[[Database], Awaitable[Rendered]]) -> web.StreamResponse:
+                        badge: Callable[[Database], Awaitable[CachedPage]]) -> web.StreamResponse:
     """A badge of a public service, from the pages' cache; an id that is not one is the
     InputError it always was (before the cache: no key for every id tried)."""
     wanted = call.path("service")

@@ -57,12 +57,12 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from monitor.present.charts import latency_chart
 from monitor.present.formats import (
     format_days,
     format_time,
 )
 from monitor.present.labels import EXCLUSION_NAMES, PAGE_CAUSE_LABELS, TIER_NAMES
-from monitor.present.charts import latency_chart
 from monitor.present.language import Language, language
 from monitor.present.text import has_arabic_script, one_line
 from monitor.sla.report import iso_utc, shown_days

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import insert
 
 from monitor import actions
-from monitor.http.cache import PageCache, Rendered
+from monitor.http.cache import CachedPage, PageCache
 from monitor.store import Database, history, incidents
 from monitor.store.models import IncidentUpdate
 from tests.http.site import Site, StoppedClock, serve
@@ -150,8 +150,8 @@ async def test_a_customer_page_changes_with_its_incident(stopped: Site) -> None:
 async def test_the_memory_kept_stays_under_its_bound() -> None:
     cache = PageCache(max_bytes=10_000)
 
-    async def render(size: int) -> Rendered:
-        return Rendered(b"x" * size, "text/html")
+    async def render(size: int) -> CachedPage:
+        return CachedPage(b"x" * size, "text/html")
 
     for number in range(10):
         await cache.page(("page", number), 1, lambda: render(3_000))
