@@ -52,7 +52,7 @@ __all__ = [
 T = TypeVar("T")
 
 MAX_BYTES = 32 * 2**20  # the rendered bodies kept, at most
-RECHECK = 0.1  # seconds: how stale a page may be after another process's write
+RECHECK = 0.5  # seconds: how stale a page may be after another process's write
 
 
 def etag_of(body: bytes) -> str:
