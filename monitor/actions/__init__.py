@@ -84,6 +84,7 @@ Customers, the status page and the configuration (:mod:`.customers`, :mod:`.stat
 
     customer_overview(db, settings, *, customer, now) -> CustomerOverview
     public_status(db, settings, *, now) -> PublicStatus
+    pages_version(db, settings, *, customer=None) -> object  (changes with what they show)
     public_history(db, settings, *, now, days=90) -> (incidents, windows)
     public_incident(db, settings, *, incident_id, now) -> PublicIncident (public only)
     check_config(config, source=None) -> ConfigCheck;  check_config_text(text) -> ConfigCheck
@@ -176,6 +177,7 @@ if TYPE_CHECKING:
     from monitor.actions.status import (
         PublicIncident,
         PublicStatus,
+        pages_version,
         public_history,
         public_incident,
         public_status,
@@ -272,6 +274,7 @@ _MODULE_OF = {
     "month_report": "reports",
     "month_summary": "summary",
     "open_ticket": "tickets",
+    "pages_version": "status",
     "public_history": "status",
     "public_status": "status",
     "remind": "statement_runs",
@@ -377,6 +380,7 @@ __all__ = [
     "month_report",
     "month_summary",
     "open_ticket",
+    "pages_version",
     "post_update",
     "public_history",
     "public_incident",

@@ -20,6 +20,12 @@ show: the provider's shared services, never a customer's name or project.
 * The *90-day bars* are :func:`monitor.sla.daily_states`: outages of any cause; unknown
   time as the reports read it (the monitor blind, R-M2; before the daemon first ran,
   between its runs, R-M3) shown as unknown, never as up.
+* *Uptime* over the last 24 hours, 7, 30 and 90 days (:func:`monitor.sla.span_uptime`):
+  outages of any cause, as the bars count them, with the unknown time apart (in the
+  span's length, as R-M6 keeps it in a month's; never counted as up or down).
+* The *response-time charts* (24 hours, 7 days) are each whole hour's mean latency
+  from the hourly roll-ups (R-M7), up to the last whole hour; an hour without a
+  measured result (not monitored, retention merged it into a day) is a gap, not zero.
 * Public *timelines* are typed facts (started, detected, cause recorded, resolved) and
   the operators' *updates* (``incident update``: a status and a message written for the
   public): operators' notes and the reasons given for cause changes are never shown, as
@@ -62,12 +68,14 @@ from monitor.sla import (
     CustomerInput,
     DayStatus,
     Interval,
+    Uptime,
     compute_month,
     daily_states,
     local_days,
     month_containing,
+    span_uptime,
 )
-from monitor.store import history, incidents, maintenance, unknown
+from monitor.store import history, incidents, maintenance, unknown, versions
 from monitor.store.incidents import CauseStep, IncidentRecord, UpdateRecord
 from monitor.store.maintenance import WindowRecord
 
@@ -75,9 +83,13 @@ if TYPE_CHECKING:
     from monitor.store import Database
 
 __all__ = [
+    "CHART_SPANS",
     "HISTORY_DAYS",
     "PUBLIC_KINDS",
     "SERVICE_STATES",
+    "UPTIME_SPANS",
+    "LatencyPoint",
+    "LatencySeries",
     "ProjectsSummary",
     "PublicIncident",
     "PublicService",
@@ -86,6 +98,8 @@ __all__ = [
     "PublicWindow",
     "ServiceState",
     "TimelineEntry",
+    "UptimeSpan",
+    "pages_version",
     "public_history",
     "public_incident",
     "public_status",
@@ -93,6 +107,9 @@ __all__ = [
 ]
 
 HISTORY_DAYS = 90
+#: The uptime spans each public service shows, and its response-time charts' (hours).
+UPTIME_SPANS = (("24h", 24), ("7d", 7 * 24), ("30d", 30 * 24), ("90d", 90 * 24))
+CHART_SPANS = (("24h", 24), ("7d", 7 * 24))
 PUBLIC_KINDS = ("web_panel", "mobile_api")
 
 ServiceState = Literal[
@@ -158,6 +175,31 @@ class PublicWindow:
 
 
 @dataclass(frozen=True)
+class UptimeSpan:
+    span: str  # "24h", "7d", "30d", "90d"
+    start: dt.datetime
+    uptime: Uptime
+
+
+@dataclass(frozen=True)
+class LatencyPoint:
+    hour: dt.datetime  # its start
+    mean_ms: float | None  # None: no measured result in that hour
+
+
+@dataclass(frozen=True)
+class LatencySeries:
+    span: str  # "24h", "7d"
+    start: dt.datetime  # the first hour's start
+    end: dt.datetime  # the last whole hour's end
+    points: tuple[LatencyPoint, ...]  # every hour, oldest first
+
+    @property
+    def measured(self) -> list[float]:
+        return [p.mean_ms for p in self.points if p.mean_ms is not None]
+
+
+@dataclass(frozen=True)
 class PublicService:
     id: str
     name: str
@@ -167,6 +209,8 @@ class PublicService:
     month_availability_percent: Decimal  # exact; shown rounded down (R-M6)
     month_downtime_seconds: int
     days: tuple[DayStatus, ...]
+    uptime: tuple[UptimeSpan, ...] = ()  # UPTIME_SPANS, in order
+    latency: tuple[LatencySeries, ...] = ()  # CHART_SPANS, in order
 
 
 @dataclass(frozen=True)
@@ -318,7 +362,10 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
     public = public_service_ids(topology)
     today = now.astimezone(ZoneInfo(tz)).date()
     days = local_days(today, HISTORY_DAYS, tz)
-    since = days[0].span.start
+    shown_since = days[0].span.start  # the bars' and the history's first day
+    since = min(shown_since, now - dt.timedelta(hours=UPTIME_SPANS[-1][1]))
+    hour = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    chart_since = hour - dt.timedelta(hours=CHART_SPANS[-1][1])
     period = month_containing(now, calendar, tz)  # type: ignore[arg-type]
     tolerance = settings.monitor.unknown_after
     async with db.reading() as tx:
@@ -330,6 +377,7 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
             tx, since - dt.timedelta(seconds=tolerance), now + _FAR)
         monitoring_since = await unknown.first_session_start(tx)
         probes = await history.latest_states(tx, public)
+        rollups = await history.latency_hours(tx, public, chart_since, hour)
         shown_ids = [i.id for i in [*open_now, *found] if i.service_id in public]
         steps = await incidents.cause_history(tx, shown_ids)
         posted = await incidents.updates(tx, shown_ids)
@@ -367,6 +415,11 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
             service_id, _name(topology, service_id), topology.services[service_id].kind,
             state, state_since, month.availability_percent, month.downtime_seconds,
             tuple(daily_states(days, outages, kept, unseen_days, now=now)),
+            tuple(UptimeSpan(name, now - dt.timedelta(hours=hours), span_uptime(
+                Interval(now - dt.timedelta(hours=hours), now), outages, unseen_days, now=now))
+                for name, hours in UPTIME_SPANS),
+            tuple(_latency(name, hour, hours, [r for r in rollups if r.target_id == service_id])
+                  for name, hours in CHART_SPANS),
         ))
     projects = _projects(topology, states)
     shown = [s.state for s in services]
@@ -380,7 +433,7 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
         return _public_incident(topology, incident, steps.get(incident.id, ()),
                                 posted.get(incident.id, ()))
 
-    ended = [i for i in found if i.end is not None and i.end > since]
+    ended = [i for i in found if i.end is not None and i.end > shown_since]
     return PublicStatus(
         provider=settings.provider.name,
         timezone=tz,
@@ -396,11 +449,26 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
         past_incidents=tuple(public_incident(i) for i in sorted(
             ended, key=lambda i: (i.end or now, i.id), reverse=True)),
         past_maintenance=tuple(_public_window(topology, w, now) for w in sorted(
-            (w for w in windows if since < w.end <= now),
+            (w for w in windows if shown_since < w.end <= now),
             key=lambda w: (w.end, w.id), reverse=True)),
         blind_since=min(blind) if blind else None,
         monitoring_since=monitoring_since,
     )
+
+
+def _latency(span: str, end: dt.datetime, hours: int,
+             rollups: Sequence[history.RollupRecord]) -> LatencySeries:
+    """The ``hours`` whole hours before ``end``, each its mean latency over the results
+    measured in it (the roll-up's histogram counts them)."""
+    by_hour = {r.hour.astimezone(dt.UTC): r for r in rollups}
+    start = end - dt.timedelta(hours=hours)
+    points = []
+    for number in range(hours):
+        at = start + dt.timedelta(hours=number)
+        found = by_hour.get(at)
+        measured = sum(int(v) for v in found.buckets.values()) if found is not None else 0
+        points.append(LatencyPoint(at, found.sum_ms / measured if found and measured else None))
+    return LatencySeries(span, start, end, tuple(points))
 
 
 def _indicator(
@@ -460,3 +528,17 @@ async def public_incident(
                                         posted.get(incident_id, ()))
     raise InputError("incident_id", incident_id, "the id of a public incident (see the "
                      "status page's history)")
+
+
+async def pages_version(db: Database, settings: Settings, *,
+                        customer: str | None = None) -> object:
+    """What the public pages (or ``customer``'s page) show has changed when this has: the
+    rows they read (:func:`monitor.store.versions.pages_version`) with the latest probe
+    state of each service they show. The pages' cache renders a page again only then
+    (or when the minute or the settings change: :mod:`monitor.http.cache`)."""
+    topology = settings.topology
+    shown = set(public_service_ids(topology))
+    if customer is not None and customer in topology.customers:
+        shown |= topology.dependencies(customer)
+    async with db.reading() as tx:
+        return await versions.pages_version(tx, sorted(shown))

@@ -13,6 +13,7 @@ from monitor.actions.links import LinkKeys
 from monitor.clock import Clock
 from monitor.config import Settings
 from monitor.http.auth import TokenSet
+from monitor.http.cache import PageCache
 from monitor.store import Database
 
 __all__ = ["WEB", "Web"]
@@ -30,6 +31,8 @@ class Web:
     running: dict[str, asyncio.Lock] = field(default_factory=dict)
     # The running configuration's check, with the settings it was made for (api.py).
     running_check: tuple[Settings, Any] | None = None
+    # The public pages and customers' pages as rendered, until what they show changes.
+    pages: PageCache = field(default_factory=PageCache)
 
     @property
     def public_url(self) -> str:

@@ -20,6 +20,8 @@ says when it expired, a tampered one only that it is not valid.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any, Literal
 from urllib.parse import parse_qs
@@ -30,17 +32,22 @@ from aiohttp import web
 from monitor import actions
 from monitor.actions.links import COOKIE, LinkCheck
 from monitor.errors import InputError
+from monitor.http.cache import CachedPage, off_loop
 from monitor.http.context import Web
 from monitor.http.routing import BODY_LIMIT, Call, authenticate, parse_id, read_limited
 from monitor.notify.contract import ContractMailer
+from monitor.present.html import render
 from monitor.present.language import N_, Language
 from monitor.sla import claim_deadline, claim_in_time, month_ended
+from monitor.store import Database
 
 __all__ = ["claim_form", "claim_page", "customer_page", "incident_page", "static_file",
            "status_page"]
 
 STATIC = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
 PUBLIC_PAGES = ("status.html", "incident.html")
+# Where a customer's cached page holds its claim form's CSRF token (put in per request).
+CSRF_SLOT = "csrf-slot-" + secrets.token_hex(16)
 
 
 def _page(request: web.Request, context: Web, template: str, http_status: int = 200,
@@ -77,31 +84,74 @@ def _reader(context: Web, customer: str) -> Language:
     return context.settings.reader(customer if known else None)
 
 
+async def cached(call: Call, key: tuple[object, ...],
+                 render_page: Callable[[Database], Awaitable[CachedPage]],
+                 customer: str | None = None) -> CachedPage:
+    """The page ``key`` (its kind, what it is of, its language) as rendered for what the
+    public pages (or ``customer``'s page) show now: from the pages' cache
+    (:mod:`monitor.http.cache`), else ``render_page(db)`` once, off the event loop
+    (:func:`~monitor.http.cache.off_loop`: ``db`` is that thread's handle)."""
+    context = call.web
+    settings = context.settings
+    rows = await context.pages.version(
+        ("customer", customer) if customer is not None else ("public",), context.db.writes,
+        lambda: actions.pages_version(context.db, settings, customer=customer))
+    minute = context.clock.now().replace(second=0, microsecond=0)
+    return await context.pages.page(key, (rows, minute, settings, context.public_url),
+                                    lambda: off_loop(context.db, render_page))
+
+
+def rendered(context: Web, template: str, http_status: int = 200, *,
+             reader: Language | None = None, cache: str = "no-cache",
+             **values: Any) -> CachedPage:
+    """``template`` rendered for the pages' cache (in its worker thread)."""
+    settings = context.settings
+    chosen = reader or settings.reader()
+    text = render(template, timezone=settings.timezone, calendar=settings.calendar,
+                  language=chosen, **{"refresh": None, **values})
+    return CachedPage(text.encode("utf-8"), "text/html", http_status,
+                    (("Content-Language", chosen.code), ("Cache-Control", cache)))
+
+
 async def status_page(call: Call) -> web.StreamResponse:
     """``/``: the provider's shared services, open incidents, announced maintenance."""
     context = call.web
-    status = await actions.public_status(context.db, context.settings, now=context.clock.now())
-    return _page(call.request, context, "status.html", status=status,
-                 refresh=context.settings.status_page.refresh)
+
+    async def page(db: Database) -> CachedPage:
+        status = await actions.public_status(db, context.settings, now=context.clock.now())
+        return rendered(context, "status.html", status=status,
+                              refresh=context.settings.status_page.refresh)
+
+    found = await cached(call, ("status", context.settings.reader().code), page)
+    return found.response(call.request)
 
 
 async def incident_page(call: Call) -> web.StreamResponse:
     """``/incidents/ID``: one incident of a public service, its timeline and the operators'
     updates. Any other id (a customer's project, none) is the same 404."""
     context = call.web
-    now = context.clock.now()
     incident_id = parse_id(call.path("incident_id"))
-    try:
-        if incident_id is None:
-            raise InputError("incident_id", call.path("incident_id"), "a public incident id")
-        incident = await actions.public_incident(context.db, context.settings,
-                                                 incident_id=incident_id, now=now)
-    except InputError:
+    if incident_id is None:
         return message(call.request, context, 404, N_("No such incident"),
                        N_("There is no public incident at this address."))
-    return _page(call.request, context, "incident.html", incident=incident,
-                 provider=context.settings.provider.name, generated_at=now,
-                 refresh=context.settings.status_page.refresh)
+
+    async def page(db: Database) -> CachedPage:
+        now = context.clock.now()
+        try:
+            incident = await actions.public_incident(db, context.settings,
+                                                     incident_id=incident_id, now=now)
+        except InputError:
+            reader = context.settings.reader()
+            return rendered(
+                context, "message.html", 404, cache="no-store",
+                title=reader.gettext(N_("No such incident")),
+                paragraphs=[reader.gettext(N_("There is no public incident at this address."))])
+        return rendered(context, "incident.html", incident=incident,
+                              provider=context.settings.provider.name, generated_at=now,
+                              refresh=context.settings.status_page.refresh)
+
+    found = await cached(call, ("incident", incident_id, context.settings.reader().code), page)
+    return found.response(call.request)
 
 
 async def static_file(call: Call) -> web.StreamResponse:
@@ -155,7 +205,28 @@ async def customer_page(call: Call) -> web.StreamResponse:
     if who == "other" or customer not in context.settings.topology.customers:
         return message(request, context, 404, N_("No such customer"),
                        N_("There is no customer page at this address."))
-    return await _customer(call, customer)
+    # Allowed: this customer's page, from the cache under this customer's key. A session's
+    # page has the claim form, its CSRF token put in per request (the rest is the same).
+    csrf = _csrf(call, customer)
+    settings = context.settings
+
+    async def page(db: Database) -> CachedPage:
+        overview = await actions.customer_overview(db, settings, customer=customer,
+                                                   now=context.clock.now())
+        policy = settings.policy
+        reader = settings.reader(customer)
+        return rendered(
+            context, "customer.html", reader=reader, cache="no-store", overview=overview,
+            claim_refused=None, claim_window=reader.duration(policy.claim_deadline_seconds),
+            decision_window=reader.duration(policy.decision_deadline_seconds),
+            csrf=CSRF_SLOT if csrf else "")
+
+    found = await cached(call, ("customer", customer, settings.reader(customer).code,
+                                bool(csrf)), page, customer=customer)
+    if csrf:
+        found = CachedPage(found.body.replace(CSRF_SLOT.encode("ascii"), csrf.encode("ascii")),
+                         found.content_type, found.status, found.headers)
+    return found.response(request)
 
 
 async def _customer(call: Call, customer: str, status: int = 200,

@@ -13,22 +13,29 @@ fields (tools read them).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from monitor import actions
-from monitor.actions.status import PublicIncident, PublicStatus, PublicWindow
+from monitor.actions.status import (
+    PublicIncident,
+    PublicStatus,
+    PublicWindow,
+    public_service_ids,
+)
 from monitor.errors import InputError
+from monitor.http.cache import CachedPage
+from monitor.http.pages import cached
 from monitor.http.routing import Call
 from monitor.present import format_percent
 from monitor.present.html import render
 from monitor.present.labels import PUBLIC_CAUSE_LABELS
 from monitor.present.language import N_, Language
 from monitor.sla.report import iso_utc
+from monitor.store import Database
 
 __all__ = ["availability_badge", "feed", "status_badge", "statuspage_incidents",
            "statuspage_maintenances", "statuspage_status", "statuspage_summary"]
@@ -36,15 +43,9 @@ __all__ = ["availability_badge", "feed", "status_badge", "statuspage_incidents",
 UPDATE_WORDS = {"investigating": N_("investigating"), "identified": N_("identified"),
                 "monitoring": N_("monitoring"), "resolved": N_("resolved")}
 
-def _conditional(request: web.Request, body: bytes, content_type: str,
-                 cache: str) -> web.Response:
-    """``body`` with a strong ETag; ``304`` when the client already has it."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": cache}
-    wanted = request.headers.get("If-None-Match", "")
-    if etag in [tag.strip().removeprefix("W/") for tag in wanted.split(",")] or wanted == "*":
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
+def _conditional(body: bytes, content_type: str, cache: str) -> CachedPage:
+    """``body`` with a strong ETag (``304`` to a client that already has it)."""
+    return CachedPage(body, content_type, headers=(("Cache-Control", cache),))
 
 
 def _incident_entry(incident: PublicIncident, tz: str, calendar: str,
@@ -94,10 +95,16 @@ def _window_entry(window: PublicWindow, tz: str, calendar: str,
 
 async def feed(call: Call) -> web.StreamResponse:
     """``/feed.atom``: the last 90 days' incidents of public services and maintenance."""
+    found = await cached(call, ("feed", call.web.settings.reader().code),
+                         lambda db: _feed(call, db))
+    return found.response(call.request)
+
+
+async def _feed(call: Call, db: Database) -> CachedPage:
     context = call.web
     settings = context.settings
     now = context.clock.now()
-    incidents, windows = await actions.public_history(context.db, settings, now=now)
+    incidents, windows = await actions.public_history(db, settings, now=now)
     tz, calendar = settings.timezone, settings.calendar
     reader = settings.reader()
     entries = [_incident_entry(i, tz, calendar, reader) for i in incidents]
@@ -107,7 +114,7 @@ async def feed(call: Call) -> web.StreamResponse:
     body = render("feed.atom", provider=settings.provider.name, base=context.public_url,
                   updated=updated, entries=entries[:100], language=reader, timezone=tz,
                   calendar=calendar).encode("utf-8")
-    return _conditional(call.request, body, "application/atom+xml", "no-cache")
+    return _conditional(body, "application/atom+xml", "no-cache")
 
 
 # --- Statuspage-compatible JSON ----------------------------------------------------------------
@@ -265,15 +272,15 @@ def _width(text: str) -> int:
     return int(len(text) * 6.5) + 10
 
 
-def _badge(request: web.Request, label: str, text: str, color: str) -> web.Response:
+def _badge(label: str, text: str, color: str) -> CachedPage:
     body = render("badge.svg", label=label, message=text, color=color,
                   label_width=_width(label), message_width=_width(text)).encode("utf-8")
-    return _conditional(request, body, "image/svg+xml", "public, max-age=60")
+    return _conditional(body, "image/svg+xml", "public, max-age=60")
 
 
-async def _service(call: Call) -> tuple[PublicStatus, Any]:
+async def _service(call: Call, db: Database) -> tuple[PublicStatus, Any]:
     context = call.web
-    status = await actions.public_status(context.db, context.settings, now=context.clock.now())
+    status = await actions.public_status(db, context.settings, now=context.clock.now())
     wanted = call.path("service")
     for service in status.services:
         if service.id == wanted:
@@ -282,21 +289,39 @@ async def _service(call: Call) -> tuple[PublicStatus, Any]:
 
 
 async def status_badge(call: Call) -> web.StreamResponse:
-    _, service = await _service(call)
-    reader = call.web.settings.reader()
-    return _badge(call.request, service.name, reader.gettext(_WORDS[service.state]),
-                  _COLORS[service.state])
+    async def badge(db: Database) -> CachedPage:
+        _, service = await _service(call, db)
+        reader = call.web.settings.reader()
+        return _badge(service.name, reader.gettext(_WORDS[service.state]),
+                      _COLORS[service.state])
+
+    return await _cached_badge(call, "status", badge)
 
 
 async def availability_badge(call: Call) -> web.StreamResponse:
-    status, service = await _service(call)
-    percent = service.month_availability_percent
-    target = call.web.settings.policy.target_percent
-    color = "#2e7d32" if percent >= target else "#c62828"
-    reader = call.web.settings.reader()
-    calendar = call.web.settings.calendar
-    if reader.code == "en":
-        return _badge(call.request, f"{service.name} {status.month}",
-                      f"{format_percent(percent)}%", color)
-    return _badge(call.request, f"{service.name} {reader.month(status.month, calendar)}",
-                  reader.percent(percent, sign=True), color)
+    async def badge(db: Database) -> CachedPage:
+        status, service = await _service(call, db)
+        percent = service.month_availability_percent
+        target = call.web.settings.policy.target_percent
+        color = "#2e7d32" if percent >= target else "#c62828"
+        reader = call.web.settings.reader()
+        calendar = call.web.settings.calendar
+        if reader.code == "en":
+            return _badge(f"{service.name} {status.month}", f"{format_percent(percent)}%",
+                          color)
+        return _badge(f"{service.name} {reader.month(status.month, calendar)}",
+                      reader.percent(percent, sign=True), color)
+
+    return await _cached_badge(call, "availability", badge)
+
+
+async def _cached_badge(call: Call, kind: str,
+                        badge: Callable[[Database], Awaitable[CachedPage]]) -> web.StreamResponse:
+    """A badge of a public service, from the pages' cache; an id that is not one is the
+    InputError it always was (before the cache: no key for every id tried)."""
+    wanted = call.path("service")
+    if wanted not in public_service_ids(call.web.settings.topology):
+        raise InputError("service", wanted,
+                         "a public service id (the web panel, the mobile API)")
+    found = await cached(call, ("badge", kind, wanted, call.web.settings.reader().code), badge)
+    return found.response(call.request)

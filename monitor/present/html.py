@@ -57,6 +57,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from monitor.present.charts import latency_chart
 from monitor.present.formats import (
     format_days,
     format_time,
@@ -178,6 +179,7 @@ def environment() -> Environment:
         one_line=one_line,
     )
     env.globals["rtl"] = has_arabic_script
+    env.globals["latency_chart"] = latency_chart
     env.globals["page_cause_labels"] = PAGE_CAUSE_LABELS
     env.globals["tier_names"] = TIER_NAMES
     env.globals["exclusion_names"] = EXCLUSION_NAMES

@@ -83,7 +83,16 @@ from monitor.sla.eligibility import (
     unsupported_version,
 )
 from monitor.sla.engine import compute_month
-from monitor.sla.history import DAY_STATES, DayState, DayStatus, LocalDay, daily_states, local_days
+from monitor.sla.history import (
+    DAY_STATES,
+    DayState,
+    DayStatus,
+    LocalDay,
+    Uptime,
+    daily_states,
+    local_days,
+    span_uptime,
+)
 from monitor.sla.inputs import (
     CAUSES,
     Cause,
@@ -175,6 +184,7 @@ __all__ = [
     "SessionInput",
     "TicketInput",
     "Tier",
+    "Uptime",
     "Vote",
     "balance",
     "blind_everywhere",
@@ -222,6 +232,7 @@ __all__ = [
     "reminder_owed",
     "review_grants",
     "seconds_between",
+    "span_uptime",
     "split_by_month",
     "statement_due",
     "statement_withheld",

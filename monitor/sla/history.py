@@ -24,12 +24,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Literal
 
 from monitor.sla.calendar import zone
 from monitor.sla.intervals import Interval, clip, subtract, total_seconds, union, whole_second
 
-__all__ = ["DAY_STATES", "DayState", "DayStatus", "LocalDay", "daily_states", "local_days"]
+__all__ = ["DAY_STATES", "DayState", "DayStatus", "LocalDay", "Uptime", "daily_states",
+           "local_days", "span_uptime"]
 
 DayState = Literal["up", "down", "maintenance", "unknown"]
 DAY_STATES: tuple[DayState, ...] = ("up", "down", "maintenance", "unknown")
@@ -106,3 +108,46 @@ def daily_states(
         statuses.append(DayStatus(local.day, start, end, state, down_seconds,
                                   maintenance_seconds, unknown_seconds))
     return statuses
+
+
+@dataclass(frozen=True, slots=True)
+class Uptime:
+    """A span's uptime as a status page shows it (the last 24 hours, 7, 30 or 90 days):
+    outages of any cause, as the bars count them, and the unknown time apart (R-M3:
+    never up, never down)."""
+
+    seconds: int  # the span's length, up to now
+    down_seconds: int
+    unknown_seconds: int  # unseen time not covered by an outage
+
+    @property
+    def percent(self) -> Decimal:
+        """(length - down) / length x 100, exact: unknown time stays in the length, as
+        R-M6 keeps it in the month's (round only for display)."""
+        if self.seconds <= 0:
+            return Decimal(100)
+        return Decimal(self.seconds - self.down_seconds) * 100 / Decimal(self.seconds)
+
+
+def span_uptime(
+    span: Interval, outages: Iterable[Interval], unknown: Iterable[Interval], *, now: datetime
+) -> Uptime:
+    """``span``'s uptime up to ``now`` from the service's outages (open ones ended at
+    ``now``) and the monitor's unknown time, read as :func:`daily_states` reads a day.
+
+    >>> from datetime import UTC
+    >>> day = Interval(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
+    >>> down = [Interval(datetime(2026, 3, 1, 10, tzinfo=UTC), datetime(2026, 3, 1, 11, tzinfo=UTC))]
+    >>> unseen = [Interval(datetime(2026, 3, 1, 10, 30, tzinfo=UTC),
+    ...                    datetime(2026, 3, 1, 12, tzinfo=UTC))]
+    >>> found = span_uptime(day, down, unseen, now=day.end)
+    >>> (found.down_seconds, found.unknown_seconds, f"{found.percent:.3f}")
+    (3600, 3600, '95.833')
+    """
+    end = min(span.end, whole_second(now))
+    if end <= span.start:
+        return Uptime(0, 0, 0)
+    judged = Interval(span.start, end)
+    down = clip(union(outages), judged)
+    unseen = subtract(clip(union(unknown), judged), down)
+    return Uptime(judged.seconds, total_seconds(down), total_seconds(unseen))

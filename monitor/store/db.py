@@ -345,6 +345,11 @@ def _availability(where: str) -> Availability:
         return found
 
 
+#: Write transactions committed in this process, per database (every handle on it): the
+#: pages' cache reads its rows again after one (:mod:`monitor.http.cache`).
+_WRITES: dict[str, int] = {}
+
+
 #: Checked at the start of every write transaction of the current task (and the tasks it
 #: starts): a cluster's leader-only job, whose every write holds the leader lease at its
 #: epoch (:func:`guarded`).
@@ -409,12 +414,19 @@ class Database:
         self.application_name = application_name
         self._sessions = session_factory(engine)
         # Shared by every handle on this database in the process (a sibling on a thread too).
-        self.availability = _availability(self.where())
+        self._where = self.where()
+        self.availability = _availability(self._where)
         # The write transaction the current task is inside, if any (joined, not nested).
         # A task created inside it inherits the variable; the owner check keeps it out.
         self._current: contextvars.ContextVar[tuple[object, AsyncSession] | None] = (
             contextvars.ContextVar(f"transaction-{id(self)}", default=None)
         )
+
+    @property
+    def writes(self) -> int:
+        """How many write transactions this process committed on this database (through
+        any handle): a cache of what was read can tell that it may be stale."""
+        return _WRITES.get(self._where, 0)
 
     def _joined(self) -> AsyncSession | None:
         current = self._current.get()
@@ -495,6 +507,9 @@ class Database:
         except BaseException as exc:
             self._failed(exc)
             raise
+        finally:
+            # Counted even when it failed: a commit may have happened before the error.
+            _WRITES[self._where] = _WRITES.get(self._where, 0) + 1
         self.availability.answered()
 
     @asynccontextmanager

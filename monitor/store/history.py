@@ -27,6 +27,7 @@ __all__ = [
     "RollupRecord",
     "add_failures",
     "insert_runs",
+    "latency_hours",
     "latest_runs",
     "latest_states",
     "rollups_since",
@@ -122,6 +123,27 @@ async def latest_states(
 
 async def rollups_since(tx: Tx, since: dt.datetime) -> list[RollupRecord]:
     rows = await tx.scalars(select(LatencyRollup).where(LatencyRollup.hour >= since))
+    return [
+        RollupRecord(
+            r.target_id, r.hour, r.count, r.failures, r.sum_ms, r.min_ms, r.max_ms, r.buckets or {}
+        )
+        for r in rows
+    ]
+
+
+async def latency_hours(
+    tx: Tx, target_ids: Sequence[str], since: dt.datetime, until: dt.datetime
+) -> list[RollupRecord]:
+    """The hourly roll-ups of ``target_ids`` for the hours starting in [since, until), by
+    target and hour (the status page's response-time charts)."""
+    if not target_ids:
+        return []
+    rows = await tx.scalars(
+        select(LatencyRollup)
+        .where(LatencyRollup.target_id.in_(list(target_ids)),
+               LatencyRollup.hour >= since, LatencyRollup.hour < until)
+        .order_by(LatencyRollup.target_id, LatencyRollup.hour)
+    )
     return [
         RollupRecord(
             r.target_id, r.hour, r.count, r.failures, r.sum_ms, r.min_ms, r.max_ms, r.buckets or {}
