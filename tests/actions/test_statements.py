@@ -16,10 +16,11 @@ from prometheus_client import CollectorRegistry
 
 from monitor import actions
 from monitor.clock import FakeClock
+from monitor.config import Settings, parse_config
 from monitor.errors import InputError
 from monitor.notify import Notifier
 from monitor.notify.contract import ContractMailer
-from monitor.present.statement import statement_csv, statement_html
+from monitor.present.statement import statement_csv, statement_html, summary_html
 from monitor.store import Database
 from monitor.store.models import (
     OutboxAttachment,
@@ -30,7 +31,7 @@ from monitor.store.models import (
 from monitor.testing.smtp import SMTPSink
 from tests.support import rows
 
-from .statements_world import BITA, NOW, at, record_october, settings
+from .statements_world import BITA, NOW, at, record_october, settings, yaml
 
 SETTINGS = settings()
 MAIL = ContractMailer(SETTINGS, NOW)
@@ -265,3 +266,19 @@ async def test_csv_keeps_formula_like_text_as_text_and_html_escapes_it(db: Datab
     html = statement_html(s)
     assert "=HYPERLINK(&#34;http://x&#34;)&lt;b&gt;" in html
     assert ")<b>" not in html
+
+
+
+async def test_the_operators_summary_stays_english_and_left_to_right(db: Database) -> None:
+    """The operators' monthly summary is an operators' view (SPEC section 7): English and
+    left to right even for a Persian provider with a Persian name; the name keeps its own
+    direction inside it."""
+    text = yaml().replace("name: Rabit Hosting, timezone: UTC, calendar: gregorian,",
+                          "name: میزبانی رابیت, timezone: UTC, calendar: gregorian, language: fa,")
+    persian = Settings.from_config(parse_config(text))
+    await record_october(db, persian)
+    summary = await actions.month_summary(db, persian, month="2026-10", now=NOW)
+    page = summary_html(summary)
+    assert '<html lang="en" dir="ltr">' in page
+    assert '<bdi class="fa" dir="rtl" lang="fa">میزبانی رابیت</bdi>' in page
+    assert "SLA summary for 2026-10" in page
