@@ -105,8 +105,8 @@ def statement(style: Style, s: Statement) -> Rendered:
     if corrected:
         assert s.corrects is not None
         blocks += [Para(_("This corrected statement replaces the one of revision "
-                          "%(revision)s: records of the month changed after it was sent "
-                          "(R-C3). What changed for you:") % {
+                          "%(revision)s: records of the month changed after it was sent. "
+                          "What changed for you:") % {
                               "revision": reader.number(s.corrects)}), Items(s.changes)]
     else:
         blocks.append(Para(_("Here is your SLA statement for %(month)s, also attached as PDF "
@@ -151,7 +151,7 @@ def claim_reminder(style: Style, s: Statement) -> Rendered:
     month = reader.month(s.month, s.calendar)
     intro = _("Your SLA statement for %(month)s (revision %(revision)s) shows a service "
               "credit of %(credit)s. It is granted only when you claim it, and claims for "
-              "the month close at the deadline below (R-C1).")
+              "the month close at the deadline below.")
     return _customer(
         style,
         s.customer_name,
