@@ -61,6 +61,7 @@ __all__ = [
     "load_link_keys",
     "new_link_key",
     "page_link",
+    "public_base",
     "unavailable_link_key",
 ]
 
@@ -248,8 +249,13 @@ def page_link(
     if until is not None and until > expires:
         expires = until
     expires = expires.replace(microsecond=0)
-    base = settings.http.public_url or "http://" + settings.http.listen
-    return PageLink(customer, customer_link(base, keys, customer, expires) + fragment, expires)
+    return PageLink(customer, customer_link(public_base(settings), keys, customer, expires)
+                    + fragment, expires)
+
+
+def public_base(settings: Settings) -> str:
+    """Where links point: ``http.public_url``, else the address the daemon listens on."""
+    return (settings.http.public_url or "http://" + settings.http.listen).rstrip("/")
 
 
 def claim_form_link(

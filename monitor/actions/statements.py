@@ -298,8 +298,9 @@ def _credit(line: CreditLine, record: CustomerReport, reader: Language) -> Credi
         for kind, ids in found if ids)
     what = _(_CREDITS[line.rule]) if line.rule in _CREDITS else line.rule
     if line.rule == "R-T1" and record.tier:
-        what = _("tier %(tier)s: counted downtime reached the tier while availability was "
-                 "below the target") % {"tier": _(TIER_NAMES.get(record.tier, record.tier))}
+        what = _("%(tier)s of service credit: counted downtime reached the tier while "
+                 "availability was below the target") % {
+                     "tier": _(TIER_NAMES.get(record.tier, record.tier))}
     return CreditRow(line.rule, what, line.days, line.amount, evidence)
 
 
@@ -317,10 +318,10 @@ def _no_credit(
             for site in configured.sites if site.paid_until is not None)
         return _("your subscription had lapsed for non-payment when the month began "
                  "(paid: %(paid)s); service credits do not accrue while a subscription is "
-                 "suspended (R-EX5). Renewing it re-activates them (L-2).") % {"paid": paid}
+                 "suspended. Renewing it re-activates them.") % {"paid": paid}
     if rule == "R-EX6":
         return _("you run a self-hosted copy (clone) of the platform, for which the contract "
-                 "grants no service credits (R-EX6).")
+                 "grants no service credits.")
     if rule == "R-EX7":
         supported = settings.provider.supported_versions
         sites = _(", ").join(
@@ -328,7 +329,7 @@ def _no_credit(
             for site in configured.sites
             if site.version is not None and site.version not in supported)
         return _("a site runs a product version we no longer support (%(sites)s; supported: "
-                 "%(supported)s); credits resume once it is upgraded (R-EX7).") % {
+                 "%(supported)s); credits resume once it is upgraded.") % {
                      "sites": sites, "supported": _(", ").join(supported)}
     return None
 
@@ -362,7 +363,7 @@ def _how_to_claim(
            "that you claim the service credit for %(month)s (statement revision "
            "%(revision)s); name %(where)s.")) % figures,
         _("We confirm receipt by e-mail by the end of the next business day and decide within "
-          "%(days)s days (R-C1); an approved credit extends your service from one month "
+          "%(days)s days; an approved credit extends your service from one month "
           "after the approval.") % {
               "days": reader.number(settings.policy.decision_deadline_seconds // 86400)},
     ]

@@ -21,7 +21,7 @@ from monitor.actions.common import iso_utc
 from monitor.actions.inputs import month_inputs
 from monitor.config import Settings
 from monitor.present.statement import Summary, SummaryRow
-from monitor.present.text import has_arabic_script, one_line
+from monitor.present.text import one_line
 from monitor.store import Database, claims, reports
 from monitor.store import outbox as queued
 from monitor.store import statements as stored
@@ -92,5 +92,4 @@ async def month_summary(
         computed_at=now,
         money=tuple((currency, value, refunds)
                     for currency, (value, refunds) in sorted(money.items())),
-        rtl=has_arabic_script(settings.provider.name),
     )

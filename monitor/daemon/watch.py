@@ -334,7 +334,17 @@ class Watch:
         self.book.add(target.id, event)
 
     async def _apply(self, target: Target, event: Event) -> None:
-        """Hand a change to the journal: written and announced in order, retried until it is."""
+        """Hand a change to the journal: written and announced in order, retried until it is.
+        An opening first stores the failures recorded so far: the one that opened it is
+        what the operators' outage e-mail says (:mod:`monitor.notify.duties`)."""
+        if isinstance(event, Opened):
+            try:
+                await asyncio.shield(self.recorder.flush())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # kept for the next flush; the e-mail says it is not stored yet
+                log.warning("probe failures not stored before an outage e-mail",
+                            extra={"target": target.id})
         self.book.add(target.id, event)
 
     async def _check_canaries(self) -> None:

@@ -21,6 +21,7 @@ from monitor.actions.inputs import ticket_input
 from monitor.config import Settings
 from monitor.notify import templates
 from monitor.notify.layout import Style
+from monitor.notify.leads import Leads
 from monitor.notify.messages import one_line
 from monitor.notify.outbox import Draft, enqueue
 from monitor.notify.sending import Envelope
@@ -47,6 +48,7 @@ class ContractMailer:
         provider = settings.provider
         self.style = Style(provider.name, provider.timezone, provider.calendar)
         self.envelope = Envelope.of(settings)
+        self.leads = Leads(settings)
 
     def _to(self, customer_id: str) -> tuple[str, ...]:
         return (self.settings.topology.customers[customer_id].contacts.technical.email,)
@@ -58,8 +60,9 @@ class ContractMailer:
         return tuple(dict.fromkeys(found))
 
     def _style(self, customer_id: str) -> Style:
-        """The style of ``customer_id``'s e-mails: in the language it reads (SPEC 7)."""
-        return self.style.reading(self.settings.reader(customer_id))
+        """The style of ``customer_id``'s e-mails: in the language it reads (SPEC 7),
+        leading to its own page (:mod:`monitor.notify.leads`)."""
+        return self.leads.customer_style(self.style, customer_id, self.now)
 
     def _name(self, customer_id: str) -> str:
         return self.settings.topology.customers[customer_id].name

@@ -29,17 +29,18 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from monitor.clock import Clock
-from monitor.config.schema import Customer
+from monitor.config.schema import Customer, HTTPProbe
 from monitor.config.settings import Settings
 from monitor.errors import InputError
 from monitor.notify import templates
 from monitor.notify.layout import Rendered, Style
+from monitor.notify.leads import Leads
 from monitor.notify.messages import is_operator_kind, one_line
 from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.outbox import Draft, enqueue
 from monitor.notify.sending import Envelope
 from monitor.sla import IneligibleRule, ineligible
-from monitor.store import claims, incidents, maintenance, tickets
+from monitor.store import claims, history, incidents, maintenance, tickets
 from monitor.store import outbox as stored
 from monitor.store.incidents import IncidentRecord
 from monitor.store.outbox import QueuedMessage
@@ -86,6 +87,7 @@ class Duties:
         provider = settings.provider
         self.style = Style(provider.name, provider.timezone, provider.calendar)
         self.operators = tuple(dict.fromkeys(provider.operators))
+        self.leads = Leads(settings)
 
     # --- who -----------------------------------------------------------------------------------
 
@@ -97,8 +99,17 @@ class Duties:
 
     def reader_style(self, customer_id: str) -> Style:
         """The style of ``customer_id``'s e-mails: in the language it reads (SPEC section 7);
-        the operators' keep :attr:`style` (English)."""
-        return self.style.reading(self.settings.reader(customer_id))
+        the operators' keep :attr:`style` (English). With link keys it leads to the
+        customer's own page (:mod:`monitor.notify.leads`)."""
+        return self.leads.customer_style(self.style, customer_id, self.clock.now())
+
+    def probed(self, target_id: str) -> str | None:
+        """What the operators read as the probed address (redacted where it is shown)."""
+        target = self.topology.services.get(target_id) or self.topology.servers.get(target_id)
+        if target is None:
+            return None
+        probe = target.probe
+        return probe.url if isinstance(probe, HTTPProbe) else f"tcp://{probe.host}:{probe.port}"
 
     def customer_label(self, customer_id: str) -> str:
         customer = self.topology.customers.get(customer_id)
@@ -159,13 +170,18 @@ class Duties:
         """Queue the outage e-mails of an incident; idempotent. Returns how many were new."""
         async with self.db.transaction() as tx:
             incident = await _incident(tx, incident_id)
-            drafts = self._outage_drafts(incident)
+            failure = await history.first_failure(
+                tx, incident.service_id, incident.start,
+                incident.detected_at or self.clock.now())
+            drafts = self._outage_drafts(incident, failure)
             added = await enqueue(tx, drafts, now=self.clock.now(), domain=self.envelope.domain)
         self.wake()
         log.info("outage notices queued", extra={"incident_id": incident_id, "queued": added})
         return added
 
-    def _outage_drafts(self, incident: IncidentRecord) -> list[Draft]:
+    def _outage_drafts(
+        self, incident: IncidentRecord, failure: tuple[str, str] | None = None
+    ) -> list[Draft]:
         target = incident.service_id
         service = self.target_label(target)
         told: list[Customer] = []
@@ -186,6 +202,7 @@ class Duties:
                 start=incident.start,
                 detected_at=incident.detected_at,
                 incident_id=incident.id,
+                incident_url=self.leads.incident(incident.id, target),
             ),
             incident_id=incident.id,
         )
@@ -199,6 +216,8 @@ class Duties:
                 incident_id=incident.id,
                 notified=notified,
                 skipped=skipped,
+                failure=failure,
+                url=self.probed(target),
             )
             drafts.append(
                 Draft(
@@ -243,6 +262,7 @@ class Duties:
                 start=incident.start,
                 end=end,
                 incident_id=incident.id,
+                incident_url=self.leads.incident(incident.id, incident.service_id),
             ),
             incident_id=incident.id,
             # Due now; not sent before the outage e-mail it follows while that one is pending

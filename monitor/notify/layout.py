@@ -1,7 +1,7 @@
 """How a template becomes a plain-text part and an HTML part with the same content.
 
 A template (:mod:`monitor.notify.templates`) returns blocks (:class:`Para`,
-:class:`Facts`, :class:`Items`); :func:`compose` renders them twice. The HTML
+:class:`Facts`, :class:`Items`, :class:`Link`); :func:`compose` renders them twice. The HTML
 side is the one Jinja2 environment's ``email.html`` (:mod:`monitor.present.html`,
 autoescape on): it escapes every piece of text, and templates never write markup
 themselves.
@@ -35,7 +35,7 @@ from monitor.present.language import Language, language
 
 _ENGLISH = language("en")
 
-__all__ = ["Block", "Facts", "Items", "Para", "Rendered", "Style", "compose"]
+__all__ = ["Block", "Facts", "Items", "Link", "Para", "Rendered", "Style", "compose"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,16 @@ class Items:
     items: tuple[str, ...]
 
 
-Block = Para | Facts | Items
+@dataclass(frozen=True)
+class Link:
+    """A sentence that leads somewhere: ``label`` then the address, written out in the
+    text part and a link in the HTML part."""
+
+    label: str
+    url: str
+
+
+Block = Para | Facts | Items | Link
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,10 @@ class Style:
     timezone: str = "UTC"
     calendar: str = "gregorian"
     language: Language = field(default=_ENGLISH)
+    #: The reader's own page (a customer's signed link, :mod:`monitor.notify.leads`) and
+    #: when that link stops working; None for operators, or without link keys.
+    page_url: str | None = None
+    page_expires: dt.datetime | None = None
 
     def reading(self, reader: Language) -> Style:
         """This style for a reader of ``reader``'s language."""
@@ -108,6 +121,9 @@ def _text(blocks: list[Block], footer: str) -> str:
     for block in blocks:
         if isinstance(block, Para):
             out.append(textwrap.fill(block.text, width=76, break_long_words=False))
+        elif isinstance(block, Link):  # the address on its own line, whole (clickable)
+            out.append(textwrap.fill(block.label, width=76, break_long_words=False)
+                       + "\n" + block.url)
         elif isinstance(block, Facts):
             width = max((len(label) for label, _ in block.rows), default=0) + 1
             out.append("\n".join(f"{label + ':':<{width}} {value}" for label, value in block.rows))
@@ -122,6 +138,8 @@ def _html(title: str, blocks: list[Block], footer: str, reader: Language) -> str
     shown = [
         {"kind": "para", "text": block.text}
         if isinstance(block, Para)
+        else {"kind": "link", "text": block.label, "url": block.url}
+        if isinstance(block, Link)
         else {"kind": "facts", "rows": block.rows}
         if isinstance(block, Facts)
         else {"kind": "items", "items": block.items}

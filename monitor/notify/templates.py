@@ -24,11 +24,12 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
-from monitor.notify.layout import Block, Facts, Items, Para, Rendered, Style, compose
+from monitor.notify.layout import Block, Facts, Items, Link, Para, Rendered, Style, compose
 from monitor.notify.messages import one_line
 from monitor.present import format_duration
 from monitor.present.labels import DECISIONS
 from monitor.present.statement import Statement, statement_html
+from monitor.redact import redact
 from monitor.sla import seconds_between
 
 __all__ = [
@@ -51,9 +52,26 @@ __all__ = [
 
 
 def _customer(style: Style, name: str, subject: str, blocks: list[Block]) -> Rendered:
+    """A customer's message: the greeting, ``blocks``, and the link to its own page when
+    the style carries one (:mod:`monitor.notify.leads`)."""
     _ = style.language.gettext
     greeting: list[Block] = [Para(_("Dear %(name)s,") % {"name": one_line(name)})]
-    return compose(style, subject, greeting + blocks)
+    return compose(style, subject, greeting + blocks + _own_page(style))
+
+
+def _own_page(style: Style) -> list[Block]:
+    if style.page_url is None or style.page_expires is None:
+        return []
+    _ = style.language.gettext
+    return [Link(_("Your page, with your services, incidents, credit and claims (a link "
+                   "for you alone, valid until %(until)s):") % {
+                       "until": style.time(style.page_expires)}, style.page_url)]
+
+
+def _incident_page(style: Style, url: str | None) -> list[Block]:
+    if url is None:
+        return []
+    return [Link(style.language.gettext("This incident on our status page:"), url)]
 
 
 def _ref(style: Style, number: int) -> str:
@@ -105,8 +123,8 @@ def statement(style: Style, s: Statement) -> Rendered:
     if corrected:
         assert s.corrects is not None
         blocks += [Para(_("This corrected statement replaces the one of revision "
-                          "%(revision)s: records of the month changed after it was sent "
-                          "(R-C3). What changed for you:") % {
+                          "%(revision)s: records of the month changed after it was sent. "
+                          "What changed for you:") % {
                               "revision": reader.number(s.corrects)}), Items(s.changes)]
     else:
         blocks.append(Para(_("Here is your SLA statement for %(month)s, also attached as PDF "
@@ -151,7 +169,7 @@ def claim_reminder(style: Style, s: Statement) -> Rendered:
     month = reader.month(s.month, s.calendar)
     intro = _("Your SLA statement for %(month)s (revision %(revision)s) shows a service "
               "credit of %(credit)s. It is granted only when you claim it, and claims for "
-              "the month close at the deadline below (R-C1).")
+              "the month close at the deadline below.")
     return _customer(
         style,
         s.customer_name,
@@ -178,8 +196,10 @@ def outage(
     start: dt.datetime,
     detected_at: dt.datetime | None,
     incident_id: int,
+    incident_url: str | None = None,
 ) -> Rendered:
-    """R-N1: a full outage of something the customer depends on, sent on detection."""
+    """R-N1: a full outage of something the customer depends on, sent on detection;
+    ``incident_url``: its page on the status page, when it has one."""
     _ = style.language.gettext
     rows = [(_("Incident"), _ref(style, incident_id)), (_("Unavailable"), service)]
     if affected:
@@ -197,6 +217,7 @@ def outage(
                    "depends on.") % {"service": service}),
             Facts(tuple(rows)),
             Para(_("We are working on it and will e-mail you again when service is restored.")),
+            *_incident_page(style, incident_url),
         ],
     )
 
@@ -209,6 +230,7 @@ def recovery(
     start: dt.datetime,
     end: dt.datetime,
     incident_id: int,
+    incident_url: str | None = None,
 ) -> Rendered:
     """The outage is over; the measured duration (R-M1: precise to one probe interval). The
     subject names the service and the customer, as the outage e-mail's does, and the
@@ -231,6 +253,7 @@ def recovery(
                 )
             ),
             Para(_("Times are measured by our probes and are precise to one probe interval.")),
+            *_incident_page(style, incident_url),
         ],
     )
 
@@ -427,9 +450,24 @@ def operator_outage(
     incident_id: int,
     notified: Sequence[str],
     skipped: Sequence[str],
+    failure: tuple[str, str] | None = None,
+    url: str | None = None,
 ) -> Rendered:
-    """Operators' copy of an outage: who is being e-mailed and who is not, and why."""
-    rows = [("Incident", f"#{incident_id}"), ("Target", service), ("Down since", style.time(start))]
+    """Operators' copy of an outage: why the probe failed (``failure``: its class and
+    detail, and the probed ``url``, all redacted), who is being e-mailed and who is not,
+    and why."""
+    rows = [("Incident", f"#{incident_id}"), ("Target", service)]
+    if url is not None:
+        rows.append(("Probed", one_line(redact(url), 300)))
+    if failure is not None:
+        failure_class, detail = failure
+        rows.append(("Failure", one_line(redact(failure_class), 60)))
+        if detail:
+            rows.append(("Detail", one_line(redact(detail), 500)))
+    else:
+        rows.append(("Failure", "not recorded (a manual incident, or the probe's failure "
+                                "was not stored yet)"))
+    rows.append(("Down since", style.time(start)))
     if detected_at is not None:
         rows.append(("Detected at", style.time(detected_at)))
         latency = format_duration(seconds_between(start, detected_at))

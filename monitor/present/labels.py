@@ -1,6 +1,7 @@
 """How each cause of an incident (:data:`monitor.sla.CAUSES`, R-EX2..R-EX4) is named,
 once, for each of its readers: the customer's statement speaks to the customer, the
-operator and customer pages name the rule, the public feed and status JSON say it plainly.
+customer's pages say whether it counts, the public feed and status JSON say it plainly;
+none names a rule id (those stay in the evidence and the operators' views).
 """
 
 from __future__ import annotations
@@ -28,15 +29,17 @@ class _Words(NamedTuple):
 
 _CAUSES: dict[Cause, _Words] = {
     # The pages' words are the catalog's message ids (translated where the page is
-    # rendered, in its reader's language); the rule ids stay out of the translations.
+    # rendered, in its reader's language); no rule id: customers read them.
     # A statement's words are message ids too (English: as they are).
     "provider": _Words(N_("provider"), N_("our service (counted)"), N_("our service")),
-    "customer_request": _Words(N_("your request (R-EX2, excluded)"),
-                               N_("at a customer's request (R-EX2)"), N_("a customer's request")),
-    "customer_action": _Words(N_("your or your users' action (R-EX3, excluded)"),
-                              N_("a customer's own action (R-EX3)"), N_("a customer's action")),
-    "external": _Words(N_("not caused by our service (R-EX4, excluded)"),
-                       N_("outside our service, e.g. a network cut-off (R-EX4)"),
+    "customer_request": _Words(N_("your request (excluded)"),
+                               N_("at a customer's request (excluded)"),
+                               N_("a customer's request")),
+    "customer_action": _Words(N_("your or your users' action (excluded)"),
+                              N_("a customer's own action (excluded)"),
+                              N_("a customer's action")),
+    "external": _Words(N_("not caused by our service (excluded)"),
+                       N_("outside our service, e.g. a network cut-off (excluded)"),
                        N_("outside our service")),
 }
 
@@ -52,7 +55,7 @@ DECISIONS: dict[str, str] = {"approved": N_("approved"), "partly": N_("partly ap
                              "rejected": N_("rejected")}
 #: The credit tiers (R-T1) as the contract names them: a week, two weeks, a month of
 #: service (message ids; the codes stay in the evidence and the operators' views).
-TIER_NAMES: dict[str, str] = {"1w": N_("1w"), "2w": N_("2w"), "1m": N_("1m")}
+TIER_NAMES: dict[str, str] = {"1w": N_("1 week"), "2w": N_("2 weeks"), "1m": N_("1 month")}
 #: The reasons of excluded time (R-EX1..R-EX5) as a statement names them (message ids;
 #: English: the reason's words).
 EXCLUSION_NAMES: dict[str, str] = {

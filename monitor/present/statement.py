@@ -346,7 +346,6 @@ class Summary:
     revision_current: bool  # the figures below are that revision's (inputs unchanged)
     computed_at: dt.datetime
     money: tuple[tuple[str, Decimal, Decimal], ...] = field(default=())  # currency, value, refunds
-    rtl: bool = False
 
     @property
     def credit_days(self) -> Decimal:

@@ -26,6 +26,7 @@ __all__ = [
     "ProbeRunRecord",
     "RollupRecord",
     "add_failures",
+    "first_failure",
     "insert_runs",
     "latency_hours",
     "latest_runs",
@@ -181,6 +182,22 @@ async def add_failures(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
     """Failed or unknown results with their errors: the R-M7 evidence."""
     connection = await tx.connection()
     await connection.execute(insert(ProbeFailure), list(rows))
+
+
+async def first_failure(
+    tx: Tx, target_id: str, start: dt.datetime, until: dt.datetime
+) -> tuple[str, str] | None:
+    """The class and detail of ``target_id``'s first failure stored from ``start`` to
+    ``until`` (the one that opened an incident starting at ``start``, R-M1), at any of its
+    vantages (``ID@VANTAGE``); None when none is stored."""
+    found = (await tx.execute(
+        select(ProbeFailure.failure_class, ProbeFailure.detail)
+        .where((ProbeFailure.target_id == target_id)
+               | ProbeFailure.target_id.startswith(target_id + "@", autoescape=True),
+               ProbeFailure.at >= start, ProbeFailure.at <= until,
+               ProbeFailure.state == "down")
+        .order_by(ProbeFailure.at, ProbeFailure.id).limit(1))).first()
+    return None if found is None else (found[0], found[1])
 
 
 async def upsert_rollups(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:

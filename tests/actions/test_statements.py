@@ -16,10 +16,11 @@ from prometheus_client import CollectorRegistry
 
 from monitor import actions
 from monitor.clock import FakeClock
+from monitor.config import Settings, parse_config
 from monitor.errors import InputError
 from monitor.notify import Notifier
 from monitor.notify.contract import ContractMailer
-from monitor.present.statement import statement_csv, statement_html
+from monitor.present.statement import statement_csv, statement_html, summary_html
 from monitor.store import Database
 from monitor.store.models import (
     OutboxAttachment,
@@ -30,7 +31,7 @@ from monitor.store.models import (
 from monitor.testing.smtp import SMTPSink
 from tests.support import rows
 
-from .statements_world import BITA, NOW, at, record_october, settings
+from .statements_world import BITA, NOW, at, record_october, settings, yaml
 
 SETTINGS = settings()
 MAIL = ContractMailer(SETTINGS, NOW)
@@ -78,17 +79,22 @@ async def test_hand_worked_month_in_html_pdf_and_csv(db: Database, tmp_path: Pat
 
     html = statement_html(s)
     for shown in ("99.663 %", "below the 99.8 % target", "2 h 30 min (9000 s)",
-                  "maintenance 1 h", "1w: 7 days of service", "8 days of service, worth "
+                  "maintenance 1 h", "1 week: 7 days of service credit", "8 days of service, worth "
                   "80.00 EUR", "Revision 1 of the month", s.inputs_hash,
-                  "Claim deadline: 2026-11-15 00:00 UTC", "late (R-N1)", "kernel upgrade"):
+                  "Claim deadline: 2026-11-15 00:00 UTC", '<span class="verdict-bad">late</span>',
+                  "kernel upgrade"):
         assert shown in html, shown
+    # Rule ids in the evidence only: the credit lines' rule column and the footnote.
+    assert '<td class="rule evidence" data-label="Rule"><bdi dir="ltr">R-T1</bdi>' in html
+    assert '<p class="small muted evidence">Contract rules: <bdi dir="ltr">R-M1' in html
+    assert "(R-" not in html and "1w" not in html
     assert 'dir="ltr"' in html.split(">", 2)[1]
 
     document = (await actions.statement_files(s)).pdf
     text = " ".join(pdf_text(document, tmp_path).split())
     for shown in ("SLA statement for 2026-10", "99.663 %", "2 h 30 min (9000 s)",
                   "8 days of service, worth 80.00 EUR", "Revision 1", s.inputs_hash[:16],
-                  "Claim deadline: 2026-11-15 00:00 UTC", "late (R-N1)"):
+                  "Claim deadline: 2026-11-15 00:00 UTC", "the start: late"):
         assert shown in text, shown
 
     document = statement_csv(s)
@@ -186,10 +192,10 @@ async def test_a_revised_month_sends_a_correction_only_to_whom_it_changed(db: Da
     assert (correction.status, correction.kind, correction.corrects) == (
         "queued", "correction", 1)
     assert "counted downtime: 2 h 30 min, now 30 min" in correction.changes
-    assert "credit tier: 1w, now none" in correction.changes
+    assert "credit tier: 1 week, now none" in correction.changes
     assert "total credit: 8 days, now 1 day" in correction.changes
     assert "its value: 80.00 EUR, now 10.00 EUR" in correction.changes
-    assert "incident #1, cause: provider, now not caused by our service (R-EX4, excluded)" in (
+    assert "incident #1, cause: provider, now not caused by our service (excluded)" in (
         correction.changes)
     s = await actions.statement(db, SETTINGS, month="2026-10", customer="acme", now=NOW)
     assert (s.revision, s.corrects) == (2, 1)
@@ -265,3 +271,19 @@ async def test_csv_keeps_formula_like_text_as_text_and_html_escapes_it(db: Datab
     html = statement_html(s)
     assert "=HYPERLINK(&#34;http://x&#34;)&lt;b&gt;" in html
     assert ")<b>" not in html
+
+
+
+async def test_the_operators_summary_stays_english_and_left_to_right(db: Database) -> None:
+    """The operators' monthly summary is an operators' view (SPEC section 7): English and
+    left to right even for a Persian provider with a Persian name; the name keeps its own
+    direction inside it."""
+    text = yaml().replace("name: Rabit Hosting, timezone: UTC, calendar: gregorian,",
+                          "name: میزبانی رابیت, timezone: UTC, calendar: gregorian, language: fa,")
+    persian = Settings.from_config(parse_config(text))
+    await record_october(db, persian)
+    summary = await actions.month_summary(db, persian, month="2026-10", now=NOW)
+    page = summary_html(summary)
+    assert '<html lang="en" dir="ltr">' in page
+    assert '<bdi class="fa" dir="rtl" lang="fa">میزبانی رابیت</bdi>' in page
+    assert "SLA summary for 2026-10" in page

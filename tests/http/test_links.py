@@ -55,7 +55,7 @@ async def test_last_month_shows_its_unknown_time(site: Site) -> None:
     page = await (await site.get("/customer/acme")).text()
     shown = page[page.index("last-unknown"):][:80]
     assert f'<dd id="last-unknown">{expected}</dd>' in page, shown
-    assert "Time nobody monitored is neither up nor down (R-M3)" in page
+    assert "Time nobody monitored is neither up nor down: it stays" in page
 
 
 async def test_an_expired_link_says_when_it_expired(site: Site) -> None:

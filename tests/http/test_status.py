@@ -118,7 +118,7 @@ async def test_an_open_incident_with_its_timeline_and_this_months_availability(s
     timeline = page.split(f'id="incident-{open_id}"')[1].split("</ol>")[0]
     steps = re.findall(r"— *\n?([^<]+?)\s*</li>", timeline)
     assert steps == ["outage began (the first failed check)", "detected by our monitoring",
-                     "cause recorded: outside our service, e.g. a network cut-off (R-EX4)",
+                     "cause recorded: outside our service, e.g. a network cut-off (excluded)",
                      "cause recorded: our service (counted)"]
     assert "ACME's ISP" not in page and "no, it was ours" not in page  # reasons stay private
     # This month: 1 h + the open incident so far, against the whole month (R-M6),

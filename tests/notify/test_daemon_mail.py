@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -87,6 +88,12 @@ async def test_daemon_outage_mails_each_customer_once_and_then_recovery(sqlite_u
             assert parsed["Message-ID"] and parsed["Date"] and parsed["List-Id"]
             assert "srv-1" in parsed["Subject"]
             assert await mail_to("ops@dorna.example") == []  # a clone gets none (R-EX6)
+            # The operators read why the probe failed and what it probed: the failure that
+            # opened the incident is stored before their e-mail is written.
+            [ops] = await mail_to("noc@rabit.example")
+            ops_text = ops.parsed().get_body(("plain",)).get_content()
+            assert "Probed:" in ops_text and f"tcp://127.0.0.1:{host.port}" in ops_text
+            assert re.search(r"Failure: +\w", ops_text) and "not recorded" not in ops_text
             # R-N1 evidence: the SMTP acceptance is the notification time for acme.
             async with AsyncSession(engine) as session:
                 notes = (await session.execute(Notification.__table__.select())).all()

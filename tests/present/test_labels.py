@@ -13,10 +13,14 @@ def test_every_cause_is_named_for_every_reader() -> None:
         assert all(label.strip() for label in labels.values())
 
 
-def test_excluded_causes_name_their_rule_on_statements_and_pages() -> None:
-    for cause, rule in (("customer_request", "R-EX2"), ("customer_action", "R-EX3"),
-                        ("external", "R-EX4")):
-        assert rule in CAUSE_LABELS[cause] and rule in PAGE_CAUSE_LABELS[cause]
+def test_excluded_causes_say_so_on_statements_and_pages_without_a_rule_id() -> None:
+    """Customers read these words: they say the time is excluded, in words; the rule ids
+    (R-EX2..R-EX4) stay in the evidence and the operators' views."""
+    for cause in ("customer_request", "customer_action", "external"):
+        for labels in (CAUSE_LABELS, PAGE_CAUSE_LABELS, PUBLIC_CAUSE_LABELS):
+            assert "R-" not in labels[cause], labels[cause]
+        assert "(excluded)" in CAUSE_LABELS[cause] and "(excluded)" in PAGE_CAUSE_LABELS[cause]
+    assert "excluded" not in PAGE_CAUSE_LABELS["provider"]
 
 
 def test_the_statement_module_uses_the_one_table() -> None:
