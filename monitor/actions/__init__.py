@@ -23,6 +23,17 @@ Maintenance (:mod:`.maintenance`)::
     add_maintenance(db, settings, *, services, start, end, reason, notified_at=None, actor, now)
         -> MaintenanceAdded
     list_maintenance(db, *, since=None, until=None) -> list[MaintenanceListed]
+    post_maintenance_update(db, *, window_id, status, message, actor, now)
+        -> MaintenanceUpdatePosted
+
+The status page's subscribers (:mod:`.subscriptions`; double opt-in, signed links)::
+
+    subscribe(db, settings, *, keys, email, services, language, client, limits, mail, now)
+        -> SubscriptionRequested
+    confirm_subscription(db, settings, *, keys, token, expires, key, sig, now) -> Subscription
+    unsubscribe(db, settings, *, keys, token, key, sig, now) -> Subscription | None
+    list_subscribers(db) -> list[SubscriberRecord]
+    remove_subscriber(db, *, email, actor, now) -> SubscriberRecord
 
 Reports (:mod:`.reports`)::
 
@@ -154,9 +165,11 @@ if TYPE_CHECKING:
     from monitor.actions.maintenance import (
         MaintenanceAdded,
         MaintenanceListed,
+        MaintenanceUpdatePosted,
         WindowRecord,
         add_maintenance,
         list_maintenance,
+        post_maintenance_update,
     )
     from monitor.actions.reports import (
         Closing,
@@ -220,6 +233,17 @@ _MODULE_OF = {
     "IncidentRecord": "incidents",
     "MaintenanceAdded": "maintenance",
     "MaintenanceListed": "maintenance",
+    "MaintenanceUpdatePosted": "maintenance",
+    "post_maintenance_update": "maintenance",
+    "SubscriberRecord": "subscriptions",
+    "Subscription": "subscriptions",
+    "SubscriptionRequested": "subscriptions",
+    "RateLimits": "subscriptions",
+    "confirm_subscription": "subscriptions",
+    "list_subscribers": "subscriptions",
+    "remove_subscriber": "subscriptions",
+    "subscribe": "subscriptions",
+    "unsubscribe": "subscriptions",
     "MonthInputs": "inputs",
     "NotificationsLogged": "incidents",
     "UpdatePosted": "incidents",
@@ -327,11 +351,13 @@ __all__ = [
     "IncidentRecord",
     "MaintenanceAdded",
     "MaintenanceListed",
+    "MaintenanceUpdatePosted",
     "MonthInputs",
     "NotificationsLogged",
     "ProbeCheck",
     "PublicIncident",
     "PublicStatus",
+    "RateLimits",
     "Renewed",
     "ReviewNoted",
     "Settled",
@@ -340,6 +366,9 @@ __all__ = [
     "StatementItem",
     "StatementMail",
     "StatementsSent",
+    "SubscriberRecord",
+    "Subscription",
+    "SubscriptionRequested",
     "TableStats",
     "TicketRecord",
     "TicketView",
@@ -356,6 +385,7 @@ __all__ = [
     "check_config_isolated",
     "check_config_text",
     "close_month",
+    "confirm_subscription",
     "customer_overview",
     "database_stats",
     "decide_claim",
@@ -371,17 +401,20 @@ __all__ = [
     "list_claims",
     "list_incidents",
     "list_maintenance",
+    "list_subscribers",
     "list_tickets",
     "log_notification",
     "month_inputs",
     "month_report",
     "month_summary",
     "open_ticket",
+    "post_maintenance_update",
     "post_update",
     "public_history",
     "public_incident",
     "public_status",
     "remind",
+    "remove_subscriber",
     "renew",
     "reopen_ticket",
     "reprice_ticket",
@@ -393,4 +426,6 @@ __all__ = [
     "statement",
     "statement_files",
     "submit_claim",
+    "subscribe",
+    "unsubscribe",
 ]

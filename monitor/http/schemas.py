@@ -26,6 +26,7 @@ __all__ = [
     "IncidentQuery",
     "MaintenanceCreate",
     "MaintenanceQuery",
+    "MaintenanceUpdateRequest",
     "MonthReportJSON",
     "NotificationLog",
     "Problem",
@@ -84,6 +85,14 @@ class IncidentUpdateRequest(Request):
     a public service's (incident update)."""
 
     status: Literal["investigating", "identified", "monitoring", "resolved"]
+    message: Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
+
+
+class MaintenanceUpdateRequest(Request):
+    """An operator's update of a maintenance window, shown on the public pages
+    (maintenance update)."""
+
+    status: Literal["in_progress", "completed"]
     message: Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
 
 
