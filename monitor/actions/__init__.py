@@ -30,8 +30,8 @@ The status page's subscribers (:mod:`.subscriptions`; double opt-in, signed link
 
     subscribe(db, settings, *, keys, email, services, language, client, limits, mail, now)
         -> SubscriptionRequested
-    confirm_subscription(db, settings, *, keys, token, expires, key, sig, now) -> Subscription
-    unsubscribe(db, settings, *, keys, token, key, sig, now) -> Subscription | None
+    confirm_subscription(db, *, keys, token, expires, key, sig, now) -> Subscription
+    unsubscribe(db, *, keys, token, key, sig) -> Subscription | None
     list_subscribers(db) -> list[SubscriberRecord]
     remove_subscriber(db, *, email, actor, now) -> SubscriberRecord
 
@@ -194,6 +194,17 @@ if TYPE_CHECKING:
         public_status,
     )
     from monitor.actions.storage import DatabaseStats, TableStats, database_stats
+    from monitor.actions.subscriptions import (
+        RateLimits,
+        SubscriberRecord,
+        Subscription,
+        SubscriptionRequested,
+        confirm_subscription,
+        list_subscribers,
+        remove_subscriber,
+        subscribe,
+        unsubscribe,
+    )
     from monitor.actions.summary import month_summary
     from monitor.actions.tickets import (
         EventRecord,

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from monitor.actions.links import LinkKeys
+from monitor.actions.subscriptions import RateLimits
 from monitor.clock import Clock
 from monitor.config import Settings
 from monitor.http.auth import TokenSet
@@ -30,6 +31,8 @@ class Web:
     running: dict[str, asyncio.Lock] = field(default_factory=dict)
     # The running configuration's check, with the settings it was made for (api.py).
     running_check: tuple[Settings, Any] | None = None
+    # The status page's subscription requests per address and per client (429 beyond).
+    subscriptions: RateLimits = field(default_factory=RateLimits)
 
     @property
     def public_url(self) -> str:

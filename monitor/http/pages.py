@@ -29,6 +29,7 @@ from aiohttp import web
 
 from monitor import actions
 from monitor.actions.links import COOKIE, LinkCheck
+from monitor.actions.subscriptions import offered
 from monitor.errors import InputError
 from monitor.http.context import Web
 from monitor.http.routing import BODY_LIMIT, Call, authenticate, parse_id, read_limited
@@ -36,8 +37,8 @@ from monitor.notify.contract import ContractMailer
 from monitor.present.language import N_, Language
 from monitor.sla import claim_deadline, claim_in_time, month_ended
 
-__all__ = ["claim_form", "claim_page", "customer_page", "incident_page", "static_file",
-           "status_page"]
+__all__ = ["claim_form", "claim_page", "customer_page", "incident_page", "render_page",
+           "static_file", "status_page"]
 
 STATIC = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
 PUBLIC_PAGES = ("status.html", "incident.html")
@@ -55,6 +56,10 @@ def _page(request: web.Request, context: Web, template: str, http_status: int = 
     response.headers["Content-Language"] = (reader or settings.reader()).code
     response.headers["Cache-Control"] = "no-cache" if template in PUBLIC_PAGES else "no-store"
     return response
+
+
+render_page = _page
+"""A page of the one Jinja2 environment, in its reader's language (the subscription pages)."""
 
 
 def message(request: web.Request, context: Web, status: int, title: str,
@@ -82,7 +87,8 @@ async def status_page(call: Call) -> web.StreamResponse:
     context = call.web
     status = await actions.public_status(context.db, context.settings, now=context.clock.now())
     return _page(call.request, context, "status.html", status=status,
-                 refresh=context.settings.status_page.refresh)
+                 refresh=context.settings.status_page.refresh,
+                 subscribe=offered(context.settings, context.links))
 
 
 async def incident_page(call: Call) -> web.StreamResponse:

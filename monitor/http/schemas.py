@@ -31,6 +31,8 @@ __all__ = [
     "NotificationLog",
     "Problem",
     "ReportQuery",
+    "SubscribeForm",
+    "SubscriptionLinkForm",
 ]
 
 Time = Annotated[
@@ -362,3 +364,20 @@ class ClaimForm(Request):
     month: Month
     site: Annotated[str, Field(min_length=1, max_length=253)] | None = None
     note: Text | None = None
+
+
+class SubscribeForm(Request):
+    """The status page's subscription form: an address and the services it wants."""
+
+    email: Annotated[str, Field(min_length=1, max_length=254)]
+    services: Annotated[list[Id], Field(min_length=1, max_length=100)]
+
+
+class SubscriptionLinkForm(Request):
+    """A subscription link's parameters (in its query string, or the page's hidden fields;
+    RFC 8058's one-click body is ``List-Unsubscribe=One-Click``)."""
+
+    token: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    expires: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    key: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    sig: Annotated[str, Field(min_length=1, max_length=100)] | None = None

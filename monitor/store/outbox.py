@@ -41,6 +41,7 @@ __all__ = [
     "oldest_waiting",
     "outage_messages",
     "outage_queued",
+    "queued_keys",
     "release",
     "release_delayed",
     "release_orphans",
@@ -558,3 +559,14 @@ async def lease_holders(tx: Tx, owner_prefix: str) -> set[str]:
         .distinct()
     )
     return {owner for owner in rows if owner is not None}
+
+
+async def queued_keys(tx: Tx, dedupe_keys: Iterable[str]) -> set[str]:
+    """Which of ``dedupe_keys`` are queued (in any state): a duty sweep renders only the
+    others."""
+    keys = sorted(set(dedupe_keys))
+    found: set[str] = set()
+    for index in range(0, len(keys), 5000):
+        found.update(await tx.scalars(select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.dedupe_key.in_(keys[index : index + 5000]))))
+    return found
