@@ -32,8 +32,8 @@ The status page's subscribers (:mod:`.subscriptions`; double opt-in, signed link
         -> SubscriptionRequested
     confirm_subscription(db, *, keys, token, expires, key, sig, now) -> Subscription
     unsubscribe(db, *, keys, token, key, sig) -> Subscription | None
-    list_subscribers(db) -> list[SubscriberRecord]
-    remove_subscriber(db, *, email, actor, now) -> SubscriberRecord
+    list_subscribers(db) -> list[SubscriberView]
+    remove_subscriber(db, *, email, actor, now) -> SubscriberView
 
 Reports (:mod:`.reports`)::
 
@@ -197,6 +197,7 @@ if TYPE_CHECKING:
     from monitor.actions.subscriptions import (
         RateLimits,
         SubscriberRecord,
+        SubscriberView,
         Subscription,
         SubscriptionRequested,
         confirm_subscription,
@@ -247,6 +248,7 @@ _MODULE_OF = {
     "MaintenanceUpdatePosted": "maintenance",
     "post_maintenance_update": "maintenance",
     "SubscriberRecord": "subscriptions",
+    "SubscriberView": "subscriptions",
     "Subscription": "subscriptions",
     "SubscriptionRequested": "subscriptions",
     "RateLimits": "subscriptions",
@@ -378,6 +380,7 @@ __all__ = [
     "StatementMail",
     "StatementsSent",
     "SubscriberRecord",
+    "SubscriberView",
     "Subscription",
     "SubscriptionRequested",
     "TableStats",

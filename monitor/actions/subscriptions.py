@@ -55,6 +55,7 @@ __all__ = [
     "RateLimited",
     "RateLimits",
     "SubscriberRecord",
+    "SubscriberView",
     "Subscription",
     "SubscriptionMail",
     "SubscriptionRequested",
@@ -86,7 +87,7 @@ def normal_address(text: str) -> str:
     >>> normal_address("a@b")
     Traceback (most recent call last):
     ...
-    monitor.errors.InputError: email 'a@b' is not valid: an e-mail address like name@example.com
+    monitor.errors.InputError: email: 'a@b' is not valid; allowed: an e-mail address like name@example.com
     """
     address = text.strip()
     local, at, domain = address.rpartition("@")
@@ -289,15 +290,36 @@ async def unsubscribe(
     return Subscription(found.email, found.services)
 
 
-async def list_subscribers(db: Database) -> list[SubscriberRecord]:
+@dataclass(frozen=True)
+class SubscriberView:
+    """A subscriber as operators see it: never its token (with a link key it would make
+    the subscriber's unsubscribe link)."""
+
+    id: int
+    email: str
+    language: str
+    services: tuple[str, ...]  # confirmed
+    requested: tuple[str, ...] | None  # waiting for confirmation
+    requested_at: dt.datetime
+    confirmed_at: dt.datetime | None
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, record: SubscriberRecord) -> SubscriberView:
+        return cls(record.id, record.email, record.language, record.services,
+                   record.requested, record.requested_at, record.confirmed_at,
+                   record.created_at)
+
+
+async def list_subscribers(db: Database) -> list[SubscriberView]:
     """Every subscriber, confirmed or waiting for confirmation, by id (operators)."""
     async with db.reading() as tx:
-        return await subscribers.listed(tx)
+        return [SubscriberView.of(s) for s in await subscribers.listed(tx)]
 
 
 async def remove_subscriber(
     db: Database, *, email: str, actor: str, now: dt.datetime
-) -> SubscriberRecord:
+) -> SubscriberView:
     """An operator removes an address (a complaint, a bounce); audited without the
     address itself (only its row id)."""
     address = normal_address(email)
@@ -310,4 +332,4 @@ async def remove_subscriber(
         await audit.record(tx, at=now, actor=actor, action="subscriber.remove",
                            object_type="subscriber", object_id=found.id,
                            detail={"services": list(found.services)})
-    return found
+    return SubscriberView.of(found)

@@ -44,7 +44,10 @@ async def _fields(call: Call) -> dict[str, list[str]] | web.Response:
     if raw and request.content_type != "application/x-www-form-urlencoded":
         return message(request, call.web, 415, N_("Not a form"),
                        N_("Please use the form on the status page."))
-    return parse_qs(raw.decode("utf-8", "replace"), max_num_fields=100)
+    try:
+        return parse_qs(raw.decode("utf-8", "replace"), max_num_fields=100)
+    except ValueError:  # more fields than any form of ours has
+        return message(request, call.web, 413, N_("Too long"), N_("The form sent is too long."))
 
 
 def _link(call: Call, fields: dict[str, list[str]] | None = None) -> dict[str, str]:

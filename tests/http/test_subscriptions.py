@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -21,13 +22,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor import actions
+from monitor.cli import main
 from monitor.notify import Notifier
 from monitor.store import Database, create_engine, incidents
 from monitor.store.migrate import upgrade
-from monitor.store.models import OutboxMessage, Subscriber
+from monitor.store.models import AuditEvent, OutboxMessage, Subscriber
 from monitor.testing.smtp import ReceivedMessage, SMTPSink
 from tests.http.browser import chromium, require_chromium
 from tests.http.site import Site, StoppedClock, serve
+from tests.http.test_incident_updates import _config
 from tests.support import row_counts, rows
 
 ADDRESS = "reader@example.org"
@@ -299,3 +302,38 @@ async def test_the_form_in_chromium_without_javascript_on_a_phone(
         assert seen == {"overflow": False, "answered": "Check your e-mail"}
         [subscriber] = await rows(db, Subscriber)
         assert (subscriber.email, subscriber.requested) == (ADDRESS, ["panel"])
+
+
+async def test_operators_list_and_remove_subscribers(
+        db: Database, tmp_path: Path, db_url: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    async with staged(db, tmp_path) as stage:
+        assert (await stage.subscribe()).status == 200
+        assert (await stage.subscribe("second@example.org", ("mobile",))).status == 200
+        config = tmp_path / "cli.yaml"
+        config.write_text(_config(db_url))
+
+        def run(*args: str) -> tuple[int, str, str]:
+            try:
+                code = main(["-c", str(config), "subscriber", *args])
+            except SystemExit as usage:
+                code = int(usage.code or 0)
+            out, err = capsys.readouterr()
+            return code, out, err
+
+        code, out, err = await asyncio.to_thread(run, "list", "--format", "json")
+        assert code == 0, err
+        listed = json.loads(out)
+        assert all("token" not in s and "nonce" not in s for s in listed)
+        assert [(s["email"], s["requested"], s["confirmed_at"]) for s in listed] == [
+            (ADDRESS, ["panel"], None), ("second@example.org", ["mobile"], None)]
+        before = await row_counts(db, (Subscriber, AuditEvent))
+        for junk, named in (("nobody", "email: 'nobody' is not valid"),
+                            ("absent@example.org", "'absent@example.org' is not valid")):
+            code, out, err = await asyncio.to_thread(run, "remove", junk)
+            assert code == 2 and out == "" and named in err and "Traceback" not in err, err
+        assert await row_counts(db, (Subscriber, AuditEvent)) == before
+        code, out, err = await asyncio.to_thread(run, "remove", "Second@Example.org")
+        assert code == 0 and "second@example.org" in out, err
+        assert await row_counts(db, (Subscriber, AuditEvent)) == {
+            "Subscriber": before["Subscriber"] - 1, "AuditEvent": before["AuditEvent"] + 1}
