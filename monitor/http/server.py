@@ -4,6 +4,9 @@
 ``/``                                           the public status page (:mod:`.pages`)
 ``/feed.atom``, ``/api/v2/summary.json``,       its feed, Statuspage-compatible JSON and
 ``/api/v2/status.json``, ``/badge/S/*.svg``     badges (:mod:`.public`)
+``/subscriptions``, ``/subscriptions/confirm``  the status page's e-mail subscriptions: its form,
+``/subscriptions/unsubscribe``                  the confirmation and one-click unsubscribe links
+                                                (:mod:`.subscriptions`)
 ``/customer/ID``                                a customer's page: signed link or token
 ``/api/v1/...``                                 the JSON API over the actions (:mod:`.api`),
                                                 documented at ``/api/v1/openapi.json``

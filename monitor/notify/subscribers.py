@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-from monitor.actions.links import LinkKeys, load_link_keys
+from monitor.actions.links import LinkKeys, load_link_keys, unavailable_link_key
 from monitor.actions.status import public_service_ids
 from monitor.actions.subscriptions import offered, unsubscribe_link
 from monitor.config import Settings
@@ -197,6 +197,8 @@ def _owed(
 def subscription_keys(settings: Settings) -> LinkKeys | None:
     """The link keys that sign subscribers' links, or None (no key, or one this process
     cannot read: then no notices, said once in the log by the caller)."""
+    if unavailable_link_key(settings) is not None:
+        return None  # a systemd credential, in an operator's shell: the daemon sends them
     try:
         return load_link_keys(settings.http)
     except Exception as exc:  # a key file gone: the notices wait, the daemon goes on
