@@ -23,6 +23,17 @@ Maintenance (:mod:`.maintenance`)::
     add_maintenance(db, settings, *, services, start, end, reason, notified_at=None, actor, now)
         -> MaintenanceAdded
     list_maintenance(db, *, since=None, until=None) -> list[MaintenanceListed]
+    post_maintenance_update(db, *, window_id, status, message, actor, now)
+        -> MaintenanceUpdatePosted
+
+The status page's subscribers (:mod:`.subscriptions`; double opt-in, signed links)::
+
+    subscribe(db, settings, *, keys, email, services, language, client, limits, mail, now)
+        -> SubscriptionRequested
+    confirm_subscription(db, *, keys, token, expires, key, sig, now) -> Subscription
+    unsubscribe(db, *, keys, token, key, sig) -> Subscription | None
+    list_subscribers(db) -> list[SubscriberView]
+    remove_subscriber(db, *, email, actor, now) -> SubscriberView
 
 Reports (:mod:`.reports`)::
 
@@ -155,9 +166,11 @@ if TYPE_CHECKING:
     from monitor.actions.maintenance import (
         MaintenanceAdded,
         MaintenanceListed,
+        MaintenanceUpdatePosted,
         WindowRecord,
         add_maintenance,
         list_maintenance,
+        post_maintenance_update,
     )
     from monitor.actions.reports import (
         Closing,
@@ -183,6 +196,18 @@ if TYPE_CHECKING:
         public_status,
     )
     from monitor.actions.storage import DatabaseStats, TableStats, database_stats
+    from monitor.actions.subscriptions import (
+        RateLimits,
+        SubscriberRecord,
+        SubscriberView,
+        Subscription,
+        SubscriptionRequested,
+        confirm_subscription,
+        list_subscribers,
+        remove_subscriber,
+        subscribe,
+        unsubscribe,
+    )
     from monitor.actions.summary import month_summary
     from monitor.actions.tickets import (
         EventRecord,
@@ -222,6 +247,18 @@ _MODULE_OF = {
     "IncidentRecord": "incidents",
     "MaintenanceAdded": "maintenance",
     "MaintenanceListed": "maintenance",
+    "MaintenanceUpdatePosted": "maintenance",
+    "post_maintenance_update": "maintenance",
+    "SubscriberRecord": "subscriptions",
+    "SubscriberView": "subscriptions",
+    "Subscription": "subscriptions",
+    "SubscriptionRequested": "subscriptions",
+    "RateLimits": "subscriptions",
+    "confirm_subscription": "subscriptions",
+    "list_subscribers": "subscriptions",
+    "remove_subscriber": "subscriptions",
+    "subscribe": "subscriptions",
+    "unsubscribe": "subscriptions",
     "MonthInputs": "inputs",
     "NotificationsLogged": "incidents",
     "UpdatePosted": "incidents",
@@ -330,11 +367,13 @@ __all__ = [
     "IncidentRecord",
     "MaintenanceAdded",
     "MaintenanceListed",
+    "MaintenanceUpdatePosted",
     "MonthInputs",
     "NotificationsLogged",
     "ProbeCheck",
     "PublicIncident",
     "PublicStatus",
+    "RateLimits",
     "Renewed",
     "ReviewNoted",
     "Settled",
@@ -343,6 +382,10 @@ __all__ = [
     "StatementItem",
     "StatementMail",
     "StatementsSent",
+    "SubscriberRecord",
+    "SubscriberView",
+    "Subscription",
+    "SubscriptionRequested",
     "TableStats",
     "TicketRecord",
     "TicketView",
@@ -359,6 +402,7 @@ __all__ = [
     "check_config_isolated",
     "check_config_text",
     "close_month",
+    "confirm_subscription",
     "customer_overview",
     "database_stats",
     "decide_claim",
@@ -374,6 +418,7 @@ __all__ = [
     "list_claims",
     "list_incidents",
     "list_maintenance",
+    "list_subscribers",
     "list_tickets",
     "log_notification",
     "month_inputs",
@@ -381,11 +426,13 @@ __all__ = [
     "month_summary",
     "open_ticket",
     "pages_version",
+    "post_maintenance_update",
     "post_update",
     "public_history",
     "public_incident",
     "public_status",
     "remind",
+    "remove_subscriber",
     "renew",
     "reopen_ticket",
     "reprice_ticket",
@@ -397,4 +444,6 @@ __all__ = [
     "statement",
     "statement_files",
     "submit_claim",
+    "subscribe",
+    "unsubscribe",
 ]

@@ -152,6 +152,27 @@ class LinkKeys:
                    now: dt.datetime) -> LinkCheck:
         return self._check("link", customer, expires, key_id, signature, now)
 
+    # --- other signed links: a status-page subscriber's confirmation and unsubscribe ---
+
+    def signed_query(self, purpose: str, subject: str, expires: dt.datetime | None) -> dict[str, str]:
+        """``expires`` (absent without one), ``key`` and ``sig`` of a link for ``subject``
+        (ASCII of a configuration id's shape), signed for ``purpose`` only: a link of one
+        purpose never passes for another's."""
+        key = self.keys[0]
+        stamp = 0 if expires is None else int(expires.timestamp())
+        signed = {"key": self.key_id(key), "sig": self._sign(key, purpose, subject, stamp)}
+        return signed if expires is None else {"expires": str(stamp), **signed}
+
+    def check_signed(self, purpose: str, subject: str, expires: str | None, key_id: str,
+                     signature: str, now: dt.datetime) -> LinkCheck:
+        """A link of :meth:`signed_query`; ``expires`` None for one that never expires."""
+        if expires is None:
+            # Signed with the stamp 0; checked at an instant before it, so never expired.
+            checked = self._check(purpose, subject, "0", key_id, signature,
+                                  dt.datetime.min.replace(tzinfo=dt.UTC))
+            return LinkCheck(checked.result, checked.customer)
+        return self._check(purpose, subject, expires, key_id, signature, now)
+
     # --- the session a link opens, and its forms' CSRF tokens ------------------------------
 
     def session(self, customer: str, expires: dt.datetime) -> str:

@@ -12,13 +12,17 @@ from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.sla import in_time, notice_due
 from monitor.store import audit, maintenance
-from monitor.store.maintenance import WindowRecord
+from monitor.store.maintenance import MaintenanceUpdateRecord, WindowRecord
 
 if TYPE_CHECKING:
     from monitor.store import Database
 
-__all__ = ["MaintenanceAdded", "MaintenanceListed", "WindowRecord", "add_maintenance",
-           "list_maintenance"]
+__all__ = ["MAINTENANCE_UPDATE_STATUSES", "MaintenanceAdded", "MaintenanceListed",
+           "MaintenanceUpdatePosted", "WindowRecord", "add_maintenance", "list_maintenance",
+           "post_maintenance_update"]
+
+MAINTENANCE_UPDATE_STATUSES = ("in_progress", "completed")
+"""What an operator's update says of a maintenance window, in Statuspage's words."""
 
 
 @dataclass(frozen=True)
@@ -102,3 +106,47 @@ async def list_maintenance(
     async with db.reading() as tx:
         found = await maintenance.list_windows(tx, since, until)
     return [MaintenanceListed(window, notices) for window, notices in found]
+
+
+@dataclass(frozen=True)
+class MaintenanceUpdatePosted:
+    window: WindowRecord
+    update: MaintenanceUpdateRecord
+
+
+@checks_text
+async def post_maintenance_update(
+    db: Database,
+    *,
+    window_id: int,
+    status: str,
+    message: FreeText,
+    actor: str,
+    now: dt.datetime,
+) -> MaintenanceUpdatePosted:
+    """An operator's update of a maintenance window: what they say, with a status
+    (:data:`MAINTENANCE_UPDATE_STATUSES`). Shown on the status page, the feed and the
+    Statuspage JSON; audited. It changes neither the window's times nor what it excludes
+    (R-EX1): the window recorded says that, the update says how the work goes."""
+    if status not in MAINTENANCE_UPDATE_STATUSES:
+        raise InputError("status", status, "one of: " + ", ".join(MAINTENANCE_UPDATE_STATUSES))
+    not_blank(message, "message", "a non-empty message (how the work goes)")
+    async with db.transaction() as tx:
+        # Ids are 32-bit integers in every backend: a larger one cannot exist.
+        window = await maintenance.get_window(tx, window_id) if 0 < window_id < 2**31 else None
+        if window is None:
+            raise InputError("window_id", window_id,
+                             "an existing maintenance window id (see: maintenance list)")
+        update_id = await maintenance.add_update(
+            tx, window_id, status=status, message=message, actor=actor, at=now)
+        await audit.record(
+            tx,
+            at=now,
+            actor=actor,
+            action="maintenance.update",
+            object_type="maintenance",
+            object_id=window_id,
+            detail={"update": update_id, "status": status, "message": message},
+        )
+    return MaintenanceUpdatePosted(window, MaintenanceUpdateRecord(
+        update_id, window_id, status, message, now, actor))

@@ -77,7 +77,7 @@ from monitor.sla import (
 )
 from monitor.store import history, incidents, maintenance, unknown, versions
 from monitor.store.incidents import CauseStep, IncidentRecord, UpdateRecord
-from monitor.store.maintenance import WindowRecord
+from monitor.store.maintenance import MaintenanceUpdateRecord, WindowRecord
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -124,15 +124,17 @@ _FAR = dt.timedelta(days=400)
 
 
 IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+WindowStatus = Literal["in_progress", "completed"]
 
 
 @dataclass(frozen=True)
 class PublicUpdate:
-    """An operator's update as the public sees it: never who posted it."""
+    """An operator's update (of an incident or a maintenance window) as the public sees
+    it: never who posted it."""
 
     id: int
     at: dt.datetime
-    status: IncidentStatus
+    status: IncidentStatus | WindowStatus
     message: str
 
 
@@ -172,6 +174,7 @@ class PublicWindow:
     hosted_projects: bool  # it also covers some customers' projects or servers
     reason: str | None  # only when every service it names is public
     state: Literal["scheduled", "in_progress", "completed"]
+    updates: tuple[PublicUpdate, ...] = ()  # the operators', in the order posted
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,7 @@ def _timeline(incident: IncidentRecord, steps: Sequence[CauseStep],
     return tuple(sorted(entries, key=lambda entry: (entry.at, _ORDER[entry.kind])))
 
 
-def _public_update(update: UpdateRecord) -> PublicUpdate:
+def _public_update(update: UpdateRecord | MaintenanceUpdateRecord) -> PublicUpdate:
     return PublicUpdate(update.id, update.posted_at, update.status,  # type: ignore[arg-type]
                         update.message)
 
@@ -329,7 +332,7 @@ def _public_incident(
     updates = tuple(_public_update(u) for u in posted)
     status: IncidentStatus = (
         "resolved" if incident.end is not None
-        else updates[-1].status if updates else "investigating")
+        else updates[-1].status if updates else "investigating")  # type: ignore[assignment]
     return PublicIncident(
         incident.id,
         incident.service_id,
@@ -344,7 +347,8 @@ def _public_incident(
     )
 
 
-def _public_window(topology: Topology, window: WindowRecord, now: dt.datetime) -> PublicWindow:
+def _public_window(topology: Topology, window: WindowRecord, now: dt.datetime,
+                   posted: Sequence[MaintenanceUpdateRecord] = ()) -> PublicWindow:
     public = set(public_service_ids(topology))
     names = tuple(_name(topology, s) for s in window.service_ids if s in public)
     private = any(s not in public for s in window.service_ids)
@@ -352,7 +356,8 @@ def _public_window(topology: Topology, window: WindowRecord, now: dt.datetime) -
         "completed" if window.end <= now else "in_progress" if window.start <= now else "scheduled"
     )
     return PublicWindow(window.id, window.start, window.end, window.created_at, names, private,
-                        None if private else window.reason, state)
+                        None if private else window.reason, state,
+                        tuple(_public_update(u) for u in posted))
 
 
 async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -> PublicStatus:
@@ -381,6 +386,7 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
         shown_ids = [i.id for i in [*open_now, *found] if i.service_id in public]
         steps = await incidents.cause_history(tx, shown_ids)
         posted = await incidents.updates(tx, shown_ids)
+        window_posts = await maintenance.updates(tx, [w.id for w in windows])
     # R-M3 as the reports read it: recorded blindness and the time no daemon watched.
     unseen_days = unknown_between(since, now, now, unseen, runs, tolerance)
     unseen_month = month_unknown(period, now, unseen, runs, tolerance)
@@ -445,10 +451,12 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
         services=tuple(services),
         projects=projects,
         incidents=tuple(public_incident(i) for i in open_now if i.service_id in public),
-        maintenance=tuple(_public_window(topology, w, now) for w in windows if w.end > now),
+        maintenance=tuple(_public_window(topology, w, now, window_posts.get(w.id, ()))
+                          for w in windows if w.end > now),
         past_incidents=tuple(public_incident(i) for i in sorted(
             ended, key=lambda i: (i.end or now, i.id), reverse=True)),
-        past_maintenance=tuple(_public_window(topology, w, now) for w in sorted(
+        past_maintenance=tuple(_public_window(topology, w, now, window_posts.get(w.id, ()))
+                               for w in sorted(
             (w for w in windows if shown_since < w.end <= now),
             key=lambda w: (w.end, w.id), reverse=True)),
         blind_since=min(blind) if blind else None,
@@ -501,9 +509,10 @@ async def public_history(
         windows = await maintenance.touching(tx, since, now + _FAR)
         steps = await incidents.cause_history(tx, [i.id for i in found])
         posted = await incidents.updates(tx, [i.id for i in found])
+        window_posts = await maintenance.updates(tx, [w.id for w in windows])
     shown = [_public_incident(topology, i, steps.get(i.id, ()), posted.get(i.id, ()))
              for i in found]
-    kept = [_public_window(topology, w, now) for w in windows]
+    kept = [_public_window(topology, w, now, window_posts.get(w.id, ())) for w in windows]
     return (sorted(shown, key=lambda i: (i.start, i.id), reverse=True),
             sorted(kept, key=lambda w: (w.start, w.id), reverse=True))
 

@@ -31,6 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("run", "run", "run the monitoring daemon"),
     Command("incident", "incident", "record and list incidents"),
     Command("maintenance", "maintenance", "record and list maintenance windows"),
+    Command("subscriber", "subscriber", "the status page's e-mail subscribers: list, remove"),
     Command("report", "report", "monthly SLA report; 'report close' freezes a revision"),
     Command("statement", "statement", "monthly SLA statements: show one, e-mail them"),
     Command("claim", "claim", "credit claims: submit, decide, list, show"),

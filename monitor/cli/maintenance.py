@@ -1,10 +1,11 @@
-"""``sla-monitor maintenance add|list``."""
+"""``sla-monitor maintenance add|list|update``."""
 
 from __future__ import annotations
 
 import argparse
 
 from monitor import actions
+from monitor.actions.maintenance import MAINTENANCE_UPDATE_STATUSES
 from monitor.cli.commands import summary
 from monitor.cli.common import (
     Run,
@@ -73,6 +74,17 @@ async def _list(run: Run) -> int:
     return 0
 
 
+@command
+async def _update(run: Run) -> int:
+    args = run.args
+    posted = await run.act(actions.post_maintenance_update, window_id=args.id,
+                           status=args.status, message=args.message, actor=actor(),
+                           now=run.now)
+    return run.show(posted, lambda: (
+        f"maintenance window {args.id}: update {posted.update.id} posted "
+        f"({posted.update.status})"))
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "maintenance",
@@ -100,3 +112,16 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     lst.add_argument("--month", help="only windows touching this month (configured calendar)")
     add_format(lst)
     lst.set_defaults(handler=_list)
+    update = sub.add_parser(
+        "update",
+        help="post an operator's update (shown on the status page)",
+        description="Post how a maintenance window goes, with a status; shown on the "
+        "status page, the Atom feed and the Statuspage JSON, and e-mailed to the status "
+        "page's subscribers of its services (audited).",
+    )
+    update.add_argument("id", metavar="ID", type=int, help="maintenance window id")
+    update.add_argument("--status", required=True,
+                        help="one of: " + ", ".join(MAINTENANCE_UPDATE_STATUSES))
+    update.add_argument("--message", required=True, help="how the work goes (public)")
+    add_format(update)
+    update.set_defaults(handler=_update)

@@ -658,6 +658,16 @@ class StatusPage(Strict):
     """percent of the customers' hosted projects that must be unavailable before the page-wide status (its banner, the JSON's indicator) reports an outage; at or below it only the hosted projects' own line shows them"""
     refresh: Annotated[float, _Duration, _between(10, HOUR)] | None = None
     """the status page and the incident pages ask browsers to reload them this often (an HTML meta refresh, no JavaScript); null: never"""
+    subscriptions: bool = True
+    """offer e-mail notices of incidents and maintenance on the status page (a form, double opt-in); needs a link key (http.link_key_file or http.link_key_env) to sign the confirmation and unsubscribe links"""
+    subscribe_per_address: Annotated[int, Field(ge=1, le=1000)] = 3
+    """subscription requests (each sends a confirmation e-mail) one e-mail address may make per subscribe_period; more are answered 429 with Retry-After"""
+    subscribe_per_client: Annotated[int, Field(ge=1, le=100000)] = 20
+    """subscription requests one client (IP address) may make per subscribe_period; more are answered 429 with Retry-After"""
+    subscribe_period: Annotated[float, _Duration, _between(60, 7 * DAY)] = HOUR
+    """the period of the subscription rate limits"""
+    confirm_within: Annotated[float, _Duration, _between(600, 30 * DAY)] = 2 * DAY
+    """how long a subscription's confirmation link stays valid"""
 
 
 def _channel_url(value: str) -> str:

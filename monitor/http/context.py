@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from monitor.actions.links import LinkKeys
+from monitor.actions.subscriptions import RateLimits
 from monitor.clock import Clock
 from monitor.config import Settings
 from monitor.http.auth import TokenSet
@@ -33,6 +34,8 @@ class Web:
     running_check: tuple[Settings, Any] | None = None
     # The public pages and customers' pages as rendered, until what they show changes.
     pages: PageCache = field(default_factory=PageCache)
+    # The status page's subscription requests per address and per client (429 beyond).
+    subscriptions: RateLimits = field(default_factory=RateLimits)
 
     @property
     def public_url(self) -> str:

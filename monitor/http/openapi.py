@@ -39,6 +39,7 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "incident_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "claim_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "ticket_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "window_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "customer": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
     "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
     "service": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},

@@ -31,6 +31,7 @@ from aiohttp import web
 
 from monitor import actions
 from monitor.actions.links import COOKIE, LinkCheck
+from monitor.actions.subscriptions import offered
 from monitor.errors import InputError
 from monitor.http.cache import CachedPage, off_loop
 from monitor.http.context import Web
@@ -41,8 +42,8 @@ from monitor.present.language import N_, Language
 from monitor.sla import claim_deadline, claim_in_time, month_ended
 from monitor.store import Database
 
-__all__ = ["claim_form", "claim_page", "customer_page", "incident_page", "static_file",
-           "status_page"]
+__all__ = ["claim_form", "claim_page", "customer_page", "incident_page", "render_page",
+           "static_file", "status_page"]
 
 STATIC = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
 PUBLIC_PAGES = ("status.html", "incident.html")
@@ -62,6 +63,10 @@ def _page(request: web.Request, context: Web, template: str, http_status: int = 
     response.headers["Content-Language"] = (reader or settings.reader()).code
     response.headers["Cache-Control"] = "no-cache" if template in PUBLIC_PAGES else "no-store"
     return response
+
+
+render_page = _page
+"""A page of the one Jinja2 environment, in its reader's language (the subscription pages)."""
 
 
 def message(request: web.Request, context: Web, status: int, title: str,
@@ -120,7 +125,8 @@ async def status_page(call: Call) -> web.StreamResponse:
     async def page(db: Database) -> CachedPage:
         status = await actions.public_status(db, context.settings, now=context.clock.now())
         return rendered(context, "status.html", status=status,
-                              refresh=context.settings.status_page.refresh)
+                        refresh=context.settings.status_page.refresh,
+                        subscribe=offered(context.settings, context.links))
 
     found = await cached(call, ("status", context.settings.reader().code), page)
     return found.response(call.request)

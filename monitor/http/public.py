@@ -41,7 +41,8 @@ __all__ = ["availability_badge", "feed", "status_badge", "statuspage_incidents",
            "statuspage_maintenances", "statuspage_status", "statuspage_summary"]
 
 UPDATE_WORDS = {"investigating": N_("investigating"), "identified": N_("identified"),
-                "monitoring": N_("monitoring"), "resolved": N_("resolved")}
+                "monitoring": N_("monitoring"), "resolved": N_("resolved"),
+                "in_progress": N_("in progress"), "completed": N_("completed")}
 
 def _conditional(body: bytes, content_type: str, cache: str) -> CachedPage:
     """``body`` with a strong ETag (``304`` to a client that already has it)."""
@@ -88,9 +89,14 @@ def _window_entry(window: PublicWindow, tz: str, calendar: str,
     text = _("Scheduled maintenance of %(what)s, %(when)s.") % {"what": what, "when": when}
     if window.reason:
         text += f" {window.reason}"
+    for update in window.updates:
+        text += "\n" + _("%(at)s, %(status)s: %(message)s") % {
+            "at": reader.time(update.at, tz, calendar), "status": _(UPDATE_WORDS[update.status]),
+            "message": update.message}
+    updated = max([window.created_at, *(u.at for u in window.updates)])
     return {"id": f"/#maintenance-{window.id}", "link": f"/#maintenance-{window.id}",
             "title": _("Maintenance of %(what)s: %(when)s") % {"what": what, "when": when},
-            "text": text, "published": window.created_at, "updated": window.created_at}
+            "text": text, "published": window.created_at, "updated": updated}
 
 
 async def feed(call: Call) -> web.StreamResponse:
@@ -186,13 +192,21 @@ def _maintenance(window: PublicWindow, status: PublicStatus, base: str) -> dict[
     state = {"scheduled": "scheduled", "in_progress": "in_progress",
              "completed": "completed"}[window.state]
     names = set(window.services)
+    updates = [{
+        "id": f"maintenance-{window.id}-{update.id}", "status": update.status,
+        "body": update.message, "incident_id": f"maintenance-{window.id}",
+        "created_at": iso_utc(update.at), "updated_at": iso_utc(update.at),
+        "display_at": iso_utc(update.at), "affected_components": None,
+        "deliver_notifications": True, "custom_tweet": None, "tweet_id": None,
+    } for update in reversed(window.updates)]
+    updated = max([window.created_at, *(u.at for u in window.updates)])
     return {
         "id": f"maintenance-{window.id}", "name": "Scheduled maintenance",
         "status": state, "created_at": iso_utc(window.created_at),
-        "updated_at": iso_utc(window.created_at), "monitoring_at": None, "resolved_at": None,
+        "updated_at": iso_utc(updated), "monitoring_at": None, "resolved_at": None,
         "impact": "maintenance", "shortlink": f"{base}/#maintenance-{window.id}",
         "started_at": iso_utc(window.start), "page_id": "sla-monitor",
-        "incident_updates": [], "scheduled_for": iso_utc(window.start),
+        "incident_updates": updates, "scheduled_for": iso_utc(window.start),
         "scheduled_until": iso_utc(window.end),
         "components": [c for c in _components(status)
                        if c["name"] in names or (c["id"] == "hosted-projects"

@@ -26,10 +26,13 @@ __all__ = [
     "IncidentQuery",
     "MaintenanceCreate",
     "MaintenanceQuery",
+    "MaintenanceUpdateRequest",
     "MonthReportJSON",
     "NotificationLog",
     "Problem",
     "ReportQuery",
+    "SubscribeForm",
+    "SubscriptionLinkForm",
 ]
 
 Time = Annotated[
@@ -84,6 +87,14 @@ class IncidentUpdateRequest(Request):
     a public service's (incident update)."""
 
     status: Literal["investigating", "identified", "monitoring", "resolved"]
+    message: Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
+
+
+class MaintenanceUpdateRequest(Request):
+    """An operator's update of a maintenance window, shown on the public pages
+    (maintenance update)."""
+
+    status: Literal["in_progress", "completed"]
     message: Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
 
 
@@ -353,3 +364,20 @@ class ClaimForm(Request):
     month: Month
     site: Annotated[str, Field(min_length=1, max_length=253)] | None = None
     note: Text | None = None
+
+
+class SubscribeForm(Request):
+    """The status page's subscription form: an address and the services it wants."""
+
+    email: Annotated[str, Field(min_length=1, max_length=254)]
+    services: Annotated[list[Id], Field(min_length=1, max_length=100)]
+
+
+class SubscriptionLinkForm(Request):
+    """A subscription link's parameters (in its query string, or the page's hidden fields;
+    RFC 8058's one-click body is ``List-Unsubscribe=One-Click``)."""
+
+    token: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    expires: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    key: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    sig: Annotated[str, Field(min_length=1, max_length=100)] | None = None

@@ -4,6 +4,9 @@
 ``/``                                           the public status page (:mod:`.pages`)
 ``/feed.atom``, ``/api/v2/summary.json``,       its feed, Statuspage-compatible JSON and
 ``/api/v2/status.json``, ``/badge/S/*.svg``     badges (:mod:`.public`)
+``/subscriptions``, ``/subscriptions/confirm``  the status page's e-mail subscriptions: its form,
+``/subscriptions/unsubscribe``                  the confirmation and one-click unsubscribe links
+                                                (:mod:`.subscriptions`)
 ``/customer/ID``                                a customer's page: signed link or token
 ``/api/v1/...``                                 the JSON API over the actions (:mod:`.api`),
                                                 documented at ``/api/v1/openapi.json``
@@ -69,7 +72,14 @@ from monitor.http.public import (
     statuspage_summary,
 )
 from monitor.http.routing import BODY_LIMIT, Call, Route, endpoint
-from monitor.http.schemas import ClaimForm
+from monitor.http.schemas import ClaimForm, SubscribeForm, SubscriptionLinkForm
+from monitor.http.subscriptions import (
+    confirm_form,
+    confirm_page,
+    subscribe_form,
+    unsubscribe_form,
+    unsubscribe_page,
+)
 from monitor.present.html import environment
 from monitor.present.language import N_
 
@@ -146,6 +156,25 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/customer/{customer}/claims/{claim_id}", claim_page,
           "A claim's receipt and state", "public", "pages", produces="html",
           answers={200: str, 401: str, 404: str}),
+    Route("POST", "/subscriptions", subscribe_form,
+          "Subscribe to e-mail notices of public services (the status page's form; a "
+          "confirmation link is e-mailed)", "public", "pages", produces="html",
+          form=SubscribeForm, answers={200: str, 404: str, 413: str, 415: str, 422: str,
+                                       429: str}),
+    Route("GET", "/subscriptions/confirm", confirm_page,
+          "A subscription's confirmation link (token, expires, key, sig): a page with the "
+          "button that confirms", "public", "pages", produces="html", answers={200: str}),
+    Route("POST", "/subscriptions/confirm", confirm_form,
+          "Confirm a subscription (the link's page's button)", "public", "pages",
+          produces="html", form=SubscriptionLinkForm,
+          answers={200: str, 400: str, 410: str, 413: str, 415: str}),
+    Route("GET", "/subscriptions/unsubscribe", unsubscribe_page,
+          "The notices' unsubscribe link (token, key, sig): a page with a button", "public",
+          "pages", produces="html", answers={200: str}),
+    Route("POST", "/subscriptions/unsubscribe", unsubscribe_form,
+          "Unsubscribe with one click (RFC 8058: List-Unsubscribe=One-Click), no login",
+          "public", "pages", produces="html", form=SubscriptionLinkForm,
+          answers={200: str, 400: str, 413: str, 415: str}),
     Route("GET", "/feed.atom", feed, "Incidents and maintenance (Atom; ETag)", "public",
           "status", produces="xml", answers={200: str, 304: None}),
     Route("GET", "/api/v2/summary.json", statuspage_summary,

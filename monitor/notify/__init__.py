@@ -14,6 +14,10 @@ The flow, one way::
                           ▼  committed at once: accepted_at, smtp_response, outbox_recipients,
                        notifications / maintenance_notices rows: the evidence the SLA engine reads
 
+    Notifier.queue_subscriber_notices (at each incident change and duty check,
+    subscribers.py): the status page's confirmed subscribers' notices of incidents,
+    operators' updates and maintenance, each with its RFC 8058 one-click unsubscribe.
+
     Notifier.check_duties (periodic, tracking.py): D-2 at-risk alerts to operators 30 min
     before the 2 h deadline, breach counts, Prometheus metrics (metrics.py). Who is owed
     an e-mail and when a duty is met or missed is the engine's to say (monitor.sla:

@@ -334,6 +334,12 @@ class Duties:
     async def on_failed(self, tx: Tx, message: QueuedMessage) -> None:
         if is_operator_kind(message.kind) or not self.operators:
             return  # never an alert about an alert: no loops
+        if message.kind.startswith("sub_"):
+            # A status page subscriber's address refused: whoever typed it, not a duty of
+            # the contract; logged, never an operators' alert (anyone can type an address).
+            log.warning("a subscriber's notice failed",
+                        extra={"outbox_id": message.id, "kind": message.kind})
+            return
         rendered = templates.send_failure(
             self.style,
             outbox_id=message.id,

@@ -120,10 +120,12 @@ def _text(blocks: list[Block], footer: str) -> str:
     out: list[str] = []
     for block in blocks:
         if isinstance(block, Para):
-            out.append(textwrap.fill(block.text, width=76, break_long_words=False))
+            # Never at a hyphen: a signed link (base64url) would break across lines.
+            out.append(textwrap.fill(block.text, width=76, break_long_words=False,
+                                     break_on_hyphens=False))
         elif isinstance(block, Link):  # the address on its own line, whole (clickable)
-            out.append(textwrap.fill(block.label, width=76, break_long_words=False)
-                       + "\n" + block.url)
+            out.append(textwrap.fill(block.label, width=76, break_long_words=False,
+                                     break_on_hyphens=False) + "\n" + block.url)
         elif isinstance(block, Facts):
             width = max((len(label) for label, _ in block.rows), default=0) + 1
             out.append("\n".join(f"{label + ':':<{width}} {value}" for label, value in block.rows))

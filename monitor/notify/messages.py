@@ -83,12 +83,15 @@ def build_email(
     kind: str,
     in_reply_to: str | None = None,
     attachments: Sequence[Attachment] = (),
+    list_unsubscribe: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative (plain + HTML) UTF-8 message, marked as automatic;
     ``in_reply_to`` (a Message-ID) threads it under the message it follows up, e.g. a
     recovery under its outage e-mail (``In-Reply-To`` and ``References``, RFC 5322).
     ``attachments`` (a statement's PDF and CSV) make it multipart/mixed, the text and
-    HTML alternatives first."""
+    HTML alternatives first. ``list_unsubscribe`` (an https address, a status-page
+    subscriber's notice) adds ``List-Unsubscribe`` and ``List-Unsubscribe-Post:
+    List-Unsubscribe=One-Click`` (RFC 8058: a mail client's button POSTs to it)."""
     username, _, domain = sender.partition("@")
     message = EmailMessage()
     message["From"] = Address(
@@ -102,6 +105,10 @@ def build_email(
         message["In-Reply-To"] = in_reply_to
         message["References"] = in_reply_to
     message["List-Id"] = list_id(kind, sender_name, domain)
+    if list_unsubscribe is not None:
+        # Our own address (ASCII, no spaces or brackets): one angle-bracketed URI.
+        message["List-Unsubscribe"] = f"<{one_line(list_unsubscribe, 900)}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # RFC 3834: no vacation auto-replies to an automatic message; the second is Exchange's.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
+from monitor.actions.links import LinkKeys
 from monitor.clock import Clock
 from monitor.config.settings import Settings
 from monitor.notify.channels import Channel, OperatorChannels, channels_of
@@ -18,6 +19,7 @@ from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.outbox import OutboxWorker
 from monitor.notify.sending import Backoff, Envelope
 from monitor.notify.smtp import MaildirTransport, SMTPTransport, Transport
+from monitor.notify.subscribers import queue_subscriber_notices, subscription_keys
 from monitor.notify.tracking import DutyCheck, DutyTracker
 from monitor.notify.webhook import WebhookRelay, WebhookTarget
 from monitor.store import maintenance, outbox, state_directory
@@ -46,6 +48,7 @@ class NotifierPlan:
     transport: Transport | None  # None: keep the current one
     webhook: WebhookTarget | None  # None: no webhook configured
     channels: tuple[Channel, ...]  # the operators' channels (operators.notify)
+    subscription_keys: LinkKeys | None = None  # sign the status page's subscribers' links
 
 
 class Notifier:
@@ -90,6 +93,10 @@ class Notifier:
         self.envelope = Envelope.of(settings)
         self.duties = Duties(settings, db, clock, self.metrics, self.envelope, self._wake)
         self.tracker = DutyTracker(self.duties, since=clock.now(), lookback=lookback)
+        self.lookback = lookback
+        # The status page's subscribers' links are signed with the link keys.
+        self.subscription_keys = (subscription_keys(settings)
+                                  if settings.status_page.subscriptions else None)
         self._transport = transport
         self._worker: OutboxWorker | None = None
         smtp_timeout = settings.smtp.timeout if settings.smtp is not None else 30.0
@@ -158,12 +165,26 @@ class Notifier:
         return None if self._worker is None else self._worker.courier.transport
 
     async def on_incident_opened(self, incident_id: int) -> None:
-        """One outage e-mail per affected eligible customer, and the operators' copy (R-N1)."""
+        """One outage e-mail per affected eligible customer, and the operators' copy (R-N1);
+        then the status page's subscribers' notices."""
         await self.duties.on_incident_opened(incident_id)
+        await self.queue_subscriber_notices()
 
     async def on_incident_closed(self, incident_id: int) -> None:
-        """A recovery e-mail, with the measured duration, to each customer told of the outage."""
+        """A recovery e-mail, with the measured duration, to each customer told of the
+        outage; then the status page's subscribers' notices."""
         await self.duties.on_incident_closed(incident_id)
+        await self.queue_subscriber_notices()
+
+    async def queue_subscriber_notices(self) -> int:
+        """The notices the status page's confirmed subscribers are owed and have not been
+        queued (:mod:`monitor.notify.subscribers`); how many were new."""
+        added = await queue_subscriber_notices(self.settings, self.db, self.clock,
+                                               keys=self.subscription_keys,
+                                               lookback=self.lookback)
+        if added:
+            self._wake()
+        return added
 
     async def on_maintenance_created(self, window_id: int) -> None:
         """Notices to technical contacts (D-3); operators warned when under 48 h ahead (R-EX1)."""
@@ -178,6 +199,8 @@ class Notifier:
             pending = await maintenance.without_notice(tx, now)
         for window_id in pending:
             await self.on_maintenance_created(window_id)
+        # Subscribers: new windows, and the operators' updates posted by the CLI or the API.
+        await self.queue_subscriber_notices()
         return len(pending)
 
     def prepare(self, settings: Settings) -> NotifierPlan:
@@ -188,8 +211,9 @@ class Notifier:
             transport = build_transport(settings)
         webhook = settings.config.webhook
         target = WebhookTarget.from_config(webhook) if webhook is not None else None
+        keys = subscription_keys(settings) if settings.status_page.subscriptions else None
         return NotifierPlan(settings, Envelope.of(settings), transport, target,
-                            channels_of(settings.config.operators))
+                            channels_of(settings.config.operators), keys)
 
     def apply(self, plan: NotifierPlan) -> None:
         """Switch to a prepared configuration (SIGHUP); cannot fail. Customers, contacts,
@@ -198,6 +222,7 @@ class Notifier:
         self.settings = plan.settings
         self.envelope = plan.envelope
         self.duties.configure(plan.settings, plan.envelope)
+        self.subscription_keys = plan.subscription_keys
         if self._worker is not None:
             self._worker.use(plan.transport, plan.envelope)
         self.webhook.target = plan.webhook

@@ -93,6 +93,8 @@ class Draft:
     # it is sent with In-Reply-To/References naming that message's Message-ID.
     follows: str | None = None
     attachments: tuple[Attachment, ...] = ()  # files sent with it (a statement's PDF, CSV)
+    # A status-page subscriber's notice: its one-click unsubscribe address (RFC 8058).
+    list_unsubscribe: str | None = None
 
 
 async def enqueue(tx: Tx, drafts: Sequence[Draft], *, now: dt.datetime, domain: str) -> int:
@@ -121,6 +123,7 @@ async def enqueue(tx: Tx, drafts: Sequence[Draft], *, now: dt.datetime, domain: 
                 ticket_id=draft.ticket_id,
                 in_reply_to=parents.get(draft.follows) if draft.follows else None,
                 attachments=draft.attachments,
+                list_unsubscribe=draft.list_unsubscribe,
             )
             for draft in drafts
         ],

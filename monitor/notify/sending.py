@@ -226,6 +226,7 @@ class Courier:
             kind=row.kind,
             in_reply_to=row.in_reply_to,
             attachments=row.attachments,
+            list_unsubscribe=row.list_unsubscribe,
         )
         try:
             async with asyncio.timeout(self.send_limit):

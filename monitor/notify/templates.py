@@ -47,6 +47,11 @@ __all__ = [
     "recovery",
     "send_failure",
     "statement",
+    "subscriber_maintenance",
+    "subscriber_outage",
+    "subscriber_recovery",
+    "subscriber_update",
+    "subscription_confirmation",
     "ticket_number",
 ]
 
@@ -631,3 +636,95 @@ def late_maintenance(
             Items(tuple(customers)),
         ],
     )
+
+
+# --- the status page's subscribers -------------------------------------------------------------
+
+
+def subscription_confirmation(
+    style: Style, *, services: Sequence[str], link: str, expires: dt.datetime, page: str
+) -> Rendered:
+    """Double opt-in: the link that confirms a subscription to the status page."""
+    _ = style.language.gettext
+    return compose(style, _("Please confirm your subscription"), [
+        Para(_("Someone, hopefully you, asked for e-mail notices of incidents and maintenance "
+               "on the status page %(page)s for these services:") % {"page": page}),
+        Items(tuple(one_line(s, 120) for s in services)),
+        Para(_("To confirm, open this link by %(at)s:") % {"at": style.time(expires)}),
+        Para(link),
+        Para(_("If you did not ask for this, ignore this e-mail: nothing will be sent "
+               "to you.")),
+    ])
+
+
+def _subscriber(style: Style, subject: str, blocks: list[Block], *, link: str,
+                services: Sequence[str], unsubscribe: str) -> Rendered:
+    _ = style.language.gettext
+    return compose(style, subject, [
+        *blocks,
+        Para(_("Details: %(link)s") % {"link": link}),
+        Para(_("You receive this because you subscribed to the status page for: "
+               "%(services)s. Unsubscribe with one click: %(link)s") % {
+                   "services": _(", ").join(one_line(s, 120) for s in services),
+                   "link": unsubscribe}),
+    ])
+
+
+def subscriber_outage(
+    style: Style, *, service: str, start: dt.datetime, link: str, services: Sequence[str],
+    unsubscribe: str,
+) -> Rendered:
+    """A public service is unavailable (its incident opened)."""
+    _ = style.language.gettext
+    name = one_line(service, 120)
+    return _subscriber(style, _("%(service)s is unavailable") % {"service": name}, [
+        Para(_("%(service)s has been unavailable since %(at)s. We are working on it.") % {
+            "service": name, "at": style.time(start)}),
+    ], link=link, services=services, unsubscribe=unsubscribe)
+
+
+def subscriber_recovery(
+    style: Style, *, service: str, start: dt.datetime, end: dt.datetime, link: str,
+    services: Sequence[str], unsubscribe: str,
+) -> Rendered:
+    """A public service's incident ended."""
+    _ = style.language.gettext
+    name = one_line(service, 120)
+    return _subscriber(style, _("%(service)s is available again") % {"service": name}, [
+        Para(_("%(service)s is available again since %(at)s, after an outage of "
+               "%(duration)s.") % {"service": name, "at": style.time(end),
+                                   "duration": style.language.duration(
+                                       seconds_between(start, end))}),
+    ], link=link, services=services, unsubscribe=unsubscribe)
+
+
+def subscriber_update(
+    style: Style, *, about: str, status: str, message: str, at: dt.datetime, link: str,
+    services: Sequence[str], unsubscribe: str,
+) -> Rendered:
+    """An operators' update of an incident or a maintenance window (``about`` names it;
+    ``status`` is already in the reader's words)."""
+    _ = style.language.gettext
+    return _subscriber(style, _("%(about)s: %(status)s") % {
+        "about": one_line(about, 160), "status": status}, [
+        Para(_("Update of %(at)s (%(status)s):") % {"at": style.time(at), "status": status}),
+        Para(one_line(message, 2000)),
+    ], link=link, services=services, unsubscribe=unsubscribe)
+
+
+def subscriber_maintenance(
+    style: Style, *, affected: Sequence[str], start: dt.datetime, end: dt.datetime,
+    reason: str | None, link: str, services: Sequence[str], unsubscribe: str,
+) -> Rendered:
+    """A maintenance window of public services is scheduled."""
+    _ = style.language.gettext
+    names = _(", ").join(one_line(s, 120) for s in affected)
+    blocks: list[Block] = [
+        Para(_("Scheduled maintenance of %(services)s, from %(start)s to %(end)s.") % {
+            "services": names, "start": style.time(start), "end": style.time(end)}),
+    ]
+    if reason:
+        blocks.append(Para(one_line(reason, 500)))
+    return _subscriber(style, _("Scheduled maintenance of %(services)s on %(start)s") % {
+        "services": names, "start": style.time(start)}, blocks, link=link, services=services,
+        unsubscribe=unsubscribe)

@@ -8,10 +8,12 @@ module          what it reads and writes                                    tabl
 ``incidents``   incidents, cause changes, notifications (R-M1, R-EX, R-N1)  incidents,
                                                                             cause_changes,
                                                                             notifications
-``maintenance`` windows, their services, notices (R-EX1, D-3)               maintenance_*
-``outbox``      queued e-mail, leases, outcomes, attachments (D-2)          outbox,
-                                                                            outbox_recipients,
-                                                                            outbox_attachments
+``maintenance`` windows, their services, notices, operators' updates         maintenance_*
+                (R-EX1, D-3)
+``outbox``      queued e-mail, leases, outcomes, attachments, one-click     outbox,
+                unsubscribe addresses (D-2, RFC 8058)                       outbox_recipients,
+                                                                            outbox_attachments,
+                                                                            outbox_list_unsubscribe
 ``history``     probe runs, failures, latency roll-ups (R-M7)               probe_runs,
                                                                             probe_failures,
                                                                             latency_rollups
@@ -29,6 +31,7 @@ module          what it reads and writes                                    tabl
 ``statements``  monthly statements sent, claim reminders, automatic runs     statements,
                                                                  claim_reminders,
                                                                             statement_runs
+``subscribers`` the status page's e-mail subscribers (double opt-in)         subscribers
 ``audit``       the operators' audit log                                    audit_events
 ==============  ==========================================================  =====================
 """

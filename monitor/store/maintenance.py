@@ -16,13 +16,18 @@ from monitor.store.incidents import FirstNotice, earliest_per_customer
 from monitor.store.models import (
     MaintenanceNotice,
     MaintenanceService,
+    MaintenanceUpdate,
     MaintenanceWindow,
     OutboxMessage,
 )
 
+_CHUNK = 500  # ids per IN (...), well under SQLite's bound-parameter limit
+
 __all__ = [
+    "MaintenanceUpdateRecord",
     "WindowRecord",
     "add_notices",
+    "add_update",
     "add_window",
     "current_and_upcoming",
     "first_notices",
@@ -32,6 +37,7 @@ __all__ = [
     "notices_since",
     "starting_between",
     "touching",
+    "updates",
     "without_notice",
 ]
 
@@ -234,3 +240,45 @@ async def notices_since(
 async def notice_watermark(tx: Tx) -> int:
     """The highest notice id (0 when none): where :func:`notices_since` starts next."""
     return int(await tx.scalar(select(func.coalesce(func.max(MaintenanceNotice.id), 0))) or 0)
+
+
+# --- operators' updates ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceUpdateRecord:
+    """An operator's update of a maintenance window (its status and message, as posted)."""
+
+    id: int
+    window_id: int
+    status: str
+    message: str
+    posted_at: dt.datetime
+    actor: str
+
+
+async def add_update(
+    tx: Tx, window_id: int, *, status: str, message: str, actor: str, at: dt.datetime
+) -> int:
+    """Record an operator's update of a window; its id."""
+    result = await tx.execute(
+        insert(MaintenanceUpdate)
+        .values(window_id=window_id, status=status, message=message, posted_at=at, actor=actor)
+    )
+    return inserted_id(result)
+
+
+async def updates(tx: Tx, window_ids: Iterable[int]) -> dict[int, list[MaintenanceUpdateRecord]]:
+    """Window id -> its operators' updates in the order they were posted."""
+    ids = sorted(set(window_ids))
+    found: dict[int, list[MaintenanceUpdateRecord]] = {}
+    for index in range(0, len(ids), _CHUNK):
+        rows = await tx.execute(
+            select(MaintenanceUpdate)
+            .where(MaintenanceUpdate.window_id.in_(ids[index : index + _CHUNK]))
+            .order_by(MaintenanceUpdate.posted_at, MaintenanceUpdate.id)
+        )
+        for row in rows.scalars():
+            found.setdefault(row.window_id, []).append(MaintenanceUpdateRecord(
+                row.id, row.window_id, row.status, row.message, row.posted_at, row.actor))
+    return found

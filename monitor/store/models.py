@@ -401,6 +401,19 @@ class MaintenanceService(Base):
     window: Mapped[MaintenanceWindow] = relationship(back_populates="services")
 
 
+class MaintenanceUpdate(Base):
+    """An operator's update of a maintenance window: a status (in_progress, completed) and
+    what they say (the status page's timelines; never changed, a correction is a new one)."""
+
+    __tablename__ = "maintenance_updates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("maintenance_windows.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # in_progress | completed
+    message: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+
+
 class MaintenanceNotice(Base):
     """When the notice of a window reached a customer's technical contact (D-3)."""
 
@@ -413,6 +426,30 @@ class MaintenanceNotice(Base):
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
 
     window: Mapped[MaintenanceWindow] = relationship(back_populates="notices")
+
+
+# --- the status page's subscribers ------------------------------------------------------------
+
+
+class Subscriber(Base):
+    """An e-mail address that asked for the status page's notices of some public services.
+
+    ``services`` are the confirmed ones (empty until the first confirmation); a request
+    waits in ``requested`` until its signed link is followed (double opt-in), under
+    ``nonce`` (a new request makes the older links void). ``token`` names the subscriber
+    in its signed links (random, never an id). Unsubscribing deletes the row."""
+
+    __tablename__ = "subscribers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    language: Mapped[str] = mapped_column(String(10))
+    services: Mapped[list[Any]]
+    requested: Mapped[list[Any] | None] = mapped_column(JSON)
+    nonce: Mapped[str | None] = mapped_column(String(16))
+    requested_at: Mapped[dt.datetime]
+    confirmed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
 
 
 # --- e-mail outbox (D-2) -----------------------------------------------------------------------
@@ -468,6 +505,15 @@ class OperatorDelivery(Base):
     claimed_until: Mapped[dt.datetime]
     attempts: Mapped[int] = mapped_column(default=0)
     delivered_at: Mapped[dt.datetime | None]
+
+
+class OutboxListUnsubscribe(Base):
+    """The one-click unsubscribe address (RFC 8058) of an outbox message: a status-page
+    subscriber's notice, sent with ``List-Unsubscribe`` and ``List-Unsubscribe-Post``."""
+
+    __tablename__ = "outbox_list_unsubscribe"
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), primary_key=True)
+    address: Mapped[str] = mapped_column(Text)
 
 
 class OutboxAttachment(Base):
@@ -729,9 +775,11 @@ __all__ = [
     "LedgerEntry",
     "MaintenanceNotice",
     "MaintenanceService",
+    "MaintenanceUpdate",
     "MaintenanceWindow",
     "Notification",
     "OutboxAttachment",
+    "OutboxListUnsubscribe",
     "OutboxMessage",
     "OutboxRecipient",
     "ProbeFailure",
@@ -740,6 +788,7 @@ __all__ = [
     "ReportRevision",
     "StatementRun",
     "StatementSent",
+    "Subscriber",
     "Ticket",
     "TicketEvent",
     "UTCDateTime",

@@ -18,6 +18,7 @@ from monitor.store.db import Tx
 from monitor.store.models import (
     OperatorDelivery,
     OutboxAttachment,
+    OutboxListUnsubscribe,
     OutboxMessage,
     OutboxRecipient,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "oldest_waiting",
     "outage_messages",
     "outage_queued",
+    "queued_keys",
     "release",
     "release_delayed",
     "release_orphans",
@@ -85,6 +87,7 @@ class NewMessage:
     ticket_id: int | None = None
     in_reply_to: str | None = None  # the Message-ID it follows up (threading)
     attachments: tuple[Attachment, ...] = ()
+    list_unsubscribe: str | None = None  # a subscriber's one-click unsubscribe (RFC 8058)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +116,11 @@ class QueuedMessage:
     smtp_response: str | None
     in_reply_to: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    list_unsubscribe: str | None = None
 
 
-def _record(row: OutboxMessage, attachments: tuple[Attachment, ...] = ()) -> QueuedMessage:
+def _record(row: OutboxMessage, attachments: tuple[Attachment, ...] = (),
+            list_unsubscribe: str | None = None) -> QueuedMessage:
     return QueuedMessage(
         row.id,
         row.dedupe_key,
@@ -139,6 +144,7 @@ def _record(row: OutboxMessage, attachments: tuple[Attachment, ...] = ()) -> Que
         row.smtp_response,
         row.in_reply_to,
         attachments,
+        list_unsubscribe,
     )
 
 
@@ -147,9 +153,10 @@ async def enqueue(tx: Tx, messages: Sequence[NewMessage]) -> int:
     A message's attachments are written with it (and not again for a duplicate)."""
     dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
     added = 0
-    plain = [message for message in messages if not message.attachments]
+    plain = [message for message in messages
+             if not message.attachments and message.list_unsubscribe is None]
     for message in messages:
-        if not message.attachments:
+        if not message.attachments and message.list_unsubscribe is None:
             continue
         inserted = (
             await tx.execute(
@@ -162,6 +169,11 @@ async def enqueue(tx: Tx, messages: Sequence[NewMessage]) -> int:
         if inserted is None:
             continue
         added += 1
+        if message.list_unsubscribe is not None:
+            await tx.execute(insert(OutboxListUnsubscribe).values(
+                outbox_id=inserted, address=message.list_unsubscribe))
+        if not message.attachments:
+            continue
         await tx.execute(
             insert(OutboxAttachment),
             [
@@ -270,7 +282,16 @@ async def claim(
         row.next_attempt_at = until
         row.claimed_by = owner
     files = await _attachments(tx, [row.id for row in rows])
-    return [_record(row, files.get(row.id, ())) for row in rows]
+    unsubscribe = await _list_unsubscribe(tx, [row.id for row in rows])
+    return [_record(row, files.get(row.id, ()), unsubscribe.get(row.id)) for row in rows]
+
+
+async def _list_unsubscribe(tx: Tx, outbox_ids: Sequence[int]) -> dict[int, str]:
+    if not outbox_ids:
+        return {}
+    rows = await tx.execute(select(OutboxListUnsubscribe.outbox_id, OutboxListUnsubscribe.address)
+                            .where(OutboxListUnsubscribe.outbox_id.in_(list(outbox_ids))))
+    return {outbox_id: address for outbox_id, address in rows}
 
 
 async def _attachments(tx: Tx, outbox_ids: Sequence[int]) -> dict[int, tuple[Attachment, ...]]:
@@ -605,3 +626,14 @@ async def lease_holders(tx: Tx, owner_prefix: str) -> set[str]:
         .distinct()
     )
     return {owner for owner in rows if owner is not None}
+
+
+async def queued_keys(tx: Tx, dedupe_keys: Iterable[str]) -> set[str]:
+    """Which of ``dedupe_keys`` are queued (in any state): a duty sweep renders only the
+    others."""
+    keys = sorted(set(dedupe_keys))
+    found: set[str] = set()
+    for index in range(0, len(keys), 5000):
+        found.update(await tx.scalars(select(OutboxMessage.dedupe_key).where(
+            OutboxMessage.dedupe_key.in_(keys[index : index + 5000]))))
+    return found

@@ -45,7 +45,7 @@ async def test_every_route_is_documented_and_every_path_served(site: Site) -> No
     # for its documented method (a documented path that is not routed would 404 in the
     # API's shape: "no such resource").
     for method, path in sorted(served):
-        concrete = re.sub(r"\{(incident|claim|ticket)_id\}", "1", path)
+        concrete = re.sub(r"\{(incident|claim|ticket|window)_id\}", "1", path)
         concrete = concrete.replace("{customer}", "acme").replace("{month}", "2026-03")
         concrete = concrete.replace("{service}", "panel").replace("{name}", "style.css")
         response = await site.session.request(method, site.url + concrete,

@@ -17,6 +17,7 @@ from monitor.store.models import (
     IdempotentRequest,
     Incident,
     IncidentUpdate,
+    MaintenanceUpdate,
     MaintenanceWindow,
     Notification,
     ReportRevision,
@@ -25,7 +26,7 @@ from tests.http.site import Site
 from tests.support import row_counts, rows
 
 RECORDS = (Incident, CauseChange, Notification, MaintenanceWindow, ReportRevision, AuditEvent,
-           IncidentUpdate)
+           IncidentUpdate, MaintenanceUpdate)
 
 
 async def counts(site: Site) -> dict[str, int]:
@@ -263,6 +264,10 @@ async def test_every_write_route_refuses_a_bad_body_naming_the_field(site: Site)
     ticket = await site.post("/api/v1/tickets", "write", json={
         "customer": "acme", "service": "acme-shop", "channel": "email", "summary": "x"})
     ticket_id = (await ticket.json())["ticket"]["id"]
+    window = await site.post("/api/v1/maintenance", "write", json={
+        "services": ["panel"], "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z",
+        "reason": "x"})
+    window_id = (await window.json())["window"]["id"]
     models = (*RECORDS, Claim, Ticket, TicketEvent, LedgerEntry)
 
     async def everything() -> dict[str, int]:
@@ -275,6 +280,7 @@ async def test_every_write_route_refuses_a_bad_body_naming_the_field(site: Site)
             continue
         path = (route.path.replace("{incident_id}", str(incident_id))
                 .replace("{ticket_id}", str(ticket_id)).replace("{claim_id}", "1")
+                .replace("{window_id}", str(window_id))
                 .replace("{customer}", "acme"))
         assert "{" not in path, path
         who = "acme" if route.access.startswith("customer") else "write"

@@ -1,0 +1,339 @@
+"""The status page's subscriptions end to end, through the real aiohttp application and a
+real SMTP server (:class:`monitor.testing.smtp.SMTPSink`): the form on ``/``, the
+confirmation e-mail and its signed link (double opt-in), a notice of an incident with
+``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058), the one-click unsubscribe,
+and then nothing more; expired, forged and replaced links refused; junk addresses and
+floods refused (422, 429 with ``Retry-After``) with nothing stored."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from monitor import actions
+from monitor.cli import main
+from monitor.notify import Notifier
+from monitor.store import Database, create_engine, incidents
+from monitor.store.migrate import upgrade
+from monitor.store.models import AuditEvent, OutboxMessage, Subscriber
+from monitor.testing.smtp import ReceivedMessage, SMTPSink
+from tests.http.browser import chromium, require_chromium
+from tests.http.site import Site, StoppedClock, serve
+from tests.http.test_incident_updates import _config
+from tests.support import row_counts, rows
+
+ADDRESS = "reader@example.org"
+
+
+@dataclass
+class Stage:
+    site: Site
+    sink: SMTPSink
+    notifier: Notifier
+    clock: StoppedClock
+
+    async def send(self) -> list[ReceivedMessage]:
+        """Send what is queued; the messages the sink received meanwhile."""
+        before = len(self.sink.messages)
+        await self.notifier.run_once()
+        return self.sink.messages[before:]
+
+    async def subscribe(self, email: str = ADDRESS, services: tuple[str, ...] = ("panel",),
+                        **headers: str) -> Any:
+        form = [("email", email), *(("services", s) for s in services)]
+        return await self.site.post("/subscriptions", data=form, headers=headers)
+
+
+@asynccontextmanager
+async def staged(db: Database, tmp_path: Path, status_page: str = "") -> AsyncIterator[Stage]:
+    clock = StoppedClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    async with SMTPSink() as sink:
+        smtp = (f"smtp: {{host: {sink.host}, port: {sink.port}, tls: none, "
+                f"sender: status@provider.example, timeout: 5}}\n{status_page}")
+        async with serve(db, tmp_path, clock=clock, extra_http=smtp) as site:
+            notifier = Notifier(site.settings, db, clock, CollectorRegistry())
+            try:
+                yield Stage(site, sink, notifier, clock)
+            finally:
+                await notifier.stop()
+
+
+def _link(message: ReceivedMessage, path: str) -> str:
+    """The path and query of the link to ``path`` in the message's text."""
+    body = message.parsed().get_body(("plain",))
+    assert body is not None
+    [found] = re.findall(r"https?://\S+" + re.escape(path) + r"\?\S+", body.get_content())
+    parts = urlsplit(found)
+    return f"{parts.path}?{parts.query}"
+
+
+def _hidden(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+
+
+async def _confirmed(db: Database) -> list[Subscriber]:
+    return [s for s in await rows(db, Subscriber) if s.confirmed_at is not None]
+
+
+async def _open(stage: Stage, service: str = "panel") -> int:
+    now = stage.clock.now()
+    async with stage.site.db.transaction() as tx:
+        incident_id = await incidents.open_probe_incident(
+            tx, service_id=service, start=now - dt.timedelta(minutes=3), start_bound=None,
+            detected_at=now - dt.timedelta(minutes=2), created_at=now)
+    await stage.notifier.on_incident_opened(incident_id)
+    return incident_id
+
+
+async def test_subscribe_confirm_notice_and_one_click_unsubscribe(
+        db: Database, tmp_path: Path) -> None:
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        page = await (await site.get("/")).text()
+        assert '<form class="card subscribe" method="post" action="/subscriptions">' in page
+        assert 'name="services" value="panel"' in page and 'name="email"' in page
+
+        answer = await stage.subscribe("  Reader@Example.ORG ", ("panel",))
+        assert answer.status == 200, await answer.text()
+        assert "Check your e-mail" in await answer.text()
+        assert await _confirmed(db) == []  # double opt-in: nothing yet
+        [confirmation] = await stage.send()
+        assert confirmation.rcpt_tos == (ADDRESS,)
+        assert "List-Unsubscribe" not in confirmation.parsed()
+        link = _link(confirmation, "/subscriptions/confirm")
+
+        # Opening the link (a mail scanner does) confirms nothing: a page with a button.
+        opened = await site.get(link)
+        assert opened.status == 200
+        assert await _confirmed(db) == []
+        fields = _hidden(await opened.text())
+        assert set(fields) == {"token", "expires", "key", "sig"}
+        done = await site.post("/subscriptions/confirm", data=fields)
+        assert done.status == 200 and "You are subscribed" in await done.text()
+        [subscriber] = await _confirmed(db)
+        assert (subscriber.email, subscriber.services) == (ADDRESS, ["panel"])
+
+        # An incident of a service not chosen sends nothing; one of panel, one notice.
+        await _open(stage, "mobile")
+        assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
+        incident_id = await _open(stage, "panel")
+        [notice] = [m for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        parsed = notice.parsed()
+        assert "Web panel is unavailable" in parsed["Subject"]
+        unsubscribe = parsed["List-Unsubscribe"]
+        assert re.fullmatch(r"<https?://\S+/subscriptions/unsubscribe\?token=\w+&key=\w+"
+                            r"&sig=[\w-]+>", unsubscribe), unsubscribe
+        assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert f"/incidents/{incident_id}" in parsed.get_body(("plain",)).get_content()
+
+        # Nothing twice: the sweep again, and the daemon's duty check, queue nothing new.
+        await stage.notifier.queue_subscriber_notices()
+        await stage.notifier.queue_new_windows()
+        assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
+
+        # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click" to the address.
+        parts = urlsplit(unsubscribe.strip("<>"))
+        clicked = await site.post(f"{parts.path}?{parts.query}",
+                                  data={"List-Unsubscribe": "One-Click"})
+        assert clicked.status == 200 and "You are unsubscribed" in await clicked.text()
+        assert await row_counts(db, (Subscriber,)) == {"Subscriber": 0}
+        again = await site.post(f"{parts.path}?{parts.query}",
+                                data={"List-Unsubscribe": "One-Click"})
+        assert again.status == 200  # a second click: still unsubscribed
+
+        # The incident ends and another opens: nothing to the address any more.
+        async with db.transaction() as tx:
+            await incidents.close(tx, incident_id, end=stage.clock.now(), end_bound=None)
+        await stage.notifier.on_incident_closed(incident_id)
+        await _open(stage, "panel")
+        assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
+
+
+async def test_forged_expired_and_replaced_links_are_refused(
+        db: Database, tmp_path: Path) -> None:
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe()).status == 200
+        [first] = await stage.send()
+        fields = _hidden(await (await site.get(_link(first, "/subscriptions/confirm"))).text())
+
+        for name, value in (("sig", fields["sig"][:-2] + ("AA" if fields["sig"][-2:] != "AA"
+                                                          else "BB")),
+                            ("token", "0" * 32 + "." + "0" * 16),
+                            ("expires", str(int(fields["expires"]) + 86400)),
+                            ("key", "00000000")):
+            forged = await site.post("/subscriptions/confirm", data={**fields, name: value})
+            assert forged.status == 400, name
+            assert "This link is not valid" in await forged.text()
+        assert await _confirmed(db) == []
+
+        # A second request makes the first link void; its own link works.
+        assert (await stage.subscribe(services=("panel", "mobile"))).status == 200
+        [second] = await stage.send()
+        replaced = await site.post("/subscriptions/confirm", data=fields)
+        assert replaced.status == 400 and await _confirmed(db) == []
+
+        # Past status_page.confirm_within (48 h) the link has expired.
+        newer = _hidden(await (await site.get(_link(second, "/subscriptions/confirm"))).text())
+        stage.clock.at += dt.timedelta(hours=48, seconds=1)
+        expired = await site.post("/subscriptions/confirm", data=newer)
+        assert expired.status == 410 and "This link has expired" in await expired.text()
+        assert await _confirmed(db) == []
+        assert await row_counts(db, (Subscriber,)) == {"Subscriber": 1}
+
+        # A forged unsubscribe link removes nobody.
+        stage.clock.at -= dt.timedelta(hours=1)
+        assert (await site.post("/subscriptions/confirm", data=newer)).status == 200
+        [subscriber] = await _confirmed(db)
+        assert sorted(subscriber.services) == ["mobile", "panel"]
+        forged = await site.post(f"/subscriptions/unsubscribe?token={subscriber.token}"
+                                 "&key=00000000&sig=AAAA",
+                                 data={"List-Unsubscribe": "One-Click"})
+        assert forged.status == 400
+        assert len(await _confirmed(db)) == 1
+
+
+async def test_junk_is_refused_and_floods_are_limited(db: Database, tmp_path: Path) -> None:
+    limits = "status_page: {subscribe_per_address: 2, subscribe_per_client: 4}\n"
+    async with staged(db, tmp_path, limits) as stage:
+        tables = (Subscriber, OutboxMessage)
+        before = await row_counts(db, tables)
+        for junk in ("", "nobody", "a@b", "a b@example.org", "x@exa_mple.org", "x@@example.org",
+                     "<script>@example.org", "a@example.org\r\nBcc: v@evil.example",
+                     "x" * 65 + "@example.org"):
+            refused = await stage.subscribe(junk)
+            assert refused.status == 422, junk
+            text = await refused.text()
+            assert "This e-mail address is not valid" in text and "<script>@" not in text
+        for services in ((), ("acme-shop",), ("nope",)):
+            refused = await stage.subscribe(services=services)
+            assert refused.status == 422 and "Please choose a service" in await refused.text()
+        assert await row_counts(db, tables) == before  # nothing stored, nothing queued
+
+        # Per address: two requests in the period, then 429 with Retry-After.
+        assert (await stage.subscribe()).status == 200
+        assert (await stage.subscribe("READER@example.org")).status == 200
+        limited = await stage.subscribe()
+        assert limited.status == 429
+        assert 1 <= int(limited.headers["Retry-After"]) <= 3600
+        # Per client: four requests in all from this address, whatever the address typed.
+        assert (await stage.subscribe("other@example.org")).status == 200
+        assert (await stage.subscribe("third@example.org")).status == 200
+        flood = await stage.subscribe("fourth@example.org")
+        assert flood.status == 429 and "Retry-After" in flood.headers
+        assert await row_counts(db, (Subscriber,)) == {"Subscriber": 3}
+        assert len(await stage.send()) == 4  # one confirmation per accepted request
+
+
+async def test_maintenance_and_operators_updates_reach_subscribers(
+        db: Database, tmp_path: Path) -> None:
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe(services=("mobile",))).status == 200
+        [mail] = await stage.send()
+        fields = _hidden(await (await site.get(_link(mail, "/subscriptions/confirm"))).text())
+        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        now = stage.clock.now()
+        added = await actions.add_maintenance(
+            db, site.settings, services=["mobile"], start=now + dt.timedelta(days=3),
+            end=now + dt.timedelta(days=3, hours=1), reason="New database server",
+            actor="t", now=now)
+        stage.clock.at += dt.timedelta(seconds=1)
+        await actions.post_maintenance_update(
+            db, window_id=added.window.id, status="in_progress", message="Copying the data",
+            actor="t", now=stage.clock.now())
+        incident_id = await _open(stage, "mobile")
+        await actions.post_update(db, incident_id=incident_id, status="identified",
+                                  message="A failed switch", actor="t", now=stage.clock.now())
+        await stage.notifier.queue_new_windows()  # the daemon's duty check
+        sent = [m.parsed() for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        subjects = sorted(str(m["Subject"]) for m in sent)
+        assert len(sent) == 4, subjects
+        assert all(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in sent)
+        texts = "\n".join(m.get_body(("plain",)).get_content() for m in sent)
+        assert "New database server" in texts and "Copying the data" in texts
+        assert "A failed switch" in texts and "in progress" in texts
+        await stage.notifier.queue_new_windows()
+        assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
+
+
+@pytest.mark.slow
+async def test_the_form_in_chromium_without_javascript_on_a_phone(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """One backend is enough for the browser (the others run both)."""
+    require_chromium()
+    (tmp_path / "site").mkdir()
+    engine = create_engine(sqlite_url)
+    await upgrade(engine)
+    db = Database(engine)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(engine.dispose)
+        stage = await stack.enter_async_context(staged(db, tmp_path / "site"))
+        site = stage.site
+
+        def use() -> dict[str, Any]:
+            with chromium(tmp_path / "profile", javascript=False, width=390,
+                          height=844) as driver:
+                driver.get(site.url + "/")  # type: ignore[attr-defined]
+                overflow = driver.execute_script(  # type: ignore[attr-defined]
+                    "return document.documentElement.scrollWidth > window.innerWidth")
+                driver.find_element("id", "subscribe-email").send_keys(ADDRESS)  # type: ignore[attr-defined]
+                box = driver.find_element(  # type: ignore[attr-defined]
+                    "css selector", 'input[name="services"][value="mobile"]')
+                box.click()  # only the web panel
+                driver.find_element("css selector", "#subscribe button").click()  # type: ignore[attr-defined]
+                answered = driver.find_element("tag name", "h1").text  # type: ignore[attr-defined]
+                after = driver.execute_script(  # type: ignore[attr-defined]
+                    "return document.documentElement.scrollWidth > window.innerWidth")
+                return {"overflow": overflow or after, "answered": answered}
+
+        seen = await asyncio.to_thread(use)
+        assert seen == {"overflow": False, "answered": "Check your e-mail"}
+        [subscriber] = await rows(db, Subscriber)
+        assert (subscriber.email, subscriber.requested) == (ADDRESS, ["panel"])
+
+
+async def test_operators_list_and_remove_subscribers(
+        db: Database, tmp_path: Path, db_url: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    async with staged(db, tmp_path) as stage:
+        assert (await stage.subscribe()).status == 200
+        assert (await stage.subscribe("second@example.org", ("mobile",))).status == 200
+        config = tmp_path / "cli.yaml"
+        config.write_text(_config(db_url))
+
+        def run(*args: str) -> tuple[int, str, str]:
+            try:
+                code = main(["-c", str(config), "subscriber", *args])
+            except SystemExit as usage:
+                code = int(usage.code or 0)
+            out, err = capsys.readouterr()
+            return code, out, err
+
+        code, out, err = await asyncio.to_thread(run, "list", "--format", "json")
+        assert code == 0, err
+        listed = json.loads(out)
+        assert all("token" not in s and "nonce" not in s for s in listed)
+        assert [(s["email"], s["requested"], s["confirmed_at"]) for s in listed] == [
+            (ADDRESS, ["panel"], None), ("second@example.org", ["mobile"], None)]
+        before = await row_counts(db, (Subscriber, AuditEvent))
+        for junk, named in (("nobody", "email: 'nobody' is not valid"),
+                            ("absent@example.org", "'absent@example.org' is not valid")):
+            code, out, err = await asyncio.to_thread(run, "remove", junk)
+            assert code == 2 and out == "" and named in err and "Traceback" not in err, err
+        assert await row_counts(db, (Subscriber, AuditEvent)) == before
+        code, out, err = await asyncio.to_thread(run, "remove", "Second@Example.org")
+        assert code == 0 and "second@example.org" in out, err
+        assert await row_counts(db, (Subscriber, AuditEvent)) == {
+            "Subscriber": before["Subscriber"] - 1, "AuditEvent": before["AuditEvent"] + 1}
