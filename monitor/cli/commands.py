@@ -38,6 +38,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("ledger", "ledger", "each site's credit days, support balance and refunds"),
     Command("customer", "customer", "customer pages: signed links and their key"),
     Command("token", "customer", "API tokens"),
+    Command("evidence", "evidence",
+            "the hash-chained evidence: check it, export a month, verify an archive"),
 )
 
 _BY_NAME = {command.name: command for command in COMMANDS}

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from monitor.store import evidence
 from monitor.store.db import Tx
 from monitor.store.models import LatencyRollup, ProbeFailure, ProbeRun
 
@@ -26,6 +27,7 @@ __all__ = [
     "ProbeRunRecord",
     "RollupRecord",
     "add_failures",
+    "chain_closed_runs",
     "insert_runs",
     "latest_runs",
     "latest_states",
@@ -131,6 +133,7 @@ async def rollups_since(tx: Tx, since: dt.datetime) -> list[RollupRecord]:
 
 
 _INSERT_RUN = insert(ProbeRun).returning(ProbeRun.target_id, ProbeRun.id)
+_INSERT_FAILURE = insert(ProbeFailure).returning(ProbeFailure.id)
 
 # One executemany keyed by id (a Core connection has no ORM "bulk update by primary key").
 _UPDATE_RUN = (
@@ -156,9 +159,28 @@ async def update_runs(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
 
 
 async def add_failures(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
-    """Failed or unknown results with their errors: the R-M7 evidence."""
+    """Failed or unknown results with their errors: the R-M7 evidence, chained."""
     connection = await tx.connection()
-    await connection.execute(insert(ProbeFailure), list(rows))
+    written = await connection.execute(_INSERT_FAILURE, list(rows))
+    await evidence.append(tx, "probe.failure", "probe_failures", list(written.scalars()))
+
+
+async def chain_closed_runs(tx: Tx, new_run_ids: Sequence[int]) -> None:
+    """Chain the run each of these new runs followed: it is closed and will not grow again
+    (a run still growing is chained when it closes; call after the flush's updates)."""
+    if not new_run_ids:
+        return
+    connection = await tx.connection()
+    runs = ProbeRun.__table__
+    new = list(new_run_ids)
+    targets = select(runs.c.target_id).where(runs.c.id.in_(new))
+    previous = (
+        select(func.max(runs.c.id))
+        .where(runs.c.target_id.in_(targets), runs.c.id.not_in(new))
+        .group_by(runs.c.target_id)
+    )
+    closed = [int(i) for i in await connection.scalars(previous)]
+    await evidence.append(tx, "probe.run", "probe_runs", closed)
 
 
 async def upsert_rollups(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:

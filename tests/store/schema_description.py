@@ -141,7 +141,8 @@ async def describe_url(url: str) -> dict[str, Any]:
 
 #: The tables each revision after the squashed one adds (their schema is in the description
 #: too; tests/store/test_schema.py checks that the squashed revision makes the rest).
-LATER_TABLES = {"incident_updates": ("incident_updates",)}
+LATER_TABLES = {"incident_updates": ("incident_updates",),
+                "evidence_chain": ("evidence_chain", "evidence_checkpoints")}
 
 
 def _to_revision(sync_connection: Any, url: str, revision: str) -> None:
