@@ -6,7 +6,8 @@ Create Date: 2026-12-05
 
 ``evidence_chain``: one row per chained fact (seq, kind, the fact's table and id, its
 canonical JSON, the predecessor's hash and its own SHA-256). ``evidence_checkpoints``: the
-chain's head at a seq, signed with Ed25519 by a key id. Both are append-only for the
+chain's head at a seq, signed with Ed25519 by a key id; ``evidence_keys``: every public key that signed one
+(kept after a rotation). Both are append-only for the
 application; the chain starts empty, and its first entry records the highest id of each
 chained table (rows recorded before it are not covered).
 """
@@ -49,9 +50,17 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_evidence_checkpoints_seq"), "evidence_checkpoints", ["seq"],
                     unique=False)
+    op.create_table(
+        "evidence_keys",
+        sa.Column("key_id", sa.String(length=32), nullable=False),
+        sa.Column("public_key", sa.String(length=64), nullable=False),
+        sa.Column("first_signed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key_id", name=op.f("pk_evidence_keys")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("evidence_keys")
     op.drop_index(op.f("ix_evidence_checkpoints_seq"), table_name="evidence_checkpoints")
     op.drop_table("evidence_checkpoints")
     op.drop_table("evidence_chain")

@@ -7,7 +7,8 @@ revisions). The only writer of ``evidence_chain`` and ``evidence_checkpoints``.
 Every write of such a fact calls :func:`append` **in the same transaction**: the fact's
 row is read back, written as canonical JSON (:func:`canonical`), and chained::
 
-    hash = SHA-256(prev_hash as 64 hex characters, then the entry's canonical bytes)
+    hash = SHA-256(prev_hash, then SHA-256(the entry's canonical bytes)), both as 64 hex
+           characters (ASCII)
 
 An entry's canonical bytes are the JSON of ``{"fact": ROW, "id": ID, "kind": KIND,
 "table": TABLE}`` with sorted keys, no spaces, UTF-8; times as ISO 8601 in UTC, decimals
@@ -40,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.errors import StoreError
 from monitor.store.db import Tx
-from monitor.store.models import Base, EvidenceCheckpoint, EvidenceEntry
+from monitor.store.models import Base, EvidenceCheckpoint, EvidenceEntry, EvidenceKey
 
 __all__ = [
     "CHAINED",
@@ -53,10 +54,13 @@ __all__ = [
     "canonical",
     "check",
     "checkpoints",
+    "content_digest",
     "entries",
     "entry_hash",
     "fact_of",
     "head",
+    "keys",
+    "link_hash",
     "record_checkpoint",
     "record_pruned",
 ]
@@ -121,9 +125,21 @@ def canonical(value: Any) -> str:
                       allow_nan=False)
 
 
+def content_digest(canonical_text: str) -> str:
+    """SHA-256 of an entry's canonical bytes (hex)."""
+    return hashlib.sha256(canonical_text.encode("utf-8")).hexdigest()
+
+
+def link_hash(prev_hash: str, digest: str) -> str:
+    """SHA-256 over the predecessor's hash and the entry's content digest (both 64 hex
+    characters, ASCII): an export may give another customer's entry by its digest alone,
+    and its link is still recomputed."""
+    return hashlib.sha256(prev_hash.encode("ascii") + digest.encode("ascii")).hexdigest()
+
+
 def entry_hash(prev_hash: str, canonical_text: str) -> str:
-    """SHA-256 over the predecessor's hash (64 hex characters) and the entry's canonical bytes."""
-    return hashlib.sha256(prev_hash.encode("ascii") + canonical_text.encode("utf-8")).hexdigest()
+    """An entry's hash: :func:`link_hash` of its predecessor's hash and its content digest."""
+    return link_hash(prev_hash, content_digest(canonical_text))
 
 
 def _envelope(kind: str, table: str | None, fact_id: str | None, fact: Any) -> str:
@@ -485,9 +501,14 @@ class Checkpoint:
     revision_id: int | None
 
 
-async def record_checkpoint(tx: Tx, *, seq: int, hash: str, key_id: str, signature: str,
-                            signed_at: dt.datetime, reason: str,
+async def record_checkpoint(tx: Tx, *, seq: int, hash: str, key_id: str, public_key: str,
+                            signature: str, signed_at: dt.datetime, reason: str,
                             revision_id: int | None = None) -> int:
+    """A signed checkpoint; the signing key's public half is kept the first time it signs."""
+    known = await tx.scalar(select(EvidenceKey.key_id).where(EvidenceKey.key_id == key_id))
+    if known is None:
+        await tx.execute(insert(EvidenceKey).values(key_id=key_id, public_key=public_key,
+                                                    first_signed_at=signed_at))
     result = await tx.execute(insert(EvidenceCheckpoint).values(
         seq=seq, hash=hash, key_id=key_id, signature=signature, signed_at=signed_at,
         reason=reason, revision_id=revision_id).returning(EvidenceCheckpoint.id))
@@ -511,3 +532,21 @@ async def hash_at(tx: Tx, seq: int) -> str | None:
     chain = EvidenceEntry.__table__
     found = (await connection.execute(select(chain.c.hash).where(chain.c.seq == seq))).scalar()
     return None if found is None else str(found)
+
+
+async def keys(tx: Tx) -> list[tuple[str, str, dt.datetime]]:
+    """(key id, base64 public key, first signed at) of every key that signed, oldest first."""
+    rows = await tx.execute(select(EvidenceKey.key_id, EvidenceKey.public_key,
+                                   EvidenceKey.first_signed_at)
+                            .order_by(EvidenceKey.first_signed_at, EvidenceKey.key_id))
+    return [(k, p, at) for k, p, at in rows]
+
+
+async def revision_id(tx: Tx, calendar: str, month: str, revision: int) -> int | None:
+    """The row id of a report revision (what its chain entries name)."""
+    from monitor.store.models import ReportRevision
+
+    found = await tx.scalar(select(ReportRevision.id).where(
+        ReportRevision.calendar == calendar, ReportRevision.month == month,
+        ReportRevision.revision == revision))
+    return None if found is None else int(found)

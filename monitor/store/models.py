@@ -698,6 +698,16 @@ class EvidenceCheckpoint(Base):
     revision_id: Mapped[int | None] = mapped_column(Integer)
 
 
+class EvidenceKey(Base):
+    """A public key that signed evidence checkpoints, kept after rotation (published at
+    ``/.well-known/sla-monitor-keys.json``)."""
+
+    __tablename__ = "evidence_keys"
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))  # base64 of the raw 32 bytes
+    first_signed_at: Mapped[dt.datetime]
+
+
 class AuditEvent(Base):
     """Operator actions that change records (who, when, what), besides cause changes."""
 
@@ -739,6 +749,7 @@ __all__ = [
     "DaemonSession",
     "EvidenceCheckpoint",
     "EvidenceEntry",
+    "EvidenceKey",
     "IdempotentRequest",
     "Incident",
     "IncidentUpdate",

@@ -142,7 +142,7 @@ async def describe_url(url: str) -> dict[str, Any]:
 #: The tables each revision after the squashed one adds (their schema is in the description
 #: too; tests/store/test_schema.py checks that the squashed revision makes the rest).
 LATER_TABLES = {"incident_updates": ("incident_updates",),
-                "evidence_chain": ("evidence_chain", "evidence_checkpoints")}
+                "evidence_chain": ("evidence_chain", "evidence_checkpoints", "evidence_keys")}
 
 
 def _to_revision(sync_connection: Any, url: str, revision: str) -> None:
