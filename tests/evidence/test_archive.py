@@ -1,0 +1,170 @@
+"""``sla-monitor evidence export`` then ``evidence verify`` on another machine's view: the
+archive alone (and the published key) gives the statement's figures back, recomputed by the
+pure engine; an archive edited anywhere names the first difference."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from monitor.actions.evidence import published_keys
+from monitor.actions.evidence_keys import SigningKey
+from monitor.cli import main
+from monitor.sla.archive import ArchivedInputs
+from monitor.store import Database
+from tests.actions.contract import yaml
+
+
+class Run:
+    def __init__(self, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.config, self.capsys = config, capsys
+
+    async def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = await asyncio.to_thread(main, ["-c", str(self.config), *args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+@pytest.fixture
+async def exported(tmp_path: Path, db_url: str, db: Database,
+                   capsys: pytest.CaptureFixture[str]) -> tuple[Run, Path, Path]:
+    private = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "evidence-key.pem"
+    key_file.write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml() + f"storage: {{url: '{db_url}'}}\nmaildir: {tmp_path / 'Maildir'}\n"
+                      f"evidence: {{signing_key: '{key_file}'}}\n")
+    run = Run(config, capsys)
+    for args in (
+        ("incident", "add", "--service", "panel", "--start", "2026-10-10T08:00Z",
+         "--end", "2026-10-10T11:00Z"),
+        ("incident", "add", "--service", "acme-survey", "--start", "2026-10-20T08:00Z",
+         "--end", "2026-10-20T08:40Z"),
+        ("incident", "notified", "2", "--at", "2026-10-20T09:00Z", "--channel", "phone",
+         "--customer", "acme"),
+        ("report", "close", "--month", "2026-10"),
+    ):
+        code, _, err = await run(*args)
+        assert code == 0, (args, err)
+    archive = tmp_path / "acme-2026-10.zip"
+    code, out, err = await run("evidence", "export", "--customer", "acme", "--month",
+                               "2026-10", "-o", str(archive))
+    assert code == 0, err
+    assert out.startswith(f"wrote {archive}")
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(await published_keys(db, SigningKey(private))))
+    return run, archive, keys
+
+
+async def test_the_archive_alone_gives_the_statement_s_figures_back(
+        exported: tuple[Run, Path, Path]) -> None:
+    run, archive, keys = exported
+    code, out, err = await run("evidence", "verify", str(archive), "--key", str(keys))
+    assert code == 0, out + err
+    assert "ok  signature: valid, key " in out and "recomputed from the archive alone" in out
+    assert out.splitlines()[-1].startswith("verified: acme, 2026-10, revision 1: ")
+    code, out, _ = await run("evidence", "verify", str(archive), "--key", str(keys),
+                             "--format", "json")
+    found = json.loads(out)
+    assert code == 0 and found["ok"] and found["signed"] and found["key_pinned"]
+    # 3 h of the panel, unnotified (R-N1), and 40 min of the project, notified in time.
+    assert found["figures"]["downtime_seconds"] == 3 * 3600 + 40 * 60
+    with zipfile.ZipFile(archive) as opened:
+        statement = json.loads(opened.read("statement.json"))
+        chain = [json.loads(line) for line in opened.read("chain.jsonl").decode().splitlines()]
+    assert statement["downtime_seconds"] == found["figures"]["downtime_seconds"]
+    assert any(line.get("kind") == "report.revision" for line in chain)
+
+
+def _edited(archive: Path, name: str, change: Callable[[Any], Any], jsonl: bool = False) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.namelist():
+            data = source.read(item).decode()
+            if item == name:
+                if jsonl:
+                    lines = [json.loads(line) for line in data.splitlines()]
+                    data = "\n".join(json.dumps(line) for line in change(lines)) + "\n"
+                else:
+                    data = json.dumps(change(json.loads(data)))
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+def _later_end(document: dict[str, Any]) -> dict[str, Any]:
+    document["incidents"][0]["end"] = "2026-10-10T12:00:00.000000+00:00"
+    return document
+
+
+def _statement(document: dict[str, Any]) -> dict[str, Any]:
+    document["credit_days_total"] = 0
+    return document
+
+
+def _drop_line(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return lines[:2] + lines[3:]
+
+
+def _edit_fact(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for line in lines:
+        if line.get("kind") == "incident.manual":
+            line["canonical"] = line["canonical"].replace("11:00:00", "10:00:00")
+            break
+    return lines
+
+
+def _forged_signature(document: dict[str, Any]) -> dict[str, Any]:
+    document["checkpoint"]["hash"] = "f" * 64
+    return document
+
+
+EDITS = [
+    ("inputs.json", _later_end, False, "incident"),
+    ("statement.json", _statement, False, "statement.json is not the chained revision's"),
+    ("chain.jsonl", _drop_line, True, "chain entry 3 is missing"),
+    ("chain.jsonl", _edit_fact, True, "its hash does not match its content"),
+    ("manifest.json", _forged_signature, False, "the signed checkpoint is not the chain's head"),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "jsonl", "named"), EDITS,
+                         ids=[f"{e[0]}:{e[1].__name__}" for e in EDITS])
+async def test_an_edited_archive_names_the_first_difference(
+        exported: tuple[Run, Path, Path], tmp_path: Path, name: str,
+        change: Callable[[Any], Any], jsonl: bool, named: str) -> None:
+    run, archive, keys = exported
+    edited = tmp_path / "edited.zip"
+    edited.write_bytes(_edited(archive, name, change, jsonl))
+    code, out, _ = await run("evidence", "verify", str(edited), "--key", str(keys),
+                             "--format", "json")
+    found = json.loads(out)
+    assert code == 1 and not found["ok"]
+    assert named in found["difference"], found["difference"]
+
+
+async def test_another_key_does_not_verify(exported: tuple[Run, Path, Path],
+                                           tmp_path: Path) -> None:
+    run, archive, _ = exported
+    other = SigningKey(Ed25519PrivateKey.generate())
+    keys = tmp_path / "other-keys.json"
+    keys.write_text(json.dumps({"keys": [{"key_id": other.id, "public_key": other.public_b64}]}))
+    code, out, _ = await run("evidence", "verify", str(archive), "--key", str(keys))
+    assert code == 1 and "FAILED  the head is signed by key" in out
+
+
+async def test_the_inputs_round_trip_exactly(exported: tuple[Run, Path, Path]) -> None:
+    _, archive, _ = exported
+    with zipfile.ZipFile(archive) as opened:
+        document = json.loads(opened.read("inputs.json"))
+    assert ArchivedInputs.from_json(document).to_json() == document
