@@ -128,6 +128,9 @@ class FrozenRevision:
     report: MonthReport
     # What statements show besides the report; None before statements existed.
     evidence: RevisionEvidence | None = None
+    # The evidence chain's head signed with the revision: (entry seq, hash, key id); None
+    # without a signing key (evidence.signing_key).
+    checkpoint: tuple[int, str, str] | None = None
 
 
 def frozen_revision(record: RevisionRecord) -> FrozenRevision:

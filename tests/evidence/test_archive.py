@@ -168,3 +168,22 @@ async def test_the_inputs_round_trip_exactly(exported: tuple[Run, Path, Path]) -
     with zipfile.ZipFile(archive) as opened:
         document = json.loads(opened.read("inputs.json"))
     assert ArchivedInputs.from_json(document).to_json() == document
+
+
+async def test_the_statement_names_the_signed_head_and_how_to_verify(
+        exported: tuple[Run, Path, Path]) -> None:
+    run, archive, _ = exported
+    with zipfile.ZipFile(archive) as opened:
+        checkpoint = json.loads(opened.read("manifest.json"))["checkpoint"]
+    code, html, err = await run("statement", "show", "--month", "2026-10", "--customer", "acme")
+    assert code == 0, err
+    assert (f"Evidence: chain entry {checkpoint['seq']}, SHA-256 <span class=\"hash\">"
+            f"{checkpoint['hash']}</span>, signed by key <code>{checkpoint['key_id']}</code>"
+            in html)
+    assert "sla-monitor evidence verify ARCHIVE --key sla-monitor-keys.json" in html
+    code, out, err = await run("statement", "show", "--month", "2026-10", "--customer", "acme",
+                               "--format", "json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert (shown["evidence_seq"], shown["evidence_hash"], shown["evidence_key_id"]) == (
+        checkpoint["seq"], checkpoint["hash"], checkpoint["key_id"])
