@@ -100,7 +100,14 @@ _BATCH = 2000
 # --- canonical form ----------------------------------------------------------------------------
 
 
+_SIMPLE = (str, int, float, bool, type(None))
+
+
 def _plain(value: Any) -> Any:
+    if isinstance(value, _SIMPLE):  # most columns: first, and cheap
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
@@ -143,7 +150,9 @@ def entry_hash(prev_hash: str, canonical_text: str) -> str:
 
 
 def _envelope(kind: str, table: str | None, fact_id: str | None, fact: Any) -> str:
-    return canonical({"kind": kind, "table": table, "id": fact_id, "fact": fact})
+    """The canonical text of an entry; ``fact`` is already plain (:func:`_fact`)."""
+    return json.dumps({"kind": kind, "table": table, "id": fact_id, "fact": fact},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _table(name: str) -> Table:
