@@ -58,6 +58,10 @@ async def _export(run: Run) -> int:
         partial.unlink(missing_ok=True)
         raise InputError("output", run.args.output,
                          f"a writable file path ({exc.strerror or type(exc).__name__})") from None
+    if run.args.format == "json":
+        print_json({"file": str(target), "bytes": len(data), "customer": run.args.customer,
+                    "month": run.args.month})
+        return 0
     print(f"wrote {target} ({len(data):,} bytes): {run.args.customer}, {run.args.month}; "
           f"check it with: sla-monitor evidence verify {target} --key KEYS.json")
     return 0
@@ -127,6 +131,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     export.add_argument("--customer", required=True, help="customer id")
     export.add_argument("--month", required=True, help="YYYY-MM in the configured calendar")
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="the archive")
+    add_format(export, "text", "json")
     export.set_defaults(handler=_export)
     verify = sub.add_parser(
         "verify", help="check an archive offline and recompute its figures",

@@ -187,3 +187,19 @@ async def test_the_statement_names_the_signed_head_and_how_to_verify(
     shown = json.loads(out)
     assert (shown["evidence_seq"], shown["evidence_hash"], shown["evidence_key_id"]) == (
         checkpoint["seq"], checkpoint["hash"], checkpoint["key_id"])
+
+
+async def test_export_says_what_it_wrote_in_json_and_refuses_an_unknown_customer(
+        exported: tuple[Run, Path, Path], tmp_path: Path) -> None:
+    run, _, _ = exported
+    target = tmp_path / "again.zip"
+    code, out, err = await run("evidence", "export", "--customer", "acme", "--month",
+                               "2026-10", "-o", str(target), "--format", "json")
+    assert code == 0, err
+    found = json.loads(out)
+    assert found == {"file": str(target), "bytes": target.stat().st_size, "customer": "acme",
+                     "month": "2026-10"}
+    code, out, err = await run("evidence", "export", "--customer", "nobody", "--month",
+                               "2026-10", "-o", str(tmp_path / "none.zip"))
+    assert code == 2 and out == "" and "--customer: 'nobody'" in err
+    assert not (tmp_path / "none.zip").exists()
