@@ -172,14 +172,16 @@ async def chain_closed_runs(tx: Tx, new_run_ids: Sequence[int]) -> None:
         return
     connection = await tx.connection()
     runs = ProbeRun.__table__
-    new = list(new_run_ids)
-    targets = select(runs.c.target_id).where(runs.c.id.in_(new))
+    later = runs.alias("later")
+    # Each new run's predecessor of its target (a run that began and ended within one flush
+    # is one of them too).
     previous = (
         select(func.max(runs.c.id))
-        .where(runs.c.target_id.in_(targets), runs.c.id.not_in(new))
-        .group_by(runs.c.target_id)
+        .join(later, (later.c.target_id == runs.c.target_id) & (runs.c.id < later.c.id))
+        .where(later.c.id.in_(list(new_run_ids)))
+        .group_by(later.c.id)
     )
-    closed = [int(i) for i in await connection.scalars(previous)]
+    closed = sorted({int(i) for i in await connection.scalars(previous) if i is not None})
     await evidence.append(tx, "probe.run", "probe_runs", closed)
 
 

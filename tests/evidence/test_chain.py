@@ -195,3 +195,24 @@ async def test_retention_pruning_is_not_a_break(db: Database) -> None:
     assert pruned == 2
     result = await check_chain(db)
     assert result.ok, result.broken
+
+
+async def test_a_run_that_begins_and_ends_within_one_flush_is_chained(db: Database) -> None:
+    """A flap inside one flush: the run it closed and the short run are both new in it."""
+    from monitor.store import history
+
+    def run(state: str, minute: int) -> dict[str, Any]:
+        return {"target_id": "web", "state": state, "first_at": T0 + minute * MIN,
+                "last_at": T0 + minute * MIN, "count": 1, "latency_min_ms": None,
+                "latency_max_ms": None, "latency_sum_ms": 0.0}
+
+    async with db.transaction() as tx:
+        first = await history.insert_runs(tx, [run("up", 0)])
+    async with db.transaction() as tx:
+        short = await history.insert_runs(tx, [run("down", 1)])
+        last = await history.insert_runs(tx, [run("up", 2)])
+        await history.chain_closed_runs(tx, [short["web"], last["web"]])
+    chained = {(e.fact_table, e.fact_id) for e in await _entries(db)}
+    assert {("probe_runs", str(first["web"])), ("probe_runs", str(short["web"]))} <= chained
+    assert ("probe_runs", str(last["web"])) not in chained  # still growing
+    assert (await check_chain(db)).ok
