@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from monitor.actions.evidence import published_keys
+from monitor.actions.evidence_archive import verify_archive
 from monitor.actions.evidence_keys import SigningKey
 from monitor.cli import main
 from monitor.sla.archive import ArchivedInputs
@@ -34,27 +35,57 @@ class Run:
         return code, out, err
 
 
+def _key_pem(private: Ed25519PrivateKey) -> bytes:
+    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+
+
+SCENARIO = (
+    ("incident", "add", "--service", "panel", "--start", "2026-10-10T08:00Z",
+     "--end", "2026-10-10T11:00Z"),
+    ("incident", "add", "--service", "acme-survey", "--start", "2026-10-20T08:00Z",
+     "--end", "2026-10-20T08:40Z"),
+    ("incident", "notified", "2", "--at", "2026-10-20T09:00Z", "--channel", "phone",
+     "--customer", "acme"),
+    ("report", "close", "--month", "2026-10"),
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
+    """One archive and its keys file, made once for the module on SQLite (the edits below
+    need no database: verification is offline)."""
+    import contextlib
+
+    directory = tmp_path_factory.mktemp("archive")
+    private = Ed25519PrivateKey.generate()
+    (directory / "key.pem").write_bytes(_key_pem(private))
+    config = directory / "config.yaml"
+    config.write_text(yaml() + f"storage: {{url: 'sqlite+aiosqlite:///{directory / 'db'}'}}\n"
+                      f"maildir: {directory / 'Maildir'}\n"
+                      f"evidence: {{signing_key: '{directory / 'key.pem'}'}}\n")
+    with contextlib.redirect_stdout(io.StringIO()):
+        for args in (("db", "upgrade"), *SCENARIO,
+                     ("evidence", "export", "--customer", "acme", "--month", "2026-10", "-o",
+                      str(directory / "acme.zip"))):
+            assert main(["-c", str(config), *args]) == 0, args
+    key = SigningKey(private)
+    keys = directory / "keys.json"
+    keys.write_text(json.dumps({"keys": [{"key_id": key.id, "public_key": key.public_b64}]}))
+    return (directory / "acme.zip").read_bytes(), keys
+
+
 @pytest.fixture
 async def exported(tmp_path: Path, db_url: str, db: Database,
                    capsys: pytest.CaptureFixture[str]) -> tuple[Run, Path, Path]:
     private = Ed25519PrivateKey.generate()
     key_file = tmp_path / "evidence-key.pem"
-    key_file.write_bytes(private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    key_file.write_bytes(_key_pem(private))
     config = tmp_path / "config.yaml"
     config.write_text(yaml() + f"storage: {{url: '{db_url}'}}\nmaildir: {tmp_path / 'Maildir'}\n"
                       f"evidence: {{signing_key: '{key_file}'}}\n")
     run = Run(config, capsys)
-    for args in (
-        ("incident", "add", "--service", "panel", "--start", "2026-10-10T08:00Z",
-         "--end", "2026-10-10T11:00Z"),
-        ("incident", "add", "--service", "acme-survey", "--start", "2026-10-20T08:00Z",
-         "--end", "2026-10-20T08:40Z"),
-        ("incident", "notified", "2", "--at", "2026-10-20T09:00Z", "--channel", "phone",
-         "--customer", "acme"),
-        ("report", "close", "--month", "2026-10"),
-    ):
+    for args in SCENARIO:
         code, _, err = await run(*args)
         assert code == 0, (args, err)
     archive = tmp_path / "acme-2026-10.zip"
@@ -68,7 +99,7 @@ async def exported(tmp_path: Path, db_url: str, db: Database,
 
 
 async def test_the_archive_alone_gives_the_statement_s_figures_back(
-        exported: tuple[Run, Path, Path]) -> None:
+        exported: tuple[Run, Path, Path], tmp_path: Path) -> None:
     run, archive, keys = exported
     code, out, err = await run("evidence", "verify", str(archive), "--key", str(keys))
     assert code == 0, out + err
@@ -85,11 +116,15 @@ async def test_the_archive_alone_gives_the_statement_s_figures_back(
         chain = [json.loads(line) for line in opened.read("chain.jsonl").decode().splitlines()]
     assert statement["downtime_seconds"] == found["figures"]["downtime_seconds"]
     assert any(line.get("kind") == "report.revision" for line in chain)
+    # On the same export (one setup per backend): the statement names the signed head, and
+    # export says what it wrote.
+    await _statement_names_the_signed_head_and_how_to_verify(exported)
+    await _export_says_what_it_wrote_in_json_and_refuses_an_unknown_customer(exported, tmp_path)
 
 
-def _edited(archive: Path, name: str, change: Callable[[Any], Any], jsonl: bool = False) -> bytes:
+def _edited(archive: bytes, name: str, change: Callable[[Any], Any], jsonl: bool = False) -> bytes:
     out = io.BytesIO()
-    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(out, "w") as target:
+    with zipfile.ZipFile(io.BytesIO(archive)) as source, zipfile.ZipFile(out, "w") as target:
         for item in source.namelist():
             data = source.read(item).decode()
             if item == name:
@@ -140,37 +175,35 @@ EDITS = [
 
 @pytest.mark.parametrize(("name", "change", "jsonl", "named"), EDITS,
                          ids=[f"{e[0]}:{e[1].__name__}" for e in EDITS])
-async def test_an_edited_archive_names_the_first_difference(
-        exported: tuple[Run, Path, Path], tmp_path: Path, name: str,
-        change: Callable[[Any], Any], jsonl: bool, named: str) -> None:
-    run, archive, keys = exported
-    edited = tmp_path / "edited.zip"
-    edited.write_bytes(_edited(archive, name, change, jsonl))
-    code, out, _ = await run("evidence", "verify", str(edited), "--key", str(keys),
-                             "--format", "json")
-    found = json.loads(out)
-    assert code == 1 and not found["ok"]
-    assert named in found["difference"], found["difference"]
+def test_an_edited_archive_names_the_first_difference(
+        built: tuple[bytes, Path], name: str, change: Callable[[Any], Any], jsonl: bool,
+        named: str) -> None:
+    archive, keys = built
+    trusted = json.loads(keys.read_text())["keys"]
+    assert verify_archive(archive, trusted).ok
+    found = verify_archive(_edited(archive, name, change, jsonl), trusted)
+    assert not found.ok and found.difference is not None
+    assert named in found.difference, found.difference
 
 
-async def test_another_key_does_not_verify(exported: tuple[Run, Path, Path],
-                                           tmp_path: Path) -> None:
-    run, archive, _ = exported
+def test_another_key_does_not_verify(built: tuple[bytes, Path]) -> None:
+    archive, _ = built
     other = SigningKey(Ed25519PrivateKey.generate())
-    keys = tmp_path / "other-keys.json"
-    keys.write_text(json.dumps({"keys": [{"key_id": other.id, "public_key": other.public_b64}]}))
-    code, out, _ = await run("evidence", "verify", str(archive), "--key", str(keys))
-    assert code == 1 and "FAILED  the head is signed by key" in out
+    found = verify_archive(archive, [{"key_id": other.id, "public_key": other.public_b64}])
+    assert found.difference is not None
+    assert found.difference.startswith("the head is signed by key ")
+    assert verify_archive(archive, None).ok  # the archive's own copy: verified, and said
+    assert not verify_archive(archive, None).key_pinned
 
 
-async def test_the_inputs_round_trip_exactly(exported: tuple[Run, Path, Path]) -> None:
-    _, archive, _ = exported
-    with zipfile.ZipFile(archive) as opened:
+def test_the_inputs_round_trip_exactly(built: tuple[bytes, Path]) -> None:
+    archive, _ = built
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         document = json.loads(opened.read("inputs.json"))
     assert ArchivedInputs.from_json(document).to_json() == document
 
 
-async def test_the_statement_names_the_signed_head_and_how_to_verify(
+async def _statement_names_the_signed_head_and_how_to_verify(
         exported: tuple[Run, Path, Path]) -> None:
     run, archive, _ = exported
     with zipfile.ZipFile(archive) as opened:
@@ -189,7 +222,7 @@ async def test_the_statement_names_the_signed_head_and_how_to_verify(
         checkpoint["seq"], checkpoint["hash"], checkpoint["key_id"])
 
 
-async def test_export_says_what_it_wrote_in_json_and_refuses_an_unknown_customer(
+async def _export_says_what_it_wrote_in_json_and_refuses_an_unknown_customer(
         exported: tuple[Run, Path, Path], tmp_path: Path) -> None:
     run, _, _ = exported
     target = tmp_path / "again.zip"
