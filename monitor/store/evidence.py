@@ -384,9 +384,10 @@ class CheckResult:
 
 
 def _fact_digest(body: str) -> tuple[str, str]:
-    """(the fact's canonical JSON, its kind) out of an entry's canonical text."""
+    """(SHA-256 of the fact's canonical JSON, its kind) out of an entry's canonical text: a
+    walk keeps 64 characters per chained fact, not the fact."""
     parsed = json.loads(body)
-    return canonical(parsed.get("fact")), str(parsed.get("kind"))
+    return content_digest(canonical(parsed.get("fact"))), str(parsed.get("kind"))
 
 
 def _first_difference(stored: Any, current: Any, path: str = "") -> str:
@@ -412,7 +413,7 @@ async def check(tx: Tx, *, after: int = 0, previous_hash: str | None = None,
     problems: list[Break] = []
     expected_prev = previous_hash if previous_hash is not None else ZERO_HASH
     expected_seq = after + 1
-    latest: dict[tuple[str, int], tuple[int, str, str]] = {}  # -> (seq, kind, fact json)
+    latest: dict[tuple[str, int], tuple[int, str, str]] = {}  # -> (seq, kind, fact digest)
     pruned: dict[str, set[int]] = {}
     watermark: dict[str, int] = {}
     chain_broken = False
@@ -462,6 +463,13 @@ async def check(tx: Tx, *, after: int = 0, previous_hash: str | None = None,
     return result
 
 
+async def _fact_at(tx: Tx, seq: int) -> Any:
+    connection = await tx.connection()
+    chain = EvidenceEntry.__table__
+    body = (await connection.execute(select(chain.c.canonical).where(chain.c.seq == seq))).scalar()
+    return json.loads(canonical(json.loads(body or "{}").get("fact")))
+
+
 async def _compare_rows(tx: Tx, latest: dict[tuple[str, int], tuple[int, str, str]],
                         watermark: dict[str, int], pruned: dict[str, set[int]],
                         result: CheckResult) -> list[Break]:
@@ -480,8 +488,9 @@ async def _compare_rows(tx: Tx, latest: dict[tuple[str, int], tuple[int, str, st
                                       "the row was deleted"))
                 continue
             current = canonical(now[fact_id])
-            if current != stored:
-                difference = _first_difference(json.loads(stored), json.loads(current))
+            if content_digest(current) != stored:
+                chained = await _fact_at(tx, seq)
+                difference = _first_difference(chained, json.loads(current))
                 problems.append(Break(seq, kind, table, str(fact_id),
                                       f"the row differs: {difference}"))
         if not watermark:
