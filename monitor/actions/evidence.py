@@ -9,8 +9,8 @@ from monitor.actions.evidence_keys import SigningKey, verify_signature
 from monitor.store import Database, Tx, evidence
 from monitor.store.evidence import Break, Checkpoint, CheckResult
 
-__all__ = ["CheckResult", "check_chain", "check_tail", "published_keys", "sign_head",
-           "sign_head_in"]
+__all__ = ["CheckResult", "check_chain", "check_tail", "last_checkpoint", "published_keys",
+           "sign_head", "sign_head_in"]
 
 
 async def sign_head_in(tx: Tx, key: SigningKey, at: dt.datetime, reason: str,
@@ -92,6 +92,14 @@ async def check_chain(db: Database) -> CheckResult:
                                  key=lambda b: (b.seq is None, b.seq or 0))
         result.broken = result.problems[0]
     return result
+
+
+async def last_checkpoint(db: Database) -> tuple[int, str] | None:
+    """(seq, hash) of the newest signed checkpoint: where the daemon's first check after a
+    start begins (what lies before it is the signature's, ``evidence check``)."""
+    async with db.reading() as tx:
+        found = await evidence.checkpoints(tx)
+    return None if not found else (found[-1].seq, found[-1].hash)
 
 
 async def check_tail(db: Database, after: int, previous_hash: str | None) -> CheckResult:

@@ -3,9 +3,11 @@
 with the alert ``SlaMonitorEvidenceChainBroken``), and its head signed every
 ``evidence.sign_interval`` when a key is configured (``evidence.signing_key``).
 
-The first check after a start walks the whole chain's links (hashes only); each later one
-walks only what was appended since, and checks that the entry it ended on is unchanged. A
-fact edited in place is found by ``sla-monitor evidence check`` (a full walk with the rows).
+The first check after a start walks the chain's links (hashes only) from the newest signed
+checkpoint (from the beginning without one), checking that the checkpoint's entry still has
+the signed hash; each later one walks only what was appended since, and checks that the
+entry it ended on is unchanged. A fact edited in place, or anything before the checkpoint,
+is found by ``sla-monitor evidence check`` (a full walk with the rows and the signatures).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 
 from prometheus_client import Gauge
 
-from monitor.actions.evidence import check_tail, sign_head
+from monitor.actions.evidence import check_tail, last_checkpoint, sign_head
 from monitor.actions.evidence_keys import SigningKey
 from monitor.clock import Clock
 from monitor.store import Database
@@ -33,6 +35,7 @@ class EvidenceWatch:
         self._seq = 0
         self._hash: str | None = None
         self._broken = False
+        self._started = False
         self.chain_ok = chain_ok  # sla_monitor_evidence_chain_ok (DaemonMetrics)
 
     async def check(self) -> bool:
@@ -41,6 +44,11 @@ class EvidenceWatch:
         if self._broken:
             return False
         try:
+            if not self._started:
+                start = await last_checkpoint(self.db)
+                if start is not None:
+                    self._seq, self._hash = start
+                self._started = True
             found = await check_tail(self.db, self._seq, self._hash)
         except Exception as exc:
             if not self.db.outage(exc):

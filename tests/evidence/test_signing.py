@@ -143,3 +143,25 @@ async def test_the_daemon_watch_says_0_once_a_link_breaks(db: Database,
     assert not await watch.check()
     assert gauge() == 0
     assert not await watch.check() and gauge() == 0  # stays 0: an operator has to look
+
+
+async def test_after_a_start_the_watch_begins_at_the_last_checkpoint(
+        db: Database, engine: AsyncEngine) -> None:
+    """An entry edited before the checkpoint is the full check's (the signature's); one
+    edited after it, or the checkpoint's own, is the daemon's at once."""
+    await write_history(db)
+    key = _key()
+    checkpoint = await sign_head(db, key, T0)
+    assert checkpoint is not None
+    async with db.transaction() as tx:
+        await evidence.append(tx, "claim.review", "claims", [1])
+    registry = CollectorRegistry()
+    metrics = DaemonMetrics(registry)
+    fresh = EvidenceWatch(db, FakeClock(T0), metrics.evidence_chain_ok, None)
+    assert await fresh.check()
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE evidence_chain SET hash = :h WHERE seq = :s"),
+                                 {"h": "0" * 64, "s": checkpoint.seq})
+    restarted = EvidenceWatch(db, FakeClock(T0), metrics.evidence_chain_ok, None)
+    assert not await restarted.check()
+    assert registry.get_sample_value("sla_monitor_evidence_chain_ok") == 0
