@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 from monitor.actions.common import iso_utc, known
+from monitor.actions.evidence import sign_head_in
+from monitor.actions.evidence_keys import load_signing_key
 from monitor.actions.inputs import (
     FrozenWindow,
     RevisionEvidence,
@@ -27,7 +29,7 @@ from monitor.sla import (
     MonthReport,
 )
 from monitor.sla.report import CustomerReport, IncidentLine, VantageProblemLine
-from monitor.store import audit, claims, reports
+from monitor.store import audit, claims, evidence, reports
 from monitor.store import cluster as cluster_store
 from monitor.store.reports import RevisionRecord
 
@@ -126,6 +128,9 @@ class FrozenRevision:
     report: MonthReport
     # What statements show besides the report; None before statements existed.
     evidence: RevisionEvidence | None = None
+    # The evidence chain's head signed with the revision: (entry seq, hash, key id); None
+    # without a signing key (evidence.signing_key).
+    checkpoint: tuple[int, str, str] | None = None
 
 
 def frozen_revision(record: RevisionRecord) -> FrozenRevision:
@@ -244,6 +249,7 @@ async def close_month(
         raise InputError(
             "month", month, f"a month that has ended (this one ends {iso_utc(period.end)})"
         )
+    key = load_signing_key(settings)  # a key that cannot be read: said before anything
     inputs = await month_inputs(db, settings, period, now)
     digest = inputs.digest()
     computed = await asyncio.to_thread(inputs.compute, now)
@@ -261,6 +267,10 @@ async def close_month(
                            inputs.evidence().to_json()),
         )
         reviews = await _note_reviews(tx, computed, revision, now)
+        if key is not None:  # the frozen revision and what it changed, signed with it
+            await sign_head_in(tx, key, now, "revision",
+                               await evidence.revision_id(tx, period.calendar, period.label,
+                                                          revision))
     return Closing(period.label, revision, True, digest, changes, reviews)
 
 

@@ -38,6 +38,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ from monitor.sla import (
     notice_due,
     statement_withheld,
 )
-from monitor.store import Database, claims, outbox, reports
+from monitor.store import Database, claims, evidence, outbox, reports
 from monitor.store import statements as stored
 from monitor.store.outbox import QueuedMessage
 from monitor.store.statements import StatementRecord
@@ -114,13 +115,20 @@ async def revision_of(
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         found = latest if number is None or latest is None else await reports.revision(
             tx, period.calendar, period.label, number)
+        signed = [] if found is None else await evidence.checkpoints(
+            tx, revision_id=await evidence.revision_id(tx, period.calendar, period.label,
+                                                       found.revision))
     if latest is None:
         raise InputError("month", period.label, "a month that has been closed: its statements "
                          "show a frozen report revision (R-C3); `report close` freezes one")
     if found is None:
         raise InputError("revision", number, f"a revision of {period.label}: 1 to "
                          f"{latest.revision}")
-    return frozen_revision(found)
+    frozen = frozen_revision(found)
+    if signed:
+        frozen = dataclasses.replace(frozen, checkpoint=(signed[-1].seq, signed[-1].hash,
+                                                         signed[-1].key_id))
+    return frozen
 
 
 def _customer_record(revision: FrozenRevision, customer: str) -> CustomerReport:
@@ -232,6 +240,9 @@ def build_statement(
         changes=changes,
         generated_at=now,
         maintenance_recorded=evidence is not None,
+        evidence_seq=None if frozen.checkpoint is None else frozen.checkpoint[0],
+        evidence_hash=None if frozen.checkpoint is None else frozen.checkpoint[1],
+        evidence_key_id=None if frozen.checkpoint is None else frozen.checkpoint[2],
         rtl=reader.direction == "rtl",
         language=reader,
     )

@@ -40,6 +40,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("customer", "customer", "customer pages: signed links and their key"),
     Command("token", "customer", "API tokens"),
     Command("import", "importing", "another monitor's configuration (Gatus) as this one's"),
+    Command("evidence", "evidence",
+            "the hash-chained evidence: check it, export a month, verify an archive"),
 )
 
 _BY_NAME = {command.name: command for command in COMMANDS}

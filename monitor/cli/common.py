@@ -37,6 +37,7 @@ CONFIG_ENV = "SLA_MONITOR_CONFIG"
 # the claim decision's flags).
 POSITIONAL = {
     "incident_id": "ID",
+    "archive": "FILE",
     "window_id": "ID",
     "claim_id": "ID",
     "ticket_id": "ID",

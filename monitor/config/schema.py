@@ -694,6 +694,18 @@ class Operators(Strict):
     """each delivery gives up after this (tried again 5 s later)"""
 
 
+class EvidenceSettings(Strict):
+    """The evidence chain (every fact a statement derives from, hash-chained): its checks, and
+    the Ed25519 key that signs its head (``sla-monitor evidence``)."""
+
+    check_interval: Annotated[float, _Duration, _between(1.0, DAY)] = 300.0
+    """the daemon checks the chain's new entries this often (sla_monitor_evidence_chain_ok)"""
+    signing_key: SecretFile | None = None
+    """file of the Ed25519 private key (PEM, 'openssl genpkey -algorithm ed25519') that signs the chain's head; under systemd ${CREDENTIALS_DIRECTORY}/evidence-key, loaded from /etc/credstore/sla-monitor.evidence-key; to rotate, replace the file and restart (old public keys stay published); null: no signatures"""
+    sign_interval: Annotated[float, _Duration, _between(60.0, 7 * DAY)] = 3600.0
+    """the daemon signs the chain's head this often (and each frozen report revision at once)"""
+
+
 class Config(Strict):
     include: list[str] = []
     """more files whose servers, services, customers and ticket_types are added to this file's: paths, globs (customers.d/*.yaml) or directories (every *.yaml and *.yml in it), relative to this file, read in sorted order; only the main file includes"""
@@ -729,3 +741,5 @@ class Config(Strict):
     """the public status page"""
     cluster: ClusterSettings | None = None
     """several daemons on one PostgreSQL; absent: one daemon alone (SQLite or PostgreSQL)"""
+    evidence: EvidenceSettings = EvidenceSettings()
+    """the hash-chained evidence: its checks and its signing key"""

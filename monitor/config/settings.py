@@ -24,6 +24,7 @@ from pathlib import Path
 from monitor.config.schema import (
     SMTP,
     Config,
+    EvidenceSettings,
     HTTPServer,
     MonitorSettings,
     Provider,
@@ -124,6 +125,10 @@ class Settings:
     @property
     def http(self) -> HTTPServer:
         return self.config.http
+
+    @property
+    def evidence(self) -> EvidenceSettings:
+        return self.config.evidence
 
     @property
     def sender(self) -> str:

@@ -254,6 +254,13 @@ class DaemonMetrics:
             "they covered is recorded as unknown time (store_unavailable, R-M3).",
             registry=registry,
         )
+        self.evidence_chain_ok = Gauge(
+            "sla_monitor_evidence_chain_ok",
+            "1 if the evidence chain's links checked intact at the last check, 0 if one is "
+            "broken (run: sla-monitor evidence check).",
+            registry=registry,
+        )
+        self.evidence_chain_ok.set(1)
         self.clock_offset = Gauge(
             "sla_monitor_clock_offset_seconds",
             "The wall clock minus the daemon's steady clock: non-zero after the wall clock "

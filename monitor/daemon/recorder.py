@@ -374,6 +374,10 @@ class Recorder:
                     await history.update_runs(
                         tx, [{"run_id": r.id, **_run_values(r)} for _, r in grown]
                     )
+                for wave in _parts(new):
+                    # The runs these new ones follow are closed: chained now, as they end.
+                    await history.chain_closed_runs(
+                        tx, [r.id for _, r in wave if r.id is not None])
                 for evidence in _parts(failures):
                     await history.add_failures(tx, evidence)
                 for hours in _parts(rollups):

@@ -11,6 +11,8 @@ statements         60 s, and at start            yes          ``statements.auto`
 retention          ``storage.retention``         yes          old probe history out (R-M7)
 resolver-canary    ``canary_interval``, at once  no           the resolver canary's lookup (R-M2)
 sla-metrics        ``sla_metrics_interval``      no           per-customer SLA metrics
+evidence-check     ``evidence.check_interval``   no           the chain's new links checked
+evidence-sign      ``evidence.sign_interval``    yes          the chain's head signed (with a key)
 =================  ============================  ===========  ===================================
 
 A job body never raises: a failure is logged and the next run tries again.
@@ -63,6 +65,11 @@ def table(rt: Runtime) -> Callable[[Settings], list[Job]]:
                              partial(check_resolver, rt), at_start=True, after_reload=True))
         found.append(Job("sla-metrics", settings.monitor.sla_metrics_interval, False,
                          rt.sla_metrics.refresh, after_reload=True))
+        found.append(Job("evidence-check", settings.evidence.check_interval, False,
+                         partial(check_evidence, rt), at_start=True))
+        if rt.evidence.key is not None:
+            found.append(Job("evidence-sign", settings.evidence.sign_interval, True,
+                             rt.evidence.sign))
         return found
 
     return jobs
@@ -102,6 +109,11 @@ async def flush(rt: Runtime, everything: bool = False) -> None:
             log.exception("probe history flush failed; kept for the next one")
     finally:
         rt.metrics.flush_duration.observe(time.monotonic() - started)
+
+
+async def check_evidence(rt: Runtime) -> None:
+    """The evidence chain's new entries checked (``sla_monitor_evidence_chain_ok``)."""
+    await rt.evidence.check()
 
 
 async def prune(rt: Runtime) -> None:

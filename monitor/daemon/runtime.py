@@ -37,12 +37,14 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from monitor.actions.evidence_keys import load_signing_key
 from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock, SteadyClock
 from monitor.config import Config, Settings
 from monitor.daemon import routine
 from monitor.daemon.clocksteps import ClockSteps
 from monitor.daemon.edge import EdgePlan, HTTPEdge
+from monitor.daemon.evidence import EvidenceWatch
 from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.jobs import Jobs, JobsPlan
 from monitor.daemon.loop import give_back_memory
@@ -148,6 +150,8 @@ class Runtime:
                 target.id, target.probe, sessions),
             listener=self.notifier, resolver_lookup=sessions.lookup, ownership=self.ownership,
         )
+        self.evidence = EvidenceWatch(self.db, clock, self.metrics.evidence_chain_ok,
+                                      load_signing_key(settings))
         self.jobs = Jobs(routine.table(self), self.ownership.leader, self.metrics,
                          outage=self.db.outage, guard=self.ownership.leader_guard())
         # Due times on the daemon's steady clock: a wall-clock step moves no probe.
@@ -163,6 +167,7 @@ class Runtime:
         self.running_month = RunningMonth(self.db, settings)
         self.sla_metrics = SLARefresher(self.running_month, clock, registry)
         self.web = Web(self.db, settings, clock, edge.tokens, edge.links)
+        self.web.evidence_key = self.evidence.key
         self.edge = HTTPEdge(self.web, registry, self.ready)
         self._stack = AsyncExitStack()
 

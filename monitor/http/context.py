@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from monitor.actions.evidence_keys import SigningKey
 from monitor.actions.links import LinkKeys
 from monitor.actions.subscriptions import RateLimits
 from monitor.clock import Clock
@@ -27,6 +28,7 @@ class Web:
     clock: Clock
     tokens: TokenSet = field(default_factory=TokenSet)
     links: LinkKeys | None = None
+    evidence_key: SigningKey | None = None  # signs the evidence chain (evidence.signing_key)
     bound_url: str | None = None  # where the server listens, once bound (port 0 resolved)
     # The routes answered one at a time (routing.Route.one_at_a_time), by operation id.
     running: dict[str, asyncio.Lock] = field(default_factory=dict)

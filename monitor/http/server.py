@@ -11,6 +11,7 @@
 ``/api/v1/...``                                 the JSON API over the actions (:mod:`.api`),
                                                 documented at ``/api/v1/openapi.json``
 ``/metrics``, ``/healthz``, ``/readyz``         Prometheus metrics, liveness, readiness
+``/.well-known/sla-monitor-keys.json``          the evidence chain's public keys
 ==============================================  ===============================================
 
 Every GET route answers ``HEAD`` too (the same status and headers, no body) and every
@@ -48,6 +49,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from monitor.actions.evidence import published_keys
 from monitor.http.api import ROUTES as API_ROUTES
 from monitor.http.context import WEB, Web
 from monitor.http.failures import UnexpectedErrors, unexpected_errors
@@ -118,6 +120,14 @@ async def metrics(call: Call) -> web.StreamResponse:
 
 async def healthz(_call: Call) -> web.StreamResponse:
     return web.json_response({"status": "ok"})
+
+
+async def evidence_keys(call: Call) -> web.StreamResponse:
+    """Every public key that signed the evidence chain (kept after rotation), for customers
+    verifying an exported archive offline (``sla-monitor evidence verify --key``)."""
+    context = call.request.app[WEB]
+    document = await published_keys(context.db, context.evidence_key)
+    return web.json_response(document, headers={"Cache-Control": "public, max-age=300"})
 
 
 async def readyz(call: Call) -> web.StreamResponse:
@@ -196,6 +206,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/metrics", metrics, "Prometheus metrics", "public", "meta",
           produces="text", answers={200: str}),
     Route("GET", "/healthz", healthz, "Liveness", "public", "meta", answers={200: dict}),
+    Route("GET", "/.well-known/sla-monitor-keys.json", evidence_keys,
+          "The public keys that sign the evidence chain (Ed25519, with their key ids)",
+          "public", "meta", answers={200: dict}),
     Route("GET", "/readyz", readyz, "Readiness: database and scheduler", "public", "meta",
           answers={200: dict, 503: dict}),
     *API_ROUTES,

@@ -139,6 +139,10 @@ class Statement:
     rtl: bool = False
     claim_link: str | None = None  # the signed link to the customer's claim form (R-C1)
     claim_link_expires: dt.datetime | None = None
+    # The evidence chain's head signed with the revision (sla-monitor evidence verify).
+    evidence_seq: int | None = None
+    evidence_hash: str | None = None
+    evidence_key_id: str | None = None
     # The customer's language (SPEC section 7): how the statement is shown, not in its JSON.
     language: Language = field(default_factory=lambda: language("en"), compare=False,
                                metadata={"json": False})

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import Claim
 
@@ -111,7 +112,9 @@ async def add(
             ))
     except IntegrityError:
         return None
-    return inserted_id(result)
+    claim_id = inserted_id(result)
+    await evidence.append(tx, "claim.submit", "claims", [claim_id])
+    return claim_id
 
 
 async def listed(
@@ -159,24 +162,30 @@ async def decide(
                 decided_by=decided_by, credit_days=credit_days, refund_amount=refund_amount,
                 credited_at=credited_at, basis_days=basis_days, basis_amount=basis_amount)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await evidence.append(tx, "claim.decide", "claims", [claim_id])
+    return True
 
 
 async def receipt_sent(tx: Tx, claim_id: int, at: dt.datetime) -> None:
     """D-4 evidence: the SMTP server accepted the receipt (the first acceptance counts)."""
     await tx.execute(update(Claim).where(Claim.id == claim_id, Claim.receipt_sent_at.is_(None))
                      .values(receipt_sent_at=at))
+    await evidence.append(tx, "claim.receipt_sent", "claims", [claim_id])
 
 
 async def decision_sent(tx: Tx, claim_id: int, at: dt.datetime) -> None:
     await tx.execute(update(Claim).where(Claim.id == claim_id, Claim.decision_sent_at.is_(None))
                      .values(decision_sent_at=at))
+    await evidence.append(tx, "claim.decision_sent", "claims", [claim_id])
 
 
 async def mark_review(tx: Tx, claim_id: int, *, revision: int, at: dt.datetime) -> None:
     """R-C3: revision ``revision`` of the claim's month changed its credit."""
     await tx.execute(update(Claim).where(Claim.id == claim_id)
                      .values(review_revision=revision, review_noted_at=at))
+    await evidence.append(tx, "claim.review", "claims", [claim_id])
 
 
 async def review_done(
@@ -187,4 +196,7 @@ async def review_done(
     result = await tx.execute(
         update(Claim).where(Claim.id == claim_id, Claim.review_revision == revision)
         .values(review_revision=None, basis_days=basis_days, basis_amount=basis_amount))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await evidence.append(tx, "claim.review_done", "claims", [claim_id])
+    return True

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from monitor.store import evidence
 from monitor.store.db import Tx
 from monitor.store.models import LatencyRollup, ProbeFailure, ProbeRun
 
@@ -26,6 +27,7 @@ __all__ = [
     "ProbeRunRecord",
     "RollupRecord",
     "add_failures",
+    "chain_closed_runs",
     "first_failure",
     "insert_runs",
     "latency_hours",
@@ -154,6 +156,7 @@ async def latency_hours(
 
 
 _INSERT_RUN = insert(ProbeRun).returning(ProbeRun.target_id, ProbeRun.id)
+_INSERT_FAILURE = insert(ProbeFailure).returning(ProbeFailure.id)
 
 # One executemany keyed by id (a Core connection has no ORM "bulk update by primary key").
 _UPDATE_RUN = (
@@ -179,9 +182,30 @@ async def update_runs(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
 
 
 async def add_failures(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
-    """Failed or unknown results with their errors: the R-M7 evidence."""
+    """Failed or unknown results with their errors: the R-M7 evidence, chained."""
     connection = await tx.connection()
-    await connection.execute(insert(ProbeFailure), list(rows))
+    written = await connection.execute(_INSERT_FAILURE, list(rows))
+    await evidence.append(tx, "probe.failure", "probe_failures", list(written.scalars()))
+
+
+async def chain_closed_runs(tx: Tx, new_run_ids: Sequence[int]) -> None:
+    """Chain the run each of these new runs followed: it is closed and will not grow again
+    (a run still growing is chained when it closes; call after the flush's updates)."""
+    if not new_run_ids:
+        return
+    connection = await tx.connection()
+    runs = ProbeRun.__table__
+    later = runs.alias("later")
+    # Each new run's predecessor of its target (a run that began and ended within one flush
+    # is one of them too).
+    previous = (
+        select(func.max(runs.c.id))
+        .join(later, (later.c.target_id == runs.c.target_id) & (runs.c.id < later.c.id))
+        .where(later.c.id.in_(list(new_run_ids)))
+        .group_by(later.c.id)
+    )
+    closed = sorted({int(i) for i in await connection.scalars(previous) if i is not None})
+    await evidence.append(tx, "probe.run", "probe_runs", closed)
 
 
 async def first_failure(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
+from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import CauseChange, Incident, IncidentUpdate, Notification
 
@@ -147,7 +148,9 @@ async def open_probe_incident(
             created_at=created_at,
         )
     )
-    return inserted_id(result)
+    incident_id = inserted_id(result)
+    await evidence.append(tx, "incident.open", "incidents", [incident_id])
+    return incident_id
 
 
 async def reopen(tx: Tx, incident_id: int) -> None:
@@ -155,6 +158,7 @@ async def reopen(tx: Tx, incident_id: int) -> None:
     await tx.execute(
         update(Incident).where(Incident.id == incident_id).values(end=None, end_bound=None)
     )
+    await evidence.append(tx, "incident.reopen", "incidents", [incident_id])
 
 
 async def close(
@@ -163,6 +167,7 @@ async def close(
     await tx.execute(
         update(Incident).where(Incident.id == incident_id).values(end=end, end_bound=end_bound)
     )
+    await evidence.append(tx, "incident.close", "incidents", [incident_id])
 
 
 # --- manual incidents and causes (operators) ---------------------------------------------------
@@ -210,14 +215,16 @@ async def add_manual(
             detected_at=None,
         )
     )
-    return inserted_id(result)
+    incident_id = inserted_id(result)
+    await evidence.append(tx, "incident.manual", "incidents", [incident_id])
+    return incident_id
 
 
 async def change_cause(
     tx: Tx, incident_id: int, *, old: str, new: str, reason: str, actor: str, at: dt.datetime
 ) -> None:
     """R-EX: the new cause, and the change with its reason in the audit log."""
-    await tx.execute(
+    change = await tx.execute(
         insert(CauseChange).values(
             incident_id=incident_id,
             changed_at=at,
@@ -228,6 +235,8 @@ async def change_cause(
         )
     )
     await tx.execute(update(Incident).where(Incident.id == incident_id).values(cause=new))
+    await evidence.append(tx, "cause.change", "cause_changes", [inserted_id(change)])
+    await evidence.append(tx, "incident.cause", "incidents", [incident_id])
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -353,7 +362,9 @@ async def add_update(
         .values(incident_id=incident_id, status=status, message=message, posted_at=at,
                 actor=actor)
     )
-    return inserted_id(result)
+    update_id = inserted_id(result)
+    await evidence.append(tx, "incident.update", "incident_updates", [update_id])
+    return update_id
 
 
 async def updates(tx: Tx, incident_ids: Iterable[int]) -> dict[int, list[UpdateRecord]]:
@@ -451,8 +462,9 @@ async def record_notifications(
     told = {customer_id for customer_id, _ in earlier}
     start = await tx.scalar(select(Incident.start).where(Incident.id == incident_id))
     if customer_ids:
-        await tx.execute(
-            insert(Notification),
+        connection = await tx.connection()
+        written = await connection.execute(
+            insert(Notification).returning(Notification.id),
             [
                 {
                     "incident_id": incident_id,
@@ -466,6 +478,7 @@ async def record_notifications(
                 for customer_id in customer_ids
             ],
         )
+        await evidence.append(tx, "notification", "notifications", list(written.scalars()))
     return NotificationsRecorded(start, tuple(c for c in customer_ids if c not in told))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import LedgerEntry
 
@@ -88,7 +89,9 @@ async def append(tx: Tx, entry: NewEntry, *, actor: str, created_at: dt.datetime
         ticket_id=entry.ticket_id, reference=entry.reference, actor=actor,
         created_at=created_at, effective_at=entry.effective_at, adjusts_id=entry.adjusts_id,
     ))
-    return inserted_id(result)
+    entry_id = inserted_id(result)
+    await evidence.append(tx, f"ledger.{entry.kind}", "ledger_entries", [entry_id])
+    return entry_id
 
 
 async def entries(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import selectinload
 
+from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.incidents import FirstNotice, earliest_per_customer
 from monitor.store.models import (
@@ -83,6 +84,7 @@ async def add_window(
     await tx.execute(
         insert(MaintenanceService), [{"window_id": window_id, "service_id": s} for s in services]
     )
+    await evidence.append(tx, "maintenance.add", "maintenance_windows", [window_id])
     return window_id
 
 
@@ -99,8 +101,9 @@ async def add_notices(
     acceptance (``outbox_id``, channel ``email``) or a notice an operator recorded
     (channel ``other``)."""
     if customer_ids:
-        await tx.execute(
-            insert(MaintenanceNotice),
+        connection = await tx.connection()
+        written = await connection.execute(
+            insert(MaintenanceNotice).returning(MaintenanceNotice.id),
             [
                 {
                     "window_id": window_id,
@@ -112,6 +115,8 @@ async def add_notices(
                 for customer_id in customer_ids
             ],
         )
+        await evidence.append(tx, "maintenance.notice", "maintenance_notices",
+                              list(written.scalars()))
 
 
 async def get_window(tx: Tx, window_id: int) -> WindowRecord | None:

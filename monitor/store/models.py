@@ -728,6 +728,46 @@ class StatementRun(Base):
     reminded_at: Mapped[dt.datetime | None]  # the month's claim reminders were all queued
 
 
+class EvidenceEntry(Base):
+    """One link of the evidence chain (:mod:`monitor.store.evidence`): a fact's canonical JSON
+    as it was written, chained to its predecessor by SHA-256. Append-only."""
+
+    __tablename__ = "evidence_chain"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(40))  # incident.open | claim.decide | ...
+    fact_table: Mapped[str | None] = mapped_column(String(40))
+    fact_id: Mapped[str | None] = mapped_column(String(63))
+    recorded_at: Mapped[dt.datetime]
+    canonical: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class EvidenceCheckpoint(Base):
+    """The chain's head at ``seq``, signed (Ed25519) by the key ``key_id``: periodically,
+    and with each frozen report revision (``revision_id``)."""
+
+    __tablename__ = "evidence_checkpoints"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(Text)  # base64 of the 64-byte signature
+    signed_at: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(String(20))  # periodic | revision
+    revision_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class EvidenceKey(Base):
+    """A public key that signed evidence checkpoints, kept after rotation (published at
+    ``/.well-known/sla-monitor-keys.json``)."""
+
+    __tablename__ = "evidence_keys"
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))  # base64 of the raw 32 bytes
+    first_signed_at: Mapped[dt.datetime]
+
+
 class AuditEvent(Base):
     """Operator actions that change records (who, when, what), besides cause changes."""
 
@@ -767,6 +807,9 @@ __all__ = [
     "ClusterLease",
     "ClusterNode",
     "DaemonSession",
+    "EvidenceCheckpoint",
+    "EvidenceEntry",
+    "EvidenceKey",
     "IdempotentRequest",
     "Incident",
     "IncidentUpdate",

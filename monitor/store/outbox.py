@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
+from monitor.store import evidence
 from monitor.store.db import Tx
 from monitor.store.models import (
     OperatorDelivery,
@@ -414,7 +415,10 @@ async def mark_sent(
             claimed_by=None,
         )
     )
-    return bool(result.rowcount == 1)
+    if result.rowcount != 1:
+        return False
+    await evidence.append(tx, "smtp.accepted", "outbox", [outbox_id])
+    return True
 
 
 async def lock_sending(tx: Tx, outbox_id: int, *, owner: str) -> QueuedMessage | None:

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from monitor.store.db import Tx
+from monitor.store import evidence
+from monitor.store.db import Tx, inserted_id
 from monitor.store.models import ReportRevision
 
 __all__ = ["RevisionRecord", "add_revision", "latest_revision", "revision"]
@@ -63,7 +64,7 @@ async def revision(tx: Tx, calendar: str, month: str, number: int) -> RevisionRe
 
 async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
     """Revision numbers are unique per month (a constraint): two closes racing make one."""
-    await tx.execute(
+    result = await tx.execute(
         insert(ReportRevision).values(
             calendar=revision.calendar,
             month=revision.month,
@@ -74,3 +75,4 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
             evidence=revision.evidence,
         )
     )
+    await evidence.append(tx, "report.revision", "report_revisions", [inserted_id(result)])

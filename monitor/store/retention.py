@@ -27,6 +27,7 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from monitor.store import evidence
 from monitor.store.db import Tx
 from monitor.store.models import LatencyRollup, LatencyRollupDaily, ProbeFailure, ProbeRun
 
@@ -45,6 +46,7 @@ async def prune_failures(tx: Tx, before: dt.datetime, limit: int) -> int:
     keys = list(await tx.scalars(chosen.order_by(ProbeFailure.at).limit(limit)))
     if keys:
         await tx.execute(delete(ProbeFailure).where(ProbeFailure.id.in_(keys)))
+        await evidence.record_pruned(tx, "probe_failures", keys)
     return len(keys)
 
 
@@ -54,6 +56,7 @@ async def prune_runs(tx: Tx, before: dt.datetime, limit: int) -> int:
     keys = list(await tx.scalars(chosen.order_by(ProbeRun.last_at).limit(limit)))
     if keys:
         await tx.execute(delete(ProbeRun).where(ProbeRun.id.in_(keys)))
+        await evidence.record_pruned(tx, "probe_runs", keys)
     return len(keys)
 
 

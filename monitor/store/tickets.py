@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 
+from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import Ticket, TicketEvent
 
@@ -117,6 +118,7 @@ async def add(
         next_release=False, price=price, currency=currency, status="open",
     ))
     ticket_id = inserted_id(result)
+    await evidence.append(tx, "ticket.open", "tickets", [ticket_id])
     await add_event(tx, ticket_id, at=opened_at, kind="opened", channel=channel, note=title,
                     actor=actor)
     return ticket_id
@@ -126,19 +128,22 @@ async def add_event(
     tx: Tx, ticket_id: int, *, at: dt.datetime, kind: str, actor: str,
     channel: str | None = None, note: str | None = None,
 ) -> None:
-    await tx.execute(insert(TicketEvent).values(
+    result = await tx.execute(insert(TicketEvent).values(
         ticket_id=ticket_id, at=at, kind=kind, channel=channel, note=note, actor=actor))
+    await evidence.append(tx, f"ticket.{kind}"[:40], "ticket_events", [inserted_id(result)])
 
 
 async def change(tx: Tx, ticket_id: int, **values: Any) -> None:
     """Set columns of one ticket (the caller writes the event that explains the change)."""
     await tx.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
+    await evidence.append(tx, "ticket.change", "tickets", [ticket_id])
 
 
 async def number_sent(tx: Tx, ticket_id: int, at: dt.datetime) -> None:
     """L-4 evidence: the SMTP server accepted the ticket-number e-mail (the first counts)."""
     await tx.execute(update(Ticket).where(Ticket.id == ticket_id, Ticket.number_sent_at.is_(None))
                      .values(number_sent_at=at))
+    await evidence.append(tx, "ticket.number_sent", "tickets", [ticket_id])
 
 
 async def listed(tx: Tx, *, customer_id: str | None = None,

@@ -8,6 +8,7 @@ import datetime as dt
 
 from sqlalchemy import func, insert, or_, select, update
 
+from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import DaemonSession, UnknownInterval
 
@@ -72,22 +73,27 @@ async def add_unknown(
         insert(UnknownInterval).values(start=start, end=end, reason=reason, detail=detail,
                                        node=node, vantage=vantage, target_id=target_id)
     )
-    return inserted_id(result)
+    interval_id = inserted_id(result)
+    await evidence.append(tx, "unknown.start", "unknown_intervals", [interval_id])
+    return interval_id
 
 
 async def end_unknown(tx: Tx, interval_id: int, at: dt.datetime) -> None:
     await tx.execute(
         update(UnknownInterval).where(UnknownInterval.id == interval_id).values(end=at)
     )
+    await evidence.append(tx, "unknown.end", "unknown_intervals", [interval_id])
 
 
 async def end_open_unknown(tx: Tx, at: dt.datetime, node: str | None = None) -> None:
     """Every interval still open (left by a run that was killed while blind) ends at ``at``:
     a daemon alone's, or in a cluster only ``node``'s own (the others are still watching)."""
     owner = UnknownInterval.node.is_(None) if node is None else UnknownInterval.node == node
-    await tx.execute(
+    result = await tx.execute(
         update(UnknownInterval).where(UnknownInterval.end.is_(None), owner).values(end=at)
+        .returning(UnknownInterval.id)
     )
+    await evidence.append(tx, "unknown.end", "unknown_intervals", list(result.scalars()))
 
 
 async def touching(

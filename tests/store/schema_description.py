@@ -144,7 +144,8 @@ async def describe_url(url: str) -> dict[str, Any]:
 LATER_TABLES = {"incident_updates": ("incident_updates",),
                 "operator_deliveries": ("operator_deliveries",),
                 "maintenance_updates": ("maintenance_updates",),
-                "subscribers": ("subscribers", "outbox_list_unsubscribe")}
+                "subscribers": ("subscribers", "outbox_list_unsubscribe"),
+                "evidence_chain": ("evidence_chain", "evidence_checkpoints", "evidence_keys")}
 
 
 def _to_revision(sync_connection: Any, url: str, revision: str) -> None:

@@ -1,0 +1,116 @@
+"""One customer's month as an evidence archive, and its offline verification
+(``sla-monitor evidence export`` and ``sla-monitor evidence verify``).
+
+The archive is a ZIP file:
+
+``manifest.json``
+    format, customer, month, the revision (number, closed at, inputs SHA-256), the chain's
+    range ``(after, head]`` with the hash at each end, the signed checkpoint of the head
+    (key id, base64 Ed25519 signature) and the public keys that signed.
+``chain.jsonl``
+    every entry of the range in order: ``{"seq", "prev_hash", "hash", "kind", "table",
+    "id", "canonical"}`` for the facts the customer's statement derives from (and the
+    revision itself), ``{"seq", "prev_hash", "hash", "digest"}`` for everyone else's (the
+    SHA-256 of its content only: the links are still recomputed, nothing is disclosed).
+``inputs.json``
+    the engine's inputs for the customer's month as of the revision's close
+    (:class:`monitor.sla.archive.ArchivedInputs`).
+``statement.json``
+    the customer's figures as the revision froze them.
+
+:func:`verify_archive` needs nothing but the file (and the published keys): it recomputes
+every link from the first entry to the signed head, checks the signature, checks that the
+statement is the one in the chained revision and that the inputs' incidents, notifications,
+maintenance windows and tickets are the chained facts, then recomputes the month with the
+pure engine (:func:`monitor.sla.compute_month`) and compares it with the statement.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from monitor.actions.common import iso_utc
+from monitor.actions.evidence_keys import verify_signature
+from monitor.actions.inputs import month_inputs
+from monitor.config import Settings
+from monitor.errors import InputError
+from monitor.sla.archive import ArchivedInputs
+from monitor.store import Database, evidence, reports
+from monitor.store.evidence_archive import (
+    FORMAT,
+    ZERO,
+    Verification,
+    chain_lines,
+    statement_of,
+)
+from monitor.store.evidence_archive import verify_archive as _verify_archive
+
+__all__ = ["FORMAT", "Verification", "export_month", "verify_archive"]
+
+async def export_month(db: Database, settings: Settings, *, customer: str,
+                       month: str) -> bytes:
+    """The archive of ``customer``'s statement for ``month`` (its latest revision)."""
+    if customer not in settings.topology.customers:
+        known = ", ".join(sorted(settings.topology.customers)) or "none configured"
+        raise InputError("customer", customer, f"a configured customer id ({known})")
+    period = settings.month(month)
+    async with db.reading() as tx:
+        revision = await reports.latest_revision(tx, period.calendar, period.label)
+        if revision is None:
+            raise InputError("month", month, "a closed month (report close freezes its "
+                             "revision first)")
+        revision_id = await evidence.revision_id(tx, period.calendar, period.label,
+                                                 revision.revision)
+        signed = await evidence.checkpoints(tx, revision_id=revision_id)
+        head = await evidence.head(tx)
+        keys = await evidence.keys(tx)
+    statement = statement_of(revision.report, customer)
+    if statement is None or revision_id is None:
+        raise InputError("customer", customer, f"a customer in the report of {month}")
+    checkpoint = signed[-1] if signed else None
+    head_seq = checkpoint.seq if checkpoint is not None else (head[0] if head else 0)
+    inputs = await month_inputs(db, settings, period, revision.closed_at, [customer])
+    archived = ArchivedInputs(inputs.period, inputs.customers, inputs.incidents,
+                              inputs.maintenance, inputs.notifications, inputs.unknown,
+                              inputs.policy, inputs.tickets, inputs.unknown_by_service)
+    incident_ids = {i.id for i in inputs.incidents}
+    window_ids = {w.id for w in inputs.maintenance}
+    async with db.reading() as tx:
+        lines, last_hash, revision_seq = await chain_lines(
+            tx, customer=customer, until=head_seq, incidents=incident_ids, windows=window_ids,
+            revision_id=revision_id)
+    manifest = {
+        "format": FORMAT,
+        "customer": customer,
+        "month": period.label,
+        "calendar": period.calendar,
+        "revision": {"number": revision.revision, "id": revision_id,
+                     "closed_at": iso_utc(revision.closed_at),
+                     "inputs_sha256": revision.inputs_hash, "chain_seq": revision_seq},
+        "chain": {"after": 0, "after_hash": ZERO, "head": head_seq, "head_hash": last_hash},
+        "checkpoint": None if checkpoint is None else {
+            "seq": checkpoint.seq, "hash": checkpoint.hash, "key_id": checkpoint.key_id,
+            "signature": checkpoint.signature, "signed_at": iso_utc(checkpoint.signed_at)},
+        "keys": [{"key_id": k, "algorithm": "Ed25519", "public_key": p} for k, p, _ in keys],
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+        archive.writestr("chain.jsonl", "\n".join(lines) + "\n")
+        archive.writestr("inputs.json", json.dumps(archived.to_json(), indent=1,
+                                                   sort_keys=True, ensure_ascii=False))
+        archive.writestr("statement.json", json.dumps(statement, indent=1, sort_keys=True,
+                                                      ensure_ascii=False))
+    return buffer.getvalue()
+
+
+
+
+def verify_archive(data: bytes, keys: Iterable[Mapping[str, Any]] | None = None) -> Verification:
+    """Verify an archive offline (:func:`monitor.store.evidence_archive.verify_archive`) with
+    Ed25519 (``keys``: the published keys trusted; None: the archive's own copy)."""
+    return _verify_archive(data, keys, verify_signature)

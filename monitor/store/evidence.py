@@ -1,0 +1,570 @@
+"""The evidence chain: an append-only, hash-chained record of every fact a statement's
+figures derive from (probe runs and failures as R-M7 stores them, incidents and each
+change to them, cause changes, notifications, SMTP acceptances, maintenance and its
+notices, unknown intervals, tickets, claims and decisions, ledger entries, report
+revisions). The only writer of ``evidence_chain`` and ``evidence_checkpoints``.
+
+Every write of such a fact calls :func:`append` **in the same transaction**: the fact's
+row is read back, written as canonical JSON (:func:`canonical`), and chained::
+
+    hash = SHA-256(prev_hash, then SHA-256(the entry's canonical bytes)), both as 64 hex
+           characters (ASCII)
+
+An entry's canonical bytes are the JSON of ``{"fact": ROW, "id": ID, "kind": KIND,
+"table": TABLE}`` with sorted keys, no spaces, UTF-8; times as ISO 8601 in UTC, decimals
+without trailing zeros, dates as ISO dates. A fact that changes (an incident that ends, a
+claim decided) gets a new entry with its new state: the latest entry of a row is what the
+row must still say (:func:`check`).
+
+Appends are serialised so that the chain stays one line: on SQLite by the write lock every
+write transaction takes (``BEGIN IMMEDIATE``); on PostgreSQL by a transaction-scoped
+advisory lock taken before the head is read, held to the commit. An append is part of the
+fact's transaction, so a fenced write (a cluster node that lost its lease) writes neither.
+
+The first append of a database writes a ``genesis`` entry: the highest id of every chained
+table at that moment. Rows up to it were recorded before the chain existed and are not
+covered; any later row of a chained table that is not in the chain is reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.errors import StoreError
+from monitor.store.db import Tx
+from monitor.store.models import Base, EvidenceCheckpoint, EvidenceEntry, EvidenceKey
+
+__all__ = [
+    "CHAINED",
+    "GENESIS",
+    "ZERO_HASH",
+    "Break",
+    "CheckResult",
+    "Checkpoint",
+    "append",
+    "canonical",
+    "check",
+    "checkpoints",
+    "content_digest",
+    "entries",
+    "entry_hash",
+    "fact_of",
+    "head",
+    "keys",
+    "link_hash",
+    "record_checkpoint",
+    "record_pruned",
+]
+
+ZERO_HASH = "0" * 64
+GENESIS = "genesis"
+PRUNED = "retention.prune"
+
+#: Chained tables and the columns of theirs that are evidence (None: every column). An
+#: outbox message is chained when the SMTP server accepted it: what was sent, to whom,
+#: and the server's answer (its retry bookkeeping is not evidence).
+CHAINED: dict[str, tuple[str, ...] | None] = {
+    "probe_runs": None,
+    "probe_failures": None,
+    "incidents": None,
+    "cause_changes": None,
+    "incident_updates": None,
+    "notifications": None,
+    "maintenance_windows": None,
+    "maintenance_notices": None,
+    "outbox": ("id", "dedupe_key", "message_id", "kind", "customer_id", "incident_id",
+               "window_id", "claim_id", "ticket_id", "recipients", "subject",
+               "accepted_at", "smtp_response"),
+    "unknown_intervals": None,
+    "tickets": None,
+    "ticket_events": None,
+    "claims": None,
+    "ledger_entries": None,
+    "report_revisions": None,
+}
+
+# Any constant: the key of PostgreSQL's advisory lock that serialises appends.
+_PG_LOCK_KEY = 0x534C414556  # "SLAEV"
+_BATCH = 2000
+
+
+# --- canonical form ----------------------------------------------------------------------------
+
+
+_SIMPLE = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _SIMPLE):  # most columns: first, and cheap
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def canonical(value: Any) -> str:
+    """The one canonical JSON of a value: sorted keys, no spaces, times in UTC ISO 8601,
+    decimals without trailing zeros."""
+    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def content_digest(canonical_text: str) -> str:
+    """SHA-256 of an entry's canonical bytes (hex)."""
+    return hashlib.sha256(canonical_text.encode("utf-8")).hexdigest()
+
+
+def link_hash(prev_hash: str, digest: str) -> str:
+    """SHA-256 over the predecessor's hash and the entry's content digest (both 64 hex
+    characters, ASCII): an export may give another customer's entry by its digest alone,
+    and its link is still recomputed."""
+    return hashlib.sha256(prev_hash.encode("ascii") + digest.encode("ascii")).hexdigest()
+
+
+def entry_hash(prev_hash: str, canonical_text: str) -> str:
+    """An entry's hash: :func:`link_hash` of its predecessor's hash and its content digest."""
+    return link_hash(prev_hash, content_digest(canonical_text))
+
+
+def _envelope(kind: str, table: str | None, fact_id: str | None, fact: Any) -> str:
+    """The canonical text of an entry; ``fact`` is already plain (:func:`_fact`)."""
+    return json.dumps({"kind": kind, "table": table, "id": fact_id, "fact": fact},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _table(name: str) -> Table:
+    return Base.metadata.tables[name]
+
+
+def _fact(table: str, row: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Any:
+    columns = CHAINED[table]
+    fact = {name: row[name] for name in (columns if columns is not None else row.keys())}
+    if extra:
+        fact.update(extra)
+    return _plain(fact)
+
+
+async def _extras(connection: AsyncConnection, table: str,
+                  ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """What a fact holds besides its own row: a maintenance window's services."""
+    if table != "maintenance_windows" or not ids:
+        return {}
+    services = _table("maintenance_services")
+    found: dict[int, dict[str, Any]] = {i: {"services": []} for i in ids}
+    rows = await connection.execute(
+        select(services.c.window_id, services.c.service_id)
+        .where(services.c.window_id.in_(list(ids)))
+        .order_by(services.c.window_id, services.c.service_id))
+    for window_id, service_id in rows:
+        found[window_id]["services"].append(service_id)
+    return found
+
+
+async def _rows(connection: AsyncConnection, table: str, ids: Sequence[int]) -> dict[int, Any]:
+    """Id -> the canonical fact of each row named (absent: no such row)."""
+    found: dict[int, Any] = {}
+    chosen = _table(table)
+    for start in range(0, len(ids), _BATCH):
+        part = list(ids[start:start + _BATCH])
+        extras = await _extras(connection, table, part)
+        rows = await connection.execute(select(chosen).where(chosen.c.id.in_(part)))
+        for row in rows.mappings():
+            found[row["id"]] = _fact(table, dict(row), extras.get(row["id"]))
+    return found
+
+
+def fact_of(table: str, row: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Any:
+    """The canonical fact of a row as :func:`append` chains it (for an export's reader)."""
+    return _fact(table, row, extra)
+
+
+# --- appending ---------------------------------------------------------------------------------
+
+
+async def _lock(connection: AsyncConnection) -> None:
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                 {"key": _PG_LOCK_KEY})
+
+
+async def _head(connection: AsyncConnection) -> tuple[int, str] | None:
+    chain = EvidenceEntry.__table__
+    row = (await connection.execute(
+        select(chain.c.seq, chain.c.hash).order_by(chain.c.seq.desc()).limit(1))).first()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+async def _genesis(connection: AsyncConnection, table: str, ids: Sequence[int]) -> str:
+    """The highest id of each chained table before the chain (the ids being chained now,
+    in their own table, are the chain's)."""
+    before: dict[str, int] = {}
+    for name in CHAINED:
+        chosen = _table(name)
+        query = select(func.max(chosen.c.id))
+        if name == table and ids:
+            query = query.where(chosen.c.id < min(ids))
+        before[name] = int((await connection.execute(query)).scalar() or 0)
+    return _envelope(GENESIS, None, None, {"before": before})
+
+
+async def _write(connection: AsyncConnection, at: dt.datetime,
+                 items: Iterable[tuple[str, str | None, str | None, str]],
+                 genesis_for: tuple[str, Sequence[int]] | None = None) -> int:
+    """Chain ``(kind, table, id, canonical)`` items after the head; returns the new head's seq."""
+    await _lock(connection)
+    found = await _head(connection)
+    rows: list[dict[str, Any]] = []
+    if found is None:
+        seq, prev = 0, ZERO_HASH
+        table, ids = genesis_for or ("", ())
+        body = await _genesis(connection, table, ids)
+        seq += 1
+        digest = entry_hash(prev, body)
+        rows.append({"seq": seq, "kind": GENESIS, "fact_table": None, "fact_id": None,
+                     "recorded_at": at, "canonical": body, "prev_hash": prev, "hash": digest})
+        prev = digest
+    else:
+        seq, prev = found
+    for kind, table_name, fact_id, body in items:
+        seq += 1
+        digest = entry_hash(prev, body)
+        rows.append({"seq": seq, "kind": kind, "fact_table": table_name, "fact_id": fact_id,
+                     "recorded_at": at, "canonical": body, "prev_hash": prev, "hash": digest})
+        prev = digest
+    for start in range(0, len(rows), _BATCH):
+        await connection.execute(insert(EvidenceEntry), rows[start:start + _BATCH])
+    return seq
+
+
+async def append(tx: Tx, kind: str, table: str, ids: Sequence[int], *,
+                 at: dt.datetime | None = None) -> None:
+    """Chain the current state of rows ``ids`` of ``table`` (a key of :data:`CHAINED`) as
+    ``kind`` (``incident.close``, ``claim.decide``...): in the caller's transaction, after
+    the write of the fact. Raises :class:`StoreError` for a row that is not there."""
+    if not ids:
+        return
+    if table not in CHAINED:
+        raise StoreError(f"evidence: table {table!r} is not chained")
+    connection = await tx.connection()
+    ordered = sorted(set(ids))
+    facts = await _rows(connection, table, ordered)
+    missing = [i for i in ordered if i not in facts]
+    if missing:
+        raise StoreError(f"evidence: {table} row(s) {missing[:5]} to chain are not there")
+    items = [(kind, table, str(i), _envelope(kind, table, str(i), facts[i])) for i in ordered]
+    await _write(connection, at or dt.datetime.now(dt.UTC), items, (table, ordered))
+
+
+async def record_pruned(tx: Tx, table: str, ids: Sequence[int], *,
+                        at: dt.datetime | None = None) -> None:
+    """Retention deleted these rows of ``table`` (R-M7, older than the evidence period):
+    one entry naming them, so that their absence is not a broken link."""
+    if not ids:
+        return
+    connection = await tx.connection()
+    body = _envelope(PRUNED, table, None, {"ids": sorted(int(i) for i in ids)})
+    await _write(connection, at or dt.datetime.now(dt.UTC), [(PRUNED, table, None, body)])
+
+
+async def head(tx: Tx) -> tuple[int, str] | None:
+    """(seq, hash) of the chain's last entry, or None for an empty chain."""
+    return await _head(await tx.connection())
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    kind: str
+    fact_table: str | None
+    fact_id: str | None
+    recorded_at: dt.datetime
+    canonical: str
+    prev_hash: str
+    hash: str
+
+
+async def entries(tx: Tx, *, after: int = 0, until: int | None = None) -> AsyncIterator[Entry]:
+    """The chain's entries from seq ``after + 1`` (to ``until``), in order, read in batches."""
+    connection = await tx.connection()
+    chain = EvidenceEntry.__table__
+    last = after
+    while True:
+        query = select(chain).where(chain.c.seq > last).order_by(chain.c.seq).limit(_BATCH)
+        if until is not None:
+            query = query.where(chain.c.seq <= until)
+        rows = (await connection.execute(query)).mappings().all()
+        if not rows:
+            return
+        for row in rows:
+            yield Entry(row["seq"], row["kind"], row["fact_table"], row["fact_id"],
+                        row["recorded_at"], row["canonical"], row["prev_hash"], row["hash"])
+        last = rows[-1]["seq"]
+
+
+async def current_facts(tx: Tx, table: str, ids: Sequence[int]) -> dict[int, Any]:
+    """Id -> the canonical fact of each row of ``table`` as it stands now."""
+    return await _rows(await tx.connection(), table, list(ids))
+
+
+async def table_ids(tx: Tx, table: str, above: int) -> list[int]:
+    """The ids of ``table`` above ``above`` (rows recorded since the chain began)."""
+    connection = await tx.connection()
+    chosen = _table(table)
+    query = select(chosen.c.id).where(chosen.c.id > above).order_by(chosen.c.id)
+    if table == "outbox":
+        query = query.where(chosen.c.accepted_at.is_not(None))
+    return [int(i) for i in await connection.scalars(query)]
+
+
+async def open_runs(tx: Tx) -> set[int]:
+    """Each target's latest probe run: still growing, chained when it closes."""
+    connection = await tx.connection()
+    runs = _table("probe_runs")
+    query = select(func.max(runs.c.id)).group_by(runs.c.target_id)
+    return {int(i) for i in await connection.scalars(query)}
+
+
+# --- checking ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first broken link: where, and what differs."""
+
+    seq: int | None  # the entry; None for a row the chain never recorded
+    kind: str | None
+    table: str | None
+    fact_id: str | None
+    problem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "kind": self.kind, "table": self.table, "id": self.fact_id,
+                "problem": self.problem}
+
+
+@dataclass
+class CheckResult:
+    entries: int = 0
+    head_seq: int = 0
+    head_hash: str = ZERO_HASH
+    facts: int = 0
+    checkpoints: int = 0
+    broken: Break | None = None
+    problems: list[Break] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def _fact_digest(body: str) -> tuple[str, str]:
+    """(SHA-256 of the fact's canonical JSON, its kind) out of an entry's canonical text: a
+    walk keeps 64 characters per chained fact, not the fact."""
+    parsed = json.loads(body)
+    return content_digest(canonical(parsed.get("fact"))), str(parsed.get("kind"))
+
+
+def _first_difference(stored: Any, current: Any, path: str = "") -> str:
+    if isinstance(stored, dict) and isinstance(current, dict):
+        for key in sorted(set(stored) | set(current)):
+            if key not in current:
+                return f"{path}{key}: chained {stored[key]!r}, now absent"
+            if key not in stored:
+                return f"{path}{key}: not chained, now {current[key]!r}"
+            if stored[key] != current[key]:
+                return _first_difference(stored[key], current[key], f"{path}{key}.")
+        return "no difference"
+    return f"{path.rstrip('.')}: chained {stored!r}, now {current!r}"
+
+
+async def check(tx: Tx, *, after: int = 0, previous_hash: str | None = None,
+                 rows: bool = True) -> CheckResult:
+    """Walk the chain (from seq ``after + 1``, whose predecessor's hash is
+    ``previous_hash``): recompute every hash, and (``rows``) compare each chained fact's
+    latest entry with its row now and look for rows the chain never recorded. The first
+    broken link (by seq; unrecorded rows last) is :attr:`CheckResult.broken`."""
+    result = CheckResult()
+    problems: list[Break] = []
+    expected_prev = previous_hash if previous_hash is not None else ZERO_HASH
+    expected_seq = after + 1
+    latest: dict[tuple[str, int], tuple[int, str, str]] = {}  # -> (seq, kind, fact digest)
+    pruned: dict[str, set[int]] = {}
+    watermark: dict[str, int] = {}
+    chain_broken = False
+    async for entry in entries(tx, after=after):
+        result.entries += 1
+        if not chain_broken:
+            problem = None
+            if entry.seq != expected_seq:
+                problem = (f"entry {expected_seq} is missing (the next one is {entry.seq})"
+                           if entry.seq > expected_seq else f"seq {entry.seq} out of order")
+            elif entry.prev_hash != expected_prev:
+                problem = (f"prev_hash {entry.prev_hash[:16]}... is not the hash of entry "
+                           f"{entry.seq - 1} ({expected_prev[:16]}...)")
+            elif entry_hash(entry.prev_hash, entry.canonical) != entry.hash:
+                problem = "hash does not match the entry's content"
+            else:
+                try:
+                    parsed = json.loads(entry.canonical)
+                    if (parsed.get("kind"), parsed.get("table"), parsed.get("id")) != (
+                            entry.kind, entry.fact_table, entry.fact_id):
+                        problem = "kind, table or id differ from what the entry's hash covers"
+                except ValueError:
+                    problem = "the entry's content is not JSON"
+            if problem is not None:
+                problems.append(Break(entry.seq, entry.kind, entry.fact_table, entry.fact_id,
+                                      problem))
+                chain_broken = True  # what follows hangs on a broken link
+        expected_seq = entry.seq + 1
+        expected_prev = entry.hash
+        result.head_seq, result.head_hash = entry.seq, entry.hash
+        if not rows or chain_broken:
+            continue
+        if entry.kind == GENESIS:
+            watermark = {k: int(v) for k, v in json.loads(entry.canonical)["fact"]["before"].items()}
+        elif entry.kind == PRUNED and entry.fact_table:
+            ids = json.loads(entry.canonical)["fact"]["ids"]
+            pruned.setdefault(entry.fact_table, set()).update(int(i) for i in ids)
+            for i in ids:
+                latest.pop((entry.fact_table, int(i)), None)
+        elif entry.fact_table in CHAINED and entry.fact_id is not None:
+            fact_json, kind = _fact_digest(entry.canonical)
+            latest[(entry.fact_table, int(entry.fact_id))] = (entry.seq, kind, fact_json)
+    if rows and not chain_broken:
+        problems.extend(await _compare_rows(tx, latest, watermark, pruned, result))
+    result.problems = sorted(problems, key=lambda b: (b.seq is None, b.seq or 0))
+    result.broken = result.problems[0] if result.problems else None
+    return result
+
+
+async def _fact_at(tx: Tx, seq: int) -> Any:
+    connection = await tx.connection()
+    chain = EvidenceEntry.__table__
+    body = (await connection.execute(select(chain.c.canonical).where(chain.c.seq == seq))).scalar()
+    return json.loads(canonical(json.loads(body or "{}").get("fact")))
+
+
+async def _compare_rows(tx: Tx, latest: dict[tuple[str, int], tuple[int, str, str]],
+                        watermark: dict[str, int], pruned: dict[str, set[int]],
+                        result: CheckResult) -> list[Break]:
+    problems: list[Break] = []
+    by_table: dict[str, list[int]] = {}
+    for table, fact_id in latest:
+        by_table.setdefault(table, []).append(fact_id)
+    for table in CHAINED:
+        ids = sorted(by_table.get(table, []))
+        now = await current_facts(tx, table, ids)
+        result.facts += len(ids)
+        for fact_id in ids:
+            seq, kind, stored = latest[(table, fact_id)]
+            if fact_id not in now:
+                problems.append(Break(seq, kind, table, str(fact_id),
+                                      "the row was deleted"))
+                continue
+            current = canonical(now[fact_id])
+            if content_digest(current) != stored:
+                chained = await _fact_at(tx, seq)
+                difference = _first_difference(chained, json.loads(current))
+                problems.append(Break(seq, kind, table, str(fact_id),
+                                      f"the row differs: {difference}"))
+        if not watermark:
+            continue  # an empty chain: nothing recorded yet
+        chained = set(ids) | pruned.get(table, set())
+        exempt = await open_runs(tx) if table == "probe_runs" else set()
+        for fact_id in await table_ids(tx, table, watermark.get(table, 0)):
+            if fact_id not in chained and fact_id not in exempt:
+                problems.append(Break(None, None, table, str(fact_id),
+                                      "a row the chain never recorded"))
+    return problems
+
+
+# --- signed checkpoints ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    id: int
+    seq: int
+    hash: str
+    key_id: str
+    signature: str  # base64
+    signed_at: dt.datetime
+    reason: str  # periodic | revision
+    revision_id: int | None
+
+
+async def record_checkpoint(tx: Tx, *, seq: int, hash: str, key_id: str, public_key: str,
+                            signature: str, signed_at: dt.datetime, reason: str,
+                            revision_id: int | None = None) -> int:
+    """A signed checkpoint; the signing key's public half is kept the first time it signs."""
+    known = await tx.scalar(select(EvidenceKey.key_id).where(EvidenceKey.key_id == key_id))
+    if known is None:
+        await tx.execute(insert(EvidenceKey).values(key_id=key_id, public_key=public_key,
+                                                    first_signed_at=signed_at))
+    result = await tx.execute(insert(EvidenceCheckpoint).values(
+        seq=seq, hash=hash, key_id=key_id, signature=signature, signed_at=signed_at,
+        reason=reason, revision_id=revision_id).returning(EvidenceCheckpoint.id))
+    return int(result.scalar_one())
+
+
+async def checkpoints(tx: Tx, *, revision_id: int | None = None,
+                      up_to: int | None = None) -> list[Checkpoint]:
+    """Signed checkpoints, oldest first (only a revision's; only those at or before seq ``up_to``)."""
+    query = select(EvidenceCheckpoint).order_by(EvidenceCheckpoint.seq, EvidenceCheckpoint.id)
+    if revision_id is not None:
+        query = query.where(EvidenceCheckpoint.revision_id == revision_id)
+    if up_to is not None:
+        query = query.where(EvidenceCheckpoint.seq <= up_to)
+    return [Checkpoint(c.id, c.seq, c.hash, c.key_id, c.signature, c.signed_at, c.reason,
+                       c.revision_id) for c in await tx.scalars(query)]
+
+
+async def hash_at(tx: Tx, seq: int) -> str | None:
+    connection = await tx.connection()
+    chain = EvidenceEntry.__table__
+    found = (await connection.execute(select(chain.c.hash).where(chain.c.seq == seq))).scalar()
+    return None if found is None else str(found)
+
+
+async def keys(tx: Tx) -> list[tuple[str, str, dt.datetime]]:
+    """(key id, base64 public key, first signed at) of every key that signed, oldest first."""
+    rows = await tx.execute(select(EvidenceKey.key_id, EvidenceKey.public_key,
+                                   EvidenceKey.first_signed_at)
+                            .order_by(EvidenceKey.first_signed_at, EvidenceKey.key_id))
+    return [(k, p, at) for k, p, at in rows]
+
+
+async def revision_id(tx: Tx, calendar: str, month: str, revision: int) -> int | None:
+    """The row id of a report revision (what its chain entries name)."""
+    from monitor.store.models import ReportRevision
+
+    found = await tx.scalar(select(ReportRevision.id).where(
+        ReportRevision.calendar == calendar, ReportRevision.month == month,
+        ReportRevision.revision == revision))
+    return None if found is None else int(found)

@@ -1,0 +1,317 @@
+"""Evidence archives' chain part, written and read (:mod:`monitor.actions.evidence_archive`
+has the format): which entries a customer's archive shows in full, and the offline
+verification of an archive (:func:`verify_archive`: pure, bytes in, a :class:`Verification`
+out; the signature check is handed in, so that this layer needs no key handling).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.sla.archive import ArchivedInputs
+from monitor.sla.report import MonthReport
+from monitor.store.db import Tx
+from monitor.store.evidence import GENESIS, content_digest, entries, link_hash
+
+__all__ = ["FORMAT", "ZERO", "Verification", "chain_lines", "statement_of", "verify_archive"]
+
+FORMAT = "sla-monitor-evidence/1"
+ZERO = "0" * 64
+
+#: (public key base64, signature base64, seq, hash) -> whether it verifies.
+SignatureCheck = Callable[[str, str, int, str], bool]
+
+
+def statement_of(report: Mapping[str, Any], customer: str) -> dict[str, Any] | None:
+    """The customer's figures in a frozen report's JSON, read typed (:class:`MonthReport`)
+    and written as the engine writes them (a cluster's ``confirmed_by`` left out)."""
+    try:
+        return MonthReport.from_json(report).customer(customer).to_json()
+    except KeyError:
+        return None
+
+
+def _disclosed(table: str | None, fact: Mapping[str, Any], customer: str,
+               incidents: set[int], windows: set[int], revision_id: int) -> bool:
+    """Whether an entry is one the customer's statement derives from (shown in full)."""
+    if table == "incidents":
+        return int(fact["id"]) in incidents
+    if table in ("cause_changes", "incident_updates"):
+        return int(fact["incident_id"]) in incidents
+    if table == "notifications":
+        return fact.get("customer_id") == customer and int(fact["incident_id"]) in incidents
+    if table == "maintenance_windows":
+        return int(fact["id"]) in windows
+    if table == "maintenance_notices":
+        return fact.get("customer_id") == customer and int(fact["window_id"]) in windows
+    if table in ("tickets", "claims", "ledger_entries"):
+        return fact.get("customer_id") == customer
+    if table == "unknown_intervals":
+        return True
+    if table == "report_revisions":
+        return int(fact["id"]) == revision_id
+    return False
+
+
+async def chain_lines(tx: Tx, *, customer: str, until: int, incidents: set[int],
+                      windows: set[int], revision_id: int) -> tuple[list[str], str, int | None]:
+    """The archive's ``chain.jsonl`` lines up to seq ``until``: the customer's facts in full,
+    everyone else's by digest; with the hash at the end and the revision's seq."""
+    lines: list[str] = []
+    last_hash = ZERO
+    revision_seq = None
+    async for entry in entries(tx, until=until):
+        parsed = json.loads(entry.canonical)
+        fact = parsed.get("fact") or {}
+        if entry.fact_table == "report_revisions" and entry.fact_id == str(revision_id):
+            revision_seq = entry.seq
+        line: dict[str, Any] = {"seq": entry.seq, "prev_hash": entry.prev_hash,
+                                "hash": entry.hash}
+        if entry.kind == GENESIS or (isinstance(fact, dict) and _disclosed(
+                entry.fact_table, fact, customer, incidents, windows, revision_id)):
+            line.update(kind=entry.kind, table=entry.fact_table, id=entry.fact_id,
+                        canonical=entry.canonical)
+        else:
+            line["digest"] = content_digest(entry.canonical)
+        lines.append(json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+        last_hash = entry.hash
+    return lines, last_hash, revision_seq
+
+
+# --- verifying ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    """What :func:`verify_archive` found: each step's result, and the first difference."""
+
+    customer: str = ""
+    month: str = ""
+    revision: int = 0
+    entries: int = 0
+    disclosed: int = 0
+    head: int = 0
+    key_id: str | None = None
+    signed: bool = False
+    key_pinned: bool = False
+    figures: dict[str, Any] = field(default_factory=dict)
+    steps: list[str] = field(default_factory=list)
+    difference: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.difference is None
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _first_difference(stated: Any, computed: Any, path: str = "") -> str | None:
+    if isinstance(stated, dict) and isinstance(computed, dict):
+        for key in sorted(set(stated) | set(computed)):
+            found = _first_difference(stated.get(key), computed.get(key), f"{path}{key}.")
+            if found is not None:
+                return found
+        return None
+    if isinstance(stated, list) and isinstance(computed, list):
+        if len(stated) != len(computed):
+            return f"{path.rstrip('.')}: the statement has {len(stated)}, recomputed {len(computed)}"
+        for index, (a, b) in enumerate(zip(stated, computed, strict=True)):
+            found = _first_difference(a, b, f"{path}{index}.")
+            if found is not None:
+                return found
+        return None
+    if stated != computed:
+        return f"{path.rstrip('.')}: the statement says {stated!r}, recomputed {computed!r}"
+    return None
+
+
+def _read(archive: zipfile.ZipFile, name: str) -> str:
+    try:
+        return archive.read(name).decode("utf-8")
+    except KeyError:
+        raise _Mismatch(f"the archive has no {name}") from None
+
+
+def verify_archive(data: bytes, keys: Iterable[Mapping[str, Any]] | None,
+                   verify_signature: SignatureCheck) -> Verification:
+    """Verify an archive offline. ``keys``: the published keys (``key_id``, ``public_key``)
+    the verifier trusts; None: the archive's own (said: not pinned)."""
+    found = Verification()
+    try:
+        _verify(data, keys, found, verify_signature)
+    except _Mismatch as exc:
+        found.difference = str(exc)
+    return found
+
+
+def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verification,
+            verify_signature: SignatureCheck) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise _Mismatch("not an evidence archive (not a ZIP file)") from None
+    with archive:
+        manifest = json.loads(_read(archive, "manifest.json"))
+        if manifest.get("format") != FORMAT:
+            raise _Mismatch(f"unknown archive format {manifest.get('format')!r}; "
+                            f"this version reads {FORMAT}")
+        lines = [json.loads(line) for line in _read(archive, "chain.jsonl").splitlines() if line]
+        inputs_document = json.loads(_read(archive, "inputs.json"))
+        statement = json.loads(_read(archive, "statement.json"))
+    found.customer, found.month = manifest["customer"], manifest["month"]
+    found.revision = int(manifest["revision"]["number"])
+    chain = manifest["chain"]
+    # 1. Every link, from the range's start to its head.
+    previous, expected = chain["after_hash"], int(chain["after"]) + 1
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    facts_of: dict[str, list[dict[str, Any]]] = {}
+    revision_fact: dict[str, Any] | None = None
+    for line in lines:
+        seq = int(line["seq"])
+        if seq != expected:
+            raise _Mismatch(f"chain entry {expected} is missing (found {seq})")
+        if line["prev_hash"] != previous:
+            raise _Mismatch(f"chain entry {seq}: its prev_hash is not entry {seq - 1}'s hash")
+        if "canonical" in line:
+            digest = content_digest(line["canonical"])
+            found.disclosed += 1
+        else:
+            digest = line["digest"]
+        if link_hash(previous, digest) != line["hash"]:
+            raise _Mismatch(f"chain entry {seq} ({line.get('kind', 'undisclosed')}, "
+                            f"{line.get('table')} {line.get('id')}): its hash does not match "
+                            "its content")
+        if "canonical" in line:
+            entry = json.loads(line["canonical"])
+            if (entry.get("kind"), entry.get("table"), entry.get("id")) != (
+                    line.get("kind"), line.get("table"), line.get("id")):
+                raise _Mismatch(f"chain entry {seq}: kind, table or id differ from its content")
+            table, fact = entry.get("table"), entry.get("fact")
+            if table is not None and entry.get("id") is not None:
+                latest[(table, entry["id"])] = fact
+                facts_of.setdefault(table, []).append(fact)
+                if table == "report_revisions" and str(entry["id"]) == str(
+                        manifest["revision"]["id"]):
+                    revision_fact = fact
+        previous, expected = line["hash"], seq + 1
+    found.entries = len(lines)
+    if previous != chain["head_hash"] or expected - 1 != int(chain["head"]):
+        raise _Mismatch("the chain does not end at the manifest's head")
+    found.head = int(chain["head"])
+    found.steps.append(f"chain: {found.entries} links recomputed up to entry {found.head} "
+                       f"({found.disclosed} facts disclosed, the rest by digest)")
+    # 2. The signature of the head.
+    checkpoint = manifest.get("checkpoint")
+    if checkpoint is None:
+        found.steps.append("signature: NONE (the provider configured no evidence.signing_key)")
+    else:
+        found.key_id = checkpoint["key_id"]
+        if int(checkpoint["seq"]) != found.head or checkpoint["hash"] != previous:
+            raise _Mismatch("the signed checkpoint is not the chain's head")
+        found.key_pinned = keys is not None
+        trusted = {k["key_id"]: k["public_key"]
+                   for k in (keys if keys is not None else manifest.get("keys", []))}
+        public = trusted.get(found.key_id)
+        if public is None:
+            raise _Mismatch(f"the head is signed by key {found.key_id}, which is not among "
+                            f"the keys given ({', '.join(sorted(trusted)) or 'none'})")
+        if not verify_signature(public, checkpoint["signature"], found.head, previous):
+            raise _Mismatch(f"the signature of the head by key {found.key_id} does not verify")
+        found.signed = True
+        found.steps.append(f"signature: valid, key {found.key_id}" + (
+            "" if found.key_pinned else " (the archive's own copy of the key: compare it with "
+            "the published /.well-known/sla-monitor-keys.json, or pass --key)"))
+    # 3. The statement is the chained revision's.
+    if revision_fact is None:
+        raise _Mismatch(f"the revision {found.revision} is not in the chain")
+    chained = statement_of(revision_fact["report"], found.customer)
+    if chained != statement:
+        what = _first_difference(chained, statement) or "differs"
+        raise _Mismatch(f"statement.json is not the chained revision's: {what}")
+    found.steps.append(f"statement: the one frozen in revision {found.revision} "
+                       f"(chain entry {manifest['revision']['chain_seq']})")
+    # 4. The inputs are the chained facts.
+    inputs = ArchivedInputs.from_json(inputs_document)
+    _cross_check(inputs, latest, facts_of, found.customer)
+    found.steps.append(f"inputs: {len(inputs.incidents)} incidents, "
+                       f"{len(inputs.notifications)} notifications, {len(inputs.maintenance)} "
+                       f"maintenance windows, {len(inputs.tickets)} tickets match the chain "
+                       "(the contract's policy and the customer's services are the archive's; "
+                       "unknown time from the daemon's sessions is not chained)")
+    # 5. The figures, recomputed by the pure engine.
+    closed_at = dt.datetime.fromisoformat(manifest["revision"]["closed_at"])
+    computed = inputs.compute(closed_at)
+    try:
+        mine = computed.customer(found.customer).to_json()
+    except KeyError:
+        raise _Mismatch(f"the inputs have no customer {found.customer!r}") from None
+    difference = _first_difference(statement, json.loads(json.dumps(mine)))
+    if difference is not None:
+        raise _Mismatch(f"recomputed figures differ: {difference}")
+    found.figures = {k: statement.get(k) for k in (
+        "availability_percent", "downtime_seconds", "excluded_seconds", "unknown_seconds",
+        "tier", "credit_days_total", "credit_value", "refund_amount", "currency")}
+    found.steps.append("figures: recomputed from the archive alone, equal to the statement")
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+
+
+def _cross_check(inputs: ArchivedInputs, latest: Mapping[tuple[str, str], Any],
+                 facts_of: Mapping[str, list[dict[str, Any]]], customer: str) -> None:
+    for incident in inputs.incidents:
+        fact = latest.get(("incidents", str(incident.id)))
+        if fact is None:
+            raise _Mismatch(f"incident {incident.id} of the inputs is not in the chain")
+        chained = (fact["service_id"], _instant(fact["start"]), _instant(fact["end"]),
+                   fact["cause"], _instant(fact["detected_at"]), fact["source"])
+        given = (incident.service_id, incident.start, incident.end, incident.cause,
+                 incident.detected_at, incident.source)
+        if chained != given:
+            raise _Mismatch(f"incident {incident.id}: the inputs say {given}, the chain "
+                            f"{chained}")
+    firsts: dict[tuple[int, str], dt.datetime] = {}
+    for fact in facts_of.get("notifications", []):
+        key = (int(fact["incident_id"]), fact["customer_id"])
+        at = _instant(fact["notified_at"])
+        assert at is not None
+        if key not in firsts or at < firsts[key]:
+            firsts[key] = at
+    for key, at in inputs.notifications.items():
+        if firsts.get(key) != at:
+            raise _Mismatch(f"the notification of incident {key[0]} to {key[1]}: the inputs "
+                            f"say {at.isoformat()}, the chain {firsts.get(key)}")
+    notices: dict[tuple[int, str], dt.datetime] = {}
+    for fact in facts_of.get("maintenance_notices", []):
+        key = (int(fact["window_id"]), fact["customer_id"])
+        at = _instant(fact["sent_at"])
+        assert at is not None
+        if key not in notices or at < notices[key]:
+            notices[key] = at
+    for window in inputs.maintenance:
+        fact = latest.get(("maintenance_windows", str(window.id)))
+        if fact is None:
+            raise _Mismatch(f"maintenance window {window.id} of the inputs is not in the chain")
+        if (_instant(fact["start"]), _instant(fact["end"])) != (window.start, window.end):
+            raise _Mismatch(f"maintenance window {window.id}: its times differ from the chain")
+        for notified, at in window.notices.items():
+            if notified == customer and notices.get((window.id, notified)) != at:
+                raise _Mismatch(f"the notice of maintenance window {window.id}: the inputs "
+                                f"say {at.isoformat()}, the chain {notices.get((window.id, notified))}")
+    for ticket in inputs.tickets:
+        fact = latest.get(("tickets", str(ticket.id)))
+        if fact is None:
+            raise _Mismatch(f"ticket {ticket.id} of the inputs is not in the chain")
+        if (_instant(fact["opened_at"]), _instant(fact["diagnosed_at"]),
+                _instant(fact["fixed_at"])) != (ticket.reported_at, ticket.diagnosed_at,
+                                                 ticket.fixed_at):
+            raise _Mismatch(f"ticket {ticket.id}: its times differ from the chain")

@@ -1,0 +1,238 @@
+"""``sla-monitor evidence export`` then ``evidence verify`` on another machine's view: the
+archive alone (and the published key) gives the statement's figures back, recomputed by the
+pure engine; an archive edited anywhere names the first difference."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from monitor.actions.evidence import published_keys
+from monitor.actions.evidence_archive import verify_archive
+from monitor.actions.evidence_keys import SigningKey
+from monitor.cli import main
+from monitor.sla.archive import ArchivedInputs
+from monitor.store import Database
+from tests.actions.contract import yaml
+
+
+class Run:
+    def __init__(self, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.config, self.capsys = config, capsys
+
+    async def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = await asyncio.to_thread(main, ["-c", str(self.config), *args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+def _key_pem(private: Ed25519PrivateKey) -> bytes:
+    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+
+
+SCENARIO = (
+    ("incident", "add", "--service", "panel", "--start", "2026-10-10T08:00Z",
+     "--end", "2026-10-10T11:00Z"),
+    ("incident", "add", "--service", "acme-survey", "--start", "2026-10-20T08:00Z",
+     "--end", "2026-10-20T08:40Z"),
+    ("incident", "notified", "2", "--at", "2026-10-20T09:00Z", "--channel", "phone",
+     "--customer", "acme"),
+    ("report", "close", "--month", "2026-10"),
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
+    """One archive and its keys file, made once for the module on SQLite (the edits below
+    need no database: verification is offline)."""
+    import contextlib
+
+    directory = tmp_path_factory.mktemp("archive")
+    private = Ed25519PrivateKey.generate()
+    (directory / "key.pem").write_bytes(_key_pem(private))
+    config = directory / "config.yaml"
+    config.write_text(yaml() + f"storage: {{url: 'sqlite+aiosqlite:///{directory / 'db'}'}}\n"
+                      f"maildir: {directory / 'Maildir'}\n"
+                      f"evidence: {{signing_key: '{directory / 'key.pem'}'}}\n")
+    with contextlib.redirect_stdout(io.StringIO()):
+        for args in (("db", "upgrade"), *SCENARIO,
+                     ("evidence", "export", "--customer", "acme", "--month", "2026-10", "-o",
+                      str(directory / "acme.zip"))):
+            assert main(["-c", str(config), *args]) == 0, args
+    key = SigningKey(private)
+    keys = directory / "keys.json"
+    keys.write_text(json.dumps({"keys": [{"key_id": key.id, "public_key": key.public_b64}]}))
+    return (directory / "acme.zip").read_bytes(), keys
+
+
+@pytest.fixture
+async def exported(tmp_path: Path, db_url: str, db: Database,
+                   capsys: pytest.CaptureFixture[str]) -> tuple[Run, Path, Path]:
+    private = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "evidence-key.pem"
+    key_file.write_bytes(_key_pem(private))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml() + f"storage: {{url: '{db_url}'}}\nmaildir: {tmp_path / 'Maildir'}\n"
+                      f"evidence: {{signing_key: '{key_file}'}}\n")
+    run = Run(config, capsys)
+    for args in SCENARIO:
+        code, _, err = await run(*args)
+        assert code == 0, (args, err)
+    archive = tmp_path / "acme-2026-10.zip"
+    code, out, err = await run("evidence", "export", "--customer", "acme", "--month",
+                               "2026-10", "-o", str(archive))
+    assert code == 0, err
+    assert out.startswith(f"wrote {archive}")
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(await published_keys(db, SigningKey(private))))
+    return run, archive, keys
+
+
+async def test_the_archive_alone_gives_the_statement_s_figures_back(
+        exported: tuple[Run, Path, Path], tmp_path: Path) -> None:
+    run, archive, keys = exported
+    code, out, err = await run("evidence", "verify", str(archive), "--key", str(keys))
+    assert code == 0, out + err
+    assert "ok  signature: valid, key " in out and "recomputed from the archive alone" in out
+    assert out.splitlines()[-1].startswith("verified: acme, 2026-10, revision 1: ")
+    code, out, _ = await run("evidence", "verify", str(archive), "--key", str(keys),
+                             "--format", "json")
+    found = json.loads(out)
+    assert code == 0 and found["ok"] and found["signed"] and found["key_pinned"]
+    # 3 h of the panel, unnotified (R-N1), and 40 min of the project, notified in time.
+    assert found["figures"]["downtime_seconds"] == 3 * 3600 + 40 * 60
+    with zipfile.ZipFile(archive) as opened:
+        statement = json.loads(opened.read("statement.json"))
+        chain = [json.loads(line) for line in opened.read("chain.jsonl").decode().splitlines()]
+    assert statement["downtime_seconds"] == found["figures"]["downtime_seconds"]
+    assert any(line.get("kind") == "report.revision" for line in chain)
+    # On the same export (one setup per backend): the statement names the signed head, and
+    # export says what it wrote.
+    await _statement_names_the_signed_head_and_how_to_verify(exported)
+    await _export_says_what_it_wrote_in_json_and_refuses_an_unknown_customer(exported, tmp_path)
+
+
+def _edited(archive: bytes, name: str, change: Callable[[Any], Any], jsonl: bool = False) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(archive)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.namelist():
+            data = source.read(item).decode()
+            if item == name:
+                if jsonl:
+                    lines = [json.loads(line) for line in data.splitlines()]
+                    data = "\n".join(json.dumps(line) for line in change(lines)) + "\n"
+                else:
+                    data = json.dumps(change(json.loads(data)))
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+def _later_end(document: dict[str, Any]) -> dict[str, Any]:
+    document["incidents"][0]["end"] = "2026-10-10T12:00:00.000000+00:00"
+    return document
+
+
+def _statement(document: dict[str, Any]) -> dict[str, Any]:
+    document["credit_days_total"] = 0
+    return document
+
+
+def _drop_line(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return lines[:2] + lines[3:]
+
+
+def _edit_fact(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for line in lines:
+        if line.get("kind") == "incident.manual":
+            line["canonical"] = line["canonical"].replace("11:00:00", "10:00:00")
+            break
+    return lines
+
+
+def _forged_signature(document: dict[str, Any]) -> dict[str, Any]:
+    document["checkpoint"]["hash"] = "f" * 64
+    return document
+
+
+EDITS = [
+    ("inputs.json", _later_end, False, "incident"),
+    ("statement.json", _statement, False, "statement.json is not the chained revision's"),
+    ("chain.jsonl", _drop_line, True, "chain entry 3 is missing"),
+    ("chain.jsonl", _edit_fact, True, "its hash does not match its content"),
+    ("manifest.json", _forged_signature, False, "the signed checkpoint is not the chain's head"),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "jsonl", "named"), EDITS,
+                         ids=[f"{e[0]}:{e[1].__name__}" for e in EDITS])
+def test_an_edited_archive_names_the_first_difference(
+        built: tuple[bytes, Path], name: str, change: Callable[[Any], Any], jsonl: bool,
+        named: str) -> None:
+    archive, keys = built
+    trusted = json.loads(keys.read_text())["keys"]
+    assert verify_archive(archive, trusted).ok
+    found = verify_archive(_edited(archive, name, change, jsonl), trusted)
+    assert not found.ok and found.difference is not None
+    assert named in found.difference, found.difference
+
+
+def test_another_key_does_not_verify(built: tuple[bytes, Path]) -> None:
+    archive, _ = built
+    other = SigningKey(Ed25519PrivateKey.generate())
+    found = verify_archive(archive, [{"key_id": other.id, "public_key": other.public_b64}])
+    assert found.difference is not None
+    assert found.difference.startswith("the head is signed by key ")
+    assert verify_archive(archive, None).ok  # the archive's own copy: verified, and said
+    assert not verify_archive(archive, None).key_pinned
+
+
+def test_the_inputs_round_trip_exactly(built: tuple[bytes, Path]) -> None:
+    archive, _ = built
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        document = json.loads(opened.read("inputs.json"))
+    assert ArchivedInputs.from_json(document).to_json() == document
+
+
+async def _statement_names_the_signed_head_and_how_to_verify(
+        exported: tuple[Run, Path, Path]) -> None:
+    run, archive, _ = exported
+    with zipfile.ZipFile(archive) as opened:
+        checkpoint = json.loads(opened.read("manifest.json"))["checkpoint"]
+    code, html, err = await run("statement", "show", "--month", "2026-10", "--customer", "acme")
+    assert code == 0, err
+    assert (f"Evidence: chain entry {checkpoint['seq']}, SHA-256 <span class=\"hash\">"
+            f"{checkpoint['hash']}</span>, signed by key <code>{checkpoint['key_id']}</code>"
+            in html)
+    assert "sla-monitor evidence verify ARCHIVE --key sla-monitor-keys.json" in html
+    code, out, err = await run("statement", "show", "--month", "2026-10", "--customer", "acme",
+                               "--format", "json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert (shown["evidence_seq"], shown["evidence_hash"], shown["evidence_key_id"]) == (
+        checkpoint["seq"], checkpoint["hash"], checkpoint["key_id"])
+
+
+async def _export_says_what_it_wrote_in_json_and_refuses_an_unknown_customer(
+        exported: tuple[Run, Path, Path], tmp_path: Path) -> None:
+    run, _, _ = exported
+    target = tmp_path / "again.zip"
+    code, out, err = await run("evidence", "export", "--customer", "acme", "--month",
+                               "2026-10", "-o", str(target), "--format", "json")
+    assert code == 0, err
+    found = json.loads(out)
+    assert found == {"file": str(target), "bytes": target.stat().st_size, "customer": "acme",
+                     "month": "2026-10"}
+    code, out, err = await run("evidence", "export", "--customer", "nobody", "--month",
+                               "2026-10", "-o", str(tmp_path / "none.zip"))
+    assert code == 2 and out == "" and "--customer: 'nobody'" in err
+    assert not (tmp_path / "none.zip").exists()
