@@ -104,8 +104,8 @@ def test_the_unit_is_what_the_daemon_and_the_docs_expect() -> None:
     loaded = {line.split(":")[0] for line in unit["LoadCredential"]}
     example = (ROOT / "config.example.yaml").read_text()
     named = set(re.findall(r"\$\{CREDENTIALS_DIRECTORY\}/([\w.-]+)", example))
-    assert named == {"smtp-password", "api-tokens", "webhook-token", "link-key",
-                     "evidence-key"} and named == loaded
+    assert named == {"smtp-password", "api-tokens", "webhook-token", "operator-channels",
+                     "link-key", "evidence-key"} and named == loaded
     for line in unit["LoadCredential"]:
         name, source = line.split(":")
         assert source == f"sla-monitor.{name}"  # /etc/credstore/sla-monitor.<name>
