@@ -17,11 +17,16 @@ from monitor.errors import InputError
 
 # Arguments that are strings but not free text: ids and words checked against a set
 # (known(), one_of(), settings.month()), who acts, and a configuration to check.
-WORDS = {"actor", "cause", "channel", "customer", "decision", "finding", "month", "queue",
-         "service", "site", "source", "status", "type"}
+WORDS = {"actor", "cause", "channel", "customer", "decision", "email", "finding", "month",
+         "queue", "service", "site", "source", "status", "type"}  # email: normal_address()
 NOT_FREE_TEXT = {("defer_ticket", "reason"),  # R-P3: system-wide or new-release
                  ("check_config_text", "text"),  # YAML, bounded by the loader
-                 ("check_config_isolated", "text")}  # the same, in a child process
+                 ("check_config_isolated", "text"),  # the same, in a child process
+                 ("subscribe", "language"),  # the page's language code, never typed
+                 ("subscribe", "client"),  # the TCP peer's address
+                 # A signed link's parts: refused unless the signature and the patterns match.
+                 *((action, part) for action in ("confirm_subscription", "unsubscribe")
+                   for part in ("token", "expires", "key", "sig"))}
 
 
 def public_actions() -> Iterator[tuple[str, Callable[..., Any]]]:
