@@ -65,6 +65,9 @@ class CycleResult:
     lost: set[str] = field(default_factory=set)
     views: dict[str, str] = field(default_factory=dict)  # gained target -> our vantage's view
     open_incidents: set[str] = field(default_factory=set)  # gained targets with one open
+    # Gained at the epoch this node held them at before (a lease renewed late, after the
+    # database was away): nobody else probed them meanwhile, their gap is ours (R-M3).
+    resumed: set[str] = field(default_factory=set)
     blocked: int = 0  # leases we lack that another session holds locked
 
 
@@ -137,6 +140,7 @@ class Cluster:
         self.everywhere: set[str] = set()  # history keys of the canaries
         self._known: set[str] = set()  # targets whose lease rows exist
         self.epochs: dict[str, int] = {}  # target id -> epoch we hold it at
+        self._held_at: dict[str, int] = {}  # target id -> the last epoch we held it at
         self.leader_epoch: int | None = None
         self.valid_until = 0.0  # our leases are sure until then (steady clock)
         self.peers: list[store.NodeRow] = []
@@ -211,6 +215,8 @@ class Cluster:
         self.valid_until = started + self.lease_timeout
         if result.blocked:
             await self._wait_for_locked(result, before)
+        result.resumed = {t for t, e in result.gained.items() if self._held_at.get(t) == e}
+        self._held_at.update(self.epochs)
         self._blocked(result.blocked)
         self._update_metrics()
         return result

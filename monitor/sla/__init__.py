@@ -52,7 +52,7 @@ from monitor.sla.claims import (
     receipt_due,
     review_grants,
 )
-from monitor.sla.coverage import unobserved
+from monitor.sla.coverage import unobserved, unprobed
 from monitor.sla.credits import (
     DETECTION_KINDS,
     diagnosis_due,
@@ -233,6 +233,7 @@ __all__ = [
     "total_seconds",
     "union",
     "unobserved",
+    "unprobed",
     "unsupported_version",
     "whole_second",
     "within",

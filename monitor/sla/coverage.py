@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from monitor.sla.inputs import SessionInput
 from monitor.sla.intervals import Interval, clip, whole_second
 
-__all__ = ["SessionInput", "unobserved"]
+__all__ = ["SessionInput", "unobserved", "unprobed"]
 
 
 def unobserved(
@@ -61,3 +61,27 @@ def unobserved(
     elif now - watched_until > allowed and watched_until < window.end:
         gaps.append(Interval(watched_until, max(now, window.end)))  # not running now
     return clip(gaps, window)
+
+
+def unprobed(
+    last: datetime, probed: datetime, interval: float, tolerance: float
+) -> Interval | None:
+    """R-M3 per target (decision of 2026-12-04): the target was probed at ``last`` and next
+    at ``probed``; a probe was due one ``interval`` after ``last``. A stretch without one
+    longer than ``tolerance`` (``monitor.unknown_after``) is that target's unknown time,
+    from ``last`` plus one interval to ``probed``, whatever the reason (the database away,
+    a lease lost or renewed late, a dead probe worker, a lost node); a shorter one is the
+    scheduler's jitter, watched.
+
+    >>> from datetime import datetime, UTC
+    >>> at = lambda s: datetime(2026, 3, 1, 10, 0, s, tzinfo=UTC)
+    >>> unprobed(at(0), at(30), 2, 10)
+    Interval(start=datetime.datetime(2026, 3, 1, 10, 0, 2, tzinfo=datetime.timezone.utc), \
+end=datetime.datetime(2026, 3, 1, 10, 0, 30, tzinfo=datetime.timezone.utc))
+    >>> unprobed(at(0), at(12), 2, 10) is None  # 10 s without a probe: not longer
+    True
+    """
+    due = last + timedelta(seconds=interval)
+    if (probed - due).total_seconds() <= tolerance:
+        return None
+    return Interval(due, probed)

@@ -65,7 +65,8 @@ async def add_unknown(
     target_id: str | None = None,
 ) -> int:
     """Unknown time from ``start`` (still going while ``end`` is None): ``daemon_down``,
-    ``canaries_failed``, ``resolver_failed``, ``store_unavailable`` or ``node_lost``.
+    ``canaries_failed``, ``resolver_failed``, ``store_unavailable``, ``node_lost``,
+    ``handover`` or ``not_probed`` (a target's stretch without a probe, R-M3 per target).
     In a cluster its scope: written by ``node``, blind only at ``vantage``,
     only ``target_id`` unwatched; all None: the whole monitor (a daemon alone)."""
     result = await tx.execute(
