@@ -346,7 +346,7 @@ def month_unknown(
     period: MonthPeriod,
     now: dt.datetime,
     recorded: list[tuple[dt.datetime, dt.datetime | None]],
-    runs: list[tuple[dt.datetime, dt.datetime]],
+    runs: list[tuple[dt.datetime, dt.datetime, bool]],
     tolerance: float,
 ) -> list[Interval]:
     """R-M3: recorded unknown intervals and unwatched time, as one normalised list inside
@@ -359,7 +359,7 @@ def unknown_between(
     end: dt.datetime,
     now: dt.datetime,
     recorded: list[tuple[dt.datetime, dt.datetime | None]],
-    runs: list[tuple[dt.datetime, dt.datetime]],
+    runs: list[tuple[dt.datetime, dt.datetime, bool]],
     tolerance: float,
 ) -> list[Interval]:
     """R-M3 for any span (a month, the status page's 90 days): :func:`month_unknown`'s
@@ -373,5 +373,5 @@ def unknown_between(
         for interval_start, interval_end in recorded
         if (interval_end or now) > interval_start
     ]
-    sessions = [SessionInput(started_at, last_beat_at) for started_at, last_beat_at in runs]
+    sessions = [SessionInput(*run) for run in runs]
     return clip(union([*kept, *unobserved(sessions, window, now, tolerance)]), window)

@@ -46,20 +46,30 @@ def unobserved(
     """
     allowed = timedelta(seconds=tolerance)
     now = whole_second(now)
-    runs = sorted((whole_second(s.started_at), whole_second(s.last_beat_at)) for s in sessions)
+    runs = sorted((whole_second(s.started_at), whole_second(s.last_beat_at), s.stopped)
+                  for s in sessions)
     gaps: list[Interval] = []
     watched_until: datetime | None = None
-    for started, last_beat in runs:
+    stopped = False  # whether the run that beat last (at watched_until) stopped cleanly
+    for started, last_beat, clean in runs:
         if watched_until is None:
             if window.start < started:
                 gaps.append(Interval(window.start, started))  # before the first run
         elif started - watched_until > allowed:
             gaps.append(Interval(watched_until, started))
-        watched_until = last_beat if watched_until is None else max(watched_until, last_beat)
+        if watched_until is None or last_beat > watched_until:
+            watched_until, stopped = last_beat, clean
+        elif last_beat == watched_until:
+            stopped = stopped and clean  # one still running at that beat: not stopped
     if watched_until is None:
         gaps.append(window)  # never ran
-    elif now - watched_until > allowed and watched_until < window.end:
-        gaps.append(Interval(watched_until, max(now, window.end)))  # not running now
+        return clip(gaps, window)
+    # Another run (a cluster's other node) still beating keeps the monitor running.
+    running = any(not clean and now - last_beat <= allowed for _, last_beat, clean in runs)
+    if ((stopped and not running) or now - watched_until > allowed) and watched_until < window.end:
+        # Not running now: after a clean stop at once (R-M3's decision), after a run that
+        # was killed once ``tolerance`` has passed since its last heartbeat.
+        gaps.append(Interval(watched_until, max(now, window.end)))
     return clip(gaps, window)
 
 

@@ -73,6 +73,13 @@ async def test_r_m3_a_month_before_the_daemon_ever_ran_is_unknown_whole(db: Data
     assert (await acme(db, now=at(20, 12)))["unknown_seconds"] == 9 * DAY
 
 
+async def test_r_m3_a_clean_stop_is_unknown_at_once(db: Database) -> None:
+    # Stopped cleanly at 11:59:30: at 12:00 the 30 s since are unknown already (R-M3's
+    # decision), not only once unknown_after (1 min) has passed.
+    await ran(db, at(1), at(20, 11, 59, 30), stopped=True)
+    assert (await acme(db, now=at(20, 12)))["unknown_seconds"] == 30
+
+
 async def test_r_m3_a_killed_daemon_is_not_running_after_unknown_after(db: Database) -> None:
     # Killed (no stop recorded) at 11:00: at 12:00 the last heartbeat is 1 h old.
     await ran(db, at(1), at(20, 11), stopped=False)
