@@ -36,9 +36,10 @@ Each fault is made on a running, evenly divided cluster and timed from the fault
 * ``partition``: the last node's relay drops every byte both ways for 25 s, its connections
   left open (no reset): until the others hold every target; healed, until even again;
 * ``database away 5/20/40 s``: every relay cut (every connection reset, no new ones) and
-  restored: from the restore until every target is held again, the ``not_probed`` unknown
-  time then written (R-M3 per target, one row per target; ``unknown_after`` 5 s, heartbeats every 2 s)
-  and how long it is on average.
+  restored: from the restore until every target is held again, and the targets' unknown
+  time then written (R-M3 per target: ``not_probed``, or ``node_lost``/``handover`` where
+  another node took the lease; ``unknown_after`` 5 s, heartbeats every 2 s): rows and
+  their mean length.
 
 A fault's figure is ``None`` when its condition was not reached within 120 s.
 """
@@ -308,11 +309,13 @@ class Watcher:
             "AND node IS NOT NULL AND expires_at > now() GROUP BY node"))
         return {row["node"]: int(row["n"]) for row in rows}
 
-    def not_probed(self) -> tuple[int, float]:
-        """Rows and total seconds of the ``not_probed`` unknown time written so far."""
+    def target_unknown(self) -> tuple[int, float]:
+        """Rows and total seconds of the targets' unknown time written so far (R-M3 per
+        target: ``not_probed`` by a node that held the lease again at its epoch,
+        ``node_lost``/``handover`` by one that took it at a new epoch)."""
         rows = self.loop.run_until_complete(self._fetch(
             "SELECT count(*) AS n, coalesce(sum(extract(epoch FROM \"end\" - start)), 0) AS s "
-            "FROM unknown_intervals WHERE reason = 'not_probed'"))
+            "FROM unknown_intervals WHERE target_id IS NOT NULL"))
         return (int(rows[0]["n"]), float(rows[0]["s"])) if rows else (0, 0.0)
 
     async def _fetch(self, query: str) -> list[Any]:
@@ -414,7 +417,7 @@ def faults(args: argparse.Namespace, db_url: str, admin: str, base: str,
         relays[last].heal()
         record("partition: healed", "even again", watcher.until(_even(args.targets, names)))
         for away in args.database_away:
-            rows_before, seconds_before = watcher.not_probed()
+            rows_before, seconds_before = watcher.target_unknown()
             for relay in relays.values():
                 relay.cut()
             time.sleep(away)
@@ -423,13 +426,13 @@ def faults(args: argparse.Namespace, db_url: str, admin: str, base: str,
             seconds = watcher.until(_covered(args.targets, names))
             waited = time.monotonic()  # the first probes after, then a flush (every 5 s)
             while time.monotonic() - waited < 30:
-                rows, total = watcher.not_probed()
+                rows, total = watcher.target_unknown()
                 if rows - rows_before >= args.targets:
                     break
                 time.sleep(1.0)
             new = rows - rows_before
             record(f"database away {away:g} s", "every target held again", seconds,
-                   not_probed_rows=new, not_probed_mean_s=round(
+                   target_unknown_rows=new, target_unknown_mean_s=round(
                        (total - seconds_before) / new, 1) if new else None)
     finally:
         for process in processes.values():
@@ -446,8 +449,8 @@ def print_faults(results: list[dict[str, Any]]) -> None:
     print("fault | measured | seconds | unknown rows (mean s)")
     print("--- | --- | --- | ---")
     for r in results:
-        extra = (f'{r["not_probed_rows"]} ({r["not_probed_mean_s"]})'
-                 if "not_probed_rows" in r else "")
+        extra = (f'{r["target_unknown_rows"]} ({r["target_unknown_mean_s"]})'
+                 if "target_unknown_rows" in r else "")
         print(f'{r["fault"]} | {r["measured"]} | {r["seconds"]} | {extra}')
 
 
