@@ -56,6 +56,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -106,8 +107,16 @@ def write_config(path: Path, *, node: str, port: int, db_url: str, base: str,
 
 
 def _readyz(port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://{HOST}:{port}/readyz", timeout=10) as response:
-        return json.loads(response.read())
+    """The node's /readyz document, also while it answers 503 (starting, or degraded)."""
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/readyz", timeout=10) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as answer:
+        return json.loads(answer.read() or b"{}")
+
+
+def _held(port: int) -> int:
+    return int(_readyz(port).get("cluster", {}).get("leases_held", 0))
 
 
 def _probes(port: int) -> float:
@@ -155,14 +164,13 @@ def scenario(nodes: int, args: argparse.Namespace, db_url: str, admin: str, data
             daemons.append((node, port, process))
         for _, port, process in daemons:
             wait_for_http(f"http://{HOST}:{port}/healthz", 120, process)
-        deadline = time.monotonic() + 120
-        while sum(_readyz(port)["cluster"]["leases_held"] for _, port, _ in daemons) \
-                != args.targets:
+        deadline = time.monotonic() + args.ready_within
+        while sum(_held(port) for _, port, _ in daemons) != args.targets:
             if time.monotonic() > deadline:
                 raise RuntimeError("the nodes' leases never covered every target")
             time.sleep(0.5)
         time.sleep(args.warmup)
-        held = {node: _readyz(port)["cluster"]["leases_held"] for node, port, _ in daemons}
+        held = {node: _held(port) for node, port, _ in daemons}
         pids = asyncio.run(_backends(admin, database))
         db_before = _db_cpu(pids)
         probes_before = sum(_probes(port) for _, port, _ in daemons)
@@ -466,6 +474,8 @@ def main() -> int:
                         help="nodes of the cluster (default 2; with --faults 3)")
     parser.add_argument("--faults", action="store_true",
                         help="the fault scenarios instead of the throughput comparison")
+    parser.add_argument("--ready-within", type=float, default=300.0,
+                        help="seconds the nodes' leases may take to cover every target")
     parser.add_argument("--database-away", type=float, nargs="*", default=[5.0, 20.0, 40.0])
     args = parser.parse_args()
     if args.nodes is None:
