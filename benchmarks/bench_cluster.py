@@ -1,4 +1,5 @@
-"""Probes per second with one and with two nodes of a cluster on one PostgreSQL.
+"""Probes per second with one and with several nodes of a cluster on one PostgreSQL, and
+the faults a cluster survives, timed (``--faults``).
 
 Run: ``python benchmarks/bench_cluster.py --json cluster.json`` (with the venv's python; about
 two minutes). ``--pg-url`` (default ``$SLA_MONITOR_TEST_PG_URL``) is a PostgreSQL server where
@@ -6,7 +7,8 @@ a database is created for the run and dropped after it; ``--targets`` (default 1
 ``--interval`` (default 2 s) on a local nginx (``/t/00042``, ``200 ok``), ``timeout`` 1 s,
 ``lease_timeout`` 10 s.
 
-For each scenario (``1 node``, then ``2 nodes`` on the same database and the same targets) the
+For each scenario (``1 node``, then ``--nodes`` nodes, default 2, on the same database and the
+same targets; ``--nodes 3 --targets 30000 --interval 60`` takes about eight minutes) the
 **installed** ``sla-monitor run`` daemons start, the benchmark waits until the nodes' leases
 cover every target (``/readyz``), lets ``--warmup`` seconds pass, then measures a window of
 ``--duration`` seconds:
