@@ -302,7 +302,8 @@ def _cluster_unknown(
     now: dt.datetime,
     scoped: list[tuple[dt.datetime, dt.datetime | None, str | None, str | None]],
 ) -> tuple[list[Interval], dict[str, list[Interval]]]:
-    """R-M3 in a cluster: a blind vantage is covered by the others, so its time is
+    """R-M3 per target (a daemon alone: each target's own unprobed time) and in a
+    cluster: a blind vantage is covered by the others, so its time is
     unknown only where every configured vantage was blind (for everyone); a target nobody
     probed from a vantage (its node lost) is unknown where every vantage was blind or
     without it (for the customers depending on it) (:func:`monitor.sla.blind_everywhere`)."""
@@ -315,22 +316,29 @@ def _cluster_unknown(
         return [], {}
     blind: dict[str, list[Interval]] = {}
     unwatched: dict[str, dict[str, list[Interval]]] = {}
+    alone: dict[str, list[Interval]] = {}
     for start, end, vantage, target_id in scoped:
         stop = min(end or now, seen_until)
-        if stop <= start or vantage is None:
+        if stop <= start:
             continue
         part = Interval(start, stop)
+        if vantage is None:
+            if target_id is not None:  # a daemon alone left this target unprobed (R-M3)
+                alone.setdefault(target_id, []).append(part)
+            continue
         if target_id is None:
             blind.setdefault(vantage, []).append(part)
         else:
             unwatched.setdefault(target_id, {}).setdefault(vantage, []).append(part)
     everyone = blind_everywhere(blind, vantages)
-    by_service = {}
+    by_service: dict[str, list[Interval]] = {}
     for target_id, gaps in unwatched.items():
         merged = {v: [*blind.get(v, []), *gaps.get(v, [])] for v in vantages}
         found = blind_everywhere(merged, vantages)
         if found:
             by_service[target_id] = found
+    for target_id, parts in alone.items():
+        by_service[target_id] = union([*by_service.get(target_id, []), *parts])
     return everyone, by_service
 
 
@@ -338,7 +346,7 @@ def month_unknown(
     period: MonthPeriod,
     now: dt.datetime,
     recorded: list[tuple[dt.datetime, dt.datetime | None]],
-    runs: list[tuple[dt.datetime, dt.datetime]],
+    runs: list[tuple[dt.datetime, dt.datetime, bool]],
     tolerance: float,
 ) -> list[Interval]:
     """R-M3: recorded unknown intervals and unwatched time, as one normalised list inside
@@ -351,7 +359,7 @@ def unknown_between(
     end: dt.datetime,
     now: dt.datetime,
     recorded: list[tuple[dt.datetime, dt.datetime | None]],
-    runs: list[tuple[dt.datetime, dt.datetime]],
+    runs: list[tuple[dt.datetime, dt.datetime, bool]],
     tolerance: float,
 ) -> list[Interval]:
     """R-M3 for any span (a month, the status page's 90 days): :func:`month_unknown`'s
@@ -365,5 +373,5 @@ def unknown_between(
         for interval_start, interval_end in recorded
         if (interval_end or now) > interval_start
     ]
-    sessions = [SessionInput(started_at, last_beat_at) for started_at, last_beat_at in runs]
+    sessions = [SessionInput(*run) for run in runs]
     return clip(union([*kept, *unobserved(sessions, window, now, tolerance)]), window)

@@ -42,7 +42,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from monitor import __version__
 from monitor.config.schema import ClusterSettings
 from monitor.errors import Fenced
-from monitor.sla import Vote, confirmed_down, confirmed_up, default_quorum, fair_share
+from monitor.sla import Streak, default_quorum, failed_alone, fair_share, quorum_outages
 from monitor.store import cluster as store
 from monitor.store import incidents, unknown
 
@@ -65,6 +65,9 @@ class CycleResult:
     lost: set[str] = field(default_factory=set)
     views: dict[str, str] = field(default_factory=dict)  # gained target -> our vantage's view
     open_incidents: set[str] = field(default_factory=set)  # gained targets with one open
+    # Gained at the epoch this node held them at before (a lease renewed late, after the
+    # database was away): nobody else probed them meanwhile, their gap is ours (R-M3).
+    resumed: set[str] = field(default_factory=set)
     blocked: int = 0  # leases we lack that another session holds locked
 
 
@@ -137,6 +140,7 @@ class Cluster:
         self.everywhere: set[str] = set()  # history keys of the canaries
         self._known: set[str] = set()  # targets whose lease rows exist
         self.epochs: dict[str, int] = {}  # target id -> epoch we hold it at
+        self._held_at: dict[str, int] = {}  # target id -> the last epoch we held it at
         self.leader_epoch: int | None = None
         self.valid_until = 0.0  # our leases are sure until then (steady clock)
         self.peers: list[store.NodeRow] = []
@@ -211,6 +215,8 @@ class Cluster:
         self.valid_until = started + self.lease_timeout
         if result.blocked:
             await self._wait_for_locked(result, before)
+        result.resumed = {t for t, e in result.gained.items() if self._held_at.get(t) == e}
+        self._held_at.update(self.epochs)
         self._blocked(result.blocked)
         self._update_metrics()
         return result
@@ -451,7 +457,7 @@ async def _open(tx: Tx, targets: Collection[str]) -> set[str]:
     return {t for t in targets if t in found}
 
 
-# --- votes: incidents on a quorum of vantages (R-M1, R-M2) -----------------------------------
+# --- votes: incidents on a quorum of vantages (R-M1, R-M2, R-M8) -----------------------------
 
 
 async def vote(
@@ -468,10 +474,13 @@ async def vote(
     (the incident this vote opened or closed, or None; whether the vote was written).
 
     Fenced first (a stale node writes nothing), then counted under a per-target lock so
-    that vantages voting at once open one incident: it opens when ``cluster.quorum``
-    vantages vote down (start: the earliest failure of the confirming streaks, each
-    vantage's bounds kept in ``incident_vantages``) and closes when ``quorum`` vote up
-    (:mod:`monitor.sla.vantages`). Down short of the quorum is a *vantage problem*."""
+    that vantages voting at once open one incident. R-M8 is decided by
+    :func:`monitor.sla.quorum_outages` over the vantages' failing streaks: the incident opens
+    when ``cluster.quorum`` vantages fail together, at the quorum-th earliest start among
+    their streaks (each vantage's bounds kept in ``incident_vantages``), and closes at the
+    first instant fewer than ``quorum`` are still failing (a success, or a vantage gone
+    blind). A vantage failing short of the quorum has a *vantage problem*, kept open until
+    it sees the target up again (:func:`monitor.sla.failed_alone`)."""
     epoch = await cluster.fenced(tx, target_id, f"vote_{state}")
     if epoch is None:
         return None, False
@@ -480,30 +489,72 @@ async def vote(
     await store.set_view(tx, target_id=target_id, vantage=vantage, state=state, since=since,
                          bound=bound, detected_at=detected_at, node=cluster.node, epoch=epoch)
     rows = await store.views(tx, target_id)
-    votes = {row.vantage: Vote(row.state, row.since, row.bound)  # type: ignore[arg-type]
-             for row in rows}
-    open_id = await incidents.open_probe_incident_of(tx, target_id)
+    failing = [row for row in rows if row.state == "down"]
+    if state == "up":
+        await _seen_up(tx, target_id, vantage, since, bound)
+    found = await incidents.open_probe_incident_of(tx, target_id)
+    if found is None:
+        if state == "down":
+            return await _opened(cluster, tx, target_id, failing, since, detected_at,
+                                 created_at), True
+        return None, True
+    incident_id, started = found
     if state == "down":
-        confirming = [row for row in rows if row.state == "down"]
-        if open_id is not None:
-            await store.add_confirmations(tx, open_id, [r for r in rows if r.vantage == vantage])
-            return None, True
-        found = confirmed_down(votes, cluster.quorum)
-        if found is None:
-            await store.open_problem(tx, target_id, vantage, since, cluster.node)
-            return None, True
-        incident_id = await incidents.open_probe_incident(
-            tx, service_id=target_id, start=found.start, start_bound=found.bound,
-            detected_at=detected_at, created_at=created_at,
-        )
-        await store.add_confirmations(tx, incident_id, confirming)
-        # Short of the quorum before, an incident now: no vantage problem.
-        await store.withdraw_problems(tx, target_id, [row.vantage for row in confirming])
-        return incident_id, True
-    await store.end_problem(tx, target_id, vantage, since)
-    if state == "up" and open_id is not None:
-        recovered = confirmed_up(votes, cluster.quorum)
-        if recovered is not None:
-            await incidents.close(tx, open_id, end=recovered.at, end_bound=recovered.bound)
-            return open_id, True
-    return None, True
+        await store.add_confirmations(tx, incident_id, [r for r in rows if r.vantage == vantage])
+        return None, True
+    if len(failing) >= cluster.quorum:
+        return None, True
+    confirmed = await store.confirmation_streaks(tx, incident_id)
+    streaks = {row.vantage: [Streak(row.since, row.bound)] for row in failing}
+    for row in rows:
+        if row.state != "down" and row.vantage in confirmed:
+            first, first_bound = confirmed[row.vantage]
+            streaks[row.vantage] = [Streak(first, first_bound, row.since,
+                                           row.bound if row.state == "up" else None)]
+    ended = [o for o in quorum_outages(streaks, cluster.quorum)
+             if o.end is not None and o.end > started]
+    # Fewer than the quorum fail now; when the streaks that made it are gone (a vantage
+    # nobody probes from any more has no say), this vote is the instant it ended.
+    end, end_bound = (ended[0].end, ended[0].end_bound) if ended else (since, bound)
+    assert end is not None
+    await incidents.close(tx, incident_id, end=end, end_bound=end_bound)
+    # Those still failing now fail alone: each a vantage problem from the end (R-M8).
+    for row in failing:
+        await store.open_problem(tx, target_id, row.vantage, end, cluster.node)
+    return incident_id, True
+
+
+async def _opened(cluster: Cluster, tx: Tx, target_id: str, failing: list[store.ViewRow],
+                  since: dt.datetime, detected_at: dt.datetime,
+                  created_at: dt.datetime) -> int | None:
+    """An incident when a quorum fails together (R-M8), or our vantage's problem."""
+    outages = quorum_outages({row.vantage: [Streak(row.since, row.bound)] for row in failing},
+                             cluster.quorum)
+    if not outages or outages[-1].end is not None:
+        await store.open_problem(tx, target_id, cluster.vantage, since, cluster.node)
+        return None
+    outage = outages[-1]
+    incident_id = await incidents.open_probe_incident(
+        tx, service_id=target_id, start=outage.start, start_bound=outage.start_bound,
+        detected_at=detected_at, created_at=created_at,
+    )
+    await store.add_confirmations(tx, incident_id, failing)
+    # A vantage that failed before the quorum's start bound failed alone: its problem stays
+    # open (R-M8); one that failed with the quorum (inside R-M1's precision) had none.
+    await store.withdraw_problems(tx, target_id, [
+        row.vantage for row in failing
+        if not failed_alone(Streak(row.since, row.bound), [outage])])
+    return incident_id
+
+
+async def _seen_up(tx: Tx, target_id: str, vantage: str, since: dt.datetime,
+                   bound: dt.datetime | None) -> None:
+    """Our vantage sees ``target_id`` up again: its problem ends, or, where it saw no failure
+    since the problem opened (all of them inside an incident's precision), it had none."""
+    start = await store.open_problem_start(tx, target_id, vantage)
+    if start is None:
+        return
+    if failed_alone(Streak(start, None, since, bound), []):
+        await store.end_problem(tx, target_id, vantage, since)
+    else:
+        await store.withdraw_problems(tx, target_id, [vantage])

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from monitor.clock import Clock
 from monitor.config.topology import Target
-from monitor.daemon.detector import Closed, Event, Opened, Reopened
+from monitor.daemon.detector import Blinded, Closed, Event, Opened, Reopened
 from monitor.daemon.journal import IncidentJournal, Intent
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.ownership import Alone
@@ -128,11 +128,12 @@ class IncidentBook:
             return
         target = self.target(target_id)
         kind = target.kind if target is not None else "removed"
-        if isinstance(event, Closed):
+        if isinstance(event, Closed | Blinded):  # a blind vantage may end a quorum's (R-M8)
             self.open_incidents.pop(target_id, None)
+            end = event.end if isinstance(event, Closed) else event.at
             log.warning(
                 "incident closed",
-                extra={"incident": incident_id, "target": target_id, "end": event.end.isoformat()},
+                extra={"incident": incident_id, "target": target_id, "end": end.isoformat()},
             )
             self.update_open_metric()
             return

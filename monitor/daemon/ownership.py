@@ -241,7 +241,7 @@ class InCluster(Alone):
     @staticmethod
     def _moved(watch: Watch, change: CycleResult) -> None:
         gained = {t: change.views.get(t) for t in change.gained}
-        watch.probing_moved(change.lost, gained, change.open_incidents)
+        watch.probing_moved(change.lost, gained, change.open_incidents, change.resumed)
 
     def _divide(self, targets: Sequence[Target]) -> None:
         """The targets the nodes of our vantage divide; canaries every node probes (R-M2)."""

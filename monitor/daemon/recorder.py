@@ -136,6 +136,9 @@ class Recorder:
         self.dropped_counter = dropped  # a Prometheus counter, or None
         # Failures not kept while the database was away: (count, first at, last at).
         self._dropped: tuple[int, dt.datetime, dt.datetime] | None = None
+        # Targets' stretches without a probe (R-M3 per target), written by the next flush:
+        # add_unknown's keywords.
+        self._unprobed: list[dict[str, Any]] = []
         self._targets: dict[str, _Target] = {}
         self._closed: list[tuple[str, _Run]] = []
         self._failures: list[dict[str, Any]] = []
@@ -281,6 +284,14 @@ class Recorder:
         if self.dropped_counter is not None:
             self.dropped_counter.inc()
 
+    def unprobed(self, target_id: str, start: dt.datetime, end: dt.datetime, detail: str,
+                 scope: dict[str, str]) -> None:
+        """``target_id`` went unprobed from ``start`` to ``end`` (R-M3 per target,
+        :func:`monitor.sla.unprobed`): its unknown time, written by the next flush that
+        succeeds; ``scope``: the node and vantage in a cluster."""
+        self._unprobed.append({"start": start, "end": end, "reason": "not_probed",
+                               "detail": detail, "target_id": target_id, **scope})
+
     def forget(self, target_id: str) -> None:
         """A target removed from the configuration: its open run is flushed and dropped."""
         target = self._targets.pop(target_id, None)
@@ -323,6 +334,7 @@ class Recorder:
         closed, self._closed = self._closed, []
         detached, self._detached = self._detached, []
         failures, self._failures = self._failures, []
+        unprobed, self._unprobed = self._unprobed, []
         runs: list[tuple[str, _Run]] = list(closed)
         rollups: list[tuple[str, _Rollup]] = list(detached)
         targets = self._targets
@@ -341,7 +353,7 @@ class Recorder:
                 if rollup is not None and rollup.dirty:
                     rollups.append((target_id, rollup))
         dropped, self._dropped = self._dropped, None
-        if not (runs or failures or rollups or dropped):
+        if not (runs or failures or rollups or dropped or unprobed):
             return 0
         new = [(t, r) for t, r in runs if r.id is None]
         old = [(t, r) for t, r in runs if r.id is not None]
@@ -382,6 +394,8 @@ class Recorder:
                     await history.add_failures(tx, evidence)
                 for hours in _parts(rollups):
                     await history.upsert_rollups(tx, _rollup_rows(hours))
+                for gap in unprobed:
+                    await unknown.add_unknown(tx, **gap)
                 if dropped is not None:
                     count, first, last = dropped
                     await unknown.add_unknown(
@@ -399,6 +413,7 @@ class Recorder:
             self._closed[:0] = closed
             self._detached[:0] = detached
             self._failures[:0] = failures
+            self._unprobed[:0] = unprobed
             self._urgent |= urgent
             for target_id in reversed(due):  # first in line for the next flush
                 target = targets.get(target_id)
@@ -421,7 +436,7 @@ class Recorder:
                         extra={"target": target_id})
             self.discard(target_id)
         self._forget_finished_hours(due, wall)
-        written = len(runs) + len(failures) + len(rollups)
+        written = len(runs) + len(failures) + len(rollups) + len(unprobed)
         self.rows_written += written
         if dropped is not None:
             log.warning(

@@ -64,6 +64,7 @@ from monitor.daemon.ownership import Alone, Ownership
 from monitor.daemon.recorder import Recorder
 from monitor.probes import CertificateCheck, Probe, ProbeResult
 from monitor.redact import redact
+from monitor.sla import unprobed
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -108,6 +109,7 @@ class WatchPlan:
     detection_deadline: float  # D-1, seconds
     canary_quorum: float  # R-M2
     resolver_canary: str | None  # R-M2: the name the resolver canary looks up
+    unknown_after: float  # R-M3: a longer stretch without a probe is the target's unknown
 
 
 class Watch:
@@ -148,6 +150,9 @@ class Watch:
         self.journal = self.book.journal
         self.open_incidents = self.book.open_incidents
         self.views = self.book.views
+        # Target id -> when its latest result here was probed (R-M3 per target).
+        self.last_probed: dict[str, dt.datetime] = {}
+        self.unknown_after = settings.monitor.unknown_after
         self.apply(self.prepare(settings))
 
     @property
@@ -178,14 +183,17 @@ class Watch:
             float(settings.policy.detection_deadline_seconds),
             settings.monitor.canary_quorum,
             settings.monitor.resolver.canary,
+            settings.monitor.unknown_after,
         )
 
     def apply(self, plan: WatchPlan) -> None:
         """Install (or, on SIGHUP, replace) the targets; detector state of kept targets stays."""
         self.topology = plan.topology
         self.book.deadline = plan.detection_deadline
+        self.unknown_after = plan.unknown_after
         removed = set(self.targets) - set(plan.targets)
         for target_id in removed:
+            self.last_probed.pop(target_id, None)
             self.probes.pop(target_id, None)
             self.detectors.pop(target_id, None)
             self.recorder.forget(target_id)
@@ -220,16 +228,20 @@ class Watch:
         self.metrics.targets.set(len(self.targets))
 
     def probing_moved(self, lost: Iterable[str], gained: Mapping[str, str | None],
-                      open_incidents: Collection[str]) -> None:
+                      open_incidents: Collection[str], resumed: Collection[str] = ()) -> None:
         """The targets probed here changed (a cluster's leases): those now probed here start
         afresh (a new run of history, the detector at our vantage's last word, ``gained``:
         target id -> that word, if any; ``open_incidents``: those with an incident open);
-        those lost are forgotten unwritten."""
+        those lost are forgotten unwritten. When they were last probed here is kept for
+        those ``resumed`` (held again at the same epoch: nobody probed them meanwhile, the
+        stretch is ours to count, R-M3); another node's take-over counted its own."""
         history_key = self.ownership.history_key
         for target_id in lost:
             self.recorder.discard(history_key(target_id))
             self.views.pop(target_id, None)
         for target_id, view in gained.items():
+            if target_id not in resumed:
+                self.last_probed.pop(target_id, None)
             self.recorder.discard(history_key(target_id))
             if view is not None:
                 self.views[target_id] = view
@@ -237,6 +249,23 @@ class Watch:
             detector = self.detectors.get(target_id)
             if detector is not None:
                 detector.state = TargetState(incident_open=voting_down)
+
+    def _probed(self, target: Target, at: dt.datetime) -> None:
+        """R-M3 per target: a stretch longer than ``unknown_after`` since the target's last
+        probe here, whatever kept it (the database away, a lease renewed late, a dead probe
+        worker), is its unknown time (:func:`monitor.sla.unprobed`), written with the history."""
+        last = self.last_probed.get(target.id)
+        if last is not None and at <= last:
+            return  # a late result of an earlier probe
+        self.last_probed[target.id] = at
+        if last is None:
+            return
+        gap = unprobed(last, at, target.probe.interval, self.unknown_after)
+        if gap is not None:
+            self.recorder.unprobed(
+                target.id, gap.start, gap.end,
+                f"not probed for {int((gap.end - gap.start).total_seconds())} s after its "
+                f"interval", self.blindness.scope)
 
     def _lookup(self, name: str | None) -> Lookup | None:
         """The resolver canary's lookup of ``name`` (R-M2), or None without one."""
@@ -277,6 +306,8 @@ class Watch:
         if target is None:
             return  # removed by a reload while it ran
         blindness = self.blindness
+        if target.kind != "canary":
+            self._probed(target, result.at)
         if target.kind == "canary":
             self._record(target, result, result.state)
             await blindness.canary_result(result)

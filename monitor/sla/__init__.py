@@ -52,7 +52,7 @@ from monitor.sla.claims import (
     receipt_due,
     review_grants,
 )
-from monitor.sla.coverage import unobserved
+from monitor.sla.coverage import unobserved, unprobed
 from monitor.sla.credits import (
     DETECTION_KINDS,
     diagnosis_due,
@@ -135,13 +135,14 @@ from monitor.sla.statements import (
     statement_withheld,
 )
 from monitor.sla.vantages import (
-    Confirmation,
+    Outage,
+    Streak,
     Vote,
     blind_everywhere,
-    confirmed_down,
-    confirmed_up,
     default_quorum,
+    failed_alone,
     fair_share,
+    quorum_outages,
 )
 
 __all__ = [
@@ -160,7 +161,6 @@ __all__ = [
     "WITHHELD",
     "CalendarName",
     "Cause",
-    "Confirmation",
     "CreditLine",
     "CustomerInput",
     "CustomerReport",
@@ -179,9 +179,11 @@ __all__ = [
     "MonthPeriod",
     "MonthReport",
     "MonthToDate",
+    "Outage",
     "Policy",
     "Refreshed",
     "SessionInput",
+    "Streak",
     "TicketInput",
     "Tier",
     "Uptime",
@@ -194,8 +196,6 @@ __all__ = [
     "claim_in_time",
     "clip",
     "compute_month",
-    "confirmed_down",
-    "confirmed_up",
     "credit_effective_at",
     "daily_states",
     "decision_due",
@@ -204,6 +204,7 @@ __all__ = [
     "duty_state",
     "end_of_next_business_day",
     "error_budget_seconds",
+    "failed_alone",
     "fair_share",
     "fix_deferred",
     "fix_due",
@@ -227,6 +228,7 @@ __all__ = [
     "notification_due",
     "price_refunded",
     "price_request_lapsed",
+    "quorum_outages",
     "receipt_due",
     "reminder_due",
     "reminder_owed",
@@ -242,6 +244,7 @@ __all__ = [
     "total_seconds",
     "union",
     "unobserved",
+    "unprobed",
     "unsupported_version",
     "whole_second",
     "within",

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from monitor.sla.inputs import SessionInput
 from monitor.sla.intervals import Interval, clip, whole_second
 
-__all__ = ["SessionInput", "unobserved"]
+__all__ = ["SessionInput", "unobserved", "unprobed"]
 
 
 def unobserved(
@@ -46,18 +46,52 @@ def unobserved(
     """
     allowed = timedelta(seconds=tolerance)
     now = whole_second(now)
-    runs = sorted((whole_second(s.started_at), whole_second(s.last_beat_at)) for s in sessions)
+    runs = sorted((whole_second(s.started_at), whole_second(s.last_beat_at), s.stopped)
+                  for s in sessions)
     gaps: list[Interval] = []
     watched_until: datetime | None = None
-    for started, last_beat in runs:
+    stopped = False  # whether the run that beat last (at watched_until) stopped cleanly
+    for started, last_beat, clean in runs:
         if watched_until is None:
             if window.start < started:
                 gaps.append(Interval(window.start, started))  # before the first run
         elif started - watched_until > allowed:
             gaps.append(Interval(watched_until, started))
-        watched_until = last_beat if watched_until is None else max(watched_until, last_beat)
+        if watched_until is None or last_beat > watched_until:
+            watched_until, stopped = last_beat, clean
+        elif last_beat == watched_until:
+            stopped = stopped and clean  # one still running at that beat: not stopped
     if watched_until is None:
         gaps.append(window)  # never ran
-    elif now - watched_until > allowed and watched_until < window.end:
-        gaps.append(Interval(watched_until, max(now, window.end)))  # not running now
+        return clip(gaps, window)
+    # Another run (a cluster's other node) still beating keeps the monitor running.
+    running = any(not clean and now - last_beat <= allowed for _, last_beat, clean in runs)
+    if ((stopped and not running) or now - watched_until > allowed) and watched_until < window.end:
+        # Not running now: after a clean stop at once (R-M3's decision), after a run that
+        # was killed once ``tolerance`` has passed since its last heartbeat.
+        gaps.append(Interval(watched_until, max(now, window.end)))
     return clip(gaps, window)
+
+
+def unprobed(
+    last: datetime, probed: datetime, interval: float, tolerance: float
+) -> Interval | None:
+    """R-M3 per target (decision of 2026-12-04): the target was probed at ``last`` and next
+    at ``probed``; a probe was due one ``interval`` after ``last``. A stretch without one
+    longer than ``tolerance`` (``monitor.unknown_after``) is that target's unknown time,
+    from ``last`` plus one interval to ``probed``, whatever the reason (the database away,
+    a lease lost or renewed late, a dead probe worker, a lost node); a shorter one is the
+    scheduler's jitter, watched.
+
+    >>> from datetime import datetime, UTC
+    >>> at = lambda s: datetime(2026, 3, 1, 10, 0, s, tzinfo=UTC)
+    >>> unprobed(at(0), at(30), 2, 10)
+    Interval(start=datetime.datetime(2026, 3, 1, 10, 0, 2, tzinfo=datetime.timezone.utc), \
+end=datetime.datetime(2026, 3, 1, 10, 0, 30, tzinfo=datetime.timezone.utc))
+    >>> unprobed(at(0), at(12), 2, 10) is None  # 10 s without a probe: not longer
+    True
+    """
+    due = last + timedelta(seconds=interval)
+    if (probed - due).total_seconds() <= tolerance:
+        return None
+    return Interval(due, probed)

@@ -150,10 +150,11 @@ class TicketInput:
 @dataclass(frozen=True, slots=True)
 class SessionInput:
     """One run of the daemon (R-M3): when it started and its last heartbeat, the span it
-    watched (:mod:`monitor.sla.coverage`)."""
+    watched (:mod:`monitor.sla.coverage`); ``stopped``: it stopped cleanly then."""
 
     started_at: datetime
     last_beat_at: datetime
+    stopped: bool = False
 
     def __post_init__(self) -> None:
         _require_aware("session", "started_at", self.started_at)

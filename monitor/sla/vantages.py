@@ -1,4 +1,4 @@
-"""Several vantages, one verdict (R-M1, R-M2, R-M3 in a cluster).
+"""Several vantages, one verdict (R-M1, R-M2, R-M3, R-M8 in a cluster).
 
 With several daemons probing from several *vantages* (networks, data centres), each
 vantage's word on a target is a :class:`Vote`: ``down`` (with the first failure of its
@@ -6,27 +6,31 @@ streak and the last success before it, R-M1), ``up`` (the first success of its s
 the last failure before it), or ``unknown``: the vantage's own canaries or resolver fail
 (R-M2), and a blind vantage never votes for up or down.
 
+R-M8 is decided here once, over each vantage's failing :class:`Streak` (R-M1 per vantage):
+
 * :func:`default_quorum`: a majority of the configured vantages.
-* :func:`confirmed_down`: an incident opens only when ``quorum`` vantages vote down; it
-  starts at the **earliest** failure of the confirming streaks (the customer is not
-  shortened by a slower vantage), its bound that vantage's last success.
-* :func:`confirmed_up`: it closes when ``quorum`` vantages vote up again. **Decision:**
-  its end is the first success of the streak that *completed* the recovery quorum (the
-  quorum-th earliest), the last failure before it the bound: the outage lasts until a
-  quorum could see the target again, as it began when the first of a quorum could not.
+* :func:`quorum_outages`: the target is down only while at least ``quorum`` non-blind
+  vantages are in a failing streak at the same time. An outage starts at the first instant
+  ``quorum`` vantages fail together, the ``quorum``-th earliest start among the streaks that
+  overlap then, **never** an older streak's start (a vantage cut off for days does not
+  backdate the next real outage); it ends at the first instant fewer than ``quorum`` are
+  still failing (a first success, or the vantage going blind).
+* :func:`failed_alone`: whether a vantage saw the target fail while short of the quorum:
+  a *vantage problem* (evidence, no credit), kept open until that vantage sees the target
+  up again. Failures inside an outage's R-M1 uncertainty (from its start bound to its end)
+  are the outage's, not the vantage's.
 * :func:`blind_everywhere`: time a cluster could not see is unknown (R-M3) only where
   *every* vantage was blind; one blind vantage is covered by the others.
 * :func:`fair_share`: how many targets each node of a vantage probes.
 
 >>> from datetime import datetime, UTC
 >>> at = lambda minute: datetime(2026, 3, 1, 10, minute, tzinfo=UTC)
->>> votes = {"a": Vote("down", at(3), at(2)), "b": Vote("down", at(1), at(0)),
-...          "c": Vote("unknown", at(0), None)}
->>> found = confirmed_down(votes, 2)
->>> found.confirmed_by, found.start.minute, found.bound.minute
-(('a', 'b'), 1, 0)
->>> confirmed_down(votes, 3) is None  # the blind vantage is no vote
-True
+>>> streaks = {"a": [Streak(at(3), at(2))], "b": [Streak(at(1), at(0), at(9), at(8))],
+...            "c": [Streak(at(5), at(4))]}
+>>> [(o.start.minute, o.start_bound.minute, o.end) for o in quorum_outages(streaks, 2)]
+[(3, 2, None)]
+>>> [(o.start.minute, o.end.minute, o.end_bound.minute) for o in quorum_outages(streaks, 3)]
+[(5, 9, 8)]
 """
 
 from __future__ import annotations
@@ -39,13 +43,14 @@ from typing import Literal
 from monitor.sla.intervals import Interval, intersect, union
 
 __all__ = [
-    "Confirmation",
+    "Outage",
+    "Streak",
     "Vote",
     "blind_everywhere",
-    "confirmed_down",
-    "confirmed_up",
     "default_quorum",
+    "failed_alone",
     "fair_share",
+    "quorum_outages",
 ]
 
 VoteState = Literal["up", "down", "unknown"]
@@ -61,16 +66,29 @@ class Vote:
 
 
 @dataclass(frozen=True, slots=True)
-class Confirmation:
-    """A quorum agrees: when (``at``, with its R-M1 ``bound``) and who (sorted)."""
+class Streak:
+    """One vantage's failing streak (R-M1): its first failure (``start``) and the last success
+    before it (``start_bound``); the first result that ended it (``end``: a success, or the
+    vantage going blind) and its last failure (``end_bound``); ``end`` None while it lasts."""
 
-    at: datetime
-    bound: datetime | None
-    confirmed_by: tuple[str, ...]
+    start: datetime
+    start_bound: datetime | None = None
+    end: datetime | None = None
+    end_bound: datetime | None = None
 
-    @property
-    def start(self) -> datetime:
-        return self.at
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A stretch in which a quorum of vantages failed together (R-M8), with its R-M1 bounds:
+    ``start_bound`` the last success before ``start`` of the vantage that completed the
+    quorum, ``end_bound`` the last failure before ``end`` of the vantage that broke it;
+    ``end`` None while it lasts. ``vantages``: every vantage failing at some time in it."""
+
+    start: datetime
+    start_bound: datetime | None
+    end: datetime | None
+    end_bound: datetime | None
+    vantages: tuple[str, ...]
 
 
 def default_quorum(vantages: int) -> int:
@@ -80,26 +98,69 @@ def default_quorum(vantages: int) -> int:
     return vantages // 2 + 1
 
 
-def _agreeing(votes: Mapping[str, Vote], state: VoteState) -> list[tuple[datetime, str]]:
-    return sorted((vote.since, vantage) for vantage, vote in votes.items() if vote.state == state)
+def quorum_outages(streaks: Mapping[str, Iterable[Streak]], quorum: int) -> list[Outage]:
+    """The outages ``quorum`` vantages' failing ``streaks`` make (R-M8), by start.
+
+    A sweep over every streak's start and end: an end at the same instant as a start comes
+    first (a streak is the half-open ``[start, end)``), so a hand-over from one failing
+    vantage to another at one instant is no quorum."""
+    if quorum < 1:
+        raise ValueError(f"quorum: {quorum} is not a quorum; allowed: 1 or more")
+    # (instant, 0 for an end / 1 for a start, vantage, its bound)
+    events: list[tuple[datetime, int, str, datetime | None]] = []
+    for vantage, found in streaks.items():
+        for streak in found:
+            if streak.end is not None and streak.end <= streak.start:
+                continue  # ended as it began: no failing time
+            events.append((streak.start, 1, vantage, streak.start_bound))
+            if streak.end is not None:
+                events.append((streak.end, 0, vantage, streak.end_bound))
+    events.sort(key=lambda event: (event[0], event[1], event[2]))
+    failing: dict[str, int] = {}
+    outages: list[Outage] = []
+    opened: tuple[datetime, datetime | None] | None = None
+    seen: set[str] = set()
+    for instant, starts, vantage, bound in events:
+        if starts:
+            failing[vantage] = failing.get(vantage, 0) + 1
+        else:
+            failing[vantage] -= 1
+            if not failing[vantage]:
+                del failing[vantage]
+        if opened is None and len(failing) >= quorum:
+            opened, seen = (instant, bound), set(failing)
+        elif opened is not None and len(failing) < quorum:
+            outages.append(Outage(opened[0], opened[1], instant, bound, tuple(sorted(seen))))
+            opened = None
+        elif opened is not None:
+            seen |= failing.keys()
+    if opened is not None:
+        outages.append(Outage(opened[0], opened[1], None, None, tuple(sorted(seen))))
+    return outages
 
 
-def confirmed_down(votes: Mapping[str, Vote], quorum: int) -> Confirmation | None:
-    """The incident ``quorum`` down votes confirm, or None (R-M2: unknown is no vote)."""
-    down = _agreeing(votes, "down")
-    if len(down) < quorum:
-        return None
-    since, first = down[0]
-    return Confirmation(since, votes[first].bound, tuple(sorted(v for _, v in down)))
+def failed_alone(streak: Streak, outages: Iterable[Outage]) -> bool:
+    """Whether ``streak`` saw a failure while short of the quorum (a vantage problem, R-M8).
 
-
-def confirmed_up(votes: Mapping[str, Vote], quorum: int) -> Confirmation | None:
-    """The recovery ``quorum`` up votes confirm (its end, the module's decision), or None."""
-    up = _agreeing(votes, "up")
-    if len(up) < quorum:
-        return None
-    since, completing = up[quorum - 1]
-    return Confirmation(since, votes[completing].bound, tuple(sorted(v for _, v in up)))
+    Its failures were seen from its ``start`` to its last failure (``end_bound``; with no
+    end, still failing now). A quorum's outage covers them from its ``start_bound`` (its
+    completing vantage's last success: the outage may have begun any time after it, R-M1) to
+    its ``end``. A failure outside every outage's cover was the vantage's alone."""
+    last = streak.end_bound if streak.end is not None else None
+    if last is not None and last < streak.start:
+        return False  # no failure seen at all
+    covers = sorted((o.start_bound or o.start, o.end) for o in outages)
+    reached = streak.start
+    for begin, end in covers:
+        if begin > reached:
+            break
+        if end is None:
+            return False
+        if end > reached:
+            reached = end
+        if last is not None and reached >= last:
+            return False
+    return True
 
 
 def blind_everywhere(

@@ -43,6 +43,7 @@ __all__ = [
     "acquire",
     "add_confirmations",
     "blocked",
+    "confirmation_streaks",
     "confirmations",
     "end_problem",
     "ensure_leases",
@@ -53,6 +54,7 @@ __all__ = [
     "lock_target",
     "nodes",
     "open_problem",
+    "open_problem_start",
     "open_problems",
     "probe_lease",
     "register",
@@ -386,6 +388,17 @@ async def add_confirmations(tx: Tx, incident_id: int, confirming: Iterable[ViewR
         await tx.execute(pg_insert(IncidentVantage).values(rows).on_conflict_do_nothing())
 
 
+async def confirmation_streaks(
+    tx: Tx, incident_id: int
+) -> dict[str, tuple[dt.datetime, dt.datetime | None]]:
+    """Vantage -> (start, start bound) of the streak with which it confirmed ``incident_id``."""
+    rows = await tx.execute(
+        select(IncidentVantage.vantage, IncidentVantage.start, IncidentVantage.start_bound)
+        .where(IncidentVantage.incident_id == incident_id)
+    )
+    return {vantage: (start, bound) for vantage, start, bound in rows}
+
+
 async def confirmations(tx: Tx, incident_ids: Collection[int]) -> dict[int, list[str]]:
     """Incident id -> the vantages that confirmed it (sorted); empty for a daemon alone."""
     if not incident_ids:
@@ -415,6 +428,16 @@ async def open_problem(
     )
 
 
+async def open_problem_start(tx: Tx, target_id: str, vantage: str) -> dt.datetime | None:
+    """When ``vantage``'s open problem on ``target_id`` started, or None (none open)."""
+    found: dt.datetime | None = await tx.scalar(
+        select(VantageProblem.start).where(
+            VantageProblem.target_id == target_id, VantageProblem.vantage == vantage,
+            VantageProblem.end.is_(None))
+    )
+    return found
+
+
 async def end_problem(tx: Tx, target_id: str, vantage: str, at: dt.datetime) -> None:
     await tx.execute(
         update(VantageProblem)
@@ -425,8 +448,8 @@ async def end_problem(tx: Tx, target_id: str, vantage: str, at: dt.datetime) -> 
 
 
 async def withdraw_problems(tx: Tx, target_id: str, vantages: Collection[str]) -> None:
-    """The open problems of ``vantages`` on ``target_id`` were the wait for a quorum that
-    has now confirmed an incident: not a vantage's problem after all, removed."""
+    """The open problems of ``vantages`` on ``target_id`` saw no failure of their own (the
+    caller decides, :func:`monitor.sla.failed_alone`): not a vantage's problem, removed."""
     await tx.execute(
         delete(VantageProblem).where(
             VantageProblem.target_id == target_id, VantageProblem.vantage.in_(list(vantages)),

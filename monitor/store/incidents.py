@@ -103,14 +103,14 @@ async def open_by_probe(tx: Tx) -> dict[str, int]:
     return {service_id: incident_id for service_id, incident_id in rows}
 
 
-async def open_probe_incident_of(tx: Tx, service_id: str) -> int | None:
-    """The id of ``service_id``'s open probe incident, or None."""
-    found = await tx.scalar(
-        select(Incident.id).where(
+async def open_probe_incident_of(tx: Tx, service_id: str) -> tuple[int, dt.datetime] | None:
+    """(id, start) of ``service_id``'s open probe incident, or None."""
+    found = (await tx.execute(
+        select(Incident.id, Incident.start).where(
             Incident.service_id == service_id, Incident.end.is_(None), Incident.source == "probe"
         )
-    )
-    return None if found is None else int(found)
+    )).first()
+    return None if found is None else (int(found[0]), found[1])
 
 
 async def open_probe_incident(

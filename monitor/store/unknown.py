@@ -66,7 +66,8 @@ async def add_unknown(
     target_id: str | None = None,
 ) -> int:
     """Unknown time from ``start`` (still going while ``end`` is None): ``daemon_down``,
-    ``canaries_failed``, ``resolver_failed``, ``store_unavailable`` or ``node_lost``.
+    ``canaries_failed``, ``resolver_failed``, ``store_unavailable``, ``node_lost``,
+    ``handover`` or ``not_probed`` (a target's stretch without a probe, R-M3 per target).
     In a cluster its scope: written by ``node``, blind only at ``vantage``,
     only ``target_id`` unwatched; all None: the whole monitor (a daemon alone)."""
     result = await tx.execute(
@@ -137,13 +138,15 @@ async def first_session_start(tx: Tx) -> dt.datetime | None:
 
 async def sessions_touching(
     tx: Tx, start: dt.datetime, end: dt.datetime
-) -> list[tuple[dt.datetime, dt.datetime]]:
-    """(started_at, last_beat_at) of the daemon's runs that could have watched part of
-    ``[start, end)``: those started before ``end`` whose last heartbeat is at or after
-    ``start`` (R-M3; the caller widens ``start`` by the gap it tolerates)."""
+) -> list[tuple[dt.datetime, dt.datetime, bool]]:
+    """(started_at, last_beat_at, stopped cleanly) of the daemon's runs that could have
+    watched part of ``[start, end)``: those started before ``end`` whose last heartbeat is
+    at or after ``start`` (R-M3; the caller widens ``start`` by the gap it tolerates)."""
     rows = await tx.execute(
-        select(DaemonSession.started_at, DaemonSession.last_beat_at)
+        select(DaemonSession.started_at, DaemonSession.last_beat_at,
+               DaemonSession.stopped_at.is_not(None))
         .where(DaemonSession.started_at < end, DaemonSession.last_beat_at >= start)
         .order_by(DaemonSession.started_at)
     )
-    return [(started_at, last_beat_at) for started_at, last_beat_at in rows]
+    return [(started_at, last_beat_at, bool(stopped)) for started_at, last_beat_at, stopped
+            in rows]

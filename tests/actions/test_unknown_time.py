@@ -73,7 +73,27 @@ async def test_r_m3_a_month_before_the_daemon_ever_ran_is_unknown_whole(db: Data
     assert (await acme(db, now=at(20, 12)))["unknown_seconds"] == 9 * DAY
 
 
+async def test_r_m3_a_clean_stop_is_unknown_at_once(db: Database) -> None:
+    # Stopped cleanly at 11:59:30: at 12:00 the 30 s since are unknown already (R-M3's
+    # decision), not only once unknown_after (1 min) has passed.
+    await ran(db, at(1), at(20, 11, 59, 30), stopped=True)
+    assert (await acme(db, now=at(20, 12)))["unknown_seconds"] == 30
+
+
 async def test_r_m3_a_killed_daemon_is_not_running_after_unknown_after(db: Database) -> None:
     # Killed (no stop recorded) at 11:00: at 12:00 the last heartbeat is 1 h old.
     await ran(db, at(1), at(20, 11), stopped=False)
     assert (await acme(db, now=at(20, 12)))["unknown_seconds"] == HOUR
+
+
+async def test_r_m3_a_target_a_daemon_alone_left_unprobed_is_its_customers_unknown_time(
+    db: Database,
+) -> None:
+    # The daemon ran all month; its probe worker died and 'panel' went unprobed from 10:00:02
+    # (its last probe at 10:00:00 plus its 2 s interval) to 10:01:32: 90 s of panel's
+    # unknown time (R-M3 per target), which the daemon wrote scoped to the target alone.
+    await ran(db, at(1, month=2), at(20, 11, 59, 55), stopped=False)
+    async with db.transaction() as tx:
+        await unknown.add_unknown(tx, start=at(5, 10, 0, 2), end=at(5, 10, 1, 32),
+                                  reason="not_probed", detail="not probed", target_id="panel")
+    assert (await acme(db, now=at(20, 12)))["unknown_seconds"] == 90

@@ -29,6 +29,9 @@ pytestmark = pytest.mark.slow
 Start = Callable[[Path], DaemonProcess]
 VANTAGES = ("x", "y", "z")
 TARGETS = ["all-down", "only-x", "x-and-z", "fine"]
+INTERVAL = dt.timedelta(seconds=0.4)  # every target's probe interval
+TIMEOUT = dt.timedelta(seconds=0.3)  # every probe's timeout (helpers.node_config)
+SLACK = dt.timedelta(seconds=0.6)  # a probe's timeout and the scheduler's delays
 
 
 async def test_three_vantages_open_on_quorum_and_name_who_confirmed(
@@ -40,7 +43,7 @@ async def test_three_vantages_open_on_quorum_and_name_who_confirmed(
         for vantage in VANTAGES:
             config = node_config(
                 tmp_path, pg_url, target, sink, node=f"node-{vantage}", targets=TARGETS,
-                vantage=vantage, vantages=VANTAGES, interval="0.4s",
+                vantage=vantage, vantages=VANTAGES, interval=f"{INTERVAL.total_seconds()}s",
                 canary_url=dead if vantage == "z" else canary.url("/"),
             )
             daemons[vantage] = daemon_process(config)
@@ -65,8 +68,8 @@ async def test_three_vantages_open_on_quorum_and_name_who_confirmed(
             await asyncio.sleep(1.5)
             confirmed = await rows(engine, IncidentVantage)
             assert sorted(c.vantage for c in confirmed) == ["x", "y"]  # never z
-            # The incident starts at the earliest failure of the confirming streaks (R-M1).
-            assert incident.start == min(c.start for c in confirmed)
+            # R-M8: the incident starts when two fail together, at the 2nd earliest start.
+            assert incident.start == max(c.start for c in confirmed)
             z_votes = await rows(engine, VantageView, VantageView.vantage == "z",
                                  VantageView.state == "down")
             assert z_votes == []
@@ -86,6 +89,33 @@ async def test_three_vantages_open_on_quorum_and_name_who_confirmed(
             await eventually(lambda: rows(engine, Incident, Incident.end.is_not(None)),
                              within=20)
             assert len(await rows(engine, Incident)) == 1
+            # Whoever failed a moment before the other failed with the quorum (inside R-M1's
+            # precision): no vantage problem of all-down is left once both see it up.
+            await eventually(lambda: _no_open_problem(engine, "all-down"), within=15)
+
+            # R-M8, the held-out shape: x alone cannot reach only-x (its problem is open);
+            # then only-x breaks for everyone. The incident starts at the break, never at
+            # x's older first failure, and ends when y sees it up again while x is still
+            # cut off; x's problem stays open.
+            [cut_off] = await rows(engine, VantageProblem, VantageProblem.target_id == "only-x",
+                                   VantageProblem.end.is_(None))
+            broken_at = dt.datetime.now(dt.UTC)
+            target.statuses["only-x"] = 503
+            outage = await eventually(lambda: _incidents_of(engine, "only-x"), within=20)
+            # (A probe is stamped when it is sent: its answer may reflect a change made up to
+            # one probe timeout later.)
+            assert broken_at - TIMEOUT <= outage[0].start <= broken_at + SLACK
+            assert outage[0].start - cut_off.start > dt.timedelta(seconds=3)  # not backdated
+            await asyncio.sleep(1.0)
+            repaired_at = dt.datetime.now(dt.UTC)
+            target.statuses["only-x"] = 200
+            outage = await eventually(lambda: _incidents_of(engine, "only-x", closed=True),
+                                      within=20)
+            assert outage[0].end is not None and repaired_at - TIMEOUT <= outage[0].end
+            counted = outage[0].end - outage[0].start
+            assert counted <= (repaired_at - broken_at) + 2 * INTERVAL + SLACK
+            [still] = await rows(engine, VantageProblem, VantageProblem.target_id == "only-x")
+            assert (still.id, still.start, still.end) == (cut_off.id, cut_off.start, None)
             for daemon in daemons.values():
                 daemon.signal(signal.SIGTERM)
                 assert daemon.wait() == 0
@@ -100,6 +130,16 @@ def _run(config: str, *args: str) -> str:
 
 async def _holds_all(engine, vantage: str) -> bool:  # type: ignore[no-untyped-def]
     return dict(await leases_by_node(engine, vantage)) == {f"node-{vantage}": len(TARGETS)}
+
+
+async def _incidents_of(engine, target: str, closed: bool = False) -> list[Incident]:  # type: ignore[no-untyped-def]
+    found = await rows(engine, Incident, Incident.service_id == target)
+    return [i for i in found if (i.end is not None) == closed]
+
+
+async def _no_open_problem(engine, target: str) -> bool:  # type: ignore[no-untyped-def]
+    return not await rows(engine, VantageProblem, VantageProblem.target_id == target,
+                          VantageProblem.end.is_(None))
 
 
 async def _problems(engine, count: int) -> list[VantageProblem]:  # type: ignore[no-untyped-def]

@@ -1,7 +1,7 @@
 """Probe workers (``monitor.probe_workers``, :mod:`monitor.daemon.workers`): targets probed in
 a child process are detected, recorded and exported by the daemon exactly as its own; a reload
 re-shards (prepare, then swap); SIGTERM stops the worker; a killed worker is started again and
-its gap is reported. The real daemon, a real worker process, real local targets."""
+its gap is reported and written as its targets' unknown time (R-M3). The real daemon, a real worker process, real local targets."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from monitor.app import Daemon
 from monitor.config import load_config
 from monitor.daemon.workers import shard_of, worker_count
 from monitor.store import create_engine
-from monitor.store.models import Incident, ProbeFailure, ProbeRun
+from monitor.store.models import Incident, ProbeFailure, ProbeRun, UnknownInterval
 from monitor.testing.targets import TargetServer
 from tests.support import FAST, eventually, rows
 
@@ -179,6 +179,20 @@ async def test_a_killed_worker_is_started_again_and_its_gap_reported(
             running = [r for r in caplog.records if r.getMessage().startswith(
                 "probe worker running again")]
             assert running and running[0].gap_seconds > 0  # type: ignore[attr-defined]
+            # R-M3 per target: the worker's target went unprobed for longer than
+            # unknown_after (the restart waits a second, then a process starts): written as
+            # that target's unknown time, from its last probe plus one interval to its next.
+            # The daemon's own target was probed all along: none of its own.
+            await daemon.recorder.flush(everything=True)
+            engine = create_engine(sqlite_url)
+            try:
+                gaps = await eventually(lambda: rows(engine, UnknownInterval))
+            finally:
+                await engine.dispose()
+            assert [(g.target_id, g.reason, g.vantage) for g in gaps] == [
+                ("mobile", "not_probed", None)]
+            assert gaps[0].end is not None
+            assert (gaps[0].end - gaps[0].start).total_seconds() > 1.0  # unknown_after
         finally:
             await daemon.stop()
 

@@ -46,6 +46,21 @@ def test_r_m3_a_daemon_running_now_leaves_no_trailing_gap() -> None:
                       TOLERANCE) == []
 
 
+def test_r_m3_a_clean_stop_is_unknown_at_once_a_kill_after_unknown_after() -> None:
+    # R-M3's decision: stopped cleanly 10 s ago (its last heartbeat is the stop), the 10 s
+    # since are unknown at once; killed 10 s ago (no stop recorded), they are not yet,
+    # within unknown_after of its last heartbeat.
+    now = at(20, 12)
+    stop = later(now, -10)
+    window = Interval(MARCH.start, now)
+    stopped = [SessionInput(at(1), stop, stopped=True)]
+    assert unobserved(stopped, window, now, TOLERANCE) == [Interval(stop, now)]
+    assert unobserved([SessionInput(at(1), stop)], window, now, TOLERANCE) == []
+    # In a cluster another node's run still beating keeps the monitor running.
+    other = SessionInput(at(2), later(now, -12))
+    assert unobserved([*stopped, other], window, now, TOLERANCE) == []
+
+
 def test_r_m3_gaps_between_runs_longer_than_unknown_after_are_unknown_whole() -> None:
     now = at(31, 23)
     sessions = [
