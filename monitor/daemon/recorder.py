@@ -371,40 +371,7 @@ class Recorder:
                         runs = [(t, r) for t, r in runs if t not in stale]
                         rollups = [(t, r) for t, r in rollups if t not in stale]
                         failures = [f for f in failures if f["target_id"] not in stale]
-                # In statements of at most STATEMENT_ROWS rows (one transaction still): the
-                # driver's parameters for 40,000 rows at once (the first flush after a start,
-                # a mass outage) would be a peak of memory the daemon never gives back.
-                for wave in _waves(new):
-                    for part in _parts(wave):
-                        # One multi-row INSERT, not a statement per run (store.history).
-                        ids = await history.insert_runs(
-                            tx, [{"target_id": t, **_run_values(r)} for t, r in part]
-                        )
-                        for target_id, run in part:
-                            run.id = ids[target_id]
-                for grown in _parts(old):
-                    await history.update_runs(
-                        tx, [{"run_id": r.id, **_run_values(r)} for _, r in grown]
-                    )
-                for wave in _parts(new):
-                    # The runs these new ones follow are closed: chained now, as they end.
-                    await history.chain_closed_runs(
-                        tx, [r.id for _, r in wave if r.id is not None])
-                for evidence in _parts(failures):
-                    await history.add_failures(tx, evidence)
-                for hours in _parts(rollups):
-                    await history.upsert_rollups(tx, _rollup_rows(hours))
-                for gap in unprobed:
-                    await unknown.add_unknown(tx, **gap)
-                if dropped is not None:
-                    count, first, last = dropped
-                    await unknown.add_unknown(
-                        tx,
-                        start=first,
-                        end=max(last, first + dt.timedelta(seconds=1)),
-                        reason="store_unavailable",
-                        detail=f"{count} probe failures could not be stored (database unavailable)",
-                    )
+                await _write(tx, new, old, failures, rollups, unprobed, dropped)
         except BaseException:
             # Keep what could not be written for the next flush: the runs and roll-ups stay
             # dirty in place (new runs get their ids then), the rest goes back in line.
@@ -509,3 +476,44 @@ def _run_values(run: _Run) -> dict[str, Any]:
         "latency_max_ms": run.latency_max_ms,
         "latency_sum_ms": run.latency_sum_ms,
     }
+
+
+async def _write(tx: Tx, new: list[tuple[str, _Run]], old: list[tuple[str, _Run]],
+                 failures: list[dict[str, Any]], rollups: list[tuple[str, _Rollup]],
+                 unprobed: list[dict[str, Any]],
+                 dropped: tuple[int, dt.datetime, dt.datetime] | None) -> None:
+    """One flush's rows, in its transaction (:meth:`Recorder.flush`)."""
+    # In statements of at most STATEMENT_ROWS rows (one transaction still): the
+    # driver's parameters for 40,000 rows at once (the first flush after a start,
+    # a mass outage) would be a peak of memory the daemon never gives back.
+    for wave in _waves(new):
+        for part in _parts(wave):
+            # One multi-row INSERT, not a statement per run (store.history).
+            ids = await history.insert_runs(
+                tx, [{"target_id": t, **_run_values(r)} for t, r in part]
+            )
+            for target_id, run in part:
+                run.id = ids[target_id]
+    for grown in _parts(old):
+        await history.update_runs(
+            tx, [{"run_id": r.id, **_run_values(r)} for _, r in grown]
+        )
+    for wave in _parts(new):
+        # The runs these new ones follow are closed: chained now, as they end.
+        await history.chain_closed_runs(
+            tx, [r.id for _, r in wave if r.id is not None])
+    for evidence in _parts(failures):
+        await history.add_failures(tx, evidence)
+    for hours in _parts(rollups):
+        await history.upsert_rollups(tx, _rollup_rows(hours))
+    for gap in unprobed:
+        await unknown.add_unknown(tx, **gap)
+    if dropped is not None:
+        count, first, last = dropped
+        await unknown.add_unknown(
+            tx,
+            start=first,
+            end=max(last, first + dt.timedelta(seconds=1)),
+            reason="store_unavailable",
+            detail=f"{count} probe failures could not be stored (database unavailable)",
+        )
