@@ -116,6 +116,7 @@ def test_alert_rules_pass_promtool_check() -> None:
     promtool("check", "rules", "alerts.yml")
 
 
+@pytest.mark.slow
 def test_alert_rules_pass_their_unit_tests() -> None:
     promtool("test", "rules", "alerts.test.yml")
 

@@ -63,6 +63,7 @@ async def add(db: Database, **changes: Any) -> actions.IncidentRecord:
     return await actions.add_incident(db, SETTINGS, **values)
 
 
+@pytest.mark.slow
 async def test_incidents_recorded_changed_and_notified(db: Database) -> None:
     incident = await add(db, note="phoned in")
     assert (incident.service_id, incident.source, incident.cause, incident.note) == (

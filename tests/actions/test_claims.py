@@ -216,6 +216,7 @@ async def test_a_lapsed_site_earns_nothing_until_renewed(db: Database) -> None:
     assert [e.kind for e in await rows(db, LedgerEntry)] == ["renewal", "days", "days"]
 
 
+@pytest.mark.slow
 async def test_r_c3_a_revision_of_an_approved_month_adds_an_adjusting_entry(db: Database) -> None:
     incident = await panel_outage(db)
     view = await submit(db)

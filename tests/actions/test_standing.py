@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from monitor import actions
 from monitor.actions.standing import RunningMonth
 from monitor.config import Settings, parse_config
@@ -37,6 +39,7 @@ async def same_as_whole(db: Database, settings: Settings, running: RunningMonth,
     return refreshed.recomputed
 
 
+@pytest.mark.slow
 async def test_deltas_equal_a_whole_read_after_every_kind_of_change(db: Database) -> None:
     settings = Settings.from_config(parse_config(CONFIG))
     # The running month is the one containing `now`, which every action is given.

@@ -114,6 +114,7 @@ async def test_hand_worked_month_in_html_pdf_and_csv(db: Database, tmp_path: Pat
     assert {r["month"] for r in table} == {"2026-10"} and {r["revision"] for r in table} == {"1"}
 
 
+@pytest.mark.slow
 async def test_an_english_readers_statement_keeps_a_persian_name_whole(
     db: Database, tmp_path: Path
 ) -> None:
@@ -176,6 +177,7 @@ async def test_sending_twice_sends_once_with_pdf_and_csv_attached(
     assert len(sink.messages) == 2
 
 
+@pytest.mark.slow
 async def test_a_revised_month_sends_a_correction_only_to_whom_it_changed(db: Database) -> None:
     await record_october(db, SETTINGS)
     await actions.send_statements(db, SETTINGS, month="2026-10", mail=MAIL, actor="ops", now=NOW)
@@ -208,6 +210,7 @@ async def test_a_revised_month_sends_a_correction_only_to_whom_it_changed(db: Da
     assert len(await rows(db, OutboxAttachment)) == 2 * 3  # two files per statement e-mail
 
 
+@pytest.mark.slow
 async def test_lapsed_and_clone_customers_only_when_asked_and_then_told_why(
     db: Database, tmp_path: Path
 ) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from monitor import actions
 from monitor.sla.report import iso_utc
 from monitor.store import Database
@@ -202,6 +204,7 @@ async def test_l5_raised_price_approved_debits_the_difference(db: Database) -> N
     assert (approved.ticket.price, approved.charged) == (3_500_000, 3_500_000)
 
 
+@pytest.mark.slow
 async def test_bad_ticket_input_is_refused_and_nothing_changes(db: Database) -> None:
     await refused(db, lambda: open_ticket(db, type="reinstall", site="acme.example"), "type",
                   "reinstall", "reinstall costs 2500000 IRR and the balance is 0 IRR")

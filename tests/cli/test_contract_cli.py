@@ -76,6 +76,7 @@ def cli(tmp_path: Path, db_url: str, db: Database,
     yield CLI(path, db, capsys)
 
 
+@pytest.mark.slow
 async def test_claims_through_the_command_line(cli: CLI) -> None:
     code, _, err = await cli.run("incident", "add", "--service", "panel", "--start",
                                  "2026-10-10T08:00Z", "--end", "2026-10-10T11:00Z")
@@ -110,6 +111,7 @@ async def test_claims_through_the_command_line(cli: CLI) -> None:
     assert (acme["credit_days"], acme["credit_days_pending"]) == (0, 3.5)
 
 
+@pytest.mark.slow
 async def test_tickets_and_the_ledger_through_the_command_line(cli: CLI) -> None:
     await cli.refused("--type", "ticket", "open", "--customer", "acme", "--service", "panel",
                       "--channel", "email", "--summary", "reinstall", "--type", "reinstall",

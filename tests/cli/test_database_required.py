@@ -155,6 +155,7 @@ async def _table_names(url: str) -> set[str]:
         await engine.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_postgres_database_without_the_schema_is_refused_and_left_empty(
     pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -219,6 +220,7 @@ async def _current(url: str) -> str | None:
         await engine.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("behind", [DEVELOPMENT_HEAD, SQUASHED])
 async def test_a_database_behind_head_is_not_migrated_by_a_command(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], behind: str
@@ -239,6 +241,7 @@ async def test_a_database_behind_head_is_not_migrated_by_a_command(
     assert (await asyncio.to_thread(run, capsys, "-c", str(config), "incident", "list"))[0] == 0
 
 
+@pytest.mark.slow
 async def test_a_database_of_an_earlier_development_revision_is_refused(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -253,6 +256,7 @@ async def test_a_database_of_an_earlier_development_revision_is_refused(
     assert await _current(db_url) == earlier
 
 
+@pytest.mark.slow
 async def test_a_database_from_a_newer_version_is_refused_by_reads_and_by_db_upgrade(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -135,6 +135,7 @@ def test_a_local_time_a_clock_change_skips_or_repeats_is_refused(
 # --- trap 5: one rounding of durations; shown times in the configured zone -----------------------
 
 
+@pytest.mark.slow
 def test_incident_list_and_report_show_the_same_whole_seconds(berlin: Run) -> None:
     # 10:00:00.9 to 10:00:40.1: 39.2 s apart, but the engine cuts each instant to its second
     # (R-M6): 10:00:00 to 10:00:40 is 40 s, everywhere.
@@ -221,6 +222,7 @@ def test_db_upgrade_json(tmp_path: Path, sqlite_url: str, capsys: pytest.Capture
     assert again["before"] == again["after"] == first["after"] and again["changed"] is False
 
 
+@pytest.mark.slow
 def test_write_commands_print_what_they_recorded_with_ids(berlin: Run) -> None:
     code, out, _ = berlin("incident", "add", "--service", "panel", "--start", "2026-03-10T11:00",
                           "--end", "2026-03-10T12:30", "--format", "json")

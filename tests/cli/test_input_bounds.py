@@ -175,6 +175,7 @@ def one_clear_line(config: Path, db_url: str, capsys: pytest.CaptureFixture[str]
     assert counts(db_url) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("args", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_free_text_over_the_limit_is_one_line_and_changes_nothing(
     with_records: Path, module_db_url: str, capsys: pytest.CaptureFixture[str],

@@ -68,12 +68,14 @@ def test_version_and_help_import_no_heavy_package(argv: list[str]) -> None:
             assert f"{command.name} {command.help}" in words
 
 
+@pytest.mark.slow
 def test_a_command_help_loads_that_command_in_full() -> None:
     packages, shown = imported("incident", "list", "--help")
     assert "--month" in shown and "--format" in shown
     assert sorted(packages & set(NOT_FOR_A_READ)) == []
 
 
+@pytest.mark.slow
 def test_incident_list_imports_no_server_template_pdf_or_metrics(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.format(db=tmp_path / "sla-monitor.db"))
@@ -86,6 +88,7 @@ def test_incident_list_imports_no_server_template_pdf_or_metrics(tmp_path: Path)
     assert sorted(packages & set(NOT_FOR_A_READ)) == []
 
 
+@pytest.mark.slow
 def test_an_abbreviated_config_option_still_finds_the_command(tmp_path: Path) -> None:
     # --conf PATH: argparse reads it as --config; the guess before the parse takes PATH
     # for the command word, and the command argparse found is loaded after all.

@@ -57,6 +57,7 @@ def _maildir(tmp_path: Path) -> list[object]:
     return [message_from_bytes(box.get_bytes(key), policy=policy.default) for key in box.keys()]
 
 
+@pytest.mark.slow
 def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = cli("statement", "send", "--month", MONTH, "--dry-run")
     assert code == 0 and "would freeze revision 1" in out and "acme: would send" in out
@@ -198,6 +199,7 @@ def _acme(out: str) -> dict[str, object]:
     return found
 
 
+@pytest.mark.slow
 async def test_send_says_queued_or_sent_as_it_is(smtp_cli: tuple[Run, SMTPSink]) -> None:
     run, sink = smtp_cli
     acme = ("statement", "send", "--month", MONTH, "--customer", "acme")

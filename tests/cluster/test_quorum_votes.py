@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.config.schema import ClusterSettings
@@ -35,6 +36,7 @@ async def _problems(db: Database) -> list[tuple[str, dt.datetime, dt.datetime | 
     return sorted((p.vantage, p.start, p.end) for p in await rows(db, VantageProblem))
 
 
+@pytest.mark.slow
 async def test_r_m8_votes_open_at_the_break_and_keep_the_cut_off_vantages_problem(
     pg_url: str,
 ) -> None:
@@ -78,6 +80,7 @@ async def test_r_m8_votes_open_at_the_break_and_keep_the_cut_off_vantages_proble
         await db.dispose()
 
 
+@pytest.mark.slow
 async def test_r_m8_a_vantage_still_failing_at_the_end_has_a_problem_only_if_it_saw_failures(
     pg_url: str,
 ) -> None:

@@ -46,6 +46,7 @@ async def test_many_targets_come_back_the_same_in_chunks(tmp_path: Path) -> None
     assert await load_config_async(path) == expected
 
 
+@pytest.mark.slow
 async def test_a_broken_file_gives_the_same_error(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(

@@ -46,6 +46,7 @@ async def test_changes_are_performed_in_order_and_the_head_is_retried() -> None:
     assert journal.failures == 3 and gauge._value.get() == 0
 
 
+@pytest.mark.slow
 async def test_a_journal_that_cannot_write_is_stuck_and_keeps_everything(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -65,6 +65,7 @@ async def test_probe_workers_share_the_targets_and_add_no_job(tmp_path: Path) ->
     assert (workers.node, workers.history_fence(), workers.reopens_flaps) == (None, None, True)
 
 
+@pytest.mark.slow
 async def test_a_cluster_node_probes_only_what_it_leases_and_votes(pg_url: str) -> None:
     text = (CONFIG.replace("WORKERS", "0").replace("sqlite+aiosqlite:///DB", pg_url)
             + "cluster: {node: node-a, vantage: east, vantages: [east, west]}\n")

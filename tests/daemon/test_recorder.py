@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from monitor.daemon.recorder import Recorder
@@ -16,6 +17,7 @@ from monitor.store.models import LatencyRollup, ProbeFailure, ProbeRun
 HOUR = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
+@pytest.mark.slow
 async def test_history_grows_with_state_changes_and_rollups_stay_exact(db_url: str) -> None:
     engine = create_engine(db_url)
     try:
@@ -112,6 +114,7 @@ class Clocks:
         self.now += dt.timedelta(seconds=seconds)
 
 
+@pytest.mark.slow
 async def test_evidence_goes_out_at_once_what_only_grew_at_its_checkpoint(db_url: str) -> None:
     # R-M7 with storage.history_checkpoint: a new run and every failure at the next flush,
     # a continuing run's counters and the hour's roll-up at the target's checkpoint.

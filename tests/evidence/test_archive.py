@@ -98,6 +98,7 @@ async def exported(tmp_path: Path, db_url: str, db: Database,
     return run, archive, keys
 
 
+@pytest.mark.slow
 async def test_the_archive_alone_gives_the_statement_s_figures_back(
         exported: tuple[Run, Path, Path], tmp_path: Path) -> None:
     run, archive, keys = exported

@@ -170,6 +170,7 @@ async def test_the_break_named_is_the_fact_s_latest_entry(db: Database,
     assert "end: chained" in broken.problem
 
 
+@pytest.mark.slow
 async def test_the_tail_check_sees_new_links_and_a_changed_old_one(
         db: Database, engine: AsyncEngine) -> None:
     await write_history(db)

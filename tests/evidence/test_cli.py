@@ -23,6 +23,7 @@ async def _run(config: Path, capsys: pytest.CaptureFixture[str],
     return code, out, err
 
 
+@pytest.mark.slow
 async def test_check_says_intact_then_names_the_broken_link(
         tmp_path: Path, db_url: str, db: Database, engine: AsyncEngine,
         capsys: pytest.CaptureFixture[str]) -> None:

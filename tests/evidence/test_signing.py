@@ -58,6 +58,7 @@ async def _rewrite_consistently(engine: AsyncEngine, incident_id: int) -> None:
                 "WHERE seq = :s"), {"c": body, "p": prev, "h": previous, "s": row.seq})
 
 
+@pytest.mark.slow
 async def test_a_consistent_rewrite_passes_the_links_but_not_the_signature(
         db: Database, engine: AsyncEngine) -> None:
     ids = await write_history(db)

@@ -60,6 +60,7 @@ async def closed_after(port: int, send: Callable[[asyncio.StreamWriter], asyncio
     return time.monotonic() - started, data
 
 
+@pytest.mark.slow
 async def test_an_idle_connection_is_closed_after_the_header_timeout() -> None:
     async with server(header_timeout=0.5, max_connections=10) as (port, _):
         took, data = await closed_after(port)
@@ -84,6 +85,7 @@ async def test_half_a_header_is_closed_after_the_header_timeout() -> None:
             assert data == b"", feed.__name__
 
 
+@pytest.mark.slow
 async def test_a_complete_request_is_answered_and_kept_alive_until_the_timeout() -> None:
     async with server(header_timeout=0.5, max_connections=10) as (port, _):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

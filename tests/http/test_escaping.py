@@ -39,6 +39,7 @@ async def evil(db: Database, tmp_path: Path) -> AsyncIterator[Site]:
         yield running
 
 
+@pytest.mark.slow
 async def test_public_pages_show_no_customer_or_private_project(evil: Site) -> None:
     # Every incident page there is: the public ones the feed links, and every other id
     # (a customer's incident, answered as one that does not exist).
@@ -101,6 +102,7 @@ async def test_the_json_api_carries_the_name_exactly(evil: Site) -> None:
     assert EVIL_NAME in names and PERSIAN_NAME in names
 
 
+@pytest.mark.slow
 async def test_every_answer_carries_the_security_headers(evil: Site) -> None:
     for path in [*PUBLIC, "/customer/evil", "/api/v1/openapi.json", "/metrics", "/nope"]:
         response = await evil.get(path, "read" if path.startswith("/customer") else None)

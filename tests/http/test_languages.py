@@ -56,6 +56,7 @@ def test_the_detector_finds_an_english_word() -> None:
     assert english_words("<p>وضعیت <bdi>Web panel</bdi> status</p>") == ["status"]
 
 
+@pytest.mark.slow
 async def test_the_status_page_speaks_the_providers_language(persian: Site) -> None:
     response = await persian.get("/")
     page = await response.text()

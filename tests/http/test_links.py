@@ -43,6 +43,7 @@ async def test_a_link_opens_the_page_and_a_session(site: Site) -> None:
     assert (await site.get("/customer/bita")).status == 401
 
 
+@pytest.mark.slow
 async def test_last_month_shows_its_unknown_time(site: Site) -> None:
     # R-M3: time nobody monitored is shown, never folded into a bare 100 %. This site's
     # database has never had a daemon running (no session): the whole of last month is

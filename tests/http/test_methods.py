@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import aiohttp
+import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -27,6 +28,7 @@ def concrete(path: str) -> str:
     return path + ("?month=2026-03" if path.endswith("/reports") else "")
 
 
+@pytest.mark.slow
 async def test_head_answers_as_get_without_a_body_on_every_get_route(site: Site) -> None:
     for path in GET_PATHS:
         for who in ("write", None):  # with a token and without (401 is answered alike)

@@ -29,12 +29,14 @@ async def document(site: Site) -> dict:
     return await response.json()
 
 
+@pytest.mark.slow
 async def test_the_document_is_valid_openapi_3_1(site: Site) -> None:
     spec = await document(site)
     assert spec["openapi"] == "3.1.0"
     validate(spec)  # raises on an invalid document
 
 
+@pytest.mark.slow
 async def test_every_route_is_documented_and_every_path_served(site: Site) -> None:
     spec = await document(site)
     documented = {(method.upper(), path) for path, item in spec["paths"].items()

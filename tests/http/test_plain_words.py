@@ -115,6 +115,7 @@ async def provider(request: pytest.FixtureRequest, db: Database,
         yield running, built
 
 
+@pytest.mark.slow
 async def test_customer_pages_name_no_rule_and_no_tier_code(
         provider: tuple[Site, world.World]) -> None:
     site, built = provider

@@ -15,6 +15,8 @@ from html import escape
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from monitor import actions
 from monitor.config import Settings, parse_config
 from monitor.notify.contract import ContractMailer
@@ -36,6 +38,7 @@ def pdf(tool: list[str], document: bytes, tmp_path: Path) -> str:
                           check=True, capture_output=True, text=True, timeout=60).stdout
 
 
+@pytest.mark.slow
 async def test_a_statement_links_to_the_claim_form(db: Database, tmp_path: Path) -> None:
     async with serve(db, tmp_path, extra_http=f"  public_url: {PUBLIC}") as site:
         settings = site.settings

@@ -95,6 +95,7 @@ async def test_the_response_time_chart_is_inline_svg_with_a_summary(english: Sit
     assert "<polyline" not in mobile
 
 
+@pytest.mark.slow
 async def test_a_persian_page_writes_the_figures_in_persian(db: Database, tmp_path: Path) -> None:
     async with serve(db, tmp_path, clock=StoppedClock(NOW), language="fa") as site:
         await _world(site)

@@ -96,6 +96,7 @@ async def _open(stage: Stage, service: str = "panel") -> int:
     return incident_id
 
 
+@pytest.mark.slow
 async def test_subscribe_confirm_notice_and_one_click_unsubscribe(
         db: Database, tmp_path: Path) -> None:
     async with staged(db, tmp_path) as stage:
@@ -160,6 +161,7 @@ async def test_subscribe_confirm_notice_and_one_click_unsubscribe(
         assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
 
 
+@pytest.mark.slow
 async def test_forged_expired_and_replaced_links_are_refused(
         db: Database, tmp_path: Path) -> None:
     async with staged(db, tmp_path) as stage:

@@ -24,6 +24,7 @@ def imported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, 
     return out, capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_gatus_examples_become_a_valid_configuration(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, report = imported(tmp_path, capsys)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from monitor.actions import month_inputs
@@ -47,6 +48,7 @@ async def test_window_noticed_three_days_ahead_is_excluded(
     assert acme.tier is None
 
 
+@pytest.mark.slow
 async def test_window_noticed_24_hours_ahead_is_counted(
     engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],

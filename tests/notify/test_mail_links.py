@@ -64,6 +64,7 @@ def links(message: EmailMessage, site: Site) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 async def test_customer_mail_leads_to_the_incident_and_to_the_customers_own_page(
         site: Site, sink: SMTPSink) -> None:
     settings = mail_settings(site, sink)

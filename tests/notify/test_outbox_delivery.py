@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,6 +30,7 @@ def failures(registry: CollectorRegistry, failure_class: str) -> float:
     return value or 0.0
 
 
+@pytest.mark.slow
 async def test_smtp_down_then_back_delivers_once_with_accepted_at(
     sessions: async_sessionmaker[AsyncSession], sink: SMTPSink, make_notifier: NotifierFactory
 ) -> None:
@@ -173,6 +175,7 @@ async def test_recipient_refusals_are_recorded_per_recipient(
     assert f"ops_send_failure:{bita.id}" in by_key
 
 
+@pytest.mark.slow
 async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
     db_url: str, sink: SMTPSink, make_notifier: NotifierFactory
 ) -> None:
@@ -261,6 +264,7 @@ async def test_a_lease_held_by_a_dead_worker_expires_and_an_accepted_message_is_
     assert ids == {m.message_id for m in await outbox(sessions)}
 
 
+@pytest.mark.slow
 async def test_stop_lets_the_in_flight_send_finish_and_hands_back_the_rest(
     sessions: async_sessionmaker[AsyncSession], sink: SMTPSink, make_notifier: NotifierFactory
 ) -> None:

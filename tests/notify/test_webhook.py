@@ -61,6 +61,7 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return registry.get_sample_value(name, labels) or 0.0
 
 
+@pytest.mark.slow
 async def test_with_smtp_down_the_operators_are_paged_through_the_webhook(
     sessions: async_sessionmaker[AsyncSession],
     sink: SMTPSink,

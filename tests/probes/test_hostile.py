@@ -101,6 +101,7 @@ async def test_endless_body_is_not_read_without_a_body_check(
     assert server.bytes_sent["/hostile/endless"] < BUFFERED
 
 
+@pytest.mark.slow
 async def test_endless_body_under_a_large_bound_ends_at_the_deadline(
     sessions: ProbeSessions,
 ) -> None:

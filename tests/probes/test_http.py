@@ -171,6 +171,7 @@ async def test_a_wrong_status_wins_over_slowness(
     assert result.failure_class == "http_status"
 
 
+@pytest.mark.slow
 async def test_timeout_is_a_deadline_for_the_whole_check(
     sessions: ProbeSessions, server: TargetServer
 ) -> None:
@@ -237,6 +238,7 @@ async def test_connection_refused(sessions: ProbeSessions) -> None:
     assert result.connect is None and result.first_byte is None
 
 
+@pytest.mark.slow
 async def test_connect_timeout(sessions: ProbeSessions) -> None:
     async with BlackholePort() as blackhole:
         started = time.monotonic()
@@ -246,6 +248,7 @@ async def test_connect_timeout(sessions: ProbeSessions) -> None:
     assert result.detail == "TCP connect not finished within the 0.5 s timeout"
 
 
+@pytest.mark.slow
 async def test_concurrency_is_bounded_by_the_shared_semaphore(server: TargetServer) -> None:
     server.set_delay(0.2)
     async with ProbeSessions(max_concurrency=2) as sessions:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from monitor.probes import ProbeResult, ProbeSessions, build_probe
 from monitor.testing.targets import UNRESOLVABLE_HOST, BlackholePort, TargetServer, unused_port
 from tests.support import MARGIN, tcp_config
@@ -49,6 +51,7 @@ async def test_dns_failure(sessions: ProbeSessions) -> None:
     assert result.detail.startswith(f"DNS lookup for {UNRESOLVABLE_HOST}:5432 failed")
 
 
+@pytest.mark.slow
 async def test_connect_timeout(sessions: ProbeSessions) -> None:
     async with BlackholePort() as blackhole:
         started = time.monotonic()

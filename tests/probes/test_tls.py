@@ -139,6 +139,7 @@ async def test_certificate_check_of_a_plain_http_server(
     assert result.detail.startswith("TLS with 127.0.0.1:")
 
 
+@pytest.mark.slow
 async def test_certificate_check_of_a_server_that_never_answers(
     sessions: ProbeSessions,
 ) -> None:

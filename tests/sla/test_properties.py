@@ -6,6 +6,7 @@ import random
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,6 +64,7 @@ def test_union_ignores_order(xs: list[Interval], rng: random.Random) -> None:
     assert union(shuffled) == union(xs)
 
 
+@pytest.mark.slow
 @EXAMPLES
 @given(interval_lists, interval_lists)
 def test_subtract_and_intersect_partition(a: list[Interval], b: list[Interval]) -> None:
@@ -132,6 +134,7 @@ def run(specs: list[OutageSpec], window_list: list[WindowSpec], now: datetime) -
                         notifications=notifications, now=now)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(outage_specs, max_size=10), st.lists(window_specs, max_size=3), nows)
 def test_counted_and_excluded_never_exceed_the_month(
@@ -144,6 +147,7 @@ def test_counted_and_excluded_never_exceed_the_month(
         assert report.credit_days_total >= report.tier_credit_days >= 0
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(outage_specs, max_size=10), st.lists(window_specs, max_size=3), nows,
        st.randoms())
@@ -164,6 +168,7 @@ def test_report_does_not_depend_on_input_order(
     assert shuffled == expected
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(outage_specs, max_size=8), outage_specs, st.lists(window_specs, max_size=3),
        nows)

@@ -8,6 +8,7 @@ import random
 from dataclasses import replace
 from datetime import datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -127,6 +128,7 @@ class World:
                 list(self.windows.values()), dict(self.notifications), list(self.unknown))
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None)
 @given(st.randoms(use_true_random=False), st.integers(5, 25))
 def test_refreshes_equal_compute_month_after_any_changes(rng: random.Random, steps: int) -> None:

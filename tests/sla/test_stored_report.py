@@ -94,6 +94,7 @@ def reports(draw: st.DrawFn) -> MonthReport:
     return MonthReport(period, month, confirmed, problems)
 
 
+@pytest.mark.slow
 @EXAMPLES
 @given(reports())
 def test_a_frozen_report_reads_back_as_the_report_it_was(report: MonthReport) -> None:

@@ -46,6 +46,7 @@ def _diff(sync_connection: Any) -> list[Any]:
     return list(compare_metadata(context, Base.metadata))
 
 
+@pytest.mark.slow
 async def test_db_upgrade_creates_schema_and_is_idempotent(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -77,6 +78,7 @@ async def test_db_upgrade_creates_schema_and_is_idempotent(
         await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_upgrade_on_the_daemons_own_engine(db_url: str) -> None:
     engine = create_engine(db_url)
     try:
@@ -87,6 +89,7 @@ async def test_upgrade_on_the_daemons_own_engine(db_url: str) -> None:
         await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_times_round_trip_as_aware_utc(db_url: str) -> None:
     engine = create_engine(db_url)
     try:
@@ -164,6 +167,7 @@ async def _stamped(url: str) -> tuple[str, int]:
 T0 = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC)
 
 
+@pytest.mark.slow
 async def test_a_database_at_the_developments_last_revision_is_restamped(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -184,6 +188,7 @@ async def test_a_database_at_the_developments_last_revision_is_restamped(
     assert "restamped" in record.getMessage()
 
 
+@pytest.mark.slow
 async def test_an_earlier_revision_of_the_development_is_refused(db_url: str) -> None:
     earlier = sorted(DEVELOPMENT_REVISIONS)[0]
     await _stamp(db_url, earlier)

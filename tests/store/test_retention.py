@@ -115,6 +115,7 @@ def test_evidence_is_kept_at_least_thirteen_months() -> None:
     assert "storage.retention.daily_rollups: 2 d must be at least hourly_rollups (7 d)" in text
 
 
+@pytest.mark.slow
 async def test_db_stats_shows_rows_bytes_and_growth_per_target_day(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
@@ -46,6 +47,7 @@ def _differences(found: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 async def test_the_migration_makes_the_committed_schema(db_url: str) -> None:
     engine = create_engine(db_url)
     try:
@@ -64,6 +66,7 @@ async def test_the_migration_makes_the_committed_schema(db_url: str) -> None:
     assert len(expected["triggers"]) == 2
 
 
+@pytest.mark.slow
 async def test_the_squashed_revision_makes_the_schema_less_later_tables(db_url: str) -> None:
     """What a database of the development's head is (restamped ``initial_schema``), and
     what each later revision adds to it: its tables, nothing else."""
@@ -93,6 +96,7 @@ def _downgrade_to_base(sync_connection: Any, url: str) -> list[str]:
     return sorted(inspect(sync_connection).get_table_names())
 
 
+@pytest.mark.slow
 async def test_downgrade_takes_the_whole_schema_away(db_url: str) -> None:
     engine = create_engine(db_url)
     try:
