@@ -32,58 +32,26 @@ What each part becomes (the README's "Coming from Gatus"):
 
 from __future__ import annotations
 
-import math
 import re
 import urllib.parse
-from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.config.durations import parse_duration
-from monitor.present.formats import format_duration
+from monitor.config.imported import (
+    PLACEHOLDER_EMAIL,
+    Converted,
+    Unmapped,
+    host_server,
+    slug,
+    within_detection_duty,
+)
 
 __all__ = ["Converted", "Unmapped", "convert"]
 
-PLACEHOLDER_EMAIL = "contact@{id}.example.invalid"
 GATUS_INTERVAL = "60s"  # Gatus's default
 GATUS_TIMEOUT = "10s"
-DETECTION_DEADLINE = 15 * 60  # D-1, the policy's default
-
-
-@dataclass(frozen=True)
-class Unmapped:
-    """Something of the source that the configuration does not carry: where, what, why."""
-
-    where: str
-    what: str
-    why: str
-
-
-@dataclass
-class Converted:
-    """The configuration (a YAML document), the operators' channels (Apprise URLs, which
-    hold tokens), what was not mapped, and notes on what needs a person (placeholders)."""
-
-    document: dict[str, Any]
-    channels: list[tuple[str, str]] = field(default_factory=list)  # (where, Apprise URL)
-    unmapped: list[Unmapped] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    servers: int = 0
-    projects: int = 0
-    customers: int = 0
 
 
 _CONDITION = re.compile(r"^\s*\[(\w+)\]((?:\.[\w-]+|\[\d+\])*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
-
-
-def _slug(text: str, taken: set[str]) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50] or "endpoint"
-    if not base[0].isalpha():
-        base = "e-" + base
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}-{n}", n + 1
-    taken.add(name)
-    return name
 
 
 def _scalar(text: str) -> Any:
@@ -177,7 +145,7 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted
         converted.unmapped.append(Unmapped(where, url, f"an endpoint of type {what}: "
                                            "sla-monitor probes HTTP(S) and TCP"))
         return None
-    _within_detection_duty(probe, where, converted)
+    within_detection_duty(probe, where, converted)
     for c, condition in enumerate(endpoint.get("conditions") or []):
         if probe["type"] == "http" or not str(condition).startswith("[CONNECTED]"):
             _apply_condition(probe, str(condition), f"{where}.conditions[{c}]", converted)
@@ -186,23 +154,6 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted
                                                               "json", "max_response_time",
                                                               "tls")}
     return kind, probe, parsed.hostname or "", port
-
-
-def _within_detection_duty(timing: dict[str, Any], where: str, converted: Converted) -> None:
-    """D-1: a failure must be detected within 15 minutes (``interval × fail_after +
-    timeout``, the policy's default): a longer Gatus interval is shortened, and said."""
-    try:
-        interval = parse_duration(timing["interval"])
-        timeout = parse_duration(timing["timeout"])
-    except ValueError:
-        return  # the loader names it
-    longest = math.floor((DETECTION_DEADLINE - timeout) / timing["fail_after"])
-    if interval > longest > timeout:
-        timing["interval"] = f"{longest}s"
-        converted.notes.append(
-            f"{where}: interval {format_duration(interval)} shortened to "
-            f"{format_duration(longest)}: {timing['fail_after']} failures and the timeout "
-            f"must fit the {format_duration(DETECTION_DEADLINE)} detection duty (D-1)")
 
 
 def _alerting(alerting: dict[str, Any], converted: Converted) -> list[str]:
@@ -245,7 +196,7 @@ def convert(data: Any) -> Converted:
     servers_made: set[int] = set()
     for i, endpoint, result in found:  # servers first: the projects' hosts
         if result is not None and result[0] == "server" and result[2] not in servers:
-            servers[result[2]] = {"id": _slug(str(endpoint.get("name", result[2])), taken),
+            servers[result[2]] = {"id": slug(str(endpoint.get("name", result[2])), taken),
                                   "name": str(endpoint.get("name", result[2])),
                                   "probe": result[1]}
             servers_made.add(i)
@@ -255,13 +206,10 @@ def convert(data: Any) -> Converted:
         # A project; a host's further TCP endpoints (a database port) are projects on it.
         _kind, probe, host, port = result
         kind = "project"
-        if host not in servers:
-            servers[host] = {"id": _slug(f"host-{host}", taken), "name": host,
-                             "probe": {"type": "tcp", "host": host, "port": port,
-                                       **{k: probe[k] for k in ("interval", "timeout")}}}
+        host_server(servers, host, port, probe, taken)
         name = str(endpoint.get("name", host))
         group = endpoint.get("group")
-        ident = _slug(f"{group}-{name}" if group else name, taken)
+        ident = slug(f"{group}-{name}" if group else name, taken)
         services.append({"id": ident, "kind": kind, "name": name,
                          "server": servers[host]["id"], "probe": probe})
         if group:
@@ -269,7 +217,7 @@ def convert(data: Any) -> Converted:
     customers = []
     customer_ids: set[str] = set()
     for group, members in groups.items():
-        ident = _slug(group, customer_ids)
+        ident = slug(group, customer_ids)
         domains = sorted({host for _, host in members if "." in host})
         if not domains:
             converted.unmapped.append(Unmapped(f"group {group!r}", group, "no host name of its "

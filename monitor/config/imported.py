@@ -1,0 +1,86 @@
+"""What every import from another monitor shares (``sla-monitor import gatus``,
+``sla-monitor import uptime-kuma``): the result and its report of what was not mapped,
+names made from the source's, the detection duty (D-1), a server per host."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.config.durations import parse_duration
+from monitor.present.formats import format_duration
+
+__all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "host_server", "slug",
+           "within_detection_duty"]
+
+PLACEHOLDER_EMAIL = "contact@{id}.example.invalid"
+DETECTION_DEADLINE = 15 * 60  # D-1, the policy's default
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """Something of the source that the configuration does not carry: where, what, why."""
+
+    where: str
+    what: str
+    why: str
+
+
+@dataclass
+class Converted:
+    """The configuration (a YAML document), the operators' channels (Apprise URLs, which
+    hold tokens), what was not mapped, and notes on what needs a person (placeholders)."""
+
+    document: dict[str, Any]
+    channels: list[tuple[str, str]] = field(default_factory=list)  # (where, Apprise URL)
+    unmapped: list[Unmapped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    servers: int = 0
+    projects: int = 0
+    customers: int = 0
+
+
+def slug(text: str, taken: set[str]) -> str:
+    """An identifier made of ``text``, not in ``taken`` (added to it).
+
+    >>> taken = set(); slug("ACME Shop", taken), slug("acme shop!", taken), slug("1.1", taken)
+    ('acme-shop', 'acme-shop-2', 'e-1-1')
+    """
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50] or "endpoint"
+    if not base[0].isalpha():
+        base = "e-" + base
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def within_detection_duty(timing: dict[str, Any], where: str, converted: Converted) -> None:
+    """D-1: a failure must be detected within 15 minutes (``interval × fail_after +
+    timeout``, the policy's default): a longer interval is shortened, and said."""
+    try:
+        interval = parse_duration(timing["interval"])
+        timeout = parse_duration(timing["timeout"])
+    except ValueError:
+        return  # the loader names it
+    longest = math.floor((DETECTION_DEADLINE - timeout) / timing["fail_after"])
+    if interval > longest > timeout:
+        timing["interval"] = f"{longest}s"
+        converted.notes.append(
+            f"{where}: interval {format_duration(interval)} shortened to "
+            f"{format_duration(longest)}: {timing['fail_after']} failures and the timeout "
+            f"must fit the {format_duration(DETECTION_DEADLINE)} detection duty (D-1)")
+
+
+def host_server(servers: dict[str, dict[str, Any]], host: str, port: int,
+                probe: dict[str, Any], taken: set[str]) -> str:
+    """The id of ``host``'s server; one is made (probed by TCP on ``port``, at the
+    project's interval and timeout) when the source has none."""
+    if host not in servers:
+        servers[host] = {"id": slug(f"host-{host}", taken), "name": host,
+                         "probe": {"type": "tcp", "host": host, "port": port,
+                                   **{k: probe[k] for k in ("interval", "timeout")}}}
+    return str(servers[host]["id"])
