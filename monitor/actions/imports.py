@@ -1,21 +1,24 @@
 """Coming from another monitor: its configuration as an sla-monitor configuration
-(``sla-monitor import gatus``), checked by the same loader as ``check-config``, with a
-report of what could not be mapped and why (:mod:`monitor.config.gatus` decides the
-mapping)."""
+(``sla-monitor import gatus``, ``sla-monitor import uptime-kuma``), checked by the same
+loader as ``check-config``, with a report of what could not be mapped and why
+(:mod:`monitor.config.gatus` and :mod:`monitor.config.kuma` decide the mapping)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import yaml
 
-from monitor.config import parse_config
-from monitor.config.gatus import Unmapped, convert
+from monitor.config import kuma, parse_config
+from monitor.config.gatus import convert
+from monitor.config.imported import Converted, Unmapped
 from monitor.config.loader import read_yaml
 from monitor.errors import ConfigError, ConfigIssue
 
-__all__ = ["Imported", "import_gatus"]
+__all__ = ["Imported", "import_gatus", "import_uptime_kuma"]
 
 MAX_SOURCE_BYTES = 32 * 1024 * 1024
 
@@ -34,6 +37,7 @@ class Imported:
     customers: int
     unmapped: list[Unmapped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    origins: dict[int, str] = field(default_factory=dict)  # the source's id -> service id
 
 
 HEADER = """\
@@ -62,6 +66,12 @@ def import_gatus(raw: bytes, source: str, *, channels_file: str | None = None,
         raise ConfigError(source, [ConfigIssue("endpoints", None, "missing; allowed: a Gatus "
                                                "configuration with a list of endpoints")])
     converted = convert(data)
+    return _finished(converted, "Gatus", "gatus", source, channels_file, accepts)
+
+
+def _finished(converted: Converted, kind: str, command: str, source: str,
+              channels_file: str | None, accepts: Callable[[str, str], bool]) -> Imported:
+    """The channels Apprise takes, the document as YAML, checked as check-config would."""
     channels = []
     for where, url in converted.channels:
         if accepts(where, url):
@@ -74,8 +84,25 @@ def import_gatus(raw: bytes, source: str, *, channels_file: str | None = None,
     if channels:
         document["operators"] = ({"notify_file": channels_file} if channels_file
                                  else {"notify": channels})
-    text = HEADER.format(kind="Gatus", source=source, command="gatus") + yaml.safe_dump(
+    text = HEADER.format(kind=kind, source=source, command=command) + yaml.safe_dump(
         document, sort_keys=False, allow_unicode=True, width=100)
     parse_config(text, source)  # what check-config says of it (a mistake here is ours)
     return Imported(source, text, channels, converted.servers, converted.projects,
-                    converted.customers, converted.unmapped, converted.notes)
+                    converted.customers, converted.unmapped, converted.notes,
+                    converted.origins)
+
+
+def import_uptime_kuma(path: str, *, channels_file: str | None = None,
+                       accepts: Callable[[str, str], bool] = lambda where, url: True
+                       ) -> Imported:
+    """An Uptime Kuma database (SQLite, 1.23 or 2.0; opened read-only) as an sla-monitor
+    configuration; ``channels_file`` and ``accepts`` as for :func:`import_gatus`."""
+    try:
+        with closing(kuma.connect(path)) as connection:
+            data = kuma.read_kuma(connection)
+    except sqlite3.Error as exc:
+        raise ConfigError(path, [ConfigIssue("(file)", None, f"not an Uptime Kuma database "
+                                             f"({exc}); allowed: Uptime Kuma's kuma.db "
+                                             "(1.23 or 2.0)")]) from None
+    return _finished(kuma.convert(data), "Uptime Kuma", "uptime-kuma", path, channels_file,
+                     accepts)

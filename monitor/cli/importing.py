@@ -1,4 +1,5 @@
-"""``sla-monitor import gatus FILE [-o config.yaml]``: another monitor's configuration as
+"""``sla-monitor import gatus FILE [-o config.yaml]``, ``sla-monitor import uptime-kuma
+KUMA.db [-o config.yaml]``: another monitor's configuration as
 an sla-monitor configuration, and a report of what could not be mapped."""
 
 from __future__ import annotations
@@ -8,16 +9,16 @@ import os
 import sys
 from pathlib import Path
 
-from monitor.actions.imports import Imported, import_gatus
+from monitor.actions.imports import Imported, import_gatus, import_uptime_kuma
 from monitor.cli.commands import summary
 from monitor.cli.common import add_format, check_output, print_json, write_output
 from monitor.errors import ConfigError, UsageError
 
 
-def _read(path: str) -> bytes:
+def _read(path: str, limit: int = 64 * 1024 * 1024) -> bytes:
     try:
         with open(path, "rb") as file:
-            return file.read(64 * 1024 * 1024)
+            return file.read(limit)
     except OSError as exc:
         raise UsageError(f"FILE: cannot read {path!r}: {exc.strerror or exc}") from None
 
@@ -32,13 +33,29 @@ def _apprise_takes(where: str, url: str) -> bool:
     return True
 
 
+def _channels_file(args: argparse.Namespace) -> str | None:
+    if args.output is None:
+        return None
+    check_output(args.output)
+    return str(Path(args.output).resolve().with_suffix(".operator-channels"))
+
+
 def _gatus(args: argparse.Namespace) -> int:
-    channels_file = None
-    if args.output is not None:
-        check_output(args.output)
-        channels_file = str(Path(args.output).resolve().with_suffix(".operator-channels"))
+    channels_file = _channels_file(args)
     imported = import_gatus(_read(args.file), args.file, channels_file=channels_file,
                             accepts=_apprise_takes)
+    return _written(args, imported, channels_file)
+
+
+def _uptime_kuma(args: argparse.Namespace) -> int:
+    _read(args.file, 16)  # a clear error for a file that is not there
+    channels_file = _channels_file(args)
+    imported = import_uptime_kuma(args.file, channels_file=channels_file,
+                                  accepts=_apprise_takes)
+    return _written(args, imported, channels_file)
+
+
+def _written(args: argparse.Namespace, imported: Imported, channels_file: str | None) -> int:
     if imported.channels and channels_file is not None:
         write_output("\n".join(imported.channels) + "\n", channels_file)
         os.chmod(channels_file, 0o600)  # they hold tokens
@@ -85,3 +102,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                        help="write the configuration here (default: standard output)")
     add_format(gatus, "text", "json")
     gatus.set_defaults(handler=_gatus)
+    kuma = kinds.add_parser("uptime-kuma", help="an Uptime Kuma database (kuma.db, 1.23 "
+                            "or 2.0: monitors, groups, tags, notifications, maintenance)",
+                            description="Read an Uptime Kuma database (SQLite, opened "
+                            "read-only). See README 'Coming from Uptime Kuma' for what each "
+                            "part becomes.")
+    kuma.add_argument("file", metavar="KUMA.db", help="Uptime Kuma's database (data/kuma.db)")
+    kuma.add_argument("-o", "--output", metavar="FILE",
+                      help="write the configuration here (default: standard output)")
+    add_format(kuma, "text", "json")
+    kuma.set_defaults(handler=_uptime_kuma)

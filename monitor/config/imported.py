@@ -40,6 +40,7 @@ class Converted:
     servers: int = 0
     projects: int = 0
     customers: int = 0
+    origins: dict[int, str] = field(default_factory=dict)  # the source's id -> service id
 
 
 def slug(text: str, taken: set[str]) -> str:

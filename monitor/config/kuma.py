@@ -1,0 +1,352 @@
+"""An Uptime Kuma database as an sla-monitor configuration (``sla-monitor import
+uptime-kuma``): monitors, groups, tags, notifications and maintenance; and a list of what
+could not be mapped, and why. Kuma 1.23 and 2.0 keep them in the same tables (SQLite).
+
+What each part becomes (the README's "Coming from Uptime Kuma"):
+
+* A monitor of type ``http`` is a **project** (an HTTP probe: URL, method, headers,
+  ``ignore_tls``, ``maxredirects``, ``accepted_statuscodes_json`` such as ``["200-299"]``
+  → ``expected_status: [2xx]``), on the **server** of its host, made as for Gatus: the
+  host's ``port`` monitor when there is one, else a server probed by TCP on the URL's port.
+  A ``keyword`` monitor is the same with ``body_contains``. A ``port`` monitor is its
+  host's server (a host's further ``port`` monitors are projects on it).
+* ``interval`` → ``interval``; the ``timeout`` column (Kuma 1.21 and later) → ``timeout``,
+  else 80 % of the interval (Kuma's own default); ``maxretries`` → ``fail_after``
+  (``maxretries + 1``: Kuma retries before it calls a monitor down). The detection duty
+  (D-1) shortens a longer interval, and says so.
+* A monitor of type ``group`` → a **draft customer** owning the monitors whose ``parent``
+  it is (its sites the projects' host names); with no groups, each **tag** is one.
+  Contacts and fees are placeholders to fill in, and the report says so.
+* Notifications (``notification.config``): Telegram, Slack, Discord, Microsoft Teams,
+  ntfy, Matrix, Mattermost, Rocket.Chat and Google Chat → Apprise URLs for
+  ``operators.notify``; SMTP's ``smtpTo`` → ``provider.operators``. Others are reported.
+* Maintenance: a ``single`` window (``start_date``, ``end_date``) is recorded as a
+  maintenance window by ``--history``; recurring ones (cron, weekdays, days of the month)
+  are reported.
+* Paused monitors (``active`` 0), inverted ones (``upside_down``, ``invert_keyword``) and
+  the types sla-monitor does not probe (ping, DNS, push, Docker, databases…) are reported.
+
+>>> found = convert(KumaData(monitors=[{"id": 1, "name": "web", "type": "http",
+...     "url": "https://acme.example/", "interval": 60, "maxretries": 2}]))
+>>> probe = found.document["services"][0]["probe"]
+>>> probe["expected_status"], probe["fail_after"], probe["timeout"]
+(['2xx'], 3, '48s')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.config.imported import (
+    PLACEHOLDER_EMAIL,
+    Converted,
+    Unmapped,
+    host_server,
+    slug,
+    within_detection_duty,
+)
+
+__all__ = ["KumaData", "KumaWindow", "connect", "convert", "kuma_time", "read_heartbeats",
+           "read_kuma", "windows"]
+
+KUMA_INTERVAL = 60  # Kuma's default
+TABLES = ("monitor", "heartbeat", "tag", "monitor_tag", "maintenance", "monitor_maintenance",
+          "notification")
+_WHY_NOT = {
+    "ping": "sla-monitor does not send ICMP echo requests (a TCP port monitor would)",
+    "dns": "sla-monitor does not probe DNS servers",
+    "push": "a push monitor waits for the target to call in; sla-monitor probes",
+    "docker": "sla-monitor does not read Docker's state",
+    "group": "",
+}
+
+
+@dataclass(frozen=True)
+class KumaWindow:
+    """A single maintenance window of Kuma, its times in UTC, and the monitors it covers."""
+
+    kuma_id: int
+    title: str
+    start: dt.datetime
+    end: dt.datetime
+    monitors: tuple[int, ...]
+
+
+@dataclass
+class KumaData:
+    """The rows of Kuma's tables this reads (as dicts), without heartbeats."""
+
+    monitors: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)  # tag.name + monitor_tag
+    maintenance: list[dict[str, Any]] = field(default_factory=list)
+    monitor_maintenance: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Kuma's database, read-only (nothing is written to it, not even a journal)."""
+    uri = "file:" + urllib.parse.quote(str(Path(path).resolve())) + "?mode=ro"
+    connection = sqlite3.connect(uri, uri=True)
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
+def read_kuma(connection: sqlite3.Connection) -> KumaData:
+    """The monitors, tags, maintenance and notifications. Raises ``sqlite3.DatabaseError``
+    when it is not a Kuma database (a missing table)."""
+    def rows(sql: str) -> list[dict[str, Any]]:
+        return [dict(row) for row in connection.execute(sql)]
+
+    return KumaData(
+        monitors=rows("SELECT * FROM monitor ORDER BY id"),
+        tags=rows("SELECT monitor_tag.monitor_id, tag.name FROM monitor_tag "
+                  "JOIN tag ON tag.id = monitor_tag.tag_id ORDER BY tag.id, monitor_tag.id"),
+        maintenance=rows("SELECT * FROM maintenance ORDER BY id"),
+        monitor_maintenance=rows("SELECT monitor_id, maintenance_id FROM monitor_maintenance "
+                                 "ORDER BY id"),
+        notifications=rows("SELECT * FROM notification ORDER BY id"),
+    )
+
+
+def read_heartbeats(connection: sqlite3.Connection, monitor_id: int
+                    ) -> list[tuple[dt.datetime, int]]:
+    """One monitor's heartbeats, oldest first: (time in UTC, status 0 down, 1 up, 2
+    pending, 3 maintenance)."""
+    return [(kuma_time(row["time"]), int(row["status"])) for row in connection.execute(
+        "SELECT time, status FROM heartbeat WHERE monitor_id = ? ORDER BY time, id",
+        (monitor_id,))]
+
+
+def kuma_time(text: str) -> dt.datetime:
+    """Kuma writes ``YYYY-MM-DD HH:MM:SS[.fff]`` in UTC."""
+    return dt.datetime.fromisoformat(str(text).replace(" ", "T")).replace(tzinfo=dt.UTC)
+
+
+def _statuses(text: Any, where: str, converted: Converted) -> list[Any]:
+    try:
+        codes = json.loads(text or '["200-299"]')
+    except ValueError:
+        codes = []
+    found: list[Any] = []
+    for code in codes if isinstance(codes, list) else []:
+        low, _, high = str(code).partition("-")
+        if low.isdigit() and not high:
+            found.append(int(low))
+        elif (low.isdigit() and high.isdigit() and low.endswith("00") and high.endswith("99")
+              and low[0] <= high[0]):
+            found += [f"{c}xx" for c in range(int(low[0]), int(high[0]) + 1)]
+        else:
+            converted.unmapped.append(Unmapped(where, str(code), "a status range that is not "
+                                               "whole classes (200-299) or one code"))
+    return found or ["2xx"]
+
+
+def _probe(monitor: dict[str, Any], where: str, converted: Converted
+           ) -> tuple[str, dict[str, Any], str, int] | None:
+    """(kind, probe, host, port) of one monitor, or None (reported)."""
+    kind = str(monitor.get("type") or "")
+    what = str(monitor.get("url") or monitor.get("hostname") or monitor.get("name"))
+    if not monitor.get("active", 1):
+        converted.unmapped.append(Unmapped(where, what, "paused in Uptime Kuma"))
+        return None
+    if monitor.get("upside_down") or monitor.get("invert_keyword"):
+        converted.unmapped.append(Unmapped(where, what, "inverted (up when the check fails): "
+                                           "sla-monitor has no such probe"))
+        return None
+    interval = int(monitor.get("interval") or KUMA_INTERVAL)
+    timeout = float(monitor.get("timeout") or 0) or interval * 0.8
+    timing: dict[str, Any] = {"interval": f"{interval}s", "timeout": f"{timeout:g}s",
+                              "fail_after": int(monitor.get("maxretries") or 0) + 1}
+    if kind in ("http", "keyword"):
+        url = str(monitor.get("url") or "")
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            converted.unmapped.append(Unmapped(where, url, "not an http(s) URL"))
+            return None
+        probe: dict[str, Any] = {"type": "http", "url": url, **timing}
+        method = str(monitor.get("method") or "GET").upper()
+        if method != "GET":
+            probe["method"] = method
+        if monitor.get("headers"):
+            try:
+                headers = json.loads(monitor["headers"])
+            except ValueError:
+                headers = None
+            if isinstance(headers, dict):
+                probe["headers"] = {str(k): str(v) for k, v in headers.items()}
+            else:
+                converted.unmapped.append(Unmapped(f"{where}.headers", "(headers)",
+                                                   "not a JSON object"))
+        if monitor.get("body"):
+            converted.unmapped.append(Unmapped(f"{where}.body", "(a request body)",
+                                               "sla-monitor's probes send no body"))
+        if monitor.get("basic_auth_user"):
+            converted.unmapped.append(Unmapped(f"{where}.basic_auth_user", "(credentials)",
+                                               "put an Authorization header by hand"))
+        probe["expected_status"] = _statuses(monitor.get("accepted_statuscodes_json"),
+                                             f"{where}.accepted_statuscodes_json", converted)
+        redirects = monitor.get("maxredirects")
+        if redirects is not None and int(redirects) != 5:
+            probe["max_redirects"] = min(int(redirects), 20)
+            if int(redirects) == 0:
+                probe["follow_redirects"] = False
+        if monitor.get("ignore_tls"):
+            probe["tls"] = {"verify": False}
+        if kind == "keyword":
+            probe["body_contains"] = str(monitor.get("keyword") or "")
+        within_detection_duty(probe, where, converted)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        return "project", probe, parsed.hostname, port
+    if kind == "port" and monitor.get("hostname") and monitor.get("port"):
+        probe = {"type": "tcp", "host": str(monitor["hostname"]), "port": int(monitor["port"]),
+                 **timing}
+        within_detection_duty(probe, where, converted)
+        return "server", probe, str(monitor["hostname"]), int(monitor["port"])
+    converted.unmapped.append(Unmapped(where, what, _WHY_NOT.get(kind) or (
+        f"a monitor of type {kind}: sla-monitor probes HTTP(S) and TCP")))
+    return None
+
+
+def _channels(notifications: list[dict[str, Any]], converted: Converted) -> list[str]:
+    """Apprise URLs (into ``converted.channels``); the operators' e-mail addresses."""
+    operators: list[str] = []
+    for row in notifications:
+        where = f"notification {row.get('name')!r}"
+        try:
+            settings = json.loads(row.get("config") or "{}")
+        except ValueError:
+            settings = {}
+        settings = settings if isinstance(settings, dict) else {}
+        kind = str(settings.get("type") or "")
+        webhook = (settings.get("slackwebhookURL") or settings.get("discordWebhookUrl")
+                   or settings.get("webhookUrl") or settings.get("mattermostWebhookUrl")
+                   or settings.get("rocketwebhookURL") or settings.get("googleChatWebhookURL"))
+        if not row.get("active", 1):
+            converted.unmapped.append(Unmapped(where, kind, "not active in Uptime Kuma"))
+        elif kind == "telegram" and settings.get("telegramBotToken") and settings.get(
+                "telegramChatID"):
+            converted.channels.append((where, f"tgram://{settings['telegramBotToken']}/"
+                                              f"{settings['telegramChatID']}"))
+        elif kind == "ntfy" and settings.get("ntfytopic"):
+            base = urllib.parse.urlsplit(str(settings.get("ntfyserverurl") or "https://ntfy.sh"))
+            secure = "ntfys" if base.scheme == "https" else "ntfy"
+            converted.channels.append((where, f"{secure}://{base.netloc}/"
+                                              f"{settings['ntfytopic']}"))
+        elif kind in ("slack", "discord", "teams", "mattermost", "rocket.chat",
+                      "GoogleChat") and webhook:
+            converted.channels.append((where, str(webhook)))  # Apprise takes them as they are
+        elif kind == "smtp" and settings.get("smtpTo"):
+            operators += [a.strip() for a in str(settings["smtpTo"]).split(",") if a.strip()]
+            converted.notes.append(
+                f"{where}: its recipients are provider.operators; the SMTP server (host, "
+                "port, user, password) goes in smtp:, with the password in a file")
+        else:
+            converted.unmapped.append(Unmapped(where, kind or "(no type)", "no Apprise URL is "
+                                               "made for it; add one to operators.notify by hand"))
+    return operators
+
+
+def windows(data: KumaData, converted: Converted | None = None) -> list[KumaWindow]:
+    """The single maintenance windows; recurring ones are reported into ``converted``."""
+    found = []
+    for row in data.maintenance:
+        where = f"maintenance {row.get('title')!r}"
+        strategy = str(row.get("strategy") or "")
+        if strategy != "single" or not row.get("start_date") or not row.get("end_date"):
+            if converted is not None:
+                converted.unmapped.append(Unmapped(where, strategy, "only single windows (a "
+                                                   "start and an end) are recorded"))
+            continue
+        monitors = tuple(link["monitor_id"] for link in data.monitor_maintenance
+                         if link["maintenance_id"] == row["id"])
+        found.append(KumaWindow(int(row["id"]), str(row.get("title") or ""),
+                                kuma_time(row["start_date"]), kuma_time(row["end_date"]),
+                                monitors))
+    return found
+
+
+def _customers(data: KumaData, members: dict[int, tuple[str, str]],
+               converted: Converted) -> list[dict[str, Any]]:
+    """Draft customers: a group's children, or (no groups) a tag's monitors."""
+    owners: dict[str, list[int]] = {}
+    groups = {m["id"]: str(m.get("name")) for m in data.monitors if m.get("type") == "group"}
+    if groups:
+        for monitor in data.monitors:
+            parent = monitor.get("parent")
+            if parent in groups:
+                owners.setdefault(groups[parent], []).append(monitor["id"])
+        origin = "group"
+    else:
+        for tag in data.tags:
+            owners.setdefault(str(tag["name"]), []).append(tag["monitor_id"])
+        origin = "tag"
+    customers: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for name, monitor_ids in owners.items():
+        mapped = [members[m] for m in monitor_ids if m in members]
+        domains = sorted({host for _, host in mapped if "." in host})
+        if not mapped or not domains:
+            converted.unmapped.append(Unmapped(f"{origin} {name!r}", name, "none of its "
+                                               "monitors is a project on a domain: no draft "
+                                               "customer"))
+            continue
+        ident = slug(name, taken)
+        customers.append({
+            "id": ident, "name": name,
+            "contacts": {"technical": {"email": PLACEHOLDER_EMAIL.format(id=ident)}},
+            "fee": {"amount": 0, "currency": "EUR"},
+            "services": [service for service, _ in mapped],
+            "sites": [{"domain": domain} for domain in domains],
+        })
+        converted.notes.append(f"customer {ident} ({origin} {name!r}): a draft; its contact "
+                               "and fee are placeholders to fill in")
+    return customers
+
+
+def convert(data: KumaData) -> Converted:
+    """The configuration; ``converted.origins``: each project's Kuma monitor id."""
+    converted = Converted({})
+    taken: set[str] = set()
+    servers: dict[str, dict[str, Any]] = {}
+    found = [(m, _probe(m, f"monitor {m.get('name')!r}", converted)) for m in data.monitors
+             if m.get("type") != "group"]
+    made: set[int] = set()
+    members: dict[int, tuple[str, str]] = {}  # Kuma monitor id -> (service id, host)
+    for monitor, result in found:  # servers first: the projects' hosts
+        if result is not None and result[0] == "server" and result[2] not in servers:
+            name = str(monitor.get("name") or result[2])
+            servers[result[2]] = {"id": slug(name, taken), "name": name, "probe": result[1]}
+            made.add(monitor["id"])
+    services = []
+    for monitor, result in found:
+        if result is None or monitor["id"] in made:
+            continue
+        _kind, probe, host, port = result
+        name = str(monitor.get("name") or host)
+        ident = slug(name, taken)
+        services.append({"id": ident, "kind": "project", "name": name,
+                         "server": host_server(servers, host, port, probe, taken),
+                         "probe": probe})
+        members[monitor["id"]] = (ident, host)
+    customers = _customers(data, members, converted)
+    operators = _channels(data.notifications, converted)
+    for window in windows(data, converted):
+        converted.notes.append(f"maintenance {window.title!r} ({window.start:%Y-%m-%d %H:%M} "
+                               f"to {window.end:%Y-%m-%d %H:%M} UTC): recorded by --history")
+    document: dict[str, Any] = {}
+    if operators:
+        document["provider"] = {"operators": operators}
+    document["servers"] = list(servers.values())
+    document["services"] = services
+    document["customers"] = customers
+    converted.document = document
+    converted.servers, converted.projects = len(servers), len(services)
+    converted.customers = len(customers)
+    converted.origins = {monitor: service for monitor, (service, _) in members.items()}
+    return converted

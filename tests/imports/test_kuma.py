@@ -1,0 +1,171 @@
+"""``sla-monitor import uptime-kuma``: a Kuma database built on Kuma's own tables
+(``kuma_schema``, transcribed from its repository) becomes a configuration that
+``check-config`` passes, with each mapping worked out by hand below, and a report of what
+was not mapped."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.cli import main
+from monitor.config import load_config
+from tests.imports import kuma_schema
+from tests.imports.kuma_schema import insert
+
+TELEGRAM = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
+DISCORD = "https://discord.com/api/webhooks/000000000000000000/your-discord-webhook-token-here"
+
+
+def kuma_database(path: Path) -> Path:
+    """Kuma 2.0's tables: a group of two monitors (ACME Research), a port monitor on the
+    shop's host, a blog, what cannot be mapped, a tag, maintenance and notifications."""
+    db = kuma_schema.build(path)
+    insert(db, "monitor", name="ACME Research", type="group", interval=60)
+    shop = insert(db, "monitor", name="ACME shop", type="http", parent=1, interval=60,
+                  timeout=48, maxretries=2, url="https://shop.acme.example/", method="HEAD",
+                  headers='{"X-Probe": "sla"}', accepted_statuscodes_json='["200-299", "300-399"]')
+    insert(db, "monitor", name="ACME API", type="keyword", parent=1, interval=30, timeout=0,
+           url="https://api.acme.example/health", keyword="ok", ignore_tls=1)
+    insert(db, "monitor", name="ACME db", type="port", hostname="shop.acme.example", port=5432,
+           interval=60, timeout=10)
+    insert(db, "monitor", name="Old site", type="http", active=0,
+           url="https://old.acme.example/")
+    insert(db, "monitor", name="Gateway", type="ping", hostname="10.0.0.1")
+    insert(db, "monitor", name="Down is up", type="http", upside_down=1,
+           url="https://x.example.org/")
+    insert(db, "monitor", name="Blog", type="http", interval=300, timeout=10, maxretries=2,
+           url="https://blog.example.org/", maxredirects=0)
+    insert(db, "monitor", name="Resolver", type="dns", hostname="example.org")
+    insert(db, "tag", name="Core", color="#fff")
+    insert(db, "monitor_tag", monitor_id=shop, tag_id=1)
+    insert(db, "maintenance", title="Upgrade", description="", strategy="single",
+           start_date="2026-11-03 02:00:00", end_date="2026-11-03 03:00:00")
+    insert(db, "monitor_maintenance", monitor_id=shop, maintenance_id=1)
+    insert(db, "maintenance", title="Weekly", description="", strategy="recurring-weekday",
+           weekdays="[1]", start_time="02:00", end_time="03:00")
+    for name, config in [
+        ("Telegram", {"type": "telegram", "telegramBotToken": TELEGRAM,
+                      "telegramChatID": "0123456789"}),
+        ("Mail", {"type": "smtp", "smtpHost": "mail.example.com", "smtpPassword": "hunter2",
+                  "smtpTo": "noc@example.com, oncall@example.com"}),
+        ("Discord", {"type": "discord", "discordWebhookUrl": DISCORD}),
+        ("ntfy", {"type": "ntfy", "ntfyserverurl": "https://ntfy.example.com",
+                  "ntfytopic": "kuma-test-topic"}),
+        ("Pager", {"type": "pushover", "pushoveruserkey": "u"}),
+    ]:
+        insert(db, "notification", name=name, config=json.dumps(config))
+    db.commit()
+    db.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def kuma_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return kuma_database(tmp_path_factory.mktemp("kuma") / "kuma.db")
+
+
+@pytest.mark.slow
+def test_a_kuma_database_becomes_a_valid_configuration(
+        kuma_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "config.yaml"
+    assert main(["import", "uptime-kuma", str(kuma_db), "-o", str(out)]) == 0
+    report = capsys.readouterr().err
+    assert main(["-c", str(out), "check-config"]) == 0
+    config = load_config(out)
+    servers = {s.id: s for s in config.servers}
+    services = {s.id: s for s in config.services}
+    # The port monitor is its host's server; hosts without one get a server on 443.
+    assert list(servers) == ["acme-db", "host-api-acme-example", "host-blog-example-org"]
+    assert servers["acme-db"].probe.port == 5432  # type: ignore[union-attr]
+    assert services["acme-shop"].server == "acme-db"
+    shop = services["acme-shop"].probe
+    # interval 60, timeout 48, maxretries 2 → fail_after 3; HEAD; ["200-299", "300-399"];
+    # Kuma's default maxredirects 10 kept.
+    assert (shop.interval, shop.timeout, shop.fail_after) == (60, 48, 3)
+    assert shop.method == "HEAD" and shop.headers == {"X-Probe": "sla"}  # type: ignore
+    assert shop.expected_status == ["2xx", "3xx"]  # type: ignore[union-attr]
+    assert shop.max_redirects == 10  # type: ignore[union-attr]
+    api = services["acme-api"].probe
+    # timeout 0 (not set): 80 % of the 30 s interval; maxretries 0 → fail_after 1.
+    assert (api.interval, api.timeout, api.fail_after) == (30, 24, 1)
+    assert api.body_contains == "ok" and api.tls.verify is False  # type: ignore[union-attr]
+    blog = services["blog"].probe
+    assert blog.follow_redirects is False  # type: ignore[union-attr]
+    # D-1: 300 s × 3 + 10 s is over 15 min: floor((900 - 10) / 3) = 296 s, and said.
+    assert blog.interval == 296
+    assert "monitor 'Blog': interval 5 min shortened to 4 min 56 s" in report
+    # The group is a draft customer of its children (the tag is not: there are groups).
+    assert [c.id for c in config.customers] == ["acme-research"]
+    acme = config.customers[0]
+    assert acme.services == ["acme-shop", "acme-api"]
+    assert [s.domain for s in acme.sites] == ["api.acme.example", "shop.acme.example"]
+    assert "customer acme-research (group 'ACME Research'): a draft" in report
+    assert ("maintenance 'Upgrade' (2026-11-03 02:00 to 2026-11-03 03:00 UTC): recorded by "
+            "--history") in report
+    assert config.provider.operators == ["noc@example.com", "oncall@example.com"]
+    channels = Path(config.operators.notify_file or "")
+    assert stat.S_IMODE(channels.stat().st_mode) == 0o600
+    assert channels.read_text().splitlines() == [
+        f"tgram://{TELEGRAM}/0123456789", DISCORD, "ntfys://ntfy.example.com/kuma-test-topic"]
+    for line in (
+        "not mapped: monitor 'Old site': https://old.acme.example/: paused in Uptime Kuma",
+        "not mapped: monitor 'Gateway': 10.0.0.1: sla-monitor does not send ICMP",
+        "not mapped: monitor 'Down is up': https://x.example.org/: inverted",
+        "not mapped: monitor 'Resolver': example.org: sla-monitor does not probe DNS",
+        "not mapped: maintenance 'Weekly': recurring-weekday: only single windows",
+        "not mapped: notification 'Pager': pushover: no Apprise URL",
+    ):
+        assert line in report
+    assert "hunter2" not in out.read_text() + report
+    assert "ABC-DEF1234" not in out.read_text() + report
+
+
+def test_tags_are_customers_without_groups_and_an_old_kuma_has_no_timeout(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = kuma_schema.build(tmp_path / "kuma.db", kuma_schema.OLD_MONITOR)
+    for name in ("shop", "api"):
+        insert(db, "monitor", name=name, type="http", interval=50,
+               url=f"https://{name}.beta.example/")
+    insert(db, "tag", name="Beta GmbH", color="#000")
+    insert(db, "monitor_tag", monitor_id=1, tag_id=1)
+    insert(db, "monitor_tag", monitor_id=2, tag_id=1)
+    db.commit()
+    db.close()
+    assert main(["import", "uptime-kuma", str(tmp_path / "kuma.db"), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert (found["servers"], found["projects"], found["customers"]) == (2, 2, 1)
+    document = yaml.safe_load(found["config"])
+    assert document["customers"][0]["services"] == ["shop", "api"]
+    assert document["services"][0]["probe"]["timeout"] == "40s"  # 80 % of 50 s
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"SQLite format 3\x00 but not really", "(file): not an Uptime Kuma database"),
+    (None, "(file): not an Uptime Kuma database (no such table: monitor)"),
+])
+def test_a_file_that_is_not_kuma_is_one_line_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None,
+        expected: str) -> None:
+    source = tmp_path / "kuma.db"
+    if content is None:
+        sqlite3.connect(source).close()
+        source.write_bytes(b"")
+    else:
+        source.write_bytes(content)
+    assert main(["import", "uptime-kuma", str(source), "-o", str(tmp_path / "out.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == ["kuma.db"]
+
+
+def test_a_missing_database_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "uptime-kuma", str(tmp_path / "nope.db")]) == 2
+    assert "cannot read" in capsys.readouterr().err
