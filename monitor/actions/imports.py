@@ -5,20 +5,29 @@ loader as ``check-config``, with a report of what could not be mapped and why
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import yaml
 
-from monitor.config import kuma, parse_config
+from monitor.actions.common import iso_utc
+from monitor.actions.maintenance import add_maintenance, list_maintenance
+from monitor.config import Settings, kuma, parse_config
 from monitor.config.gatus import convert
 from monitor.config.imported import Converted, Unmapped
 from monitor.config.loader import read_yaml
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.store import audit, incidents
 
-__all__ = ["Imported", "import_gatus", "import_uptime_kuma"]
+if TYPE_CHECKING:
+    from monitor.store import Database
+
+__all__ = ["HistoryImported", "Imported", "import_gatus", "import_uptime_kuma",
+           "import_uptime_kuma_history"]
 
 MAX_SOURCE_BYTES = 32 * 1024 * 1024
 
@@ -106,3 +115,86 @@ def import_uptime_kuma(path: str, *, channels_file: str | None = None,
                                              "(1.23 or 2.0)")]) from None
     return _finished(kuma.convert(data), "Uptime Kuma", "uptime-kuma", path, channels_file,
                      accepts)
+
+
+@dataclass
+class HistoryImported:
+    """What ``import uptime-kuma --history`` recorded: incidents (source ``imported``)
+    and maintenance windows, those already there from an earlier run, and what it left."""
+
+    source: str
+    incidents: int = 0
+    incidents_already: int = 0
+    windows: int = 0
+    windows_already: int = 0
+    unmapped: list[Unmapped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+async def import_uptime_kuma_history(db: Database, settings: Settings, path: str, *,
+                                     actor: str, now: dt.datetime) -> HistoryImported:
+    """Kuma's heartbeats as incidents (source ``imported``, R-M1: from the first DOWN to
+    the first UP after it) of the services the imported configuration has, and its single
+    maintenance windows as maintenance windows (as ``maintenance add`` records them).
+    Nothing is recorded before a monitor's first heartbeat. Run again, it adds nothing:
+    an imported incident is known by its service and start, a window by its services,
+    start, end and reason."""
+    try:
+        with closing(kuma.connect(path)) as connection:
+            data = kuma.read_kuma(connection)
+            converted = kuma.convert(data)
+            beats = {monitor: kuma.read_heartbeats(connection, monitor)
+                     for monitor in converted.origins}
+    except sqlite3.Error as exc:
+        raise ConfigError(path, [ConfigIssue("(file)", None, f"not an Uptime Kuma database "
+                                             f"({exc}); allowed: Uptime Kuma's kuma.db "
+                                             "(1.23 or 2.0)")]) from None
+    done = HistoryImported(path)
+    known_services = settings.topology.service_ids()
+    names = {m["id"]: str(m.get("name")) for m in data.monitors}
+    services: dict[int, str] = {}
+    for monitor, service in converted.origins.items():
+        if service in known_services:
+            services[monitor] = service
+        else:
+            done.unmapped.append(Unmapped(f"monitor {names[monitor]!r}", service,
+                                          "not a service of the configuration (-c): import "
+                                          "the configuration first and keep its ids"))
+    for monitor, service in services.items():
+        streaks, open_since = kuma.down_streaks(beats[monitor])
+        if open_since is not None:
+            done.notes.append(f"monitor {names[monitor]!r}: down since "
+                              f"{iso_utc(open_since)} at its last heartbeat: not recorded "
+                              "(the daemon's probes will see it)")
+        async with db.transaction() as tx:
+            already = await incidents.imported_starts(tx, service)
+            for streak in streaks:
+                if streak.start in already:
+                    done.incidents_already += 1
+                    continue
+                incident_id = await incidents.add_imported(
+                    tx, service_id=service, start=streak.start, start_bound=streak.start_bound,
+                    end=streak.end, end_bound=streak.end_bound,
+                    note=f"imported from Uptime Kuma (monitor {names[monitor]!r})",
+                    created_at=now)
+                await audit.record(tx, at=now, actor=actor, action="incident.import",
+                                   object_type="incident", object_id=incident_id,
+                                   detail={"service": service, "source": "uptime-kuma"})
+                done.incidents += 1
+    for window in kuma.windows(data, converted=None):
+        covered = sorted({services[m] for m in window.monitors if m in services})
+        where = f"maintenance {window.title!r}"
+        if not covered:
+            done.unmapped.append(Unmapped(where, window.title, "none of its monitors is a "
+                                          "service of the configuration"))
+            continue
+        reason = window.title.strip() or "maintenance (imported from Uptime Kuma)"
+        listed = await list_maintenance(db, since=window.start, until=window.end)
+        if any((w.window.start, w.window.end, w.window.reason, w.window.service_ids)
+               == (window.start, window.end, reason, tuple(covered)) for w in listed):
+            done.windows_already += 1
+            continue
+        await add_maintenance(db, settings, services=covered, start=window.start,
+                              end=window.end, reason=reason, actor=actor, now=now)
+        done.windows += 1
+    return done

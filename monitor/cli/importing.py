@@ -9,9 +9,24 @@ import os
 import sys
 from pathlib import Path
 
-from monitor.actions.imports import Imported, import_gatus, import_uptime_kuma
+from monitor.actions.imports import (
+    HistoryImported,
+    Imported,
+    import_gatus,
+    import_uptime_kuma,
+    import_uptime_kuma_history,
+)
 from monitor.cli.commands import summary
-from monitor.cli.common import add_format, check_output, print_json, write_output
+from monitor.cli.common import (
+    Run,
+    actor,
+    add_format,
+    check_output,
+    command,
+    print_json,
+    write_output,
+)
+from monitor.config.imported import Unmapped
 from monitor.errors import ConfigError, UsageError
 
 
@@ -49,10 +64,29 @@ def _gatus(args: argparse.Namespace) -> int:
 
 def _uptime_kuma(args: argparse.Namespace) -> int:
     _read(args.file, 16)  # a clear error for a file that is not there
+    if args.history:
+        if args.output is not None:
+            raise UsageError("-o: not with --history (it records into the database of the "
+                             "configuration given with -c, made by an import without it)")
+        return _kuma_history(args)
     channels_file = _channels_file(args)
     imported = import_uptime_kuma(args.file, channels_file=channels_file,
                                   accepts=_apprise_takes)
     return _written(args, imported, channels_file)
+
+
+@command
+async def _kuma_history(run: Run) -> int:
+    done: HistoryImported = await run.act(
+        import_uptime_kuma_history, run.settings, run.args.file, actor=actor(), now=run.now)
+    if run.args.format == "json":
+        print_json(done)
+        return 0
+    print(f"{done.source}: {done.incidents} incidents recorded ({done.incidents_already} "
+          f"already there), {done.windows} maintenance windows ({done.windows_already} "
+          "already there)")
+    _items(done.notes, done.unmapped)
+    return 0
 
 
 def _written(args: argparse.Namespace, imported: Imported, channels_file: str | None) -> int:
@@ -79,10 +113,14 @@ def _report(imported: Imported) -> None:
     print(f"{imported.source}: {imported.servers} servers, {imported.projects} projects, "
           f"{imported.customers} draft customers, {len(imported.channels)} operators' "
           "channels", file=out)
-    for note in imported.notes:
-        print(f"note: {note}", file=out)
-    for item in imported.unmapped:
-        print(f"not mapped: {item.where}: {item.what}: {item.why}", file=out)
+    _items(imported.notes, imported.unmapped)
+
+
+def _items(notes: list[str], unmapped: list[Unmapped]) -> None:
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    for item in unmapped:
+        print(f"not mapped: {item.where}: {item.what}: {item.why}", file=sys.stderr)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -110,5 +148,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     kuma.add_argument("file", metavar="KUMA.db", help="Uptime Kuma's database (data/kuma.db)")
     kuma.add_argument("-o", "--output", metavar="FILE",
                       help="write the configuration here (default: standard output)")
+    kuma.add_argument("--history", action="store_true",
+                      help="record Kuma's heartbeats as incidents (source imported) and its "
+                      "single maintenance windows, into the database of the configuration "
+                      "given with -c (an import without --history made it; run db upgrade "
+                      "first); run again, it adds nothing")
     add_format(kuma, "text", "json")
     kuma.set_defaults(handler=_uptime_kuma)

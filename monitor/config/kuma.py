@@ -350,3 +350,46 @@ def convert(data: KumaData) -> Converted:
     converted.customers = len(customers)
     converted.origins = {monitor: service for monitor, (service, _) in members.items()}
     return converted
+
+
+@dataclass(frozen=True)
+class Streak:
+    """A down streak of Kuma's heartbeats as R-M1 reads one: from the first DOWN
+    (``start``; the last UP before it, ``start_bound``) to the first UP after it (``end``;
+    the last DOWN before that, ``end_bound``). Pending (2) and maintenance (3) beats
+    neither open nor close one."""
+
+    start: dt.datetime
+    start_bound: dt.datetime | None
+    end: dt.datetime
+    end_bound: dt.datetime
+
+
+def down_streaks(beats: list[tuple[dt.datetime, int]]
+                 ) -> tuple[list[Streak], dt.datetime | None]:
+    """The closed down streaks of one monitor's heartbeats (oldest first), and the start of
+    a streak still open at the last heartbeat (None when it ends up).
+
+    >>> t = lambda m, s=0: dt.datetime(2026, 11, 5, 10, m, s, tzinfo=dt.UTC)
+    >>> streaks, open_since = down_streaks([(t(0), 1), (t(1), 0), (t(2), 2), (t(3), 0),
+    ...                                     (t(4), 1), (t(5), 0)])
+    >>> [(s.start.minute, s.end.minute, s.start_bound.minute, s.end_bound.minute)
+    ...  for s in streaks], open_since.minute
+    ([(1, 4, 0, 3)], 5)
+    """
+    streaks: list[Streak] = []
+    last_up: dt.datetime | None = None
+    start: dt.datetime | None = None
+    bound: dt.datetime | None = None
+    last_down: dt.datetime | None = None
+    for at, status in beats:
+        if status == 0:
+            if start is None:
+                start, bound = at, last_up
+            last_down = at
+        elif status == 1:
+            if start is not None and last_down is not None:
+                streaks.append(Streak(start, bound, at, last_down))
+                start = None
+            last_up = at
+    return streaks, start

@@ -35,7 +35,7 @@ Cause = Literal["provider", "customer_request", "customer_action", "external"]
 CAUSES: tuple[Cause, ...] = get_args(Cause)
 EXCLUDED_CAUSES: tuple[Cause, ...] = CAUSES[1:]
 
-Source = Literal["probe", "manual"]
+Source = Literal["probe", "manual", "imported"]
 SOURCES: tuple[Source, ...] = get_args(Source)
 
 TicketKind = Literal["web_panel", "mobile"]

@@ -63,7 +63,7 @@ class IncidentRecord:
     detected_at: dt.datetime | None  # D-1: detection latency = detected_at - start
     end: dt.datetime | None
     end_bound: dt.datetime | None  # last failure before end (R-M1)
-    source: str  # probe | manual
+    source: str  # probe | manual | imported
     cause: str
     note: str | None
     created_at: dt.datetime
@@ -217,6 +217,38 @@ async def add_manual(
     )
     incident_id = inserted_id(result)
     await evidence.append(tx, "incident.manual", "incidents", [incident_id])
+    return incident_id
+
+
+async def imported_starts(tx: Tx, service_id: str) -> set[dt.datetime]:
+    """The starts of ``service_id``'s incidents imported from another monitor (an import
+    run again adds none of them twice)."""
+    rows = await tx.scalars(select(Incident.start).where(
+        Incident.service_id == service_id, Incident.source == "imported"))
+    return set(rows)
+
+
+async def add_imported(
+    tx: Tx,
+    *,
+    service_id: str,
+    start: dt.datetime,
+    start_bound: dt.datetime | None,
+    end: dt.datetime,
+    end_bound: dt.datetime | None,
+    note: str,
+    created_at: dt.datetime,
+) -> int:
+    """An outage another monitor saw (R-M1 bounds from its checks), chained like the rest."""
+    result = await tx.execute(
+        insert(Incident).values(
+            service_id=service_id, start=start, start_bound=start_bound, end=end,
+            end_bound=end_bound, source="imported", cause="provider", note=note,
+            created_at=created_at, detected_at=None,
+        )
+    )
+    incident_id = inserted_id(result)
+    await evidence.append(tx, "incident.imported", "incidents", [incident_id])
     return incident_id
 
 

@@ -320,7 +320,7 @@ class Incident(Base):
     detected_at: Mapped[dt.datetime | None]  # D-1: detection latency = detected_at - start
     end: Mapped[dt.datetime | None] = mapped_column(index=True)  # null while open
     end_bound: Mapped[dt.datetime | None]  # last failure before end (R-M1)
-    source: Mapped[str] = mapped_column(String(10))  # probe | manual
+    source: Mapped[str] = mapped_column(String(10))  # probe | manual | imported
     cause: Mapped[str] = mapped_column(String(30), default="provider")
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]

@@ -169,3 +169,52 @@ def test_a_missing_database_is_a_usage_error(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["import", "uptime-kuma", str(tmp_path / "nope.db")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def beats(db: sqlite3.Connection, monitor_id: int, *rows: tuple[str, int]) -> None:
+    for time, status in rows:
+        insert(db, "heartbeat", monitor_id=monitor_id, status=status, time=time, msg="")
+
+
+@pytest.mark.slow
+def test_kuma_history_gives_the_report_worked_out_by_hand(
+        tmp_path: Path, db_url: str, schema_at_head: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    kuma_db = kuma_database(tmp_path / "kuma.db")
+    db = sqlite3.connect(kuma_db)
+    beats(db, 2,  # ACME shop (Kuma's statuses: 0 down, 1 up, 2 pending, 3 maintenance)
+          ("2026-11-03 01:59:00", 1), ("2026-11-03 02:10:00", 3),  # the Upgrade window
+          ("2026-11-03 03:01:00", 1),
+          ("2026-11-05 09:59:00", 1), ("2026-11-05 10:00:00", 0), ("2026-11-05 10:01:00", 2),
+          ("2026-11-05 10:06:00", 0), ("2026-11-05 10:12:30", 1),  # 750 s
+          ("2026-11-20 23:55:00", 0), ("2026-11-21 00:05:00", 1))  # 600 s
+    beats(db, 3, ("2026-11-05 10:00:00", 1), ("2026-11-29 12:00:00", 0))  # still down
+    db.commit()
+    db.close()
+    config = tmp_path / "config.yaml"
+    assert main(["import", "uptime-kuma", str(kuma_db), "-o", str(config)]) == 0
+    config.write_text(config.read_text() + f"storage: {{url: '{db_url}'}}\n")
+    assert main(["-c", str(config), "db", "upgrade"]) == 0
+    capsys.readouterr()
+    history = ["-c", str(config), "import", "uptime-kuma", str(kuma_db), "--history"]
+    assert main(history) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{kuma_db}: 2 incidents recorded (0 already there), "
+                          "1 maintenance windows (0 already there)")
+    assert "monitor 'ACME API': down since 2026-11-29T12:00:00Z" in err
+    # Run again: nothing more (the incidents are known by service and start).
+    assert main([*history, "--format", "json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["incidents"], again["incidents_already"], again["windows"],
+            again["windows_already"]) == (0, 2, 0, 1)
+    assert main(["-c", str(config), "incident", "list", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(i["service_id"], i["source"], i["start"], i["end"]) for i in listed] == [
+        ("acme-shop", "imported", "2026-11-05T10:00:00Z", "2026-11-05T10:12:30Z"),
+        ("acme-shop", "imported", "2026-11-20T23:55:00Z", "2026-11-21T00:05:00Z")]
+    assert main(["-c", str(config), "report", "--month", "2026-11", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    acme = next(c for c in report["customers"] if c["customer"] == "acme-research")
+    assert acme["downtime_seconds"] == 750 + 600
+    # The imported incidents are chained like every other (the store chains them).
+    assert main(["-c", str(config), "evidence", "check"]) == 0
