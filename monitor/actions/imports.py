@@ -151,7 +151,7 @@ async def import_uptime_kuma_history(db: Database, settings: Settings, path: str
                                              "(1.23 or 2.0)")]) from None
     done = HistoryImported(path)
     known_services = settings.topology.service_ids()
-    names = {m["id"]: str(m.get("name")) for m in data.monitors}
+    names = data.names()
     services: dict[int, str] = {}
     for monitor, service in converted.origins.items():
         if service in known_services:

@@ -88,6 +88,10 @@ class KumaData:
     monitor_maintenance: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
 
+    def names(self) -> dict[int, str]:
+        """Each monitor's name in Kuma, by its id."""
+        return {int(m["id"]): str(m.get("name")) for m in self.monitors}
+
 
 def connect(path: str) -> sqlite3.Connection:
     """Kuma's database, read-only (nothing is written to it, not even a journal)."""
@@ -353,7 +357,7 @@ def convert(data: KumaData) -> Converted:
 
 
 @dataclass(frozen=True)
-class Streak:
+class DownStreak:
     """A down streak of Kuma's heartbeats as R-M1 reads one: from the first DOWN
     (``start``; the last UP before it, ``start_bound``) to the first UP after it (``end``;
     the last DOWN before that, ``end_bound``). Pending (2) and maintenance (3) beats
@@ -366,7 +370,7 @@ class Streak:
 
 
 def down_streaks(beats: list[tuple[dt.datetime, int]]
-                 ) -> tuple[list[Streak], dt.datetime | None]:
+                 ) -> tuple[list[DownStreak], dt.datetime | None]:
     """The closed down streaks of one monitor's heartbeats (oldest first), and the start of
     a streak still open at the last heartbeat (None when it ends up).
 
@@ -377,7 +381,7 @@ def down_streaks(beats: list[tuple[dt.datetime, int]]
     ...  for s in streaks], open_since.minute
     ([(1, 4, 0, 3)], 5)
     """
-    streaks: list[Streak] = []
+    streaks: list[DownStreak] = []
     last_up: dt.datetime | None = None
     start: dt.datetime | None = None
     bound: dt.datetime | None = None
@@ -389,7 +393,7 @@ def down_streaks(beats: list[tuple[dt.datetime, int]]
             last_down = at
         elif status == 1:
             if start is not None and last_down is not None:
-                streaks.append(Streak(start, bound, at, last_down))
+                streaks.append(DownStreak(start, bound, at, last_down))
                 start = None
             last_up = at
     return streaks, start
