@@ -218,3 +218,11 @@ def test_kuma_history_gives_the_report_worked_out_by_hand(
     assert acme["downtime_seconds"] == 750 + 600
     # The imported incidents are chained like every other (the store chains them).
     assert main(["-c", str(config), "evidence", "check"]) == 0
+
+
+def test_history_writes_no_configuration(
+        kuma_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "uptime-kuma", str(kuma_db), "--history",
+                 "-o", str(tmp_path / "out.yaml")]) == 2
+    assert "-o: not with --history" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
