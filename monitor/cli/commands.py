@@ -39,7 +39,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("ledger", "ledger", "each site's credit days, support balance and refunds"),
     Command("customer", "customer", "customer pages: signed links and their key"),
     Command("token", "customer", "API tokens"),
-    Command("import", "importing", "another monitor's configuration (Gatus) as this one's"),
+    Command("import", "importing",
+            "another monitor's configuration (Gatus, Uptime Kuma) as this one's"),
     Command("evidence", "evidence",
             "the hash-chained evidence: check it, export a month, verify an archive"),
 )
