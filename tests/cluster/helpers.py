@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.store.models import ClusterLease
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
-from tests.support import rows
+from tests.support import DaemonProcess, eventually, rows
 
 LEASE_TIMEOUT = 2.0  # seconds: cluster.lease_timeout of every test node
 CYCLE = LEASE_TIMEOUT / 4  # the lease cycle (monitor.daemon.cluster)
@@ -78,12 +78,19 @@ cluster: {json.dumps(cluster)}
     return path
 
 
-def http_port(log: str) -> int:
-    """The HTTP port a daemon bound (its "daemon started" log line)."""
-    for line in log.splitlines():
-        if line.startswith("{") and '"daemon started"' in line:
-            return int(json.loads(line)["http_port"])
-    raise AssertionError("the daemon has not started")
+async def http_port(daemon: DaemonProcess, within: float = 30.0) -> int:
+    """The HTTP port a daemon bound, from its "daemon started" log line, waited for: a node
+    joins the cluster (and takes its leases) once its ports are bound, before the rest of
+    its start has finished and that line is written."""
+
+    async def started() -> int | None:
+        for line in daemon.output().splitlines():
+            if line.startswith("{") and '"daemon started"' in line:
+                return int(json.loads(line)["http_port"])
+        return None
+
+    found: int = await eventually(started, within=within)
+    return found
 
 
 async def get(port: int, path: str) -> tuple[int, str]:

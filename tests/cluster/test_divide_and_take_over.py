@@ -73,7 +73,7 @@ async def test_two_nodes_divide_200_targets_and_survive_a_sigkill(
             # /readyz and /metrics: each node's role, the leases it holds, its view of the other.
             roles = {}
             for node, daemon in daemons.items():
-                port = http_port(daemon.output())
+                port = await http_port(daemon)
                 status, body = await get(port, "/readyz")
                 ready = json.loads(body)
                 assert status == 200 and ready["checks"]["cluster"] is True

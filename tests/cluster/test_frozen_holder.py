@@ -147,7 +147,7 @@ async def test_a_node_frozen_holding_lease_locks_blocks_no_take_over(
             assert await leases_by_node(engine) == Counter({"node-a": 150})
             recent = time.monotonic() - 2 * INTERVAL - LOAD_MARGIN
             assert all(target.last_request[f"/t/{t}"] > recent for t in frozen_targets)
-            port = http_port(daemons["node-a"].output())
+            port = await http_port(daemons["node-a"])
             status, body = await get(port, "/readyz")
             ready = json.loads(body)
             assert status == 200, body
