@@ -50,6 +50,7 @@ __all__ = [
     "Break",
     "CheckResult",
     "Checkpoint",
+    "SignedRevision",
     "append",
     "canonical",
     "check",
@@ -63,6 +64,7 @@ __all__ = [
     "link_hash",
     "record_checkpoint",
     "record_pruned",
+    "signed_revisions",
 ]
 
 ZERO_HASH = "0" * 64
@@ -568,3 +570,40 @@ async def revision_id(tx: Tx, calendar: str, month: str, revision: int) -> int |
         ReportRevision.calendar == calendar, ReportRevision.month == month,
         ReportRevision.revision == revision))
     return None if found is None else int(found)
+
+
+@dataclass(frozen=True)
+class SignedRevision:
+    """A closed month's latest report revision and the signed checkpoint frozen with it
+    (None: closed without a signing key)."""
+    month: str
+    revision: int
+    report: dict[str, Any]
+    checkpoint: Checkpoint | None
+
+
+async def signed_revisions(tx: Tx, calendar: str, *, limit: int) -> list[SignedRevision]:
+    """The latest revision of each of the ``limit`` newest closed months of ``calendar``,
+    newest first, each with its newest revision checkpoint."""
+    from monitor.store.models import ReportRevision
+
+    latest = (select(ReportRevision.month, func.max(ReportRevision.revision).label("number"))
+              .where(ReportRevision.calendar == calendar)
+              .group_by(ReportRevision.month).subquery())
+    rows = list(await tx.execute(
+        select(ReportRevision.id, ReportRevision.month, ReportRevision.revision,
+               ReportRevision.report)
+        .join(latest, (ReportRevision.month == latest.c.month)
+              & (ReportRevision.revision == latest.c.number))
+        .where(ReportRevision.calendar == calendar)
+        .order_by(ReportRevision.month.desc()).limit(limit)))
+    ids = [int(r.id) for r in rows]
+    signed: dict[int, Checkpoint] = {}
+    if ids:
+        for c in await tx.scalars(select(EvidenceCheckpoint)
+                                  .where(EvidenceCheckpoint.revision_id.in_(ids))
+                                  .order_by(EvidenceCheckpoint.seq, EvidenceCheckpoint.id)):
+            signed[int(c.revision_id or 0)] = Checkpoint(c.id, c.seq, c.hash, c.key_id, c.signature,
+                                                    c.signed_at, c.reason, c.revision_id)
+    return [SignedRevision(r.month, int(r.revision), r.report, signed.get(int(r.id)))
+            for r in rows]
