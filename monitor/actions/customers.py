@@ -28,6 +28,7 @@ from monitor.config import Settings
 from monitor.sla import (
     CustomerReport,
     MonthPeriod,
+    MonthReport,
     claim_deadline,
     claim_in_time,
     error_budget_seconds,
@@ -35,7 +36,7 @@ from monitor.sla import (
     month_ended,
     next_tier,
 )
-from monitor.store import history, incidents, maintenance
+from monitor.store import evidence, history, incidents, maintenance
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -45,6 +46,7 @@ __all__ = [
     "ClaimMonth",
     "CustomerOverview",
     "CustomerService",
+    "MonthEvidence",
     "MonthStanding",
     "NextTier",
     "SiteInfo",
@@ -99,6 +101,22 @@ class ClaimMonth:
     state: Literal["open", "late", "not_ended", "claimed"]
 
 
+@dataclass(frozen=True)
+class MonthEvidence:
+    """A closed month's statement as the evidence chain signed it: the latest revision, its
+    signed chain entry (seq, SHA-256, key id; None when closed without a signing key), and
+    the month's evidence archive is a download of the customer's page."""
+
+    month: str
+    revision: int
+    seq: int | None
+    hash: str | None
+    key_id: str | None
+
+
+#: The customer page lists the evidence of this many newest closed months.
+EVIDENCE_MONTHS = 12
+
 #: The claim form offers the running month and the three before it, so that a refusal
 #: (not ended, late) is explained rather than impossible to ask.
 CLAIM_FORM_MONTHS = 4
@@ -119,6 +137,7 @@ class CustomerOverview:
     tickets: tuple[TicketView, ...]
     accounts: tuple[SiteAccount, ...]  # each site's balances (L-1)
     claim_months: tuple[ClaimMonth, ...]  # newest first
+    evidence: tuple[MonthEvidence, ...] = ()  # closed months with the customer, newest first
 
 
 def customer_ids(settings: Settings) -> list[str]:
@@ -154,6 +173,7 @@ async def customer_overview(
         open_now = await incidents.find(tx, open_only=True)
         windows = await maintenance.current_and_upcoming(tx, now)
         probes = await history.latest_states(tx, depended)
+        closed = await evidence.signed_revisions(tx, calendar, limit=EVIDENCE_MONTHS)
     states = service_states(topology, depended, open_now, windows, probes, now)
     config = topology.customers[customer]
     claimed = await list_claims(db, settings, customer=customer, now=now)
@@ -197,4 +217,10 @@ async def customer_overview(
         tickets=tuple(tickets),
         accounts=tuple(accounts),
         claim_months=tuple(offered),
+        evidence=tuple(
+            MonthEvidence(r.month, r.revision, *((r.checkpoint.seq, r.checkpoint.hash,
+                                                  r.checkpoint.key_id)
+                                                 if r.checkpoint is not None else (None,) * 3))
+            for r in closed
+            if any(c.customer == customer for c in MonthReport.from_json(r.report).customers)),
     )

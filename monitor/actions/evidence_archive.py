@@ -6,7 +6,9 @@ The archive is a ZIP file:
 ``manifest.json``
     format, customer, month, the revision (number, closed at, inputs SHA-256), the chain's
     range ``(after, head]`` with the hash at each end, the signed checkpoint of the head
-    (key id, base64 Ed25519 signature) and the public keys that signed.
+    (key id, base64 Ed25519 signature), the signed checkpoint the range begins after
+    (``start``: the newest before the month's first fact; none when it begins at the
+    chain's first entry) and the public keys that signed.
 ``chain.jsonl``
     every entry of the range in order: ``{"seq", "prev_hash", "hash", "kind", "table",
     "id", "canonical"}`` for the facts the customer's statement derives from (and the
@@ -19,7 +21,8 @@ The archive is a ZIP file:
     the customer's figures as the revision froze them.
 
 :func:`verify_archive` needs nothing but the file (and the published keys): it recomputes
-every link from the first entry to the signed head, checks the signature, checks that the
+every link from the range's start to the signed head, checks the signatures (the head's and
+the start's), checks that the
 statement is the one in the chained revision and that the inputs' incidents, notifications,
 maintenance windows and tickets are the chained facts, then recomputes the month with the
 pure engine (:func:`monitor.sla.compute_month`) and compares it with the statement.
@@ -45,6 +48,7 @@ from monitor.store.evidence_archive import (
     ZERO,
     Verification,
     chain_lines,
+    first_disclosed,
     statement_of,
 )
 from monitor.store.evidence_archive import verify_archive as _verify_archive
@@ -79,10 +83,19 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
                               inputs.policy, inputs.tickets, inputs.unknown_by_service)
     incident_ids = {i.id for i in inputs.incidents}
     window_ids = {w.id for w in inputs.maintenance}
+    start = None
     async with db.reading() as tx:
+        if checkpoint is not None:
+            # The archive begins at the newest signed checkpoint before the month's first
+            # fact (not at the chain's first entry): verify checks that signature too.
+            first = await first_disclosed(tx, customer=customer, until=head_seq,
+                                          incidents=incident_ids, windows=window_ids,
+                                          revision_id=revision_id)
+            before = [] if first is None else await evidence.checkpoints(tx, up_to=first - 1)
+            start = before[-1] if before else None
         lines, last_hash, revision_seq = await chain_lines(
             tx, customer=customer, until=head_seq, incidents=incident_ids, windows=window_ids,
-            revision_id=revision_id)
+            revision_id=revision_id, after=start.seq if start is not None else 0)
     manifest = {
         "format": FORMAT,
         "customer": customer,
@@ -91,7 +104,12 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
         "revision": {"number": revision.revision, "id": revision_id,
                      "closed_at": iso_utc(revision.closed_at),
                      "inputs_sha256": revision.inputs_hash, "chain_seq": revision_seq},
-        "chain": {"after": 0, "after_hash": ZERO, "head": head_seq, "head_hash": last_hash},
+        "chain": {"after": start.seq if start is not None else 0,
+                  "after_hash": start.hash if start is not None else ZERO,
+                  "head": head_seq, "head_hash": last_hash},
+        "start": None if start is None else {
+            "seq": start.seq, "hash": start.hash, "key_id": start.key_id,
+            "signature": start.signature, "signed_at": iso_utc(start.signed_at)},
         "checkpoint": None if checkpoint is None else {
             "seq": checkpoint.seq, "hash": checkpoint.hash, "key_id": checkpoint.key_id,
             "signature": checkpoint.signature, "signed_at": iso_utc(checkpoint.signed_at)},

@@ -54,6 +54,7 @@ _MEDIA = {
     "svg": "image/svg+xml",
     "yaml": "application/yaml",
     "form": "application/x-www-form-urlencoded",
+    "zip": "application/zip",
 }
 
 
@@ -114,6 +115,8 @@ def _operation(route: Route, schemas: dict[Any, JsonSchemaValue]) -> dict[str, A
             responses[str(status)] = {"description": "no content"}
             continue
         media = "application/json" if answer == "Problem" else _MEDIA[route.produces]
+        if route.produces == "zip" and status >= 400 and answer is str:
+            media = _MEDIA["html"]  # a download's refusals are pages in the reader's language
         if answer is dict:
             schema: JsonSchemaValue = {"type": "object"}
         elif answer is str:

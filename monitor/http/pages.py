@@ -30,6 +30,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from monitor import actions
+from monitor.actions.evidence_archive import export_month
 from monitor.actions.links import COOKIE, LinkCheck
 from monitor.actions.subscriptions import offered
 from monitor.errors import InputError
@@ -42,8 +43,8 @@ from monitor.present.language import N_, Language
 from monitor.sla import claim_deadline, claim_in_time, month_ended
 from monitor.store import Database
 
-__all__ = ["claim_form", "claim_page", "customer_page", "incident_page", "render_page",
-           "static_file", "status_page"]
+__all__ = ["claim_form", "claim_page", "customer_page", "evidence_download", "incident_page",
+           "render_page", "static_file", "status_page"]
 
 STATIC = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
 PUBLIC_PAGES = ("status.html", "incident.html")
@@ -233,6 +234,46 @@ async def customer_page(call: Call) -> web.StreamResponse:
         found = CachedPage(found.body.replace(CSRF_SLOT.encode("ascii"), csrf.encode("ascii")),
                          found.content_type, found.status, found.headers)
     return found.response(request)
+
+
+async def evidence_download(call: Call) -> web.StreamResponse:
+    """``GET /customer/ID/evidence/MONTH.zip``: the month's evidence archive, made by the
+    same action as ``sla-monitor evidence export``, for this customer only (its session or
+    token, or an operator's; another customer's is answered as if it did not exist). A month
+    without a closed revision is a 404. Bounded: the route answers one download at a time
+    (another meanwhile: 429), built off the event loop."""
+    context = call.web
+    request = call.request
+    customer = call.path("customer")
+    month = call.path("month")
+    who = _who(call, customer)
+    if isinstance(who, web.Response):
+        return who
+    reader = _reader(context, customer)
+    if who == "anonymous":
+        return message(request, context, 401, N_("Please open your link"),
+                       N_("This page opens with the link your provider e-mails to your "
+                          "technical contact. Ask them for a new one if yours has expired."),
+                       reader=reader)
+    if who == "other" or customer not in context.settings.topology.customers:
+        return message(request, context, 404, N_("No such customer"),
+                       N_("There is no customer page at this address."))
+    not_found = (N_("No evidence for this month"),
+                 N_("Evidence archives exist for the months whose statement has been closed; "
+                    "your page lists them."))
+    if not _is_month(month):
+        return message(request, context, 404, *not_found, reader=reader)
+
+    async def export(db: Database) -> bytes:
+        return await export_month(db, context.settings, customer=customer, month=month)
+
+    try:
+        data = await off_loop(context.db, export)
+    except InputError:
+        return message(request, context, 404, *not_found, reader=reader)
+    return web.Response(body=data, content_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{customer}-{month}-evidence.zip"',
+        "Cache-Control": "no-store"})
 
 
 async def _customer(call: Call, customer: str, status: int = 200,

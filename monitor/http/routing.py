@@ -74,7 +74,7 @@ __all__ = [
 BODY_LIMIT = 64 * 1024  # a JSON request body
 
 Access = Literal["public", "read", "write", "customer_read", "customer_write"]
-Kind = Literal["json", "html", "text", "xml", "svg", "yaml", "form"]
+Kind = Literal["json", "html", "text", "xml", "svg", "yaml", "form", "zip"]
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
 RETRY_AFTER = 5  # seconds, for a route answered one at a time (a check takes a few)
 JSON_DEPTH_LIMIT = 64  # arrays and objects inside each other; no request needs more than 4

@@ -8,6 +8,7 @@
 ``/subscriptions/unsubscribe``                  the confirmation and one-click unsubscribe links
                                                 (:mod:`.subscriptions`)
 ``/customer/ID``                                a customer's page: signed link or token
+``/customer/ID/evidence/MONTH.zip``             a closed month's evidence archive (the same)
 ``/api/v1/...``                                 the JSON API over the actions (:mod:`.api`),
                                                 documented at ``/api/v1/openapi.json``
 ``/metrics``, ``/healthz``, ``/readyz``         Prometheus metrics, liveness, readiness
@@ -58,6 +59,7 @@ from monitor.http.pages import (
     claim_form,
     claim_page,
     customer_page,
+    evidence_download,
     incident_page,
     message,
     static_file,
@@ -163,6 +165,10 @@ ROUTES: tuple[Route, ...] = (
           "The claim form (R-C1): the session's cookie and CSRF token; 303 to the receipt",
           "public", "pages", produces="html", form=ClaimForm,
           answers={303: None, 401: str, 403: str, 413: str, 415: str, 422: str}),
+    Route("GET", "/customer/{customer}/evidence/{month}.zip", evidence_download,
+          "A closed month's evidence archive (as `sla-monitor evidence export`), for the "
+          "customer's session or token; one at a time", "public", "pages", produces="zip",
+          answers={200: str, 401: str, 404: str, 429: "Problem"}, one_at_a_time=True),
     Route("GET", "/customer/{customer}/claims/{claim_id}", claim_page,
           "A claim's receipt and state", "public", "pages", produces="html",
           answers={200: str, 401: str, 404: str}),

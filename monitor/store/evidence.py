@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Float, Integer, Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.errors import StoreError
@@ -50,7 +50,9 @@ __all__ = [
     "Break",
     "CheckResult",
     "Checkpoint",
+    "SignedRevision",
     "append",
+    "append_inserted",
     "canonical",
     "check",
     "checkpoints",
@@ -63,6 +65,7 @@ __all__ = [
     "link_hash",
     "record_checkpoint",
     "record_pruned",
+    "signed_revisions",
 ]
 
 ZERO_HASH = "0" * 64
@@ -276,6 +279,47 @@ async def append(tx: Tx, kind: str, table: str, ids: Sequence[int], *,
         raise StoreError(f"evidence: {table} row(s) {missing[:5]} to chain are not there")
     items = [(kind, table, str(i), _envelope(kind, table, str(i), facts[i])) for i in ordered]
     await _write(connection, at or dt.datetime.now(dt.UTC), items, (table, ordered))
+
+
+def _as_stored(column: Any, row: Mapping[str, Any]) -> Any:
+    """A column's value as reading the row back gives it (for its canonical form): a value
+    not given is the column's scalar default (else NULL), an int in a float column a float,
+    a float in an integer column an int; NULL stays NULL."""
+    if column.name in row:
+        value = row[column.name]
+    else:
+        default = column.default
+        value = default.arg if default is not None and default.is_scalar else None
+    if value is None:
+        return None
+    if isinstance(column.type, Float):
+        return float(value)
+    if isinstance(column.type, Integer) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
+async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
+                          rows: Sequence[Mapping[str, Any]], *,
+                          at: dt.datetime | None = None) -> None:
+    """Chain rows just inserted with ``ids`` (``INSERT ... RETURNING``, in the order of
+    ``rows``) from the values inserted, without reading them back: the same canonical form
+    as :func:`append` gives the row read back (the check compares them). Only for tables
+    whose rows hold their whole fact (no extras) and no server-side defaults."""
+    if not ids:
+        return
+    if table not in CHAINED or table == "maintenance_windows":
+        raise StoreError(f"evidence: table {table!r} is not chained from inserted values")
+    if len(ids) != len(rows):
+        raise StoreError(f"evidence: {len(ids)} ids for {len(rows)} {table} rows")
+    columns = [c for c in _table(table).columns if c.name != "id"]
+    items = []
+    for fact_id, row in sorted(zip(ids, rows, strict=True), key=lambda pair: pair[0]):
+        values = {"id": int(fact_id), **{c.name: _as_stored(c, row) for c in columns}}
+        fact = _fact(table, values)
+        items.append((kind, table, str(fact_id), _envelope(kind, table, str(fact_id), fact)))
+    await _write(await tx.connection(), at or dt.datetime.now(dt.UTC), items,
+                 (table, sorted(int(i) for i in ids)))
 
 
 async def record_pruned(tx: Tx, table: str, ids: Sequence[int], *,
@@ -568,3 +612,40 @@ async def revision_id(tx: Tx, calendar: str, month: str, revision: int) -> int |
         ReportRevision.calendar == calendar, ReportRevision.month == month,
         ReportRevision.revision == revision))
     return None if found is None else int(found)
+
+
+@dataclass(frozen=True)
+class SignedRevision:
+    """A closed month's latest report revision and the signed checkpoint frozen with it
+    (None: closed without a signing key)."""
+    month: str
+    revision: int
+    report: dict[str, Any]
+    checkpoint: Checkpoint | None
+
+
+async def signed_revisions(tx: Tx, calendar: str, *, limit: int) -> list[SignedRevision]:
+    """The latest revision of each of the ``limit`` newest closed months of ``calendar``,
+    newest first, each with its newest revision checkpoint."""
+    from monitor.store.models import ReportRevision
+
+    latest = (select(ReportRevision.month, func.max(ReportRevision.revision).label("number"))
+              .where(ReportRevision.calendar == calendar)
+              .group_by(ReportRevision.month).subquery())
+    rows = list(await tx.execute(
+        select(ReportRevision.id, ReportRevision.month, ReportRevision.revision,
+               ReportRevision.report)
+        .join(latest, (ReportRevision.month == latest.c.month)
+              & (ReportRevision.revision == latest.c.number))
+        .where(ReportRevision.calendar == calendar)
+        .order_by(ReportRevision.month.desc()).limit(limit)))
+    ids = [int(r.id) for r in rows]
+    signed: dict[int, Checkpoint] = {}
+    if ids:
+        for c in await tx.scalars(select(EvidenceCheckpoint)
+                                  .where(EvidenceCheckpoint.revision_id.in_(ids))
+                                  .order_by(EvidenceCheckpoint.seq, EvidenceCheckpoint.id)):
+            signed[int(c.revision_id or 0)] = Checkpoint(c.id, c.seq, c.hash, c.key_id, c.signature,
+                                                    c.signed_at, c.reason, c.revision_id)
+    return [SignedRevision(r.month, int(r.revision), r.report, signed.get(int(r.id)))
+            for r in rows]

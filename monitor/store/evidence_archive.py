@@ -19,7 +19,8 @@ from monitor.sla.report import MonthReport
 from monitor.store.db import Tx
 from monitor.store.evidence import GENESIS, content_digest, entries, link_hash
 
-__all__ = ["FORMAT", "ZERO", "Verification", "chain_lines", "statement_of", "verify_archive"]
+__all__ = ["FORMAT", "ZERO", "Verification", "chain_lines", "first_disclosed", "statement_of",
+           "verify_archive"]
 
 FORMAT = "sla-monitor-evidence/1"
 ZERO = "0" * 64
@@ -59,14 +60,30 @@ def _disclosed(table: str | None, fact: Mapping[str, Any], customer: str,
     return False
 
 
+async def first_disclosed(tx: Tx, *, customer: str, until: int, incidents: set[int],
+                          windows: set[int], revision_id: int) -> int | None:
+    """The seq of the first entry up to ``until`` that the archive shows in full (the
+    month's first fact; the genesis entry aside), or None."""
+    async for entry in entries(tx, until=until):
+        if entry.kind == GENESIS:
+            continue
+        fact = json.loads(entry.canonical).get("fact") or {}
+        if isinstance(fact, dict) and _disclosed(entry.fact_table, fact, customer, incidents,
+                                                 windows, revision_id):
+            return entry.seq
+    return None
+
+
 async def chain_lines(tx: Tx, *, customer: str, until: int, incidents: set[int],
-                      windows: set[int], revision_id: int) -> tuple[list[str], str, int | None]:
-    """The archive's ``chain.jsonl`` lines up to seq ``until``: the customer's facts in full,
-    everyone else's by digest; with the hash at the end and the revision's seq."""
+                      windows: set[int], revision_id: int,
+                      after: int = 0) -> tuple[list[str], str, int | None]:
+    """The archive's ``chain.jsonl`` lines from seq ``after + 1`` up to seq ``until``: the
+    customer's facts in full, everyone else's by digest; with the hash at the end and the
+    revision's seq."""
     lines: list[str] = []
     last_hash = ZERO
     revision_seq = None
-    async for entry in entries(tx, until=until):
+    async for entry in entries(tx, after=after, until=until):
         parsed = json.loads(entry.canonical)
         fact = parsed.get("fact") or {}
         if entry.fact_table == "report_revisions" and entry.fact_id == str(revision_id):
@@ -169,8 +186,14 @@ def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verifi
     found.customer, found.month = manifest["customer"], manifest["month"]
     found.revision = int(manifest["revision"]["number"])
     chain = manifest["chain"]
-    # 1. Every link, from the range's start to its head.
+    # 1. Every link, from the range's start to its head. A range that does not begin at the
+    # chain's first entry begins at a signed checkpoint: its signature is checked in step 2.
     previous, expected = chain["after_hash"], int(chain["after"]) + 1
+    start = manifest.get("start")
+    if int(chain["after"]) != 0 and (start is None or int(start["seq"]) != int(chain["after"])
+                                     or start["hash"] != previous):
+        raise _Mismatch(f"the chain begins after entry {chain['after']}, which is not a "
+                        "signed checkpoint of the archive")
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     facts_of: dict[str, list[dict[str, Any]]] = {}
     revision_fact: dict[str, Any] | None = None
@@ -211,6 +234,9 @@ def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verifi
     # 2. The signature of the head.
     checkpoint = manifest.get("checkpoint")
     if checkpoint is None:
+        if int(chain["after"]) != 0:
+            raise _Mismatch(f"the chain begins after entry {chain['after']} and its head is "
+                            "not signed")
         found.steps.append("signature: NONE (the provider configured no evidence.signing_key)")
     else:
         found.key_id = checkpoint["key_id"]
@@ -225,6 +251,14 @@ def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verifi
                             f"the keys given ({', '.join(sorted(trusted)) or 'none'})")
         if not verify_signature(public, checkpoint["signature"], found.head, previous):
             raise _Mismatch(f"the signature of the head by key {found.key_id} does not verify")
+        if start is not None and int(chain["after"]) != 0:
+            opener = trusted.get(start["key_id"])
+            if opener is None or not verify_signature(opener, start["signature"],
+                                                      int(start["seq"]), start["hash"]):
+                raise _Mismatch(f"the signature of the chain's start (entry {start['seq']}, "
+                                f"key {start['key_id']}) does not verify")
+            found.steps.append(f"start: entry {start['seq']} is a signed checkpoint (key "
+                               f"{start['key_id']}); the links before it are not the month's")
         found.signed = True
         found.steps.append(f"signature: valid, key {found.key_id}" + (
             "" if found.key_pinned else " (the archive's own copy of the key: compare it with "

@@ -1,7 +1,7 @@
 """What the pages show has changed or not: a few counts and highest ids that change with
 every write the public pages and the customer pages read (incidents and their updates,
 maintenance, unknown time, the daemon's runs, the probes' latest states, claims,
-tickets, the ledger, statements, the audit log of the operators' edits), read in one
+tickets, the ledger, statements, closed months' revisions and their signed checkpoints, the audit log of the operators' edits), read in one
 statement. Read-only.
 
 The pages' cache (:mod:`monitor.http.cache`) renders a page again only when this (or
@@ -24,6 +24,7 @@ from monitor.store.models import (
     CauseChange,
     Claim,
     DaemonSession,
+    EvidenceCheckpoint,
     Incident,
     IncidentUpdate,
     LedgerEntry,
@@ -31,6 +32,7 @@ from monitor.store.models import (
     MaintenanceWindow,
     Notification,
     ProbeRun,
+    ReportRevision,
     StatementSent,
     TicketEvent,
     UnknownInterval,
@@ -69,6 +71,9 @@ async def pages_version(tx: Tx, target_ids: Sequence[str]) -> tuple[object, ...]
         _scalar(func.max(TicketEvent.id)),
         _scalar(func.max(LedgerEntry.id)),
         _scalar(func.max(StatementSent.id)),
+        # A closed month's revision and its signed chain head (the customer page's evidence).
+        _scalar(func.max(ReportRevision.id)),
+        _scalar(func.max(EvidenceCheckpoint.id), EvidenceCheckpoint.revision_id.is_not(None)),
     ]
     found = tuple((await tx.execute(select(*parts))).one())
     if not target_ids:
