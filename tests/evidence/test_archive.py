@@ -174,6 +174,7 @@ EDITS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "change", "jsonl", "named"), EDITS,
                          ids=[f"{e[0]}:{e[1].__name__}" for e in EDITS])
 def test_an_edited_archive_names_the_first_difference(

@@ -49,6 +49,7 @@ async def test_every_fact_is_chained_and_the_chain_is_intact(db: Database) -> No
     assert result.facts >= 15
 
 
+@pytest.mark.slow
 async def test_a_fact_rolled_back_leaves_no_entry(db: Database) -> None:
     await write_history(db)
     before = len(await _entries(db))

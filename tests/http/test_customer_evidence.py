@@ -145,6 +145,7 @@ async def test_only_the_customer_gets_its_archive_and_only_for_a_closed_month(
     assert (await site.get("/customer/nobody/evidence/2026-02.zip", "write")).status == 404
 
 
+@pytest.mark.slow
 async def test_a_persian_page_shows_the_evidence_in_persian(site: Site) -> None:
     key = _signing(site, customer_languages={"bita": "fa"})
     await actions.close_month(site.db, site.settings, month="2026-02", now=NOW)

@@ -93,6 +93,7 @@ async def test_an_english_customer_of_a_persian_provider_reads_english(persian: 
     assert "Asia/Tehran (UTC+03:30; Gregorian" in page  # the English forms, unchanged
 
 
+@pytest.mark.slow
 async def test_claim_refusals_receipt_and_errors_in_persian(persian: Site) -> None:
     token = await _session(persian, "bita")
     now = dt.datetime.now(dt.UTC)

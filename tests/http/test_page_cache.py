@@ -90,6 +90,7 @@ async def test_a_probe_state_an_incident_and_an_update_each_change_the_page(
     assert len({body for body, _ in seen}) == len({tag for _, tag in seen}) == len(seen) == 4
 
 
+@pytest.mark.slow
 async def test_another_process_write_shows_after_the_recheck_interval(stopped: Site) -> None:
     site = stopped
     clock = [0.0]

@@ -112,6 +112,7 @@ async def test_a_statement_links_to_the_claim_form(db: Database, tmp_path: Path)
         assert (await site.get(f"{bad.path}?{bad.query}")).status == 401
 
 
+@pytest.mark.slow
 async def test_without_a_link_key_a_statement_says_to_reply(db: Database, tmp_path: Path) -> None:
     text = config_text(tmp_path).replace(f"  link_key_file: {tmp_path / 'link-key'}\n", "")
     plain = Settings.from_config(parse_config(text))

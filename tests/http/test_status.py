@@ -9,6 +9,8 @@ import datetime as dt
 import re
 from decimal import ROUND_DOWN, Decimal
 
+import pytest
+
 from monitor import actions
 from monitor.sla import month_containing
 from monitor.store import history, incidents, unknown
@@ -92,6 +94,7 @@ async def test_states_follow_incidents_maintenance_and_probes(site: Site) -> Non
     assert "2 of 3 unavailable" in page and "Panel upgrade" in page
 
 
+@pytest.mark.slow
 async def test_an_open_incident_with_its_timeline_and_this_months_availability(site: Site) -> None:
     await started(site, days=40)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)

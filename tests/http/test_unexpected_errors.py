@@ -49,6 +49,7 @@ async def failing() -> AsyncIterator[tuple[str, CollectorRegistry]]:
         await runner.cleanup()
 
 
+@pytest.mark.slow
 async def test_a_failing_handler_hit_200_times_logs_one_traceback(
         failing: tuple[str, CollectorRegistry], caplog: pytest.LogCaptureFixture) -> None:
     url, registry = failing

@@ -239,6 +239,7 @@ async def test_a_crashed_worker_and_a_new_one_deliver_exactly_once(
         await second_engine.dispose()
 
 
+@pytest.mark.slow
 async def test_a_lease_held_by_a_dead_worker_expires_and_an_accepted_message_is_never_resent(
     sessions: async_sessionmaker[AsyncSession],
     sink: SMTPSink,
