@@ -63,8 +63,14 @@ async def test_a_database_outage_is_one_line_down_and_one_line_back(
         down = [r for r in caplog.records if r.getMessage().startswith("database unavailable")]
         assert len(down) == 1, [r.getMessage() for r in down]
         assert down[0].levelno == logging.ERROR
-        assert down[0].error_class in ("ConnectionRefusedError", "InterfaceError",  # type: ignore[attr-defined]
-                                       "OperationalError", "ConnectionResetError")
+        # A connection refused, reset or closed: when the relay drops a query in flight,
+        # SQLAlchemy wraps asyncpg's "connection was closed in the middle of operation" as
+        # its generic DBAPIError (seen in CI once in a few runs).
+        closed_mid_query = (down[0].error_class == "DBAPIError"  # type: ignore[attr-defined]
+                            and "connection was closed" in down[0].getMessage())
+        assert closed_mid_query or down[0].error_class in (  # type: ignore[attr-defined]
+            "ConnectionRefusedError", "InterfaceError", "OperationalError",
+            "ConnectionResetError")
         assert down[0].error_class in down[0].getMessage()  # type: ignore[attr-defined]
         assert len(again) == 1
         took = float(re.findall(r"after ([0-9.]+) s", again[0].getMessage())[0])
