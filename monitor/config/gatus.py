@@ -37,9 +37,9 @@ import urllib.parse
 from typing import Any
 
 from monitor.config.imported import (
-    PLACEHOLDER_EMAIL,
     Converted,
     Unmapped,
+    draft_customer,
     host_server,
     slug,
     within_detection_duty,
@@ -217,21 +217,12 @@ def convert(data: Any) -> Converted:
     customers = []
     customer_ids: set[str] = set()
     for group, members in groups.items():
-        ident = slug(group, customer_ids)
-        domains = sorted({host for _, host in members if "." in host})
-        if not domains:
+        customer = draft_customer(group, "group", members, customer_ids, converted)
+        if customer is None:
             converted.unmapped.append(Unmapped(f"group {group!r}", group, "no host name of its "
                                                "endpoints is a domain: no draft customer"))
-            continue
-        customers.append({
-            "id": ident, "name": group,
-            "contacts": {"technical": {"email": PLACEHOLDER_EMAIL.format(id=ident)}},
-            "fee": {"amount": 0, "currency": "EUR"},
-            "services": [service for service, _ in members],
-            "sites": [{"domain": domain} for domain in domains],
-        })
-        converted.notes.append(f"customer {ident} (group {group!r}): a draft; its contact "
-                               "and fee are placeholders to fill in")
+        else:
+            customers.append(customer)
     operators = _alerting(data.get("alerting") or {}, converted)
     document: dict[str, Any] = {}
     if operators:

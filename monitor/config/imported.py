@@ -12,8 +12,8 @@ from typing import Any
 from monitor.config.durations import parse_duration
 from monitor.present.formats import format_duration
 
-__all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "host_server", "slug",
-           "within_detection_duty"]
+__all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "draft_customer", "host_server",
+           "slug", "within_detection_duty"]
 
 PLACEHOLDER_EMAIL = "contact@{id}.example.invalid"
 DETECTION_DEADLINE = 15 * 60  # D-1, the policy's default
@@ -85,3 +85,24 @@ def host_server(servers: dict[str, dict[str, Any]], host: str, port: int,
                          "probe": {"type": "tcp", "host": host, "port": port,
                                    **{k: probe[k] for k in ("interval", "timeout")}}}
     return str(servers[host]["id"])
+
+
+def draft_customer(name: str, origin: str, members: list[tuple[str, str]], taken: set[str],
+                   converted: Converted) -> dict[str, Any] | None:
+    """A draft customer named ``name`` (a Gatus group, a Kuma group or tag: ``origin``)
+    owning ``members`` (project id, host): its sites the hosts that are domains; its contact
+    and fee placeholders, said in the notes. None when no member is a project on a domain
+    (the caller says why)."""
+    domains = sorted({host for _, host in members if "." in host})
+    if not members or not domains:
+        return None
+    ident = slug(name, taken)
+    converted.notes.append(f"customer {ident} ({origin} {name!r}): a draft; its contact "
+                           "and fee are placeholders to fill in")
+    return {
+        "id": ident, "name": name,
+        "contacts": {"technical": {"email": PLACEHOLDER_EMAIL.format(id=ident)}},
+        "fee": {"amount": 0, "currency": "EUR"},
+        "services": [service for service, _ in members],
+        "sites": [{"domain": domain} for domain in domains],
+    }

@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config.imported import (
-    PLACEHOLDER_EMAIL,
     Converted,
     Unmapped,
+    draft_customer,
     host_server,
     slug,
     within_detection_duty,
@@ -294,22 +294,13 @@ def _customers(data: KumaData, members: dict[int, tuple[str, str]],
     taken: set[str] = set()
     for name, monitor_ids in owners.items():
         mapped = [members[m] for m in monitor_ids if m in members]
-        domains = sorted({host for _, host in mapped if "." in host})
-        if not mapped or not domains:
+        customer = draft_customer(name, origin, mapped, taken, converted)
+        if customer is None:
             converted.unmapped.append(Unmapped(f"{origin} {name!r}", name, "none of its "
                                                "monitors is a project on a domain: no draft "
                                                "customer"))
-            continue
-        ident = slug(name, taken)
-        customers.append({
-            "id": ident, "name": name,
-            "contacts": {"technical": {"email": PLACEHOLDER_EMAIL.format(id=ident)}},
-            "fee": {"amount": 0, "currency": "EUR"},
-            "services": [service for service, _ in mapped],
-            "sites": [{"domain": domain} for domain in domains],
-        })
-        converted.notes.append(f"customer {ident} ({origin} {name!r}): a draft; its contact "
-                               "and fee are placeholders to fill in")
+        else:
+            customers.append(customer)
     return customers
 
 
