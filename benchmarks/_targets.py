@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import os
 import pwd
+import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -303,3 +306,35 @@ def _serve_aiohttp(port: int) -> None:
 
 if __name__ == "__main__":
     _serve_aiohttp(int(sys.argv[1]))
+
+
+def own_cpu(children: bool = False) -> float:
+    """This process's CPU-seconds (and its waited-for children's, with ``children``)."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    total = used.ru_utime + used.ru_stime
+    if children:
+        waited = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total += waited.ru_utime + waited.ru_stime
+    return total
+
+
+def timed(what: Callable[[], object], repeat: int, *, children: bool = False
+          ) -> dict[str, float]:
+    """``what()`` run ``repeat`` times: the median wall time and CPU (this process, and its
+    children with ``children``), the rest of the machine's busy time over the same interval
+    (others) and steal, in seconds; and the longest wall time."""
+    walls, cpus, others, steals = [], [], [], []
+    for _ in range(repeat):
+        busy0, steal0 = machine_cpu()
+        own0 = own_cpu(children)
+        start = time.perf_counter()
+        what()
+        walls.append(time.perf_counter() - start)
+        own = own_cpu(children) - own0
+        busy, steal = machine_cpu()
+        cpus.append(own)
+        others.append(max(0.0, busy - busy0 - own))
+        steals.append(steal - steal0)
+    return {"wall_s": statistics.median(walls), "max_wall_s": max(walls),
+            "cpu_s": statistics.median(cpus), "others_cpu_s": statistics.median(others),
+            "steal_s": statistics.median(steals)}

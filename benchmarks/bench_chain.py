@@ -16,8 +16,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _targets import machine_cpu
+from _targets import timed
 from sqlalchemy import insert
 
 from monitor.store import Database, create_engine, history
@@ -74,28 +72,6 @@ async def _write(directory: Path, count: int, flushes: int,
             await how(tx, batch)
     await engine.dispose()
     path.unlink()
-
-
-def _own_cpu() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime
-
-
-def timed(what: Callable[[], None], repeat: int) -> dict[str, float]:
-    walls, cpus, others, steals = [], [], [], []
-    for _ in range(repeat):
-        busy0, steal0 = machine_cpu()
-        own0 = _own_cpu()
-        start = time.perf_counter()
-        what()
-        walls.append(time.perf_counter() - start)
-        own = _own_cpu() - own0
-        busy, steal = machine_cpu()
-        cpus.append(own)
-        others.append(max(0.0, busy - busy0 - own))
-        steals.append(steal - steal0)
-    return {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus),
-            "others_cpu_s": statistics.median(others), "steal_s": statistics.median(steals)}
 
 
 def main() -> int:
