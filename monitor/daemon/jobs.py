@@ -106,6 +106,7 @@ class Jobs:
         self.scheduler = scheduler or AsyncIOScheduler(timezone=dt.UTC)
         self.table: dict[str, Job] = {}
         self._running: set[asyncio.Task[Any]] = set()
+        self._stopping = False
 
     # --- one run -------------------------------------------------------------------------------
 
@@ -173,6 +174,12 @@ class Jobs:
                 self._running.add(task)
             try:
                 await self.run(self.table.get(job.id, job))
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                # A run still going when the stop's grace ran out is cancelled by the
+                # scheduler's shutdown: said once, not a traceback (SIGTERM stops cleanly).
+                log.warning("job cut short by the stop", extra={"job": job.id})
             finally:
                 if task is not None:
                     self._running.discard(task)
@@ -205,6 +212,7 @@ class Jobs:
         cancelled, before the scheduler goes."""
         if not self.scheduler.running:
             return
+        self._stopping = True
         self.scheduler.pause()
         if self._running:
             await asyncio.wait(set(self._running), timeout=grace)

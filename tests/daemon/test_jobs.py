@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.config import Settings, parse_config
@@ -89,3 +90,24 @@ async def test_the_scheduler_runs_the_table_and_a_reload_reschedules_it() -> Non
     finally:
         await jobs.stop(grace=1.0)
     assert not jobs.running
+
+
+async def test_a_run_cut_short_by_the_stop_is_one_line_not_a_traceback(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A heartbeat whose database write was still going when the stop's grace ran out was
+    # cancelled by the scheduler's shutdown, and APScheduler logged "Job ... raised an
+    # exception" with a CancelledError traceback (seen on a SIGTERM in the sandbox test).
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    jobs = Jobs(lambda settings: [Job("heartbeat", 3600.0, False, slow, at_start=True)])
+    jobs.start(SETTINGS)
+    await asyncio.wait_for(started.wait(), 5)
+    await jobs.stop(grace=0.1)
+    await asyncio.sleep(0.05)  # the cancelled run ends on the loop's next turns
+    assert not [r for r in caplog.records if r.exc_info or "raised an exception" in r.getMessage()]
+    assert [r.getMessage() for r in caplog.records
+            if r.name == "monitor.daemon.jobs"] == ["job cut short by the stop"]
