@@ -39,6 +39,7 @@ from typing import Any
 from monitor.config.imported import (
     Converted,
     Unmapped,
+    assemble,
     draft_customer,
     host_server,
     slug,
@@ -224,13 +225,4 @@ def convert(data: Any) -> Converted:
         else:
             customers.append(customer)
     operators = _alerting(data.get("alerting") or {}, converted)
-    document: dict[str, Any] = {}
-    if operators:
-        document["provider"] = {"operators": operators}
-    document["servers"] = list(servers.values())
-    document["services"] = services
-    document["customers"] = customers
-    converted.document = document
-    converted.servers, converted.projects = len(servers), len(services)
-    converted.customers = len(customers)
-    return converted
+    return assemble(converted, operators, list(servers.values()), services, customers)

@@ -12,8 +12,8 @@ from typing import Any
 from monitor.config.durations import parse_duration
 from monitor.present.formats import format_duration
 
-__all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "draft_customer", "host_server",
-           "slug", "within_detection_duty"]
+__all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "assemble", "draft_customer",
+           "host_server", "slug", "within_detection_duty"]
 
 PLACEHOLDER_EMAIL = "contact@{id}.example.invalid"
 DETECTION_DEADLINE = 15 * 60  # D-1, the policy's default
@@ -106,3 +106,18 @@ def draft_customer(name: str, origin: str, members: list[tuple[str, str]], taken
         "services": [service for service, _ in members],
         "sites": [{"domain": domain} for domain in domains],
     }
+
+
+def assemble(converted: Converted, operators: list[str], servers: list[dict[str, Any]],
+             services: list[dict[str, Any]], customers: list[dict[str, Any]]) -> Converted:
+    """The configuration document of an import, and its counts for the report."""
+    document: dict[str, Any] = {}
+    if operators:
+        document["provider"] = {"operators": operators}
+    document["servers"] = servers
+    document["services"] = services
+    document["customers"] = customers
+    converted.document = document
+    converted.servers, converted.projects = len(servers), len(services)
+    converted.customers = len(customers)
+    return converted

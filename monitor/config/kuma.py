@@ -46,6 +46,7 @@ from typing import Any
 from monitor.config.imported import (
     Converted,
     Unmapped,
+    assemble,
     draft_customer,
     host_server,
     slug,
@@ -334,15 +335,7 @@ def convert(data: KumaData) -> Converted:
     for window in windows(data, converted):
         converted.notes.append(f"maintenance {window.title!r} ({window.start:%Y-%m-%d %H:%M} "
                                f"to {window.end:%Y-%m-%d %H:%M} UTC): recorded by --history")
-    document: dict[str, Any] = {}
-    if operators:
-        document["provider"] = {"operators": operators}
-    document["servers"] = list(servers.values())
-    document["services"] = services
-    document["customers"] = customers
-    converted.document = document
-    converted.servers, converted.projects = len(servers), len(services)
-    converted.customers = len(customers)
+    assemble(converted, operators, list(servers.values()), services, customers)
     converted.origins = {monitor: service for monitor, (service, _) in members.items()}
     return converted
 
