@@ -120,17 +120,21 @@ class DaemonProcess:
         log: Path,
         args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        prefix: Sequence[str] = (),
     ) -> None:
         self.config = config
         self.log = log
         self.args = list(args)  # after ``run``, e.g. ("--log-level", "DEBUG")
         self.env = dict(env) if env is not None else None  # the environment, whole
+        # Before the command, e.g. ("ip", "netns", "exec", NAME): a program that execs it,
+        # so that the process signalled is still the daemon.
+        self.prefix = list(prefix)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self._log_file = self.log.open("ab")
         self.process = subprocess.Popen(
-            [*sla_monitor_command(), "-c", str(self.config), "run", *self.args],
+            [*self.prefix, *sla_monitor_command(), "-c", str(self.config), "run", *self.args],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             cwd=self.config.parent,

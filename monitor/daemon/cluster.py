@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: What a stale node may try to write, each refused in the database and counted.
 FENCED_KINDS = ("history", "vote", "leader")
+#: Seconds between two "write fenced" lines of a node (each fenced write is counted).
+FENCED_SAID_EVERY = 60.0
 
 
 @dataclass
@@ -151,6 +153,8 @@ class Cluster:
         self.blocked_since: float | None = None  # steady clock; None: not blocked
         self.blocked = 0
         self.metrics = ClusterMetrics(registry, self.node, self.vantage)
+        self._fenced_said_at = -FENCED_SAID_EVERY  # steady clock of the last line said
+        self._fenced_unsaid = 0  # fenced votes since that line
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -391,9 +395,15 @@ class Cluster:
         ):
             return epoch
         self.metrics.fenced.labels("vote").inc()
-        log.warning("write fenced: this node no longer holds the target's lease",
-                    extra={"node": self.node, "target": target_id, "what": what,
-                           "epoch": epoch})
+        # Said at most once a minute (a node back from a partition has a vote fenced for
+        # each of its targets); the metric counts every one.
+        self._fenced_unsaid += 1
+        now = self._monotonic()
+        if now - self._fenced_said_at >= FENCED_SAID_EVERY:
+            log.warning("write fenced: this node no longer holds the target's lease",
+                        extra={"node": self.node, "target": target_id, "what": what,
+                               "epoch": epoch, "fenced": self._fenced_unsaid})
+            self._fenced_said_at, self._fenced_unsaid = now, 0
         return None
 
     async def still_leading(self) -> bool:

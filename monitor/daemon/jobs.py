@@ -8,7 +8,11 @@ alone, always), and a failing check skips the run (exactly once, never twice); i
 cluster each of its write transactions checks the leader lease again (``guard``,
 :func:`monitor.store.guarded`), so a leader that lost its lease mid-run writes nothing more. Each run's
 lateness is measured (``sla_monitor_periodic_job_lateness_seconds``); at stop, a run in
-progress (a flush inside its COMMIT) is waited for, never cancelled.
+progress (a flush inside its COMMIT) is waited for, never cancelled. A run longer than its
+period (a heartbeat waiting for a database that is away) is said twice, when the first
+run is skipped for it and when it ends with how many were skipped, in place of
+APScheduler's warning at every skipped tick; and at most once a minute per job (while the
+database is away every run overruns, each a second or so, and the store says the outage).
 
 A reload is ``prepare(settings) -> JobsPlan`` then ``apply(plan)``: jobs whose period
 changed are rescheduled, new ones added, dropped ones removed, and the jobs marked
@@ -35,6 +39,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -49,6 +54,19 @@ log = logging.getLogger(__name__)
 
 #: Whether this daemon runs a leader-only job now (monitor.daemon.ownership).
 LeaderCheck = Callable[[], Awaitable[bool]]
+
+
+class _SkippedTicks(logging.Filter):
+    """Drops APScheduler's "skipped: maximum number of running instances reached", logged
+    at every tick a run overruns: :class:`Jobs` says it once and counts the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in record.getMessage()
+
+
+SKIPPED_TICKS = _SkippedTicks()
+#: Seconds between two "job still running after its period" lines of one job.
+OVERRUN_SAID_EVERY = 60.0
 
 
 async def always() -> bool:
@@ -107,6 +125,12 @@ class Jobs:
         self.table: dict[str, Job] = {}
         self._running: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        # job id -> runs skipped because its run in progress overran its period
+        self._overrun: dict[str, int] = {}
+        self._overrun_said: dict[str, float] = {}  # job id -> when last said (monotonic)
+        self._overrun_saying: set[str] = set()  # jobs whose overrun in progress was said
+        self.scheduler.add_listener(self._skipped_tick, EVENT_JOB_MAX_INSTANCES)
+        logging.getLogger("apscheduler.scheduler").addFilter(SKIPPED_TICKS)  # once: a set
 
     # --- one run -------------------------------------------------------------------------------
 
@@ -169,6 +193,7 @@ class Jobs:
                     max(0.0, now - previous[0] - job.every)
                 )
             previous[:] = [now]
+            self._overrun.pop(job.id, None)
             task = asyncio.current_task()
             if task is not None:
                 self._running.add(task)
@@ -183,6 +208,12 @@ class Jobs:
             finally:
                 if task is not None:
                     self._running.discard(task)
+                skipped = self._overrun.pop(job.id, 0)
+                if job.id in self._overrun_saying:
+                    self._overrun_saying.discard(job.id)
+                    log.info("job ended after overrunning its period", extra={
+                        "job": job.id, "skipped": skipped,
+                        "seconds": round(time.monotonic() - now, 3)})
 
         self.scheduler.add_job(
             run,
@@ -194,6 +225,17 @@ class Jobs:
             replace_existing=True,
             **({"next_run_time": first} if first is not None else {}),
         )
+
+    def _skipped_tick(self, event: JobSubmissionEvent) -> None:
+        skipped = self._overrun.get(event.job_id, 0) + 1
+        self._overrun[event.job_id] = skipped
+        now = time.monotonic()
+        if skipped == 1 and now - self._overrun_said.get(event.job_id, -OVERRUN_SAID_EVERY) \
+                >= OVERRUN_SAID_EVERY:
+            self._overrun_said[event.job_id] = now
+            self._overrun_saying.add(event.job_id)
+            log.warning("job still running after its period: its next runs are skipped "
+                        "until it ends", extra={"job": event.job_id})
 
     def due_now(self) -> None:
         """Every job due now, then every period from there (after a wall-clock step:

@@ -62,6 +62,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from monitor.errors import ConfigError, ConfigIssue, Fenced, StoreError, StoreLocationError
 from monitor.redact import redact
@@ -333,6 +334,15 @@ def _error_line(exc: BaseException) -> str:
 
 
 _FROM_DATABASE = "_sla_monitor_database_unavailable"
+#: In a session's ``info`` once its transaction has a connection (SQLAlchemy's
+#: ``after_begin``): only then did the database answer anything.
+_REACHED = "sla_monitor_reached"
+
+
+@event.listens_for(Session, "after_begin")
+def _reached(session: Session, transaction: Any, connection: Any) -> None:
+    session.info[_REACHED] = True
+
 _AVAILABILITY: dict[str, Availability] = {}
 _AVAILABILITY_LOCK = threading.Lock()
 
@@ -494,6 +504,7 @@ class Database:
         if joined is not None:
             yield joined
             return
+        reached = False
         try:
             async with self._sessions() as session, session.begin():
                 token = self._current.set((asyncio.current_task(), session))
@@ -504,13 +515,15 @@ class Database:
                     yield session
                 finally:
                     self._current.reset(token)
+                    reached = _REACHED in session.sync_session.info
         except BaseException as exc:
             self._failed(exc)
             raise
         finally:
             # Counted even when it failed: a commit may have happened before the error.
             _WRITES[self._where] = _WRITES.get(self._where, 0) + 1
-        self.availability.answered()
+        if reached:  # one with nothing to write asked for no connection: no answer
+            self.availability.answered()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:

@@ -94,17 +94,19 @@ def _gzip_bomb_body() -> bytes:
 
 
 class TargetServer:
-    """An HTTP(S) target on 127.0.0.1 whose behaviour a test switches at runtime."""
+    """An HTTP(S) target on 127.0.0.1 (or ``host``, another local address) whose behaviour
+    a test switches at runtime."""
 
     def __init__(
         self,
         *,
+        host: str = "127.0.0.1",
         tls: TLSMode | None = None,
         ca: trustme.CA | None = None,
         drip_interval: float = 0.5,
         first_byte_delay: float = 30.0,
     ) -> None:
-        self.host = "127.0.0.1"
+        self.host = host
         self.tls = tls
         self.drip_interval = drip_interval
         self.first_byte_delay = first_byte_delay

@@ -4,6 +4,7 @@ daemon built; the leader check in one place; a reload reschedules from the same 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -111,3 +112,50 @@ async def test_a_run_cut_short_by_the_stop_is_one_line_not_a_traceback(
     assert not [r for r in caplog.records if r.exc_info or "raised an exception" in r.getMessage()]
     assert [r.getMessage() for r in caplog.records
             if r.name == "monitor.daemon.jobs"] == ["job cut short by the stop"]
+
+
+async def test_a_run_longer_than_its_period_is_said_once_not_at_every_tick(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # With the database cut off, a heartbeat (every 0.2 s in the partition test) waited for
+    # its connection for seconds, and APScheduler logged "skipped: maximum number of running
+    # instances reached" at every tick: 49 lines in 6 s from one node. One line when a job
+    # overruns, one when it ends with how many runs it skipped.
+    caplog.set_level(logging.INFO, logger="monitor.daemon.jobs")
+    # And at most once a minute: while the database is away every run overruns.
+    release = asyncio.Event()
+    started = asyncio.Event()
+    runs = 0
+
+    async def stuck() -> None:
+        nonlocal runs
+        runs += 1
+        started.set()
+        if runs <= 2:
+            await release.wait()
+
+    jobs = Jobs(lambda settings: [Job("heartbeat", 0.05, False, stuck, at_start=True)])
+    jobs.start(SETTINGS)
+    try:
+        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.sleep(0.5)  # about ten periods
+        release.set()
+        release = asyncio.Event()
+        await eventually(lambda: _true(runs == 2), within=5)
+        await asyncio.sleep(0.3)  # the second run overruns too
+        release.set()
+        await eventually(lambda: _true(runs >= 3), within=5)
+    finally:
+        await jobs.stop(grace=1)
+    said = [r for r in caplog.records if "running instances" in r.getMessage()
+            or r.name == "monitor.daemon.jobs"]
+    assert [r.getMessage() for r in said] == [
+        "job still running after its period: its next runs are skipped until it ends",
+        "job ended after overrunning its period"]
+    ended = said[1]
+    assert ended.job == "heartbeat"  # type: ignore[attr-defined]
+    assert ended.skipped >= 5  # type: ignore[attr-defined]
+    assert ended.seconds >= 0.5  # type: ignore[attr-defined]
+
+
+async def _true(value: bool) -> bool:
+    return value

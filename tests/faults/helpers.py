@@ -138,7 +138,9 @@ class PrivatePostgres:
     restarting it never touches the shared server other tests use. As root it runs as the
     ``postgres`` user, as ``.ci/run`` does."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, listen: str = "127.0.0.1", clients: str = "") -> None:
+        """``listen``: the address it listens on; ``clients``: a network (CIDR) whose hosts
+        may connect too (trusted), besides this host's own addresses."""
         binaries = _pg_bin()
         if binaries is None:
             if os.environ.get("CI"):
@@ -147,6 +149,8 @@ class PrivatePostgres:
         self.bin = binaries
         self.directory = directory
         self.data = directory / "data"
+        self.listen = listen
+        self.clients = clients
         self.port = free_port()
         self.started = False
 
@@ -162,9 +166,12 @@ class PrivatePostgres:
         done = self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-U",
                                  "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
         assert done.returncode == 0, done.stderr
+        if self.clients:
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.clients} trust\n")
 
     def start(self) -> None:
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} "
+        options = (f"-c listen_addresses={self.listen} -p {self.port} -k {self.directory} "
                    "-c fsync=off")
         done = self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l",
                                  str(self.directory / "postgres.log"), "-o", options, "start")
@@ -179,7 +186,7 @@ class PrivatePostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql+asyncpg://postgres@{self.listen}:{self.port}/postgres"
 
 
 class TcpProxy:
