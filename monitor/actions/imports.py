@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import yaml
@@ -21,7 +22,9 @@ from monitor.config.gatus import convert
 from monitor.config.imported import Converted, Unmapped
 from monitor.config.loader import read_yaml
 from monitor.errors import ConfigError, ConfigIssue
-from monitor.store import audit, incidents
+from monitor.sla.coverage import unprobed
+from monitor.sla.intervals import Interval
+from monitor.store import audit, incidents, unknown
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -127,6 +130,12 @@ class HistoryImported:
     incidents_already: int = 0
     windows: int = 0
     windows_already: int = 0
+    #: Kuma's watch as coverage (R-M3): its span (first to last heartbeat) and the
+    #: seconds of each service's own gaps recorded as that service's unknown time.
+    watched_from: dt.datetime | None = None
+    watched_until: dt.datetime | None = None
+    unwatched_seconds: dict[str, int] = field(default_factory=dict)
+    coverage_already: bool = False
     unmapped: list[Unmapped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -136,9 +145,10 @@ async def import_uptime_kuma_history(db: Database, settings: Settings, path: str
     """Kuma's heartbeats as incidents (source ``imported``, R-M1: from the first DOWN to
     the first UP after it) of the services the imported configuration has, and its single
     maintenance windows as maintenance windows (as ``maintenance add`` records them).
-    Nothing is recorded before a monitor's first heartbeat. Run again, it adds nothing:
-    an imported incident is known by its service and start, a window by its services,
-    start, end and reason."""
+    Nothing is recorded before a monitor's first heartbeat. Kuma's watch counts as watched
+    time (:func:`_kuma_watch`). Run again, it adds nothing: an imported incident is known
+    by its service and start, a window by its services, start, end and reason, the watch
+    by its span."""
     try:
         with closing(kuma.connect(path)) as connection:
             data = kuma.read_kuma(connection)
@@ -181,6 +191,7 @@ async def import_uptime_kuma_history(db: Database, settings: Settings, path: str
                                    object_type="incident", object_id=incident_id,
                                    detail={"service": service, "source": "uptime-kuma"})
                 done.incidents += 1
+    await _kuma_watch(db, settings, done, services, beats, data)
     for window in kuma.windows(data, converted=None):
         covered = sorted({services[m] for m in window.monitors if m in services})
         where = f"maintenance {window.title!r}"
@@ -198,3 +209,55 @@ async def import_uptime_kuma_history(db: Database, settings: Settings, path: str
                               end=window.end, reason=reason, actor=actor, now=now)
         done.windows += 1
     return done
+
+
+#: How the daemon's sessions table names the run that stands for Kuma's watch.
+KUMA_WATCH = "uptime-kuma"
+
+
+async def _kuma_watch(db: Database, settings: Settings, done: HistoryImported,
+                      services: dict[int, str], beats: dict[int, list[tuple[dt.datetime, int]]],
+                      data: kuma.KumaData) -> None:
+    """Kuma's watch as coverage (R-M3): the span from the first to the last heartbeat of
+    the imported monitors is recorded as one run of the monitor (a session, stopped
+    cleanly at the last heartbeat: from then on, until the daemon runs, nobody watched);
+    inside it, each service's stretches without a heartbeat are its own unknown time,
+    by the rule the daemon's probes follow (:func:`monitor.sla.coverage.unprobed`: longer
+    than ``monitor.unknown_after`` after one interval). A server the import made for a
+    host without a Kuma monitor of its own has no heartbeats: it counts as watched with
+    the span. Known by its span: run again, nothing is added."""
+    every = [at for monitor in services for at, _ in beats[monitor]]
+    if not every:
+        return
+    span = Interval(min(every), max(every))
+    done.watched_from, done.watched_until = span.start, span.end
+    tolerance = settings.config.monitor.unknown_after
+    intervals = data.intervals()
+    gaps: dict[str, list[Interval]] = {}
+    for monitor, service in services.items():
+        times = [at for at, _ in beats[monitor]]
+        interval = intervals.get(monitor, float(kuma.KUMA_INTERVAL))
+        found: list[Interval] = []
+        if not times:
+            found.append(span)
+        else:
+            found += [Interval(span.start, times[0])] if times[0] > span.start else []
+            found += [gap for last, probed in pairwise(times)
+                      if (gap := unprobed(last, probed, interval, tolerance)) is not None]
+            tail = unprobed(times[-1], span.end, interval, tolerance)
+            found += [tail] if tail is not None else []
+        gaps[service] = found
+    async with db.transaction() as tx:
+        if await unknown.session_at(tx, hostname=KUMA_WATCH, started_at=span.start):
+            done.coverage_already = True
+            return
+        session = await unknown.add_session(tx, started_at=span.start, hostname=KUMA_WATCH,
+                                            pid=0, version="import")
+        await unknown.beat(tx, session, span.end, stopped=True)
+        for service, found in gaps.items():
+            for gap in found:
+                await unknown.add_unknown(
+                    tx, start=gap.start, end=gap.end, reason="not_probed",
+                    detail="no Uptime Kuma heartbeat (imported)", target_id=service)
+            done.unwatched_seconds[service] = int(sum(
+                (gap.end - gap.start).total_seconds() for gap in found))

@@ -28,6 +28,8 @@ from monitor.cli.common import (
 )
 from monitor.config.imported import Unmapped
 from monitor.errors import ConfigError, UsageError
+from monitor.present import format_duration
+from monitor.sla.report import iso_utc
 
 
 def _read(path: str, limit: int = 64 * 1024 * 1024) -> bytes:
@@ -85,6 +87,13 @@ async def _kuma_history(run: Run) -> int:
     print(f"{done.source}: {done.incidents} incidents recorded ({done.incidents_already} "
           f"already there), {done.windows} maintenance windows ({done.windows_already} "
           "already there)")
+    if done.watched_from is not None and done.watched_until is not None:
+        gaps = sum(done.unwatched_seconds.values())
+        print(f"watched by Uptime Kuma from {iso_utc(done.watched_from)} to "
+              f"{iso_utc(done.watched_until)}"
+              + (" (recorded before)" if done.coverage_already else
+                 f"; {len(done.unwatched_seconds)} services, "
+                 f"{format_duration(gaps)} without a heartbeat in all (unknown time)"))
     _items(done.notes, done.unmapped)
     return 0
 

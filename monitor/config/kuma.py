@@ -93,6 +93,10 @@ class KumaData:
         """Each monitor's name in Kuma, by its id."""
         return {int(m["id"]): str(m.get("name")) for m in self.monitors}
 
+    def intervals(self) -> dict[int, float]:
+        """Each monitor's interval in seconds (Kuma's default where it has none), by its id."""
+        return {int(m["id"]): float(m.get("interval") or KUMA_INTERVAL) for m in self.monitors}
+
 
 def connect(path: str) -> sqlite3.Connection:
     """Kuma's database, read-only (nothing is written to it, not even a journal)."""

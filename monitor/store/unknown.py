@@ -21,6 +21,7 @@ __all__ = [
     "first_session_start",
     "last_beat",
     "scoped_touching",
+    "session_at",
     "sessions_touching",
     "touching",
 ]
@@ -45,6 +46,14 @@ async def add_session(
         )
     )
     return inserted_id(result)
+
+
+async def session_at(tx: Tx, *, hostname: str, started_at: dt.datetime) -> bool:
+    """Whether a run of ``hostname`` that started at ``started_at`` is recorded (an
+    imported watch, known by its span)."""
+    found = await tx.scalar(select(DaemonSession.id).where(
+        DaemonSession.hostname == hostname, DaemonSession.started_at == started_at).limit(1))
+    return found is not None
 
 
 async def beat(tx: Tx, session_id: int, at: dt.datetime, *, stopped: bool = False) -> None:

@@ -5,6 +5,7 @@ was not mapped."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -226,3 +227,56 @@ def test_history_writes_no_configuration(
                  "-o", str(tmp_path / "out.yaml")]) == 2
     assert "-o: not with --history" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_the_time_kuma_watched_is_watched_time_and_its_gaps_unknown(
+        tmp_path: Path, db_url: str, schema_at_head: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """R-M3 with an imported history: Kuma watched ACME's three monitors for one day, so
+    that day is watched time; a stretch without a heartbeat of one of them is that
+    service's unknown time, as for the daemon's own probes; the rest of the month nobody
+    watched. Worked out by hand below."""
+    kuma_db = kuma_database(tmp_path / "kuma.db")
+    db = sqlite3.connect(kuma_db)
+    day = dt.datetime(2026, 11, 10)
+
+    def every(seconds: int, skip: tuple[dt.datetime, dt.datetime] | None = None
+              ) -> list[tuple[str, int]]:
+        found = []
+        at = day
+        while at <= day + dt.timedelta(days=1):
+            if skip is None or not skip[0] < at < skip[1]:
+                found.append((at.strftime("%Y-%m-%d %H:%M:%S"), 1))
+            at += dt.timedelta(seconds=seconds)
+        return found
+
+    gap = (day + dt.timedelta(hours=6), day + dt.timedelta(hours=7))
+    beats(db, 2, *every(60, skip=gap))  # ACME shop, interval 60 s: nothing 06:00-07:00
+    beats(db, 3, *every(30))  # ACME API, interval 30 s
+    beats(db, 4, *every(60))  # ACME db (its host's server), interval 60 s
+    db.commit()
+    db.close()
+    config = tmp_path / "config.yaml"
+    assert main(["import", "uptime-kuma", str(kuma_db), "-o", str(config)]) == 0
+    config.write_text(config.read_text() + f"storage: {{url: '{db_url}'}}\n")
+    assert main(["-c", str(config), "db", "upgrade"]) == 0
+    history = ["-c", str(config), "import", "uptime-kuma", str(kuma_db), "--history",
+               "--format", "json"]
+    capsys.readouterr()
+    assert main(history) == 0
+    done = json.loads(capsys.readouterr().out)
+    # The shop's gap (R-M3 per target, monitor.unknown_after 60 s): its last heartbeat at
+    # 06:00 covers it until 06:01 (one interval); unknown from then to 07:00: 59 min.
+    shop_gap = 59 * 60
+    assert done["unwatched_seconds"]["acme-shop"] == shop_gap
+    assert done["unwatched_seconds"]["acme-api"] == 0
+    assert main(history) == 0  # run again: the watch is known by its span
+    assert json.loads(capsys.readouterr().out)["coverage_already"] is True
+    assert main(["-c", str(config), "report", "--month", "2026-11", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    acme = next(c for c in report["customers"] if c["customer"] == "acme-research")
+    # Nobody watched November before the 10th (9 days) or after the 11th (20 days: Kuma's
+    # last heartbeat ends its watch, a clean stop, R-M3); inside the day, the shop's gap.
+    assert acme["unknown_seconds"] == 9 * 86400 + 20 * 86400 + shop_gap
+    assert acme["downtime_seconds"] == 0
