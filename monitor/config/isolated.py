@@ -256,7 +256,8 @@ def main() -> int:
     """The child: read ``argv[1]``; JSON lines on stdout, or the ConfigError and exit 2."""
     source = sys.argv[1]
     try:
-        config = load_config(source)
+        # This process has no threads: it may fork to parse many included files at once.
+        config = load_config(source, workers=os.cpu_count() or 1)
     except ConfigError as exc:
         print(error_line(exc))
         return 2

@@ -196,3 +196,26 @@ async def test_a_reload_takes_every_file_or_none(tmp_path: Path, sqlite_url: str
             assert [c.id for c in daemon.config.customers] == ["acme", "bita", "dara"]
         finally:
             await daemon.stop()
+
+
+@pytest.mark.slow
+def test_many_files_parsed_by_several_processes_read_as_in_one(tmp_path: Path) -> None:
+    """The daemon's reader child parses many included files in a process per core
+    (monitor.config.loader._load_all): the same configuration as one process reads, and
+    the same first problem, named in its file at its line."""
+    from monitor.config.loader import PARALLEL_FROM
+
+    count = PARALLEL_FROM + 50
+    files = {f"customers.d/c{n:04d}.yaml": customer(f"c{n:04d}") for n in range(count)}
+    main = tree(tmp_path, "[customers.d]", files)
+    alone = load_config(main)
+    together = load_config_isolated(main)
+    assert together.model_dump() == alone.model_dump()
+    assert [c.id for c in together.customers] == ["acme", *(f"c{n:04d}" for n in range(count))]
+    # A problem late in the list, and another after it: the first is the one said.
+    (tmp_path / f"customers.d/c{count - 40:04d}.yaml").write_text("customers: [\n")
+    (tmp_path / f"customers.d/c{count - 10:04d}.yaml").write_text("customers: {a: 1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config_isolated(main)
+    assert [str(i) for i in caught.value.issues] == problems(main)
+    assert f"customers.d/c{count - 40:04d}.yaml" in str(caught.value.issues[0])
