@@ -1,8 +1,8 @@
 """The evidence chain: an append-only, hash-chained record of every fact a statement's
 figures derive from (probe runs and failures as R-M7 stores them, incidents and each
 change to them, cause changes, notifications, SMTP acceptances, maintenance and its
-notices, unknown intervals, tickets, claims and decisions, ledger entries, report
-revisions). The only writer of ``evidence_chain`` and ``evidence_checkpoints``.
+notices, the monitor's runs and unknown intervals, tickets, claims and decisions, ledger
+entries, report revisions). The only writer of ``evidence_chain`` and ``evidence_checkpoints``.
 
 Every write of such a fact calls :func:`append` **in the same transaction**: the fact's
 row is read back, written as canonical JSON (:func:`canonical`), and chained::
@@ -23,7 +23,9 @@ fact's transaction, so a fenced write (a cluster node that lost its lease) write
 
 The first append of a database writes a ``genesis`` entry: the highest id of every chained
 table at that moment. Rows up to it were recorded before the chain existed and are not
-covered; any later row of a chained table that is not in the chain is reported.
+covered; any later row of a chained table that is not in the chain is reported. A table
+chained since a later version (not in the genesis entry) is covered from its first chained
+row on, the rows before it as the genesis entry's are.
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ CHAINED: dict[str, tuple[str, ...] | None] = {
     "claims": None,
     "ledger_entries": None,
     "report_revisions": None,
+    # The monitor's runs (R-M3: what nobody watched is unknown): chained when a run starts
+    # and when it stops; its moving heartbeat is not evidence (a killed run's last beat
+    # is, as the ``daemon_down`` unknown interval the next start records).
+    "daemon_sessions": ("id", "started_at", "stopped_at", "hostname", "pid", "version"),
 }
 
 # Any constant: the key of PostgreSQL's advisory lock that serialises appends.
@@ -539,6 +545,10 @@ async def _compare_rows(tx: Tx, latest: dict[tuple[str, int], tuple[int, str, st
                                       f"the row differs: {difference}"))
         if not watermark:
             continue  # an empty chain: nothing recorded yet
+        if table not in watermark:  # chained since a later version than the genesis'
+            if not ids:
+                continue
+            watermark[table] = min(ids) - 1
         chained = set(ids) | pruned.get(table, set())
         exempt = await open_runs(tx) if table == "probe_runs" else set()
         for fact_id in await table_ids(tx, table, watermark.get(table, 0)):

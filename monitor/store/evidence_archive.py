@@ -53,8 +53,8 @@ def _disclosed(table: str | None, fact: Mapping[str, Any], customer: str,
         return fact.get("customer_id") == customer and int(fact["window_id"]) in windows
     if table in ("tickets", "claims", "ledger_entries"):
         return fact.get("customer_id") == customer
-    if table == "unknown_intervals":
-        return True
+    if table in ("unknown_intervals", "daemon_sessions"):
+        return True  # the monitor's runs and blind spells: everyone's unknown time (R-M3)
     if table == "report_revisions":
         return int(fact["id"]) == revision_id
     return False
@@ -279,7 +279,8 @@ def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verifi
                        f"{len(inputs.notifications)} notifications, {len(inputs.maintenance)} "
                        f"maintenance windows, {len(inputs.tickets)} tickets match the chain "
                        "(the contract's policy and the customer's services are the archive's; "
-                       "unknown time from the daemon's sessions is not chained)")
+                       "the monitor's runs and unknown intervals are in the chain, but the "
+                       "unknown time is the archive's input, not recomputed from them)")
     # 5. The figures, recomputed by the pure engine.
     closed_at = dt.datetime.fromisoformat(manifest["revision"]["closed_at"])
     computed = inputs.compute(closed_at)

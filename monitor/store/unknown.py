@@ -45,7 +45,9 @@ async def add_session(
             version=version,
         )
     )
-    return inserted_id(result)
+    session_id = inserted_id(result)
+    await evidence.append(tx, "session.start", "daemon_sessions", [session_id])
+    return session_id
 
 
 async def session_at(tx: Tx, *, hostname: str, started_at: dt.datetime) -> bool:
@@ -61,6 +63,8 @@ async def beat(tx: Tx, session_id: int, at: dt.datetime, *, stopped: bool = Fals
     if stopped:
         values["stopped_at"] = at
     await tx.execute(update(DaemonSession).where(DaemonSession.id == session_id).values(**values))
+    if stopped:
+        await evidence.append(tx, "session.stop", "daemon_sessions", [session_id])
 
 
 async def add_unknown(

@@ -70,6 +70,17 @@ async def write_history(db: Database) -> dict[str, int]:
             tx, services=["web", "api"], start=T0 + dt.timedelta(days=3),
             end=T0 + dt.timedelta(days=3, hours=1), reason="upgrade", created_at=T0)
         await maintenance.add_notices(tx, window, ["acme"], sent_at=T0, channel="other")
+    async with db.transaction() as tx:  # a run of the monitor: started, beating, stopped
+        ids["session"] = await unknown.add_session(tx, started_at=T0, hostname="mon1",
+                                                   pid=4242, version="1.0")
+    async with db.transaction() as tx:
+        await unknown.beat(tx, ids["session"], T0 + 50 * MIN)
+    async with db.transaction() as tx:
+        await unknown.beat(tx, ids["session"], T0 + 99 * MIN, stopped=True)
+    async with db.transaction() as tx:  # the next run, still going (its beat moves on)
+        running = await unknown.add_session(tx, started_at=T0 + 111 * MIN, hostname="mon1",
+                                            pid=4343, version="1.0")
+        await unknown.beat(tx, running, T0 + 112 * MIN)
     async with db.transaction() as tx:
         ids["unknown"] = await unknown.add_unknown(
             tx, start=T0 + 100 * MIN, end=None, reason="daemon_down", detail=None)

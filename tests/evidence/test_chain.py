@@ -33,7 +33,8 @@ async def test_every_fact_is_chained_and_the_chain_is_intact(db: Database) -> No
                  "incident.close", "incident.manual", "cause.change", "incident.cause",
                  "incident.update", "maintenance.add", "maintenance.notice", "unknown.start",
                  "unknown.end", "ticket.open", "ticket.opened", "ticket.change",
-                 "claim.submit", "claim.decide", "ledger.days", "report.revision"):
+                 "claim.submit", "claim.decide", "ledger.days", "report.revision",
+                 "session.start", "session.stop"):
         assert kind in kinds, kind
     # One line: seq 1.., each linked to its predecessor's hash.
     previous = ZERO_HASH
@@ -105,6 +106,16 @@ TAMPERS = [
            lambda ids: [("UPDATE notifications SET customer_id = CASE customer_id "
                          "WHEN 'acme' THEN 'globex' ELSE 'acme' END", {})],
            "notifications", "customer_id"),
+    Tamper("move a run of the monitor",  # R-M3: an earlier start hides unknown time
+           lambda ids: [("UPDATE daemon_sessions SET started_at = :at WHERE id = :s",
+                         {"s": ids["session"], "at": (T0 - MIN).replace(tzinfo=None)})],
+           "daemon_sessions", "started_at"),
+    Tamper("insert a run of the monitor",
+           lambda ids: [("INSERT INTO daemon_sessions (started_at, last_beat_at, stopped_at, "
+                         "hostname, pid, version) VALUES (:a, :b, :b, 'mon1', 1, '1.0')",
+                         {"a": (T0 - 60 * MIN).replace(tzinfo=None),
+                          "b": (T0 + 200 * MIN).replace(tzinfo=None)})],
+           "daemon_sessions", "never recorded", chained=False),
     Tamper("edit a claim's decision",
            lambda ids: [("UPDATE claims SET credit_days = 3 WHERE id = :c",
                          {"c": ids["claim"]})],
@@ -218,3 +229,26 @@ async def test_a_run_that_begins_and_ends_within_one_flush_is_chained(db: Databa
     assert {("probe_runs", str(first["web"])), ("probe_runs", str(short["web"]))} <= chained
     assert ("probe_runs", str(last["web"])) not in chained  # still growing
     assert (await check_chain(db)).ok
+
+
+async def test_a_table_chained_since_a_later_version_is_covered_from_its_first_entry(
+        db: Database, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chain begun by a version that did not chain the monitor's runs: the runs recorded
+    before (not in the genesis entry) are not breaks; from the first chained run on, a run
+    the chain never recorded is."""
+    old_run = ("INSERT INTO daemon_sessions (started_at, last_beat_at, hostname, pid, "
+               "version) VALUES (:a, :a, 'mon1', 1, '0.9')")
+    with monkeypatch.context() as earlier:
+        earlier.delitem(evidence.CHAINED, "daemon_sessions")
+        async with db.transaction() as tx:
+            await incidents.add_manual(tx, service_id="web", start=T0, end=T0 + MIN,
+                                       cause="provider", note=None, created_at=T0)
+        await _tamper(engine, [(old_run, {"a": T0.replace(tzinfo=None)})])  # that version's run
+    async with db.transaction() as tx:
+        await unknown.add_session(tx, started_at=T0 + MIN, hostname="mon1", pid=2,
+                                  version="1.0")
+    assert (await check_chain(db)).ok
+    await _tamper(engine, [(old_run, {"a": (T0 + 2 * MIN).replace(tzinfo=None)})])
+    broken = (await check_chain(db)).broken
+    assert broken is not None and broken.table == "daemon_sessions"
+    assert "never recorded" in broken.problem
