@@ -114,6 +114,7 @@ async def test_a_run_cut_short_by_the_stop_is_one_line_not_a_traceback(
             if r.name == "monitor.daemon.jobs"] == ["job cut short by the stop"]
 
 
+@pytest.mark.slow
 async def test_a_run_longer_than_its_period_is_said_once_not_at_every_tick(
         caplog: pytest.LogCaptureFixture) -> None:
     # With the database cut off, a heartbeat (every 0.2 s in the partition test) waited for

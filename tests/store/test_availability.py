@@ -17,6 +17,7 @@ from monitor.store import Database
 from tests.faults.helpers import TcpProxy
 
 
+@pytest.mark.slow
 async def test_an_empty_transaction_during_an_outage_is_no_answer(
     pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
