@@ -22,9 +22,10 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
   ``operators.notify``; SMTP's ``smtpTo`` → ``provider.operators``. Others are reported.
 * Maintenance: a ``single`` window (``start_date``, ``end_date``) is recorded as a
   maintenance window by ``--history``; recurring ones (cron, weekdays, days of the month)
-  are reported. Kuma keeps a window's times on the wall clock of its ``timezone`` (an IANA
-  name; ``SAME_AS_SERVER`` or none: the server's, the ``serverTimezone`` setting;
-  ``Maintenance.getStatus`` reads them with ``dayjs.tz``): they are converted to UTC.
+  are reported. Kuma keeps a window's times on the wall clock of its ``timezone``
+  (``Maintenance.getStatus`` reads them with ``dayjs.tz``): an IANA name; ``SAME_AS_SERVER``,
+  the server's (its ``serverTimezone`` setting); none, UTC (``Maintenance.run`` sets it so
+  since Kuma 1.21.2). They are converted to UTC.
 * Paused monitors (``active`` 0), inverted ones (``upside_down``, ``invert_keyword``) and
   the types sla-monitor does not probe (ping, DNS, push, Docker, databases…) are reported.
 
@@ -92,7 +93,7 @@ class KumaData:
     monitor_maintenance: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     #: The ``serverTimezone`` setting (Settings > General), the zone of a window whose
-    #: ``timezone`` is ``SAME_AS_SERVER`` or none; None when Kuma's database has none.
+    #: ``timezone`` is ``SAME_AS_SERVER``; None when Kuma's database has none.
     server_timezone: str | None = None
 
     def names(self) -> dict[int, str]:
@@ -293,8 +294,8 @@ def windows(data: KumaData, converted: Converted | None = None) -> list[KumaWind
                 converted.unmapped.append(Unmapped(where, strategy, "only single windows (a "
                                                    "start and an end) are recorded"))
             continue
-        named = str(row.get("timezone") or "")
-        zone_name = (data.server_timezone if named in ("", "SAME_AS_SERVER") else named) or "UTC"
+        named = str(row.get("timezone") or "UTC")
+        zone_name = (data.server_timezone or "UTC") if named == "SAME_AS_SERVER" else named
         try:
             zone = zoneinfo.ZoneInfo(zone_name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -303,10 +304,9 @@ def windows(data: KumaData, converted: Converted | None = None) -> list[KumaWind
                                                    "not a time zone (an IANA name such as "
                                                    "Europe/Berlin)"))
             continue
-        if converted is not None and named in ("", "SAME_AS_SERVER") and not (
-                data.server_timezone):
-            converted.notes.append(f"{where}: Kuma reads its times in its server's time zone "
-                                   "(TZ), which its database does not name: taken as UTC; "
+        if converted is not None and named == "SAME_AS_SERVER" and not data.server_timezone:
+            converted.notes.append(f"{where}: its times are in the Kuma server's time zone "
+                                   "(its TZ), which its database does not name: read as UTC; "
                                    "check them")
         monitors = tuple(link["monitor_id"] for link in data.monitor_maintenance
                          if link["maintenance_id"] == row["id"])

@@ -7,6 +7,7 @@ below."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.config import load_config
+from monitor.config import kuma, load_config
+from monitor.config.imported import Converted
 from tests.imports import kuma_schema
 from tests.imports.kuma_schema import insert
 
@@ -210,3 +212,29 @@ def test_while_kuma_runs_its_log_is_read_and_left_as_it_was(
         assert sorted(os.listdir(tmp_path)) == before
     finally:
         kuma.close()
+
+
+@pytest.mark.parametrize(("timezone", "server", "start", "said"), [
+    # No zone: UTC, as Kuma's Maintenance.run sets it (1.21.2 and later).
+    (None, "Asia/Tehran", "2026-11-03T03:00:00+00:00", None),
+    ("America/New_York", None, "2026-11-03T08:00:00+00:00", None),  # EST, UTC-5
+    ("SAME_AS_SERVER", "Asia/Tehran", "2026-11-02T23:30:00+00:00", None),
+    ("SAME_AS_SERVER", None, "2026-11-03T03:00:00+00:00",
+     "note: maintenance 'Upgrade': its times are in the Kuma server's time zone (its TZ), "
+     "which its database does not name: read as UTC; check them"),
+    ("Mars/Olympus", None, None,
+     "not mapped: maintenance 'Upgrade'.timezone: Mars/Olympus: not a time zone (an IANA "
+     "name such as Europe/Berlin)"),
+])
+def test_a_windows_times_are_read_in_its_time_zone(
+        timezone: str | None, server: str | None, start: str | None, said: str | None) -> None:
+    data = kuma.KumaData(server_timezone=server, maintenance=[{
+        "id": 1, "title": "Upgrade", "strategy": "single", "timezone": timezone,
+        "start_date": "2026-11-03T03:00", "end_date": "2026-11-03T04:00"}])
+    converted = Converted({})
+    found = kuma.windows(data, converted)
+    assert [w.start.isoformat() for w in found] == ([start] if start else [])
+    assert [w.end - w.start for w in found] == ([dt.timedelta(hours=1)] if start else [])
+    told = [f"note: {n}" for n in converted.notes] + [
+        f"not mapped: {u.where}: {u.what}: {u.why}" for u in converted.unmapped]
+    assert told == ([said] if said else [])
