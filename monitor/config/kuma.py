@@ -22,7 +22,10 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
   ``operators.notify``; SMTP's ``smtpTo`` → ``provider.operators``. Others are reported.
 * Maintenance: a ``single`` window (``start_date``, ``end_date``) is recorded as a
   maintenance window by ``--history``; recurring ones (cron, weekdays, days of the month)
-  are reported.
+  are reported. Kuma keeps a window's times on the wall clock of its ``timezone``
+  (``Maintenance.getStatus`` reads them with ``dayjs.tz``): an IANA name; ``SAME_AS_SERVER``,
+  the server's (its ``serverTimezone`` setting); none, UTC (``Maintenance.run`` sets it so
+  since Kuma 1.21.2). They are converted to UTC.
 * Paused monitors (``active`` 0), inverted ones (``upside_down``, ``invert_keyword``) and
   the types sla-monitor does not probe (ping, DNS, push, Docker, databases…) are reported.
 
@@ -39,6 +42,7 @@ import datetime as dt
 import json
 import sqlite3
 import urllib.parse
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +92,9 @@ class KumaData:
     maintenance: list[dict[str, Any]] = field(default_factory=list)
     monitor_maintenance: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    #: The ``serverTimezone`` setting (Settings > General), the zone of a window whose
+    #: ``timezone`` is ``SAME_AS_SERVER``; None when Kuma's database has none.
+    server_timezone: str | None = None
 
     def names(self) -> dict[int, str]:
         """Each monitor's name in Kuma, by its id."""
@@ -99,8 +106,16 @@ class KumaData:
 
 
 def connect(path: str) -> sqlite3.Connection:
-    """Kuma's database, read-only (nothing is written to it, not even a journal)."""
-    uri = "file:" + urllib.parse.quote(str(Path(path).resolve())) + "?mode=ro"
+    """Kuma's database, read-only (nothing is written to it, not even a journal). Kuma
+    keeps it in write-ahead-log mode (``PRAGMA journal_mode = WAL``, a property of the
+    file): while Kuma runs, its ``-wal`` and ``-shm`` files are beside it and are read as
+    Kuma's own readers do; when Kuma is stopped (no ``-wal``) even a read-only connection
+    would create them, owned by whoever runs the import (root's would stop Kuma writing),
+    so the file is opened ``immutable`` (no log, no shared memory, no locks)."""
+    resolved = Path(path).resolve()
+    running = resolved.with_name(resolved.name + "-wal").exists()
+    uri = ("file:" + urllib.parse.quote(str(resolved)) + "?mode=ro"
+           + ("" if running else "&immutable=1"))
     connection = sqlite3.connect(uri, uri=True)
     connection.row_factory = sqlite3.Row
     return connection
@@ -112,7 +127,14 @@ def read_kuma(connection: sqlite3.Connection) -> KumaData:
     def rows(sql: str) -> list[dict[str, Any]]:
         return [dict(row) for row in connection.execute(sql)]
 
+    try:  # Settings.set stores JSON ('"Europe/Berlin"')
+        found = connection.execute("SELECT value FROM setting WHERE key = 'serverTimezone'"
+                                   ).fetchone()
+        zone = json.loads(found[0]) if found and found[0] else None
+    except (sqlite3.OperationalError, ValueError):
+        zone = None
     return KumaData(
+        server_timezone=str(zone) if zone else None,
         monitors=rows("SELECT * FROM monitor ORDER BY id"),
         tags=rows("SELECT monitor_tag.monitor_id, tag.name FROM monitor_tag "
                   "JOIN tag ON tag.id = monitor_tag.tag_id ORDER BY tag.id, monitor_tag.id"),
@@ -272,12 +294,37 @@ def windows(data: KumaData, converted: Converted | None = None) -> list[KumaWind
                 converted.unmapped.append(Unmapped(where, strategy, "only single windows (a "
                                                    "start and an end) are recorded"))
             continue
+        named = str(row.get("timezone") or "UTC")
+        zone_name = (data.server_timezone or "UTC") if named == "SAME_AS_SERVER" else named
+        try:
+            zone = zoneinfo.ZoneInfo(zone_name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            if converted is not None:
+                converted.unmapped.append(Unmapped(f"{where}.timezone", zone_name,
+                                                   "not a time zone (an IANA name such as "
+                                                   "Europe/Berlin)"))
+            continue
+        if converted is not None and named == "SAME_AS_SERVER" and not data.server_timezone:
+            converted.notes.append(f"{where}: its times are in the Kuma server's time zone "
+                                   "(its TZ), which its database does not name: read as UTC; "
+                                   "check them")
         monitors = tuple(link["monitor_id"] for link in data.monitor_maintenance
                          if link["maintenance_id"] == row["id"])
         found.append(KumaWindow(int(row["id"]), str(row.get("title") or ""),
-                                kuma_time(row["start_date"]), kuma_time(row["end_date"]),
-                                monitors))
+                                _wall_clock(row["start_date"], zone),
+                                _wall_clock(row["end_date"], zone), monitors))
     return found
+
+
+def _wall_clock(text: str, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """A window's time as Kuma keeps it (``YYYY-MM-DDTHH:mm`` from the edit page's
+    ``datetime-local`` inputs, on the wall clock of ``zone``), in UTC.
+
+    >>> _wall_clock("2026-11-03T03:00", zoneinfo.ZoneInfo("Europe/Berlin")).isoformat()
+    '2026-11-03T02:00:00+00:00'
+    """
+    local = dt.datetime.fromisoformat(str(text).replace(" ", "T")).replace(tzinfo=zone)
+    return local.astimezone(dt.UTC)
 
 
 def _customers(data: KumaData, members: dict[int, tuple[str, str]],

@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -140,3 +142,102 @@ def insert(connection: sqlite3.Connection, table: str, **row: object) -> int:
     cursor = connection.execute(f"INSERT INTO `{table}` ({columns}) VALUES ({marks})",
                                 tuple(row.values()))
     return int(cursor.lastrowid or 0)
+
+
+KUMA_1_23 = Path(__file__).parent / "fixtures" / "kuma-1.23.17" / "db"
+
+#: ``Database.latestVersion`` of Kuma 1.23.17: ``patch1.sql`` … ``patch10.sql`` run first.
+LATEST_VERSION = 10
+
+#: ``Database.patchList`` of Kuma 1.23.17, in its order (every value ``true`` but
+#: ``patch-add-other-auth.sql``'s, whose parent ``patch-monitor-basic-auth.sql`` comes
+#: earlier in the list: the order is the list's).
+PATCH_LIST = (
+    "patch-setting-value-type.sql",
+    "patch-improve-performance.sql",
+    "patch-2fa.sql",
+    "patch-add-retry-interval-monitor.sql",
+    "patch-incident-table.sql",
+    "patch-group-table.sql",
+    "patch-monitor-push_token.sql",
+    "patch-http-monitor-method-body-and-headers.sql",
+    "patch-2fa-invalidate-used-token.sql",
+    "patch-notification_sent_history.sql",
+    "patch-monitor-basic-auth.sql",
+    "patch-add-docker-columns.sql",
+    "patch-status-page.sql",
+    "patch-proxy.sql",
+    "patch-monitor-expiry-notification.sql",
+    "patch-status-page-footer-css.sql",
+    "patch-added-mqtt-monitor.sql",
+    "patch-add-clickable-status-page-link.sql",
+    "patch-add-sqlserver-monitor.sql",
+    "patch-add-other-auth.sql",
+    "patch-grpc-monitor.sql",
+    "patch-add-radius-monitor.sql",
+    "patch-monitor-add-resend-interval.sql",
+    "patch-ping-packet-size.sql",
+    "patch-maintenance-table2.sql",
+    "patch-add-gamedig-monitor.sql",
+    "patch-add-google-analytics-status-page-tag.sql",
+    "patch-http-body-encoding.sql",
+    "patch-add-description-monitor.sql",
+    "patch-api-key-table.sql",
+    "patch-monitor-tls.sql",
+    "patch-maintenance-cron.sql",
+    "patch-add-parent-monitor.sql",
+    "patch-add-invert-keyword.sql",
+    "patch-added-json-query.sql",
+    "patch-added-kafka-producer.sql",
+    "patch-add-certificate-expiry-status-page.sql",
+    "patch-monitor-oauth-cc.sql",
+    "patch-add-timeout-monitor.sql",
+    "patch-add-gamedig-given-port.sql",
+    "patch-notification-config.sql",
+    "patch-fix-kafka-producer-booleans.sql",
+    "patch-timeout.sql",
+    "patch-monitor-tls-info-add-fk.sql",
+)
+
+
+def kuma_statements(text: str) -> list[str]:
+    """A patch file's statements as ``Database.importSQLFile`` (1.23.17) splits them: lines
+    starting with ``--`` dropped, the rest split at every ``;``, trimmed, empty ones
+    dropped (each statement then runs on its own, ``BEGIN TRANSACTION`` and ``COMMIT``
+    included)."""
+    lines = [line for line in text.split("\n") if not line.startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def build_1_23(path: Path) -> sqlite3.Connection:
+    """A new Kuma 1.23.17 database at ``path``, made as Kuma makes it on its first start:
+    the template copied, Kuma's pragmas (``Database.connect``: foreign keys on, the
+    write-ahead log, which stays the file's journal mode), the patches
+    run in Kuma's order with the settings Kuma writes as it goes (``database_version``,
+    ``databasePatchedFiles``, JSON as ``Settings.set`` stores them), then the status-page
+    slug repair of ``migrateNewStatusPage`` (no ``title`` setting: nothing to migrate).
+    The caller inserts, commits and closes."""
+    shutil.copyfile(KUMA_1_23 / "kuma.db", path)
+    connection = sqlite3.connect(path, isolation_level=None)  # the patches say BEGIN/COMMIT
+    for pragma in ("foreign_keys = ON", "journal_mode = WAL", "cache_size = -12000",
+                   "auto_vacuum = INCREMENTAL", "synchronous = NORMAL"):
+        connection.execute(f"PRAGMA {pragma}")  # Database.connect, as Kuma runs (not tests)
+
+    def set_setting(key: str, value: object) -> None:
+        connection.execute("INSERT INTO setting (key, value, type) VALUES (?, ?, NULL) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                           (key, json.dumps(value, separators=(",", ":"))))
+
+    for version in range(1, LATEST_VERSION + 1):
+        for statement in kuma_statements((KUMA_1_23 / f"patch{version}.sql").read_text()):
+            connection.execute(statement)
+        set_setting("database_version", version)
+    patched: dict[str, bool] = {}
+    for name in PATCH_LIST:
+        for statement in kuma_statements((KUMA_1_23 / name).read_text()):
+            connection.execute(statement)
+        patched[name] = True
+    set_setting("databasePatchedFiles", patched)
+    connection.execute("UPDATE status_page SET slug = 'empty-slug-recover' WHERE TRIM(slug) = ''")
+    connection.isolation_level = ""  # the caller's inserts in one transaction
+    return connection
