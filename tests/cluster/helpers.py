@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,3 +113,19 @@ async def lease_holders(engine: AsyncEngine, vantage: str = "default") -> dict[s
     """Target id -> (node, epoch) of ``vantage``'s leases."""
     held = await rows(engine, ClusterLease, ClusterLease.vantage == vantage)
     return {lease.target_id: (lease.node, lease.epoch) for lease in held}
+
+
+async def first_probes_after(target: TargetServer, names: Sequence[str], since: float,
+                             within: float) -> dict[str, float]:
+    """Each of ``names`` (``/t/NAME`` on ``target``): how long after ``since`` (steady
+    clock) its first request came, watched for ``within`` seconds at most."""
+    first: dict[str, float] = {}
+    while time.monotonic() - since < within:
+        for name in names:
+            at = target.last_request.get(f"/t/{name}", 0.0)
+            if name not in first and at > since:
+                first[name] = at - since
+        if len(first) == len(names):
+            break
+        await asyncio.sleep(0.05)
+    return first

@@ -29,7 +29,16 @@ from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
 from tests.support import DaemonProcess, eventually
 
-from .helpers import CYCLE, LEASE_TIMEOUT, get, http_port, leases_by_node, names, node_config
+from .helpers import (
+    CYCLE,
+    LEASE_TIMEOUT,
+    first_probes_after,
+    get,
+    http_port,
+    leases_by_node,
+    names,
+    node_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -119,23 +128,20 @@ async def test_a_node_frozen_holding_lease_locks_blocks_no_take_over(
 
             # node-a probes node-b's targets (node-b, frozen, probes nothing): the first
             # request after the pause, per target.
-            first: dict[str, float] = {}
             bound = LEASE_TIMEOUT + CYCLE + INTERVAL
-            while time.monotonic() - paused < bound + LOAD_MARGIN + 10:
-                for name in frozen_targets:
-                    at = target.last_request.get(f"/t/{name}", 0.0)
-                    if name not in first and at > paused:
-                        first[name] = at - paused
-                if len(first) == len(frozen_targets):
-                    break
-                await asyncio.sleep(0.05)
+            first = await first_probes_after(target, frozen_targets, paused,
+                                             bound + LOAD_MARGIN + 10)
             in_time = sorted(t for t in first.values() if t <= bound + LOAD_MARGIN)
             assert len(in_time) >= 0.95 * len(frozen_targets), (len(in_time), first)
             # The frozen session was ended by the server (idle in transaction / statement
-            # timeout): its locks are gone although its client is still stopped.
-            alive = await connection.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", blocker)
-            assert alive == 0
+            # timeout): its locks are gone although its client is still stopped. (Its backend
+            # may take a moment longer to leave pg_stat_activity on a loaded machine.)
+
+            async def ended() -> bool:
+                return await connection.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", blocker) == 0
+
+            await eventually(ended, within=LEASE_TIMEOUT)
             print(f"take-over after a freeze inside a transaction: {len(first)} of "
                   f"{len(frozen_targets)} probed, {len(in_time)} within {bound + LOAD_MARGIN} s; "
                   f"slowest {max(first.values()):.2f} s, median "

@@ -28,10 +28,8 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -46,10 +44,18 @@ from monitor.store import create_engine
 from monitor.store.models import Incident, OutboxMessage
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
-from tests.faults.helpers import PrivatePostgres
+from tests.faults.helpers import PrivatePostgres, private_postgres
 from tests.support import DaemonProcess, eventually
 
-from .helpers import CYCLE, LEASE_TIMEOUT, http_port, leases_by_node, names, node_config
+from .helpers import (
+    CYCLE,
+    LEASE_TIMEOUT,
+    first_probes_after,
+    http_port,
+    leases_by_node,
+    names,
+    node_config,
+)
 from .test_frozen_holder import HOLDING, _dsn, _locked
 
 pytestmark = pytest.mark.slow
@@ -116,18 +122,8 @@ def namespace() -> Iterator[Namespace]:
 def database(namespace: Namespace) -> Iterator[PrivatePostgres]:
     """A PostgreSQL server of this test's own, listening on the host's end of the veth and
     letting the namespace's side in: B reaches it across the link the test cuts."""
-    base = Path(tempfile.mkdtemp(prefix="sla-monitor-partition-pg-"))
-    base.chmod(0o755)  # the server runs as the postgres user
-    server = PrivatePostgres(base / "pg", listen=namespace.host_address,
-                             clients=namespace.network)
-    try:
-        server.init()
-        server.start()
+    with private_postgres(listen=namespace.host_address, clients=namespace.network) as server:
         yield server
-    finally:
-        if server.started:
-            server.stop("immediate")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 async def _cut_inside_a_transaction(
@@ -195,16 +191,8 @@ async def test_a_node_cut_off_from_the_database_blocks_no_take_over_and_opens_no
             print(f"node-b cut off holding {locked} of its {len(cut_off)} leases locked")
 
             # Only node-a can reach the targets now: each request after the cut is its.
-            first: dict[str, float] = {}
             bound = LEASE_TIMEOUT + CYCLE + INTERVAL
-            while time.monotonic() - cut < bound + LOAD_MARGIN + 10:
-                for name in cut_off:
-                    at = target.last_request.get(f"/t/{name}", 0.0)
-                    if name not in first and at > cut:
-                        first[name] = at - cut
-                if len(first) == len(cut_off):
-                    break
-                await asyncio.sleep(0.05)
+            first = await first_probes_after(target, cut_off, cut, bound + LOAD_MARGIN + 10)
             in_time = [t for t in first.values() if t <= bound + LOAD_MARGIN]
             assert len(in_time) >= 0.95 * len(cut_off), (len(in_time), first)
             print(f"take-over across a partition: {len(first)} of {len(cut_off)} probed, "

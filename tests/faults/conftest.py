@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from .helpers import PrivatePostgres
+from .helpers import PrivatePostgres, private_postgres
 
 
 @pytest.fixture
 def private_pg() -> Iterator[PrivatePostgres]:
-    # Not under tmp_path: pytest's base directory is private to root, and the server runs
-    # as the postgres user.
-    base = Path(tempfile.mkdtemp(prefix="sla-monitor-faults-pg-"))
-    base.chmod(0o755)
-    server = PrivatePostgres(base / "pg")
-    try:
-        server.init()
-        server.start()
+    with private_postgres() as server:
         yield server
-    finally:
-        if server.started:
-            server.stop("immediate")
-        shutil.rmtree(base, ignore_errors=True)

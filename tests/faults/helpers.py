@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -187,6 +188,23 @@ class PrivatePostgres:
     @property
     def url(self) -> str:
         return f"postgresql+asyncpg://postgres@{self.listen}:{self.port}/postgres"
+
+
+@contextmanager
+def private_postgres(listen: str = "127.0.0.1", clients: str = "") -> Iterator[PrivatePostgres]:
+    """A :class:`PrivatePostgres` started, then stopped and removed. Not under pytest's
+    tmp_path: its base directory is private to root, and the server runs as postgres."""
+    base = Path(tempfile.mkdtemp(prefix="sla-monitor-pg-"))
+    base.chmod(0o755)
+    server = PrivatePostgres(base / "pg", listen=listen, clients=clients)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        if server.started:
+            server.stop("immediate")
+        shutil.rmtree(base, ignore_errors=True)
 
 
 class TcpProxy:
