@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.sla.archive import ArchivedInputs
+from monitor.sla.intervals import Interval, clip, subtract, total_seconds, union, whole_second
 from monitor.sla.report import MonthReport
 from monitor.store.db import Tx
 from monitor.store.evidence import GENESIS, content_digest, entries, link_hash
@@ -274,15 +275,16 @@ def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verifi
                        f"(chain entry {manifest['revision']['chain_seq']})")
     # 4. The inputs are the chained facts.
     inputs = ArchivedInputs.from_json(inputs_document)
+    closed_at = dt.datetime.fromisoformat(manifest["revision"]["closed_at"])
     _cross_check(inputs, latest, facts_of, found.customer)
+    _unknown_covered(inputs, latest, closed_at)
     found.steps.append(f"inputs: {len(inputs.incidents)} incidents, "
                        f"{len(inputs.notifications)} notifications, {len(inputs.maintenance)} "
                        f"maintenance windows, {len(inputs.tickets)} tickets match the chain "
                        "(the contract's policy and the customer's services are the archive's; "
-                       "the monitor's runs and unknown intervals are in the chain, but the "
-                       "unknown time is the archive's input, not recomputed from them)")
+                       "every chained unknown interval is in the inputs' unknown time; the "
+                       "time between the monitor's runs is not recomputed)")
     # 5. The figures, recomputed by the pure engine.
-    closed_at = dt.datetime.fromisoformat(manifest["revision"]["closed_at"])
     computed = inputs.compute(closed_at)
     try:
         mine = computed.customer(found.customer).to_json()
@@ -299,6 +301,35 @@ def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verifi
 
 def _instant(value: Any) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+
+
+def _unknown_covered(inputs: ArchivedInputs, latest: Mapping[tuple[str, str], Any],
+                     closed_at: dt.datetime) -> None:
+    """R-M3: every unknown interval the chain records (the whole monitor's, or one
+    target's of the customer's services) is unknown time in the inputs, within the month
+    as of the revision; leaving one out would count time nobody watched as up. (A
+    vantage's blind spell counts only where every vantage was blind: not checked here.)"""
+    period = Interval(inputs.period.start, min(inputs.period.end, closed_at))
+    if period.end <= period.start:
+        return
+    services = set().union(*(c.services for c in inputs.customers))
+    everyone = union(inputs.unknown)
+    for (table, fact_id), fact in sorted(latest.items()):
+        if table != "unknown_intervals" or fact.get("vantage") is not None:
+            continue
+        target = fact.get("target_id")
+        if target is not None and target not in services:
+            continue
+        start, end = _instant(fact["start"]), _instant(fact["end"]) or closed_at
+        assert start is not None
+        recorded = clip([Interval(whole_second(start), whole_second(max(start, end)))], period)
+        given = everyone if target is None else union(
+            [*everyone, *inputs.unknown_by_service.get(target, [])])
+        missing = total_seconds(subtract(recorded, given))
+        if missing:
+            whose = "the monitor's" if target is None else f"{target}'s"
+            raise _Mismatch(f"unknown interval {fact_id} ({whose}, {fact.get('reason')}): "
+                            f"{missing} s of it are not unknown time in the inputs")
 
 
 def _cross_check(inputs: ArchivedInputs, latest: Mapping[tuple[str, str], Any],

@@ -5,6 +5,7 @@ pure engine; an archive edited anywhere names the first difference."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import json
 import zipfile
@@ -21,7 +22,7 @@ from monitor.actions.evidence_archive import verify_archive
 from monitor.actions.evidence_keys import SigningKey
 from monitor.cli import main
 from monitor.sla.archive import ArchivedInputs
-from monitor.store import Database
+from monitor.store import Database, unknown
 from tests.actions.contract import yaml
 
 
@@ -65,7 +66,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
                       f"maildir: {directory / 'Maildir'}\n"
                       f"evidence: {{signing_key: '{directory / 'key.pem'}'}}\n")
     with contextlib.redirect_stdout(io.StringIO()):
-        for args in (("db", "upgrade"), *SCENARIO,
+        assert main(["-c", str(config), "db", "upgrade"]) == 0
+        asyncio.run(_monitor_down(f"sqlite+aiosqlite:///{directory / 'db'}"))
+        for args in (*SCENARIO,
                      ("evidence", "export", "--customer", "acme", "--month", "2026-10", "-o",
                       str(directory / "acme.zip"))):
             assert main(["-c", str(config), *args]) == 0, args
@@ -138,6 +141,24 @@ def _edited(archive: bytes, name: str, change: Callable[[Any], Any], jsonl: bool
     return out.getvalue()
 
 
+async def _monitor_down(url: str) -> None:
+    """A spell the monitor did not run, recorded (and chained) as the daemon records one."""
+    db = Database.open(url)
+    try:
+        async with db.transaction() as tx:
+            await unknown.add_unknown(
+                tx, start=dt.datetime(2026, 10, 5, 3, 0, tzinfo=dt.UTC),
+                end=dt.datetime(2026, 10, 5, 4, 30, tzinfo=dt.UTC), reason="daemon_down",
+                detail="no heartbeat for 5400 s")
+    finally:
+        await db.dispose()
+
+
+def _no_unknown(document: dict[str, Any]) -> dict[str, Any]:
+    document["unknown"] = []  # a month with no unknown time: the chained spell left out
+    return document
+
+
 def _later_end(document: dict[str, Any]) -> dict[str, Any]:
     document["incidents"][0]["end"] = "2026-10-10T12:00:00.000000+00:00"
     return document
@@ -167,6 +188,8 @@ def _forged_signature(document: dict[str, Any]) -> dict[str, Any]:
 
 EDITS = [
     ("inputs.json", _later_end, False, "incident"),
+    ("inputs.json", _no_unknown, False,
+     "unknown interval 1 (the monitor's, daemon_down): 5400 s of it are not unknown time"),
     ("statement.json", _statement, False, "statement.json is not the chained revision's"),
     ("chain.jsonl", _drop_line, True, "chain entry 3 is missing"),
     ("chain.jsonl", _edit_fact, True, "its hash does not match its content"),
