@@ -245,17 +245,18 @@ class Courier:
         accepted_at = self.clock.now()
 
         async def work(tx: Tx) -> bool:
-            recorded = await stored.mark_sent(
+            recorded = await stored.record_acceptance(
                 tx,
                 claimed.id,
                 accepted_at=accepted_at,
                 response=delivery.response[:2000],
                 error=_summary(delivery.refused) or None,
                 owner=owner,
+                recipients=claimed.recipients,
+                refused=delivery.refused,
             )
             if not recorded:
                 return False
-            await stored.add_recipients(tx, claimed.id, claimed.recipients, delivery.refused)
             await self.hooks.on_accepted(tx, claimed, accepted_at)
             return True
 

@@ -76,7 +76,8 @@ PRUNED = "retention.prune"
 
 #: Chained tables and the columns of theirs that are evidence (None: every column). An
 #: outbox message is chained when the SMTP server accepted it: what was sent, to whom,
-#: and the server's answer (its retry bookkeeping is not evidence).
+#: the server's answer and each recipient's outcome (its retry bookkeeping is not
+#: evidence).
 CHAINED: dict[str, tuple[str, ...] | None] = {
     "probe_runs": None,
     "probe_failures": None,
@@ -100,6 +101,9 @@ CHAINED: dict[str, tuple[str, ...] | None] = {
     # is, as the ``daemon_down`` unknown interval the next start records).
     "daemon_sessions": ("id", "started_at", "stopped_at", "hostname", "pid", "version"),
 }
+
+#: Chained tables whose fact holds rows of another table too (:func:`_extras`).
+_WITH_EXTRAS = ("maintenance_windows", "outbox")
 
 # Any constant: the key of PostgreSQL's advisory lock that serialises appends.
 _PG_LOCK_KEY = 0x534C414556  # "SLAEV"
@@ -178,9 +182,22 @@ def _fact(table: str, row: Mapping[str, Any], extra: Mapping[str, Any] | None = 
 
 async def _extras(connection: AsyncConnection, table: str,
                   ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """What a fact holds besides its own row: a maintenance window's services."""
-    if table != "maintenance_windows" or not ids:
+    """What a fact holds besides its own row: a maintenance window's services; an accepted
+    message's outcome for each recipient (D-2: a partial refusal is evidence too)."""
+    if table not in _WITH_EXTRAS or not ids:
         return {}
+    if table == "outbox":
+        recipients = _table("outbox_recipients")
+        deliveries: dict[int, dict[str, Any]] = {i: {"recipients": []} for i in ids}
+        rows = await connection.execute(
+            select(recipients.c.outbox_id, recipients.c.address, recipients.c.status,
+                   recipients.c.code, recipients.c.message)
+            .where(recipients.c.outbox_id.in_(list(ids)))
+            .order_by(recipients.c.outbox_id, recipients.c.address))
+        for outbox_id, address, status, code, message in rows:
+            deliveries[outbox_id]["recipients"].append(
+                {"address": address, "status": status, "code": code, "message": message})
+        return deliveries
     services = _table("maintenance_services")
     found: dict[int, dict[str, Any]] = {i: {"services": []} for i in ids}
     rows = await connection.execute(
@@ -314,7 +331,7 @@ async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
     whose rows hold their whole fact (no extras) and no server-side defaults."""
     if not ids:
         return
-    if table not in CHAINED or table == "maintenance_windows":
+    if table not in CHAINED or table in _WITH_EXTRAS:
         raise StoreError(f"evidence: table {table!r} is not chained from inserted values")
     if len(ids) != len(rows):
         raise StoreError(f"evidence: {len(ids)} ids for {len(rows)} {table} rows")

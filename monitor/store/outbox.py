@@ -40,12 +40,12 @@ __all__ = [
     "lease_holders",
     "lock_sending",
     "mark_relayed",
-    "mark_sent",
     "message_ids",
     "oldest_waiting",
     "outage_messages",
     "outage_queued",
     "queued_keys",
+    "record_acceptance",
     "release",
     "release_delayed",
     "release_orphans",
@@ -392,7 +392,7 @@ async def oldest_waiting(tx: Tx, now: dt.datetime) -> dt.datetime | None:
     return min(found) if found else None
 
 
-async def mark_sent(
+async def _mark_sent(
     tx: Tx,
     outbox_id: int,
     *,
@@ -415,10 +415,7 @@ async def mark_sent(
             claimed_by=None,
         )
     )
-    if result.rowcount != 1:
-        return False
-    await evidence.append(tx, "smtp.accepted", "outbox", [outbox_id])
-    return True
+    return bool(result.rowcount == 1)
 
 
 async def lock_sending(tx: Tx, outbox_id: int, *, owner: str) -> QueuedMessage | None:
@@ -451,6 +448,21 @@ async def give_up(tx: Tx, outbox_id: int, *, attempts: int, error: str) -> None:
         .where(OutboxMessage.id == outbox_id)
         .values(status="failed", attempts=attempts, last_error=error, claimed_by=None)
     )
+
+
+async def record_acceptance(
+    tx: Tx, outbox_id: int, *, accepted_at: dt.datetime, response: str, error: str | None,
+    owner: str, recipients: Sequence[str], refused: Mapping[str, tuple[int, str]],
+) -> bool:
+    """The server accepted the message (``accepted_at`` is the D-2 evidence), with each
+    recipient's outcome, chained as one fact. False when the row is no longer ``owner``'s
+    (another worker recorded it): nothing written."""
+    if not await _mark_sent(tx, outbox_id, accepted_at=accepted_at, response=response,
+                           error=error, owner=owner):
+        return False
+    await add_recipients(tx, outbox_id, recipients, refused)
+    await evidence.append(tx, "smtp.accepted", "outbox", [outbox_id])
+    return True
 
 
 async def add_recipients(

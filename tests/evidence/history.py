@@ -13,6 +13,7 @@ from monitor.store import (
     incidents,
     ledger,
     maintenance,
+    outbox,
     reports,
     tickets,
     unknown,
@@ -70,6 +71,19 @@ async def write_history(db: Database) -> dict[str, int]:
             tx, services=["web", "api"], start=T0 + dt.timedelta(days=3),
             end=T0 + dt.timedelta(days=3, hours=1), reason="upgrade", created_at=T0)
         await maintenance.add_notices(tx, window, ["acme"], sent_at=T0, channel="other")
+    async with db.transaction() as tx:  # an e-mail, accepted for one of its two recipients
+        await outbox.enqueue(tx, [outbox.NewMessage(
+            dedupe_key="outage/1/acme", message_id="<1@sla.example>", kind="outage",
+            recipients=("tech@acme.example", "boss@acme.example"), subject="Outage",
+            body_text="down", body_html=None, created_at=T0 + 4 * MIN,
+            next_attempt_at=T0 + 4 * MIN, customer_id="acme", incident_id=ids["incident"])])
+    async with db.transaction() as tx:
+        [message] = await outbox.claim(tx, now=T0 + 4 * MIN, lease=60, limit=1, owner="w1")
+        assert await outbox.record_acceptance(
+            tx, message.id, accepted_at=T0 + 5 * MIN, response="250 queued", error=None,
+            owner="w1", recipients=message.recipients,
+            refused={"boss@acme.example": (550, "no such user")})
+        ids["message"] = message.id
     async with db.transaction() as tx:  # a run of the monitor: started, beating, stopped
         ids["session"] = await unknown.add_session(tx, started_at=T0, hostname="mon1",
                                                    pid=4242, version="1.0")

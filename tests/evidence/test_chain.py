@@ -34,7 +34,7 @@ async def test_every_fact_is_chained_and_the_chain_is_intact(db: Database) -> No
                  "incident.update", "maintenance.add", "maintenance.notice", "unknown.start",
                  "unknown.end", "ticket.open", "ticket.opened", "ticket.change",
                  "claim.submit", "claim.decide", "ledger.days", "report.revision",
-                 "session.start", "session.stop"):
+                 "session.start", "session.stop", "smtp.accepted"):
         assert kind in kinds, kind
     # One line: seq 1.., each linked to its predecessor's hash.
     previous = ZERO_HASH
@@ -116,6 +116,10 @@ TAMPERS = [
                          {"a": (T0 - 60 * MIN).replace(tzinfo=None),
                           "b": (T0 + 200 * MIN).replace(tzinfo=None)})],
            "daemon_sessions", "never recorded", chained=False),
+    Tamper("turn a refused recipient into an accepted one",  # D-2: each one's outcome
+           lambda ids: [("UPDATE outbox_recipients SET status = 'accepted', code = NULL "
+                         "WHERE outbox_id = :m AND code = 550", {"m": ids["message"]})],
+           "outbox", "recipients"),
     Tamper("edit a claim's decision",
            lambda ids: [("UPDATE claims SET credit_days = 3 WHERE id = :c",
                          {"c": ids["claim"]})],

@@ -57,8 +57,9 @@ async def test_a_recovery_waits_for_its_outage_mail_in_flight_then_goes_at_once(
     assert await notifier.run_once() == 0  # never before the outage e-mail it follows
     assert sink.messages == []
     for message in taken:  # the other sender's server accepts them
-        await db.run(lambda tx, m=message: stored.mark_sent(
-            tx, m.id, accepted_at=clock.now(), response="250 ok", error=None, owner=OTHER))
+        await db.run(lambda tx, m=message: stored.record_acceptance(
+            tx, m.id, accepted_at=clock.now(), response="250 ok", error=None, owner=OTHER,
+            recipients=m.recipients, refused={}))
     clock.advance(1)
     assert await notifier.run_once() == 2  # at once
     assert {m.parsed()["X-SLA-Monitor-Kind"] for m in sink.messages} == {"recovery"}
