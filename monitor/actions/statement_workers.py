@@ -19,7 +19,7 @@ the parent.
 *Decisions:* the workers are started with ``spawn`` (a fresh interpreter: the daemon and
 the command line run threads, which ``fork`` would copy mid-lock); a worker ignores
 SIGINT (Ctrl-C stops the parent, which stops the workers, instead of a traceback per
-worker); a few statements are rendered on a thread of the parent instead
+worker) and exits when its parent is gone (a parent killed with SIGKILL leaves none); a few statements are rendered on a thread of the parent instead
 (:data:`PROCESSES_FROM`): starting a worker costs about as much as rendering a few.
 """
 
@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
@@ -62,11 +64,21 @@ def available_cores() -> int:
 
 
 def _warm() -> None:
-    """A worker's start: what every statement needs, paid for once."""
+    """A worker's start: it goes when its parent goes (even killed: ``kill -9`` leaves no
+    worker behind), and what every statement needs is paid for once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True,
+                         name="parent-watch").start()
     environment().get_template("statement.html")
     catalog("fa")
     check_pdf()  # WeasyPrint imported, the fonts found and loaded
+
+
+def _exit_with(parent: int) -> None:
+    multiprocessing.connection.wait([parent])
+    os._exit(1)
 
 
 class Renderers:
