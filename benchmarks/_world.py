@@ -49,6 +49,7 @@ class World:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     next_id: int = 1
+    config: dict[str, Any] = field(default_factory=dict)  # as read from YAML
 
     def pick_service(self, shared_share: float, server_share: float) -> str:
         chance = self.rng.random()
@@ -121,7 +122,7 @@ def build(customers: int, incidents_per_month: int, seed: int = 20260316,
             "sites": [{"domain": f"{customer}.example"}]})
     settings = Settings.from_config(Config.model_validate(config))
     world = World(settings, dependents, projects, [f"srv-{s:02d}" for s in range(servers)],
-                  rng=rng)
+                  rng=rng, config=config)
     # The month so far at a steady rate: incidents_per_month over the whole month.
     elapsed = (min(now, PERIOD.end) - PERIOD.start).total_seconds()
     count = int(incidents_per_month * elapsed / PERIOD.seconds)
