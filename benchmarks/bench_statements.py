@@ -19,7 +19,7 @@ Measured: the command's wall time, and the time from its first statement queued 
 last (from its progress lines); statements per second; CPU-seconds of the command and of
 its worker processes (the command's own read from /proc until it exits, the workers' the
 rest of what the command and its reaped children used); the peak RSS of the command and
-its workers together (sampled every 0.2 s); the rest of the machine's busy time over the
+its workers together, and of the command alone (sampled every 0.2 s); the rest of the machine's busy time over the
 same interval (others, in CPU-seconds and in % of one CPU) and steal. Then, in this
 process, the cost of one statement's files rendered by the one rendering
 (``render_files``) for 20 customers: the PDF alone, the HTML and CSV, and its pages.
@@ -45,7 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _targets import CLOCK_TICKS, _stat_fields, machine_cpu, own_cpu, tree_rss_bytes
+from _targets import CLOCK_TICKS, _stat_fields, machine_cpu, own_cpu, rss_bytes, tree_rss_bytes
 from _world import PERIOD, World, build, load
 from sqlalchemy import insert
 
@@ -113,10 +113,11 @@ def _own_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def run_command(config: Path, workers: int | None) -> dict[str, Any]:
+def run_command(config: Path, workers: int | None, dry_run: bool = False) -> dict[str, Any]:
     """``statement send`` in a process of its own, watched from here."""
     command = [sys.executable, "-m", "monitor", "-c", str(config), "statement", "send",
-               "--month", PERIOD.label, "--queue-only", "--format", "json"]
+               "--month", PERIOD.label, "--dry-run" if dry_run else "--queue-only",
+               "--format", "json"]
     if workers is not None:
         command += ["--workers", str(workers)]
     environment = {**os.environ, "SLA_MONITOR_CONFIG_MAX_BYTES": str(256 << 20)}
@@ -125,13 +126,18 @@ def run_command(config: Path, workers: int | None) -> dict[str, Any]:
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=environment)
-    peak, parent_cpu = 0, 0.0
+    peak = parent_peak = 0
+    parent_cpu = 0.0
     done = threading.Event()
 
     def watch() -> None:
-        nonlocal peak, parent_cpu
+        nonlocal peak, parent_peak, parent_cpu
         while not done.is_set():
             peak = max(peak, tree_rss_bytes(process.pid))
+            try:
+                parent_peak = max(parent_peak, rss_bytes(process.pid))
+            except OSError:
+                pass  # gone meanwhile
             parent_cpu = _own_cpu(process.pid) or parent_cpu
             done.wait(0.2)
 
@@ -146,11 +152,13 @@ def run_command(config: Path, workers: int | None) -> dict[str, Any]:
     if process.returncode != 0:
         raise RuntimeError(f"statement send exited {process.returncode}: {err.decode()[-2000:]}")
     result = json.loads(out)
-    queued = sum(1 for s in result["statements"] if s["status"] == "queued")
+    queued = sum(1 for s in result["statements"] if s["status"] in ("queued", "would_send"))
     told = [json.loads(line) for line in err.decode().splitlines()
             if line.startswith("{") and "statements progress" in line]
-    first, last = (dt.datetime.fromisoformat(told[i]["ts"]) for i in (0, -1))
-    rendering = (last - first).total_seconds()
+    rendering = 0.0  # a dry run renders nothing
+    if told:
+        first, last = (dt.datetime.fromisoformat(told[i]["ts"]) for i in (0, -1))
+        rendering = (last - first).total_seconds()
     return {
         "queued": queued, "statements": len(result["statements"]),
         "wall_s": round(wall, 2), "render_and_queue_s": round(rendering, 2),
@@ -159,6 +167,7 @@ def run_command(config: Path, workers: int | None) -> dict[str, Any]:
         "workers_cpu_s": round(total_cpu - parent_cpu, 2),
         "cpu_s_per_statement": round(total_cpu / queued, 4) if queued else None,
         "peak_rss_mb": round(peak / 2**20, 1),
+        "parent_peak_rss_mb": round(parent_peak / 2**20, 1),
         "others_cpu_s": round(max(0.0, busy - busy0 - total_cpu), 2),
         "others_percent": round(100 * max(0.0, busy - busy0 - total_cpu) / wall, 1),
         "steal_s": round(steal - steal0, 2),
@@ -210,13 +219,16 @@ def main() -> int:
                         "1000,10000)")
     parser.add_argument("--workers", type=int,
                         help="statement send --workers N (default: the command's own)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="statement send --dry-run: the command's costs besides rendering "
+                        "and queueing (the configuration read, the month closed, the plan)")
     parser.add_argument("--sample", type=int, default=20,
                         help="statements rendered here for the PDF cost (default 20)")
     parser.add_argument("--json", type=Path, help="default: benchmarks/results/DATE-"
                         "bench_statements.json")
     args = parser.parse_args()
     sizes = [int(size) for size in args.customers.split(",")]
-    print(f"statement send --queue-only, month {PERIOD.label}, _world.py seed, {os.cpu_count()} "
+    print(f"statement send {'--dry-run' if args.dry_run else '--queue-only'}, month {PERIOD.label}, _world.py seed, {os.cpu_count()} "
           f"CPUs ({available_cores()} available), workers: "
           f"{args.workers if args.workers is not None else 'the default'}")
     rows: list[dict[str, Any]] = []
@@ -231,7 +243,8 @@ def main() -> int:
             config.write_text(json.dumps({
                 **world.config, "storage": {"url": url},
                 "maildir": str(directory / "Maildir")}))
-            row = {"customers": size, **run_command(config, args.workers)}
+            row = {"customers": size, "dry_run": args.dry_run,
+                   **run_command(config, args.workers, args.dry_run)}
             row["pdf"] = asyncio.run(pdf_cost(world, url, args.sample))
             rows.append(row)
             print_row(row)
@@ -244,7 +257,7 @@ def main() -> int:
 
 
 HEADER = (f"{'customers':>9} {'queued':>7} {'wall s':>7} {'render+queue s':>14} {'stmt/s':>7} "
-          f"{'cpu s':>7} {'parent':>7} {'workers':>8} {'cpu s/stmt':>10} {'peak RSS MB':>11} "
+          f"{'cpu s':>7} {'parent':>7} {'workers':>8} {'cpu s/stmt':>10} {'peak RSS MB':>11} {'parent MB':>9} "
           f"{'others s':>8} {'others %':>8} {'steal s':>7} {'PDF s':>6} {'HTML+CSV s':>10} "
           f"{'pages':>5}")
 
@@ -256,9 +269,10 @@ def print_row(row: dict[str, Any]) -> None:
         print_row.headed = True  # type: ignore[attr-defined]
     cost = row["pdf"]
     print(f"{row['customers']:>9,} {row['queued']:>7,} {row['wall_s']:>7.1f} "
-          f"{row['render_and_queue_s']:>14.1f} {row['statements_per_s']:>7.2f} "
+          f"{row['render_and_queue_s']:>14.1f} {row['statements_per_s'] or 0:>7.2f} "
           f"{row['cpu_s']:>7.1f} {row['parent_cpu_s']:>7.1f} {row['workers_cpu_s']:>8.1f} "
-          f"{row['cpu_s_per_statement']:>10.3f} {row['peak_rss_mb']:>11.0f} "
+          f"{row['cpu_s_per_statement'] or 0:>10.3f} {row['peak_rss_mb']:>11.0f} "
+          f"{row['parent_peak_rss_mb']:>9.0f} "
           f"{row['others_cpu_s']:>8.1f} {row['others_percent']:>8.0f} {row['steal_s']:>7.1f} "
           f"{cost['pdf_cpu_s']:>6.3f} {cost['html_csv_cpu_s']:>10.4f} {cost['pages']:>5.1f}",
           flush=True)
