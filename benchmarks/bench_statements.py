@@ -45,7 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _targets import CLOCK_TICKS, _stat_fields, machine_cpu, own_cpu, rss_bytes, tree_rss_bytes
+from _targets import cpu_times, machine_cpu, own_cpu, rss_bytes, tree_rss_bytes
 from _world import PERIOD, World, build, load
 from sqlalchemy import insert
 
@@ -107,10 +107,9 @@ async def write_world(world: World, url: str) -> None:
 
 def _own_cpu(pid: int) -> float | None:
     try:
-        fields = _stat_fields(pid)
-    except OSError:
+        return sum(cpu_times(pid))
+    except OSError:  # gone meanwhile
         return None
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def run_command(config: Path, workers: int | None, dry_run: bool = False) -> dict[str, Any]:
@@ -179,6 +178,8 @@ async def pdf_cost(world: World, url: str, sample: int) -> dict[str, Any]:
     counted, that loads WeasyPrint and the fonts)."""
     engine = create_engine(url)
     db = Database(engine)
+    # Closed by the command, or (after a dry run) here.
+    await actions.close_month(db, world.settings, month=PERIOD.label, now=AFTER)
     customers = list(world.settings.topology.customers)[: sample + 1]
     views = [await actions.statement(db, world.settings, month=PERIOD.label, customer=c,
                                      now=AFTER) for c in customers]

@@ -213,7 +213,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "whose figures changed. Customers whose subscription lapsed (R-EX5) or who run a "
         "clone (R-EX6) get none unless named with --customer. Waits until each message is "
         "accepted by the SMTP server or written to the Maildir, and lists each as sent or "
-        "queued (exit 1 when one is not sent).")
+        "queued (exit 1 when one is not sent). The statements are rendered in worker "
+        "processes (--workers; a run killed half-way is resumed by the next, which sends "
+        "only what is missing); the progress goes to standard error: a bar on a terminal, "
+        "else a JSON log line every 10 s.")
     send.add_argument("--month", required=True, help="YYYY-MM in the configured calendar")
     send.add_argument("--customer", help="only this customer (even a lapsed or clone one)")
     send.add_argument("--dry-run", action="store_true",
