@@ -49,6 +49,7 @@ class World:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     next_id: int = 1
+    config: dict[str, Any] = field(default_factory=dict)  # as read from YAML
 
     def pick_service(self, shared_share: float, server_share: float) -> str:
         chance = self.rng.random()
@@ -90,7 +91,9 @@ class World:
 
 
 def build(customers: int, incidents_per_month: int, seed: int = 20260316,
-          servers: int = 50) -> World:
+          servers: int = 50, now: dt.datetime = NOW) -> World:
+    """The world at ``now`` (default: half the month has run; after the month's end, the
+    whole month, and every incident ended)."""
     rng = random.Random(seed)
     config: dict[str, Any] = {
         "provider": {"name": "Bench Hosting"},
@@ -119,27 +122,27 @@ def build(customers: int, incidents_per_month: int, seed: int = 20260316,
             "sites": [{"domain": f"{customer}.example"}]})
     settings = Settings.from_config(Config.model_validate(config))
     world = World(settings, dependents, projects, [f"srv-{s:02d}" for s in range(servers)],
-                  rng=rng)
+                  rng=rng, config=config)
     # The month so far at a steady rate: incidents_per_month over the whole month.
-    elapsed = (NOW - PERIOD.start).total_seconds()
+    elapsed = (min(now, PERIOD.end) - PERIOD.start).total_seconds()
     count = int(incidents_per_month * elapsed / PERIOD.seconds)
     for _ in range(count):
         start = PERIOD.start + dt.timedelta(seconds=rng.randrange(int(elapsed) - 60))
-        row, told = world.incident(start, NOW)
+        row, told = world.incident(start, now)
         world.incidents.append(row)
         world.notifications += told
     return world
 
 
-async def load(db: Database, world: World) -> None:
+async def load(db: Database, world: World, now: dt.datetime = NOW) -> None:
     """Write the world (and 200 noticed maintenance windows, and a daemon session that
-    began with the month) in bulk."""
+    began before the month and beat last at ``now``) in bulk."""
     rng = world.rng
     async with db.transaction() as tx:
         connection = await tx.connection()
         await connection.execute(insert(DaemonSession), [{
             "started_at": PERIOD.start - dt.timedelta(days=60),
-            "last_beat_at": NOW, "stopped_at": None, "hostname": "bench", "pid": 1,
+            "last_beat_at": now, "stopped_at": None, "hostname": "bench", "pid": 1,
             "version": "bench"}])
         rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in world.incidents]
         for index in range(0, len(rows), 5000):
@@ -156,7 +159,8 @@ async def load(db: Database, world: World) -> None:
                 "cancelled_at": None}])
             await connection.execute(insert(MaintenanceService), [
                 {"window_id": number, "service_id": service}])
-            await connection.execute(insert(MaintenanceNotice), [
-                {"window_id": number, "customer_id": customer,
-                 "sent_at": start - dt.timedelta(hours=72), "channel": "email",
-                 "outbox_id": None} for customer in world.dependents[service]])
+            notices = [{"window_id": number, "customer_id": customer,
+                        "sent_at": start - dt.timedelta(hours=72), "channel": "email",
+                        "outbox_id": None} for customer in world.dependents[service]]
+            if notices:  # a small world has servers nobody uses
+                await connection.execute(insert(MaintenanceNotice), notices)

@@ -22,7 +22,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from monitor.redact import redact
@@ -123,3 +124,31 @@ def setup_logging(
 # Loggers that write statements' parameters or SMTP conversations below WARNING: kept quiet
 # at every level, so DEBUG never logs an e-mail body or a stored secret.
 QUIET_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "aiosmtplib", "mail.log")
+
+
+class ProgressLog:
+    """A long task's progress as log lines (under systemd, where no one watches a bar): the
+    first report, then at most one every ``every`` seconds, and the last (``done`` equal
+    to ``total``); each line says ``done``, ``total`` and ``per_second`` (since the first),
+    with ``fields``. Call it with ``(done, total)`` as often as the task likes."""
+
+    def __init__(
+        self, logger: logging.Logger, event: str, fields: Mapping[str, object] | None = None,
+        *, every: float = 10.0, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger, self.event, self.every, self.clock = logger, event, every, clock
+        self.fields = dict(fields or {})
+        self.started: float | None = None
+        self.logged: float | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if self.started is None:
+            self.started = now
+        if self.logged is not None and done < total and now - self.logged < self.every:
+            return
+        self.logged = now
+        elapsed = now - self.started
+        self.logger.info(self.event, extra={
+            **self.fields, "done": done, "total": total,
+            "per_second": round(done / elapsed, 2) if elapsed > 0 else None})

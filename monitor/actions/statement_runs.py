@@ -1,6 +1,6 @@
 """What the daemon does about statements by itself (``statements.auto``)::
 
-    auto_statements(db, settings, *, mail, now, stopping=None) -> AutoStatements
+    auto_statements(db, settings, *, mail, now, stopping=None, progress=None) -> AutoStatements
     remind(db, settings, *, month, mail, now, stopping=None) -> list[str]
 
 ``statements.delay`` after a month ends in the provider's zone (default one day, so that
@@ -81,10 +81,12 @@ async def auto_statements(
     mail: StatementMail,
     now: dt.datetime,
     stopping: Callable[[], bool] | None = None,
+    progress: Callable[[str], Callable[[int, int], None]] | None = None,
 ) -> AutoStatements:
     """The daemon's check (every minute, and at start): close and send each recent month
     whose statements are due and not yet sent for its latest revision; then the reminders
-    that are due. Nothing when ``statements.auto`` is off."""
+    that are due. Nothing when ``statements.auto`` is off. ``progress(month)`` gives what
+    is told how a month's statements go (:func:`send_statements`)."""
     result = AutoStatements()
     options = settings.statements
     if not options.auto:
@@ -97,7 +99,8 @@ async def auto_statements(
         deadline = claim_deadline(period, settings.policy)
         if not in_time(now, deadline):
             continue
-        sent = await _run(db, settings, period, mail, now, stopping)
+        sent = await _run(db, settings, period, mail, now, stopping,
+                          None if progress is None else progress(period.label))
         if sent is not None:
             result.sent.append(sent)
         if options.reminder_before is not None and not (stopping is not None and stopping()):
@@ -115,6 +118,7 @@ async def _run(
     mail: StatementMail,
     now: dt.datetime,
     stopping: Callable[[], bool] | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> StatementsSent | None:
     """One month's run: started (closing the month), resumed after a restart, or following
     a revision frozen by hand; None when there is nothing to do."""
@@ -131,7 +135,7 @@ async def _run(
     else:
         revision = None  # start or resume: close the month (nothing new if unchanged)
     sent = await send_statements(db, settings, month=label, mail=mail, actor=DAEMON, now=now,
-                                 stopping=stopping, revision=revision)
+                                 stopping=stopping, revision=revision, progress=progress)
     async with db.transaction() as tx:
         if run is None or run.revision != sent.revision or run.finished_at is not None:
             await stored.start_run(tx, calendar, label, sent.revision, now)

@@ -40,6 +40,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -56,6 +58,12 @@ from monitor.actions.reports import (
     customer_changes,
     frozen_revision,
 )
+from monitor.actions.statement_workers import (
+    PROCESSES_FROM,
+    Renderers,
+    available_cores,
+    render_files,
+)
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.present import format_time
@@ -67,9 +75,6 @@ from monitor.present.statement import (
     IncidentRow,
     MaintenanceRow,
     Statement,
-    pdf,
-    statement_csv,
-    statement_html,
 )
 from monitor.present.text import one_line
 from monitor.sla import (
@@ -402,10 +407,10 @@ def _claim_line(settings: Settings, claim: claims.ClaimRecord | None) -> str | N
 
 
 async def statement_files(statement: Statement) -> StatementFiles:
-    """The statement's HTML (the e-mail's body), PDF (from the same template, rendered on a
-    worker thread: it takes a few tenths of a second of CPU) and CSV."""
-    document = await asyncio.to_thread(pdf, statement_html(statement, for_print=True))
-    return StatementFiles(statement_html(statement), document, statement_csv(statement))
+    """The statement's HTML (the e-mail's body), PDF (from the same template) and CSV,
+    rendered on a worker thread (:func:`monitor.actions.statement_workers.render_files`:
+    the PDF takes a few tenths of a second of CPU)."""
+    return await asyncio.to_thread(render_files, statement)
 
 
 @dataclass(frozen=True)
@@ -449,16 +454,24 @@ async def send_statements(
     now: dt.datetime,
     stopping: Callable[[], bool] | None = None,
     revision: int | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> StatementsSent:
     """Close ``month`` (a new revision only if its records changed) and queue each eligible
     customer's statement for the latest revision, once per customer and revision (see the
     module's decisions); ``customer`` alone, even a withheld one. ``stopping`` is asked
-    between customers (the daemon stopping): what is left is sent by the next call.
+    between customers (the daemon stopping): what is left is sent by the next call, as
+    after a kill (each batch of statements is queued in one transaction).
     ``revision`` sends that revision without closing (the daemon's run of a revision an
-    operator froze)."""
+    operator froze). ``workers``: the processes that render the statements (default: one
+    per available core, or a thread for a few statements; 0: a thread);
+    ``progress(done, total)`` is told each time a batch is queued."""
     period = settings.month(month)
     if customer is not None:
         known(customer, settings.topology.customers, "customer", "customers")
+    if workers is not None and workers < 0:
+        raise InputError("workers", workers, "a number of worker processes from 0 (render on "
+                         "a thread of this process) up")
     if revision is not None:
         frozen, created = await revision_of(db, settings, period, revision), False
     elif dry_run:
@@ -476,17 +489,21 @@ async def send_statements(
     earlier_reports = {number: None if found is None else MonthReport.from_json(found.report)
                        for number, found in earlier.items()}
     result = StatementsSent(period.label, frozen.revision, created, dry_run)
-    for record in _customers(frozen, settings, customer):
-        if stopping is not None and stopping():
-            break
-        item = _plan(settings, frozen, record, customer, sent, earlier_reports, mails)
-        if item.status != "would_send":
-            result.items.append(item)
-            continue
-        if dry_run:
-            result.items.append(item)
-            continue
-        result.items.append(await _queue(db, settings, period, frozen, item, mail, actor, now))
+    mine: dict[str, list[StatementRecord]] = defaultdict(list)
+    for record in sent:
+        mine[record.customer_id].append(record)
+    planned = [_plan(settings, frozen, record, customer, mine[record.customer], earlier_reports,
+                     mails) for record in _customers(frozen, settings, customer)]
+    todo = [item for item in planned if item.status == "would_send"]
+    if dry_run or not todo:
+        result.items.extend(planned)
+        return result
+    queued = await _queue(db, settings, period, frozen, todo, mail, actor, now,
+                          stopping=stopping, workers=workers, progress=progress)
+    # In the customers' order; a statement not queued (stopped first) is the next call's.
+    result.items.extend(queued[item.customer] if item.status == "would_send" else item
+                        for item in planned
+                        if item.status != "would_send" or item.customer in queued)
     return result
 
 
@@ -524,7 +541,7 @@ def _plan(
     frozen: FrozenRevision,
     record: CustomerReport,
     asked: str | None,
-    sent: list[StatementRecord],
+    mine: list[StatementRecord],
     earlier: Mapping[int, MonthReport | None],
     mails: Mapping[str, QueuedMessage],
 ) -> StatementItem:
@@ -533,7 +550,6 @@ def _plan(
     if asked is None and statement_withheld(rule):
         return StatementItem(customer, "withheld", why=f"{rule}: no statement unless asked for "
                              "(a lapsed subscription or a clone gets no customer e-mail)")
-    mine = [s for s in sent if s.customer_id == customer]
     recorded = next((s for s in mine if s.revision == frozen.revision), None)
     if recorded is not None:
         return _recorded(recorded, mails.get(recorded.dedupe_key))
@@ -636,28 +652,107 @@ def _told(settings: Settings, change: Change, record: CustomerReport) -> str:
         **figures, "incident": incident}
 
 
+#: Statements queued per transaction: a run killed half-way loses at most one batch, which
+#: the next run renders again.
+BATCH = 50
+#: At most this long between two batches, and two progress reports.
+BATCH_SECONDS = 1.0
+
+
+def _processes(workers: int | None, statements: int) -> int:
+    """How many worker processes render ``statements`` (0: a thread)."""
+    if workers is None:
+        workers = available_cores() if statements >= PROCESSES_FROM else 0
+    return min(workers, statements)
+
+
 async def _queue(
     db: Database,
     settings: Settings,
     period: MonthPeriod,
     frozen: FrozenRevision,
-    item: StatementItem,
+    todo: list[StatementItem],
     mail: StatementMail,
     actor: str,
     now: dt.datetime,
-) -> StatementItem:
-    """Render (outside any transaction: the PDF takes CPU time), then queue the e-mail and
-    record the statement in one short transaction."""
+    *,
+    stopping: Callable[[], bool] | None,
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, StatementItem]:
+    """Render ``todo`` (in worker processes, outside any transaction: the PDFs take CPU
+    time), then queue each e-mail and record each statement, a batch per transaction;
+    returns what was queued, by customer. At most a few statements per worker are in flight
+    (the memory stays bounded whatever the number of customers)."""
     async with db.reading() as tx:
-        claim = await claims.find(tx, item.customer, period.label)
-    view = build_statement(settings, period, frozen, item.customer, now=now,
-                           claim=_claim_line(settings, claim), corrects=item.corrects,
-                           changes=item.changes, links=claim_link_keys(settings))
-    files = await statement_files(view)
+        claimed = {c.customer_id: c for c in await claims.listed(tx, month=period.label)
+                   if c.calendar == period.calendar}
+    links = claim_link_keys(settings)
+    processes = _processes(workers, len(todo))
+    queued: dict[str, StatementItem] = {}
+    ready: list[tuple[StatementItem, Statement, StatementFiles]] = []
+    if progress is not None:
+        progress(0, len(todo))
+
+    async with Renderers(processes) as renderers:
+        async def render(item: StatementItem) -> tuple[StatementItem, Statement, StatementFiles]:
+            view = build_statement(settings, period, frozen, item.customer, now=now,
+                                   claim=_claim_line(settings, claimed.get(item.customer)),
+                                   corrects=item.corrects, changes=item.changes, links=links)
+            return item, view, await renderers.render(view)
+
+        waiting = iter(todo)
+        pending: set[asyncio.Future[tuple[StatementItem, Statement, StatementFiles]]] = set()
+        # In flight: a few per worker, so that none waits; one on a thread (no gain in more).
+        window = 4 * processes or 1
+        written_at = time.monotonic()
+        stopped = False
+        try:
+            while True:
+                while not stopped and len(pending) < window:
+                    item = next(waiting, None)
+                    if item is None:
+                        break
+                    if stopping is not None and stopping():
+                        stopped = True
+                        break
+                    pending.add(asyncio.ensure_future(render(item)))
+                if not pending:
+                    break
+                finished, pending = await asyncio.wait(
+                    pending, return_when=asyncio.FIRST_COMPLETED)
+                ready += [task.result() for task in finished]
+                if (len(ready) >= BATCH or not pending
+                        or time.monotonic() - written_at >= BATCH_SECONDS):
+                    queued.update(await _write(db, period, frozen, ready, mail, actor, now))
+                    ready, written_at = [], time.monotonic()
+                    if progress is not None:
+                        progress(len(queued), len(todo))
+        finally:
+            for task in pending:
+                task.cancel()
+    return queued
+
+
+async def _write(
+    db: Database,
+    period: MonthPeriod,
+    frozen: FrozenRevision,
+    batch: list[tuple[StatementItem, Statement, StatementFiles]],
+    mail: StatementMail,
+    actor: str,
+    now: dt.datetime,
+) -> dict[str, StatementItem]:
+    """Queue the e-mails of ``batch`` and record its statements, in one transaction."""
+    written: dict[str, StatementItem] = {}
     async with db.transaction() as tx:
-        key = await mail.statement(tx, view, files)
-        await stored.add_statement(tx, StatementRecord(
-            0, period.calendar, period.label, item.customer, frozen.revision,
-            item.kind or "statement", item.corrects, list(item.changes) or None, key, actor, now))
-    return StatementItem(item.customer, "queued", item.kind, item.revision, item.corrects,
-                         item.changes, key)
+        for item, view, files in batch:
+            key = await mail.statement(tx, view, files)
+            await stored.add_statement(tx, StatementRecord(
+                0, period.calendar, period.label, item.customer, frozen.revision,
+                item.kind or "statement", item.corrects, list(item.changes) or None, key, actor,
+                now))
+            written[item.customer] = StatementItem(item.customer, "queued", item.kind,
+                                                   item.revision, item.corrects, item.changes,
+                                                   key)
+    return written

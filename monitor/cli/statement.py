@@ -23,6 +23,7 @@ from monitor.cli.common import (
     run_async,
     write_output,
 )
+from monitor.cli.progress import progress
 from monitor.clock import SystemClock
 from monitor.config import Settings
 from monitor.notify import Notifier
@@ -71,9 +72,11 @@ TO_SEND = ("queued", "already_queued")
 async def _send(run: Run) -> int:
     args, settings, now = run.args, run.settings, run.now
     async with run.database() as db:
-        result = await actions.send_statements(
-            db, settings, month=args.month, customer=args.customer, dry_run=args.dry_run,
-            mail=ContractMailer(settings, now), actor=actor(), now=now)
+        with progress("statements", month=args.month) as report:
+            result = await actions.send_statements(
+                db, settings, month=args.month, customer=args.customer, dry_run=args.dry_run,
+                mail=ContractMailer(settings, now), actor=actor(), now=now,
+                workers=args.workers, progress=report)
         _warn_without_link(settings)
         keys = [item.dedupe_key for item in result.items if item.dedupe_key]
         send = [item.dedupe_key for item in result.items
@@ -210,12 +213,18 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "whose figures changed. Customers whose subscription lapsed (R-EX5) or who run a "
         "clone (R-EX6) get none unless named with --customer. Waits until each message is "
         "accepted by the SMTP server or written to the Maildir, and lists each as sent or "
-        "queued (exit 1 when one is not sent).")
+        "queued (exit 1 when one is not sent). The statements are rendered in worker "
+        "processes (--workers; a run killed half-way is resumed by the next, which sends "
+        "only what is missing); the progress goes to standard error: a bar on a terminal, "
+        "else a JSON log line every 10 s.")
     send.add_argument("--month", required=True, help="YYYY-MM in the configured calendar")
     send.add_argument("--customer", help="only this customer (even a lapsed or clone one)")
     send.add_argument("--dry-run", action="store_true",
                       help="say what would be frozen and sent; write and send nothing")
     send.add_argument("--queue-only", action="store_true",
                       help="queue the e-mails and return; the daemon's outbox sends them")
+    send.add_argument("--workers", type=int, metavar="N",
+                      help="render the statements in N processes (default: one per core this "
+                      "process may use; 0: on a thread of this one)")
     send.add_argument("--format", choices=["text", "json"], default="text", help="default: text")
     send.set_defaults(handler=_send)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from monitor import actions
 from monitor.config import Settings
 from monitor.daemon.jobs import Job
+from monitor.logs import ProgressLog
 from monitor.notify.contract import ContractMailer
 
 if TYPE_CHECKING:
@@ -148,7 +149,8 @@ async def check_statements(rt: Runtime) -> actions.AutoStatements | None:
         now = rt.clock.now()
         done = await actions.auto_statements(
             rt.db, rt.settings, mail=ContractMailer(rt.settings, now), now=now,
-            stopping=rt.stopping.is_set)
+            stopping=rt.stopping.is_set,
+            progress=lambda month: ProgressLog(log, "statements progress", {"month": month}))
     except Exception as exc:
         if not rt.db.outage(exc):  # the database away: said once, no traceback
             log.exception("statement check failed; tried again at the next one")

@@ -132,7 +132,7 @@ class ContractMailer:
         executive contacts, once per customer and revision (the dedupe key)."""
         key = (f"statement:{statement.calendar}:{statement.month}:{statement.customer}:"
                f"{statement.revision}")
-        rendered = templates.statement(self.style, statement)
+        rendered = templates.statement(self.style, statement, files.html)
         attachments = (
             Attachment(f"{statement.filename}.pdf", "application/pdf", files.pdf),
             Attachment(f"{statement.filename}.csv", "text/csv", files.csv.encode("utf-8")),

@@ -108,10 +108,10 @@ def _credit(style: Style, s: Statement) -> str:
     return text
 
 
-def statement(style: Style, s: Statement) -> Rendered:
+def statement(style: Style, s: Statement, html: str | None = None) -> Rendered:
     """The monthly statement: the HTML body is the statement itself (one
-    template, as attached in PDF); the plain-text part gives its figures and how to claim.
-    Its language is the statement's (the customer's)."""
+    template, as attached in PDF; ``html``: it rendered already); the plain-text part gives
+    its figures and how to claim. Its language is the statement's (the customer's)."""
     style = style.reading(s.language)
     _, reader = style.language.gettext, style.language
     name = one_line(s.customer_name, 80)
@@ -162,7 +162,7 @@ def statement(style: Style, s: Statement) -> Rendered:
                    Items(s.how_to_claim)]
     text = compose(style, subject, blocks).text
     return Rendered(subject=one_line(f"[{style.provider_name}] {subject}", 250), text=text,
-                    html=statement_html(s))
+                    html=statement_html(s) if html is None else html)
 
 
 def claim_reminder(style: Style, s: Statement) -> Rendered:

@@ -97,6 +97,11 @@ class Language:
     digits: Digits
     translations: _gettext.NullTranslations = field(compare=False, repr=False)
 
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        """Pickled as its code and digits (a statement sent to a rendering worker process):
+        the catalog is the worker's own, loaded once there."""
+        return language, (self.code, self.digits)
+
     @property
     def direction(self) -> Literal["ltr", "rtl"]:
         return LANGUAGES[self.code]

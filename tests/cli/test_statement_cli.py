@@ -66,6 +66,9 @@ def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: P
     assert code == 0, err
     # The example's link key is a systemd credential, not given to an operator's shell: the
     # statements go out saying to claim by e-mail, and the command says why they have no link.
+    # Standard error is no terminal here: the progress is log lines (the first, the last).
+    told = [json.loads(line) for line in err.splitlines() if "statements progress" in line]
+    assert [(t["done"], t["total"], t["month"]) for t in told] == [(0, 2, MONTH), (2, 2, MONTH)]
     assert "warning: http.link_key_file names the systemd credential" in err
     assert "carries no link to the claim form" in err
     assert f"{MONTH}: revision 1 frozen" in out
@@ -142,6 +145,8 @@ def test_bad_input_exits_2_and_changes_nothing(cli, tmp_path: Path) -> None:  # 
     assert code == 2 and "--month: '2026-11'" in err and "1405-08/1405-09" in err
     code, _, err = cli("statement", "send", "--month", MONTH, "--customer", "nobody")
     assert code == 2 and "--customer: 'nobody'" in err
+    code, _, err = cli("statement", "send", "--month", MONTH, "--workers", "-1")
+    assert code == 2 and "--workers: -1 is not valid" in err and "from 0" in err
     code, _, err = cli("report", "--month", MONTH, "--format", "pdf", "-o",
                        str(tmp_path / "missing" / "x.pdf"))
     assert code == 2 and "does not exist" in err
