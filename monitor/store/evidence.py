@@ -189,12 +189,12 @@ async def _extras(connection: AsyncConnection, table: str,
     if table == "outbox":
         recipients = _table("outbox_recipients")
         deliveries: dict[int, dict[str, Any]] = {i: {"recipients": []} for i in ids}
-        rows = await connection.execute(
+        outcomes = await connection.execute(
             select(recipients.c.outbox_id, recipients.c.address, recipients.c.status,
                    recipients.c.code, recipients.c.message)
             .where(recipients.c.outbox_id.in_(list(ids)))
             .order_by(recipients.c.outbox_id, recipients.c.address))
-        for outbox_id, address, status, code, message in rows:
+        for outbox_id, address, status, code, message in outcomes:
             deliveries[outbox_id]["recipients"].append(
                 {"address": address, "status": status, "code": code, "message": message})
         return deliveries
