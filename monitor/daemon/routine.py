@@ -141,6 +141,23 @@ async def check_duties(rt: Runtime) -> None:
             log.exception("duty check failed; tried again at the next one")
 
 
+#: How many customers a log line names (a month-end at 10,000 is one line, not 200 KB).
+LOGGED_CUSTOMERS = 20
+
+
+def _first(customers: list[str]) -> list[str]:
+    """The first :data:`LOGGED_CUSTOMERS` of ``customers``, then ``"… and N more"``.
+
+    >>> _first([f"c{n}" for n in range(10_000)])[-2:]
+    ['c19', '… and 9980 more']
+    >>> _first(["acme", "globex"])
+    ['acme', 'globex']
+    """
+    if len(customers) <= LOGGED_CUSTOMERS:
+        return customers
+    return [*customers[:LOGGED_CUSTOMERS], f"… and {len(customers) - LOGGED_CUSTOMERS} more"]
+
+
 async def check_statements(rt: Runtime) -> actions.AutoStatements | None:
     """``statements.auto``: close each month the configured delay after it ends and queue
     its statements, then the claim reminders that are due. A stop request is honoured
@@ -158,12 +175,14 @@ async def check_statements(rt: Runtime) -> actions.AutoStatements | None:
     for sent in done.sent:
         if sent.queued:
             rt.notifier.worker.wake()
+        queued = [item.customer for item in sent.queued]
         log.info("statements queued", extra={
             "month": sent.month, "revision": sent.revision, "frozen": sent.frozen,
-            "queued": [item.customer for item in sent.queued]})
+            "queued": len(queued), "customers": _first(queued)})
     for month, customers in done.reminded.items():
         rt.notifier.worker.wake()
-        log.info("claim reminders queued", extra={"month": month, "customers": customers})
+        log.info("claim reminders queued", extra={"month": month, "queued": len(customers),
+                                                  "customers": _first(customers)})
     return done
 
 
