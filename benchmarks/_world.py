@@ -49,6 +49,7 @@ class World:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     next_id: int = 1
+    now: dt.datetime = NOW
 
     def pick_service(self, shared_share: float, server_share: float) -> str:
         chance = self.rng.random()
@@ -90,7 +91,9 @@ class World:
 
 
 def build(customers: int, incidents_per_month: int, seed: int = 20260316,
-          servers: int = 50) -> World:
+          servers: int = 50, now: dt.datetime = NOW) -> World:
+    """The world as it stands at ``now`` (default: half the month has run; after the
+    month's end: the whole month, every incident ended)."""
     rng = random.Random(seed)
     config: dict[str, Any] = {
         "provider": {"name": "Bench Hosting"},
@@ -119,13 +122,13 @@ def build(customers: int, incidents_per_month: int, seed: int = 20260316,
             "sites": [{"domain": f"{customer}.example"}]})
     settings = Settings.from_config(Config.model_validate(config))
     world = World(settings, dependents, projects, [f"srv-{s:02d}" for s in range(servers)],
-                  rng=rng)
+                  rng=rng, now=now)
     # The month so far at a steady rate: incidents_per_month over the whole month.
-    elapsed = (NOW - PERIOD.start).total_seconds()
+    elapsed = (min(now, PERIOD.end) - PERIOD.start).total_seconds()
     count = int(incidents_per_month * elapsed / PERIOD.seconds)
     for _ in range(count):
         start = PERIOD.start + dt.timedelta(seconds=rng.randrange(int(elapsed) - 60))
-        row, told = world.incident(start, NOW)
+        row, told = world.incident(start, now)
         world.incidents.append(row)
         world.notifications += told
     return world
@@ -139,7 +142,7 @@ async def load(db: Database, world: World) -> None:
         connection = await tx.connection()
         await connection.execute(insert(DaemonSession), [{
             "started_at": PERIOD.start - dt.timedelta(days=60),
-            "last_beat_at": NOW, "stopped_at": None, "hostname": "bench", "pid": 1,
+            "last_beat_at": world.now, "stopped_at": None, "hostname": "bench", "pid": 1,
             "version": "bench"}])
         rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in world.incidents]
         for index in range(0, len(rows), 5000):
