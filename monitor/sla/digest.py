@@ -61,20 +61,48 @@ def inputs_digest(
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
+#: ``json.dumps(item, sort_keys=True)`` without building an encoder per call: the text
+#: each record is sorted on (hundreds of thousands of notifications in a large month).
+_SORT_TEXT = json.JSONEncoder(sort_keys=True).encode
+
+
 def _sorted(records: Iterable[object]) -> list[_Canonical]:
     # Sorting on the canonical text makes the digest independent of input order.
     canonical = [_canonical(record) for record in records]
-    return sorted(canonical, key=lambda item: json.dumps(item, sort_keys=True))
+    keyed = [(_SORT_TEXT(item), index) for index, item in enumerate(canonical)]
+    keyed.sort()
+    return [canonical[index] for _, index in keyed]
+
+
+#: The field names of each dataclass met, in order (``fields()`` once per type).
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _datetime(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{value!r} is naive; a timezone-aware datetime is required")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _canonical(value: object) -> _Canonical:
     """A JSON value standing for ``value`` exactly: one spelling per value."""
-    if value is None or isinstance(value, (bool, int, str)):
+    kind = type(value)
+    # The common exact types first (the same spelling as the general rules below).
+    if kind is str or kind is int or value is None:
+        return value  # type: ignore[return-value]
+    if kind is datetime:
+        return _datetime(value)  # type: ignore[arg-type]
+    if kind is tuple or kind is list:
+        return [_canonical(item) for item in value]  # type: ignore[attr-defined]
+    if kind is frozenset:
+        return _sorted(value)  # type: ignore[arg-type]
+    names = _FIELDS.get(kind)
+    if names is not None:
+        return {name: _canonical(getattr(value, name)) for name in names}
+    if isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"{value!r} is naive; a timezone-aware datetime is required")
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return _datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -87,5 +115,6 @@ def _canonical(value: object) -> _Canonical:
     if isinstance(value, (list, tuple)):
         return [_canonical(item) for item in value]
     if is_dataclass(value) and not isinstance(value, type):
-        return {field.name: _canonical(getattr(value, field.name)) for field in fields(value)}
+        names = _FIELDS.setdefault(kind, tuple(field.name for field in fields(value)))
+        return {name: _canonical(getattr(value, name)) for name in names}
     raise TypeError(f"inputs_digest: cannot canonicalize {type(value).__name__} {value!r}")

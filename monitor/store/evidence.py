@@ -31,7 +31,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import re
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -156,6 +157,34 @@ def _envelope(kind: str, table: str | None, fact_id: str | None, fact: Any) -> s
     """The canonical text of an entry; ``fact`` is already plain (:func:`_fact`)."""
     return json.dumps({"kind": kind, "table": table, "id": fact_id, "fact": fact},
                       sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+#: The canonical encoder (:func:`canonical`'s settings) for a value that is already plain JSON.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                           allow_nan=False).encode
+
+
+def _envelope_of_row(kind: str, table: str, fact_id: str, row: Mapping[str, Any],
+                     documents: Collection[str]) -> str:
+    """``_envelope(kind, table, fact_id, _fact(table, row))``, with the columns named in
+    ``documents`` (JSON documents: str keys and JSON values, as a ``to_json`` gives them)
+    encoded as they are instead of copied value by value first: the same text, for a
+    frozen report of 10,000 customers in one pass of the C encoder instead of a walk of
+    millions of values. Each document stands in the small envelope as a placeholder
+    that is then replaced by its encoding."""
+    fact = _fact(table, {k: (None if k in documents else v) for k, v in row.items()})
+    encoded: dict[str, str] = {}
+    for number, name in enumerate(sorted(documents)):
+        if row.get(name) is None:
+            continue
+        placeholder = f"\x00document {number}\x00"
+        fact[name] = placeholder
+        encoded[json.dumps(placeholder, ensure_ascii=False)] = _ENCODE(row[name])
+    envelope = _envelope(kind, table, fact_id, fact)
+    if not encoded:
+        return envelope
+    return re.sub("|".join(re.escape(quoted) for quoted in encoded),
+                  lambda found: encoded[found.group(0)], envelope)
 
 
 def _table(name: str) -> Table:
@@ -301,11 +330,14 @@ def _as_stored(column: Any, row: Mapping[str, Any]) -> Any:
 
 async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
                           rows: Sequence[Mapping[str, Any]], *,
-                          at: dt.datetime | None = None) -> None:
+                          at: dt.datetime | None = None,
+                          documents: Collection[str] = ()) -> None:
     """Chain rows just inserted with ``ids`` (``INSERT ... RETURNING``, in the order of
     ``rows``) from the values inserted, without reading them back: the same canonical form
     as :func:`append` gives the row read back (the check compares them). Only for tables
-    whose rows hold their whole fact (no extras) and no server-side defaults."""
+    whose rows hold their whole fact (no extras) and no server-side defaults. The columns
+    named in ``documents`` hold JSON documents (str keys, JSON values: a frozen report):
+    encoded in one pass (:func:`_envelope_of_row`)."""
     if not ids:
         return
     if table not in CHAINED or table == "maintenance_windows":
@@ -316,8 +348,11 @@ async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
     items = []
     for fact_id, row in sorted(zip(ids, rows, strict=True), key=lambda pair: pair[0]):
         values = {"id": int(fact_id), **{c.name: _as_stored(c, row) for c in columns}}
-        fact = _fact(table, values)
-        items.append((kind, table, str(fact_id), _envelope(kind, table, str(fact_id), fact)))
+        if documents:
+            body = _envelope_of_row(kind, table, str(fact_id), values, documents)
+        else:
+            body = _envelope(kind, table, str(fact_id), _fact(table, values))
+        items.append((kind, table, str(fact_id), body))
     await _write(await tx.connection(), at or dt.datetime.now(dt.UTC), items,
                  (table, sorted(int(i) for i in ids)))
 

@@ -16,7 +16,7 @@ from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import ReportRevision
 
-__all__ = ["RevisionRecord", "add_revision", "latest_revision", "revision"]
+__all__ = ["RevisionRecord", "add_revision", "latest_hash", "latest_revision", "revision"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,17 @@ async def latest_revision(tx: Tx, calendar: str, month: str) -> RevisionRecord |
     return None if row is None else _record(row)
 
 
+async def latest_hash(tx: Tx, calendar: str, month: str) -> tuple[int, str] | None:
+    """(number, inputs hash) of a month's latest revision, or None: without its report,
+    which is tens of megabytes at 10,000 customers."""
+    row = (await tx.execute(
+        select(ReportRevision.revision, ReportRevision.inputs_hash)
+        .where(ReportRevision.calendar == calendar, ReportRevision.month == month)
+        .order_by(ReportRevision.revision.desc())
+        .limit(1))).first()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
 async def revision(tx: Tx, calendar: str, month: str, number: int) -> RevisionRecord | None:
     """Revision ``number`` of a month, or None."""
     row = (
@@ -63,16 +74,14 @@ async def revision(tx: Tx, calendar: str, month: str, number: int) -> RevisionRe
 
 
 async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
-    """Revision numbers are unique per month (a constraint): two closes racing make one."""
-    result = await tx.execute(
-        insert(ReportRevision).values(
-            calendar=revision.calendar,
-            month=revision.month,
-            revision=revision.revision,
-            closed_at=revision.closed_at,
-            inputs_hash=revision.inputs_hash,
-            report=revision.report,
-            evidence=revision.evidence,
-        )
-    )
-    await evidence.append(tx, "report.revision", "report_revisions", [inserted_id(result)])
+    """Revision numbers are unique per month (a constraint): two closes racing make one.
+    Chained from the values written (the report is a JSON document as ``to_json`` gives it),
+    not read back: at 10,000 customers the report is tens of megabytes."""
+    row = {"calendar": revision.calendar, "month": revision.month,
+           "revision": revision.revision, "closed_at": revision.closed_at,
+           "inputs_hash": revision.inputs_hash, "report": revision.report,
+           "evidence": revision.evidence}
+    result = await tx.execute(insert(ReportRevision).values(**row))
+    await evidence.append_inserted(tx, "report.revision", "report_revisions",
+                                   [inserted_id(result)], [row],
+                                   documents=("report", "evidence"))
