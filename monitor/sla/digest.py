@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -48,17 +48,43 @@ def inputs_digest(
         "customers": _sorted(customers),
         "incidents": _sorted(incidents),
         "maintenance": _sorted(maintenance),
-        "notifications": _sorted(
-            (incident_id, customer_id, notice_sent_at)
-            for (incident_id, customer_id), notice_sent_at in notifications.items()),
         "unknown": _sorted(unknown),
         "tickets": _sorted(tickets),
     }
     if unknown_by_service:  # a cluster's; absent, the digests of a daemon alone stay as they were
         document["unknown_by_service"] = {
             service_id: _sorted(parts) for service_id, parts in unknown_by_service.items()}
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    # The document is ``json.dumps(document, sort_keys=True, separators=(",", ":"),
+    # ensure_ascii=True)`` with "notifications" among its keys; written key by key so that
+    # the notifications (hundreds of thousands in a large month) are written straight
+    # from their records (:func:`_notification_texts`), the same text.
+    sections = {key: _ENCODE(value) for key, value in document.items()}
+    sections["notifications"] = "[" + ",".join(_notification_texts(notifications)) + "]"
+    text = "{" + ",".join(f"{_QUOTE(key)}:{sections[key]}" for key in sorted(sections)) + "}"
     return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+#: The document's encoder, and the JSON string of a text as it writes it.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+_QUOTE: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+def _notification_texts(notifications: Mapping[tuple[int, str], datetime]) -> list[str]:
+    """Each notification as ``[incident id, customer id, notice sent at]`` in the document's
+    JSON, in the order of :func:`_sorted` (its text with the default separators): the
+    same texts as encoding :func:`_canonical` of each, without building it. A key of
+    other types than (int, str) takes the general way."""
+    keyed: list[tuple[str, str]] = []
+    for (incident_id, customer_id), at in notifications.items():
+        if type(incident_id) is not int or type(customer_id) is not str:
+            item = _canonical((incident_id, customer_id, at))
+            keyed.append((_SORT_TEXT(item), _ENCODE(item)))
+            continue
+        quoted, instant = _QUOTE(customer_id), _QUOTE(_datetime(at))
+        keyed.append((f"[{incident_id}, {quoted}, {instant}]",
+                      f"[{incident_id},{quoted},{instant}]"))
+    keyed.sort()
+    return [text for _, text in keyed]
 
 
 #: ``json.dumps(item, sort_keys=True)`` without building an encoder per call: the text
