@@ -289,7 +289,8 @@ def _computed(inputs: MonthInputs, now: dt.datetime) -> tuple[MonthReport, dict[
 async def _note_reviews(
     tx: Tx, report: MonthReport, revision: int, now: dt.datetime
 ) -> list[ReviewNoted]:
-    """R-C3: approved claims of the month whose credit the new revision changed."""
+    """R-C3: approved claims of the month whose credit the new revision changed (marked
+    and audited in one statement each, not one per claim)."""
     noted = []
     by_id = {customer.customer: customer for customer in report.customers}
     for claim in await claims.listed(tx, month=report.period.label):
@@ -302,11 +303,14 @@ async def _note_reviews(
         after = (customer.credit_days_total, customer.refund_amount)
         if before == after:
             continue
-        await claims.mark_review(tx, claim.id, revision=revision, at=now)
-        await audit.record(tx, at=now, actor="sla-monitor", action="claim.review",
-                           object_type="claim", object_id=claim.id,
-                           detail={"revision": revision, "days": str(after[0]),
-                                   "amount": str(after[1])})
         noted.append(ReviewNoted(claim.id, claim.customer_id, before[0], after[0], before[1],
                                  after[1]))
+    await claims.mark_review(tx, [review.claim_id for review in noted], revision=revision,
+                             at=now)
+    await audit.record_many(tx, [
+        {"at": now, "actor": "sla-monitor", "action": "claim.review", "object_type": "claim",
+         "object_id": review.claim_id,
+         "detail": {"revision": revision, "days": str(review.days_now),
+                    "amount": str(review.amount_now)}}
+        for review in noted])
     return noted
