@@ -66,7 +66,7 @@ def inputs_digest(
 
 #: The document's encoder, and the JSON string of a text as it writes it.
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
-_QUOTE: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_QUOTE: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def _notification_texts(notifications: Mapping[tuple[int, str], datetime]) -> list[str]:
