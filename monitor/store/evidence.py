@@ -32,7 +32,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -58,6 +58,7 @@ __all__ = [
     "check",
     "checkpoints",
     "content_digest",
+    "encoded_document",
     "entries",
     "entry_hash",
     "fact_of",
@@ -164,27 +165,32 @@ _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=F
                            allow_nan=False).encode
 
 
+def encoded_document(document: Any) -> str:
+    """A JSON document (str keys, JSON values: what a ``to_json`` gives) in the canonical
+    form, in one pass of the C encoder: :func:`canonical` of it, without its walk."""
+    return _ENCODE(document)
+
+
 def _envelope_of_row(kind: str, table: str, fact_id: str, row: Mapping[str, Any],
-                     documents: Collection[str]) -> str:
-    """``_envelope(kind, table, fact_id, _fact(table, row))``, with the columns named in
-    ``documents`` (JSON documents: str keys and JSON values, as a ``to_json`` gives them)
-    encoded as they are instead of copied value by value first: the same text, for a
-    frozen report of 10,000 customers in one pass of the C encoder instead of a walk of
-    millions of values. Each document stands in the small envelope as a placeholder
-    that is then replaced by its encoding."""
-    fact = _fact(table, {k: (None if k in documents else v) for k, v in row.items()})
-    encoded: dict[str, str] = {}
-    for number, name in enumerate(sorted(documents)):
+                     encoded: Mapping[str, str]) -> str:
+    """``_envelope(kind, table, fact_id, _fact(table, row))``, with the columns of
+    ``encoded`` given as their canonical text (:func:`encoded_document`) instead of
+    copied value by value: the same text, for a frozen report of 10,000 customers without
+    a walk of millions of values. Each stands in the small envelope as a placeholder that
+    is then replaced by its text."""
+    fact = _fact(table, {k: (None if k in encoded else v) for k, v in row.items()})
+    texts: dict[str, str] = {}
+    for number, name in enumerate(sorted(encoded)):
         if row.get(name) is None:
             continue
         placeholder = f"\x00document {number}\x00"
         fact[name] = placeholder
-        encoded[json.dumps(placeholder, ensure_ascii=False)] = _ENCODE(row[name])
+        texts[json.dumps(placeholder, ensure_ascii=False)] = encoded[name]
     envelope = _envelope(kind, table, fact_id, fact)
-    if not encoded:
+    if not texts:
         return envelope
-    return re.sub("|".join(re.escape(quoted) for quoted in encoded),
-                  lambda found: encoded[found.group(0)], envelope)
+    return re.sub("|".join(re.escape(quoted) for quoted in texts),
+                  lambda found: texts[found.group(0)], envelope)
 
 
 def _table(name: str) -> Table:
@@ -331,13 +337,14 @@ def _as_stored(column: Any, row: Mapping[str, Any]) -> Any:
 async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
                           rows: Sequence[Mapping[str, Any]], *,
                           at: dt.datetime | None = None,
-                          documents: Collection[str] = ()) -> None:
+                          encoded: Sequence[Mapping[str, str]] | None = None) -> None:
     """Chain rows just inserted with ``ids`` (``INSERT ... RETURNING``, in the order of
     ``rows``) from the values inserted, without reading them back: the same canonical form
     as :func:`append` gives the row read back (the check compares them). Only for tables
-    whose rows hold their whole fact (no extras) and no server-side defaults. The columns
-    named in ``documents`` hold JSON documents (str keys, JSON values: a frozen report):
-    encoded in one pass (:func:`_envelope_of_row`)."""
+    whose rows hold their whole fact (no extras) and no server-side defaults. ``encoded``
+    gives, per row, the canonical text of its JSON document columns (a frozen report, as
+    :func:`encoded_document` wrote it for the row itself): used as it is
+    (:func:`_envelope_of_row`)."""
     if not ids:
         return
     if table not in CHAINED or table == "maintenance_windows":
@@ -345,11 +352,13 @@ async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
     if len(ids) != len(rows):
         raise StoreError(f"evidence: {len(ids)} ids for {len(rows)} {table} rows")
     columns = [c for c in _table(table).columns if c.name != "id"]
+    texts = encoded if encoded is not None else [{}] * len(rows)
     items = []
-    for fact_id, row in sorted(zip(ids, rows, strict=True), key=lambda pair: pair[0]):
+    for fact_id, row, given in sorted(zip(ids, rows, texts, strict=True),
+                                      key=lambda triple: triple[0]):
         values = {"id": int(fact_id), **{c.name: _as_stored(c, row) for c in columns}}
-        if documents:
-            body = _envelope_of_row(kind, table, str(fact_id), values, documents)
+        if given:
+            body = _envelope_of_row(kind, table, str(fact_id), values, given)
         else:
             body = _envelope(kind, table, str(fact_id), _fact(table, values))
         items.append((kind, table, str(fact_id), body))
