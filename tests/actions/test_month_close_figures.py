@@ -21,6 +21,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import insert
 
 from monitor import actions
@@ -174,6 +175,7 @@ def _sha(document: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@pytest.mark.slow  # about 1 s on SQLite on the shared machine: three closes and a chain check
 async def test_a_generated_month_closes_to_the_same_revisions(db: Database) -> None:
     """R-C3: revision 1 of the generated month and, after a late incident of a server and an
     open incident's end were recorded, revision 2 with what it changed and the approved
