@@ -50,6 +50,7 @@ class World:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     next_id: int = 1
     config: dict[str, Any] = field(default_factory=dict)  # as read from YAML
+    now: dt.datetime = NOW
 
     def pick_service(self, shared_share: float, server_share: float) -> str:
         chance = self.rng.random()
@@ -92,8 +93,8 @@ class World:
 
 def build(customers: int, incidents_per_month: int, seed: int = 20260316,
           servers: int = 50, now: dt.datetime = NOW) -> World:
-    """The world at ``now`` (default: half the month has run; after the month's end, the
-    whole month, and every incident ended)."""
+    """The world as it stands at ``now`` (default: half the month has run; after the
+    month's end: the whole month, every incident ended)."""
     rng = random.Random(seed)
     config: dict[str, Any] = {
         "provider": {"name": "Bench Hosting"},
@@ -122,7 +123,7 @@ def build(customers: int, incidents_per_month: int, seed: int = 20260316,
             "sites": [{"domain": f"{customer}.example"}]})
     settings = Settings.from_config(Config.model_validate(config))
     world = World(settings, dependents, projects, [f"srv-{s:02d}" for s in range(servers)],
-                  rng=rng, config=config)
+                  rng=rng, config=config, now=now)
     # The month so far at a steady rate: incidents_per_month over the whole month.
     elapsed = (min(now, PERIOD.end) - PERIOD.start).total_seconds()
     count = int(incidents_per_month * elapsed / PERIOD.seconds)
@@ -134,15 +135,15 @@ def build(customers: int, incidents_per_month: int, seed: int = 20260316,
     return world
 
 
-async def load(db: Database, world: World, now: dt.datetime = NOW) -> None:
+async def load(db: Database, world: World, now: dt.datetime | None = None) -> None:
     """Write the world (and 200 noticed maintenance windows, and a daemon session that
-    began before the month and beat last at ``now``) in bulk."""
+    began before the month and beat last at ``now``, by default the world's) in bulk."""
     rng = world.rng
     async with db.transaction() as tx:
         connection = await tx.connection()
         await connection.execute(insert(DaemonSession), [{
             "started_at": PERIOD.start - dt.timedelta(days=60),
-            "last_beat_at": now, "stopped_at": None, "hostname": "bench", "pid": 1,
+            "last_beat_at": now or world.now, "stopped_at": None, "hostname": "bench", "pid": 1,
             "version": "bench"}])
         rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in world.incidents]
         for index in range(0, len(rows), 5000):

@@ -1,37 +1,66 @@
-"""How long the SLA engine takes to compute a month for a large provider.
+"""How long closing a month and reading its report take for a large provider, with and
+without the evidence chain.
 
-Run: ``python benchmarks/bench_report.py`` (``--sizes 50000,500000`` to choose the
-incident counts). The world is synthetic and fixed by a seed:
+Run: ``python benchmarks/bench_report.py [--db sqlite|postgres] [--customers 10000]
+[--incidents 50000] [--json FILE]`` (PostgreSQL at ``--pg-url``, default
+``$SLA_MONITOR_TEST_PG_URL``; a database of its own is created and dropped). ``--engine``
+times the pure engine alone instead (``compute_month`` on records in memory, ``--sizes
+50000,500000``), as this benchmark did before it measured the close.
 
-* 10,000 customers, each depending on the shared web panel, the mobile API
-  (40% of them), and 1-2 projects of its own hosted on one of 50 servers;
-* N incidents in March 2026: 0.02% on the panel, 0.02% on the mobile API, 2%
-  on servers, the rest on projects; 10% have an excluded cause, 1% are open;
-* 200 maintenance windows (190 on servers, 10 on the panel), each noticed to
-  every affected customer, one in five less than 48 h ahead;
-* for each (incident, affected customer) pair: 97% notified within 10 min of
-  detection, 1% notified late (after 2 h), 2% never.
+The world is ``benchmarks/_world.py``'s, after its month (March 2026) has ended: 10,000
+customers on the shared web panel, the mobile API (40 %) and 1-2 projects of their own on
+one of 50 servers; 50,000 incidents over the month (0.02 % on the panel and the mobile API
+each, 2 % on servers, the rest on projects; 10 % with an excluded cause), 97 % of (incident,
+customer) pairs notified within 10 minutes, 1 % late; 200 maintenance windows noticed to
+every affected customer; and here also 2 unknown intervals, 200 provider-fault tickets
+(R-P1, R-P2) and 1,000 approved claims whose credit the close puts up for review (R-C3).
+It is written in bulk once; each variant then runs in a child process of its own on a
+copy of it (the same first close, and its own peak RSS):
 
-Only ``compute_month`` is timed (best of 3 runs; one run above 100,000
-incidents), and ``to_json`` separately; building the inputs is not. An
-"incident line" is one incident as one customer sees it: the report's size. Target: the 50,000-incident month under 5 s on 2 cores, and
-growth no worse than n log n in the number of incident lines.
+* ``close``: :func:`monitor.actions.close_month`, the function ``report close``, the
+  HTTP API and ``statement send`` call: read the month, digest its inputs, compute it,
+  freeze revision 1 (its report as JSON), note the reviews;
+* ``close again``: the same with nothing changed (what every ``statement send`` and the
+  daemon's statement job do first): nothing is frozen;
+* ``report``: :func:`monitor.actions.month_report` of every customer and its SPEC
+  section 7 JSON, as ``report --month M --format json`` and ``GET /api/v1/reports`` give it;
+* ``frozen read``: the latest revision read back typed (:func:`frozen_revision`), as the
+  statements read it.
+
+``with chain`` is the product as it is: the revision's evidence-chain entry (its
+canonical JSON, report included, hashed and stored) is written in the same transaction.
+``without chain`` leaves that entry out (and nothing else), so the difference is the
+chain's cost at month close. Each line: wall and CPU seconds of this process, its peak
+RSS since it started, and the rest of the machine's busy time (others: other sessions,
+and on PostgreSQL the database server's own work) and steal over the same interval.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import math
+import os
 import random
+import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _targets import machine_cpu, own_cpu
 
 from monitor.sla import (
     CustomerInput,
@@ -48,6 +77,229 @@ SERVERS = 50
 MAINTENANCE_WINDOWS = 200
 PERIOD = month_period("2026-03", "gregorian", "UTC")
 NOW = datetime(2026, 4, 2, tzinfo=UTC)  # after the month: every deadline has passed
+CLAIMS = 1000
+TICKETS = 200
+VARIANTS = ("without chain", "with chain")
+
+
+# --- the database: the month closed and read -------------------------------------------------
+
+
+def _world(customers: int, incidents: int) -> Any:
+    from _world import build
+
+    return build(customers, incidents, now=NOW)
+
+
+async def _load(url: str, customers: int, incidents: int) -> dict[str, int]:
+    """The world and its extras written in bulk; returns its sizes."""
+    from _world import load
+    from sqlalchemy import insert
+
+    from monitor.store import Database
+    from monitor.store.models import Claim, Ticket, UnknownInterval
+
+    world = _world(customers, incidents)
+    rng = random.Random(SEED)
+    db = Database.open(url)
+    await db.upgrade()
+    await load(db, world)
+    ids = sorted(world.settings.topology.customers)
+    async with db.transaction() as tx:
+        connection = await tx.connection()
+        await connection.execute(insert(UnknownInterval), [
+            {"start": PERIOD.start + timedelta(days=day, hours=3),
+             "end": PERIOD.start + timedelta(days=day, hours=3, minutes=20),
+             "reason": "canaries_failed", "detail": None, "node": None, "vantage": None,
+             "target_id": None} for day in (6, 19)])
+        tickets = []
+        for number in range(1, TICKETS + 1):
+            customer = rng.choice(ids)
+            opened = PERIOD.start + timedelta(seconds=rng.randrange(PERIOD.seconds - 86400 * 5))
+            diagnosed = opened + timedelta(hours=rng.randrange(1, 30))
+            tickets.append({
+                "customer_id": customer, "site_domain": f"{customer}.example",
+                "service_id": "panel" if number % 2 else "mobile",
+                "kind": "web_panel" if number % 2 else "mobile", "type_id": None,
+                "title": f"ticket {number}", "channel": "email", "opened_at": opened,
+                "number_sent_at": opened, "level": 2, "diagnosed_at": diagnosed,
+                "provider_fault": True, "finding": None,
+                "fixed_at": diagnosed + timedelta(days=rng.randrange(1, 12)),
+                "next_release": False, "next_release_reason": None, "price": None,
+                "currency": None, "price_requested": None, "price_requested_at": None,
+                "status": "fixed", "closed_at": None})
+        await connection.execute(insert(Ticket), tickets)
+        await connection.execute(insert(Claim), [{
+            "customer_id": customer, "month": PERIOD.label, "calendar": "gregorian",
+            "site_domain": f"{customer}.example", "channel": "web", "note": None,
+            "submitted_by": "customer", "submitted_at": NOW, "receipt_due_at": NOW,
+            "decision_due_at": NOW, "receipt_sent_at": NOW, "decided_at": NOW,
+            "decided_by": "ops", "decision": "approved", "decision_reason": None,
+            "credit_days": Decimal(1), "refund_amount": Decimal(0), "credited_at": NOW,
+            "basis_days": Decimal(1), "basis_amount": Decimal(0), "decision_sent_at": None,
+            "review_revision": None, "review_noted_at": None}
+            for customer in rng.sample(ids, min(CLAIMS, len(ids)))])
+    await db.dispose()
+    return {"customers": customers, "incidents": len(world.incidents),
+            "notifications": len(world.notifications), "maintenance_windows": 200,
+            "tickets": TICKETS, "claims": CLAIMS}
+
+
+class _Step:
+    """Wall, CPU, others and steal of one awaited step; the peak RSS after it."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, dict[str, float]] = {}
+
+    async def run(self, name: str, what: Any) -> Any:
+        busy0, steal0 = machine_cpu()
+        own0 = own_cpu()
+        began = time.perf_counter()
+        result = await what
+        wall = time.perf_counter() - began
+        own = own_cpu() - own0
+        busy, steal = machine_cpu()
+        self.figures[name] = {
+            "wall_s": wall, "cpu_s": own, "others_cpu_s": max(0.0, busy - busy0 - own),
+            "steal_s": steal - steal0,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        return result
+
+
+async def _child(url: str, variant: str, customers: int) -> dict[str, Any]:
+    """One variant's steps, in this (child) process."""
+    from monitor import actions
+    from monitor.actions.reports import frozen_revision
+    from monitor.store import Database, evidence, reports
+
+    if variant == "without chain":
+        chain = evidence.append_inserted
+
+        async def unchained(tx: Any, kind: str, table: str, *args: Any, **kwargs: Any) -> None:
+            if table != "report_revisions":
+                await chain(tx, kind, table, *args, **kwargs)
+
+        evidence.append_inserted = unchained  # type: ignore[assignment]
+    settings = _world(customers, 0).settings  # the same configuration, no incidents
+    db = Database.open(url)
+    step = _Step()
+    closing = await step.run("close", actions.close_month(
+        db, settings, month=PERIOD.label, now=NOW))
+    again = await step.run("close again", actions.close_month(
+        db, settings, month=PERIOD.label, now=NOW))
+    assert closing.created and not again.created, (closing, again)
+
+    async def report() -> int:
+        computed = await actions.month_report(db, settings, month=PERIOD.label, now=NOW)
+        document = await asyncio.to_thread(computed.to_json)
+        return sum(len(c["incidents"]) for c in document["customers"])  # type: ignore[misc]
+
+    lines = await step.run("report", report())
+
+    async def frozen() -> int:
+        async with db.reading() as tx:
+            record = await reports.latest_revision(tx, PERIOD.calendar, PERIOD.label)
+        assert record is not None
+        size = len(json.dumps(record.report))
+        await asyncio.to_thread(frozen_revision, record)
+        return size
+
+    size = await step.run("frozen read", frozen())
+    async with db.reading() as tx:
+        entries = [e async for e in evidence.entries(tx) if e.fact_table == "report_revisions"]
+    await db.dispose()
+    return {"variant": variant, "steps": step.figures, "incident_lines": lines,
+            "report_json_bytes": size, "reviews": len(closing.reviews),
+            "chain_entries_of_revisions": len(entries), "digest": closing.digest}
+
+
+async def _copy_pg(admin: str, source: str, target: str | None, drop: str | None = None) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin)
+    try:
+        if drop is not None:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{drop}"')
+        if target is not None:
+            await connection.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+    finally:
+        await connection.close()
+
+
+def run_close(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    print(f"building: {args.customers:,} customers, {args.incidents:,} incidents in "
+          f"{PERIOD.label} on {args.db} ...", flush=True)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as scratch:
+        if args.db == "sqlite":
+            loaded = f"{scratch}/loaded.db"
+            base_url = f"sqlite+aiosqlite:///{loaded}"
+        else:
+            if not args.pg_url:
+                sys.exit("--db postgres: --pg-url (or $SLA_MONITOR_TEST_PG_URL) is required")
+            url = make_url(args.pg_url)
+            admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            loaded = f"slamon_bench_report_{uuid.uuid4().hex[:10]}"
+            asyncio.run(_copy_pg(admin, "template1", loaded))
+            base_url = url.set(database=loaded).render_as_string(hide_password=False)
+        made: list[str] = []
+        try:
+            began = time.perf_counter()
+            sizes = asyncio.run(_load(base_url, args.customers, args.incidents))
+            print(f"loaded in {time.perf_counter() - began:.0f} s: {sizes}", flush=True)
+            for variant in VARIANTS:
+                if args.db == "sqlite":
+                    copy = f"{scratch}/{variant.replace(' ', '-')}.db"
+                    shutil.copy(loaded, copy)
+                    child_url = f"sqlite+aiosqlite:///{copy}"
+                else:
+                    copy = f"{loaded}_{len(made)}"
+                    asyncio.run(_copy_pg(admin, loaded, copy))
+                    made.append(copy)
+                    child_url = url.set(database=copy).render_as_string(hide_password=False)
+                found = subprocess.run(
+                    [sys.executable, __file__, "--child", variant, "--url", child_url,
+                     "--customers", str(args.customers)],
+                    check=True, stdout=subprocess.PIPE, text=True)
+                results.append(json.loads(found.stdout.strip().splitlines()[-1]))
+                if args.db == "sqlite":
+                    Path(copy).unlink()
+        finally:
+            if args.db == "postgres":
+                for name in [*made, loaded]:
+                    asyncio.run(_copy_pg(admin, loaded, None, drop=name))
+    first = results[0]
+    print(f"{sizes['customers']:,} customers, {sizes['incidents']:,} incidents, "
+          f"{sizes['notifications']:,} notifications, {first['incident_lines']:,} incident "
+          f"lines, report JSON {first['report_json_bytes'] / 1e6:.1f} MB, {first['reviews']} "
+          f"reviews noted, on {args.db}; {os.cpu_count()} CPUs")
+    header = (f"{'variant':14} {'step':12} {'wall s':>7} {'cpu s':>7} {'peak RSS MB':>12} "
+              f"{'others s':>9} {'steal s':>8}")
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        for name, row in result["steps"].items():
+            print(f"{result['variant']:14} {name:12} {row['wall_s']:7.2f} {row['cpu_s']:7.2f} "
+                  f"{row['peak_rss_mb']:12.0f} {row['others_cpu_s']:9.2f} {row['steal_s']:8.2f}")
+    without, with_chain = (r["steps"]["close"] for r in results)
+    chain_cpu = with_chain["cpu_s"] - without["cpu_s"]
+    print(f"the chain at month close: {chain_cpu:+.2f} CPU-s "
+          f"({chain_cpu / without['cpu_s'] * 100:+.1f} % of the close without it), wall "
+          f"{with_chain['wall_s'] - without['wall_s']:+.2f} s")
+    assert results[0]["digest"] == results[1]["digest"]
+    assert [r["chain_entries_of_revisions"] for r in results] == [0, 1], results
+    if args.json is not None:
+        args.json.write_text(json.dumps({
+            "command": " ".join(sys.argv), "db": args.db, "cpus": os.cpu_count(),
+            "sizes": sizes, "variants": results, "chain_close_cpu_s": chain_cpu,
+            "chain_close_cpu_percent": chain_cpu / without["cpu_s"] * 100}, indent=2) + "\n")
+        print(f"results: {args.json}")
+    return 0
+
+
+# --- the engine alone (compute_month in memory) ----------------------------------------------
 
 
 @dataclass
@@ -135,14 +387,11 @@ def measure(incident_count: int, repeat: int) -> tuple[int, float, float, float]
     return lines, best_wall, best_cpu, rendered
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="50000,500000",
-                        help="comma-separated incident counts (default: 50000,500000)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="best of this many runs for sizes up to 100,000 (default 3)")
-    arguments = parser.parse_args()
-    sizes = [int(size) for size in arguments.sizes.split(",")]
+def run_engine(args: argparse.Namespace) -> int:
+    """compute_month alone (best of ``--repeat`` runs; one run above 100,000 incidents), and
+    ``to_json`` separately; building the inputs is not timed. An "incident line" is one
+    incident as one customer sees it: the report's size."""
+    sizes = [int(size) for size in args.sizes.split(",")]
     print(f"{CUSTOMERS:,} customers, {SERVERS} servers, {MAINTENANCE_WINDOWS} maintenance "
           f"windows, month {PERIOD.label}, seed {SEED}")
     header = (f"{'incidents':>10} {'incident lines':>15} {'compute_month s':>16} "
@@ -151,8 +400,7 @@ def main() -> None:
     print("-" * len(header))
     rows: list[tuple[int, float]] = []
     for size in sizes:
-        lines, computed, cpu, rendered = measure(
-            size, arguments.repeat if size <= 100_000 else 1)
+        lines, computed, cpu, rendered = measure(size, args.repeat if size <= 100_000 else 1)
         rows.append((lines, computed))
         print(f"{size:>10,} {lines:>15,} {computed:>16.2f} {cpu:>6.2f} "
               f"{computed / lines * 1e6:>8.2f} {rendered:>10.2f}", flush=True)
@@ -161,7 +409,32 @@ def main() -> None:
         n_log_n = last_lines * math.log(last_lines) / (first_lines * math.log(first_lines))
         print(f"growth: lines x{last_lines / first_lines:.1f}, time x{last_time / first_time:.1f}"
               f" (n log n would be x{n_log_n:.1f})")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--pg-url", default=os.environ.get("SLA_MONITOR_TEST_PG_URL"))
+    parser.add_argument("--customers", type=int, default=CUSTOMERS)
+    parser.add_argument("--incidents", type=int, default=50_000)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--engine", action="store_true",
+                        help="time compute_month alone on records in memory (--sizes)")
+    parser.add_argument("--sizes", default="50000,500000",
+                        help="--engine: comma-separated incident counts (default: 50000,500000)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="--engine: best of this many runs up to 100,000 incidents")
+    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(asyncio.run(_child(args.url, args.child, args.customers))))
+        return 0
+    if args.engine:
+        return run_engine(args)
+    return run_close(args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,6 +20,7 @@ from monitor.actions.evidence import sign_head_in
 from monitor.actions.evidence_keys import load_signing_key
 from monitor.actions.inputs import (
     FrozenWindow,
+    MonthInputs,
     RevisionEvidence,
     month_inputs,
 )
@@ -28,7 +29,7 @@ from monitor.errors import InputError
 from monitor.sla import (
     MonthReport,
 )
-from monitor.sla.report import CustomerReport, IncidentLine, VantageProblemLine
+from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
 from monitor.store import audit, claims, evidence, reports
 from monitor.store import cluster as cluster_store
 from monitor.store.reports import RevisionRecord
@@ -251,9 +252,14 @@ async def close_month(
         )
     key = load_signing_key(settings)  # a key that cannot be read: said before anything
     inputs = await month_inputs(db, settings, period, now)
-    digest = inputs.digest()
-    computed = await asyncio.to_thread(inputs.compute, now)
-    report = await asyncio.to_thread(computed.to_json)
+    digest = await asyncio.to_thread(inputs.digest)
+    async with db.reading() as tx:
+        standing = await reports.latest_hash(tx, period.calendar, period.label)
+    if standing is not None and standing[1] == digest:
+        # Unchanged inputs (the daemon and `statement send` close every time): nothing to
+        # compute. The write transaction below says the same if a close raced this one.
+        return Closing(period.label, standing[0], False, digest, [])
+    computed, report = await asyncio.to_thread(_computed, inputs, now)
     async with db.transaction() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         if latest is not None and latest.inputs_hash == digest:
@@ -274,27 +280,37 @@ async def close_month(
     return Closing(period.label, revision, True, digest, changes, reviews)
 
 
+def _computed(inputs: MonthInputs, now: dt.datetime) -> tuple[MonthReport, dict[str, JSON]]:
+    """The month's report and its SPEC section 7 JSON (one trip off the event loop)."""
+    computed = inputs.compute(now)
+    return computed, computed.to_json()
+
+
 async def _note_reviews(
     tx: Tx, report: MonthReport, revision: int, now: dt.datetime
 ) -> list[ReviewNoted]:
-    """R-C3: approved claims of the month whose credit the new revision changed."""
+    """R-C3: approved claims of the month whose credit the new revision changed (marked
+    and audited in one statement each, not one per claim)."""
     noted = []
+    by_id = {customer.customer: customer for customer in report.customers}
     for claim in await claims.listed(tx, month=report.period.label):
         if claim.decision not in ("approved", "partly") or claim.calendar != report.period.calendar:
             continue
-        try:
-            customer = report.customer(claim.customer_id)
-        except KeyError:
+        customer = by_id.get(claim.customer_id)
+        if customer is None:
             continue
         before = (claim.basis_days or Decimal(0), claim.basis_amount or Decimal(0))
         after = (customer.credit_days_total, customer.refund_amount)
         if before == after:
             continue
-        await claims.mark_review(tx, claim.id, revision=revision, at=now)
-        await audit.record(tx, at=now, actor="sla-monitor", action="claim.review",
-                           object_type="claim", object_id=claim.id,
-                           detail={"revision": revision, "days": str(after[0]),
-                                   "amount": str(after[1])})
         noted.append(ReviewNoted(claim.id, claim.customer_id, before[0], after[0], before[1],
                                  after[1]))
+    await claims.mark_review(tx, [review.claim_id for review in noted], revision=revision,
+                             at=now)
+    await audit.record_many(tx, [
+        {"at": now, "actor": "sla-monitor", "action": "claim.review", "object_type": "claim",
+         "object_id": review.claim_id,
+         "detail": {"revision": revision, "days": str(review.days_now),
+                    "amount": str(review.amount_now)}}
+        for review in noted])
     return noted

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -48,33 +48,87 @@ def inputs_digest(
         "customers": _sorted(customers),
         "incidents": _sorted(incidents),
         "maintenance": _sorted(maintenance),
-        "notifications": _sorted(
-            (incident_id, customer_id, notice_sent_at)
-            for (incident_id, customer_id), notice_sent_at in notifications.items()),
         "unknown": _sorted(unknown),
         "tickets": _sorted(tickets),
     }
     if unknown_by_service:  # a cluster's; absent, the digests of a daemon alone stay as they were
         document["unknown_by_service"] = {
             service_id: _sorted(parts) for service_id, parts in unknown_by_service.items()}
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    # The document is ``json.dumps(document, sort_keys=True, separators=(",", ":"),
+    # ensure_ascii=True)`` with "notifications" among its keys; written key by key so that
+    # the notifications (hundreds of thousands in a large month) are written straight
+    # from their records (:func:`_notification_texts`), the same text.
+    sections = {key: _ENCODE(value) for key, value in document.items()}
+    sections["notifications"] = "[" + ",".join(_notification_texts(notifications)) + "]"
+    text = "{" + ",".join(f"{_QUOTE(key)}:{sections[key]}" for key in sorted(sections)) + "}"
     return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+#: The document's encoder, and the JSON string of a text as it writes it.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+_QUOTE: Callable[[str], str] = json.encoder.encode_basestring_ascii
+
+
+def _notification_texts(notifications: Mapping[tuple[int, str], datetime]) -> list[str]:
+    """Each notification as ``[incident id, customer id, notice sent at]`` in the document's
+    JSON, in the order of :func:`_sorted` (its text with the default separators): the
+    same texts as encoding :func:`_canonical` of each, without building it. A key of
+    other types than (int, str) takes the general way."""
+    keyed: list[tuple[str, str]] = []
+    for (incident_id, customer_id), at in notifications.items():
+        if type(incident_id) is not int or type(customer_id) is not str:
+            item = _canonical((incident_id, customer_id, at))
+            keyed.append((_SORT_TEXT(item), _ENCODE(item)))
+            continue
+        quoted, instant = _QUOTE(customer_id), _QUOTE(_datetime(at))
+        keyed.append((f"[{incident_id}, {quoted}, {instant}]",
+                      f"[{incident_id},{quoted},{instant}]"))
+    keyed.sort()
+    return [text for _, text in keyed]
+
+
+#: ``json.dumps(item, sort_keys=True)`` without building an encoder per call: the text
+#: each record is sorted on (hundreds of thousands of notifications in a large month).
+_SORT_TEXT = json.JSONEncoder(sort_keys=True).encode
 
 
 def _sorted(records: Iterable[object]) -> list[_Canonical]:
     # Sorting on the canonical text makes the digest independent of input order.
     canonical = [_canonical(record) for record in records]
-    return sorted(canonical, key=lambda item: json.dumps(item, sort_keys=True))
+    keyed = [(_SORT_TEXT(item), index) for index, item in enumerate(canonical)]
+    keyed.sort()
+    return [canonical[index] for _, index in keyed]
+
+
+#: The field names of each dataclass met, in order (``fields()`` once per type).
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _datetime(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{value!r} is naive; a timezone-aware datetime is required")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _canonical(value: object) -> _Canonical:
     """A JSON value standing for ``value`` exactly: one spelling per value."""
-    if value is None or isinstance(value, (bool, int, str)):
+    kind = type(value)
+    # The common exact types first (the same spelling as the general rules below).
+    if kind is str or kind is int or value is None:
+        return value  # type: ignore[return-value]
+    if kind is datetime:
+        return _datetime(value)  # type: ignore[arg-type]
+    if kind is tuple or kind is list:
+        return [_canonical(item) for item in value]  # type: ignore[attr-defined]
+    if kind is frozenset:
+        return _sorted(value)  # type: ignore[arg-type]
+    names = _FIELDS.get(kind)
+    if names is not None:
+        return {name: _canonical(getattr(value, name)) for name in names}
+    if isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"{value!r} is naive; a timezone-aware datetime is required")
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return _datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -87,5 +141,6 @@ def _canonical(value: object) -> _Canonical:
     if isinstance(value, (list, tuple)):
         return [_canonical(item) for item in value]
     if is_dataclass(value) and not isinstance(value, type):
-        return {field.name: _canonical(getattr(value, field.name)) for field in fields(value)}
+        names = _FIELDS.setdefault(kind, tuple(field.name for field in fields(value)))
+        return {name: _canonical(getattr(value, name)) for name in names}
     raise TypeError(f"inputs_digest: cannot canonicalize {type(value).__name__} {value!r}")

@@ -4,14 +4,14 @@ of ``audit_events``. Cause changes have their own log (:func:`monitor.store.inci
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import insert
 
 from monitor.store.db import Tx
 from monitor.store.models import AuditEvent
 
-__all__ = ["record"]
+__all__ = ["record", "record_many"]
 
 
 async def record(
@@ -35,3 +35,15 @@ async def record(
             detail=dict(detail),
         )
     )
+
+
+async def record_many(tx: Tx, events: Sequence[Mapping[str, object]]) -> None:
+    """Several events in one statement, each with :func:`record`'s fields (``at``,
+    ``actor``, ``action``, ``object_type``, ``object_id``, ``detail``)."""
+    if not events:
+        return
+    connection = await tx.connection()
+    await connection.execute(insert(AuditEvent), [
+        {**event, "object_id": str(event["object_id"]),
+         "detail": dict(event["detail"])}  # type: ignore[call-overload]
+        for event in events])

@@ -8,6 +8,7 @@ committed a moment ago, and the transaction stays usable.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import Claim
+
+_CHUNK = 5000  # ids per IN (...) list, well under SQLite's bound-parameter limit
 
 __all__ = [
     "ClaimRecord",
@@ -181,11 +184,16 @@ async def decision_sent(tx: Tx, claim_id: int, at: dt.datetime) -> None:
     await evidence.append(tx, "claim.decision_sent", "claims", [claim_id])
 
 
-async def mark_review(tx: Tx, claim_id: int, *, revision: int, at: dt.datetime) -> None:
-    """R-C3: revision ``revision`` of the claim's month changed its credit."""
-    await tx.execute(update(Claim).where(Claim.id == claim_id)
-                     .values(review_revision=revision, review_noted_at=at))
-    await evidence.append(tx, "claim.review", "claims", [claim_id])
+async def mark_review(tx: Tx, claim_ids: Sequence[int], *, revision: int,
+                      at: dt.datetime) -> None:
+    """R-C3: revision ``revision`` of the claims' month changed their credit (one statement
+    and one chain append for all of them: a month close may note thousands)."""
+    if not claim_ids:
+        return
+    for index in range(0, len(claim_ids), _CHUNK):
+        await tx.execute(update(Claim).where(Claim.id.in_(claim_ids[index:index + _CHUNK]))
+                         .values(review_revision=revision, review_noted_at=at))
+    await evidence.append(tx, "claim.review", "claims", claim_ids)
 
 
 async def review_done(
