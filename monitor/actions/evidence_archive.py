@@ -69,12 +69,19 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
                              "revision first)")
         revision_id = await evidence.revision_id(tx, period.calendar, period.label,
                                                  revision.revision)
+        # The customer's own statement, bound by the revision's chained statements; a
+        # revision frozen before those were chained is shown whole (-id), as then.
+        whole = revision_id is not None and not await evidence.statements_recorded(
+            tx, revision_id)
         signed = await evidence.checkpoints(tx, revision_id=revision_id)
         head = await evidence.head(tx)
         keys = await evidence.keys(tx)
-    statement = statement_of(revision.report, customer)
+    statement = statement_of(revision.report, customer) if whole else next(
+        (part for part in revision.report.get("customers", [])
+         if part.get("customer") == customer), None)
     if statement is None or revision_id is None:
         raise InputError("customer", customer, f"a customer in the report of {month}")
+    shown = -revision_id if whole else revision_id
     checkpoint = signed[-1] if signed else None
     head_seq = checkpoint.seq if checkpoint is not None else (head[0] if head else 0)
     inputs = await month_inputs(db, settings, period, revision.closed_at, [customer])
@@ -90,12 +97,12 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
             # fact (not at the chain's first entry): verify checks that signature too.
             first = await first_disclosed(tx, customer=customer, until=head_seq,
                                           incidents=incident_ids, windows=window_ids,
-                                          revision_id=revision_id)
+                                          revision_id=shown)
             before = [] if first is None else await evidence.checkpoints(tx, up_to=first - 1)
             start = before[-1] if before else None
         lines, last_hash, revision_seq = await chain_lines(
             tx, customer=customer, until=head_seq, incidents=incident_ids, windows=window_ids,
-            revision_id=revision_id, after=start.seq if start is not None else 0)
+            revision_id=shown, after=start.seq if start is not None else 0)
     manifest = {
         "format": FORMAT,
         "customer": customer,

@@ -49,6 +49,7 @@ from monitor.store.models import Base, EvidenceCheckpoint, EvidenceEntry, Eviden
 __all__ = [
     "CHAINED",
     "GENESIS",
+    "STATEMENTS",
     "ZERO_HASH",
     "Break",
     "CheckResult",
@@ -69,12 +70,15 @@ __all__ = [
     "link_hash",
     "record_checkpoint",
     "record_pruned",
+    "record_statements",
     "signed_revisions",
+    "statements_recorded",
 ]
 
 ZERO_HASH = "0" * 64
 GENESIS = "genesis"
 PRUNED = "retention.prune"
+STATEMENTS = "report.statements"
 
 #: Chained tables and the columns of theirs that are evidence (None: every column). An
 #: outbox message is chained when the SMTP server accepted it: what was sent, to whom,
@@ -387,6 +391,31 @@ async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
         items.append((kind, table, str(fact_id), body))
     await _write(await tx.connection(), at or dt.datetime.now(dt.UTC), items,
                  (table, sorted(int(i) for i in ids)))
+
+
+async def record_statements(tx: Tx, revision_id: int, report: Mapping[str, Any], *,
+                            at: dt.datetime | None = None) -> None:
+    """A frozen revision's statements, one SHA-256 per customer (of its part of the report,
+    canonical, which names the customer), sorted, chained right after the revision: a
+    customer's archive shows this entry and its own statement, and the revision itself
+    (every customer's figures) only by digest; the others are not even named."""
+    customers = report.get("customers")
+    if not isinstance(customers, list):
+        return
+    digests = sorted(content_digest(canonical(part)) for part in customers)
+    body = _envelope(STATEMENTS, None, str(revision_id),
+                     {"revision_id": revision_id, "statements": digests})
+    await _write(await tx.connection(), at or dt.datetime.now(dt.UTC),
+                 [(STATEMENTS, None, str(revision_id), body)])
+
+
+async def statements_recorded(tx: Tx, revision_id: int) -> bool:
+    """Whether the revision's statements were chained (revisions frozen before this version
+    were not: their archives show the whole revision)."""
+    chain = EvidenceEntry.__table__
+    found = await tx.scalar(select(chain.c.seq).where(
+        chain.c.kind == STATEMENTS, chain.c.fact_id == str(revision_id)).limit(1))
+    return found is not None
 
 
 async def record_pruned(tx: Tx, table: str, ids: Sequence[int], *,

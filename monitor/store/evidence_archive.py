@@ -16,9 +16,16 @@ from typing import Any
 
 from monitor.sla.archive import ArchivedInputs
 from monitor.sla.intervals import Interval, clip, subtract, total_seconds, union, whole_second
-from monitor.sla.report import MonthReport
+from monitor.sla.report import CustomerReport, MonthReport
 from monitor.store.db import Tx
-from monitor.store.evidence import GENESIS, content_digest, entries, link_hash
+from monitor.store.evidence import (
+    GENESIS,
+    STATEMENTS,
+    canonical,
+    content_digest,
+    entries,
+    link_hash,
+)
 
 __all__ = ["FORMAT", "ZERO", "Verification", "chain_lines", "first_disclosed", "statement_of",
            "verify_archive"]
@@ -28,6 +35,15 @@ ZERO = "0" * 64
 
 #: (public key base64, signature base64, seq, hash) -> whether it verifies.
 SignatureCheck = Callable[[str, str, int, str], bool]
+
+
+def _as_engine_writes(statement: Mapping[str, Any]) -> dict[str, Any]:
+    """A customer's part of a frozen report, read typed and written as the engine writes it
+    (a cluster's ``confirmed_by`` left out), to compare with the figures recomputed."""
+    try:
+        return CustomerReport.from_json(statement).to_json()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _Mismatch(f"statement.json cannot be read: {exc}") from None
 
 
 def statement_of(report: Mapping[str, Any], customer: str) -> dict[str, Any] | None:
@@ -41,7 +57,10 @@ def statement_of(report: Mapping[str, Any], customer: str) -> dict[str, Any] | N
 
 def _disclosed(table: str | None, fact: Mapping[str, Any], customer: str,
                incidents: set[int], windows: set[int], revision_id: int) -> bool:
-    """Whether an entry is one the customer's statement derives from (shown in full)."""
+    """Whether an entry is one the customer's statement derives from (shown in full). The
+    revision itself (every customer's figures) is shown only by digest: its chained
+    statements (:data:`STATEMENTS`) bind the customer's own; a revision frozen before those
+    were chained is given as ``-revision_id`` and shown whole, as then."""
     if table == "incidents":
         return int(fact["id"]) in incidents
     if table in ("cause_changes", "incident_updates"):
@@ -56,8 +75,8 @@ def _disclosed(table: str | None, fact: Mapping[str, Any], customer: str,
         return fact.get("customer_id") == customer
     if table in ("unknown_intervals", "daemon_sessions"):
         return True  # the monitor's runs and blind spells: everyone's unknown time (R-M3)
-    if table == "report_revisions":
-        return int(fact["id"]) == revision_id
+    if table == "report_revisions":  # a revision frozen before its statements were chained
+        return revision_id < 0 and int(fact["id"]) == -revision_id
     return False
 
 
@@ -87,11 +106,12 @@ async def chain_lines(tx: Tx, *, customer: str, until: int, incidents: set[int],
     async for entry in entries(tx, after=after, until=until):
         parsed = json.loads(entry.canonical)
         fact = parsed.get("fact") or {}
-        if entry.fact_table == "report_revisions" and entry.fact_id == str(revision_id):
+        if entry.fact_table == "report_revisions" and entry.fact_id == str(abs(revision_id)):
             revision_seq = entry.seq
         line: dict[str, Any] = {"seq": entry.seq, "prev_hash": entry.prev_hash,
                                 "hash": entry.hash}
-        if entry.kind == GENESIS or (isinstance(fact, dict) and _disclosed(
+        if entry.kind == GENESIS or (entry.kind == STATEMENTS and entry.fact_id == str(
+                abs(revision_id))) or (isinstance(fact, dict) and _disclosed(
                 entry.fact_table, fact, customer, incidents, windows, revision_id)):
             line.update(kind=entry.kind, table=entry.fact_table, id=entry.fact_id,
                         canonical=entry.canonical)
@@ -198,6 +218,7 @@ def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verifi
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     facts_of: dict[str, list[dict[str, Any]]] = {}
     revision_fact: dict[str, Any] | None = None
+    statements_fact: dict[str, Any] | None = None
     for line in lines:
         seq = int(line["seq"])
         if seq != expected:
@@ -219,6 +240,9 @@ def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verifi
                     line.get("kind"), line.get("table"), line.get("id")):
                 raise _Mismatch(f"chain entry {seq}: kind, table or id differ from its content")
             table, fact = entry.get("table"), entry.get("fact")
+            if entry.get("kind") == STATEMENTS and str(entry.get("id")) == str(
+                    manifest["revision"]["id"]):
+                statements_fact = fact
             if table is not None and entry.get("id") is not None:
                 latest[(table, entry["id"])] = fact
                 facts_of.setdefault(table, []).append(fact)
@@ -264,13 +288,25 @@ def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verifi
         found.steps.append(f"signature: valid, key {found.key_id}" + (
             "" if found.key_pinned else " (the archive's own copy of the key: compare it with "
             "the published /.well-known/sla-monitor-keys.json, or pass --key)"))
-    # 3. The statement is the chained revision's.
-    if revision_fact is None:
+    # 3. The statement is the chained revision's: its SHA-256 is the one the revision's
+    # statements entry chained for the customer (or, for a revision frozen before those
+    # were chained, it is the customer's part of the whole chained revision).
+    if statements_fact is not None:
+        if statement.get("customer") != found.customer:
+            raise _Mismatch(f"statement.json is {statement.get('customer')!r}'s, not "
+                            f"{found.customer!r}'s")
+        digest = content_digest(canonical(statement))
+        if digest not in (statements_fact.get("statements") or []):
+            raise _Mismatch("statement.json is not the chained revision's: its SHA-256 "
+                            f"({digest[:16]}...) is not among the revision's statements")
+        statement = _as_engine_writes(statement)
+    elif revision_fact is not None:
+        chained = statement_of(revision_fact["report"], found.customer)
+        if chained != statement:
+            what = _first_difference(chained, statement) or "differs"
+            raise _Mismatch(f"statement.json is not the chained revision's: {what}")
+    else:
         raise _Mismatch(f"the revision {found.revision} is not in the chain")
-    chained = statement_of(revision_fact["report"], found.customer)
-    if chained != statement:
-        what = _first_difference(chained, statement) or "differs"
-        raise _Mismatch(f"statement.json is not the chained revision's: {what}")
     found.steps.append(f"statement: the one frozen in revision {found.revision} "
                        f"(chain entry {manifest['revision']['chain_seq']})")
     # 4. The inputs are the chained facts.

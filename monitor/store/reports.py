@@ -103,5 +103,7 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
            "evidence": revision.evidence}
     result = await tx.execute(insert(ReportRevision).values({
         **row, **{name: type_coerce(text, _Encoded()) for name, text in texts.items()}}))
+    revision_id = inserted_id(result)
     await evidence.append_inserted(tx, "report.revision", "report_revisions",
-                                   [inserted_id(result)], [row], encoded=[texts])
+                                   [revision_id], [row], encoded=[texts])
+    await evidence.record_statements(tx, revision_id, revision.report)

@@ -119,7 +119,16 @@ async def test_the_archive_alone_gives_the_statement_s_figures_back(
         statement = json.loads(opened.read("statement.json"))
         chain = [json.loads(line) for line in opened.read("chain.jsonl").decode().splitlines()]
     assert statement["downtime_seconds"] == found["figures"]["downtime_seconds"]
-    assert any(line.get("kind") == "report.revision" for line in chain)
+    # The customer's own: its statement is bound by the revision's chained statements; the
+    # revision itself (every customer's figures) is there only by its digest, and nothing
+    # of the other customers (bita, gone) is in the archive.
+    assert [line["id"] for line in chain if line.get("kind") == "report.statements"] == [
+        str(json.loads(zipfile.ZipFile(archive).read("manifest.json"))["revision"]["id"])]
+    assert not any(line.get("kind") == "report.revision" for line in chain)
+    with zipfile.ZipFile(archive) as opened:
+        shown = b"".join(opened.read(name) for name in opened.namelist())
+    for other in ("bita", "Gone Ltd", "بیتا".encode("unicode_escape").decode()):
+        assert other.encode() not in shown, other
     # On the same export (one setup per backend): the statement names the signed head, and
     # export says what it wrote.
     await _statement_names_the_signed_head_and_how_to_verify(exported)
@@ -157,6 +166,39 @@ async def _monitor_down(url: str) -> None:
 def _no_unknown(document: dict[str, Any]) -> dict[str, Any]:
     document["unknown"] = []  # a month with no unknown time: the chained spell left out
     return document
+
+
+@pytest.mark.slow
+def test_a_revision_frozen_before_its_statements_were_chained_is_shown_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A revision an earlier version froze has no chained statements: its archive shows the
+    whole revision, as archives did then, and verifies."""
+    import contextlib
+
+    from monitor.store import evidence
+
+    async def earlier(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    monkeypatch.setattr(evidence, "record_statements", earlier)
+    private = Ed25519PrivateKey.generate()
+    (tmp_path / "key.pem").write_bytes(_key_pem(private))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml() + f"storage: {{url: 'sqlite+aiosqlite:///{tmp_path / 'db'}'}}\n"
+                      f"maildir: {tmp_path / 'Maildir'}\n"
+                      f"evidence: {{signing_key: '{tmp_path / 'key.pem'}'}}\n")
+    with contextlib.redirect_stdout(io.StringIO()):
+        for args in (("db", "upgrade"), *SCENARIO,
+                     ("evidence", "export", "--customer", "acme", "--month", "2026-10", "-o",
+                      str(tmp_path / "acme.zip"))):
+            assert main(["-c", str(config), *args]) == 0, args
+    archive = (tmp_path / "acme.zip").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        chain = [json.loads(line) for line in opened.read("chain.jsonl").decode().splitlines()]
+    assert any(line.get("kind") == "report.revision" for line in chain)
+    assert not any(line.get("kind") == "report.statements" for line in chain)
+    key = SigningKey(private)
+    assert verify_archive(archive, [{"key_id": key.id, "public_key": key.public_b64}]).ok
 
 
 def _later_end(document: dict[str, Any]) -> dict[str, Any]:
