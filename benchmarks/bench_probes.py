@@ -12,11 +12,12 @@ and sends SIGHUP: the lateness then includes a reload.
 
 ``--failing FRACTION`` makes that share of the targets (spread evenly: every 1/FRACTION-th)
 answer ``503`` from the target server (``/f/...``): each of their probes is a failure the
-daemon stores as evidence (R-M7) and chains. A variant whose settings hold ``chain: false``
+daemon stores as evidence (R-M7) and chains (a variant's ``failing`` key sets it for that
+variant; the exporter's targets all answer 200). A variant whose settings hold ``chain: false``
 runs the daemon with the evidence chain's appends replaced by no-ops (the rows are written,
 nothing is chained: a benchmark-only launcher, no setting of the daemon), so
-``--failing 0.05 --variant 'chain:{}' --variant 'nochain:{chain: false}'`` measures what the
-chain costs on the probe path in one run.
+``--variant 'up:{}' --variant 'chain:{failing: 0.05}' --variant 'nochain:{failing: 0.05,
+chain: false}'`` measures what the chain costs on the probe path in one run.
 
 The daemon is the **installed** ``sla-monitor``: the console script next to ``sys.executable``
 (run this file with the venv's python), never the checkout's source. For each target count N it
@@ -230,6 +231,7 @@ class DaemonRun:
     probes_total: float = 0.0
     failing: int = 0  # targets answering 503 (--failing)
     chained: bool = True  # False: the evidence chain's appends were no-ops
+    chain_entries: int = 0  # rows of evidence_chain at the end
     exporter: ExporterRun | None = None
 
 
@@ -249,7 +251,8 @@ def write_config(
 ) -> None:
     extra = dict(extra)
     extra.pop("chain", None)  # the launcher's, not the daemon's (see daemon_command)
-    failing = args.failing
+    failing = failing_share(extra, args)
+    extra.pop("failing", None)  # the target server's, not the daemon's
     storage = {"url": f"sqlite+aiosqlite:///{path.parent / 'bench.db'}", **extra.pop("storage", {})}
     monitor = {"max_concurrency": args.concurrency, **extra}
     lines = [
@@ -271,6 +274,14 @@ def write_config(
 def fails(index: int, fraction: float) -> bool:
     """Whether target ``index`` is one of the failing share: every 1/fraction-th, evenly."""
     return fraction > 0 and int(index * fraction) != int((index + 1) * fraction)
+
+
+def failing_share(extra: dict[str, Any], args: argparse.Namespace) -> float:
+    """``--failing``, or the variant's own ``failing`` share."""
+    share = float(extra.get("failing", args.failing))
+    if not 0 <= share < 1:
+        raise SystemExit(f"failing: {share:g}; expected a fraction from 0 to below 1")
+    return share
 
 
 def failing_count(targets: int, fraction: float) -> int:
@@ -446,7 +457,7 @@ def run_daemon(
                 if args.reload else "-"
             ),
             probes_total=_sum(last, results),
-            failing=failing_count(targets, args.failing),
+            failing=failing_count(targets, failing_share(extra, args)),
             chained=extra.get("chain", True) is not False,
         )
         _count_rows(workdir / "bench.db", run)
@@ -492,6 +503,7 @@ def _count_rows(database: Path, run: DaemonRun) -> None:
     with sqlite3.connect(database) as connection:
         for table in HISTORY_TABLES:
             run.rows[table] = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        run.chain_entries = connection.execute("SELECT count(*) FROM evidence_chain").fetchone()[0]
         # Clock hours in which each target was probed: it stayed up, so its one run spans
         # them all (SQLite stores UTC as "YYYY-MM-DD HH:MM:SS.ffffff").
         spans = connection.execute(
@@ -684,11 +696,15 @@ def print_chain_cost(runs: list[DaemonRun]) -> None:
     """Each run without the evidence chain against the chained runs of the same count
     (``chain: false`` variants): the chain's share of the CPU on the probe path."""
     for bare in (r for r in runs if not r.chained):
-        for chained in (r for r in runs if r.chained and r.targets == bare.targets):
+        for chained in (
+            r for r in runs
+            if r.chained and r.targets == bare.targets and r.failing == bare.failing
+        ):
             w, b = chained.window, bare.window
             print(
                 f"evidence chain, {bare.targets} targets, {bare.failing} failing "
-                f"({w.failed:.0f} and {b.failed:.0f} failures in the windows): "
+                f"({w.failed:.0f} and {b.failed:.0f} failures in the windows, "
+                f"{chained.chain_entries} and {bare.chain_entries} chain entries at the end): "
                 f"{w.cpu_per_1k:.3f} CPU-s/1k with it ({chained.variant or '-'}), "
                 f"{b.cpu_per_1k:.3f} without ({bare.variant}): "
                 f"{100 * (w.cpu_per_1k / b.cpu_per_1k - 1):+.1f} % "
@@ -714,9 +730,8 @@ def verdicts(runs: list[DaemonRun], args: argparse.Namespace) -> bool:
             say(r.reloads.startswith("1 applied"), f"{name}: SIGHUP mid-window: {r.reloads}")
         # With --failing, the failing share's probes and no others fail (within 2 % of the
         # window's probes: a probe in flight at either scrape is counted by one of them).
-        failing = failing_count(r.targets, args.failing)
-        owed = r.window.probes * failing / r.targets
-        say(abs(r.window.failed - owed) <= max(0.02 * r.window.probes, 1) if failing
+        owed = r.window.probes * r.failing / r.targets
+        say(abs(r.window.failed - owed) <= max(0.02 * r.window.probes, 1) if r.failing
             else r.window.failed == 0,
             f"{name}: {r.window.failed:.0f} failed probes ({owed:.0f} owed by --failing)")
         day = rows_per_day(r, interval).values()
@@ -793,6 +808,7 @@ def as_json(r: DaemonRun, interval: float) -> dict[str, Any]:
         "failed_probes": w.failed,
         "failing_targets": r.failing,
         "evidence_chain": r.chained,
+        "evidence_chain_entries": r.chain_entries,
         "heartbeat_late_max_bucket_s": r.job_lateness.get("heartbeat"),
         "flush_late_max_bucket_s": r.job_lateness.get("flush"),
         "flush_duration_max_bucket_s": r.flush_max,
