@@ -549,7 +549,9 @@ def run_exporter(targets: int, args: argparse.Namespace, server: Nginx | Aiohttp
             time.sleep(max(0.0, end - time.time()))
             last = Reading.take(exporter.pid, server, excluded=driver.pid)
             rss = exporter.rss_bytes()
-            out, _ = driver.communicate(timeout=args.timeout + 60)
+            # The driver ends its probes within timeout + 10 s of the window; a loaded
+            # machine (the driver is Python) can take longer to wind down.
+            out, _ = driver.communicate(timeout=args.timeout + 240)
         finally:
             stop_process(driver)
         if driver.returncode != 0:
