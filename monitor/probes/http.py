@@ -18,6 +18,10 @@ condition, and last ``max_response_time``, so the most specific failure wins.
 Without a body check the body is never read: the connection is closed as soon
 as the headers are judged.
 
+A plain ``http://`` ``GET`` or ``HEAD`` without a body check takes the lean path of
+:mod:`monitor.probes.plain` (no aiohttp request machinery); whatever it does not judge
+itself, it hands to aiohttp here, which judges it as it always did.
+
 Bounds (SPEC section 8): ``timeout`` is a hard deadline for the whole check.
 Besides the ``asyncio.timeout`` around it, the body loop checks the clock before
 every chunk and yields to the event loop after each one, because a body that

@@ -74,6 +74,8 @@ def plain_request(
     (another scheme or method, or a header it does not write)."""
     if url.scheme != "http" or method not in ("GET", "HEAD") or url.raw_host is None:
         return None
+    if url.raw_user is not None or url.raw_password is not None:
+        return None  # the full client sends the URL's credentials as an Authorization header
     given = dict(headers or {})
     names = {name.lower() for name in given}
     if names & _OWN_HEADERS:

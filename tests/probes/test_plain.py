@@ -59,6 +59,8 @@ def test_only_plain_http_without_a_body_check_is_lean() -> None:
     assert plain_request(URL("https://example.com/"), "GET", None, agent) is None
     assert plain_request(URL("http://example.com/"), "POST", None, agent) is None
     assert plain_request(URL("http://example.com/"), "GET", {"Host": "other"}, agent) is None
+    # Credentials in the URL: aiohttp sends them as an Authorization header.
+    assert plain_request(URL("http://user:secret@example.com/"), "GET", None, agent) is None
 
 
 async def test_the_lean_request_is_the_full_clients(sessions: ProbeSessions) -> None:
