@@ -39,9 +39,10 @@ modules:
 """
 
 
-def target_path(index: int) -> str:
-    """The path of target ``index`` on the target server: distinct per target, like the daemon's."""
-    return f"/t/{index:05d}"
+def target_path(index: int, failing: bool = False) -> str:
+    """The path of target ``index`` on the target server: distinct per target, like the daemon's;
+    under ``/f/`` the server answers 503 (a failing target)."""
+    return f"/{'f' if failing else 't'}/{index:05d}"
 
 
 class BlackboxExporter:

@@ -234,6 +234,7 @@ http {{
     server {{
         listen {host}:{port} backlog=4096;
         location / {{ return 200 "ok\\n"; }}
+        location /f/ {{ return 503 "failing\\n"; }}
     }}
 }}
 """
@@ -296,7 +297,9 @@ def target_server() -> Nginx | AiohttpTarget:
 def _serve_aiohttp(port: int) -> None:
     from aiohttp import web
 
-    async def ok(_request: web.Request) -> web.Response:
+    async def ok(request: web.Request) -> web.Response:
+        if request.path.startswith("/f/"):  # a failing target (bench_probes --failing)
+            return web.Response(status=503, text="failing\n")
         return web.Response(text="ok\n")
 
     app = web.Application()

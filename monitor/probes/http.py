@@ -18,6 +18,10 @@ condition, and last ``max_response_time``, so the most specific failure wins.
 Without a body check the body is never read: the connection is closed as soon
 as the headers are judged.
 
+A plain ``http://`` ``GET`` or ``HEAD`` without a body check takes the lean path of
+:mod:`monitor.probes.plain` (no aiohttp request machinery); whatever it does not judge
+itself, it hands to aiohttp here, which judges it as it always did.
+
 Bounds (SPEC section 8): ``timeout`` is a hard deadline for the whole check.
 Besides the ``asyncio.timeout`` around it, the body loop checks the clock before
 every chunk and yields to the event loop after each one, because a body that
@@ -31,10 +35,12 @@ searched as the body streams by, so it holds one chunk, never the body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import json
 import time
+from collections.abc import AsyncIterator
 
 import aiohttp
 from yarl import URL
@@ -47,10 +53,12 @@ from monitor.errors import (
     HTTPStatusError,
     ProbeError,
     ProbeTimeout,
+    RedirectLoop,
     TooLarge,
     TooSlow,
 )
 from monitor.probes.base import ProbeResult, classify_exception, shorten
+from monitor.probes.plain import Head, plain_check, plain_request, redirect_target
 from monitor.probes.sessions import Phases, ProbeResponse, ProbeSessions, done_timing, timing
 from monitor.probes.tls import certificate_not_after
 
@@ -135,9 +143,11 @@ class HTTPCheck:
         "_max_time",
         "_method",
         "_needle",
+        "_plain",
         "_reads_body",
         "_semaphore",
         "_session",
+        "_sessions",
         "_timeout",
         "_url",
         "_where",
@@ -147,6 +157,7 @@ class HTTPCheck:
     def __init__(self, target_id: str, config: HTTPProbe, sessions: ProbeSessions) -> None:
         self.target_id = target_id
         self._session = sessions.http_session(config.tls, owner=target_id)
+        self._sessions = sessions
         self._semaphore = sessions.semaphore
         self._budget = sessions.body_budget
         self._clock = sessions.clock
@@ -174,6 +185,13 @@ class HTTPCheck:
         self._https = self._url.scheme == "https"
         self._cert_der: bytes | None = None
         self._cert_not_after: dt.datetime | None = None
+        # The lean path's request (plain HTTP, GET or HEAD, no body check), or None: the
+        # full client for every check (monitor.probes.plain).
+        self._plain = (
+            None
+            if self._reads_body
+            else plain_request(self._url, self._method, self._headers, sessions.user_agent)
+        )
 
     async def check(self) -> ProbeResult:
         async with self._semaphore:
@@ -185,23 +203,32 @@ class HTTPCheck:
             cert_not_after: dt.datetime | None = None
             deadline = asyncio.timeout(self._timeout)
             failure: ProbeError | None = None
+            first_hop: Head | None = None  # a redirect the lean path followed
             token = timing(phases)
             try:
-                async with (
-                    deadline,
-                    self._session.request(
-                        self._method,
-                        self._url,
-                        headers=self._headers,
-                        allow_redirects=self._allow_redirects,
-                        max_redirects=self._max_redirects,
-                    ) as response,
-                ):
-                    first_byte = time.monotonic() - started
-                    status = response.status
-                    if self._https:
-                        cert_not_after = self._peer_not_after(response)
-                    await self._judge(response, started)
+                async with deadline:
+                    head = None
+                    url, hops = self._url, self._max_redirects
+                    if self._plain is not None:
+                        head = await plain_check(
+                            self._sessions, self._url, self._plain, phases, self._where
+                        )
+                    if head is not None and self._allow_redirects:
+                        follow = redirect_target(self._url, head[0])
+                        if follow is not None:  # the next hops: the full client's
+                            url, hops, first_hop, head = follow, hops - 1, head[0], None
+                    if head is not None:
+                        answer, arrived = head
+                        first_byte = arrived - started
+                        status = answer.status
+                        self._judge_head(answer, started)
+                    else:  # the full client: HTTPS, a body check, anything unusual
+                        async with self._full_request(url, hops, first_hop) as response:
+                            first_byte = time.monotonic() - started
+                            status = response.status
+                            if self._https:
+                                cert_not_after = self._peer_not_after(response)
+                            await self._judge(response, started)
             except ProbeError as judged:
                 failure = judged
             except TimeoutError as error:
@@ -228,10 +255,44 @@ class HTTPCheck:
                 cert_not_after=cert_not_after,
             )
 
+    @contextlib.asynccontextmanager
+    async def _full_request(
+        self, url: URL, max_redirects: int, first_hop: Head | None
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """aiohttp's request; after a ``first_hop`` the lean path followed, from its Location
+        with one redirect fewer, counting that hop in a redirect loop's detail."""
+        try:
+            async with self._session.request(
+                self._method,
+                url,
+                headers=self._headers,
+                allow_redirects=self._allow_redirects,
+                max_redirects=max_redirects,
+            ) as response:
+                yield response
+        except aiohttp.TooManyRedirects as error:
+            if first_hop is None:
+                raise
+            last = error.history[-1].headers.get("Location", "") if error.history else ""
+            raise RedirectLoop(shorten(
+                f"{len(error.history) + 1} redirects without an answer; "
+                f"last to {last or first_hop.location}"
+            )) from None
+
+    def _judge_head(self, head: Head, started: float) -> None:
+        """:meth:`_judge` of the lean path's answer (no body check: status, then time)."""
+        if head.status not in self._expected:
+            raise HTTPStatusError(self._status_text(head.status, head.reason, head.location))
+        self._judge_time(started)
+
     async def _judge(self, response: aiohttp.ClientResponse, started: float) -> None:
         """Raise the ProbeError that describes what is wrong with the answer, if anything."""
         if response.status not in self._expected:
-            raise HTTPStatusError(self._status_detail(response))
+            raise HTTPStatusError(
+                self._status_text(
+                    response.status, response.reason, response.headers.get("Location")
+                )
+            )
         if self._reads_body:
             found, body, held = await self._read_body(response, started + self._timeout)
             try:
@@ -241,6 +302,9 @@ class HTTPCheck:
                     self._check_json(response, body)
             finally:
                 self._budget.give(held)  # the body is held until it has been judged
+        self._judge_time(started)
+
+    def _judge_time(self, started: float) -> None:
         if self._max_time is not None:
             elapsed = time.monotonic() - started
             if elapsed > self._max_time:
@@ -337,11 +401,10 @@ class HTTPCheck:
             expected = json.dumps(self._json_equals, ensure_ascii=False)
             raise ConditionFailed(f"{where}: found {_preview(node)}, expected {expected}")
 
-    def _status_detail(self, response: aiohttp.ClientResponse) -> str:
-        text = f"HTTP {response.status} {response.reason or ''}".rstrip()
+    def _status_text(self, status: int, reason: str | None, location: str | None) -> str:
+        text = f"HTTP {status} {reason or ''}".rstrip()
         text += f" (expected {self._expected_text})"
-        location = response.headers.get("Location")
-        if location and 300 <= response.status < 400:
+        if location and 300 <= status < 400:
             text += f"; Location {location}"
         return text
 
