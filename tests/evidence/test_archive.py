@@ -52,13 +52,11 @@ SCENARIO = (
 )
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
-    """One archive and its keys file, made once for the module on SQLite (the edits below
-    need no database: verification is offline)."""
+def _made_on_sqlite(directory: Path, *, monitor_down: bool = True) -> tuple[bytes, Path]:
+    """The scenario's month closed on SQLite in ``directory`` and acme's archive exported
+    by the command line: the archive and the published keys' file."""
     import contextlib
 
-    directory = tmp_path_factory.mktemp("archive")
     private = Ed25519PrivateKey.generate()
     (directory / "key.pem").write_bytes(_key_pem(private))
     config = directory / "config.yaml"
@@ -67,7 +65,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
                       f"evidence: {{signing_key: '{directory / 'key.pem'}'}}\n")
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["-c", str(config), "db", "upgrade"]) == 0
-        asyncio.run(_monitor_down(f"sqlite+aiosqlite:///{directory / 'db'}"))
+        if monitor_down:
+            asyncio.run(_monitor_down(f"sqlite+aiosqlite:///{directory / 'db'}"))
         for args in (*SCENARIO,
                      ("evidence", "export", "--customer", "acme", "--month", "2026-10", "-o",
                       str(directory / "acme.zip"))):
@@ -76,6 +75,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
     keys = directory / "keys.json"
     keys.write_text(json.dumps({"keys": [{"key_id": key.id, "public_key": key.public_b64}]}))
     return (directory / "acme.zip").read_bytes(), keys
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
+    """One archive and its keys file, made once for the module on SQLite (the edits below
+    need no database: verification is offline)."""
+    return _made_on_sqlite(tmp_path_factory.mktemp("archive"))
 
 
 @pytest.fixture
@@ -173,7 +179,6 @@ def test_a_revision_frozen_before_its_statements_were_chained_is_shown_whole(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A revision an earlier version froze has no chained statements: its archive shows the
     whole revision, as archives did then, and verifies."""
-    import contextlib
 
     from monitor.store import evidence
 
@@ -181,24 +186,12 @@ def test_a_revision_frozen_before_its_statements_were_chained_is_shown_whole(
         return None
 
     monkeypatch.setattr(evidence, "record_statements", earlier)
-    private = Ed25519PrivateKey.generate()
-    (tmp_path / "key.pem").write_bytes(_key_pem(private))
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml() + f"storage: {{url: 'sqlite+aiosqlite:///{tmp_path / 'db'}'}}\n"
-                      f"maildir: {tmp_path / 'Maildir'}\n"
-                      f"evidence: {{signing_key: '{tmp_path / 'key.pem'}'}}\n")
-    with contextlib.redirect_stdout(io.StringIO()):
-        for args in (("db", "upgrade"), *SCENARIO,
-                     ("evidence", "export", "--customer", "acme", "--month", "2026-10", "-o",
-                      str(tmp_path / "acme.zip"))):
-            assert main(["-c", str(config), *args]) == 0, args
-    archive = (tmp_path / "acme.zip").read_bytes()
+    archive, keys = _made_on_sqlite(tmp_path, monitor_down=False)
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         chain = [json.loads(line) for line in opened.read("chain.jsonl").decode().splitlines()]
     assert any(line.get("kind") == "report.revision" for line in chain)
     assert not any(line.get("kind") == "report.statements" for line in chain)
-    key = SigningKey(private)
-    assert verify_archive(archive, [{"key_id": key.id, "public_key": key.public_b64}]).ok
+    assert verify_archive(archive, json.loads(keys.read_text())["keys"]).ok
 
 
 def _later_end(document: dict[str, Any]) -> dict[str, Any]:
