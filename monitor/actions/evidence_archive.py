@@ -48,12 +48,14 @@ from monitor.store.evidence_archive import (
     ZERO,
     Verification,
     chain_lines,
+    customer_part,
     first_disclosed,
     statement_of,
 )
 from monitor.store.evidence_archive import verify_archive as _verify_archive
 
 __all__ = ["FORMAT", "Verification", "export_month", "verify_archive"]
+
 
 async def export_month(db: Database, settings: Settings, *, customer: str,
                        month: str) -> bytes:
@@ -76,9 +78,8 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
         signed = await evidence.checkpoints(tx, revision_id=revision_id)
         head = await evidence.head(tx)
         keys = await evidence.keys(tx)
-    statement = statement_of(revision.report, customer) if whole else next(
-        (part for part in revision.report.get("customers", [])
-         if part.get("customer") == customer), None)
+    statement = (statement_of(revision.report, customer) if whole
+                 else customer_part(revision.report, customer))
     if statement is None or revision_id is None:
         raise InputError("customer", customer, f"a customer in the report of {month}")
     shown = -revision_id if whole else revision_id

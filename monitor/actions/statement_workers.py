@@ -78,7 +78,8 @@ def _warm() -> None:
 
 def _exit_with(parent: int) -> None:
     multiprocessing.connection.wait([parent])
-    os._exit(1)
+    # At once, as the parent did: no interpreter shutdown waiting on a parent that is gone.
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Renderers:

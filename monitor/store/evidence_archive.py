@@ -27,7 +27,8 @@ from monitor.store.evidence import (
     link_hash,
 )
 
-__all__ = ["FORMAT", "ZERO", "Verification", "chain_lines", "first_disclosed", "statement_of",
+__all__ = ["FORMAT", "ZERO", "Verification", "chain_lines", "customer_part", "first_disclosed",
+           "statement_of",
            "verify_archive"]
 
 FORMAT = "sla-monitor-evidence/1"
@@ -44,6 +45,16 @@ def _as_engine_writes(statement: Mapping[str, Any]) -> dict[str, Any]:
         return CustomerReport.from_json(statement).to_json()
     except (KeyError, TypeError, ValueError) as exc:
         raise _Mismatch(f"statement.json cannot be read: {exc}") from None
+
+
+def customer_part(report: Mapping[str, Any], customer: str) -> dict[str, Any] | None:
+    """The customer's part of a frozen report's JSON as stored (what the revision's chained
+    statements digest, :func:`monitor.store.evidence.record_statements`), or None."""
+    parts = report.get("customers")
+    for part in parts if isinstance(parts, list) else []:
+        if isinstance(part, dict) and part.get("customer") == customer:
+            return part
+    return None
 
 
 def statement_of(report: Mapping[str, Any], customer: str) -> dict[str, Any] | None:
