@@ -72,7 +72,7 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
         revision_id = await evidence.revision_id(tx, period.calendar, period.label,
                                                  revision.revision)
         # The customer's own statement, bound by the revision's chained statements; a
-        # revision frozen before those were chained is shown whole (-id), as then.
+        # revision frozen before those were chained is shown whole, as then.
         whole = revision_id is not None and not await evidence.statements_recorded(
             tx, revision_id)
         signed = await evidence.checkpoints(tx, revision_id=revision_id)
@@ -82,7 +82,6 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
                  else customer_part(revision.report, customer))
     if statement is None or revision_id is None:
         raise InputError("customer", customer, f"a customer in the report of {month}")
-    shown = -revision_id if whole else revision_id
     checkpoint = signed[-1] if signed else None
     head_seq = checkpoint.seq if checkpoint is not None else (head[0] if head else 0)
     inputs = await month_inputs(db, settings, period, revision.closed_at, [customer])
@@ -98,12 +97,13 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
             # fact (not at the chain's first entry): verify checks that signature too.
             first = await first_disclosed(tx, customer=customer, until=head_seq,
                                           incidents=incident_ids, windows=window_ids,
-                                          revision_id=shown)
+                                          revision_id=revision_id, whole_revision=whole)
             before = [] if first is None else await evidence.checkpoints(tx, up_to=first - 1)
             start = before[-1] if before else None
         lines, last_hash, revision_seq = await chain_lines(
             tx, customer=customer, until=head_seq, incidents=incident_ids, windows=window_ids,
-            revision_id=shown, after=start.seq if start is not None else 0)
+            revision_id=revision_id, whole_revision=whole,
+            after=start.seq if start is not None else 0)
     manifest = {
         "format": FORMAT,
         "customer": customer,

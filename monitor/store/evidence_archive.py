@@ -67,11 +67,12 @@ def statement_of(report: Mapping[str, Any], customer: str) -> dict[str, Any] | N
 
 
 def _disclosed(table: str | None, fact: Mapping[str, Any], customer: str,
-               incidents: set[int], windows: set[int], revision_id: int) -> bool:
+               incidents: set[int], windows: set[int], revision_id: int,
+               whole_revision: bool) -> bool:
     """Whether an entry is one the customer's statement derives from (shown in full). The
     revision itself (every customer's figures) is shown only by digest: its chained
     statements (:data:`STATEMENTS`) bind the customer's own; a revision frozen before those
-    were chained is given as ``-revision_id`` and shown whole, as then."""
+    were chained (``whole_revision``) is shown whole, as then."""
     if table == "incidents":
         return int(fact["id"]) in incidents
     if table in ("cause_changes", "incident_updates"):
@@ -87,12 +88,13 @@ def _disclosed(table: str | None, fact: Mapping[str, Any], customer: str,
     if table in ("unknown_intervals", "daemon_sessions"):
         return True  # the monitor's runs and blind spells: everyone's unknown time (R-M3)
     if table == "report_revisions":  # a revision frozen before its statements were chained
-        return revision_id < 0 and int(fact["id"]) == -revision_id
+        return whole_revision and int(fact["id"]) == revision_id
     return False
 
 
 async def first_disclosed(tx: Tx, *, customer: str, until: int, incidents: set[int],
-                          windows: set[int], revision_id: int) -> int | None:
+                          windows: set[int], revision_id: int,
+                          whole_revision: bool = False) -> int | None:
     """The seq of the first entry up to ``until`` that the archive shows in full (the
     month's first fact; the genesis entry aside), or None."""
     async for entry in entries(tx, until=until):
@@ -100,16 +102,17 @@ async def first_disclosed(tx: Tx, *, customer: str, until: int, incidents: set[i
             continue
         fact = json.loads(entry.canonical).get("fact") or {}
         if isinstance(fact, dict) and _disclosed(entry.fact_table, fact, customer, incidents,
-                                                 windows, revision_id):
+                                                 windows, revision_id, whole_revision):
             return entry.seq
     return None
 
 
 async def chain_lines(tx: Tx, *, customer: str, until: int, incidents: set[int],
-                      windows: set[int], revision_id: int,
+                      windows: set[int], revision_id: int, whole_revision: bool = False,
                       after: int = 0) -> tuple[list[str], str, int | None]:
     """The archive's ``chain.jsonl`` lines from seq ``after + 1`` up to seq ``until``: the
-    customer's facts in full, everyone else's by digest; with the hash at the end and the
+    customer's facts in full, everyone else's by digest (the revision's too, unless
+    ``whole_revision``: see :func:`_disclosed`); with the hash at the end and the
     revision's seq."""
     lines: list[str] = []
     last_hash = ZERO
@@ -117,13 +120,14 @@ async def chain_lines(tx: Tx, *, customer: str, until: int, incidents: set[int],
     async for entry in entries(tx, after=after, until=until):
         parsed = json.loads(entry.canonical)
         fact = parsed.get("fact") or {}
-        if entry.fact_table == "report_revisions" and entry.fact_id == str(abs(revision_id)):
+        if entry.fact_table == "report_revisions" and entry.fact_id == str(revision_id):
             revision_seq = entry.seq
         line: dict[str, Any] = {"seq": entry.seq, "prev_hash": entry.prev_hash,
                                 "hash": entry.hash}
         if entry.kind == GENESIS or (entry.kind == STATEMENTS and entry.fact_id == str(
-                abs(revision_id))) or (isinstance(fact, dict) and _disclosed(
-                entry.fact_table, fact, customer, incidents, windows, revision_id)):
+                revision_id)) or (isinstance(fact, dict) and _disclosed(
+                entry.fact_table, fact, customer, incidents, windows, revision_id,
+                whole_revision)):
             line.update(kind=entry.kind, table=entry.fact_table, id=entry.fact_id,
                         canonical=entry.canonical)
         else:
