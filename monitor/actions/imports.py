@@ -104,6 +104,12 @@ def _finished(converted: Converted, kind: str, command: str, source: str,
                     converted.origins)
 
 
+def _not_kuma(path: str, exc: sqlite3.Error) -> ConfigError:
+    return ConfigError(path, [ConfigIssue("(file)", None, f"not an Uptime Kuma database "
+                                          f"({exc}); allowed: Uptime Kuma's kuma.db "
+                                          "(1.23 or 2.0)")])
+
+
 def import_uptime_kuma(path: str, *, channels_file: str | None = None,
                        accepts: Callable[[str, str], bool] = lambda where, url: True
                        ) -> Imported:
@@ -113,9 +119,7 @@ def import_uptime_kuma(path: str, *, channels_file: str | None = None,
         with closing(kuma.connect(path)) as connection:
             data = kuma.read_kuma(connection)
     except sqlite3.Error as exc:
-        raise ConfigError(path, [ConfigIssue("(file)", None, f"not an Uptime Kuma database "
-                                             f"({exc}); allowed: Uptime Kuma's kuma.db "
-                                             "(1.23 or 2.0)")]) from None
+        raise _not_kuma(path, exc) from None
     return _finished(kuma.convert(data), "Uptime Kuma", "uptime-kuma", path, channels_file,
                      accepts)
 
@@ -156,9 +160,7 @@ async def import_uptime_kuma_history(db: Database, settings: Settings, path: str
             beats = {monitor: kuma.read_heartbeats(connection, monitor)
                      for monitor in converted.origins}
     except sqlite3.Error as exc:
-        raise ConfigError(path, [ConfigIssue("(file)", None, f"not an Uptime Kuma database "
-                                             f"({exc}); allowed: Uptime Kuma's kuma.db "
-                                             "(1.23 or 2.0)")]) from None
+        raise _not_kuma(path, exc) from None
     done = HistoryImported(path)
     known_services = settings.topology.service_ids()
     names = data.names()
