@@ -128,7 +128,6 @@ class Jobs:
         # job id -> runs skipped because its run in progress overran its period
         self._overrun: dict[str, int] = {}
         self._overrun_said: dict[str, float] = {}  # job id -> when last said (monotonic)
-        self._overrun_saying: set[str] = set()  # jobs whose overrun in progress was said
         self.scheduler.add_listener(self._skipped_tick, EVENT_JOB_MAX_INSTANCES)
         logging.getLogger("apscheduler.scheduler").addFilter(SKIPPED_TICKS)  # once: a set
 
@@ -209,8 +208,7 @@ class Jobs:
                 if task is not None:
                     self._running.discard(task)
                 skipped = self._overrun.pop(job.id, 0)
-                if job.id in self._overrun_saying:
-                    self._overrun_saying.discard(job.id)
+                if self._overrun_said.get(job.id, now - 1) >= now:  # said during this run
                     log.info("job ended after overrunning its period", extra={
                         "job": job.id, "skipped": skipped,
                         "seconds": round(time.monotonic() - now, 3)})
@@ -233,7 +231,6 @@ class Jobs:
         if skipped == 1 and now - self._overrun_said.get(event.job_id, -OVERRUN_SAID_EVERY) \
                 >= OVERRUN_SAID_EVERY:
             self._overrun_said[event.job_id] = now
-            self._overrun_saying.add(event.job_id)
             log.warning("job still running after its period: its next runs are skipped "
                         "until it ends", extra={"job": event.job_id})
 
