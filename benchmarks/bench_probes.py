@@ -17,7 +17,12 @@ variant; the exporter's targets all answer 200). A variant whose settings hold `
 runs the daemon with the evidence chain's appends replaced by no-ops (the rows are written,
 nothing is chained: a benchmark-only launcher, no setting of the daemon), so
 ``--variant 'up:{}' --variant 'chain:{failing: 0.05}' --variant 'nochain:{failing: 0.05,
-chain: false}'`` measures what the chain costs on the probe path in one run.
+chain: false}'`` measures what the chain costs on the probe path in one run. With failing
+targets the window begins once each of them has its incident open and written (the daemon's
+``sla_monitor_open_incidents`` and ``sla_monitor_incident_writes_pending``; the seconds waited
+are printed): it measures targets that fail all the time, not the one-time opening of their
+incidents (a journal of 2,000 incident writes, each chained, that otherwise fell partly in
+the window, more of it the slower the variant drained it).
 
 The daemon is the **installed** ``sla-monitor``: the console script next to ``sys.executable``
 (run this file with the venv's python), never the checkout's source. For each target count N it
@@ -114,6 +119,8 @@ FAMILIES = (
     "sla_monitor_periodic_job_lateness_seconds_bucket",
     "sla_monitor_store_flush_duration_seconds_bucket",
     "sla_monitor_config_reloads_total",
+    "sla_monitor_open_incidents",
+    "sla_monitor_incident_writes_pending",
 )
 LATENESS_LIMIT = 1.0
 RSS_LIMIT_PER_TARGET = 4 * 1024  # bytes, all processes together
@@ -232,6 +239,8 @@ class DaemonRun:
     failing: int = 0  # targets answering 503 (--failing)
     chained: bool = True  # False: the evidence chain's appends were no-ops
     chain_entries: int = 0  # rows of evidence_chain at the end
+    settle: float = 0.0  # s past the warm-up until the failing targets' incidents were written
+    opened_in_window: float = 0.0  # incidents opened in the window (0 once settled)
     exporter: ExporterRun | None = None
 
 
@@ -382,6 +391,8 @@ def run_daemon(
                 wait_for_http(metrics, within=600, process=process)
                 startup = time.monotonic() - launched
                 _sleep(args.warmup, process)
+                settle = _settle(metrics, failing_count(targets, failing_share(extra, args)),
+                                 process)
                 # A scrape renders on the event loop in one go: its counters are a snapshot
                 # taken during the request. The CPU window lies between the two scrapes.
                 first, first_at = scrape(metrics, FAMILIES)
@@ -459,9 +470,35 @@ def run_daemon(
             probes_total=_sum(last, results),
             failing=failing_count(targets, failing_share(extra, args)),
             chained=extra.get("chain", True) is not False,
+            settle=settle,
+            opened_in_window=(_sum(last, "sla_monitor_open_incidents")
+                              - _sum(first, "sla_monitor_open_incidents")),
         )
         _count_rows(workdir / "bench.db", run)
         return run
+
+
+def _settle(metrics: str, failing: int, process: subprocess.Popen[bytes],
+            within: float = 900.0) -> float:
+    """With failing targets, wait past the warm-up until each has its incident open and
+    written (``sla_monitor_open_incidents`` reached ``failing``, nothing in the incident
+    journal): the window then measures targets that fail all the time, the probe path
+    (R-M7's failures and their chain entries), not the one-time opening of 2,000
+    incidents, whose writes (each chained) would otherwise fall in the window or not
+    depending on how fast the journal drained them. Returns the seconds waited."""
+    if not failing:
+        return 0.0
+    began = time.monotonic()
+    while True:
+        samples, _ = scrape(metrics, ("sla_monitor_open_incidents",
+                                      "sla_monitor_incident_writes_pending"))
+        if (_sum(samples, "sla_monitor_open_incidents") >= failing
+                and samples.get("sla_monitor_incident_writes_pending", 0.0) == 0):
+            return time.monotonic() - began
+        if time.monotonic() - began > within:
+            raise RuntimeError(f"{failing} failing targets: their incidents were not all "
+                               f"written within {within:.0f} s of the warm-up")
+        _sleep(1.0, process)
 
 
 def _log_line(line: str) -> str:
@@ -625,6 +662,11 @@ def print_daemon(runs: list[DaemonRun], args: argparse.Namespace, server: str) -
         "history flush in the window; flush s<=: the longest flush; scrape CPU-s: one /metrics "
         "scrape (two series per target), outside the window."
     )
+    for r in runs:
+        if r.failing:
+            print(f"{r.targets} targets ({r.variant or '-'}): {r.failing} failing; the window "
+                  f"began {r.settle:.0f} s after the warm-up, once their incidents were all "
+                  f"written; {r.opened_in_window:.0f} opened in the window")
 
 
 def rows_per_day(r: DaemonRun, interval: float) -> dict[str, tuple[float, float]]:
@@ -815,6 +857,8 @@ def as_json(r: DaemonRun, interval: float) -> dict[str, Any]:
         "flush_late_max_bucket_s": r.job_lateness.get("flush"),
         "flush_duration_max_bucket_s": r.flush_max,
         "startup_s": round(r.startup, 1),
+        "settle_s": round(r.settle, 1),
+        "incidents_opened_in_window": r.opened_in_window,
         "reloads": r.reloads,
         "exit_status": r.exit_status,
         "log_problems": r.log_problems,
