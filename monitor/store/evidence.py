@@ -275,10 +275,13 @@ async def _lock(connection: AsyncConnection) -> None:
                                  {"key": _PG_LOCK_KEY})
 
 
+# Built once: every append reads the head.
+_HEAD = (select(EvidenceEntry.__table__.c.seq, EvidenceEntry.__table__.c.hash)
+         .order_by(EvidenceEntry.__table__.c.seq.desc()).limit(1))
+
+
 async def _head(connection: AsyncConnection) -> tuple[int, str] | None:
-    chain = EvidenceEntry.__table__
-    row = (await connection.execute(
-        select(chain.c.seq, chain.c.hash).order_by(chain.c.seq.desc()).limit(1))).first()
+    row = (await connection.execute(_HEAD)).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
