@@ -87,7 +87,8 @@ async def _send(run: Run) -> int:
             if send:
                 # A message leased by a process of this host that is gone (kill -9 in a
                 # send) is released and sent here; one the daemon is sending, waited for.
-                await notifier.send_now(send, within=WAIT_FOR_DAEMON)
+                with progress("e-mails", month=args.month) as sent:
+                    await notifier.send_now(send, within=WAIT_FOR_DAEMON, progress=sent)
             outcomes = {m.dedupe_key: m for m in await notifier.messages(keys)}
     unsent = [key for key in send if key not in outcomes or outcomes[key].accepted_at is None]
     failed = [item for item in result.items if item.status == "send_failed"]

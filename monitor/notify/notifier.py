@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -239,10 +240,13 @@ class Notifier:
             await self._worker.refresh_depth()
         return result
 
-    async def send_now(self, dedupe_keys: list[str], *, within: float = 60.0) -> list[QueuedMessage]:
+    async def send_now(self, dedupe_keys: list[str], *, within: float = 60.0,
+                       progress: Callable[[int, int], None] | None = None,
+                       ) -> list[QueuedMessage]:
         """Send these queued messages now (``statement send``), waiting for those the
-        daemon's worker holds; returns them as they then stand."""
-        return await self.worker.send_now(dedupe_keys, within=within)
+        daemon's worker holds; returns them as they then stand (``progress(done, total)``
+        told as they go)."""
+        return await self.worker.send_now(dedupe_keys, within=within, progress=progress)
 
     async def messages(self, dedupe_keys: list[str]) -> list[QueuedMessage]:
         """The queued messages of these dedupe keys, as they stand (read only)."""
