@@ -343,3 +343,27 @@ async def test_send_now_goes_a_part_at_a_time_and_says_how_far(
     assert len(await sink.wait_for(7)) == 7
     assert told == [(0, 7), (3, 7), (6, 7), (7, 7)]
     assert named and max(named) <= 3
+
+
+async def test_idle_senders_look_at_the_queue_once_per_interval_between_them(
+    make_notifier: NotifierFactory, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four idle senders polling each on its own made four rounds (a write transaction and
+    two counts each) per interval: nearly half of an idle daemon's CPU. Between them they
+    make about one; a message queued still goes at once (the tests above)."""
+    rounds = 0
+    real = outbox_worker.OutboxWorker.refresh_depth
+
+    async def counted(self: outbox_worker.OutboxWorker) -> int:
+        nonlocal rounds
+        rounds += 1  # once per round
+        return await real(self)
+
+    monkeypatch.setattr(outbox_worker.OutboxWorker, "refresh_depth", counted)
+    notifier = make_notifier(make_config(), clock=SystemClock(), poll_interval=0.1,
+                             concurrency=4)
+    await notifier.start()
+    await asyncio.sleep(0.2)  # the first round of each sender, at once
+    rounds = 0
+    await asyncio.sleep(1.0)
+    assert 2 <= rounds <= 1.0 / 0.1 + 3, rounds
