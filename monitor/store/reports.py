@@ -93,10 +93,13 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
     chain's canonical form (:func:`monitor.store.evidence.encoded_document`: sorted keys,
     no spaces), and that text is both the stored column and the chain's copy: the
     revision is chained from the values written, not read back. Readers parse it (the
-    order of keys is no part of the document)."""
-    texts = {name: evidence.encoded_document(document)
-             for name, document in (("report", revision.report),
-                                    ("evidence", revision.evidence)) if document is not None}
+    order of keys is no part of the document). Each customer's part is encoded once, for
+    the report's text and its statement's digest alike
+    (:func:`monitor.store.evidence.encoded_report`)."""
+    report_text, statements = evidence.encoded_report(revision.report)
+    texts = {"report": report_text}
+    if revision.evidence is not None:
+        texts["evidence"] = evidence.encoded_document(revision.evidence)
     row = {"calendar": revision.calendar, "month": revision.month,
            "revision": revision.revision, "closed_at": revision.closed_at,
            "inputs_hash": revision.inputs_hash, "report": revision.report,
@@ -106,4 +109,4 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
     revision_id = inserted_id(result)
     await evidence.append_inserted(tx, "report.revision", "report_revisions",
                                    [revision_id], [row], encoded=[texts])
-    await evidence.record_statements(tx, revision_id, revision.report)
+    await evidence.record_statements(tx, revision_id, revision.report, encoded=statements)
