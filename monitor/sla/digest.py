@@ -73,7 +73,25 @@ def _notification_texts(notifications: Mapping[tuple[int, str], datetime]) -> li
     """Each notification as ``[incident id, customer id, notice sent at]`` in the document's
     JSON, in the order of :func:`_sorted` (its text with the default separators): the
     same texts as encoding :func:`_canonical` of each, without building it. A key of
-    other types than (int, str) takes the general way."""
+    other types than (int, str) takes the general way.
+
+    Keys of (int, str) are sorted on their texts themselves: ``[1,"c",...]`` and
+    ``[1, "c", ...]`` differ only in the spaces after separators, which come at the same
+    place in two texts up to their first difference (an integer, then JSON strings whose
+    own quotes are escaped), so both sort alike; the keys are unique, so are the texts."""
+    texts: list[str] = []
+    for (incident_id, customer_id), at in notifications.items():
+        if type(incident_id) is not int or type(customer_id) is not str:
+            return _notification_texts_in_general(notifications)
+        texts.append(f"[{incident_id},{_QUOTE(customer_id)},{_QUOTE(_datetime(at))}]")
+    texts.sort()
+    return texts
+
+
+def _notification_texts_in_general(
+        notifications: Mapping[tuple[int, str], datetime]) -> list[str]:
+    """:func:`_notification_texts` of keys of any type: each sorted on its text with the
+    default separators, as :func:`_sorted` does."""
     keyed: list[tuple[str, str]] = []
     for (incident_id, customer_id), at in notifications.items():
         if type(incident_id) is not int or type(customer_id) is not str:
@@ -105,9 +123,18 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _datetime(value: datetime) -> str:
+    """``value.astimezone(UTC).isoformat(timespec="microseconds")``, at a third of the
+    cost (a large month has hundreds of thousands of notifications and notices): the
+    naive UTC time by the epoch's arithmetic, its ISO text, the microseconds and the
+    zone written out."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{value!r} is naive; a timezone-aware datetime is required")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    utc = _NAIVE_EPOCH + (value - _UTC_EPOCH)
+    return utc.isoformat() + ("+00:00" if utc.microsecond else ".000000+00:00")
+
+
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _canonical(value: object) -> _Canonical:
