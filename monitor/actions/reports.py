@@ -66,20 +66,25 @@ async def month_report(
 
     The garbage collector is paused meanwhile (:data:`collector_paused`)."""
     with collector_paused():
-        period = settings.month(month)
-        if customer is not None:
-            known(customer, settings.topology.customers, "customer", "customers")
-        chosen = None if customer is None else [customer]
-        inputs = await month_inputs(db, settings, period, now, chosen)
-        if customer is not None:
-            report = inputs.compute(now)  # one customer: milliseconds
-        else:
-            # Every customer: seconds at 10,000 customers; off the event loop (the daemon's
-            # probes share it when the HTTP API asks).
-            report = await asyncio.to_thread(inputs.compute, now)
-        if settings.config.cluster is not None:
-            report = await _with_vantages(db, report)
-        return report
+        return await _month_report(db, settings, month, customer, now)
+
+
+async def _month_report(db: Database, settings: Settings, month: str, customer: str | None,
+                        now: dt.datetime) -> MonthReport:
+    period = settings.month(month)
+    if customer is not None:
+        known(customer, settings.topology.customers, "customer", "customers")
+    chosen = None if customer is None else [customer]
+    inputs = await month_inputs(db, settings, period, now, chosen)
+    if customer is not None:
+        report = inputs.compute(now)  # one customer: milliseconds
+    else:
+        # Every customer: seconds at 10,000 customers; off the event loop (the daemon's
+        # probes share it when the HTTP API asks).
+        report = await asyncio.to_thread(inputs.compute, now)
+    if settings.config.cluster is not None:
+        report = await _with_vantages(db, report)
+    return report
 
 
 async def _with_vantages(db: Database, report: MonthReport) -> MonthReport:
@@ -250,42 +255,48 @@ async def close_month(
     (:class:`ReviewNoted`), and the operator's decision on it adds adjusting entries
     (:func:`monitor.actions.claims.decide_claim`).
 
-    The garbage collector is paused meanwhile (:data:`collector_paused`).
+    The garbage collector is paused meanwhile (:data:`collector_paused`): until the
+    month's inputs and report are let go, so that it does not walk them when it resumes.
     """
     with collector_paused():
-        period = settings.month(month)
-        if now < period.end:
-            raise InputError(
-                "month", month, f"a month that has ended (this one ends {iso_utc(period.end)})"
-            )
-        key = load_signing_key(settings)  # a key that cannot be read: said before anything
-        inputs = await month_inputs(db, settings, period, now)
-        digest = await asyncio.to_thread(inputs.digest)
-        async with db.reading() as tx:
-            standing = await reports.latest_hash(tx, period.calendar, period.label)
-        if standing is not None and standing[1] == digest:
-            # Unchanged inputs (the daemon and `statement send` close every time): nothing to
-            # compute. The write transaction below says the same if a close raced this one.
-            return Closing(period.label, standing[0], False, digest, [])
-        computed, report = await asyncio.to_thread(_computed, inputs, now)
-        async with db.transaction() as tx:
-            latest = await reports.latest_revision(tx, period.calendar, period.label)
-            if latest is not None and latest.inputs_hash == digest:
-                return Closing(period.label, latest.revision, False, digest, [])
-            revision = 1 if latest is None else latest.revision + 1
-            changes = [] if latest is None else _differences(
-                MonthReport.from_json(latest.report), MonthReport.from_json(report))
-            await reports.add_revision(
-                tx,
-                RevisionRecord(period.calendar, period.label, revision, now, digest, report,
-                               inputs.evidence().to_json()),
-            )
-            reviews = await _note_reviews(tx, computed, revision, now)
-            if key is not None:  # the frozen revision and what it changed, signed with it
-                await sign_head_in(tx, key, now, "revision",
-                                   await evidence.revision_id(tx, period.calendar, period.label,
-                                                              revision))
-        return Closing(period.label, revision, True, digest, changes, reviews)
+        return await _close_month(db, settings, month, now)
+
+
+async def _close_month(db: Database, settings: Settings, month: str,
+                       now: dt.datetime) -> Closing:
+    period = settings.month(month)
+    if now < period.end:
+        raise InputError(
+            "month", month, f"a month that has ended (this one ends {iso_utc(period.end)})"
+        )
+    key = load_signing_key(settings)  # a key that cannot be read: said before anything
+    inputs = await month_inputs(db, settings, period, now)
+    digest = await asyncio.to_thread(inputs.digest)
+    async with db.reading() as tx:
+        standing = await reports.latest_hash(tx, period.calendar, period.label)
+    if standing is not None and standing[1] == digest:
+        # Unchanged inputs (the daemon and `statement send` close every time): nothing to
+        # compute. The write transaction below says the same if a close raced this one.
+        return Closing(period.label, standing[0], False, digest, [])
+    computed, report = await asyncio.to_thread(_computed, inputs, now)
+    async with db.transaction() as tx:
+        latest = await reports.latest_revision(tx, period.calendar, period.label)
+        if latest is not None and latest.inputs_hash == digest:
+            return Closing(period.label, latest.revision, False, digest, [])
+        revision = 1 if latest is None else latest.revision + 1
+        changes = [] if latest is None else _differences(
+            MonthReport.from_json(latest.report), MonthReport.from_json(report))
+        await reports.add_revision(
+            tx,
+            RevisionRecord(period.calendar, period.label, revision, now, digest, report,
+                           inputs.evidence().to_json()),
+        )
+        reviews = await _note_reviews(tx, computed, revision, now)
+        if key is not None:  # the frozen revision and what it changed, signed with it
+            await sign_head_in(tx, key, now, "revision",
+                               await evidence.revision_id(tx, period.calendar, period.label,
+                                                          revision))
+    return Closing(period.label, revision, True, digest, changes, reviews)
 
 
 def _computed(inputs: MonthInputs, now: dt.datetime) -> tuple[MonthReport, dict[str, JSON]]:
