@@ -9,14 +9,11 @@ edge shows what the user typed first (:meth:`~monitor.errors.InputError.as_typed
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
-import gc
 import inspect
 import re
-import threading
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import Awaitable, Callable, Collection
 from decimal import Decimal
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -33,7 +30,6 @@ __all__ = [
     "FreeText",
     "bounded_text",
     "checks_text",
-    "collector_paused",
     "half_days",
     "iso_utc",
     "known",
@@ -56,39 +52,6 @@ MAX_TEXT = 2000  # characters of a note or reason: a paragraph, never a file
 # Amount): a thousand trillion, even in rials.
 MAX_MONEY = Decimal(10) ** 15
 MAX_DAYS = 36600  # days of service granted at once: a hundred years, past any credit
-
-
-class _CollectorPause:
-    """Python's cyclic garbage collector, paused while any holder needs it paused (threads
-    and tasks alike) and then as it was before the first."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._holders = 0
-        self._was_enabled = False
-
-    @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if self._holders == 0:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._holders += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders -= 1
-                if self._holders == 0 and self._was_enabled:
-                    gc.enable()
-
-
-#: The garbage collector paused while a month's report is read, computed, encoded or
-#: parsed: millions of small objects that live until the step ends and hold no cycles,
-#: which the collector would otherwise walk again and again as they pile up (at 10,000
-#: customers a third of the step's CPU; measured: the README's "Benchmarks"). Cycles left
-#: meanwhile (by anything else in the process) are collected when it resumes.
-collector_paused = _CollectorPause()
 
 
 def record_id(value: int, field: str, what: str) -> None:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
-from monitor.actions.common import collector_paused, iso_utc, known
+from monitor import collector
+from monitor.actions.common import iso_utc, known
 from monitor.actions.evidence import sign_head_in
 from monitor.actions.evidence_keys import load_signing_key
 from monitor.actions.inputs import (
@@ -64,8 +65,8 @@ async def month_report(
     """The SLA report of ``month`` (YYYY-MM in the provider's calendar) as known at ``now``:
     every customer's, or only ``customer``'s. A running month is a projection.
 
-    The garbage collector is paused meanwhile (:data:`collector_paused`)."""
-    with collector_paused():
+    The garbage collector is paused meanwhile (:mod:`monitor.collector`)."""
+    with collector.paused():
         return await _month_report(db, settings, month, customer, now)
 
 
@@ -144,8 +145,8 @@ class FrozenRevision:
 
 def frozen_revision(record: RevisionRecord) -> FrozenRevision:
     """``record`` with its SPEC section 7 JSON and its evidence read back typed (the
-    garbage collector paused meanwhile, :data:`collector_paused`)."""
-    with collector_paused():
+    garbage collector paused meanwhile, :mod:`monitor.collector`)."""
+    with collector.paused():
         return FrozenRevision(record.calendar, record.month, record.revision, record.closed_at,
                               record.inputs_hash, MonthReport.from_json(record.report),
                               None if record.evidence is None
@@ -255,10 +256,10 @@ async def close_month(
     (:class:`ReviewNoted`), and the operator's decision on it adds adjusting entries
     (:func:`monitor.actions.claims.decide_claim`).
 
-    The garbage collector is paused meanwhile (:data:`collector_paused`): until the
+    The garbage collector is paused meanwhile (:mod:`monitor.collector`): until the
     month's inputs and report are let go, so that it does not walk them when it resumes.
     """
-    with collector_paused():
+    with collector.paused():
         return await _close_month(db, settings, month, now)
 
 

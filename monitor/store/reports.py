@@ -14,6 +14,7 @@ from sqlalchemy import JSON, insert, select, type_coerce
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from monitor import collector
 from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import ReportRevision
@@ -39,15 +40,19 @@ def _record(row: ReportRevision) -> RevisionRecord:
 
 
 async def latest_revision(tx: Tx, calendar: str, month: str) -> RevisionRecord | None:
-    row = (
-        await tx.scalars(
-            select(ReportRevision)
-            .where(ReportRevision.calendar == calendar, ReportRevision.month == month)
-            .order_by(ReportRevision.revision.desc())
-            .limit(1)
-        )
-    ).first()
-    return None if row is None else _record(row)
+    """A month's latest revision, or None. Its report is parsed with the garbage
+    collector paused (:mod:`monitor.collector`): tens of megabytes of JSON at 10,000
+    customers."""
+    with collector.paused():
+        row = (
+            await tx.scalars(
+                select(ReportRevision)
+                .where(ReportRevision.calendar == calendar, ReportRevision.month == month)
+                .order_by(ReportRevision.revision.desc())
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else _record(row)
 
 
 async def latest_hash(tx: Tx, calendar: str, month: str) -> tuple[int, str] | None:
@@ -62,17 +67,18 @@ async def latest_hash(tx: Tx, calendar: str, month: str) -> tuple[int, str] | No
 
 
 async def revision(tx: Tx, calendar: str, month: str, number: int) -> RevisionRecord | None:
-    """Revision ``number`` of a month, or None."""
-    row = (
-        await tx.scalars(
-            select(ReportRevision).where(
-                ReportRevision.calendar == calendar,
-                ReportRevision.month == month,
-                ReportRevision.revision == number,
+    """Revision ``number`` of a month, or None (parsed as :func:`latest_revision` does)."""
+    with collector.paused():
+        row = (
+            await tx.scalars(
+                select(ReportRevision).where(
+                    ReportRevision.calendar == calendar,
+                    ReportRevision.month == month,
+                    ReportRevision.revision == number,
+                )
             )
-        )
-    ).first()
-    return None if row is None else _record(row)
+        ).first()
+        return None if row is None else _record(row)
 
 
 class _Encoded(TypeDecorator[str]):
