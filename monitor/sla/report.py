@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from monitor.sla.calendar import MonthPeriod
 from monitor.sla.inputs import CAUSES, Cause
@@ -137,7 +137,7 @@ def _well_formed_line(document: dict[str, object]) -> IncidentLine | None:
     ended = None if end is None else stored_instant(end)
     if started is None or (end is not None and ended is None):
         return None
-    return IncidentLine(identity, service, started, ended, counted, cast(Cause, cause),
+    return IncidentLine(identity, service, started, ended, counted, cause,
                         detection, notified)
 
 
