@@ -45,20 +45,18 @@ def inputs_digest(
     document: dict[str, _Canonical] = {
         "period": [period.label, period.calendar, period.timezone],
         "policy": _canonical(policy),
-        "customers": _sorted(customers),
-        "incidents": _sorted(incidents),
-        "maintenance": _sorted(maintenance),
-        "unknown": _sorted(unknown),
-        "tickets": _sorted(tickets),
     }
     if unknown_by_service:  # a cluster's; absent, the digests of a daemon alone stay as they were
         document["unknown_by_service"] = {
             service_id: _sorted(parts) for service_id, parts in unknown_by_service.items()}
     # The document is ``json.dumps(document, sort_keys=True, separators=(",", ":"),
-    # ensure_ascii=True)`` with "notifications" among its keys; written key by key so that
-    # the notifications (hundreds of thousands in a large month) are written straight
-    # from their records (:func:`_notification_texts`), the same text.
+    # ensure_ascii=True)`` with the lists of records among its keys; written key by key so
+    # that the records (hundreds of thousands of notifications in a large month) are
+    # written once each (:func:`_sorted_text`, :func:`_notification_texts`), the same text.
     sections = {key: _ENCODE(value) for key, value in document.items()}
+    sections.update({"customers": _sorted_text(customers), "incidents": _sorted_text(incidents),
+                     "maintenance": _sorted_text(maintenance), "unknown": _sorted_text(unknown),
+                     "tickets": _sorted_text(tickets)})
     sections["notifications"] = "[" + ",".join(_notification_texts(notifications)) + "]"
     text = "{" + ",".join(f"{_QUOTE(key)}:{sections[key]}" for key in sorted(sections)) + "}"
     return hashlib.sha256(text.encode("ascii")).hexdigest()
@@ -78,7 +76,9 @@ def _notification_texts(notifications: Mapping[tuple[int, str], datetime]) -> li
     Keys of (int, str) are sorted on their texts themselves: ``[1,"c",...]`` and
     ``[1, "c", ...]`` differ only in the spaces after separators, which come at the same
     place in two texts up to their first difference (an integer, then JSON strings whose
-    own quotes are escaped), so both sort alike; the keys are unique, so are the texts."""
+    own quotes are escaped), so both sort alike (a JSON text's separators stand outside
+    its strings, where two texts agree up to their first difference: :func:`_sorted_text`
+    relies on it too); the keys are unique, so are the texts."""
     texts: list[str] = []
     for (incident_id, customer_id), at in notifications.items():
         if type(incident_id) is not int or type(customer_id) is not str:
@@ -108,6 +108,16 @@ def _notification_texts_in_general(
 #: ``json.dumps(item, sort_keys=True)`` without building an encoder per call: the text
 #: each record is sorted on (hundreds of thousands of notifications in a large month).
 _SORT_TEXT = json.JSONEncoder(sort_keys=True).encode
+
+
+def _sorted_text(records: Iterable[object]) -> str:
+    """``_ENCODE(_sorted(records))``, each record encoded once: the compact texts sorted on
+    themselves, which is the order of the texts with the default separators (as in
+    :func:`_notification_texts`: the spaces follow separators that stand at the same place
+    in two texts up to their first difference)."""
+    texts = [_ENCODE(_canonical(record)) for record in records]
+    texts.sort()
+    return "[" + ",".join(texts) + "]"
 
 
 def _sorted(records: Iterable[object]) -> list[_Canonical]:
