@@ -25,7 +25,8 @@ import graph has no cycle, and that only the store imports SQLAlchemy)::
     sla       sla/       the pure engine: the contract as functions (no I/O, no clock);
                          every rule decided once (deadlines, eligibility, tiers, credits)
     ground    errors (one hierarchy), clock (one abstraction), logs, redact (secrets out of
-              every text), early (SIGHUP before the imports)
+              every text), early (SIGHUP before the imports), collector (the garbage
+              collector paused for bulk work on a month's records)
 
 :mod:`monitor.testing` ships the local target server and SMTP sink that the tests
 and the demo use.

@@ -264,14 +264,14 @@ async def month_inputs(
             depended |= topology.dependencies(customer_id)
     async with db.reading() as tx:
         found = await incidents.touching(tx, start, end, depended)
-        first = await incidents.first_notifications(tx, (i.id for i in found), customers)
+        first = await incidents.first_notified_at(tx, (i.id for i in found), customers)
         windows = await maintenance.touching(tx, start, end)
         if depended is not None:
             windows = [
                 w for w in windows
                 if topology.with_hosted_projects(frozenset(w.service_ids)) & depended
             ]
-        notices = await maintenance.first_notices(tx, (w.id for w in windows), customers)
+        notices = await maintenance.first_noticed_at(tx, (w.id for w in windows), customers)
         unseen = await unknown.touching(tx, start, end)
         scoped = await unknown.scoped_touching(tx, start, end)
         runs = await unknown.sessions_touching(
@@ -281,14 +281,14 @@ async def month_inputs(
         renewals = await ledger.renewals(tx, before=end)
     everyone, by_service = _cluster_unknown(settings, period, now, scoped)
     by_window: dict[int, dict[str, dt.datetime]] = {}
-    for (window_id, customer_id), notice in notices.items():
-        by_window.setdefault(window_id, {})[customer_id] = notice.at
+    for (window_id, customer_id), noticed_at in notices.items():
+        by_window.setdefault(window_id, {})[customer_id] = noticed_at
     return MonthInputs(
         period,
         month_customers(settings, renewals, customers),
         [incident_input(i) for i in found],
         [maintenance_input(w, by_window.get(w.id, {}), topology) for w in windows],
-        {key: notice.at for key, notice in first.items()},
+        first,
         union([*month_unknown(period, now, unseen, runs, tolerance), *everyone]),
         settings.policy,
         month_tickets(settings, period, faults, customers),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
+from monitor import collector
 from monitor.actions.common import iso_utc, known
 from monitor.actions.evidence import sign_head_in
 from monitor.actions.evidence_keys import load_signing_key
@@ -62,7 +63,15 @@ async def month_report(
     now: dt.datetime,
 ) -> MonthReport:
     """The SLA report of ``month`` (YYYY-MM in the provider's calendar) as known at ``now``:
-    every customer's, or only ``customer``'s. A running month is a projection."""
+    every customer's, or only ``customer``'s. A running month is a projection.
+
+    The garbage collector is paused meanwhile (:mod:`monitor.collector`)."""
+    with collector.paused():
+        return await _month_report(db, settings, month, customer, now)
+
+
+async def _month_report(db: Database, settings: Settings, month: str, customer: str | None,
+                        now: dt.datetime) -> MonthReport:
     period = settings.month(month)
     if customer is not None:
         known(customer, settings.topology.customers, "customer", "customers")
@@ -135,11 +144,13 @@ class FrozenRevision:
 
 
 def frozen_revision(record: RevisionRecord) -> FrozenRevision:
-    """``record`` with its SPEC section 7 JSON and its evidence read back typed."""
-    return FrozenRevision(record.calendar, record.month, record.revision, record.closed_at,
-                          record.inputs_hash, MonthReport.from_json(record.report),
-                          None if record.evidence is None
-                          else RevisionEvidence.from_json(record.evidence))
+    """``record`` with its SPEC section 7 JSON and its evidence read back typed (the
+    garbage collector paused meanwhile, :mod:`monitor.collector`)."""
+    with collector.paused():
+        return FrozenRevision(record.calendar, record.month, record.revision, record.closed_at,
+                              record.inputs_hash, MonthReport.from_json(record.report),
+                              None if record.evidence is None
+                              else RevisionEvidence.from_json(record.evidence))
 
 
 #: What a new revision compares with the previous one, per customer: each figure by its
@@ -244,7 +255,16 @@ async def close_month(
     edited: an approved claim whose credit the revision changed is marked for review
     (:class:`ReviewNoted`), and the operator's decision on it adds adjusting entries
     (:func:`monitor.actions.claims.decide_claim`).
+
+    The garbage collector is paused meanwhile (:mod:`monitor.collector`): until the
+    month's inputs and report are let go, so that it does not walk them when it resumes.
     """
+    with collector.paused():
+        return await _close_month(db, settings, month, now)
+
+
+async def _close_month(db: Database, settings: Settings, month: str,
+                       now: dt.datetime) -> Closing:
     period = settings.month(month)
     if now < period.end:
         raise InputError(

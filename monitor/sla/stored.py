@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import cast
 
 from monitor.errors import StoreError
 from monitor.sla.calendar import CALENDARS, CalendarName
 from monitor.sla.inputs import CAUSES, Cause
 
-__all__ = ["Fields"]
+__all__ = ["Fields", "stored_instant"]
 
 
 class Fields:
@@ -79,11 +80,8 @@ class Fields:
     def instant(self, key: str) -> datetime:
         """An ISO 8601 UTC time as :func:`monitor.sla.report.iso_utc` writes it."""
         text = self.text(key)
-        try:
-            instant = datetime.fromisoformat(text)
-        except ValueError:
-            instant = None
-        if instant is None or instant.tzinfo is None:
+        instant = stored_instant(text)
+        if instant is None:
             raise _wrong(f"{self._where}.{key}", text, "an ISO 8601 UTC time such as "
                          "2026-03-01T10:00:00Z")
         return instant
@@ -143,6 +141,17 @@ class Fields:
         """The elements of the list ``key``, each with its path."""
         return [(item, f"{self._where}.{key}[{index}]")
                 for index, item in enumerate(self._list(key))]
+
+
+@lru_cache(maxsize=1 << 16)  # a month's report repeats the same few instants per incident
+def stored_instant(text: str) -> datetime | None:
+    """``text`` as :func:`monitor.sla.report.iso_utc` writes a time, or None if it is not an
+    ISO 8601 time with a zone (:meth:`Fields.instant` names it)."""
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return None if instant.tzinfo is None else instant
 
 
 def _wrong(where: str, value: object, allowed: str) -> StoreError:

@@ -62,6 +62,7 @@ __all__ = [
     "checkpoints",
     "content_digest",
     "encoded_document",
+    "encoded_report",
     "entries",
     "entry_hash",
     "fact_of",
@@ -183,6 +184,20 @@ def encoded_document(document: Any) -> str:
     """A JSON document (str keys, JSON values: what a ``to_json`` gives) in the canonical
     form, in one pass of the C encoder: :func:`canonical` of it, without its walk."""
     return _ENCODE(document)
+
+
+def encoded_report(report: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """A report's canonical text (:func:`encoded_document`) and each of its customers' parts'
+    (what :func:`record_statements` digests), encoded once: the report's text is its keys in
+    sorted order, each with its value's text, the customers' list joined from their parts.
+    The same text as ``encoded_document(report)``."""
+    customers = report.get("customers")
+    parts = [_ENCODE(part) for part in customers] if isinstance(customers, list) else []
+    texts = [f"{_ENCODE(key)}:" + ("[" + ",".join(parts) + "]"
+                                   if key == "customers" and isinstance(customers, list)
+                                   else _ENCODE(report[key]))
+             for key in sorted(report)]
+    return "{" + ",".join(texts) + "}", parts
 
 
 def _envelope_of_row(kind: str, table: str, fact_id: str, row: Mapping[str, Any],
@@ -397,15 +412,20 @@ async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
 
 
 async def record_statements(tx: Tx, revision_id: int, report: Mapping[str, Any], *,
-                            at: dt.datetime | None = None) -> None:
+                            at: dt.datetime | None = None,
+                            encoded: Sequence[str] | None = None) -> None:
     """A frozen revision's statements, one SHA-256 per customer (of its part of the report,
     canonical, which names the customer), sorted, chained right after the revision: a
     customer's archive shows this entry and its own statement, and the revision itself
-    (every customer's figures) only by digest; the others are not even named."""
+    (every customer's figures) only by digest; the others are not even named.
+
+    ``encoded``: the customers' parts' canonical texts already made
+    (:func:`encoded_report`), digested as they are instead of encoded again."""
     customers = report.get("customers")
     if not isinstance(customers, list):
         return
-    digests = sorted(content_digest(canonical(part)) for part in customers)
+    texts = encoded if encoded is not None else [canonical(part) for part in customers]
+    digests = sorted(content_digest(text) for text in texts)
     body = _envelope(STATEMENTS, None, str(revision_id),
                      {"revision_id": revision_id, "statements": digests})
     await _write(await tx.connection(), at or dt.datetime.now(dt.UTC),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
-from monitor.store.incidents import FirstNotice, earliest_per_customer
+from monitor.store.incidents import FirstNotice, earliest_per_customer, earliest_times
 from monitor.store.models import (
     MaintenanceNotice,
     MaintenanceService,
@@ -31,6 +31,7 @@ __all__ = [
     "add_update",
     "add_window",
     "current_and_upcoming",
+    "first_noticed_at",
     "first_notices",
     "get_window",
     "list_windows",
@@ -207,6 +208,18 @@ async def first_notices(
         window_ids,
         customer_ids,
     )
+
+
+async def first_noticed_at(
+    tx: Tx, window_ids: Iterable[int], customer_ids: Iterable[str] | None = None
+) -> dict[tuple[int, str], dt.datetime]:
+    """(window id, customer id) -> when the earliest notice was sent (D-3, R-EX1), as the
+    engine reads it (:func:`first_notices` without the channels); only of
+    ``customer_ids`` when given."""
+    return await earliest_times(
+        tx, (MaintenanceNotice.window_id, MaintenanceNotice.customer_id,
+             MaintenanceNotice.sent_at),
+        window_ids, customer_ids)
 
 
 async def current_and_upcoming(tx: Tx, now: dt.datetime) -> list[WindowRecord]:

@@ -14,6 +14,7 @@ from sqlalchemy import JSON, insert, select, type_coerce
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from monitor import collector
 from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import ReportRevision
@@ -39,15 +40,19 @@ def _record(row: ReportRevision) -> RevisionRecord:
 
 
 async def latest_revision(tx: Tx, calendar: str, month: str) -> RevisionRecord | None:
-    row = (
-        await tx.scalars(
-            select(ReportRevision)
-            .where(ReportRevision.calendar == calendar, ReportRevision.month == month)
-            .order_by(ReportRevision.revision.desc())
-            .limit(1)
-        )
-    ).first()
-    return None if row is None else _record(row)
+    """A month's latest revision, or None. Its report is parsed with the garbage
+    collector paused (:mod:`monitor.collector`): tens of megabytes of JSON at 10,000
+    customers."""
+    with collector.paused():
+        row = (
+            await tx.scalars(
+                select(ReportRevision)
+                .where(ReportRevision.calendar == calendar, ReportRevision.month == month)
+                .order_by(ReportRevision.revision.desc())
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else _record(row)
 
 
 async def latest_hash(tx: Tx, calendar: str, month: str) -> tuple[int, str] | None:
@@ -62,17 +67,18 @@ async def latest_hash(tx: Tx, calendar: str, month: str) -> tuple[int, str] | No
 
 
 async def revision(tx: Tx, calendar: str, month: str, number: int) -> RevisionRecord | None:
-    """Revision ``number`` of a month, or None."""
-    row = (
-        await tx.scalars(
-            select(ReportRevision).where(
-                ReportRevision.calendar == calendar,
-                ReportRevision.month == month,
-                ReportRevision.revision == number,
+    """Revision ``number`` of a month, or None (parsed as :func:`latest_revision` does)."""
+    with collector.paused():
+        row = (
+            await tx.scalars(
+                select(ReportRevision).where(
+                    ReportRevision.calendar == calendar,
+                    ReportRevision.month == month,
+                    ReportRevision.revision == number,
+                )
             )
-        )
-    ).first()
-    return None if row is None else _record(row)
+        ).first()
+        return None if row is None else _record(row)
 
 
 class _Encoded(TypeDecorator[str]):
@@ -93,10 +99,13 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
     chain's canonical form (:func:`monitor.store.evidence.encoded_document`: sorted keys,
     no spaces), and that text is both the stored column and the chain's copy: the
     revision is chained from the values written, not read back. Readers parse it (the
-    order of keys is no part of the document)."""
-    texts = {name: evidence.encoded_document(document)
-             for name, document in (("report", revision.report),
-                                    ("evidence", revision.evidence)) if document is not None}
+    order of keys is no part of the document). Each customer's part is encoded once, for
+    the report's text and its statement's digest alike
+    (:func:`monitor.store.evidence.encoded_report`)."""
+    report_text, statements = evidence.encoded_report(revision.report)
+    texts = {"report": report_text}
+    if revision.evidence is not None:
+        texts["evidence"] = evidence.encoded_document(revision.evidence)
     row = {"calendar": revision.calendar, "month": revision.month,
            "revision": revision.revision, "closed_at": revision.closed_at,
            "inputs_hash": revision.inputs_hash, "report": revision.report,
@@ -106,4 +115,4 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
     revision_id = inserted_id(result)
     await evidence.append_inserted(tx, "report.revision", "report_revisions",
                                    [revision_id], [row], encoded=[texts])
-    await evidence.record_statements(tx, revision_id, revision.report)
+    await evidence.record_statements(tx, revision_id, revision.report, encoded=statements)

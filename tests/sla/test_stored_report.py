@@ -128,3 +128,44 @@ def test_a_wrong_field_names_where_it_is() -> None:
     del stored["customers"][0]["downtime_seconds"]
     with pytest.raises(StoreError, match=r"report\.customers\[0\]\.downtime_seconds is missing"):
         MonthReport.from_json(stored)
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("id", True, "id is True, expected an integer"),
+    ("id", None, "id is None, expected an integer"),
+    ("service", 3, "service is 3, expected a string"),
+    ("start", "2026-03-01T10:00:00", "start is '2026-03-01T10:00:00', expected an ISO 8601"),
+    ("start", "yesterday", "start is 'yesterday', expected an ISO 8601"),
+    ("end", 1772359200, "end is 1772359200, expected a string"),
+    ("end", "2026-03-01", "end is '2026-03-01', expected an ISO 8601"),
+    ("counted_seconds", 1.5, "counted_seconds is 1.5, expected an integer"),
+    ("cause", ["provider"], "cause is \\['provider'\\], expected a string"),
+    ("cause", "weather", "cause is 'weather', expected one of"),
+    ("detection_seconds", "60", "detection_seconds is '60', expected an integer"),
+    ("notified_after_seconds", False, "notified_after_seconds is False, expected an integer"),
+    ("notified_after_seconds", None, None),  # never notified: a line as it may be
+    ("end", None, None),  # still open
+])
+def test_every_field_of_an_incident_line_is_checked(key: str, value: object,
+                                                    said: str | None) -> None:
+    """An incident line read back as ``to_json`` writes it is taken as it is; anything
+    else is read field by field, and the field is named."""
+    report = month_report([customer("acme")], [outage(1, "panel", at(1), 1000)])
+    stored = json.loads(json.dumps(report.to_json()))
+    stored["customers"][0]["incidents"][0][key] = value
+    if said is None:
+        line = MonthReport.from_json(stored).customer("acme").incidents[0]
+        assert line.to_json()[key] is None
+        return
+    with pytest.raises(StoreError, match=r"report\.customers\[0\]\.incidents\[0\]\." + said):
+        MonthReport.from_json(stored)
+
+
+def test_a_missing_field_of_an_incident_line_is_named() -> None:
+    report = month_report([customer("acme")], [outage(1, "panel", at(1), 1000)])
+    stored = json.loads(json.dumps(report.to_json()))
+    for key in list(stored["customers"][0]["incidents"][0]):
+        document = json.loads(json.dumps(stored))
+        del document["customers"][0]["incidents"][0][key]
+        with pytest.raises(StoreError, match=rf"incidents\[0\]\.{key} is missing"):
+            MonthReport.from_json(document)

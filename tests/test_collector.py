@@ -1,0 +1,63 @@
+"""The garbage collector paused while a month's report is read, computed or parsed
+(:mod:`monitor.collector`): paused while any holder holds it, in any
+thread, and then as it was before the first; an error inside resumes it too."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from monitor.collector import paused
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_paused_while_held_nested_and_resumed_after(collector: None) -> None:
+    with paused():
+        assert not gc.isenabled()
+        with paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer holder still holds it
+    assert gc.isenabled()
+
+
+def test_an_error_inside_resumes_it(collector: None) -> None:
+    with pytest.raises(ValueError), paused():
+        raise ValueError("a step that failed")
+    assert gc.isenabled()
+
+
+def test_a_collector_disabled_before_stays_disabled(collector: None) -> None:
+    gc.disable()
+    with paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+
+
+def test_holders_in_two_threads_resume_it_when_the_last_leaves(collector: None) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with paused():
+            entered.set()
+            release.wait(10)
+
+    other = threading.Thread(target=hold)
+    other.start()
+    assert entered.wait(10)
+    with paused():
+        pass
+    assert not gc.isenabled()  # the other thread still holds it
+    release.set()
+    other.join(10)
+    assert gc.isenabled()
