@@ -407,13 +407,19 @@ def pdf(html: str, *, stylesheets: tuple[str, ...] = ()) -> bytes:
 
     *Decision (cost):* what every document needs is built once per thread and kept: the
     fonts (a WeasyPrint ``FontConfiguration``: fontconfig's configuration and Pango's font
-    map, with their caches; not shared between threads, as Pango's font map is not
-    thread-safe) and the stylesheets, parsed once (a statement's document then holds only
-    its ``@page`` rule). With the fixed table layout of ``_statement_print.css``, a
-    statement's PDF costs about half of what it did (0.53 → 0.26 CPU-s a statement
-    on the benchmark's statements, alternated in one run; the text and the pages alike).
-    Font subsetting and compression (WeasyPrint's defaults) stay: without compression a
-    statement is ten times larger (390 KB), for no measurable gain."""
+    map, with their caches; one per thread, as Pango's font map is not thread-safe; a
+    worker's memory stays flat over hundreds of statements) and the stylesheets, rendered
+    and parsed once (a statement's document for print holds only its ``@page`` rule). With
+    the print rules of ``_statement_print.css`` (fixed table layout) and no ``<bdi>`` around
+    a lone Latin name in a cell, a statement's PDF costs 0.35 CPU-s instead of 0.48 (-27 %:
+    21 statements of bench_statements.py's world, English and Persian, one of 60 incidents,
+    each rendered the old way and the new way in turn in one process, twice; the rest of
+    the machine 56 % of one CPU meanwhile). Of that, each measured alone, about: the kept
+    fonts -9 %, the fixed table layout -14 %, the stylesheet parsed once -7 %, the
+    elements per name -6 %. The text is the same, and the pages are as tall or shorter on
+    those statements. Kept as WeasyPrint has them: font subsetting (full fonts: 1.2 MB a
+    statement, slower) and compression (without: 390 KB instead of 47 KB at most, no
+    faster)."""
     try:
         import weasyprint  # (1 s to import: only when a PDF is wanted)
     except (ImportError, OSError) as exc:
