@@ -410,16 +410,17 @@ def pdf(html: str, *, stylesheets: tuple[str, ...] = ()) -> bytes:
     map, with their caches; one per thread, as Pango's font map is not thread-safe; a
     worker's memory stays flat over hundreds of statements) and the stylesheets, rendered
     and parsed once (a statement's document for print holds only its ``@page`` rule). With
-    the print rules of ``_statement_print.css`` (fixed table layout) and no ``<bdi>`` around
-    a lone Latin name in a cell, a statement's PDF costs 0.35 CPU-s instead of 0.48 (-27 %:
-    21 statements of bench_statements.py's world, English and Persian, one of 60 incidents,
-    each rendered the old way and the new way in turn in one process, twice; the rest of
-    the machine 56 % of one CPU meanwhile). Of that, each measured alone, about: the kept
-    fonts -9 %, the fixed table layout -14 %, the stylesheet parsed once -7 %, the
-    elements per name -6 %. The text is the same, and the pages are as tall or shorter on
-    those statements. Kept as WeasyPrint has them: font subsetting (full fonts: 1.2 MB a
-    statement, slower) and compression (without: 390 KB instead of 47 KB at most, no
-    faster)."""
+    the print rules of ``_statement_print.css`` (fixed table layout), a statement's PDF
+    costs 0.36 CPU-s instead of 0.50 (-27 %; 21 statements of bench_statements.py's world,
+    English and Persian, one of them of 60 incidents, by the old and the new code in three
+    alternated pairs of processes; the rest of the machine 2-79 % of one CPU meanwhile).
+    Each change alone, old and new in turn in one process on a quiet machine: the kept
+    fonts -7 %, the stylesheet parsed once -4 %, the fixed table layout -17 %; WeasyPrint's
+    own layout, styling and drawing are the rest. The text is the same, and the pages are
+    as tall or shorter on those statements. Kept as WeasyPrint has them: font subsetting
+    (full fonts: 1.2 MB a statement, slower) and compression (without: 390 KB instead of
+    47 KB at most, no faster); the ``<bdi>`` around each name (dropping those alone in a
+    cell saved nothing measurable)."""
     try:
         import weasyprint  # (1 s to import: only when a PDF is wanted)
     except (ImportError, OSError) as exc:
