@@ -51,7 +51,7 @@ from sqlalchemy import insert
 
 from monitor import actions
 from monitor.actions.statement_workers import available_cores, render_files
-from monitor.present.statement import pdf, statement_csv, statement_html
+from monitor.present.statement import statement_csv, statement_pdf
 from monitor.store import Database, create_engine
 from monitor.store.migrate import upgrade
 from monitor.store.models import Claim, Ticket
@@ -191,9 +191,8 @@ async def pdf_cost(world: World, url: str, sample: int) -> dict[str, Any]:
         begin = time.process_time()
         render_files(view)
         total += time.process_time() - begin
-        printed = statement_html(view, for_print=True)
         begin = time.process_time()
-        document = pdf(printed)
+        document = statement_pdf(view)
         pdf_only += time.process_time() - begin
         pages.append(_pages(document))
         statement_csv(view)

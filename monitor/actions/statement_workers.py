@@ -10,8 +10,8 @@ A statement's PDF costs a few tenths of a CPU-second (WeasyPrint's layout), its 
 CSV a few milliseconds: at 10,000 customers the month's run is CPU-bound, and one process
 uses one core. ``send_statements`` renders in worker processes, as many as the cores this
 process may run on; each worker pays once, when it starts, for what every statement needs
-(the Jinja2 environment and its templates, the catalogs, WeasyPrint and the fonts), then
-renders statement after statement. The parent builds each :class:`Statement` (a pure
+(the Jinja2 environment and its templates, the catalogs, WeasyPrint, the fonts and the
+print stylesheet), then renders statement after statement. The parent builds each :class:`Statement` (a pure
 function of the frozen revision), sends it to a worker (a few kilobytes pickled), and
 writes what comes back to the database in batches: the database is only ever written by
 the parent.
@@ -37,7 +37,13 @@ from types import TracebackType
 from monitor.actions.mail import StatementFiles
 from monitor.present.html import environment
 from monitor.present.language import catalog
-from monitor.present.statement import Statement, check_pdf, pdf, statement_csv, statement_html
+from monitor.present.statement import (
+    Statement,
+    check_pdf,
+    statement_csv,
+    statement_html,
+    statement_pdf,
+)
 
 __all__ = ["PROCESSES_FROM", "Renderers", "available_cores", "render_files"]
 
@@ -49,8 +55,7 @@ def render_files(statement: Statement) -> StatementFiles:
     """The statement's HTML (the e-mail's body), its PDF (the same template, for print) and
     its CSV. The one rendering of a statement: ``statement show`` and a single statement
     call it on a thread, a month's run in worker processes."""
-    return StatementFiles(statement_html(statement),
-                          pdf(statement_html(statement, for_print=True)),
+    return StatementFiles(statement_html(statement), statement_pdf(statement),
                           statement_csv(statement))
 
 

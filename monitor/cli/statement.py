@@ -29,7 +29,7 @@ from monitor.config import Settings
 from monitor.notify import Notifier
 from monitor.notify.contract import ContractMailer
 from monitor.present import as_json, format_time
-from monitor.present.statement import pdf, statement_csv, statement_html
+from monitor.present.statement import statement_csv, statement_html, statement_pdf
 from monitor.store.outbox import QueuedMessage
 
 #: How long ``statement send`` waits for a message the daemon's outbox worker is sending.
@@ -56,7 +56,7 @@ async def _show(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         write_output(statement_csv(view), args.output)
     elif args.format == "pdf":
-        write_output(pdf(statement_html(view, for_print=True)), args.output, binary=True)
+        write_output(statement_pdf(view), args.output, binary=True)
     else:
         write_output(statement_html(view), args.output)
     return 0

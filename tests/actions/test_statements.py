@@ -20,7 +20,13 @@ from monitor.config import Settings, parse_config
 from monitor.errors import InputError
 from monitor.notify import Notifier
 from monitor.notify.contract import ContractMailer
-from monitor.present.statement import statement_csv, statement_html, summary_html
+from monitor.present.html import render
+from monitor.present.statement import (
+    STATEMENT_PRINT,
+    statement_csv,
+    statement_html,
+    summary_html,
+)
 from monitor.store import Database
 from monitor.store.models import (
     OutboxAttachment,
@@ -275,6 +281,26 @@ async def test_csv_keeps_formula_like_text_as_text_and_html_escapes_it(db: Datab
     assert "=HYPERLINK(&#34;http://x&#34;)&lt;b&gt;" in html
     assert ")<b>" not in html
 
+
+
+async def test_the_mailed_statement_holds_its_style_and_the_printed_one_only_its_page(
+    db: Database,
+) -> None:
+    """The e-mail's body and the browser's page hold their style (nothing is fetched); the
+    document for print holds only its page (size, footer), its rules being parsed once per
+    process and given beside it (STATEMENT_PRINT). Both say the same words."""
+    await closed(db)
+    s = await actions.statement(db, SETTINGS, month="2026-10", customer="acme", now=NOW)
+    mailed, printed = statement_html(s), statement_html(s, for_print=True)
+    assert "border-collapse" in mailed and "@page" not in mailed
+    assert "@page" in printed and "border-collapse" not in printed
+    assert "border-collapse" in render("_document.css") and STATEMENT_PRINT[0] == "_document.css"
+
+    def words(page: str) -> list[str]:
+        return re.sub(r"<[^>]+>", " ", page.split("<body>", 1)[1]).split()
+
+    assert words(printed) == words(mailed)
+    assert "kernel upgrade" in " ".join(words(printed))
 
 
 async def test_the_operators_summary_stays_english_and_left_to_right(db: Database) -> None:
