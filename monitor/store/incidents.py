@@ -9,8 +9,9 @@ end, so only probe incidents are ever open.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
@@ -457,22 +458,31 @@ async def earliest_per_customer(
     """(id, customer id) -> the earliest of the rows whose ``columns`` are (id, customer id,
     sent at, channel), for ``ids`` (read in chunks) and only ``customer_ids`` when given:
     an incident's notifications, a window's notices."""
-    id_column, customer_column, at_column, channel_column = columns
-    wanted = sorted(set(ids))
-    customers = None if customer_ids is None else sorted(set(customer_ids))
     earliest: dict[tuple[int, str], tuple[dt.datetime, str]] = {}
-    for index in range(0, len(wanted), _CHUNK):
-        query = select(id_column, customer_column, at_column, channel_column).where(
-            id_column.in_(wanted[index : index + _CHUNK]))
-        if customers is not None:
-            query = query.where(customer_column.in_(customers))
-        for row_id, customer_id, at, channel in await tx.execute(query):
+    async for rows in _chunks(tx, columns, ids, customer_ids):
+        for row_id, customer_id, at, channel in rows:
             key = (row_id, customer_id)
             known = earliest.get(key)
             if known is None or at < known[0]:
                 earliest[key] = (at, channel)
     # One record per pair at the end (a month's hundreds of thousands of notifications).
     return {key: FirstNotice(at, channel) for key, (at, channel) in earliest.items()}
+
+
+async def _chunks(
+    tx: Tx, columns: Sequence[InstrumentedAttribute[Any]], ids: Iterable[int],
+    customer_ids: Iterable[str] | None,
+) -> AsyncIterator[Iterable[Any]]:
+    """The rows of ``columns`` (an id, a customer id, then what is wanted) of ``ids``, a
+    chunk of ids at a time, only of ``customer_ids`` when given."""
+    id_column, customer_column = columns[0], columns[1]
+    wanted = sorted(set(ids))
+    customers = None if customer_ids is None else sorted(set(customer_ids))
+    for index in range(0, len(wanted), _CHUNK):
+        query = select(*columns).where(id_column.in_(wanted[index : index + _CHUNK]))
+        if customers is not None:
+            query = query.where(customer_column.in_(customers))
+        yield await tx.execute(query)
 
 
 async def earliest_times(
@@ -485,17 +495,10 @@ async def earliest_times(
     """:func:`earliest_per_customer`'s times alone (what a month's report reads of a
     notification or notice, for hundreds of thousands of them): (id, customer id) -> the
     earliest ``at`` of the rows whose ``columns`` are (id, customer id, at)."""
-    id_column, customer_column, at_column = columns
-    wanted = sorted(set(ids))
-    customers = None if customer_ids is None else sorted(set(customer_ids))
     earliest: dict[tuple[int, str], dt.datetime] = {}
     known = earliest.get
-    for index in range(0, len(wanted), _CHUNK):
-        query = select(id_column, customer_column, at_column).where(
-            id_column.in_(wanted[index : index + _CHUNK]))
-        if customers is not None:
-            query = query.where(customer_column.in_(customers))
-        for row_id, customer_id, at in await tx.execute(query):
+    async for rows in _chunks(tx, columns, ids, customer_ids):
+        for row_id, customer_id, at in rows:
             key = (row_id, customer_id)
             before = known(key)
             if before is None or at < before:
