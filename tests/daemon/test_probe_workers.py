@@ -163,7 +163,13 @@ async def test_a_killed_worker_is_started_again_and_its_gap_reported(
         try:
             assert daemon.workers is not None
             [pid] = daemon.workers.pids
-            await eventually(lambda: _hits(in_worker))
+            # Each answer comes 0.2 s after its request: the kill lands while a probe is
+            # in flight, as a crash would.
+            # The kill waits for the daemon to have handled one of the worker's results: the
+            # gap below runs from that last probe (a probe whose result never came back is
+            # not one the daemon knows of).
+            in_worker.set_delay(0.2)
+            await eventually(lambda: _handled(daemon, "mobile"))
             os.kill(pid, signal.SIGKILL)
             restarted = await eventually(lambda: _new_pid(daemon, pid))
             assert restarted != pid
@@ -203,9 +209,9 @@ async def test_a_killed_worker_is_started_again_and_its_gap_reported(
             await daemon.stop()
 
 
-async def _hits(server: TargetServer) -> bool:
+async def _handled(daemon: Daemon, target_id: str) -> bool:
     await asyncio.sleep(0)
-    return server.requests["/"] > 0
+    return target_id in daemon.watch.last_probed
 
 
 async def _more_hits(server: TargetServer, before: int) -> bool:
