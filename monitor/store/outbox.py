@@ -156,26 +156,29 @@ async def enqueue(tx: Tx, messages: Sequence[NewMessage]) -> int:
     added = 0
     plain = [message for message in messages
              if not message.attachments and message.list_unsubscribe is None]
+    # One statement for each message with files or an unsubscribe address (its id is
+    # needed for them), the same each time with the message as its parameters: compiled
+    # once and cached (built with .values(row), each was compiled anew, a third of the cost
+    # of queueing a month's statements). On the connection, not the ORM's bulk path.
+    one = (
+        dialect_insert(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    connection = await tx.connection()
     for message in messages:
         if not message.attachments and message.list_unsubscribe is None:
             continue
-        inserted = (
-            await tx.execute(
-                dialect_insert(OutboxMessage)
-                .values(_row(message))
-                .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                .returning(OutboxMessage.id)
-            )
-        ).scalar()
+        inserted = (await connection.execute(one, _row(message))).scalar()
         if inserted is None:
             continue
         added += 1
         if message.list_unsubscribe is not None:
-            await tx.execute(insert(OutboxListUnsubscribe).values(
-                outbox_id=inserted, address=message.list_unsubscribe))
+            await connection.execute(insert(OutboxListUnsubscribe), {
+                "outbox_id": inserted, "address": message.list_unsubscribe})
         if not message.attachments:
             continue
-        await tx.execute(
+        await connection.execute(
             insert(OutboxAttachment),
             [
                 {
