@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from monitor.redact import redact
 
@@ -126,29 +126,50 @@ def setup_logging(
 QUIET_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "aiosmtplib", "mail.log")
 
 
+class Progress(Protocol):
+    """``report(done, total, step)``: how far a long task is. ``step`` names the part it is
+    in when it has several (``report close``: reading, computing, freezing); each step
+    counts on its own, and ``total`` 0 is a step without a count."""
+
+    def __call__(self, done: int, total: int, step: str = "") -> None: ...
+
+
 class ProgressLog:
     """A long task's progress as log lines (under systemd, where no one watches a bar): the
-    first report, then at most one every ``every`` seconds, and the last (``done`` equal
-    to ``total``); each line says ``done``, ``total`` and ``per_second`` (since the first),
-    with ``fields``. Call it with ``(done, total)`` as often as the task likes."""
+    first report, then at most one every ``every`` seconds, the last (``done`` equal
+    to ``total``) and the first of each new step; each line says ``done``, ``total`` and
+    ``per_second`` (since the step began), with ``fields`` and the ``step`` if any. Call it
+    with ``(done, total)`` or ``(done, total, step)`` as often as the task likes. With
+    ``quiet_for``, nothing is said before the task has run that long (a task that ends
+    sooner says nothing)."""
 
     def __init__(
         self, logger: logging.Logger, event: str, fields: Mapping[str, object] | None = None,
         *, every: float = 10.0, clock: Callable[[], float] = time.monotonic,
+        quiet_for: float = 0.0,
     ) -> None:
         self.logger, self.event, self.every, self.clock = logger, event, every, clock
         self.fields = dict(fields or {})
+        self.quiet_for = quiet_for
+        self.began: float | None = None
         self.started: float | None = None
         self.logged: float | None = None
+        self.step = ""
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, step: str = "") -> None:
         now = self.clock()
-        if self.started is None:
-            self.started = now
+        if self.began is None:
+            self.began = now
+        if self.started is None or step != self.step:
+            self.started, self.logged, self.step = now, None, step
         if self.logged is not None and done < total and now - self.logged < self.every:
+            return
+        if self.logged is not None and total == 0:
+            return  # a step without a count: said once, when it began
+        if now - self.began < self.quiet_for:
             return
         self.logged = now
         elapsed = now - self.started
         self.logger.info(self.event, extra={
-            **self.fields, "done": done, "total": total,
+            **self.fields, **({"step": step} if step else {}), "done": done, "total": total,
             "per_second": round(done / elapsed, 2) if elapsed > 0 else None})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from monitor.actions.evidence_keys import SigningKey, verify_signature
+from monitor.logs import Progress
 from monitor.store import Database, Tx, evidence
 from monitor.store.evidence import Break, Checkpoint, CheckResult
 
@@ -81,11 +82,12 @@ async def check_checkpoints(db: Database) -> Break | None:
     return None
 
 
-async def check_chain(db: Database) -> CheckResult:
+async def check_chain(db: Database, progress: Progress | None = None) -> CheckResult:
     """Walk the whole chain: every hash recomputed, every chained fact compared with its row
-    now, rows the chain never recorded named. In one read transaction (a snapshot)."""
+    now, rows the chain never recorded named. In one read transaction (a snapshot).
+    ``progress`` is told the entries walked, then each step."""
     async with db.reading() as tx:
-        result = await evidence.check(tx)
+        result = await evidence.check(tx, progress=progress)
     signed = await check_checkpoints(db)
     if signed is not None:
         result.problems = sorted([*result.problems, signed],

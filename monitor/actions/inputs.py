@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -118,7 +118,8 @@ class MonthInputs:
     # A cluster's unknown time of single targets (their node lost, every vantage).
     unknown_by_service: dict[str, list[Interval]] = dataclasses.field(default_factory=dict)
 
-    def compute(self, now: dt.datetime) -> MonthReport:
+    def compute(self, now: dt.datetime,
+                progress: Callable[[int, int], None] | None = None) -> MonthReport:
         return compute_month(
             self.period,
             self.customers,
@@ -130,6 +131,7 @@ class MonthInputs:
             now,
             self.tickets,
             self.unknown_by_service,
+            progress,
         )
 
     def evidence(self) -> RevisionEvidence:

@@ -27,6 +27,7 @@ from monitor.actions.inputs import (
 )
 from monitor.config import Settings
 from monitor.errors import InputError
+from monitor.logs import Progress
 from monitor.sla import (
     MonthReport,
 )
@@ -61,28 +62,32 @@ async def month_report(
     month: str,
     customer: str | None = None,
     now: dt.datetime,
+    progress: Progress | None = None,
 ) -> MonthReport:
     """The SLA report of ``month`` (YYYY-MM in the provider's calendar) as known at ``now``:
     every customer's, or only ``customer``'s. A running month is a projection.
 
-    The garbage collector is paused meanwhile (:mod:`monitor.collector`)."""
+    The garbage collector is paused meanwhile (:mod:`monitor.collector`). ``progress`` is
+    told each step, as by :func:`close_month`."""
     with collector.paused():
-        return await _month_report(db, settings, month, customer, now)
+        return await _month_report(db, settings, month, customer, now, progress or no_progress)
 
 
 async def _month_report(db: Database, settings: Settings, month: str, customer: str | None,
-                        now: dt.datetime) -> MonthReport:
+                        now: dt.datetime, progress: Progress) -> MonthReport:
     period = settings.month(month)
     if customer is not None:
         known(customer, settings.topology.customers, "customer", "customers")
     chosen = None if customer is None else [customer]
+    progress(0, 0, READING)
     inputs = await month_inputs(db, settings, period, now, chosen)
     if customer is not None:
         report = inputs.compute(now)  # one customer: milliseconds
     else:
         # Every customer: seconds at 10,000 customers; off the event loop (the daemon's
         # probes share it when the HTTP API asks).
-        report = await asyncio.to_thread(inputs.compute, now)
+        report = await asyncio.to_thread(
+            inputs.compute, now, lambda done, total: progress(done, total, COMPUTING))
     if settings.config.cluster is not None:
         report = await _with_vantages(db, report)
     return report
@@ -245,8 +250,21 @@ def customer_changes(old: CustomerReport | None, new: CustomerReport) -> list[Ch
     return changes
 
 
+#: The steps a month's close and report tell their ``progress`` (:class:`Progress`).
+READING = "reading the month's records"
+HASHING = "hashing the month's inputs"
+COMPUTING = "computing each customer's report"
+ENCODING = "encoding the report"
+FREEZING = "freezing the revision"
+
+
+def no_progress(done: int, total: int, step: str = "") -> None:
+    """No one watching (the daemon, the HTTP API)."""
+
+
 async def close_month(
-    db: Database, settings: Settings, *, month: str, now: dt.datetime
+    db: Database, settings: Settings, *, month: str, now: dt.datetime,
+    progress: Progress | None = None,
 ) -> Closing:
     """Freeze a revision of an ended month with the hash of its inputs (R-C3).
 
@@ -258,20 +276,24 @@ async def close_month(
 
     The garbage collector is paused meanwhile (:mod:`monitor.collector`): until the
     month's inputs and report are let go, so that it does not walk them when it resumes.
+    ``progress`` is told each step (:data:`READING` ... :data:`FREEZING`; the customers
+    computed, from a worker thread): tens of seconds at 10,000 customers.
     """
     with collector.paused():
-        return await _close_month(db, settings, month, now)
+        return await _close_month(db, settings, month, now, progress or no_progress)
 
 
 async def _close_month(db: Database, settings: Settings, month: str,
-                       now: dt.datetime) -> Closing:
+                       now: dt.datetime, progress: Progress) -> Closing:
     period = settings.month(month)
     if now < period.end:
         raise InputError(
             "month", month, f"a month that has ended (this one ends {iso_utc(period.end)})"
         )
     key = load_signing_key(settings)  # a key that cannot be read: said before anything
+    progress(0, 0, READING)
     inputs = await month_inputs(db, settings, period, now)
+    progress(0, 0, HASHING)
     digest = await asyncio.to_thread(inputs.digest)
     async with db.reading() as tx:
         standing = await reports.latest_hash(tx, period.calendar, period.label)
@@ -279,7 +301,8 @@ async def _close_month(db: Database, settings: Settings, month: str,
         # Unchanged inputs (the daemon and `statement send` close every time): nothing to
         # compute. The write transaction below says the same if a close raced this one.
         return Closing(period.label, standing[0], False, digest, [])
-    computed, report = await asyncio.to_thread(_computed, inputs, now)
+    computed, report = await asyncio.to_thread(_computed, inputs, now, progress)
+    progress(0, 0, FREEZING)
     async with db.transaction() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         if latest is not None and latest.inputs_hash == digest:
@@ -300,9 +323,11 @@ async def _close_month(db: Database, settings: Settings, month: str,
     return Closing(period.label, revision, True, digest, changes, reviews)
 
 
-def _computed(inputs: MonthInputs, now: dt.datetime) -> tuple[MonthReport, dict[str, JSON]]:
+def _computed(inputs: MonthInputs, now: dt.datetime, progress: Progress
+              ) -> tuple[MonthReport, dict[str, JSON]]:
     """The month's report and its SPEC section 7 JSON (one trip off the event loop)."""
-    computed = inputs.compute(now)
+    computed = inputs.compute(now, lambda done, total: progress(done, total, COMPUTING))
+    progress(0, 0, ENCODING)
     return computed, computed.to_json()
 
 

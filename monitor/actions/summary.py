@@ -13,13 +13,16 @@ revision.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
 from monitor.actions.common import iso_utc
 from monitor.actions.inputs import month_inputs
+from monitor.actions.reports import COMPUTING, HASHING, READING, no_progress
 from monitor.config import Settings
+from monitor.logs import Progress
 from monitor.present.statement import Summary, SummaryRow
 from monitor.present.text import one_line
 from monitor.store import Database, claims, reports
@@ -30,12 +33,19 @@ __all__ = ["month_summary"]
 
 
 async def month_summary(
-    db: Database, settings: Settings, *, month: str, now: dt.datetime
+    db: Database, settings: Settings, *, month: str, now: dt.datetime,
+    progress: Progress | None = None,
 ) -> Summary:
+    """The operators' view of ``month``: each customer's figures and statement; ``progress``
+    is told each step, as by :func:`monitor.actions.close_month`."""
+    told = progress or no_progress
     period = settings.month(month)
+    told(0, 0, READING)
     inputs = await month_inputs(db, settings, period, now)
-    report = inputs.compute(now)
-    digest = inputs.digest()
+    report = await asyncio.to_thread(
+        inputs.compute, now, lambda done, total: told(done, total, COMPUTING))
+    told(0, 0, HASHING)
+    digest = await asyncio.to_thread(inputs.digest)
     async with db.reading() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         sent = await stored.sent(tx, period.calendar, period.label)

@@ -16,12 +16,14 @@ from monitor.actions.evidence import check_chain
 from monitor.actions.evidence_archive import export_month, verify_archive
 from monitor.cli.commands import summary
 from monitor.cli.common import Run, add_format, command, print_json
+from monitor.cli.progress import progress
 from monitor.errors import InputError
 
 
 @command
 async def _check(run: Run) -> int:
-    found = await run.act(check_chain)
+    with progress("evidence check") as told:  # minutes for millions of entries
+        found = await run.act(check_chain, told)
     broken = found.broken
     if run.args.format == "json":
         print_json({

@@ -16,6 +16,7 @@ from monitor.cli.common import (
     run_async,
     write_output,
 )
+from monitor.cli.progress import progress
 from monitor.clock import SystemClock
 from monitor.errors import UsageError
 from monitor.present import as_json, format_days, report_csv, report_table
@@ -32,19 +33,26 @@ async def _report(args: argparse.Namespace) -> int:
                              "customer; allowed with report (show) and without --customer "
                              "(a customer's own document is: statement show --customer C)")
         async with database(settings) as db:
-            summary = await actions.month_summary(db, settings, month=args.month, now=now)
+            with progress("report", month=args.month) as told:
+                summary = await actions.month_summary(db, settings, month=args.month, now=now,
+                                                      progress=told)
         if args.format == "pdf":
             write_output(pdf(summary_html(summary, for_print=True)), args.output, binary=True)
         else:
             write_output(summary_html(summary), args.output)
         return 0
     async with database(settings) as db:
-        if args.action == "close":
-            closing = await actions.close_month(db, settings, month=args.month, now=now)
-        else:
-            report = await actions.month_report(
-                db, settings, month=args.month, customer=args.customer, now=now
-            )
+        # Tens of seconds at 10,000 customers: each step on standard error (a bar on a
+        # terminal, log lines elsewhere), before the result on standard output.
+        with progress("report close" if args.action == "close" else "report",
+                      month=args.month) as told:
+            if args.action == "close":
+                closing = await actions.close_month(db, settings, month=args.month, now=now,
+                                                    progress=told)
+            else:
+                report = await actions.month_report(
+                    db, settings, month=args.month, customer=args.customer, now=now,
+                    progress=told)
     if args.action == "close":
         if args.format == "json":
             print_json(closing)

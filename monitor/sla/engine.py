@@ -10,7 +10,7 @@ customer.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -44,6 +44,8 @@ __all__ = ["compute_month"]
 Notifications = Mapping[tuple[int, str], datetime]
 
 _ONE_SECOND = timedelta(seconds=1)
+#: How often ``compute_month`` tells its ``progress``: every this many customers.
+PROGRESS_EVERY = 250
 _by_start_and_id = attrgetter("start", "id")
 
 
@@ -58,6 +60,7 @@ def compute_month(
     now: datetime,
     tickets: Iterable[TicketInput] = (),
     unknown_by_service: Mapping[str, Iterable[Interval]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> MonthReport:
     """Every customer's SLA report for ``period`` as known at ``now``.
 
@@ -67,6 +70,8 @@ def compute_month(
     services went unwatched (a cluster's lost node): unknown for the customers
     depending on them. Incidents still open are counted up to ``now``, and
     the month is counted only up to ``now`` (a running month is a projection).
+    ``progress(done, total)`` is told at the start, every :data:`PROGRESS_EVERY` customers and
+    at the end.
     """
     # Sorting every input by id first makes the result independent of input order.
     customers = sorted(customers, key=lambda customer: customer.id)
@@ -95,13 +100,20 @@ def compute_month(
     tickets_by_customer: dict[str, list[TicketInput]] = defaultdict(list)
     for ticket in sorted(tickets, key=lambda ticket: ticket.id):
         tickets_by_customer[ticket.customer_id].append(ticket)
-    return MonthReport(period, tuple(
-        month.customer_report(
+    reports: list[CustomerReport] = []
+    if progress is not None:
+        progress(0, len(customers))
+    for customer in customers:
+        reports.append(month.customer_report(
             customer,
             customer_downtime(customer, month.views, _unknown_for(
                 customer, unknown_in_window, by_service), window),
-            tickets_by_customer.get(customer.id, ()))
-        for customer in customers))
+            tickets_by_customer.get(customer.id, ())))
+        if progress is not None and len(reports) % PROGRESS_EVERY == 0:
+            progress(len(reports), len(customers))
+    if progress is not None and len(reports) % PROGRESS_EVERY:
+        progress(len(reports), len(customers))
+    return MonthReport(period, tuple(reports))
 
 
 def _unknown_for(customer: CustomerInput, everyone: list[Interval],

@@ -43,6 +43,7 @@ from sqlalchemy import Float, Integer, Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.errors import StoreError
+from monitor.logs import Progress
 from monitor.store.db import Tx
 from monitor.store.models import Base, EvidenceCheckpoint, EvidenceEntry, EvidenceKey
 
@@ -566,13 +567,27 @@ def _first_difference(stored: Any, current: Any, path: str = "") -> str:
     return f"{path.rstrip('.')}: chained {stored!r}, now {current!r}"
 
 
+#: Steps of :func:`check` told to its ``progress``.
+CHECKING = "checking each entry's hash"
+COMPARING = "comparing the chained facts with their rows"
+_PROGRESS_EVERY = 5000  # entries
+
+
 async def check(tx: Tx, *, after: int = 0, previous_hash: str | None = None,
-                 rows: bool = True) -> CheckResult:
+                 rows: bool = True, progress: Progress | None = None) -> CheckResult:
     """Walk the chain (from seq ``after + 1``, whose predecessor's hash is
     ``previous_hash``): recompute every hash, and (``rows``) compare each chained fact's
     latest entry with its row now and look for rows the chain never recorded. The first
-    broken link (by seq; unrecorded rows last) is :attr:`CheckResult.broken`."""
+    broken link (by seq; unrecorded rows last) is :attr:`CheckResult.broken`.
+    ``progress`` is told the entries walked (of those up to the head when it began) and
+    the comparison's step."""
     result = CheckResult()
+    total = 0
+    if progress is not None:
+        connection = await tx.connection()
+        head = (await connection.execute(select(func.max(EvidenceEntry.seq)))).scalar()
+        total = max(0, (head or 0) - after)
+        progress(0, total, CHECKING)
     problems: list[Break] = []
     expected_prev = previous_hash if previous_hash is not None else ZERO_HASH
     expected_seq = after + 1
@@ -582,6 +597,8 @@ async def check(tx: Tx, *, after: int = 0, previous_hash: str | None = None,
     chain_broken = False
     async for entry in entries(tx, after=after):
         result.entries += 1
+        if progress is not None and result.entries % _PROGRESS_EVERY == 0:
+            progress(min(result.entries, total), total, CHECKING)
         if not chain_broken:
             problem = None
             if entry.seq != expected_seq:
@@ -619,7 +636,11 @@ async def check(tx: Tx, *, after: int = 0, previous_hash: str | None = None,
         elif entry.fact_table in CHAINED and entry.fact_id is not None:
             fact_json, kind = _fact_digest(entry.canonical)
             latest[(entry.fact_table, int(entry.fact_id))] = (entry.seq, kind, fact_json)
+    if progress is not None:
+        progress(total, total, CHECKING)
     if rows and not chain_broken:
+        if progress is not None:
+            progress(0, 0, COMPARING)
         problems.extend(await _compare_rows(tx, latest, watermark, pruned, result))
     result.problems = sorted(problems, key=lambda b: (b.seq is None, b.seq or 0))
     result.broken = result.problems[0] if result.problems else None

@@ -8,6 +8,8 @@ import io
 import json
 import logging
 
+import pytest
+
 from monitor.cli.progress import Bar, progress
 from monitor.clock import FakeClock
 from monitor.logs import ProgressLog
@@ -55,7 +57,8 @@ def test_elsewhere_log_lines_every_ten_seconds_and_the_last() -> None:
                     (80, 100, 4.0, "2026-10"), (100, 100, 4.0, "2026-10")]
 
 
-def test_a_pipe_gets_json_lines_on_standard_error_only() -> None:
+def test_a_pipe_gets_json_lines_on_standard_error_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("monitor.cli.progress.QUIET_FOR", 0.0)  # shown from the start
     stream = io.StringIO()
     with progress("statements", stream=stream, month="2026-10") as report:
         report(0, 2)
@@ -65,3 +68,87 @@ def test_a_pipe_gets_json_lines_on_standard_error_only() -> None:
         ("statements progress", 0, 2, "2026-10"), ("statements progress", 2, 2, "2026-10")]
     assert events[0]["logger"] == "monitor.cli.progress" and events[0]["level"] == "info"
     assert not logging.getLogger("monitor.cli.progress").handlers  # taken off again
+
+
+def test_a_command_of_several_steps_names_each_and_counts_each_on_its_own() -> None:
+    # report close: a step without a count (total 0) shows its name and how long it has
+    # taken; a counted step has its own bar, rate and time left.
+    clock = FakeClock(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    screen = Terminal()
+    bar = Bar("report close", screen, clock=lambda: clock.monotonic())
+    bar(0, 0, "reading the month's records")
+    clock.advance(3)
+    bar(0, 0, "reading the month's records")
+    bar(0, 100, "computing each customer's report")
+    clock.advance(2)
+    bar(50, 100, "computing each customer's report")
+    shown = screen.getvalue().split("\r")
+    assert shown[1].rstrip() == "report close: reading the month's records"
+    assert shown[2].rstrip() == "report close: reading the month's records  3 s"
+    assert shown[3].rstrip() == ("report close: computing each customer's report "
+                                 "[....................] 0/100")
+    assert shown[4].rstrip() == ("report close: computing each customer's report "
+                                 "[##########..........] 50/100  25.0/s  2 s left")
+
+
+def test_elsewhere_a_new_step_is_logged_at_once_with_its_name() -> None:
+    clock = FakeClock(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    stream = io.StringIO()
+    logger = logging.getLogger("monitor.cli.progress.steps")
+    handler = logging.StreamHandler(stream)
+    from monitor.logs import JSONFormatter
+    handler.setFormatter(JSONFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        report = ProgressLog(logger, "report close progress", {"month": "2026-10"},
+                             clock=lambda: clock.monotonic())
+        report(0, 0, "reading the month's records")
+        clock.advance(1)
+        report(0, 10, "computing each customer's report")  # a new step: at once
+        clock.advance(1)
+        report(5, 10, "computing each customer's report")  # within 10 s: not logged
+        report(10, 10, "computing each customer's report")  # the last of the step
+        report(0, 0, "freezing the revision")
+    finally:
+        logger.removeHandler(handler)
+    told = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(e["step"], e["done"], e["total"]) for e in told] == [
+        ("reading the month's records", 0, 0), ("computing each customer's report", 0, 10),
+        ("computing each customer's report", 10, 10), ("freezing the revision", 0, 0)]
+    assert told[2]["per_second"] == 10.0  # since the step began
+
+
+def test_a_command_done_within_its_quiet_time_says_nothing_and_a_longer_one_does() -> None:
+    clock = FakeClock(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    quick, slow = Terminal(), Terminal()
+    for screen, took in ((quick, 1.5), (slow, 2.5)):
+        bar = Bar("report", screen, clock=lambda: clock.monotonic(), quiet_for=2.0)
+        bar(0, 0, "reading the month's records")
+        clock.advance(took)
+        bar(0, 10, "computing each customer's report")
+        bar(10, 10, "computing each customer's report")
+        bar.close()
+    assert quick.getvalue() == ""
+    assert slow.getvalue().split("\r")[1].startswith(
+        "report: computing each customer's report [....................] 0/10")
+    lines: list[logging.LogRecord] = []
+    logger = logging.getLogger("monitor.cli.progress.quiet")
+    handler = logging.Handler()
+    handler.emit = lines.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        report = ProgressLog(logger, "report progress", clock=lambda: clock.monotonic(),
+                             quiet_for=2.0)
+        report(0, 0, "reading the month's records")
+        clock.advance(1)
+        report(0, 0, "hashing the month's inputs")
+        clock.advance(1.5)
+        report(5, 10, "computing each customer's report")  # 2.5 s in: said from here on
+        report(10, 10, "computing each customer's report")
+    finally:
+        logger.removeHandler(handler)
+    assert [(r.step, r.done) for r in lines] == [  # type: ignore[attr-defined]
+        ("computing each customer's report", 5), ("computing each customer's report", 10)]

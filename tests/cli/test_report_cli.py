@@ -169,11 +169,35 @@ def test_recorded_month_reports_hand_worked_credits(cli) -> None:  # type: ignor
     assert incidents[2]["start"] == "2026-03-10T10:30:00Z"
 
 
-def test_report_close_freezes_and_revises(cli) -> None:  # type: ignore[no-untyped-def]
-    code, out, _ = cli("report", "close", "--month", "2026-03")
+def _steps(err: str, event: str) -> list[tuple[str, int, int]]:
+    told = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    return [(e["step"], e["done"], e["total"]) for e in told if e["event"] == event]
+
+
+def test_report_close_freezes_and_revises(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # Shown from the start (by default only after 2 s: these take a moment).
+    monkeypatch.setattr("monitor.cli.progress.QUIET_FOR", 0.0)
+    code, out, err = cli("report", "close", "--month", "2026-03")
     assert code == 0 and "revision 1 frozen" in out
-    code, out, _ = cli("report", "close", "--month", "2026-03")
+    # Each step on standard error (log lines: not a terminal), the customers counted.
+    assert _steps(err, "report close progress") == [
+        ("reading the month's records", 0, 0), ("hashing the month's inputs", 0, 0),
+        ("computing each customer's report", 0, 3), ("computing each customer's report", 3, 3),
+        ("encoding the report", 0, 0), ("freezing the revision", 0, 0)]
+    code, out, err = cli("report", "close", "--month", "2026-03")
     assert "inputs unchanged; revision 1 stands" in out
+    assert [step for step, _, _ in _steps(err, "report close progress")] == [
+        "reading the month's records", "hashing the month's inputs"]  # nothing to compute
+    code, out, err = cli("report", "--month", "2026-03", "--format", "json")
+    assert [customer["customer"] for customer in json.loads(out)["customers"]] == [
+        "acme", "beta", "gamma"]  # standard output: the document alone
+    assert _steps(err, "report progress")[-1] == ("computing each customer's report", 3, 3)
+    code, _, err = cli("evidence", "check")
+    assert code == 0
+    checked = _steps(err, "evidence check progress")
+    assert checked[0][0] == "checking each entry's hash" and checked[0][1] == 0
+    assert checked[-2][0] == "checking each entry's hash" and checked[-2][1] == checked[-2][2] > 0
+    assert checked[-1] == ("comparing the chained facts with their rows", 0, 0)
     cli(
         "incident",
         "add",

@@ -58,7 +58,8 @@ def _maildir(tmp_path: Path) -> list[object]:
 
 
 @pytest.mark.slow
-def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("monitor.cli.progress.QUIET_FOR", 0.0)  # shown from the start
     code, out, _ = cli("statement", "send", "--month", MONTH, "--dry-run")
     assert code == 0 and "would freeze revision 1" in out and "acme: would send" in out
     assert not (tmp_path / "Maildir").exists()  # a dry run writes nothing
