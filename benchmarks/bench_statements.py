@@ -175,7 +175,7 @@ def run_command(config: Path, workers: int | None, dry_run: bool = False) -> dic
 
 async def pdf_cost(world: World, url: str, sample: int) -> dict[str, Any]:
     """One statement's files, rendered here for ``sample`` customers (after a first one, not
-    counted, that loads WeasyPrint and the fonts)."""
+    counted, that builds Typst's compiler and loads the fonts)."""
     engine = create_engine(url)
     db = Database(engine)
     # Closed by the command, or (after a dry run) here.

@@ -20,7 +20,7 @@ import pytest
 from monitor import actions
 from monitor.config import Settings, parse_config
 from monitor.present.html import environment
-from monitor.present.statement import Statement, Summary, pdf, statement_pdf, summary_html
+from monitor.present.statement import Statement, Summary, statement_pdf, summary_pdf
 from monitor.store import Database, create_engine
 from tests.actions.statements_world import BITA, NOW, at, record_october, yaml
 
@@ -167,5 +167,5 @@ def test_the_summarys_pdf_holds_every_fact_of_its_html(
     world: dict[str, Any], name: str, tmp_path: Path
 ) -> None:
     m: Summary = world[name]
-    assert missing(summary_facts(m), pdf(summary_html(m, for_print=True)),
+    assert missing(summary_facts(m), summary_pdf(m),
                    tmp_path / "m.pdf") == []
