@@ -173,22 +173,23 @@ def typeset(template: str, data: dict[str, Any]) -> bytes:
     return document
 
 
-def check_fonts() -> None:
-    """:class:`RenderError` unless Typst loads and finds every font the templates name,
-    naming the packages to install; this thread's compiler is built meanwhile."""
+def check_fonts(fonts: dict[str, str] = FONTS) -> None:
+    """:class:`RenderError` unless Typst loads and finds every font of ``fonts`` (the
+    templates', each with its Debian package), naming the packages to install; this
+    thread's compiler is built meanwhile."""
     import typst
 
     compiler = _compiler()
     sample = "".join(f'#text(font: "{font}", fallback: false)[sla-monitor ۱۲]\n'
-                     for font in FONTS)
+                     for font in fonts)
     try:
         _, warnings = compiler.compile_with_warnings(input=sample.encode(), sys_inputs={},
                                                      timestamp=0)
     except typst.TypstError as exc:
         raise RenderError(f"cannot render PDF: Typst failed ({exc.message})") from None
     said = " ".join(warning.message.lower() for warning in warnings)
-    missing = [font for font in FONTS if f"unknown font family: {font.lower()}" in said]
+    missing = [font for font in fonts if f"unknown font family: {font.lower()}" in said]
     if missing:
         raise RenderError(
             f"cannot render PDF: the fonts {', '.join(missing)} are not installed; on "
-            f"Debian/Ubuntu, apt-get install {' '.join(sorted({FONTS[f] for f in missing}))}")
+            f"Debian/Ubuntu, apt-get install {' '.join(sorted({fonts[f] for f in missing}))}")

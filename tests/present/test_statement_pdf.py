@@ -19,8 +19,16 @@ import pytest
 
 from monitor import actions
 from monitor.config import Settings, parse_config
+from monitor.errors import RenderError
 from monitor.present.html import environment
-from monitor.present.statement import Statement, Summary, statement_pdf, summary_pdf
+from monitor.present.printed import check_fonts
+from monitor.present.statement import (
+    Statement,
+    Summary,
+    check_pdf,
+    statement_pdf,
+    summary_pdf,
+)
 from monitor.store import Database, create_engine
 from tests.actions.statements_world import BITA, NOW, at, record_october, yaml
 
@@ -169,3 +177,73 @@ def test_the_summarys_pdf_holds_every_fact_of_its_html(
     m: Summary = world[name]
     assert missing(summary_facts(m), summary_pdf(m),
                    tmp_path / "m.pdf") == []
+
+
+BIDI_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+WILD = '#eval("x") *bold* [x] $y$ \\ `c` <b>@ref</b> = _i_ // #set page(width: 1cm)'
+LONG = "VeryLongCustomerNameWithoutAnySpaceOrBreakWhateverHappens" * 3
+
+
+def words_boxes(document: bytes, path: Path) -> tuple[float, list[tuple[float, float, str]]]:
+    """The page's width and each word's horizontal extent (pdftotext -bbox)."""
+    path.write_bytes(document)
+    found = subprocess.run(["pdftotext", "-bbox", str(path), "-"], check=True,
+                           capture_output=True, text=True).stdout
+    width = float(re.search(r'<page width="([\d.]+)"', found).group(1))  # type: ignore[union-attr]
+    return width, [(float(a), float(b), html_text) for a, b, html_text in re.findall(
+        r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>',
+        found)]
+
+
+@pytest.mark.parametrize("code", ["en", "fa"])
+def test_names_print_as_written_and_long_ones_stay_on_the_page(
+    world: dict[str, Any], code: str, tmp_path: Path
+) -> None:
+    """A name is data, never Typst markup (a customer named like code prints as typed and
+    changes nothing else); a word too long for its line or cell breaks instead of leaving
+    the page, and reads back whole."""
+    s: Statement = world[f"{code}-acme"]
+    wild = dataclasses.replace(s, customer_name=WILD, provider=LONG,
+                               maintenance=tuple(dataclasses.replace(w, reason=LONG + " " + WILD)
+                                                 for w in s.maintenance))
+    document = statement_pdf(wild)
+    assert missing(statement_facts(wild), document, tmp_path / "s.pdf") == []
+    if code == "en":  # (pdftotext reorders the punctuation of a line in a Persian page)
+        text = " ".join(pdf_text(document, tmp_path / "s.pdf").split())
+        assert f"For {WILD} (customer acme)" in BIDI_MARKS.sub("", text)
+    width, words = words_boxes(document, tmp_path / "s.pdf")
+    assert width > 500  # A4: the name's "#set page" changed nothing
+    assert words and all(0 <= left and right <= width for left, right, _ in words)
+    assert flat(LONG) in flat(pdf_text(document, tmp_path / "s.pdf"))
+
+
+@pytest.mark.parametrize("name", ["en-bita", "fa-bita"])
+def test_the_incidents_tables_header_repeats_on_every_page(
+    world: dict[str, Any], name: str, tmp_path: Path
+) -> None:
+    s: Statement = world[name]
+    document = statement_pdf(s)
+    path = tmp_path / "s.pdf"
+    path.write_bytes(document)
+    heading = flat(s.language.gettext("You were notified"))
+    pages = []
+    for page in range(1, 10):
+        result = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), str(path), "-"],
+                                capture_output=True, text=True, check=False)
+        if result.returncode:
+            break
+        pages.append(flat(result.stdout))
+    with_incidents = [page for page in pages if flat(s.incidents[-1].service) in page]
+    assert len(with_incidents) >= 2
+    assert all(heading in page for page in with_incidents)
+
+
+def test_a_missing_font_is_named_with_its_package() -> None:
+    """The daemon's start check (check_pdf): the statements' fonts are found here; a font
+    that is not is named, with the Debian package that installs it."""
+    check_pdf()
+    with pytest.raises(RenderError) as raised:
+        check_fonts({"DejaVu Sans": "fonts-dejavu-core", "Nowhere Sans": "fonts-nowhere"})
+    assert "Nowhere Sans" in str(raised.value) and "apt-get install fonts-nowhere" in str(
+        raised.value)
+    assert "DejaVu Sans," not in str(raised.value)
