@@ -32,6 +32,7 @@ template's parse and whatever layout is the same.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -161,8 +162,9 @@ def _compiler() -> Any:
     return compiler
 
 
-def typeset(template: str, data: dict[str, Any]) -> bytes:
-    """The PDF of ``template`` (a ``.typ`` file of the package's templates) with ``data``.
+def typeset(template: str, data: dict[str, Any], at: dt.datetime) -> bytes:
+    """The PDF of ``template`` (a ``.typ`` file of the package's templates) with ``data``,
+    dated ``at`` (its creation date: the same document is the same bytes).
 
     Synchronous and CPU-bound (milliseconds a statement once this thread's compiler is
     built, tens of milliseconds the first time): the daemon calls it on a worker thread."""
@@ -171,7 +173,7 @@ def typeset(template: str, data: dict[str, Any]) -> bytes:
     text = json.dumps(_prepared(data, bool(data.get("rtl"))), ensure_ascii=False, separators=(",", ":"))
     try:
         document = _compiler().compile(input=str(_TEMPLATES / template),
-                                       sys_inputs={"data": text}, timestamp=0)
+                                       sys_inputs={"data": text}, timestamp=at)
     except typst.TypstError as exc:
         raise RenderError(f"cannot render {template}: {exc.message}") from None
     assert isinstance(document, bytes)

@@ -30,6 +30,7 @@ from monitor.present.html import render
 from monitor.present.labels import CAUSE_LABELS, EXCLUSION_NAMES, TIER_NAMES
 from monitor.present.language import N_, Language, language
 from monitor.present.printed import Runs, check_fonts, isolated, join, ltr, message, run, typeset
+from monitor.present.text import one_line
 from monitor.sla.ledger import minor_units, money_shown
 from monitor.sla.report import iso_utc, shown_days
 
@@ -390,12 +391,13 @@ def check_pdf() -> None:
 
 def statement_pdf(statement: Statement) -> bytes:
     """The statement's PDF: :func:`statement_print`'s data in ``statement.typ``."""
-    return typeset("statement.typ", statement_print(statement))
+    return typeset("statement.typ", statement_print(statement),
+                   statement.generated_at or statement.closed_at)
 
 
 def summary_pdf(summary: Summary) -> bytes:
     """The operators' summary as PDF: :func:`summary_print`'s data in ``summary.typ``."""
-    return typeset("summary.typ", summary_print(summary))
+    return typeset("summary.typ", summary_print(summary), summary.computed_at)
 
 
 def _page(reader: Language, before: str) -> dict[str, Any]:
@@ -605,6 +607,11 @@ def statement_print(s: Statement) -> dict[str, Any]:
 
     return {
         **_page(reader, f"{s.filename} • "),
+        "document": _("%(provider)s: SLA statement %(month)s, %(customer)s (revision "
+                      "%(revision)s)") % {"provider": one_line(s.provider),
+                                          "month": reader.month(s.month, cal),
+                                          "customer": one_line(s.customer_name),
+                                          "revision": number(s.revision)},
         "provider": message(_("%(provider)s &middot; monthly SLA statement"),
                             provider=name(s.provider)),
         "title": run(_("SLA statement for %(month)s") % {"month": reader.month(s.month, cal)}),
@@ -703,6 +710,7 @@ def summary_print(m: Summary) -> dict[str, Any]:
                   b=True), run(""), run("")]
     return {
         **_page(reader, f"SLA summary {m.month} • "),
+        "document": f"{one_line(m.provider)}: SLA summary {m.month}",
         "provider": join(isolated(m.provider), " · operators' monthly summary"),
         "title": run(f"SLA summary for {m.month}"),
         "header": [run(f"Period: {when(m.period_start)} to {when(m.period_end)} "
