@@ -20,11 +20,13 @@ saving its configuration allowed (fonts kept, stylesheet parsed once, fixed tabl
 most of a month-end's rendering. Typst (a Rust typesetter in a wheel: HarfBuzz-class
 shaping through rustybuzz, the Unicode bidi algorithm, tables whose headers repeat on
 every page) needs no system library besides the fonts (no Pango), renders under the
-daemon's seccomp filters, and typesets the same statements for 0.044-0.049 CPU-s instead
-of 0.34-0.37 (-87 %; 40 statements of bench_statements.py's world, 20 in English and the
-same in Persian, the old code and the new alternated in two pairs of processes, the rest
-of the machine busy at 100-141 % of one CPU). Of that, building the data is 1.5 ms; the
-rest is Typst's layout and PDF writing (font subsets included). What is kept once per
+daemon's seccomp filters, and typesets the same statements for 0.043-0.049 CPU-s instead
+of 0.33-0.37 (-87 %; 40 statements of bench_statements.py's world, 20 in English and the
+same in Persian, the old code and the new alternated in pairs of processes, four pairs in
+two runs, the rest of the machine busy at 61-141 % of one CPU, steal at most 0.12 s). Of
+that, building the data is 1.5 ms; the rest is Typst's layout (writing SVG instead of PDF
+costs the same), a tenth of it the maintenance table's first column sized to fit
+(``auto``), kept: an id never wraps. What is kept once per
 thread: a ``typst.Compiler`` with the system's fonts found (30 ms to build); Typst
 memoizes across compilations, so a thread that renders many statements reuses the
 template's parse and whatever layout is the same. Untagged, as WeasyPrint's were: the
