@@ -8,7 +8,7 @@
     │                            names the field (``end``), each edge in its words (exit 2)
     ├── ConfigError              the configuration file is unreadable or invalid (exit 2);
     │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
-    ├── RenderError              a document could not be rendered: PDF needs Pango and fonts
+    ├── RenderError              a document could not be rendered: PDF needs Typst and fonts
     │                            installed with the system packages (exit 2)
     ├── StoreError               the database failed (exit 1)
     │   ├── SchemaError          no sla-monitor database where one was looked for, or one at
@@ -187,9 +187,9 @@ class ConfigError(MonitorError):
 
 
 class RenderError(MonitorError):
-    """A statement or report could not be rendered as PDF: the libraries WeasyPrint needs
-    (Pango) or the fonts are missing on this host; the message names the packages (exit 2,
-    an installation problem, like a missing configuration file)."""
+    """A statement or report could not be rendered as PDF: Typst or the fonts the
+    statements name are missing on this host; the message names the packages (exit 2, an
+    installation problem, like a missing configuration file)."""
 
     exit_code = 2
 

@@ -6,12 +6,12 @@ do it for a month's customers at once (:class:`Renderers`)::
     Renderers(workers)                              (a context manager: a process pool)
         await renderers.render(statement) -> StatementFiles
 
-A statement's PDF costs a few tenths of a CPU-second (WeasyPrint's layout), its HTML and
-CSV a few milliseconds: at 10,000 customers the month's run is CPU-bound, and one process
+A statement's PDF costs tens of CPU-milliseconds (Typst's layout), its HTML and CSV a few
+milliseconds: at 10,000 customers the month's run is CPU-bound, and one process
 uses one core. ``send_statements`` renders in worker processes, as many as the cores this
 process may run on; each worker pays once, when it starts, for what every statement needs
-(the Jinja2 environment and its templates, the catalogs, WeasyPrint, the fonts and the
-print stylesheet), then renders statement after statement. The parent builds each :class:`Statement` (a pure
+(the Jinja2 environment and its templates, the catalogs, Typst's compiler with the fonts),
+then renders statement after statement. The parent builds each :class:`Statement` (a pure
 function of the frozen revision), sends it to a worker (a few kilobytes pickled), and
 writes what comes back to the database in batches: the database is only ever written by
 the parent.
@@ -78,7 +78,7 @@ def _warm() -> None:
                          name="parent-watch").start()
     environment().get_template("statement.html")
     catalog("fa")
-    check_pdf()  # WeasyPrint imported, the fonts found and loaded
+    check_pdf()  # Typst's compiler built, the fonts found and loaded
 
 
 def _exit_with(parent: int) -> None:

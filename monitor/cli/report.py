@@ -20,7 +20,7 @@ from monitor.cli.progress import progress
 from monitor.clock import SystemClock
 from monitor.errors import UsageError
 from monitor.present import as_json, format_days, report_csv, report_table
-from monitor.present.statement import pdf, summary_html
+from monitor.present.statement import summary_html, summary_pdf
 
 
 async def _report(args: argparse.Namespace) -> int:
@@ -37,7 +37,7 @@ async def _report(args: argparse.Namespace) -> int:
                 summary = await actions.month_summary(db, settings, month=args.month, now=now,
                                                       progress=told)
         if args.format == "pdf":
-            write_output(pdf(summary_html(summary, for_print=True)), args.output, binary=True)
+            write_output(summary_pdf(summary), args.output, binary=True)
         else:
             write_output(summary_html(summary), args.output)
         return 0

@@ -12,8 +12,6 @@ filters below, which are the one formatter (:mod:`monitor.present.formats`):
                            names the zone)
 ``date|day(calendar)``     a calendar day of that calendar
 ``seconds|duration``       ``1 h 30 min``
-``secs|duration_units``    the same as (number and unit, what follows) pairs, to keep
-                           each number with its unit on a line of a narrow column
 ``amount|money(currency)`` two decimals, half up (R-T2); whole rials for IRR
 ``percent|percent``        availability to three decimals, rounded down (R-M6)
 ``days|days``              days of service with their unit, ``1 day``, ``3.5 days``
@@ -128,34 +126,6 @@ def _duration(context: Context, seconds: float | None) -> str:
 
 
 @pass_context
-def _duration_units(context: Context, seconds: float | None) -> list[tuple[str, str]]:
-    """``seconds|duration`` as (a number with its unit, what follows it) pairs: the same
-    text, for a template that keeps each number with its unit on one line
-    (``<span class="unit">``, ``white-space: nowrap`` on paper), so that a narrow column
-    breaks between units only (``1 h 27 min`` / ``2 s``, never ``1 h 27 min 2`` / ``s``).
-
-    >>> from monitor.present.language import language
-    >>> kept = environment().from_string(
-    ...     "{% for unit, after in seconds|duration_units %}<span>{{ unit }}</span>{{ after }}"
-    ...     "{% endfor %}")
-    >>> kept.render(seconds=5222)
-    '<span>1 h</span> <span>27 min</span> <span>2 s</span>'
-    >>> kept.render(seconds=7500, language=language("fa"))
-    '<span>۲ ساعت</span> و <span>۵ دقیقه</span>'
-    """
-    reader = _reader(context)
-    text = reader.duration(seconds)
-    if reader.code == "en":  # "1 h 27 min 2 s": a number, its unit, a number ...
-        words = text.split(" ")
-        separator, parts = " ", [" ".join(words[i:i + 2]) for i in range(0, len(words), 2)]
-    else:  # "۱ ساعت و ۲۷ دقیقه"
-        separator = " و "
-        parts = text.split(separator)
-    return [(part, separator if number < len(parts) - 1 else "")
-            for number, part in enumerate(parts)]
-
-
-@pass_context
 def _money(context: Context, amount: Decimal, currency: str) -> str:
     return _reader(context).money(amount, currency)
 
@@ -200,7 +170,6 @@ def environment() -> Environment:
         gregorian_day=_gregorian_day,
         month=_month,
         duration=_duration,
-        duration_units=_duration_units,
         money=_money,
         percent=_percent,
         number=_number,

@@ -1,5 +1,6 @@
 """A customer's monthly SLA statement, and the operators' summary of a month, as
-people read them: HTML from one Jinja2 template, PDF from the same HTML, CSV.
+people read them: HTML from one Jinja2 template, PDF typeset by Typst from the same words
+and figures (:func:`statement_print`, :mod:`monitor.present.printed`), CSV.
 
 The service layer (:mod:`monitor.actions.statements`) fills a :class:`Statement` from a
 frozen report revision (R-C3) and the configuration; this module only shows it. Times are
@@ -19,21 +20,22 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from monitor.errors import RenderError
+from monitor.present.formats import format_days
 from monitor.present.html import render
 from monitor.present.labels import CAUSE_LABELS, EXCLUSION_NAMES, TIER_NAMES
 from monitor.present.language import N_, Language, language
+from monitor.present.printed import Runs, check_fonts, isolated, join, ltr, message, run, typeset
+from monitor.present.text import one_line
 from monitor.sla.ledger import minor_units, money_shown
 from monitor.sla.report import iso_utc, shown_days
 
 __all__ = [
     "CAUSE_LABELS",
-    "STATEMENT_PRINT",
     "CreditRow",
     "IncidentRow",
     "MaintenanceRow",
@@ -42,11 +44,13 @@ __all__ = [
     "SummaryRow",
     "check_pdf",
     "money_cell",
-    "pdf",
     "statement_csv",
     "statement_html",
     "statement_pdf",
+    "statement_print",
     "summary_html",
+    "summary_pdf",
+    "summary_print",
 ]
 
 
@@ -167,11 +171,10 @@ class Statement:
         return f"statement-{self.customer}-{self.month}-r{self.revision}"
 
 
-def statement_html(statement: Statement, *, for_print: bool = False) -> str:
-    """The statement as one HTML document (the e-mail's body, ``--format html``, and, with
-    ``for_print``, the source of the PDF: page size, margins and page numbers)."""
-    return render("statement.html", s=statement, for_print=for_print,
-                  language=statement.language)
+def statement_html(statement: Statement) -> str:
+    """The statement as one HTML document (the e-mail's body, ``--format html``); its PDF
+    says the same (:func:`statement_pdf`)."""
+    return render("statement.html", s=statement, language=statement.language)
 
 
 #: The calendars as a reader names them.
@@ -375,85 +378,356 @@ class Summary:
         return found
 
 
-def summary_html(summary: Summary, *, for_print: bool = False) -> str:
-    return render("summary.html", m=summary, for_print=for_print)
+def summary_html(summary: Summary) -> str:
+    return render("summary.html", m=summary)
 
 
 def check_pdf() -> None:
     """:class:`RenderError` unless a PDF can be rendered here (the daemon checks at start
-    when it must send statements); WeasyPrint, the fonts and a statement's print stylesheet
-    are loaded for this thread meanwhile."""
-    pdf("<!DOCTYPE html><html><body><p>sla-monitor</p></body></html>",
-        stylesheets=STATEMENT_PRINT)
-
-
-#: A statement's rules on paper (templates), beside its ``for_print`` HTML.
-STATEMENT_PRINT = ("_document.css", "_statement_print.css")
+    when it must send statements): Typst loads and finds the fonts the statements name
+    (naming the Debian packages otherwise); this thread's compiler is built meanwhile."""
+    check_fonts()
 
 
 def statement_pdf(statement: Statement) -> bytes:
-    """The statement's PDF: its HTML for print with the print stylesheet."""
-    return pdf(statement_html(statement, for_print=True), stylesheets=STATEMENT_PRINT)
+    """The statement's PDF: :func:`statement_print`'s data in ``statement.typ``."""
+    return typeset("statement.typ", statement_print(statement),
+                   statement.generated_at or statement.closed_at)
 
 
-def pdf(html: str, *, stylesheets: tuple[str, ...] = ()) -> bytes:
-    """The PDF of an HTML document (a statement or the summary) through WeasyPrint, whose
-    Pango/HarfBuzz layout shapes Persian text and orders bidirectional text correctly;
-    ``stylesheets`` names templates of CSS that apply beside the document's own.
-
-    Synchronous and CPU-bound (a few tenths of a CPU-second a statement): the daemon calls
-    it on a worker thread. :class:`RenderError` when the system libraries are missing,
-    naming the packages to install.
-
-    *Decision (cost):* what every document needs is built once per thread and kept: the
-    fonts (a WeasyPrint ``FontConfiguration``: fontconfig's configuration and Pango's font
-    map, with their caches; one per thread, as Pango's font map is not thread-safe; a
-    worker's memory stays flat over hundreds of statements) and the stylesheets, rendered
-    and parsed once (a statement's document for print holds only its ``@page`` rule). With
-    the print rules of ``_statement_print.css`` (fixed table layout), a statement's PDF
-    costs 0.36 CPU-s instead of 0.50 (-27 %; 21 statements of bench_statements.py's world,
-    English and Persian, one of them of 60 incidents, by the old and the new code in three
-    alternated pairs of processes; the rest of the machine 2-79 % of one CPU meanwhile).
-    Each change alone, old and new in turn in one process on a quiet machine: the kept
-    fonts -7 %, the stylesheet parsed once -4 %, the fixed table layout -17 %; WeasyPrint's
-    own layout, styling and drawing are the rest. The text is the same, and the pages are
-    as tall or shorter on those statements. Kept as WeasyPrint has them: font subsetting
-    (full fonts: 1.2 MB a statement, slower) and compression (without: 390 KB instead of
-    47 KB at most, no faster); the ``<bdi>`` around each name (dropping those alone in a
-    cell saved nothing measurable)."""
-    try:
-        import weasyprint  # (1 s to import: only when a PDF is wanted)
-    except (ImportError, OSError) as exc:
-        raise RenderError(
-            f"cannot render PDF: WeasyPrint could not load ({exc}); install the system "
-            "packages it needs: on Debian/Ubuntu, apt-get install libpango-1.0-0 "
-            "libpangoft2-1.0-0 fonts-noto-core fonts-dejavu-core"
-        ) from None
-    fonts, sheets = _weasyprint_kept(stylesheets)
-    # The documents are self-contained: nothing is fetched (a name cannot smuggle a URL in).
-    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_fetch)
-    rendered: bytes = document.write_pdf(stylesheets=sheets, font_config=fonts)
-    return rendered
+def summary_pdf(summary: Summary) -> bytes:
+    """The operators' summary as PDF: :func:`summary_print`'s data in ``summary.typ``."""
+    return typeset("summary.typ", summary_print(summary), summary.computed_at)
 
 
-_kept = threading.local()
+def _page(reader: Language, before: str) -> dict[str, Any]:
+    """A page's footer: ``before``, then "page N of M" in the reader's words and digits."""
+    _ = reader.gettext
+    return {"lang": reader.code, "rtl": reader.direction == "rtl",
+            "numbering": "۱" if reader.digits == "persian" else "1",
+            "footer": before, "page": _("page"), "of": _("of")}
 
 
-def _weasyprint_kept(stylesheets: tuple[str, ...]) -> tuple[Any, list[Any]]:
-    """This thread's ``FontConfiguration``, and ``stylesheets`` rendered (the one Jinja2
-    environment) and parsed, once each per thread."""
-    import weasyprint
-    from weasyprint.text.fonts import FontConfiguration
+def statement_print(s: Statement) -> dict[str, Any]:
+    """Everything the statement's PDF prints, as :mod:`monitor.present.printed` data: the
+    words and figures of :func:`statement_html` (its message ids, the same formatters), in
+    the same order; ``statement.typ`` lays them out."""
+    reader = s.language
+    _ = reader.gettext
+    tz, cal = s.timezone, s.calendar
+    english = reader.code == "en"
 
-    if not hasattr(_kept, "fonts"):
-        _kept.fonts, _kept.sheets = FontConfiguration(), {}
-    sheets = _kept.sheets.get(stylesheets)
-    if sheets is None:
-        sheets = _kept.sheets[stylesheets] = [
-            weasyprint.CSS(string=render(name), base_url=None, url_fetcher=_no_fetch)
-            for name in stylesheets]
-    return _kept.fonts, sheets
+    def when(at: dt.datetime, seconds: bool = False, compact: bool = False) -> str:
+        return reader.time(at, tz, cal, seconds=seconds, compact=compact)
+
+    def name(text: str) -> Runs:
+        return isolated(text)
+
+    def days(value: Decimal | int) -> str:
+        return reader.days(Decimal(value))
+
+    number, duration = reader.number, reader.duration
+    target = number(s.target_percent) + (" %" if english else "٪")
+    header: list[Runs] = []
+    small: list[Runs] = []
+    if english:
+        calendar_name = "Jalali (Solar Hijri)" if cal == "jalali" else "Gregorian"
+        header.append(run(f"Period: {when(s.period_start)} to {when(s.period_end)} "
+                          f"({calendar_name} calendar)"))
+        header.append(run(f"Revision {s.revision} of the month's report, frozen "
+                          f"{when(s.closed_at)}. Times below are in {tz}"
+                          + (", dates in the Jalali calendar" if cal == "jalali" else "") + "."))
+        small.append(join("Inputs SHA-256: ", run(s.inputs_hash, mono=True)))
+        if s.evidence_hash:
+            small.append(join(
+                f"Evidence: chain entry {s.evidence_seq}, SHA-256 ",
+                run(s.evidence_hash, mono=True), ", signed by key ",
+                run(str(s.evidence_key_id), mono=True), ". To check these figures yourself: "
+                "ask us for the month's evidence archive and run ",
+                run("sla-monitor evidence verify ARCHIVE --key sla-monitor-keys.json",
+                    mono=True),
+                " with our published keys (/.well-known/sla-monitor-keys.json)."))
+    else:
+        period = message(_("Period: %(start)s to %(end)s"), start=when(s.period_start),
+                         end=when(s.period_end))
+        if cal != "gregorian":
+            zone = ZoneInfo(tz)
+            period += join(" ", message(
+                _("(Gregorian %(start)s to %(end)s)"),
+                start=reader.day(s.period_start.astimezone(zone).date()),
+                end=reader.day(s.period_end.astimezone(zone).date())))
+        header.append(period)
+        header.append(message(
+            _("Revision %(revision)s of the month's report, frozen %(frozen)s. Times are in "
+              "%(zone)s."), revision=number(s.revision), frozen=when(s.closed_at),
+            zone=reader.zone(tz)))
+        small.append(join(_("Inputs SHA-256:"), " ", ltr(s.inputs_hash, mono=True)))
+        if s.evidence_hash:
+            small.append(message(
+                _("Evidence: chain entry %(seq)s, SHA-256 %(hash)s, signed by key %(key)s. "
+                  "To check these figures yourself, ask us for the month's evidence archive "
+                  "and run %(command)s with our published keys (%(keys)s)."),
+                seq=number(s.evidence_seq or 0), hash=ltr(s.evidence_hash, mono=True),
+                key=ltr(str(s.evidence_key_id), mono=True),
+                command=ltr("sla-monitor evidence verify ARCHIVE --key sla-monitor-keys.json",
+                            mono=True),
+                keys=ltr("/.well-known/sla-monitor-keys.json")))
+
+    correction = None
+    if s.corrects is not None:
+        correction = {"text": message(_(
+            "<strong>Corrected statement.</strong> It replaces the statement of revision "
+            "%(revision)s we sent you: records of the month changed after it was sent. What "
+            "changed for you:"), revision=number(s.corrects)),
+            "items": [run(change) for change in s.changes]}
+
+    def seconds_too(seconds: int) -> str:
+        return f" ({seconds} s)" if english else ""
+
+    verdict = (run(_("below the %(target)s target") % {"target": target}, bad=True)
+               if s.below_target else
+               run(_("meets the %(target)s target") % {"target": target}, ok=True))
+    excluded = join(duration(s.excluded_seconds))
+    if s.excluded:
+        excluded += run(":")
+        for position, (reason, seconds) in enumerate(s.excluded):
+            reason_name = (_(EXCLUSION_NAMES[reason]) if reason in EXCLUSION_NAMES
+                           else reason.replace("_", " "))
+            excluded += run(f" {reason_name} {duration(seconds)}")
+            if position < len(s.excluded) - 1:
+                excluded += run(_(", ").rstrip())
+    excluded += run(" " + _("(not counted)"))
+    availability = [
+        [run(_("Availability")), join(run(reader.percent(s.availability_percent, True),
+                                          b=True), " — ", verdict, " ",
+                                      _("(the month's length less counted downtime, over "
+                                        "the month's length)"))],
+        [run(_("Length of the month")),
+         run(duration(s.period_seconds) + seconds_too(s.period_seconds))],
+        [run(_("Counted downtime")),
+         run(duration(s.downtime_seconds) + seconds_too(s.downtime_seconds)
+             + _(": outages of the services you depend on, overlaps counted once"))],
+        [run(_("Excluded time")), excluded],
+        [run(_("Unknown time")),
+         run(duration(s.unknown_seconds) + (_(": time our monitor did not see, counted "
+                                              "neither as up nor as down")
+                                            if s.unknown_seconds else ""))],
+    ]
+
+    tier = (_("%(tier)s: %(days)s of service credit") % {
+        "tier": _(TIER_NAMES.get(s.tier, s.tier)), "days": days(s.tier_credit_days)}
+        if s.tier else _("none"))
+    penalties = days(s.partial_credit_days) + (
+        _("; refund %(refund)s") % {"refund": reader.money(s.refund_amount, s.currency)}
+        if s.refund_amount else "")
+    total = message(
+        _("%(days)s of service, worth %(value)s (%(count)s &times; %(fee)s / 365)"),
+        days=days(s.credit_days_total), value=reader.money(s.credit_value, s.currency),
+        count=number(shown_days(s.credit_days_total)),
+        fee=reader.money(s.fee_per_year, s.currency))
+    if s.refund_amount:
+        total += run(_(", and a refund of %(refund)s") % {
+            "refund": reader.money(s.refund_amount, s.currency)})
+    credit_rows = [[run(_("Credit tier")), run(tier)],
+                   [run(_("Late outage notifications")), run(_(
+                       "%(days)s (one day per outage not notified within the deadline)")
+                       % {"days": days(s.notification_credit_days)})],
+                   [run(_("Ticket penalties")), run(penalties)],
+                   [run(_("Total credit"), b=True), [{**r, "b": True} for r in total]]]
+    credit_lines = [[ltr(line.rule), run(line.what),
+                     run("-" if line.days is None else number(shown_days(line.days))),
+                     run("-" if line.amount is None else reader.money(line.amount, s.currency)),
+                     run(line.evidence)] for line in s.credit_lines]
+
+    def claim_way(way: str) -> Runs:
+        if s.claim_link and s.claim_link in way:
+            before, link, after = way.partition(s.claim_link)
+            return join(before, ltr(link, link=link), after)
+        return run(way)
+
+    if s.claim:
+        claim_lines, ways = [run(s.claim)], []
+    else:
+        claim_lines = [run(_("This credit is granted when you claim it. How to claim:")
+                           if s.credit_days_total > 0 or s.refund_amount > 0 else
+                           _("No credit is due for this month; you may still claim if you "
+                             "think these figures are wrong:"))]
+        ways = [claim_way(way) for way in s.how_to_claim]
+
+    incidents = []
+    for i in s.incidents:
+        notified = (run(_("%(at)s, %(after)s after the start") % {
+            "at": when(i.notified_at, True, True),
+            "after": duration(i.notified_after_seconds)}) if i.notified_at
+            else run(_("not notified")))
+        if i.notification_late:
+            notified += run(": ") + run(_("late"), bad=True)
+        incidents.append([run(number(i.id)), name(i.service), run(when(i.start, True, True)),
+                          run(when(i.end, True, True) if i.end else _("still open")),
+                          run(duration(i.counted_seconds)), run(_(i.cause_label)), notified])
+
+    maintenance = []
+    for w in s.maintenance:
+        services: Runs = []
+        for position, service in enumerate(w.services):
+            services += name(service)
+            if position < len(w.services) - 1:
+                services += run(_(", "))
+        due = when(w.notice_due, compact=True)
+        excluded_cell = (run(_("yes: notice in time (due by %(due)s)") % {"due": due})
+                         if w.excluded else message(_(
+                             '<span class="verdict-bad">no</span>: the notice was due by '
+                             "%(due)s, so outages in it count"), due=due))
+        maintenance.append([
+            run(number(w.id)), services,
+            run(_("%(start)s to %(end)s") % {"start": when(w.start, compact=True),
+                                              "end": when(w.end, compact=True)}),
+            isolated(w.reason),
+            run(when(w.notice_at, compact=True) if w.notice_at else _("no notice")),
+            excluded_cell])
+
+    if english:
+        closing = join(
+            f"These figures are revision {s.revision} of {s.month}'s report, a pure function "
+            "of the month's records, computed from inputs whose SHA-256 is ",
+            run(s.inputs_hash, mono=True),
+            ". Please quote the revision and the first characters of the hash when you "
+            f"write to us about them. Times are in {tz}"
+            + (", dates in the Jalali calendar with the Gregorian date beside them"
+               if cal == "jalali" else "") + "."
+            + (f" Generated {when(s.generated_at)}." if s.generated_at else ""))
+    else:
+        closing = message(_(
+            "These figures are revision %(revision)s of the report of %(month)s, computed "
+            "from the month's records. Please quote the revision and the first characters "
+            "of the inputs' SHA-256 when you write to us about them."),
+            revision=number(s.revision), month=reader.month(s.month, cal))
+        if s.generated_at:
+            closing += run(" " + _("Generated %(at)s.") % {"at": when(s.generated_at)})
+
+    return {
+        **_page(reader, f"{s.filename} • "),
+        "document": _("%(provider)s: SLA statement %(month)s, %(customer)s (revision "
+                      "%(revision)s)") % {"provider": one_line(s.provider),
+                                          "month": reader.month(s.month, cal),
+                                          "customer": one_line(s.customer_name),
+                                          "revision": number(s.revision)},
+        "provider": message(_("%(provider)s &middot; monthly SLA statement"),
+                            provider=name(s.provider)),
+        "title": run(_("SLA statement for %(month)s") % {"month": reader.month(s.month, cal)}),
+        "who": message(_("For %(customer)s (customer %(id)s)"),
+                       customer=name(s.customer_name), id=ltr(s.customer, mono=True)),
+        "header": header, "small": small, "correction": correction,
+        "availability": {"heading": _("Availability"), "rows": availability},
+        "credit": {
+            "heading": _("Credit"),
+            "none": join(run(_("No credit is due for this month:"), b=True), " ",
+                         s.no_credit_because) if s.no_credit_because else None,
+            "rows": credit_rows,
+            "head": [_("Rule"), _("Credit"), _("Days"), _("Money"), _("Evidence")],
+            "lines": credit_lines},
+        "claim": {
+            "deadline": join(run(_("Claim deadline: %(deadline)s") % {
+                "deadline": when(s.claim_deadline)}, b=True), " ", _(
+                "(claims for this month are accepted until then, that instant included).")),
+            "lines": claim_lines, "ways": ways},
+        "incidents": {
+            "heading": _("Incidents"),
+            "head": ["#", _("Service"), _("Start"), _("End"), _("Counted"), _("Cause"),
+                     _("You were notified")],
+            "rows": incidents,
+            "note": run(_(
+                "Start: the first failed probe; end: the first good probe. Counted: the part "
+                "of the outage inside the month that counts against availability; an outage "
+                "inside an announced maintenance window (below) or caused otherwise than by "
+                "us is excluded.")),
+            "none": run(_("No outage of a service you depend on in this month."))},
+        "maintenance": {
+            "heading": _("Scheduled maintenance"),
+            "unrecorded": None if s.maintenance_recorded else run(_(
+                "This revision was frozen before statements recorded maintenance windows; "
+                "the excluded time above includes them.")),
+            "head": ["#", _("Services"), _("Window"), _("Reason"), _("Notice reached you"),
+                     _("Excluded?")],
+            "rows": maintenance,
+            "none": run(_(
+                "No maintenance window on a service you depend on in this month."))},
+        "rules": join(_("Contract rules:"), " ", ltr(
+            "R-M1, R-M3, R-M4, R-M6, R-T0, R-T1, R-T2, R-N1, R-P1, R-P2, R-EX1–R-EX4, R-C1, "
+            "R-C3")),
+        "closing": closing,
+    }
 
 
-def _no_fetch(url: str, *args: object, **kwargs: object) -> dict[str, object]:
-    raise ValueError(f"statements fetch nothing: {url!r} refused")
+def summary_print(m: Summary) -> dict[str, Any]:
+    """Everything the operators' summary's PDF prints (English, left to right, as its
+    HTML: an operators' view, SPEC section 7), as :mod:`monitor.present.printed` data."""
+    reader = language("en")
+    tz, cal = m.timezone, m.calendar
+
+    def when(at: dt.datetime) -> str:
+        return reader.time(at, tz, cal)
+
+    calendar_name = "Jalali (Solar Hijri)" if cal == "jalali" else "Gregorian"
+    if m.revision is None:
+        state = run(f"Not closed: figures as computed {when(m.computed_at)} (close the month "
+                    f"to freeze them: sla-monitor report close --month {m.month}).")
+    elif m.revision_current:
+        state = join(f"Revision {m.revision} (inputs SHA-256 ", run(m.inputs_hash or "",
+                                                                     mono=True),
+                     "): the records have not changed since it was frozen.")
+    else:
+        state = join(run(f"Records changed after revision {m.revision} was frozen", bad=True),
+                     f": the figures below are as computed {when(m.computed_at)}; close the "
+                     f"month again to freeze them as revision {m.revision + 1} (statements "
+                     "then send corrections).")
+    below = join(str(len(m.below)))
+    if m.below:
+        below += run(": " + ", ".join(row.customer for row in m.below))
+    owed = join(f"{format_days(m.credit_days)} of service")
+    for currency, value, refunds in m.money:
+        owed += run(f"; {reader.money(value, currency)}"
+                    + (f" and {reader.money(refunds, currency)} refunded (R-P2)"
+                       if refunds else ""))
+    rows = []
+    for row in m.rows:
+        customer = join(isolated(row.name), " (", run(row.customer, mono=True), ")")
+        if row.ineligible_rule:
+            customer += run(f" — no credit: {row.ineligible_rule}")
+        worth = reader.money(row.credit_value, row.currency) + (
+            f" + {reader.money(row.refund_amount, row.currency)}" if row.refund_amount else "")
+        rows.append([customer,
+                     run(reader.percent(row.availability_percent, True),
+                         bad=row.below_target),
+                     run(reader.duration(row.downtime_seconds)),
+                     run(reader.duration(row.excluded_seconds)),
+                     run(reader.duration(row.unknown_seconds)), run(row.tier or "-"),
+                     run(str(shown_days(row.credit_days_total))), run(worth),
+                     run(row.statement), run(row.claim)])
+    totals = [run("Total", b=True), *([run("")] * 5),
+              run(str(shown_days(m.credit_days)), b=True),
+              run(", ".join(reader.money(value, currency) for currency, value, _r in m.money),
+                  b=True), run(""), run("")]
+    return {
+        **_page(reader, f"SLA summary {m.month} • "),
+        "document": f"{one_line(m.provider)}: SLA summary {m.month}",
+        "provider": join(isolated(m.provider), " · operators' monthly summary"),
+        "title": run(f"SLA summary for {m.month}"),
+        "header": [run(f"Period: {when(m.period_start)} to {when(m.period_end)} "
+                       f"({calendar_name} calendar); target {m.target_percent} % (R-T0)"),
+                   state],
+        "totals": {"heading": "Totals", "rows": [
+            [run("Customers"), run(str(len(m.rows)))], [run("Below target"), below],
+            [run("Credit owed"), owed],
+            [run("Duty breaches"), run(str(len(m.breaches))
+                                       + ("" if m.breaches else " (none)"))]]},
+        "customers": {"heading": "Customers", "head": [
+            "Customer", "Availability", "Counted", "Excluded", "Unknown", "Tier",
+            "Credit days", "Value", "Statement", "Claim"], "rows": rows, "total": totals},
+        "breaches": {"heading": "Duty breaches", "head": ["Customer", "Duty", "Incidents"],
+                     "rows": [[run(customer), run(duty),
+                               run(", ".join(f"#{i}" for i in ids))]
+                              for customer, duty, ids in m.breaches],
+                     "none": run("No outage notified late (R-N1) and none detected late "
+                                 "(D-1).")},
+    }

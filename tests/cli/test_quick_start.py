@@ -35,7 +35,7 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 
 HEAVY = ("sqlalchemy", "pydantic", "aiohttp", "alembic", "jinja2", "yaml")
 # alembic too: a read checks the schema's revision from the scripts' text (head_revision).
-NOT_FOR_A_READ = ("aiohttp", "jinja2", "weasyprint", "prometheus_client", "alembic")
+NOT_FOR_A_READ = ("aiohttp", "jinja2", "typst", "prometheus_client", "alembic")
 
 CONFIG = """\
 services:

@@ -1,7 +1,7 @@
 """A statement's PDF renders under the unit's seccomp filters: with
-``statements.auto`` the daemon renders PDFs itself, so WeasyPrint (cffi, Pango, HarfBuzz,
-fontconfig) must need no memory both writable and executable (``MemoryDenyWriteExecute=``)
-and no system call the unit forbids."""
+``statements.auto`` the daemon renders PDFs itself, so Typst (a Rust library, the fonts
+read from the system's folders) must need no memory both writable and executable
+(``MemoryDenyWriteExecute=``) and no system call the unit forbids."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ from tests.systemd.test_sandbox import in_sandbox, sandbox_spec
 pytestmark = pytest.mark.slow
 
 RENDER = """
-import sys
-from monitor.present.statement import pdf
-document = pdf('<!DOCTYPE html><html dir="rtl"><body><p>شرکت بیتا نظرسنجی 99.652 %</p></body></html>')
-sys.stdout.write(document[:5].decode())
+import datetime as dt, sys
+from decimal import Decimal
+from monitor.present.statement import Summary, check_pdf, summary_pdf
+check_pdf()
+at = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+summary = Summary("شرکت بیتا نظرسنجی", "2026-10", "gregorian", "UTC", at, at, Decimal("99.652"),
+                  (), None, None, False, at)
+sys.stdout.write(summary_pdf(summary)[:5].decode())
 """
 
 
