@@ -140,10 +140,15 @@ def _breakable(runs: Runs, rtl: bool) -> Runs:
 
 
 def _prepared(data: Any, rtl: bool) -> Any:
-    """Every text of ``data`` (lists of runs) with its long words breakable."""
+    """Every text of ``data`` (lists of runs) with its long words breakable; a text without
+    marks as a plain string (the template inserts it as it is, no run to style: 1-2 ms less a
+    statement)."""
     if isinstance(data, list):
         if data and all(isinstance(r, dict) and "t" in r for r in data):
-            return _breakable(data, rtl)
+            runs = _breakable(data, rtl)
+            if all(len(r) == 1 for r in runs):
+                return "".join(r["t"] for r in runs)
+            return runs
         return [_prepared(item, rtl) for item in data]
     if isinstance(data, dict):
         return {key: _prepared(value, rtl) for key, value in data.items()}
