@@ -401,11 +401,13 @@ def summary_pdf(summary: Summary) -> bytes:
 
 
 def _page(reader: Language, before: str) -> dict[str, Any]:
-    """A page's footer: ``before``, then "page N of M" in the reader's words and digits."""
+    """A page's footer: ``before``, then "page N of M" in the reader's words and digits;
+    the page's language (``paper``: the same for every document in the reader's language)."""
     _ = reader.gettext
-    return {"lang": reader.code, "rtl": reader.direction == "rtl",
-            "numbering": "۱" if reader.digits == "persian" else "1",
-            "footer": before, "page": _("page"), "of": _("of")}
+    return {"paper": {"lang": reader.code, "rtl": reader.direction == "rtl",
+                      "numbering": "۱" if reader.digits == "persian" else "1",
+                      "page": _("page"), "of": _("of")},
+            "footer": before, "rtl": reader.direction == "rtl"}
 
 
 def statement_print(s: Statement) -> dict[str, Any]:
