@@ -25,14 +25,27 @@ of 0.33-0.37 (-87 %; 40 statements of bench_statements.py's world, 20 in English
 same in Persian, the old code and the new alternated in pairs of processes, four pairs in
 two runs, the rest of the machine busy at 61-141 % of one CPU, steal at most 0.12 s). Of
 that, building the data is 1.5 ms; the rest is Typst's layout (writing SVG instead of PDF
-costs the same), a tenth of it the maintenance table's first column sized to fit
-(``auto``), kept: an id never wraps. What is kept once per
-thread: a ``typst.Compiler`` with the system's fonts found (30 ms to build); Typst
-memoizes across compilations, so a thread that renders many statements reuses the
-template's parse and whatever layout is the same. Untagged, as WeasyPrint's were: the
-structure tags of a tagged PDF (for screen readers) made a statement 88 KB instead of
-50 KB on average (WeasyPrint's: 25 KB), stored in the outbox and mailed to every
-customer, for no difference in CPU; the text extracts in reading order without them.
+costs the same).
+
+*Decision (what statements share, laid out once):* a thread keeps a ``typst.Compiler`` with
+the system's fonts found (30 ms to build), and Typst memoizes layout across compilations
+(what the last ten did not use is forgotten). What every statement of a language shares
+(the headings and labels, the maintenance windows every customer is told of: 18 of the
+44 ms) is laid out once for the next statements when nothing around it differs: the data
+is in the document's text (:func:`_source`), not in ``sys.inputs``, which Typst's layout
+depends on whole; no rule that styles the text holds a document's own data (the footer's
+file name is the document's metadata, the PDF's title is set after the text); the tables'
+columns do not depend on a statement's content (ids: as wide as the longest, not
+``auto``). Besides, the font of the document's own script comes first (Typst shapes a
+text again with the next font for what the first does not cover) and a text without
+marks is a plain string. 0.047-0.061 -> 0.036-0.039 CPU-s a statement (compare_pdf.py
+against the templates before, in the same runs, the rest of the machine busy at 106-158 %
+of one CPU; the pages alike to the pixel at 60 dpi, the id columns aside).
+
+Untagged, as WeasyPrint's were: the structure tags of a tagged PDF (for screen readers)
+made a statement 88 KB instead of 50 KB on average (WeasyPrint's: 25 KB), stored in the
+outbox and mailed to every customer, for no difference in CPU; the text extracts in
+reading order without them.
 """
 
 from __future__ import annotations
@@ -183,8 +196,7 @@ def _source(template: str, data: str) -> bytes:
     layout depends on its standard library, ``sys.inputs`` included, so data there made
     every document lay out every cell anew; in the text, what documents share (the
     maintenance windows every customer is told of, the headings, the labels) is laid out
-    once for the next ten documents (0.044 -> 0.034 CPU-s a statement, the same rules in
-    the templates besides: :func:`typeset`'s figures)."""
+    once for the next documents (the module's figures)."""
     body = _sources.get(template)
     if body is None:
         body = _sources[template] = (_TEMPLATES / template).read_text(encoding="utf-8")
