@@ -3,9 +3,9 @@ Typst from a template kept in the package (``templates/statement.typ``,
 ``templates/summary.typ``) and data built here.
 
 *Decision (design):* the Typst templates are layout only: page, fonts, headings, tables,
-boxes. Every word and figure they print comes from here as data (JSON in
-``sys.inputs``), translated by the same gettext catalog as the HTML (the HTML template's
-message ids, so that a translation serves both) and written by the same formatters
+boxes. Every word and figure they print comes from here as data (JSON in the document's
+text: :func:`_source`), translated by the same gettext catalog as the HTML (the HTML
+template's message ids, so that a translation serves both) and written by the same formatters
 (:class:`~monitor.present.language.Language`), so that the PDF shows what the HTML shows.
 The data holds texts as *runs*: a string with a few marks (``b`` bold, ``bad`` a verdict
 against us, ``ok``, ``mono``, ``link``, ``any``: a long word that may break anywhere); a
@@ -25,14 +25,27 @@ of 0.33-0.37 (-87 %; 40 statements of bench_statements.py's world, 20 in English
 same in Persian, the old code and the new alternated in pairs of processes, four pairs in
 two runs, the rest of the machine busy at 61-141 % of one CPU, steal at most 0.12 s). Of
 that, building the data is 1.5 ms; the rest is Typst's layout (writing SVG instead of PDF
-costs the same), a tenth of it the maintenance table's first column sized to fit
-(``auto``), kept: an id never wraps. What is kept once per
-thread: a ``typst.Compiler`` with the system's fonts found (30 ms to build); Typst
-memoizes across compilations, so a thread that renders many statements reuses the
-template's parse and whatever layout is the same. Untagged, as WeasyPrint's were: the
-structure tags of a tagged PDF (for screen readers) made a statement 88 KB instead of
-50 KB on average (WeasyPrint's: 25 KB), stored in the outbox and mailed to every
-customer, for no difference in CPU; the text extracts in reading order without them.
+costs the same).
+
+*Decision (what statements share, laid out once):* a thread keeps a ``typst.Compiler`` with
+the system's fonts found (30 ms to build), and Typst memoizes layout across compilations
+(what the last ten did not use is forgotten). What every statement of a language shares
+(the headings and labels, the maintenance windows every customer is told of: 18 of the
+44 ms) is laid out once for the next statements when nothing around it differs: the data
+is in the document's text (:func:`_source`), not in ``sys.inputs``, which Typst's layout
+depends on whole; no rule that styles the text holds a document's own data (the footer's
+file name is the document's metadata, the PDF's title is set after the text); the tables'
+columns do not depend on a statement's content (ids: as wide as the longest, not
+``auto``). Besides, the font of the document's own script comes first (Typst shapes a
+text again with the next font for what the first does not cover) and a text without
+marks is a plain string. 0.047-0.061 -> 0.036-0.039 CPU-s a statement (compare_pdf.py
+against the templates before, in the same runs, the rest of the machine busy at 106-158 %
+of one CPU; the pages alike to the pixel at 60 dpi, the id columns aside).
+
+Untagged, as WeasyPrint's were: the structure tags of a tagged PDF (for screen readers)
+made a statement 88 KB instead of 50 KB on average (WeasyPrint's: 25 KB), stored in the
+outbox and mailed to every customer, for no difference in CPU; the text extracts in
+reading order without them.
 """
 
 from __future__ import annotations
@@ -140,10 +153,15 @@ def _breakable(runs: Runs, rtl: bool) -> Runs:
 
 
 def _prepared(data: Any, rtl: bool) -> Any:
-    """Every text of ``data`` (lists of runs) with its long words breakable."""
+    """Every text of ``data`` (lists of runs) with its long words breakable; a text without
+    marks as a plain string (the template inserts it as it is, no run to style: 1-2 ms less a
+    statement)."""
     if isinstance(data, list):
         if data and all(isinstance(r, dict) and "t" in r for r in data):
-            return _breakable(data, rtl)
+            runs = _breakable(data, rtl)
+            if all(len(r) == 1 for r in runs):
+                return "".join(r["t"] for r in runs)
+            return runs
         return [_prepared(item, rtl) for item in data]
     if isinstance(data, dict):
         return {key: _prepared(value, rtl) for key, value in data.items()}
@@ -167,6 +185,25 @@ def _compiler() -> Any:
     return compiler
 
 
+_sources: dict[str, str] = {}
+
+
+def _source(template: str, data: str) -> bytes:
+    """The document to compile: ``data`` (JSON) as ``data`` before the text of
+    ``template``, which imports the other templates (from the compiler's root).
+
+    *Decision:* the data is in the document's text, not in ``sys.inputs``: Typst's memoized
+    layout depends on its standard library, ``sys.inputs`` included, so data there made
+    every document lay out every cell anew; in the text, what documents share (the
+    maintenance windows every customer is told of, the headings, the labels) is laid out
+    once for the next documents (the module's figures)."""
+    body = _sources.get(template)
+    if body is None:
+        body = _sources[template] = (_TEMPLATES / template).read_text(encoding="utf-8")
+    literal = data.replace("\\", "\\\\").replace('"', '\\"')
+    return f'#let data = json(bytes("{literal}"))\n{body}'.encode()
+
+
 def typeset(template: str, data: dict[str, Any], at: dt.datetime) -> bytes:
     """The PDF of ``template`` (a ``.typ`` file of the package's templates) with ``data``,
     dated ``at`` (its creation date: the same document is the same bytes).
@@ -179,9 +216,8 @@ def typeset(template: str, data: dict[str, Any], at: dt.datetime) -> bytes:
         microsecond=0)  # (Typst takes whole seconds at a fixed offset)
     text = json.dumps(_prepared(data, bool(data.get("rtl"))), ensure_ascii=False, separators=(",", ":"))
     try:
-        document = _compiler().compile(input=str(_TEMPLATES / template),
-                                       sys_inputs={"data": text}, timestamp=stamp,
-                                       pdf_tags=False)
+        document = _compiler().compile(input=_source(template, text), sys_inputs={},
+                                       timestamp=stamp, pdf_tags=False)
     except typst.TypstError as exc:
         raise RenderError(f"cannot render {template}: {exc.message}") from None
     assert isinstance(document, bytes)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -401,11 +402,19 @@ def summary_pdf(summary: Summary) -> bytes:
 
 
 def _page(reader: Language, before: str) -> dict[str, Any]:
-    """A page's footer: ``before``, then "page N of M" in the reader's words and digits."""
+    """A page's footer: ``before``, then "page N of M" in the reader's words and digits;
+    the page's language (``paper``: the same for every document in the reader's language)."""
     _ = reader.gettext
-    return {"lang": reader.code, "rtl": reader.direction == "rtl",
-            "numbering": "۱" if reader.digits == "persian" else "1",
-            "footer": before, "page": _("page"), "of": _("of")}
+    return {"paper": {"lang": reader.code, "rtl": reader.direction == "rtl",
+                      "numbering": "۱" if reader.digits == "persian" else "1",
+                      "page": _("page"), "of": _("of")},
+            "footer": before, "rtl": reader.direction == "rtl"}
+
+
+def _longest(ids: Iterable[str]) -> int:
+    """The characters of the longest of ``ids``: a table's first column is as wide as that
+    (``statement.typ``), the same for every statement whose ids are as long."""
+    return max((len(text) for text in ids), default=1)
 
 
 def statement_print(s: Statement) -> dict[str, Any]:
@@ -635,7 +644,7 @@ def statement_print(s: Statement) -> dict[str, Any]:
             "heading": _("Incidents"),
             "head": ["#", _("Service"), _("Start"), _("End"), _("Counted"), _("Cause"),
                      _("You were notified")],
-            "rows": incidents,
+            "rows": incidents, "id_chars": _longest(number(i.id) for i in s.incidents),
             "note": run(_(
                 "Start: the first failed probe; end: the first good probe. Counted: the part "
                 "of the outage inside the month that counts against availability; an outage "
@@ -649,7 +658,7 @@ def statement_print(s: Statement) -> dict[str, Any]:
                 "the excluded time above includes them.")),
             "head": ["#", _("Services"), _("Window"), _("Reason"), _("Notice reached you"),
                      _("Excluded?")],
-            "rows": maintenance,
+            "rows": maintenance, "id_chars": _longest(number(w.id) for w in s.maintenance),
             "none": run(_(
                 "No maintenance window on a service you depend on in this month."))},
         "rules": join(_("Contract rules:"), " ", ltr(
