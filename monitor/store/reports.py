@@ -102,7 +102,7 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
     order of keys is no part of the document). Each customer's part is encoded once, for
     the report's text and its statement's digest alike
     (:func:`monitor.store.evidence.encoded_report`)."""
-    report_text, statements = evidence.encoded_report(revision.report)
+    report_text, digests = evidence.encoded_report(revision.report)
     texts = {"report": report_text}
     if revision.evidence is not None:
         texts["evidence"] = evidence.encoded_document(revision.evidence)
@@ -115,4 +115,4 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
     revision_id = inserted_id(result)
     await evidence.append_inserted(tx, "report.revision", "report_revisions",
                                    [revision_id], [row], encoded=[texts])
-    await evidence.record_statements(tx, revision_id, revision.report, encoded=statements)
+    await evidence.record_statements(tx, revision_id, revision.report, digested=digests)

@@ -1,6 +1,7 @@
 """A frozen report is encoded once (:func:`monitor.store.evidence.encoded_report`): its text
-and each customer's part, which the statements entry digests, are exactly the canonical
-form the chain and an archive's check compute from the values (:func:`canonical`)."""
+and the digest of each customer's part, which the statements entry chains, are exactly
+those of the canonical form the chain and an archive's check compute from the values
+(:func:`canonical`)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,13 @@ CUSTOMER: dict[str, Any] = {
 ], ids=["customers and vantage problems", "no customers", "customers null", "no key"])
 def test_a_report_encoded_once_is_its_canonical_text_and_its_customers(
         report: dict[str, Any]) -> None:
-    text, parts = evidence.encoded_report(report)
+    text, digests = evidence.encoded_report(report)
     assert text == evidence.canonical(report) == evidence.encoded_document(report)
     customers = report.get("customers")
-    assert parts == [evidence.canonical(c) for c in (customers or [])]
+    assert digests == [evidence.content_digest(evidence.canonical(c)) for c in (customers or [])]
+
+
+@pytest.mark.parametrize("text", ["", "a", "x" * (2 << 20) + "«پارس»", "پ" * ((1 << 20) + 1)])
+def test_a_long_text_is_digested_by_pieces_as_its_whole_bytes(text: str) -> None:
+    import hashlib
+    assert evidence.content_digest(text) == hashlib.sha256(text.encode("utf-8")).hexdigest()
