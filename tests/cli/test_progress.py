@@ -7,12 +7,29 @@ import datetime as dt
 import io
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from monitor.cli.progress import Bar, progress
 from monitor.clock import FakeClock
 from monitor.logs import ProgressLog
+
+
+@contextmanager
+def _recorded(name: str) -> Iterator[tuple[logging.Logger, list[logging.LogRecord]]]:
+    """A logger whose records are kept in a list while in the block."""
+    lines: list[logging.LogRecord] = []
+    logger = logging.getLogger(name)
+    handler = logging.Handler()
+    handler.emit = lines.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield logger, lines
+    finally:
+        logger.removeHandler(handler)
 
 
 class Terminal(io.StringIO):
@@ -38,20 +55,12 @@ def test_on_a_terminal_a_bar_with_the_rate_and_the_time_left_cleared_at_the_end(
 
 def test_elsewhere_log_lines_every_ten_seconds_and_the_last() -> None:
     clock = FakeClock(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
-    lines: list[logging.LogRecord] = []
-    logger = logging.getLogger("monitor.cli.progress.test")
-    handler = logging.Handler()
-    handler.emit = lines.append  # type: ignore[method-assign]
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with _recorded("monitor.cli.progress.test") as (logger, lines):
         report = ProgressLog(logger, "statements progress", {"month": "2026-10"},
                              clock=lambda: clock.monotonic())
         for done in range(0, 101):
             report(done, 100)
             clock.advance(0.25)  # 25 s in all
-    finally:
-        logger.removeHandler(handler)
     told = [(r.done, r.total, r.per_second, r.month) for r in lines]  # type: ignore[attr-defined]
     assert told == [(0, 100, None, "2026-10"), (40, 100, 4.0, "2026-10"),
                     (80, 100, 4.0, "2026-10"), (100, 100, 4.0, "2026-10")]
@@ -133,13 +142,7 @@ def test_a_command_done_within_its_quiet_time_says_nothing_and_a_longer_one_does
     assert quick.getvalue() == ""
     assert slow.getvalue().split("\r")[1].startswith(
         "report: computing each customer's report [....................] 0/10")
-    lines: list[logging.LogRecord] = []
-    logger = logging.getLogger("monitor.cli.progress.quiet")
-    handler = logging.Handler()
-    handler.emit = lines.append  # type: ignore[method-assign]
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with _recorded("monitor.cli.progress.quiet") as (logger, lines):
         report = ProgressLog(logger, "report progress", clock=lambda: clock.monotonic(),
                              quiet_for=2.0)
         report(0, 0, "reading the month's records")
@@ -148,7 +151,5 @@ def test_a_command_done_within_its_quiet_time_says_nothing_and_a_longer_one_does
         clock.advance(1.5)
         report(5, 10, "computing each customer's report")  # 2.5 s in: said from here on
         report(10, 10, "computing each customer's report")
-    finally:
-        logger.removeHandler(handler)
     assert [(r.step, r.done) for r in lines] == [  # type: ignore[attr-defined]
         ("computing each customer's report", 5), ("computing each customer's report", 10)]
