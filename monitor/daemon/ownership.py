@@ -60,7 +60,7 @@ class OwnershipPlan:
     """The probe tick's targets here and each worker's shard, for a new configuration."""
 
     intervals: Intervals
-    shards: list[list[dict[str, Any]]] = field(default_factory=list)
+    shards: list[list[bytes]] = field(default_factory=list)
     targets: Sequence[Target] = ()
 
 
