@@ -155,6 +155,7 @@ class InWorkers(Alone):
         self.workers = ProbeWorkers(
             self.processes, watch.handle, self.metrics, self.hello,
             event_loop=self.event_loop, log_level=self.log_level, daemon_stopping=self.stopping,
+            handle_now=watch.handle_now,
         )
         own, shards = self.workers.split(list(settings.topology.targets()))
         await self.workers.start(shards)

@@ -69,8 +69,12 @@ STOP_GRACE_EXTRA = 2.0
 WORKER_SHARES = 2
 #: A worker that has not built its shard by then refuses the reload.
 PREPARE_TIMEOUT = 120.0
+#: Bytes read from a worker's output at a time (its lines come in batches every 20 ms).
+READ_SIZE = 256 * 1024
 
 HandleResult = Callable[[ProbeResult], Coroutine[Any, Any, None]]
+# Handles a result at once when nothing in it can wait; False: await HandleResult instead.
+HandleNow = Callable[[ProbeResult], bool]
 
 
 def worker_count(setting: int | str, targets: int, cpus: int | None) -> int:
@@ -131,10 +135,12 @@ class ProbeWorkers:
         event_loop: str = "auto",
         log_level: str = "WARNING",
         daemon_stopping: Callable[[], bool] = lambda: False,
+        handle_now: HandleNow = lambda result: False,
     ) -> None:
         self.daemon_stopping = daemon_stopping
         self.count = count
         self.handle = handle
+        self.handle_now = handle_now
         self.metrics = metrics
         self.hello = {"op": "hello", **hello}
         self.resolver = hello["resolver"]
@@ -211,7 +217,7 @@ class ProbeWorkers:
         for slot in self.slots:
             self._write(slot, {"op": "abort"})
 
-    async def _prepare_slot(self, slot: _Slot, shard: list[dict[str, Any]]) -> str | None:
+    async def _prepare_slot(self, slot: _Slot, shard: list[bytes]) -> str | None:
         assert slot.process is not None and slot.process.stdin is not None
         slot.answer = asyncio.get_running_loop().create_future()
         stdin = slot.process.stdin
@@ -263,36 +269,53 @@ class ProbeWorkers:
 
     async def _read(self, slot: _Slot) -> None:
         assert slot.process is not None and slot.process.stdout is not None
-        stdout = slot.process.stdout
-        loop = asyncio.get_running_loop()
-        metrics = self.metrics
+        await self.read_lines(slot.process.stdout, slot)
+        await self._gone(slot)
+
+    async def read_lines(self, stdout: asyncio.StreamReader, slot: _Slot) -> None:
+        """A worker's lines until its output ends, each read of the pipe's whole lines parsed
+        in one go (one ``json.loads`` of them all, not a ``readline`` and a ``json.loads``
+        each): results, stats and answers (:mod:`monitor.daemon.probe_worker`)."""
+        rest = b""
         while True:
             try:
-                line = await stdout.readline()
-            except (ValueError, asyncio.LimitOverrunError, ConnectionError):
-                line = b""
-            if not line:
+                data = await stdout.read(READ_SIZE)
+            except ConnectionError:
+                data = b""
+            if not data:
                 break
-            message = json.loads(line)
-            if isinstance(message, list):
-                self.results += 1
-                # One task per result, as when the daemon probed it: a result may wait (a
-                # server confirmed at once, R-M4) without holding up the others.
-                task = loop.create_task(self.handle(decode_result(message)))
-                self._handling.add(task)
-                task.add_done_callback(self._handling.discard)
+            end = data.rfind(b"\n")
+            if end < 0:
+                rest += data
                 continue
-            op = message.get("op")
-            if op == "stats":
-                if message["missed"]:
-                    metrics.scheduler_missed.inc(message["missed"])
-                observe = metrics.scheduler_lateness.observe
-                for late in message["late"]:
-                    observe(late)
-            elif op in ("prepared", "refused") and slot.answer is not None:
-                if not slot.answer.done():
-                    slot.answer.set_result(None if op == "prepared" else message["reason"])
-        await self._gone(slot)
+            lines = rest + data[:end] if rest else data[:end]
+            rest = data[end + 1 :]
+            for message in json.loads(b"[" + lines.replace(b"\n", b",") + b"]"):
+                self._message(slot, message)
+
+    def _message(self, slot: _Slot, message: list[Any] | dict[str, Any]) -> None:
+        if isinstance(message, list):
+            self.results += 1
+            result = decode_result(message)
+            if self.handle_now(result):
+                return
+            # Otherwise one task per result, as when the daemon probed it: a result may wait
+            # (a server confirmed at once, R-M4) without holding up the others.
+            task = asyncio.get_running_loop().create_task(self.handle(result))
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
+            return
+        op = message.get("op")
+        if op == "stats":
+            metrics = self.metrics
+            if message["missed"]:
+                metrics.scheduler_missed.inc(message["missed"])
+            observe = metrics.scheduler_lateness.observe
+            for late in message["late"]:
+                observe(late)
+        elif op in ("prepared", "refused") and slot.answer is not None:
+            if not slot.answer.done():
+                slot.answer.set_result(None if op == "prepared" else message["reason"])
 
     async def _gone(self, slot: _Slot) -> None:
         slot.alive = False
