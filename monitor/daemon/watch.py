@@ -299,7 +299,9 @@ class Watch:
                 return  # another node of our vantage probes it (canaries: every node)
         probe = self.probes.get(target_id)
         if probe is not None:
-            await self.handle(await probe.check())
+            result = await probe.check()
+            if not self.handle_now(result):
+                await self.handle(result)
 
     def handle_now(self, result: ProbeResult) -> bool:
         """:meth:`handle` at once, without a task, when nothing in it can wait: an ``up``

@@ -294,16 +294,18 @@ class ProbeWorkers:
                 self._message(slot, message)
 
     def _message(self, slot: _Slot, message: list[Any] | dict[str, Any]) -> None:
-        if isinstance(message, list):
-            self.results += 1
-            result = decode_result(message)
-            if self.handle_now(result):
-                return
-            # Otherwise one task per result, as when the daemon probed it: a result may wait
-            # (a server confirmed at once, R-M4) without holding up the others.
-            task = asyncio.get_running_loop().create_task(self.handle(result))
-            self._handling.add(task)
-            task.add_done_callback(self._handling.discard)
+        if isinstance(message, list):  # a batch of result rows
+            handle_now = self.handle_now
+            for row in message:
+                self.results += 1
+                result = decode_result(row)
+                if handle_now(result):
+                    continue
+                # Otherwise one task per result, as when the daemon probed it: a result may
+                # wait (a server confirmed at once, R-M4) without holding up the others.
+                task = asyncio.get_running_loop().create_task(self.handle(result))
+                self._handling.add(task)
+                task.add_done_callback(self._handling.discard)
             return
         op = message.get("op")
         if op == "stats":

@@ -81,8 +81,10 @@ async def test_result_lines_read_in_any_pieces_are_each_handled_once() -> None:
     workers = ProbeWorkers(1, handle, metrics, {"resolver": {}}, handle_now=handle_now)
     slot = workers.slots[0]
     slot.answer = asyncio.get_running_loop().create_future()
-    lines = [json.dumps(encode_result(r), separators=(",", ":")).encode() for r in results]
-    lines.insert(20, b'{"op":"stats","missed":2,"late":[0.5,0.004]}')
+    rows = [encode_result(r) for r in results]
+    lines = [json.dumps(rows[start : start + 7], separators=(",", ":")).encode()
+             for start in range(0, 40, 7)]  # the worker's batches
+    lines.insert(3, b'{"op":"stats","missed":2,"late":[0.5,0.004]}')
     lines.append(b'{"op":"prepared"}')
     data = b"\n".join(lines) + b"\n"
     stream = asyncio.StreamReader()
