@@ -299,7 +299,12 @@ class ProbeWorkers:
             for row in message:
                 self.results += 1
                 result = decode_result(row)
-                if handle_now(result):
+                try:
+                    if handle_now(result):
+                        continue
+                except Exception:  # as a task's would be: logged, the other results go on
+                    log.exception("probe result handling failed",
+                                  extra={"target": result.target_id})
                     continue
                 # Otherwise one task per result, as when the daemon probed it: a result may
                 # wait (a server confirmed at once, R-M4) without holding up the others.
