@@ -41,11 +41,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from monitor.config.loader import load_config
 from monitor.config.schema import Canary, Config, Customer, Server, Service
@@ -109,6 +109,50 @@ def _decode(line: str) -> tuple[str, Any]:
     raise ValueError(f"unexpected line from the configuration reader: {line[:80]!r}")
 
 
+def share_equal_parts(models: Iterable[BaseModel]) -> None:
+    """Make the equal parts of ``models`` (and of the models inside them) one object each.
+
+    Validated from JSON, every service has its own copy of what most services hold alike:
+    its ``fields_set`` sets (about 216 bytes each), the defaults pydantic copies per
+    instance (``expected_status: ["2xx"]``, ``headers: {}``), the numbers and the literal
+    strings (``"mobile_api"``, ``"http"``, ``"GET"``). The models are frozen and nothing
+    changes these parts after validation, so equal ones can be the same object: measured,
+    a plain HTTP service drops from about 1,580 to about 1,080 bytes, 20 MB of the daemon's
+    memory at 40,000 targets. Values and equality stay the same; a value seen once (a URL,
+    an id) is kept as it is: the pool lives only for this call.
+    """
+    pool: dict[tuple[type, Any], Any] = {}
+
+    def same(value: Any) -> Any:
+        kind = type(value)
+        if kind in (str, float, int):
+            return pool.setdefault((kind, value), value)
+        if kind is list and all(type(item) in (str, int) for item in value):
+            items = tuple(same(item) for item in value)
+            shared = pool.get((list, items))
+            if shared is None:
+                shared = pool[(list, items)] = list(items)
+            return shared
+        if kind is dict and not value:
+            return pool.setdefault((dict, ()), value)
+        if isinstance(value, BaseModel):
+            share(value)
+        return value
+
+    def share(model: BaseModel) -> None:
+        fields_set = frozenset(model.__pydantic_fields_set__)
+        kept = pool.get((set, fields_set))
+        if kept is None:
+            kept = pool[(set, fields_set)] = set(fields_set)
+        object.__setattr__(model, "__pydantic_fields_set__", kept)
+        values = model.__dict__
+        for name, value in values.items():
+            values[name] = same(value)
+
+    for model in models:
+        share(model)
+
+
 def _assemble(parts: list[tuple[str, Any]]) -> Config:
     top: dict[str, Any] = {}
     lists: dict[str, list[Any]] = {name: [] for name in _LISTS}
@@ -120,6 +164,7 @@ def _assemble(parts: list[tuple[str, Any]]) -> Config:
             canaries = value
         else:
             lists[name].extend(value)
+    share_equal_parts(model for items in lists.values() for model in items)
     # Validated models are taken as they are (pydantic does not validate an instance again).
     return Config.model_validate(
         {**top, **lists, "monitor": {**top.get("monitor", {}), "canaries": canaries}}

@@ -44,9 +44,10 @@ from monitor.sla import (
 __all__ = ["Target", "Topology"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
-    """Something the daemon probes: a server, a service or a canary."""
+    """Something the daemon probes: a server, a service or a canary (slots: one per
+    target, about 100 bytes less each than with a ``__dict__``)."""
 
     id: str
     kind: str  # server | web_panel | project | mobile_api | canary

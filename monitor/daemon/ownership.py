@@ -60,7 +60,7 @@ class OwnershipPlan:
     """The probe tick's targets here and each worker's shard, for a new configuration."""
 
     intervals: Intervals
-    shards: list[list[dict[str, Any]]] = field(default_factory=list)
+    shards: list[list[bytes]] = field(default_factory=list)
     targets: Sequence[Target] = ()
 
 
@@ -155,6 +155,7 @@ class InWorkers(Alone):
         self.workers = ProbeWorkers(
             self.processes, watch.handle, self.metrics, self.hello,
             event_loop=self.event_loop, log_level=self.log_level, daemon_stopping=self.stopping,
+            handle_now=watch.handle_now,
         )
         own, shards = self.workers.split(list(settings.topology.targets()))
         await self.workers.start(shards)

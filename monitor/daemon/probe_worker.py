@@ -21,8 +21,8 @@ both ways; nothing is unpickled. From the daemon, on standard input:
 * ``{"op": "stop"}`` or the end of standard input (the daemon is gone): stop starting
   probes, let running ones finish, send their results, exit.
 
-To the daemon, on standard output: ``{"op": "prepared"}``/``{"op": "refused"}``, result
-lines (arrays, see :func:`encode_result`) written in batches every few milliseconds,
+To the daemon, on standard output: ``{"op": "prepared"}``/``{"op": "refused"}``, the
+results of every few milliseconds as one line (an array of rows, see :func:`encode_result`),
 and ``{"op": "stats", "missed": n, "late": [seconds...]}`` with the scheduler's figures
 since the last one.
 """
@@ -136,7 +136,7 @@ class Worker:
         self.building: tuple[dict[str, Probe], dict[str, int], list[tuple[str, float]]]
         self.building = ({}, {}, [])
         self.problem: str | None = None
-        self.pending: list[str] = []
+        self.pending: list[list[Any]] = []  # encode_result rows, sent as one line a batch
         self.figures = _SchedulerFigures()
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self.schedule = ProbeSchedule(
@@ -151,8 +151,7 @@ class Worker:
     async def run_probe(self, target_id: str) -> None:
         probe = self.probes.get(target_id)
         if probe is not None:
-            result = await probe.check()
-            self.pending.append(json.dumps(encode_result(result), separators=(",", ":")))
+            self.pending.append(encode_result(await probe.check()))
 
     def begin(self, resolver: dict[str, Any] | None = None) -> None:
         """A new shard begins: its targets come one line at a time (:meth:`add`)."""
@@ -221,7 +220,11 @@ class Worker:
 
     async def flush(self) -> None:
         figures = self.figures
-        lines = self.pending
+        lines = []
+        if self.pending:
+            # One line, an array of the batch's rows: one json.dumps for them all.
+            lines.append(json.dumps(self.pending, separators=(",", ":")))
+            self.pending = []
         if figures.scheduler_missed.value or figures.scheduler_lateness.values:
             stats = {
                 "op": "stats",
@@ -232,7 +235,6 @@ class Worker:
             figures.scheduler_lateness.values = []
             lines.append(json.dumps(stats, separators=(",", ":")))
         if lines:
-            self.pending = []
             self.out.write(("\n".join(lines) + "\n").encode())
             await self.out.drain()
 

@@ -61,6 +61,9 @@ HOUR = dt.timedelta(hours=1)
 # A finished hour stays in memory this long after its end, for results that arrive late.
 LATE = dt.timedelta(minutes=5)
 
+# Targets queued for a checkpoint within this many seconds share one due time (Recorder).
+QUEUE_GROUP = 1.0
+
 # Rows per statement of a flush (module docstring of _flush's transaction).
 STATEMENT_ROWS = 1000
 
@@ -146,8 +149,11 @@ class Recorder:
         # Roll-ups no target holds any more that still need their last write (a removed
         # target's, or a finished hour pushed out by the next one before it was written).
         self._detached: list[tuple[str, _Rollup]] = []
-        # (due, target id), in due order: the checkpoint is the same for every target.
-        self._queue: collections.deque[tuple[float, str]] = collections.deque()
+        # (due, target ids), in due order: the checkpoint is the same for every target. The
+        # targets queued within QUEUE_GROUP seconds share the first one's due time (written
+        # at most that much before their own, never after): a tuple and a float per target
+        # were about 80 bytes, 12 MB at 150,000 targets (measured).
+        self._queue: collections.deque[tuple[float, list[str]]] = collections.deque()
         self._hours: dict[dt.datetime, dt.datetime] = {}  # one datetime object per hour
         self.rows_written = 0
         # One flush at a time: a scheduled flush may still run when stop() flushes, and two
@@ -233,7 +239,12 @@ class Recorder:
         self._fold_rollup(target_id, target, at, state, latency_ms)
         if not target.queued:
             target.queued = True
-            self._queue.append((self._monotonic() + self.checkpoint, target_id))
+            due = self._monotonic() + self.checkpoint
+            queue = self._queue
+            if queue and queue[-1][0] >= due - QUEUE_GROUP:
+                queue[-1][1].append(target_id)
+            else:
+                queue.append((due, [target_id]))
 
     def _fold_rollup(
         self,
@@ -330,7 +341,7 @@ class Recorder:
         else:
             due = []
             while queue and queue[0][0] <= now:
-                due.append(queue.popleft()[1])
+                due += queue.popleft()[1]
         closed, self._closed = self._closed, []
         detached, self._detached = self._detached, []
         failures, self._failures = self._failures, []
@@ -382,11 +393,14 @@ class Recorder:
             self._failures[:0] = failures
             self._unprobed[:0] = unprobed
             self._urgent |= urgent
-            for target_id in reversed(due):  # first in line for the next flush
+            again = []
+            for target_id in due:  # first in line for the next flush
                 target = targets.get(target_id)
                 if target is not None and not target.queued:
                     target.queued = True
-                    queue.appendleft((now, target_id))
+                    again.append(target_id)
+            if again:
+                queue.appendleft((now, again))
             if dropped is not None:
                 count, first, last = dropped
                 if self._dropped is not None:  # more were dropped meanwhile

@@ -27,6 +27,11 @@ their history is kept, whether a flap reopens an incident and how an incident ch
 written; when the targets probed here move (a cluster's leases), it calls
 :meth:`Watch.probing_moved`.
 
+Nearly every result is an ``up`` of a target that is no canary and not probed by a host
+name the resolver is judged by: nothing in its handling can wait (R-M2 and R-M4 ask about
+failures only, and an ``up`` opens no incident), so :meth:`Watch.handle_now` handles it at
+once, without a task or an await; every other result goes through :meth:`Watch.handle`.
+
 A reload is prepared first (:meth:`Watch.prepare` builds every new or changed
 probe, reading ``tls.ca_file``; it may fail and changes nothing) and then
 applied (:meth:`Watch.apply`, which cannot fail): detector state of kept
@@ -298,8 +303,23 @@ class Watch:
             if target is None or target.kind != "canary":
                 return  # another node of our vantage probes it (canaries: every node)
         probe = self.probes.get(target_id)
-        if probe is not None:
-            await self.handle(await probe.check())
+        if probe is not None and not self.handle_now(result := await probe.check()):
+            await self.handle(result)
+
+    def handle_now(self, result: ProbeResult) -> bool:
+        """:meth:`handle` without awaiting where nothing can wait (module docstring), or False."""
+        target = self.targets.get(result.target_id)
+        if target is None or result.state != "up" or target.kind == "canary" or (
+                target.id in self.by_name):
+            return target is None  # None: removed by a reload while it ran, nothing to do
+        self._probed(target, result.at)
+        self._record(target, result, "up")
+        events = self.detectors[target.id].observe("up", result.at, self.clock.now())
+        for event in events:
+            self.book.add(target.id, event)  # as _apply does: an "up" never opens
+        if not events and target.id in self.views:
+            self._revote(target, "up")
+        return True
 
     async def handle(self, result: ProbeResult) -> None:
         target = self.targets.get(result.target_id)

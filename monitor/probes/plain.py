@@ -66,6 +66,12 @@ class Head:
         self.reason = reason
         self.location = location
 
+    @property
+    def redirects(self) -> bool:
+        """A redirect the full client would follow (status and Location: see
+        :func:`redirect_target`, which says where to)."""
+        return self.status in REDIRECTS and self.location is not None
+
 
 def plain_request(
     url: URL, method: str, headers: Mapping[str, str] | None, user_agent: str
@@ -150,20 +156,20 @@ def _parse(buffer: bytearray, end: int) -> Head | None:
 
 async def plain_check(
     sessions: ProbeSessions,
-    url: URL,
+    host: str | None,
+    port: int,
     request: bytes,
     phases: Phases,
     where: str,
 ) -> tuple[Head, float] | None:
-    """Send ``request`` to ``url`` on a new connection and read the answer's head: the head
-    and the monotonic time it arrived, or None for the full client (see the module).
+    """Send ``request`` to ``host`` and ``port`` (the URL's ``raw_host``, its port or 80) on a
+    new connection and read the answer's head: the head and the monotonic time it arrived,
+    or None for the full client (see the module).
 
     Raises the :class:`ProbeError` of a connection that failed. The caller's deadline
     interrupts any step; ``phases`` says which one.
     """
-    host = url.raw_host
     assert host is not None
-    port = url.port or 80
     loop = asyncio.get_running_loop()
     phases.connect_start = time.monotonic()
     phases.dns_start = phases.dns_end = phases.connect_end = None

@@ -68,3 +68,30 @@ async def test_a_broken_file_gives_the_same_error(tmp_path: Path) -> None:
 def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config_isolated(tmp_path / "missing.yaml")
+
+
+def test_equal_parts_of_the_services_are_shared_and_nothing_changes() -> None:
+    # The daemon's memory per target (README "Benchmarks"): equal sets, defaults, numbers
+    # and literal strings of the services validated from JSON become one object each.
+    from monitor.config import parse_config
+    from monitor.config.isolated import share_equal_parts
+
+    text = "services:\n" + "".join(
+        f'  - {{id: s{i}, kind: mobile_api, probe: {{type: http, url: "http://10.0.0.{i}/", '
+        f"interval: 30s, timeout: 5s}}}}\n"
+        for i in range(3)
+    )
+    config = parse_config(text)
+    before = [s.model_dump(mode="json", exclude_unset=True) for s in config.services]
+    again = parse_config(text)
+    one, two = again.services[:2]
+    assert one.probe.__pydantic_fields_set__ is not two.probe.__pydantic_fields_set__
+    share_equal_parts(again.services)
+    assert one.probe.__pydantic_fields_set__ is two.probe.__pydantic_fields_set__
+    assert one.__pydantic_fields_set__ is two.__pydantic_fields_set__
+    assert one.probe.expected_status is two.probe.expected_status
+    assert one.probe.headers is two.probe.headers
+    assert one.kind is two.kind and one.probe.interval is two.probe.interval
+    assert one.probe.url is not two.probe.url  # values seen once stay as they were
+    assert again == config
+    assert [s.model_dump(mode="json", exclude_unset=True) for s in again.services] == before

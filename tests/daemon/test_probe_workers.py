@@ -41,6 +41,66 @@ storage: {{url: "{db_url}"}}
 """
 
 
+async def test_result_lines_read_in_any_pieces_are_each_handled_once() -> None:
+    # The worker's output is parsed a read at a time, whole lines only: a line cut by the
+    # pipe waits for its end. An "up" the watch can take at once is handled without a task;
+    # anything else is awaited in one (R-M2, R-M4 may wait), and stats and answers arrive.
+    import datetime as dt
+    import json
+
+    from prometheus_client import CollectorRegistry
+
+    from monitor.daemon.metrics import DaemonMetrics
+    from monitor.daemon.probe_worker import encode_result
+    from monitor.daemon.workers import ProbeWorkers
+    from monitor.probes import ProbeResult
+
+    at = dt.datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=dt.UTC)
+    results = [
+        ProbeResult(target_id=f"t{i}", state="down" if i % 10 == 3 else "up", at=at,
+                    failure_class="http_status" if i % 10 == 3 else None,
+                    detail="503 Service Unavailable\nnext line" if i % 10 == 3 else "",
+                    http_status=503 if i % 10 == 3 else 200, total=0.001 * i)
+        for i in range(40)
+    ]
+    at_once: list[ProbeResult] = []
+    awaited: list[ProbeResult] = []
+
+    async def handle(result: ProbeResult) -> None:
+        await asyncio.sleep(0)
+        awaited.append(result)
+
+    def handle_now(result: ProbeResult) -> bool:
+        if result.state != "up":
+            return False
+        at_once.append(result)
+        return True
+
+    registry = CollectorRegistry()
+    metrics = DaemonMetrics(registry)
+    workers = ProbeWorkers(1, handle, metrics, {"resolver": {}}, handle_now=handle_now)
+    slot = workers.slots[0]
+    slot.answer = asyncio.get_running_loop().create_future()
+    rows = [encode_result(r) for r in results]
+    lines = [json.dumps(rows[start : start + 7], separators=(",", ":")).encode()
+             for start in range(0, 40, 7)]  # the worker's batches
+    lines.insert(3, b'{"op":"stats","missed":2,"late":[0.5,0.004]}')
+    lines.append(b'{"op":"prepared"}')
+    data = b"\n".join(lines) + b"\n"
+    stream = asyncio.StreamReader()
+    for start in range(0, len(data), 37):  # pieces that cut lines anywhere
+        stream.feed_data(data[start : start + 37])
+    stream.feed_eof()
+    await workers.read_lines(stream, slot)
+    await asyncio.wait(set(workers._handling))
+    assert [r.target_id for r in at_once] == [f"t{i}" for i in range(40) if i % 10 != 3]
+    assert sorted(r.target_id for r in awaited) == sorted(f"t{i}" for i in (3, 13, 23, 33))
+    assert awaited[0] == results[3] and at_once[0] == results[0]  # every field, as sent
+    assert workers.results == 40 and slot.answer.result() is None
+    assert registry.get_sample_value("sla_monitor_scheduler_missed_runs_total") == 2
+    assert registry.get_sample_value("sla_monitor_scheduler_lateness_seconds_count") == 2
+
+
 def test_shards_and_auto_decision() -> None:
     # A stable hash: the same process for the same id, every run. The tests below rely on
     # panel probed by the daemon (0), mobile and extra by the worker (1).

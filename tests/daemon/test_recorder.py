@@ -175,6 +175,42 @@ async def test_evidence_goes_out_at_once_what_only_grew_at_its_checkpoint(db_url
         await engine.dispose()
 
 
+async def test_targets_queued_within_a_second_share_their_checkpoint(sqlite_url: str) -> None:
+    # The checkpoint queue keeps one due time for the targets queued within QUEUE_GROUP
+    # seconds of the first (memory per target): they are written together at the first
+    # one's checkpoint, never after their own; a target queued later waits for its own.
+    engine = create_engine(sqlite_url)
+    try:
+        await upgrade(engine)
+        clocks = Clocks(HOUR + dt.timedelta(minutes=1))
+        recorder = Recorder(
+            Database(engine), checkpoint=300, monotonic=lambda: clocks.seconds,
+            wall=lambda: clocks.now,
+        )
+        at = HOUR + dt.timedelta(minutes=1)
+        recorder.record("a", "up", at, 20.0)
+        clocks.advance(0.5)
+        recorder.record("b", "up", at, 20.0)
+        clocks.advance(1.5)
+        recorder.record("c", "up", at, 20.0)
+        assert await recorder.flush() == 3  # the three new runs, at once
+        clocks.advance(297.9)  # 299.9 s after a's first result
+        assert await recorder.flush() == 0
+        clocks.advance(0.1)  # a's checkpoint: b's comes half a second early, with it
+        assert await recorder.flush() == 2
+        async with engine.connect() as connection:
+            written = (await connection.execute(
+                select(LatencyRollup.target_id).order_by(LatencyRollup.target_id)
+            )).scalars().all()
+        assert written == ["a", "b"]
+        clocks.advance(1.9)
+        assert await recorder.flush() == 0  # c's is 2 s after a's
+        clocks.advance(0.1)
+        assert await recorder.flush() == 1
+    finally:
+        await engine.dispose()
+
+
 async def test_a_finished_hour_is_written_whole_then_forgotten(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
     try:
