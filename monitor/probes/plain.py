@@ -35,6 +35,7 @@ import socket
 import time
 from collections.abc import Mapping
 
+from aiohttp.client_reqrep import ClientRequest
 from yarl import URL
 
 from monitor.errors import ProbeError
@@ -53,7 +54,9 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: ([^\r\n]*))?")
 # Headers this path never lets a configuration set (it writes them itself or they change
 # how the answer is framed): with one of them the full client is used.
 _OWN_HEADERS = frozenset({"host", "connection", "content-length", "transfer-encoding"})
-_DEFAULT_HEADERS = (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate, br"))
+# The full client's own defaults (aiohttp's), so that both paths send the same request: its
+# Accept-Encoding names br only where a brotli decoder is installed.
+_DEFAULT_HEADERS = tuple(ClientRequest.DEFAULT_HEADERS.items())
 
 
 class Head:

@@ -47,10 +47,20 @@ http: {{listen: "127.0.0.1:0"}}
 """
 
 
+# SQLite may answer "database is locked" at once, without its busy handler (in WAL mode, while
+# another connection checkpoints or rebuilds the index): the locker tries again for 30 s.
 LOCKER = textwrap.dedent("""
     import sqlite3, sys, time
     connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-    connection.execute("BEGIN EXCLUSIVE")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            connection.execute("BEGIN EXCLUSIVE")
+            break
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))
     connection.execute("COMMIT")
