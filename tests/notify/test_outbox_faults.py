@@ -61,13 +61,14 @@ async def test_a_slow_server_and_two_workers_send_each_message_once(
 ) -> None:
     # 40 customers, a server answering in 17 s, a 300 s lease, batches of 20: a
     # batch outlived its lease, the other worker re-claimed the rest, 44 messages went out
-    # for 40. Here, to scale: answers in 0.6 s, a 4 s lease (each send may take a quarter of
-    # it), one batch of 8 (4.8 s).
+    # for 40. Here, to scale: answers in 0.6 s, an 8 s lease (each send may take a quarter of
+    # it: 2 s, so that a loaded machine's pauses do not time out a send the server accepted,
+    # the window SMTP leaves), one batch of 16 (9.6 s, longer than the lease).
     config = make_config(sink_smtp(sink), provider={"operators": []})
-    await queue(db, 8, dt.datetime.now(dt.UTC))
+    await queue(db, 16, dt.datetime.now(dt.UTC))
     sink.delay = 0.6
     workers = [
-        make_notifier(config, clock=SystemClock(), lease=4.0, poll_interval=0.05, concurrency=1,
+        make_notifier(config, clock=SystemClock(), lease=8.0, poll_interval=0.05, concurrency=1,
                       registry=CollectorRegistry())
         for _ in range(2)
     ]
@@ -77,11 +78,11 @@ async def test_a_slow_server_and_two_workers_send_each_message_once(
     async def all_sent() -> bool:
         return {m.status for m in await outbox(sessions)} == {"sent"}
 
-    await eventually(all_sent, within=30, every=0.05)
-    await asyncio.sleep(4.5)  # longer than a lease: a stray second copy would arrive now
-    delivered_once(sink, 8)
+    await eventually(all_sent, within=40, every=0.05)
+    await asyncio.sleep(8.5)  # longer than a lease: a stray second copy would arrive now
+    delivered_once(sink, 16)
     assert sorted(m.rcpt_tos[0] for m in sink.messages) == sorted(
-        f"tech{n}@customer{n}.example" for n in range(8))
+        f"tech{n}@customer{n}.example" for n in range(16))
     assert all(m.claimed_by is None and m.attempts == 1 for m in await outbox(sessions))
 
 
