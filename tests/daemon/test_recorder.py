@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.daemon.recorder import Recorder
 from monitor.store import Database, create_engine
@@ -114,18 +117,26 @@ class Clocks:
         self.now += dt.timedelta(seconds=seconds)
 
 
+@asynccontextmanager
+async def checkpointed(url: str, start: dt.datetime
+                       ) -> AsyncIterator[tuple[AsyncEngine, Recorder, Clocks]]:
+    """A recorder with a 300 s checkpoint on :class:`Clocks` from ``start``, its database
+    migrated; the engine disposed of on exit."""
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        clocks = Clocks(start)
+        yield engine, Recorder(Database(engine), checkpoint=300,
+                               monotonic=lambda: clocks.seconds, wall=lambda: clocks.now), clocks
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.slow
 async def test_evidence_goes_out_at_once_what_only_grew_at_its_checkpoint(db_url: str) -> None:
     # R-M7 with storage.history_checkpoint: a new run and every failure at the next flush,
     # a continuing run's counters and the hour's roll-up at the target's checkpoint.
-    engine = create_engine(db_url)
-    try:
-        await upgrade(engine)
-        clocks = Clocks(HOUR + dt.timedelta(minutes=1))
-        recorder = Recorder(
-            Database(engine), checkpoint=300, monotonic=lambda: clocks.seconds,
-            wall=lambda: clocks.now,
-        )
+    async with checkpointed(db_url, HOUR + dt.timedelta(minutes=1)) as (engine, recorder, clocks):
 
         async def runs() -> list[tuple[str, int]]:
             async with engine.connect() as connection:
@@ -171,22 +182,13 @@ async def test_evidence_goes_out_at_once_what_only_grew_at_its_checkpoint(db_url
         assert await recorder.flush(everything=True) == 2  # stop(): everything that grew
         assert await runs() == [("up", 2), ("down", 2)]
         assert await rollup() == (4, 2)
-    finally:
-        await engine.dispose()
 
 
 async def test_targets_queued_within_a_second_share_their_checkpoint(sqlite_url: str) -> None:
     # The checkpoint queue keeps one due time for the targets queued within QUEUE_GROUP
     # seconds of the first (memory per target): they are written together at the first
     # one's checkpoint, never after their own; a target queued later waits for its own.
-    engine = create_engine(sqlite_url)
-    try:
-        await upgrade(engine)
-        clocks = Clocks(HOUR + dt.timedelta(minutes=1))
-        recorder = Recorder(
-            Database(engine), checkpoint=300, monotonic=lambda: clocks.seconds,
-            wall=lambda: clocks.now,
-        )
+    async with checkpointed(sqlite_url, HOUR + dt.timedelta(minutes=1)) as (engine, recorder, clocks):
         at = HOUR + dt.timedelta(minutes=1)
         recorder.record("a", "up", at, 20.0)
         clocks.advance(0.5)
@@ -207,19 +209,10 @@ async def test_targets_queued_within_a_second_share_their_checkpoint(sqlite_url:
         assert await recorder.flush() == 0  # c's is 2 s after a's
         clocks.advance(0.1)
         assert await recorder.flush() == 1
-    finally:
-        await engine.dispose()
 
 
 async def test_a_finished_hour_is_written_whole_then_forgotten(sqlite_url: str) -> None:
-    engine = create_engine(sqlite_url)
-    try:
-        await upgrade(engine)
-        clocks = Clocks(HOUR + dt.timedelta(minutes=59))
-        recorder = Recorder(
-            Database(engine), checkpoint=300, monotonic=lambda: clocks.seconds,
-            wall=lambda: clocks.now,
-        )
+    async with checkpointed(sqlite_url, HOUR + dt.timedelta(minutes=59)) as (engine, recorder, clocks):
         first = HOUR + dt.timedelta(minutes=59)
         for second in (0, 30):
             recorder.record("api", "up", first + dt.timedelta(seconds=second), 10.0)
@@ -242,5 +235,3 @@ async def test_a_finished_hour_is_written_whole_then_forgotten(sqlite_url: str) 
         # 10:59:00, 10:59:30 and the late 10:59:55 in the first hour; 11:00:31 and 11:06:01
         # in the second; the 10:59:58 result came after the first hour was forgotten.
         assert [count for _, count in hours] == [3, 2]
-    finally:
-        await engine.dispose()
