@@ -386,14 +386,16 @@ class Cluster:
             self.metrics.fenced.labels("history").inc(refused)
         return allowed & wanted
 
-    async def fenced(self, tx: Tx, target_id: str, what: str) -> int | None:
-        """The epoch under which ``tx`` may write for ``target_id``, or None: a stale
-        writer (counted and logged), whose write must not happen."""
-        epoch = self.epochs.get(target_id)
+    async def fenced(self, tx: Tx, target_id: str, what: str, epoch: int | None) -> bool:
+        """Whether ``tx`` may write for ``target_id`` what was decided under ``epoch`` (None:
+        decided while not holding it): False for a stale writer (counted and logged), whose
+        write must not happen. Checked at the epoch of the decision, not at the one held now:
+        a node cut off from the database that holds the target again at a newer epoch when
+        its write gets through saw what it decided from a lease that is gone."""
         if epoch is not None and await store.fenced(
             tx, self.node, store.probe_lease(self.vantage, target_id), epoch
         ):
-            return epoch
+            return True
         self.metrics.fenced.labels("vote").inc()
         # Said at most once a minute (a node back from a partition has a vote fenced for
         # each of its targets); the metric counts every one.
@@ -404,7 +406,7 @@ class Cluster:
                         extra={"node": self.node, "target": target_id, "what": what,
                                "epoch": epoch, "fenced": self._fenced_unsaid})
             self._fenced_said_at, self._fenced_unsaid = now, 0
-        return None
+        return False
 
     async def still_leading(self) -> bool:
         """Whether this node holds the leader lease at its epoch now (in the database)."""
@@ -479,11 +481,14 @@ async def vote(
     bound: dt.datetime | None,
     detected_at: dt.datetime,
     created_at: dt.datetime,
+    *,
+    epoch: int | None,
 ) -> tuple[int | None, bool]:
     """Our vantage's new word on ``target_id``, and what it decides, in ``tx``:
     (the incident this vote opened or closed, or None; whether the vote was written).
 
-    Fenced first (a stale node writes nothing), then counted under a per-target lock so
+    Fenced first at ``epoch``, the lease epoch the vote was decided under (a stale node
+    writes nothing), then counted under a per-target lock so
     that vantages voting at once open one incident. R-M8 is decided by
     :func:`monitor.sla.quorum_outages` over the vantages' failing streaks: the incident opens
     when ``cluster.quorum`` vantages fail together, at the quorum-th earliest start among
@@ -491,9 +496,9 @@ async def vote(
     first instant fewer than ``quorum`` are still failing (a success, or a vantage gone
     blind). A vantage failing short of the quorum has a *vantage problem*, kept open until
     it sees the target up again (:func:`monitor.sla.failed_alone`)."""
-    epoch = await cluster.fenced(tx, target_id, f"vote_{state}")
-    if epoch is None:
+    if not await cluster.fenced(tx, target_id, f"vote_{state}", epoch):
         return None, False
+    assert epoch is not None
     vantage = cluster.vantage
     await store.lock_target(tx, target_id)
     await store.set_view(tx, target_id=target_id, vantage=vantage, state=state, since=since,

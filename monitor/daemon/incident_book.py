@@ -63,8 +63,9 @@ class IncidentBook:
         self.journal = IncidentJournal(self._perform, pending_gauge=metrics.incident_writes_pending)
 
     def add(self, target_id: str, event: Event) -> None:
-        """Hand a change to the journal: written and announced in order, retried until it is."""
-        self.journal.add(Intent(target_id, event))
+        """Hand a change to the journal: written and announced in order, retried until it is;
+        with the lease epoch it is decided under (in a cluster: its vote is fenced at it)."""
+        self.journal.add(Intent(target_id, event, self.ownership.epoch(target_id)))
 
     async def load(self) -> dict[str, int]:
         """Open incidents continue after a restart (R-M3): state lives in the database."""
@@ -80,7 +81,8 @@ class IncidentBook:
         """The next step of an intent: the write, then the listener. Raises to be retried."""
         event = intent.event
         if not intent.written:
-            incident_id = await self._write(intent.target_id, event)
+            incident_id = await self.ownership.write_incident(
+                self, intent.target_id, event, self.clock.now(), intent.epoch)
             intent.incident_id, intent.written = incident_id, True
             if incident_id is None or isinstance(event, Reopened) or self.listener is None:
                 intent.notified = True
@@ -94,11 +96,6 @@ class IncidentBook:
             )
             await call(intent.incident_id)  # the alert is queued in the database
             intent.notified = True
-
-    async def _write(self, target_id: str, event: Event) -> int | None:
-        """The change in the database, idempotent (a retry after a commit whose answer was
-        lost writes nothing twice); the incident's id, or None when there is nothing to do."""
-        return await self.ownership.write_incident(self, target_id, event, self.clock.now())
 
     async def write(self, target_id: str, event: Event, now: dt.datetime) -> int | None:
         """The change as this process's own incident (no vote)."""

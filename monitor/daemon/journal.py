@@ -50,6 +50,9 @@ class Intent:
 
     target_id: str
     event: Event
+    #: In a cluster, the lease epoch the change was decided under (None: not held then); a
+    #: vote is fenced at it, not at the epoch held when it is written (monitor.daemon.cluster).
+    epoch: int | None = None
     queued_at: float = field(default_factory=time.monotonic)
     incident_id: int | None = None
     written: bool = False

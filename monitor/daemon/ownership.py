@@ -84,6 +84,10 @@ class Alone:
         """Whether this process probes ``target_id`` now (canaries aside)."""
         return True
 
+    def epoch(self, target_id: str) -> int | None:
+        """The lease epoch this process probes ``target_id`` under (None: no leases here)."""
+        return None
+
     def history_key(self, target_id: str) -> str:
         """Under which id a target's probe history is kept."""
         return target_id
@@ -93,8 +97,10 @@ class Alone:
         return None
 
     async def write_incident(self, book: IncidentBook, target_id: str, event: Event,
-                             now: dt.datetime) -> int | None:
-        """An incident change in the database: the incident's id, or None (nothing to do)."""
+                             now: dt.datetime, epoch: int | None) -> int | None:
+        """An incident change in the database, idempotent (a retry after a commit whose answer
+        was lost writes nothing twice): the incident's id, or None (nothing to do). ``epoch``:
+        the one it was decided under (:meth:`epoch`)."""
         return await book.write(target_id, event, now)
 
     async def leader(self) -> bool:
@@ -197,6 +203,9 @@ class InCluster(Alone):
     def holds(self, target_id: str) -> bool:
         return self.leases.holds(target_id) is not None
 
+    def epoch(self, target_id: str) -> int | None:
+        return self.leases.holds(target_id)
+
     def history_key(self, target_id: str) -> str:
         return self.leases.history_key(target_id)
 
@@ -204,8 +213,9 @@ class InCluster(Alone):
         return self.leases.fence_history
 
     async def write_incident(self, book: IncidentBook, target_id: str, event: Event,
-                             now: dt.datetime) -> int | None:
-        """The event as our vantage's vote; the incident it opened or closed."""
+                             now: dt.datetime, epoch: int | None) -> int | None:
+        """The event as our vantage's vote, fenced at the epoch it was decided under; the
+        incident it opened or closed."""
         if isinstance(event, Opened):
             state, since, bound, detected = "down", event.start, event.start_bound, event.detected_at
         elif isinstance(event, Closed):
@@ -216,7 +226,7 @@ class InCluster(Alone):
             return None  # no flap reopening in a cluster
         async with book.db.transaction() as tx:
             incident_id, written = await vote(
-                self.leases, tx, target_id, state, since, bound, detected, now
+                self.leases, tx, target_id, state, since, bound, detected, now, epoch=epoch
             )
         if written:
             book.views[target_id] = state

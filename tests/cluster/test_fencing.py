@@ -11,15 +11,21 @@ import datetime as dt
 import json
 import signal
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import make_url
 
+from monitor.clock import SystemClock
 from monitor.config.schema import ClusterSettings
 from monitor.daemon.cluster import Cluster, vote
+from monitor.daemon.detector import Opened
+from monitor.daemon.incident_book import IncidentBook
 from monitor.daemon.jobs import Job, Jobs
+from monitor.daemon.metrics import DaemonMetrics
+from monitor.daemon.ownership import InCluster
 from monitor.daemon.recorder import Recorder
 from monitor.errors import Fenced
 from monitor.store import Database, create_engine, unknown
@@ -34,6 +40,7 @@ from monitor.store.models import (
 )
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
+from tests.faults.helpers import TcpProxy
 from tests.support import DaemonProcess, eventually, rows
 
 from .helpers import LEASE_TIMEOUT, lease_holders, leases_by_node, names, node_config
@@ -152,15 +159,15 @@ async def test_stale_holder_vote_and_flush_are_refused_by_the_database(
         await asyncio.sleep(0.8)  # a's lease expired; a did not renew it
         taken = await b.start()
         assert taken.gained == {"panel": 2}
-        # a's vote for down: fenced, nothing written, no incident.
+        # a's vote for down, decided under epoch 1: fenced, nothing written, no incident.
         async with db.transaction() as tx:
-            incident_id, written = await vote(a, tx, "panel", "down", now, None, now, now)
+            incident_id, written = await vote(a, tx, "panel", "down", now, None, now, now, epoch=1)
         assert (incident_id, written) == (None, False)
         assert await rows(db, VantageView) == [] and await rows(db, Incident) == []
         # Its next vote (another target, a partition's worth of them): counted, not said
         # again within the minute (a node cut off logged one line per target).
         async with db.transaction() as tx:
-            assert await vote(a, tx, "panel", "down", now, None, now, now) == (None, False)
+            assert await vote(a, tx, "panel", "down", now, None, now, now, epoch=1) == (None, False)
         said = [r for r in caplog.records if r.getMessage().startswith("write fenced")]
         assert len(said) == 1 and said[0].target == "panel"  # type: ignore[attr-defined]
         # a's probe history: fenced inside the flush's transaction, dropped unwritten.
@@ -168,10 +175,10 @@ async def test_stale_holder_vote_and_flush_are_refused_by_the_database(
         assert await rows(db, ProbeRun) == [] and await rows(db, ProbeFailure) == []
         # b, the holder, votes: with one vantage (quorum 1) the incident opens, once.
         async with db.transaction() as tx:
-            incident_id, written = await vote(b, tx, "panel", "down", now, None, now, now)
+            incident_id, written = await vote(b, tx, "panel", "down", now, None, now, now, epoch=2)
         assert written and incident_id is not None
         async with db.transaction() as tx:  # a retry after a lost answer: the same incident
-            again, _ = await vote(b, tx, "panel", "down", now, None, now, now)
+            again, _ = await vote(b, tx, "panel", "down", now, None, now, now, epoch=2)
         assert again is None and len(await rows(db, Incident)) == 1
         leases = {lease.name: (lease.node, lease.epoch) for lease in await rows(db, ClusterLease)}
         assert leases["probe/default/panel"] == ("node-b", 2)
@@ -231,3 +238,50 @@ async def test_a_leader_that_loses_its_lease_mid_job_writes_nothing_more(pg_url:
         assert len(await rows(db, UnknownInterval)) == 2
     finally:
         await db.dispose()
+
+
+async def test_a_change_decided_under_an_old_epoch_is_refused_after_the_node_holds_it_again(
+        pg_url: str) -> None:
+    """A node cut off from the database decides an incident opened (its probes fail across
+    the cut) while it still holds the target at epoch 1; the write waits in its journal.
+    Meanwhile its lease runs out, another node takes the target (epoch 2) and hands it back,
+    and the node takes it again (epoch 3) before its journal reaches the database. The change
+    is fenced at the epoch it was decided under, not at the one held when it is written: it
+    was seen from a lease that is gone (what the partition test once found: one incident
+    after the cut-off node came back)."""
+    direct = Database.open(pg_url)
+    await direct.upgrade()
+    url = make_url(pg_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    through = Database.open(url.set(host="127.0.0.1", port=proxy.port)
+                            .render_as_string(hide_password=False))
+    registry = CollectorRegistry()
+    try:
+        a = Cluster(_settings("node-a", 0.6), direct, registry)
+        b = Cluster(_settings("node-b", 0.6), direct, CollectorRegistry())
+        for node in (a, b):
+            node.set_targets({"panel": 0.3})
+        assert (await a.start()).gained == {"panel": 1}
+
+        async def unused(what: str, step: Callable[[], Awaitable[None]]) -> None:
+            await step()
+
+        book = IncidentBook(through, DaemonMetrics(CollectorRegistry()), SystemClock(),
+                            lambda target_id: None, ownership=InCluster(a, unused))
+        await proxy.stop()  # the node's writes cannot reach the database now
+        now = dt.datetime.now(dt.UTC)
+        book.add("panel", Opened(now - dt.timedelta(seconds=2), None, now))  # under epoch 1
+        await asyncio.sleep(0.8)  # its lease ran out
+        assert (await b.start()).gained == {"panel": 2}
+        await b.stop()  # handed back
+        assert (await a.cycle()).gained == {"panel": 3}  # held again, at a new epoch
+        assert book.journal.failures > 0 and book.journal.pending  # still waiting
+        await proxy.start()
+        assert await book.journal.settle(within=15)
+        assert await rows(direct, VantageView) == [] and await rows(direct, Incident) == []
+        assert _fenced(registry)["vote"] == 1
+    finally:
+        await proxy.stop()
+        await through.dispose()
+        await direct.dispose()

@@ -27,7 +27,8 @@ async def _vote(db: Database, node: Cluster, state: str, since: float,
                 bound: float | None) -> int | None:
     async with db.transaction() as tx:
         incident_id, written = await vote(node, tx, "panel", state, s(since),
-                                          None if bound is None else s(bound), s(since), s(since))
+                                          None if bound is None else s(bound), s(since), s(since),
+                                          epoch=node.holds("panel"))
     assert written
     return incident_id
 
