@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
@@ -22,6 +22,7 @@ from monitor.config.gatus import convert
 from monitor.config.imported import Converted, Unmapped
 from monitor.config.loader import read_yaml
 from monitor.errors import ConfigError, ConfigIssue
+from monitor.logs import Progress
 from monitor.sla.coverage import unprobed
 from monitor.sla.intervals import Interval
 from monitor.store import audit, incidents, unknown
@@ -33,6 +34,7 @@ __all__ = ["HistoryImported", "Imported", "import_gatus", "import_uptime_kuma",
            "import_uptime_kuma_history"]
 
 MAX_SOURCE_BYTES = 32 * 1024 * 1024
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -145,55 +147,53 @@ class HistoryImported:
 
 
 async def import_uptime_kuma_history(db: Database, settings: Settings, path: str, *,
-                                     actor: str, now: dt.datetime) -> HistoryImported:
+                                     actor: str, now: dt.datetime,
+                                     progress: Progress | None = None) -> HistoryImported:
     """Kuma's heartbeats as incidents (source ``imported``, R-M1: from the first DOWN to
     the first UP after it) of the services the imported configuration has, and its single
     maintenance windows as maintenance windows (as ``maintenance add`` records them).
     Nothing is recorded before a monitor's first heartbeat. Kuma's watch counts as watched
     time (:func:`_kuma_watch`). Run again, it adds nothing: an imported incident is known
     by its service and start, a window by its services, start, end and reason, the watch
-    by its span."""
-    try:
-        with closing(kuma.connect(path)) as connection:
-            data = kuma.read_kuma(connection)
-            converted = kuma.convert(data)
-            beats = {monitor: kuma.read_heartbeats(connection, monitor)
-                     for monitor in converted.origins}
-    except sqlite3.Error as exc:
-        raise _not_kuma(path, exc) from None
-    done = HistoryImported(path)
-    known_services = settings.topology.service_ids()
-    names = data.names()
-    services: dict[int, str] = {}
-    for monitor, service in converted.origins.items():
-        if service in known_services:
-            services[monitor] = service
-        else:
-            done.unmapped.append(Unmapped(f"monitor {names[monitor]!r}", service,
-                                          "not a service of the configuration (-c): import "
-                                          "the configuration first and keep its ids"))
-    for monitor, service in services.items():
-        streaks, open_since = kuma.down_streaks(beats[monitor])
-        if open_since is not None:
-            done.notes.append(f"monitor {names[monitor]!r}: down since "
-                              f"{iso_utc(open_since)} at its last heartbeat: not recorded "
-                              "(the daemon's probes will see it)")
-        async with db.transaction() as tx:
-            already = await incidents.imported_starts(tx, service)
-            for streak in streaks:
-                if streak.start in already:
-                    done.incidents_already += 1
-                    continue
-                incident_id = await incidents.add_imported(
-                    tx, service_id=service, start=streak.start, start_bound=streak.start_bound,
-                    end=streak.end, end_bound=streak.end_bound,
-                    note=f"imported from Uptime Kuma (monitor {names[monitor]!r})",
-                    created_at=now)
-                await audit.record(tx, at=now, actor=actor, action="incident.import",
-                                   object_type="incident", object_id=incident_id,
-                                   detail={"service": service, "source": "uptime-kuma"})
-                done.incidents += 1
-    await _kuma_watch(db, settings, done, services, beats, data)
+    by its span.
+
+    One monitor's heartbeats at a time (a Kuma database of months holds millions): read,
+    turned into its incidents and its stretches without a heartbeat, then let go; memory
+    grows with the largest monitor's history, not the database's. ``progress`` is told
+    the monitors done."""
+    told = progress or _no_progress
+    with closing(_kuma_read(path, kuma.connect, path)) as connection:
+        data = _kuma_read(path, kuma.read_kuma, connection)
+        converted = kuma.convert(data)
+        done = HistoryImported(path)
+        known_services = settings.topology.service_ids()
+        names = data.names()
+        services: dict[int, str] = {}
+        for monitor, service in converted.origins.items():
+            if service in known_services:
+                services[monitor] = service
+            else:
+                done.unmapped.append(Unmapped(f"monitor {names[monitor]!r}", service,
+                                              "not a service of the configuration (-c): "
+                                              "import the configuration first and keep its "
+                                              "ids"))
+        found = _kuma_read(path, kuma.heartbeat_span, connection, list(services))
+        span = None if found is None else Interval(*found)
+        tolerance = settings.config.monitor.unknown_after
+        intervals = data.intervals()
+        gaps: dict[str, list[Interval]] = {}
+        for number, (monitor, service) in enumerate(services.items()):
+            told(number, len(services), HISTORY_STEP)
+            beats = _kuma_read(path, kuma.read_heartbeats, connection, monitor)
+            await _kuma_incidents(db, done, service, names[monitor], beats, actor=actor,
+                                  now=now)
+            if span is not None:
+                gaps[service] = _kuma_gaps([at for at, _ in beats], span,
+                                           intervals.get(monitor, float(kuma.KUMA_INTERVAL)),
+                                           tolerance)
+        told(len(services), len(services), HISTORY_STEP)
+    if span is not None:
+        await _kuma_watch(db, done, span, gaps)
     for window in kuma.windows(data, converted=None):
         covered = sorted({services[m] for m in window.monitors if m in services})
         where = f"maintenance {window.title!r}"
@@ -217,38 +217,69 @@ async def import_uptime_kuma_history(db: Database, settings: Settings, path: str
 KUMA_WATCH = "uptime-kuma"
 
 
-async def _kuma_watch(db: Database, settings: Settings, done: HistoryImported,
-                      services: dict[int, str], beats: dict[int, list[tuple[dt.datetime, int]]],
-                      data: kuma.KumaData) -> None:
+#: The step ``import uptime-kuma --history`` tells its progress in (monitors done).
+HISTORY_STEP = "recording each monitor's heartbeats"
+
+
+def _no_progress(done: int, total: int, step: str = "") -> None:
+    """No one is told (a caller without a progress bar)."""
+
+
+def _kuma_read(path: str, read: Callable[..., _T], *arguments: Any) -> _T:
+    """A read of the Kuma database; an error of it is the file's (not Kuma's, or broken)."""
+    try:
+        return read(*arguments)
+    except sqlite3.Error as exc:
+        raise _not_kuma(path, exc) from None
+
+
+async def _kuma_incidents(db: Database, done: HistoryImported, service: str, name: str,
+                          beats: list[tuple[dt.datetime, int]], *, actor: str,
+                          now: dt.datetime) -> None:
+    """One monitor's down streaks as its service's incidents (those not there yet)."""
+    streaks, open_since = kuma.down_streaks(beats)
+    if open_since is not None:
+        done.notes.append(f"monitor {name!r}: down since {iso_utc(open_since)} at its last "
+                          "heartbeat: not recorded (the daemon's probes will see it)")
+    async with db.transaction() as tx:
+        already = await incidents.imported_starts(tx, service)
+        for streak in streaks:
+            if streak.start in already:
+                done.incidents_already += 1
+                continue
+            incident_id = await incidents.add_imported(
+                tx, service_id=service, start=streak.start, start_bound=streak.start_bound,
+                end=streak.end, end_bound=streak.end_bound,
+                note=f"imported from Uptime Kuma (monitor {name!r})", created_at=now)
+            await audit.record(tx, at=now, actor=actor, action="incident.import",
+                               object_type="incident", object_id=incident_id,
+                               detail={"service": service, "source": "uptime-kuma"})
+            done.incidents += 1
+
+
+def _kuma_gaps(times: list[dt.datetime], span: Interval, interval: float,
+               tolerance: float) -> list[Interval]:
+    """A service's stretches without a heartbeat inside Kuma's watch, by the rule the
+    daemon's probes follow (:func:`monitor.sla.coverage.unprobed`: longer than
+    ``monitor.unknown_after`` after one interval). A monitor without heartbeats (a server
+    the import made for a host without a Kuma monitor of its own) has the whole span."""
+    if not times:
+        return [span]
+    found = [Interval(span.start, times[0])] if times[0] > span.start else []
+    found += [gap for last, probed in pairwise(times)
+              if (gap := unprobed(last, probed, interval, tolerance)) is not None]
+    tail = unprobed(times[-1], span.end, interval, tolerance)
+    return found + ([tail] if tail is not None else [])
+
+
+async def _kuma_watch(db: Database, done: HistoryImported, span: Interval,
+                      gaps: dict[str, list[Interval]]) -> None:
     """Kuma's watch as coverage (R-M3): the span from the first to the last heartbeat of
     the imported monitors is recorded as one run of the monitor (a session, stopped
     cleanly at the last heartbeat: from then on, until the daemon runs, nobody watched);
-    inside it, each service's stretches without a heartbeat are its own unknown time,
-    by the rule the daemon's probes follow (:func:`monitor.sla.coverage.unprobed`: longer
-    than ``monitor.unknown_after`` after one interval). A server the import made for a
-    host without a Kuma monitor of its own has no heartbeats: it counts as watched with
-    the span. Known by its span: run again, nothing is added."""
-    every = [at for monitor in services for at, _ in beats[monitor]]
-    if not every:
-        return
-    span = Interval(min(every), max(every))
+    inside it, each service's stretches without a heartbeat (:func:`_kuma_gaps`) are its own
+    unknown time. Known by its span: run again, nothing is added."""
     done.watched_from, done.watched_until = span.start, span.end
-    tolerance = settings.config.monitor.unknown_after
-    intervals = data.intervals()
-    gaps: dict[str, list[Interval]] = {}
-    for monitor, service in services.items():
-        times = [at for at, _ in beats[monitor]]
-        interval = intervals.get(monitor, float(kuma.KUMA_INTERVAL))
-        found: list[Interval] = []
-        if not times:
-            found.append(span)
-        else:
-            found += [Interval(span.start, times[0])] if times[0] > span.start else []
-            found += [gap for last, probed in pairwise(times)
-                      if (gap := unprobed(last, probed, interval, tolerance)) is not None]
-            tail = unprobed(times[-1], span.end, interval, tolerance)
-            found += [tail] if tail is not None else []
-        gaps[service] = found
     async with db.transaction() as tx:
         if await unknown.session_at(tx, hostname=KUMA_WATCH, started_at=span.start):
             done.coverage_already = True

@@ -26,6 +26,7 @@ from monitor.cli.common import (
     print_json,
     write_output,
 )
+from monitor.cli.progress import progress
 from monitor.config.imported import Unmapped
 from monitor.errors import ConfigError, UsageError
 from monitor.present import format_duration
@@ -79,8 +80,12 @@ def _uptime_kuma(args: argparse.Namespace) -> int:
 
 @command
 async def _kuma_history(run: Run) -> int:
-    done: HistoryImported = await run.act(
-        import_uptime_kuma_history, run.settings, run.args.file, actor=actor(), now=run.now)
+    # Minutes for a Kuma database of months: the monitors done on standard error (a bar
+    # on a terminal, log lines elsewhere), before the result on standard output.
+    with progress("import uptime-kuma --history") as told:
+        done: HistoryImported = await run.act(
+            import_uptime_kuma_history, run.settings, run.args.file, actor=actor(),
+            now=run.now, progress=told)
     if run.args.format == "json":
         print_json(done)
         return 0

@@ -154,6 +154,19 @@ def read_heartbeats(connection: sqlite3.Connection, monitor_id: int
         (monitor_id,))]
 
 
+def heartbeat_span(connection: sqlite3.Connection, monitor_ids: list[int]
+                   ) -> tuple[dt.datetime, dt.datetime] | None:
+    """From the first to the last heartbeat of these monitors (None: they have none), one
+    monitor at a time (Kuma indexes heartbeats by monitor and time). Kuma's times are text
+    of one fixed shape, so their order is the text's."""
+    spans = [row for monitor in monitor_ids for row in connection.execute(
+        "SELECT MIN(time), MAX(time) FROM heartbeat WHERE monitor_id = ?", (monitor,))
+        if row[0] is not None]
+    if not spans:
+        return None
+    return kuma_time(min(row[0] for row in spans)), kuma_time(max(row[1] for row in spans))
+
+
 def kuma_time(text: str) -> dt.datetime:
     """Kuma writes ``YYYY-MM-DD HH:MM:SS[.fff]`` in UTC."""
     return dt.datetime.fromisoformat(str(text).replace(" ", "T")).replace(tzinfo=dt.UTC)

@@ -180,7 +180,7 @@ def beats(db: sqlite3.Connection, monitor_id: int, *rows: tuple[str, int]) -> No
 @pytest.mark.slow
 def test_kuma_history_gives_the_report_worked_out_by_hand(
         tmp_path: Path, db_url: str, schema_at_head: None,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     kuma_db = kuma_database(tmp_path / "kuma.db")
     db = sqlite3.connect(kuma_db)
     beats(db, 2,  # ACME shop (Kuma's statuses: 0 down, 1 up, 2 pending, 3 maintenance)
@@ -198,11 +198,18 @@ def test_kuma_history_gives_the_report_worked_out_by_hand(
     assert main(["-c", str(config), "db", "upgrade"]) == 0
     capsys.readouterr()
     history = ["-c", str(config), "import", "uptime-kuma", str(kuma_db), "--history"]
+    monkeypatch.setattr("monitor.cli.progress.QUIET_FOR", 0.0)  # shown from the start
     assert main(history) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"{kuma_db}: 2 incidents recorded (0 already there), "
                           "1 maintenance windows (0 already there)")
     assert "monitor 'ACME API': down since 2026-11-29T12:00:00Z" in err
+    # The monitors done, one at a time, on standard error (log lines: not a terminal): the
+    # three monitors mapped to the configuration's services (shop, API, blog).
+    told = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert [(t["event"], t["step"], t["done"], t["total"]) for t in told] == [
+        ("import uptime-kuma --history progress", "recording each monitor's heartbeats", 0, 3),
+        ("import uptime-kuma --history progress", "recording each monitor's heartbeats", 3, 3)]
     # Run again: nothing more (the incidents are known by service and start).
     assert main([*history, "--format", "json"]) == 0
     again = json.loads(capsys.readouterr().out)
