@@ -28,9 +28,7 @@ from monitor.actions.inputs import (
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.logs import Progress
-from monitor.sla import (
-    MonthReport,
-)
+from monitor.sla import MonthPeriod, MonthReport
 from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
 from monitor.store import audit, claims, evidence, reports
 from monitor.store import cluster as cluster_store
@@ -302,6 +300,12 @@ async def _close_month(db: Database, settings: Settings, month: str,
         # compute. The write transaction below says the same if a close raced this one.
         return Closing(period.label, standing[0], False, digest, [])
     computed, report = await asyncio.to_thread(_computed, inputs, now, progress)
+    frozen_evidence = inputs.evidence().to_json()
+    credits = _credits(computed)
+    # The month's records and its typed report are let go before the revision is written:
+    # encoding and inserting a report of 10,000 customers is the close's peak of memory
+    # (the records and the typed report were about 300 MB of it).
+    del inputs, computed
     progress(0, 0, FREEZING)
     async with db.transaction() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
@@ -310,12 +314,13 @@ async def _close_month(db: Database, settings: Settings, month: str,
         revision = 1 if latest is None else latest.revision + 1
         changes = [] if latest is None else _differences(
             MonthReport.from_json(latest.report), MonthReport.from_json(report))
+        del latest
         await reports.add_revision(
             tx,
             RevisionRecord(period.calendar, period.label, revision, now, digest, report,
-                           inputs.evidence().to_json()),
+                           frozen_evidence),
         )
-        reviews = await _note_reviews(tx, computed, revision, now)
+        reviews = await _note_reviews(tx, period, credits, revision, now)
         if key is not None:  # the frozen revision and what it changed, signed with it
             await sign_head_in(tx, key, now, "revision",
                                await evidence.revision_id(tx, period.calendar, period.label,
@@ -331,21 +336,28 @@ def _computed(inputs: MonthInputs, now: dt.datetime, progress: Progress
     return computed, computed.to_json()
 
 
+def _credits(report: MonthReport) -> dict[str, tuple[Decimal, Decimal]]:
+    """Customer id -> (credit days in all, refund amount) of a computed report: what
+    :func:`_note_reviews` compares with each approved claim's basis."""
+    return {customer.customer: (customer.credit_days_total, customer.refund_amount)
+            for customer in report.customers}
+
+
 async def _note_reviews(
-    tx: Tx, report: MonthReport, revision: int, now: dt.datetime
+    tx: Tx, period: MonthPeriod, credits: dict[str, tuple[Decimal, Decimal]], revision: int,
+    now: dt.datetime,
 ) -> list[ReviewNoted]:
-    """R-C3: approved claims of the month whose credit the new revision changed (marked
-    and audited in one statement each, not one per claim)."""
+    """R-C3: approved claims of the month whose credit the new revision changed
+    (``credits``: :func:`_credits` of its report; marked and audited in one statement each,
+    not one per claim)."""
     noted = []
-    by_id = {customer.customer: customer for customer in report.customers}
-    for claim in await claims.listed(tx, month=report.period.label):
-        if claim.decision not in ("approved", "partly") or claim.calendar != report.period.calendar:
+    for claim in await claims.listed(tx, month=period.label):
+        if claim.decision not in ("approved", "partly") or claim.calendar != period.calendar:
             continue
-        customer = by_id.get(claim.customer_id)
-        if customer is None:
+        after = credits.get(claim.customer_id)
+        if after is None:
             continue
         before = (claim.basis_days or Decimal(0), claim.basis_amount or Decimal(0))
-        after = (customer.credit_days_total, customer.refund_amount)
         if before == after:
             continue
         noted.append(ReviewNoted(claim.id, claim.customer_id, before[0], after[0], before[1],

@@ -27,7 +27,8 @@ CUSTOMER: dict[str, Any] = {
     {"month": "2026-03", "customers": []},
     {"month": "2026-03", "customers": None},
     {"month": "2026-03"},
-], ids=["customers and vantage problems", "no customers", "customers null", "no key"])
+    {},
+], ids=["customers and vantage problems", "no customers", "customers null", "no key", "empty"])
 def test_a_report_encoded_once_is_its_canonical_text_and_its_customers(
         report: dict[str, Any]) -> None:
     text, digests = evidence.encoded_report(report)
