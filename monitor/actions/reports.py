@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -299,28 +300,26 @@ async def _close_month(db: Database, settings: Settings, month: str,
         # Unchanged inputs (the daemon and `statement send` close every time): nothing to
         # compute. The write transaction below says the same if a close raced this one.
         return Closing(period.label, standing[0], False, digest, [])
-    computed, report = await asyncio.to_thread(_computed, inputs, now, progress)
-    frozen_evidence = inputs.evidence().to_json()
-    credits = _credits(computed)
-    # The month's records and its typed report are let go before the revision is written:
-    # encoding and inserting a report of 10,000 customers is the close's peak of memory
-    # (the records and the typed report were about 300 MB of it).
-    del inputs, computed
+    computed = await asyncio.to_thread(_computed, inputs, now, progress)
+    # The month's records are let go before the revision is written: encoding and
+    # inserting a report of 10,000 customers is the close's peak of memory.
+    del inputs
     progress(0, 0, FREEZING)
     async with db.transaction() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         if latest is not None and latest.inputs_hash == digest:
             return Closing(period.label, latest.revision, False, digest, [])
         revision = 1 if latest is None else latest.revision + 1
-        changes = [] if latest is None else _differences(
-            MonthReport.from_json(latest.report), MonthReport.from_json(report))
+        changes = [] if latest is None else await asyncio.to_thread(
+            _changes, latest.report, computed.text)
         del latest
         await reports.add_revision(
             tx,
-            RevisionRecord(period.calendar, period.label, revision, now, digest, report,
-                           frozen_evidence),
+            RevisionRecord(period.calendar, period.label, revision, now, digest,
+                           computed.head, computed.evidence),
+            (computed.text, computed.digests),
         )
-        reviews = await _note_reviews(tx, period, credits, revision, now)
+        reviews = await _note_reviews(tx, period, computed.credits, revision, now)
         if key is not None:  # the frozen revision and what it changed, signed with it
             await sign_head_in(tx, key, now, "revision",
                                await evidence.revision_id(tx, period.calendar, period.label,
@@ -328,12 +327,35 @@ async def _close_month(db: Database, settings: Settings, month: str,
     return Closing(period.label, revision, True, digest, changes, reviews)
 
 
-def _computed(inputs: MonthInputs, now: dt.datetime, progress: Progress
-              ) -> tuple[MonthReport, dict[str, JSON]]:
-    """The month's report and its SPEC section 7 JSON (one trip off the event loop)."""
+class _Computed(NamedTuple):
+    """What a close freezes of the month it computed (:func:`_computed`)."""
+
+    head: dict[str, JSON]  # the report's JSON, its customers an empty list standing for them
+    text: str  # the whole report's canonical JSON (monitor.store.evidence.encoded_report)
+    digests: list[str]  # each customer's part's digest, as record_statements chains them
+    evidence: dict[str, JSON]  # RevisionEvidence.to_json
+    credits: dict[str, tuple[Decimal, Decimal]]  # _credits of the report
+
+
+def _computed(inputs: MonthInputs, now: dt.datetime, progress: Progress) -> _Computed:
+    """The month's report, its SPEC section 7 JSON encoded in the canonical form a revision
+    stores (one trip off the event loop: encoding tens of megabytes takes seconds). Each
+    customer's part is encoded as it is written and then let go, and so is the typed
+    report once read: at 10,000 customers the document as JSON values was ~150 MB."""
     computed = inputs.compute(now, lambda done, total: progress(done, total, COMPUTING))
     progress(0, 0, ENCODING)
-    return computed, computed.to_json()
+    head = computed.to_json(customers=[])
+    text, digests = evidence.encoded_report(
+        head, (computed.customer_json(customer) for customer in computed.customers))
+    return _Computed(head, text, digests, inputs.evidence().to_json(), _credits(computed))
+
+
+def _changes(before: dict[str, JSON], after: str) -> list[str]:
+    """What differs from the previous revision (``before`` as stored, ``after`` the new
+    revision's text), as the revisions froze them (:meth:`MonthReport.from_json`)."""
+    with collector.paused():
+        return _differences(MonthReport.from_json(before),
+                            MonthReport.from_json(json.loads(after)))
 
 
 def _credits(report: MonthReport) -> dict[str, tuple[Decimal, Decimal]]:

@@ -92,7 +92,8 @@ class _Encoded(TypeDecorator[str]):
         return None
 
 
-async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
+async def add_revision(tx: Tx, revision: RevisionRecord,
+                       encoded: tuple[str, list[str]] | None = None) -> None:
     """Revision numbers are unique per month (a constraint): two closes racing make one.
 
     The report (tens of megabytes at 10,000 customers) is encoded once, in the evidence
@@ -101,8 +102,13 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
     revision is chained from the values written, not read back. Readers parse it (the
     order of keys is no part of the document). Each customer's part is encoded once, for
     the report's text and its statement's digest alike
-    (:func:`monitor.store.evidence.encoded_report`)."""
-    report_text, digests = evidence.encoded_report(revision.report)
+    (:func:`monitor.store.evidence.encoded_report`).
+
+    ``encoded``: that text and those digests already made (a month's close encodes each
+    customer's part as it is written); ``revision.report`` then stands for the document
+    (its ``customers`` for theirs) and only says whether it lists customers."""
+    report_text, digests = (evidence.encoded_report(revision.report) if encoded is None
+                            else encoded)
     texts = {"report": report_text}
     if revision.evidence is not None:
         texts["evidence"] = evidence.encoded_document(revision.evidence)
