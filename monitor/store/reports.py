@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, insert, select, type_coerce
+from sqlalchemy import JSON, bindparam, insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -116,9 +116,16 @@ async def add_revision(tx: Tx, revision: RevisionRecord,
            "revision": revision.revision, "closed_at": revision.closed_at,
            "inputs_hash": revision.inputs_hash, "report": revision.report,
            "evidence": revision.evidence}
-    result = await tx.execute(insert(ReportRevision).values({
-        **row, **{name: type_coerce(text, _Encoded()) for name, text in texts.items()}}))
+    # The texts are bound when the statement runs, not put in it: SQLAlchemy keeps the
+    # first statement of each shape in its compiled cache, values and all (the report of
+    # the process's first close, tens of megabytes, for as long as the process).
+    connection = await tx.connection()
+    result = await connection.execute(
+        insert(ReportRevision).values({
+            **row, **{name: bindparam(f"{name}_text", type_=_Encoded()) for name in texts}}),
+        {f"{name}_text": text for name, text in texts.items()})
     revision_id = inserted_id(result)
+    del result
     await evidence.append_inserted(tx, "report.revision", "report_revisions",
                                    [revision_id], [row], encoded=[texts])
     await evidence.record_statements(tx, revision_id, revision.report, digested=digests)
