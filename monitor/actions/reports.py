@@ -33,7 +33,7 @@ from monitor.sla import MonthPeriod, MonthReport
 from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
 from monitor.store import audit, claims, evidence, reports
 from monitor.store import cluster as cluster_store
-from monitor.store.reports import RevisionRecord
+from monitor.store.reports import EncodedReport, RevisionRecord
 
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
@@ -311,13 +311,13 @@ async def _close_month(db: Database, settings: Settings, month: str,
             return Closing(period.label, latest.revision, False, digest, [])
         revision = 1 if latest is None else latest.revision + 1
         changes = [] if latest is None else await asyncio.to_thread(
-            _changes, latest.report, computed.text)
+            _changes, latest.report, computed.encoded.text)
         del latest
         await reports.add_revision(
             tx,
             RevisionRecord(period.calendar, period.label, revision, now, digest,
                            computed.head, computed.evidence),
-            (computed.text, computed.digests),
+            computed.encoded,  # the report's text is handed over (it is let go meanwhile)
         )
         reviews = await _note_reviews(tx, period, computed.credits, revision, now)
         if key is not None:  # the frozen revision and what it changed, signed with it
@@ -331,8 +331,9 @@ class _Computed(NamedTuple):
     """What a close freezes of the month it computed (:func:`_computed`)."""
 
     head: dict[str, JSON]  # the report's JSON, its customers an empty list standing for them
-    text: str  # the whole report's canonical JSON (monitor.store.evidence.encoded_report)
-    digests: list[str]  # each customer's part's digest, as record_statements chains them
+    # The whole report's canonical JSON and each customer's part's digest, as
+    # record_statements chains them (monitor.store.evidence.encoded_report).
+    encoded: EncodedReport
     evidence: dict[str, JSON]  # RevisionEvidence.to_json
     credits: dict[str, tuple[Decimal, Decimal]]  # _credits of the report
 
@@ -347,7 +348,8 @@ def _computed(inputs: MonthInputs, now: dt.datetime, progress: Progress) -> _Com
     head = computed.to_json(customers=[])
     text, digests = evidence.encoded_report(
         head, (computed.customer_json(customer) for customer in computed.customers))
-    return _Computed(head, text, digests, inputs.evidence().to_json(), _credits(computed))
+    return _Computed(head, EncodedReport(text, digests), inputs.evidence().to_json(),
+                     _credits(computed))
 
 
 def _changes(before: dict[str, JSON], after: str) -> list[str]:

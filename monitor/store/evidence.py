@@ -416,14 +416,16 @@ def _as_stored(column: Any, row: Mapping[str, Any]) -> Any:
 async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
                           rows: Sequence[Mapping[str, Any]], *,
                           at: dt.datetime | None = None,
-                          encoded: Sequence[Mapping[str, str]] | None = None) -> None:
+                          encoded: Iterable[Mapping[str, str]] | None = None) -> None:
     """Chain rows just inserted with ``ids`` (``INSERT ... RETURNING``, in the order of
     ``rows``) from the values inserted, without reading them back: the same canonical form
     as :func:`append` gives the row read back (the check compares them). Only for tables
     whose rows hold their whole fact (no extras) and no server-side defaults. ``encoded``
     gives, per row, the canonical text of its JSON document columns (a frozen report, as
     :func:`encoded_document` wrote it for the row itself): used as it is
-    (:func:`_envelope_of_row`)."""
+    (:func:`_envelope_of_row`). Each row's texts are let go once its entry is made, before
+    the entries are written: given as an iterator the caller no longer holds, a frozen
+    report's text (tens of megabytes) is not in memory beside its entry's."""
     if not ids:
         return
     if table not in CHAINED or table in _WITH_EXTRAS:
@@ -432,14 +434,18 @@ async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
         raise StoreError(f"evidence: {len(ids)} ids for {len(rows)} {table} rows")
     columns = [c for c in _table(table).columns if c.name != "id"]
     texts = encoded if encoded is not None else [{}] * len(rows)
+    ordered = sorted(zip(ids, rows, texts, strict=True), key=lambda triple: triple[0],
+                     reverse=True)
+    del texts
     items = []
-    for fact_id, row, given in sorted(zip(ids, rows, texts, strict=True),
-                                      key=lambda triple: triple[0]):
+    while ordered:
+        fact_id, row, given = ordered.pop()
         values = {"id": int(fact_id), **{c.name: _as_stored(c, row) for c in columns}}
         if given:
             body = _envelope_of_row(kind, table, str(fact_id), values, given)
         else:
             body = _envelope(kind, table, str(fact_id), _fact(table, values))
+        del given
         items.append((kind, table, str(fact_id), body))
     await _write(await tx.connection(), at or dt.datetime.now(dt.UTC), items,
                  (table, sorted(int(i) for i in ids)))

@@ -25,7 +25,7 @@ async def test_the_report_text_is_not_kept_once_its_revision_is_written(db: Data
         await reports.add_revision(
             tx, reports.RevisionRecord("gregorian", "2026-03", 1, NOW, "f" * 64,
                                        {**report, "customers": []}),
-            (text, digests))
+            reports.EncodedReport(text, digests))
     gc.collect()
     assert sys.getrefcount(text) == held
     async with db.reading() as tx:
