@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,13 +29,11 @@ from monitor.actions.inputs import (
 from monitor.config import Settings
 from monitor.errors import InputError
 from monitor.logs import Progress
-from monitor.sla import (
-    MonthReport,
-)
+from monitor.sla import MonthPeriod, MonthReport
 from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
 from monitor.store import audit, claims, evidence, reports
 from monitor.store import cluster as cluster_store
-from monitor.store.reports import RevisionRecord
+from monitor.store.reports import EncodedReport, RevisionRecord
 
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
@@ -301,21 +300,26 @@ async def _close_month(db: Database, settings: Settings, month: str,
         # Unchanged inputs (the daemon and `statement send` close every time): nothing to
         # compute. The write transaction below says the same if a close raced this one.
         return Closing(period.label, standing[0], False, digest, [])
-    computed, report = await asyncio.to_thread(_computed, inputs, now, progress)
+    computed = await asyncio.to_thread(_computed, inputs, now, progress)
+    # The month's records are let go before the revision is written: encoding and
+    # inserting a report of 10,000 customers is the close's peak of memory.
+    del inputs
     progress(0, 0, FREEZING)
     async with db.transaction() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         if latest is not None and latest.inputs_hash == digest:
             return Closing(period.label, latest.revision, False, digest, [])
         revision = 1 if latest is None else latest.revision + 1
-        changes = [] if latest is None else _differences(
-            MonthReport.from_json(latest.report), MonthReport.from_json(report))
+        changes = [] if latest is None else await asyncio.to_thread(
+            _changes, latest.report, computed.encoded.text)
+        del latest
         await reports.add_revision(
             tx,
-            RevisionRecord(period.calendar, period.label, revision, now, digest, report,
-                           inputs.evidence().to_json()),
+            RevisionRecord(period.calendar, period.label, revision, now, digest,
+                           computed.head, computed.evidence),
+            computed.encoded,  # the report's text is handed over (it is let go meanwhile)
         )
-        reviews = await _note_reviews(tx, computed, revision, now)
+        reviews = await _note_reviews(tx, period, computed.credits, revision, now)
         if key is not None:  # the frozen revision and what it changed, signed with it
             await sign_head_in(tx, key, now, "revision",
                                await evidence.revision_id(tx, period.calendar, period.label,
@@ -323,29 +327,61 @@ async def _close_month(db: Database, settings: Settings, month: str,
     return Closing(period.label, revision, True, digest, changes, reviews)
 
 
-def _computed(inputs: MonthInputs, now: dt.datetime, progress: Progress
-              ) -> tuple[MonthReport, dict[str, JSON]]:
-    """The month's report and its SPEC section 7 JSON (one trip off the event loop)."""
+class _Computed(NamedTuple):
+    """What a close freezes of the month it computed (:func:`_computed`)."""
+
+    head: dict[str, JSON]  # the report's JSON, its customers an empty list standing for them
+    # The whole report's canonical JSON and each customer's part's digest, as
+    # record_statements chains them (monitor.store.evidence.encoded_report).
+    encoded: EncodedReport
+    evidence: dict[str, JSON]  # RevisionEvidence.to_json
+    credits: dict[str, tuple[Decimal, Decimal]]  # _credits of the report
+
+
+def _computed(inputs: MonthInputs, now: dt.datetime, progress: Progress) -> _Computed:
+    """The month's report, its SPEC section 7 JSON encoded in the canonical form a revision
+    stores (one trip off the event loop: encoding tens of megabytes takes seconds). Each
+    customer's part is encoded as it is written and then let go, and so is the typed
+    report once read: at 10,000 customers the document as JSON values was ~150 MB."""
     computed = inputs.compute(now, lambda done, total: progress(done, total, COMPUTING))
     progress(0, 0, ENCODING)
-    return computed, computed.to_json()
+    head = computed.to_json(customers=[])
+    text, digests = evidence.encoded_report(
+        head, (computed.customer_json(customer) for customer in computed.customers))
+    return _Computed(head, EncodedReport(text, digests), inputs.evidence().to_json(),
+                     _credits(computed))
+
+
+def _changes(before: dict[str, JSON], after: str) -> list[str]:
+    """What differs from the previous revision (``before`` as stored, ``after`` the new
+    revision's text), as the revisions froze them (:meth:`MonthReport.from_json`)."""
+    with collector.paused():
+        return _differences(MonthReport.from_json(before),
+                            MonthReport.from_json(json.loads(after)))
+
+
+def _credits(report: MonthReport) -> dict[str, tuple[Decimal, Decimal]]:
+    """Customer id -> (credit days in all, refund amount) of a computed report: what
+    :func:`_note_reviews` compares with each approved claim's basis."""
+    return {customer.customer: (customer.credit_days_total, customer.refund_amount)
+            for customer in report.customers}
 
 
 async def _note_reviews(
-    tx: Tx, report: MonthReport, revision: int, now: dt.datetime
+    tx: Tx, period: MonthPeriod, credits: dict[str, tuple[Decimal, Decimal]], revision: int,
+    now: dt.datetime,
 ) -> list[ReviewNoted]:
-    """R-C3: approved claims of the month whose credit the new revision changed (marked
-    and audited in one statement each, not one per claim)."""
+    """R-C3: approved claims of the month whose credit the new revision changed
+    (``credits``: :func:`_credits` of its report; marked and audited in one statement each,
+    not one per claim)."""
     noted = []
-    by_id = {customer.customer: customer for customer in report.customers}
-    for claim in await claims.listed(tx, month=report.period.label):
-        if claim.decision not in ("approved", "partly") or claim.calendar != report.period.calendar:
+    for claim in await claims.listed(tx, month=period.label):
+        if claim.decision not in ("approved", "partly") or claim.calendar != period.calendar:
             continue
-        customer = by_id.get(claim.customer_id)
-        if customer is None:
+        after = credits.get(claim.customer_id)
+        if after is None:
             continue
         before = (claim.basis_days or Decimal(0), claim.basis_amount or Decimal(0))
-        after = (customer.credit_days_total, customer.refund_amount)
         if before == after:
             continue
         noted.append(ReviewNoted(claim.id, claim.customer_id, before[0], after[0], before[1],

@@ -80,12 +80,29 @@ def _notification_texts(notifications: Mapping[tuple[int, str], datetime]) -> li
     its strings, where two texts agree up to their first difference: :func:`_sorted_text`
     relies on it too); the keys are unique, so are the texts."""
     texts: list[str] = []
+    instants = _Instants()
     for (incident_id, customer_id), at in notifications.items():
         if type(incident_id) is not int or type(customer_id) is not str:
             return _notification_texts_in_general(notifications)
-        texts.append(f"[{incident_id},{_QUOTE(customer_id)},{_QUOTE(_datetime(at))}]")
+        texts.append(f"[{incident_id},{_QUOTE(customer_id)},{instants.quoted(at)}]")
     texts.sort()
     return texts
+
+
+class _Instants(dict[datetime, str]):
+    """Each instant's JSON string (:func:`_datetime`, quoted), written once per instant met
+    in one digest: a large month's notifications and notices repeat their times (every
+    customer of a shared service told within the same minutes: 403,452 notifications at
+    225,387 times in the benchmark's month). Equal instants have the same text in UTC,
+    whatever their zones; a naive one is refused as :func:`_datetime` refuses it."""
+
+    __slots__ = ()
+
+    def quoted(self, value: datetime) -> str:
+        text = self.get(value)
+        if text is None:
+            text = self[value] = _QUOTE(_datetime(value))
+        return text
 
 
 def _notification_texts_in_general(
@@ -172,7 +189,7 @@ def _canonical(value: object) -> _Canonical:
         # "99.8" and "99.80" are the same number: normalize the exponent.
         return "0" if value.is_zero() else str(value.normalize())
     if isinstance(value, Mapping):
-        return {str(key): _canonical(item) for key, item in value.items()}
+        return _canonical_mapping(value)
     if isinstance(value, (set, frozenset)):
         return _sorted(value)
     if isinstance(value, (list, tuple)):
@@ -181,3 +198,22 @@ def _canonical(value: object) -> _Canonical:
         names = _FIELDS.setdefault(kind, tuple(field.name for field in fields(value)))
         return {name: _canonical(getattr(value, name)) for name in names}
     raise TypeError(f"inputs_digest: cannot canonicalize {type(value).__name__} {value!r}")
+
+
+def _canonical_mapping(value: Mapping[object, object]) -> dict[str, _Canonical]:
+    """:func:`_canonical` of a mapping: its keys as text, its values canonical; a time is
+    written once per instant in it (a maintenance window's notices: every customer of a
+    shared service noticed at the same time, 10,000 of them on the web panel)."""
+    canonical: dict[str, _Canonical] = {}
+    instants: dict[datetime, str] | None = None
+    for key, item in value.items():
+        if type(item) is datetime:
+            if instants is None:
+                instants = {}
+            text = instants.get(item)
+            if text is None:
+                text = instants[item] = _datetime(item)
+            canonical[str(key)] = text
+        else:
+            canonical[str(key)] = _canonical(item)
+    return canonical

@@ -271,20 +271,24 @@ class MonthReport:
                 return report
         raise KeyError(customer_id)
 
-    def to_json(self) -> dict[str, JSON]:
-        """The SPEC section 7 JSON report, as a JSON-ready dict."""
+    def to_json(self, customers: list[JSON] | None = None) -> dict[str, JSON]:
+        """The SPEC section 7 JSON report, as a JSON-ready dict. ``customers``: what stands
+        for the customers' parts instead of them (a month's close encodes each part as it
+        is written, :meth:`customer_json`, and not the whole document at once)."""
         return {
             "month": self.period.label,
             "calendar": self.period.calendar,
             "timezone": self.period.timezone,
             "period_start": iso_utc(self.period.start),
             "period_end": iso_utc(self.period.end),
-            "customers": [self._customer_json(report) for report in self.customers],
+            "customers": ([self.customer_json(report) for report in self.customers]
+                          if customers is None else customers),
             **({"vantage_problems": [line.to_json() for line in self.vantage_problems]}
                if self.confirmed_by is not None else {}),
         }
 
-    def _customer_json(self, report: CustomerReport) -> dict[str, JSON]:
+    def customer_json(self, report: CustomerReport) -> dict[str, JSON]:
+        """One of this report's customers' part of :meth:`to_json`."""
         document = report.to_json()
         confirmed = self.confirmed_by
         if confirmed is not None:

@@ -198,24 +198,40 @@ def encoded_document(document: Any) -> str:
     return _ENCODE(document)
 
 
-def encoded_report(report: Mapping[str, Any]) -> tuple[str, list[str]]:
+def encoded_report(report: Mapping[str, Any],
+                   customers: Iterable[Mapping[str, Any]] | None = None
+                   ) -> tuple[str, list[str]]:
     """A report's canonical text (:func:`encoded_document`) and the digest of each of its
     customers' parts (:func:`content_digest`, what :func:`record_statements` chains), each
     part encoded once: the report's text is its keys in sorted order, each with its value's
-    text, the customers' list joined from their parts. The same text as
-    ``encoded_document(report)``. The parts are let go once joined and digested (at 10,000
-    customers they are as large as the report's text: a second copy of ~94 MB at the
-    close's peak of memory)."""
-    customers = report.get("customers")
-    parts = [_ENCODE(part) for part in customers] if isinstance(customers, list) else []
+    text, the customers' list made of their parts. The same text as
+    ``encoded_document(report)``, joined once from the parts: at 10,000 customers the parts
+    are as large as the report's text (~94 MB), and no third copy (the customers' list
+    joined on its own, then again with its key) stands at the close's peak of memory.
+
+    ``customers``: the customers' parts, given apart (``report``'s own ``customers`` stands
+    for them and is not read): each is encoded as it comes, so that an iterator's parts are
+    let go one by one (a month's close: the whole document as JSON values was ~150 MB more
+    at its peak)."""
+    listed = customers is not None or isinstance(report.get("customers"), list)
+    parts = [_ENCODE(part) for part in (
+        customers if customers is not None else report["customers"] if listed else ())]
     digests = [content_digest(part) for part in parts]
-    joined = "[" + ",".join(parts) + "]"
+    pieces: list[str] = []
+    for key in sorted(report):
+        pieces.append(("," if pieces else "{") + _ENCODE(key) + ":")
+        if key == "customers" and listed:
+            pieces.append("[")
+            for number, part in enumerate(parts):
+                if number:
+                    pieces.append(",")
+                pieces.append(part)
+            pieces.append("]")
+        else:
+            pieces.append(_ENCODE(report[key]))
     del parts
-    texts = [f"{_ENCODE(key)}:" + (joined if key == "customers" and isinstance(customers, list)
-                                   else _ENCODE(report[key]))
-             for key in sorted(report)]
-    del joined
-    return "{" + ",".join(texts) + "}", digests
+    pieces.append("}" if pieces else "{}")
+    return "".join(pieces), digests
 
 
 def _envelope_of_row(kind: str, table: str, fact_id: str, row: Mapping[str, Any],
@@ -400,14 +416,16 @@ def _as_stored(column: Any, row: Mapping[str, Any]) -> Any:
 async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
                           rows: Sequence[Mapping[str, Any]], *,
                           at: dt.datetime | None = None,
-                          encoded: Sequence[Mapping[str, str]] | None = None) -> None:
+                          encoded: Iterable[Mapping[str, str]] | None = None) -> None:
     """Chain rows just inserted with ``ids`` (``INSERT ... RETURNING``, in the order of
     ``rows``) from the values inserted, without reading them back: the same canonical form
     as :func:`append` gives the row read back (the check compares them). Only for tables
     whose rows hold their whole fact (no extras) and no server-side defaults. ``encoded``
     gives, per row, the canonical text of its JSON document columns (a frozen report, as
     :func:`encoded_document` wrote it for the row itself): used as it is
-    (:func:`_envelope_of_row`)."""
+    (:func:`_envelope_of_row`). Each row's texts are let go once its entry is made, before
+    the entries are written: given as an iterator the caller no longer holds, a frozen
+    report's text (tens of megabytes) is not in memory beside its entry's."""
     if not ids:
         return
     if table not in CHAINED or table in _WITH_EXTRAS:
@@ -416,14 +434,18 @@ async def append_inserted(tx: Tx, kind: str, table: str, ids: Sequence[int],
         raise StoreError(f"evidence: {len(ids)} ids for {len(rows)} {table} rows")
     columns = [c for c in _table(table).columns if c.name != "id"]
     texts = encoded if encoded is not None else [{}] * len(rows)
+    ordered = sorted(zip(ids, rows, texts, strict=True), key=lambda triple: triple[0],
+                     reverse=True)
+    del texts
     items = []
-    for fact_id, row, given in sorted(zip(ids, rows, texts, strict=True),
-                                      key=lambda triple: triple[0]):
+    while ordered:
+        fact_id, row, given = ordered.pop()
         values = {"id": int(fact_id), **{c.name: _as_stored(c, row) for c in columns}}
         if given:
             body = _envelope_of_row(kind, table, str(fact_id), values, given)
         else:
             body = _envelope(kind, table, str(fact_id), _fact(table, values))
+        del given
         items.append((kind, table, str(fact_id), body))
     await _write(await tx.connection(), at or dt.datetime.now(dt.UTC), items,
                  (table, sorted(int(i) for i in ids)))

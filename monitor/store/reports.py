@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, insert, select, type_coerce
+from sqlalchemy import JSON, bindparam, insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -19,7 +19,7 @@ from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import ReportRevision
 
-__all__ = ["RevisionRecord", "add_revision", "latest_hash", "latest_revision", "revision"]
+__all__ = ["EncodedReport", "RevisionRecord", "add_revision", "latest_hash", "latest_revision", "revision"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,32 @@ async def revision(tx: Tx, calendar: str, month: str, number: int) -> RevisionRe
         return None if row is None else _record(row)
 
 
+class EncodedReport:
+    """A report's canonical text and its customers' digests
+    (:func:`monitor.store.evidence.encoded_report`), made before its revision is written and
+    handed over to :func:`add_revision`, which takes the text out: it is let go while the
+    revision is chained (tens of megabytes at 10,000 customers, not in memory beside the
+    chain's copy)."""
+
+    __slots__ = ("_text", "digests")
+
+    def __init__(self, text: str, digests: list[str]) -> None:
+        self._text: str | None = text
+        self.digests = digests
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            raise RuntimeError("the report's text was handed over to its revision")
+        return self._text
+
+    def take(self) -> str:
+        """The text, no longer held here."""
+        text = self.text
+        self._text = None
+        return text
+
+
 class _Encoded(TypeDecorator[str]):
     """A JSON column's value given already encoded: the text is bound as it is (the
     driver's JSON parameter is text on SQLite and asyncpg alike)."""
@@ -92,7 +118,8 @@ class _Encoded(TypeDecorator[str]):
         return None
 
 
-async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
+async def add_revision(tx: Tx, revision: RevisionRecord,
+                       encoded: EncodedReport | None = None) -> None:
     """Revision numbers are unique per month (a constraint): two closes racing make one.
 
     The report (tens of megabytes at 10,000 customers) is encoded once, in the evidence
@@ -101,8 +128,16 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
     revision is chained from the values written, not read back. Readers parse it (the
     order of keys is no part of the document). Each customer's part is encoded once, for
     the report's text and its statement's digest alike
-    (:func:`monitor.store.evidence.encoded_report`)."""
-    report_text, digests = evidence.encoded_report(revision.report)
+    (:func:`monitor.store.evidence.encoded_report`).
+
+    ``encoded``: that text and those digests already made (a month's close encodes each
+    customer's part as it is written), the text taken out of it; ``revision.report`` then
+    stands for the document (its ``customers`` for theirs) and only says whether it lists
+    customers."""
+    if encoded is None:
+        report_text, digests = evidence.encoded_report(revision.report)
+    else:
+        report_text, digests = encoded.take(), encoded.digests
     texts = {"report": report_text}
     if revision.evidence is not None:
         texts["evidence"] = evidence.encoded_document(revision.evidence)
@@ -110,9 +145,20 @@ async def add_revision(tx: Tx, revision: RevisionRecord) -> None:
            "revision": revision.revision, "closed_at": revision.closed_at,
            "inputs_hash": revision.inputs_hash, "report": revision.report,
            "evidence": revision.evidence}
-    result = await tx.execute(insert(ReportRevision).values({
-        **row, **{name: type_coerce(text, _Encoded()) for name, text in texts.items()}}))
+    # The texts are bound when the statement runs, not put in it: SQLAlchemy keeps the
+    # first statement of each shape in its compiled cache, values and all (the report of
+    # the process's first close, tens of megabytes, for as long as the process).
+    connection = await tx.connection()
+    result = await connection.execute(
+        insert(ReportRevision).values({
+            **row, **{name: bindparam(f"{name}_text", type_=_Encoded()) for name in texts}}),
+        {f"{name}_text": text for name, text in texts.items()})
     revision_id = inserted_id(result)
+    # The chain's entry takes the texts over: the report's is let go once the entry is
+    # made, before it is written (its copy and the entry's, tens of megabytes each, are not
+    # in memory together, nor with what the driver makes of the entry).
+    handed = iter([texts])
+    del result, texts, report_text
     await evidence.append_inserted(tx, "report.revision", "report_revisions",
-                                   [revision_id], [row], encoded=[texts])
+                                   [revision_id], [row], encoded=handed)
     await evidence.record_statements(tx, revision_id, revision.report, digested=digests)

@@ -27,13 +27,33 @@ CUSTOMER: dict[str, Any] = {
     {"month": "2026-03", "customers": []},
     {"month": "2026-03", "customers": None},
     {"month": "2026-03"},
-], ids=["customers and vantage problems", "no customers", "customers null", "no key"])
+    {},
+], ids=["customers and vantage problems", "no customers", "customers null", "no key", "empty"])
 def test_a_report_encoded_once_is_its_canonical_text_and_its_customers(
         report: dict[str, Any]) -> None:
     text, digests = evidence.encoded_report(report)
     assert text == evidence.canonical(report) == evidence.encoded_document(report)
     customers = report.get("customers")
     assert digests == [evidence.content_digest(evidence.canonical(c)) for c in (customers or [])]
+
+
+def test_customers_given_apart_are_encoded_in_their_place_one_by_one() -> None:
+    """A month's close gives the customers' parts as an iterator (each written, encoded and
+    let go): the text and digests are those of the whole document."""
+    customers = [CUSTOMER, {**CUSTOMER, "customer": "b", "tier": "T2"}]
+    whole = {"month": "2026-03", "calendar": "gregorian", "customers": customers,
+             "vantage_problems": []}
+    given: list[str] = []
+
+    def written() -> Any:
+        for customer in customers:
+            given.append(customer["customer"])
+            yield customer
+
+    text, digests = evidence.encoded_report({**whole, "customers": []}, written())
+    assert (text, digests) == evidence.encoded_report(whole)
+    assert text == evidence.canonical(whole)
+    assert given == ["c-«پارس»", "b"]
 
 
 @pytest.mark.parametrize("text", ["", "a", "x" * (2 << 20) + "«پارس»", "پ" * ((1 << 20) + 1)])

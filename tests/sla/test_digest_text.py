@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from monitor.sla.digest import (
     _ENCODE,
+    _canonical,
     _datetime,
     _notification_texts,
     _notification_texts_in_general,
@@ -62,3 +63,21 @@ RECORDS = st.recursive(
 @given(st.lists(RECORDS, max_size=12))
 def test_records_are_sorted_as_on_the_texts_with_spaces(records: list[object]) -> None:
     assert _sorted_text(records) == _ENCODE(_sorted(records))
+
+
+@given(st.lists(TIMES, min_size=1, max_size=6), st.lists(ZONES, min_size=1, max_size=4))
+def test_times_met_again_in_other_zones_are_written_as_when_first_met(
+        times: list[datetime], zones: list[object]) -> None:
+    """The digest writes a time once per instant (a month's notifications and notices repeat
+    theirs): the same instant met again, in any zone, has the text it would have alone."""
+    repeated = [at.astimezone(zone) for at in times for zone in zones]  # type: ignore[arg-type]
+    notifications = {(number, "c"): at for number, at in enumerate(repeated)}
+    assert _notification_texts(notifications) == _notification_texts_in_general(notifications)
+    notices = {f"c{number}": at for number, at in enumerate(repeated)}
+    assert _canonical(notices) == {key: _datetime(at) for key, at in notices.items()}
+
+
+def test_a_naive_time_among_notices_is_refused() -> None:
+    aware = datetime(2026, 3, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="naive"):
+        _canonical({"a": aware, "b": aware, "c": datetime(2026, 3, 1)})
