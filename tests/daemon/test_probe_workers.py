@@ -117,6 +117,31 @@ def test_shards_and_auto_decision() -> None:
     assert worker_count(2, 5, 1) == 2
 
 
+def test_a_worker_imports_only_what_probing_needs() -> None:
+    # Every worker pays for its imports (README: the fixed cost per process): the probes and
+    # their schema, not the configuration loader and YAML, the SLA engine, the formats or
+    # cryptography (imported at the first certificate an https:// probe reads).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, monitor.daemon.probe_worker; "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('yaml', 'cryptography', 'sqlalchemy', 'jinja2', 'jdatetime', 'monitor'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert "monitor.probes.http" in out and "monitor.config.schema" in out  # the check ran
+    unwanted = [
+        m for m in out
+        if not m.startswith(("monitor.probes", "monitor.config.schema", "monitor.daemon"))
+        and m not in ("monitor", "monitor.clock", "monitor.errors", "monitor.config",
+                      "monitor.config.credentials", "monitor.config.durations")
+    ]
+    assert unwanted == []
+
+
 async def _metrics(daemon: Daemon) -> str:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{daemon.http_port}/metrics") as response:
