@@ -148,6 +148,7 @@ class HTTPCheck:
         "_method",
         "_needle",
         "_plain",
+        "_plain_rest",
         "_port",
         "_reads_body",
         "_semaphore",
@@ -191,11 +192,19 @@ class HTTPCheck:
         self._cert_not_after: dt.datetime | None = None
         # The lean path's request (plain HTTP, GET or HEAD, no body check), or None: the
         # full client for every check (monitor.probes.plain).
-        self._plain = (
+        plain = (
             None
             if self._reads_body
             else plain_request(url, self._method, self._headers, sessions.user_agent)
         )
+        # Kept in two parts: the request line and Host, the target's own, and the rest, the
+        # same for every target with the same headers, kept once (ProbeSessions.shared):
+        # about 110 bytes less a target (measured: 191 bytes a request in one piece).
+        self._plain: bytes | None = None
+        self._plain_rest = b""
+        if plain is not None:
+            cut = plain.index(b"\r\n", plain.index(b"\r\n") + 2) + 2
+            self._plain, self._plain_rest = plain[:cut], sessions.shared(plain[cut:])
         self._host = url.raw_host
         self._port = url.port or 80
 
@@ -217,7 +226,8 @@ class HTTPCheck:
                     url, hops = None, self._max_redirects
                     if self._plain is not None:
                         head = await plain_check(
-                            self._sessions, self._host, self._port, self._plain, phases,
+                            self._sessions, self._host, self._port,
+                            self._plain + self._plain_rest, phases,
                             self._where,
                         )
                     if head is not None and self._allow_redirects and head[0].redirects:

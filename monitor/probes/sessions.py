@@ -326,9 +326,15 @@ class ProbeSessions:
         self._not_verifying: ssl.SSLContext | None = None
         self._closed = False
         self._retired: list[AbstractResolver] = []
+        self._shared: dict[bytes, bytes] = {}
 
     async def __aenter__(self) -> ProbeSessions:
         return self
+
+    def shared(self, value: bytes) -> bytes:
+        """``value``, or an equal bytes object already given out: the probes' equal parts
+        (a lean request's headers after its Host line) are kept once, not once a target."""
+        return self._shared.setdefault(value, value)
 
     async def __aexit__(
         self,
