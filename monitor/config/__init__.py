@@ -6,7 +6,7 @@ with every problem (YAML path, line, value, what is allowed).
 
 The names below are imported when first used, not with the package: a probe worker
 needs only :mod:`monitor.config.schema`, and importing it would otherwise bring the
-loader, the cross-section checks, the SLA engine and YAML with it (about 2 MB of each
+loader, the cross-section checks, the SLA engine and YAML with it (about 3 MB of each
 worker's memory, measured).
 """
 
