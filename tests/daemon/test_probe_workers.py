@@ -16,7 +16,7 @@ import pytest
 
 from monitor.app import Daemon
 from monitor.config import load_config
-from monitor.daemon.workers import shard_of, worker_count
+from monitor.daemon.workers import Shard, shard_of, worker_count
 from monitor.store import create_engine
 from monitor.store.models import Incident, ProbeFailure, ProbeRun, UnknownInterval
 from monitor.testing.targets import TargetServer
@@ -115,6 +115,43 @@ def test_shards_and_auto_decision() -> None:
     assert worker_count("auto", 10_000, 2) == 0
     assert worker_count("auto", 40_000, 1) == 0
     assert worker_count(2, 5, 1) == 2
+
+
+def test_a_shard_gives_back_the_lines_it_was_given() -> None:
+    # Kept compressed in the daemon, read in pieces: lines across the pieces' edges, a long
+    # one, non-ASCII JSON and an empty shard come back the same, in order, and counted.
+    lines = [b'{"op":"target","id":"t%05d","probe":{"url":"http://h/%d"}}\n' % (n, n)
+             for n in range(5000)]
+    lines[10:10] = [b"x" * 70_000 + b"\n", '{"id":"\u062a"}\n'.encode()]
+    shard = Shard.of(lines)
+    assert len(shard) == 5002
+    assert list(shard) == lines and list(shard) == lines  # read as often as needed
+    assert list(Shard.of([])) == [] and len(Shard.of([])) == 0
+
+
+def test_a_worker_imports_only_what_probing_needs() -> None:
+    # Every worker pays for its imports (README: the fixed cost per process): the probes and
+    # their schema, not the configuration loader and YAML, the SLA engine, the formats or
+    # cryptography (imported at the first certificate an https:// probe reads).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, monitor.daemon.probe_worker; "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('yaml', 'cryptography', 'sqlalchemy', 'jinja2', 'jdatetime', 'monitor'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert "monitor.probes.http" in out and "monitor.config.schema" in out  # the check ran
+    unwanted = [
+        m for m in out
+        if not m.startswith(("monitor.probes", "monitor.config.schema", "monitor.daemon"))
+        and m not in ("monitor", "monitor.clock", "monitor.errors", "monitor.config",
+                      "monitor.config.credentials", "monitor.config.durations")
+    ]
+    assert unwanted == []
 
 
 async def _metrics(daemon: Daemon) -> str:

@@ -88,6 +88,38 @@ async def test_expected_status_codes_and_classes(
     assert result.state == state
 
 
+async def test_probes_on_one_session_keep_their_own_rules(
+    sessions: ProbeSessions, server: TargetServer
+) -> None:
+    # Probes with equal settings share one set of rules; any setting that differs (the
+    # expected status, a header, the method) gives a probe its own, and an https probe
+    # (no lean request) first does not leave its equals without theirs.
+    build_probe("s", http_config("https://127.0.0.1:1/t/s"), sessions)
+    probes = [
+        build_probe("a", http_config(server.url("/t/a")), sessions),
+        build_probe("b", http_config(server.url("/t/b"), expected_status=[503]), sessions),
+        build_probe("c", http_config(server.url("/t/c"), expected_status=["5xx"]), sessions),
+        build_probe("d", http_config(server.url("/t/d"), headers={"X-Probe": "d"}), sessions),
+        build_probe("e", http_config(server.url("/t/e"), method="HEAD"), sessions),
+        build_probe("f", http_config(server.url("/t/f")), sessions),
+    ]
+    server.statuses.update({name: 503 for name in "abcdef"})
+    seen = []
+    for probe in probes:
+        result = await probe.check()
+        seen.append((result.target_id, result.state, server.last_method,
+                     server.requests[f"/t/{result.target_id}"],
+                     server.last_headers.get("X-Probe")))
+    assert seen == [
+        ("a", "down", "GET", 1, None),
+        ("b", "up", "GET", 1, None),
+        ("c", "up", "GET", 1, None),
+        ("d", "down", "GET", 1, "d"),
+        ("e", "down", "HEAD", 1, None),
+        ("f", "down", "GET", 1, None),  # the rules of "a" (and of the https probe)
+    ]
+
+
 def test_expected_statuses_are_precomputed() -> None:
     statuses = expected_statuses([200, "3xx"])
     assert 200 in statuses and 301 in statuses and 399 in statuses

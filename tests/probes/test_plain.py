@@ -75,6 +75,15 @@ async def test_the_lean_request_is_the_full_clients(sessions: ProbeSessions) -> 
     assert sorted(lean_head.split(b"\r\n")) == sorted(full_head.split(b"\r\n"))
 
 
+async def test_equal_request_parts_are_kept_once(sessions: ProbeSessions) -> None:
+    # A lean request's headers after its Host line are the same for every target with the
+    # same headers: one object for them all (the test above shows what is sent is unchanged).
+    first = sessions.shared(b"User-Agent: x\r\nConnection: close\r\n\r\n")
+    again = sessions.shared(bytes(bytearray(b"User-Agent: x\r\nConnection: close\r\n\r\n")))
+    other = sessions.shared(b"Connection: close\r\n\r\n")
+    assert first is again and other is not first and other == b"Connection: close\r\n\r\n"
+
+
 @pytest.mark.parametrize(
     "answer",
     [
