@@ -60,7 +60,10 @@ class TargetGauge(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for labelvalues, value in list(self.values.items()):
+        # dict.copy() copies at once, running no Python code meanwhile; list(items()) made a
+        # tuple per item, and a collection's finalizers (or a thread switch) between two
+        # could add a series: "dictionary changed size during iteration", a 500.
+        for labelvalues, value in self.values.copy().items():
             family.add_metric(labelvalues, value)
         yield family
 
