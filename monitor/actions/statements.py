@@ -770,12 +770,12 @@ async def _write(
     """Queue the e-mails of ``batch`` and record its statements, in one transaction."""
     written: dict[str, StatementItem] = {}
     async with db.transaction() as tx:
-        for item, view, files in batch:
-            key = await mail.statement(tx, view, files)
-            await stored.add_statement(tx, StatementRecord(
-                0, period.calendar, period.label, item.customer, frozen.revision,
-                item.kind or "statement", item.corrects, list(item.changes) or None, key, actor,
-                now))
+        keys = await mail.statements(tx, [(view, files) for _item, view, files in batch])
+        await stored.add_statements(tx, [StatementRecord(
+            0, period.calendar, period.label, item.customer, frozen.revision,
+            item.kind or "statement", item.corrects, list(item.changes) or None, key, actor,
+            now) for (item, _view, _files), key in zip(batch, keys, strict=True)])
+        for (item, _view, _files), key in zip(batch, keys, strict=True):
             written[item.customer] = StatementItem(item.customer, "queued", item.kind,
                                                    item.revision, item.corrects, item.changes,
                                                    key)
