@@ -81,7 +81,9 @@ def _warm() -> None:
     catalog("fa")
     check_pdf()  # Typst's compiler built, the fonts found and loaded
     # What is loaded by now lives as long as the worker: out of the collector's sight, its
-    # full collections (while rendering) walk only what a statement makes.
+    # full collections (while rendering) walk only what a statement makes. The garbage of
+    # the start (the templates' compilation) is collected first, or it would stay.
+    gc.collect()
     gc.freeze()
 
 
