@@ -179,9 +179,9 @@ class Statement:
 #: Rows of statements shown, kept: at 10,000 customers each outage of a server is in the
 #: statements of its ~200 customers, and a panel's in every one (a month's run renders
 #: each once per language instead; its rows were most of a statement's Python time).
-#: A few thousand rows: every shared row of a month's run stays while the customers' own
-#: pass through.
-ROWS_KEPT = 4096
+#: 2,048 rows (about 12 MB a worker process): a month's shared rows stay while the
+#: customers' own pass through.
+ROWS_KEPT = 2048
 
 
 def _shared(incident: IncidentRow) -> IncidentRow:
