@@ -27,6 +27,7 @@ from monitor.store.models import (
 __all__ = [
     "ACTIVE",
     "Attachment",
+    "MessageState",
     "NewMessage",
     "QueuedMessage",
     "add_recipients",
@@ -51,6 +52,7 @@ __all__ = [
     "release_orphans",
     "renew",
     "retry_at",
+    "states",
     "to_deliver",
     "to_relay",
 ]
@@ -317,6 +319,35 @@ async def _attachments(tx: Tx, outbox_ids: Sequence[int]) -> dict[int, tuple[Att
             Attachment(row.filename, row.content_type, bytes(row.content))
         )
     return {outbox_id: tuple(files) for outbox_id, files in found.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageState:
+    """Where a queued message stands, without its content (``statement send`` lists those
+    of a month's thousands of statements: their bodies were 28 KB each)."""
+
+    dedupe_key: str
+    message_id: str
+    recipients: list[str]
+    status: str  # pending | sending | sent | failed
+    accepted_at: dt.datetime | None
+    last_error: str | None
+
+
+async def states(tx: Tx, dedupe_keys: Iterable[str]) -> list[MessageState]:
+    """Where the messages queued under ``dedupe_keys`` stand."""
+    keys = sorted(set(dedupe_keys))
+    found: list[MessageState] = []
+    for index in range(0, len(keys), 5000):
+        rows = await tx.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.message_id, OutboxMessage.recipients,
+                   OutboxMessage.status, OutboxMessage.accepted_at, OutboxMessage.last_error)
+            .where(OutboxMessage.dedupe_key.in_(keys[index : index + 5000]))
+            .order_by(OutboxMessage.id)
+        )
+        found.extend(MessageState(key, message_id, list(recipients), status, accepted, error)
+                     for key, message_id, recipients, status, accepted, error in rows)
+    return found
 
 
 async def find(tx: Tx, dedupe_keys: Iterable[str]) -> list[QueuedMessage]:
