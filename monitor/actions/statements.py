@@ -185,11 +185,15 @@ def build_statement(
     corrects: int | None = None,
     changes: tuple[str, ...] = (),
     links: LinkKeys | None = None,
+    record: CustomerReport | None = None,
 ) -> Statement:
     """The statement of ``customer`` from a frozen revision and the configuration (names,
     contacts, the fee) and the link keys that sign its link to the claim form (none: no
-    link): a pure function of them."""
-    record = _customer_record(frozen, customer)
+    link): a pure function of them. ``record``: the customer's in ``frozen``, when the
+    caller has it at hand (a month's run: looked up by id in the report, a scan each cost a
+    tenth of the run's own CPU at 10,000 customers)."""
+    if record is None:
+        record = _customer_record(frozen, customer)
     configured = settings.topology.customers[customer]
     deadline = claim_deadline(period, settings.policy)
     link = claim_form_link(settings, links, customer, deadline=deadline, now=now)
@@ -712,6 +716,7 @@ async def _queue(
         claimed = {c.customer_id: c for c in await claims.listed(tx, month=period.label)
                    if c.calendar == period.calendar}
     links = claim_link_keys(settings)
+    records = {record.customer: record for record in frozen.report.customers}
     processes = _processes(workers, len(todo))
     queued: dict[str, StatementItem] = {}
     ready: list[tuple[StatementItem, Statement, StatementFiles]] = []
@@ -722,7 +727,8 @@ async def _queue(
         async def render(item: StatementItem) -> tuple[StatementItem, Statement, StatementFiles]:
             view = build_statement(settings, period, frozen, item.customer, now=now,
                                    claim=_claim_line(settings, claimed.get(item.customer)),
-                                   corrects=item.corrects, changes=item.changes, links=links)
+                                   corrects=item.corrects, changes=item.changes, links=links,
+                                   record=records.get(item.customer))
             return item, view, await renderers.render(view)
 
         waiting = iter(todo)
