@@ -11,6 +11,7 @@ edge (the CLI, the HTTP API) hands one in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
@@ -55,6 +56,12 @@ class StatementMail(Protocol):
     async def statement(self, tx: Tx, statement: Statement, files: StatementFiles) -> str:
         """Queue a monthly statement (or a correction) to the customer's technical and
         executive contacts; returns its outbox dedupe key (one per customer and revision)."""
+
+    async def statements(
+        self, tx: Tx, batch: Sequence[tuple[Statement, StatementFiles]]
+    ) -> list[str]:
+        """:meth:`statement` for each of ``batch``, in one go (a month's run queues a batch
+        per transaction); their dedupe keys, in order."""
 
     async def claim_reminder(self, tx: Tx, statement: Statement) -> str:
         """Queue the reminder to claim a month's credit (one per customer and month)."""

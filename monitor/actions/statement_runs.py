@@ -186,7 +186,8 @@ async def remind(
                              claimed=customer in claimed, period=period,
                              policy=settings.policy, before_seconds=int(before), now=now):
             continue
-        view = build_statement(settings, period, frozen, customer, now=now, links=links)
+        view = build_statement(settings, period, frozen, customer, now=now, links=links,
+                               record=record)
         async with db.transaction() as tx:
             key = await mail.claim_reminder(tx, view)
             await stored.add_reminder(tx, ReminderRecord(

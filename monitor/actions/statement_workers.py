@@ -26,6 +26,7 @@ worker) and exits when its parent is gone (a parent killed with SIGKILL leaves n
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -79,6 +80,11 @@ def _warm() -> None:
     environment().get_template("statement.html")
     catalog("fa")
     check_pdf()  # Typst's compiler built, the fonts found and loaded
+    # What is loaded by now lives as long as the worker: out of the collector's sight, its
+    # full collections (while rendering) walk only what a statement makes. The garbage of
+    # the start (the templates' compilation) is collected first, or it would stay.
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_with(parent: int) -> None:

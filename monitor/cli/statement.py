@@ -30,7 +30,7 @@ from monitor.notify import Notifier
 from monitor.notify.contract import ContractMailer
 from monitor.present import as_json, format_time
 from monitor.present.statement import statement_csv, statement_html, statement_pdf
-from monitor.store.outbox import QueuedMessage
+from monitor.store.outbox import MessageState
 
 #: How long ``statement send`` waits for a message the daemon's outbox worker is sending.
 WAIT_FOR_DAEMON = 60.0
@@ -81,7 +81,7 @@ async def _send(run: Run) -> int:
         keys = [item.dedupe_key for item in result.items if item.dedupe_key]
         send = [item.dedupe_key for item in result.items
                 if item.dedupe_key and item.status in TO_SEND and not args.queue_only]
-        outcomes: dict[str, QueuedMessage] = {}
+        outcomes: dict[str, MessageState] = {}
         if keys:
             notifier = Notifier(settings, db, SystemClock(), CollectorRegistry())
             if send:
@@ -104,7 +104,7 @@ async def _send(run: Run) -> int:
     return 1 if unsent or failed else 0
 
 
-def _delivery(message: QueuedMessage | None) -> str | None:
+def _delivery(message: MessageState | None) -> str | None:
     """Where a statement's e-mail stands: ``sent`` (the server accepted it, or it is in the
     Maildir), ``failed`` (given up), ``queued`` (waiting in the outbox); never "sent" for a
     message the server has not accepted."""
@@ -115,7 +115,7 @@ def _delivery(message: QueuedMessage | None) -> str | None:
     return "failed" if message.status == "failed" else "queued"
 
 
-def _item_json(item: actions.StatementItem, message: QueuedMessage | None) -> dict[str, object]:
+def _item_json(item: actions.StatementItem, message: MessageState | None) -> dict[str, object]:
     found: dict[str, object] = {
         "customer": item.customer, "status": item.status, "kind": item.kind,
         "revision": item.revision, "corrects": item.corrects, "changes": list(item.changes),
@@ -129,7 +129,7 @@ def _item_json(item: actions.StatementItem, message: QueuedMessage | None) -> di
 
 
 def _lines(
-    settings: Settings, result: actions.StatementsSent, outcomes: dict[str, QueuedMessage],
+    settings: Settings, result: actions.StatementsSent, outcomes: dict[str, MessageState],
     queue_only: bool,
 ) -> list[str]:
     if result.dry_run:
@@ -161,7 +161,7 @@ def _lines(
     return lines
 
 
-def _outcome(settings: Settings, message: QueuedMessage | None, queue_only: bool) -> str:
+def _outcome(settings: Settings, message: MessageState | None, queue_only: bool) -> str:
     if message is None:
         return "queued; not found in the outbox"
     if message.accepted_at is not None:
@@ -174,7 +174,7 @@ def _outcome(settings: Settings, message: QueuedMessage | None, queue_only: bool
             " the daemon's outbox retries it")
 
 
-def _accepted(settings: Settings, message: QueuedMessage) -> str:
+def _accepted(settings: Settings, message: MessageState) -> str:
     assert message.accepted_at is not None
     where = "written to the Maildir" if settings.smtp is None else "accepted by the SMTP server"
     return (f"{where} {format_time(message.accepted_at, settings.timezone, settings.calendar)}"

@@ -159,8 +159,10 @@ class Settings:
         a customer, the provider's (the status page, the feed, the badges)."""
         code = self.config.provider.language
         if customer is not None:
-            chosen = next((c.language for c in self.config.customers if c.id == customer), None)
-            code = chosen or code
+            # By id (a month's statements ask once each: a scan of the list cost a quarter
+            # of ``statement send``'s own CPU at 10,000 customers).
+            configured = self.topology.customers.get(customer)
+            code = (configured.language if configured is not None else None) or code
         return language(code, self.config.provider.digits)
 
     def month(self, label: str) -> MonthPeriod:

@@ -14,6 +14,7 @@ eligibility (a lapsed customer may still claim a month it paid for).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -130,16 +131,25 @@ class ContractMailer:
     async def statement(self, tx: Tx, statement: Statement, files: StatementFiles) -> str:
         """The statement (HTML body, PDF and CSV attached) to the technical and
         executive contacts, once per customer and revision (the dedupe key)."""
-        key = (f"statement:{statement.calendar}:{statement.month}:{statement.customer}:"
-               f"{statement.revision}")
-        rendered = templates.statement(self.style, statement, files.html)
-        attachments = (
-            Attachment(f"{statement.filename}.pdf", "application/pdf", files.pdf),
-            Attachment(f"{statement.filename}.csv", "text/csv", files.csv.encode("utf-8")),
-        )
-        await self._queue(tx, Draft(key, "statement", self._both(statement.customer), rendered,
-                                    customer_id=statement.customer, attachments=attachments))
-        return key
+        return (await self.statements(tx, [(statement, files)]))[0]
+
+    async def statements(
+        self, tx: Tx, batch: Sequence[tuple[Statement, StatementFiles]]
+    ) -> list[str]:
+        """:meth:`statement` for each of ``batch``, queued together (a month's run)."""
+        drafts = []
+        for statement, files in batch:
+            key = (f"statement:{statement.calendar}:{statement.month}:{statement.customer}:"
+                   f"{statement.revision}")
+            rendered = templates.statement(self.style, statement, files.html)
+            attachments = (
+                Attachment(f"{statement.filename}.pdf", "application/pdf", files.pdf),
+                Attachment(f"{statement.filename}.csv", "text/csv", files.csv.encode("utf-8")),
+            )
+            drafts.append(Draft(key, "statement", self._both(statement.customer), rendered,
+                                customer_id=statement.customer, attachments=attachments))
+        await enqueue(tx, drafts, now=self.now, domain=self.envelope.domain)
+        return [draft.dedupe_key for draft in drafts]
 
     async def claim_reminder(self, tx: Tx, statement: Statement) -> str:
         """R-C1: once per customer and month, to the technical and executive

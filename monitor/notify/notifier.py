@@ -24,7 +24,7 @@ from monitor.notify.subscribers import queue_subscriber_notices, subscription_ke
 from monitor.notify.tracking import DutyCheck, DutyTracker
 from monitor.notify.webhook import WebhookRelay, WebhookTarget
 from monitor.store import maintenance, outbox, state_directory
-from monitor.store.outbox import QueuedMessage
+from monitor.store.outbox import MessageState, QueuedMessage
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -248,9 +248,9 @@ class Notifier:
         told as they go)."""
         return await self.worker.send_now(dedupe_keys, within=within, progress=progress)
 
-    async def messages(self, dedupe_keys: list[str]) -> list[QueuedMessage]:
-        """The queued messages of these dedupe keys, as they stand (read only)."""
-        return await self.db.run(lambda tx: outbox.find(tx, dedupe_keys), readonly=True)
+    async def messages(self, dedupe_keys: list[str]) -> list[MessageState]:
+        """Where the queued messages of these dedupe keys stand (read only)."""
+        return await self.db.run(lambda tx: outbox.states(tx, dedupe_keys), readonly=True)
 
     async def run_once(self) -> int:
         """Send what is due now, without the background worker; returns messages attempted."""

@@ -18,7 +18,9 @@ an English sentence or a time, and Persian names keep their own order inside it.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
+import functools
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,8 +28,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
+
 from monitor.present.formats import format_days
-from monitor.present.html import render
+from monitor.present.html import environment, render
 from monitor.present.labels import CAUSE_LABELS, EXCLUSION_NAMES, TIER_NAMES
 from monitor.present.language import N_, Language, language
 from monitor.present.printed import Runs, check_fonts, isolated, join, ltr, message, run, typeset
@@ -172,10 +176,50 @@ class Statement:
         return f"statement-{self.customer}-{self.month}-r{self.revision}"
 
 
+#: Rows of statements shown, kept: at 10,000 customers each outage of a server is in the
+#: statements of its ~200 customers, and a panel's in every one (a month's run renders
+#: each once per language instead; its rows were most of a statement's Python time).
+#: 2,048 rows (about 12 MB a worker process): a month's shared rows stay while the
+#: customers' own pass through.
+ROWS_KEPT = 2048
+
+
+def _shared(incident: IncidentRow) -> IncidentRow:
+    """What an incident's row shows the same to every customer: all but when the customer
+    was told (each customer's own notification), the key of the rows kept."""
+    return dataclasses.replace(incident, notified_at=None, notified_after_seconds=None,
+                               notification_late=False)
+
+
 def statement_html(statement: Statement) -> str:
     """The statement as one HTML document (the e-mail's body, ``--format html``); its PDF
     says the same (:func:`statement_pdf`)."""
-    return render("statement.html", s=statement, language=statement.language)
+    reader, tz, cal = statement.language, statement.timezone, statement.calendar
+    return render("statement.html", s=statement, language=reader,
+                  incident_row=lambda row: _incident_html(_shared(row), reader, tz, cal),
+                  window_row=lambda row: _window_html(row, reader, tz, cal))
+
+
+@functools.cache
+def _rows_html(reader: Language) -> Any:
+    """The macros of ``_statement_rows.html`` for ``reader``'s language."""
+    return environment().get_template("_statement_rows.html").make_module(
+        {"language": reader})
+
+
+@functools.lru_cache(maxsize=ROWS_KEPT)
+def _incident_html(row: IncidentRow, reader: Language, tz: str, cal: str) -> Markup:
+    """An incident's row of the HTML's table but when the customer was told (kept, as the
+    PDF's: :data:`ROWS_KEPT`)."""
+    made: Markup = _rows_html(reader).incident(row, tz, cal)  # a macro's: escaped within
+    return made
+
+
+@functools.lru_cache(maxsize=ROWS_KEPT)
+def _window_html(row: MaintenanceRow, reader: Language, tz: str, cal: str) -> Markup:
+    """A maintenance window's row of the HTML's table (kept, as an incident's)."""
+    made: Markup = _rows_html(reader).window(row, tz, cal)
+    return made
 
 
 #: The calendars as a reader names them.
@@ -217,15 +261,7 @@ def statement_csv(statement: Statement) -> str:
     writer.writerow([_(column) for column in CSV_COLUMNS])
 
     def shown(value: object) -> object:
-        if english:
-            return _cell(value)
-        if isinstance(value, bool):
-            return _("yes") if value else _("no")
-        if isinstance(value, dt.datetime):
-            return reader.time(value, s.timezone, s.calendar, seconds=True)
-        if isinstance(value, int | float | Decimal):
-            return reader.number(value)
-        return _cell(value)
+        return _csv_shown(value, reader, s.timezone, s.calendar)
 
     def money(amount: Decimal) -> object:
         return money_cell(amount, s.currency) if english else reader.number(
@@ -267,24 +303,11 @@ def statement_csv(statement: Statement) -> str:
         row("excluded", reason if english else _(EXCLUSION_NAMES.get(reason, reason)),
             "seconds", seconds)
     for incident in s.incidents:
-        fields = (
-            ("service", incident.service), ("start", incident.start), ("end", incident.end),
-            ("counted_seconds", incident.counted_seconds), ("cause", incident.cause if english else _(incident.cause_label)),
-            ("notified_at", incident.notified_at),
-            ("notified_after_seconds", incident.notified_after_seconds),
-            ("detection_seconds", incident.detection_seconds),
-        )
-        for name, value in fields:
-            row("incident", incident.id, name, value)
+        for cells in _csv_incident(incident, reader, s.timezone, s.calendar):
+            writer.writerow([*head, *cells])
     for window in s.maintenance:
-        fields = (
-            *(("service", service) for service in window.services),
-            ("start", window.start), ("end", window.end), ("reason", window.reason),
-            ("notice_at", window.notice_at), ("notice_due", window.notice_due),
-            ("excluded", ("yes" if window.excluded else "no") if english else window.excluded),
-        )
-        for name, value in fields:
-            row("maintenance", window.id, name, value)
+        for cells in _csv_window(window, reader, s.timezone, s.calendar):
+            writer.writerow([*head, *cells])
     for number, line in enumerate(s.credit_lines, 1):
         fields = (
             ("rule", line.rule), ("days", "" if line.days is None else shown_days(line.days)),
@@ -294,6 +317,67 @@ def statement_csv(statement: Statement) -> str:
         for name, value in fields:
             row("credit", number, name, value)
     return out.getvalue()
+
+
+
+
+def _csv_shown(value: object, reader: Language, tz: str, cal: str) -> object:
+    """A value in a CSV cell: machine forms in English, the reader's otherwise."""
+    if reader.code == "en":
+        return _cell(value)
+    _ = reader.gettext
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, dt.datetime):
+        return reader.time(value, tz, cal, seconds=True)
+    if isinstance(value, int | float | Decimal):
+        return reader.number(value)
+    return _cell(value)
+
+
+def _csv_rows(section: str, item: int, fields: Iterable[tuple[str, object]], reader: Language,
+              tz: str, cal: str) -> tuple[tuple[object, ...], ...]:
+    """The CSV's rows of one item but their first cells (month, customer, revision)."""
+    _ = reader.gettext
+    return tuple((_(section), _csv_shown(item, reader, tz, cal), _(name),
+                  _csv_shown(value, reader, tz, cal)) for name, value in fields)
+
+
+def _csv_incident(incident: IncidentRow, reader: Language, tz: str,
+                  cal: str) -> tuple[tuple[object, ...], ...]:
+    """An incident's rows of the CSV: those every customer's shows alike (kept, as the
+    PDF's: :data:`ROWS_KEPT`), with when this customer was told in their place."""
+    service, start, end, counted, cause, detection = _csv_incident_shared(
+        _shared(incident), reader, tz, cal)
+    return (service, start, end, counted, cause, *_csv_rows("incident", incident.id, (
+        ("notified_at", incident.notified_at),
+        ("notified_after_seconds", incident.notified_after_seconds),
+    ), reader, tz, cal), detection)
+
+
+@functools.lru_cache(maxsize=ROWS_KEPT)
+def _csv_incident_shared(incident: IncidentRow, reader: Language, tz: str,
+                         cal: str) -> tuple[tuple[object, ...], ...]:
+    english = reader.code == "en"
+    return _csv_rows("incident", incident.id, (
+        ("service", incident.service), ("start", incident.start), ("end", incident.end),
+        ("counted_seconds", incident.counted_seconds),
+        ("cause", incident.cause if english else reader.gettext(incident.cause_label)),
+        ("detection_seconds", incident.detection_seconds),
+    ), reader, tz, cal)
+
+
+@functools.lru_cache(maxsize=ROWS_KEPT)
+def _csv_window(window: MaintenanceRow, reader: Language, tz: str,
+                cal: str) -> tuple[tuple[object, ...], ...]:
+    """A maintenance window's rows of the CSV (kept, as an incident's)."""
+    english = reader.code == "en"
+    return _csv_rows("maintenance", window.id, (
+        *(("service", service) for service in window.services),
+        ("start", window.start), ("end", window.end), ("reason", window.reason),
+        ("notice_at", window.notice_at), ("notice_due", window.notice_due),
+        ("excluded", ("yes" if window.excluded else "no") if english else window.excluded),
+    ), reader, tz, cal)
 
 
 def money_cell(amount: Decimal, currency: str) -> str:
@@ -563,37 +647,8 @@ def statement_print(s: Statement) -> dict[str, Any]:
                              "think these figures are wrong:"))]
         ways = [claim_way(way) for way in s.how_to_claim]
 
-    incidents = []
-    for i in s.incidents:
-        notified = (run(_("%(at)s, %(after)s after the start") % {
-            "at": when(i.notified_at, True, True),
-            "after": duration(i.notified_after_seconds)}) if i.notified_at
-            else run(_("not notified")))
-        if i.notification_late:
-            notified += run(": ") + run(_("late"), bad=True)
-        incidents.append([run(number(i.id)), name(i.service), run(when(i.start, True, True)),
-                          run(when(i.end, True, True) if i.end else _("still open")),
-                          run(duration(i.counted_seconds)), run(_(i.cause_label)), notified])
-
-    maintenance = []
-    for w in s.maintenance:
-        services: Runs = []
-        for position, service in enumerate(w.services):
-            services += name(service)
-            if position < len(w.services) - 1:
-                services += run(_(", "))
-        due = when(w.notice_due, compact=True)
-        excluded_cell = (run(_("yes: notice in time (due by %(due)s)") % {"due": due})
-                         if w.excluded else message(_(
-                             '<span class="verdict-bad">no</span>: the notice was due by '
-                             "%(due)s, so outages in it count"), due=due))
-        maintenance.append([
-            run(number(w.id)), services,
-            run(_("%(start)s to %(end)s") % {"start": when(w.start, compact=True),
-                                              "end": when(w.end, compact=True)}),
-            isolated(w.reason),
-            run(when(w.notice_at, compact=True) if w.notice_at else _("no notice")),
-            excluded_cell])
+    incidents = [_incident_cells(i, reader, tz, cal) for i in s.incidents]
+    maintenance = [_window_cells(w, reader, tz, cal) for w in s.maintenance]
 
     if english:
         closing = join(
@@ -666,6 +721,62 @@ def statement_print(s: Statement) -> dict[str, Any]:
             "R-C3")),
         "closing": closing,
     }
+
+
+
+
+def _incident_cells(i: IncidentRow, reader: Language, tz: str, cal: str) -> list[Runs]:
+    """An incident's row of the PDF's table: the cells every customer's statement shows
+    alike (kept), then when this customer was told."""
+    _ = reader.gettext
+    notified = (run(_("%(at)s, %(after)s after the start") % {
+        "at": reader.time(i.notified_at, tz, cal, seconds=True, compact=True),
+        "after": reader.duration(i.notified_after_seconds)})
+        if i.notified_at else run(_("not notified")))
+    if i.notification_late:
+        notified += run(": ") + run(_("late"), bad=True)
+    return [*_incident_shared_cells(_shared(i), reader, tz, cal), notified]
+
+
+@functools.lru_cache(maxsize=ROWS_KEPT)
+def _incident_shared_cells(i: IncidentRow, reader: Language, tz: str,
+                           cal: str) -> tuple[Runs, ...]:
+    """An incident's cells of the PDF's table but the last (never changed once made: they
+    are shared)."""
+    _ = reader.gettext
+
+    def when(at: dt.datetime) -> str:
+        return reader.time(at, tz, cal, seconds=True, compact=True)
+
+    return (run(reader.number(i.id)), isolated(i.service), run(when(i.start)),
+            run(when(i.end) if i.end else _("still open")),
+            run(reader.duration(i.counted_seconds)), run(_(i.cause_label)))
+
+
+@functools.lru_cache(maxsize=ROWS_KEPT)
+def _window_cells(w: MaintenanceRow, reader: Language, tz: str, cal: str) -> list[Runs]:
+    """A maintenance window's row of the PDF's table (shared, as an incident's)."""
+    _ = reader.gettext
+
+    def when(at: dt.datetime) -> str:
+        return reader.time(at, tz, cal, compact=True)
+
+    services: Runs = []
+    for position, service in enumerate(w.services):
+        services += isolated(service)
+        if position < len(w.services) - 1:
+            services += run(_(", "))
+    due = when(w.notice_due)
+    excluded_cell = (run(_("yes: notice in time (due by %(due)s)") % {"due": due})
+                     if w.excluded else message(_(
+                         '<span class="verdict-bad">no</span>: the notice was due by '
+                         "%(due)s, so outages in it count"), due=due))
+    return [
+        run(reader.number(w.id)), services,
+        run(_("%(start)s to %(end)s") % {"start": when(w.start), "end": when(w.end)}),
+        isolated(w.reason),
+        run(when(w.notice_at) if w.notice_at else _("no notice")),
+        excluded_cell]
 
 
 def summary_print(m: Summary) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from monitor.store.models import (
 __all__ = [
     "ACTIVE",
     "Attachment",
+    "MessageState",
     "NewMessage",
     "QueuedMessage",
     "add_recipients",
@@ -51,6 +52,7 @@ __all__ = [
     "release_orphans",
     "renew",
     "retry_at",
+    "states",
     "to_deliver",
     "to_relay",
 ]
@@ -156,41 +158,46 @@ async def enqueue(tx: Tx, messages: Sequence[NewMessage]) -> int:
     added = 0
     plain = [message for message in messages
              if not message.attachments and message.list_unsubscribe is None]
-    # One statement for each message with files or an unsubscribe address (its id is
-    # needed for them), the same each time with the message as its parameters: compiled
-    # once and cached (built with .values(row), each was compiled anew, a third of the cost
-    # of queueing a month's statements). On the connection, not the ORM's bulk path.
-    one = (
-        dialect_insert(OutboxMessage)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboxMessage.id)
-    )
+    # The messages with files or an unsubscribe address (whose ids the files and the
+    # address need) in one statement with their rows as parameters (SQLAlchemy's
+    # "insertmanyvalues": compiled once and cached, sent as multi-row INSERTs), each
+    # returning its id and dedupe key (a duplicate returns nothing); then their files and
+    # addresses in one statement each. A month's statements are queued in batches: one
+    # INSERT a message, each through aiosqlite's thread, was most of the parent's cost
+    # of queueing them.
+    keyed = list({message.dedupe_key: message for message in reversed(messages)
+                  if message.attachments or message.list_unsubscribe is not None}.values())
+    keyed.reverse()  # each key's first message, in their order
     connection = await tx.connection()
-    for message in messages:
-        if not message.attachments and message.list_unsubscribe is None:
-            continue
-        inserted = (await connection.execute(one, _row(message))).scalar()
-        if inserted is None:
-            continue
-        added += 1
-        if message.list_unsubscribe is not None:
-            await connection.execute(insert(OutboxListUnsubscribe), {
-                "outbox_id": inserted, "address": message.list_unsubscribe})
-        if not message.attachments:
-            continue
-        await connection.execute(
-            insert(OutboxAttachment),
-            [
-                {
-                    "outbox_id": inserted,
-                    "position": position,
-                    "filename": attachment.filename,
-                    "content_type": attachment.content_type,
-                    "content": attachment.content,
-                }
-                for position, attachment in enumerate(message.attachments)
-            ],
+    if keyed:
+        many = (
+            dialect_insert(OutboxMessage)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OutboxMessage.id, OutboxMessage.dedupe_key)
         )
+        ids: dict[str, int] = {}
+        for start in range(0, len(keyed), _CHUNK):
+            returned = await connection.execute(
+                many, [_row(message) for message in keyed[start : start + _CHUNK]])
+            ids.update({key: inserted for inserted, key in returned})
+        added += len(ids)
+        unsubscribe = [{"outbox_id": ids[m.dedupe_key], "address": m.list_unsubscribe}
+                       for m in keyed if m.dedupe_key in ids and m.list_unsubscribe is not None]
+        if unsubscribe:
+            await connection.execute(insert(OutboxListUnsubscribe), unsubscribe)
+        files = [
+            {
+                "outbox_id": ids[message.dedupe_key],
+                "position": position,
+                "filename": attachment.filename,
+                "content_type": attachment.content_type,
+                "content": attachment.content,
+            }
+            for message in keyed if message.dedupe_key in ids
+            for position, attachment in enumerate(message.attachments)
+        ]
+        if files:
+            await connection.execute(insert(OutboxAttachment), files)
     for start in range(0, len(plain), _CHUNK):
         rows = [_row(message) for message in plain[start : start + _CHUNK]]
         statement = (
@@ -312,6 +319,35 @@ async def _attachments(tx: Tx, outbox_ids: Sequence[int]) -> dict[int, tuple[Att
             Attachment(row.filename, row.content_type, bytes(row.content))
         )
     return {outbox_id: tuple(files) for outbox_id, files in found.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageState:
+    """Where a queued message stands, without its content (``statement send`` lists those
+    of a month's thousands of statements: their bodies were 28 KB each)."""
+
+    dedupe_key: str
+    message_id: str
+    recipients: list[str]
+    status: str  # pending | sending | sent | failed
+    accepted_at: dt.datetime | None
+    last_error: str | None
+
+
+async def states(tx: Tx, dedupe_keys: Iterable[str]) -> list[MessageState]:
+    """Where the messages queued under ``dedupe_keys`` stand."""
+    keys = sorted(set(dedupe_keys))
+    found: list[MessageState] = []
+    for index in range(0, len(keys), 5000):
+        rows = await tx.execute(
+            select(OutboxMessage.dedupe_key, OutboxMessage.message_id, OutboxMessage.recipients,
+                   OutboxMessage.status, OutboxMessage.accepted_at, OutboxMessage.last_error)
+            .where(OutboxMessage.dedupe_key.in_(keys[index : index + 5000]))
+            .order_by(OutboxMessage.id)
+        )
+        found.extend(MessageState(key, message_id, list(recipients), status, accepted, error)
+                     for key, message_id, recipients, status, accepted, error in rows)
+    return found
 
 
 async def find(tx: Tx, dedupe_keys: Iterable[str]) -> list[QueuedMessage]:

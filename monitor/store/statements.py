@@ -7,6 +7,7 @@ claim reminders, and the daemon's automatic runs. The only writer of ``statement
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "StatementRunRecord",
     "add_reminder",
     "add_statement",
+    "add_statements",
     "finish_run",
     "reminded",
     "reminders_done",
@@ -89,20 +91,34 @@ async def sent(tx: Tx, calendar: str, month: str) -> list[StatementRecord]:
 async def add_statement(tx: Tx, record: StatementRecord) -> bool:
     """One per customer and revision (a constraint: two senders racing make one); False when
     it was recorded already."""
-    values: dict[str, Any] = {
+    result: Any = await _add(tx, _values(record))
+    return bool(result.rowcount == 1)
+
+
+async def add_statements(tx: Tx, records: Sequence[StatementRecord]) -> None:
+    """:func:`add_statement` for each of ``records``, in one statement (a month's run
+    records a batch at a time); those recorded already are left as they are."""
+    if records:
+        await _add(tx, [_values(record) for record in records])
+
+
+async def _add(tx: Tx, values: dict[str, Any] | list[dict[str, Any]]) -> Any:
+    dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
+    # The values as parameters of one statement, compiled once and cached (a month's run
+    # records thousands), on the connection rather than through the ORM's bulk path.
+    connection = await tx.connection()
+    return await connection.execute(
+        dialect_insert(StatementSent).on_conflict_do_nothing(
+            index_elements=["calendar", "month", "customer_id", "revision"]), values)
+
+
+def _values(record: StatementRecord) -> dict[str, Any]:
+    return {
         "calendar": record.calendar, "month": record.month, "customer_id": record.customer_id,
         "revision": record.revision, "kind": record.kind, "corrects": record.corrects,
         "changes": record.changes, "dedupe_key": record.dedupe_key,
         "requested_by": record.requested_by, "queued_at": record.queued_at,
     }
-    dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
-    # The values as parameters of one statement, compiled once and cached (a month's run
-    # records thousands), on the connection rather than through the ORM's bulk path.
-    connection = await tx.connection()
-    result: Any = await connection.execute(
-        dialect_insert(StatementSent).on_conflict_do_nothing(
-            index_elements=["calendar", "month", "customer_id", "revision"]), values)
-    return bool(result.rowcount == 1)
 
 
 async def reminded(tx: Tx, calendar: str, month: str) -> list[ReminderRecord]:

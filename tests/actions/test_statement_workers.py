@@ -5,6 +5,7 @@ statements' bookkeeping is the same on PostgreSQL, covered by test_statements.py
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,12 @@ class StopAfter:
     async def statement(self, tx: Tx, statement: Statement, files: StatementFiles) -> str:
         self.queued += 1
         return await self.mail.statement(tx, statement, files)
+
+    async def statements(
+        self, tx: Tx, batch: Sequence[tuple[Statement, StatementFiles]]
+    ) -> list[str]:
+        self.queued += len(batch)
+        return await self.mail.statements(tx, batch)
 
     async def claim_reminder(self, tx: Tx, statement: Statement) -> str:
         return await self.mail.claim_reminder(tx, statement)

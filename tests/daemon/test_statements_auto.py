@@ -55,6 +55,10 @@ class StopAfterFirst:
         self.queued += 1
         return await self.mail.statement(tx, statement, files)
 
+    async def statements(self, tx, batch):  # type: ignore[no-untyped-def]
+        self.queued += len(batch)
+        return await self.mail.statements(tx, batch)
+
     async def claim_reminder(self, tx, statement: Statement):  # type: ignore[no-untyped-def]
         return await self.mail.claim_reminder(tx, statement)
 
