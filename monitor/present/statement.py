@@ -319,8 +319,6 @@ def statement_csv(statement: Statement) -> str:
     return out.getvalue()
 
 
-
-
 def _csv_shown(value: object, reader: Language, tz: str, cal: str) -> object:
     """A value in a CSV cell: machine forms in English, the reader's otherwise."""
     if reader.code == "en":
@@ -721,8 +719,6 @@ def statement_print(s: Statement) -> dict[str, Any]:
             "R-C3")),
         "closing": closing,
     }
-
-
 
 
 def _incident_cells(i: IncidentRow, reader: Language, tz: str, cal: str) -> list[Runs]:
