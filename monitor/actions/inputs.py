@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Collection, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -91,6 +92,24 @@ class RevisionEvidence:
     """What a revision freezes besides the report, for its statements."""
 
     maintenance: tuple[FrozenWindow, ...]
+    #: Each service's windows (their positions in ``maintenance``), made once: a server's
+    #: window lists every project on it (hundreds at 10,000 customers), and intersecting
+    #: each window's services with each customer's took 2 ms of a statement's 2.5 in a
+    #: month's run.
+    by_service: dict[str, tuple[int, ...]] = dataclasses.field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[int]] = defaultdict(list)
+        for position, window in enumerate(self.maintenance):
+            for service in set(window.services):
+                index[service].append(position)
+        object.__setattr__(self, "by_service", {s: tuple(p) for s, p in index.items()})
+
+    def windows_on(self, services: Iterable[str]) -> list[FrozenWindow]:
+        """The windows on any of ``services``, in their order."""
+        found = sorted({p for service in services for p in self.by_service.get(service, ())})
+        return [self.maintenance[p] for p in found]
 
     def to_json(self) -> dict[str, JSON]:
         return {"maintenance": [window.to_json() for window in self.maintenance]}

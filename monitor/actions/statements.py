@@ -54,7 +54,6 @@ from monitor.actions.reports import (
     Change,
     FrozenRevision,
     FrozenWindow,
-    RevisionEvidence,
     close_month,
     customer_changes,
     frozen_revision,
@@ -203,7 +202,7 @@ def build_statement(
     incidents = tuple(_incident(settings, incident, breaches) for incident in record.incidents)
     evidence = frozen.evidence
     maintenance = () if evidence is None else tuple(
-        _window(settings, window, customer) for window in _windows_of(evidence, depends_on))
+        _window(settings, window, customer) for window in evidence.windows_on(depends_on))
     currency = record.currency or configured.fee.currency
     reader = settings.reader(customer)
     return Statement(
@@ -255,31 +254,6 @@ def build_statement(
         rtl=reader.direction == "rtl",
         language=reader,
     )
-
-
-#: The last revision's maintenance windows by service: (its evidence, service -> positions).
-_window_index: tuple[RevisionEvidence, dict[str, tuple[int, ...]]] | None = None
-
-
-def _windows_of(evidence: RevisionEvidence, depends_on: frozenset[str]) -> list[FrozenWindow]:
-    """The windows of ``evidence`` on a service of ``depends_on``, in their order.
-
-    *Decision:* a server's window lists every project on it (hundreds of services at
-    10,000 customers): intersecting each window's services with each customer's took
-    2 ms of a statement's 2.5 in the parent; the revision's windows are indexed by service
-    once (kept for the last revision seen: a month's run builds every statement from
-    one; the daemon holds that revision's windows and notices until the next, a few MB
-    at 10,000 customers)."""
-    global _window_index
-    kept = _window_index
-    if kept is None or kept[0] is not evidence:
-        index: dict[str, list[int]] = defaultdict(list)
-        for position, window in enumerate(evidence.maintenance):
-            for service in set(window.services):
-                index[service].append(position)
-        kept = _window_index = (evidence, {s: tuple(p) for s, p in index.items()})
-    found = sorted({p for service in depends_on for p in kept[1].get(service, ())})
-    return [evidence.maintenance[p] for p in found]
 
 
 def _label(settings: Settings, target_id: str) -> str:
