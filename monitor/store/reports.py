@@ -19,7 +19,8 @@ from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import ReportRevision
 
-__all__ = ["EncodedReport", "RevisionRecord", "add_revision", "latest_hash", "latest_revision", "revision"]
+__all__ = ["EncodedReport", "RevisionRecord", "add_revision", "latest_hash", "latest_revision",
+           "revision"]
 
 
 @dataclass(frozen=True, slots=True)
