@@ -92,7 +92,7 @@ from monitor.sla import (
 )
 from monitor.store import Database, claims, evidence, outbox, reports
 from monitor.store import statements as stored
-from monitor.store.outbox import QueuedMessage
+from monitor.store.outbox import MessageState
 from monitor.store.statements import StatementRecord
 
 __all__ = [
@@ -486,7 +486,7 @@ async def send_statements(
         sent = await stored.sent(tx, period.calendar, period.label)
         earlier = {number: await reports.revision(tx, period.calendar, period.label, number)
                    for number in {s.revision for s in sent if s.revision != frozen.revision}}
-        mails = {m.dedupe_key: m for m in await outbox.find(
+        mails = {m.dedupe_key: m for m in await outbox.states(
             tx, [s.dedupe_key for s in sent if s.revision == frozen.revision])}
     # Each earlier revision a statement was sent for, read once for every customer's plan.
     earlier_reports = {number: None if found is None else MonthReport.from_json(found.report)
@@ -546,7 +546,7 @@ def _plan(
     asked: str | None,
     mine: list[StatementRecord],
     earlier: Mapping[int, MonthReport | None],
-    mails: Mapping[str, QueuedMessage],
+    mails: Mapping[str, MessageState],
 ) -> StatementItem:
     customer = record.customer
     rule = _RULES.get(record.ineligible_reason or "")
@@ -573,7 +573,7 @@ def _plan(
                          changes)
 
 
-def _recorded(record: StatementRecord, mail: QueuedMessage | None) -> StatementItem:
+def _recorded(record: StatementRecord, mail: MessageState | None) -> StatementItem:
     """A statement queued before for this revision, as its e-mail stands in the outbox."""
     def item(status: str, why: str) -> StatementItem:
         return StatementItem(record.customer_id, status, record.kind, record.revision,

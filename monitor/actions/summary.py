@@ -49,7 +49,7 @@ async def month_summary(
     async with db.reading() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         sent = await stored.sent(tx, period.calendar, period.label)
-        messages = {m.dedupe_key: m for m in await queued.find(tx, (s.dedupe_key for s in sent))}
+        messages = {m.dedupe_key: m for m in await queued.states(tx, (s.dedupe_key for s in sent))}
         found = {c.customer_id: c for c in await claims.listed(tx, month=period.label)
                  if c.calendar == period.calendar}
     last_sent = {s.customer_id: s for s in sent}  # ordered by revision: the last one wins

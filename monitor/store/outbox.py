@@ -5,7 +5,7 @@ results. The only writer of ``outbox`` and ``outbox_recipients``; what the rows 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -334,15 +334,25 @@ class MessageState:
     last_error: str | None
 
 
-async def states(tx: Tx, dedupe_keys: Iterable[str]) -> list[MessageState]:
-    """Where the messages queued under ``dedupe_keys`` stand."""
+#: Dedupe keys one query names at most (each a parameter: PostgreSQL allows 32,767).
+_KEYS_PER_QUERY = 5000
+
+
+def _key_chunks(dedupe_keys: Iterable[str]) -> Iterator[list[str]]:
+    """``dedupe_keys`` once each, in sorted chunks of :data:`_KEYS_PER_QUERY`."""
     keys = sorted(set(dedupe_keys))
+    for index in range(0, len(keys), _KEYS_PER_QUERY):
+        yield keys[index : index + _KEYS_PER_QUERY]
+
+
+async def states(tx: Tx, dedupe_keys: Iterable[str]) -> list[MessageState]:
+    """Where the messages queued under ``dedupe_keys`` stand (their content not read)."""
     found: list[MessageState] = []
-    for index in range(0, len(keys), 5000):
+    for keys in _key_chunks(dedupe_keys):
         rows = await tx.execute(
             select(OutboxMessage.dedupe_key, OutboxMessage.message_id, OutboxMessage.recipients,
                    OutboxMessage.status, OutboxMessage.accepted_at, OutboxMessage.last_error)
-            .where(OutboxMessage.dedupe_key.in_(keys[index : index + 5000]))
+            .where(OutboxMessage.dedupe_key.in_(keys))
             .order_by(OutboxMessage.id)
         )
         found.extend(MessageState(key, message_id, list(recipients), status, accepted, error)
@@ -351,13 +361,13 @@ async def states(tx: Tx, dedupe_keys: Iterable[str]) -> list[MessageState]:
 
 
 async def find(tx: Tx, dedupe_keys: Iterable[str]) -> list[QueuedMessage]:
-    """The messages queued under ``dedupe_keys``, as they stand (without their files)."""
-    keys = sorted(set(dedupe_keys))
+    """The messages queued under ``dedupe_keys``, as they stand (without their files; where
+    they stand alone: :func:`states`)."""
     found: list[QueuedMessage] = []
-    for index in range(0, len(keys), 5000):
+    for keys in _key_chunks(dedupe_keys):
         rows = await tx.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.dedupe_key.in_(keys[index : index + 5000]))
+            .where(OutboxMessage.dedupe_key.in_(keys))
             .order_by(OutboxMessage.id)
         )
         found.extend(_record(row) for row in rows)
