@@ -134,6 +134,10 @@ class Progress(Protocol):
     def __call__(self, done: int, total: int, step: str = "") -> None: ...
 
 
+def no_progress(done: int, total: int, step: str = "") -> None:
+    """The :class:`Progress` of a task no one watches (the daemon, the HTTP API)."""
+
+
 class ProgressLog:
     """A long task's progress as log lines (under systemd, where no one watches a bar): the
     first report, then at most one every ``every`` seconds, the last (``done`` equal

@@ -22,7 +22,7 @@ from monitor.config.gatus import convert
 from monitor.config.imported import Converted, Unmapped
 from monitor.config.loader import read_yaml
 from monitor.errors import ConfigError, ConfigIssue
-from monitor.logs import Progress
+from monitor.logs import Progress, no_progress
 from monitor.sla.coverage import unprobed
 from monitor.sla.intervals import Interval
 from monitor.store import audit, incidents, unknown
@@ -161,7 +161,7 @@ async def import_uptime_kuma_history(db: Database, settings: Settings, path: str
     turned into its incidents and its stretches without a heartbeat, then let go; memory
     grows with the largest monitor's history, not the database's. ``progress`` is told
     the monitors done."""
-    told = progress or _no_progress
+    told = progress or no_progress
     with closing(_kuma_read(path, kuma.connect, path)) as connection:
         data = _kuma_read(path, kuma.read_kuma, connection)
         converted = kuma.convert(data)
@@ -219,10 +219,6 @@ KUMA_WATCH = "uptime-kuma"
 
 #: The step ``import uptime-kuma --history`` tells its progress in (monitors done).
 HISTORY_STEP = "recording each monitor's heartbeats"
-
-
-def _no_progress(done: int, total: int, step: str = "") -> None:
-    """No one is told (a caller without a progress bar)."""
 
 
 def _kuma_read(path: str, read: Callable[..., _T], *arguments: Any) -> _T:

@@ -28,7 +28,7 @@ from monitor.actions.inputs import (
 )
 from monitor.config import Settings
 from monitor.errors import InputError
-from monitor.logs import Progress
+from monitor.logs import Progress, no_progress
 from monitor.sla import MonthPeriod, MonthReport
 from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
 from monitor.store import audit, claims, evidence, reports
@@ -255,10 +255,6 @@ HASHING = "hashing the month's inputs"
 COMPUTING = "computing each customer's report"
 ENCODING = "encoding the report"
 FREEZING = "freezing the revision"
-
-
-def no_progress(done: int, total: int, step: str = "") -> None:
-    """No one watching (the daemon, the HTTP API)."""
 
 
 async def close_month(

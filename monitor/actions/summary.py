@@ -20,9 +20,9 @@ from decimal import Decimal
 
 from monitor.actions.common import iso_utc
 from monitor.actions.inputs import month_inputs
-from monitor.actions.reports import COMPUTING, HASHING, READING, no_progress
+from monitor.actions.reports import COMPUTING, HASHING, READING
 from monitor.config import Settings
-from monitor.logs import Progress
+from monitor.logs import Progress, no_progress
 from monitor.present.statement import Summary, SummaryRow
 from monitor.present.text import one_line
 from monitor.store import Database, claims, reports
