@@ -238,6 +238,62 @@ def test_the_incidents_tables_header_repeats_on_every_page(
     assert all(heading in page for page in with_incidents)
 
 
+def page_words(path: Path) -> list[list[str]]:
+    """Each page's words in the order the PDF draws them (pdftotext -raw): a table's cells
+    row after row, each row's cells in their order."""
+    pages = []
+    for page in range(1, 20):
+        result = subprocess.run(["pdftotext", "-raw", "-f", str(page), "-l", str(page),
+                                 str(path), "-"], capture_output=True, text=True, check=False)
+        if result.returncode:
+            break
+        pages.append(result.stdout.split())
+    return pages
+
+
+@pytest.mark.parametrize("name", ["en-bita", "fa-bita"])
+def test_no_incident_row_is_split_between_two_pages(
+    world: dict[str, Any], name: str, tmp_path: Path
+) -> None:
+    """A row of the incidents table that does not fit at a page's end starts the next
+    page whole (its height measured first: monitor/present/templates/_print.typ), instead of
+    leaving the end of a cell's text under the next page's header: after the header every
+    page's first word is an incident's number."""
+    s: Statement = world[name]
+    # Rows of many lines (a long service name): most page ends fall inside a row.
+    far = "bita poll of the second data centre, in the north of the old city, behind the river"
+    s = dataclasses.replace(s, incidents=tuple(
+        dataclasses.replace(i, service=f"{far}, number {k}") for k, i in enumerate(s.incidents)))
+    path = tmp_path / "s.pdf"
+    path.write_bytes(statement_pdf(s))
+    header = sorted(flat(word) for word in s.language.gettext("You were notified").split())
+    numbers = {flat(shown(s, "x|number", x=i.id)) for i in s.incidents}
+    continued = []
+    for number, words in enumerate(page_words(path), start=1):
+        flats = [flat(word) for word in words]
+        ends = [k + len(header) for k in range(len(flats))
+                if sorted(flats[k:k + len(header)]) == header]  # (Persian: right to left)
+        if number > 1 and ends:
+            assert ends[0] < len(flats)
+            continued.append(flats[ends[0]])
+    assert len(continued) >= 2  # the table runs over three pages or more
+    assert all(word in numbers for word in continued), continued
+
+
+def test_a_row_taller_than_a_page_breaks_across_pages_and_loses_no_word(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    """A row too tall to be measured whole (a maintenance window's reason of a few thousand
+    words) keeps its automatic height and goes on over the next pages: every word prints."""
+    s: Statement = world["en-acme"]
+    words = [f"w{k}x" for k in range(900)]
+    s = dataclasses.replace(s, maintenance=s.maintenance[:1] and (dataclasses.replace(
+        s.maintenance[0], reason=" ".join(words)),))
+    assert s.maintenance
+    text = flat(pdf_text(statement_pdf(s), tmp_path / "s.pdf"))
+    assert [word for word in words if word not in text] == []
+
+
 def test_a_missing_font_is_named_with_its_package() -> None:
     """The daemon's start check (check_pdf): the statements' fonts are found here; a font
     that is not is named, with the Debian package that installs it."""
