@@ -10,9 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from monitor import actions
-from monitor.actions.reports import customer_changes
+from monitor.actions.reports import customer_changes, frozen_revision
 from monitor.sla import MonthReport
-from monitor.store import Database, reports
+from monitor.store import Database, evidence, reports
 
 from .statements_world import NOW, at, record_october, settings
 
@@ -69,3 +69,33 @@ async def test_what_changed_is_said_in_the_json_forms(db: Database) -> None:
         "incident 3: start '2026-10-20T08:00:00Z' -> '2026-10-20T08:10:00Z'",
     ]
     assert customer_changes(before, MonthReport.from_json(stored).customer("acme")) == []
+
+
+async def test_a_revision_read_as_its_stored_text_types_each_customer_as_the_whole(
+        db: Database) -> None:
+    """The statements read a revision's report as the text the database keeps (SQLite's
+    text, PostgreSQL's ``json`` cast to text) and type one customer at a time from where its
+    part lies: the same customers as the whole document parsed and typed, by position and
+    by id, with ids that need escapes in JSON and Persian ones."""
+    stored = await stored_october(db)
+    awkward: Any = copy.deepcopy(stored)
+    for number, (part, name) in enumerate(zip(awkward["customers"], [
+            'a "quoted" ]},{ name', "بیتا\u200cجان", "back\\slash\nline"], strict=False)):
+        part["customer"] = f"{name} {number}"
+    async with db.transaction() as tx:
+        await reports.add_revision(tx, reports.RevisionRecord(
+            "gregorian", "2026-10", 2, NOW, "0" * 64, awkward))
+    for number, document in ((1, stored), (2, awkward)):
+        async with db.reading() as tx:
+            text = await reports.revision_text(tx, "gregorian", "2026-10", number)
+        assert text is not None and text.revision == number
+        assert text.report == evidence.encoded_document(document)  # as written
+        read = frozen_revision(text).report
+        whole = MonthReport.from_json(document)
+        assert tuple(read.customers) == whole.customers
+        assert [read.customer(c.customer) for c in reversed(whole.customers)] == list(
+            reversed(whole.customers))
+    async with db.reading() as tx:
+        latest = await reports.revision_text(tx, "gregorian", "2026-10")
+        assert latest is not None and latest.revision == 2
+        assert await reports.revision_text(tx, "gregorian", "2026-10", 3) is None
