@@ -202,7 +202,8 @@ def build_statement(
     incidents = tuple(_incident(settings, incident, breaches) for incident in record.incidents)
     evidence = frozen.evidence
     maintenance = () if evidence is None else tuple(
-        _window(settings, window, customer) for window in evidence.windows_on(depends_on))
+        _window(settings, window, customer, services)
+        for window, services in evidence.windows_on(depends_on))
     currency = record.currency or configured.fee.currency
     reader = settings.reader(customer)
     return Statement(
@@ -279,14 +280,16 @@ def _incident(settings: Settings, incident: IncidentLine, breaches: set[int]) ->
     )
 
 
-def _window(settings: Settings, window: FrozenWindow, customer: str) -> MaintenanceRow:
+def _window(settings: Settings, window: FrozenWindow, customer: str,
+            services: tuple[str, ...]) -> MaintenanceRow:
+    """``window`` in ``customer``'s statement; ``services``: those of it the customer
+    depends on (:meth:`RevisionEvidence.windows_on`)."""
     start = window.start
     notice_at = window.notices.get(customer)
     due = notice_due(start, settings.policy)
-    depends_on = settings.topology.dependencies(customer)
     return MaintenanceRow(
         id=window.id,
-        services=tuple(_label(settings, s) for s in window.services if s in depends_on),
+        services=tuple(_label(settings, s) for s in services),
         start=start,
         end=window.end,
         reason=one_line(window.reason, 500),
