@@ -10,7 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 from monitor import actions
-from monitor.actions.reports import customer_changes, frozen_revision
+from monitor.actions.reports import (
+    FrozenWindow,
+    RevisionEvidence,
+    customer_changes,
+    frozen_revision,
+)
 from monitor.sla import MonthReport
 from monitor.store import Database, evidence, reports
 
@@ -99,3 +104,20 @@ async def test_a_revision_read_as_its_stored_text_types_each_customer_as_the_who
         latest = await reports.revision_text(tx, "gregorian", "2026-10")
         assert latest is not None and latest.revision == 2
         assert await reports.revision_text(tx, "gregorian", "2026-10", 3) is None
+
+
+def test_a_customers_maintenance_windows_come_with_its_services_in_each_windows_order() -> None:
+    """A statement lists each window on the customer's services with those of its services
+    the customer depends on, in the window's own order (a server's window lists every
+    project on it): what scanning each window's services gives, found by service."""
+    at = NOW
+    windows = (FrozenWindow(1, ("srv-1", "p-9", "p-1", "p-2"), at, at, "kernel", {}),
+               FrozenWindow(2, ("panel",), at, at, "upgrade", {}),
+               FrozenWindow(3, ("p-2", "p-1"), at, at, "move", {}))
+    evidence = RevisionEvidence(windows)
+    depends_on = frozenset({"p-1", "p-2", "srv-1"})
+    assert [(w.id, services) for w, services in evidence.windows_on(depends_on)] == [
+        (w.id, tuple(s for s in w.services if s in depends_on))
+        for w in windows if depends_on & set(w.services)] == [
+        (1, ("srv-1", "p-1", "p-2")), (3, ("p-2", "p-1"))]
+    assert evidence.windows_on({"nothing"}) == []
