@@ -501,10 +501,11 @@ async def send_statements(
     mine: dict[str, list[StatementRecord]] = defaultdict(list)
     for record in sent:
         mine[record.customer_id].append(record)
-    # Each customer's record is typed for its plan and let go (at 10,000 customers the typed
-    # report is about 400 MB): the statements to render read theirs again.
-    planned = [_plan(settings, frozen, record, customer, mine[record.customer], earlier_reports,
-                     mails) for record in _customers(frozen, settings, customer)]
+    # Planned by each customer's id and ineligible reason; a customer's records are typed
+    # only for a correction (at 10,000 customers the typed report is about 400 MB), and for
+    # its statement when it is rendered.
+    planned = [_plan(settings, frozen, head, customer, mine[head[0]], earlier_reports, mails)
+               for head in _customers(frozen, settings, customer)]
     todo = [item for item in planned if item.status == "would_send"]
     if dry_run or not todo:
         result.items.extend(planned)
@@ -533,34 +534,36 @@ async def _would_freeze(
     if latest is not None and latest.inputs_hash == digest:
         return frozen_revision(latest), False
     number = 1 if latest is None else latest.revision + 1
-    report = MonthReport.from_json(inputs.compute(now).to_json())
+    # As it would read back: its stored text, each customer typed when read.
+    report = MonthReport.from_text(evidence.encoded_document(inputs.compute(now).to_json()))
     return FrozenRevision(period.calendar, period.label, number, now, digest, report,
                           inputs.evidence()), True
 
 
 def _customers(
     frozen: FrozenRevision, settings: Settings, customer: str | None
-) -> Iterator[CustomerReport]:
-    """The customers a run plans for, one at a time."""
+) -> Iterator[tuple[str, str | None]]:
+    """Each customer a run plans for: its id and ineligible reason."""
     if customer is not None:
-        yield _customer_record(frozen, customer)
+        yield customer, _customer_record(frozen, customer).ineligible_reason
         return
     # A customer no longer configured has no contacts to send to.
     configured = settings.topology.customers
-    yield from (r for r in frozen.report.customers if r.customer in configured)
+    yield from (head for head in frozen.report.heads() if head[0] in configured)
 
 
 def _plan(
     settings: Settings,
     frozen: FrozenRevision,
-    record: CustomerReport,
+    head: tuple[str, str | None],
     asked: str | None,
     mine: list[StatementRecord],
     earlier: Mapping[int, MonthReport | None],
     mails: Mapping[str, MessageState],
 ) -> StatementItem:
-    customer = record.customer
-    rule = _RULES.get(record.ineligible_reason or "")
+    """What to do for one customer (``head``: its id and ineligible reason)."""
+    customer, reason = head
+    rule = _RULES.get(reason or "")
     if asked is None and statement_withheld(rule):
         return StatementItem(customer, "withheld", why=f"{rule}: no statement unless asked for "
                              "(a lapsed subscription or a clone gets no customer e-mail)")
@@ -573,6 +576,7 @@ def _plan(
         return StatementItem(customer, "would_send", "statement", frozen.revision)
     previous = earlier.get(before.revision)
     old = None if previous is None else _record_in(previous, customer)
+    record = frozen.report.customer(customer)
     changes = tuple(_told(settings, change, record) for change in customer_changes(old, record))
     if not changes:
         return StatementItem(customer, "unchanged", revision=frozen.revision,

@@ -275,6 +275,13 @@ class MonthReport:
                 return report
         raise KeyError(customer_id)
 
+    def heads(self) -> Iterator[tuple[str, str | None]]:
+        """Each customer's id and ``ineligible_reason``, in order: what a month's run plans
+        by, without typing the customers of a stored report (:class:`StoredCustomers`)."""
+        if isinstance(self.customers, StoredCustomers):
+            return iter(self.customers.heads)
+        return ((c.customer, c.ineligible_reason) for c in self.customers)
+
     def to_json(self, customers: list[JSON] | None = None) -> dict[str, JSON]:
         """The SPEC section 7 JSON report, as a JSON-ready dict. ``customers``: what stands
         for the customers' parts instead of them (a month's close encodes each part as it
@@ -325,14 +332,15 @@ class MonthReport:
         when read (:class:`StoredCustomers`): at 10,000 customers the typed report is about
         400 MB, its text about 90 MB."""
         starts: list[int] = []
-        ids: list[str] = []
+        heads: list[tuple[str, str | None]] = []
 
         def seen(customer: object, at: int) -> None:
-            ids.append(Fields(customer, f"report.customers[{len(starts)}]").text("customer"))
+            fields = Fields(customer, f"report.customers[{len(starts)}]")
+            heads.append((fields.text("customer"), fields.optional_text("ineligible_reason")))
             starts.append(at)
 
         fields = Fields(listed_apart(text, "customers", seen), "report")
-        stored = StoredCustomers(text, ids, starts)
+        stored = StoredCustomers(text, heads, starts)
         confirmed_by: dict[int, tuple[str, ...]] | None = None
         if fields.has("vantage_problems"):
             confirmed_by = {}
@@ -368,20 +376,17 @@ class StoredCustomers(Sequence[CustomerReport]):
     """A stored report's customers (:meth:`MonthReport.from_text`), each typed from its part
     of the report's text when it is read, and let go by the reader: what a month's
     statements hold is the text (about 9 KB a customer) and where each part begins, not
-    every customer's records at once. Found by position or by id (:meth:`customer`)."""
+    every customer's records at once. Found by position or by id (:meth:`customer`); each
+    customer's id and ``ineligible_reason`` are read with the index (:attr:`heads`)."""
 
-    __slots__ = ("_by_id", "_ids", "_starts", "_text")
+    __slots__ = ("_by_id", "_starts", "_text", "heads")
 
-    def __init__(self, text: str, ids: list[str], starts: list[int]) -> None:
+    def __init__(self, text: str, heads: list[tuple[str, str | None]],
+                 starts: list[int]) -> None:
         self._text = text
-        self._ids = tuple(ids)
+        self.heads = tuple(heads)
         self._starts = starts
-        self._by_id = {customer: number for number, customer in enumerate(ids)}
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        """Each customer's id, in the report's order."""
-        return self._ids
+        self._by_id = {customer: number for number, (customer, _reason) in enumerate(heads)}
 
     def where(self, number: int) -> str:
         return f"report.customers[{number}]"

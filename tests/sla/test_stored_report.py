@@ -107,6 +107,7 @@ def test_a_frozen_report_reads_back_as_the_report_it_was(report: MonthReport) ->
     # Its stored text, typed a customer at a time, is the same report.
     for text in (_canonical(stored), json.dumps(stored, indent=1)):
         assert _whole(MonthReport.from_text(text)) == report
+        assert list(MonthReport.from_text(text).heads()) == list(report.heads())
 
 
 def _canonical(document: object) -> str:
@@ -141,6 +142,8 @@ def test_a_stored_text_is_typed_a_customer_at_a_time_as_the_whole_document() -> 
             read = MonthReport.from_text(text)
             assert len(read.customers) == len(AWKWARD)
             assert _whole(read) == whole
+            assert list(read.heads()) == list(whole.heads()) == [
+                (c.customer, c.ineligible_reason) for c in whole.customers]
             assert [read.customer(c) for c in reversed(AWKWARD)] == [
                 whole.customer(c) for c in reversed(AWKWARD)]
             assert read.customers[-1] == whole.customers[-1]
