@@ -9,16 +9,80 @@ collector would walk them again and again, each time its young generation fills:
 :data:`paused`; reference counting still frees everything let go, and any cycle left
 meanwhile (by anything else in the process) is collected once it resumes. Holders may
 overlap, in tasks and threads alike.
+
+When the last holder leaves, the bulk work is over: its caches (:func:`bulk_cache`) are
+emptied, and when the process's resident memory grew by :data:`GIVE_BACK` or more
+meanwhile, the memory freed is given back to the system: a full collection (it also empties
+the interpreter's free lists of tuples, floats, dicts, whose few objects keep Python's
+memory arenas from being freed) and glibc's ``malloc_trim``. A month's close at 10,000
+customers left about 270 MB of the command's 420 resident after it (measured: the README's
+"Benchmarks"): the 65,536 cached instants and the free lists' objects, made among the
+month's records, kept the arenas those records used, and glibc kept the rest.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
+from typing import TypeVar
 
-__all__ = ["paused"]
+__all__ = ["bulk_cache", "paused"]
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+#: Each bulk cache's ``cache_clear``.
+_CACHES: list[Callable[[], None]] = []
+
+
+def bulk_cache(function: Callable[[_K], _V]) -> Callable[[_K], _V]:
+    """``function`` with a cache of 65,536 results for bulk work (a month's report repeats
+    the same few instants per incident), emptied when the bulk work ends (:data:`paused`)."""
+    cached = functools.lru_cache(maxsize=1 << 16)(function)
+    _CACHES.append(cached.cache_clear)
+    return cached
+
+
+@functools.cache
+def _trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None (another C library)."""
+    import ctypes  # only once some bulk work ends: not at every command's start
+
+    try:
+        return ctypes.CDLL(None).malloc_trim  # the C library the process runs on
+    except (OSError, AttributeError):
+        return None
+
+
+#: Resident memory grown during bulk work from which what it freed is given back (the full
+#: collection takes about 0.3 s with 10,000 customers configured).
+GIVE_BACK = 64 << 20
+
+
+def _resident() -> int | None:
+    """The process's resident memory in bytes (Linux), or None."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _bulk_done(resident_before: int | None) -> None:
+    """The bulk work's caches emptied; the memory it freed given back, if it grew."""
+    for clear in _CACHES:
+        clear()
+    now = _resident()
+    if resident_before is None or now is None or now - resident_before < GIVE_BACK:
+        return
+    gc.collect()
+    trim = _trim()
+    if trim is not None:
+        trim(0)
 
 
 class _CollectorPause:
@@ -29,6 +93,7 @@ class _CollectorPause:
         self._lock = threading.Lock()
         self._holders = 0
         self._was_enabled = False
+        self._resident: int | None = None  # when the first holder came
 
     @contextlib.contextmanager
     def __call__(self) -> Iterator[None]:
@@ -36,14 +101,19 @@ class _CollectorPause:
             if self._holders == 0:
                 self._was_enabled = gc.isenabled()
                 gc.disable()
+                self._resident = _resident()
             self._holders += 1
         try:
             yield
         finally:
             with self._lock:
                 self._holders -= 1
-                if self._holders == 0 and self._was_enabled:
+                done = self._holders == 0
+                if done and self._was_enabled:
                     gc.enable()
+                resident = self._resident
+            if done:  # outside the lock: a finalizer the collection runs may pause it again
+                _bulk_done(resident)
 
 
 #: ``with paused():`` the collector pauses, and resumes as it was when the last holder

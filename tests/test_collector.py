@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.collector import paused
+from monitor.collector import bulk_cache, paused
 
 
 @pytest.fixture
@@ -61,3 +61,24 @@ def test_holders_in_two_threads_resume_it_when_the_last_leaves(collector: None) 
     release.set()
     other.join(10)
     assert gc.isenabled()
+
+
+def test_bulk_caches_last_while_the_bulk_work_does(collector: None) -> None:
+    """A bulk cache (a month's instants) keeps its results while any holder holds the pause,
+    and is emptied when the last leaves: its entries, made among a month's records, would
+    keep the memory those records used from being given back."""
+    computed: list[int] = []
+
+    @bulk_cache
+    def doubled(number: int) -> int:
+        computed.append(number)
+        return 2 * number
+
+    with paused():
+        assert doubled(21) == 42
+        with paused():
+            assert doubled(21) == 42
+        assert doubled(21) == 42
+        assert computed == [21]
+    assert doubled(21) == 42
+    assert computed == [21, 21]

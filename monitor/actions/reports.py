@@ -33,7 +33,7 @@ from monitor.sla import MonthPeriod, MonthReport
 from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
 from monitor.store import audit, claims, evidence, reports
 from monitor.store import cluster as cluster_store
-from monitor.store.reports import EncodedReport, RevisionRecord
+from monitor.store.reports import EncodedReport, RevisionRecord, RevisionText
 
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
@@ -132,7 +132,9 @@ class Closing:
 @dataclass(frozen=True)
 class FrozenRevision:
     """A closed month's revision as stored (R-C3), its report read back typed
-    (:meth:`MonthReport.from_json`): the figures as the JSON shows them (R-M6)."""
+    (:meth:`MonthReport.from_json`): the figures as the JSON shows them (R-M6). Read from the
+    store (:func:`frozen_revision`), its report's customers are typed one at a time, when
+    read (:meth:`MonthReport.from_text`)."""
 
     calendar: str
     month: str
@@ -147,12 +149,13 @@ class FrozenRevision:
     checkpoint: tuple[int, str, str] | None = None
 
 
-def frozen_revision(record: RevisionRecord) -> FrozenRevision:
+def frozen_revision(record: RevisionText) -> FrozenRevision:
     """``record`` with its SPEC section 7 JSON and its evidence read back typed (the
-    garbage collector paused meanwhile, :mod:`monitor.collector`)."""
+    garbage collector paused meanwhile, :mod:`monitor.collector`): the report's text is
+    kept and each customer typed from it when read (:meth:`MonthReport.from_text`)."""
     with collector.paused():
         return FrozenRevision(record.calendar, record.month, record.revision, record.closed_at,
-                              record.inputs_hash, MonthReport.from_json(record.report),
+                              record.inputs_hash, MonthReport.from_text(record.report),
                               None if record.evidence is None
                               else RevisionEvidence.from_json(record.evidence))
 

@@ -125,13 +125,13 @@ async def _run(
     calendar, label = period.calendar, period.label
     async with db.reading() as tx:
         run = await stored.run(tx, calendar, label)
-        latest = await reports.latest_revision(tx, calendar, label)
-    later = latest is not None and run is not None and latest.revision > run.revision
+        latest = await reports.latest_hash(tx, calendar, label)
+    later = latest is not None and run is not None and latest[0] > run.revision
     if run is not None and run.finished_at is not None and not later:
         return None
     if later:
         assert latest is not None
-        revision: int | None = latest.revision
+        revision: int | None = latest[0]
     else:
         revision = None  # start or resume: close the month (nothing new if unchanged)
     sent = await send_statements(db, settings, month=label, mail=mail, actor=DAEMON, now=now,
@@ -165,10 +165,10 @@ async def remind(
         done = {r.customer_id for r in await stored.reminded(tx, period.calendar, period.label)}
         claimed = {c.customer_id for c in await claims.listed(tx, month=period.label)
                    if c.calendar == period.calendar}
-        latest = await reports.latest_revision(tx, period.calendar, period.label)
+        latest = await reports.latest_hash(tx, period.calendar, period.label)
     if latest is None or (run is not None and run.reminded_at is not None):
         return []
-    frozen = await revision_of(db, settings, period, latest.revision)
+    frozen = await revision_of(db, settings, period, latest[0])
     links = claim_link_keys(settings)  # each reminder links to the claim form
     reminded: list[str] = []
     stopped = False

@@ -47,7 +47,7 @@ async def month_summary(
     told(0, 0, HASHING)
     digest = await asyncio.to_thread(inputs.digest)
     async with db.reading() as tx:
-        latest = await reports.latest_revision(tx, period.calendar, period.label)
+        latest = await reports.latest_hash(tx, period.calendar, period.label)
         sent = await stored.sent(tx, period.calendar, period.label)
         messages = {m.dedupe_key: m for m in await queued.states(tx, (s.dedupe_key for s in sent))}
         found = {c.customer_id: c for c in await claims.listed(tx, month=period.label)
@@ -96,9 +96,9 @@ async def month_summary(
         period_end=period.end,
         target_percent=settings.policy.target_percent,
         rows=tuple(rows),
-        revision=None if latest is None else latest.revision,
-        inputs_hash=None if latest is None else latest.inputs_hash,
-        revision_current=latest is not None and latest.inputs_hash == digest,
+        revision=None if latest is None else latest[0],
+        inputs_hash=None if latest is None else latest[1],
+        revision_current=latest is not None and latest[1] == digest,
         computed_at=now,
         money=tuple((currency, value, refunds)
                     for currency, (value, refunds) in sorted(money.items())),

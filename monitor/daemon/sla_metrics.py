@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -94,7 +94,7 @@ class CustomerSLAMetrics(Collector):
         self._from: dict[str, CustomerReport] = {}  # the report each row was made from
         registry.register(self)
 
-    def update(self, reports: tuple[CustomerReport, ...], period: MonthPeriod,
+    def update(self, reports: Iterable[CustomerReport], period: MonthPeriod,
                policy: Policy) -> None:
         ranks = {tier.name: rank for rank, tier in enumerate(policy.tiers, start=1)}
         rows: dict[str, tuple[float | None, ...]] = {}

@@ -15,16 +15,16 @@ is a :class:`monitor.errors.StoreError` naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
+from monitor.collector import bulk_cache
 from monitor.sla.calendar import MonthPeriod
 from monitor.sla.inputs import CAUSES, Cause
-from monitor.sla.stored import Fields, stored_instant
+from monitor.sla.stored import Fields, decoded_at, listed_apart, stored_instant
 
 __all__ = [
     "JSON",
@@ -32,6 +32,7 @@ __all__ = [
     "CustomerReport",
     "IncidentLine",
     "MonthReport",
+    "StoredCustomers",
     "VantageProblemLine",
     "iso_utc",
     "shown_availability",
@@ -45,7 +46,7 @@ _AVAILABILITY_PLACES = Decimal("0.001")
 _MONEY_PLACES = Decimal("0.01")
 
 
-@lru_cache(maxsize=1 << 16)  # a month's report repeats the same few instants per incident
+@bulk_cache  # a month's report repeats the same few instants per incident
 def iso_utc(instant: datetime) -> str:
     """``instant`` as ISO 8601 UTC with a ``Z`` suffix, whole seconds."""
     utc = instant.astimezone(UTC).replace(tzinfo=None)
@@ -258,7 +259,8 @@ class MonthReport:
     """Every customer's report for one month, ordered by customer id."""
 
     period: MonthPeriod
-    customers: tuple[CustomerReport, ...]
+    # A tuple, or a stored report's customers typed one at a time (StoredCustomers).
+    customers: Sequence[CustomerReport]
     # a cluster's: incident id -> the vantages that confirmed it, and the targets
     # down for some vantages short of the quorum (no incident): shown, never counted.
     confirmed_by: Mapping[int, tuple[str, ...]] | None = None
@@ -266,10 +268,19 @@ class MonthReport:
 
     def customer(self, customer_id: str) -> CustomerReport:
         """The report of ``customer_id``; KeyError if it is not in this month."""
+        if isinstance(self.customers, StoredCustomers):
+            return self.customers.customer(customer_id)
         for report in self.customers:
             if report.customer == customer_id:
                 return report
         raise KeyError(customer_id)
+
+    def heads(self) -> Iterator[tuple[str, str | None]]:
+        """Each customer's id and ``ineligible_reason``, in order: what a month's run plans
+        by, without typing the customers of a stored report (:class:`StoredCustomers`)."""
+        if isinstance(self.customers, StoredCustomers):
+            return iter(self.customers.heads)
+        return ((c.customer, c.ineligible_reason) for c in self.customers)
 
     def to_json(self, customers: list[JSON] | None = None) -> dict[str, JSON]:
         """The SPEC section 7 JSON report, as a JSON-ready dict. ``customers``: what stands
@@ -305,22 +316,106 @@ class MonthReport:
         incidents; an incident no vantage confirmed is not in it (``to_json`` writes ``[]``
         for it either way)."""
         fields = Fields(document, "report")
+        customers = fields.items("customers")
+        confirmed_by: dict[int, tuple[str, ...]] | None = None
+        if fields.has("vantage_problems"):
+            confirmed_by = {}
+            for customer, where in customers:
+                _confirmed(customer, where, confirmed_by)
+        return cls._read(fields, tuple(CustomerReport.from_json(c, w) for c, w in customers),
+                         confirmed_by)
+
+    @classmethod
+    def from_text(cls, text: str) -> MonthReport:
+        """The report of a stored JSON text (a frozen revision as the database keeps it): the
+        same as ``from_json(json.loads(text))``, but its customers are typed one at a time,
+        when read (:class:`StoredCustomers`): at 10,000 customers the typed report is about
+        400 MB, its text about 90 MB."""
+        starts: list[int] = []
+        heads: list[tuple[str, str | None]] = []
+
+        def seen(customer: object, at: int) -> None:
+            fields = Fields(customer, f"report.customers[{len(starts)}]")
+            heads.append((fields.text("customer"), fields.optional_text("ineligible_reason")))
+            starts.append(at)
+
+        fields = Fields(listed_apart(text, "customers", seen), "report")
+        stored = StoredCustomers(text, heads, starts)
+        confirmed_by: dict[int, tuple[str, ...]] | None = None
+        if fields.has("vantage_problems"):
+            confirmed_by = {}
+            for number, at in enumerate(starts):
+                _confirmed(decoded_at(text, at)[0], stored.where(number), confirmed_by)
+        return cls._read(fields, stored, confirmed_by)
+
+    @classmethod
+    def _read(cls, fields: Fields, customers: Sequence[CustomerReport],
+              confirmed_by: dict[int, tuple[str, ...]] | None) -> MonthReport:
+        """The report of ``fields`` (a stored report's own), with its customers typed."""
         period = MonthPeriod(fields.text("month"), fields.calendar("calendar"),
                              fields.text("timezone"), fields.instant("period_start"),
                              fields.instant("period_end"))
-        customers = fields.items("customers")
-        if not fields.has("vantage_problems"):
-            return cls(period, tuple(CustomerReport.from_json(c, w) for c, w in customers))
-        confirmed_by: dict[int, tuple[str, ...]] = {}
-        for customer, where in customers:
-            for incident, at in Fields(customer, where).items("incidents"):
-                line = Fields(incident, at)
-                vantages = line.texts("confirmed_by")
-                if vantages:
-                    confirmed_by[line.integer("id")] = vantages
-        return cls(period, tuple(CustomerReport.from_json(c, w) for c, w in customers),
-                   confirmed_by, tuple(VantageProblemLine.from_json(line, where) for line, where
-                                       in fields.items("vantage_problems")))
+        if confirmed_by is None:
+            return cls(period, customers)
+        return cls(period, customers, confirmed_by, tuple(
+            VantageProblemLine.from_json(line, where)
+            for line, where in fields.items("vantage_problems")))
+
+
+def _confirmed(customer: object, where: str, into: dict[int, tuple[str, ...]]) -> None:
+    """A cluster's customer's incidents, each with the vantages that confirmed it, into
+    ``into`` (incident id -> vantages; none: not in it)."""
+    for incident, at in Fields(customer, where).items("incidents"):
+        line = Fields(incident, at)
+        vantages = line.texts("confirmed_by")
+        if vantages:
+            into[line.integer("id")] = vantages
+
+
+class StoredCustomers(Sequence[CustomerReport]):
+    """A stored report's customers (:meth:`MonthReport.from_text`), each typed from its part
+    of the report's text when it is read, and let go by the reader: what a month's
+    statements hold is the text (about 9 KB a customer) and where each part begins, not
+    every customer's records at once. Found by position or by id (:meth:`customer`); each
+    customer's id and ``ineligible_reason`` are read with the index (:attr:`heads`)."""
+
+    __slots__ = ("_by_id", "_starts", "_text", "heads")
+
+    def __init__(self, text: str, heads: list[tuple[str, str | None]],
+                 starts: list[int]) -> None:
+        self._text = text
+        self.heads = tuple(heads)
+        self._starts = starts
+        self._by_id = {customer: number for number, (customer, _reason) in enumerate(heads)}
+
+    def where(self, number: int) -> str:
+        return f"report.customers[{number}]"
+
+    def customer(self, customer_id: str) -> CustomerReport:
+        """The report of ``customer_id``; KeyError if it is not in this month."""
+        return self._typed(self._by_id[customer_id])
+
+    def _typed(self, number: int) -> CustomerReport:
+        return CustomerReport.from_json(decoded_at(self._text, self._starts[number])[0],
+                                        self.where(number))
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @overload
+    def __getitem__(self, index: int) -> CustomerReport: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[CustomerReport, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> CustomerReport | tuple[CustomerReport, ...]:
+        if isinstance(index, slice):
+            return tuple(self._typed(n) for n in range(*index.indices(len(self))))
+        return self._typed(range(len(self))[index])
+
+    def __iter__(self) -> Iterator[CustomerReport]:
+        for number in range(len(self)):
+            yield self._typed(number)
 
 
 class VantageProblemLine(NamedTuple):

@@ -15,17 +15,19 @@ mistyped field is a :class:`~monitor.errors.StoreError` naming where it is, neve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import cast
 
+from monitor.collector import bulk_cache
 from monitor.errors import StoreError
 from monitor.sla.calendar import CALENDARS, CalendarName
 from monitor.sla.inputs import CAUSES, Cause
 
-__all__ = ["Fields", "stored_instant"]
+__all__ = ["Fields", "listed_apart", "stored_instant"]
 
 
 class Fields:
@@ -143,7 +145,7 @@ class Fields:
                 for index, item in enumerate(self._list(key))]
 
 
-@lru_cache(maxsize=1 << 16)  # a month's report repeats the same few instants per incident
+@bulk_cache  # a month's report repeats the same few instants per incident
 def stored_instant(text: str) -> datetime | None:
     """``text`` as :func:`monitor.sla.report.iso_utc` writes a time, or None if it is not an
     ISO 8601 time with a zone (:meth:`Fields.instant` names it)."""
@@ -152,6 +154,60 @@ def stored_instant(text: str) -> datetime | None:
     except ValueError:
         return None
     return None if instant.tzinfo is None else instant
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def decoded_at(text: str, at: int) -> tuple[object, int]:
+    """The JSON value that begins at ``at`` in ``text`` (no copy of it made), and where it
+    ends."""
+    try:
+        return _DECODER.raw_decode(text, at)
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"stored report: not JSON at character {exc.pos}: {exc.msg}") from None
+
+
+def listed_apart(text: str, key: str, each: Callable[[object, int], None]) -> dict[str, object]:
+    """A JSON object's text read with the elements of its list ``key`` apart: each is parsed
+    and handed to ``each`` with where it begins in ``text`` (:func:`decoded_at` reads it
+    there again), then let go; returned is the object with ``key`` an empty list. Any JSON
+    text: the canonical one a revision stores, or spaced."""
+    found: dict[str, object] = {}
+
+    def skip(at: int) -> int:
+        return _SPACE.match(text, at).end()  # type: ignore[union-attr]  # matches always
+
+    def expect(at: int, char: str) -> int:
+        if text[at:at + 1] != char:
+            raise StoreError(f"stored report: {char!r} expected at character {at}")
+        return skip(at + 1)
+
+    at = expect(skip(0), "{")
+    while text[at:at + 1] != "}":
+        if found:
+            at = expect(at, ",")
+        name, at = decoded_at(text, at)
+        if not isinstance(name, str):
+            raise _wrong("report", name, "an object")
+        at = expect(skip(at), ":")
+        if name != key:
+            found[name], at = decoded_at(text, at)
+            at = skip(at)
+            continue
+        found[name] = []
+        at = expect(at, "[")
+        while text[at:at + 1] != "]":
+            if at and text[at] == ",":
+                at = skip(at + 1)
+            element, end = decoded_at(text, at)
+            each(element, at)
+            at = skip(end)
+            if text[at:at + 1] not in (",", "]"):
+                raise StoreError(f"stored report: ',' or ']' expected at character {at}")
+        at = skip(at + 1)
+    return found
 
 
 def _wrong(where: str, value: object, allowed: str) -> StoreError:

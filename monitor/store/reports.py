@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, insert, select
+from sqlalchemy import JSON, Text, bindparam, cast, insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -19,8 +19,8 @@ from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import ReportRevision
 
-__all__ = ["EncodedReport", "RevisionRecord", "add_revision", "latest_hash", "latest_revision",
-           "revision"]
+__all__ = ["EncodedReport", "RevisionRecord", "RevisionText", "add_revision", "latest_hash",
+           "latest_revision", "revision", "revision_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,19 @@ class RevisionRecord:
     inputs_hash: str
     report: dict[str, Any]  # the SPEC section 7 JSON report
     # What statements show besides the report; None before statements existed.
+    evidence: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionText:
+    """A revision with its report as the text stored (:func:`revision_text`)."""
+
+    calendar: str
+    month: str
+    revision: int
+    closed_at: dt.datetime
+    inputs_hash: str
+    report: str  # the SPEC section 7 JSON report's text, as written
     evidence: dict[str, Any] | None = None
 
 
@@ -80,6 +93,23 @@ async def revision(tx: Tx, calendar: str, month: str, number: int) -> RevisionRe
             )
         ).first()
         return None if row is None else _record(row)
+
+
+async def revision_text(tx: Tx, calendar: str, month: str,
+                        number: int | None = None) -> RevisionText | None:
+    """Revision ``number`` of a month (None: its latest), or None, with its report as the
+    text stored: not parsed (tens of megabytes at 10,000 customers, several times that as
+    JSON values; :meth:`monitor.sla.MonthReport.from_text` reads it a customer at a time).
+    A JSON column keeps its text as written on SQLite and PostgreSQL alike (``json``, not
+    ``jsonb``), and read cast to text it is that text (asyncpg's codec would parse it)."""
+    query = (select(ReportRevision.calendar, ReportRevision.month, ReportRevision.revision,
+                    ReportRevision.closed_at, ReportRevision.inputs_hash,
+                    cast(ReportRevision.report, Text), ReportRevision.evidence)
+             .where(ReportRevision.calendar == calendar, ReportRevision.month == month))
+    query = (query.order_by(ReportRevision.revision.desc()).limit(1) if number is None
+             else query.where(ReportRevision.revision == number))
+    row = (await tx.execute(query)).first()
+    return None if row is None else RevisionText(*row)
 
 
 class EncodedReport:
@@ -163,3 +193,10 @@ async def add_revision(tx: Tx, revision: RevisionRecord,
     await evidence.append_inserted(tx, "report.revision", "report_revisions",
                                    [revision_id], [row], encoded=handed)
     await evidence.record_statements(tx, revision_id, revision.report, digested=digests)
+    if connection.dialect.name == "sqlite":
+        # SQLite keeps a statement's bound values until it runs again, and Python's sqlite3
+        # keeps its statements for the connection's life: the report's text and the chain
+        # entry's (tens of megabytes each at 10,000 customers) would stay with this
+        # connection as long as the process (`statement send` renders for minutes after its
+        # close). It is closed instead of reused, the next time the pool hands it out.
+        (await connection.get_raw_connection()).invalidate(soft=True)

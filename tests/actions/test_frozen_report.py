@@ -10,9 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 from monitor import actions
-from monitor.actions.reports import customer_changes
+from monitor.actions.reports import (
+    FrozenWindow,
+    RevisionEvidence,
+    customer_changes,
+    frozen_revision,
+)
 from monitor.sla import MonthReport
-from monitor.store import Database, reports
+from monitor.store import Database, evidence, reports
 
 from .statements_world import NOW, at, record_october, settings
 
@@ -69,3 +74,50 @@ async def test_what_changed_is_said_in_the_json_forms(db: Database) -> None:
         "incident 3: start '2026-10-20T08:00:00Z' -> '2026-10-20T08:10:00Z'",
     ]
     assert customer_changes(before, MonthReport.from_json(stored).customer("acme")) == []
+
+
+async def test_a_revision_read_as_its_stored_text_types_each_customer_as_the_whole(
+        db: Database) -> None:
+    """The statements read a revision's report as the text the database keeps (SQLite's
+    text, PostgreSQL's ``json`` cast to text) and type one customer at a time from where its
+    part lies: the same customers as the whole document parsed and typed, by position and
+    by id, with ids that need escapes in JSON and Persian ones."""
+    stored = await stored_october(db)
+    awkward: Any = copy.deepcopy(stored)
+    for number, (part, name) in enumerate(zip(awkward["customers"], [
+            'a "quoted" ]},{ name', "بیتا\u200cجان", "back\\slash\nline"], strict=False)):
+        part["customer"] = f"{name} {number}"
+    async with db.transaction() as tx:
+        await reports.add_revision(tx, reports.RevisionRecord(
+            "gregorian", "2026-10", 2, NOW, "0" * 64, awkward))
+    for number, document in ((1, stored), (2, awkward)):
+        async with db.reading() as tx:
+            text = await reports.revision_text(tx, "gregorian", "2026-10", number)
+        assert text is not None and text.revision == number
+        assert text.report == evidence.encoded_document(document)  # as written
+        read = frozen_revision(text).report
+        whole = MonthReport.from_json(document)
+        assert tuple(read.customers) == whole.customers
+        assert [read.customer(c.customer) for c in reversed(whole.customers)] == list(
+            reversed(whole.customers))
+    async with db.reading() as tx:
+        latest = await reports.revision_text(tx, "gregorian", "2026-10")
+        assert latest is not None and latest.revision == 2
+        assert await reports.revision_text(tx, "gregorian", "2026-10", 3) is None
+
+
+def test_a_customers_maintenance_windows_come_with_its_services_in_each_windows_order() -> None:
+    """A statement lists each window on the customer's services with those of its services
+    the customer depends on, in the window's own order (a server's window lists every
+    project on it): what scanning each window's services gives, found by service."""
+    at = NOW
+    windows = (FrozenWindow(1, ("srv-1", "p-9", "p-1", "p-2"), at, at, "kernel", {}),
+               FrozenWindow(2, ("panel",), at, at, "upgrade", {}),
+               FrozenWindow(3, ("p-2", "p-1"), at, at, "move", {}))
+    evidence = RevisionEvidence(windows)
+    depends_on = frozenset({"p-1", "p-2", "srv-1"})
+    assert [(w.id, services) for w, services in evidence.windows_on(depends_on)] == [
+        (w.id, tuple(s for s in w.services if s in depends_on))
+        for w in windows if depends_on & set(w.services)] == [
+        (1, ("srv-1", "p-1", "p-2")), (3, ("p-2", "p-1"))]
+    assert evidence.windows_on({"nothing"}) == []

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -103,6 +104,67 @@ def test_a_frozen_report_reads_back_as_the_report_it_was(report: MonthReport) ->
     stored = json.loads(json.dumps(report.to_json()))
     assert MonthReport.from_json(stored) == report
     assert MonthReport.from_json(stored).to_json() == stored
+    # Its stored text, typed a customer at a time, is the same report.
+    for text in (_canonical(stored), json.dumps(stored, indent=1)):
+        assert _whole(MonthReport.from_text(text)) == report
+        assert list(MonthReport.from_text(text).heads()) == list(report.heads())
+
+
+def _canonical(document: object) -> str:
+    """The text a revision stores (monitor.store.evidence.encoded_document)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _whole(report: MonthReport) -> MonthReport:
+    """``report`` with its customers typed all at once, to compare."""
+    return dataclasses.replace(report, customers=tuple(report.customers))
+
+
+#: Customer ids whose JSON needs escapes, or holds what delimits the customers' parts.
+AWKWARD = ["acme", 'a "quoted" name', "back\\slash ]},{", "بیتا‌جان", "line\nbreak\u2028",
+           "tab\t{\"customer\":\"x\"}"]
+
+
+def test_a_stored_text_is_typed_a_customer_at_a_time_as_the_whole_document() -> None:
+    """``from_text`` (a frozen revision as the database keeps it) reads each customer from
+    its part of the text when asked, by position or id, and gives what ``from_json`` of
+    the whole parsed document gives: ids with quotes, backslashes, brackets, Persian and
+    line separators, in the canonical text and spaced alike; a cluster's confirmations."""
+    incidents = [outage(n, "panel", at(n), 600 * n) for n in range(1, 4)]
+    plain = month_report([customer(c) for c in AWKWARD], incidents)
+    cluster = dataclasses.replace(plain, confirmed_by={1: ("v-a", "v-b"), 3: ("فارس",)},
+                                  vantage_problems=(VantageProblemLine("panel", "v-b", at(2),
+                                                                       None),))
+    for report in (plain, cluster):
+        stored = json.loads(json.dumps(report.to_json()))
+        whole = MonthReport.from_json(stored)
+        for text in (_canonical(stored), json.dumps(stored, indent=2)):
+            read = MonthReport.from_text(text)
+            assert len(read.customers) == len(AWKWARD)
+            assert _whole(read) == whole
+            assert list(read.heads()) == list(whole.heads()) == [
+                (c.customer, c.ineligible_reason) for c in whole.customers]
+            assert [read.customer(c) for c in reversed(AWKWARD)] == [
+                whole.customer(c) for c in reversed(AWKWARD)]
+            assert read.customers[-1] == whole.customers[-1]
+            assert read.customers[1:3] == whole.customers[1:3]
+            assert read.to_json() == stored
+    with pytest.raises(KeyError):
+        MonthReport.from_text(_canonical(plain.to_json())).customer("nobody")
+
+
+def test_a_wrong_field_in_a_stored_text_names_where_it_is() -> None:
+    """A customer typed from the text later names its place as ``from_json`` does."""
+    report = month_report([customer("acme"), customer("bita")], [outage(1, "panel", at(1), 9)])
+    stored = json.loads(json.dumps(report.to_json()))
+    stored["customers"][1]["downtime_seconds"] = "9"
+    read = MonthReport.from_text(_canonical(stored))
+    assert read.customer("acme").downtime_seconds == 9
+    with pytest.raises(StoreError, match=r"report\.customers\[1\]\.downtime_seconds is '9', "
+                       "expected an integer"):
+        read.customer("bita")
+    with pytest.raises(StoreError, match="stored report"):
+        MonthReport.from_text(_canonical(stored)[:-40])
 
 
 def test_an_engine_report_reads_back_as_shown() -> None:
