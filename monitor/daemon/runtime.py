@@ -157,7 +157,8 @@ class Runtime:
         # Due times on the daemon's steady clock: a wall-clock step moves no probe.
         scheduler = self.jobs.scheduler
         self.schedule = ProbeSchedule(scheduler, self.watch.run_probe, self.metrics,
-                                      options.slot, wall=self._wall)
+                                      options.slot, wall=self._wall,
+                                      limit=sessions.max_concurrency)
         # Certificates are read at their own, slower cadence (tls.cert_check_interval).
         self.certificate_schedule = ProbeSchedule(
             scheduler, self.watch.run_certificate_check, self.metrics, slot=1.0,
