@@ -15,8 +15,8 @@ runs the daemon's other periodic jobs (heartbeat, flush, duties).
 * **No overlap:** a probe still running when it is due again is skipped and
   counted in ``sla_monitor_scheduler_missed_runs_total``; lateness (start −
   due) goes to ``sla_monitor_scheduler_lateness_seconds``.
-* **Bounded in flight** (``limit``: the process's ``max_concurrency``, the probes'
-  semaphore): a tick starts a due probe only while fewer than ``limit`` run; the
+* **Bounded in flight** (``limit``; a probe worker's is its ``max_concurrency``, the
+  probes' semaphore): a tick starts a due probe only while fewer than ``limit`` run; the
   others stay in the heap, in due order, for the next tick, and their lateness is
   counted when they really start (a run pushed past its next due time is a missed
   run). Without the bound, a process short of CPU started every due probe as a task
@@ -25,7 +25,10 @@ runs the daemon's other periodic jobs (heartbeat, flush, duties).
   so the collector took the CPU the probes needed, the queue grew further, and
   almost no result came out (measured: a probe worker of 100,000 targets held to
   30 % of a CPU sent about 0 results a second instead of about 2,000, 36 % of its
-  samples in ``gc_collect_main``; README "Benchmarks").
+  samples in ``gc_collect_main``; README "Benchmarks"). The daemon's own schedule has
+  no bound: there a run also handles its result, which may wait (a flush before an
+  outage e-mail, a server checked at once, R-M4), and a bound would hold back other
+  targets' probes meanwhile.
 """
 
 from __future__ import annotations

@@ -302,9 +302,9 @@ class ProbeSessions:
 
     ``semaphore`` bounds the probes in flight (config ``monitor.max_concurrency``);
     a probe's deadline starts only once it holds a slot, so a busy monitor does
-    not make targets look slow. The probe tick starts no more scheduled probes than
-    ``max_concurrency`` at once (:class:`monitor.daemon.scheduler.ProbeSchedule`'s
-    ``limit``), so the semaphore's queue holds only the occasional extra check. ``clock`` stamps ``ProbeResult.at``. ``resolver``
+    not make targets look slow. A probe worker's tick starts no more scheduled probes
+    than ``max_concurrency`` at once (:class:`monitor.daemon.scheduler.ProbeSchedule`'s
+    ``limit``): the semaphore's queue never holds thousands of waiting probes. ``clock`` stamps ``ProbeResult.at``. ``resolver``
     (``monitor.resolver``) and ``max_body_memory`` (the :class:`ByteBudget`) are
     shared by all probes too. Create it inside the running event loop.
     """
