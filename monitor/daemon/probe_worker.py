@@ -145,6 +145,7 @@ class Worker:
             self.figures,  # type: ignore[arg-type]
             slot=hello.get("slot", 0.05),
             wall=clock.timestamp,
+            limit=self.sessions.max_concurrency,
         )
         self.stopping = asyncio.Event()
 

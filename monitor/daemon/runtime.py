@@ -156,6 +156,9 @@ class Runtime:
                          outage=self.db.outage, guard=self.ownership.leader_guard())
         # Due times on the daemon's steady clock: a wall-clock step moves no probe.
         scheduler = self.jobs.scheduler
+        # No bound on the probes in flight here (monitor.daemon.scheduler): a run in the
+        # daemon includes handling its result, which may wait (a flush before an outage
+        # e-mail, a server checked at once); the probe workers' schedules have one.
         self.schedule = ProbeSchedule(scheduler, self.watch.run_probe, self.metrics,
                                       options.slot, wall=self._wall)
         # Certificates are read at their own, slower cadence (tls.cert_check_interval).

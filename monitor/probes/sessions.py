@@ -302,7 +302,9 @@ class ProbeSessions:
 
     ``semaphore`` bounds the probes in flight (config ``monitor.max_concurrency``);
     a probe's deadline starts only once it holds a slot, so a busy monitor does
-    not make targets look slow. ``clock`` stamps ``ProbeResult.at``. ``resolver``
+    not make targets look slow. A probe worker's tick starts no more scheduled probes
+    than ``max_concurrency`` at once (:class:`monitor.daemon.scheduler.ProbeSchedule`'s
+    ``limit``): the semaphore's queue never holds thousands of waiting probes. ``clock`` stamps ``ProbeResult.at``. ``resolver``
     (``monitor.resolver``) and ``max_body_memory`` (the :class:`ByteBudget`) are
     shared by all probes too. Create it inside the running event loop.
     """
@@ -318,6 +320,7 @@ class ProbeSessions:
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        self.max_concurrency = max_concurrency
         self.semaphore = asyncio.Semaphore(max_concurrency)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.user_agent = user_agent

@@ -366,3 +366,19 @@ async def test_sigterm_to_the_whole_group_stops_daemon_and_worker_cleanly(
         finally:
             daemon.stop()
             await engine.dispose()
+
+
+async def test_a_workers_tick_starts_no_more_probes_than_its_concurrency() -> None:
+    """The worker's schedule is bounded by its share of ``max_concurrency`` (the semaphore's
+    size): short of CPU, it keeps due probes in its heap instead of tens of thousands of
+    tasks waiting on the semaphore (monitor.daemon.scheduler)."""
+    from monitor.daemon.probe_worker import Worker
+
+    hello = {"max_concurrency": 7, "max_body_memory": 1024 * 1024, "resolver": {},
+             "slot": 0.05, "clock": None}
+    worker = Worker(hello, None)  # type: ignore[arg-type]  # nothing is written here
+    try:
+        assert worker.sessions.max_concurrency == 7
+        assert worker.schedule.limit == 7
+    finally:
+        await worker.sessions.close()

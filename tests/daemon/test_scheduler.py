@@ -95,3 +95,36 @@ async def test_removed_targets_stop_and_unchanged_keep_their_slot() -> None:
         wall.now += 0.05
     assert "b" not in started
     assert started.count("a") in (2, 3)
+
+
+async def test_no_more_probes_run_at_once_than_the_limit_and_the_rest_wait_in_order() -> None:
+    """A tick starts a due probe only while fewer than ``limit`` run: a process short of CPU
+    kept every due probe as a task waiting on the semaphore, tens of thousands of them that
+    every full garbage collection walked (module docstring of monitor.daemon.scheduler)."""
+    wall = Wall(3_000_000.0)
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def run(target_id: str) -> None:
+        started.append(target_id)
+        await release.wait()
+
+    metrics = DaemonMetrics(CollectorRegistry())
+    # Ticks of 1 s and five targets at 0.5 s: offsets 0, 0.1 ... 0.4 s, all due at once.
+    schedule = ProbeSchedule(AsyncIOScheduler(), run, metrics, slot=1.0, wall=wall, limit=2)
+    schedule.set_targets([(f"t{i}", 0.5) for i in range(5)])
+    await schedule.tick()
+    await asyncio.sleep(0)
+    assert started == ["t0", "t1"]  # before the bound: all five, each a task
+    assert schedule.running == 2
+    release.set()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert schedule.running == 0
+    release.clear()
+    await schedule.tick()  # the same moment: the three left are still due
+    await asyncio.sleep(0)
+    assert started == ["t0", "t1", "t2", "t3"]  # the next ones, in due order
+    assert schedule.missed == 0
+    release.set()
+    await schedule.stop(grace=1)
