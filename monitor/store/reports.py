@@ -20,7 +20,7 @@ from monitor.store.db import Tx, inserted_id
 from monitor.store.models import ReportRevision
 
 __all__ = ["EncodedReport", "RevisionRecord", "RevisionText", "add_revision", "latest_hash",
-           "latest_revision", "revision", "revision_text"]
+           "latest_revision", "revision_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,21 +78,6 @@ async def latest_hash(tx: Tx, calendar: str, month: str) -> tuple[int, str] | No
         .order_by(ReportRevision.revision.desc())
         .limit(1))).first()
     return None if row is None else (int(row[0]), str(row[1]))
-
-
-async def revision(tx: Tx, calendar: str, month: str, number: int) -> RevisionRecord | None:
-    """Revision ``number`` of a month, or None (parsed as :func:`latest_revision` does)."""
-    with collector.paused():
-        row = (
-            await tx.scalars(
-                select(ReportRevision).where(
-                    ReportRevision.calendar == calendar,
-                    ReportRevision.month == month,
-                    ReportRevision.revision == number,
-                )
-            )
-        ).first()
-        return None if row is None else _record(row)
 
 
 async def revision_text(tx: Tx, calendar: str, month: str,
