@@ -48,9 +48,10 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from monitor.actions.evidence import published_keys
+from monitor.daemon.metrics import exposition
 from monitor.http.api import ROUTES as API_ROUTES
 from monitor.http.context import WEB, Web
 from monitor.http.failures import UnexpectedErrors, unexpected_errors
@@ -114,7 +115,7 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'
 
 
 async def metrics(call: Call) -> web.StreamResponse:
-    body = await asyncio.to_thread(generate_latest, call.request.app[REGISTRY_KEY])
+    body = await asyncio.to_thread(exposition, call.request.app[REGISTRY_KEY])
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response

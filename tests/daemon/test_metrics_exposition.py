@@ -1,0 +1,43 @@
+"""``/metrics`` writes the per-target gauges straight from their dicts
+(:func:`monitor.daemon.metrics.exposition`): the same bytes as ``generate_latest``, whatever
+a label holds and whatever the value, for every family of the daemon's registry."""
+
+from __future__ import annotations
+
+import math
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from monitor.daemon.metrics import STATE_VALUE, DaemonMetrics, exposition
+
+ODD = ['plain', 'quote"d', "back\\slash", "new\nline", "سرویس", "tab\there", "", "}{,=",
+       "trailing\\"]
+VALUES = [1.0, 0.0, -0.0, -1.0, 0.0123, 1e-9, 1234567.0, 12345678.9, 1e21, -2.5e17,
+          math.inf, -math.inf, math.nan]
+
+
+def test_the_exposition_is_generate_latests_text_byte_for_byte() -> None:
+    registry = CollectorRegistry()
+    metrics = DaemonMetrics(registry)
+    for n, (label, value) in enumerate(
+            (label, value) for label in ODD for value in VALUES):
+        target = f"{label}-{n}"
+        metrics.probe_state.set((target, "project" if n % 2 else label), value)
+        metrics.probe_last_duration.set((target,), value)
+        if n % 3 == 0:
+            metrics.certificate_expiry.set((target,), value)
+    for state in STATE_VALUE:  # the families of other kinds, with their samples
+        metrics.probe_results.labels(state, "none").inc()
+    metrics.probe_phase_duration.labels("total").observe(0.02)
+    written = exposition(registry)
+    assert written == generate_latest(registry)
+    assert written.count(b"\nsla_monitor_probe_state{") == len(ODD) * len(VALUES)
+    assert b'kind="project",target="quote\\"d-' in written  # label names in order, escaped
+    assert b'target="new\\nline-' in written and b"+Inf\n" in written and b"NaN\n" in written
+
+
+def test_an_empty_registry_and_an_unset_gauge_are_written_as_generate_latest_does() -> None:
+    registry = CollectorRegistry()
+    DaemonMetrics(registry)
+    assert exposition(registry) == generate_latest(registry)
+    assert exposition(CollectorRegistry()) == b""
