@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, Integer, Table, func, insert, select, text
+from sqlalchemy import Float, Integer, Table, Text, cast, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.errors import StoreError
@@ -802,13 +802,14 @@ class SignedRevision:
     (None: closed without a signing key)."""
     month: str
     revision: int
-    report: dict[str, Any]
+    report: str  # the report's text as stored (tens of megabytes at 10,000 customers)
     checkpoint: Checkpoint | None
 
 
 async def signed_revisions(tx: Tx, calendar: str, *, limit: int) -> list[SignedRevision]:
     """The latest revision of each of the ``limit`` newest closed months of ``calendar``,
-    newest first, each with its newest revision checkpoint."""
+    newest first, each with its newest revision checkpoint; the report as its text, not
+    parsed (:meth:`monitor.sla.MonthReport.from_text` reads what it needs of it)."""
     from monitor.store.models import ReportRevision
 
     latest = (select(ReportRevision.month, func.max(ReportRevision.revision).label("number"))
@@ -816,7 +817,7 @@ async def signed_revisions(tx: Tx, calendar: str, *, limit: int) -> list[SignedR
               .group_by(ReportRevision.month).subquery())
     rows = list(await tx.execute(
         select(ReportRevision.id, ReportRevision.month, ReportRevision.revision,
-               ReportRevision.report)
+               cast(ReportRevision.report, Text).label("report"))
         .join(latest, (ReportRevision.month == latest.c.month)
               & (ReportRevision.revision == latest.c.number))
         .where(ReportRevision.calendar == calendar)

@@ -25,6 +25,7 @@ from monitor.actions.links import LinkKeys
 from monitor.cli import main
 from monitor.clock import FakeClock
 from monitor.config import Settings, parse_config
+from monitor.sla.report import CustomerReport
 from monitor.store import evidence
 from tests.http.site import LINK_KEY, Site, config_text
 
@@ -157,3 +158,25 @@ async def test_a_persian_page_shows_the_evidence_in_persian(site: Site) -> None:
     assert "بایگانی" in section  # "archive"
     assert f"<code>{key.id}</code>" in section
     assert 'href="/customer/bita/evidence/2026-02.zip"' in section
+
+
+async def test_the_evidence_of_a_closed_month_types_no_other_customers_report(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which closed months hold the customer is read with the stored report's index of its
+    customers' ids; no other customer's report is typed (at 10,000 customers: seconds a
+    month listed, at every view of the page)."""
+    _signing(site)
+    await actions.close_month(site.db, site.settings, month="2026-02", now=NOW)
+    typed: list[str] = []
+    whole = CustomerReport.from_json.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[CustomerReport], document: dict[str, object],
+                where: str = "customer") -> CustomerReport:
+        typed.append(str(document["customer"]))
+        return whole(cls, document, where)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(CustomerReport, "from_json", classmethod(counted))
+    overview = await actions.customer_overview(site.db, site.settings, customer="acme",
+                                               now=NOW)
+    assert [e.month for e in overview.evidence] == ["2026-02"]
+    assert set(typed) <= {"acme"}
