@@ -16,7 +16,7 @@ long-lived objects at 20,000 targets that every full garbage collection walks
 (measured: about 0.1 s of each gen-2 pass, several a minute) and about 14 MB.
 
 ``/metrics`` is :func:`exposition`: ``generate_latest``'s text, byte for byte, with each
-:class:`TargetGauge` written straight from its dict (:meth:`TargetGauge.text`) instead of
+:class:`TargetGauge` written straight from its dict (:meth:`_TargetFamily.text`) instead of
 through a ``Sample`` object and ``generate_latest``'s general formatting per series: at
 150,000 targets (300,000 series) a scrape cost about 1.5 CPU-s of the daemon's process,
 every scrape interval.
@@ -74,28 +74,6 @@ class TargetGauge(Collector):
         # could add a series: "dictionary changed size during iteration", a 500.
         yield _TargetFamily(self, self.values.copy())
 
-    def text(self, values: dict[tuple[str, ...], float]) -> str:
-        """``values`` (a copy of this gauge's) in the text format, as ``generate_latest``
-        writes them: HELP and TYPE, then a line per series, its labels in the order of their
-        names, each value escaped (backslash, newline, double quote) and written by
-        ``floatToGoString``."""
-        name = self.name
-        order = sorted(range(len(self.labelnames)), key=self.labelnames.__getitem__)
-        heads = [f'{self.labelnames[i]}="' for i in order]
-        help_text = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
-        lines = [f"# HELP {name} {help_text}\n# TYPE {name} gauge\n"]
-        if len(order) == 1:  # most per-target gauges: one label, the target
-            head = heads[0]
-            lines += [f'{name}{{{head}{_escaped(key[0])}"}} {_number(value)}\n'
-                      for key, value in values.items()]
-        else:
-            pairs = list(zip(heads, order, strict=True))
-            for key, value in values.items():
-                labels = ",".join(head + _escaped(key[i]) + '"' for head, i in pairs)
-                lines.append(f"{name}{{{labels}}} {_number(value)}\n")
-        return "".join(lines)
-
-
     def set(self, labelvalues: tuple[str, ...], value: float) -> None:
         """``labels(*labelvalues).set(value)`` without the object in between (once per probe)."""
         self.values[labelvalues] = value
@@ -128,6 +106,27 @@ class _TargetFamily(GaugeMetricFamily):
     def samples(self, _empty: list[Sample]) -> None:
         """(``Metric.__init__`` sets an empty list: the series are the gauge's.)"""
 
+    def text(self) -> str:
+        """The series in the text format, as ``generate_latest`` writes them: HELP and
+        TYPE, then a line per series, its labels in the order of their names, each value
+        escaped (backslash, newline, double quote) and written by ``floatToGoString``."""
+        name = self.name
+        labelnames = self.gauge.labelnames
+        order = sorted(range(len(labelnames)), key=labelnames.__getitem__)
+        heads = [f'{labelnames[i]}="' for i in order]
+        help_text = self.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        lines = [f"# HELP {name} {help_text}\n# TYPE {name} gauge\n"]
+        if len(order) == 1:  # most per-target gauges: one label, the target
+            head = heads[0]
+            lines += [f'{name}{{{head}{_escaped(key[0])}"}} {_number(value)}\n'
+                      for key, value in self.values.items()]
+        else:
+            pairs = list(zip(heads, order, strict=True))
+            for key, value in self.values.items():
+                labels = ",".join(head + _escaped(key[i]) + '"' for head, i in pairs)
+                lines.append(f"{name}{{{labels}}} {_number(value)}\n")
+        return "".join(lines)
+
 
 class _One:
     """One collected family, for ``generate_latest``."""
@@ -141,11 +140,11 @@ class _One:
 
 def exposition(registry: CollectorRegistry) -> bytes:
     """``generate_latest(registry)``, the same bytes, each :class:`TargetGauge` written by
-    :meth:`TargetGauge.text` (module docstring)."""
+    :meth:`_TargetFamily.text` (module docstring)."""
     parts = []
     for metric in registry.collect():
         if isinstance(metric, _TargetFamily):
-            parts.append(metric.gauge.text(metric.values).encode())
+            parts.append(metric.text().encode())
         else:
             parts.append(generate_latest(_One(metric)))
     return b"".join(parts)
