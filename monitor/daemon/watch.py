@@ -325,6 +325,13 @@ class Watch:
         target = self.targets.get(result.target_id)
         if target is None:
             return  # removed by a reload while it ran
+        if result.state == "unknown":
+            # Not judged: this monitor noticed the probe's deadline late, stalled itself
+            # (monitor.probes.base.late_enough, R-M2). Kept as evidence, and nothing else: no
+            # result for the detector (a streak around it goes on), the canaries or the
+            # vote, and no probe for R-M3 (a monitor stalled for long gets unknown time).
+            self._record(target, result, "unknown")
+            return
         blindness = self.blindness
         if target.kind != "canary":
             self._probed(target, result.at)

@@ -4,7 +4,9 @@ Every probe has one method, ``async def check() -> ProbeResult``, which never
 raises for a target's failure: it classifies it (``dns``, ``connect_refused``,
 ``timeout``, ``http_status``, ``too_large``…) with a short detail and per-phase
 timings, bounding time and bytes against hostile targets (SPEC section 8). A
-probe only says ``up`` or ``down``; ``unknown`` is decided later (R-M2).
+probe says ``up`` or ``down``, or ``unknown`` when this process noticed its
+deadline late (stalled itself, :func:`.base.late_enough`); blindness is decided
+later (R-M2).
 
 * :mod:`.base`: ``ProbeResult``, the ``Probe`` protocol, failure classification;
 * :mod:`.sessions`: ``ProbeSessions``, what probes share (HTTP sessions, TLS

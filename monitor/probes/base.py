@@ -18,6 +18,7 @@ ConnectRefused('connection to 127.0.0.1:9 refused')
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import socket
 import ssl
@@ -55,7 +56,9 @@ __all__ = [
 ]
 
 ProbeVerdict = Literal["up", "down", "unknown"]
-"""A probe only says up or down; ``unknown`` is decided later, by the canary logic (R-M2)."""
+"""A probe says up or down, or ``unknown`` when it could not judge the target because this
+monitor was stalled at its deadline (:func:`late_enough`); the canaries' ``unknown`` is
+decided later, by the daemon (R-M2)."""
 
 PROBE_ERRORS: tuple[type[ProbeError], ...] = (
     DNSError,
@@ -75,6 +78,16 @@ FAILURE_CLASSES: tuple[FailureClass, ...] = tuple(error.failure_class for error 
 
 # Evidence is stored for every failure (R-M7): a detail is one short line, never a traceback.
 MAX_DETAIL = 200
+
+#: R-M2, the monitor's own stall: a probe's deadline noticed later than this share of its
+#: timeout (and at least :data:`LATE_FLOOR` seconds; timers run a few ms late on a busy
+#: host) means this process's event loop was held up when the deadline passed (CPU
+#: starvation, a long collection, a blocking call). An answer that arrived meanwhile was
+#: never read: asyncio runs the expired timer in the same turn as the socket's event, and
+#: the timer wins. Such a result is ``unknown``, not the target's failure. A stall that ends
+#: before the deadline changes nothing (the answer is read once the loop runs again).
+LATE_SHARE = 0.1
+LATE_FLOOR = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +130,34 @@ class Probe(Protocol):
     target_id: str
 
     async def check(self) -> ProbeResult: ...
+
+
+def late_enough(late: float, timeout: float) -> bool:
+    """Whether a deadline noticed ``late`` seconds after it passed means this monitor was
+    stalled then (:data:`LATE_SHARE`), for a probe of ``timeout`` seconds."""
+    return late > max(LATE_FLOOR, LATE_SHARE * timeout)
+
+
+def noticed_late(deadline: asyncio.Timeout, timeout: float) -> float | None:
+    """How late this process noticed the expired ``deadline``, when late enough to mean it
+    was stalled itself (:func:`late_enough`), else None."""
+    when = deadline.when()
+    if when is None:
+        return None
+    late = asyncio.get_running_loop().time() - when
+    return late if late_enough(late, timeout) else None
+
+
+def judged(failure: ProbeError | None, late: float | None) -> tuple[ProbeVerdict, str]:
+    """A check's verdict and its evidence's detail: ``unknown`` when its deadline cut it and
+    was noticed ``late`` (R-M2: the monitor, not the target, was slow), saying so."""
+    if failure is None:
+        return "up", ""
+    if late is None:
+        return "down", shorten(str(failure))
+    return "unknown", shorten(
+        f"not judged: this monitor noticed its deadline {late:.2f} s late (its own process "
+        f"was stalled), the answer may have come in time: {failure}")
 
 
 def shorten(text: str) -> str:

@@ -57,7 +57,7 @@ from monitor.errors import (
     TooLarge,
     TooSlow,
 )
-from monitor.probes.base import ProbeResult, classify_exception, shorten
+from monitor.probes.base import ProbeResult, classify_exception, judged, noticed_late, shorten
 from monitor.probes.plain import Head, plain_check, plain_request, redirect_target
 from monitor.probes.sessions import Phases, ProbeResponse, ProbeSessions, done_timing, timing
 from monitor.probes.tls import certificate_not_after
@@ -256,6 +256,7 @@ class HTTPCheck:
             cert_not_after: dt.datetime | None = None
             deadline = asyncio.timeout(rules.timeout)
             failure: ProbeError | None = None
+            late: float | None = None  # the deadline noticed late: this monitor stalled
             first_hop: Head | None = None  # a redirect the lean path followed
             token = timing(phases)
             try:
@@ -286,24 +287,25 @@ class HTTPCheck:
                             if self._https:
                                 cert_not_after = self._peer_not_after(response)
                             await self._judge(response, started)
-            except ProbeError as judged:
-                failure = judged
+            except ProbeError as found:
+                failure = found
             except TimeoutError as error:
-                failure = (
-                    self._timed_out(phases, first_byte)
-                    if deadline.expired()
-                    else classify_exception(error, self._where)
-                )
+                if deadline.expired():
+                    failure = self._timed_out(phases, first_byte)
+                    late = noticed_late(deadline, rules.timeout)
+                else:
+                    failure = classify_exception(error, self._where)
             except Exception as error:  # any target behaviour becomes evidence, never a crash
                 failure = classify_exception(error, self._where)
             finally:
                 done_timing(token)
+            state, detail = judged(failure, late)
             return ProbeResult(
                 target_id=self.target_id,
-                state="up" if failure is None else "down",
+                state=state,
                 at=at,
                 failure_class=None if failure is None else failure.failure_class,
-                detail="" if failure is None else shorten(str(failure)),
+                detail=detail,
                 http_status=status,
                 dns=phases.dns(),
                 connect=phases.connect(),

@@ -16,7 +16,7 @@ import time
 
 from monitor.config.schema import TCPProbe
 from monitor.errors import ConnectTimeout, DNSError, ProbeError
-from monitor.probes.base import ProbeResult, classify_exception, shorten
+from monitor.probes.base import ProbeResult, classify_exception, judged, noticed_late
 from monitor.probes.sessions import ProbeSessions
 
 _Address = tuple[int, str, int]  # family, host, port
@@ -69,6 +69,7 @@ class TCPCheck:
             phase = "dns"
             deadline = asyncio.timeout(self._timeout)
             failure: ProbeError | None = None
+            late: float | None = None  # the deadline noticed late: this monitor stalled
             try:
                 async with deadline:
                     addresses = self._literal
@@ -86,16 +87,18 @@ class TCPCheck:
                         failure = DNSError(f"DNS lookup not finished {limit}")
                     else:
                         failure = ConnectTimeout(f"TCP connect to {self._where} not finished {limit}")
+                    late = noticed_late(deadline, self._timeout)
                 else:
                     failure = classify_exception(error, self._where)
             except Exception as error:  # any target behaviour becomes evidence, never a crash
                 failure = classify_exception(error, self._where)
+            state, detail = judged(failure, late)
             return ProbeResult(
                 target_id=self.target_id,
-                state="up" if failure is None else "down",
+                state=state,
                 at=at,
                 failure_class=None if failure is None else failure.failure_class,
-                detail="" if failure is None else shorten(str(failure)),
+                detail=detail,
                 dns=dns,
                 connect=connect,
                 total=time.monotonic() - started,

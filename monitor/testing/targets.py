@@ -33,7 +33,8 @@ Paths (every method):
 ``bytes_sent`` counts body bytes the streaming paths wrote (to show a probe
 stopped reading); ``requests`` counts requests per path; ``last_method`` and
 ``last_headers`` describe the latest request; ``max_in_flight`` is the most
-requests ``/`` served at once. :class:`BlackholePort`
+requests ``/`` served at once. :class:`ThreadedTarget` answers from a thread of
+its own, while a test holds its event loop up (the monitor's own stall). :class:`BlackholePort`
 is a port where connects hang; :func:`unused_port` one where they are refused;
 ``UNRESOLVABLE_HOST`` a name that never resolves (RFC 6761 ``.invalid``).
 """
@@ -46,9 +47,11 @@ import shutil
 import socket
 import ssl
 import tempfile
+import threading
 import time
 import zlib
 from collections import Counter
+from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
@@ -78,6 +81,7 @@ __all__ = [
     "BlackholePort",
     "TLSMode",
     "TargetServer",
+    "ThreadedTarget",
     "unused_port",
 ]
 
@@ -443,6 +447,68 @@ class BlackholePort:
         traceback: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, traceback)
+
+    def url(self, path: str = "/") -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+
+class ThreadedTarget:
+    """An HTTP/1.1 target on 127.0.0.1 served by a thread of its own: it answers every
+    request at once with ``status`` (settable), whatever the test's event loop is doing, so
+    a test can hold that loop up as a starved monitor process is held up. ``status`` None:
+    it accepts connections and never answers (a target that times out)."""
+
+    def __init__(self, status: int | None = 200) -> None:
+        self.status = status
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._held: list[socket.socket] = []
+
+    def __enter__(self) -> ThreadedTarget:
+        self._listener = socket.create_server((self.host, 0), backlog=64)
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, args=(self._listener,),
+                                        name="threaded-target", daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # closed: the test is over
+            status = self.status
+            if status is None:
+                self._held.append(connection)
+                continue
+            with connection:
+                try:
+                    connection.recv(65536)
+                    connection.sendall(f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+                                       "Content-Length: 2\r\nConnection: close\r\n\r\nok"
+                                       .encode())
+                except OSError:
+                    pass  # the client went away
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._listener is not None:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread's accept
+            self._listener.close()
+            self._listener = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        for connection in self._held:
+            connection.close()
+        self._held.clear()
 
     def url(self, path: str = "/") -> str:
         return f"http://{self.host}:{self.port}{path}"

@@ -47,6 +47,11 @@ INTERVAL = 1.0
 PAUSE = 40.0  # seconds the node stays frozen
 LOAD_MARGIN = 1.5  # as the SIGKILL test: two shared cores, several daemons
 
+# Seconds between two looks at pg_locks: a lease cycle's transaction lasts longer, and a
+# loop without a pause kept a core busy (this process and its server backend) on two
+# cores shared with the nodes under test, starving them.
+POLL = 0.005
+
 HOLDING = """
 SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE a.application_name = $1 AND a.datname = current_database() AND l.granted
@@ -82,6 +87,7 @@ async def _freeze_inside_a_transaction(
     while time.monotonic() < deadline:
         pids = await connection.fetch(HOLDING, f"sla-monitor {node}")
         if not pids:
+            await asyncio.sleep(POLL)
             continue
         daemon.signal(signal.SIGSTOP)
         await asyncio.sleep(0.2)  # what it had sent before the pause is done by now

@@ -1,0 +1,83 @@
+"""R-M2 for the monitor's own stall: a probe whose deadline this process noticed late (its
+event loop was held up: CPU starvation, a long collection, a blocking call) is not judged.
+
+Each target here is a real server in a thread of its own (``ThreadedTarget``), so that it
+answers at once while the test holds the probe's event loop up (``time.sleep``). asyncio then runs the
+deadline's timer in the same turn as the answer's socket event, and the deadline wins:
+before this rule the healthy target was "down", "TCP connect not finished within the
+0.3 s timeout", though its connect took microseconds. Now the result is ``unknown``
+and says why; a target that truly does not answer, with the loop free, is still down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from monitor.probes import ProbeResult, ProbeSessions, build_probe
+from monitor.probes.base import late_enough
+from monitor.testing.targets import ThreadedTarget
+from tests.support import http_config, tcp_config
+
+TIMEOUT = 0.3
+
+
+async def stalled_check(probe, turns: int, stall: float) -> ProbeResult:  # type: ignore[no-untyped-def]
+    """The check, with this event loop held up for ``stall`` seconds after ``turns`` turns
+    (the check has started connecting): what a starved monitor process lives through."""
+    task = asyncio.create_task(probe.check())
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    time.sleep(stall)  # noqa: ASYNC251 (the point: the loop runs nothing, the server thread answers)
+    return await task
+
+
+# Held up while connecting (1 turn) or awaiting the answer (4 turns; a TCP check is done
+# by then: only the connect is checked).
+@pytest.mark.parametrize(("kind", "turns"),
+                         [("lean", 1), ("full", 1), ("tcp", 1), ("lean", 4), ("full", 4)])
+async def test_a_deadline_noticed_late_leaves_a_healthy_target_unknown_not_down(
+    kind: str, turns: int
+) -> None:
+    with ThreadedTarget() as target:
+        port = target.port
+        async with ProbeSessions(max_concurrency=5) as sessions:
+            url = f"http://127.0.0.1:{port}/"
+            config = {
+                "lean": http_config(url, timeout=f"{TIMEOUT}s"),
+                "full": http_config(url, timeout=f"{TIMEOUT}s", body_contains=""),  # aiohttp's
+                "tcp": tcp_config("127.0.0.1", port, timeout=f"{TIMEOUT}s"),
+            }[kind]
+            probe = build_probe("web", config, sessions)
+            assert (await probe.check()).state == "up"  # the loop free: it answers in time
+            result = await stalled_check(probe, turns, stall=TIMEOUT + 0.2)
+    # Noticed 0.2 s after a 0.3 s deadline: more than a tenth of the timeout (R-M2).
+    assert result.state == "unknown", result
+    assert result.failure_class in ("connect_timeout", "timeout")
+    # What the evidence says: why it is not judged, and what the deadline cut.
+    assert "this monitor noticed its deadline 0." in result.detail, result.detail
+    assert "not finished within" in result.detail or "no response headers" in result.detail
+    assert result.total is not None and result.total >= TIMEOUT + 0.2
+
+
+@pytest.mark.parametrize("kind", ["lean", "full"])
+async def test_a_target_that_does_not_answer_in_time_is_still_down(kind: str) -> None:
+    """The loop free, the deadline is noticed on time: the target's own timeout."""
+    with ThreadedTarget(status=None) as target:
+        port = target.port
+        async with ProbeSessions(max_concurrency=5) as sessions:
+            url = f"http://127.0.0.1:{port}/"
+            body = {"body_contains": ""} if kind == "full" else {}
+            config = http_config(url, timeout=f"{TIMEOUT}s", **body)
+            result = await build_probe("web", config, sessions).check()
+    assert (result.state, result.failure_class) == ("down", "timeout"), result
+    assert result.detail == "no response headers within the 0.3 s timeout"
+
+
+def test_how_late_is_late_enough_is_a_share_of_the_timeout() -> None:
+    # A tenth of the timeout, at least 20 ms: timers fire a few ms late on a busy host.
+    assert late_enough(0.031, 0.3) and not late_enough(0.029, 0.3)
+    assert late_enough(1.01, 10.0) and not late_enough(0.9, 10.0)
+    assert late_enough(0.021, 0.05) and not late_enough(0.019, 0.05)
