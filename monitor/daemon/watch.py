@@ -180,16 +180,10 @@ class Watch:
                 probes[target_id] = self.probe_factory(target)
             factory = self.certificate_check_factory
             checks[target_id] = factory(target) if factory is not None else None
-        return WatchPlan(
-            topology,
-            wanted,
-            probes,
-            checks,
-            float(settings.policy.detection_deadline_seconds),
-            settings.monitor.canary_quorum,
-            settings.monitor.resolver.canary,
-            settings.monitor.unknown_after,
-        )
+        monitor = settings.monitor
+        return WatchPlan(topology, wanted, probes, checks,
+                         float(settings.policy.detection_deadline_seconds),
+                         monitor.canary_quorum, monitor.resolver.canary, monitor.unknown_after)
 
     def apply(self, plan: WatchPlan) -> None:
         """Install (or, on SIGHUP, replace) the targets; detector state of kept targets stays."""
@@ -325,13 +319,10 @@ class Watch:
         target = self.targets.get(result.target_id)
         if target is None:
             return  # removed by a reload while it ran
-        if result.state == "unknown":
-            # Not judged: this monitor noticed the probe's deadline late, stalled itself
-            # (monitor.probes.base.late_enough, R-M2). Kept as evidence, and nothing else: no
-            # result for the detector (a streak around it goes on), the canaries or the
-            # vote, and no probe for R-M3 (a monitor stalled for long gets unknown time).
-            self._record(target, result, "unknown")
-            return
+        if result.state == "unknown":  # not judged: we stalled (probes.base.late_enough, R-M2)
+            # Evidence only: no result for the detector (its streak goes on), the canaries
+            # or the vote, and not a probe for R-M3 (a long stall is unknown time).
+            return self._record(target, result, "unknown")
         blindness = self.blindness
         if target.kind != "canary":
             self._probed(target, result.at)
