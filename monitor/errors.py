@@ -335,6 +335,9 @@ class ConditionFailed(ProbeError):
 
 class TooSlow(ProbeError):
     failure_class = "too_slow"
+    #: Seconds the monitor's own process was held up while it waited, when without them
+    #: the answer was in time: then it is not judged (R-M2, monitor.probes.stalls).
+    held_up: float | None = None
 
 
 class TooLarge(ProbeError):

@@ -148,16 +148,20 @@ def noticed_late(deadline: asyncio.Timeout, timeout: float) -> float | None:
     return late if late_enough(late, timeout) else None
 
 
-def judged(failure: ProbeError | None, late: float | None) -> tuple[ProbeVerdict, str]:
-    """A check's verdict and its evidence's detail: ``unknown`` when its deadline cut it and
-    was noticed ``late`` (R-M2: the monitor, not the target, was slow), saying so."""
+def judged(failure: ProbeError | None, held_up: float | None) -> tuple[ProbeVerdict, str]:
+    """A check's verdict and its evidence's detail: ``unknown`` when the monitor's own
+    process was ``held_up`` (seconds) in a way that made the failure (R-M2: the monitor,
+    not the target, was slow): a deadline noticed late (:func:`noticed_late`), an answer
+    too slow only by a stall (:class:`monitor.probes.stalls.Stalls`); saying so."""
     if failure is None:
         return "up", ""
-    if late is None:
+    if isinstance(failure, TooSlow) and held_up is None:
+        held_up = failure.held_up
+    if held_up is None:
         return "down", shorten(str(failure))
     return "unknown", shorten(
-        f"not judged: this monitor noticed its deadline {late:.2f} s late (its own process "
-        f"was stalled), the answer may have come in time: {failure}")
+        f"not judged: this monitor's own process was held up {held_up:.2f} s meanwhile, "
+        f"the target may have been in time: {failure}")
 
 
 def shorten(text: str) -> str:

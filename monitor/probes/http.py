@@ -364,12 +364,16 @@ class HTTPCheck:
         self._judge_time(started)
 
     def _judge_time(self, started: float) -> None:
-        if self._rules.max_time is not None:
-            elapsed = time.monotonic() - started
-            if elapsed > self._rules.max_time:
-                raise TooSlow(
-                    f"answered in {elapsed:.3f} s; max_response_time is {self._rules.max_time:g} s"
-                )
+        limit = self._rules.max_time
+        if limit is not None:
+            now = time.monotonic()
+            elapsed = now - started
+            if elapsed > limit:
+                slow = TooSlow(f"answered in {elapsed:.3f} s; max_response_time is {limit:g} s")
+                held = self._rules.sessions.stalls.held_up(started, now)
+                if elapsed - held <= limit:  # slow only by our own stall (R-M2)
+                    slow.held_up = held
+                raise slow
 
     async def _read_body(
         self, response: aiohttp.ClientResponse, deadline: float

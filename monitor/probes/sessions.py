@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import contextvars
 import socket
 import ssl
@@ -48,6 +49,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.config.schema import ResolverSettings, TLSSettings
 from monitor.errors import ConfigError, ConfigIssue, DNSError
 from monitor.probes.base import shorten
+from monitor.probes.stalls import Stalls
 
 T = TypeVar("T")
 
@@ -332,8 +334,13 @@ class ProbeSessions:
         self._closed = False
         self._retired: list[AbstractResolver] = []
         self._shared: dict[Any, Any] = {}
+        # When this process was held up, for a max_response_time judgement (R-M2).
+        self.stalls = Stalls()
+        with contextlib.suppress(RuntimeError):  # no running loop yet: at __aenter__
+            self.stalls.start()
 
     async def __aenter__(self) -> ProbeSessions:
+        self.stalls.start()
         return self
 
     def shared(self, value: T) -> T:
@@ -352,6 +359,7 @@ class ProbeSessions:
 
     async def close(self) -> None:
         self._closed = True
+        self.stalls.stop()
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()

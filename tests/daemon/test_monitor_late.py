@@ -63,7 +63,7 @@ async def test_an_unjudged_probe_is_evidence_and_breaks_no_streak(sqlite_url: st
             assert [(f.state, f.failure_class) for f in evidence] == [
                 ("down", "http_status"), ("unknown", "connect_timeout"), ("down", "http_status")]
             assert evidence[1].detail.startswith(
-                "not judged: this monitor noticed its deadline 0."), evidence[1].detail
+                "not judged: this monitor's own process was held up 0."), evidence[1].detail
         finally:
             await daemon.stop()
             await engine.dispose()

@@ -18,6 +18,7 @@ import pytest
 
 from monitor.probes import ProbeResult, ProbeSessions, build_probe
 from monitor.probes.base import late_enough
+from monitor.probes.stalls import EVERY, Stalls
 from monitor.testing.targets import ThreadedTarget
 from tests.support import http_config, tcp_config
 
@@ -57,7 +58,8 @@ async def test_a_deadline_noticed_late_leaves_a_healthy_target_unknown_not_down(
     assert result.state == "unknown", result
     assert result.failure_class in ("connect_timeout", "timeout")
     # What the evidence says: why it is not judged, and what the deadline cut.
-    assert "this monitor noticed its deadline 0." in result.detail, result.detail
+    assert result.detail.startswith(
+        "not judged: this monitor's own process was held up 0."), result.detail
     assert "not finished within" in result.detail or "no response headers" in result.detail
     assert result.total is not None and result.total >= TIMEOUT + 0.2
 
@@ -81,3 +83,41 @@ def test_how_late_is_late_enough_is_a_share_of_the_timeout() -> None:
     assert late_enough(0.031, 0.3) and not late_enough(0.029, 0.3)
     assert late_enough(1.01, 10.0) and not late_enough(0.9, 10.0)
     assert late_enough(0.021, 0.05) and not late_enough(0.019, 0.05)
+
+
+@pytest.mark.parametrize("kind", ["lean", "full"])
+async def test_an_answer_slow_only_by_the_monitors_stall_is_not_judged_too_slow(kind: str) -> None:
+    """``max_response_time`` measured on a held-up loop: the answer came at once, the loop
+    read it 0.4 s later. Not judged (R-M2); without the stall the same check is up."""
+    with ThreadedTarget() as target:
+        async with ProbeSessions(max_concurrency=5) as sessions:
+            body = {"body_contains": ""} if kind == "full" else {}
+            config = http_config(target.url("/"), timeout="2s", max_response_time="0.2s", **body)
+            probe = build_probe("web", config, sessions)
+            assert (await probe.check()).state == "up"
+            stalled = await stalled_check(probe, turns=4, stall=0.4)
+    assert (stalled.state, stalled.failure_class) == ("unknown", "too_slow"), stalled
+    assert stalled.detail.startswith("not judged: this monitor's own process was held up 0.")
+    assert "max_response_time is 0.2 s" in stalled.detail
+
+
+async def test_the_stalls_are_the_spans_the_loop_was_held_up() -> None:
+    stalls = Stalls()
+    stalls.start()
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.sleep(3 * EVERY)
+        quiet = loop.time()
+        assert stalls.held_up(quiet - 3 * EVERY, quiet) < 0.02  # nothing held it up
+        before = loop.time()
+        time.sleep(0.3)  # noqa: ASYNC251 (the loop held up 0.3 s)
+        after = loop.time()
+        # Going on (its wake-up is overdue, not run yet): counted up to now.
+        assert 0.25 <= stalls.held_up(before, after) <= 0.31
+        await asyncio.sleep(2 * EVERY)
+        kept = stalls.held_up(before, loop.time())  # noted once the loop ran again
+        assert 0.25 <= kept <= 0.31 + EVERY
+        assert stalls.held_up(before, before + 0.1) <= 0.1 + 1e-9  # clipped to the span
+        assert stalls.held_up(after + 0.01, loop.time()) < 0.02  # after it: none
+    finally:
+        stalls.stop()
