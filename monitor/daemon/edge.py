@@ -54,7 +54,7 @@ class HTTPEdge:
         # No access log: a query string may hold a customer link's signature.
         self._runner = web.AppRunner(
             make_app(self.registry, self.ready, self.web), access_log=None,
-            **runner_options(self.web.settings.http),
+            **runner_options(self.web.settings.http, self.registry),
         )
         await self._runner.setup()
 

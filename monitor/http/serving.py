@@ -15,6 +15,14 @@ send a request's header, and how many connections may be open at once.
 Without them, 500 idle sockets stayed open for 30 s, each a file descriptor and a task
 of the daemon that probes.
 
+* **Malformed requests** (a header with a control character, a URL that is not one, a
+  request line that is not HTTP): aiohttp answers ``400`` and logged each at ``error``
+  with a traceback, the offending bytes quoted (an ``Authorization`` header's too). They
+  are the client's mistake, not the daemon's: one ``warning`` line at most once a minute,
+  with how many since and the parser's reason without the bytes, and every one counted in
+  ``sla_monitor_http_malformed_requests_total`` (:class:`ServerLog`). Anything else the
+  server logs is logged as aiohttp logs it.
+
 Only aiohttp's public API: the runner's ``server`` (a ``web.Server``, aiohttp's low-level
 server) is the protocol factory that :class:`CappedListener` hands to asyncio's
 ``create_server`` in front of the cap; the bound port is read from the listening sockets.
@@ -28,11 +36,12 @@ import time
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CollectorRegistry, Counter
 
 from monitor.config.schema import HTTPServer
 
-__all__ = ["CappedListener", "runner_options"]
+__all__ = ["CappedListener", "ServerLog", "runner_options"]
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +53,42 @@ _WARN_EVERY = 60.0  # seconds between two log lines about refused connections
 _BACKLOG = 128  # connections waiting to be accepted (web.TCPSite's default)
 
 
-def runner_options(http: HTTPServer) -> dict[str, Any]:
-    """The ``web.AppRunner`` keyword arguments that carry ``http``'s limits."""
-    return {"keepalive_timeout": http.header_timeout}
+def runner_options(http: HTTPServer, registry: CollectorRegistry | None = None
+                   ) -> dict[str, Any]:
+    """The ``web.AppRunner`` keyword arguments that carry ``http``'s limits, and the server's
+    log (:class:`ServerLog`, its counter in ``registry``)."""
+    return {"keepalive_timeout": http.header_timeout, "logger": ServerLog(registry)}
+
+
+class ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger (``aiohttp.server``), with a malformed request said in one
+    line at most once a minute and counted (module docstring)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+        self.counter = Counter(
+            "sla_monitor_http_malformed_requests",
+            "HTTP requests refused (400) because they were not well-formed HTTP",
+            registry=registry) if registry is not None else None
+        self.unsaid = 0
+        self.said_at = -_WARN_EVERY
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True,
+                  **kwargs: Any) -> None:
+        if not isinstance(exc_info, HttpProcessingError):
+            super().exception(msg, *args, exc_info=exc_info, **kwargs)
+            return
+        if self.counter is not None:
+            self.counter.inc()
+        self.unsaid += 1
+        now = time.monotonic()
+        if now - self.said_at >= _WARN_EVERY:
+            # The parser's reason only: its message goes on to quote the bytes it refused.
+            reason = str(exc_info.message).split(":", 1)[0].split("\n", 1)[0].strip()
+            log.warning("malformed HTTP request refused (400)", extra={
+                "remote": args[0] if args else None, "reason": reason[:100],
+                "refused": self.unsaid})
+            self.said_at, self.unsaid = now, 0
 
 
 class _Refused(asyncio.Protocol):

@@ -1,11 +1,13 @@
 """The server's own limits, with raw sockets: a connection that sends nothing, half a
 header or a header a byte at a time is closed within ``http.header_timeout`` (plus
 slack); connections beyond ``http.max_connections`` are answered 503 and closed, while
-those open go on and a new client is served once one of them closes."""
+those open go on and a new client is served once one of them closes; malformed requests
+are answered 400 and said in one line, without a traceback or their bytes."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,7 +33,8 @@ async def server(header_timeout: float, max_connections: int
                  ) -> AsyncIterator[tuple[int, CollectorRegistry]]:
     http = HTTPServer(header_timeout=header_timeout, max_connections=max_connections)
     registry = CollectorRegistry()
-    runner = web.AppRunner(make_app(registry, ready), access_log=None, **runner_options(http))
+    runner = web.AppRunner(make_app(registry, ready), access_log=None,
+                           **runner_options(http, registry))
     await runner.setup()
     listener = CappedListener(max_connections=http.max_connections, registry=registry)
     port = await listener.start(runner, "127.0.0.1", 0)
@@ -122,6 +125,42 @@ async def test_connections_over_the_cap_are_refused_until_one_closes() -> None:
         writer.close()
         for _, open_writer in held:
             open_writer.close()
+
+
+async def answer_to(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    try:
+        return await asyncio.wait_for(reader.read(100), timeout=5)
+    finally:
+        writer.close()
+
+
+MALFORMED = (
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekrit-token\x00\r\n\r\n",
+    b"GET /\xff\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b\x7f\r\n\r\n",
+)
+
+
+async def test_malformed_requests_are_refused_in_one_line_without_traceback_or_bytes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with server(header_timeout=30.0, max_connections=5) as (port, registry):
+        for request in MALFORMED:
+            assert (await answer_to(port, request)).startswith(b"HTTP/1.0 400 Bad Request")
+        assert (await answer_to(port, HEALTHZ)).startswith(b"HTTP/1.1 200 OK")
+    counted = registry.get_sample_value("sla_monitor_http_malformed_requests_total")
+    assert counted == len(MALFORMED)
+    said = [r for r in caplog.records if r.name in ("aiohttp.server", "monitor.http.serving")
+            and r.levelno >= logging.WARNING]
+    # Once a minute at most: the first one, with the parser's reason, at warning.
+    assert [(r.levelname, r.getMessage()) for r in said] == [
+        ("WARNING", "malformed HTTP request refused (400)")]
+    assert said[0].exc_info is None and said[0].reason == "Invalid header value char"
+    assert said[0].remote == "127.0.0.1"
+    assert "sekrit-token" not in caplog.text
 
 
 def test_the_defaults_are_a_production_operators() -> None:
