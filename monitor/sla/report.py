@@ -395,6 +395,11 @@ class StoredCustomers(Sequence[CustomerReport]):
         """The report of ``customer_id``; KeyError if it is not in this month."""
         return self._typed(self._by_id[customer_id])
 
+    def stored(self, customer_id: str) -> object:
+        """The part of ``customer_id`` as stored, decoded, not typed (what a revision's
+        chained statements digest); KeyError if it is not in this month."""
+        return decoded_at(self._text, self._starts[self._by_id[customer_id]])[0]
+
     def _typed(self, number: int) -> CustomerReport:
         return CustomerReport.from_json(decoded_at(self._text, self._starts[number])[0],
                                         self.where(number))

@@ -16,11 +16,12 @@ from typing import Any
 
 from monitor.sla.archive import ArchivedInputs
 from monitor.sla.intervals import Interval, clip, subtract, total_seconds, union, whole_second
-from monitor.sla.report import CustomerReport, MonthReport
+from monitor.sla.report import CustomerReport, MonthReport, StoredCustomers
 from monitor.store.db import Tx
 from monitor.store.evidence import (
     GENESIS,
     STATEMENTS,
+    Entry,
     canonical,
     content_digest,
     entries,
@@ -47,9 +48,18 @@ def _as_engine_writes(statement: Mapping[str, Any]) -> dict[str, Any]:
         raise _Mismatch(f"statement.json cannot be read: {exc}") from None
 
 
-def customer_part(report: Mapping[str, Any], customer: str) -> dict[str, Any] | None:
+def customer_part(report: Mapping[str, Any] | MonthReport, customer: str
+                  ) -> dict[str, Any] | None:
     """The customer's part of a frozen report's JSON as stored (what the revision's chained
-    statements digest, :func:`monitor.store.evidence.record_statements`), or None."""
+    statements digest, :func:`monitor.store.evidence.record_statements`), or None. A report
+    read from its text (:meth:`MonthReport.from_text`) gives it without parsing the others."""
+    if isinstance(report, MonthReport):
+        assert isinstance(report.customers, StoredCustomers), "read with from_text"
+        try:
+            part = report.customers.stored(customer)
+        except KeyError:
+            return None
+        return part if isinstance(part, dict) else None
     parts = report.get("customers")
     for part in parts if isinstance(parts, list) else []:
         if isinstance(part, dict) and part.get("customer") == customer:
@@ -57,11 +67,14 @@ def customer_part(report: Mapping[str, Any], customer: str) -> dict[str, Any] | 
     return None
 
 
-def statement_of(report: Mapping[str, Any], customer: str) -> dict[str, Any] | None:
-    """The customer's figures in a frozen report's JSON, read typed (:class:`MonthReport`)
-    and written as the engine writes them (a cluster's ``confirmed_by`` left out)."""
+def statement_of(report: Mapping[str, Any] | MonthReport, customer: str
+                 ) -> dict[str, Any] | None:
+    """The customer's figures in a frozen report's JSON (or a report read from its text),
+    read typed (:class:`MonthReport`) and written as the engine writes them (a cluster's
+    ``confirmed_by`` left out)."""
+    typed = report if isinstance(report, MonthReport) else MonthReport.from_json(report)
     try:
-        return MonthReport.from_json(report).customer(customer).to_json()
+        return typed.customer(customer).to_json()
     except KeyError:
         return None
 
@@ -87,9 +100,28 @@ def _disclosed(table: str | None, fact: Mapping[str, Any], customer: str,
         return fact.get("customer_id") == customer
     if table in ("unknown_intervals", "daemon_sessions"):
         return True  # the monitor's runs and blind spells: everyone's unknown time (R-M3)
-    if table == "report_revisions":  # a revision frozen before its statements were chained
-        return whole_revision and int(fact["id"]) == revision_id
     return False
+
+
+#: The tables whose entries :func:`_disclosed` decides by their fact's content.
+_BY_CONTENT = frozenset({"incidents", "cause_changes", "incident_updates", "notifications",
+                         "maintenance_windows", "maintenance_notices", "tickets", "claims",
+                         "ledger_entries", "unknown_intervals", "daemon_sessions"})
+
+
+def _disclosed_entry(entry: Entry, customer: str, incidents: set[int], windows: set[int],
+                     revision_id: int, whole_revision: bool) -> bool:
+    """:func:`_disclosed` of a chain entry, its fact parsed only where its content decides:
+    a revision's entry (the whole report again, about 86 MB at 10,000 customers) is decided
+    by its id (a revision frozen before its statements were chained: shown whole)."""
+    table = entry.fact_table
+    if table == "report_revisions":
+        return whole_revision and entry.fact_id == str(revision_id)
+    if table not in _BY_CONTENT:
+        return False
+    fact = json.loads(entry.canonical).get("fact") or {}
+    return isinstance(fact, dict) and _disclosed(table, fact, customer, incidents, windows,
+                                                 revision_id, whole_revision)
 
 
 async def first_disclosed(tx: Tx, *, customer: str, until: int, incidents: set[int],
@@ -100,9 +132,7 @@ async def first_disclosed(tx: Tx, *, customer: str, until: int, incidents: set[i
     async for entry in entries(tx, until=until):
         if entry.kind == GENESIS:
             continue
-        fact = json.loads(entry.canonical).get("fact") or {}
-        if isinstance(fact, dict) and _disclosed(entry.fact_table, fact, customer, incidents,
-                                                 windows, revision_id, whole_revision):
+        if _disclosed_entry(entry, customer, incidents, windows, revision_id, whole_revision):
             return entry.seq
     return None
 
@@ -118,16 +148,13 @@ async def chain_lines(tx: Tx, *, customer: str, until: int, incidents: set[int],
     last_hash = ZERO
     revision_seq = None
     async for entry in entries(tx, after=after, until=until):
-        parsed = json.loads(entry.canonical)
-        fact = parsed.get("fact") or {}
         if entry.fact_table == "report_revisions" and entry.fact_id == str(revision_id):
             revision_seq = entry.seq
         line: dict[str, Any] = {"seq": entry.seq, "prev_hash": entry.prev_hash,
                                 "hash": entry.hash}
         if entry.kind == GENESIS or (entry.kind == STATEMENTS and entry.fact_id == str(
-                revision_id)) or (isinstance(fact, dict) and _disclosed(
-                entry.fact_table, fact, customer, incidents, windows, revision_id,
-                whole_revision)):
+                revision_id)) or _disclosed_entry(entry, customer, incidents, windows,
+                                                  revision_id, whole_revision):
             line.update(kind=entry.kind, table=entry.fact_table, id=entry.fact_id,
                         canonical=entry.canonical)
         else:

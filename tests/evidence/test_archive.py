@@ -296,3 +296,42 @@ async def _export_says_what_it_wrote_in_json_and_refuses_an_unknown_customer(
                                "2026-10", "-o", str(tmp_path / "none.zip"))
     assert code == 2 and out == "" and "--customer: 'nobody'" in err
     assert not (tmp_path / "none.zip").exists()
+
+
+def test_one_customers_archive_parses_no_whole_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The month's report (every customer's figures, about 86 MB at 10,000 customers) is
+    read as its text and only the customer's part decoded; the chain's revision entry (the
+    report again) is decided by its id, never parsed: one archive held about 880 MB there."""
+    import contextlib
+    import sqlite3
+
+    from monitor.store import evidence_archive as archive_store
+    from monitor.store import reports
+
+    parsed: list[int] = []
+
+    class Recording:
+        dumps = staticmethod(json.dumps)
+
+        @staticmethod
+        def loads(text: str | bytes, **options: Any) -> Any:
+            parsed.append(len(text))
+            return json.loads(text, **options)
+
+    def whole(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the revision was read parsed whole")
+
+    archive, _ = _made_on_sqlite(tmp_path)
+    monkeypatch.setattr(archive_store, "json", Recording)
+    monkeypatch.setattr(reports, "latest_revision", whole)
+    again = tmp_path / "again.zip"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["-c", str(tmp_path / "config.yaml"), "evidence", "export", "--customer",
+                     "acme", "--month", "2026-10", "-o", str(again)]) == 0
+    assert again.read_bytes() == archive  # the same archive
+    with sqlite3.connect(tmp_path / "db") as db:
+        revision = db.execute("SELECT length(canonical) FROM evidence_chain"
+                              " WHERE fact_table = 'report_revisions'").fetchall()
+    assert len(revision) == 1 and parsed  # the other entries' facts were read
+    assert revision[0][0] not in parsed
