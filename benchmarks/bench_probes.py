@@ -76,6 +76,7 @@ steal % columns, and repeat a disturbed run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -93,6 +94,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _blackbox import BlackboxExporter, target_path
+from _quota import CpuQuota
 from _targets import (
     HOST,
     AiohttpTarget,
@@ -245,6 +247,7 @@ class DaemonRun:
     opened_in_window: float = 0.0  # incidents opened in the window (0 once settled)
     exporter: ExporterRun | None = None
     rss_each: list[int] = field(default_factory=list)  # the daemon's, then each worker's
+    cpu_quota: float | None = None  # --cpu-quota: the CPUs its processes may use together
 
 
 @dataclass
@@ -395,6 +398,8 @@ def run_daemon(
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
+            if args.quota is not None:  # before it starts its probe workers: they inherit it
+                args.quota.add(process.pid)
             try:
                 wait_for_http(metrics, within=600, process=process)
                 startup = time.monotonic() - launched
@@ -642,7 +647,9 @@ def print_daemon(runs: list[DaemonRun], args: argparse.Namespace, server: str) -
     print(
         f"\nDaemon ({DAEMON}): interval {args.interval:g} s, timeout {args.timeout:g} s, "
         f"max_concurrency {args.concurrency}, warm-up {args.warmup:g} s, window "
-        f"{args.duration:g} s, target {server}, {os.cpu_count()} CPUs. CPU, others and steal % "
+        f"{args.duration:g} s, target {server}, {os.cpu_count()} CPUs"
+        f"{f', the daemon held to {args.cpu_quota:g} CPU' if args.cpu_quota else ''}. "
+        f"CPU, others and steal % "
         f"are of one CPU; CPU and RSS are of all the daemon's processes (procs).\n"
     )
     header = (
@@ -856,6 +863,7 @@ def as_json(r: DaemonRun, interval: float) -> dict[str, Any]:
         ),
         "rss_mb": round(r.rss / MB, 1),
         "rss_mb_by_process": [round(b / MB, 1) for b in r.rss_each],
+        "cpu_quota": r.cpu_quota,
         "rows_per_target_day": round(sum(n for n, _ in day), 2),
         "bytes_per_target_day": round(sum(b for _, b in day)),
         "others_busy_percent": round(w.others_percent, 1),
@@ -954,6 +962,9 @@ def main() -> int:
                         help="share of the targets answering 503 (default 0)")
     parser.add_argument("--reload", action="store_true",
                         help="half-way through the window, add a target and send SIGHUP")
+    parser.add_argument("--cpu-quota", type=float, metavar="CPUS",
+                        help="hold the daemon and its probe workers together to this many CPUs "
+                             "(a cgroup's CFS quota, e.g. 0.8; needs root): a busy host")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the runs as JSON")
     parser.add_argument("--table", type=Path, metavar="PATH",
                         help="print the Markdown table of a --json file and exit")
@@ -979,29 +990,40 @@ def main() -> int:
         compared = []
     variants = args.variant or [("", {})]
 
-    runs: list[DaemonRun] = []
     if args.server == "nginx" and not Nginx.available():
         parser.error("--server nginx: nginx is not installed (apt-get install nginx-light)")
     server_class = {"auto": target_server, "nginx": Nginx, "aiohttp": AiohttpTarget}[args.server]
-    with server_class() as server:
-        print(f"target server: {server.name} on {server.url('/')}", file=sys.stderr)
-        for targets in counts:
-            for attempt in range(args.repeat):
-                exporter = None
-                for name, extra in variants:
-                    print(f"daemon, {targets} targets{f', {name}' if name else ''}, run "
-                          f"{attempt + 1}... (load {os.getloadavg()[0]:.2f})", file=sys.stderr)
-                    run = run_daemon(targets, args, server, name, extra)
-                    runs.append(run)
-                    if targets in compared:
-                        if exporter is None:
-                            print(f"blackbox exporter, {targets} targets...", file=sys.stderr)
-                            exporter = run_exporter(targets, args, server)
-                        run.exporter = exporter
-                    if args.json is not None:  # written as it goes: a long run keeps its figures
-                        args.json.write_text(
-                            json.dumps([as_json(r, args.interval) for r in runs], indent=2) + "\n"
-                        )
+    if args.cpu_quota is not None and not 0.01 <= args.cpu_quota <= (os.cpu_count() or 1):
+        parser.error(f"--cpu-quota: {args.cpu_quota:g}; expected 0.01 to {os.cpu_count()} CPUs")
+    with contextlib.ExitStack() as held:
+        args.quota = (held.enter_context(CpuQuota(args.cpu_quota))
+                      if args.cpu_quota is not None else None)
+        held.enter_context(server := server_class())
+        return _measure(args, server, counts, compared, variants)
+
+
+def _measure(args: argparse.Namespace, server: Nginx | AiohttpTarget, counts: list[int],
+             compared: list[int], variants: list[tuple[str, dict[str, Any]]]) -> int:
+    runs: list[DaemonRun] = []
+    print(f"target server: {server.name} on {server.url('/')}", file=sys.stderr)
+    for targets in counts:
+        for attempt in range(args.repeat):
+            exporter = None
+            for name, extra in variants:
+                print(f"daemon, {targets} targets{f', {name}' if name else ''}, run "
+                      f"{attempt + 1}... (load {os.getloadavg()[0]:.2f})", file=sys.stderr)
+                run = run_daemon(targets, args, server, name, extra)
+                run.cpu_quota = args.cpu_quota
+                runs.append(run)
+                if targets in compared:
+                    if exporter is None:
+                        print(f"blackbox exporter, {targets} targets...", file=sys.stderr)
+                        exporter = run_exporter(targets, args, server)
+                    run.exporter = exporter
+                if args.json is not None:  # written as it goes: a long run keeps its figures
+                    args.json.write_text(
+                        json.dumps([as_json(r, args.interval) for r in runs], indent=2) + "\n"
+                    )
     print_daemon(runs, args, server.name)
     print_storage(runs, args.interval)
     if any(r.exporter is not None for r in runs):
