@@ -21,11 +21,11 @@ def run(args: argparse.Namespace) -> int:
     # Every action now, not on the event loop at the first request or task that needs one;
     # alembic before the logs are set up.
     actions.load_all()
-    migrate.load_alembic()
     # Read in a child process: the daemon never holds the YAML parse's memory (isolated.py).
     # A bad configuration fails here, before anything starts (exit 2).
     path = config_path(args)
     config = load_config_isolated(path) if path is not None else load(args)
+    migrate.load_alembic(config.storage.url)  # not when the database is current
     factory, _ = loop_factory(config.monitor.event_loop)  # uvloop required but absent: exit 2
     setup_logging(args.log_level)
     # systemd's watchdog kills a stuck daemon with SIGABRT: the journal then shows every
