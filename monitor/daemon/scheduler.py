@@ -69,9 +69,12 @@ class ProbeSchedule:
         self.metrics = metrics
         self.slot = slot
         self.wall = wall
-        self._heap: list[tuple[float, int, str]] = []
-        self._intervals: dict[str, float] = {}
-        self._offsets: dict[str, float] = {}
+        # (due, generation, target id, interval): a target's interval travels with its
+        # entry, and its offset is its place in its interval's sorted ids (set_targets), so
+        # that a target costs a dict entry and a heap entry, not three dict entries and two
+        # floats (about 80 bytes less each: 12 MB at 150,000 targets, measured).
+        self._heap: list[tuple[float, int, str, float]] = []
+        self._groups: dict[float, list[str]] = {}  # interval -> its targets' ids, sorted
         self._generation: dict[str, int] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._job: Any = None
@@ -82,36 +85,46 @@ class ProbeSchedule:
     def set_targets(self, targets: Iterable[tuple[str, float]]) -> None:
         """(id, interval) of every target; changes keep unchanged targets' due times."""
         wanted = dict(targets)
-        by_interval: dict[float, list[str]] = {}
+        groups: dict[float, list[str]] = {}
         for target_id, interval in wanted.items():
-            by_interval.setdefault(interval, []).append(target_id)
-        offsets = {}
-        for interval, ids in by_interval.items():
+            groups.setdefault(interval, []).append(target_id)
+        for ids in groups.values():
             ids.sort()
-            for index, target_id in enumerate(ids):
-                offsets[target_id] = interval * index / len(ids)
-        now = self.wall()
-        for target_id in list(self._intervals):
-            if target_id not in wanted:
-                del self._intervals[target_id], self._offsets[target_id]
+        before = self._groups
+        # The interval and offset each target had, for the intervals whose targets changed
+        # (in the others every target keeps its place: nothing to compare).
+        had = {
+            target_id: (interval, interval * index / len(ids))
+            for interval, ids in before.items()
+            if groups.get(interval) != ids
+            for index, target_id in enumerate(ids)
+        }
+        for target_id in had:
+            if target_id not in wanted:  # removed: its entries in the heap become inert
                 self._generation[target_id] = self._generation.get(target_id, 0) + 1
-        for target_id, interval in wanted.items():
-            if (self._intervals.get(target_id), self._offsets.get(target_id)) == (
-                interval,
-                offsets[target_id],
-            ):
+        now = self.wall()
+        for interval, ids in groups.items():
+            if before.get(interval) == ids:
                 continue
-            # New or changed: a new generation makes stale heap entries inert.
-            generation = self._generation.get(target_id, 0) + 1
-            self._generation[target_id] = generation
-            self._intervals[target_id] = interval
-            self._offsets[target_id] = offsets[target_id]
-            heapq.heappush(self._heap, (self._next_due(target_id, now), generation, target_id))
+            for index, target_id in enumerate(ids):
+                offset = interval * index / len(ids)
+                if had.get(target_id) == (interval, offset):
+                    continue
+                # New or changed: a new generation makes stale heap entries inert.
+                generation = self._generation.get(target_id, 0) + 1
+                self._generation[target_id] = generation
+                due = offset + math.ceil((now - offset) / interval) * interval
+                heapq.heappush(self._heap, (due, generation, target_id, interval))
+        self._groups = groups
 
-    def _next_due(self, target_id: str, after: float) -> float:
-        interval, offset = self._intervals[target_id], self._offsets[target_id]
-        k = math.ceil((after - offset) / interval)
-        return offset + k * interval
+    def intervals(self) -> dict[str, float]:
+        """The targets scheduled and the interval of each."""
+        return {target_id: interval for interval, ids in self._groups.items() for target_id in ids}
+
+    def offsets(self) -> dict[str, float]:
+        """The targets scheduled and the offset of each in its interval (seconds)."""
+        return {target_id: interval * index / len(ids)
+                for interval, ids in self._groups.items() for index, target_id in enumerate(ids)}
 
     def start(self) -> None:
         self._job = self.scheduler.add_job(
@@ -138,17 +151,16 @@ class ProbeSchedule:
         while heap and heap[0][0] <= horizon:
             if limit is not None and len(running) >= limit:
                 break  # every slot taken: the due probes wait here, in order (module docstring)
-            due, generation, target_id = heapq.heappop(heap)
+            due, generation, target_id, interval = heapq.heappop(heap)
             if self._generation.get(target_id) != generation:
                 continue  # removed or rescheduled
-            interval = self._intervals[target_id]
             following = due + interval
             if following <= now:  # the loop stalled past whole periods: skip, count them
                 skipped = math.floor((now - due) / interval)
                 self.missed += skipped
                 self.metrics.scheduler_missed.inc(skipped)
                 following = due + (skipped + 1) * interval
-            heapq.heappush(heap, (following, generation, target_id))
+            heapq.heappush(heap, (following, generation, target_id, interval))
             if target_id in running:
                 self.missed += 1
                 self.metrics.scheduler_missed.inc()

@@ -422,7 +422,7 @@ class Watch:
         metrics.probe_state.set((target.id, target.kind), STATE_VALUE[state])
         metrics.result_counter(state, result.failure_class or "").inc()
         if total is not None:
-            metrics.probe_last_duration.set((target.id,), total)
+            metrics.probe_last_duration.set(target.id, total)
         for phase, value in (
             ("dns", result.dns),
             ("connect", result.connect),
@@ -433,7 +433,7 @@ class Watch:
             if value is not None:
                 metrics.phase_histogram(phase).observe(value)
         if result.cert_not_after is not None:
-            metrics.certificate_expiry.set((target.id,), result.cert_not_after.timestamp())
+            metrics.certificate_expiry.set(target.id, result.cert_not_after.timestamp())
 
     # --- certificates ----------------------------------------------------------------------------
 

@@ -23,9 +23,9 @@ def test_the_exposition_is_generate_latests_text_byte_for_byte() -> None:
             (label, value) for label in ODD for value in VALUES):
         target = f"{label}-{n}"
         metrics.probe_state.set((target, "project" if n % 2 else label), value)
-        metrics.probe_last_duration.set((target,), value)
+        metrics.probe_last_duration.set(target, value)
         if n % 3 == 0:
-            metrics.certificate_expiry.set((target,), value)
+            metrics.certificate_expiry.set(target, value)
     for state in STATE_VALUE:  # the families of other kinds, with their samples
         metrics.probe_results.labels(state, "none").inc()
     metrics.probe_phase_duration.labels("total").observe(0.02)

@@ -185,7 +185,7 @@ async def test_worker_probes_are_detected_recorded_reloaded_and_stopped(
             [pid] = daemon.workers.pids
             # The worker probes mobile; the daemon probes panel, and keeps no probe object for
             # mobile.
-            assert set(daemon.schedule._intervals) == {"panel"}
+            assert set(daemon.schedule.intervals()) == {"panel"}
             assert "panel" in daemon.watch.probes and "mobile" not in daemon.watch.probes
             # Start-up and the first history flush (not a bound of the contract).
             await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "panel"),
@@ -222,7 +222,7 @@ async def test_worker_probes_are_detected_recorded_reloaded_and_stopped(
             assert await daemon.reload()
             await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "extra"))
             assert added.requests["/"] > 0
-            assert "extra" not in daemon.schedule._intervals
+            assert "extra" not in daemon.schedule.intervals()
             assert daemon.workers.pids == [pid]  # re-sharded, not restarted
 
             # A reload the worker cannot build is refused, and nothing changes.

@@ -62,9 +62,9 @@ def snapshot(daemon: Daemon) -> dict[str, Any]:
         "duties settings": id(notifier.duties.settings),
         "envelope": notifier.envelope,
         "transport": id(notifier.transport),
-        "schedule": (dict(daemon.schedule._intervals), dict(daemon.schedule._offsets),
+        "schedule": (daemon.schedule.intervals(), daemon.schedule.offsets(),
                      dict(daemon.schedule._generation)),
-        "certificate schedule": (dict(daemon.certificate_schedule._intervals),
+        "certificate schedule": (daemon.certificate_schedule.intervals(),
                                  dict(daemon.certificate_schedule._generation)),
     }
 
@@ -127,7 +127,7 @@ servers:
             assert set(daemon.watch.targets) == {"panel", "api2", "srv-2", "srv-3"}
             assert daemon.notifier.duties.topology.customers["acme"].contacts.technical.email == (
                 "new@acme.example")
-            assert daemon.schedule._intervals["panel"] == 0.5
+            assert daemon.schedule.intervals()["panel"] == 0.5
             await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "srv-2"))
         finally:
             await daemon.stop()

@@ -97,6 +97,29 @@ async def test_removed_targets_stop_and_unchanged_keep_their_slot() -> None:
     assert started.count("a") in (2, 3)
 
 
+async def test_a_target_removed_added_again_or_moved_runs_once_a_period() -> None:
+    started: list[str] = []
+    wall = Wall(3_000_000.0)
+
+    async def run(target_id: str) -> None:
+        started.append(target_id)
+
+    schedule = make(wall, run)
+    schedule.set_targets([("a", 10.0), ("b", 10.0), ("c", 20.0)])
+    schedule.set_targets([("a", 10.0), ("c", 20.0)])  # b removed
+    schedule.set_targets([("a", 10.0), ("b", 10.0), ("c", 20.0)])  # b again
+    schedule.set_targets([("a", 10.0), ("b", 10.0), ("c", 10.0)])  # c moved: offsets shift
+    assert schedule.intervals() == {"a": 10.0, "b": 10.0, "c": 10.0}
+    assert schedule.offsets() == {"a": 0.0, "b": 10 / 3, "c": 20 / 3}
+    for _ in range(int(40 / 0.05)):
+        await schedule.tick()
+        await asyncio.sleep(0)
+        wall.now += 0.05
+    # Once every 10 s each: the entries of before the changes start nothing.
+    assert all(started.count(target) in (4, 5) for target in "abc"), started
+    assert len(schedule._heap) == 3
+
+
 async def test_no_more_probes_run_at_once_than_the_limit_and_the_rest_wait_in_order() -> None:
     """A tick starts a due probe only while fewer than ``limit`` run: a process short of CPU
     kept every due probe as a task waiting on the semaphore, tens of thousands of them that

@@ -19,7 +19,7 @@ def test_a_scrape_reads_the_series_while_new_ones_are_set() -> None:
     registry = CollectorRegistry()
     gauge = TargetGauge("sla_monitor_probe_state", "Latest probe result.", ["target"], registry)
     for n in range(2_000):
-        gauge.set((f"t{n}",), 1.0)
+        gauge.set(f"t{n}", 1.0)
     added: list[str] = []
 
     class Finalized:
@@ -32,7 +32,7 @@ def test_a_scrape_reads_the_series_while_new_ones_are_set() -> None:
         def __del__(self) -> None:
             if len(added) < 50:
                 added.append(f"new{len(added)}")
-                gauge.set((added[-1],), 1.0)
+                gauge.set(added[-1], 1.0)
                 Finalized()
 
     threshold = gc.get_threshold()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,31 @@ def test_no_revision_of_the_development_names_a_revision_of_this_version(sqlite_
             scripts.get_revision(old)
     # The squashed revision is the first; later revisions follow it.
     assert [script.revision for script in scripts.walk_revisions()][-1] == SQUASHED
+
+
+# A fresh interpreter (this one has alembic already): the daemon's start on a database at head.
+_AT_HEAD = """
+import asyncio, sys
+from monitor.store import create_engine, migrate
+url = sys.argv[1]
+migrate.load_alembic(url)
+engine = create_engine(url)
+print(asyncio.run(migrate.upgrade(engine)), sorted(m for m in sys.modules
+      if m.split(".")[0] in ("alembic", "mako", "pygments")))
+"""
+
+
+@pytest.mark.slow
+async def test_a_daemon_on_a_current_database_never_imports_alembic(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        created = await upgrade(engine)
+    finally:
+        await engine.dispose()
+    head = head_revision(sqlite_url)
+    assert created == (None, head)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _AT_HEAD, sqlite_url, stdout=asyncio.subprocess.PIPE)
+    out, _ = await child.communicate()
+    assert child.returncode == 0
+    assert out.decode().strip() == f"('{head}', '{head}') []"
