@@ -15,18 +15,17 @@ def run(args: argparse.Namespace) -> int:
     from monitor import actions
     from monitor.app import Daemon  # the daemon's imports are not needed by other commands
     from monitor.config.isolated import load_config_isolated
-    from monitor.daemon.loop import hold_no_spare_memory, loop_factory
+    from monitor.daemon.loop import loop_factory
     from monitor.store import migrate
 
-    hold_no_spare_memory()  # before the configuration's and the daemon's memory is taken
-    # Every action now, not on the event loop at the first request or task that needs one.
+    # Every action now, not on the event loop at the first request or task that needs one;
+    # alembic before the logs are set up.
     actions.load_all()
     # Read in a child process: the daemon never holds the YAML parse's memory (isolated.py).
     # A bad configuration fails here, before anything starts (exit 2).
     path = config_path(args)
     config = load_config_isolated(path) if path is not None else load(args)
-    # alembic before the logs are set up, unless the database is current (no migration).
-    migrate.load_alembic(config.storage.url)
+    migrate.load_alembic(config.storage.url)  # not when the database is current
     factory, _ = loop_factory(config.monitor.event_loop)  # uvloop required but absent: exit 2
     setup_logging(args.log_level)
     # systemd's watchdog kills a stuck daemon with SIGABRT: the journal then shows every

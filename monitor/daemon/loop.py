@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from monitor.errors import ConfigError, ConfigIssue
 
-__all__ = ["give_back_memory", "hold_no_spare_memory", "loop_factory", "running_loop_name"]
+__all__ = ["give_back_memory", "loop_factory", "running_loop_name"]
 
 
 def loop_factory(setting: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
@@ -66,30 +66,5 @@ def give_back_memory() -> None:
 
         libc = ctypes.CDLL("libc.so.6")
         libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc
-
-
-#: glibc's ``mallopt`` parameters (malloc.h) and the value both are fixed at.
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
-SPARE_MEMORY = 128 * 1024
-
-
-def hold_no_spare_memory() -> None:
-    """Keep glibc's two thresholds at their initial 128 KB (``mallopt``; elsewhere nothing):
-    a block that large is mapped on its own and given back when freed, and free memory at
-    the top of the heap beyond that is given back. By default glibc raises both (up to
-    32 MB and twice that) once a large block is freed, and the next large blocks then
-    come from the heap and stay held when freed: in the daemon, a ``/metrics`` page of
-    300,000 series and its text, tens of MB, kept after every scrape. Measured at 40,000
-    targets: the daemon's RSS 231 -> 219 MB (README "Benchmarks"). Called first thing by the
-    daemon and each probe worker."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, SPARE_MEMORY)
-        libc.mallopt(M_TRIM_THRESHOLD, SPARE_MEMORY)
     except (OSError, AttributeError):
         pass  # not glibc

@@ -313,10 +313,9 @@ async def _main() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m monitor.daemon.probe_worker EVENT_LOOP LOG_LEVEL`` (the daemon's settings)."""
-    from monitor.daemon.loop import hold_no_spare_memory, loop_factory
+    from monitor.daemon.loop import loop_factory
     from monitor.logs import setup_logging
 
-    hold_no_spare_memory()
     args = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads come from the daemon, never a hangup
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the loop's handler is in place

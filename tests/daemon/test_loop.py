@@ -57,31 +57,3 @@ async def test_the_daemon_says_which_loop_it_runs(
     assert event["event_loop"] == expected
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
-
-
-# In a child: RSS (KB) after a large block is freed twice (glibc raises its thresholds after the
-# first: the second comes from the heap and is kept when freed, unless they are held fixed).
-_LARGE_BLOCKS = """
-import sys
-from monitor.daemon.loop import hold_no_spare_memory
-if sys.argv[1] == "held":
-    hold_no_spare_memory()
-def rss():
-    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
-before = rss()
-for _ in range(2):
-    block = bytearray(24 * 1024 * 1024)
-    del block
-print(rss() - before)
-"""
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt")
-def test_a_large_block_freed_is_given_back_to_the_system() -> None:
-    import subprocess
-
-    kept = {how: int(subprocess.run([sys.executable, "-c", _LARGE_BLOCKS, how], check=True,
-                                    capture_output=True, text=True).stdout)
-            for how in ("default", "held")}
-    assert kept["default"] > 20_000, kept  # glibc's own thresholds: the 24 MB stay
-    assert kept["held"] < 4_000, kept
