@@ -47,7 +47,7 @@ import logging
 import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitor.store import history, unknown
@@ -71,6 +71,22 @@ T = TypeVar("T")
 
 # Latency histogram bucket upper bounds in milliseconds, for the hourly rollups.
 BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, float("inf"))
+# An hour's bucket counts are one int, BUCKET_BITS bits a bucket (_Rollup.buckets): about 72
+# bytes instead of a list of 11 (144 bytes a target, 21 MB at 150,000 targets, measured).
+# A bucket holds at most 2**32 - 1 results an hour; the shortest interval (0.1 s) makes 36,000.
+BUCKET_BITS = 32
+_BUCKET_MASK = (1 << BUCKET_BITS) - 1
+_BUCKET_ONE = tuple(1 << (BUCKET_BITS * index) for index in range(len(BUCKETS_MS)))
+
+
+def pack_buckets(counts: list[int]) -> int:
+    """The bucket counts (in the order of BUCKETS_MS) as one int."""
+    return sum(count << (BUCKET_BITS * index) for index, count in enumerate(counts))
+
+
+def unpack_buckets(packed: int) -> list[int]:
+    """:func:`pack_buckets` undone: the count of each bucket, in the order of BUCKETS_MS."""
+    return [(packed >> (BUCKET_BITS * index)) & _BUCKET_MASK for index in range(len(BUCKETS_MS))]
 
 
 @dataclass(slots=True)
@@ -94,7 +110,7 @@ class _Rollup:
     sum_ms: float = 0.0
     min_ms: float = float("inf")
     max_ms: float = 0.0
-    buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS_MS))
+    buckets: int = 0  # the counts, packed (pack_buckets)
     dirty: bool = True
 
 
@@ -190,7 +206,7 @@ class Recorder:
                 sum_ms=r.sum_ms,
                 min_ms=r.min_ms if r.count else float("inf"),
                 max_ms=r.max_ms,
-                buckets=[int(r.buckets.get(str(b), 0)) for b in BUCKETS_MS],
+                buckets=pack_buckets([int(r.buckets.get(str(b), 0)) for b in BUCKETS_MS]),
                 dirty=False,
             )
 
@@ -279,7 +295,7 @@ class Recorder:
                 rollup.min_ms = latency_ms
             if latency_ms > rollup.max_ms:
                 rollup.max_ms = latency_ms
-            rollup.buckets[bisect_left(BUCKETS_MS, latency_ms)] += 1
+            rollup.buckets += _BUCKET_ONE[bisect_left(BUCKETS_MS, latency_ms)]
 
     def _drop(self, at: dt.datetime) -> None:
         if self._dropped is None:
@@ -474,7 +490,8 @@ def _rollup_rows(rollups: list[tuple[str, _Rollup]]) -> list[dict[str, Any]]:
             "sum_ms": r.sum_ms,
             "min_ms": r.min_ms if r.count and r.min_ms != float("inf") else 0.0,
             "max_ms": r.max_ms,
-            "buckets": {str(b): n for b, n in zip(BUCKETS_MS, r.buckets, strict=True) if n},
+            "buckets": {str(b): n for b, n in zip(BUCKETS_MS, unpack_buckets(r.buckets),
+                                                  strict=True) if n},
         }
         for target_id, r in rollups
     ]

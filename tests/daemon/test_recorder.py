@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.daemon.recorder import Recorder
+from monitor.daemon.recorder import BUCKETS_MS, Recorder, pack_buckets, unpack_buckets
 from monitor.store import Database, create_engine
 from monitor.store.migrate import upgrade
 from monitor.store.models import LatencyRollup, ProbeFailure, ProbeRun
@@ -235,3 +235,10 @@ async def test_a_finished_hour_is_written_whole_then_forgotten(sqlite_url: str) 
         # 10:59:00, 10:59:30 and the late 10:59:55 in the first hour; 11:00:31 and 11:06:01
         # in the second; the 10:59:58 result came after the first hour was forgotten.
         assert [count for _, count in hours] == [3, 2]
+
+
+def test_an_hours_bucket_counts_packed_in_one_int_come_back_each_its_own() -> None:
+    counts = [0, 1, 2**32 - 1, 36_000, 0, 7, 0, 0, 0, 2**32 - 1, 5]
+    assert len(counts) == len(BUCKETS_MS)
+    assert unpack_buckets(pack_buckets(counts)) == counts  # a full bucket spills into none
+    assert unpack_buckets(pack_buckets([0] * len(BUCKETS_MS))) == [0] * len(BUCKETS_MS)
