@@ -39,12 +39,15 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.daemon.metrics import DaemonMetrics
+if TYPE_CHECKING:
+    # Not at run time: a probe worker passes figures of its own (monitor.daemon.probe_worker)
+    # and never imports prometheus_client (with its dependencies, about 5 MB of a worker).
+    from monitor.daemon.metrics import DaemonMetrics
 
 log = logging.getLogger(__name__)
 
