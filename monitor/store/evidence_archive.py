@@ -79,49 +79,46 @@ def statement_of(report: Mapping[str, Any] | MonthReport, customer: str
         return None
 
 
-def _disclosed(table: str | None, fact: Mapping[str, Any], customer: str,
-               incidents: set[int], windows: set[int], revision_id: int,
-               whole_revision: bool) -> bool:
+_FactRule = Callable[[Mapping[str, Any], str, set[int], set[int]], bool]
+
+#: Each table whose entries are shown in full by their fact's content: (fact, customer,
+#: the month's incident ids, its maintenance window ids) -> shown.
+_BY_FACT: dict[str, _FactRule] = {
+    "incidents": lambda fact, customer, incidents, windows: int(fact["id"]) in incidents,
+    "cause_changes": lambda fact, customer, incidents, windows:
+        int(fact["incident_id"]) in incidents,
+    "incident_updates": lambda fact, customer, incidents, windows:
+        int(fact["incident_id"]) in incidents,
+    "notifications": lambda fact, customer, incidents, windows:
+        fact.get("customer_id") == customer and int(fact["incident_id"]) in incidents,
+    "maintenance_windows": lambda fact, customer, incidents, windows: int(fact["id"]) in windows,
+    "maintenance_notices": lambda fact, customer, incidents, windows:
+        fact.get("customer_id") == customer and int(fact["window_id"]) in windows,
+    "tickets": lambda fact, customer, incidents, windows: fact.get("customer_id") == customer,
+    "claims": lambda fact, customer, incidents, windows: fact.get("customer_id") == customer,
+    "ledger_entries": lambda fact, customer, incidents, windows:
+        fact.get("customer_id") == customer,
+}
+
+
+def _disclosed(entry: Entry, customer: str, incidents: set[int], windows: set[int],
+               revision_id: int, whole_revision: bool) -> bool:
     """Whether an entry is one the customer's statement derives from (shown in full). The
     revision itself (every customer's figures) is shown only by digest: its chained
     statements (:data:`STATEMENTS`) bind the customer's own; a revision frozen before those
-    were chained (``whole_revision``) is shown whole, as then."""
-    if table == "incidents":
-        return int(fact["id"]) in incidents
-    if table in ("cause_changes", "incident_updates"):
-        return int(fact["incident_id"]) in incidents
-    if table == "notifications":
-        return fact.get("customer_id") == customer and int(fact["incident_id"]) in incidents
-    if table == "maintenance_windows":
-        return int(fact["id"]) in windows
-    if table == "maintenance_notices":
-        return fact.get("customer_id") == customer and int(fact["window_id"]) in windows
-    if table in ("tickets", "claims", "ledger_entries"):
-        return fact.get("customer_id") == customer
-    if table in ("unknown_intervals", "daemon_sessions"):
-        return True  # the monitor's runs and blind spells: everyone's unknown time (R-M3)
-    return False
-
-
-#: The tables whose entries :func:`_disclosed` decides by their fact's content.
-_BY_CONTENT = frozenset({"incidents", "cause_changes", "incident_updates", "notifications",
-                         "maintenance_windows", "maintenance_notices", "tickets", "claims",
-                         "ledger_entries", "unknown_intervals", "daemon_sessions"})
-
-
-def _disclosed_entry(entry: Entry, customer: str, incidents: set[int], windows: set[int],
-                     revision_id: int, whole_revision: bool) -> bool:
-    """:func:`_disclosed` of a chain entry, its fact parsed only where its content decides:
-    a revision's entry (the whole report again, about 86 MB at 10,000 customers) is decided
-    by its id (a revision frozen before its statements were chained: shown whole)."""
+    were chained (``whole_revision``) is shown whole, as then. The entry's fact is parsed
+    only where its content decides: a revision's entry (the whole report again, about 86 MB
+    at 10,000 customers) is decided by its id."""
     table = entry.fact_table
     if table == "report_revisions":
         return whole_revision and entry.fact_id == str(revision_id)
-    if table not in _BY_CONTENT:
+    if table in ("unknown_intervals", "daemon_sessions"):
+        return True  # the monitor's runs and blind spells: everyone's unknown time (R-M3)
+    rule = _BY_FACT.get(table or "")
+    if rule is None:
         return False
-    fact = json.loads(entry.canonical).get("fact") or {}
-    return isinstance(fact, dict) and _disclosed(table, fact, customer, incidents, windows,
-                                                 revision_id, whole_revision)
+    fact = json.loads(entry.canonical).get("fact")
+    return isinstance(fact, dict) and rule(fact, customer, incidents, windows)
 
 
 async def first_disclosed(tx: Tx, *, customer: str, until: int, incidents: set[int],
@@ -132,7 +129,7 @@ async def first_disclosed(tx: Tx, *, customer: str, until: int, incidents: set[i
     async for entry in entries(tx, until=until):
         if entry.kind == GENESIS:
             continue
-        if _disclosed_entry(entry, customer, incidents, windows, revision_id, whole_revision):
+        if _disclosed(entry, customer, incidents, windows, revision_id, whole_revision):
             return entry.seq
     return None
 
@@ -153,7 +150,7 @@ async def chain_lines(tx: Tx, *, customer: str, until: int, incidents: set[int],
         line: dict[str, Any] = {"seq": entry.seq, "prev_hash": entry.prev_hash,
                                 "hash": entry.hash}
         if entry.kind == GENESIS or (entry.kind == STATEMENTS and entry.fact_id == str(
-                revision_id)) or _disclosed_entry(entry, customer, incidents, windows,
+                revision_id)) or _disclosed(entry, customer, incidents, windows,
                                                   revision_id, whole_revision):
             line.update(kind=entry.kind, table=entry.fact_table, id=entry.fact_id,
                         canonical=entry.canonical)
