@@ -47,9 +47,11 @@ INTERVAL = 1.0
 PAUSE = 40.0  # seconds the node stays frozen
 LOAD_MARGIN = 1.5  # as the SIGKILL test: two shared cores, several daemons
 
-# Seconds between two looks at pg_locks: a lease cycle's transaction lasts longer, and a
-# loop without a pause kept a core busy (this process and its server backend) on two
-# cores shared with the nodes under test, starving them.
+# Seconds between two looks at pg_locks in the partition test: a lease cycle's transaction
+# lasts longer, and a loop without a pause kept a core busy (this process and its server
+# backend) on two cores shared with the nodes under test, starving them. The freeze here
+# still looks without a pause: with one, CI once froze node-b at a moment that node-a then
+# took nothing over for 15 s (not understood; the loop without a pause was green for weeks).
 POLL = 0.005
 
 HOLDING = """
@@ -87,8 +89,7 @@ async def _freeze_inside_a_transaction(
     while time.monotonic() < deadline:
         pids = await connection.fetch(HOLDING, f"sla-monitor {node}")
         if not pids:
-            await asyncio.sleep(POLL)
-            continue
+            continue  # at once: a freeze at the start of a renewal (see POLL)
         daemon.signal(signal.SIGSTOP)
         await asyncio.sleep(0.2)  # what it had sent before the pause is done by now
         still = await connection.fetch(HOLDING, f"sla-monitor {node}")
