@@ -13,6 +13,10 @@ its device and inode), each line starts with the ``<N>`` syslog priority of
 strips the prefix, and ``journalctl -o cat`` shows the same JSON object.
 Anywhere else (a terminal, a file, a pipe to a log shipper; also stderr
 redirected away from the journal inside a unit) the lines are plain JSON.
+
+An event that can repeat at every request or target (a fenced vote, a malformed request)
+is said in one line at most once a minute, with how many happened since
+(:class:`SaidEvery`); its metric counts every one.
 """
 
 from __future__ import annotations
@@ -124,6 +128,27 @@ def setup_logging(
 # Loggers that write statements' parameters or SMTP conversations below WARNING: kept quiet
 # at every level, so DEBUG never logs an e-mail body or a stored secret.
 QUIET_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "aiosmtplib", "mail.log")
+
+
+class SaidEvery:
+    """A repeated event said in one log line at most once every ``every`` seconds (on the
+    steady ``clock``): :meth:`happened` counts one more and says how many to report now,
+    those since the last line said with this one (0: not yet)."""
+
+    def __init__(self, every: float = 60.0, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.every = every
+        self.clock = clock
+        self.said_at = -every  # the steady clock's time of the last line said
+        self.unsaid = 0  # events since that line
+
+    def happened(self) -> int:
+        self.unsaid += 1
+        now = self.clock()
+        if now - self.said_at < self.every:
+            return 0
+        count, self.said_at, self.unsaid = self.unsaid, now, 0
+        return count
 
 
 class Progress(Protocol):

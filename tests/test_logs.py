@@ -100,3 +100,17 @@ def test_a_fatal_error_before_logging_starts_is_an_err_entry(tmp_path: Path) -> 
             "  (file): cannot read: No such file or directory",
         ]
         assert lines == ([f"<3>{line}" for line in expected] if journal else expected)
+
+
+def test_a_repeated_event_is_said_once_a_period_with_how_many_since() -> None:
+    from monitor.logs import SaidEvery
+
+    now = [1000.0]
+    said = SaidEvery(60.0, clock=lambda: now[0])
+    assert said.happened() == 1  # the first: said at once
+    assert [said.happened() for _ in range(3)] == [0, 0, 0]
+    now[0] += 59.9
+    assert said.happened() == 0
+    now[0] += 0.1  # a minute after the last line: this one and the four before it
+    assert said.happened() == 5
+    assert said.happened() == 0

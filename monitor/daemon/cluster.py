@@ -42,6 +42,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from monitor import __version__
 from monitor.config.schema import ClusterSettings
 from monitor.errors import Fenced
+from monitor.logs import SaidEvery
 from monitor.sla import Streak, default_quorum, failed_alone, fair_share, quorum_outages
 from monitor.store import cluster as store
 from monitor.store import incidents, unknown
@@ -153,8 +154,7 @@ class Cluster:
         self.blocked_since: float | None = None  # steady clock; None: not blocked
         self.blocked = 0
         self.metrics = ClusterMetrics(registry, self.node, self.vantage)
-        self._fenced_said_at = -FENCED_SAID_EVERY  # steady clock of the last line said
-        self._fenced_unsaid = 0  # fenced votes since that line
+        self._fenced_said = SaidEvery(FENCED_SAID_EVERY, monotonic)  # fenced votes' line
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -399,13 +399,11 @@ class Cluster:
         self.metrics.fenced.labels("vote").inc()
         # Said at most once a minute (a node back from a partition has a vote fenced for
         # each of its targets); the metric counts every one.
-        self._fenced_unsaid += 1
-        now = self._monotonic()
-        if now - self._fenced_said_at >= FENCED_SAID_EVERY:
+        fenced = self._fenced_said.happened()
+        if fenced:
             log.warning("write fenced: this node no longer holds the target's lease",
                         extra={"node": self.node, "target": target_id, "what": what,
-                               "epoch": epoch, "fenced": self._fenced_unsaid})
-            self._fenced_said_at, self._fenced_unsaid = now, 0
+                               "epoch": epoch, "fenced": fenced})
         return False
 
     async def still_leading(self) -> bool:

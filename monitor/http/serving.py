@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +39,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CollectorRegistry, Counter
 
 from monitor.config.schema import HTTPServer
+from monitor.logs import SaidEvery
 
 __all__ = ["CappedListener", "ServerLog", "runner_options"]
 
@@ -70,8 +70,7 @@ class ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
             "sla_monitor_http_malformed_requests",
             "HTTP requests refused (400) because they were not well-formed HTTP",
             registry=registry) if registry is not None else None
-        self.unsaid = 0
-        self.said_at = -_WARN_EVERY
+        self.said = SaidEvery(_WARN_EVERY)
 
     def exception(self, msg: object, *args: object, exc_info: Any = True,
                   **kwargs: Any) -> None:
@@ -80,15 +79,13 @@ class ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
             return
         if self.counter is not None:
             self.counter.inc()
-        self.unsaid += 1
-        now = time.monotonic()
-        if now - self.said_at >= _WARN_EVERY:
+        refused = self.said.happened()
+        if refused:
             # The parser's reason only: its message goes on to quote the bytes it refused.
             reason = str(exc_info.message).split(":", 1)[0].split("\n", 1)[0].strip()
             log.warning("malformed HTTP request refused (400)", extra={
                 "remote": args[0] if args else None, "reason": reason[:100],
-                "refused": self.unsaid})
-            self.said_at, self.unsaid = now, 0
+                "refused": refused})
 
 
 class _Refused(asyncio.Protocol):
@@ -120,7 +117,7 @@ class CappedListener:
             "HTTP connections refused (503) because http.max_connections were open",
             registry=registry) if registry is not None else None
         self.listening: asyncio.Server | None = None
-        self.warned_at = -_WARN_EVERY
+        self.refused_said = SaidEvery(_WARN_EVERY)
 
     async def start(
         self, runner: web.BaseRunner, host: str, port: int, serving: bool = True
@@ -153,9 +150,7 @@ class CappedListener:
     def refuse(self) -> asyncio.Protocol:
         if self.counter is not None:
             self.counter.inc()
-        now = time.monotonic()
-        if now - self.warned_at >= _WARN_EVERY:
-            self.warned_at = now
+        if self.refused_said.happened():
             log.warning("HTTP connection refused: too many open", extra={
                 "max_connections": self.max_connections})
         return _Refused()
