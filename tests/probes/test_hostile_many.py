@@ -59,7 +59,10 @@ async def main(url, count, timeout, condition):
             return time.monotonic() - started, result.failure_class
 
         done = await asyncio.gather(*(one(p) for p in probes))
-        print(json.dumps({"elapsed": [e for e, _ in done], "classes": sorted({c for _, c in done}),
+        counts = {}
+        for _, c in done:
+            counts[c] = counts.get(c, 0) + 1
+        print(json.dumps({"elapsed": [e for e, _ in done], "counts": counts,
                           "peak_before": before, "peak": peak(),
                           "budget_peak": sessions.body_budget.peak}))
 
@@ -94,21 +97,27 @@ async def run_probes(url: str, condition: dict[str, Any], cwd: Path) -> dict[str
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("path", "condition", "failure_class"),
+    ("path", "condition", "also_allowed"),
     [
-        # The JSON condition keeps the body: the byte budget is what bounds memory.
-        ("/hostile/endless", {"json": {"path": "status", "equals": "ok"}}, "timeout"),
-        # 64 MiB of zeros in 64 KiB of gzip: inflating never waits for the network.
-        ("/hostile/gzip-bomb", {"body_contains": "needle"}, "timeout"),
+        # The JSON condition keeps the body: the byte budget is what bounds memory. The body
+        # never ends, so every probe ends by its deadline.
+        ("/hostile/endless", {"json": {"path": "status", "equals": "ok"}}, set()),
+        # 64 MiB of zeros in 64 KiB of gzip: inflating never waits for the network. Most
+        # probes end by their deadline; one that got ahead of the others may inflate all
+        # 64 MiB (exactly max_body_bytes) in time and rightly find no needle: "condition".
+        ("/hostile/gzip-bomb", {"body_contains": "needle"}, {"condition"}),
     ],
 )
 async def test_two_hundred_hostile_probes_end_on_time_in_bounded_memory(
-    path: str, condition: dict[str, Any], failure_class: str, tmp_path: Path
+    path: str, condition: dict[str, Any], also_allowed: set[str], tmp_path: Path
 ) -> None:
     async with TargetServer() as server:
         found = await run_probes(server.url(path), condition, tmp_path)
 
-    assert found["classes"] == [failure_class]
+    counts: dict[str, int] = found["counts"]
+    assert set(counts) <= {"timeout"} | also_allowed, counts
+    # The deadline is what ends them: most of the 200 time out.
+    assert counts.get("timeout", 0) > PROBES // 2, counts
     # timeout is a hard deadline for the whole check, for every one of them.
     assert max(found["elapsed"]) < TIMEOUT + MARGIN, sorted(found["elapsed"])[-5:]
     # Bodies held together never exceed the budget; memory beyond it is per connection.
