@@ -28,8 +28,9 @@ class Certificates:
         for target_id, check in checks.items():
             if check is not None:
                 self.checks[target_id] = check
-            else:
-                self.checks.pop(target_id, None)
+            elif self.checks.pop(target_id, None) is not None:  # no longer HTTPS: no certificate
+                self.metrics.certificate_expiry.remove(target_id)
+                self.metrics.certificate_valid.remove(target_id)
 
     def targets(self, targets: dict[str, Target]) -> list[tuple[str, float]]:
         """(id, cadence) of the HTTPS targets whose certificate is read on its own schedule."""
@@ -44,6 +45,8 @@ class Certificates:
         if check is None or not self.probed_here(target_id):
             return
         result = await check.check()
+        if self.checks.get(target_id) is not check or not self.probed_here(target_id):
+            return  # removed, changed or taken over meanwhile: its series are not ours to set
         if result.not_after is not None:
             self.metrics.certificate_expiry.labels(target_id).set(result.not_after.timestamp())
         if result.verify_ok is not None:

@@ -24,13 +24,16 @@ every scrape interval.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric, Sample
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+if TYPE_CHECKING:
+    from monitor.config.topology import Target
 
 #: A value as the text format writes it (prometheus_client's function, untyped there).
 _number = cast(Callable[[float], str], floatToGoString)
@@ -45,8 +48,8 @@ STATE_VALUE = {"up": 1.0, "down": 0.0, "unknown": -1.0}
 class TargetGauge(Collector):
     """A labelled gauge with ``Gauge``'s ``labels(...).set(value)`` and the same exposition.
 
-    Series are never removed (as with ``Gauge``), and are exposed in the order
-    they were first set. A series' key is its label values as a tuple, and for a gauge of
+    Series are exposed in the order they were first set, and removed (:meth:`remove`) when
+    their target is: :meth:`DaemonMetrics.forget_targets`. A series' key is its label values as a tuple, and for a gauge of
     one label (most of them: the target) that label's value itself, a string: a tuple of one
     string per target was 48 bytes each, 7 MB at 150,000 targets (measured). The daemon sets and scrapes it on its event loop; a
     scrape from another thread reads a copy, never a dict that is changing.
@@ -84,6 +87,10 @@ class TargetGauge(Collector):
         """``labels(*key).set(value)`` without the object in between (once per probe); ``key``:
         the label's value for a gauge of one label, else the tuple of them."""
         self.values[key] = value
+
+    def remove(self, key: Key) -> None:
+        """The series of ``key`` no longer exposed (none: nothing happens)."""
+        self.values.pop(key, None)
 
 
 def _escaped(value: str) -> str:
@@ -362,6 +369,24 @@ class DaemonMetrics:
             "Steps of the wall clock (more than 1 s) seen while the daemon ran.",
             registry=registry,
         )
+
+    def forget_targets(self, before: Mapping[str, Target], after: Mapping[str, Target]) -> None:
+        """The per-target series of the targets of ``before`` not in ``after`` removed (a
+        reload removed them, or another node of a cluster probes them now: ``after`` empty),
+        and of those whose kind changed, their probe state under the old kind (a label).
+
+        A stale series is a lie the alerts believe: a removed target that was down, or whose
+        certificate had expired, would have kept ``probe_state 0`` or ``certificate_valid 0``
+        (CertificateInvalid, grafana/alerts.yml) for as long as the daemon runs."""
+        for target_id, target in before.items():
+            now = after.get(target_id)
+            if now is not None and now.kind == target.kind:
+                continue
+            self.probe_state.remove((target_id, target.kind))
+            if now is None:
+                for gauge in (self.probe_last_duration, self.certificate_expiry,
+                              self.certificate_valid):
+                    gauge.remove(target_id)
 
     def result_counter(self, state: str, failure_class: str) -> Any:
         """The ``sla_monitor_probe_results_total`` child of one (state, failure class)."""

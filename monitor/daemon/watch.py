@@ -191,6 +191,7 @@ class Watch:
         self.book.deadline = plan.detection_deadline
         self.unknown_after = plan.unknown_after
         removed = set(self.targets) - set(plan.targets)
+        self.metrics.forget_targets(self.targets, plan.targets)
         for target_id in removed:
             self.last_probed.pop(target_id, None)
             self.probes.pop(target_id, None)
@@ -235,6 +236,7 @@ class Watch:
         those ``resumed`` (held again at the same epoch: nobody probed them meanwhile, the
         stretch is ours to count, R-M3); another node's take-over counted its own."""
         history_key = self.ownership.history_key
+        self.metrics.forget_targets({t: self.targets[t] for t in lost if t in self.targets}, {})
         for target_id in lost:
             self.recorder.discard(history_key(target_id))
             self.views.pop(target_id, None)
@@ -292,13 +294,13 @@ class Watch:
     # --- results -------------------------------------------------------------------------------
 
     async def run_probe(self, target_id: str) -> None:
-        if not self.ownership.holds(target_id):
-            target = self.targets.get(target_id)
-            if target is None or target.kind != "canary":
-                return  # another node of our vantage probes it (canaries: every node)
-        probe = self.probes.get(target_id)
-        if probe is not None and not self.handle_now(result := await probe.check()):
-            await self.handle(result)
+        if (probe := self.probes.get(target_id)) is not None and self._ours(target_id):
+            result = await probe.check()
+            if self._ours(target_id) and not self.handle_now(result):
+                await self.handle(result)
+
+    def _ours(self, target_id: str) -> bool:  # held (before and after a probe), or a canary
+        return self.ownership.holds(target_id) or self.targets.get(target_id) in self.canaries
 
     def handle_now(self, result: ProbeResult) -> bool:
         """:meth:`handle` without awaiting where nothing can wait (module docstring), or False."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import signal
 import subprocess
 import time
@@ -57,8 +58,10 @@ async def test_two_nodes_divide_200_targets_and_survive_a_sigkill(
         engine = create_engine(pg_url)
         try:
             daemons = {node: daemon_process(path) for node, path in configs.items()}
-            for daemon in daemons.values():
-                daemon.start()
+            # node-b first, alone: it holds all 200, then gives node-a its share (lost here).
+            daemons["node-b"].start()
+            await eventually(lambda: _holds(engine, Counter({"node-b": 200})), within=40)
+            daemons["node-a"].start()
 
             # Divided evenly by count (monitor.sla.fair_share: 100 and 100), each target once.
             async def divided() -> bool:
@@ -87,6 +90,21 @@ async def test_two_nodes_divide_200_targets_and_survive_a_sigkill(
                         "100.0") in metrics
                 assert 'sla_monitor_cluster_node_up{node="node-a",vantage="default"} 1.0' in metrics
             assert sorted(roles.values()) == ["leader", "member"]  # one leader
+
+            # Each node's per-target series are those of the targets it probes: node-b's of the
+            # 100 it gave up went with them (a stale probe_state would stay for as long as it
+            # runs, beside the series of the node that probes the target now).
+            async def series_follow_leases() -> bool:
+                held = await lease_holders(engine)
+                for node, daemon in daemons.items():
+                    _, metrics = await get(await http_port(daemon), "/metrics")
+                    shown = set(re.findall(r'^sla_monitor_probe_state\{kind="web_panel",'
+                                           r'target="([^"]+)"\}', metrics, re.M))
+                    if shown != {t for t, (holder, _) in held.items() if holder == node}:
+                        return False
+                return True
+
+            await eventually(series_follow_leases, within=10)
 
             # An outage of a target node-a holds: one incident, one outage e-mail each.
             down = next(t for t in targets if holders[t][0] == "node-a")
@@ -157,6 +175,10 @@ async def test_two_nodes_divide_200_targets_and_survive_a_sigkill(
 def _run(config: str, *args: str) -> str:
     return subprocess.run([*sla_monitor_command(), "-c", config, *args], capture_output=True,
                           text=True, check=True, timeout=60).stdout
+
+
+async def _holds(engine, count: Counter[str]) -> bool:  # type: ignore[no-untyped-def]
+    return await leases_by_node(engine) == count
 
 
 async def _all_probed(target: TargetServer, targets: list[str]) -> bool:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -132,3 +133,71 @@ servers:
         finally:
             await daemon.stop()
             await engine.dispose()
+
+
+def target_series(text: str, target: str) -> list[str]:
+    """The /metrics lines of one target's series (any family)."""
+    return [line for line in text.splitlines()
+            if not line.startswith("#") and f'target="{target}"' in line]
+
+
+@pytest.mark.slow
+async def test_a_target_a_reload_removes_leaves_metrics(sqlite_url: str, tmp_path: Path) -> None:
+    """A target removed by SIGHUP has no series left on /metrics: a removed target that was
+    down, or whose certificate had expired, must not keep ``probe_state 0`` or
+    ``certificate_valid 0`` (the CertificateInvalid alert of grafana/alerts.yml) forever.
+    A target whose kind a reload changed keeps one probe_state series, of its new kind."""
+    panel_as = '    kind: web_panel\n    probe: {{type: http, url: "{url}", {fast}}}\n'
+
+    async with TargetServer() as panel, TargetServer() as api, \
+            TargetServer(tls="expired") as shop, SMTPSink() as sink:
+        api.set_status(503)
+        path = tmp_path / "config.yaml"
+        old_shop = (f"  - id: shop\n    kind: mobile_api\n    probe: {{type: http, "
+                    f'url: "{shop.url("/")}", {FAST}, tls: {{ca_file: "{shop.ca_file}", '
+                    f"cert_check_interval: 1s}}}}\n")
+        text = config_text(panel.url("/"), api.url("/"), sink, sqlite_url, extra=old_shop)
+        path.write_text(text)
+        daemon = Daemon(load_config(path), path)
+        await daemon.start()
+        try:
+            async def scrape() -> str:
+                async with aiohttp.ClientSession() as http, http.get(
+                        f"http://127.0.0.1:{daemon.http_port}/metrics") as response:
+                    return await response.text()
+
+            async def all_seen() -> str | None:
+                text = await scrape()
+                seen = ('sla_monitor_probe_state{kind="mobile_api",target="api"} 0.0' in text
+                        and 'sla_monitor_certificate_valid{target="shop"} 0.0' in text
+                        and "sla_monitor_certificate_expiry_timestamp_seconds"
+                            '{target="shop"}' in text)
+                return text if seen else None
+
+            before = await eventually(all_seen, within=15)
+            assert target_series(before, "api") and target_series(before, "panel")
+            # api and shop removed; the panel becomes a mobile API (its kind is a label).
+            old_api = (f"  - id: api\n    kind: mobile_api\n    probe: {{type: http, "
+                       f'url: "{api.url("/")}", {FAST}}}\n')
+            old_panel = panel_as.format(url=panel.url("/"), fast=FAST)
+            removed = (text.replace(old_api, "").replace(old_shop, "")
+                       .replace(old_panel, old_panel.replace("web_panel", "mobile_api")))
+            assert "id: api" not in removed and "id: shop" not in removed
+            assert "web_panel" not in removed
+            path.write_text(removed)
+            assert await daemon.reload()
+
+            async def panel_probed_again() -> str | None:
+                text = await scrape()
+                return text if 'kind="mobile_api",target="panel"' in text else None
+
+            await eventually(panel_probed_again, within=5)
+            await asyncio.sleep(1.0)  # a few probe rounds and certificate checks after it
+            after = await scrape()
+            assert target_series(after, "api") == []
+            assert target_series(after, "shop") == []
+            panel_states = [line for line in target_series(after, "panel")
+                            if line.startswith("sla_monitor_probe_state{")]
+            assert panel_states == ['sla_monitor_probe_state{kind="mobile_api",target="panel"} 1.0']
+        finally:
+            await daemon.stop()
