@@ -150,6 +150,7 @@ class Runtime:
                 target.id, target.probe, sessions),
             listener=self.notifier, resolver_lookup=sessions.lookup, ownership=self.ownership,
         )
+        self.metrics.follow_targets(self.watch.targets)  # probe_state's kind label
         self.evidence = EvidenceWatch(self.db, clock, self.metrics.evidence_chain_ok,
                                       load_signing_key(settings))
         self.jobs = Jobs(routine.table(self), self.ownership.leader, self.metrics,

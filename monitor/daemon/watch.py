@@ -236,7 +236,7 @@ class Watch:
         those ``resumed`` (held again at the same epoch: nobody probed them meanwhile, the
         stretch is ours to count, R-M3); another node's take-over counted its own."""
         history_key = self.ownership.history_key
-        self.metrics.forget_targets({t: self.targets[t] for t in lost if t in self.targets}, {})
+        self.metrics.forget_targets(lost, ())
         for target_id in lost:
             self.recorder.discard(history_key(target_id))
             self.views.pop(target_id, None)
@@ -421,7 +421,7 @@ class Watch:
         self.recorder.record(self.ownership.history_key(target.id), state, result.at, latency_ms, failure)
         # Once per probe: plain dict stores and cached label children (monitor.daemon.metrics).
         metrics = self.metrics
-        metrics.probe_state.set((target.id, target.kind), STATE_VALUE[state])
+        metrics.probe_state.set(target.id, STATE_VALUE[state])  # its kind: follow_targets
         metrics.result_counter(state, result.failure_class or "").inc()
         if total is not None:
             metrics.probe_last_duration.set(target.id, total)

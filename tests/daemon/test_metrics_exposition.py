@@ -8,6 +8,7 @@ import math
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from monitor.config.topology import Target
 from monitor.daemon.metrics import STATE_VALUE, DaemonMetrics, exposition
 
 ODD = ['plain', 'quote"d', "back\\slash", "new\nline", "سرویس", "tab\there", "", "}{,=",
@@ -19,10 +20,13 @@ VALUES = [1.0, 0.0, -0.0, -1.0, 0.0123, 1e-9, 1234567.0, 12345678.9, 1e21, -2.5e
 def test_the_exposition_is_generate_latests_text_byte_for_byte() -> None:
     registry = CollectorRegistry()
     metrics = DaemonMetrics(registry)
+    targets: dict[str, Target] = {}
+    metrics.follow_targets(targets)  # probe_state's kind: the target's own
     for n, (label, value) in enumerate(
             (label, value) for label in ODD for value in VALUES):
         target = f"{label}-{n}"
-        metrics.probe_state.set((target, "project" if n % 2 else label), value)
+        targets[target] = Target(target, "project" if n % 2 else label, None)  # type: ignore[arg-type]
+        metrics.probe_state.set(target, value)
         metrics.probe_last_duration.set(target, value)
         if n % 3 == 0:
             metrics.certificate_expiry.set(target, value)
@@ -34,6 +38,12 @@ def test_the_exposition_is_generate_latests_text_byte_for_byte() -> None:
     assert written.count(b"\nsla_monitor_probe_state{") == len(ODD) * len(VALUES)
     assert b'kind="project",target="quote\\"d-' in written  # label names in order, escaped
     assert b'target="new\\nline-' in written and b"+Inf\n" in written and b"NaN\n" in written
+    # A target gone from the targets has no probe_state series (its others stay until
+    # DaemonMetrics.forget_targets removes them).
+    assert b'sla_monitor_probe_state{kind="project",target="plain-1"} 0.0' in written
+    del targets["plain-1"]
+    assert exposition(registry) == generate_latest(registry)
+    assert b'sla_monitor_probe_state{kind="project",target="plain-1"}' not in exposition(registry)
 
 
 def test_an_empty_registry_and_an_unset_gauge_are_written_as_generate_latest_does() -> None:
