@@ -12,10 +12,13 @@ from monitor.logs import setup_logging
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.daemon.loop import loop_factory, one_allocator_arena
+
+    one_allocator_arena()  # before any thread starts (the database's, the loop's executor)
+
     from monitor import actions
     from monitor.app import Daemon  # the daemon's imports are not needed by other commands
     from monitor.config.isolated import load_config_isolated
-    from monitor.daemon.loop import loop_factory
     from monitor.store import migrate
 
     # Every action now, not on the event loop at the first request or task that needs one;

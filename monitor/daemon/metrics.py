@@ -49,16 +49,16 @@ class TargetGauge(Collector):
     """A labelled gauge with ``Gauge``'s ``labels(...).set(value)`` and the same exposition.
 
     Series are exposed in the order they were first set, and removed (:meth:`remove`) when
-    their target is: :meth:`DaemonMetrics.forget_targets`.
-
-    A gauge whose second label is the target's own (``kind``) is keyed by the target id
-    alone, and ``label_of(target_id)`` gives that label's value when the series is written
-    (None: no such target, no series): a tuple of two strings per target was 56 bytes
-    each, 8 MB at 150,000 targets (measured), and a target whose kind a reload changes
-    has its one series under its new kind. A series' key is its label values as a tuple, and for a gauge of
-    one label (most of them: the target) that label's value itself, a string: a tuple of one
-    string per target was 48 bytes each, 7 MB at 150,000 targets (measured). The daemon sets and scrapes it on its event loop; a
-    scrape from another thread reads a copy, never a dict that is changing.
+    their target is (:meth:`DaemonMetrics.forget_targets`). A series' key is, for a gauge of
+    one label (most of them: the target), that label's value itself, a string: a tuple of
+    one string per target was 48 bytes each, 7 MB at 150,000 targets (measured); for a gauge
+    of several labels, the tuple of their values. A gauge whose second label is its target's
+    own (``probe_state``'s ``kind``) is keyed by the target id too, and ``label_of(target_id)``
+    gives that label's value when the series is written (None: no such target, no series): a
+    tuple of two strings per target was 56 bytes each, 8 MB at 150,000 targets, and a target
+    whose kind a reload changes has its one series under its new kind. The daemon sets and
+    scrapes it on its event loop; a scrape from another thread reads a copy, never a dict
+    that is changing.
     """
 
     def __init__(
