@@ -260,6 +260,7 @@ class DaemonRun:
     chained: bool = True  # False: the evidence chain's appends were no-ops
     chain_entries: int = 0  # rows of evidence_chain at the end
     settle: float = 0.0  # s past the warm-up until the failing targets' incidents were written
+    started: float = math.nan  # probes started in the window (the lateness histogram's count)
     opened_in_window: float = 0.0  # incidents opened in the window (0 once settled)
     exporter: ExporterRun | None = None
     rss_each: list[int] = field(default_factory=list)  # the daemon's, then each worker's
@@ -479,6 +480,7 @@ def run_daemon(
             lateness_p99=lateness_quantile(0.99, late) if late else math.nan,
             lateness_max_bucket=_highest(late),
             missed_window=_sum(last, missed) - _sum(first, missed),
+            started=max(late.values(), default=math.nan) * scale,
             missed_total=_sum(last, missed),
             rss=rss,
             rss_each=rss_each,
@@ -704,7 +706,8 @@ def print_daemon(runs: list[DaemonRun], args: argparse.Namespace, server: str) -
             w = r.window
             print(f"{r.targets} targets ({r.variant or '-'}): {served:.1f} probes/s served, as "
                   f"the target server counted them ({w.probes / w.seconds:.1f} results/s "
-                  f"counted by the daemon); {w.cpu / (served * w.seconds) * 1000:.3f} CPU-s per "
+                  f"counted by the daemon, {r.started / w.seconds:.1f} started as its scheduler "
+                  f"counted them); {w.cpu / (served * w.seconds) * 1000:.3f} CPU-s per "
                   "1,000 probes served")
     for r in runs:
         if r.failing:
@@ -893,6 +896,7 @@ def as_json(r: DaemonRun, interval: float) -> dict[str, Any]:
         "steal_percent": round(w.steal_percent, 1),
         "probes_per_s": round(w.probes / w.seconds, 1),
         "served_per_s": number(w.served_per_s, 1) if w.served_per_s is not None else None,
+        "started_per_s": number(r.started / w.seconds, 1),
         "cpu_s_per_1k_served": (number(w.cpu / (w.served_per_s * w.seconds) * 1000)
                                 if w.served_per_s else None),
         "owed_probes_per_s": round(r.targets / interval, 1),
