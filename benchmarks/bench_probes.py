@@ -261,6 +261,7 @@ class DaemonRun:
     chain_entries: int = 0  # rows of evidence_chain at the end
     settle: float = 0.0  # s past the warm-up until the failing targets' incidents were written
     started: float = math.nan  # probes started in the window (the lateness histogram's count)
+    scrapes: list[float] = field(default_factory=list)  # the two scrapes' durations, s
     opened_in_window: float = 0.0  # incidents opened in the window (0 once settled)
     exporter: ExporterRun | None = None
     rss_each: list[int] = field(default_factory=list)  # the daemon's, then each worker's
@@ -425,7 +426,9 @@ def run_daemon(
                                  process)
                 # A scrape renders on the event loop in one go: its counters are a snapshot
                 # taken during the request. The CPU window lies between the two scrapes.
+                scraped = time.monotonic()
                 first, first_at = scrape(metrics, FAMILIES)
+                scrapes = [2 * (first_at - scraped)]  # each scrape's duration, s
                 start = Reading.take(process.pid, server)
                 if args.reload:
                     # Half-way: one more target in the file, and SIGHUP (a reload mid-window).
@@ -439,7 +442,9 @@ def run_daemon(
                 rss = tree_rss_bytes(process.pid)
                 rss_each = [rss_bytes(pid) for pid in tree_pids(process.pid)]
                 processes = len(tree_pids(process.pid))
+                scraped = time.monotonic()
                 last, last_at = scrape(metrics, FAMILIES)
+                scrapes.append(2 * (last_at - scraped))
                 # What the second scrape cost, less the probing going on meanwhile.
                 busy = (end.user + end.system - start.user - start.system) / (end.at - start.at)
                 spent = sum(tree_cpu_times(process.pid)) - end.user - end.system
@@ -481,6 +486,7 @@ def run_daemon(
             lateness_max_bucket=_highest(late),
             missed_window=_sum(last, missed) - _sum(first, missed),
             started=max(late.values(), default=math.nan) * scale,
+            scrapes=scrapes,
             missed_total=_sum(last, missed),
             rss=rss,
             rss_each=rss_each,
@@ -708,7 +714,8 @@ def print_daemon(runs: list[DaemonRun], args: argparse.Namespace, server: str) -
                   f"the target server counted them ({w.probes / w.seconds:.1f} results/s "
                   f"counted by the daemon, {r.started / w.seconds:.1f} started as its scheduler "
                   f"counted them); {w.cpu / (served * w.seconds) * 1000:.3f} CPU-s per "
-                  "1,000 probes served")
+                  f"1,000 probes served; the scrapes took "
+                  f"{' and '.join(f'{d:.2f}' for d in r.scrapes)} s")
     for r in runs:
         if r.failing:
             print(f"{r.targets} targets ({r.variant or '-'}): {r.failing} failing; the window "
@@ -897,6 +904,7 @@ def as_json(r: DaemonRun, interval: float) -> dict[str, Any]:
         "probes_per_s": round(w.probes / w.seconds, 1),
         "served_per_s": number(w.served_per_s, 1) if w.served_per_s is not None else None,
         "started_per_s": number(r.started / w.seconds, 1),
+        "scrape_seconds": [round(d, 2) for d in r.scrapes],
         "cpu_s_per_1k_served": (number(w.cpu / (w.served_per_s * w.seconds) * 1000)
                                 if w.served_per_s else None),
         "owed_probes_per_s": round(r.targets / interval, 1),
