@@ -547,6 +547,10 @@ def _log_line(line: str) -> str:
     except ValueError:
         return line[:400]
     text = f"{event.get('level')} {event.get('logger')}: {event.get('event')}"
+    said = {"level", "logger", "event", "exception", "time", "ts", "timestamp"}
+    extra = {k: v for k, v in event.items() if k not in said}
+    if extra:  # which job, target or worker it was about
+        text += " " + json.dumps(extra, ensure_ascii=False)[:200]
     trace = str(event.get("exception") or "").strip().splitlines()
     return "\n      ".join([text, *trace[-6:]])
 
