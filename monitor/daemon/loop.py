@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from typing import Any
 
 from monitor.errors import ConfigError, ConfigIssue
 
@@ -73,19 +74,14 @@ def one_allocator_arena() -> bool:
     what the other freed, so each keeps its own high-water mark. *Measured*
     (``bench_probes.py --targets 150000``, three alternated runs each, README
     "Benchmarks"): the daemon's resident memory 464–529 → 438–449 MB (all processes
-    3.92–4.35 → 3.75–3.82 KB per target), for about 0.005 CPU-s more per 1,000 probes
-    (0.152–0.154 → 0.158–0.159 in the runs that kept pace; the database thread and the loop
-    now share one lock).
+    3.92–4.35 → 3.75–3.82 KB per target), and 0.152–0.154 → 0.158–0.159 CPU-s per 1,000
+    probes in the runs that kept pace (perhaps the database thread and the loop sharing one
+    lock; later runs of the same code on the same idle machine varied far more than that).
     """
-    if ARENA_VARIABLE in os.environ:
+    libc = _glibc()
+    if libc is None or ARENA_VARIABLE in os.environ:
         return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, 1))
-    except (OSError, AttributeError):
-        return False  # not glibc
+    return bool(libc.mallopt(_M_ARENA_MAX, 1))
 
 
 def give_back_memory() -> None:
@@ -93,10 +89,18 @@ def give_back_memory() -> None:
     nothing). Called after start-up and each reload, whose transient objects (the
     configuration's JSON, the probes' settings) leave free holes that glibc keeps
     otherwise: measured here, a probe worker's 40,000 probes 237 -> 218 MB."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
+    libc = _glibc()
+    if libc is not None:
         libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc
+
+
+def _glibc() -> Any:
+    """glibc's ``ctypes`` handle, or None on another C library (whose ``malloc`` is left as
+    it is)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None

@@ -24,7 +24,7 @@ every scrape interval.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -399,19 +399,18 @@ class DaemonMetrics:
 
         self.probe_state.label_of = kind_of
 
-    def forget_targets(self, before: Iterable[str], after: Collection[str]) -> None:
-        """The per-target series of the targets of ``before`` not in ``after`` removed (a
-        reload removed them, or another node of a cluster probes them now: ``after`` empty).
+    def forget_targets(self, target_ids: Iterable[str]) -> None:
+        """The per-target series of ``target_ids`` removed: a reload removed them, or another
+        node of a cluster probes them now.
 
         A stale series is a lie the alerts believe: a removed target that was down, or whose
         certificate had expired, would have kept ``probe_state 0`` or ``certificate_valid 0``
         (CertificateInvalid, grafana/alerts.yml) for as long as the daemon runs."""
         gauges = (self.probe_state, self.probe_last_duration, self.certificate_expiry,
                   self.certificate_valid)
-        for target_id in before:
-            if target_id not in after:
-                for gauge in gauges:
-                    gauge.remove(target_id)
+        for target_id in target_ids:
+            for gauge in gauges:
+                gauge.remove(target_id)
 
     def result_counter(self, state: str, failure_class: str) -> Any:
         """The ``sla_monitor_probe_results_total`` child of one (state, failure class)."""

@@ -191,7 +191,7 @@ class Watch:
         self.book.deadline = plan.detection_deadline
         self.unknown_after = plan.unknown_after
         removed = set(self.targets) - set(plan.targets)
-        self.metrics.forget_targets(self.targets, plan.targets)
+        self.metrics.forget_targets(removed)
         for target_id in removed:
             self.last_probed.pop(target_id, None)
             self.probes.pop(target_id, None)
@@ -236,7 +236,7 @@ class Watch:
         those ``resumed`` (held again at the same epoch: nobody probed them meanwhile, the
         stretch is ours to count, R-M3); another node's take-over counted its own."""
         history_key = self.ownership.history_key
-        self.metrics.forget_targets(lost, ())
+        self.metrics.forget_targets(lost)
         for target_id in lost:
             self.recorder.discard(history_key(target_id))
             self.views.pop(target_id, None)
