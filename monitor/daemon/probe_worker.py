@@ -152,7 +152,10 @@ class Worker:
     async def run_probe(self, target_id: str) -> None:
         probe = self.probes.get(target_id)
         if probe is not None:
-            self.pending.append(encode_result(await probe.check()))
+            result = await probe.check()
+            # Into the batch pending now: ``self.pending.append(... await ...)`` took the list
+            # of when the probe began, and a batch sent meanwhile took the result with it unsent.
+            self.pending.append(encode_result(result))
 
     def begin(self, resolver: dict[str, Any] | None = None) -> None:
         """A new shard begins: its targets come one line at a time (:meth:`add`)."""

@@ -382,3 +382,56 @@ async def test_a_workers_tick_starts_no_more_probes_than_its_concurrency() -> No
         assert worker.schedule.limit == 7
     finally:
         await worker.sessions.close()
+
+
+async def test_a_worker_sends_every_result_even_when_a_batch_leaves_during_the_probe() -> None:
+    """A worker's result went into the batch that was pending when its probe *started*:
+    ``self.pending.append`` was looked up before the probe was awaited, so when a batch was
+    sent meanwhile (every BATCH_EVERY) the result joined a list already sent and was lost.
+    Measured at 150,000 targets: 2-8 % of all results, the daemon counting 4,600-4,900 a
+    second while nginx served 5,000. Here every probe spans several batches."""
+    import json
+
+    from monitor.daemon.probe_worker import BATCH_EVERY, Worker
+
+    class Pipe:  # the worker's standard output, as the daemon reads it
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def write(self, data: bytes) -> None:
+            self.data += data
+
+        async def drain(self) -> None:
+            await asyncio.sleep(0)
+
+    hello = {"max_concurrency": 50, "max_body_memory": 1024 * 1024, "resolver": {},
+             "slot": 0.05, "clock": None}
+    async with TargetServer() as server:
+        server.delay = 4 * BATCH_EVERY
+        pipe = Pipe()
+        worker = Worker(hello, pipe)  # type: ignore[arg-type]
+        try:
+            worker.begin()
+            for i in range(20):
+                worker.add(json.dumps({
+                    "op": "target", "id": f"t{i}", "kind": "mobile_api", "interval": 30.0,
+                    "probe": {"type": "http", "url": server.url(f"/?t{i}"), "interval": 30,
+                              "timeout": 2}}).encode())
+            assert worker.end() is None
+            assert worker.prepared is not None
+            worker.probes = worker.prepared[0]
+            flusher = asyncio.get_running_loop().create_task(worker.flusher())
+            # Started a few milliseconds apart, so that batches leave while they run.
+            probes = []
+            for i in range(20):
+                probes.append(asyncio.get_running_loop().create_task(worker.run_probe(f"t{i}")))
+                await asyncio.sleep(BATCH_EVERY / 4)
+            await asyncio.gather(*probes)
+            flusher.cancel()
+            await worker.flush()
+        finally:
+            await worker.sessions.close()
+    sent = [json.loads(line) for line in pipe.data.decode().splitlines()]
+    rows = [row for message in sent if isinstance(message, list) for row in message]
+    assert sorted(row[0] for row in rows) == sorted(f"t{i}" for i in range(20))
+    assert {row[1] for row in rows} == {"up"}
