@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from monitor.store import Database, Tx
 
 __all__ = [
+    "ADDRESS_PATTERN",
     "LinkRefused",
     "RateLimited",
     "RateLimits",
@@ -69,9 +70,18 @@ __all__ = [
     "unsubscribe_link",
 ]
 
-_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_TOP = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
+_LOCAL_TEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL_TEXT = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_TOP_TEXT = r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}"
+_LOCAL, _LABEL, _TOP = (re.compile(text) for text in (_LOCAL_TEXT, _LABEL_TEXT, _TOP_TEXT))
+#: :func:`normal_address`'s addresses as one regular expression (ECMA 262 and Python alike:
+#: the domain in either case, as that lower-cases it), but for the lengths (the whole at
+#: most 254, the local part at most 64 characters), which it checks apart: the API's
+#: document says it.
+ADDRESS_PATTERN = "^{}@(?:{}\\.)+(?:{})\\.?$".format(
+    _LOCAL_TEXT, *(text.replace("a-z", "A-Za-z").replace("xn--", "[Xx][Nn]--")
+                   # the top-level label is a label too: an A-label ends in a letter or digit
+                   for text in (_LABEL_TEXT, r"[a-z]{2,63}|xn--[a-z0-9-]{0,58}[a-z0-9]")))
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 _NONCE = re.compile(r"[0-9a-f]{16}")
 ADDRESS_HELP = "an e-mail address like name@example.com"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -20,9 +21,17 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from monitor import __version__
+from monitor.http.context import WEB
 from monitor.http.routing import Route
-from monitor.http.schemas import CreditLineJSON, CustomerReportJSON, MonthReportJSON, Problem
+from monitor.http.schemas import (
+    MONTH_SHAPE,
+    CreditLineJSON,
+    CustomerReportJSON,
+    MonthReportJSON,
+    Problem,
+)
 from monitor.sla import CreditLine, CustomerReport, MonthReport
+from monitor.sla.calendar import CalendarName, month_pattern
 
 __all__ = ["OPENAPI_KEY", "build_document", "document_of", "openapi_document"]
 
@@ -41,7 +50,7 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "ticket_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "window_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "customer": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
-    "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+    "month": {"type": "string", "pattern": MONTH_SHAPE},
     "service": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
     "name": {"type": "string", "pattern": "^[a-z0-9_.-]{1,64}$"},
 }
@@ -62,13 +71,32 @@ class _Schemas(GenerateJsonSchema):
     """pydantic's generator, writing values as :func:`monitor.present.as_json` does."""
 
     def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
-        return {"type": "number"}
+        """A number, with the bounds validation checks: ``gt=0`` is ``exclusiveMinimum``,
+        ``max_digits`` and ``decimal_places`` the largest number they leave
+        (``exclusiveMaximum``) and its step (``multipleOf``)."""
+        found: JsonSchemaValue = {"type": "number"}
+        for key, name in (("gt", "exclusiveMinimum"), ("ge", "minimum"),
+                          ("lt", "exclusiveMaximum"), ("le", "maximum")):
+            if key in schema:
+                found[name] = _number(schema[key])  # type: ignore[literal-required]
+        places, digits = schema.get("decimal_places"), schema.get("max_digits")
+        if places is not None:
+            found["multipleOf"] = _number(Decimal(1).scaleb(-places))
+            if digits is not None and "exclusiveMaximum" not in found and "maximum" not in found:
+                found["exclusiveMaximum"] = 10 ** (digits - places)
+        return found
 
     def dataclass_schema(self, schema: core_schema.DataclassSchema) -> JsonSchemaValue:
         form = _JSON_FORMS.get(schema["cls"])
         if form is not None:
             return self.generate_inner(form.__pydantic_core_schema__)
         return super().dataclass_schema(schema)
+
+
+def _number(value: object) -> int | float:
+    """A bound as JSON writes a number: an integer when it is whole."""
+    number = Decimal(str(value))
+    return int(number) if number == number.to_integral_value() else float(number)
 
 
 def _adapters(routes: Iterable[Route]) -> dict[Any, TypeAdapter[Any]]:
@@ -154,22 +182,26 @@ def _operation(route: Route, schemas: dict[Any, JsonSchemaValue]) -> dict[str, A
     return operation
 
 
-_BUILT: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+_BUILT: dict[tuple[CalendarName, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
 
 
-def document_of(routes: tuple[Route, ...]) -> dict[str, Any]:
-    """The document of ``routes``, built once per process for each set of routes: its
-    pydantic schemas cost about a third of a second, paid at the first request for it
-    rather than at every application built (the daemon builds one at each start and
+def document_of(routes: tuple[Route, ...], calendar: CalendarName = "gregorian") -> dict[str, Any]:
+    """The document of ``routes`` for a provider of ``calendar``, built once per process for
+    each: its pydantic schemas cost about a third of a second, paid at the first request for
+    it rather than at every application built (the daemon builds one at each start and
     reload; the tests one per test)."""
-    key = tuple((route.method, route.path) for route in routes)
+    key = (calendar, tuple((route.method, route.path) for route in routes))
     found = _BUILT.get(key)
     if found is None:
-        found = _BUILT[key] = build_document(routes)
+        found = _BUILT[key] = build_document(routes, calendar)
     return found
 
 
-def build_document(routes: tuple[Route, ...]) -> dict[str, Any]:
+def build_document(routes: tuple[Route, ...],
+                   calendar: CalendarName = "gregorian") -> dict[str, Any]:
+    """The document; a month anywhere in it (a path, a query, a body) is a month of
+    ``calendar`` (:func:`monitor.sla.calendar.month_pattern`): validation checks its shape
+    (:data:`~monitor.http.schemas.MONTH_SHAPE`) and then the calendar reads it."""
     adapters = _adapters(routes)
     keys = list(adapters)
     found, definitions = TypeAdapter.json_schemas(
@@ -181,7 +213,7 @@ def build_document(routes: tuple[Route, ...]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "sla-monitor",
@@ -198,8 +230,19 @@ def build_document(routes: tuple[Route, ...]) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+    return _with_months(document, month_pattern(calendar))  # type: ignore[return-value]
+
+
+def _with_months(value: object, pattern: str) -> object:
+    """``value`` with each month's shape (:data:`MONTH_SHAPE`) replaced by ``pattern``."""
+    if isinstance(value, dict):
+        return {key: pattern if key == "pattern" and item == MONTH_SHAPE
+                else _with_months(item, pattern) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_months(item, pattern) for item in value]
+    return value
 
 
 def openapi_document(app: web.Application) -> dict[str, Any]:
-    """The document of ``app``'s routes."""
-    return document_of(app[OPENAPI_KEY])
+    """The document of ``app``'s routes, its months those of the provider's calendar."""
+    return document_of(app[OPENAPI_KEY], app[WEB].settings.config.provider.calendar)

@@ -15,9 +15,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.actions.common import MAX_TEXT
+from monitor.actions.common import MAX_DAYS, MAX_TEXT
+from monitor.actions.subscriptions import ADDRESS_PATTERN
+from monitor.present.formats import TIME_PATTERN
 from monitor.sla import Cause
 from monitor.sla.downtime import ExclusionReason
+from monitor.sla.ledger import FINDINGS
 
 __all__ = [
     "CauseChangeRequest",
@@ -35,14 +38,18 @@ __all__ = [
     "SubscriptionLinkForm",
 ]
 
+# A time is read by monitor.present.parse_time (the command line's reading, with its
+# messages); the document states its canonical form (TIME_PATTERN), which that reads.
 Time = Annotated[
     str,
     Field(
         min_length=1,
         max_length=64,
         description="ISO 8601, e.g. 2026-03-21T11:00:00Z; without an offset, in the "
-        "provider's time zone",
+        "provider's time zone (a local time a daylight-saving change skips or repeats is "
+        "refused: give its offset)",
         examples=["2026-03-21T11:00:00Z"],
+        json_schema_extra={"pattern": TIME_PATTERN},
     ),
 ]
 Id = Annotated[str, Field(min_length=1, max_length=63, description="a configured id")]
@@ -51,10 +58,14 @@ Id = Annotated[str, Field(min_length=1, max_length=63, description="a configured
 # documents the limit.
 _TEXT_LIMIT = {"maxLength": MAX_TEXT}
 Text = Annotated[str, Field(json_schema_extra=_TEXT_LIMIT)]
+#: A month label's shape, as validation checks it before the calendar reads it
+#: (monitor.sla.month_period); the document states the configured calendar's months
+#: instead (monitor.sla.calendar.month_pattern, put in by monitor.http.openapi).
+MONTH_SHAPE = r"^[0-9]{4}-[0-9]{2}$"
 Month = Annotated[
     str,
     Field(
-        pattern=r"^[0-9]{4}-[0-9]{2}$",
+        pattern=MONTH_SHAPE,
         description="YYYY-MM in the provider's calendar (R-M5)",
         examples=["2026-03"],
     ),
@@ -256,6 +267,18 @@ class ClaimDecision(Request):
     """R-C1 / D-4: approve the computed credit, grant part of it (``days``, whole or
     halves), or reject (with a ``reason``)."""
 
+    # What each decision needs, as monitor.actions.claims.decide_claim checks it, said in
+    # the document too (validation is that function's, with its messages).
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"properties": {"decision": {"const": "approved"}, "days": {"type": "null"}}},
+        {"properties": {"decision": {"const": "partly"}, "days": {
+            "type": "number", "exclusiveMinimum": 0, "maximum": MAX_DAYS, "multipleOf": 0.5}},
+         "required": ["days"]},
+        {"properties": {"decision": {"const": "rejected"}, "days": {"type": "null"},
+                        "reason": {"type": "string", "pattern": "\\S"}},
+         "required": ["reason"]},
+    ]})
+
     decision: Literal["approved", "partly", "rejected"]
     days: Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=1)] | None = None
     reason: Text | None = None
@@ -291,8 +314,19 @@ class CustomerTicket(Request):
 
 
 class TicketDiagnosis(Request):
+    # The findings a diagnosis may give, as monitor.actions.tickets.diagnose_ticket checks
+    # them (L-5): the provider's fault is a defect or an installation error, another a
+    # document or a request.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"properties": {"provider_fault": {"const": True},
+                        "finding": {"enum": ["defect", "installation-error", None]}}},
+        {"properties": {"provider_fault": {"const": False},
+                        "finding": {"enum": ["document", "request", None]}}},
+    ]})
+
     provider_fault: bool
-    finding: Id | None = None
+    finding: Annotated[str, Field(min_length=1, max_length=63,
+                                  json_schema_extra={"enum": list(FINDINGS)})] | None = None
     at: Time | None = None
 
 
@@ -369,7 +403,10 @@ class ClaimForm(Request):
 class SubscribeForm(Request):
     """The status page's subscription form: an address and the services it wants."""
 
-    email: Annotated[str, Field(min_length=1, max_length=254)]
+    # The address as monitor.actions.subscriptions.normal_address reads it (a pattern
+    # cannot say its local part's limit of 64 characters, which that says).
+    email: Annotated[str, Field(min_length=1, max_length=254,
+                                json_schema_extra={"pattern": ADDRESS_PATTERN})]
     services: Annotated[list[Id], Field(min_length=1, max_length=100)]
 
 

@@ -39,11 +39,13 @@ from zoneinfo import ZoneInfo
 import jdatetime  # type: ignore[import-untyped, unused-ignore]
 
 from monitor.errors import InputError
+from monitor.sla.calendar import number_range_pattern
 from monitor.sla.ledger import money_shown
 from monitor.sla.report import shown_availability, shown_days
 
 __all__ = [
     "ISO_HINT",
+    "TIME_PATTERN",
     "format_day",
     "format_days",
     "format_duration",
@@ -58,6 +60,24 @@ ISO_HINT = "an ISO 8601 time like 2026-03-21T14:30 (the configured zone) or 2026
 
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
+
+# The times TIME_PATTERN allows: a date that exists (29 February in leap years only,
+# 2000 and 2400 among them, 2100 not), a time of day, an optional offset (Z or +HH:MM).
+_LEAP_YEARS = r"(?:19(?:7[26]|8[048]|9[26])|2[0-9](?:[02468][48]|[2468]0|[13579][26])|2[048]00)"
+_DAYS = (r"(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"  # every month
+         r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31")
+#: The times :func:`parse_time` reads, in their canonical form, as a regular expression
+#: (ECMA 262 and Python alike): what the API's document says a time is (a client built
+#: from it sends only times the API takes). The years 1971 to 2998, clear of the bounds
+#: :func:`parse_time` keeps in UTC whatever the offset; a time without an offset is in the
+#: provider's zone, where one a daylight-saving change skips or repeats is still refused
+#: (the document's description says so). ``parse_time`` reads more forms than these
+#: (a space for the T, a date alone): the command line's habits.
+TIME_PATTERN = (
+    rf"^(?:{number_range_pattern(1971, 2998)}-(?:{_DAYS})|{_LEAP_YEARS}-02-29)"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$"
+)
 
 _UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 

@@ -44,7 +44,9 @@ __all__ = [
     "end_of_next_business_day",
     "local_shift",
     "month_containing",
+    "month_pattern",
     "month_period",
+    "number_range_pattern",
     "split_by_month",
     "zone",
 ]
@@ -91,6 +93,49 @@ def zone(tz: str) -> ZoneInfo:
         return ZoneInfo(tz)
     except (ValueError, KeyError) as error:  # ZoneInfoNotFoundError is a KeyError
         raise InputError("timezone", tz, "an IANA time zone name such as Asia/Tehran") from error
+
+
+def month_pattern(calendar: CalendarName) -> str:
+    """The labels :func:`month_period` accepts in ``calendar``, as a regular expression
+    (ECMA 262 and Python alike): what the API's document says a month is, so that a
+    client built from it sends only months the API takes."""
+    first, last = PLAUSIBLE_YEARS[calendar]
+    return f"^{number_range_pattern(first, last)}-(?:0[1-9]|1[0-2])$"
+
+
+def number_range_pattern(first: int, last: int) -> str:
+    """A regular expression (a group, unanchored) for the decimal numbers ``first`` to
+    ``last`` written with the same number of digits: ``1970, 2200`` ->
+    ``(?:19[7-9][0-9]|2(?:[01][0-9]{2}|200))``, or so."""
+    low, high = str(first), str(last)
+    if len(low) != len(high) or first > last:
+        raise ValueError(f"number_range_pattern: {first} to {last}")
+    return f"(?:{_digits_between(low, high)})"
+
+
+def _digits_between(low: str, high: str) -> str:
+    if low == high:
+        return low
+    rest = len(low) - 1
+    if rest == 0:
+        return f"[{low}-{high}]"
+    if low[0] == high[0]:
+        return f"{low[0]}(?:{_digits_between(low[1:], high[1:])})"
+    parts = []
+    whole_from, whole_to = int(low[0]), int(high[0])
+    if low[1:] != "0" * rest:  # the first leading digit only partly
+        parts.append(f"{low[0]}(?:{_digits_between(low[1:], '9' * rest)})")
+        whole_from += 1
+    tail = None
+    if high[1:] != "9" * rest:  # the last leading digit only partly
+        tail = f"{high[0]}(?:{_digits_between('0' * rest, high[1:])})"
+        whole_to -= 1
+    if whole_from <= whole_to:
+        lead = str(whole_from) if whole_from == whole_to else f"[{whole_from}-{whole_to}]"
+        parts.append(lead + ("[0-9]" if rest == 1 else f"[0-9]{{{rest}}}"))
+    if tail is not None:
+        parts.append(tail)
+    return "|".join(parts)
 
 
 def month_period(label: str, calendar: CalendarName, tz: str) -> MonthPeriod:

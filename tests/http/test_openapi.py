@@ -6,6 +6,7 @@ finds no 5xx and no answer that breaks the document."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 from pathlib import Path
@@ -13,8 +14,11 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
+from monitor.http.openapi import document_of
 from monitor.http.routing import BODY_LIMIT
+from monitor.http.schemas import MONTH_SHAPE
 from monitor.http.server import ROUTES
+from monitor.sla.calendar import month_pattern
 from tests.http.site import TOKENS, Site
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -90,3 +94,71 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_pat
     assert process.returncode == 0, text[-6000:]
     assert re.search(r"\d+ generated, \d+ passed", text), text[-2000:]
     assert BODY_LIMIT  # the limit bounds what it can send (413 is documented)
+
+
+#: Why the API may refuse a request its document allows: what no schema says. The
+#: configuration's ids (a public document does not list the customers), the clock (a
+#: time not after now, a month that has ended or whose claims are still accepted), a
+#: configuration's content, and on the status page's forms a link's signature, a service
+#: not offered there, an address's local part over 64 characters.
+NOT_IN_THE_DOCUMENT = re.compile(
+    r"allowed: (?:one of the configured |a time not after now|a month that has ended"
+    r"|a month whose claim deadline has not passed)"
+    r"|^<request body>: \d+ configuration error"
+    r"|<title>(?:This link is not valid|Please choose a service"
+    r"|This e-mail address is not valid)</title>")
+
+
+def _refusals(output: str) -> dict[str, list[str]]:
+    """Each operation schemathesis reported (its ``___ METHOD /path ___`` block), with the
+    reasons its refusals gave: each error's ``allowed`` of a JSON problem (its ``detail``
+    instead when it names the request body), a page's title."""
+    found: dict[str, list[str]] = {}
+    for block in re.split(r"\n_{3,} ", output)[1:]:
+        operation = block.split(" _", 1)[0].strip()
+        # A configuration refused (its check's answer) is one reason, its errors' details.
+        reasons = re.findall(r'"detail": "(<request body>: [^"]*)"', block) or [
+            f"allowed: {m}" for m in re.findall(r'"allowed": "((?:[^"\\]|\\.)*)"', block)]
+        reasons += re.findall(r"<title>[^<]*</title>", block)
+        found[operation] = reasons if "ST202" in block or "rejected" in block else [block[:600]]
+    return found
+
+
+@pytest.mark.slow
+async def test_what_the_document_allows_is_refused_only_for_what_no_schema_says(
+        site: Site, tmp_path: Path) -> None:
+    """Positive data only (``positive_data_acceptance``): each request schemathesis makes
+    from the document must be accepted, or refused for a reason in
+    :data:`NOT_IN_THE_DOCUMENT`; a time, a month, an amount, a finding or an address the
+    document allows but validation refuses fails here. The configured customer and site
+    fill the query and path (a body's ids stay generated, and refused as such)."""
+    (tmp_path / "schemathesis.toml").write_text(
+        '[parameters]\ncustomer = "acme"\nsite = "acme.example"\n')
+    process = await asyncio.create_subprocess_exec(
+        str(SCHEMATHESIS), "run", f"{site.url}/api/v1/openapi.json",
+        "--checks", "not_a_server_error,positive_data_acceptance", "--mode", "positive",
+        "--phases", "examples,coverage,fuzzing", "--max-examples", "10",
+        "--seed", "20261206", "--header", f"Authorization: Bearer {TOKENS['write']}",
+        "--generation-database", "none", "--no-color", "--workers", "1",
+        "--request-timeout", "20",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    text = output.decode(errors="replace")
+    assert re.search(r"\d+ passed", text), text[-2000:]
+    refusals = _refusals(text)
+    unexplained = {operation: reasons for operation, reasons in refusals.items()
+                   if not reasons or not all(NOT_IN_THE_DOCUMENT.search(r) for r in reasons)}
+    assert not unexplained, unexplained
+
+
+@pytest.mark.parametrize("calendar", ["gregorian", "jalali"])
+def test_a_month_in_the_document_is_a_month_of_the_providers_calendar(calendar: str) -> None:
+    """R-M5: a Jalali provider's API takes 1405-01, not 2026-03; its document says so, in a
+    path, a query and a body alike."""
+    text = json.dumps(document_of(ROUTES, calendar))  # type: ignore[arg-type]
+    patterns = set(re.findall(r'"pattern": "([^"]*-\(\?:0\[1-9\]\|1\[0-2\]\)\$)"', text))
+    assert patterns == {month_pattern(calendar).replace("\\", "\\\\")}  # type: ignore[arg-type]
+    assert MONTH_SHAPE.replace("\\", "\\\\") not in text
+    for where in ('"in": "path"', '"in": "query"', '"ClaimSubmit"'):
+        assert where in text
