@@ -73,7 +73,8 @@ class _Schemas(GenerateJsonSchema):
     def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
         """A number, with the bounds validation checks: ``gt=0`` is ``exclusiveMinimum``,
         ``max_digits`` and ``decimal_places`` the largest number they leave
-        (``exclusiveMaximum``) and its step (``multipleOf``)."""
+        (``exclusiveMaximum``). The decimals are said in words: ``multipleOf: 0.0001`` is
+        no exact binary number, and validators that divide floats would refuse 0.3."""
         found: JsonSchemaValue = {"type": "number"}
         for key, name in (("gt", "exclusiveMinimum"), ("ge", "minimum"),
                           ("lt", "exclusiveMaximum"), ("le", "maximum")):
@@ -81,7 +82,8 @@ class _Schemas(GenerateJsonSchema):
                 found[name] = _number(schema[key])  # type: ignore[literal-required]
         places, digits = schema.get("decimal_places"), schema.get("max_digits")
         if places is not None:
-            found["multipleOf"] = _number(Decimal(1).scaleb(-places))
+            found["description"] = (f"at most {places} decimal place{'s' if places > 1 else ''}"
+                                    + (f", {digits} digits in all" if digits else ""))
             if digits is not None and "exclusiveMaximum" not in found and "maximum" not in found:
                 found["exclusiveMaximum"] = 10 ** (digits - places)
         return found

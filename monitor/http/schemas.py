@@ -239,7 +239,8 @@ class CustomerBrief(Answer):
 
 Note = Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
 Money = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4,
-                                 description="in the site's currency")]
+                                 description="in the site's currency, at most 4 decimal "
+                                 "places and 16 digits in all")]
 
 
 class ClaimSubmit(Request):

@@ -99,11 +99,13 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_pat
 #: Why the API may refuse a request its document allows: what no schema says. The
 #: configuration's ids (a public document does not list the customers), the clock (a
 #: time not after now, a month that has ended or whose claims are still accepted), a
-#: configuration's content, and on the status page's forms a link's signature, a service
+#: configuration's content, an amount's digits (said in words: ``multipleOf: 0.0001`` is
+#: no exact binary number), and on the status page's forms a link's signature, a service
 #: not offered there, an address's local part over 64 characters.
 NOT_IN_THE_DOCUMENT = re.compile(
     r"allowed: (?:one of the configured |a time not after now|a month that has ended"
-    r"|a month whose claim deadline has not passed)"
+    r"|a month whose claim deadline has not passed"
+    r"|Decimal input should have no more than \d+ (?:decimal place|digits in total))"
     r"|^<request body>: \d+ configuration error"
     r"|<title>(?:This link is not valid|Please choose a service"
     r"|This e-mail address is not valid)</title>")
