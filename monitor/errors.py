@@ -303,6 +303,10 @@ class ProbeError(MonitorError):
     """A target failed a probe; the class says how (its ``failure_class``)."""
 
     failure_class: ClassVar[FailureClass] = "error"
+    #: Seconds the monitor's own process was held up while it waited, when without them
+    #: the target was in time (an answer too slow, a body cut by the probe's own clock):
+    #: then it is not judged (R-M2, monitor.probes.stalls).
+    held_up: float | None = None
 
 
 class DNSError(ProbeError):
@@ -335,9 +339,6 @@ class ConditionFailed(ProbeError):
 
 class TooSlow(ProbeError):
     failure_class = "too_slow"
-    #: Seconds the monitor's own process was held up while it waited, when without them
-    #: the answer was in time: then it is not judged (R-M2, monitor.probes.stalls).
-    held_up: float | None = None
 
 
 class TooLarge(ProbeError):

@@ -152,10 +152,11 @@ def judged(failure: ProbeError | None, held_up: float | None) -> tuple[ProbeVerd
     """A check's verdict and its evidence's detail: ``unknown`` when the monitor's own
     process was ``held_up`` (seconds) in a way that made the failure (R-M2: the monitor,
     not the target, was slow): a deadline noticed late (:func:`noticed_late`), an answer
-    too slow only by a stall (:class:`monitor.probes.stalls.Stalls`); saying so."""
+    too slow or a body cut by the probe's own clock only because of a stall
+    (:class:`monitor.probes.stalls.Stalls`, the failure's ``held_up``); saying so."""
     if failure is None:
         return "up", ""
-    if isinstance(failure, TooSlow) and held_up is None:
+    if held_up is None:
         held_up = failure.held_up
     if held_up is None:
         return "down", shorten(str(failure))

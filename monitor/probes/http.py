@@ -353,7 +353,7 @@ class HTTPCheck:
                 )
             )
         if self._rules.reads_body:
-            found, body, held = await self._read_body(response, started + self._rules.timeout)
+            found, body, held = await self._read_body(response, started)
             try:
                 if not found:
                     raise ConditionFailed(f"body does not contain {self._rules.body_contains!r}")
@@ -369,16 +369,26 @@ class HTTPCheck:
             now = time.monotonic()
             elapsed = now - started
             if elapsed > limit:
-                slow = TooSlow(f"answered in {elapsed:.3f} s; max_response_time is {limit:g} s")
-                held = self._rules.sessions.stalls.held_up(started, now)
-                if elapsed - held <= limit:  # slow only by our own stall (R-M2)
-                    slow.held_up = held
-                raise slow
+                raise self._ours(
+                    TooSlow(f"answered in {elapsed:.3f} s; max_response_time is {limit:g} s"),
+                    started, now, limit)
+
+    def _ours(self, failure: ProbeError, started: float, now: float,
+              limit: float) -> ProbeError:
+        """``failure``, found on this probe's own clock at ``now`` for a limit of ``limit``
+        seconds, marked as not the target's when it was within the limit but for this
+        process's own stall (R-M2): the time held up counted out."""
+        held = self._rules.sessions.stalls.held_up(started, now)
+        if now - started - held <= limit:
+            failure.held_up = held
+        return failure
 
     async def _read_body(
-        self, response: aiohttp.ClientResponse, deadline: float
+        self, response: aiohttp.ClientResponse, started: float
     ) -> tuple[bool, bytearray | None, int]:
-        """Read at most ``max_body_bytes + 1`` bytes by the monotonic ``deadline``; returns
+        """Read at most ``max_body_bytes + 1`` bytes within the timeout from ``started`` (on
+        the monotonic clock, between chunks; cut there only because this process was held
+        up, it is not judged: :meth:`_ours`); returns
         whether ``body_contains`` was found (True without one), the body when the JSON
         condition needs it, and the bytes of the budget it holds (the caller gives them
         back once the body is judged; on an error they are given back here).
@@ -403,12 +413,14 @@ class HTTPCheck:
         held = 0  # bytes of the budget this probe holds
         content = response.content
         budget = self._rules.budget
+        timeout = self._rules.timeout
+        deadline = started + timeout
         try:
             while read < limit:
-                if time.monotonic() >= deadline:
-                    raise ProbeTimeout(
-                        f"response body not complete within the {self._rules.timeout:g} s timeout"
-                    )
+                if (now := time.monotonic()) >= deadline:  # its own clock: a stall counted out
+                    raise self._ours(ProbeTimeout(
+                        f"response body not complete within the {timeout:g} s timeout"
+                    ), started, now, timeout)
                 taken = await budget.take(min(CHUNK, limit - read))
                 held += taken
                 chunk = await content.read(taken)

@@ -456,10 +456,12 @@ class ThreadedTarget:
     """An HTTP/1.1 target on 127.0.0.1 served by a thread of its own: it answers every
     request at once with ``status`` (settable), whatever the test's event loop is doing, so
     a test can hold that loop up as a starved monitor process is held up. ``status`` None:
-    it accepts connections and never answers (a target that times out)."""
+    it accepts connections and never answers (a target that times out). ``body``: what it
+    answers with (``ok``), all at once."""
 
-    def __init__(self, status: int | None = 200) -> None:
+    def __init__(self, status: int | None = 200, body: bytes = b"ok") -> None:
         self.status = status
+        self.body = body
         self.host = "127.0.0.1"
         self.port = 0
         self._listener: socket.socket | None = None
@@ -488,8 +490,8 @@ class ThreadedTarget:
                 try:
                     connection.recv(65536)
                     connection.sendall(f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-                                       "Content-Length: 2\r\nConnection: close\r\n\r\nok"
-                                       .encode())
+                                       f"Content-Length: {len(self.body)}\r\n"
+                                       "Connection: close\r\n\r\n".encode() + self.body)
                 except OSError:
                     pass  # the client went away
 

@@ -122,3 +122,29 @@ async def test_the_stalls_are_the_spans_the_loop_was_held_up() -> None:
         assert stalls.held_up(before - 10, before - 9) == 0  # before it: none
     finally:
         stalls.stop()
+
+
+async def test_a_body_cut_by_the_probes_own_clock_only_because_of_a_stall_is_not_judged() -> None:
+    """The body loop checks its deadline on its own clock between chunks (a buffered body
+    never makes a read wait). Held up past that deadline while the target had sent its
+    whole body at once, the probe found its time up on the next chunk: "down" for a
+    healthy target before R-M2 was kept there too; now ``unknown``, saying why."""
+    body = b"x" * (8 * 1024 * 1024) + b"END"
+    with ThreadedTarget(body=body) as target:
+        async with ProbeSessions(max_concurrency=5) as sessions:
+            config = http_config(target.url("/"), timeout="1s", body_contains="END",
+                                 max_body_bytes=16 * 1024 * 1024)
+            probe = build_probe("web", config, sessions)
+            assert (await probe.check()).state == "up"  # the loop free: read in time
+            task = asyncio.create_task(probe.check())
+            for _ in range(10_000):  # until it reads the body: its chunks take the byte budget
+                if sessions.body_budget.used:
+                    break
+                await asyncio.sleep(0)
+            assert sessions.body_budget.used and not task.done()
+            time.sleep(1.2)  # noqa: ASYNC251 (held up mid-body, past the 1 s deadline)
+            result = await task
+    assert (result.state, result.failure_class) == ("unknown", "timeout"), result
+    assert result.detail.startswith("not judged: this monitor's own process was held up 1."), (
+        result.detail)
+    assert "response body not complete within the 1 s timeout" in result.detail
