@@ -45,6 +45,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Settings
 from monitor.daemon.metrics import DaemonMetrics
+from monitor.logs import SaidEvery
 from monitor.store import guarded
 from monitor.store.db import Guard
 
@@ -127,7 +128,8 @@ class Jobs:
         self._stopping = False
         # job id -> runs skipped because its run in progress overran its period
         self._overrun: dict[str, int] = {}
-        self._overrun_said: dict[str, float] = {}  # job id -> when last said (monotonic)
+        # job id -> its "still running after its period" line, at most one a minute
+        self._overrun_said: dict[str, SaidEvery] = {}
         self.scheduler.add_listener(self._skipped_tick, EVENT_JOB_MAX_INSTANCES)
         logging.getLogger("apscheduler.scheduler").addFilter(SKIPPED_TICKS)  # once: a set
 
@@ -208,7 +210,8 @@ class Jobs:
                 if task is not None:
                     self._running.discard(task)
                 skipped = self._overrun.pop(job.id, 0)
-                if self._overrun_said.get(job.id, now - 1) >= now:  # said during this run
+                said = self._overrun_said.get(job.id)
+                if said is not None and said.said_at >= now:  # said during this run
                     log.info("job ended after overrunning its period", extra={
                         "job": job.id, "skipped": skipped,
                         "seconds": round(time.monotonic() - now, 3)})
@@ -227,12 +230,15 @@ class Jobs:
     def _skipped_tick(self, event: JobSubmissionEvent) -> None:
         skipped = self._overrun.get(event.job_id, 0) + 1
         self._overrun[event.job_id] = skipped
-        now = time.monotonic()
-        if skipped == 1 and now - self._overrun_said.get(event.job_id, -OVERRUN_SAID_EVERY) \
-                >= OVERRUN_SAID_EVERY:
-            self._overrun_said[event.job_id] = now
+        if skipped > 1:
+            return  # one overrun a run
+        said = self._overrun_said.get(event.job_id)
+        if said is None:
+            said = self._overrun_said[event.job_id] = SaidEvery(OVERRUN_SAID_EVERY)
+        overruns = said.happened()
+        if overruns:
             log.warning("job still running after its period: its next runs are skipped "
-                        "until it ends", extra={"job": event.job_id})
+                        "until it ends", extra={"job": event.job_id, "overruns": overruns})
 
     def due_now(self) -> None:
         """Every job due now, then every period from there (after a wall-clock step:

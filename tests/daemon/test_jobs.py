@@ -152,6 +152,7 @@ async def test_a_run_longer_than_its_period_is_said_once_not_at_every_tick(
     assert [r.getMessage() for r in said] == [
         "job still running after its period: its next runs are skipped until it ends",
         "job ended after overrunning its period"]
+    assert said[0].overruns == 1  # type: ignore[attr-defined]  # the runs overrun since said
     ended = said[1]
     assert ended.job == "heartbeat"  # type: ignore[attr-defined]
     assert ended.skipped >= 5  # type: ignore[attr-defined]
