@@ -32,7 +32,10 @@ canonical JSON, report included, hashed and stored) is written in the same trans
 ``without chain`` leaves that entry out (and nothing else), so the difference is the
 chain's cost at month close. Each line: wall and CPU seconds of this process, its peak
 RSS since it started, and the rest of the machine's busy time (others: other sessions,
-and on PostgreSQL the database server's own work) and steal over the same interval.
+and on PostgreSQL the database server's own work) and steal over the same interval. Then
+where each step's wall time went, by the parts it tells its progress (reading the
+month's records, hashing its inputs, computing, encoding the report, freezing the
+revision; the report's ``to_json``).
 """
 
 from __future__ import annotations
@@ -145,18 +148,42 @@ async def _load(url: str, customers: int, incidents: int) -> dict[str, int]:
             "tickets": TICKETS, "claims": CLAIMS}
 
 
+class _Parts:
+    """Where a close or a report spends its wall time: each step it tells its progress
+    (``monitor.actions.reports``' READING ... FREEZING) from when it began to when the next
+    began (or the whole ended, :meth:`end`)."""
+
+    def __init__(self) -> None:
+        self.began: list[tuple[str, float]] = []
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, done: int, total: int, step: str = "") -> None:
+        if step and (not self.began or self.began[-1][0] != step):
+            self.began.append((step, time.perf_counter()))
+
+    def end(self) -> dict[str, float]:
+        ended = time.perf_counter()
+        for (step, start), following in zip(self.began, [*self.began[1:], ("", ended)],
+                                            strict=True):
+            self.seconds[step] = following[1] - start
+        return self.seconds
+
+
 class _Step:
     """Wall, CPU, others and steal of one awaited step; the peak RSS after it."""
 
     def __init__(self) -> None:
         self.figures: dict[str, dict[str, float]] = {}
+        self.parts: dict[str, dict[str, float]] = {}
 
-    async def run(self, name: str, what: Any) -> Any:
+    async def run(self, name: str, what: Any, parts: _Parts | None = None) -> Any:
         busy0, steal0 = machine_cpu()
         own0 = own_cpu()
         began = time.perf_counter()
         result = await what
         wall = time.perf_counter() - began
+        if parts is not None:
+            self.parts[name] = parts.end()
         own = own_cpu() - own0
         busy, steal = machine_cpu()
         self.figures[name] = {
@@ -184,17 +211,19 @@ async def _child(url: str, variant: str, customers: int) -> dict[str, Any]:
     db = Database.open(url)
     step = _Step()
     closing = await step.run("close", actions.close_month(
-        db, settings, month=PERIOD.label, now=NOW))
+        db, settings, month=PERIOD.label, now=NOW, progress=(parts := _Parts())), parts)
     again = await step.run("close again", actions.close_month(
-        db, settings, month=PERIOD.label, now=NOW))
+        db, settings, month=PERIOD.label, now=NOW, progress=(parts := _Parts())), parts)
     assert closing.created and not again.created, (closing, again)
 
-    async def report() -> int:
-        computed = await actions.month_report(db, settings, month=PERIOD.label, now=NOW)
+    async def report(parts: _Parts) -> int:
+        computed = await actions.month_report(db, settings, month=PERIOD.label, now=NOW,
+                                              progress=parts)
+        parts(0, 0, "to_json")
         document = await asyncio.to_thread(computed.to_json)
         return sum(len(c["incidents"]) for c in document["customers"])  # type: ignore[misc]
 
-    lines = await step.run("report", report())
+    lines = await step.run("report", report(parts := _Parts()), parts)
 
     async def frozen() -> Any:
         async with db.reading() as tx:
@@ -209,7 +238,8 @@ async def _child(url: str, variant: str, customers: int) -> dict[str, Any]:
     async with db.reading() as tx:
         entries = [e async for e in evidence.entries(tx) if e.fact_table == "report_revisions"]
     await db.dispose()
-    return {"variant": variant, "steps": step.figures, "incident_lines": lines,
+    return {"variant": variant, "steps": step.figures, "parts": step.parts,
+            "incident_lines": lines,
             "report_json_bytes": size, "reviews": len(closing.reviews),
             "chain_entries_of_revisions": len(entries), "digest": closing.digest}
 
@@ -284,6 +314,12 @@ def run_close(args: argparse.Namespace) -> int:
         for name, row in result["steps"].items():
             print(f"{result['variant']:14} {name:12} {row['wall_s']:7.2f} {row['cpu_s']:7.2f} "
                   f"{row['peak_rss_mb']:12.0f} {row['others_cpu_s']:9.2f} {row['steal_s']:8.2f}")
+    print("where the wall time went (s), each part from when it began to the next:")
+    for result in results:
+        for name, parts in result["parts"].items():
+            print(f"  {result['variant']:14} {name:12} " + ", ".join(
+                f"{part.split(' ')[0] if part != 'to_json' else part} {seconds:.2f}"
+                for part, seconds in parts.items()))
     without, with_chain = (r["steps"]["close"] for r in results)
     chain_cpu = with_chain["cpu_s"] - without["cpu_s"]
     print(f"the chain at month close: {chain_cpu:+.2f} CPU-s "
