@@ -33,7 +33,14 @@ from monitor.daemon.cluster import Cluster, CycleResult, vote
 from monitor.daemon.detector import Blinded, Closed, Event, Opened
 from monitor.daemon.jobs import Job, always
 from monitor.daemon.metrics import DaemonMetrics
-from monitor.daemon.workers import ProbeWorkers, Shard, cpus, probes_here, worker_count
+from monitor.daemon.workers import (
+    ProbeWorkers,
+    Shard,
+    cpus,
+    probes_here,
+    shard_of,
+    worker_count,
+)
 from monitor.store import SessionLimits
 
 if TYPE_CHECKING:
@@ -162,11 +169,22 @@ class InWorkers(Alone):
             self.processes, watch.handle, self.metrics, self.hello,
             event_loop=self.event_loop, log_level=self.log_level, daemon_stopping=self.stopping,
             handle_now=watch.handle_now,
+            died=lambda shard, since: self._unwatched(watch, shard, since),
         )
         own, shards = self.workers.split(list(settings.topology.targets()))
         await self.workers.start(shards)
         self.metrics.probe_workers.set(self.processes)
         return self.intervals(own)
+
+    def _unwatched(self, watch: Watch, shard: int, since: dt.datetime) -> None:
+        """R-M3 per target: the worker of ``shard`` died. Its targets with no result here yet
+        count as probed when it began probing them (``since``): the stretch until their
+        first result is measured as one after a result is (:meth:`Watch._probed`). Without
+        it, a worker that died before any of its results came back left that time nobody's
+        unknown time."""
+        for target in watch.targets.values():
+            if target.kind != "canary" and shard_of(target.id, self.processes) == shard:
+                watch.last_probed.setdefault(target.id, since)
 
     async def prepare(self, settings: Settings) -> OwnershipPlan:
         """Each worker builds its new shard before anything is swapped (never half-applied);

@@ -29,7 +29,10 @@ spread over processes, and everything else stays in one place, the daemon:
   (``sla_monitor_probe_worker_restarts_total``) and started again after a short
   back-off; the time its shard went unprobed is logged and added to
   ``sla_monitor_probe_worker_gap_seconds_total``. Its targets are not probed in that
-  gap: no result, so no incident opens or closes on it (R-M3's "unknown", not "up").
+  gap: no result, so no incident opens or closes on it (R-M3's "unknown", not "up"),
+  and each target's stretch without a probe is its unknown time, measured from its last
+  result, or, for one with none yet, from when the worker began probing its shard
+  (``died``).
 * **SIGTERM**: the daemon asks each worker to stop (running probes finish and their
   results are handled), then flushes the history as before. A worker whose daemon
   disappears (``kill -9``) sees its input close and exits.
@@ -38,6 +41,7 @@ spread over processes, and everything else stays in one place, the daemon:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import os
@@ -174,6 +178,7 @@ class _Slot:
         self.process: asyncio.subprocess.Process | None = None
         self.reader: asyncio.Task[None] | None = None
         self.committed = Shard().close()
+        self.committed_at: dt.datetime | None = None  # when it began probing the shard
         self.answer: asyncio.Future[str | None] | None = None
         self.started_at = 0.0
         self.backoff = RESTART_FIRST
@@ -191,11 +196,14 @@ class ProbeWorkers:
         log_level: str = "WARNING",
         daemon_stopping: Callable[[], bool] = lambda: False,
         handle_now: HandleNow = lambda result: False,
+        died: Callable[[int, dt.datetime], None] = lambda shard, since: None,
     ) -> None:
         self.daemon_stopping = daemon_stopping
         self.count = count
         self.handle = handle
         self.handle_now = handle_now
+        # A worker died: its shard's number, and when that shard's probing began (R-M3).
+        self.died = died
         self.metrics = metrics
         self.hello = {"op": "hello", **hello}
         self.resolver = hello["resolver"]
@@ -242,7 +250,7 @@ class ProbeWorkers:
             reason = await self._prepare_slot(slot, shard)
             if reason is not None:
                 raise MonitorError(f"probe worker {slot.number} cannot probe its targets: {reason}")
-            slot.committed = shard
+            slot.committed, slot.committed_at = shard, dt.datetime.now(dt.UTC)
             await self._send(slot, {"op": "commit"})
 
     async def prepare(
@@ -265,7 +273,7 @@ class ProbeWorkers:
 
     def commit(self, shards: list[Shard]) -> None:
         for slot, shard in zip(self.slots, shards, strict=True):
-            slot.committed = shard
+            slot.committed, slot.committed_at = shard, dt.datetime.now(dt.UTC)
             self._write(slot, {"op": "commit"})
 
     def abort(self) -> None:
@@ -393,6 +401,8 @@ class ProbeWorkers:
         if self._stopping or self.daemon_stopping():
             return
         died_at = time.monotonic()
+        if slot.committed_at is not None:
+            self.died(slot.number, slot.committed_at)
         self.metrics.probe_worker_restarts.inc()
         log.error(
             "probe worker exited; starting it again",

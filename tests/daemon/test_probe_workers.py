@@ -307,6 +307,44 @@ async def test_a_killed_worker_is_started_again_and_its_gap_reported(
             await daemon.stop()
 
 
+async def test_a_worker_killed_before_its_first_result_leaves_its_targets_unknown_time(
+    sqlite_url: str,
+) -> None:
+    """R-M3 per target: a worker that dies before any result of its targets reached the
+    daemon (a crash at start) had left no last probe to measure from, so the stretch until
+    their first result was nobody's unknown time. It runs now from when the worker's shard
+    was committed (probing began) plus one interval."""
+    async with TargetServer() as in_worker, TargetServer() as other:
+        from monitor.config import parse_config
+
+        # Every answer 0.25 s late (the timeout is 0.3 s): the kill, as soon as the worker
+        # is started, lands before its first result.
+        in_worker.set_delay(0.25)
+        daemon = Daemon(parse_config(config_text(in_worker.url("/"), other.url("/"), sqlite_url)))
+        await daemon.start()
+        try:
+            assert daemon.workers is not None
+            [pid] = daemon.workers.pids
+            assert "mobile" not in daemon.watch.last_probed
+            os.kill(pid, signal.SIGKILL)
+            await eventually(lambda: _new_pid(daemon, pid))
+            engine = create_engine(sqlite_url)
+
+            async def written() -> list[UnknownInterval]:
+                await daemon.recorder.flush(everything=True)
+                return await rows(engine, UnknownInterval)
+
+            try:
+                gaps = await eventually(written, within=30)
+            finally:
+                await engine.dispose()
+            assert [(g.target_id, g.reason) for g in gaps] == [("mobile", "not_probed")]
+            assert gaps[0].end is not None
+            assert (gaps[0].end - gaps[0].start).total_seconds() > 1.0  # unknown_after
+        finally:
+            await daemon.stop()
+
+
 async def _handled(daemon: Daemon, target_id: str) -> bool:
     await asyncio.sleep(0)
     return target_id in daemon.watch.last_probed
