@@ -287,18 +287,7 @@ async def test_a_killed_worker_is_started_again_and_its_gap_reported(
             # unknown_after (the restart waits a second, then a process starts): written as
             # that target's unknown time, from its last probe plus one interval to its next.
             # The daemon's own target was probed all along: none of its own.
-            engine = create_engine(sqlite_url)
-
-            async def written() -> list[UnknownInterval]:
-                # The gap is seen when the new worker's first result comes back, which
-                # may be after any one flush on a busy machine: flushed while waited for.
-                await daemon.recorder.flush(everything=True)
-                return await rows(engine, UnknownInterval)
-
-            try:
-                gaps = await eventually(written, within=30)
-            finally:
-                await engine.dispose()
+            gaps = await _unknown_written(daemon, sqlite_url)
             assert [(g.target_id, g.reason, g.vantage) for g in gaps] == [
                 ("mobile", "not_probed", None)]
             assert gaps[0].end is not None
@@ -328,21 +317,28 @@ async def test_a_worker_killed_before_its_first_result_leaves_its_targets_unknow
             assert "mobile" not in daemon.watch.last_probed
             os.kill(pid, signal.SIGKILL)
             await eventually(lambda: _new_pid(daemon, pid))
-            engine = create_engine(sqlite_url)
-
-            async def written() -> list[UnknownInterval]:
-                await daemon.recorder.flush(everything=True)
-                return await rows(engine, UnknownInterval)
-
-            try:
-                gaps = await eventually(written, within=30)
-            finally:
-                await engine.dispose()
+            gaps = await _unknown_written(daemon, sqlite_url)
             assert [(g.target_id, g.reason) for g in gaps] == [("mobile", "not_probed")]
             assert gaps[0].end is not None
             assert (gaps[0].end - gaps[0].start).total_seconds() > 1.0  # unknown_after
         finally:
             await daemon.stop()
+
+
+async def _unknown_written(daemon: Daemon, url: str) -> list[UnknownInterval]:
+    """The unknown intervals written, once there are some. A target's gap is seen when the
+    new worker's first result comes back, which may be after any one flush on a busy
+    machine: flushed while waited for."""
+    engine = create_engine(url)
+
+    async def written() -> list[UnknownInterval]:
+        await daemon.recorder.flush(everything=True)
+        return await rows(engine, UnknownInterval)
+
+    try:
+        return await eventually(written, within=30)
+    finally:
+        await engine.dispose()
 
 
 async def _handled(daemon: Daemon, target_id: str) -> bool:
