@@ -64,6 +64,7 @@ from monitor.errors import InputError
 from monitor.present import format_money
 from monitor.sla import (
     FINDINGS,
+    NOT_PROVIDER_FAULT,
     CreditLine,
     DutyState,
     diagnosis_due,
@@ -317,7 +318,7 @@ async def diagnose_ticket(
     ticket's price back (L-5)."""
     if finding is not None:
         one_of(finding, FINDINGS, "finding")
-        theirs = finding in ("document", "request")
+        theirs = finding in NOT_PROVIDER_FAULT
         if provider_fault and theirs:
             raise InputError("finding", finding, "defect or installation-error with a "
                              "provider-fault diagnosis")

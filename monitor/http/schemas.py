@@ -20,7 +20,7 @@ from monitor.actions.subscriptions import ADDRESS_PATTERN
 from monitor.present.formats import TIME_PATTERN
 from monitor.sla import Cause
 from monitor.sla.downtime import ExclusionReason
-from monitor.sla.ledger import FINDINGS
+from monitor.sla.ledger import FINDINGS, NOT_PROVIDER_FAULT, PROVIDER_FAULT
 
 __all__ = [
     "CauseChangeRequest",
@@ -320,9 +320,9 @@ class TicketDiagnosis(Request):
     # document or a request.
     model_config = ConfigDict(json_schema_extra={"oneOf": [
         {"properties": {"provider_fault": {"const": True},
-                        "finding": {"enum": ["defect", "installation-error", None]}}},
+                        "finding": {"enum": [*PROVIDER_FAULT, None]}}},
         {"properties": {"provider_fault": {"const": False},
-                        "finding": {"enum": ["document", "request", None]}}},
+                        "finding": {"enum": [*NOT_PROVIDER_FAULT, None]}}},
     ]})
 
     provider_fault: bool

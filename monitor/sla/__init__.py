@@ -115,6 +115,8 @@ from monitor.sla.intervals import (
 from monitor.sla.ledger import (
     FINDINGS,
     LEDGER_KINDS,
+    NOT_PROVIDER_FAULT,
+    PROVIDER_FAULT,
     LedgerLine,
     balance,
     charge_expiries,
@@ -158,6 +160,8 @@ __all__ = [
     "FINDINGS",
     "INELIGIBLE_REASONS",
     "LEDGER_KINDS",
+    "NOT_PROVIDER_FAULT",
+    "PROVIDER_FAULT",
     "WITHHELD",
     "CalendarName",
     "Cause",

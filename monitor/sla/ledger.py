@@ -61,6 +61,10 @@ Finding = Literal["defect", "installation-error", "document", "request"]
 #: installation error of the provider's, a ticket that only delivers a document (e.g. a
 #: payment receipt), or a request for work (a feature, a service on the site).
 FINDINGS: tuple[Finding, ...] = get_args(Finding)
+#: The findings of a diagnosis that is not the provider's fault (a document, a request);
+#: the others (a defect, an installation error) go with a provider-fault diagnosis.
+NOT_PROVIDER_FAULT: tuple[Finding, ...] = ("document", "request")
+PROVIDER_FAULT: tuple[Finding, ...] = tuple(f for f in FINDINGS if f not in NOT_PROVIDER_FAULT)
 #: L-5: findings whose ticket price is given back.
 REFUNDED_FINDINGS: frozenset[Finding] = frozenset({"defect", "installation-error", "document"})
 
