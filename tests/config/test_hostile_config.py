@@ -143,7 +143,10 @@ def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
 def test_the_error_path_reads_a_large_file_as_fast_as_the_valid_path(tmp_path: Path) -> None:
     # A large configuration with one error took minutes (a pure-Python node tree
     # for the line numbers); now the lines come from libyaml's events, under the problem's
-    # section only. Compared on the same machine, so no absolute time is asserted.
+    # section only. Compared on the same machine, so no absolute time is asserted; in this
+    # process's CPU time, the two alternated, so that the other tests running beside it
+    # (CI runs four at once on two cores) weigh on neither (wall time once saw 1.3 s and
+    # 4.1 s for the two).
     lines = ["services:"]
     lines += [
         f'  - {{id: t{i:05d}, kind: mobile_api, probe: {{type: http, '
@@ -155,7 +158,7 @@ def test_the_error_path_reads_a_large_file_as_fast_as_the_valid_path(tmp_path: P
         "t05999, kind: mobile_api", "t05999, kind: mobile_app")
 
     def timed(text: str) -> float:
-        started = time.perf_counter()
+        started = time.process_time()
         try:
             parse_config(text)
         except ConfigError as exc:
@@ -165,9 +168,10 @@ def test_the_error_path_reads_a_large_file_as_fast_as_the_valid_path(tmp_path: P
                 "line 6001: services[5999].kind: 'mobile_app' is not valid: expected "
                 "'web_panel', 'project' or 'mobile_api'",
             ]
-        return time.perf_counter() - started
+        return time.process_time() - started
 
-    valid, invalid = min(timed(good) for _ in range(2)), min(timed(bad) for _ in range(2))
+    pairs = [(timed(good), timed(bad)) for _ in range(3)]
+    valid, invalid = min(p[0] for p in pairs), min(p[1] for p in pairs)
     assert invalid < 2.0 * valid + 0.5, (valid, invalid)
 
 
