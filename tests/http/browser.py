@@ -57,3 +57,18 @@ def chromium(profile: Path, *, javascript: bool = True, width: int = 1200,
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def follow(driver: object, *locator: str) -> None:
+    """Click the element at ``locator`` (a link, a form's button) and wait until the page
+    it leads to has loaded. A click returns once the browser has taken it, not once the
+    next page is there: a look right after it can meet the old page or a new one still
+    empty (CI once found no ``h1`` on a page that has one)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    old = driver.find_element("tag name", "html")  # type: ignore[attr-defined]
+    driver.find_element(*locator).click()  # type: ignore[attr-defined]
+    wait = WebDriverWait(driver, 30)  # type: ignore[arg-type]
+    wait.until(expected_conditions.staleness_of(old))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")

@@ -17,7 +17,7 @@ import pytest
 from monitor.store import Database, create_engine, incidents
 from monitor.store.migrate import upgrade
 from tests.http import world
-from tests.http.browser import chromium, require_chromium
+from tests.http.browser import chromium, follow, require_chromium
 from tests.http.site import Site, serve
 
 pytestmark = pytest.mark.slow
@@ -202,7 +202,7 @@ async def test_the_claim_form_gives_a_receipt_and_refuses_a_late_claim(
             form = Select(driver.find_element("id", "claim-month"))  # type: ignore[attr-defined]
             chosen = form.first_selected_option.get_attribute("value")
             driver.save_screenshot(str(shots(tmp_path) / "claim-form.png"))  # type: ignore[attr-defined]
-            driver.find_element("id", "submit-claim").click()  # type: ignore[attr-defined]
+            follow(driver, "id", "submit-claim")
             driver.save_screenshot(str(shots(tmp_path) / "claim-receipt.png"))  # type: ignore[attr-defined]
             seen = {
                 "chosen": chosen,
@@ -212,7 +212,7 @@ async def test_the_claim_form_gives_a_receipt_and_refuses_a_late_claim(
             }
             driver.get(site.url + "/customer/acme")  # type: ignore[attr-defined]
             Select(driver.find_element("id", "claim-month")).select_by_value(late)  # type: ignore[attr-defined]
-            driver.find_element("id", "submit-claim").click()  # type: ignore[attr-defined]
+            follow(driver, "id", "submit-claim")
             driver.save_screenshot(str(shots(tmp_path) / "claim-refused.png"))  # type: ignore[attr-defined]
             seen["refused"] = driver.find_element("id", "claim-refused").text  # type: ignore[attr-defined]
             seen["claims"] = driver.find_element("id", "claims").text  # type: ignore[attr-defined]
@@ -245,8 +245,7 @@ async def test_an_incident_page_on_a_phone_and_a_desktop(lived: tuple[Site, worl
         with chromium(tmp_path / f"profile-{width}", javascript=False, width=width,
                       height=1200) as driver:
             driver.get(site.url + "/")  # type: ignore[attr-defined]
-            driver.find_element(  # type: ignore[attr-defined]
-                "css selector", f"#incident-{history.panel_open} h3 a").click()
+            follow(driver, "css selector", f"#incident-{history.panel_open} h3 a")
             driver.save_screenshot(str(shots(tmp_path) / f"incident-{width}.png"))  # type: ignore[attr-defined]
             return {
                 "url": driver.current_url,  # type: ignore[attr-defined]

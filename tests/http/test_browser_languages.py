@@ -20,7 +20,7 @@ from monitor.notify.contract import ContractMailer
 from monitor.store import Database, create_engine
 from monitor.store.migrate import upgrade
 from tests.http import world
-from tests.http.browser import chromium, require_chromium
+from tests.http.browser import chromium, follow, require_chromium
 from tests.http.site import Site, StoppedClock, serve
 
 pytestmark = pytest.mark.slow
@@ -94,7 +94,7 @@ async def test_every_persian_page_fits_a_phone(persian: Site, tmp_path: Path) ->
             seen["receipt"] = _look(page, "receipt", folder)
             page.get(persian.url + "/customer/bita")
             Select(page.find_element("id", "claim-month")).select_by_value("1405-08")
-            page.find_element("id", "submit-claim").click()
+            follow(page, "id", "submit-claim")
             seen["refused"] = _look(page, "refused", folder)
             seen["refused"]["why"] = page.find_element("id", "claim-refused").text
             page.get(persian.url + "/customer/bita/claims/99")

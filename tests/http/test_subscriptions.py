@@ -28,7 +28,7 @@ from monitor.store import Database, create_engine, incidents
 from monitor.store.migrate import upgrade
 from monitor.store.models import AuditEvent, OutboxMessage, Subscriber
 from monitor.testing.smtp import ReceivedMessage, SMTPSink
-from tests.http.browser import chromium, require_chromium
+from tests.http.browser import chromium, follow, require_chromium
 from tests.http.site import Site, StoppedClock, serve
 from tests.http.test_incident_updates import _config
 from tests.support import row_counts, rows
@@ -294,7 +294,7 @@ async def test_the_form_in_chromium_without_javascript_on_a_phone(
                 box = driver.find_element(  # type: ignore[attr-defined]
                     "css selector", 'input[name="services"][value="mobile"]')
                 box.click()  # only the web panel
-                driver.find_element("css selector", "#subscribe button").click()  # type: ignore[attr-defined]
+                follow(driver, "css selector", "#subscribe button")
                 answered = driver.find_element("tag name", "h1").text  # type: ignore[attr-defined]
                 after = driver.execute_script(  # type: ignore[attr-defined]
                     "return document.documentElement.scrollWidth > window.innerWidth")
