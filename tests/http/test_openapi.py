@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from monitor.store import Database
 from tests.http.site import TOKENS, Site, serve
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+HERE = Path(__file__).parent
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance,response_headers_conformance,unsupported_method,"
           "ignored_auth")
@@ -101,11 +103,14 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_pat
 #: configuration's ids (a public document does not list the customers), the clock (a
 #: time not after now, a month that has ended or whose claims are still accepted), a
 #: configuration's content, an amount's digits (said in words: ``multipleOf: 0.0001`` is
-#: no exact binary number), and on the status page's forms a link's signature, a service
-#: not offered there, an address's local part over 64 characters.
+#: no exact binary number), what is already stored (a ticket's time before its last
+#: event, an idempotency key sent before with another request), and on the status page's
+#: forms a link's signature, a service not offered there, an address's local part over 64
+#: characters.
 NOT_IN_THE_DOCUMENT = re.compile(
     r"allowed: (?:one of the configured |a time not after now|a month that has ended"
-    r"|a month whose claim deadline has not passed"
+    r"|a month whose claim deadline has not passed|a time not before ticket \d+'s last event"
+    r"|a new key for a different request"
     r"|Decimal input should have no more than \d+ (?:decimal place|digits in total))"
     r"|^<request body>: \d+ configuration error"
     r"|<title>(?:This link is not valid|Please choose a service"
@@ -134,7 +139,7 @@ async def test_what_the_document_allows_is_refused_only_for_what_no_schema_says(
     from the document must be accepted, or refused for a reason in
     :data:`NOT_IN_THE_DOCUMENT`; a time, a month, an amount, a finding or an address the
     document allows but validation refuses fails here. The configured customer and site
-    fill the query and path (a body's ids stay generated, and refused as such)."""
+    fill the query and path, and a body's ids (``tests/http/configured_ids.py``)."""
     (tmp_path / "schemathesis.toml").write_text(
         '[parameters]\ncustomer = "acme"\nsite = "acme.example"\n')
     process = await asyncio.create_subprocess_exec(
@@ -145,6 +150,7 @@ async def test_what_the_document_allows_is_refused_only_for_what_no_schema_says(
         "--generation-database", "none", "--no-color", "--workers", "1",
         "--request-timeout", "20",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "configured_ids.py")},
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
     text = output.decode(errors="replace")
