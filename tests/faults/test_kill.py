@@ -205,8 +205,14 @@ async def test_kill_9_in_an_outbox_send(
                 await kill_before_the_commit(db_url, first, sink)
             sink.rcpt_delay = sink.delay = 0.0
             await asyncio.sleep(1.0)
-            accepted_before = len(sink.messages)
-            assert accepted_before == (0 if when == "before-acceptance" else 1)
+            # Accepted by the server, their acceptance not committed: one, or both when the
+            # outage e-mail and the operators' copy were claimed by two senders at once (CI
+            # once saw two: each sender sends its own batch, in parallel).
+            accepted_before = Counter(m.parsed()["Message-ID"] for m in sink.messages)
+            if when == "before-acceptance":
+                assert accepted_before == Counter()
+            else:
+                assert 1 <= len(accepted_before) <= 2 and set(accepted_before.values()) == {1}
             second = daemon_process(config)
             second.start()  # hands the dead process's leases back at once
 
@@ -219,12 +225,11 @@ async def test_kill_9_in_an_outbox_send(
             queued = await rows(engine, OutboxMessage)
             ids = Counter(m.parsed()["Message-ID"] for m in sink.messages)
             assert set(ids) == {m.message_id for m in queued}  # nothing lost
-            twice = [mid for mid, count in ids.items() if count > 1]
-            if when == "before-acceptance":
-                assert twice == []  # nothing the server accepted went out again
-            else:
-                # The window SMTP leaves: the one copy sent again carries the same Message-ID.
-                assert len(twice) == 1 and ids[twice[0]] == 2
+            twice = {mid: count for mid, count in ids.items() if count > 1}
+            # Nothing the server accepted and the daemon recorded went out again; the window
+            # SMTP leaves: each copy accepted but not recorded went out once more, carrying
+            # the same Message-ID (none before acceptance).
+            assert twice == {mid: 2 for mid in accepted_before}
             assert len(await rows(engine, Notification)) == 1  # one acceptance recorded
             assert "handed back" in second.output()
             second.signal(signal.SIGTERM)
