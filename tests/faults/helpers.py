@@ -15,8 +15,8 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,17 +70,41 @@ LOCKER = textwrap.dedent("""
 
 @contextmanager
 def sqlite_locked(database: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
-    """Another process holds ``BEGIN EXCLUSIVE`` on ``database`` for ``seconds``."""
-    process = subprocess.Popen([sys.executable, "-c", LOCKER, str(database), str(seconds)],
-                               stdout=subprocess.PIPE, text=True)
+    """Another process holds ``BEGIN EXCLUSIVE`` on ``database`` for ``seconds``; for a
+    daemon in a process of its own (one in this event loop: :func:`sqlite_locked_awaited`)."""
+    process = _locker(database, seconds)
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "locked"
         yield process
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(30)
+        _unlocked(process)
+
+
+@asynccontextmanager
+async def sqlite_locked_awaited(database: Path,
+                                seconds: float) -> AsyncIterator[subprocess.Popen[str]]:
+    """:func:`sqlite_locked` for a daemon that runs in this event loop: the lock is awaited,
+    so that a transaction of the daemon's, open when the locker starts, can end. Waited for
+    with the loop blocked, neither gets the lock: the locker gave up after 30 s in CI."""
+    process = _locker(database, seconds)
+    try:
+        assert process.stdout is not None
+        assert (await asyncio.to_thread(process.stdout.readline)).strip() == "locked"
+        yield process
+    finally:
+        await asyncio.to_thread(_unlocked, process)
+
+
+def _locker(database: Path, seconds: float) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", LOCKER, str(database), str(seconds)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def _unlocked(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(30)
 
 
 def can_mount() -> str | None:

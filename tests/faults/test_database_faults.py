@@ -26,7 +26,7 @@ from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
 from tests.support import eventually, rows
 
-from .helpers import PrivatePostgres, fill, scenario, small_filesystem, sqlite_locked
+from .helpers import PrivatePostgres, fill, scenario, small_filesystem, sqlite_locked_awaited
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ async def test_sqlite_locked_by_another_writer_during_an_outage(
         caplog.set_level(logging.INFO, logger="monitor")
         try:
             await eventually(lambda: rows(engine, ProbeRun, ProbeRun.state == "up"))
-            with sqlite_locked(database, 8.0) as locker:
+            async with sqlite_locked_awaited(database, 8.0) as locker:
                 target.set_status(503)
                 failing_from = dt.datetime.now(dt.UTC)
                 # The outage is detected while every write fails: kept, not lost.
@@ -80,7 +80,7 @@ async def test_sqlite_locked_by_another_writer_during_an_outage(
                 # Read as the daemon's readers do (a deferred BEGIN): never waits for the lock.
                 async with Database(engine).reading() as tx:
                     assert await incidents.open_by_probe(tx) == {}
-                locker.wait(30)
+                await asyncio.to_thread(locker.wait, 30)
             assert daemon.watch.journal.failures > 0
             released = dt.datetime.now(dt.UTC)
             incident = await assert_one_incident_mailed_once(engine, sink, failing_from)
