@@ -169,7 +169,7 @@ class InWorkers(Alone):
             self.processes, watch.handle, self.metrics, self.hello,
             event_loop=self.event_loop, log_level=self.log_level, daemon_stopping=self.stopping,
             handle_now=watch.handle_now,
-            died=lambda shard, since: self._unwatched(watch, shard, since),
+            died=lambda shard, since: self._unwatched(watch, shard, since), clock=watch.clock,
         )
         own, shards = self.workers.split(list(settings.topology.targets()))
         await self.workers.start(shards)

@@ -51,6 +51,7 @@ import zlib
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
+from monitor.clock import Clock, SystemClock
 from monitor.config.topology import Target
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.probe_worker import decode_result
@@ -197,6 +198,7 @@ class ProbeWorkers:
         daemon_stopping: Callable[[], bool] = lambda: False,
         handle_now: HandleNow = lambda result: False,
         died: Callable[[int, dt.datetime], None] = lambda shard, since: None,
+        clock: Clock | None = None,
     ) -> None:
         self.daemon_stopping = daemon_stopping
         self.count = count
@@ -204,6 +206,9 @@ class ProbeWorkers:
         self.handle_now = handle_now
         # A worker died: its shard's number, and when that shard's probing began (R-M3).
         self.died = died
+        # The daemon's clock, which stamps the results too (a step of the wall clock moves
+        # neither, monitor.clock): when a shard's probing began is told in the same time.
+        self.clock = clock or SystemClock()
         self.metrics = metrics
         self.hello = {"op": "hello", **hello}
         self.resolver = hello["resolver"]
@@ -250,7 +255,7 @@ class ProbeWorkers:
             reason = await self._prepare_slot(slot, shard)
             if reason is not None:
                 raise MonitorError(f"probe worker {slot.number} cannot probe its targets: {reason}")
-            slot.committed, slot.committed_at = shard, dt.datetime.now(dt.UTC)
+            slot.committed, slot.committed_at = shard, self.clock.now()
             await self._send(slot, {"op": "commit"})
 
     async def prepare(
@@ -273,7 +278,7 @@ class ProbeWorkers:
 
     def commit(self, shards: list[Shard]) -> None:
         for slot, shard in zip(self.slots, shards, strict=True):
-            slot.committed, slot.committed_at = shard, dt.datetime.now(dt.UTC)
+            slot.committed, slot.committed_at = shard, self.clock.now()
             self._write(slot, {"op": "commit"})
 
     def abort(self) -> None:
