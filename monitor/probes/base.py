@@ -42,6 +42,7 @@ from monitor.errors import (
     TooLarge,
     TooSlow,
 )
+from monitor.probes.stalls import Stalls
 
 __all__ = [
     "EXCEPTIONS",
@@ -138,14 +139,21 @@ def late_enough(late: float, timeout: float) -> bool:
     return late > max(LATE_FLOOR, LATE_SHARE * timeout)
 
 
-def noticed_late(deadline: asyncio.Timeout, timeout: float) -> float | None:
-    """How late this process noticed the expired ``deadline``, when late enough to mean it
-    was stalled itself (:func:`late_enough`), else None."""
+def noticed_late(
+    deadline: asyncio.Timeout, timeout: float, stalls: Stalls, started: float
+) -> float | None:
+    """When this process noticed the expired ``deadline`` late enough to mean it was
+    stalled itself (:func:`late_enough`), how long it was held up since the check
+    ``started`` (monotonic): the whole stall as ``stalls`` saw it, at least the lateness
+    (a stall that began before the deadline is not only its late part); else None."""
     when = deadline.when()
     if when is None:
         return None
-    late = asyncio.get_running_loop().time() - when
-    return late if late_enough(late, timeout) else None
+    now = asyncio.get_running_loop().time()
+    late = now - when
+    if not late_enough(late, timeout):
+        return None
+    return max(late, stalls.held_up(started, now))
 
 
 def judged(failure: ProbeError | None, held_up: float | None) -> tuple[ProbeVerdict, str]:

@@ -292,7 +292,7 @@ class HTTPCheck:
             except TimeoutError as error:
                 if deadline.expired():
                     failure = self._timed_out(phases, first_byte)
-                    late = noticed_late(deadline, rules.timeout)
+                    late = noticed_late(deadline, rules.timeout, rules.sessions.stalls, started)
                 else:
                     failure = classify_exception(error, self._where)
             except Exception as error:  # any target behaviour becomes evidence, never a crash

@@ -334,7 +334,7 @@ class ProbeSessions:
         self._closed = False
         self._retired: list[AbstractResolver] = []
         self._shared: dict[Any, Any] = {}
-        # When this process was held up, for a max_response_time judgement (R-M2).
+        # When this process was held up, for the judgement of a failure found late (R-M2).
         self.stalls = Stalls()
         with contextlib.suppress(RuntimeError):  # no running loop yet: at __aenter__
             self.stalls.start()

@@ -12,8 +12,9 @@ a span, to :data:`EVERY`'s precision (a stall is counted from when the wake-up w
 :data:`EVERY` less than it was). 20 wake-ups a second: in an idle process about 2 ms of CPU a
 second (measured), less where the loop is awake anyway.
 
-The deadline of a timeout needs no timer: it notices its own lateness
-(:func:`monitor.probes.base.noticed_late`).
+The deadline of a timeout needs no timer to know it was stalled: it notices its own
+lateness (:func:`monitor.probes.base.noticed_late`); how long the loop was held up it
+says from here (a stall that began before the deadline passed is longer than the lateness).
 """
 
 from __future__ import annotations

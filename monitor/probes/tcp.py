@@ -40,6 +40,7 @@ class TCPCheck:
         "_port",
         "_resolve_with",
         "_semaphore",
+        "_stalls",
         "_timeout",
         "_where",
         "target_id",
@@ -48,6 +49,7 @@ class TCPCheck:
     def __init__(self, target_id: str, config: TCPProbe, sessions: ProbeSessions) -> None:
         self.target_id = target_id
         self._semaphore = sessions.semaphore
+        self._stalls = sessions.stalls
         self._clock = sessions.clock
         self._resolve_with = sessions.resolve
         self._host = config.host
@@ -87,7 +89,7 @@ class TCPCheck:
                         failure = DNSError(f"DNS lookup not finished {limit}")
                     else:
                         failure = ConnectTimeout(f"TCP connect to {self._where} not finished {limit}")
-                    late = noticed_late(deadline, self._timeout)
+                    late = noticed_late(deadline, self._timeout, self._stalls, started)
                 else:
                     failure = classify_exception(error, self._where)
             except Exception as error:  # any target behaviour becomes evidence, never a crash

@@ -12,6 +12,7 @@ and says why; a target that truly does not answer, with the loop free, is still 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -62,6 +63,16 @@ async def test_a_deadline_noticed_late_leaves_a_healthy_target_unknown_not_down(
         "not judged: this monitor's own process was held up 0."), result.detail
     assert "not finished within" in result.detail or "no response headers" in result.detail
     assert result.total is not None and result.total >= TIMEOUT + 0.2
+    # The whole stall, not only how late the deadline was noticed (0.2 s of it): the loop
+    # was held up 0.5 s within the check, counted to the stalls' precision (EVERY).
+    assert held_up_said(result.detail) >= TIMEOUT + 0.2 - EVERY, result.detail
+
+
+def held_up_said(detail: str) -> float:
+    """The seconds a not-judged result's detail says this process was held up."""
+    found = re.search(r"held up (\d+\.\d+) s", detail)
+    assert found is not None, detail
+    return float(found.group(1))
 
 
 @pytest.mark.parametrize("kind", ["lean", "full"])
