@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import sys
@@ -93,6 +94,17 @@ async def row_counts(source: AsyncEngine | Database | str,
 def http_config(url: str, **settings: Any) -> HTTPProbe:
     """An HTTP probe configuration, validated like one from YAML."""
     return HTTPProbe.model_validate({"type": "http", "url": url, **settings})
+
+
+NOT_JUDGED = "not judged: this monitor's own process was held up "
+
+
+def held_up_said(detail: str) -> float:
+    """The seconds a result's detail says this process was held up (R-M2's ``unknown``:
+    :func:`monitor.probes.base.judged`); the detail must say it."""
+    found = re.match(re.escape(NOT_JUDGED) + r"(\d+\.\d+) s meanwhile", detail)
+    assert found is not None, detail
+    return float(found.group(1))
 
 
 def tcp_config(host: str, port: int, **settings: Any) -> TCPProbe:
