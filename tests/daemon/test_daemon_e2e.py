@@ -279,11 +279,15 @@ async def test_stop_waits_for_a_running_flush_instead_of_cancelling_it(
         )
         await daemon.start()
         engine = create_engine(sqlite_url)
-        locker = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)
+        # Its lock taken in a thread: the daemon runs in this loop, and a transaction of its
+        # open at that moment must be able to end (taken with the loop blocked, neither
+        # could until sqlite3's busy timeout: tests.faults.helpers.sqlite_locked_awaited).
+        locker = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None,
+                                 timeout=30, check_same_thread=False)
         try:
             await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "panel"))
             target.set_status(503)  # new runs and failures to write
-            locker.execute("BEGIN IMMEDIATE")
+            await asyncio.to_thread(locker.execute, "BEGIN IMMEDIATE")
             await eventually(lambda: asyncio.sleep(0, daemon.recorder._flushing.locked()))
             asyncio.get_running_loop().call_later(1.0, locker.execute, "COMMIT")
             stopping = asyncio.get_running_loop().time()

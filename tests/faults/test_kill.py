@@ -9,12 +9,15 @@ On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import signal
+import sqlite3
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -44,6 +47,14 @@ def write_config(tmp_path: Path, target: TargetServer, sink: SMTPSink, db_url: s
     config = tmp_path / "config.yaml"
     config.write_text(scenario(target, sink, db_url, f"storage: {{url: '{db_url}', history_checkpoint: 0s}}"))
     return config
+
+
+def sqlite_count(database: Path, table: str) -> int:
+    """The rows of ``table`` as a reader sees them while another connection holds the write
+    lock (WAL): a plain read (``tests.support.rows``' session begins as the store's writes
+    do, ``BEGIN IMMEDIATE``, and would wait for the lock)."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as reader:
+        return int(reader.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def kill(daemon: DaemonProcess) -> None:
@@ -121,14 +132,17 @@ async def test_kill_9_in_a_history_flush(
             target.set_status(503)  # failures to write: runs, failure rows and roll-ups
             await eventually(lambda: rows(engine, ProbeFailure), within=30)
             await asyncio.sleep(0.5)
-            flushed = len(await rows(engine, ProbeFailure))
+            # What was written is counted once the lock is held: a flush that committed
+            # before it counts, one that waits for it is the one killed.
             if db_url.startswith("sqlite"):
                 database = Path(make_url(db_url).database or "")
                 with sqlite_locked(database, 7.0):
+                    flushed = sqlite_count(database, ProbeFailure.__tablename__)
                     await asyncio.sleep(6.0)  # a flush (every 5 s) now waits for the lock
                     kill(first)
             else:
-                await kill_in_a_postgres_flush(db_url, first)
+                flushed = await kill_in_a_postgres_flush(
+                    db_url, first, lambda: rows(engine, ProbeFailure))
             await history_is_consistent(engine)  # nothing half-written
             assert len(await rows(engine, ProbeFailure)) == flushed
             target.set_status(200)
@@ -149,10 +163,13 @@ async def test_kill_9_in_a_history_flush(
             await engine.dispose()
 
 
-async def kill_in_a_postgres_flush(db_url: str, daemon: DaemonProcess) -> None:
+async def kill_in_a_postgres_flush(db_url: str, daemon: DaemonProcess,
+                                   written: Callable[[], Awaitable[list[Any]]]) -> int:
     """Lock the roll-up table, the flush's last step: the flush writes its runs and failures
     in its transaction, then waits; the kill comes while it waits. (``history_checkpoint:
-    0s`` in this file's configuration: every flush writes the roll-ups, issue 12.)"""
+    0s`` in this file's configuration: every flush writes the roll-ups, issue 12.) Returns
+    how many rows ``written`` read once the lock was held (a flush that had the table
+    before has committed by then; one waiting for it is not visible)."""
     dsn = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
     locker = await asyncpg.connect(dsn)
     watcher = await asyncpg.connect(dsn)
@@ -160,6 +177,7 @@ async def kill_in_a_postgres_flush(db_url: str, daemon: DaemonProcess) -> None:
         transaction = locker.transaction()
         await transaction.start()
         await locker.execute("LOCK TABLE latency_rollups IN ACCESS EXCLUSIVE MODE")
+        counted = len(await written())
 
         async def waiting() -> bool:
             found = await watcher.fetchval(
@@ -174,6 +192,7 @@ async def kill_in_a_postgres_flush(db_url: str, daemon: DaemonProcess) -> None:
     finally:
         await locker.close()
         await watcher.close()
+    return counted
 
 
 @pytest.mark.parametrize("when", ["before-acceptance", "after-acceptance"])
