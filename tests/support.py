@@ -166,6 +166,15 @@ class DaemonProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def catches(self, sig: int) -> bool:
+        """Whether the process has a handler of ``sig`` installed (``SigCgt`` in its
+        ``/proc`` status): sent before, a signal would have its default action."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        caught = int(next(line for line in status.splitlines()
+                          if line.startswith("SigCgt:")).split()[1], 16)
+        return bool(caught & (1 << (sig - 1)))
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 

@@ -209,12 +209,13 @@ async def test_timeout_is_a_deadline_for_the_whole_check(
 ) -> None:
     server.set_delay(5)
     started = time.monotonic()
-    result = await check(sessions, server.url("/"), timeout=0.5)
-    assert time.monotonic() - started < 0.5 + MARGIN
+    # 1 s: its deadline noticed up to 0.1 s late is still on time (R-M2; a loaded CI).
+    result = await check(sessions, server.url("/"), timeout=1)
+    assert time.monotonic() - started < 1 + MARGIN
     assert (result.state, result.failure_class) == ("down", "timeout")
-    assert result.detail == "no response headers within the 0.5 s timeout"
+    assert result.detail == "no response headers within the 1 s timeout"
     assert result.connect is not None and result.first_byte is None
-    assert result.total is not None and result.total >= 0.5
+    assert result.total is not None and result.total >= 1
 
 
 async def test_redirects_followed_up_to_the_limit(
@@ -274,10 +275,11 @@ async def test_connection_refused(sessions: ProbeSessions) -> None:
 async def test_connect_timeout(sessions: ProbeSessions) -> None:
     async with BlackholePort() as blackhole:
         started = time.monotonic()
-        result = await check(sessions, blackhole.url("/"), timeout=0.5)
-    assert time.monotonic() - started < 0.5 + MARGIN
+        # 1 s: its deadline noticed up to 0.1 s late is still on time (R-M2; a loaded CI).
+        result = await check(sessions, blackhole.url("/"), timeout=1)
+    assert time.monotonic() - started < 1 + MARGIN
     assert (result.state, result.failure_class) == ("down", "connect_timeout")
-    assert result.detail == "TCP connect not finished within the 0.5 s timeout"
+    assert result.detail == "TCP connect not finished within the 1 s timeout"
 
 
 @pytest.mark.slow
