@@ -52,10 +52,14 @@ async def test_outage_opens_and_recovery_closes_an_incident(db_url: str) -> None
             streak = [f for f in failures if f.at > incident.start_bound]
             assert incident.start == streak[0].at
             assert streak[0].failure_class == "http_status"
-            assert (incident.start - incident.start_bound).total_seconds() < 0.4 + 0.3
-            # Detected at the 3rd failure: about 2 intervals after the first (D-1 latency kept).
+            # The last success is the probe before: an interval (0.4 s) earlier, a little
+            # more when the first failing one ran late (a loaded machine).
+            assert (incident.start - incident.start_bound).total_seconds() < 0.4 + 0.6
+            # Detected at the 3rd failure (fail_after 3), not before: about 2 intervals after
+            # the first (D-1 latency kept).
+            assert len(streak) >= 3 and incident.detected_at >= streak[2].at
             latency = (incident.detected_at - incident.start).total_seconds()
-            assert 2 * 0.4 - 0.1 <= latency <= 2 * 0.4 + 1.0
+            assert latency <= 2 * 0.4 + 1.0
             assert incident.end is None and incident.source == "probe"
 
             target.set_status(200)

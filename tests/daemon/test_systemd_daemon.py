@@ -223,12 +223,16 @@ async def test_ready_watchdog_reload_and_stop_as_systemd_sees_them(tmp_path: Pat
                 stderr.stall()
                 target.set_status(503)  # the daemon will log "incident opened", and block
                 blocked_at = None
+                unanswered = 0  # /healthz asked in a row without an answer within 0.5 s
                 deadline = time.monotonic() + 15
                 while blocked_at is None and time.monotonic() < deadline:
                     asked = time.monotonic()
                     if await get(f"{base}/healthz", within=0.5) is None:
-                        blocked_at = asked + 0.5  # the loop has not answered for 0.5 s
+                        unanswered += 1
+                        if unanswered == 2:  # one alone may be a loaded machine's
+                            blocked_at = asked + 0.5  # the loop has not answered for 0.5 s
                     else:
+                        unanswered = 0
                         await asyncio.sleep(0.1)
                 assert blocked_at is not None, "the daemon's loop never blocked"
                 await asyncio.sleep(2.0)  # twice WatchdogSec: systemd would have restarted it

@@ -43,8 +43,11 @@ async def assert_one_incident_mailed_once(engine, sink: SMTPSink, first_failure:
                                           ) -> Incident:  # type: ignore[no-untyped-def]
     incident = (await eventually(lambda: rows(engine, Incident), within=30))[0]
     assert len(await rows(engine, Incident)) == 1
-    # R-M1: the start is the first failed probe, although it was written much later.
-    assert abs((incident.start - first_failure).total_seconds()) < 0.5
+    # R-M1: the start is the first failed probe, although it was written much later (after
+    # an outage of 1.5 s and more). That probe is due within an interval (0.4 s) of the
+    # change, later on a loaded machine; one sent up to a timeout before it (0.3 s) may
+    # see it, stamped when sent.
+    assert -0.5 < (incident.start - first_failure).total_seconds() < 0.4 + 0.4
     assert incident.detected_at >= incident.start
     await eventually(lambda: rows(engine, OutboxMessage, OutboxMessage.kind == "outage",
                                   OutboxMessage.status == "sent"), within=30)
@@ -170,7 +173,7 @@ async def test_the_state_directory_full_during_an_outage(
                 assert "database or disk is full" in caplog.text
                 await daemon.flush()
                 failures = await rows(engine, ProbeFailure)
-                assert min(f.at for f in failures) <= failing_from + dt.timedelta(seconds=0.5)
+                assert min(f.at for f in failures) <= failing_from + dt.timedelta(seconds=0.8)
                 target.set_status(200)
                 await eventually(lambda: rows(engine, Incident, Incident.end.is_not(None)))
             finally:
