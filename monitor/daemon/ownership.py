@@ -38,7 +38,7 @@ from monitor.daemon.workers import (
     Shard,
     cpus,
     probes_here,
-    shard_of,
+    shard_for,
     worker_count,
 )
 from monitor.store import SessionLimits
@@ -183,7 +183,7 @@ class InWorkers(Alone):
         it, a worker that died before any of its results came back left that time nobody's
         unknown time."""
         for target in watch.targets.values():
-            if target.kind != "canary" and shard_of(target.id, self.processes) == shard:
+            if shard_for(target, self.processes) == shard:
                 watch.last_probed.setdefault(target.id, since)
 
     async def prepare(self, settings: Settings) -> OwnershipPlan:

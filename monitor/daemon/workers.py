@@ -58,7 +58,9 @@ from monitor.daemon.probe_worker import decode_result
 from monitor.errors import MonitorError
 from monitor.probes import ProbeResult
 
-__all__ = ["AUTO_TARGETS", "ProbeWorkers", "Shard", "probes_here", "shard_of", "worker_count"]
+__all__ = [
+    "AUTO_TARGETS", "ProbeWorkers", "Shard", "probes_here", "shard_for", "shard_of", "worker_count",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,13 @@ def shard_of(target_id: str, workers: int) -> int:
     """
     share = zlib.crc32(target_id.encode()) % (1 + WORKER_SHARES * workers)
     return 0 if share == 0 else (share - 1) // WORKER_SHARES + 1
+
+
+def shard_for(target: Target, workers: int) -> int:
+    """The process whose scheduler probes ``target`` (:func:`shard_of`), the canaries
+    always the daemon's (R-M2: its own view of its connectivity): what each worker is sent
+    (:meth:`ProbeWorkers.split`) and whose targets a dead worker leaves unwatched."""
+    return 0 if target.kind == "canary" else shard_of(target.id, workers)
 
 
 class Shard:
@@ -230,7 +239,7 @@ class ProbeWorkers:
         own: list[Target] = []
         shards = [Shard() for _ in self.slots]
         for target in targets:
-            shard = 0 if target.kind == "canary" else shard_of(target.id, self.count)
+            shard = shard_for(target, self.count)
             if shard == 0:
                 own.append(target)
             else:
