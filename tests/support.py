@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from monitor.config.schema import HTTPProbe, TCPProbe
+from monitor.probes.stalls import EVERY
 from monitor.store import Database, session_factory
 
 FAST = "interval: 0.4s, timeout: 0.3s, fail_after: 3, recover_after: 2"
@@ -105,6 +106,13 @@ def held_up_said(detail: str) -> float:
     found = re.match(re.escape(NOT_JUDGED) + r"(\d+\.\d+) s meanwhile", detail)
     assert found is not None, detail
     return float(found.group(1))
+
+
+def says_held_up_for(detail: str, stall: float) -> bool:
+    """Whether ``detail`` says this process was held up for the ``stall`` (seconds) a test
+    made: at most :data:`~monitor.probes.stalls.EVERY` less (a stall is counted from when
+    the stalls' wake-up was due), said to hundredths (half of one more)."""
+    return held_up_said(detail) >= stall - EVERY - 0.005 - 1e-9
 
 
 def tcp_config(host: str, port: int, **settings: Any) -> TCPProbe:

@@ -16,11 +16,10 @@ import time
 
 from monitor.app import Daemon
 from monitor.config import parse_config
-from monitor.probes.stalls import EVERY
 from monitor.store import create_engine
 from monitor.store.models import Incident, ProbeFailure
 from monitor.testing.targets import ThreadedTarget
-from tests.support import MONITOR, eventually, held_up_said, rows
+from tests.support import MONITOR, eventually, rows, says_held_up_for
 
 TIMEOUT = 0.3
 
@@ -64,7 +63,7 @@ async def test_an_unjudged_probe_is_evidence_and_breaks_no_streak(sqlite_url: st
             assert [(f.state, f.failure_class) for f in evidence] == [
                 ("down", "http_status"), ("unknown", "connect_timeout"), ("down", "http_status")]
             # The whole stall (from the stalls' timer, to its precision), said as evidence.
-            assert held_up_said(evidence[1].detail) >= TIMEOUT + 0.2 - EVERY, evidence[1].detail
+            assert says_held_up_for(evidence[1].detail, TIMEOUT + 0.2), evidence[1].detail
         finally:
             await daemon.stop()
             await engine.dispose()

@@ -20,7 +20,7 @@ from monitor.probes import ProbeResult, ProbeSessions, build_probe
 from monitor.probes.base import late_enough
 from monitor.probes.stalls import EVERY, Stalls
 from monitor.testing.targets import ThreadedTarget
-from tests.support import held_up_said, http_config, tcp_config
+from tests.support import http_config, says_held_up_for, tcp_config
 
 TIMEOUT = 0.3
 
@@ -60,7 +60,7 @@ async def test_a_deadline_noticed_late_leaves_a_healthy_target_unknown_not_down(
     # What the evidence says: why it is not judged (the whole stall, not only how late the
     # deadline was noticed, 0.2 s of it: the loop was held up 0.5 s within the check,
     # counted to the stalls' precision, EVERY), and what the deadline cut.
-    assert held_up_said(result.detail) >= TIMEOUT + 0.2 - EVERY, result.detail
+    assert says_held_up_for(result.detail, TIMEOUT + 0.2), result.detail
     assert "not finished within" in result.detail or "no response headers" in result.detail
     assert result.total is not None and result.total >= TIMEOUT + 0.2
 
@@ -99,7 +99,7 @@ async def test_an_answer_slow_only_by_the_monitors_stall_is_not_judged_too_slow(
             assert (await probe.check()).state == "up"
             stalled = await stalled_check(probe, turns=4, stall=0.4)
     assert (stalled.state, stalled.failure_class) == ("unknown", "too_slow"), stalled
-    assert held_up_said(stalled.detail) >= 0.4 - EVERY, stalled.detail
+    assert says_held_up_for(stalled.detail, 0.4), stalled.detail
     assert "max_response_time is 0.2 s" in stalled.detail
 
 
@@ -148,5 +148,5 @@ async def test_a_body_cut_by_the_probes_own_clock_only_because_of_a_stall_is_not
     assert (result.state, result.failure_class) == ("unknown", "timeout"), result
     # Whichever noticed it (the body loop's own clock between chunks, or the deadline's
     # timer when the body's last bytes were still to be read), the whole stall is said.
-    assert held_up_said(result.detail) >= 1.2 - EVERY, result.detail
+    assert says_held_up_for(result.detail, 1.2), result.detail
     assert "response body not complete within the 1 s timeout" in result.detail
