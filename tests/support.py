@@ -100,19 +100,14 @@ def http_config(url: str, **settings: Any) -> HTTPProbe:
 NOT_JUDGED = "not judged: this monitor's own process was held up "
 
 
-def held_up_said(detail: str) -> float:
-    """The seconds a result's detail says this process was held up (R-M2's ``unknown``:
-    :func:`monitor.probes.base.judged`); the detail must say it."""
+def says_held_up_for(detail: str, stall: float) -> bool:
+    """Whether a result's ``detail`` says this process was held up (R-M2's ``unknown``:
+    :func:`monitor.probes.base.judged`) for the ``stall`` (seconds) a test made: at most
+    :data:`~monitor.probes.stalls.EVERY` less (a stall is counted from when the stalls'
+    wake-up was due), said to hundredths (half of one more)."""
     found = re.match(re.escape(NOT_JUDGED) + r"(\d+\.\d+) s meanwhile", detail)
     assert found is not None, detail
-    return float(found.group(1))
-
-
-def says_held_up_for(detail: str, stall: float) -> bool:
-    """Whether ``detail`` says this process was held up for the ``stall`` (seconds) a test
-    made: at most :data:`~monitor.probes.stalls.EVERY` less (a stall is counted from when
-    the stalls' wake-up was due), said to hundredths (half of one more)."""
-    return held_up_said(detail) >= stall - EVERY - 0.005 - 1e-9
+    return float(found.group(1)) >= stall - EVERY - 0.005 - 1e-9
 
 
 def tcp_config(host: str, port: int, **settings: Any) -> TCPProbe:

@@ -9,21 +9,19 @@ On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import signal
-import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from monitor.store import create_engine
+from monitor.store import Database, create_engine
 from monitor.store.models import (
     Incident,
     Notification,
@@ -47,14 +45,6 @@ def write_config(tmp_path: Path, target: TargetServer, sink: SMTPSink, db_url: s
     config = tmp_path / "config.yaml"
     config.write_text(scenario(target, sink, db_url, f"storage: {{url: '{db_url}', history_checkpoint: 0s}}"))
     return config
-
-
-def sqlite_count(database: Path, table: str) -> int:
-    """The rows of ``table`` as a reader sees them while another connection holds the write
-    lock (WAL): a plain read (``tests.support.rows``' session begins as the store's writes
-    do, ``BEGIN IMMEDIATE``, and would wait for the lock)."""
-    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as reader:
-        return int(reader.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def kill(daemon: DaemonProcess) -> None:
@@ -132,17 +122,23 @@ async def test_kill_9_in_a_history_flush(
             target.set_status(503)  # failures to write: runs, failure rows and roll-ups
             await eventually(lambda: rows(engine, ProbeFailure), within=30)
             await asyncio.sleep(0.5)
+
+            async def written() -> int:
+                """The failures written, read as the daemon's readers do (a deferred BEGIN
+                on SQLite: ``rows``' session begins IMMEDIATE and would wait for a lock)."""
+                async with Database(engine).reading() as tx:
+                    return len((await tx.execute(select(ProbeFailure))).scalars().all())
+
             # What was written is counted once the lock is held: a flush that committed
             # before it counts, one that waits for it is the one killed.
             if db_url.startswith("sqlite"):
                 database = Path(make_url(db_url).database or "")
                 with sqlite_locked(database, 7.0):
-                    flushed = sqlite_count(database, ProbeFailure.__tablename__)
+                    flushed = await written()
                     await asyncio.sleep(6.0)  # a flush (every 5 s) now waits for the lock
                     kill(first)
             else:
-                flushed = await kill_in_a_postgres_flush(
-                    db_url, first, lambda: rows(engine, ProbeFailure))
+                flushed = await kill_in_a_postgres_flush(db_url, first, written)
             await history_is_consistent(engine)  # nothing half-written
             assert len(await rows(engine, ProbeFailure)) == flushed
             target.set_status(200)
@@ -164,11 +160,11 @@ async def test_kill_9_in_a_history_flush(
 
 
 async def kill_in_a_postgres_flush(db_url: str, daemon: DaemonProcess,
-                                   written: Callable[[], Awaitable[list[Any]]]) -> int:
+                                   written: Callable[[], Awaitable[int]]) -> int:
     """Lock the roll-up table, the flush's last step: the flush writes its runs and failures
     in its transaction, then waits; the kill comes while it waits. (``history_checkpoint:
     0s`` in this file's configuration: every flush writes the roll-ups, issue 12.) Returns
-    how many rows ``written`` read once the lock was held (a flush that had the table
+    what ``written`` counted once the lock was held (a flush that had the table
     before has committed by then; one waiting for it is not visible)."""
     dsn = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
     locker = await asyncpg.connect(dsn)
@@ -177,7 +173,7 @@ async def kill_in_a_postgres_flush(db_url: str, daemon: DaemonProcess,
         transaction = locker.transaction()
         await transaction.start()
         await locker.execute("LOCK TABLE latency_rollups IN ACCESS EXCLUSIVE MODE")
-        counted = len(await written())
+        counted = await written()
 
         async def waiting() -> bool:
             found = await watcher.fetchval(
