@@ -15,8 +15,10 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -90,6 +92,29 @@ async def row_counts(source: AsyncEngine | Database | str,
     async with engine.connect() as connection:
         found = (await connection.execute(query)).one()
     return {model.__name__: int(count) for model, count in zip(models, found, strict=True)}
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on, for a server a test starts later (a
+    daemon given it in its configuration, a PostgreSQL of the test's own), or for a
+    connection that must be refused. Chosen below the kernel's range of ephemeral ports:
+    a port from that range, free when asked, can be given meanwhile to another parallel
+    test's socket bound to port 0 or to an outgoing connection; one below it only to
+    another test's pick of the same number (1 in thousands)."""
+    low = int(_EPHEMERAL.read_text().split()[0]) if _EPHEMERAL.exists() else 32768
+    pick = random.SystemRandom()
+    for _ in range(1000):
+        port = pick.randrange(max(1024, low - 16384), low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # taken, or still in TIME_WAIT: another one
+                continue
+            return port
+    raise RuntimeError(f"no free port of 127.0.0.1 below {low} in 1000 tries")
+
+
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 def http_config(url: str, **settings: Any) -> HTTPProbe:

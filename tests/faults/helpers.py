@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import pytest
 
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
-from tests.support import FAST, MONITOR
+from tests.support import FAST, MONITOR, free_port
 
 
 def scenario(target: TargetServer, sink: SMTPSink, db_url: str, extra: str = "") -> str:
@@ -152,12 +151,6 @@ def fill(path: Path) -> Path:
         except OSError:
             pass
     return filler
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _pg_bin() -> Path | None:

@@ -22,9 +22,9 @@ from monitor.store import Database, create_engine
 from monitor.store.models import DaemonSession
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
-from tests.support import eventually, rows
+from tests.support import eventually, free_port, rows
 
-from .helpers import TcpProxy, free_port, scenario
+from .helpers import TcpProxy, scenario
 
 pytestmark = pytest.mark.slow
 

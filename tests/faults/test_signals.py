@@ -18,9 +18,7 @@ import pytest
 from monitor.store import create_engine
 from monitor.store.models import ProbeRun
 from monitor.testing.targets import TargetServer
-from tests.support import DaemonProcess, eventually, rows
-
-from .helpers import free_port
+from tests.support import DaemonProcess, eventually, free_port, rows
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import signal
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,17 +18,11 @@ import pytest
 from monitor.actions.links import LinkKeys
 from monitor.http.auth import hash_line
 from monitor.testing.targets import TargetServer
-from tests.support import FAST, DaemonProcess, eventually
+from tests.support import FAST, DaemonProcess, eventually, free_port
 
 WRITE = "daemon-write-token-0123456789"
 LEAVING = "daemon-leaving-token-0123456789"
 LINK_KEY = "daemon-link-key-0123456789abcdefghijklmnop"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config(tmp: Path, panel: str, shop: str, port: int) -> str:
