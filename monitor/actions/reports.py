@@ -75,6 +75,11 @@ async def month_report(
 async def _month_report(db: Database, settings: Settings, month: str, customer: str | None,
                         now: dt.datetime, progress: Progress) -> MonthReport:
     period = settings.month(month)
+    if now < period.start:
+        # Nothing of it has been seen: no report (not 100 % of an empty month).
+        raise InputError(
+            "month", month, f"a month that has begun (this one begins {iso_utc(period.start)})"
+        )
     if customer is not None:
         known(customer, settings.topology.customers, "customer", "customers")
     chosen = None if customer is None else [customer]

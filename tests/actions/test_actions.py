@@ -145,6 +145,14 @@ async def test_reports_validate_month_and_customer_and_close_revisions(db: Datab
                   "customer", "nobody", "one of the configured customers: acme, beta")
     await refused(db, lambda: actions.close_month(db, SETTINGS, month="2026-05", now=NOW),
                   "month", "2026-05", "a month that has ended")
+    # A month that has not begun has no report (not 100 % of nothing): refused, named.
+    await refused(db, lambda: actions.month_report(db, SETTINGS, month="2026-06", now=NOW),
+                  "month", "2026-06", "a month that has begun (this one begins 2026-06-01")
+    await refused(db, lambda: actions.month_report(db, SETTINGS, month="2026-06",
+                                                   customer="beta", now=NOW),
+                  "month", "2026-06", "a month that has begun")
+    running = await actions.month_report(db, SETTINGS, month="2026-05", now=NOW)
+    assert running.period.label == "2026-05"  # the running month is a projection, as before
     await add(db, start=dt.datetime(2026, 4, 10, tzinfo=dt.UTC),
               end=dt.datetime(2026, 4, 10, 2, tzinfo=dt.UTC))
     report = await actions.month_report(db, SETTINGS, month="2026-04", customer="beta", now=NOW)
