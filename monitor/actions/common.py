@@ -63,11 +63,28 @@ def record_id(value: int, field: str, what: str) -> None:
 def bounded_text(text: str | None, field: str) -> None:
     """Notes and reasons are bounded; control characters are kept as typed and shown
     escaped (:func:`monitor.present.tables.printable`). The error shows the text's start,
-    its length and the limit."""
-    if text is not None and len(text) > MAX_TEXT:
+    its length and the limit.
+
+    What no database stores is refused: a NUL (PostgreSQL's text cannot hold one) and a
+    lone surrogate (U+D800..U+DFFF: not Unicode text; a JSON ``"\ud800"``, or a command
+    line's byte that is not UTF-8, which Python reads as one), named where it stands."""
+    if text is None:
+        return
+    if len(text) > MAX_TEXT:
         raise InputError(
             field, text[:40] + "...", f"at most {MAX_TEXT} characters (this one has {len(text)})"
         )
+    found = _UNSTORABLE.search(text)
+    if found is not None:
+        at = found.start()
+        shown = text if len(text) <= 60 else (
+            ("..." if at > 30 else "") + text[max(0, at - 30):at + 30] + "...")
+        raise InputError(
+            field, shown, f"text without a NUL character or a lone surrogate (U+D800..U+DFFF), "
+            f"which no database stores (found {found.group()!r} at character {at + 1})")
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 FreeText = Annotated[str, "free text: at most MAX_TEXT characters (checks_text)"]

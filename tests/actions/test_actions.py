@@ -162,3 +162,16 @@ async def test_reports_validate_month_and_customer_and_close_revisions(db: Datab
     closed = await actions.close_month(db, SETTINGS, month="2026-04", now=NOW)
     again = await actions.close_month(db, SETTINGS, month="2026-04", now=NOW)
     assert (closed.revision, closed.created, again.revision, again.created) == (1, True, 1, False)
+
+
+async def test_a_nul_in_a_note_is_refused_on_both_databases_not_a_database_error(
+        db: Database) -> None:
+    # PostgreSQL cannot store a NUL in text: it once answered the API with a 500 and the CLI
+    # with a traceback; now it is refused before anything, on SQLite alike.
+    await add(db)  # something recorded first
+    await refused(db, lambda: add(db, note="phoned\x00in"), "note", "phoned\x00in",
+                  "text without a NUL character")
+    await refused(db, lambda: actions.open_ticket(
+        db, SETTINGS, customer="acme", service="panel", channel="email",
+        summary="slow \ud800", actor="ops", now=NOW), "summary", "slow \ud800",
+        "or a lone surrogate")

@@ -81,3 +81,33 @@ def test_the_limit_itself_is_allowed() -> None:
     bounded_text(None, "note")
     with pytest.raises(InputError):
         bounded_text("x" * (MAX_TEXT + 1), "note")
+
+
+# What no database stores: PostgreSQL refuses a NUL in text ("invalid byte sequence for
+# encoding UTF8: 0x00", once a 500 of the API and a traceback of the CLI), and neither
+# database nor any encoder takes a lone surrogate (a JSON "\ud800", a CLI argument's
+# undecodable byte). Other control characters are stored as typed (shown escaped).
+UNSTORABLE = [("nul", "reported\x00by phone", "'reported\\x00by phone'"),
+              ("surrogate", "broken \ud800 text", "'broken \\ud800 text'"),
+              ("undecodable byte", "caf\udce9", "'caf\\udce9'")]
+
+
+@pytest.mark.parametrize(("name", "field"), CASES, ids=[f"{n}-{f}" for n, f in CASES])
+@pytest.mark.parametrize(("text", "shown"), [c[1:] for c in UNSTORABLE],
+                         ids=[c[0] for c in UNSTORABLE])
+async def test_every_free_text_argument_refuses_what_no_database_stores_before_anything(
+        name: str, field: str, text: str, shown: str) -> None:
+    action = getattr(actions, name)
+    arguments = {p.name: None for p in inspect.signature(action).parameters.values()}
+    arguments[field] = text
+    positional = [arguments.pop(p) for p in ("db", "settings") if p in arguments]
+    with pytest.raises(InputError) as error:
+        await action(*positional, **arguments)
+    assert error.value.field == field
+    said = str(error.value)
+    assert said.startswith(f"{field}: {shown} is not valid; allowed: text without"), said
+    said.encode("utf-8")  # the message itself can be written anywhere
+
+
+def test_other_control_characters_are_kept() -> None:
+    bounded_text("line one\nline two\t\x1b[31m\x07", "note")
