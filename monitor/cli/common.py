@@ -28,6 +28,7 @@ from monitor.clock import SystemClock
 from monitor.config import Config, Settings, load_config
 from monitor.errors import InputError, SchemaError, UsageError
 from monitor.present import as_json, format_time, parse_time
+from monitor.present.tables import printable_lines
 from monitor.store import Database
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/sla-monitor/config.yaml"),)
@@ -262,11 +263,12 @@ class Run:
             return await action(db, *arguments, **keywords)
 
     def show(self, result: object, text: Callable[[], object]) -> int:
-        """``--format json``: ``result`` as JSON; else what ``text()`` gives, printed."""
+        """``--format json``: ``result`` as JSON; else what ``text()`` gives, printed with
+        control characters escaped (a note's ESC never recolours or clears the terminal)."""
         if self.args.format == "json":
             print_json(result)
         else:
-            print(text())
+            print(printable_lines(str(text())))
         return 0
 
 

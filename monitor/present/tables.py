@@ -50,6 +50,7 @@ from contextlib import contextmanager
 __all__ = [
     "fit_line",
     "printable",
+    "printable_lines",
     "table_width",
     "terminal_width",
     "text_table",
@@ -72,6 +73,15 @@ def printable(text: str) -> str:
     'ok\\x1b[31m red\\nnext'
     """
     return _CONTROL.sub(lambda match: repr(match[0])[1:-1], text)
+
+
+def printable_lines(text: str) -> str:
+    r"""``text`` of several lines safe for a terminal: :func:`printable` line by line.
+
+    >>> printable_lines("ticket 1: slow\x1b[2J\nnext")
+    'ticket 1: slow\\x1b[2J\nnext'
+    """
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def terminal_width() -> int | None:

@@ -131,6 +131,23 @@ def test_control_characters_are_stored_as_typed_and_shown_escaped(
     assert '"note": "reported by phone\\u001b[2J' in capsys.readouterr().out  # JSON escapes
 
 
+def test_every_text_a_command_prints_shows_control_characters_escaped(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `ticket show` printed a summary's ESC and BEL raw (a cleared screen, a bell): what a
+    # command prints as text is escaped where it is printed, not only in tables.
+    summary = "slow\x1b[2J\x1b[31m checkout\x07"
+    assert main(["-c", str(config), "ticket", "open", "--customer", "acme", "--service",
+                 "panel", "--channel", "email", "--summary", summary]) == 0
+    opened = capsys.readouterr().out
+    assert main(["-c", str(config), "ticket", "show", "1"]) == 0
+    shown = capsys.readouterr().out
+    for out in (opened, shown):
+        assert "\x1b" not in out and "\x07" not in out, out
+        assert "slow\\x1b[2J\\x1b[31m checkout\\x07" in out, out
+        assert len(out.splitlines()) > 1  # its lines are still lines
+
+
 @pytest.mark.slow
 def test_a_reader_that_stops_early_is_no_error(tmp_path: Path, sqlite_url: str) -> None:
     # `report ... | head -1`, `incident list | head -1`: used to be a BrokenPipeError traceback.
