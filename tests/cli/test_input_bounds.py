@@ -158,6 +158,11 @@ LIMITS = [
      "(http.link_max_lifetime)"),
     ("link-valid-100000d", ["customer", "link", "acme", "--valid", "100000d"],
      "--valid: '100000d' is not valid; allowed: a duration above zero and at most 366 d"),
+    # Not UTF-8 ($'\xed\xa0\x80', an encoded surrogate): a traceback and exit 1 before.
+    ("ticket-open-summary-not-utf8",
+     ["ticket", "open", "--customer", "acme", "--service", "panel", "--channel", "email",
+      "--summary", "\udced\udca0\udc80"],
+     "--summary: '\\xed\\xa0\\x80' is not valid; allowed: text in UTF-8"),
 ]
 
 
