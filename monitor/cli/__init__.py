@@ -39,7 +39,7 @@ class Parser(argparse.ArgumentParser):
 
     Every value an argument takes (option or positional, of every command: their parsers
     are this class too) is read through :func:`checked`: text that is not UTF-8 is refused
-    there, once for all, and an argument type's error (``argparse.ArgumentTypeError``)
+    there, once for all, and an argument type's error (:func:`monitor.cli.common.whole_number`)
     becomes an :class:`~monitor.errors.InputError` naming the argument and its value as
     typed, one line like every other bad value's."""
 

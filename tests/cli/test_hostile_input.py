@@ -97,6 +97,17 @@ CASES = [
     ("cause-id-not-utf8",
      ["incident", "cause", "\udcff", "--cause", "external", "--reason", "x"],
      "ID: '\\xff' is not valid; allowed: text in UTF-8"),
+    # Ids of other digits than ASCII's: int() read Persian and Arabic-Indic digits (and
+    # wrote with them); the HTTP API refuses them.
+    ("notified-id-persian-digits",
+     ["incident", "notified", "\u06f1", "--at", "2025-01-01T00:00", "--channel", "phone"],
+     "ID: '\u06f1' is not valid; allowed: a whole number in ASCII digits (0-9)"),
+    ("cause-id-persian-digits",
+     ["incident", "cause", "\u06f1", "--cause", "external", "--reason", "x"],
+     "ID: '\u06f1' is not valid; allowed: a whole number in ASCII digits (0-9)"),
+    ("cause-id-with-underscore",
+     ["incident", "cause", "1_0", "--cause", "external", "--reason", "x"],
+     "ID: '1_0' is not valid; allowed: a whole number in ASCII digits (0-9)"),
 ]
 
 
