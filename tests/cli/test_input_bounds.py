@@ -163,7 +163,7 @@ LIMITS = [
      ["ticket", "open", "--customer", "acme", "--service", "panel", "--channel", "email",
       "--summary", "\udced\udca0\udc80"],
      "--summary: '\\xed\\xa0\\x80' is not valid; allowed: text in UTF-8"),
-    # Numbers in other digits than ASCII's: int() and Decimal() read
+    # Numbers in other digits than ASCII's: int(), Decimal() and the durations' \d read
     # Persian (U+06F0..) and Arabic-Indic (U+0660..) digits.
     ("ticket-show-id-arabic-indic-digits", ["ticket", "show", "\u0661"],
      "ID: '\u0661' is not valid; allowed: a whole number in ASCII digits (0-9)"),
@@ -184,6 +184,9 @@ LIMITS = [
      "--price: '\u06f5' is not valid; allowed: a number like"),
     ("partly-persian-digits", ["claim", "decide", "1", "--partly", "\u06f1"],
      "--partly: '\u06f1' is not valid; allowed: a number like"),
+    ("link-valid-persian-digits", ["customer", "link", "acme", "--valid", "\u06f2d"],
+     "--valid: '\u06f2d' is not valid; allowed: expected a duration (a number of seconds or "
+     "a string like '30s'"),
 ]
 
 
