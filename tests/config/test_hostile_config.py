@@ -216,14 +216,24 @@ ABSURD = [
      "monitor: {heartbeat_interval: 2 min, unknown_after: 1 min}",
      "monitor.unknown_after: 1 min must be longer than heartbeat_interval (2 min), or every "
      "beat would leave unknown time (R-M3)"),
-    # Numbers in other digits than ASCII's: the durations' \d read Persian (U+06F0..) and
-    # Arabic-Indic (U+0660..) digits: interval: ۲s was 2 s (port: ۱۸۰۸۱ was refused).
+    # Numbers in other digits than ASCII's: the durations' \d and Decimal() read Persian
+    # (U+06F0..) and Arabic-Indic (U+0660..) digits: interval: ۲s was 2 s, target_percent:
+    # ٩٩ was 99 (port: ۱۸۰۸۱ and ۹۹٫۸ were refused).
     ("interval-persian-digits", SERVICE.format(probe="interval: \u06f2\u06f0s"),
      "services[0].probe.interval: '\u06f2\u06f0s' is not valid: expected a duration"),
     ("interval-persian-seconds", SERVICE.format(probe="interval: \u06f2\u06f0"),
      "services[0].probe.interval: '\u06f2\u06f0' is not valid: expected a duration"),
     ("deadline-arabic-indic-digits", "policy: {claim_deadline: \u0661\u0664d}",
      "policy.claim_deadline: '\u0661\u0664d' is not valid: expected a duration"),
+    ("target-arabic-indic-digits", "policy: {target_percent: \u0669\u0669}",
+     "policy.target_percent: '\u0669\u0669' is not valid: expected a number in ASCII "
+     "digits (0-9)"),
+    ("target-persian-digits", "policy: {target_percent: \u06f9\u06f9.\u06f8}",
+     "policy.target_percent: '\u06f9\u06f9.\u06f8' is not valid: expected a number in ASCII "
+     "digits (0-9)"),
+    ("fee-persian-digits", CUSTOMER.format(amount="\u06f1\u06f0\u06f0\u06f0"),
+     "customers[0].fee.amount: '\u06f1\u06f0\u06f0\u06f0' is not valid: expected a number "
+     "in ASCII digits (0-9)"),
 ]
 
 
