@@ -16,12 +16,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from monitor import __version__
 from monitor.cli.commands import COMMANDS, command_word, module_of
+from monitor.errors import InputError, UsageError
 
 # What a command imports (SQLAlchemy, pydantic, aiohttp, ...) is loaded only for that
 # command: ``sla-monitor --version`` and ``--help`` read only the table of commands
@@ -31,7 +35,64 @@ MODULES = tuple(dict.fromkeys(command.module for command in COMMANDS))
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but usage errors exit 2 with one line and no traceback (its default too)."""
+    """argparse, but usage errors exit 2 with one line and no traceback (its default too).
+
+    Every value an argument takes (option or positional, of every command: their parsers
+    are this class too) is read through :func:`checked`: text that is not UTF-8 is refused
+    there, once for all, and an argument type's error (:func:`monitor.cli.common.whole_number`)
+    becomes an :class:`~monitor.errors.InputError` naming the argument and its value as
+    typed, one line like every other bad value's."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.nargs not in (0, argparse.REMAINDER, argparse.PARSER):
+            name = "/".join(action.option_strings) or str(action.metavar or action.dest)
+            action.type = checked(name, action.type)
+        return action
+
+
+def checked(name: str, read: Callable[[str], Any] | Any) -> Callable[[str], Any]:
+    """The type of the argument ``name``: its text must be UTF-8 (what the shell passes
+    are bytes; Python reads those that are not UTF-8 as lone surrogates, which no database,
+    file or terminal takes), then ``read`` (argparse's ``type``; None: the text) reads it.
+    Either refusal is an :class:`InputError` naming ``name``, shown as typed (:class:`AsTyped`)."""
+
+    def read_checked(text: str) -> Any:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(name, AsTyped(text), "text in UTF-8 (it is not; the bytes that "
+                             "are not are shown as \\xNN)") from None
+        if read is None:
+            return text
+        try:
+            return read(text)
+        except argparse.ArgumentTypeError as exc:
+            raise InputError(name, AsTyped(text), str(exc)) from None
+
+    # argparse names the type in its own errors ("invalid int value"): the one wrapped.
+    read_checked.__name__ = getattr(read, "__name__", "str")
+    return read_checked
+
+
+@dataclass(frozen=True)
+class AsTyped:
+    """An argument as the user typed it, for an error: shown as ``repr`` shows text (control
+    characters escaped), but a byte that is not UTF-8 as ``\\xff``, as the shell's
+    ``$'\\xff'`` writes it, not as the surrogate Python read it into (``\\udcff``)."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return _SURROGATE_ESCAPE.sub(
+            lambda found: found[0] if found[1] is None else "\\x" + found[1], repr(self.text))
+
+
+# In repr's output: an escaped backslash (kept), or a surrogate that stands for a byte.
+_SURROGATE_ESCAPE = re.compile(r"\\\\|\\udc([89a-f][0-9a-f])")
 
 
 def command_module(name: str) -> ModuleType:
@@ -86,10 +147,17 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else list(argv))
+    try:
+        args = parse(sys.argv[1:] if argv is None else list(argv))
+    except UsageError as exc:
+        # An argument's value refused as it was read (Parser): it names the argument itself.
+        from monitor.logs import for_stderr
+
+        print(for_stderr(f"sla-monitor: error: {exc}"), file=sys.stderr)
+        return exc.exit_code
     # After the parse: --version and --help have exited without these.
     from monitor.cli.common import flag, with_typed
-    from monitor.errors import InputError, MonitorError
+    from monitor.errors import MonitorError
     from monitor.logs import for_stderr
     from monitor.present.tables import terminal_width, width_for_tables
 

@@ -17,6 +17,7 @@ from monitor.cli.common import (
     command,
     local_time,
     parse_decimal,
+    whole_number,
 )
 from monitor.config import Settings
 from monitor.notify.contract import ContractMailer
@@ -174,7 +175,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         description="Decide a claim once (again only when a new revision of its month marked "
         "it for review, R-C3). Approval adds the month's credit lines to the site's ledger, "
         "effective policy.credit_delay later; the decision is e-mailed.")
-    decide.add_argument("id", metavar="ID", type=int, help="claim id")
+    decide.add_argument("id", metavar="ID", type=whole_number, help="claim id")
     how = decide.add_mutually_exclusive_group(required=True)
     how.add_argument("--approve", action="store_true", help="grant the computed credit")
     how.add_argument("--partly", metavar="DAYS", help="grant DAYS days of service (whole or .5)")
@@ -198,6 +199,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     show = sub.add_parser("show", help="one claim, its computed credit and evidence",
                           description="One claim: deadlines, the engine's credit line by line "
                           "with its evidence, what was granted, and a pending review.")
-    show.add_argument("id", metavar="ID", type=int, help="claim id")
+    show.add_argument("id", metavar="ID", type=whole_number, help="claim id")
     add_format(show)
     show.set_defaults(handler=_show)

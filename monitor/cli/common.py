@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shlex
 import stat
 import sys
@@ -284,13 +285,31 @@ def command(
     return run_async(start)
 
 
+WHOLE_NUMBER = "a whole number in ASCII digits (0-9)"
+_WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+")
+
+
+def whole_number(text: str) -> int:
+    """The argparse type of every id and count of the command line (``ID``, ``--revision``,
+    ``--workers``): ASCII digits only. ``int()`` reads any Unicode decimal digit (``۲``,
+    ``٢``) and ``1_0``, which the HTTP API refuses; an id was resolved, and written with,
+    from Persian digits. The bounds are the action's (ids from 1 to 2^63-1), which
+    names them."""
+    if _WHOLE_NUMBER.fullmatch(text.strip()) is None:
+        raise argparse.ArgumentTypeError(WHOLE_NUMBER)
+    return int(text)
+
+
 def parse_decimal(text: str, field: str, example: str = "2500000",
                   args: argparse.Namespace | None = None) -> Decimal:
-    """A number as typed (money, days), exactly: never through a float. With ``args``, an
-    action's error about it shows it as typed (:func:`keep_typed`); its bounds are the
-    action's."""
+    """A number as typed (money, days), exactly: never through a float; in ASCII digits
+    (``Decimal()`` reads any Unicode digit, ``۵``, as :func:`whole_number` says). With
+    ``args``, an action's error about it shows it as typed (:func:`keep_typed`); its
+    bounds are the action's."""
     if args is not None:
         keep_typed(args, field, text)
+    if not text.isascii():
+        raise InputError(field, text, f"a number like {example}")
     try:
         value = Decimal(text.strip())
     except InvalidOperation:

@@ -14,6 +14,7 @@ from monitor.cli.common import (
     add_format,
     add_time_help,
     command,
+    whole_number,
 )
 from monitor.present import format_duration, format_time, text_table
 from monitor.sla import CAUSES, seconds_between
@@ -129,7 +130,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         description="Change an incident's cause; the change and its reason "
         "are kept in the audit log (R-EX).",
     )
-    cause.add_argument("id", metavar="ID", type=int, help="incident id")
+    cause.add_argument("id", metavar="ID", type=whole_number, help="incident id")
     cause.add_argument("--cause", required=True, help="one of: " + ", ".join(CAUSES))
     cause.add_argument("--reason", required=True, help="why (kept in the audit log)")
     add_format(cause)
@@ -142,7 +143,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "the outbox, e.g. by phone (R-N1). Without --customer, every "
         "customer affected by the incident.",
     )
-    notified.add_argument("id", metavar="ID", type=int, help="incident id")
+    notified.add_argument("id", metavar="ID", type=whole_number, help="incident id")
     notified.add_argument("--at", required=True, help="when the customer was told")
     notified.add_argument("--channel", required=True, help="phone or email")
     notified.add_argument("--customer", action="append", help="customer id (repeatable)")
@@ -158,7 +159,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "the status page, the incident's page, the Atom feed and the Statuspage JSON when "
         "the incident is a public service's (audited).",
     )
-    update.add_argument("id", metavar="ID", type=int, help="incident id")
+    update.add_argument("id", metavar="ID", type=whole_number, help="incident id")
     update.add_argument("--status", required=True,
                         help="one of: " + ", ".join(UPDATE_STATUSES))
     update.add_argument("--message", required=True,

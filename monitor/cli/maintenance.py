@@ -15,6 +15,7 @@ from monitor.cli.common import (
     command,
     print_json,
     time_option,
+    whole_number,
 )
 from monitor.present import format_duration, format_time, text_table
 
@@ -119,7 +120,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "status page, the Atom feed and the Statuspage JSON, and e-mailed to the status "
         "page's subscribers of its services (audited).",
     )
-    update.add_argument("id", metavar="ID", type=int, help="maintenance window id")
+    update.add_argument("id", metavar="ID", type=whole_number, help="maintenance window id")
     update.add_argument("--status", required=True,
                         help="one of: " + ", ".join(MAINTENANCE_UPDATE_STATUSES))
     update.add_argument("--message", required=True, help="how the work goes (public)")

@@ -21,6 +21,7 @@ from monitor.cli.common import (
     load_settings,
     print_json,
     run_async,
+    whole_number,
     write_output,
 )
 from monitor.cli.progress import progress
@@ -196,7 +197,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "statement send, or the daemon with statements.auto).")
     show.add_argument("--month", required=True, help="YYYY-MM in the configured calendar")
     show.add_argument("--customer", required=True, help="customer id")
-    show.add_argument("--revision", type=int, help="a revision number (default: the latest)")
+    show.add_argument("--revision", type=whole_number, help="a revision number (default: the latest)")
     show.add_argument("--format", choices=["html", "pdf", "csv", "json"], default="html",
                       help="default: html")
     show.add_argument("-o", "--output", metavar="FILE",
@@ -224,7 +225,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                       help="say what would be frozen and sent; write and send nothing")
     send.add_argument("--queue-only", action="store_true",
                       help="queue the e-mails and return; the daemon's outbox sends them")
-    send.add_argument("--workers", type=int, metavar="N",
+    send.add_argument("--workers", type=whole_number, metavar="N",
                       help="render the statements in N processes (default: one per core this "
                       "process may use; 0: on a thread of this one)")
     send.add_argument("--format", choices=["text", "json"], default="text", help="default: text")

@@ -21,6 +21,7 @@ from monitor.cli.common import (
     command,
     local_time,
     parse_decimal,
+    whole_number,
 )
 from monitor.config import Settings
 from monitor.notify.contract import ContractMailer
@@ -132,7 +133,7 @@ async def _show(run: Run) -> int:
 
 
 def _with_id(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("id", metavar="ID", type=int, help="ticket id")
+    parser.add_argument("id", metavar="ID", type=whole_number, help="ticket id")
     add_at(parser, what)
     add_format(parser)
 
@@ -255,7 +256,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
     show = sub.add_parser("show", help="one ticket and every event with its time",
                           description="One ticket: deadlines, cost, and its whole history (L-4).")
-    show.add_argument("id", metavar="ID", type=int, help="ticket id")
+    show.add_argument("id", metavar="ID", type=whole_number, help="ticket id")
     add_at(show, "the deadlines are judged")
     add_format(show)
     show.set_defaults(handler=_show)

@@ -55,10 +55,18 @@ GATUS_TIMEOUT = "10s"
 _CONDITION = re.compile(r"^\s*\[(\w+)\]((?:\.[\w-]+|\[\d+\])*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 
 
+# A number in a condition is ASCII digits, as Gatus reads it (Go's strconv): str.isdigit()
+# takes "²" (which int() then refuses) and "۲۰۰", and int() and float() read any Unicode
+# digit; such a condition is not one this reads (reported unmapped).
+_WHOLE = re.compile(r"[0-9]+")
+
+
 def _scalar(text: str) -> Any:
     text = text.strip().strip('"')
     if text in ("true", "false"):
         return text == "true"
+    if not text.isascii():
+        return text
     try:
         return int(text)
     except ValueError:
@@ -76,7 +84,7 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
         return
     placeholder, path, operator, value = found.groups()
     if placeholder == "STATUS" and not path:
-        if operator == "==" and value.isdigit():
+        if operator == "==" and _WHOLE.fullmatch(value):
             probe.setdefault("expected_status", []).append(int(value))
             return
         classes = {"300": ["2xx"], "400": ["2xx", "3xx"], "500": ["2xx", "3xx", "4xx"]}
@@ -92,7 +100,7 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
         probe["json"] = {"path": path.lstrip(".").replace("[", ".").replace("]", ""),
                          "equals": _scalar(value)}
         return
-    elif placeholder == "RESPONSE_TIME" and operator in ("<", "<=") and value.isdigit():
+    elif placeholder == "RESPONSE_TIME" and operator in ("<", "<=") and _WHOLE.fullmatch(value):
         probe["max_response_time"] = f"{int(value)}ms"
         return
     elif placeholder == "CERTIFICATE_EXPIRATION" and operator in (">", ">="):

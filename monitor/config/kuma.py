@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
 import urllib.parse
 import zoneinfo
@@ -61,6 +62,7 @@ __all__ = ["KumaData", "KumaWindow", "connect", "convert", "kuma_time", "read_he
            "read_kuma", "windows"]
 
 KUMA_INTERVAL = 60  # Kuma's default
+_WHOLE = re.compile(r"[0-9]+")  # a status code: ASCII digits (isdigit() takes "²", "۲۰۰")
 TABLES = ("monitor", "heartbeat", "tag", "monitor_tag", "maintenance", "monitor_maintenance",
           "notification")
 _WHY_NOT = {
@@ -180,10 +182,11 @@ def _statuses(text: Any, where: str, converted: Converted) -> list[Any]:
     found: list[Any] = []
     for code in codes if isinstance(codes, list) else []:
         low, _, high = str(code).partition("-")
-        if low.isdigit() and not high:
+        # ASCII digits: str.isdigit() takes "²", which int() refuses, and "۲۰۰".
+        if _WHOLE.fullmatch(low) and not high:
             found.append(int(low))
-        elif (low.isdigit() and high.isdigit() and low.endswith("00") and high.endswith("99")
-              and low[0] <= high[0]):
+        elif (_WHOLE.fullmatch(low) and _WHOLE.fullmatch(high) and low.endswith("00")
+              and high.endswith("99") and low[0] <= high[0]):
             found += [f"{c}xx" for c in range(int(low[0]), int(high[0]) + 1)]
         else:
             converted.unmapped.append(Unmapped(where, str(code), "a status range that is not "

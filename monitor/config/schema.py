@@ -67,8 +67,21 @@ CertificateCadence = Annotated[float, _Duration, _between(1.0, 7 * DAY)]
 SMTPTimeout = Annotated[float, _Duration, _between(0.1, 10 * MINUTE)]
 BusyTimeout = Annotated[float, _Duration, _between(0.1, 10 * MINUTE)]
 WebhookTimeout = Annotated[float, _Duration, _between(0.1, MINUTE)]
+
+
+def _ascii_number(value: object) -> object:
+    """A decimal setting written as text is in ASCII digits: ``Decimal()`` reads any Unicode
+    digit (``target_percent: ٩٩`` was 99), where an integer, a float or a duration setting
+    refuses them (``port: ۱۸۰۸۱``)."""
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("expected a number in ASCII digits (0-9)")
+    return value
+
+
+# Every Decimal setting is read through it (after its Field: its bounds are said as numbers).
+_AsciiNumber = BeforeValidator(_ascii_number)
 # Money: finite, and below what any yearly fee is (a thousand trillion, even in rials).
-Amount = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 15, allow_inf_nan=False)]
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal(10) ** 15, allow_inf_nan=False), _AsciiNumber]
 
 
 def _matching(pattern: str, what: str) -> AfterValidator:
@@ -179,7 +192,7 @@ class TierSettings(Strict):
 class PolicySettings(Strict):
     """The SLA policy; the defaults are the contract's (SPEC section 4 and 6)."""
 
-    target_percent: Annotated[Decimal, Field(gt=0, le=100)] = Decimal("99.8")
+    target_percent: Annotated[Decimal, Field(gt=0, le=100), _AsciiNumber] = Decimal("99.8")
     """R-T0 monthly availability target, percent"""
     tiers: list[TierSettings] = [
         TierSettings(name="1w", min_downtime=5400, credit_days=7),
@@ -209,9 +222,9 @@ class PolicySettings(Strict):
     """R-P1: web-panel fix due this long after diagnosis"""
     mobile_fix_deadline: PolicyDuration = 3 * 86400.0
     """R-P2: mobile-app fix due per defect"""
-    partial_penalty_fraction: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.25")
+    partial_penalty_fraction: Annotated[Decimal, Field(ge=0, le=1), _AsciiNumber] = Decimal("0.25")
     """R-P1: share of the tier credit owed for a late fix"""
-    mobile_refund_percent_per_day: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(1)
+    mobile_refund_percent_per_day: Annotated[Decimal, Field(ge=0, le=100), _AsciiNumber] = Decimal(1)
     """R-P2: percent of the yearly fee refunded per started day late"""
     price_approval_deadline: PolicyDuration = 7 * 86400.0
     """L-5: a raised ticket price not approved within this closes the ticket undone, refunded"""
@@ -469,7 +482,7 @@ class TicketType(Strict):
     """unique ticket type id, as ticket open --type names it"""
     name: str
     """what the ticket delivers, shown to customers"""
-    price: Annotated[Decimal, Field(ge=0)]
+    price: Annotated[Decimal, Field(ge=0), _AsciiNumber]
     """price in the site's currency (the customer's fee currency); 0: free"""
 
 

@@ -82,6 +82,32 @@ CASES = [
      ["maintenance", "add", "--services", "panel", *WINDOW, "--reason", "y" * 1_000_000],
      "--reason: 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy...' is not valid; allowed: at most "
      "2000 characters"),
+    # Arguments that are not UTF-8 (Python reads such bytes as surrogates, \udcff for
+    # \xff): they were a UnicodeEncodeError traceback and exit 1 at the database; each is
+    # refused where the arguments are parsed, shown as typed.
+    ("list-service-not-utf8",
+     ["incident", "list", "--service", "\udcff"],
+     "--service: '\\xff' is not valid; allowed: text in UTF-8"),
+    ("add-note-not-utf8",
+     ["incident", "add", "--service", "panel", *WINDOW, "--note", "\udcff\udcfe"],
+     "--note: '\\xff\\xfe' is not valid; allowed: text in UTF-8"),
+    ("add-service-not-utf8",
+     ["incident", "add", "--service", "pan\udcc3el", *WINDOW],
+     "--service: 'pan\\xc3el' is not valid; allowed: text in UTF-8"),
+    ("cause-id-not-utf8",
+     ["incident", "cause", "\udcff", "--cause", "external", "--reason", "x"],
+     "ID: '\\xff' is not valid; allowed: text in UTF-8"),
+    # Ids of other digits than ASCII's: int() read Persian and Arabic-Indic digits (and
+    # wrote with them); the HTTP API refuses them.
+    ("notified-id-persian-digits",
+     ["incident", "notified", "\u06f1", "--at", "2025-01-01T00:00", "--channel", "phone"],
+     "ID: '\u06f1' is not valid; allowed: a whole number in ASCII digits (0-9)"),
+    ("cause-id-persian-digits",
+     ["incident", "cause", "\u06f1", "--cause", "external", "--reason", "x"],
+     "ID: '\u06f1' is not valid; allowed: a whole number in ASCII digits (0-9)"),
+    ("cause-id-with-underscore",
+     ["incident", "cause", "1_0", "--cause", "external", "--reason", "x"],
+     "ID: '1_0' is not valid; allowed: a whole number in ASCII digits (0-9)"),
 ]
 
 
@@ -113,6 +139,32 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], err
     assert "Traceback" not in err and out == ""
+    assert counts(db_url) == before
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([b"incident", b"list", b"--service", b"\xff"],
+     "--service: '\\xff' is not valid; allowed: text in UTF-8"),
+    ([b"incident", b"add", b"--service", b"panel", *(a.encode() for a in WINDOW),
+      b"--note", b"\xff\xfe"],
+     "--note: '\\xff\\xfe' is not valid; allowed: text in UTF-8"),
+    ([b"incident", b"add", b"--service", b"panel", *(a.encode() for a in WINDOW),
+      b"--note", "caf\u00e9 \x1b[2J".encode() + b"\xe9"],
+     "--note: 'caf\u00e9 \\x1b[2J\\xe9' is not valid; allowed: text in UTF-8"),
+], ids=["list-service", "add-note", "escaped-as-typed"])
+def test_arguments_that_are_not_utf8_are_one_line_as_typed(
+    config: Path, db_url: str, args: list[bytes], expected: str
+) -> None:
+    # As the shell passes them: bytes, which Python reads into surrogates (\udcff). They
+    # reached the database and failed there: a UnicodeEncodeError traceback, exit 1.
+    before = counts(db_url)
+    done = subprocess.run([*sla_monitor_command(), "-c", str(config), *args],
+                          capture_output=True, timeout=60)
+    err = done.stderr.decode("utf-8")  # what the terminal is given is UTF-8 itself
+    assert done.returncode == 2, err
+    assert err.splitlines() == [f"sla-monitor: error: {expected} (it is not; the bytes that "
+                                "are not are shown as \\xNN)"], err
+    assert done.stdout == b""
     assert counts(db_url) == before
 
 

@@ -158,6 +158,35 @@ LIMITS = [
      "(http.link_max_lifetime)"),
     ("link-valid-100000d", ["customer", "link", "acme", "--valid", "100000d"],
      "--valid: '100000d' is not valid; allowed: a duration above zero and at most 366 d"),
+    # Not UTF-8 ($'\xed\xa0\x80', an encoded surrogate): a traceback and exit 1 before.
+    ("ticket-open-summary-not-utf8",
+     ["ticket", "open", "--customer", "acme", "--service", "panel", "--channel", "email",
+      "--summary", "\udced\udca0\udc80"],
+     "--summary: '\\xed\\xa0\\x80' is not valid; allowed: text in UTF-8"),
+    # Numbers in other digits than ASCII's: int(), Decimal() and the durations' \d read
+    # Persian (U+06F0..) and Arabic-Indic (U+0660..) digits.
+    ("ticket-show-id-arabic-indic-digits", ["ticket", "show", "\u0661"],
+     "ID: '\u0661' is not valid; allowed: a whole number in ASCII digits (0-9)"),
+    ("claim-show-id-persian-digits", ["claim", "show", "\u06f1"],
+     "ID: '\u06f1' is not valid; allowed: a whole number in ASCII digits (0-9)"),
+    ("claim-decide-id-persian-digits", ["claim", "decide", "\u06f1", "--approve"],
+     "ID: '\u06f1' is not valid; allowed: a whole number in ASCII digits (0-9)"),
+    ("statement-revision-persian-digits",
+     ["statement", "show", "--month", "LAST", "--customer", "acme", "--revision", "\u06f1"],
+     "--revision: '\u06f1' is not valid; allowed: a whole number in ASCII digits (0-9)"),
+    ("statement-workers-persian-digits",
+     ["statement", "send", "--month", "LAST", "--workers", "\u06f2"],
+     "--workers: '\u06f2' is not valid; allowed: a whole number in ASCII digits (0-9)"),
+    ("deposit-amount-persian-digits",
+     ["ledger", "deposit", "--site", "acme.example", "--amount", "\u06f5", "--reference", "r"],
+     "--amount: '\u06f5' is not valid; allowed: a number like 2500000"),
+    ("reprice-persian-digits", ["ticket", "reprice", "1", "--price", "\u06f5"],
+     "--price: '\u06f5' is not valid; allowed: a number like"),
+    ("partly-persian-digits", ["claim", "decide", "1", "--partly", "\u06f1"],
+     "--partly: '\u06f1' is not valid; allowed: a number like"),
+    ("link-valid-persian-digits", ["customer", "link", "acme", "--valid", "\u06f2d"],
+     "--valid: '\u06f2d' is not valid; allowed: expected a duration (a number of seconds or "
+     "a string like '30s'"),
 ]
 
 

@@ -24,7 +24,9 @@ def test_parse(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("bad", ["", "5 minutes", "m5", -1, True, None, "1h-5m"])
+# Persian and Arabic-Indic digits (\d matched them: "۲s" was 2 s), and a superscript.
+@pytest.mark.parametrize("bad", ["", "5 minutes", "m5", -1, True, None, "1h-5m",
+                                 "\u06f2s", "\u06f2", "\u0661\u0662h", "1.\u06f5h", "2\u00b2s"])
 def test_rejects(bad: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(bad)

@@ -164,7 +164,8 @@ def test_the_error_path_reads_a_large_file_as_fast_as_the_valid_path(tmp_path: P
         except ConfigError as exc:
             assert [str(i) for i in exc.issues] == [
                 "line 2: services[0].probe.interval: '30x' is not valid: expected a duration "
-                "(a number of seconds or a string like '30s', '5m', '1h30m', '2d')",
+                "(a number of seconds or a string like '30s', '5m', '1h30m', '2d', in ASCII "
+                "digits (0-9))",
                 "line 6001: services[5999].kind: 'mobile_app' is not valid: expected "
                 "'web_panel', 'project' or 'mobile_api'",
             ]
@@ -215,6 +216,24 @@ ABSURD = [
      "monitor: {heartbeat_interval: 2 min, unknown_after: 1 min}",
      "monitor.unknown_after: 1 min must be longer than heartbeat_interval (2 min), or every "
      "beat would leave unknown time (R-M3)"),
+    # Numbers in other digits than ASCII's: the durations' \d and Decimal() read Persian
+    # (U+06F0..) and Arabic-Indic (U+0660..) digits: interval: ۲s was 2 s, target_percent:
+    # ٩٩ was 99 (port: ۱۸۰۸۱ and ۹۹٫۸ were refused).
+    ("interval-persian-digits", SERVICE.format(probe="interval: \u06f2\u06f0s"),
+     "services[0].probe.interval: '\u06f2\u06f0s' is not valid: expected a duration"),
+    ("interval-persian-seconds", SERVICE.format(probe="interval: \u06f2\u06f0"),
+     "services[0].probe.interval: '\u06f2\u06f0' is not valid: expected a duration"),
+    ("deadline-arabic-indic-digits", "policy: {claim_deadline: \u0661\u0664d}",
+     "policy.claim_deadline: '\u0661\u0664d' is not valid: expected a duration"),
+    ("target-arabic-indic-digits", "policy: {target_percent: \u0669\u0669}",
+     "policy.target_percent: '\u0669\u0669' is not valid: expected a number in ASCII "
+     "digits (0-9)"),
+    ("target-persian-digits", "policy: {target_percent: \u06f9\u06f9.\u06f8}",
+     "policy.target_percent: '\u06f9\u06f9.\u06f8' is not valid: expected a number in ASCII "
+     "digits (0-9)"),
+    ("fee-persian-digits", CUSTOMER.format(amount="\u06f1\u06f0\u06f0\u06f0"),
+     "customers[0].fee.amount: '\u06f1\u06f0\u06f0\u06f0' is not valid: expected a number "
+     "in ASCII digits (0-9)"),
 ]
 
 

@@ -113,3 +113,25 @@ def test_a_file_that_is_not_gatus_is_one_line_and_writes_nothing(
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
     assert os.listdir(tmp_path) == ["gatus.yaml"]
+
+
+def test_numbers_in_other_digits_than_ascii_are_not_mapped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # str.isdigit() took "²" (then int() failed: a traceback, exit 1) and "۲۰۰" (Persian
+    # digits, read as 200), which Gatus itself never reads as a number.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: a\n"
+        "    url: http://a.example/\n"
+        '    conditions: ["[STATUS] == \u06f2\u06f0\u06f0", "[RESPONSE_TIME] < \u06f5\u06f0\u06f0",'
+        ' "[STATUS] == \u00b2", "[BODY].n == \u0665"]\n')
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [item["what"] for item in found["unmapped"]] == [
+        "[STATUS] == \u06f2\u06f0\u06f0", "[RESPONSE_TIME] < \u06f5\u06f0\u06f0",
+        "[STATUS] == \u00b2"]
+    probe = next(iter(yaml.safe_load(found["config"])["services"]))["probe"]
+    assert "max_response_time" not in probe
+    assert probe.get("expected_status", ["2xx"]) == ["2xx"]
+    assert probe["json"] == {"path": "n", "equals": "\u0665"}  # the text, as Gatus compares it

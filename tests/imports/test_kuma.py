@@ -287,3 +287,18 @@ def test_the_time_kuma_watched_is_watched_time_and_its_gaps_unknown(
     # last heartbeat ends its watch, a clean stop, R-M3); inside the day, the shop's gap.
     assert acme["unknown_seconds"] == 9 * 86400 + 20 * 86400 + shop_gap
     assert acme["downtime_seconds"] == 0
+
+
+def test_status_codes_in_other_digits_than_ascii_are_not_mapped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # str.isdigit() took "²" (then int() failed: a traceback, exit 1) and "۲۰۰" (read as 200).
+    db = kuma_schema.build(tmp_path / "kuma.db")
+    insert(db, "monitor", name="shop", type="http", interval=60, url="https://shop.example/",
+           accepted_statuscodes_json='["\u00b2", "\u06f2\u06f0\u06f0", "204"]')
+    db.commit()
+    db.close()
+    assert main(["import", "uptime-kuma", str(tmp_path / "kuma.db"), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [item["what"] for item in found["unmapped"]] == ["\u00b2", "\u06f2\u06f0\u06f0"]
+    document = yaml.safe_load(found["config"])
+    assert document["services"][0]["probe"]["expected_status"] == [204]
