@@ -141,7 +141,9 @@ class PublicUpdate:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: dt.datetime
-    kind: Literal["started", "detected", "cause", "resolved", "update"]
+    # "started": the first failed check (a probe's or an imported monitor's);
+    # "started_manual": the start the operators recorded (incident add).
+    kind: Literal["started", "started_manual", "detected", "cause", "resolved", "update"]
     cause: str | None = None  # for "cause": the cause recorded
     update: PublicUpdate | None = None  # for "update": the operators' update
 
@@ -304,12 +306,14 @@ def _projects(
     return ProjectsSummary(len(projects), down, kept, state)
 
 
-_ORDER = {"started": 0, "detected": 1, "cause": 2, "update": 3, "resolved": 4}
+_ORDER = {"started": 0, "started_manual": 0, "detected": 1, "cause": 2, "update": 3,
+          "resolved": 4}
 
 
 def _timeline(incident: IncidentRecord, steps: Sequence[CauseStep],
               updates: Sequence[PublicUpdate]) -> tuple[TimelineEntry, ...]:
-    entries = [TimelineEntry(incident.start, "started")]
+    entries = [TimelineEntry(incident.start,
+                             "started_manual" if incident.source == "manual" else "started")]
     if incident.detected_at is not None:
         entries.append(TimelineEntry(incident.detected_at, "detected"))
     entries += [TimelineEntry(step.at, "cause", step.new_cause) for step in steps]

@@ -162,7 +162,8 @@ def _statuspage_incident(incident: PublicIncident, status: PublicStatus,
         if entry.update is not None:
             body, state = entry.update.message, entry.update.status
         else:
-            body = {"started": "Outage began.", "detected": "Detected by our monitoring.",
+            body = {"started": "Outage began.", "started_manual": "Outage began.",
+                    "detected": "Detected by our monitoring.",
                     "resolved": "Resolved."}.get(entry.kind) or (
                 f"Cause recorded: {PUBLIC_CAUSE_LABELS.get(entry.cause or '', entry.cause)}.")
             state = "resolved" if entry.kind == "resolved" else "investigating"
