@@ -2,6 +2,10 @@
 line for people, and the fields at fault, each as a JSON pointer into the body
 (``/end``) or a parameter name (``month``). Nothing else: no traceback, no token.
 
+A reply echoes what the client sent, and JSON may spell text no UTF-8 can hold (a lone
+surrogate, ``"\\ud800"``): every string of a reply is made encodable in one place
+(:func:`problem`), the surrogate shown as the escape the client typed.
+
 An action's :class:`~monitor.errors.InputError` names its field in the action's words;
 :func:`from_input_error` says it in the API's (``end`` → ``/end``), and a field that the
 route takes from its path or query string is named as that parameter.
@@ -10,20 +14,51 @@ route takes from its path or query string is named as that parameter.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Sequence
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from monitor.errors import InputError
 
-__all__ = ["from_input_error", "from_validation_error", "pointer", "problem"]
+__all__ = [
+    "LONE_SURROGATE",
+    "encodable",
+    "from_input_error",
+    "from_validation_error",
+    "not_unicode",
+    "not_utf8",
+    "pointer",
+    "problem",
+]
+
+#: A surrogate code point on its own: Python's text from JSON holds each pair as one
+#: character, so any left is lone, and no UTF-8 text (nor a database's) can hold it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(value: Any) -> Any:
+    r"""``value`` with every string (keys too) fit for UTF-8: a lone surrogate shown as the
+    JSON escape that sent it.
+
+    >>> encodable({"note": "a\ud800b", "n": [1, "\udfff"]})
+    {'note': 'a\\ud800b', 'n': [1, '\\udfff']}
+    """
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", value)
+    if isinstance(value, dict):
+        return {encodable(key): encodable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [encodable(item) for item in value]
+    return value
 
 
 def problem(status: int, error: str, detail: str, errors: Sequence[dict[str, Any]] = (),
             headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": error, "detail": detail, "errors": list(errors)}
+    body = encodable({"error": error, "detail": detail, "errors": list(errors)})
     return web.Response(
         status=status,
         text=json.dumps(body, ensure_ascii=False, default=str),
@@ -74,3 +109,29 @@ def from_input_error(exc: InputError, parameters: Collection[str] = ()) -> web.R
     else:
         item["pointer"] = pointer([exc.field])
     return problem(422, "invalid", str(renamed), [item])
+
+
+def not_unicode(where: str, text: str) -> web.Response:
+    """A JSON body's string at the pointer ``where`` holds a lone surrogate: 422."""
+    lone = encodable(LONE_SURROGATE.findall(text)[0])
+    allowed = (f"text that is valid Unicode ({lone} is a lone surrogate, half of a pair, "
+               "which is not valid Unicode)")
+    return problem(422, "invalid", f"{where}: {text!r} is not valid; allowed: {allowed}",
+                   [{"pointer": where, "value": text, "allowed": allowed}])
+
+
+def not_utf8(query: str) -> web.Response | None:
+    """A 422 naming the first parameter of the raw query string ``query`` whose
+    percent-escapes are bytes that are not UTF-8 (``service=%ED%A0%80``), showing it as
+    typed; None when every one is text. (aiohttp would read them as U+FFFD, a value the
+    client never sent.)"""
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        try:
+            for part in (name, value):
+                unquote_to_bytes(part.replace("+", " ")).decode("utf-8")
+        except UnicodeDecodeError:
+            allowed = "text in UTF-8 (these percent-escaped bytes are not UTF-8)"
+            return problem(422, "invalid", f"{name}: {value!r} is not valid; allowed: {allowed}",
+                           [{"parameter": name, "value": value, "allowed": allowed}])
+    return None
