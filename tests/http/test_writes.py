@@ -157,6 +157,22 @@ async def test_bad_query_strings_name_the_parameter(site: Site) -> None:
         "parameter": "month", "value": {}, "allowed": "Field required"}
 
 
+@pytest.mark.parametrize("service", ["nosuch", "%00", "%E2%80%8Facme-shop"])
+async def test_listing_incidents_of_an_unknown_service_is_422(site: Site, service: str) -> None:
+    # As the CLI's `incident list --service nosuch` (the action decides it for both): an
+    # empty list would say the service never failed.
+    response = await site.get(f"/api/v1/incidents?service={service}", "read")
+    problem = await response.json()
+    assert response.status == 422, problem
+    error = problem["errors"][0]
+    assert error["parameter"] == "service", problem
+    assert error["allowed"].startswith(
+        "one of the configured services and servers: acme-shop, bita-survey,"), problem
+    assert problem["detail"].startswith("service: "), problem
+    # A configured service with no incidents is an empty list.
+    assert await (await site.get("/api/v1/incidents?service=acme-shop", "read")).json() == []
+
+
 async def test_a_body_over_the_limit_is_413_and_not_json_is_415(site: Site) -> None:
     before = await counts(site)
     huge = {"service": "panel", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z",
