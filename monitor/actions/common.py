@@ -62,11 +62,11 @@ def record_id(value: int, field: str, what: str) -> None:
 
 def bounded_text(text: str | None, field: str) -> None:
     """Notes and reasons are bounded; control characters are kept as typed and shown
-    escaped (:func:`monitor.present.tables.printable`). The error shows the text's start,
-    its length and the limit."""
+    escaped (:func:`monitor.present.tables.printable`). The error shows the text's start
+    (:func:`monitor.errors.shortened`), its length and the limit."""
     if text is not None and len(text) > MAX_TEXT:
         raise InputError(
-            field, text[:40] + "...", f"at most {MAX_TEXT} characters (this one has {len(text)})"
+            field, text, f"at most {MAX_TEXT} characters (this one has {len(text)})"
         )
 
 

@@ -22,10 +22,11 @@ from urllib.parse import unquote_to_bytes
 from aiohttp import web
 from pydantic import ValidationError
 
-from monitor.errors import InputError
+from monitor.errors import InputError, shortened
 
 __all__ = [
     "LONE_SURROGATE",
+    "echoed",
     "encodable",
     "from_input_error",
     "from_validation_error",
@@ -80,12 +81,33 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def echoed(value: Any) -> Any:
+    """``value`` as an error reply's ``"value"`` shows it: JSON, each text in it
+    :func:`~monitor.errors.shortened` as the command line shows it."""
+    value = _jsonable(value)
+    if isinstance(value, dict):
+        return {key: echoed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [echoed(item) for item in value]
+    return shortened(value)
+
+
+# pydantic's words for a value of a type the project names in its own (one reading of a
+# month, monitor.sla.calendar.month_period, says its own; ids and times are strings).
+_OUR_WORDS = {
+    "bool_parsing": "true or false (also 1 or 0, yes or no, on or off)",
+    "bool_type": "true or false",
+}
+
+
 def from_validation_error(exc: ValidationError, parameters: bool) -> web.Response:
-    """A body (or query string) that does not fit its model: 422, every field at fault."""
+    """A body (or query string) that does not fit its model: 422, every field at fault;
+    the first in one line, as an :class:`InputError` says it when it had a value."""
     errors = []
     for error in exc.errors(include_url=False):
         where = error["loc"]
-        item: dict[str, Any] = {"allowed": error["msg"], "value": _jsonable(error.get("input"))}
+        allowed = _OUR_WORDS.get(error["type"], error["msg"])
+        item: dict[str, Any] = {"allowed": allowed, "value": echoed(error.get("input"))}
         if parameters:
             item["parameter"] = ".".join(str(p) for p in where)
         else:
@@ -93,17 +115,23 @@ def from_validation_error(exc: ValidationError, parameters: bool) -> web.Respons
         errors.append(item)
     first = errors[0]
     name = first.get("pointer") or first.get("parameter") or "(body)"
-    return problem(422, "invalid", f"{name}: {first['allowed']}", errors)
+    detail = f"{name}: {first['allowed']}"
+    if exc.errors()[0]["type"] in _OUR_WORDS:
+        detail = str(InputError(name, first["value"], first["allowed"]))
+    return problem(422, "invalid", detail, errors)
 
 
 def from_input_error(exc: InputError, parameters: Collection[str] = ()) -> web.Response:
-    """An action refused a value: 422 naming the field as the API does."""
+    """An action refused a value: 422 naming the field as the API does, showing the value
+    as the client typed it (:meth:`InputError.as_typed`) when the edge read it into
+    another form (a time)."""
 
     def name(field: str) -> str:
         return field if field in parameters else pointer([field])
 
     renamed = exc.renamed(name)
-    item: dict[str, Any] = {"allowed": renamed.allowed, "value": _jsonable(exc.value)}
+    typed = exc.value if exc.typed is None else exc.typed
+    item: dict[str, Any] = {"allowed": renamed.allowed, "value": echoed(typed)}
     if exc.field in parameters:
         item["parameter"] = exc.field
     else:
@@ -116,8 +144,8 @@ def not_unicode(where: str, text: str) -> web.Response:
     lone = encodable(LONE_SURROGATE.findall(text)[0])
     allowed = (f"text that is valid Unicode ({lone} is a lone surrogate, half of a pair, "
                "which is not valid Unicode)")
-    return problem(422, "invalid", f"{where}: {text!r} is not valid; allowed: {allowed}",
-                   [{"pointer": where, "value": text, "allowed": allowed}])
+    return problem(422, "invalid", str(InputError(where, text, allowed)),
+                   [{"pointer": where, "value": echoed(text), "allowed": allowed}])
 
 
 def not_utf8(query: str) -> web.Response | None:
@@ -132,6 +160,6 @@ def not_utf8(query: str) -> web.Response | None:
                 unquote_to_bytes(part.replace("+", " ")).decode("utf-8")
         except UnicodeDecodeError:
             allowed = "text in UTF-8 (these percent-escaped bytes are not UTF-8)"
-            return problem(422, "invalid", f"{name}: {value!r} is not valid; allowed: {allowed}",
-                           [{"parameter": name, "value": value, "allowed": allowed}])
+            return problem(422, "invalid", str(InputError(name, value, allowed)),
+                           [{"parameter": name, "value": echoed(value), "allowed": allowed}])
     return None

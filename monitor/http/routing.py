@@ -48,6 +48,7 @@ from monitor.http.auth import Principal
 from monitor.http.context import WEB, Web
 from monitor.http.problems import (
     LONE_SURROGATE,
+    echoed,
     from_input_error,
     from_validation_error,
     not_unicode,
@@ -242,7 +243,12 @@ def bind(
         arguments.update((key, read(call)) for key, read in readers.items())
         arguments.update(constants)
         leading = (call.web.db, call.web.settings) if settings else (call.web.db,)
-        return Reply(status, await action(*leading, **arguments))
+        try:
+            return Reply(status, await action(*leading, **arguments))
+        except InputError as exc:
+            # A time the action refused is shown as the client typed it, then as read.
+            typed = getattr(call.body, exc.field, None) if exc.field in times else None
+            raise exc.as_typed(typed) from None
 
     handler.__name__ = handler.__qualname__ = name or action.__name__
     return handler
@@ -345,7 +351,7 @@ def _config_error(exc: ConfigError) -> web.Response:
         shown = pointer([int(p) if re.fullmatch(r"[0-9]{1,9}", p) else p for p in parts])
         if issue.path.startswith("("):
             shown = ""
-        items.append({"pointer": shown, "value": issue.value, "allowed": str(issue)})
+        items.append({"pointer": shown, "value": echoed(issue.value), "allowed": str(issue)})
     return problem(422, "invalid", str(exc).splitlines()[0] + ": " + str(exc.issues[0]), items)
 
 
