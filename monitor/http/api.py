@@ -91,6 +91,8 @@ async def log_notification(call: Call) -> Reply:
             customers=body.customers, note=body.note, actor=call.actor,
             now=call.web.clock.now())
     except InputError as exc:
+        if exc.field == "at":  # shown as typed, then as read (as bind does for times)
+            raise exc.as_typed(body.at) from None
         if exc.field != "customer":
             raise
         # The action names one customer (the CLI's repeated --customer); the body a list.

@@ -225,6 +225,14 @@ async def test_end_before_start_echoes_the_time_as_typed(site: Site) -> None:
     assert problem["errors"][0]["pointer"] == "/end"
     assert problem["errors"][0]["value"] == "2026-12-01T09:00", problem
     assert "'2026-12-01T09:00' (read as 2026-12-01T09:00:00Z)" in problem["detail"], problem
+    # A route with a handler of its own says it the same way.
+    incident_id = await incident(site)
+    logged = await site.post(f"/api/v1/incidents/{incident_id}/notifications", "write",
+                             json={"at": "2026-03-02T09:00", "channel": "phone"})
+    problem = await logged.json()
+    assert logged.status == 422, problem
+    assert problem["errors"][0] == {"pointer": "/at", "value": "2026-03-02T09:00",
+                                    "allowed": problem["errors"][0]["allowed"]}, problem
 
 
 @pytest.mark.parametrize("service", ["nosuch", "%00", "%E2%80%8Facme-shop"])
