@@ -90,10 +90,26 @@ class UsageError(MonitorError):
 
 
 _FIELD_REFERENCE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+ECHO_LIMIT = 40  # characters of a refused text an error shows: enough to recognise it
+
+
+def shortened(value: object) -> object:
+    """``value`` as an error echoes it, on every edge: a text longer than
+    :data:`ECHO_LIMIT` characters as its start and ``...`` (a 5,000-character value is
+    recognised by its start; its length, when that is what is wrong, is said apart).
+
+    >>> shortened("x" * 41), shortened("2026-13"), shortened(7)
+    ('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...', '2026-13', 7)
+    """
+    if isinstance(value, str) and len(value) > ECHO_LIMIT:
+        return value[:ECHO_LIMIT] + "..."
+    return value
 
 
 class InputError(UsageError):
     """A value given to an action is not acceptable; nothing was changed (exit code 2).
+
+    The value is shown :func:`shortened` (its start, when it is long).
 
     ``field`` names the value in the action's own words (``end``, ``month``,
     ``service``), never in an edge's: the CLI says ``--end``, the HTTP API a JSON
@@ -128,9 +144,10 @@ class InputError(UsageError):
         self.allowed = allowed
         self.typed = typed
         self.read_as = read_as
-        shown = repr(value)
+        shown = repr(shortened(value))
         if typed is not None and typed != str(value):
-            shown = f"{typed!r} (read as {value})" if read_as else repr(typed)
+            shown = (f"{shortened(typed)!r} (read as {shortened(value)})" if read_as
+                     else repr(shortened(typed)))
         super().__init__(f"{field}: {shown} is not valid; allowed: {self._allowed(lambda n: n)}")
 
     def _allowed(self, name: Callable[[str], str]) -> str:

@@ -62,8 +62,8 @@ def record_id(value: int, field: str, what: str) -> None:
 
 def bounded_text(text: str | None, field: str) -> None:
     """Notes and reasons are bounded; control characters are kept as typed and shown
-    escaped (:func:`monitor.present.tables.printable`). The error shows the text's start,
-    its length and the limit.
+    escaped (:func:`monitor.present.tables.printable`). The error shows the text's start
+    (:func:`monitor.errors.shortened`), its length and the limit.
 
     What no database stores is refused: a NUL (PostgreSQL's text cannot hold one) and a
     lone surrogate (U+D800..U+DFFF: not Unicode text; a JSON ``"\ud800"``, or a command
@@ -72,13 +72,14 @@ def bounded_text(text: str | None, field: str) -> None:
         return
     if len(text) > MAX_TEXT:
         raise InputError(
-            field, text[:40] + "...", f"at most {MAX_TEXT} characters (this one has {len(text)})"
+            field, text, f"at most {MAX_TEXT} characters (this one has {len(text)})"
         )
     found = _UNSTORABLE.search(text)
     if found is not None:
         at = found.start()
-        shown = text if len(text) <= 60 else (
-            ("..." if at > 30 else "") + text[max(0, at - 30):at + 30] + "...")
+        start = max(0, at - 15)  # the text around it, as short as every echo (shortened)
+        shown = (("..." if start else "") + text[start:start + 30]
+                 + ("..." if start + 30 < len(text) else ""))
         raise InputError(
             field, shown, f"text without a NUL character or a lone surrogate (U+D800..U+DFFF), "
             f"which no database stores (found {found.group()!r} at character {at + 1})")

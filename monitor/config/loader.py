@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from monitor.config.checks import semantic_issues
 from monitor.config.schema import Config
 from monitor.errors import ConfigError, ConfigIssue
-from monitor.redact import redact
+from monitor.redact import redact, redact_value
 
 Loc = tuple[str | int, ...]
 
@@ -696,6 +696,26 @@ def _included(data: dict[str, Any], text: str, name: str, source: str,
     return part
 
 
+def _value_at(data: object, loc: Sequence[Any]) -> object:
+    """The value at a semantic issue's location in the file's data (:func:`_plain`), None
+    for a key that is missing."""
+    value = data
+    for step in loc:
+        if isinstance(value, dict) and step in value:
+            value = value[step]
+        elif isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
+            value = value[step]
+        else:
+            return None
+    return _plain(value)
+
+
+def _plain(value: object) -> object:
+    """``value`` when an issue can show it (a text, a number, a boolean), else None (a
+    whole section is not echoed)."""
+    return value if isinstance(value, str | int | float | bool) else None
+
+
 def _local(parts: list[_Part], loc: Sequence[Any]) -> tuple[_Part, Loc]:
     """The part holding a merged location, and the location within it."""
     if len(loc) >= 2 and loc[0] in INCLUDED_SECTIONS:
@@ -740,6 +760,7 @@ def parse_config(text: str, source: str = "<config>", limits: ReadLimits | None 
     parts = _include(data, text, has_duplicates, source, limits, directory, workers)
 
     found: list[tuple[Sequence[Any], str]] = []  # (location, message)
+    values: dict[int, object] = {}  # the value each of found names, as the file has it
     config: Config | None = None
     try:
         config = Config.model_validate(data)
@@ -750,28 +771,33 @@ def parse_config(text: str, source: str = "<config>", limits: ReadLimits | None 
             if error["type"].startswith("union_tag_"):
                 loc = (*loc, "type")
             allowed = _allowed_keys(Config, loc) if error["type"] == "extra_forbidden" else []
+            if error["type"] != "missing":
+                values[len(found)] = _plain(error.get("input"))
             found.append((loc, _message(error, allowed)))
         found += semantic_issues(data)
     except RecursionError:
         raise ConfigError(source, [_too_deep(limits)]) from None
     if not found and not any(part.has_duplicates for part in parts) and config is not None:
         return config
-    located = [(*_local(parts, where), message) for where, message in found]
+    located = [(*_local(parts, where), message,
+                values[n] if n in values else _value_at(data, where))
+               for n, (where, message) in enumerate(found)]
     main = os.path.basename(source)
     issues: list[ConfigIssue] = []
     for part in parts:
-        mine = [(where, message) for owner, where, message in located if owner is part]
+        mine = [(where, message, value)
+                for owner, where, message, value in located if owner is part]
         if not mine and not part.has_duplicates:
             continue
-        index = LineIndex(part.text, [where for where, _ in mine],
+        index = LineIndex(part.text, [where for where, _, _ in mine],
                           find_duplicates=part.has_duplicates)
         issues += [replace(issue, file=part.file) for issue in index.duplicates]
-        for where, message in mine:
+        for where, message, value in mine:
             path, line = index.resolve(where)
             # Secrets never reach an error: a storage.url or probe URL's password.
             issues.append(ConfigIssue(format_path(path), line,
                                       redact(_local_names(parts, message, part, main)),
-                                      file=part.file))
+                                      redact_value(value), file=part.file))
     issues.sort(key=lambda issue: (issue.file or "", issue.line or 0, issue.path))
     if len(issues) > MAX_ISSUES:
         more = len(issues) - MAX_ISSUES

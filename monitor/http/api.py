@@ -73,9 +73,11 @@ _INCIDENT_ID: dict[str, Input] = {"incident_id": path_id("incident_id")}
 async def list_incidents(call: Call) -> Reply:
     query: IncidentQuery = call.query
     since, until = _month_span(call, query.month)
+    # With the settings, the action refuses a service neither configured nor in any
+    # incident (a typo), as for the CLI: an empty list would say it never failed.
     found = await actions.list_incidents(
         call.web.db, since=since, until=until, service=query.service,  # type: ignore[arg-type]
-        open_only=query.open)
+        open_only=query.open, settings=call.web.settings)
     return Reply(200, found)
 
 
@@ -89,6 +91,8 @@ async def log_notification(call: Call) -> Reply:
             customers=body.customers, note=body.note, actor=call.actor,
             now=call.web.clock.now())
     except InputError as exc:
+        if exc.field == "at":  # shown as typed, then as read (as bind does for times)
+            raise exc.as_typed(body.at) from None
         if exc.field != "customer":
             raise
         # The action names one customer (the CLI's repeated --customer); the body a list.

@@ -46,7 +46,16 @@ from pydantic import BaseModel, ValidationError
 from monitor.errors import ConfigError, InputError
 from monitor.http.auth import Principal
 from monitor.http.context import WEB, Web
-from monitor.http.problems import from_input_error, from_validation_error, pointer, problem
+from monitor.http.problems import (
+    LONE_SURROGATE,
+    echoed,
+    from_input_error,
+    from_validation_error,
+    not_unicode,
+    not_utf8,
+    pointer,
+    problem,
+)
 from monitor.present import as_json, parse_time
 from monitor.store import idempotency
 
@@ -64,6 +73,7 @@ __all__ = [
     "bind",
     "endpoint",
     "json_depth",
+    "lone_surrogate",
     "now",
     "parse_id",
     "path",
@@ -233,7 +243,12 @@ def bind(
         arguments.update((key, read(call)) for key, read in readers.items())
         arguments.update(constants)
         leading = (call.web.db, call.web.settings) if settings else (call.web.db,)
-        return Reply(status, await action(*leading, **arguments))
+        try:
+            return Reply(status, await action(*leading, **arguments))
+        except InputError as exc:
+            # A time the action refused is shown as the client typed it, then as read.
+            typed = getattr(call.body, exc.field, None) if exc.field in times else None
+            raise exc.as_typed(typed) from None
 
     handler.__name__ = handler.__qualname__ = name or action.__name__
     return handler
@@ -336,7 +351,7 @@ def _config_error(exc: ConfigError) -> web.Response:
         shown = pointer([int(p) if re.fullmatch(r"[0-9]{1,9}", p) else p for p in parts])
         if issue.path.startswith("("):
             shown = ""
-        items.append({"pointer": shown, "value": issue.value, "allowed": str(issue)})
+        items.append({"pointer": shown, "value": echoed(issue.value), "allowed": str(issue)})
     return problem(422, "invalid", str(exc).splitlines()[0] + ": " + str(exc.issues[0]), items)
 
 
@@ -403,6 +418,9 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
         raw = b""
         try:
             if route.query is not None:
+                undecodable = not_utf8(request.rel_url.raw_query_string)
+                if undecodable is not None:
+                    return undecodable
                 try:
                     call.query = _query(route, request)
                 except ValidationError as exc:
@@ -460,10 +478,42 @@ def _body(route: Route, request: web.Request, raw: bytes) -> Any:
     except (ValueError, UnicodeDecodeError):
         return problem(422, "invalid", "the body is not JSON",
                        [{"pointer": "", "value": None, "allowed": "a JSON object"}])
+    found = lone_surrogate(document)
+    if found is not None:
+        where, text = found
+        return not_unicode(pointer(where), text)
     try:
         return route.body.model_validate(document)  # type: ignore[union-attr]
     except ValidationError as exc:
         return from_validation_error(exc, parameters=False)
+
+
+def lone_surrogate(document: Any, where: tuple[str | int, ...] = ()
+                   ) -> tuple[tuple[str | int, ...], str] | None:
+    r"""Where the JSON ``document`` holds the first string (a value or a key) that is not
+    Unicode text, and that string: JSON may escape half of a surrogate pair alone
+    (``"\ud800"``), which no UTF-8 text, nor the database, can hold.
+
+    >>> lone_surrogate({"services": ["panel", "\ud800"]})
+    (('services', 1), '\ud800')
+    >>> lone_surrogate({"note": "\U0001f600"}) is None  # a pair is one character
+    True
+    """
+    if isinstance(document, str):
+        return (where, document) if LONE_SURROGATE.search(document) else None
+    items: Any = ()
+    if isinstance(document, dict):
+        for key in document:
+            if LONE_SURROGATE.search(key):
+                return (*where, key), key
+        items = document.items()
+    elif isinstance(document, list):
+        items = enumerate(document)
+    for key, value in items:
+        found = lone_surrogate(value, (*where, key))
+        if found is not None:
+            return found
+    return None
 
 
 async def _once(route: Route, call: Call, key: str, raw: bytes) -> web.StreamResponse:

@@ -58,16 +58,18 @@ Id = Annotated[str, Field(min_length=1, max_length=63, description="a configured
 # documents the limit.
 _TEXT_LIMIT = {"maxLength": MAX_TEXT}
 Text = Annotated[str, Field(json_schema_extra=_TEXT_LIMIT)]
-#: A month label's shape, as validation checks it before the calendar reads it
-#: (monitor.sla.month_period); the document states the configured calendar's months
-#: instead (monitor.sla.calendar.month_pattern, put in by monitor.http.openapi).
+#: A month label's shape, as the document states it: the one reading of a month
+#: (monitor.sla.month_period, which every route's action or handler calls) checks it, in
+#: the project's words ("a month YYYY-MM, MM 01 to 12, years ..."), as the command line's;
+#: the document states the configured calendar's months instead
+#: (monitor.sla.calendar.month_pattern, put in by monitor.http.openapi).
 MONTH_SHAPE = r"^[0-9]{4}-[0-9]{2}$"
 Month = Annotated[
     str,
     Field(
-        pattern=MONTH_SHAPE,
         description="YYYY-MM in the provider's calendar (R-M5)",
         examples=["2026-03"],
+        json_schema_extra={"pattern": MONTH_SHAPE},
     ),
 ]
 

@@ -135,3 +135,17 @@ async def test_the_running_configuration_is_checked_once_per_configuration(
     site.web.settings = Settings.from_config(site.settings.config)  # what a reload swaps in
     assert (await site.get("/api/v1/config/check", "read")).status == 200
     assert len(calls) == 2
+
+
+async def test_an_issue_shows_the_value_as_the_file_has_it(site: Site) -> None:
+    # An invisible right-to-left mark inside a zone's name, a duration that is no duration:
+    # each issue names the value read (shown shortened, like every echo), not null.
+    text = ("provider: {name: P, timezone: \"Asia/Teh\\u200fran\"}\n"
+            "services:\n  - {id: panel, kind: web_panel, probe: {type: tcp, host: h, "
+            "port: 1, interval: " + "9" * 60 + "s}}\n")
+    refused = await site.post("/api/v1/config/check", "write", data=text, headers=YAML)
+    problem = await refused.json()
+    assert refused.status == 422, problem
+    values = {error["pointer"]: error["value"] for error in problem["errors"]}
+    assert values["/provider/timezone"] == "Asia/Teh\u200fran", problem
+    assert values["/services/0/probe/interval"] == "9" * 40 + "...", problem

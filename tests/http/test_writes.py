@@ -157,6 +157,100 @@ async def test_bad_query_strings_name_the_parameter(site: Site) -> None:
         "parameter": "month", "value": {}, "allowed": "Field required"}
 
 
+@pytest.mark.parametrize("month", ["۱۴۰۵-09", "March", "2026-3", "1405-13"])
+async def test_a_bad_month_is_refused_in_the_projects_words(site: Site, month: str) -> None:
+    # One reading of a month (monitor.sla.calendar.month_period), whether its shape or its
+    # number is wrong, in a query string and in a body alike; the value as typed.
+    allowed = "a month YYYY-MM, MM 01 to 12, years "
+    for path in ("/api/v1/incidents", "/api/v1/reports", "/api/v1/claims"):
+        response = await site.get(f"{path}?month={month}", "read")
+        problem = await response.json()
+        assert response.status == 422, problem
+        assert problem["errors"][0]["parameter"] == "month", problem
+        assert problem["errors"][0]["value"] == month, problem
+        assert problem["errors"][0]["allowed"].startswith(allowed), problem
+        assert problem["detail"].startswith(f"month: {month!r} is not valid"), problem
+    before = await counts(site)
+    response = await site.post("/api/v1/claims", "write", json={
+        "customer": "acme", "month": month.replace("09", "۰۸")})
+    problem = await response.json()
+    assert response.status == 422, problem
+    assert problem["errors"][0]["pointer"] == "/month", problem
+    assert problem["errors"][0]["allowed"].startswith(allowed), problem
+    assert await counts(site) == before
+
+
+async def test_a_long_value_is_echoed_cut_to_40_characters(site: Site) -> None:
+    # As the command line shows it (monitor.errors.shortened): the start and "...".
+    long = "s" * 5000
+    for body, pointer in (
+        ({"service": long, "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z"},
+         "/service"),  # refused by the model (an id's length)
+        ({"service": "panel", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z",
+          "cause": long}, "/cause"),
+    ):
+        response = await site.post("/api/v1/incidents", "write", json=body)
+        text = await response.text()
+        assert response.status == 422, text
+        assert len(text) < 1000, text
+        assert (await response.json())["errors"][0] == {
+            "pointer": pointer, "value": "s" * 40 + "...",
+            "allowed": (await response.json())["errors"][0]["allowed"]}
+    site_name = "d" * 200 + ".example"  # refused by the action (not the customer's)
+    response = await site.post("/api/v1/tickets", "write", json={
+        "customer": "acme", "service": "acme-shop", "channel": "email", "summary": "x",
+        "site": site_name})
+    problem = await response.json()
+    assert response.status == 422, problem
+    assert problem["errors"][0]["value"] == "d" * 40 + "...", problem
+    assert "d" * 41 not in problem["detail"], problem
+
+
+async def test_a_bad_boolean_is_refused_in_the_projects_words(site: Site) -> None:
+    response = await site.get("/api/v1/incidents?open=maybe", "read")
+    problem = await response.json()
+    assert response.status == 422, problem
+    assert problem["errors"][0]["parameter"] == "open"
+    assert problem["errors"][0]["value"] == "maybe"
+    assert problem["errors"][0]["allowed"].startswith("true or false"), problem
+    assert problem["detail"] == f"open: 'maybe' is not valid; allowed: {problem['errors'][0]['allowed']}"
+
+
+async def test_end_before_start_echoes_the_time_as_typed(site: Site) -> None:
+    response = await site.post("/api/v1/maintenance", "write", json={
+        "services": ["panel"], "start": "2026-12-20T10:00Z", "end": "2026-12-01T09:00",
+        "reason": "upgrade"})
+    problem = await response.json()
+    assert response.status == 422, problem
+    assert problem["errors"][0]["pointer"] == "/end"
+    assert problem["errors"][0]["value"] == "2026-12-01T09:00", problem
+    assert "'2026-12-01T09:00' (read as 2026-12-01T09:00:00Z)" in problem["detail"], problem
+    # A route with a handler of its own says it the same way.
+    incident_id = await incident(site)
+    logged = await site.post(f"/api/v1/incidents/{incident_id}/notifications", "write",
+                             json={"at": "2026-03-02T09:00", "channel": "phone"})
+    problem = await logged.json()
+    assert logged.status == 422, problem
+    assert problem["errors"][0] == {"pointer": "/at", "value": "2026-03-02T09:00",
+                                    "allowed": problem["errors"][0]["allowed"]}, problem
+
+
+@pytest.mark.parametrize("service", ["nosuch", "%00", "%E2%80%8Facme-shop"])
+async def test_listing_incidents_of_an_unknown_service_is_422(site: Site, service: str) -> None:
+    # As the CLI's `incident list --service nosuch` (the action decides it for both): an
+    # empty list would say the service never failed.
+    response = await site.get(f"/api/v1/incidents?service={service}", "read")
+    problem = await response.json()
+    assert response.status == 422, problem
+    error = problem["errors"][0]
+    assert error["parameter"] == "service", problem
+    assert error["allowed"].startswith(
+        "one of the configured services and servers: acme-shop, bita-survey,"), problem
+    assert problem["detail"].startswith("service: "), problem
+    # A configured service with no incidents is an empty list.
+    assert await (await site.get("/api/v1/incidents?service=acme-shop", "read")).json() == []
+
+
 async def test_a_body_over_the_limit_is_413_and_not_json_is_415(site: Site) -> None:
     before = await counts(site)
     huge = {"service": "panel", "start": "2026-03-01T10:00Z", "end": "2026-03-01T11:00Z",
