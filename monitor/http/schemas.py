@@ -53,10 +53,10 @@ Time = Annotated[
     ),
 ]
 Id = Annotated[str, Field(min_length=1, max_length=63, description="a configured id")]
-# Free text: the actions bound its length (monitor.actions.common.checks_text), once for
-# every edge, and say so naming the field, its length and the limit; the schema only
-# documents the limit.
-_TEXT_LIMIT = {"maxLength": MAX_TEXT}
+# Free text: the actions bound its length and refuse a NUL, which no database stores
+# (monitor.actions.common.checks_text), once for every edge, and say so naming the field;
+# the schema only documents both.
+_TEXT_LIMIT = {"maxLength": MAX_TEXT, "pattern": "^[^\\u0000]*$"}
 Text = Annotated[str, Field(json_schema_extra=_TEXT_LIMIT)]
 #: A month label's shape, as the document states it: the one reading of a month
 #: (monitor.sla.month_period, which every route's action or handler calls) checks it, in
@@ -239,7 +239,9 @@ class CustomerBrief(Answer):
 
 # --- claims, tickets, the ledger (R-C1, R-P*, L-*) -------------------------------------------
 
-Note = Annotated[str, Field(min_length=1, json_schema_extra=_TEXT_LIMIT)]
+#: Free text that must say something: the actions refuse a blank one (not_blank).
+Note = Annotated[str, Field(min_length=1, json_schema_extra={
+    **_TEXT_LIMIT, "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"})]
 Money = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4,
                                  description="in the site's currency, at most 4 decimal "
                                  "places and 16 digits in all")]
