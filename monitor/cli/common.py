@@ -293,7 +293,7 @@ def whole_number(text: str) -> int:
     """The argparse type of every id and count of the command line (``ID``, ``--revision``,
     ``--workers``): ASCII digits only. ``int()`` reads any Unicode decimal digit (``۲``,
     ``٢``) and ``1_0``, which the HTTP API refuses; an id was resolved, and written with,
-    from Persian digits. The bounds are the action's (ids from 1 to 2^63-1), which
+    from Persian digits. The bounds are the action's (ids from 1 to 2^31-1, MAX_ID), which
     names them."""
     if _WHOLE_NUMBER.fullmatch(text.strip()) is None:
         raise argparse.ArgumentTypeError(WHOLE_NUMBER)
