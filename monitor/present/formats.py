@@ -172,10 +172,13 @@ def format_elapsed(seconds: float) -> str:
     return f"{minutes}:{rest // 10:02d}.{rest % 10}"
 
 
-def format_money(amount: Decimal, currency: str) -> str:
+def format_money(amount: Decimal, currency: str, *, grouped: bool = False) -> str:
     """Half up to the currency's unit (two decimals for EUR, whole rials for IRR; the
-    engine keeps it exact, R-T2)."""
-    return f"{money_shown(amount, currency):f} {currency}"
+    engine keeps it exact, R-T2). ``grouped``: thousands separated as English writes them
+    (``3,945,205 IRR``), as a customer reads it (SPEC section 7); the operators' command
+    line keeps ``3945205 IRR``."""
+    shown = money_shown(amount, currency)
+    return f"{shown:,f} {currency}" if grouped else f"{shown:f} {currency}"
 
 
 def format_days(days: Decimal) -> str:

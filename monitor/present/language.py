@@ -137,7 +137,7 @@ class Language:
     def money(self, amount: Decimal, currency: str) -> str:
         """Half up to the currency's unit (R-T2), grouped, with the currency's name."""
         if self.code == "en":
-            return formats.format_money(amount, currency)
+            return formats.format_money(amount, currency, grouped=True)
         return f"{self.number(amount, minor_units(currency))} {self.currency(currency)}"
 
     def currency(self, code: str) -> str:

@@ -4,7 +4,8 @@ configuration (a Jalali provider in Asia/Tehran, fees in IRR; mail to a Maildir)
 Shahrivar 1404 (1404-06: 2025-08-23 to 2025-09-22 in Tehran, 31 days) has one outage of
 ACME's survey, 1404/06/10 10:00-12:00 Tehran (2 h, never notified: R-N1 late):
 counted 7,200 s >= 1 h 30 min, tier 1w (7 days) + 1 day (R-N1) = 8 days, worth
-8 x 240,000,000 / 365 = 5,260,273.97..., shown as 5260274 IRR (whole rials);
+8 x 240,000,000 / 365 = 5,260,273.97..., shown as 5,260,274 IRR (whole rials, grouped as
+English writes it: SPEC section 7; the CSV keeps the machine form 5260274);
 availability (2,678,400 - 7,200) / 2,678,400 = 99.73118...%, shown 99.731.
 """
 
@@ -103,7 +104,7 @@ def test_show_in_every_format(cli, tmp_path: Path) -> None:  # type: ignore[no-u
     assert cli("report", "close", "--month", MONTH)[0] == 0
     code, out, _ = cli("statement", "show", "--month", MONTH, "--customer", "acme")
     assert code == 0 and "<!DOCTYPE html>" in out and "99.731 %" in out
-    assert "5260274 IRR" in out and "1404/06/10 10:00:00 (UTC+03:30)" in out
+    assert "5,260,274 IRR" in out and "1404/06/10 10:00:00 (UTC+03:30)" in out
     code, out, _ = cli("statement", "show", "--month", MONTH, "--customer", "acme",
                        "--format", "csv")
     # Whole rials, as in the HTML (the currency's unit decides), after a byte-order mark.
@@ -130,7 +131,7 @@ def test_show_in_every_format(cli, tmp_path: Path) -> None:  # type: ignore[no-u
 def test_report_summary_as_html_and_pdf(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = cli("report", "--month", MONTH, "--format", "html")
     assert code == 0 and "SLA summary for 1404-06" in out
-    assert "Not closed" in out and "8 days of service; 5260274 IRR" in out
+    assert "Not closed" in out and "8 days of service; 5,260,274 IRR" in out
     assert "R-N1 notification" in out  # the breach, listed
     target = tmp_path / "summary.pdf"
     assert cli("report", "--month", MONTH, "--format", "pdf", "-o", str(target))[0] == 0

@@ -93,7 +93,8 @@ def test_english_keeps_the_one_formatters_forms() -> None:
     en = language("en")
     at = dt.datetime(2026, 12, 4, 20, 28, tzinfo=dt.UTC)
     assert en.time(at, "Asia/Tehran", "jalali") == format_time(at, "Asia/Tehran", "jalali")
-    assert en.money(Decimal("3945205.48"), "IRR") == format_money(Decimal("3945205.48"), "IRR")
+    assert en.money(Decimal("3945205.48"), "IRR") == format_money(Decimal("3945205.48"), "IRR",
+                                                                  grouped=True)
     assert en.duration(21480) == format_duration(21480)
     assert en.month("1405-09", "jalali") == "1405-09"
 
@@ -113,6 +114,11 @@ def test_tomans_and_rials_are_whole_wherever_money_is_shown() -> None:
     assert (minor_units("IRT"), minor_units("IRR"), minor_units("EUR")) == (0, 0, 2)
     assert format_money(Decimal("394520.5"), "IRT") == "394521 IRT"
     assert language("fa").money(Decimal("394520.5"), "IRT") == "۳۹۴٬۵۲۱ تومان"
-    assert language("en").money(Decimal("3945205.48"), "IRR") == "3945205 IRR"
+    # SPEC section 7: money grouped as the reader's language writes it, English too; the
+    # operators' command line keeps the plain form, the CSV the machine form.
+    assert language("en").money(Decimal("3945205.48"), "IRR") == "3,945,205 IRR"
+    assert language("en").money(Decimal("1234.5"), "EUR") == "1,234.50 EUR"
+    assert language("en").money(Decimal("-1234567.891"), "EUR") == "-1,234,567.89 EUR"
+    assert format_money(Decimal("3945205.48"), "IRR") == "3945205 IRR"
     assert (money_cell(Decimal("3945205.48"), "IRR"), money_cell(Decimal("12.345"), "EUR"),
             money_cell(Decimal("394520.5"), "IRT")) == ("3945205", "12.35", "394521")
