@@ -195,7 +195,11 @@ def build_statement(
         record = _customer_record(frozen, customer)
     configured = settings.topology.customers[customer]
     deadline = claim_deadline(period, settings.policy)
-    link = claim_form_link(settings, links, customer, deadline=deadline, now=now)
+    # R-C1: claims are taken until the deadline, that instant included; after it, a
+    # statement shown invites none (no link to a form that would refuse it as late).
+    closed = now > deadline
+    link = None if closed else claim_form_link(settings, links, customer, deadline=deadline,
+                                               now=now)
     depends_on = settings.topology.dependencies(customer)
     breaches = set(record.notification_breaches)
     rule = _RULES.get(record.ineligible_reason or "")
@@ -241,7 +245,8 @@ def build_statement(
         credit_lines=tuple(_credit(line, record, reader) for line in record.credit_lines),
         detection_breaches=record.detection_breaches,
         claim_deadline=deadline,
-        how_to_claim=_how_to_claim(settings, customer, period, frozen.revision, link, reader),
+        how_to_claim=() if closed else _how_to_claim(settings, customer, period,
+                                                     frozen.revision, link, reader),
         claim_link=None if link is None else link.url,
         claim_link_expires=None if link is None else link.expires,
         claim=claim,

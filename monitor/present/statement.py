@@ -165,6 +165,12 @@ class Statement:
         return self.availability_percent < self.target_percent
 
     @property
+    def claims_closed(self) -> bool:
+        """Shown after the month's claim deadline (R-C1, that instant still in time): it
+        says so instead of how to claim."""
+        return self.generated_at is not None and self.generated_at > self.claim_deadline
+
+    @property
     def excluded(self) -> list[tuple[str, int]]:
         """The reasons with excluded time, in rule order."""
         return [(reason, seconds) for reason, seconds in self.excluded_by_reason.items()
@@ -638,6 +644,9 @@ def statement_print(s: Statement) -> dict[str, Any]:
 
     if s.claim:
         claim_lines, ways = [run(s.claim)], []
+    elif s.claims_closed:
+        claim_lines, ways = [run(_("The claim deadline has passed: claims for this month are "
+                                   "no longer accepted."))], []
     else:
         claim_lines = [run(_("This credit is granted when you claim it. How to claim:")
                            if s.credit_days_total > 0 or s.refund_amount > 0 else

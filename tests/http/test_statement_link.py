@@ -123,3 +123,33 @@ async def test_without_a_link_key_a_statement_says_to_reply(db: Database, tmp_pa
     assert view.claim_link is None and view.claim_link_expires is None
     assert view.how_to_claim[0].startswith("Reply to the e-mail that brought this statement")
     assert "customer/acme" not in (await actions.statement_files(view)).html
+
+
+@pytest.mark.slow
+async def test_a_statement_shown_after_the_claim_deadline_invites_no_claim(
+        db: Database, tmp_path: Path) -> None:
+    # Seen by a customer: a statement shown after its month's claim deadline said "This
+    # credit is granted when you claim it" with a link valid a week more, to a form that
+    # then refused the claim as late (R-C1).
+    async with serve(db, tmp_path, extra_http=f"  public_url: {PUBLIC}") as site:
+        settings = site.settings
+        _, last, _ = months()
+        now = dt.datetime.now(dt.UTC)
+        start = settings.month(last).start + dt.timedelta(days=2)
+        await actions.add_incident(db, settings, service="acme-shop", start=start,
+                                   end=start + dt.timedelta(hours=3), actor="test", now=now)
+        await actions.close_month(db, settings, month=last, now=now)
+        before = await actions.statement(db, settings, month=last, customer="acme", now=now)
+        deadline = before.claim_deadline
+        # The deadline itself is in time ("that instant included"); a second later is not.
+        at = await actions.statement(db, settings, month=last, customer="acme", now=deadline)
+        assert at.claim_link is not None and at.how_to_claim
+        late = await actions.statement(db, settings, month=last, customer="acme",
+                                       now=deadline + dt.timedelta(seconds=1))
+        assert late.credit_days_total == 8  # the figures are the revision's, unchanged
+        assert late.claim_link is None and late.how_to_claim == ()
+        files = await actions.statement_files(late)
+        printed = pdf(["pdftotext", "-raw"], files.pdf, tmp_path)
+        for text in (files.html, " ".join(printed.split())):
+            assert "granted when you claim it" not in text and "claim form" not in text
+            assert "The claim deadline has passed" in text, text[-3000:]
