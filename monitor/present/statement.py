@@ -642,11 +642,12 @@ def statement_print(s: Statement) -> dict[str, Any]:
             return join(before, ltr(link, link=link), after)
         return run(way)
 
+    ways: list[Runs] = []
     if s.claim:
-        claim_lines, ways = [run(s.claim)], []
+        claim_lines = [run(s.claim)]
     elif s.claims_closed:
-        claim_lines, ways = [run(_("The claim deadline has passed: claims for this month are "
-                                   "no longer accepted."))], []
+        claim_lines = [run(_("The claim deadline has passed: claims for this month are no "
+                             "longer accepted."))]
     else:
         claim_lines = [run(_("This credit is granted when you claim it. How to claim:")
                            if s.credit_days_total > 0 or s.refund_amount > 0 else
