@@ -88,6 +88,12 @@ def bounded_text(text: str | None, field: str) -> None:
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+def storable(text: str) -> bool:
+    """Whether a database can take ``text`` at all, even as a query's parameter (no NUL,
+    no lone surrogate: PostgreSQL refuses the query otherwise): what no record holds."""
+    return _UNSTORABLE.search(text) is None
+
+
 FreeText = Annotated[str, "free text: at most MAX_TEXT characters (checks_text)"]
 """An action's argument that is free text (a note, a reason, a summary, a reference): a
 keyword-only argument so annotated is bounded by :func:`checks_text`, whatever the edge."""

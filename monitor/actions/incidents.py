@@ -19,6 +19,7 @@ from monitor.actions.common import (
     not_future,
     ordered,
     record_id,
+    storable,
 )
 from monitor.config import Settings
 from monitor.errors import InputError
@@ -236,6 +237,11 @@ async def list_incidents(
     With ``settings``, a ``service`` that is neither configured nor found in any recorded
     incident (a typo) is an error rather than an empty list; a service removed
     from the configuration still lists its history."""
+    if service is not None and not storable(service):
+        # No incident has it (PostgreSQL would refuse the query): unknown, or nothing.
+        if settings is not None:
+            known(service, settings.topology.service_ids(), "service", "services and servers")
+        return []
     async with db.reading() as tx:
         found = await incidents.find(
             tx, since=since, until=until, service_id=service, open_only=open_only

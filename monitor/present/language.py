@@ -22,7 +22,7 @@ the default output does not change.
 ('آذر ۱۴۰۵', '1٬234٬567')
 >>> en = language("en")
 >>> en.money(Decimal("360000"), "IRR"), en.duration(7500), en.gettext("Services")
-('360000 IRR', '2 h 5 min', 'Services')
+('360,000 IRR', '2 h 5 min', 'Services')
 """
 
 from __future__ import annotations
