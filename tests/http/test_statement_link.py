@@ -38,19 +38,24 @@ def pdf(tool: list[str], document: bytes, tmp_path: Path) -> str:
                           check=True, capture_output=True, text=True, timeout=60).stdout
 
 
+async def _closed_with_a_credit(db: Database, settings: Settings, now: dt.datetime) -> str:
+    """Last month, closed with a 3 h outage of ACME's project: R-T1's first tier (1.5 h <=
+    3 h < 8 h) below the target (R-T0), 7 days, and R-N1's day (no notification recorded
+    within 2 h): 8 days, so its statement asks for a claim. Returns the month."""
+    _, last, _ = months()
+    start = settings.month(last).start + dt.timedelta(days=2)
+    await actions.add_incident(db, settings, service="acme-shop", start=start,
+                               end=start + dt.timedelta(hours=3), actor="test", now=now)
+    await actions.close_month(db, settings, month=last, now=now)
+    return last
+
+
 @pytest.mark.slow
 async def test_a_statement_links_to_the_claim_form(db: Database, tmp_path: Path) -> None:
     async with serve(db, tmp_path, extra_http=f"  public_url: {PUBLIC}") as site:
         settings = site.settings
-        _, last, _ = months()
         now = dt.datetime.now(dt.UTC)
-        # A 3 h outage of ACME's project last month: R-T1's first tier (1.5 h <= 3 h < 8 h)
-        # below the target (R-T0), 7 days, and R-N1's day (no notification recorded within
-        # 2 h): 8 days, so the statement asks for a claim.
-        start = settings.month(last).start + dt.timedelta(days=2)
-        await actions.add_incident(db, settings, service="acme-shop", start=start,
-                                   end=start + dt.timedelta(hours=3), actor="test", now=now)
-        await actions.close_month(db, settings, month=last, now=now)
+        last = await _closed_with_a_credit(db, settings, now)
         view = await actions.statement(db, settings, month=last, customer="acme", now=now)
         assert (view.tier, view.tier_credit_days, view.credit_days_total) == ("1w", 7, 8)
 
@@ -133,12 +138,8 @@ async def test_a_statement_shown_after_the_claim_deadline_invites_no_claim(
     # then refused the claim as late (R-C1).
     async with serve(db, tmp_path, extra_http=f"  public_url: {PUBLIC}") as site:
         settings = site.settings
-        _, last, _ = months()
         now = dt.datetime.now(dt.UTC)
-        start = settings.month(last).start + dt.timedelta(days=2)
-        await actions.add_incident(db, settings, service="acme-shop", start=start,
-                                   end=start + dt.timedelta(hours=3), actor="test", now=now)
-        await actions.close_month(db, settings, month=last, now=now)
+        last = await _closed_with_a_credit(db, settings, now)
         before = await actions.statement(db, settings, month=last, customer="acme", now=now)
         deadline = before.claim_deadline
         # The deadline itself is in time ("that instant included"); a second later is not.
