@@ -393,9 +393,10 @@ async def _why(call: Call, customer: str, exc: InputError, month: str) -> str:
 
 
 def _is_month(label: str) -> bool:
-    """``label`` reads as ``YYYY-MM`` (then the page names the month as its reader does)."""
-    return len(label) == 7 and label[4] == "-" and label[:4].isdigit() and \
-        label[5:].isdigit() and 1 <= int(label[5:]) <= 12
+    """``label`` reads as ``YYYY-MM`` in ASCII digits, as every month is read (then the page
+    names the month as its reader does; ``۱۴۰۵-۰۸`` is refused, and shown as typed)."""
+    return len(label) == 7 and label.isascii() and label[4] == "-" and \
+        label[:4].isdigit() and label[5:].isdigit() and 1 <= int(label[5:]) <= 12
 
 
 async def claim_page(call: Call) -> web.StreamResponse:

@@ -108,6 +108,14 @@ async def test_claim_refusals_receipt_and_errors_in_persian(persian: Site) -> No
     assert english_words(page) == []
     bad = await persian.post("/customer/bita/claims", data={"month": "1405-13", "csrf": token})
     assert bad.status == 422 and english_words(await bad.text()) == []
+    # A month in Persian digits (a crafted form: the page offers a list) is refused as
+    # typed; the refusal does not name it as a month it then calls not valid.
+    typed = "۱۴۰۵-۰۸"
+    odd = await persian.post("/customer/bita/claims", data={"month": typed, "csrf": token})
+    said = await odd.text()
+    assert odd.status == 422 and english_words(said) == []
+    assert f"درخواست شما برای {typed} پذیرفته نشد" in visible_text(said), visible_text(said)
+    assert "برای آبان ۱۴۰۵ پذیرفته نشد" not in visible_text(said)
     last = month_containing(month_containing(now, "jalali", "Asia/Tehran").start
                             - dt.timedelta(seconds=1), "jalali", "Asia/Tehran").label
     made = await persian.post("/customer/bita/claims", data={"month": last, "csrf": token})
