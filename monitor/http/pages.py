@@ -24,7 +24,6 @@ import secrets
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any, Literal
-from urllib.parse import parse_qs
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -36,7 +35,14 @@ from monitor.actions.subscriptions import offered
 from monitor.errors import InputError
 from monitor.http.cache import CachedPage, off_loop
 from monitor.http.context import Web
-from monitor.http.routing import BODY_LIMIT, Call, authenticate, parse_id, read_limited
+from monitor.http.routing import (
+    BODY_LIMIT,
+    Call,
+    authenticate,
+    form_fields,
+    parse_id,
+    read_limited,
+)
 from monitor.notify.contract import ContractMailer
 from monitor.present.html import render
 from monitor.present.language import N_, Language
@@ -68,6 +74,11 @@ def _page(request: web.Request, context: Web, template: str, http_status: int = 
 
 render_page = _page
 """A page of the one Jinja2 environment, in its reader's language (the subscription pages)."""
+
+
+#: A posted form whose bytes are not UTF-8 (form_fields): its title and paragraph.
+NOT_UTF8 = (N_("Not text in UTF-8"),
+            N_("The form sent is not text in UTF-8. Please send it again from the page."))
 
 
 def message(request: web.Request, context: Web, status: int, title: str,
@@ -328,7 +339,13 @@ async def claim_form(call: Call) -> web.StreamResponse:
     if isinstance(raw, web.Response):
         return message(request, context, 413, N_("Too long"), N_("The form sent is too long."),
                        reader=reader)
-    fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+    try:
+        fields = {k: v[0] for k, v in form_fields(raw).items()}
+    except UnicodeDecodeError:
+        return message(request, context, 422, *NOT_UTF8, reader=reader)
+    except ValueError:  # more fields than the form has
+        return message(request, context, 413, N_("Too long"), N_("The form sent is too long."),
+                       reader=reader)
     if not context.links.check_csrf(session, fields.get("csrf", "")):
         return message(request, context, 403, N_("This form has expired"),
                        N_("Please reload your page and submit the claim again."),

@@ -39,6 +39,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -72,6 +73,7 @@ __all__ = [
     "actor",
     "bind",
     "endpoint",
+    "form_fields",
     "json_depth",
     "lone_surrogate",
     "now",
@@ -289,6 +291,14 @@ async def read_limited(request: web.Request, limit: int) -> bytes | web.Response
         if len(chunks) > limit:
             return too_large
     return bytes(chunks)
+
+
+def form_fields(raw: bytes, max_fields: int = 100) -> dict[str, list[str]]:
+    """A posted form's fields (each a list of its values), read strictly: a byte that is
+    not UTF-8, raw or percent-escaped (``caf%E9``), is :class:`UnicodeDecodeError` (it was
+    read as U+FFFD, a character nobody typed, and stored); more than ``max_fields`` fields
+    :class:`ValueError` (its base class: catch the decoding error first)."""
+    return parse_qs(raw.decode("utf-8"), max_num_fields=max_fields, errors="strict")
 
 
 _TOKEN = re.compile(r"[\x21-\x7e]{1,1024}")

@@ -17,15 +17,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from aiohttp import web
 
 from monitor import actions
 from monitor.actions.subscriptions import LinkRefused, RateLimited, offered
 from monitor.errors import InputError
-from monitor.http.pages import message, render_page
-from monitor.http.routing import Call, read_limited
+from monitor.http.pages import NOT_UTF8, message, render_page
+from monitor.http.routing import Call, form_fields, read_limited
 from monitor.notify.subscribers import SubscriberMailer
 from monitor.present.language import N_
 
@@ -45,7 +43,9 @@ async def _fields(call: Call) -> dict[str, list[str]] | web.Response:
         return message(request, call.web, 415, N_("Not a form"),
                        N_("Please use the form on the status page."))
     try:
-        return parse_qs(raw.decode("utf-8", "replace"), max_num_fields=100)
+        return form_fields(raw)
+    except UnicodeDecodeError:
+        return message(request, call.web, 422, *NOT_UTF8)
     except ValueError:  # more fields than any form of ours has
         return message(request, call.web, 413, N_("Too long"), N_("The form sent is too long."))
 

@@ -160,3 +160,22 @@ async def test_the_claim_form_shows_the_receipt_or_why(site: Site) -> None:
     assert (await site.get(made.headers["Location"])).status == 401
     path = urlsplit(made.headers["Location"]).path
     assert (await site.get(path.replace("/acme/", "/bita/"), "bita")).status == 404
+
+
+async def test_a_form_that_is_not_utf8_is_refused_and_stores_nothing(site: Site) -> None:
+    # A note percent-escaped in Latin-1 (caf%E9) or a raw byte that is not UTF-8 was read
+    # as U+FFFD, a character the customer never typed, and stored in the claim.
+    _, last, _ = months()
+    token = await _session(site, "acme")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for body in (f"month={last}&csrf={token}&note=caf%E9".encode(),
+                 f"month={last}&csrf={token}&note=caf".encode() + b"\xe9"):
+        refused = await site.post("/customer/acme/claims", data=body, headers=form)
+        assert refused.status == 422, body
+        text = await refused.text()
+        assert "not text in UTF-8" in text and "\ufffd" not in text
+    assert await rows(site.db, Claim) == []
+    made = await site.post("/customer/acme/claims", headers=form,
+                           data=f"month={last}&csrf={token}&note=caf%C3%A9".encode())
+    assert made.status == 303
+    assert [c.note for c in await rows(site.db, Claim)] == ["café"]

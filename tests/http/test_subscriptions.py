@@ -221,6 +221,12 @@ async def test_junk_is_refused_and_floods_are_limited(db: Database, tmp_path: Pa
         for services in ((), ("acme-shop",), ("nope",)):
             refused = await stage.subscribe(services=services)
             assert refused.status == 422 and "Please choose a service" in await refused.text()
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for body in (b"email=reader%E9%40example.org&services=panel",
+                     b"email=reader\xe9@example.org&services=panel"):
+            refused = await stage.site.post("/subscriptions", data=body, headers=form)
+            assert refused.status == 422, body  # not read as U+FFFD, a character never typed
+            assert "not text in UTF-8" in await refused.text()
         assert await row_counts(db, tables) == before  # nothing stored, nothing queued
 
         # Per address: two requests in the period, then 429 with Retry-After.
