@@ -13,9 +13,9 @@ Incidents (:mod:`.incidents`)::
     change_cause(db, *, incident_id, cause, reason, actor, now) -> CauseChanged
     log_notification(db, settings, *, incident_id, at, channel, customers=(), note=None,
                      actor, now) -> NotificationsLogged
-    list_incidents(db, *, since=None, until=None, service=None, open_only=False,
-                   settings=None) -> list[IncidentRecord]  (settings: an unknown service
-                   is refused, as both edges ask)
+    list_incidents(db, settings, *, since=None, until=None, service=None,
+                   open_only=False) -> list[IncidentRecord]  (an unknown service is
+                   refused)
     get_incident(db, *, incident_id) -> IncidentRecord
     post_update(db, *, incident_id, status, message, actor, now) -> UpdatePosted
 

@@ -225,32 +225,29 @@ async def log_notification(
 
 async def list_incidents(
     db: Database,
+    settings: Settings,
     *,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     service: str | None = None,
     open_only: bool = False,
-    settings: Settings | None = None,
 ) -> list[IncidentRecord]:
     """Incidents touching ``[since, until)``, by start then id.
 
-    With ``settings``, a ``service`` that is neither configured nor found in any recorded
-    incident (a typo) is an error rather than an empty list; a service removed
-    from the configuration still lists its history."""
+    A ``service`` that is neither configured nor found in any recorded incident (a typo)
+    is an error rather than an empty list, for every edge; a service removed from the
+    configuration still lists its history."""
+    configured = settings.topology.service_ids()
     if service is not None and not storable(service):
-        # No incident has it (PostgreSQL would refuse the query): unknown, or nothing.
-        if settings is not None:
-            known(service, settings.topology.service_ids(), "service", "services and servers")
-        return []
+        # No incident has it (PostgreSQL would refuse the query): unknown.
+        known(service, configured, "service", "services and servers")
     async with db.reading() as tx:
         found = await incidents.find(
             tx, since=since, until=until, service_id=service, open_only=open_only
         )
-        configured = settings.topology.service_ids() if settings is not None else None
         if (
             not found
             and service is not None
-            and configured is not None
             and service not in configured
             and not await incidents.find(tx, service_id=service)
         ):

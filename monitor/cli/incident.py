@@ -52,11 +52,11 @@ async def _list(run: Run) -> int:
     since, until = run.month_span(args.month)
     found = await run.act(
         actions.list_incidents,
+        settings,
         since=since,
         until=until,
         service=args.service,
         open_only=args.open,
-        settings=settings,
     )
     headers = ["id", "service", "start", "end", "duration", "source", "cause",
                "detected after", "note"]

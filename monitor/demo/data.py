@@ -41,9 +41,10 @@ class IncidentView:
     detected_at: dt.datetime | None
 
 
-async def incidents_since(db: Database, since: dt.datetime) -> list[IncidentView]:
+async def incidents_since(db: Database, settings: Settings,
+                          since: dt.datetime) -> list[IncidentView]:
     """Incidents open at or after ``since``, as ``sla-monitor incident list`` reads them."""
-    found = await actions.list_incidents(db, since=since)
+    found = await actions.list_incidents(db, settings, since=since)
     return [
         IncidentView(
             i.id,

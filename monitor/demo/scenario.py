@@ -183,6 +183,7 @@ class Observer:
         since: dt.datetime,
     ) -> None:
         self._say = say
+        self.settings = Settings.from_config(config)
         self.started = started
         self.http = http
         self.metrics_url = metrics_url
@@ -242,7 +243,7 @@ class Observer:
         self.states = states
 
     async def _incidents(self) -> None:
-        for incident in await data.incidents_since(self.db, self.since):
+        for incident in await data.incidents_since(self.db, self.settings, self.since):
             before = self.incidents.get(incident.id)
             self.incidents[incident.id] = incident
             if before is None:

@@ -73,11 +73,11 @@ _INCIDENT_ID: dict[str, Input] = {"incident_id": path_id("incident_id")}
 async def list_incidents(call: Call) -> Reply:
     query: IncidentQuery = call.query
     since, until = _month_span(call, query.month)
-    # With the settings, the action refuses a service neither configured nor in any
-    # incident (a typo), as for the CLI: an empty list would say it never failed.
+    # The action refuses a service neither configured nor in any incident (a typo), as
+    # for the CLI: an empty list would say it never failed.
     found = await actions.list_incidents(
-        call.web.db, since=since, until=until, service=query.service,  # type: ignore[arg-type]
-        open_only=query.open, settings=call.web.settings)
+        call.web.db, call.web.settings, since=since, until=until,  # type: ignore[arg-type]
+        service=query.service, open_only=query.open)
     return Reply(200, found)
 
 

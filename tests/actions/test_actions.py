@@ -75,8 +75,9 @@ async def test_incidents_recorded_changed_and_notified(db: Database) -> None:
                                             at=NOW - 150 * dt.timedelta(minutes=1),
                                             channel="phone", actor="ops", now=NOW)
     assert logged.customers == ("acme", "beta")  # every customer of the panel (R-M4)
-    assert [i.id for i in await actions.list_incidents(db, service="panel")] == [incident.id]
-    assert await actions.list_incidents(db, open_only=True) == []
+    assert [i.id for i in await actions.list_incidents(db, SETTINGS, service="panel")] == [
+        incident.id]
+    assert await actions.list_incidents(db, SETTINGS, open_only=True) == []
     assert [e.action for e in await rows(db, AuditEvent)] == ["incident.add", "incident.notified"]
     assert [c.reason for c in await rows(db, CauseChange)] == ["country-wide cut-off"]
 

@@ -43,7 +43,7 @@ async def evil(db: Database, tmp_path: Path) -> AsyncIterator[Site]:
 async def test_public_pages_show_no_customer_or_private_project(evil: Site) -> None:
     # Every incident page there is: the public ones the feed links, and every other id
     # (a customer's incident, answered as one that does not exist).
-    found = await actions.list_incidents(evil.db)
+    found = await actions.list_incidents(evil.db, evil.settings)
     assert found
     pages = [f"/incidents/{incident.id}" for incident in found]
     for path in PUBLIC + pages:
