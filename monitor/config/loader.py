@@ -364,6 +364,18 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
             self.has_duplicates = True
         return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
+    def construct_timestamp(self, node: yaml.ScalarNode) -> object:
+        """A date or time YAML reads as one; one no calendar has (``2026-02-30``) is its
+        text, for the model to refuse naming its setting and line (PyYAML's ValueError
+        was a traceback for every command)."""
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_timestamp)
+
 
 # An anchor (&name) can only follow white space, a flow indicator or the start of the text;
 # "a=1&b=2" in a URL cannot be one. Without anchors there are no aliases to expand.

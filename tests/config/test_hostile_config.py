@@ -234,6 +234,12 @@ ABSURD = [
     ("fee-persian-digits", CUSTOMER.format(amount="\u06f1\u06f0\u06f0\u06f0"),
      "customers[0].fee.amount: '\u06f1\u06f0\u06f0\u06f0' is not valid: expected a number "
      "in ASCII digits (0-9)"),
+    # A date YAML reads as a timestamp but no calendar has: PyYAML's own ValueError was a
+    # traceback (exit 1) for every command; now the model refuses it with its line.
+    ("holiday-february-30", "provider: {holidays: [2026-02-30]}",
+     "provider.holidays[0]: '2026-02-30' is not valid"),
+    ("holiday-month-13", "provider: {holidays: [2026-13-01]}",
+     "provider.holidays[0]: '2026-13-01' is not valid"),
 ]
 
 
