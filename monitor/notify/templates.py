@@ -152,6 +152,9 @@ def statement(style: Style, s: Statement, html: str | None = None) -> Rendered:
             "because": s.no_credit_because}))
     elif s.claim is not None:
         blocks.append(Para(s.claim))
+    elif s.claims_closed:  # as the statement itself says (R-C1): no way to claim is left
+        blocks.append(Para(_("The claim deadline has passed: claims for this month are no "
+                             "longer accepted.")))
     elif s.credit_days_total > 0 or s.refund_amount > 0:
         blocks += [Para(_("This credit is granted when you claim it, by the deadline above:")),
                    Items(s.how_to_claim)]

@@ -154,3 +154,12 @@ async def test_a_statement_shown_after_the_claim_deadline_invites_no_claim(
         for text in (files.html, " ".join(printed.split())):
             assert "granted when you claim it" not in text and "claim form" not in text
             assert "The claim deadline has passed" in text, text[-3000:]
+        # The e-mail's text part too (it ended on "...by the deadline above:" and nothing).
+        late_now = deadline + dt.timedelta(seconds=1)
+        sent = await actions.send_statements(db, settings, month=last, customer="acme",
+                                             mail=ContractMailer(settings, late_now),
+                                             actor="test", now=late_now)
+        assert [item.status for item in sent.items] == ["queued"]
+        (message,) = [m for m in await rows(db, OutboxMessage) if m.kind == "statement"]
+        assert "granted when you claim it" not in message.body_text
+        assert "The claim deadline has passed" in message.body_text, message.body_text
