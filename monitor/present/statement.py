@@ -655,6 +655,12 @@ def statement_print(s: Statement) -> dict[str, Any]:
                              "think these figures are wrong:"))]
         ways = [claim_way(way) for way in s.how_to_claim]
 
+    deadline_line = run(_("Claim deadline: %(deadline)s") % {
+        "deadline": when(s.claim_deadline)}, b=True)
+    if not s.claims_closed:  # after it, the lines below say it has passed
+        deadline_line = join(deadline_line, " ", _(
+            "(claims for this month are accepted until then, that instant included)."))
+
     incidents = [_incident_cells(i, reader, tz, cal) for i in s.incidents]
     maintenance = [_window_cells(w, reader, tz, cal) for w in s.maintenance]
 
@@ -699,9 +705,7 @@ def statement_print(s: Statement) -> dict[str, Any]:
             "head": [_("Rule"), _("Credit"), _("Days"), _("Money"), _("Evidence")],
             "lines": credit_lines},
         "claim": {
-            "deadline": join(run(_("Claim deadline: %(deadline)s") % {
-                "deadline": when(s.claim_deadline)}, b=True), " ", _(
-                "(claims for this month are accepted until then, that instant included).")),
+            "deadline": deadline_line,
             "lines": claim_lines, "ways": ways},
         "incidents": {
             "heading": _("Incidents"),

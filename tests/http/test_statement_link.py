@@ -154,6 +154,7 @@ async def test_a_statement_shown_after_the_claim_deadline_invites_no_claim(
         for text in (files.html, " ".join(printed.split())):
             assert "granted when you claim it" not in text and "claim form" not in text
             assert "The claim deadline has passed" in text, text[-3000:]
+            assert "are accepted until then" not in text  # not said of a deadline passed
         # The e-mail's text part too (it ended on "...by the deadline above:" and nothing).
         late_now = deadline + dt.timedelta(seconds=1)
         sent = await actions.send_statements(db, settings, month=last, customer="acme",
