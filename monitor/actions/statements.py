@@ -375,9 +375,7 @@ def _how_to_claim(
              if len(sites) > 1 else _("your site %(site)s") % {"site": sites[0]})
     ways = []
     if link is not None:
-        expires = (format_time(link.expires, settings.timezone, settings.calendar)
-                   if reader.code == "en" else
-                   reader.time(link.expires, settings.timezone, settings.calendar))
+        expires = reader.time(link.expires, settings.timezone, settings.calendar)
         ways.append(_("Use the claim form on your page: %(link)s (this link is yours alone; "
                       "it works until %(expires)s).") % {"link": link.url, "expires": expires})
     figures = {"sender": settings.sender, "month": reader.month(period.label, period.calendar),
@@ -403,9 +401,8 @@ def _claim_line(settings: Settings, claim: claims.ClaimRecord | None) -> str | N
     reader = settings.reader(claim.customer_id)
     _ = reader.gettext
 
-    def when(at: dt.datetime) -> str:
-        return iso_utc(at) if reader.code == "en" else reader.time(
-            at, settings.timezone, settings.calendar)
+    def when(at: dt.datetime) -> str:  # in the provider's zone and calendar, as the rest
+        return reader.time(at, settings.timezone, settings.calendar)
 
     figures = {"claim": "#" + reader.number(claim.id), "received": when(claim.submitted_at)}
     if claim.decision is None:

@@ -307,3 +307,17 @@ async def test_the_operators_summary_stays_english_and_left_to_right(db: Databas
     assert '<html lang="en" dir="ltr">' in page
     assert '<bdi class="fa" dir="rtl" lang="fa">میزبانی رابیت</bdi>' in page
     assert "SLA summary for 2026-10" in page
+
+
+async def test_an_english_statement_says_its_claim_in_the_providers_time(db: Database) -> None:
+    # An English reader's statement said "received 2026-12-05T20:30:00Z; our decision is
+    # due by 2026-12-19T20:30:00Z" where every other time was in the provider's zone and
+    # calendar (SPEC section 7): the same reader's times as the rest.
+    await closed(db)
+    await actions.submit_claim(db, SETTINGS, customer="acme", month="2026-10",
+                               channel="email", mail=MAIL, actor="ops", now=NOW)
+    view = await actions.statement(db, SETTINGS, month="2026-10", customer="acme", now=NOW)
+    assert view.claim is not None
+    assert "received 2026-11-03 09:00 UTC; our decision is due by 2026-11-" in view.claim, (
+        view.claim)
+    assert "T09:00:00Z" not in view.claim
