@@ -713,10 +713,11 @@ def statement_print(s: Statement) -> dict[str, Any]:
                      _("You were notified")],
             "rows": incidents, "id_chars": _longest(number(i.id) for i in s.incidents),
             "note": run(_(
-                "Start: the first failed probe; end: the first good probe. Counted: the part "
-                "of the outage inside the month that counts against availability; an outage "
-                "inside an announced maintenance window (below) or caused otherwise than by "
-                "us is excluded.")),
+                "Start: the first failed probe, or the start our staff recorded; end: the "
+                "first good probe, or the end they recorded. Counted: the part of the outage "
+                "inside the month that counts against availability; an outage inside an "
+                "announced maintenance window (below) or caused otherwise than by us is "
+                "excluded.")),
             "none": run(_("No outage of a service you depend on in this month."))},
         "maintenance": {
             "heading": _("Scheduled maintenance"),

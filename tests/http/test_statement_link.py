@@ -74,6 +74,9 @@ async def test_a_statement_links_to_the_claim_form(db: Database, tmp_path: Path)
 
         # The same link in every form of the statement.
         files = await actions.statement_files(view)
+        # Its outage was recorded by the operators (incident add), not found by a probe:
+        # the note on the times says both.
+        assert "the first failed probe, or the start our staff recorded" in files.html
         assert f'href="{escape(view.claim_link)}"' in files.html
         cells = {r["field"]: r["value"] for r in csv.DictReader(io.StringIO(files.csv))
                  if r["section"] == "summary"}
