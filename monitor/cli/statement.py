@@ -155,7 +155,9 @@ def _lines(
         else:
             text = f"{item.status.replace('_', ' ')}: {item.why}"
         if item.corrects is not None and item.status in ("queued", "would_send"):
-            text += f"; corrects revision {item.corrects}: " + "; ".join(item.changes)
+            # Quoted as the e-mail tells the customer, in its language (the rest is English).
+            text += (f"; corrects revision {item.corrects}, as its e-mail tells the customer "
+                     f"({settings.reader(item.customer).code}): " + "; ".join(item.changes))
         lines.append(f"  {item.customer}: {text}")
     if not result.items:
         lines.append("  no customer")

@@ -289,3 +289,25 @@ async def test_send_killed_in_the_send_is_sent_by_the_next_run_at_once(
         assert [(m.status, m.claimed_by) for m in sent] == [("sent", None)]
     finally:
         await engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_correction_lists_what_the_customer_is_told_as_a_quote(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The operators' output stays English (SPEC section 7); a correction's changes are what
+    # its e-mail tells the customer, in the customer's language, so the line says so
+    # instead of mixing Persian into the operators' sentence unannounced. (The example's
+    # customers read English; bita reads Persian here.)
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("  # language: fa ", "  language: fa ", 1))
+    assert cli("statement", "send", "--month", MONTH, "--queue-only")[0] == 0
+    # A 20 min outage of the shared panel (1404/06/12 10:00-10:20 Tehran) changes everyone's.
+    assert cli("incident", "add", "--service", "panel", "--start", "2025-09-03T10:00",
+               "--end", "2025-09-03T10:20")[0] == 0
+    code, out, err = cli("statement", "send", "--month", MONTH, "--queue-only")
+    assert code == 0, err
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines() if ": " in line}
+    for customer in ("acme", "bita"):
+        assert "corrects revision 1, as its e-mail tells the customer (fa): " in (
+            lines[customer]), lines[customer]
+        quoted = lines[customer].split("(fa): ", 1)[1]
+        assert any("\u0600" <= c <= "\u06ff" for c in quoted), quoted  # Persian, quoted
