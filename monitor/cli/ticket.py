@@ -67,13 +67,15 @@ def _shown(run: Run, view: TicketView) -> int:
 @command
 async def _open(run: Run) -> int:
     args, settings = run.args, run.settings
+    at = run.at()
     view = await run.act(
         actions.open_ticket, settings, customer=args.customer, service=args.service,
         channel=args.channel, summary=args.summary, site=args.site, type=args.type,
-        at=run.at(), mail=ContractMailer(settings, run.now), actor=actor(), now=run.now)
+        at=at, mail=ContractMailer(settings, run.now), actor=actor(), now=run.now)
     if args.format != "json":
+        start = "now" if at is None else "at " + local_time(settings, view.ticket.opened_at)
         print(f"ticket {view.ticket.id} recorded; its number is queued for the customer's "
-              "technical contact (L-4: the clocks start now)")
+              f"technical contact (L-4: the clocks start {start})")
     return _shown(run, view)
 
 

@@ -198,6 +198,12 @@ def test_every_text_a_command_prints_shows_control_characters_escaped(
         assert "\x1b" not in out and "\x07" not in out, out
         assert "slow\\x1b[2J\\x1b[31m checkout\\x07" in out, out
         assert len(out.splitlines()) > 1  # its lines are still lines
+    assert "(L-4: the clocks start now)" in opened
+    # Recorded afterwards (--at): the clocks started then, not now.
+    assert main(["-c", str(config), "ticket", "open", "--customer", "acme", "--service",
+                 "panel", "--channel", "phone", "--summary", "slow", "--at",
+                 "2025-01-01T00:00"]) == 0
+    assert "(L-4: the clocks start at 2025-01-01 00:00" in capsys.readouterr().out
 
 
 @pytest.mark.slow
