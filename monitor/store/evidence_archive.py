@@ -16,7 +16,7 @@ from typing import Any
 
 from monitor.sla.archive import ArchivedInputs
 from monitor.sla.intervals import Interval, clip, subtract, total_seconds, union, whole_second
-from monitor.sla.report import CustomerReport, MonthReport, StoredCustomers
+from monitor.sla.report import CustomerReport, MonthReport, StoredCustomers, iso_utc
 from monitor.store.db import Tx
 from monitor.store.evidence import (
     GENESIS,
@@ -407,6 +407,18 @@ def _unknown_covered(inputs: ArchivedInputs, latest: Mapping[tuple[str, str], An
                             f"{missing} s of it are not unknown time in the inputs")
 
 
+_INCIDENT_FIELDS = ("service", "start", "end", "cause", "detection time", "source")
+
+
+def _shown(value: object) -> str:
+    """A value of a mismatch as a person reads it: an instant in UTC (``...Z``), none."""
+    if value is None:
+        return "none"
+    if isinstance(value, dt.datetime):
+        return iso_utc(value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _cross_check(inputs: ArchivedInputs, latest: Mapping[tuple[str, str], Any],
                  facts_of: Mapping[str, list[dict[str, Any]]], customer: str) -> None:
     for incident in inputs.incidents:
@@ -417,9 +429,10 @@ def _cross_check(inputs: ArchivedInputs, latest: Mapping[tuple[str, str], Any],
                    fact["cause"], _instant(fact["detected_at"]), fact["source"])
         given = (incident.service_id, incident.start, incident.end, incident.cause,
                  incident.detected_at, incident.source)
-        if chained != given:
-            raise _Mismatch(f"incident {incident.id}: the inputs say {given}, the chain "
-                            f"{chained}")
+        for name, said, kept in zip(_INCIDENT_FIELDS, given, chained, strict=True):
+            if said != kept:
+                raise _Mismatch(f"incident {incident.id}: its {name} is {_shown(said)} in the "
+                                f"inputs, {_shown(kept)} in the chain")
     firsts: dict[tuple[int, str], dt.datetime] = {}
     for fact in facts_of.get("notifications", []):
         key = (int(fact["incident_id"]), fact["customer_id"])
@@ -430,7 +443,7 @@ def _cross_check(inputs: ArchivedInputs, latest: Mapping[tuple[str, str], Any],
     for key, at in inputs.notifications.items():
         if firsts.get(key) != at:
             raise _Mismatch(f"the notification of incident {key[0]} to {key[1]}: the inputs "
-                            f"say {at.isoformat()}, the chain {firsts.get(key)}")
+                            f"say {_shown(at)}, the chain {_shown(firsts.get(key))}")
     notices: dict[tuple[int, str], dt.datetime] = {}
     for fact in facts_of.get("maintenance_notices", []):
         key = (int(fact["window_id"]), fact["customer_id"])
@@ -447,7 +460,8 @@ def _cross_check(inputs: ArchivedInputs, latest: Mapping[tuple[str, str], Any],
         for notified, at in window.notices.items():
             if notified == customer and notices.get((window.id, notified)) != at:
                 raise _Mismatch(f"the notice of maintenance window {window.id}: the inputs "
-                                f"say {at.isoformat()}, the chain {notices.get((window.id, notified))}")
+                                f"say {_shown(at)}, the chain "
+                                f"{_shown(notices.get((window.id, notified)))}")
     for ticket in inputs.tickets:
         fact = latest.get(("tickets", str(ticket.id)))
         if fact is None:

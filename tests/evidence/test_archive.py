@@ -222,7 +222,9 @@ def _forged_signature(document: dict[str, Any]) -> dict[str, Any]:
 
 
 EDITS = [
-    ("inputs.json", _later_end, False, "incident"),
+    # Named as a person reads it (it was two tuples of Python reprs).
+    ("inputs.json", _later_end, False,
+     "its end is 2026-10-10T12:00:00Z in the inputs, 2026-10-10T11:00:00Z in the chain"),
     ("inputs.json", _no_unknown, False,
      "unknown interval 1 (the monitor's, daemon_down): 5400 s of it are not unknown time"),
     ("statement.json", _statement, False, "statement.json is not the chained revision's"),
