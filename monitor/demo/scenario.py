@@ -180,10 +180,11 @@ class Observer:
         db: Database,
         stage: Stage,
         config: Config,
+        settings: Settings,
         since: dt.datetime,
     ) -> None:
         self._say = say
-        self.settings = Settings.from_config(config)
+        self.settings = settings
         self.started = started
         self.http = http
         self.metrics_url = metrics_url
@@ -446,7 +447,7 @@ async def run_demo(options: DemoOptions, say: Say, stop: asyncio.Event) -> DemoR
         db = Database.open(config.storage.url)
         stack.push_async_callback(db.dispose)
         http = await stack.enter_async_context(aiohttp.ClientSession())
-        observer = Observer(say, started, http, metrics_url, db, stage, config, since)
+        observer = Observer(say, started, http, metrics_url, db, stage, config, settings, since)
         steps = Steps(observer, pacing.patience, log_path, stop)
         customer, project = BROKEN
         all_targets = set(stage.targets)
