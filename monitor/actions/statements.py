@@ -86,6 +86,7 @@ from monitor.sla import (
     MonthPeriod,
     MonthReport,
     claim_deadline,
+    claim_in_time,
     in_time,
     notice_due,
     statement_withheld,
@@ -195,9 +196,10 @@ def build_statement(
         record = _customer_record(frozen, customer)
     configured = settings.topology.customers[customer]
     deadline = claim_deadline(period, settings.policy)
-    # R-C1: claims are taken until the deadline, that instant included; after it, a
-    # statement shown invites none (no link to a form that would refuse it as late).
-    closed = now > deadline
+    # R-C1: claims are taken until the deadline, that instant included (claim_in_time, as
+    # the form decides it); after it, a statement shown invites none (no link to a form
+    # that would refuse it as late).
+    closed = not claim_in_time(now, period, settings.policy)
     link = None if closed else claim_form_link(settings, links, customer, deadline=deadline,
                                                now=now)
     depends_on = settings.topology.dependencies(customer)

@@ -36,6 +36,7 @@ from monitor.present.labels import CAUSE_LABELS, EXCLUSION_NAMES, TIER_NAMES
 from monitor.present.language import N_, Language, language
 from monitor.present.printed import Runs, check_fonts, isolated, join, ltr, message, run, typeset
 from monitor.present.text import one_line
+from monitor.sla.deadlines import in_time
 from monitor.sla.ledger import minor_units, money_shown
 from monitor.sla.report import iso_utc, shown_days
 
@@ -166,9 +167,11 @@ class Statement:
 
     @property
     def claims_closed(self) -> bool:
-        """Shown after the month's claim deadline (R-C1, that instant still in time): it
-        says so instead of how to claim."""
-        return self.generated_at is not None and self.generated_at > self.claim_deadline
+        """Shown after the month's claim deadline (R-C1, that instant still in time, on the
+        one boundary the claim form uses: :func:`monitor.sla.in_time`): it says so instead
+        of how to claim."""
+        return self.generated_at is not None and not in_time(self.generated_at,
+                                                              self.claim_deadline)
 
     @property
     def excluded(self) -> list[tuple[str, int]]:

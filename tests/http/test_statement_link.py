@@ -148,6 +148,11 @@ async def test_a_statement_shown_after_the_claim_deadline_invites_no_claim(
         # The deadline itself is in time ("that instant included"); a second later is not.
         at = await actions.statement(db, settings, month=last, customer="acme", now=deadline)
         assert at.claim_link is not None and at.how_to_claim
+        # On the claim form's boundary (whole seconds, monitor.sla.in_time): half a second
+        # after it is still the deadline's second, and the form would take the claim.
+        half = await actions.statement(db, settings, month=last, customer="acme",
+                                       now=deadline + dt.timedelta(seconds=0.5))
+        assert half.claim_link is not None and not half.claims_closed
         late = await actions.statement(db, settings, month=last, customer="acme",
                                        now=deadline + dt.timedelta(seconds=1))
         assert late.credit_days_total == 8  # the figures are the revision's, unchanged
