@@ -128,6 +128,11 @@ class InputError(UsageError):
     >>> str(InputError("end", "2026-11-30T08:00:00Z", "a time after {start}")
     ...     .as_typed("2026-11-30T09:00").renamed(lambda field: "--" + field))
     "--end: '2026-11-30T09:00' (read as 2026-11-30T08:00:00Z) is not valid; allowed: a time after --start"
+
+    A value that was not given at all is ``None``, and said to be missing:
+
+    >>> str(InputError("reason", None, "why the claim is rejected").renamed(lambda f: "--" + f))
+    '--reason: missing; needed: why the claim is rejected'
     """
 
     def __init__(
@@ -148,6 +153,9 @@ class InputError(UsageError):
         if typed is not None and typed != str(value):
             shown = (f"{shortened(typed)!r} (read as {shortened(value)})" if read_as
                      else repr(shortened(typed)))
+        if value is None and typed is None:  # nothing was given where something is needed
+            super().__init__(f"{field}: missing; needed: {self._allowed(lambda n: n)}")
+            return
         super().__init__(f"{field}: {shown} is not valid; allowed: {self._allowed(lambda n: n)}")
 
     def _allowed(self, name: Callable[[str], str]) -> str:

@@ -273,7 +273,10 @@ async def decide_claim(
     elif days is not None:
         raise InputError("days", str(days), "no days unless the approval is partial")
     if decision == "rejected":
-        not_blank(reason or "", "reason", "why the claim is rejected (it is e-mailed)")
+        why = "why the claim is rejected (it is e-mailed)"
+        if reason is None:
+            raise InputError("reason", None, why)
+        not_blank(reason, "reason", why)
     decided_at = now if at is None else at
     not_future(decided_at, now, "at")
     async with db.reading() as tx:

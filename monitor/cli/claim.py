@@ -107,7 +107,8 @@ def _row(settings: Settings, view: ClaimView) -> list[object]:
         view.receipt, f"{local_time(settings, claim.decision_due_at)} {view.decision}",
         shown(computed), claim.decision or "-",
         format_days(view.granted_days) if claim.decision else "-",
-        "review" if claim.review_revision is not None else "",
+        # R-C3: a later revision changed the month's credit; the decision is up for review.
+        "-" if claim.review_revision is None else f"revision {claim.review_revision}",
     ]
 
 
@@ -125,7 +126,7 @@ async def _list(run: Run) -> int:
                           customer=args.customer, open_only=args.open, overdue=args.overdue,
                           now=run.now)
     headers = ["id", "customer", "month", "site", "submitted", "receipt", "decision due",
-               "computed credit", "decision", "granted", ""]
+               "computed credit", "decision", "granted", "review"]
     return run.show(views, lambda: text_table(headers, [_row(settings, view) for view in views]))
 
 

@@ -141,7 +141,12 @@ async def test_r_c1_partly_approved_claim(db: Database) -> None:
 
 async def test_deciding_twice_and_bad_decisions_are_refused(db: Database) -> None:
     view = await submit(db)
-    await refused(db, lambda: decide(db, view.claim.id, "rejected"), "reason", "",
+    # Omitted, the reason is missing (not "'' is not valid"); typed blank, it is refused as typed.
+    missing = await refused(db, lambda: decide(db, view.claim.id, "rejected"), "reason", None,
+                            "why the claim is rejected")
+    assert str(missing) == ("reason: missing; needed: why the claim is rejected "
+                            "(it is e-mailed)"), str(missing)
+    await refused(db, lambda: decide(db, view.claim.id, "rejected", reason=" "), "reason", " ",
                   "why the claim is rejected")
     await refused(db, lambda: decide(db, 999), "claim_id", 999, "an existing claim id")
     await refused(db, lambda: decide(db, view.claim.id, "maybe"), "decision", "maybe",

@@ -97,6 +97,10 @@ async def test_claims_through_the_command_line(cli: CLI) -> None:
     assert "accepted until 2026-11-15T00:00:00+00:00" in line
     listed = await cli.json("claim", "list", "--month", "2026-10")
     assert [c["claim"]["id"] for c in listed] == [1]
+    # Every column of the text table has a header, the last one too (it was blank).
+    code, out, _ = await cli.run("claim", "list", "--month", "2026-10")
+    header = out.splitlines()[0].split()
+    assert code == 0 and header[0] == "id" and header[-1] == "review", out
     decided = await cli.json("claim", "decide", "1", "--partly", "3.5", "--reason", "shared",
                              "--at", "2026-11-20T00:00Z")
     assert (decided["claim"]["decision"], decided["granted_days"],
