@@ -5,7 +5,9 @@ loader as ``check-config``, with a report of what could not be mapped and why
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
@@ -83,6 +85,47 @@ def import_gatus(raw: bytes, source: str, *, channels_file: str | None = None,
     return _finished(converted, "Gatus", "gatus", source, channels_file, accepts)
 
 
+#: A path of the document an import makes that names one of its records: ``services[3]``,
+#: then the field in it.
+_RECORD = re.compile(r"^((?:servers|services|customers)\[\d+\])(?:\.(.+))?$")
+
+
+def in_source(issues: list[ConfigIssue], places: dict[str, str]) -> list[ConfigIssue]:
+    """What ``check-config`` refused in the configuration an import made, said in the
+    source's places: its lines and paths are not the source's (line 10 of the made file is
+    another endpoint of the Gatus file), so each record's issue names what it was made of
+    (``endpoints[0] 'web'``), then what it became; an issue of a server and a project both
+    made of one endpoint (the project's host, at its interval) is said once, naming both.
+    An issue that names no record keeps its path, without the made file's line.
+
+    >>> found = in_source([ConfigIssue("servers[0].probe.timeout", 9, "'0s' is not valid"),
+    ...                    ConfigIssue("services[0].probe.timeout", 20, "'0s' is not valid")],
+    ...                   {"servers[0]": "endpoints[0] 'web'", "services[0]": "endpoints[0] 'web'"})
+    >>> [str(issue) for issue in found]
+    ["endpoints[0] 'web' (made into servers[0] and services[0]): probe.timeout: '0s' is not valid"]
+    """
+    found: list[ConfigIssue] = []
+    made: dict[tuple[str, str | None, str], list[str]] = {}  # (place, field, message) -> made
+    firsts: dict[tuple[str, str | None, str], int] = {}  # -> its position in found
+    for issue in issues:
+        record = _RECORD.match(issue.path)
+        place = None if record is None else places.get(record[1])
+        if record is None or place is None:
+            found.append(dataclasses.replace(issue, line=None))
+            continue
+        key = (place, record[2], issue.message)
+        made.setdefault(key, []).append(record[1])
+        if key not in firsts:
+            firsts[key] = len(found)
+            found.append(issue)
+    for key, position in firsts.items():
+        place, inner = key[0], key[1]
+        path = f"{place} (made into {' and '.join(made[key])})"
+        found[position] = dataclasses.replace(
+            found[position], path=path + ("" if inner is None else f": {inner}"), line=None)
+    return found
+
+
 def _finished(converted: Converted, kind: str, command: str, source: str,
               channels_file: str | None, accepts: Callable[[str, str], bool]) -> Imported:
     """The channels Apprise takes, the document as YAML, checked as check-config would."""
@@ -100,7 +143,10 @@ def _finished(converted: Converted, kind: str, command: str, source: str,
                                  else {"notify": channels})
     text = HEADER.format(kind=kind, source=source, command=command) + yaml.safe_dump(
         document, sort_keys=False, allow_unicode=True, width=100)
-    parse_config(text, source)  # what check-config says of it (a mistake here is ours)
+    try:
+        parse_config(text, source)  # what check-config says of it
+    except ConfigError as exc:
+        raise ConfigError(source, in_source(exc.issues, converted.places)) from None
     return Imported(source, text, channels, converted.servers, converted.projects,
                     converted.customers, converted.unmapped, converted.notes,
                     converted.origins)

@@ -192,6 +192,12 @@ def _alerting(alerting: dict[str, Any], converted: Converted) -> list[str]:
     return operators
 
 
+def _place(number: int, endpoint: dict[str, Any]) -> str:
+    """An endpoint's place in the Gatus file, as a refusal names it: ``endpoints[3] 'web'``."""
+    name = endpoint.get("name")
+    return f"endpoints[{number}]" + ("" if name is None else f" {str(name)!r}")
+
+
 def convert(data: Any) -> Converted:
     """``data``: a Gatus configuration as YAML loads it."""
     converted = Converted({})
@@ -208,6 +214,7 @@ def convert(data: Any) -> Converted:
             servers[result[2]] = {"id": slug(str(endpoint.get("name", result[2])), taken),
                                   "name": str(endpoint.get("name", result[2])),
                                   "probe": result[1]}
+            converted.sources["servers", servers[result[2]]["id"]] = _place(i, endpoint)
             servers_made.add(i)
     for i, endpoint, result in found:
         if result is None or i in servers_made:
@@ -215,12 +222,13 @@ def convert(data: Any) -> Converted:
         # A project; a host's further TCP endpoints (a database port) are projects on it.
         _kind, probe, host, port = result
         kind = "project"
-        host_server(servers, host, port, probe, taken)
+        host_server(servers, host, port, probe, taken, converted, _place(i, endpoint))
         name = str(endpoint.get("name", host))
         group = endpoint.get("group")
         ident = slug(f"{group}-{name}" if group else name, taken)
         services.append({"id": ident, "kind": kind, "name": name,
                          "server": servers[host]["id"], "probe": probe})
+        converted.sources["services", ident] = _place(i, endpoint)
         if group:
             groups.setdefault(str(group), []).append((ident, host))
     customers = []
@@ -232,5 +240,6 @@ def convert(data: Any) -> Converted:
                                                "endpoints is a domain: no draft customer"))
         else:
             customers.append(customer)
+            converted.sources["customers", customer["id"]] = f"the endpoints' group {group!r}"
     operators = _alerting(data.get("alerting") or {}, converted)
     return assemble(converted, operators, list(servers.values()), services, customers)

@@ -41,6 +41,11 @@ class Converted:
     projects: int = 0
     customers: int = 0
     origins: dict[int, str] = field(default_factory=dict)  # the source's id -> service id
+    #: What each server, service and customer was made of, in the source's words
+    #: (``("services", "acme-web") -> "endpoints[3] 'web'"``); :func:`assemble` turns it
+    #: into ``places``: the document's own paths (``services[0]``) -> the source's.
+    sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    places: dict[str, str] = field(default_factory=dict)
 
 
 def slug(text: str, taken: set[str]) -> str:
@@ -77,13 +82,16 @@ def within_detection_duty(timing: dict[str, Any], where: str, converted: Convert
 
 
 def host_server(servers: dict[str, dict[str, Any]], host: str, port: int,
-                probe: dict[str, Any], taken: set[str]) -> str:
+                probe: dict[str, Any], taken: set[str], converted: Converted,
+                place: str) -> str:
     """The id of ``host``'s server; one is made (probed by TCP on ``port``, at the
-    project's interval and timeout) when the source has none."""
+    project's interval and timeout) when the source has none, and said to be made of
+    ``place``, the project's place in the source."""
     if host not in servers:
         servers[host] = {"id": slug(f"host-{host}", taken), "name": host,
                          "probe": {"type": "tcp", "host": host, "port": port,
                                    **{k: probe[k] for k in ("interval", "timeout")}}}
+        converted.sources["servers", servers[host]["id"]] = place
     return str(servers[host]["id"])
 
 
@@ -118,6 +126,11 @@ def assemble(converted: Converted, operators: list[str], servers: list[dict[str,
     document["services"] = services
     document["customers"] = customers
     converted.document = document
+    for section in ("servers", "services", "customers"):
+        for number, item in enumerate(document[section]):
+            place = converted.sources.get((section, item["id"]))
+            if place is not None:
+                converted.places[f"{section}[{number}]"] = place
     converted.servers, converted.projects = len(servers), len(services)
     converted.customers = len(customers)
     return converted

@@ -369,6 +369,7 @@ def _customers(data: KumaData, members: dict[int, tuple[str, str]],
                                                "customer"))
         else:
             customers.append(customer)
+            converted.sources["customers", customer["id"]] = f"{origin} {name!r}"
     return customers
 
 
@@ -385,6 +386,7 @@ def convert(data: KumaData) -> Converted:
         if result is not None and result[0] == "server" and result[2] not in servers:
             name = str(monitor.get("name") or result[2])
             servers[result[2]] = {"id": slug(name, taken), "name": name, "probe": result[1]}
+            converted.sources["servers", servers[result[2]]["id"]] = f"monitor {name!r}"
             made.add(monitor["id"])
     services = []
     for monitor, result in found:
@@ -394,8 +396,10 @@ def convert(data: KumaData) -> Converted:
         name = str(monitor.get("name") or host)
         ident = slug(name, taken)
         services.append({"id": ident, "kind": "project", "name": name,
-                         "server": host_server(servers, host, port, probe, taken),
+                         "server": host_server(servers, host, port, probe, taken, converted,
+                                               f"monitor {name!r}"),
                          "probe": probe})
+        converted.sources["services", ident] = f"monitor {name!r}"
         members[monitor["id"]] = (ident, host)
     customers = _customers(data, members, converted)
     operators = _channels(data.notifications, converted)

@@ -135,3 +135,33 @@ def test_numbers_in_other_digits_than_ascii_are_not_mapped(
     assert "max_response_time" not in probe
     assert probe.get("expected_status", ["2xx"]) == ["2xx"]
     assert probe["json"] == {"path": "n", "equals": "\u0665"}  # the text, as Gatus compares it
+
+
+def test_a_value_sla_monitor_refuses_is_named_by_its_place_in_the_gatus_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The refusal named the configuration the import makes ("line 10: servers[0].probe.
+    # interval"), whose lines and paths are not the Gatus file's: line 10 of it is another
+    # endpoint's client. It names the endpoint now, then what it was made into, once each.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: web\n"
+        "    group: acme\n"
+        "    url: https://acme.example/health\n"
+        "    interval: 1ms\n"
+        "  - name: api\n"
+        "    url: https://api.example/x\n"
+        "    client: {timeout: 0s}\n")
+    assert main(["import", "gatus", str(source), "-o", str(tmp_path / "out.yaml")]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert "line " not in err and "Traceback" not in err, err
+    assert lines[0] == f"sla-monitor: error: {source}: 3 configuration error(s)", err
+    assert lines[1:] == [
+        "  endpoints[0] 'web' (made into servers[0] and services[0]): probe.interval: '1ms' "
+        "is not valid: expected a duration from 0.1 s to 1 d",
+        "  endpoints[0] 'web' (made into servers[0] and services[0]): probe.interval: 0 s "
+        "must be longer than the timeout (10 s) so that a probe never overlaps itself",
+        "  endpoints[1] 'api' (made into servers[1] and services[1]): probe.timeout: '0s' is "
+        "not valid: expected a duration from 0.1 s to 1 h"], err
+    assert os.listdir(tmp_path) == ["gatus.yaml"]

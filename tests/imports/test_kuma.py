@@ -302,3 +302,20 @@ def test_status_codes_in_other_digits_than_ascii_are_not_mapped(
     assert [item["what"] for item in found["unmapped"]] == ["\u00b2", "\u06f2\u06f0\u06f0"]
     document = yaml.safe_load(found["config"])
     assert document["services"][0]["probe"]["expected_status"] == [204]
+
+
+def test_a_value_sla_monitor_refuses_is_named_by_its_kuma_monitor(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # As for Gatus: the refusal named the made configuration's lines and paths.
+    db = kuma_schema.build(tmp_path / "kuma.db")
+    insert(db, "monitor", name="shop", type="http", interval=5, timeout=30,
+           url="https://shop.example/")
+    db.commit()
+    db.close()
+    assert main(["import", "uptime-kuma", str(tmp_path / "kuma.db"), "-o",
+                 str(tmp_path / "out.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "line " not in err and "Traceback" not in err, err
+    assert ("  monitor 'shop' (made into servers[0] and services[0]): probe.interval: 5 s must "
+            "be longer than the timeout (30 s)") in err, err
+    assert sorted(os.listdir(tmp_path)) == ["kuma.db"]
