@@ -195,7 +195,15 @@ def _references(data: dict[str, Any]) -> Iterator[Issue]:
         refs = customer.get("services")
         if not isinstance(refs, list):
             continue
+        listed: dict[str, int] = {}
         for r, ref in enumerate(refs):
+            if isinstance(ref, str) and ref in listed:
+                yield (("customers", c, "services", r),
+                       f"{ref!r} is listed twice (also customers[{c}].services[{listed[ref]}]); "
+                       "list each service once")
+                continue
+            if isinstance(ref, str):
+                listed[ref] = r
             if ref not in kinds:
                 if isinstance(ref, str) and ref in servers:
                     msg = f"{ref!r} is a server; list the customer's projects, their servers are implied"

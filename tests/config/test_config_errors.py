@@ -95,6 +95,18 @@ CASES = [
         ["line 20: customers[0].services[1]: unknown service 'shopp'; allowed: panel, shop"],
     ),
     (
+        # A project or a shared service listed twice in one customer's list: said so, not
+        # "already belongs to customers[0]" (its own list), nor passed over (the panel).
+        "customer-service-twice",
+        broken("services: [shop]", "services: [shop, panel, shop, panel]"),
+        [
+            "line 20: customers[0].services[2]: 'shop' is listed twice (also "
+            "customers[0].services[0]); list each service once",
+            "line 20: customers[0].services[3]: 'panel' is listed twice (also "
+            "customers[0].services[1]); list each service once",
+        ],
+    ),
+    (
         "interval-not-longer-than-timeout",
         broken("interval: 1m}", "interval: 10s, timeout: 10s}"),
         [
