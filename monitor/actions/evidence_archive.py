@@ -30,6 +30,7 @@ pure engine (:func:`monitor.sla.compute_month`) and compares it with the stateme
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
@@ -55,7 +56,12 @@ from monitor.store.evidence_archive import (
 )
 from monitor.store.evidence_archive import verify_archive as _verify_archive
 
-__all__ = ["FORMAT", "Verification", "export_month", "verify_archive"]
+__all__ = ["FORMAT", "RecordsChanged", "Verification", "export_month", "verify_archive"]
+
+
+class RecordsChanged(InputError):
+    """The month's records changed since its latest revision was frozen: its archive waits
+    for the next close (the customer's page says the month is being corrected)."""
 
 
 async def export_month(db: Database, settings: Settings, *, customer: str,
@@ -87,6 +93,19 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
         raise InputError("customer", customer, f"a customer in the report of {month}")
     checkpoint = signed[-1] if signed else None
     head_seq = checkpoint.seq if checkpoint is not None else (head[0] if head else 0)
+    # The archive's inputs are read from the records: they are the revision's only while
+    # the month's records are as it froze them. A record changed since (a call logged late,
+    # a cause changed) made an archive whose inputs were not its statement's, and verify
+    # said FAILED of an honest provider: the month is closed again first (R-C3), and that
+    # revision's archive is made. The whole month is read and hashed for it, as a close
+    # does (a few seconds at 10,000 customers).
+    everyone = await month_inputs(db, settings, period, revision.closed_at)
+    if await asyncio.to_thread(everyone.digest) != revision.inputs_hash:
+        raise RecordsChanged("month", month, f"a month whose records are as its latest revision "
+                         f"({revision.revision}) froze them; they have changed since: `report "
+                         f"close --month {month}` freezes revision {revision.revision + 1}, "
+                         "whose archive this then is")
+    del everyone
     inputs = await month_inputs(db, settings, period, revision.closed_at, [customer])
     archived = ArchivedInputs(inputs.period, inputs.customers, inputs.incidents,
                               inputs.maintenance, inputs.notifications, inputs.unknown,

@@ -29,7 +29,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from monitor import actions
-from monitor.actions.evidence_archive import export_month
+from monitor.actions.evidence_archive import RecordsChanged, export_month
 from monitor.actions.links import COOKIE, LinkCheck
 from monitor.actions.subscriptions import offered
 from monitor.errors import InputError
@@ -280,6 +280,11 @@ async def evidence_download(call: Call) -> web.StreamResponse:
 
     try:
         data = await off_loop(context.db, export)
+    except RecordsChanged:
+        return message(request, context, 409, N_("This month is being corrected"),
+                       N_("Records of this month changed after its statement was made. Its "
+                          "evidence archive is here again with the corrected statement."),
+                       reader=reader)
     except InputError:
         return message(request, context, 404, *not_found, reader=reader)
     return web.Response(body=data, content_type="application/zip", headers={

@@ -139,6 +139,8 @@ async def test_the_archive_alone_gives_the_statement_s_figures_back(
     # export says what it wrote.
     await _statement_names_the_signed_head_and_how_to_verify(exported)
     await _export_says_what_it_wrote_in_json_and_refuses_an_unknown_customer(exported, tmp_path)
+    await _a_record_changed_since_the_revision_is_exported_once_the_month_is_closed_again(
+        exported, tmp_path)  # last: it changes the month
 
 
 def _edited(archive: bytes, name: str, change: Callable[[Any], Any], jsonl: bool = False) -> bytes:
@@ -337,3 +339,30 @@ def test_one_customers_archive_parses_no_whole_report(
                               " WHERE fact_table = 'report_revisions'").fetchall()
     assert len(revision) == 1 and parsed  # the other entries' facts were read
     assert revision[0][0] not in parsed
+
+
+async def _a_record_changed_since_the_revision_is_exported_once_the_month_is_closed_again(
+        exported: tuple[Run, Path, Path], tmp_path: Path) -> None:
+    # A call made before the one logged (08:50, the scenario's was 09:00), logged after the
+    # close: the archive of revision 1 had today's inputs (08:50) beside revision 1's
+    # statement and chain (09:00), and `evidence verify` said FAILED, as if tampered with.
+    run, _, keys = exported
+    code, _, err = await run("incident", "notified", "2", "--at", "2026-10-20T08:50Z",
+                             "--channel", "phone", "--customer", "acme")
+    assert code == 0, err
+    stale = tmp_path / "stale.zip"
+    code, out, err = await run("evidence", "export", "--customer", "acme", "--month",
+                               "2026-10", "-o", str(stale))
+    assert code == 2 and out == "" and not stale.exists(), (code, out, err)
+    assert ("--month: '2026-10' is not valid; allowed: a month whose records are as its "
+            "latest revision (1) froze them; they have changed since: `report close --month "
+            "2026-10` freezes revision 2, whose archive this then is") in err, err
+    code, _, err = await run("report", "close", "--month", "2026-10")
+    assert code == 0, err
+    fresh = tmp_path / "fresh.zip"
+    code, _, err = await run("evidence", "export", "--customer", "acme", "--month", "2026-10",
+                             "-o", str(fresh))
+    assert code == 0, err
+    code, out, err = await run("evidence", "verify", str(fresh), "--key", str(keys))
+    assert code == 0, out + err
+    assert out.splitlines()[-1].startswith("verified: acme, 2026-10, revision 2: "), out

@@ -180,3 +180,27 @@ async def test_the_evidence_of_a_closed_month_types_no_other_customers_report(
                                                now=NOW)
     assert [e.month for e in overview.evidence] == ["2026-02"]
     assert set(typed) <= {"acme"}
+
+
+async def test_a_month_whose_records_changed_since_its_revision_is_being_corrected(
+        site: Site) -> None:
+    # Its archive would pair today's records with the revision's statement and chain, and
+    # `evidence verify` would say FAILED of an honest provider: none is given until the
+    # month is closed again, and the page says why (not "no evidence for this month").
+    _signing(site)
+    await actions.close_month(site.db, site.settings, month="2026-02", now=NOW)
+    path = "/customer/bita/evidence/2026-02.zip"
+    assert (await site.get(path, "bita")).status == 200
+    added = await site.post("/api/v1/incidents", "write", json={
+        "service": "bita-survey", "start": "2026-02-11T08:00:00Z",
+        "end": "2026-02-11T09:00:00Z"})
+    assert added.status == 201, await added.text()
+    changed = await site.get(path, "bita")
+    text = await changed.text()
+    assert changed.status == 409 and "PK" not in text, text[:500]
+    assert "This month is being corrected" in text and "No evidence" not in text
+    await actions.close_month(site.db, site.settings, month="2026-02", now=NOW)
+    again = await site.get(path, "bita")
+    assert again.status == 200
+    with zipfile.ZipFile(io.BytesIO(await again.read())) as opened:
+        assert json.loads(opened.read("manifest.json"))["revision"]["number"] == 2
