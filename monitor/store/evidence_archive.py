@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.errors import shortened
 from monitor.sla.archive import ArchivedInputs
 from monitor.sla.intervals import Interval, clip, subtract, total_seconds, union, whole_second
 from monitor.sla.report import CustomerReport, MonthReport, StoredCustomers, iso_utc
@@ -226,6 +227,11 @@ def verify_archive(data: bytes, keys: Iterable[Mapping[str, Any]] | None,
         _verify(data, keys, found, verify_signature)
     except _Mismatch as exc:
         found.difference = str(exc)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        # The file is anyone's: a field missing or of another shape (a list where a mapping
+        # belongs, a text for a number, a time that is not one) fails it, never a traceback.
+        found.difference = (f"not a well-formed evidence archive (after the steps above): "
+                            f"{type(exc).__name__} {shortened(str(exc))!r}")
     return found
 
 
@@ -444,6 +450,13 @@ def _cross_check(inputs: ArchivedInputs, latest: Mapping[tuple[str, str], Any],
         if firsts.get(key) != at:
             raise _Mismatch(f"the notification of incident {key[0]} to {key[1]}: the inputs "
                             f"say {_shown(at)}, the chain {_shown(firsts.get(key))}")
+    # And the other way: a chained notification of the customer's (of an incident of the
+    # inputs: the archive discloses no other) is in the inputs. An archive is made while the
+    # month's records are as its revision froze them, so none came after it.
+    for key, at in sorted(firsts.items()):
+        if key[1] == customer and key not in inputs.notifications:
+            raise _Mismatch(f"the notification of incident {key[0]} to {key[1]}: the inputs "
+                            f"say {_shown(None)}, the chain {_shown(at)}")
     notices: dict[tuple[int, str], dt.datetime] = {}
     for fact in facts_of.get("maintenance_notices", []):
         key = (int(fact["window_id"]), fact["customer_id"])

@@ -218,6 +218,16 @@ def _edit_fact(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return lines
 
 
+def _no_notifications(document: dict[str, Any]) -> dict[str, Any]:
+    document["notifications"] = {}
+    return document
+
+
+def _notifications_a_list(document: dict[str, Any]) -> dict[str, Any]:
+    document["notifications"] = []
+    return document
+
+
 def _forged_signature(document: dict[str, Any]) -> dict[str, Any]:
     document["checkpoint"]["hash"] = "f" * 64
     return document
@@ -229,6 +239,14 @@ EDITS = [
      "its end is 2026-10-10T12:00:00Z in the inputs, 2026-10-10T11:00:00Z in the chain"),
     ("inputs.json", _no_unknown, False,
      "unknown interval 1 (the monitor's, daemon_down): 5400 s of it are not unknown time"),
+    # A chained notification left out of the inputs is named at the inputs' step (it was
+    # found only by the figures' recomputation, as a different credit).
+    ("inputs.json", _no_notifications, False,
+     "the notification of incident 2 to acme: the inputs say none, the chain "
+     "2026-10-20T09:00:00Z"),
+    # A field of another shape: FAILED, not a traceback (exit 1 with "a bug").
+    ("inputs.json", _notifications_a_list, False,
+     "not a well-formed evidence archive (after the steps above): AttributeError"),
     ("statement.json", _statement, False, "statement.json is not the chained revision's"),
     ("chain.jsonl", _drop_line, True, "chain entry 3 is missing"),
     ("chain.jsonl", _edit_fact, True, "its hash does not match its content"),
@@ -366,3 +384,48 @@ async def _a_record_changed_since_the_revision_is_exported_once_the_month_is_clo
     code, out, err = await run("evidence", "verify", str(fresh), "--key", str(keys))
     assert code == 0, out + err
     assert out.splitlines()[-1].startswith("verified: acme, 2026-10, revision 2: "), out
+
+
+def _leaves(document: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON document: each member and item, nested ones too."""
+    places: list[tuple[Any, ...]] = [path] if path else []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            places += _leaves(value, (*path, key))
+    elif isinstance(document, list):
+        for number, value in enumerate(document):
+            places += _leaves(value, (*path, number))
+    return places
+
+
+def _set(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    document = json.loads(json.dumps(document))
+    inner = document
+    for step in path[:-1]:
+        inner = inner[step]
+    inner[path[-1]] = value
+    return document
+
+
+@pytest.mark.slow
+def test_an_archive_of_any_shape_fails_and_never_raises(built: tuple[bytes, Path]) -> None:
+    # An archive is anyone's file: each place of its manifest, inputs, statement and chain set to
+    # a value of another shape (a list, a text, a number, null) gives FAILED or verified,
+    # never an exception (which the command line shows as a bug's traceback).
+    archive, keys = built
+    trusted = json.loads(keys.read_text())["keys"]
+    tried = 0
+    for name in ("manifest.json", "inputs.json", "statement.json", "chain.jsonl"):
+        jsonl = name.endswith(".jsonl")
+        with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+            text = opened.read(name).decode()
+        document = ([json.loads(line) for line in text.splitlines()] if jsonl
+                    else json.loads(text))
+        for path in _leaves(document):
+            for value in ([], "x", -1, None):
+                edited = _edited(archive, name, lambda d, p=path, v=value: _set(d, p, v),
+                                 jsonl)
+                found = verify_archive(edited, trusted)
+                assert found.ok or found.difference, (name, path, value)
+                tried += 1
+    assert tried > 400, tried
