@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 from monitor import __version__
 from monitor.cli.commands import COMMANDS, command_word, module_of
@@ -42,6 +42,11 @@ class Parser(argparse.ArgumentParser):
     there, once for all, and an argument type's error (:func:`monitor.cli.common.whole_number`)
     becomes an :class:`~monitor.errors.InputError` naming the argument and its value as
     typed, one line like every other bad value's."""
+
+    def error(self, message: str) -> NoReturn:
+        """argparse's own refusals (a word that is no command), with a byte that is not
+        UTF-8 shown as typed (``'\\xff'``), not as the surrogate read into (``'\\udcff'``)."""
+        super().error(_bytes_as_typed(message))
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
@@ -87,8 +92,14 @@ class AsTyped:
         return self.text
 
     def __repr__(self) -> str:
-        return _SURROGATE_ESCAPE.sub(
-            lambda found: found[0] if found[1] is None else "\\x" + found[1], repr(self.text))
+        return _bytes_as_typed(repr(self.text))
+
+
+def _bytes_as_typed(shown: str) -> str:
+    """``shown`` (a ``repr``'s output) with each surrogate that stands for a byte that is
+    not UTF-8 (``\\udcff``) written as the byte (``\\xff``)."""
+    return _SURROGATE_ESCAPE.sub(
+        lambda found: found[0] if found[1] is None else "\\x" + found[1], shown)
 
 
 # In repr's output: an escaped backslash (kept), or a surrogate that stands for a byte.

@@ -168,6 +168,17 @@ def test_arguments_that_are_not_utf8_are_one_line_as_typed(
     assert counts(db_url) == before
 
 
+@pytest.mark.parametrize("args", [[b"\xff"], [b"incident", b"\xff"]], ids=["command", "sub"])
+def test_a_command_word_that_is_not_utf8_is_shown_as_typed(args: list[bytes]) -> None:
+    # argparse's own refusal of a word that is no command showed the surrogate Python read
+    # the byte into ('\udcff'), not the byte the user typed ('\xff').
+    done = subprocess.run([*sla_monitor_command(), *args], capture_output=True, timeout=60)
+    err = done.stderr.decode("utf-8")
+    assert done.returncode == 2 and done.stdout == b"", err
+    assert "invalid choice: '\\xff' (choose from " in err.splitlines()[-1], err
+    assert "udc" not in err and "Traceback" not in err, err
+
+
 def test_control_characters_are_stored_as_typed_and_shown_escaped(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
