@@ -73,6 +73,13 @@ async def test_every_persian_page_fits_a_phone(persian: Site, tmp_path: Path) ->
     keys = persian.web.links
     assert keys is not None
     link = persian.url + "/customer/bita?" + keys.link_query("bita", LAST_DAY + dt.timedelta(days=1))
+    # Aban closed, then one of its records changed: its evidence archive waits for the next
+    # close, and the page says the month is being corrected.
+    await actions.close_month(persian.db, persian.settings, month="1405-08", now=LAST_DAY)
+    await actions.add_incident(persian.db, persian.settings, service="bita-survey",
+                               start=dt.datetime(2026, 11, 1, 8, tzinfo=dt.UTC),
+                               end=dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC), actor="test",
+                               now=LAST_DAY)
 
     def visit() -> dict[str, dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}
@@ -97,6 +104,8 @@ async def test_every_persian_page_fits_a_phone(persian: Site, tmp_path: Path) ->
             follow(page, "id", "submit-claim")
             seen["refused"] = _look(page, "refused", folder)
             seen["refused"]["why"] = page.find_element("id", "claim-refused").text
+            page.get(persian.url + "/customer/bita/evidence/1405-08.zip")
+            seen["corrected"] = _look(page, "corrected", folder)
             page.get(persian.url + "/customer/bita/claims/99")
             seen["no-claim"] = _look(page, "no-claim", folder)
             page.get(persian.url + "/no/such/page")
@@ -109,8 +118,8 @@ async def test_every_persian_page_fits_a_phone(persian: Site, tmp_path: Path) ->
         return seen
 
     seen = await asyncio.to_thread(visit)
-    assert set(seen) == {"status", "customer", "receipt", "refused", "no-claim", "not-found",
-                         "bad-link", "anonymous"}
+    assert set(seen) == {"status", "customer", "receipt", "refused", "corrected", "no-claim",
+                         "not-found", "bad-link", "anonymous"}
     for name, page in seen.items():
         assert page["scroll"] <= page["inner"] == PHONE, f"{name} is wider than a phone: {page}"
         assert (page["dir"], page["lang"], page["direction"]) == ("rtl", "fa", "rtl"), name
@@ -127,4 +136,5 @@ async def test_every_persian_page_fits_a_phone(persian: Site, tmp_path: Path) ->
     assert seen["receipt"]["h1"].startswith("درخواست اعتبار سرویس شماره‌ی ۱ برای آبان ۱۴۰۵")
     assert "قبلاً درخواست ثبت شده است" in seen["refused"]["why"]
     assert seen["not-found"]["h1"] == "پیدا نشد"
+    assert seen["corrected"]["h1"] == "این ماه در حال اصلاح است"
     assert seen["anonymous"]["h1"] == "لطفاً پیوند خود را باز کنید"

@@ -72,6 +72,8 @@ async def test_the_status_page_speaks_the_providers_language(persian: Site) -> N
     # The zone as its readers name it, as the statements and e-mails name it (not its id).
     assert "زمان‌ها به <bdi>وقت ایران</bdi> و به تقویم هجری شمسی" in page
     assert "وقت وقت" not in page
+    # Once: the footer said it again (the README says the zone is named once, at the top).
+    assert page.count("زمان‌ها به <bdi>وقت ایران</bdi>") == 1
 
 
 async def test_a_persian_customer_page_has_no_english_and_no_rule_ids(persian: Site) -> None:
@@ -137,6 +139,8 @@ async def test_english_stays_the_default(site: Site) -> None:
     assert response.headers["Content-Language"] == "en"
     assert '<html lang="en" dir="ltr">' in page and "<title>Demo Hosting status</title>" in page
     assert 'id="zone"' not in page
+    # An English page names the zone in its footer, once.
+    assert page.count("Times are shown in <bdi>") == 1
 
 
 async def test_the_feed_and_badges_speak_the_providers_language(persian: Site) -> None:
