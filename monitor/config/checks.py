@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -219,6 +220,21 @@ def _references(data: dict[str, Any]) -> Iterator[Issue]:
                 owners.setdefault(ref, f"customers[{c}]")
 
 
+def _credentials_twice(probe: dict[str, Any]) -> bool:
+    """An HTTP probe whose URL carries credentials and whose headers an Authorization: the
+    probe client refuses to send both, so every probe of it failed, an outage of the
+    configuration's making."""
+    url, headers = probe.get("url"), probe.get("headers")
+    if not isinstance(url, str) or not isinstance(headers, dict):
+        return False
+    try:
+        parts = urlsplit(url)
+        credentials = parts.username is not None or parts.password is not None
+    except ValueError:
+        return False  # the URL's own check names it
+    return credentials and any(str(name).lower() == "authorization" for name in headers)
+
+
 def _choices(ids: Any) -> str:
     names = sorted(str(i) for i in ids if isinstance(i, str))
     return ", ".join(names) if names else "(none defined)"
@@ -256,6 +272,12 @@ def _probes(data: dict[str, Any]) -> Iterator[Issue]:
                     f"{body} bytes is more than monitor.max_body_memory ({budget} bytes), "
                     "which all probes' bodies share; lower it or raise max_body_memory"
                 ),
+            )
+        if probe.get("type") == "http" and _credentials_twice(probe):
+            yield (
+                loc,
+                "credentials in the URL (user:password@) and an Authorization header: a "
+                "request sends one; keep one of them",
             )
         interval = _seconds_of(probe, ProbeBase, "interval")
         timeout = _seconds_of(probe, ProbeBase, "timeout")

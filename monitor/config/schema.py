@@ -287,6 +287,10 @@ def _check_status(value: int | str) -> int | str:
     raise ValueError("expected an HTTP status 100-599 or a class like '2xx'")
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 class HTTPProbe(ProbeBase):
     type: Literal["http"]
     """http"""
@@ -318,9 +322,18 @@ class HTTPProbe(ProbeBase):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        # What a request can carry (RFC 9110): a name is a token, a value has no control
+        # character but a tab. Else the client refused every request (a NUL) or the target
+        # answered 400: an outage of the configuration's making.
         for name, text in value.items():
             if any(c in name + text for c in "\r\n"):
                 raise ValueError(f"header {name!r} must not contain line breaks")
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"header name {name!r} is not valid: letters, digits and "
+                                 "!#$%&'*+-.^_`|~ only (RFC 9110 token)")
+            if _CONTROL.search(text):
+                raise ValueError(f"header {name!r}: its value must not contain control "
+                                 "characters (a tab is allowed)")
         return value
 
 

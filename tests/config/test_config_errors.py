@@ -95,6 +95,33 @@ CASES = [
         ["line 20: customers[0].services[1]: unknown service 'shopp'; allowed: panel, shop"],
     ),
     (
+        # Credentials in the URL and an Authorization header: the probe client refuses to
+        # send both ("Cannot combine AUTHORIZATION header with ... credentials encoded in
+        # URL"), so every probe failed: an outage of the configuration's making, counted and
+        # e-mailed to the customer.
+        "credentials-twice",
+        broken('url: "https://shop.example/", interval: 1m}',
+               'url: "https://u:p@shop.example/", interval: 1m, '
+               'headers: {authorization: "Bearer x"}}'),
+        [
+            "line 14: services[1].probe: credentials in the URL (user:password@) and an "
+            "Authorization header: a request sends one; keep one of them"
+        ],
+    ),
+    (
+        # Header names that are no HTTP token, and a control character in a value: the
+        # request is refused by the client (a NUL) or by the target (400), every time.
+        "header-names-and-values",
+        broken('url: "https://shop.example/", interval: 1m}',
+               'url: "https://shop.example/", interval: 1m, '
+               'headers: {"X Token": a, "": b, "X-Ok": "a\\0b"}}'),
+        [
+            "line 14: services[1].probe.headers: {'X Token': 'a', '': 'b', 'X-Ok': 'a\\x00b'} "
+            "is not valid: header name 'X Token' is not valid: letters, digits and "
+            "!#$%&'*+-.^_`|~ only (RFC 9110 token)",
+        ],
+    ),
+    (
         # A project or a shared service listed twice in one customer's list: said so, not
         # "already belongs to customers[0]" (its own list), nor passed over (the panel).
         "customer-service-twice",
