@@ -301,6 +301,12 @@ class Fenced(StoreError):
     and counted where it was refused (``sla_monitor_cluster_fenced_writes_total``)."""
 
 
+class ListenError(MonitorError):
+    """The HTTP edge cannot listen where ``http.listen`` says (the port taken, the address
+    not this host's): one line naming the setting, exit code 1, so that systemd starts it
+    again (a port held by a process on its way out is free a moment later)."""
+
+
 class StoreLocationError(StoreError):
     """The configured database cannot live where it is (read-only, no permission): a
     configuration problem, exit code 2 (systemd does not restart it, RestartPreventExitStatus=2)."""

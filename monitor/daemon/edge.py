@@ -9,6 +9,8 @@ may say port 0).
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -17,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.actions.links import LinkKeys, load_link_keys
 from monitor.config import Settings
+from monitor.errors import ListenError
 from monitor.http import Readiness, Web, make_app
 from monitor.http.auth import TokenSet, load_tokens
 from monitor.http.serving import CappedListener, runner_options
@@ -67,8 +70,13 @@ class HTTPEdge:
         # The connection cap (monitor.http.serving); the header timeout is the runner's.
         self._listener = CappedListener(max_connections=http.max_connections,
                                         registry=self.registry)
-        self.port = await self._listener.start(self._runner, host.strip("[]"), int(port),
-                                               serving=False)
+        try:
+            self.port = await self._listener.start(self._runner, host.strip("[]"), int(port),
+                                                   serving=False)
+        except OSError as exc:
+            why = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise ListenError(f"http.listen: {http.listen} cannot be listened on: {why}"
+                              ) from None
         self.web.bound_url = f"http://{host}:{self.port}"
 
     async def listen(self) -> None:
