@@ -10,7 +10,6 @@ may say port 0).
 from __future__ import annotations
 
 import os
-
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
