@@ -102,9 +102,9 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
     everyone = await month_inputs(db, settings, period, revision.closed_at)
     if await asyncio.to_thread(everyone.digest) != revision.inputs_hash:
         raise RecordsChanged("month", month, f"a month whose records are as its latest revision "
-                         f"({revision.revision}) froze them; they have changed since: `report "
-                         f"close --month {month}` freezes revision {revision.revision + 1}, "
-                         "whose archive this then is")
+                         f"({revision.revision}) froze them; they have changed since: closing "
+                         f"the month again freezes revision {revision.revision + 1}, whose "
+                         "archive this then is")
     del everyone
     inputs = await month_inputs(db, settings, period, revision.closed_at, [customer])
     archived = ArchivedInputs(inputs.period, inputs.customers, inputs.incidents,

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
 
 from monitor.actions.evidence_keys import load_signing_key
 from monitor.actions.standing import RunningMonth
@@ -56,12 +57,13 @@ from monitor.daemon.retention import Retention
 from monitor.daemon.scheduler import ProbeSchedule
 from monitor.daemon.sla_metrics import SLARefresher
 from monitor.daemon.watch import Watch, WatchPlan
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, shortened
 from monitor.http import Readiness, Web
 from monitor.notify import Notifier, NotifierPlan
 from monitor.notify.smtp import Transport
 from monitor.present.statement import check_pdf
 from monitor.probes import ProbeSessions, build_certificate_check, build_probe
+from monitor.redact import redact_value
 from monitor.store import Database
 
 __all__ = ["NOTHING_MONITORED", "Options", "Plan", "Runtime", "build_runtime"]
@@ -75,9 +77,34 @@ NOTHING_MONITORED = "no targets configured: nothing is monitored"
 # On SIGTERM, a periodic job already running (a flush waiting for a locked database) is
 # waited for this long at most before the daemon goes on stopping.
 JOB_STOP_GRACE = 60.0
-#: The configuration's sections a reload refuses to change: the database, the listening
-#: socket, and the probe ownership strategy (chosen once, at start).
-RESTART_ONLY = ("storage", "http", "cluster")
+#: The settings a reload refuses to change (a section, or one setting in it): the database,
+#: the listening socket, the probe ownership strategy (chosen once, at start), and what the
+#: start reads once: the event loop and the probe worker processes.
+RESTART_ONLY = ("storage", "http", "cluster", "monitor.event_loop", "monitor.probe_workers")
+
+
+def restart_only_changes(old: Config, new: Config) -> list[str]:
+    """Each setting of :data:`RESTART_ONLY` that differs, as ``path (old, now new)``, by its
+    full path (``cluster.lease_timeout``), in order; values shown redacted (a
+    ``storage.url``'s password) and shortened."""
+    changes: list[str] = []
+
+    def walk(path: str, was: object, now: object) -> None:
+        if was == now:
+            return
+        if isinstance(was, BaseModel) and type(was) is type(now):
+            for name in type(was).model_fields:
+                walk(f"{path}.{name}", getattr(was, name), getattr(now, name))
+            return
+        changes.append(f"{path} ({shortened(redact_value(was))!r}, now "
+                       f"{shortened(redact_value(now))!r})")
+
+    for path in RESTART_ONLY:
+        was, now = old, new
+        for name in path.split("."):
+            was, now = getattr(was, name), getattr(now, name)
+        walk(path, was, now)
+    return sorted(changes)
 
 
 @dataclass
@@ -310,8 +337,9 @@ class Runtime:
         """Build everything ``config`` needs, touching nothing that runs. Raises
         :class:`MonitorError` (a ConfigError naming the setting) when it cannot be."""
         old = self.config
-        if any(getattr(config, section) != getattr(old, section) for section in RESTART_ONLY):
-            raise MonitorError("storage, http and cluster settings change only with a restart")
+        changes = restart_only_changes(old, config)
+        if changes:
+            raise MonitorError("change only with a restart: " + ", ".join(changes))
         if config.statements.auto and not old.statements.auto:
             # Turning statements.auto on: PDF must render here (RenderError refuses).
             await asyncio.to_thread(check_pdf)

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.app import Daemon
 from monitor.config import load_config
+from monitor.errors import MonitorError
 from monitor.store import create_engine
 from monitor.store.models import ProbeRun
 from monitor.testing.smtp import SMTPSink
@@ -202,5 +203,41 @@ async def test_a_target_a_reload_removes_leaves_metrics(sqlite_url: str, tmp_pat
             panel_states = [line for line in target_series(after, "panel")
                             if line.startswith("sla_monitor_probe_state{")]
             assert panel_states == ['sla_monitor_probe_state{kind="mobile_api",target="panel"} 1.0']
+        finally:
+            await daemon.stop()
+
+
+@pytest.mark.slow
+async def test_a_reload_that_changes_what_is_read_at_start_is_refused_naming_each_change(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    # monitor.event_loop and monitor.probe_workers are read at start: a SIGHUP that changed
+    # them was "reloaded" (counted applied) with nothing in force. And a refusal said only
+    # "storage, http and cluster settings change only with a restart", naming no setting.
+    async with TargetServer() as panel, TargetServer() as api, SMTPSink() as sink:
+        path = tmp_path / "config.yaml"
+        good = config_text(panel.url("/"), api.url("/"), sink, sqlite_url)
+        path.write_text(good)
+        registry = CollectorRegistry()
+        daemon = Daemon(load_config(path), path, registry=registry, flush_interval=0.2)
+        await daemon.start()
+        try:
+            before = snapshot(daemon)
+            changed = good.replace(
+                MONITOR, MONITOR.replace("}", ", event_loop: asyncio, probe_workers: 1}")
+            ).replace('http: {listen: "127.0.0.1:0"}',
+                      'http: {listen: "127.0.0.1:0", max_connections: 999}')
+            assert changed.count("event_loop") == 1 and "max_connections: 999" in changed
+            path.write_text(changed)
+            with pytest.raises(MonitorError) as refused:
+                await daemon.runtime.prepare(load_config(path))
+            assert str(refused.value) == (
+                "change only with a restart: http.max_connections (1000, now 999), "
+                "monitor.event_loop ('auto', now 'asyncio'), monitor.probe_workers ('auto', "
+                "now 1)")
+            assert await daemon.reload() is False
+            assert registry.get_sample_value(
+                "sla_monitor_config_reloads_total", {"result": "rejected"}) == 1
+            assert snapshot(daemon) == before
         finally:
             await daemon.stop()

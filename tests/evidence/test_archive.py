@@ -373,8 +373,8 @@ async def _a_record_changed_since_the_revision_is_exported_once_the_month_is_clo
                                "2026-10", "-o", str(stale))
     assert code == 2 and out == "" and not stale.exists(), (code, out, err)
     assert ("--month: '2026-10' is not valid; allowed: a month whose records are as its "
-            "latest revision (1) froze them; they have changed since: `report close --month "
-            "2026-10` freezes revision 2, whose archive this then is") in err, err
+            "latest revision (1) froze them; they have changed since: closing the month "
+            "again freezes revision 2, whose archive this then is") in err, err
     code, _, err = await run("report", "close", "--month", "2026-10")
     assert code == 0, err
     fresh = tmp_path / "fresh.zip"
