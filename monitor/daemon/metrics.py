@@ -307,6 +307,12 @@ class DaemonMetrics:
             "Unix time of the daemon's last heartbeat written to the database (R-M3).",
             registry=registry,
         )
+        self.started = Gauge(
+            "sla_monitor_start_timestamp_seconds",
+            "Unix time this daemon started (a heartbeat not yet written is as old as the "
+            "start: grafana/alerts.yml).",
+            registry=registry,
+        )
         self.event_loop_tasks = Gauge(
             "sla_monitor_event_loop_tasks",
             "Asyncio tasks alive on the daemon's event loop, counted at each heartbeat (a "

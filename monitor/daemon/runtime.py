@@ -250,6 +250,7 @@ class Runtime:
     async def start(self) -> None:
         """Every part started, in order; on a failure, those started are stopped again."""
         settings = self.settings
+        self.metrics.started.set(self.clock.now().timestamp())
         if settings.statements.auto:
             # Fail fast: a daemon that must send statements can render them (exit 2 names
             # the packages to install).
