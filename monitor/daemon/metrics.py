@@ -246,7 +246,7 @@ class DaemonMetrics:
         self.detection_latency = Histogram(
             "sla_monitor_detection_latency_seconds",
             "Incident detected_at minus start (D-1 duty: 900 s).",
-            buckets=(30, 60, 120, 180, 300, 450, 600, 900, 1200, 1800, 3600),
+            buckets=(1, 2, 5, 10, 15, 30, 60, 120, 180, 300, 450, 600, 900, 1200, 1800, 3600),
             registry=registry,
         )
         self.detection_breaches = Counter(

@@ -51,3 +51,20 @@ def test_an_empty_registry_and_an_unset_gauge_are_written_as_generate_latest_doe
     DaemonMetrics(registry)
     assert exposition(registry) == generate_latest(registry)
     assert exposition(CollectorRegistry()) == b""
+
+
+def test_a_detection_within_seconds_is_told_apart_from_one_within_half_a_minute() -> None:
+    # The lowest bucket was 30 s: two incidents detected in 2 s each read as p50 15 s and
+    # p99 29.7 s on the dashboard (histogram_quantile interpolates inside a bucket).
+    from prometheus_client import CollectorRegistry
+
+    from monitor.daemon.metrics import DaemonMetrics
+
+    registry = CollectorRegistry()
+    metrics = DaemonMetrics(registry)
+    for seconds in (2.0, 2.0, 95.0):  # fast probes; a 30 s interval x 3 failures + 5 s
+        metrics.detection_latency.observe(seconds)
+    bucket = "sla_monitor_detection_latency_seconds_bucket"
+    assert registry.get_sample_value(bucket, {"le": "2.0"}) == 2
+    assert registry.get_sample_value(bucket, {"le": "60.0"}) == 2
+    assert registry.get_sample_value(bucket, {"le": "120.0"}) == 3
