@@ -459,6 +459,11 @@ def _load(text: str, source: str, limits: ReadLimits, file: str | None = None
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):
+            # A character YAML does not take (a NUL): said by its place in the text.
+            line = text.count("\n", 0, exc.position) + 1
+            problem = (f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+                       if isinstance(exc.character, int) else exc.reason)
         raise ConfigError(
             source, [ConfigIssue("(file)", line, f"not valid YAML: {problem}", file=file)]
         ) from None

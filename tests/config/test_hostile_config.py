@@ -139,6 +139,19 @@ def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
     ]
 
 
+def test_a_control_character_names_its_line(tmp_path: Path) -> None:
+    # libyaml's reader said "in "<unicode string>", position 28" and no line, where every
+    # other mistake of a file names its line.
+    path = tmp_path / "config.yaml"
+    path.write_text("provider:\n  timezone: UTC\n  name: A\x00B Hosting\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [str(i) for i in caught.value.issues] == [
+        "line 3: (file): not valid YAML: unacceptable character #x0000: control characters "
+        "are not allowed"
+    ]
+
+
 @pytest.mark.slow
 def test_the_error_path_reads_a_large_file_as_fast_as_the_valid_path(tmp_path: Path) -> None:
     # A large configuration with one error took minutes (a pure-Python node tree
