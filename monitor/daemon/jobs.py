@@ -228,6 +228,10 @@ class Jobs:
         )
 
     def _skipped_tick(self, event: JobSubmissionEvent) -> None:
+        if event.job_id not in self.table:
+            # Another job of the scheduler (the probe schedule's tick: its lateness and
+            # missed runs are its own metrics): its end is not this table's to say.
+            return
         skipped = self._overrun.get(event.job_id, 0) + 1
         self._overrun[event.job_id] = skipped
         if skipped > 1:
