@@ -22,6 +22,13 @@ and while it waits). A holder of **another process space** (another host of a cl
 another container, an earlier boot, or a name of an older version) cannot be judged from
 here: its leases run out as before (the outbox lease, 5 minutes by default). Where
 ``/proc`` is missing (not Linux), the start time is 0 and only the pid is checked.
+
+*Under the systemd unit* (``ProcSubset=pid``, ``ProtectProc=invisible``) the daemon reads
+no boot id, so its process space differs from that of a command run from a shell
+(``statement send`` as root): each waits out the other's leases instead of judging them.
+That is deliberate, and safe: under ``ProtectProc=invisible`` the daemon cannot see another
+user's processes, so a ``/proc/PID`` it cannot read says nothing about whether the holder
+is gone; judged in one space, a command's live lease would be taken for an orphan's.
 """
 
 from __future__ import annotations
