@@ -14,6 +14,14 @@ replaces the user-info of every URL in it with ``***``:
 >>> redact("https://panel.example/?a=1&b=x@y")   # no user-info: a query is left alone
 'https://panel.example/?a=1&b=x@y'
 
+A query's parameter named as a secret (``token``, ``key``, ``password``, ``sig`` and their
+like) has its value masked the same way, wherever it stands in the text:
+
+>>> redact("GET https://panel.example/health?token=s3cret&check=db: HTTP 503")
+'GET https://panel.example/health?token=***&check=db: HTTP 503'
+>>> redact("http://h.example/x?api_key=k1&Access_Token=t2&page=2")
+'http://h.example/x?api_key=***&Access_Token=***&page=2'
+
 **Decision:** the whole user-info goes, not only the password: a token is
 often the user name (``https://TOKEN@host``), and nothing an operator needs to
 read an error hides in it. :func:`redact_value` does the same inside the
@@ -34,11 +42,21 @@ MASK = "***"
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s@'\"<>]*@")
 
 
+# ?name= or &name= of a query parameter that holds a secret, and its value (to the next
+# '&', '#', quote, space or end).
+_QUERY_SECRET = re.compile(
+    r"([?&](?:[A-Za-z0-9_.-]*[_.-])?(?:token|key|secret|password|passwd|pwd|sig|signature|"
+    r"auth|apikey|credential|credentials|session)=)[^&#\s'\"<>]*", re.IGNORECASE)
+
+
 def redact(text: str) -> str:
-    """``text`` with the user-info of every URL in it replaced by ``***``."""
-    if "@" not in text:  # the common case, at no cost
-        return text
-    return _USERINFO.sub(lambda match: f"{match[1]}{MASK}@", text)
+    """``text`` with the user-info of every URL in it, and the value of every query
+    parameter named as a secret, replaced by ``***``."""
+    if "@" in text:
+        text = _USERINFO.sub(lambda match: f"{match[1]}{MASK}@", text)
+    if "=" in text:
+        text = _QUERY_SECRET.sub(lambda match: f"{match[1]}{MASK}", text)
+    return text
 
 
 def redact_value(value: object) -> object:
