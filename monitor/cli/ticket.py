@@ -55,7 +55,8 @@ def _deadlines(settings: Settings, view: TicketView) -> list[str]:
 
 def _summary(settings: Settings, view: TicketView) -> str:
     ticket = view.ticket
-    head = (f"ticket {ticket.id}: {ticket.customer_id} on {ticket.service_id} ({ticket.kind}), "
+    rules = "mobile app rules, R-P2" if ticket.kind == "mobile" else "web panel rules, R-P1"
+    head = (f"ticket {ticket.id}: {ticket.customer_id} on {ticket.service_id} ({rules}), "
             f"level {ticket.level}, {ticket.status}: {ticket.title}")
     return "\n".join([head, *_deadlines(settings, view)])
 

@@ -140,6 +140,10 @@ async def test_tickets_and_the_ledger_through_the_command_line(cli: CLI) -> None
     refunded = await cli.json("ticket", "diagnose", "1", "--provider-fault", "--finding",
                               "installation-error")
     assert refunded["charged"] == 0
+    # The ticket's kind is the contract's rules it follows, not its service's kind (a
+    # project's ticket read "(web_panel)", as if the project were the panel).
+    code, out, _ = await cli.run("ticket", "show", "1")
+    assert code == 0 and out.startswith("ticket 1: acme on panel (web panel rules, R-P1), "), out
     (site,) = await cli.json("ledger", "show", "--site", "acme.example")
     assert site["charge"] == 3000000
     # A defect report of the app, recorded with the times it happened (L-4, R-P2).
