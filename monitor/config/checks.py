@@ -110,6 +110,12 @@ def _cluster(data: dict[str, Any]) -> Iterator[Issue]:
             f"{vantages!r} does not list this node's vantage {vantage!r}; allowed: a list "
             "that includes cluster.vantage"
         )
+    workers = _section(data, "monitor").get("probe_workers")
+    if isinstance(workers, int) and not isinstance(workers, bool) and workers > 0:
+        yield ("monitor", "probe_workers"), (
+            f"{workers} is not valid in a cluster: a node probes in its own process; "
+            "allowed: auto or 0"
+        )
     quorum = cluster.get("quorum")
     if (isinstance(quorum, int) and not isinstance(quorum, bool) and isinstance(vantages, list)
             and quorum > len(vantages)):

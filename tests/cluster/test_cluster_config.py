@@ -63,3 +63,17 @@ def test_a_cluster_on_postgresql_checks(tmp_path: Path) -> None:
         "check-config",
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_probe_workers_in_a_cluster_are_refused(tmp_path: Path) -> None:
+    # A node probes in its own process: monitor.probe_workers set to a number was ignored
+    # without a word (the reference says "none in a cluster"). "auto" and 0 say nothing.
+    cluster = ("storage: {url: 'postgresql+asyncpg://u@127.0.0.1/db'}\n"
+               "cluster: {node: a}\n")
+    done = _run(tmp_path, cluster + "monitor: {probe_workers: 2}\n", "check-config")
+    assert done.returncode == 2, done.stderr
+    assert ("monitor.probe_workers: 2 is not valid in a cluster: a node probes in its own "
+            "process; allowed: auto or 0") in done.stderr, done.stderr
+    for quiet in ("auto", "0"):
+        done = _run(tmp_path, cluster + f"monitor: {{probe_workers: {quiet}}}\n", "check-config")
+        assert done.returncode == 0, done.stderr
