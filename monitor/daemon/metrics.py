@@ -352,7 +352,8 @@ class DaemonMetrics:
         )
         self.targets = Gauge(
             "sla_monitor_targets",
-            "Configured probe targets.",
+            "Probe targets of the configuration (in a cluster, every node's: the targets this "
+            "node probes are sla_monitor_cluster_leases_held).",
             registry=registry,
         )
         self._result_counters: dict[tuple[str, str], Any] = {}
