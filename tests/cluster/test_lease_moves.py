@@ -23,7 +23,7 @@ from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
 from tests.support import eventually, rows
 
-from .helpers import lease_holders, node_config
+from .helpers import lease_holders, names, node_config
 
 pytestmark = pytest.mark.slow
 
@@ -129,3 +129,41 @@ async def test_a_node_never_writes_unknown_time_nor_shows_a_server_it_does_not_h
         assert cluster.probe_state("node-a", "server", "s1") is None
         assert cluster.probe_state("node-b", "server", "s1") == 1.0
         assert cluster.probe_state("node-a", "project", "p1") == 0.0
+
+
+async def test_each_node_counts_the_open_incidents_of_the_targets_it_holds(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Audit-a defect 2. ``sla_monitor_open_incidents`` of a node counts the open incidents
+    of the targets it holds, so that their sum over the nodes is the cluster's
+    (grafana/alerts.yml ServiceDown): not an incident of a target handed to another node,
+    nor one another node closed, nor one loaded at start for a target it never held."""
+    t0, t1 = names(2)
+    async with two_nodes(tmp_path, pg_url, targets=[t0, t1]) as cluster:
+        await cluster.join("node-a")
+        await cluster.held({t0: "node-a", t1: "node-a"})
+        cluster.target.statuses[t0] = cluster.target.statuses[t1] = 503
+
+        async def both_open() -> list[Incident]:
+            found = await rows(cluster.engine, Incident, Incident.end.is_(None))
+            return found if len(found) == 2 else []
+
+        await eventually(both_open, within=20)
+        assert cluster.open_gauge("node-a", "web_panel") == 2.0
+
+        # node-b starts with both incidents open (loaded from the database, R-M3) and takes
+        # t1: each node now counts the one of the target it holds.
+        await cluster.join("node-b")
+        await cluster.held({t0: "node-a", t1: "node-b"})
+
+        async def counted(a: float, b: float) -> bool:
+            return (cluster.open_gauge("node-a", "web_panel"),
+                    cluster.open_gauge("node-b", "web_panel")) == (a, b)
+
+        await eventually(lambda: counted(1.0, 1.0), within=10)
+
+        # node-b closes t1's incident: node-a, which opened it, does not count it any more.
+        cluster.target.statuses[t1] = 200
+        await eventually(lambda: rows(cluster.engine, Incident, Incident.service_id == t1,
+                                      Incident.end.is_not(None)), within=20)
+        await eventually(lambda: counted(1.0, 0.0), within=10)
