@@ -72,6 +72,9 @@ class CycleResult:
     # database was away): nobody else probed them meanwhile, their gap is ours (R-M3).
     resumed: set[str] = field(default_factory=set)
     blocked: int = 0  # leases we lack that another session holds locked
+    # Target id -> its open incident, of the targets held after the cycle, read in its
+    # transaction (None: not read, the cycle failed): what sla_monitor_open_incidents counts.
+    open_held: dict[str, int] | None = None
 
 
 class ClusterMetrics:
@@ -267,6 +270,8 @@ class Cluster:
                                                      "epoch": self.leader_epoch})
         self._known |= new
         self.epochs = mine
+        result.open_held = {t: incident for t, incident in
+                            (await incidents.open_by_probe(tx)).items() if t in mine}
         result.gained = {t: e for t, e in mine.items() if before.get(t) != e}
         result.lost = {t for t in before if t not in mine or mine[t] != before[t]}
         result.lost -= set(result.gained)

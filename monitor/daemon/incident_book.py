@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Protocol
 
 from monitor.clock import Clock
@@ -58,7 +58,10 @@ class IncidentBook:
         self.deadline = 0.0  # D-1, seconds (set by Watch.apply)
         # Target id -> our vantage's word, as written (only where changes are votes).
         self.views: dict[str, str] = {}
-        self.open_incidents: dict[str, int] = {}  # target id -> incident id (written)
+        # Target id -> incident id (written); in a cluster, of the targets held here only
+        # (follow_leases): what sla_monitor_open_incidents counts.
+        self.open_incidents: dict[str, int] = {}
+        self.writes = 0  # incident changes written so far (follow_leases)
         self.last_incident: dict[str, int] = {}  # for flap reopening
         self.journal = IncidentJournal(self._perform, pending_gauge=metrics.incident_writes_pending)
 
@@ -123,6 +126,7 @@ class IncidentBook:
         """Bookkeeping, metrics and the log line once a change is in the database."""
         if incident_id is None:
             return
+        self.writes += 1
         target = self.target(target_id)
         kind = target.kind if target is not None else "removed"
         if isinstance(event, Closed | Blinded):  # a blind vantage may end a quorum's (R-M8)
@@ -156,6 +160,28 @@ class IncidentBook:
             log.warning(
                 "incident reopened (flap)", extra={"incident": incident_id, "target": target_id}
             )
+
+    def follow_leases(self, lost: Collection[str], held_open: dict[str, int] | None,
+                      writes: int) -> None:
+        """In a cluster, a node counts the open incidents of the targets it holds, so that
+        the nodes' ``sla_monitor_open_incidents`` add up to the cluster's (the ServiceDown
+        alert sums them). Those of targets it lost go at once; then the set is what the
+        lease cycle read in the database (``held_open``): an incident of a target taken
+        here opened by another node, or one closed elsewhere (by another vantage's vote, or
+        by the node that took the target from us) is counted as it is, within one cycle.
+        Before, a node kept an incident it had opened, or loaded at its start, after another
+        node closed it: ServiceDown fired with every target up (audit-a #2).
+
+        *Decision:* the database's word, read by the cycle that runs anyway (one query every
+        quarter lease timeout), not messages between nodes. A change this node wrote after
+        the cycle began (``writes``: :attr:`writes` before it) may be newer than the cycle's
+        read: then only the lost go, and the next cycle reads again."""
+        for target_id in lost:
+            self.open_incidents.pop(target_id, None)
+        if held_open is not None and writes == self.writes:
+            self.open_incidents.clear()
+            self.open_incidents.update(held_open)
+        self.update_open_metric()
 
     def update_open_metric(self) -> None:
         counts: dict[str, int] = {}

@@ -265,12 +265,15 @@ class InCluster(Alone):
 
     async def cycle(self) -> None:
         assert self.watch is not None
-        self._moved(self.watch, await self.leases.cycle())
+        writes = self.watch.book.writes
+        self._moved(self.watch, await self.leases.cycle(), writes)
 
     @staticmethod
-    def _moved(watch: Watch, change: CycleResult) -> None:
+    def _moved(watch: Watch, change: CycleResult, writes: int) -> None:
+        """``writes``: the incident book's count of written changes before the cycle began."""
         gained = {t: change.views.get(t) for t in change.gained}
         watch.probing_moved(change.lost, gained, change.open_incidents, change.resumed)
+        watch.book.follow_leases(change.lost, change.open_held, writes)
 
     def _divide(self, targets: Sequence[Target]) -> None:
         """The targets the nodes of our vantage divide; canaries every node probes (R-M2)."""
@@ -284,7 +287,7 @@ class InCluster(Alone):
         watch.blindness.scope = {"node": self.leases.node, "vantage": self.leases.vantage}
         targets = settings.topology.targets()
         self._divide(targets)
-        self._moved(watch, await self.leases.start())
+        self._moved(watch, await self.leases.start(), watch.book.writes)
         return self.intervals(targets)
 
     def apply(self, plan: OwnershipPlan) -> None:

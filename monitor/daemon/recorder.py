@@ -156,8 +156,8 @@ class Recorder:
         # Failures not kept while the database was away: (count, first at, last at).
         self._dropped: tuple[int, dt.datetime, dt.datetime] | None = None
         # Targets' stretches without a probe (R-M3 per target), written by the next flush:
-        # add_unknown's keywords.
-        self._unprobed: list[dict[str, Any]] = []
+        # (the history key they are fenced by, add_unknown's keywords).
+        self._unprobed: list[tuple[str, dict[str, Any]]] = []
         self._targets: dict[str, _Target] = {}
         self._closed: list[tuple[str, _Run]] = []
         self._failures: list[dict[str, Any]] = []
@@ -312,12 +312,18 @@ class Recorder:
             self.dropped_counter.inc()
 
     def unprobed(self, target_id: str, start: dt.datetime, end: dt.datetime, detail: str,
-                 scope: dict[str, str]) -> None:
+                 scope: dict[str, str], key: str | None = None) -> None:
         """``target_id`` went unprobed from ``start`` to ``end`` (R-M3 per target,
         :func:`monitor.sla.unprobed`): its unknown time, written by the next flush that
-        succeeds; ``scope``: the node and vantage in a cluster."""
-        self._unprobed.append({"start": start, "end": end, "reason": "not_probed",
-                               "detail": detail, "target_id": target_id, **scope})
+        succeeds; ``scope``: the node and vantage in a cluster; ``key``: the target's history
+        key (default its id). In a cluster the row is fenced like the target's history (README
+        "Fencing"): written only while this node holds the target at its epoch, in the
+        flush's transaction. It is not dropped by :meth:`discard`: a lease lost while the
+        database was away and renewed at the same epoch (nobody probed the target meanwhile)
+        still owes the stretch measured before (R-M3); the fence decides at the write."""
+        self._unprobed.append((key or target_id, {
+            "start": start, "end": end, "reason": "not_probed", "detail": detail,
+            "target_id": target_id, **scope}))
 
     def forget(self, target_id: str) -> None:
         """A target removed from the configuration: its open run is flushed and dropped."""
@@ -390,7 +396,7 @@ class Recorder:
                 if self.fence is not None:
                     # Fencing: only what this node still holds, at its epoch.
                     wanted = ({t for t, _ in runs} | {f["target_id"] for f in failures}
-                              | {t for t, _ in rollups})
+                              | {t for t, _ in rollups} | {t for t, _ in unprobed})
                     stale = wanted - await self.fence(tx, wanted)
                     if stale:
                         new = [(t, r) for t, r in new if t not in stale]
@@ -398,7 +404,10 @@ class Recorder:
                         runs = [(t, r) for t, r in runs if t not in stale]
                         rollups = [(t, r) for t, r in rollups if t not in stale]
                         failures = [f for f in failures if f["target_id"] not in stale]
-                await _write(tx, new, old, failures, rollups, unprobed, dropped)
+                        # R-M3: no unknown time of a target another node holds (audit-a #1).
+                        unprobed = [(t, gap) for t, gap in unprobed if t not in stale]
+                await _write(tx, new, old, failures, rollups, [gap for _, gap in unprobed],
+                             dropped)
         except BaseException:
             # Keep what could not be written for the next flush: the runs and roll-ups stay
             # dirty in place (new runs get their ids then), the rest goes back in line.

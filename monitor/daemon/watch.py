@@ -25,7 +25,12 @@ start (:mod:`monitor.daemon.ownership`: alone, probe worker processes, cluster l
 says which targets get a probe object here, which the probe tick runs, under which key
 their history is kept, whether a flap reopens an incident and how an incident change is
 written; when the targets probed here move (a cluster's leases), it calls
-:meth:`Watch.probing_moved`.
+:meth:`Watch.probing_moved`. A result of a target another node holds is never handled
+here: its history, its series and its R-M3 unknown time are that node's (README
+"Fencing", "Metrics"). So a project's check of its server (R-M4) held elsewhere only asks
+the server, and this node's detector of it, as old as its last lease on it, is not asked;
+handled, that check wrote the time since this node last probed the server as the server's
+unknown time and showed its ``probe_state`` beside its holder's (audit-a #1, #3).
 
 Nearly every result is an ``up`` of a target that is no canary and not probed by a host
 name the resolver is judged by: nothing in its handling can wait (R-M2 and R-M4 ask about
@@ -266,7 +271,7 @@ class Watch:
             self.recorder.unprobed(
                 target.id, gap.start, gap.end,
                 f"not probed for {int((gap.end - gap.start).total_seconds())} s after its "
-                f"interval", self.blindness.scope)
+                f"interval", self.blindness.scope, key=self.ownership.history_key(target.id))
 
     def _lookup(self, name: str | None) -> Lookup | None:
         """The resolver canary's lookup of ``name`` (R-M2), or None without one."""
@@ -319,8 +324,8 @@ class Watch:
 
     async def handle(self, result: ProbeResult) -> None:
         target = self.targets.get(result.target_id)
-        if target is None:
-            return  # removed by a reload while it ran
+        if target is None or not self._ours(target.id):
+            return  # removed by a reload while it ran, or another node's (module docstring)
         if result.state == "unknown":  # not judged: we stalled (probes.base.late_enough, R-M2)
             # Evidence only: no result for the detector (its streak goes on), the canaries
             # or the vote, and not a probe for R-M3 (a long stall is unknown time).
@@ -453,13 +458,13 @@ class Watch:
         server = self.topology.services[target.id].server
         if server is None:
             return False
-        server_detector = self.detectors.get(server)
+        server_detector = self.detectors.get(server) if self._ours(server) else None
         if server_detector is not None and server_detector.state.incident_open:
             return True  # written, or waiting in the journal to be
         if not confirm or server not in self.probes:
             return False
         result = await self.probes[server].check()
-        await self.handle(result)
+        await self.handle(result)  # a server another node holds: asked, not handled
         return result.state == "down"
 
     async def close(self, at: dt.datetime) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +39,29 @@ def node_config(
     interval: str = "1s",
     fail_after: int = 2,
     canary_url: str | None = None,
+    servers: Mapping[str, Sequence[str]] | None = None,
 ) -> Path:
     """One node's configuration: the same targets for every node (``/t/NAME`` on one local
     server, each sending ``X-Vantage: VANTAGE`` so that the server can refuse a vantage),
-    one customer depending on them, the SMTP sink; only ``cluster:`` differs."""
+    one customer depending on them, the SMTP sink; only ``cluster:`` differs. ``targets``
+    are web panels; ``servers``: server id -> the ids of the projects on it (R-M4), probed
+    the same way and the customer's too."""
     probe = (f"interval: {interval}, timeout: 0.3s, fail_after: {fail_after}, "
              f"recover_after: 2, headers: {{X-Vantage: {vantage}}}")
+
+    def probed(name: str) -> str:
+        return f'probe: {{type: http, url: "{target.url("/t/" + name)}", {probe}}}'
+
+    servers = servers or {}
+    projects = [(project, server) for server, on in servers.items() for project in on]
     services = "\n".join(
-        f'  - {{id: {name}, kind: web_panel, probe: {{type: http, '
-        f'url: "{target.url("/t/" + name)}", {probe}}}}}'
-        for name in targets
+        [f"  - {{id: {name}, kind: web_panel, {probed(name)}}}" for name in targets]
+        + [f"  - {{id: {name}, kind: project, server: {server}, {probed(name)}}}"
+           for name, server in projects]
     )
+    hosts = "".join(f"\n  - {{id: {name}, {probed(name)}}}" for name in servers) or " []"
+    depends = (f"    services: [{', '.join(name for name, _ in projects)}]\n"
+               if projects else "")
     canaries = ""
     if canary_url is not None:
         canaries = (f'  canaries: [{{id: net, probe: {{type: http, url: "{canary_url}", '
@@ -62,6 +74,7 @@ monitor:
   heartbeat_interval: 0.2s
   unknown_after: 1s
 {canaries}provider: {{name: Rabit Hosting, operators: [noc@rabit.example]}}
+servers:{hosts}
 services:
 {services}
 customers:
@@ -69,7 +82,7 @@ customers:
     name: ACME
     contacts: {{technical: {{email: tech@acme.example}}}}
     fee: {{amount: 1000, currency: EUR}}
-    sites: [{{domain: acme.example}}]
+{depends}    sites: [{{domain: acme.example}}]
 smtp: {{host: 127.0.0.1, port: {sink.port}, tls: none, sender: sla@rabit.example, timeout: 5s}}
 http: {{listen: "127.0.0.1:0"}}
 storage: {{url: '{db_url}', history_checkpoint: 0s}}

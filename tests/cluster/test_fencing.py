@@ -156,6 +156,9 @@ async def test_stale_holder_vote_and_flush_are_refused_by_the_database(
         recorder.record("panel", "down", now, 12.0, {"failure_class": "http_status",
                                                        "detail": "503", "http_status": 503,
                                                        "latency_ms": 12.0, "timings": {}})
+        # ... and a stretch without a probe (R-M3), written with the history: fenced with it.
+        recorder.unprobed("panel", now - dt.timedelta(seconds=5), now, "not probed for 5 s",
+                          {"node": "node-a", "vantage": "default"}, key="panel")
         await asyncio.sleep(0.8)  # a's lease expired; a did not renew it
         taken = await b.start()
         assert taken.gained == {"panel": 2}
@@ -170,9 +173,12 @@ async def test_stale_holder_vote_and_flush_are_refused_by_the_database(
             assert await vote(a, tx, "panel", "down", now, None, now, now, epoch=1) == (None, False)
         said = [r for r in caplog.records if r.getMessage().startswith("write fenced")]
         assert len(said) == 1 and said[0].target == "panel"  # type: ignore[attr-defined]
-        # a's probe history: fenced inside the flush's transaction, dropped unwritten.
+        # a's probe history: fenced inside the flush's transaction, dropped unwritten; its
+        # unknown time too (audit-a #1: a node wrote a target's not_probed row it no
+        # longer held, README "Fencing").
         assert await recorder.flush() == 0
         assert await rows(db, ProbeRun) == [] and await rows(db, ProbeFailure) == []
+        assert await rows(db, UnknownInterval, UnknownInterval.reason == "not_probed") == []
         # b, the holder, votes: with one vantage (quorum 1) the incident opens, once.
         async with db.transaction() as tx:
             incident_id, written = await vote(b, tx, "panel", "down", now, None, now, now, epoch=2)
@@ -182,7 +188,8 @@ async def test_stale_holder_vote_and_flush_are_refused_by_the_database(
         assert again is None and len(await rows(db, Incident)) == 1
         leases = {lease.name: (lease.node, lease.epoch) for lease in await rows(db, ClusterLease)}
         assert leases["probe/default/panel"] == ("node-b", 2)
-        # a's refused vote and its refused history (the target's run and failure: one key).
+        # a's refused vote and its refused history (the target's run, failure and unknown
+        # time: one key).
         assert _fenced(registry) == {"history": 1, "vote": 2, "leader": 0}
     finally:
         await db.dispose()
