@@ -170,7 +170,7 @@ class IncidentBook:
         here opened by another node, or one closed elsewhere (by another vantage's vote, or
         by the node that took the target from us) is counted as it is, within one cycle.
         Before, a node kept an incident it had opened, or loaded at its start, after another
-        node closed it: ServiceDown fired with every target up (audit-a #2).
+        node closed it: ServiceDown fired with every target up.
 
         *Decision:* the database's word, read by the cycle that runs anyway (one query every
         quarter lease timeout), not messages between nodes. A change this node wrote after

@@ -404,7 +404,7 @@ class Recorder:
                         runs = [(t, r) for t, r in runs if t not in stale]
                         rollups = [(t, r) for t, r in rollups if t not in stale]
                         failures = [f for f in failures if f["target_id"] not in stale]
-                        # R-M3: no unknown time of a target another node holds (audit-a #1).
+                        # R-M3: no unknown time of a target another node holds.
                         unprobed = [(t, gap) for t, gap in unprobed if t not in stale]
                 await _write(tx, new, old, failures, rollups, [gap for _, gap in unprobed],
                              dropped)

@@ -30,7 +30,7 @@ here: its history, its series and its R-M3 unknown time are that node's (README
 "Fencing", "Metrics"). So a project's check of its server (R-M4) held elsewhere only asks
 the server, and this node's detector of it, as old as its last lease on it, is not asked;
 handled, that check wrote the time since this node last probed the server as the server's
-unknown time and showed its ``probe_state`` beside its holder's (audit-a #1, #3).
+unknown time and showed its ``probe_state`` beside its holder's.
 
 Nearly every result is an ``up`` of a target that is no canary and not probed by a host
 name the resolver is judged by: nothing in its handling can wait (R-M2 and R-M4 ask about

@@ -174,7 +174,7 @@ async def test_stale_holder_vote_and_flush_are_refused_by_the_database(
         said = [r for r in caplog.records if r.getMessage().startswith("write fenced")]
         assert len(said) == 1 and said[0].target == "panel"  # type: ignore[attr-defined]
         # a's probe history: fenced inside the flush's transaction, dropped unwritten; its
-        # unknown time too (audit-a #1: a node wrote a target's not_probed row it no
+        # unknown time too (a node wrote a target's not_probed row it no
         # longer held, README "Fencing").
         assert await recorder.flush() == 0
         assert await rows(db, ProbeRun) == [] and await rows(db, ProbeFailure) == []
