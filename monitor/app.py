@@ -201,6 +201,11 @@ class Daemon:
         self.runtime.apply(plan)
         self.metrics.config_reloads.labels("applied").inc()
         log.info("configuration reloaded", extra={"targets": len(plan.settings.topology.targets())})
+        try:
+            await self.runtime.end_removed_incidents()
+        except Exception as exc:  # in force already; the next start ends them
+            log.warning("open incidents of removed targets not ended now",
+                        extra={"error": f"{type(exc).__name__}: {exc}"})
         self._warn_if_nothing_monitored()
         return True
 

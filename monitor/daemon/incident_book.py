@@ -80,6 +80,22 @@ class IncidentBook:
         self.update_open_metric()
         return found
 
+    async def end_unconfigured(self, configured: Collection[str], at: dt.datetime) -> None:
+        """End the open incidents of targets no longer configured (a reload removed them, or
+        the configuration the daemon starts with has them no more): their detectors went
+        with them, so no probe can end them, and counted under ``kind="removed"`` they kept
+        ServiceDown firing. Ended at ``at``, the removal, said in the log; no e-mail: the
+        target was not seen to recover. The customers it served depend on it no more (the
+        configuration's topology), so no report counts it further."""
+        async with self.db.transaction() as tx:
+            ended = await incidents.end_unconfigured(tx, configured, at)
+        for target_id, incident_id in ended.items():
+            self.open_incidents.pop(target_id, None)
+            self.last_incident.pop(target_id, None)
+            log.warning("incident ended: its target is no longer in the configuration",
+                        extra={"incident": incident_id, "target": target_id})
+        self.update_open_metric()
+
     async def _perform(self, intent: Intent) -> None:
         """The next step of an intent: the write, then the listener. Raises to be retried."""
         event = intent.event

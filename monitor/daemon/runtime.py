@@ -270,6 +270,7 @@ class Runtime:
             await self.heartbeat.start()
             await self.recorder.load()
             await self.watch.load_state()
+            await self.end_removed_incidents()
             stack.push_async_callback(routine.step, "incident changes and unknown time",
                                       self._close_watch)
             stack.push_async_callback(routine.flush, self, True)
@@ -331,6 +332,12 @@ class Runtime:
         return Readiness(checks=checks, targets=targets,
                          warnings=[] if targets else [NOTHING_MONITORED],
                          cluster=self.ownership.describe())
+
+    async def end_removed_incidents(self) -> None:
+        """The open incidents of targets the configuration has no more are ended now
+        (:meth:`~monitor.daemon.incident_book.IncidentBook.end_unconfigured`): at start
+        (removed while the daemon was stopped) and after a reload applied."""
+        await self.watch.book.end_unconfigured(frozenset(self.watch.targets), self.clock.now())
 
     # --- reload: prepare, then apply ---------------------------------------------------------
 

@@ -9,7 +9,7 @@ end, so only probe incidents are ever open.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +110,22 @@ async def open_by_probe(tx: Tx) -> dict[str, int]:
         )
     )
     return {service_id: incident_id for service_id, incident_id in rows}
+
+
+async def end_unconfigured(tx: Tx, configured: Collection[str], at: dt.datetime
+                           ) -> dict[str, int]:
+    """End at ``at`` every open probe incident of a service not in ``configured`` (its
+    target removed from the configuration: no probe of it can end it); service id -> the
+    incident ended. None ended twice: a cluster's nodes may each ask."""
+    found = {service_id: incident_id
+             for service_id, incident_id in (await open_by_probe(tx)).items()
+             if service_id not in configured}
+    if found:
+        await tx.execute(
+            update(Incident).where(Incident.id.in_(found.values()), Incident.end.is_(None))
+            .values(end=at, end_bound=None))
+        await evidence.append(tx, "incident.close", "incidents", sorted(found.values()))
+    return found
 
 
 async def open_probe_incident_of(tx: Tx, service_id: str) -> tuple[int, dt.datetime] | None:

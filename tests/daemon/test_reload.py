@@ -17,7 +17,7 @@ from monitor.app import Daemon
 from monitor.config import load_config
 from monitor.errors import MonitorError
 from monitor.store import create_engine
-from monitor.store.models import ProbeRun
+from monitor.store.models import Incident, ProbeRun
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
 from tests.support import FAST, MONITOR, eventually, rows
@@ -241,3 +241,55 @@ async def test_a_reload_that_changes_what_is_read_at_start_is_refused_naming_eac
             assert snapshot(daemon) == before
         finally:
             await daemon.stop()
+
+
+@pytest.mark.slow
+async def test_an_open_incident_of_a_target_a_reload_removes_is_ended_then(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    # Its detector went with the target: nothing could end it, nor any command; it stayed
+    # open for good, counted under kind="removed" (0 until a restart, then 1: ServiceDown
+    # fired for ever). Ended at the reload, said in the log, with no "available again"
+    # e-mail (it was not seen to recover).
+    async with TargetServer() as panel, TargetServer() as api, SMTPSink() as sink:
+        api.set_status(503)
+        path = tmp_path / "config.yaml"
+        text = config_text(panel.url("/"), api.url("/"), sink, sqlite_url)
+        path.write_text(text)
+        registry = CollectorRegistry()
+        daemon = Daemon(load_config(path), path, registry=registry, flush_interval=0.2)
+        await daemon.start()
+        engine = create_engine(sqlite_url)
+        try:
+            (opened,) = await eventually(lambda: rows(engine, Incident, Incident.end.is_(None)),
+                                         within=15)
+            assert opened.service_id == "api"
+            await eventually(lambda: _true(len(sink.messages) >= 1), within=15)  # opened
+            mails = len(sink.messages)
+            old_api = (f"  - id: api\n    kind: mobile_api\n    probe: {{type: http, "
+                       f'url: "{api.url("/")}", {FAST}}}\n')
+            assert old_api in text
+            path.write_text(text.replace(old_api, ""))
+            assert await daemon.reload()
+            (ended,) = await rows(engine, Incident)
+            assert ended.end is not None and ended.end >= opened.start
+            assert registry.get_sample_value(
+                "sla_monitor_open_incidents", {"kind": "removed"}) in (None, 0.0)
+            assert registry.get_sample_value(
+                "sla_monitor_open_incidents", {"kind": "mobile_api"}) in (None, 0.0)
+            await asyncio.sleep(1.0)  # the outbox would have sent a recovery by now
+            assert len(sink.messages) == mails
+        finally:
+            await daemon.stop()
+            await engine.dispose()
+        # A restart finds nothing open either.
+        daemon = Daemon(load_config(path), path, registry=CollectorRegistry(), flush_interval=0.2)
+        await daemon.start()
+        try:
+            assert daemon.watch.book.open_incidents == {}
+        finally:
+            await daemon.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -115,7 +115,7 @@ async def test_a_node_whose_port_is_taken_never_joins_its_cluster(pg_url: str) -
             tasks = asyncio.all_tasks()
             daemon = Daemon(parse_config(config(target.url("/"), pg_url, port, cluster)),
                             flush_interval=0.1)
-            with pytest.raises(OSError):
+            with pytest.raises(ListenError):
                 await daemon.start()
             assert not daemon.runtime.jobs.running
             assert asyncio.all_tasks() - tasks == set()
