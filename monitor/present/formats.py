@@ -105,8 +105,7 @@ def format_time(
     clock = "%H:%M:%S" if seconds else "%H:%M"
     if timezone == "UTC" and calendar == "gregorian":
         return local.strftime(f"%Y-%m-%d {clock}") + " UTC"
-    raw = local.strftime("%z")
-    offset = f"UTC{raw[:3]}:{raw[3:]}"
+    offset = _offset(local)
     if compact:
         day = (jdatetime.datetime.fromgregorian(datetime=local).strftime(f"%Y/%m/%d {clock}")
                if calendar == "jalali" else local.strftime(f"%Y-%m-%d {clock}"))
@@ -266,5 +265,11 @@ def _local(wall: dt.datetime, zone: ZoneInfo, text: str, field: str) -> dt.datet
 
 
 def _offset(at: dt.datetime) -> str:
-    raw = at.strftime("%z")
-    return f"UTC{raw[:3]}:{raw[3:]}"
+    """``at``'s offset from UTC as ``UTC+03:30``, with its seconds where it has them: a
+    zone's local mean time (Tehran's ``UTC+03:25:44`` until 1946).
+
+    >>> _offset(dt.datetime(1921, 3, 21, tzinfo=ZoneInfo("Asia/Tehran")))
+    'UTC+03:25:44'
+    """
+    raw = at.strftime("%z")  # +0330, or +032544 with seconds
+    return "UTC" + raw[:3] + "".join(f":{raw[i:i + 2]}" for i in range(3, len(raw), 2))
