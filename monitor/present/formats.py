@@ -119,14 +119,22 @@ def format_time(
     return f"{local.strftime(f'%Y-%m-%d {clock}')} {timezone} ({offset})"
 
 
-def format_day(day: dt.date, calendar: str = "gregorian") -> str:
-    """A calendar day of the provider's calendar (R-M5), as in :func:`format_time`.
+def format_day(day: dt.date | None, calendar: str = "gregorian", *,
+               gregorian: bool = False) -> str:
+    """A calendar day of the provider's calendar (R-M5), as in :func:`format_time`; ``-``
+    for None. ``gregorian``: a Jalali day with its Gregorian date beside it, as the
+    command line shows instants (the configuration's days are Gregorian).
 
     >>> format_day(dt.date(2026, 3, 21), "jalali"), format_day(dt.date(2026, 3, 21))
     ('1405/01/01', '2026-03-21')
+    >>> format_day(dt.date(2027, 6, 21), "jalali", gregorian=True)
+    '1406/03/31 (Gregorian 2027-06-21)'
     """
+    if day is None:
+        return "-"
     if calendar == "jalali":
-        return str(jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d"))
+        shown = str(jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d"))
+        return f"{shown} (Gregorian {day.isoformat()})" if gregorian else shown
     return day.isoformat()
 
 
