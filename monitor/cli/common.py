@@ -351,11 +351,13 @@ def parse_decimal(text: str, field: str, example: str = "2500000",
     return value
 
 
-def parse_date(text: str, field: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(field, text, "an ISO date like 2027-03-20 (Gregorian)") from None
+def parse_day(args: argparse.Namespace, field: str, settings: Settings) -> dt.date:
+    """The option ``--field`` read as a day of the configured calendar, as ``--month`` is
+    a month of it (:func:`monitor.sla.calendar_day`: a day of the other calendar is caught
+    and named); an action's error about it shows it as typed (:func:`keep_typed`)."""
+    text: str = getattr(args, field)
+    keep_typed(args, field, text)
+    return settings.day(text, field)
 
 
 def parse_at(args: argparse.Namespace, settings: Settings) -> dt.datetime | None:

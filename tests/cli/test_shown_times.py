@@ -74,3 +74,34 @@ async def test_a_typed_time_is_echoed_as_typed_and_read_and_its_limit_shown_in_t
         "valid; allowed: a time not before claim 1's submission (1405/09/02 10:00 Asia/Tehran "
         "(UTC+03:30; Gregorian 2026-11-23))")
 
+
+async def test_ledger_days_are_read_and_shown_in_the_provider_calendar(tehran: CLI) -> None:
+    # audit-b 3: a Gregorian day on a Jalali provider is caught and named, as --month is;
+    # the day of the provider's calendar is read.
+    line = await tehran.refused("--until", "ledger", "renew", "--site", "old.acme.example",
+                                "--until", "2027-09-30")
+    assert line == (
+        "sla-monitor: error: --until: '2027-09-30' is not valid; allowed: a day YYYY-MM-DD of "
+        "the provider's calendar, Jalali (Solar Hijri), years 1300 to 1499; 2027-09-30 in the "
+        "Gregorian calendar is 1406-07-08")
+    await tehran.refused("--until", "ledger", "renew", "--site", "old.acme.example",
+                         "--until", "1406-12-31")  # Esfand 1406 has 29 days
+    code, out, err = await tehran.run("ledger", "renew", "--site", "old.acme.example",
+                                      "--until", "1406-07-08")
+    # audit-b 7: the days in the provider's calendar, with their Gregorian date.
+    assert code == 0 and out.strip() == (
+        "entry 1: old.acme.example paid until 1406/07/08 (Gregorian 2027-09-30) (was "
+        "1405/07/08 (Gregorian 2026-09-30)); re-activated (L-2)"), (out, err)
+    # The limits of a renewal, in the provider's calendar; the value as typed.
+    line = await tehran.refused("--until", "ledger", "renew", "--site", "old.acme.example",
+                                "--until", "1406-07-01")
+    assert line.startswith(
+        "sla-monitor: error: --until: '1406-07-01' is not valid; allowed: a date after the "
+        "current paid period (1406/07/08 (Gregorian 2027-09-30)) and after today (1405/"), line
+    code, out, _ = await tehran.run("ledger", "show", "--site", "old.acme.example")
+    assert code == 0
+    assert "  paid until      1406/07/08 (Gregorian 2027-09-30)" in out.splitlines(), out
+    assert "(until 1406/07/08 (Gregorian 2027-09-30))" in out, out
+    # JSON keeps the machine form.
+    (site,) = await tehran.json("ledger", "show", "--site", "old.acme.example")
+    assert site["paid_until"] == "2027-09-30"
