@@ -44,6 +44,7 @@ as :data:`FailureClass`, and each class carries its own.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,6 +91,9 @@ class UsageError(MonitorError):
 
 
 _FIELD_REFERENCE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+# An instant or a day in an error's ``allowed`` text, left for the edge to show
+# (time_mark, day_mark): {@2026-11-05T20:30:00Z}, {@2027-03-20}.
+_TIME_REFERENCE = re.compile(r"\{@([0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9:.]+Z)?)\}")
 ECHO_LIMIT = 40  # characters of a refused text an error shows: enough to recognise it
 
 
@@ -106,6 +110,43 @@ def shortened(value: object) -> object:
     return value
 
 
+def time_mark(at: dt.datetime) -> str:
+    """``at`` in an error's ``allowed`` text, as the edge shows instants: the command line
+    in the provider's zone and calendar, the API (JSON) and ``str()`` as ISO 8601 UTC
+    with ``Z`` (:meth:`InputError.renamed`). The action has no zone of its own to say.
+
+    >>> error = InputError("month", "1405-07", "claims until " + time_mark(
+    ...     dt.datetime(2026, 11, 5, 20, 30, tzinfo=dt.UTC)))
+    >>> error.allowed, str(error)
+    ('claims until {@2026-11-05T20:30:00Z}', "month: '1405-07' is not valid; allowed: claims until 2026-11-05T20:30:00Z")
+    >>> error.renamed(lambda f: "--" + f, lambda at: f"{at:%H:%M} UTC").allowed
+    'claims until 20:30 UTC'
+    """
+    utc = at.astimezone(dt.UTC).replace(tzinfo=None)
+    return "{@" + utc.isoformat() + "Z}"
+
+
+def day_mark(day: dt.date) -> str:
+    """A calendar day (a paid period's end, L-6) in an error's ``allowed`` text: the
+    command line shows it in the provider's calendar, the API as an ISO date
+    (:func:`time_mark`)."""
+    return "{@" + day.isoformat() + "}"
+
+
+def _iso(value: dt.date) -> str:
+    """A marked value's machine form: ISO 8601 UTC with ``Z`` for an instant, an ISO date
+    for a day."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat() + "Z"
+    return value.isoformat()
+
+
+def _marked(text: str) -> dt.date:
+    if "T" in text:
+        return dt.datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=dt.UTC)
+    return dt.date.fromisoformat(text)
+
+
 class InputError(UsageError):
     """A value given to an action is not acceptable; nothing was changed (exit code 2).
 
@@ -114,7 +155,9 @@ class InputError(UsageError):
     ``field`` names the value in the action's own words (``end``, ``month``,
     ``service``), never in an edge's: the CLI says ``--end``, the HTTP API a JSON
     pointer ``/end`` (:meth:`renamed`). ``allowed`` may name other fields as
-    ``{start}``; they are renamed the same way.
+    ``{start}``; they are renamed the same way. Instants and days in it are marked
+    (:func:`time_mark`, :func:`day_mark`), never written out by the action: each edge
+    shows them its way (the command line in the provider's zone and calendar).
 
     >>> error = InputError("end", "01:00", "a time after {start} (02:00)")
     >>> str(error)
@@ -158,16 +201,21 @@ class InputError(UsageError):
             return
         super().__init__(f"{field}: {shown} is not valid; allowed: {self._allowed(lambda n: n)}")
 
-    def _allowed(self, name: Callable[[str], str]) -> str:
-        return _FIELD_REFERENCE.sub(lambda match: name(match[1]), self.allowed)
+    def _allowed(self, name: Callable[[str], str],
+                 show: Callable[[dt.date], str] = _iso) -> str:
+        named = _FIELD_REFERENCE.sub(lambda match: name(match[1]), self.allowed)
+        return _TIME_REFERENCE.sub(lambda match: show(_marked(match[1])), named)
 
-    def renamed(self, name: Callable[[str], str]) -> InputError:
+    def renamed(self, name: Callable[[str], str],
+                show: Callable[[dt.date], str] = _iso) -> InputError:
         """The same error in an edge's words: ``name`` turns each field name into the
-        edge's (``end`` → ``--end``)."""
+        edge's (``end`` → ``--end``), ``show`` each marked instant (an aware UTC
+        ``datetime``) and day (a ``date``) into the edge's form (default: ISO 8601, UTC
+        with ``Z``, the machine form)."""
         return InputError(
             name(self.field),
             self.value,
-            self._allowed(name),
+            self._allowed(name, show),
             typed=self.typed,
             read_as=self.read_as,
         )

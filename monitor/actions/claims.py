@@ -38,7 +38,7 @@ from monitor.actions.inputs import month_inputs
 from monitor.actions.ledger import account, site_of
 from monitor.actions.mail import ContractMail
 from monitor.config import Settings
-from monitor.errors import InputError
+from monitor.errors import InputError, time_mark
 from monitor.sla import (
     CLAIM_CHANNELS,
     DECISIONS,
@@ -213,11 +213,11 @@ async def submit_claim(
     period = settings.month(month)
     if not month_ended(period, submitted_at):
         raise InputError("month", month, "a month that has ended (R-C1): "
-                         f"{period.label} ends {period.end.isoformat()}")
+                         f"{period.label} ends {time_mark(period.end)}")
     if not claim_in_time(submitted_at, period, policy):
         raise InputError("month", month, "a month whose claim deadline has not passed (R-C1): "
                          f"claims for {period.label} were accepted until "
-                         f"{claim_deadline(period, policy).isoformat()}")
+                         f"{time_mark(claim_deadline(period, policy))}")
     domain = site_of(settings, customer, site)
     async with db.transaction() as tx:
         existing = await claims.find(tx, customer, period.label)
@@ -232,7 +232,7 @@ async def submit_claim(
             assert existing is not None
             raise InputError("month", month, f"a month {customer} has not claimed yet: claim "
                              f"{existing.id} for {period.label} was submitted at "
-                             f"{existing.submitted_at.isoformat()} (one claim per customer and "
+                             f"{time_mark(existing.submitted_at)} (one claim per customer and "
                              "month)")
         claim = await _claim(tx, claim_id)
         await mail.claim_receipt(tx, claim)
@@ -283,7 +283,7 @@ async def decide_claim(
         claim = await _claim(tx, claim_id)
     if claim.decided_at is not None and claim.review_revision is None:
         raise InputError("claim_id", claim_id, f"an undecided claim: claim {claim_id} was "
-                         f"decided ({claim.decision}) at {claim.decided_at.isoformat()}; a claim "
+                         f"decided ({claim.decision}) at {time_mark(claim.decided_at)}; a claim "
                          "is decided once, unless a new revision of its month reopens it (R-C3)")
     not_before(decided_at, claim.submitted_at, "at", f"claim {claim_id}'s submission")
     period = _period(settings, claim)

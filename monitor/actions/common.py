@@ -3,8 +3,12 @@
 Actions validate everything first and raise :class:`~monitor.errors.InputError`
 naming the *field* in the action's words (``service``, ``end``, ``month``); only
 then do they write, in one transaction. Bad input changes nothing (SPEC section 8).
-Times in messages are ISO 8601 UTC with ``Z`` (:func:`iso_utc`), as in JSON; the
-edge shows what the user typed first (:meth:`~monitor.errors.InputError.as_typed`).
+A time refused is the value read, ISO 8601 UTC with ``Z`` (:func:`iso_utc`), as in
+JSON; the edge shows what the user typed first (:meth:`~monitor.errors.InputError.as_typed`).
+The instants and days named in what is allowed (a deadline, the start of a month) are
+marked (:func:`~monitor.errors.time_mark`, :func:`~monitor.errors.day_mark`), never
+written out here: each edge shows them its way, the command line in the provider's zone
+and calendar, the API as ISO 8601 UTC.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Awaitable, Callable, Collection
 from decimal import Decimal
 from typing import Annotated, ParamSpec, TypeVar
 
-from monitor.errors import InputError
+from monitor.errors import InputError, time_mark
 from monitor.sla import CAUSES, is_half_days, is_money, minor_units
 from monitor.sla.report import iso_utc
 
@@ -139,12 +143,12 @@ def known_cause(cause: str, field: str = "cause") -> None:
 
 def ordered(start: dt.datetime, end: dt.datetime) -> None:
     if end <= start:
-        raise InputError("end", iso_utc(end), f"a time after {{start}} ({iso_utc(start)})")
+        raise InputError("end", iso_utc(end), f"a time after {{start}} ({time_mark(start)})")
 
 
 def not_future(at: dt.datetime, now: dt.datetime, field: str) -> None:
     if at > now:
-        raise InputError(field, iso_utc(at), f"a time not after now ({iso_utc(now)})")
+        raise InputError(field, iso_utc(at), f"a time not after now ({time_mark(now)})")
 
 
 def not_blank(text: str, field: str, why: str) -> None:
@@ -161,7 +165,7 @@ def one_of(value: str, allowed: Collection[str], field: str) -> None:
 def not_before(at: dt.datetime, earliest: dt.datetime, field: str, what: str) -> None:
     """Events happen in order: ``at`` is not before ``earliest`` (``what`` names it)."""
     if at < earliest:
-        raise InputError(field, at.isoformat(), f"a time not before {what} ({earliest.isoformat()})")
+        raise InputError(field, iso_utc(at), f"a time not before {what} ({time_mark(earliest)})")
 
 
 def money(amount: Decimal, currency: str, field: str, *, positive: bool = True) -> None:

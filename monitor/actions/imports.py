@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-from monitor.actions.common import iso_utc
 from monitor.actions.maintenance import add_maintenance, list_maintenance
 from monitor.config import Settings, kuma, parse_config
 from monitor.config.gatus import convert
@@ -25,6 +24,7 @@ from monitor.config.imported import Converted, Unmapped
 from monitor.config.loader import read_yaml
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.logs import Progress, no_progress
+from monitor.present.formats import format_time
 from monitor.sla.coverage import unprobed
 from monitor.sla.intervals import Interval
 from monitor.store import audit, incidents, unknown
@@ -231,8 +231,8 @@ async def import_uptime_kuma_history(db: Database, settings: Settings, path: str
         for number, (monitor, service) in enumerate(services.items()):
             told(number, len(services), HISTORY_STEP)
             beats = _kuma_read(path, kuma.read_heartbeats, connection, monitor)
-            await _kuma_incidents(db, done, service, names[monitor], beats, actor=actor,
-                                  now=now)
+            await _kuma_incidents(db, settings, done, service, names[monitor], beats,
+                                  actor=actor, now=now)
             if span is not None:
                 gaps[service] = _kuma_gaps([at for at, _ in beats], span,
                                            intervals.get(monitor, float(kuma.KUMA_INTERVAL)),
@@ -275,13 +275,16 @@ def _kuma_read(path: str, read: Callable[..., _T], *arguments: Any) -> _T:
         raise _not_kuma(path, exc) from None
 
 
-async def _kuma_incidents(db: Database, done: HistoryImported, service: str, name: str,
+async def _kuma_incidents(db: Database, settings: Settings, done: HistoryImported,
+                          service: str, name: str,
                           beats: list[tuple[dt.datetime, int]], *, actor: str,
                           now: dt.datetime) -> None:
     """One monitor's down streaks as its service's incidents (those not there yet)."""
     streaks, open_since = kuma.down_streaks(beats)
     if open_since is not None:
-        done.notes.append(f"monitor {name!r}: down since {iso_utc(open_since)} at its last "
+        # A note is prose an operator reads: the time as shown times are (SPEC 7).
+        since = format_time(open_since, settings.timezone, settings.calendar, seconds=True)
+        done.notes.append(f"monitor {name!r}: down since {since} at its last "
                           "heartbeat: not recorded (the daemon's probes will see it)")
     async with db.transaction() as tx:
         already = await incidents.imported_starts(tx, service)

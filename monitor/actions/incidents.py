@@ -22,7 +22,7 @@ from monitor.actions.common import (
     storable,
 )
 from monitor.config import Settings
-from monitor.errors import InputError
+from monitor.errors import InputError, time_mark
 from monitor.store import audit, incidents
 from monitor.store.incidents import IncidentRecord, UpdateRecord
 
@@ -131,9 +131,9 @@ async def add_incident(
             raise InputError(
                 "start",
                 iso_utc(start),
-                f"a time span (to {{end}} {iso_utc(end)}) not overlapping manual incident "
-                f"{overlap.id} on {service} ({iso_utc(overlap.start)}.."
-                f"{iso_utc(overlap.end) if overlap.end else 'open'})",
+                f"a time span (to {{end}} {time_mark(end)}) not overlapping manual incident "
+                f"{overlap.id} on {service} ({time_mark(overlap.start)} to "
+                f"{time_mark(overlap.end) if overlap.end else 'open'})",
             )
         incident_id = await incidents.add_manual(
             tx, service_id=service, start=start, end=end, cause=cause, note=note, created_at=now
@@ -201,7 +201,7 @@ async def log_notification(
             known(customer, affected, "customer", f"customers affected by {incident.service_id}")
         if at < incident.start:
             raise InputError(
-                "at", iso_utc(at), f"a time after the incident start ({iso_utc(incident.start)})"
+                "at", iso_utc(at), f"a time after the incident start ({time_mark(incident.start)})"
             )
         told = tuple(customers) or affected
         if not told:

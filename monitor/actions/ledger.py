@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from monitor.actions.common import FreeText, checks_text, known, money, not_blank
 from monitor.config import Settings
 from monitor.config.schema import Customer, Site
-from monitor.errors import InputError
+from monitor.errors import InputError, day_mark
 from monitor.sla import LedgerLine, balance, charge_expiries, lapse_instant
 from monitor.store import audit, ledger
 from monitor.store.ledger import EntryRecord, NewEntry
@@ -275,9 +275,9 @@ async def renew(
         latest = _years_after(start, MAX_RENEWAL_YEARS)
         if not start < until <= latest:
             raise InputError("until", until.isoformat(), "a date after the current paid period "
-                             f"({before.paid_until.isoformat()}) and after today "
-                             f"({today.isoformat()}), at most {MAX_RENEWAL_YEARS} years after "
-                             f"them ({latest.isoformat()})")
+                             f"({day_mark(before.paid_until)}) and after today "
+                             f"({day_mark(today)}), at most {MAX_RENEWAL_YEARS} years after "
+                             f"them ({day_mark(latest)})")
         # The ended period's left-over charge expires before the new one begins (L-6).
         await settle_site(tx, settings, site, now=now, actor=actor)
         entry_id = await ledger.append(tx, NewEntry(

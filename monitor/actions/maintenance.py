@@ -7,9 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.actions.common import FreeText, checks_text, known, not_blank, not_future, ordered
+from monitor.actions.common import (
+    FreeText,
+    checks_text,
+    iso_utc,
+    known,
+    not_blank,
+    not_future,
+    ordered,
+)
 from monitor.config import Settings
-from monitor.errors import InputError
+from monitor.errors import InputError, time_mark
 from monitor.sla import in_time, notice_due
 from monitor.store import audit, maintenance
 from monitor.store.maintenance import MaintenanceUpdateRecord, WindowRecord
@@ -71,7 +79,7 @@ async def add_maintenance(
         not_future(notified_at, now, "notified_at")
         if notified_at >= end:  # a notice after the window is no notice of it (D-3)
             raise InputError(
-                "notified_at", notified_at.isoformat(), f"a time before {{end}} ({end.isoformat()})"
+                "notified_at", iso_utc(notified_at), f"a time before {{end}} ({time_mark(end)})"
             )
     noticed: tuple[str, ...] = ()
     async with db.transaction() as tx:

@@ -27,7 +27,7 @@ from monitor.actions.inputs import (
     month_inputs,
 )
 from monitor.config import Settings
-from monitor.errors import InputError
+from monitor.errors import InputError, time_mark
 from monitor.logs import Progress, no_progress
 from monitor.sla import MonthPeriod, MonthReport
 from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
@@ -78,7 +78,7 @@ async def _month_report(db: Database, settings: Settings, month: str, customer: 
     if now < period.start:
         # Nothing of it has been seen: no report (not 100 % of an empty month).
         raise InputError(
-            "month", month, f"a month that has begun (this one begins {iso_utc(period.start)})"
+            "month", month, f"a month that has begun (this one begins {time_mark(period.start)})"
         )
     if customer is not None:
         known(customer, settings.topology.customers, "customer", "customers")
@@ -291,7 +291,7 @@ async def _close_month(db: Database, settings: Settings, month: str,
     period = settings.month(month)
     if now < period.end:
         raise InputError(
-            "month", month, f"a month that has ended (this one ends {iso_utc(period.end)})"
+            "month", month, f"a month that has ended (this one ends {time_mark(period.end)})"
         )
     key = load_signing_key(settings)  # a key that cannot be read: said before anything
     progress(0, 0, READING)

@@ -65,7 +65,7 @@ from monitor.actions.statement_workers import (
     render_files,
 )
 from monitor.config import Settings
-from monitor.errors import InputError
+from monitor.errors import InputError, time_mark
 from monitor.present import format_time
 from monitor.present.labels import DECISIONS, TIER_NAMES
 from monitor.present.language import N_, Language
@@ -530,7 +530,7 @@ async def _would_freeze(
     it would read back (its numbers as shown, R-M6)."""
     if now < period.end:
         raise InputError("month", period.label,
-                         f"a month that has ended (this one ends {iso_utc(period.end)})")
+                         f"a month that has ended (this one ends {time_mark(period.end)})")
     inputs = await month_inputs(db, settings, period, now)
     digest = inputs.digest()
     async with db.reading() as tx:

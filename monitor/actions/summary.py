@@ -18,11 +18,11 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from monitor.actions.common import iso_utc
 from monitor.actions.inputs import month_inputs
 from monitor.actions.reports import COMPUTING, HASHING, READING
 from monitor.config import Settings
 from monitor.logs import Progress, no_progress
+from monitor.present.formats import format_time
 from monitor.present.statement import Summary, SummaryRow
 from monitor.present.text import one_line
 from monitor.store import Database, claims, reports
@@ -61,7 +61,9 @@ async def month_summary(
         shown = "-"
         if statement is not None:
             message = messages.get(statement.dedupe_key)
-            state = ("accepted " + iso_utc(message.accepted_at)
+            # When the SMTP server took it, as the summary shows the period (SPEC 7).
+            state = ("accepted " + format_time(message.accepted_at, settings.timezone,
+                                               settings.calendar)
                      if message is not None and message.accepted_at is not None
                      else (message.status if message is not None else "queued"))
             shown = f"revision {statement.revision} ({statement.kind}), {state}"

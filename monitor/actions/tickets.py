@@ -60,7 +60,7 @@ from monitor.actions.ledger import (
 )
 from monitor.actions.mail import ContractMail
 from monitor.config import Settings
-from monitor.errors import InputError
+from monitor.errors import InputError, time_mark
 from monitor.present import format_money
 from monitor.sla import (
     FINDINGS,
@@ -299,14 +299,14 @@ def _refuse(ticket: TicketRecord, allowed: str) -> InputError:
 def _active(ticket: TicketRecord, events: list[EventRecord] | None = None) -> None:
     if ticket.status == "closed":
         raise _refuse(ticket, f"an active ticket: ticket {ticket.id} was closed undone at "
-                      f"{ticket.closed_at.isoformat() if ticket.closed_at else '?'}")
+                      f"{time_mark(ticket.closed_at) if ticket.closed_at else '?'}")
 
 
 def _open(ticket: TicketRecord, events: list[EventRecord] | None = None) -> None:
     _active(ticket)
     if ticket.status == "fixed":
         raise _refuse(ticket, f"an open ticket: ticket {ticket.id} was fixed at "
-                      f"{ticket.fixed_at.isoformat() if ticket.fixed_at else '?'} (reopen it)")
+                      f"{time_mark(ticket.fixed_at) if ticket.fixed_at else '?'} (reopen it)")
 
 
 async def diagnose_ticket(
@@ -330,7 +330,7 @@ async def diagnose_ticket(
         _open(ticket)
         if ticket.diagnosed_at is not None:
             raise _refuse(ticket, f"a ticket not yet diagnosed: ticket {ticket.id} was "
-                          f"diagnosed at {ticket.diagnosed_at.isoformat()}")
+                          f"diagnosed at {time_mark(ticket.diagnosed_at)}")
 
     async def change(tx: Tx, ticket: TicketRecord, when: dt.datetime) -> None:
         await tickets.change(tx, ticket.id, diagnosed_at=when, provider_fault=provider_fault,
@@ -554,7 +554,7 @@ async def reprice_ticket(
         if ticket.price_requested is not None:
             raise _refuse(ticket, "a ticket without a pending price change: "
                           f"{format_money(ticket.price_requested, ticket.currency)} awaits approval since "
-                          f"{ticket.price_requested_at.isoformat() if ticket.price_requested_at else '?'}")
+                          f"{time_mark(ticket.price_requested_at) if ticket.price_requested_at else '?'}")
         money(price, ticket.currency, "price")
         if price <= ticket.price:
             raise InputError("price", str(price), "a price above the current "
@@ -587,7 +587,7 @@ async def approve_price(
                           "has none (ticket reprice)")
         if price_request_lapsed(ticket.price_requested_at, now if at is None else at, policy):
             raise _refuse(ticket, "a price change still awaiting approval: the request of "
-                          f"{ticket.price_requested_at.isoformat()} lapsed unapproved (L-5: the "
+                          f"{time_mark(ticket.price_requested_at)} lapsed unapproved (L-5: the "
                           "ticket is closed undone and its price given back)")
 
     async def change(tx: Tx, ticket: TicketRecord, when: dt.datetime) -> None:

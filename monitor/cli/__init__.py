@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(for_stderr(f"sla-monitor: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     # After the parse: --version and --help have exited without these.
-    from monitor.cli.common import flag, with_typed
+    from monitor.cli.common import flag, shown_in_errors, with_typed
     from monitor.errors import MonitorError
     from monitor.logs import for_stderr
     from monitor.present.tables import terminal_width, width_for_tables
@@ -177,8 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.handler(args))
     except InputError as exc:
         # Actions name fields (end); the command line says --end, and echoes the value as
-        # the user typed it before the form it was read as.
-        shown = with_typed(exc, args).renamed(flag)
+        # the user typed it before the form it was read as. The instants and days the
+        # action names (a deadline) are shown as every time is: the configured zone and
+        # calendar.
+        typed = with_typed(exc, args)
+        show = shown_in_errors(args)
+        shown = typed.renamed(flag) if show is None else typed.renamed(flag, show)
         print(for_stderr(f"sla-monitor: error: {shown}"), file=sys.stderr)
         return exc.exit_code
     except MonitorError as exc:

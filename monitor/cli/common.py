@@ -28,7 +28,7 @@ from typing import Any
 from monitor.clock import SystemClock
 from monitor.config import Config, Settings, load_config
 from monitor.errors import InputError, SchemaError, UsageError
-from monitor.present import as_json, format_time, parse_time
+from monitor.present import as_json, format_day, format_time, parse_time
 from monitor.present.tables import printable_lines
 from monitor.store import Database
 
@@ -53,6 +53,9 @@ POSITIONAL = {
 # "1e30", not "1E+30" too).
 TYPED = "typed_values"
 AS_TYPED = "typed_only"
+# Where load_settings keeps the settings on the parsed arguments: an action's error shows
+# its instants and days in their zone and calendar (shown_in_errors).
+SETTINGS = "settings_read"
 
 
 def flag(field: str) -> str:
@@ -84,9 +87,38 @@ def local_time(settings: Settings, at: dt.datetime | None) -> str:
     return format_time(at, settings.timezone, settings.calendar)
 
 
+def local_day(settings: Settings, day: dt.date | None) -> str:
+    """``day`` (a paid period's end, L-6) as the commands show days: in the configured
+    calendar, a Jalali one with its Gregorian date (as :func:`local_time`)."""
+    return format_day(day, settings.calendar, gregorian=True)
+
+
 def load_settings(args: argparse.Namespace) -> Settings:
-    """The configuration, turned once into what the actions read."""
-    return Settings.from_config(load(args), config_path(args))
+    """The configuration, turned once into what the actions read (kept on ``args`` for
+    the errors, :func:`shown_in_errors`)."""
+    settings = Settings.from_config(load(args), config_path(args))
+    vars(args)[SETTINGS] = settings
+    return settings
+
+
+def shown_in_errors(args: argparse.Namespace) -> Callable[[dt.date], str] | None:
+    """How an action's error shows the instants and days it names (``claims ... were
+    accepted until``, ``paid until``): as every shown time, in the configured zone and
+    calendar (:func:`~monitor.present.format_time`, :func:`~monitor.present.format_day`),
+    to the second when the instant is not a whole minute (a limit is never shown rounded
+    past the value refused). None before the configuration was read: ISO 8601 UTC.
+    What the user typed is echoed apart, as typed and read (:func:`with_typed`)."""
+    settings: Settings | None = vars(args).get(SETTINGS)
+    if settings is None:
+        return None
+
+    def show(value: dt.date) -> str:
+        if isinstance(value, dt.datetime):
+            return format_time(value, settings.timezone, settings.calendar,
+                               seconds=bool(value.second or value.microsecond))
+        return local_day(settings, value)
+
+    return show
 
 
 @asynccontextmanager
@@ -319,11 +351,13 @@ def parse_decimal(text: str, field: str, example: str = "2500000",
     return value
 
 
-def parse_date(text: str, field: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(field, text, "an ISO date like 2027-03-20 (Gregorian)") from None
+def parse_day(args: argparse.Namespace, field: str, settings: Settings) -> dt.date:
+    """The option ``--field`` read as a day of the configured calendar, as ``--month`` is
+    a month of it (:func:`monitor.sla.calendar_day`: a day of the other calendar is caught
+    and named); an action's error about it shows it as typed (:func:`keep_typed`)."""
+    text: str = getattr(args, field)
+    keep_typed(args, field, text)
+    return settings.day(text, field)
 
 
 def parse_at(args: argparse.Namespace, settings: Settings) -> dt.datetime | None:

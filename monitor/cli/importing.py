@@ -29,8 +29,7 @@ from monitor.cli.common import (
 from monitor.cli.progress import progress
 from monitor.config.imported import Unmapped
 from monitor.errors import ConfigError, UsageError
-from monitor.present import format_duration
-from monitor.sla.report import iso_utc
+from monitor.present import format_duration, format_time
 
 
 def _read(path: str, limit: int = 64 * 1024 * 1024) -> bytes:
@@ -94,8 +93,9 @@ async def _kuma_history(run: Run) -> int:
           "already there)")
     if done.watched_from is not None and done.watched_until is not None:
         gaps = sum(done.unwatched_seconds.values())
-        print(f"watched by Uptime Kuma from {iso_utc(done.watched_from)} to "
-              f"{iso_utc(done.watched_until)}"
+        shown = [format_time(at, run.settings.timezone, run.settings.calendar, seconds=True)
+                 for at in (done.watched_from, done.watched_until)]
+        print(f"watched by Uptime Kuma from {shown[0]} to {shown[1]}"
               + (" (recorded before)" if done.coverage_already else
                  f"; {len(done.unwatched_seconds)} services, "
                  f"{format_duration(gaps)} without a heartbeat in all (unknown time)"))

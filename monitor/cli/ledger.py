@@ -14,8 +14,9 @@ from monitor.cli.common import (
     actor,
     add_format,
     command,
+    local_day,
     local_time,
-    parse_date,
+    parse_day,
     parse_decimal,
 )
 from monitor.config import Settings
@@ -30,11 +31,12 @@ def _account(settings: Settings, site: SiteAccount) -> list[str]:
     status = "LAPSED (no credit, no support until renewed)" if site.lapsed else "active"
     lines = [
         f"site {site.site} (customer {site.customer}): {status}",
-        f"  paid until      {site.paid_until or 'never lapses'}",
+        "  paid until      "
+        + (local_day(settings, site.paid_until) if site.paid_until else "never lapses"),
         f"  credit days     {format_days(site.credit_days)} in effect"
         + (f", {format_days(site.credit_days_pending)} approved, not yet in effect"
            if site.credit_days_pending else "")
-        + (f"; service until {site.service_until}" if site.service_until and site.credit_days
+        + (f"; service until {local_day(settings, site.service_until)}" if site.service_until and site.credit_days
            else ""),
         f"  support balance {money(site.charge)}"
         + (f" (of which {money(site.expiry_unrecorded)} expired and not yet written)"
@@ -47,7 +49,8 @@ def _account(settings: Settings, site: SiteAccount) -> list[str]:
             [[e.id, local_time(settings, e.effective_at), e.kind,
               "-" if e.days is None else format_days(e.days),
               "-" if e.amount is None else format_money(e.amount, e.currency or site.currency),
-              e.rule, e.reason + (f" (until {e.paid_until})" if e.paid_until else "")]
+              e.rule, e.reason + (f" (until {local_day(settings, e.paid_until)})" if e.paid_until
+                          else "")]
              for e in site.entries]))
     return lines
 
@@ -75,13 +78,13 @@ async def _deposit(run: Run) -> int:
 
 @command
 async def _renew(run: Run) -> int:
-    args = run.args
-    until = parse_date(args.until, "until")
+    args, settings = run.args, run.settings
+    until = parse_day(args, "until", settings)
     done = await run.act(actions.renew, run.settings, site=args.site, until=until,
                          actor=actor(), now=run.now)
     return run.show(done, lambda: (
-        f"entry {done.entry.id}: {args.site} paid until {until} (was "
-        f"{done.previous_paid_until})" + ("; re-activated (L-2)" if done.reactivated else "")))
+        f"entry {done.entry.id}: {args.site} paid until {local_day(settings, until)} (was "
+        f"{local_day(settings, done.previous_paid_until)})" + ("; re-activated (L-2)" if done.reactivated else "")))
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -114,6 +117,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         description="A yearly renewal: the site is paid until --until and, if it had lapsed, "
         "is active again (L-2). The ended period's left-over support charge expires (L-6).")
     renew.add_argument("--site", required=True, help="the domain")
-    renew.add_argument("--until", required=True, help="the new end of the paid period (ISO date)")
+    renew.add_argument("--until", required=True, help="the new end of the paid period: a day YYYY-MM-DD of the configured calendar "
+                       "(provider.calendar), as --month is a month of it")
     add_format(renew)
     renew.set_defaults(handler=_renew)

@@ -18,6 +18,7 @@ one per command; everything else receives it whole instead of a
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from monitor.config.schema import (
 )
 from monitor.config.topology import Topology
 from monitor.present.language import Language, language
-from monitor.sla import MonthPeriod, Policy, Tier, month_period
+from monitor.sla import MonthPeriod, Policy, Tier, calendar_day, month_period
 
 __all__ = ["LOCAL_SENDER", "WEEKDAY_NUMBERS", "Settings", "engine_policy"]
 
@@ -168,3 +169,8 @@ class Settings:
     def month(self, label: str) -> MonthPeriod:
         """The month ``label`` (YYYY-MM) of the provider's calendar in its zone (R-M5)."""
         return month_period(label, self.config.provider.calendar, self.config.provider.timezone)
+
+    def day(self, text: str, field: str) -> dt.date:
+        """The day ``text`` (YYYY-MM-DD) of the provider's calendar, as a date (R-M5; a day
+        of the other calendar is refused and named, as a month is)."""
+        return calendar_day(text, self.config.provider.calendar, field)

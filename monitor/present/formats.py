@@ -105,8 +105,7 @@ def format_time(
     clock = "%H:%M:%S" if seconds else "%H:%M"
     if timezone == "UTC" and calendar == "gregorian":
         return local.strftime(f"%Y-%m-%d {clock}") + " UTC"
-    raw = local.strftime("%z")
-    offset = f"UTC{raw[:3]}:{raw[3:]}"
+    offset = _offset(local)
     if compact:
         day = (jdatetime.datetime.fromgregorian(datetime=local).strftime(f"%Y/%m/%d {clock}")
                if calendar == "jalali" else local.strftime(f"%Y-%m-%d {clock}"))
@@ -120,14 +119,22 @@ def format_time(
     return f"{local.strftime(f'%Y-%m-%d {clock}')} {timezone} ({offset})"
 
 
-def format_day(day: dt.date, calendar: str = "gregorian") -> str:
-    """A calendar day of the provider's calendar (R-M5), as in :func:`format_time`.
+def format_day(day: dt.date | None, calendar: str = "gregorian", *,
+               gregorian: bool = False) -> str:
+    """A calendar day of the provider's calendar (R-M5), as in :func:`format_time`; ``-``
+    for None. ``gregorian``: a Jalali day with its Gregorian date beside it, as the
+    command line shows instants (the configuration's days are Gregorian).
 
     >>> format_day(dt.date(2026, 3, 21), "jalali"), format_day(dt.date(2026, 3, 21))
     ('1405/01/01', '2026-03-21')
+    >>> format_day(dt.date(2027, 6, 21), "jalali", gregorian=True)
+    '1406/03/31 (Gregorian 2027-06-21)'
     """
+    if day is None:
+        return "-"
     if calendar == "jalali":
-        return str(jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d"))
+        shown = str(jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d"))
+        return f"{shown} (Gregorian {day.isoformat()})" if gregorian else shown
     return day.isoformat()
 
 
@@ -266,5 +273,11 @@ def _local(wall: dt.datetime, zone: ZoneInfo, text: str, field: str) -> dt.datet
 
 
 def _offset(at: dt.datetime) -> str:
-    raw = at.strftime("%z")
-    return f"UTC{raw[:3]}:{raw[3:]}"
+    """``at``'s offset from UTC as ``UTC+03:30``, with its seconds where it has them: a
+    zone's local mean time (Tehran's ``UTC+03:25:44`` until 1946).
+
+    >>> _offset(dt.datetime(1921, 3, 21, tzinfo=ZoneInfo("Asia/Tehran")))
+    'UTC+03:25:44'
+    """
+    raw = at.strftime("%z")  # +0330, or +032544 with seconds
+    return "UTC" + raw[:3] + "".join(f":{raw[i:i + 2]}" for i in range(3, len(raw), 2))

@@ -41,6 +41,7 @@ __all__ = [
     "PLAUSIBLE_YEARS",
     "CalendarName",
     "MonthPeriod",
+    "calendar_day",
     "end_of_next_business_day",
     "local_shift",
     "month_containing",
@@ -164,6 +165,63 @@ def month_period(label: str, calendar: CalendarName, tz: str) -> MonthPeriod:
     if not first <= year <= last:
         raise InputError("month", label, allowed + _other_calendar_hint(label, year, month, calendar))
     return _period(year, month, calendar, tz)
+
+
+_DAY = re.compile(r"([0-9]{4})([-/])([0-9]{2})\2([0-9]{2})")
+
+
+def calendar_day(text: str, calendar: CalendarName, field: str) -> date:
+    """The day ``text`` ("YYYY-MM-DD", or "YYYY/MM/DD" as days are shown) of ``calendar``,
+    as a (Gregorian) ``date``: the one reading of a day a person typed (``ledger renew
+    --until``), as :func:`month_period` reads a month. Its year must be plausible there
+    (:data:`PLAUSIBLE_YEARS`); a day plausible in the other calendar is named there, so
+    that ``2027-06-21`` on a Jalali provider is not read as the year 2027 of the Hijri era:
+
+    >>> calendar_day("1406-03-31", "jalali", "until"), calendar_day("1406/03/31", "jalali", "x")
+    (datetime.date(2027, 6, 21), datetime.date(2027, 6, 21))
+    >>> calendar_day("2027-06-21", "jalali", "until")
+    Traceback (most recent call last):
+    ...
+    monitor.errors.InputError: until: '2027-06-21' is not valid; allowed: a day YYYY-MM-DD of the provider's calendar, Jalali (Solar Hijri), years 1300 to 1499; 2027-06-21 in the Gregorian calendar is 1406-03-31
+    """
+    first, last = PLAUSIBLE_YEARS[calendar]
+    allowed = (f"a day YYYY-MM-DD of the provider's calendar, {_NAMES[calendar]}, "
+               f"years {first} to {last}")
+    match = _DAY.fullmatch(text.strip())
+    if match is None:
+        raise InputError(field, text, allowed)
+    year, month, day = int(match[1]), int(match[3]), int(match[4])
+    if not first <= year <= last:
+        other: CalendarName = "jalali" if calendar == "gregorian" else "gregorian"
+        low, high = PLAUSIBLE_YEARS[other]
+        hint = ""
+        if low <= year <= high and (there := _day_of(other, year, month, day)) is not None:
+            hint = (f"; {text.strip()} in the {_NAMES[other].split()[0]} calendar is "
+                    f"{_day_label(there, calendar)}")
+        raise InputError(field, text, allowed + hint)
+    found = _day_of(calendar, year, month, day)
+    if found is None:
+        raise InputError(field, text, allowed + f" (the {_NAMES[calendar].split()[0]} "
+                         "calendar has no such day)")
+    return found
+
+
+def _day_of(calendar: CalendarName, year: int, month: int, day: int) -> date | None:
+    """The Gregorian date of ``year-month-day`` in ``calendar``; None if it has no such day."""
+    try:
+        if calendar == "gregorian":
+            return date(year, month, day)
+        gregorian: date = jdatetime.date(year, month, day).togregorian()
+        return gregorian
+    except ValueError:
+        return None
+
+
+def _day_label(day: date, calendar: CalendarName) -> str:
+    if calendar == "jalali":
+        jalali_day = jdatetime.date.fromgregorian(date=day)
+        return f"{_label_of(day, calendar)}-{int(jalali_day.day):02d}"
+    return day.isoformat()
 
 
 def _other_calendar_hint(label: str, year: int, month: int, calendar: CalendarName) -> str:

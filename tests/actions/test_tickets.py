@@ -233,7 +233,7 @@ async def test_bad_ticket_input_is_refused_and_nothing_changes(db: Database) -> 
                                   finding="request"), "finding", "request",
                   "defect or installation-error with a provider-fault diagnosis")
     await refused(db, lambda: act(db, actions.diagnose_ticket, ticket, provider_fault=True,
-                                  at=OPENED - HOUR), "at", (OPENED - HOUR).isoformat(),
+                                  at=OPENED - HOUR), "at", iso_utc(OPENED - HOUR),
                   "a time not before ticket")
     await refused(db, lambda: act(db, actions.reprice_ticket, ticket, price=Decimal(5),
                                   mail=MAIL), "ticket_id", ticket, "a priced ticket")

@@ -100,7 +100,7 @@ def test_an_error_echoes_the_time_as_typed_then_as_read(berlin: Run) -> None:
     # 09:00 in Berlin (UTC+01:00 in November) is 08:00 UTC.
     assert err.strip() == (
         "sla-monitor: error: --end: '2026-11-30T09:00' (read as 2026-11-30T08:00:00Z) is not "
-        "valid; allowed: a time after --start (2026-11-30T09:00:00Z)"
+        "valid; allowed: a time after --start (2026-11-30 10:00 Europe/Berlin (UTC+01:00))"
     )
     code, _, err = berlin("incident", "add", "--service", "panel",
                           "--start", "2026-11-30T10:00", "--end", "2099-01-01T00:00")

@@ -68,7 +68,7 @@ CASES = [
     ("notified-after-the-window",
      ["maintenance", "add", "--services", "panel", *WINDOW, "--reason", "x",
       "--notified-at", "2025-01-02T00:00"],
-     "--notified-at: '2025-01-02T00:00' (read as 2025-01-02T05:00:00+00:00) is not valid; "
+     "--notified-at: '2025-01-02T00:00' (read as 2025-01-02T05:00:00Z) is not valid; "
      "allowed: a time before --end"),
     ("list-unknown-service",
      ["incident", "list", "--service", "nope"],

@@ -137,9 +137,15 @@ LIMITS = [
      "--price: '1e30' is not valid; allowed: an amount above 0 EUR and at most"),
     ("partly-1e30", ["claim", "decide", "1", "--partly", "1e30"],
      "--partly: '1e30' is not valid; allowed: a number of days above 0 and at most 36600"),
+    # A year no one means is the calendar's refusal, as a month's (audit-b 3); a plausible
+    # one past the ten years a renewal may pay for is the action's.
     ("renew-until-9999",
      ["ledger", "renew", "--site", "acme.example", "--until", "9999-12-31"],
-     "--until: '9999-12-31' is not valid; allowed: a date after the current paid period "
+     "--until: '9999-12-31' is not valid; allowed: a day YYYY-MM-DD of the provider's "
+     "calendar, Gregorian, years 1970 to 2200"),
+    ("renew-until-2200",
+     ["ledger", "renew", "--site", "acme.example", "--until", "2200-12-31"],
+     "--until: '2200-12-31' is not valid; allowed: a date after the current paid period "
      "(2099-06-30) and after today"),
     ("claim-id-beyond-the-database", ["claim", "show", "99999999999999999999"],
      "ID: 99999999999999999999 is not valid; allowed: an existing claim id"),

@@ -269,7 +269,7 @@ def test_report_table_and_csv(cli) -> None:  # type: ignore[no-untyped-def]
                 "2026-03-01T01:00Z",
             ),
             "--end: '2026-03-01T01:00Z' is not valid; allowed: a time after --start "
-            "(2026-03-01T02:00:00Z)",
+            "(2026-03-01 02:00 UTC)",
         ),
         (
             (

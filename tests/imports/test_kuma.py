@@ -203,7 +203,11 @@ def test_kuma_history_gives_the_report_worked_out_by_hand(
     out, err = capsys.readouterr()
     assert out.startswith(f"{kuma_db}: 2 incidents recorded (0 already there), "
                           "1 maintenance windows (0 already there)")
-    assert "monitor 'ACME API': down since 2026-11-29T12:00:00Z" in err
+    # Times in the provider's zone and calendar, as every shown time (audit-b 5: they were
+    # ISO UTC).
+    assert "monitor 'ACME API': down since 2026-11-29 12:00:00 UTC" in err
+    assert "watched by Uptime Kuma from 2026-11-03 01:59:00 UTC to 2026-11-29 12:00:00 UTC" \
+        in out, out
     # The monitors done, one at a time, on standard error (log lines: not a terminal): the
     # three monitors mapped to the configuration's services (shop, API, blog).
     told = [json.loads(line) for line in err.splitlines() if line.startswith("{")]

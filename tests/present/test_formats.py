@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 
 from monitor.errors import InputError
-from monitor.present import format_duration, parse_time
+from monitor.present import format_duration, format_time, parse_time
+from monitor.sla import month_period
 
 NEW_YORK = "America/New_York"
 
@@ -53,3 +54,18 @@ def test_times_with_an_offset_or_away_from_a_change_are_read(text: str, utc: dt.
 ])
 def test_durations_show_at_most_what_is_known(seconds: float, shown: str) -> None:
     assert format_duration(seconds) == shown
+
+
+def test_an_offset_with_seconds_is_shown_with_them() -> None:
+    # Tehran kept its local mean time, UTC+03:25:44, until 1946: Farvardin 1300 (March
+    # 1921) began at 00:00 of that offset. strftime's %z is "+032544"; cutting it after the
+    # hours gave "UTC+03:2544".
+    start = month_period("1300-01", "jalali", "Asia/Tehran").start
+    assert format_time(start, "Asia/Tehran", "jalali") == (
+        "1300/01/01 00:00 Asia/Tehran (UTC+03:25:44; Gregorian 1921-03-21)")
+    assert format_time(start, "Asia/Tehran", "jalali", compact=True) == (
+        "1300/01/01 00:00 (UTC+03:25:44)")
+    assert format_time(start, "Asia/Tehran") == "1921-03-21 00:00 Asia/Tehran (UTC+03:25:44)"
+    # A whole-minute offset keeps its form.
+    assert format_time(dt.datetime(2026, 3, 21, 9, tzinfo=dt.UTC), "America/New_York") == (
+        "2026-03-21 05:00 America/New_York (UTC-04:00)")

@@ -1,0 +1,107 @@
+"""Times the command line shows on a Jalali provider in Asia/Tehran (audit-b): in
+refusals too, instants and days are in the configured zone and calendar, as every shown
+time is (SPEC section 7); what the operator typed is still echoed as typed, then as the
+UTC instant it was read as. Through ``monitor.cli.main``, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.store import Database
+from tests.actions.contract import yaml
+from tests.cli.test_contract_cli import CLI
+
+
+@pytest.fixture
+def tehran(tmp_path: Path, db_url: str, db: Database,
+           capsys: pytest.CaptureFixture[str]) -> Iterator[CLI]:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml("Asia/Tehran", "jalali")
+                    + f"storage: {{url: '{db_url}'}}\nmaildir: {tmp_path / 'Maildir'}\n")
+    yield CLI(path, db, capsys)
+
+
+async def test_refusals_name_their_instants_in_the_provider_zone_and_calendar(
+        tehran: CLI) -> None:
+    # Mehr 1405 ended 1 Aban (2026-10-23 00:00 Tehran); claims were accepted 14 days on,
+    # until 1405/08/15 00:00 in Tehran, which was 2026-11-05T20:30Z.
+    line = await tehran.refused("--month", "claim", "submit", "--customer", "acme", "--site",
+                                "acme.example", "--month", "1405-07")
+    assert line.endswith("claims for 1405-07 were accepted until 1405/08/15 00:00 Asia/Tehran "
+                         "(UTC+03:30; Gregorian 2026-11-06)"), line
+    # Azar 1405 ends 1 Dey (2026-12-22 00:00 Tehran).
+    line = await tehran.refused("--month", "claim", "submit", "--customer", "acme", "--site",
+                                "acme.example", "--month", "1405-09")
+    assert "1405-09 ends 1405/10/01 00:00 Asia/Tehran (UTC+03:30; Gregorian 2026-12-22)" \
+        in line, line
+    line = await tehran.refused("--month", "report", "--month", "1406-01")
+    assert line.endswith("(this one begins 1406/01/01 00:00 Asia/Tehran (UTC+03:30; "
+                         "Gregorian 2027-03-21))"), line
+    # A claim decided once is refused naming the decision's time.
+    await tehran.json("claim", "submit", "--customer", "acme", "--site", "acme.example",
+                      "--month", "1405-08", "--at", "2026-11-23T06:30Z")
+    await tehran.json("claim", "decide", "1", "--approve", "--at", "2026-11-26T06:30Z")
+    line = await tehran.refused("ID", "claim", "decide", "1", "--approve")
+    assert "claim 1 was decided (approved) at 1405/09/05 10:00 Asia/Tehran (UTC+03:30; " \
+           "Gregorian 2026-11-26)" in line, line
+    # A ticket fixed is refused a deferral naming the fix's time.
+    await tehran.json("ticket", "open", "--customer", "acme", "--service", "mobile-api",
+                      "--channel", "phone", "--summary", "sync hangs", "--at",
+                      "2026-11-09T05:30Z")
+    await tehran.json("ticket", "diagnose", "1", "--provider-fault", "--at", "2026-11-09T06:30Z")
+    await tehran.json("ticket", "fix", "1", "--at", "2026-11-10T05:30Z")
+    line = await tehran.refused("ID", "ticket", "defer", "1", "--reason", "new-release",
+                                "--note", "x")
+    assert "ticket 1 was fixed at 1405/08/19 09:00 Asia/Tehran (UTC+03:30; Gregorian " \
+           "2026-11-10) (reopen it)" in line, line
+    for raw in ("+00:00", "T20:30", "Z)"):
+        assert raw not in line
+
+
+async def test_a_typed_time_is_echoed_as_typed_and_read_and_its_limit_shown_in_the_zone(
+        tehran: CLI) -> None:
+    # What was typed, then the instant read (UTC, as the README documents); the limit it
+    # broke, as the provider reads times.
+    await tehran.json("claim", "submit", "--customer", "acme", "--site", "acme.example",
+                      "--month", "1405-08", "--at", "2026-11-23T06:30Z")
+    line = await tehran.refused("--at", "claim", "decide", "1", "--approve", "--at",
+                                "2026-11-23T09:00")
+    assert line == (
+        "sla-monitor: error: --at: '2026-11-23T09:00' (read as 2026-11-23T05:30:00Z) is not "
+        "valid; allowed: a time not before claim 1's submission (1405/09/02 10:00 Asia/Tehran "
+        "(UTC+03:30; Gregorian 2026-11-23))")
+
+
+async def test_ledger_days_are_read_and_shown_in_the_provider_calendar(tehran: CLI) -> None:
+    # audit-b 3: a Gregorian day on a Jalali provider is caught and named, as --month is;
+    # the day of the provider's calendar is read.
+    line = await tehran.refused("--until", "ledger", "renew", "--site", "old.acme.example",
+                                "--until", "2027-09-30")
+    assert line == (
+        "sla-monitor: error: --until: '2027-09-30' is not valid; allowed: a day YYYY-MM-DD of "
+        "the provider's calendar, Jalali (Solar Hijri), years 1300 to 1499; 2027-09-30 in the "
+        "Gregorian calendar is 1406-07-08")
+    await tehran.refused("--until", "ledger", "renew", "--site", "old.acme.example",
+                         "--until", "1406-12-31")  # Esfand 1406 has 29 days
+    code, out, err = await tehran.run("ledger", "renew", "--site", "old.acme.example",
+                                      "--until", "1406-07-08")
+    # audit-b 7: the days in the provider's calendar, with their Gregorian date.
+    assert code == 0 and out.strip() == (
+        "entry 1: old.acme.example paid until 1406/07/08 (Gregorian 2027-09-30) (was "
+        "1405/07/08 (Gregorian 2026-09-30)); re-activated (L-2)"), (out, err)
+    # The limits of a renewal, in the provider's calendar; the value as typed.
+    line = await tehran.refused("--until", "ledger", "renew", "--site", "old.acme.example",
+                                "--until", "1406-07-01")
+    assert line.startswith(
+        "sla-monitor: error: --until: '1406-07-01' is not valid; allowed: a date after the "
+        "current paid period (1406/07/08 (Gregorian 2027-09-30)) and after today (1405/"), line
+    code, out, _ = await tehran.run("ledger", "show", "--site", "old.acme.example")
+    assert code == 0
+    assert "  paid until      1406/07/08 (Gregorian 2027-09-30)" in out.splitlines(), out
+    assert "(until 1406/07/08 (Gregorian 2027-09-30))" in out, out
+    # JSON keeps the machine form.
+    (site,) = await tehran.json("ledger", "show", "--site", "old.acme.example")
+    assert site["paid_until"] == "2027-09-30"
