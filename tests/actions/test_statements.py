@@ -170,7 +170,7 @@ async def test_sending_twice_sends_once_with_pdf_and_csv_attached(
     body = acme.get_body(("html",))
     assert body is not None and "8 days of service, worth 80.00 EUR" in body.get_content()
     assert ("it@bita.example",) in to
-    # audit-b 6: the operators' summary says when the statement was accepted as it says
+    # The operators' summary says when the statement was accepted as it says
     # the period, in the provider's zone and calendar (it said 2026-11-03T09:00:00Z).
     summary = await actions.month_summary(db, sink_settings, month="2026-10", now=NOW)
     (row,) = [r for r in summary.rows if r.customer == "acme"]

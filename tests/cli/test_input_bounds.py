@@ -137,7 +137,7 @@ LIMITS = [
      "--price: '1e30' is not valid; allowed: an amount above 0 EUR and at most"),
     ("partly-1e30", ["claim", "decide", "1", "--partly", "1e30"],
      "--partly: '1e30' is not valid; allowed: a number of days above 0 and at most 36600"),
-    # A year no one means is the calendar's refusal, as a month's (audit-b 3); a plausible
+    # A year no one means is the calendar's refusal, as a month's; a plausible
     # one past the ten years a renewal may pay for is the action's.
     ("renew-until-9999",
      ["ledger", "renew", "--site", "acme.example", "--until", "9999-12-31"],

@@ -1,4 +1,4 @@
-"""Times the command line shows on a Jalali provider in Asia/Tehran (audit-b): in
+"""Times the command line shows on a Jalali provider in Asia/Tehran: in
 refusals too, instants and days are in the configured zone and calendar, as every shown
 time is (SPEC section 7); what the operator typed is still echoed as typed, then as the
 UTC instant it was read as. Through ``monitor.cli.main``, on SQLite and PostgreSQL."""
@@ -76,7 +76,7 @@ async def test_a_typed_time_is_echoed_as_typed_and_read_and_its_limit_shown_in_t
 
 
 async def test_ledger_days_are_read_and_shown_in_the_provider_calendar(tehran: CLI) -> None:
-    # audit-b 3: a Gregorian day on a Jalali provider is caught and named, as --month is;
+    # A Gregorian day on a Jalali provider is caught and named, as --month is;
     # the day of the provider's calendar is read.
     line = await tehran.refused("--until", "ledger", "renew", "--site", "old.acme.example",
                                 "--until", "2027-09-30")
@@ -88,7 +88,7 @@ async def test_ledger_days_are_read_and_shown_in_the_provider_calendar(tehran: C
                          "--until", "1406-12-31")  # Esfand 1406 has 29 days
     code, out, err = await tehran.run("ledger", "renew", "--site", "old.acme.example",
                                       "--until", "1406-07-08")
-    # audit-b 7: the days in the provider's calendar, with their Gregorian date.
+    # The days in the provider's calendar, with their Gregorian date.
     assert code == 0 and out.strip() == (
         "entry 1: old.acme.example paid until 1406/07/08 (Gregorian 2027-09-30) (was "
         "1405/07/08 (Gregorian 2026-09-30)); re-activated (L-2)"), (out, err)

@@ -203,7 +203,7 @@ def test_kuma_history_gives_the_report_worked_out_by_hand(
     out, err = capsys.readouterr()
     assert out.startswith(f"{kuma_db}: 2 incidents recorded (0 already there), "
                           "1 maintenance windows (0 already there)")
-    # Times in the provider's zone and calendar, as every shown time (audit-b 5: they were
+    # Times in the provider's zone and calendar, as every shown time (they were
     # ISO UTC).
     assert "monitor 'ACME API': down since 2026-11-29 12:00:00 UTC" in err
     assert "watched by Uptime Kuma from 2026-11-03 01:59:00 UTC to 2026-11-29 12:00:00 UTC" \
