@@ -10,6 +10,8 @@
     │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
     ├── RenderError              a document could not be rendered: PDF needs Typst and fonts
     │                            installed with the system packages (exit 2)
+    ├── ListenError              the HTTP edge cannot listen where http.listen says: the port
+    │                            taken (exit 1: systemd tries again)
     ├── StoreError               the database failed (exit 1)
     │   ├── SchemaError          no sla-monitor database where one was looked for, or one at
     │   │                        another schema revision: point at the right one (exit 2)
@@ -60,6 +62,7 @@ __all__ = [
     "Fenced",
     "HTTPStatusError",
     "InputError",
+    "ListenError",
     "MonitorError",
     "NotifyError",
     "PermanentNotifyError",
