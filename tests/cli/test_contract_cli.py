@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from monitor.actions.tickets import TICKET_CHANNELS
 from monitor.cli import main
 from monitor.store import Database
 from tests.actions.contract import MODELS, yaml
@@ -169,3 +170,15 @@ async def test_tickets_and_the_ledger_through_the_command_line(cli: CLI) -> None
                       "2027-13-01")
     await cli.refused("--site", "ledger", "renew", "--site", "nowhere.example", "--until",
                       "2027-09-30")
+
+
+@pytest.mark.parametrize("command", ["open", "follow-up"])
+def test_the_readme_names_the_ticket_channels_the_help_accepts(
+        command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["ticket", command, "--help"])
+    helped = " ".join(capsys.readouterr().out.split())
+    assert " or ".join(TICKET_CHANNELS) in helped
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (row,) = [line for line in readme.splitlines() if line.startswith(f"| `ticket {command} ")]
+    assert "--channel " + "\\|".join(TICKET_CHANNELS) in row, row
