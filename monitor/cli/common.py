@@ -45,6 +45,7 @@ POSITIONAL = {
     "ticket_id": "ID",
     "customer_id": "ID",
     "scope": "SCOPE",
+    "email": "EMAIL",
     "decision": "--approve/--partly/--reject",
     "days": "--partly",
 }
