@@ -192,11 +192,17 @@ def keep_typed(args: argparse.Namespace, field: str, text: str) -> None:
     vars(args).setdefault(AS_TYPED, set()).add(field)
 
 
-def print_json(value: object) -> None:
-    """The one JSON printer of the command line (``--format json`` of every command): typed
+def json_text(value: object) -> str:
+    """``value`` as the command line writes JSON, to standard output or ``-o FILE``: typed
     results (dataclasses) and JSON documents alike, times as ISO 8601 UTC with ``Z``
-    (:func:`monitor.present.as_json`), one document on standard output."""
-    print(json.dumps(as_json(value), indent=2, ensure_ascii=False))
+    (:func:`monitor.present.as_json`), indented by 2, text as itself (not ``\\u`` escapes)."""
+    return json.dumps(as_json(value), indent=2, ensure_ascii=False)
+
+
+def print_json(value: object) -> None:
+    """The one JSON printer of the command line (``--format json`` of every command): one
+    document (:func:`json_text`) on standard output."""
+    print(json_text(value))
 
 
 def actor() -> str:

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from monitor import actions
 from monitor.cli.commands import summary
 from monitor.cli.common import (
     check_output,
     database,
+    json_text,
     load_settings,
     print_json,
     run_async,
@@ -19,7 +19,7 @@ from monitor.cli.common import (
 from monitor.cli.progress import progress
 from monitor.clock import SystemClock
 from monitor.errors import UsageError
-from monitor.present import as_json, format_days, report_csv, report_table
+from monitor.present import format_days, report_csv, report_table
 from monitor.present.statement import summary_html, summary_pdf
 
 
@@ -73,11 +73,7 @@ async def _report(args: argparse.Namespace) -> int:
                       f"sla-monitor claim decide {review.claim_id} --approve|--partly DAYS|--reject")
         return 0
     if args.format == "json":
-        if args.output is None:
-            print_json(report.to_json())  # the SPEC section 7 document
-        else:
-            write_output(json.dumps(as_json(report.to_json()), indent=2, ensure_ascii=False),
-                         args.output)
+        write_output(json_text(report.to_json()), args.output)  # the SPEC section 7 document
     elif args.format == "csv":
         write_output(report_csv(report), args.output)
     else:
