@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.present.tables import NOTHING
 
 CONFIG = """\
 provider: {{timezone: {tz}, calendar: gregorian}}
@@ -337,7 +338,19 @@ def test_bad_input_is_refused_and_changes_nothing(cli, args, message) -> None:  
     assert message in err
     assert "Traceback" not in err
     code, out, _ = cli("incident", "list")
-    assert code == 0 and len(out.strip().splitlines()) == 2  # header and rule only
+    assert code == 0 and out.strip().splitlines()[2:] == [NOTHING]  # header, rule, and why
+
+
+def test_an_empty_table_says_nothing_matched_once(cli) -> None:  # type: ignore[no-untyped-def]
+    # Only the header and its rule were printed: an empty result looked like a cut output.
+    for args in (("incident", "list", "--open"), ("claim", "list", "--overdue"),
+                 ("ticket", "list", "--queue", "level3"), ("subscriber", "list"),
+                 ("maintenance", "list")):
+        code, out, _ = cli(*args)
+        lines = out.strip().splitlines()
+        assert code == 0 and lines[1].startswith("--") and lines[2:] == [NOTHING], (args, out)
+    code, out, _ = cli("incident", "list", "--format", "json")
+    assert json.loads(out) == []
 
 
 def test_overlapping_manual_incident_is_refused(cli) -> None:  # type: ignore[no-untyped-def]
