@@ -221,10 +221,15 @@ def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
     kinds = choices or ("table", "json")
     parser.add_argument("--format", choices=kinds, default=kinds[0], help=f"default: {kinds[0]}")
     if "table" in kinds:
-        parser.add_argument(
-            "--wide", action="store_true",
-            help="tables as wide as their longest cells (default: wrapped to fit the terminal)",
-        )
+        add_wide(parser)
+
+
+def add_wide(parser: argparse.ArgumentParser) -> None:
+    """``--wide``, on every command that prints a table (README: *Tables fit the terminal*)."""
+    parser.add_argument(
+        "--wide", action="store_true",
+        help="tables as wide as their longest cells (default: wrapped to fit the terminal)",
+    )
 
 
 def run_async(

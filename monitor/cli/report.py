@@ -8,6 +8,7 @@ import argparse
 from monitor import actions
 from monitor.cli.commands import summary
 from monitor.cli.common import (
+    add_wide,
     check_output,
     database,
     json_text,
@@ -106,4 +107,5 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "breaches, statements sent, claims)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE (a PDF needs -o or a redirect)")
+    add_wide(parser)
     parser.set_defaults(handler=run_async(_report))

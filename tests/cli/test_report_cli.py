@@ -424,3 +424,12 @@ def test_maintenance_of_a_server_covers_its_projects(cli) -> None:  # type: igno
     acme = json.loads(out)["customers"][0]
     assert (acme["downtime_seconds"], acme["excluded_seconds"]) == (0, 3600)
     assert acme["excluded_by_reason"]["maintenance"] == 3600
+
+
+def test_report_takes_wide_as_every_table_command_does(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("monitor.present.tables.terminal_width", lambda: 60)
+    code, fitted, _ = cli("report", "--month", "2026-03")
+    assert code == 0 and max(map(len, fitted.splitlines()[1:])) <= 60, fitted
+    code, wide, err = cli("report", "--month", "2026-03", "--wide")
+    assert code == 0, err  # it was "unrecognized arguments: --wide"
+    assert max(map(len, wide.splitlines()[1:])) > 60 and len(wide.splitlines()) == 6  # a row a line
