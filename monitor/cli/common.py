@@ -46,6 +46,7 @@ POSITIONAL = {
     "customer_id": "ID",
     "scope": "SCOPE",
     "email": "EMAIL",
+    "output": "-o/--output",
     "decision": "--approve/--partly/--reject",
     "days": "--partly",
 }

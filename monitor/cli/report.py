@@ -19,12 +19,31 @@ from monitor.cli.common import (
 )
 from monitor.cli.progress import progress
 from monitor.clock import SystemClock
-from monitor.errors import UsageError
+from monitor.errors import InputError, UsageError
 from monitor.present import format_days, report_csv, report_table
 from monitor.present.statement import summary_html, summary_pdf
 
 
+def _close_options(args: argparse.Namespace) -> None:
+    """``report close`` shares report's parser, but freezes every customer's month and
+    prints what it froze: an option of report show given to it is refused, never ignored
+    (``--customer acme`` read as "only acme was frozen", ``-o`` as a file written)."""
+    if args.customer is not None:
+        raise InputError("customer", args.customer, "no --customer with report close: a "
+                         "close freezes every customer's month (one customer's report: "
+                         "report --month M --customer C)")
+    if args.format not in ("table", "json"):
+        raise InputError("format", args.format, "table or json with report close")
+    if args.output is not None:
+        raise InputError("output", args.output, "no -o with report close (it prints what it "
+                         "froze; the report to a file: report --month M -o FILE)")
+    if args.wide:
+        raise UsageError("--wide: not with report close (it prints no table)")
+
+
 async def _report(args: argparse.Namespace) -> int:
+    if args.action == "close" and args.format not in ("html", "pdf"):
+        _close_options(args)
     check_output(args.output)
     settings = load_settings(args)
     now = SystemClock().now()

@@ -433,3 +433,24 @@ def test_report_takes_wide_as_every_table_command_does(cli, monkeypatch: pytest.
     code, wide, err = cli("report", "--month", "2026-03", "--wide")
     assert code == 0, err  # it was "unrecognized arguments: --wide"
     assert max(map(len, wide.splitlines()[1:])) > 60 and len(wide.splitlines()) == 6  # a row a line
+
+
+@pytest.mark.parametrize(("args", "shown"), [
+    (("--customer", "acme"), "--customer: 'acme' is not valid; allowed: no --customer with "
+     "report close"),
+    (("--format", "csv"), "--format: 'csv' is not valid; allowed: table or json with report "
+     "close"),
+    (("-o", "closed.txt"), "-o/--output: 'closed.txt' is not valid; allowed: no -o with "
+     "report close"),
+    (("--wide",), "--wide: not with report close"),
+])
+def test_report_close_refuses_what_only_report_show_does(cli, tmp_path: Path, args, shown,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # They were taken and ignored, exit 0: the whole month was frozen, no CSV, no file.
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("report", "close", "--month", "2026-03", *args)
+    assert code == 2 and out == "" and not (tmp_path / "closed.txt").exists()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"sla-monitor: error: {shown}"), err
+    code, out, _ = cli("report", "close", "--month", "2026-03")
+    assert code == 0 and "revision 1 frozen" in out  # nothing was frozen before
