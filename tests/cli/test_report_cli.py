@@ -233,6 +233,10 @@ def test_report_table_and_csv(cli) -> None:  # type: ignore[no-untyped-def]
     assert code == 0
     assert "acme      99.731" in out  # (2,678,400 - 7,200) / 2,678,400 = 99.7311 %
     assert "srv-1" in out and "R-T1" in out
+    # The breach columns hold incident ids (JSON: [6]); "notification_breaches 6" read as six.
+    header = out.splitlines()[1]
+    assert "notified late (incidents)" in header and "detected late (incidents)" in header
+    assert "breaches" not in header
     code, out, _ = cli("report", "--month", "2026-03", "--format", "csv")
     lines = out.splitlines()
     assert lines[0].startswith("month,customer,period_seconds,downtime_seconds")
