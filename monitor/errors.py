@@ -5,7 +5,9 @@
     MonitorError                 every error of ours; ``exit_code`` says how the CLI ends
     ├── UsageError               a bad argument on the command line (exit 2)
     │   └── InputError           a bad value given to an action: unknown id, end before start…;
-    │                            names the field (``end``), each edge in its words (exit 2)
+    │       │                    names the field (``end``), each edge in its words (exit 2)
+    │       └── NotFound         a value that names nothing: an unknown id or customer (the
+    │                            HTTP API's 404 when the path carries it; else as its parent)
     ├── ConfigError              the configuration file is unreadable or invalid (exit 2);
     │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
     ├── RenderError              a document could not be rendered: PDF needs Typst and fonts
@@ -60,6 +62,7 @@ __all__ = [
     "HTTPStatusError",
     "InputError",
     "MonitorError",
+    "NotFound",
     "NotifyError",
     "PermanentNotifyError",
     "ProbeError",
@@ -164,7 +167,7 @@ class InputError(UsageError):
     def renamed(self, name: Callable[[str], str]) -> InputError:
         """The same error in an edge's words: ``name`` turns each field name into the
         edge's (``end`` → ``--end``)."""
-        return InputError(
+        return type(self)(
             name(self.field),
             self.value,
             self._allowed(name),
@@ -178,7 +181,14 @@ class InputError(UsageError):
         helps); ``None`` changes nothing."""
         if typed is None:
             return self
-        return InputError(self.field, self.value, self.allowed, typed=typed, read_as=read_as)
+        return type(self)(self.field, self.value, self.allowed, typed=typed, read_as=read_as)
+
+
+class NotFound(InputError):
+    """The value names nothing there is: an unknown id (or one the caller may not see: the
+    same answer), an unconfigured customer. The command line says it as any bad value
+    (exit 2); the HTTP API answers 404 when the id is in the path, and 422 for a known one
+    that an action refuses (a claim already decided), naming the path's parameter."""
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from monitor.actions.inputs import month_inputs
 from monitor.actions.ledger import account, site_of
 from monitor.actions.mail import ContractMail
 from monitor.config import Settings
-from monitor.errors import InputError
+from monitor.errors import InputError, NotFound
 from monitor.sla import (
     CLAIM_CHANNELS,
     DECISIONS,
@@ -184,7 +184,7 @@ async def _claim(tx: Tx, claim_id: int, customer: str | None = None) -> ClaimRec
     customer's claim and a missing one get the same answer."""
     claim = await claims.get(tx, claim_id) if 1 <= claim_id <= MAX_ID else None
     if claim is None or (customer is not None and claim.customer_id != customer):
-        raise InputError("claim_id", claim_id, "an existing claim id (see: claim list)")
+        raise NotFound("claim_id", claim_id, "an existing claim id (see: claim list)")
     return claim
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from monitor.actions.common import FreeText, checks_text, known, not_blank, not_future, ordered
 from monitor.config import Settings
-from monitor.errors import InputError
+from monitor.errors import InputError, NotFound
 from monitor.sla import in_time, notice_due
 from monitor.store import audit, maintenance
 from monitor.store.maintenance import MaintenanceUpdateRecord, WindowRecord
@@ -135,7 +135,7 @@ async def post_maintenance_update(
         # Ids are 32-bit integers in every backend: a larger one cannot exist.
         window = await maintenance.get_window(tx, window_id) if 0 < window_id < 2**31 else None
         if window is None:
-            raise InputError("window_id", window_id,
+            raise NotFound("window_id", window_id,
                              "an existing maintenance window id (see: maintenance list)")
         update_id = await maintenance.add_update(
             tx, window_id, status=status, message=message, actor=actor, at=now)
