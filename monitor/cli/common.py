@@ -86,6 +86,13 @@ def local_time(settings: Settings, at: dt.datetime | None) -> str:
     return format_time(at, settings.timezone, settings.calendar)
 
 
+def due_time(settings: Settings, due: dt.datetime, state: str) -> str:
+    """A deadline as every command shows it, in a table's cell or a line: its time
+    (:func:`local_time`) and its state in parentheses, ``2026-11-07 09:00 UTC (breached)``,
+    so that the state reads apart from the time when a cell wraps."""
+    return f"{local_time(settings, due)} ({state})"
+
+
 def load_settings(args: argparse.Namespace) -> Settings:
     """The configuration, turned once into what the actions read."""
     return Settings.from_config(load(args), config_path(args))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,24 @@ def test_the_readme_names_the_ticket_channels_the_help_accepts(
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     (row,) = [line for line in readme.splitlines() if line.startswith(f"| `ticket {command} ")]
     assert "--channel " + "\\|".join(TICKET_CHANNELS) in row, row
+
+
+async def test_a_deadline_cell_keeps_its_state_apart_from_its_time(cli: CLI) -> None:
+    # "2026-12-20 11:47 UTC done": wrapped on a terminal, the state read as part of the date.
+    code, _, err = await cli.run("incident", "add", "--service", "panel", "--start",
+                                 "2026-10-10T08:00Z", "--end", "2026-10-10T11:00Z")
+    assert code == 0, err
+    await cli.json("claim", "submit", "--customer", "acme", "--month", "2026-10", "--site",
+                   "acme.example", "--at", "2026-11-15T00:00Z")
+    await cli.json("ticket", "open", "--customer", "acme", "--service", "panel", "--channel",
+                   "email", "--summary", "slow", "--at", "2026-11-29T09:00Z")
+    await cli.json("ticket", "diagnose", "1", "--provider-fault", "--at", "2026-11-29T10:00Z")
+    due = r"\d\d\d\d-\d\d-\d\d \d\d:\d\d UTC \((done|pending|at_risk|breached)\)"
+    for args, columns in ((("claim", "list"), ("decision due",)),
+                          (("ticket", "list"), ("diagnosis due", "fix due"))):
+        code, out, _ = await cli.run(*args, "--wide")
+        header, rule, row = out.splitlines()
+        for column in columns:
+            start = header.index(column)
+            end = rule.index("  ", start) if "  " in rule[start:] else len(rule)
+            assert re.fullmatch(due, row[start:end].strip()), (column, row[start:end])
