@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
@@ -61,6 +61,7 @@ from monitor.sla import (
     receipt_due,
     review_grants,
 )
+from monitor.sla.report import JSON, shown_figure
 from monitor.store import audit, claims, ledger
 from monitor.store.claims import ClaimRecord
 from monitor.store.ledger import EntryRecord, NewEntry
@@ -97,6 +98,13 @@ class ComputedCredit:
     availability_percent: Decimal
     ineligible_reason: str | None
     credit_lines: tuple[CreditLine, ...]
+
+    def to_json(self) -> dict[str, JSON]:
+        """The figures as the month's report gives them (SPEC section 7): one rounding for
+        one figure (:func:`~monitor.sla.report.shown_figure`), so that a claim and its
+        month's report say the same number."""
+        return {item.name: shown_figure(item.name, getattr(self, item.name))
+                for item in fields(self)}
 
     @classmethod
     def of(cls, report: CustomerReport) -> ComputedCredit:

@@ -204,3 +204,24 @@ async def test_a_deadline_cell_keeps_its_state_apart_from_its_time(cli: CLI) -> 
             start = header.index(column)
             end = rule.index("  ", start) if "  " in rule[start:] else len(rule)
             assert re.fullmatch(due, row[start:end].strip()), (column, row[start:end])
+
+
+FIGURES = ("availability_percent", "credit_value", "refund_amount", "credit_days_total",
+           "partial_credit_days", "tier_credit_days", "notification_credit_days")
+
+
+async def test_a_claim_gives_its_figures_as_the_report_does(cli: CLI) -> None:
+    # The claim's JSON gave 99.59677419354838 and 263013.6986301369 where the report gave
+    # 99.596 and 263013.7 for the same month: one rounding for one figure (R-M6, R-T2).
+    code, _, err = await cli.run("incident", "add", "--service", "panel", "--start",
+                                 "2026-10-10T08:00Z", "--end", "2026-10-10T11:00Z")
+    assert code == 0, err
+    submitted = await cli.json("claim", "submit", "--customer", "acme", "--month", "2026-10",
+                               "--site", "acme.example", "--at", "2026-11-15T00:00Z")
+    shown = await cli.json("claim", "show", str(submitted["claim"]["id"]))
+    (acme,) = (await cli.json("report", "--month", "2026-10", "--customer", "acme"))[
+        "customers"]
+    for view in (submitted, shown):
+        assert {f: view["computed"][f] for f in FIGURES} == {f: acme[f] for f in FIGURES}
+        assert view["computed"]["credit_lines"] == acme["credit_lines"]
+    assert acme["availability_percent"] == 99.596  # (2,678,400 - 10,800) / 2,678,400, down
