@@ -5,7 +5,9 @@
     MonitorError                 every error of ours; ``exit_code`` says how the CLI ends
     ├── UsageError               a bad argument on the command line (exit 2)
     │   └── InputError           a bad value given to an action: unknown id, end before start…;
-    │                            names the field (``end``), each edge in its words (exit 2)
+    │       │                    names the field (``end``), each edge in its words (exit 2)
+    │       └── NotFound         a value that names nothing: an unknown id or customer (the
+    │                            HTTP API's 404 when the path carries it; else as its parent)
     ├── ConfigError              the configuration file is unreadable or invalid (exit 2);
     │                            carries every ``ConfigIssue`` (YAML path, line, value, what is allowed)
     ├── RenderError              a document could not be rendered: PDF needs Typst and fonts
@@ -64,6 +66,7 @@ __all__ = [
     "InputError",
     "ListenError",
     "MonitorError",
+    "NotFound",
     "NotifyError",
     "PermanentNotifyError",
     "ProbeError",
@@ -215,7 +218,7 @@ class InputError(UsageError):
         edge's (``end`` → ``--end``), ``show`` each marked instant (an aware UTC
         ``datetime``) and day (a ``date``) into the edge's form (default: ISO 8601, UTC
         with ``Z``, the machine form)."""
-        return InputError(
+        return type(self)(
             name(self.field),
             self.value,
             self._allowed(name, show),
@@ -229,7 +232,14 @@ class InputError(UsageError):
         helps); ``None`` changes nothing."""
         if typed is None:
             return self
-        return InputError(self.field, self.value, self.allowed, typed=typed, read_as=read_as)
+        return type(self)(self.field, self.value, self.allowed, typed=typed, read_as=read_as)
+
+
+class NotFound(InputError):
+    """The value names nothing there is: an unknown id (or one the caller may not see: the
+    same answer), an unconfigured customer. The command line says it as any bad value
+    (exit 2); the HTTP API answers 404 when the id is in the path, and 422 for a known one
+    that an action refuses (a claim already decided), naming the path's parameter."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
@@ -38,7 +38,7 @@ from monitor.actions.inputs import month_inputs
 from monitor.actions.ledger import account, site_of
 from monitor.actions.mail import ContractMail
 from monitor.config import Settings
-from monitor.errors import InputError, time_mark
+from monitor.errors import InputError, NotFound, time_mark
 from monitor.sla import (
     CLAIM_CHANNELS,
     DECISIONS,
@@ -61,6 +61,7 @@ from monitor.sla import (
     receipt_due,
     review_grants,
 )
+from monitor.sla.report import JSON, shown_figure
 from monitor.store import audit, claims, ledger
 from monitor.store.claims import ClaimRecord
 from monitor.store.ledger import EntryRecord, NewEntry
@@ -97,6 +98,13 @@ class ComputedCredit:
     availability_percent: Decimal
     ineligible_reason: str | None
     credit_lines: tuple[CreditLine, ...]
+
+    def to_json(self) -> dict[str, JSON]:
+        """The figures as the month's report gives them (SPEC section 7): one rounding for
+        one figure (:func:`~monitor.sla.report.shown_figure`), so that a claim and its
+        month's report say the same number."""
+        return {item.name: shown_figure(item.name, getattr(self, item.name))
+                for item in fields(self)}
 
     @classmethod
     def of(cls, report: CustomerReport) -> ComputedCredit:
@@ -184,7 +192,7 @@ async def _claim(tx: Tx, claim_id: int, customer: str | None = None) -> ClaimRec
     customer's claim and a missing one get the same answer."""
     claim = await claims.get(tx, claim_id) if 1 <= claim_id <= MAX_ID else None
     if claim is None or (customer is not None and claim.customer_id != customer):
-        raise InputError("claim_id", claim_id, "an existing claim id (see: claim list)")
+        raise NotFound("claim_id", claim_id, "an existing claim id (see: claim list)")
     return claim
 
 

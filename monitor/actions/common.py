@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Collection
 from decimal import Decimal
 from typing import Annotated, ParamSpec, TypeVar
 
-from monitor.errors import InputError, time_mark
+from monitor.errors import InputError, NotFound, time_mark
 from monitor.sla import CAUSES, is_half_days, is_money, minor_units
 from monitor.sla.report import iso_utc
 
@@ -133,7 +133,7 @@ def checks_text(action: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 def known(value: str, allowed: Collection[str], field: str, what: str) -> None:
     if value not in allowed:
-        raise InputError(field, value, f"one of the configured {what}: {', '.join(sorted(allowed))}")
+        raise NotFound(field, value, f"one of the configured {what}: {', '.join(sorted(allowed))}")
 
 
 def known_cause(cause: str, field: str = "cause") -> None:

@@ -41,7 +41,7 @@ from monitor.actions.common import iso_utc
 from monitor.actions.evidence_keys import verify_signature
 from monitor.actions.inputs import month_inputs
 from monitor.config import Settings
-from monitor.errors import InputError
+from monitor.errors import InputError, NotFound
 from monitor.sla import MonthReport
 from monitor.sla.archive import ArchivedInputs
 from monitor.store import Database, evidence, reports
@@ -69,7 +69,7 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
     """The archive of ``customer``'s statement for ``month`` (its latest revision)."""
     if customer not in settings.topology.customers:
         known = ", ".join(sorted(settings.topology.customers)) or "none configured"
-        raise InputError("customer", customer, f"a configured customer id ({known})")
+        raise NotFound("customer", customer, f"a configured customer id ({known})")
     period = settings.month(month)
     async with db.reading() as tx:
         # As its text: at 10,000 customers the report parsed whole was about 800 MB for

@@ -22,7 +22,7 @@ from monitor.actions.common import (
     storable,
 )
 from monitor.config import Settings
-from monitor.errors import InputError, time_mark
+from monitor.errors import InputError, NotFound, time_mark
 from monitor.store import audit, incidents
 from monitor.store.incidents import IncidentRecord, UpdateRecord
 
@@ -256,7 +256,7 @@ async def list_incidents(
 
 
 async def get_incident(db: Database, *, incident_id: int) -> IncidentRecord:
-    """One incident (an unknown id is an InputError naming ``incident_id``)."""
+    """One incident (an unknown id is a NotFound naming ``incident_id``)."""
     async with db.reading() as tx:
         return await _incident(tx, incident_id)
 
@@ -265,5 +265,5 @@ async def _incident(tx: Tx, incident_id: int) -> IncidentRecord:
     # Ids are 32-bit integers in every backend: a larger one cannot exist.
     incident = await incidents.get(tx, incident_id) if 0 < incident_id < 2**31 else None
     if incident is None:
-        raise InputError("incident_id", incident_id, "an existing incident id (see: incident list)")
+        raise NotFound("incident_id", incident_id, "an existing incident id (see: incident list)")
     return incident

@@ -17,7 +17,7 @@ from monitor.actions.common import (
     ordered,
 )
 from monitor.config import Settings
-from monitor.errors import InputError, time_mark
+from monitor.errors import InputError, NotFound, time_mark
 from monitor.sla import in_time, notice_due
 from monitor.store import audit, maintenance
 from monitor.store.maintenance import MaintenanceUpdateRecord, WindowRecord
@@ -143,7 +143,7 @@ async def post_maintenance_update(
         # Ids are 32-bit integers in every backend: a larger one cannot exist.
         window = await maintenance.get_window(tx, window_id) if 0 < window_id < 2**31 else None
         if window is None:
-            raise InputError("window_id", window_id,
+            raise NotFound("window_id", window_id,
                              "an existing maintenance window id (see: maintenance list)")
         update_id = await maintenance.add_update(
             tx, window_id, status=status, message=message, actor=actor, at=now)

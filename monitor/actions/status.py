@@ -63,7 +63,7 @@ from monitor.actions.inputs import (
     unknown_between,
 )
 from monitor.config import Settings, Topology
-from monitor.errors import InputError
+from monitor.errors import NotFound
 from monitor.sla import (
     CustomerInput,
     DayStatus,
@@ -527,7 +527,7 @@ async def public_incident(
 ) -> PublicIncident:
     """One incident of a public service as the public sees it (its page,
     ``/incidents/ID``). An incident of a customer's project or server, or of a service
-    no longer public, is an InputError naming ``incident_id``, as one that does not
+    no longer public, is a NotFound naming ``incident_id``, as one that does not
     exist: its existence is private too."""
     topology = settings.topology
     found = None
@@ -539,7 +539,7 @@ async def public_incident(
                 posted = await incidents.updates(tx, [incident_id])
                 return _public_incident(topology, found, steps.get(incident_id, ()),
                                         posted.get(incident_id, ()))
-    raise InputError("incident_id", incident_id, "the id of a public incident (see the "
+    raise NotFound("incident_id", incident_id, "the id of a public incident (see the "
                      "status page's history)")
 
 

@@ -60,7 +60,7 @@ from monitor.actions.ledger import (
 )
 from monitor.actions.mail import ContractMail
 from monitor.config import Settings
-from monitor.errors import InputError, time_mark
+from monitor.errors import InputError, NotFound, time_mark
 from monitor.present import format_money
 from monitor.sla import (
     FINDINGS,
@@ -626,7 +626,7 @@ async def _ticket(tx: Tx, ticket_id: int, customer: str | None = None) -> Ticket
     customer's ticket and a missing one get the same answer."""
     ticket = await tickets.get(tx, ticket_id) if 1 <= ticket_id <= MAX_ID else None
     if ticket is None or (customer is not None and ticket.customer_id != customer):
-        raise InputError("ticket_id", ticket_id, "an existing ticket id (see: ticket list)")
+        raise NotFound("ticket_id", ticket_id, "an existing ticket id (see: ticket list)")
     return ticket
 
 

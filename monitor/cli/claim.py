@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from decimal import Decimal
 
 from monitor import actions
@@ -15,6 +14,7 @@ from monitor.cli.common import (
     add_at,
     add_format,
     command,
+    due_time,
     local_time,
     parse_decimal,
     whole_number,
@@ -25,18 +25,14 @@ from monitor.present import format_days, format_money, text_table
 from monitor.sla import CLAIM_CHANNELS
 
 
-def _deadline(settings: Settings, due: dt.datetime, state: str) -> str:
-    return f"{local_time(settings, due)} ({state})"
-
-
 def _summary(settings: Settings, view: ClaimView) -> list[str]:
     claim, computed = view.claim, view.computed
     lines = [
         f"claim {claim.id}: {claim.customer_id} {claim.month} ({claim.calendar}), credited to "
         f"{claim.site_domain}; submitted {local_time(settings, claim.submitted_at)} by {claim.channel}",
-        f"  receipt due   {_deadline(settings, claim.receipt_due_at, view.receipt)}"
+        f"  receipt due   {due_time(settings, claim.receipt_due_at, view.receipt)}"
         + (f", sent {local_time(settings, claim.receipt_sent_at)}" if claim.receipt_sent_at else ""),
-        f"  decision due  {_deadline(settings, claim.decision_due_at, view.decision)}",
+        f"  decision due  {due_time(settings, claim.decision_due_at, view.decision)}",
         f"  computed      {format_days(computed.credit_days_total)} of service worth "
         f"{format_money(computed.credit_value, computed.currency)}"
         + (f" and a refund of {format_money(computed.refund_amount, computed.currency)}"
@@ -104,7 +100,7 @@ def _row(settings: Settings, view: ClaimView) -> list[object]:
     return [
         claim.id, claim.customer_id, claim.month, claim.site_domain,
         local_time(settings, claim.submitted_at),
-        view.receipt, f"{local_time(settings, claim.decision_due_at)} {view.decision}",
+        view.receipt, due_time(settings, claim.decision_due_at, view.decision),
         shown(computed), claim.decision or "-",
         format_days(view.granted_days) if claim.decision else "-",
         # R-C3: a later revision changed the month's credit; the decision is up for review.

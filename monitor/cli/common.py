@@ -45,6 +45,8 @@ POSITIONAL = {
     "ticket_id": "ID",
     "customer_id": "ID",
     "scope": "SCOPE",
+    "email": "EMAIL",
+    "output": "-o/--output",
     "decision": "--approve/--partly/--reject",
     "days": "--partly",
 }
@@ -91,6 +93,13 @@ def local_day(settings: Settings, day: dt.date | None) -> str:
     """``day`` (a paid period's end, L-6) as the commands show days: in the configured
     calendar, a Jalali one with its Gregorian date (as :func:`local_time`)."""
     return format_day(day, settings.calendar, gregorian=True)
+
+
+def due_time(settings: Settings, due: dt.datetime, state: str) -> str:
+    """A deadline as every command shows it, in a table's cell or a line: its time
+    (:func:`local_time`) and its state in parentheses, ``2026-11-07 09:00 UTC (breached)``,
+    so that the state reads apart from the time when a cell wraps."""
+    return f"{local_time(settings, due)} ({state})"
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -223,11 +232,17 @@ def keep_typed(args: argparse.Namespace, field: str, text: str) -> None:
     vars(args).setdefault(AS_TYPED, set()).add(field)
 
 
-def print_json(value: object) -> None:
-    """The one JSON printer of the command line (``--format json`` of every command): typed
+def json_text(value: object) -> str:
+    """``value`` as the command line writes JSON, to standard output or ``-o FILE``: typed
     results (dataclasses) and JSON documents alike, times as ISO 8601 UTC with ``Z``
-    (:func:`monitor.present.as_json`), one document on standard output."""
-    print(json.dumps(as_json(value), indent=2, ensure_ascii=False))
+    (:func:`monitor.present.as_json`), indented by 2, text as itself (not ``\\u`` escapes)."""
+    return json.dumps(as_json(value), indent=2, ensure_ascii=False)
+
+
+def print_json(value: object) -> None:
+    """The one JSON printer of the command line (``--format json`` of every command): one
+    document (:func:`json_text`) on standard output."""
+    print(json_text(value))
 
 
 def actor() -> str:
@@ -246,10 +261,15 @@ def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
     kinds = choices or ("table", "json")
     parser.add_argument("--format", choices=kinds, default=kinds[0], help=f"default: {kinds[0]}")
     if "table" in kinds:
-        parser.add_argument(
-            "--wide", action="store_true",
-            help="tables as wide as their longest cells (default: wrapped to fit the terminal)",
-        )
+        add_wide(parser)
+
+
+def add_wide(parser: argparse.ArgumentParser) -> None:
+    """``--wide``, on every command that prints a table (README: *Tables fit the terminal*)."""
+    parser.add_argument(
+        "--wide", action="store_true",
+        help="tables as wide as their longest cells (default: wrapped to fit the terminal)",
+    )
 
 
 def run_async(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from monitor.actions.links import load_link_keys, new_link_key, page_link
 from monitor.cli.commands import summary
-from monitor.cli.common import config_path, keep_typed, load_settings
+from monitor.cli.common import config_path, keep_typed, load_settings, print_json
 from monitor.clock import SystemClock
 from monitor.config import parse_duration
 from monitor.errors import ConfigError, InputError
@@ -27,8 +26,7 @@ def _link(args: argparse.Namespace) -> int:
     link = page_link(settings, load_link_keys(settings.http), args.id, now=SystemClock().now(),
                      valid=valid)
     if args.format == "json":
-        print(json.dumps({"customer": args.id, "url": link.url,
-                          "expires": link.expires.isoformat().replace("+00:00", "Z")}))
+        print_json({"customer": args.id, "url": link.url, "expires": link.expires})
     else:
         print(link.url)
         lifetime = settings.http.link_lifetime if valid is None else valid
@@ -40,7 +38,7 @@ def _link(args: argparse.Namespace) -> int:
 def _link_key(args: argparse.Namespace) -> int:
     key = new_link_key()
     if args.format == "json":
-        print(json.dumps({"key": key}))
+        print_json({"key": key})
     else:
         print(key)
     return 0
@@ -90,7 +88,7 @@ def _token(args: argparse.Namespace) -> int:
     token = new_token()
     line = _loadable(args, token)
     if args.format == "json":
-        print(json.dumps({"token": token, "line": line}))
+        print_json({"token": token, "line": line})
     else:
         print(f"token (give it to the client; it is not stored anywhere): {token}")
         print(f"line for http.tokens_file: {line}")

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from monitor import actions
 from monitor.cli.commands import summary
 from monitor.cli.common import (
+    add_wide,
     check_output,
     database,
+    json_text,
     load_settings,
     print_json,
     run_async,
@@ -18,12 +19,31 @@ from monitor.cli.common import (
 )
 from monitor.cli.progress import progress
 from monitor.clock import SystemClock
-from monitor.errors import UsageError
-from monitor.present import as_json, format_days, report_csv, report_table
+from monitor.errors import InputError, UsageError
+from monitor.present import format_days, report_csv, report_table
 from monitor.present.statement import summary_html, summary_pdf
 
 
+def _close_options(args: argparse.Namespace) -> None:
+    """``report close`` shares report's parser, but freezes every customer's month and
+    prints what it froze: an option of report show given to it is refused, never ignored
+    (``--customer acme`` read as "only acme was frozen", ``-o`` as a file written)."""
+    if args.customer is not None:
+        raise InputError("customer", args.customer, "no --customer with report close: a "
+                         "close freezes every customer's month (one customer's report: "
+                         "report --month M --customer C)")
+    if args.format not in ("table", "json"):
+        raise InputError("format", args.format, "table or json with report close")
+    if args.output is not None:
+        raise InputError("output", args.output, "no -o with report close (it prints what it "
+                         "froze; the report to a file: report --month M -o FILE)")
+    if args.wide:
+        raise UsageError("--wide: not with report close (it prints no table)")
+
+
 async def _report(args: argparse.Namespace) -> int:
+    if args.action == "close" and args.format not in ("html", "pdf"):
+        _close_options(args)
     check_output(args.output)
     settings = load_settings(args)
     now = SystemClock().now()
@@ -73,11 +93,7 @@ async def _report(args: argparse.Namespace) -> int:
                       f"sla-monitor claim decide {review.claim_id} --approve|--partly DAYS|--reject")
         return 0
     if args.format == "json":
-        if args.output is None:
-            print_json(report.to_json())  # the SPEC section 7 document
-        else:
-            write_output(json.dumps(as_json(report.to_json()), indent=2, ensure_ascii=False),
-                         args.output)
+        write_output(json_text(report.to_json()), args.output)  # the SPEC section 7 document
     elif args.format == "csv":
         write_output(report_csv(report), args.output)
     else:
@@ -110,4 +126,5 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "breaches, statements sent, claims)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE (a PDF needs -o or a redirect)")
+    add_wide(parser)
     parser.set_defaults(handler=run_async(_report))

@@ -4,7 +4,6 @@ frozen report revision (R-C3), as HTML, PDF, CSV or JSON, and its e-mail to each
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from prometheus_client import CollectorRegistry
@@ -18,6 +17,7 @@ from monitor.cli.common import (
     check_output,
     command,
     database,
+    json_text,
     load_settings,
     print_json,
     run_async,
@@ -29,7 +29,7 @@ from monitor.clock import SystemClock
 from monitor.config import Settings
 from monitor.notify import Notifier
 from monitor.notify.contract import ContractMailer
-from monitor.present import as_json, format_time
+from monitor.present import format_time
 from monitor.present.statement import statement_csv, statement_html, statement_pdf
 from monitor.store.outbox import MessageState
 
@@ -53,7 +53,7 @@ async def _show(args: argparse.Namespace) -> int:
                                        revision=args.revision, now=now)
     _warn_without_link(settings)
     if args.format == "json":
-        write_output(json.dumps(as_json(view), indent=2, ensure_ascii=False), args.output)
+        write_output(json_text(view), args.output)
     elif args.format == "csv":
         write_output(statement_csv(view), args.output)
     elif args.format == "pdf":

@@ -19,6 +19,7 @@ from monitor.cli.common import (
     add_at,
     add_format,
     command,
+    due_time,
     local_time,
     parse_decimal,
     whole_number,
@@ -31,12 +32,12 @@ from monitor.sla import FINDINGS
 
 def _deadlines(settings: Settings, view: TicketView) -> list[str]:
     ticket = view.ticket
-    lines = [f"  diagnosis due {local_time(settings, view.diagnosis_due)} ({view.diagnosis})"
+    lines = [f"  diagnosis due {due_time(settings, view.diagnosis_due, view.diagnosis)}"
              + (f", done {local_time(settings, ticket.diagnosed_at)}" if ticket.diagnosed_at else "")]
     if view.fix_due is not None:
         state = view.fix or ("deferred to the next release (R-P3)" if ticket.next_release
                              else "closed")
-        lines.append(f"  fix due       {local_time(settings, view.fix_due)} ({state})"
+        lines.append(f"  fix due       {due_time(settings, view.fix_due, state)}"
                      + (f", fixed {local_time(settings, ticket.fixed_at)}" if ticket.fixed_at else ""))
     if view.penalty is not None:
         line = view.penalty
@@ -109,8 +110,8 @@ def _listed(settings: Settings, views: list[TicketView]) -> str:
     rows = [[
         v.ticket.id, v.ticket.customer_id, v.ticket.service_id, v.ticket.level,
         v.ticket.channel, local_time(settings, v.ticket.opened_at), v.ticket.status,
-        f"{local_time(settings, v.diagnosis_due)} {v.diagnosis}",
-        "-" if v.fix_due is None else f"{local_time(settings, v.fix_due)} {v.fix or '-'}",
+        due_time(settings, v.diagnosis_due, v.diagnosis),
+        "-" if v.fix_due is None else due_time(settings, v.fix_due, v.fix or "-"),
         v.ticket.title,
     ] for v in views]
     return text_table(["id", "customer", "service", "level", "channel", "opened", "status",

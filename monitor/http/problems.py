@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -121,19 +121,23 @@ def from_validation_error(exc: ValidationError, parameters: bool) -> web.Respons
     return problem(422, "invalid", detail, errors)
 
 
-def from_input_error(exc: InputError, parameters: Collection[str] = ()) -> web.Response:
+def from_input_error(exc: InputError, parameters: Collection[str] = (),
+                     in_path: Mapping[str, str] | None = None) -> web.Response:
     """An action refused a value: 422 naming the field as the API does, showing the value
     as the client typed it (:meth:`InputError.as_typed`) when the edge read it into
-    another form (a time)."""
+    another form (a time). ``in_path``: the action's fields the route's path carries, and
+    the path's name for each (a query's or the path's parameter is named as it is)."""
+    path_names = in_path or {}
 
     def name(field: str) -> str:
-        return field if field in parameters else pointer([field])
+        found = path_names.get(field, field)
+        return found if found in parameters else pointer([field])
 
     renamed = exc.renamed(name)
     typed = exc.value if exc.typed is None else exc.typed
     item: dict[str, Any] = {"allowed": renamed.allowed, "value": echoed(typed)}
-    if exc.field in parameters:
-        item["parameter"] = exc.field
+    if name(exc.field) in parameters:
+        item["parameter"] = name(exc.field)
     else:
         item["pointer"] = pointer([exc.field])
     return problem(422, "invalid", str(renamed), [item])

@@ -26,7 +26,7 @@ from monitor.actions.status import (
     PublicWindow,
     public_service_ids,
 )
-from monitor.errors import InputError
+from monitor.errors import NotFound
 from monitor.http.cache import CachedPage
 from monitor.http.pages import cached
 from monitor.http.routing import Call
@@ -300,7 +300,7 @@ async def _service(call: Call, db: Database) -> tuple[PublicStatus, Any]:
     for service in status.services:
         if service.id == wanted:
             return status, service
-    raise InputError("service", wanted, "a public service id (the web panel, the mobile API)")
+    raise NotFound("service", wanted, "a public service id (the web panel, the mobile API)")
 
 
 async def status_badge(call: Call) -> web.StreamResponse:
@@ -336,7 +336,7 @@ async def _cached_badge(call: Call, kind: str,
     InputError it always was (before the cache: no key for every id tried)."""
     wanted = call.path("service")
     if wanted not in public_service_ids(call.web.settings.topology):
-        raise InputError("service", wanted,
+        raise NotFound("service", wanted,
                          "a public service id (the web panel, the mobile API)")
     found = await cached(call, ("badge", kind, wanted, call.web.settings.reader().code), badge)
     return found.response(call.request)

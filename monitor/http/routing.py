@@ -22,8 +22,9 @@ everything routes share, in this order:
    of its answer; a retry gets that answer (``Idempotent-Replayed: true``), the same key
    with a different request 422, a concurrent twin 409;
 6. **errors**: an action's :class:`~monitor.errors.InputError` → 422 naming the field
-   (an unknown id in the path → 404), a :class:`~monitor.errors.ConfigError` → 422 with
-   each issue's pointer.
+   (a path's parameter by its name: a decided claim's ``claim_id``), but an id in the path
+   that names nothing (:class:`~monitor.errors.NotFound`) → 404; a
+   :class:`~monitor.errors.ConfigError` → 422 with each issue's pointer.
 
 Most routes only read their input, call one action and answer its result: their handler
 is declared with :func:`bind` (the action, where each of its arguments comes from, how
@@ -44,7 +45,7 @@ from urllib.parse import parse_qs
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from monitor.errors import ConfigError, InputError
+from monitor.errors import ConfigError, InputError, NotFound
 from monitor.http.auth import Principal
 from monitor.http.context import WEB, Web
 from monitor.http.problems import (
@@ -166,7 +167,7 @@ class Call:
         raw = self.path(name)
         found = parse_id(raw)
         if found is None:
-            raise InputError(name, raw, f"an existing {name.removesuffix('_id')} id")
+            raise NotFound(name, raw, f"an existing {name.removesuffix('_id')} id")
         return found
 
 
@@ -175,7 +176,7 @@ class Call:
         route's ``path_ids``)."""
         customer = self.path("customer")
         if customer not in self.web.settings.topology.customers:
-            raise InputError("customer", customer, "a configured customer id")
+            raise NotFound("customer", customer, "a configured customer id")
         return customer
 
 
@@ -452,10 +453,13 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
             answer, _ = await _answer(await route.handler(call))
             return answer
         except InputError as exc:
-            if exc.field in route.path_ids:
+            # The path's words for the action's fields (customer_id -> customer): an id
+            # that names nothing is 404; a known one that the action refuses (a claim
+            # already decided) is 422 naming the parameter, as the CLI's "ID: ...".
+            if isinstance(exc, NotFound) and exc.field in route.path_ids:
                 return problem(404, "not_found", str(exc.renamed(
                     lambda f: route.path_ids.get(f, f))))
-            return from_input_error(exc, parameters)
+            return from_input_error(exc, parameters, route.path_ids)
         except ConfigError as exc:
             return _config_error(exc)
 

@@ -27,8 +27,9 @@ SUMMARY = (
     "credit_days_total",
     "credit_value",
     "refund",
-    "notification_breaches",
-    "detection_breaches",
+    # Incident ids, not counts (the JSON's notification_breaches: [6]).
+    "notified late (incidents)",  # R-N1
+    "detected late (incidents)",  # D-1
 )
 
 CSV_FIELDS = (

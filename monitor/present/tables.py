@@ -16,6 +16,14 @@ id  note
     loses
     answers
 
+A table without rows says so under its header, once (a bare header and rule read as
+output cut short):
+
+>>> print(text_table(["id", "service"], []))
+id  service
+--  -------
+(none)
+
 With more columns than can be wrapped into the width, each row becomes a block of
 ``field  value`` lines (as psql's expanded display):
 
@@ -48,6 +56,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 __all__ = [
+    "NOTHING",
     "fit_line",
     "printable",
     "printable_lines",
@@ -61,6 +70,8 @@ __all__ = [
 # terminal. Shown as escapes, so the operator sees that something was there.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _GAP = 2
+#: What a table without rows shows under its header (every command's empty result).
+NOTHING = "(none)"
 _NARROWEST = 10  # a column is never wrapped narrower than this (or its header's longest word)
 
 _WIDTH: contextvars.ContextVar[int | None] = contextvars.ContextVar("table_width", default=None)
@@ -171,7 +182,7 @@ def text_table(
             for i in range(len(headers))
         ]
         widths = _fitted(widths, floors, limit)
-        if sum(widths) + _GAP * (len(widths) - 1) > limit:
+        if sum(widths) + _GAP * (len(widths) - 1) > limit and rows:
             return _records(cells[0], cells[1:], limit)
     lines: list[str] = []
     for number, row in enumerate(cells):
@@ -184,6 +195,8 @@ def text_table(
             ).rstrip())
         if number == 0:
             lines.append("  ".join("-" * w for w in widths))
+    if not rows:
+        lines.append(NOTHING)
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import NamedTuple, overload
+from typing import Any, NamedTuple, overload
 
 from monitor.collector import bulk_cache
 from monitor.sla.calendar import MonthPeriod
@@ -37,6 +37,7 @@ __all__ = [
     "iso_utc",
     "shown_availability",
     "shown_days",
+    "shown_figure",
     "shown_money",
 ]
 
@@ -72,6 +73,31 @@ def shown_days(days: Decimal) -> int | float:
     """Days as shown: whole, or an exact half (R-P1's quarter of a tier is rounded up to a
     half, :func:`monitor.sla.credits.half_days_up`), which a float shows exactly."""
     return int(days) if days == days.to_integral_value() else float(days)
+
+
+def shown_figure(name: str, value: Any) -> JSON:
+    """A customer's month figure ``name`` (a :class:`CustomerReport` field) in the machine
+    forms, rounded as the report's JSON rounds it (SPEC section 7): availability to three
+    decimals down (R-M6), money to two half up (R-T2), days whole or an exact half. The
+    one rounding of each figure, wherever it is given (a claim's computed credit too)."""
+    if value is None:
+        return None
+    if name == "availability_percent":
+        return float(shown_availability(value))
+    if name in _MONEY_FIGURES:
+        return float(shown_money(value))
+    if name in _DAY_FIGURES:
+        return shown_days(value)
+    if name == "target_percent":
+        return float(value)
+    if isinstance(value, tuple | list):
+        return [item.to_json() if hasattr(item, "to_json") else item for item in value]
+    shown: JSON = value
+    return shown
+
+
+_MONEY_FIGURES = frozenset({"credit_value", "refund_amount"})
+_DAY_FIGURES = frozenset({"partial_credit_days", "credit_days_total"})
 
 
 class IncidentLine(NamedTuple):
@@ -198,7 +224,7 @@ class CustomerReport:
     incidents: tuple[IncidentLine, ...]
 
     def to_json(self) -> dict[str, JSON]:
-        availability = shown_availability(self.availability_percent)
+        figure = shown_figure
         return {
             "customer": self.customer,
             "period_seconds": self.period_seconds,
@@ -206,17 +232,17 @@ class CustomerReport:
             "excluded_seconds": self.excluded_seconds,
             "excluded_by_reason": dict(self.excluded_by_reason),
             "unknown_seconds": self.unknown_seconds,
-            "availability_percent": float(availability),
-            "target_percent": float(self.target_percent),
+            "availability_percent": figure("availability_percent", self.availability_percent),
+            "target_percent": figure("target_percent", self.target_percent),
             "tier": self.tier,
             "tier_credit_days": self.tier_credit_days,
             "notification_breaches": list(self.notification_breaches),
             "notification_credit_days": self.notification_credit_days,
             "detection_breaches": list(self.detection_breaches),
-            "partial_credit_days": shown_days(self.partial_credit_days),
-            "refund_amount": float(shown_money(self.refund_amount)),
-            "credit_days_total": shown_days(self.credit_days_total),
-            "credit_value": float(shown_money(self.credit_value)),
+            "partial_credit_days": figure("partial_credit_days", self.partial_credit_days),
+            "refund_amount": figure("refund_amount", self.refund_amount),
+            "credit_days_total": figure("credit_days_total", self.credit_days_total),
+            "credit_value": figure("credit_value", self.credit_value),
             "currency": self.currency,
             "ineligible_reason": self.ineligible_reason,
             "credit_lines": [line.to_json() for line in self.credit_lines],

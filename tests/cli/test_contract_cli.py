@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from monitor.actions.tickets import TICKET_CHANNELS
 from monitor.cli import main
 from monitor.store import Database
 from tests.actions.contract import MODELS, yaml
@@ -173,3 +175,57 @@ async def test_tickets_and_the_ledger_through_the_command_line(cli: CLI) -> None
                       "2027-13-01")
     await cli.refused("--site", "ledger", "renew", "--site", "nowhere.example", "--until",
                       "2027-09-30")
+
+
+@pytest.mark.parametrize("command", ["open", "follow-up"])
+def test_the_readme_names_the_ticket_channels_the_help_accepts(
+        command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["ticket", command, "--help"])
+    helped = " ".join(capsys.readouterr().out.split())
+    assert " or ".join(TICKET_CHANNELS) in helped
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (row,) = [line for line in readme.splitlines() if line.startswith(f"| `ticket {command} ")]
+    assert "--channel " + "\\|".join(TICKET_CHANNELS) in row, row
+
+
+async def test_a_deadline_cell_keeps_its_state_apart_from_its_time(cli: CLI) -> None:
+    # "2026-12-20 11:47 UTC done": wrapped on a terminal, the state read as part of the date.
+    code, _, err = await cli.run("incident", "add", "--service", "panel", "--start",
+                                 "2026-10-10T08:00Z", "--end", "2026-10-10T11:00Z")
+    assert code == 0, err
+    await cli.json("claim", "submit", "--customer", "acme", "--month", "2026-10", "--site",
+                   "acme.example", "--at", "2026-11-15T00:00Z")
+    await cli.json("ticket", "open", "--customer", "acme", "--service", "panel", "--channel",
+                   "email", "--summary", "slow", "--at", "2026-11-29T09:00Z")
+    await cli.json("ticket", "diagnose", "1", "--provider-fault", "--at", "2026-11-29T10:00Z")
+    due = r"\d\d\d\d-\d\d-\d\d \d\d:\d\d UTC \((done|pending|at_risk|breached)\)"
+    for args, columns in ((("claim", "list"), ("decision due",)),
+                          (("ticket", "list"), ("diagnosis due", "fix due"))):
+        code, out, _ = await cli.run(*args, "--wide")
+        header, rule, row = out.splitlines()
+        for column in columns:
+            start = header.index(column)
+            end = rule.index("  ", start) if "  " in rule[start:] else len(rule)
+            assert re.fullmatch(due, row[start:end].strip()), (column, row[start:end])
+
+
+FIGURES = ("availability_percent", "credit_value", "refund_amount", "credit_days_total",
+           "partial_credit_days", "tier_credit_days", "notification_credit_days")
+
+
+async def test_a_claim_gives_its_figures_as_the_report_does(cli: CLI) -> None:
+    # The claim's JSON gave 99.59677419354838 and 263013.6986301369 where the report gave
+    # 99.596 and 263013.7 for the same month: one rounding for one figure (R-M6, R-T2).
+    code, _, err = await cli.run("incident", "add", "--service", "panel", "--start",
+                                 "2026-10-10T08:00Z", "--end", "2026-10-10T11:00Z")
+    assert code == 0, err
+    submitted = await cli.json("claim", "submit", "--customer", "acme", "--month", "2026-10",
+                               "--site", "acme.example", "--at", "2026-11-15T00:00Z")
+    shown = await cli.json("claim", "show", str(submitted["claim"]["id"]))
+    (acme,) = (await cli.json("report", "--month", "2026-10", "--customer", "acme"))[
+        "customers"]
+    for view in (submitted, shown):
+        assert {f: view["computed"][f] for f in FIGURES} == {f: acme[f] for f in FIGURES}
+        assert view["computed"]["credit_lines"] == acme["credit_lines"]
+    assert acme["availability_percent"] == 99.596  # (2,678,400 - 10,800) / 2,678,400, down

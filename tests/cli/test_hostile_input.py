@@ -108,6 +108,11 @@ CASES = [
     ("cause-id-with-underscore",
      ["incident", "cause", "1_0", "--cause", "external", "--reason", "x"],
      "ID: '1_0' is not valid; allowed: a whole number in ASCII digits (0-9)"),
+    # A positional is named as --help names it: there is no --email option.
+    ("subscriber-remove-unknown",
+     ["subscriber", "remove", "nobody@example.com"],
+     "sla-monitor: error: EMAIL: 'nobody@example.com' is not valid; allowed: the address of "
+     "a subscriber"),
 ]
 
 

@@ -235,6 +235,16 @@ def test_a_link_within_the_maximum_is_made(config: Path, capsys: pytest.CaptureF
     assert "valid for 366 d" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("args", [["customer", "link", "acme"], ["customer", "link-key"],
+                                  ["token", "new", "read"]])
+def test_json_is_laid_out_by_the_one_printer(config: Path, capsys: pytest.CaptureFixture[str],
+                                             args: list[str]) -> None:
+    # These printed one compact line; every other command indents (print_json).
+    assert main(["-c", str(config), *args, "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert out == json.dumps(json.loads(out), indent=2, ensure_ascii=False) + "\n"
+
+
 def test_the_default_link_lifetime_is_within_the_maximum() -> None:
     with pytest.raises(ConfigError) as error:
         parse_config("http: {link_lifetime: 30d, link_max_lifetime: 10d}")

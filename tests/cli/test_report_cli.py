@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.present.tables import NOTHING
 
 CONFIG = """\
 provider: {{timezone: {tz}, calendar: gregorian}}
@@ -232,6 +233,10 @@ def test_report_table_and_csv(cli) -> None:  # type: ignore[no-untyped-def]
     assert code == 0
     assert "acme      99.731" in out  # (2,678,400 - 7,200) / 2,678,400 = 99.7311 %
     assert "srv-1" in out and "R-T1" in out
+    # The breach columns hold incident ids (JSON: [6]); "notification_breaches 6" read as six.
+    header = out.splitlines()[1]
+    assert "notified late (incidents)" in header and "detected late (incidents)" in header
+    assert "breaches" not in header
     code, out, _ = cli("report", "--month", "2026-03", "--format", "csv")
     lines = out.splitlines()
     assert lines[0].startswith("month,customer,period_seconds,downtime_seconds")
@@ -337,7 +342,19 @@ def test_bad_input_is_refused_and_changes_nothing(cli, args, message) -> None:  
     assert message in err
     assert "Traceback" not in err
     code, out, _ = cli("incident", "list")
-    assert code == 0 and len(out.strip().splitlines()) == 2  # header and rule only
+    assert code == 0 and out.strip().splitlines()[2:] == [NOTHING]  # header, rule, and why
+
+
+def test_an_empty_table_says_nothing_matched_once(cli) -> None:  # type: ignore[no-untyped-def]
+    # Only the header and its rule were printed: an empty result looked like a cut output.
+    for args in (("incident", "list", "--open"), ("claim", "list", "--overdue"),
+                 ("ticket", "list", "--queue", "level3"), ("subscriber", "list"),
+                 ("maintenance", "list")):
+        code, out, _ = cli(*args)
+        lines = out.strip().splitlines()
+        assert code == 0 and lines[1].startswith("--") and lines[2:] == [NOTHING], (args, out)
+    code, out, _ = cli("incident", "list", "--format", "json")
+    assert json.loads(out) == []
 
 
 def test_overlapping_manual_incident_is_refused(cli) -> None:  # type: ignore[no-untyped-def]
@@ -411,3 +428,33 @@ def test_maintenance_of_a_server_covers_its_projects(cli) -> None:  # type: igno
     acme = json.loads(out)["customers"][0]
     assert (acme["downtime_seconds"], acme["excluded_seconds"]) == (0, 3600)
     assert acme["excluded_by_reason"]["maintenance"] == 3600
+
+
+def test_report_takes_wide_as_every_table_command_does(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("monitor.present.tables.terminal_width", lambda: 60)
+    code, fitted, _ = cli("report", "--month", "2026-03")
+    assert code == 0 and max(map(len, fitted.splitlines()[1:])) <= 60, fitted
+    code, wide, err = cli("report", "--month", "2026-03", "--wide")
+    assert code == 0, err  # it was "unrecognized arguments: --wide"
+    assert max(map(len, wide.splitlines()[1:])) > 60 and len(wide.splitlines()) == 6  # a row a line
+
+
+@pytest.mark.parametrize(("args", "shown"), [
+    (("--customer", "acme"), "--customer: 'acme' is not valid; allowed: no --customer with "
+     "report close"),
+    (("--format", "csv"), "--format: 'csv' is not valid; allowed: table or json with report "
+     "close"),
+    (("-o", "closed.txt"), "-o/--output: 'closed.txt' is not valid; allowed: no -o with "
+     "report close"),
+    (("--wide",), "--wide: not with report close"),
+])
+def test_report_close_refuses_what_only_report_show_does(cli, tmp_path: Path, args, shown,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # They were taken and ignored, exit 0: the whole month was frozen, no CSV, no file.
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("report", "close", "--month", "2026-03", *args)
+    assert code == 2 and out == "" and not (tmp_path / "closed.txt").exists()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"sla-monitor: error: {shown}"), err
+    code, out, _ = cli("report", "close", "--month", "2026-03")
+    assert code == 0 and "revision 1 frozen" in out  # nothing was frozen before

@@ -179,3 +179,36 @@ async def test_a_form_that_is_not_utf8_is_refused_and_stores_nothing(site: Site)
                            data=f"month={last}&csrf={token}&note=caf%C3%A9".encode())
     assert made.status == 303
     assert [c.note for c in await rows(site.db, Claim)] == ["café"]
+
+
+async def test_an_existing_record_refused_is_422_naming_the_path_parameter(site: Site) -> None:
+    # A decided claim was answered 404 "not_found" with no errors, as if it did not exist;
+    # the CLI says "ID: ... an undecided claim". Only an unknown id in the path is 404.
+    _, last, _ = months()
+    made = await site.post("/api/v1/customers/acme/claims", "acme", json={"month": last})
+    claim_id = (await made.json())["claim"]["id"]
+    decided = await site.post(f"/api/v1/claims/{claim_id}/decision", "write",
+                              json={"decision": "rejected", "reason": "no outage of ours"})
+    assert decided.status == 200, await decided.text()
+    again = await site.post(f"/api/v1/claims/{claim_id}/decision", "write",
+                            json={"decision": "approved"})
+    assert again.status == 422, await again.text()
+    body = await again.json()
+    assert body["error"] == "invalid"
+    (error,) = body["errors"]
+    assert (error["parameter"], error["value"]) == ("claim_id", claim_id)
+    assert error["allowed"].startswith("an undecided claim")
+    unknown = await site.post(f"/api/v1/claims/{claim_id + 1}/decision", "write",
+                              json={"decision": "approved"})
+    assert unknown.status == 404 and (await unknown.json())["error"] == "not_found"
+    # The same mechanism for every route: a ticket not yet diagnosed cannot be fixed.
+    opened = await site.post("/api/v1/customers/acme/tickets", "acme", json={
+        "service": "acme-shop", "summary": "The export button does nothing"})
+    ticket_id = (await opened.json())["ticket"]["id"]
+    fixed = await site.post(f"/api/v1/tickets/{ticket_id}/fix", "write", json={})
+    assert fixed.status == 422, await fixed.text()
+    assert [e["parameter"] for e in (await fixed.json())["errors"]] == ["ticket_id"]
+    missing = await site.post(f"/api/v1/tickets/{ticket_id + 1}/fix", "write", json={})
+    assert missing.status == 404
+    # Another customer's claim is answered as one that does not exist (existence would leak).
+    assert (await site.get(f"/api/v1/customers/bita/claims/{claim_id}", "bita")).status == 404

@@ -336,7 +336,7 @@ async def test_operators_list_and_remove_subscribers(
         assert [(s["email"], s["requested"], s["confirmed_at"]) for s in listed] == [
             (ADDRESS, ["panel"], None), ("second@example.org", ["mobile"], None)]
         before = await row_counts(db, (Subscriber, AuditEvent))
-        for junk, named in (("nobody", "email: 'nobody' is not valid"),
+        for junk, named in (("nobody", "EMAIL: 'nobody' is not valid"),
                             ("absent@example.org", "'absent@example.org' is not valid")):
             code, out, err = await asyncio.to_thread(run, "remove", junk)
             assert code == 2 and out == "" and named in err and "Traceback" not in err, err
