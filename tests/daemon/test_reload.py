@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,19 @@ smtp: {{host: 127.0.0.1, port: {sink.port}, tls: none, sender: sla@rabit.example
 http: {{listen: "127.0.0.1:0"}}
 storage: {{url: "{db_url}"}}
 """
+
+
+@asynccontextmanager
+async def started(path: Path) -> AsyncIterator[tuple[Daemon, CollectorRegistry]]:
+    """The daemon on the configuration at ``path`` (reloads read it there), with its
+    registry; stopped at the end."""
+    registry = CollectorRegistry()
+    daemon = Daemon(load_config(path), path, registry=registry, flush_interval=0.2)
+    await daemon.start()
+    try:
+        yield daemon, registry
+    finally:
+        await daemon.stop()
 
 
 def snapshot(daemon: Daemon) -> dict[str, Any]:
@@ -218,10 +233,7 @@ async def test_a_reload_that_changes_what_is_read_at_start_is_refused_naming_eac
         path = tmp_path / "config.yaml"
         good = config_text(panel.url("/"), api.url("/"), sink, sqlite_url)
         path.write_text(good)
-        registry = CollectorRegistry()
-        daemon = Daemon(load_config(path), path, registry=registry, flush_interval=0.2)
-        await daemon.start()
-        try:
+        async with started(path) as (daemon, registry):
             before = snapshot(daemon)
             changed = good.replace(
                 MONITOR, MONITOR.replace("}", ", event_loop: asyncio, probe_workers: 1}")
@@ -239,8 +251,6 @@ async def test_a_reload_that_changes_what_is_read_at_start_is_refused_naming_eac
             assert registry.get_sample_value(
                 "sla_monitor_config_reloads_total", {"result": "rejected"}) == 1
             assert snapshot(daemon) == before
-        finally:
-            await daemon.stop()
 
 
 @pytest.mark.slow
@@ -256,11 +266,8 @@ async def test_an_open_incident_of_a_target_a_reload_removes_is_ended_then(
         path = tmp_path / "config.yaml"
         text = config_text(panel.url("/"), api.url("/"), sink, sqlite_url)
         path.write_text(text)
-        registry = CollectorRegistry()
-        daemon = Daemon(load_config(path), path, registry=registry, flush_interval=0.2)
-        await daemon.start()
         engine = create_engine(sqlite_url)
-        try:
+        async with started(path) as (daemon, registry):
             (opened,) = await eventually(lambda: rows(engine, Incident, Incident.end.is_(None)),
                                          within=15)
             assert opened.service_id == "api"
@@ -279,16 +286,10 @@ async def test_an_open_incident_of_a_target_a_reload_removes_is_ended_then(
                 "sla_monitor_open_incidents", {"kind": "mobile_api"}) in (None, 0.0)
             await asyncio.sleep(1.0)  # the outbox would have sent a recovery by now
             assert len(sink.messages) == mails
-        finally:
-            await daemon.stop()
-            await engine.dispose()
+        await engine.dispose()
         # A restart finds nothing open either.
-        daemon = Daemon(load_config(path), path, registry=CollectorRegistry(), flush_interval=0.2)
-        await daemon.start()
-        try:
+        async with started(path) as (daemon, _):
             assert daemon.watch.book.open_incidents == {}
-        finally:
-            await daemon.stop()
 
 
 async def _true(value: bool) -> bool:
