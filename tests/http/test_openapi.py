@@ -104,13 +104,17 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_pat
 #: time not after now, a month that has ended or whose claims are still accepted), a
 #: configuration's content, an amount's digits (said in words: ``multipleOf: 0.0001`` is
 #: no exact binary number), what is already stored (a ticket's time before its last
-#: event, an idempotency key sent before with another request), and on the status page's
+#: event, an idempotency key sent before with another request, a stored ticket's or claim's
+#: state: a ticket without an open question to answer, a claim already decided, each 422
+#: naming the path's id since a known record refused is not a 404), and on the status page's
 #: forms a link's signature, a service not offered there, an address's local part over 64
 #: characters.
 NOT_IN_THE_DOCUMENT = re.compile(
     r"allowed: (?:one of the configured |a time not after now|a month that has (?:ended|begun)"
     r"|a month whose claim deadline has not passed|a time not before ticket \d+'s last event"
     r"|a new key for a different request"
+    r"|an? [^:]*\b(?:ticket|claim)\b[^:]*: [^\"]*\b(?:ticket|claim) \d+ "
+    r"|a price change still awaiting approval: "
     r"|Decimal input should have no more than \d+ (?:decimal place|digits in total))"
     r"|^<request body>: \d+ configuration error"
     r"|<title>(?:This link is not valid|Please choose a service"
