@@ -179,15 +179,21 @@ async def test_stale_holder_vote_and_flush_are_refused_by_the_database(
         assert await recorder.flush() == 0
         assert await rows(db, ProbeRun) == [] and await rows(db, ProbeFailure) == []
         assert await rows(db, UnknownInterval, UnknownInterval.reason == "not_probed") == []
-        # b, the holder, votes: with one vantage (quorum 1) the incident opens, once.
+        # b, the holder, votes: with one vantage (quorum 1) the incident opens, once. Its
+        # lease renewed first, as its cycle does: on a busy machine the work above outlasted
+        # the 0.6 s lease, and b's own vote was fenced (an expired lease is held by no one).
+        await b.cycle()
+        epoch = b.epochs["panel"]
+        assert epoch >= 2
         async with db.transaction() as tx:
-            incident_id, written = await vote(b, tx, "panel", "down", now, None, now, now, epoch=2)
+            incident_id, written = await vote(b, tx, "panel", "down", now, None, now, now,
+                                              epoch=epoch)
         assert written and incident_id is not None
         async with db.transaction() as tx:  # a retry after a lost answer: the same incident
-            again, _ = await vote(b, tx, "panel", "down", now, None, now, now, epoch=2)
+            again, _ = await vote(b, tx, "panel", "down", now, None, now, now, epoch=epoch)
         assert again is None and len(await rows(db, Incident)) == 1
         leases = {lease.name: (lease.node, lease.epoch) for lease in await rows(db, ClusterLease)}
-        assert leases["probe/default/panel"] == ("node-b", 2)
+        assert leases["probe/default/panel"] == ("node-b", epoch)
         # a's refused vote and its refused history (the target's run, failure and unknown
         # time: one key).
         assert _fenced(registry) == {"history": 1, "vote": 2, "leader": 0}

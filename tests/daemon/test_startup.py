@@ -50,8 +50,11 @@ def children() -> set[int]:
     """This process's live child processes (zombies, already exited, left out)."""
     found: set[int] = set()
     for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children") as listing:
-            found.update(int(pid) for pid in listing.read().split())
+        try:
+            with open(f"/proc/self/task/{task}/children") as listing:
+                found.update(int(pid) for pid in listing.read().split())
+        except FileNotFoundError:  # a thread that ended since the listing: no children
+            continue
     alive = set()
     for pid in found:
         try:
