@@ -128,15 +128,14 @@ def time_mark(at: dt.datetime) -> str:
     >>> error.renamed(lambda f: "--" + f, lambda at: f"{at:%H:%M} UTC").allowed
     'claims until 20:30 UTC'
     """
-    utc = at.astimezone(dt.UTC).replace(tzinfo=None)
-    return "{@" + utc.isoformat() + "Z}"
+    return "{@" + _iso(at) + "}"
 
 
 def day_mark(day: dt.date) -> str:
     """A calendar day (a paid period's end, L-6) in an error's ``allowed`` text: the
     command line shows it in the provider's calendar, the API as an ISO date
     (:func:`time_mark`)."""
-    return "{@" + day.isoformat() + "}"
+    return "{@" + _iso(day) + "}"
 
 
 def _iso(value: dt.date) -> str:
@@ -148,6 +147,7 @@ def _iso(value: dt.date) -> str:
 
 
 def _marked(text: str) -> dt.date:
+    """The value a mark holds (the inverse of :func:`_iso`)."""
     if "T" in text:
         return dt.datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=dt.UTC)
     return dt.date.fromisoformat(text)
