@@ -27,6 +27,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from monitor.daemon.cluster import ClusterMetrics, ConfigDrift
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.sla_metrics import SLAMetrics
 from monitor.notify.metrics import NotifyMetrics
@@ -40,6 +41,8 @@ def exported() -> set[str]:
     DaemonMetrics(registry)
     NotifyMetrics(registry)
     SLAMetrics(registry)
+    ClusterMetrics(registry, "node-a", "default")  # a cluster node's
+    ConfigDrift(registry, "node-a")
     names = set()
     for family in registry.collect():
         names.add(family.name)

@@ -31,6 +31,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_duration",
+    "shared_digest",
 ]
 
 _HOMES = {
@@ -41,6 +42,7 @@ _HOMES = {
     "load_config": "monitor.config.loader",
     "parse_config": "monitor.config.loader",
     "parse_duration": "monitor.config.durations",
+    "shared_digest": "monitor.config.settings",
 }
 
 

@@ -19,6 +19,8 @@ one per command; everything else receives it whole instead of a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +40,8 @@ from monitor.config.topology import Topology
 from monitor.present.language import Language, language
 from monitor.sla import MonthPeriod, Policy, Tier, calendar_day, month_period
 
-__all__ = ["LOCAL_SENDER", "WEEKDAY_NUMBERS", "Settings", "engine_policy"]
+__all__ = ["LOCAL_SENDER", "SHARED_SECTIONS", "WEEKDAY_NUMBERS", "Settings", "engine_policy",
+           "shared_digest"]
 
 #: The From of e-mail written to the local Maildir when no sender is configured.
 LOCAL_SENDER = "sla-monitor@localhost"
@@ -52,6 +55,28 @@ WEEKDAY_NUMBERS = {
     "saturday": 5,
     "sunday": 6,
 }
+
+
+#: The sections every node of a cluster must have alike: the contract and what is probed
+#: for whom. The rest may differ by node (its name and vantage, its HTTP address, its
+#: resolver, mail transport, workers) and is not compared.
+SHARED_SECTIONS = ("provider", "policy", "servers", "services", "customers", "ticket_types")
+
+
+def shared_digest(config: Config) -> str:
+    """A short digest of ``config``'s :data:`SHARED_SECTIONS` (included files merged in),
+    which each node of a cluster writes and compares with the others' (README "Several
+    daemons"): two nodes with different targets or customers divide leases and decide
+    incidents on different grounds. Secrets take no part (they are masked in the dump).
+
+    >>> shared_digest(Config()) == shared_digest(Config(monitor={"event_loop": "asyncio"}))
+    True
+    >>> shared_digest(Config()) == shared_digest(Config(policy={"target_percent": 99.9}))
+    False
+    """
+    document = config.model_dump(mode="json", include=set(SHARED_SECTIONS))
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
 
 
 def engine_policy(config: Config) -> Policy:

@@ -50,7 +50,7 @@ from monitor.store import incidents, unknown
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
 
-__all__ = ["Cluster", "ClusterMetrics", "CycleResult", "vote"]
+__all__ = ["Cluster", "ClusterMetrics", "ConfigDrift", "CycleResult", "vote"]
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,43 @@ class ClusterMetrics:
             self.fenced.labels(kind)
 
 
+class ConfigDrift:
+    """Whether the live nodes run this node's configuration (its shared part,
+    :func:`monitor.config.shared_digest`, which each node writes at every lease cycle).
+    Nodes with other targets or customers divide the leases and decide incidents on other
+    grounds, silently: a node that sees one says so once (and once when they agree again),
+    and ``sla_monitor_cluster_config_differs`` counts them (grafana/alerts.yml). A node of a
+    version that does not say its configuration is not compared."""
+
+    def __init__(self, registry: CollectorRegistry, node: str) -> None:
+        self.node = node
+        self.differing: dict[str, str] = {}  # live node -> its digest, where not ours
+        self.gauge = Gauge(
+            "sla_monitor_cluster_config_differs",
+            "Live nodes whose configuration (provider, policy, servers, services, "
+            "customers, ticket types) differs from this node's, as this node sees them: "
+            "above 0 the nodes probe and decide on different grounds; reload every node "
+            "with the same file.",
+            ["node"], registry=registry,
+        ).labels(node)
+
+    def compare(self, mine: str | None, peers: Collection[store.NodeRow]) -> None:
+        differing = {p.name: p.config_digest for p in peers
+                     if p.alive and p.name != self.node and mine is not None
+                     and p.config_digest is not None and p.config_digest != mine}
+        self.gauge.set(len(differing))
+        if differing == self.differing:
+            return
+        if differing:
+            log.warning("cluster nodes run another configuration: reload every node with "
+                        "the same file", extra={"node": self.node, "config_digest": mine,
+                                                "differing": differing})
+        else:
+            log.info("cluster nodes run the same configuration again",
+                     extra={"node": self.node, "config_digest": mine})
+        self.differing = differing
+
+
 class Cluster:
     def __init__(
         self,
@@ -157,6 +194,8 @@ class Cluster:
         self.blocked_since: float | None = None  # steady clock; None: not blocked
         self.blocked = 0
         self.metrics = ClusterMetrics(registry, self.node, self.vantage)
+        self.config_digest: str | None = None  # our configuration's (set before start)
+        self.drift = ConfigDrift(registry, self.node)
         self._fenced_said = SaidEvery(FENCED_SAID_EVERY, monotonic)  # fenced votes' line
 
     # --- state ---------------------------------------------------------------------------------
@@ -191,7 +230,7 @@ class Cluster:
         async with self.db.transaction() as tx:
             self.incarnation = await store.register(
                 tx, node=self.node, vantage=self.vantage, host=socket.gethostname(),
-                pid=os.getpid(), version=__version__,
+                pid=os.getpid(), version=__version__, config_digest=self.config_digest,
             )
             # Leases our previous incarnation held are free again: taken anew (a new epoch
             # fences that incarnation), with the gap since it last renewed them (R-M3).
@@ -230,7 +269,7 @@ class Cluster:
 
     async def _cycle(self, tx: Tx, before: dict[str, int]) -> CycleResult:
         timeout = self.lease_timeout
-        await store.see(tx, self.node)
+        await store.see(tx, self.node, self.config_digest)
         self.peers = await store.nodes(tx, timeout)
         new = set(self.targets) - self._known
         if new:
@@ -447,6 +486,7 @@ class Cluster:
         for peer in self.peers:
             self.metrics.peer.labels(peer.name, peer.vantage).set(1 if peer.alive else 0)
             self.metrics.peer_seen.labels(peer.name, peer.vantage).set(peer.last_seen_at.timestamp())
+        self.drift.compare(self.config_digest, self.peers)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -458,10 +498,12 @@ class Cluster:
             "leases_blocked": self.blocked,
             "quorum": self.quorum,
             "vantages": self.vantages,
+            "config_digest": self.config_digest,
             "nodes": [
                 {"node": p.name, "vantage": p.vantage, "alive": p.alive,
                  "last_seen_at": p.last_seen_at.isoformat(),
-                 "stopped_at": p.stopped_at.isoformat() if p.stopped_at else None}
+                 "stopped_at": p.stopped_at.isoformat() if p.stopped_at else None,
+                 "config_digest": p.config_digest}
                 for p in self.peers
             ],
         }

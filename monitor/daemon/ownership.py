@@ -24,10 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from monitor.config import Config, Settings
+from monitor.config import Config, Settings, shared_digest
 from monitor.config.topology import Target
 from monitor.daemon.cluster import Cluster, CycleResult, vote
 from monitor.daemon.detector import Blinded, Closed, Event, Opened
@@ -69,6 +69,7 @@ class OwnershipPlan:
     intervals: Intervals
     shards: list[Shard] = field(default_factory=list)
     targets: Sequence[Target] = ()
+    config_digest: str | None = None  # its shared part's, in a cluster (shared_digest)
 
 
 class Alone:
@@ -287,11 +288,17 @@ class InCluster(Alone):
         watch.blindness.scope = {"node": self.leases.node, "vantage": self.leases.vantage}
         targets = settings.topology.targets()
         self._divide(targets)
+        self.leases.config_digest = shared_digest(settings.config)
         self._moved(watch, await self.leases.start(), watch.book.writes)
         return self.intervals(targets)
 
+    async def prepare(self, settings: Settings) -> OwnershipPlan:
+        return replace(await super().prepare(settings),
+                       config_digest=shared_digest(settings.config))
+
     def apply(self, plan: OwnershipPlan) -> None:
         self._divide(plan.targets)
+        self.leases.config_digest = plan.config_digest  # said at the next lease cycle
 
     def checks(self) -> dict[str, bool]:
         # Our leases are certainly ours; no lease we should take is locked by a frozen node.

@@ -91,15 +91,18 @@ class NodeRow:
     last_seen_at: dt.datetime
     stopped_at: dt.datetime | None
     alive: bool
+    config_digest: str | None = None  # None: a node that did not say
 
 
 async def register(
-    tx: Tx, *, node: str, vantage: str, host: str, pid: int, version: str
+    tx: Tx, *, node: str, vantage: str, host: str, pid: int, version: str,
+    config_digest: str | None = None,
 ) -> int:
     """This node starts (again): its row, one incarnation more; returns the incarnation."""
     values = pg_insert(ClusterNode).values(
         name=node, vantage=vantage, incarnation=1, host=host, pid=pid, version=version,
         started_at=func.now(), last_seen_at=func.now(), stopped_at=None,
+        config_digest=config_digest,
     )
     statement = values.on_conflict_do_update(
         index_elements=[ClusterNode.name],
@@ -107,6 +110,7 @@ async def register(
             "vantage": vantage, "host": host, "pid": pid, "version": version,
             "incarnation": ClusterNode.incarnation + 1,
             "started_at": func.now(), "last_seen_at": func.now(), "stopped_at": None,
+            "config_digest": config_digest,
         },
     ).returning(ClusterNode.incarnation)
     return int((await tx.execute(statement)).scalar_one())
@@ -118,10 +122,12 @@ async def forget_incarnation(tx: Tx, node: str) -> None:
     await tx.execute(update(ClusterLease).where(ClusterLease.node == node).values(node=None))
 
 
-async def see(tx: Tx, node: str) -> None:
-    """The node's heartbeat: seen now."""
+async def see(tx: Tx, node: str, config_digest: str | None = None) -> None:
+    """The node's heartbeat: seen now, running the configuration of ``config_digest``
+    (changed by a reload)."""
     await tx.execute(
-        update(ClusterNode).where(ClusterNode.name == node).values(last_seen_at=func.now())
+        update(ClusterNode).where(ClusterNode.name == node)
+        .values(last_seen_at=func.now(), config_digest=config_digest)
     )
 
 
@@ -141,10 +147,11 @@ async def nodes(tx: Tx, lease_for: float) -> list[NodeRow]:
     rows = await tx.execute(
         select(
             ClusterNode.name, ClusterNode.vantage, ClusterNode.started_at,
-            ClusterNode.last_seen_at, ClusterNode.stopped_at, alive,
+            ClusterNode.last_seen_at, ClusterNode.stopped_at, alive, ClusterNode.config_digest,
         ).order_by(ClusterNode.name)
     )
-    return [NodeRow(n, v, s, seen, stopped, bool(ok)) for n, v, s, seen, stopped, ok in rows]
+    return [NodeRow(n, v, s, seen, stopped, bool(ok), digest)
+            for n, v, s, seen, stopped, ok, digest in rows]
 
 
 # --- leases ------------------------------------------------------------------------------------

@@ -145,6 +145,9 @@ class ClusterNode(Base):
     started_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime]  # the database's clock
     stopped_at: Mapped[dt.datetime | None]  # null: running, or lost
+    # What its configuration's shared part is (monitor.config.shared_digest), written at
+    # every lease cycle: nodes compare theirs (null: a node of a version that did not say).
+    config_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class ClusterLease(Base):

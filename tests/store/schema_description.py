@@ -146,6 +146,8 @@ LATER_TABLES = {"incident_updates": ("incident_updates",),
                 "maintenance_updates": ("maintenance_updates",),
                 "subscribers": ("subscribers", "outbox_list_unsubscribe"),
                 "evidence_chain": ("evidence_chain", "evidence_checkpoints", "evidence_keys")}
+#: The columns each revision after the squashed one adds to a table it did not make.
+LATER_COLUMNS = {"cluster_config_digest": {"cluster_nodes": ("config_digest",)}}
 
 
 def _to_revision(sync_connection: Any, url: str, revision: str) -> None:
@@ -170,10 +172,16 @@ async def migrate_to(url: str, revision: str) -> None:
 
 
 def without_later_tables(description: dict[str, Any]) -> dict[str, Any]:
-    """``description`` less the tables the revisions after the squashed one add."""
+    """``description`` less the tables and columns the revisions after the squashed one
+    add."""
     later = {table for tables in LATER_TABLES.values() for table in tables}
-    return {**description, "tables": {name: table for name, table in
-                                      description["tables"].items() if name not in later}}
+    tables = {name: table for name, table in description["tables"].items()
+              if name not in later}
+    for added in LATER_COLUMNS.values():
+        for name, columns in added.items():
+            tables[name] = {**tables[name], "columns": [
+                line for line in tables[name]["columns"] if line.split()[0] not in columns]}
+    return {**description, "tables": tables}
 
 
 def load() -> dict[str, Any]:
