@@ -243,6 +243,12 @@ class Cluster:
         return await self.cycle()
 
     async def cycle(self) -> CycleResult:
+        leading = self.leader_epoch
+        result = await self._run_cycle()
+        _leadership_lost(self.node, leading, self.leader_epoch)
+        return result
+
+    async def _run_cycle(self) -> CycleResult:
         started = self._monotonic()
         before = dict(self.epochs)
         try:
@@ -507,6 +513,15 @@ class Cluster:
                 for p in self.peers
             ],
         }
+
+
+def _leadership_lost(node: str, before: int | None, after: int | None) -> None:
+    """Said once when a lease cycle ends this node's leader role (its lease ran out while
+    it was paused or cut off, or another node took it): the leader-only jobs run elsewhere
+    now (taking it is said as "cluster leader")."""
+    if before is not None and after is None:
+        log.warning("cluster leader role lost: the leader-only jobs run on the node that "
+                    "takes the leader lease", extra={"node": node, "epoch": before})
 
 
 async def _open(tx: Tx, targets: Collection[str]) -> set[str]:

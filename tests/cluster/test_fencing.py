@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import signal
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -197,6 +198,35 @@ async def test_stale_holder_vote_and_flush_are_refused_by_the_database(
         # a's refused vote and its refused history (the target's run, failure and unknown
         # time: one key).
         assert _fenced(registry) == {"history": 1, "vote": 2, "leader": 0}
+    finally:
+        await db.dispose()
+
+
+async def test_a_leader_whose_lease_ran_out_says_once_that_it_leads_no_more(
+        pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A leader paused past its lease (SIGSTOP, a VM migration) finds, at its next cycle,
+    another node leading: its lost target leases were said, its lost leader role too, once
+    (taking the role is said as "cluster leader")."""
+    caplog.set_level(logging.INFO, logger="monitor.daemon.cluster")
+    db = Database.open(pg_url)
+    await db.upgrade()
+    try:
+        a = Cluster(_settings("node-a", 0.6), db, CollectorRegistry())
+        b = Cluster(_settings("node-b", 0.6), db, CollectorRegistry())
+        await a.start()
+        assert a.leading and a.leader_epoch == 1
+        await asyncio.sleep(0.8)  # a "paused": its cycle does not run, its lease runs out
+        await b.start()
+        assert b.leading
+        await a.cycle()
+        await a.cycle()
+        assert not a.leading
+        lost = [r for r in caplog.records
+                if r.getMessage().startswith("cluster leader role lost")]
+        assert [(r.node, r.epoch) for r in lost] == [("node-a", 1)]  # type: ignore[attr-defined]
+        assert lost[0].levelno == logging.WARNING
+        assert not [r for r in caplog.records if r.getMessage().startswith(
+            "cluster leader role lost") and r.node == "node-b"]  # type: ignore[attr-defined]
     finally:
         await db.dispose()
 
