@@ -125,6 +125,7 @@ async def add_incident(
     ordered(start, end)
     not_future(end, now, "end")
     known_cause(cause)
+    _optional_note(note)
     async with db.transaction() as tx:
         overlap = await incidents.manual_overlapping(tx, service, start, end)
         if overlap is not None:
@@ -193,6 +194,7 @@ async def log_notification(
     if channel not in CHANNELS:
         raise InputError("channel", channel, "one of: " + ", ".join(CHANNELS))
     not_future(at, now, "at")
+    _optional_note(note)
     record_id(incident_id, "incident_id", "incident")
     async with db.transaction() as tx:
         incident = await _incident(tx, incident_id)
@@ -267,3 +269,10 @@ async def _incident(tx: Tx, incident_id: int) -> IncidentRecord:
     if incident is None:
         raise NotFound("incident_id", incident_id, "an existing incident id (see: incident list)")
     return incident
+
+
+def _optional_note(note: str | None) -> None:
+    """An optional note is words or absent: a blank one is refused as every free text is."""
+    if note is not None:
+        not_blank(note, "note", "a note with words, or none")
+

@@ -57,6 +57,9 @@ Id = Annotated[str, Field(min_length=1, max_length=63, description="a configured
 # (monitor.actions.common.checks_text), once for every edge, and say so naming the field;
 # the schema only documents both.
 _TEXT_LIMIT = {"maxLength": MAX_TEXT, "pattern": "^[^\\u0000]*$"}
+#: Free text that must say something: the actions refuse a blank one (not_blank).
+Note = Annotated[str, Field(min_length=1, json_schema_extra={
+    **_TEXT_LIMIT, "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"})]
 Text = Annotated[str, Field(json_schema_extra=_TEXT_LIMIT)]
 #: A month label's shape, as the document states it: the one reading of a month
 #: (monitor.sla.month_period, which every route's action or handler calls) checks it, in
@@ -85,7 +88,7 @@ class IncidentCreate(Request):
     start: Time
     end: Time
     cause: Cause = "provider"
-    note: Text | None = None
+    note: Note | None = None
 
 
 class CauseChangeRequest(Request):
@@ -117,7 +120,7 @@ class NotificationLog(Request):
     at: Time
     channel: Literal["phone", "email"]
     customers: Annotated[list[Id], Field(max_length=10000)] = []
-    note: Text | None = None
+    note: Note | None = None
 
 
 class MaintenanceCreate(Request):
@@ -239,9 +242,6 @@ class CustomerBrief(Answer):
 
 # --- claims, tickets, the ledger (R-C1, R-P*, L-*) -------------------------------------------
 
-#: Free text that must say something: the actions refuse a blank one (not_blank).
-Note = Annotated[str, Field(min_length=1, json_schema_extra={
-    **_TEXT_LIMIT, "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"})]
 Money = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=4,
                                  description="in the site's currency, at most 4 decimal "
                                  "places and 16 digits in all")]

@@ -78,6 +78,15 @@ CASES = [
      ["incident", "add", "--service", "panel", *WINDOW, "--note", "x" * 1_000_000],
      "--note: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is not valid; allowed: at most "
      "2000 characters (this one has 1000000)"),
+    # An optional note given blank was stored as an empty note, where every other free
+    # text refuses blank.
+    ("add-note-blank",
+     ["incident", "add", "--service", "panel", *WINDOW, "--note", " "],
+     "--note: ' ' is not valid; allowed: a note with words, or none"),
+    ("notified-note-blank",
+     ["incident", "notified", "1", "--at", "2025-01-01T00:00", "--channel", "phone",
+      "--note", ""],
+     "--note: '' is not valid; allowed: a note with words, or none"),
     ("reason-of-a-megabyte",
      ["maintenance", "add", "--services", "panel", *WINDOW, "--reason", "y" * 1_000_000],
      "--reason: 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy...' is not valid; allowed: at most "
