@@ -13,8 +13,9 @@ What each part becomes (the README's "Coming from Gatus"):
   ``[RESPONSE_TIME] < N`` → ``max_response_time`` (milliseconds);
   ``[CERTIFICATE_EXPIRATION] > D`` → ``tls.cert_expiry_warning``; ``[CONNECTED] == true``
   is what a TCP probe checks. Anything else is reported, not guessed.
-* An endpoint's first alert's ``failure-threshold`` and ``success-threshold`` (Gatus's
-  defaults 3 and 2) → ``fail_after`` and ``recover_after``.
+* An endpoint's first alert's ``failure-threshold`` and ``success-threshold`` (where the
+  alert leaves them out, its provider's ``default-alert``'s, as Gatus fills them; else
+  Gatus's defaults 3 and 2) → ``fail_after`` and ``recover_after``.
 * A **group** → a **draft customer** owning the group's projects, its sites the projects'
   host names; its contact (``@example.invalid``) and fee (0) are placeholders to fill in,
   and the report says so. Endpoints without a group belong to no customer.
@@ -115,8 +116,18 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
     }.get(placeholder, "no equivalent in sla-monitor's probes")))
 
 
-def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted
-              ) -> tuple[str, dict[str, Any], str, int] | None:
+def _first_alert(endpoint: dict[str, Any], alerting: dict[str, Any]) -> dict[str, Any]:
+    """The endpoint's first alert as Gatus runs it: each field it leaves out is taken from
+    its provider's ``alerting.<type>.default-alert``."""
+    alerts = endpoint.get("alerts") or []
+    first = alerts[0] if alerts and isinstance(alerts[0], dict) else {}
+    provider = alerting.get(str(first.get("type"))) if first else None
+    default = provider.get("default-alert") if isinstance(provider, dict) else None
+    return {**default, **first} if isinstance(default, dict) else first
+
+
+def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
+              alerting: dict[str, Any]) -> tuple[str, dict[str, Any], str, int] | None:
     """(kind, probe, host, port) of one endpoint, or None (reported)."""
     url = str(endpoint.get("url", ""))
     parsed = urllib.parse.urlsplit(url)
@@ -127,8 +138,7 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted
     client = endpoint.get("client") or {}
     timing: dict[str, Any] = {"interval": str(endpoint.get("interval", GATUS_INTERVAL)),
               "timeout": str(client.get("timeout", GATUS_TIMEOUT))}
-    alerts = endpoint.get("alerts") or []
-    first = alerts[0] if alerts and isinstance(alerts[0], dict) else {}
+    first = _first_alert(endpoint, alerting)
     timing["fail_after"] = int(first.get("failure-threshold", 3))
     timing["recover_after"] = int(first.get("success-threshold", 2))
     if scheme in ("http", "https") and parsed.hostname:
@@ -207,7 +217,9 @@ def convert(data: Any) -> Converted:
     services: list[dict[str, Any]] = []
     groups: dict[str, list[tuple[str, str]]] = {}  # group -> [(service id, host)]
     endpoints = [e for e in data.get("endpoints") or [] if isinstance(e, dict)]
-    found = [(i, e, _endpoint(e, f"endpoints[{i}]", converted)) for i, e in enumerate(endpoints)]
+    alerting = data.get("alerting") if isinstance(data.get("alerting"), dict) else {}
+    found = [(i, e, _endpoint(e, f"endpoints[{i}]", converted, alerting))
+             for i, e in enumerate(endpoints)]
     servers_made: set[int] = set()
     for i, endpoint, result in found:  # servers first: the projects' hosts
         if result is not None and result[0] == "server" and result[2] not in servers:

@@ -165,3 +165,30 @@ def test_a_value_sla_monitor_refuses_is_named_by_its_place_in_the_gatus_file(
         "  endpoints[1] 'api' (made into servers[1] and services[1]): probe.timeout: '0s' is "
         "not valid: expected a duration from 0.1 s to 1 h"], err
     assert os.listdir(tmp_path) == ["gatus.yaml"]
+
+
+def test_an_alert_takes_its_thresholds_from_its_providers_default_alert(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Gatus fills an endpoint's alert from alerting.<type>.default-alert for every field the
+    # alert leaves out; the import read only the alert itself and took Gatus's built-in 3 and
+    # 2 instead of the provider's 5 and 4 (an own value still wins: 2 below).
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "alerting:\n"
+        "  slack:\n"
+        "    webhook-url: https://hooks.slack.com/services/T0/B0/XX\n"
+        "    default-alert: {failure-threshold: 5, success-threshold: 4}\n"
+        "endpoints:\n"
+        "  - name: a\n"
+        "    url: http://a.example/\n"
+        "    alerts: [{type: slack}]\n"
+        "  - name: b\n"
+        "    url: http://b.example/\n"
+        "    alerts: [{type: slack, failure-threshold: 2}]\n"
+        "  - name: c\n"
+        "    url: http://c.example/\n")
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    services = yaml.safe_load(json.loads(capsys.readouterr().out)["config"])["services"]
+    assert [(s["probe"]["fail_after"], s["probe"]["recover_after"]) for s in services] == [
+        (5, 4), (2, 4), (3, 2)]
+
