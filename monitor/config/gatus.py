@@ -8,7 +8,8 @@ What each part becomes (the README's "Coming from Gatus"):
   host: the endpoint ``tcp://HOST:PORT`` of that host when there is one, else a server made
   for it, probed by TCP on the URL's port. An endpoint ``tcp://…`` is its host's server
   (a host's further ``tcp://`` endpoints, another port, are projects on it).
-* Conditions: ``[STATUS] == N`` (or ``< 300``, ``< 400``) → ``expected_status``;
+* Conditions: ``[STATUS] == N`` (or ``== any(N, M)``, ``< 300``, ``< 400``) →
+  ``expected_status``;
   ``[BODY] == pat(*TEXT*)`` → ``body_contains``; ``[BODY].a.b == V`` → ``json``;
   ``[RESPONSE_TIME] < N`` → ``max_response_time`` (milliseconds);
   ``[CERTIFICATE_EXPIRATION] > D`` → ``tls.cert_expiry_warning``; ``[CONNECTED] == true``
@@ -87,6 +88,12 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
     if placeholder == "STATUS" and not path:
         if operator == "==" and _WHOLE.fullmatch(value):
             probe.setdefault("expected_status", []).append(int(value))
+            return
+        # Gatus's any(): one of several codes.
+        codes = re.fullmatch(r"any\((.*)\)", value)
+        listed = [code.strip() for code in codes[1].split(",")] if codes else []
+        if operator == "==" and listed and all(_WHOLE.fullmatch(code) for code in listed):
+            probe.setdefault("expected_status", []).extend(int(code) for code in listed)
             return
         classes = {"300": ["2xx"], "400": ["2xx", "3xx"], "500": ["2xx", "3xx", "4xx"]}
         if operator == "<" and value in classes:

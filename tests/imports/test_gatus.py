@@ -192,3 +192,23 @@ def test_an_alert_takes_its_thresholds_from_its_providers_default_alert(
     assert [(s["probe"]["fail_after"], s["probe"]["recover_after"]) for s in services] == [
         (5, 4), (2, 4), (3, 2)]
 
+
+def test_a_status_condition_with_any_is_the_set_of_expected_codes(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # "[STATUS] == any(200, 201)" is how Gatus accepts one of several codes; it was reported
+    # as having no equivalent, and the endpoint kept the default 2xx.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: a\n"
+        "    url: http://a.example/\n"
+        '    conditions: ["[STATUS] == any(200, 201, 204)"]\n'
+        "  - name: b\n"
+        "    url: http://b.example/\n"
+        '    conditions: ["[STATUS] == any(200, ok)"]\n')
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    services = yaml.safe_load(found["config"])["services"]
+    assert services[0]["probe"]["expected_status"] == [200, 201, 204]
+    assert "expected_status" not in services[1]["probe"]  # a value that is not a code
+    assert [item["what"] for item in found["unmapped"]] == ["[STATUS] == any(200, ok)"]
