@@ -364,6 +364,10 @@ class DaemonMetrics:
             ["result"],
             registry=registry,
         )
+        # Both results from the start, at 0: ConfigReloadRejected takes increase(), which
+        # reads a series' first sample as its baseline, so a series born at 1 never fires.
+        for result in ("applied", "rejected"):
+            self.config_reloads.labels(result)
         # Faults the daemon survives, and says it survives.
         self.incident_writes_pending = Gauge(
             "sla_monitor_incident_writes_pending",
