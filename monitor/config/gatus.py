@@ -24,7 +24,8 @@ What each part becomes (the README's "Coming from Gatus"):
   for ``operators.notify`` (they hold tokens: the command writes them to their own file);
   ``email.to`` → ``provider.operators``. Other providers are reported.
 * DNS, ICMP, SSH, gRPC, TLS and WebSocket endpoints, disabled endpoints and ``[BODY]``
-  conditions other than the above are reported (sla-monitor probes HTTP and TCP).
+  conditions other than the above are reported (sla-monitor probes HTTP and TCP), and so
+  are external endpoints, maintenance windows and the connectivity checker.
 
 >>> found = convert({"endpoints": [{"name": "web", "group": "acme",
 ...     "url": "https://acme.example/health", "conditions": ["[STATUS] == 200"]}]})
@@ -142,6 +143,9 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
     if endpoint.get("enabled") is False:
         converted.unmapped.append(Unmapped(where, url, "disabled in Gatus"))
         return None
+    if endpoint.get("maintenance-windows"):
+        converted.unmapped.append(Unmapped(f"{where}.maintenance-windows",
+                                           "(maintenance windows)", _MAINTENANCE))
     client = endpoint.get("client") or {}
     timing: dict[str, Any] = {"interval": str(endpoint.get("interval", GATUS_INTERVAL)),
               "timeout": str(client.get("timeout", GATUS_TIMEOUT))}
@@ -209,6 +213,27 @@ def _alerting(alerting: dict[str, Any], converted: Converted) -> list[str]:
     return operators
 
 
+_MAINTENANCE = ("recurring windows in which Gatus only holds back its alerts; sla-monitor "
+                "records each window with its start and end (sla-monitor maintenance add), "
+                "announced to the customers 48 h ahead")
+
+
+def _unprobed(data: dict[str, Any], converted: Converted) -> None:
+    """Report the parts of a Gatus configuration besides its endpoints and alerting that
+    the configuration does not carry, each by its place."""
+    for i, external in enumerate(data.get("external-endpoints") or []):
+        name = external.get("name") if isinstance(external, dict) else None
+        converted.unmapped.append(Unmapped(
+            f"external-endpoints[{i}]", str(name), "an external endpoint waits for the job it "
+            "watches to push its result; sla-monitor probes"))
+    if data.get("maintenance"):
+        converted.unmapped.append(Unmapped("maintenance", "(maintenance window)", _MAINTENANCE))
+    if data.get("connectivity"):
+        converted.unmapped.append(Unmapped(
+            "connectivity", "(connectivity checker)", "add its target to monitor.canaries "
+            "(a tcp probe): when the canaries fail, results are unknown, not down"))
+
+
 def _place(number: int, endpoint: dict[str, Any]) -> str:
     """An endpoint's place in the Gatus file, as a refusal names it: ``endpoints[3] 'web'``."""
     name = endpoint.get("name")
@@ -227,6 +252,7 @@ def convert(data: Any) -> Converted:
     alerting = data.get("alerting") if isinstance(data.get("alerting"), dict) else {}
     found = [(i, e, _endpoint(e, f"endpoints[{i}]", converted, alerting))
              for i, e in enumerate(endpoints)]
+    _unprobed(data, converted)
     servers_made: set[int] = set()
     for i, endpoint, result in found:  # servers first: the projects' hosts
         if result is not None and result[0] == "server" and result[2] not in servers:

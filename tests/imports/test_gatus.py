@@ -212,3 +212,33 @@ def test_a_status_condition_with_any_is_the_set_of_expected_codes(
     assert services[0]["probe"]["expected_status"] == [200, 201, 204]
     assert "expected_status" not in services[1]["probe"]  # a value that is not a code
     assert [item["what"] for item in found["unmapped"]] == ["[STATUS] == any(200, ok)"]
+
+
+def test_parts_of_gatus_it_does_not_carry_are_reported_not_dropped_in_silence(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Gatus's external endpoints (pushed to, like Kuma's push monitors), its maintenance
+    # windows (global and per endpoint) and its connectivity checker were left out of the
+    # configuration without a word in the report.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "maintenance: {start: '23:00', duration: 1h, every: [Monday]}\n"
+        "connectivity: {checker: {target: 1.1.1.1:53, interval: 60s}}\n"
+        "external-endpoints:\n"
+        "  - {name: backup-job, group: core, token: potato}\n"
+        "  - {name: cron, token: tomato}\n"
+        "endpoints:\n"
+        "  - name: web\n"
+        "    url: https://web.example.org/\n"
+        "    maintenance-windows: [{start: '07:30', duration: 40m}]\n")
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[0].maintenance-windows", "(maintenance windows)"),
+        ("external-endpoints[0]", "backup-job"),
+        ("external-endpoints[1]", "cron"),
+        ("maintenance", "(maintenance window)"),
+        ("connectivity", "(connectivity checker)"),
+    ]
+    assert "push" in found["unmapped"][1]["why"]
+    assert "maintenance add" in found["unmapped"][3]["why"]
+    assert "monitor.canaries" in found["unmapped"][4]["why"]
