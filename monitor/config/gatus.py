@@ -25,7 +25,9 @@ What each part becomes (the README's "Coming from Gatus"):
   ``email.to`` → ``provider.operators``. Other providers are reported.
 * DNS, ICMP, SSH, gRPC, TLS and WebSocket endpoints, disabled endpoints and ``[BODY]``
   conditions other than the above are reported (sla-monitor probes HTTP and TCP), and so
-  are external endpoints, maintenance windows and the connectivity checker.
+  are external endpoints, maintenance windows and the connectivity checker, and a URL or
+  header naming an environment variable (``${TOKEN}``, which Gatus fills in and sla-monitor
+  does not: the endpoint, or the header, is left out).
 
 >>> found = convert({"endpoints": [{"name": "web", "group": "acme",
 ...     "url": "https://acme.example/health", "conditions": ["[STATUS] == 200"]}]})
@@ -62,6 +64,13 @@ _CONDITION = re.compile(r"^\s*\[(\w+)\]((?:\.[\w-]+|\[\d+\])*)\s*(==|!=|<=|>=|<|
 # takes "²" (which int() then refuses) and "۲۰۰", and int() and float() read any Unicode
 # digit; such a condition is not one this reads (reported unmapped).
 _WHOLE = re.compile(r"[0-9]+")
+
+# Gatus expands environment variables ($VAR, ${VAR}: Go's os.ExpandEnv) in its whole
+# configuration when it starts; sla-monitor expands none (secrets go in files), so such a
+# value would be sent as those very characters.
+_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+_WHY_VARIABLE = ("an environment variable Gatus fills in when it starts; sla-monitor does "
+                 "not: write the value here by hand")
 
 
 def _scalar(text: str) -> Any:
@@ -143,6 +152,10 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
     if endpoint.get("enabled") is False:
         converted.unmapped.append(Unmapped(where, url, "disabled in Gatus"))
         return None
+    variable = _VARIABLE.search(url)
+    if variable is not None:
+        converted.unmapped.append(Unmapped(f"{where}.url", variable[0], _WHY_VARIABLE))
+        return None
     if endpoint.get("maintenance-windows"):
         converted.unmapped.append(Unmapped(f"{where}.maintenance-windows",
                                            "(maintenance windows)", _MAINTENANCE))
@@ -157,8 +170,14 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
         method = str(endpoint.get("method", "GET")).upper()
         if method != "GET":
             probe["method"] = method
-        if endpoint.get("headers"):
-            probe["headers"] = {str(k): str(v) for k, v in endpoint["headers"].items()}
+        headers = endpoint.get("headers") or {}
+        for name, value in headers.items():
+            variable = _VARIABLE.search(str(value))
+            if variable is None:
+                probe.setdefault("headers", {})[str(name)] = str(value)
+            else:
+                converted.unmapped.append(Unmapped(f"{where}.headers.{name}", variable[0],
+                                                   _WHY_VARIABLE))
         if endpoint.get("body"):
             converted.unmapped.append(Unmapped(f"{where}.body", "(a request body)",
                                                "sla-monitor's probes send no body"))

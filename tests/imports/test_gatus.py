@@ -242,3 +242,30 @@ def test_parts_of_gatus_it_does_not_carry_are_reported_not_dropped_in_silence(
     assert "push" in found["unmapped"][1]["why"]
     assert "maintenance add" in found["unmapped"][3]["why"]
     assert "monitor.canaries" in found["unmapped"][4]["why"]
+
+
+def test_an_environment_variable_gatus_fills_in_is_reported_not_sent_as_text(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Gatus expands $VAR and ${VAR} in its configuration when it starts; sla-monitor does
+    # not. The import carried "Bearer ${API_TOKEN}" into the probe's headers, which then
+    # sent those very characters (a 401, an incident, customers e-mailed).
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: api\n"
+        "    url: https://api.example.org/health\n"
+        "    headers: {Authorization: 'Bearer ${API_TOKEN}', X-Probe: sla}\n"
+        "  - name: key\n"
+        "    url: https://api.example.org/x?key=$API_KEY\n"
+        "  - name: plain\n"
+        "    url: https://plain.example.org/\n")
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    services = yaml.safe_load(found["config"])["services"]
+    assert [s["id"] for s in services] == ["api", "plain"]
+    assert services[0]["probe"]["headers"] == {"X-Probe": "sla"}
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[0].headers.Authorization", "${API_TOKEN}"),
+        ("endpoints[1].url", "$API_KEY"),
+    ]
+    assert all("environment variable" in item["why"] for item in found["unmapped"])
