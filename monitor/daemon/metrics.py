@@ -291,9 +291,13 @@ class DaemonMetrics:
             "targets are unknown, IP targets still count (R-M2).",
             registry=registry,
         )
+        # Labelled by the name looked up, so that without a canary (or before its first
+        # lookup) there is no series: an unlabelled gauge sat at 0, a canary failing.
         self.resolver_canary_up = Gauge(
             "sla_monitor_resolver_canary_up",
-            "1 if the resolver canary's name lookup answered last time, else 0 (R-M2).",
+            "1 if the resolver canary's name lookup answered last time, else 0 (R-M2); no "
+            "series without a canary (monitor.resolver.canary).",
+            ["canary"],
             registry=registry,
         )
         self.unknown_intervals = Counter(
