@@ -242,7 +242,7 @@ def _absolute_http_url(value: str) -> str:
 
 class TLSSettings(Strict):
     verify: bool = True
-    """verify the certificate chain and host name"""
+    """verify the certificate chain and host name (false: its expiry is still read, but it gets no `sla_monitor_certificate_valid` verdict, so `CertificateInvalid` stays silent)"""
     ca_file: str | None = None
     """extra CA bundle (PEM) to trust"""
     cert_expiry_warning: CertificateWarning = 14 * 86400.0

@@ -51,6 +51,8 @@ class Certificates:
             self.metrics.certificate_expiry.labels(target_id).set(result.not_after.timestamp())
         if result.verify_ok is not None:
             self.metrics.certificate_valid.labels(target_id).set(1 if result.verify_ok else 0)
+        elif result.failure_class is None:  # read unverified (tls.verify: false): no verdict
+            self.metrics.certificate_valid.remove(target_id)
         problem = bool(result.expiring or result.verify_ok is False)
         if problem != self._problem.get(target_id, False):
             self._problem[target_id] = problem
