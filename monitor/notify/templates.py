@@ -275,24 +275,28 @@ def maintenance_notice(
     end: dt.datetime,
     reason: str,
     window_id: int,
+    affected: Sequence[str] = (),
 ) -> Rendered:
-    """D-3: notice of a scheduled maintenance window to the technical contact."""
+    """D-3: notice of a scheduled maintenance window to the technical contact;
+    ``affected``: for a server's window, the customer's own projects on it (as the outage
+    e-mail names them)."""
     _ = style.language.gettext
+    rows = [
+        (_("Maintenance"), _ref(style, window_id)),
+        (_("Starts"), style.time(start)),
+        (_("Ends"), style.time(end)),
+        (_("Duration"), style.language.duration(seconds_between(start, end))),
+        (_("Reason"), one_line(reason, 500)),
+    ]
+    if affected:
+        rows.append((_("Your services affected"), _(", ").join(affected)))
     return _customer(
         style,
         customer_name,
         _("Scheduled maintenance on %(start)s") % {"start": style.time(start)},
         [
             Para(_("We will carry out scheduled maintenance that affects your services.")),
-            Facts(
-                (
-                    (_("Maintenance"), _ref(style, window_id)),
-                    (_("Starts"), style.time(start)),
-                    (_("Ends"), style.time(end)),
-                    (_("Duration"), style.language.duration(seconds_between(start, end))),
-                    (_("Reason"), one_line(reason, 500)),
-                )
-            ),
+            Facts(tuple(rows)),
             Para(_("Services affected:")),
             Items(tuple(services)),
         ],
