@@ -152,7 +152,22 @@ def _finished(converted: Converted, kind: str, command: str, source: str,
                     converted.origins)
 
 
+def _json_backup(path: str) -> bool:
+    """Whether the file is Kuma 1.x's JSON backup (Settings > Backup > Export)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and any(
+        key in head for key in (b'"monitorList"', b'"notificationList"'))
+
+
 def _not_kuma(path: str, exc: sqlite3.Error) -> ConfigError:
+    if _json_backup(path):
+        return ConfigError(path, [ConfigIssue(
+            "(file)", None, "an Uptime Kuma JSON backup (Settings > Backup), which is not "
+            "read: give Kuma's database, data/kuma.db (1.23 or 2.0)")])
     return ConfigError(path, [ConfigIssue("(file)", None, f"not an Uptime Kuma database "
                                           f"({exc}); allowed: Uptime Kuma's kuma.db "
                                           "(1.23 or 2.0)")])

@@ -150,6 +150,11 @@ def test_tags_are_customers_without_groups_and_an_old_kuma_has_no_timeout(
 @pytest.mark.parametrize(("content", "expected"), [
     (b"SQLite format 3\x00 but not really", "(file): not an Uptime Kuma database"),
     (None, "(file): not an Uptime Kuma database (no such table: monitor)"),
+    # Kuma 1.x's JSON backup (Settings > Backup > Export) was "not a database (file is not
+    # a database)", which told its owner nothing of what to give instead.
+    (b'{"version": "1.23.16", "notificationList": [], "monitorList": []}',
+     "(file): an Uptime Kuma JSON backup (Settings > Backup), which is not read: give Kuma's "
+     "database, data/kuma.db (1.23 or 2.0)"),
 ])
 def test_a_file_that_is_not_kuma_is_one_line_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None,
