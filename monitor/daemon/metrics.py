@@ -231,6 +231,13 @@ class DaemonMetrics:
             ["target"],
             registry=registry,
         )
+        self.certificate_warning = TargetGauge(
+            "sla_monitor_certificate_expiry_warning_seconds",
+            "The target's tls.cert_expiry_warning: CertificateExpiringSoon fires when its "
+            "certificate expires within this.",
+            ["target"],
+            registry=registry,
+        )
         self.certificate_valid = TargetGauge(
             "sla_monitor_certificate_valid",
             "1 if the target's certificate passes verification, else 0.",
@@ -422,7 +429,7 @@ class DaemonMetrics:
         certificate had expired, would have kept ``probe_state 0`` or ``certificate_valid 0``
         (CertificateInvalid, grafana/alerts.yml) for as long as the daemon runs."""
         gauges = (self.probe_state, self.probe_last_duration, self.certificate_expiry,
-                  self.certificate_valid)
+                  self.certificate_warning, self.certificate_valid)
         for target_id in target_ids:
             for gauge in gauges:
                 gauge.remove(target_id)

@@ -88,6 +88,8 @@ class CertificateCheck:
         self._port = url.port or 443
         self._where = f"{self._host}:{self._port}"
         self._timeout = config.timeout
+        self.warning_seconds = config.tls.cert_expiry_warning
+        """``tls.cert_expiry_warning``: a certificate expiring within it is ``expiring``"""
         self._warning = dt.timedelta(seconds=config.tls.cert_expiry_warning)
         # tls.verify: false says the certificate is not to be judged: it is read unverified,
         # for its expiry only, and verify_ok stays None (no sla_monitor_certificate_valid).
