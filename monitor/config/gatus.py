@@ -4,7 +4,9 @@ conditions, groups and alerting; and a list of what could not be mapped, and why
 What each part becomes (the README's "Coming from Gatus"):
 
 * An endpoint ``https://…`` or ``http://…`` is a **project** (an HTTP probe: method,
-  headers, interval, ``client.timeout``, ``client.insecure``), on the **server** of its
+  headers, interval, ``client.timeout``, ``client.insecure``, ``client.ignore-redirect``;
+  a proxy, OAuth2, a client certificate or a resolver of its own are reported), on the
+  **server** of its
   host: the endpoint ``tcp://HOST:PORT`` of that host when there is one, else a server made
   for it, probed by TCP on the URL's port. An endpoint ``tcp://…`` is its host's server
   (a host's further ``tcp://`` endpoints, another port, are projects on it).
@@ -133,6 +135,33 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
     }.get(placeholder, "no equivalent in sla-monitor's probes")))
 
 
+# Client settings the probes have no equivalent of: (what is shown, why); a URL is shown
+# without its password.
+_CLIENT = {
+    "proxy-url": (None, "sla-monitor's probes connect directly, not through a proxy"),
+    "dns-resolver": (None, "sla-monitor's probes share one resolver: monitor.resolver."
+                           "nameservers"),
+    "oauth2": ("(OAuth2 client credentials)", "sla-monitor's probes fetch no OAuth2 token; "
+                                                "put an Authorization header by hand"),
+    "tls": ("(a client certificate)", "sla-monitor's probes present no client certificate"),
+    "identity-aware-proxy": ("(Identity-Aware Proxy)", "sla-monitor's probes fetch no IAP "
+                                                       "token"),
+    "ssh-tunnel": ("(an SSH tunnel)", "sla-monitor's probes connect directly, not through "
+                                      "an SSH tunnel"),
+}
+
+
+def _client_unmapped(client: dict[str, Any], where: str, converted: Converted) -> None:
+    for key, (shown, why) in _CLIENT.items():
+        value = client.get(key)
+        if value:
+            if shown is None:
+                text = str(value)
+                password = urllib.parse.urlsplit(text).password
+                shown = text.replace(password, "***") if password else text
+            converted.unmapped.append(Unmapped(f"{where}.client.{key}", shown, why))
+
+
 def _first_alert(endpoint: dict[str, Any], alerting: dict[str, Any]) -> dict[str, Any]:
     """The endpoint's first alert as Gatus runs it: each field it leaves out is taken from
     its provider's ``alerting.<type>.default-alert``."""
@@ -183,6 +212,9 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
                                                "sla-monitor's probes send no body"))
         if client.get("insecure"):
             probe["tls"] = {"verify": False}
+        if client.get("ignore-redirect"):
+            probe["follow_redirects"] = False
+        _client_unmapped(client, where, converted)
         port = parsed.port or (443 if scheme == "https" else 80)
         kind = "project"
     elif scheme == "tcp" and parsed.hostname and parsed.port:

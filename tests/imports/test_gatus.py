@@ -269,3 +269,36 @@ def test_an_environment_variable_gatus_fills_in_is_reported_not_sent_as_text(
         ("endpoints[1].url", "$API_KEY"),
     ]
     assert all("environment variable" in item["why"] for item in found["unmapped"])
+
+
+def test_client_settings_are_carried_or_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # client.ignore-redirect was dropped (the probe followed the redirect an endpoint checks
+    # for with [STATUS] == 302, and failed on the 200 behind it), and so, without a word,
+    # were the client's proxy, OAuth2, client certificate and resolver.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: login\n"
+        "    url: https://app.example.org/login\n"
+        "    client: {ignore-redirect: true}\n"
+        '    conditions: ["[STATUS] == 302"]\n'
+        "  - name: api\n"
+        "    url: https://api.example.org/\n"
+        "    client:\n"
+        "      proxy-url: http://proxy.example.org:3128\n"
+        "      dns-resolver: tcp://8.8.8.8:53\n"
+        "      oauth2: {token-url: https://auth.example.org/token, client-id: x,"
+        " client-secret: y, scopes: [a]}\n"
+        "      tls: {certificate-file: /c.pem, private-key-file: /k.pem}\n")
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    services = yaml.safe_load(found["config"])["services"]
+    assert services[0]["probe"]["follow_redirects"] is False
+    assert services[0]["probe"]["expected_status"] == [302]
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[1].client.proxy-url", "http://proxy.example.org:3128"),
+        ("endpoints[1].client.dns-resolver", "tcp://8.8.8.8:53"),
+        ("endpoints[1].client.oauth2", "(OAuth2 client credentials)"),
+        ("endpoints[1].client.tls", "(a client certificate)"),
+    ]
