@@ -67,6 +67,10 @@ _CONDITION = re.compile(r"^\s*\[(\w+)\]((?:\.[\w-]+|\[\d+\])*)\s*(==|!=|<=|>=|<|
 # digit; such a condition is not one this reads (reported unmapped).
 _WHOLE = re.compile(r"[0-9]+")
 
+# A Gatus function as the value compared with (pat(*UP*), any(a, b), len(…), has(…)): not
+# a value a JSON equality could hold.
+_FUNCTION = re.compile(r"^(pat|any|len|has)\(")
+
 # Gatus expands environment variables ($VAR, ${VAR}: Go's os.ExpandEnv) in its whole
 # configuration when it starts; sla-monitor expands none (secrets go in files), so such a
 # value would be sent as those very characters.
@@ -116,7 +120,8 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
         if pattern and "body_contains" not in probe:
             probe["body_contains"] = pattern[1]
             return
-    elif placeholder == "BODY" and path and operator == "==" and "json" not in probe:
+    elif (placeholder == "BODY" and path and operator == "==" and "json" not in probe
+          and not _FUNCTION.match(value)):
         probe["json"] = {"path": path.lstrip(".").replace("[", ".").replace("]", ""),
                          "equals": _scalar(value)}
         return
@@ -129,7 +134,8 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
     elif placeholder == "CONNECTED" and operator == "==" and value == "true":
         return  # what every probe checks first
     converted.unmapped.append(Unmapped(where, condition, {
-        "BODY": "one body_contains (pat(*TEXT*)) and one JSON equality are kept; others are not",
+        "BODY": "one body_contains (pat(*TEXT*)) and one JSON equality to a plain value are "
+                "kept; others (more of them, pat() or any() on a JSON value) are not",
         "DOMAIN_EXPIRATION": "sla-monitor does not read domain registrations",
         "DNS_RCODE": "sla-monitor does not probe DNS servers",
     }.get(placeholder, "no equivalent in sla-monitor's probes")))

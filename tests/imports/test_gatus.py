@@ -302,3 +302,28 @@ def test_client_settings_are_carried_or_reported(
         ("endpoints[1].client.oauth2", "(OAuth2 client credentials)"),
         ("endpoints[1].client.tls", "(a client certificate)"),
     ]
+
+
+def test_a_json_condition_with_a_gatus_function_is_reported_not_compared_as_text(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "[BODY].status == pat(*UP*)" became json: {path: status, equals: "pat(*UP*)"}: the
+    # probe compared the body's status with those very characters and failed on every
+    # healthy answer (an incident, customers e-mailed). A plain value is still kept.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: a\n"
+        "    url: http://a.example/\n"
+        '    conditions: ["[BODY].status == pat(*UP*)", "[BODY].data[0].id == 1"]\n'
+        "  - name: b\n"
+        "    url: http://b.example/\n"
+        '    conditions: ["[BODY].state == any(ok, up)"]\n')
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    services = yaml.safe_load(found["config"])["services"]
+    assert services[0]["probe"]["json"] == {"path": "data.0.id", "equals": 1}
+    assert "json" not in services[1]["probe"]
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[0].conditions[0]", "[BODY].status == pat(*UP*)"),
+        ("endpoints[1].conditions[0]", "[BODY].state == any(ok, up)"),
+    ]
