@@ -234,12 +234,12 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
         return None
     within_detection_duty(probe, where, converted)
     for c, condition in enumerate(endpoint.get("conditions") or []):
-        if probe["type"] == "http" or not str(condition).startswith("[CONNECTED]"):
+        if probe["type"] == "http":
             _apply_condition(probe, str(condition), f"{where}.conditions[{c}]", converted)
-    if probe["type"] == "tcp":
-        probe = {k: v for k, v in probe.items() if k not in ("expected_status", "body_contains",
-                                                              "json", "max_response_time",
-                                                              "tls")}
+        elif not str(condition).startswith("[CONNECTED]"):
+            converted.unmapped.append(Unmapped(
+                f"{where}.conditions[{c}]", str(condition), "a TCP probe checks only that it "
+                "connects within its timeout"))
     return kind, probe, parsed.hostname or "", port
 
 

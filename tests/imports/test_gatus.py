@@ -327,3 +327,22 @@ def test_a_json_condition_with_a_gatus_function_is_reported_not_compared_as_text
         ("endpoints[0].conditions[0]", "[BODY].status == pat(*UP*)"),
         ("endpoints[1].conditions[0]", "[BODY].state == any(ok, up)"),
     ]
+
+
+def test_conditions_a_tcp_probe_cannot_check_are_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # On a tcp:// endpoint, "[RESPONSE_TIME] < 50" was read and then dropped without a word
+    # (a TCP probe checks that it connects, within its timeout).
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: db\n"
+        "    url: tcp://10.0.0.5:5432\n"
+        '    conditions: ["[CONNECTED] == true", "[RESPONSE_TIME] < 50"]\n')
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[0].conditions[1]", "[RESPONSE_TIME] < 50")]
+    assert "TCP" in found["unmapped"][0]["why"]
+    probe = yaml.safe_load(found["config"])["servers"][0]["probe"]
+    assert "max_response_time" not in probe
