@@ -26,8 +26,10 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
   (``Maintenance.getStatus`` reads them with ``dayjs.tz``): an IANA name; ``SAME_AS_SERVER``,
   the server's (its ``serverTimezone`` setting); none, UTC (``Maintenance.run`` sets it so
   since Kuma 1.21.2). They are converted to UTC.
-* Paused monitors (``active`` 0), inverted ones (``upside_down``, ``invert_keyword``) and
-  the types sla-monitor does not probe (ping, DNS, push, Docker, databases…) are reported.
+* Paused monitors (``active`` 0), inverted ones (``upside_down``, ``invert_keyword``),
+  the types sla-monitor does not probe (ping, DNS, push, Docker, databases…), a proxy
+  (``proxy_id``) and authentication other than basic (``auth_method``: NTLM, mTLS, OAuth2)
+  are reported.
 
 >>> found = convert(KumaData(monitors=[{"id": 1, "name": "web", "type": "http",
 ...     "url": "https://acme.example/", "interval": 60, "maxretries": 2}]))
@@ -71,6 +73,15 @@ _WHY_NOT = {
     "push": "a push monitor waits for the target to call in; sla-monitor probes",
     "docker": "sla-monitor does not read Docker's state",
     "group": "",
+}
+
+# Kuma's authentication methods besides basic (monitor.auth_method), none of which a probe
+# can carry as a header.
+_AUTHENTICATION = {
+    "ntlm": "sla-monitor's probes do not answer NTLM's challenge",
+    "mtls": "sla-monitor's probes present no client certificate",
+    "oauth2-cc": "sla-monitor's probes fetch no OAuth2 token; put an Authorization header "
+                 "by hand",
 }
 
 
@@ -233,7 +244,15 @@ def _probe(monitor: dict[str, Any], where: str, converted: Converted
         if monitor.get("body"):
             converted.unmapped.append(Unmapped(f"{where}.body", "(a request body)",
                                                "sla-monitor's probes send no body"))
-        if monitor.get("basic_auth_user"):
+        if monitor.get("proxy_id"):
+            converted.unmapped.append(Unmapped(f"{where}.proxy_id", "(an HTTP proxy)",
+                                               "sla-monitor's probes connect directly, not "
+                                               "through a proxy"))
+        method = str(monitor.get("auth_method") or "basic")
+        if method in _AUTHENTICATION:
+            converted.unmapped.append(Unmapped(f"{where}.auth_method", method,
+                                               _AUTHENTICATION[method]))
+        elif monitor.get("basic_auth_user"):
             converted.unmapped.append(Unmapped(f"{where}.basic_auth_user", "(credentials)",
                                                "put an Authorization header by hand"))
         probe["expected_status"] = _statuses(monitor.get("accepted_statuscodes_json"),

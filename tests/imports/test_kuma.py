@@ -328,3 +328,28 @@ def test_a_value_sla_monitor_refuses_is_named_by_its_kuma_monitor(
     assert ("  monitor 'shop' (made into servers[0] and services[0]): probe.interval: 5 s must "
             "be longer than the timeout (30 s)") in err, err
     assert sorted(os.listdir(tmp_path)) == ["kuma.db"]
+
+
+def test_a_proxy_and_authentication_other_than_basic_are_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A monitor reached through one of Kuma's proxies (proxy_id), or authenticated by mTLS
+    # or OAuth2 client credentials (auth_method), was imported as a plain probe without a
+    # word: it would fail where Kuma's succeeded. NTLM was "put an Authorization header by
+    # hand", which NTLM's handshake is not.
+    db = kuma_schema.build(tmp_path / "kuma.db")
+    for name, extra in [("proxied", {"proxy_id": 1}), ("mtls", {"auth_method": "mtls"}),
+                        ("oauth", {"auth_method": "oauth2-cc"}),
+                        ("ntlm", {"auth_method": "ntlm", "basic_auth_user": "u"}),
+                        ("basic", {"auth_method": "basic", "basic_auth_user": "u"})]:
+        insert(db, "monitor", name=name, type="http", url=f"https://{name}.example/", **extra)
+    db.commit()
+    db.close()
+    assert main(["import", "uptime-kuma", str(tmp_path / "kuma.db"), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("monitor 'proxied'.proxy_id", "(an HTTP proxy)"),
+        ("monitor 'mtls'.auth_method", "mtls"),
+        ("monitor 'oauth'.auth_method", "oauth2-cc"),
+        ("monitor 'ntlm'.auth_method", "ntlm"),
+        ("monitor 'basic'.basic_auth_user", "(credentials)"),
+    ]
