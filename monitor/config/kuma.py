@@ -446,7 +446,8 @@ class DownStreak:
 def down_streaks(beats: list[tuple[dt.datetime, int]]
                  ) -> tuple[list[DownStreak], dt.datetime | None]:
     """The closed down streaks of one monitor's heartbeats (oldest first), and the start of
-    a streak still open at the last heartbeat (None when it ends up).
+    a streak still open at the last heartbeat (None when it ends up). A streak starts at the
+    first of the PENDING beats (Kuma's retries) just before its first DOWN one, if any.
 
     >>> t = lambda m, s=0: dt.datetime(2026, 11, 5, 10, m, s, tzinfo=dt.UTC)
     >>> streaks, open_since = down_streaks([(t(0), 1), (t(1), 0), (t(2), 2), (t(3), 0),
@@ -460,14 +461,21 @@ def down_streaks(beats: list[tuple[dt.datetime, int]]
     start: dt.datetime | None = None
     bound: dt.datetime | None = None
     last_down: dt.datetime | None = None
+    # Kuma's retries (maxretries, fail_after here) are PENDING beats before the DOWN one:
+    # failed probes of the streak, whose first is its start (R-M1).
+    retrying_since: dt.datetime | None = None
     for at, status in beats:
         if status == 0:
             if start is None:
-                start, bound = at, last_up
+                start, bound = retrying_since or at, last_up
             last_down = at
         elif status == 1:
             if start is not None and last_down is not None:
                 streaks.append(DownStreak(start, bound, at, last_down))
                 start = None
-            last_up = at
+            last_up, retrying_since = at, None
+        elif status == 2 and start is None and retrying_since is None:
+            retrying_since = at
+        elif status == 3:
+            retrying_since = None  # maintenance: not a failed check
     return streaks, start

@@ -17,6 +17,7 @@ import yaml
 
 from monitor.cli import main
 from monitor.config import load_config
+from monitor.config.kuma import down_streaks
 from tests.imports import kuma_schema
 from tests.imports.kuma_schema import insert
 
@@ -353,3 +354,23 @@ def test_a_proxy_and_authentication_other_than_basic_are_reported(
         ("monitor 'ntlm'.auth_method", "ntlm"),
         ("monitor 'basic'.basic_auth_user", "(credentials)"),
     ]
+
+
+def test_kumas_retries_before_a_down_beat_are_where_the_outage_starts() -> None:
+    # Kuma marks the failed checks it retries (maxretries) PENDING and only the last DOWN;
+    # the import maps maxretries to fail_after = maxretries + 1, so those retries are the
+    # first failed probes of the streak, where R-M1 starts the incident. It started at the
+    # first DOWN: each imported outage was short by the retries (here 2 min of 14).
+    def t(minute: int) -> dt.datetime:
+        return dt.datetime(2026, 11, 5, 10, minute, tzinfo=dt.UTC)
+
+    streaks, open_since = down_streaks([
+        (t(0), 1), (t(1), 2), (t(2), 2), (t(3), 0), (t(14), 0), (t(15), 1),
+        (t(20), 2), (t(21), 1),  # a retry that passed: no outage
+        (t(30), 2), (t(31), 3), (t(32), 0), (t(33), 1),  # a maintenance beat between
+    ])
+    assert [(s.start_bound, s.start, s.end_bound, s.end) for s in streaks] == [
+        (t(0), t(1), t(14), t(15)),
+        (t(21), t(32), t(32), t(33)),
+    ]
+    assert open_since is None
