@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config.durations import parse_duration
+from monitor.config.schema import DOMAIN_PATTERN
 from monitor.present.formats import format_duration
 
 __all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "assemble", "draft_customer",
@@ -101,7 +102,8 @@ def draft_customer(name: str, origin: str, members: list[tuple[str, str]], taken
     owning ``members`` (project id, host): its sites the hosts that are domains; its contact
     and fee placeholders, said in the notes. None when no member is a project on a domain
     (the caller says why)."""
-    domains = sorted({host for _, host in members if "." in host})
+    # A site is a domain: an endpoint on an IP address (dots, but no domain) is no site.
+    domains = sorted({host for _, host in members if re.fullmatch(DOMAIN_PATTERN, host)})
     if not members or not domains:
         return None
     ident = slug(name, taken)

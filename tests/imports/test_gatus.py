@@ -346,3 +346,24 @@ def test_conditions_a_tcp_probe_cannot_check_are_reported(
     assert "TCP" in found["unmapped"][0]["why"]
     probe = yaml.safe_load(found["config"])["servers"][0]["probe"]
     assert "max_response_time" not in probe
+
+
+def test_a_group_of_endpoints_on_ip_addresses_does_not_stop_the_import(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An IP address has dots, and was taken for a domain: the draft customer's site
+    # '10.0.0.5' was refused and the whole import stopped (exit 2, nothing written) for a
+    # group of internal endpoints. A site is a domain; the IP is left out of the sites.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - {name: health, group: internal, url: 'http://10.0.0.5:8080/health'}\n"
+        "  - {name: shop, group: acme, url: 'https://shop.acme.example/'}\n"
+        "  - {name: admin, group: acme, url: 'http://192.168.1.20/'}\n")
+    out = tmp_path / "config.yaml"
+    assert main(["import", "gatus", str(source), "-o", str(out), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    config = load_config(out)
+    assert [(c.id, [s.domain for s in c.sites], c.services) for c in config.customers] == [
+        ("acme", ["shop.acme.example"], ["acme-shop", "acme-admin"])]
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("group 'internal'", "internal")]
