@@ -88,6 +88,16 @@ def test_every_counter_an_alert_takes_the_increase_of_is_exported_at_zero_from_t
             else labels.get(label) == pattern for label, how, pattern in wanted)]
         assert matching == [0.0] * len(matching) and matching, (name, matchers)
 
+
+def test_every_count_on_the_dashboard_is_zero_when_nothing_matches() -> None:
+    # count() of no series is no series: "Targets down / unknown" drew nothing at all (no
+    # data) while every target was up, the usual state, rather than a line at 0.
+    dashboard = json.loads((GRAFANA / "dashboard.json").read_text())
+    counts = [target["expr"] for panel in dashboard["panels"]
+              for target in panel.get("targets", []) if "count(" in target["expr"]]
+    assert len(counts) >= 4
+    assert [expr for expr in counts if not expr.endswith(" or vector(0)")] == []
+
 def test_the_sla_row_and_the_tier_alert_exist() -> None:
     dashboard = json.loads((GRAFANA / "dashboard.json").read_text())
     titles = [panel["title"] for panel in dashboard["panels"]]
