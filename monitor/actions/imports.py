@@ -25,6 +25,7 @@ from monitor.config.loader import read_yaml
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.logs import Progress, no_progress
 from monitor.present.formats import format_time
+from monitor.redact import redact
 from monitor.sla.coverage import unprobed
 from monitor.sla.intervals import Interval
 from monitor.store import audit, incidents, unknown
@@ -147,8 +148,11 @@ def _finished(converted: Converted, kind: str, command: str, source: str,
         parse_config(text, source)  # what check-config says of it
     except ConfigError as exc:
         raise ConfigError(source, in_source(exc.issues, converted.places)) from None
+    # The report names what it did not map by its URL: shown, as every output, without a
+    # password (monitor.redact); the configuration keeps URLs as written.
+    unmapped = [dataclasses.replace(item, what=redact(item.what)) for item in converted.unmapped]
     return Imported(source, text, channels, converted.servers, converted.projects,
-                    converted.customers, converted.unmapped, converted.notes,
+                    converted.customers, unmapped, converted.notes,
                     converted.origins)
 
 

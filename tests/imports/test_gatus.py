@@ -367,3 +367,23 @@ def test_a_group_of_endpoints_on_ip_addresses_does_not_stop_the_import(
         ("acme", ["shop.acme.example"], ["acme-shop", "acme-admin"])]
     assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
         ("group 'internal'", "internal")]
+
+
+def test_a_password_in_a_url_is_not_shown_in_the_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The report named an endpoint it did not map by its URL as written, password included
+    # ("not mapped: endpoints[0]: https://admin:s3cret@old.example.org/: disabled"), on the
+    # standard error an import's output is pasted from; every other output masks it.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - {name: old, enabled: false, url: 'https://admin:s3cret@old.example.org/'}\n"
+        "  - {name: dns, url: 'dns://admin:hunter2@8.8.8.8'}\n")
+    assert main(["import", "gatus", str(source), "-o", str(tmp_path / "out.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "hunter2" not in err, err
+    assert "not mapped: endpoints[0]: https://***@old.example.org/: disabled in Gatus" in err
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [item["what"] for item in found["unmapped"]] == [
+        "https://***@old.example.org/", "dns://***@8.8.8.8"]
