@@ -313,7 +313,8 @@ def convert(data: Any) -> Converted:
     servers_made: set[int] = set()
     for i, endpoint, result in found:  # servers first: the projects' hosts
         if result is not None and result[0] == "server" and result[2] not in servers:
-            servers[result[2]] = {"id": slug(str(endpoint.get("name", result[2])), taken),
+            servers[result[2]] = {"id": slug(str(endpoint.get("name", result[2])), taken,
+                                             fallback=result[2]),
                                   "name": str(endpoint.get("name", result[2])),
                                   "probe": result[1]}
             converted.sources["servers", servers[result[2]]["id"]] = _place(i, endpoint)
@@ -327,7 +328,7 @@ def convert(data: Any) -> Converted:
         host_server(servers, host, port, probe, taken, converted, _place(i, endpoint))
         name = str(endpoint.get("name", host))
         group = endpoint.get("group")
-        ident = slug(f"{group}-{name}" if group else name, taken)
+        ident = slug(f"{group}-{name}" if group else name, taken, fallback=host)
         services.append({"id": ident, "kind": kind, "name": name,
                          "server": servers[host]["id"], "probe": probe})
         converted.sources["services", ident] = _place(i, endpoint)

@@ -404,7 +404,8 @@ def convert(data: KumaData) -> Converted:
     for monitor, result in found:  # servers first: the projects' hosts
         if result is not None and result[0] == "server" and result[2] not in servers:
             name = str(monitor.get("name") or result[2])
-            servers[result[2]] = {"id": slug(name, taken), "name": name, "probe": result[1]}
+            servers[result[2]] = {"id": slug(name, taken, fallback=result[2]), "name": name,
+                                  "probe": result[1]}
             converted.sources["servers", servers[result[2]]["id"]] = f"monitor {name!r}"
             made.add(monitor["id"])
     services = []
@@ -413,7 +414,7 @@ def convert(data: KumaData) -> Converted:
             continue
         _kind, probe, host, port = result
         name = str(monitor.get("name") or host)
-        ident = slug(name, taken)
+        ident = slug(name, taken, fallback=host)
         services.append({"id": ident, "kind": "project", "name": name,
                          "server": host_server(servers, host, port, probe, taken, converted,
                                                f"monitor {name!r}"),

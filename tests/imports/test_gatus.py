@@ -387,3 +387,24 @@ def test_a_password_in_a_url_is_not_shown_in_the_report(
     found = json.loads(capsys.readouterr().out)
     assert [item["what"] for item in found["unmapped"]] == [
         "https://***@old.example.org/", "dns://***@8.8.8.8"]
+
+
+def test_names_in_persian_give_ids_from_the_host_not_endpoint(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An id is made of a name's ASCII letters and digits: a name in Persian has none, and
+    # every service and draft customer became "endpoint", "endpoint-2"... (a customer too),
+    # which says nothing of which is which. The host name says it.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - {name: 'وب‌سایت', group: 'مشتری آکمه', url: 'https://acme.example.com/'}\n"
+        "  - {name: 'پنل', group: 'مشتری بیتا', url: 'https://bita.example.com/'}\n"
+        "  - {name: 'پایگاه داده', url: 'tcp://db.example.com:5432'}\n")
+    out = tmp_path / "config.yaml"
+    assert main(["import", "gatus", str(source), "-o", str(out)]) == 0
+    config = load_config(out)
+    assert [s.id for s in config.servers] == [
+        "db-example-com", "host-acme-example-com", "host-bita-example-com"]
+    assert [s.id for s in config.services] == ["acme-example-com", "bita-example-com"]
+    assert [(c.id, c.name) for c in config.customers] == [
+        ("acme-example-com", "مشتری آکمه"), ("bita-example-com", "مشتری بیتا")]
