@@ -68,6 +68,39 @@ def test_dashboard_and_alerts_use_exported_metrics() -> None:
     assert used(alerts) - names == set()
 
 
+
+def test_every_counter_an_alert_takes_the_increase_of_is_exported_at_zero_from_the_start(
+        ) -> None:
+    # increase() reads a series' first sample as its baseline: a labelled counter that
+    # appears only when it first counts (at 1) shows no increase, and its alert never fires
+    # for that first event. sla_monitor_config_reloads_total{result="rejected"} did so: a
+    # daemon's first refused SIGHUP reload did not raise ConfigReloadRejected.
+    registry = CollectorRegistry()
+    DaemonMetrics(registry)
+    NotifyMetrics(registry)
+    SLAMetrics(registry)
+    samples = [(sample.name, sample.labels, sample.value) for family in registry.collect()
+               for sample in family.samples]
+    found = re.findall(r"(?:increase|rate)\((sla_monitor_\w+)(?:\{([^}]*)\})?\[",
+                       "\n".join(alerts().values()))
+    assert found
+    for name, matchers in found:
+        wanted = re.findall(r'(\w+)(=~|=)"([^"]*)"', matchers)
+        matching = [value for sample, labels, value in samples if sample == name and all(
+            re.fullmatch(pattern, labels.get(label, "")) if how == "=~"
+            else labels.get(label) == pattern for label, how, pattern in wanted)]
+        assert matching == [0.0] * len(matching) and matching, (name, matchers)
+
+
+def test_every_count_on_the_dashboard_is_zero_when_nothing_matches() -> None:
+    # count() of no series is no series: "Targets down / unknown" drew nothing at all (no
+    # data) while every target was up, the usual state, rather than a line at 0.
+    dashboard = json.loads((GRAFANA / "dashboard.json").read_text())
+    counts = [target["expr"] for panel in dashboard["panels"]
+              for target in panel.get("targets", []) if "count(" in target["expr"]]
+    assert len(counts) >= 4
+    assert [expr for expr in counts if not expr.endswith(" or vector(0)")] == []
+
 def test_the_sla_row_and_the_tier_alert_exist() -> None:
     dashboard = json.loads((GRAFANA / "dashboard.json").read_text())
     titles = [panel["title"] for panel in dashboard["panels"]]

@@ -25,6 +25,7 @@ from monitor.config.loader import read_yaml
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.logs import Progress, no_progress
 from monitor.present.formats import format_time
+from monitor.redact import redact
 from monitor.sla.coverage import unprobed
 from monitor.sla.intervals import Interval
 from monitor.store import audit, incidents, unknown
@@ -147,12 +148,30 @@ def _finished(converted: Converted, kind: str, command: str, source: str,
         parse_config(text, source)  # what check-config says of it
     except ConfigError as exc:
         raise ConfigError(source, in_source(exc.issues, converted.places)) from None
+    # The report names what it did not map by its URL: shown, as every output, without a
+    # password (monitor.redact); the configuration keeps URLs as written.
+    unmapped = [dataclasses.replace(item, what=redact(item.what)) for item in converted.unmapped]
     return Imported(source, text, channels, converted.servers, converted.projects,
-                    converted.customers, converted.unmapped, converted.notes,
+                    converted.customers, unmapped, converted.notes,
                     converted.origins)
 
 
+def _json_backup(path: str) -> bool:
+    """Whether the file is Kuma 1.x's JSON backup (Settings > Backup > Export)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and any(
+        key in head for key in (b'"monitorList"', b'"notificationList"'))
+
+
 def _not_kuma(path: str, exc: sqlite3.Error) -> ConfigError:
+    if _json_backup(path):
+        return ConfigError(path, [ConfigIssue(
+            "(file)", None, "an Uptime Kuma JSON backup (Settings > Backup), which is not "
+            "read: give Kuma's database, data/kuma.db (1.23 or 2.0)")])
     return ConfigError(path, [ConfigIssue("(file)", None, f"not an Uptime Kuma database "
                                           f"({exc}); allowed: Uptime Kuma's kuma.db "
                                           "(1.23 or 2.0)")])

@@ -4,17 +4,21 @@ conditions, groups and alerting; and a list of what could not be mapped, and why
 What each part becomes (the README's "Coming from Gatus"):
 
 * An endpoint ``https://…`` or ``http://…`` is a **project** (an HTTP probe: method,
-  headers, interval, ``client.timeout``, ``client.insecure``), on the **server** of its
+  headers, interval, ``client.timeout``, ``client.insecure``, ``client.ignore-redirect``;
+  a proxy, OAuth2, a client certificate or a resolver of its own are reported), on the
+  **server** of its
   host: the endpoint ``tcp://HOST:PORT`` of that host when there is one, else a server made
   for it, probed by TCP on the URL's port. An endpoint ``tcp://…`` is its host's server
   (a host's further ``tcp://`` endpoints, another port, are projects on it).
-* Conditions: ``[STATUS] == N`` (or ``< 300``, ``< 400``) → ``expected_status``;
+* Conditions: ``[STATUS] == N`` (or ``== any(N, M)``, ``< 300``, ``< 400``) →
+  ``expected_status``;
   ``[BODY] == pat(*TEXT*)`` → ``body_contains``; ``[BODY].a.b == V`` → ``json``;
   ``[RESPONSE_TIME] < N`` → ``max_response_time`` (milliseconds);
   ``[CERTIFICATE_EXPIRATION] > D`` → ``tls.cert_expiry_warning``; ``[CONNECTED] == true``
   is what a TCP probe checks. Anything else is reported, not guessed.
-* An endpoint's first alert's ``failure-threshold`` and ``success-threshold`` (Gatus's
-  defaults 3 and 2) → ``fail_after`` and ``recover_after``.
+* An endpoint's first alert's ``failure-threshold`` and ``success-threshold`` (where the
+  alert leaves them out, its provider's ``default-alert``'s, as Gatus fills them; else
+  Gatus's defaults 3 and 2) → ``fail_after`` and ``recover_after``.
 * A **group** → a **draft customer** owning the group's projects, its sites the projects'
   host names; its contact (``@example.invalid``) and fee (0) are placeholders to fill in,
   and the report says so. Endpoints without a group belong to no customer.
@@ -22,7 +26,10 @@ What each part becomes (the README's "Coming from Gatus"):
   for ``operators.notify`` (they hold tokens: the command writes them to their own file);
   ``email.to`` → ``provider.operators``. Other providers are reported.
 * DNS, ICMP, SSH, gRPC, TLS and WebSocket endpoints, disabled endpoints and ``[BODY]``
-  conditions other than the above are reported (sla-monitor probes HTTP and TCP).
+  conditions other than the above are reported (sla-monitor probes HTTP and TCP), and so
+  are external endpoints, maintenance windows and the connectivity checker, and a URL or
+  header naming an environment variable (``${TOKEN}``, which Gatus fills in and sla-monitor
+  does not: the endpoint, or the header, is left out).
 
 >>> found = convert({"endpoints": [{"name": "web", "group": "acme",
 ...     "url": "https://acme.example/health", "conditions": ["[STATUS] == 200"]}]})
@@ -60,6 +67,17 @@ _CONDITION = re.compile(r"^\s*\[(\w+)\]((?:\.[\w-]+|\[\d+\])*)\s*(==|!=|<=|>=|<|
 # digit; such a condition is not one this reads (reported unmapped).
 _WHOLE = re.compile(r"[0-9]+")
 
+# A Gatus function as the value compared with (pat(*UP*), any(a, b), len(…), has(…)): not
+# a value a JSON equality could hold.
+_FUNCTION = re.compile(r"^(pat|any|len|has)\(")
+
+# Gatus expands environment variables ($VAR, ${VAR}: Go's os.ExpandEnv) in its whole
+# configuration when it starts; sla-monitor expands none (secrets go in files), so such a
+# value would be sent as those very characters.
+_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+_WHY_VARIABLE = ("an environment variable Gatus fills in when it starts; sla-monitor does "
+                 "not: write the value here by hand")
+
 
 def _scalar(text: str) -> Any:
     text = text.strip().strip('"')
@@ -87,6 +105,12 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
         if operator == "==" and _WHOLE.fullmatch(value):
             probe.setdefault("expected_status", []).append(int(value))
             return
+        # Gatus's any(): one of several codes.
+        codes = re.fullmatch(r"any\((.*)\)", value)
+        listed = [code.strip() for code in codes[1].split(",")] if codes else []
+        if operator == "==" and listed and all(_WHOLE.fullmatch(code) for code in listed):
+            probe.setdefault("expected_status", []).extend(int(code) for code in listed)
+            return
         classes = {"300": ["2xx"], "400": ["2xx", "3xx"], "500": ["2xx", "3xx", "4xx"]}
         if operator == "<" and value in classes:
             probe["expected_status"] = classes[value]
@@ -96,7 +120,8 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
         if pattern and "body_contains" not in probe:
             probe["body_contains"] = pattern[1]
             return
-    elif placeholder == "BODY" and path and operator == "==" and "json" not in probe:
+    elif (placeholder == "BODY" and path and operator == "==" and "json" not in probe
+          and not _FUNCTION.match(value)):
         probe["json"] = {"path": path.lstrip(".").replace("[", ".").replace("]", ""),
                          "equals": _scalar(value)}
         return
@@ -109,14 +134,52 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
     elif placeholder == "CONNECTED" and operator == "==" and value == "true":
         return  # what every probe checks first
     converted.unmapped.append(Unmapped(where, condition, {
-        "BODY": "one body_contains (pat(*TEXT*)) and one JSON equality are kept; others are not",
+        "BODY": "one body_contains (pat(*TEXT*)) and one JSON equality to a plain value are "
+                "kept; others (more of them, pat() or any() on a JSON value) are not",
         "DOMAIN_EXPIRATION": "sla-monitor does not read domain registrations",
         "DNS_RCODE": "sla-monitor does not probe DNS servers",
     }.get(placeholder, "no equivalent in sla-monitor's probes")))
 
 
-def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted
-              ) -> tuple[str, dict[str, Any], str, int] | None:
+# Client settings the probes have no equivalent of: (what is shown, why); a URL is shown
+# without its password.
+_CLIENT = {
+    "proxy-url": (None, "sla-monitor's probes connect directly, not through a proxy"),
+    "dns-resolver": (None, "sla-monitor's probes share one resolver: monitor.resolver."
+                           "nameservers"),
+    "oauth2": ("(OAuth2 client credentials)", "sla-monitor's probes fetch no OAuth2 token; "
+                                                "put an Authorization header by hand"),
+    "tls": ("(a client certificate)", "sla-monitor's probes present no client certificate"),
+    "identity-aware-proxy": ("(Identity-Aware Proxy)", "sla-monitor's probes fetch no IAP "
+                                                       "token"),
+    "ssh-tunnel": ("(an SSH tunnel)", "sla-monitor's probes connect directly, not through "
+                                      "an SSH tunnel"),
+}
+
+
+def _client_unmapped(client: dict[str, Any], where: str, converted: Converted) -> None:
+    for key, (shown, why) in _CLIENT.items():
+        value = client.get(key)
+        if value:
+            if shown is None:
+                text = str(value)
+                password = urllib.parse.urlsplit(text).password
+                shown = text.replace(password, "***") if password else text
+            converted.unmapped.append(Unmapped(f"{where}.client.{key}", shown, why))
+
+
+def _first_alert(endpoint: dict[str, Any], alerting: dict[str, Any]) -> dict[str, Any]:
+    """The endpoint's first alert as Gatus runs it: each field it leaves out is taken from
+    its provider's ``alerting.<type>.default-alert``."""
+    alerts = endpoint.get("alerts") or []
+    first = alerts[0] if alerts and isinstance(alerts[0], dict) else {}
+    provider = alerting.get(str(first.get("type"))) if first else None
+    default = provider.get("default-alert") if isinstance(provider, dict) else None
+    return {**default, **first} if isinstance(default, dict) else first
+
+
+def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
+              alerting: dict[str, Any]) -> tuple[str, dict[str, Any], str, int] | None:
     """(kind, probe, host, port) of one endpoint, or None (reported)."""
     url = str(endpoint.get("url", ""))
     parsed = urllib.parse.urlsplit(url)
@@ -124,11 +187,17 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted
     if endpoint.get("enabled") is False:
         converted.unmapped.append(Unmapped(where, url, "disabled in Gatus"))
         return None
+    variable = _VARIABLE.search(url)
+    if variable is not None:
+        converted.unmapped.append(Unmapped(f"{where}.url", variable[0], _WHY_VARIABLE))
+        return None
+    if endpoint.get("maintenance-windows"):
+        converted.unmapped.append(Unmapped(f"{where}.maintenance-windows",
+                                           "(maintenance windows)", _MAINTENANCE))
     client = endpoint.get("client") or {}
     timing: dict[str, Any] = {"interval": str(endpoint.get("interval", GATUS_INTERVAL)),
               "timeout": str(client.get("timeout", GATUS_TIMEOUT))}
-    alerts = endpoint.get("alerts") or []
-    first = alerts[0] if alerts and isinstance(alerts[0], dict) else {}
+    first = _first_alert(endpoint, alerting)
     timing["fail_after"] = int(first.get("failure-threshold", 3))
     timing["recover_after"] = int(first.get("success-threshold", 2))
     if scheme in ("http", "https") and parsed.hostname:
@@ -136,13 +205,22 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted
         method = str(endpoint.get("method", "GET")).upper()
         if method != "GET":
             probe["method"] = method
-        if endpoint.get("headers"):
-            probe["headers"] = {str(k): str(v) for k, v in endpoint["headers"].items()}
+        headers = endpoint.get("headers") or {}
+        for name, value in headers.items():
+            variable = _VARIABLE.search(str(value))
+            if variable is None:
+                probe.setdefault("headers", {})[str(name)] = str(value)
+            else:
+                converted.unmapped.append(Unmapped(f"{where}.headers.{name}", variable[0],
+                                                   _WHY_VARIABLE))
         if endpoint.get("body"):
             converted.unmapped.append(Unmapped(f"{where}.body", "(a request body)",
                                                "sla-monitor's probes send no body"))
         if client.get("insecure"):
             probe["tls"] = {"verify": False}
+        if client.get("ignore-redirect"):
+            probe["follow_redirects"] = False
+        _client_unmapped(client, where, converted)
         port = parsed.port or (443 if scheme == "https" else 80)
         kind = "project"
     elif scheme == "tcp" and parsed.hostname and parsed.port:
@@ -156,12 +234,12 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted
         return None
     within_detection_duty(probe, where, converted)
     for c, condition in enumerate(endpoint.get("conditions") or []):
-        if probe["type"] == "http" or not str(condition).startswith("[CONNECTED]"):
+        if probe["type"] == "http":
             _apply_condition(probe, str(condition), f"{where}.conditions[{c}]", converted)
-    if probe["type"] == "tcp":
-        probe = {k: v for k, v in probe.items() if k not in ("expected_status", "body_contains",
-                                                              "json", "max_response_time",
-                                                              "tls")}
+        elif not str(condition).startswith("[CONNECTED]"):
+            converted.unmapped.append(Unmapped(
+                f"{where}.conditions[{c}]", str(condition), "a TCP probe checks only that it "
+                "connects within its timeout"))
     return kind, probe, parsed.hostname or "", port
 
 
@@ -192,6 +270,27 @@ def _alerting(alerting: dict[str, Any], converted: Converted) -> list[str]:
     return operators
 
 
+_MAINTENANCE = ("recurring windows in which Gatus only holds back its alerts; sla-monitor "
+                "records each window with its start and end (sla-monitor maintenance add), "
+                "announced to the customers 48 h ahead")
+
+
+def _unprobed(data: dict[str, Any], converted: Converted) -> None:
+    """Report the parts of a Gatus configuration besides its endpoints and alerting that
+    the configuration does not carry, each by its place."""
+    for i, external in enumerate(data.get("external-endpoints") or []):
+        name = external.get("name") if isinstance(external, dict) else None
+        converted.unmapped.append(Unmapped(
+            f"external-endpoints[{i}]", str(name), "an external endpoint waits for the job it "
+            "watches to push its result; sla-monitor probes"))
+    if data.get("maintenance"):
+        converted.unmapped.append(Unmapped("maintenance", "(maintenance window)", _MAINTENANCE))
+    if data.get("connectivity"):
+        converted.unmapped.append(Unmapped(
+            "connectivity", "(connectivity checker)", "add its target to monitor.canaries "
+            "(a tcp probe): when the canaries fail, results are unknown, not down"))
+
+
 def _place(number: int, endpoint: dict[str, Any]) -> str:
     """An endpoint's place in the Gatus file, as a refusal names it: ``endpoints[3] 'web'``."""
     name = endpoint.get("name")
@@ -207,11 +306,15 @@ def convert(data: Any) -> Converted:
     services: list[dict[str, Any]] = []
     groups: dict[str, list[tuple[str, str]]] = {}  # group -> [(service id, host)]
     endpoints = [e for e in data.get("endpoints") or [] if isinstance(e, dict)]
-    found = [(i, e, _endpoint(e, f"endpoints[{i}]", converted)) for i, e in enumerate(endpoints)]
+    alerting = data.get("alerting") if isinstance(data.get("alerting"), dict) else {}
+    found = [(i, e, _endpoint(e, f"endpoints[{i}]", converted, alerting))
+             for i, e in enumerate(endpoints)]
+    _unprobed(data, converted)
     servers_made: set[int] = set()
     for i, endpoint, result in found:  # servers first: the projects' hosts
         if result is not None and result[0] == "server" and result[2] not in servers:
-            servers[result[2]] = {"id": slug(str(endpoint.get("name", result[2])), taken),
+            servers[result[2]] = {"id": slug(str(endpoint.get("name", result[2])), taken,
+                                             fallback=result[2]),
                                   "name": str(endpoint.get("name", result[2])),
                                   "probe": result[1]}
             converted.sources["servers", servers[result[2]]["id"]] = _place(i, endpoint)
@@ -225,7 +328,7 @@ def convert(data: Any) -> Converted:
         host_server(servers, host, port, probe, taken, converted, _place(i, endpoint))
         name = str(endpoint.get("name", host))
         group = endpoint.get("group")
-        ident = slug(f"{group}-{name}" if group else name, taken)
+        ident = slug(f"{group}-{name}" if group else name, taken, fallback=host)
         services.append({"id": ident, "kind": kind, "name": name,
                          "server": servers[host]["id"], "probe": probe})
         converted.sources["services", ident] = _place(i, endpoint)

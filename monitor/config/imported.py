@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config.durations import parse_duration
+from monitor.config.schema import DOMAIN_PATTERN
 from monitor.present.formats import format_duration
 
 __all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "assemble", "draft_customer",
@@ -48,13 +49,19 @@ class Converted:
     places: dict[str, str] = field(default_factory=dict)
 
 
-def slug(text: str, taken: set[str]) -> str:
-    """An identifier made of ``text``, not in ``taken`` (added to it).
+def slug(text: str, taken: set[str], fallback: str = "endpoint") -> str:
+    """An identifier made of ``text``, not in ``taken`` (added to it); of ``fallback`` (a
+    host name) when ``text`` has no ASCII letter or digit (a name in Persian).
 
     >>> taken = set(); slug("ACME Shop", taken), slug("acme shop!", taken), slug("1.1", taken)
     ('acme-shop', 'acme-shop-2', 'e-1-1')
+    >>> slug("وب‌سایت", taken, fallback="shop.acme.example")
+    'shop-acme-example'
     """
-    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50] or "endpoint"
+    def ascii_id(name: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50]
+
+    base = ascii_id(text) or ascii_id(fallback) or "endpoint"
     if not base[0].isalpha():
         base = "e-" + base
     name, n = base, 2
@@ -101,10 +108,11 @@ def draft_customer(name: str, origin: str, members: list[tuple[str, str]], taken
     owning ``members`` (project id, host): its sites the hosts that are domains; its contact
     and fee placeholders, said in the notes. None when no member is a project on a domain
     (the caller says why)."""
-    domains = sorted({host for _, host in members if "." in host})
+    # A site is a domain: an endpoint on an IP address (dots, but no domain) is no site.
+    domains = sorted({host for _, host in members if re.fullmatch(DOMAIN_PATTERN, host)})
     if not members or not domains:
         return None
-    ident = slug(name, taken)
+    ident = slug(name, taken, fallback=domains[0])
     converted.notes.append(f"customer {ident} ({origin} {name!r}): a draft; its contact "
                            "and fee are placeholders to fill in")
     return {

@@ -26,8 +26,10 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
   (``Maintenance.getStatus`` reads them with ``dayjs.tz``): an IANA name; ``SAME_AS_SERVER``,
   the server's (its ``serverTimezone`` setting); none, UTC (``Maintenance.run`` sets it so
   since Kuma 1.21.2). They are converted to UTC.
-* Paused monitors (``active`` 0), inverted ones (``upside_down``, ``invert_keyword``) and
-  the types sla-monitor does not probe (ping, DNS, push, Docker, databases…) are reported.
+* Paused monitors (``active`` 0), inverted ones (``upside_down``, ``invert_keyword``),
+  the types sla-monitor does not probe (ping, DNS, push, Docker, databases…), a proxy
+  (``proxy_id``) and authentication other than basic (``auth_method``: NTLM, mTLS, OAuth2)
+  are reported.
 
 >>> found = convert(KumaData(monitors=[{"id": 1, "name": "web", "type": "http",
 ...     "url": "https://acme.example/", "interval": 60, "maxretries": 2}]))
@@ -71,6 +73,15 @@ _WHY_NOT = {
     "push": "a push monitor waits for the target to call in; sla-monitor probes",
     "docker": "sla-monitor does not read Docker's state",
     "group": "",
+}
+
+# Kuma's authentication methods besides basic (monitor.auth_method), none of which a probe
+# can carry as a header.
+_AUTHENTICATION = {
+    "ntlm": "sla-monitor's probes do not answer NTLM's challenge",
+    "mtls": "sla-monitor's probes present no client certificate",
+    "oauth2-cc": "sla-monitor's probes fetch no OAuth2 token; put an Authorization header "
+                 "by hand",
 }
 
 
@@ -233,7 +244,15 @@ def _probe(monitor: dict[str, Any], where: str, converted: Converted
         if monitor.get("body"):
             converted.unmapped.append(Unmapped(f"{where}.body", "(a request body)",
                                                "sla-monitor's probes send no body"))
-        if monitor.get("basic_auth_user"):
+        if monitor.get("proxy_id"):
+            converted.unmapped.append(Unmapped(f"{where}.proxy_id", "(an HTTP proxy)",
+                                               "sla-monitor's probes connect directly, not "
+                                               "through a proxy"))
+        method = str(monitor.get("auth_method") or "basic")
+        if method in _AUTHENTICATION:
+            converted.unmapped.append(Unmapped(f"{where}.auth_method", method,
+                                               _AUTHENTICATION[method]))
+        elif monitor.get("basic_auth_user"):
             converted.unmapped.append(Unmapped(f"{where}.basic_auth_user", "(credentials)",
                                                "put an Authorization header by hand"))
         probe["expected_status"] = _statuses(monitor.get("accepted_statuscodes_json"),
@@ -385,7 +404,8 @@ def convert(data: KumaData) -> Converted:
     for monitor, result in found:  # servers first: the projects' hosts
         if result is not None and result[0] == "server" and result[2] not in servers:
             name = str(monitor.get("name") or result[2])
-            servers[result[2]] = {"id": slug(name, taken), "name": name, "probe": result[1]}
+            servers[result[2]] = {"id": slug(name, taken, fallback=result[2]), "name": name,
+                                  "probe": result[1]}
             converted.sources["servers", servers[result[2]]["id"]] = f"monitor {name!r}"
             made.add(monitor["id"])
     services = []
@@ -394,7 +414,7 @@ def convert(data: KumaData) -> Converted:
             continue
         _kind, probe, host, port = result
         name = str(monitor.get("name") or host)
-        ident = slug(name, taken)
+        ident = slug(name, taken, fallback=host)
         services.append({"id": ident, "kind": "project", "name": name,
                          "server": host_server(servers, host, port, probe, taken, converted,
                                                f"monitor {name!r}"),
@@ -427,7 +447,8 @@ class DownStreak:
 def down_streaks(beats: list[tuple[dt.datetime, int]]
                  ) -> tuple[list[DownStreak], dt.datetime | None]:
     """The closed down streaks of one monitor's heartbeats (oldest first), and the start of
-    a streak still open at the last heartbeat (None when it ends up).
+    a streak still open at the last heartbeat (None when it ends up). A streak starts at the
+    first of the PENDING beats (Kuma's retries) just before its first DOWN one, if any.
 
     >>> t = lambda m, s=0: dt.datetime(2026, 11, 5, 10, m, s, tzinfo=dt.UTC)
     >>> streaks, open_since = down_streaks([(t(0), 1), (t(1), 0), (t(2), 2), (t(3), 0),
@@ -441,14 +462,21 @@ def down_streaks(beats: list[tuple[dt.datetime, int]]
     start: dt.datetime | None = None
     bound: dt.datetime | None = None
     last_down: dt.datetime | None = None
+    # Kuma's retries (maxretries, fail_after here) are PENDING beats before the DOWN one:
+    # failed probes of the streak, whose first is its start (R-M1).
+    retrying_since: dt.datetime | None = None
     for at, status in beats:
         if status == 0:
             if start is None:
-                start, bound = at, last_up
+                start, bound = retrying_since or at, last_up
             last_down = at
         elif status == 1:
             if start is not None and last_down is not None:
                 streaks.append(DownStreak(start, bound, at, last_down))
                 start = None
-            last_up = at
+            last_up, retrying_since = at, None
+        elif status == 2 and start is None and retrying_since is None:
+            retrying_since = at
+        elif status == 3:
+            retrying_since = None  # maintenance: not a failed check
     return streaks, start

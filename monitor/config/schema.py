@@ -113,12 +113,12 @@ Email = Annotated[
 # Free text shown in e-mails, tables and pages: a line, never a file.
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Currency = Annotated[str, _matching(r"[A-Z]{3}", "an ISO 4217 currency code like 'IRR' or 'EUR'")]
+# A site's domain: labels and a top-level domain of letters (an IP address is not one).
+DOMAIN_PATTERN = r"([a-z0-9-]{1,63}\.)+[a-z]{2,63}"
 Domain = Annotated[
     str,
     Field(max_length=253),
-    _matching(
-        r"([a-z0-9-]{1,63}\.)+[a-z]{2,63}", "a lower-case domain name like 'shop.example.com'"
-    ),
+    _matching(DOMAIN_PATTERN, "a lower-case domain name like 'shop.example.com'"),
 ]
 
 # A file holding a secret: a path, or ${CREDENTIALS_DIRECTORY}/NAME (monitor.config.credentials).
@@ -242,7 +242,7 @@ def _absolute_http_url(value: str) -> str:
 
 class TLSSettings(Strict):
     verify: bool = True
-    """verify the certificate chain and host name"""
+    """verify the certificate chain and host name (false: its expiry is still read, but it gets no `sla_monitor_certificate_valid` verdict, so `CertificateInvalid` stays silent)"""
     ca_file: str | None = None
     """extra CA bundle (PEM) to trust"""
     cert_expiry_warning: CertificateWarning = 14 * 86400.0

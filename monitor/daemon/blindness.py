@@ -84,6 +84,7 @@ class Blindness:
         self._quorum = 1.0
         self._by_name: frozenset[str] = frozenset()  # targets probed by host name
         self._lookup: Lookup | None = None
+        self._canary_name: str | None = None  # the name the resolver canary looks up
         self.resolver_canary_ok: bool | None = None  # None: no canary, or not asked yet
         self._resolver_detail = ""
         self._dns_failing: set[str] = set()  # host-name targets whose latest result: DNS failure
@@ -102,16 +103,21 @@ class Blindness:
         quorum: float,
         by_name: Iterable[str] = (),
         lookup: Lookup | None = None,
+        canary_name: str | None = None,
     ) -> None:
         """The canary ids, the fraction of them that must fail, the targets probed by host
-        name, and the resolver canary's lookup (a configuration, or a reload of one)."""
+        name, and the resolver canary's lookup of ``canary_name`` (a configuration, or a
+        reload of one)."""
         self._canaries = tuple(canaries)
         self._quorum = quorum
         self._by_name = frozenset(by_name)
         self._dns_failing &= self._by_name
         if (lookup is None) != (self._lookup is None):
             self.resolver_canary_ok = None
+        if lookup is None or canary_name != self._canary_name:
+            self.metrics.resolver_canary_up.clear()  # a name no longer looked up says nothing
         self._lookup = lookup
+        self._canary_name = canary_name if lookup is not None else None
         for gone in set(self.canary_states) - set(self._canaries):
             del self.canary_states[gone]
 
@@ -197,7 +203,8 @@ class Blindness:
         changed = answered != self.resolver_canary_ok
         self.resolver_canary_ok = answered
         self._resolver_detail = detail
-        self.metrics.resolver_canary_up.set(1 if answered else 0)
+        if self._canary_name is not None:
+            self.metrics.resolver_canary_up.labels(self._canary_name).set(1 if answered else 0)
         if changed:
             log.log(
                 logging.INFO if answered else logging.WARNING,

@@ -30,6 +30,7 @@ class Certificates:
                 self.checks[target_id] = check
             elif self.checks.pop(target_id, None) is not None:  # no longer HTTPS: no certificate
                 self.metrics.certificate_expiry.remove(target_id)
+                self.metrics.certificate_warning.remove(target_id)
                 self.metrics.certificate_valid.remove(target_id)
 
     def targets(self, targets: dict[str, Target]) -> list[tuple[str, float]]:
@@ -49,8 +50,12 @@ class Certificates:
             return  # removed, changed or taken over meanwhile: its series are not ours to set
         if result.not_after is not None:
             self.metrics.certificate_expiry.labels(target_id).set(result.not_after.timestamp())
+            # Beside it, the probe's own tls.cert_expiry_warning, which the alert compares with.
+            self.metrics.certificate_warning.labels(target_id).set(check.warning_seconds)
         if result.verify_ok is not None:
             self.metrics.certificate_valid.labels(target_id).set(1 if result.verify_ok else 0)
+        elif result.failure_class is None:  # read unverified (tls.verify: false): no verdict
+            self.metrics.certificate_valid.remove(target_id)
         problem = bool(result.expiring or result.verify_ok is False)
         if problem != self._problem.get(target_id, False):
             self._problem[target_id] = problem

@@ -231,6 +231,13 @@ class DaemonMetrics:
             ["target"],
             registry=registry,
         )
+        self.certificate_warning = TargetGauge(
+            "sla_monitor_certificate_expiry_warning_seconds",
+            "The target's tls.cert_expiry_warning: CertificateExpiringSoon fires when its "
+            "certificate expires within this.",
+            ["target"],
+            registry=registry,
+        )
         self.certificate_valid = TargetGauge(
             "sla_monitor_certificate_valid",
             "1 if the target's certificate passes verification, else 0.",
@@ -291,9 +298,13 @@ class DaemonMetrics:
             "targets are unknown, IP targets still count (R-M2).",
             registry=registry,
         )
+        # Labelled by the name looked up, so that without a canary (or before its first
+        # lookup) there is no series: an unlabelled gauge sat at 0, a canary failing.
         self.resolver_canary_up = Gauge(
             "sla_monitor_resolver_canary_up",
-            "1 if the resolver canary's name lookup answered last time, else 0 (R-M2).",
+            "1 if the resolver canary's name lookup answered last time, else 0 (R-M2); no "
+            "series without a canary (monitor.resolver.canary).",
+            ["canary"],
             registry=registry,
         )
         self.unknown_intervals = Counter(
@@ -364,6 +375,10 @@ class DaemonMetrics:
             ["result"],
             registry=registry,
         )
+        # Both results from the start, at 0: ConfigReloadRejected takes increase(), which
+        # reads a series' first sample as its baseline, so a series born at 1 never fires.
+        for result in ("applied", "rejected"):
+            self.config_reloads.labels(result)
         # Faults the daemon survives, and says it survives.
         self.incident_writes_pending = Gauge(
             "sla_monitor_incident_writes_pending",
@@ -414,7 +429,7 @@ class DaemonMetrics:
         certificate had expired, would have kept ``probe_state 0`` or ``certificate_valid 0``
         (CertificateInvalid, grafana/alerts.yml) for as long as the daemon runs."""
         gauges = (self.probe_state, self.probe_last_duration, self.certificate_expiry,
-                  self.certificate_valid)
+                  self.certificate_warning, self.certificate_valid)
         for target_id in target_ids:
             for gauge in gauges:
                 gauge.remove(target_id)

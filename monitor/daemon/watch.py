@@ -228,7 +228,7 @@ class Watch:
             [c.id for c in self.canaries],
             plan.canary_quorum,
             self.by_name,
-            self._lookup(plan.resolver_canary),
+            self._lookup(plan.resolver_canary), plan.resolver_canary,
         )
         self.metrics.targets.set(len(self.targets))
 

@@ -263,6 +263,7 @@ class Duties:
                 end=end,
                 incident_id=incident.id,
                 incident_url=self.leads.incident(incident.id, incident.service_id),
+                affected=self.affected_projects(customer.id, incident.service_id),
             ),
             incident_id=incident.id,
             # Due now; not sent before the outage e-mail it follows while that one is pending

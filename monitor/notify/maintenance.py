@@ -68,6 +68,12 @@ def notice_drafts(duties: Duties, window: WindowRecord) -> list[Draft]:
         depends_on = duties.topology.dependencies(customer_id)
         return [duties.target_label(s) for s in window.service_ids if s in depends_on]
 
+    def on_servers(customer_id: str) -> list[str]:
+        """The customer's projects on the window's servers (not in the window themselves)."""
+        named = {duties.target_label(s) for s in window.service_ids}
+        found = [p for s in window.service_ids for p in duties.affected_projects(customer_id, s)]
+        return [p for p in dict.fromkeys(found) if p not in named]
+
     return duties.per_customer(
         "maintenance", window.id,
         [duties.topology.customers[c] for c in window_customers(duties, window)],
@@ -80,6 +86,7 @@ def notice_drafts(duties: Duties, window: WindowRecord) -> list[Draft]:
             end=window.end,
             reason=window.reason,
             window_id=window.id,
+            affected=on_servers(customer.id),
         ),
         window_id=window.id,
     )

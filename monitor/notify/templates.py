@@ -239,12 +239,22 @@ def recovery(
     end: dt.datetime,
     incident_id: int,
     incident_url: str | None = None,
+    affected: Sequence[str] = (),
 ) -> Rendered:
     """The outage is over; the measured duration (R-M1: precise to one probe interval). The
     subject names the service and the customer, as the outage e-mail's does, and the
-    message threads under it (:mod:`monitor.notify.duties`)."""
+    message threads under it (:mod:`monitor.notify.duties`); ``affected``: for a server,
+    the customer's projects on it, as the outage e-mail named them."""
     _ = style.language.gettext
     duration = style.language.duration(seconds_between(start, end))
+    rows = [(_("Incident"), _ref(style, incident_id))]
+    if affected:
+        rows.append((_("Your services affected"), _(", ").join(affected)))
+    rows += [
+        (_("Down from"), style.time(start)),
+        (_("Restored at"), style.time(end)),
+        (_("Measured duration"), duration),
+    ]
     return _customer(
         style,
         customer_name,
@@ -252,14 +262,7 @@ def recovery(
             "service": service, "duration": duration, "name": one_line(customer_name, 80)},
         [
             Para(_("%(service)s is available again.") % {"service": service}),
-            Facts(
-                (
-                    (_("Incident"), _ref(style, incident_id)),
-                    (_("Down from"), style.time(start)),
-                    (_("Restored at"), style.time(end)),
-                    (_("Measured duration"), duration),
-                )
-            ),
+            Facts(tuple(rows)),
             Para(_("Times are measured by our probes and are precise to one probe interval.")),
             *_incident_page(style, incident_url),
         ],
@@ -275,24 +278,28 @@ def maintenance_notice(
     end: dt.datetime,
     reason: str,
     window_id: int,
+    affected: Sequence[str] = (),
 ) -> Rendered:
-    """D-3: notice of a scheduled maintenance window to the technical contact."""
+    """D-3: notice of a scheduled maintenance window to the technical contact;
+    ``affected``: for a server's window, the customer's own projects on it (as the outage
+    e-mail names them)."""
     _ = style.language.gettext
+    rows = [
+        (_("Maintenance"), _ref(style, window_id)),
+        (_("Starts"), style.time(start)),
+        (_("Ends"), style.time(end)),
+        (_("Duration"), style.language.duration(seconds_between(start, end))),
+        (_("Reason"), one_line(reason, 500)),
+    ]
+    if affected:
+        rows.append((_("Your services affected"), _(", ").join(affected)))
     return _customer(
         style,
         customer_name,
         _("Scheduled maintenance on %(start)s") % {"start": style.time(start)},
         [
             Para(_("We will carry out scheduled maintenance that affects your services.")),
-            Facts(
-                (
-                    (_("Maintenance"), _ref(style, window_id)),
-                    (_("Starts"), style.time(start)),
-                    (_("Ends"), style.time(end)),
-                    (_("Duration"), style.language.duration(seconds_between(start, end))),
-                    (_("Reason"), one_line(reason, 500)),
-                )
-            ),
+            Facts(tuple(rows)),
             Para(_("Services affected:")),
             Items(tuple(services)),
         ],

@@ -59,7 +59,8 @@ class CertificateResult:
     days_left: float | None
     """days from ``at`` to ``not_after``; negative once expired"""
     verify_ok: bool | None
-    """would a normal client accept it? None when no handshake completed"""
+    """would a normal client accept it? None when no handshake completed, or when the
+    probe's ``tls.verify`` is false (not to be judged)"""
     verify_error: str | None
     """why not, in OpenSSL's words (``certificate has expired``, ``Hostname mismatch…``)"""
     expiring: bool
@@ -87,8 +88,13 @@ class CertificateCheck:
         self._port = url.port or 443
         self._where = f"{self._host}:{self._port}"
         self._timeout = config.timeout
+        self.warning_seconds = config.tls.cert_expiry_warning
+        """``tls.cert_expiry_warning``: a certificate expiring within it is ``expiring``"""
         self._warning = dt.timedelta(seconds=config.tls.cert_expiry_warning)
-        self._verifying = sessions.verifying_context(config.tls, owner=target_id)
+        # tls.verify: false says the certificate is not to be judged: it is read unverified,
+        # for its expiry only, and verify_ok stays None (no sla_monitor_certificate_valid).
+        self._verifying = (sessions.verifying_context(config.tls, owner=target_id)
+                           if config.tls.verify else None)
         self._not_verifying = sessions.not_verifying_context()
 
     async def check(self) -> CertificateResult:
@@ -103,8 +109,11 @@ class CertificateCheck:
             try:
                 async with deadline:
                     try:
-                        der, handshake = await self._handshake(self._verifying, phases)
-                        verify_ok = True
+                        if self._verifying is None:
+                            der, handshake = await self._handshake(self._not_verifying, phases)
+                        else:
+                            der, handshake = await self._handshake(self._verifying, phases)
+                            verify_ok = True
                     except ssl.SSLCertVerificationError as refused:
                         verify_ok = False
                         verify_error = refused.verify_message or str(refused)

@@ -82,8 +82,12 @@ async def test_a_broken_resolver_blinds_host_name_targets_only(db_url: str, cana
                     lambda t=target: rows(engine, ProbeRun, ProbeRun.target_id == t)  # type: ignore[misc]
                 )
             assert await rows(engine, UnknownInterval) == []
-            if canary:
-                assert registry.get_sample_value("sla_monitor_resolver_canary_up") == 1
+            # The canary's series names it; without a canary there is none (it was 0, which
+            # reads as a canary failing, and an alert on it fired for a monitor without one).
+            canary_up = [(sample.labels, sample.value) for family in registry.collect()
+                         if family.name == "sla_monitor_resolver_canary_up"
+                         for sample in family.samples]
+            assert canary_up == ([({"canary": "canary.test"}, 1.0)] if canary else [])
 
             # Our resolver breaks: every host-name target now fails DNS, IP targets answer.
             dns.set_mode("servfail")

@@ -6,7 +6,8 @@
   ``notification``, ``monitor_notification``, with the converted patches it applies:
   ``parent`` from 2023-06-30-1413-add-parent-monitor.js, ``invert_keyword``, ``timeout``),
   as knex writes them for SQLite; only the columns the import reads or that are NOT NULL
-  without a default are kept of ``monitor`` (it has some 80).
+  without a default are kept of ``monitor`` (it has some 80; ``proxy_id`` and
+  ``auth_method`` without the foreign key to ``proxy``).
 * 1.23: the SQLite patches, db/old_migrations/patch-maintenance-table2.sql at
   cb2caaa0744918ae34e7d34ddded9310a245ee5e (``maintenance``, ``monitor_maintenance``,
   bracket-quoted), patch-add-parent-monitor.sql at 4608b4573fd72ff3bcf36f38fa85bab3d58a99ac
@@ -50,6 +51,8 @@ CREATE TABLE `monitor` (
     `headers` text default null,
     `basic_auth_user` text default null,
     `basic_auth_pass` text default null,
+    `proxy_id` integer,
+    `auth_method` varchar(250),
     `expiry_notification` boolean default '1',
     `description` text default null,
     `parent` integer,

@@ -165,3 +165,246 @@ def test_a_value_sla_monitor_refuses_is_named_by_its_place_in_the_gatus_file(
         "  endpoints[1] 'api' (made into servers[1] and services[1]): probe.timeout: '0s' is "
         "not valid: expected a duration from 0.1 s to 1 h"], err
     assert os.listdir(tmp_path) == ["gatus.yaml"]
+
+
+def test_an_alert_takes_its_thresholds_from_its_providers_default_alert(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Gatus fills an endpoint's alert from alerting.<type>.default-alert for every field the
+    # alert leaves out; the import read only the alert itself and took Gatus's built-in 3 and
+    # 2 instead of the provider's 5 and 4 (an own value still wins: 2 below).
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "alerting:\n"
+        "  slack:\n"
+        "    webhook-url: https://hooks.slack.com/services/T0/B0/XX\n"
+        "    default-alert: {failure-threshold: 5, success-threshold: 4}\n"
+        "endpoints:\n"
+        "  - name: a\n"
+        "    url: http://a.example/\n"
+        "    alerts: [{type: slack}]\n"
+        "  - name: b\n"
+        "    url: http://b.example/\n"
+        "    alerts: [{type: slack, failure-threshold: 2}]\n"
+        "  - name: c\n"
+        "    url: http://c.example/\n")
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    services = yaml.safe_load(json.loads(capsys.readouterr().out)["config"])["services"]
+    assert [(s["probe"]["fail_after"], s["probe"]["recover_after"]) for s in services] == [
+        (5, 4), (2, 4), (3, 2)]
+
+
+def test_a_status_condition_with_any_is_the_set_of_expected_codes(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # "[STATUS] == any(200, 201)" is how Gatus accepts one of several codes; it was reported
+    # as having no equivalent, and the endpoint kept the default 2xx.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: a\n"
+        "    url: http://a.example/\n"
+        '    conditions: ["[STATUS] == any(200, 201, 204)"]\n'
+        "  - name: b\n"
+        "    url: http://b.example/\n"
+        '    conditions: ["[STATUS] == any(200, ok)"]\n')
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    services = yaml.safe_load(found["config"])["services"]
+    assert services[0]["probe"]["expected_status"] == [200, 201, 204]
+    assert "expected_status" not in services[1]["probe"]  # a value that is not a code
+    assert [item["what"] for item in found["unmapped"]] == ["[STATUS] == any(200, ok)"]
+
+
+def test_parts_of_gatus_it_does_not_carry_are_reported_not_dropped_in_silence(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Gatus's external endpoints (pushed to, like Kuma's push monitors), its maintenance
+    # windows (global and per endpoint) and its connectivity checker were left out of the
+    # configuration without a word in the report.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "maintenance: {start: '23:00', duration: 1h, every: [Monday]}\n"
+        "connectivity: {checker: {target: 1.1.1.1:53, interval: 60s}}\n"
+        "external-endpoints:\n"
+        "  - {name: backup-job, group: core, token: potato}\n"
+        "  - {name: cron, token: tomato}\n"
+        "endpoints:\n"
+        "  - name: web\n"
+        "    url: https://web.example.org/\n"
+        "    maintenance-windows: [{start: '07:30', duration: 40m}]\n")
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[0].maintenance-windows", "(maintenance windows)"),
+        ("external-endpoints[0]", "backup-job"),
+        ("external-endpoints[1]", "cron"),
+        ("maintenance", "(maintenance window)"),
+        ("connectivity", "(connectivity checker)"),
+    ]
+    assert "push" in found["unmapped"][1]["why"]
+    assert "maintenance add" in found["unmapped"][3]["why"]
+    assert "monitor.canaries" in found["unmapped"][4]["why"]
+
+
+def test_an_environment_variable_gatus_fills_in_is_reported_not_sent_as_text(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Gatus expands $VAR and ${VAR} in its configuration when it starts; sla-monitor does
+    # not. The import carried "Bearer ${API_TOKEN}" into the probe's headers, which then
+    # sent those very characters (a 401, an incident, customers e-mailed).
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: api\n"
+        "    url: https://api.example.org/health\n"
+        "    headers: {Authorization: 'Bearer ${API_TOKEN}', X-Probe: sla}\n"
+        "  - name: key\n"
+        "    url: https://api.example.org/x?key=$API_KEY\n"
+        "  - name: plain\n"
+        "    url: https://plain.example.org/\n")
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    services = yaml.safe_load(found["config"])["services"]
+    assert [s["id"] for s in services] == ["api", "plain"]
+    assert services[0]["probe"]["headers"] == {"X-Probe": "sla"}
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[0].headers.Authorization", "${API_TOKEN}"),
+        ("endpoints[1].url", "$API_KEY"),
+    ]
+    assert all("environment variable" in item["why"] for item in found["unmapped"])
+
+
+def test_client_settings_are_carried_or_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # client.ignore-redirect was dropped (the probe followed the redirect an endpoint checks
+    # for with [STATUS] == 302, and failed on the 200 behind it), and so, without a word,
+    # were the client's proxy, OAuth2, client certificate and resolver.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: login\n"
+        "    url: https://app.example.org/login\n"
+        "    client: {ignore-redirect: true}\n"
+        '    conditions: ["[STATUS] == 302"]\n'
+        "  - name: api\n"
+        "    url: https://api.example.org/\n"
+        "    client:\n"
+        "      proxy-url: http://proxy.example.org:3128\n"
+        "      dns-resolver: tcp://8.8.8.8:53\n"
+        "      oauth2: {token-url: https://auth.example.org/token, client-id: x,"
+        " client-secret: y, scopes: [a]}\n"
+        "      tls: {certificate-file: /c.pem, private-key-file: /k.pem}\n")
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    services = yaml.safe_load(found["config"])["services"]
+    assert services[0]["probe"]["follow_redirects"] is False
+    assert services[0]["probe"]["expected_status"] == [302]
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[1].client.proxy-url", "http://proxy.example.org:3128"),
+        ("endpoints[1].client.dns-resolver", "tcp://8.8.8.8:53"),
+        ("endpoints[1].client.oauth2", "(OAuth2 client credentials)"),
+        ("endpoints[1].client.tls", "(a client certificate)"),
+    ]
+
+
+def test_a_json_condition_with_a_gatus_function_is_reported_not_compared_as_text(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "[BODY].status == pat(*UP*)" became json: {path: status, equals: "pat(*UP*)"}: the
+    # probe compared the body's status with those very characters and failed on every
+    # healthy answer (an incident, customers e-mailed). A plain value is still kept.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: a\n"
+        "    url: http://a.example/\n"
+        '    conditions: ["[BODY].status == pat(*UP*)", "[BODY].data[0].id == 1"]\n'
+        "  - name: b\n"
+        "    url: http://b.example/\n"
+        '    conditions: ["[BODY].state == any(ok, up)"]\n')
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    services = yaml.safe_load(found["config"])["services"]
+    assert services[0]["probe"]["json"] == {"path": "data.0.id", "equals": 1}
+    assert "json" not in services[1]["probe"]
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[0].conditions[0]", "[BODY].status == pat(*UP*)"),
+        ("endpoints[1].conditions[0]", "[BODY].state == any(ok, up)"),
+    ]
+
+
+def test_conditions_a_tcp_probe_cannot_check_are_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # On a tcp:// endpoint, "[RESPONSE_TIME] < 50" was read and then dropped without a word
+    # (a TCP probe checks that it connects, within its timeout).
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - name: db\n"
+        "    url: tcp://10.0.0.5:5432\n"
+        '    conditions: ["[CONNECTED] == true", "[RESPONSE_TIME] < 50"]\n')
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[0].conditions[1]", "[RESPONSE_TIME] < 50")]
+    assert "TCP" in found["unmapped"][0]["why"]
+    probe = yaml.safe_load(found["config"])["servers"][0]["probe"]
+    assert "max_response_time" not in probe
+
+
+def test_a_group_of_endpoints_on_ip_addresses_does_not_stop_the_import(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An IP address has dots, and was taken for a domain: the draft customer's site
+    # '10.0.0.5' was refused and the whole import stopped (exit 2, nothing written) for a
+    # group of internal endpoints. A site is a domain; the IP is left out of the sites.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - {name: health, group: internal, url: 'http://10.0.0.5:8080/health'}\n"
+        "  - {name: shop, group: acme, url: 'https://shop.acme.example/'}\n"
+        "  - {name: admin, group: acme, url: 'http://192.168.1.20/'}\n")
+    out = tmp_path / "config.yaml"
+    assert main(["import", "gatus", str(source), "-o", str(out), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    config = load_config(out)
+    assert [(c.id, [s.domain for s in c.sites], c.services) for c in config.customers] == [
+        ("acme", ["shop.acme.example"], ["acme-shop", "acme-admin"])]
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("group 'internal'", "internal")]
+
+
+def test_a_password_in_a_url_is_not_shown_in_the_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The report named an endpoint it did not map by its URL as written, password included
+    # ("not mapped: endpoints[0]: https://admin:s3cret@old.example.org/: disabled"), on the
+    # standard error an import's output is pasted from; every other output masks it.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - {name: old, enabled: false, url: 'https://admin:s3cret@old.example.org/'}\n"
+        "  - {name: dns, url: 'dns://admin:hunter2@8.8.8.8'}\n")
+    assert main(["import", "gatus", str(source), "-o", str(tmp_path / "out.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "hunter2" not in err, err
+    assert "not mapped: endpoints[0]: https://***@old.example.org/: disabled in Gatus" in err
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [item["what"] for item in found["unmapped"]] == [
+        "https://***@old.example.org/", "dns://***@8.8.8.8"]
+
+
+def test_names_in_persian_give_ids_from_the_host_not_endpoint(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An id is made of a name's ASCII letters and digits: a name in Persian has none, and
+    # every service and draft customer became "endpoint", "endpoint-2"... (a customer too),
+    # which says nothing of which is which. The host name says it.
+    source = tmp_path / "gatus.yaml"
+    source.write_text(
+        "endpoints:\n"
+        "  - {name: 'وب‌سایت', group: 'مشتری آکمه', url: 'https://acme.example.com/'}\n"
+        "  - {name: 'پنل', group: 'مشتری بیتا', url: 'https://bita.example.com/'}\n"
+        "  - {name: 'پایگاه داده', url: 'tcp://db.example.com:5432'}\n")
+    out = tmp_path / "config.yaml"
+    assert main(["import", "gatus", str(source), "-o", str(out)]) == 0
+    config = load_config(out)
+    assert [s.id for s in config.servers] == [
+        "db-example-com", "host-acme-example-com", "host-bita-example-com"]
+    assert [s.id for s in config.services] == ["acme-example-com", "bita-example-com"]
+    assert [(c.id, c.name) for c in config.customers] == [
+        ("acme-example-com", "مشتری آکمه"), ("bita-example-com", "مشتری بیتا")]

@@ -17,6 +17,7 @@ import yaml
 
 from monitor.cli import main
 from monitor.config import load_config
+from monitor.config.kuma import down_streaks
 from tests.imports import kuma_schema
 from tests.imports.kuma_schema import insert
 
@@ -150,6 +151,11 @@ def test_tags_are_customers_without_groups_and_an_old_kuma_has_no_timeout(
 @pytest.mark.parametrize(("content", "expected"), [
     (b"SQLite format 3\x00 but not really", "(file): not an Uptime Kuma database"),
     (None, "(file): not an Uptime Kuma database (no such table: monitor)"),
+    # Kuma 1.x's JSON backup (Settings > Backup > Export) was "not a database (file is not
+    # a database)", which told its owner nothing of what to give instead.
+    (b'{"version": "1.23.16", "notificationList": [], "monitorList": []}',
+     "(file): an Uptime Kuma JSON backup (Settings > Backup), which is not read: give Kuma's "
+     "database, data/kuma.db (1.23 or 2.0)"),
 ])
 def test_a_file_that_is_not_kuma_is_one_line_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None,
@@ -323,3 +329,48 @@ def test_a_value_sla_monitor_refuses_is_named_by_its_kuma_monitor(
     assert ("  monitor 'shop' (made into servers[0] and services[0]): probe.interval: 5 s must "
             "be longer than the timeout (30 s)") in err, err
     assert sorted(os.listdir(tmp_path)) == ["kuma.db"]
+
+
+def test_a_proxy_and_authentication_other_than_basic_are_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A monitor reached through one of Kuma's proxies (proxy_id), or authenticated by mTLS
+    # or OAuth2 client credentials (auth_method), was imported as a plain probe without a
+    # word: it would fail where Kuma's succeeded. NTLM was "put an Authorization header by
+    # hand", which NTLM's handshake is not.
+    db = kuma_schema.build(tmp_path / "kuma.db")
+    for name, extra in [("proxied", {"proxy_id": 1}), ("mtls", {"auth_method": "mtls"}),
+                        ("oauth", {"auth_method": "oauth2-cc"}),
+                        ("ntlm", {"auth_method": "ntlm", "basic_auth_user": "u"}),
+                        ("basic", {"auth_method": "basic", "basic_auth_user": "u"})]:
+        insert(db, "monitor", name=name, type="http", url=f"https://{name}.example/", **extra)
+    db.commit()
+    db.close()
+    assert main(["import", "uptime-kuma", str(tmp_path / "kuma.db"), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("monitor 'proxied'.proxy_id", "(an HTTP proxy)"),
+        ("monitor 'mtls'.auth_method", "mtls"),
+        ("monitor 'oauth'.auth_method", "oauth2-cc"),
+        ("monitor 'ntlm'.auth_method", "ntlm"),
+        ("monitor 'basic'.basic_auth_user", "(credentials)"),
+    ]
+
+
+def test_kumas_retries_before_a_down_beat_are_where_the_outage_starts() -> None:
+    # Kuma marks the failed checks it retries (maxretries) PENDING and only the last DOWN;
+    # the import maps maxretries to fail_after = maxretries + 1, so those retries are the
+    # first failed probes of the streak, where R-M1 starts the incident. It started at the
+    # first DOWN: each imported outage was short by the retries (here 2 min of 14).
+    def t(minute: int) -> dt.datetime:
+        return dt.datetime(2026, 11, 5, 10, minute, tzinfo=dt.UTC)
+
+    streaks, open_since = down_streaks([
+        (t(0), 1), (t(1), 2), (t(2), 2), (t(3), 0), (t(14), 0), (t(15), 1),
+        (t(20), 2), (t(21), 1),  # a retry that passed: no outage
+        (t(30), 2), (t(31), 3), (t(32), 0), (t(33), 1),  # a maintenance beat between
+    ])
+    assert [(s.start_bound, s.start, s.end_bound, s.end) for s in streaks] == [
+        (t(0), t(1), t(14), t(15)),
+        (t(21), t(32), t(32), t(33)),
+    ]
+    assert open_since is None

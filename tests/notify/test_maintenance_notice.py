@@ -117,3 +117,24 @@ async def test_a_notice_not_accepted_by_the_48h_mark_warns_operators(
     await notifier.run_once()
     kinds = sorted(m.parsed()["X-SLA-Monitor-Kind"] for m in sink.messages)
     assert kinds == ["maintenance", "maintenance", "ops-maintenance-late"]
+
+
+async def test_a_notice_of_a_servers_window_names_the_customers_own_projects_on_it(
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+) -> None:
+    # The notice named only the server ("Tehran host 1 (srv-1)"), a host the customer may
+    # never have heard of; the outage e-mail of the same server names the customer's own
+    # projects on it, and so does the notice now (only its own: not its neighbours').
+    notifier = make_notifier(make_config(sink_smtp(sink)))
+    window_id = await add_window(sessions, T0 + dt.timedelta(days=3))
+    await notifier.on_maintenance_created(window_id)
+    await notifier.run_once()
+    texts = {m.rcpt_tos: m.parsed().get_body(("plain",)).get_content() for m in sink.messages}
+    acme = " ".join(texts[("tech@acme.example",)].split())
+    assert "Your services affected: acme-survey" in acme, acme
+    assert "bita-poll" not in acme
+    bita = " ".join(texts[("tech@bita.example",)].split())
+    assert "Your services affected: bita-poll" in bita and "acme-survey" not in bita, bita

@@ -157,3 +157,21 @@ def test_a_long_subject_folds_without_changing_its_value(subject: str) -> None:
         assert all(len(line) <= 998 for line in head.split(linesep))
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert parsed["Subject"] == subject  # no leading space, no lost space
+
+
+async def test_a_servers_recovery_mail_names_the_customers_own_projects_on_it(
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+) -> None:
+    # The outage e-mail of a server names the customer's projects on it ("Your services
+    # affected"); its recovery named only the host, which the customer may not know, so
+    # the customer could not tell that its own service was back.
+    await _outage_then_recovery(sessions, clock, make_notifier(make_config(sink_smtp(sink))))
+    texts = {(str(m["X-SLA-Monitor-Kind"]), str(m["To"])): " ".join(
+        m.get_body(("plain",)).get_content().split()) for m in (s.parsed() for s in
+                                                                  sink.messages)}
+    acme = texts[("recovery", "tech@acme.example, ceo@acme.example")]
+    assert "Your services affected: acme-survey" in acme and "bita-poll" not in acme, acme
+    assert "Your services affected: bita-poll" in texts[("recovery", "tech@bita.example")]

@@ -172,3 +172,21 @@ async def test_certificate_check_of_a_server_that_never_answers(
 async def test_no_certificate_check_without_https(sessions: ProbeSessions) -> None:
     assert build_certificate_check("a", http_config("http://127.0.0.1:1/"), sessions) is None
     assert build_certificate_check("b", tcp_config("127.0.0.1", 443), sessions) is None
+
+
+@pytest.mark.parametrize("mode", ["expired", "self_signed"])
+async def test_certificate_check_with_verify_off_reads_expiry_and_passes_no_verdict(
+    sessions: ProbeSessions, mode: TLSMode
+) -> None:
+    # tls.verify: false (Gatus's client.insecure, Kuma's ignore_tls) says this certificate
+    # is not to be verified; the check verified it anyway, so sla_monitor_certificate_valid
+    # was 0 and CertificateInvalid fired for as long as the target was watched.
+    async with TargetServer(tls=mode) as server:
+        config = http_config(server.url("/"), tls={"verify": False})
+        check = build_certificate_check("panel", config, sessions)
+        assert check is not None
+        result = await check.check()
+    assert (result.failure_class, result.verify_ok, result.verify_error) == (None, None, None)
+    assert result.not_after == server.cert_not_after  # its expiry is still read
+    assert result.expiring is (mode == "expired")
+
