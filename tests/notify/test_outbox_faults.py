@@ -41,8 +41,8 @@ async def queue(db: Database, count: int, now: dt.datetime) -> None:
         assert await enqueue(tx, drafts, now=now, domain="rabit.example") == count
 
 
-def value(registry: CollectorRegistry, name: str) -> float:
-    found = registry.get_sample_value(name)
+def value(registry: CollectorRegistry, name: str, labels: dict[str, str] | None = None) -> float:
+    found = registry.get_sample_value(name, labels)
     assert found is not None, name
     return found
 
@@ -184,3 +184,31 @@ async def test_the_oldest_waiting_message_is_exported_and_later_notices_are_not_
     clock.advance(90)  # due for 90 s, never sent (nothing ran the worker)
     await notifier.worker.refresh_depth()
     assert value(registry, "sla_monitor_outbox_oldest_waiting_seconds") == 90
+
+
+async def test_a_server_that_closes_the_session_after_each_message_gets_them_all_at_once(
+    db: Database,
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server that takes one message a session and then closes it (or drops a session
+    between two messages) is not down: the next message goes on a new session, at once.
+    Before, it was sent on the closed one, failed ("Connection lost"), waited out a retry
+    delay (30 s and more) and declared the server unreachable: ``sla_monitor_smtp_up`` 0,
+    "SMTP server unreachable" logged, and the operators' webhook alert, for a server that
+    had just accepted a message (D-2)."""
+    config = make_config(sink_smtp(sink), provider={"operators": []})
+    registry = CollectorRegistry()
+    notifier = make_notifier(config, registry=registry)
+    sink.close_after_accept = True
+    await queue(db, 4, clock.now())
+    caplog.set_level(logging.INFO, logger="monitor.notify")
+    assert await notifier.run_once() == 4
+    delivered_once(sink, 4)
+    assert {m.status for m in await outbox(sessions)} == {"sent"}
+    assert "SMTP server unreachable" not in caplog.text
+    assert "send failed" not in caplog.text
+    assert value(registry, "sla_monitor_email_send_failures_total", {"class": "transient"}) == 0
