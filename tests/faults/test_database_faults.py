@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -179,3 +180,35 @@ async def test_the_state_directory_full_during_an_outage(
             finally:
                 await daemon.stop()
                 await engine.dispose()
+
+
+async def test_pages_and_the_api_say_503_while_the_database_is_away(
+    private_pg: PrivatePostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A public page or an API read that needs the database while PostgreSQL is away is
+    answered 503 with Retry-After, and only the database's own line says why. Before, it
+    was a 500 "unexpected error" with a traceback, counted in
+    ``sla_monitor_http_unexpected_errors_total``: the customers' status page looked broken
+    and the operators were told of a bug, for a database restarting (SPEC section 8)."""
+    async with TargetServer() as target, SMTPSink() as sink:
+        registry = CollectorRegistry()
+        config = scenario(target, sink, private_pg.url, f"storage: {{url: '{private_pg.url}'}}")
+        daemon = Daemon(parse_config(config), registry=registry)
+        await daemon.start()
+        try:
+            base = f"http://127.0.0.1:{daemon.http_port}"
+            async with aiohttp.ClientSession() as client:
+                async with client.get(base + "/") as response:
+                    assert response.status == 200
+                await asyncio.to_thread(private_pg.stop, "fast")
+                caplog.set_level(logging.INFO, logger="monitor")
+                # Neither was asked before: each has to read the database now.
+                for path in ("/feed.atom", "/incidents/1", "/api/v2/summary.json"):
+                    async with client.get(base + path) as response:
+                        assert response.status == 503, (path, await response.text())
+                        assert response.headers["Retry-After"] == "30"
+            assert "request failed" not in caplog.text
+            assert registry.get_sample_value("sla_monitor_http_unexpected_errors_total") == 0
+            assert "database unavailable" in caplog.text
+        finally:
+            await daemon.stop()
