@@ -150,15 +150,18 @@ class IncidentBook:
         or its failures. Written so, the end came before the start, the customer read
         "available again after 0 s" and every report of the month failed. On the records'
         own timeline the first good probe came no earlier than one probe interval after the
-        last failure seen; the end is put there, and said, so that an operator checks the
-        clock and corrects the incident."""
+        last failure seen (stored, or this run's); the end is put there, and said, so that
+        an operator checks the clock and corrects the incident."""
         record = await incidents.get(tx, incident_id)
         if record is None:
             return event.end, event.end_bound
-        seen = [record.start, *(t for t in (record.detected_at, event.end_bound) if t)]
-        failed = await history.last_failure_at(tx, target_id, record.start)
-        if failed is not None:
-            seen.append(failed)
+        # Probe times only (detected_at is when a result was handled, which may come
+        # after the next probe began).
+        seen = [record.start]
+        for failed in (event.end_bound, await history.last_failure_at(tx, target_id,
+                                                                       record.start)):
+            if failed is not None:
+                seen.append(failed)
         last_seen_down = max(seen)
         if event.end > last_seen_down:
             return event.end, event.end_bound
