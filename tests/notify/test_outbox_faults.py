@@ -16,12 +16,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitor.clock import FakeClock, SystemClock
+from monitor.errors import TransientNotifyError
 from monitor.notify import Backoff
 from monitor.notify.layout import Rendered
 from monitor.notify.outbox import Draft, enqueue
-from monitor.store import Database
+from monitor.store import Database, create_engine
 from monitor.testing.smtp import SMTPSink
-from tests.support import eventually
+from tests.support import eventually, free_port
 
 from .conftest import NotifierFactory
 from .helpers import make_config, outbox, sink_smtp
@@ -162,6 +163,10 @@ async def test_smtp_down_longer_than_the_retry_schedule_then_back_within_seconds
     assert value(registry, "sla_monitor_outbox_oldest_waiting_seconds") == 0
 
 
+async def _async(value: object) -> object:
+    return value
+
+
 async def _all_sent(sessions: async_sessionmaker[AsyncSession]) -> bool:
     return {m.status for m in await outbox(sessions)} == {"sent"}
 
@@ -212,3 +217,33 @@ async def test_a_server_that_closes_the_session_after_each_message_gets_them_all
     assert "SMTP server unreachable" not in caplog.text
     assert "send failed" not in caplog.text
     assert value(registry, "sla_monitor_email_send_failures_total", {"class": "transient"}) == 0
+
+
+async def test_the_smtp_probe_with_the_database_away_says_nothing_but_the_outage(
+    sink: SMTPSink, make_notifier: NotifierFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the SMTP server is unreachable it is probed every ``probe_interval``; when it
+    answers, what waits is released in the database. With the database away then, the
+    probe logged "SMTP server probe failed; tried again" at ERROR with a traceback, each
+    round, besides the database's own line (README "One line per change of the
+    database"). Now the database's line says it, once, and the probe goes on."""
+    away = Database(create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x"))
+    config = make_config(sink_smtp(sink), provider={"operators": []})
+    notifier = make_notifier(config, database=away, clock=SystemClock(), probe_interval=0.05,
+                             lease=4)
+    worker = notifier.worker
+    caplog.set_level(logging.INFO, logger="monitor")
+    worker.unreachable(TransientNotifyError("cannot reach the SMTP server: test"))
+    watching = asyncio.create_task(worker._watch_server())
+    try:
+        await eventually(lambda: _async(caplog.text.count("database still unavailable") >= 1
+                                        or caplog.text.count("database unavailable") >= 1),
+                         within=10)
+        await asyncio.sleep(0.3)  # several more rounds
+    finally:
+        await worker.stop()
+        await watching
+        await away.dispose()
+    assert "SMTP server probe failed" not in caplog.text
+    assert "Traceback" not in caplog.text
+    assert caplog.text.count("database unavailable") == 1
