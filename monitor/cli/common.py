@@ -27,7 +27,7 @@ from typing import Any
 
 from monitor.clock import SystemClock
 from monitor.config import Config, Settings, load_config
-from monitor.errors import InputError, SchemaError, UsageError
+from monitor.errors import InputError, MonitorError, SchemaError, UsageError
 from monitor.present import as_json, format_day, format_time, parse_time
 from monitor.present.tables import printable_lines
 from monitor.store import Database
@@ -147,6 +147,14 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         raise exc.advised(*_advice(exc, settings)) from None
     try:
         yield db
+    except Exception as exc:
+        # Away in the middle of the command (a restart, the network): the store's one
+        # clear error, as when it is away from the start, never the driver's traceback.
+        if not db.outage(exc) or isinstance(exc, MonitorError):
+            raise
+        error = db.unavailable(exc)
+        raise type(error)(f"{error}; the command stopped there: what it wrote before stays "
+                          "written; run it again when the database answers") from None
     finally:
         await db.dispose()
 

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: A start this much earlier than the last heartbeat recorded is a wall clock set back
+#: (the steady clock's own step threshold, :mod:`monitor.daemon.clocksteps`).
+CLOCK_BEHIND = dt.timedelta(seconds=1)
+
 
 class Heartbeat:
     def __init__(
@@ -61,6 +65,17 @@ class Heartbeat:
                 version=__version__,
             )
         self.last_beat = now
+        if previous is not None and previous - now > CLOCK_BEHIND:
+            # The steady clock keeps a run's own times in order; a start takes the wall
+            # clock as it finds it (monitor.daemon.clocksteps), here earlier than records.
+            log.error(
+                "the wall clock is behind the last heartbeat recorded: it was set back since "
+                "the last run (or is wrong now); what this run records comes before what is "
+                "recorded already; check the clock (timedatectl) and the times of the "
+                "incidents open across the restart",
+                extra={"last_heartbeat": previous.isoformat(), "now": now.isoformat(),
+                       "behind_seconds": round((previous - now).total_seconds())},
+            )
         if gap is not None:
             log.warning(
                 "daemon was not running: gap recorded as unknown time",

@@ -22,11 +22,11 @@ from monitor.daemon.journal import IncidentJournal, Intent
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.ownership import Alone
 from monitor.sla import within
-from monitor.store import incidents
+from monitor.store import history, incidents
 
 if TYPE_CHECKING:
     from monitor.daemon.ownership import Ownership
-    from monitor.store import Database
+    from monitor.store import Database, Tx
 
 __all__ = ["IncidentBook", "IncidentListener"]
 
@@ -134,9 +134,51 @@ class IncidentBook:
                 return incident_id
             if isinstance(event, Closed) and target_id in self.open_incidents:
                 incident_id = self.open_incidents[target_id]
-                await incidents.close(tx, incident_id, end=event.end, end_bound=event.end_bound)
+                end, end_bound = await self._end(tx, incident_id, target_id, event)
+                await incidents.close(tx, incident_id, end=end, end_bound=end_bound)
                 return incident_id
         return None
+
+    async def _end(self, tx: Tx, incident_id: int, target_id: str, event: Closed
+                   ) -> tuple[dt.datetime, dt.datetime | None]:
+        """The end and its bound to write: the first good probe and the last failure before
+        it (R-M1), unless the wall clock is behind what was recorded of the incident.
+
+        The daemon's clock never steps while it runs, but a restart takes the wall clock as
+        it finds it (:mod:`monitor.daemon.clocksteps`): set back meanwhile (NTP correcting a
+        clock that ran ahead), the first good probe reads earlier than the incident's start
+        or its failures. Written so, the end came before the start, the customer read
+        "available again after 0 s" and every report of the month failed. On the records'
+        own timeline the first good probe came no earlier than one probe interval after the
+        last failure seen (stored, or this run's); the end is put there, and said, so that
+        an operator checks the clock and corrects the incident."""
+        record = await incidents.get(tx, incident_id)
+        if record is None:
+            return event.end, event.end_bound
+        # Probe times only (detected_at is when a result was handled, which may come
+        # after the next probe began).
+        seen = [record.start]
+        for failed in (event.end_bound, await history.last_failure_at(tx, target_id,
+                                                                       record.start)):
+            if failed is not None:
+                seen.append(failed)
+        last_seen_down = max(seen)
+        if event.end > last_seen_down:
+            return event.end, event.end_bound
+        target = self.target(target_id)
+        interval = target.probe.interval if target is not None else 1.0
+        end = last_seen_down + dt.timedelta(seconds=interval)
+        log.error(
+            "the wall clock is behind this incident's records: it was set back since they "
+            "were written; the incident ends one probe interval after its last failure seen, "
+            "not at the first good probe's time; check the clock (timedatectl) and the "
+            "incident's times",
+            extra={"incident": incident_id, "target": target_id,
+                   "first_good_probe": event.end.isoformat(),
+                   "last_failure": last_seen_down.isoformat(), "end": end.isoformat(),
+                   "behind_seconds": round((last_seen_down - event.end).total_seconds(), 3)},
+        )
+        return end, last_seen_down
 
     def _written(self, target_id: str, event: Event, incident_id: int | None) -> None:
         """Bookkeeping, metrics and the log line once a change is in the database."""

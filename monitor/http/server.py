@@ -232,17 +232,41 @@ async def security_headers(
         response = await handler(request)
     except web.HTTPException as exc:
         response = _http_error(request, exc)
-    except Exception as exc:  # answered 500; counted and logged (.failures)
-        request.app[ERRORS_KEY].record(request.method, request.path, exc)
-        response = (problem(500, "internal", "an unexpected error; it is logged")
-                    if request.path.startswith("/api/") else web.Response(
-                        status=500, text="An unexpected error; it is logged.\n"))
+    except Exception as exc:
+        context = request.app.get(WEB)
+        if context is not None and context.db.outage(exc):
+            response = _database_away(request)
+        else:  # answered 500; counted and logged (.failures)
+            request.app[ERRORS_KEY].record(request.method, request.path, exc)
+            response = (problem(500, "internal", "an unexpected error; it is logged")
+                        if request.path.startswith("/api/") else web.Response(
+                            status=500, text="An unexpected error; it is logged.\n"))
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    return response
+
+
+#: Seconds a client is asked to wait while the database is away (SPEC section 8).
+DATABASE_RETRY_AFTER = 30
+
+
+def _database_away(request: web.Request) -> web.StreamResponse:
+    """The database does not answer (restarting, unreachable, locked past its timeout):
+    503 and Retry-After, not a 500. It is no fault of the request nor a bug; the store
+    says it once per outage in the log (``database unavailable``), not once per request."""
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    if request.path.startswith("/api/"):
+        return problem(503, "database_unavailable",
+                       "the database does not answer right now; try again later",
+                       headers=headers)
+    response = message(request, request.app[WEB], 503, N_("Temporarily unavailable"),
+                       N_("The records cannot be read right now. Please try again in a "
+                          "minute."))
+    response.headers.update(headers)
     return response
 
 

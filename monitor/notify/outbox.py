@@ -387,8 +387,9 @@ class OutboxWorker:
                 return
             try:
                 await self.probe_server()
-            except Exception:
-                log.exception("SMTP server probe failed; tried again")
+            except Exception as exc:
+                if not self.db.outage(exc):  # the database away: said once, no traceback
+                    log.exception("SMTP server probe failed; tried again")
 
     async def _until_stopped(self, awaitable: Awaitable[object]) -> bool:
         """Wait for ``awaitable``; False when :meth:`stop` came first."""

@@ -241,22 +241,46 @@ class SMTPTransport:
 
 
 class SMTPConnection:
+    """One session, reused for the messages of a batch.
+
+    A server may close a session after a message it accepted (one message a session, an
+    idle session dropped between two): the next message then finds it gone. That is not
+    a server down: the message goes again at once, on a new session. Only a session that
+    carried a message is given that second try, and only once; a session that fails
+    before any message is the server's failure (D-2: retried later, the server probed).
+    """
+
     def __init__(self, client: aiosmtplib.SMTP) -> None:
         self._client = client
         self.broken = False
+        self._carried = False  # whether this session has carried a message
 
     async def send(self, message: EmailMessage, sender: str, recipients: Sequence[str]) -> Delivery:
+        content = to_bytes(message)
         try:
-            if not self._client.is_connected:
-                await self._client.connect()
-            errors, response = await self._client.sendmail(
-                sender, list(recipients), to_bytes(message)
-            )
+            try:
+                errors, response = await self._sendmail(sender, recipients, content)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not self._carried:
+                    raise
+                log.info("the SMTP server closed the session after the last message; "
+                         "sending on a new one", extra={"message_id": message["Message-ID"]})
+                self._carried = False
+                self._client.close()
+                errors, response = await self._sendmail(sender, recipients, content)
         except Exception as exc:
             self.broken = _ends_session(exc)
             raise classify(exc) from exc
+        self._carried = True
         refused = {address: (reply.code, reply.message) for address, reply in errors.items()}
         return Delivery(response=response, refused=refused)
+
+    async def _sendmail(
+        self, sender: str, recipients: Sequence[str], content: bytes
+    ) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+        if not self._client.is_connected:
+            await self._client.connect()
+        return await self._client.sendmail(sender, list(recipients), content)
 
     async def greet(self) -> None:
         """Connect (EHLO, STARTTLS and login as configured) and say NOOP."""

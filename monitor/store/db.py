@@ -279,13 +279,25 @@ def unavailable_error(exc: BaseException) -> bool:
 
 class Availability:
     """Whether a database answers, as every handle on it in this process sees it: one log
-    line per change (see the module), a reminder at most every ``remind_every`` seconds."""
+    line per change (see the module), a reminder at most every ``remind_every`` seconds.
 
-    def __init__(self, where: str, remind_every: float = 60.0) -> None:
+    A database may answer some transactions and not others: SQLite on a full disk reads,
+    and writes what fits its WAL, while the flush's writes fail. A failure within
+    ``remind_every`` of the line that said it answered again is the same outage going on
+    (it started when it was first said): reminded at most once a minute, and its end said
+    only if it was (before, 37 "unavailable" and 36 "available again" lines a minute).
+    """
+
+    def __init__(self, where: str, remind_every: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.where = where
         self.remind_every = remind_every
-        self.down_since: float | None = None  # time.monotonic()
-        self._reminded = 0.0
+        self.down_since: float | None = None  # clock()
+        self._clock = clock
+        self._reminded = 0.0  # when a line about it was last said
+        self._back_at: float | None = None  # when "available again" was last said
+        self._back_from = 0.0  # the start of the outage that line ended
+        self._quiet = False  # the outage going on has not been said since that line
         self._lock = threading.Lock()
 
     @property
@@ -294,16 +306,20 @@ class Availability:
 
     def failed(self, exc: BaseException) -> None:
         """The database did not answer: said once, then reminded at most every minute."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
-            if self.down_since is None:
+            flap = self._back_at is not None and now - self._back_at < self.remind_every
+            if self.down_since is None and not flap:
                 self.down_since = self._reminded = now
+                self._quiet = False
                 event = "database unavailable"
-            elif now - self._reminded >= self.remind_every:
-                self._reminded = now
-                event = "database still unavailable"
             else:
-                return
+                if self.down_since is None:  # said less than a minute ago: it goes on
+                    self.down_since, self._quiet = self._back_from, True
+                if now - self._reminded < self.remind_every:
+                    return
+                self._reminded, self._quiet = now, False
+                event = "database still unavailable"
             down_for = now - self.down_since
         error = _error_line(exc)
         log.error(
@@ -316,11 +332,16 @@ class Availability:
         """A transaction went through: if the database was away, say how long."""
         if self.down_since is None:
             return
+        now = self._clock()
         with self._lock:
             if self.down_since is None:
                 return
-            down_for = time.monotonic() - self.down_since
+            since, quiet = self.down_since, self._quiet
             self.down_since = None
+            if quiet:  # a flap of an outage said answered less than a minute ago
+                return
+            self._back_at, self._back_from, self._reminded = now, since, now
+        down_for = now - since
         log.warning(
             f"database available again after {down_for:.1f} s",
             extra={"database": self.where, "down_seconds": round(down_for, 1)},

@@ -233,6 +233,16 @@ async def first_failure(
     return None if found is None else (found[0], found[1])
 
 
+async def last_failure_at(tx: Tx, target_id: str, since: dt.datetime) -> dt.datetime | None:
+    """When the latest failure of ``target_id`` stored from ``since`` on was seen (the
+    daemon's own target, not a vantage's); None when none is stored."""
+    found: dt.datetime | None = await tx.scalar(
+        select(func.max(ProbeFailure.at)).where(
+            ProbeFailure.target_id == target_id, ProbeFailure.at >= since,
+            ProbeFailure.state == "down"))
+    return found
+
+
 async def upsert_rollups(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
     """Whole (cumulative) hours per target: each replaces what an earlier flush wrote, so the
     latency histogram stays exact across flushes and restarts."""

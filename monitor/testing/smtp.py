@@ -13,7 +13,8 @@ Faults: :meth:`go_down` / :meth:`come_up` (stop listening and drop open
 sessions; listen again on the same port), :meth:`fail_next` (4xx for the next
 N messages), :attr:`reject_all` (5xx for every message), :meth:`refuse_recipient`
 (550 for one address), :attr:`delay` (a slow server, once it has the message),
-:attr:`rcpt_delay` (slow before it has it). ``tls=True`` offers STARTTLS with a throw-away
+:attr:`rcpt_delay` (slow before it has it), :attr:`close_after_accept` (the session closed
+by the server right after each message it accepted). ``tls=True`` offers STARTTLS with a throw-away
 ``trustme`` certificate and requires it; ``implicit_tls=True`` speaks TLS from
 the first byte; ``auth=(user, password)`` requires AUTH. Clients trust the
 certificate through :meth:`client_tls_context`. :meth:`save` writes what was
@@ -85,6 +86,22 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_MAIL(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        transport = server.transport
+        if id(session) in self.sink._spent_sessions and isinstance(transport, asyncio.Transport):
+            # The session was closed after its message: the next command finds it gone.
+            transport.abort()
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         sink = self.sink
         if sink.delay:
@@ -96,6 +113,8 @@ class _Handler:
                 sink._transient_left -= 1
                 return f"{sink._transient_code} 4.3.0 Try again later (test sink)"
             content = envelope.original_content or b""
+            if sink.close_after_accept:
+                sink._spent_sessions.add(id(session))
             sink._messages.append(
                 ReceivedMessage(
                     mail_from=envelope.mail_from or "",
@@ -167,6 +186,8 @@ class SMTPSink:
         self.reject_all: int | None = None  # e.g. 554: every message refused permanently
         self.delay = 0.0  # seconds before answering DATA: a slow server
         self.rcpt_delay = 0.0  # seconds before answering RCPT: slow before it has the message
+        self.close_after_accept = False  # True: each session is closed once a message is in
+        self._spent_sessions: set[int] = set()
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
         self._refused: dict[str, str] = {}

@@ -15,12 +15,16 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from monitor import actions
 from monitor.app import Daemon
-from monitor.config import parse_config
-from monitor.store import Database, create_engine, incidents
+from monitor.cli.common import database
+from monitor.config import Settings, parse_config
+from monitor.errors import StoreError
+from monitor.store import Database, create_engine, incidents, migrate
 from monitor.store.models import Incident, OutboxMessage, ProbeFailure, ProbeRun
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
@@ -179,3 +183,62 @@ async def test_the_state_directory_full_during_an_outage(
             finally:
                 await daemon.stop()
                 await engine.dispose()
+
+
+async def test_pages_and_the_api_say_503_while_the_database_is_away(
+    private_pg: PrivatePostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A public page or an API read that needs the database while PostgreSQL is away is
+    answered 503 with Retry-After, and only the database's own line says why. Before, it
+    was a 500 "unexpected error" with a traceback, counted in
+    ``sla_monitor_http_unexpected_errors_total``: the customers' status page looked broken
+    and the operators were told of a bug, for a database restarting (SPEC section 8)."""
+    async with TargetServer() as target, SMTPSink() as sink:
+        registry = CollectorRegistry()
+        config = scenario(target, sink, private_pg.url, f"storage: {{url: '{private_pg.url}'}}")
+        daemon = Daemon(parse_config(config), registry=registry)
+        await daemon.start()
+        try:
+            base = f"http://127.0.0.1:{daemon.http_port}"
+            async with aiohttp.ClientSession() as client:
+                async with client.get(base + "/") as response:
+                    assert response.status == 200
+                await asyncio.to_thread(private_pg.stop, "fast")
+                caplog.set_level(logging.INFO, logger="monitor")
+                # Neither was asked before: each has to read the database now.
+                for path in ("/feed.atom", "/incidents/1", "/api/v2/summary.json"):
+                    async with client.get(base + path) as response:
+                        assert response.status == 503, (path, await response.text())
+                        assert response.headers["Retry-After"] == "30"
+            assert "request failed" not in caplog.text
+            assert registry.get_sample_value("sla_monitor_http_unexpected_errors_total") == 0
+            assert "database unavailable" in caplog.text
+        finally:
+            await daemon.stop()
+
+
+async def test_a_command_whose_database_goes_away_midway_ends_with_one_clear_line(
+    private_pg: PrivatePostgres,
+) -> None:
+    """A command (``statement send``, ``report close``...) whose PostgreSQL stops while it
+    runs ends with the store's one clear error (exit 1: the database could not be used, and
+    why), as when the database is away from the start. Before, the driver's error went
+    through: a page of traceback and "sla-monitor: unexpected error (a bug; ...)"."""
+    config = f"""
+provider: {{name: Rabit Hosting}}
+services:
+  - {{id: panel, kind: web_panel, probe: {{type: tcp, host: 127.0.0.1, port: 9}}}}
+storage: {{url: '{private_pg.url}'}}
+"""
+    settings = Settings.from_config(parse_config(config))
+    engine = create_engine(private_pg.url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    with pytest.raises(StoreError) as refused:
+        async with database(settings) as db:
+            assert await actions.list_incidents(db, settings) == []
+            await asyncio.to_thread(private_pg.stop, "fast")
+            await actions.list_incidents(db, settings)
+    assert type(refused.value) is StoreError and refused.value.exit_code == 1
+    assert str(refused.value).startswith("storage: cannot use the database postgresql")
+    assert "run it again" in str(refused.value)

@@ -16,12 +16,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitor.clock import FakeClock, SystemClock
+from monitor.errors import TransientNotifyError
 from monitor.notify import Backoff
 from monitor.notify.layout import Rendered
 from monitor.notify.outbox import Draft, enqueue
-from monitor.store import Database
+from monitor.store import Database, create_engine
 from monitor.testing.smtp import SMTPSink
-from tests.support import eventually
+from tests.support import eventually, free_port
 
 from .conftest import NotifierFactory
 from .helpers import make_config, outbox, sink_smtp
@@ -41,8 +42,8 @@ async def queue(db: Database, count: int, now: dt.datetime) -> None:
         assert await enqueue(tx, drafts, now=now, domain="rabit.example") == count
 
 
-def value(registry: CollectorRegistry, name: str) -> float:
-    found = registry.get_sample_value(name)
+def value(registry: CollectorRegistry, name: str, labels: dict[str, str] | None = None) -> float:
+    found = registry.get_sample_value(name, labels)
     assert found is not None, name
     return found
 
@@ -162,6 +163,10 @@ async def test_smtp_down_longer_than_the_retry_schedule_then_back_within_seconds
     assert value(registry, "sla_monitor_outbox_oldest_waiting_seconds") == 0
 
 
+async def _async(value: object) -> object:
+    return value
+
+
 async def _all_sent(sessions: async_sessionmaker[AsyncSession]) -> bool:
     return {m.status for m in await outbox(sessions)} == {"sent"}
 
@@ -184,3 +189,61 @@ async def test_the_oldest_waiting_message_is_exported_and_later_notices_are_not_
     clock.advance(90)  # due for 90 s, never sent (nothing ran the worker)
     await notifier.worker.refresh_depth()
     assert value(registry, "sla_monitor_outbox_oldest_waiting_seconds") == 90
+
+
+async def test_a_server_that_closes_the_session_after_each_message_gets_them_all_at_once(
+    db: Database,
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server that takes one message a session and then closes it (or drops a session
+    between two messages) is not down: the next message goes on a new session, at once.
+    Before, it was sent on the closed one, failed ("Connection lost"), waited out a retry
+    delay (30 s and more) and declared the server unreachable: ``sla_monitor_smtp_up`` 0,
+    "SMTP server unreachable" logged, and the operators' webhook alert, for a server that
+    had just accepted a message (D-2)."""
+    config = make_config(sink_smtp(sink), provider={"operators": []})
+    registry = CollectorRegistry()
+    notifier = make_notifier(config, registry=registry)
+    sink.close_after_accept = True
+    await queue(db, 4, clock.now())
+    caplog.set_level(logging.INFO, logger="monitor.notify")
+    assert await notifier.run_once() == 4
+    delivered_once(sink, 4)
+    assert {m.status for m in await outbox(sessions)} == {"sent"}
+    assert "SMTP server unreachable" not in caplog.text
+    assert "send failed" not in caplog.text
+    assert value(registry, "sla_monitor_email_send_failures_total", {"class": "transient"}) == 0
+
+
+async def test_the_smtp_probe_with_the_database_away_says_nothing_but_the_outage(
+    sink: SMTPSink, make_notifier: NotifierFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the SMTP server is unreachable it is probed every ``probe_interval``; when it
+    answers, what waits is released in the database. With the database away then, the
+    probe logged "SMTP server probe failed; tried again" at ERROR with a traceback, each
+    round, besides the database's own line (README "One line per change of the
+    database"). Now the database's line says it, once, and the probe goes on."""
+    away = Database(create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x"))
+    config = make_config(sink_smtp(sink), provider={"operators": []})
+    notifier = make_notifier(config, database=away, clock=SystemClock(), probe_interval=0.05,
+                             lease=4)
+    worker = notifier.worker
+    caplog.set_level(logging.INFO, logger="monitor")
+    worker.unreachable(TransientNotifyError("cannot reach the SMTP server: test"))
+    watching = asyncio.create_task(worker._watch_server())
+    try:
+        await eventually(lambda: _async(caplog.text.count("database still unavailable") >= 1
+                                        or caplog.text.count("database unavailable") >= 1),
+                         within=10)
+        await asyncio.sleep(0.3)  # several more rounds
+    finally:
+        await worker.stop()
+        await watching
+        await away.dispose()
+    assert "SMTP server probe failed" not in caplog.text
+    assert "Traceback" not in caplog.text
+    assert caplog.text.count("database unavailable") == 1

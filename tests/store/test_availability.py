@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from monitor.store import Database
+from monitor.store.db import Availability
 from tests.faults.helpers import TcpProxy
 
 
@@ -48,3 +49,44 @@ async def test_an_empty_transaction_during_an_outage_is_no_answer(
         await db.dispose()
     said = [r.getMessage().split(":")[0].split(" after")[0] for r in caplog.records]
     assert said == ["database unavailable", "database available again"]
+
+
+def test_a_database_that_answers_some_transactions_and_not_others_is_not_said_each_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SQLite on a full disk: reads (and a write that fits the WAL) answer, the flush's
+    writes fail. Before, every round said it anew: 37 "database unavailable" (ERROR) and
+    36 "database available again" lines in a minute, seen live on a full 2 MB tmpfs. A
+    failure within a minute of the back line is the same outage going on: said by the
+    reminder at most once a minute, as an outage is, and its end then said once."""
+    now = [0.0]
+    availability = Availability("test.db", clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="monitor.store.db")
+
+    def at(seconds: float, answered: bool) -> None:
+        now[0] = seconds
+        if answered:
+            availability.answered()
+        else:
+            availability.failed(OSError("database or disk is full"))
+
+    at(0, answered=False)
+    at(2, answered=True)  # said at once: nothing tells a flap from the end of an outage yet
+    for second in range(3, 60):  # then writes fail and reads answer, each second
+        at(second, answered=second % 2 == 0)
+    assert availability.down
+    at(62, answered=False)  # a minute since the last line: reminded, from the first failure
+    at(63, answered=True)
+    assert not availability.down
+    at(200, answered=False)  # long after: another outage, said as one
+    at(201, answered=True)
+    said = [(r.getMessage().split(":")[0].split(" after")[0], r.down_seconds)  # type: ignore[attr-defined]
+            for r in caplog.records]
+    assert said == [
+        ("database unavailable", 0.0),
+        ("database available again", 2.0),
+        ("database still unavailable", 62.0),
+        ("database available again", 63.0),
+        ("database unavailable", 0.0),
+        ("database available again", 1.0),
+    ], said
