@@ -278,8 +278,10 @@ async def confirm_subscription(
         raise LinkRefused("invalid")
     async with db.transaction() as tx:
         found = await subscribers.by_token(tx, row_token)
-        if found is None or found.nonce != nonce or found.requested is None:
+        if found is None or found.nonce != nonce:
             raise LinkRefused("invalid")
+        if found.requested is None:  # this request's link, confirmed before
+            return Subscription(found.email, found.services)
         await subscribers.confirm(tx, found.id, language=found.language, at=now)
     return Subscription(found.email, found.requested)
 

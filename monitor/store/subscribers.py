@@ -81,12 +81,12 @@ async def request(
 
 
 async def confirm(tx: Tx, subscriber_id: int, *, language: str, at: dt.datetime) -> None:
-    """The pending request becomes the subscription."""
+    """The pending request becomes the subscription. Its ``nonce`` is kept: the same link
+    followed again is known as the one already confirmed."""
     row = await tx.get(Subscriber, subscriber_id)
     assert row is not None and row.requested is not None
     await tx.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(
-        services=list(row.requested), requested=None, nonce=None, language=language,
-        confirmed_at=at))
+        services=list(row.requested), requested=None, language=language, confirmed_at=at))
 
 
 async def remove(tx: Tx, subscriber_id: int) -> bool:

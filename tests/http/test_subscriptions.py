@@ -161,6 +161,34 @@ async def test_subscribe_confirm_notice_and_one_click_unsubscribe(
         assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
 
 
+async def test_the_confirmation_pressed_again_says_subscribed_not_invalid(
+        db: Database, tmp_path: Path) -> None:
+    # A reader who presses "Confirm" twice (or opens the e-mail's link again the next
+    # day) was told "This link is not valid" (400) though the subscription stood.
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe()).status == 200
+        [confirmation] = await stage.send()
+        link = _link(confirmation, "/subscriptions/confirm")
+        fields = _hidden(await (await site.get(link)).text())
+        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        [subscriber] = await _confirmed(db)
+        confirmed_at = subscriber.confirmed_at
+
+        stage.clock.at += dt.timedelta(hours=20)
+        again = await site.post("/subscriptions/confirm", data=fields)
+        assert again.status == 200
+        assert "You are subscribed" in await again.text()
+        [unchanged] = await _confirmed(db)
+        assert (unchanged.services, unchanged.confirmed_at) == (["panel"], confirmed_at)
+        assert await stage.send() == []
+
+        # A newer request voids this link again (its services are not the ones asked).
+        assert (await stage.subscribe(services=("panel", "mobile"))).status == 200
+        replaced = await site.post("/subscriptions/confirm", data=fields)
+        assert replaced.status == 400
+
+
 @pytest.mark.slow
 async def test_forged_expired_and_replaced_links_are_refused(
         db: Database, tmp_path: Path) -> None:
