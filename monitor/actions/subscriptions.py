@@ -60,6 +60,7 @@ __all__ = [
     "Subscription",
     "SubscriptionMail",
     "SubscriptionRequested",
+    "check_link",
     "confirm_subscription",
     "list_subscribers",
     "normal_address",
@@ -257,6 +258,15 @@ def _checked(keys: LinkKeys | None, purpose: str, subject: str, expires: str | N
         raise LinkRefused("expired", checked.expires)
     if checked.result != "valid":
         raise LinkRefused("invalid")
+
+
+def check_link(keys: LinkKeys | None, *, purpose: Literal["subscribe", "unsubscribe"],
+               token: str, expires: str, key: str, sig: str, now: dt.datetime) -> None:
+    """A confirmation (``subscribe``) or unsubscribe link as it is opened, before its page
+    offers a button: :class:`LinkRefused` when it is forged, altered, cut or expired, as
+    pressing the button would say. Reads and writes nothing (a mail scanner opens links)."""
+    _checked(keys, purpose, token, expires if purpose == "subscribe" else None, key, sig,
+             now)
 
 
 async def confirm_subscription(

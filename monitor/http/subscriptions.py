@@ -6,9 +6,9 @@
                                     200 "check your mail", 422 naming the field, 429 with
                                     ``Retry-After``, 404 when the page offers no subscriptions
 ``GET /subscriptions/confirm``      the confirmation link: a page with a button (a scanner that
-                                    opens links confirms nothing)
+                                    opens links confirms nothing); 410 expired / 400 invalid
 ``POST /subscriptions/confirm``     the button: confirmed (200), or 410 expired / 400 invalid
-``GET /subscriptions/unsubscribe``  the link in every notice: a page with a button
+``GET /subscriptions/unsubscribe``  the link in every notice: a page with a button; 400 invalid
 ``POST /subscriptions/unsubscribe`` one click (RFC 8058: ``List-Unsubscribe=One-Click``, or the
                                     page's button), no login: 200 whether or not the address
                                     was still subscribed; 400 for a link that is not ours
@@ -20,7 +20,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from monitor import actions
-from monitor.actions.subscriptions import LinkRefused, RateLimited, offered
+from monitor.actions.subscriptions import LinkRefused, RateLimited, check_link, offered
 from monitor.errors import InputError
 from monitor.http.pages import NOT_UTF8, message, render_page
 from monitor.http.routing import Call, form_fields, read_limited
@@ -129,6 +129,10 @@ def _button(call: Call, title: str, text: str, action: str, button: str,
 async def confirm_page(call: Call) -> web.StreamResponse:
     """``GET /subscriptions/confirm``: the link's page, with the button that confirms."""
     link = _link(call)
+    try:
+        check_link(call.web.links, purpose="subscribe", now=call.web.clock.now(), **link)
+    except LinkRefused as refused:
+        return _refused(call, refused)
     return _button(call, N_("Confirm your subscription"),
                    N_("Press the button to receive e-mail notices of incidents and "
                       "maintenance."), "/subscriptions/confirm", N_("Confirm"),
@@ -163,6 +167,10 @@ def _service_name(call: Call, service_id: str) -> str:
 async def unsubscribe_page(call: Call) -> web.StreamResponse:
     """``GET /subscriptions/unsubscribe``: the notices' link, with the button."""
     link = _link(call)
+    try:
+        check_link(call.web.links, purpose="unsubscribe", now=call.web.clock.now(), **link)
+    except LinkRefused as refused:
+        return _refused(call, refused)
     return _button(call, N_("Unsubscribe"),
                    N_("Press the button to stop all e-mail notices from this status page."),
                    "/subscriptions/unsubscribe", N_("Unsubscribe"),

@@ -234,6 +234,32 @@ async def test_forged_expired_and_replaced_links_are_refused(
         assert len(await _confirmed(db)) == 1
 
 
+async def test_a_link_that_cannot_work_says_so_when_opened_not_after_the_button(
+        db: Database, tmp_path: Path) -> None:
+    # Opening an altered, cut or expired link showed "Press the button to ..." with a
+    # button that could only fail; the reader learnt it on pressing. The link is checked
+    # when opened (nothing written: a scanner may open it), as it is when pressed.
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe()).status == 200
+        [confirmation] = await stage.send()
+        link = _link(confirmation, "/subscriptions/confirm")
+        altered = link[:-2] + ("AA" if link[-2:] != "AA" else "BB")
+        for path in (altered, link.split("&sig=")[0], "/subscriptions/confirm",
+                     "/subscriptions/unsubscribe", "/subscriptions/unsubscribe?token="
+                     + "0" * 32 + "&key=00000000&sig=AAAA"):
+            opened = await site.get(path)
+            assert opened.status == 400, path
+            page = await opened.text()
+            assert "This link is not valid" in page and "<button" not in page, path
+        stage.clock.at += dt.timedelta(hours=48, seconds=1)
+        expired = await site.get(link)
+        assert expired.status == 410
+        page = await expired.text()
+        assert "This link has expired" in page and "<button" not in page
+        assert await _confirmed(db) == []
+
+
 async def test_junk_is_refused_and_floods_are_limited(db: Database, tmp_path: Path) -> None:
     limits = "status_page: {subscribe_per_address: 2, subscribe_per_client: 4}\n"
     async with staged(db, tmp_path, limits) as stage:
