@@ -653,8 +653,7 @@ def subscription_confirmation(
         Para(_("Someone, hopefully you, asked for e-mail notices of incidents and maintenance "
                "on the status page %(page)s for these services:") % {"page": page}),
         Items(tuple(one_line(s, 120) for s in services)),
-        Para(_("To confirm, open this link by %(at)s:") % {"at": style.time(expires)}),
-        Para(link),
+        Link(_("To confirm, open this link by %(at)s:") % {"at": style.time(expires)}, link),
         Para(_("If you did not ask for this, ignore this e-mail: nothing will be sent "
                "to you.")),
     ])
@@ -665,11 +664,11 @@ def _subscriber(style: Style, subject: str, blocks: list[Block], *, link: str,
     _ = style.language.gettext
     return compose(style, subject, [
         *blocks,
-        Para(_("Details: %(link)s") % {"link": link}),
+        Link(_("Details:"), link),
         Para(_("You receive this because you subscribed to the status page for: "
-               "%(services)s. Unsubscribe with one click: %(link)s") % {
-                   "services": _(", ").join(one_line(s, 120) for s in services),
-                   "link": unsubscribe}),
+               "%(services)s.") % {
+                   "services": _(", ").join(one_line(s, 120) for s in services)}),
+        Link(_("Unsubscribe with one click:"), unsubscribe),
     ])
 
 

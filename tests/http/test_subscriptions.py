@@ -56,12 +56,14 @@ class Stage:
 
 
 @asynccontextmanager
-async def staged(db: Database, tmp_path: Path, status_page: str = "") -> AsyncIterator[Stage]:
+async def staged(db: Database, tmp_path: Path, status_page: str = "",
+                 language: str = "en") -> AsyncIterator[Stage]:
     clock = StoppedClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
     async with SMTPSink() as sink:
         smtp = (f"smtp: {{host: {sink.host}, port: {sink.port}, tls: none, "
                 f"sender: status@provider.example, timeout: 5}}\n{status_page}")
-        async with serve(db, tmp_path, clock=clock, extra_http=smtp) as site:
+        async with serve(db, tmp_path, clock=clock, extra_http=smtp,
+                         language=language) as site:
             notifier = Notifier(site.settings, db, clock, CollectorRegistry())
             try:
                 yield Stage(site, sink, notifier, clock)
@@ -187,6 +189,42 @@ async def test_the_confirmation_pressed_again_says_subscribed_not_invalid(
         assert (await stage.subscribe(services=("panel", "mobile"))).status == 200
         replaced = await site.post("/subscriptions/confirm", data=fields)
         assert replaced.status == 400
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+async def test_the_confirmation_and_every_notice_link_their_addresses_in_html(
+        db: Database, tmp_path: Path, language: str) -> None:
+    # The confirmation link, the incident's page and the one-click unsubscribe address
+    # were plain text inside a sentence in the HTML part: nothing to click (and, in a
+    # Persian paragraph, an address laid out right to left). Each is a link, written
+    # left to right, as the customers' e-mails write theirs.
+    async with staged(db, tmp_path, language=language) as stage:
+        assert (await stage.subscribe()).status == 200
+        [confirmation] = await stage.send()
+        link = _link(confirmation, "/subscriptions/confirm")
+        _linked(confirmation, [link])
+        fields = _hidden(await (await stage.site.get(link)).text())
+        assert (await stage.site.post("/subscriptions/confirm", data=fields)).status == 200
+        incident_id = await _open(stage, "panel")
+        [notice] = [m for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        _linked(notice, [f"/incidents/{incident_id}",
+                         _link(notice, "/subscriptions/unsubscribe")])
+
+
+def _linked(message: ReceivedMessage, paths: list[str]) -> None:
+    """Each of ``paths`` (with its query) is, in the HTML part, a link written left to
+    right whose text is its address, and, in the text part, on a line of its own."""
+    parsed = message.parsed()
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text is not None and html is not None
+    lines = text.get_content().replace("\r\n", "\n").splitlines()
+    for path in paths:
+        [url] = [u for u in re.findall(r"https?://\S+", "\n".join(lines))
+                 if urlsplit(u).path + ("?" + urlsplit(u).query if urlsplit(u).query
+                                        else "") == path]
+        assert url in lines, url
+        escaped = url.replace("&", "&amp;")
+        assert f'<a href="{escaped}" dir="ltr">{escaped}</a>' in html.get_content(), url
 
 
 @pytest.mark.slow
