@@ -153,9 +153,10 @@ async def confirm_form(call: Call) -> web.StreamResponse:
     except LinkRefused as refused:
         return _refused(call, refused)
     names = [_service_name(call, s) for s in confirmed.services]
+    comma = context.settings.reader().gettext(", ")
     return message(call.request, context, 200, N_("You are subscribed"),
                    (N_("%(email)s will receive notices of: %(services)s."),
-                    {"email": confirmed.email, "services": ", ".join(names)}),
+                    {"email": confirmed.email, "services": comma.join(names)}),
                    N_("Every notice has a link to unsubscribe with one click."))
 
 

@@ -191,6 +191,21 @@ async def test_the_confirmation_pressed_again_says_subscribed_not_invalid(
         assert replaced.status == 400
 
 
+async def test_a_persian_confirmation_lists_the_services_with_the_persian_comma(
+        db: Database, tmp_path: Path) -> None:
+    # "You are subscribed" joined the services with an English comma in a Persian
+    # sentence ("Web panel, Mobile app API"); Persian writes "،".
+    async with staged(db, tmp_path, language="fa") as stage:
+        assert (await stage.subscribe(services=("panel", "mobile"))).status == 200
+        [confirmation] = await stage.send()
+        link = _link(confirmation, "/subscriptions/confirm")
+        fields = _hidden(await (await stage.site.get(link)).text())
+        done = await stage.site.post("/subscriptions/confirm", data=fields)
+        assert done.status == 200
+        page = await done.text()
+        assert "Web panel، Mobile app API" in page and "Web panel, " not in page
+
+
 @pytest.mark.parametrize("language", ["en", "fa"])
 async def test_the_confirmation_and_every_notice_link_their_addresses_in_html(
         db: Database, tmp_path: Path, language: str) -> None:
