@@ -64,7 +64,8 @@ def _page(request: web.Request, context: Web, template: str, http_status: int = 
     response = aiohttp_jinja2.render_template(
         template, request,
         {"timezone": settings.timezone, "calendar": settings.calendar,
-         "language": reader or settings.reader(), "refresh": None, **values},
+         "language": reader or settings.reader(), "refresh": None,
+         "provider": settings.provider.name, **values},
         status=http_status,
     )
     response.headers["Content-Language"] = (reader or settings.reader()).code

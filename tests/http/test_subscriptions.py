@@ -191,6 +191,35 @@ async def test_the_confirmation_pressed_again_says_subscribed_not_invalid(
         assert replaced.status == 400
 
 
+async def test_every_subscription_page_and_a_missing_page_lead_back_to_the_status_page(
+        db: Database, tmp_path: Path) -> None:
+    # "Check your e-mail", "You are subscribed", "You are unsubscribed", a refusal and
+    # "Not found" were dead ends: no link anywhere on them, not even to the status page.
+    back = '<a href="/"><bdi>Demo Hosting</bdi> status</a>'
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        asked = await stage.subscribe()
+        pages = [await asked.text(),
+                 await (await stage.subscribe("not an address")).text(),
+                 await (await site.get("/no/such/page")).text(),
+                 await (await site.get("/subscriptions/confirm")).text()]
+        [confirmation] = await stage.send()
+        opened = await site.get(_link(confirmation, "/subscriptions/confirm"))
+        pages.append(await opened.text())
+        done = await site.post("/subscriptions/confirm", data=_hidden(pages[-1]))
+        pages.append(await done.text())
+        incident_id = await _open(stage)
+        [notice] = [m for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        unsubscribe = _link(notice, "/subscriptions/unsubscribe")
+        pages.append(await (await site.get(unsubscribe)).text())
+        pages.append(await (await site.post(unsubscribe, data={
+            "List-Unsubscribe": "One-Click"})).text())
+        pages.append(await (await site.get(f"/incidents/{incident_id}")).text())
+        for page in pages:
+            title = re.search(r"<title>(.*)</title>", page)
+            assert back in page, title
+
+
 async def test_a_persian_confirmation_lists_the_services_with_the_persian_comma(
         db: Database, tmp_path: Path) -> None:
     # "You are subscribed" joined the services with an English comma in a Persian
