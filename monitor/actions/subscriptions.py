@@ -19,7 +19,8 @@ public services one chose, with double opt-in and a one-click unsubscribe.
   ``Retry-After``). Junk is refused before anything is counted or stored.
 
 The links need a link key (``http.link_key_file`` or ``http.link_key_env``): without
-one, or with ``status_page.subscriptions: false``, the page offers no form
+one, with ``status_page.subscriptions: false``, or without a public service to choose,
+the page offers no form
 (:func:`offered`). The notices themselves are the e-mail duties'
 (:mod:`monitor.notify.subscribers`).
 
@@ -113,8 +114,10 @@ def normal_address(text: str) -> str:
 
 
 def offered(settings: Settings, keys: LinkKeys | None) -> bool:
-    """Whether the status page offers subscriptions: enabled, and a key signs the links."""
-    return settings.status_page.subscriptions and keys is not None
+    """Whether the status page offers subscriptions: enabled, a key signs the links, and
+    there is a public service to choose (a page of hosted projects alone has none)."""
+    return (settings.status_page.subscriptions and keys is not None
+            and bool(public_service_ids(settings.topology)))
 
 
 class RateLimited(Exception):

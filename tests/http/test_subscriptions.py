@@ -18,18 +18,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor import actions
+from monitor.actions.links import load_link_keys
 from monitor.cli import main
+from monitor.clock import SystemClock
+from monitor.config import Settings, parse_config
+from monitor.http import Web
+from monitor.http.auth import load_tokens
 from monitor.notify import Notifier
 from monitor.store import Database, create_engine, incidents
 from monitor.store.migrate import upgrade
 from monitor.store.models import AuditEvent, OutboxMessage, Subscriber
 from monitor.testing.smtp import ReceivedMessage, SMTPSink
 from tests.http.browser import chromium, follow, require_chromium
-from tests.http.site import Site, StoppedClock, serve
+from tests.http.site import Site, StoppedClock, config_text, serve, served, write_secrets
 from tests.http.test_incident_updates import _config
 from tests.support import row_counts, rows
 
@@ -218,6 +224,32 @@ async def test_every_subscription_page_and_a_missing_page_lead_back_to_the_statu
         for page in pages:
             title = re.search(r"<title>(.*)</title>", page)
             assert back in page, title
+
+
+async def test_a_status_page_without_public_services_offers_no_subscription_form(
+        db: Database, tmp_path: Path) -> None:
+    # A provider whose page shows only its hosted projects offered the form with no
+    # service to tick: "Subscribe" could only answer "Please choose a service".
+    write_secrets(tmp_path)
+    text = config_text(tmp_path, language="fa")
+    for line in ('  - {id: panel, kind: web_panel, name: "Web panel", ',
+                 '  - {id: mobile, kind: mobile_api, name: "Mobile app API", '):
+        text = "\n".join(kept for kept in text.split("\n") if not kept.startswith(line))
+    text = text.replace("services: [acme-shop, mobile]", "services: [acme-shop]")
+    settings = Settings.from_config(parse_config(text))
+    assert not [s for s in settings.topology.services.values() if s.kind != "project"]
+    context = Web(db, settings, SystemClock(),
+                  load_tokens(settings.http, frozenset(settings.topology.customers)),
+                  load_link_keys(settings.http))
+    async with served(context, targets=3), aiohttp.ClientSession() as session:
+        async with session.get(context.bound_url + "/") as response:
+            page = await response.text()
+            assert response.status == 200
+        assert 'action="/subscriptions"' not in page and 'id="subscribe"' not in page
+        async with session.post(context.bound_url + "/subscriptions",
+                                data={"email": ADDRESS}) as response:
+            assert response.status == 404
+    assert await row_counts(db, (Subscriber,)) == {"Subscriber": 0}
 
 
 async def test_a_persian_confirmation_lists_the_services_with_the_persian_comma(
