@@ -248,7 +248,7 @@ async def security_headers(
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamResponse:
     if not request.path.startswith("/api/"):
-        if exc.status == 404 and WEB in request.app and request.method == "GET":
+        if exc.status == 404 and WEB in request.app and request.method in ("GET", "HEAD"):
             context = request.app[WEB]
             return message(request, context, 404, N_("Not found"), N_("There is no page here."))
         return web.Response(status=exc.status, text=exc.text, headers=exc.headers)

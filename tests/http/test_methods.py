@@ -44,6 +44,20 @@ async def test_head_answers_as_get_without_a_body_on_every_get_route(site: Site)
             assert head.headers.get("Content-Type") == get.headers.get("Content-Type")
 
 
+async def test_head_of_a_page_that_does_not_exist_answers_as_get(site: Site) -> None:
+    # GET of a missing page answers the "Not found" page (HTML, in the page's language);
+    # HEAD answered aiohttp's own "404: Not Found" in text/plain, without Content-Language.
+    for path in ("/no/such/page", "/feed.atom/x", "/static/no-such.css"):
+        get = await site.session.get(site.url + path)
+        await get.read()
+        head = await site.session.head(site.url + path)
+        assert (head.status, get.status) == (404, 404), path
+        assert await head.read() == b""
+        assert set(head.headers) - VOLATILE == set(get.headers) - VOLATILE, path
+        for name in ("Content-Type", "Content-Language", "Content-Length"):
+            assert head.headers.get(name) == get.headers.get(name), (path, name)
+
+
 async def test_options_answers_204_with_allow_on_every_get_route(site: Site) -> None:
     methods: dict[str, set[str]] = {}
     for route in ROUTES:
