@@ -126,7 +126,8 @@ def rendered(context: Web, template: str, http_status: int = 200, *,
     settings = context.settings
     chosen = reader or settings.reader()
     text = render(template, timezone=settings.timezone, calendar=settings.calendar,
-                  language=chosen, **{"refresh": None, **values})
+                  language=chosen,
+                  **{"refresh": None, "provider": settings.provider.name, **values})
     return CachedPage(text.encode("utf-8"), "text/html", http_status,
                     (("Content-Language", chosen.code), ("Cache-Control", cache)))
 

@@ -208,6 +208,7 @@ async def test_every_subscription_page_and_a_missing_page_lead_back_to_the_statu
         pages = [await asked.text(),
                  await (await stage.subscribe("not an address")).text(),
                  await (await site.get("/no/such/page")).text(),
+                 await (await site.get("/incidents/999999")).text(),
                  await (await site.get("/subscriptions/confirm")).text()]
         [confirmation] = await stage.send()
         opened = await site.get(_link(confirmation, "/subscriptions/confirm"))
