@@ -189,7 +189,8 @@ ROUTES: tuple[Route, ...] = (
           "The notices' unsubscribe link (token, key, sig): a page with a button", "public",
           "pages", produces="html", answers={200: str}),
     Route("POST", "/subscriptions/unsubscribe", unsubscribe_form,
-          "Unsubscribe with one click (RFC 8058: List-Unsubscribe=One-Click), no login",
+          "Unsubscribe with one click (RFC 8058: List-Unsubscribe=One-Click, urlencoded or "
+          "multipart/form-data), no login",
           "public", "pages", produces="html", form=SubscriptionLinkForm,
           answers={200: str, 400: str, 413: str, 415: str}),
     Route("GET", "/feed.atom", feed, "Incidents and maintenance (Atom; ETag)", "public",

@@ -9,8 +9,9 @@
                                     opens links confirms nothing); 410 expired / 400 invalid
 ``POST /subscriptions/confirm``     the button: confirmed (200), or 410 expired / 400 invalid
 ``GET /subscriptions/unsubscribe``  the link in every notice: a page with a button; 400 invalid
-``POST /subscriptions/unsubscribe`` one click (RFC 8058: ``List-Unsubscribe=One-Click``, or the
-                                    page's button), no login: 200 whether or not the address
+``POST /subscriptions/unsubscribe`` one click (RFC 8058: ``List-Unsubscribe=One-Click``, as
+                                    ``multipart/form-data`` or urlencoded, or the page's
+                                    button), no login: 200 whether or not the address
                                     was still subscribed; 400 for a link that is not ours
 ==================================  ===========================================================
 """
@@ -33,12 +34,18 @@ __all__ = ["confirm_form", "confirm_page", "subscribe_form", "unsubscribe_form",
 FORM_LIMIT = 8 * 1024  # an address and a few service ids
 
 
-async def _fields(call: Call) -> dict[str, list[str]] | web.Response:
-    """The posted form's fields (each a list), or the answer that refuses the body."""
+async def _fields(call: Call, *,
+                  one_click: bool = False) -> dict[str, list[str]] | web.Response:
+    """The posted form's fields (each a list), or the answer that refuses the body. With
+    ``one_click`` (RFC 8058's POST to the ``List-Unsubscribe`` address), a body sent as
+    ``multipart/form-data``, as that RFC asks mail clients to, holds nothing needed: the
+    link is the address's query string."""
     request = call.request
     raw = await read_limited(request, FORM_LIMIT)
     if isinstance(raw, web.Response):
         return message(request, call.web, 413, N_("Too long"), N_("The form sent is too long."))
+    if one_click and request.content_type == "multipart/form-data":
+        return {}
     if raw and request.content_type != "application/x-www-form-urlencoded":
         return message(request, call.web, 415, N_("Not a form"),
                        N_("Please use the form on the status page."))
@@ -181,7 +188,7 @@ async def unsubscribe_page(call: Call) -> web.StreamResponse:
 async def unsubscribe_form(call: Call) -> web.StreamResponse:
     """``POST /subscriptions/unsubscribe``: RFC 8058 one click, or the page's button."""
     context = call.web
-    fields = await _fields(call)
+    fields = await _fields(call, one_click=True)
     if isinstance(fields, web.Response):
         return fields
     link = _link(call, fields)

@@ -253,6 +253,30 @@ async def test_a_status_page_without_public_services_offers_no_subscription_form
     assert await row_counts(db, (Subscriber,)) == {"Subscriber": 0}
 
 
+async def test_one_click_unsubscribe_posted_as_multipart_form_data_unsubscribes(
+        db: Database, tmp_path: Path) -> None:
+    # RFC 8058 3.1: a mail client's one-click POST "SHOULD be sent as multipart/form-data"
+    # (and MAY be urlencoded). That was refused 415 "Not a form" and the reader stayed
+    # subscribed, while the mail client said it had unsubscribed them.
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe()).status == 200
+        [confirmation] = await stage.send()
+        fields = _hidden(await (await site.get(
+            _link(confirmation, "/subscriptions/confirm"))).text())
+        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        await _open(stage)
+        [notice] = [m for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        parts = urlsplit(notice.parsed()["List-Unsubscribe"].strip("<>"))
+        body = (b'--b0undary\r\nContent-Disposition: form-data; name="List-Unsubscribe"'
+                b"\r\n\r\nOne-Click\r\n--b0undary--\r\n")
+        clicked = await site.post(f"{parts.path}?{parts.query}", data=body, headers={
+            "Content-Type": "multipart/form-data; boundary=b0undary"})
+        assert clicked.status == 200, await clicked.text()
+        assert "You are unsubscribed" in await clicked.text()
+        assert await row_counts(db, (Subscriber,)) == {"Subscriber": 0}
+
+
 async def test_a_persian_confirmation_lists_the_services_with_the_persian_comma(
         db: Database, tmp_path: Path) -> None:
     # "You are subscribed" joined the services with an English comma in a Persian
