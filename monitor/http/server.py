@@ -180,14 +180,16 @@ ROUTES: tuple[Route, ...] = (
                                        429: str}),
     Route("GET", "/subscriptions/confirm", confirm_page,
           "A subscription's confirmation link (token, expires, key, sig): a page with the "
-          "button that confirms", "public", "pages", produces="html", answers={200: str}),
+          "button that confirms, or why the link does not work", "public", "pages",
+          produces="html", answers={200: str, 400: str, 410: str}),
     Route("POST", "/subscriptions/confirm", confirm_form,
           "Confirm a subscription (the link's page's button)", "public", "pages",
           produces="html", form=SubscriptionLinkForm,
           answers={200: str, 400: str, 410: str, 413: str, 415: str}),
     Route("GET", "/subscriptions/unsubscribe", unsubscribe_page,
-          "The notices' unsubscribe link (token, key, sig): a page with a button", "public",
-          "pages", produces="html", answers={200: str}),
+          "The notices' unsubscribe link (token, key, sig): a page with a button, or why "
+          "the link does not work", "public", "pages", produces="html",
+          answers={200: str, 400: str}),
     Route("POST", "/subscriptions/unsubscribe", unsubscribe_form,
           "Unsubscribe with one click (RFC 8058: List-Unsubscribe=One-Click, urlencoded or "
           "multipart/form-data), no login",
