@@ -21,6 +21,7 @@ body is the statement itself, :mod:`monitor.present.statement`) and
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -29,6 +30,7 @@ from monitor.notify.messages import one_line
 from monitor.present import format_duration
 from monitor.present.labels import DECISIONS
 from monitor.present.statement import Statement, statement_html
+from monitor.present.text import printable
 from monitor.redact import redact
 from monitor.sla import seconds_between
 
@@ -710,8 +712,15 @@ def subscriber_update(
     return _subscriber(style, _("%(about)s: %(status)s") % {
         "about": one_line(about, 160), "status": status}, [
         Para(_("Update of %(at)s (%(status)s):") % {"at": style.time(at), "status": status}),
-        Para(one_line(message, 2000)),
+        *(Para(paragraph) for paragraph in _paragraphs(message[:2000])),
     ], link=link, services=services, unsubscribe=unsubscribe)
+
+
+def _paragraphs(typed: str) -> list[str]:
+    """An operator's words as the status page shows them: its paragraphs (blank lines
+    apart), each with its line breaks, without control characters."""
+    lines = [line.strip() for line in printable(typed).split("\n")]
+    return [part for part in re.split(r"\n{2,}", "\n".join(lines).strip()) if part]
 
 
 def subscriber_maintenance(

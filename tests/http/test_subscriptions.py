@@ -469,6 +469,32 @@ async def test_maintenance_and_operators_updates_reach_subscribers(
         assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
 
 
+async def test_an_update_of_several_lines_keeps_its_lines_in_the_notice(
+        db: Database, tmp_path: Path) -> None:
+    # The page shows an update as typed, line by line; the subscriber's e-mail ran the
+    # lines into one paragraph ("Done: 1. data copied 2. DNS switched ...").
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe()).status == 200
+        [mail] = await stage.send()
+        fields = _hidden(await (await site.get(_link(mail, "/subscriptions/confirm"))).text())
+        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        incident_id = await _open(stage)
+        stage.clock.at += dt.timedelta(seconds=1)
+        await actions.post_update(
+            db, incident_id=incident_id, status="monitoring", actor="t",
+            message="Done:\r\n1. data copied\n2. DNS switched\n\nWatching the error rate.",
+            now=stage.clock.now())
+        await stage.notifier.queue_subscriber_notices()
+        sent = [m.parsed() for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        [update] = [m for m in sent if "monitoring" in str(m["Subject"])]
+        text = update.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert "Done:\n1. data copied\n2. DNS switched\n\nWatching the error rate." in text
+        html = update.get_body(("html",)).get_content()
+        assert "Done:<br>1. data copied<br>2. DNS switched</p>" in html
+        assert '<p dir="auto">Watching the error rate.</p>' in html
+
+
 @pytest.mark.slow
 async def test_the_form_in_chromium_without_javascript_on_a_phone(
         sqlite_url: str, tmp_path: Path) -> None:
