@@ -93,9 +93,15 @@ def _window_entry(window: PublicWindow, tz: str, calendar: str,
         text += "\n" + _("%(at)s, %(status)s: %(message)s") % {
             "at": reader.time(update.at, tz, calendar), "status": _(UPDATE_WORDS[update.status]),
             "message": update.message}
-    updated = max([window.created_at, *(u.at for u in window.updates)])
+    # Its beginning and its end change the entry, as an incident's end changes its own.
+    reached = {"scheduled": (), "in_progress": (window.start,),
+               "completed": (window.start, window.end)}[window.state]
+    updated = max([window.created_at, *reached, *(u.at for u in window.updates)])
+    title = {"scheduled": _("Maintenance of %(what)s: %(when)s"),
+             "in_progress": _("Maintenance of %(what)s (in progress): %(when)s"),
+             "completed": _("Maintenance of %(what)s (completed): %(when)s")}[window.state]
     return {"id": f"/#maintenance-{window.id}", "link": f"/#maintenance-{window.id}",
-            "title": _("Maintenance of %(what)s: %(when)s") % {"what": what, "when": when},
+            "title": title % {"what": what, "when": when},
             "text": text, "published": window.created_at, "updated": updated}
 
 
