@@ -251,9 +251,14 @@ async def security_headers(
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamResponse:
     if not request.path.startswith("/api/"):
-        if exc.status == 404 and WEB in request.app and request.method in ("GET", "HEAD"):
-            context = request.app[WEB]
-            return message(request, context, 404, N_("Not found"), N_("There is no page here."))
+        if exc.status in (404, 405) and WEB in request.app and request.method in ("GET", "HEAD"):
+            # A form's address opened in a browser (the address bar after "Subscribe") is
+            # no page either: said in the reader's words, with the way back.
+            answer = message(request, request.app[WEB], exc.status, N_("Not found"),
+                             N_("There is no page here."))
+            if "Allow" in exc.headers:
+                answer.headers["Allow"] = exc.headers["Allow"]
+            return answer
         return web.Response(status=exc.status, text=exc.text, headers=exc.headers)
     if exc.status == 405:
         return problem(405, "method_not_allowed", f"{request.method} is not allowed here",
