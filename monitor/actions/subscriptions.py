@@ -63,6 +63,7 @@ __all__ = [
     "SubscriptionRequested",
     "check_link",
     "confirm_subscription",
+    "forget_expired_requests",
     "list_subscribers",
     "normal_address",
     "offered",
@@ -313,6 +314,17 @@ async def unsubscribe(
             return None
         await subscribers.remove(tx, found.id)
     return Subscription(found.email, found.services)
+
+
+async def forget_expired_requests(db: Database, settings: Settings, *,
+                                  now: dt.datetime) -> int:
+    """Forget requests whose confirmation link has expired (``status_page.confirm_within``):
+    an address that never confirmed is deleted, as double opt-in keeps only what was
+    confirmed; a subscriber's unconfirmed newer request is dropped. How many addresses
+    were deleted (the daemon's duty check runs it)."""
+    before = now - dt.timedelta(seconds=settings.status_page.confirm_within)
+    async with db.transaction() as tx:
+        return await subscribers.forget_requests(tx, requested_before=before)
 
 
 @dataclass(frozen=True)

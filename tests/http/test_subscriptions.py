@@ -495,6 +495,41 @@ async def test_an_update_of_several_lines_keeps_its_lines_in_the_notice(
         assert '<p dir="auto">Watching the error rate.</p>' in html
 
 
+async def test_a_request_never_confirmed_is_forgotten_once_its_link_has_expired(
+        db: Database, tmp_path: Path) -> None:
+    # An address typed into the form (by anyone) and never confirmed was kept for good,
+    # listed by "subscriber list" years later: double opt-in keeps only what was confirmed.
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe("kept@example.org")).status == 200
+        assert (await stage.subscribe("never@example.org")).status == 200
+        confirmation = next(m for m in await stage.send() if "kept@example.org" in m.rcpt_tos)
+        fields = _hidden(await (await site.get(
+            _link(confirmation, "/subscriptions/confirm"))).text())
+        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        stage.clock.at += dt.timedelta(hours=2)
+        # The confirmed subscriber asks for more; it never confirms that either.
+        assert (await stage.subscribe("kept@example.org", ("panel", "mobile"))).status == 200
+
+        stage.clock.at += dt.timedelta(hours=46)  # both links still work
+        assert await actions.forget_expired_requests(db, site.settings,
+                                                     now=stage.clock.now()) == 0
+        assert await row_counts(db, (Subscriber,)) == {"Subscriber": 2}
+
+        stage.clock.at += dt.timedelta(hours=1, seconds=1)  # the first has expired
+        assert await actions.forget_expired_requests(db, site.settings,
+                                                     now=stage.clock.now()) == 1
+        [kept] = await rows(db, Subscriber)
+        assert (kept.email, kept.services, kept.requested) == ("kept@example.org",
+                                                               ["panel"], ["panel", "mobile"])
+        stage.clock.at += dt.timedelta(hours=1)  # and the second request
+        assert await actions.forget_expired_requests(db, site.settings,
+                                                     now=stage.clock.now()) == 0
+        [kept] = await rows(db, Subscriber)
+        assert (kept.services, kept.requested, kept.confirmed_at is None) == (
+            ["panel"], None, False)
+
+
 @pytest.mark.slow
 async def test_the_form_in_chromium_without_javascript_on_a_phone(
         sqlite_url: str, tmp_path: Path) -> None:
