@@ -33,6 +33,7 @@ The status page's subscribers (:mod:`.subscriptions`; double opt-in, signed link
         -> SubscriptionRequested
     confirm_subscription(db, *, keys, token, expires, key, sig, now) -> Subscription
     unsubscribe(db, *, keys, token, key, sig) -> Subscription | None
+    forget_expired_requests(db, settings, *, now) -> int
     list_subscribers(db) -> list[SubscriberView]
     remove_subscriber(db, *, email, actor, now) -> SubscriberView
 
@@ -205,6 +206,7 @@ if TYPE_CHECKING:
         Subscription,
         SubscriptionRequested,
         confirm_subscription,
+        forget_expired_requests,
         list_subscribers,
         remove_subscriber,
         subscribe,
@@ -257,6 +259,7 @@ _MODULE_OF = {
     "SubscriptionRequested": "subscriptions",
     "RateLimits": "subscriptions",
     "confirm_subscription": "subscriptions",
+    "forget_expired_requests": "subscriptions",
     "list_subscribers": "subscriptions",
     "remove_subscriber": "subscriptions",
     "subscribe": "subscriptions",
@@ -410,6 +413,7 @@ __all__ = [
     "find_claim",
     "fix_ticket",
     "follow_up_ticket",
+    "forget_expired_requests",
     "get_incident",
     "ledger_show",
     "list_claims",

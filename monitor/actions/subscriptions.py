@@ -19,7 +19,8 @@ public services one chose, with double opt-in and a one-click unsubscribe.
   ``Retry-After``). Junk is refused before anything is counted or stored.
 
 The links need a link key (``http.link_key_file`` or ``http.link_key_env``): without
-one, or with ``status_page.subscriptions: false``, the page offers no form
+one, with ``status_page.subscriptions: false``, or without a public service to choose,
+the page offers no form
 (:func:`offered`). The notices themselves are the e-mail duties'
 (:mod:`monitor.notify.subscribers`).
 
@@ -60,7 +61,9 @@ __all__ = [
     "Subscription",
     "SubscriptionMail",
     "SubscriptionRequested",
+    "check_link",
     "confirm_subscription",
+    "forget_expired_requests",
     "list_subscribers",
     "normal_address",
     "offered",
@@ -112,8 +115,10 @@ def normal_address(text: str) -> str:
 
 
 def offered(settings: Settings, keys: LinkKeys | None) -> bool:
-    """Whether the status page offers subscriptions: enabled, and a key signs the links."""
-    return settings.status_page.subscriptions and keys is not None
+    """Whether the status page offers subscriptions: enabled, a key signs the links, and
+    there is a public service to choose (a page of hosted projects alone has none)."""
+    return (settings.status_page.subscriptions and keys is not None
+            and bool(public_service_ids(settings.topology)))
 
 
 class RateLimited(Exception):
@@ -259,6 +264,15 @@ def _checked(keys: LinkKeys | None, purpose: str, subject: str, expires: str | N
         raise LinkRefused("invalid")
 
 
+def check_link(keys: LinkKeys | None, *, purpose: Literal["subscribe", "unsubscribe"],
+               token: str, expires: str, key: str, sig: str, now: dt.datetime) -> None:
+    """A confirmation (``subscribe``) or unsubscribe link as it is opened, before its page
+    offers a button: :class:`LinkRefused` when it is forged, altered, cut or expired, as
+    pressing the button would say. Reads and writes nothing (a mail scanner opens links)."""
+    _checked(keys, purpose, token, expires if purpose == "subscribe" else None, key, sig,
+             now)
+
+
 async def confirm_subscription(
     db: Database,
     *,
@@ -278,8 +292,10 @@ async def confirm_subscription(
         raise LinkRefused("invalid")
     async with db.transaction() as tx:
         found = await subscribers.by_token(tx, row_token)
-        if found is None or found.nonce != nonce or found.requested is None:
+        if found is None or found.nonce != nonce:
             raise LinkRefused("invalid")
+        if found.requested is None:  # this request's link, confirmed before
+            return Subscription(found.email, found.services)
         await subscribers.confirm(tx, found.id, language=found.language, at=now)
     return Subscription(found.email, found.requested)
 
@@ -298,6 +314,17 @@ async def unsubscribe(
             return None
         await subscribers.remove(tx, found.id)
     return Subscription(found.email, found.services)
+
+
+async def forget_expired_requests(db: Database, settings: Settings, *,
+                                  now: dt.datetime) -> int:
+    """Forget requests whose confirmation link has expired (``status_page.confirm_within``):
+    an address that never confirmed is deleted, as double opt-in keeps only what was
+    confirmed; a subscriber's unconfirmed newer request is dropped. How many addresses
+    were deleted (the daemon's duty check runs it)."""
+    before = now - dt.timedelta(seconds=settings.status_page.confirm_within)
+    async with db.transaction() as tx:
+        return await subscribers.forget_requests(tx, requested_before=before)
 
 
 @dataclass(frozen=True)

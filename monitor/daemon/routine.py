@@ -127,8 +127,9 @@ async def prune(rt: Runtime) -> None:
 
 
 async def check_duties(rt: Runtime) -> None:
-    """D-2 to D-5: notices for new maintenance windows, at-risk alerts, breaches; and what
-    time decides in the ledger (L-5 price requests, L-6 expiries)."""
+    """D-2 to D-5: notices for new maintenance windows, at-risk alerts, breaches; what
+    time decides in the ledger (L-5 price requests, L-6 expiries); and subscription
+    requests whose confirmation link has expired, forgotten."""
     try:
         await rt.notifier.queue_new_windows()
         await rt.notifier.check_duties()
@@ -136,6 +137,11 @@ async def check_duties(rt: Runtime) -> None:
         if settled.expiries or settled.closed:
             log.info("ledger settled", extra={"expiries": len(settled.expiries),
                                               "tickets_closed": list(settled.closed)})
+        forgotten = await actions.forget_expired_requests(rt.db, rt.settings,
+                                                          now=rt.clock.now())
+        if forgotten:
+            log.info("unconfirmed subscription requests forgotten",
+                     extra={"addresses": forgotten})
     except Exception as exc:
         if not rt.db.outage(exc):  # the database away: said once, no traceback
             log.exception("duty check failed; tried again at the next one")

@@ -64,7 +64,8 @@ def _page(request: web.Request, context: Web, template: str, http_status: int = 
     response = aiohttp_jinja2.render_template(
         template, request,
         {"timezone": settings.timezone, "calendar": settings.calendar,
-         "language": reader or settings.reader(), "refresh": None, **values},
+         "language": reader or settings.reader(), "refresh": None,
+         "provider": settings.provider.name, **values},
         status=http_status,
     )
     response.headers["Content-Language"] = (reader or settings.reader()).code
@@ -125,7 +126,8 @@ def rendered(context: Web, template: str, http_status: int = 200, *,
     settings = context.settings
     chosen = reader or settings.reader()
     text = render(template, timezone=settings.timezone, calendar=settings.calendar,
-                  language=chosen, **{"refresh": None, **values})
+                  language=chosen,
+                  **{"refresh": None, "provider": settings.provider.name, **values})
     return CachedPage(text.encode("utf-8"), "text/html", http_status,
                     (("Content-Language", chosen.code), ("Cache-Control", cache)))
 

@@ -44,9 +44,11 @@ UPDATE_WORDS = {"investigating": N_("investigating"), "identified": N_("identifi
                 "monitoring": N_("monitoring"), "resolved": N_("resolved"),
                 "in_progress": N_("in progress"), "completed": N_("completed")}
 
-def _conditional(body: bytes, content_type: str, cache: str) -> CachedPage:
-    """``body`` with a strong ETag (``304`` to a client that already has it)."""
-    return CachedPage(body, content_type, headers=(("Cache-Control", cache),))
+def _conditional(body: bytes, content_type: str, cache: str, language: str) -> CachedPage:
+    """``body`` with a strong ETag (``304`` to a client that already has it), said to be
+    in ``language`` as the pages are."""
+    return CachedPage(body, content_type,
+                      headers=(("Cache-Control", cache), ("Content-Language", language)))
 
 
 def _incident_entry(incident: PublicIncident, tz: str, calendar: str,
@@ -93,9 +95,15 @@ def _window_entry(window: PublicWindow, tz: str, calendar: str,
         text += "\n" + _("%(at)s, %(status)s: %(message)s") % {
             "at": reader.time(update.at, tz, calendar), "status": _(UPDATE_WORDS[update.status]),
             "message": update.message}
-    updated = max([window.created_at, *(u.at for u in window.updates)])
+    # Its beginning and its end change the entry, as an incident's end changes its own.
+    reached = {"scheduled": (), "in_progress": (window.start,),
+               "completed": (window.start, window.end)}[window.state]
+    updated = max([window.created_at, *reached, *(u.at for u in window.updates)])
+    title = {"scheduled": _("Maintenance of %(what)s: %(when)s"),
+             "in_progress": _("Maintenance of %(what)s (in progress): %(when)s"),
+             "completed": _("Maintenance of %(what)s (completed): %(when)s")}[window.state]
     return {"id": f"/#maintenance-{window.id}", "link": f"/#maintenance-{window.id}",
-            "title": _("Maintenance of %(what)s: %(when)s") % {"what": what, "when": when},
+            "title": title % {"what": what, "when": when},
             "text": text, "published": window.created_at, "updated": updated}
 
 
@@ -120,7 +128,7 @@ async def _feed(call: Call, db: Database) -> CachedPage:
     body = render("feed.atom", provider=settings.provider.name, base=context.public_url,
                   updated=updated, entries=entries[:100], language=reader, timezone=tz,
                   calendar=calendar).encode("utf-8")
-    return _conditional(body, "application/atom+xml", "no-cache")
+    return _conditional(body, "application/atom+xml", "no-cache", reader.code)
 
 
 # --- Statuspage-compatible JSON ----------------------------------------------------------------
@@ -287,10 +295,10 @@ def _width(text: str) -> int:
     return int(len(text) * 6.5) + 10
 
 
-def _badge(label: str, text: str, color: str) -> CachedPage:
+def _badge(label: str, text: str, color: str, language: str) -> CachedPage:
     body = render("badge.svg", label=label, message=text, color=color,
                   label_width=_width(label), message_width=_width(text)).encode("utf-8")
-    return _conditional(body, "image/svg+xml", "public, max-age=60")
+    return _conditional(body, "image/svg+xml", "public, max-age=60", language)
 
 
 async def _service(call: Call, db: Database) -> tuple[PublicStatus, Any]:
@@ -308,7 +316,7 @@ async def status_badge(call: Call) -> web.StreamResponse:
         _, service = await _service(call, db)
         reader = call.web.settings.reader()
         return _badge(service.name, reader.gettext(_WORDS[service.state]),
-                      _COLORS[service.state])
+                      _COLORS[service.state], reader.code)
 
     return await _cached_badge(call, "status", badge)
 
@@ -323,9 +331,9 @@ async def availability_badge(call: Call) -> web.StreamResponse:
         calendar = call.web.settings.calendar
         if reader.code == "en":
             return _badge(f"{service.name} {status.month}", f"{format_percent(percent)}%",
-                          color)
+                          color, reader.code)
         return _badge(f"{service.name} {reader.month(status.month, calendar)}",
-                      reader.percent(percent, sign=True), color)
+                      reader.percent(percent, sign=True), color, reader.code)
 
     return await _cached_badge(call, "availability", badge)
 

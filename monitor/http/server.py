@@ -180,16 +180,19 @@ ROUTES: tuple[Route, ...] = (
                                        429: str}),
     Route("GET", "/subscriptions/confirm", confirm_page,
           "A subscription's confirmation link (token, expires, key, sig): a page with the "
-          "button that confirms", "public", "pages", produces="html", answers={200: str}),
+          "button that confirms, or why the link does not work", "public", "pages",
+          produces="html", answers={200: str, 400: str, 410: str}),
     Route("POST", "/subscriptions/confirm", confirm_form,
           "Confirm a subscription (the link's page's button)", "public", "pages",
           produces="html", form=SubscriptionLinkForm,
           answers={200: str, 400: str, 410: str, 413: str, 415: str}),
     Route("GET", "/subscriptions/unsubscribe", unsubscribe_page,
-          "The notices' unsubscribe link (token, key, sig): a page with a button", "public",
-          "pages", produces="html", answers={200: str}),
+          "The notices' unsubscribe link (token, key, sig): a page with a button, or why "
+          "the link does not work", "public", "pages", produces="html",
+          answers={200: str, 400: str}),
     Route("POST", "/subscriptions/unsubscribe", unsubscribe_form,
-          "Unsubscribe with one click (RFC 8058: List-Unsubscribe=One-Click), no login",
+          "Unsubscribe with one click (RFC 8058: List-Unsubscribe=One-Click, urlencoded or "
+          "multipart/form-data), no login",
           "public", "pages", produces="html", form=SubscriptionLinkForm,
           answers={200: str, 400: str, 413: str, 415: str}),
     Route("GET", "/feed.atom", feed, "Incidents and maintenance (Atom; ETag)", "public",
@@ -272,9 +275,14 @@ def _database_away(request: web.Request) -> web.StreamResponse:
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.StreamResponse:
     if not request.path.startswith("/api/"):
-        if exc.status == 404 and WEB in request.app and request.method == "GET":
-            context = request.app[WEB]
-            return message(request, context, 404, N_("Not found"), N_("There is no page here."))
+        if exc.status in (404, 405) and WEB in request.app and request.method in ("GET", "HEAD"):
+            # A form's address opened in a browser (the address bar after "Subscribe") is
+            # no page either: said in the reader's words, with the way back.
+            answer = message(request, request.app[WEB], exc.status, N_("Not found"),
+                             N_("There is no page here."))
+            if "Allow" in exc.headers:
+                answer.headers["Allow"] = exc.headers["Allow"]
+            return answer
         return web.Response(status=exc.status, text=exc.text, headers=exc.headers)
     if exc.status == 405:
         return problem(405, "method_not_allowed", f"{request.method} is not allowed here",

@@ -6,11 +6,12 @@
                                     200 "check your mail", 422 naming the field, 429 with
                                     ``Retry-After``, 404 when the page offers no subscriptions
 ``GET /subscriptions/confirm``      the confirmation link: a page with a button (a scanner that
-                                    opens links confirms nothing)
+                                    opens links confirms nothing); 410 expired / 400 invalid
 ``POST /subscriptions/confirm``     the button: confirmed (200), or 410 expired / 400 invalid
-``GET /subscriptions/unsubscribe``  the link in every notice: a page with a button
-``POST /subscriptions/unsubscribe`` one click (RFC 8058: ``List-Unsubscribe=One-Click``, or the
-                                    page's button), no login: 200 whether or not the address
+``GET /subscriptions/unsubscribe``  the link in every notice: a page with a button; 400 invalid
+``POST /subscriptions/unsubscribe`` one click (RFC 8058: ``List-Unsubscribe=One-Click``, as
+                                    ``multipart/form-data`` or urlencoded, or the page's
+                                    button), no login: 200 whether or not the address
                                     was still subscribed; 400 for a link that is not ours
 ==================================  ===========================================================
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from monitor import actions
-from monitor.actions.subscriptions import LinkRefused, RateLimited, offered
+from monitor.actions.subscriptions import LinkRefused, RateLimited, check_link, offered
 from monitor.errors import InputError
 from monitor.http.pages import NOT_UTF8, message, render_page
 from monitor.http.routing import Call, form_fields, read_limited
@@ -33,12 +34,18 @@ __all__ = ["confirm_form", "confirm_page", "subscribe_form", "unsubscribe_form",
 FORM_LIMIT = 8 * 1024  # an address and a few service ids
 
 
-async def _fields(call: Call) -> dict[str, list[str]] | web.Response:
-    """The posted form's fields (each a list), or the answer that refuses the body."""
+async def _fields(call: Call, *,
+                  one_click: bool = False) -> dict[str, list[str]] | web.Response:
+    """The posted form's fields (each a list), or the answer that refuses the body. With
+    ``one_click`` (RFC 8058's POST to the ``List-Unsubscribe`` address), a body sent as
+    ``multipart/form-data``, as that RFC asks mail clients to, holds nothing needed: the
+    link is the address's query string."""
     request = call.request
     raw = await read_limited(request, FORM_LIMIT)
     if isinstance(raw, web.Response):
         return message(request, call.web, 413, N_("Too long"), N_("The form sent is too long."))
+    if one_click and request.content_type == "multipart/form-data":
+        return {}
     if raw and request.content_type != "application/x-www-form-urlencoded":
         return message(request, call.web, 415, N_("Not a form"),
                        N_("Please use the form on the status page."))
@@ -129,6 +136,10 @@ def _button(call: Call, title: str, text: str, action: str, button: str,
 async def confirm_page(call: Call) -> web.StreamResponse:
     """``GET /subscriptions/confirm``: the link's page, with the button that confirms."""
     link = _link(call)
+    try:
+        check_link(call.web.links, purpose="subscribe", now=call.web.clock.now(), **link)
+    except LinkRefused as refused:
+        return _refused(call, refused)
     return _button(call, N_("Confirm your subscription"),
                    N_("Press the button to receive e-mail notices of incidents and "
                       "maintenance."), "/subscriptions/confirm", N_("Confirm"),
@@ -149,9 +160,10 @@ async def confirm_form(call: Call) -> web.StreamResponse:
     except LinkRefused as refused:
         return _refused(call, refused)
     names = [_service_name(call, s) for s in confirmed.services]
+    comma = context.settings.reader().gettext(", ")
     return message(call.request, context, 200, N_("You are subscribed"),
                    (N_("%(email)s will receive notices of: %(services)s."),
-                    {"email": confirmed.email, "services": ", ".join(names)}),
+                    {"email": confirmed.email, "services": comma.join(names)}),
                    N_("Every notice has a link to unsubscribe with one click."))
 
 
@@ -163,6 +175,10 @@ def _service_name(call: Call, service_id: str) -> str:
 async def unsubscribe_page(call: Call) -> web.StreamResponse:
     """``GET /subscriptions/unsubscribe``: the notices' link, with the button."""
     link = _link(call)
+    try:
+        check_link(call.web.links, purpose="unsubscribe", now=call.web.clock.now(), **link)
+    except LinkRefused as refused:
+        return _refused(call, refused)
     return _button(call, N_("Unsubscribe"),
                    N_("Press the button to stop all e-mail notices from this status page."),
                    "/subscriptions/unsubscribe", N_("Unsubscribe"),
@@ -172,7 +188,7 @@ async def unsubscribe_page(call: Call) -> web.StreamResponse:
 async def unsubscribe_form(call: Call) -> web.StreamResponse:
     """``POST /subscriptions/unsubscribe``: RFC 8058 one click, or the page's button."""
     context = call.web
-    fields = await _fields(call)
+    fields = await _fields(call, one_click=True)
     if isinstance(fields, web.Response):
         return fields
     link = _link(call, fields)

@@ -49,6 +49,8 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Para:
+    """A paragraph; its line breaks (an operator's update as typed) are kept."""
+
     text: str
 
 
@@ -121,8 +123,9 @@ def _text(blocks: list[Block], footer: str) -> str:
     for block in blocks:
         if isinstance(block, Para):
             # Never at a hyphen: a signed link (base64url) would break across lines.
-            out.append(textwrap.fill(block.text, width=76, break_long_words=False,
-                                     break_on_hyphens=False))
+            out.append("\n".join(textwrap.fill(line, width=76, break_long_words=False,
+                                                break_on_hyphens=False)
+                                  for line in block.text.split("\n")))
         elif isinstance(block, Link):  # the address on its own line, whole (clickable)
             out.append(textwrap.fill(block.label, width=76, break_long_words=False,
                                      break_on_hyphens=False) + "\n" + block.url)

@@ -21,6 +21,7 @@ body is the statement itself, :mod:`monitor.present.statement`) and
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -29,6 +30,7 @@ from monitor.notify.messages import one_line
 from monitor.present import format_duration
 from monitor.present.labels import DECISIONS
 from monitor.present.statement import Statement, statement_html
+from monitor.present.text import printable
 from monitor.redact import redact
 from monitor.sla import seconds_between
 
@@ -660,8 +662,7 @@ def subscription_confirmation(
         Para(_("Someone, hopefully you, asked for e-mail notices of incidents and maintenance "
                "on the status page %(page)s for these services:") % {"page": page}),
         Items(tuple(one_line(s, 120) for s in services)),
-        Para(_("To confirm, open this link by %(at)s:") % {"at": style.time(expires)}),
-        Para(link),
+        Link(_("To confirm, open this link by %(at)s:") % {"at": style.time(expires)}, link),
         Para(_("If you did not ask for this, ignore this e-mail: nothing will be sent "
                "to you.")),
     ])
@@ -672,11 +673,11 @@ def _subscriber(style: Style, subject: str, blocks: list[Block], *, link: str,
     _ = style.language.gettext
     return compose(style, subject, [
         *blocks,
-        Para(_("Details: %(link)s") % {"link": link}),
+        Link(_("Details:"), link),
         Para(_("You receive this because you subscribed to the status page for: "
-               "%(services)s. Unsubscribe with one click: %(link)s") % {
-                   "services": _(", ").join(one_line(s, 120) for s in services),
-                   "link": unsubscribe}),
+               "%(services)s.") % {
+                   "services": _(", ").join(one_line(s, 120) for s in services)}),
+        Link(_("Unsubscribe with one click:"), unsubscribe),
     ])
 
 
@@ -718,8 +719,15 @@ def subscriber_update(
     return _subscriber(style, _("%(about)s: %(status)s") % {
         "about": one_line(about, 160), "status": status}, [
         Para(_("Update of %(at)s (%(status)s):") % {"at": style.time(at), "status": status}),
-        Para(one_line(message, 2000)),
+        *(Para(paragraph) for paragraph in _paragraphs(message[:2000])),
     ], link=link, services=services, unsubscribe=unsubscribe)
+
+
+def _paragraphs(typed: str) -> list[str]:
+    """An operator's words as the status page shows them: its paragraphs (blank lines
+    apart), each with its line breaks, without control characters."""
+    lines = [line.strip() for line in printable(typed).split("\n")]
+    return [part for part in re.split(r"\n{2,}", "\n".join(lines).strip()) if part]
 
 
 def subscriber_maintenance(

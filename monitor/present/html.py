@@ -19,6 +19,7 @@ filters below, which are the one formatter (:mod:`monitor.present.formats`):
                            sum whose heading says "days"
 ``at|iso``                 ISO 8601 UTC with ``Z`` (feeds, ``<time datetime>``)
 ``text|one_line``          one line of printable text (titles, headers)
+``text|printable``         printable text with its line breaks (an operator's update)
 =========================  =============================================================
 
 and ``rtl(text)`` says whether a name is written right to left. Every value is escaped
@@ -64,7 +65,7 @@ from monitor.present.formats import (
 )
 from monitor.present.labels import EXCLUSION_NAMES, PAGE_CAUSE_LABELS, TIER_NAMES
 from monitor.present.language import Language, language
-from monitor.present.text import has_arabic_script, one_line
+from monitor.present.text import has_arabic_script, one_line, printable
 from monitor.sla.report import iso_utc, shown_days
 
 __all__ = ["environment", "render"]
@@ -177,6 +178,7 @@ def environment() -> Environment:
         day_count=_day_count,
         iso=iso_utc,
         one_line=one_line,
+        printable=printable,
     )
     env.globals["rtl"] = has_arabic_script
     env.globals["latency_chart"] = latency_chart

@@ -445,7 +445,8 @@ class Subscriber(Base):
 
     ``services`` are the confirmed ones (empty until the first confirmation); a request
     waits in ``requested`` until its signed link is followed (double opt-in), under
-    ``nonce`` (a new request makes the older links void). ``token`` names the subscriber
+    ``nonce`` (a new request makes the older links void; once confirmed, the nonce of the
+    request confirmed). ``token`` names the subscriber
     in its signed links (random, never an id). Unsubscribing deletes the row."""
 
     __tablename__ = "subscribers"

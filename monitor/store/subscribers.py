@@ -81,12 +81,25 @@ async def request(
 
 
 async def confirm(tx: Tx, subscriber_id: int, *, language: str, at: dt.datetime) -> None:
-    """The pending request becomes the subscription."""
+    """The pending request becomes the subscription. Its ``nonce`` is kept: the same link
+    followed again is known as the one already confirmed."""
     row = await tx.get(Subscriber, subscriber_id)
     assert row is not None and row.requested is not None
     await tx.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(
-        services=list(row.requested), requested=None, nonce=None, language=language,
-        confirmed_at=at))
+        services=list(row.requested), requested=None, language=language, confirmed_at=at))
+
+
+async def forget_requests(tx: Tx, *, requested_before: dt.datetime) -> int:
+    """Requests made before ``requested_before`` that were never confirmed: an address
+    never confirmed is deleted (how many: the result); a subscriber's newer request is
+    dropped, its confirmed services kept."""
+    stale = Subscriber.requested_at < requested_before
+    result: Any = await tx.execute(delete(Subscriber).where(
+        stale, Subscriber.confirmed_at.is_(None)))
+    await tx.execute(update(Subscriber).where(
+        stale, Subscriber.confirmed_at.is_not(None), Subscriber.requested.is_not(None)
+    ).values(requested=None))
+    return int(result.rowcount or 0)
 
 
 async def remove(tx: Tx, subscriber_id: int) -> bool:

@@ -65,6 +65,32 @@ async def test_an_update_is_audited_and_shown_escaped_everywhere(site: Site) -> 
     assert shown["incident_updates"][0]["status"] == "identified"
 
 
+async def test_an_update_with_control_characters_leaves_the_feed_well_formed(
+        site: Site) -> None:
+    # XML 1.0 cannot carry U+0007, U+001B or U+FFFE at all (not even as a character
+    # reference): one such character in an operator's update made the whole feed
+    # unreadable to every feed reader. The pages showed them as boxes and let U+202E
+    # turn the rest of the line around. Shown text keeps its words and line breaks only.
+    incident_id = await _open(site, "panel")
+    now = dt.datetime.now(dt.UTC)
+    typed = "bell\x07 esc\x1b[31m red\ufffe \u202ereversed\u202c\nsecond line\tend"
+    await actions.post_update(site.db, incident_id=incident_id, status="identified",
+                              message=typed, actor="t", now=now)
+
+    body = await (await site.get("/feed.atom")).read()
+    feed = ElementTree.fromstring(body)  # raised "not well-formed (invalid token)"
+    [content] = [e.findtext(f"{ATOM}content") or "" for e in feed.iter(f"{ATOM}entry")]
+    assert "identified: bell esc[31m red reversed\nsecond line\tend" in content
+    for path in ("/", f"/incidents/{incident_id}"):
+        page = await (await site.get(path)).text()
+        assert "bell esc[31m red reversed\nsecond line\tend" in page, path
+        for control in ("\x07", "\x1b", "\ufffe", "\u202e", "\u202c"):
+            assert control not in page, (path, control)
+    # The JSON keeps what was typed: a tool reads it, and JSON escapes every character.
+    summary = await (await site.get("/api/v2/summary.json")).json()
+    assert summary["incidents"][0]["incident_updates"][0]["body"] == typed
+
+
 async def test_an_update_of_a_customers_incident_stays_private(site: Site) -> None:
     incident_id = await _open(site, "acme-shop")
     now = dt.datetime.now(dt.UTC)

@@ -143,6 +143,23 @@ async def test_english_stays_the_default(site: Site) -> None:
     assert page.count("Times are shown in <bdi>") == 1
 
 
+async def test_the_feed_and_badges_say_their_language_as_the_pages_do(
+        persian: Site, site: Site) -> None:
+    # The pages said "Content-Language: fa"; the Persian feed and badges, written in
+    # Persian too, said nothing of their language in HTTP.
+    for served, code in ((persian, "fa"), (site, "en")):
+        for path in ("/", "/feed.atom", "/badge/panel/status.svg",
+                     "/badge/mobile/availability.svg"):
+            for method in ("GET", "HEAD"):
+                response = await served.session.request(method, served.url + path)
+                assert response.status == 200, (code, path)
+                assert response.headers.get("Content-Language") == code, (code, path, method)
+                etag = response.headers["ETag"]
+            again = await served.session.get(served.url + path,
+                                              headers={"If-None-Match": etag})
+            assert again.status == 304 and again.headers.get("Content-Language") == code
+
+
 async def test_the_feed_and_badges_speak_the_providers_language(persian: Site) -> None:
     from xml.etree import ElementTree
 

@@ -16,8 +16,9 @@ import pytest
 
 from monitor import actions
 from monitor.cli import main
+from monitor.store import Database
 from monitor.store.models import AuditEvent, MaintenanceUpdate
-from tests.http.site import Site
+from tests.http.site import Site, StoppedClock, serve
 from tests.http.test_incident_updates import ATOM, ESCAPED, EVIL, _config
 from tests.support import row_counts, rows
 
@@ -29,6 +30,35 @@ async def _window(site: Site, service: str = "panel") -> int:
         end=now + dt.timedelta(hours=1), reason="Replacing a switch", notified_at=None,
         actor="t", now=now - dt.timedelta(days=3))
     return added.window.id
+
+
+async def test_the_feed_says_when_a_window_begins_and_ends(db: Database,
+                                                           tmp_path: Path) -> None:
+    # A window's entry stayed "Maintenance of Web panel: START to END", last updated when
+    # it was announced, while the window began and ended: a feed reader never learnt it
+    # was under way or done (an incident's entry says "(resolved)" and is updated then).
+    start = dt.datetime(2026, 12, 8, 9, 0, tzinfo=dt.UTC)
+    clock = StoppedClock(start - dt.timedelta(days=3))
+    async with serve(db, tmp_path, clock=clock) as site:
+        await actions.add_maintenance(
+            db, site.settings, services=["panel"], start=start,
+            end=start + dt.timedelta(hours=1), reason="Replacing a switch", actor="t",
+            now=clock.at)
+        seen = []
+        for at in (start - dt.timedelta(hours=1), start + dt.timedelta(minutes=10),
+                   start + dt.timedelta(hours=2)):
+            clock.at = at
+            feed = ElementTree.fromstring(await (await site.get("/feed.atom")).read())
+            [entry] = feed.iter(f"{ATOM}entry")
+            seen.append(((entry.findtext(f"{ATOM}title") or "").split(":")[0],
+                         entry.findtext(f"{ATOM}updated"), feed.findtext(f"{ATOM}updated")))
+        assert seen == [
+            ("Maintenance of Web panel", "2026-12-05T09:00:00Z", "2026-12-05T09:00:00Z"),
+            ("Maintenance of Web panel (in progress)", "2026-12-08T09:00:00Z",
+             "2026-12-08T09:00:00Z"),
+            ("Maintenance of Web panel (completed)", "2026-12-08T10:00:00Z",
+             "2026-12-08T10:00:00Z"),
+        ]
 
 
 async def test_an_update_is_audited_and_shown_escaped_everywhere(site: Site) -> None:

@@ -6,6 +6,7 @@ and OpenAPI tools take them); the document says so."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -14,7 +15,8 @@ from prometheus_client import CollectorRegistry
 
 from monitor.http import Readiness, make_app
 from monitor.http.server import ROUTES
-from tests.http.site import Site
+from monitor.store import Database
+from tests.http.site import Site, serve
 
 GET_PATHS = sorted({r.path for r in ROUTES if r.method == "GET"})
 # Headers that may differ between two answers to the same request.
@@ -42,6 +44,41 @@ async def test_head_answers_as_get_without_a_body_on_every_get_route(site: Site)
             assert await head.read() == b""
             assert set(head.headers) - VOLATILE == set(get.headers) - VOLATILE, (path, who)
             assert head.headers.get("Content-Type") == get.headers.get("Content-Type")
+
+
+async def test_head_of_a_page_that_does_not_exist_answers_as_get(site: Site) -> None:
+    # GET of a missing page answers the "Not found" page (HTML, in the page's language);
+    # HEAD answered aiohttp's own "404: Not Found" in text/plain, without Content-Language.
+    for path in ("/no/such/page", "/feed.atom/x", "/static/no-such.css"):
+        get = await site.session.get(site.url + path)
+        await get.read()
+        head = await site.session.head(site.url + path)
+        assert (head.status, get.status) == (404, 404), path
+        assert await head.read() == b""
+        assert set(head.headers) - VOLATILE == set(get.headers) - VOLATILE, path
+        for name in ("Content-Type", "Content-Language", "Content-Length"):
+            assert head.headers.get(name) == get.headers.get(name), (path, name)
+
+
+async def test_a_forms_address_opened_in_a_browser_answers_a_page_not_plain_text(
+        db: Database, tmp_path: Path) -> None:
+    # After "Subscribe" the address bar shows /subscriptions; opening it again (Enter in
+    # the address bar, the history) answered aiohttp's "405: Method Not Allowed" in
+    # English plain text on a Persian site. It is a page in the reader's language that
+    # leads back to the status page (still 405, with Allow).
+    async with serve(db, tmp_path, language="fa") as site:
+        for path in ("/subscriptions", "/customer/acme/claims"):
+            for method in ("GET", "HEAD"):
+                response = await site.session.request(method, site.url + path)
+                body = await response.text()
+                assert response.status == 405, (path, method)
+                assert "POST" in response.headers["Allow"]
+                assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+                assert response.headers["Content-Language"] == "fa"
+                if method == "GET":
+                    assert '<html lang="fa" dir="rtl">' in body and '<a href="/">' in body
+        api = await site.session.get(site.url + "/api/v1/incidents/1/cause")
+        assert api.status == 405 and api.content_type == "application/json"  # as before
 
 
 async def test_options_answers_204_with_allow_on_every_get_route(site: Site) -> None:

@@ -18,18 +18,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor import actions
+from monitor.actions.links import load_link_keys
 from monitor.cli import main
+from monitor.clock import SystemClock
+from monitor.config import Settings, parse_config
+from monitor.http import Web
+from monitor.http.auth import load_tokens
 from monitor.notify import Notifier
 from monitor.store import Database, create_engine, incidents
 from monitor.store.migrate import upgrade
 from monitor.store.models import AuditEvent, OutboxMessage, Subscriber
 from monitor.testing.smtp import ReceivedMessage, SMTPSink
 from tests.http.browser import chromium, follow, require_chromium
-from tests.http.site import Site, StoppedClock, serve
+from tests.http.site import Site, StoppedClock, config_text, serve, served, write_secrets
 from tests.http.test_incident_updates import _config
 from tests.support import row_counts, rows
 
@@ -56,12 +62,14 @@ class Stage:
 
 
 @asynccontextmanager
-async def staged(db: Database, tmp_path: Path, status_page: str = "") -> AsyncIterator[Stage]:
+async def staged(db: Database, tmp_path: Path, status_page: str = "",
+                 language: str = "en") -> AsyncIterator[Stage]:
     clock = StoppedClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
     async with SMTPSink() as sink:
         smtp = (f"smtp: {{host: {sink.host}, port: {sink.port}, tls: none, "
                 f"sender: status@provider.example, timeout: 5}}\n{status_page}")
-        async with serve(db, tmp_path, clock=clock, extra_http=smtp) as site:
+        async with serve(db, tmp_path, clock=clock, extra_http=smtp,
+                         language=language) as site:
             notifier = Notifier(site.settings, db, clock, CollectorRegistry())
             try:
                 yield Stage(site, sink, notifier, clock)
@@ -161,6 +169,165 @@ async def test_subscribe_confirm_notice_and_one_click_unsubscribe(
         assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
 
 
+async def test_the_confirmation_pressed_again_says_subscribed_not_invalid(
+        db: Database, tmp_path: Path) -> None:
+    # A reader who presses "Confirm" twice (or opens the e-mail's link again the next
+    # day) was told "This link is not valid" (400) though the subscription stood.
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe()).status == 200
+        [confirmation] = await stage.send()
+        link = _link(confirmation, "/subscriptions/confirm")
+        fields = _hidden(await (await site.get(link)).text())
+        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        [subscriber] = await _confirmed(db)
+        confirmed_at = subscriber.confirmed_at
+
+        stage.clock.at += dt.timedelta(hours=20)
+        again = await site.post("/subscriptions/confirm", data=fields)
+        assert again.status == 200
+        assert "You are subscribed" in await again.text()
+        [unchanged] = await _confirmed(db)
+        assert (unchanged.services, unchanged.confirmed_at) == (["panel"], confirmed_at)
+        assert await stage.send() == []
+
+        # A newer request voids this link again (its services are not the ones asked).
+        assert (await stage.subscribe(services=("panel", "mobile"))).status == 200
+        replaced = await site.post("/subscriptions/confirm", data=fields)
+        assert replaced.status == 400
+
+
+async def test_every_subscription_page_and_a_missing_page_lead_back_to_the_status_page(
+        db: Database, tmp_path: Path) -> None:
+    # "Check your e-mail", "You are subscribed", "You are unsubscribed", a refusal and
+    # "Not found" were dead ends: no link anywhere on them, not even to the status page.
+    back = '<a href="/"><bdi>Demo Hosting</bdi> status</a>'
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        asked = await stage.subscribe()
+        pages = [await asked.text(),
+                 await (await stage.subscribe("not an address")).text(),
+                 await (await site.get("/no/such/page")).text(),
+                 await (await site.get("/incidents/999999")).text(),
+                 await (await site.get("/subscriptions/confirm")).text()]
+        [confirmation] = await stage.send()
+        opened = await site.get(_link(confirmation, "/subscriptions/confirm"))
+        pages.append(await opened.text())
+        done = await site.post("/subscriptions/confirm", data=_hidden(pages[-1]))
+        pages.append(await done.text())
+        incident_id = await _open(stage)
+        [notice] = [m for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        unsubscribe = _link(notice, "/subscriptions/unsubscribe")
+        pages.append(await (await site.get(unsubscribe)).text())
+        pages.append(await (await site.post(unsubscribe, data={
+            "List-Unsubscribe": "One-Click"})).text())
+        pages.append(await (await site.get(f"/incidents/{incident_id}")).text())
+        for page in pages:
+            title = re.search(r"<title>(.*)</title>", page)
+            assert back in page, title
+
+
+async def test_a_status_page_without_public_services_offers_no_subscription_form(
+        db: Database, tmp_path: Path) -> None:
+    # A provider whose page shows only its hosted projects offered the form with no
+    # service to tick: "Subscribe" could only answer "Please choose a service".
+    write_secrets(tmp_path)
+    text = config_text(tmp_path, language="fa")
+    for line in ('  - {id: panel, kind: web_panel, name: "Web panel", ',
+                 '  - {id: mobile, kind: mobile_api, name: "Mobile app API", '):
+        text = "\n".join(kept for kept in text.split("\n") if not kept.startswith(line))
+    text = text.replace("services: [acme-shop, mobile]", "services: [acme-shop]")
+    settings = Settings.from_config(parse_config(text))
+    assert not [s for s in settings.topology.services.values() if s.kind != "project"]
+    context = Web(db, settings, SystemClock(),
+                  load_tokens(settings.http, frozenset(settings.topology.customers)),
+                  load_link_keys(settings.http))
+    async with served(context, targets=3), aiohttp.ClientSession() as session:
+        async with session.get(context.bound_url + "/") as response:
+            page = await response.text()
+            assert response.status == 200
+        assert 'action="/subscriptions"' not in page and 'id="subscribe"' not in page
+        async with session.post(context.bound_url + "/subscriptions",
+                                data={"email": ADDRESS}) as response:
+            assert response.status == 404
+    assert await row_counts(db, (Subscriber,)) == {"Subscriber": 0}
+
+
+async def test_one_click_unsubscribe_posted_as_multipart_form_data_unsubscribes(
+        db: Database, tmp_path: Path) -> None:
+    # RFC 8058 3.1: a mail client's one-click POST "SHOULD be sent as multipart/form-data"
+    # (and MAY be urlencoded). That was refused 415 "Not a form" and the reader stayed
+    # subscribed, while the mail client said it had unsubscribed them.
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe()).status == 200
+        [confirmation] = await stage.send()
+        fields = _hidden(await (await site.get(
+            _link(confirmation, "/subscriptions/confirm"))).text())
+        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        await _open(stage)
+        [notice] = [m for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        parts = urlsplit(notice.parsed()["List-Unsubscribe"].strip("<>"))
+        body = (b'--b0undary\r\nContent-Disposition: form-data; name="List-Unsubscribe"'
+                b"\r\n\r\nOne-Click\r\n--b0undary--\r\n")
+        clicked = await site.post(f"{parts.path}?{parts.query}", data=body, headers={
+            "Content-Type": "multipart/form-data; boundary=b0undary"})
+        assert clicked.status == 200, await clicked.text()
+        assert "You are unsubscribed" in await clicked.text()
+        assert await row_counts(db, (Subscriber,)) == {"Subscriber": 0}
+
+
+async def test_a_persian_confirmation_lists_the_services_with_the_persian_comma(
+        db: Database, tmp_path: Path) -> None:
+    # "You are subscribed" joined the services with an English comma in a Persian
+    # sentence ("Web panel, Mobile app API"); Persian writes "،".
+    async with staged(db, tmp_path, language="fa") as stage:
+        assert (await stage.subscribe(services=("panel", "mobile"))).status == 200
+        [confirmation] = await stage.send()
+        link = _link(confirmation, "/subscriptions/confirm")
+        fields = _hidden(await (await stage.site.get(link)).text())
+        done = await stage.site.post("/subscriptions/confirm", data=fields)
+        assert done.status == 200
+        page = await done.text()
+        assert "Web panel، Mobile app API" in page and "Web panel, " not in page
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+async def test_the_confirmation_and_every_notice_link_their_addresses_in_html(
+        db: Database, tmp_path: Path, language: str) -> None:
+    # The confirmation link, the incident's page and the one-click unsubscribe address
+    # were plain text inside a sentence in the HTML part: nothing to click (and, in a
+    # Persian paragraph, an address laid out right to left). Each is a link, written
+    # left to right, as the customers' e-mails write theirs.
+    async with staged(db, tmp_path, language=language) as stage:
+        assert (await stage.subscribe()).status == 200
+        [confirmation] = await stage.send()
+        link = _link(confirmation, "/subscriptions/confirm")
+        _linked(confirmation, [link])
+        fields = _hidden(await (await stage.site.get(link)).text())
+        assert (await stage.site.post("/subscriptions/confirm", data=fields)).status == 200
+        incident_id = await _open(stage, "panel")
+        [notice] = [m for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        _linked(notice, [f"/incidents/{incident_id}",
+                         _link(notice, "/subscriptions/unsubscribe")])
+
+
+def _linked(message: ReceivedMessage, paths: list[str]) -> None:
+    """Each of ``paths`` (with its query) is, in the HTML part, a link written left to
+    right whose text is its address, and, in the text part, on a line of its own."""
+    parsed = message.parsed()
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text is not None and html is not None
+    lines = text.get_content().replace("\r\n", "\n").splitlines()
+    for path in paths:
+        [url] = [u for u in re.findall(r"https?://\S+", "\n".join(lines))
+                 if urlsplit(u).path + ("?" + urlsplit(u).query if urlsplit(u).query
+                                        else "") == path]
+        assert url in lines, url
+        escaped = url.replace("&", "&amp;")
+        assert f'<a href="{escaped}" dir="ltr">{escaped}</a>' in html.get_content(), url
+
+
 @pytest.mark.slow
 async def test_forged_expired_and_replaced_links_are_refused(
         db: Database, tmp_path: Path) -> None:
@@ -204,6 +371,32 @@ async def test_forged_expired_and_replaced_links_are_refused(
                                  data={"List-Unsubscribe": "One-Click"})
         assert forged.status == 400
         assert len(await _confirmed(db)) == 1
+
+
+async def test_a_link_that_cannot_work_says_so_when_opened_not_after_the_button(
+        db: Database, tmp_path: Path) -> None:
+    # Opening an altered, cut or expired link showed "Press the button to ..." with a
+    # button that could only fail; the reader learnt it on pressing. The link is checked
+    # when opened (nothing written: a scanner may open it), as it is when pressed.
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe()).status == 200
+        [confirmation] = await stage.send()
+        link = _link(confirmation, "/subscriptions/confirm")
+        altered = link[:-2] + ("AA" if link[-2:] != "AA" else "BB")
+        for path in (altered, link.split("&sig=")[0], "/subscriptions/confirm",
+                     "/subscriptions/unsubscribe", "/subscriptions/unsubscribe?token="
+                     + "0" * 32 + "&key=00000000&sig=AAAA"):
+            opened = await site.get(path)
+            assert opened.status == 400, path
+            page = await opened.text()
+            assert "This link is not valid" in page and "<button" not in page, path
+        stage.clock.at += dt.timedelta(hours=48, seconds=1)
+        expired = await site.get(link)
+        assert expired.status == 410
+        page = await expired.text()
+        assert "This link has expired" in page and "<button" not in page
+        assert await _confirmed(db) == []
 
 
 async def test_junk_is_refused_and_floods_are_limited(db: Database, tmp_path: Path) -> None:
@@ -274,6 +467,67 @@ async def test_maintenance_and_operators_updates_reach_subscribers(
         assert "A failed switch" in texts and "in progress" in texts
         await stage.notifier.queue_new_windows()
         assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
+
+
+async def test_an_update_of_several_lines_keeps_its_lines_in_the_notice(
+        db: Database, tmp_path: Path) -> None:
+    # The page shows an update as typed, line by line; the subscriber's e-mail ran the
+    # lines into one paragraph ("Done: 1. data copied 2. DNS switched ...").
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe()).status == 200
+        [mail] = await stage.send()
+        fields = _hidden(await (await site.get(_link(mail, "/subscriptions/confirm"))).text())
+        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        incident_id = await _open(stage)
+        stage.clock.at += dt.timedelta(seconds=1)
+        await actions.post_update(
+            db, incident_id=incident_id, status="monitoring", actor="t",
+            message="Done:\r\n1. data copied\n2. DNS switched\n\nWatching the error rate.",
+            now=stage.clock.now())
+        await stage.notifier.queue_subscriber_notices()
+        sent = [m.parsed() for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        [update] = [m for m in sent if "monitoring" in str(m["Subject"])]
+        text = update.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert "Done:\n1. data copied\n2. DNS switched\n\nWatching the error rate." in text
+        html = update.get_body(("html",)).get_content()
+        assert "Done:<br>1. data copied<br>2. DNS switched</p>" in html
+        assert '<p dir="auto">Watching the error rate.</p>' in html
+
+
+async def test_a_request_never_confirmed_is_forgotten_once_its_link_has_expired(
+        db: Database, tmp_path: Path) -> None:
+    # An address typed into the form (by anyone) and never confirmed was kept for good,
+    # listed by "subscriber list" years later: double opt-in keeps only what was confirmed.
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe("kept@example.org")).status == 200
+        assert (await stage.subscribe("never@example.org")).status == 200
+        confirmation = next(m for m in await stage.send() if "kept@example.org" in m.rcpt_tos)
+        fields = _hidden(await (await site.get(
+            _link(confirmation, "/subscriptions/confirm"))).text())
+        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        stage.clock.at += dt.timedelta(hours=2)
+        # The confirmed subscriber asks for more; it never confirms that either.
+        assert (await stage.subscribe("kept@example.org", ("panel", "mobile"))).status == 200
+
+        stage.clock.at += dt.timedelta(hours=46)  # both links still work
+        assert await actions.forget_expired_requests(db, site.settings,
+                                                     now=stage.clock.now()) == 0
+        assert await row_counts(db, (Subscriber,)) == {"Subscriber": 2}
+
+        stage.clock.at += dt.timedelta(hours=1, seconds=1)  # the first has expired
+        assert await actions.forget_expired_requests(db, site.settings,
+                                                     now=stage.clock.now()) == 1
+        [kept] = await rows(db, Subscriber)
+        assert (kept.email, kept.services, kept.requested) == ("kept@example.org",
+                                                               ["panel"], ["panel", "mobile"])
+        stage.clock.at += dt.timedelta(hours=1)  # and the second request
+        assert await actions.forget_expired_requests(db, site.settings,
+                                                     now=stage.clock.now()) == 0
+        [kept] = await rows(db, Subscriber)
+        assert (kept.services, kept.requested, kept.confirmed_at is None) == (
+            ["panel"], None, False)
 
 
 @pytest.mark.slow
