@@ -8,6 +8,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -16,6 +17,14 @@ from monitor.cli import main
 from monitor.config import load_config
 
 FIXTURE = Path(__file__).with_name("gatus-config.yaml")
+
+
+def gatus_json(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> Any:
+    """``import gatus --format json`` of a Gatus file of ``text``: its report (exit 0)."""
+    source = tmp_path / "gatus.yaml"
+    source.write_text(text)
+    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
 
 
 def imported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, str]:
@@ -119,15 +128,13 @@ def test_numbers_in_other_digits_than_ascii_are_not_mapped(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # str.isdigit() took "²" (then int() failed: a traceback, exit 1) and "۲۰۰" (Persian
     # digits, read as 200), which Gatus itself never reads as a number.
-    source = tmp_path / "gatus.yaml"
-    source.write_text(
+    found = gatus_json(
+        tmp_path, capsys,
         "endpoints:\n"
         "  - name: a\n"
         "    url: http://a.example/\n"
         '    conditions: ["[STATUS] == \u06f2\u06f0\u06f0", "[RESPONSE_TIME] < \u06f5\u06f0\u06f0",'
         ' "[STATUS] == \u00b2", "[BODY].n == \u0665"]\n')
-    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
-    found = json.loads(capsys.readouterr().out)
     assert [item["what"] for item in found["unmapped"]] == [
         "[STATUS] == \u06f2\u06f0\u06f0", "[RESPONSE_TIME] < \u06f5\u06f0\u06f0",
         "[STATUS] == \u00b2"]
@@ -197,8 +204,8 @@ def test_a_status_condition_with_any_is_the_set_of_expected_codes(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # "[STATUS] == any(200, 201)" is how Gatus accepts one of several codes; it was reported
     # as having no equivalent, and the endpoint kept the default 2xx.
-    source = tmp_path / "gatus.yaml"
-    source.write_text(
+    found = gatus_json(
+        tmp_path, capsys,
         "endpoints:\n"
         "  - name: a\n"
         "    url: http://a.example/\n"
@@ -206,8 +213,6 @@ def test_a_status_condition_with_any_is_the_set_of_expected_codes(
         "  - name: b\n"
         "    url: http://b.example/\n"
         '    conditions: ["[STATUS] == any(200, ok)"]\n')
-    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
-    found = json.loads(capsys.readouterr().out)
     services = yaml.safe_load(found["config"])["services"]
     assert services[0]["probe"]["expected_status"] == [200, 201, 204]
     assert "expected_status" not in services[1]["probe"]  # a value that is not a code
@@ -219,8 +224,8 @@ def test_parts_of_gatus_it_does_not_carry_are_reported_not_dropped_in_silence(
     # Gatus's external endpoints (pushed to, like Kuma's push monitors), its maintenance
     # windows (global and per endpoint) and its connectivity checker were left out of the
     # configuration without a word in the report.
-    source = tmp_path / "gatus.yaml"
-    source.write_text(
+    found = gatus_json(
+        tmp_path, capsys,
         "maintenance: {start: '23:00', duration: 1h, every: [Monday]}\n"
         "connectivity: {checker: {target: 1.1.1.1:53, interval: 60s}}\n"
         "external-endpoints:\n"
@@ -230,8 +235,6 @@ def test_parts_of_gatus_it_does_not_carry_are_reported_not_dropped_in_silence(
         "  - name: web\n"
         "    url: https://web.example.org/\n"
         "    maintenance-windows: [{start: '07:30', duration: 40m}]\n")
-    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
-    found = json.loads(capsys.readouterr().out)
     assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
         ("endpoints[0].maintenance-windows", "(maintenance windows)"),
         ("external-endpoints[0]", "backup-job"),
@@ -249,8 +252,8 @@ def test_an_environment_variable_gatus_fills_in_is_reported_not_sent_as_text(
     # Gatus expands $VAR and ${VAR} in its configuration when it starts; sla-monitor does
     # not. The import carried "Bearer ${API_TOKEN}" into the probe's headers, which then
     # sent those very characters (a 401, an incident, customers e-mailed).
-    source = tmp_path / "gatus.yaml"
-    source.write_text(
+    found = gatus_json(
+        tmp_path, capsys,
         "endpoints:\n"
         "  - name: api\n"
         "    url: https://api.example.org/health\n"
@@ -259,8 +262,6 @@ def test_an_environment_variable_gatus_fills_in_is_reported_not_sent_as_text(
         "    url: https://api.example.org/x?key=$API_KEY\n"
         "  - name: plain\n"
         "    url: https://plain.example.org/\n")
-    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
-    found = json.loads(capsys.readouterr().out)
     services = yaml.safe_load(found["config"])["services"]
     assert [s["id"] for s in services] == ["api", "plain"]
     assert services[0]["probe"]["headers"] == {"X-Probe": "sla"}
@@ -276,8 +277,8 @@ def test_client_settings_are_carried_or_reported(
     # client.ignore-redirect was dropped (the probe followed the redirect an endpoint checks
     # for with [STATUS] == 302, and failed on the 200 behind it), and so, without a word,
     # were the client's proxy, OAuth2, client certificate and resolver.
-    source = tmp_path / "gatus.yaml"
-    source.write_text(
+    found = gatus_json(
+        tmp_path, capsys,
         "endpoints:\n"
         "  - name: login\n"
         "    url: https://app.example.org/login\n"
@@ -291,8 +292,6 @@ def test_client_settings_are_carried_or_reported(
         "      oauth2: {token-url: https://auth.example.org/token, client-id: x,"
         " client-secret: y, scopes: [a]}\n"
         "      tls: {certificate-file: /c.pem, private-key-file: /k.pem}\n")
-    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
-    found = json.loads(capsys.readouterr().out)
     services = yaml.safe_load(found["config"])["services"]
     assert services[0]["probe"]["follow_redirects"] is False
     assert services[0]["probe"]["expected_status"] == [302]
@@ -309,8 +308,8 @@ def test_a_json_condition_with_a_gatus_function_is_reported_not_compared_as_text
     # "[BODY].status == pat(*UP*)" became json: {path: status, equals: "pat(*UP*)"}: the
     # probe compared the body's status with those very characters and failed on every
     # healthy answer (an incident, customers e-mailed). A plain value is still kept.
-    source = tmp_path / "gatus.yaml"
-    source.write_text(
+    found = gatus_json(
+        tmp_path, capsys,
         "endpoints:\n"
         "  - name: a\n"
         "    url: http://a.example/\n"
@@ -318,8 +317,6 @@ def test_a_json_condition_with_a_gatus_function_is_reported_not_compared_as_text
         "  - name: b\n"
         "    url: http://b.example/\n"
         '    conditions: ["[BODY].state == any(ok, up)"]\n')
-    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
-    found = json.loads(capsys.readouterr().out)
     services = yaml.safe_load(found["config"])["services"]
     assert services[0]["probe"]["json"] == {"path": "data.0.id", "equals": 1}
     assert "json" not in services[1]["probe"]
@@ -333,14 +330,12 @@ def test_conditions_a_tcp_probe_cannot_check_are_reported(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # On a tcp:// endpoint, "[RESPONSE_TIME] < 50" was read and then dropped without a word
     # (a TCP probe checks that it connects, within its timeout).
-    source = tmp_path / "gatus.yaml"
-    source.write_text(
+    found = gatus_json(
+        tmp_path, capsys,
         "endpoints:\n"
         "  - name: db\n"
         "    url: tcp://10.0.0.5:5432\n"
         '    conditions: ["[CONNECTED] == true", "[RESPONSE_TIME] < 50"]\n')
-    assert main(["import", "gatus", str(source), "--format", "json"]) == 0
-    found = json.loads(capsys.readouterr().out)
     assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
         ("endpoints[0].conditions[1]", "[RESPONSE_TIME] < 50")]
     assert "TCP" in found["unmapped"][0]["why"]
