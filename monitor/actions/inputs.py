@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ from monitor.store.tickets import TicketRecord
 
 if TYPE_CHECKING:
     from monitor.store import Database
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FrozenWindow",
@@ -183,8 +186,23 @@ class MonthInputs:
         )
 
 
-def incident_input(record: IncidentRecord) -> IncidentInput:
-    """A stored incident as the engine's record."""
+def incident_input(record: IncidentRecord) -> IncidentInput | None:
+    """A stored incident as the engine's record; None for one stored ending at or before
+    its start, which has no duration (no counted time, no notification owed: R-M4, R-N1).
+
+    Only a daemon of an earlier version wrote such a row: restarted on a wall clock set
+    back while the incident was open, it ended the incident at a good probe read before
+    its start (the incident book now ends it after its last failure seen). Every report
+    of its month failed on it; it is left out, and named in the log each time it is read
+    (a rare row an operator should see) so that the clock and its times are checked."""
+    if record.end is not None and record.end <= record.start:
+        log.warning(
+            "an incident is stored ending before it began (the wall clock was set back "
+            "while it was open): left out of reports, it has no duration; check the clock "
+            "and the incident's times",
+            extra={"incident": record.id, "service": record.service_id,
+                   "start": record.start.isoformat(), "end": record.end.isoformat()})
+        return None
     return IncidentInput(
         id=record.id,
         service_id=record.service_id,
@@ -313,7 +331,7 @@ async def month_inputs(
     return MonthInputs(
         period,
         month_customers(settings, renewals, customers),
-        [incident_input(i) for i in found],
+        [made for made in map(incident_input, found) if made is not None],
         [maintenance_input(w, by_window.get(w.id, {}), topology) for w in windows],
         first,
         union([*month_unknown(period, now, unseen, runs, tolerance), *everyone]),

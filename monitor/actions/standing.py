@@ -161,8 +161,10 @@ class RunningMonth:
         incident_mark = after_incident
         for record in changed:
             incident_mark = max(incident_mark, record.id)
-            if record.start < period.end and (record.end is None or record.end > period.start):
-                self._incidents[record.id] = incident_input(record)
+            made = incident_input(record)
+            if made is not None and made.start < period.end and (
+                    made.end is None or made.end > period.start):
+                self._incidents[record.id] = made
             else:
                 self._incidents.pop(record.id, None)
         self._open = {i.id for i in self._incidents.values() if i.end is None}

@@ -399,8 +399,9 @@ async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -
 
     # This month, by the engine: one customer per public service, told of each window
     # when it was announced (see the module).
-    month_incidents = [incident_input(i) for i in found
-                       if i.start < period.end and (i.end is None or i.end > period.start)]
+    month_incidents = [made for made in map(incident_input, found) if made is not None
+                       and made.start < period.end
+                       and (made.end is None or made.end > period.start)]
     pseudo = {s: f"service:{s}" for s in public}
     month_windows = [
         maintenance_input(w, dict.fromkeys(pseudo.values(), w.created_at), topology)

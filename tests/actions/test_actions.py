@@ -5,6 +5,7 @@ what is allowed, changing nothing (rows counted before and after). SQLite and Po
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from monitor import actions
 from monitor.config import Settings, parse_config
 from monitor.errors import InputError
 from monitor.sla.report import iso_utc
-from monitor.store import Database
+from monitor.store import Database, incidents
 from monitor.store.models import (
     AuditEvent,
     CauseChange,
@@ -176,3 +177,30 @@ async def test_a_nul_in_a_note_is_refused_on_both_databases_not_a_database_error
         db, SETTINGS, customer="acme", service="panel", channel="email",
         summary="slow \ud800", actor="ops", now=NOW), "summary", "slow \ud800",
         "or a lone surrogate")
+
+
+async def test_an_incident_stored_ending_before_it_began_is_left_out_and_named(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    # A daemon of an earlier version, restarted on a wall clock set back while an incident
+    # was open, wrote it ending before its start (no version writes that now: the incident
+    # book ends it after its last failure seen). Every report of its month then failed
+    # with a traceback ("end ... must be after start"), and the SLA metrics with it. Such
+    # an incident has no duration: no counted time, no notification owed (R-M4, R-N1);
+    # the reports leave it out and a warning names it.
+    start = dt.datetime(2026, 4, 10, 10, 0, tzinfo=dt.UTC)
+    async with db.transaction() as tx:
+        broken = await incidents.open_probe_incident(
+            tx, service_id="panel", start=start, start_bound=None, detected_at=start,
+            created_at=start)
+        await incidents.close(tx, broken, end=start - HOUR, end_bound=None)
+    await add(db, start=dt.datetime(2026, 4, 12, tzinfo=dt.UTC),
+              end=dt.datetime(2026, 4, 12, 1, tzinfo=dt.UTC))
+    with caplog.at_level(logging.WARNING, logger="monitor.actions.inputs"):
+        report = await actions.month_report(db, SETTINGS, month="2026-04", now=NOW)
+    beta = report.customer("beta")
+    # The manual hour alone, of the panel beta depends on: 3,600 s.
+    assert beta.downtime_seconds == 3600
+    assert [line.id for line in beta.incidents] != [] and broken not in [
+        line.id for line in beta.incidents]
+    said = [r for r in caplog.records if "ending before it began" in r.getMessage()]
+    assert [r.incident for r in said] == [broken]  # type: ignore[attr-defined]
