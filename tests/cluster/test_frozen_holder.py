@@ -78,6 +78,21 @@ async def _locked(connection: asyncpg.Connection, node: str) -> int:
     return int(every) - int(free)
 
 
+async def _diagnosis(connection: asyncpg.Connection, daemons: dict[str, DaemonProcess]) -> str:
+    """What the nodes' database sessions are doing and what the nodes said (not the routine
+    lines): for a failed take-over, which the test alone cannot explain."""
+    sessions = await connection.fetch(
+        "SELECT application_name, pid, state, wait_event_type, wait_event, "
+        "round(extract(epoch FROM now() - xact_start)::numeric, 1) AS in_transaction, "
+        "left(query, 160) AS query FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name LIKE 'sla-monitor %'")
+    said = {node: [line[:400] for line in daemon.log.read_text().splitlines()
+                   if '"level": "info"' not in line][-15:]
+            for node, daemon in daemons.items()}
+    return "\n".join([*(str(dict(row)) for row in sessions),
+                      *(f"{node}: {line}" for node, lines in said.items() for line in lines)])
+
+
 async def _freeze_inside_a_transaction(
     connection: asyncpg.Connection, daemon: DaemonProcess, node: str, at_least: int,
     within: float = 90.0,
@@ -139,7 +154,9 @@ async def test_a_node_frozen_holding_lease_locks_blocks_no_take_over(
             first = await first_probes_after(target, frozen_targets, paused,
                                              bound + LOAD_MARGIN + 10)
             in_time = sorted(t for t in first.values() if t <= bound + LOAD_MARGIN)
-            assert len(in_time) >= 0.95 * len(frozen_targets), (len(in_time), first)
+            if len(in_time) < 0.95 * len(frozen_targets):
+                raise AssertionError(f"{len(in_time)} of {len(frozen_targets)} taken over in "
+                                     f"time: {first}\n{await _diagnosis(connection, daemons)}")
             # The frozen session was ended by the server (idle in transaction / statement
             # timeout): its locks are gone although its client is still stopped. (Its backend
             # may take a moment longer to leave pg_stat_activity on a loaded machine.)
