@@ -437,9 +437,11 @@ class Recorder:
             run.dirty = False
         for _, rollup in rollups:
             rollup.dirty = False
+        if stale:
+            # One line for them all: a node back from a pause has lost every target at once.
+            log.warning("probe history not written: this node no longer holds these targets",
+                        extra={"targets": len(stale), "first": sorted(stale)[:10]})
         for target_id in stale:
-            log.warning("probe history not written: this node no longer holds the target",
-                        extra={"target": target_id})
             self.discard(target_id)
         self._forget_finished_hours(due, wall)
         written = len(runs) + len(failures) + len(rollups) + len(unprobed)
