@@ -32,6 +32,7 @@ from monitor.config import Settings
 from monitor.daemon.jobs import Job
 from monitor.logs import ProgressLog
 from monitor.notify.contract import ContractMailer
+from monitor.store import error_line, unavailable_error
 
 if TYPE_CHECKING:
     from monitor.daemon.runtime import Runtime
@@ -77,11 +78,16 @@ def table(rt: Runtime) -> Callable[[Settings], list[Job]]:
 
 
 async def step(what: str, stop: Callable[[], Awaitable[None]]) -> None:
-    """A step of stopping: a failure is logged and the next step runs anyway."""
+    """A step of stopping: a failure is logged and the next step runs anyway. The database
+    (or another server) not answering is said in one line, as the loops say it: no bug, no
+    traceback."""
     try:
         await stop()
-    except Exception:
-        log.exception(f"stopping: {what} could not be completed")
+    except Exception as exc:
+        if unavailable_error(exc):
+            log.error(f"stopping: {what} could not be completed", extra={"error": error_line(exc)})
+        else:
+            log.exception(f"stopping: {what} could not be completed")
 
 
 async def beat(rt: Runtime) -> None:

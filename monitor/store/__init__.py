@@ -42,10 +42,12 @@ from monitor.store.db import (
     Tx,
     create_engine,
     default_url,
+    error_line,
     guarded,
     resolve_url,
     session_factory,
     state_directory,
+    unavailable_error,
 )
 
 __all__ = [
@@ -54,8 +56,10 @@ __all__ = [
     "Tx",
     "create_engine",
     "default_url",
+    "error_line",
     "guarded",
     "resolve_url",
     "session_factory",
     "state_directory",
+    "unavailable_error",
 ]

@@ -321,7 +321,7 @@ class Availability:
                 self._reminded, self._quiet = now, False
                 event = "database still unavailable"
             down_for = now - self.down_since
-        error = _error_line(exc)
+        error = error_line(exc)
         log.error(
             f"{event}: {error}; what needs it waits and is retried",
             extra={"database": self.where, "error_class": type(exc).__name__,
@@ -348,7 +348,9 @@ class Availability:
         )
 
 
-def _error_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
+    """An error's first line for a log line's ``error`` field: its type, no password, at
+    most 300 characters of its text."""
     text = str(getattr(exc, "orig", None) or exc).strip()
     first = redact(text.splitlines()[0])[:300] if text else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -143,6 +143,36 @@ async def test_postgresql_restarted_under_the_daemon_during_an_outage(
             await daemon.stop()
 
 
+async def test_a_stop_while_postgresql_is_away_says_so_without_a_traceback(
+    private_pg: PrivatePostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGTERM while the database is away: each step of stopping that needs it (the
+    heartbeat's last beat, the history) says in one line that it could not be completed,
+    as every loop does while the database is away; no traceback (one came with the
+    heartbeat's last beat)."""
+    async with TargetServer() as target, SMTPSink() as sink:
+        config = scenario(target, sink, private_pg.url, f"storage: {{url: '{private_pg.url}'}}")
+        daemon = Daemon(parse_config(config), registry=CollectorRegistry())
+        await daemon.start()
+        stopped = False
+        try:
+            engine = create_engine(private_pg.url)
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.state == "up"))
+            await engine.dispose()
+            await asyncio.to_thread(private_pg.stop, "fast")
+            caplog.set_level(logging.INFO, logger="monitor")
+            await daemon.stop()
+            stopped = True
+        finally:
+            if not stopped:
+                await daemon.stop()
+    said = [r for r in caplog.records if r.getMessage().startswith("stopping: ")]
+    assert said, caplog.text
+    assert [r for r in said if r.exc_info] == [], caplog.text
+    assert all(r.levelno == logging.ERROR and r.error for r in said)  # type: ignore[attr-defined]
+    assert "Traceback" not in caplog.text
+
+
 async def test_the_state_directory_full_during_an_outage(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
