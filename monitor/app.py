@@ -44,6 +44,7 @@ from monitor.daemon.runtime import NOTHING_MONITORED, READY_TIMEOUT, Options, Ru
 from monitor.daemon.systemd import SystemdNotifier, Watchdog
 from monitor.errors import MonitorError
 from monitor.notify.smtp import Transport
+from monitor.store import error_line
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +204,11 @@ class Daemon:
         log.info("configuration reloaded", extra={"targets": len(plan.settings.topology.targets())})
         try:
             await self.runtime.end_removed_incidents()
-        except Exception as exc:  # in force already; the next start ends them
-            log.warning("open incidents of removed targets not ended now",
-                        extra={"error": f"{type(exc).__name__}: {exc}"})
+        except Exception as exc:  # in force already; the next heartbeat that reaches the
+            # database ends them, at this reload's time (Runtime.end_removed_incidents)
+            log.warning("open incidents of removed targets not ended now; ended at the "
+                        "reload's time once the database answers again",
+                        extra={"error": error_line(exc)})
         self._warn_if_nothing_monitored()
         return True
 

@@ -95,6 +95,8 @@ async def beat(rt: Runtime) -> None:
     try:
         at = await rt.heartbeat.beat()
         rt.metrics.heartbeat.set(at.timestamp())
+        if rt.removals:  # a reload's, while the database was away: it answers again
+            await rt.end_pending_removals()
     except Exception as exc:
         if not rt.db.outage(exc):  # the database away: said once, no traceback
             log.exception("heartbeat failed")

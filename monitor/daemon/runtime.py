@@ -28,6 +28,7 @@ ownership, the probes' resolver, the HTTP edge, the job table, the SLA metrics).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import logging
 from contextlib import AsyncExitStack
@@ -147,6 +148,7 @@ class Runtime:
         self.clock = clock = options.clock
         self.registry = registry = options.registry
         self.flush_interval = options.flush_interval
+        self.removals: list[tuple[dt.datetime, frozenset[str]]] = []  # see end_removed_incidents
         self.stopping = options.stopping
         edge = HTTPEdge.secrets(settings)
         # Every PostgreSQL session of the daemon is bounded (monitor.store.db.SessionLimits):
@@ -336,8 +338,19 @@ class Runtime:
     async def end_removed_incidents(self) -> None:
         """The open incidents of targets the configuration has no more are ended now
         (:meth:`~monitor.daemon.incident_book.IncidentBook.end_unconfigured`): at start
-        (removed while the daemon was stopped) and after a reload applied."""
-        await self.watch.book.end_unconfigured(frozenset(self.watch.targets), self.clock.now())
+        (removed while the daemon was stopped) and after a reload applied. What a reload
+        could not end (the database away) stays in :attr:`removals`, with the reload's time
+        and the targets configured then, and is ended at that time by the first heartbeat
+        that reaches the database (R-M1: when the target was removed), not at the next start."""
+        self.removals.append((self.clock.now(), frozenset(self.watch.targets)))
+        await self.end_pending_removals()
+
+    async def end_pending_removals(self) -> None:
+        """The removals :meth:`end_removed_incidents` could not end yet, in their order."""
+        while self.removals:
+            at, configured = self.removals[0]
+            await self.watch.book.end_unconfigured(configured, at)
+            self.removals.pop(0)
 
     # --- reload: prepare, then apply ---------------------------------------------------------
 

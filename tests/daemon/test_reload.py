@@ -5,6 +5,7 @@ both schedules exactly as before. The real daemon, real local targets and a real
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from monitor.store import create_engine
 from monitor.store.models import Incident, ProbeRun
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
+from tests.faults.helpers import sqlite_locked_awaited
 from tests.support import FAST, MONITOR, eventually, rows
 
 
@@ -290,6 +292,43 @@ async def test_an_open_incident_of_a_target_a_reload_removes_is_ended_then(
         # A restart finds nothing open either.
         async with started(path) as (daemon, _):
             assert daemon.watch.book.open_incidents == {}
+
+
+@pytest.mark.slow
+async def test_an_incident_a_reload_could_not_end_is_ended_when_the_database_answers_again(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reload that removes a target with an open incident finds the database away (SQLite
+    held by another writer past its busy timeout): the incident is ended as soon as the
+    database answers again, at the reload's time (R-M1: when its target was removed), not
+    left open until the next start (and ServiceDown firing until then)."""
+    async with TargetServer() as panel, TargetServer() as api, SMTPSink() as sink:
+        api.set_status(503)
+        path = tmp_path / "config.yaml"
+        text = config_text(panel.url("/"), api.url("/"), sink, sqlite_url).replace(
+            f'storage: {{url: "{sqlite_url}"}}', f'storage: {{url: "{sqlite_url}", busy_timeout: 1s}}')
+        assert "busy_timeout" in text
+        path.write_text(text)
+        engine = create_engine(sqlite_url)
+        try:
+            async with started(path) as (daemon, _):
+                (opened,) = await eventually(
+                    lambda: rows(engine, Incident, Incident.end.is_(None)), within=15)
+                old_api = (f"  - id: api\n    kind: mobile_api\n    probe: {{type: http, "
+                           f'url: "{api.url("/")}", {FAST}}}\n')
+                path.write_text(text.replace(old_api, ""))
+                database = Path(sqlite_url.removeprefix("sqlite+aiosqlite:///"))
+                async with sqlite_locked_awaited(database, 10):
+                    removed = dt.datetime.now(dt.UTC)
+                    assert await daemon.reload()
+                    reloaded = dt.datetime.now(dt.UTC)
+                    assert "open incidents of removed targets not ended now" in caplog.text
+                (ended,) = await eventually(
+                    lambda: rows(engine, Incident, Incident.end.is_not(None)), within=15)
+                assert ended.id == opened.id
+                assert removed <= ended.end <= reloaded  # type: ignore[operator]
+        finally:
+            await engine.dispose()
 
 
 async def _true(value: bool) -> bool:
