@@ -137,13 +137,13 @@ class Daemon:
                 "event_loop": running_loop_name(),
             },
         )
-        self._warn_if_nothing_monitored()
+        self._warn_about_configuration()
 
     def _clock_stepped(self, step: float) -> None:
         self.runtime.jobs.due_now()
 
-    def _warn_if_nothing_monitored(self) -> None:
-        self.runtime.warn_if_nothing_monitored(self.config_path)
+    def _warn_about_configuration(self) -> None:
+        self.runtime.warn_about_configuration(self.config_path)
 
     async def flush(self, everything: bool = False) -> None:
         """Write the probe history that is due (at stop: ``everything``)."""
@@ -209,7 +209,7 @@ class Daemon:
             log.warning("open incidents of removed targets not ended now; ended at the "
                         "reload's time once the database answers again",
                         extra={"error": error_line(exc)})
-        self._warn_if_nothing_monitored()
+        self._warn_about_configuration()
         return True
 
     def _refuse(self, reason: str) -> bool:

@@ -15,6 +15,7 @@ its time (:data:`CHECK_TIMEOUT`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 
@@ -99,6 +100,31 @@ def secret_warnings(config: Config) -> list[str]:
     return warnings
 
 
+def public_url_warning(config: Config) -> str | None:
+    """Without ``http.public_url`` the links customers and subscribers receive (and the Atom
+    feed's) lead to ``http.listen``: said when that is an address only this machine can open
+    (loopback, a wildcard such as 0.0.0.0, ``localhost``), as behind a reverse proxy, and
+    someone would receive them (a customer, or subscribers: offered with a link key)."""
+    http = config.http
+    if http.public_url is not None:
+        return None
+    signed = http.link_key_file is not None or http.link_key_env is not None
+    if not config.customers and not (config.status_page.subscriptions and signed):
+        return None
+    host = http.listen.rpartition(":")[0].strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+        local = address.is_loopback or address.is_unspecified
+    except ValueError:
+        local = host.lower() in ("localhost", "localhost.localdomain")
+    if not local:
+        return None
+    return (f"http.public_url: not set: the links in customers' and subscribers' e-mails and "
+            f"in the Atom feed lead to http://{http.listen}, which customers cannot open; "
+            "set it to the pages' address as customers reach them, e.g. "
+            "'https://status.example.com'")
+
+
 def check_config(config: Config, source: str | None = None) -> ConfigCheck:
     """Every probe's worst-case detection time against the D-1 duty, and secret warnings."""
     resolve_url(config.storage.url)  # a URL the database driver cannot read: ConfigError
@@ -128,7 +154,7 @@ def check_config(config: Config, source: str | None = None) -> ConfigCheck:
         timezone=config.provider.timezone,
         detection_deadline_seconds=deadline,
         probes=tuple(probes),
-        warnings=tuple(secret_warnings(config)),
+        warnings=tuple([*secret_warnings(config), *filter(None, [public_url_warning(config)])]),
     )
 
 

@@ -39,6 +39,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
+from monitor.actions.config_check import public_url_warning
 from monitor.actions.evidence_keys import load_signing_key
 from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock, SteadyClock
@@ -231,8 +232,13 @@ class Runtime:
         then every interval from there (a step back would hold them for its length)."""
         self.jobs.due_now()
 
-    def warn_if_nothing_monitored(self, config_path: Path | None) -> None:
-        """A daemon with no targets runs (so that a reload can add them) but says so."""
+    def warn_about_configuration(self, config_path: Path | None) -> None:
+        """What the configuration leaves wanting, said at start and after each reload: links
+        customers cannot open (no ``http.public_url``, as ``check-config`` says), and no
+        targets (the daemon runs, so that a reload can add them)."""
+        unreachable = public_url_warning(self.config)
+        if unreachable is not None:
+            log.warning(unreachable)
         if self.settings.topology.targets():
             return
         source = str(config_path) if config_path else "the embedded defaults"

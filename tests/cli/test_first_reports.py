@@ -207,7 +207,31 @@ def test_check_config_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         "d1": "OK",
     }
     assert [p["id"] for p in checked["probes"]] == ["srv-1", "panel", "shop"]
-    assert checked["warnings"] == []
+    # No http.public_url, and the default http.listen (127.0.0.1:9180): acme's e-mails
+    # would lead to an address only this machine can open.
+    assert checked["warnings"] == [
+        "http.public_url: not set: the links in customers' and subscribers' e-mails and in "
+        "the Atom feed lead to http://127.0.0.1:9180, which customers cannot open; set it to "
+        "the pages' address as customers reach them, e.g. 'https://status.example.com'"]
+
+
+@pytest.mark.parametrize(("http", "said"), [
+    ("", True),  # the default listen, 127.0.0.1:9180
+    ("http: {listen: '0.0.0.0:9180'}", True),
+    ("http: {listen: '[::1]:9180'}", True),
+    ("http: {listen: 'localhost:9180'}", True),
+    ("http: {listen: '0.0.0.0:9180', public_url: 'https://status.rabit.example'}", False),
+    ("http: {listen: '203.0.113.7:80'}", False),  # an address customers can open
+    ("http: {listen: 'status.rabit.example:80'}", False),
+])
+def test_check_config_says_when_customers_links_lead_where_they_cannot_open(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], http: str, said: bool) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(tz="UTC", calendar="gregorian", url="", tcp=TCP)
+                    .replace("storage: {url: ''}\n", http + "\n"))
+    assert main(["-c", str(path), "check-config"]) == 0
+    out = capsys.readouterr().out
+    assert ("warning: http.public_url: not set" in out) is said, out
 
 
 def test_db_upgrade_json(tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]

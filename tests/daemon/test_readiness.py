@@ -59,6 +59,31 @@ async def test_no_targets_is_a_clear_warning_and_readyz_counts_zero(
 
 
 @pytest.mark.slow
+async def test_a_start_says_when_customers_links_lead_where_they_cannot_open(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No ``http.public_url`` and a loopback ``http.listen`` (behind a reverse proxy): the
+    links in the customers' e-mails would lead to this machine only. Said at start, as
+    ``check-config`` says it (tests/cli/test_first_reports.py)."""
+    async with TargetServer() as target:
+        config = NO_TARGETS.replace("URL", sqlite_url) + (
+            f"services: [{{id: shop, kind: mobile_api, probe: {{type: http, "
+            f'url: "{target.url("/")}", {FAST}}}}}]\n'
+            "customers: [{id: acme, name: ACME, contacts: {technical: {email: t@acme.example}},"
+            " fee: {amount: 3650, currency: EUR}, sites: [{domain: acme.example}]}]\n")
+        daemon = Daemon(parse_config(config))
+        with caplog.at_level(logging.WARNING, logger="monitor.daemon.runtime"):
+            await daemon.start()
+        try:
+            said = [r.getMessage() for r in caplog.records if r.name == "monitor.daemon.runtime"]
+            assert len(said) == 1 and said[0].startswith("http.public_url: not set: the links "
+                                                         "in customers' and subscribers' e-mails")
+            assert "http://127.0.0.1:0" in said[0]
+        finally:
+            await daemon.stop()
+
+
+@pytest.mark.slow
 async def test_readyz_counts_the_targets(sqlite_url: str) -> None:
     async with TargetServer() as target:
         config = NO_TARGETS.replace("URL", sqlite_url) + (
