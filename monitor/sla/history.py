@@ -52,7 +52,7 @@ class DayStatus:
     end: datetime  # the day's end, or now for today
     state: DayState
     down_seconds: int  # outages of any cause (union)
-    maintenance_seconds: int  # time inside announced windows
+    maintenance_seconds: int  # time inside announced windows, neither down nor unknown
     unknown_seconds: int  # unseen time not covered by an outage (R-M3), before now
 
 
@@ -95,7 +95,10 @@ def daily_states(
         down_seconds = total_seconds(clip(down, judged))
         unknown_parts = subtract(clip(unseen, judged), down)
         unknown_seconds = total_seconds(unknown_parts)
-        maintenance_seconds = total_seconds(clip(windows, judged))
+        # Each second once, in the state's order (down, unknown, maintenance): the bar's
+        # tooltip adds them, and a window the monitor did not watch is unknown time.
+        maintenance_seconds = total_seconds(
+            subtract(subtract(clip(windows, judged), down), unknown_parts))
         state: DayState
         if down_seconds:
             state = "down"
