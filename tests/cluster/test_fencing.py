@@ -211,7 +211,9 @@ async def test_a_leader_whose_lease_ran_out_says_once_that_it_leads_no_more(
     db = Database.open(pg_url)
     await db.upgrade()
     try:
-        a = Cluster(_settings("node-a", 0.6), db, CollectorRegistry())
+        # a's steady clock stands still: sure of its role until a cycle says otherwise,
+        # however slow this machine is (see the test after the next).
+        a = Cluster(_settings("node-a", 0.6), db, CollectorRegistry(), monotonic=lambda: 1000.0)
         b = Cluster(_settings("node-b", 0.6), db, CollectorRegistry())
         await a.start()
         assert a.leading and a.leader_epoch == 1
@@ -246,7 +248,9 @@ async def test_a_leader_that_loses_its_lease_mid_job_writes_nothing_more(pg_url:
     await db.upgrade()
     registry = CollectorRegistry()
     try:
-        a = Cluster(_settings("node-a", 0.6), db, registry)
+        # a's steady clock stands still (as in the test after this one): the database's
+        # lease decides, at each write.
+        a = Cluster(_settings("node-a", 0.6), db, registry, monotonic=lambda: 1000.0)
         b = Cluster(_settings("node-b", 0.6), db, CollectorRegistry())
         for node in (a, b):
             node.set_targets({"panel": 0.3})
