@@ -359,9 +359,12 @@ def _public_window(topology: Topology, window: WindowRecord, now: dt.datetime,
     state: Literal["scheduled", "in_progress", "completed"] = (
         "completed" if window.end <= now else "in_progress" if window.start <= now else "scheduled"
     )
+    # Its updates are public when it covers a public service (written for that service's
+    # readers and subscribers); a window of customers' projects alone keeps them, as an
+    # incident of a project does: they speak of the customer ("Moving ACME's database").
     return PublicWindow(window.id, window.start, window.end, window.created_at, names, private,
                         None if private else window.reason, state,
-                        tuple(_public_update(u) for u in posted))
+                        tuple(_public_update(u) for u in posted) if names else ())
 
 
 async def public_status(db: Database, settings: Settings, *, now: dt.datetime) -> PublicStatus:

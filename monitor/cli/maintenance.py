@@ -118,11 +118,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="post an operator's update (shown on the status page)",
         description="Post how a maintenance window goes, with a status; shown on the "
         "status page, the Atom feed and the Statuspage JSON, and e-mailed to the status "
-        "page's subscribers of its services (audited).",
+        "page's subscribers of its services, when it covers a public service (a window of "
+        "customers' projects alone keeps its updates private) (audited).",
     )
     update.add_argument("id", metavar="ID", type=whole_number, help="maintenance window id")
     update.add_argument("--status", required=True,
                         help="one of: " + ", ".join(MAINTENANCE_UPDATE_STATUSES))
-    update.add_argument("--message", required=True, help="how the work goes (public)")
+    update.add_argument("--message", required=True,
+                        help="how the work goes (public when the window covers a public service)")
     add_format(update)
     update.set_defaults(handler=_update)

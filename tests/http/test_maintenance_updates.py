@@ -88,6 +88,27 @@ async def test_an_update_is_audited_and_shown_escaped_everywhere(site: Site) -> 
     assert shown["incident_updates"][0]["status"] == "in_progress"
 
 
+async def test_updates_of_a_window_of_customers_projects_only_stay_private(site: Site) -> None:
+    """A window of a customer's project alone is shown in public as the hosted projects'
+    (no name, no reason); its updates are written for that customer ("Moving ACME's shop
+    database") and stay off the status page, the feed and the Statuspage JSON, as an
+    incident of a project keeps its updates. A window that covers a public service shows
+    its updates (the test above)."""
+    window_id = await _window(site, "acme-shop")
+    posted = await site.post(f"/api/v1/maintenance/{window_id}/updates", "write",
+                             json={"status": "in_progress", "message": "Moving ACME's database"},
+                             headers={"Idempotency-Key": "maintenance-update-private"})
+    assert posted.status == 201, await posted.text()
+    page = await (await site.get("/")).text()
+    assert "Moving ACME" not in page and "ACME shop" not in page
+    feed = await (await site.get("/feed.atom")).text()
+    assert "Moving ACME" not in feed and "Replacing a switch" not in feed
+    listed = await (await site.get("/api/v2/scheduled-maintenances.json")).json()
+    [shown] = listed["scheduled_maintenances"]
+    assert shown["incident_updates"] == []
+    assert "Moving ACME" not in json.dumps(listed, ensure_ascii=False)
+
+
 async def test_bad_updates_are_refused_and_change_nothing(site: Site) -> None:
     window_id = await _window(site)
     tables = (MaintenanceUpdate, AuditEvent)
