@@ -198,8 +198,8 @@ def _differences(old: MonthReport, new: MonthReport) -> list[str]:
         if previous is None:
             changes.append(f"{customer.customer}: new in this revision")
             continue
-        changes += [f"{customer.customer}: {change}"
-                    for change in customer_changes(previous, customer)]
+        changes += [f"{customer.customer}: {change}"  # the operator's: every change
+                    for change in customer_changes(previous, customer, None)]
     return changes
 
 
@@ -234,17 +234,22 @@ def _as_json(value: object) -> str:
     return repr(value)
 
 
-def customer_changes(old: CustomerReport | None, new: CustomerReport) -> list[Change]:
+def customer_changes(old: CustomerReport | None, new: CustomerReport,
+                     month_end: dt.datetime | None) -> list[Change]:
     """What differs between two revisions' records of one customer (``old`` None: the
     earlier revision did not have it): each :data:`COMPARED` figure, then each incident
     that appeared, went or changed its counted time, cause or times. Empty when the
     customer's figures and incidents are the same (a corrected statement is owed only
-    then)."""
+    then). With ``month_end`` (what the customer is told), an incident's end at or after
+    it is, for the month, no end: a month closed while an incident ran froze it open, and
+    its end in the next month changes no figure of this one (a new revision of the
+    inputs, R-C3, but no correction owed). Without it (what the operator is told at the
+    close), every change of the inputs' incidents."""
     changes = [Change(name, None if old is None else read(old), read(new))
                for name, read in COMPARED
                if (None if old is None else read(old)) != read(new)]
-    before = {} if old is None else {i.id: i for i in old.incidents}
-    after = {i.id: i for i in new.incidents}
+    before = {} if old is None else {i.id: _in_month(i, month_end) for i in old.incidents}
+    after = {i.id: _in_month(i, month_end) for i in new.incidents}
     for incident_id in sorted(before.keys() | after.keys()):
         was, now = before.get(incident_id), after.get(incident_id)
         if was is None:
@@ -255,6 +260,13 @@ def customer_changes(old: CustomerReport | None, new: CustomerReport) -> list[Ch
             changes += [Change(name, read(was), read(now), incident_id)
                         for name, read in COMPARED_INCIDENT if read(was) != read(now)]
     return changes
+
+
+def _in_month(incident: IncidentLine, month_end: dt.datetime | None) -> IncidentLine:
+    """The incident as its month sees it: an end after the month is not seen."""
+    if month_end is not None and incident.end is not None and incident.end >= month_end:
+        return incident._replace(end=None)
+    return incident
 
 
 #: The steps a month's close and report tell their ``progress`` (:class:`Progress`).

@@ -23,8 +23,9 @@
   (the daemon's outbox retrying, or a sender killed in the send) is ``already_queued``,
   with its dedupe key, for ``statement send`` to send now; one given up is ``send_failed``. A customer sent an earlier revision gets a **correction** only when its
   own figures or incidents changed (:func:`monitor.actions.reports.customer_changes`),
-  saying what changed; a revision that changed only other customers' figures sends it
-  nothing (its statement still holds).
+  saying what changed; a revision that changed only other customers' figures, or only the
+  end after the month of an incident that ran at the close, sends it nothing (its
+  statement still holds).
 * Customers whose month earns nothing because their subscription lapsed (R-EX5) or who
   run a clone (R-EX6) get no statement unless asked for by ``customer``; the statement
   then says why no credit is due (R-EX7 customers get theirs, saying the same).
@@ -581,7 +582,8 @@ def _plan(
     previous = earlier.get(before.revision)
     old = None if previous is None else _record_in(previous, customer)
     record = frozen.report.customer(customer)
-    changes = tuple(_told(settings, change, record) for change in customer_changes(old, record))
+    changes = tuple(_told(settings, change, record)
+                    for change in customer_changes(old, record, frozen.report.period.end))
     if not changes:
         return StatementItem(customer, "unchanged", revision=frozen.revision,
                              corrects=before.revision,

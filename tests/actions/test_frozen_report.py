@@ -17,6 +17,7 @@ from monitor.actions.reports import (
     frozen_revision,
 )
 from monitor.sla import MonthReport
+from monitor.sla.report import iso_utc
 from monitor.store import Database, evidence, reports
 
 from .statements_world import NOW, at, record_october, settings
@@ -64,7 +65,8 @@ async def test_what_changed_is_said_in_the_json_forms(db: Database) -> None:
                          for i in acme["incidents"] if i["id"] != 1]
     before = MonthReport.from_json(stored).customer("acme")
     after = MonthReport.from_json(revised).customer("acme")
-    assert [str(change) for change in customer_changes(before, after)] == [
+    before_end = MonthReport.from_json(stored).period.end
+    assert [str(change) for change in customer_changes(before, after, before_end)] == [
         "availability_percent 99.663 -> 99.93",
         "tier '1w' -> None",
         "credit_days_total 8 -> 1",
@@ -73,7 +75,32 @@ async def test_what_changed_is_said_in_the_json_forms(db: Database) -> None:
         "incident 1: no longer counted in this month",
         "incident 3: start '2026-10-20T08:00:00Z' -> '2026-10-20T08:10:00Z'",
     ]
-    assert customer_changes(before, MonthReport.from_json(stored).customer("acme")) == []
+    assert customer_changes(before, MonthReport.from_json(stored).customer("acme"),
+                            before_end) == []
+
+
+async def test_an_incident_that_ends_after_the_month_changes_nothing_the_month_says(
+        db: Database) -> None:
+    """A month closed while an incident ran froze it open; when it ends, in the next month,
+    the month's inputs differ (a new revision, R-C3) but the month's figures do not: the
+    customer is owed no correction (a statement that "corrected" only an end the month
+    never saw). An end inside the month is a change."""
+    stored = await stored_october(db)
+    month_end = MonthReport.from_json(stored).period.end
+    assert iso_utc(month_end) == "2026-11-01T00:00:00Z"
+    frozen_open: Any = copy.deepcopy(stored)
+    ended_later: Any = copy.deepcopy(stored)
+    ended_inside: Any = copy.deepcopy(stored)
+    for document, end in ((frozen_open, None), (ended_later, "2026-11-01T02:00:00Z"),
+                          (ended_inside, "2026-10-31T23:00:00Z")):
+        acme = next(c for c in document["customers"] if c["customer"] == "acme")
+        acme["incidents"][0]["end"] = end
+    before = MonthReport.from_json(frozen_open)
+    assert customer_changes(before.customer("acme"),
+                            MonthReport.from_json(ended_later).customer("acme"), month_end) == []
+    [change] = customer_changes(before.customer("acme"),
+                                MonthReport.from_json(ended_inside).customer("acme"), month_end)
+    assert str(change).endswith("end None -> '2026-10-31T23:00:00Z'")
 
 
 async def test_a_revision_read_as_its_stored_text_types_each_customer_as_the_whole(

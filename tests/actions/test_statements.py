@@ -26,7 +26,7 @@ from monitor.present.statement import (
     statement_html,
     summary_html,
 )
-from monitor.store import Database
+from monitor.store import Database, incidents
 from monitor.store.models import (
     OutboxAttachment,
     OutboxMessage,
@@ -219,6 +219,35 @@ async def test_a_revised_month_sends_a_correction_only_to_whom_it_changed(db: Da
         "[Rabit Hosting] SLA statement 2026-10 (revision 1)",
         "[Rabit Hosting] Corrected SLA statement 2026-10 (revision 2)"]
     assert len(await rows(db, OutboxAttachment)) == 2 * 3  # two files per statement e-mail
+
+
+@pytest.mark.slow
+async def test_an_incident_that_ends_after_the_month_owes_no_correction(db: Database) -> None:
+    """October closed half an hour after its end while a probe incident of acme's project
+    ran (from 31 October 23:00, acme phoned at 23:30: counted to the month's end, 1 h,
+    R-M5). It ends on 1 November at 02:00: October's inputs changed (revision 2, R-C3), its
+    figures did not: acme is owed no "corrected" statement that corrects nothing."""
+    await record_october(db, SETTINGS)
+    async with db.transaction() as tx:
+        running = await incidents.open_probe_incident(
+            tx, service_id="acme-survey", start=at(31, 23), start_bound=None,
+            detected_at=at(31, 23, 1), created_at=at(31, 23, 1))
+    await actions.log_notification(db, SETTINGS, incident_id=running, at=at(31, 23, 30),
+                                   channel="phone", customers=("acme",), actor="ops",
+                                   now=at(31, 23, 30))
+    first = await actions.send_statements(db, SETTINGS, month="2026-10", mail=MAIL,
+                                          actor="ops", now=at(1, 0, 30, month=11))
+    assert first.revision == 1
+    async with db.transaction() as tx:
+        await incidents.close(tx, running, end=at(1, 2, month=11), end_bound=None)
+    revised = await actions.send_statements(db, SETTINGS, month="2026-10", mail=MAIL,
+                                            actor="ops", now=NOW)
+    assert revised.frozen and revised.revision == 2
+    statuses = {i.customer: i.status for i in revised.items}
+    assert statuses["acme"] == "unchanged" and statuses["bita"] == "unchanged"
+    messages = [m for m in await rows(db, OutboxMessage) if m.customer_id == "acme"]
+    assert [m.subject.split(":")[0] for m in messages] == [
+        "[Rabit Hosting] SLA statement 2026-10 (revision 1)"]
 
 
 @pytest.mark.slow
