@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.daemon.detector import Closed, Event, Opened
+from monitor.store import error_line
 
 __all__ = ["IncidentJournal", "Intent"]
 
@@ -194,9 +195,7 @@ class IncidentJournal:
             )
 
     def _report(self, exc: Exception, intent: Intent) -> None:
-        text = str(exc).strip()
-        error = text.splitlines()[0][:300] if text else type(exc).__name__
-        fields = {**intent.describe(), "error": error, "pending": len(self.pending)}
+        fields = {**intent.describe(), "error": error_line(exc), "pending": len(self.pending)}
         if self.stuck and not self._reported_stuck:
             self._reported_stuck = True
             log.error(
