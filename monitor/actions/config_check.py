@@ -145,6 +145,10 @@ def check_config(config: Config, source: str | None = None) -> ConfigCheck:
                 ("OK" if within(worst, deadline) else "OVER") if target.carries_d1 else None,
             )
         )
+    warnings = secret_warnings(config)
+    unreachable = public_url_warning(config)
+    if unreachable is not None:
+        warnings.append(unreachable)
     return ConfigCheck(
         source=source,
         valid=True,
@@ -154,7 +158,7 @@ def check_config(config: Config, source: str | None = None) -> ConfigCheck:
         timezone=config.provider.timezone,
         detection_deadline_seconds=deadline,
         probes=tuple(probes),
-        warnings=tuple([*secret_warnings(config), *filter(None, [public_url_warning(config)])]),
+        warnings=tuple(warnings),
     )
 
 
