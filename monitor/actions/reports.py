@@ -265,7 +265,9 @@ def customer_changes(old: CustomerReport | None, new: CustomerReport,
 def _in_month(incident: IncidentLine, month_end: dt.datetime | None) -> IncidentLine:
     """The incident as its month sees it: an end after the month is not seen."""
     if month_end is not None and incident.end is not None and incident.end >= month_end:
-        return incident._replace(end=None)
+        return IncidentLine(incident.id, incident.service, incident.start, None,
+                            incident.counted_seconds, incident.cause,
+                            incident.detection_seconds, incident.notified_after_seconds)
     return incident
 
 
