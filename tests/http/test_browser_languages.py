@@ -93,6 +93,14 @@ async def test_every_persian_page_fits_a_phone(persian: Site, tmp_path: Path) ->
             seen["status"]["markers"] = page.execute_script(
                 "return ['.bars li', '.timeline li'].map("
                 "s => getComputedStyle(document.querySelector(s)).listStyleType)")
+            # An uptime with unknown time: its two figures, each isolated, where they show.
+            seen["status"]["uptime"] = page.execute_script(
+                "const dd = [...document.querySelectorAll('dl.uptime dd')]"
+                "  .find(d => d.innerText.includes('نامعلوم'));"
+                "if (!dd) return null;"
+                "const parts = [...dd.querySelectorAll('bdi')].map(b => b.getBoundingClientRect());"
+                "return {text: dd.innerText, isolated: parts.length,"
+                " gap: parts.length == 2 ? parts[0].left - parts[1].right : null};")
             page.get(link)
             seen["customer"] = _look(page, "customer", folder)
             seen["customer"]["tickets"] = page.find_element("id", "tickets").text
@@ -128,6 +136,13 @@ async def test_every_persian_page_fits_a_phone(persian: Site, tmp_path: Path) ->
     assert seen["status"]["h1"] == "وضعیت سرویس‌های میزبانی نمونه"
     # The timeline numbered in Persian digits; the 90 days' bars without markers.
     assert seen["status"]["markers"] == ["none", "persian"]
+    # An uptime with unknown time reads "۱۰۰٫۰۰۰٪، ۲۳ ساعت ... نامعلوم": the percentage on
+    # the right, a Persian comma, then the duration, apart. The two figures ran together
+    # (a middle dot between Persian digits read "٪ ۲۳۰۱۰۰٫۰۰۰", one number).
+    uptime = seen["status"]["uptime"]
+    assert uptime is not None and uptime["isolated"] == 2, uptime
+    assert "٪، " in uptime["text"] and uptime["text"].endswith("نامعلوم"), uptime
+    assert uptime["gap"] >= 5, uptime  # the percentage right of the duration, a gap between
     assert seen["customer"]["h1"] == "شرکت بیتا نظرسنجی"
     # The ticket opened five hours ago: its diagnosis due within 48 h (D-5), in Jalali days.
     assert "فرم نظرسنجی در موبایل باز نمی‌شود" in seen["customer"]["tickets"]
