@@ -60,6 +60,15 @@ class Stage:
         form = [("email", email), *(("services", s) for s in services)]
         return await self.site.post("/subscriptions", data=form, headers=headers)
 
+    async def button(self, message: ReceivedMessage) -> dict[str, str]:
+        """The fields of the button that ``message``'s confirmation link opens."""
+        opened = await self.site.get(_link(message, "/subscriptions/confirm"))
+        return _hidden(await opened.text())
+
+    async def confirm(self, message: ReceivedMessage) -> Any:
+        """Open ``message``'s confirmation link and press its button: the answer."""
+        return await self.site.post("/subscriptions/confirm", data=await self.button(message))
+
 
 @asynccontextmanager
 async def staged(db: Database, tmp_path: Path, status_page: str = "",
@@ -177,8 +186,7 @@ async def test_the_confirmation_pressed_again_says_subscribed_not_invalid(
         site = stage.site
         assert (await stage.subscribe()).status == 200
         [confirmation] = await stage.send()
-        link = _link(confirmation, "/subscriptions/confirm")
-        fields = _hidden(await (await site.get(link)).text())
+        fields = await stage.button(confirmation)
         assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
         [subscriber] = await _confirmed(db)
         confirmed_at = subscriber.confirmed_at
@@ -262,9 +270,7 @@ async def test_one_click_unsubscribe_posted_as_multipart_form_data_unsubscribes(
         site = stage.site
         assert (await stage.subscribe()).status == 200
         [confirmation] = await stage.send()
-        fields = _hidden(await (await site.get(
-            _link(confirmation, "/subscriptions/confirm"))).text())
-        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        assert (await stage.confirm(confirmation)).status == 200
         await _open(stage)
         [notice] = [m for m in await stage.send() if ADDRESS in m.rcpt_tos]
         parts = urlsplit(notice.parsed()["List-Unsubscribe"].strip("<>"))
@@ -284,9 +290,7 @@ async def test_a_persian_confirmation_lists_the_services_with_the_persian_comma(
     async with staged(db, tmp_path, language="fa") as stage:
         assert (await stage.subscribe(services=("panel", "mobile"))).status == 200
         [confirmation] = await stage.send()
-        link = _link(confirmation, "/subscriptions/confirm")
-        fields = _hidden(await (await stage.site.get(link)).text())
-        done = await stage.site.post("/subscriptions/confirm", data=fields)
+        done = await stage.confirm(confirmation)
         assert done.status == 200
         page = await done.text()
         assert "Web panel، Mobile app API" in page and "Web panel, " not in page
@@ -304,8 +308,7 @@ async def test_the_confirmation_and_every_notice_link_their_addresses_in_html(
         [confirmation] = await stage.send()
         link = _link(confirmation, "/subscriptions/confirm")
         _linked(confirmation, [link])
-        fields = _hidden(await (await stage.site.get(link)).text())
-        assert (await stage.site.post("/subscriptions/confirm", data=fields)).status == 200
+        assert (await stage.confirm(confirmation)).status == 200
         incident_id = await _open(stage, "panel")
         [notice] = [m for m in await stage.send() if ADDRESS in m.rcpt_tos]
         _linked(notice, [f"/incidents/{incident_id}",
@@ -335,7 +338,7 @@ async def test_forged_expired_and_replaced_links_are_refused(
         site = stage.site
         assert (await stage.subscribe()).status == 200
         [first] = await stage.send()
-        fields = _hidden(await (await site.get(_link(first, "/subscriptions/confirm"))).text())
+        fields = await stage.button(first)
 
         for name, value in (("sig", fields["sig"][:-2] + ("AA" if fields["sig"][-2:] != "AA"
                                                           else "BB")),
@@ -354,7 +357,7 @@ async def test_forged_expired_and_replaced_links_are_refused(
         assert replaced.status == 400 and await _confirmed(db) == []
 
         # Past status_page.confirm_within (48 h) the link has expired.
-        newer = _hidden(await (await site.get(_link(second, "/subscriptions/confirm"))).text())
+        newer = await stage.button(second)
         stage.clock.at += dt.timedelta(hours=48, seconds=1)
         expired = await site.post("/subscriptions/confirm", data=newer)
         assert expired.status == 410 and "This link has expired" in await expired.text()
@@ -443,8 +446,7 @@ async def test_maintenance_and_operators_updates_reach_subscribers(
         site = stage.site
         assert (await stage.subscribe(services=("mobile",))).status == 200
         [mail] = await stage.send()
-        fields = _hidden(await (await site.get(_link(mail, "/subscriptions/confirm"))).text())
-        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        assert (await stage.confirm(mail)).status == 200
         now = stage.clock.now()
         added = await actions.add_maintenance(
             db, site.settings, services=["mobile"], start=now + dt.timedelta(days=3),
@@ -474,11 +476,9 @@ async def test_an_update_of_several_lines_keeps_its_lines_in_the_notice(
     # The page shows an update as typed, line by line; the subscriber's e-mail ran the
     # lines into one paragraph ("Done: 1. data copied 2. DNS switched ...").
     async with staged(db, tmp_path) as stage:
-        site = stage.site
         assert (await stage.subscribe()).status == 200
         [mail] = await stage.send()
-        fields = _hidden(await (await site.get(_link(mail, "/subscriptions/confirm"))).text())
-        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        assert (await stage.confirm(mail)).status == 200
         incident_id = await _open(stage)
         stage.clock.at += dt.timedelta(seconds=1)
         await actions.post_update(
@@ -504,9 +504,7 @@ async def test_a_request_never_confirmed_is_forgotten_once_its_link_has_expired(
         assert (await stage.subscribe("kept@example.org")).status == 200
         assert (await stage.subscribe("never@example.org")).status == 200
         confirmation = next(m for m in await stage.send() if "kept@example.org" in m.rcpt_tos)
-        fields = _hidden(await (await site.get(
-            _link(confirmation, "/subscriptions/confirm"))).text())
-        assert (await site.post("/subscriptions/confirm", data=fields)).status == 200
+        assert (await stage.confirm(confirmation)).status == 200
         stage.clock.at += dt.timedelta(hours=2)
         # The confirmed subscriber asks for more; it never confirms that either.
         assert (await stage.subscribe("kept@example.org", ("panel", "mobile"))).status == 200
