@@ -37,6 +37,11 @@ The status page's subscribers (:mod:`.subscriptions`; double opt-in, signed link
     list_subscribers(db) -> list[SubscriberView]
     remove_subscriber(db, *, email, actor, now) -> SubscriberView
 
+The outbox as operators see it (:mod:`.outbox`; D-2)::
+
+    list_messages(db, *, status=None, limit=100) -> list[MessageLine]
+    retry_messages(db, *, ids=(), all_failed=False, actor, now) -> list[MessageLine]
+
 Reports (:mod:`.reports`)::
 
     month_inputs(db, settings, period, now, customers=None) -> MonthInputs
@@ -175,6 +180,7 @@ if TYPE_CHECKING:
         list_maintenance,
         post_maintenance_update,
     )
+    from monitor.actions.outbox import MessageLine, list_messages, retry_messages
     from monitor.actions.reports import (
         Closing,
         ReviewNoted,
@@ -261,6 +267,9 @@ _MODULE_OF = {
     "confirm_subscription": "subscriptions",
     "forget_expired_requests": "subscriptions",
     "list_subscribers": "subscriptions",
+    "list_messages": "outbox",
+    "retry_messages": "outbox",
+    "MessageLine": "outbox",
     "remove_subscriber": "subscriptions",
     "subscribe": "subscriptions",
     "unsubscribe": "subscriptions",
@@ -368,6 +377,7 @@ __all__ = [
     "MaintenanceAdded",
     "MaintenanceListed",
     "MaintenanceUpdatePosted",
+    "MessageLine",
     "MonthInputs",
     "NotificationsLogged",
     "ProbeCheck",
@@ -419,6 +429,7 @@ __all__ = [
     "list_claims",
     "list_incidents",
     "list_maintenance",
+    "list_messages",
     "list_subscribers",
     "list_tickets",
     "log_notification",
@@ -437,6 +448,7 @@ __all__ = [
     "renew",
     "reopen_ticket",
     "reprice_ticket",
+    "retry_messages",
     "return_ticket",
     "send_statements",
     "settle",

@@ -43,6 +43,7 @@ POSITIONAL = {
     "window_id": "ID",
     "claim_id": "ID",
     "ticket_id": "ID",
+    "outbox_id": "ID",
     "customer_id": "ID",
     "scope": "SCOPE",
     "email": "EMAIL",

@@ -351,8 +351,12 @@ class Duties:
             attempts=message.attempts,
             customer=self.customer_label(message.customer_id) if message.customer_id else None,
         )
+        # One alert per give-up: a message an operator sent again (``outbox retry``) that
+        # fails again is alerted anew.
+        again = ("" if message.requeued_at is None
+                 else f":again-{message.requeued_at:%Y%m%dT%H%M%S.%fZ}")
         draft = Draft(
-            f"ops_send_failure:{message.id}",
+            f"ops_send_failure:{message.id}{again}",
             "ops_send_failure",
             self.operators,
             rendered,

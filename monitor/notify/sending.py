@@ -72,8 +72,8 @@ class Envelope:
 class Backoff:
     """Retry delays: ``initial × 2^(attempt-1)``, ± ``jitter``, capped at ``maximum``.
 
-    After ``give_up_after`` seconds since the message was written, a transient
-    failure is final. Tests use short values.
+    After ``give_up_after`` seconds since the message was written (or last sent again by an
+    operator, ``outbox retry``), a transient failure is final. Tests use short values.
 
     >>> [Backoff(jitter=0).delay(n) for n in (1, 2, 3, 6, 7)]
     [30.0, 60.0, 120.0, 900.0, 900.0]
@@ -284,7 +284,9 @@ class Courier:
                 return "gone", None, 0
             attempts = row.attempts + 1
             message = str(error)[:2000]
-            age = (now - row.created_at).total_seconds()
+            # Retried for ``give_up_after`` from its queueing, or from when an operator
+            # last sent it again (``outbox retry``).
+            age = (now - (row.requeued_at or row.created_at)).total_seconds()
             if not permanent and age < self.backoff.give_up_after:
                 retry = now + dt.timedelta(seconds=self.backoff.delay(attempts))
                 await stored.retry_at(

@@ -613,6 +613,8 @@ def send_failure(
         [
             Para("An e-mail was given up. If it was an outage notice, phone the customer."),
             Facts(tuple(rows)),
+            Para("Once what refused it is mended (the SMTP server's settings, the "
+                 f"recipient's mailbox), send it again: sla-monitor outbox retry {outbox_id}"),
         ],
     )
 

@@ -497,6 +497,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[dt.datetime | None]
     smtp_response: Mapped[str | None] = mapped_column(Text)
+    # When an operator last sent a given-up message again (``outbox retry``): its retries
+    # of transient failures are counted from then, and a new failure is alerted anew.
+    requeued_at: Mapped[dt.datetime | None]
 
     deliveries: Mapped[list[OutboxRecipient]] = relationship(
         back_populates="outbox", cascade="all, delete-orphan"

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -27,6 +27,7 @@ from monitor.store.models import (
 __all__ = [
     "ACTIVE",
     "Attachment",
+    "MessageLine",
     "MessageState",
     "NewMessage",
     "QueuedMessage",
@@ -39,6 +40,7 @@ __all__ = [
     "find",
     "give_up",
     "lease_holders",
+    "lines",
     "lock_sending",
     "mark_relayed",
     "message_ids",
@@ -51,6 +53,7 @@ __all__ = [
     "release_delayed",
     "release_orphans",
     "renew",
+    "requeue",
     "retry_at",
     "states",
     "to_deliver",
@@ -120,6 +123,34 @@ class QueuedMessage:
     in_reply_to: str | None = None
     attachments: tuple[Attachment, ...] = ()
     list_unsubscribe: str | None = None
+    requeued_at: dt.datetime | None = None  # when an operator last sent it again
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLine:
+    """An outbox row as operators list it: what it is, to whom and where it stands, without
+    its bodies and files."""
+
+    id: int
+    kind: str
+    customer_id: str | None
+    incident_id: int | None
+    recipients: list[str]
+    subject: str
+    created_at: dt.datetime
+    status: str  # pending | sending | sent | failed
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    accepted_at: dt.datetime | None
+    requeued_at: dt.datetime | None
+
+
+_LINE_COLUMNS = (OutboxMessage.id, OutboxMessage.kind, OutboxMessage.customer_id,
+                 OutboxMessage.incident_id, OutboxMessage.recipients, OutboxMessage.subject,
+                 OutboxMessage.created_at, OutboxMessage.status, OutboxMessage.attempts,
+                 OutboxMessage.next_attempt_at, OutboxMessage.last_error,
+                 OutboxMessage.accepted_at, OutboxMessage.requeued_at)
 
 
 def _record(row: OutboxMessage, attachments: tuple[Attachment, ...] = (),
@@ -148,6 +179,7 @@ def _record(row: OutboxMessage, attachments: tuple[Attachment, ...] = (),
         row.in_reply_to,
         attachments,
         list_unsubscribe,
+        row.requeued_at,
     )
 
 
@@ -489,6 +521,36 @@ async def retry_at(
             claimed_by=None,
         )
     )
+
+
+async def lines(tx: Tx, *, status: str | None = None, ids: Sequence[int] | None = None,
+                limit: int | None = None) -> list[MessageLine]:
+    """The messages (of ``status``, or of ``ids``), newest first, at most ``limit``."""
+    query = select(*_LINE_COLUMNS).order_by(OutboxMessage.id.desc())
+    if status is not None:
+        query = query.where(OutboxMessage.status == status)
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(sorted(set(ids))))
+    if limit is not None:
+        query = query.limit(limit)
+    return [MessageLine(id_, kind, customer, incident, list(recipients), subject, created,
+                        status, attempts, next_at, error, accepted, requeued)
+            for (id_, kind, customer, incident, recipients, subject, created, status, attempts,
+                 next_at, error, accepted, requeued) in await tx.execute(query)]
+
+
+async def requeue(tx: Tx, ids: Sequence[int], *, now: dt.datetime) -> None:
+    """Given-up messages (``status='failed'``) due again at ``now``: their attempts counted
+    anew from ``requeued_at``, the outcomes of their recipients at the attempt that gave up
+    forgotten (the next attempt records its own); the last error is kept until then."""
+    chosen = sorted(set(ids))
+    await tx.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(chosen), OutboxMessage.status == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=now, requeued_at=now,
+                claimed_by=None)
+    )
+    await tx.execute(delete(OutboxRecipient).where(OutboxRecipient.outbox_id.in_(chosen)))
 
 
 async def give_up(tx: Tx, outbox_id: int, *, attempts: int, error: str) -> None:

@@ -296,6 +296,11 @@ class SMTPSink:
                 f"{code} 5.1.1 <{address}>: Recipient refused (test sink)"
             )
 
+    def accept_recipient(self, address: str) -> None:
+        """Accept a recipient :meth:`refuse_recipient` refused (its mailbox mended)."""
+        with self._lock:
+            self._refused.pop(address.lower(), None)
+
     def client_tls_context(self) -> ssl.SSLContext:
         """A client context that trusts the sink's certificate (and verifies the host name)."""
         context = ssl.create_default_context()

@@ -129,6 +129,7 @@ async def test_5xx_marks_failed_and_alerts_operators(
     assert alert_mail["Message-ID"] == alert.message_id
     text = alert_mail.get_body(("plain",)).get_content()
     assert "ACME Research (acme)" in text and "554" in text
+    assert f"sla-monitor outbox retry {failed.id}" in text  # how to send it again
     assert failures(registry, "permanent") == 1
     # No R-N1 evidence for acme; bita's was accepted.
     assert [n.customer_id for n in await rows(sessions, Notification)] == ["bita"]

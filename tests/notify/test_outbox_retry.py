@@ -1,0 +1,251 @@
+"""D-2: a message given up is sent again when an operator says so (``sla-monitor outbox
+retry``), once its cause is mended: the SMTP server's configuration, a full mailbox.
+
+Before, a given-up e-mail stayed given up: an SMTP server that refused every message for
+an hour (a relay rule, an expired password) left every outage e-mail of that hour unsent
+for good, and no command could send one again."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from monitor import actions
+from monitor.cli import main
+from monitor.clock import FakeClock
+from monitor.errors import InputError
+from monitor.store import Database
+from monitor.store.models import AuditEvent, Notification, OutboxMessage, OutboxRecipient
+from monitor.testing.smtp import SMTPSink
+from tests.actions.contract import yaml
+from tests.support import rows
+
+from .conftest import NotifierFactory
+from .helpers import add_incident, make_config, outbox, sink_smtp
+
+
+async def _given_up(sessions: async_sessionmaker[AsyncSession], key: str) -> OutboxMessage:
+    found = {m.dedupe_key: m for m in await outbox(sessions)}[key]
+    assert found.status == "failed"
+    return found
+
+
+async def test_an_outage_mail_given_up_and_sent_again_is_the_customers_notification(
+    sessions: async_sessionmaker[AsyncSession], db: Database, sink: SMTPSink,
+    make_notifier: NotifierFactory, clock: FakeClock,
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
+    incident_id = await add_incident(sessions)
+    await notifier.on_incident_opened(incident_id)
+    sink.fail_next(1, code=554)  # acme's outage e-mail refused for good
+    await notifier.run_once()
+    failed = await _given_up(sessions, f"outage:{incident_id}:acme")
+    assert "acme" not in [n.customer_id for n in await rows(sessions, Notification)]
+
+    clock.advance(600)  # the operator mends the SMTP server's rule, then:
+    again = await actions.retry_messages(db, ids=[failed.id], actor="ops", now=clock.now())
+    assert [(m.id, m.status) for m in again] == [(failed.id, "pending")]
+    await notifier.run_once()
+
+    sent = {m.dedupe_key: m for m in await outbox(sessions)}[f"outage:{incident_id}:acme"]
+    assert sent.status == "sent" and sent.accepted_at == clock.now()
+    mail = [m.parsed() for m in sink.messages if m.parsed()["Message-ID"] == sent.message_id]
+    assert len(mail) == 1  # the same message, its Message-ID unchanged
+    # R-N1: its acceptance is acme's notification, ten minutes late.
+    notified = {n.customer_id: n.notified_at for n in await rows(sessions, Notification)}
+    assert notified["acme"] == clock.now()
+    audit = [(a.action, a.object_id, a.actor) for a in await rows(sessions, AuditEvent)
+             if a.action == "outbox.retry"]
+    assert audit == [("outbox.retry", str(failed.id), "ops")]
+
+
+async def test_a_message_every_recipient_refused_is_sent_again_with_new_outcomes(
+    sessions: async_sessionmaker[AsyncSession], db: Database, sink: SMTPSink,
+    make_notifier: NotifierFactory, clock: FakeClock,
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)))
+    sink.refuse_recipient("tech@bita.example")  # bita's only address: a full mailbox
+    incident_id = await add_incident(sessions)
+    await notifier.on_incident_opened(incident_id)
+    await notifier.run_once()
+    failed = await _given_up(sessions, f"outage:{incident_id}:bita")
+
+    sink.accept_recipient("tech@bita.example")
+    await actions.retry_messages(db, ids=[failed.id], actor="ops", now=clock.now())
+    await notifier.run_once()
+
+    assert (await _status(sessions, failed.id)) == "sent"
+    outcomes = [(r.address, r.status) for r in await rows(sessions, OutboxRecipient)
+                if r.outbox_id == failed.id]
+    assert outcomes == [("tech@bita.example", "accepted")]  # the last attempt's outcome
+
+
+async def _status(sessions: async_sessionmaker[AsyncSession], outbox_id: int) -> str:
+    return {m.id: m.status for m in await outbox(sessions)}[outbox_id]
+
+
+async def test_a_message_sent_again_that_fails_again_is_alerted_again(
+    sessions: async_sessionmaker[AsyncSession], db: Database, sink: SMTPSink,
+    make_notifier: NotifierFactory, clock: FakeClock,
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
+    incident_id = await add_incident(sessions)
+    await notifier.on_incident_opened(incident_id)
+    sink.fail_next(1, code=554)
+    await notifier.run_once()
+    failed = await _given_up(sessions, f"outage:{incident_id}:acme")
+    alerts = [m for m in await outbox(sessions) if m.kind == "ops_send_failure"]
+    assert [a.status for a in alerts] == ["sent"]
+
+    clock.advance(60)
+    await actions.retry_messages(db, ids=[failed.id], actor="ops", now=clock.now())
+    sink.fail_next(1, code=554)  # not mended after all
+    await notifier.run_once()
+    await notifier.run_once()
+
+    assert (await _status(sessions, failed.id)) == "failed"
+    # The operators hear of the second failure too: the first alert does not stand for it.
+    alerts = [m for m in await outbox(sessions) if m.kind == "ops_send_failure"]
+    assert [a.status for a in alerts] == ["sent", "sent"]
+    assert len({a.dedupe_key for a in alerts}) == 2
+
+
+async def test_a_message_sent_again_days_later_has_its_own_days_of_retries(
+    sessions: async_sessionmaker[AsyncSession], db: Database, sink: SMTPSink,
+    make_notifier: NotifierFactory, clock: FakeClock,
+) -> None:
+    """A transient failure is retried for ``give_up_after`` (3 days) from the message's
+    queueing; a message sent again is retried for as long from when it was sent again, not
+    given up at its first 4xx because it was queued a week ago."""
+    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
+    incident_id = await add_incident(sessions)
+    await notifier.on_incident_opened(incident_id)
+    sink.fail_next(1, code=554)
+    await notifier.run_once()
+    failed = await _given_up(sessions, f"outage:{incident_id}:acme")
+
+    clock.advance(7 * 86400)
+    await actions.retry_messages(db, ids=[failed.id], actor="ops", now=clock.now())
+    sink.fail_next(1, code=451)  # greylisted
+    await notifier.run_once()
+    row = {m.id: m for m in await outbox(sessions)}[failed.id]
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.next_attempt_at > clock.now()
+
+
+async def test_retry_of_every_message_given_up(
+    sessions: async_sessionmaker[AsyncSession], db: Database, sink: SMTPSink,
+    make_notifier: NotifierFactory, clock: FakeClock,
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)))
+    sink.reject_all = 554  # an hour of a relay rule refusing everything
+    incident_id = await add_incident(sessions)
+    await notifier.on_incident_opened(incident_id)
+    await notifier.run_once()
+    failed = sorted(m.id for m in await outbox(sessions) if m.status == "failed")
+    assert len(failed) >= 3  # two customers' outage e-mails, the operators' copy, alerts
+
+    listed = await actions.list_messages(db, status="failed")
+    assert sorted(m.id for m in listed) == failed
+    sink.reject_all = None
+    again = await actions.retry_messages(db, all_failed=True, actor="ops", now=clock.now())
+    assert sorted(m.id for m in again) == failed
+    await notifier.run_once()
+    await notifier.run_once()
+    assert {m.id: m.status for m in await outbox(sessions) if m.id in failed} == {
+        i: "sent" for i in failed}
+    assert await actions.retry_messages(db, all_failed=True, actor="ops", now=clock.now()) == []
+
+
+@pytest.mark.parametrize("case", ["unknown", "sent", "pending", "one of two", "no such id"])
+async def test_retry_of_a_message_not_given_up_is_refused_and_changes_nothing(
+    sessions: async_sessionmaker[AsyncSession], db: Database, sink: SMTPSink,
+    make_notifier: NotifierFactory, clock: FakeClock, case: str,
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
+    incident_id = await add_incident(sessions)
+    await notifier.on_incident_opened(incident_id)
+    sink.fail_next(1, code=554)
+    await notifier.run_once()  # acme's given up, bita's accepted
+    later = await add_incident(sessions, target="panel")
+    await notifier.on_incident_opened(later)  # queued, not yet sent
+    by_key = {m.dedupe_key: m for m in await outbox(sessions)}
+    failed = by_key[f"outage:{incident_id}:acme"]
+    ids = {"unknown": [99999], "sent": [by_key[f"outage:{incident_id}:bita"].id],
+           "pending": [by_key[f"outage:{later}:bita"].id],
+           "one of two": [failed.id, 99999], "no such id": [failed.id, 2**63]}[case]
+    before = [(m.id, m.status, m.attempts, m.next_attempt_at) for m in await outbox(sessions)]
+    audits = len(await rows(sessions, AuditEvent))
+
+    with pytest.raises(InputError) as refused:
+        await actions.retry_messages(db, ids=ids, actor="ops", now=clock.now())
+
+    assert refused.value.field == "outbox_id"
+    assert refused.value.value == ids[-1]
+    allowed = refused.value.allowed
+    assert "given up" in allowed
+    if case == "sent":
+        assert "accepted" in allowed
+    if case == "pending":
+        assert "waiting to be sent" in allowed
+    after = [(m.id, m.status, m.attempts, m.next_attempt_at) for m in await outbox(sessions)]
+    assert after == before
+    assert len(await rows(sessions, AuditEvent)) == audits
+
+
+async def test_outbox_list_and_retry_on_the_command_line(
+    sessions: async_sessionmaker[AsyncSession], db_url: str, sink: SMTPSink,
+    make_notifier: NotifierFactory, clock: FakeClock, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
+    incident_id = await add_incident(sessions)
+    await notifier.on_incident_opened(incident_id)
+    sink.fail_next(1, code=554)
+    await notifier.run_once()
+    failed = await _given_up(sessions, f"outage:{incident_id}:acme")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml() + f"storage: {{url: '{db_url}'}}\n")
+
+    def call(args: list[str]) -> int:
+        try:
+            return main(args)
+        except SystemExit as exited:  # argparse's refusal
+            return int(exited.code or 0)
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        code = await asyncio.to_thread(call, ["-c", str(config), "outbox", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = await run("list", "--status", "failed", "--format", "json")
+    assert code == 0, err
+    listed = json.loads(out)
+    assert [(m["id"], m["kind"], m["customer_id"], m["status"]) for m in listed] == [
+        (failed.id, "outage", "acme", "failed")]
+    assert "554" in listed[0]["last_error"]
+    code, out, _ = await run("list", "--status", "failed", "--wide")
+    assert code == 0 and "tech@acme.example" in out and "554" in out
+
+    before = [(m.id, m.status) for m in await outbox(sessions)]
+    code, out, err = await run("retry", str(failed.id + 1000))
+    assert (code, out) == (2, "")
+    assert err.strip().splitlines() == [
+        f"sla-monitor: error: ID: {failed.id + 1000} is not valid; allowed: the id of a "
+        "message given up (see: outbox list, its failed ones); no message has this id"]
+    code, out, err = await run("retry", "۱")  # a Persian digit: not read as an id
+    assert code == 2 and "argument ID: a whole number in ASCII digits" in err
+    assert "Traceback" not in err
+    assert [(m.id, m.status) for m in await outbox(sessions)] == before
+
+    code, out, err = await run("retry", str(failed.id))
+    assert code == 0, err
+    assert out.startswith(f"1 message(s) due again: {failed.id}\n")
+    clock.advance((dt.datetime.now(dt.UTC) - clock.now()).total_seconds() + 1)  # the CLI's now
+    await notifier.run_once()
+    assert (await _status(sessions, failed.id)) == "sent"
