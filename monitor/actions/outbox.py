@@ -29,6 +29,9 @@ __all__ = ["MESSAGE_STATUSES", "MessageLine", "list_messages", "retry_messages"]
 
 MAX_LISTED = 100_000  # messages listed at once
 
+#: The operators' alert that a message was given up.
+FAILURE_ALERT = "ops_send_failure"
+
 #: Where a message stands: waiting, being sent, accepted by the server, given up.
 MESSAGE_STATUSES = ("pending", "sending", "sent", "failed")
 
@@ -47,7 +50,8 @@ async def list_messages(db: Database, *, status: str | None = None,
 async def retry_messages(db: Database, *, ids: Sequence[int] = (), all_failed: bool = False,
                          actor: str, now: dt.datetime) -> list[MessageLine]:
     """Send given-up messages again: those of ``ids``, or with ``all_failed`` every one
-    given up. Each is audited (``outbox.retry``, its attempts and kind, not its
+    given up but the operators' alerts of given-up messages (:func:`_without_moot_alerts`).
+    Each is audited (``outbox.retry``, its attempts and kind, not its
     addresses). A message of ``ids`` that is not given up (unknown, accepted, still
     waiting or being sent) refuses the whole call: nothing changes. Returns the messages
     as they now stand (pending), newest first."""
@@ -58,7 +62,7 @@ async def retry_messages(db: Database, *, ids: Sequence[int] = (), all_failed: b
                          "(not both)")
     async with db.transaction() as tx:
         if all_failed:
-            chosen = await stored.lines(tx, status="failed")
+            chosen = _without_moot_alerts(await stored.lines(tx, status="failed"))
         else:
             # An id no database holds (2**63) is unknown, as any other (not a driver's error).
             chosen = await stored.lines(tx, ids=[i for i in ids if 1 <= i <= MAX_ID])
@@ -71,6 +75,14 @@ async def retry_messages(db: Database, *, ids: Sequence[int] = (), all_failed: b
              "object_id": line.id, "detail": {"kind": line.kind, "attempts": line.attempts}}
             for line in chosen])
         return await stored.lines(tx, ids=[line.id for line in chosen])
+
+
+def _without_moot_alerts(failed: list[MessageLine]) -> list[MessageLine]:
+    """``failed`` less the operators' alerts that a message was given up
+    (``ops_send_failure``): each such message is sent again with them (or was by an
+    earlier retry, or accepted since), and the alert, sent now, would tell of a failure
+    being mended. An alert is sent again only when asked for by its id."""
+    return [line for line in failed if line.kind != FAILURE_ALERT]
 
 
 def _all_given_up(ids: Sequence[int], found: dict[int, MessageLine]) -> None:

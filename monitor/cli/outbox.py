@@ -40,7 +40,7 @@ async def _retry(run: Run) -> int:
 
     def text() -> str:
         if not again:
-            return "no message is given up"
+            return "nothing to send again (given-up alerts are sent again only by id)"
         return (f"{len(again)} message(s) due again: "
                 + ", ".join(str(m.id) for m in again)
                 + "\nthe daemon sends them within its poll interval (while it runs)")
@@ -75,6 +75,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     chosen.add_argument("ids", metavar="ID", type=whole_number, nargs="*", default=[],
                         help="a given-up message's id (outbox list --status failed)")
     chosen.add_argument("--all-failed", action="store_true",
-                        help="every message given up")
+                        help="every message given up, but the operators' alerts that one "
+                        "was (they would tell of failures being mended)")
     add_format(retry)
     retry.set_defaults(handler=_retry)

@@ -132,6 +132,7 @@ class MessageLine:
     its bodies and files."""
 
     id: int
+    dedupe_key: str
     kind: str
     customer_id: str | None
     incident_id: int | None
@@ -146,7 +147,7 @@ class MessageLine:
     requeued_at: dt.datetime | None
 
 
-_LINE_COLUMNS = (OutboxMessage.id, OutboxMessage.kind, OutboxMessage.customer_id,
+_LINE_COLUMNS = (OutboxMessage.id, OutboxMessage.dedupe_key, OutboxMessage.kind, OutboxMessage.customer_id,
                  OutboxMessage.incident_id, OutboxMessage.recipients, OutboxMessage.subject,
                  OutboxMessage.created_at, OutboxMessage.status, OutboxMessage.attempts,
                  OutboxMessage.next_attempt_at, OutboxMessage.last_error,
@@ -533,10 +534,10 @@ async def lines(tx: Tx, *, status: str | None = None, ids: Sequence[int] | None 
         query = query.where(OutboxMessage.id.in_(sorted(set(ids))))
     if limit is not None:
         query = query.limit(limit)
-    return [MessageLine(id_, kind, customer, incident, list(recipients), subject, created,
-                        status, attempts, next_at, error, accepted, requeued)
-            for (id_, kind, customer, incident, recipients, subject, created, status, attempts,
-                 next_at, error, accepted, requeued) in await tx.execute(query)]
+    return [MessageLine(id_, key, kind, customer, incident, list(recipients), subject,
+                        created, status, attempts, next_at, error, accepted, requeued)
+            for (id_, key, kind, customer, incident, recipients, subject, created, status,
+                 attempts, next_at, error, accepted, requeued) in await tx.execute(query)]
 
 
 async def requeue(tx: Tx, ids: Sequence[int], *, now: dt.datetime) -> None:
