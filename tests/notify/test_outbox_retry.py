@@ -19,6 +19,7 @@ from monitor import actions
 from monitor.cli import main
 from monitor.clock import FakeClock
 from monitor.errors import InputError
+from monitor.notify import Notifier
 from monitor.store import Database
 from monitor.store.models import AuditEvent, Notification, OutboxMessage, OutboxRecipient
 from monitor.testing.smtp import SMTPSink
@@ -35,16 +36,23 @@ async def _given_up(sessions: async_sessionmaker[AsyncSession], key: str) -> Out
     return found
 
 
+async def _acme_given_up(
+    sessions: async_sessionmaker[AsyncSession], sink: SMTPSink, make_notifier: NotifierFactory,
+) -> tuple[Notifier, int, OutboxMessage]:
+    """A server's outage: its e-mail to acme refused for good (554), bita's accepted."""
+    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
+    incident_id = await add_incident(sessions)
+    await notifier.on_incident_opened(incident_id)
+    sink.fail_next(1, code=554)
+    await notifier.run_once()
+    return notifier, incident_id, await _given_up(sessions, f"outage:{incident_id}:acme")
+
+
 async def test_an_outage_mail_given_up_and_sent_again_is_the_customers_notification(
     sessions: async_sessionmaker[AsyncSession], db: Database, sink: SMTPSink,
     make_notifier: NotifierFactory, clock: FakeClock,
 ) -> None:
-    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
-    incident_id = await add_incident(sessions)
-    await notifier.on_incident_opened(incident_id)
-    sink.fail_next(1, code=554)  # acme's outage e-mail refused for good
-    await notifier.run_once()
-    failed = await _given_up(sessions, f"outage:{incident_id}:acme")
+    notifier, incident_id, failed = await _acme_given_up(sessions, sink, make_notifier)
     assert "acme" not in [n.customer_id for n in await rows(sessions, Notification)]
 
     clock.advance(600)  # the operator mends the SMTP server's rule, then:
@@ -93,12 +101,7 @@ async def test_a_message_sent_again_that_fails_again_is_alerted_again(
     sessions: async_sessionmaker[AsyncSession], db: Database, sink: SMTPSink,
     make_notifier: NotifierFactory, clock: FakeClock,
 ) -> None:
-    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
-    incident_id = await add_incident(sessions)
-    await notifier.on_incident_opened(incident_id)
-    sink.fail_next(1, code=554)
-    await notifier.run_once()
-    failed = await _given_up(sessions, f"outage:{incident_id}:acme")
+    notifier, _, failed = await _acme_given_up(sessions, sink, make_notifier)
     alerts = [m for m in await outbox(sessions) if m.kind == "ops_send_failure"]
     assert [a.status for a in alerts] == ["sent"]
 
@@ -122,12 +125,7 @@ async def test_a_message_sent_again_days_later_has_its_own_days_of_retries(
     """A transient failure is retried for ``give_up_after`` (3 days) from the message's
     queueing; a message sent again is retried for as long from when it was sent again, not
     given up at its first 4xx because it was queued a week ago."""
-    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
-    incident_id = await add_incident(sessions)
-    await notifier.on_incident_opened(incident_id)
-    sink.fail_next(1, code=554)
-    await notifier.run_once()
-    failed = await _given_up(sessions, f"outage:{incident_id}:acme")
+    notifier, _, failed = await _acme_given_up(sessions, sink, make_notifier)
 
     clock.advance(7 * 86400)
     await actions.retry_messages(db, ids=[failed.id], actor="ops", now=clock.now())
@@ -175,15 +173,10 @@ async def test_retry_of_a_message_not_given_up_is_refused_and_changes_nothing(
     sessions: async_sessionmaker[AsyncSession], db: Database, sink: SMTPSink,
     make_notifier: NotifierFactory, clock: FakeClock, case: str,
 ) -> None:
-    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
-    incident_id = await add_incident(sessions)
-    await notifier.on_incident_opened(incident_id)
-    sink.fail_next(1, code=554)
-    await notifier.run_once()  # acme's given up, bita's accepted
+    notifier, incident_id, failed = await _acme_given_up(sessions, sink, make_notifier)
     later = await add_incident(sessions, target="panel")
     await notifier.on_incident_opened(later)  # queued, not yet sent
     by_key = {m.dedupe_key: m for m in await outbox(sessions)}
-    failed = by_key[f"outage:{incident_id}:acme"]
     ids = {"unknown": [99999], "sent": [by_key[f"outage:{incident_id}:bita"].id],
            "pending": [by_key[f"outage:{later}:bita"].id],
            "one of two": [failed.id, 99999], "no such id": [failed.id, 2**63]}[case]
@@ -211,12 +204,7 @@ async def test_outbox_list_and_retry_on_the_command_line(
     make_notifier: NotifierFactory, clock: FakeClock, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    notifier = make_notifier(make_config(sink_smtp(sink)), batch_size=1)
-    incident_id = await add_incident(sessions)
-    await notifier.on_incident_opened(incident_id)
-    sink.fail_next(1, code=554)
-    await notifier.run_once()
-    failed = await _given_up(sessions, f"outage:{incident_id}:acme")
+    notifier, _, failed = await _acme_given_up(sessions, sink, make_notifier)
     config = tmp_path / "config.yaml"
     config.write_text(yaml() + f"storage: {{url: '{db_url}'}}\n")
 
