@@ -86,9 +86,18 @@ class IncidentBook:
         with them, so no probe can end them, and counted under ``kind="removed"`` they kept
         ServiceDown firing. Ended at ``at``, the removal, said in the log; no e-mail: the
         target was not seen to recover. The customers it served depend on it no more (the
-        configuration's topology), so no report counts it further."""
+        configuration's topology), so no report counts it further. On a wall clock set back
+        behind the incident's records, one second after its last failure seen instead
+        (:meth:`_after_records`)."""
         async with self.db.transaction() as tx:
-            ended = await incidents.end_unconfigured(tx, configured, at)
+            found = await incidents.open_unconfigured(tx, configured)
+            ends = {incident_id: (await self._after_records(
+                        tx, incident_id, target_id, start, at, None, 1.0,
+                        "one second after its last failure seen, not at its target's "
+                        "removal"))[0]
+                    for target_id, (incident_id, start) in found.items()}
+            await incidents.end_removed(tx, ends)
+        ended = {target_id: incident_id for target_id, (incident_id, _) in found.items()}
         for target_id, incident_id in ended.items():
             self.open_incidents.pop(target_id, None)
             self.last_incident.pop(target_id, None)
@@ -155,30 +164,40 @@ class IncidentBook:
         record = await incidents.get(tx, incident_id)
         if record is None:
             return event.end, event.end_bound
+        target = self.target(target_id)
+        return await self._after_records(
+            tx, incident_id, target_id, record.start, event.end, event.end_bound,
+            target.probe.interval if target is not None else 1.0,
+            "one probe interval after its last failure seen, not at the first good "
+            "probe's time")
+
+    async def _after_records(self, tx: Tx, incident_id: int, target_id: str,
+                             start: dt.datetime, end: dt.datetime,
+                             end_bound: dt.datetime | None, step: float, how: str
+                             ) -> tuple[dt.datetime, dt.datetime | None]:
+        """``end`` (and ``end_bound``), or, when the wall clock reads it no later than the
+        incident's last failure seen (its start, ``end_bound``, its stored failures),
+        ``step`` seconds after that failure (and that failure as the bound), said in the
+        log (``how`` it ends instead) so that an operator checks the clock."""
         # Probe times only (detected_at is when a result was handled, which may come
         # after the next probe began).
-        seen = [record.start]
-        for failed in (event.end_bound, await history.last_failure_at(tx, target_id,
-                                                                       record.start)):
+        seen = [start]
+        for failed in (end_bound, await history.last_failure_at(tx, target_id, start)):
             if failed is not None:
                 seen.append(failed)
         last_seen_down = max(seen)
-        if event.end > last_seen_down:
-            return event.end, event.end_bound
-        target = self.target(target_id)
-        interval = target.probe.interval if target is not None else 1.0
-        end = last_seen_down + dt.timedelta(seconds=interval)
+        if end > last_seen_down:
+            return end, end_bound
+        moved = last_seen_down + dt.timedelta(seconds=step)
         log.error(
             "the wall clock is behind this incident's records: it was set back since they "
-            "were written; the incident ends one probe interval after its last failure seen, "
-            "not at the first good probe's time; check the clock (timedatectl) and the "
+            f"were written; the incident ends {how}; check the clock (timedatectl) and the "
             "incident's times",
-            extra={"incident": incident_id, "target": target_id,
-                   "first_good_probe": event.end.isoformat(),
-                   "last_failure": last_seen_down.isoformat(), "end": end.isoformat(),
-                   "behind_seconds": round((last_seen_down - event.end).total_seconds(), 3)},
+            extra={"incident": incident_id, "target": target_id, "clock": end.isoformat(),
+                   "last_failure": last_seen_down.isoformat(), "end": moved.isoformat(),
+                   "behind_seconds": round((last_seen_down - end).total_seconds(), 3)},
         )
-        return end, last_seen_down
+        return moved, last_seen_down
 
     def _written(self, target_id: str, event: Event, incident_id: int | None) -> None:
         """Bookkeeping, metrics and the log line once a change is in the database."""

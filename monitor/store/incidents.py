@@ -9,7 +9,7 @@ end, so only probe incidents are ever open.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "close",
     "earliest_per_customer",
     "earliest_times",
+    "end_removed",
     "find",
     "first_notifications",
     "first_notified_at",
@@ -44,6 +45,7 @@ __all__ = [
     "open_by_probe",
     "open_probe_incident",
     "open_probe_incident_of",
+    "open_unconfigured",
     "record_notifications",
     "reopen",
     "started_between",
@@ -112,20 +114,26 @@ async def open_by_probe(tx: Tx) -> dict[str, int]:
     return {service_id: incident_id for service_id, incident_id in rows}
 
 
-async def end_unconfigured(tx: Tx, configured: Collection[str], at: dt.datetime
-                           ) -> dict[str, int]:
-    """End at ``at`` every open probe incident of a service not in ``configured`` (its
-    target removed from the configuration: no probe of it can end it); service id -> the
-    incident ended. None ended twice: a cluster's nodes may each ask."""
-    found = {service_id: incident_id
-             for service_id, incident_id in (await open_by_probe(tx)).items()
-             if service_id not in configured}
-    if found:
-        await tx.execute(
-            update(Incident).where(Incident.id.in_(found.values()), Incident.end.is_(None))
-            .values(end=at, end_bound=None))
-        await evidence.append(tx, "incident.close", "incidents", sorted(found.values()))
-    return found
+async def open_unconfigured(tx: Tx, configured: Collection[str]
+                            ) -> dict[str, tuple[int, dt.datetime]]:
+    """Service id -> (id, start) of the open probe incident of every service not in
+    ``configured`` (its target removed from the configuration: no probe of it can end it)."""
+    rows = await tx.execute(  # the open ones are few; the configured may be 100,000
+        select(Incident.service_id, Incident.id, Incident.start).where(
+            Incident.end.is_(None), Incident.source == "probe"))
+    return {service_id: (incident_id, start) for service_id, incident_id, start in rows
+            if service_id not in configured}
+
+
+async def end_removed(tx: Tx, ends: Mapping[int, dt.datetime]) -> None:
+    """End each incident of ``ends`` (id -> end) still open (a cluster's nodes may each
+    end it: none is ended twice), without an end bound: its target went unseen."""
+    for incident_id, end in ends.items():
+        await tx.execute(update(Incident).where(Incident.id == incident_id,
+                                                Incident.end.is_(None))
+                         .values(end=end, end_bound=None))
+    if ends:
+        await evidence.append(tx, "incident.close", "incidents", sorted(ends))
 
 
 async def open_probe_incident_of(tx: Tx, service_id: str) -> tuple[int, dt.datetime] | None:

@@ -15,12 +15,13 @@ from typing import Any
 import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy import insert
 
 from monitor.app import Daemon
 from monitor.config import load_config
 from monitor.errors import MonitorError
 from monitor.store import create_engine
-from monitor.store.models import Incident, ProbeRun
+from monitor.store.models import Incident, ProbeFailure, ProbeRun
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
 from tests.faults.helpers import sqlite_locked_awaited
@@ -333,3 +334,41 @@ async def test_an_incident_a_reload_could_not_end_is_ended_when_the_database_ans
 
 async def _true(value: bool) -> bool:
     return value
+
+
+@pytest.mark.slow
+async def test_an_incident_of_a_removed_target_ends_after_its_records_on_a_clock_set_back(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A target removed while the daemon was stopped, its incident open, and the wall clock
+    set back an hour meanwhile (NTP correcting a clock that ran ahead): ended "now", the
+    incident ended before it began, and the reports left it out (its downtime lost to the
+    customer). It ends one second after its last failure seen, as an incident the probes
+    close on such a clock ends after its records (R-M1), and the log says to check the
+    clock."""
+    async with TargetServer() as panel, TargetServer() as api, SMTPSink() as sink:
+        path = tmp_path / "config.yaml"
+        path.write_text(config_text(panel.url("/"), api.url("/"), sink, sqlite_url))
+        async with started(path):
+            pass  # the schema
+        ahead = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # the records' timeline
+        last_failure = ahead + dt.timedelta(minutes=5)
+        engine = create_engine(sqlite_url)
+        try:
+            async with engine.begin() as connection:
+                incident_id = (await connection.execute(
+                    insert(Incident).values(service_id="old-site", start=ahead,
+                                            detected_at=ahead, source="probe", cause="provider",
+                                            created_at=ahead))).inserted_primary_key[0]
+                await connection.execute(insert(ProbeFailure).values(
+                    target_id="old-site", at=last_failure, state="down",
+                    failure_class="connection_refused", detail="refused"))
+            async with started(path):
+                (ended,) = await rows(engine, Incident, Incident.id == incident_id)
+        finally:
+            await engine.dispose()
+    assert ended.end == last_failure + dt.timedelta(seconds=1)
+    assert ended.end > ended.start
+    (said,) = [r for r in caplog.records if "wall clock is behind" in r.getMessage()
+               and getattr(r, "incident", None) == incident_id]
+    assert said.levelname == "ERROR"
