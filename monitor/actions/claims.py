@@ -342,9 +342,14 @@ async def decide_claim(
             await ledger.append(tx, _entry(claim, grant, review, effective, currency, adjusts),
                                 actor=actor, created_at=now)
         claim = await _claim(tx, claim_id)
-        await mail.claim_decision(tx, claim, days=gain[0], amount=gain[1], review=review)
+        # This decision's own words: a review's (R-C3) are not the claim's first, which its
+        # record keeps.
+        await mail.claim_decision(tx, claim, decision=decision, reason=reason, days=gain[0],
+                                  amount=gain[1], review=review)
         await audit.record(tx, at=now, actor=actor, action="claim.decide", object_type="claim",
                            object_id=claim_id, detail={"decision": decision, "review": review,
+                                                       "reason": reason,
+                                                       "at": decided_at.isoformat(),
                                                        "days": str(gain[0]),
                                                        "amount": str(gain[1])})
     return (await _views(db, settings, [claim], now))[0]

@@ -33,11 +33,13 @@ class ContractMail(Protocol):
         """R-C1 / D-4: the receipt of a claim to the technical contact."""
 
     async def claim_decision(
-        self, tx: Tx, claim: ClaimRecord, *, days: Decimal, amount: Decimal,
-        review: int | None = None,
+        self, tx: Tx, claim: ClaimRecord, *, decision: str, reason: str | None, days: Decimal,
+        amount: Decimal, review: int | None = None,
     ) -> None:
         """R-C1 / D-4: the decision (or, with ``review``, the decision on a revision's
-        review, R-C3); ``days`` and ``amount`` are what it grants (or adjusts by)."""
+        review, R-C3: the claim's record keeps its first decision and reason), ``decision``
+        and ``reason`` this one's; ``days`` and ``amount`` are what it grants (or adjusts
+        by)."""
 
     async def price_change(self, tx: Tx, ticket: TicketRecord) -> None:
         """L-5: a raised price that needs the customer's approval."""

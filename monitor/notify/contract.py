@@ -99,13 +99,13 @@ class ContractMailer:
                                     customer_id=claim.customer_id, claim_id=claim.id))
 
     async def claim_decision(
-        self, tx: Tx, claim: ClaimRecord, *, days: Decimal, amount: Decimal,
-        review: int | None = None,
+        self, tx: Tx, claim: ClaimRecord, *, decision: str, reason: str | None, days: Decimal,
+        amount: Decimal, review: int | None = None,
     ) -> None:
         currency = self.settings.topology.customers[claim.customer_id].fee.currency
         rendered = templates.claim_decision(
             self._style(claim.customer_id), customer_name=self._name(claim.customer_id), claim_id=claim.id,
-            month=claim.month, decision=claim.decision or "", reason=claim.decision_reason or "",
+            month=claim.month, decision=decision, reason=reason or "",
             credit_days=days, refund=amount, currency=currency,
             effective_at=claim.credited_at if review is None else None, revision=review)
         key = f"claim_decision:{claim.id}" + ("" if review is None else f":review:{review}")

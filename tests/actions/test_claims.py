@@ -17,7 +17,7 @@ from monitor.notify.contract import ContractMailer
 from monitor.sla.report import iso_utc
 from monitor.store import Database
 from monitor.store import claims as stored_claims
-from monitor.store.models import Claim, LedgerEntry, OutboxMessage
+from monitor.store.models import AuditEvent, Claim, LedgerEntry, OutboxMessage
 from tests.support import rows
 
 from .contract import HOUR, MAIL, NOW, SETTINGS, at, refused, settings
@@ -265,3 +265,35 @@ async def test_the_customer_sees_only_its_own_claims(db: Database) -> None:
     by_web = await submit(db, customer="bita", site=None, channel="web", mail=web,
                           actor="customer:bita")
     assert (by_web.claim.channel, by_web.claim.submitted_by) == ("web", "customer:bita")
+
+
+@pytest.mark.slow
+async def test_r_c3_the_decision_on_a_review_is_the_one_the_customer_reads(db: Database) -> None:
+    """The e-mail of a review's decision said the first decision and its reason ("Credit
+    claim #1 for 2026-10: partly approved", "Reason: the first answer"), whatever the
+    operator decided on the review and why; and the audit kept no reason for either."""
+    incident = await panel_outage(db)
+    view = await submit(db)
+    await decide(db, view.claim.id, "partly", days=Decimal(6), reason="the first answer",
+                 at=at(20))
+    await actions.close_month(db, SETTINGS, month="2026-10", now=at(21))
+    # R-N1 met after all (a call 30 minutes in): the credit is 7 days, not 8 (R-C3 review).
+    await actions.log_notification(db, SETTINGS, incident_id=incident,
+                                   at=OCTOBER_OUTAGE[0] + HOUR / 2, channel="phone",
+                                   actor="ops", now=at(22))
+    await actions.close_month(db, SETTINGS, month="2026-10", now=at(23))
+    await decide(db, view.claim.id, "rejected", reason="the review's own reason", at=at(24))
+
+    mails = {m.dedupe_key: m for m in await rows(db, OutboxMessage)}
+    first = mails[f"claim_decision:{view.claim.id}"]
+    review = mails[f"claim_decision:{view.claim.id}:review:2"]
+    assert first.subject.endswith(": partly approved") and "the first answer" in first.body_text
+    assert review.subject.endswith(": rejected"), review.subject
+    assert "the review's own reason" in review.body_text
+    assert "the first answer" not in review.body_text
+    decided = [(a.detail or {}) for a in await rows(db, AuditEvent)
+               if a.action == "claim.decide"]
+    assert [(d.get("decision"), d.get("review"), d.get("reason"), d.get("at"))
+            for d in decided] == [
+        ("partly", None, "the first answer", at(20).isoformat()),
+        ("rejected", 2, "the review's own reason", at(24).isoformat())]
