@@ -277,6 +277,11 @@ def unavailable_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError)  # ConnectionRefusedError, TimeoutError, ... unwrapped
 
 
+#: Seconds without a failed write before writes count as going through again (``/readyz``;
+#: a full disk takes the small writes that fit and refuses the rest).
+WRITES_SETTLE = 10.0
+
+
 class Availability:
     """Whether a database answers, as every handle on it in this process sees it: one log
     line per change (see the module), a reminder at most every ``remind_every`` seconds.
@@ -298,16 +303,28 @@ class Availability:
         self._back_at: float | None = None  # when "available again" was last said
         self._back_from = 0.0  # the start of the outage that line ended
         self._quiet = False  # the outage going on has not been said since that line
+        # When a write transaction last failed, the database away or full (clock()).
+        self.write_failed_at: float | None = None
         self._lock = threading.Lock()
 
     @property
     def down(self) -> bool:
         return self.down_since is not None
 
-    def failed(self, exc: BaseException) -> None:
-        """The database did not answer: said once, then reminded at most every minute."""
+    @property
+    def writes_failing(self) -> bool:
+        """A write transaction failed, the database away (or full: it may still answer
+        reads, and take a write that fits), within the last :data:`WRITES_SETTLE` seconds."""
+        failed = self.write_failed_at
+        return failed is not None and self._clock() - failed < WRITES_SETTLE
+
+    def failed(self, exc: BaseException, *, write: bool = False) -> None:
+        """The database did not answer (``write``: a write transaction): said once, then
+        reminded at most every minute."""
         now = self._clock()
         with self._lock:
+            if write:
+                self.write_failed_at = now
             flap = self._back_at is not None and now - self._back_at < self.remind_every
             if self.down_since is None and not flap:
                 self.down_since = self._reminded = now
@@ -328,9 +345,12 @@ class Availability:
                    "down_seconds": round(down_for, 1)},
         )
 
-    def answered(self) -> None:
-        """A transaction went through: if the database was away, say how long."""
-        if self.down_since is None:
+    def answered(self, *, write: bool = False) -> None:
+        """A transaction went through (``write``: a write transaction committed): if the
+        database was away, say how long. A read that answers while writes fail
+        (:attr:`writes_failing`: SQLite on a full disk, or locked by another writer; reads
+        go on) ends nothing."""
+        if self.down_since is None or (not write and self.writes_failing):
             return
         now = self._clock()
         with self._lock:
@@ -540,13 +560,13 @@ class Database:
                     self._current.reset(token)
                     reached = _REACHED in session.sync_session.info
         except BaseException as exc:
-            self._failed(exc)
+            self._failed(exc, write=True)
             raise
         finally:
             # Counted even when it failed: a commit may have happened before the error.
             _WRITES[self._where] = _WRITES.get(self._where, 0) + 1
         if reached:  # one with nothing to write asked for no connection: no answer
-            self.availability.answered()
+            self.availability.answered(write=True)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:
@@ -566,13 +586,13 @@ class Database:
             raise
         self.availability.answered()
 
-    def _failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException, *, write: bool = False) -> None:
         if isinstance(exc, Exception) and unavailable_error(exc):
             try:  # an OSError is the database's only when it came out of a transaction
                 setattr(exc, _FROM_DATABASE, True)
             except (AttributeError, TypeError):
                 pass
-            self.availability.failed(exc)
+            self.availability.failed(exc, write=write)
 
     def outage(self, exc: BaseException) -> bool:
         """Whether ``exc`` is this database not answering: then it is logged here, once per
@@ -626,7 +646,11 @@ class Database:
     async def ping(self, within: float = 2.0) -> bool:
         """Whether the database would take a write within ``within`` seconds (``/readyz``):
         False, about ``within`` later at most, when another writer holds an SQLite file
-        locked or the server does not answer; never a wait of the 30 s busy timeout."""
+        locked or the server does not answer; never a wait of the 30 s busy timeout. False
+        at once while write transactions fail (:attr:`Availability.writes_failing`): a full
+        disk takes the lock and answers reads, and refuses the writes that do not fit."""
+        if self.availability.writes_failing:
+            return False
         try:
             return await asyncio.wait_for(self._ping(within), within + 0.5)
         except Exception:  # TimeoutError, a locked or unreachable database

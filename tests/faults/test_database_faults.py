@@ -111,6 +111,10 @@ async def _async(value: object) -> object:
     return value
 
 
+async def _database_ready(daemon: Daemon) -> bool:
+    return bool((await daemon.runtime.ready()).checks["database"])
+
+
 async def test_postgresql_restarted_under_the_daemon_during_an_outage(
     private_pg: PrivatePostgres, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -202,10 +206,16 @@ async def test_the_state_directory_full_during_an_outage(
                 assert gauge(registry, "sla_monitor_incident_writes_pending") == 1
                 await daemon.flush()  # the history cannot be written either: kept, counted
                 assert gauge(registry, "sla_monitor_store_flush_errors_total") >= 1
+                # /readyz: the database takes no write but the smallest (its lock, taken by
+                # the check, is free; the flush's writes fail): not ready, although reads
+                # still answer (it said ready before).
+                assert (await daemon.runtime.ready()).checks["database"] is False
                 filler.unlink()
                 await assert_one_incident_mailed_once(engine, sink, failing_from)
                 assert "database or disk is full" in caplog.text
                 await daemon.flush()
+                # Ready again once writes went through for a while (WRITES_SETTLE).
+                await eventually(lambda: _database_ready(daemon), within=20)
                 failures = await rows(engine, ProbeFailure)
                 assert min(f.at for f in failures) <= failing_from + dt.timedelta(seconds=0.8)
                 target.set_status(200)

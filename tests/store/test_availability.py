@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from monitor.store import Database
-from monitor.store.db import Availability
+from monitor.store.db import WRITES_SETTLE, Availability
 from tests.faults.helpers import TcpProxy
 
 
@@ -90,3 +90,23 @@ def test_a_database_that_answers_some_transactions_and_not_others_is_not_said_ea
         ("database unavailable", 0.0),
         ("database available again", 1.0),
     ], said
+
+
+def test_reads_that_answer_while_writes_fail_end_no_outage_and_readiness_waits() -> None:
+    """SQLite on a full disk or locked by another writer: reads answer, writes fail. A read
+    said "database available again" (and /readyz said the database took writes) while every
+    flush failed; a write that commits ends the outage, and writes count as going through
+    once none failed for WRITES_SETTLE seconds."""
+    now = [0.0]
+    availability = Availability("test.db", clock=lambda: now[0])
+    availability.failed(OSError("database or disk is full"), write=True)
+    assert availability.down and availability.writes_failing
+    now[0] = 1.0
+    availability.answered()  # a read
+    assert availability.down and availability.writes_failing
+    now[0] = 2.0
+    availability.answered(write=True)  # a small write that fit
+    assert not availability.down
+    assert availability.writes_failing  # not yet: a write failed two seconds ago
+    now[0] = 1.0 + WRITES_SETTLE
+    assert not availability.writes_failing
