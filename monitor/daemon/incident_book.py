@@ -38,6 +38,8 @@ class IncidentListener(Protocol):
 
     async def on_incident_closed(self, incident_id: int) -> None: ...
 
+    async def on_incident_reopened(self, incident_id: int) -> None: ...
+
 
 class IncidentBook:
     def __init__(
@@ -112,14 +114,14 @@ class IncidentBook:
             incident_id = await self.ownership.write_incident(
                 self, intent.target_id, event, self.clock.now(), intent.epoch)
             intent.incident_id, intent.written = incident_id, True
-            if incident_id is None or isinstance(event, Reopened) or self.listener is None:
+            if incident_id is None or self.listener is None:
                 intent.notified = True
             self._written(intent.target_id, event, incident_id)
         if not intent.notified:
             assert intent.incident_id is not None and self.listener is not None
             call = (
-                self.listener.on_incident_opened
-                if isinstance(event, Opened)
+                self.listener.on_incident_opened if isinstance(event, Opened)
+                else self.listener.on_incident_reopened if isinstance(event, Reopened)
                 else self.listener.on_incident_closed
             )
             await call(intent.incident_id)  # the alert is queued in the database
@@ -139,7 +141,7 @@ class IncidentBook:
                 )
             if isinstance(event, Reopened) and target_id in self.last_incident:
                 incident_id = self.last_incident[target_id]
-                await incidents.reopen(tx, incident_id)
+                await incidents.reopen(tx, incident_id, at=now)
                 return incident_id
             if isinstance(event, Closed) and target_id in self.open_incidents:
                 incident_id = self.open_incidents[target_id]

@@ -74,7 +74,7 @@ from monitor.daemon.ownership import Alone, Ownership
 from monitor.daemon.recorder import Recorder
 from monitor.probes import CertificateCheck, Probe, ProbeResult
 from monitor.redact import redact
-from monitor.sla import unprobed
+from monitor.sla import FLAP_WINDOW, unprobed
 
 if TYPE_CHECKING:
     from monitor.store import Database
@@ -83,7 +83,6 @@ __all__ = ["FLAP_WINDOW", "RESOLVER_CANARY_TIMEOUT", "IncidentListener", "Watch"
 
 log = logging.getLogger(__name__)
 
-FLAP_WINDOW = dt.timedelta(minutes=5)
 # R-M2: the resolver canary's lookup gives up after this (a resolver that does not answer).
 RESOLVER_CANARY_TIMEOUT = 5.0
 

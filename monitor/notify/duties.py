@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -39,7 +40,7 @@ from monitor.notify.messages import is_operator_kind, one_line
 from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.outbox import Draft, enqueue
 from monitor.notify.sending import Envelope
-from monitor.sla import IneligibleRule, ineligible
+from monitor.sla import FLAP_WINDOW, IneligibleRule, ineligible
 from monitor.store import claims, history, incidents, maintenance, tickets
 from monitor.store import outbox as stored
 from monitor.store.incidents import IncidentRecord
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["SKIPPED", "Duties"]
 
 log = logging.getLogger(__name__)
+
+#: In the dedupe key of a "restored again" e-mail, before the count of reopenings it follows.
+AGAIN = ":again-"
 
 #: How the operators' copy says why a customer was not e-mailed.
 SKIPPED: dict[IneligibleRule, str] = {
@@ -231,7 +235,14 @@ class Duties:
         return drafts
 
     async def on_incident_closed(self, incident_id: int) -> int:
-        """Queue recovery e-mails to the customers the outage e-mail was queued for."""
+        """Queue recovery e-mails to the customers the outage e-mail was queued for.
+
+        An incident that reopened (a flap, R-M1) and ended again: its customers read
+        "Restored" at its first end; each later end is told again ("Restored again", the
+        whole measured duration), due :data:`~monitor.sla.FLAP_WINDOW` after that end and
+        withdrawn if it reopens meanwhile (:meth:`on_incident_reopened`): a service that
+        flaps for an hour sends one, once it stays up. The operators' copy is not repeated
+        (they see the incident itself, its reopening logged)."""
         async with self.db.transaction() as tx:
             incident = await _incident(tx, incident_id)
             if incident.end is None:
@@ -239,32 +250,70 @@ class Duties:
                     "incident_id", incident_id, "an incident that has ended (end is set)"
                 )
             told = await stored.outage_messages(tx, incident.id)
-            drafts = self._recovery_drafts(incident, told)
+            reopened = await incidents.reopens(tx, incident.id)
+            drafts = (self._recovery_drafts(incident, told) if not reopened
+                      else self._restored_again_drafts(incident, told, reopened))
             added = await enqueue(tx, drafts, now=self.clock.now(), domain=self.envelope.domain)
         self.wake()
         log.info("recovery notices queued", extra={"incident_id": incident_id, "queued": added})
         return added
+
+    async def on_incident_reopened(self, incident_id: int) -> int:
+        """The incident failed again within the flap window: the "restored again" e-mails
+        of its last end, still waiting out that window, say what is no longer so and are
+        withdrawn (:meth:`on_incident_closed`). Returns how many."""
+        async with self.db.transaction() as tx:
+            withdrawn = await stored.withdraw(tx, incident_id=incident_id, kind="recovery",
+                                              key_part=AGAIN)
+        if withdrawn:
+            log.info("restored-again notices withdrawn: the incident reopened",
+                     extra={"incident_id": incident_id, "withdrawn": withdrawn})
+        return withdrawn
+
+    def _customers_told(self, told: Sequence[tuple[str | None, str, dt.datetime]]
+                        ) -> list[Customer]:
+        found = (self.topology.customers.get(customer_id or "") for customer_id, _, _ in told)
+        return [c for c in found if c is not None]
+
+    def _recovery_render(self, incident: IncidentRecord, *, again: bool
+                         ) -> Callable[[Customer], Rendered]:
+        assert incident.end is not None
+        service, end = self.target_label(incident.service_id), incident.end
+        return lambda customer: templates.recovery(
+            self.reader_style(customer.id),
+            customer_name=customer.name,
+            service=service,
+            start=incident.start,
+            end=end,
+            incident_id=incident.id,
+            incident_url=self.leads.incident(incident.id, incident.service_id),
+            affected=self.affected_projects(customer.id, incident.service_id),
+            again=again,
+        )
+
+    def _restored_again_drafts(
+        self, incident: IncidentRecord, told: Sequence[tuple[str | None, str, dt.datetime]],
+        reopened: int,
+    ) -> list[Draft]:
+        """The end of an incident that reopened ``reopened`` times, told again: one per
+        reopening (its dedupe key), due once the flap window passed without another."""
+        assert incident.end is not None
+        drafts = self.per_customer(
+            "recovery", incident.id, self._customers_told(told), self.outage_recipients,
+            self._recovery_render(incident, again=True), incident_id=incident.id,
+            follows="outage")
+        return [dataclasses.replace(draft, dedupe_key=f"{draft.dedupe_key}{AGAIN}{reopened}",
+                                    not_before=incident.end + FLAP_WINDOW)
+                for draft in drafts]
 
     def _recovery_drafts(
         self, incident: IncidentRecord, told: Sequence[tuple[str | None, str, dt.datetime]]
     ) -> list[Draft]:
         assert incident.end is not None
         service = self.target_label(incident.service_id)
-        found = (self.topology.customers.get(customer_id or "") for customer_id, _, _ in told)
-        end = incident.end
         drafts = self.per_customer(
-            "recovery", incident.id, [c for c in found if c is not None],
-            self.outage_recipients,
-            lambda customer: templates.recovery(
-                self.reader_style(customer.id),
-                customer_name=customer.name,
-                service=service,
-                start=incident.start,
-                end=end,
-                incident_id=incident.id,
-                incident_url=self.leads.incident(incident.id, incident.service_id),
-                affected=self.affected_projects(customer.id, incident.service_id),
-            ),
+            "recovery", incident.id, self._customers_told(told), self.outage_recipients,
+            self._recovery_render(incident, again=False),
             incident_id=incident.id,
             # Due now; not sent before the outage e-mail it follows while that one is pending
             # or being sent (the claim says so, monitor.store.outbox.claim). Never a time

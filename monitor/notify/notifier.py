@@ -177,6 +177,11 @@ class Notifier:
         await self.duties.on_incident_closed(incident_id)
         await self.queue_subscriber_notices()
 
+    async def on_incident_reopened(self, incident_id: int) -> None:
+        """The incident failed again within the flap window (R-M1): a "restored again"
+        e-mail still waiting is withdrawn (:meth:`Duties.on_incident_reopened`)."""
+        await self.duties.on_incident_reopened(incident_id)
+
     async def queue_subscriber_notices(self) -> int:
         """The notices the status page's confirmed subscribers are owed and have not been
         queued (:mod:`monitor.notify.subscribers`); how many were new."""

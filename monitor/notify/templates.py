@@ -242,11 +242,14 @@ def recovery(
     incident_id: int,
     incident_url: str | None = None,
     affected: Sequence[str] = (),
+    again: bool = False,
 ) -> Rendered:
     """The outage is over; the measured duration (R-M1: precise to one probe interval). The
     subject names the service and the customer, as the outage e-mail's does, and the
     message threads under it (:mod:`monitor.notify.duties`); ``affected``: for a server,
-    the customer's projects on it, as the outage e-mail named them."""
+    the customer's projects on it, as the outage e-mail named them. ``again``: the
+    incident failed again after an earlier recovery e-mail and reopened (R-M1's flap
+    window); the duration is the whole incident's, the short up time inside it counted."""
     _ = style.language.gettext
     duration = style.language.duration(seconds_between(start, end))
     rows = [(_("Incident"), _ref(style, incident_id))]
@@ -257,13 +260,18 @@ def recovery(
         (_("Restored at"), style.time(end)),
         (_("Measured duration"), duration),
     ]
+    named = {"service": service, "duration": duration, "name": one_line(customer_name, 80)}
     return _customer(
         style,
         customer_name,
-        _("Restored: %(service)s is available again after %(duration)s (%(name)s)") % {
-            "service": service, "duration": duration, "name": one_line(customer_name, 80)},
+        (_("Restored again: %(service)s is available after %(duration)s in all (%(name)s)")
+         if again else
+         _("Restored: %(service)s is available again after %(duration)s (%(name)s)")) % named,
         [
-            Para(_("%(service)s is available again.") % {"service": service}),
+            Para(_("%(service)s failed again after our last message, and is available "
+                   "again. The measured duration is the whole outage's, the short time it "
+                   "was up in between included.") % named if again
+                 else _("%(service)s is available again.") % named),
             Facts(tuple(rows)),
             Para(_("Times are measured by our probes and are precise to one probe interval.")),
             *_incident_page(style, incident_url),

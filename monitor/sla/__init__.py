@@ -127,7 +127,7 @@ from monitor.sla.ledger import (
     price_refunded,
     price_request_lapsed,
 )
-from monitor.sla.policy import DEFAULT_TIERS, Policy, Tier
+from monitor.sla.policy import DEFAULT_TIERS, FLAP_WINDOW, Policy, Tier
 from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, MonthReport
 from monitor.sla.standing import MonthToDate, Refreshed
 from monitor.sla.statements import (
@@ -159,6 +159,7 @@ __all__ = [
     "DUTY_STATES",
     "EXCLUSION_REASONS",
     "FINDINGS",
+    "FLAP_WINDOW",
     "INELIGIBLE_REASONS",
     "LEDGER_KINDS",
     "NOT_PROVIDER_FAULT",

@@ -12,11 +12,17 @@ Tier(name='1w', min_downtime_seconds=5400, credit_days=7)
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
-__all__ = ["DEFAULT_TIERS", "Policy", "Tier"]
+__all__ = ["DEFAULT_TIERS", "FLAP_WINDOW", "Policy", "Tier"]
+
+#: R-M1, the house's decision: an incident that recovers and fails again within this is
+#: reopened rather than a new one opened (one incident and one alert instead of a storm;
+#: the short up time inside it counts as down, in the customer's favour). The e-mail that
+#: a reopened incident ended again waits as long (monitor.notify.duties).
+FLAP_WINDOW = timedelta(minutes=5)
 
 _DAY = 86_400
 _HOUR = 3_600

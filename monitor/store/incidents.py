@@ -16,9 +16,15 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from monitor.store import evidence
+from monitor.store import audit, evidence
 from monitor.store.db import Tx, inserted_id
-from monitor.store.models import CauseChange, Incident, IncidentUpdate, Notification
+from monitor.store.models import (
+    AuditEvent,
+    CauseChange,
+    Incident,
+    IncidentUpdate,
+    Notification,
+)
 
 __all__ = [
     "CauseStep",
@@ -48,6 +54,7 @@ __all__ = [
     "open_unconfigured",
     "record_notifications",
     "reopen",
+    "reopens",
     "started_between",
     "touching",
     "updates",
@@ -186,12 +193,23 @@ async def open_probe_incident(
     return incident_id
 
 
-async def reopen(tx: Tx, incident_id: int) -> None:
-    """A flap: the incident that just closed is open again."""
+async def reopen(tx: Tx, incident_id: int, *, at: dt.datetime) -> None:
+    """A flap: the incident that just closed is open again (audited: how many times an
+    incident reopened decides what its recovery e-mails say, :func:`reopens`)."""
     await tx.execute(
         update(Incident).where(Incident.id == incident_id).values(end=None, end_bound=None)
     )
     await evidence.append(tx, "incident.reopen", "incidents", [incident_id])
+    await audit.record(tx, at=at, actor="sla-monitor", action="incident.reopen",
+                       object_type="incident", object_id=incident_id, detail={})
+
+
+async def reopens(tx: Tx, incident_id: int) -> int:
+    """How many times the incident reopened (:func:`reopen`)."""
+    return int(await tx.scalar(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "incident.reopen", AuditEvent.object_type == "incident",
+            AuditEvent.object_id == str(incident_id))) or 0)
 
 
 async def close(

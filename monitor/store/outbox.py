@@ -58,6 +58,7 @@ __all__ = [
     "states",
     "to_deliver",
     "to_relay",
+    "withdraw",
 ]
 
 ACTIVE = ("pending", "sending")  # not yet accepted nor given up
@@ -538,6 +539,18 @@ async def lines(tx: Tx, *, status: str | None = None, ids: Sequence[int] | None 
                         created, status, attempts, next_at, error, accepted, requeued)
             for (id_, key, kind, customer, incident, recipients, subject, created, status,
                  attempts, next_at, error, accepted, requeued) in await tx.execute(query)]
+
+
+async def withdraw(tx: Tx, *, incident_id: int, kind: str, key_part: str) -> int:
+    """Delete the messages of ``kind`` about ``incident_id`` whose dedupe key holds
+    ``key_part`` and that are still pending (none is being sent, none was sent): what they
+    said is no longer so. Returns how many."""
+    result = await tx.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.incident_id == incident_id, OutboxMessage.kind == kind,
+            OutboxMessage.status == "pending",
+            OutboxMessage.dedupe_key.contains(key_part, autoescape=True)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def requeue(tx: Tx, ids: Sequence[int], *, now: dt.datetime) -> None:
