@@ -32,6 +32,8 @@ The status page's subscribers (:mod:`.subscriptions`; double opt-in, signed link
     subscribe(db, settings, *, keys, email, services, language, client, limits, mail, now)
         -> SubscriptionRequested
     confirm_subscription(db, *, keys, token, expires, key, sig, now) -> Subscription
+    requested_subscription(db, *, keys, token, expires, key, sig, now)
+        -> SubscriptionRequested  (the form's answer, after its redirect)
     unsubscribe(db, *, keys, token, key, sig) -> Subscription | None
     forget_expired_requests(db, settings, *, now) -> int
     list_subscribers(db) -> list[SubscriberView]
@@ -215,6 +217,7 @@ if TYPE_CHECKING:
         forget_expired_requests,
         list_subscribers,
         remove_subscriber,
+        requested_subscription,
         subscribe,
         unsubscribe,
     )
@@ -271,6 +274,7 @@ _MODULE_OF = {
     "retry_messages": "outbox",
     "MessageLine": "outbox",
     "remove_subscriber": "subscriptions",
+    "requested_subscription": "subscriptions",
     "subscribe": "subscriptions",
     "unsubscribe": "subscriptions",
     "MonthInputs": "inputs",
@@ -448,6 +452,7 @@ __all__ = [
     "renew",
     "reopen_ticket",
     "reprice_ticket",
+    "requested_subscription",
     "retry_messages",
     "return_ticket",
     "send_statements",

@@ -37,7 +37,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import urlencode
 
@@ -177,6 +177,10 @@ class SubscriptionRequested:
     email: str
     services: tuple[str, ...]
     expires: dt.datetime  # when the confirmation link stops working
+    # The query of the page that says so (``/subscriptions/requested``), signed for that
+    # purpose only: the form's answer redirects there, so that reloading it asks nothing
+    # again (:func:`requested_subscription`).
+    receipt: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -250,7 +254,29 @@ async def subscribe(
         query = {"token": subject, **keys.signed_query("subscribe", subject, expires)}
         link = f"{_base(settings)}/subscriptions/confirm?{urlencode(query)}"
         await mail.confirmation(tx, found, link, expires)
-    return SubscriptionRequested(address, chosen, expires)
+    return SubscriptionRequested(address, chosen, expires, {
+        "token": subject, **keys.signed_query("requested", subject, expires)})
+
+
+async def requested_subscription(
+    db: Database, *, keys: LinkKeys | None, token: str, expires: str, key: str, sig: str,
+    now: dt.datetime,
+) -> SubscriptionRequested:
+    """The request a :attr:`SubscriptionRequested.receipt` names, as its page shows it (the
+    address, the services, until when the confirmation link works): read only, so that
+    reloading the page asks for nothing again. :class:`LinkRefused` for a receipt that is
+    forged, altered, expired (with its confirmation link) or of an address unsubscribed
+    since."""
+    _checked(keys, "requested", token, expires, key, sig, now)
+    row_token, _, nonce = token.partition(".")
+    if _TOKEN.fullmatch(row_token) is None or _NONCE.fullmatch(nonce) is None:
+        raise LinkRefused("invalid")
+    async with db.reading() as tx:
+        found = await subscribers.by_token(tx, row_token)
+    if found is None:
+        raise LinkRefused("invalid")
+    return SubscriptionRequested(found.email, found.requested or found.services,
+                                 dt.datetime.fromtimestamp(int(expires), dt.UTC))
 
 
 def _checked(keys: LinkKeys | None, purpose: str, subject: str, expires: str | None,

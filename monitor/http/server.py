@@ -5,6 +5,7 @@
 ``/feed.atom``, ``/api/v2/summary.json``,       its feed, Statuspage-compatible JSON and
 ``/api/v2/status.json``, ``/badge/S/*.svg``     badges (:mod:`.public`)
 ``/subscriptions``, ``/subscriptions/confirm``  the status page's e-mail subscriptions: its form,
+``/subscriptions/requested``                    its answer,
 ``/subscriptions/unsubscribe``                  the confirmation and one-click unsubscribe links
                                                 (:mod:`.subscriptions`)
 ``/customer/ID``                                a customer's page: signed link or token
@@ -81,6 +82,7 @@ from monitor.http.schemas import ClaimForm, SubscribeForm, SubscriptionLinkForm
 from monitor.http.subscriptions import (
     confirm_form,
     confirm_page,
+    requested_page,
     subscribe_form,
     unsubscribe_form,
     unsubscribe_page,
@@ -176,8 +178,12 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/subscriptions", subscribe_form,
           "Subscribe to e-mail notices of public services (the status page's form; a "
           "confirmation link is e-mailed)", "public", "pages", produces="html",
-          form=SubscribeForm, answers={200: str, 404: str, 413: str, 415: str, 422: str,
+          form=SubscribeForm, answers={303: None, 404: str, 413: str, 415: str, 422: str,
                                        429: str}),
+    Route("GET", "/subscriptions/requested", requested_page,
+          "The subscription form's answer (its redirect, with a signed receipt: token, "
+          "expires, key, sig): where the confirmation link was sent, until when it works",
+          "public", "pages", produces="html", answers={200: str, 400: str, 410: str}),
     Route("GET", "/subscriptions/confirm", confirm_page,
           "A subscription's confirmation link (token, expires, key, sig): a page with the "
           "button that confirms, or why the link does not work", "public", "pages",

@@ -3,8 +3,10 @@
 
 ==================================  ===========================================================
 ``POST /subscriptions``             the form on ``/``: ``email`` and ``services`` (one or more);
-                                    200 "check your mail", 422 naming the field, 429 with
+                                    303 to its answer, 422 naming the field, 429 with
                                     ``Retry-After``, 404 when the page offers no subscriptions
+``GET /subscriptions/requested``    the answer, "check your mail" (a signed receipt: reloading
+                                    it asks nothing again); 410 expired / 400 invalid
 ``GET /subscriptions/confirm``      the confirmation link: a page with a button (a scanner that
                                     opens links confirms nothing); 410 expired / 400 invalid
 ``POST /subscriptions/confirm``     the button: confirmed (200), or 410 expired / 400 invalid
@@ -18,6 +20,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from aiohttp import web
 
 from monitor import actions
@@ -28,8 +32,8 @@ from monitor.http.routing import Call, form_fields, read_limited
 from monitor.notify.subscribers import SubscriberMailer
 from monitor.present.language import N_
 
-__all__ = ["confirm_form", "confirm_page", "subscribe_form", "unsubscribe_form",
-           "unsubscribe_page"]
+__all__ = ["confirm_form", "confirm_page", "requested_page", "subscribe_form",
+           "unsubscribe_form", "unsubscribe_page"]
 
 FORM_LIMIT = 8 * 1024  # an address and a few service ids
 
@@ -104,12 +108,27 @@ async def subscribe_form(call: Call) -> web.StreamResponse:
                             {"duration": reader.duration(exc.retry_after)}))
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    return message(request, context, 200, N_("Check your e-mail"),
+    # Post/Redirect/Get: the answer is a page of its own, so that reloading it (or going
+    # back to it) sends nothing again.
+    return web.Response(status=303, headers={
+        "Location": "/subscriptions/requested?" + urlencode(requested.receipt)})
+
+
+async def requested_page(call: Call) -> web.StreamResponse:
+    """``GET /subscriptions/requested``: the form's answer, "check your e-mail"."""
+    context = call.web
+    settings = context.settings
+    link = _link(call)
+    try:
+        requested = await actions.requested_subscription(
+            context.db, keys=context.links, now=context.clock.now(), **link)
+    except LinkRefused as refused:
+        return _refused(call, refused)
+    at = settings.reader().time(requested.expires, settings.timezone, settings.calendar)
+    return message(call.request, context, 200, N_("Check your e-mail"),
                    (N_("We sent a confirmation link to %(email)s. Nothing will be sent "
                        "until you follow it."), {"email": requested.email}),
-                   (N_("The link works until %(at)s."),
-                    {"at": reader.time(requested.expires, settings.timezone,
-                                       settings.calendar)}))
+                   (N_("The link works until %(at)s."), {"at": at}))
 
 
 def _refused(call: Call, refused: LinkRefused) -> web.Response:

@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 import pytest
@@ -57,8 +57,15 @@ class Stage:
 
     async def subscribe(self, email: str = ADDRESS, services: tuple[str, ...] = ("panel",),
                         **headers: str) -> Any:
+        """The form sent, and its answer: the page its redirect (303) leads to, as a
+        browser follows it; a refusal as it came."""
         form = [("email", email), *(("services", s) for s in services)]
-        return await self.site.post("/subscriptions", data=form, headers=headers)
+        posted = await self.site.post("/subscriptions", data=form, headers=headers)
+        if posted.status != 303:
+            return posted
+        location = posted.headers["Location"]
+        assert location.startswith("/subscriptions/requested?"), location
+        return await self.site.get(location)
 
     async def button(self, message: ReceivedMessage) -> dict[str, str]:
         """The fields of the button that ``message``'s confirmation link opens."""
@@ -176,6 +183,43 @@ async def test_subscribe_confirm_notice_and_one_click_unsubscribe(
         await stage.notifier.on_incident_closed(incident_id)
         await _open(stage, "panel")
         assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
+
+
+async def test_the_forms_answer_is_a_page_of_its_own_that_a_reload_does_not_resend(
+        db: Database, tmp_path: Path) -> None:
+    """Post/Redirect/Get: the form answered "Check your e-mail" to the POST itself, so that
+    reloading the page (or going back to it) asked the browser to send the form again, and
+    a second confirmation e-mail went out. Now the POST answers 303 to a page of its own,
+    named by a receipt signed for that page only."""
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        posted = await site.post("/subscriptions", data=[("email", ADDRESS),
+                                                         ("services", "panel")])
+        assert posted.status == 303
+        location = posted.headers["Location"]
+        assert location.startswith("/subscriptions/requested?")
+        assert ADDRESS not in location  # no address in the URL (logs, history)
+        for _ in range(3):  # reloaded
+            page = await site.get(location)
+            assert page.status == 200
+            text = await page.text()
+            assert "Check your e-mail" in text and ADDRESS in text
+            expires = stage.clock.now() + dt.timedelta(hours=48)
+            assert "The link works until" in text and str(expires.year) in text
+        assert len(await stage.send()) == 1  # one confirmation, not one per reload
+        assert await _confirmed(db) == []
+
+        # The receipt confirms nothing (its signature is for its page only), and a receipt
+        # altered or forged is refused.
+        query = dict(parse_qsl(urlsplit(location).query))
+        assert (await site.post("/subscriptions/confirm", data=query)).status == 400
+        assert await _confirmed(db) == []
+        forged = {**query, "sig": "A" * len(query["sig"])}
+        assert (await site.get("/subscriptions/requested?" + urlencode(forged))).status == 400
+        assert (await site.get("/subscriptions/requested")).status == 400
+        # Once its confirmation link expired, so has the receipt.
+        stage.clock.at += dt.timedelta(hours=49)
+        assert (await site.get(location)).status == 410
 
 
 async def test_the_confirmation_pressed_again_says_subscribed_not_invalid(
