@@ -267,10 +267,7 @@ async def requested_subscription(
     reloading the page asks for nothing again. :class:`LinkRefused` for a receipt that is
     forged, altered, expired (with its confirmation link) or of an address unsubscribed
     since."""
-    _checked(keys, "requested", token, expires, key, sig, now)
-    row_token, _, nonce = token.partition(".")
-    if _TOKEN.fullmatch(row_token) is None or _NONCE.fullmatch(nonce) is None:
-        raise LinkRefused("invalid")
+    row_token, _ = _request_of(keys, "requested", token, expires, key, sig, now)
     async with db.reading() as tx:
         found = await subscribers.by_token(tx, row_token)
     if found is None:
@@ -288,6 +285,17 @@ def _checked(keys: LinkKeys | None, purpose: str, subject: str, expires: str | N
         raise LinkRefused("expired", checked.expires)
     if checked.result != "valid":
         raise LinkRefused("invalid")
+
+
+def _request_of(keys: LinkKeys | None, purpose: str, token: str, expires: str, key: str,
+                sig: str, now: dt.datetime) -> tuple[str, str]:
+    """The subscriber's token and its request's nonce that a link of a request names
+    (``TOKEN.NONCE``, signed for ``purpose``); :class:`LinkRefused` for any other."""
+    _checked(keys, purpose, token, expires, key, sig, now)
+    row_token, _, nonce = token.partition(".")
+    if _TOKEN.fullmatch(row_token) is None or _NONCE.fullmatch(nonce) is None:
+        raise LinkRefused("invalid")
+    return row_token, nonce
 
 
 def check_link(keys: LinkKeys | None, *, purpose: Literal["subscribe", "unsubscribe"],
@@ -312,10 +320,7 @@ async def confirm_subscription(
     """Follow a confirmation link: the request becomes the subscription. A link of the
     request already confirmed confirms nothing more and says so (the same answer); any
     other is :class:`LinkRefused`."""
-    _checked(keys, "subscribe", token, expires, key, sig, now)
-    row_token, _, nonce = token.partition(".")
-    if _TOKEN.fullmatch(row_token) is None or _NONCE.fullmatch(nonce) is None:
-        raise LinkRefused("invalid")
+    row_token, nonce = _request_of(keys, "subscribe", token, expires, key, sig, now)
     async with db.transaction() as tx:
         found = await subscribers.by_token(tx, row_token)
         if found is None or found.nonce != nonce:
