@@ -39,6 +39,19 @@ async def _reopen(db: Database, notifier: Notifier, incident_id: int, at: dt.dat
     await notifier.on_incident_reopened(incident_id)
 
 
+async def _down_then_restored(sessions: async_sessionmaker[AsyncSession], notifier: Notifier,
+                              clock: FakeClock, *, minutes: int) -> int:
+    """srv-1 down from T0 for ``minutes``: its outage and recovery e-mails sent."""
+    incident_id = await add_incident(sessions, "srv-1")
+    await notifier.on_incident_opened(incident_id)
+    await notifier.run_once()
+    await _end(sessions, incident_id, T0 + dt.timedelta(minutes=minutes))
+    clock.advance(minutes * 60)
+    await notifier.on_incident_closed(incident_id)
+    await notifier.run_once()
+    return incident_id
+
+
 def _subjects(sink: SMTPSink, to: str) -> list[str]:
     return [m.parsed()["Subject"] for m in sink.messages if to in m.rcpt_tos]
 
@@ -48,14 +61,7 @@ async def test_the_end_of_a_reopened_incident_is_told_again_once_it_stays_up(
     make_notifier: NotifierFactory, clock: FakeClock,
 ) -> None:
     notifier = make_notifier(make_config(sink_smtp(sink)))
-    incident_id = await add_incident(sessions, "srv-1")
-    await notifier.on_incident_opened(incident_id)
-    await notifier.run_once()
-    first_end = T0 + dt.timedelta(minutes=40)
-    await _end(sessions, incident_id, first_end)
-    clock.advance(40 * 60 + 30)
-    await notifier.on_incident_closed(incident_id)
-    await notifier.run_once()
+    incident_id = await _down_then_restored(sessions, notifier, clock, minutes=40)
     assert [s for s in _subjects(sink, "tech@acme.example") if "Restored" in s] == [
         "[Rabit Hosting] Restored: Tehran host 1 (srv-1) is available again after 40 min "
         "(ACME Research)"]
@@ -99,13 +105,7 @@ async def test_a_service_that_flaps_sends_one_restored_again_not_one_per_flap(
     make_notifier: NotifierFactory, clock: FakeClock,
 ) -> None:
     notifier = make_notifier(make_config(sink_smtp(sink)))
-    incident_id = await add_incident(sessions, "srv-1")
-    await notifier.on_incident_opened(incident_id)
-    end = T0 + dt.timedelta(minutes=10)
-    await _end(sessions, incident_id, end)
-    clock.advance(10 * 60)
-    await notifier.on_incident_closed(incident_id)
-    await notifier.run_once()
+    incident_id = await _down_then_restored(sessions, notifier, clock, minutes=10)
     for _ in range(6):  # down a minute, up two, for 18 minutes
         clock.advance(120)
         await _reopen(db, notifier, incident_id, clock.now())
