@@ -148,8 +148,9 @@ class MessageLine:
     requeued_at: dt.datetime | None
 
 
-_LINE_COLUMNS = (OutboxMessage.id, OutboxMessage.dedupe_key, OutboxMessage.kind, OutboxMessage.customer_id,
-                 OutboxMessage.incident_id, OutboxMessage.recipients, OutboxMessage.subject,
+_LINE_COLUMNS = (OutboxMessage.id, OutboxMessage.dedupe_key, OutboxMessage.kind,
+                 OutboxMessage.customer_id, OutboxMessage.incident_id, OutboxMessage.recipients,
+                 OutboxMessage.subject,
                  OutboxMessage.created_at, OutboxMessage.status, OutboxMessage.attempts,
                  OutboxMessage.next_attempt_at, OutboxMessage.last_error,
                  OutboxMessage.accepted_at, OutboxMessage.requeued_at)
@@ -531,14 +532,26 @@ async def lines(tx: Tx, *, status: str | None = None, ids: Sequence[int] | None 
     query = select(*_LINE_COLUMNS).order_by(OutboxMessage.id.desc())
     if status is not None:
         query = query.where(OutboxMessage.status == status)
-    if ids is not None:
-        query = query.where(OutboxMessage.id.in_(sorted(set(ids))))
     if limit is not None:
         query = query.limit(limit)
-    return [MessageLine(id_, key, kind, customer, incident, list(recipients), subject,
-                        created, status, attempts, next_at, error, accepted, requeued)
-            for (id_, key, kind, customer, incident, recipients, subject, created, status,
-                 attempts, next_at, error, accepted, requeued) in await tx.execute(query)]
+    found: list[MessageLine] = []
+    for chunk in ([None] if ids is None else _id_chunks(ids)):
+        chosen = query if chunk is None else query.where(OutboxMessage.id.in_(chunk))
+        found += [MessageLine(id_, key, kind, customer, incident, list(recipients), subject,
+                              created, status, attempts, next_at, error, accepted, requeued)
+                  for (id_, key, kind, customer, incident, recipients, subject, created,
+                       status, attempts, next_at, error, accepted, requeued)
+                  in await tx.execute(chosen)]
+    found.sort(key=lambda line: line.id, reverse=True)
+    return found if limit is None else found[:limit]
+
+
+def _id_chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    """``ids`` sorted, without repeats, in lists of at most :data:`_CHUNK` (an IN list well
+    under SQLite's bound-parameter limit: every message given up may be thousands)."""
+    chosen = sorted(set(ids))
+    for index in range(0, len(chosen), _CHUNK):
+        yield chosen[index : index + _CHUNK]
 
 
 async def withdraw(tx: Tx, *, incident_id: int, kind: str, key_part: str) -> int:
@@ -557,14 +570,14 @@ async def requeue(tx: Tx, ids: Sequence[int], *, now: dt.datetime) -> None:
     """Given-up messages (``status='failed'``) due again at ``now``: their attempts counted
     anew from ``requeued_at``, the outcomes of their recipients at the attempt that gave up
     forgotten (the next attempt records its own); the last error is kept until then."""
-    chosen = sorted(set(ids))
-    await tx.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(chosen), OutboxMessage.status == "failed")
-        .values(status="pending", attempts=0, next_attempt_at=now, requeued_at=now,
-                claimed_by=None)
-    )
-    await tx.execute(delete(OutboxRecipient).where(OutboxRecipient.outbox_id.in_(chosen)))
+    for chosen in _id_chunks(ids):
+        await tx.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(chosen), OutboxMessage.status == "failed")
+            .values(status="pending", attempts=0, next_attempt_at=now, requeued_at=now,
+                    claimed_by=None)
+        )
+        await tx.execute(delete(OutboxRecipient).where(OutboxRecipient.outbox_id.in_(chosen)))
 
 
 async def give_up(tx: Tx, outbox_id: int, *, attempts: int, error: str) -> None:

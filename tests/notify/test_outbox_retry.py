@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitor import actions
@@ -245,3 +246,22 @@ async def test_outbox_list_and_retry_on_the_command_line(
     clock.advance((dt.datetime.now(dt.UTC) - clock.now()).total_seconds() + 1)  # the CLI's now
     await notifier.run_once()
     assert (await _status(sessions, failed.id)) == "sent"
+
+
+async def test_thousands_of_messages_given_up_are_sent_again_in_one_command(
+    sessions: async_sessionmaker[AsyncSession], db: Database, clock: FakeClock,
+) -> None:
+    """An hour of a relay refusing everything at 10,000 customers gives up thousands: more
+    ids than one statement may bind (SQLite 32,766, asyncpg 32,767) are read and written in
+    parts of 500, here three."""
+    count = 1_200
+    async with sessions() as session, session.begin():
+        await session.execute(insert(OutboxMessage), [
+            {"dedupe_key": f"outage:1:c{n}", "message_id": f"<{n}@test>", "kind": "outage",
+             "customer_id": f"c{n}", "recipients": [f"tech@c{n}.example"],
+             "subject": "Outage", "body_text": "down", "created_at": clock.now(),
+             "status": "failed", "attempts": 1, "next_attempt_at": clock.now(),
+             "last_error": "554 relay denied"} for n in range(count)])
+    again = await actions.retry_messages(db, all_failed=True, actor="ops", now=clock.now())
+    assert len(again) == count and {m.status for m in again} == {"pending"}
+    assert len(await rows(sessions, AuditEvent)) == count
