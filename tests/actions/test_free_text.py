@@ -25,7 +25,8 @@ NOT_FREE_TEXT = {("defer_ticket", "reason"),  # R-P3: system-wide or new-release
                  ("subscribe", "language"),  # the page's language code, never typed
                  ("subscribe", "client"),  # the TCP peer's address
                  # A signed link's parts: refused unless the signature and the patterns match.
-                 *((action, part) for action in ("confirm_subscription", "unsubscribe")
+                 *((action, part) for action in ("confirm_subscription", "unsubscribe",
+                                                 "requested_subscription")
                    for part in ("token", "expires", "key", "sig"))}
 
 
