@@ -63,12 +63,29 @@ def follow(driver: object, *locator: str) -> None:
     """Click the element at ``locator`` (a link, a form's button) and wait until the page
     it leads to has loaded. A click returns once the browser has taken it, not once the
     next page is there: a look right after it can meet the old page or a new one still
-    empty (CI once found no ``h1`` on a page that has one)."""
-    from selenium.webdriver.support import expected_conditions
+    empty (CI once found no ``h1`` on a page that has one).
+
+    The old page is gone when asking about its root element fails as stale, or, as
+    chromedriver sometimes answers while the old document is being torn down, "Node with
+    given id does not belong to the document" (selenium's ``staleness_of`` let that one
+    through: CI failed on it once)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.wait import WebDriverWait
 
     old = driver.find_element("tag name", "html")  # type: ignore[attr-defined]
     driver.find_element(*locator).click()  # type: ignore[attr-defined]
+
+    def gone(_: object) -> bool:
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in (exc.msg or ""):
+                return True
+            raise
+        return False
+
     wait = WebDriverWait(driver, 30)  # type: ignore[arg-type]
-    wait.until(expected_conditions.staleness_of(old))
+    wait.until(gone)
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
