@@ -23,6 +23,8 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
+from pydantic import BaseModel
+
 from monitor.actions.common import (
     MAX_ID,
     FreeText,
@@ -63,6 +65,7 @@ from monitor.sla import (
 )
 from monitor.sla.report import JSON, shown_figure
 from monitor.store import audit, claims, ledger
+from monitor.store.audit import AuditRecord
 from monitor.store.claims import ClaimRecord
 from monitor.store.ledger import EntryRecord, NewEntry
 
@@ -130,6 +133,43 @@ class ClaimView:
     review_days: Decimal | None  # computed now minus the basis, while a review is pending
     review_amount: Decimal | None
     overdue: bool  # D-4: the receipt or the decision is late and not done
+    # R-C3: each review decided, oldest first (the claim's record keeps its first decision).
+    reviews: tuple[ReviewDecided, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReviewDecided:
+    """R-C3: the decision on a review after revision ``revision`` of the claim's month, and
+    what it granted (or adjusted by: negative takes back)."""
+
+    revision: int
+    decided_at: dt.datetime
+    decision: str
+    reason: str | None
+    days: Decimal
+    amount: Decimal
+
+    @classmethod
+    def of(cls, event: AuditRecord) -> ReviewDecided | None:
+        """The review a ``claim.decide`` event records (:class:`_Decided`); None for a
+        first decision. Events written before they kept the decision's own time and reason
+        show the time of recording and no reason."""
+        decided = _Decided.model_validate(event.detail)
+        if decided.review is None:
+            return None
+        return cls(decided.review, decided.at or event.at, decided.decision, decided.reason,
+                   decided.days, decided.amount)
+
+
+class _Decided(BaseModel):
+    """The detail of a ``claim.decide`` audit event, as :func:`decide_claim` writes it."""
+
+    decision: str
+    review: int | None = None
+    reason: str | None = None
+    at: dt.datetime | None = None
+    days: Decimal = Decimal(0)
+    amount: Decimal = Decimal(0)
 
 
 def _period(settings: Settings, claim: ClaimRecord) -> MonthPeriod:
@@ -159,7 +199,8 @@ async def _reports(db: Database, settings: Settings, found: Sequence[ClaimRecord
 
 
 def _view(settings: Settings, claim: ClaimRecord, report: CustomerReport,
-          entries: list[EntryRecord], now: dt.datetime) -> ClaimView:
+          entries: list[EntryRecord], reviews: Sequence[ReviewDecided],
+          now: dt.datetime) -> ClaimView:
     warning = settings.deadline_warning_seconds
     days = sum((e.days for e in entries if e.days is not None), Decimal(0))
     amount = sum((e.amount for e in entries if e.amount is not None), Decimal(0))
@@ -174,7 +215,7 @@ def _view(settings: Settings, claim: ClaimRecord, report: CustomerReport,
     return ClaimView(
         claim, claim_deadline(_period(settings, claim), settings.policy), receipt, decision,
         ComputedCredit.of(report), days, amount, tuple(entries), review_days, review_amount,
-        overdue,
+        overdue, tuple(reviews),
     )
 
 
@@ -183,8 +224,16 @@ async def _views(db: Database, settings: Settings, found: Sequence[ClaimRecord],
     reports = await _reports(db, settings, found, now)
     async with db.reading() as tx:
         entries = {claim.id: await ledger.for_claim(tx, claim.id) for claim in found}
+        decided = await audit.events(tx, action="claim.decide", object_type="claim",
+                                     object_ids=(claim.id for claim in found))
+    reviews: dict[str, list[ReviewDecided]] = {}
+    for event in decided:
+        review = ReviewDecided.of(event)
+        if review is not None:
+            reviews.setdefault(event.object_id, []).append(review)
     return [_view(settings, claim, reports[(claim.customer_id, claim.month)], entries[claim.id],
-                  now) for claim in found if (claim.customer_id, claim.month) in reports]
+                  reviews.get(str(claim.id), ()), now)
+            for claim in found if (claim.customer_id, claim.month) in reports]
 
 
 async def _claim(tx: Tx, claim_id: int, customer: str | None = None) -> ClaimRecord:

@@ -48,6 +48,14 @@ def _summary(settings: Settings, view: ClaimView) -> list[str]:
                if view.granted_amount else "")
             + (f", effective {local_time(settings, claim.credited_at)}" if claim.credited_at else "")
             + (f"; reason: {claim.decision_reason}" if claim.decision_reason else ""))
+    for review in view.reviews:  # R-C3: the claim's record keeps its first decision
+        lines.append(
+            f"  reviewed      after revision {review.revision}: {review.decision} at "
+            f"{local_time(settings, review.decided_at)}, adjusted by "
+            f"{format_days(review.days)}"
+            + (f" and {format_money(review.amount, computed.currency)}" if review.amount
+               else "")
+            + (f"; reason: {review.reason}" if review.reason else ""))
     if claim.review_revision is not None:
         lines.append(
             f"  REVIEW        revision {claim.review_revision} changed the credit by "

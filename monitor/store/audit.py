@@ -4,14 +4,51 @@ of ``audit_events``. Cause changes have their own log (:func:`monitor.store.inci
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from monitor.store.db import Tx
 from monitor.store.models import AuditEvent
 
-__all__ = ["record", "record_many"]
+__all__ = ["AuditRecord", "count", "events", "record", "record_many"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One event as stored."""
+
+    object_id: str
+    at: dt.datetime
+    actor: str
+    detail: dict[str, Any]
+
+
+async def events(tx: Tx, *, action: str, object_type: str, object_ids: Iterable[object]
+                 ) -> list[AuditRecord]:
+    """The ``action`` events of the objects of ``object_ids``, oldest first."""
+    ids = sorted({str(i) for i in object_ids})
+    found: list[AuditRecord] = []
+    for start in range(0, len(ids), 500):
+        rows = await tx.execute(
+            select(AuditEvent.object_id, AuditEvent.at, AuditEvent.actor, AuditEvent.detail)
+            .where(AuditEvent.action == action, AuditEvent.object_type == object_type,
+                   AuditEvent.object_id.in_(ids[start:start + 500]))
+            .order_by(AuditEvent.at, AuditEvent.id))
+        found += [AuditRecord(object_id, at, actor, dict(detail or {}))
+                  for object_id, at, actor, detail in rows]
+    found.sort(key=lambda event: event.at)
+    return found
+
+
+async def count(tx: Tx, *, action: str, object_type: str, object_id: object) -> int:
+    """How many ``action`` events one object has."""
+    return int(await tx.scalar(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == action, AuditEvent.object_type == object_type,
+            AuditEvent.object_id == str(object_id))) or 0)
 
 
 async def record(

@@ -18,13 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from monitor.store import audit, evidence
 from monitor.store.db import Tx, inserted_id
-from monitor.store.models import (
-    AuditEvent,
-    CauseChange,
-    Incident,
-    IncidentUpdate,
-    Notification,
-)
+from monitor.store.models import CauseChange, Incident, IncidentUpdate, Notification
 
 __all__ = [
     "CauseStep",
@@ -206,10 +200,8 @@ async def reopen(tx: Tx, incident_id: int, *, at: dt.datetime) -> None:
 
 async def reopens(tx: Tx, incident_id: int) -> int:
     """How many times the incident reopened (:func:`reopen`)."""
-    return int(await tx.scalar(
-        select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "incident.reopen", AuditEvent.object_type == "incident",
-            AuditEvent.object_id == str(incident_id))) or 0)
+    return await audit.count(tx, action="incident.reopen", object_type="incident",
+                             object_id=incident_id)
 
 
 async def close(

@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from monitor import actions
+from monitor.cli.claim import _summary as claim_lines
 from monitor.notify.contract import ContractMailer
 from monitor.sla.report import iso_utc
 from monitor.store import Database
@@ -297,3 +298,14 @@ async def test_r_c3_the_decision_on_a_review_is_the_one_the_customer_reads(db: D
             for d in decided] == [
         ("partly", None, "the first answer", at(20).isoformat()),
         ("rejected", 2, "the review's own reason", at(24).isoformat())]
+    # The claim as operators and the customer read it shows the review's decision beside
+    # the first one (its record keeps the first): when, what, why, and what it changed.
+    shown = await actions.show_claim(db, SETTINGS, claim_id=view.claim.id, now=at(25))
+    assert (shown.claim.decision, shown.claim.decision_reason) == ("partly", "the first answer")
+    assert [(r.revision, r.decided_at, r.decision, r.reason, r.days, r.amount)
+            for r in shown.reviews] == [
+        (2, at(24), "rejected", "the review's own reason", Decimal(0), Decimal(0))]
+    shown_text = "\n".join(claim_lines(SETTINGS, shown))  # what `claim show` prints
+    assert "reason: the first answer" in shown_text
+    assert ("reviewed      after revision 2: rejected at 2026-11-24 00:00 UTC, adjusted by "
+            "0 days; reason: the review's own reason") in shown_text, shown_text
