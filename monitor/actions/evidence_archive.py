@@ -31,6 +31,7 @@ pure engine (:func:`monitor.sla.compute_month`) and compares it with the stateme
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import json
 import zipfile
@@ -145,14 +146,24 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
             "signature": checkpoint.signature, "signed_at": iso_utc(checkpoint.signed_at)},
         "keys": [{"key_id": k, "algorithm": "Ed25519", "public_key": p} for k, p, _ in keys],
     }
+    # Each file dated when the revision was frozen, in UTC: the same month's archive is the
+    # same bytes whenever and wherever it is exported (a name alone dates it now, locally).
+    frozen_at = revision.closed_at.astimezone(dt.UTC).timetuple()[:6]
+
+    def member(name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=frozen_at)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o600 << 16  # as a file named alone is written: rw-------
+        return info
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
-        archive.writestr("chain.jsonl", "\n".join(lines) + "\n")
-        archive.writestr("inputs.json", json.dumps(archived.to_json(), indent=1,
-                                                   sort_keys=True, ensure_ascii=False))
-        archive.writestr("statement.json", json.dumps(statement, indent=1, sort_keys=True,
-                                                      ensure_ascii=False))
+        archive.writestr(member("manifest.json"), json.dumps(manifest, indent=1, sort_keys=True))
+        archive.writestr(member("chain.jsonl"), "\n".join(lines) + "\n")
+        archive.writestr(member("inputs.json"), json.dumps(archived.to_json(), indent=1,
+                                                           sort_keys=True, ensure_ascii=False))
+        archive.writestr(member("statement.json"), json.dumps(
+            statement, indent=1, sort_keys=True, ensure_ascii=False))
     return buffer.getvalue()
 
 

@@ -320,6 +320,35 @@ async def _export_says_what_it_wrote_in_json_and_refuses_an_unknown_customer(
     assert not (tmp_path / "none.zip").exists()
 
 
+def test_an_archive_is_the_same_bytes_whenever_and_wherever_it_is_exported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each file of the archive is dated when its revision was frozen (UTC), not when and
+    where it was exported: two exports of one month differed in their ZIP times (to two
+    seconds, in the exporting machine's zone), and so did their digests (CI once failed on
+    an export that crossed a two-second boundary)."""
+    import contextlib
+    import time
+
+    archive, _ = _made_on_sqlite(tmp_path)
+    again = tmp_path / "again.zip"
+    monkeypatch.setenv("TZ", "Asia/Tehran")  # another machine's zone, and a later time
+    time.tzset()
+    try:
+        time.sleep(2.1)
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["-c", str(tmp_path / "config.yaml"), "evidence", "export",
+                         "--customer", "acme", "--month", "2026-10", "-o", str(again)]) == 0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert again.read_bytes() == archive
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        manifest = json.loads(opened.read("manifest.json"))
+        closed = dt.datetime.fromisoformat(manifest["revision"]["closed_at"].replace("Z", "+00:00"))
+        stamp = (*closed.astimezone(dt.UTC).timetuple()[:5], closed.second // 2 * 2)
+        assert {info.date_time for info in opened.infolist()} == {stamp}
+
+
 def test_one_customers_archive_parses_no_whole_report(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The month's report (every customer's figures, about 86 MB at 10,000 customers) is
