@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from monitor import actions
 from monitor.cli.claim import _summary as claim_lines
 from monitor.notify.contract import ContractMailer
+from monitor.present.html import render
+from monitor.present.language import language
 from monitor.sla.report import iso_utc
 from monitor.store import Database
 from monitor.store import claims as stored_claims
@@ -309,3 +311,12 @@ async def test_r_c3_the_decision_on_a_review_is_the_one_the_customer_reads(db: D
     assert "reason: the first answer" in shown_text
     assert ("reviewed      after revision 2: rejected at 2026-11-24 00:00 UTC, adjusted by "
             "0 days; reason: the review's own reason") in shown_text, shown_text
+    # The customer's page of the claim said only the first decision too.
+    for code, heading in (("en", "Decision after revision 2 of the month"),
+                          ("fa", "تصمیم پس از نسخه‌ی ۲ گزارش ماه")):
+        page = render("claim.html", view=shown, customer="acme", timezone="UTC",
+                      calendar="gregorian", language=language(code), refresh=None,
+                      provider="Rabit Hosting")
+        assert heading in page and "the first answer" in page, code
+        assert page.count("the review&#39;s own reason") == 1, code  # escaped
+
