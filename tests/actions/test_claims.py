@@ -312,11 +312,15 @@ async def test_r_c3_the_decision_on_a_review_is_the_one_the_customer_reads(db: D
     assert ("reviewed      after revision 2: rejected at 2026-11-24 00:00 UTC, adjusted by "
             "0 days; reason: the review's own reason") in shown_text, shown_text
     # The customer's page of the claim said only the first decision too.
-    for code, heading in (("en", "Decision after revision 2 of the month"),
-                          ("fa", "تصمیم پس از نسخه‌ی ۲ گزارش ماه")):
+    # Each reason says whose it is.
+    for code, heading, first, again in (
+            ("en", "Decision after revision 2 of the month", "Reason:",
+             "Reason for the decision after revision 2:"),
+            ("fa", "تصمیم پس از نسخه‌ی ۲ گزارش ماه", "علت:", "علت تصمیم پس از نسخه‌ی ۲:")):
         page = render("claim.html", view=shown, customer="acme", timezone="UTC",
                       calendar="gregorian", language=language(code), refresh=None,
                       provider="Rabit Hosting")
-        assert heading in page and "the first answer" in page, code
-        assert page.count("the review&#39;s own reason") == 1, code  # escaped
+        assert heading in page, code
+        assert f"<strong>{first}</strong> the first answer" in page, code
+        assert f"<strong>{again}</strong> the review&#39;s own reason" in page, code  # escaped
 
