@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from monitor.store.db import Tx
+from monitor.store.db import Tx, in_chunks
 from monitor.store.models import AuditEvent
 
 __all__ = ["AuditRecord", "count", "events", "record", "record_many"]
@@ -29,13 +29,12 @@ class AuditRecord:
 async def events(tx: Tx, *, action: str, object_type: str, object_ids: Iterable[object]
                  ) -> list[AuditRecord]:
     """The ``action`` events of the objects of ``object_ids``, oldest first."""
-    ids = sorted({str(i) for i in object_ids})
     found: list[AuditRecord] = []
-    for start in range(0, len(ids), 500):
+    for ids in in_chunks((str(i) for i in object_ids), 500):
         rows = await tx.execute(
             select(AuditEvent.object_id, AuditEvent.at, AuditEvent.actor, AuditEvent.detail)
             .where(AuditEvent.action == action, AuditEvent.object_type == object_type,
-                   AuditEvent.object_id.in_(ids[start:start + 500]))
+                   AuditEvent.object_id.in_(ids))
             .order_by(AuditEvent.at, AuditEvent.id))
         found += [AuditRecord(object_id, at, actor, dict(detail or {}))
                   for object_id, at, actor, detail in rows]

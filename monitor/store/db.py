@@ -47,7 +47,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +75,7 @@ __all__ = [
     "create_engine",
     "default_url",
     "guarded",
+    "in_chunks",
     "inserted_id",
     "resolve_url",
     "session_factory",
@@ -90,6 +91,18 @@ Tx: TypeAlias = AsyncSession
 """A transaction in progress, as :meth:`Database.transaction` and :meth:`Database.reading` give it."""
 
 T = TypeVar("T")
+
+
+S = TypeVar("S", int, str)
+
+
+def in_chunks(values: Iterable[S], size: int) -> Iterator[list[S]]:
+    """``values`` once each, sorted, in lists of at most ``size``: each an ``IN (...)``
+    list well under the bound parameters one statement may carry (SQLite 32,766, asyncpg
+    32,767), however many values are asked about."""
+    chosen = sorted(set(values))
+    for index in range(0, len(chosen), size):
+        yield chosen[index : index + size]
 
 
 def state_directory() -> Path:

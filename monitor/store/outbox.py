@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from monitor.store import evidence
-from monitor.store.db import Tx
+from monitor.store.db import Tx, in_chunks
 from monitor.store.models import (
     OperatorDelivery,
     OutboxAttachment,
@@ -375,9 +375,7 @@ _KEYS_PER_QUERY = 5000
 
 def _key_chunks(dedupe_keys: Iterable[str]) -> Iterator[list[str]]:
     """``dedupe_keys`` once each, in sorted chunks of :data:`_KEYS_PER_QUERY`."""
-    keys = sorted(set(dedupe_keys))
-    for index in range(0, len(keys), _KEYS_PER_QUERY):
-        yield keys[index : index + _KEYS_PER_QUERY]
+    return in_chunks(dedupe_keys, _KEYS_PER_QUERY)
 
 
 async def states(tx: Tx, dedupe_keys: Iterable[str]) -> list[MessageState]:
@@ -535,7 +533,8 @@ async def lines(tx: Tx, *, status: str | None = None, ids: Sequence[int] | None 
     if limit is not None:
         query = query.limit(limit)
     found: list[MessageLine] = []
-    for chunk in ([None] if ids is None else _id_chunks(ids)):
+    # Every message given up may be thousands: their ids a part at a time.
+    for chunk in ([None] if ids is None else in_chunks(ids, _CHUNK)):
         chosen = query if chunk is None else query.where(OutboxMessage.id.in_(chunk))
         found += [MessageLine(id_, key, kind, customer, incident, list(recipients), subject,
                               created, status, attempts, next_at, error, accepted, requeued)
@@ -545,13 +544,6 @@ async def lines(tx: Tx, *, status: str | None = None, ids: Sequence[int] | None 
     found.sort(key=lambda line: line.id, reverse=True)
     return found if limit is None else found[:limit]
 
-
-def _id_chunks(ids: Iterable[int]) -> Iterator[list[int]]:
-    """``ids`` sorted, without repeats, in lists of at most :data:`_CHUNK` (an IN list well
-    under SQLite's bound-parameter limit: every message given up may be thousands)."""
-    chosen = sorted(set(ids))
-    for index in range(0, len(chosen), _CHUNK):
-        yield chosen[index : index + _CHUNK]
 
 
 async def withdraw(tx: Tx, *, incident_id: int, kind: str, key_part: str) -> int:
@@ -570,7 +562,7 @@ async def requeue(tx: Tx, ids: Sequence[int], *, now: dt.datetime) -> None:
     """Given-up messages (``status='failed'``) due again at ``now``: their attempts counted
     anew from ``requeued_at``, the outcomes of their recipients at the attempt that gave up
     forgotten (the next attempt records its own); the last error is kept until then."""
-    for chosen in _id_chunks(ids):
+    for chosen in in_chunks(ids, _CHUNK):
         await tx.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(chosen), OutboxMessage.status == "failed")
