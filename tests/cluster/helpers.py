@@ -37,6 +37,7 @@ def node_config(
     vantage: str = "default",
     vantages: Sequence[str] = (),
     interval: str = "1s",
+    timeout: str = "0.3s",
     fail_after: int = 2,
     canary_url: str | None = None,
     servers: Mapping[str, Sequence[str]] | None = None,
@@ -46,7 +47,7 @@ def node_config(
     one customer depending on them, the SMTP sink; only ``cluster:`` differs. ``targets``
     are web panels; ``servers``: server id -> the ids of the projects on it (R-M4), probed
     the same way and the customer's too."""
-    probe = (f"interval: {interval}, timeout: 0.3s, fail_after: {fail_after}, "
+    probe = (f"interval: {interval}, timeout: {timeout}, fail_after: {fail_after}, "
              f"recover_after: 2, headers: {{X-Vantage: {vantage}}}")
 
     def probed(name: str) -> str:
