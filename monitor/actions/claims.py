@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from pydantic import BaseModel
 
@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClaimRecord",
+    "ClaimStanding",
     "ClaimView",
     "ComputedCredit",
     "decide_claim",
@@ -135,6 +136,32 @@ class ClaimView:
     overdue: bool  # D-4: the receipt or the decision is late and not done
     # R-C3: each review decided, oldest first (the claim's record keeps its first decision).
     reviews: tuple[ReviewDecided, ...] = ()
+
+    @property
+    def standing(self) -> ClaimStanding:
+        """Where the claim stands, as its page's title and the customer's list of claims say
+        it: received (no decision yet), under review since a revision of its month changed
+        its credit (R-C3), or its latest decision (the last review's, else the first)."""
+        claim = self.claim
+        if claim.review_revision is not None:
+            return ClaimStanding("under_review", claim.review_noted_at, claim.review_revision)
+        if self.reviews:
+            latest = self.reviews[-1]
+            return ClaimStanding(latest.decision, latest.decided_at, latest.revision)
+        if claim.decision is not None and claim.decided_at is not None:
+            return ClaimStanding(claim.decision, claim.decided_at)
+        return ClaimStanding("received", None)
+
+
+class ClaimStanding(NamedTuple):
+    """Where a claim stands (:attr:`ClaimView.standing`): ``state`` is ``received``,
+    ``under_review`` or a decision (:data:`~monitor.sla.DECISIONS`); ``at`` since when (None
+    while received: the receipt and decision have their own deadlines); ``revision`` the
+    month's revision a review is of."""
+
+    state: str
+    at: dt.datetime | None
+    revision: int | None = None
 
 
 @dataclass(frozen=True)

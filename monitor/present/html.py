@@ -63,7 +63,7 @@ from monitor.present.formats import (
     format_days,
     format_time,
 )
-from monitor.present.labels import EXCLUSION_NAMES, PAGE_CAUSE_LABELS, TIER_NAMES
+from monitor.present.labels import DECISIONS, EXCLUSION_NAMES, PAGE_CAUSE_LABELS, TIER_NAMES
 from monitor.present.language import Language, language
 from monitor.present.text import has_arabic_script, one_line, printable
 from monitor.sla.report import iso_utc, shown_days
@@ -184,6 +184,7 @@ def environment() -> Environment:
     env.globals["latency_chart"] = latency_chart
     env.globals["page_cause_labels"] = PAGE_CAUSE_LABELS
     env.globals["tier_names"] = TIER_NAMES
+    env.globals["decision_names"] = DECISIONS
     env.globals["exclusion_names"] = EXCLUSION_NAMES
     return env
 

@@ -5,6 +5,7 @@ changed. Every number is worked out by hand, citing its rule."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from monitor import actions
 from monitor.cli.claim import _summary as claim_lines
 from monitor.notify.contract import ContractMailer
-from monitor.present.html import render
+from monitor.present.html import environment, render
 from monitor.present.language import language
 from monitor.sla.report import iso_utc
 from monitor.store import Database
@@ -324,3 +325,55 @@ async def test_r_c3_the_decision_on_a_review_is_the_one_the_customer_reads(db: D
         assert f"<strong>{first}</strong> the first answer" in page, code
         assert f"<strong>{again}</strong> the review&#39;s own reason" in page, code  # escaped
 
+
+
+async def test_a_claims_page_says_where_it_stands_not_received_once_decided(
+        db: Database) -> None:
+    """The claim's page was titled "Credit claim #1 for October 2026: received" (in Persian
+    "... دریافت شد") through its decision and its review (R-C3), and the customer's list of
+    claims said the first decision (as "partly", where the decision's e-mail says "partly
+    approved") after a review had rejected it. Each now says where the claim stands: received,
+    its latest decision, or under review since a revision changed its credit."""
+    incident = await panel_outage(db)
+    view = await submit(db)
+
+    def shown(view: actions.ClaimView, code: str) -> tuple[str, str]:
+        page = render("claim.html", view=view, customer="acme", timezone="UTC",
+                      calendar="gregorian", language=language(code), refresh=None,
+                      provider="Rabit Hosting")
+        title = page.split('<h1 id="receipt-title">', 1)[1].split("</h1>", 1)[0]
+        listed = environment().from_string(
+            '{% import "_labels.html" as labels with context %}{{ labels.claim_standing(view) }}'
+        ).render(view=view, timezone="UTC", calendar="gregorian", language=language(code))
+        return title, listed.strip()
+
+    async def again(now: dt.datetime) -> actions.ClaimView:
+        return await actions.show_claim(db, SETTINGS, claim_id=view.claim.id, now=now)
+
+    prefix = "درخواست اعتبار سرویس شماره‌ی ۱ برای اکتبر ۲۰۲۶: "
+    # D-4: the decision was due by 2026-11-19 10:00 (NOW is after it).
+    assert shown(view, "en") == ("Credit claim #1 for 2026-10: received",
+                                 "overdue by 2026-11-19 10:00 UTC")
+    assert shown(view, "fa")[0] == prefix + "دریافت شد"
+    await decide(db, view.claim.id, "partly", days=Decimal(6), reason="the first answer",
+                 at=at(20))
+    assert shown(await again(at(20)), "en") == (
+        "Credit claim #1 for 2026-10: partly approved",  # the decision e-mail's words
+        "partly approved on 2026-11-20 00:00 UTC")
+    assert shown(await again(at(20)), "fa") == (
+        prefix + "بخشی از آن پذیرفته شد", "بخشی از آن پذیرفته شد در ۲۰۲۶/۱۱/۲۰ ۰۰:۰۰")
+    await actions.close_month(db, SETTINGS, month="2026-10", now=at(21))
+    # R-N1 met after all: the credit changes, the claim is up for review (R-C3).
+    await actions.log_notification(db, SETTINGS, incident_id=incident,
+                                   at=OCTOBER_OUTAGE[0] + HOUR / 2, channel="phone",
+                                   actor="ops", now=at(22))
+    await actions.close_month(db, SETTINGS, month="2026-10", now=at(23))
+    assert shown(await again(at(23)), "en") == (
+        "Credit claim #1 for 2026-10: under review",
+        "under review since 2026-11-23 00:00 UTC (revision 2 of the month)")
+    assert shown(await again(at(23)), "fa") == (
+        prefix + "در حال بازبینی", "در حال بازبینی از ۲۰۲۶/۱۱/۲۳ ۰۰:۰۰ (نسخه‌ی ۲ گزارش ماه)")
+    await decide(db, view.claim.id, "rejected", reason="the review's own reason", at=at(24))
+    assert shown(await again(at(24)), "en") == (
+        "Credit claim #1 for 2026-10: rejected", "rejected on 2026-11-24 00:00 UTC")
+    assert shown(await again(at(24)), "fa") == (prefix + "رد شد", "رد شد در ۲۰۲۶/۱۱/۲۴ ۰۰:۰۰")
