@@ -337,10 +337,13 @@ async def test_a_claims_page_says_where_it_stands_not_received_once_decided(
     incident = await panel_outage(db)
     view = await submit(db)
 
+    pages: dict[str, str] = {}
+
     def shown(view: actions.ClaimView, code: str) -> tuple[str, str]:
         page = render("claim.html", view=view, customer="acme", timezone="UTC",
                       calendar="gregorian", language=language(code), refresh=None,
                       provider="Rabit Hosting")
+        pages[code] = page
         title = page.split('<h1 id="receipt-title">', 1)[1].split("</h1>", 1)[0]
         listed = environment().from_string(
             '{% import "_labels.html" as labels with context %}{{ labels.claim_standing(view) }}'
@@ -373,6 +376,9 @@ async def test_a_claims_page_says_where_it_stands_not_received_once_decided(
         "under review since 2026-11-23 00:00 UTC (revision 2 of the month)")
     assert shown(await again(at(23)), "fa") == (
         prefix + "در حال بازبینی", "در حال بازبینی از ۲۰۲۶/۱۱/۲۳ ۰۰:۰۰ (نسخه‌ی ۲ گزارش ماه)")
+    # The page says it in a row of its own too, where the review's decision will stand.
+    assert ('<dt>تصمیم پس از نسخه‌ی ۲ گزارش ماه</dt><dd class="review">در حال بازبینی از '
+            '۲۰۲۶/۱۱/۲۳ ۰۰:۰۰</dd>') in pages["fa"]
     await decide(db, view.claim.id, "rejected", reason="the review's own reason", at=at(24))
     assert shown(await again(at(24)), "en") == (
         "Credit claim #1 for 2026-10: rejected", "rejected on 2026-11-24 00:00 UTC")
