@@ -48,12 +48,36 @@ class Parser(argparse.ArgumentParser):
         UTF-8 shown as typed (``'\\xff'``), not as the surrogate read into (``'\\udcff'``)."""
         super().error(_bytes_as_typed(message))
 
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        """Each command's parser (nested ones too) is a :class:`CommandParser`."""
+        kwargs.setdefault("parser_class", CommandParser)
+        return super().add_subparsers(**kwargs)
+
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
         if action.nargs not in (0, argparse.REMAINDER, argparse.PARSER):
             name = "/".join(action.option_strings) or str(action.metavar or action.dest)
             action.type = checked(name, action.type)
         return action
+
+
+#: The configuration option, the top-level parser's and each command's (:class:`CommandParser`).
+CONFIG_OPTION = ("-c", "--config")
+CONFIG_HELP = ("configuration file (default: $SLA_MONITOR_CONFIG, else "
+               "/etc/sla-monitor/config.yaml if present, else the embedded defaults)")
+
+
+class CommandParser(Parser):
+    """A command's parser: it takes the configuration option too, so that it may follow
+    the command (``sla-monitor check-config -c config.yaml``, an operator's habit from git,
+    kubectl or ansible). Its default is to say nothing: the top-level parser's value stands
+    unless the option is given after the command, which then wins (argparse reads a
+    command's options after the top-level ones)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument(*CONFIG_OPTION, metavar="PATH", dest="config",
+                          default=argparse.SUPPRESS, help=CONFIG_HELP)
 
 
 def checked(name: str, read: Callable[[str], Any] | Any) -> Callable[[str], Any]:
@@ -122,13 +146,7 @@ def build_parser(modules: Iterable[str] | None = None) -> argparse.ArgumentParse
         "keeps notification duties and computes the service credits the contract owes.",
     )
     parser.add_argument("--version", action="version", version=f"sla-monitor {__version__}")
-    parser.add_argument(
-        "-c",
-        "--config",
-        metavar="PATH",
-        help="configuration file (default: $SLA_MONITOR_CONFIG, else "
-        "/etc/sla-monitor/config.yaml if present, else the embedded defaults)",
-    )
+    parser.add_argument(*CONFIG_OPTION, metavar="PATH", help=CONFIG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     registered: set[str] = set()
     for command in COMMANDS:

@@ -125,3 +125,30 @@ def test_scripts_with_two_heads_are_left_to_alembic(tmp_path: Path) -> None:
     assert _script_head(tmp_path) == "3"
     (tmp_path / "c.py").write_text("revision = '3'\ndown_revision = PARENT\n")
     assert _script_head(tmp_path) is None  # not a plain string: alembic reads it
+
+
+def test_the_configuration_option_may_follow_the_command(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``sla-monitor check-config -c config.yaml`` (an operator's habit from git, kubectl or
+    ansible) was refused ("unrecognized arguments: -c config.yaml", exit 2): the option was
+    the top-level parser's only. It is every command's too, nested ones included; given
+    before and after the command, the one after it is used, as argparse reads options."""
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(db=tmp_path / "sla-monitor.db"))
+    assert main(["db", "upgrade", "-c", str(config)]) == 0
+    capsys.readouterr()
+    for argv in (["incident", "list", "-c", str(config), "--format", "json"],
+                 ["incident", "list", "--format", "json", "--config", str(config)],
+                 ["incident", "list", f"--config={config}", "--format", "json"],
+                 ["-c", str(tmp_path / "absent.yaml"), "incident", "list", "-c", str(config),
+                  "--format", "json"]):
+        assert main(argv) == 0, argv
+        assert json.loads(capsys.readouterr().out) == [], argv
+    assert main(["check-config", "-c", str(config), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["source"] == str(config)
+    # A file that is not there is named, whichever place the option had.
+    assert main(["check-config", "-c", str(tmp_path / "absent.yaml")]) == 2
+    assert "absent.yaml" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["incident", "list", "--help"])
+    assert "-c PATH, --config PATH" in capsys.readouterr().out
