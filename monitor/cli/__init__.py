@@ -14,6 +14,8 @@ runtime error.
 from __future__ import annotations
 
 import argparse
+import difflib
+import functools
 import importlib
 import os
 import re
@@ -41,24 +43,57 @@ class Parser(argparse.ArgumentParser):
     are this class too) is read through :func:`checked`: text that is not UTF-8 is refused
     there, once for all, and an argument type's error (:func:`monitor.cli.common.whole_number`)
     becomes an :class:`~monitor.errors.InputError` naming the argument and its value as
-    typed, one line like every other bad value's."""
+    typed, one line like every other bad value's.
+
+    ``options``: the long options of every parser of one command line (the top-level
+    parser's and its commands', shared), which a mistyped option is compared with."""
+
+    def __init__(self, *args: Any, options: set[str] | None = None, **kwargs: Any) -> None:
+        self.options: set[str] = set() if options is None else options
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        """argparse's own refusals (a word that is no command), with a byte that is not
-        UTF-8 shown as typed (``'\\xff'``), not as the surrogate read into (``'\\udcff'``)."""
-        super().error(_bytes_as_typed(message))
+        """argparse's own refusals (a word that is no command, an option no parser has),
+        with a byte that is not UTF-8 shown as typed (``'\\xff'``), not as the surrogate read
+        into (``'\\udcff'``), and the nearest word when one is near (:func:`nearest`)."""
+        super().error(_bytes_as_typed(message) + nearest(message, self.options))
 
     def add_subparsers(self, **kwargs: Any) -> Any:
         """Each command's parser (nested ones too) is a :class:`CommandParser`."""
-        kwargs.setdefault("parser_class", CommandParser)
+        kwargs.setdefault("parser_class", functools.partial(CommandParser, options=self.options))
         return super().add_subparsers(**kwargs)
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
+        self.options.update(o for o in action.option_strings if o.startswith("--"))
         if action.nargs not in (0, argparse.REMAINDER, argparse.PARSER):
             name = "/".join(action.option_strings) or str(action.metavar or action.dest)
             action.type = checked(name, action.type)
         return action
+
+
+def nearest(message: str, options: Iterable[str]) -> str:
+    """What to add to argparse's refusal ``message``: "; did you mean ...?" naming the
+    command nearest the word it did not know (from the choices it lists), or the option
+    nearest the first unknown one (of ``options``); nothing when none is near (difflib's
+    ratio of 0.6, as Python's own suggestions).
+
+    >>> nearest("argument COMMAND: invalid choice: 'incidents' (choose from 'run', 'incident')", ())
+    "; did you mean 'incident'?"
+    >>> nearest("unrecognized arguments: --mnth 2026-10", ["--month", "--format"])
+    '; did you mean --month?'
+    >>> nearest("unrecognized arguments: --zzz", ["--month"])
+    ''
+    """
+    chosen = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)$", message)
+    if chosen is not None:
+        found = difflib.get_close_matches(chosen[1], re.findall(r"'(.*?)'", chosen[2]), n=1)
+        return f"; did you mean '{found[0]}'?" if found else ""
+    unknown = re.match(r"unrecognized arguments: (--?[^\s=]+)", message)
+    if unknown is not None:
+        found = difflib.get_close_matches(unknown[1], sorted(options), n=1)
+        return f"; did you mean {found[0]}?" if found else ""
+    return ""
 
 
 #: The configuration option, the top-level parser's and each command's (:class:`CommandParser`).

@@ -152,3 +152,23 @@ def test_the_configuration_option_may_follow_the_command(
     with pytest.raises(SystemExit):
         main(["incident", "list", "--help"])
     assert "-c PATH, --config PATH" in capsys.readouterr().out
+
+
+def test_a_mistyped_command_or_option_is_answered_with_the_nearest(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``sla-monitor incidents list`` listed all 17 commands and ``incident list --mnth
+    2026-10`` said only "unrecognized arguments": each now names the nearest word too (as git
+    does), on the same one line, exit 2. A word near none is answered as before."""
+    for argv, hint in (
+            (["incidents", "list"], "did you mean 'incident'?"),
+            (["incident", "lst"], "did you mean 'list'?"),
+            (["incident", "list", "--mnth", "2026-10"], "did you mean --month?"),
+            (["claim", "list", "--custmer", "acme"], "did you mean --customer?")):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2, argv
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert error.startswith("sla-monitor") and error.endswith(hint), (argv, error)
+    with pytest.raises(SystemExit):
+        main(["xyzzy"])
+    assert "did you mean" not in capsys.readouterr().err
