@@ -201,14 +201,15 @@ def _looked_there(settings: Settings) -> str:
 
 
 def time_option(args: argparse.Namespace, field: str, settings: Settings) -> dt.datetime | None:
-    """The option ``--field`` read as a time (ISO 8601; without an offset in the configured
+    """The option ``--field`` read as a time (ISO 8601, or on a Jalali provider a time of its
+    calendar: :func:`~monitor.present.parse_time`; without an offset in the configured
     zone); None when it was not given. What was typed is kept on ``args`` (:func:`typed`), so
     that an error about this value echoes it as the user typed it."""
     text: str | None = getattr(args, field)
     if text is None:
         return None
     vars(args).setdefault(TYPED, {})[field] = text
-    return parse_time(text, settings.timezone, field)
+    return parse_time(text, settings.timezone, field, settings.calendar)
 
 
 def _already_utc(text: str) -> bool:
@@ -262,7 +263,8 @@ def actor() -> str:
 def add_time_help(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Times are ISO 8601 (2026-03-21T14:30); without an offset they are in the configured "
-        "time zone (provider.timezone)."
+        "time zone (provider.timezone). With the Jalali calendar (provider.calendar) a time "
+        "may also be written in it, as times are shown: 1405/01/01 14:30 or 1405-01-01T14:30."
     )
 
 

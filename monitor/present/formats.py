@@ -33,13 +33,14 @@ read the same in the configuration: :func:`monitor.config.parse_duration` accept
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import jdatetime  # type: ignore[import-untyped, unused-ignore]
 
 from monitor.errors import InputError
-from monitor.sla.calendar import number_range_pattern
+from monitor.sla.calendar import calendar_day, number_range_pattern
 from monitor.sla.ledger import money_shown
 from monitor.sla.report import shown_availability, shown_days
 
@@ -217,9 +218,24 @@ def format_percent(percent: Decimal) -> str:
     return f"{shown_availability(percent):.3f}"
 
 
-def parse_time(text: str, timezone: str, field: str) -> dt.datetime:
+#: What a Jalali provider's command line reads as a time (:func:`parse_time`).
+JALALI_HINT = ("a time like 1405-01-01T14:30 or 1405/01/01 14:30 (the provider's calendar, "
+               "Jalali, in the configured zone), or an ISO 8601 time like 2026-03-21T11:00Z")
+
+#: A time that begins with a Jalali day: years 1300 to 1499 (PLAUSIBLE_YEARS, no Gregorian
+#: year the monitor reads), "-" or "/" between its parts, as days are shown.
+_JALALI_DAY = re.compile(r"(1[34][0-9]{2})([-/])([0-9]{2})\2([0-9]{2})(?=$|[T ])")
+
+
+def parse_time(text: str, timezone: str, field: str, calendar: str = "gregorian") -> dt.datetime:
     """What an operator typed, as an aware UTC datetime; a time without an offset is in
     ``timezone`` (SPEC section 7). A bad one is an :class:`InputError` naming ``field``.
+
+    On a Jalali provider (``calendar``) the command line reads a time in its calendar too,
+    as it shows times (``1405/01/01 14:30``, or ``1405-01-01T14:30``): the years 1300 to
+    1499 are Jalali there, and no Gregorian year this monitor reads; a Gregorian ISO 8601
+    time is read as everywhere. The HTTP API reads Gregorian ISO 8601 times only (its
+    document's pattern, :data:`TIME_PATTERN`).
 
     A local time that a daylight-saving change skips (New York, 2026-03-08 02:30) or
     repeats (2026-11-01 01:30) is refused, never moved: the message says why and gives
@@ -229,10 +245,21 @@ def parse_time(text: str, timezone: str, field: str) -> dt.datetime:
     '2026-03-21T11:00:00+00:00'
     """
     raw = text.strip()
+    hint = ISO_HINT
+    if calendar == "jalali":
+        hint = JALALI_HINT
+        found = _JALALI_DAY.match(raw)
+        if found is not None:
+            try:
+                day = calendar_day(found[0], "jalali", field)
+            except InputError:
+                raise InputError(field, text, f"{hint} (the Jalali calendar has no such "
+                                 "day)") from None
+            raw = day.isoformat() + raw[found.end():]
     try:
         parsed = dt.datetime.fromisoformat(raw.replace("z", "Z"))
     except ValueError:
-        raise InputError(field, text, ISO_HINT) from None
+        raise InputError(field, text, hint) from None
     if parsed.tzinfo is None:
         parsed = _local(parsed, ZoneInfo(timezone), text, field)
     try:

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from monitor.sla.report import iso_utc
 from monitor.store import Database
+from monitor.store.models import MaintenanceNotice
 from tests.actions.contract import yaml
 from tests.cli.test_contract_cli import CLI
+from tests.support import rows
 
 
 @pytest.fixture
@@ -105,3 +108,32 @@ async def test_ledger_days_are_read_and_shown_in_the_provider_calendar(tehran: C
     # JSON keeps the machine form.
     (site,) = await tehran.json("ledger", "show", "--site", "old.acme.example")
     assert site["paid_until"] == "2027-09-30"
+
+
+async def test_times_are_typed_in_the_providers_calendar_as_they_are_shown(
+        tehran: CLI) -> None:
+    """A Jalali provider's command line shows every time in its calendar (1405/09/20 10:00
+    Asia/Tehran) and reads months in it (--month 1405-09), but a time had to be typed in the
+    Gregorian calendar: "--start 1405/09/20 10:00" was refused ("an ISO 8601 time ..."), and
+    the operator converted dates by hand. A time is now read in the provider's calendar
+    too, as it is shown (with "-" or "/", a "T" or a space); a Gregorian ISO time is still
+    read (scripts, and what the HTTP API takes); a day the Jalali calendar does not have is
+    refused naming the option and the value as typed, nothing written."""
+    # 1 Aban 1405 is 2026-10-23, so 20 Aban is 2026-11-11; Tehran is UTC+03:30.
+    window = (await tehran.json("maintenance", "add", "--services", "panel", "--start",
+                                "1405/08/20 10:00", "--end", "1405-08-20T11:30", "--reason",
+                                "upgrade", "--notified-at", "1405-08-17"))["window"]
+    assert (window["start"], window["end"]) == ("2026-11-11T06:30:00Z", "2026-11-11T08:00:00Z")
+    # A day alone is its midnight in the provider's zone.
+    assert {iso_utc(n.sent_at) for n in await rows(tehran.db, MaintenanceNotice)} == {
+        "2026-11-07T20:30:00Z"}
+    # An offset is kept; a Gregorian time is read as before.
+    again = (await tehran.json("maintenance", "add", "--services", "panel", "--start",
+                               "1405-08-20T10:00Z", "--end", "2026-11-11T11:00Z", "--reason",
+                               "x"))["window"]
+    assert (again["start"], again["end"]) == ("2026-11-11T10:00:00Z", "2026-11-11T11:00:00Z")
+    # 1405 is not a leap year of the Jalali calendar: Esfand has 29 days.
+    line = await tehran.refused("--start", "maintenance", "add", "--services", "panel",
+                                "--start", "1405-12-30T10:00", "--end", "1406-01-01T10:00",
+                                "--reason", "x")
+    assert "'1405-12-30T10:00'" in line and "the Jalali calendar has no such day" in line, line

@@ -69,3 +69,31 @@ def test_an_offset_with_seconds_is_shown_with_them() -> None:
     # A whole-minute offset keeps its form.
     assert format_time(dt.datetime(2026, 3, 21, 9, tzinfo=dt.UTC), "America/New_York") == (
         "2026-03-21 05:00 America/New_York (UTC-04:00)")
+
+
+@pytest.mark.parametrize(("text", "utc"), [
+    # 20 Azar 1405 is 2026-12-11 (1 Azar is 2026-11-22); Tehran is UTC+03:30.
+    ("1405-09-20T10:00", dt.datetime(2026, 12, 11, 6, 30, tzinfo=dt.UTC)),
+    ("1405/09/20 10:00", dt.datetime(2026, 12, 11, 6, 30, tzinfo=dt.UTC)),
+    (" 1405/09/20T10:00:30 ", dt.datetime(2026, 12, 11, 6, 30, 30, tzinfo=dt.UTC)),
+    ("1405-09-20", dt.datetime(2026, 12, 10, 20, 30, tzinfo=dt.UTC)),
+    ("1405-09-20T10:00Z", dt.datetime(2026, 12, 11, 10, 0, tzinfo=dt.UTC)),
+    ("1405-09-20T10:00+01:00", dt.datetime(2026, 12, 11, 9, 0, tzinfo=dt.UTC)),
+    ("2026-12-11T10:00", dt.datetime(2026, 12, 11, 6, 30, tzinfo=dt.UTC)),  # Gregorian too
+])
+def test_a_jalali_providers_times_are_read_in_its_calendar(text: str, utc: dt.datetime) -> None:
+    assert parse_time(text, "Asia/Tehran", "start", "jalali") == utc
+
+
+def test_a_jalali_time_is_read_only_in_the_jalali_calendar() -> None:
+    # A Gregorian provider reads 1405 as no year of its own (the HTTP API's reading, too).
+    with pytest.raises(InputError) as refused:
+        parse_time("1405-09-20T10:00", "Asia/Tehran", "start")
+    assert "from 1970 to 2999" in str(refused.value)
+    for text, why in (("1405-12-30T10:00", "the Jalali calendar has no such day"),
+                      ("1405-09-20T25:00", "an ISO 8601 time"),
+                      ("1405-13-01", "the Jalali calendar has no such day")):
+        with pytest.raises(InputError) as refused:
+            parse_time(text, "Asia/Tehran", "start", "jalali")
+        assert (refused.value.field, refused.value.value) == ("start", text)
+        assert why in str(refused.value), str(refused.value)
