@@ -13,6 +13,7 @@ from monitor.cli.common import (
     add_format,
     add_time_help,
     command,
+    local_time,
     print_json,
     time_option,
     whole_number,
@@ -40,8 +41,15 @@ async def _add(run: Run) -> int:
     if args.format == "json":
         print_json(added)
         return 0
+    # The times as they were read, as every time is shown: a day and month swapped or a
+    # zone forgotten shows here, not later in `maintenance list`.
     window = added.window
-    print(f"maintenance window {window.id} on {', '.join(window.service_ids)}")
+    print(f"maintenance window {window.id} on {', '.join(window.service_ids)}: "
+          f"{local_time(settings, window.start)} to {local_time(settings, window.end)}, "
+          f"{format_duration((window.end - window.start).total_seconds())}")
+    if added.noticed:
+        print(f"notice given by other means at {local_time(settings, notified_at)}, "
+              f"recorded for: {', '.join(added.noticed)}")
     if added.notice_late:
         notice = format_duration(settings.policy.maintenance_notice_seconds)
         print(

@@ -137,3 +137,20 @@ async def test_times_are_typed_in_the_providers_calendar_as_they_are_shown(
                                 "--start", "1405-12-30T10:00", "--end", "1406-01-01T10:00",
                                 "--reason", "x")
     assert "'1405-12-30T10:00'" in line and "the Jalali calendar has no such day" in line, line
+
+
+async def test_a_window_added_is_confirmed_with_its_times_as_read(tehran: CLI) -> None:
+    """``maintenance add`` answered "maintenance window 1 on panel" and nothing of when:
+    the operator could not see how the times typed were read (a day and month swapped, a
+    zone forgotten) until ``maintenance list``. It says the window's times, as every time is
+    shown, its length, and whose notice was recorded as given by other means (D-3)."""
+    code, out, err = await tehran.run(
+        "maintenance", "add", "--services", "panel", "--start", "1405/08/20 10:00", "--end",
+        "1405-08-20T11:30", "--reason", "upgrade", "--notified-at", "1405-08-17")
+    assert code == 0, err
+    assert out.splitlines() == [
+        "maintenance window 1 on panel: 1405/08/20 10:00 Asia/Tehran (UTC+03:30; Gregorian "
+        "2026-11-11) to 1405/08/20 11:30 Asia/Tehran (UTC+03:30; Gregorian 2026-11-11), "
+        "1 h 30 min",
+        "notice given by other means at 1405/08/17 00:00 Asia/Tehran (UTC+03:30; Gregorian "
+        "2026-11-08), recorded for: acme, bita, gone"], out
