@@ -14,6 +14,7 @@ from monitor.cli.common import (
     add_format,
     add_time_help,
     command,
+    local_time,
     whole_number,
 )
 from monitor.present import format_duration, format_time, text_table
@@ -26,7 +27,16 @@ async def _add(run: Run) -> int:
     incident = await run.act(
         actions.add_incident, run.settings, service=args.service, start=run.time("start"),
         end=run.time("end"), cause=args.cause, note=args.note, actor=actor(), now=run.now)
-    return run.show(incident, lambda: f"incident {incident.id} recorded on {incident.service_id}")
+    settings = run.settings
+
+    def said() -> str:  # the times as they were read, as every time is shown
+        lasted = ("" if incident.end is None else  # --end is required: never open
+                  f" to {local_time(settings, incident.end)}, "
+                  f"{format_duration((incident.end - incident.start).total_seconds())}")
+        return (f"incident {incident.id} recorded on {incident.service_id}: "
+                f"{local_time(settings, incident.start)}{lasted}, cause {incident.cause}")
+
+    return run.show(incident, said)
 
 
 def _rows(found: list[IncidentRecord], timezone: str, calendar: str) -> list[list[object]]:
@@ -91,7 +101,7 @@ async def _notified(run: Run) -> int:
         now=run.now)
     return run.show(logged, lambda: (
         f"incident {logged.incident_id}: {logged.channel} notification logged for "
-        + ", ".join(logged.customers)))
+        f"{', '.join(logged.customers)} at {local_time(run.settings, logged.at)}"))
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

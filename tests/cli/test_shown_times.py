@@ -154,3 +154,24 @@ async def test_a_window_added_is_confirmed_with_its_times_as_read(tehran: CLI) -
         "1 h 30 min",
         "notice given by other means at 1405/08/17 00:00 Asia/Tehran (UTC+03:30; Gregorian "
         "2026-11-08), recorded for: acme, bita, gone"], out
+
+
+async def test_an_incident_and_a_notification_logged_are_confirmed_with_their_times(
+        tehran: CLI) -> None:
+    """``incident add`` and ``incident notified`` answered with ids alone ("incident 1
+    recorded on panel"): they say the times they read too, as every time is shown."""
+    code, out, err = await tehran.run(
+        "incident", "add", "--service", "panel", "--start", "1405/08/20 10:00", "--end",
+        "1405/08/20 11:00", "--note", "reported by phone")
+    assert code == 0, err
+    assert out.splitlines() == [
+        "incident 1 recorded on panel: 1405/08/20 10:00 Asia/Tehran (UTC+03:30; Gregorian "
+        "2026-11-11) to 1405/08/20 11:00 Asia/Tehran (UTC+03:30; Gregorian 2026-11-11), 1 h, "
+        "cause provider"], out
+    code, out, err = await tehran.run(
+        "incident", "notified", "1", "--at", "1405/08/20 10:20", "--channel", "phone",
+        "--customer", "acme")
+    assert code == 0, err
+    assert out.splitlines() == [
+        "incident 1: phone notification logged for acme at 1405/08/20 10:20 Asia/Tehran "
+        "(UTC+03:30; Gregorian 2026-11-11)"], out
