@@ -10,13 +10,18 @@ that makes at the table's average row size.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from monitor.config import Settings
+from monitor.errors import InputError, UsageError
 from monitor.store import Database, stats
+from monitor.store.backup import BackupMade, backup_sqlite, partial_path
+from monitor.store.migrate import sqlite_path
 
-__all__ = ["DatabaseStats", "TableStats", "database_stats"]
+__all__ = ["BackupMade", "DatabaseStats", "TableStats", "backup_database", "database_stats"]
 
 DAY = dt.timedelta(days=1)
 
@@ -87,3 +92,38 @@ async def database_stats(db: Database, settings: Settings, *, now: dt.datetime) 
         rows_per_target_day=_total([t.rows_per_target_day for t in tables]),
         bytes_per_target_day=_total([t.bytes_per_target_day for t in tables]),
     )
+
+
+async def backup_database(db: Database, *, backup_file: str) -> BackupMade:
+    """A copy of the SQLite database at ``backup_file``, made while the daemon runs
+    (:mod:`monitor.store.backup`: one consistent read, checked, synced, then named).
+
+    ``backup_file`` must name a file that does not exist yet, in a directory that does: a backup
+    never replaces a file (an older backup, or the database itself). A PostgreSQL
+    database is refused: it is backed up with its own tools (``pg_dump``)."""
+    source = sqlite_path(db.engine.url)
+    if source is None:
+        raise UsageError(
+            f"db backup copies an SQLite database; the configured one is {db.where()}: back "
+            "PostgreSQL up with its own tools, pg_dump and pg_restore (README, Backups)")
+    return await asyncio.to_thread(_backup, source, backup_file)
+
+
+def _backup(source: Path, backup_file: str) -> BackupMade:
+    """:func:`backup_database` once the database is known to be an SQLite file (the file
+    system's checks and the copy, off the event loop)."""
+    if not source.exists():
+        raise UsageError(f"no database at {source} to back up (sla-monitor db upgrade "
+                         "creates it)")
+    target = Path(backup_file).expanduser().absolute() if backup_file.strip() else None
+    if target is None or target.name in ("", ".", ".."):
+        raise InputError("backup_file", backup_file, "the file to write the copy to")
+    if target.exists():
+        raise InputError("backup_file", backup_file, "a file that does not exist yet (a "
+                         "backup never replaces a file)")
+    if not target.parent.is_dir():
+        raise InputError("backup_file", backup_file, "a file in a directory that exists "
+                         f"({target.parent} does not)")
+    if partial_path(target) == source:
+        raise InputError("backup_file", backup_file, "another file than the database's")
+    return backup_sqlite(source, target)

@@ -1,14 +1,15 @@
 """``sla-monitor db upgrade``: apply the migrations (idempotent); ``db stats``: what the
-database holds and how fast the probe history grows (R-M7)."""
+database holds and how fast the probe history grows (R-M7); ``db backup``: a copy of an
+SQLite database made while the daemon runs."""
 
 from __future__ import annotations
 
 import argparse
 
-from monitor.actions.storage import database_stats
+from monitor.actions.storage import backup_database, database_stats
 from monitor.cli.commands import summary
 from monitor.cli.common import Run, add_format, command, load, print_json, run_async
-from monitor.present import format_bytes, format_time, text_table
+from monitor.present import format_bytes, format_duration, format_time, text_table
 from monitor.store import Database
 from monitor.store.migrate import head_revision
 
@@ -85,6 +86,20 @@ async def _stats(run: Run) -> int:
     return 0
 
 
+@command
+async def _backup(run: Run) -> int:
+    made = await run.act(backup_database, backup_file=run.args.file)
+    if run.args.format == "json":
+        print_json(made)
+        return 0
+    head = ("an empty evidence chain" if made.chain_seq is None else
+            f"the evidence chain through entry {made.chain_seq} ({made.chain_hash})")
+    print(f"backed up {made.source} to {made.target}: {format_bytes(made.bytes)}, schema "
+          f"{made.revision or 'empty'}, {head}; SQLite's check passed; "
+          f"in {format_duration(made.seconds)}")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser(
         "db", help=summary("db"), description="Database maintenance."
@@ -109,3 +124,17 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     add_format(stats)
     stats.set_defaults(handler=_stats)
+    backup = sub.add_parser(
+        "backup",
+        help="copy the SQLite database while the daemon runs",
+        description="Copy the configured SQLite database to FILE as one moment of it, while "
+        "the daemon runs (SQLite's online backup: its writes go on and are not in the copy). "
+        "The copy is checked (PRAGMA quick_check), written to FILE.partial, synced and then "
+        "renamed: a copy interrupted leaves no FILE. FILE must not exist. It says the "
+        "copy's schema revision and the evidence chain's last entry, which a restored "
+        "database is checked against (sla-monitor evidence check). PostgreSQL is backed up "
+        "with pg_dump.",
+    )
+    backup.add_argument("file", metavar="FILE", help="the copy to write (must not exist)")
+    add_format(backup, "text", "json")
+    backup.set_defaults(handler=_backup)
