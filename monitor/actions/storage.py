@@ -11,6 +11,7 @@ that makes at the table's average row size.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,13 @@ from pathlib import Path
 from monitor.config import Settings
 from monitor.errors import InputError, UsageError
 from monitor.store import Database, stats
-from monitor.store.backup import BackupMade, backup_sqlite, partial_path
+from monitor.store.backup import (
+    BackupMade,
+    backup_name,
+    backup_sqlite,
+    partial_path,
+    prune_backups,
+)
 from monitor.store.migrate import sqlite_path
 
 __all__ = ["BackupMade", "DatabaseStats", "TableStats", "backup_database", "database_stats"]
@@ -94,36 +101,58 @@ async def database_stats(db: Database, settings: Settings, *, now: dt.datetime) 
     )
 
 
-async def backup_database(db: Database, *, backup_file: str) -> BackupMade:
-    """A copy of the SQLite database at ``backup_file``, made while the daemon runs
+async def backup_database(db: Database, *, backup_path: str, keep: int | None = None,
+                          now: dt.datetime) -> BackupMade:
+    """A copy of the SQLite database at ``backup_path``, made while the daemon runs
     (:mod:`monitor.store.backup`: one consistent read, checked, synced, then named).
 
-    ``backup_file`` must name a file that does not exist yet, in a directory that does: a backup
-    never replaces a file (an older backup, or the database itself). A PostgreSQL
-    database is refused: it is backed up with its own tools (``pg_dump``)."""
+    ``backup_path`` names a file that does not exist yet, in a directory that does (a backup
+    never replaces a file: an older backup, or the database itself); or a directory, where
+    the copy is named by its UTC time (``sla-monitor-20261206T212742Z.db``, what a timer
+    runs), and ``keep`` then removes all but the newest ``keep`` backups so named, once
+    the new one is whole. A PostgreSQL database is refused: it is backed up with its own
+    tools (``pg_dump``)."""
     source = sqlite_path(db.engine.url)
     if source is None:
         raise UsageError(
             f"db backup copies an SQLite database; the configured one is {db.where()}: back "
             "PostgreSQL up with its own tools, pg_dump and pg_restore (README, Backups)")
-    return await asyncio.to_thread(_backup, source, backup_file)
+    if keep is not None and keep < 1:
+        raise InputError("keep", str(keep), "1 or more: the backups kept, the new one among "
+                         "them")
+    return await asyncio.to_thread(_backup, source, backup_path, keep, now)
 
 
-def _backup(source: Path, backup_file: str) -> BackupMade:
+def _backup(source: Path, backup_path: str, keep: int | None, now: dt.datetime) -> BackupMade:
     """:func:`backup_database` once the database is known to be an SQLite file (the file
     system's checks and the copy, off the event loop)."""
     if not source.exists():
         raise UsageError(f"no database at {source} to back up (sla-monitor db upgrade "
                          "creates it)")
-    target = Path(backup_file).expanduser().absolute() if backup_file.strip() else None
-    if target is None or target.name in ("", ".", ".."):
-        raise InputError("backup_file", backup_file, "the file to write the copy to")
-    if target.exists():
-        raise InputError("backup_file", backup_file, "a file that does not exist yet (a "
-                         "backup never replaces a file)")
-    if not target.parent.is_dir():
-        raise InputError("backup_file", backup_file, "a file in a directory that exists "
-                         f"({target.parent} does not)")
-    if partial_path(target) == source:
-        raise InputError("backup_file", backup_file, "another file than the database's")
-    return backup_sqlite(source, target)
+    given = Path(backup_path).expanduser().absolute() if backup_path.strip() else None
+    if given is None or given.name in ("", ".", ".."):
+        raise InputError("backup_path", backup_path, "the file to write the copy to, or a "
+                         "directory to write it into")
+    if given.is_dir():
+        target = given / backup_name(now)
+        if target.exists():
+            raise InputError("backup_path", backup_path, f"a directory without a backup of "
+                             f"this second ({target.name} is there)")
+    else:
+        target = given
+        if keep is not None:
+            raise InputError("keep", str(keep), "a directory as {backup_path} (the backups "
+                             "kept are those named by their time in it)")
+        if target.exists():
+            raise InputError("backup_path", backup_path, "a file that does not exist yet (a "
+                             "backup never replaces a file), or a directory")
+        if not target.parent.is_dir():
+            raise InputError("backup_path", backup_path, "a file in a directory that exists "
+                             f"({target.parent} does not)")
+        if partial_path(target) == source:
+            raise InputError("backup_path", backup_path, "another file than the database's")
+    made = backup_sqlite(source, target)
+    if keep is None:
+        return made
+    removed = prune_backups(target.parent, keep)
+    return dataclasses.replace(made, removed=tuple(str(path) for path in removed))

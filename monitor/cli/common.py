@@ -40,7 +40,7 @@ CONFIG_ENV = "SLA_MONITOR_CONFIG"
 POSITIONAL = {
     "incident_id": "ID",
     "archive": "FILE",
-    "backup_file": "FILE",
+    "backup_path": "PATH",
     "window_id": "ID",
     "claim_id": "ID",
     "ticket_id": "ID",

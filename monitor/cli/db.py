@@ -5,10 +5,19 @@ SQLite database made while the daemon runs."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from monitor.actions.storage import backup_database, database_stats
 from monitor.cli.commands import summary
-from monitor.cli.common import Run, add_format, command, load, print_json, run_async
+from monitor.cli.common import (
+    Run,
+    add_format,
+    command,
+    load,
+    print_json,
+    run_async,
+    whole_number,
+)
 from monitor.present import format_bytes, format_duration, format_time, text_table
 from monitor.store import Database
 from monitor.store.migrate import head_revision
@@ -88,7 +97,8 @@ async def _stats(run: Run) -> int:
 
 @command
 async def _backup(run: Run) -> int:
-    made = await run.act(backup_database, backup_file=run.args.file)
+    made = await run.act(backup_database, backup_path=run.args.path, keep=run.args.keep,
+                         now=run.now)
     if run.args.format == "json":
         print_json(made)
         return 0
@@ -97,6 +107,9 @@ async def _backup(run: Run) -> int:
     print(f"backed up {made.source} to {made.target}: {format_bytes(made.bytes)}, schema "
           f"{made.revision or 'empty'}, {head}; SQLite's check passed; "
           f"in {format_duration(made.seconds)}")
+    if made.removed:
+        print(f"removed {len(made.removed)} older backup(s), keeping the newest "
+              f"{run.args.keep}: {', '.join(Path(path).name for path in made.removed)}")
     return 0
 
 
@@ -127,14 +140,21 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     backup = sub.add_parser(
         "backup",
         help="copy the SQLite database while the daemon runs",
-        description="Copy the configured SQLite database to FILE as one moment of it, while "
+        description="Copy the configured SQLite database to PATH as one moment of it, while "
         "the daemon runs (SQLite's online backup: its writes go on and are not in the copy). "
-        "The copy is checked (PRAGMA quick_check), written to FILE.partial, synced and then "
-        "renamed: a copy interrupted leaves no FILE. FILE must not exist. It says the "
-        "copy's schema revision and the evidence chain's last entry, which a restored "
+        "The copy is checked (PRAGMA quick_check), written beside its name (.partial), "
+        "synced and then renamed: a copy interrupted leaves no file under its name. It says "
+        "the copy's schema revision and the evidence chain's last entry, which a restored "
         "database is checked against (sla-monitor evidence check). PostgreSQL is backed up "
         "with pg_dump.",
     )
-    backup.add_argument("file", metavar="FILE", help="the copy to write (must not exist)")
+    backup.add_argument(
+        "path", metavar="PATH",
+        help="the file to write (it must not exist), or a directory to write "
+        "sla-monitor-<UTC time>.db into (what a timer runs)")
+    backup.add_argument(
+        "--keep", type=whole_number, metavar="N",
+        help="with a directory: keep the newest N backups named by their time in it, this one "
+        "among them, and remove the older ones")
     add_format(backup, "text", "json")
     backup.set_defaults(handler=_backup)

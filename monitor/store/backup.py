@@ -18,7 +18,9 @@ PostgreSQL is backed up with its own tools (``pg_dump``); this module copies SQL
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -26,7 +28,11 @@ from pathlib import Path
 
 from monitor.errors import StoreError
 
-__all__ = ["BackupMade", "backup_sqlite", "partial_path"]
+__all__ = ["BackupMade", "backup_name", "backup_sqlite", "partial_path", "prune_backups"]
+
+#: A backup's name in a directory of backups (:func:`backup_name`): its UTC time, which
+#: sorts as the times do; :func:`prune_backups` removes no other file.
+_NAMED = re.compile(r"sla-monitor-[0-9]{8}T[0-9]{6}Z\.db")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,29 @@ class BackupMade:
     chain_seq: int | None  # the evidence chain's last entry in the copy (None: empty chain)
     chain_hash: str | None
     seconds: float
+    removed: tuple[str, ...] = ()  # older backups removed from its directory (keep)
+
+
+def backup_name(at: dt.datetime) -> str:
+    """The name of a backup made at ``at`` in a directory of backups.
+
+    >>> backup_name(dt.datetime(2026, 12, 6, 21, 27, 42, tzinfo=dt.UTC))
+    'sla-monitor-20261206T212742Z.db'
+    """
+    return f"sla-monitor-{at.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}.db"
+
+
+def prune_backups(directory: Path, keep: int) -> list[Path]:
+    """Remove all but the ``keep`` newest backups named by :func:`backup_name` in
+    ``directory`` (no other file); the removed, oldest first."""
+    found = sorted(path for path in directory.iterdir()
+                   if _NAMED.fullmatch(path.name) and path.is_file())
+    removed = found[:max(0, len(found) - keep)]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    if removed:
+        _sync(directory)
+    return removed
 
 
 def partial_path(target: Path) -> Path:

@@ -106,20 +106,54 @@ async def test_refusals_change_nothing(tmp_path: Path, sqlite_url: str,
     source = Path(sqlite_url.removeprefix("sqlite+aiosqlite:///"))
     before = await asyncio.to_thread(source.read_bytes)
     for typed, allowed in (
-            (str(earlier), "a file that does not exist yet (a backup never replaces a file)"),
+            (str(earlier), "a file that does not exist yet (a backup never replaces a file), "
+                           "or a directory"),
             (str(source), "a file that does not exist yet"),
             (str(tmp_path / "absent" / "x.db"),
              f"a file in a directory that exists ({tmp_path / 'absent'} does not)"),
-            ("", "the file to write the copy to")):
+            ("", "the file to write the copy to, or a directory to write it into")):
         assert await asyncio.to_thread(cli, config, "db", "backup", typed) == 2, typed
         out, err = capsys.readouterr()
-        assert out == "" and err.startswith("sla-monitor: error: FILE: '") and \
+        assert out == "" and err.startswith("sla-monitor: error: PATH: '") and \
             "is not valid; allowed: " in err and allowed in err, err
         assert "Traceback" not in err
+    for argv, flag, allowed in (
+            ([str(tmp_path / "new.db"), "--keep", "3"], "--keep",
+             "a directory as PATH (the backups kept are those named by their time in it)"),
+            ([str(tmp_path), "--keep", "0"], "--keep", "1 or more")):
+        assert await asyncio.to_thread(cli, config, "db", "backup", *argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"sla-monitor: error: {flag}: ") and allowed in err, err
     assert await asyncio.to_thread(earlier.read_bytes) == b"an earlier backup"
     assert await asyncio.to_thread(source.read_bytes) == before
     assert sorted(await asyncio.to_thread(names, tmp_path)) == sorted(
         ["config.yaml", "earlier.db", source.name])
+
+
+async def test_a_directory_gets_backups_named_by_their_time_and_keeps_the_newest(
+        tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """What a timer runs: ``db backup DIR --keep N`` names each copy by its UTC time and
+    removes all but the newest N so named, once the new one is whole; no other file."""
+    db = Database.open(sqlite_url)
+    await db.upgrade()
+    await db.dispose()
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(url=sqlite_url))
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    older = [f"sla-monitor-2026120{day}T000000Z.db" for day in (1, 2, 3)]
+    others = ["notes.txt", "sla-monitor.db", "sla-monitor-20261201T000000Z.db.partial"]
+    for name in [*older, *others]:
+        (backups / name).write_bytes(b"x")
+    assert await asyncio.to_thread(cli, config, "db", "backup", str(backups), "--keep", "2",
+                                   "--format", "json") == 0
+    said = json.loads(capsys.readouterr().out)
+    made = Path(said["target"])
+    assert made.parent == backups and made.name > older[-1], made  # now, in UTC
+    assert made.name.startswith("sla-monitor-") and made.name.endswith("Z.db")
+    assert said["removed"] == [str(backups / older[0]), str(backups / older[1])]
+    assert sorted(await asyncio.to_thread(names, backups)) == sorted(
+        [made.name, older[2], *others])
 
 
 async def test_a_copy_that_fails_its_check_leaves_no_file(
