@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -101,6 +102,20 @@ _FIELD_REFERENCE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 # (time_mark, day_mark): {@2026-11-05T20:30:00Z}, {@2027-03-20}.
 _TIME_REFERENCE = re.compile(r"\{@([0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9:.]+Z)?)\}")
 ECHO_LIMIT = 40  # characters of a refused text an error shows: enough to recognise it
+
+
+def in_ascii_digits(text: str) -> str:
+    """What to add to the refusal of a number, month, day or time typed with other digits
+    than 0-9 (a Persian keyboard's ۱۴۰۵, Arabic-Indic ١٤٠٥): each reading takes 0-9 only,
+    as the HTTP API does, so the value matched its form to the eye and was refused. Empty
+    for a value of ASCII digits.
+
+    >>> in_ascii_digits("۱۴۰۵-۰۹"), in_ascii_digits("1405-13")
+    ('; write its digits as 0-9: 1405-09', '')
+    """
+    written = "".join(str(unicodedata.decimal(c)) if not "0" <= c <= "9"
+                      and unicodedata.decimal(c, None) is not None else c for c in text)
+    return "" if written == text else f"; write its digits as 0-9: {written.strip()}"
 
 
 def shortened(value: object) -> object:

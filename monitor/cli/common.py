@@ -27,7 +27,7 @@ from typing import Any
 
 from monitor.clock import SystemClock
 from monitor.config import Config, Settings, load_config
-from monitor.errors import InputError, MonitorError, SchemaError, UsageError
+from monitor.errors import InputError, MonitorError, SchemaError, UsageError, in_ascii_digits
 from monitor.present import as_json, format_day, format_time, parse_time
 from monitor.present.tables import printable_lines
 from monitor.store import Database
@@ -360,7 +360,7 @@ def whole_number(text: str) -> int:
     from Persian digits. The bounds are the action's (ids from 1 to 2^31-1, MAX_ID), which
     names them."""
     if _WHOLE_NUMBER.fullmatch(text.strip()) is None:
-        raise argparse.ArgumentTypeError(WHOLE_NUMBER)
+        raise argparse.ArgumentTypeError(WHOLE_NUMBER + in_ascii_digits(text))
     return int(text)
 
 

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 import jdatetime  # type: ignore[import-untyped, unused-ignore]
 
-from monitor.errors import InputError
+from monitor.errors import InputError, in_ascii_digits
 from monitor.sla.calendar import calendar_day, number_range_pattern
 from monitor.sla.ledger import money_shown
 from monitor.sla.report import shown_availability, shown_days
@@ -259,7 +259,7 @@ def parse_time(text: str, timezone: str, field: str, calendar: str = "gregorian"
     try:
         parsed = dt.datetime.fromisoformat(raw.replace("z", "Z"))
     except ValueError:
-        raise InputError(field, text, hint) from None
+        raise InputError(field, text, hint + in_ascii_digits(text)) from None
     if parsed.tzinfo is None:
         parsed = _local(parsed, ZoneInfo(timezone), text, field)
     try:

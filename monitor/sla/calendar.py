@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 import jdatetime  # type: ignore[import-untyped, unused-ignore]
 
-from monitor.errors import InputError
+from monitor.errors import InputError, in_ascii_digits
 from monitor.sla.intervals import Interval, whole_second
 
 __all__ = [
@@ -158,7 +158,7 @@ def month_period(label: str, calendar: CalendarName, tz: str) -> MonthPeriod:
     )
     match = _LABEL.fullmatch(label)
     if match is None:
-        raise InputError("month", label, allowed)
+        raise InputError("month", label, allowed + in_ascii_digits(label))
     year, month = int(match[1]), int(match[2])
     if not 1 <= month <= 12:
         raise InputError("month", label, allowed)
@@ -189,7 +189,7 @@ def calendar_day(text: str, calendar: CalendarName, field: str) -> date:
                f"years {first} to {last}")
     match = _DAY.fullmatch(text.strip())
     if match is None:
-        raise InputError(field, text, allowed)
+        raise InputError(field, text, allowed + in_ascii_digits(text))
     year, month, day = int(match[1]), int(match[3]), int(match[4])
     if not first <= year <= last:
         other: CalendarName = "jalali" if calendar == "gregorian" else "gregorian"

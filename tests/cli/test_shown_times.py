@@ -175,3 +175,20 @@ async def test_an_incident_and_a_notification_logged_are_confirmed_with_their_ti
     assert out.splitlines() == [
         "incident 1: phone notification logged for acme at 1405/08/20 10:20 Asia/Tehran "
         "(UTC+03:30; Gregorian 2026-11-11)"], out
+
+
+async def test_a_value_typed_in_persian_digits_is_refused_saying_so(tehran: CLI) -> None:
+    """A Persian keyboard types ۱۴۰۵-۰۹: the month, day, time or id looked right and was
+    refused as if malformed ("allowed: a month YYYY-MM ..."), which it matches to the eye.
+    Digits are read as 0-9 only (as the HTTP API reads them); the refusal now says so and
+    gives the value in 0-9. Nothing is written."""
+    for flag, argv, ascii_form in (
+            ("--month", ["report", "--month", "۱۴۰۵-۰۸"], "1405-08"),
+            ("--start", ["maintenance", "add", "--services", "panel", "--start",
+                         "۱۴۰۵/۰۸/۲۰ ۱۰:۰۰", "--end", "1405/08/20 11:00", "--reason", "x"],
+             "1405/08/20 10:00"),
+            ("--until", ["ledger", "renew", "--site", "acme.example",
+                         "--until", "١٤٠٦-٠٣-٣١"], "1406-03-31"),
+            ("ID", ["claim", "show", "۱۲"], "12")):
+        line = await tehran.refused(flag, *argv)
+        assert line.endswith(f"; write its digits as 0-9: {ascii_form}"), line
