@@ -44,6 +44,7 @@ COMMANDS: tuple[Command, ...] = (
             "another monitor's configuration (Gatus, Uptime Kuma) as this one's"),
     Command("evidence", "evidence",
             "the hash-chained evidence: check it, export a month, verify an archive"),
+    Command("completion", "completion", "the shell's tab completion of these commands"),
 )
 
 _BY_NAME = {command.name: command for command in COMMANDS}
