@@ -451,6 +451,11 @@ class Summary:
     money: tuple[tuple[str, Decimal, Decimal], ...] = field(default=())  # currency, value, refunds
 
     @property
+    def running(self) -> bool:
+        """The month had not ended when computed: it cannot be closed yet."""
+        return self.computed_at < self.period_end
+
+    @property
     def credit_days(self) -> Decimal:
         return sum((row.credit_days_total for row in self.rows), Decimal(0))
 
@@ -803,7 +808,11 @@ def summary_print(m: Summary) -> dict[str, Any]:
         return reader.time(at, tz, cal)
 
     calendar_name = "Jalali (Solar Hijri)" if cal == "jalali" else "Gregorian"
-    if m.revision is None:
+    if m.running:
+        state = run(f"A month still running: figures so far, as computed "
+                    f"{when(m.computed_at)}; it can be closed once it ends, "
+                    f"{when(m.period_end)}.")
+    elif m.revision is None:
         state = run(f"Not closed: figures as computed {when(m.computed_at)} (close the month "
                     f"to freeze them: sla-monitor report close --month {m.month}).")
     elif m.revision_current:

@@ -1,0 +1,52 @@
+"""What the operators' summary says of its month's state, in its HTML and its PDF alike: a
+month still running said "Not closed: ... (close the month to freeze them: sla-monitor
+report close --month M)", which `report close` refuses until the month ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from monitor.present.statement import Summary, summary_html, summary_print
+
+
+def summary(computed_at: dt.datetime) -> Summary:
+    # Azar 1405 in Tehran: 1405/09/01 00:00 (2026-11-21T20:30Z) to 1405/10/01 00:00
+    # (2026-12-21T20:30Z).
+    return Summary(provider="Rabit Hosting", month="1405-09", calendar="jalali",
+                   timezone="Asia/Tehran",
+                   period_start=dt.datetime(2026, 11, 21, 20, 30, tzinfo=dt.UTC),
+                   period_end=dt.datetime(2026, 12, 21, 20, 30, tzinfo=dt.UTC),
+                   target_percent=Decimal("99.8"), rows=(), revision=None, inputs_hash=None,
+                   revision_current=False, computed_at=computed_at)
+
+
+def printed(m: Summary) -> str:
+    """The PDF's words (its data's strings, joined)."""
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(summary_print(m))
+    return "".join(found)
+
+
+def test_a_running_month_says_so_and_when_it_can_be_closed() -> None:
+    running = summary(dt.datetime(2026, 12, 6, 21, 0, tzinfo=dt.UTC))
+    for text in (summary_html(running), printed(running)):
+        assert "Not closed" not in text and "report close" not in text
+        assert ("A month still running: figures so far, as computed 1405/09/16 00:30 "
+                "Asia/Tehran") in text, text[:2000]
+        assert "it can be closed once it ends, 1405/10/01 00:00 Asia/Tehran" in text
+    ended = summary(dt.datetime(2026, 12, 22, 8, 0, tzinfo=dt.UTC))
+    for text in (summary_html(ended), printed(ended)):
+        assert "Not closed: figures as computed 1405/10/01 11:30 Asia/Tehran" in text
+        assert "sla-monitor report close --month 1405-09" in text
