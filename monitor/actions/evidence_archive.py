@@ -42,7 +42,7 @@ from monitor.actions.common import iso_utc
 from monitor.actions.evidence_keys import verify_signature
 from monitor.actions.inputs import month_inputs
 from monitor.config import Settings
-from monitor.errors import InputError, NotFound
+from monitor.errors import InputError, NotFound, time_mark
 from monitor.sla import MonthReport
 from monitor.sla.archive import ArchivedInputs
 from monitor.store import Database, evidence, reports
@@ -77,8 +77,9 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
         # one customer's archive; read from its text, one customer's part is decoded.
         revision = await reports.revision_text(tx, period.calendar, period.label)
         if revision is None:
-            raise InputError("month", month, "a closed month (report close freezes its "
-                             "revision first)")
+            raise InputError("month", month, "a closed month, whose archive is its frozen "
+                             "revision's: report close freezes one after the month ends "
+                             f"({time_mark(period.end)})")
         revision_id = await evidence.revision_id(tx, period.calendar, period.label,
                                                  revision.revision)
         # The customer's own statement, bound by the revision's chained statements; a

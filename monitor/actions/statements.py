@@ -127,7 +127,8 @@ async def revision_of(
                                                        found.revision))
     if latest is None:
         raise InputError("month", period.label, "a month that has been closed: its statements "
-                         "show a frozen report revision (R-C3); `report close` freezes one")
+                         "show a frozen report revision (R-C3); report close freezes one after "
+                         f"the month ends ({time_mark(period.end)})")
     if found is None:
         raise InputError("revision", number, f"a revision of {period.label}: 1 to "
                          f"{latest[0]}")
