@@ -134,7 +134,8 @@ def _lines(
     queue_only: bool,
 ) -> list[str]:
     if result.dry_run:
-        head = (f"{result.month}: would freeze revision {result.revision} (the records changed)"
+        why = "the month's first" if result.revision == 1 else "the records changed"
+        head = (f"{result.month}: would freeze revision {result.revision} ({why})"
                 if result.frozen else f"{result.month}: revision {result.revision} stands")
         head += " — dry run: nothing written, nothing sent"
     else:
