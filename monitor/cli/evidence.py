@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from monitor.cli.commands import summary
 from monitor.cli.common import Run, add_format, command, print_json
 from monitor.cli.progress import progress
 from monitor.errors import InputError
+from monitor.present import format_days, format_duration, format_money, format_percent
 
 
 @command
@@ -101,13 +103,35 @@ def _verify(args: argparse.Namespace) -> int:
     if found.difference is not None:
         print(f"FAILED  {found.difference}")
         return 1
-    shown = ", ".join(f"{k} {v}" for k, v in found.figures.items())
-    print(f"verified: {found.customer}, {found.month}, revision {found.revision}: {shown}")
+    print(f"verified: {found.customer}, {found.month}, revision {found.revision}: "
+          f"{_figures(found.figures)}")
     if not found.signed or not found.key_pinned:
         print("note: " + ("the archive is not signed" if not found.signed else
                           "verified with the archive's own key copy; pass --key with the "
                           "published keys to be sure it is the provider's"), file=sys.stderr)
     return 0
+
+
+def _figures(figures: dict[str, Any]) -> str:
+    """The statement's figures that ``verify`` recomputed, in words as every figure is shown
+    (its JSON keeps them as the statement's JSON has them)."""
+
+    def number(name: str) -> Decimal:
+        return Decimal(str(figures.get(name) or 0))
+
+    currency = str(figures.get("currency") or "")
+    shown = [
+        f"availability {format_percent(number('availability_percent'))} %",
+        f"counted downtime {format_duration(figures.get('downtime_seconds') or 0)}",
+        f"excluded {format_duration(figures.get('excluded_seconds') or 0)}",
+        f"unknown {format_duration(figures.get('unknown_seconds') or 0)}",
+        f"tier {figures.get('tier') or 'none'}",
+        f"credit {format_days(number('credit_days_total'))} worth "
+        f"{format_money(number('credit_value'), currency)}",
+    ]
+    if number("refund_amount"):
+        shown.append(f"refund {format_money(number('refund_amount'), currency)}")
+    return ", ".join(shown)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -359,9 +359,9 @@ def _verify(data: bytes, keys: Iterable[Mapping[str, Any]] | None, found: Verifi
     closed_at = dt.datetime.fromisoformat(manifest["revision"]["closed_at"])
     _cross_check(inputs, latest, facts_of, found.customer)
     _unknown_covered(inputs, latest, closed_at)
-    found.steps.append(f"inputs: {len(inputs.incidents)} incidents, "
-                       f"{len(inputs.notifications)} notifications, {len(inputs.maintenance)} "
-                       f"maintenance windows, {len(inputs.tickets)} tickets match the chain "
+    found.steps.append(f"inputs: incidents {len(inputs.incidents)}, notifications "
+                       f"{len(inputs.notifications)}, maintenance windows "
+                       f"{len(inputs.maintenance)}, tickets {len(inputs.tickets)} match the chain "
                        "(the contract's policy and the customer's services are the archive's; "
                        "every chained unknown interval is in the inputs' unknown time; the "
                        "time between the monitor's runs is not recomputed)")

@@ -115,6 +115,12 @@ async def test_the_archive_alone_gives_the_statement_s_figures_back(
     assert code == 0, out + err
     assert "ok  signature: valid, key " in out and "recomputed from the archive alone" in out
     assert out.splitlines()[-1].startswith("verified: acme, 2026-10, revision 1: ")
+    # In words, as every figure is shown (it said "tier None, credit_value 0.0"): 3 h 40 min
+    # of October's 31 days, 99.507 % (R-M6, down), tier 1w (R-T1) and R-N1's day, 8 days.
+    figures = out.splitlines()[-1].split(": ", 2)[2]
+    assert figures.startswith("availability 99.507 %, counted downtime 3 h 40 min, excluded "
+                              "0 s, unknown "), figures
+    assert ", tier 1w, credit 8 days worth " in figures and "None" not in figures, figures
     code, out, _ = await run("evidence", "verify", str(archive), "--key", str(keys),
                              "--format", "json")
     found = json.loads(out)
