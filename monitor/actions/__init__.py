@@ -98,6 +98,7 @@ customer API) take ``customer=``: the record must be that customer's.
 The database itself (:mod:`.storage`)::
 
     database_stats(db, settings, *, now) -> DatabaseStats
+    backup_database(db, *, backup_path, keep=None, now) -> BackupMade
 
 Customers, the status page and the configuration (:mod:`.customers`, :mod:`.status`,
 :mod:`.config_check`)::
@@ -206,7 +207,13 @@ if TYPE_CHECKING:
         public_incident,
         public_status,
     )
-    from monitor.actions.storage import DatabaseStats, TableStats, database_stats
+    from monitor.actions.storage import (
+        BackupMade,
+        DatabaseStats,
+        TableStats,
+        backup_database,
+        database_stats,
+    )
     from monitor.actions.subscriptions import (
         RateLimits,
         SubscriberRecord,
@@ -253,6 +260,7 @@ _MODULE_OF = {
     "ConfigCheck": "config_check",
     "ContractMail": "mail",
     "CustomerOverview": "customers",
+    "BackupMade": "storage",
     "DatabaseStats": "storage",
     "Deposited": "ledger",
     "EntryRecord": "ledger",
@@ -309,6 +317,7 @@ _MODULE_OF = {
     "check_config_text": "config_check",
     "close_month": "reports",
     "customer_overview": "customers",
+    "backup_database": "storage",
     "database_stats": "storage",
     "decide_claim": "claims",
     "defer_ticket": "tickets",
@@ -365,6 +374,7 @@ def load_all() -> None:
 
 __all__ = [
     "AutoStatements",
+    "BackupMade",
     "CauseChanged",
     "ClaimRecord",
     "ClaimView",
@@ -411,6 +421,7 @@ __all__ = [
     "approve_price",
     "ask_ticket",
     "auto_statements",
+    "backup_database",
     "change_cause",
     "check_config",
     "check_config_isolated",

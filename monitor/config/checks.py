@@ -74,6 +74,7 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _smtp(data)
     yield from _statements(data)
     yield from _retention(data)
+    yield from _backup(data)
     yield from _webhook(data)
     yield from _cluster(data)
     yield from _links(data)
@@ -123,6 +124,17 @@ def _cluster(data: dict[str, Any]) -> Iterator[Issue]:
             f"{quorum} is more than the {len(vantages)} vantages in cluster.vantages; allowed: "
             f"1 to {len(vantages)}"
         )
+
+
+def _backup(data: dict[str, Any]) -> Iterator[Issue]:
+    """The daemon's backups copy an SQLite database."""
+    storage = _section(data, "storage")
+    directory = _section(storage, "backup").get("directory")
+    url = storage.get("url")
+    if directory is not None and isinstance(url, str) and url.startswith("postgresql"):
+        yield ("storage", "backup", "directory"), (
+            f"{directory!r}: the daemon's backups copy an SQLite database, and storage.url is "
+            "PostgreSQL; allowed: null (back PostgreSQL up with pg_dump)")
 
 
 def _retention(data: dict[str, Any]) -> Iterator[Issue]:

@@ -550,6 +550,19 @@ class RetentionSettings(Strict):
     """how often old rows are pruned, a few batches of 2,000 rows at a time"""
 
 
+class BackupSettings(Strict):
+    """Copies of the SQLite database the daemon makes itself (``sla-monitor db backup DIR``
+    on a schedule), watched by ``sla_monitor_backup_last_success_timestamp_seconds``."""
+
+    directory: str | None = None
+    """where the copies go (sla-monitor-<UTC time>.db): an absolute path, or one relative to the database's directory; null: the daemon makes none (SQLite only: PostgreSQL is backed up with pg_dump)"""
+    every: Annotated[float, BeforeValidator(parse_duration),
+                     Field(ge=1.0, le=7 * 86400.0)] = 86400.0
+    """a copy when the newest one there is this old (looked at every tenth of it, at most hourly, and at start)"""
+    keep: Annotated[int, Field(ge=1, le=1000)] = 14
+    """the newest copies kept there; older ones (of that name only) are removed"""
+
+
 class Storage(Strict):
     # Default: SQLite in $STATE_DIRECTORY (systemd) or the current directory.
     url: str | None = None
@@ -560,6 +573,8 @@ class Storage(Strict):
     """how long the probe history is kept (R-M7)"""
     busy_timeout: BusyTimeout = 30.0
     """SQLite: how long a write waits for another writer's lock before it fails (and is retried)"""
+    backup: BackupSettings = BackupSettings()
+    """SQLite: copies of the database the daemon makes on a schedule"""
 
     @field_validator("url")
     @classmethod

@@ -399,6 +399,21 @@ class DaemonMetrics:
             registry=registry,
         )
         self.evidence_chain_ok.set(1)
+        # storage.backup (monitor.daemon.backups).
+        self.backup_last_success = Gauge(
+            "sla_monitor_backup_last_success_timestamp_seconds",
+            "When the newest copy of the database in storage.backup.directory was made (0: "
+            "none yet); alert when it is older than twice storage.backup.every.",
+            registry=registry)
+        self.backup_interval = Gauge(
+            "sla_monitor_backup_interval_seconds",
+            "storage.backup.every: how old the newest copy may be before the next is made "
+            "(0: the daemon makes no copies).",
+            registry=registry)
+        self.backup_failures = Counter(
+            "sla_monitor_backup_failures_total",
+            "Copies of the database that failed (the log says why); tried again at the next "
+            "look.", registry=registry)
         self.clock_offset = Gauge(
             "sla_monitor_clock_offset_seconds",
             "The wall clock minus the daemon's steady clock: non-zero after the wall clock "

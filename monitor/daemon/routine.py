@@ -9,6 +9,7 @@ flush              ``flush_interval``            no           probe history writ
 duties             30 s                          yes          D-2 to D-5 notices, L-5/L-6 settled
 statements         60 s, and at start            yes          ``statements.auto``: close, send
 retention          ``storage.retention``         yes          old probe history out (R-M7)
+backup             ``storage.backup.every``/10   no           a copy of the database, if due
 resolver-canary    ``canary_interval``, at once  no           the resolver canary's lookup (R-M2)
 sla-metrics        ``sla_metrics_interval``      no           per-customer SLA metrics
 evidence-check     ``evidence.check_interval``   no           the chain's new links checked
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from monitor import actions
 from monitor.config import Settings
+from monitor.daemon.backups import look_interval
 from monitor.daemon.jobs import Job
 from monitor.logs import ProgressLog
 from monitor.notify.contract import ContractMailer
@@ -61,6 +63,9 @@ def table(rt: Runtime) -> Callable[[Settings], list[Job]]:
                              partial(check_statements, rt), at_start=True))
         found.append(Job("retention", settings.storage.retention.interval, True,
                          partial(prune, rt)))
+        if settings.storage.backup.directory is not None:
+            found.append(Job("backup", look_interval(settings.storage.backup), False,
+                             rt.backups.run, at_start=True))
         resolver = settings.monitor.resolver
         if resolver.canary is not None:
             found.append(Job("resolver-canary", resolver.canary_interval, False,

@@ -45,6 +45,7 @@ from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock, SteadyClock
 from monitor.config import Config, Settings
 from monitor.daemon import routine
+from monitor.daemon.backups import Backups
 from monitor.daemon.clocksteps import ClockSteps
 from monitor.daemon.edge import EdgePlan, HTTPEdge
 from monitor.daemon.evidence import EvidenceWatch
@@ -168,6 +169,7 @@ class Runtime:
                                  dropped=self.metrics.results_dropped,
                                  fence=self.ownership.history_fence())
         self.retention = Retention(self.db, self.metrics, clock, settings.storage.retention)
+        self.backups = Backups(self.db, clock, settings.storage.backup, self.metrics)
         self.sessions = sessions = ProbeSessions(
             self._concurrency(settings), clock=clock, resolver=settings.monitor.resolver,
             max_body_memory=settings.monitor.max_body_memory,

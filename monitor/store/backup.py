@@ -28,11 +28,12 @@ from pathlib import Path
 
 from monitor.errors import StoreError
 
-__all__ = ["BackupMade", "backup_name", "backup_sqlite", "partial_path", "prune_backups"]
+__all__ = ["BackupMade", "backup_name", "backup_sqlite", "newest_backup", "partial_path",
+           "prune_backups"]
 
 #: A backup's name in a directory of backups (:func:`backup_name`): its UTC time, which
 #: sorts as the times do; :func:`prune_backups` removes no other file.
-_NAMED = re.compile(r"sla-monitor-[0-9]{8}T[0-9]{6}Z\.db")
+_NAMED = re.compile(r"sla-monitor-([0-9]{8}T[0-9]{6}Z)\.db")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,18 @@ def backup_name(at: dt.datetime) -> str:
     'sla-monitor-20261206T212742Z.db'
     """
     return f"sla-monitor-{at.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}.db"
+
+
+def newest_backup(directory: Path) -> dt.datetime | None:
+    """The time of the newest backup named by :func:`backup_name` in ``directory`` (by its
+    name: copied or restored files keep it), None if none or no such directory."""
+    if not directory.is_dir():
+        return None
+    times = [found[1] for path in directory.iterdir()
+             if (found := _NAMED.fullmatch(path.name)) is not None]
+    if not times:
+        return None
+    return dt.datetime.strptime(max(times), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
 
 
 def prune_backups(directory: Path, keep: int) -> list[Path]:
