@@ -33,6 +33,7 @@ __all__ = ["Backups", "look_interval"]
 
 log = logging.getLogger(__name__)
 
+
 def look_interval(settings: BackupSettings) -> float:
     """How often the job looks whether a copy is due: a tenth of ``every``, at most hourly."""
     return max(1.0, min(settings.every / 10, 3600.0))
