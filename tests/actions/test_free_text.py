@@ -24,6 +24,7 @@ NOT_FREE_TEXT = {("defer_ticket", "reason"),  # R-P3: system-wide or new-release
                  ("check_config_isolated", "text"),  # the same, in a child process
                  ("subscribe", "language"),  # the page's language code, never typed
                  ("subscribe", "client"),  # the TCP peer's address
+                 ("backup_database", "backup_path"),  # a path: the file system bounds it
                  # A signed link's parts: refused unless the signature and the patterns match.
                  *((action, part) for action in ("confirm_subscription", "unsubscribe",
                                                  "requested_subscription")
