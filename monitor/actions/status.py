@@ -99,6 +99,7 @@ __all__ = [
     "ServiceState",
     "TimelineEntry",
     "UptimeSpan",
+    "history_since",
     "pages_version",
     "public_history",
     "public_incident",
@@ -502,6 +503,14 @@ def _indicator(
     return "none", "All Systems Operational"
 
 
+def history_since(settings: Settings, now: dt.datetime, days: int = HISTORY_DAYS) -> dt.datetime:
+    """Where the public history begins: the start of the oldest of the ``days`` days the
+    status page shows (in the provider's zone), so that every entry is on the page it
+    links to. An empty feed was last changed no later than this."""
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    return local_days(today, days, settings.timezone)[0].span.start
+
+
 async def public_history(
     db: Database, settings: Settings, *, now: dt.datetime, days: int = HISTORY_DAYS
 ) -> tuple[list[PublicIncident], list[PublicWindow]]:
@@ -509,9 +518,7 @@ async def public_history(
     windows announced ahead), newest first: the Atom feed's entries."""
     topology = settings.topology
     public = public_service_ids(topology)
-    today = now.astimezone(ZoneInfo(settings.timezone)).date()
-    # From the start of the page's oldest day: every entry is on the page it links to.
-    since = local_days(today, days, settings.timezone)[0].span.start
+    since = history_since(settings, now, days)
     async with db.reading() as tx:
         found = await incidents.touching(tx, since, now + _FAR, public)
         windows = await maintenance.touching(tx, since, now + _FAR)

@@ -12,7 +12,6 @@ fields (tools read them).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +23,7 @@ from monitor.actions.status import (
     PublicIncident,
     PublicStatus,
     PublicWindow,
+    history_since,
     public_service_ids,
 )
 from monitor.errors import NotFound
@@ -124,7 +124,8 @@ async def _feed(call: Call, db: Database) -> CachedPage:
     entries = [_incident_entry(i, tz, calendar, reader) for i in incidents]
     entries += [_window_entry(w, tz, calendar, reader) for w in windows]
     entries.sort(key=lambda entry: entry["updated"], reverse=True)
-    updated = entries[0]["updated"] if entries else dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    # Empty: nothing changed in the feed's days, so it was last changed when they began.
+    updated = entries[0]["updated"] if entries else history_since(settings, now)
     body = render("feed.atom", provider=settings.provider.name, base=context.public_url,
                   updated=updated, entries=entries[:100], language=reader, timezone=tz,
                   calendar=calendar).encode("utf-8")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import ROUND_DOWN, Decimal
+from xml.etree import ElementTree
 
 import pytest
 
@@ -178,3 +179,19 @@ async def test_statuspage_status_and_badges(site: Site) -> None:
     private = await site.get("/badge/acme-shop/status.svg")  # a customer's project
     assert private.status == 404
     assert (await private.json())["error"] == "not_found"
+
+
+async def test_an_empty_feed_says_it_was_updated_when_its_window_began(site: Site) -> None:
+    """A feed with no entry said it was updated on 2000-01-01 (a feed reader showed "26
+    years ago"): with nothing in its 90 days, it was last changed no later than when they
+    began, which it says (the start of the oldest day the status page shows). The same
+    body answers again, so its ETag holds."""
+    first = await site.get("/feed.atom")
+    feed = ElementTree.fromstring(await first.read())
+    atom = "{http://www.w3.org/2005/Atom}"
+    assert feed.findall(f"{atom}entry") == []
+    updated = dt.datetime.fromisoformat(feed.findtext(f"{atom}updated") or "")
+    now = dt.datetime.now(dt.UTC)
+    assert now - dt.timedelta(days=91) <= updated <= now - dt.timedelta(days=89), updated
+    again = await site.get("/feed.atom", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status == 304
