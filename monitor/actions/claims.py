@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel
 
@@ -119,6 +119,18 @@ class ComputedCredit:
 
 
 @dataclass(frozen=True)
+class ClaimStanding:
+    """Where a claim stands (:func:`standing_of`): ``state`` is ``received``,
+    ``under_review`` or a decision (:data:`~monitor.sla.DECISIONS`); ``at`` since when (None
+    while received: the receipt and decision have their own deadlines); ``revision`` the
+    month's revision a review is of."""
+
+    state: str
+    at: dt.datetime | None
+    revision: int | None = None
+
+
+@dataclass(frozen=True)
 class ClaimView:
     """A claim, its deadlines as known at one instant, the engine's credit for its month,
     what was granted, and (R-C3) a pending review's difference."""
@@ -136,32 +148,22 @@ class ClaimView:
     overdue: bool  # D-4: the receipt or the decision is late and not done
     # R-C3: each review decided, oldest first (the claim's record keeps its first decision).
     reviews: tuple[ReviewDecided, ...] = ()
-
-    @property
-    def standing(self) -> ClaimStanding:
-        """Where the claim stands, as its page's title and the customer's list of claims say
-        it: received (no decision yet), under review since a revision of its month changed
-        its credit (R-C3), or its latest decision (the last review's, else the first)."""
-        claim = self.claim
-        if claim.review_revision is not None:
-            return ClaimStanding("under_review", claim.review_noted_at, claim.review_revision)
-        if self.reviews:
-            latest = self.reviews[-1]
-            return ClaimStanding(latest.decision, latest.decided_at, latest.revision)
-        if claim.decision is not None and claim.decided_at is not None:
-            return ClaimStanding(claim.decision, claim.decided_at)
-        return ClaimStanding("received", None)
+    # Where it stands, as its page and the customer's list say it (:func:`standing_of`).
+    standing: ClaimStanding = ClaimStanding("received", None)
 
 
-class ClaimStanding(NamedTuple):
-    """Where a claim stands (:attr:`ClaimView.standing`): ``state`` is ``received``,
-    ``under_review`` or a decision (:data:`~monitor.sla.DECISIONS`); ``at`` since when (None
-    while received: the receipt and decision have their own deadlines); ``revision`` the
-    month's revision a review is of."""
-
-    state: str
-    at: dt.datetime | None
-    revision: int | None = None
+def standing_of(claim: ClaimRecord, reviews: Sequence[ReviewDecided]) -> ClaimStanding:
+    """Where ``claim`` stands: received (no decision yet), under review since a revision of
+    its month changed its credit (R-C3), or its latest decision (the last review's, else
+    the first)."""
+    if claim.review_revision is not None:
+        return ClaimStanding("under_review", claim.review_noted_at, claim.review_revision)
+    if reviews:
+        latest = reviews[-1]
+        return ClaimStanding(latest.decision, latest.decided_at, latest.revision)
+    if claim.decision is not None and claim.decided_at is not None:
+        return ClaimStanding(claim.decision, claim.decided_at)
+    return ClaimStanding("received", None)
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,7 @@ def _view(settings: Settings, claim: ClaimRecord, report: CustomerReport,
     return ClaimView(
         claim, claim_deadline(_period(settings, claim), settings.policy), receipt, decision,
         ComputedCredit.of(report), days, amount, tuple(entries), review_days, review_amount,
-        overdue, tuple(reviews),
+        overdue, tuple(reviews), standing_of(claim, reviews),
     )
 
 

@@ -35,6 +35,8 @@ async def test_a_customer_claims_its_last_month_once(site: Site) -> None:
     assert (view["claim"]["customer_id"], view["claim"]["month"], view["claim"]["channel"]) == (
         "acme", last, "web")
     assert view["receipt"] in ("pending", "at_risk") and view["decision"] == "pending"
+    # Where it stands, as its page says it (a client read it from decision and review fields).
+    assert view["standing"] == {"state": "received", "at": None, "revision": None}
     # R-C1: the receipt e-mail is queued with the claim.
     assert [m.kind for m in await rows(site.db, OutboxMessage)] == ["claim_receipt"]
     again = await site.post("/api/v1/customers/acme/claims", "acme", json={"month": last})
@@ -59,6 +61,9 @@ async def test_a_customer_can_neither_claim_for_another_nor_decide(site: Site) -
                               json={"decision": "rejected", "reason": "no outage of ours"})
     assert decided.status == 200, await decided.text()
     assert (await decided.json())["claim"]["decision"] == "rejected"
+    standing = (await decided.json())["standing"]
+    assert standing["state"] == "rejected" and standing["revision"] is None
+    assert standing["at"] == (await decided.json())["claim"]["decided_at"]
     assert [m.kind for m in await rows(site.db, OutboxMessage)] == [
         "claim_receipt", "claim_decision"]
 
