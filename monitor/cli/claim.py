@@ -109,7 +109,8 @@ def _row(settings: Settings, view: ClaimView) -> list[object]:
         claim.id, claim.customer_id, claim.month, claim.site_domain,
         local_time(settings, claim.submitted_at),
         view.receipt, due_time(settings, claim.decision_due_at, view.decision),
-        shown(computed), claim.decision or "-",
+        # The latest decision: a review's (R-C3) once one was decided, else the first.
+        shown(computed), (view.reviews[-1].decision if view.reviews else claim.decision) or "-",
         format_days(view.granted_days) if claim.decision else "-",
         # R-C3: a later revision changed the month's credit; the decision is up for review.
         "-" if claim.review_revision is None else f"revision {claim.review_revision}",

@@ -14,6 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from monitor import actions
+from monitor.cli.claim import _row as claim_row
 from monitor.cli.claim import _summary as claim_lines
 from monitor.notify.contract import ContractMailer
 from monitor.present.html import environment, render
@@ -309,6 +310,8 @@ async def test_r_c3_the_decision_on_a_review_is_the_one_the_customer_reads(db: D
             for r in shown.reviews] == [
         (2, at(24), "rejected", "the review's own reason", Decimal(0), Decimal(0))]
     shown_text = "\n".join(claim_lines(SETTINGS, shown))  # what `claim show` prints
+    # `claim list`'s decision and granted cells: the latest decision (it said "partly").
+    assert claim_row(SETTINGS, shown)[8:11] == ["rejected", "6 days", "-"]
     assert "reason: the first answer" in shown_text
     assert ("reviewed      after revision 2: rejected at 2026-11-24 00:00 UTC, adjusted by "
             "0 days; reason: the review's own reason") in shown_text, shown_text
