@@ -269,7 +269,8 @@ def parse_time(text: str, timezone: str, field: str, calendar: str = "gregorian"
     if not EARLIEST <= parsed < LATEST:
         # Year 1 or 9999 overflowed later (deadlines, months); nothing the
         # monitor records lies outside these years.
-        raise InputError(field, text, f"{ISO_HINT}, from 1970 to 2999")
+        raise InputError(field, text, f"{hint}, from 1970 to 2999"
+                         + (" (Gregorian)" if hint is JALALI_HINT else ""))
     return parsed
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from monitor.errors import InputError
 from monitor.present import format_duration, format_time, parse_time
+from monitor.present.formats import JALALI_HINT
 from monitor.sla import month_period
 
 NEW_YORK = "America/New_York"
@@ -90,6 +91,11 @@ def test_a_jalali_time_is_read_only_in_the_jalali_calendar() -> None:
     with pytest.raises(InputError) as refused:
         parse_time("1405-09-20T10:00", "Asia/Tehran", "start")
     assert "from 1970 to 2999" in str(refused.value)
+    # A Jalali day outside the years the monitor reads is named in the Jalali hint too.
+    with pytest.raises(InputError) as refused:
+        parse_time("1300/01/01 00:00", "Asia/Tehran", "start", "jalali")
+    assert str(refused.value).endswith("allowed: " + JALALI_HINT + ", from 1970 to 2999 "
+                                       "(Gregorian)"), str(refused.value)
     for text, why in (("1405-12-30T10:00", "the Jalali calendar has no such day"),
                       ("1405-09-20T25:00", "an ISO 8601 time"),
                       ("1405-13-01", "the Jalali calendar has no such day")):
