@@ -32,7 +32,7 @@ async def _add(run: Run) -> int:
     def said() -> str:  # the times as they were read, as every time is shown
         lasted = ("" if incident.end is None else  # --end is required: never open
                   f" to {local_time(settings, incident.end)}, "
-                  f"{format_duration((incident.end - incident.start).total_seconds())}")
+                  f"{format_duration(seconds_between(incident.start, incident.end))}")
         return (f"incident {incident.id} recorded on {incident.service_id}: "
                 f"{local_time(settings, incident.start)}{lasted}, cause {incident.cause}")
 

@@ -19,6 +19,7 @@ from monitor.cli.common import (
     whole_number,
 )
 from monitor.present import format_duration, format_time, text_table
+from monitor.sla import seconds_between
 
 
 @command
@@ -46,7 +47,7 @@ async def _add(run: Run) -> int:
     window = added.window
     print(f"maintenance window {window.id} on {', '.join(window.service_ids)}: "
           f"{local_time(settings, window.start)} to {local_time(settings, window.end)}, "
-          f"{format_duration((window.end - window.start).total_seconds())}")
+          f"{format_duration(seconds_between(window.start, window.end))}")
     if added.noticed:
         print(f"notice given by other means at {local_time(settings, notified_at)}, "
               f"recorded for: {', '.join(added.noticed)}")
