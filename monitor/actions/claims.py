@@ -79,6 +79,7 @@ __all__ = [
     "ComputedCredit",
     "decide_claim",
     "find_claim",
+    "latest_decision",
     "list_claims",
     "show_claim",
     "submit_claim",
@@ -158,12 +159,19 @@ def standing_of(claim: ClaimRecord, reviews: Sequence[ReviewDecided]) -> ClaimSt
     the first)."""
     if claim.review_revision is not None:
         return ClaimStanding("under_review", claim.review_noted_at, claim.review_revision)
+    return latest_decision(claim, reviews) or ClaimStanding("received", None)
+
+
+def latest_decision(claim: ClaimRecord,
+                    reviews: Sequence[ReviewDecided]) -> ClaimStanding | None:
+    """The claim's latest decision, when, and after which revision: the last review's
+    (R-C3), else the first (the claim's record keeps it); None before any."""
     if reviews:
         latest = reviews[-1]
         return ClaimStanding(latest.decision, latest.decided_at, latest.revision)
     if claim.decision is not None and claim.decided_at is not None:
         return ClaimStanding(claim.decision, claim.decided_at)
-    return ClaimStanding("received", None)
+    return None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from monitor import actions
 from monitor.actions import ClaimView
+from monitor.actions.claims import latest_decision
 from monitor.cli.commands import summary
 from monitor.cli.common import (
     Run,
@@ -105,12 +106,12 @@ async def _decide(run: Run) -> int:
 
 def _row(settings: Settings, view: ClaimView) -> list[object]:
     claim, computed = view.claim, view.computed
+    decided = latest_decision(claim, view.reviews)  # a review's (R-C3), else the first
     return [
         claim.id, claim.customer_id, claim.month, claim.site_domain,
         local_time(settings, claim.submitted_at),
         view.receipt, due_time(settings, claim.decision_due_at, view.decision),
-        # The latest decision: a review's (R-C3) once one was decided, else the first.
-        shown(computed), (view.reviews[-1].decision if view.reviews else claim.decision) or "-",
+        shown(computed), "-" if decided is None else decided.state,
         format_days(view.granted_days) if claim.decision else "-",
         # R-C3: a later revision changed the month's credit; the decision is up for review.
         "-" if claim.review_revision is None else f"revision {claim.review_revision}",
