@@ -45,22 +45,33 @@ class Parser(argparse.ArgumentParser):
     becomes an :class:`~monitor.errors.InputError` naming the argument and its value as
     typed, one line like every other bad value's.
 
-    ``options``: the long options of every parser of one command line (the top-level
-    parser's and its commands', shared), which a mistyped option is compared with."""
+    ``chosen``: the parsers one command line went through, the top-level one then each
+    (sub)command's (shared by them): argparse finds an option no parser took only at the
+    end, in the top-level parser, and the last command chosen answers it."""
 
-    def __init__(self, *args: Any, options: set[str] | None = None, **kwargs: Any) -> None:
-        self.options: set[str] = set() if options is None else options
+    def __init__(self, *args: Any, chosen: list[Parser] | None = None, **kwargs: Any) -> None:
+        self.chosen: list[Parser] = [] if chosen is None else chosen
+        self.options: set[str] = set()  # this parser's long options (:func:`nearest`)
         super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self.chosen.append(self)  # argparse reads a command's arguments with this too
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
         """argparse's own refusals (a word that is no command, an option no parser has),
         with a byte that is not UTF-8 shown as typed (``'\\xff'``), not as the surrogate read
-        into (``'\\udcff'``), and the nearest word when one is near (:func:`nearest`)."""
+        into (``'\\udcff'``), and the nearest word when one is near (:func:`nearest`).
+        An option no parser took is refused by the command it was given to (its name and
+        usage), compared with that command's own options."""
+        answering = self.chosen[-1] if self.chosen else self
+        if answering is not self and message.startswith("unrecognized arguments"):
+            answering.error(message)
         super().error(_bytes_as_typed(message) + nearest(message, self.options))
 
     def add_subparsers(self, **kwargs: Any) -> Any:
         """Each command's parser (nested ones too) is a :class:`CommandParser`."""
-        kwargs.setdefault("parser_class", functools.partial(CommandParser, options=self.options))
+        kwargs.setdefault("parser_class", functools.partial(CommandParser, chosen=self.chosen))
         return super().add_subparsers(**kwargs)
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:

@@ -172,3 +172,25 @@ def test_a_mistyped_command_or_option_is_answered_with_the_nearest(
     with pytest.raises(SystemExit):
         main(["xyzzy"])
     assert "did you mean" not in capsys.readouterr().err
+
+
+def test_a_mistyped_option_is_answered_by_the_command_it_was_given_to(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``incident list --caus x`` suggested ``--cause``, which only ``incident add`` takes
+    (every option of the command's module was compared), and the refusal was the top-level
+    parser's ("sla-monitor: error:", its usage). The command given answers now: its name,
+    its usage, and the nearest of its own options or none."""
+    for argv, usage, error in (
+            (["incident", "list", "--caus", "x"], "usage: sla-monitor incident list ",
+             "sla-monitor incident list: error: unrecognized arguments: --caus x"),
+            (["incident", "list", "--servce", "x"], "usage: sla-monitor incident list ",
+             "sla-monitor incident list: error: unrecognized arguments: --servce x;"
+             " did you mean --service?"),
+            (["claim", "list", "--decison", "x"], "usage: sla-monitor claim list ",
+             "sla-monitor claim list: error: unrecognized arguments: --decison x")):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2, argv
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert lines[0].startswith(usage), (argv, lines)
+        assert lines[-1] == error, (argv, lines)
