@@ -42,7 +42,7 @@ The status page's subscribers (:mod:`.subscriptions`; double opt-in, signed link
 The outbox as operators see it (:mod:`.outbox`; D-2)::
 
     list_messages(db, *, status=None, limit=100) -> list[MessageLine]
-    retry_messages(db, *, ids=(), all_failed=False, actor, now) -> list[MessageLine]
+    retry_messages(db, settings, *, ids=(), all_failed=False, actor, now) -> list[MessageLine]
 
 Reports (:mod:`.reports`)::
 

@@ -4,9 +4,12 @@ given-up message sent again once its cause is mended (``sla-monitor outbox list|
 A message is given up at a permanent refusal (5xx, every recipient refused) or after
 three days of transient failures, and the operators are alerted (``ops_send_failure``).
 Sending it again is the operator's decision, after mending what refused it (the SMTP
-server's relay rule or password, the customer's full mailbox): the same message (its
-Message-ID, subject and bodies as queued) to the same recipients, due at once; the
-daemon's senders take it within their poll interval. Its acceptance is what it proves, as
+server's relay rule or password, the customer's full mailbox, an address that does not
+exist, corrected in the configuration): the same message (its Message-ID, subject and
+bodies as queued), due at once, to whom the configuration now names for it
+(:func:`~monitor.actions.mail.recipients_now`: a customer's contacts of that kind, the
+operators; a subscriber's address as it was); the daemon's senders take it within their
+poll interval. Its acceptance is what it proves, as
 for any message (an outage e-mail's is the customer's notification, R-N1, however late).
 """
 
@@ -17,6 +20,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from monitor.actions.common import MAX_ID
+from monitor.actions.mail import recipients_now
+from monitor.config import Settings
 from monitor.errors import InputError, time_mark
 from monitor.store import audit
 from monitor.store import outbox as stored
@@ -47,11 +52,13 @@ async def list_messages(db: Database, *, status: str | None = None,
         return await stored.lines(tx, status=status, limit=limit)
 
 
-async def retry_messages(db: Database, *, ids: Sequence[int] = (), all_failed: bool = False,
-                         actor: str, now: dt.datetime) -> list[MessageLine]:
+async def retry_messages(db: Database, settings: Settings, *, ids: Sequence[int] = (),
+                         all_failed: bool = False, actor: str,
+                         now: dt.datetime) -> list[MessageLine]:
     """Send given-up messages again: those of ``ids``, or with ``all_failed`` every one
-    given up but the operators' alerts of given-up messages (:func:`_without_moot_alerts`).
-    Each is audited (``outbox.retry``, its attempts and kind, not its
+    given up but the operators' alerts of given-up messages (:func:`_without_moot_alerts`),
+    each to whom ``settings`` now names for it (:func:`recipients_now`). Each is audited
+    (``outbox.retry``: its attempts, kind and whether it was addressed anew, not its
     addresses). A message of ``ids`` that is not given up (unknown, accepted, still
     waiting or being sent) refuses the whole call: nothing changes. Returns the messages
     as they now stand (pending), newest first."""
@@ -69,10 +76,17 @@ async def retry_messages(db: Database, *, ids: Sequence[int] = (), all_failed: b
             _all_given_up(ids, {line.id: line for line in chosen})
         if not chosen:
             return []
+        readdressed = {}
+        for line in chosen:
+            now_named = recipients_now(settings, line.kind, line.customer_id)
+            if now_named is not None and list(now_named) != line.recipients:
+                readdressed[line.id] = now_named
+        await stored.readdress(tx, readdressed)
         await stored.requeue(tx, [line.id for line in chosen], now=now)
         await audit.record_many(tx, [
             {"at": now, "actor": actor, "action": "outbox.retry", "object_type": "outbox",
-             "object_id": line.id, "detail": {"kind": line.kind, "attempts": line.attempts}}
+             "object_id": line.id, "detail": {"kind": line.kind, "attempts": line.attempts,
+                                              "readdressed": line.id in readdressed}}
             for line in chosen])
         return await stored.lines(tx, ids=[line.id for line in chosen])
 

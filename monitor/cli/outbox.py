@@ -35,15 +35,16 @@ async def _list(run: Run) -> int:
 @command
 async def _retry(run: Run) -> int:
     args = run.args
-    again = await run.act(actions.retry_messages, ids=args.ids, all_failed=args.all_failed,
+    again = await run.act(actions.retry_messages, run.settings, ids=args.ids, all_failed=args.all_failed,
                           actor=actor(), now=run.now)
 
     def text() -> str:
         if not again:
             return "nothing to send again (given-up alerts are sent again only by id)"
         return (f"{len(again)} message(s) due again: "
-                + ", ".join(str(m.id) for m in again)
-                + "\nthe daemon sends them within its poll interval (while it runs)")
+                + ", ".join(str(m.id) for m in again) + "\n"
+                + "".join(f"  {m.id} {m.kind} to {', '.join(m.recipients)}\n" for m in again)
+                + "the daemon sends them within its poll interval (while it runs)")
 
     return run.show(again, text)
 
@@ -66,9 +67,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     lst.set_defaults(handler=_list)
     retry = sub.add_parser(
         "retry", help="send given-up messages again",
-        description="Send given-up messages again (the same message, Message-ID and "
-        "recipients), once what refused them is mended: the SMTP server's rule or password, "
-        "a customer's full mailbox. Each is audited; an outage e-mail's acceptance is then "
+        description="Send given-up messages again (the same message and Message-ID), once "
+        "what refused them is mended: the SMTP server's rule or password, a customer's full "
+        "mailbox, an address corrected in the configuration. Each goes to whom the "
+        "configuration now names for it (a customer's contacts, the operators). Each is "
+        "audited; an outage e-mail's acceptance is then "
         "the customer's notification (R-N1). The running daemon sends them within its poll "
         "interval. A message that is not given up refuses the whole command.")
     chosen = retry.add_mutually_exclusive_group(required=True)

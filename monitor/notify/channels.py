@@ -40,11 +40,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from monitor.actions.mail import OPERATOR_KINDS_PREFIX
 from monitor.clock import Clock
 from monitor.config.credentials import read_secret_file
 from monitor.config.schema import Operators
 from monitor.errors import ConfigError, ConfigIssue
-from monitor.notify.messages import OPERATOR_KINDS_PREFIX
 from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.relay import Relay
 from monitor.redact import redact

@@ -16,12 +16,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.actions.inputs import ticket_input
+from monitor.actions.mail import customer_recipients
 from monitor.config import Settings
 from monitor.notify import templates
-from monitor.notify.layout import Style
+from monitor.notify.layout import Rendered, Style
 from monitor.notify.leads import Leads
 from monitor.notify.messages import one_line
 from monitor.notify.outbox import Draft, enqueue
@@ -51,14 +52,12 @@ class ContractMailer:
         self.envelope = Envelope.of(settings)
         self.leads = Leads(settings)
 
-    def _to(self, customer_id: str) -> tuple[str, ...]:
-        return (self.settings.topology.customers[customer_id].contacts.technical.email,)
-
-    def _both(self, customer_id: str) -> tuple[str, ...]:
-        """The technical and the executive contact (statements)."""
-        contacts = self.settings.topology.customers[customer_id].contacts
-        found = [c.email for c in (contacts.technical, contacts.executive) if c is not None]
-        return tuple(dict.fromkeys(found))
+    def _draft(self, key: str, kind: str, customer_id: str, rendered: Rendered,
+               **about: Any) -> Draft:
+        """``customer_id``'s e-mail of ``kind``, to the contacts that kind goes to."""
+        customer = self.settings.topology.customers[customer_id]
+        return Draft(key, kind, customer_recipients(kind, customer), rendered,
+                     customer_id=customer_id, **about)
 
     def _style(self, customer_id: str) -> Style:
         """The style of ``customer_id``'s e-mails: in the language it reads (SPEC 7),
@@ -85,18 +84,16 @@ class ContractMailer:
             title=ticket.title, service=self._service(ticket.service_id),
             opened_at=ticket.opened_at,
             diagnosis_due=diagnosis_due(ticket_input(ticket), self.settings.policy), price=price)
-        await self._queue(tx, Draft(f"ticket_number:{ticket.id}", "ticket_number",
-                                    self._to(ticket.customer_id), rendered,
-                                    customer_id=ticket.customer_id, ticket_id=ticket.id))
+        await self._queue(tx, self._draft(f"ticket_number:{ticket.id}", "ticket_number",
+                                          ticket.customer_id, rendered, ticket_id=ticket.id))
 
     async def claim_receipt(self, tx: Tx, claim: ClaimRecord) -> None:
         rendered = templates.claim_receipt(
             self._style(claim.customer_id), customer_name=self._name(claim.customer_id), claim_id=claim.id,
             month=claim.month, site=claim.site_domain, submitted_at=claim.submitted_at,
             decision_due=claim.decision_due_at)
-        await self._queue(tx, Draft(f"claim_receipt:{claim.id}", "claim_receipt",
-                                    self._to(claim.customer_id), rendered,
-                                    customer_id=claim.customer_id, claim_id=claim.id))
+        await self._queue(tx, self._draft(f"claim_receipt:{claim.id}", "claim_receipt",
+                                          claim.customer_id, rendered, claim_id=claim.id))
 
     async def claim_decision(
         self, tx: Tx, claim: ClaimRecord, *, decision: str, reason: str | None, days: Decimal,
@@ -109,8 +106,8 @@ class ContractMailer:
             credit_days=days, refund=amount, currency=currency,
             effective_at=claim.credited_at if review is None else None, revision=review)
         key = f"claim_decision:{claim.id}" + ("" if review is None else f":review:{review}")
-        await self._queue(tx, Draft(key, "claim_decision", self._to(claim.customer_id), rendered,
-                                    customer_id=claim.customer_id, claim_id=claim.id))
+        await self._queue(tx, self._draft(key, "claim_decision", claim.customer_id, rendered,
+                                          claim_id=claim.id))
 
     async def price_change(self, tx: Tx, ticket: TicketRecord) -> None:
         assert ticket.price_requested is not None and ticket.price_requested_at is not None
@@ -125,8 +122,8 @@ class ContractMailer:
             new_price=reader.money(ticket.price_requested, currency),
             requested_at=ticket.price_requested_at, answer_by=answer_by)
         key = f"price_change:{ticket.id}:{ticket.price_requested_at.isoformat()}"
-        await self._queue(tx, Draft(key, "price_change", self._to(ticket.customer_id), rendered,
-                                    customer_id=ticket.customer_id, ticket_id=ticket.id))
+        await self._queue(tx, self._draft(key, "price_change", ticket.customer_id, rendered,
+                                          ticket_id=ticket.id))
 
     async def statement(self, tx: Tx, statement: Statement, files: StatementFiles) -> str:
         """The statement (HTML body, PDF and CSV attached) to the technical and
@@ -146,8 +143,8 @@ class ContractMailer:
                 Attachment(f"{statement.filename}.pdf", "application/pdf", files.pdf),
                 Attachment(f"{statement.filename}.csv", "text/csv", files.csv.encode("utf-8")),
             )
-            drafts.append(Draft(key, "statement", self._both(statement.customer), rendered,
-                                customer_id=statement.customer, attachments=attachments))
+            drafts.append(self._draft(key, "statement", statement.customer, rendered,
+                                      attachments=attachments))
         await enqueue(tx, drafts, now=self.now, domain=self.envelope.domain)
         return [draft.dedupe_key for draft in drafts]
 
@@ -156,6 +153,5 @@ class ContractMailer:
         contacts."""
         key = f"claim_reminder:{statement.calendar}:{statement.month}:{statement.customer}"
         rendered = templates.claim_reminder(self.style, statement)
-        await self._queue(tx, Draft(key, "claim_reminder", self._both(statement.customer),
-                                    rendered, customer_id=statement.customer))
+        await self._queue(tx, self._draft(key, "claim_reminder", statement.customer, rendered))
         return key

@@ -29,6 +29,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from monitor.actions.mail import customer_recipients, is_operator_kind
 from monitor.clock import Clock
 from monitor.config.schema import Customer, HTTPProbe
 from monitor.config.settings import Settings
@@ -36,7 +37,7 @@ from monitor.errors import InputError
 from monitor.notify import templates
 from monitor.notify.layout import Rendered, Style
 from monitor.notify.leads import Leads
-from monitor.notify.messages import is_operator_kind, one_line
+from monitor.notify.messages import one_line
 from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.outbox import Draft, enqueue
 from monitor.notify.sending import Envelope
@@ -134,31 +135,25 @@ class Duties:
         ]
 
     @staticmethod
-    def outage_recipients(customer: Customer) -> tuple[str, ...]:
-        contacts = [customer.contacts.technical, customer.contacts.executive]
-        return tuple(dict.fromkeys(c.email for c in contacts if c is not None))
-
-    @staticmethod
     def per_customer(
         kind: str,
         about: int,
         customers: Iterable[Customer],
-        recipients: Callable[[Customer], tuple[str, ...]],
         render: Callable[[Customer], Rendered],
         *,
         follows: str | None = None,
         incident_id: int | None = None,
         window_id: int | None = None,
     ) -> list[Draft]:
-        """One draft of ``kind`` for each of ``customers``: ``render(customer)`` to
-        ``recipients(customer)``, queued once per customer and subject (the dedupe key
+        """One draft of ``kind`` for each of ``customers``: ``render(customer)`` to the
+        contacts that kind goes to (:func:`~monitor.actions.mail.customer_recipients`), queued once per customer and subject (the dedupe key
         ``KIND:ABOUT:CUSTOMER``); ``follows``: the kind of the message of that subject and
         customer it follows up (one thread)."""
         return [
             Draft(
                 f"{kind}:{about}:{customer.id}",
                 kind,
-                recipients(customer),
+                customer_recipients(kind, customer),
                 render(customer),
                 customer_id=customer.id,
                 incident_id=incident_id,
@@ -197,7 +192,7 @@ class Duties:
             else:
                 skipped.append(f"{self.customer_label(customer_id)}: {reason}")
         drafts = self.per_customer(
-            "outage", incident.id, told, self.outage_recipients,
+            "outage", incident.id, told,
             lambda customer: templates.outage(
                 self.reader_style(customer.id),
                 customer_name=customer.name,
@@ -299,7 +294,7 @@ class Duties:
         reopening (its dedupe key), due once the flap window passed without another."""
         assert incident.end is not None
         drafts = self.per_customer(
-            "recovery", incident.id, self._customers_told(told), self.outage_recipients,
+            "recovery", incident.id, self._customers_told(told),
             self._recovery_render(incident, again=True), incident_id=incident.id,
             follows="outage")
         return [dataclasses.replace(draft, dedupe_key=f"{draft.dedupe_key}{AGAIN}{reopened}",
@@ -312,7 +307,7 @@ class Duties:
         assert incident.end is not None
         service = self.target_label(incident.service_id)
         drafts = self.per_customer(
-            "recovery", incident.id, self._customers_told(told), self.outage_recipients,
+            "recovery", incident.id, self._customers_told(told),
             self._recovery_render(incident, again=False),
             incident_id=incident.id,
             # Due now; not sent before the outage e-mail it follows while that one is pending

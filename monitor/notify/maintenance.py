@@ -77,7 +77,6 @@ def notice_drafts(duties: Duties, window: WindowRecord) -> list[Draft]:
     return duties.per_customer(
         "maintenance", window.id,
         [duties.topology.customers[c] for c in window_customers(duties, window)],
-        lambda customer: (customer.contacts.technical.email,),  # D-3: the technical contact
         lambda customer: templates.maintenance_notice(
             duties.reader_style(customer.id),
             customer_name=customer.name,

@@ -27,31 +27,22 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from typing import Any
 
+from monitor.actions.mail import is_operator_kind
 from monitor.present.text import has_arabic_script, one_line
 from monitor.store.outbox import Attachment
 
 __all__ = [
-    "OPERATOR_KINDS_PREFIX",
     "build_email",
     "fold_words",
     "has_arabic_script",
-    "is_operator_kind",
     "list_id",
     "new_message_id",
     "one_line",
     "to_bytes",
 ]
 
-# Kinds of messages for the provider's own staff start with this; they go to the
-# operators' list id and are never alerted about themselves (no alert loops, D-2).
-OPERATOR_KINDS_PREFIX = "ops_"
-
 _LABEL = re.compile(r"[^a-z0-9-]+")
 _LABEL_FILE = re.compile(r"[^A-Za-z0-9._-]+")  # an attachment's file name: nothing to quote
-
-
-def is_operator_kind(kind: str) -> bool:
-    return kind.startswith(OPERATOR_KINDS_PREFIX)
 
 
 def new_message_id(kind: str, domain: str) -> str:

@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from monitor.actions.mail import OPERATOR_KINDS_PREFIX
 from monitor.clock import Clock
 from monitor.config.credentials import read_secret_file
 from monitor.config.schema import Webhook
 from monitor.errors import ConfigError, ConfigIssue, TransientNotifyError
-from monitor.notify.messages import OPERATOR_KINDS_PREFIX
 from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.relay import Relay
 from monitor.redact import redact

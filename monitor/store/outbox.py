@@ -48,6 +48,7 @@ __all__ = [
     "outage_messages",
     "outage_queued",
     "queued_keys",
+    "readdress",
     "record_acceptance",
     "release",
     "release_delayed",
@@ -570,6 +571,15 @@ async def requeue(tx: Tx, ids: Sequence[int], *, now: dt.datetime) -> None:
                     claimed_by=None)
         )
         await tx.execute(delete(OutboxRecipient).where(OutboxRecipient.outbox_id.in_(chosen)))
+
+
+async def readdress(tx: Tx, recipients: Mapping[int, Sequence[str]]) -> None:
+    """Messages sent to other addresses than they were queued for (id -> the addresses),
+    each once: their envelope and ``To`` are built from these at the next attempt."""
+    for outbox_id, addresses in recipients.items():
+        await tx.execute(
+            update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+            .values(recipients=list(dict.fromkeys(addresses))))
 
 
 async def give_up(tx: Tx, outbox_id: int, *, attempts: int, error: str) -> None:
