@@ -38,11 +38,11 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from monitor.actions.common import iso_utc
+from monitor.actions.common import iso_utc, known
 from monitor.actions.evidence_keys import verify_signature
 from monitor.actions.inputs import month_inputs
 from monitor.config import Settings
-from monitor.errors import InputError, NotFound, time_mark
+from monitor.errors import InputError, time_mark
 from monitor.sla import MonthReport
 from monitor.sla.archive import ArchivedInputs
 from monitor.store import Database, evidence, reports
@@ -68,9 +68,7 @@ class RecordsChanged(InputError):
 async def export_month(db: Database, settings: Settings, *, customer: str,
                        month: str) -> bytes:
     """The archive of ``customer``'s statement for ``month`` (its latest revision)."""
-    if customer not in settings.topology.customers:
-        known = ", ".join(sorted(settings.topology.customers)) or "none configured"
-        raise NotFound("customer", customer, f"a configured customer id ({known})")
+    known(customer, settings.topology.customers, "customer", "customers")
     period = settings.month(month)
     async with db.reading() as tx:
         # As its text: at 10,000 customers the report parsed whole was about 800 MB for

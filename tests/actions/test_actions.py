@@ -204,3 +204,28 @@ async def test_an_incident_stored_ending_before_it_began_is_left_out_and_named(
         line.id for line in beta.incidents]
     said = [r for r in caplog.records if "ending before it began" in r.getMessage()]
     assert [r.incident for r in said] == [broken]  # type: ignore[attr-defined]
+
+
+def test_an_unknown_id_among_thousands_is_answered_with_the_nearest_not_every_one() -> None:
+    """With 10,000 customers configured, a mistyped customer id was answered with every
+    id: one line of 80,000 characters (the command line's error, the API's 422 body). A
+    short list is still given whole; a long one is counted, with the nearest ids when
+    any is near (difflib's ratio of 0.6, as Python's own suggestions)."""
+    from monitor.actions.common import known
+    from monitor.errors import NotFound
+
+    many = [f"customer-{number}" for number in range(10_000)]
+    with pytest.raises(NotFound) as refused_id:
+        known("custmer-4711", many, "customer", "customers")
+    message = str(refused_id.value)
+    assert message.startswith(
+        "customer: 'custmer-4711' is not valid; allowed: one of the 10,000 configured"
+        " customers (nearest: customer-4711, ")  # the nearest first, then two more at most
+    assert len(message.split("nearest: ")[1].split(", ")) == 3 and len(message) < 140
+    with pytest.raises(NotFound) as far:
+        known("zzz", many, "customer", "customers")
+    assert str(far.value) == (
+        "customer: 'zzz' is not valid; allowed: one of the 10,000 configured customers")
+    with pytest.raises(NotFound) as few:
+        known("nobody", ["acme", "beta"], "customer", "customers")
+    assert few.value.allowed == "one of the configured customers: acme, beta"
