@@ -24,6 +24,7 @@ from monitor.config.schema import (
     RetentionSettings,
     Statements,
 )
+from monitor.errors import some_of
 from monitor.present.formats import format_duration
 from monitor.sla import DETECTION_KINDS, within
 
@@ -207,7 +208,7 @@ def _references(data: dict[str, Any]) -> Iterator[Issue]:
         elif server is not None and server not in servers:
             yield (
                 ("services", i, "server"),
-                f"unknown server {server!r}; allowed: {_choices(servers)}",
+                f"unknown server {server!r}; allowed: {_choices(servers, server)}",
             )
     owners: dict[str, str] = {}
     for c, customer in _items(data, "customers"):
@@ -227,7 +228,7 @@ def _references(data: dict[str, Any]) -> Iterator[Issue]:
                 if isinstance(ref, str) and ref in servers:
                     msg = f"{ref!r} is a server; list the customer's projects, their servers are implied"
                 else:
-                    msg = f"unknown service {ref!r}; allowed: {_choices(kinds)}"
+                    msg = f"unknown service {ref!r}; allowed: {_choices(kinds, ref)}"
                 yield ("customers", c, "services", r), msg
             elif kinds[ref] == "project":
                 if ref in owners:
@@ -253,9 +254,9 @@ def _credentials_twice(probe: dict[str, Any]) -> bool:
     return credentials and any(str(name).lower() == "authorization" for name in headers)
 
 
-def _choices(ids: Any) -> str:
-    names = sorted(str(i) for i in ids if isinstance(i, str))
-    return ", ".join(names) if names else "(none defined)"
+def _choices(ids: Any, value: object = "") -> str:
+    names = [i for i in ids if isinstance(i, str)]
+    return some_of(str(value), names) if names else "(none defined)"
 
 
 def _probe_sites(

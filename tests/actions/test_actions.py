@@ -219,13 +219,13 @@ def test_an_unknown_id_among_thousands_is_answered_with_the_nearest_not_every_on
         known("custmer-4711", many, "customer", "customers")
     message = str(refused_id.value)
     assert message.startswith(
-        "customer: 'custmer-4711' is not valid; allowed: one of the 10,000 configured"
-        " customers (nearest: customer-4711, ")  # the nearest first, then two more at most
-    assert len(message.split("nearest: ")[1].split(", ")) == 3 and len(message) < 140
+        "customer: 'custmer-4711' is not valid; allowed: one of the configured customers:"
+        " 10,000 ids, the nearest customer-4711, ")  # the nearest first, two more at most
+    assert len(message.split("the nearest ")[1].split(", ")) == 3 and len(message) < 160
     with pytest.raises(NotFound) as far:
         known("zzz", many, "customer", "customers")
-    assert str(far.value) == (
-        "customer: 'zzz' is not valid; allowed: one of the 10,000 configured customers")
+    assert str(far.value) == ("customer: 'zzz' is not valid; allowed: one of the configured"
+                              " customers: 10,000 ids, none near it")
     with pytest.raises(NotFound) as few:
         known("nobody", ["acme", "beta"], "customer", "customers")
     assert few.value.allowed == "one of the configured customers: acme, beta"

@@ -249,6 +249,21 @@ def test_broken_config_names_path_line_and_value(text: str, expected: list[str])
     assert [str(issue) for issue in caught.value.issues] == expected
 
 
+def test_an_unknown_server_among_many_is_named_with_the_nearest_not_every_one() -> None:
+    """A configuration of thousands of servers listed every id after a mistyped one (one
+    line of tens of kilobytes); more than 20 are counted, with the nearest."""
+    servers = "".join(f"  - id: srv-{n}\n    probe: {{type: tcp, host: 10.0.{n // 250}."
+                      f"{n % 250}, port: 22}}\n" for n in range(2, 3000))
+    text = broken("    server: srv-1\n", "    server: srv-1234x\n").replace(
+        "services:\n", servers + "services:\n", 1)
+    with pytest.raises(ConfigError) as error:
+        parse_config(text)
+    [issue] = [i for i in error.value.issues if "server" in i.path]
+    assert issue.message.startswith(
+        "unknown server 'srv-1234x'; allowed: 2,999 ids, the nearest srv-1234, "), issue.message
+    assert len(issue.message) < 120
+
+
 def test_base_config_is_valid() -> None:
     config = parse_config(BASE)
     assert [s.id for s in config.services] == ["panel", "shop"]
