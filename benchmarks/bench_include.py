@@ -13,7 +13,9 @@ each:
 * ``isolated``: :func:`monitor.config.isolated.load_config_isolated`, the child process
   the daemon reads its configuration through at start and at each ``SIGHUP`` (the reload
   validates everything before it applies anything);
-* the same after one customer's file changed (a reload after a billing update).
+* the same after one customer's file changed (a reload after a billing update);
+* ``one file, in process``: the same customers, services and sites in the main file
+  itself (a billing system's single export), read by :func:`load_config`.
 
 Target: under 5 s each. Reported with this process's CPU-seconds and the rest of the
 machine's busy time (others) and steal over the same interval: the machine is shared.
@@ -71,6 +73,21 @@ def write(directory: Path, customers: int) -> Path:
     return main
 
 
+def write_one(directory: Path, customers: int) -> Path:
+    """The same configuration in one file: the main file's sections, then every
+    customer's services and customers in them."""
+    services = [f"  - {{id: site-{n}, kind: project, server: web1, probe: {{type: http, "
+                f"url: \"https://c{n}.example/\"}}}}\n" for n in range(customers)]
+    people = [f"  - {{id: c{n}, name: Customer {n}, contacts: {{technical: {{email: "
+              f"tech@c{n}.example}}}}, fee: {{amount: 2500000, currency: IRR}}, services: "
+              f"[site-{n}], sites: [{{domain: c{n}.example, paid_until: 2099-06-30}}]}}\n"
+              for n in range(customers)]
+    main = directory / "one.yaml"
+    main.write_text(MAIN.replace("include: [customers.d]\n", "") + "".join(services)
+                    + "customers:\n" + "".join(people))
+    return main
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--customers", type=int, default=10_000)
@@ -89,6 +106,10 @@ def main() -> int:
         changed.write_text(changed.read_text().replace("Customer 0", "Customer zero"))
         rows["isolated, one file changed"] = timed(
             lambda: load_config_isolated(main_file), args.repeat, children=True)
+        one_file = write_one(Path(scratch), args.customers)
+        assert len(load_config(one_file).customers) == args.customers
+        rows["one file, in process"] = timed(lambda: load_config(one_file), args.repeat,
+                                             children=True)
     print(f"{args.customers:,} customers in {args.customers:,} files "
           f"(+ the main file), median of {args.repeat}; target under 5 s")
     print(f"{'load':30} {'wall s':>8} {'max s':>8} {'cpu s':>8} {'others s':>9} {'steal s':>8}")

@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor import collector
 from monitor.config.schema import (
     SMTP,
     Config,
@@ -118,14 +119,17 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Config, source: Path | None = None) -> Settings:
-        return cls(
-            config=config,
-            topology=Topology.from_config(config),
-            policy=engine_policy(config),
-            notification_warning_seconds=config.policy.notification_warning,
-            deadline_warning_seconds=config.policy.deadline_warning,
-            source=source,
-        )
+        """The settings of ``config`` (the garbage collector paused meanwhile, as while it
+        is read: :func:`monitor.config.loader.parse_config`)."""
+        with collector.paused():
+            return cls(
+                config=config,
+                topology=Topology.from_config(config),
+                policy=engine_policy(config),
+                notification_warning_seconds=config.policy.notification_warning,
+                deadline_warning_seconds=config.policy.deadline_warning,
+                source=source,
+            )
 
     @property
     def ticket_types(self) -> dict[str, TicketType]:
