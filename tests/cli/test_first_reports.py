@@ -235,6 +235,36 @@ def test_check_config_says_when_customers_links_lead_where_they_cannot_open(
     assert ("warning: http.public_url: not set" in out) is said, out
 
 
+def test_check_config_of_thousands_of_probes_groups_the_same_settings(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """At 10,000 customers check-config printed 15,000 rows, one per probe, the warnings
+    after them. Beyond 50 probes, the probes of one kind and the same settings are one row
+    (the first's id and how many more); ``--each`` prints every probe, and the JSON always
+    does."""
+    projects = "".join(f"  - {{id: p{n}, kind: project, server: srv-1, probe: {{type: tcp, "
+                       f"host: 10.0.0.1, port: 22}}}}\n" for n in range(120))
+    odd = ("  - {id: odd, kind: project, server: srv-1, probe: {type: tcp, host: 10.0.0.1,"
+           " port: 22, interval: 1m}}\n")
+    path = tmp_path / "config.yaml"
+    path.write_text("servers:\n  - {id: srv-1, probe: {type: tcp, host: 10.0.0.1, port: 22}}\n"
+                    f"services:\n{projects}{odd}")
+
+    assert main(["-c", str(path), "check-config"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = lines[lines.index(next(line for line in lines if line.startswith("probe "))):]
+    # srv-1 alone (D-1: 30 s x 3 + 10 s = 1 min 40 s), the 120 projects of the same
+    # settings as one row, and the project probed every minute (1 min x 3 + 10 s).
+    rows = [line.split("  ")[0] for line in table[2:] if not line.startswith("warning")]
+    assert rows == ["srv-1", "p0 and 119 more", "odd"], table
+    assert "3 min 10 s" in table[4] and table[4].rstrip().endswith("OK")
+    assert "122 probes in 3 rows of the same kind and settings (--each: one row a probe)" in (
+        lines), lines
+
+    assert main(["-c", str(path), "check-config", "--each"]) == 0
+    every = capsys.readouterr().out
+    assert "p119 " in every and "and 119 more" not in every
+
+
 def test_db_upgrade_json(tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
                          ) -> None:
     path = tmp_path / "config.yaml"
