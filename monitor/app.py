@@ -222,7 +222,12 @@ class Daemon:
 
     # --- stop ----------------------------------------------------------------------------------
 
-    def request_stop(self) -> None:
+    def request_stop(self, signum: int | None = None) -> None:
+        """Stop (SIGTERM, SIGINT): said at once, since in-flight probes and sends finish
+        first (seconds), then "daemon stopped"; a second request changes nothing."""
+        if not self._stopping.is_set():
+            log.info("stopping", extra={"signal": None if signum is None
+                                        else signal.Signals(signum).name})
         self.systemd.stopping()
         self._stopping.set()
 
@@ -257,8 +262,8 @@ class Daemon:
         """
         loop = asyncio.get_running_loop()
         self._reload_wanted = asyncio.Event()
-        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
-        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop, signal.SIGTERM)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop, signal.SIGINT)
         loop.add_signal_handler(signal.SIGHUP, self._on_hup)
         if signal.SIGHUP in early.take():
             self._reload_wanted.set()

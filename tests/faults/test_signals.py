@@ -7,6 +7,7 @@ seconds and the old configuration keeps running."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import time
@@ -100,6 +101,14 @@ async def test_a_sighup_during_the_shutdown_is_ignored(
         assert daemon.wait() == 0, daemon.output()
         assert "SIGHUP ignored: the daemon is stopping" in daemon.output()
         assert '"event": "daemon stopped"' in daemon.output()
+        # The log says when and why the stop began, before the probe it waited for: a
+        # stop of seconds (in-flight probes and sends finish) was silent until its end.
+        lines = [json.loads(line) for line in daemon.output().splitlines()
+                 if line.startswith("{")]
+        events = [line["event"] for line in lines]
+        asked = events.index("stopping")
+        assert lines[asked]["signal"] == "SIGTERM"
+        assert asked < events.index("SIGHUP ignored: the daemon is stopping")
 
 
 async def test_a_storm_of_sighups_leaves_the_last_configuration_in_force(
