@@ -35,8 +35,8 @@ async def _list(run: Run) -> int:
 @command
 async def _retry(run: Run) -> int:
     args = run.args
-    again = await run.act(actions.retry_messages, run.settings, ids=args.ids, all_failed=args.all_failed,
-                          actor=actor(), now=run.now)
+    again = await run.act(actions.retry_messages, run.settings, ids=args.ids,
+                          all_failed=args.all_failed, actor=actor(), now=run.now)
 
     def text() -> str:
         if not again:
