@@ -128,15 +128,10 @@ class Daemon:
         runtime = self._runtime = build_runtime(Settings.from_config(self._config), self.options)
         runtime.clock_stepped = self._clock_stepped  # type: ignore[method-assign]
         await runtime.start()
-        log.info(
-            "daemon started",
-            extra={
-                "targets": len(runtime.settings.topology.targets()),
-                "probe_workers": runtime.ownership.processes,
-                "http_port": self.http_port,
-                "event_loop": running_loop_name(),
-            },
-        )
+        log.info("daemon started", extra={
+            "targets": len(runtime.settings.topology.targets()),
+            "probe_workers": runtime.ownership.processes, "http_port": self.http_port,
+            "event_loop": running_loop_name()})
         self._warn_about_configuration()
 
     def _clock_stepped(self, step: float) -> None:
@@ -222,12 +217,9 @@ class Daemon:
 
     # --- stop ----------------------------------------------------------------------------------
 
-    def request_stop(self, signum: int | None = None) -> None:
-        """Stop (SIGTERM, SIGINT): said at once, since in-flight probes and sends finish
-        first (seconds), then "daemon stopped"; a second request changes nothing."""
-        if not self._stopping.is_set():
-            log.info("stopping", extra={"signal": None if signum is None
-                                        else signal.Signals(signum).name})
+    def request_stop(self, signum: int) -> None:
+        if not self._stopping.is_set():  # said at once: what is in flight finishes first
+            log.info("stopping", extra={"signal": signal.Signals(signum).name})
         self.systemd.stopping()
         self._stopping.set()
 
