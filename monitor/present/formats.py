@@ -190,9 +190,14 @@ def format_money(amount: Decimal, currency: str, *, grouped: bool = False) -> st
 
 
 def format_days(days: Decimal) -> str:
-    """Days of service, whole or exact halves (R-P1, the ledger): ``3.5 days``."""
+    """Days of service, whole or exact halves (R-P1, the ledger), grouped by thousands as
+    English money is (a month's total owed at 10,000 customers).
+
+    >>> format_days(Decimal("3.5")), format_days(Decimal(1)), format_days(Decimal("158367.5"))
+    ('3.5 days', '1 day', '158,367.5 days')
+    """
     shown = shown_days(days)
-    return f"{shown} day" if shown in (1, -1) else f"{shown} days"
+    return f"{shown:,} day" if shown in (1, -1) else f"{shown:,} days"
 
 
 def format_bytes(size: float | None) -> str:

@@ -431,6 +431,10 @@ class SummaryRow:
     claim: str  # "-", or the claim's state
 
 
+#: The most customers below target the summary's totals name (beyond, it counts them).
+BELOW_NAMED = 20
+
+
 @dataclass(frozen=True)
 class Summary:
     """The provider's own view of a month: every customer, the totals of credit
@@ -462,6 +466,18 @@ class Summary:
     @property
     def below(self) -> list[SummaryRow]:
         return [row for row in self.rows if row.below_target]
+
+    @property
+    def below_said(self) -> str:
+        """The totals' "Below target": how many of how many, and which when they are few;
+        beyond :data:`BELOW_NAMED` each is marked in the table of customers instead (at
+        10,000 customers, their ids were the PDF's first 12 pages)."""
+        below = self.below
+        said = f"{len(below):,} of {len(self.rows):,}"
+        if len(below) > BELOW_NAMED:
+            return said + ", marked in the table of customers"
+        return said + "".join(f"{': ' if n == 0 else ', '}{row.customer}"
+                              for n, row in enumerate(below))
 
     @property
     def breaches(self) -> list[tuple[str, str, tuple[int, ...]]]:
@@ -824,9 +840,6 @@ def summary_print(m: Summary) -> dict[str, Any]:
                      f": the figures below are as computed {when(m.computed_at)}; close the "
                      f"month again to freeze them as revision {m.revision + 1} (statements "
                      "then send corrections).")
-    below = join(str(len(m.below)))
-    if m.below:
-        below += run(": " + ", ".join(row.customer for row in m.below))
     owed = join(f"{format_days(m.credit_days)} of service")
     for currency, value, refunds in m.money:
         owed += run(f"; {reader.money(value, currency)}"
@@ -860,9 +873,10 @@ def summary_print(m: Summary) -> dict[str, Any]:
                        f"({calendar_name} calendar); target {m.target_percent} % (R-T0)"),
                    state],
         "totals": {"heading": "Totals", "rows": [
-            [run("Customers"), run(str(len(m.rows)))], [run("Below target"), below],
+            [run("Customers"), run(f"{len(m.rows):,}")],
+            [run("Below target"), run(m.below_said)],
             [run("Credit owed"), owed],
-            [run("Duty breaches"), run(str(len(m.breaches))
+            [run("Duty breaches"), run(f"{len(m.breaches):,}"
                                        + ("" if m.breaches else " (none)"))]]},
         "customers": {"heading": "Customers", "head": [
             "Customer", "Availability", "Counted", "Excluded", "Unknown", "Tier",

@@ -4,10 +4,11 @@ report close --month M)", which `report close` refuses until the month ends."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from monitor.present.statement import Summary, summary_html, summary_print
+from monitor.present.statement import Summary, SummaryRow, summary_html, summary_print
 
 
 def summary(computed_at: dt.datetime) -> Summary:
@@ -50,3 +51,31 @@ def test_a_running_month_says_so_and_when_it_can_be_closed() -> None:
     for text in (summary_html(ended), printed(ended)):
         assert "Not closed: figures as computed 1405/10/01 11:30 Asia/Tehran" in text
         assert "sla-monitor report close --month 1405-09" in text
+
+
+def _row(number: int, below: bool) -> SummaryRow:
+    return SummaryRow(customer=f"c{number:05d}", name=f"Customer {number}",
+                      availability_percent=Decimal("99.5" if below else "100"),
+                      below_target=below, downtime_seconds=13_392 if below else 0,
+                      excluded_seconds=0, unknown_seconds=0, tier="1w" if below else None,
+                      credit_days_total=Decimal(7 if below else 0), credit_value=Decimal(0),
+                      refund_amount=Decimal(0), currency="IRR", notification_breaches=(),
+                      detection_breaches=(), ineligible_rule=None, statement="-", claim="-")
+
+
+def test_the_totals_count_customers_below_target_and_name_them_only_when_few() -> None:
+    """At 10,000 customers below target, the summary's "Below target" cell listed every id:
+    the PDF's first 12 of its 774 pages (each customer is a row of the table below, with
+    its availability marked). Beyond 20 the cell gives the count and says where to look;
+    20 or fewer are named, as before."""
+    ended = dt.datetime(2026, 12, 22, 8, 0, tzinfo=dt.UTC)
+    many = dataclasses.replace(summary(ended), rows=tuple(
+        _row(number, below=number % 4 != 0) for number in range(10_000)))
+    for text in (summary_html(many), printed(many)):
+        assert "c00001, c00002" not in text
+        assert "7,500 of 10,000, marked in the table of customers" in text
+        assert "10,000" in text.split("Below target")[0][-200:]  # the customers' count
+    few = dataclasses.replace(summary(ended), rows=tuple(
+        _row(number, below=number in (3, 7)) for number in range(30)))
+    for text in (summary_html(few), printed(few)):
+        assert "2 of 30: c00003, c00007" in text
