@@ -142,19 +142,25 @@ def _lines(
         head = (f"{result.month}: revision {result.revision} frozen" if result.frozen
                 else f"{result.month}: revision {result.revision} (records unchanged)")
     lines = [head]
+    tally: dict[str, int] = {}
     for item in result.items:
         label = item.kind or item.status
         message = outcomes.get(item.dedupe_key or "")
+        said = item.status.replace("_", " ")  # what the last line counts it as
         if item.status == "would_send":
             text = f"would send a {label} of revision {item.revision}"
+            said = "would be sent"
         elif item.status in TO_SEND:
             text = f"{label} of revision {item.revision}: " + _outcome(settings, message, queue_only)
             if item.status == "already_queued":
                 text += " (queued by an earlier run)"
+            said = ("queued" if message is None else "sent" if message.accepted_at is not None
+                    else "failed" if message.status == "failed" else "queued")
         elif item.status == "already_sent" and message is not None:
             text = "already sent: " + _accepted(settings, message)
         else:
             text = f"{item.status.replace('_', ' ')}: {item.why}"
+        tally[said] = tally.get(said, 0) + 1
         if item.corrects is not None and item.status in ("queued", "would_send"):
             # Quoted as the e-mail tells the customer, in its language (the rest is English).
             text += (f"; corrects revision {item.corrects}, as its e-mail tells the customer "
@@ -162,6 +168,9 @@ def _lines(
         lines.append(f"  {item.customer}: {text}")
     if not result.items:
         lines.append("  no customer")
+    else:  # at 10,000 customers the list is 10,000 lines: the whole in the last
+        lines.append(f"{len(result.items):,} customers: "
+                     + ", ".join(f"{count:,} {said}" for said, count in tally.items()))
     return lines
 
 

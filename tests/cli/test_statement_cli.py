@@ -63,6 +63,8 @@ def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: P
     monkeypatch.setattr("monitor.cli.progress.QUIET_FOR", 0.0)  # shown from the start
     code, out, _ = cli("statement", "send", "--month", MONTH, "--dry-run")
     assert code == 0 and "acme: would send" in out
+    # The last line tallies the customers (at 10,000, the list is 10,000 lines long).
+    assert out.splitlines()[-1] == "3 customers: 2 would be sent, 1 withheld", out
     # The month was never closed: its first revision, not "the records changed".
     assert out.startswith(f"{MONTH}: would freeze revision 1 (the month's first) — dry run"), out
     assert not (tmp_path / "Maildir").exists()  # a dry run writes nothing
@@ -80,6 +82,7 @@ def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: P
     assert "tech@acme.example, ceo@acme.example" in out
     assert "bita: statement of revision 1: sent: written to the Maildir" in out  # paid in 1404-06
     assert "dorna: withheld: R-EX6" in out
+    assert out.splitlines()[-1] == "3 customers: 2 sent, 1 withheld", out
     sent, persian = sorted(_maildir(tmp_path), key=lambda m: m["To"] != "tech@acme.example, "
                            "ceo@acme.example")
     assert persian["To"] == "it@bita.example" and BITA in persian["Subject"]
