@@ -360,12 +360,16 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     has_duplicates = False
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        # A key that is a sequence or a mapping (``? [1, 2]``) is PyYAML's to refuse (it
-        # cannot be a key); its nodes were taken for a key here, a traceback.
+        self.note_duplicates(node)
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+    def note_duplicates(self, node: yaml.MappingNode) -> None:
+        """Whether a key of ``node`` is written twice (the last counts). A key that is a
+        sequence or a mapping (``? [1, 2]``) is PyYAML's to refuse (it cannot be a key);
+        its nodes were taken for a key here, a traceback."""
         keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)]
         if len(set(keys)) != len(keys):
             self.has_duplicates = True
-        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
     def construct_timestamp(self, node: yaml.ScalarNode) -> object:
         """A date or time YAML reads as one; one no calendar has (``2026-02-30``) is its
@@ -406,23 +410,21 @@ def _built(loader: _Loader, node: yaml.Node) -> Any:
     """``node`` built as PyYAML builds it, for a document without aliases (its caller's
     word) or merge keys, of the core tags; :class:`_NotPlain` at anything else (another
     tag, a key that cannot be one), for PyYAML to build or refuse in its words."""
-    kind, tag = type(node), node.tag
-    if kind is yaml.ScalarNode:
+    tag = node.tag
+    if isinstance(node, yaml.ScalarNode):
         if tag == _STR:
             return node.value
         if tag in _SCALARS:
             return loader.yaml_constructors[tag](loader, node)
-    elif kind is yaml.MappingNode and tag == _MAP:
+    elif isinstance(node, yaml.MappingNode) and tag == _MAP:
         found: dict[Any, Any] = {}
         for key, value in node.value:
             if key.tag not in (_STR, *_SCALARS):  # a merge key (<<), a mapping as a key
                 raise _NotPlain
             found[_built(loader, key)] = _built(loader, value)
-        keys = [key.value for key, _ in node.value]
-        if len(set(keys)) != len(keys):  # as _Loader.construct_mapping notes them
-            loader.has_duplicates = True
+        loader.note_duplicates(node)
         return found
-    elif kind is yaml.SequenceNode and tag == _SEQ:
+    elif isinstance(node, yaml.SequenceNode) and tag == _SEQ:
         return [_built(loader, item) for item in node.value]
     raise _NotPlain
 
