@@ -56,10 +56,14 @@ async def _report(args: argparse.Namespace) -> int:
             with progress("report", month=args.month) as told:
                 summary = await actions.month_summary(db, settings, month=args.month, now=now,
                                                       progress=told)
-        if args.format == "pdf":
-            write_output(summary_pdf(summary), args.output, binary=True)
-        else:
-            write_output(summary_html(summary), args.output)
+                # A step of its own: at 10,000 customers the PDF's layout is 7 of its 17 s.
+                if args.format == "pdf":
+                    told(0, 0, "typesetting the summary as PDF")
+                    document: str | bytes = summary_pdf(summary)
+                else:
+                    told(0, 0, "writing the summary as HTML")
+                    document = summary_html(summary)
+        write_output(document, args.output, binary=args.format == "pdf")
         return 0
     async with database(settings) as db:
         # Tens of seconds at 10,000 customers: each step on standard error (a bar on a
