@@ -471,7 +471,7 @@ class Summary:
     def below_said(self) -> str:
         """The totals' "Below target": how many of how many, and which when they are few;
         beyond :data:`BELOW_NAMED` each is marked in the table of customers instead (at
-        10,000 customers, their ids were the PDF's first 12 pages)."""
+        10,000 customers, their ids were 20 of the PDF's 774 pages)."""
         below = self.below
         said = f"{len(below):,} of {len(self.rows):,}"
         if len(below) > BELOW_NAMED:

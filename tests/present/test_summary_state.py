@@ -65,7 +65,7 @@ def _row(number: int, below: bool) -> SummaryRow:
 
 def test_the_totals_count_customers_below_target_and_name_them_only_when_few() -> None:
     """At 10,000 customers below target, the summary's "Below target" cell listed every id:
-    the PDF's first 12 of its 774 pages (each customer is a row of the table below, with
+    20 of the PDF's 774 pages (each customer is a row of the table below, with
     its availability marked). Beyond 20 the cell gives the count and says where to look;
     20 or fewer are named, as before."""
     ended = dt.datetime(2026, 12, 22, 8, 0, tzinfo=dt.UTC)
