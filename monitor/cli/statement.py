@@ -154,8 +154,7 @@ def _lines(
             text = f"{label} of revision {item.revision}: " + _outcome(settings, message, queue_only)
             if item.status == "already_queued":
                 text += " (queued by an earlier run)"
-            said = ("queued" if message is None else "sent" if message.accepted_at is not None
-                    else "failed" if message.status == "failed" else "queued")
+            said = _standing(message)
         elif item.status == "already_sent" and message is not None:
             text = "already sent: " + _accepted(settings, message)
         else:
@@ -174,12 +173,20 @@ def _lines(
     return lines
 
 
+def _standing(message: MessageState | None) -> str:
+    """Where a statement queued stands: sent (accepted), failed (given up) or queued."""
+    if message is not None and message.accepted_at is not None:
+        return "sent"
+    return "failed" if message is not None and message.status == "failed" else "queued"
+
+
 def _outcome(settings: Settings, message: MessageState | None, queue_only: bool) -> str:
     if message is None:
         return "queued; not found in the outbox"
-    if message.accepted_at is not None:
+    standing = _standing(message)
+    if standing == "sent":
         return "sent: " + _accepted(settings, message)
-    if message.status == "failed":
+    if standing == "failed":
         return f"FAILED: {message.last_error}"
     if queue_only:
         return "queued; the daemon's outbox sends it"

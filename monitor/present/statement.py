@@ -476,8 +476,7 @@ class Summary:
         said = f"{len(below):,} of {len(self.rows):,}"
         if len(below) > BELOW_NAMED:
             return said + ", marked in the table of customers"
-        return said + "".join(f"{': ' if n == 0 else ', '}{row.customer}"
-                              for n, row in enumerate(below))
+        return said + (": " + ", ".join(row.customer for row in below) if below else "")
 
     @property
     def breaches(self) -> list[tuple[str, str, tuple[int, ...]]]:
