@@ -39,14 +39,15 @@ from monitor.sla import (
 )
 from monitor.sla.report import JSON
 from monitor.sla.stored import Fields
-from monitor.store import incidents, ledger, maintenance, tickets, unknown
+from monitor.sla.terms import MonthTerms
+from monitor.store import incidents, ledger, maintenance, reports, tickets, unknown
 from monitor.store.incidents import IncidentRecord
 from monitor.store.ledger import EntryRecord
 from monitor.store.maintenance import WindowRecord
 from monitor.store.tickets import TicketRecord
 
 if TYPE_CHECKING:
-    from monitor.store import Database
+    from monitor.store import Database, Tx
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,11 @@ class FrozenWindow:
 
 @dataclass(frozen=True, slots=True)
 class RevisionEvidence:
-    """What a revision freezes besides the report, for its statements."""
+    """What a revision freezes besides the report: for its statements, and the terms the
+    month keeps (:mod:`monitor.sla.terms`; None in a revision frozen before they were)."""
 
     maintenance: tuple[FrozenWindow, ...]
+    terms: MonthTerms | None = None
     #: Each service's places in the windows (the window's position in ``maintenance``, the
     #: service's in the window's ``services``), made once: a server's window lists every
     #: project on it (hundreds at 10,000 customers), and intersecting each window's services
@@ -121,14 +124,19 @@ class RevisionEvidence:
                 for position, places in sorted(covered.items())]
 
     def to_json(self) -> dict[str, JSON]:
-        return {"maintenance": [window.to_json() for window in self.maintenance]}
+        document: dict[str, JSON] = {
+            "maintenance": [window.to_json() for window in self.maintenance]}
+        if self.terms is not None:
+            document["terms"] = self.terms.to_json()
+        return document
 
     @classmethod
     def from_json(cls, document: object) -> RevisionEvidence:
         """The evidence ``to_json`` stored; a wrong field is a StoreError naming it."""
         fields = Fields(document, "evidence")
         return cls(tuple(FrozenWindow.from_json(window, where)
-                         for window, where in fields.items("maintenance")))
+                         for window, where in fields.items("maintenance")),
+                   MonthTerms.from_json(fields.mapping("terms")) if fields.has("terms") else None)
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,9 @@ class MonthInputs:
     tickets: list[TicketInput] = dataclasses.field(default_factory=list)
     # A cluster's unknown time of single targets (their node lost, every vantage).
     unknown_by_service: dict[str, list[Interval]] = dataclasses.field(default_factory=dict)
+    # The projects each server hosted (a server's maintenance is theirs): with the customers
+    # and the policy, the month's terms (monitor.sla.terms).
+    hosted: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
     def compute(self, now: dt.datetime,
                 progress: Callable[[int, int], None] | None = None) -> MonthReport:
@@ -165,12 +176,13 @@ class MonthInputs:
     def evidence(self) -> RevisionEvidence:
         """What a statement shows besides the report, frozen with a revision: the month's
         maintenance windows, each with the services it covers (a server's window covers its
-        projects) and when its notice reached each customer (R-EX1, D-3)."""
+        projects) and when its notice reached each customer (R-EX1, D-3); and the terms the
+        month keeps from then on (:mod:`monitor.sla.terms`)."""
         return RevisionEvidence(tuple(
             FrozenWindow(window.id, tuple(sorted(window.service_ids)), window.start,
                          window.end, window.reason, dict(sorted(window.notices.items())))
             for window in sorted(self.maintenance, key=lambda w: w.id)
-        ))
+        ), MonthTerms(tuple(self.customers), self.policy, self.hosted))
 
     def digest(self) -> str:
         return inputs_digest(
@@ -215,13 +227,13 @@ def incident_input(record: IncidentRecord) -> IncidentInput | None:
 
 
 def maintenance_input(
-    window: WindowRecord, notices: Mapping[str, dt.datetime], topology: Topology
+    window: WindowRecord, notices: Mapping[str, dt.datetime], hosting: Topology | MonthTerms
 ) -> MaintenanceInput:
     """A stored window as the engine's record; a server's window is its projects' window
-    too (R-M4, R-EX1)."""
+    too (R-M4, R-EX1): those the configuration, or the month's frozen terms, put on it."""
     return MaintenanceInput(
         id=window.id,
-        service_ids=topology.with_hosted_projects(frozenset(window.service_ids)),
+        service_ids=hosting.with_hosted_projects(frozenset(window.service_ids)),
         start=window.start,
         end=window.end,
         reason=window.reason,
@@ -245,19 +257,21 @@ def ticket_input(ticket: TicketRecord) -> TicketInput:
 
 def month_tickets(
     settings: Settings, period: MonthPeriod, faults: list[TicketRecord],
-    customers: Collection[str] | None = None,
+    customers: Collection[str] | None = None, terms: MonthTerms | None = None,
 ) -> list[TicketInput]:
     """Tickets diagnosed as the provider's fault whose fix deadline falls in the month
-    (their penalty belongs to it, R-P1/R-P2); only ``customers``' when given."""
-    topology = settings.topology
+    (their penalty belongs to it, R-P1/R-P2), of the month's customers (its frozen
+    ``terms``' when given, else the configured ones); only ``customers``' when given."""
+    policy = settings.policy if terms is None else terms.policy
+    known: Collection[str] = (settings.topology.customers if terms is None
+                              else {customer.id for customer in terms.customers})
     in_month = []
     for record in faults:
         if customers is not None and record.customer_id not in customers:
             continue
         ticket = ticket_input(record)
-        due = fix_due(ticket, settings.policy)
-        if due is not None and period.start <= due < period.end and (
-                record.customer_id in topology.customers):
+        due = fix_due(ticket, policy)
+        if due is not None and period.start <= due < period.end and record.customer_id in known:
             in_month.append(ticket)
     return in_month
 
@@ -285,11 +299,19 @@ async def month_inputs(
     period: MonthPeriod,
     now: dt.datetime,
     customers: Collection[str] | None = None,
+    *,
+    configured_terms: bool = False,
 ) -> MonthInputs:
     """Everything the engine needs for ``period``, as known at ``now``; with ``customers``,
     only what those customers' reports need (their dependencies' incidents and windows,
     their notices, notifications and tickets): one customer's page reads a few rows, not
     the month of every customer.
+
+    A month closed by ``now`` keeps the terms of its latest revision (its customers, their
+    fees and dependencies, the policy, what each server hosted: :mod:`monitor.sla.terms`);
+    a month not closed, or ``configured_terms``, takes them from the configuration. One of
+    ``customers`` the month's terms do not name (configured after it closed) is read as
+    configured.
 
     Unknown time (R-M3) is, once, for every report and metric: the intervals the
     daemon recorded (blind to its canaries or resolver, R-M2; a gap it found at start),
@@ -302,19 +324,24 @@ async def month_inputs(
     start, end = period.start, period.end
     tolerance = settings.monitor.unknown_after
     topology = settings.topology
-    depended: set[str] | None = None
-    if customers is not None:
-        depended = set()
-        for customer_id in customers:
-            depended |= topology.dependencies(customer_id)
     async with db.reading() as tx:
+        terms = None if configured_terms or now < end else await _frozen_terms(tx, period, now)
+        hosting: Topology | MonthTerms = topology if terms is None else terms
+        frozen = {} if terms is None else {customer.id: customer for customer in terms.customers}
+        depended: set[str] | None = None
+        if customers is not None:
+            depended = set()
+            for customer_id in customers:
+                kept = frozen.get(customer_id)
+                depended |= (topology.dependencies(customer_id) if kept is None
+                             else kept.services)
         found = await incidents.touching(tx, start, end, depended)
         first = await incidents.first_notified_at(tx, (i.id for i in found), customers)
         windows = await maintenance.touching(tx, start, end)
         if depended is not None:
             windows = [
                 w for w in windows
-                if topology.with_hosted_projects(frozenset(w.service_ids)) & depended
+                if hosting.with_hosted_projects(frozenset(w.service_ids)) & depended
             ]
         notices = await maintenance.first_noticed_at(tx, (w.id for w in windows), customers)
         unseen = await unknown.touching(tx, start, end)
@@ -328,17 +355,41 @@ async def month_inputs(
     by_window: dict[int, dict[str, dt.datetime]] = {}
     for (window_id, customer_id), noticed_at in notices.items():
         by_window.setdefault(window_id, {})[customer_id] = noticed_at
+    if terms is None:
+        chosen = month_customers(settings, renewals, customers)
+    else:  # renewals recorded before the month's end are in its terms already
+        wanted = frozen.keys() if customers is None else set(customers)
+        later = [c for c in sorted(wanted) if c not in frozen]
+        chosen = [frozen[c] for c in sorted(wanted) if c in frozen]
+        chosen += month_customers(settings, renewals, later) if later else []
     return MonthInputs(
         period,
-        month_customers(settings, renewals, customers),
+        chosen,
         [made for made in map(incident_input, found) if made is not None],
-        [maintenance_input(w, by_window.get(w.id, {}), topology) for w in windows],
+        [maintenance_input(w, by_window.get(w.id, {}), hosting) for w in windows],
         first,
         union([*month_unknown(period, now, unseen, runs, tolerance), *everyone]),
-        settings.policy,
-        month_tickets(settings, period, faults, customers),
+        settings.policy if terms is None else terms.policy,
+        month_tickets(settings, period, faults, customers, terms),
         by_service,
+        _hosted(topology) if terms is None else terms.hosted,
     )
+
+
+async def _frozen_terms(tx: Tx, period: MonthPeriod, closed_by: dt.datetime
+                        ) -> MonthTerms | None:
+    """The terms of ``period``'s latest revision closed by ``closed_by``; None if it has none
+    (never closed, or closed before revisions kept them)."""
+    latest = await reports.latest_evidence(tx, period.calendar, period.label, closed_by)
+    if latest is None or latest[1] is None or "terms" not in latest[1]:
+        return None
+    return MonthTerms.from_json(latest[1]["terms"])
+
+
+def _hosted(topology: Topology) -> dict[str, frozenset[str]]:
+    """The projects on each configured server that has any."""
+    return {server: frozenset(projects) for server in topology.servers
+            if (projects := topology.projects_on(server))}
 
 
 def _cluster_unknown(

@@ -281,12 +281,15 @@ FREEZING = "freezing the revision"
 
 async def close_month(
     db: Database, settings: Settings, *, month: str, now: dt.datetime,
-    progress: Progress | None = None,
+    progress: Progress | None = None, configured_terms: bool = False,
 ) -> Closing:
     """Freeze a revision of an ended month with the hash of its inputs (R-C3).
 
     Closing again with the same inputs changes nothing; with changed inputs it
-    makes revision N+1 and lists what differs. Credits already granted are not
+    makes revision N+1 and lists what differs. A month once closed keeps its terms (its
+    customers, their fees and dependencies, the policy: :mod:`monitor.sla.terms`) whatever
+    the configuration says later; ``configured_terms`` takes them from the configuration
+    instead (a correction of the terms themselves). Credits already granted are not
     edited: an approved claim whose credit the revision changed is marked for review
     (:class:`ReviewNoted`), and the operator's decision on it adds adjusting entries
     (:func:`monitor.actions.claims.decide_claim`).
@@ -297,11 +300,12 @@ async def close_month(
     computed, from a worker thread): tens of seconds at 10,000 customers.
     """
     with collector.paused():
-        return await _close_month(db, settings, month, now, progress or no_progress)
+        return await _close_month(db, settings, month, now, progress or no_progress,
+                                  configured_terms)
 
 
 async def _close_month(db: Database, settings: Settings, month: str,
-                       now: dt.datetime, progress: Progress) -> Closing:
+                       now: dt.datetime, progress: Progress, configured_terms: bool) -> Closing:
     period = settings.month(month)
     if now < period.end:
         raise InputError(
@@ -309,7 +313,7 @@ async def _close_month(db: Database, settings: Settings, month: str,
         )
     key = load_signing_key(settings)  # a key that cannot be read: said before anything
     progress(0, 0, READING)
-    inputs = await month_inputs(db, settings, period, now)
+    inputs = await month_inputs(db, settings, period, now, configured_terms=configured_terms)
     progress(0, 0, HASHING)
     digest = await asyncio.to_thread(inputs.digest)
     async with db.reading() as tx:

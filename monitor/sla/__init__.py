@@ -25,6 +25,7 @@ Layers, bottom up::
     standing    MonthToDate: the running month, recomputing only what changed
     history     the status page's days: down, maintenance, unknown, up (R-M3)
     digest      inputs_digest: the fingerprint a frozen revision keeps (R-C3)
+    terms       MonthTerms: what the configuration said of a month, kept once it is closed
 """
 
 from monitor.sla.calendar import (
@@ -137,6 +138,7 @@ from monitor.sla.statements import (
     statement_due,
     statement_withheld,
 )
+from monitor.sla.terms import MonthTerms
 from monitor.sla.vantages import (
     Outage,
     Streak,
@@ -184,6 +186,7 @@ __all__ = [
     "MaintenanceInput",
     "MonthPeriod",
     "MonthReport",
+    "MonthTerms",
     "MonthToDate",
     "Outage",
     "Policy",

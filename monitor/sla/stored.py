@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import cast
 
 from monitor.collector import bulk_cache
@@ -69,6 +69,30 @@ class Fields:
 
     def optional_decimal(self, key: str) -> Decimal | None:
         return None if self._value(key) is None else self.decimal(key)
+
+    def decimal_text(self, key: str) -> Decimal:
+        """A number written as decimal text (``"3650.00"``), exactly: money and the policy's
+        fractions, which a JSON number would round."""
+        text = self.text(key)
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite():
+            raise _wrong(f"{self._where}.{key}", text, "a decimal number as text")
+        return number
+
+    def boolean(self, key: str) -> bool:
+        value = self._value(key)
+        if isinstance(value, bool):
+            return value
+        raise _wrong(f"{self._where}.{key}", value, "true or false")
+
+    def mapping(self, key: str) -> Mapping[str, object]:
+        value = self._value(key)
+        if isinstance(value, Mapping):
+            return value
+        raise _wrong(f"{self._where}.{key}", value, "an object")
 
     def text(self, key: str) -> str:
         value = self._value(key)
@@ -138,6 +162,12 @@ class Fields:
             raise _wrong(f"{self._where}.{key}", value, "an object")
         named = Fields(value, f"{self._where}.{key}")
         return {name: named.instant(name) for name in value}
+
+    def texts_by_name(self, key: str) -> dict[str, tuple[str, ...]]:
+        """An object of lists of strings by name (the projects each server hosted)."""
+        value = self.mapping(key)
+        named = Fields(value, f"{self._where}.{key}")
+        return {name: named.texts(name) for name in value}
 
     def items(self, key: str) -> list[tuple[object, str]]:
         """The elements of the list ``key``, each with its path."""

@@ -19,8 +19,8 @@ from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import ReportRevision
 
-__all__ = ["EncodedReport", "RevisionRecord", "RevisionText", "add_revision", "latest_hash",
-           "latest_revision", "revision_text"]
+__all__ = ["EncodedReport", "RevisionRecord", "RevisionText", "add_revision", "latest_evidence",
+           "latest_hash", "latest_revision", "revision_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,19 @@ async def latest_hash(tx: Tx, calendar: str, month: str) -> tuple[int, str] | No
         .order_by(ReportRevision.revision.desc())
         .limit(1))).first()
     return None if row is None else (int(row[0]), str(row[1]))
+
+
+async def latest_evidence(tx: Tx, calendar: str, month: str, closed_by: dt.datetime
+                          ) -> tuple[int, dict[str, Any] | None] | None:
+    """(number, evidence) of the latest revision of a month closed at or before
+    ``closed_by``, or None: without its report."""
+    row = (await tx.execute(
+        select(ReportRevision.revision, ReportRevision.evidence)
+        .where(ReportRevision.calendar == calendar, ReportRevision.month == month,
+               ReportRevision.closed_at <= closed_by)
+        .order_by(ReportRevision.revision.desc())
+        .limit(1))).first()
+    return None if row is None else (int(row[0]), row[1])
 
 
 async def revision_text(tx: Tx, calendar: str, month: str,

@@ -221,12 +221,16 @@ async def test_a_generated_month_closes_to_the_same_revisions(db: Database) -> N
         "d609825272eb47d2196b270f2ea385c6e43f216da970a0ecf15e4af43f3bc92d")
     assert second.digest == two.inputs_hash == (
         "3f578fcdb795b5707bccb52efac7566c2b49ef007c07a867cc068c8c2551b66b")
-    assert (_sha(one_report), _sha(one.evidence)) == (
+    # The evidence: the maintenance windows as before, and since revisions keep the month's
+    # terms (monitor.sla.terms), the customers and policy they were closed with.
+    assert one.evidence is not None and two.evidence is not None
+    windows = {"maintenance": one.evidence["maintenance"]}
+    assert (_sha(one_report), _sha(windows), _sha(one.evidence["terms"])) == (
         "82d55b0328a916b12b3803a6576c2bd3fbf4014ee275878c6e82ebb056b6cf4a",
-        "42b95bb7921d98c43bcc1318450699c96411119ab6ab4701af0b625df55c4dee")
-    assert (_sha(two_report), _sha(two.evidence)) == (
-        "ae5eea3e31a53aabbd6b6c1b3681897c8e46a936e053def2aa02d0ca92a8e5a8",
-        "42b95bb7921d98c43bcc1318450699c96411119ab6ab4701af0b625df55c4dee")
+        "42b95bb7921d98c43bcc1318450699c96411119ab6ab4701af0b625df55c4dee",
+        "1b917b4fd84c48860437cd44edc228d6187bf4277242040400125605268575e9")
+    assert (_sha(two_report), two.evidence) == (
+        "ae5eea3e31a53aabbd6b6c1b3681897c8e46a936e053def2aa02d0ca92a8e5a8", one.evidence)
     assert (len(second.changes), _sha(second.changes)) == (
         80, "2ac992d9d8c51f5d29616316e04873c911517bff7e9b7d3b34e74a09cf5ffde6")
     assert [(r.claim_id, r.customer, r.days_before, r.days_now, r.amount_now)

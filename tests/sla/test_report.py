@@ -142,5 +142,5 @@ def test_public_names_match_all() -> None:
     public = {name for name in dir(monitor.sla) if not name.startswith("_")}
     modules = {"calendar", "claims", "coverage", "credits", "deadlines", "digest", "downtime",
                "eligibility", "engine", "history", "inputs", "intervals", "ledger", "policy",
-               "report", "standing", "statements", "stored", "vantages", "archive"}
+               "report", "standing", "statements", "stored", "terms", "vantages", "archive"}
     assert public - modules == set(monitor.sla.__all__)

@@ -1,0 +1,159 @@
+"""A closed month keeps the terms it was closed with (R-C3, :mod:`monitor.sla.terms`).
+
+The month is ``statements_world``'s October 2026, worked by hand there: ``acme``
+(3,650 EUR a year) counted 9,000 s (incidents 1 and 3 of ``acme-survey``), tier 1w, 7
+days (R-T1), one late notification, 1 day (R-N1: incident 3 phoned 2 h 30 min in,
+against 2 h), 8 days worth 8 x 3,650 / 365 = 80.00 EUR (R-T2); ``srv-1``'s incident 2
+(3,600 s) inside maintenance window 1 noticed 72 h ahead is excluded (R-EX1). Then, in
+November, the provider changes what the configuration says: ``acme``'s fee doubles to
+7,300 EUR, ``acme-survey`` moves to ``srv-2``, ``bita`` leaves, ``erin`` joins and the
+notification deadline becomes 3 h. None of it was October's.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from monitor import actions
+from monitor.config import Settings, parse_config
+from monitor.errors import StoreError
+from monitor.sla import Policy
+from monitor.sla.inputs import CustomerInput
+from monitor.sla.policy import Tier
+from monitor.sla.terms import MonthTerms
+from monitor.store import Database
+from monitor.store.models import ReportRevision
+from tests.actions import statements_world as world
+from tests.support import rows
+
+BEFORE_NOVEMBER = 3650  # EUR a year: 10 EUR a day (R-T2)
+ACME_DAYS = 7 + 1  # R-T1 tier 1w, R-N1 one late notification
+ERIN = """  - id: erin
+    name: Erin Labs
+    contacts: {technical: {email: it@erin.example}}
+    fee: {amount: 3650, currency: EUR}
+    services: [erin-app]
+    sites: [{domain: erin.example, paid_until: 2027-06-30}]
+"""
+
+
+def _november() -> Settings:
+    """The configuration after October, changed as the module says."""
+    text = world.yaml("policy: {notification_deadline: 3h}")
+    for old, new in (
+        ("fee: {amount: 3650, currency: EUR}\n    services: [acme-survey]",
+         "fee: {amount: 7300, currency: EUR}\n    services: [acme-survey]"),
+        ("kind: project, server: srv-1, name: ACME", "kind: project, server: srv-2, name: ACME"),
+        ("{id: bita-poll,", "{id: erin-app,"),
+    ):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    start = text.index("  - id: bita\n")
+    text = text[:start] + ERIN + text[text.index("  - id: gone\n"):]
+    return Settings.from_config(parse_config(text))
+
+
+async def _closed_october(db: Database) -> Settings:
+    october = world.settings()
+    await world.record_october(db, october)
+    closing = await actions.close_month(db, october, month="2026-10", now=world.NOW)
+    assert (closing.revision, closing.created) == (1, True)
+    return october
+
+
+async def test_a_closed_month_keeps_its_terms_when_the_configuration_changes(
+        db: Database) -> None:
+    await _closed_october(db)
+    november = _november()
+    later = world.NOW.replace(day=20)
+    before = len(await rows(db, ReportRevision))
+    again = await actions.close_month(db, november, month="2026-10", now=later)
+    # R-C3: the records did not change, and the terms are October's: nothing to freeze.
+    assert (again.revision, again.created, again.changes) == (1, False, [])
+    assert len(await rows(db, ReportRevision)) == before
+
+    report = await actions.month_report(db, november, month="2026-10", now=later)
+    assert [c.customer for c in report.customers] == ["acme", "bita", "dorna", "gone"]
+    acme = report.customer("acme")
+    assert acme.credit_days_total == ACME_DAYS
+    # R-T2 at October's fee, not November's 160.00.
+    assert acme.credit_value == Decimal(ACME_DAYS * BEFORE_NOVEMBER) / 365
+    # R-EX1: srv-1's window still covers acme-survey, which ran on srv-1 in October.
+    assert acme.excluded_by_reason["maintenance"] == acme.excluded_seconds == 3600
+    # R-N1 against October's 2 h deadline: incident 3, phoned 2 h 30 min in, is late.
+    assert acme.notification_breaches == (3,)
+    # One customer's report (its page, its statement) reads the same terms.
+    alone = await actions.month_report(db, november, month="2026-10", customer="acme",
+                                       now=later)
+    assert alone.customer("acme") == acme
+
+
+async def test_the_configurations_terms_are_taken_when_asked_for(db: Database) -> None:
+    await _closed_october(db)
+    november = _november()
+    later = world.NOW.replace(day=20)
+    corrected = await actions.close_month(db, november, month="2026-10", now=later,
+                                          configured_terms=True)
+    assert (corrected.revision, corrected.created) == (2, True)
+    # 8 x 7,300 / 365 = 160.00 EUR; acme-survey on srv-2 is outside window 1 (on srv-1);
+    # 3 h makes incident 3's notification in time: 7 days, 70 x 2 = 140.00 EUR.
+    assert "acme: credit_value 80.0 -> 140.0" in corrected.changes
+    report = await actions.month_report(db, november, month="2026-10", now=later)
+    assert [c.customer for c in report.customers] == ["acme", "dorna", "erin", "gone"]
+    assert report.customer("acme").excluded_seconds == 0
+    assert report.customer("acme").notification_breaches == ()
+    # From then on the month keeps the corrected terms, whatever comes next.
+    back = await actions.close_month(db, world.settings(), month="2026-10",
+                                     now=later.replace(day=21))
+    assert (back.revision, back.created) == (2, False)
+
+
+async def test_a_month_not_yet_closed_takes_the_configuration_as_it_is(db: Database) -> None:
+    october = world.settings()
+    await world.record_october(db, october)
+    first = await actions.close_month(db, _november(), month="2026-10", now=world.NOW)
+    assert (first.revision, first.created) == (1, True)
+    report = await actions.month_report(db, october, month="2026-10", now=world.NOW)
+    # Closed under November's terms (documented: close a month before changing them).
+    assert report.customer("acme").credit_value == Decimal(7 * 7300) / 365
+
+
+def test_terms_round_trip_exactly() -> None:
+    from datetime import UTC, date, datetime
+    terms = MonthTerms(
+        (CustomerInput("c-1", "شرکت بیتا", Decimal("1234567890123.45"), "IRR",
+                       frozenset({"panel", "p-1", "srv-9"}),
+                       datetime(2026, 6, 30, 20, 30, 0, 123456, tzinfo=UTC), clone=True),
+         CustomerInput("c-0", "Zero", Decimal("0"), "EUR", frozenset(),
+                       unsupported_version=True)),
+        Policy(target_percent=Decimal("99.95"), tiers=(Tier("a", 60, 1), Tier("b", 120, 3)),
+               partial_penalty_fraction=Decimal("0.3333"), weekend_days=frozenset({4, 5}),
+               holidays=frozenset({date(2026, 3, 21)}), claim_deadline_seconds=86400 * 10),
+        {"srv-9": frozenset({"p-1", "p-2"})})
+    again = MonthTerms.from_json(terms.to_json())
+    assert sorted(again.customers, key=lambda c: c.id) == sorted(terms.customers,
+                                                                 key=lambda c: c.id)
+    assert again.policy == terms.policy and again.hosted == terms.hosted
+
+
+@pytest.mark.parametrize(("path", "value", "said"), [
+    (("customers", 0, "fee_per_year"), "ten", "evidence.terms.customers[0].fee_per_year is "
+                                               "'ten', expected a decimal number as text"),
+    (("customers", 0, "clone"), "no", "evidence.terms.customers[0].clone is 'no', "
+                                      "expected true or false"),
+    (("policy", "target_percent"), "250", "evidence.terms: target_percent 250: must be in "
+                                          "(0, 100]"),
+])
+def test_stored_terms_that_are_wrong_are_named(path: tuple[object, ...], value: object,
+                                               said: str) -> None:
+    document = MonthTerms((CustomerInput("c", "C", Decimal(1), "EUR", frozenset()),),
+                          Policy(), {}).to_json()
+    place: object = document
+    for step in path[:-1]:
+        place = place[step]  # type: ignore[index]
+    place[path[-1]] = value  # type: ignore[index]
+    with pytest.raises(StoreError) as refused:
+        MonthTerms.from_json(document)
+    assert said in str(refused.value)
