@@ -44,6 +44,9 @@ def _close_options(args: argparse.Namespace) -> None:
 async def _report(args: argparse.Namespace) -> int:
     if args.action == "close" and args.format not in ("html", "pdf"):
         _close_options(args)
+    elif args.configured_terms:
+        raise UsageError("--configured-terms: only with report close (a report of a closed "
+                         "month shows the terms it was closed with)")
     check_output(args.output)
     settings = load_settings(args)
     now = SystemClock().now()
@@ -71,8 +74,9 @@ async def _report(args: argparse.Namespace) -> int:
         with progress("report close" if args.action == "close" else "report",
                       month=args.month) as told:
             if args.action == "close":
-                closing = await actions.close_month(db, settings, month=args.month, now=now,
-                                                    progress=told)
+                closing = await actions.close_month(
+                    db, settings, month=args.month, now=now, progress=told,
+                    configured_terms=args.configured_terms)
             else:
                 report = await actions.month_report(
                     db, settings, month=args.month, customer=args.customer, now=now,
@@ -112,7 +116,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         description="Each customer's availability, counted/excluded/unknown time, tier and "
         "credits for a month of the configured calendar (R-M5), with the evidence of every "
         "credit (R-C3). 'report close --month M' freezes a revision with a hash of its inputs; "
-        "closing again after inputs changed makes a new revision and lists the differences.",
+        "closing again after inputs changed makes a new revision and lists the differences. "
+        "A closed month keeps the terms it was closed with (its customers, their fees and "
+        "dependencies, the policy), whatever the configuration says later.",
     )
     parser.add_argument(
         "action",
@@ -130,5 +136,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "breaches, statements sent, claims)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE (a PDF needs -o or a redirect)")
+    parser.add_argument(
+        "--configured-terms", action="store_true",
+        help="with close: take the month's customers, fees, dependencies and policy from the "
+        "configuration as it is now (a correction of its terms), not from its latest revision")
     add_wide(parser)
     parser.set_defaults(handler=run_async(_report))

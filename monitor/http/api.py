@@ -39,6 +39,7 @@ from monitor.http.routing import (
 )
 from monitor.http.schemas import (
     CauseChangeRequest,
+    CloseQuery,
     CustomerBrief,
     IncidentCreate,
     IncidentQuery,
@@ -197,7 +198,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/reports/{month}/close",
           bind(actions.close_month, inputs={"month": path("month"), **READS}),
           "Freeze a revision of an ended month (report close; R-C3)", "write", "reports",
-          answers={200: Closing, **_WRITE_ERRORS}),
+          query=CloseQuery, answers={200: Closing, **_WRITE_ERRORS},
+          description="A month once closed keeps its terms (its customers, their fees and "
+          "dependencies, the policy) whatever the configuration says later; "
+          "configured_terms=true takes them from the configuration as it is now."),
     Route("GET", "/api/v1/config/check", check_running_config,
           "The running configuration's check (check-config; D-1)", "read", "config",
           answers={200: ConfigCheck, **_ERRORS, 429: "Problem"}, one_at_a_time=True,

@@ -152,6 +152,13 @@ class MonthQuery(Request):
     month: Month
 
 
+class CloseQuery(Request):
+    """``configured_terms``: the month's customers, fees, dependencies and policy from the
+    configuration as it is now (a correction of its terms), not from its latest revision."""
+
+    configured_terms: bool = False
+
+
 # --- answers ---------------------------------------------------------------------------------
 
 

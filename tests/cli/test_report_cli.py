@@ -465,3 +465,28 @@ def test_report_close_refuses_what_only_report_show_does(cli, tmp_path: Path, ar
     assert len(lines) == 1 and lines[0].startswith(f"sla-monitor: error: {shown}"), err
     code, out, _ = cli("report", "close", "--month", "2026-03")
     assert code == 0 and "revision 1 frozen" in out  # nothing was frozen before
+
+
+def test_a_closed_month_keeps_its_terms_until_the_configured_ones_are_asked_for(  # type: ignore[no-untyped-def]
+        cli, tmp_path: Path) -> None:
+    # The panel down 2 h, never notified: acme counts 7,200 s >= 1 h 30 min, tier 1w, 7 days
+    # (R-T1), and 1 day for the missing notification (R-N1): 8 days worth 8 x 3,650 / 365 =
+    # 80.00 EUR (R-T2).
+    cli("incident", "add", "--service", "panel", "--start", "2026-03-10T10:00Z",
+        "--end", "2026-03-10T12:00Z")
+    code, out, _ = cli("report", "close", "--month", "2026-03")
+    assert code == 0 and "revision 1 frozen" in out
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("amount: 3650", "amount: 7300"))
+    # April's price is not March's: the month stands as closed.
+    code, out, _ = cli("report", "close", "--month", "2026-03")
+    assert code == 0 and "inputs unchanged; revision 1 stands" in out
+    code, out, _ = cli("report", "--month", "2026-03", "--format", "json")
+    acme = next(c for c in json.loads(out)["customers"] if c["customer"] == "acme")
+    assert acme["credit_value"] == pytest.approx(8 * 3650 / 365)
+    code, out, err = cli("report", "--month", "2026-03", "--configured-terms")
+    assert code == 2 and out == "" and "--configured-terms: only with report close" in err
+    # Asked for: the configuration's terms correct the month (8 x 7,300 / 365 = 160.00 EUR).
+    code, out, _ = cli("report", "close", "--month", "2026-03", "--configured-terms")
+    assert code == 0 and "revision 2 frozen" in out
+    assert "changed: acme: credit_value 80.0 -> 160.0" in out

@@ -148,6 +148,20 @@ async def test_close_month_that_has_not_ended(site: Site) -> None:
     assert await counts(site) == before
 
 
+async def test_close_takes_the_configured_terms_when_asked_in_so_many_words(site: Site) -> None:
+    before = await counts(site)
+    bad = await site.post("/api/v1/reports/2026-03/close?configured_terms=maybe", "write")
+    problem = await bad.json()
+    assert bad.status == 422 and problem["errors"][0]["parameter"] == "configured_terms"
+    assert await counts(site) == before
+    first = await site.post("/api/v1/reports/2026-03/close", "write")
+    assert first.status == 200 and (await first.json())["revision"] == 1
+    # The configuration has not changed since: its terms are the month's, nothing new.
+    again = await site.post("/api/v1/reports/2026-03/close?configured_terms=true", "write")
+    assert again.status == 200
+    assert ((await again.json())["revision"], (await again.json())["created"]) == (1, False)
+
+
 async def test_bad_query_strings_name_the_parameter(site: Site) -> None:
     response = await site.get("/api/v1/reports?month=March", "read")
     assert response.status == 422
