@@ -19,8 +19,8 @@ from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
 from monitor.store.models import ReportRevision
 
-__all__ = ["EncodedReport", "RevisionRecord", "RevisionText", "add_revision", "latest_evidence",
-           "latest_hash", "latest_revision", "revision_text"]
+__all__ = ["EncodedReport", "RevisionRecord", "RevisionText", "add_revision", "latest_closed_by",
+           "latest_hash", "latest_revision", "revision_terms", "revision_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +80,27 @@ async def latest_hash(tx: Tx, calendar: str, month: str) -> tuple[int, str] | No
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-async def latest_evidence(tx: Tx, calendar: str, month: str, closed_by: dt.datetime
-                          ) -> tuple[int, dict[str, Any] | None] | None:
-    """(number, evidence) of the latest revision of a month closed at or before
-    ``closed_by``, or None: without its report."""
+async def latest_closed_by(tx: Tx, calendar: str, month: str, closed_by: dt.datetime
+                          ) -> tuple[int, str] | None:
+    """(number, inputs hash) of the latest revision of a month closed at or before
+    ``closed_by``, or None."""
     row = (await tx.execute(
-        select(ReportRevision.revision, ReportRevision.evidence)
+        select(ReportRevision.revision, ReportRevision.inputs_hash)
         .where(ReportRevision.calendar == calendar, ReportRevision.month == month,
                ReportRevision.closed_at <= closed_by)
         .order_by(ReportRevision.revision.desc())
         .limit(1))).first()
-    return None if row is None else (int(row[0]), row[1])
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+async def revision_terms(tx: Tx, calendar: str, month: str, number: int) -> Any:
+    """The terms revision ``number`` of a month keeps in its evidence (JSON values), or None
+    (a revision frozen before they were). Only they are read, not the report nor the rest of
+    the evidence (megabytes of notices at 10,000 customers)."""
+    return (await tx.execute(
+        select(ReportRevision.evidence["terms"])
+        .where(ReportRevision.calendar == calendar, ReportRevision.month == month,
+               ReportRevision.revision == number))).scalar()
 
 
 async def revision_text(tx: Tx, calendar: str, month: str,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select, update
 
 from monitor import actions
 from monitor.config import Settings, parse_config
@@ -118,6 +119,19 @@ async def test_a_month_not_yet_closed_takes_the_configuration_as_it_is(db: Datab
     report = await actions.month_report(db, october, month="2026-10", now=world.NOW)
     # Closed under November's terms (documented: close a month before changing them).
     assert report.customer("acme").credit_value == Decimal(7 * 7300) / 365
+
+
+async def test_a_revision_frozen_before_terms_were_kept_takes_the_configurations(
+        db: Database) -> None:
+    await _closed_october(db)
+    async with db.transaction() as tx:  # as an earlier version froze it: windows alone
+        stored = (await tx.execute(select(ReportRevision.evidence))).scalar_one()
+        await tx.execute(update(ReportRevision).values(
+            evidence={"maintenance": stored["maintenance"]}))
+    again = await actions.close_month(db, _november(), month="2026-10",
+                                      now=world.NOW.replace(day=20))
+    assert (again.revision, again.created) == (2, True)
+    assert "acme: credit_value 80.0 -> 140.0" in again.changes
 
 
 def test_terms_round_trip_exactly() -> None:
