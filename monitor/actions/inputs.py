@@ -157,6 +157,12 @@ class MonthInputs:
     # The projects each server hosted (a server's maintenance is theirs): with the customers
     # and the policy, the month's terms (monitor.sla.terms).
     hosted: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    # When the terms are a closed month's (every customer's inputs): the configuration's now.
+    configured: MonthTerms | None = None
+
+    def terms(self) -> MonthTerms:
+        """The terms these inputs were gathered with (:mod:`monitor.sla.terms`)."""
+        return MonthTerms(tuple(self.customers), self.policy, self.hosted)
 
     def compute(self, now: dt.datetime,
                 progress: Callable[[int, int], None] | None = None) -> MonthReport:
@@ -183,7 +189,7 @@ class MonthInputs:
             FrozenWindow(window.id, tuple(sorted(window.service_ids)), window.start,
                          window.end, window.reason, dict(sorted(window.notices.items())))
             for window in sorted(self.maintenance, key=lambda w: w.id)
-        ), MonthTerms(tuple(self.customers), self.policy, self.hosted))
+        ), self.terms())
 
     def digest(self) -> str:
         return inputs_digest(
@@ -375,6 +381,8 @@ async def month_inputs(
         month_tickets(settings, period, faults, customers, terms),
         by_service,
         _hosted(topology) if terms is None else terms.hosted,
+        None if terms is None or customers is not None else MonthTerms(
+            tuple(month_customers(settings, renewals)), settings.policy, _hosted(topology)),
     )
 
 

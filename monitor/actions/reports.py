@@ -132,6 +132,9 @@ class Closing:
     digest: str
     changes: list[str]  # what differs from the previous revision
     reviews: list[ReviewNoted] = dataclasses.field(default_factory=list)
+    # What the configuration now says otherwise than the month's terms, which the month
+    # keeps (monitor.sla.terms): taken only when asked for (configured_terms).
+    terms_differ: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -316,12 +319,14 @@ async def _close_month(db: Database, settings: Settings, month: str,
     inputs = await month_inputs(db, settings, period, now, configured_terms=configured_terms)
     progress(0, 0, HASHING)
     digest = await asyncio.to_thread(inputs.digest)
+    differ = ([] if inputs.configured is None
+              else inputs.terms().differences(inputs.configured))
     async with db.reading() as tx:
         standing = await reports.latest_hash(tx, period.calendar, period.label)
     if standing is not None and standing[1] == digest:
         # Unchanged inputs (the daemon and `statement send` close every time): nothing to
         # compute. The write transaction below says the same if a close raced this one.
-        return Closing(period.label, standing[0], False, digest, [])
+        return Closing(period.label, standing[0], False, digest, [], terms_differ=differ)
     computed = await asyncio.to_thread(_computed, inputs, now, progress)
     # The month's records are let go before the revision is written: encoding and
     # inserting a report of 10,000 customers is the close's peak of memory.
@@ -330,7 +335,8 @@ async def _close_month(db: Database, settings: Settings, month: str,
     async with db.transaction() as tx:
         latest = await reports.latest_revision(tx, period.calendar, period.label)
         if latest is not None and latest.inputs_hash == digest:
-            return Closing(period.label, latest.revision, False, digest, [])
+            return Closing(period.label, latest.revision, False, digest, [],
+                           terms_differ=differ)
         revision = 1 if latest is None else latest.revision + 1
         changes = [] if latest is None else await asyncio.to_thread(
             _changes, latest.report, computed.encoded.text)
@@ -346,7 +352,7 @@ async def _close_month(db: Database, settings: Settings, month: str,
             await sign_head_in(tx, key, now, "revision",
                                await evidence.revision_id(tx, period.calendar, period.label,
                                                           revision))
-    return Closing(period.label, revision, True, digest, changes, reviews)
+    return Closing(period.label, revision, True, digest, changes, reviews, differ)
 
 
 class _Computed(NamedTuple):

@@ -23,6 +23,9 @@ from monitor.errors import InputError, UsageError
 from monitor.present import format_days, report_csv, report_table
 from monitor.present.statement import summary_html, summary_pdf
 
+#: How many of the configuration's differences from a closed month's terms are printed.
+TERMS_SHOWN = 10
+
 
 def _close_options(args: argparse.Namespace) -> None:
     """``report close`` shares report's parser, but freezes every customer's month and
@@ -99,6 +102,15 @@ async def _report(args: argparse.Namespace) -> int:
                       f"{format_days(review.days_before)}, the revision says "
                       f"{format_days(review.days_now)}; decide it again: "
                       f"sla-monitor claim decide {review.claim_id} --approve|--partly DAYS|--reject")
+        if closing.terms_differ:
+            # The month keeps its terms: what the configuration says otherwise is not in it.
+            print(f"  the configuration differs from the terms the month keeps (to take it: "
+                  f"report close --month {args.month} --configured-terms):")
+            for line in closing.terms_differ[:TERMS_SHOWN]:
+                print(f"    {line}")
+            if len(closing.terms_differ) > TERMS_SHOWN:
+                print(f"    and {len(closing.terms_differ) - TERMS_SHOWN:,} more "
+                      "(--format json lists each)")
         return 0
     if args.format == "json":
         write_output(json_text(report.to_json()), args.output)  # the SPEC section 7 document

@@ -53,6 +53,43 @@ class MonthTerms:
         """``ids`` plus the projects on any server among them."""
         return ids.union(*(self.hosted.get(i, ()) for i in ids))
 
+    def differences(self, configured: MonthTerms) -> list[str]:
+        """What ``configured`` (the configuration's terms now) says otherwise than these (a
+        closed month's): each customer's changed fields, customers only one of them has, each
+        changed number of the policy. The projects each server hosts are not listed: what
+        they change for a customer is its dependencies (``services``).
+
+        >>> from decimal import Decimal
+        >>> month = MonthTerms((CustomerInput("acme", "ACME", Decimal(3650), "EUR",
+        ...                                   frozenset({"panel", "srv-1"})),), Policy(), {})
+        >>> now = MonthTerms((CustomerInput("acme", "ACME", Decimal(7300), "EUR",
+        ...                                 frozenset({"panel", "srv-2"})),
+        ...                   CustomerInput("erin", "Erin", Decimal(1), "EUR", frozenset())),
+        ...                  Policy(notification_deadline_seconds=10800), {})
+        >>> for line in month.differences(now): print(line)
+        acme: fee_per_year 3650 -> 7300; services srv-1 -> srv-2
+        erin: not a customer of the month (configured since)
+        policy: notification_deadline_seconds 7200 -> 10800
+        """
+        before = {customer.id: customer for customer in self.customers}
+        after = {customer.id: customer for customer in configured.customers}
+        lines = []
+        for customer_id in sorted(before.keys() | after.keys()):
+            old, new = before.get(customer_id), after.get(customer_id)
+            if old is None:
+                lines.append(f"{customer_id}: not a customer of the month (configured since)")
+            elif new is None:
+                lines.append(f"{customer_id}: a customer of the month, no longer configured")
+            elif old != new:
+                lines.append(f"{customer_id}: " + "; ".join(_changed(old, new)))
+        policy = [f"{name} {_shown(getattr(self.policy, name))} -> "
+                  f"{_shown(getattr(configured.policy, name))}"
+                  for name in _POLICY_FIELDS
+                  if getattr(self.policy, name) != getattr(configured.policy, name)]
+        if policy:
+            lines.append("policy: " + "; ".join(policy))
+        return lines
+
     def to_json(self) -> dict[str, JSON]:
         """Exact: money and numbers as decimal text, times to the microsecond."""
         return {
@@ -88,6 +125,31 @@ def _customer_json(customer: CustomerInput) -> dict[str, JSON]:
             "unsupported_version": customer.unsupported_version}
 
 
+def _changed(old: CustomerInput, new: CustomerInput) -> list[str]:
+    """Each field of a customer's terms that differs, as ``name old -> new``; of its
+    dependencies, those left and those added."""
+    said = []
+    for name in ("name", "fee_per_year", "currency", "paid_until", "clone",
+                 "unsupported_version"):
+        if getattr(old, name) != getattr(new, name):
+            said.append(f"{name} {_shown(getattr(old, name))} -> {_shown(getattr(new, name))}")
+    if old.services != new.services:
+        said.append(f"services {' '.join(sorted(old.services - new.services)) or '-'} -> "
+                    f"{' '.join(sorted(new.services - old.services)) or '-'}")
+    return said
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if isinstance(value, tuple):  # the tiers
+        return ", ".join(f"{tier.name} {tier.min_downtime_seconds} s {tier.credit_days} d"
+                         for tier in value)
+    if isinstance(value, frozenset):
+        return "[" + ", ".join(str(item) for item in sorted(value)) + "]"
+    return "none" if value is None else str(value)
+
+
 def _customer(document: object, where: str) -> CustomerInput:
     fields = Fields(document, where)
     return CustomerInput(
@@ -106,6 +168,9 @@ _SECONDS = ("notification_deadline_seconds", "notification_credit_days",
             "diagnosis_deadline_seconds", "web_panel_fix_deadline_seconds",
             "mobile_fix_deadline_seconds", "claim_deadline_seconds", "decision_deadline_seconds",
             "credit_delay_seconds", "price_approval_seconds")
+
+
+_POLICY_FIELDS = (*_DECIMALS, *_SECONDS, "tiers", "weekend_days", "holidays")
 
 
 def _policy_json(policy: Policy) -> dict[str, JSON]:

@@ -12,6 +12,7 @@ notification deadline becomes 3 h. None of it was October's.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -21,6 +22,7 @@ from monitor import actions
 from monitor.config import Settings, parse_config
 from monitor.errors import StoreError
 from monitor.sla import Policy
+from monitor.sla import terms as terms_module
 from monitor.sla.inputs import CustomerInput
 from monitor.sla.policy import Tier
 from monitor.sla.terms import MonthTerms
@@ -74,6 +76,12 @@ async def test_a_closed_month_keeps_its_terms_when_the_configuration_changes(
     # R-C3: the records did not change, and the terms are October's: nothing to freeze.
     assert (again.revision, again.created, again.changes) == (1, False, [])
     assert len(await rows(db, ReportRevision)) == before
+    # What it kept out is said, for the operator to decide (report close --configured-terms).
+    assert again.terms_differ == [
+        "acme: fee_per_year 3650 -> 7300; services srv-1 -> srv-2",
+        "bita: a customer of the month, no longer configured",
+        "erin: not a customer of the month (configured since)",
+        "policy: notification_deadline_seconds 7200 -> 10800"]
 
     report = await actions.month_report(db, november, month="2026-10", now=later)
     assert [c.customer for c in report.customers] == ["acme", "bita", "dorna", "gone"]
@@ -147,6 +155,9 @@ def test_terms_round_trip_exactly() -> None:
                holidays=frozenset({date(2026, 3, 21)}), claim_deadline_seconds=86400 * 10),
         {"srv-9": frozenset({"p-1", "p-2"})})
     again = MonthTerms.from_json(terms.to_json())
+    # Every field of the policy is kept and compared (one added to Policy fails here).
+    assert set(terms_module._POLICY_FIELDS) == {f.name for f in dataclasses.fields(Policy)}
+    assert again.differences(terms) == []
     assert sorted(again.customers, key=lambda c: c.id) == sorted(terms.customers,
                                                                  key=lambda c: c.id)
     assert again.policy == terms.policy and again.hosted == terms.hosted

@@ -480,7 +480,11 @@ def test_a_closed_month_keeps_its_terms_until_the_configured_ones_are_asked_for(
     config.write_text(config.read_text().replace("amount: 3650", "amount: 7300"))
     # April's price is not March's: the month stands as closed.
     code, out, _ = cli("report", "close", "--month", "2026-03")
-    assert code == 0 and "inputs unchanged; revision 1 stands" in out
+    assert code == 0 and out.splitlines()[1:] == [
+        "  the configuration differs from the terms the month keeps (to take it: report "
+        "close --month 2026-03 --configured-terms):",
+        "    acme: fee_per_year 3650 -> 7300"]
+    assert "inputs unchanged; revision 1 stands" in out
     code, out, _ = cli("report", "--month", "2026-03", "--format", "json")
     acme = next(c for c in json.loads(out)["customers"] if c["customer"] == "acme")
     assert acme["credit_value"] == pytest.approx(8 * 3650 / 365)
@@ -490,3 +494,5 @@ def test_a_closed_month_keeps_its_terms_until_the_configured_ones_are_asked_for(
     code, out, _ = cli("report", "close", "--month", "2026-03", "--configured-terms")
     assert code == 0 and "revision 2 frozen" in out
     assert "changed: acme: credit_value 80.0 -> 160.0" in out
+    code, out, _ = cli("report", "close", "--month", "2026-03")
+    assert code == 0 and out.splitlines() == [out.splitlines()[0]]  # nothing differs now
