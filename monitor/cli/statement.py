@@ -168,7 +168,7 @@ def _lines(
     if not result.items:
         lines.append("  no customer")
     else:  # at 10,000 customers the list is 10,000 lines: the whole in the last
-        lines.append(f"{len(result.items):,} customers: "
+        lines.append(f"{len(result.items):,} customer{'' if len(result.items) == 1 else 's'}: "
                      + ", ".join(f"{count:,} {said}" for said, count in tally.items()))
     return lines
 

@@ -65,6 +65,8 @@ def test_send_on_the_example_writes_to_the_maildir_and_lists_it(cli, tmp_path: P
     assert code == 0 and "acme: would send" in out
     # The last line tallies the customers (at 10,000, the list is 10,000 lines long).
     assert out.splitlines()[-1] == "3 customers: 2 would be sent, 1 withheld", out
+    code, out, _ = cli("statement", "send", "--month", MONTH, "--dry-run", "--customer", "acme")
+    assert code == 0 and out.splitlines()[-1] == "1 customer: 1 would be sent", out
     # The month was never closed: its first revision, not "the records changed".
     assert out.startswith(f"{MONTH}: would freeze revision 1 (the month's first) — dry run"), out
     assert not (tmp_path / "Maildir").exists()  # a dry run writes nothing
