@@ -553,9 +553,7 @@ def _customers(
     if customer is not None:
         yield customer, _customer_record(frozen, customer).ineligible_reason
         return
-    # A customer no longer configured has no contacts to send to.
-    configured = settings.topology.customers
-    yield from (head for head in frozen.report.heads() if head[0] in configured)
+    yield from frozen.report.heads()
 
 
 def _plan(
@@ -569,6 +567,11 @@ def _plan(
 ) -> StatementItem:
     """What to do for one customer (``head``: its id and ineligible reason)."""
     customer, reason = head
+    if customer not in settings.topology.customers:
+        # A customer of the month who left: its month stays (monitor.sla.terms), its
+        # contacts left the configuration with it.
+        return StatementItem(customer, "withheld", why="no longer configured: no address to "
+                             "send its statement to")
     rule = _RULES.get(reason or "")
     if asked is None and statement_withheld(rule):
         return StatementItem(customer, "withheld", why=f"{rule}: no statement unless asked for "

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from monitor import actions
 from monitor.config import Settings, parse_config
 from monitor.errors import StoreError
+from monitor.notify.contract import ContractMailer
 from monitor.sla import Policy
 from monitor.sla import terms as terms_module
 from monitor.sla.inputs import CustomerInput
@@ -93,6 +94,13 @@ async def test_a_closed_month_keeps_its_terms_when_the_configuration_changes(
     assert acme.excluded_by_reason["maintenance"] == acme.excluded_seconds == 3600
     # R-N1 against October's 2 h deadline: incident 3, phoned 2 h 30 min in, is late.
     assert acme.notification_breaches == (3,)
+    # bita stays in October's report; no statement can go to it, and the run says why.
+    planned = await actions.send_statements(db, november, month="2026-10", dry_run=True,
+                                            mail=ContractMailer(november, later), actor="ops",
+                                            now=later)
+    assert {(item.customer, item.status, item.why) for item in planned.items
+            if item.customer == "bita"} == {
+        ("bita", "withheld", "no longer configured: no address to send its statement to")}
     # One customer's report (its page, its statement) reads the same terms.
     alone = await actions.month_report(db, november, month="2026-10", customer="acme",
                                        now=later)
