@@ -52,11 +52,12 @@ async def month_summary(
         messages = {m.dedupe_key: m for m in await queued.states(tx, (s.dedupe_key for s in sent))}
         found = {c.customer_id: c for c in await claims.listed(tx, month=period.label)
                  if c.calendar == period.calendar}
+    # The month's names: a customer who left since is named as it was (monitor.sla.terms).
+    names = {customer.id: customer.name for customer in inputs.customers}
     last_sent = {s.customer_id: s for s in sent}  # ordered by revision: the last one wins
     rows = []
     money: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for customer in report.customers:
-        configured = settings.topology.customers.get(customer.customer)
         statement = last_sent.get(customer.customer)
         shown = "-"
         if statement is not None:
@@ -72,7 +73,7 @@ async def month_summary(
         money[customer.currency][1] += customer.refund_amount
         rows.append(SummaryRow(
             customer=customer.customer,
-            name=one_line(configured.name) if configured is not None else customer.customer,
+            name=one_line(names.get(customer.customer, customer.customer)),
             availability_percent=customer.availability_percent,
             below_target=customer.availability_percent < customer.target_percent,
             downtime_seconds=customer.downtime_seconds,

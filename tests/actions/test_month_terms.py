@@ -101,6 +101,10 @@ async def test_a_closed_month_keeps_its_terms_when_the_configuration_changes(
     assert {(item.customer, item.status, item.why) for item in planned.items
             if item.customer == "bita"} == {
         ("bita", "withheld", "no longer configured: no address to send its statement to")}
+    # The operators' summary names it as it was named in the month.
+    summary = await actions.month_summary(db, november, month="2026-10", now=later)
+    assert [(row.customer, row.name) for row in summary.rows][:2] == [
+        ("acme", "ACME Research"), ("bita", world.BITA)]
     # One customer's report (its page, its statement) reads the same terms.
     alone = await actions.month_report(db, november, month="2026-10", customer="acme",
                                        now=later)
