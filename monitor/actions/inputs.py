@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from monitor.actions.common import iso_utc
+from monitor.actions.common import iso_utc, known
 from monitor.actions.ledger import customer_lapse
 from monitor.config import Settings, Topology
 from monitor.sla import (
@@ -341,6 +341,9 @@ async def month_inputs(
             depended = set()
             for customer_id in customers:
                 kept = frozen.get(customer_id)
+                if kept is None:  # a customer of a closed month who left is in its terms
+                    known(customer_id, topology.customers.keys() | frozen.keys(), "customer",
+                          "customers or the month's" if frozen else "customers")
                 depended |= (topology.dependencies(customer_id) if kept is None
                              else kept.services)
         found = await incidents.touching(tx, start, end, depended)

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 from monitor import collector
-from monitor.actions.common import iso_utc, known
+from monitor.actions.common import iso_utc
 from monitor.actions.evidence import sign_head_in
 from monitor.actions.evidence_keys import load_signing_key
 from monitor.actions.inputs import (
@@ -80,8 +80,8 @@ async def _month_report(db: Database, settings: Settings, month: str, customer: 
         raise InputError(
             "month", month, f"a month that has begun (this one begins {time_mark(period.start)})"
         )
-    if customer is not None:
-        known(customer, settings.topology.customers, "customer", "customers")
+    # One customer: a configured one, or one of a closed month's who left since
+    # (month_inputs refuses any other, naming the nearest).
     chosen = None if customer is None else [customer]
     progress(0, 0, READING)
     inputs = await month_inputs(db, settings, period, now, chosen)

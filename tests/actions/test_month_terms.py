@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from monitor import actions
 from monitor.config import Settings, parse_config
-from monitor.errors import StoreError
+from monitor.errors import NotFound, StoreError
 from monitor.notify.contract import ContractMailer
 from monitor.sla import Policy
 from monitor.sla import terms as terms_module
@@ -105,6 +105,14 @@ async def test_a_closed_month_keeps_its_terms_when_the_configuration_changes(
     summary = await actions.month_summary(db, november, month="2026-10", now=later)
     assert [(row.customer, row.name) for row in summary.rows][:2] == [
         ("acme", "ACME Research"), ("bita", world.BITA)]
+    # Its own report of the month, as any customer's.
+    gone = await actions.month_report(db, november, month="2026-10", customer="bita",
+                                      now=later)
+    assert gone.customer("bita") == report.customer("bita")
+    with pytest.raises(NotFound) as refused:
+        await actions.month_report(db, november, month="2026-10", customer="bitta", now=later)
+    assert ("one of the configured customers or the month's: acme, bita, dorna, erin, gone"
+            in str(refused.value))
     # One customer's report (its page, its statement) reads the same terms.
     alone = await actions.month_report(db, november, month="2026-10", customer="acme",
                                        now=later)
