@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select, update
 
 from monitor import actions
+from monitor.actions.evidence_archive import export_month, verify_archive
 from monitor.config import Settings, parse_config
 from monitor.errors import NotFound, StoreError
 from monitor.notify.contract import ContractMailer
@@ -113,6 +114,9 @@ async def test_a_closed_month_keeps_its_terms_when_the_configuration_changes(
         await actions.month_report(db, november, month="2026-10", customer="bitta", now=later)
     assert ("one of the configured customers or the month's: acme, bita, dorna, erin, gone"
             in str(refused.value))
+    # Its evidence archive of the month, which verifies (a dispute after it left).
+    archive = await export_month(db, november, customer="bita", month="2026-10")
+    assert verify_archive(archive).ok
     # One customer's report (its page, its statement) reads the same terms.
     alone = await actions.month_report(db, november, month="2026-10", customer="acme",
                                        now=later)
