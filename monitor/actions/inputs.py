@@ -270,15 +270,16 @@ def month_tickets(
     (their penalty belongs to it, R-P1/R-P2), of the month's customers (its frozen
     ``terms``' when given, else the configured ones); only ``customers``' when given."""
     policy = settings.policy if terms is None else terms.policy
-    known: Collection[str] = (settings.topology.customers if terms is None
-                              else {customer.id for customer in terms.customers})
+    of_month: Collection[str] = (settings.topology.customers if terms is None
+                                 else {customer.id for customer in terms.customers})
     in_month = []
     for record in faults:
         if customers is not None and record.customer_id not in customers:
             continue
         ticket = ticket_input(record)
         due = fix_due(ticket, policy)
-        if due is not None and period.start <= due < period.end and record.customer_id in known:
+        if due is not None and period.start <= due < period.end and (
+                record.customer_id in of_month):
             in_month.append(ticket)
     return in_month
 
