@@ -91,3 +91,27 @@ async def test_the_page_after_claiming_the_only_open_month(site: Site) -> None:
     assert again.status == 422
     assert "this month is already claimed" in await again.text()
     assert len(await rows(site.db, Claim)) == 1
+
+
+async def test_last_month_once_closed_is_shown_as_closed_whatever_the_fee_is_now(
+        site: Site) -> None:
+    # February 2026 (28 days): the panel down 2 h, never notified: acme counts 7,200 s >=
+    # 1 h 30 min, tier 1w, 7 days (R-T1), and 1 day for the missing notification (R-N1):
+    # 8 days worth 8 x 3,650 / 365 = 80.00 EUR (R-T2).
+    at(site, dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC))
+    added = await site.post("/api/v1/incidents", "write", json={
+        "service": "panel", "start": "2026-02-10T10:00Z", "end": "2026-02-10T12:00Z"})
+    assert added.status == 201, await added.text()
+    closed = await site.post("/api/v1/reports/2026-02/close", "write")
+    assert closed.status == 200 and (await closed.json())["revision"] == 1
+    # March: the fee doubles. February was sold at 3,650 a year and stays so (R-C3).
+    text = config_text(site.tmp).replace("fee: {amount: 3650, currency: EUR}\n    services: "
+                                         "[acme-shop", "fee: {amount: 7300, currency: EUR}\n"
+                                         "    services: [acme-shop")
+    assert "amount: 7300" in text
+    site.web.settings = Settings.from_config(parse_config(text))
+    at(site, dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC))
+    page = await site.get("/customer/acme", "acme")
+    shown = await page.text()
+    assert page.status == 200, shown[:2000]
+    assert "80.00" in shown and "160.00" not in shown, shown
