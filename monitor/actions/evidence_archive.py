@@ -41,6 +41,7 @@ from typing import Any
 from monitor.actions.common import iso_utc, known
 from monitor.actions.evidence_keys import verify_signature
 from monitor.actions.inputs import month_inputs
+from monitor.actions.reports import closable_from
 from monitor.config import Settings
 from monitor.errors import InputError, time_mark
 from monitor.sla import MonthReport
@@ -75,8 +76,8 @@ async def export_month(db: Database, settings: Settings, *, customer: str,
         revision = await reports.revision_text(tx, period.calendar, period.label)
         if revision is None:
             raise InputError("month", month, "a closed month, whose archive is its frozen "
-                             "revision's: report close freezes one after the month ends "
-                             f"({time_mark(period.end)})")
+                             "revision's: report close freezes one from "
+                             f"{time_mark(closable_from(settings, period))}")
         revision_id = await evidence.revision_id(tx, period.calendar, period.label,
                                                  revision.revision)
         # The customer's own statement, bound by the revision's chained statements; a

@@ -29,7 +29,7 @@ from monitor.actions.inputs import (
 from monitor.config import Settings
 from monitor.errors import InputError, time_mark
 from monitor.logs import Progress, no_progress
-from monitor.sla import MonthPeriod, MonthReport
+from monitor.sla import MonthPeriod, MonthReport, month_settled
 from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
 from monitor.store import audit, claims, evidence, reports
 from monitor.store import cluster as cluster_store
@@ -47,6 +47,7 @@ __all__ = [
     "FrozenWindow",
     "ReviewNoted",
     "RevisionEvidence",
+    "closable_from",
     "close_month",
     "customer_changes",
     "frozen_revision",
@@ -310,10 +311,7 @@ async def close_month(
 async def _close_month(db: Database, settings: Settings, month: str,
                        now: dt.datetime, progress: Progress, configured_terms: bool) -> Closing:
     period = settings.month(month)
-    if now < period.end:
-        raise InputError(
-            "month", month, f"a month that has ended (this one ends {time_mark(period.end)})"
-        )
+    require_closable(settings, period, now)
     key = load_signing_key(settings)  # a key that cannot be read: said before anything
     progress(0, 0, READING)
     inputs = await month_inputs(db, settings, period, now, configured_terms=configured_terms)
@@ -353,6 +351,25 @@ async def _close_month(db: Database, settings: Settings, month: str,
                                await evidence.revision_id(tx, period.calendar, period.label,
                                                           revision))
     return Closing(period.label, revision, True, digest, changes, reviews, differ)
+
+
+def closable_from(settings: Settings, period: MonthPeriod) -> dt.datetime:
+    """When ``period`` can be closed: once it has ended and its last notification deadline
+    has passed (:func:`monitor.sla.month_settled`: 2 h after its end by default)."""
+    return month_settled(period.end, settings.policy)
+
+
+def require_closable(settings: Settings, period: MonthPeriod, now: dt.datetime) -> None:
+    """An InputError naming when ``period`` can be closed, unless it can be at ``now``."""
+    if now < period.end:
+        raise InputError("month", period.label, f"a month that has ended (this one ends "
+                         f"{time_mark(period.end)}; it can be closed from "
+                         f"{time_mark(closable_from(settings, period))})")
+    if now < closable_from(settings, period):
+        raise InputError("month", period.label, "a month whose notification deadlines have "
+                         "passed (R-N1: an incident of its last hours may still be notified "
+                         f"in time); this one can be closed from "
+                         f"{time_mark(closable_from(settings, period))}")
 
 
 class _Computed(NamedTuple):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from monitor.actions.links import claim_link_keys
 from monitor.actions.mail import StatementMail
+from monitor.actions.reports import closable_from
 from monitor.actions.statements import (
     StatementsSent,
     build_statement,
@@ -94,7 +95,8 @@ async def auto_statements(
     for period in recent_months(settings, now):
         if stopping is not None and stopping():
             break
-        if now < statement_due(period, int(options.delay)):
+        # Due ``delay`` after the month ends, and never before it can be closed.
+        if now < max(statement_due(period, int(options.delay)), closable_from(settings, period)):
             continue
         deadline = claim_deadline(period, settings.policy)
         if not in_time(now, deadline):

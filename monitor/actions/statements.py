@@ -55,9 +55,11 @@ from monitor.actions.reports import (
     Change,
     FrozenRevision,
     FrozenWindow,
+    closable_from,
     close_month,
     customer_changes,
     frozen_revision,
+    require_closable,
 )
 from monitor.actions.statement_workers import (
     PROCESSES_FROM,
@@ -127,8 +129,8 @@ async def revision_of(
                                                        found.revision))
     if latest is None:
         raise InputError("month", period.label, "a month that has been closed: its statements "
-                         "show a frozen report revision (R-C3); report close freezes one after "
-                         f"the month ends ({time_mark(period.end)})")
+                         "show a frozen report revision (R-C3); report close freezes one from "
+                         f"{time_mark(closable_from(settings, period))}")
     if found is None:
         raise InputError("revision", number, f"a revision of {period.label}: 1 to "
                          f"{latest[0]}")
@@ -530,9 +532,7 @@ async def _would_freeze(
 ) -> tuple[FrozenRevision, bool]:
     """What ``close_month`` would freeze now, without writing (``dry_run``): the report as
     it would read back (its numbers as shown, R-M6)."""
-    if now < period.end:
-        raise InputError("month", period.label,
-                         f"a month that has ended (this one ends {time_mark(period.end)})")
+    require_closable(settings, period, now)
     inputs = await month_inputs(db, settings, period, now)
     digest = inputs.digest()
     async with db.reading() as tx:

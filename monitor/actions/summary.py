@@ -19,7 +19,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from monitor.actions.inputs import month_inputs
-from monitor.actions.reports import COMPUTING, HASHING, READING
+from monitor.actions.reports import COMPUTING, HASHING, READING, closable_from
 from monitor.config import Settings
 from monitor.logs import Progress, no_progress
 from monitor.present.formats import format_time
@@ -97,6 +97,7 @@ async def month_summary(
         timezone=period.timezone,
         period_start=period.start,
         period_end=period.end,
+        closable_from=closable_from(settings, period),
         target_percent=settings.policy.target_percent,
         rows=tuple(rows),
         revision=None if latest is None else latest[0],

@@ -453,11 +453,23 @@ class Summary:
     revision_current: bool  # the figures below are that revision's (inputs unchanged)
     computed_at: dt.datetime
     money: tuple[tuple[str, Decimal, Decimal], ...] = field(default=())  # currency, value, refunds
+    # When the month can be closed (monitor.actions.closable_from: its last R-N1 deadline
+    # passed); None: when it ends.
+    closable_from: dt.datetime | None = None
 
     @property
     def running(self) -> bool:
         """The month had not ended when computed: it cannot be closed yet."""
         return self.computed_at < self.period_end
+
+    @property
+    def closable(self) -> dt.datetime:
+        return self.period_end if self.closable_from is None else self.closable_from
+
+    @property
+    def settling(self) -> bool:
+        """The month had ended when computed, but could not be closed yet."""
+        return not self.running and self.computed_at < self.closable
 
     @property
     def credit_days(self) -> Decimal:
@@ -823,10 +835,14 @@ def summary_print(m: Summary) -> dict[str, Any]:
         return reader.time(at, tz, cal)
 
     calendar_name = "Jalali (Solar Hijri)" if cal == "jalali" else "Gregorian"
+    closable = (f"it can be closed from {when(m.closable)}, once its last notification "
+                "deadline has passed (R-N1)")
     if m.running:
         state = run(f"A month still running: figures so far, as computed "
-                    f"{when(m.computed_at)}; it can be closed once it ends, "
-                    f"{when(m.period_end)}.")
+                    f"{when(m.computed_at)}; {closable}.")
+    elif m.revision is None and m.settling:
+        state = run(f"Not closed: figures as computed {when(m.computed_at)}; {closable}: "
+                    f"sla-monitor report close --month {m.month}.")
     elif m.revision is None:
         state = run(f"Not closed: figures as computed {when(m.computed_at)} (close the month "
                     f"to freeze them: sla-monitor report close --month {m.month}).")

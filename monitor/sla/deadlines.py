@@ -36,6 +36,7 @@ __all__ = [
     "duty_state",
     "in_time",
     "missed",
+    "month_settled",
     "notice_due",
     "notification_due",
     "within",
@@ -93,3 +94,18 @@ def notice_due(window_start: datetime, policy: Policy) -> datetime:
     """R-EX1 / D-3: when the notice of a window starting at ``window_start`` must have
     reached the technical contact for the window to be excluded."""
     return whole_second(window_start) - timedelta(seconds=policy.maintenance_notice_seconds)
+
+
+def month_settled(period_end: datetime, policy: Policy) -> datetime:
+    """When a month that ended at ``period_end`` stops changing with time alone, so that
+    it can be closed (R-C3): the R-N1 deadline of an incident begun in its last second has
+    passed. Before then, an incident of its last hours not yet notified is not yet a breach
+    (:func:`missed`), and a revision frozen then would keep saying so: no record changes
+    when the deadline passes, so a later close would find the inputs unchanged. (D-1 and
+    R-EX1 are decided by records alone; a ticket's late fix is recorded when it comes.)
+
+    >>> from datetime import UTC
+    >>> month_settled(datetime(2026, 11, 1, tzinfo=UTC), Policy()).isoformat()
+    '2026-11-01T02:00:00+00:00'
+    """
+    return notification_due(period_end, policy)

@@ -223,10 +223,11 @@ async def test_a_revised_month_sends_a_correction_only_to_whom_it_changed(db: Da
 
 @pytest.mark.slow
 async def test_an_incident_that_ends_after_the_month_owes_no_correction(db: Database) -> None:
-    """October closed half an hour after its end while a probe incident of acme's project
-    ran (from 31 October 23:00, acme phoned at 23:30: counted to the month's end, 1 h,
-    R-M5). It ends on 1 November at 02:00: October's inputs changed (revision 2, R-C3), its
-    figures did not: acme is owed no "corrected" statement that corrects nothing."""
+    """October closed as soon as it can be (2 h after its end, its last R-N1 deadline
+    passed) while a probe incident of acme's project ran (from 31 October 23:00, acme
+    phoned at 23:30: counted to the month's end, 1 h, R-M5). It ends on 1 November at
+    03:00: October's inputs changed (revision 2, R-C3), its figures did not: acme is owed
+    no "corrected" statement that corrects nothing."""
     await record_october(db, SETTINGS)
     async with db.transaction() as tx:
         running = await incidents.open_probe_incident(
@@ -236,10 +237,10 @@ async def test_an_incident_that_ends_after_the_month_owes_no_correction(db: Data
                                    channel="phone", customers=("acme",), actor="ops",
                                    now=at(31, 23, 30))
     first = await actions.send_statements(db, SETTINGS, month="2026-10", mail=MAIL,
-                                          actor="ops", now=at(1, 0, 30, month=11))
+                                          actor="ops", now=at(1, 2, month=11))
     assert first.revision == 1
     async with db.transaction() as tx:
-        await incidents.close(tx, running, end=at(1, 2, month=11), end_bound=None)
+        await incidents.close(tx, running, end=at(1, 3, month=11), end_bound=None)
     revised = await actions.send_statements(db, SETTINGS, month="2026-10", mail=MAIL,
                                             actor="ops", now=NOW)
     assert revised.frozen and revised.revision == 2

@@ -197,10 +197,11 @@ async def test_a_value_typed_in_persian_digits_is_refused_saying_so(tehran: CLI)
 async def test_a_running_months_statement_or_archive_says_when_it_can_be_closed(
         tehran: CLI) -> None:
     """``statement show`` and ``evidence export`` of a month still running answered "`report
-    close` freezes one", which refuses until the month ends: they say when that is."""
+    close` freezes one", which refuses until the month ends: they say when that is (its
+    last notification deadline, 2 h after it ends, R-N1)."""
     for argv in (["statement", "show", "--month", "1406-01", "--customer", "acme"],
                  ["evidence", "export", "--month", "1406-01", "--customer", "acme", "-o",
                   "archive.zip"]):
         line = await tehran.refused("--month", *argv)
-        assert line.endswith("report close freezes one after the month ends (1406/02/01 "
-                             "00:00 Asia/Tehran (UTC+03:30; Gregorian 2027-04-21))"), line
+        assert line.endswith("report close freezes one from 1406/02/01 02:00 Asia/Tehran "
+                             "(UTC+03:30; Gregorian 2027-04-21)"), line

@@ -19,7 +19,9 @@ def summary(computed_at: dt.datetime) -> Summary:
                    period_start=dt.datetime(2026, 11, 21, 20, 30, tzinfo=dt.UTC),
                    period_end=dt.datetime(2026, 12, 21, 20, 30, tzinfo=dt.UTC),
                    target_percent=Decimal("99.8"), rows=(), revision=None, inputs_hash=None,
-                   revision_current=False, computed_at=computed_at)
+                   revision_current=False, computed_at=computed_at,
+                   # R-N1: 2 h after the end, 1405/10/01 02:00 Tehran.
+                   closable_from=dt.datetime(2026, 12, 21, 22, 30, tzinfo=dt.UTC))
 
 
 def printed(m: Summary) -> str:
@@ -46,7 +48,15 @@ def test_a_running_month_says_so_and_when_it_can_be_closed() -> None:
         assert "Not closed" not in text and "report close" not in text
         assert ("A month still running: figures so far, as computed 1405/09/16 00:30 "
                 "Asia/Tehran") in text, text[:2000]
-        assert "it can be closed once it ends, 1405/10/01 00:00 Asia/Tehran" in text
+        assert "it can be closed from 1405/10/01 02:00 Asia/Tehran" in text
+        assert "once its last notification deadline has passed (R-N1)" in text
+    # Ended, not yet closable: report close would refuse until 02:00.
+    settling = summary(dt.datetime(2026, 12, 21, 21, 0, tzinfo=dt.UTC))
+    for text in (summary_html(settling), printed(settling)):
+        assert "Not closed: figures as computed 1405/10/01 00:30 Asia/Tehran" in text
+        assert "it can be closed from 1405/10/01 02:00 Asia/Tehran" in text
+        assert "once its last notification deadline has passed (R-N1)" in text
+        assert "close the month to freeze them" not in text
     ended = summary(dt.datetime(2026, 12, 22, 8, 0, tzinfo=dt.UTC))
     for text in (summary_html(ended), printed(ended)):
         assert "Not closed: figures as computed 1405/10/01 11:30 Asia/Tehran" in text
