@@ -62,6 +62,7 @@ __all__ = [
     "month_inputs",
     "month_tickets",
     "month_unknown",
+    "terms_differ",
     "ticket_input",
     "unknown_between",
 ]
@@ -157,8 +158,9 @@ class MonthInputs:
     # The projects each server hosted (a server's maintenance is theirs): with the customers
     # and the policy, the month's terms (monitor.sla.terms).
     hosted: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
-    # When the terms are a closed month's (every customer's inputs): the configuration's now.
-    configured: MonthTerms | None = None
+    # When the terms are a closed month's: the renewals recorded before its end, for what
+    # the configuration says of it now (terms_differ); None when the terms are configured.
+    renewals: list[EntryRecord] | None = None
 
     def terms(self) -> MonthTerms:
         """The terms these inputs were gathered with (:mod:`monitor.sla.terms`)."""
@@ -385,9 +387,19 @@ async def month_inputs(
         month_tickets(settings, period, faults, customers, terms),
         by_service,
         _hosted(topology) if terms is None else terms.hosted,
-        None if terms is None or customers is not None else MonthTerms(
-            tuple(month_customers(settings, renewals)), settings.policy, _hosted(topology)),
+        None if terms is None else renewals,
     )
+
+
+def terms_differ(inputs: MonthInputs, settings: Settings) -> list[str]:
+    """What the configuration now says otherwise than the terms of a closed month's
+    ``inputs`` of every customer (:meth:`monitor.sla.MonthTerms.differences`); nothing
+    when they are the configuration's."""
+    if inputs.renewals is None:
+        return []
+    configured = MonthTerms(tuple(month_customers(settings, inputs.renewals)), settings.policy,
+                            _hosted(settings.topology))
+    return inputs.terms().differences(configured)
 
 
 async def _frozen_terms(db: Database, tx: Tx, period: MonthPeriod, closed_by: dt.datetime

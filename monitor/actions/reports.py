@@ -25,6 +25,7 @@ from monitor.actions.inputs import (
     MonthInputs,
     RevisionEvidence,
     month_inputs,
+    terms_differ,
 )
 from monitor.config import Settings
 from monitor.errors import InputError, time_mark
@@ -317,8 +318,7 @@ async def _close_month(db: Database, settings: Settings, month: str,
     inputs = await month_inputs(db, settings, period, now, configured_terms=configured_terms)
     progress(0, 0, HASHING)
     digest = await asyncio.to_thread(inputs.digest)
-    differ = ([] if inputs.configured is None
-              else inputs.terms().differences(inputs.configured))
+    differ = terms_differ(inputs, settings)
     async with db.reading() as tx:
         standing = await reports.latest_hash(tx, period.calendar, period.label)
     if standing is not None and standing[1] == digest:
