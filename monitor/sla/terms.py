@@ -39,6 +39,7 @@ from monitor.sla.stored import Fields
 
 __all__ = ["MonthTerms"]
 
+
 @dataclass(frozen=True, slots=True)
 class MonthTerms:
     """A month's customers as the engine sees them (their fee, dependencies and paid-until
