@@ -48,7 +48,9 @@ Reports (:mod:`.reports`)::
 
     month_inputs(db, settings, period, now, customers=None) -> MonthInputs
     month_report(db, settings, *, month, customer=None, now) -> MonthReport
-    close_month(db, settings, *, month, now) -> Closing   (R-C3: marks claims for review)
+    close_month(db, settings, *, month, now, configured_terms=False) -> Closing   (R-C3: marks
+        claims for review; a closed month keeps its terms)
+    keep_month_terms(db, settings, *, now) -> str | None   (the month that ended: its terms)
 
 Claims (:mod:`.claims`; R-C1, D-4, R-C3)::
 
@@ -188,6 +190,7 @@ if TYPE_CHECKING:
         Closing,
         ReviewNoted,
         close_month,
+        keep_month_terms,
         month_report,
     )
     from monitor.actions.settlement import Settled, settle
@@ -316,6 +319,7 @@ _MODULE_OF = {
     "check_config_isolated": "config_check",
     "check_config_text": "config_check",
     "close_month": "reports",
+    "keep_month_terms": "reports",
     "customer_overview": "customers",
     "backup_database": "storage",
     "database_stats": "storage",
@@ -440,6 +444,7 @@ __all__ = [
     "follow_up_ticket",
     "forget_expired_requests",
     "get_incident",
+    "keep_month_terms",
     "ledger_show",
     "list_claims",
     "list_incidents",

@@ -15,7 +15,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.actions.common import iso_utc, known
 from monitor.actions.ledger import customer_lapse
@@ -56,6 +56,7 @@ __all__ = [
     "FrozenWindow",
     "MonthInputs",
     "RevisionEvidence",
+    "configured_month_terms",
     "incident_input",
     "maintenance_input",
     "month_customers",
@@ -321,7 +322,8 @@ async def month_inputs(
 
     A month closed by ``now`` keeps the terms of its latest revision (its customers, their
     fees and dependencies, the policy, what each server hosted: :mod:`monitor.sla.terms`);
-    a month not closed, or ``configured_terms``, takes them from the configuration. One of
+    an ended month not closed, those the daemon kept as it saw it end; any other, or
+    ``configured_terms``, takes them from the configuration. One of
     ``customers`` the month's terms do not name (configured after it closed) is read as
     configured.
 
@@ -338,7 +340,8 @@ async def month_inputs(
     topology = settings.topology
     async with db.reading() as tx:
         terms = (None if configured_terms or now < end
-                 else await _frozen_terms(db, tx, period, now))
+                 else await _frozen_terms(db, tx, period, now)
+                 or await _kept_terms(db, tx, period))
         hosting: Topology | MonthTerms = topology if terms is None else terms
         frozen = {} if terms is None else {customer.id: customer for customer in terms.customers}
         depended: set[str] | None = None
@@ -399,9 +402,14 @@ def terms_differ(inputs: MonthInputs, settings: Settings) -> list[str]:
     when they are the configuration's."""
     if inputs.renewals is None:
         return []
-    configured = MonthTerms(tuple(month_customers(settings, inputs.renewals)), settings.policy,
-                            _hosted(settings.topology))
-    return inputs.terms().differences(configured)
+    return inputs.terms().differences(configured_month_terms(settings, inputs.renewals))
+
+
+def configured_month_terms(settings: Settings, renewals: list[EntryRecord]) -> MonthTerms:
+    """A month's terms as the configuration says them now (``renewals``: those recorded
+    before the month's end, L-2)."""
+    return MonthTerms(tuple(month_customers(settings, renewals)), settings.policy,
+                      _hosted(settings.topology))
 
 
 async def _frozen_terms(db: Database, tx: Tx, period: MonthPeriod, closed_by: dt.datetime
@@ -413,10 +421,25 @@ async def _frozen_terms(db: Database, tx: Tx, period: MonthPeriod, closed_by: dt
         return None
     # A revision is never changed once frozen: the same revision, the same terms.
     key = (period.calendar, period.label, *latest)
+    if key in _KEPT_TERMS.get(db, {}):
+        return _KEPT_TERMS[db][key]
+    return _remember(db, key, await reports.revision_terms(tx, period.calendar, period.label,
+                                                           latest[0]))
+
+
+async def _kept_terms(db: Database, tx: Tx, period: MonthPeriod) -> MonthTerms | None:
+    """The terms the daemon kept of ``period`` when it saw it end, or None (kept once,
+    never changed; a month without them is asked again, they may come)."""
+    key = (period.calendar, period.label, 0, "kept at its end")
+    if key in _KEPT_TERMS.get(db, {}):
+        return _KEPT_TERMS[db][key]
+    stored = await reports.month_terms(tx, period.calendar, period.label)
+    return None if stored is None else _remember(db, key, stored)
+
+
+def _remember(db: Database, key: tuple[str, str, int, str], stored: Any) -> MonthTerms | None:
+    """``stored`` terms parsed, and kept for ``db`` under ``key``."""
     kept = _KEPT_TERMS.setdefault(db, {})
-    if key in kept:
-        return kept[key]
-    stored = await reports.revision_terms(tx, period.calendar, period.label, latest[0])
     terms = kept[key] = None if stored is None else MonthTerms.from_json(stored)
     while len(kept) > _KEEP_TERMS:
         del kept[next(iter(kept))]  # the oldest

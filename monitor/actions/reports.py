@@ -24,15 +24,16 @@ from monitor.actions.inputs import (
     FrozenWindow,
     MonthInputs,
     RevisionEvidence,
+    configured_month_terms,
     month_inputs,
     terms_differ,
 )
 from monitor.config import Settings
 from monitor.errors import InputError, time_mark
 from monitor.logs import Progress, no_progress
-from monitor.sla import MonthPeriod, MonthReport, month_settled
+from monitor.sla import MonthPeriod, MonthReport, month_containing, month_settled
 from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
-from monitor.store import audit, claims, evidence, reports
+from monitor.store import audit, claims, evidence, ledger, reports
 from monitor.store import cluster as cluster_store
 from monitor.store.reports import EncodedReport, RevisionRecord, RevisionText
 
@@ -52,6 +53,7 @@ __all__ = [
     "close_month",
     "customer_changes",
     "frozen_revision",
+    "keep_month_terms",
     "month_report",
 ]
 
@@ -351,6 +353,22 @@ async def _close_month(db: Database, settings: Settings, month: str,
                                await evidence.revision_id(tx, period.calendar, period.label,
                                                           revision))
     return Closing(period.label, revision, True, digest, changes, reviews, differ)
+
+
+async def keep_month_terms(db: Database, settings: Settings, *, now: dt.datetime) -> str | None:
+    """The daemon's check (every minute, and at start): the month that ended last, if it
+    has no terms yet (kept, or frozen by a revision), keeps the configuration's as they are
+    now, so that a configuration changed before the month is closed (new prices from the
+    1st) is not the ended month's (:mod:`monitor.sla.terms`). Its label when kept now."""
+    current = month_containing(now, settings.provider.calendar, settings.timezone)
+    period = month_containing(current.start - dt.timedelta(seconds=1),
+                              settings.provider.calendar, settings.timezone)
+    async with db.transaction() as tx:
+        if await reports.has_terms(tx, period.calendar, period.label):
+            return None
+        terms = configured_month_terms(settings, await ledger.renewals(tx, before=period.end))
+        await reports.add_month_terms(tx, period.calendar, period.label, now, terms.to_json())
+    return period.label
 
 
 def closable_from(settings: Settings, period: MonthPeriod) -> dt.datetime:

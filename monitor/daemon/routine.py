@@ -7,6 +7,7 @@ heartbeat          ``monitor.heartbeat_interval``  no         the daemon's own l
 cluster-leases     a quarter of the lease timeout  no         leases renewed (in a cluster)
 flush              ``flush_interval``            no           probe history written (R-M7)
 duties             30 s                          yes          D-2 to D-5 notices, L-5/L-6 settled
+month-terms        60 s, and at start            yes          the month that ended: its terms kept
 statements         60 s, and at start            yes          ``statements.auto``: close, send
 retention          ``storage.retention``         yes          old probe history out (R-M7)
 backup             ``storage.backup.every``/10   no           a copy of the database, if due
@@ -58,6 +59,8 @@ def table(rt: Runtime) -> Callable[[Settings], list[Job]]:
             Job("duties", DUTY_CHECK_INTERVAL, True, partial(check_duties, rt),
                 skipped=rt.notifier.metrics.forget_duties),
         ]
+        found.append(Job("month-terms", STATEMENT_CHECK_INTERVAL, True,
+                         partial(keep_month_terms, rt), at_start=True))
         if settings.statements.auto:
             found.append(Job("statements", STATEMENT_CHECK_INTERVAL, True,
                              partial(check_statements, rt), at_start=True))
@@ -175,6 +178,22 @@ def _first(customers: list[str]) -> list[str]:
     if len(customers) <= LOGGED_CUSTOMERS:
         return customers
     return [*customers[:LOGGED_CUSTOMERS], f"… and {len(customers) - LOGGED_CUSTOMERS} more"]
+
+
+async def keep_month_terms(rt: Runtime) -> str | None:
+    """The month that ended last keeps the configuration's terms as they are now, unless it
+    has some (:func:`monitor.actions.keep_month_terms`): before the configuration changes
+    for the next month."""
+    try:
+        kept = await actions.keep_month_terms(rt.db, rt.settings, now=rt.clock.now())
+    except Exception as exc:
+        if not rt.db.outage(exc):  # the database away: said once, no traceback
+            log.exception("keeping the month's terms failed; tried again at the next check")
+        return None
+    if kept is not None:
+        log.info("month terms kept", extra={"month": kept,
+                                            "customers": len(rt.settings.topology.customers)})
+    return kept
 
 
 async def check_statements(rt: Runtime) -> actions.AutoStatements | None:

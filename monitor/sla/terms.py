@@ -10,9 +10,9 @@ policy is revised; none of that changes a month that has ended.
 *Decision:* a closed month keeps the terms it was first closed with. Every revision
 freezes its :class:`MonthTerms` beside its report, and a later close or report of that
 month reads the records again but takes the terms of its latest revision, not the
-configuration of the day. A month not yet closed uses the configuration as it is (close
-a month before changing what it was sold under: with ``statements.auto`` the daemon does,
-``statements.delay`` after it ends). Correcting a month's terms themselves (a fee entered wrong, a customer
+configuration of the day. Before its first close, a month takes the terms the daemon
+kept as it saw the month end (``month_terms``: prices changed on the 1st are not the month
+before's), else the configuration as it is. Correcting a month's terms themselves (a fee entered wrong, a customer
 missing from it) is asked for in so many words (``report close --configured-terms``): the
 configuration's terms make the new revision, its differences listed as any other's.
 

@@ -687,6 +687,19 @@ class ReportRevision(Base):
     evidence: Mapped[dict[str, Any] | None]
 
 
+class MonthTermsRecord(Base):
+    """What the configuration said of a month when the daemon saw it end: its customers,
+    their fees and dependencies, the policy (:mod:`monitor.sla.terms`). Its terms until it
+    is first closed, whose revision freezes them; a configuration changed in between (new
+    prices from the 1st) is not the ended month's."""
+
+    __tablename__ = "month_terms"
+    calendar: Mapped[str] = mapped_column(String(10), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    recorded_at: Mapped[dt.datetime]
+    terms: Mapped[dict[str, Any]]
+
+
 class StatementSent(Base):
     """A monthly statement queued for one customer and one revision: at most one
     per customer and revision; a later revision's is a correction of the one before."""

@@ -17,10 +17,11 @@ from sqlalchemy.types import TypeDecorator
 from monitor import collector
 from monitor.store import evidence
 from monitor.store.db import Tx, inserted_id
-from monitor.store.models import ReportRevision
+from monitor.store.models import MonthTermsRecord, ReportRevision
 
-__all__ = ["EncodedReport", "RevisionRecord", "RevisionText", "add_revision", "latest_closed_by",
-           "latest_hash", "latest_revision", "revision_terms", "revision_text"]
+__all__ = ["EncodedReport", "RevisionRecord", "RevisionText", "add_month_terms",
+           "add_revision", "has_terms", "latest_closed_by", "latest_hash", "latest_revision",
+           "month_terms", "revision_terms", "revision_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,32 @@ async def revision_terms(tx: Tx, calendar: str, month: str, number: int) -> Any:
         select(ReportRevision.evidence["terms"])
         .where(ReportRevision.calendar == calendar, ReportRevision.month == month,
                ReportRevision.revision == number))).scalar()
+
+
+async def month_terms(tx: Tx, calendar: str, month: str) -> Any:
+    """The terms the daemon kept of a month when it saw it end (JSON values), or None."""
+    return (await tx.execute(
+        select(MonthTermsRecord.terms)
+        .where(MonthTermsRecord.calendar == calendar, MonthTermsRecord.month == month))
+    ).scalar()
+
+
+async def has_terms(tx: Tx, calendar: str, month: str) -> bool:
+    """Whether a month has terms kept (:func:`add_month_terms`) or a revision (which froze
+    its own)."""
+    return (await tx.execute(
+        select(MonthTermsRecord.month)
+        .where(MonthTermsRecord.calendar == calendar, MonthTermsRecord.month == month)
+        .union_all(select(ReportRevision.month)
+                   .where(ReportRevision.calendar == calendar, ReportRevision.month == month))
+        .limit(1))).first() is not None
+
+
+async def add_month_terms(tx: Tx, calendar: str, month: str, at: dt.datetime,
+                          terms: dict[str, Any]) -> None:
+    """Keep ``terms`` as the month's (once: the month and calendar are its key)."""
+    await tx.execute(insert(MonthTermsRecord).values(calendar=calendar, month=month,
+                                                     recorded_at=at, terms=terms))
 
 
 async def revision_text(tx: Tx, calendar: str, month: str,

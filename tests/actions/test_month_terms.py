@@ -143,14 +143,35 @@ async def test_the_configurations_terms_are_taken_when_asked_for(db: Database) -
     assert (back.revision, back.created) == (2, False)
 
 
-async def test_a_month_not_yet_closed_takes_the_configuration_as_it_is(db: Database) -> None:
+async def test_the_terms_kept_as_the_month_ended_are_its_until_it_is_closed(
+        db: Database) -> None:
+    october = world.settings()
+    await world.record_october(db, october)
+    # The daemon's check, a minute after October ended: October's terms, once.
+    ended = world.at(1, 0, 1, month=11)
+    assert await actions.keep_month_terms(db, october, now=ended) == "2026-10"
+    assert await actions.keep_month_terms(db, _november(), now=ended.replace(minute=2)) is None
+    # November's prices came in on the 1st, before October was closed: not October's.
+    first = await actions.close_month(db, _november(), month="2026-10", now=world.NOW)
+    assert (first.revision, first.created) == (1, True)
+    assert first.terms_differ[0] == "acme: fee_per_year 3650 -> 7300; services srv-1 -> srv-2"
+    report = await actions.month_report(db, _november(), month="2026-10", now=world.NOW)
+    assert report.customer("acme").credit_value == Decimal(ACME_DAYS * BEFORE_NOVEMBER) / 365
+    assert [c.customer for c in report.customers] == ["acme", "bita", "dorna", "gone"]
+
+
+async def test_a_month_without_kept_terms_takes_the_configuration_as_it_is(
+        db: Database) -> None:
+    # No daemon saw October end (its terms were not kept), and it was never closed.
     october = world.settings()
     await world.record_october(db, october)
     first = await actions.close_month(db, _november(), month="2026-10", now=world.NOW)
     assert (first.revision, first.created) == (1, True)
     report = await actions.month_report(db, october, month="2026-10", now=world.NOW)
-    # Closed under November's terms (documented: close a month before changing them).
+    # Closed under November's terms (documented), and kept so from then on.
     assert report.customer("acme").credit_value == Decimal(7 * 7300) / 365
+    # A closed month's terms are its revision's: the check keeps none for it.
+    assert await actions.keep_month_terms(db, october, now=world.NOW) is None
 
 
 async def test_a_revision_frozen_before_terms_were_kept_takes_the_configurations(
