@@ -10,7 +10,6 @@ then acme's fee doubles to 7,300 a year from November, and October is closed.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from monitor import actions
