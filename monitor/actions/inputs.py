@@ -446,9 +446,10 @@ def _remember(db: Database, key: tuple[str, str, int, str], stored: Any) -> Mont
     return terms
 
 
-#: The terms of the last few revisions read from each database handle (a customer's page
-#: reads its last month's at every view: parsing a month's terms takes about 0.1 s at 10,000
-#: customers, and they are about 5 MB in memory), in the order they were read.
+#: The terms of the last few revisions, or months kept at their end, read from each database
+#: handle (a customer's page reads its last month's at every view: parsing a month's terms
+#: takes about 0.1 s at 10,000 customers, and they are about 5 MB in memory), in the order
+#: they were read.
 _KEPT_TERMS: weakref.WeakKeyDictionary[Database, dict[tuple[str, str, int, str],
                                                       MonthTerms | None]] = (
     weakref.WeakKeyDictionary())
