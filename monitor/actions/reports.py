@@ -355,14 +355,23 @@ async def _close_month(db: Database, settings: Settings, month: str,
     return Closing(period.label, revision, True, digest, changes, reviews, differ)
 
 
+#: How long after a month ends the daemon keeps its terms: a daemon started later (a new
+#: installation, a long stop) keeps none, the configuration then being no more the month's
+#: than at its close.
+TERMS_KEPT_WITHIN = dt.timedelta(hours=1)
+
+
 async def keep_month_terms(db: Database, settings: Settings, *, now: dt.datetime) -> str | None:
-    """The daemon's check (every minute, and at start): the month that ended last, if it
-    has no terms yet (kept, or frozen by a revision), keeps the configuration's as they are
-    now, so that a configuration changed before the month is closed (new prices from the
-    1st) is not the ended month's (:mod:`monitor.sla.terms`). Its label when kept now."""
+    """The daemon's check (every minute, and at start): the month that ended last, within
+    :data:`TERMS_KEPT_WITHIN` of its end and if it has no terms yet (kept, or frozen by a
+    revision), keeps the configuration's as they are now, so that a configuration changed
+    before the month is closed (new prices from the 1st) is not the ended month's
+    (:mod:`monitor.sla.terms`). Its label when kept now."""
     current = month_containing(now, settings.provider.calendar, settings.timezone)
     period = month_containing(current.start - dt.timedelta(seconds=1),
                               settings.provider.calendar, settings.timezone)
+    if now - period.end > TERMS_KEPT_WITHIN:
+        return None
     async with db.transaction() as tx:
         if await reports.has_terms(tx, period.calendar, period.label):
             return None

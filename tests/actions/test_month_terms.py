@@ -171,7 +171,17 @@ async def test_a_month_without_kept_terms_takes_the_configuration_as_it_is(
     # Closed under November's terms (documented), and kept so from then on.
     assert report.customer("acme").credit_value == Decimal(7 * 7300) / 365
     # A closed month's terms are its revision's: the check keeps none for it.
+    assert await actions.keep_month_terms(db, october, now=world.at(1, 0, 30, month=11)) is None
+
+
+async def test_a_daemon_that_starts_long_after_the_month_ended_keeps_none_of_its_terms(
+        db: Database) -> None:
+    # A new installation on 3 November (or a daemon stopped over the month's end): the
+    # configuration then is no more October's than at its close. Within the hour: kept.
+    october = world.settings()
     assert await actions.keep_month_terms(db, october, now=world.NOW) is None
+    assert await actions.keep_month_terms(db, october, now=world.at(1, 1, 1, month=11)) is None
+    assert await actions.keep_month_terms(db, october, now=world.at(1, 1, month=11)) == "2026-10"
 
 
 async def test_a_revision_frozen_before_terms_were_kept_takes_the_configurations(
