@@ -36,7 +36,7 @@ from monitor.actions.common import (
     not_future,
     one_of,
 )
-from monitor.actions.inputs import month_inputs
+from monitor.actions.inputs import month_customer_ids, month_inputs
 from monitor.actions.ledger import account, site_of
 from monitor.actions.mail import ContractMail
 from monitor.config import Settings
@@ -77,6 +77,7 @@ __all__ = [
     "ClaimStanding",
     "ClaimView",
     "ComputedCredit",
+    "NotACustomerThen",
     "decide_claim",
     "find_claim",
     "latest_decision",
@@ -84,6 +85,11 @@ __all__ = [
     "show_claim",
     "submit_claim",
 ]
+
+
+class NotACustomerThen(InputError):
+    """A claim for a month whose terms do not name the customer (it became one later,
+    :mod:`monitor.sla.terms`): nothing of that month is owed to it."""
 
 
 @dataclass(frozen=True)
@@ -312,6 +318,10 @@ async def submit_claim(
         raise InputError("month", month, "a month whose claim deadline has not passed (R-C1): "
                          f"claims for {period.label} were accepted until "
                          f"{time_mark(claim_deadline(period, policy))}")
+    members = await month_customer_ids(db, period, now)
+    if members is not None and customer not in members:
+        raise NotACustomerThen("month", month, f"a month {customer} was a customer in (the "
+                               f"terms of {period.label} do not name it: it became one later)")
     domain = site_of(settings, customer, site)
     async with db.transaction() as tx:
         existing = await claims.find(tx, customer, period.label)

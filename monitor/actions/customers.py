@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from monitor.actions.claims import ClaimView, list_claims
 from monitor.actions.common import known
-from monitor.actions.inputs import month_inputs
+from monitor.actions.inputs import month_customer_ids, month_inputs
 from monitor.actions.ledger import SiteAccount, ledger_show
 from monitor.actions.status import ServiceState, service_states
 from monitor.actions.tickets import TicketView, list_tickets
@@ -98,7 +98,8 @@ class ClaimMonth:
 
     month: str
     deadline: dt.datetime  # the last instant a claim is in time (inclusive)
-    state: Literal["open", "late", "not_ended", "claimed"]
+    # not_customer: the month's terms do not name the customer (it became one later).
+    state: Literal["open", "late", "not_ended", "claimed", "not_customer"]
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,9 @@ class CustomerOverview:
     accounts: tuple[SiteAccount, ...]  # each site's balances (L-1)
     claim_months: tuple[ClaimMonth, ...]  # newest first
     evidence: tuple[MonthEvidence, ...] = ()  # closed months with the customer, newest first
+    # False: the previous month's terms do not name the customer (it became one later), so
+    # its figures are none of its own (monitor.sla.terms).
+    customer_last_month: bool = True
 
 
 def customer_ids(settings: Settings) -> list[str]:
@@ -184,9 +188,11 @@ async def customer_overview(
     period = current
     for _ in range(CLAIM_FORM_MONTHS):
         deadline = claim_deadline(period, settings.policy)
-        state: Literal["open", "late", "not_ended", "claimed"] = (
+        members = await month_customer_ids(db, period, now)
+        state: Literal["open", "late", "not_ended", "claimed", "not_customer"] = (
             "claimed" if period.label in made
             else "not_ended" if not month_ended(period, now)
+            else "not_customer" if members is not None and customer not in members
             else "open" if claim_in_time(now, period, settings.policy)
             else "late"
         )
@@ -217,6 +223,7 @@ async def customer_overview(
         tickets=tuple(tickets),
         accounts=tuple(accounts),
         claim_months=tuple(offered),
+        customer_last_month=offered[1].state != "not_customer",
         evidence=tuple(
             MonthEvidence(r.month, r.revision, *((r.checkpoint.seq, r.checkpoint.hash,
                                                   r.checkpoint.key_id)

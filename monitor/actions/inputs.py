@@ -59,6 +59,7 @@ __all__ = [
     "configured_month_terms",
     "incident_input",
     "maintenance_input",
+    "month_customer_ids",
     "month_customers",
     "month_inputs",
     "month_tickets",
@@ -410,6 +411,18 @@ def configured_month_terms(settings: Settings, renewals: list[EntryRecord]) -> M
     before the month's end, L-2)."""
     return MonthTerms(tuple(month_customers(settings, renewals)), settings.policy,
                       _hosted(settings.topology))
+
+
+async def month_customer_ids(db: Database, period: MonthPeriod, now: dt.datetime
+                             ) -> frozenset[str] | None:
+    """The customers of an ended ``period`` as its terms name them (its latest revision's
+    closed by ``now``, or those kept as it ended: :mod:`monitor.sla.terms`); None when it
+    has neither (a customer configured now is taken for one of it, as its figures are)."""
+    if now < period.end:
+        return None
+    async with db.reading() as tx:
+        terms = await _frozen_terms(db, tx, period, now) or await _kept_terms(db, tx, period)
+    return None if terms is None else frozenset(customer.id for customer in terms.customers)
 
 
 async def _frozen_terms(db: Database, tx: Tx, period: MonthPeriod, closed_by: dt.datetime

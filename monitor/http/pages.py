@@ -387,6 +387,9 @@ async def _why(call: Call, customer: str, exc: InputError, month: str) -> str:
     def when(at: dt.datetime) -> str:
         return reader.time(at, tz, calendar)
 
+    if isinstance(exc, actions.NotACustomerThen):
+        return _("you were not our customer in %(month)s") % {
+            "month": reader.month(month, calendar)}
     if exc.field == "month":
         try:
             period = settings.month(month)

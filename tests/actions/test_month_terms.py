@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select, update
 
 from monitor import actions
+from monitor.actions.claims import NotACustomerThen
 from monitor.actions.evidence_archive import export_month, verify_archive
 from monitor.config import Settings, parse_config
 from monitor.errors import NotFound, StoreError
@@ -29,7 +30,7 @@ from monitor.sla.inputs import CustomerInput
 from monitor.sla.policy import Tier
 from monitor.sla.terms import MonthTerms
 from monitor.store import Database
-from monitor.store.models import ReportRevision
+from monitor.store.models import Claim, ReportRevision
 from tests.actions import statements_world as world
 from tests.support import rows
 
@@ -195,6 +196,21 @@ async def test_a_revision_frozen_before_terms_were_kept_takes_the_configurations
                                       now=world.NOW.replace(day=20))
     assert (again.revision, again.created) == (2, True)
     assert "acme: credit_value 80.0 -> 140.0" in again.changes
+
+
+async def test_a_customer_who_joined_later_cannot_claim_the_month(db: Database) -> None:
+    await _closed_october(db)
+    november = _november()
+    later = world.NOW.replace(day=5)
+    mail = ContractMailer(november, later)
+    with pytest.raises(NotACustomerThen) as refused:
+        await actions.submit_claim(db, november, customer="erin", month="2026-10", mail=mail,
+                                   actor="ops", now=later)
+    assert refused.value.field == "month" and "it became one later" in refused.value.allowed
+    assert await rows(db, Claim) == []
+    made = await actions.submit_claim(db, november, customer="acme", month="2026-10",
+                                      mail=mail, actor="ops", now=later)
+    assert made.claim.customer_id == "acme"
 
 
 def test_terms_round_trip_exactly() -> None:

@@ -115,3 +115,29 @@ async def test_last_month_once_closed_is_shown_as_closed_whatever_the_fee_is_now
     shown = await page.text()
     assert page.status == 200, shown[:2000]
     assert "80.00" in shown and "160.00" not in shown, shown
+
+
+async def test_a_customer_who_joined_after_last_month_is_offered_nothing_of_it(
+        site: Site) -> None:
+    # February was closed before bita (Persian) was a customer: it joined in March.
+    at(site, dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC))
+    text = config_text(site.tmp, customer_languages={"bita": "fa"})
+    without = text[:text.index("  - id: bita\n")] + text[text.index("  - id: evil\n"):]
+    site.web.settings = Settings.from_config(parse_config(without))
+    closed = await site.post("/api/v1/reports/2026-02/close", "write")
+    assert closed.status == 200, await closed.text()
+    site.web.settings = Settings.from_config(parse_config(text))
+    at(site, dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC))
+    csrf = await open_link(site, "bita")
+    shown = await (await site.get("/customer/bita")).text()
+    last = shown[shown.index('id="last-month"'):].split("</section>")[0]
+    assert "مشتری ما نبودید: بابت آن ماه چیزی برای درخواست به شما تعلق نمی‌گیرد" in last, last
+    assert 'id="last-credit"' not in last  # no figures that are not its own
+    form = shown[shown.index('<select id="claim-month"'):].split("</select>")[0]
+    february = form[form.index('<option value="2026-02"'):].split("</option>")[0]
+    assert "در آن ماه مشتری ما نبودید" in february and " selected" not in february, form
+    # A claim for it all the same is refused in its words, and nothing is recorded.
+    made = await site.post("/customer/bita/claims", data={"month": "2026-02", "csrf": csrf})
+    refused = await made.text()
+    assert made.status == 422 and "مشتری ما نبودید" in refused, refused[:3000]
+    assert await rows(site.db, Claim) == []
