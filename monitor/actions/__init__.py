@@ -50,7 +50,6 @@ Reports (:mod:`.reports`)::
     month_report(db, settings, *, month, customer=None, now) -> MonthReport
     close_month(db, settings, *, month, now, configured_terms=False) -> Closing   (R-C3: marks
         claims for review; a closed month keeps its terms)
-    keep_month_terms(db, settings, *, now) -> str | None   (the month that ended: its terms)
 
 Claims (:mod:`.claims`; R-C1, D-4, R-C3)::
 
@@ -90,6 +89,7 @@ Statements (:mod:`.statements`, :mod:`.statement_runs`, R-C3, R-C1)::
     send_statements(db, settings, *, month, customer=None, dry_run=False, mail, actor, now)
         -> StatementsSent
     auto_statements(db, settings, *, mail, now, stopping=None) -> AutoStatements
+    keep_month_terms(db, settings, *, now) -> str | None   (the month that ended: its terms)
     remind(db, settings, *, month, mail, now) -> list[str]
     month_summary(db, settings, *, month, now) -> Summary         (the operators' view)
 
@@ -191,11 +191,15 @@ if TYPE_CHECKING:
         Closing,
         ReviewNoted,
         close_month,
-        keep_month_terms,
         month_report,
     )
     from monitor.actions.settlement import Settled, settle
-    from monitor.actions.statement_runs import AutoStatements, auto_statements, remind
+    from monitor.actions.statement_runs import (
+        AutoStatements,
+        auto_statements,
+        keep_month_terms,
+        remind,
+    )
     from monitor.actions.statements import (
         StatementItem,
         StatementsSent,
@@ -321,7 +325,7 @@ _MODULE_OF = {
     "check_config_isolated": "config_check",
     "check_config_text": "config_check",
     "close_month": "reports",
-    "keep_month_terms": "reports",
+    "keep_month_terms": "statement_runs",
     "customer_overview": "customers",
     "backup_database": "storage",
     "database_stats": "storage",

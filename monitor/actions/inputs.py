@@ -340,9 +340,7 @@ async def month_inputs(
     tolerance = settings.monitor.unknown_after
     topology = settings.topology
     async with db.reading() as tx:
-        terms = (None if configured_terms or now < end
-                 else await _frozen_terms(db, tx, period, now)
-                 or await _kept_terms(db, tx, period))
+        terms = None if configured_terms else await _month_terms(db, tx, period, now)
         hosting: Topology | MonthTerms = topology if terms is None else terms
         frozen = {} if terms is None else {customer.id: customer for customer in terms.customers}
         depended: set[str] | None = None
@@ -419,17 +417,27 @@ async def month_customer_ids(db: Database, period: MonthPeriod, now: dt.datetime
     closed by ``now``, or those kept as it ended: :mod:`monitor.sla.terms`); None when it
     has neither (a customer configured now is taken for one of it, as its figures are)."""
     if now < period.end:
-        return None
+        return None  # a running month has no terms of its own: no transaction for it
     async with db.reading() as tx:
-        terms = await _frozen_terms(db, tx, period, now) or await _kept_terms(db, tx, period)
+        terms = await _month_terms(db, tx, period, now)
     return None if terms is None else frozenset(customer.id for customer in terms.customers)
+
+
+async def _month_terms(db: Database, tx: Tx, period: MonthPeriod, now: dt.datetime
+                       ) -> MonthTerms | None:
+    """The terms an ended ``period`` keeps at ``now``: its latest revision's closed by then,
+    else those the daemon kept as it ended; None for a month not ended, or without either
+    (the configuration's are its)."""
+    if now < period.end:
+        return None
+    return await _frozen_terms(db, tx, period, now) or await _kept_terms(db, tx, period)
 
 
 async def _frozen_terms(db: Database, tx: Tx, period: MonthPeriod, closed_by: dt.datetime
                         ) -> MonthTerms | None:
     """The terms of ``period``'s latest revision closed by ``closed_by``; None if it has none
     (never closed, or closed before revisions kept them)."""
-    latest = await reports.latest_closed_by(tx, period.calendar, period.label, closed_by)
+    latest = await reports.latest_hash(tx, period.calendar, period.label, closed_by)
     if latest is None:
         return None
     # A revision is never changed once frozen: the same revision, the same terms.

@@ -24,16 +24,15 @@ from monitor.actions.inputs import (
     FrozenWindow,
     MonthInputs,
     RevisionEvidence,
-    configured_month_terms,
     month_inputs,
     terms_differ,
 )
 from monitor.config import Settings
 from monitor.errors import InputError, time_mark
 from monitor.logs import Progress, no_progress
-from monitor.sla import MonthPeriod, MonthReport, month_containing, month_settled
+from monitor.sla import MonthPeriod, MonthReport, month_settled
 from monitor.sla.report import JSON, CustomerReport, IncidentLine, VantageProblemLine
-from monitor.store import audit, claims, evidence, ledger, reports
+from monitor.store import audit, claims, evidence, reports
 from monitor.store import cluster as cluster_store
 from monitor.store.reports import EncodedReport, RevisionRecord, RevisionText
 
@@ -53,7 +52,6 @@ __all__ = [
     "close_month",
     "customer_changes",
     "frozen_revision",
-    "keep_month_terms",
     "month_report",
 ]
 
@@ -355,31 +353,6 @@ async def _close_month(db: Database, settings: Settings, month: str,
     return Closing(period.label, revision, True, digest, changes, reviews, differ)
 
 
-#: How long after a month ends the daemon keeps its terms: a daemon started later (a new
-#: installation, a long stop) keeps none, the configuration then being no more the month's
-#: than at its close.
-TERMS_KEPT_WITHIN = dt.timedelta(hours=1)
-
-
-async def keep_month_terms(db: Database, settings: Settings, *, now: dt.datetime) -> str | None:
-    """The daemon's check (every minute, and at start): the month that ended last, within
-    :data:`TERMS_KEPT_WITHIN` of its end and if it has no terms yet (kept, or frozen by a
-    revision), keeps the configuration's as they are now, so that a configuration changed
-    before the month is closed (new prices from the 1st) is not the ended month's
-    (:mod:`monitor.sla.terms`). Its label when kept now."""
-    current = month_containing(now, settings.provider.calendar, settings.timezone)
-    period = month_containing(current.start - dt.timedelta(seconds=1),
-                              settings.provider.calendar, settings.timezone)
-    if now - period.end > TERMS_KEPT_WITHIN:
-        return None
-    async with db.transaction() as tx:
-        if await reports.has_terms(tx, period.calendar, period.label):
-            return None
-        terms = configured_month_terms(settings, await ledger.renewals(tx, before=period.end))
-        await reports.add_month_terms(tx, period.calendar, period.label, now, terms.to_json())
-    return period.label
-
-
 def closable_from(settings: Settings, period: MonthPeriod) -> dt.datetime:
     """When ``period`` can be closed: once it has ended and its last notification deadline
     has passed (:func:`monitor.sla.month_settled`: 2 h after its end by default)."""
@@ -388,15 +361,15 @@ def closable_from(settings: Settings, period: MonthPeriod) -> dt.datetime:
 
 def require_closable(settings: Settings, period: MonthPeriod, now: dt.datetime) -> None:
     """An InputError naming when ``period`` can be closed, unless it can be at ``now``."""
+    closable = closable_from(settings, period)
     if now < period.end:
         raise InputError("month", period.label, f"a month that has ended (this one ends "
                          f"{time_mark(period.end)}; it can be closed from "
-                         f"{time_mark(closable_from(settings, period))})")
-    if now < closable_from(settings, period):
+                         f"{time_mark(closable)})")
+    if now < closable:
         raise InputError("month", period.label, "a month whose notification deadlines have "
                          "passed (R-N1: an incident of its last hours may still be notified "
-                         f"in time); this one can be closed from "
-                         f"{time_mark(closable_from(settings, period))}")
+                         f"in time); this one can be closed from {time_mark(closable)}")
 
 
 class _Computed(NamedTuple):

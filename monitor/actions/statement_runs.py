@@ -1,7 +1,9 @@
-"""What the daemon does about statements by itself (``statements.auto``)::
+"""What the daemon does about statements by itself (``statements.auto``), and the ended
+month's terms it keeps (:func:`keep_month_terms`, whatever ``statements.auto`` says)::
 
     auto_statements(db, settings, *, mail, now, stopping=None, progress=None) -> AutoStatements
     remind(db, settings, *, month, mail, now, stopping=None) -> list[str]
+    keep_month_terms(db, settings, *, now) -> str | None
 
 ``statements.delay`` after a month ends in the provider's zone (default one day, so that
 late manual records are in), the daemon closes the month (R-C3) and queues its statements
@@ -25,6 +27,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from monitor.actions.inputs import configured_month_terms
 from monitor.actions.links import claim_link_keys
 from monitor.actions.mail import StatementMail
 from monitor.actions.reports import closable_from
@@ -46,11 +49,11 @@ from monitor.sla import (
     statement_due,
     statement_withheld,
 )
-from monitor.store import Database, claims, reports
+from monitor.store import Database, claims, ledger, reports
 from monitor.store import statements as stored
 from monitor.store.statements import ReminderRecord
 
-__all__ = ["AutoStatements", "auto_statements", "recent_months", "remind"]
+__all__ = ["AutoStatements", "auto_statements", "keep_month_terms", "recent_months", "remind"]
 
 DAEMON = "sla-monitor"  # the actor of what the daemon does by itself
 _RULES = {reason: rule for rule, reason in INELIGIBLE_REASONS.items()}
@@ -111,6 +114,29 @@ async def auto_statements(
             if reminded:
                 result.reminded[period.label] = reminded
     return result
+
+
+#: How long after a month ends the daemon keeps its terms: a daemon started later (a new
+#: installation, a long stop) keeps none, the configuration then being no more the month's
+#: than at its close.
+TERMS_KEPT_WITHIN = dt.timedelta(hours=1)
+
+
+async def keep_month_terms(db: Database, settings: Settings, *, now: dt.datetime) -> str | None:
+    """The daemon's check (every minute, and at start): the month that ended last, within
+    :data:`TERMS_KEPT_WITHIN` of its end and if it has no terms yet (kept, or frozen by a
+    revision), keeps the configuration's as they are now, so that a configuration changed
+    before the month is closed (new prices from the 1st) is not the ended month's
+    (:mod:`monitor.sla.terms`). Its label when kept now."""
+    [period] = recent_months(settings, now, 1)
+    if now - period.end > TERMS_KEPT_WITHIN:
+        return None
+    async with db.transaction() as tx:
+        if await reports.has_terms(tx, period.calendar, period.label):
+            return None
+        terms = configured_month_terms(settings, await ledger.renewals(tx, before=period.end))
+        await reports.add_month_terms(tx, period.calendar, period.label, now, terms.to_json())
+    return period.label
 
 
 async def _run(

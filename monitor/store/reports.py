@@ -20,7 +20,7 @@ from monitor.store.db import Tx, inserted_id
 from monitor.store.models import MonthTermsRecord, ReportRevision
 
 __all__ = ["EncodedReport", "RevisionRecord", "RevisionText", "add_month_terms",
-           "add_revision", "has_terms", "latest_closed_by", "latest_hash", "latest_revision",
+           "add_revision", "has_terms", "latest_hash", "latest_revision",
            "month_terms", "revision_terms", "revision_text"]
 
 
@@ -70,27 +70,16 @@ async def latest_revision(tx: Tx, calendar: str, month: str) -> RevisionRecord |
         return None if row is None else _record(row)
 
 
-async def latest_hash(tx: Tx, calendar: str, month: str) -> tuple[int, str] | None:
-    """(number, inputs hash) of a month's latest revision, or None: without its report,
-    which is tens of megabytes at 10,000 customers."""
-    row = (await tx.execute(
-        select(ReportRevision.revision, ReportRevision.inputs_hash)
-        .where(ReportRevision.calendar == calendar, ReportRevision.month == month)
-        .order_by(ReportRevision.revision.desc())
-        .limit(1))).first()
-    return None if row is None else (int(row[0]), str(row[1]))
-
-
-async def latest_closed_by(tx: Tx, calendar: str, month: str, closed_by: dt.datetime
-                          ) -> tuple[int, str] | None:
-    """(number, inputs hash) of the latest revision of a month closed at or before
-    ``closed_by``, or None."""
-    row = (await tx.execute(
-        select(ReportRevision.revision, ReportRevision.inputs_hash)
-        .where(ReportRevision.calendar == calendar, ReportRevision.month == month,
-               ReportRevision.closed_at <= closed_by)
-        .order_by(ReportRevision.revision.desc())
-        .limit(1))).first()
+async def latest_hash(tx: Tx, calendar: str, month: str,
+                      closed_by: dt.datetime | None = None) -> tuple[int, str] | None:
+    """(number, inputs hash) of a month's latest revision (closed at or before ``closed_by``
+    when given), or None: without its report, which is tens of megabytes at 10,000
+    customers."""
+    query = (select(ReportRevision.revision, ReportRevision.inputs_hash)
+             .where(ReportRevision.calendar == calendar, ReportRevision.month == month))
+    if closed_by is not None:
+        query = query.where(ReportRevision.closed_at <= closed_by)
+    row = (await tx.execute(query.order_by(ReportRevision.revision.desc()).limit(1))).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
