@@ -391,8 +391,12 @@ def _computed(inputs: MonthInputs, now: dt.datetime, progress: Progress) -> _Com
     computed = inputs.compute(now, lambda done, total: progress(done, total, COMPUTING))
     progress(0, 0, ENCODING)
     head = computed.to_json(customers=[])
-    text, digests = evidence.encoded_report(
-        head, (computed.customer_json(customer) for customer in computed.customers))
+    texts = evidence.LineTexts()  # lines alike in many customers' parts written once
+    text, digests = evidence.encoded_report(head, (
+        computed.customer_json(customer) if computed.confirmed_by is not None  # a cluster's
+        else evidence.encoded_customer(customer.to_json(incidents=False), customer.incidents,
+                                       texts)
+        for customer in computed.customers))
     return _Computed(head, EncodedReport(text, digests), inputs.evidence().to_json(),
                      _credits(computed))
 

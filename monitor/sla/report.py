@@ -223,9 +223,12 @@ class CustomerReport:
     credit_lines: tuple[CreditLine, ...]
     incidents: tuple[IncidentLine, ...]
 
-    def to_json(self) -> dict[str, JSON]:
+    def to_json(self, *, incidents: bool = True) -> dict[str, JSON]:
+        """The customer's part of the SPEC section 7 report; without ``incidents``, its
+        lines left out (a month's close encodes them apart, each distinct line once:
+        :class:`monitor.store.evidence.LineTexts`)."""
         figure = shown_figure
-        return {
+        document: dict[str, JSON] = {
             "customer": self.customer,
             "period_seconds": self.period_seconds,
             "downtime_seconds": self.downtime_seconds,
@@ -246,8 +249,10 @@ class CustomerReport:
             "currency": self.currency,
             "ineligible_reason": self.ineligible_reason,
             "credit_lines": [line.to_json() for line in self.credit_lines],
-            "incidents": [incident.to_json() for incident in self.incidents],
         }
+        if incidents:
+            document["incidents"] = [incident.to_json() for incident in self.incidents]
+        return document
 
     @classmethod
     def from_json(cls, document: object, where: str = "customer") -> CustomerReport:

@@ -34,7 +34,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -44,6 +44,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.errors import StoreError
 from monitor.logs import Progress
+from monitor.sla import IncidentLine
+from monitor.sla.report import iso_utc
 from monitor.store.db import Tx
 from monitor.store.models import Base, EvidenceCheckpoint, EvidenceEntry, EvidenceKey
 
@@ -55,6 +57,7 @@ __all__ = [
     "Break",
     "CheckResult",
     "Checkpoint",
+    "LineTexts",
     "SignedRevision",
     "append",
     "append_inserted",
@@ -62,6 +65,7 @@ __all__ = [
     "check",
     "checkpoints",
     "content_digest",
+    "encoded_customer",
     "encoded_document",
     "encoded_report",
     "entries",
@@ -198,8 +202,88 @@ def encoded_document(document: Any) -> str:
     return _ENCODE(document)
 
 
+class LineTexts:
+    """Incident lines' canonical texts (:func:`encoded_document` of their ``to_json``), each
+    from pieces written once per incident: a month of 10,000 customers has 411,682 lines of
+    50,000 incidents, the shared web panel's and each server's in hundreds of reports. One
+    instance serves one report's encoding.
+
+    The text is the canonical encoder's, key by key in sorted order (``cause``,
+    ``counted_seconds``, ``detection_seconds``, ``end``, ``id``,
+    ``notified_after_seconds``, ``service``, ``start``): integers as Python writes them,
+    None as ``null``, texts quoted as the encoder quotes them. An incident's pieces are
+    taken again for a line whose other fields are those they were written from (the same
+    objects, as the engine's lines of one incident are, or equal ones); a line of the same
+    incident that says otherwise gets pieces of its own."""
+
+    __slots__ = ("_incidents",)
+
+    def __init__(self) -> None:
+        self._incidents: dict[int, tuple[IncidentLine, str, str, str]] = {}
+
+    def joined(self, lines: Iterable[IncidentLine]) -> str:
+        """The canonical text of a list of ``lines``: ``[`` their texts, comma-separated ``]``."""
+        incidents, texts = self._incidents, []
+        for line in lines:
+            pieces = incidents.get(line.id)
+            if pieces is None or not _alike(pieces[0], line):
+                pieces = incidents[line.id] = _pieces(line)
+            counted, notified = line.counted_seconds, line.notified_after_seconds
+            if type(counted) is not int or (notified is not None and type(notified) is not int):
+                raise TypeError(f"an incident line's seconds must be integers: {line!r}")
+            texts.append(f"{pieces[1]}{counted}{pieces[2]}"
+                         f"{'null' if notified is None else notified}{pieces[3]}")
+        return "[" + ",".join(texts) + "]"
+
+
+def _pieces(line: IncidentLine) -> tuple[IncidentLine, str, str, str]:
+    """What the texts of an incident's lines share: before its counted seconds, between them
+    and its notification's, after it (the line given kept to tell lines alike)."""
+    if type(line.id) is not int or (line.detection_seconds is not None
+                                    and type(line.detection_seconds) is not int):
+        raise TypeError(f"an incident line's id and seconds must be integers: {line!r}")
+    detection = "null" if line.detection_seconds is None else line.detection_seconds
+    end = "null" if line.end is None else _QUOTE(iso_utc(line.end))
+    return (line, f'{{"cause":{_QUOTE(line.cause)},"counted_seconds":',
+            f',"detection_seconds":{detection},"end":{end},"id":{line.id},'
+            '"notified_after_seconds":',
+            f',"service":{_QUOTE(line.service)},"start":{_QUOTE(iso_utc(line.start))}}}')
+
+
+def _alike(first: IncidentLine, line: IncidentLine) -> bool:
+    """Whether two lines of an incident agree but for their customer's own figures."""
+    return ((first.start is line.start and first.end is line.end
+             and first.service is line.service and first.cause is line.cause
+             and first.detection_seconds is line.detection_seconds)
+            or (first.start, first.end, first.service, first.cause, first.detection_seconds)
+            == (line.start, line.end, line.service, line.cause, line.detection_seconds))
+
+
+#: A text as the canonical encoder quotes it (``ensure_ascii=False``).
+_QUOTE: Callable[[str], str] = json.encoder.encode_basestring
+
+
+#: Stands for a customer's lines in the text of the rest of its part (:func:`encoded_customer`);
+#: no value of a part is this text (its control characters are escaped in JSON).
+_LINES_MARK = "\x00lines\x00"
+_LINES_PLACE = '"incidents":' + json.dumps(_LINES_MARK)
+
+
+def encoded_customer(part: dict[str, Any], lines: Sequence[IncidentLine],
+                     texts: LineTexts) -> str:
+    """A customer's part of a report in the canonical form (:func:`encoded_document` of
+    it with its ``incidents``), from ``part`` without them (``CustomerReport.to_json(
+    incidents=False)``) and its ``lines``, each line's text from ``texts``: the same text,
+    at a third of the cost for a month's 411,682 lines."""
+    head = _ENCODE({**part, "incidents": _LINES_MARK})
+    before, found, after = head.partition(_LINES_PLACE)
+    if not found or _LINES_PLACE in after:
+        raise ValueError("a customer's part holds the text that stands for its lines")
+    return before + '"incidents":' + texts.joined(lines) + after
+
+
 def encoded_report(report: Mapping[str, Any],
-                   customers: Iterable[Mapping[str, Any]] | None = None
+                   customers: Iterable[Mapping[str, Any] | str] | None = None
                    ) -> tuple[str, list[str]]:
     """A report's canonical text (:func:`encoded_document`) and the digest of each of its
     customers' parts (:func:`content_digest`, what :func:`record_statements` chains), each
@@ -212,9 +296,10 @@ def encoded_report(report: Mapping[str, Any],
     ``customers``: the customers' parts, given apart (``report``'s own ``customers`` stands
     for them and is not read): each is encoded as it comes, so that an iterator's parts are
     let go one by one (a month's close: the whole document as JSON values was ~150 MB more
-    at its peak)."""
+    at its peak); a part given as text is taken as its canonical text
+    (:func:`encoded_customer`)."""
     listed = customers is not None or isinstance(report.get("customers"), list)
-    parts = [_ENCODE(part) for part in (
+    parts = [part if type(part) is str else _ENCODE(part) for part in (
         customers if customers is not None else report["customers"] if listed else ())]
     digests = [content_digest(part) for part in parts]
     pieces: list[str] = []

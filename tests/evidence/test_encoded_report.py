@@ -5,6 +5,8 @@ those of the canonical form the chain and an archive's check compute from the va
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -60,3 +62,59 @@ def test_customers_given_apart_are_encoded_in_their_place_one_by_one() -> None:
 def test_a_long_text_is_digested_by_pieces_as_its_whole_bytes(text: str) -> None:
     import hashlib
     assert evidence.content_digest(text) == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _lines() -> Any:
+    """Incident lines as a month's engine may give them: an open incident, an unknown
+    detection, an incident never notified, ids and services of any text, a line object
+    shared by customers and lines of one incident that differ in their own seconds."""
+    from hypothesis import strategies as st
+
+    from monitor.sla import IncidentLine
+
+    instants = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1),
+                            timezones=st.just(dt.UTC)).map(lambda t: t.replace(microsecond=0))
+    seconds = st.none() | st.integers(min_value=-10**12, max_value=10**12)
+    line = st.builds(IncidentLine, st.integers(min_value=1, max_value=5), st.text(),
+                     instants, st.none() | instants, st.integers(min_value=0, max_value=10**9),
+                     st.sampled_from(["provider", "external", "customer_action"]), seconds,
+                     seconds)
+    return st.lists(line, max_size=12).flatmap(
+        lambda lines: st.lists(st.sampled_from(lines), max_size=20) if lines else st.just([]))
+
+
+def test_a_customers_part_encoded_from_its_lines_is_its_canonical_text() -> None:
+    """A month's close encodes each customer's part with its incident lines written from
+    pieces once per incident (:class:`LineTexts`): the text is the canonical encoder's of
+    the part with its lines, for every kind of line, the same lines in several customers'
+    parts (one ``LineTexts`` for the report) and lines of one incident id that differ."""
+    from hypothesis import given, settings
+
+    from tests.sla.builders import at, customer, month_report, outage
+
+    report = month_report([customer("acme", ("panel",))], [outage(1, "panel", at(2), 7200)])
+    acme = report.customer("acme")
+
+    @settings(max_examples=200, deadline=None)
+    @given(_lines(), _lines())
+    def check(first: list[Any], second: list[Any]) -> None:
+        texts = evidence.LineTexts()
+        for lines in (first, second, first):
+            part = dataclasses.replace(acme, incidents=tuple(lines))
+            assert evidence.encoded_customer(part.to_json(incidents=False), part.incidents,
+                                             texts) == evidence.canonical(part.to_json())
+
+    check()
+
+
+@pytest.mark.parametrize("field", ["counted_seconds", "notified_after_seconds", "id",
+                                   "detection_seconds"])
+def test_a_line_whose_seconds_are_not_integers_is_refused_not_written_otherwise(
+        field: str) -> None:
+    """A bool or a float is another JSON text than the integer it equals: refused."""
+    from monitor.sla import IncidentLine
+
+    line = IncidentLine(1, "panel", dt.datetime(2026, 3, 2, tzinfo=dt.UTC), None, 60,
+                        "provider", 5, 30)._replace(**{field: True})
+    with pytest.raises(TypeError, match="integers"):
+        evidence.LineTexts().joined([line])
