@@ -35,12 +35,15 @@ __all__ = [
     "DutyState",
     "duty_state",
     "in_time",
+    "late_from",
     "missed",
     "month_settled",
     "notice_due",
     "notification_due",
     "within",
 ]
+
+_ONE_SECOND = timedelta(seconds=1)
 
 DutyState = Literal["done", "pending", "at_risk", "breached"]
 DUTY_STATES: tuple[DutyState, ...] = ("done", "pending", "at_risk", "breached")
@@ -57,6 +60,13 @@ def in_time(done_at: datetime, due: datetime) -> bool:
     """Whether something done at ``done_at`` meets a deadline at ``due`` (:func:`within`,
     on whole seconds): at the due instant itself it does."""
     return within((whole_second(done_at) - whole_second(due)) / timedelta(seconds=1), 0)
+
+
+def late_from(due: datetime) -> datetime:
+    """The first instant that is late for a deadline at ``due``: ``done_at < late_from(due)``
+    is :func:`in_time` (on whole seconds, the due second itself in time) as one comparison,
+    for checking many times against one deadline (every customer's notice of a window)."""
+    return whole_second(due) + _ONE_SECOND
 
 
 def missed(done_after: float | None, elapsed: float, allowed: float) -> bool:

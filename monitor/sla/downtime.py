@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from monitor.sla.deadlines import in_time, notice_due
+from monitor.sla.deadlines import late_from, notice_due
 from monitor.sla.inputs import Cause, CustomerInput, IncidentInput, MaintenanceInput
 from monitor.sla.intervals import (
     Interval,
@@ -124,8 +124,10 @@ class ServiceViews:
                 continue  # shorter than a second: excludes nothing at whole seconds
             span = Interval(start, end)
             for service_id in window.service_ids:
-                # R-EX1 / D-3: the notice must arrive by start - 48 h (exactly 48 h is in time).
-                self._windows[service_id].append((window, notice_due(start, policy), span))
+                # R-EX1 / D-3: the notice must arrive by start - 48 h (exactly 48 h is in
+                # time): before the first late instant.
+                self._windows[service_id].append(
+                    (window, late_from(notice_due(start, policy)), span))
         self._cache: dict[tuple[str, tuple[int, ...]], ServiceView] = {}
 
     def view(self, service_id: str, customer_id: str) -> ServiceView | None:
@@ -134,8 +136,8 @@ class ServiceViews:
         if service is None:
             return None
         announced = tuple(
-            window.id for window, notice_due, _ in self._windows.get(service_id, ())
-            if _notice_in_time(window.notices.get(customer_id), notice_due))
+            window.id for window, late, _ in self._windows.get(service_id, ())
+            if (noticed := window.notices.get(customer_id)) is not None and noticed < late)
         key = (service_id, announced)
         view = self._cache.get(key)
         if view is None:
@@ -143,10 +145,6 @@ class ServiceViews:
                      if window.id in announced] if announced else []
             view = self._cache[key] = ServiceView.build(service, spans, announced)
         return view
-
-
-def _notice_in_time(notice_sent_at: datetime | None, notice_due: datetime) -> bool:
-    return notice_sent_at is not None and in_time(notice_sent_at, notice_due)
 
 
 @dataclass(frozen=True, slots=True)

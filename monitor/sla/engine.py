@@ -241,8 +241,10 @@ class _Month:
             for index, facts in enumerate(self.facts[service_id]):
                 incident_id = facts.id
                 notice_sent_at = notice_sent_at_of((incident_id, customer.id))
+                # Whole seconds (R-M6): the start is a whole second, so flooring the
+                # difference drops the notice's fraction as cutting it first would.
                 notified_after = None if notice_sent_at is None else (
-                    (whole_second(notice_sent_at) - facts.start) // _ONE_SECOND)
+                    (notice_sent_at - facts.start) // _ONE_SECOND)
                 if facts.started_in_month:
                     # R-N1: only an incident not wholly excluded for this customer owes
                     # a notification; maintenance announced per D-3 needs none.

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from monitor.sla import Policy, duty_state, in_time, notice_due, notification_due, within
+from monitor.sla.deadlines import late_from
 
 from .builders import HOUR, MINUTE, at, later
 
@@ -24,6 +25,19 @@ def test_in_time_compares_whole_seconds() -> None:
     due = later(START, 2 * HOUR)
     assert in_time(due + timedelta(microseconds=999_999), due)
     assert not in_time(due + timedelta(seconds=1), due)
+
+
+@pytest.mark.parametrize("offset", [
+    timedelta(0), timedelta(microseconds=1), timedelta(microseconds=999_999), timedelta(seconds=1),
+    timedelta(seconds=1, microseconds=1), -timedelta(microseconds=1), -timedelta(seconds=1)])
+@pytest.mark.parametrize("due", [later(START, 2 * HOUR), later(START, 2 * HOUR)
+                                 + timedelta(microseconds=400_000)])
+def test_late_from_is_in_time_as_one_comparison(due: object, offset: timedelta) -> None:
+    """Many notices checked against one window's deadline compare with its first late
+    instant: the same answer as :func:`in_time`, fractions of a second included."""
+    assert isinstance(due, type(START))
+    done_at = due + offset
+    assert (done_at < late_from(due)) == in_time(done_at, due)
 
 
 def test_r_n1_due_is_two_hours_after_the_start() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from monitor.sla import EXCLUSION_REASONS, CustomerReport
@@ -37,6 +39,19 @@ def test_r_ex1_maintenance_announced_exactly_48h_ahead_is_excluded() -> None:
     assert report.excluded_seconds == WINDOW_SECONDS
     assert report.excluded_by_reason["maintenance"] == WINDOW_SECONDS
     assert report.notification_breaches == ()  # announced maintenance needs no alert
+
+
+def test_r_ex1_a_notice_within_the_due_second_is_in_time_one_second_later_is_not() -> None:
+    """Whole seconds (R-M6): a notice at 48 h less 0.9 s is at the due second, in time; 47 h
+    59 min 59 s ahead is a second late."""
+    in_time = _maintenance_report(notice_before_start=48 * HOUR)
+    window = maintenance(1, {"panel"}, WINDOW_START, WINDOW_SECONDS, {"acme": later(
+        WINDOW_START, -48 * HOUR) + timedelta(microseconds=900_000)})
+    fraction = report_for(customer(), [outage(1, "panel", WINDOW_START, WINDOW_SECONDS)],
+                          maintenance_windows=[window])
+    late = _maintenance_report(notice_before_start=48 * HOUR - 1)
+    assert (in_time.downtime_seconds, fraction.downtime_seconds, late.downtime_seconds) == (
+        0, 0, WINDOW_SECONDS)
 
 
 def test_r_ex1_maintenance_announced_47h59m_ahead_is_counted() -> None:
