@@ -22,6 +22,7 @@ from monitor.sla.inputs import Cause, CustomerInput, IncidentInput, MaintenanceI
 from monitor.sla.intervals import (
     Interval,
     intersect,
+    seconds_outside,
     subtract,
     total_seconds,
     union,
@@ -176,7 +177,7 @@ class ServiceView:
                      if intersect(in_maintenance, [span]))
 
         def counted(span: Interval, cause: Cause) -> int:
-            return total_seconds(subtract([span], windows)) if cause == "provider" else 0
+            return seconds_outside(span, windows) if cause == "provider" else 0
 
         return cls(service, windows, subtract(service.provider, windows), in_maintenance, used,
                    tuple(counted(p.inside, p.incident.cause) for p in service.incidents),
@@ -217,7 +218,7 @@ class CustomerDowntime:
         if self.paid_until <= span.start:
             return 0
         # R-EX5: only the part before the subscription lapsed is counted.
-        return total_seconds(subtract([Interval(span.start, self.paid_until)], view.windows))
+        return seconds_outside(Interval(span.start, self.paid_until), view.windows)
 
 
 def customer_downtime(

@@ -33,6 +33,7 @@ __all__ = [
     "clip",
     "intersect",
     "seconds_between",
+    "seconds_outside",
     "subtract",
     "total_seconds",
     "union",
@@ -141,6 +142,20 @@ def total_seconds(intervals: Iterable[Interval]) -> int:
     for interval in union(intervals):
         covered += interval.end - interval.start
     return covered // _ONE_SECOND
+
+
+def seconds_outside(span: Interval, holes: list[Interval]) -> int:
+    """``total_seconds(subtract([span], holes))`` for ``holes`` already normalized (sorted,
+    disjoint: what :func:`union` gives), without building the pieces: a month's engine
+    asks it for every incident of every service seen through announced windows."""
+    start, end = span.start, span.end
+    left = end - start
+    for index in range(bisect_right(holes, start, key=_by_end), len(holes)):
+        hole = holes[index]
+        if hole.start >= end:
+            break
+        left -= min(end, hole.end) - max(start, hole.start)
+    return left // _ONE_SECOND
 
 
 # The sweeps below walk two normalized lists together. For each interval of

@@ -80,3 +80,27 @@ def test_overlap_of_two_intervals() -> None:
 def test_whole_second_truncates_and_converts_to_utc() -> None:
     instant = datetime(2026, 3, 1, 12, 0, 5, 999_999, tzinfo=timezone(timedelta(hours=1)))
     assert whole_second(instant) == at(1, 11, 0, 5)
+
+
+def test_seconds_outside_is_the_length_of_what_subtract_leaves() -> None:
+    """:func:`seconds_outside` (the engine's count of an incident's time outside announced
+    windows) is ``total_seconds(subtract(...))``: spans before, across, inside and after the
+    holes, touching them, with fractions of a second."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from monitor.sla.intervals import seconds_outside
+
+    base = at(1)
+    instants = st.integers(min_value=0, max_value=40_000_000).map(
+        lambda micro: base + timedelta(microseconds=micro * 50))
+    spans = st.tuples(instants, instants).filter(lambda pair: pair[0] != pair[1]).map(
+        lambda pair: Interval(min(pair), max(pair)))
+
+    @settings(max_examples=400, deadline=None)
+    @given(spans, st.lists(spans, max_size=8))
+    def check(span: Interval, holes: list[Interval]) -> None:
+        normalized = union(holes)
+        assert seconds_outside(span, normalized) == total_seconds(subtract([span], holes))
+
+    check()
