@@ -54,7 +54,7 @@ def inputs_digest(
     # that the records (hundreds of thousands of notifications in a large month) are
     # written once each (:func:`_sorted_text`, :func:`_notification_texts`), the same text.
     sections = {key: _ENCODE(value) for key, value in document.items()}
-    sections.update({"customers": _sorted_text(customers), "incidents": _sorted_text(incidents),
+    sections.update({"customers": _sorted_text(customers), "incidents": _incident_texts(incidents),
                      "maintenance": _sorted_text(maintenance), "unknown": _sorted_text(unknown),
                      "tickets": _sorted_text(tickets)})
     sections["notifications"] = "[" + ",".join(_notification_texts(notifications)) + "]"
@@ -125,6 +125,40 @@ def _notification_texts_in_general(
 #: ``json.dumps(item, sort_keys=True)`` without building an encoder per call: the text
 #: each record is sorted on (hundreds of thousands of notifications in a large month).
 _SORT_TEXT = json.JSONEncoder(sort_keys=True).encode
+
+
+#: An incident's fields in the order of their keys in its canonical text (sorted), and
+#: whether they are :class:`IncidentInput`'s (else every incident takes the general way).
+_INCIDENT_KEYS = ("cause", "detected_at", "end", "id", "service_id", "source", "start")
+_INCIDENT_TEXT = tuple(sorted(f.name for f in fields(IncidentInput))) == _INCIDENT_KEYS
+
+
+def _incident_texts(incidents: Iterable[IncidentInput]) -> str:
+    """``_sorted_text(incidents)``, each incident's text written field by field (a month of
+    50,000 incidents: no dict per incident through the encoder), its times once per instant
+    (:class:`_Instants`). An incident of other types than it declares (a subclass, an id
+    that is a bool) takes the general way, and so do all if its fields are not these."""
+    given = incidents if isinstance(incidents, list) else list(incidents)
+    if not _INCIDENT_TEXT:
+        return _sorted_text(given)
+    texts: list[str] = []
+    instants = _Instants()
+    for incident in given:
+        start, end, detected = incident.start, incident.end, incident.detected_at
+        if (type(incident) is not IncidentInput or type(incident.id) is not int
+                or type(incident.service_id) is not str or type(incident.cause) is not str
+                or type(incident.source) is not str or type(start) is not datetime
+                or (end is not None and type(end) is not datetime)
+                or (detected is not None and type(detected) is not datetime)):
+            return _sorted_text(given)
+        texts.append(
+            f'{{"cause":{_QUOTE(incident.cause)},"detected_at":'
+            f'{"null" if detected is None else instants.quoted(detected)},"end":'
+            f'{"null" if end is None else instants.quoted(end)},"id":{incident.id},'
+            f'"service_id":{_QUOTE(incident.service_id)},"source":{_QUOTE(incident.source)},'
+            f'"start":{instants.quoted(start)}}}')
+    texts.sort()
+    return "[" + ",".join(texts) + "]"
 
 
 def _sorted_text(records: Iterable[object]) -> str:
