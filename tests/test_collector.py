@@ -63,6 +63,41 @@ def test_holders_in_two_threads_resume_it_when_the_last_leaves(collector: None) 
     assert gc.isenabled()
 
 
+def test_what_lived_before_is_set_aside_and_the_work_s_cycles_collected_after(
+        collector: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collection that gives the bulk work's memory back walks what the work made, not
+    every object of the process (frozen meanwhile, back in the collector's care after, even
+    if the work failed); a cycle the work left is collected then, one from before later."""
+    import weakref
+
+    import monitor.collector
+
+    monkeypatch.setattr(monitor.collector, "GIVE_BACK", 0)  # give back however little grew
+
+    class Node:
+        other: object = None
+
+    def cycle() -> weakref.ref[Node]:
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        return weakref.ref(first)
+
+    gc.collect()
+    before = cycle()
+    assert gc.get_freeze_count() == 0
+    with paused():
+        assert gc.get_freeze_count() > 0  # the process's objects, the cycle from before among them
+        made = cycle()
+    assert gc.get_freeze_count() == 0
+    assert made() is None  # collected as the work ended
+    assert before() is not None  # frozen then: left for the collector's next pass
+    gc.collect()
+    assert before() is None
+    with pytest.raises(ValueError), paused():
+        raise ValueError("a step that failed")
+    assert gc.get_freeze_count() == 0
+
+
 def test_bulk_caches_last_while_the_bulk_work_does(collector: None) -> None:
     """A bulk cache (a month's instants) keeps its results while any holder holds the pause,
     and is emptied when the last leaves: its entries, made among a month's records, would
