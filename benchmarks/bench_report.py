@@ -23,7 +23,8 @@ copy of it (the same first close, and its own peak RSS):
 * ``close again``: the same with nothing changed (what every ``statement send`` and the
   daemon's statement job do first): nothing is frozen;
 * ``report``: :func:`monitor.actions.month_report` of every customer and its SPEC
-  section 7 JSON, as ``report --month M --format json`` and ``GET /api/v1/reports`` give it;
+  section 7 JSON as ``report --month M --format json`` writes it
+  (:func:`monitor.present.report_json_text`);
 * ``frozen read``: the latest revision read back typed (:func:`frozen_revision`), as the
   statements read it.
 
@@ -35,7 +36,7 @@ RSS since it started, and the rest of the machine's busy time (others: other ses
 and on PostgreSQL the database server's own work) and steal over the same interval. Then
 where each step's wall time went, by the parts it tells its progress (reading the
 month's records, hashing its inputs, computing, encoding the report, freezing the
-revision; the report's ``to_json``).
+revision; the report's JSON text).
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ async def _child(url: str, variant: str, customers: int) -> dict[str, Any]:
     """One variant's steps, in this (child) process."""
     from monitor import actions
     from monitor.actions.reports import frozen_revision
+    from monitor.present import report_json_text
     from monitor.store import Database, evidence, reports
 
     if variant == "without chain":
@@ -219,9 +221,9 @@ async def _child(url: str, variant: str, customers: int) -> dict[str, Any]:
     async def report(parts: _Parts) -> int:
         computed = await actions.month_report(db, settings, month=PERIOD.label, now=NOW,
                                               progress=parts)
-        parts(0, 0, "to_json")
-        document = await asyncio.to_thread(computed.to_json)
-        return sum(len(c["incidents"]) for c in document["customers"])  # type: ignore[misc]
+        parts(0, 0, "json text")
+        await asyncio.to_thread(report_json_text, computed)  # as `report --format json` writes it
+        return sum(len(c.incidents) for c in computed.customers)
 
     lines = await step.run("report", report(parts := _Parts()), parts)
 
@@ -318,7 +320,7 @@ def run_close(args: argparse.Namespace) -> int:
     for result in results:
         for name, parts in result["parts"].items():
             print(f"  {result['variant']:14} {name:12} " + ", ".join(
-                f"{part.split(' ')[0] if part != 'to_json' else part} {seconds:.2f}"
+                f"{part.split(' ')[0] if part != 'json text' else part} {seconds:.2f}"
                 for part, seconds in parts.items()))
     without, with_chain = (r["steps"]["close"] for r in results)
     chain_cpu = with_chain["cpu_s"] - without["cpu_s"]

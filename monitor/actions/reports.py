@@ -391,7 +391,7 @@ def _computed(inputs: MonthInputs, now: dt.datetime, progress: Progress) -> _Com
     computed = inputs.compute(now, lambda done, total: progress(done, total, COMPUTING))
     progress(0, 0, ENCODING)
     head = computed.to_json(customers=[])
-    texts = evidence.LineTexts()  # lines alike in many customers' parts written once
+    texts = evidence.line_texts()  # lines alike in many customers' parts written once
     text, digests = evidence.encoded_report(head, (
         computed.customer_json(customer) if computed.confirmed_by is not None  # a cluster's
         else evidence.encoded_customer(customer.to_json(incidents=False), customer.incidents,

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import os
 import re
 import shlex
@@ -28,7 +27,7 @@ from typing import Any
 from monitor.clock import SystemClock
 from monitor.config import Config, Settings, load_config
 from monitor.errors import InputError, MonitorError, SchemaError, UsageError, in_ascii_digits
-from monitor.present import as_json, format_day, format_time, parse_time
+from monitor.present import format_day, format_time, json_text, parse_time
 from monitor.present.tables import printable_lines
 from monitor.store import Database
 
@@ -241,13 +240,6 @@ def keep_typed(args: argparse.Namespace, field: str, text: str) -> None:
     shows it as typed (:func:`with_typed`), not as read."""
     vars(args).setdefault(TYPED, {})[field] = text
     vars(args).setdefault(AS_TYPED, set()).add(field)
-
-
-def json_text(value: object) -> str:
-    """``value`` as the command line writes JSON, to standard output or ``-o FILE``: typed
-    results (dataclasses) and JSON documents alike, times as ISO 8601 UTC with ``Z``
-    (:func:`monitor.present.as_json`), indented by 2, text as itself (not ``\\u`` escapes)."""
-    return json.dumps(as_json(value), indent=2, ensure_ascii=False)
 
 
 def print_json(value: object) -> None:

@@ -11,7 +11,6 @@ from monitor.cli.common import (
     add_wide,
     check_output,
     database,
-    json_text,
     load_settings,
     print_json,
     run_async,
@@ -20,7 +19,7 @@ from monitor.cli.common import (
 from monitor.cli.progress import progress
 from monitor.clock import SystemClock
 from monitor.errors import InputError, UsageError
-from monitor.present import format_days, report_csv, report_table
+from monitor.present import format_days, report_csv, report_json_text, report_table
 from monitor.present.statement import summary_html, summary_pdf
 
 #: How many of the configuration's differences from a closed month's terms are printed.
@@ -113,7 +112,7 @@ async def _report(args: argparse.Namespace) -> int:
                       "(--format json lists each)")
         return 0
     if args.format == "json":
-        write_output(json_text(report.to_json()), args.output)  # the SPEC section 7 document
+        write_output(report_json_text(report), args.output)  # the SPEC section 7 document
     elif args.format == "csv":
         write_output(report_csv(report), args.output)
     else:

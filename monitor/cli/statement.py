@@ -17,7 +17,6 @@ from monitor.cli.common import (
     check_output,
     command,
     database,
-    json_text,
     load_settings,
     print_json,
     run_async,
@@ -29,7 +28,7 @@ from monitor.clock import SystemClock
 from monitor.config import Settings
 from monitor.notify import Notifier
 from monitor.notify.contract import ContractMailer
-from monitor.present import format_time
+from monitor.present import format_time, json_text
 from monitor.present.statement import statement_csv, statement_html, statement_pdf
 from monitor.store.outbox import MessageState
 

@@ -22,7 +22,7 @@ from monitor.present.formats import (
     format_time,
     parse_time,
 )
-from monitor.present.jsonable import as_json
+from monitor.present.jsonable import as_json, json_text, report_json_text
 from monitor.present.report import report_csv, report_table
 from monitor.present.tables import text_table
 
@@ -37,8 +37,10 @@ __all__ = [
     "format_money",
     "format_percent",
     "format_time",
+    "json_text",
     "parse_time",
     "report_csv",
+    "report_json_text",
     "report_table",
     "text_table",
 ]

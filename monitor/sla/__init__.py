@@ -130,7 +130,7 @@ from monitor.sla.ledger import (
     price_request_lapsed,
 )
 from monitor.sla.policy import DEFAULT_TIERS, FLAP_WINDOW, Policy, Tier
-from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, MonthReport
+from monitor.sla.report import CreditLine, CustomerReport, IncidentLine, LineTexts, MonthReport
 from monitor.sla.standing import MonthToDate, Refreshed
 from monitor.sla.statements import (
     WITHHELD,
@@ -183,6 +183,7 @@ __all__ = [
     "IneligibleRule",
     "Interval",
     "LedgerLine",
+    "LineTexts",
     "LocalDay",
     "MaintenanceInput",
     "MonthPeriod",

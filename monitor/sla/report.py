@@ -15,7 +15,7 @@ is a :class:`monitor.errors.StoreError` naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -31,6 +31,7 @@ __all__ = [
     "CreditLine",
     "CustomerReport",
     "IncidentLine",
+    "LineTexts",
     "MonthReport",
     "StoredCustomers",
     "VantageProblemLine",
@@ -141,6 +142,50 @@ class IncidentLine(NamedTuple):
                    fields.optional_instant("end"), fields.integer("counted_seconds"),
                    fields.cause("cause"), fields.optional_integer("detection_seconds"),
                    fields.optional_integer("notified_after_seconds"))
+
+
+class LineTexts:
+    """Incident lines as texts, each spliced from pieces written once per incident: a month
+    of 10,000 customers has 411,682 lines of 50,000 incidents, the shared web panel's and
+    each server's in hundreds of reports. ``pieces(line)`` writes what every line of the
+    incident shares in some text form (before its counted seconds, between them and its
+    notification's, after it); each line's own two numbers go between, as Python writes
+    integers (None as JSON's ``null``). An incident's pieces are taken again for a line whose
+    other fields are those they were written from (the same objects, as the engine's lines of
+    one incident are, or equal ones); a line of the same incident that says otherwise gets
+    pieces of its own. One instance serves one report's writing."""
+
+    __slots__ = ("_incidents", "_pieces")
+
+    def __init__(self, pieces: Callable[[IncidentLine], tuple[str, str, str]]) -> None:
+        self._pieces = pieces
+        self._incidents: dict[int, tuple[IncidentLine, tuple[str, str, str]]] = {}
+
+    def texts(self, lines: Iterable[IncidentLine]) -> list[str]:
+        incidents, written = self._incidents, []
+        for line in lines:
+            known = incidents.get(line.id)
+            if known is None or not _alike(known[0], line):
+                if type(line.id) is not int or (line.detection_seconds is not None
+                                                and type(line.detection_seconds) is not int):
+                    raise TypeError(f"an incident line's id and seconds must be integers: {line!r}")
+                known = incidents[line.id] = (line, self._pieces(line))
+            counted, notified = line.counted_seconds, line.notified_after_seconds
+            if type(counted) is not int or (notified is not None and type(notified) is not int):
+                raise TypeError(f"an incident line's seconds must be integers: {line!r}")
+            first, between, last = known[1]
+            written.append(f"{first}{counted}{between}{'null' if notified is None else notified}"
+                           f"{last}")
+        return written
+
+
+def _alike(first: IncidentLine, line: IncidentLine) -> bool:
+    """Whether two lines of an incident agree but for their customer's own figures."""
+    return ((first.start is line.start and first.end is line.end
+             and first.service is line.service and first.cause is line.cause
+             and first.detection_seconds is line.detection_seconds)
+            or (first.start, first.end, first.service, first.cause, first.detection_seconds)
+            == (line.start, line.end, line.service, line.cause, line.detection_seconds))
 
 
 def _well_formed_line(document: dict[str, object]) -> IncidentLine | None:

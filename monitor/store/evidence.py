@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.errors import StoreError
 from monitor.logs import Progress
-from monitor.sla import IncidentLine
+from monitor.sla import IncidentLine, LineTexts
 from monitor.sla.report import iso_utc
 from monitor.store.db import Tx
 from monitor.store.models import Base, EvidenceCheckpoint, EvidenceEntry, EvidenceKey
@@ -57,7 +57,6 @@ __all__ = [
     "Break",
     "CheckResult",
     "Checkpoint",
-    "LineTexts",
     "SignedRevision",
     "append",
     "append_inserted",
@@ -73,6 +72,7 @@ __all__ = [
     "fact_of",
     "head",
     "keys",
+    "line_texts",
     "link_hash",
     "record_checkpoint",
     "record_pruned",
@@ -202,61 +202,22 @@ def encoded_document(document: Any) -> str:
     return _ENCODE(document)
 
 
-class LineTexts:
-    """Incident lines' canonical texts (:func:`encoded_document` of their ``to_json``), each
-    from pieces written once per incident: a month of 10,000 customers has 411,682 lines of
-    50,000 incidents, the shared web panel's and each server's in hundreds of reports. One
-    instance serves one report's encoding.
-
-    The text is the canonical encoder's, key by key in sorted order (``cause``,
-    ``counted_seconds``, ``detection_seconds``, ``end``, ``id``,
-    ``notified_after_seconds``, ``service``, ``start``): integers as Python writes them,
-    None as ``null``, texts quoted as the encoder quotes them. An incident's pieces are
-    taken again for a line whose other fields are those they were written from (the same
-    objects, as the engine's lines of one incident are, or equal ones); a line of the same
-    incident that says otherwise gets pieces of its own."""
-
-    __slots__ = ("_incidents",)
-
-    def __init__(self) -> None:
-        self._incidents: dict[int, tuple[IncidentLine, str, str, str]] = {}
-
-    def joined(self, lines: Iterable[IncidentLine]) -> str:
-        """The canonical text of a list of ``lines``: ``[`` their texts, comma-separated ``]``."""
-        incidents, texts = self._incidents, []
-        for line in lines:
-            pieces = incidents.get(line.id)
-            if pieces is None or not _alike(pieces[0], line):
-                pieces = incidents[line.id] = _pieces(line)
-            counted, notified = line.counted_seconds, line.notified_after_seconds
-            if type(counted) is not int or (notified is not None and type(notified) is not int):
-                raise TypeError(f"an incident line's seconds must be integers: {line!r}")
-            texts.append(f"{pieces[1]}{counted}{pieces[2]}"
-                         f"{'null' if notified is None else notified}{pieces[3]}")
-        return "[" + ",".join(texts) + "]"
+def line_texts() -> LineTexts:
+    """Incident lines' canonical texts (:func:`encoded_document` of their ``to_json``), for
+    one report's encoding (:func:`encoded_customer`): key by key in sorted order
+    (``cause``, ``counted_seconds``, ``detection_seconds``, ``end``, ``id``,
+    ``notified_after_seconds``, ``service``, ``start``), texts quoted as the encoder quotes
+    them."""
+    return LineTexts(_canonical_pieces)
 
 
-def _pieces(line: IncidentLine) -> tuple[IncidentLine, str, str, str]:
-    """What the texts of an incident's lines share: before its counted seconds, between them
-    and its notification's, after it (the line given kept to tell lines alike)."""
-    if type(line.id) is not int or (line.detection_seconds is not None
-                                    and type(line.detection_seconds) is not int):
-        raise TypeError(f"an incident line's id and seconds must be integers: {line!r}")
+def _canonical_pieces(line: IncidentLine) -> tuple[str, str, str]:
     detection = "null" if line.detection_seconds is None else line.detection_seconds
     end = "null" if line.end is None else _QUOTE(iso_utc(line.end))
-    return (line, f'{{"cause":{_QUOTE(line.cause)},"counted_seconds":',
+    return (f'{{"cause":{_QUOTE(line.cause)},"counted_seconds":',
             f',"detection_seconds":{detection},"end":{end},"id":{line.id},'
             '"notified_after_seconds":',
             f',"service":{_QUOTE(line.service)},"start":{_QUOTE(iso_utc(line.start))}}}')
-
-
-def _alike(first: IncidentLine, line: IncidentLine) -> bool:
-    """Whether two lines of an incident agree but for their customer's own figures."""
-    return ((first.start is line.start and first.end is line.end
-             and first.service is line.service and first.cause is line.cause
-             and first.detection_seconds is line.detection_seconds)
-            or (first.start, first.end, first.service, first.cause, first.detection_seconds)
-            == (line.start, line.end, line.service, line.cause, line.detection_seconds))
 
 
 #: A text as the canonical encoder quotes it (``ensure_ascii=False``).
@@ -279,7 +240,7 @@ def encoded_customer(part: dict[str, Any], lines: Sequence[IncidentLine],
     before, found, after = head.partition(_LINES_PLACE)
     if not found or _LINES_PLACE in after:
         raise ValueError("a customer's part holds the text that stands for its lines")
-    return before + '"incidents":' + texts.joined(lines) + after
+    return before + '"incidents":[' + ",".join(texts.texts(lines)) + "]" + after
 
 
 def encoded_report(report: Mapping[str, Any],

@@ -85,7 +85,7 @@ def _lines() -> Any:
 
 def test_a_customers_part_encoded_from_its_lines_is_its_canonical_text() -> None:
     """A month's close encodes each customer's part with its incident lines written from
-    pieces once per incident (:class:`LineTexts`): the text is the canonical encoder's of
+    pieces once per incident (:func:`line_texts`): the text is the canonical encoder's of
     the part with its lines, for every kind of line, the same lines in several customers'
     parts (one ``LineTexts`` for the report) and lines of one incident id that differ."""
     from hypothesis import given, settings
@@ -98,7 +98,7 @@ def test_a_customers_part_encoded_from_its_lines_is_its_canonical_text() -> None
     @settings(max_examples=200, deadline=None)
     @given(_lines(), _lines())
     def check(first: list[Any], second: list[Any]) -> None:
-        texts = evidence.LineTexts()
+        texts = evidence.line_texts()
         for lines in (first, second, first):
             part = dataclasses.replace(acme, incidents=tuple(lines))
             assert evidence.encoded_customer(part.to_json(incidents=False), part.incidents,
@@ -117,4 +117,4 @@ def test_a_line_whose_seconds_are_not_integers_is_refused_not_written_otherwise(
     line = IncidentLine(1, "panel", dt.datetime(2026, 3, 2, tzinfo=dt.UTC), None, 60,
                         "provider", 5, 30)._replace(**{field: True})
     with pytest.raises(TypeError, match="integers"):
-        evidence.LineTexts().joined([line])
+        evidence.line_texts().texts([line])
