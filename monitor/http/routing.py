@@ -58,7 +58,8 @@ from monitor.http.problems import (
     pointer,
     problem,
 )
-from monitor.present import as_json, parse_time
+from monitor.present import as_json, parse_time, report_json_text
+from monitor.sla import MonthReport
 from monitor.store import idempotency
 
 __all__ = [
@@ -366,22 +367,29 @@ def _config_error(exc: ConfigError) -> web.Response:
     return problem(422, "invalid", str(exc).splitlines()[0] + ": " + str(exc.issues[0]), items)
 
 
-def _encode(body: Any) -> tuple[Any, str]:
+def _encode(body: Any, kept: bool) -> tuple[Any, str]:
+    """The JSON value of ``body`` if ``kept`` (else None), and its text. A month's report is
+    written without its value (:func:`monitor.present.report_json_text`: at 10,000
+    customers 143 MB of JSON values), the same text."""
+    if isinstance(body, MonthReport) and not kept:
+        return None, report_json_text(body, indented=False)
     shown = as_json(body)
     return shown, json.dumps(shown, ensure_ascii=False)
 
 
-async def _answer(reply: Reply | web.StreamResponse) -> tuple[web.StreamResponse, Any]:
-    """The response, and the JSON value it carries. A month's report of every customer is
-    megabytes: it is encoded off the event loop."""
+async def _answer(reply: Reply | web.StreamResponse, *, kept: bool = False
+                  ) -> tuple[web.StreamResponse, Any]:
+    """The response, and the JSON value it carries if ``kept`` (an idempotent write keeps
+    it), else None. A month's report of every customer is megabytes: it is encoded off the
+    event loop."""
     if isinstance(reply, web.StreamResponse):
         return reply, None
     if reply.body is None:
         return web.Response(status=reply.status, headers=reply.headers), None
     if isinstance(reply.body, list | tuple) or hasattr(reply.body, "to_json"):
-        shown, text = await asyncio.to_thread(_encode, reply.body)
+        shown, text = await asyncio.to_thread(_encode, reply.body, kept)
     else:
-        shown, text = _encode(reply.body)
+        shown, text = _encode(reply.body, kept)
     response = web.Response(status=reply.status, text=text, content_type="application/json",
                             headers=reply.headers)
     return response, shown
@@ -559,7 +567,7 @@ async def _once(route: Route, call: Call, key: str, raw: bytes) -> web.StreamRes
                 response.headers["Idempotent-Replayed"] = "true"
                 return response
             reply = await route.handler(call)
-            answer, shown = await _answer(reply)
+            answer, shown = await _answer(reply, kept=True)
             if isinstance(reply, Reply) and 200 <= reply.status < 300:
                 await idempotency.purge(tx, now)
                 await idempotency.store(

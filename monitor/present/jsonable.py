@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -67,49 +68,76 @@ _QUOTE: Callable[[str], str] = json.encoder.encode_basestring
 _CUSTOMERS_MARK, _LINES_MARK = "\x00customers\x00", "\x00lines\x00"
 
 
-def report_json_text(report: MonthReport) -> str:
+def report_json_text(report: MonthReport, *, indented: bool = True) -> str:
     """``json_text(report.to_json())`` (the SPEC section 7 document as ``report --format
-    json`` writes it), written customer by customer and each incident line from pieces
-    written once per incident: at 10,000 customers (411,682 lines, 143 MB) Python's
-    indenting encoder walked every value of a document built whole, about 6 s and 1 GB;
-    the same text. A cluster's report (its lines name the vantages that confirmed them)
-    is written the general way."""
+    json`` writes it; not ``indented``: ``json.dumps(as_json(report.to_json()),
+    ensure_ascii=False)``, as the HTTP API sends it), written customer by customer and each
+    incident line from pieces written once per incident: at 10,000 customers (411,682
+    lines, 143 MB) Python's indenting encoder walked every value of a document built whole,
+    about 6 s and 1 GB; the same text. A cluster's report (its lines name the vantages that
+    confirmed them) is written the general way."""
     if report.confirmed_by is not None:
-        return json_text(report.to_json())
-    head = json.dumps(report.to_json(customers=_CUSTOMERS_MARK), indent=2,  # type: ignore[arg-type]
-                      ensure_ascii=False)
+        return (json_text(report.to_json()) if indented
+                else json.dumps(as_json(report.to_json()), ensure_ascii=False))
+    layout = _INDENTED if indented else _COMPACT
+    head = json.dumps(report.to_json(customers=_CUSTOMERS_MARK),  # type: ignore[arg-type]
+                      indent=layout.indent, ensure_ascii=False)
     before, found, after = head.partition(json.dumps(_CUSTOMERS_MARK))
     if not found:
         raise ValueError("a report's head holds no place for its customers")
-    texts = LineTexts(_line_pieces)
-    customers = [_customer_text(customer.to_json(incidents=False), customer.incidents, texts)
-                 for customer in report.customers]
-    listed = "[\n" + ",\n".join(customers) + "\n  ]" if customers else "[]"
-    return before + listed + after
+    texts = LineTexts(functools.partial(_line_pieces, layout))
+    customers = [_customer_text(customer.to_json(incidents=False), customer.incidents, texts,
+                                layout) for customer in report.customers]
+    return before + layout.listed(customers, 1) + after
 
 
-def _customer_text(part: dict[str, JSON], lines: Iterable[IncidentLine], texts: LineTexts
-                   ) -> str:
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """How ``json.dumps`` lays a report out: ``indent`` (None: on one line, ``", "`` and
+    ``": "`` between items and after keys)."""
+
+    indent: int | None
+
+    def margin(self, depth: int) -> str:
+        return "" if self.indent is None else "\n" + " " * (self.indent * depth)
+
+    def listed(self, items: list[str], depth: int) -> str:
+        """Items already laid out at ``depth + 1``, as the list ``json.dumps`` writes."""
+        if not items:
+            return "[]"
+        if self.indent is None:
+            return "[" + ", ".join(items) + "]"
+        return "[" + self.margin(depth + 1) + ("," + self.margin(depth + 1)).join(items) + (
+            self.margin(depth) + "]")
+
+
+_INDENTED, _COMPACT = _Layout(2), _Layout(None)
+
+
+def _customer_text(part: dict[str, JSON], lines: Iterable[IncidentLine], texts: LineTexts,
+                   layout: _Layout) -> str:
     """A customer's part as an item of the report's list (its lines in their place)."""
     part["incidents"] = _LINES_MARK
-    text = "    " + json.dumps(part, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+    text = json.dumps(part, indent=layout.indent, ensure_ascii=False)
+    if layout.indent is not None:
+        text = text.replace("\n", layout.margin(2))  # an item of the list at depth 2
     before, found, after = text.partition(json.dumps(_LINES_MARK))
     if not found or json.dumps(_LINES_MARK) in after:
         raise ValueError("a customer's part holds the text that stands for its lines")
-    written = texts.texts(lines)
-    return before + ("[\n" + ",\n".join(written) + "\n      ]" if written else "[]") + after
+    return before + layout.listed(texts.texts(lines), 3) + after
 
 
-def _line_pieces(line: IncidentLine) -> tuple[str, str, str]:
-    """What the texts of an incident's lines share, in ``to_json``'s order of keys, indented
-    as a line of a customer's list: before its counted seconds, between them and its
-    notification's, after it."""
-    key = "\n          "
+def _line_pieces(layout: _Layout, line: IncidentLine) -> tuple[str, str, str]:
+    """What the texts of an incident's lines share, in ``to_json``'s order of keys, laid out
+    as a line of a customer's list (depth 4): before its counted seconds, between them and
+    its notification's, after it."""
+    key = layout.margin(5) if layout.indent is not None else " "
     end = "null" if line.end is None else _QUOTE(iso_utc(line.end))
     detection = "null" if line.detection_seconds is None else line.detection_seconds
-    return (f'        {{{key}"id": {line.id},{key}"service": {_QUOTE(line.service)},{key}'
+    opening = "{" + (layout.margin(5) if layout.indent is not None else "")
+    return (f'{opening}"id": {line.id},{key}"service": {_QUOTE(line.service)},{key}'
             f'"start": {_QUOTE(iso_utc(line.start))},{key}"end": {end},{key}'
             '"counted_seconds": ',
             f',{key}"cause": {_QUOTE(line.cause)},{key}"detection_seconds": {detection},{key}'
             '"notified_after_seconds": ',
-            "\n        }")
+            layout.margin(4) + "}")

@@ -2,7 +2,7 @@
 line from pieces written once per incident (:func:`monitor.present.report_json_text`): the
 same text as :func:`monitor.present.json_text` of the whole document (the command line's one
 JSON form), for every kind of line, lines shared by customers, a month of no customer and
-a cluster's report (written the general way)."""
+a cluster's report (written the general way); and on one line as the HTTP API sends it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ import json
 
 from hypothesis import given, settings
 
-from monitor.present import json_text, report_json_text
+from monitor.present import as_json, json_text, report_json_text
 from tests.evidence.test_encoded_report import _lines
 from tests.sla.builders import at, customer, month_report, notified_in_time, outage
+
+
+def _sent(report: object) -> str:
+    """The report as the HTTP API encodes a typed result (``monitor.http.routing``)."""
+    return json.dumps(as_json(report), ensure_ascii=False)
 
 
 def _month() -> object:
@@ -29,6 +34,7 @@ def test_a_month_is_written_as_the_command_line_writes_json() -> None:
     report = _month()
     text = report_json_text(report)  # type: ignore[arg-type]
     assert text == json_text(report.to_json())  # type: ignore[attr-defined]
+    assert report_json_text(report, indented=False) == _sent(report)  # type: ignore[arg-type]
     assert json.loads(text)["customers"][1]["incidents"][0]["id"] == 1  # the panel's, shared
 
 
@@ -43,6 +49,7 @@ def test_every_kind_of_line_in_several_customers_is_written_the_same() -> None:
             dataclasses.replace(acme, incidents=tuple(first)),
             dataclasses.replace(bita, incidents=tuple(second))))
         assert report_json_text(report) == json_text(report.to_json())
+        assert report_json_text(report, indented=False) == _sent(report)
 
     check()
 
@@ -54,4 +61,5 @@ def test_no_customers_and_a_clusters_report_are_written_the_same() -> None:
                                   vantage_problems=())
     for report in (empty, cluster):
         assert report_json_text(report) == json_text(report.to_json())
+        assert report_json_text(report, indented=False) == _sent(report)
     assert '"confirmed_by"' in report_json_text(cluster)
