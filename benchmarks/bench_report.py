@@ -451,6 +451,68 @@ def run_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- the floor: the same rows in plain loops ----------------------------------------------------
+
+
+def run_floor(args: argparse.Namespace) -> int:
+    """What the close's steps cost at the least in Python on this machine: the month's rows
+    read with ``sqlite3`` alone and handled in plain loops, one operation each (no engine,
+    no canonical rules): how far the close is above what per-record work in Python costs."""
+    import hashlib
+    import sqlite3
+
+    rows_of: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-report-floor-") as scratch:
+        url = f"sqlite+aiosqlite:///{scratch}/loaded.db"
+        sizes = asyncio.run(_load(url, args.customers, args.incidents))
+        connection = sqlite3.connect(f"{scratch}/loaded.db")
+        began = time.process_time()
+
+        def step(name: str) -> None:
+            nonlocal began
+            now = time.process_time()
+            rows_of[name] = now - began
+            began = now
+
+        rows = connection.execute(
+            "SELECT incident_id, customer_id, notified_at FROM notifications").fetchall()
+        step("read the notifications (sqlite3 fetch)")
+        parse, utc = datetime.fromisoformat, UTC
+        notified = {(row[0], row[1]): parse(row[2]).replace(tzinfo=utc) for row in rows}
+        step("parse their times into a dict")
+        connection.execute('SELECT id, service_id, start, "end", cause, detected_at '
+                           "FROM incidents").fetchall()
+        step("read the incidents")
+        texts = sorted(f'[{i},"{c}","{at}"]' for (i, c), at in
+                       zip(notified, (row[2] for row in rows), strict=True))
+        hashlib.sha256(("[" + ",".join(texts) + "]").encode()).hexdigest()
+        step("digest: a text each, sorted, hashed")
+        start = PERIOD.start
+        late = sum(1 for key in notified if (notified[key] - start).total_seconds() > 7200)
+        assert late >= 0
+        step("compute: a lookup and a subtraction each")
+        text = ",".join(f'{{"cause":"provider","counted_seconds":{i},"id":{i},'
+                        f'"notified_after_seconds":{i},"service":"{c}"}}' for i, c in notified)
+        step("encode: an f-string each")
+        written = sqlite3.connect(f"{scratch}/written.db")
+        written.execute("CREATE TABLE report (text TEXT)")
+        written.execute("INSERT INTO report VALUES (?)", (text * 2,))
+        written.commit()
+        hashlib.sha256((text * 2).encode()).hexdigest()
+        step(f"freeze: write and hash {len(text) * 2 / 1e6:.0f} MB")
+        written.close()
+        connection.close()
+    print(f"{sizes['notifications']:,} notifications, {sizes['incidents']:,} incidents; "
+          "CPU seconds of this process:")
+    for name, seconds in rows_of.items():
+        print(f"  {name:45} {seconds:6.2f}")
+    print(f"  {'all':45} {sum(rows_of.values()):6.2f}")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"command": " ".join(sys.argv), "sizes": sizes,
+                                         "cpu_s": rows_of}, indent=2) + "\n")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
@@ -464,6 +526,8 @@ def main() -> int:
                         help="--engine: comma-separated incident counts (default: 50000,500000)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="--engine: best of this many runs up to 100,000 incidents")
+    parser.add_argument("--floor", action="store_true",
+                        help="time the same rows in plain loops (sqlite3, one operation each)")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -472,6 +536,8 @@ def main() -> int:
         return 0
     if args.engine:
         return run_engine(args)
+    if args.floor:
+        return run_floor(args)
     return run_close(args)
 
 
