@@ -5,7 +5,9 @@ Run: ``python benchmarks/bench_report.py [--db sqlite|postgres] [--customers 100
 [--incidents 50000] [--json FILE]`` (PostgreSQL at ``--pg-url``, default
 ``$SLA_MONITOR_TEST_PG_URL``; a database of its own is created and dropped). ``--engine``
 times the pure engine alone instead (``compute_month`` on records in memory, ``--sizes
-50000,500000``), as this benchmark did before it measured the close.
+50000,500000``), as this benchmark did before it measured the close; ``--floor`` times the
+month's rows read with ``sqlite3`` and handled in plain loops, one operation each (what
+per-record work in Python costs at the least, beside the close).
 
 The world is ``benchmarks/_world.py``'s, after its month (March 2026) has ended: 10,000
 customers on the shared web panel, the mobile API (40 %) and 1-2 projects of their own on
