@@ -270,8 +270,8 @@ class CustomerReport:
 
     def to_json(self, *, incidents: bool = True) -> dict[str, JSON]:
         """The customer's part of the SPEC section 7 report; without ``incidents``, its
-        lines left out (a month's close encodes them apart, each distinct line once:
-        :class:`monitor.store.evidence.LineTexts`)."""
+        lines left out (a month's close and ``report --format json`` write them apart, each
+        from pieces written once per incident: :class:`LineTexts`)."""
         figure = shown_figure
         document: dict[str, JSON] = {
             "customer": self.customer,
