@@ -24,7 +24,15 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
-from monitor.sla.report import JSON, IncidentLine, LineTexts, MonthReport, iso_utc
+from monitor.sla.report import (
+    JSON,
+    WRITTEN_APART,
+    IncidentLine,
+    LineTexts,
+    MonthReport,
+    iso_utc,
+    spliced,
+)
 
 __all__ = ["as_json", "json_text", "report_json_text"]
 
@@ -63,10 +71,6 @@ def json_text(value: object) -> str:
 
 #: A text as :func:`json_text` quotes it.
 _QUOTE: Callable[[str], str] = json.encoder.encode_basestring
-#: Stand for the customers' list and a customer's lines in the text of the rest; no value
-#: of a report is either (their control characters are escaped in JSON).
-_CUSTOMERS_MARK, _LINES_MARK = "\x00customers\x00", "\x00lines\x00"
-
 
 def report_json_text(report: MonthReport, *, indented: bool = True) -> str:
     """``json_text(report.to_json())`` (the SPEC section 7 document as ``report --format
@@ -80,15 +84,12 @@ def report_json_text(report: MonthReport, *, indented: bool = True) -> str:
         return (json_text(report.to_json()) if indented
                 else json.dumps(as_json(report.to_json()), ensure_ascii=False))
     layout = _INDENTED if indented else _COMPACT
-    head = json.dumps(report.to_json(customers=_CUSTOMERS_MARK),  # type: ignore[arg-type]
-                      indent=layout.indent, ensure_ascii=False)
-    before, found, after = head.partition(json.dumps(_CUSTOMERS_MARK))
-    if not found:
-        raise ValueError("a report's head holds no place for its customers")
     texts = LineTexts(functools.partial(_line_pieces, layout))
     customers = [_customer_text(customer.to_json(incidents=False), customer.incidents, texts,
                                 layout) for customer in report.customers]
-    return before + layout.listed(customers, 1) + after
+    head = json.dumps(report.to_json(customers=WRITTEN_APART),  # type: ignore[arg-type]
+                      indent=layout.indent, ensure_ascii=False)
+    return spliced(head, layout.listed(customers, 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,14 +118,11 @@ _INDENTED, _COMPACT = _Layout(2), _Layout(None)
 def _customer_text(part: dict[str, JSON], lines: Iterable[IncidentLine], texts: LineTexts,
                    layout: _Layout) -> str:
     """A customer's part as an item of the report's list (its lines in their place)."""
-    part["incidents"] = _LINES_MARK
+    part["incidents"] = WRITTEN_APART
     text = json.dumps(part, indent=layout.indent, ensure_ascii=False)
     if layout.indent is not None:
         text = text.replace("\n", layout.margin(2))  # an item of the list at depth 2
-    before, found, after = text.partition(json.dumps(_LINES_MARK))
-    if not found or json.dumps(_LINES_MARK) in after:
-        raise ValueError("a customer's part holds the text that stands for its lines")
-    return before + layout.listed(texts.texts(lines), 3) + after
+    return spliced(text, layout.listed(texts.texts(lines), 3))
 
 
 def _line_pieces(layout: _Layout, line: IncidentLine) -> tuple[str, str, str]:

@@ -15,6 +15,7 @@ is a :class:`monitor.errors.StoreError` naming the field.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from monitor.sla.stored import Fields, decoded_at, listed_apart, stored_instant
 
 __all__ = [
     "JSON",
+    "WRITTEN_APART",
     "CreditLine",
     "CustomerReport",
     "IncidentLine",
@@ -40,6 +42,7 @@ __all__ = [
     "shown_days",
     "shown_figure",
     "shown_money",
+    "spliced",
 ]
 
 JSON = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
@@ -177,6 +180,22 @@ class LineTexts:
             written.append(f"{first}{counted}{between}{'null' if notified is None else notified}"
                            f"{last}")
         return written
+
+
+#: Stands for a value written apart in the JSON text of the rest of a document (a customer's
+#: lines, a report's customers: :func:`spliced`); no value of a report is this text, whose
+#: control characters JSON escapes.
+WRITTEN_APART = "\x00written apart\x00"
+_APART = json.dumps(WRITTEN_APART)  # its JSON text, whatever the encoder's settings
+
+
+def spliced(text: str, written: str) -> str:
+    """``text``, a JSON text in which one value was :data:`WRITTEN_APART`, with ``written``
+    (that value's text) in its place; refused unless the place is there exactly once."""
+    before, found, after = text.partition(_APART)
+    if not found or _APART in after:
+        raise ValueError("a JSON text must hold the place of what was written apart once")
+    return before + written + after
 
 
 def _alike(first: IncidentLine, line: IncidentLine) -> bool:

@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from monitor.errors import StoreError
 from monitor.logs import Progress
 from monitor.sla import IncidentLine, LineTexts
-from monitor.sla.report import iso_utc
+from monitor.sla.report import WRITTEN_APART, iso_utc, spliced
 from monitor.store.db import Tx
 from monitor.store.models import Base, EvidenceCheckpoint, EvidenceEntry, EvidenceKey
 
@@ -224,23 +224,14 @@ def _canonical_pieces(line: IncidentLine) -> tuple[str, str, str]:
 _QUOTE: Callable[[str], str] = json.encoder.encode_basestring
 
 
-#: Stands for a customer's lines in the text of the rest of its part (:func:`encoded_customer`);
-#: no value of a part is this text (its control characters are escaped in JSON).
-_LINES_MARK = "\x00lines\x00"
-_LINES_PLACE = '"incidents":' + json.dumps(_LINES_MARK)
-
-
 def encoded_customer(part: dict[str, Any], lines: Sequence[IncidentLine],
                      texts: LineTexts) -> str:
     """A customer's part of a report in the canonical form (:func:`encoded_document` of
     it with its ``incidents``), from ``part`` without them (``CustomerReport.to_json(
     incidents=False)``) and its ``lines``, each line's text from ``texts``: the same text
     (a month's 411,682 lines at 10,000 customers encoded in 0.8 s instead of 1.25)."""
-    head = _ENCODE({**part, "incidents": _LINES_MARK})
-    before, found, after = head.partition(_LINES_PLACE)
-    if not found or _LINES_PLACE in after:
-        raise ValueError("a customer's part holds the text that stands for its lines")
-    return before + '"incidents":[' + ",".join(texts.texts(lines)) + "]" + after
+    return spliced(_ENCODE({**part, "incidents": WRITTEN_APART}),
+                   "[" + ",".join(texts.texts(lines)) + "]")
 
 
 def encoded_report(report: Mapping[str, Any],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -118,3 +119,16 @@ def test_a_line_whose_seconds_are_not_integers_is_refused_not_written_otherwise(
                         "provider", 5, 30)._replace(**{field: True})
     with pytest.raises(TypeError, match="integers"):
         evidence.line_texts().texts([line])
+
+
+def test_a_part_holding_the_place_of_its_lines_twice_is_refused_not_spliced_wrongly() -> None:
+    """The lines go where the part says they were written apart, once: a value of the part
+    that is that very text (none of a report is) is refused rather than taken for it."""
+    from monitor.sla.report import WRITTEN_APART, spliced
+
+    with pytest.raises(ValueError, match="once"):
+        evidence.encoded_customer({"customer": "acme", "ineligible_reason": WRITTEN_APART},
+                                  [], evidence.line_texts())
+    with pytest.raises(ValueError, match="once"):
+        spliced('{"customers":[]}', "[1]")
+    assert spliced('{"a":' + json.dumps(WRITTEN_APART) + ',"b":2}', "[1]") == '{"a":[1],"b":2}'
