@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.errors import shortened
+from monitor.errors import StoreError, shortened
 from monitor.sla.archive import ArchivedInputs
 from monitor.sla.intervals import Interval, clip, subtract, total_seconds, union, whole_second
 from monitor.sla.report import CustomerReport, MonthReport, StoredCustomers, iso_utc
@@ -26,6 +26,7 @@ from monitor.store.evidence import (
     canonical,
     content_digest,
     entries,
+    kept_text,
     link_hash,
 )
 
@@ -154,12 +155,24 @@ async def chain_lines(tx: Tx, *, customer: str, until: int, incidents: set[int],
                 revision_id)) or _disclosed(entry, customer, incidents, windows,
                                                   revision_id, whole_revision):
             line.update(kind=entry.kind, table=entry.fact_table, id=entry.fact_id,
-                        canonical=entry.canonical)
+                        canonical=await _entry_text(tx, entry))
         else:
-            line["digest"] = content_digest(entry.canonical)
+            line["digest"] = entry.digest
         lines.append(json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
         last_hash = entry.hash
     return lines, last_hash, revision_seq
+
+
+async def _entry_text(tx: Tx, entry: Entry) -> str:
+    """An entry's canonical text; one kept in its row rebuilt from the row, which must still
+    be what was chained (else the archive would not verify: refused, naming it)."""
+    if not entry.kept_in_row:
+        return entry.canonical
+    rebuilt = await kept_text(tx, entry)
+    if rebuilt is None or content_digest(rebuilt) != entry.digest:
+        raise StoreError(f"evidence: {entry.fact_table} row {entry.fact_id} is not what entry "
+                         f"{entry.seq} chained (run `sla-monitor evidence check`)")
+    return rebuilt
 
 
 # --- verifying ---------------------------------------------------------------------------------

@@ -203,15 +203,19 @@ async def test_a_generated_month_closes_to_the_same_revisions(db: Database) -> N
                   if entry.fact_table == "report_revisions"]
         facts = await evidence.current_facts(
             tx, "report_revisions", [int(entry.fact_id or 0) for entry in frozen])
+        texts = [await evidence.kept_text(tx, entry) for entry in frozen]
     assert one is not None and two is not None
     one_report, two_report = json.loads(one.report), json.loads(two.report)
     assert chain.ok, chain.broken
     # Each revision's chain entry is the canonical JSON of its row as read back, byte for
-    # byte (the module's documented form; an archive's verifier hashes this text).
-    assert [entry.canonical for entry in frozen] == [json.dumps(
+    # byte (the module's documented form; an archive's verifier hashes this text), rebuilt
+    # from the row: the chain keeps its digest, not a second copy of the report.
+    assert texts == [json.dumps(
         {"fact": facts[int(entry.fact_id or 0)], "id": entry.fact_id, "kind": "report.revision",
          "table": "report_revisions"}, sort_keys=True, separators=(",", ":"),
         ensure_ascii=False) for entry in frozen]
+    assert [entry.canonical for entry in frozen] == [
+        evidence.KEPT_IN_ROW + evidence.content_digest(text or "") for text in texts]
     assert len(frozen) == 2
     assert (first.revision, first.created, again.revision, again.created) == (1, True, 1, False)
     assert (second.revision, second.created) == (2, True)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.actions.evidence import check_chain, check_tail
 from monitor.store import Database, evidence, incidents, unknown
-from monitor.store.evidence import ZERO_HASH, entry_hash
+from monitor.store.evidence import KEPT_IN_ROW, ZERO_HASH, content_digest, entry_hash
 from tests.evidence.history import MIN, T0, write_history
 
 
@@ -41,7 +41,14 @@ async def test_every_fact_is_chained_and_the_chain_is_intact(db: Database) -> No
     for number, entry in enumerate(chain, start=1):
         assert entry.seq == number
         assert entry.prev_hash == previous
-        assert entry.hash == entry_hash(previous, entry.canonical)
+        # A frozen revision's entry keeps its digest only: its text is rebuilt from its row.
+        assert entry.kept_in_row == (entry.fact_table == "report_revisions")
+        body = entry.canonical
+        if entry.kept_in_row:
+            async with db.reading() as tx:
+                body = await evidence.kept_text(tx, entry) or ""
+            assert entry.canonical == KEPT_IN_ROW + content_digest(body)
+        assert entry.hash == entry_hash(previous, body)
         previous = entry.hash
     result = await check_chain(db)
     assert result.ok, result.broken
@@ -256,3 +263,30 @@ async def test_a_table_chained_since_a_later_version_is_covered_from_its_first_e
     broken = (await check_chain(db)).broken
     assert broken is not None and broken.table == "daemon_sessions"
     assert "never recorded" in broken.problem
+
+
+@pytest.mark.parametrize("change", ["edit", "delete"])
+async def test_a_frozen_revision_is_chained_once_and_its_row_still_answers_for_it(
+        db: Database, engine: AsyncEngine, change: str) -> None:
+    """A frozen revision's entry keeps the digest of its canonical text, not the text again
+    (93 MB a second time at 10,000 customers): the text is its row's. Its row edited (a
+    figure of the stored report) or deleted is a break at that entry all the same."""
+    ids = await write_history(db)
+    assert (await check_chain(db)).ok
+    async with db.reading() as tx:
+        [entry] = [e async for e in evidence.entries(tx) if e.fact_table == "report_revisions"]
+        body = await evidence.kept_text(tx, entry)
+    assert body is not None and '"availability":"99.93"' in body
+    assert entry.canonical == KEPT_IN_ROW + content_digest(body)  # 71 characters, not a copy
+    assert entry.hash == entry_hash(entry.prev_hash, body)
+    edited = "'{\"availability\":\"99.99\",\"customers\":[]}'"
+    if engine.dialect.name == "postgresql":
+        edited = f"CAST({edited} AS JSON)"
+    await _tamper(engine, [(f"UPDATE report_revisions SET report = {edited} WHERE id = :r"
+                            if change == "edit" else
+                            "DELETE FROM report_revisions WHERE id = :r",
+                            {"r": int(entry.fact_id or 0)})])
+    broken = (await check_chain(db)).broken
+    assert broken is not None and (broken.seq, broken.table) == (entry.seq, "report_revisions")
+    assert ("differs from what was chained" if change == "edit" else "deleted") in broken.problem
+    assert ids  # the rest of the history as written

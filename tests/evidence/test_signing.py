@@ -24,7 +24,7 @@ from monitor.daemon.evidence import EvidenceWatch
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.errors import ConfigError
 from monitor.store import Database, evidence
-from monitor.store.evidence import entry_hash
+from monitor.store.evidence import entry_hash, link_hash
 from tests.evidence.history import T0, write_history
 
 
@@ -52,7 +52,9 @@ async def _rewrite_consistently(engine: AsyncEngine, incident_id: int) -> None:
                 entry["fact"]["end"] = entry["fact"]["start"]
                 body = evidence.canonical(entry)
             prev = row.prev_hash if previous is None else previous
-            previous = entry_hash(prev, body)
+            # A frozen revision's entry links the digest it keeps (its text is its row's).
+            previous = (link_hash(prev, body.removeprefix(evidence.KEPT_IN_ROW))
+                        if body.startswith(evidence.KEPT_IN_ROW) else entry_hash(prev, body))
             await connection.execute(text(
                 "UPDATE evidence_chain SET canonical = :c, prev_hash = :p, hash = :h "
                 "WHERE seq = :s"), {"c": body, "p": prev, "h": previous, "s": row.seq})
