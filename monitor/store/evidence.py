@@ -15,9 +15,9 @@ An entry's canonical bytes are the JSON of ``{"fact": ROW, "id": ID, "kind": KIN
 without trailing zeros, dates as ISO dates. The chain stores them, except for a fact kept
 whole in its own row that never changes (a frozen report revision, tens of megabytes):
 there it stores ``sha256:`` and their digest (:data:`KEPT_IN_ROW`), the hash links the same
-digest, and :func:`kept_text` rebuilds the bytes from the row. A fact that changes (an incident that ends, a
-claim decided) gets a new entry with its new state: the latest entry of a row is what the
-row must still say (:func:`check`).
+digest, and :func:`kept_text` rebuilds the bytes from the row. A fact that changes (an
+incident that ends, a claim decided) gets a new entry with its new state: the latest entry
+of a row is what the row must still say (:func:`check`).
 
 Appends are serialised so that the chain stays one line: on SQLite by the write lock every
 write transaction takes (``BEGIN IMMEDIATE``); on PostgreSQL by a transaction-scoped
@@ -579,7 +579,9 @@ class Entry:
 
     @property
     def kept_in_row(self) -> bool:
-        return self.canonical.startswith(KEPT_IN_ROW)
+        """Whether the entry keeps its text's digest alone: only a table whose facts are kept
+        whole in their rows may (another's entry so written does not hash as it should)."""
+        return self.fact_table in _KEPT_IN_ROWS and self.canonical.startswith(KEPT_IN_ROW)
 
     @property
     def digest(self) -> str:

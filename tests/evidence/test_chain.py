@@ -290,3 +290,18 @@ async def test_a_frozen_revision_is_chained_once_and_its_row_still_answers_for_i
     assert broken is not None and (broken.seq, broken.table) == (entry.seq, "report_revisions")
     assert ("differs from what was chained" if change == "edit" else "deleted") in broken.problem
     assert ids  # the rest of the history as written
+
+
+async def test_another_fact_s_entry_written_as_kept_in_its_row_is_a_break(
+        db: Database, engine: AsyncEngine) -> None:
+    """Only a frozen revision's entry may keep its digest alone: a claim's entry rewritten so
+    (with the right digest) no longer hashes, and is named."""
+    await write_history(db)
+    async with db.reading() as tx:
+        [entry] = [e async for e in evidence.entries(tx) if e.kind == "claim.decide"][:1]
+    await _tamper(engine, [("UPDATE evidence_chain SET canonical = :c WHERE seq = :s",
+                            {"c": KEPT_IN_ROW + content_digest(entry.canonical),
+                             "s": entry.seq})])
+    broken = (await check_chain(db)).broken
+    assert broken is not None and broken.seq == entry.seq
+    assert "hash does not match" in broken.problem
