@@ -7,7 +7,8 @@ Run: ``python benchmarks/bench_report.py [--db sqlite|postgres] [--customers 100
 times the pure engine alone instead (``compute_month`` on records in memory, ``--sizes
 50000,500000``), as this benchmark did before it measured the close; ``--floor`` times the
 month's rows read with ``sqlite3`` and handled in plain loops, one operation each (what
-per-record work in Python costs at the least, beside the close).
+per-record work in Python costs at the least, beside the close); ``--closes N`` times the
+close alone N times, each in a fresh process (for comparing two commits).
 
 The world is ``benchmarks/_world.py``'s, after its month (March 2026) has ended: 10,000
 customers on the shared web panel, the mobile API (40 %) and 1-2 projects of their own on
@@ -453,6 +454,58 @@ def run_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- the close alone, again and again ----------------------------------------------------------
+
+
+async def _close_once(url: str, customers: int) -> dict[str, float]:
+    """One close in this (child) process: wall and CPU seconds, peak RSS."""
+    from monitor import actions
+    from monitor.store import Database
+
+    settings = _world(customers, 0).settings
+    db = Database.open(url)
+    began, cpu = time.perf_counter(), time.process_time()
+    await actions.close_month(db, settings, month=PERIOD.label, now=NOW)
+    figures = {"wall_s": time.perf_counter() - began, "cpu_s": time.process_time() - cpu,
+               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    await db.dispose()
+    return figures
+
+
+def run_closes(args: argparse.Namespace) -> int:
+    """The close alone, ``--closes N`` times, each in a fresh process on a fresh copy of the
+    loaded database (SQLite): its wall and CPU time, the process's peak RSS and the database's
+    size after it. Less to wait for than every variant, for comparing two commits: run it in
+    a worktree of each, one after the other, and again."""
+    results: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-report-closes-") as scratch:
+        loaded = f"{scratch}/loaded.db"
+        sizes = asyncio.run(_load(f"sqlite+aiosqlite:///{loaded}", args.customers,
+                                  args.incidents))
+        for number in range(1, args.closes + 1):
+            copy = f"{scratch}/close.db"
+            shutil.copy(loaded, copy)
+            found = subprocess.run(
+                [sys.executable, __file__, "--close-child", "--url",
+                 f"sqlite+aiosqlite:///{copy}", "--customers", str(args.customers)],
+                check=True, stdout=subprocess.PIPE, text=True)
+            figures = json.loads(found.stdout.strip().splitlines()[-1])
+            figures["database_mb"] = sum(
+                os.path.getsize(f"{copy}{suffix}") for suffix in ("", "-wal")
+                if os.path.exists(f"{copy}{suffix}")) / 1e6
+            results.append(figures)
+            print(f"close {number}: {figures['wall_s']:.2f} s wall, {figures['cpu_s']:.2f} CPU-s, "
+                  f"peak RSS {figures['peak_rss_mb']:.0f} MB, database after it "
+                  f"{figures['database_mb']:.0f} MB", flush=True)
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(f"{copy}{suffix}"):
+                    os.remove(f"{copy}{suffix}")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"command": " ".join(sys.argv), "sizes": sizes,
+                                         "closes": results}, indent=2) + "\n")
+    return 0
+
+
 # --- the floor: the same rows in plain loops ----------------------------------------------------
 
 
@@ -528,6 +581,9 @@ def main() -> int:
                         help="--engine: comma-separated incident counts (default: 50000,500000)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="--engine: best of this many runs up to 100,000 incidents")
+    parser.add_argument("--closes", type=int, metavar="N",
+                        help="the close alone, N times, each in a fresh process (SQLite)")
+    parser.add_argument("--close-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--floor", action="store_true",
                         help="time the same rows in plain loops (sqlite3, one operation each)")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
@@ -536,6 +592,11 @@ def main() -> int:
     if args.child is not None:
         print(json.dumps(asyncio.run(_child(args.url, args.child, args.customers))))
         return 0
+    if args.close_child:
+        print(json.dumps(asyncio.run(_close_once(args.url, args.customers))))
+        return 0
+    if args.closes is not None:
+        return run_closes(args)
     if args.engine:
         return run_engine(args)
     if args.floor:
