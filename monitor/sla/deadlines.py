@@ -57,15 +57,16 @@ def within(seconds: float, allowed_seconds: float) -> bool:
 
 
 def in_time(done_at: datetime, due: datetime) -> bool:
-    """Whether something done at ``done_at`` meets a deadline at ``due`` (:func:`within`,
-    on whole seconds): at the due instant itself it does."""
-    return within((whole_second(done_at) - whole_second(due)) / timedelta(seconds=1), 0)
+    """Whether something done at ``done_at`` meets a deadline at ``due``, on whole seconds:
+    at the due instant itself it does (as :func:`within` an allowance of 0)."""
+    return whole_second(done_at) < late_from(due)
 
 
 def late_from(due: datetime) -> datetime:
-    """The first instant that is late for a deadline at ``due``: ``done_at < late_from(due)``
-    is :func:`in_time` (on whole seconds, the due second itself in time) as one comparison,
-    for checking many times against one deadline (every customer's notice of a window)."""
+    """The first instant that is late for a deadline at ``due`` (the one boundary of
+    :func:`in_time`: the due second itself is in time); ``done_at < late_from(due)`` checks
+    many times against one deadline as one comparison each (every customer's notice of a
+    window)."""
     return whole_second(due) + _ONE_SECOND
 
 
