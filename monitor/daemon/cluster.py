@@ -44,13 +44,13 @@ from monitor.config.schema import ClusterSettings
 from monitor.errors import Fenced
 from monitor.logs import SaidEvery
 from monitor.sla import Streak, default_quorum, failed_alone, fair_share, quorum_outages
+from monitor.store import SessionLimits, incidents, unknown
 from monitor.store import cluster as store
-from monitor.store import incidents, unknown
 
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
 
-__all__ = ["Cluster", "ClusterMetrics", "ConfigDrift", "CycleResult", "vote"]
+__all__ = ["Blocking", "Cluster", "ClusterMetrics", "ConfigDrift", "CycleResult", "vote"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,73 @@ class ConfigDrift:
         self.differing = differing
 
 
+class Blocking:
+    """What keeps this node from its take-over: expired leases of its vantage that another
+    session holds row-locked (a node frozen inside a transaction). Said once when this node
+    starts finding them, once when not; meanwhile the node is *degraded* (``/readyz``,
+    ``sla_monitor_cluster_leases_blocked``). A blocking session that has outlived the limits
+    its node's sessions are given (monitor.store.db.SessionLimits: half a lease timeout)
+    without the server ending it is ended by this node (:meth:`end_outlived`)."""
+
+    def __init__(self, node: str, vantage: str, lease_timeout: float, gauge: Gauge,
+                 monotonic: Callable[[], float]) -> None:
+        self.node = node
+        self.vantage = vantage
+        self.gauge = gauge
+        self._monotonic = monotonic
+        self.count = 0  # leases we lack that another session holds locked
+        self.since: float | None = None  # steady clock; None: not blocked
+        limits = SessionLimits.for_lease(lease_timeout)
+        self.outlived = max(limits.idle_in_transaction, limits.statement)
+        self._refused_said = False  # "may not see or end them" said once
+
+    @property
+    def degraded(self) -> bool:
+        return self.since is not None
+
+    def found(self, count: int) -> None:
+        """The count of this cycle."""
+        self.count = count
+        self.gauge.set(count)
+        if count and self.since is None:
+            self.since = self._monotonic()
+            log.warning("target leases expired but locked by another session: take-over "
+                        "waits for the lock (this node is degraded)",
+                        extra={"node": self.node, "vantage": self.vantage, "blocked": count})
+        elif not count and self.since is not None:
+            log.warning("locked target leases taken: take-over no longer blocked", extra={
+                "node": self.node, "vantage": self.vantage,
+                "blocked_seconds": round(self._monotonic() - self.since, 1)})
+            self.since = None
+
+    async def end_outlived(self, db: Database) -> None:
+        """End the sessions of nodes whose leases ran out that hold them locked longer than
+        their limits allow (:func:`monitor.store.cluster.end_outlived_sessions`): taken at
+        the next cycle, once the server has removed the session and its locks."""
+        try:
+            async with db.transaction() as tx:
+                ended = await store.end_outlived_sessions(tx, self.node, self.vantage,
+                                                          self.outlived)
+        except Exception as exc:
+            if not db.outage(exc):
+                log.exception("ending a frozen node's sessions failed; tried again next cycle")
+            return
+        if ended is None:
+            if not self._refused_said:
+                self._refused_said = True
+                log.warning("expired leases are held locked by another node's session that "
+                            "this node's database role may not see or end (give the nodes one "
+                            "role, or this one pg_read_all_stats and pg_signal_backend): "
+                            "take-over waits for it",
+                            extra={"node": self.node, "vantage": self.vantage})
+            return
+        for name, pid in ended:
+            log.warning("ended a frozen node's database session that held expired leases "
+                        "locked beyond its limits", extra={
+                            "node": self.node, "vantage": self.vantage, "session": name,
+                            "backend_pid": pid, "outlived": self.outlived})
+
+
 class Cluster:
     def __init__(
         self,
@@ -189,11 +256,11 @@ class Cluster:
         self.peers: list[store.NodeRow] = []
         self.incarnation = 0
         self.share = 0  # our fair share at the last cycle
+        self.metrics = ClusterMetrics(registry, self.node, self.vantage)
+        self.blocking = Blocking(self.node, self.vantage, self.lease_timeout,
+                                 self.metrics.blocked, monotonic)
         # How long a cycle waits for expired leases another session holds locked.
         self.lock_wait = self.lease_timeout / 8
-        self.blocked_since: float | None = None  # steady clock; None: not blocked
-        self.blocked = 0
-        self.metrics = ClusterMetrics(registry, self.node, self.vantage)
         self.config_digest: str | None = None  # our configuration's (set before start)
         self.drift = ConfigDrift(registry, self.node)
         self._fenced_said = SaidEvery(FENCED_SAID_EVERY, monotonic)  # fenced votes' line
@@ -269,7 +336,7 @@ class Cluster:
             await self._wait_for_locked(result, before)
         result.resumed = {t for t, e in result.gained.items() if self._held_at.get(t) == e}
         self._held_at.update(self.epochs)
-        self._blocked(result.blocked)
+        self.blocking.found(result.blocked)
         self._update_metrics()
         return result
 
@@ -347,7 +414,9 @@ class Cluster:
         (holding nothing else), and taken the moment the lock is gone. Still locked: this
         node is *degraded* (``/readyz``, ``sla_monitor_cluster_leases_blocked``) and tries
         again next cycle; the frozen session's own limits end it within half a lease
-        timeout (monitor.store.db.SessionLimits)."""
+        timeout (monitor.store.db.SessionLimits). A session those limits cannot end (frozen
+        between a statement and its ``Sync``) is ended by this node once it has outlived
+        them (:meth:`Blocking.end_outlived`)."""
         mine = dict(self.epochs)
         try:
             async with self.db.transaction() as tx:
@@ -365,27 +434,13 @@ class Cluster:
         self.epochs = mine
         result.gained = {t: e for t, e in mine.items() if before.get(t) != e}
         result.lost -= set(result.gained)
-
-    def _blocked(self, count: int) -> None:
-        """Said once when this node starts finding leases it needs locked, once when not."""
-        self.blocked = count
-        self.metrics.blocked.set(count)
-        if count and self.blocked_since is None:
-            self.blocked_since = self._monotonic()
-            log.warning("target leases expired but locked by another session: take-over "
-                        "waits for the lock (this node is degraded)",
-                        extra={"node": self.node, "vantage": self.vantage, "blocked": count,
-                               "waited": self.lock_wait})
-        elif not count and self.blocked_since is not None:
-            log.warning("locked target leases taken: take-over no longer blocked", extra={
-                "node": self.node, "vantage": self.vantage,
-                "blocked_seconds": round(self._monotonic() - self.blocked_since, 1)})
-            self.blocked_since = None
+        if result.blocked:
+            await self.blocking.end_outlived(self.db)
 
     @property
     def degraded(self) -> bool:
         """Whether leases this node should take are locked by someone else (see above)."""
-        return self.blocked_since is not None
+        return self.blocking.degraded
 
     async def _gap(self, tx: Tx, lease: store.Taken) -> None:
         """R-M3: nobody probed the target from this vantage since its last holder's last
@@ -501,7 +556,7 @@ class Cluster:
             "role": "leader" if self.leading else "member",
             "leases_held": len(self.epochs) if self.sure() else 0,
             "leases_sure": self.sure(),
-            "leases_blocked": self.blocked,
+            "leases_blocked": self.blocking.count,
             "quorum": self.quorum,
             "vantages": self.vantages,
             "config_digest": self.config_digest,

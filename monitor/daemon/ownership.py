@@ -42,6 +42,7 @@ from monitor.daemon.workers import (
     worker_count,
 )
 from monitor.store import SessionLimits
+from monitor.store import cluster as cluster_store
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -320,7 +321,7 @@ def session_limits(config: Config) -> tuple[SessionLimits, str]:
     outlive its leases: :class:`~monitor.store.db.SessionLimits`), alone the defaults."""
     if config.cluster is not None:
         return (SessionLimits.for_lease(config.cluster.lease_timeout),
-                f"sla-monitor {config.cluster.node}")
+                cluster_store.session_name(config.cluster.node))
     return SessionLimits.alone(), "sla-monitor"
 
 

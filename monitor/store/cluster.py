@@ -45,6 +45,7 @@ __all__ = [
     "blocked",
     "confirmation_streaks",
     "confirmations",
+    "end_outlived_sessions",
     "end_problem",
     "ensure_leases",
     "ensure_named",
@@ -61,6 +62,7 @@ __all__ = [
     "release",
     "renew",
     "see",
+    "session_name",
     "set_view",
     "stop",
     "views",
@@ -284,6 +286,57 @@ async def blocked(tx: Tx, node: str, vantage: str) -> int:
     transaction), which ``SKIP LOCKED`` skipped. Read without locking."""
     found = await tx.scalar(select(func.count()).select_from(_free(node, vantage).subquery()))
     return int(found or 0)
+
+
+def session_name(node: str) -> str:
+    """The name every database session of cluster node ``node`` carries
+    (``application_name``, as PostgreSQL keeps it: at most 63 characters here)."""
+    return f"sla-monitor {node}"[:63]
+
+
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
+async def end_outlived_sessions(
+    tx: Tx, node: str, vantage: str, outlived: float
+) -> list[tuple[str, int]] | None:
+    """End the database sessions that keep ``node`` from its take-over and that the server's
+    own limits could not end: sessions of the nodes whose leases of ``vantage`` ran out
+    (they renewed nothing for a whole lease timeout), inside one transaction for longer than
+    ``outlived`` seconds (the limits those nodes' sessions were given,
+    monitor.store.db.SessionLimits). Such a session froze inside one extended-protocol
+    exchange (its statement run, its ``Sync`` never sent): the server waits for its next
+    message in state ``active``, where neither ``idle_in_transaction_session_timeout`` nor
+    ``statement_timeout`` applies, and its row locks would block the take-over for as long
+    as the node stays frozen. Ended with ``pg_terminate_backend``: PostgreSQL shows
+    another session's state and lets it be ended to the same role (or to one with
+    ``pg_read_all_stats`` and ``pg_signal_backend``). Returns (application name, backend
+    pid) of each ended; None when this role may not see or end them (the transaction goes
+    on: the node stays degraded until the frozen node or its connection goes)."""
+    holders = await tx.scalars(
+        select(ClusterLease.node).distinct().where(
+            ClusterLease.vantage == vantage, ClusterLease.node.is_not(None),
+            ClusterLease.node != node, ClusterLease.expires_at <= func.now()))
+    names = [session_name(holder) for holder in holders if holder is not None]
+    if not names:
+        return []
+    try:
+        async with tx.begin_nested():
+            rows = list(await tx.execute(
+                text("SELECT application_name, pid, state IS NULL, "
+                     "CASE WHEN state <> 'idle' AND xact_start < now() - "
+                     "make_interval(secs => :outlived) THEN pg_terminate_backend(pid) END "
+                     "FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND pid <> pg_backend_pid() AND application_name = ANY(:names)"),
+                {"names": names, "outlived": outlived}))
+    except DBAPIError as exc:
+        if _sqlstate(exc) != INSUFFICIENT_PRIVILEGE:
+            raise
+        return None
+    ended = [(name, int(pid)) for name, pid, _hidden, done in rows if done]
+    if not ended and any(hidden for _name, _pid, hidden, _done in rows):
+        return None  # their state is hidden from this role: it may not judge or end them
+    return ended
 
 
 async def ensure_named(tx: Tx, name: str) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import json
 import signal
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -274,3 +275,154 @@ async def test_the_session_limits_end_a_session_frozen_inside_a_transaction(pg_u
     finally:
         await other.close()
         await db.dispose()
+
+
+class _MidExchange:
+    """A PostgreSQL session frozen the way a node froze once under CI's load: inside one
+    extended-protocol exchange, its statement sent (``Parse``/``Bind``/``Execute``) and run,
+    its ``Sync`` never sent. The server then waits for the client's next message in state
+    ``active``: neither ``idle_in_transaction_session_timeout`` (armed only once a ``Sync``
+    made the session idle) nor ``statement_timeout`` (disarmed when the ``Execute`` is done)
+    ends it. Spoken here over a plain socket (version 3 of the protocol, ``trust``
+    authentication as the tests' server has it), with the node's own session settings."""
+
+    def __init__(self, url: str, settings: dict[str, str]) -> None:
+        self.url = make_url(url)
+        self.settings = settings
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _read(self, reader: asyncio.StreamReader, until: bytes) -> None:
+        while True:
+            kind = await reader.readexactly(1)
+            size = int.from_bytes(await reader.readexactly(4), "big")
+            body = await reader.readexactly(size - 4)
+            if kind == b"E":
+                raise AssertionError(f"the server refused: {body!r}")
+            if kind == until:
+                return
+
+    async def lock(self, statement: str) -> None:
+        reader, self.writer = await asyncio.open_connection(self.url.host, self.url.port)
+        params = {"user": self.url.username or "postgres", "database": self.url.database or "",
+                  **self.settings}
+        body = (196608).to_bytes(4, "big") + b"".join(
+            k.encode() + b"\0" + v.encode() + b"\0" for k, v in params.items()) + b"\0"
+        self.writer.write((len(body) + 4).to_bytes(4, "big") + body)
+        await self._read(reader, b"Z")  # authenticated (trust), ready for a query
+
+        def message(kind: bytes, payload: bytes) -> bytes:
+            return kind + (len(payload) + 4).to_bytes(4, "big") + payload
+
+        self.writer.write(message(b"Q", b"BEGIN\0"))
+        await self._read(reader, b"Z")
+        self.writer.write(message(b"P", b"\0" + statement.encode() + b"\0" + b"\0\0")
+                          + message(b"B", b"\0\0" + b"\0\0" * 3)
+                          + message(b"E", b"\0" + b"\0\0\0\0")
+                          + message(b"H", b""))  # Flush: the answer, not the Sync
+        await self._read(reader, b"C")  # run: the rows are locked; no Sync follows
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def test_a_node_frozen_mid_exchange_is_ended_by_the_node_waiting_for_its_leases(
+    pg_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Node a's session froze holding its lease locked between a statement and its Sync:
+    the server's limits never end it (shown first). Node b, finding a's expired lease locked
+    by a session of a's that has been in its transaction longer than the limits allow,
+    ends it (``pg_terminate_backend``), says so, and takes the lease."""
+    lease_timeout = 0.8
+    limits = SessionLimits.for_lease(lease_timeout)
+    db = Database.open(pg_url)
+    await db.upgrade()
+    watcher = await asyncpg.connect(_dsn(pg_url))
+    frozen = _MidExchange(pg_url, {**limits.server_settings(),
+                                   "application_name": "sla-monitor node-a"})
+    try:
+        a = Cluster(_settings("node-a", lease_timeout), db, CollectorRegistry())
+        b = Cluster(_settings("node-b", lease_timeout), db, CollectorRegistry())
+        for node in (a, b):
+            node.set_targets({"panel": 0.3, "api": 0.3})
+        await a.start()
+        assert set(a.epochs) == {"panel", "api"}
+        await frozen.lock("SELECT 1 FROM cluster_leases WHERE target_id = 'panel' FOR SHARE")
+        await asyncio.sleep(max(limits.idle_in_transaction, limits.statement) + 0.4)
+        state = await watcher.fetchrow(
+            "SELECT pid, state, wait_event FROM pg_stat_activity "
+            "WHERE application_name = 'sla-monitor node-a' AND state <> 'idle'")
+        assert state is not None and state["state"] == "active", state  # the limits' gap
+        assert state["wait_event"] == "ClientRead"
+
+        result = await b.start()  # a's leases ran out long ago; panel's row is locked
+        assert set(result.gained) == {"api"}
+        assert result.blocked == 1 and b.degraded
+
+        async def taken() -> bool:
+            await b.cycle()
+            return set(b.epochs) == {"panel", "api"}
+
+        await eventually(taken, within=5 * lease_timeout)
+        assert not b.degraded
+        assert await watcher.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", state["pid"]) == 0
+        said = [r for r in caplog.records if r.getMessage().startswith("ended a frozen node")]
+        assert [(r.__dict__["session"], r.__dict__["backend_pid"]) for r in said] == [
+            ("sla-monitor node-a", state["pid"])]
+    finally:
+        frozen.close()
+        await watcher.close()
+        await db.dispose()
+
+
+async def test_a_node_whose_role_may_not_end_the_frozen_session_says_so_and_stays_degraded(
+    pg_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Node b's database role may not end node a's sessions (another role, without
+    ``pg_signal_backend``): nothing is ended, b says why once and stays degraded; the lease
+    is b's once the frozen session is gone."""
+    lease_timeout = 0.8
+    limits = SessionLimits.for_lease(lease_timeout)
+    role = f"node_b_{uuid.uuid4().hex[:12]}"
+    db = Database.open(pg_url)
+    await db.upgrade()
+    watcher = await asyncpg.connect(_dsn(pg_url))
+    await watcher.execute(f"CREATE ROLE {role} LOGIN")
+    await watcher.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+    await watcher.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    as_b = Database.open(make_url(pg_url).set(username=role).render_as_string(
+        hide_password=False))
+    frozen = _MidExchange(pg_url, {**limits.server_settings(),
+                                   "application_name": "sla-monitor node-a"})
+    try:
+        a = Cluster(_settings("node-a", lease_timeout), db, CollectorRegistry())
+        b = Cluster(_settings("node-b", lease_timeout), as_b, CollectorRegistry())
+        for node in (a, b):
+            node.set_targets({"panel": 0.3, "api": 0.3})
+        await a.start()
+        await frozen.lock("SELECT 1 FROM cluster_leases WHERE target_id = 'panel' FOR SHARE")
+        await asyncio.sleep(max(limits.idle_in_transaction, limits.statement) + 0.4)
+        await b.start()
+        for _ in range(3):
+            result = await b.cycle()
+        assert result.blocked == 1 and b.degraded and set(b.epochs) == {"api"}
+        refused = [r for r in caplog.records if "may not see or end" in r.getMessage()]
+        assert len(refused) == 1  # said once, not every cycle
+        assert not [r for r in caplog.records if r.getMessage().startswith("ended a frozen")]
+
+        frozen.close()  # the frozen node's connection goes: its session, its locks
+
+        async def taken() -> bool:
+            await b.cycle()
+            return set(b.epochs) == {"panel", "api"}
+
+        await eventually(taken, within=5 * lease_timeout)
+        assert not b.degraded
+    finally:
+        frozen.close()
+        await as_b.dispose()
+        await db.dispose()
+        await watcher.execute(f"DROP OWNED BY {role}")
+        await watcher.execute(f"DROP ROLE {role}")
+        await watcher.close()
