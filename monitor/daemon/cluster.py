@@ -203,10 +203,10 @@ class Blocking:
                 "blocked_seconds": round(self._monotonic() - self.since, 1)})
             self.since = None
 
-    async def end_outlived(self, db: Database) -> None:
+    async def end_outlived(self, db: Database) -> bool:
         """End the sessions of nodes whose leases ran out that hold them locked longer than
-        their limits allow (:func:`monitor.store.cluster.end_outlived_sessions`): taken at
-        the next cycle, once the server has removed the session and its locks."""
+        their limits allow (:func:`monitor.store.cluster.end_outlived_sessions`); whether it
+        ended any (their locks go as the server removes them: moments)."""
         try:
             async with db.transaction() as tx:
                 ended = await store.end_outlived_sessions(tx, self.node, self.vantage,
@@ -214,7 +214,7 @@ class Blocking:
         except Exception as exc:
             if not db.outage(exc):
                 log.exception("ending a frozen node's sessions failed; tried again next cycle")
-            return
+            return False
         if ended is None:
             if not self._refused_said:
                 self._refused_said = True
@@ -223,12 +223,13 @@ class Blocking:
                             "role, or this one pg_read_all_stats and pg_signal_backend): "
                             "take-over waits for it",
                             extra={"node": self.node, "vantage": self.vantage})
-            return
+            return False
         for name, pid in ended:
             log.warning("ended a frozen node's database session that held expired leases "
                         "locked beyond its limits", extra={
                             "node": self.node, "vantage": self.vantage, "session": name,
                             "backend_pid": pid, "outlived": self.outlived})
+        return bool(ended)
 
 
 class Cluster:
@@ -416,7 +417,13 @@ class Cluster:
         again next cycle; the frozen session's own limits end it within half a lease
         timeout (monitor.store.db.SessionLimits). A session those limits cannot end (frozen
         between a statement and its ``Sync``) is ended by this node once it has outlived
-        them (:meth:`Blocking.end_outlived`)."""
+        them (:meth:`Blocking.end_outlived`), and the leases are taken at once."""
+        if (await self._take_locked(result, before) and result.blocked
+                and await self.blocking.end_outlived(self.db)):
+            await self._take_locked(result, before)
+
+    async def _take_locked(self, result: CycleResult, before: dict[str, int]) -> bool:
+        """One try of :meth:`_wait_for_locked`; False if it failed (said)."""
         mine = dict(self.epochs)
         try:
             async with self.db.transaction() as tx:
@@ -430,12 +437,11 @@ class Cluster:
         except Exception as exc:
             if not self.db.outage(exc):
                 log.exception("taking locked leases failed; tried again next cycle")
-            return
+            return False
         self.epochs = mine
         result.gained = {t: e for t, e in mine.items() if before.get(t) != e}
         result.lost -= set(result.gained)
-        if result.blocked:
-            await self.blocking.end_outlived(self.db)
+        return True
 
     @property
     def degraded(self) -> bool:
