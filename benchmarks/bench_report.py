@@ -458,25 +458,24 @@ def run_engine(args: argparse.Namespace) -> int:
 
 
 async def _close_once(url: str, customers: int) -> dict[str, float]:
-    """One close in this (child) process: wall and CPU seconds, peak RSS."""
+    """One close in this (child) process: wall and CPU seconds, others and steal, peak RSS."""
     from monitor import actions
     from monitor.store import Database
 
     settings = _world(customers, 0).settings
     db = Database.open(url)
-    began, cpu = time.perf_counter(), time.process_time()
-    await actions.close_month(db, settings, month=PERIOD.label, now=NOW)
-    figures = {"wall_s": time.perf_counter() - began, "cpu_s": time.process_time() - cpu,
-               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    step = _Step()
+    await step.run("close", actions.close_month(db, settings, month=PERIOD.label, now=NOW))
     await db.dispose()
-    return figures
+    return step.figures["close"]
 
 
 def run_closes(args: argparse.Namespace) -> int:
     """The close alone, ``--closes N`` times, each in a fresh process on a fresh copy of the
-    loaded database (SQLite): its wall and CPU time, the process's peak RSS and the database's
-    size after it. Less to wait for than every variant, for comparing two commits: run it in
-    a worktree of each, one after the other, and again."""
+    loaded database (SQLite): its wall and CPU time, the rest of the machine's busy time
+    (others) and steal meanwhile, the process's peak RSS and the database's size after it.
+    Less to wait for than every variant, for comparing two commits: run it in a worktree of
+    each, one after the other, and again."""
     results: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-report-closes-") as scratch:
         loaded = f"{scratch}/loaded.db"
@@ -496,7 +495,8 @@ def run_closes(args: argparse.Namespace) -> int:
             results.append(figures)
             print(f"close {number}: {figures['wall_s']:.2f} s wall, {figures['cpu_s']:.2f} CPU-s, "
                   f"peak RSS {figures['peak_rss_mb']:.0f} MB, database after it "
-                  f"{figures['database_mb']:.0f} MB", flush=True)
+                  f"{figures['database_mb']:.0f} MB, others {figures['others_cpu_s']:.2f} "
+                  f"CPU-s, steal {figures['steal_s']:.2f} s", flush=True)
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(f"{copy}{suffix}"):
                     os.remove(f"{copy}{suffix}")
