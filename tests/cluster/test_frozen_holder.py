@@ -356,7 +356,12 @@ async def test_a_node_frozen_mid_exchange_is_ended_by_the_node_waiting_for_its_l
         assert state is not None and state["state"] == "active", state  # the limits' gap
         assert state["wait_event"] == "ClientRead"
 
-        result = await b.start()  # a's leases ran out long ago; panel's row is locked
+        # a's leases ran out long ago; panel's row is locked. b ends the session and takes
+        # panel in the same cycle, its second wait for the lock lasting until the server has
+        # removed the backend (a wait longer than the lease's eighth: a loaded machine may
+        # take more than 0.1 s to end a process).
+        b.lock_wait = 2.0
+        result = await b.start()
         assert set(result.gained) == {"api", "panel"} and result.blocked == 0
         assert set(b.epochs) == {"panel", "api"} and not b.degraded
         assert await watcher.fetchval(
