@@ -115,6 +115,13 @@ class ClusterMetrics:
             "degraded.",
             ["node", "vantage"], registry=registry,
         ).labels(node, vantage)
+        self.sessions_ended = Counter(
+            "sla_monitor_cluster_sessions_ended_total",
+            "Database sessions of another node this node ended (pg_terminate_backend): "
+            "frozen where the server's own limits could not end them, holding expired "
+            "leases locked longer than those limits allow.",
+            ["node"], registry=registry,
+        ).labels(node)
         self.fenced = Counter(
             "sla_monitor_cluster_fenced_writes_total",
             "Writes refused because this node no longer held the lease at its epoch (a "
@@ -172,11 +179,11 @@ class Blocking:
     its node's sessions are given (monitor.store.db.SessionLimits: half a lease timeout)
     without the server ending it is ended by this node (:meth:`end_outlived`)."""
 
-    def __init__(self, node: str, vantage: str, lease_timeout: float, gauge: Gauge,
+    def __init__(self, node: str, vantage: str, lease_timeout: float, metrics: ClusterMetrics,
                  monotonic: Callable[[], float]) -> None:
         self.node = node
         self.vantage = vantage
-        self.gauge = gauge
+        self.metrics = metrics
         self._monotonic = monotonic
         self.count = 0  # leases we lack that another session holds locked
         self.since: float | None = None  # steady clock; None: not blocked
@@ -191,7 +198,7 @@ class Blocking:
     def found(self, count: int) -> None:
         """The count of this cycle."""
         self.count = count
-        self.gauge.set(count)
+        self.metrics.blocked.set(count)
         if count and self.since is None:
             self.since = self._monotonic()
             log.warning("target leases expired but locked by another session: take-over "
@@ -224,6 +231,7 @@ class Blocking:
                             "take-over waits for it",
                             extra={"node": self.node, "vantage": self.vantage})
             return False
+        self.metrics.sessions_ended.inc(len(ended))
         for name, pid in ended:
             log.warning("ended a frozen node's database session that held expired leases "
                         "locked beyond its limits", extra={
@@ -258,8 +266,8 @@ class Cluster:
         self.incarnation = 0
         self.share = 0  # our fair share at the last cycle
         self.metrics = ClusterMetrics(registry, self.node, self.vantage)
-        self.blocking = Blocking(self.node, self.vantage, self.lease_timeout,
-                                 self.metrics.blocked, monotonic)
+        self.blocking = Blocking(self.node, self.vantage, self.lease_timeout, self.metrics,
+                                 monotonic)
         # How long a cycle waits for expired leases another session holds locked.
         self.lock_wait = self.lease_timeout / 8
         self.config_digest: str | None = None  # our configuration's (set before start)

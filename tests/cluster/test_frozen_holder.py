@@ -342,12 +342,15 @@ async def test_a_node_frozen_mid_exchange_is_ended_by_the_node_waiting_for_its_l
     frozen = _MidExchange(pg_url, {**limits.server_settings(),
                                    "application_name": "sla-monitor node-a"})
     try:
+        registry = CollectorRegistry()
         a = Cluster(_settings("node-a", lease_timeout), db, CollectorRegistry())
-        b = Cluster(_settings("node-b", lease_timeout), db, CollectorRegistry())
+        b = Cluster(_settings("node-b", lease_timeout), db, registry)
         for node in (a, b):
             node.set_targets({"panel": 0.3, "api": 0.3})
         await a.start()
         assert set(a.epochs) == {"panel", "api"}
+        ended = 'sla_monitor_cluster_sessions_ended_total{node="node-b"}'
+        assert f"{ended} 0.0" in generate_latest(registry).decode()
         await frozen.lock("SELECT 1 FROM cluster_leases WHERE target_id = 'panel' FOR SHARE")
         await asyncio.sleep(max(limits.idle_in_transaction, limits.statement) + 0.4)
         state = await watcher.fetchrow(
@@ -369,6 +372,7 @@ async def test_a_node_frozen_mid_exchange_is_ended_by_the_node_waiting_for_its_l
         said = [r for r in caplog.records if r.getMessage().startswith("ended a frozen node")]
         assert [(r.__dict__["session"], r.__dict__["backend_pid"]) for r in said] == [
             ("sla-monitor node-a", state["pid"])]
+        assert f"{ended} 1.0" in generate_latest(registry).decode()
     finally:
         frozen.close()
         await watcher.close()
