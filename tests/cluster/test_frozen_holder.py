@@ -298,6 +298,9 @@ class _MidExchange:
             body = await reader.readexactly(size - 4)
             if kind == b"E":
                 raise AssertionError(f"the server refused: {body!r}")
+            if kind == b"R" and body[:4] != bytes(4):  # not AuthenticationOk
+                raise AssertionError("the server asks for a password: this session speaks "
+                                     "the protocol by hand and needs trust authentication")
             if kind == until:
                 return
 
