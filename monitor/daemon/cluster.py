@@ -72,6 +72,7 @@ class CycleResult:
     # database was away): nobody else probed them meanwhile, their gap is ours (R-M3).
     resumed: set[str] = field(default_factory=set)
     blocked: int = 0  # leases we lack that another session holds locked
+    leader_blocked: bool = False  # the leader lease ran out in another's hands, locked
     # Target id -> its open incident, of the targets held after the cycle, read in its
     # transaction (None: not read, the cycle failed): what sla_monitor_open_incidents counts.
     open_held: dict[str, int] | None = None
@@ -341,8 +342,10 @@ class Cluster:
                 return CycleResult(lost=lost)
             return CycleResult()
         self.valid_until = started + self.lease_timeout
-        if result.blocked:
-            await self._wait_for_locked(result, before)
+        ended = await self._wait_for_locked(result, before) if result.blocked else False
+        if result.leader_blocked and not ended:
+            # A leader frozen inside a job's transaction: no node could lead meanwhile.
+            await self.blocking.end_outlived(self.db)
         result.resumed = {t for t, e in result.gained.items() if self._held_at.get(t) == e}
         self._held_at.update(self.epochs)
         self.blocking.found(result.blocked)
@@ -386,6 +389,8 @@ class Cluster:
             taken_leader = await store.acquire(tx, self.node, timeout, vantage=None, limit=1,
                                                names=[store.LEADER])
             self.leader_epoch = taken_leader[0].epoch if taken_leader else None
+            if not taken_leader:
+                result.leader_blocked = await store.leader_blocked(tx, self.node)
             if taken_leader:
                 log.warning("cluster leader", extra={"node": self.node,
                                                      "epoch": self.leader_epoch})
@@ -417,7 +422,7 @@ class Cluster:
             result.views.update(await store.views_of(tx, self.vantage, gained))
             result.open_incidents |= await _open(tx, gained)
 
-    async def _wait_for_locked(self, result: CycleResult, before: dict[str, int]) -> None:
+    async def _wait_for_locked(self, result: CycleResult, before: dict[str, int]) -> bool:
         """Expired leases we need are locked by another session (a node frozen inside a
         transaction): waited for at most :attr:`lock_wait`, in a transaction of its own
         (holding nothing else), and taken the moment the lock is gone. Still locked: this
@@ -425,10 +430,13 @@ class Cluster:
         again next cycle; the frozen session's own limits end it within half a lease
         timeout (monitor.store.db.SessionLimits). A session those limits cannot end (frozen
         between a statement and its ``Sync``) is ended by this node once it has outlived
-        them (:meth:`Blocking.end_outlived`), and the leases are taken at once."""
-        if (await self._take_locked(result, before) and result.blocked
-                and await self.blocking.end_outlived(self.db)):
+        them (:meth:`Blocking.end_outlived`), and the leases are taken at once. Whether it
+        tried to end sessions."""
+        if not (await self._take_locked(result, before) and result.blocked):
+            return False
+        if await self.blocking.end_outlived(self.db):
             await self._take_locked(result, before)
+        return True
 
     async def _take_locked(self, result: CycleResult, before: dict[str, int]) -> bool:
         """One try of :meth:`_wait_for_locked`; False if it failed (said)."""

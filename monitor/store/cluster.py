@@ -52,6 +52,7 @@ __all__ = [
     "fenced",
     "forget_incarnation",
     "held",
+    "leader_blocked",
     "lock_target",
     "nodes",
     "open_problem",
@@ -288,6 +289,16 @@ async def blocked(tx: Tx, node: str, vantage: str) -> int:
     return int(found or 0)
 
 
+async def leader_blocked(tx: Tx, node: str) -> bool:
+    """Whether the leader lease, which ``node`` could not take, ran out in another node's
+    hands and stays locked (that node frozen inside one of its jobs' transactions, which
+    share-lock the lease: :func:`fenced`). Read without locking."""
+    found = await tx.scalar(select(func.count()).select_from(
+        _free(node, None).where(ClusterLease.name == LEADER,
+                                ClusterLease.node.is_not(None)).subquery()))
+    return bool(found)
+
+
 def session_name(node: str) -> str:
     """The name every database session of cluster node ``node`` carries
     (``application_name``, as PostgreSQL keeps it: at most 63 characters here)."""
@@ -301,8 +312,9 @@ async def end_outlived_sessions(
     tx: Tx, node: str, vantage: str, outlived: float
 ) -> list[tuple[str, int]] | None:
     """End the database sessions that keep ``node`` from its take-over and that the server's
-    own limits could not end: sessions of the nodes whose leases of ``vantage`` ran out
-    (they renewed nothing for a whole lease timeout), inside one transaction for longer than
+    own limits could not end: sessions of the nodes whose leases of ``vantage``, or the
+    leader lease, ran out (they renewed nothing for a whole lease timeout), inside one
+    transaction for longer than
     ``outlived`` seconds (the limits those nodes' sessions were given,
     monitor.store.db.SessionLimits). Such a session froze inside one extended-protocol
     exchange (its statement run, its ``Sync`` never sent): the server waits for its next
@@ -315,8 +327,9 @@ async def end_outlived_sessions(
     on: the node stays degraded until the frozen node or its connection goes)."""
     holders = await tx.scalars(
         select(ClusterLease.node).distinct().where(
-            ClusterLease.vantage == vantage, ClusterLease.node.is_not(None),
-            ClusterLease.node != node, ClusterLease.expires_at <= func.now()))
+            or_(ClusterLease.vantage == vantage, ClusterLease.name == LEADER),
+            ClusterLease.node.is_not(None), ClusterLease.node != node,
+            ClusterLease.expires_at <= func.now()))
     names = [session_name(holder) for holder in holders if holder is not None]
     if not names:
         return []

@@ -432,3 +432,36 @@ async def test_a_node_whose_role_may_not_end_the_frozen_session_says_so_and_stay
         await watcher.execute(f"DROP OWNED BY {role}")
         await watcher.execute(f"DROP ROLE {role}")
         await watcher.close()
+
+
+async def test_a_leader_frozen_mid_exchange_hands_over_the_leadership(pg_url: str) -> None:
+    """The leader froze mid-exchange inside one of its jobs' transactions, the leader lease
+    share-locked (``FOR KEY SHARE``, monitor.store.cluster.fenced): once its lease ran out,
+    node b ends that session and becomes the leader (the duties the leader runs, e-mails
+    among them, do not wait for the frozen node)."""
+    lease_timeout = 0.8
+    limits = SessionLimits.for_lease(lease_timeout)
+    db = Database.open(pg_url)
+    await db.upgrade()
+    frozen = _MidExchange(pg_url, {**limits.server_settings(),
+                                   "application_name": "sla-monitor node-a"})
+    try:
+        a = Cluster(_settings("node-a", lease_timeout), db, CollectorRegistry())
+        b = Cluster(_settings("node-b", lease_timeout), db, CollectorRegistry())
+        for node in (a, b):
+            node.set_targets({"panel": 0.3})
+        await a.start()
+        assert a.leading
+        await frozen.lock("SELECT 1 FROM cluster_leases WHERE name = 'leader' FOR KEY SHARE")
+        await asyncio.sleep(max(limits.idle_in_transaction, limits.statement) + 0.4)
+        await b.start()
+
+        async def leading() -> bool:
+            if not b.leading:
+                await b.cycle()
+            return b.leading
+
+        await eventually(leading, within=5 * lease_timeout)
+    finally:
+        frozen.close()
+        await db.dispose()
