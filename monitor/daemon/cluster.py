@@ -72,7 +72,6 @@ class CycleResult:
     # database was away): nobody else probed them meanwhile, their gap is ours (R-M3).
     resumed: set[str] = field(default_factory=set)
     blocked: int = 0  # leases we lack that another session holds locked
-    leader_blocked: bool = False  # the leader lease ran out in another's hands, locked
     # Target id -> its open incident, of the targets held after the cycle, read in its
     # transaction (None: not read, the cycle failed): what sla_monitor_open_incidents counts.
     open_held: dict[str, int] | None = None
@@ -118,9 +117,9 @@ class ClusterMetrics:
         ).labels(node, vantage)
         self.sessions_ended = Counter(
             "sla_monitor_cluster_sessions_ended_total",
-            "Database sessions of another node this node ended (pg_terminate_backend): "
-            "frozen where the server's own limits could not end them, holding expired "
-            "leases locked longer than those limits allow.",
+            "Database sessions of a lost node (not seen for a lease timeout) this node "
+            "ended (pg_terminate_backend): frozen inside a transaction longer than their "
+            "limits allow, where the server's own limits could not end them.",
             ["node"], registry=registry,
         ).labels(node)
         self.fenced = Counter(
@@ -176,9 +175,9 @@ class Blocking:
     """What keeps this node from its take-over: expired leases of its vantage that another
     session holds row-locked (a node frozen inside a transaction). Said once when this node
     starts finding them, once when not; meanwhile the node is *degraded* (``/readyz``,
-    ``sla_monitor_cluster_leases_blocked``). A blocking session that has outlived the limits
-    its node's sessions are given (monitor.store.db.SessionLimits: half a lease timeout)
-    without the server ending it is ended by this node (:meth:`end_outlived`)."""
+    ``sla_monitor_cluster_leases_blocked``). A lost node's session that has outlived the
+    limits its node's sessions are given (monitor.store.db.SessionLimits: half a lease
+    timeout) without the server ending it is ended by this node (:meth:`end_outlived`)."""
 
     def __init__(self, node: str, vantage: str, lease_timeout: float, metrics: ClusterMetrics,
                  monotonic: Callable[[], float]) -> None:
@@ -211,34 +210,33 @@ class Blocking:
                 "blocked_seconds": round(self._monotonic() - self.since, 1)})
             self.since = None
 
-    async def end_outlived(self, db: Database) -> bool:
-        """End the sessions of nodes whose leases ran out that hold them locked longer than
-        their limits allow (:func:`monitor.store.cluster.end_outlived_sessions`); whether it
-        ended any (their locks go as the server removes them: moments)."""
+    async def end_outlived(self, db: Database, lost: Collection[str]) -> None:
+        """End the sessions of the ``lost`` nodes that have been inside one transaction
+        longer than their limits allow (:func:`monitor.store.cluster.end_outlived_sessions`):
+        their locks go as the server removes them (moments)."""
         try:
             async with db.transaction() as tx:
-                ended = await store.end_outlived_sessions(tx, self.node, self.vantage,
-                                                          self.outlived)
+                ended = await store.end_outlived_sessions(tx, lost, self.outlived)
         except Exception as exc:
             if not db.outage(exc):
                 log.exception("ending a frozen node's sessions failed; tried again next cycle")
-            return False
+            return
         if ended is None:
             if not self._refused_said:
                 self._refused_said = True
-                log.warning("expired leases are held locked by another node's session that "
-                            "this node's database role may not see or end (give the nodes one "
-                            "role, or this one pg_read_all_stats and pg_signal_backend): "
-                            "take-over waits for it",
-                            extra={"node": self.node, "vantage": self.vantage})
-            return False
+                log.warning("a lost node's database sessions are ones this node's role may "
+                            "not see or end (give the nodes one role, or this one "
+                            "pg_read_all_stats and pg_signal_backend): what a session of it "
+                            "frozen mid-statement holds locked waits for it",
+                            extra={"node": self.node, "vantage": self.vantage,
+                                   "lost": sorted(lost)})
+            return
         self.metrics.sessions_ended.inc(len(ended))
         for name, pid in ended:
-            log.warning("ended a frozen node's database session that held expired leases "
-                        "locked beyond its limits", extra={
+            log.warning("ended a lost node's database session frozen in a transaction "
+                        "beyond its limits", extra={
                             "node": self.node, "vantage": self.vantage, "session": name,
                             "backend_pid": pid, "outlived": self.outlived})
-        return bool(ended)
 
 
 class Cluster:
@@ -342,10 +340,12 @@ class Cluster:
                 return CycleResult(lost=lost)
             return CycleResult()
         self.valid_until = started + self.lease_timeout
-        ended = await self._wait_for_locked(result, before) if result.blocked else False
-        if result.leader_blocked and not ended:
-            # A leader frozen inside a job's transaction: no node could lead meanwhile.
-            await self.blocking.end_outlived(self.db)
+        gone = [peer.name for peer in self.peers
+                if not peer.alive and peer.stopped_at is None and peer.name != self.node]
+        if gone:  # a lost node frozen where the server's limits cannot end its session
+            await self.blocking.end_outlived(self.db, gone)
+        if result.blocked:
+            await self._wait_for_locked(result, before)
         result.resumed = {t for t, e in result.gained.items() if self._held_at.get(t) == e}
         self._held_at.update(self.epochs)
         self.blocking.found(result.blocked)
@@ -389,8 +389,6 @@ class Cluster:
             taken_leader = await store.acquire(tx, self.node, timeout, vantage=None, limit=1,
                                                names=[store.LEADER])
             self.leader_epoch = taken_leader[0].epoch if taken_leader else None
-            if not taken_leader:
-                result.leader_blocked = await store.leader_blocked(tx, self.node)
             if taken_leader:
                 log.warning("cluster leader", extra={"node": self.node,
                                                      "epoch": self.leader_epoch})
@@ -422,24 +420,15 @@ class Cluster:
             result.views.update(await store.views_of(tx, self.vantage, gained))
             result.open_incidents |= await _open(tx, gained)
 
-    async def _wait_for_locked(self, result: CycleResult, before: dict[str, int]) -> bool:
+    async def _wait_for_locked(self, result: CycleResult, before: dict[str, int]) -> None:
         """Expired leases we need are locked by another session (a node frozen inside a
         transaction): waited for at most :attr:`lock_wait`, in a transaction of its own
         (holding nothing else), and taken the moment the lock is gone. Still locked: this
         node is *degraded* (``/readyz``, ``sla_monitor_cluster_leases_blocked``) and tries
         again next cycle; the frozen session's own limits end it within half a lease
-        timeout (monitor.store.db.SessionLimits). A session those limits cannot end (frozen
-        between a statement and its ``Sync``) is ended by this node once it has outlived
-        them (:meth:`Blocking.end_outlived`), and the leases are taken at once. Whether it
-        tried to end sessions."""
-        if not (await self._take_locked(result, before) and result.blocked):
-            return False
-        if await self.blocking.end_outlived(self.db):
-            await self._take_locked(result, before)
-        return True
-
-    async def _take_locked(self, result: CycleResult, before: dict[str, int]) -> bool:
-        """One try of :meth:`_wait_for_locked`; False if it failed (said)."""
+        timeout (monitor.store.db.SessionLimits), and one they cannot end (frozen between a
+        statement and its ``Sync``) was ended just before by :meth:`Blocking.end_outlived`
+        once its node was lost: its locks go during this wait."""
         mine = dict(self.epochs)
         try:
             async with self.db.transaction() as tx:
@@ -453,11 +442,10 @@ class Cluster:
         except Exception as exc:
             if not self.db.outage(exc):
                 log.exception("taking locked leases failed; tried again next cycle")
-            return False
+            return
         self.epochs = mine
         result.gained = {t: e for t, e in mine.items() if before.get(t) != e}
         result.lost -= set(result.gained)
-        return True
 
     @property
     def degraded(self) -> bool:

@@ -52,7 +52,6 @@ __all__ = [
     "fenced",
     "forget_incarnation",
     "held",
-    "leader_blocked",
     "lock_target",
     "nodes",
     "open_problem",
@@ -289,16 +288,6 @@ async def blocked(tx: Tx, node: str, vantage: str) -> int:
     return int(found or 0)
 
 
-async def leader_blocked(tx: Tx, node: str) -> bool:
-    """Whether the leader lease, which ``node`` could not take, ran out in another node's
-    hands and stays locked (that node frozen inside one of its jobs' transactions, which
-    share-lock the lease: :func:`fenced`). Read without locking."""
-    found = await tx.scalar(select(func.count()).select_from(
-        _free(node, None).where(ClusterLease.name == LEADER,
-                                ClusterLease.node.is_not(None)).subquery()))
-    return bool(found)
-
-
 def session_name(node: str) -> str:
     """The name every database session of cluster node ``node`` carries
     (``application_name``, as PostgreSQL keeps it: at most 63 characters here)."""
@@ -309,30 +298,24 @@ INSUFFICIENT_PRIVILEGE = "42501"
 
 
 async def end_outlived_sessions(
-    tx: Tx, node: str, vantage: str, outlived: float
+    tx: Tx, nodes: Collection[str], outlived: float
 ) -> list[tuple[str, int]] | None:
-    """End the database sessions that keep ``node`` from its take-over and that the server's
-    own limits could not end: sessions of the nodes whose leases of ``vantage``, or the
-    leader lease, ran out (they renewed nothing for a whole lease timeout), inside one
-    transaction for longer than
-    ``outlived`` seconds (the limits those nodes' sessions were given,
-    monitor.store.db.SessionLimits). Such a session froze inside one extended-protocol
-    exchange (its statement run, its ``Sync`` never sent): the server waits for its next
-    message in state ``active``, where neither ``idle_in_transaction_session_timeout`` nor
-    ``statement_timeout`` applies, and its row locks would block the take-over for as long
-    as the node stays frozen. Ended with ``pg_terminate_backend``: PostgreSQL shows
-    another session's state and lets it be ended to the same role (or to one with
-    ``pg_read_all_stats`` and ``pg_signal_backend``). Returns (application name, backend
-    pid) of each ended; None when this role may not see or end them (the transaction goes
-    on: the node stays degraded until the frozen node or its connection goes)."""
-    holders = await tx.scalars(
-        select(ClusterLease.node).distinct().where(
-            or_(ClusterLease.vantage == vantage, ClusterLease.name == LEADER),
-            ClusterLease.node.is_not(None), ClusterLease.node != node,
-            ClusterLease.expires_at <= func.now()))
-    names = [session_name(holder) for holder in holders if holder is not None]
-    if not names:
+    """End the database sessions of ``nodes`` (nodes the cluster has lost: not seen for a
+    lease timeout, not stopped) that have been inside one transaction longer than
+    ``outlived`` seconds (the limits their sessions were given,
+    monitor.store.db.SessionLimits), which the server's own limits could not end: such a
+    session froze inside one extended-protocol exchange (its statement run, its ``Sync``
+    never sent), and the server waits for its next message in state ``active``, where
+    neither ``idle_in_transaction_session_timeout`` nor ``statement_timeout`` applies. Its
+    locks (a lease's row, the leader lease a job share-locks, a target's vote lock) would
+    stay for as long as the node stays frozen. Ended with ``pg_terminate_backend``:
+    PostgreSQL shows another session's state, and lets it be ended, to the same role (or to
+    one with ``pg_read_all_stats`` and ``pg_signal_backend``). Returns (application name,
+    backend pid) of each ended; None when this role may not see or end them (the
+    transaction goes on)."""
+    if not nodes:
         return []
+    names = [session_name(node) for node in nodes]
     try:
         async with tx.begin_nested():
             rows = list(await tx.execute(

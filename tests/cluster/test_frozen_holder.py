@@ -372,7 +372,7 @@ async def test_a_node_frozen_mid_exchange_is_ended_by_the_node_waiting_for_its_l
         assert set(b.epochs) == {"panel", "api"} and not b.degraded
         assert await watcher.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", state["pid"]) == 0
-        said = [r for r in caplog.records if r.getMessage().startswith("ended a frozen node")]
+        said = [r for r in caplog.records if r.getMessage().startswith("ended a lost node")]
         assert [(r.__dict__["session"], r.__dict__["backend_pid"]) for r in said] == [
             ("sla-monitor node-a", state["pid"])]
         assert f"{ended} 1.0" in generate_latest(registry).decode()
@@ -415,7 +415,7 @@ async def test_a_node_whose_role_may_not_end_the_frozen_session_says_so_and_stay
         assert result.blocked == 1 and b.degraded and set(b.epochs) == {"api"}
         refused = [r for r in caplog.records if "may not see or end" in r.getMessage()]
         assert len(refused) == 1  # said once, not every cycle
-        assert not [r for r in caplog.records if r.getMessage().startswith("ended a frozen")]
+        assert not [r for r in caplog.records if r.getMessage().startswith("ended a lost node")]
 
         frozen.close()  # the frozen node's connection goes: its session, its locks
 
