@@ -1,7 +1,9 @@
 """A node frozen while its database session holds row locks on ``cluster_leases`` blocks no
 take-over: its session's limits (monitor.store.db.SessionLimits, from the lease timeout) end
-the session before its leases run out, and a node that finds expired leases locked waits a
-bounded time, says it is degraded, and takes them the moment the lock is gone.
+the session before its leases run out; a session frozen where those limits do not apply
+(between a statement and its Sync) is ended by the other nodes once its node is lost; and a
+node that finds expired leases locked waits a bounded time, says it is degraded, and takes
+them the moment the lock is gone.
 
 Real daemon subprocesses and the real PostgreSQL: the pause (SIGSTOP) is timed on
 ``pg_locks`` so that it lands inside one of the node's transactions on the leases (a lease
@@ -159,8 +161,10 @@ async def test_a_node_frozen_holding_lease_locks_blocks_no_take_over(
                 raise AssertionError(f"{len(in_time)} of {len(frozen_targets)} taken over in "
                                      f"time: {first}\n{await _diagnosis(connection, daemons)}")
             # The frozen session was ended by the server (idle in transaction / statement
-            # timeout): its locks are gone although its client is still stopped. (Its backend
-            # may take a moment longer to leave pg_stat_activity on a loaded machine.)
+            # timeout), or, frozen between a statement and its Sync where those do not apply,
+            # by node-a once node-b was lost: its locks are gone although its client is still
+            # stopped. (Its backend may take a moment longer to leave pg_stat_activity on a
+            # loaded machine.)
 
             async def ended() -> bool:
                 return await connection.fetchval(
