@@ -12,6 +12,7 @@ cycle's renewal or a flush's ``FOR SHARE`` fence); then in-process, exactly."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import signal
 import time
@@ -26,7 +27,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.engine import make_url
 
 from monitor.config.schema import ClusterSettings
-from monitor.daemon.cluster import Cluster
+from monitor.daemon.cluster import Cluster, vote
 from monitor.store import Database, SessionLimits, create_engine
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
@@ -466,6 +467,48 @@ async def test_a_leader_frozen_mid_exchange_hands_over_the_leadership(pg_url: st
             return b.leading
 
         await eventually(leading, within=5 * lease_timeout)
+    finally:
+        frozen.close()
+        await db.dispose()
+
+
+async def test_a_node_frozen_mid_exchange_inside_a_vote_does_not_hold_the_target_s_votes(
+    pg_url: str,
+) -> None:
+    """Node a (vantage west) froze mid-exchange while counting a vote on the panel, the
+    target's vote lock held (an advisory lock until its transaction ends,
+    monitor.store.cluster.lock_target). Once a is lost, node b (vantage east) ends that
+    session at its cycle, and its own vote on the panel is counted: without it, b's vote
+    would wait for the lock for as long as a stays frozen."""
+    lease_timeout = 0.8
+    limits = SessionLimits.for_lease(lease_timeout)
+    db = Database.open(pg_url)
+    await db.upgrade()
+    frozen = _MidExchange(pg_url, {**limits.server_settings(),
+                                   "application_name": "sla-monitor node-a"})
+
+    def settings(node: str, vantage: str) -> ClusterSettings:
+        return ClusterSettings(node=node, vantage=vantage, vantages=["east", "west"],
+                               lease_timeout=lease_timeout)
+
+    try:
+        a = Cluster(settings("node-a", "west"), db, CollectorRegistry())
+        b = Cluster(settings("node-b", "east"), db, CollectorRegistry())
+        for node in (a, b):
+            node.set_targets({"panel": 0.3})
+        await a.start()
+        await frozen.lock("SELECT pg_advisory_xact_lock(hashtext('incident/panel'))")
+        await asyncio.sleep(max(limits.idle_in_transaction, limits.statement) + 0.4)
+        await b.start()  # a is lost by now: b ends its frozen session
+        epoch = b.epochs["panel"]
+        now = dt.datetime.now(dt.UTC)
+
+        async def voted() -> tuple[int | None, bool]:
+            async with db.transaction() as tx:
+                return await vote(b, tx, "panel", "down", now, None, now, now, epoch=epoch)
+
+        _opened, written = await asyncio.wait_for(voted(), timeout=5 * lease_timeout)
+        assert written
     finally:
         frozen.close()
         await db.dispose()
