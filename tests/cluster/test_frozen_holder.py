@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from monitor.config.schema import ClusterSettings
 from monitor.daemon.cluster import Cluster, vote
 from monitor.store import Database, SessionLimits, create_engine
+from monitor.store import cluster as cluster_store
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
 from tests.support import DaemonProcess, eventually
@@ -291,10 +292,16 @@ class _MidExchange:
     ends it. Spoken here over a plain socket (version 3 of the protocol, ``trust``
     authentication as the tests' server has it), with the node's own session settings."""
 
-    def __init__(self, url: str, settings: dict[str, str]) -> None:
+    def __init__(self, url: str, node: str, lease_timeout: float) -> None:
         self.url = make_url(url)
-        self.settings = settings
+        self.limits = SessionLimits.for_lease(lease_timeout)
+        self.settings = {**self.limits.server_settings(),
+                         "application_name": cluster_store.session_name(node)}
         self.writer: asyncio.StreamWriter | None = None
+
+    async def outlive_limits(self) -> None:
+        """Stay frozen past both limits the server would end another session at."""
+        await asyncio.sleep(max(self.limits.idle_in_transaction, self.limits.statement) + 0.4)
 
     async def _read(self, reader: asyncio.StreamReader, until: bytes) -> None:
         while True:
@@ -343,12 +350,10 @@ async def test_a_node_frozen_mid_exchange_is_ended_by_the_node_waiting_for_its_l
     ends it (``pg_terminate_backend``), says so, and takes the lease in the same cycle,
     never degraded."""
     lease_timeout = 0.8
-    limits = SessionLimits.for_lease(lease_timeout)
     db = Database.open(pg_url)
     await db.upgrade()
     watcher = await asyncpg.connect(_dsn(pg_url))
-    frozen = _MidExchange(pg_url, {**limits.server_settings(),
-                                   "application_name": "sla-monitor node-a"})
+    frozen = _MidExchange(pg_url, "node-a", lease_timeout)
     try:
         registry = CollectorRegistry()
         a = Cluster(_settings("node-a", lease_timeout), db, CollectorRegistry())
@@ -360,7 +365,7 @@ async def test_a_node_frozen_mid_exchange_is_ended_by_the_node_waiting_for_its_l
         ended = 'sla_monitor_cluster_sessions_ended_total{node="node-b"}'
         assert f"{ended} 0.0" in generate_latest(registry).decode()
         await frozen.lock("SELECT 1 FROM cluster_leases WHERE target_id = 'panel' FOR SHARE")
-        await asyncio.sleep(max(limits.idle_in_transaction, limits.statement) + 0.4)
+        await frozen.outlive_limits()
         state = await watcher.fetchrow(
             "SELECT pid, state, wait_event FROM pg_stat_activity "
             "WHERE application_name = 'sla-monitor node-a' AND state <> 'idle'")
@@ -394,7 +399,6 @@ async def test_a_node_whose_role_may_not_end_the_frozen_session_says_so_and_stay
     ``pg_signal_backend``): nothing is ended, b says why once and stays degraded; the lease
     is b's once the frozen session is gone."""
     lease_timeout = 0.8
-    limits = SessionLimits.for_lease(lease_timeout)
     role = f"node_b_{uuid.uuid4().hex[:12]}"
     db = Database.open(pg_url)
     await db.upgrade()
@@ -404,8 +408,7 @@ async def test_a_node_whose_role_may_not_end_the_frozen_session_says_so_and_stay
     await watcher.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
     as_b = Database.open(make_url(pg_url).set(username=role).render_as_string(
         hide_password=False))
-    frozen = _MidExchange(pg_url, {**limits.server_settings(),
-                                   "application_name": "sla-monitor node-a"})
+    frozen = _MidExchange(pg_url, "node-a", lease_timeout)
     try:
         a = Cluster(_settings("node-a", lease_timeout), db, CollectorRegistry())
         b = Cluster(_settings("node-b", lease_timeout), as_b, CollectorRegistry())
@@ -413,7 +416,7 @@ async def test_a_node_whose_role_may_not_end_the_frozen_session_says_so_and_stay
             node.set_targets({"panel": 0.3, "api": 0.3})
         await a.start()
         await frozen.lock("SELECT 1 FROM cluster_leases WHERE target_id = 'panel' FOR SHARE")
-        await asyncio.sleep(max(limits.idle_in_transaction, limits.statement) + 0.4)
+        await frozen.outlive_limits()
         await b.start()
         for _ in range(3):
             result = await b.cycle()
@@ -445,11 +448,9 @@ async def test_a_leader_frozen_mid_exchange_hands_over_the_leadership(pg_url: st
     node b ends that session and becomes the leader (the duties the leader runs, e-mails
     among them, do not wait for the frozen node)."""
     lease_timeout = 0.8
-    limits = SessionLimits.for_lease(lease_timeout)
     db = Database.open(pg_url)
     await db.upgrade()
-    frozen = _MidExchange(pg_url, {**limits.server_settings(),
-                                   "application_name": "sla-monitor node-a"})
+    frozen = _MidExchange(pg_url, "node-a", lease_timeout)
     try:
         a = Cluster(_settings("node-a", lease_timeout), db, CollectorRegistry())
         b = Cluster(_settings("node-b", lease_timeout), db, CollectorRegistry())
@@ -458,7 +459,7 @@ async def test_a_leader_frozen_mid_exchange_hands_over_the_leadership(pg_url: st
         await a.start()
         assert a.leading
         await frozen.lock("SELECT 1 FROM cluster_leases WHERE name = 'leader' FOR KEY SHARE")
-        await asyncio.sleep(max(limits.idle_in_transaction, limits.statement) + 0.4)
+        await frozen.outlive_limits()
         await b.start()
 
         async def leading() -> bool:
@@ -481,11 +482,9 @@ async def test_a_node_frozen_mid_exchange_inside_a_vote_does_not_hold_the_target
     session at its cycle, and its own vote on the panel is counted: without it, b's vote
     would wait for the lock for as long as a stays frozen."""
     lease_timeout = 0.8
-    limits = SessionLimits.for_lease(lease_timeout)
     db = Database.open(pg_url)
     await db.upgrade()
-    frozen = _MidExchange(pg_url, {**limits.server_settings(),
-                                   "application_name": "sla-monitor node-a"})
+    frozen = _MidExchange(pg_url, "node-a", lease_timeout)
 
     def settings(node: str, vantage: str) -> ClusterSettings:
         return ClusterSettings(node=node, vantage=vantage, vantages=["east", "west"],
@@ -498,7 +497,7 @@ async def test_a_node_frozen_mid_exchange_inside_a_vote_does_not_hold_the_target
             node.set_targets({"panel": 0.3})
         await a.start()
         await frozen.lock("SELECT pg_advisory_xact_lock(hashtext('incident/panel'))")
-        await asyncio.sleep(max(limits.idle_in_transaction, limits.statement) + 0.4)
+        await frozen.outlive_limits()
         await b.start()  # a is lost by now: b ends its frozen session
         epoch = b.epochs["panel"]
         now = dt.datetime.now(dt.UTC)
