@@ -39,6 +39,11 @@ The status page's subscribers (:mod:`.subscriptions`; double opt-in, signed link
     list_subscribers(db) -> list[SubscriberView]
     remove_subscriber(db, *, email, actor, now) -> SubscriberView
 
+A cluster's nodes (:mod:`.cluster`)::
+
+    list_nodes(db, settings) -> list[NodeRow]
+    retire_node(db, settings, *, node, actor, now) -> NodeRow   (a lost node only)
+
 The outbox as operators see it (:mod:`.outbox`; D-2)::
 
     list_messages(db, *, status=None, limit=100) -> list[MessageLine]
@@ -146,6 +151,7 @@ if TYPE_CHECKING:
         show_claim,
         submit_claim,
     )
+    from monitor.actions.cluster import NodeRow, list_nodes, retire_node
     from monitor.actions.config_check import (
         ConfigCheck,
         ProbeCheck,
@@ -286,6 +292,9 @@ _MODULE_OF = {
     "confirm_subscription": "subscriptions",
     "forget_expired_requests": "subscriptions",
     "list_subscribers": "subscriptions",
+    "NodeRow": "cluster",
+    "list_nodes": "cluster",
+    "retire_node": "cluster",
     "list_messages": "outbox",
     "retry_messages": "outbox",
     "MessageLine": "outbox",
@@ -403,6 +412,7 @@ __all__ = [
     "MaintenanceUpdatePosted",
     "MessageLine",
     "MonthInputs",
+    "NodeRow",
     "NotACustomerThen",
     "NotificationsLogged",
     "ProbeCheck",
@@ -457,6 +467,7 @@ __all__ = [
     "list_incidents",
     "list_maintenance",
     "list_messages",
+    "list_nodes",
     "list_subscribers",
     "list_tickets",
     "log_notification",
@@ -476,6 +487,7 @@ __all__ = [
     "reopen_ticket",
     "reprice_ticket",
     "requested_subscription",
+    "retire_node",
     "retry_messages",
     "return_ticket",
     "send_statements",

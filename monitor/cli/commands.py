@@ -33,6 +33,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("maintenance", "maintenance", "record and list maintenance windows"),
     Command("subscriber", "subscriber", "the status page's e-mail subscribers: list, remove"),
     Command("outbox", "outbox", "the e-mails queued, sent and given up; send one again"),
+    Command("cluster", "cluster", "a cluster's nodes: alive, lost or stopped; retire a lost one"),
     Command("report", "report", "monthly SLA report; 'report close' freezes a revision"),
     Command("statement", "statement", "monthly SLA statements: show one, e-mail them"),
     Command("claim", "claim", "credit claims: submit, decide, list, show"),

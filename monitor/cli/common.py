@@ -47,6 +47,7 @@ POSITIONAL = {
     "customer_id": "ID",
     "scope": "SCOPE",
     "email": "EMAIL",
+    "node": "NODE",
     "output": "-o/--output",
     "decision": "--approve/--partly/--reject",
     "days": "--partly",

@@ -97,6 +97,14 @@ class ClusterMetrics:
             "the lease timeout), 0 lost or stopped.",
             ["node", "vantage"], registry=registry,
         )
+        self.peer_state = Gauge(
+            "sla_monitor_cluster_node_state",
+            "The cluster's view of each node, as this node sees it, one series per state at "
+            "1 for the node's: alive (seen within the lease timeout), lost (not seen and not "
+            "stopped: killed, frozen or cut off; its targets taken over) or stopped (a clean "
+            "stop, or retired with `sla-monitor cluster retire`).",
+            ["node", "vantage", "state"], registry=registry,
+        )
         self.peer_seen = Gauge(
             "sla_monitor_cluster_node_last_seen_timestamp_seconds",
             "When each node was last seen (the database's clock).",
@@ -556,6 +564,9 @@ class Cluster:
         self.metrics.leader.set(1 if self.leader_epoch is not None else 0)
         for peer in self.peers:
             self.metrics.peer.labels(peer.name, peer.vantage).set(1 if peer.alive else 0)
+            for state in store.NODE_STATES:
+                self.metrics.peer_state.labels(peer.name, peer.vantage, state).set(
+                    1 if peer.state == state else 0)
             self.metrics.peer_seen.labels(peer.name, peer.vantage).set(peer.last_seen_at.timestamp())
         self.drift.compare(self.config_digest, self.peers)
 

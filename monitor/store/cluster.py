@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, literal, or_, select, text, update
@@ -36,6 +36,7 @@ from monitor.store.models import (
 
 __all__ = [
     "LEADER",
+    "NODE_STATES",
     "Held",
     "NodeRow",
     "Taken",
@@ -61,6 +62,7 @@ __all__ = [
     "register",
     "release",
     "renew",
+    "retire",
     "see",
     "session_name",
     "set_view",
@@ -94,6 +96,19 @@ class NodeRow:
     stopped_at: dt.datetime | None
     alive: bool
     config_digest: str | None = None  # None: a node that did not say
+    host: str = ""
+    version: str = ""
+    #: ``alive`` (running, seen within the lease timeout), ``stopped`` (stopped cleanly, or
+    #: retired: :func:`retire`) or ``lost`` (neither: killed, frozen or cut off).
+    state: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", "alive" if self.alive else
+                           "lost" if self.stopped_at is None else "stopped")
+
+
+#: A node's states, as :attr:`NodeRow.state` names them.
+NODE_STATES = ("alive", "lost", "stopped")
 
 
 async def register(
@@ -126,10 +141,12 @@ async def forget_incarnation(tx: Tx, node: str) -> None:
 
 async def see(tx: Tx, node: str, config_digest: str | None = None) -> None:
     """The node's heartbeat: seen now, running the configuration of ``config_digest``
-    (changed by a reload)."""
+    (changed by a reload). A node seen running is not stopped: one retired while it was
+    frozen (:func:`retire`) that resumes is alive again (its clean stop is its last
+    write, after its last cycle)."""
     await tx.execute(
         update(ClusterNode).where(ClusterNode.name == node)
-        .values(last_seen_at=func.now(), config_digest=config_digest)
+        .values(last_seen_at=func.now(), config_digest=config_digest, stopped_at=None)
     )
 
 
@@ -150,10 +167,26 @@ async def nodes(tx: Tx, lease_for: float) -> list[NodeRow]:
         select(
             ClusterNode.name, ClusterNode.vantage, ClusterNode.started_at,
             ClusterNode.last_seen_at, ClusterNode.stopped_at, alive, ClusterNode.config_digest,
+            ClusterNode.host, ClusterNode.version,
         ).order_by(ClusterNode.name)
     )
-    return [NodeRow(n, v, s, seen, stopped, bool(ok), digest)
-            for n, v, s, seen, stopped, ok, digest in rows]
+    return [NodeRow(n, v, s, seen, stopped, bool(ok), digest, host, version)
+            for n, v, s, seen, stopped, ok, digest, host, version in rows]
+
+
+async def retire(tx: Tx, node: str, lease_for: float) -> bool:
+    """Mark a lost node stopped, as its clean stop would have (its ``last_seen_at`` kept):
+    the operator's word that it will not return. Only a lost one: False when ``node`` is
+    alive (seen within ``lease_for`` seconds), already stopped or unknown, and nothing
+    changes. Its leases are expired already; the others took them."""
+    result = await tx.execute(
+        update(ClusterNode)
+        .where(ClusterNode.name == node, ClusterNode.stopped_at.is_(None),
+               ClusterNode.last_seen_at <= _later(-lease_for))
+        .values(stopped_at=func.now())
+        .returning(ClusterNode.name)
+    )
+    return result.first() is not None
 
 
 # --- leases ------------------------------------------------------------------------------------
