@@ -4,10 +4,11 @@ row and the tier alert are there.
 
 ``promtool check rules`` passes on alerts.yml and ``promtool test rules`` on its unit
 tests (alerts.test.yml: every alert fires in one case and stays silent in another) and on
-the per-customer panels' queries (dashboard.test.yml). Several daemons (a cluster on one
-PostgreSQL) behind one Prometheus each export every customer's series: the per-customer
-rules and panels are tested with series from two instances, and every per-customer
-query aggregates by customer, so nothing doubles nor fails as many-to-many.
+the per-customer and cluster panels' queries (dashboard.test.yml). Several daemons (a
+cluster on one PostgreSQL) behind one Prometheus each export every customer's series, and
+every node's state: the per-customer and cluster rules and panels are tested with series
+from two instances, and every per-customer query aggregates by customer, so nothing
+doubles nor fails as many-to-many.
 
 As in tests/daemon/test_metrics_lint.py, a missing promtool skips the promtool tests
 outside CI and is an error in CI.
@@ -210,12 +211,24 @@ def test_every_per_customer_panel_query_aggregates_over_the_daemons() -> None:
         assert re.search(r"\bsla_monitor_", rest) is None, query
 
 
-def test_per_customer_panel_queries_give_the_same_figures_from_two_daemons() -> None:
-    """Each per-customer query, exactly as in the dashboard, has expected figures in
-    dashboard.test.yml on series from two instances; promtool checks them."""
+def cluster_queries() -> list[str]:
+    """The dashboard's queries of the cluster's series (its row "Cluster")."""
+    dashboard = json.loads((GRAFANA / "dashboard.json").read_text())
+    return [target["expr"] for panel in dashboard["panels"]
+            for target in panel.get("targets", [])
+            if re.search(r"\bsla_monitor_cluster_", target["expr"])]
+
+
+def test_per_customer_and_cluster_panel_queries_give_the_same_figures_from_two_daemons(
+        ) -> None:
+    """Each per-customer and cluster query, exactly as in the dashboard, has expected
+    figures in dashboard.test.yml on series from two instances (each node exports every
+    node's state: a node counts once, whoever sees it); promtool checks them."""
     tests = load("dashboard.test.yml")["tests"]
     tested = {case["expr"] for group in tests for case in group.get("promql_expr_test", [])}
     assert set(per_customer_queries()) - tested == set()
+    assert len(cluster_queries()) >= 10
+    assert set(cluster_queries()) - tested == set()
     for group in tests:
         for series in group["input_series"]:
             metric = series["series"].split("{")[0]
