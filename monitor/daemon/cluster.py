@@ -582,7 +582,7 @@ class Cluster:
             "vantages": self.vantages,
             "config_digest": self.config_digest,
             "nodes": [
-                {"node": p.name, "vantage": p.vantage, "alive": p.alive,
+                {"node": p.name, "vantage": p.vantage, "alive": p.alive, "state": p.state,
                  "last_seen_at": p.last_seen_at.isoformat(),
                  "stopped_at": p.stopped_at.isoformat() if p.stopped_at else None,
                  "config_digest": p.config_digest}

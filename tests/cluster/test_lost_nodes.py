@@ -100,6 +100,8 @@ async def test_a_lost_node_is_shown_lost_retired_and_alive_again_when_it_resumes
             assert {name: n["state"] for name, n in listed.items()} == {
                 "node-a": "alive", "node-b": "lost"}
             assert listed["node-b"]["stopped_at"] is None
+            seen = {n["node"]: n["state"] for n in a.runtime.ownership.describe()["nodes"]}
+            assert seen == {"node-a": "alive", "node-b": "lost"}  # /readyz's cluster object
             code, out, err = await cli("nodes")
             header, _rule, *lines = out.splitlines()
             assert code == 0 and header.split()[:3] == ["node", "vantage", "state"], out
