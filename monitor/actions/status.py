@@ -555,14 +555,15 @@ async def public_incident(
 
 
 async def pages_version(db: Database, settings: Settings, *,
-                        customer: str | None = None) -> object:
+                        customer: str | None = None, probes: bool = True) -> object:
     """What the public pages (or ``customer``'s page) show has changed when this has: the
     rows they read (:func:`monitor.store.versions.pages_version`) with the latest probe
     state of each service they show. The pages' cache renders a page again only then
-    (or when the minute or the settings change: :mod:`monitor.http.cache`)."""
+    (or when the minute or the settings change: :mod:`monitor.http.cache`). Without
+    ``probes``, the rows alone: what a month's report reads (no probe's state)."""
     topology = settings.topology
-    shown = set(public_service_ids(topology))
-    if customer is not None and customer in topology.customers:
+    shown = set(public_service_ids(topology)) if probes else set()
+    if probes and customer is not None and customer in topology.customers:
         shown |= topology.dependencies(customer)
     async with db.reading() as tx:
         return await versions.pages_version(tx, sorted(shown))

@@ -25,7 +25,9 @@ from monitor.actions import (
     UpdatePosted,
 )
 from monitor.errors import InputError
+from monitor.http.cache import CachedPage
 from monitor.http.contract_api import ROUTES as CONTRACT_ROUTES
+from monitor.http.pages import cached
 from monitor.http.routing import (
     READS,
     WRITES,
@@ -52,7 +54,8 @@ from monitor.http.schemas import (
     NotificationLog,
     ReportQuery,
 )
-from monitor.present import parse_time
+from monitor.present import parse_time, report_json_text
+from monitor.store import Database
 
 __all__ = ["ROUTES"]
 
@@ -62,6 +65,28 @@ def _month_span(call: Call, month: str | None) -> tuple[object, object]:
         return None, None
     period = call.web.settings.month(month)
     return period.start, period.end
+
+
+async def get_report(call: Call) -> web.StreamResponse:
+    """A month's report (every customer's, or ``customer``'s), through the pages' cache
+    (:func:`monitor.http.pages.cached`): computed off the event loop once for every
+    request that asks for it meanwhile (single flight: a dashboard's panels asking at once
+    cost one month's engine, not one each, nor its memory each), then kept while no record
+    it reads has changed (another process's write: within half a second) and within the
+    minute its projections are made at, as the customers' pages are; with its ETag.
+    At 10,000 customers the report (93 MB) is over what the cache keeps: it is computed
+    once per request again, and still once for the requests that come meanwhile."""
+    query: ReportQuery = call.query
+    context = call.web
+
+    async def render(db: Database) -> CachedPage:
+        report = await actions.month_report(db, context.settings, month=query.month,
+                                            customer=query.customer, now=context.clock.now())
+        return CachedPage(report_json_text(report, indented=False).encode("utf-8"),
+                          "application/json", headers=(("Cache-Control", "no-cache"),))
+
+    found = await cached(call, ("report", query.month, query.customer), render, probes=False)
+    return found.response(call.request)
 
 
 def _incident_id(call: Call) -> int:
@@ -191,10 +216,12 @@ ROUTES: tuple[Route, ...] = (
           "on the public pages (maintenance update)", "write", "maintenance",
           body=MaintenanceUpdateRequest, answers={201: MaintenanceUpdatePosted, **_WRITE_ERRORS},
           idempotent_key=True, path_ids={"window_id": "window_id"}),
-    Route("GET", "/api/v1/reports",
-          bind(actions.month_report, name="get_report", inputs=READS),
+    Route("GET", "/api/v1/reports", get_report,
           "A month's SLA report (report; SPEC section 7)", "read", "reports",
-          query=ReportQuery, answers={200: MonthReportJSON, **_ERRORS}),
+          query=ReportQuery, answers={200: MonthReportJSON, 304: None, **_ERRORS},
+          description="Computed once for every request that asks for the same report "
+          "while it is being computed, and kept while no record it reads has changed, "
+          "within the minute; with an ETag (If-None-Match: 304 Not Modified)."),
     Route("POST", "/api/v1/reports/{month}/close",
           bind(actions.close_month, inputs={"month": path("month"), **READS}),
           "Freeze a revision of an ended month (report close; R-C3)", "write", "reports",

@@ -104,16 +104,20 @@ def _reader(context: Web, customer: str) -> Language:
 
 async def cached(call: Call, key: tuple[object, ...],
                  render_page: Callable[[Database], Awaitable[CachedPage]],
-                 customer: str | None = None) -> CachedPage:
+                 customer: str | None = None, *, probes: bool = True) -> CachedPage:
     """The page ``key`` (its kind, what it is of, its language) as rendered for what the
     public pages (or ``customer``'s page) show now: from the pages' cache
     (:mod:`monitor.http.cache`), else ``render_page(db)`` once, off the event loop
-    (:func:`~monitor.http.cache.off_loop`: ``db`` is that thread's handle)."""
+    (:func:`~monitor.http.cache.off_loop`: ``db`` is that thread's handle). Without
+    ``probes``, what it shows changes with the records alone, never with a probe (a
+    month's report: :func:`monitor.http.api.get_report`)."""
     context = call.web
     settings = context.settings
+    scope = (("customer", customer) if customer is not None else ("public",)) if probes \
+        else ("records",)
     rows = await context.pages.version(
-        ("customer", customer) if customer is not None else ("public",), context.db.writes,
-        lambda: actions.pages_version(context.db, settings, customer=customer))
+        scope, context.db.writes,
+        lambda: actions.pages_version(context.db, settings, customer=customer, probes=probes))
     minute = context.clock.now().replace(second=0, microsecond=0)
     return await context.pages.page(key, (rows, minute, settings, context.public_url),
                                     lambda: off_loop(context.db, render_page))

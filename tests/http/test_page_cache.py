@@ -163,3 +163,50 @@ async def test_the_memory_kept_stays_under_its_bound() -> None:
     assert cache.renders == 10
     await cache.page(("huge",), 1, lambda: render(20_000))
     assert cache.bytes <= 10_000 and ("huge",) not in cache
+
+
+REPORT = "/api/v1/reports?month=2026-03"
+
+
+async def test_the_month_s_report_for_many_clients_at_once_is_computed_once(
+        stopped: Site) -> None:
+    # A dashboard's panels (or several) asking for the same report at once cost one
+    # month's engine, not one each; then it is kept until a record it reads changes.
+    site = stopped
+    before = site.web.pages.renders
+    reports = await asyncio.gather(*(_page(site, REPORT, "read") for _ in range(10)))
+    assert len(set(reports)) == 1
+    assert site.web.pages.renders == before + 1
+    assert await _page(site, REPORT, "read") == reports[0]
+    # One customer's report is another report.
+    assert (await _page(site, REPORT + "&customer=acme", "read"))[1] != reports[0][1]
+    assert site.web.pages.renders == before + 2
+
+    async with site.db.transaction() as tx:  # a probe's state: nothing a report reads
+        await history.insert_runs(tx, [{
+            "target_id": "panel", "state": "down", "first_at": NOW, "last_at": NOW,
+            "count": 1, "latency_min_ms": None, "latency_max_ms": None,
+            "latency_sum_ms": 0.0}])
+    assert await _page(site, REPORT, "read") == reports[0]
+    assert site.web.pages.renders == before + 2
+
+    incident_id = await _open(site, "panel")  # an incident: computed again, with it
+    text, tag = await _page(site, REPORT, "read")
+    assert tag != reports[0][1] and f'"id":{incident_id},' in text.replace(" ", "")
+    assert site.web.pages.renders == before + 3
+    response = await site.get(REPORT, "read", headers={"If-None-Match": tag})
+    assert response.status == 304
+
+
+async def test_the_cached_report_is_refused_as_before_to_whom_may_not_read_it(
+        stopped: Site) -> None:
+    assert (await site_get_status(stopped, REPORT, None)) == 401
+    assert (await site_get_status(stopped, REPORT, "acme")) == 403  # operators only
+    assert (await site_get_status(stopped, "/api/v1/reports?month=2026-13", "read")) == 422
+    assert (await site_get_status(stopped, REPORT + "&customer=nobody", "read")) == 422
+
+
+async def site_get_status(site: Site, path: str, who: str | None) -> int:
+    response = await site.get(path, who)
+    await response.read()
+    return response.status
