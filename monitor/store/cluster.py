@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, literal, or_, select, text, update
+from sqlalchemy import Select, and_, case, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 
@@ -141,12 +141,15 @@ async def forget_incarnation(tx: Tx, node: str) -> None:
 
 async def see(tx: Tx, node: str, config_digest: str | None = None) -> None:
     """The node's heartbeat: seen now, running the configuration of ``config_digest``
-    (changed by a reload). A node seen running is not stopped: one retired while it was
-    frozen (:func:`retire`) that resumes is alive again (its clean stop is its last
-    write, after its last cycle)."""
+    (changed by a reload). A node retired while it was frozen (:func:`retire`) that
+    resumes is alive again: retired, its ``stopped_at`` is after its last sighting. A
+    clean stop (:func:`stop`) sets both at one instant, so that a cycle of the node that
+    finishes after it (one outliving the stop's grace) leaves it stopped."""
     await tx.execute(
         update(ClusterNode).where(ClusterNode.name == node)
-        .values(last_seen_at=func.now(), config_digest=config_digest, stopped_at=None)
+        .values(last_seen_at=func.now(), config_digest=config_digest,
+                stopped_at=case((ClusterNode.stopped_at > ClusterNode.last_seen_at, None),
+                                else_=ClusterNode.stopped_at))
     )
 
 
@@ -175,8 +178,9 @@ async def nodes(tx: Tx, lease_for: float) -> list[NodeRow]:
 
 
 async def retire(tx: Tx, node: str, lease_for: float) -> bool:
-    """Mark a lost node stopped, as its clean stop would have (its ``last_seen_at`` kept):
-    the operator's word that it will not return. Only a lost one: False when ``node`` is
+    """Mark a lost node stopped, as its clean stop would have, its ``last_seen_at`` kept
+    (so ``stopped_at`` comes after it: :func:`see` tells a retired node from one stopped
+    cleanly by that): the operator's word that it will not return. Only a lost one: False when ``node`` is
     alive (seen within ``lease_for`` seconds), already stopped or unknown, and nothing
     changes. Its leases are expired already; the others took them."""
     result = await tx.execute(

@@ -25,7 +25,8 @@ import pytest
 from monitor.app import Daemon
 from monitor.cli import main
 from monitor.config import load_config
-from monitor.store import create_engine
+from monitor.store import Database, create_engine
+from monitor.store import cluster as store
 from monitor.store.models import AuditEvent, ClusterLease, ClusterNode
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
@@ -159,3 +160,38 @@ def test_a_daemon_alone_has_no_nodes_to_list_or_retire(
     assert (code, out, len(lines)) == (2, "", 1), (code, out, err)
     assert lines[0].startswith("sla-monitor: error: this configuration has no `cluster` "
                                "section: a daemon alone has no nodes"), err
+
+
+async def test_a_cycle_ending_after_the_clean_stop_leaves_the_node_stopped(pg_url: str) -> None:
+    # A run of the lease job may outlive the stop's grace (never cancelled): its heartbeat,
+    # after the clean stop, must not make the stopped node alive again (it would then be
+    # lost a lease timeout later, and alerted). A retired node seen again is alive.
+    db = Database.open(pg_url)
+    try:
+        await db.upgrade()
+
+        async def state(lease_for: float = 10.0) -> str:
+            async with db.reading() as tx:
+                [row] = await store.nodes(tx, lease_for)
+            return row.state
+
+        async with db.transaction() as tx:
+            await store.register(tx, node="n", vantage="default", host="h", pid=1, version="v")
+        async with db.transaction() as tx:
+            await store.stop(tx, "n")
+        async with db.transaction() as tx:  # the late cycle's heartbeat
+            await store.see(tx, "n")
+        assert await state() == "stopped"
+
+        async with db.transaction() as tx:  # started again, then lost (0.05 s unseen)
+            await store.register(tx, node="n", vantage="default", host="h", pid=2, version="v")
+        await asyncio.sleep(0.2)
+        assert await state(0.05) == "lost"
+        async with db.transaction() as tx:
+            assert await store.retire(tx, "n", 0.05)
+        assert await state(0.05) == "stopped"
+        async with db.transaction() as tx:  # it was only frozen: seen again, alive
+            await store.see(tx, "n")
+        assert await state() == "alive"
+    finally:
+        await db.dispose()
