@@ -58,6 +58,35 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+#: What the run may add to the directory it runs in: pytest's and hypothesis's own caches.
+_RUN_MAY_ADD = {".pytest_cache", ".hypothesis"}
+_CWD_BEFORE = pytest.StashKey[set[str]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """What the directory the tests run in holds before they run (the controller's view:
+    its workers run in the same directory)."""
+    if not hasattr(config, "workerinput"):
+        config.stash[_CWD_BEFORE] = set(os.listdir(Path.cwd()))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Nothing is left on disk: a test that writes into the current directory (a daemon's
+    default Maildir or database, a statement's file) fails the run, naming what it left.
+    Tests write under their ``tmp_path``."""
+    before = session.config.stash.get(_CWD_BEFORE, None)
+    if before is None:
+        return
+    left = sorted(set(os.listdir(Path.cwd())) - before - _RUN_MAY_ADD)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", f"the tests left {', '.join(left)} in {Path.cwd()} "
+                               "(write under tmp_path)", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow tests first: in parallel runs (each worker taking the next test as it is
     nearly done: ``-n 4 --maxschedchunk=1``, as README.md and .ci/run give it) the long

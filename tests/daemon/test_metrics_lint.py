@@ -57,7 +57,9 @@ def families(text: str) -> set[str]:
                                           for s in sampled)}
 
 
-def customer_config(sqlite_url: str, shop: str, panel: str) -> str:
+def customer_config(sqlite_url: str, shop: str, panel: str, maildir: Path) -> str:
+    # The outage's e-mails go to the test's own Maildir (the default is the current
+    # directory's, which a test must never write into).
     return f"""
 {MONITOR}
 provider: {{name: Lint Hosting}}
@@ -80,15 +82,17 @@ customers:
     sites: [{{domain: zeta.example}}]
 http: {{listen: "127.0.0.1:0"}}
 storage: {{url: "{sqlite_url}"}}
+maildir: "{maildir}"
 """
 
 
 @pytest.fixture
-async def daemon(sqlite_url: str) -> AsyncIterator[Daemon]:
+async def daemon(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Daemon]:
     """A daemon with two customers; ACME's project answers 503 (an incident opens)."""
     async with TargetServer() as panel, TargetServer() as shop:
         shop.set_status(503)
-        daemon = Daemon(parse_config(customer_config(sqlite_url, shop.url("/"), panel.url("/"))))
+        daemon = Daemon(parse_config(customer_config(sqlite_url, shop.url("/"), panel.url("/"),
+                                                tmp_path / "Maildir")))
         await daemon.start()
         try:
             yield daemon
@@ -133,7 +137,7 @@ async def test_a_customer_added_by_a_reload_has_its_series_at_once(
 """
     async with TargetServer() as panel, TargetServer() as shop:
         path = tmp_path / "config.yaml"
-        text = customer_config(sqlite_url, shop.url("/"), panel.url("/"))
+        text = customer_config(sqlite_url, shop.url("/"), panel.url("/"), tmp_path / "Maildir")
         path.write_text(text)
         daemon = Daemon(load_config(path), path)
         await daemon.start()
