@@ -4,23 +4,20 @@ node that will not return retired (:mod:`monitor.actions.cluster`)."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
 from monitor import actions
 from monitor.actions.cluster import NodeRow
 from monitor.cli.commands import summary
-from monitor.cli.common import Run, actor, add_format, command
+from monitor.cli.common import Run, actor, add_format, command, local_time
 from monitor.config import Settings
-from monitor.present import format_time, text_table
+from monitor.present import text_table
 
 
 def _table(found: list[NodeRow], settings: Settings) -> str:
-    def shown(at: dt.datetime | None) -> str:
-        return "-" if at is None else format_time(at, settings.timezone, settings.calendar,
-                                                  seconds=True)
-
-    rows = [[n.name, n.vantage, n.state, shown(n.last_seen_at), shown(n.started_at),
-             shown(n.stopped_at), n.host, n.version] for n in found]
+    rows = [[n.name, n.vantage, n.state, local_time(settings, n.last_seen_at, seconds=True),
+             local_time(settings, n.started_at, seconds=True),
+             local_time(settings, n.stopped_at, seconds=True), n.host, n.version]
+            for n in found]
     return text_table(["node", "vantage", "state", "last seen", "started", "stopped", "host",
                        "version"], rows)
 
@@ -37,8 +34,7 @@ async def _retire(run: Run) -> int:
     node = await run.act(actions.retire_node, run.settings, node=run.args.node, actor=actor(),
                          now=run.now)
     return run.show(node, lambda: f"node {node.name} retired: {node.state}, last seen "
-                    + format_time(node.last_seen_at, run.settings.timezone,
-                                  run.settings.calendar, seconds=True))
+                    + local_time(run.settings, node.last_seen_at, seconds=True))
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -86,9 +86,10 @@ def load(args: argparse.Namespace) -> Config:
     return load_config(path) if path is not None else Config()
 
 
-def local_time(settings: Settings, at: dt.datetime | None) -> str:
-    """``at`` as the commands show times: in the configured zone and calendar."""
-    return format_time(at, settings.timezone, settings.calendar)
+def local_time(settings: Settings, at: dt.datetime | None, *, seconds: bool = False) -> str:
+    """``at`` as the commands show times: in the configured zone and calendar (``-`` for
+    None); ``seconds`` for a table's times."""
+    return format_time(at, settings.timezone, settings.calendar, seconds=seconds)
 
 
 def local_day(settings: Settings, day: dt.date | None) -> str:

@@ -4,23 +4,19 @@ one sent again (:mod:`monitor.actions.outbox`)."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
 from monitor import actions
 from monitor.actions.outbox import MESSAGE_STATUSES, MessageLine
 from monitor.cli.commands import summary
-from monitor.cli.common import Run, actor, add_format, command, whole_number
+from monitor.cli.common import Run, actor, add_format, command, local_time, whole_number
 from monitor.config import Settings
-from monitor.present import format_time, text_table
+from monitor.present import text_table
 
 
 def _table(found: list[MessageLine], settings: Settings) -> str:
-    def shown(at: dt.datetime | None) -> str:
-        return "-" if at is None else format_time(at, settings.timezone, settings.calendar,
-                                                  seconds=True)
-
     rows = [[m.id, m.kind, m.customer_id or "-", ", ".join(m.recipients), m.status,
-             m.attempts, shown(m.created_at), shown(m.accepted_at), m.last_error or "",
+             m.attempts, local_time(settings, m.created_at, seconds=True),
+             local_time(settings, m.accepted_at, seconds=True), m.last_error or "",
              m.subject] for m in found]
     return text_table(["id", "kind", "customer", "recipients", "status", "attempts",
                        "queued", "accepted", "last error", "subject"], rows)
