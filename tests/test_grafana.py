@@ -187,12 +187,17 @@ def test_per_customer_alerts_are_tested_with_series_from_two_daemons() -> None:
             assert all(len(instances(group, metric)) >= 2 for group in groups), (name, metric)
 
 
-def per_customer_queries() -> list[str]:
-    """The dashboard's queries of per-customer (and SLA refresh) series."""
+def queries_of(series: str) -> list[str]:
+    """The dashboard's queries of the series whose names match ``series``."""
     dashboard = json.loads((GRAFANA / "dashboard.json").read_text())
     return [target["expr"] for panel in dashboard["panels"]
             for target in panel.get("targets", [])
-            if re.search(r"\bsla_monitor_(customer|sla)_", target["expr"])]
+            if re.search(rf"\bsla_monitor_{series}_", target["expr"])]
+
+
+def per_customer_queries() -> list[str]:
+    """The dashboard's queries of per-customer (and SLA refresh) series."""
+    return queries_of("(customer|sla)")
 
 
 # A per-customer series only inside ``min/max by (customer) (...)``; a series of the node
@@ -211,14 +216,6 @@ def test_every_per_customer_panel_query_aggregates_over_the_daemons() -> None:
         assert re.search(r"\bsla_monitor_", rest) is None, query
 
 
-def cluster_queries() -> list[str]:
-    """The dashboard's queries of the cluster's series (its row "Cluster")."""
-    dashboard = json.loads((GRAFANA / "dashboard.json").read_text())
-    return [target["expr"] for panel in dashboard["panels"]
-            for target in panel.get("targets", [])
-            if re.search(r"\bsla_monitor_cluster_", target["expr"])]
-
-
 def test_per_customer_and_cluster_panel_queries_give_the_same_figures_from_two_daemons(
         ) -> None:
     """Each per-customer and cluster query, exactly as in the dashboard, has expected
@@ -227,8 +224,8 @@ def test_per_customer_and_cluster_panel_queries_give_the_same_figures_from_two_d
     tests = load("dashboard.test.yml")["tests"]
     tested = {case["expr"] for group in tests for case in group.get("promql_expr_test", [])}
     assert set(per_customer_queries()) - tested == set()
-    assert len(cluster_queries()) >= 10
-    assert set(cluster_queries()) - tested == set()
+    assert len(queries_of("cluster")) >= 10
+    assert set(queries_of("cluster")) - tested == set()
     for group in tests:
         for series in group["input_series"]:
             metric = series["series"].split("{")[0]
