@@ -179,6 +179,39 @@ class ConfigDrift:
         self.differing = differing
 
 
+class PeerStates:
+    """Each node's state as this node sees it at every lease cycle: alive, lost (not seen
+    for the lease timeout, not stopped: killed, frozen or cut off) or stopped (a clean
+    stop, or retired with ``sla-monitor cluster retire``). Exported
+    (``sla_monitor_cluster_node_up``, ``..._node_state``, ``..._node_last_seen_...``), and
+    each change said once in the log: ``cluster node lost`` (a warning: its targets are
+    taken over, the cluster has one node less), ``cluster node alive``, ``cluster node
+    stopped``, with the state it was in. At start, only a node already lost is said."""
+
+    def __init__(self, node: str, metrics: ClusterMetrics) -> None:
+        self.node = node
+        self.metrics = metrics
+        self.seen: dict[str, str] = {}  # node -> its state at the last cycle
+
+    def follow(self, peers: Collection[store.NodeRow]) -> None:
+        metrics = self.metrics
+        for peer in peers:
+            metrics.peer.labels(peer.name, peer.vantage).set(1 if peer.alive else 0)
+            for state in store.NODE_STATES:
+                metrics.peer_state.labels(peer.name, peer.vantage, state).set(
+                    1 if peer.state == state else 0)
+            metrics.peer_seen.labels(peer.name, peer.vantage).set(peer.last_seen_at.timestamp())
+            before = self.seen.get(peer.name)
+            self.seen[peer.name] = peer.state
+            if peer.name == self.node or peer.state == before or (
+                    before is None and peer.state != "lost"):
+                continue
+            (log.warning if peer.state == "lost" else log.info)(
+                f"cluster node {peer.state}", extra={
+                    "node": self.node, "peer": peer.name, "vantage": peer.vantage,
+                    "was": before, "last_seen_at": peer.last_seen_at.isoformat()})
+
+
 class Blocking:
     """What keeps this node from its take-over: expired leases of its vantage that another
     session holds row-locked (a node frozen inside a transaction). Said once when this node
@@ -279,6 +312,7 @@ class Cluster:
         self.lock_wait = self.lease_timeout / 8
         self.config_digest: str | None = None  # our configuration's (set before start)
         self.drift = ConfigDrift(registry, self.node)
+        self.states = PeerStates(self.node, self.metrics)
         self._fenced_said = SaidEvery(FENCED_SAID_EVERY, monotonic)  # fenced votes' line
 
     # --- state ---------------------------------------------------------------------------------
@@ -562,12 +596,7 @@ class Cluster:
     def _update_metrics(self) -> None:
         self.metrics.leases.set(len(self.epochs))
         self.metrics.leader.set(1 if self.leader_epoch is not None else 0)
-        for peer in self.peers:
-            self.metrics.peer.labels(peer.name, peer.vantage).set(1 if peer.alive else 0)
-            for state in store.NODE_STATES:
-                self.metrics.peer_state.labels(peer.name, peer.vantage, state).set(
-                    1 if peer.state == state else 0)
-            self.metrics.peer_seen.labels(peer.name, peer.vantage).set(peer.last_seen_at.timestamp())
+        self.states.follow(self.peers)
         self.drift.compare(self.config_digest, self.peers)
 
     def describe(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,9 @@ async def _shows(daemon: Daemon, node: str, state: str, within: float) -> None:
 
 async def test_a_lost_node_is_shown_lost_retired_and_alive_again_when_it_resumes(
     tmp_path: Path, pg_url: str, daemon_process: Any,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="monitor.daemon.cluster")
     async def cli(*args: str) -> tuple[int, str, str]:
         code = await asyncio.to_thread(main, ["-c", str(a_file), "cluster", *args])
         out, err = capsys.readouterr()
@@ -141,6 +143,13 @@ async def test_a_lost_node_is_shown_lost_retired_and_alive_again_when_it_resumes
             b.signal(signal.SIGTERM)
             assert b.wait() == 0
             await _shows(a, "node-b", "stopped", 10)
+            # Each change said once in node-a's log, with the state before it.
+            said = [(r.levelname, r.getMessage(), getattr(r, "was", None)) for r in caplog.records
+                    if getattr(r, "peer", None) == "node-b"]
+            assert said == [("WARNING", "cluster node lost", "alive"),
+                            ("INFO", "cluster node stopped", "lost"),
+                            ("INFO", "cluster node alive", "stopped"),
+                            ("INFO", "cluster node stopped", "alive")]
         finally:
             await a.stop()
             await engine.dispose()
