@@ -274,8 +274,8 @@ async def test_the_session_limits_end_a_session_frozen_inside_a_transaction(pg_u
         await asyncio.sleep(limits.idle_in_transaction + 0.3)  # "frozen": idle in it
         await other.execute(locked)  # not locked any more: the server ended that session
         settings = await other.fetch(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sla-monitor frozen'"
-            " AND state = 'idle in transaction'")
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'sla-monitor frozen' AND state = 'idle in transaction'")
         assert settings[0][0] == 0
         await session.invalidate()
     finally:
@@ -366,9 +366,10 @@ async def test_a_node_frozen_mid_exchange_is_ended_by_the_node_waiting_for_its_l
         assert f"{ended} 0.0" in generate_latest(registry).decode()
         await frozen.lock("SELECT 1 FROM cluster_leases WHERE target_id = 'panel' FOR SHARE")
         await frozen.outlive_limits()
+        # This test's database only: the tests running beside it name their sessions so too.
         state = await watcher.fetchrow(
-            "SELECT pid, state, wait_event FROM pg_stat_activity "
-            "WHERE application_name = 'sla-monitor node-a' AND state <> 'idle'")
+            "SELECT pid, state, wait_event FROM pg_stat_activity WHERE datname = "
+            "current_database() AND application_name = 'sla-monitor node-a' AND state <> 'idle'")
         assert state is not None and state["state"] == "active", state  # the limits' gap
         assert state["wait_event"] == "ClientRead"
 

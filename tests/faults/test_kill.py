@@ -177,8 +177,9 @@ async def kill_in_a_postgres_flush(db_url: str, daemon: DaemonProcess,
 
         async def waiting() -> bool:
             found = await watcher.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query ILIKE '%latency_rollups%' AND pid <> $1", locker.get_server_pid())
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query ILIKE '%latency_rollups%' "
+                "AND pid <> $1", locker.get_server_pid())
             return bool(found)
 
         await eventually(waiting, within=20)  # a flush is inside its transaction, waiting
