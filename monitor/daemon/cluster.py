@@ -383,7 +383,7 @@ class Cluster:
             return CycleResult()
         self.valid_until = started + self.lease_timeout
         gone = [peer.name for peer in self.peers
-                if not peer.alive and peer.stopped_at is None and peer.name != self.node]
+                if peer.state == "lost" and peer.name != self.node]
         if gone:  # a lost node frozen where the server's limits cannot end its session
             await self.blocking.end_outlived(self.db, gone)
         if result.blocked:

@@ -21,7 +21,20 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, literal, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 
@@ -165,7 +178,7 @@ async def stop(tx: Tx, node: str) -> None:
 async def nodes(tx: Tx, lease_for: float) -> list[NodeRow]:
     """Every node ever registered, with whether it is alive: running and seen within
     ``lease_for`` seconds."""
-    alive = and_(ClusterNode.stopped_at.is_(None), ClusterNode.last_seen_at > _later(-lease_for))
+    alive = and_(ClusterNode.stopped_at.is_(None), _seen_within(lease_for))
     rows = await tx.execute(
         select(
             ClusterNode.name, ClusterNode.vantage, ClusterNode.started_at,
@@ -177,16 +190,21 @@ async def nodes(tx: Tx, lease_for: float) -> list[NodeRow]:
             for n, v, s, seen, stopped, ok, digest, host, version in rows]
 
 
+def _seen_within(lease_for: float) -> ColumnElement[bool]:
+    """A node was seen within ``lease_for`` seconds (the database's clock): running, alive."""
+    return ClusterNode.last_seen_at > _later(-lease_for)
+
+
 async def retire(tx: Tx, node: str, lease_for: float) -> bool:
     """Mark a lost node stopped, as its clean stop would have, its ``last_seen_at`` kept
     (so ``stopped_at`` comes after it: :func:`see` tells a retired node from one stopped
-    cleanly by that): the operator's word that it will not return. Only a lost one: False when ``node`` is
-    alive (seen within ``lease_for`` seconds), already stopped or unknown, and nothing
-    changes. Its leases are expired already; the others took them."""
+    cleanly by that): the operator's word that it will not return. Only a lost one: False
+    when ``node`` is alive (seen within ``lease_for`` seconds), already stopped or unknown,
+    and nothing changes. Its leases are expired already; the others took them."""
     result = await tx.execute(
         update(ClusterNode)
         .where(ClusterNode.name == node, ClusterNode.stopped_at.is_(None),
-               ClusterNode.last_seen_at <= _later(-lease_for))
+               not_(_seen_within(lease_for)))
         .values(stopped_at=func.now())
         .returning(ClusterNode.name)
     )
