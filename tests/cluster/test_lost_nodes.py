@@ -38,12 +38,11 @@ from .helpers import node_config
 pytestmark = pytest.mark.slow
 
 TARGETS = ("t000", "t001", "t002", "t003")
-STATES = ("alive", "lost", "stopped")
 
 
 def _state(daemon: Daemon, node: str) -> str | None:
     """node's state as ``daemon`` exports it (the one series at 1), None if none is."""
-    shown = [state for state in STATES if daemon.registry.get_sample_value(
+    shown = [state for state in store.NODE_STATES if daemon.registry.get_sample_value(
         "sla_monitor_cluster_node_state",
         {"node": node, "vantage": "default", "state": state}) == 1]
     assert len(shown) <= 1, shown  # one state at a time
