@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Hashable, Iterator
 from typing import TypeVar
 
-__all__ = ["bulk_cache", "paused"]
+__all__ = ["bulk_cache", "give_back", "paused"]
 
 _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
@@ -85,6 +85,13 @@ def _bulk_done(resident_before: int | None) -> None:
     if resident_before is None or now is None or now - resident_before < GIVE_BACK:
         return
     gc.collect()
+    give_back()
+
+
+def give_back() -> None:
+    """The C heap's free pages given back to the system (glibc's ``malloc_trim``; nothing
+    with another C library): after bulk work, or a native library's (Typst's layout of a
+    long document's part, :func:`monitor.present.printed.typeset_long`)."""
     trim = _trim()
     if trim is not None:
         trim(0)

@@ -34,7 +34,17 @@ from monitor.present.formats import format_days
 from monitor.present.html import environment, render
 from monitor.present.labels import CAUSE_LABELS, EXCLUSION_NAMES, TIER_NAMES
 from monitor.present.language import N_, Language, language
-from monitor.present.printed import Runs, check_fonts, isolated, join, ltr, message, run, typeset
+from monitor.present.printed import (
+    Runs,
+    check_fonts,
+    isolated,
+    join,
+    ltr,
+    message,
+    run,
+    typeset,
+    typeset_long,
+)
 from monitor.present.text import one_line
 from monitor.sla.deadlines import in_time
 from monitor.sla.ledger import minor_units, money_shown
@@ -521,7 +531,9 @@ def statement_pdf(statement: Statement) -> bytes:
 
 def summary_pdf(summary: Summary) -> bytes:
     """The operators' summary as PDF: :func:`summary_print`'s data in ``summary.typ``."""
-    return typeset("summary.typ", summary_print(summary), summary.computed_at)
+    # At 10,000 customers its tables hold thousands of rows: typeset in parts.
+    return typeset_long("summary.typ", summary_print(summary), summary.computed_at,
+                        tables=("customers", "breaches"))
 
 
 def _page(reader: Language, before: str) -> dict[str, Any]:
