@@ -50,6 +50,7 @@ import json
 import math
 import os
 import random
+import re
 import resource
 import shutil
 import subprocess
@@ -506,6 +507,53 @@ def run_closes(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _summary_once(url: str, customers: int) -> dict[str, Any]:
+    """The operators' summary of the month in this (child) process, then its PDF
+    (``report --format pdf``): each step's wall and CPU seconds, others and steal, and the
+    process's peak RSS after it; the PDF's pages and size."""
+    from monitor.actions.summary import month_summary
+    from monitor.present.statement import summary_pdf
+    from monitor.store import Database
+
+    settings = _world(customers, 0).settings
+    db = Database.open(url)
+    step = _Step()
+    summary = await step.run("summary", month_summary(db, settings, month=PERIOD.label,
+                                                      now=NOW))
+    await db.dispose()
+
+    async def typeset() -> bytes:
+        return summary_pdf(summary)
+
+    pdf = await step.run("summary pdf", typeset())
+    pages = re.search(rb"/Type\s*/Pages\s*/Count\s+(\d+)", pdf)
+    return {"steps": step.figures, "pdf_bytes": len(pdf),
+            "pdf_pages": int(pages.group(1)) if pages else None}
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    """The operators' summary and its PDF, in a fresh process on the loaded database."""
+    with tempfile.TemporaryDirectory(prefix="bench-report-summary-") as scratch:
+        loaded = f"{scratch}/loaded.db"
+        sizes = asyncio.run(_load(f"sqlite+aiosqlite:///{loaded}", args.customers,
+                                  args.incidents))
+        found = subprocess.run(
+            [sys.executable, __file__, "--summary-child", "--url",
+             f"sqlite+aiosqlite:///{loaded}", "--customers", str(args.customers)],
+            check=True, stdout=subprocess.PIPE, text=True)
+    figures = json.loads(found.stdout.strip().splitlines()[-1])
+    print(f"{'step':<12} {'wall s':>7} {'cpu s':>7} {'peak RSS MB':>12} {'others s':>9} "
+          f"{'steal s':>8}")
+    for name, step in figures["steps"].items():
+        print(f"{name:<12} {step['wall_s']:7.2f} {step['cpu_s']:7.2f} "
+              f"{step['peak_rss_mb']:12.0f} {step['others_cpu_s']:9.2f} {step['steal_s']:8.2f}")
+    print(f"the PDF: {figures['pdf_pages']} pages, {figures['pdf_bytes'] / 1e6:.1f} MB")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"command": " ".join(sys.argv), "sizes": sizes,
+                                         **figures}, indent=2) + "\n")
+    return 0
+
+
 # --- the floor: the same rows in plain loops ----------------------------------------------------
 
 
@@ -584,6 +632,10 @@ def main() -> int:
     parser.add_argument("--closes", type=int, metavar="N",
                         help="the close alone, N times, each in a fresh process (SQLite)")
     parser.add_argument("--close-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--summary", action="store_true",
+                        help="the operators' summary and its PDF (report --format pdf), in a "
+                             "fresh process: wall, CPU, peak RSS")
+    parser.add_argument("--summary-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--floor", action="store_true",
                         help="time the same rows in plain loops (sqlite3, one operation each)")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
@@ -595,8 +647,13 @@ def main() -> int:
     if args.close_child:
         print(json.dumps(asyncio.run(_close_once(args.url, args.customers))))
         return 0
+    if args.summary_child:
+        print(json.dumps(asyncio.run(_summary_once(args.url, args.customers))))
+        return 0
     if args.closes is not None:
         return run_closes(args)
+    if args.summary:
+        return run_summary(args)
     if args.engine:
         return run_engine(args)
     if args.floor:
