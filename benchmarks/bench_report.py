@@ -50,7 +50,6 @@ import json
 import math
 import os
 import random
-import re
 import resource
 import shutil
 import subprocess
@@ -512,6 +511,7 @@ async def _summary_once(url: str, customers: int) -> dict[str, Any]:
     (``report --format pdf``): each step's wall and CPU seconds, others and steal, and the
     process's peak RSS after it; the PDF's pages and size."""
     from monitor.actions.summary import month_summary
+    from monitor.present.printed import page_count
     from monitor.present.statement import summary_pdf
     from monitor.store import Database
 
@@ -526,9 +526,7 @@ async def _summary_once(url: str, customers: int) -> dict[str, Any]:
         return summary_pdf(summary)
 
     pdf = await step.run("summary pdf", typeset())
-    pages = re.search(rb"/Type\s*/Pages\s*/Count\s+(\d+)", pdf)
-    return {"steps": step.figures, "pdf_bytes": len(pdf),
-            "pdf_pages": int(pages.group(1)) if pages else None}
+    return {"steps": step.figures, "pdf_bytes": len(pdf), "pdf_pages": page_count(pdf)}
 
 
 def run_summary(args: argparse.Namespace) -> int:

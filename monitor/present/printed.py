@@ -80,7 +80,8 @@ from monitor.collector import give_back
 from monitor.errors import RenderError
 from monitor.present.text import has_arabic_script
 
-__all__ = ["FONTS", "PART_ROWS", "Runs", "check_fonts", "typeset", "typeset_long"]
+__all__ = ["FONTS", "PART_ROWS", "Runs", "check_fonts", "page_count", "typeset",
+           "typeset_long"]
 
 #: One text: runs of a string and its marks.
 Runs = list[dict[str, Any]]
@@ -267,7 +268,7 @@ def typeset_long(template: str, data: dict[str, Any], at: dt.datetime,
         (root / "_print.typ").write_bytes((_TEMPLATES / "_print.typ").read_bytes())
         for index, part in enumerate(_parts(data, tables, widths)):
             pdf = _compiled(_compiler(), template, _source(template, _text(part)), stamp)
-            pages.append(_pages(pdf))
+            pages.append(page_count(pdf))
             (root / f"part-{index}.pdf").write_bytes(pdf)
             del pdf
             _forget()
@@ -355,7 +356,7 @@ _PAGE_COUNT = re.compile(rb"<<[^>]*?/Type\s*/Pages\b[^>]*?/Count\s+(\d+)|"
                          rb"<<[^>]*?/Count\s+(\d+)[^>]*?/Type\s*/Pages\b")
 
 
-def _pages(pdf: bytes) -> int:
+def page_count(pdf: bytes) -> int:
     """How many pages ``pdf`` (Typst's) has: its page tree's count."""
     found = _PAGE_COUNT.search(pdf)
     if found is None:
