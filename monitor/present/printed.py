@@ -258,10 +258,22 @@ def typeset_long(template: str, data: dict[str, Any], at: dt.datetime,
     A document of at most :data:`PART_ROWS` rows is typeset at once, as before."""
     if sum(len(data[name]["rows"]) for name in tables) <= PART_ROWS:
         return typeset(template, data, at)
-    import typst
-
     stamp = _stamp(at)
     widths = _widths(data, tables)
+    try:
+        return _joined(template, data, stamp, tables, widths)
+    except OSError as exc:  # no temporary directory to write the parts in
+        raise RenderError(f"cannot render {template} in parts: {exc.strerror or exc} "
+                          f"({exc.filename or tempfile.gettempdir()}); set TMPDIR to a "
+                          "writable directory") from None
+
+
+def _joined(template: str, data: dict[str, Any], stamp: dt.datetime, tables: tuple[str, ...],
+            widths: dict[str, list[float]]) -> bytes:
+    """The parts of ``data`` typeset one after the other, in a temporary directory, and
+    joined (:func:`typeset_long`)."""
+    import typst
+
     pages = []
     with tempfile.TemporaryDirectory(prefix="sla-monitor-typeset-") as folder:
         root = Path(folder)

@@ -11,11 +11,13 @@ import dataclasses
 import datetime as dt
 import re
 import subprocess
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from monitor.errors import RenderError
 from monitor.present import printed
 from monitor.present.statement import summary_pdf, summary_print
 from tests.present.test_summary_state import _row, summary
@@ -129,3 +131,17 @@ def test_the_columns_are_as_wide_as_their_widest_cell_over_the_whole_table() -> 
     assert wide["breaches"][0] == short["breaches"][0]
     assert wide["breaches"][2] > short["breaches"][2]  # its one longer cell widens it
     assert Decimal(str(wide["breaches"][1])) == Decimal(str(short["breaches"][1]))
+
+
+def test_no_temporary_directory_for_the_parts_is_said_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(printed, "PART_ROWS", 20)
+    gone = tmp_path / "no-such-directory"
+    monkeypatch.setattr(tempfile, "tempdir", str(gone))
+    with pytest.raises(RenderError) as raised:
+        summary_pdf(long_summary())
+    said = str(raised.value)
+    assert said.startswith("cannot render summary.typ in parts: ")
+    assert str(gone) in said and "set TMPDIR to a writable directory" in said
+    assert "\n" not in said and raised.value.exit_code == 2
+    assert not gone.exists()
