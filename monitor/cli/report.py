@@ -64,7 +64,8 @@ async def _report(args: argparse.Namespace) -> int:
                 # A step of its own: at 10,000 customers the PDF's layout is 7 of its 17 s.
                 if args.format == "pdf":
                     told(0, 0, "typesetting the summary as PDF")
-                    document: str | bytes = summary_pdf(summary)
+                    document: str | bytes = summary_pdf(summary, lambda done, total: told(
+                        done, total, "typesetting the summary as PDF, in parts"))
                 else:
                     told(0, 0, "writing the summary as HTML")
                     document = summary_html(summary)

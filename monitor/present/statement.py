@@ -22,7 +22,7 @@ import dataclasses
 import datetime as dt
 import functools
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -529,11 +529,13 @@ def statement_pdf(statement: Statement) -> bytes:
                    statement.generated_at or statement.closed_at)
 
 
-def summary_pdf(summary: Summary) -> bytes:
-    """The operators' summary as PDF: :func:`summary_print`'s data in ``summary.typ``."""
-    # At 10,000 customers its tables hold thousands of rows: typeset in parts.
+def summary_pdf(summary: Summary,
+                progress: Callable[[int, int], None] | None = None) -> bytes:
+    """The operators' summary as PDF: :func:`summary_print`'s data in ``summary.typ``. At
+    10,000 customers its tables hold thousands of rows: typeset in parts, ``progress`` told
+    the parts typeset and their number (:func:`~monitor.present.printed.typeset_long`)."""
     return typeset_long("summary.typ", summary_print(summary), summary.computed_at,
-                        tables=("customers", "breaches"))
+                        tables=("customers", "breaches"), progress=progress)
 
 
 def _page(reader: Language, before: str) -> dict[str, Any]:

@@ -57,7 +57,9 @@ def test_a_long_summary_is_typeset_in_parts_that_read_as_one(
     whole_path, parts_path = tmp_path / "whole.pdf", tmp_path / "parts.pdf"
     whole_path.write_bytes(summary_pdf(m))  # 70 + 24 rows: typeset at once
     monkeypatch.setattr(printed, "PART_ROWS", 20)  # 94 rows: five parts
-    parts_path.write_bytes(summary_pdf(m))
+    told: list[tuple[int, int]] = []
+    parts_path.write_bytes(summary_pdf(m, lambda done, total: told.append((done, total))))
+    assert told == [(done, 5) for done in range(6)]  # each part as it begins, then all done
     whole, joined = whole_path.read_bytes(), parts_path.read_bytes()
     # At once, no page is another document's; joined, each is a part's page (a form).
     form = re.compile(rb"/Subtype\s*/Form\b")
