@@ -23,10 +23,15 @@ garbage meanwhile waits for the collector's next full pass. A month's close at 1
 customers left about 270 MB of the command's 420 resident after it (measured: the README's
 "Benchmarks"): the 65,536 cached instants and the free lists' objects, made among the
 month's records, kept the arenas those records used, and glibc kept the rest.
+
+Bulk work done on a worker thread hands its result over (:func:`in_thread`) rather than
+through the future ``asyncio.to_thread`` gives: that future keeps its result for as long as
+it lives, and it lives until the collector frees it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
@@ -35,7 +40,7 @@ import threading
 from collections.abc import Callable, Hashable, Iterator
 from typing import TypeVar
 
-__all__ = ["bulk_cache", "give_back", "paused"]
+__all__ = ["bulk_cache", "give_back", "in_thread", "paused"]
 
 _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
@@ -136,3 +141,15 @@ class _CollectorPause:
 #: leaves.
 paused = _CollectorPause()
 
+
+
+async def in_thread(function: Callable[..., _V], /, *args: object) -> _V:
+    """``await asyncio.to_thread(function, *args)``, its result handed over to the caller
+    alone. The future ``to_thread`` awaits keeps its result for as long as it lives, and
+    the last one a task awaited lives until the collector frees it: a month's report of
+    10,000 customers (400,000 objects) outlived its use by the HTTP API until the next full
+    collection, which walked and freed it at once, holding the GIL: the daemon's event loop
+    stood still for 0.3-0.4 s (measured with a 50 ms ticker beside it). Here the future's
+    result is a list, emptied as it is handed over."""
+    box = await asyncio.to_thread(lambda: [function(*args)])
+    return box.pop()

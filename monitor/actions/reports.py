@@ -92,7 +92,7 @@ async def _month_report(db: Database, settings: Settings, month: str, customer: 
     else:
         # Every customer: seconds at 10,000 customers; off the event loop (the daemon's
         # probes share it when the HTTP API asks).
-        report = await asyncio.to_thread(
+        report = await collector.in_thread(
             inputs.compute, now, lambda done, total: progress(done, total, COMPUTING))
     if settings.config.cluster is not None:
         report = await _with_vantages(db, report)

@@ -29,6 +29,7 @@ import datetime as dt
 from collections import deque
 from typing import TYPE_CHECKING
 
+from monitor import collector
 from monitor.actions.inputs import (
     MonthInputs,
     incident_input,
@@ -125,7 +126,7 @@ class RunningMonth:
         )
 
     async def _read_whole(self, period: MonthPeriod, now: dt.datetime) -> None:
-        marks, inputs, records = await asyncio.to_thread(
+        marks, inputs, records = await collector.in_thread(
             asyncio.run, _whole(self.db, self.settings, period, now))
         self._incidents = {i.id: i for i in inputs.incidents}
         self._open = {i.id for i in inputs.incidents if i.end is None}

@@ -18,6 +18,7 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
+from monitor import collector
 from monitor.actions.inputs import month_inputs
 from monitor.actions.reports import COMPUTING, HASHING, READING, closable_from
 from monitor.config import Settings
@@ -42,7 +43,7 @@ async def month_summary(
     period = settings.month(month)
     told(0, 0, READING)
     inputs = await month_inputs(db, settings, period, now)
-    report = await asyncio.to_thread(
+    report = await collector.in_thread(
         inputs.compute, now, lambda done, total: told(done, total, COMPUTING))
     told(0, 0, HASHING)
     digest = await asyncio.to_thread(inputs.digest)
