@@ -35,14 +35,17 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from aiohttp import web
+from aiohttp import payload, web
+from aiohttp.abc import AbstractStreamWriter
 
 from monitor.store import Database
 
 __all__ = [
     "MAX_BYTES",
+    "PIECE",
     "RECHECK",
     "CachedPage",
+    "PacedBody",
     "PageCache",
     "etag_of",
     "not_modified",
@@ -84,12 +87,39 @@ class CachedPage:
             object.__setattr__(self, "etag", etag_of(self.body))
 
     def response(self, request: web.Request) -> web.Response:
-        """This page, or ``304`` when the client already has it."""
+        """This page, or ``304`` when the client already has it. A body larger than
+        :data:`PIECE` is written in pieces (:class:`PacedBody`)."""
         headers = {"ETag": self.etag, **dict(self.headers)}
         if self.status == 200 and not_modified(request, self.etag):
             return web.Response(status=304, headers=headers)
+        content_type = f"{self.content_type}; charset=utf-8"
+        if len(self.body) > PIECE:
+            return web.Response(body=PacedBody(self.body, content_type=content_type),
+                                status=self.status, headers=headers)
         return web.Response(body=self.body, status=self.status, content_type=self.content_type,
                             charset="utf-8", headers=headers)
+
+
+#: The bytes of a large body written at a time (:class:`PacedBody`).
+PIECE = 256 * 2**10
+
+
+class PacedBody(payload.BytesPayload):
+    """A large body written :data:`PIECE` bytes at a time, the event loop free between
+    pieces (the probes' starts, other requests). Written whole, the body is copied onto
+    the connection in one go: the month's report of 10,000 customers (94 MB) took about
+    0.11 s of the loop for each client, and four clients served one report at once held
+    it for 0.47 s (``benchmarks/bench_pages.py``, the ticker's p99)."""
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        view = memoryview(self._value)
+        for start in range(0, len(view), PIECE):
+            await writer.write(view[start:start + PIECE])
+            await asyncio.sleep(0)  # written or buffered: the loop's turn
+
+    async def write_with_length(self, writer: AbstractStreamWriter,
+                                content_length: int | None) -> None:
+        await self.write(writer)
 
 
 @dataclass
