@@ -112,14 +112,14 @@ class PacedBody(payload.BytesPayload):
     it for 0.47 s (``benchmarks/bench_pages.py``, the ticker's p99)."""
 
     async def write(self, writer: AbstractStreamWriter) -> None:
-        view = memoryview(self._value)
-        for start in range(0, len(view), PIECE):
-            await writer.write(view[start:start + PIECE])
-            await asyncio.sleep(0)  # written or buffered: the loop's turn
+        await self.write_with_length(writer, None)
 
     async def write_with_length(self, writer: AbstractStreamWriter,
                                 content_length: int | None) -> None:
-        await self.write(writer)
+        view = memoryview(self._value)[:content_length]
+        for start in range(0, len(view), PIECE):
+            await writer.write(view[start:start + PIECE])
+            await asyncio.sleep(0)  # written or buffered: the loop's turn
 
 
 @dataclass
