@@ -111,12 +111,16 @@ class PacedBody(payload.BytesPayload):
     0.11 s of the loop for each client, and four clients served one report at once held
     it for 0.47 s (``benchmarks/bench_pages.py``, the ticker's p99)."""
 
+    def __init__(self, body: bytes, *, content_type: str) -> None:
+        super().__init__(body, content_type=content_type)
+        self._pieces_of = memoryview(body)
+
     async def write(self, writer: AbstractStreamWriter) -> None:
         await self.write_with_length(writer, None)
 
     async def write_with_length(self, writer: AbstractStreamWriter,
                                 content_length: int | None) -> None:
-        view = memoryview(self._value)[:content_length]
+        view = self._pieces_of[:content_length]
         for start in range(0, len(view), PIECE):
             await writer.write(view[start:start + PIECE])
             await asyncio.sleep(0)  # written or buffered: the loop's turn

@@ -37,7 +37,7 @@ async def test_a_large_page_is_written_in_pieces_the_loop_free_between_them() ->
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     most = 0
     reading = True
 
