@@ -148,8 +148,8 @@ async def in_thread(function: Callable[..., _V], /, *args: object) -> _V:
     alone. The future ``to_thread`` awaits keeps its result for as long as it lives, and
     the last one a task awaited lives until the collector frees it: a month's report of
     10,000 customers (400,000 objects) outlived its use by the HTTP API until the next full
-    collection, which walked and freed it at once, holding the GIL: the daemon's event loop
-    stood still for 0.3-0.4 s (measured with a 50 ms ticker beside it). Here the future's
-    result is a list, emptied as it is handed over."""
+    collection, which walked and freed it at once, holding the GIL for 0.3 s (the daemon's
+    event loop with it; 0.05 s once the report is let go first). Here the future's result
+    is a list, emptied as it is handed over."""
     box = await asyncio.to_thread(lambda: [function(*args)])
     return box.pop()

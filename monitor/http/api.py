@@ -82,7 +82,7 @@ async def get_report(call: Call) -> web.StreamResponse:
     async def render(db: Database) -> CachedPage:
         # The collector paused until the report is encoded and let go: the collection that
         # ends bulk work (monitor.collector) then walks what is left, not the whole report
-        # (at 10,000 customers 0.5 s holding the GIL, the daemon's loop with it).
+        # (at 10,000 customers 0.3 s holding the GIL, the daemon's loop with it).
         with collector.paused():
             report = await actions.month_report(db, context.settings, month=query.month,
                                                 customer=query.customer,

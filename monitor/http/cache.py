@@ -92,10 +92,9 @@ class CachedPage:
         headers = {"ETag": self.etag, **dict(self.headers)}
         if self.status == 200 and not_modified(request, self.etag):
             return web.Response(status=304, headers=headers)
-        content_type = f"{self.content_type}; charset=utf-8"
         if len(self.body) > PIECE:
-            return web.Response(body=PacedBody(self.body, content_type=content_type),
-                                status=self.status, headers=headers)
+            paced = PacedBody(self.body, content_type=f"{self.content_type}; charset=utf-8")
+            return web.Response(body=paced, status=self.status, headers=headers)
         return web.Response(body=self.body, status=self.status, content_type=self.content_type,
                             charset="utf-8", headers=headers)
 
