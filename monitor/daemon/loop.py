@@ -25,7 +25,7 @@ from typing import Any
 
 from monitor.errors import ConfigError, ConfigIssue
 
-__all__ = ["ARENA_VARIABLE", "give_back_memory", "loop_factory", "one_allocator_arena",
+__all__ = ["ARENA_VARIABLE", "loop_factory", "one_allocator_arena",
            "running_loop_name"]
 
 ARENA_VARIABLE = "MALLOC_ARENA_MAX"  # glibc's own: an operator's value is kept
@@ -82,16 +82,6 @@ def one_allocator_arena() -> bool:
     if libc is None or ARENA_VARIABLE in os.environ:
         return False
     return bool(libc.mallopt(_M_ARENA_MAX, 1))
-
-
-def give_back_memory() -> None:
-    """Return the C heap's free pages to the system (glibc's ``malloc_trim``; elsewhere
-    nothing). Called after start-up and each reload, whose transient objects (the
-    configuration's JSON, the probes' settings) leave free holes that glibc keeps
-    otherwise: measured here, a probe worker's 40,000 probes 237 -> 218 MB."""
-    libc = _glibc()
-    if libc is not None:
-        libc.malloc_trim(0)
 
 
 def _glibc() -> Any:

@@ -40,7 +40,6 @@ from typing import Any
 
 from monitor.clock import SteadyClock
 from monitor.config.schema import HTTPProbe, ResolverSettings, TCPProbe
-from monitor.daemon.loop import give_back_memory
 from monitor.probes import Probe, ProbeResult, ProbeSessions, build_probe
 
 __all__ = ["decode_result", "encode_result", "main"]
@@ -216,7 +215,9 @@ class Worker:
         # As in the daemon (monitor.app): long-lived probes out of the collector's sight.
         gc.collect()
         gc.freeze()
-        give_back_memory()
+        from monitor.collector import give_back  # here: a worker imports what probing needs
+
+        give_back()
 
     async def send(self, message: dict[str, Any]) -> None:
         self.out.write(json.dumps(message).encode() + b"\n")

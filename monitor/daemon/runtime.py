@@ -39,6 +39,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
+from monitor import collector
 from monitor.actions.config_check import public_url_warning
 from monitor.actions.evidence_keys import load_signing_key
 from monitor.actions.standing import RunningMonth
@@ -51,7 +52,6 @@ from monitor.daemon.edge import EdgePlan, HTTPEdge
 from monitor.daemon.evidence import EvidenceWatch
 from monitor.daemon.heartbeat import Heartbeat
 from monitor.daemon.jobs import Jobs, JobsPlan
-from monitor.daemon.loop import give_back_memory
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.ownership import OwnershipPlan, choose, session_limits
 from monitor.daemon.recorder import Recorder
@@ -308,7 +308,7 @@ class Runtime:
         # sight (the module docstring).
         gc.collect()
         gc.freeze()
-        give_back_memory()
+        collector.give_back()
 
     def _grace(self) -> float:
         targets = self.settings.topology.targets()
@@ -399,4 +399,4 @@ class Runtime:
         # The new probes and configuration live until the next reload (the module docstring); what
         # the old ones leave behind is freed by reference counting.
         gc.freeze()
-        give_back_memory()
+        collector.give_back()
