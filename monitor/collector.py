@@ -4,8 +4,8 @@ A month's report is millions of small objects (at 10,000 customers, hundreds of
 thousands of incident lines, each a tuple of times, numbers and texts) that live until
 the step that made them ends and hold no reference cycles. While they pile up, the
 collector would walk them again and again, each time its young generation fills: at
-10,000 customers a third of a close's or a report's CPU (measured: the README's
-"Benchmarks"). Reading a month, computing, encoding or parsing its report holds
+10,000 customers a third of a close's or a report's CPU (measured:
+``benchmarks/HISTORY.md``). Reading a month, computing, encoding or parsing its report holds
 :data:`paused`; reference counting still frees everything let go, and any cycle left
 meanwhile (by anything else in the process) is collected once it resumes. Holders may
 overlap, in tasks and threads alike.
@@ -20,8 +20,8 @@ care after (``gc.unfreeze``): that collection walks what the bulk work made and 
 the whole process (at 10,000 customers configured 0.32 s of a month's close; the memory
 given back the same, 332 MB resident after it either way); a cycle of theirs that became
 garbage meanwhile waits for the collector's next full pass. A month's close at 10,000
-customers left about 270 MB of the command's 420 resident after it (measured: the README's
-"Benchmarks"): the 65,536 cached instants and the free lists' objects, made among the
+customers left about 270 MB of the command's 420 resident after it (measured:
+``benchmarks/HISTORY.md``): the 65,536 cached instants and the free lists' objects, made among the
 month's records, kept the arenas those records used, and glibc kept the rest.
 
 Bulk work done on a worker thread hands its result over (:func:`in_thread`) rather than

@@ -124,8 +124,8 @@ def test_a_configuration_is_read_with_the_collector_paused(
     """A configuration of 10,000 customers (3.4 MB of YAML) took 8-10 s to read, at every
     command, start and reload: the YAML nodes, then the values built from them, are a
     million small objects that live until the reading ends, which the collector walked
-    again and again as they piled up (measured: 9.7 s, 1.6 s with it paused; the README's
-    Benchmarks). The collector is paused while the YAML is composed and while the
+    again and again as they piled up (measured: 9.7 s, 1.6 s with it paused;
+    benchmarks/HISTORY.md). The collector is paused while the YAML is composed and while the
     settings' topology is built from it (an automatic collection cannot run then)."""
     from monitor.config import Settings, parse_config
     from monitor.config.loader import _Loader

@@ -3,7 +3,7 @@
 uvloop (libuv) runs the same asyncio code with its transports, sockets and timers in
 C. Measured here for the daemon (``benchmarks/bench_probes.py --variant``), it costs
 markedly less CPU per fresh-connection probe than asyncio's own selector loop; see
-the README's "Benchmarks". It is a dependency on Linux (CPython); elsewhere, or with
+``benchmarks/HISTORY.md``. It is a dependency on Linux (CPython); elsewhere, or with
 ``event_loop: asyncio``, the standard loop runs, with the same behaviour.
 
 * ``auto`` (the default): uvloop when it can be imported, else asyncio's;
@@ -72,8 +72,8 @@ def one_allocator_arena() -> bool:
     core): the daemon's database thread builds a flush's rows and statements in its arena,
     the event loop's thread the results and scrapes in the main one, and neither can reuse
     what the other freed, so each keeps its own high-water mark. *Measured*
-    (``bench_probes.py --targets 150000``, three alternated runs each, README
-    "Benchmarks"): the daemon's resident memory 464–529 → 438–449 MB (all processes
+    (``bench_probes.py --targets 150000``, three alternated runs each,
+    ``benchmarks/HISTORY.md``): the daemon's resident memory 464–529 → 438–449 MB (all processes
     3.92–4.35 → 3.75–3.82 KB per target), and 0.152–0.154 → 0.158–0.159 CPU-s per 1,000
     probes in the runs that kept pace (perhaps the database thread and the loop sharing one
     lock; later runs of the same code on the same idle machine varied far more than that).

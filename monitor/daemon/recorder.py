@@ -17,7 +17,7 @@ written at the target's *checkpoint*, at most every ``checkpoint`` seconds
 (``storage.history_checkpoint``, default 5 min), spread over the flushes as
 the targets' results arrive. At 40,000 targets that is about 270 rows a
 second instead of 2,700 (measured: a 5 s flush wrote 13,000 rows and, with
-the loop busy, took up to 10 s; README "Benchmarks"). A finished hour is
+the loop busy, took up to 10 s; ``benchmarks/HISTORY.md``). A finished hour is
 written at its target's next checkpoint and then forgotten; a result that
 arrives for an hour already forgotten (a probe started before the hour's end
 and finished long after) is not added to that hour's roll-up (**Decision**:

@@ -25,7 +25,7 @@ runs the daemon's other periodic jobs (heartbeat, flush, duties).
   so the collector took the CPU the probes needed, the queue grew further, and
   almost no result came out (measured: a probe worker of 100,000 targets held to
   30 % of a CPU sent about 0 results a second instead of about 2,000, 36 % of its
-  samples in ``gc_collect_main``; README "Benchmarks"). The daemon's own schedule has
+  samples in ``gc_collect_main``; ``benchmarks/HISTORY.md``). The daemon's own schedule has
   no bound: there a run also handles its result, which may wait (a flush before an
   outage e-mail, a server checked at once, R-M4), and a bound would hold back other
   targets' probes meanwhile.

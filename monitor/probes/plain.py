@@ -3,7 +3,7 @@
 Most targets are exactly that, and for them aiohttp's request machinery (a request and a
 response object, a stream writer, a response handler, a payload reader, the connector's
 bookkeeping) was the largest cost left in a probe worker after the connect itself
-(README "Benchmarks", the profile of the probe path). Here the event loop connects a
+(``benchmarks/HISTORY.md``, the profile of the probe path). Here the event loop connects a
 small :class:`asyncio.Protocol` to the one address, writes the request in one call, and
 reads the status line and headers with a bounded buffer; the body is never read and the
 connection is closed at once, as the full client does without a body check.

@@ -20,7 +20,7 @@ resolver or a full accept queue would go unnoticed behind a pooled connection
   in a context variable (:func:`timing`) and the connector and resolver stamp
   it. aiohttp's ``TraceConfig`` sends about ten signals per request, each an
   awaited coroutine, and rebuilds the request URL for them: about a tenth of
-  the daemon's CPU per probe (measured, README "Benchmarks").
+  the daemon's CPU per probe (measured, ``benchmarks/HISTORY.md``).
 * **A byte budget** (:class:`ByteBudget`, ``monitor.max_body_memory``): the
   response bodies all probes hold at once, so that hundreds of hostile targets
   with large ``max_body_bytes`` cannot take the daemon's memory (SPEC section 8).

@@ -71,7 +71,7 @@ def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_equal_parts_of_the_services_are_shared_and_nothing_changes() -> None:
-    # The daemon's memory per target (README "Benchmarks"): equal sets, defaults, numbers
+    # The daemon's memory per target (benchmarks/HISTORY.md): equal sets, defaults, numbers
     # and literal strings of the services validated from JSON become one object each.
     from monitor.config import parse_config
     from monitor.config.isolated import share_equal_parts

@@ -3,8 +3,8 @@
 recursion: the same values, the same duplicate keys noted, and anything else (a merge
 key, another tag, nesting deeper than Python's stack) left to PyYAML, as before.
 
-At 10,000 customers that bookkeeping was a third of reading the file (0.5 of 1.6 s; the
-README's Benchmarks, ``bench_include.py``'s one file)."""
+At 10,000 customers that bookkeeping was a third of reading the file (0.5 of 1.6 s;
+``benchmarks/HISTORY.md``, ``bench_include.py``'s one file)."""
 
 from __future__ import annotations
 
