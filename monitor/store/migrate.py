@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from monitor.errors import SchemaError, StoreError
+from monitor.store.db import resolve_url
 
 # alembic is imported where a migration runs or a revision is looked up, not to check that
 # a database is current (every command but db upgrade and run): see head_revision.
@@ -57,8 +58,10 @@ def load_alembic(url: str | None = None) -> None:
     (``run``, ``demo``) calls this before it sets up its logs: alembic logs its plugins'
     set-up (INFO) on import, which is no daemon event. Not importing it when nothing is to
     migrate keeps alembic, mako and pygments (about 10 MB, measured) out of a daemon that
-    runs for months."""
-    if url is not None and _sqlite_at_head(url):
+    runs for months. ``url`` is read as the daemon reads it (:func:`resolve_url`): one that
+    is not a database URL is the configuration error (exit 2) it would be there, not a
+    traceback here; None imports alembic (the demo's database is new)."""
+    if url is not None and _sqlite_at_head(resolve_url(url)):
         return
     from alembic import command  # noqa: F401
 

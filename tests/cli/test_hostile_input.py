@@ -312,3 +312,27 @@ def test_an_unreachable_postgresql_is_one_line_with_the_cause(
         "postgresql+asyncpg://monitor:***@127.0.0.1:1/sla: ")
     assert "Connect call failed" in errors[0] or "refused" in errors[0]
     assert "Traceback" not in done.stderr and "CANARY-PW" not in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["check-config"], ["run"], ["db", "upgrade"],
+                                     ["incident", "list"]])
+def test_a_storage_url_that_is_not_a_url_is_one_line_and_exit_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # A port that is not a number: `run` read it for its migrations before the storage
+    # was checked, and printed a traceback (bench_adversarial.py found it).
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(url="postgresql://monitor:CANARY-PW@db:x/sla")
+                    + 'http: {listen: "127.0.0.1:0"}\n')
+    done = subprocess.run([*sla_monitor_command(), "-c", str(path), *command],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "CANARY-PW" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "sla-monitor: error: storage: 1 configuration error(s)",
+        "  storage.url: 'postgresql://***@db:x/sla' is not a database URL (invalid "
+        "literal for int() with base 10: 'x'); allowed: sqlite+aiosqlite:///PATH or "
+        "postgresql+asyncpg://USER@HOST/DB",
+    ]
+    assert list(tmp_path.iterdir()) == [path]  # no database made
