@@ -29,11 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from monitor.errors import SchemaError, StoreError
-from monitor.store.db import resolve_url
 
 # alembic is imported where a migration runs or a revision is looked up, not to check that
 # a database is current (every command but db upgrade and run): see head_revision.
@@ -58,16 +57,21 @@ def load_alembic(url: str | None = None) -> None:
     (``run``, ``demo``) calls this before it sets up its logs: alembic logs its plugins'
     set-up (INFO) on import, which is no daemon event. Not importing it when nothing is to
     migrate keeps alembic, mako and pygments (about 10 MB, measured) out of a daemon that
-    runs for months. ``url`` is read as the daemon reads it (:func:`resolve_url`): one that
-    is not a database URL is the configuration error (exit 2) it would be there, not a
-    traceback here; None imports alembic (the demo's database is new)."""
-    if url is not None and _sqlite_at_head(resolve_url(url)):
+    runs for months. None imports alembic (the demo's database is new)."""
+    if url is not None and _sqlite_at_head(url):
         return
     from alembic import command  # noqa: F401
 
 
 def _sqlite_at_head(url: str) -> bool:
-    path = sqlite_path(make_url(url))
+    """Whether ``url`` is a SQLite database at this version's head. One that is not a
+    database URL is not: the daemon's start says so as the configuration error it is
+    (:func:`monitor.store.db.resolve_url`, exit 2), where this check printed a traceback."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # no URL at all; a port that is not a number, ...
+        return False
+    path = sqlite_path(parsed)
     if path is None or not path.is_file():
         return False
     try:
