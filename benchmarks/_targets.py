@@ -335,23 +335,45 @@ def own_cpu(children: bool = False) -> float:
     return total
 
 
+class Load:
+    """What happened over an interval, from when it was made (or :meth:`again`) to
+    :meth:`figures`: the wall time, this process's CPU (all its threads; with ``children``
+    its waited-for children's too), the rest of the machine's busy time (others: other
+    processes, other sessions) and the hypervisor's steal, in seconds. The machine is
+    shared: every figure is read beside its others and steal."""
+
+    def __init__(self, children: bool = False) -> None:
+        self.children = children
+        self.again()
+
+    def again(self) -> None:
+        self._wall = time.perf_counter()
+        self._own = own_cpu(self.children)
+        self._busy, self._steal = machine_cpu()
+
+    def figures(self, besides: float = 0.0) -> dict[str, float]:
+        """``besides``: CPU-seconds of processes that are part of the measurement (a
+        daemon under test), not counted among others."""
+        wall = time.perf_counter() - self._wall
+        own = own_cpu(self.children) - self._own
+        busy, steal = machine_cpu()
+        return {"wall_s": wall, "cpu_s": own,
+                "others_cpu_s": max(0.0, busy - self._busy - own - besides),
+                "steal_s": steal - self._steal}
+
+
 def timed(what: Callable[[], object], repeat: int, *, children: bool = False
           ) -> dict[str, float]:
     """``what()`` run ``repeat`` times: the median wall time and CPU (this process, and its
     children with ``children``), the rest of the machine's busy time over the same interval
     (others) and steal, in seconds; and the longest wall time."""
-    walls, cpus, others, steals = [], [], [], []
+    runs = []
     for _ in range(repeat):
-        busy0, steal0 = machine_cpu()
-        own0 = own_cpu(children)
-        start = time.perf_counter()
+        load = Load(children)
         what()
-        walls.append(time.perf_counter() - start)
-        own = own_cpu(children) - own0
-        busy, steal = machine_cpu()
-        cpus.append(own)
-        others.append(max(0.0, busy - busy0 - own))
-        steals.append(steal - steal0)
-    return {"wall_s": statistics.median(walls), "max_wall_s": max(walls),
-            "cpu_s": statistics.median(cpus), "others_cpu_s": statistics.median(others),
-            "steal_s": statistics.median(steals)}
+        runs.append(load.figures())
+    return {"wall_s": statistics.median(r["wall_s"] for r in runs),
+            "max_wall_s": max(r["wall_s"] for r in runs),
+            "cpu_s": statistics.median(r["cpu_s"] for r in runs),
+            "others_cpu_s": statistics.median(r["others_cpu_s"] for r in runs),
+            "steal_s": statistics.median(r["steal_s"] for r in runs)}

@@ -14,7 +14,9 @@ and whether any row of the database changed. ``--sla-monitor`` points at another
 installation (e.g. a venv of an older commit) to compare. ``--faults`` also runs the
 fault tests (``tests/faults``, ``tests/notify/test_outbox_faults.py``; each asserts
 nothing recorded lost and nothing the SMTP server accepted sent twice) and counts them.
-Prints tables; ``--json`` writes every result.
+Prints tables, with the CPU of the commands run and, over the same time, the rest of the
+machine's busy time (others) and steal (a time read on a busy machine is not the
+command's own); ``--json`` writes every result.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _targets import Load
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT_AS = 2 * 1024**3
@@ -487,7 +493,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sla-monitor-adversarial-") as directory:
         scratch = Path(directory)
         os.chmod(scratch, 0o700)
+        load = Load(children=True)  # the commands are this process's waited-for children
         results = inputs(args.sla_monitor, scratch) + configs(args.sla_monitor, scratch)
+        figures = load.figures()
     table(results)
     print()
     for kind in ("cli", "config"):
@@ -496,6 +504,9 @@ def main() -> int:
               f"{sum(r.traceback for r in mine)} tracebacks, "
               f"{sum(r.exit_code is None for r in mine)} timeouts, "
               f"{sum(r.rows_changed for r in mine)} changed the database")
+    print(f"  in {figures['wall_s']:.1f} s: CPU {figures['cpu_s']:.1f} s (the commands and "
+          f"this process), others {figures['others_cpu_s']:.1f} s, steal "
+          f"{figures['steal_s']:.1f} s")
     fault_results: list[dict[str, object]] = []
     if args.faults:
         fault_results = faults(Path(sys.executable).with_name("pytest"))
@@ -508,7 +519,8 @@ def main() -> int:
               f"failed, {sum(f['outcome'] == 'skipped' for f in fault_results)} skipped")
     if args.json:
         args.json.write_text(json.dumps(
-            {"inputs": [asdict(r) for r in results], "faults": fault_results}, indent=2))
+            {"inputs": [asdict(r) for r in results], "load": figures,
+             "faults": fault_results}, indent=2))
     return 0
 
 

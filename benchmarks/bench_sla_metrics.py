@@ -15,6 +15,9 @@ includes the engine's worker thread, and wall time). Every ``FULL_EVERY`` refres
 case: the shared web panel down, so every customer's downtime grows each minute.
 Finally the customer page and its API, through the real HTTP application.
 
+Each row gives the refresh's wall and CPU time and, over the same interval, the rest of the
+machine's busy time (others) and steal: the machine is shared.
+
 Targets: the refresh under 2 % of a core at a 60 s period (1.2 CPU-s a refresh, whole
 reads amortised); a customer page under 100 ms.
 """
@@ -36,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import aiohttp
+from _targets import Load
 from _world import NOW, PERIOD, World, build, load
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -53,9 +57,10 @@ TOKEN = "bench-operator-token-0123456789"
 
 
 async def timed(coroutine):  # type: ignore[no-untyped-def]
-    wall, cpu = time.perf_counter(), time.process_time()
+    """The coroutine's result, and its wall, CPU, others and steal (:class:`Load`)."""
+    load = Load()
     result = await coroutine
-    return result, time.perf_counter() - wall, time.process_time() - cpu
+    return result, load.figures()
 
 
 async def one_minute(db: Database, world: World, now: dt.datetime, rate: float) -> int:
@@ -153,7 +158,7 @@ async def main() -> None:
         print(f"loaded {len(world.incidents):,} incidents and {len(world.notifications):,} "
               f"notifications into {db.dialect}", flush=True)
         running = RunningMonth(db, world.settings)
-        _, full_wall, full_cpu = await timed(running.refresh(NOW))
+        _, full = await timed(running.refresh(NOW))
         await running.refresh(NOW)  # the second whole read fills the deltas' look-back
         rate = per_month / PERIOD.seconds
         now = NOW
@@ -161,10 +166,10 @@ async def main() -> None:
         for _ in range(arguments.minutes):
             now += dt.timedelta(minutes=1)
             written = await one_minute(db, world, now, rate)
-            refreshed, wall, cpu = await timed(running.refresh(now))
+            refreshed, figures = await timed(running.refresh(now))
             assert not running.last_full
             steps.append({"rows_written": written, "recomputed": refreshed.recomputed,
-                          "wall_s": wall, "cpu_s": cpu})
+                          **figures})
         # Baseline: what a whole recomputation (compute_month alone) costs.
         inputs = running._month  # the engine's view holds the last inputs
         assert inputs is not None
@@ -184,24 +189,27 @@ async def main() -> None:
         now += dt.timedelta(minutes=1)
         await running.refresh(now)
         now += dt.timedelta(minutes=1)
-        panel, panel_wall, panel_cpu = await timed(running.refresh(now))
-        pages = await page_latency(db, world, arguments.samples)
+        panel, panel_figures = await timed(running.refresh(now))
+        pages, page_figures = await timed(page_latency(db, world, arguments.samples))
         await db.dispose()
 
     cpu = [s["cpu_s"] for s in steps]
     mean_cpu = statistics.mean(cpu)
+    full_cpu, panel_cpu = full["cpu_s"], panel_figures["cpu_s"]
     amortised = (mean_cpu * (FULL_EVERY - 1) + full_cpu) / FULL_EVERY
     print()
-    print(f"{'refresh':<34} {'CPU s':>8} {'wall s':>8} {'customers computed':>19}")
-    print("-" * 72)
-    print(f"{'first (whole read, every customer)':<34} {full_cpu:>8.2f} {full_wall:>8.2f} "
-          f"{arguments.customers:>19,}")
+    print(f"{'refresh':<34} {'CPU s':>8} {'wall s':>8} {'customers computed':>19} "
+          f"{'others s':>8} {'steal s':>7}")
+    print("-" * 89)
+
+    def row(label: str, figures: dict[str, float], computed: int) -> None:
+        print(f"{label:<34} {figures['cpu_s']:>8.3f} {figures['wall_s']:>8.3f} "
+              f"{computed:>19,} {figures['others_cpu_s']:>8.2f} {figures['steal_s']:>7.2f}")
+
+    row("first (whole read, every customer)", full, arguments.customers)
     for number, step in enumerate(steps, start=1):
-        label = f"minute {number} ({step['rows_written']} rows changed)"
-        print(f"{label:<34} "
-              f"{step['cpu_s']:>8.3f} {step['wall_s']:>8.3f} {step['recomputed']:>19,}")
-    print(f"{'web panel down (every customer)':<34} {panel_cpu:>8.2f} {panel_wall:>8.2f} "
-          f"{panel.recomputed:>19,}")
+        row(f"minute {number} ({step['rows_written']} rows changed)", step, step["recomputed"])
+    row("web panel down (every customer)", panel_figures, panel.recomputed)
     print(f"{'compute_month alone, whole month':<34} {whole_cpu:>8.2f}")
     print()
     print(f"steady state: mean {mean_cpu:.3f} CPU-s a refresh = {mean_cpu / 60 * 100:.2f} % of a "
@@ -210,16 +218,18 @@ async def main() -> None:
     print(f"web panel down: {panel_cpu / 60 * 100:.1f} % of a core while it lasts")
     for shape, values in pages.items():
         print(f"{shape:<22} {_ms(values)}  ({len(values)} customers; target < 100 ms)")
+    print(f"{'':<22} (others {page_figures['others_cpu_s']:.2f} s, steal "
+          f"{page_figures['steal_s']:.2f} s over the pages)")
     results = {
         "customers": arguments.customers, "incidents_so_far": arguments.incidents,
-        "first_refresh": {"cpu_s": full_cpu, "wall_s": full_wall},
+        "first_refresh": full,
         "steady": steps, "steady_mean_cpu_s": mean_cpu,
         "core_percent_at_60s": mean_cpu / 60 * 100,
         "core_percent_amortised": amortised / 60 * 100,
-        "panel_down": {"cpu_s": panel_cpu, "wall_s": panel_wall,
-                       "recomputed": panel.recomputed},
+        "panel_down": {**panel_figures, "recomputed": panel.recomputed},
         "compute_month_whole_cpu_s": whole_cpu,
         "pages_ms": {k: [v * 1000 for v in vs] for k, vs in pages.items()},
+        "pages_load": page_figures,
     }
     Path(arguments.json).write_text(json.dumps(results, indent=2))  # noqa: ASYNC240 (at the end)
     print(f"results: {arguments.json}")

@@ -19,7 +19,9 @@ Measured:
 * resident memory, open file descriptors (``/proc/PID/fd``) and asyncio tasks
   (``sla_monitor_event_loop_tasks``) after the warm-up and at the end: no growth;
 * scheduling lateness p99 and the worst bucket per 5-minute window
-  (``sla_monitor_scheduler_lateness_seconds``), and missed runs;
+  (``sla_monitor_scheduler_lateness_seconds``), and missed runs; in each window the
+  daemon's CPU (all its processes), the rest of the machine's busy time (others: nginx,
+  this process's target server and SMTP sink, other sessions) and steal, in % of one CPU;
 * database growth: the SQLite file (with its WAL) per hour, and ``sla-monitor db
   stats`` at the end (rows and bytes per target-day);
 * e-mails: every incident opened owes one outage e-mail to its customer and every
@@ -47,7 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _targets import HOST, Nginx, free_port, rss_bytes, scrape
+from _targets import HOST, Load, Nginx, free_port, rss_bytes, scrape, tree_cpu_times
 from aiohttp import web
 from bench_probes import _buckets, _highest, _sum, lateness_quantile
 
@@ -176,6 +178,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"warm-up {args.warmup:g} s...", file=sys.stderr)
                 await asyncio.sleep(args.warmup)
                 start = await asyncio.to_thread(snapshot, process.pid, metrics, workdir)
+                load, daemon_cpu = Load(), sum(tree_cpu_times(process.pid))
                 windows = []
                 previous = start
                 deadline = start["at"] + args.minutes * 60
@@ -184,11 +187,15 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                     if process.poll() is not None:
                         raise RuntimeError(f"the daemon exited with {process.returncode}")
                     now = await asyncio.to_thread(snapshot, process.pid, metrics, workdir)
+                    used = sum(tree_cpu_times(process.pid)) - daemon_cpu
+                    figures = load.figures(besides=used)
+                    load, daemon_cpu = Load(), daemon_cpu + used
                     p99, worst = window_lateness(previous["samples"], now["samples"])
                     windows.append({"minutes": round((now["at"] - start["at"]) / 60, 1),
                                     "lateness_p99_s": round(p99, 3), "worst_bucket_s": worst,
                                     "rss_mb": round(now["rss_mb"], 1), "fds": now["fds"],
-                                    "tasks": now["tasks"]})
+                                    "tasks": now["tasks"],
+                                    **_percent(figures, used)})
                     print(f"  {windows[-1]}", file=sys.stderr)
                     previous = now
                 end = previous
@@ -236,6 +243,14 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _percent(figures: dict[str, float], daemon_cpu: float) -> dict[str, float]:
+    """A window's daemon CPU, others and steal in % of one CPU (:class:`Load`'s seconds)."""
+    wall = figures["wall_s"]
+    return {"daemon_cpu_percent": round(100 * daemon_cpu / wall, 1),
+            "others_percent": round(100 * figures["others_cpu_s"] / wall, 1),
+            "steal_percent": round(100 * figures["steal_s"] / wall, 1)}
+
+
 async def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
     import urllib.request
 
@@ -257,10 +272,13 @@ def report(found: dict[str, Any]) -> None:
     print(f"{'':>22} {'start':>8} {'end':>8}")
     for key, name in (("rss_mb", "RSS MB"), ("fds", "open fds"), ("tasks", "asyncio tasks")):
         print(f"{name:>22} {start[key]:>8.1f} {end[key]:>8.1f}")
-    print(f"\n{'minutes':>8} {'late p99 s':>10} {'<= s':>5} {'RSS MB':>7} {'fds':>5} {'tasks':>6}")
+    print(f"\n{'minutes':>8} {'late p99 s':>10} {'<= s':>5} {'RSS MB':>7} {'fds':>5} {'tasks':>6} "
+          f"{'daemon CPU %':>12} {'others %':>8} {'steal %':>7}")
     for w in found["windows"]:
         print(f"{w['minutes']:>8} {w['lateness_p99_s']:>10.3f} {w['worst_bucket_s']:>5} "
-              f"{w['rss_mb']:>7.1f} {w['fds']:>5} {w['tasks']:>6.0f}")
+              f"{w['rss_mb']:>7.1f} {w['fds']:>5} {w['tasks']:>6.0f} "
+              f"{w['daemon_cpu_percent']:>12.1f} {w['others_percent']:>8.1f} "
+              f"{w['steal_percent']:>7.1f}")
     print(
         f"\nmissed runs {found['missed_runs']:.0f}; database +{found['db_growth_mb_per_hour']} MB "
         f"per hour (SQLite file and WAL); db stats: {found['db_rows_per_target_day']:.1f} rows, "
