@@ -336,17 +336,13 @@ def own_cpu(children: bool = False) -> float:
 
 
 class Load:
-    """What happened over an interval, from when it was made (or :meth:`again`) to
-    :meth:`figures`: the wall time, this process's CPU (all its threads; with ``children``
+    """What happened over an interval, from when it was made to :meth:`figures`: the wall time, this process's CPU (all its threads; with ``children``
     its waited-for children's too), the rest of the machine's busy time (others: other
     processes, other sessions) and the hypervisor's steal, in seconds. The machine is
     shared: every figure is read beside its others and steal."""
 
     def __init__(self, children: bool = False) -> None:
         self.children = children
-        self.again()
-
-    def again(self) -> None:
         self._wall = time.perf_counter()
         self._own = own_cpu(self.children)
         self._busy, self._steal = machine_cpu()

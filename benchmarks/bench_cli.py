@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _targets import machine_cpu
+from _targets import Load
 
 CONFIG = """\
 services:
@@ -75,20 +74,16 @@ def main() -> int:
                   "sla-monitor incident list": 30}
         walls: dict[str, list[float]] = {name: [] for name in commands}
         peaks: dict[str, list[int]] = {name: [] for name in commands}
-        busy0, steal0 = machine_cpu()
-        own0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
+        load = Load(children=True)  # the commands are this process's waited-for children
         for _ in range(args.runs):
             for name, command in commands.items():
                 wall, peak = _run(command)
                 walls[name].append(wall)
                 peaks[name].append(peak)
-        elapsed = time.perf_counter() - started
-        busy1, steal1 = machine_cpu()
-        own1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own = (own1.ru_utime + own1.ru_stime) - (own0.ru_utime + own0.ru_stime)
-    others = max(0.0, (busy1 - busy0) - own) / elapsed * 100
-    steal = (steal1 - steal0) / elapsed * 100
+        figures = load.figures()
+    elapsed = figures["wall_s"]
+    others = figures["others_cpu_s"] / elapsed * 100
+    steal = figures["steal_s"] / elapsed * 100
     bare = statistics.median(walls["python -c pass"])
     rows = []
     for name in commands:

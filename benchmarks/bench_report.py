@@ -67,7 +67,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _targets import machine_cpu, own_cpu
+from _targets import Load
 
 from monitor.sla import (
     CustomerInput,
@@ -181,18 +181,12 @@ class _Step:
         self.parts: dict[str, dict[str, float]] = {}
 
     async def run(self, name: str, what: Any, parts: _Parts | None = None) -> Any:
-        busy0, steal0 = machine_cpu()
-        own0 = own_cpu()
-        began = time.perf_counter()
+        load = Load()
         result = await what
-        wall = time.perf_counter() - began
         if parts is not None:
             self.parts[name] = parts.end()
-        own = own_cpu() - own0
-        busy, steal = machine_cpu()
         self.figures[name] = {
-            "wall_s": wall, "cpu_s": own, "others_cpu_s": max(0.0, busy - busy0 - own),
-            "steal_s": steal - steal0,
+            **load.figures(),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
         return result
 

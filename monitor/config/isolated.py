@@ -23,7 +23,7 @@ The HTTP API's check of a configuration sent to it (``POST /api/v1/config/check`
 in such a child too (:func:`run_isolated`, :mod:`monitor.actions.config_check`): the
 whole check, its answer sent back as JSON, never parsed by the daemon.
 
-*Measured* (`benchmarks/HISTORY.md`, 40,000 targets): the daemon's resident memory after
+*Measured* (``benchmarks/HISTORY.md``, 40,000 targets): the daemon's resident memory after
 loading drops from about 330 MB to about 110 MB, and a reload no longer holds the
 event loop for the parse.
 

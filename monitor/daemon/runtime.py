@@ -17,7 +17,7 @@ same stack.
 After start-up and after each reload, ``gc.freeze()`` moves everything built so far (the
 configuration, tens of thousands of probes, detectors and their state) out of the garbage
 collector's sight: a full collection then walks only what changed since, instead of every
-long-lived object several times a minute (measured: `benchmarks/HISTORY.md`).
+long-lived object several times a minute (measured: ``benchmarks/HISTORY.md``).
 
 A reload is ``prepare`` (build everything the new configuration needs, touching nothing
 that runs; any part may refuse) then ``apply`` (every part's ``apply``, which cannot fail):
