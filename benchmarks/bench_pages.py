@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import aiohttp
-from _targets import cpu_seconds, machine_cpu
+from _targets import Load, cpu_seconds, machine_cpu
 from _world import PERIOD, build, load
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -92,6 +92,7 @@ async def main() -> None:
         ("/badge/panel/status.svg", "a badge"),
     ]
     results: dict[str, list[float]] = {}
+    loads: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         db = Database.open(arguments.db or f"sqlite+aiosqlite:///{tmp}/bench.db")
         await db.upgrade()
@@ -112,6 +113,7 @@ async def main() -> None:
                     headers={"Authorization": f"Bearer {TOKEN}"}) as http:
                 for path, _ in paths:
                     url = f"http://127.0.0.1:{port}{path}"
+                    measured = Load()  # the server and its client, both in this process
                     for attempt in range(arguments.requests + 1):
                         if path.endswith(COMPUTED):  # nothing kept: the report computed
                             context.pages = PageCache()
@@ -122,21 +124,25 @@ async def main() -> None:
                         if attempt:  # the first one warms up
                             results.setdefault(path, []).append(time.perf_counter() - began)
                     results[path + " bytes"] = [float(size)]
+                    loads[path] = measured.figures()
         finally:
             await runner.cleanup()
             await db.dispose()
     print(f"{arguments.customers:,} customers, {len(world.incidents):,} incidents so far in "
           f"{PERIOD.label}, {arguments.requests} requests each, one at a time")
-    print(f"{'path':<48} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'KB':>8}")
-    print("-" * 84)
+    print(f"{'path':<48} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'KB':>8} {'others s':>8} "
+          f"{'steal s':>7}")
+    print("-" * 102)
     for path, what in paths:
         values = sorted(results[path])
         p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
         print(f"{path[:48]:<48} {statistics.median(values) * 1000:>8.1f} {p95 * 1000:>8.1f} "
-              f"{values[-1] * 1000:>8.1f} {results[path + ' bytes'][0] / 1024:>8.1f}  {what}")
+              f"{values[-1] * 1000:>8.1f} {results[path + ' bytes'][0] / 1024:>8.1f} "
+              f"{loads[path]['others_cpu_s']:>8.2f} {loads[path]['steal_s']:>7.2f}  {what}")
     Path(arguments.json).write_text(json.dumps(  # noqa: ASYNC240 (at the end)
         {"customers": arguments.customers, "incidents_so_far": len(world.incidents),
-         "ms": {p: [v * 1000 for v in results[p]] for p, _ in paths}}, indent=2))
+         "ms": {p: [v * 1000 for v in results[p]] for p, _ in paths},
+         "load": loads}, indent=2))
     print(f"results: {arguments.json}")
 
 
