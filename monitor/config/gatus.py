@@ -168,10 +168,30 @@ def _client_unmapped(client: dict[str, Any], where: str, converted: Converted) -
             converted.unmapped.append(Unmapped(f"{where}.client.{key}", shown, why))
 
 
-def _first_alert(endpoint: dict[str, Any], alerting: dict[str, Any]) -> dict[str, Any]:
+def _shaped(value: Any, kind: type[dict[str, Any]] | type[list[Any]], where: str,
+            converted: Converted) -> Any:
+    """``value`` when it is what Gatus reads there (``kind``: a mapping, a list; absent:
+    an empty one). Anything else Gatus itself refuses: it is reported as not mapped, at
+    ``where``, and read as empty, so that the rest of the file is still imported. A value
+    the configuration carries as it is (a threshold, a timeout) is not checked here: the
+    configuration's own check refuses it, naming the endpoint (``in_source``)."""
+    if value is None:
+        return kind()
+    if isinstance(value, kind):
+        return value
+    converted.unmapped.append(Unmapped(where, str(value), _SHAPES[kind]))
+    return kind()
+
+
+_SHAPES = {dict: "not a mapping, which Gatus reads here: nothing of it is carried",
+           list: "not a list, which Gatus reads here: nothing of it is carried"}
+
+
+def _first_alert(endpoint: dict[str, Any], where: str, converted: Converted,
+                 alerting: dict[str, Any]) -> dict[str, Any]:
     """The endpoint's first alert as Gatus runs it: each field it leaves out is taken from
     its provider's ``alerting.<type>.default-alert``."""
-    alerts = endpoint.get("alerts") or []
+    alerts = _shaped(endpoint.get("alerts"), list, f"{where}.alerts", converted)
     first = alerts[0] if alerts and isinstance(alerts[0], dict) else {}
     provider = alerting.get(str(first.get("type"))) if first else None
     default = provider.get("default-alert") if isinstance(provider, dict) else None
@@ -194,18 +214,23 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
     if endpoint.get("maintenance-windows"):
         converted.unmapped.append(Unmapped(f"{where}.maintenance-windows",
                                            "(maintenance windows)", _MAINTENANCE))
-    client = endpoint.get("client") or {}
+    client = _shaped(endpoint.get("client"), dict, f"{where}.client", converted)
     timing: dict[str, Any] = {"interval": str(endpoint.get("interval", GATUS_INTERVAL)),
               "timeout": str(client.get("timeout", GATUS_TIMEOUT))}
-    first = _first_alert(endpoint, alerting)
-    timing["fail_after"] = int(first.get("failure-threshold", 3))
-    timing["recover_after"] = int(first.get("success-threshold", 2))
+    first = _first_alert(endpoint, where, converted, alerting)
+    # Carried as they are: a threshold that is not a whole number is refused by the
+    # configuration's check, at this endpoint's place.
+    timing["fail_after"] = first.get("failure-threshold", 3)
+    timing["recover_after"] = first.get("success-threshold", 2)
     if scheme in ("http", "https") and parsed.hostname:
         probe: dict[str, Any] = {"type": "http", "url": url, **timing}
         method = str(endpoint.get("method", "GET")).upper()
         if method != "GET":
             probe["method"] = method
         headers = endpoint.get("headers") or {}
+        if not isinstance(headers, dict):
+            probe["headers"] = headers  # refused by the configuration's check, at its place
+            headers = {}
         for name, value in headers.items():
             variable = _VARIABLE.search(str(value))
             if variable is None:
@@ -233,7 +258,8 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
                                            "sla-monitor probes HTTP(S) and TCP"))
         return None
     within_detection_duty(probe, where, converted)
-    for c, condition in enumerate(endpoint.get("conditions") or []):
+    conditions = _shaped(endpoint.get("conditions"), list, f"{where}.conditions", converted)
+    for c, condition in enumerate(conditions):
         if probe["type"] == "http":
             _apply_condition(probe, str(condition), f"{where}.conditions[{c}]", converted)
         elif not str(condition).startswith("[CONNECTED]"):
@@ -305,10 +331,11 @@ def convert(data: Any) -> Converted:
     servers: dict[str, dict[str, Any]] = {}  # host -> server
     services: list[dict[str, Any]] = []
     groups: dict[str, list[tuple[str, str]]] = {}  # group -> [(service id, host)]
-    endpoints = [e for e in data.get("endpoints") or [] if isinstance(e, dict)]
-    alerting = data.get("alerting") if isinstance(data.get("alerting"), dict) else {}
+    endpoints = [(i, _shaped(e, dict, f"endpoints[{i}]", converted))
+                 for i, e in enumerate(data.get("endpoints") or [])]
+    alerting = _shaped(data.get("alerting"), dict, "alerting", converted)
     found = [(i, e, _endpoint(e, f"endpoints[{i}]", converted, alerting))
-             for i, e in enumerate(endpoints)]
+             for i, e in endpoints if e]
     _unprobed(data, converted)
     servers_made: set[int] = set()
     for i, endpoint, result in found:  # servers first: the projects' hosts
@@ -344,5 +371,5 @@ def convert(data: Any) -> Converted:
         else:
             customers.append(customer)
             converted.sources["customers", customer["id"]] = f"the endpoints' group {group!r}"
-    operators = _alerting(data.get("alerting") or {}, converted)
+    operators = _alerting(alerting, converted)
     return assemble(converted, operators, list(servers.values()), services, customers)

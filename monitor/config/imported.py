@@ -79,7 +79,10 @@ def within_detection_duty(timing: dict[str, Any], where: str, converted: Convert
         timeout = parse_duration(timing["timeout"])
     except ValueError:
         return  # the loader names it
-    longest = math.floor((DETECTION_DEADLINE - timeout) / timing["fail_after"])
+    fail_after = timing["fail_after"]
+    if type(fail_after) is not int or fail_after < 1:
+        return  # not a number of failures (a source's "" or 0): the loader names it
+    longest = math.floor((DETECTION_DEADLINE - timeout) / fail_after)
     if interval > longest > timeout:
         timing["interval"] = f"{longest}s"
         converted.notes.append(

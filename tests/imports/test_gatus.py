@@ -403,3 +403,51 @@ def test_names_in_persian_give_ids_from_the_host_not_endpoint(
     assert [s.id for s in config.services] == ["acme-example-com", "bita-example-com"]
     assert [(c.id, c.name) for c in config.customers] == [
         ("acme-example-com", "مشتری آکمه"), ("bita-example-com", "مشتری بیتا")]
+
+
+# Values of the wrong shape where the reader walks the Gatus file (found by feeding it random
+# documents: 115 of 800 ended in a traceback, at five places). Gatus itself refuses such a
+# file; the import names the place: a value the configuration carries is refused by its own
+# check at the endpoint's place, and a part it cannot read is reported as not mapped.
+ENDPOINT = "endpoints:\n  - name: web\n    url: https://acme.example/\n"
+
+
+@pytest.mark.parametrize(("extra", "refused"), [
+    ("    alerts: [{failure-threshold: ''}]\n",
+     "probe.fail_after: '' is not valid"),
+    ("    alerts: [{success-threshold: [1]}]\n",
+     "probe.recover_after: [1] is not valid"),
+    ("    alerts: [{failure-threshold: 1h}]\n",
+     "probe.fail_after: '1h' is not valid"),
+    ("    alerts: [{failure-threshold: 0}]\n",
+     "probe.fail_after: 0 is not valid"),
+    ("    headers: [X-A]\n",
+     "probe.headers: ['X-A'] is not valid"),
+])
+def test_a_value_of_the_wrong_kind_is_refused_at_its_place_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: str, refused: str) -> None:
+    source = tmp_path / "gatus.yaml"
+    source.write_text(ENDPOINT + extra)
+    assert main(["import", "gatus", str(source), "-o", str(tmp_path / "out.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "unexpected error" not in err, err
+    assert f"  endpoints[0] 'web' (made into services[0]): {refused}" in err, err
+    assert os.listdir(tmp_path) == ["gatus.yaml"]
+
+
+@pytest.mark.parametrize(("text", "place", "what"), [
+    (ENDPOINT + "    conditions: 5\n", "endpoints[0].conditions", "5"),
+    (ENDPOINT + "    alerts: 5\n", "endpoints[0].alerts", "5"),
+    (ENDPOINT + "    alerts: {type: email}\n", "endpoints[0].alerts", "{'type': 'email'}"),
+    (ENDPOINT + "    client: fast\n", "endpoints[0].client", "fast"),
+    (ENDPOINT + "  - 5\n", "endpoints[1]", "5"),
+    (ENDPOINT + "alerting: [email]\n", "alerting", "['email']"),
+])
+def test_a_part_of_the_wrong_kind_is_reported_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, place: str,
+        what: str) -> None:
+    found = gatus_json(tmp_path, capsys, text)
+    assert {"where": place, "what": what} in [
+        {"where": item["where"], "what": item["what"]} for item in found["unmapped"]], found
+    config = yaml.safe_load(found["config"])
+    assert [service["name"] for service in config["services"]] == ["web"]
