@@ -249,7 +249,12 @@ async def import_uptime_kuma_history(db: Database, settings: Settings, path: str
         gaps: dict[str, list[Interval]] = {}
         for number, (monitor, service) in enumerate(services.items()):
             told(number, len(services), HISTORY_STEP)
-            beats = _kuma_read(path, kuma.read_heartbeats, connection, monitor)
+            beats, skipped = _kuma_read(path, kuma.read_heartbeats, connection, monitor)
+            if skipped:
+                done.unmapped.append(Unmapped(
+                    f"monitor {names[monitor]!r}.heartbeat", f"{skipped} heartbeats",
+                    "not a time (YYYY-MM-DD HH:MM:SS) and a status (0-3) as Kuma writes "
+                    "them: skipped"))
             await _kuma_incidents(db, settings, done, service, names[monitor], beats,
                                   actor=actor, now=now)
             if span is not None:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import sqlite3
 import urllib.parse
@@ -115,7 +116,13 @@ class KumaData:
 
     def intervals(self) -> dict[int, float]:
         """Each monitor's interval in seconds (Kuma's default where it has none), by its id."""
-        return {int(m["id"]): float(m.get("interval") or KUMA_INTERVAL) for m in self.monitors}
+        found = {}
+        for monitor in self.monitors:
+            try:
+                found[int(monitor["id"])] = float(_number(monitor, "interval") or KUMA_INTERVAL)
+            except _NotANumber:  # such a monitor is not carried (_probe reports it)
+                found[int(monitor["id"])] = float(KUMA_INTERVAL)
+        return found
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -159,12 +166,23 @@ def read_kuma(connection: sqlite3.Connection) -> KumaData:
 
 
 def read_heartbeats(connection: sqlite3.Connection, monitor_id: int
-                    ) -> list[tuple[dt.datetime, int]]:
+                    ) -> tuple[list[tuple[dt.datetime, int]], int]:
     """One monitor's heartbeats, oldest first: (time in UTC, status 0 down, 1 up, 2
-    pending, 3 maintenance)."""
-    return [(kuma_time(row["time"]), int(row["status"])) for row in connection.execute(
-        "SELECT time, status FROM heartbeat WHERE monitor_id = ? ORDER BY time, id",
-        (monitor_id,))]
+    pending, 3 maintenance); and how many rows are not a time and a status as Kuma writes
+    them (SQLite keeps whatever was written: a database edited by hand), skipped for the
+    caller to report."""
+    beats, skipped = [], 0
+    for row in connection.execute(
+            "SELECT time, status FROM heartbeat WHERE monitor_id = ? ORDER BY time, id",
+            (monitor_id,)):
+        status = row["status"]
+        try:
+            if type(status) is not int or not 0 <= status <= 3:
+                raise ValueError(status)
+            beats.append((kuma_time(row["time"]), status))
+        except ValueError:
+            skipped += 1
+    return beats, skipped
 
 
 def heartbeat_span(connection: sqlite3.Connection, monitor_ids: list[int]
@@ -172,12 +190,26 @@ def heartbeat_span(connection: sqlite3.Connection, monitor_ids: list[int]
     """From the first to the last heartbeat of these monitors (None: they have none), one
     monitor at a time (Kuma indexes heartbeats by monitor and time). Kuma's times are text
     of one fixed shape, so their order is the text's."""
-    spans = [row for monitor in monitor_ids for row in connection.execute(
-        "SELECT MIN(time), MAX(time) FROM heartbeat WHERE monitor_id = ?", (monitor,))
-        if row[0] is not None]
-    if not spans:
-        return None
-    return kuma_time(min(row[0] for row in spans)), kuma_time(max(row[1] for row in spans))
+    ends = [end for monitor in monitor_ids for order in ("ASC", "DESC")
+            if (end := _readable_end(connection, monitor, order)) is not None]
+    return (min(ends), max(ends)) if ends else None
+
+
+_FROM_END = {"ASC": "SELECT time FROM heartbeat WHERE monitor_id = ? ORDER BY time ASC",
+             "DESC": "SELECT time FROM heartbeat WHERE monitor_id = ? ORDER BY time DESC"}
+
+
+def _readable_end(connection: sqlite3.Connection, monitor: int, order: str
+                  ) -> dt.datetime | None:
+    """A monitor's first (``ASC``) or last (``DESC``) heartbeat time that reads as Kuma
+    writes it (those that do not are skipped, as :func:`read_heartbeats` skips them); the
+    rows are read from that end, one at a time, until one does."""
+    for (text,) in connection.execute(_FROM_END[order], (monitor,)):
+        try:
+            return kuma_time(text)
+        except ValueError:
+            continue
+    return None
 
 
 def kuma_time(text: str) -> dt.datetime:
@@ -205,9 +237,41 @@ def _statuses(text: Any, where: str, converted: Converted) -> list[Any]:
     return found or ["2xx"]
 
 
+class _NotANumber(Exception):
+    """A column Kuma keeps as a number holds something else: SQLite keeps whatever was
+    written (a database edited by hand, or by another tool)."""
+
+    def __init__(self, column: str, value: object) -> None:
+        super().__init__(column)
+        self.column, self.value = column, value
+
+
+def _number(monitor: dict[str, Any], column: str) -> float | None:
+    """``column`` of ``monitor`` as the number Kuma keeps there; None when empty (Kuma's
+    default then); :class:`_NotANumber` for anything else (text, infinity)."""
+    value = monitor.get(column)
+    if value is None or value == "":
+        return None
+    if type(value) in (int, float) and math.isfinite(value):
+        return float(value) if type(value) is float else int(value)
+    raise _NotANumber(column, value)
+
+
 def _probe(monitor: dict[str, Any], where: str, converted: Converted
            ) -> tuple[str, dict[str, Any], str, int] | None:
     """(kind, probe, host, port) of one monitor, or None (reported)."""
+    try:
+        return _mapped(monitor, where, converted)
+    except _NotANumber as exc:
+        shown = "inf" if exc.value == math.inf else str(exc.value)
+        converted.unmapped.append(Unmapped(
+            f"{where}.{exc.column}", shown, "not a number, which Uptime Kuma keeps there: the "
+            "monitor is not carried"))
+        return None
+
+
+def _mapped(monitor: dict[str, Any], where: str, converted: Converted
+            ) -> tuple[str, dict[str, Any], str, int] | None:
     kind = str(monitor.get("type") or "")
     what = str(monitor.get("url") or monitor.get("hostname") or monitor.get("name"))
     if not monitor.get("active", 1):
@@ -217,10 +281,10 @@ def _probe(monitor: dict[str, Any], where: str, converted: Converted
         converted.unmapped.append(Unmapped(where, what, "inverted (up when the check fails): "
                                            "sla-monitor has no such probe"))
         return None
-    interval = int(monitor.get("interval") or KUMA_INTERVAL)
-    timeout = float(monitor.get("timeout") or 0) or interval * 0.8
+    interval = int(_number(monitor, "interval") or KUMA_INTERVAL)
+    timeout = float(_number(monitor, "timeout") or 0) or interval * 0.8
     timing: dict[str, Any] = {"interval": f"{interval}s", "timeout": f"{timeout:g}s",
-                              "fail_after": int(monitor.get("maxretries") or 0) + 1}
+                              "fail_after": int(_number(monitor, "maxretries") or 0) + 1}
     if kind in ("http", "keyword"):
         url = str(monitor.get("url") or "")
         parsed = urllib.parse.urlsplit(url)
@@ -257,7 +321,7 @@ def _probe(monitor: dict[str, Any], where: str, converted: Converted
                                                "put an Authorization header by hand"))
         probe["expected_status"] = _statuses(monitor.get("accepted_statuscodes_json"),
                                              f"{where}.accepted_statuscodes_json", converted)
-        redirects = monitor.get("maxredirects")
+        redirects = _number(monitor, "maxredirects")
         if redirects is not None and int(redirects) != 5:
             probe["max_redirects"] = min(int(redirects), 20)
             if int(redirects) == 0:
@@ -269,11 +333,11 @@ def _probe(monitor: dict[str, Any], where: str, converted: Converted
         within_detection_duty(probe, where, converted)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         return "project", probe, parsed.hostname, port
-    if kind == "port" and monitor.get("hostname") and monitor.get("port"):
-        probe = {"type": "tcp", "host": str(monitor["hostname"]), "port": int(monitor["port"]),
-                 **timing}
+    port = int(_number(monitor, "port") or 0) if kind == "port" else 0
+    if kind == "port" and monitor.get("hostname") and port:
+        probe = {"type": "tcp", "host": str(monitor["hostname"]), "port": port, **timing}
         within_detection_duty(probe, where, converted)
-        return "server", probe, str(monitor["hostname"]), int(monitor["port"])
+        return "server", probe, str(monitor["hostname"]), port
     converted.unmapped.append(Unmapped(where, what, _WHY_NOT.get(kind) or (
         f"a monitor of type {kind}: sla-monitor probes HTTP(S) and TCP")))
     return None
@@ -345,9 +409,19 @@ def windows(data: KumaData, converted: Converted | None = None) -> list[KumaWind
                                    "check them")
         monitors = tuple(link["monitor_id"] for link in data.monitor_maintenance
                          if link["maintenance_id"] == row["id"])
-        found.append(KumaWindow(int(row["id"]), str(row.get("title") or ""),
-                                _wall_clock(row["start_date"], zone),
-                                _wall_clock(row["end_date"], zone), monitors))
+        times = []
+        for column in ("start_date", "end_date"):
+            try:
+                times.append(_wall_clock(row[column], zone))
+            except ValueError:
+                if converted is not None:
+                    converted.unmapped.append(Unmapped(
+                        f"{where}.{column}", str(row[column]), "not a time (YYYY-MM-DD "
+                        "HH:MM[:SS], as Kuma keeps it): the window is not recorded"))
+                break
+        else:
+            found.append(KumaWindow(int(row["id"]), str(row.get("title") or ""), times[0],
+                                    times[1], monitors))
     return found
 
 
