@@ -195,11 +195,20 @@ def _duplicate_ids(data: dict[str, Any]) -> Iterator[Issue]:
         )
 
 
+def _name(value: Any) -> str | None:
+    """An id or reference as these checks compare it: text; anything else (a list, a
+    mapping) names nothing here, and the schema's own check refuses it at its place."""
+    return value if isinstance(value, str) else None
+
+
 def _references(data: dict[str, Any]) -> Iterator[Issue]:
-    servers = {item.get("id") for _, item in _items(data, "servers")}
-    kinds = {item.get("id"): item.get("kind") for _, item in _items(data, "services")}
+    servers = {_name(item.get("id")) for _, item in _items(data, "servers")} - {None}
+    kinds = {_name(item.get("id")): item.get("kind") for _, item in _items(data, "services")}
+    kinds.pop(None, None)
     for i, service in _items(data, "services"):
         server = service.get("server")
+        if server is not None and _name(server) is None:
+            continue  # the schema names it
         if service.get("kind") == "project" and server is None:
             yield (
                 ("services", i, "server"),
@@ -217,7 +226,9 @@ def _references(data: dict[str, Any]) -> Iterator[Issue]:
             continue
         listed: dict[str, int] = {}
         for r, ref in enumerate(refs):
-            if isinstance(ref, str) and ref in listed:
+            if _name(ref) is None:
+                continue  # the schema names it
+            if ref in listed:
                 yield (("customers", c, "services", r),
                        f"{ref!r} is listed twice (also customers[{c}].services[{listed[ref]}]); "
                        "list each service once")
@@ -268,7 +279,7 @@ def _probe_sites(
         yield (
             ("services", i, "probe"),
             service.get("probe"),
-            service.get("kind") in DETECTION_KINDS,  # D-1
+            _name(service.get("kind")) in DETECTION_KINDS,  # D-1
         )
     monitor = _section(data, "monitor")
     for i, canary in _items(monitor, "canaries"):

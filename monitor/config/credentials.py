@@ -37,7 +37,7 @@ VARIABLE = "CREDENTIALS_DIRECTORY"
 PREFIX = "${" + VARIABLE + "}/"
 ALLOWED = (
     "a file path, or ${CREDENTIALS_DIRECTORY}/NAME for the systemd credential NAME "
-    "(LoadCredential=NAME:...); no other variable, and no ~, is expanded"
+    "(LoadCredential=NAME:...); no other variable, and no ~, is expanded; no NUL character"
 )
 
 
@@ -51,9 +51,9 @@ def check_secret_path(value: str) -> str:
     >>> check_secret_path("$HOME/smtp-password")
     Traceback (most recent call last):
     ...
-    ValueError: expected a file path, or ${CREDENTIALS_DIRECTORY}/NAME for the systemd credential NAME (LoadCredential=NAME:...); no other variable, and no ~, is expanded
+    ValueError: expected a file path, or ${CREDENTIALS_DIRECTORY}/NAME for the systemd credential NAME (LoadCredential=NAME:...); no other variable, and no ~, is expanded; no NUL character
     """
-    if not value or value.startswith("~"):
+    if not value or value.startswith("~") or "\0" in value:  # no file has a NUL in its name
         raise ValueError(f"expected {ALLOWED}")
     if "$" not in value:
         return value

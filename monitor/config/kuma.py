@@ -397,7 +397,7 @@ def windows(data: KumaData, converted: Converted | None = None) -> list[KumaWind
         zone_name = (data.server_timezone or "UTC") if named == "SAME_AS_SERVER" else named
         try:
             zone = zoneinfo.ZoneInfo(zone_name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: too long
             if converted is not None:
                 converted.unmapped.append(Unmapped(f"{where}.timezone", zone_name,
                                                    "not a time zone (an IANA name such as "

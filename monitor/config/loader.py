@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from monitor import collector
 from monitor.config.checks import semantic_issues
-from monitor.config.schema import Config
+from monitor.config.schema import PROBE_TYPES, Config
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.redact import redact, redact_value
 
@@ -215,12 +215,12 @@ def _message(error: Any, allowed_keys: list[str]) -> str:
     reason = reason[:1].lower() + reason[1:]
     if kind == "literal_error":
         reason = "expected " + str(error["ctx"]["expected"])
-    if kind == "union_tag_invalid":
-        return (
-            f"type {error['ctx']['tag']!r} is not valid: expected {error['ctx']['expected_tags']}"
-        )
-    if kind == "union_tag_not_found":
-        return f"type is missing: expected {error['ctx']['expected_tags']}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        # pydantic 2.14 gives a missing tag's error no expected tags: the probes' types.
+        expected = error["ctx"].get("expected_tags") or PROBE_TYPES
+        if kind == "union_tag_not_found":
+            return f"type is missing: expected {expected}"
+        return f"type {error['ctx']['tag']!r} is not valid: expected {expected}"
     return f"{value!r} is not valid: {reason}"
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 import ipaddress
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -124,6 +124,17 @@ Domain = Annotated[
 # A file holding a secret: a path, or ${CREDENTIALS_DIRECTORY}/NAME (monitor.config.credentials).
 SecretFile = Annotated[str, AfterValidator(check_secret_path)]
 
+
+def _path_text(value: str) -> str:
+    """A path as the system takes it: none has a NUL character (every call with one fails)."""
+    if "\0" in value:
+        raise ValueError("expected a path without a NUL character")
+    return value
+
+
+# A file or directory the daemon opens (a CA bundle, the backups' directory, a Maildir).
+PathText = Annotated[str, AfterValidator(_path_text)]
+
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -137,7 +148,7 @@ class Strict(BaseModel):
 def _check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
         raise ValueError("not a known IANA time zone (e.g. 'Asia/Tehran', 'UTC')") from exc
     return value
 
@@ -243,7 +254,7 @@ def _absolute_http_url(value: str) -> str:
 class TLSSettings(Strict):
     verify: bool = True
     """verify the certificate chain and host name (false: its expiry is still read, but it gets no `sla_monitor_certificate_valid` verdict, so `CertificateInvalid` stays silent)"""
-    ca_file: str | None = None
+    ca_file: PathText | None = None
     """extra CA bundle (PEM) to trust"""
     cert_expiry_warning: CertificateWarning = 14 * 86400.0
     """warn this long before the certificate expires"""
@@ -347,6 +358,9 @@ class TCPProbe(ProbeBase):
 
 
 ProbeSettings = Annotated[HTTPProbe | TCPProbe, Field(discriminator="type")]
+#: The probes' ``type`` tags as a refusal lists them: ``'http', 'tcp'``.
+PROBE_TYPES = ", ".join(repr(get_args(probe.model_fields["type"].annotation)[0])
+                        for probe in (HTTPProbe, TCPProbe))
 
 
 class Canary(Strict):
@@ -554,7 +568,7 @@ class BackupSettings(Strict):
     """Copies of the SQLite database the daemon makes itself (``sla-monitor db backup DIR``
     on a schedule), watched by ``sla_monitor_backup_last_success_timestamp_seconds``."""
 
-    directory: str | None = None
+    directory: PathText | None = None
     """where the copies go (sla-monitor-<UTC time>.db): an absolute path, or one relative to the database's directory; null: the daemon makes none (SQLite only: PostgreSQL is backed up with pg_dump)"""
     every: Annotated[float, BeforeValidator(parse_duration),
                      Field(ge=1.0, le=7 * 86400.0)] = 86400.0
@@ -773,7 +787,7 @@ class Config(Strict):
     """operator alerts as Alertmanager webhook JSON, a path that does not need SMTP"""
     operators: Operators = Operators()
     """operators' channels besides e-mail (Slack, Telegram, Teams, Matrix, ntfy, ...)"""
-    maildir: str | None = None
+    maildir: PathText | None = None
     """where mail goes without SMTP; default <state dir>/Maildir"""
     storage: Storage = Storage()
     """database"""

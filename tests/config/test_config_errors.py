@@ -197,6 +197,55 @@ CASES = [
         ["line 6: servers[0].probe.type: type 'icmp' is not valid: expected 'http', 'tcp'"],
     ),
     (
+        # pydantic 2.14 gives this error no expected tags: it was a KeyError and a traceback.
+        "probe-without-type",
+        broken("{type: tcp, host: 10.0.0.1, port: 22}", "{host: 10.0.0.1, port: 22}"),
+        ["line 6: servers[0].probe.type: type is missing: expected 'http', 'tcp'"],
+    ),
+    # Ids and references of the wrong kind (found by changing the example configuration at
+    # random): each was a TypeError in the cross-checks, which put them in sets.
+    (
+        "server-id-a-mapping",
+        broken("  - id: srv-1\n", "  - id: {a: 1}\n"),
+        ["line 5: servers[0].id: {'a': 1} is not valid: input should be a valid string",
+         "line 13: services[1].server: unknown server 'srv-1'; allowed: (none defined)"],
+    ),
+    (
+        "server-reference-a-list",
+        broken("server: srv-1", "server: [srv-1]"),
+        ["line 13: services[1].server: ['srv-1'] is not valid: input should be a valid string"],
+    ),
+    (
+        "service-reference-a-mapping",
+        broken("    services: [shop]\n", "    services: [{a: 1}]\n"),
+        ["line 20: customers[0].services[0]: {'a': 1} is not valid: input should be a valid "
+         "string"],
+    ),
+    (
+        "service-kind-a-list",
+        broken("kind: project", "kind: [project]"),
+        ["line 12: services[1].kind: ['project'] is not valid: expected 'web_panel', "
+         "'project' or 'mobile_api'"],
+    ),
+    (
+        # A path with a NUL character: check-config's readability check was a ValueError.
+        "path-with-a-nul",
+        BASE + 'smtp: {host: mail.example, sender: a@b.example, password_file: "/etc/x\\0y"}\n'
+        + 'maildir: "/var/mail\\0"\n',
+        ["line 23: smtp.password_file: '/etc/x\\x00y' is not valid: expected a file path, or "
+         "${CREDENTIALS_DIRECTORY}/NAME for the systemd credential NAME (LoadCredential=NAME:"
+         "...); no other variable, and no ~, is expanded; no NUL character",
+         "line 24: maildir: '/var/mail\\x00' is not valid: expected a path without a NUL "
+         "character"],
+    ),
+    (
+        # A name longer than a file name may be: ZoneInfo's OSError was a traceback.
+        "zone-name-too-long",
+        broken("  timezone: Asia/Tehran\n", "  timezone: " + "x" * 300 + "\n"),
+        [f"line 2: provider.timezone: {'x' * 300!r} is not valid: not a known IANA time zone "
+         "(e.g. 'Asia/Tehran', 'UTC')"],
+    ),
+    (
         "duplicate-yaml-key",
         broken("  calendar: jalali\n", "  calendar: jalali\n  calendar: gregorian\n"),
         ["line 4: provider.calendar: duplicate key 'calendar'; each key may appear once"],
