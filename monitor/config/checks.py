@@ -8,11 +8,12 @@ schema reports those); it yields ``(path, message)`` pairs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from monitor.config.durations import parse_duration
 from monitor.config.schema import (
@@ -58,12 +59,40 @@ def _int(value: Any, default: int) -> int | None:
 
 
 def _seconds_of(section: dict[str, Any], model: type[BaseModel], name: str) -> float | None:
-    """``section[name]`` as seconds, the schema's default when absent (one source of it)."""
-    return _seconds(section.get(name), model.model_fields[name].default)
+    """``section[name]`` as seconds, the schema's default when absent (one source of it);
+    None when the field's own check refuses it (:func:`_field_accepts`)."""
+    value = section.get(name)
+    return _seconds(value, model.model_fields[name].default) if _field_accepts(
+        model, name, value) else None
 
 
 def _int_of(section: dict[str, Any], model: type[BaseModel], name: str) -> int | None:
-    return _int(section.get(name), model.model_fields[name].default)
+    """``section[name]`` as a whole number, as :func:`_seconds_of`."""
+    value = section.get(name)
+    return _int(value, model.model_fields[name].default) if _field_accepts(
+        model, name, value) else None
+
+
+def _field_accepts(model: type[BaseModel], name: str, value: Any) -> bool:
+    """Whether ``model``'s field ``name`` takes ``value`` (absent: its default), bounds
+    included. The checks here run beside the schema's, on the file as written: one that
+    computed with a value the schema refuses (``fail_after: 10**90``) failed itself."""
+    if value is None:
+        return True
+    try:
+        _adapter(model, name).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+@functools.cache
+def _adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    field = model.model_fields[name]
+    form: Any = field.annotation  # with its bounds and validators, when it has any
+    if field.metadata:
+        form = Annotated.__class_getitem__((form, *field.metadata))  # type: ignore[attr-defined]
+    return TypeAdapter(form)
 
 
 def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:

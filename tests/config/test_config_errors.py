@@ -246,6 +246,15 @@ CASES = [
          "(e.g. 'Asia/Tehran', 'UTC')"],
     ),
     (
+        # The detection duty's check computed with it (found by test_any_source.py's Kuma
+        # database: maxretries 6e90): a traceback where the schema names it.
+        "fail-after-far-out-of-range",
+        broken('url: "https://panel.example/healthz"}',
+               'url: "https://panel.example/healthz", fail_after: ' + "9" * 400 + "}"),
+        ["line 10: services[0].probe.fail_after: " + "9" * 400 + " is not valid: input "
+         "should be less than or equal to 100"],
+    ),
+    (
         "duplicate-yaml-key",
         broken("  calendar: jalali\n", "  calendar: jalali\n  calendar: gregorian\n"),
         ["line 4: provider.calendar: duplicate key 'calendar'; each key may appear once"],
