@@ -24,6 +24,7 @@ from monitor.config.schema import (
     ProbeBase,
     RetentionSettings,
     Statements,
+    TierSettings,
 )
 from monitor.errors import some_of
 from monitor.present.formats import format_duration
@@ -71,6 +72,18 @@ def _int_of(section: dict[str, Any], model: type[BaseModel], name: str) -> int |
     value = section.get(name)
     return _int(value, model.model_fields[name].default) if _field_accepts(
         model, name, value) else None
+
+
+def _as_read(section: dict[str, Any], model: type[BaseModel], name: str) -> Any:
+    """``section[name]`` as the schema reads it (``true`` is 1 where a number is asked);
+    None when absent or when the field's own check refuses it."""
+    value = section.get(name)
+    if value is None:
+        return None
+    try:
+        return _adapter(model, name).validate_python(value)
+    except ValidationError:
+        return None
 
 
 def _field_accepts(model: type[BaseModel], name: str, value: Any) -> bool:
@@ -372,8 +385,10 @@ def _policy(data: dict[str, Any]) -> Iterator[Issue]:
     previous: tuple[float, float] | None = None
     for i, tier in _items(policy, "tiers"):
         downtime = _seconds(tier.get("min_downtime"), -1)
-        credit = tier.get("credit_days")
-        if downtime is None or not isinstance(credit, int | float) or isinstance(credit, bool):
+        # As the engine will get it: the schema takes `true` for 1 (the engine's own check
+        # then refused the tiers with a traceback).
+        credit = _as_read(tier, TierSettings, "credit_days")
+        if downtime is None or credit is None:
             continue
         if previous is not None and (downtime <= previous[0] or credit <= previous[1]):
             yield (

@@ -255,6 +255,14 @@ CASES = [
          "should be less than or equal to 100"],
     ),
     (
+        # The schema reads `true` as 1 day; the engine then refused the tiers (a traceback).
+        "tier-credit-true",
+        BASE + "policy:\n  tiers:\n    - {name: 1w, min_downtime: 90m, credit_days: 7}\n"
+        "    - {name: 2w, min_downtime: 3h, credit_days: true}\n",
+        ["line 26: policy.tiers[1]: tiers must be in increasing order of min_downtime and "
+         "credit_days (this tier: 3 h / 1 days; the one before: 1 h 30 min / 7 days)"],
+    ),
+    (
         "duplicate-yaml-key",
         broken("  calendar: jalali\n", "  calendar: jalali\n  calendar: gregorian\n"),
         ["line 4: provider.calendar: duplicate key 'calendar'; each key may appear once"],
