@@ -58,7 +58,9 @@ def changed(document: Any, path: tuple[Any, ...], value: Any) -> None:
         document[path[-1]] = None if value is REMOVED else value
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same files in every run, so that a test run that passed passes again;
+# a wider search: pytest --hypothesis-seed=N with derandomize removed (README "Faults").
+@settings(max_examples=150, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_any_change_of_the_example_is_accepted_or_refused_clearly(data: st.DataObject) -> None:
     document = copy.deepcopy(EXAMPLE)

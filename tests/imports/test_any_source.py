@@ -73,7 +73,8 @@ def gatus_endpoint(draw: st.DrawFn) -> Any:
     return endpoint
 
 
-@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same sources in every run (test_any_configuration.py says why).
+@settings(max_examples=120, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(endpoints=st.lists(gatus_endpoint(), min_size=1, max_size=3),
        alerting=st.one_of(st.none(), ANY_VALUE,
                           st.dictionaries(st.sampled_from(["email", "slack", "custom"]),
@@ -101,7 +102,7 @@ def kuma_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return kuma_database(tmp_path_factory.mktemp("kuma") / "kuma.db")
 
 
-@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=80, derandomize=True, suppress_health_check=[HealthCheck.too_slow,
                                                   HealthCheck.function_scoped_fixture])
 @given(changes=st.lists(st.tuples(st.sampled_from(KUMA_COLUMNS), st.integers(1, 9),
                                   KUMA_VALUE), min_size=1, max_size=5),
