@@ -178,6 +178,15 @@ def test_a_missing_database_is_a_usage_error(
     assert "cannot read" in capsys.readouterr().err
 
 
+def imported_with_storage(kuma_db: Path, tmp_path: Path, db_url: str) -> Path:
+    """The configuration imported from ``kuma_db``, on the test's database (upgraded)."""
+    config = tmp_path / "config.yaml"
+    assert main(["import", "uptime-kuma", str(kuma_db), "-o", str(config)]) == 0
+    config.write_text(config.read_text() + f"storage: {{url: '{db_url}'}}\n")
+    assert main(["-c", str(config), "db", "upgrade"]) == 0
+    return config
+
+
 def beats(db: sqlite3.Connection, monitor_id: int, *rows: tuple[str, int]) -> None:
     for time, status in rows:
         insert(db, "heartbeat", monitor_id=monitor_id, status=status, time=time, msg="")
@@ -198,10 +207,7 @@ def test_kuma_history_gives_the_report_worked_out_by_hand(
     beats(db, 3, ("2026-11-05 10:00:00", 1), ("2026-11-29 12:00:00", 0))  # still down
     db.commit()
     db.close()
-    config = tmp_path / "config.yaml"
-    assert main(["import", "uptime-kuma", str(kuma_db), "-o", str(config)]) == 0
-    config.write_text(config.read_text() + f"storage: {{url: '{db_url}'}}\n")
-    assert main(["-c", str(config), "db", "upgrade"]) == 0
+    config = imported_with_storage(kuma_db, tmp_path, db_url)
     capsys.readouterr()
     history = ["-c", str(config), "import", "uptime-kuma", str(kuma_db), "--history"]
     monkeypatch.setattr("monitor.cli.progress.QUIET_FOR", 0.0)  # shown from the start
@@ -274,10 +280,7 @@ def test_the_time_kuma_watched_is_watched_time_and_its_gaps_unknown(
     beats(db, 4, *every(60))  # ACME db (its host's server), interval 60 s
     db.commit()
     db.close()
-    config = tmp_path / "config.yaml"
-    assert main(["import", "uptime-kuma", str(kuma_db), "-o", str(config)]) == 0
-    config.write_text(config.read_text() + f"storage: {{url: '{db_url}'}}\n")
-    assert main(["-c", str(config), "db", "upgrade"]) == 0
+    config = imported_with_storage(kuma_db, tmp_path, db_url)
     history = ["-c", str(config), "import", "uptime-kuma", str(kuma_db), "--history",
                "--format", "json"]
     capsys.readouterr()
@@ -437,10 +440,7 @@ def test_history_skips_and_reports_heartbeats_it_cannot_read(
           ("2026-11-05 10:05:00", 7), ("2026-11-05 10:06:00", 1))
     db.commit()
     db.close()
-    config = tmp_path / "config.yaml"
-    assert main(["import", "uptime-kuma", str(kuma_db), "-o", str(config)]) == 0
-    config.write_text(config.read_text() + f"storage: {{url: '{db_url}'}}\n")
-    assert main(["-c", str(config), "db", "upgrade"]) == 0
+    config = imported_with_storage(kuma_db, tmp_path, db_url)
     db = sqlite3.connect(kuma_db)
     db.execute("UPDATE monitor SET interval = 'often' WHERE name = 'Gateway'")  # not carried
     db.commit()
