@@ -78,25 +78,26 @@ def _as_read(section: dict[str, Any], model: type[BaseModel], name: str) -> Any:
     """``section[name]`` as the schema reads it (``true`` is 1 where a number is asked);
     None when absent or when the field's own check refuses it."""
     value = section.get(name)
-    if value is None:
-        return None
-    try:
-        return _adapter(model, name).validate_python(value)
-    except ValidationError:
-        return None
+    read = _REFUSED if value is None else _read(model, name, value)
+    return None if read is _REFUSED else read
 
 
 def _field_accepts(model: type[BaseModel], name: str, value: Any) -> bool:
     """Whether ``model``'s field ``name`` takes ``value`` (absent: its default), bounds
     included. The checks here run beside the schema's, on the file as written: one that
     computed with a value the schema refuses (``fail_after: 10**90``) failed itself."""
-    if value is None:
-        return True
+    return value is None or _read(model, name, value) is not _REFUSED
+
+
+_REFUSED = object()
+
+
+def _read(model: type[BaseModel], name: str, value: Any) -> Any:
+    """``value`` as ``model``'s field ``name`` reads it, or :data:`_REFUSED`."""
     try:
-        _adapter(model, name).validate_python(value)
+        return _adapter(model, name).validate_python(value)
     except ValidationError:
-        return False
-    return True
+        return _REFUSED
 
 
 @functools.cache
