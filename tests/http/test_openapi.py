@@ -101,7 +101,8 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_pat
 
 #: Why the API may refuse a request its document allows: what no schema says. The
 #: configuration's ids (a public document does not list the customers), the clock (a
-#: time not after now, a month that has ended or whose claims are still accepted), a
+#: time not after now, a month that has ended, whose notification deadlines have passed
+#: (the first 2 hours of a month: R-N1) or whose claims are still accepted), a
 #: configuration's content, an amount's digits (said in words: ``multipleOf: 0.0001`` is
 #: no exact binary number), what is already stored (a ticket's time before its last
 #: event, an idempotency key sent before with another request, a stored ticket's or claim's
@@ -111,6 +112,7 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_pat
 #: characters.
 NOT_IN_THE_DOCUMENT = re.compile(
     r"allowed: (?:one of the configured |a time not after now|a month that has (?:ended|begun)"
+    r"|a month whose notification deadlines have passed"
     r"|a month whose claim deadline has not passed|a time not before ticket \d+'s last event"
     r"|a new key for a different request"
     r"|an? [^:]*\b(?:ticket|claim)\b[^:]*: [^\"]*\b(?:ticket|claim) \d+ "
