@@ -35,9 +35,11 @@ async def test_refusals_name_their_instants_in_the_provider_zone_and_calendar(
                                 "acme.example", "--month", "1405-07")
     assert line.endswith("claims for 1405-07 were accepted until 1405/08/15 00:00 Asia/Tehran "
                          "(UTC+03:30; Gregorian 2026-11-06)"), line
-    # Azar 1405 ends 1 Dey (2026-12-22 00:00 Tehran).
+    # Azar 1405 ends 1 Dey (2026-12-22 00:00 Tehran): submitted on 1405/09/16 it is still
+    # running. (Without --at, the wall clock's, this refusal became a claim once Azar ended.)
     line = await tehran.refused("--month", "claim", "submit", "--customer", "acme", "--site",
-                                "acme.example", "--month", "1405-09")
+                                "acme.example", "--month", "1405-09", "--at",
+                                "2026-12-07T06:30Z")
     assert "1405-09 ends 1405/10/01 00:00 Asia/Tehran (UTC+03:30; Gregorian 2026-12-22)" \
         in line, line
     line = await tehran.refused("--month", "report", "--month", "1406-01")
