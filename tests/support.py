@@ -8,6 +8,7 @@
   what "nothing changes" compares (SPEC section 8), in one round trip;
 * probes: :func:`http_config`, :func:`tcp_config` validated like YAML, and
   :data:`MARGIN`, the slack allowed past a probe's deadline;
+* the clock: :func:`closable_month`, a month a test can close at any wall-clock time;
 * the daemon: sub-second probe settings (:data:`FAST`, :data:`MONITOR`), the installed
   console script, and the daemon as a subprocess (for signals and ``kill -9``).
 """
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import re
 import signal
@@ -31,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from monitor.config.schema import HTTPProbe, TCPProbe
 from monitor.probes.stalls import EVERY
+from monitor.sla import Policy, month_containing, month_settled
 from monitor.store import Database, session_factory
 
 FAST = "interval: 0.4s, timeout: 0.3s, fail_after: 3, recover_after: 2"
@@ -92,6 +95,21 @@ async def row_counts(source: AsyncEngine | Database | str,
     async with engine.connect() as connection:
         found = (await connection.execute(query)).one()
     return {model.__name__: int(count) for model, count in zip(models, found, strict=True)}
+
+
+def closable_month(policy: Policy | None = None, now: dt.datetime | None = None) -> str:
+    """The latest Gregorian month in UTC that can be closed at ``now`` (the wall clock's by
+    default): last month, except in a month's first hours (2 h by the embedded ``policy``)
+    while an incident of last month's last hours may still be notified in time (R-N1,
+    :func:`monitor.sla.month_settled`), when it is the month before. Tests that closed
+    "last month" failed in those hours ("this one can be closed from ...")."""
+    policy = policy or Policy()
+    at = now or dt.datetime.now(dt.UTC)
+    period = month_containing(at, "gregorian", "UTC")
+    while True:
+        period = month_containing(period.start - dt.timedelta(seconds=1), "gregorian", "UTC")
+        if at >= month_settled(period.end, policy):
+            return period.label
 
 
 def free_port() -> int:

@@ -32,7 +32,7 @@ from monitor.store.models import (
     TicketEvent,
 )
 from tests.faults.helpers import fill, small_filesystem
-from tests.support import row_counts
+from tests.support import closable_month, row_counts
 
 CONFIG = """\
 provider: {{timezone: UTC}}
@@ -322,7 +322,7 @@ def output(config: Path, capsys: pytest.CaptureFixture[str], *args: str
 
 def test_o_refuses_a_path_that_is_not_a_regular_file(
         config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    month = last_month()
+    month = closable_month()
     node = device(tmp_path)
     kind = node.stat().st_mode
     (tmp_path / "target.csv").write_text("kept\n")

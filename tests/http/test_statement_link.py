@@ -23,8 +23,7 @@ from monitor.notify.contract import ContractMailer
 from monitor.store import Database
 from monitor.store.models import Claim, OutboxMessage
 from tests.http.site import config_text, serve
-from tests.http.test_claims import months
-from tests.support import rows
+from tests.support import closable_month, rows
 
 # Plain http: an https address makes the session cookie Secure, which this test's client
 # would then not send back over the plain http of 127.0.0.1.
@@ -39,10 +38,11 @@ def pdf(tool: list[str], document: bytes, tmp_path: Path) -> str:
 
 
 async def _closed_with_a_credit(db: Database, settings: Settings, now: dt.datetime) -> str:
-    """Last month, closed with a 3 h outage of ACME's project: R-T1's first tier (1.5 h <=
-    3 h < 8 h) below the target (R-T0), 7 days, and R-N1's day (no notification recorded
-    within 2 h): 8 days, so its statement asks for a claim. Returns the month."""
-    _, last, _ = months()
+    """Last month (the month before in a month's first 2 h: :func:`closable_month`), closed
+    with a 3 h outage of ACME's project: R-T1's first tier (1.5 h <= 3 h < 8 h) below the
+    target (R-T0), 7 days, and R-N1's day (no notification recorded within 2 h): 8 days, so
+    its statement asks for a claim. Returns the month."""
+    last = closable_month(settings.policy, now)
     start = settings.month(last).start + dt.timedelta(days=2)
     await actions.add_incident(db, settings, service="acme-shop", start=start,
                                end=start + dt.timedelta(hours=3), actor="test", now=now)
@@ -124,8 +124,8 @@ async def test_a_statement_links_to_the_claim_form(db: Database, tmp_path: Path)
 async def test_without_a_link_key_a_statement_says_to_reply(db: Database, tmp_path: Path) -> None:
     text = config_text(tmp_path).replace(f"  link_key_file: {tmp_path / 'link-key'}\n", "")
     plain = Settings.from_config(parse_config(text))
-    _, last, _ = months()
     now = dt.datetime.now(dt.UTC)
+    last = closable_month(plain.policy, now)
     await actions.close_month(db, plain, month=last, now=now)
     view = await actions.statement(db, plain, month=last, customer="acme", now=now)
     assert view.claim_link is None and view.claim_link_expires is None
