@@ -7,21 +7,33 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_DOWN, Decimal
+from collections.abc import AsyncIterator
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
 from monitor import actions
 from monitor.sla import month_containing
-from monitor.store import history, incidents, unknown
-from tests.http.site import Site
+from monitor.store import Database, history, incidents, unknown
+from tests.http.site import Site, StoppedClock, serve
 
 HOUR = 3600
+# The pages' clock, stopped on a mid-month afternoon. On the wall clock, a test that crossed
+# a midnight or a month's start had "today" or "this month" change under it: today's bar
+# was "unknown" (the last heartbeat was yesterday's), and a cause recorded in the second
+# an outage was detected came before the detection in its timeline.
+NOW = dt.datetime(2026, 11, 18, 14, 23, 11, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def site(db: Database, tmp_path: Path) -> AsyncIterator[Site]:
+    async with serve(db, tmp_path, clock=StoppedClock(NOW)) as running:
+        yield running
 
 
 def midnight(days_ago: int) -> dt.datetime:
-    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
     return today - dt.timedelta(days=days_ago)
 
 
@@ -30,7 +42,7 @@ async def started(site: Site, days: int) -> None:
     async with site.db.transaction() as tx:
         session = await unknown.add_session(tx, started_at=midnight(days), hostname="t",
                                             pid=1, version="t")
-        await unknown.beat(tx, session, dt.datetime.now(dt.UTC))
+        await unknown.beat(tx, session, NOW)
 
 
 def bars(page: str, service: str) -> list[str]:
@@ -49,7 +61,7 @@ async def test_days_before_the_monitor_ran_and_blind_days_are_unknown(site: Site
     await actions.add_incident(site.db, site.settings, service="mobile",
                                start=midnight(3) + dt.timedelta(hours=10),
                                end=midnight(3) + dt.timedelta(hours=12), actor="t",
-                               now=dt.datetime.now(dt.UTC))
+                               now=NOW)
     page = await (await site.get("/")).text()
     mobile = bars(page, "mobile")
     assert len(mobile) == 90
@@ -70,7 +82,7 @@ async def test_days_before_the_monitor_ran_and_blind_days_are_unknown(site: Site
 
 async def test_states_follow_incidents_maintenance_and_probes(site: Site) -> None:
     await started(site, days=2)
-    now = dt.datetime.now(dt.UTC)
+    now = NOW
     async with site.db.transaction() as tx:
         await incidents.open_probe_incident(
             tx, service_id="srv-1", start=now - dt.timedelta(minutes=5), start_bound=None,
@@ -98,12 +110,12 @@ async def test_states_follow_incidents_maintenance_and_probes(site: Site) -> Non
 @pytest.mark.slow
 async def test_an_open_incident_with_its_timeline_and_this_months_availability(site: Site) -> None:
     await started(site, days=40)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = NOW
     period = month_containing(now, "gregorian", "UTC")
-    # An earlier manual outage this month (an hour, or less early in the month), then
-    # the open one since (at most 2 h ago), both counted (R-M6).
-    manual = min(HOUR, int((now - period.start).total_seconds()) // 4)
-    start = max(period.start + dt.timedelta(seconds=manual), now - dt.timedelta(hours=2))
+    # An earlier manual outage this month (an hour at its start), then the open one since
+    # 2 h ago, both counted (R-M6).
+    manual = HOUR
+    start = now - dt.timedelta(hours=2)
     async with site.db.transaction() as tx:
         open_id = await incidents.open_probe_incident(
             tx, service_id="panel", start=start, start_bound=None,
@@ -112,10 +124,9 @@ async def test_an_open_incident_with_its_timeline_and_this_months_availability(s
                                reason="ACME's ISP is down", actor="t", now=now)
     await actions.change_cause(site.db, incident_id=open_id, cause="provider",
                                reason="no, it was ours", actor="t", now=now)
-    if manual:
-        await actions.add_incident(
-            site.db, site.settings, service="panel", start=period.start,
-            end=period.start + dt.timedelta(seconds=manual), actor="t", now=now)
+    await actions.add_incident(
+        site.db, site.settings, service="panel", start=period.start,
+        end=period.start + dt.timedelta(seconds=manual), actor="t", now=now)
     response = await site.get("/")
     page = await response.text()
     assert "<bdi>Web panel</bdi>: unavailable" in page
@@ -125,17 +136,11 @@ async def test_an_open_incident_with_its_timeline_and_this_months_availability(s
                      "cause recorded: outside our service, e.g. a network cut-off (excluded)",
                      "cause recorded: our service (counted)"]
     assert "ACME's ISP" not in page and "no, it was ours" not in page  # reasons stay private
-    # This month: 1 h + the open incident so far, against the whole month (R-M6),
-    # shown rounded down to three decimals.
-    clock = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    for grown in range(0, 5):  # the page was rendered a moment before `clock`
-        down = manual + int((clock - start).total_seconds()) - grown
-        expected = (Decimal(period.seconds - down) * 100 / period.seconds).quantize(
-            Decimal("0.001"), ROUND_DOWN)
-        if f"<strong>{expected} %</strong>" in page:
-            break
-    else:
-        raise AssertionError(f"no availability near {expected} in the page")
+    # This month, November (30 days, 2,592,000 s): the hour at its start and the open
+    # incident's 2 h so far are 10,800 s down (R-M6); (2,592,000 - 10,800) / 2,592,000 =
+    # 99.58333... %, shown rounded down to three decimals.
+    assert (period.seconds, manual + (now - start).total_seconds()) == (2_592_000, 10_800)
+    assert "<strong>99.583 %</strong>" in page
     summary = await (await site.get("/api/v2/summary.json")).json()
     assert [i["id"] for i in summary["incidents"]] == [str(open_id)]  # unresolved only
     assert summary["incidents"][0]["status"] == "investigating"
@@ -144,7 +149,7 @@ async def test_an_open_incident_with_its_timeline_and_this_months_availability(s
 
 async def test_the_feed_has_an_etag_and_answers_304(site: Site) -> None:
     await started(site, days=5)
-    now = dt.datetime.now(dt.UTC)
+    now = NOW
     await actions.add_incident(site.db, site.settings, service="panel",
                                start=now - dt.timedelta(hours=3), end=now - dt.timedelta(hours=2),
                                actor="t", now=now)
@@ -191,7 +196,7 @@ async def test_an_empty_feed_says_it_was_updated_when_its_window_began(site: Sit
     atom = "{http://www.w3.org/2005/Atom}"
     assert feed.findall(f"{atom}entry") == []
     updated = dt.datetime.fromisoformat(feed.findtext(f"{atom}updated") or "")
-    now = dt.datetime.now(dt.UTC)
+    now = NOW
     assert now - dt.timedelta(days=91) <= updated <= now - dt.timedelta(days=89), updated
     again = await site.get("/feed.atom", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status == 304
