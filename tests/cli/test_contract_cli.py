@@ -173,13 +173,14 @@ async def test_tickets_and_the_ledger_through_the_command_line(cli: CLI) -> None
     code, out, _ = await cli.run("ticket", "show", "2")
     assert code == 0 and [word for word in ("opened", "diagnosed", "asked", "escalated")
                           if word in out] == ["opened", "diagnosed", "asked", "escalated"]
-    renewed = await cli.json("ledger", "renew", "--site", "old.acme.example", "--until",
-                             "2027-09-30")
-    assert (renewed["reactivated"], renewed["account"]["paid_until"]) == (True, "2027-09-30")
+    # Renewed to a year from today (a renewal ends after today: a fixed day would expire).
+    until = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=365)).isoformat()
+    renewed = await cli.json("ledger", "renew", "--site", "old.acme.example", "--until", until)
+    assert (renewed["reactivated"], renewed["account"]["paid_until"]) == (True, until)
     await cli.refused("--until", "ledger", "renew", "--site", "old.acme.example", "--until",
                       "2027-13-01")
     await cli.refused("--site", "ledger", "renew", "--site", "nowhere.example", "--until",
-                      "2027-09-30")
+                      until)
 
 
 @pytest.mark.parametrize("command", ["open", "follow-up"])

@@ -5,9 +5,13 @@ UTC instant it was read as. Through ``monitor.cli.main``, on SQLite and PostgreS
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import jdatetime  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
 from monitor.sla.report import iso_utc
@@ -16,6 +20,8 @@ from monitor.store.models import MaintenanceNotice
 from tests.actions.contract import yaml
 from tests.cli.test_contract_cli import CLI
 from tests.support import rows
+
+TEHRAN = ZoneInfo("Asia/Tehran")
 
 
 @pytest.fixture
@@ -42,9 +48,11 @@ async def test_refusals_name_their_instants_in_the_provider_zone_and_calendar(
                                 "2026-12-07T06:30Z")
     assert "1405-09 ends 1405/10/01 00:00 Asia/Tehran (UTC+03:30; Gregorian 2026-12-22)" \
         in line, line
-    line = await tehran.refused("--month", "report", "--month", "1406-01")
-    assert line.endswith("(this one begins 1406/01/01 00:00 Asia/Tehran (UTC+03:30; "
-                         "Gregorian 2027-03-21))"), line
+    # A month that has not begun: Farvardin 1480, far enough ahead to stay one (a test of
+    # 1406-01 would have expired on 2027-03-21).
+    line = await tehran.refused("--month", "report", "--month", "1480-01")
+    assert line.endswith("(this one begins 1480/01/01 00:00 Asia/Tehran (UTC+03:30; "
+                         "Gregorian 2101-03-21))"), line
     # A claim decided once is refused naming the decision's time.
     await tehran.json("claim", "submit", "--customer", "acme", "--site", "acme.example",
                       "--month", "1405-08", "--at", "2026-11-23T06:30Z")
@@ -91,25 +99,34 @@ async def test_ledger_days_are_read_and_shown_in_the_provider_calendar(tehran: C
         "Gregorian calendar is 1406-07-08")
     await tehran.refused("--until", "ledger", "renew", "--site", "old.acme.example",
                          "--until", "1406-12-31")  # Esfand 1406 has 29 days
+    # Renewed to a year from today: a renewal ends after today and at most 10 years after
+    # it, so a fixed day (1406-07-08 was) would be refused once today passed it.
+    gregorian = dt.datetime.now(TEHRAN).date() + dt.timedelta(days=365)
+    jalali = jdatetime.date.fromgregorian(date=gregorian)
+    shown = f"{jalali:%Y/%m/%d} (Gregorian {gregorian.isoformat()})"
     code, out, err = await tehran.run("ledger", "renew", "--site", "old.acme.example",
-                                      "--until", "1406-07-08")
+                                      "--until", f"{jalali:%Y-%m-%d}")
     # The days in the provider's calendar, with their Gregorian date.
     assert code == 0 and out.strip() == (
-        "entry 1: old.acme.example paid until 1406/07/08 (Gregorian 2027-09-30) (was "
+        f"entry 1: old.acme.example paid until {shown} (was "
         "1405/07/08 (Gregorian 2026-09-30)); re-activated (L-2)"), (out, err)
-    # The limits of a renewal, in the provider's calendar; the value as typed.
+    # The limits of a renewal, in the provider's calendar; the value as typed; today in
+    # the provider's calendar too.
+    earlier = jdatetime.date.fromgregorian(date=gregorian - dt.timedelta(days=7))
     line = await tehran.refused("--until", "ledger", "renew", "--site", "old.acme.example",
-                                "--until", "1406-07-01")
+                                "--until", f"{earlier:%Y-%m-%d}")
     assert line.startswith(
-        "sla-monitor: error: --until: '1406-07-01' is not valid; allowed: a date after the "
-        "current paid period (1406/07/08 (Gregorian 2027-09-30)) and after today (1405/"), line
+        f"sla-monitor: error: --until: '{earlier:%Y-%m-%d}' is not valid; allowed: a date "
+        f"after the current paid period ({shown}) and after today ("), line
+    assert re.search(r"and after today \(1[45]\d\d/\d\d/\d\d \(Gregorian 20\d\d-\d\d-\d\d\)\)",
+                     line), line
     code, out, _ = await tehran.run("ledger", "show", "--site", "old.acme.example")
     assert code == 0
-    assert "  paid until      1406/07/08 (Gregorian 2027-09-30)" in out.splitlines(), out
-    assert "(until 1406/07/08 (Gregorian 2027-09-30))" in out, out
+    assert f"  paid until      {shown}" in out.splitlines(), out
+    assert f"(until {shown})" in out, out
     # JSON keeps the machine form.
     (site,) = await tehran.json("ledger", "show", "--site", "old.acme.example")
-    assert site["paid_until"] == "2027-09-30"
+    assert site["paid_until"] == gregorian.isoformat()
 
 
 async def test_times_are_typed_in_the_providers_calendar_as_they_are_shown(
@@ -201,9 +218,9 @@ async def test_a_running_months_statement_or_archive_says_when_it_can_be_closed(
     """``statement show`` and ``evidence export`` of a month still running answered "`report
     close` freezes one", which refuses until the month ends: they say when that is (its
     last notification deadline, 2 h after it ends, R-N1)."""
-    for argv in (["statement", "show", "--month", "1406-01", "--customer", "acme"],
-                 ["evidence", "export", "--month", "1406-01", "--customer", "acme", "-o",
+    for argv in (["statement", "show", "--month", "1480-01", "--customer", "acme"],
+                 ["evidence", "export", "--month", "1480-01", "--customer", "acme", "-o",
                   "archive.zip"]):
         line = await tehran.refused("--month", *argv)
-        assert line.endswith("report close freezes one from 1406/02/01 02:00 Asia/Tehran "
-                             "(UTC+03:30; Gregorian 2027-04-21)"), line
+        assert line.endswith("report close freezes one from 1480/02/01 02:00 Asia/Tehran "
+                             "(UTC+03:30; Gregorian 2101-04-21)"), line
