@@ -2,7 +2,8 @@
 weekend is Friday, with one configured holiday (Monday 2026-11-09), and:
 
 * ``acme`` (fee 12,000,000 IRR a year): its project on ``srv-1`` and the mobile API; sites
-  ``acme.example`` and ``shop.acme.example`` (paid until 2027-06-30) and
+  ``acme.example`` and ``shop.acme.example`` (paid until 2099-06-30: the command line's
+  tests run on the wall clock, and a site lapsed is refused support, L-2) and
   ``old.acme.example`` (lapsed: paid until 2026-09-30);
 * ``bita`` (a Persian name, 3,650 EUR a year: 10 EUR a day): ``bita.example``, paid until
   2026-12-15;
@@ -60,8 +61,8 @@ customers:
     fee: {amount: 12000000, currency: IRR}
     services: [acme-survey, mobile-api]
     sites:
-      - {domain: acme.example, paid_until: 2027-06-30}
-      - {domain: shop.acme.example, paid_until: 2027-06-30}
+      - {domain: acme.example, paid_until: 2099-06-30}
+      - {domain: shop.acme.example, paid_until: 2099-06-30}
       - {domain: old.acme.example, paid_until: 2026-09-30}
   - id: bita
     name: شرکت بیتا نظرسنجی

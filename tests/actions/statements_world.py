@@ -50,13 +50,13 @@ customers:
     contacts: {{technical: {{email: tech@acme.example}}, executive: {{email: ceo@acme.example}}}}
     fee: {{amount: 3650, currency: EUR}}
     services: [acme-survey]
-    sites: [{{domain: acme.example, paid_until: 2027-06-30}}]
+    sites: [{{domain: acme.example, paid_until: 2099-06-30}}]
   - id: bita
     name: {BITA}
     contacts: {{technical: {{email: it@bita.example}}}}
     fee: {{amount: 3650, currency: EUR}}
     services: [bita-poll]
-    sites: [{{domain: bita.example, paid_until: 2027-06-30}}]
+    sites: [{{domain: bita.example, paid_until: 2099-06-30}}]
   - id: gone
     name: Gone Ltd
     contacts: {{technical: {{email: it@gone.example}}}}
@@ -69,7 +69,7 @@ customers:
     fee: {{amount: 3650, currency: EUR}}
     services: [dorna-census]
     clone: true
-    sites: [{{domain: dorna.example, paid_until: 2027-06-30}}]
+    sites: [{{domain: dorna.example, paid_until: 2099-06-30}}]
 {extra}"""
 
 

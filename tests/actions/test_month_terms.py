@@ -41,7 +41,7 @@ ERIN = """  - id: erin
     contacts: {technical: {email: it@erin.example}}
     fee: {amount: 3650, currency: EUR}
     services: [erin-app]
-    sites: [{domain: erin.example, paid_until: 2027-06-30}]
+    sites: [{domain: erin.example, paid_until: 2099-06-30}]
 """
 
 

@@ -31,7 +31,7 @@ TCP = {"type": "tcp", "host": "127.0.0.1", "port": 9}
 
 
 def _customer(cid: str, name: str, project: str, **extra: Any) -> dict[str, Any]:
-    paid_until = extra.pop("paid_until", "2027-12-31")
+    paid_until = extra.pop("paid_until", "2099-12-31")
     contacts = extra.pop("contacts", {"technical": {"email": f"tech@{cid}.example"}})
     return {
         "id": cid,
