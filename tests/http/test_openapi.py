@@ -92,7 +92,14 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_pat
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         cwd=tmp_path,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    try:
+        # Within the test's own time limit (300 s), so that a hung run ends here, where its
+        # process is stopped: it was left running when the limit struck first.
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     text = output.decode(errors="replace")
     assert process.returncode == 0, text[-6000:]
     assert re.search(r"\d+ generated, \d+ passed", text), text[-2000:]
@@ -158,7 +165,14 @@ async def test_what_the_document_allows_is_refused_only_for_what_no_schema_says(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "configured_ids.py")},
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    try:
+        # Within the test's own time limit (300 s), so that a hung run ends here, where its
+        # process is stopped: it was left running when the limit struck first.
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     text = output.decode(errors="replace")
     assert re.search(r"\d+ passed", text), text[-2000:]
     refusals = _refusals(text)
