@@ -79,6 +79,19 @@ async def test_the_router_has_nothing_undocumented(site: Site) -> None:
     assert "also answers HEAD" in spec["info"]["description"]
 
 
+async def _output(process: asyncio.subprocess.Process) -> str:
+    """A schemathesis run's output, awaited within the test's own time limit (300 s), so
+    that a run that hangs ends here and its process is stopped: when the limit struck
+    first, the process was left running."""
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return output.decode(errors="replace")
+
+
 @pytest.mark.slow
 async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_path: Path) -> None:
     """Bounded (10 examples per operation) and seeded, with an operator's write token."""
@@ -92,15 +105,7 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_pat
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         cwd=tmp_path,
     )
-    try:
-        # Within the test's own time limit (300 s), so that a hung run ends here, where its
-        # process is stopped: it was left running when the limit struck first.
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    text = output.decode(errors="replace")
+    text = await _output(process)
     assert process.returncode == 0, text[-6000:]
     assert re.search(r"\d+ generated, \d+ passed", text), text[-2000:]
     assert BODY_LIMIT  # the limit bounds what it can send (413 is documented)
@@ -165,15 +170,7 @@ async def test_what_the_document_allows_is_refused_only_for_what_no_schema_says(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "configured_ids.py")},
     )
-    try:
-        # Within the test's own time limit (300 s), so that a hung run ends here, where its
-        # process is stopped: it was left running when the limit struck first.
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    text = output.decode(errors="replace")
+    text = await _output(process)
     assert re.search(r"\d+ passed", text), text[-2000:]
     refusals = _refusals(text)
     unexplained = {operation: reasons for operation, reasons in refusals.items()
