@@ -10,7 +10,8 @@
   :data:`MARGIN`, the slack allowed past a probe's deadline;
 * the clock: :func:`closable_month`, a month a test can close at any wall-clock time;
 * the daemon: sub-second probe settings (:data:`FAST`, :data:`MONITOR`), the installed
-  console script, and the daemon as a subprocess (for signals and ``kill -9``).
+  console script, and the daemon as a subprocess (for signals and ``kill -9``);
+  :func:`communicate_within`, a child's output awaited within a bound.
 """
 
 from __future__ import annotations
@@ -110,6 +111,19 @@ def closable_month(policy: Policy | None = None, now: dt.datetime | None = None)
         period = month_containing(period.start - dt.timedelta(seconds=1), "gregorian", "UTC")
         if at >= month_settled(period.end, policy):
             return period.label
+
+
+async def communicate_within(process: asyncio.subprocess.Process, seconds: float
+                             ) -> tuple[bytes, bytes]:
+    """``process.communicate()`` within ``seconds`` (less than the test's own time limit, so
+    that a child that hangs fails here), the child stopped however it ends: when the time
+    limit struck first, the child was left running."""
+    try:
+        return await asyncio.wait_for(process.communicate(), timeout=seconds)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 def free_port() -> int:

@@ -22,6 +22,7 @@ from monitor.http.server import ROUTES
 from monitor.sla.calendar import month_pattern
 from monitor.store import Database
 from tests.http.site import TOKENS, Site, serve
+from tests.support import communicate_within
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 HERE = Path(__file__).parent
@@ -79,19 +80,6 @@ async def test_the_router_has_nothing_undocumented(site: Site) -> None:
     assert "also answers HEAD" in spec["info"]["description"]
 
 
-async def _output(process: asyncio.subprocess.Process) -> str:
-    """A schemathesis run's output, awaited within the test's own time limit (300 s), so
-    that a run that hangs ends here and its process is stopped: when the limit struck
-    first, the process was left running."""
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    return output.decode(errors="replace")
-
-
 @pytest.mark.slow
 async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_path: Path) -> None:
     """Bounded (10 examples per operation) and seeded, with an operator's write token."""
@@ -105,7 +93,8 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_break(site: Site, tmp_pat
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         cwd=tmp_path,
     )
-    text = await _output(process)
+    output, _ = await communicate_within(process, 240)  # within the 300 s limit
+    text = output.decode(errors="replace")
     assert process.returncode == 0, text[-6000:]
     assert re.search(r"\d+ generated, \d+ passed", text), text[-2000:]
     assert BODY_LIMIT  # the limit bounds what it can send (413 is documented)
@@ -170,7 +159,8 @@ async def test_what_the_document_allows_is_refused_only_for_what_no_schema_says(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "configured_ids.py")},
     )
-    text = await _output(process)
+    output, _ = await communicate_within(process, 240)  # within the 300 s limit
+    text = output.decode(errors="replace")
     assert re.search(r"\d+ passed", text), text[-2000:]
     refusals = _refusals(text)
     unexplained = {operation: reasons for operation, reasons in refusals.items()

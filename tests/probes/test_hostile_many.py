@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from monitor.testing.targets import TargetServer
-from tests.support import MARGIN
+from tests.support import MARGIN, communicate_within
 
 MiB = 1 << 20
 PROBES = 200
@@ -84,12 +84,7 @@ async def run_probes(url: str, condition: dict[str, Any], cwd: Path) -> dict[str
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
-        out, err = await asyncio.wait_for(child.communicate(), timeout=120)
-    finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
+    out, err = await communicate_within(child, 120)
     assert child.returncode == 0, err.decode()[-2000:]
     result: dict[str, Any] = json.loads(out)
     return result
