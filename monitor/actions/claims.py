@@ -266,7 +266,7 @@ async def _views(db: Database, settings: Settings, found: Sequence[ClaimRecord],
                  now: dt.datetime) -> list[ClaimView]:
     reports = await _reports(db, settings, found, now)
     async with db.reading() as tx:
-        entries = {claim.id: await ledger.for_claim(tx, claim.id) for claim in found}
+        entries = await ledger.for_claims(tx, (claim.id for claim in found))
         decided = await audit.events(tx, action="claim.decide", object_type="claim",
                                      object_ids=(claim.id for claim in found))
     reviews: dict[str, list[ReviewDecided]] = {}
@@ -274,8 +274,8 @@ async def _views(db: Database, settings: Settings, found: Sequence[ClaimRecord],
         review = ReviewDecided.of(event)
         if review is not None:
             reviews.setdefault(event.object_id, []).append(review)
-    return [_view(settings, claim, reports[(claim.customer_id, claim.month)], entries[claim.id],
-                  reviews.get(str(claim.id), ()), now)
+    return [_view(settings, claim, reports[(claim.customer_id, claim.month)],
+                  entries.get(claim.id, []), reviews.get(str(claim.id), ()), now)
             for claim in found if (claim.customer_id, claim.month) in reports]
 
 

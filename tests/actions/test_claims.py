@@ -386,3 +386,22 @@ async def test_a_claims_page_says_where_it_stands_not_received_once_decided(
     assert shown(await again(at(24)), "en") == (
         "Credit claim #1 for 2026-10: rejected", "rejected on 2026-11-24 00:00 UTC")
     assert shown(await again(at(24)), "fa") == (prefix + "رد شد", "رد شد در ۲۰۲۶/۱۱/۲۴ ۰۰:۰۰")
+
+
+async def test_claim_list_gives_each_claim_its_own_entries(db: Database) -> None:
+    # The list reads the ledger entries of all its claims together (a few hundred claims a
+    # statement), where it read them a claim a round trip: each view keeps its own.
+    await panel_outage(db)
+    acme = await submit(db)
+    bita = await submit(db, customer="bita", site=None, at=at(6, 10))
+    listed = {v.claim.id: v for v in await actions.list_claims(db, SETTINGS, now=NOW)}
+    assert [list(listed[c.claim.id].entries) for c in (acme, bita)] == [[], []]
+    await decide(db, acme.claim.id, at=at(20))
+    await decide(db, bita.claim.id, "partly", days=Decimal("3.5"), reason="shared", at=at(20))
+    listed = {v.claim.id: v for v in await actions.list_claims(db, SETTINGS, now=NOW)}
+    # acme approved: R-T1's 7 days and R-N1's 1 (the panel's 3 h, never notified); bita
+    # partly: the 3.5 days granted (R-C1).
+    assert [[(e.rule, e.days) for e in listed[c.claim.id].entries] for c in (acme, bita)] == [
+        [("R-T1", Decimal(7)), ("R-N1", Decimal(1))], [("R-C1", Decimal("3.5"))]]
+    assert [listed[c.claim.id].granted_days for c in (acme, bita)] == [Decimal(8),
+                                                                        Decimal("3.5")]
