@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel
@@ -41,6 +42,7 @@ from monitor.actions.ledger import account, site_of
 from monitor.actions.mail import ContractMail
 from monitor.config import Settings
 from monitor.errors import InputError, NotFound, time_mark
+from monitor.logs import Progress, no_progress
 from monitor.sla import (
     CLAIM_CHANNELS,
     DECISIONS,
@@ -221,9 +223,11 @@ def _period(settings: Settings, claim: ClaimRecord) -> MonthPeriod:
 
 
 async def _reports(db: Database, settings: Settings, found: Sequence[ClaimRecord],
-                   now: dt.datetime) -> dict[tuple[str, str], CustomerReport]:
+                   now: dt.datetime, progress: Progress
+                   ) -> dict[tuple[str, str], CustomerReport]:
     """(calendar, month) of each claim -> its month's report, computed once per month for
-    the customers that claimed it (one customer's claims read one customer's month)."""
+    the customers that claimed it (one customer's claims read one customer's month);
+    ``progress`` is told each month's reading and computing."""
     computed: dict[tuple[str, str], dict[str, CustomerReport]] = {}
     claimants: dict[tuple[str, str], set[str]] = {}
     for claim in found:
@@ -233,8 +237,10 @@ async def _reports(db: Database, settings: Settings, found: Sequence[ClaimRecord
         key = (claim.calendar, claim.month)
         if key not in computed:
             period = _period(settings, claim)
+            progress(0, 0, f"reading {period.label}'s records")
             inputs = await month_inputs(db, settings, period, now, claimants.get(key, set()))
-            report = inputs.compute(now)
+            report = inputs.compute(now, partial(progress, step=f"computing {period.label}'s "
+                                                 "reports"))
             computed[key] = {c.customer: c for c in report.customers}
     return {(claim.customer_id, claim.month): computed[(claim.calendar, claim.month)][
         claim.customer_id] for claim in found if claim.customer_id in
@@ -263,8 +269,9 @@ def _view(settings: Settings, claim: ClaimRecord, report: CustomerReport,
 
 
 async def _views(db: Database, settings: Settings, found: Sequence[ClaimRecord],
-                 now: dt.datetime) -> list[ClaimView]:
-    reports = await _reports(db, settings, found, now)
+                 now: dt.datetime, progress: Progress = no_progress) -> list[ClaimView]:
+    reports = await _reports(db, settings, found, now, progress)
+    progress(0, 0, "reading the ledger entries and decisions")
     async with db.reading() as tx:
         entries = await ledger.for_claims(tx, (claim.id for claim in found))
         decided = await audit.events(tx, action="claim.decide", object_type="claim",
@@ -481,16 +488,19 @@ async def find_claim(db: Database, settings: Settings, *, customer: str, month: 
 async def list_claims(
     db: Database, settings: Settings, *, month: str | None = None, customer: str | None = None,
     open_only: bool = False, overdue: bool = False, now: dt.datetime,
+    progress: Progress = no_progress,
 ) -> list[ClaimView]:
     """Claims by submission; ``open_only``: undecided or awaiting review; ``overdue``: a
-    receipt or decision deadline passed unmet (D-4). Each with its month's computed credit."""
+    receipt or decision deadline passed unmet (D-4). Each with its month's computed credit
+    (seconds at thousands of claims: ``progress`` is told each step)."""
     label = None if month is None else settings.month(month).label
     if customer is not None:
         known(customer, settings.topology.customers, "customer", "customers")
+    progress(0, 0, "reading the claims")
     async with db.reading() as tx:
         found = await claims.listed(tx, month=label, customer_id=customer,
                                     undecided_only=open_only)
-    views = await _views(db, settings, found, now)
+    views = await _views(db, settings, found, now, progress)
     return [view for view in views if view.overdue] if overdue else views
 
 

@@ -123,6 +123,24 @@ async def test_claims_through_the_command_line(cli: CLI) -> None:
 
 
 @pytest.mark.slow
+async def test_claim_list_tells_its_steps(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Seconds at thousands of claims: each step on standard error (log lines: not a
+    # terminal), the claimants' reports counted; standard output the list alone.
+    monkeypatch.setattr("monitor.cli.progress.QUIET_FOR", 0.0)  # shown from the start
+    await cli.json("claim", "submit", "--customer", "acme", "--month", "2026-10", "--site",
+                   "acme.example", "--at", "2026-11-05T10:00Z")
+    code, out, err = await cli.run("claim", "list", "--format", "json")
+    assert code == 0 and [view["claim"]["id"] for view in json.loads(out)] == [1]
+    told = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    steps = [(e["step"], e["done"], e["total"]) for e in told
+             if e["event"] == "claim list progress"]
+    assert list(dict.fromkeys(step for step, _, _ in steps)) == [
+        "reading the claims", "reading 2026-10's records", "computing 2026-10's reports",
+        "reading the ledger entries and decisions"], err
+    assert ("computing 2026-10's reports", 1, 1) in steps, err  # acme's, the one claimant
+
+
+@pytest.mark.slow
 async def test_tickets_and_the_ledger_through_the_command_line(cli: CLI) -> None:
     await cli.refused("--type", "ticket", "open", "--customer", "acme", "--service", "panel",
                       "--channel", "email", "--summary", "reinstall", "--type", "reinstall",
