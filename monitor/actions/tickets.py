@@ -649,7 +649,11 @@ async def list_tickets(
         known(customer, settings.topology.customers, "customer", "customers")
     async with db.reading() as tx:
         found = await tickets.listed(tx, customer_id=customer, active_only=queue is not None)
-        views = [await _view(tx, settings, ticket, now) for ticket in found]
+        ids = [ticket.id for ticket in found]
+        events = await tickets.events_of(tx, ids)
+        entries = await ledger.for_tickets(tx, ids)
+    views = [_view_of(settings, ticket, events.get(ticket.id, []),
+                      entries.get(ticket.id, []), now) for ticket in found]
     if queue is not None:
         level = int(queue.removeprefix("level"))
         views = sorted((v for v in views if v.ticket.level == level), key=_queue_order)

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -62,7 +62,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from monitor.errors import ConfigError, ConfigIssue, Fenced, StoreError, StoreLocationError
 from monitor.redact import redact
@@ -78,6 +78,7 @@ __all__ = [
     "in_chunks",
     "inserted_id",
     "resolve_url",
+    "rows_by",
     "session_factory",
     "state_directory",
 ]
@@ -103,6 +104,24 @@ def in_chunks(values: Iterable[S], size: int) -> Iterator[list[S]]:
     chosen = sorted(set(values))
     for index in range(0, len(chosen), size):
         yield chosen[index : index + size]
+
+
+R = TypeVar("R")
+
+
+async def rows_by(tx: Tx, key: InstrumentedAttribute[Any], ids: Iterable[int],
+                  record: Callable[[Any], R]) -> dict[int, list[R]]:
+    """The rows whose ``key`` column is one of ``ids``, each as ``record`` makes it, grouped
+    by that id in the order they were written (their primary key); an id without a row is
+    absent. A few hundred ids a statement (:func:`in_chunks`): a listing reads the rows of
+    all it lists in a few round trips, not one per item."""
+    entity = key.class_
+    found: dict[int, list[R]] = {}
+    for chunk in in_chunks(ids, 500):
+        query = select(entity).where(key.in_(chunk)).order_by(entity.id)
+        for row in await tx.scalars(query):
+            found.setdefault(getattr(row, key.key), []).append(record(row))
+    return found
 
 
 def state_directory() -> Path:

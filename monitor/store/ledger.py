@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from monitor.store import evidence
-from monitor.store.db import Tx, in_chunks, inserted_id
+from monitor.store.db import Tx, inserted_id, rows_by
 from monitor.store.models import LedgerEntry
 
 __all__ = ["EntryRecord", "NewEntry", "append", "entries", "for_claim", "for_claims",
-           "for_ticket", "renewals"]
+           "for_ticket", "for_tickets", "renewals"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,18 +113,17 @@ async def for_claim(tx: Tx, claim_id: int) -> list[EntryRecord]:
 async def for_claims(tx: Tx, claim_ids: Iterable[int]) -> dict[int, list[EntryRecord]]:
     """Each claim's entries, by id (a claim without one is absent), a few hundred claims a
     statement: ``claim list`` read them one claim a statement, a round trip each."""
-    found: dict[int, list[EntryRecord]] = {}
-    for ids in in_chunks(claim_ids, 500):
-        query = select(LedgerEntry).where(LedgerEntry.claim_id.in_(ids)).order_by(LedgerEntry.id)
-        for row in await tx.scalars(query):
-            if row.claim_id is not None:  # always, by the query
-                found.setdefault(row.claim_id, []).append(_record(row))
-    return found
+    return await rows_by(tx, LedgerEntry.claim_id, claim_ids, _record)
 
 
 async def for_ticket(tx: Tx, ticket_id: int) -> list[EntryRecord]:
-    query = select(LedgerEntry).where(LedgerEntry.ticket_id == ticket_id).order_by(LedgerEntry.id)
-    return [_record(row) for row in await tx.scalars(query)]
+    return (await for_tickets(tx, [ticket_id])).get(ticket_id, [])
+
+
+async def for_tickets(tx: Tx, ticket_ids: Iterable[int]) -> dict[int, list[EntryRecord]]:
+    """Each ticket's entries, by id (a ticket without one is absent), as :func:`for_claims`
+    reads claims': ``ticket list`` read them one ticket a statement."""
+    return await rows_by(tx, LedgerEntry.ticket_id, ticket_ids, _record)
 
 
 async def renewals(tx: Tx, *, before: dt.datetime | None = None) -> list[EntryRecord]:

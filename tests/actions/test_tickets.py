@@ -146,6 +146,29 @@ async def test_l4_level_2_queue_takes_email_first_in_order_of_receipt(db: Databa
                                                           ("follow_up", "phone")]
 
 
+async def test_the_list_gives_each_ticket_its_own_events_and_charges(db: Database) -> None:
+    # ticket list reads every listed ticket's events and ledger entries a few hundred
+    # tickets a statement (store.tickets.events_of, store.ledger.for_tickets): each view
+    # must still hold its own, in the order written, as one ticket shown alone does.
+    await actions.deposit(db, SETTINGS, site="acme.example", amount=Decimal(6_000_000),
+                          reference="bank 7781", actor="ops", now=at(1, month=10))
+    priced = await open_ticket(db, type="reinstall", site="acme.example")
+    plain = await open_ticket(db, channel="phone", at=at(1, 10, month=10))
+    refunded = await open_ticket(db, type="reinstall", site="acme.example",
+                                 at=at(1, 11, month=10))
+    await act(db, actions.diagnose_ticket, refunded.ticket.id, provider_fault=True,
+              finding="defect", at=DIAGNOSED)
+    await act(db, actions.follow_up_ticket, plain.ticket.id, channel="phone",
+              note="any news?", at=DIAGNOSED)
+    listed = await actions.list_tickets(db, SETTINGS, now=NOW)
+    assert [(v.ticket.id, [e.kind for e in v.events], v.charged) for v in listed] == [
+        (priced.ticket.id, ["opened"], 2_500_000),  # L-5: the price debited
+        (plain.ticket.id, ["opened", "follow_up"], 0),
+        (refunded.ticket.id, ["opened", "diagnosed"], 0)]  # debited, then given back (L-5)
+    assert listed == [await actions.show_ticket(db, SETTINGS, ticket_id=v.ticket.id, now=NOW)
+                      for v in listed]
+
+
 async def test_l5_priced_ticket_debited_then_refunded_on_a_defect(db: Database) -> None:
     await actions.deposit(db, SETTINGS, site="acme.example", amount=Decimal(3_000_000),
                           reference="bank 7781", actor="ops", now=at(1, month=10))
