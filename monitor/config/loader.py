@@ -221,7 +221,9 @@ def _message(error: Any, allowed_keys: list[str]) -> str:
         if kind == "union_tag_not_found":
             return f"type is missing: expected {expected}"
         return f"type {error['ctx']['tag']!r} is not valid: expected {expected}"
-    return f"{value!r} is not valid: {reason}"
+    # A YAML boolean as the file spells it (true, false), not as Python does.
+    shown = str(value).lower() if isinstance(value, bool) else repr(value)
+    return f"{shown} is not valid: {reason}"
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,18 @@ def _ascii_number(value: object) -> object:
     return value
 
 
+def _not_true_or_false(value: object) -> object:
+    """YAML's ``true`` and ``false`` are not numbers: pydantic's lax mode reads them as 1 and
+    0 in an integer or a float setting (``port: true`` was port 1, and the file valid)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    return value
+
+
+# Every integer and float setting is read through it (a Decimal one refuses true already).
+_Number = BeforeValidator(_not_true_or_false)
+
+
 # Every Decimal setting is read through it (after its Field: its bounds are said as numbers).
 _AsciiNumber = BeforeValidator(_ascii_number)
 # Money: finite, and below what any yearly fee is (a thousand trillion, even in rials).
@@ -196,7 +208,7 @@ class TierSettings(Strict):
     """label shown in reports, e.g. 1w"""
     min_downtime: TierDowntime
     """counted downtime from which the tier applies (inclusive)"""
-    credit_days: Annotated[int, Field(gt=0, le=3660)]
+    credit_days: Annotated[int, _Number, Field(gt=0, le=3660)]
     """days of service credited (R-T2)"""
 
 
@@ -217,7 +229,7 @@ class PolicySettings(Strict):
     """R-N1 / D-2: customers notified within this of an incident start"""
     notification_warning: PolicyDuration = 1800.0
     """D-2: alert operators with this much left"""
-    notification_credit_days: Annotated[int, Field(ge=0, le=366)] = 1
+    notification_credit_days: Annotated[int, _Number, Field(ge=0, le=366)] = 1
     """R-N1: credit days for an incident not notified in time"""
     maintenance_notice: PolicyDuration = 172800.0
     """R-EX1 / D-3: notice a maintenance window needs to be excluded"""
@@ -276,9 +288,9 @@ class ProbeBase(Strict):
     """time between probes; must exceed timeout"""
     timeout: ProbeTimeoutSeconds = 10.0
     """a probe gives up after this"""
-    fail_after: Annotated[int, Field(ge=1, le=100)] = 3
+    fail_after: Annotated[int, _Number, Field(ge=1, le=100)] = 3
     """consecutive failures that open an incident (R-M1)"""
-    recover_after: Annotated[int, Field(ge=1, le=100)] = 2
+    recover_after: Annotated[int, _Number, Field(ge=1, le=100)] = 2
     """consecutive successes that close it (R-M1)"""
 
     @property
@@ -319,11 +331,11 @@ class HTTPProbe(ProbeBase):
     """slower answers count as failures (too_slow)"""
     headers: Annotated[dict[str, Annotated[str, Field(max_length=8192)]], Field(max_length=50)] = {}
     """request headers"""
-    max_body_bytes: Annotated[int, Field(ge=0, le=64 * 1024 * 1024)] = 1024 * 1024
+    max_body_bytes: Annotated[int, _Number, Field(ge=0, le=64 * 1024 * 1024)] = 1024 * 1024
     """read at most this much of the body (too_large beyond)"""
     follow_redirects: bool = True
     """follow redirects"""
-    max_redirects: Annotated[int, Field(ge=0, le=20)] = 5
+    max_redirects: Annotated[int, _Number, Field(ge=0, le=20)] = 5
     """redirects followed at most (a loop is a failure)"""
     tls: TLSSettings = TLSSettings()
     """TLS settings"""
@@ -353,7 +365,7 @@ class TCPProbe(ProbeBase):
     """tcp"""
     host: Annotated[str, Field(min_length=1)]
     """host name or address"""
-    port: Annotated[int, Field(ge=1, le=65535)]
+    port: Annotated[int, _Number, Field(ge=1, le=65535)]
     """TCP port"""
 
 
@@ -405,16 +417,16 @@ class MonitorSettings(Strict):
     canaries: list[Canary] = []
     """reference endpoints outside the provider (R-M2)"""
     # R-M2: results are 'unknown' while at least this fraction of canaries fails.
-    canary_quorum: Annotated[float, Field(gt=0, le=1)] = 1.0
+    canary_quorum: Annotated[float, _Number, Field(gt=0, le=1)] = 1.0
     """fraction of canaries failing at once that makes results unknown (R-M2)"""
     heartbeat_interval: HeartbeatInterval = 10.0
     """how often the daemon records that it is alive (R-M3)"""
     # R-M3: a gap between heartbeats longer than this is unknown time.
     unknown_after: UnknownAfter = 60.0
     """a longer gap between heartbeats is unknown time (R-M3)"""
-    max_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    max_concurrency: Annotated[int, _Number, Field(ge=1, le=100_000)] = 1000
     """probes in flight at once"""
-    max_body_memory: Annotated[int, Field(ge=64 * 1024, le=4 * 1024 * 1024 * 1024)] = (
+    max_body_memory: Annotated[int, _Number, Field(ge=64 * 1024, le=4 * 1024 * 1024 * 1024)] = (
         64 * 1024 * 1024
     )
     """bytes of response bodies all probes may hold at once; at least every probe's max_body_bytes"""
@@ -424,7 +436,7 @@ class MonitorSettings(Strict):
     """auto: uvloop when installed (Linux), else asyncio's own; uvloop: required; read at start"""
     sla_metrics_interval: Annotated[float, _Duration, _between(1.0, DAY)] = 60.0
     """how often the per-customer SLA metrics of the running month are refreshed"""
-    probe_workers: Literal["auto"] | Annotated[int, Field(ge=0, le=16)] = "auto"
+    probe_workers: Literal["auto"] | Annotated[int, _Number, Field(ge=0, le=16)] = "auto"
     """processes probing besides the daemon: auto = 1 above 10,000 targets on 2+ CPUs, else 0; none in a cluster; read at start"""
 
 
@@ -516,7 +528,7 @@ class TicketType(Strict):
 class SMTP(Strict):
     host: str
     """SMTP server"""
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    port: Annotated[int, _Number, Field(ge=1, le=65535)] = 587
     """SMTP port"""
     tls: Literal["starttls", "implicit", "none"] = "starttls"
     """starttls (required, no plaintext fallback) | implicit | none"""
@@ -573,7 +585,7 @@ class BackupSettings(Strict):
     every: Annotated[float, BeforeValidator(parse_duration),
                      Field(ge=1.0, le=7 * 86400.0)] = 86400.0
     """a copy when the newest one there is this old (looked at every tenth of it, at most hourly, and at start)"""
-    keep: Annotated[int, Field(ge=1, le=1000)] = 14
+    keep: Annotated[int, _Number, Field(ge=1, le=1000)] = 14
     """the newest copies kept there; older ones (of that name only) are removed"""
 
 
@@ -643,9 +655,9 @@ class HTTPServer(Strict):
     """the longest a link made by 'customer link --valid' may stay valid (at least link_lifetime)"""
     header_timeout: Annotated[float, _Duration, _between(0.1, 10 * MINUTE)] = 10.0
     """a connection is closed when it has not sent a complete request header this long after it opened or after its previous answer (slow or idle clients); also how long an idle keep-alive connection stays open (a load balancer reusing connections should drop idle ones sooner); read at start"""
-    max_connections: Annotated[int, Field(ge=1, le=60000)] = 1000
+    max_connections: Annotated[int, _Number, Field(ge=1, le=60000)] = 1000
     """HTTP connections open at once; one more is answered 503 with Retry-After and closed (each holds a file descriptor); read at start"""
-    max_config_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = 8 * 1024 * 1024
+    max_config_bytes: Annotated[int, _Number, Field(ge=1024, le=1024**3)] = 8 * 1024 * 1024
     """the largest configuration POST /api/v1/config/check reads, in bytes (a larger one: 413)"""
 
     @field_validator("public_url")
@@ -703,7 +715,7 @@ class ClusterSettings(Strict):
     """where this daemon probes from (a network, a data centre); nodes of one vantage divide the targets"""
     vantages: list[Identifier] = []
     """every vantage of the deployment (default: this one); quorum counts among them"""
-    quorum: Annotated[int, Field(ge=1, le=100)] | None = None
+    quorum: Annotated[int, _Number, Field(ge=1, le=100)] | None = None
     """vantages that must see a target down to open an incident; default: a majority of vantages"""
     lease_timeout: LeaseTimeout = 30.0
     """a node not seen for this long is dead, and its target leases are taken over"""
@@ -712,15 +724,15 @@ class ClusterSettings(Strict):
 class StatusPage(Strict):
     """The public status page (``/``), its feed, its JSON and its badges."""
 
-    hosted_projects_threshold: Annotated[float, Field(ge=0, le=100)] = 10.0
+    hosted_projects_threshold: Annotated[float, _Number, Field(ge=0, le=100)] = 10.0
     """percent of the customers' hosted projects that must be unavailable before the page-wide status (its banner, the JSON's indicator) reports an outage; at or below it only the hosted projects' own line shows them"""
     refresh: Annotated[float, _Duration, _between(10, HOUR)] | None = None
     """the status page and the incident pages ask browsers to reload them this often (an HTML meta refresh, no JavaScript); null: never"""
     subscriptions: bool = True
     """offer e-mail notices of incidents and maintenance on the status page (a form, double opt-in); needs a link key (http.link_key_file or http.link_key_env) to sign the confirmation and unsubscribe links"""
-    subscribe_per_address: Annotated[int, Field(ge=1, le=1000)] = 3
+    subscribe_per_address: Annotated[int, _Number, Field(ge=1, le=1000)] = 3
     """subscription requests (each sends a confirmation e-mail) one e-mail address may make per subscribe_period; more are answered 429 with Retry-After"""
-    subscribe_per_client: Annotated[int, Field(ge=1, le=100000)] = 20
+    subscribe_per_client: Annotated[int, _Number, Field(ge=1, le=100000)] = 20
     """subscription requests one client (IP address) may make per subscribe_period; more are answered 429 with Retry-After"""
     subscribe_period: Annotated[float, _Duration, _between(60, 7 * DAY)] = HOUR
     """the period of the subscription rate limits"""

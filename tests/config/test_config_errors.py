@@ -259,8 +259,8 @@ CASES = [
         "tier-credit-true",
         BASE + "policy:\n  tiers:\n    - {name: 1w, min_downtime: 90m, credit_days: 7}\n"
         "    - {name: 2w, min_downtime: 3h, credit_days: true}\n",
-        ["line 26: policy.tiers[1]: tiers must be in increasing order of min_downtime and "
-         "credit_days (this tier: 3 h / 1 days; the one before: 1 h 30 min / 7 days)"],
+        ["line 26: policy.tiers[1].credit_days: true is not valid: expected a number, not "
+         "true or false"],  # not 1 day, as pydantic's lax mode read it
     ),
     (
         "duplicate-yaml-key",
@@ -412,3 +412,25 @@ def test_a_json_path_part_in_other_digits_is_a_key_not_a_crash() -> None:
 
     assert json_path("checks.².ok") == (("checks", None), ("²", None), ("ok", None))
     assert json_path("checks.-1") == (("checks", None), ("-1", -1))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("port: 22}", "port: true}", "line 6: servers[0].probe.port: true is not valid: "
+         "expected a number, not true or false"),
+        ("port: 22}", "port: 22, fail_after: false}", "line 6: servers[0].probe.fail_after: "
+         "false is not valid: expected a number, not true or false"),
+        ("calendar: jalali\n", "calendar: jalali\nmonitor: {canary_quorum: true}\n",
+         "line 4: monitor.canary_quorum: true is not valid: expected a number, not true or "
+         "false"),
+        ("calendar: jalali\n", "calendar: jalali\nsmtp: {host: mail.example, port: true, sender: ops@acme.example}\n",
+         "line 4: smtp.port: true is not valid: expected a number, not true or false"),
+    ],
+)
+def test_true_or_false_is_not_a_number(old: str, new: str, expected: str) -> None:
+    """YAML's true and false are not 1 and 0: pydantic's lax mode took ``port: true`` as
+    port 1 and ``fail_after: true`` as one failure, and the file was "valid"."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(broken(old, new), "test.yaml")
+    assert [str(issue) for issue in caught.value.issues] == [expected]
