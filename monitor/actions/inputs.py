@@ -299,10 +299,13 @@ def month_customers(
     topology = settings.topology
     chosen = (topology.customer_inputs() if customers is None
               else [topology.customer_input(c) for c in sorted(set(customers))])
-    renewed = {r.customer_id for r in renewals}
+    renewed: dict[str, list[EntryRecord]] = defaultdict(list)
+    for renewal in renewals:  # each customer's own: not every renewal scanned for each
+        renewed[renewal.customer_id].append(renewal)
     return [
         customer if customer.id not in renewed else
-        dataclasses.replace(customer, paid_until=customer_lapse(settings, customer.id, renewals))
+        dataclasses.replace(customer, paid_until=customer_lapse(settings, customer.id,
+                                                                renewed[customer.id]))
         for customer in chosen
     ]
 

@@ -12,6 +12,7 @@ read and written.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -78,11 +79,7 @@ class Renewed:
 
 def owner(settings: Settings, domain: str) -> tuple[Customer, Site] | None:
     """The customer a domain belongs to (L-1: exactly one), and the site."""
-    for customer in settings.topology.customers.values():
-        for site in customer.sites:
-            if site.domain == domain:
-                return customer, site
-    return None
+    return settings.topology.site_owner(domain)
 
 
 def site_of(settings: Settings, customer_id: str, site: str | None, field: str = "site") -> str:
@@ -309,4 +306,7 @@ async def ledger_show(
         if (customer is None or c.id == customer) and (site is None or s.domain == site))
     async with db.reading() as tx:
         entries = await ledger.entries(tx, sites=domains)
-    return [account(settings, domain, entries, now) for domain in domains]
+    by_site: dict[str, list[EntryRecord]] = defaultdict(list)
+    for entry in entries:  # each site's own, once: not every entry scanned for each site
+        by_site[entry.site_domain].append(entry)
+    return [account(settings, domain, by_site[domain], now) for domain in domains]

@@ -32,7 +32,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from monitor.config.schema import Config, Customer, HTTPProbe, Server, Service, TCPProbe
+from monitor.config.schema import (
+    Config,
+    Customer,
+    HTTPProbe,
+    Server,
+    Service,
+    Site,
+    TCPProbe,
+)
 from monitor.sla import (
     DETECTION_KINDS,
     CustomerInput,
@@ -68,6 +76,7 @@ class Topology:
     _affected: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _projects: dict[str, list[str]] = field(default_factory=dict)
     _engine_customers: dict[str, CustomerInput] = field(default_factory=dict)
+    _sites: dict[str, tuple[Customer, Site]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Config) -> Topology:
@@ -116,11 +125,18 @@ class Topology:
             _affected={k: tuple(sorted(v)) for k, v in affected.items()},
             _projects=projects,
             _engine_customers=engine_customers,
+            _sites={site.domain: (customer, site) for customer in config.customers
+                    for site in customer.sites},
         )
 
     def dependencies(self, customer_id: str) -> frozenset[str]:
         """Every service and server the customer's availability depends on (R-M4)."""
         return self._dependencies[customer_id]
+
+    def site_owner(self, domain: str) -> tuple[Customer, Site] | None:
+        """The customer a domain belongs to (L-1: exactly one; the configuration refuses a
+        domain of two), and the site; None for a domain no customer has."""
+        return self._sites.get(domain)
 
     def affected_customers(self, target_id: str) -> tuple[str, ...]:
         """Customers that depend on a service or server, sorted by id."""
