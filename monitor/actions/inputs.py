@@ -370,8 +370,8 @@ async def month_inputs(
         runs = await unknown.sessions_touching(
             tx, start - dt.timedelta(seconds=tolerance), end
         )
-        faults = await tickets.provider_fault(tx)
-        renewals = await ledger.renewals(tx, before=end)
+        faults = await tickets.provider_fault(tx, customers)  # only theirs, when asked
+        renewals = await ledger.renewals(tx, before=end, customers=customers)
     everyone, by_service = _cluster_unknown(settings, period, now, scoped)
     by_window: dict[int, dict[str, dt.datetime]] = {}
     for (window_id, customer_id), noticed_at in notices.items():

@@ -8,7 +8,7 @@ correction is a new entry, pointing at what it adjusts (``adjusts_id``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from monitor.store import evidence
-from monitor.store.db import Tx, inserted_id, rows_by
+from monitor.store.db import Tx, in_chunks, inserted_id, rows_by
 from monitor.store.models import LedgerEntry
 
 __all__ = ["EntryRecord", "NewEntry", "append", "entries", "for_claim", "for_claims",
@@ -126,9 +126,16 @@ async def for_tickets(tx: Tx, ticket_ids: Iterable[int]) -> dict[int, list[Entry
     return await rows_by(tx, LedgerEntry.ticket_id, ticket_ids, _record)
 
 
-async def renewals(tx: Tx, *, before: dt.datetime | None = None) -> list[EntryRecord]:
-    """Renewal entries (L-2) recorded (in effect) before ``before``, by id."""
+async def renewals(tx: Tx, *, before: dt.datetime | None = None,
+                   customers: Collection[str] | None = None) -> list[EntryRecord]:
+    """Renewal entries (L-2) recorded (in effect) before ``before``, by id; only
+    ``customers``' when given (one customer's page read all 10,000 of a provider a year on,
+    0.4 s a read)."""
     query = select(LedgerEntry).where(LedgerEntry.kind == "renewal").order_by(LedgerEntry.id)
     if before is not None:
         query = query.where(LedgerEntry.effective_at < before)
-    return [_record(row) for row in await tx.scalars(query)]
+    if customers is None:
+        return [_record(row) for row in await tx.scalars(query)]
+    found = [_record(row) for chosen in in_chunks(customers, 500)
+             for row in await tx.scalars(query.where(LedgerEntry.customer_id.in_(chosen)))]
+    return sorted(found, key=lambda entry: entry.id)

@@ -5,7 +5,7 @@ records it, with its time and actor (L-4: every timestamp is kept)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 
 from monitor.store import evidence
-from monitor.store.db import Tx, inserted_id, rows_by
+from monitor.store.db import Tx, in_chunks, inserted_id, rows_by
 from monitor.store.models import Ticket, TicketEvent
 
 __all__ = [
@@ -164,10 +164,16 @@ async def listed(tx: Tx, *, customer_id: str | None = None,
     return [_record(row) for row in await tx.scalars(query)]
 
 
-async def provider_fault(tx: Tx) -> list[TicketRecord]:
-    """Tickets diagnosed as the provider's fault: the only ones with a penalty (R-P1, R-P2)."""
+async def provider_fault(tx: Tx, customers: Collection[str] | None = None
+                         ) -> list[TicketRecord]:
+    """Tickets diagnosed as the provider's fault: the only ones with a penalty (R-P1, R-P2);
+    only ``customers``' when given, by id."""
     query = select(Ticket).where(Ticket.provider_fault.is_(True)).order_by(Ticket.id)
-    return [_record(row) for row in await tx.scalars(query)]
+    if customers is None:
+        return [_record(row) for row in await tx.scalars(query)]
+    found = [_record(row) for chosen in in_chunks(customers, 500)
+             for row in await tx.scalars(query.where(Ticket.customer_id.in_(chosen)))]
+    return sorted(found, key=lambda ticket: ticket.id)
 
 
 async def open_duties(tx: Tx) -> list[TicketRecord]:

@@ -5,12 +5,15 @@ refused with nothing changed. Numbers are worked out by hand, citing the rule.""
 
 from __future__ import annotations
 
+import datetime as dt
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from monitor import actions
+from monitor.actions.inputs import month_inputs
 from monitor.sla.report import iso_utc
 from monitor.store import Database
 from monitor.store.models import LedgerEntry, OutboxMessage
@@ -167,6 +170,32 @@ async def test_the_list_gives_each_ticket_its_own_events_and_charges(db: Databas
         (refunded.ticket.id, ["opened", "diagnosed"], 0)]  # debited, then given back (L-5)
     assert listed == [await actions.show_ticket(db, SETTINGS, ticket_id=v.ticket.id, now=NOW)
                       for v in listed]
+
+
+async def test_one_customers_inputs_take_its_own_tickets_and_renewals(db: Database) -> None:
+    # A customer's page reads its month alone (month_inputs with customers): its
+    # provider-fault tickets and renewals only, not every customer's (10,000 renewals read
+    # for each page, 0.4 s). What it reads must be what the month's whole read gives it.
+    acme = await diagnosed(db)
+    bita = await diagnosed(db, customer="bita", at=OPENED + HOUR)
+    for site, until in (("bita.example", dt.date(2027, 12, 31)),
+                        ("old.acme.example", dt.date(2027, 11, 30))):
+        await actions.renew(db, SETTINGS, site=site, until=until, actor="ops", now=NOW)
+    for month, now in (("2026-10", NOW), ("2026-12", NOW)):
+        period = SETTINGS.month(month)
+        whole = await month_inputs(db, SETTINGS, period, now)
+        for customer in ("acme", "bita"):
+            alone = await month_inputs(db, SETTINGS, period, now, [customer])
+            assert alone.customers == [c for c in whole.customers if c.id == customer]
+            assert alone.tickets == [t for t in whole.tickets if t.customer_id == customer]
+    october = SETTINGS.month("2026-10")  # R-P1: both fixes due 2026-10-05, October's
+    assert [t.id for t in (await month_inputs(db, SETTINGS, october, NOW)).tickets] == [
+        acme, bita]
+    assert [t.id for t in (await month_inputs(db, SETTINGS, october, NOW, ["bita"])).tickets
+            ] == [bita]
+    december = await month_inputs(db, SETTINGS, SETTINGS.month("2026-12"), NOW, ["bita"])
+    # R-EX5 with L-2: bita.example renewed to 2027-12-31, suspended when that day ends.
+    assert [c.paid_until for c in december.customers] == [dt.datetime(2028, 1, 1, tzinfo=UTC)]
 
 
 async def test_l5_priced_ticket_debited_then_refunded_on_a_defect(db: Database) -> None:
