@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from monitor.store import evidence
 from monitor.store.db import Tx, in_chunks, inserted_id, rows_by
 from monitor.store.models import LedgerEntry
 
 __all__ = ["EntryRecord", "NewEntry", "append", "entries", "for_claim", "for_claims",
-           "for_ticket", "for_tickets", "renewals"]
+           "for_ticket", "for_tickets", "renewals", "renewals_mark"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +124,16 @@ async def for_tickets(tx: Tx, ticket_ids: Iterable[int]) -> dict[int, list[Entry
     """Each ticket's entries, by id (a ticket without one is absent), as :func:`for_claims`
     reads claims': ``ticket list`` read them one ticket a statement."""
     return await rows_by(tx, LedgerEntry.ticket_id, ticket_ids, _record)
+
+
+async def renewals_mark(tx: Tx, *, before: dt.datetime) -> tuple[int, int | None]:
+    """How many renewal entries are in effect before ``before``, and the last one's id: the
+    ledger is only ever appended to (an entry is never updated or deleted), so an unchanged
+    mark means the same renewals, and a refresh need not read them all again."""
+    row = (await tx.execute(
+        select(func.count(LedgerEntry.id), func.max(LedgerEntry.id))
+        .where(LedgerEntry.kind == "renewal", LedgerEntry.effective_at < before))).one()
+    return int(row[0]), row[1]
 
 
 async def renewals(tx: Tx, *, before: dt.datetime | None = None,

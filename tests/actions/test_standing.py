@@ -1,6 +1,6 @@
 """RunningMonth: the daemon's running month read by deltas equals the month read
 whole, after every kind of change the store records (a new incident, one closed, a cause
-changed, a notification, a maintenance window and its notices, unknown time), on SQLite
+changed, a notification, a maintenance window and its notices, unknown time, a renewal), on SQLite
 and PostgreSQL; and its refreshes after the first read only what changed."""
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ services:
   - {{id: p2, kind: project, server: srv, probe: {TCP}}}
 customers:
   - {{id: c1, name: One, contacts: {{technical: {{email: a@one.example}}}},
-     fee: {{amount: 3650, currency: EUR}}, services: [p1], sites: [{{domain: one.example}}]}}
+     fee: {{amount: 3650, currency: EUR}}, services: [p1],
+     sites: [{{domain: one.example, paid_until: 2026-02-28}}]}}
   - {{id: c2, name: Two, contacts: {{technical: {{email: a@two.example}}}},
      fee: {{amount: 3650, currency: EUR}}, services: [p2], sites: [{{domain: two.example}}]}}
 """
@@ -101,3 +102,13 @@ async def test_deltas_equal_a_whole_read_after_every_kind_of_change(db: Database
                                   detail=None)
     assert await same_as_whole(db, settings, running, later()) == 2
     assert await same_as_whole(db, settings, running, later()) == 0
+    # c1 has been lapsed since February (R-EX5); a renewal recorded before the month's end
+    # revives it (L-2). Read once when recorded, then not again.
+    lapsed = await running.refresh(later())
+    assert [c.ineligible_reason for c in lapsed.report.customers] == ["R-EX5 non-payment", None]
+    await actions.renew(db, settings, site="one.example", until=dt.date(2027, 2, 28),
+                        actor="t", now=now)
+    assert await same_as_whole(db, settings, running, later()) == 1
+    renewed = await running.refresh(later())
+    assert [c.ineligible_reason for c in renewed.report.customers] == [None, None]
+    assert renewed.recomputed == 0
