@@ -229,7 +229,8 @@ async def open_ticket(
                                  f"{domain} was paid until {state.paid_until}; record its yearly "
                                  "renewal first (L-2; 000: support only while paid)")
         else:
-            lapse = customer_lapse(settings, customer, await ledger.renewals(tx))
+            lapse = customer_lapse(settings, customer,
+                                   await ledger.renewals(tx, customers=[customer]))
             if lapse is not None and opened_at >= lapse:
                 raise InputError("customer", customer, "a customer with a site whose support "
                                  "period is running: every site of it has lapsed (R-EX5; "

@@ -14,12 +14,13 @@ import pytest
 
 from monitor import actions
 from monitor.actions.inputs import month_inputs
+from monitor.config import Settings, parse_config
 from monitor.sla.report import iso_utc
 from monitor.store import Database
 from monitor.store.models import LedgerEntry, OutboxMessage
 from tests.support import rows
 
-from .contract import DAY, HOUR, MAIL, NOW, SETTINGS, at, refused
+from .contract import DAY, HOUR, MAIL, NOW, SETTINGS, at, refused, yaml
 
 OPENED = at(1, 9, month=10)  # Thursday 2026-10-01 09:00 UTC
 DIAGNOSED = at(2, 9, month=10)  # within the 48 h diagnosis deadline (R-P1, R-P2)
@@ -196,6 +197,31 @@ async def test_one_customers_inputs_take_its_own_tickets_and_renewals(db: Databa
     december = await month_inputs(db, SETTINGS, SETTINGS.month("2026-12"), NOW, ["bita"])
     # R-EX5 with L-2: bita.example renewed to 2027-12-31, suspended when that day ends.
     assert [c.paid_until for c in december.customers] == [dt.datetime(2028, 1, 1, tzinfo=UTC)]
+
+
+async def test_a_customer_whose_every_site_lapsed_is_refused_support_until_renewed(
+    db: Database,
+) -> None:
+    # R-EX5, L-2: here gone has two sites, both lapsed (2026-06-30 and 2026-05-31); a
+    # ticket naming neither asks whether any is paid. Another customer's renewal does not
+    # revive it (each customer's own renewals are read); its own does.
+    two = "sites: [{domain: gone.example, paid_until: 2026-06-30}]"
+    assert two in yaml()
+    settings = Settings.from_config(parse_config(yaml().replace(two, (
+        "sites: [{domain: gone.example, paid_until: 2026-06-30}, "
+        "{domain: www.gone.example, paid_until: 2026-05-31}]"))))
+    ticket = {"customer": "gone", "service": "panel", "channel": "email",
+              "summary": "the panel is slow", "at": OPENED, "mail": MAIL, "actor": "ops",
+              "now": NOW}
+    await actions.renew(db, settings, site="bita.example", until=dt.date(2027, 12, 31),
+                        actor="ops", now=NOW)
+    await refused(db, lambda: actions.open_ticket(db, settings, **ticket), "customer", "gone",
+                  "a customer with a site whose support period is running: every site of it "
+                  "has lapsed (R-EX5; renew one, L-2)")
+    await actions.renew(db, settings, site="www.gone.example", until=dt.date(2027, 6, 30),
+                        actor="ops", now=NOW)
+    opened = await actions.open_ticket(db, settings, **ticket)
+    assert (opened.ticket.customer_id, opened.ticket.site_domain) == ("gone", None)
 
 
 async def test_l5_priced_ticket_debited_then_refunded_on_a_defect(db: Database) -> None:
