@@ -54,13 +54,14 @@ async def settle(db: Database, settings: Settings, *, now: dt.datetime,
                                object_type="ticket", object_id=ticket.id,
                                detail={"at": when.isoformat()})
             closed.append(ticket.id)
-        # One read of the ledger; a site is written to only when an expiry is due.
+        # One read of the entries of the sites holding charge (only charge expires, L-6); a
+        # site is written to only when an expiry is due.
         by_site: dict[str, list[EntryRecord]] = defaultdict(list)
-        for entry in await ledger.entries(tx):
+        for entry in await ledger.charged_entries(tx):
             by_site[entry.site_domain].append(entry)
         for customer in settings.topology.customers.values():
             for site in customer.sites:
-                if site.paid_until is not None:
+                if site.paid_until is not None and site.domain in by_site:
                     expiries += await settle_site(tx, settings, site.domain, now=now,
                                                   actor=actor, entries=by_site[site.domain])
     return Settled(tuple(expiries), tuple(closed))

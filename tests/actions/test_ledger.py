@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from monitor import actions
 from monitor.actions.inputs import month_customers
 from monitor.notify.contract import ContractMailer
-from monitor.store import Database
+from monitor.store import Database, ledger
 from monitor.store.models import LedgerEntry
 from tests.support import rows
 
@@ -108,6 +108,23 @@ async def test_every_site_shown_holds_its_own_entries_and_its_customer_its_renew
     assert lapses == {"acme": dt.datetime(2099, 7, 1, tzinfo=dt.UTC),
                       "bita": dt.datetime(2028, 1, 1, tzinfo=dt.UTC),
                       "gone": dt.datetime(2026, 7, 1, tzinfo=dt.UTC)}
+
+
+async def test_entries_of_many_sites_are_read_in_parts_and_kept_in_order(db: Database) -> None:
+    # A statement binds about 32,000 values at most (SQLite, asyncpg): the sites asked about
+    # are read a few hundred at a time, and their entries still come in the order written.
+    # 1,200 other names sort between acme.example and shop.acme.example: different parts.
+    await deposit(db, "acme.example", 100)
+    await deposit(db, "shop.acme.example", 200)
+    await deposit(db, "acme.example", 300)
+    asked = ["acme.example", "shop.acme.example", *(f"b{n:04}.example" for n in range(1200))]
+    async with db.reading() as tx:
+        found = await ledger.entries(tx, sites=asked)
+        charged = await ledger.charged_entries(tx)
+    assert [(e.site_domain, e.amount) for e in found] == [
+        ("acme.example", 100), ("shop.acme.example", 200), ("acme.example", 300)]
+    assert [e.id for e in found] == sorted(e.id for e in found)
+    assert charged == found  # only these two sites hold charge (L-6 can expire nothing else)
 
 
 async def test_l6_top_ups_expire_with_their_yearly_period(db: Database) -> None:
