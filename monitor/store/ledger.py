@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from monitor.store import evidence
-from monitor.store.db import Tx, in_chunks, inserted_id, rows_by
+from monitor.store.db import Tx, inserted_id, rows_by, selected_in
 from monitor.store.models import LedgerEntry
 
 __all__ = ["EntryRecord", "NewEntry", "append", "charged_entries", "entries", "for_claim",
@@ -102,11 +102,7 @@ async def entries(
     query = select(LedgerEntry).order_by(LedgerEntry.id)
     if customer_id is not None:
         query = query.where(LedgerEntry.customer_id == customer_id)
-    if sites is None:
-        return [_record(row) for row in await tx.scalars(query)]
-    found = [_record(row) for chosen in in_chunks(sites, 500)
-             for row in await tx.scalars(query.where(LedgerEntry.site_domain.in_(chosen)))]
-    return sorted(found, key=lambda entry: entry.id)
+    return await selected_in(tx, query, _record, LedgerEntry.site_domain, sites)
 
 
 async def charged_entries(tx: Tx) -> list[EntryRecord]:
@@ -157,8 +153,4 @@ async def renewals(tx: Tx, *, before: dt.datetime | None = None,
     query = select(LedgerEntry).where(LedgerEntry.kind == "renewal").order_by(LedgerEntry.id)
     if before is not None:
         query = query.where(LedgerEntry.effective_at < before)
-    if customers is None:
-        return [_record(row) for row in await tx.scalars(query)]
-    found = [_record(row) for chosen in in_chunks(customers, 500)
-             for row in await tx.scalars(query.where(LedgerEntry.customer_id.in_(chosen)))]
-    return sorted(found, key=lambda entry: entry.id)
+    return await selected_in(tx, query, _record, LedgerEntry.customer_id, customers)

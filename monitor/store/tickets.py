@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 
 from monitor.store import evidence
-from monitor.store.db import Tx, in_chunks, inserted_id, rows_by
+from monitor.store.db import Tx, inserted_id, rows_by, selected_in
 from monitor.store.models import Ticket, TicketEvent
 
 __all__ = [
@@ -169,11 +169,7 @@ async def provider_fault(tx: Tx, customers: Collection[str] | None = None
     """Tickets diagnosed as the provider's fault: the only ones with a penalty (R-P1, R-P2);
     only ``customers``' when given, by id."""
     query = select(Ticket).where(Ticket.provider_fault.is_(True)).order_by(Ticket.id)
-    if customers is None:
-        return [_record(row) for row in await tx.scalars(query)]
-    found = [_record(row) for chosen in in_chunks(customers, 500)
-             for row in await tx.scalars(query.where(Ticket.customer_id.in_(chosen)))]
-    return sorted(found, key=lambda ticket: ticket.id)
+    return await selected_in(tx, query, _record, Ticket.customer_id, customers)
 
 
 async def open_duties(tx: Tx) -> list[TicketRecord]:
