@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
 import re
@@ -24,11 +25,12 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -261,3 +263,22 @@ def editable_install_of(checkout: Path) -> bool:
                 and Path(url[len("file://"):]).resolve() == checkout):
             return True
     return False
+
+
+@contextlib.contextmanager
+def report_reads() -> Iterator[list[str]]:
+    """The statements reading a frozen revision's report (tens of megabytes at 10,000
+    customers), by any engine of this process (a daemon's own among them), while the block
+    runs."""
+    reads: list[str] = []
+
+    def seen(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and (
+                "report_revisions.report" in statement):
+            reads.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        yield reads
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)

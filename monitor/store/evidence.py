@@ -931,16 +931,19 @@ async def revision_id(tx: Tx, calendar: str, month: str, revision: int) -> int |
 class SignedRevision:
     """A closed month's latest report revision and the signed checkpoint frozen with it
     (None: closed without a signing key)."""
+    id: int  # the revision's row
+    calendar: str
     month: str
     revision: int
-    report: str  # the report's text as stored (tens of megabytes at 10,000 customers)
+    inputs_hash: str
+    closed_at: dt.datetime
     checkpoint: Checkpoint | None
 
 
 async def signed_revisions(tx: Tx, calendar: str, *, limit: int) -> list[SignedRevision]:
     """The latest revision of each of the ``limit`` newest closed months of ``calendar``,
-    newest first, each with its newest revision checkpoint; the report as its text, not
-    parsed (:meth:`monitor.sla.MonthReport.from_text` reads what it needs of it)."""
+    newest first, each with its newest revision checkpoint; not the report (tens of
+    megabytes at 10,000 customers)."""
     from monitor.store.models import ReportRevision
 
     latest = (select(ReportRevision.month, func.max(ReportRevision.revision).label("number"))
@@ -948,7 +951,7 @@ async def signed_revisions(tx: Tx, calendar: str, *, limit: int) -> list[SignedR
               .group_by(ReportRevision.month).subquery())
     rows = list(await tx.execute(
         select(ReportRevision.id, ReportRevision.month, ReportRevision.revision,
-               cast(ReportRevision.report, Text).label("report"))
+               ReportRevision.inputs_hash, ReportRevision.closed_at)
         .join(latest, (ReportRevision.month == latest.c.month)
               & (ReportRevision.revision == latest.c.number))
         .where(ReportRevision.calendar == calendar)
@@ -961,5 +964,5 @@ async def signed_revisions(tx: Tx, calendar: str, *, limit: int) -> list[SignedR
                                   .order_by(EvidenceCheckpoint.seq, EvidenceCheckpoint.id)):
             signed[int(c.revision_id or 0)] = Checkpoint(c.id, c.seq, c.hash, c.key_id, c.signature,
                                                     c.signed_at, c.reason, c.revision_id)
-    return [SignedRevision(r.month, int(r.revision), r.report, signed.get(int(r.id)))
-            for r in rows]
+    return [SignedRevision(int(r.id), calendar, r.month, int(r.revision), r.inputs_hash,
+                           r.closed_at, signed.get(int(r.id))) for r in rows]

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from monitor import actions
 from monitor.actions.claims import NotACustomerThen
 from monitor.actions.evidence_archive import export_month, verify_archive
+from monitor.actions.inputs import revision_customer_ids
 from monitor.config import Settings, parse_config
 from monitor.errors import NotFound, StoreError
 from monitor.notify.contract import ContractMailer
@@ -29,10 +30,10 @@ from monitor.sla import terms as terms_module
 from monitor.sla.inputs import CustomerInput
 from monitor.sla.policy import Tier
 from monitor.sla.terms import MonthTerms
-from monitor.store import Database
+from monitor.store import Database, evidence
 from monitor.store.models import Claim, ReportRevision
 from tests.actions import statements_world as world
-from tests.support import rows
+from tests.support import report_reads, rows
 
 BEFORE_NOVEMBER = 3650  # EUR a year: 10 EUR a day (R-T2)
 ACME_DAYS = 7 + 1  # R-T1 tier 1w, R-N1 one late notification
@@ -196,6 +197,37 @@ async def test_a_revision_frozen_before_terms_were_kept_takes_the_configurations
                                       now=world.NOW.replace(day=20))
     assert (again.revision, again.created) == (2, True)
     assert "acme: credit_value 80.0 -> 140.0" in again.changes
+
+
+async def test_a_revisions_customers_are_those_of_its_terms_or_else_of_its_report(
+        db: Database) -> None:
+    """What a customer's page asks of each closed month (is it one of its customers?) is
+    answered from the terms the revision froze, without reading its report; a revision
+    frozen before terms were kept answers from its report."""
+    await _closed_october(db)
+    async with db.transaction() as tx:  # as an earlier version froze it: windows alone
+        stored = (await tx.execute(select(ReportRevision.evidence))).scalar_one()
+        await tx.execute(update(ReportRevision).values(
+            evidence={"maintenance": stored["maintenance"]}))
+    with report_reads() as reads:
+        async with db.reading() as tx:
+            [first] = await evidence.signed_revisions(tx, "gregorian", limit=1)
+            assert first.revision == 1
+            assert await revision_customer_ids(db, tx, first) == {
+                "acme", "bita", "dorna", "gone"}  # October's, as the statements' world has them
+    assert len(reads) == 1
+    # Closed again, the month takes the configuration's terms (none were kept): bita has
+    # left, erin has joined. Revision 2 names them from its terms alone.
+    await actions.close_month(db, _november(), month="2026-10", now=world.NOW.replace(day=20))
+    with report_reads() as reads:
+        async with db.reading() as tx:
+            [second] = await evidence.signed_revisions(tx, "gregorian", limit=1)
+            assert second.revision == 2
+            assert await revision_customer_ids(db, tx, second) == {
+                "acme", "dorna", "erin", "gone"}
+            assert await revision_customer_ids(db, tx, second) == {
+                "acme", "dorna", "erin", "gone"}  # kept: asked again, nothing read
+    assert reads == []
 
 
 async def test_a_customer_who_joined_later_cannot_claim_the_month(db: Database) -> None:

@@ -9,16 +9,11 @@ plus bita's project down 10-07 00:00-03:00 (3 h: tier 1w, 7 days) and bita's cla
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from monitor import actions
 from monitor.app import Daemon
@@ -38,7 +33,7 @@ from monitor.store.models import (
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
 from tests.actions.statements_world import at, record_october, yaml
-from tests.support import MONITOR, eventually, rows
+from tests.support import MONITOR, eventually, report_reads, rows
 
 AUTO = "statements: {auto: true, delay: 1d, reminder_before: 3d}"
 DUE = at(2, month=11)  # October ends 11-01 00:00 UTC; statements a day later
@@ -126,7 +121,7 @@ async def test_automatic_close_runs_once_survives_a_restart_and_reminds_the_uncl
                 # customers that was 86 MB read and parsed a minute on the daemon's loop.
                 outbox = len(await rows(db, OutboxMessage))
                 clock.advance(3600)
-                with _report_reads() as reads:
+                with report_reads() as reads:
                     await daemon.check_statements()
                 assert len(await rows(db, OutboxMessage)) == outbox
                 assert reads == []
@@ -151,24 +146,6 @@ async def test_automatic_close_runs_once_survives_a_restart_and_reminds_the_uncl
                 await daemon.stop()
         finally:
             await engine.dispose()
-
-
-@contextlib.contextmanager
-def _report_reads() -> Iterator[list[str]]:
-    """The statements reading a frozen revision's report, by any engine of this process
-    (the daemon's own among them), while the block runs."""
-    reads: list[str] = []
-
-    def seen(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and (
-                "report_revisions.report" in statement):
-            reads.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", seen)
-    try:
-        yield reads
-    finally:
-        event.remove(Engine, "before_cursor_execute", seen)
 
 
 async def _finished(db: Database) -> StatementRun | None:

@@ -28,6 +28,7 @@ from monitor.config import Settings, parse_config
 from monitor.sla.report import CustomerReport
 from monitor.store import evidence
 from tests.http.site import LINK_KEY, Site, config_text
+from tests.support import report_reads
 
 NOW = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
 
@@ -176,10 +177,12 @@ async def test_the_evidence_of_a_closed_month_types_no_other_customers_report(
         return whole(cls, document, where)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(CustomerReport, "from_json", classmethod(counted))
-    overview = await actions.customer_overview(site.db, site.settings, customer="acme",
-                                               now=NOW)
+    with report_reads() as reads:  # nor read: the revision's terms name its customers
+        overview = await actions.customer_overview(site.db, site.settings, customer="acme",
+                                                   now=NOW)
     assert [e.month for e in overview.evidence] == ["2026-02"]
     assert set(typed) <= {"acme"}
+    assert reads == []
 
 
 async def test_a_month_whose_records_changed_since_its_revision_is_being_corrected(
