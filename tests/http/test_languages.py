@@ -17,7 +17,7 @@ import pytest
 from monitor.sla import month_containing
 from monitor.store import Database
 from tests.http import world
-from tests.http.site import Site, serve
+from tests.http.site import Site, StoppedClock, serve
 from tests.http.test_claims import _session
 
 PROVIDER = "میزبانی نمونه"
@@ -144,9 +144,21 @@ async def test_english_stays_the_default(site: Site) -> None:
 
 
 async def test_the_feed_and_badges_say_their_language_as_the_pages_do(
-        persian: Site, site: Site) -> None:
+        db: Database, tmp_path: Path) -> None:
     # The pages said "Content-Language: fa"; the Persian feed and badges, written in
-    # Persian too, said nothing of their language in HTTP.
+    # Persian too, said nothing of their language in HTTP. On a stopped clock: a page shows
+    # the time to the minute, and a minute turning between a page and its conditional
+    # request gave it a new ETag (a failure at hh:mm:00).
+    stopped = StoppedClock(dt.datetime.now(dt.UTC))
+    async with serve(db, tmp_path, stopped, provider=PROVIDER, calendar="jalali",
+                     timezone="Asia/Tehran", language="fa",
+                     customer_languages={"acme": "en"}) as persian, serve(
+            db, tmp_path, stopped) as site:
+        await world.build(db, persian.settings)
+        await _say_their_language(persian, site)
+
+
+async def _say_their_language(persian: Site, site: Site) -> None:
     for served, code in ((persian, "fa"), (site, "en")):
         for path in ("/", "/feed.atom", "/badge/panel/status.svg",
                      "/badge/mobile/availability.svg"):
