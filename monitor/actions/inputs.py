@@ -434,13 +434,13 @@ async def revision_customer_ids(db: Database, tx: Tx, revision: SignedRevision
     """The customers ``revision`` reports on: those of the terms it froze (the report's
     customers: a close computes the customers of its terms), else, for a revision frozen
     before revisions kept terms, those its report lists. A frozen revision never changes:
-    the answer is kept for the last :data:`_KEEP_REVISION_CUSTOMERS` revisions asked about,
-    by the database's URL and the revision's row (a customer's page asks about each of its
-    months' at every view, each on a handle of its own: 86 MB of report read and parsed a
-    month, 0.5 s, at 10,000 customers)."""
-    key = (db.engine.url.render_as_string(hide_password=True), revision.id,
-           revision.revision, revision.inputs_hash, revision.closed_at)
-    found = _REVISION_CUSTOMERS.get(key)
+    the answer is kept for the last :data:`_KEEP_REVISION_CUSTOMERS` revisions asked about
+    through ``db`` and its siblings (a customer's page asks about each of its months' at
+    every view, each on a sibling: 86 MB of report read and parsed a month, 0.5 s, at
+    10,000 customers)."""
+    key = (revision.calendar, revision.month, revision.revision, revision.inputs_hash)
+    kept = _REVISION_CUSTOMERS.setdefault(db.origin, {})
+    found = kept.get(key)
     if found is None:
         calendar, month = revision.calendar, revision.month
         terms = await reports.revision_terms(tx, calendar, month, revision.revision)
@@ -451,9 +451,9 @@ async def revision_customer_ids(db: Database, tx: Tx, revision: SignedRevision
             found = frozenset() if stored is None else frozenset(
                 listed for listed, _ in MonthReport.from_text(stored.report).heads())
         with _KEEPING:
-            _REVISION_CUSTOMERS[key] = found
-            while len(_REVISION_CUSTOMERS) > _KEEP_REVISION_CUSTOMERS:
-                del _REVISION_CUSTOMERS[next(iter(_REVISION_CUSTOMERS))]  # the oldest
+            kept[key] = found
+            while len(kept) > _KEEP_REVISION_CUSTOMERS:
+                del kept[next(iter(kept))]  # the oldest
     return found
 
 
@@ -476,8 +476,8 @@ async def _frozen_terms(db: Database, tx: Tx, period: MonthPeriod, closed_by: dt
         return None
     # A revision is never changed once frozen: the same revision, the same terms.
     key = (period.calendar, period.label, *latest)
-    if key in _KEPT_TERMS.get(db, {}):
-        return _KEPT_TERMS[db][key]
+    if (kept := _KEPT_TERMS.get(db.origin, {}).get(key, _UNKNOWN)) is not _UNKNOWN:
+        return kept  # type: ignore[return-value]
     return _remember(db, key, await reports.revision_terms(tx, period.calendar, period.label,
                                                            latest[0]))
 
@@ -486,37 +486,40 @@ async def _kept_terms(db: Database, tx: Tx, period: MonthPeriod) -> MonthTerms |
     """The terms the daemon kept of ``period`` when it saw it end, or None (kept once,
     never changed; a month without them is asked again, they may come)."""
     key = (period.calendar, period.label, 0, "kept at its end")
-    if key in _KEPT_TERMS.get(db, {}):
-        return _KEPT_TERMS[db][key]
+    if (kept := _KEPT_TERMS.get(db.origin, {}).get(key, _UNKNOWN)) is not _UNKNOWN:
+        return kept  # type: ignore[return-value]
     stored = await reports.month_terms(tx, period.calendar, period.label)
     return None if stored is None else _remember(db, key, stored)
 
 
 def _remember(db: Database, key: tuple[str, str, int, str], stored: Any) -> MonthTerms | None:
     """``stored`` terms parsed, and kept for ``db`` under ``key``."""
-    kept = _KEPT_TERMS.setdefault(db, {})
-    terms = kept[key] = None if stored is None else MonthTerms.from_json(stored)
-    while len(kept) > _KEEP_TERMS:
-        del kept[next(iter(kept))]  # the oldest
+    terms = None if stored is None else MonthTerms.from_json(stored)
+    with _KEEPING:
+        kept = _KEPT_TERMS.setdefault(db.origin, {})
+        kept[key] = terms
+        while len(kept) > _KEEP_TERMS:
+            del kept[next(iter(kept))]  # the oldest
     return terms
 
 
-#: The terms of the last few revisions, or months kept at their end, read from each database
-#: handle (a customer's page reads its last month's at every view: parsing a month's terms
-#: takes about 0.1 s at 10,000 customers, and they are about 5 MB in memory), in the order
-#: they were read.
+#: The terms of the last few revisions, or months kept at their end, read from each
+#: database handle and its siblings (a customer's page reads its last month's at every view,
+#: each on a sibling of the daemon's handle: parsing a month's terms takes about 0.1 s at
+#: 10,000 customers, and they are about 5 MB in memory), in the order they were read.
 _KEPT_TERMS: weakref.WeakKeyDictionary[Database, dict[tuple[str, str, int, str],
                                                       MonthTerms | None]] = (
     weakref.WeakKeyDictionary())
 _KEEP_TERMS = 4
 
-
-#: The customers of the last revisions asked about (revision_customer_ids), by database and
-#: revision (its row, number, inputs hash and closing time: one frozen revision), in the
-#: order they were asked about: a year of months' at 10,000 customers is about 8 MB.
-_REVISION_CUSTOMERS: dict[tuple[str, int, int, str, dt.datetime], frozenset[str]] = {}
+#: The customers of the last revisions asked about (revision_customer_ids), for each
+#: database handle and its siblings: a year of months' at 10,000 customers is about 8 MB.
+_REVISION_CUSTOMERS: weakref.WeakKeyDictionary[Database, dict[tuple[str, str, int, str],
+                                                              frozenset[str]]] = (
+    weakref.WeakKeyDictionary())
 _KEEP_REVISION_CUSTOMERS = 24
 _KEEPING = threading.Lock()  # pages are read in worker threads at once
+_UNKNOWN = object()  # not kept (None is: a month without terms)
 
 
 def _hosted(topology: Topology) -> dict[str, frozenset[str]]:

@@ -510,6 +510,10 @@ class Database:
         self.engine = engine
         self.limits = limits
         self.application_name = application_name
+        #: The handle this one is a sibling of (itself if none): what is kept of what was
+        #: read through a handle is kept for its siblings too (each page of the daemon reads
+        #: on a sibling of its own, :meth:`sibling`).
+        self.origin: Database = self
         self._sessions = session_factory(engine)
         # Shared by every handle on this database in the process (a sibling on a thread too).
         self._where = self.where()
@@ -574,9 +578,11 @@ class Database:
         """Another handle on the same database, for another event loop (a worker thread's
         long read must not run on the daemon's loop); dispose of it there."""
         url = self.engine.url.render_as_string(hide_password=False)
-        return Database(create_engine(url, limits=self.limits,
+        made = Database(create_engine(url, limits=self.limits,
                                       application_name=self.application_name),
                         self.limits, self.application_name)
+        made.origin = self.origin
+        return made
 
     def where(self) -> str:
         """How messages name the database: the SQLite file, else the URL without password."""

@@ -931,12 +931,10 @@ async def revision_id(tx: Tx, calendar: str, month: str, revision: int) -> int |
 class SignedRevision:
     """A closed month's latest report revision and the signed checkpoint frozen with it
     (None: closed without a signing key)."""
-    id: int  # the revision's row
     calendar: str
     month: str
     revision: int
     inputs_hash: str
-    closed_at: dt.datetime
     checkpoint: Checkpoint | None
 
 
@@ -951,7 +949,7 @@ async def signed_revisions(tx: Tx, calendar: str, *, limit: int) -> list[SignedR
               .group_by(ReportRevision.month).subquery())
     rows = list(await tx.execute(
         select(ReportRevision.id, ReportRevision.month, ReportRevision.revision,
-               ReportRevision.inputs_hash, ReportRevision.closed_at)
+               ReportRevision.inputs_hash)
         .join(latest, (ReportRevision.month == latest.c.month)
               & (ReportRevision.revision == latest.c.number))
         .where(ReportRevision.calendar == calendar)
@@ -964,5 +962,5 @@ async def signed_revisions(tx: Tx, calendar: str, *, limit: int) -> list[SignedR
                                   .order_by(EvidenceCheckpoint.seq, EvidenceCheckpoint.id)):
             signed[int(c.revision_id or 0)] = Checkpoint(c.id, c.seq, c.hash, c.key_id, c.signature,
                                                     c.signed_at, c.reason, c.revision_id)
-    return [SignedRevision(int(r.id), calendar, r.month, int(r.revision), r.inputs_hash,
-                           r.closed_at, signed.get(int(r.id))) for r in rows]
+    return [SignedRevision(calendar, r.month, int(r.revision), r.inputs_hash,
+                           signed.get(int(r.id))) for r in rows]
