@@ -266,15 +266,16 @@ def editable_install_of(checkout: Path) -> bool:
 
 
 @contextlib.contextmanager
-def report_reads() -> Iterator[list[str]]:
+def report_reads(*columns: str) -> Iterator[list[str]]:
     """The statements reading a frozen revision's report (tens of megabytes at 10,000
-    customers), by any engine of this process (a daemon's own among them), while the block
-    runs."""
+    customers), or any of its ``columns`` when named, by any engine of this process (a
+    daemon's own among them), while the block runs."""
     reads: list[str] = []
+    wanted = [f"report_revisions.{column}" for column in columns or ("report",)]
 
     def seen(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and (
-                "report_revisions.report" in statement):
+        if statement.lstrip().upper().startswith("SELECT") and any(
+                column in statement for column in wanted):
             reads.append(statement)
 
     event.listen(Engine, "before_cursor_execute", seen)
