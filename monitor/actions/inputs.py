@@ -16,7 +16,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitor.actions.common import iso_utc, known
 from monitor.actions.ledger import customer_lapse
@@ -439,7 +439,8 @@ async def revision_customer_ids(db: Database, tx: Tx, revision: SignedRevision
     every view, each on a sibling: 86 MB of report read and parsed a month, 0.5 s, at
     10,000 customers)."""
     key = (revision.calendar, revision.month, revision.revision, revision.inputs_hash)
-    kept = _REVISION_CUSTOMERS.setdefault(db.origin, {})
+    with _KEEPING:
+        kept = _REVISION_CUSTOMERS.setdefault(db.origin, {})
     found = kept.get(key)
     if found is None:
         calendar, month = revision.calendar, revision.month
@@ -450,10 +451,7 @@ async def revision_customer_ids(db: Database, tx: Tx, revision: SignedRevision
             stored = await reports.revision_text(tx, calendar, month, revision.revision)
             found = frozenset() if stored is None else frozenset(
                 listed for listed, _ in MonthReport.from_text(stored.report).heads())
-        with _KEEPING:
-            kept[key] = found
-            while len(kept) > _KEEP_REVISION_CUSTOMERS:
-                del kept[next(iter(kept))]  # the oldest
+        _keep(kept, key, found, _KEEP_REVISION_CUSTOMERS)
     return found
 
 
@@ -497,10 +495,17 @@ def _remember(db: Database, key: tuple[str, str, int, str], stored: Any) -> Mont
     terms = None if stored is None else MonthTerms.from_json(stored)
     with _KEEPING:
         kept = _KEPT_TERMS.setdefault(db.origin, {})
-        kept[key] = terms
-        while len(kept) > _KEEP_TERMS:
-            del kept[next(iter(kept))]  # the oldest
+    _keep(kept, key, terms, _KEEP_TERMS)
     return terms
+
+
+def _keep(kept: dict[K, V], key: K, value: V, most: int) -> None:
+    """``value`` kept under ``key``, and only the ``most`` last kept (pages are read in
+    worker threads at once: one at a time here)."""
+    with _KEEPING:
+        kept[key] = value
+        while len(kept) > most:
+            del kept[next(iter(kept))]  # the oldest
 
 
 #: The terms of the last few revisions, or months kept at their end, read from each
@@ -520,6 +525,8 @@ _REVISION_CUSTOMERS: weakref.WeakKeyDictionary[Database, dict[tuple[str, str, in
 _KEEP_REVISION_CUSTOMERS = 24
 _KEEPING = threading.Lock()  # pages are read in worker threads at once
 _UNKNOWN = object()  # not kept (None is: a month without terms)
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def _hosted(topology: Topology) -> dict[str, frozenset[str]]:

@@ -130,10 +130,9 @@ async def rows_by(tx: Tx, key: InstrumentedAttribute[Any], ids: Iterable[int],
     all it lists in a few round trips, not one per item."""
     entity = key.class_
     found: dict[int, list[R]] = {}
-    for chunk in in_chunks(ids, 500):
-        query = select(entity).where(key.in_(chunk)).order_by(entity.id)
-        for row in await tx.scalars(query):
-            found.setdefault(getattr(row, key.key), []).append(record(row))
+    for owner, made in await selected_in(
+            tx, select(entity), lambda row: (getattr(row, key.key), record(row)), key, ids):
+        found.setdefault(owner, []).append(made)
     return found
 
 
