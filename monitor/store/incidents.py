@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from monitor.store import audit, evidence
-from monitor.store.db import Tx, inserted_id
+from monitor.store.db import Tx, in_chunks, inserted_id
 from monitor.store.models import CauseChange, Incident, IncidentUpdate, Notification
 
 __all__ = [
@@ -559,15 +559,14 @@ async def record_notifications(
 ) -> NotificationsRecorded:
     """Customers were told of an incident at ``at``: an SMTP acceptance (``outbox_id``) or a
     call an operator logged. The one writer of ``notifications``: the R-N1 evidence."""
-    earlier = await tx.execute(
-        select(Notification.customer_id, func.count())
-        .where(
-            Notification.incident_id == incident_id,
-            Notification.customer_id.in_(list(customer_ids)),
-        )
-        .group_by(Notification.customer_id)
-    )
-    told = {customer_id for customer_id, _ in earlier}
+    told: set[str] = set()
+    for chosen in in_chunks(customer_ids, 500):  # a panel's outage: every customer
+        earlier = await tx.execute(
+            select(Notification.customer_id)
+            .where(Notification.incident_id == incident_id,
+                   Notification.customer_id.in_(chosen))
+            .distinct())
+        told.update(customer_id for (customer_id,) in earlier)
     start = await tx.scalar(select(Incident.start).where(Incident.id == incident_id))
     if customer_ids:
         connection = await tx.connection()

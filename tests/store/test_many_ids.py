@@ -32,3 +32,18 @@ async def test_confirmations_and_views_of_more_ids_than_a_statement_binds(db: Da
     async with db.reading() as tx:
         assert await cluster_store.confirmations(tx, asked_incidents) == {incident: ["tehran"]}
         assert await cluster_store.views_of(tx, "tehran", asked_targets) == {"panel": "down"}
+
+
+async def test_a_notification_of_more_customers_than_a_statement_binds(db: Database) -> None:
+    # An incident of the web panel is every customer's: a phone call logged for all of
+    # them asks which were told before, about each of them.
+    async with db.transaction() as tx:
+        incident = await incidents.open_probe_incident(
+            tx, service_id="panel", start=AT, start_bound=None, detected_at=AT, created_at=AT)
+        await incidents.record_notifications(tx, incident, ["c00000"], channel="email", at=AT,
+                                             recorded_at=AT)
+    everyone = [f"c{n:05}" for n in range(MANY)]
+    async with db.transaction() as tx:
+        recorded = await incidents.record_notifications(
+            tx, incident, everyone, channel="phone", at=AT, recorded_at=AT, note="all of them")
+    assert recorded.first_for == tuple(everyone[1:])  # c00000 was told before (R-N1)
