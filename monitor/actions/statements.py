@@ -165,8 +165,7 @@ async def statement(
     known(customer, settings.topology.customers, "customer", "customers")
     frozen = await revision_of(db, settings, period, revision)
     async with db.reading() as tx:
-        sent = [s for s in await stored.sent(tx, period.calendar, period.label)
-                if s.customer_id == customer]
+        sent = await stored.sent(tx, period.calendar, period.label, customer)
         claim = await claims.find(tx, customer, period.label)
     this = next((s for s in sent if s.revision == frozen.revision), None)
     corrects: int | None = None

@@ -78,14 +78,16 @@ def _statement(row: StatementSent) -> StatementRecord:
                            row.requested_by, row.queued_at)
 
 
-async def sent(tx: Tx, calendar: str, month: str) -> list[StatementRecord]:
-    """Every statement queued for the month, by customer then revision."""
-    rows = await tx.scalars(
-        select(StatementSent)
-        .where(StatementSent.calendar == calendar, StatementSent.month == month)
-        .order_by(StatementSent.customer_id, StatementSent.revision)
-    )
-    return [_statement(row) for row in rows]
+async def sent(tx: Tx, calendar: str, month: str, customer: str | None = None
+               ) -> list[StatementRecord]:
+    """Every statement queued for the month (only ``customer``'s when given: one statement
+    shown read the month's 10,000), by customer then revision."""
+    query = (select(StatementSent)
+             .where(StatementSent.calendar == calendar, StatementSent.month == month)
+             .order_by(StatementSent.customer_id, StatementSent.revision))
+    if customer is not None:
+        query = query.where(StatementSent.customer_id == customer)
+    return [_statement(row) for row in await tx.scalars(query)]
 
 
 async def add_statement(tx: Tx, record: StatementRecord) -> bool:
