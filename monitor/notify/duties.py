@@ -29,6 +29,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from monitor.actions.inputs import month_customers
 from monitor.actions.mail import customer_recipients, is_operator_kind
 from monitor.clock import Clock
 from monitor.config.schema import Customer, HTTPProbe
@@ -41,8 +42,8 @@ from monitor.notify.messages import one_line
 from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.outbox import Draft, enqueue
 from monitor.notify.sending import Envelope
-from monitor.sla import FLAP_WINDOW, IneligibleRule, ineligible
-from monitor.store import claims, history, incidents, maintenance, tickets
+from monitor.sla import FLAP_WINDOW, CustomerInput, IneligibleRule, ineligible
+from monitor.store import claims, history, incidents, ledger, maintenance, tickets
 from monitor.store import outbox as stored
 from monitor.store.incidents import IncidentRecord
 from monitor.store.outbox import QueuedMessage
@@ -86,6 +87,10 @@ class Duties:
     def configure(self, settings: Settings, envelope: Envelope) -> None:
         """Take a (reloaded) configuration: used for everything queued from now on."""
         self.settings = settings
+        # The renewed customers (L-2) as the contract sees them, and the mark of the
+        # renewals they were made of (read_renewals); made again for a new configuration.
+        self._renewed: dict[str, CustomerInput] = {}
+        self._renewals_mark: tuple[int, int | None] | None = None
         self.policy = settings.policy
         self.topology = settings.topology
         self.envelope = envelope
@@ -96,10 +101,26 @@ class Duties:
 
     # --- who -----------------------------------------------------------------------------------
 
+    async def read_renewals(self, tx: Tx) -> None:
+        """The yearly renewals recorded in the ledger (L-2; ``ledger renew`` leaves the
+        configured ``paid_until`` as it was), read again only when one was recorded: the
+        ledger is append-only, so their count and last id mark them. A customer whose
+        configured date has passed but who renewed is not suspended (R-EX5): it is told of
+        outages and windows as any customer is. Called in each transaction that decides
+        who is told, before :meth:`skip_reason`."""
+        mark = await ledger.renewals_mark(tx)
+        if mark == self._renewals_mark:
+            return
+        renewals = await ledger.renewals(tx)
+        renewed = {r.customer_id for r in renewals} & self.topology.customers.keys()
+        self._renewed = {c.id: c for c in month_customers(self.settings, renewals, renewed)}
+        self._renewals_mark = mark
+
     def skip_reason(self, customer_id: str, at: dt.datetime) -> str | None:
         """Why a customer gets no e-mail about something happening at ``at``, or None: the
-        engine decides (R-EX5, R-EX6)."""
-        rule = ineligible(self.topology.customer_input(customer_id), at, alerts=True)
+        engine decides (R-EX5, R-EX6), with the renewals last read (:meth:`read_renewals`)."""
+        customer = self._renewed.get(customer_id) or self.topology.customer_input(customer_id)
+        rule = ineligible(customer, at, alerts=True)
         return None if rule is None else SKIPPED[rule]
 
     def reader_style(self, customer_id: str) -> Style:
@@ -169,6 +190,7 @@ class Duties:
         """Queue the outage e-mails of an incident; idempotent. Returns how many were new."""
         async with self.db.transaction() as tx:
             incident = await _incident(tx, incident_id)
+            await self.read_renewals(tx)
             failure = await history.first_failure(
                 tx, incident.service_id, incident.start,
                 incident.detected_at or self.clock.now())

@@ -135,13 +135,17 @@ async def for_tickets(tx: Tx, ticket_ids: Iterable[int]) -> dict[int, list[Entry
     return await rows_by(tx, LedgerEntry.ticket_id, ticket_ids, _record)
 
 
-async def renewals_mark(tx: Tx, *, before: dt.datetime) -> tuple[int, int | None]:
-    """How many renewal entries are in effect before ``before``, and the last one's id: the
-    ledger is only ever appended to (an entry is never updated or deleted), so an unchanged
-    mark means the same renewals, and a refresh need not read them all again."""
-    row = (await tx.execute(
-        select(func.count(LedgerEntry.id), func.max(LedgerEntry.id))
-        .where(LedgerEntry.kind == "renewal", LedgerEntry.effective_at < before))).one()
+async def renewals_mark(tx: Tx, *, before: dt.datetime | None = None
+                        ) -> tuple[int, int | None]:
+    """How many renewal entries are in effect before ``before`` (all when None), and the
+    last one's id: the ledger is only ever appended to (an entry is never updated or
+    deleted), so an unchanged mark means the same renewals, and a refresh need not read
+    them all again."""
+    query = (select(func.count(LedgerEntry.id), func.max(LedgerEntry.id))
+             .where(LedgerEntry.kind == "renewal"))
+    if before is not None:
+        query = query.where(LedgerEntry.effective_at < before)
+    row = (await tx.execute(query)).one()
     return int(row[0]), row[1]
 
 

@@ -8,12 +8,14 @@ import email.utils
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitor.clock import FakeClock
+from monitor.store import Database, ledger
+from monitor.store.ledger import NewEntry
 from monitor.store.models import Notification
 from monitor.testing.smtp import SMTPSink
 from tests.support import rows
 
 from .conftest import NotifierFactory
-from .helpers import T0, add_incident, make_config, outbox, sink_smtp
+from .helpers import T0, add_incident, add_window, make_config, outbox, sink_smtp
 
 
 async def test_outage_mails_each_eligible_customer_once_and_operators(
@@ -131,3 +133,38 @@ async def test_a_server_outage_is_one_mail_per_customer_not_per_project(
     assert len(acme) == 1
     text = acme[0].parsed().get_body(("plain",)).get_content()
     assert "acme-hr, acme-survey" in text
+
+
+async def test_a_customer_that_renewed_its_lapsed_site_is_told_of_outages_and_windows(
+    db: Database,
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+) -> None:
+    """R-EX5 with L-2: ``lapsed``'s site was paid until 2026-01-01 in the configuration and
+    is renewed to 2027-01-01 in the ledger (``ledger renew``: the configuration keeps its old
+    date). It is not suspended, so it is told of an outage (R-N1) and of a window (D-3) as any
+    customer is; the notifier read the configured date alone, told it nothing, and the
+    month's report, which reads the renewal, then owed it a day of credit per incident."""
+    notifier = make_notifier(make_config(sink_smtp(sink)))
+    async with db.transaction() as tx:
+        await ledger.append(tx, NewEntry(
+            "lapsed", "lapsed.example", "renewal", reason="yearly renewal of support",
+            rule="L-2", effective_at=T0 - dt.timedelta(days=1),
+            paid_until=dt.date(2027, 1, 1)), actor="ops", created_at=T0 - dt.timedelta(days=1))
+    incident_id = await add_incident(sessions, "srv-1")
+    await notifier.on_incident_opened(incident_id)
+    keys = sorted(m.dedupe_key for m in await outbox(sessions))
+    assert keys == [f"ops_outage:{incident_id}",
+                    *(f"outage:{incident_id}:{c}" for c in ("acme", "bita", "lapsed"))], keys
+    window_id = await add_window(sessions, T0 + dt.timedelta(days=3))
+    # Each in a daemon of its own: each reads the renewals itself.
+    await make_notifier(make_config(sink_smtp(sink))).on_maintenance_created(window_id)
+    notices = sorted(m.dedupe_key for m in await outbox(sessions) if "maintenance" in m.dedupe_key)
+    assert [k.rsplit(":", 1)[-1] for k in notices] == ["acme", "bita", "lapsed"], notices
+    # D-2: its notification is a duty the tracker follows, as acme's and bita's are.
+    restarted = make_notifier(make_config(sink_smtp(sink)))
+    check = await restarted.check_duties(T0 + dt.timedelta(minutes=5))
+    assert sorted(s.customer_id for s in check.duties if s.duty == "notification") == [
+        "acme", "bita", "lapsed"]
