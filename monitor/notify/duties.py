@@ -66,6 +66,33 @@ SKIPPED: dict[IneligibleRule, str] = {
 }
 
 
+class RenewedCustomers:
+    """The customers as the contract sees them now: configured, with the yearly renewals
+    recorded in the ledger (L-2; ``ledger renew`` leaves the configured ``paid_until`` as it
+    was). A customer whose configured date has passed but who renewed is not suspended
+    (R-EX5): it is told of outages and windows as any customer is. The renewals are read
+    again only when one was recorded: the ledger is append-only, so their count and last id
+    mark them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._customers: dict[str, CustomerInput] = {}  # the renewed ones
+        self._mark: tuple[int, int | None] | None = None
+
+    async def read(self, tx: Tx) -> None:
+        mark = await ledger.renewals_mark(tx)
+        if mark == self._mark:
+            return
+        renewals = await ledger.renewals(tx)
+        renewed = {r.customer_id for r in renewals} & self.settings.topology.customers.keys()
+        self._customers = {c.id: c for c in month_customers(self.settings, renewals, renewed)}
+        self._mark = mark
+
+    def customer(self, customer_id: str) -> CustomerInput:
+        return (self._customers.get(customer_id)
+                or self.settings.topology.customer_input(customer_id))
+
+
 class Duties:
     """Turns incidents and maintenance windows into outbox rows, and acceptances into evidence."""
 
@@ -87,10 +114,7 @@ class Duties:
     def configure(self, settings: Settings, envelope: Envelope) -> None:
         """Take a (reloaded) configuration: used for everything queued from now on."""
         self.settings = settings
-        # The renewed customers (L-2) as the contract sees them, and the mark of the
-        # renewals they were made of (read_renewals); made again for a new configuration.
-        self._renewed: dict[str, CustomerInput] = {}
-        self._renewals_mark: tuple[int, int | None] | None = None
+        self.renewed = RenewedCustomers(settings)  # made again for a new configuration
         self.policy = settings.policy
         self.topology = settings.topology
         self.envelope = envelope
@@ -101,26 +125,11 @@ class Duties:
 
     # --- who -----------------------------------------------------------------------------------
 
-    async def read_renewals(self, tx: Tx) -> None:
-        """The yearly renewals recorded in the ledger (L-2; ``ledger renew`` leaves the
-        configured ``paid_until`` as it was), read again only when one was recorded: the
-        ledger is append-only, so their count and last id mark them. A customer whose
-        configured date has passed but who renewed is not suspended (R-EX5): it is told of
-        outages and windows as any customer is. Called in each transaction that decides
-        who is told, before :meth:`skip_reason`."""
-        mark = await ledger.renewals_mark(tx)
-        if mark == self._renewals_mark:
-            return
-        renewals = await ledger.renewals(tx)
-        renewed = {r.customer_id for r in renewals} & self.topology.customers.keys()
-        self._renewed = {c.id: c for c in month_customers(self.settings, renewals, renewed)}
-        self._renewals_mark = mark
-
     def skip_reason(self, customer_id: str, at: dt.datetime) -> str | None:
         """Why a customer gets no e-mail about something happening at ``at``, or None: the
-        engine decides (R-EX5, R-EX6), with the renewals last read (:meth:`read_renewals`)."""
-        customer = self._renewed.get(customer_id) or self.topology.customer_input(customer_id)
-        rule = ineligible(customer, at, alerts=True)
+        engine decides (R-EX5, R-EX6), with the renewals last read (``renewed.read``, in each
+        transaction that decides who is told)."""
+        rule = ineligible(self.renewed.customer(customer_id), at, alerts=True)
         return None if rule is None else SKIPPED[rule]
 
     def reader_style(self, customer_id: str) -> Style:
@@ -190,7 +199,7 @@ class Duties:
         """Queue the outage e-mails of an incident; idempotent. Returns how many were new."""
         async with self.db.transaction() as tx:
             incident = await _incident(tx, incident_id)
-            await self.read_renewals(tx)
+            await self.renewed.read(tx)
             failure = await history.first_failure(
                 tx, incident.service_id, incident.start,
                 incident.detected_at or self.clock.now())

@@ -40,7 +40,7 @@ async def on_maintenance_created(duties: Duties, window_id: int) -> int:
         if window.cancelled_at is not None:
             log.info("maintenance window cancelled; no notice", extra={"window_id": window_id})
             return 0
-        await duties.read_renewals(tx)  # who is told (skip_reason) takes the renewals (L-2)
+        await duties.renewed.read(tx)  # who is told (skip_reason) takes the renewals (L-2)
         drafts = notice_drafts(duties, window)
         # R-EX1: a notice queued now cannot reach anyone by the due instant.
         late = not in_time(now, notice_due(window.start, duties.policy))

@@ -116,7 +116,7 @@ class DutyTracker:
     async def check(self, now: dt.datetime) -> DutyCheck:
         d = self.duties
         async with d.db.transaction() as tx:
-            await d.read_renewals(tx)  # who is told (skip_reason) takes the renewals (L-2)
+            await d.renewed.read(tx)  # who is told (skip_reason) takes the renewals (L-2)
             found, targets, requeue = await self._notification_duties(tx, now)
             windows, late = await self._maintenance_duties(tx, now)
             contract = await self._contract_duties(tx, now)
