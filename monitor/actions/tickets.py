@@ -34,6 +34,7 @@ the month of the fix deadline, granted through that month's claim.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -50,7 +51,7 @@ from monitor.actions.common import (
     not_future,
     one_of,
 )
-from monitor.actions.inputs import ticket_input
+from monitor.actions.inputs import month_customers, ticket_input
 from monitor.actions.ledger import (
     account,
     charge_balance,
@@ -155,11 +156,16 @@ def _charged(entries: list[ledger.EntryRecord]) -> Decimal:
 async def _view(tx: Tx, settings: Settings, ticket: TicketRecord, now: dt.datetime) -> TicketView:
     events = await tickets.events(tx, ticket.id)
     entries = await ledger.for_ticket(tx, ticket.id)
-    return _view_of(settings, ticket, events, entries, now)
+    renewals = await ledger.renewals(tx, customers=[ticket.customer_id])
+    return _view_of(settings, ticket, events, entries, renewals, now)
 
 
 def _view_of(settings: Settings, ticket: TicketRecord, events: list[EventRecord],
-             entries: list[ledger.EntryRecord], now: dt.datetime) -> TicketView:
+             entries: list[ledger.EntryRecord], renewals: list[ledger.EntryRecord],
+             now: dt.datetime) -> TicketView:
+    """The ticket's view; ``renewals``: its customer's (L-2), of which those recorded before
+    the end of its fix deadline's month count for the penalty, as in that month's report
+    (:func:`monitor.actions.inputs.month_customers`)."""
     policy = settings.policy
     engine_ticket = ticket_input(ticket)
     diagnosis_at = diagnosis_due(engine_ticket, policy)
@@ -171,8 +177,9 @@ def _view_of(settings: Settings, ticket: TicketRecord, events: list[EventRecord]
     if fix_at is not None and not closed:
         if not fix_deferred(engine_ticket):
             fix = duty_state(ticket.fixed_at, fix_at, now, settings.deadline_warning_seconds)
-        customer = settings.topology.customer_input(ticket.customer_id)
         period = month_containing(fix_at, settings.config.provider.calendar, settings.timezone)
+        [customer] = month_customers(
+            settings, [r for r in renewals if r.effective_at < period.end], [ticket.customer_id])
         penalty = ticket_credit(engine_ticket, customer, period, now, policy)
     if closed and ticket.diagnosed_at is None:
         diagnosis = "done"  # closed undone (L-5): nothing left to diagnose
@@ -653,8 +660,11 @@ async def list_tickets(
         ids = [ticket.id for ticket in found]
         events = await tickets.events_of(tx, ids)
         entries = await ledger.for_tickets(tx, ids)
-    views = [_view_of(settings, ticket, events.get(ticket.id, []),
-                      entries.get(ticket.id, []), now) for ticket in found]
+        renewed: dict[str, list[ledger.EntryRecord]] = defaultdict(list)
+        for renewal in await ledger.renewals(tx, customers={t.customer_id for t in found}):
+            renewed[renewal.customer_id].append(renewal)
+    views = [_view_of(settings, ticket, events.get(ticket.id, []), entries.get(ticket.id, []),
+                      renewed[ticket.customer_id], now) for ticket in found]
     if queue is not None:
         level = int(queue.removeprefix("level"))
         views = sorted((v for v in views if v.ticket.level == level), key=_queue_order)

@@ -224,6 +224,25 @@ async def test_a_customer_whose_every_site_lapsed_is_refused_support_until_renew
     assert (opened.ticket.customer_id, opened.ticket.site_domain) == ("gone", None)
 
 
+async def test_a_renewed_customers_late_fix_shows_the_penalty_its_report_gives(
+        db: Database) -> None:
+    # gone's only site was paid until 2026-06-30 in the configuration; renewed in the
+    # ledger on 1 October (L-2), it is not suspended in October (R-EX5). Its late fix earns
+    # R-P1's penalty in October's report, and the ticket shows the same: it showed none,
+    # judging the configured date alone.
+    await actions.renew(db, SETTINGS, site="gone.example", until=dt.date(2027, 6, 30),
+                        actor="ops", now=at(1, month=10))
+    ticket = await diagnosed(db, customer="gone")
+    view = await act(db, actions.fix_ticket, ticket, at=FIX_DUE + 10 * HOUR)
+    # R-P1 Decision: 10 h late is the 2-week tier's quarter: 14 / 4 = 3.5 days.
+    assert view.penalty is not None and view.penalty.days == Decimal("3.5")
+    report = (await actions.month_report(db, SETTINGS, month="2026-10", customer="gone",
+                                         now=NOW)).customers[0]
+    assert report.partial_credit_days == Decimal("3.5")
+    [listed] = await actions.list_tickets(db, SETTINGS, customer="gone", now=NOW)
+    assert listed.penalty == view.penalty
+
+
 async def test_l5_priced_ticket_debited_then_refunded_on_a_defect(db: Database) -> None:
     await actions.deposit(db, SETTINGS, site="acme.example", amount=Decimal(3_000_000),
                           reference="bank 7781", actor="ops", now=at(1, month=10))
