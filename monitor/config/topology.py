@@ -28,7 +28,6 @@ R-EX5/R-EX7 facts the engine decides eligibility from.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -45,7 +44,6 @@ from monitor.sla import (
     DETECTION_KINDS,
     CustomerInput,
     lapse_instant,
-    suspended,
     unsupported_version,
 )
 
@@ -166,15 +164,6 @@ class Topology:
 
     def customer_inputs(self) -> list[CustomerInput]:
         return list(self._engine_customers.values())
-
-    def paid_until(self, customer_id: str) -> dt.datetime | None:
-        """When the customer is suspended (R-EX5 Decision, :func:`monitor.sla.lapse_instant`),
-        or None if it never lapses."""
-        return self._engine_customers[customer_id].paid_until
-
-    def is_suspended(self, customer_id: str, at: dt.datetime) -> bool:
-        """R-EX5: lapsed customers earn no credits and get no alert e-mail (operators still do)."""
-        return suspended(self._engine_customers[customer_id], at)
 
     def unsupported_version(self, customer_id: str) -> bool:
         """R-EX7: a site runs a version the provider no longer supports (Decision: the list)."""
