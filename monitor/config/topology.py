@@ -159,7 +159,10 @@ class Topology:
     # --- customers as the SLA engine sees them --------------------------------------------------
 
     def customer_input(self, customer_id: str) -> CustomerInput:
-        """The customer's record for the engine: dependencies, fee, R-EX5..R-EX7 facts."""
+        """The customer's record for the engine as configured: dependencies, fee, R-EX5..R-EX7
+        facts. Its ``paid_until`` is the configured sites' alone: the yearly renewals recorded
+        in the ledger (L-2) extend it, and who asks whether it is suspended takes them
+        (:func:`monitor.actions.inputs.month_customers`)."""
         return self._engine_customers[customer_id]
 
     def customer_inputs(self) -> list[CustomerInput]:
