@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -42,6 +43,7 @@ __all__ = [
     "renew",
     "settle_site",
     "site_of",
+    "sites_paid_until",
 ]
 
 
@@ -116,7 +118,7 @@ def _paid_until(site: Site, entries: list[EntryRecord], before: dt.datetime | No
     return max([site.paid_until, *dates])
 
 
-def customer_lapse(settings: Settings, customer_id: str, renewals: list[EntryRecord]
+def customer_lapse(settings: Settings, customer_id: str, renewals: Sequence[EntryRecord]
                    ) -> dt.datetime | None:
     """R-EX5 Decision with renewals (L-2): the customer is suspended when every site has
     lapsed, each site paid until the later of its configured date and its renewals in
@@ -125,6 +127,19 @@ def customer_lapse(settings: Settings, customer_id: str, renewals: list[EntryRec
     dates = [_paid_until(site, [r for r in renewals if r.site_domain == site.domain])
              for site in customer.sites]
     return lapse_instant(dates, settings.timezone)
+
+
+def sites_paid_until(settings: Settings, customer_id: str, renewals: Sequence[EntryRecord]
+                     ) -> list[tuple[str, dt.date]]:
+    """Each of the customer's sites that has a paid support period, in the configuration's
+    order, with the date it is paid until given ``renewals`` (L-2): the dates
+    :func:`customer_lapse` judges by, as a customer is told them."""
+    paid = []
+    for site in settings.topology.customers[customer_id].sites:
+        until = _paid_until(site, [r for r in renewals if r.site_domain == site.domain])
+        if until is not None:
+            paid.append((site.domain, until))
+    return paid
 
 
 def _period_ends(settings: Settings, site: Site, entries: list[EntryRecord]) -> list[dt.datetime]:

@@ -217,8 +217,9 @@ async def remind(
                              claimed=customer in claimed, period=period,
                              policy=settings.policy, before_seconds=int(before), now=now):
             continue
+        # A lapsed customer (R-EX5) was withheld above: no paid-until date is named.
         view = build_statement(settings, period, frozen, customer, now=now, links=links,
-                               record=record)
+                               record=record, renewals=())
         async with db.transaction() as tx:
             key = await mail.claim_reminder(tx, view)
             await stored.add_reminder(tx, ReminderRecord(

@@ -43,12 +43,13 @@ import dataclasses
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from monitor.actions.common import MAX_ID, iso_utc, known
 from monitor.actions.inputs import month_inputs
+from monitor.actions.ledger import sites_paid_until
 from monitor.actions.links import LinkKeys, PageLink, claim_form_link, claim_link_keys
 from monitor.actions.mail import StatementFiles, StatementMail
 from monitor.actions.reports import (
@@ -94,8 +95,9 @@ from monitor.sla import (
     notice_due,
     statement_withheld,
 )
-from monitor.store import Database, claims, evidence, outbox, reports
+from monitor.store import Database, claims, evidence, ledger, outbox, reports
 from monitor.store import statements as stored
+from monitor.store.ledger import EntryRecord
 from monitor.store.outbox import MessageState
 from monitor.store.statements import StatementRecord
 
@@ -167,6 +169,7 @@ async def statement(
     async with db.reading() as tx:
         sent = await stored.sent(tx, period.calendar, period.label, customer)
         claim = await claims.find(tx, customer, period.label)
+    renewals = await _month_renewals(db, period, [customer])
     this = next((s for s in sent if s.revision == frozen.revision), None)
     corrects: int | None = None
     changes: tuple[str, ...] = ()
@@ -174,7 +177,19 @@ async def statement(
         corrects, changes = this.corrects, tuple(this.changes or ())
     return build_statement(settings, period, frozen, customer, now=now, claim=_claim_line(
         settings, claim), corrects=corrects, changes=changes,
-        links=claim_link_keys(settings))
+        links=claim_link_keys(settings), renewals=renewals[customer])
+
+
+async def _month_renewals(db: Database, period: MonthPeriod, customers: Collection[str]
+                          ) -> defaultdict[str, list[EntryRecord]]:
+    """Each of ``customers``' renewals recorded before the month's end (L-2): those its
+    report judged R-EX5 with (:func:`monitor.actions.inputs.month_customers`)."""
+    async with db.reading() as tx:
+        found = await ledger.renewals(tx, before=period.end, customers=customers)
+    grouped: defaultdict[str, list[EntryRecord]] = defaultdict(list)
+    for renewal in found:
+        grouped[renewal.customer_id].append(renewal)
+    return grouped
 
 
 def build_statement(
@@ -189,12 +204,15 @@ def build_statement(
     changes: tuple[str, ...] = (),
     links: LinkKeys | None = None,
     record: CustomerReport | None = None,
+    renewals: Sequence[EntryRecord],
 ) -> Statement:
     """The statement of ``customer`` from a frozen revision and the configuration (names,
     contacts, the fee) and the link keys that sign its link to the claim form (none: no
     link): a pure function of them. ``record``: the customer's in ``frozen``, when the
     caller has it at hand (the reminders, walking the report); else it is typed from the
-    frozen report, found by id (:meth:`MonthReport.customer`)."""
+    frozen report, found by id (:meth:`MonthReport.customer`). ``renewals``: the customer's
+    recorded before the month's end (L-2), which the report judged R-EX5 with: a lapsed
+    customer is told the dates they paid its sites until (:func:`_month_renewals`)."""
     if record is None:
         record = _customer_record(frozen, customer)
     configured = settings.topology.customers[customer]
@@ -244,7 +262,7 @@ def build_statement(
         currency=currency,
         fee_per_year=configured.fee.amount,
         ineligible_rule=rule,
-        no_credit_because=_no_credit(settings, customer, rule, reader),
+        no_credit_because=_no_credit(settings, customer, rule, reader, renewals),
         incidents=incidents,
         maintenance=maintenance,
         credit_lines=tuple(_credit(line, record, reader) for line in record.credit_lines),
@@ -337,17 +355,19 @@ def _credit(line: CreditLine, record: CustomerReport, reader: Language) -> Credi
 
 
 def _no_credit(
-    settings: Settings, customer: str, rule: IneligibleRule | None, reader: Language
+    settings: Settings, customer: str, rule: IneligibleRule | None, reader: Language,
+    renewals: Sequence[EntryRecord],
 ) -> str | None:
-    """R-EX5, R-EX6, R-EX7: why the month earns nothing, in the customer's terms."""
+    """R-EX5, R-EX6, R-EX7: why the month earns nothing, in the customer's terms (R-EX5:
+    each site paid until its configured date or a later renewal's, L-2)."""
     _ = reader.gettext
     configured = settings.topology.customers[customer]
     if rule == "R-EX5":
         paid = _(", ").join(
             _("%(domain)s until %(date)s") % {
-                "domain": site.domain, "date": reader.day(site.paid_until, settings.calendar)
-                if reader.code != "en" else str(site.paid_until)}
-            for site in configured.sites if site.paid_until is not None)
+                "domain": domain, "date": reader.day(until, settings.calendar)
+                if reader.code != "en" else str(until)}
+            for domain, until in sites_paid_until(settings, customer, renewals))
         return _("your subscription had lapsed for non-payment when the month began "
                  "(paid: %(paid)s); service credits do not accrue while a subscription is "
                  "suspended. Renewing it re-activates them.") % {"paid": paid}
@@ -720,6 +740,7 @@ async def _queue(
     async with db.reading() as tx:
         claimed = {c.customer_id: c for c in await claims.listed(tx, month=period.label)
                    if c.calendar == period.calendar}
+    renewals = await _month_renewals(db, period, [item.customer for item in todo])
     links = claim_link_keys(settings)
     processes = _processes(workers, len(todo))
     queued: dict[str, StatementItem] = {}
@@ -731,7 +752,8 @@ async def _queue(
         async def render(item: StatementItem) -> tuple[StatementItem, Statement, StatementFiles]:
             view = build_statement(settings, period, frozen, item.customer, now=now,
                                    claim=_claim_line(settings, claimed.get(item.customer)),
-                                   corrects=item.corrects, changes=item.changes, links=links)
+                                   corrects=item.corrects, changes=item.changes, links=links,
+                                   renewals=renewals[item.customer])
             return item, view, await renderers.render(view)
 
         waiting = iter(todo)

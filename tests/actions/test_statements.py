@@ -6,6 +6,7 @@ real SMTP server; a revised month's correction; lapsed and clone customers."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import subprocess
@@ -267,6 +268,27 @@ async def test_lapsed_and_clone_customers_only_when_asked_and_then_told_why(
         assert s.ineligible_rule == rule and s.no_credit_because is not None
         assert why in s.no_credit_because
         assert "No credit is due for this month:" in statement_html(s)
+
+
+async def test_a_lapsed_customer_is_told_the_date_its_renewal_paid_until(db: Database) -> None:
+    """R-EX5 with a renewal (L-2): gone's site, configured paid until 2026-06-30, was renewed
+    in the ledger on 1 July to 2026-08-31 and lapsed again before October began. Its October
+    statement names the date it was last paid until, the renewal's, not the configuration's
+    older one; a renewal recorded after October ended is not the month's (the report's
+    rule: renewals recorded before the month's end) and names nothing."""
+    await actions.renew(db, SETTINGS, site="gone.example", until=dt.date(2026, 8, 31),
+                        actor="ops", now=at(1, 12, month=7))
+    await closed(db)
+    await actions.renew(db, SETTINGS, site="gone.example", until=dt.date(2027, 8, 31),
+                        actor="ops", now=NOW)
+    s = await actions.statement(db, SETTINGS, month="2026-10", customer="gone", now=NOW)
+    assert s.ineligible_rule == "R-EX5" and s.no_credit_because is not None
+    assert "(paid: gone.example until 2026-08-31)" in s.no_credit_because
+    sent = await actions.send_statements(db, SETTINGS, month="2026-10", customer="gone",
+                                         mail=MAIL, actor="ops", now=NOW)
+    assert [(i.customer, i.status) for i in sent.items] == [("gone", "queued")]
+    [message] = [m for m in await rows(db, OutboxMessage) if m.customer_id == "gone"]
+    assert "gone.example until 2026-08-31" in (message.body_html or "")
 
 
 async def test_dry_run_writes_nothing(db: Database) -> None:
