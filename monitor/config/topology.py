@@ -141,7 +141,17 @@ class Topology:
         return self._affected.get(target_id, ())
 
     def projects_on(self, server_id: str) -> list[str]:
+        """The services running on ``server_id``, by id."""
         return list(self._projects.get(server_id, ()))
+
+    def projects_of_on(self, customer_id: str, server_id: str) -> list[str]:
+        """The customer's services running on ``server_id``, by id (as :meth:`projects_on`
+        lists them): found among the customer's own dependencies, not the server's
+        projects, which a shared server has by the thousand (an outage of one told each of
+        its 10,000 customers, each scanning the 10,000 projects: seconds of the event loop)."""
+        services = self.services
+        return sorted(p for p in self._dependencies.get(customer_id, ())
+                      if p in services and services[p].server == server_id)
 
     def with_hosted_projects(self, ids: set[str] | frozenset[str]) -> frozenset[str]:
         """``ids`` plus the projects running on any server among them: maintenance of a

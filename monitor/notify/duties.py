@@ -23,6 +23,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import dataclasses
 import datetime as dt
 import logging
@@ -51,7 +53,7 @@ from monitor.store.outbox import QueuedMessage
 if TYPE_CHECKING:
     from monitor.store import Database, Tx
 
-__all__ = ["SKIPPED", "Duties"]
+__all__ = ["SKIPPED", "Duties", "per_customer"]
 
 log = logging.getLogger(__name__)
 
@@ -159,39 +161,16 @@ class Duties:
         """For a server outage: the customer's projects on that server."""
         if target_id not in self.topology.servers:
             return []
-        depends_on = self.topology.dependencies(customer_id)
-        return [
-            self.target_label(p) for p in self.topology.projects_on(target_id) if p in depends_on
-        ]
+        return [self.target_label(p) for p in self.topology.projects_of_on(customer_id, target_id)]
 
-    @staticmethod
-    def per_customer(
-        kind: str,
-        about: int,
-        customers: Iterable[Customer],
-        render: Callable[[Customer], Rendered],
-        *,
-        follows: str | None = None,
-        incident_id: int | None = None,
-        window_id: int | None = None,
-    ) -> list[Draft]:
-        """One draft of ``kind`` for each of ``customers``: ``render(customer)`` to the
-        contacts that kind goes to (:func:`~monitor.actions.mail.customer_recipients`), queued once per customer and subject (the dedupe key
-        ``KIND:ABOUT:CUSTOMER``); ``follows``: the kind of the message of that subject and
-        customer it follows up (one thread)."""
-        return [
-            Draft(
-                f"{kind}:{about}:{customer.id}",
-                kind,
-                customer_recipients(kind, customer),
-                render(customer),
-                customer_id=customer.id,
-                incident_id=incident_id,
-                window_id=window_id,
-                follows=None if follows is None else f"{follows}:{about}:{customer.id}",
-            )
-            for customer in customers
-        ]
+    async def drafted(self, draft: Callable[[Duties], list[Draft]]) -> list[Draft]:
+        """``draft(duties)`` on a worker thread, with this configuration as it is now: an
+        e-mail rendered for each customer of an outage of a shared server or of the panel
+        (10,000 customers: a second) would hold the event loop, where the probes' results
+        and the HTTP API wait. ``duties`` is a copy of this object, so a configuration
+        reloaded meanwhile (SIGHUP, :meth:`configure`) is the next call's, not half of
+        this one's."""
+        return await asyncio.to_thread(draft, copy.copy(self))
 
     # --- incidents (R-N1, D-2) -----------------------------------------------------------------
 
@@ -203,7 +182,7 @@ class Duties:
             failure = await history.first_failure(
                 tx, incident.service_id, incident.start,
                 incident.detected_at or self.clock.now())
-            drafts = self._outage_drafts(incident, failure)
+            drafts = await self.drafted(lambda duties: duties._outage_drafts(incident, failure))
             added = await enqueue(tx, drafts, now=self.clock.now(), domain=self.envelope.domain)
         self.wake()
         log.info("outage notices queued", extra={"incident_id": incident_id, "queued": added})
@@ -222,7 +201,7 @@ class Duties:
                 told.append(self.topology.customers[customer_id])
             else:
                 skipped.append(f"{self.customer_label(customer_id)}: {reason}")
-        drafts = self.per_customer(
+        drafts = per_customer(
             "outage", incident.id, told,
             lambda customer: templates.outage(
                 self.reader_style(customer.id),
@@ -277,8 +256,9 @@ class Duties:
                 )
             told = await stored.outage_messages(tx, incident.id)
             reopened = await incidents.reopens(tx, incident.id)
-            drafts = (self._recovery_drafts(incident, told) if not reopened
-                      else self._restored_again_drafts(incident, told, reopened))
+            drafts = await self.drafted(
+                lambda duties: duties._recovery_drafts(incident, told) if not reopened
+                else duties._restored_again_drafts(incident, told, reopened))
             added = await enqueue(tx, drafts, now=self.clock.now(), domain=self.envelope.domain)
         self.wake()
         log.info("recovery notices queued", extra={"incident_id": incident_id, "queued": added})
@@ -324,7 +304,7 @@ class Duties:
         """The end of an incident that reopened ``reopened`` times, told again: one per
         reopening (its dedupe key), due once the flap window passed without another."""
         assert incident.end is not None
-        drafts = self.per_customer(
+        drafts = per_customer(
             "recovery", incident.id, self._customers_told(told),
             self._recovery_render(incident, again=True), incident_id=incident.id,
             follows="outage")
@@ -337,7 +317,7 @@ class Duties:
     ) -> list[Draft]:
         assert incident.end is not None
         service = self.target_label(incident.service_id)
-        drafts = self.per_customer(
+        drafts = per_customer(
             "recovery", incident.id, self._customers_told(told),
             self._recovery_render(incident, again=False),
             incident_id=incident.id,
@@ -440,6 +420,35 @@ class Duties:
             window_id=message.window_id,
         )
         await enqueue(tx, [draft], now=self.clock.now(), domain=self.envelope.domain)
+
+
+def per_customer(
+    kind: str,
+    about: int,
+    customers: Iterable[Customer],
+    render: Callable[[Customer], Rendered],
+    *,
+    follows: str | None = None,
+    incident_id: int | None = None,
+    window_id: int | None = None,
+) -> list[Draft]:
+    """One draft of ``kind`` for each of ``customers``: ``render(customer)`` to the
+    contacts that kind goes to (:func:`~monitor.actions.mail.customer_recipients`), queued
+    once per customer and subject (the dedupe key ``KIND:ABOUT:CUSTOMER``); ``follows``: the
+    kind of the message of that subject and customer it follows up (one thread)."""
+    return [
+        Draft(
+            f"{kind}:{about}:{customer.id}",
+            kind,
+            customer_recipients(kind, customer),
+            render(customer),
+            customer_id=customer.id,
+            incident_id=incident_id,
+            window_id=window_id,
+            follows=None if follows is None else f"{follows}:{about}:{customer.id}",
+        )
+        for customer in customers
+    ]
 
 
 async def _incident(tx: Tx, incident_id: int) -> IncidentRecord:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from monitor.errors import InputError
 from monitor.notify import templates
-from monitor.notify.duties import Duties
+from monitor.notify.duties import Duties, per_customer
 from monitor.notify.outbox import Draft, enqueue
 from monitor.sla import in_time, notice_due
 from monitor.store import maintenance
@@ -41,12 +41,17 @@ async def on_maintenance_created(duties: Duties, window_id: int) -> int:
             log.info("maintenance window cancelled; no notice", extra={"window_id": window_id})
             return 0
         await duties.renewed.read(tx)  # who is told (skip_reason) takes the renewals (L-2)
-        drafts = notice_drafts(duties, window)
         # R-EX1: a notice queued now cannot reach anyone by the due instant.
         late = not in_time(now, notice_due(window.start, duties.policy))
-        customers = [duties.customer_label(d.customer_id) for d in drafts if d.customer_id]
-        if late and customers and duties.operators:
-            drafts.append(late_maintenance_draft(duties, window, customers))
+
+        def drafted(duties: Duties) -> list[Draft]:  # on a thread (Duties.drafted)
+            drafts = notice_drafts(duties, window)
+            customers = [duties.customer_label(d.customer_id) for d in drafts if d.customer_id]
+            if late and customers and duties.operators:
+                drafts.append(late_maintenance_draft(duties, window, customers))
+            return drafts
+
+        drafts = await duties.drafted(drafted)
         added = await enqueue(tx, drafts, now=now, domain=duties.envelope.domain)
     duties.wake()
     log.info(
@@ -75,7 +80,7 @@ def notice_drafts(duties: Duties, window: WindowRecord) -> list[Draft]:
         found = [p for s in window.service_ids for p in duties.affected_projects(customer_id, s)]
         return [p for p in dict.fromkeys(found) if p not in named]
 
-    return duties.per_customer(
+    return per_customer(
         "maintenance", window.id,
         [duties.topology.customers[c] for c in window_customers(duties, window)],
         lambda customer: templates.maintenance_notice(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
+import threading
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from monitor.clock import FakeClock
+from monitor.config import Settings
+from monitor.notify.duties import Duties
+from monitor.notify.outbox import Draft
 from monitor.store import Database, ledger
 from monitor.store.ledger import NewEntry
 from monitor.store.models import Notification
@@ -168,3 +173,33 @@ async def test_a_customer_that_renewed_its_lapsed_site_is_told_of_outages_and_wi
     check = await restarted.check_duties(T0 + dt.timedelta(minutes=5))
     assert sorted(s.customer_id for s in check.duties if s.duty == "notification") == [
         "acme", "bita", "lapsed"]
+
+
+async def test_drafts_are_rendered_off_the_event_loop_with_one_configuration(
+    sink: SMTPSink, make_notifier: NotifierFactory,
+) -> None:
+    """An outage of a shared server renders an e-mail per customer (10,000: a second), on a
+    worker thread, not the event loop (where probe results and the HTTP API wait); a
+    configuration reloaded meanwhile (SIGHUP) is the next outage's: the one being drafted
+    keeps the configuration it began with, whole."""
+    config = make_config(sink_smtp(sink))
+    renamed = config.model_dump(by_alias=True)
+    renamed["provider"]["name"] = "Renamed Hosting"
+    notifier = make_notifier(config)
+    before = notifier.duties.settings
+    loop = asyncio.get_running_loop()
+    seen: list[object] = []
+
+    def draft(duties: Duties) -> list[Draft]:
+        seen.append(threading.current_thread() is threading.main_thread())
+        reloaded = asyncio.run_coroutine_threadsafe(reload(), loop)
+        reloaded.result(timeout=10)  # the loop ran while this thread drafted
+        seen.extend([duties.settings is before, duties.style.provider_name])
+        return []
+
+    async def reload() -> None:
+        notifier.reconfigure(Settings.from_config(type(config).model_validate(renamed)))
+
+    assert await notifier.duties.drafted(draft) == []
+    assert seen == [False, True, "Rabit Hosting"]
+    assert notifier.duties.style.provider_name == "Renamed Hosting"  # the next one's
