@@ -95,7 +95,7 @@ from monitor.sla import (
     notice_due,
     statement_withheld,
 )
-from monitor.store import Database, claims, evidence, ledger, outbox, reports
+from monitor.store import Database, Tx, claims, evidence, ledger, outbox, reports
 from monitor.store import statements as stored
 from monitor.store.ledger import EntryRecord
 from monitor.store.outbox import MessageState
@@ -169,7 +169,7 @@ async def statement(
     async with db.reading() as tx:
         sent = await stored.sent(tx, period.calendar, period.label, customer)
         claim = await claims.find(tx, customer, period.label)
-    renewals = await _month_renewals(db, period, [customer])
+        renewals = await _month_renewals(tx, period, [customer])
     this = next((s for s in sent if s.revision == frozen.revision), None)
     corrects: int | None = None
     changes: tuple[str, ...] = ()
@@ -180,15 +180,14 @@ async def statement(
         links=claim_link_keys(settings), renewals=renewals[customer])
 
 
-async def _month_renewals(db: Database, period: MonthPeriod, customers: Collection[str]
+async def _month_renewals(tx: Tx, period: MonthPeriod, customers: Collection[str]
                           ) -> defaultdict[str, list[EntryRecord]]:
     """Each of ``customers``' renewals recorded before the month's end (L-2): those its
     report judged R-EX5 with (:func:`monitor.actions.inputs.month_customers`)."""
-    async with db.reading() as tx:
-        found = await ledger.renewals(tx, before=period.end, customers=customers)
     grouped: defaultdict[str, list[EntryRecord]] = defaultdict(list)
-    for renewal in found:
-        grouped[renewal.customer_id].append(renewal)
+    if customers:
+        for renewal in await ledger.renewals(tx, before=period.end, customers=customers):
+            grouped[renewal.customer_id].append(renewal)
     return grouped
 
 
@@ -531,14 +530,18 @@ async def send_statements(
     # Planned by each customer's id and ineligible reason; a customer's records are typed
     # only for a correction (at 10,000 customers the typed report is about 400 MB), and for
     # its statement when it is rendered.
+    heads = list(_customers(frozen, settings, customer))
     planned = [_plan(settings, frozen, head, customer, mine[head[0]], earlier_reports, mails)
-               for head in _customers(frozen, settings, customer)]
+               for head in heads]
     todo = [item for item in planned if item.status == "would_send"]
     if dry_run or not todo:
         result.items.extend(planned)
         return result
+    # A lapsed customer's statement names what it paid until (R-EX5): only one asked for.
+    lapsed = {head[0] for head in heads if _RULES.get(head[1] or "") == "R-EX5"}
     queued = await _queue(db, settings, period, frozen, todo, mail, actor, now,
-                          stopping=stopping, workers=workers, progress=progress)
+                          stopping=stopping, workers=workers, progress=progress,
+                          lapsed=lapsed)
     # In the customers' order; a statement not queued (stopped first) is the next call's.
     result.items.extend(queued[item.customer] if item.status == "would_send" else item
                         for item in planned
@@ -732,15 +735,18 @@ async def _queue(
     stopping: Callable[[], bool] | None,
     workers: int | None,
     progress: Callable[[int, int], None] | None,
+    lapsed: Collection[str],
 ) -> dict[str, StatementItem]:
     """Render ``todo`` (in worker processes, outside any transaction: the PDFs take CPU
     time), then queue each e-mail and record each statement, a batch per transaction;
     returns what was queued, by customer. At most a few statements per worker are in flight
-    (the memory stays bounded whatever the number of customers)."""
+    (the memory stays bounded whatever the number of customers); ``lapsed``: the customers
+    suspended in the month (R-EX5), whose renewals their statements name."""
     async with db.reading() as tx:
         claimed = {c.customer_id: c for c in await claims.listed(tx, month=period.label)
                    if c.calendar == period.calendar}
-    renewals = await _month_renewals(db, period, [item.customer for item in todo])
+        renewals = await _month_renewals(
+            tx, period, [item.customer for item in todo if item.customer in lapsed])
     links = claim_link_keys(settings)
     processes = _processes(workers, len(todo))
     queued: dict[str, StatementItem] = {}
