@@ -6,8 +6,10 @@ incidents each, the 10 maintenance windows of the web panel in every statement),
 English and the same 20 in Persian (40 in all), after a first one not counted (fonts and
 compiler loaded). Each side runs in a process of its own, the other revision's
 ``monitor/`` (``git archive REF``) first on its path, alternated in ``--pairs`` pairs;
-each prints the CPU-seconds of one statement's PDF, the rest of the machine's busy time
-meanwhile (in % of one CPU) and steal. Table and JSON (benchmarks/results/).
+each reads the statements from the world's database with its own code (nothing passes
+between the processes but the database's path and printed JSON: no pickle), and prints
+the CPU-seconds of one statement's PDF, the rest of the machine's busy time meanwhile
+(in % of one CPU) and steal. Table and JSON (benchmarks/results/).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import datetime as dt
 import io
 import json
 import os
-import pickle
 import subprocess
 import sys
 import tarfile
@@ -33,24 +34,38 @@ sys.path.insert(0, str(HERE))
 RESULTS = HERE / "results"
 
 
-async def statements(target: Path) -> bytes:
+async def write_month(target: Path) -> None:
+    """bench_statements' world of 200 customers written to ``target`` and its month closed."""
     from _world import PERIOD, build
     from bench_statements import AFTER, write_world
 
     from monitor import actions
     from monitor.store import Database, create_engine
 
-    url = f"sqlite+aiosqlite:///{target.parent / 'world.db'}"
+    url = f"sqlite+aiosqlite:///{target}"
     world = build(200, 1000, now=AFTER)
     await write_world(world, url)
     engine = create_engine(url)
-    db = Database(engine)
-    await actions.close_month(db, world.settings, month=PERIOD.label, now=AFTER)
-    views = [await actions.statement(db, world.settings, month=PERIOD.label, customer=c,
-                                     now=AFTER)
-             for c in list(world.settings.topology.customers)[:21]]
+    await actions.close_month(Database(engine), world.settings, month=PERIOD.label, now=AFTER)
     await engine.dispose()
-    return pickle.dumps(views)
+
+
+async def statements(target: Path) -> list[Any]:
+    """The statements of the first 21 customers of :func:`write_month`'s database, as the
+    ``monitor`` first on the path reads them."""
+    from _world import PERIOD, build
+    from bench_statements import AFTER
+
+    from monitor import actions
+    from monitor.store import Database, create_engine
+
+    settings = build(200, 1000, now=AFTER).settings  # the same seed: the same configuration
+    engine = create_engine(f"sqlite+aiosqlite:///{target}")
+    db = Database(engine)
+    views = [await actions.statement(db, settings, month=PERIOD.label, customer=c, now=AFTER)
+             for c in list(settings.topology.customers)[:21]]
+    await engine.dispose()
+    return views
 
 
 def _busy() -> tuple[float, float]:
@@ -60,12 +75,12 @@ def _busy() -> tuple[float, float]:
 
 
 def measure(source: Path) -> dict[str, Any]:
-    """In this process: the PDF of each statement of ``source``, whichever ``monitor`` is
-    first on the path."""
+    """In this process: the PDF of each statement of ``source`` (a database of
+    :func:`write_month`), whichever ``monitor`` is first on the path."""
     import monitor.present.statement as code
     from monitor.present.language import language
 
-    views = pickle.loads(source.read_bytes())
+    views = asyncio.run(statements(source))
     views += [dataclasses.replace(view, language=language("fa")) for view in views[1:]]
     code.statement_pdf(views[0])
     busy, steal = _busy()
@@ -96,8 +111,8 @@ def main() -> int:
                                  check=True, capture_output=True).stdout
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(folder / "old", filter="data")
-        source = folder / "statements.pickle"
-        source.write_bytes(asyncio.run(statements(source)))
+        source = folder / "world.db"
+        asyncio.run(write_month(source))
         print(f"{'code':<12} {'stmts':>5} {'PDF cpu s':>9} {'KB':>6} {'others %':>8} "
               f"{'steal s':>7}")
         for _ in range(args.pairs):
