@@ -31,6 +31,8 @@ from prometheus_client import CollectorRegistry
 from monitor.daemon.cluster import ClusterMetrics, ConfigDrift
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.sla_metrics import SLAMetrics
+from monitor.http.failures import unexpected_errors
+from monitor.http.traffic import request_metrics
 from monitor.notify.metrics import NotifyMetrics
 
 GRAFANA = Path(__file__).resolve().parents[1] / "grafana"
@@ -42,6 +44,8 @@ def exported() -> set[str]:
     DaemonMetrics(registry)
     NotifyMetrics(registry)
     SLAMetrics(registry)
+    request_metrics(registry)  # the HTTP edge's
+    unexpected_errors(registry)
     ClusterMetrics(registry, "node-a", "default")  # a cluster node's
     ConfigDrift(registry, "node-a")
     names = set()
@@ -80,6 +84,7 @@ def test_every_counter_an_alert_takes_the_increase_of_is_exported_at_zero_from_t
     DaemonMetrics(registry)
     NotifyMetrics(registry)
     SLAMetrics(registry)
+    unexpected_errors(registry)  # the HTTP edge's, registered before the database is open
     samples = [(sample.name, sample.labels, sample.value) for family in registry.collect()
                for sample in family.samples]
     found = re.findall(r"(?:increase|rate)\((sla_monitor_\w+)(?:\{([^}]*)\})?\[",
@@ -167,7 +172,7 @@ def test_every_alert_has_a_firing_and_a_silent_test_case() -> None:
         for case in group.get("alert_rule_test", []):
             (fires if case.get("exp_alerts") else silent).add(case["alertname"])
     shipped = set(alerts())
-    assert len(shipped) >= 28
+    assert len(shipped) >= 29
     assert shipped - fires == set(), "alerts without a case where they fire"
     assert shipped - silent == set(), "alerts without a case where they stay silent"
     assert (fires | silent) - shipped == set(), "test cases of alerts that do not exist"
@@ -214,6 +219,17 @@ def test_every_per_customer_panel_query_aggregates_over_the_daemons() -> None:
         rest = ONE_SERIES.sub("", BY_CUSTOMER.sub("", query))
         assert "scalar(" not in query, query
         assert re.search(r"\bsla_monitor_", rest) is None, query
+
+
+def test_the_http_row_sums_each_nodes_own_answers_and_is_tested() -> None:
+    """Each node counts the answers it gave: the HTTP row adds the nodes' rates (promtool
+    checks its figures from two instances in dashboard.test.yml)."""
+    tests = load("dashboard.test.yml")["tests"]
+    tested = {case["expr"] for group in tests for case in group.get("promql_expr_test", [])}
+    queries = queries_of("http")
+    assert len(queries) >= 2
+    assert set(queries) - tested == set()
+    assert all(query.count("sum by (") == 1 for query in queries), queries
 
 
 def test_per_customer_and_cluster_panel_queries_give_the_same_figures_from_two_daemons(

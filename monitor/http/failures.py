@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-import weakref
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter
+
+from monitor.http.traffic import of_registry
 
 __all__ = ["TRACEBACK_EVERY", "UnexpectedErrors", "unexpected_errors"]
 
@@ -83,14 +84,6 @@ class UnexpectedErrors:
         })
 
 
-_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, UnexpectedErrors] = (
-    weakref.WeakKeyDictionary())
-
-
 def unexpected_errors(registry: CollectorRegistry) -> UnexpectedErrors:
-    """The one :class:`UnexpectedErrors` of ``registry`` (an application built twice on the
-    same registry shares its counter: Prometheus refuses a name registered twice)."""
-    found = _BY_REGISTRY.get(registry)
-    if found is None:
-        found = _BY_REGISTRY[registry] = UnexpectedErrors(registry)
-    return found
+    """The one :class:`UnexpectedErrors` of ``registry`` (:func:`.traffic.of_registry`)."""
+    return of_registry(registry, UnexpectedErrors)

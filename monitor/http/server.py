@@ -26,7 +26,8 @@ Policy without inline script or style (the pages have no script at all), no MIME
 sniffing, no referrer, no framing. Unknown paths and methods under ``/api/`` are answered
 in the API's error shape; an unexpected error is answered 500 without details, counted
 (``sla_monitor_http_unexpected_errors_total``) and logged in one line, never a token or a
-body, its traceback once a minute per distinct error (:mod:`.failures`).
+body, its traceback once a minute per distinct error (:mod:`.failures`). Every answer is
+counted by route, method and status, with its duration (:mod:`.traffic`).
 
 ``/metrics`` is rendered in a worker thread: at 40,000 targets the page has 80,000 series
 and takes a few hundred milliseconds of Python, which on the event loop would hold every
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +89,7 @@ from monitor.http.subscriptions import (
     unsubscribe_form,
     unsubscribe_page,
 )
+from monitor.http.traffic import RequestMetrics, request_metrics
 from monitor.present.html import environment
 from monitor.present.language import N_
 
@@ -110,6 +113,7 @@ ReadyCheck = Callable[[], Awaitable[Readiness]]
 
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 ERRORS_KEY = web.AppKey("unexpected_errors", UnexpectedErrors)
+TRAFFIC_KEY = web.AppKey("request_metrics", RequestMetrics)
 READY_KEY = web.AppKey("ready", object)
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -234,6 +238,18 @@ _BASIC = {"/metrics", "/healthz", "/readyz"}
 
 
 @web.middleware
+async def counted(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Each answer counted by route, method and status, with its duration (:mod:`.traffic`):
+    the outermost layer, so that it sees the answers of :func:`security_headers` too."""
+    began = time.perf_counter()
+    response = await handler(request)
+    request.app[TRAFFIC_KEY].record(request, response.status, time.perf_counter() - began)
+    return response
+
+
+@web.middleware
 async def security_headers(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
@@ -304,9 +320,10 @@ def make_app(registry: CollectorRegistry, ready: ReadyCheck, context: Web | None
     """The application; without ``context`` (no database yet) only metrics and health."""
     # Bodies are read by routing.read_limited, each within its own limit.
     largest = context.settings.http.max_config_bytes if context is not None else BODY_LIMIT
-    app = web.Application(client_max_size=largest, middlewares=[security_headers])
+    app = web.Application(client_max_size=largest, middlewares=[counted, security_headers])
     app[REGISTRY_KEY] = registry
     app[ERRORS_KEY] = unexpected_errors(registry)
+    app[TRAFFIC_KEY] = request_metrics(registry)
     app[READY_KEY] = ready
     routes = ROUTES if context is not None else tuple(r for r in ROUTES if r.path in _BASIC)
     if context is not None:

@@ -27,6 +27,8 @@ from monitor.config.schema import ClusterSettings
 from monitor.daemon.cluster import Cluster
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.sla_metrics import CUSTOMER_SERIES, SLAMetrics
+from monitor.http.failures import unexpected_errors
+from monitor.http.traffic import request_metrics
 from monitor.notify.metrics import NotifyMetrics
 from monitor.testing.targets import TargetServer
 from tests.support import FAST, MONITOR, eventually
@@ -179,6 +181,8 @@ def every_family() -> CollectorRegistry:
     DaemonMetrics(registry)
     NotifyMetrics(registry)
     sla = SLAMetrics(registry)
+    request_metrics(registry)  # the HTTP edge's
+    unexpected_errors(registry)
     Cluster(ClusterSettings(node="a", vantage="v"), db=None, registry=registry)  # type: ignore[arg-type]
     sla.customers.rows = {"acme": (0.99, 3600.0, 1800.0, 1.0, 604800.0, 1800.0)}
     for collector in list(registry._collector_to_names):
@@ -202,4 +206,5 @@ async def test_every_metric_family_passes_promtool() -> None:
                  for family in registry.collect()}
     assert described <= families(text.decode()), described - families(text.decode())
     assert "sla_monitor_cluster_leader" in described
+    assert "sla_monitor_http_requests_total" in described
     await check_metrics(text)
