@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from monitor.config.durations import parse_duration
 from monitor.config.schema import (
+    BODY_METHODS,
     HTTPProbe,
     HTTPServer,
     MonitorSettings,
@@ -346,6 +347,15 @@ def _probes(data: dict[str, Any]) -> Iterator[Issue]:
                     "which all probes' bodies share; lower it or raise max_body_memory"
                 ),
             )
+        if probe.get("type") == "http" and probe.get("body") is not None:
+            method = (_as_read(probe, HTTPProbe, "method") if "method" in probe
+                      else HTTPProbe.model_fields["method"].default)
+            if method is not None and method not in BODY_METHODS:
+                yield (
+                    (*loc, "body"),
+                    f"a body is sent with method {' or '.join(BODY_METHODS)}; this probe's "
+                    f"method is {method} (set method: POST, or remove body)",
+                )
         if probe.get("type") == "http" and _credentials_twice(probe):
             yield (
                 loc,

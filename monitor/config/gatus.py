@@ -4,7 +4,7 @@ conditions, groups and alerting; and a list of what could not be mapped, and why
 What each part becomes (the README's "Coming from Gatus"):
 
 * An endpoint ``https://…`` or ``http://…`` is a **project** (an HTTP probe: method,
-  headers, interval, ``client.timeout``, ``client.insecure``, ``client.ignore-redirect``;
+  headers, ``body`` (``graphql: true`` wraps it as Gatus does), interval, ``client.timeout``, ``client.insecure``, ``client.ignore-redirect``;
   a proxy, OAuth2, a client certificate or a resolver of its own are reported), on the
   **server** of its
   host: the endpoint ``tcp://HOST:PORT`` of that host when there is one, else a server made
@@ -39,6 +39,7 @@ What each part becomes (the README's "Coming from Gatus"):
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from typing import Any
@@ -49,6 +50,7 @@ from monitor.config.imported import (
     assemble,
     draft_customer,
     host_server,
+    request_body,
     slug,
     within_detection_duty,
 )
@@ -238,9 +240,15 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
             else:
                 converted.unmapped.append(Unmapped(f"{where}.headers.{name}", variable[0],
                                                    _WHY_VARIABLE))
-        if endpoint.get("body"):
-            converted.unmapped.append(Unmapped(f"{where}.body", "(a request body)",
-                                               "sla-monitor's probes send no body"))
+        body = endpoint.get("body")
+        variable = _VARIABLE.search(str(body)) if body else None
+        if variable is not None:
+            converted.unmapped.append(Unmapped(f"{where}.body", variable[0], _WHY_VARIABLE))
+        elif body and endpoint.get("graphql"):  # Gatus wraps it, and sends it as JSON
+            request_body(probe, json.dumps({"query": str(body)}, ensure_ascii=False),
+                         "application/json", where, converted)
+        elif body:
+            request_body(probe, str(body), None, where, converted)
         if client.get("insecure"):
             probe["tls"] = {"verify": False}
         if client.get("ignore-redirect"):

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config.durations import parse_duration
-from monitor.config.schema import DOMAIN_PATTERN
+from monitor.config.schema import BODY_LENGTH, BODY_METHODS, DOMAIN_PATTERN
 from monitor.present.formats import format_duration
 
 __all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "assemble", "draft_customer",
-           "host_server", "slug", "within_detection_duty"]
+           "host_server", "request_body", "slug", "within_detection_duty"]
 
 PLACEHOLDER_EMAIL = "contact@{id}.example.invalid"
 DETECTION_DEADLINE = 15 * 60  # D-1, the policy's default
@@ -89,6 +89,38 @@ def within_detection_duty(timing: dict[str, Any], where: str, converted: Convert
             f"{where}: interval {format_duration(interval)} shortened to "
             f"{format_duration(longest)}: {timing['fail_after']} failures and the timeout "
             f"must fit the {format_duration(DETECTION_DEADLINE)} detection duty (D-1)")
+
+
+def request_body(probe: dict[str, Any], body: str, content_type: str | None, where: str,
+                 converted: Converted) -> None:
+    """The source's request ``body`` as the HTTP ``probe``'s, with ``content_type`` as its
+    Content-Type unless the source's headers give one; reported instead when the probe
+    does not send one (a method other than POST or PUT) or it is too long.
+
+    >>> found = Converted({}); probe = {"method": "POST"}
+    >>> request_body(probe, '{"q": 1}', "application/json", "monitors[0]", found)
+    >>> probe
+    {'method': 'POST', 'body': '{"q": 1}', 'headers': {'Content-Type': 'application/json'}}
+    >>> request_body({}, "x", None, "monitors[1]", found); found.unmapped[0].why
+    "a body with method GET: sla-monitor's probes send one with POST or PUT"
+    """
+    method = str(probe.get("method", "GET"))
+    if method not in BODY_METHODS:
+        converted.unmapped.append(Unmapped(
+            f"{where}.body", "(a request body)",
+            f"a body with method {method}: sla-monitor's probes send one with "
+            f"{' or '.join(BODY_METHODS)}"))
+        return
+    if len(body) > BODY_LENGTH:
+        converted.unmapped.append(Unmapped(
+            f"{where}.body", f"(a request body of {len(body):,} characters)",
+            f"sla-monitor's probes send at most {BODY_LENGTH:,}"))
+        return
+    probe["body"] = body
+    headers = probe.get("headers")
+    named = {str(name).lower() for name in headers} if isinstance(headers, dict) else set()
+    if content_type is not None and "content-type" not in named:
+        probe.setdefault("headers", {})["Content-Type"] = content_type
 
 
 def host_server(servers: dict[str, dict[str, Any]], host: str, port: int,

@@ -5,7 +5,7 @@ could not be mapped, and why. Kuma 1.23 and 2.0 keep them in the same tables (SQ
 What each part becomes (the README's "Coming from Uptime Kuma"):
 
 * A monitor of type ``http`` is a **project** (an HTTP probe: URL, method, headers,
-  ``ignore_tls``, ``maxredirects``, ``accepted_statuscodes_json`` such as ``["200-299"]``
+  ``body`` sent as its ``http_body_encoding`` says, ``ignore_tls``, ``maxredirects``, ``accepted_statuscodes_json`` such as ``["200-299"]``
   → ``expected_status: [2xx]``), on the **server** of its host, made as for Gatus: the
   host's ``port`` monitor when there is one, else a server probed by TCP on the URL's port.
   A ``keyword`` monitor is the same with ``body_contains``. A ``port`` monitor is its
@@ -57,6 +57,7 @@ from monitor.config.imported import (
     assemble,
     draft_customer,
     host_server,
+    request_body,
     slug,
     within_detection_duty,
 )
@@ -75,6 +76,10 @@ _WHY_NOT = {
     "docker": "sla-monitor does not read Docker's state",
     "group": "",
 }
+
+# The Content-Type Kuma sends a request body with, by its encoding (http_body_encoding).
+_BODY_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded",
+               "xml": "text/xml; charset=utf-8"}
 
 # Kuma's authentication methods besides basic (monitor.auth_method), none of which a probe
 # can carry as a header.
@@ -306,8 +311,10 @@ def _mapped(monitor: dict[str, Any], where: str, converted: Converted
                 converted.unmapped.append(Unmapped(f"{where}.headers", "(headers)",
                                                    "not a JSON object"))
         if monitor.get("body"):
-            converted.unmapped.append(Unmapped(f"{where}.body", "(a request body)",
-                                               "sla-monitor's probes send no body"))
+            # Kuma sends it as its encoding says (JSON unless told otherwise).
+            encoding = str(monitor.get("http_body_encoding") or "json").lower()
+            request_body(probe, str(monitor["body"]), _BODY_TYPES.get(encoding), where,
+                         converted)
         if monitor.get("proxy_id"):
             converted.unmapped.append(Unmapped(f"{where}.proxy_id", "(an HTTP proxy)",
                                                "sla-monitor's probes connect directly, not "

@@ -310,6 +310,11 @@ def _check_status(value: int | str) -> int | str:
     raise ValueError("expected an HTTP status 100-599 or a class like '2xx'")
 
 
+#: The longest request body an HTTP probe sends, in characters.
+BODY_LENGTH = 65_536
+#: The methods an HTTP probe sends a body with.
+BODY_METHODS = ("POST", "PUT")
+
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -321,6 +326,8 @@ class HTTPProbe(ProbeBase):
     """absolute http:// or https:// URL"""
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     """GET | HEAD | POST | PUT | OPTIONS"""
+    body: Annotated[str, Field(max_length=BODY_LENGTH)] | None = None
+    """request body sent with POST or PUT, as UTF-8 (its Content-Type in headers)"""
     expected_status: list[Annotated[int | str, BeforeValidator(_check_status)]] = ["2xx"]
     """status codes or classes like '2xx' that count as up"""
     body_contains: Annotated[str, Field(max_length=10_000)] | None = None

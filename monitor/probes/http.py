@@ -125,6 +125,7 @@ class _Rules:
 
     __slots__ = (
         "allow_redirects",
+        "body",
         "body_contains",
         "budget",
         "clock",
@@ -153,6 +154,7 @@ class _Rules:
         self.budget = sessions.body_budget
         self.clock = sessions.clock
         self.method = config.method
+        self.body = None if config.body is None else config.body.encode()
         self.headers = dict(config.headers) or None
         self.timeout = config.timeout
         self.expected = expected_statuses(config.expected_status)
@@ -176,6 +178,7 @@ class _Rules:
         # it is not hashable (headers in their order, the JSON condition's value).
         self.key = (
             self.method,
+            self.body,
             json.dumps(list(config.headers.items())),
             self.timeout,
             tuple(config.expected_status),
@@ -234,7 +237,7 @@ class HTTPCheck:
         # them (measured: 191 bytes a request in one piece, 80 for its own part).
         plain = (
             None
-            if rules.reads_body
+            if rules.reads_body or rules.body is not None
             else plain_request(url, rules.method, rules.headers, sessions.user_agent)
         )
         self._plain: bytes | None = None
@@ -325,6 +328,7 @@ class HTTPCheck:
                 self._rules.method,
                 url,
                 headers=self._rules.headers,
+                data=self._rules.body,
                 allow_redirects=self._rules.allow_redirects,
                 max_redirects=max_redirects,
             ) as response:

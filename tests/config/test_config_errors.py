@@ -109,6 +109,26 @@ CASES = [
         ],
     ),
     (
+        # A body on a GET (the default method): no target reads one; said where it is,
+        # with the way out.
+        "body-without-post",
+        broken('url: "https://shop.example/", interval: 1m}',
+               'url: "https://shop.example/", interval: 1m, body: "{}"}'),
+        [
+            "line 14: services[1].probe.body: a body is sent with method POST or PUT; this "
+            "probe's method is GET (set method: POST, or remove body)"
+        ],
+    ),
+    (
+        "body-with-head",
+        broken('url: "https://shop.example/", interval: 1m}',
+               'url: "https://shop.example/", interval: 1m, method: HEAD, body: x}'),
+        [
+            "line 14: services[1].probe.body: a body is sent with method POST or PUT; this "
+            "probe's method is HEAD (set method: POST, or remove body)"
+        ],
+    ),
+    (
         # Header names that are no HTTP token, and a control character in a value: the
         # request is refused by the client (a NUL) or by the target (400), every time.
         "header-names-and-values",

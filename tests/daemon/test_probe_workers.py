@@ -6,6 +6,7 @@ its gap is reported and written as its targets' unknown time (R-M3). The real da
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from monitor.app import Daemon
 from monitor.config import load_config
@@ -245,6 +247,50 @@ async def test_worker_probes_are_detected_recorded_reloaded_and_stopped(
             if not stopped:
                 await daemon.stop()
             await engine.dispose()
+
+
+@pytest.mark.slow
+async def test_a_probes_request_body_reaches_its_target_from_the_worker(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # The worker builds its probes from the settings the daemon sends it (only what differs
+    # from the defaults): the body among them, in Persian too, and its Content-Type.
+    query = '{"query": "{ health }", "note": "سلام"}'
+    seen: list[tuple[str, str | None, bytes]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        body = await request.read()
+        seen.append((request.method, request.headers.get("Content-Type"), body))
+        return web.Response(status=200 if body == query.encode() else 400)
+
+    app = web.Application()
+    app.router.add_route("*", "/graphql", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/graphql"
+    path = tmp_path / "config.yaml"
+    try:
+        async with TargetServer() as other:
+            text = config_text(url, other.url("/"), sqlite_url).replace(
+                f'url: "{url}", ', f'url: "{url}", method: POST, body: {json.dumps(query)}, '
+                'headers: {Content-Type: application/json}, ')
+            path.write_text(text)
+            daemon = Daemon(load_config(path), path)
+            await daemon.start()
+            try:
+                assert daemon.workers is not None and "mobile" not in daemon.watch.probes
+
+                async def up() -> bool:
+                    return ('sla_monitor_probe_state{kind="mobile_api",target="mobile"} 1.0'
+                            in await _metrics(daemon))
+
+                await eventually(up, within=60)
+            finally:
+                await daemon.stop()
+    finally:
+        await runner.cleanup()
+    assert seen and set(seen) == {("POST", "application/json", query.encode())}
 
 
 async def _done(pid: int) -> bool:

@@ -48,6 +48,7 @@ CREATE TABLE `monitor` (
     `push_token` varchar(20) default null,
     `method` text not null default 'GET',
     `body` text default null,
+    `http_body_encoding` varchar(25),
     `headers` text default null,
     `basic_auth_user` text default null,
     `basic_auth_pass` text default null,

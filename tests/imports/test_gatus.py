@@ -273,6 +273,48 @@ def test_an_environment_variable_gatus_fills_in_is_reported_not_sent_as_text(
     assert all("environment variable" in item["why"] for item in found["unmapped"])
 
 
+def test_a_request_body_is_carried_and_a_graphql_one_wrapped_as_gatus_sends_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A body was reported as "sla-monitor's probes send no body", and the endpoint probed
+    # without it (a GraphQL health check answers 400 to an empty POST: an outage).
+    found = gatus_json(
+        tmp_path, capsys,
+        "endpoints:\n"
+        "  - name: graph\n"
+        "    url: https://api.example.org/graphql\n"
+        "    method: POST\n"
+        "    graphql: true\n"
+        "    body: '{ health { status } }'\n"
+        "  - name: rpc\n"
+        "    url: https://rpc.example.org/\n"
+        "    method: PUT\n"
+        "    headers: {content-type: application/json-rpc}\n"
+        "    body: '{\"method\": \"ping\"}'\n"
+        "  - name: getter\n"
+        "    url: https://get.example.org/\n"
+        "    body: ignored\n"
+        "  - name: secret\n"
+        "    url: https://secret.example.org/\n"
+        "    method: POST\n"
+        "    body: '{\"key\": \"${KEY}\"}'\n")
+    probes = {s["id"]: s["probe"] for s in yaml.safe_load(found["config"])["services"]}
+    # Gatus's {"query": BODY}, sent as JSON.
+    assert json.loads(probes["graph"]["body"]) == {"query": "{ health { status } }"}
+    assert probes["graph"]["headers"] == {"Content-Type": "application/json"}
+    # The body as written, with the endpoint's own Content-Type (any case) kept.
+    assert probes["rpc"]["body"] == '{"method": "ping"}'
+    assert probes["rpc"]["headers"] == {"content-type": "application/json-rpc"}
+    assert "body" not in probes["getter"] and "body" not in probes["secret"]
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[2].body", "(a request body)"),
+        ("endpoints[3].body", "${KEY}"),
+    ]
+    assert "with POST or PUT" in found["unmapped"][0]["why"]
+    # The configuration made passes check-config, bodies and all.
+    (tmp_path / "made.yaml").write_text(found["config"])
+    assert main(["-c", str(tmp_path / "made.yaml"), "check-config"]) == 0
+
+
 def test_client_settings_are_carried_or_reported(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # client.ignore-redirect was dropped (the probe followed the redirect an endpoint checks

@@ -359,6 +359,35 @@ def test_a_proxy_and_authentication_other_than_basic_are_reported(
     ]
 
 
+def test_a_request_body_is_carried_with_the_content_type_of_its_encoding(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Kuma sends a monitor's body as JSON unless its encoding says form or XML; the import
+    # reported every body as "sla-monitor's probes send no body".
+    db = kuma_schema.build(tmp_path / "kuma.db")
+    for name, extra in [
+            ("json", {"method": "POST", "body": '{"ping": 1}'}),
+            ("form", {"method": "POST", "body": "a=1", "http_body_encoding": "form"}),
+            ("xml", {"method": "PUT", "body": "<ping/>", "http_body_encoding": "xml",
+                     "headers": '{"Content-Type": "application/soap+xml"}'}),
+            ("get", {"method": "GET", "body": "x"})]:
+        insert(db, "monitor", name=name, type="http", url=f"https://{name}.example/", **extra)
+    db.commit()
+    db.close()
+    assert main(["import", "uptime-kuma", str(tmp_path / "kuma.db"), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    probes = {s["id"]: s["probe"] for s in yaml.safe_load(found["config"])["services"]}
+    assert (probes["json"]["body"], probes["json"]["headers"]) == (
+        '{"ping": 1}', {"Content-Type": "application/json"})
+    assert (probes["form"]["body"], probes["form"]["headers"]) == (
+        "a=1", {"Content-Type": "application/x-www-form-urlencoded"})
+    # The monitor's own Content-Type stands.
+    assert (probes["xml"]["body"], probes["xml"]["headers"]) == (
+        "<ping/>", {"Content-Type": "application/soap+xml"})
+    assert "body" not in probes["get"]
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("monitor 'get'.body", "(a request body)")]
+
+
 def test_kumas_retries_before_a_down_beat_are_where_the_outage_starts() -> None:
     # Kuma marks the failed checks it retries (maxretries) PENDING and only the last DOWN;
     # the import maps maxretries to fail_after = maxretries + 1, so those retries are the
