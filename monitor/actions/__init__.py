@@ -24,6 +24,7 @@ Maintenance (:mod:`.maintenance`)::
     add_maintenance(db, settings, *, services, start, end, reason, notified_at=None, actor, now)
         -> MaintenanceAdded
     list_maintenance(db, *, since=None, until=None) -> list[MaintenanceListed]
+    cancel_maintenance(db, *, window_id, actor, now) -> MaintenanceCancelled
     post_maintenance_update(db, *, window_id, status, message, actor, now)
         -> MaintenanceUpdatePosted
 
@@ -185,10 +186,12 @@ if TYPE_CHECKING:
     from monitor.actions.mail import ContractMail, StatementFiles, StatementMail
     from monitor.actions.maintenance import (
         MaintenanceAdded,
+        MaintenanceCancelled,
         MaintenanceListed,
         MaintenanceUpdatePosted,
         WindowRecord,
         add_maintenance,
+        cancel_maintenance,
         list_maintenance,
         post_maintenance_update,
     )
@@ -281,8 +284,10 @@ _MODULE_OF = {
     "EventRecord": "tickets",
     "IncidentRecord": "incidents",
     "MaintenanceAdded": "maintenance",
+    "MaintenanceCancelled": "maintenance",
     "MaintenanceListed": "maintenance",
     "MaintenanceUpdatePosted": "maintenance",
+    "cancel_maintenance": "maintenance",
     "post_maintenance_update": "maintenance",
     "SubscriberRecord": "subscriptions",
     "SubscriberView": "subscriptions",
@@ -408,6 +413,7 @@ __all__ = [
     "EventRecord",
     "IncidentRecord",
     "MaintenanceAdded",
+    "MaintenanceCancelled",
     "MaintenanceListed",
     "MaintenanceUpdatePosted",
     "MessageLine",
@@ -443,6 +449,7 @@ __all__ = [
     "ask_ticket",
     "auto_statements",
     "backup_database",
+    "cancel_maintenance",
     "change_cause",
     "check_config",
     "check_config_isolated",

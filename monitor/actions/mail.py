@@ -43,12 +43,12 @@ __all__ = [
 OPERATOR_KINDS_PREFIX = "ops_"
 
 #: The customer e-mails that go to the technical contact alone: the maintenance notice
-#: (D-3) and the answers about one request (a ticket's number, L-4; a claim's receipt and
+#: (D-3) and its cancellation, and the answers about one request (a ticket's number, L-4; a claim's receipt and
 #: decision, R-C1 / D-4; a price change, L-5). Every other customer e-mail (an outage and
 #: its end, D-2; a statement or its correction; the claim reminder, R-C1) goes to the
 #: technical and the executive contact.
-TECHNICAL_ONLY = frozenset(
-    {"maintenance", "ticket_number", "claim_receipt", "claim_decision", "price_change"})
+TECHNICAL_ONLY = frozenset({"maintenance", "maintenance_cancelled", "ticket_number",
+                            "claim_receipt", "claim_decision", "price_change"})
 
 
 def is_operator_kind(kind: str) -> bool:

@@ -19,15 +19,15 @@ from monitor.actions.common import (
 from monitor.config import Settings
 from monitor.errors import InputError, NotFound, time_mark
 from monitor.sla import in_time, notice_due
-from monitor.store import audit, maintenance
+from monitor.store import audit, maintenance, outbox
 from monitor.store.maintenance import MaintenanceUpdateRecord, WindowRecord
 
 if TYPE_CHECKING:
-    from monitor.store import Database
+    from monitor.store import Database, Tx
 
-__all__ = ["MAINTENANCE_UPDATE_STATUSES", "MaintenanceAdded", "MaintenanceListed",
-           "MaintenanceUpdatePosted", "WindowRecord", "add_maintenance", "list_maintenance",
-           "post_maintenance_update"]
+__all__ = ["MAINTENANCE_UPDATE_STATUSES", "MaintenanceAdded", "MaintenanceCancelled",
+           "MaintenanceListed", "MaintenanceUpdatePosted", "WindowRecord", "add_maintenance",
+           "cancel_maintenance", "list_maintenance", "post_maintenance_update"]
 
 MAINTENANCE_UPDATE_STATUSES = ("in_progress", "completed")
 """What an operator's update says of a maintenance window, in Statuspage's words."""
@@ -117,6 +117,61 @@ async def list_maintenance(
 
 
 @dataclass(frozen=True)
+class MaintenanceCancelled:
+    window: WindowRecord  # as it stands now: cancelled
+    withdrawn: int  # e-mails about it still waiting to be sent, withdrawn
+    told: tuple[str, ...]  # customers its notice reached: the daemon e-mails each that it is off
+
+
+async def cancel_maintenance(
+    db: Database, *, window_id: int, actor: str, now: dt.datetime
+) -> MaintenanceCancelled:
+    """Call off a maintenance window that has not begun: it excludes nothing (R-EX1), no
+    notice of it is sent from now on (the ones still waiting are withdrawn, D-3), and the
+    customers its notice already reached are e-mailed that it is off (by the daemon, as
+    it sends notices: :meth:`monitor.notify.Notifier.queue_new_windows`). Chained and
+    audited. A window that began is part of the month's record: refused, as is one
+    cancelled already."""
+    async with db.transaction() as tx:
+        window = await _window(tx, window_id)
+        if window.cancelled_at is not None:
+            raise InputError("window_id", window_id, "a window not cancelled yet (this one "
+                             f"was cancelled {time_mark(window.cancelled_at)})")
+        if window.start <= now:
+            raise InputError("window_id", window_id, "a window that has not begun (this one "
+                             f"began {time_mark(window.start)}: what it excludes is part of "
+                             "the month's record)")
+        await maintenance.cancel_window(tx, window_id, at=now)
+        withdrawn = 0
+        for kind in ("maintenance", "ops_maintenance_late"):
+            withdrawn += await outbox.withdraw(tx, kind=kind, window_id=window_id)
+        told = tuple(sorted({customer for _, customer in
+                             await maintenance.first_notices(tx, [window_id])}))
+        await audit.record(
+            tx,
+            at=now,
+            actor=actor,
+            action="maintenance.cancel",
+            object_type="maintenance",
+            object_id=window_id,
+            detail={"withdrawn": withdrawn, "told": list(told)},
+        )
+        cancelled = await maintenance.get_window(tx, window_id)
+    assert cancelled is not None
+    return MaintenanceCancelled(cancelled, withdrawn, told)
+
+
+async def _window(tx: Tx, window_id: int) -> WindowRecord:
+    """The window of ``window_id``; NotFound naming the way to the ids."""
+    # Ids are 32-bit integers in every backend: a larger one cannot exist.
+    window = await maintenance.get_window(tx, window_id) if 0 < window_id < 2**31 else None
+    if window is None:
+        raise NotFound("window_id", window_id,
+                       "an existing maintenance window id (see: maintenance list)")
+    return window
+
+
+@dataclass(frozen=True)
 class MaintenanceUpdatePosted:
     window: WindowRecord
     update: MaintenanceUpdateRecord
@@ -140,11 +195,10 @@ async def post_maintenance_update(
         raise InputError("status", status, "one of: " + ", ".join(MAINTENANCE_UPDATE_STATUSES))
     not_blank(message, "message", "a non-empty message (how the work goes)")
     async with db.transaction() as tx:
-        # Ids are 32-bit integers in every backend: a larger one cannot exist.
-        window = await maintenance.get_window(tx, window_id) if 0 < window_id < 2**31 else None
-        if window is None:
-            raise NotFound("window_id", window_id,
-                             "an existing maintenance window id (see: maintenance list)")
+        window = await _window(tx, window_id)
+        if window.cancelled_at is not None:  # not shown anywhere: an update of nothing
+            raise InputError("window_id", window_id, "a window not cancelled (this one was "
+                             f"cancelled {time_mark(window.cancelled_at)})")
         update_id = await maintenance.add_update(
             tx, window_id, status=status, message=message, actor=actor, at=now)
         await audit.record(

@@ -1,4 +1,4 @@
-"""``sla-monitor maintenance add|list|update``."""
+"""``sla-monitor maintenance add|list|update|cancel``."""
 
 from __future__ import annotations
 
@@ -76,11 +76,14 @@ async def _list(run: Run) -> int:
             format_time(w.window.start, tz, calendar),
             format_time(w.window.end, tz, calendar),
             w.notices,
+            "" if w.window.cancelled_at is None else format_time(w.window.cancelled_at, tz,
+                                                                 calendar),
             w.window.reason,
         ]
         for w in windows
     ]
-    print(text_table(["id", "services", "start", "end", "notices", "reason"], rows))
+    print(text_table(["id", "services", "start", "end", "notices", "cancelled", "reason"],
+                     rows))
     return 0
 
 
@@ -93,6 +96,27 @@ async def _update(run: Run) -> int:
     return run.show(posted, lambda: (
         f"maintenance window {args.id}: update {posted.update.id} posted "
         f"({posted.update.status})"))
+
+
+@command
+async def _cancel(run: Run) -> int:
+    args, settings = run.args, run.settings
+    cancelled = await run.act(actions.cancel_maintenance, window_id=args.id, actor=actor(),
+                              now=run.now)
+
+    def said() -> str:
+        window = cancelled.window
+        lines = [f"maintenance window {window.id} on {', '.join(window.service_ids)} "
+                 f"({local_time(settings, window.start)} to {local_time(settings, window.end)}) "
+                 "cancelled: it excludes nothing (R-EX1)"]
+        if cancelled.withdrawn:
+            lines.append(f"{cancelled.withdrawn} e-mail(s) about it not yet sent: withdrawn")
+        if cancelled.told:
+            lines.append("its notice reached " + ", ".join(cancelled.told) + ": the daemon "
+                         "e-mails each that it is cancelled")
+        return "\n".join(lines)
+
+    return run.show(cancelled, said)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -137,3 +161,15 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                         help="how the work goes (public when the window covers a public service)")
     add_format(update)
     update.set_defaults(handler=_update)
+    cancel = sub.add_parser(
+        "cancel",
+        help="call off a window that has not begun",
+        description="Call off a maintenance window that has not begun: it excludes nothing "
+        "(R-EX1); its notices still waiting are withdrawn, and the daemon e-mails each "
+        "customer whose technical contact got the notice that it is cancelled (D-3). A "
+        "window that began is part of the month's record and cannot be cancelled "
+        "(audited).",
+    )
+    cancel.add_argument("id", metavar="ID", type=whole_number, help="maintenance window id")
+    add_format(cancel)
+    cancel.set_defaults(handler=_cancel)

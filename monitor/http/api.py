@@ -19,6 +19,7 @@ from monitor.actions import (
     CustomerOverview,
     IncidentRecord,
     MaintenanceAdded,
+    MaintenanceCancelled,
     MaintenanceListed,
     MaintenanceUpdatePosted,
     NotificationsLogged,
@@ -223,6 +224,17 @@ ROUTES: tuple[Route, ...] = (
           "on the public pages (maintenance update)", "write", "maintenance",
           body=MaintenanceUpdateRequest, answers={201: MaintenanceUpdatePosted, **_WRITE_ERRORS},
           idempotent_key=True, path_ids={"window_id": "window_id"}),
+    Route("POST", "/api/v1/maintenance/{window_id}/cancel",
+          bind(actions.cancel_maintenance, settings=False,
+               inputs={"window_id": path_id("window_id"), **WRITES}),
+          "Call off a maintenance window that has not begun (maintenance cancel; R-EX1, "
+          "D-3)", "write", "maintenance",
+          answers={200: MaintenanceCancelled, **_WRITE_ERRORS}, idempotent_key=True,
+          path_ids={"window_id": "window_id"},
+          description="It excludes nothing from then on; its notices still waiting are "
+          "withdrawn, and each customer whose technical contact got the notice is e-mailed "
+          "that it is cancelled. A window that began, or one cancelled already, is refused "
+          "(422)."),
     Route("GET", "/api/v1/reports", get_report,
           "A month's SLA report (report; SPEC section 7)", "read", "reports",
           query=ReportQuery, answers={200: MonthReportJSON, 304: None, **_ERRORS},

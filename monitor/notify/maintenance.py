@@ -10,6 +10,11 @@ customers the window is not excluded and will count as downtime (R-EX1). The
 **Decision:** a customer suspended at the window start (R-EX5) or running a
 clone (R-EX6) gets no notice, as for outages: the exclusion could not apply to
 them anyway.
+
+A window called off before it begins (``sla-monitor maintenance cancel``) sends no notice
+from then on (those still waiting are withdrawn); each customer its notice did reach,
+by e-mail or as recorded by other means, is e-mailed that it is off, in the thread of the
+notice (:func:`on_maintenance_cancelled`). Nobody else hears of it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from monitor.sla import in_time, notice_due
 from monitor.store import maintenance
 from monitor.store.maintenance import WindowRecord
 
-__all__ = ["late_maintenance_draft", "notice_drafts", "on_maintenance_created", "window_customers"]
+__all__ = ["late_maintenance_draft", "notice_drafts", "on_maintenance_cancelled",
+           "on_maintenance_created", "window_customers"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,47 @@ async def on_maintenance_created(duties: Duties, window_id: int) -> int:
     return added
 
 
+async def on_maintenance_cancelled(duties: Duties, window_id: int,
+                                   customer_ids: Sequence[str]) -> int:
+    """Tell each of ``customer_ids`` (whom the notice of a window reached) that the window
+    is called off (D-3), in the thread of its notice; idempotent (one per customer)."""
+    now = duties.clock.now()
+    async with duties.db.transaction() as tx:
+        window = await maintenance.get_window(tx, window_id)
+        if window is None or window.cancelled_at is None:
+            return 0
+        known = [duties.topology.customers[c] for c in customer_ids
+                 if c in duties.topology.customers]
+
+        def drafted(duties: Duties) -> list[Draft]:  # on a thread (Duties.drafted)
+            return per_customer(
+                "maintenance_cancelled", window.id, known,
+                lambda customer: templates.maintenance_cancelled(
+                    duties.reader_style(customer.id),
+                    customer_name=customer.name,
+                    services=_services(duties, window, customer.id),
+                    start=window.start,
+                    end=window.end,
+                    window_id=window.id,
+                ),
+                follows="maintenance",
+                window_id=window.id,
+            )
+
+        added = await enqueue(tx, await duties.drafted(drafted), now=now,
+                              domain=duties.envelope.domain)
+    duties.wake()
+    log.info("maintenance cancellations queued",
+             extra={"window_id": window_id, "queued": added})
+    return added
+
+
+def _services(duties: Duties, window: WindowRecord, customer_id: str) -> list[str]:
+    """The window's services ``customer_id`` depends on, as its e-mails name them."""
+    depends_on = duties.topology.dependencies(customer_id)
+    return [duties.target_label(s) for s in window.service_ids if s in depends_on]
+
+
 def window_customers(duties: Duties, window: WindowRecord) -> list[str]:
     """Affected customers who get notices (not suspended at the start, no clone)."""
     found: set[str] = set()
@@ -70,10 +117,6 @@ def window_customers(duties: Duties, window: WindowRecord) -> list[str]:
 
 
 def notice_drafts(duties: Duties, window: WindowRecord) -> list[Draft]:
-    def services(customer_id: str) -> list[str]:
-        depends_on = duties.topology.dependencies(customer_id)
-        return [duties.target_label(s) for s in window.service_ids if s in depends_on]
-
     def on_servers(customer_id: str) -> list[str]:
         """The customer's projects on the window's servers (not in the window themselves)."""
         named = {duties.target_label(s) for s in window.service_ids}
@@ -86,7 +129,7 @@ def notice_drafts(duties: Duties, window: WindowRecord) -> list[Draft]:
         lambda customer: templates.maintenance_notice(
             duties.reader_style(customer.id),
             customer_name=customer.name,
-            services=services(customer.id),
+            services=_services(duties, window, customer.id),
             start=window.start,
             end=window.end,
             reason=window.reason,

@@ -15,7 +15,7 @@ from monitor.clock import Clock
 from monitor.config.settings import Settings
 from monitor.notify.channels import Channel, OperatorChannels, channels_of
 from monitor.notify.duties import Duties
-from monitor.notify.maintenance import on_maintenance_created
+from monitor.notify.maintenance import on_maintenance_cancelled, on_maintenance_created
 from monitor.notify.metrics import NotifyMetrics
 from monitor.notify.outbox import OutboxWorker
 from monitor.notify.sending import Backoff, Envelope
@@ -197,17 +197,21 @@ class Notifier:
         await on_maintenance_created(self.duties, window_id)
 
     async def queue_new_windows(self) -> int:
-        """D-3 for windows recorded elsewhere (``sla-monitor maintenance add``): each window
-        that has not ended and has neither a queued notice nor a recorded one gets its
-        notices now. Returns how many windows were handled."""
+        """D-3 for windows recorded or called off elsewhere (``sla-monitor maintenance
+        add``, ``cancel``): each window that has not ended and has neither a queued notice
+        nor a recorded one gets its notices now; each customer a cancelled window's notice
+        reached, its cancellation. Returns how many windows were handled."""
         now = self.clock.now()
         async with self.db.reading() as tx:
             pending = await maintenance.without_notice(tx, now)
+            cancelled = await maintenance.cancellations_owed(tx, now)
         for window_id in pending:
             await self.on_maintenance_created(window_id)
+        for window_id, customers in cancelled.items():
+            await on_maintenance_cancelled(self.duties, window_id, customers)
         # Subscribers: new windows, and the operators' updates posted by the CLI or the API.
         await self.queue_subscriber_notices()
-        return len(pending)
+        return len(pending) + len(cancelled)
 
     def prepare(self, settings: Settings) -> NotifierPlan:
         """Everything a reloaded configuration needs that can fail, before anything changes:

@@ -41,6 +41,7 @@ __all__ = [
     "contract_duty",
     "duty_warning",
     "late_maintenance",
+    "maintenance_cancelled",
     "maintenance_notice",
     "operator_outage",
     "operator_recovery",
@@ -311,6 +312,36 @@ def maintenance_notice(
             Para(_("We will carry out scheduled maintenance that affects your services.")),
             Facts(tuple(rows)),
             Para(_("Services affected:")),
+            Items(tuple(services)),
+        ],
+    )
+
+
+def maintenance_cancelled(
+    style: Style,
+    *,
+    customer_name: str,
+    services: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    window_id: int,
+) -> Rendered:
+    """D-3: the maintenance window a notice announced is called off (its services stay in
+    service then, and any outage in that time counts: R-EX1)."""
+    _ = style.language.gettext
+    return _customer(
+        style,
+        customer_name,
+        _("Scheduled maintenance on %(start)s cancelled") % {"start": style.time(start)},
+        [
+            Para(_("The scheduled maintenance we announced will not take place. Your "
+                   "services stay in service as usual during that time.")),
+            Facts((
+                (_("Maintenance"), _ref(style, window_id)),
+                (_("Was to start"), style.time(start)),
+                (_("Was to end"), style.time(end)),
+            )),
+            Para(_("Services that were to be affected:")),
             Items(tuple(services)),
         ],
     )

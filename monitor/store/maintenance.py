@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import selectinload
 
 from monitor.store import evidence
@@ -30,6 +30,8 @@ __all__ = [
     "add_notices",
     "add_update",
     "add_window",
+    "cancel_window",
+    "cancellations_owed",
     "current_and_upcoming",
     "first_noticed_at",
     "first_notices",
@@ -87,6 +89,41 @@ async def add_window(
     )
     await evidence.append(tx, "maintenance.add", "maintenance_windows", [window_id])
     return window_id
+
+
+async def cancel_window(tx: Tx, window_id: int, *, at: dt.datetime) -> bool:
+    """The window is called off at ``at``: no notice of it is sent from now on, and it
+    excludes nothing (R-EX1: the reads here leave a cancelled window out). Chained as a
+    fact of its own. False when it was cancelled already (nothing written)."""
+    result = await tx.execute(
+        update(MaintenanceWindow)
+        .where(MaintenanceWindow.id == window_id, MaintenanceWindow.cancelled_at.is_(None))
+        .values(cancelled_at=at))
+    if int(result.rowcount or 0) != 1:  # type: ignore[attr-defined]
+        return False
+    await evidence.append(tx, "maintenance.cancel", "maintenance_windows", [window_id])
+    return True
+
+
+async def cancellations_owed(tx: Tx, now: dt.datetime) -> dict[int, list[str]]:
+    """Window id -> the customers a cancelled window's notice reached (D-3: by e-mail or
+    recorded by other means) who have no cancellation queued (``maintenance_cancelled``),
+    for the windows that have not ended."""
+    cancelled_queued = select(OutboxMessage.id).where(
+        OutboxMessage.kind == "maintenance_cancelled",
+        OutboxMessage.window_id == MaintenanceNotice.window_id,
+        OutboxMessage.customer_id == MaintenanceNotice.customer_id)
+    rows = await tx.execute(
+        select(MaintenanceNotice.window_id, MaintenanceNotice.customer_id)
+        .join(MaintenanceWindow, MaintenanceWindow.id == MaintenanceNotice.window_id)
+        .where(MaintenanceWindow.cancelled_at.is_not(None), MaintenanceWindow.end > now,
+               ~cancelled_queued.exists())
+        .distinct()
+        .order_by(MaintenanceNotice.window_id, MaintenanceNotice.customer_id))
+    owed: dict[int, list[str]] = {}
+    for window_id, customer_id in rows:
+        owed.setdefault(window_id, []).append(customer_id)
+    return owed
 
 
 async def add_notices(

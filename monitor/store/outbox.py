@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
+from monitor.errors import StoreError
 from monitor.store import evidence
 from monitor.store.db import Tx, in_chunks
 from monitor.store.models import (
@@ -532,14 +533,18 @@ async def lines(tx: Tx, *, status: str | None = None, ids: Sequence[int] | None 
 
 
 
-async def withdraw(tx: Tx, *, incident_id: int, kind: str, key_part: str) -> int:
-    """Delete the messages of ``kind`` about ``incident_id`` whose dedupe key holds
-    ``key_part`` and that are still pending (none is being sent, none was sent): what they
-    said is no longer so. Returns how many."""
+async def withdraw(tx: Tx, *, kind: str, key_part: str = "", incident_id: int | None = None,
+                   window_id: int | None = None) -> int:
+    """Delete the messages of ``kind`` about ``incident_id`` (or ``window_id``: one of them)
+    whose dedupe key holds ``key_part`` and that are still pending (none is being sent,
+    none was sent): what they said is no longer so. Returns how many."""
+    if (incident_id is None) == (window_id is None):
+        raise StoreError("withdraw: an incident or a maintenance window, one of them")
+    about = (OutboxMessage.incident_id == incident_id if incident_id is not None
+             else OutboxMessage.window_id == window_id)
     result = await tx.execute(
         delete(OutboxMessage).where(
-            OutboxMessage.incident_id == incident_id, OutboxMessage.kind == kind,
-            OutboxMessage.status == "pending",
+            about, OutboxMessage.kind == kind, OutboxMessage.status == "pending",
             OutboxMessage.dedupe_key.contains(key_part, autoescape=True)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

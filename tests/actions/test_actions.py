@@ -229,3 +229,54 @@ def test_an_unknown_id_among_thousands_is_answered_with_the_nearest_not_every_on
     with pytest.raises(NotFound) as few:
         known("nobody", ["acme", "beta"], "customer", "customers")
     assert few.value.allowed == "one of the configured customers: acme, beta"
+
+
+async def test_a_cancelled_window_excludes_nothing_and_a_refused_cancel_changes_nothing(
+        db: Database) -> None:
+    # Two windows on srv-1, each noticed by other means 71 h ahead (in time, R-EX1), each
+    # with an hour's outage of srv-1 inside it; the first is called off before it begins.
+    def window(day: int) -> dict[str, Any]:
+        start = dt.datetime(2026, 5, day, 12, tzinfo=dt.UTC)
+        return {"services": ["srv-1"], "start": start, "end": start + 2 * HOUR,
+                "reason": "kernel", "notified_at": NOW - HOUR, "actor": "ops", "now": NOW}
+
+    first = await actions.add_maintenance(db, SETTINGS, **window(4))
+    second = await actions.add_maintenance(db, SETTINGS, **window(6))
+    cancelled = await actions.cancel_maintenance(db, window_id=first.window.id,
+                                                 actor="ops", now=NOW + HOUR)
+    assert cancelled.window.cancelled_at == NOW + HOUR
+    # Its notice was recorded for acme (its project is on srv-1): acme is told it is off.
+    assert (cancelled.withdrawn, cancelled.told) == (0, ("acme",))
+    later = dt.datetime(2026, 5, 7, tzinfo=dt.UTC)
+    for day in (4, 6):
+        outage = dt.datetime(2026, 5, day, 12, 30, tzinfo=dt.UTC)
+        await add(db, service="srv-1", start=outage, end=outage + HOUR, now=later)
+    report = await actions.month_report(db, SETTINGS, month="2026-05", customer="acme",
+                                        now=later)
+    acme = report.customers[0]
+    # R-EX1: the hour inside the window that stood is excluded; the hour inside the one
+    # called off counts: 3,600 s each.
+    assert (acme.downtime_seconds, acme.excluded_seconds) == (3600, 3600)
+    assert {k: v for k, v in acme.excluded_by_reason.items() if v} == {"maintenance": 3600}
+    assert [m.window.cancelled_at for m in await actions.list_maintenance(db)] == [
+        NOW + HOUR, None]
+    assert [e.action for e in await rows(db, AuditEvent)][-3:] == [
+        "maintenance.cancel", "incident.add", "incident.add"]
+
+    # Refused, naming the window, and nothing written: cancelled already; begun; unknown.
+    await refused(db, lambda: actions.cancel_maintenance(
+        db, window_id=first.window.id, actor="ops", now=NOW + 2 * HOUR),
+        "window_id", first.window.id, "a window not cancelled yet (this one was cancelled "
+        "2026-05-01T13:00:00Z)")
+    began = second.window.start + dt.timedelta(minutes=1)
+    await refused(db, lambda: actions.cancel_maintenance(
+        db, window_id=second.window.id, actor="ops", now=began),
+        "window_id", second.window.id, "a window that has not begun (this one began "
+        "2026-05-06T12:00:00Z")
+    await refused(db, lambda: actions.cancel_maintenance(
+        db, window_id=999, actor="ops", now=NOW), "window_id", 999,
+        "an existing maintenance window id")
+    # An update of the window called off is refused too: it is shown nowhere.
+    await refused(db, lambda: actions.post_maintenance_update(
+        db, window_id=first.window.id, status="in_progress", message="x", actor="ops",
+        now=NOW + 2 * HOUR), "window_id", first.window.id, "a window not cancelled")

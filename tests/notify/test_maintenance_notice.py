@@ -7,7 +7,9 @@ import datetime as dt
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from monitor import actions
 from monitor.clock import FakeClock
+from monitor.store import Database
 from monitor.store.models import MaintenanceNotice
 from monitor.testing.smtp import SMTPSink
 from tests.support import rows
@@ -138,3 +140,64 @@ async def test_a_notice_of_a_servers_window_names_the_customers_own_projects_on_
     assert "bita-poll" not in acme
     bita = " ".join(texts[("tech@bita.example",)].split())
     assert "Your services affected: bita-poll" in bita and "acme-survey" not in bita, bita
+
+
+async def test_a_window_called_off_is_said_to_those_its_notice_reached_once(
+    db: Database,
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)))
+    window_id = await add_window(sessions, T0 + dt.timedelta(days=3))
+    await notifier.queue_new_windows()  # as the daemon's duty job: the notices
+    await notifier.run_once()
+    notices = {m.rcpt_tos: m.parsed() for m in sink.messages}
+    assert set(notices) == {("tech@acme.example",), ("tech@bita.example",)}
+    clock.advance(3600)
+    cancelled = await actions.cancel_maintenance(db, window_id=window_id, actor="ops",
+                                                 now=clock.now())
+    assert (cancelled.withdrawn, cancelled.told) == (0, ("acme", "bita"))
+    assert await notifier.queue_new_windows() == 1  # the cancellations, not new notices
+    assert await notifier.queue_new_windows() == 0  # once
+    await notifier.run_once()
+    sent = sink.messages[len(notices):]
+    # D-3: to the technical contacts the notice reached, in the notice's thread.
+    assert sorted(m.rcpt_tos for m in sent) == sorted(notices)
+    for message in sent:
+        mail = message.parsed()
+        assert mail["X-SLA-Monitor-Kind"] == "maintenance-cancelled"
+        assert mail["Subject"].endswith("Scheduled maintenance on 2026-05-04 08:00 UTC cancelled")
+        assert mail["In-Reply-To"] == notices[message.rcpt_tos]["Message-ID"]
+        text = " ".join(mail.get_body(("plain",)).get_content().split())
+        assert "will not take place" in text and "Tehran host 1 (srv-1)" in text
+    clock.advance(3600)
+    assert await notifier.queue_new_windows() == 0
+
+
+async def test_notices_still_waiting_when_a_window_is_called_off_are_never_sent(
+    db: Database,
+    sessions: async_sessionmaker[AsyncSession],
+    sink: SMTPSink,
+    clock: FakeClock,
+    make_notifier: NotifierFactory,
+) -> None:
+    notifier = make_notifier(make_config(sink_smtp(sink)))
+    # 24 h ahead: the notices and the operators' late warning, all waiting (SMTP down).
+    window_id = await add_window(sessions, T0 + dt.timedelta(hours=24))
+    await sink.go_down()
+    await notifier.queue_new_windows()
+    await notifier.run_once()
+    assert sorted(m.kind for m in await outbox(sessions)) == [
+        "maintenance", "maintenance", "ops_maintenance_late"]
+    cancelled = await actions.cancel_maintenance(db, window_id=window_id, actor="ops",
+                                                 now=clock.now())
+    assert (cancelled.withdrawn, cancelled.told) == (3, ())
+    assert await outbox(sessions) == []
+    await sink.come_up()
+    clock.advance(3600)
+    assert await notifier.queue_new_windows() == 0  # neither notices again nor a cancellation
+    await notifier.run_once()
+    assert sink.messages == []
+    assert await rows(sessions, MaintenanceNotice) == []

@@ -9,6 +9,7 @@ e-mails stay English."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import subprocess
@@ -142,6 +143,13 @@ async def test_a_persian_readers_mail_and_statement_have_no_english_sentence(
         new_price=settings.reader("acme").money(Decimal(150), "EUR"),
         requested_at=NOW, answer_by=at(6, month=11))
     assert not english_words(price.subject + price.text + visible_text(price.html))
+    # A window called off (rendered as the notifier renders it for the customer).
+    off = templates.maintenance_cancelled(
+        mail._style("acme"), customer_name="ACME Research", services=["سرور تهران ۱"],
+        start=at(6, month=11), end=at(6, month=11) + dt.timedelta(hours=2), window_id=4)
+    assert not english_words(off.subject + off.text + visible_text(off.html)), (
+        english_words(off.subject + off.text + visible_text(off.html)))
+    assert "لغو شد" in off.subject
 
     # The English reader of the same provider, and the operators, read English.
     bita = [p for to, p in received if to == ("it@bita.example",)]
