@@ -335,7 +335,7 @@ def maintenance_cancelled(
         _("Scheduled maintenance on %(start)s cancelled") % {"start": style.time(start)},
         [
             Para(_("The scheduled maintenance we announced will not take place. Your "
-                   "services stay in service as usual during that time.")),
+                   "services stay available as usual at that time.")),
             Facts((
                 (_("Maintenance"), _ref(style, window_id)),
                 (_("Was to start"), style.time(start)),
