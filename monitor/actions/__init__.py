@@ -25,6 +25,7 @@ Maintenance (:mod:`.maintenance`)::
         -> MaintenanceAdded
     list_maintenance(db, *, since=None, until=None) -> list[MaintenanceListed]
     cancel_maintenance(db, *, window_id, actor, now) -> MaintenanceCancelled
+    record_recurring(db, settings, *, now) -> list[WindowRecord]
     post_maintenance_update(db, *, window_id, status, message, actor, now)
         -> MaintenanceUpdatePosted
 
@@ -194,6 +195,7 @@ if TYPE_CHECKING:
         cancel_maintenance,
         list_maintenance,
         post_maintenance_update,
+        record_recurring,
     )
     from monitor.actions.outbox import MessageLine, list_messages, retry_messages
     from monitor.actions.reports import (
@@ -288,6 +290,7 @@ _MODULE_OF = {
     "MaintenanceListed": "maintenance",
     "MaintenanceUpdatePosted": "maintenance",
     "cancel_maintenance": "maintenance",
+    "record_recurring": "maintenance",
     "post_maintenance_update": "maintenance",
     "SubscriberRecord": "subscriptions",
     "SubscriberView": "subscriptions",
@@ -488,6 +491,7 @@ __all__ = [
     "public_history",
     "public_incident",
     "public_status",
+    "record_recurring",
     "remind",
     "remove_subscriber",
     "renew",

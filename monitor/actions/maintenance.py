@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from monitor.actions.common import (
     FreeText,
@@ -17,6 +18,7 @@ from monitor.actions.common import (
     ordered,
 )
 from monitor.config import Settings
+from monitor.config.schema import ANNOUNCE_MARGIN, RecurringWindow
 from monitor.errors import InputError, NotFound, time_mark
 from monitor.sla import in_time, notice_due
 from monitor.store import audit, maintenance, outbox
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MAINTENANCE_UPDATE_STATUSES", "MaintenanceAdded", "MaintenanceCancelled",
            "MaintenanceListed", "MaintenanceUpdatePosted", "WindowRecord", "add_maintenance",
-           "cancel_maintenance", "list_maintenance", "post_maintenance_update"]
+           "cancel_maintenance", "list_maintenance", "occurrences", "post_maintenance_update",
+           "record_recurring"]
 
 MAINTENANCE_UPDATE_STATUSES = ("in_progress", "completed")
 """What an operator's update says of a maintenance window, in Statuspage's words."""
@@ -104,6 +107,73 @@ async def add_maintenance(
     assert window is not None
     late = notified_at is None and not in_time(now, notice_due(start, settings.policy))
     return MaintenanceAdded(window, noticed, late)
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def occurrences(window: RecurringWindow, zone: str, since: dt.datetime,
+                until: dt.datetime) -> list[dt.datetime]:
+    """The starts (UTC) of ``window``'s occurrences in ``[since, until)``: each of its
+    weekdays at its time of day on the clock of ``zone``. A time the clocks skip that day
+    (a daylight-saving change) is read with the offset before the change, an hour the
+    clocks repeat as its first passing (``fold=0``)."""
+    clock = ZoneInfo(zone)
+    hour, minute = (int(part) for part in window.at.split(":"))
+    day = since.astimezone(clock).date() - dt.timedelta(days=1)
+    last = until.astimezone(clock).date()
+    found = []
+    while day <= last:
+        if WEEKDAYS[day.weekday()] in window.every:
+            start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=clock).astimezone(
+                dt.UTC)
+            if since <= start < until:
+                found.append(start)
+        day += dt.timedelta(days=1)
+    return found
+
+
+async def record_recurring(db: Database, settings: Settings, *,
+                           now: dt.datetime) -> list[WindowRecord]:
+    """Record each occurrence of the recurring windows (``maintenance.recurring``) that
+    begins within ``maintenance.announce`` of ``now`` and is not recorded yet, as
+    ``maintenance add`` records a window (audited as ``recurring:ID``); the daemon then
+    notices it as any window (D-3). An occurrence whose notice could no longer reach the
+    customers in time (it begins within ``policy.maintenance_notice`` and the margin the
+    configuration's check asks for) is not recorded: it would not be excluded (R-EX1).
+    One called off (``maintenance cancel``) stays so. Returns the windows recorded (not
+    those another node or run recorded meanwhile)."""
+    chosen = settings.config.maintenance
+    if not chosen.recurring:
+        return []
+    horizon = now + dt.timedelta(seconds=chosen.announce)
+    margin = now + dt.timedelta(seconds=ANNOUNCE_MARGIN)
+    due = [(window, start) for window in chosen.recurring
+           for start in occurrences(window, settings.timezone, now, horizon)
+           if in_time(margin, notice_due(start, settings.policy))]
+    if not due:
+        return []
+    made: list[WindowRecord] = []
+    async with db.transaction() as tx:
+        done = await maintenance.recorded_occurrences(tx, (window.id for window, _ in due), now)
+        for window, start in due:
+            if (window.id, start) in done:
+                continue
+            end = start + dt.timedelta(seconds=window.duration)
+            window_id = await maintenance.add_occurrence(
+                tx, window.id, services=window.services, start=start, end=end,
+                reason=window.reason, created_at=now)
+            if window_id is None:  # another node or run recorded it meanwhile
+                continue
+            await audit.record(
+                tx, at=now, actor=f"recurring:{window.id}", action="maintenance.add",
+                object_type="maintenance", object_id=window_id,
+                detail={"services": list(window.services), "start": start.isoformat(),
+                        "end": end.isoformat(), "recurring": window.id})
+            recorded = await maintenance.get_window(tx, window_id)
+            assert recorded is not None
+            made.append(recorded)
+    return made
 
 
 async def list_maintenance(

@@ -17,9 +17,11 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from monitor.config.durations import parse_duration
 from monitor.config.schema import (
+    ANNOUNCE_MARGIN,
     BODY_METHODS,
     HTTPProbe,
     HTTPServer,
+    MaintenanceSettings,
     MonitorSettings,
     PolicySettings,
     ProbeBase,
@@ -123,6 +125,7 @@ def semantic_issues(data: dict[str, Any]) -> Iterator[Issue]:
     yield from _webhook(data)
     yield from _cluster(data)
     yield from _links(data)
+    yield from _maintenance(data)
 
 
 def _links(data: dict[str, Any]) -> Iterator[Issue]:
@@ -387,6 +390,30 @@ def _probes(data: dict[str, Any]) -> Iterator[Issue]:
                         "detection duty (D-1)"
                     ),
                 )
+
+
+def _maintenance(data: dict[str, Any]) -> Iterator[Issue]:
+    """Recurring windows: unique ids, services and servers that exist, and announced
+    before the notice period (D-3) begins, so each occurrence can be noticed in time."""
+    section = _section(data, "maintenance")
+    recurring = _items(section, "recurring")
+    yield from _unique(recurring, ("maintenance", "recurring"), "id", {}, "ids must be unique")
+    known = {_name(item.get("id")) for key in ("servers", "services")
+             for _, item in _items(data, key)} - {None}
+    for i, window in recurring:
+        services = window.get("services")
+        for j, service in enumerate(services if isinstance(services, list) else []):
+            if isinstance(service, str) and service not in known:
+                yield (("maintenance", "recurring", i, "services", j),
+                       f"unknown service {service!r}; allowed: {_choices(known, service)}")
+    announce = _seconds_of(section, MaintenanceSettings, "announce")
+    notice = _seconds_of(_section(data, "policy"), PolicySettings, "maintenance_notice")
+    if announce is not None and notice is not None and announce < notice + ANNOUNCE_MARGIN:
+        yield (("maintenance", "announce"),
+               f"{format_duration(announce)} is too short: each occurrence must be recorded "
+               f"at least {format_duration(ANNOUNCE_MARGIN)} before the "
+               f"{format_duration(notice)} notice period (policy.maintenance_notice, D-3) "
+               "begins, so that its notice can reach customers in time (R-EX1)")
 
 
 def _policy(data: dict[str, Any]) -> Iterator[Issue]:

@@ -305,8 +305,9 @@ def _alerting(alerting: dict[str, Any], converted: Converted) -> list[str]:
 
 
 _MAINTENANCE = ("recurring windows in which Gatus only holds back its alerts; sla-monitor "
-                "records each window with its start and end (sla-monitor maintenance add), "
-                "announced to the customers 48 h ahead")
+                "records each occurrence as a window announced to the customers 48 h ahead: "
+                "set maintenance.recurring (weekdays, time, duration, reason, services), or "
+                "record one window with sla-monitor maintenance add")
 
 
 def _unprobed(data: dict[str, Any], converted: Converted) -> None:

@@ -398,7 +398,8 @@ def windows(data: KumaData, converted: Converted | None = None) -> list[KumaWind
         if strategy != "single" or not row.get("start_date") or not row.get("end_date"):
             if converted is not None:
                 converted.unmapped.append(Unmapped(where, strategy, "only single windows (a "
-                                                   "start and an end) are recorded"))
+                                                   "start and an end) are recorded; a "
+                                                   "weekly one: set maintenance.recurring"))
             continue
         named = str(row.get("timezone") or "UTC")
         zone_name = (data.server_timezone or "UTC") if named == "SAME_AS_SERVER" else named

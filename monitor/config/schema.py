@@ -728,6 +728,49 @@ class ClusterSettings(Strict):
     """a node not seen for this long is dead, and its target leases are taken over"""
 
 
+RecurringDuration = Annotated[float, _Duration, _between(60.0, DAY)]
+#: How much earlier than the notice period an occurrence is recorded, at least: time for
+#: its notice to be sent (and retried) before the notice is late (D-3).
+ANNOUNCE_MARGIN = HOUR
+AnnounceAhead = Annotated[float, _Duration, _between(HOUR, 60 * DAY)]
+
+
+class RecurringWindow(Strict):
+    """A maintenance window that comes back each week (R-EX1, D-3): every occurrence is
+    recorded ``maintenance.announce`` before it begins, as ``maintenance add`` records a
+    window, and noticed to the customers as any window."""
+
+    id: Identifier
+    """unique id of the schedule"""
+    services: Annotated[list[Identifier], Field(min_length=1, max_length=100)]
+    """service or server ids it covers (a server's covers its projects)"""
+    every: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
+    """the weekdays it begins on, e.g. [sunday]"""
+    at: Annotated[str, _matching(r"([01][0-9]|2[0-3]):[0-5][0-9]",
+                                 "a time of day HH:MM, 00:00 to 23:59")]
+    """when it begins, HH:MM in provider.timezone"""
+    duration: RecurringDuration
+    """how long it lasts, at most 24 h"""
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    """shown to customers"""
+
+    @field_validator("every")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("expected each day once")
+        return value
+
+
+class MaintenanceSettings(Strict):
+    """Recurring maintenance windows (``maintenance add`` records one-off ones)."""
+
+    recurring: Annotated[list[RecurringWindow], Field(max_length=100)] = []
+    """weekly windows, each occurrence recorded ahead and noticed"""
+    announce: AnnounceAhead = 7 * DAY
+    """how long before an occurrence it is recorded and noticed; more than policy.maintenance_notice"""
+
+
 class StatusPage(Strict):
     """The public status page (``/``), its feed, its JSON and its badges."""
 
@@ -812,6 +855,8 @@ class Config(Strict):
     """database"""
     http: HTTPServer = HTTPServer()
     """HTTP server"""
+    maintenance: MaintenanceSettings = MaintenanceSettings()
+    """recurring maintenance windows"""
     statements: Statements = Statements()
     """monthly statements: HTML, PDF and CSV, e-mailed to each customer"""
     status_page: StatusPage = StatusPage()

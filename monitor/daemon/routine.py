@@ -143,10 +143,15 @@ async def prune(rt: Runtime) -> None:
 
 
 async def check_duties(rt: Runtime) -> None:
-    """D-2 to D-5: notices for new maintenance windows, at-risk alerts, breaches; what
+    """D-2 to D-5: the recurring windows' next occurrences recorded, notices for new (and
+    cancellations of) maintenance windows, at-risk alerts, breaches; what
     time decides in the ledger (L-5 price requests, L-6 expiries); and subscription
     requests whose confirmation link has expired, forgotten."""
     try:
+        recurring = await actions.record_recurring(rt.db, rt.settings, now=rt.clock.now())
+        if recurring:
+            log.info("recurring maintenance windows recorded", extra={"windows": [
+                {"id": w.id, "start": w.start.isoformat()} for w in recurring]})
         await rt.notifier.queue_new_windows()
         await rt.notifier.check_duties()
         settled = await actions.settle(rt.db, rt.settings, now=rt.clock.now())

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from monitor.store import evidence
@@ -20,6 +21,7 @@ from monitor.store.models import (
     MaintenanceUpdate,
     MaintenanceWindow,
     OutboxMessage,
+    RecurringOccurrence,
 )
 
 _CHUNK = 500  # ids per IN (...), well under SQLite's bound-parameter limit
@@ -28,6 +30,7 @@ __all__ = [
     "MaintenanceUpdateRecord",
     "WindowRecord",
     "add_notices",
+    "add_occurrence",
     "add_update",
     "add_window",
     "cancel_window",
@@ -39,6 +42,7 @@ __all__ = [
     "list_windows",
     "notice_watermark",
     "notices_since",
+    "recorded_occurrences",
     "starting_between",
     "touching",
     "updates",
@@ -124,6 +128,41 @@ async def cancellations_owed(tx: Tx, now: dt.datetime) -> dict[int, list[str]]:
     for window_id, customer_id in rows:
         owed.setdefault(window_id, []).append(customer_id)
     return owed
+
+
+async def add_occurrence(
+    tx: Tx,
+    recurring_id: str,
+    *,
+    services: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    reason: str,
+    created_at: dt.datetime,
+) -> int | None:
+    """The occurrence of the recurring window ``recurring_id`` that begins at ``start``,
+    recorded as a window (:func:`add_window`); None when it is recorded already (another
+    node or run, meanwhile): nothing written, the database's unique key decides."""
+    try:
+        async with tx.begin_nested():
+            window_id = await add_window(tx, services=services, start=start, end=end,
+                                         reason=reason, created_at=created_at)
+            await tx.execute(insert(RecurringOccurrence).values(
+                recurring_id=recurring_id, start=start, window_id=window_id))
+    except IntegrityError:
+        return None
+    return window_id
+
+
+async def recorded_occurrences(tx: Tx, recurring_ids: Iterable[str],
+                               since: dt.datetime) -> set[tuple[str, dt.datetime]]:
+    """(recurring id, start) of the occurrences of these schedules recorded, beginning at
+    or after ``since`` (cancelled ones included: called off, not to be recorded again)."""
+    ids = sorted(set(recurring_ids))
+    rows = await tx.execute(
+        select(RecurringOccurrence.recurring_id, RecurringOccurrence.start)
+        .where(RecurringOccurrence.recurring_id.in_(ids), RecurringOccurrence.start >= since))
+    return {(recurring_id, start) for recurring_id, start in rows}
 
 
 async def add_notices(

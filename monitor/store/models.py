@@ -437,6 +437,19 @@ class MaintenanceNotice(Base):
     window: Mapped[MaintenanceWindow] = relationship(back_populates="notices")
 
 
+class RecurringOccurrence(Base):
+    """An occurrence of a configured recurring window (``maintenance.recurring``), recorded
+    as the window ``window_id``: each once, whichever node or run records it first."""
+
+    __tablename__ = "recurring_occurrences"
+    __table_args__ = (UniqueConstraint("recurring_id", "start",
+                                       name="uq_recurring_occurrences_recurring_start"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recurring_id: Mapped[str] = mapped_column(String(63))
+    start: Mapped[dt.datetime]
+    window_id: Mapped[int] = mapped_column(ForeignKey("maintenance_windows.id"), index=True)
+
+
 # --- the status page's subscribers ------------------------------------------------------------
 
 

@@ -109,6 +109,21 @@ CASES = [
         ],
     ),
     (
+        # A recurring window on a service that does not exist, announced too late for its
+        # notice (D-3: 48 h) to be in time: each said where it is.
+        "recurring-maintenance",
+        broken("customers:", "maintenance:\n  announce: 2d\n  recurring:\n"
+               "    - {id: backup, services: [srv-9], every: [sunday], at: '02:00',"
+               " duration: 1h, reason: Backup}\ncustomers:"),
+        [
+            "line 16: maintenance.announce: 2 d is too short: each occurrence must be "
+            "recorded at least 1 h before the 2 d notice period (policy.maintenance_notice, "
+            "D-3) begins, so that its notice can reach customers in time (R-EX1)",
+            "line 18: maintenance.recurring[0].services[0]: unknown service 'srv-9'; "
+            "allowed: panel, shop, srv-1",
+        ],
+    ),
+    (
         # A body on a GET (the default method): no target reads one; said where it is,
         # with the way out.
         "body-without-post",

@@ -146,7 +146,8 @@ LATER_TABLES = {"incident_updates": ("incident_updates",),
                 "maintenance_updates": ("maintenance_updates",),
                 "subscribers": ("subscribers", "outbox_list_unsubscribe"),
                 "evidence_chain": ("evidence_chain", "evidence_checkpoints", "evidence_keys"),
-                "month_terms": ("month_terms",)}
+                "month_terms": ("month_terms",),
+                "recurring_maintenance": ("recurring_occurrences",)}
 #: The columns each revision after the squashed one adds to a table it did not make.
 LATER_COLUMNS = {"cluster_config_digest": {"cluster_nodes": ("config_digest",)},
                  "outbox_requeued": {"outbox": ("requeued_at",)}}

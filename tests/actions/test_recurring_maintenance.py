@@ -1,0 +1,127 @@
+"""Recurring maintenance windows (``maintenance.recurring``): each occurrence is recorded
+``maintenance.announce`` ahead as a window of its own, once, whichever node or run gets there
+first; never one whose notice could no longer be in time (D-3, R-EX1); one called off stays
+so. The daemon then notices it as any window. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from monitor import actions
+from monitor.actions.maintenance import occurrences
+from monitor.config import Settings, parse_config
+from monitor.config.schema import RecurringWindow
+from monitor.store import Database, create_engine
+from monitor.store.models import AuditEvent, MaintenanceWindow, RecurringOccurrence
+from tests.support import rows
+
+TCP = "{type: tcp, host: 127.0.0.1, port: 9}"
+# A Wednesday, 12:00 UTC (15:30 in Tehran).
+NOW = dt.datetime(2026, 12, 9, 12, 0, tzinfo=dt.UTC)
+
+
+def settings(recurring: str, announce: str = "7d") -> Settings:
+    return Settings.from_config(parse_config(f"""
+provider: {{timezone: Asia/Tehran, calendar: jalali}}
+servers: [{{id: srv-1, probe: {TCP}}}]
+services:
+  - {{id: panel, kind: web_panel, probe: {TCP}}}
+  - {{id: shop, kind: project, server: srv-1, probe: {TCP}}}
+customers:
+  - {{id: acme, name: ACME, contacts: {{technical: {{email: it@acme.example}}}},
+     fee: {{amount: 3650, currency: EUR}}, services: [shop], sites: [{{domain: acme.example}}]}}
+maintenance:
+  announce: {announce}
+  recurring:
+{recurring}
+"""))
+
+
+WEEKLY = ("    - {id: backup, services: [srv-1], every: [sunday], at: '02:00', duration: 1h,"
+          " reason: Weekly backup}")
+# Thursday 10:00 Tehran: the next one is 22 h away, inside the 48 h notice period.
+TOMORROW = ("    - {id: soon, services: [panel], every: [thursday], at: '10:00', duration: 30m,"
+            " reason: Panel upgrade}")
+
+
+def test_occurrences_are_the_weekdays_at_the_local_time_even_across_a_clock_change() -> None:
+    weekly = RecurringWindow(id="w", services=["panel"], every=["sunday", "wednesday"],
+                             at="02:30", duration=3600, reason="r")
+    # Tehran keeps UTC+03:30 all year: 02:30 there is 23:00 UTC the day before.
+    assert occurrences(weekly, "Asia/Tehran", NOW, NOW + dt.timedelta(days=7)) == [
+        dt.datetime(2026, 12, 12, 23, 0, tzinfo=dt.UTC),  # Sunday 13 December, 02:30
+        dt.datetime(2026, 12, 15, 23, 0, tzinfo=dt.UTC),  # Wednesday 16 December, 02:30
+    ]
+    # Berlin skips 02:00-03:00 on Sunday 28 March 2027: 02:30 is read with the offset
+    # before the change (+01:00), 01:30 UTC; a week later it is CEST (+02:00), 00:30 UTC.
+    spring = dt.datetime(2027, 3, 25, tzinfo=dt.UTC)
+    assert occurrences(weekly, "Europe/Berlin", spring, spring + dt.timedelta(days=11)) == [
+        dt.datetime(2027, 3, 28, 1, 30, tzinfo=dt.UTC),
+        dt.datetime(2027, 3, 31, 0, 30, tzinfo=dt.UTC),
+        dt.datetime(2027, 4, 4, 0, 30, tzinfo=dt.UTC),
+    ]
+    # [since, until): an occurrence at the bound's instant is the next range's.
+    sunday = dt.datetime(2026, 12, 12, 23, 0, tzinfo=dt.UTC)
+    assert occurrences(weekly, "Asia/Tehran", sunday, sunday + dt.timedelta(days=3)) == [
+        sunday]
+    assert occurrences(weekly, "Asia/Tehran", NOW, sunday) == []
+
+
+async def test_each_occurrence_is_recorded_once_ahead_and_never_late(db: Database) -> None:
+    chosen = settings(WEEKLY + "\n" + TOMORROW)
+    made = await actions.record_recurring(db, chosen, now=NOW)
+    # Sunday 13 December 02:00 Tehran = Saturday 22:30 UTC, 82.5 h ahead: recorded. The
+    # panel's Thursday 10:00 is 22 h ahead: its notice could not be 48 h ahead (R-EX1),
+    # it is not recorded; next Thursday's is beyond the 7 days announced.
+    sunday = dt.datetime(2026, 12, 12, 22, 30, tzinfo=dt.UTC)
+    assert [(w.service_ids, w.start, w.end, w.reason) for w in made] == [
+        (("srv-1",), sunday, sunday + dt.timedelta(hours=1), "Weekly backup")]
+    assert await actions.record_recurring(db, chosen, now=NOW + dt.timedelta(minutes=1)) == []
+    [audit] = await rows(db, AuditEvent)
+    assert (audit.actor, audit.action, audit.object_id) == (
+        "recurring:backup", "maintenance.add", str(made[0].id))
+
+    # Called off: not recorded again. A day later, the panel's next Thursday (8 days after
+    # NOW) is within the 7 days: recorded, 6 days ahead.
+    await actions.cancel_maintenance(db, window_id=made[0].id, actor="ops", now=NOW)
+    later = await actions.record_recurring(db, chosen, now=NOW + dt.timedelta(days=1))
+    thursday = dt.datetime(2026, 12, 17, 6, 30, tzinfo=dt.UTC)  # 10:00 Tehran
+    assert [(w.service_ids, w.start) for w in later] == [(("panel",), thursday)]
+    # A week on, the next Sunday's.
+    week = await actions.record_recurring(db, chosen, now=NOW + dt.timedelta(days=7))
+    assert [w.start for w in week] == [sunday + dt.timedelta(days=7)]
+    assert sorted((o.recurring_id, o.start) for o in await rows(db, RecurringOccurrence)) == [
+        ("backup", sunday), ("backup", sunday + dt.timedelta(days=7)), ("soon", thursday)]
+
+
+async def test_two_nodes_at_once_record_one_window(db_url: str, db: Database) -> None:
+    # Two daemons of a cluster run their duty job at the same moment: the database's unique
+    # key decides, and the other records nothing (its window is rolled back with it).
+    chosen = settings(WEEKLY)
+    other = create_engine(db_url)
+    try:
+        made = await asyncio.gather(
+            actions.record_recurring(db, chosen, now=NOW),
+            actions.record_recurring(Database(other), chosen, now=NOW))
+    finally:
+        await other.dispose()
+    assert sorted(len(windows) for windows in made) == [0, 1]
+    assert len(await rows(db, MaintenanceWindow)) == 1
+    assert len(await rows(db, RecurringOccurrence)) == 1
+
+
+async def test_without_recurring_windows_nothing_is_read(db: Database) -> None:
+    plain = Settings.from_config(parse_config(f"services: [{{id: panel, kind: web_panel, "
+                                              f"probe: {TCP}}}]"))
+    assert await actions.record_recurring(db, plain, now=NOW) == []
+
+
+@pytest.mark.parametrize(("announce", "recorded"), [("49h", 0), ("82h", 0), ("83h", 1)])
+async def test_announce_bounds_how_far_ahead(db: Database, announce: str,
+                                             recorded: int) -> None:
+    # Sunday's occurrence is 82.5 h after NOW: within 83 h, not within 82 h.
+    made = await actions.record_recurring(db, settings(WEEKLY, announce), now=NOW)
+    assert len(made) == recorded
