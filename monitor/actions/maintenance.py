@@ -19,6 +19,7 @@ from monitor.actions.common import (
 )
 from monitor.config import Settings
 from monitor.config.schema import ANNOUNCE_MARGIN, RecurringWindow
+from monitor.config.settings import WEEKDAY_NUMBERS
 from monitor.errors import InputError, NotFound, time_mark
 from monitor.sla import in_time, notice_due
 from monitor.store import audit, maintenance, outbox
@@ -109,9 +110,6 @@ async def add_maintenance(
     return MaintenanceAdded(window, noticed, late)
 
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
 def occurrences(window: RecurringWindow, zone: str, since: dt.datetime,
                 until: dt.datetime) -> list[dt.datetime]:
     """The starts (UTC) of ``window``'s occurrences in ``[since, until)``: each of its
@@ -122,9 +120,10 @@ def occurrences(window: RecurringWindow, zone: str, since: dt.datetime,
     hour, minute = (int(part) for part in window.at.split(":"))
     day = since.astimezone(clock).date() - dt.timedelta(days=1)
     last = until.astimezone(clock).date()
+    weekdays = {WEEKDAY_NUMBERS[name] for name in window.every}
     found = []
     while day <= last:
-        if WEEKDAYS[day.weekday()] in window.every:
+        if day.weekday() in weekdays:
             start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=clock).astimezone(
                 dt.UTC)
             if since <= start < until:
