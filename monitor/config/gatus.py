@@ -25,9 +25,12 @@ What each part becomes (the README's "Coming from Gatus"):
 * ``alerting``: Slack, Discord and Microsoft Teams webhooks, Telegram, ntfy → Apprise URLs
   for ``operators.notify`` (they hold tokens: the command writes them to their own file);
   ``email.to`` → ``provider.operators``. Other providers are reported.
+* ``maintenance`` and an endpoint's ``maintenance-windows`` → ``maintenance.recurring``
+  (the global one on every server, an endpoint's on what it became), each occurrence then
+  announced to the customers (D-3), with a placeholder reason the report names.
 * DNS, ICMP, SSH, gRPC, TLS and WebSocket endpoints, disabled endpoints and ``[BODY]``
   conditions other than the above are reported (sla-monitor probes HTTP and TCP), and so
-  are external endpoints, maintenance windows and the connectivity checker, and a URL or
+  are external endpoints and the connectivity checker, and a URL or
   header naming an environment variable (``${TOKEN}``, which Gatus fills in and sla-monitor
   does not: the endpoint, or the header, is left out).
 
@@ -44,6 +47,7 @@ import re
 import urllib.parse
 from typing import Any
 
+from monitor.config.durations import parse_duration
 from monitor.config.imported import (
     Converted,
     Unmapped,
@@ -54,6 +58,7 @@ from monitor.config.imported import (
     slug,
     within_detection_duty,
 )
+from monitor.config.schema import time_of_day
 
 __all__ = ["Converted", "Unmapped", "convert"]
 
@@ -213,9 +218,6 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
     if variable is not None:
         converted.unmapped.append(Unmapped(f"{where}.url", variable[0], _WHY_VARIABLE))
         return None
-    if endpoint.get("maintenance-windows"):
-        converted.unmapped.append(Unmapped(f"{where}.maintenance-windows",
-                                           "(maintenance windows)", _MAINTENANCE))
     client = _shaped(endpoint.get("client"), dict, f"{where}.client", converted)
     timing: dict[str, Any] = {"interval": str(endpoint.get("interval", GATUS_INTERVAL)),
               "timeout": str(client.get("timeout", GATUS_TIMEOUT))}
@@ -304,10 +306,84 @@ def _alerting(alerting: dict[str, Any], converted: Converted) -> list[str]:
     return operators
 
 
-_MAINTENANCE = ("recurring windows in which Gatus only holds back its alerts; sla-monitor "
-                "records each occurrence as a window announced to the customers 48 h ahead: "
-                "set maintenance.recurring (weekdays, time, duration, reason, services), or "
-                "record one window with sla-monitor maintenance add")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+#: The reason a recurring window tells customers, until the operator writes theirs.
+WINDOW_REASON = "Scheduled maintenance"
+
+
+def _recurring(spec: Any, where: str, ident: str, services: list[str],
+               converted: Converted) -> dict[str, Any] | None:
+    """A Gatus maintenance window (``maintenance``, an endpoint's ``maintenance-windows``:
+    start, duration, every, timezone) as a recurring window of ``services``
+    (``maintenance.recurring``), or None (reported). Gatus holds back its alerts then;
+    sla-monitor records each occurrence ahead and announces it to the customers (D-3)."""
+    if not isinstance(spec, dict):
+        converted.unmapped.append(Unmapped(where, str(spec), "not a maintenance window"))
+        return None
+    if spec.get("enabled") is False:
+        converted.unmapped.append(Unmapped(where, "(maintenance window)", "disabled in Gatus"))
+        return None
+    # Gatus's YAML (1.2) reads an unquoted 23:00 as text; this one's (1.1), as the
+    # sexagesimal number 1380: read back as the schema reads it.
+    given = time_of_day(spec.get("start", ""))
+    start = _TIME_OF_DAY.fullmatch(str(given))
+    if start is None:
+        converted.unmapped.append(Unmapped(f"{where}.start", str(spec.get("start", "")),
+                                           "not a time of day HH:MM"))
+        return None
+    duration = str(spec.get("duration", ""))
+    try:
+        seconds = parse_duration(duration)
+    except ValueError:
+        seconds = -1.0
+    if not 60 <= seconds <= 86400:
+        converted.unmapped.append(Unmapped(f"{where}.duration", duration, "sla-monitor's "
+                                           "recurring windows last from 1 min to 24 h"))
+        return None
+    every = spec.get("every") or list(_WEEKDAYS)  # none given: every day, as Gatus reads it
+    days = [str(day).lower() for day in every] if isinstance(every, list) else []
+    if not days or any(day not in _WEEKDAYS for day in days):
+        converted.unmapped.append(Unmapped(f"{where}.every", str(every),
+                                           "weekday names (Monday ... Sunday)"))
+        return None
+    zone = str(spec.get("timezone") or "UTC")
+    if zone != "UTC":
+        converted.notes.append(
+            f"{where}: Gatus read its start ({start[0]}) on the clock of {zone}; "
+            "sla-monitor reads maintenance.recurring on provider.timezone's (UTC unless "
+            f"set): set provider.timezone to {zone}, or the time to UTC")
+    return {"id": ident, "services": services, "every": list(dict.fromkeys(days)),
+            "at": start[0], "duration": duration,
+            "reason": WINDOW_REASON}
+
+
+def _windows(data: dict[str, Any], made: list[tuple[str, int, dict[str, Any]]],
+             servers: list[str], converted: Converted) -> list[dict[str, Any]]:
+    """The recurring windows of a Gatus configuration: its global ``maintenance`` on every
+    server (a server's window covers its projects), and each endpoint's
+    ``maintenance-windows`` on what it became (``made``: its service or server id, its
+    number and the endpoint)."""
+    found = []
+    taken: set[str] = set()
+    spec = data.get("maintenance")
+    if spec and servers:
+        window = _recurring(spec, "maintenance", slug("gatus-maintenance", taken), servers,
+                            converted)
+        found.append(window)
+    for ident, number, endpoint in made:
+        for j, spec in enumerate(_shaped(endpoint.get("maintenance-windows"), list,
+                                         f"endpoints[{number}].maintenance-windows",
+                                         converted)):
+            found.append(_recurring(spec, f"endpoints[{number}].maintenance-windows[{j}]",
+                                    slug(f"{ident}-maintenance", taken), [ident], converted))
+    windows = [window for window in found if window is not None]
+    if windows:
+        converted.notes.append(
+            f"maintenance.recurring: {len(windows)} window(s) from Gatus, each occurrence "
+            "recorded 7 days ahead and announced to the customers (D-3); their reason, "
+            f"{WINDOW_REASON!r}, is shown to customers: write yours")
+    return windows
 
 
 def _unprobed(data: dict[str, Any], converted: Converted) -> None:
@@ -318,8 +394,6 @@ def _unprobed(data: dict[str, Any], converted: Converted) -> None:
         converted.unmapped.append(Unmapped(
             f"external-endpoints[{i}]", str(name), "an external endpoint waits for the job it "
             "watches to push its result; sla-monitor probes"))
-    if data.get("maintenance"):
-        converted.unmapped.append(Unmapped("maintenance", "(maintenance window)", _MAINTENANCE))
     if data.get("connectivity"):
         converted.unmapped.append(Unmapped(
             "connectivity", "(connectivity checker)", "add its target to monitor.canaries "
@@ -347,6 +421,7 @@ def convert(data: Any) -> Converted:
              for i, e in endpoints if e]
     _unprobed(data, converted)
     servers_made: set[int] = set()
+    made: list[tuple[str, int, dict[str, Any]]] = []  # what each endpoint became
     for i, endpoint, result in found:  # servers first: the projects' hosts
         if result is not None and result[0] == "server" and result[2] not in servers:
             servers[result[2]] = {"id": slug(str(endpoint.get("name", result[2])), taken,
@@ -355,6 +430,7 @@ def convert(data: Any) -> Converted:
                                   "probe": result[1]}
             converted.sources["servers", servers[result[2]]["id"]] = _place(i, endpoint)
             servers_made.add(i)
+            made.append((servers[result[2]]["id"], i, endpoint))
     for i, endpoint, result in found:
         if result is None or i in servers_made:
             continue
@@ -368,6 +444,7 @@ def convert(data: Any) -> Converted:
         services.append({"id": ident, "kind": kind, "name": name,
                          "server": servers[host]["id"], "probe": probe})
         converted.sources["services", ident] = _place(i, endpoint)
+        made.append((ident, i, endpoint))
         if group:
             groups.setdefault(str(group), []).append((ident, host))
     customers = []
@@ -381,4 +458,6 @@ def convert(data: Any) -> Converted:
             customers.append(customer)
             converted.sources["customers", customer["id"]] = f"the endpoints' group {group!r}"
     operators = _alerting(alerting, converted)
-    return assemble(converted, operators, list(servers.values()), services, customers)
+    windows = _windows(data, made, [server["id"] for server in servers.values()], converted)
+    return assemble(converted, operators, list(servers.values()), services, customers,
+                    {"recurring": windows} if windows else None)

@@ -160,7 +160,8 @@ def draft_customer(name: str, origin: str, members: list[tuple[str, str]], taken
 
 
 def assemble(converted: Converted, operators: list[str], servers: list[dict[str, Any]],
-             services: list[dict[str, Any]], customers: list[dict[str, Any]]) -> Converted:
+             services: list[dict[str, Any]], customers: list[dict[str, Any]],
+             maintenance: dict[str, Any] | None = None) -> Converted:
     """The configuration document of an import, and its counts for the report."""
     document: dict[str, Any] = {}
     if operators:
@@ -168,6 +169,8 @@ def assemble(converted: Converted, operators: list[str], servers: list[dict[str,
     document["servers"] = servers
     document["services"] = services
     document["customers"] = customers
+    if maintenance:
+        document["maintenance"] = maintenance
     converted.document = document
     for section in ("servers", "services", "customers"):
         for number, item in enumerate(document[section]):

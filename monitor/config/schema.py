@@ -735,6 +735,16 @@ ANNOUNCE_MARGIN = HOUR
 AnnounceAhead = Annotated[float, _Duration, _between(HOUR, 60 * DAY)]
 
 
+def time_of_day(value: object) -> object:
+    """An unquoted ``23:00`` as YAML 1.1 reads it (the sexagesimal number 1380: minutes of
+    the day) back to the time it says; ``3:00`` to ``03:00``."""
+    if type(value) is int and value >= 0:  # 24:00 or later: refused below, as a time
+        return f"{value // 60:02d}:{value % 60:02d}"
+    if isinstance(value, str) and re.fullmatch(r"[0-9]:[0-5][0-9]", value):
+        return "0" + value
+    return value
+
+
 class RecurringWindow(Strict):
     """A maintenance window that comes back each week (R-EX1, D-3): every occurrence is
     recorded ``maintenance.announce`` before it begins, as ``maintenance add`` records a
@@ -746,8 +756,9 @@ class RecurringWindow(Strict):
     """service or server ids it covers (a server's covers its projects)"""
     every: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
     """the weekdays it begins on, e.g. [sunday]"""
-    at: Annotated[str, _matching(r"([01][0-9]|2[0-3]):[0-5][0-9]",
-                                 "a time of day HH:MM, 00:00 to 23:59")]
+    at: Annotated[str, BeforeValidator(time_of_day),
+                  _matching(r"([01][0-9]|2[0-3]):[0-5][0-9]",
+                            "a time of day HH:MM, 00:00 to 23:59")]
     """when it begins, HH:MM in provider.timezone"""
     duration: RecurringDuration
     """how long it lasts, at most 24 h"""

@@ -47,6 +47,13 @@ TOMORROW = ("    - {id: soon, services: [panel], every: [thursday], at: '10:00',
             " reason: Panel upgrade}")
 
 
+def test_a_time_of_day_written_unquoted_is_the_time_it_says() -> None:
+    # YAML 1.1 reads an unquoted 23:00 as the number 1380 (minutes); 3:00 as 180.
+    for written, read in (("23:00", "23:00"), ("3:00", "03:00"), ("'7:05'", "07:05")):
+        chosen = settings(WEEKLY.replace("at: '02:00'", f"at: {written}"))
+        assert chosen.config.maintenance.recurring[0].at == read, written
+
+
 def test_occurrences_are_the_weekdays_at_the_local_time_even_across_a_clock_change() -> None:
     weekly = RecurringWindow(id="w", services=["panel"], every=["sunday", "wednesday"],
                              at="02:30", duration=3600, reason="r")

@@ -222,30 +222,65 @@ def test_a_status_condition_with_any_is_the_set_of_expected_codes(
 
 def test_parts_of_gatus_it_does_not_carry_are_reported_not_dropped_in_silence(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # Gatus's external endpoints (pushed to, like Kuma's push monitors), its maintenance
-    # windows (global and per endpoint) and its connectivity checker were left out of the
-    # configuration without a word in the report.
+    # Gatus's external endpoints (pushed to, like Kuma's push monitors) and its
+    # connectivity checker were left out of the configuration without a word in the report.
     found = gatus_json(
         tmp_path, capsys,
-        "maintenance: {start: '23:00', duration: 1h, every: [Monday]}\n"
         "connectivity: {checker: {target: 1.1.1.1:53, interval: 60s}}\n"
         "external-endpoints:\n"
         "  - {name: backup-job, group: core, token: potato}\n"
         "  - {name: cron, token: tomato}\n"
         "endpoints:\n"
         "  - name: web\n"
-        "    url: https://web.example.org/\n"
-        "    maintenance-windows: [{start: '07:30', duration: 40m}]\n")
+        "    url: https://web.example.org/\n")
     assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
-        ("endpoints[0].maintenance-windows", "(maintenance windows)"),
         ("external-endpoints[0]", "backup-job"),
         ("external-endpoints[1]", "cron"),
-        ("maintenance", "(maintenance window)"),
         ("connectivity", "(connectivity checker)"),
     ]
-    assert "push" in found["unmapped"][1]["why"]
-    assert "maintenance add" in found["unmapped"][3]["why"]
-    assert "monitor.canaries" in found["unmapped"][4]["why"]
+    assert "push" in found["unmapped"][0]["why"]
+    assert "monitor.canaries" in found["unmapped"][2]["why"]
+
+
+def test_gatus_maintenance_windows_become_recurring_windows_announced_ahead(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Gatus's maintenance (global, and an endpoint's maintenance-windows) was reported as
+    # not mapped; it is a weekly window of sla-monitor's now, each occurrence announced.
+    found = gatus_json(
+        tmp_path, capsys,
+        # Unquoted, as Gatus's documentation writes it (a sexagesimal number in YAML 1.1).
+        "maintenance: {start: 23:00, duration: 1h, every: [Monday, Thursday]}\n"
+        "endpoints:\n"
+        "  - name: web\n"
+        "    url: https://web.example.org/\n"
+        "    maintenance-windows:\n"
+        "      - {start: 7:30, duration: 40m, timezone: Europe/Amsterdam}\n"
+        "      - {start: '25:00', duration: 1h}\n"
+        "      - {start: '01:00', duration: 2d}\n"
+        "      - {start: '01:00', duration: 1h, enabled: false}\n"
+        "  - name: db\n"
+        "    url: tcp://web.example.org:5432\n")
+    config = yaml.safe_load(found["config"])
+    assert config["maintenance"]["recurring"] == [
+        # The global window on every server (a server's window covers its projects).
+        {"id": "gatus-maintenance", "services": ["db"], "every": ["monday", "thursday"],
+         "at": "23:00", "duration": "1h", "reason": "Scheduled maintenance"},
+        # An endpoint's on its project; no weekday given: every day, as Gatus reads it.
+        {"id": "web-maintenance", "services": ["web"],
+         "every": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                   "sunday"], "at": "07:30", "duration": "40m",
+         "reason": "Scheduled maintenance"},
+    ]
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[0].maintenance-windows[1].start", "25:00"),
+        ("endpoints[0].maintenance-windows[2].duration", "2d"),
+        ("endpoints[0].maintenance-windows[3]", "(maintenance window)"),
+    ]
+    notes = " ".join(found["notes"])
+    assert "Europe/Amsterdam" in notes and "provider.timezone" in notes
+    assert "2 window(s) from Gatus" in notes and "write yours" in notes
+    (tmp_path / "made.yaml").write_text(found["config"])
+    assert main(["-c", str(tmp_path / "made.yaml"), "check-config"]) == 0
 
 
 def test_an_environment_variable_gatus_fills_in_is_reported_not_sent_as_text(
