@@ -196,9 +196,10 @@ async def cancel_maintenance(
     db: Database, *, window_id: int, actor: str, now: dt.datetime
 ) -> MaintenanceCancelled:
     """Call off a maintenance window that has not begun: it excludes nothing (R-EX1), no
-    notice of it is sent from now on (the ones still waiting are withdrawn, D-3), and the
-    customers its notice already reached are e-mailed that it is off (by the daemon, as
-    it sends notices: :meth:`monitor.notify.Notifier.queue_new_windows`). Chained and
+    notice of it is sent from now on (the ones still waiting are withdrawn, D-3, the status
+    page's subscribers' too), and the customers and subscribers its notice already reached
+    are e-mailed that it is off (by the daemon, as it sends notices:
+    :meth:`monitor.notify.Notifier.queue_new_windows`). Chained and
     audited. A window that began is part of the month's record: refused, as is one
     cancelled already."""
     async with db.transaction() as tx:
@@ -212,7 +213,8 @@ async def cancel_maintenance(
                              "the month's record)")
         await maintenance.cancel_window(tx, window_id, at=now)
         withdrawn = 0
-        for kind in ("maintenance", "ops_maintenance_late"):
+        for kind in ("maintenance", "ops_maintenance_late", "sub_maintenance",
+                     "sub_maintenance_update"):
             withdrawn += await outbox.withdraw(tx, kind=kind, window_id=window_id)
         told = tuple(sorted({customer for _, customer in
                              await maintenance.first_notices(tx, [window_id])}))

@@ -14,7 +14,8 @@ them anyway.
 A window called off before it begins (``sla-monitor maintenance cancel``) sends no notice
 from then on (those still waiting are withdrawn); each customer its notice did reach,
 by e-mail or as recorded by other means, is e-mailed that it is off, in the thread of the
-notice (:func:`on_maintenance_cancelled`). Nobody else hears of it.
+notice (:func:`on_maintenance_cancelled`); the status page's subscribers told of it, by
+their sweep (:mod:`monitor.notify.subscribers`).
 """
 
 from __future__ import annotations

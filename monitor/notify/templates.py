@@ -51,6 +51,7 @@ __all__ = [
     "send_failure",
     "statement",
     "subscriber_maintenance",
+    "subscriber_maintenance_cancelled",
     "subscriber_outage",
     "subscriber_recovery",
     "subscriber_update",
@@ -787,3 +788,18 @@ def subscriber_maintenance(
     return _subscriber(style, _("Scheduled maintenance of %(services)s on %(start)s") % {
         "services": names, "start": style.time(start)}, blocks, link=link, services=services,
         unsubscribe=unsubscribe)
+
+
+def subscriber_maintenance_cancelled(
+    style: Style, *, affected: Sequence[str], start: dt.datetime, end: dt.datetime,
+    link: str, services: Sequence[str], unsubscribe: str,
+) -> Rendered:
+    """A maintenance window of public services the subscriber was told of is called off."""
+    _ = style.language.gettext
+    names = _(", ").join(one_line(s, 120) for s in affected)
+    return _subscriber(style, _("Maintenance of %(services)s on %(start)s cancelled") % {
+        "services": names, "start": style.time(start)}, [
+        Para(_("The scheduled maintenance of %(services)s from %(start)s to %(end)s will not "
+               "take place.") % {"services": names, "start": style.time(start),
+                                 "end": style.time(end)}),
+    ], link=link, services=services, unsubscribe=unsubscribe)

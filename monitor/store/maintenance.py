@@ -35,6 +35,7 @@ __all__ = [
     "add_window",
     "cancel_window",
     "cancellations_owed",
+    "cancelled_since",
     "current_and_upcoming",
     "first_noticed_at",
     "first_notices",
@@ -232,6 +233,17 @@ async def touching(tx: Tx, start: dt.datetime, end: dt.datetime) -> list[WindowR
             MaintenanceWindow.end > start,
             MaintenanceWindow.cancelled_at.is_(None),
         )
+        .order_by(MaintenanceWindow.id)
+    )
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+async def cancelled_since(tx: Tx, since: dt.datetime, now: dt.datetime) -> list[WindowRecord]:
+    """Windows cancelled at or after ``since`` that have not ended by ``now``, by id."""
+    query = (
+        select(MaintenanceWindow)
+        .options(selectinload(MaintenanceWindow.services))
+        .where(MaintenanceWindow.cancelled_at >= since, MaintenanceWindow.end > now)
         .order_by(MaintenanceWindow.id)
     )
     return [_record(row) for row in await tx.scalars(query)]

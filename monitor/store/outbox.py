@@ -537,16 +537,26 @@ async def withdraw(tx: Tx, *, kind: str, key_part: str = "", incident_id: int | 
                    window_id: int | None = None) -> int:
     """Delete the messages of ``kind`` about ``incident_id`` (or ``window_id``: one of them)
     whose dedupe key holds ``key_part`` and that are still pending (none is being sent,
-    none was sent): what they said is no longer so. Returns how many."""
+    none was sent, none an operators' channel delivered meanwhile): what they said is no
+    longer so. Their rows are locked first, so a worker cannot claim one meanwhile.
+    Returns how many."""
     if (incident_id is None) == (window_id is None):
         raise StoreError("withdraw: an incident or a maintenance window, one of them")
     about = (OutboxMessage.incident_id == incident_id if incident_id is not None
              else OutboxMessage.window_id == window_id)
-    result = await tx.execute(
-        delete(OutboxMessage).where(
+    delivered = select(OperatorDelivery.outbox_id).where(
+        OperatorDelivery.outbox_id == OutboxMessage.id)
+    ids = list(await tx.scalars(
+        select(OutboxMessage.id).where(
             about, OutboxMessage.kind == kind, OutboxMessage.status == "pending",
-            OutboxMessage.dedupe_key.contains(key_part, autoescape=True)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            OutboxMessage.dedupe_key.contains(key_part, autoescape=True),
+            ~delivered.exists())
+        .with_for_update()))
+    for chosen in in_chunks(ids, _CHUNK):
+        for part in (OutboxListUnsubscribe, OutboxAttachment, OutboxRecipient):
+            await tx.execute(delete(part).where(part.outbox_id.in_(chosen)))
+        await tx.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(chosen)))
+    return len(ids)
 
 
 async def requeue(tx: Tx, ids: Sequence[int], *, now: dt.datetime) -> None:

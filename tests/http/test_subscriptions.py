@@ -515,6 +515,62 @@ async def test_maintenance_and_operators_updates_reach_subscribers(
         assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
 
 
+async def test_a_window_called_off_is_said_to_the_subscribers_told_of_it(
+        db: Database, tmp_path: Path) -> None:
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe(services=("mobile",))).status == 200
+        [mail] = await stage.send()
+        assert (await stage.confirm(mail)).status == 200
+        now = stage.clock.now()
+
+        def window(days: int) -> Any:
+            return actions.add_maintenance(
+                db, site.settings, services=["mobile"], start=now + dt.timedelta(days=days),
+                end=now + dt.timedelta(days=days, hours=1), reason="New database server",
+                actor="t", now=now)
+
+        told, untold = await window(3), await window(4)
+        await stage.notifier.queue_new_windows()  # the daemon's duty check
+        assert len([m for m in await stage.send() if ADDRESS in m.rcpt_tos]) == 2
+        [notice] = [m for m in await rows(db, OutboxMessage)
+                    if m.kind == "sub_maintenance" and m.window_id == told.window.id]
+        # One window is cancelled after its notice went; the other's notice is queued again
+        # as the sweep finds it, then cancelled before it is sent: withdrawn, never sent.
+        await actions.cancel_maintenance(db, window_id=told.window.id, actor="t",
+                                         now=stage.clock.now())
+        await stage.notifier.queue_new_windows()
+        sent = [m.parsed() for m in await stage.send() if ADDRESS in m.rcpt_tos]
+        [cancelled] = sent
+        assert str(cancelled["Subject"]).endswith(" cancelled")
+        assert notice.message_id.strip("<>") in cancelled["In-Reply-To"]
+        assert cancelled["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert "will not take place" in cancelled.get_body(("plain",)).get_content()
+        await stage.notifier.queue_new_windows()  # once
+        assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
+        assert untold.window.cancelled_at is None
+
+
+async def test_a_subscribers_notice_still_waiting_is_withdrawn_with_its_window(
+        db: Database, tmp_path: Path) -> None:
+    async with staged(db, tmp_path) as stage:
+        site = stage.site
+        assert (await stage.subscribe(services=("mobile",))).status == 200
+        [mail] = await stage.send()
+        assert (await stage.confirm(mail)).status == 200
+        now = stage.clock.now()
+        added = await actions.add_maintenance(
+            db, site.settings, services=["mobile"], start=now + dt.timedelta(days=3),
+            end=now + dt.timedelta(days=3, hours=1), reason="New database server",
+            actor="t", now=now)
+        await stage.notifier.queue_subscriber_notices()  # queued, not yet sent
+        cancelled = await actions.cancel_maintenance(db, window_id=added.window.id,
+                                                     actor="t", now=stage.clock.now())
+        assert cancelled.withdrawn == 1
+        await stage.notifier.queue_new_windows()
+        assert [m for m in await stage.send() if ADDRESS in m.rcpt_tos] == []
+
+
 async def test_an_update_of_several_lines_keeps_its_lines_in_the_notice(
         db: Database, tmp_path: Path) -> None:
     # The page shows an update as typed, line by line; the subscriber's e-mail ran the
