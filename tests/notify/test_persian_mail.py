@@ -150,6 +150,12 @@ async def test_a_persian_readers_mail_and_statement_have_no_english_sentence(
     assert not english_words(off.subject + off.text + visible_text(off.html)), (
         english_words(off.subject + off.text + visible_text(off.html)))
     assert "لغو شد" in off.subject
+    told = templates.subscriber_maintenance_cancelled(
+        mail._style("acme"), affected=["پنل طراحی"], start=at(6, month=11),
+        end=at(6, month=11) + dt.timedelta(hours=2), link="https://status.example/",
+        services=["پنل طراحی"], unsubscribe="https://status.example/u")
+    words = re.sub(r"https://\S+", "", told.subject + told.text + visible_text(told.html))
+    assert not english_words(words), english_words(words)  # the links are data
 
     # The English reader of the same provider, and the operators, read English.
     bita = [p for to, p in received if to == ("it@bita.example",)]
