@@ -21,8 +21,9 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
   ntfy, Matrix, Mattermost, Rocket.Chat and Google Chat → Apprise URLs for
   ``operators.notify``; SMTP's ``smtpTo`` → ``provider.operators``. Others are reported.
 * Maintenance: a ``single`` window (``start_date``, ``end_date``) is recorded as a
-  maintenance window by ``--history``; recurring ones (cron, weekdays, days of the month)
-  are reported. Kuma keeps a window's times on the wall clock of its ``timezone``
+  maintenance window by ``--history``; a weekly one (``recurring-weekday``) becomes a
+  ``maintenance.recurring`` window of what its monitors became (:func:`recurring_windows`);
+  the other recurring ones (cron, an interval, days of the month) are reported. Kuma keeps a window's times on the wall clock of its ``timezone``
   (``Maintenance.getStatus`` reads them with ``dayjs.tz``): an IANA name; ``SAME_AS_SERVER``,
   the server's (its ``serverTimezone`` setting); none, UTC (``Maintenance.run`` sets it so
   since Kuma 1.21.2). They are converted to UTC.
@@ -395,11 +396,13 @@ def windows(data: KumaData, converted: Converted | None = None) -> list[KumaWind
     for row in data.maintenance:
         where = f"maintenance {row.get('title')!r}"
         strategy = str(row.get("strategy") or "")
+        if strategy == "recurring-weekday":
+            continue  # a recurring window of the configuration (recurring_windows)
         if strategy != "single" or not row.get("start_date") or not row.get("end_date"):
             if converted is not None:
                 converted.unmapped.append(Unmapped(where, strategy, "only single windows (a "
-                                                   "start and an end) are recorded; a "
-                                                   "weekly one: set maintenance.recurring"))
+                                                   "start and an end) and weekly ones are "
+                                                   "carried"))
             continue
         named = str(row.get("timezone") or "UTC")
         zone_name = (data.server_timezone or "UTC") if named == "SAME_AS_SERVER" else named
@@ -430,6 +433,68 @@ def windows(data: KumaData, converted: Converted | None = None) -> list[KumaWind
         else:
             found.append(KumaWindow(int(row["id"]), str(row.get("title") or ""), times[0],
                                     times[1], monitors))
+    return found
+
+
+#: Kuma's weekday numbers (Monday 1 ... Saturday 6; Sunday 7, or 0 as cron reads it).
+_KUMA_WEEKDAYS = {1: "monday", 2: "tuesday", 3: "wednesday", 4: "thursday", 5: "friday",
+                  6: "saturday", 7: "sunday", 0: "sunday"}
+
+
+def recurring_windows(data: KumaData, covered: dict[int, str],
+                      converted: Converted) -> list[dict[str, Any]]:
+    """Kuma's weekly maintenance (strategy ``recurring-weekday``: weekdays, a start and end
+    time of day, its time zone) as ``maintenance.recurring`` windows of what its monitors
+    became (``covered``: Kuma monitor id -> service or server id), its title their reason;
+    each occurrence is then recorded ahead and announced to the customers (D-3), where Kuma
+    only marked the monitors. Reported instead: a paused one, one that covers no monitor
+    carried, one whose times or days are not Kuma's."""
+    found = []
+    taken: set[str] = set()
+    for row in data.maintenance:
+        if str(row.get("strategy") or "") != "recurring-weekday":
+            continue
+        title = str(row.get("title") or "")
+        where = f"maintenance {title!r}"
+        if not row.get("active", 1):
+            converted.unmapped.append(Unmapped(where, "recurring-weekday", "paused in Kuma"))
+            continue
+        services = list(dict.fromkeys(
+            covered[link["monitor_id"]] for link in data.monitor_maintenance
+            if link["maintenance_id"] == row["id"] and link["monitor_id"] in covered))
+        if not services:
+            converted.unmapped.append(Unmapped(where, "recurring-weekday", "it covers no "
+                                               "monitor carried here (a status page's are "
+                                               "not read)"))
+            continue
+        try:
+            numbers = json.loads(str(row.get("weekdays") or "[]"))
+            days = list(dict.fromkeys(_KUMA_WEEKDAYS[int(n)] for n in numbers))
+            start = dt.time.fromisoformat(str(row.get("start_time") or ""))
+            end = dt.time.fromisoformat(str(row.get("end_time") or ""))
+        except (ValueError, TypeError, KeyError):
+            converted.unmapped.append(Unmapped(where, str(row.get("weekdays")), "weekdays and "
+                                               "a start and end time of day, as Kuma keeps "
+                                               "them"))
+            continue
+        seconds = ((end.hour - start.hour) * 3600 + (end.minute - start.minute) * 60) % 86400
+        if not days or seconds < 60:
+            converted.unmapped.append(Unmapped(where, f"{start:%H:%M}-{end:%H:%M}",
+                                               "no weekday, or under a minute"))
+            continue
+        named = str(row.get("timezone") or "UTC")
+        zone = (data.server_timezone or "UTC") if named == "SAME_AS_SERVER" else named
+        if zone != "UTC":
+            converted.notes.append(
+                f"{where}: Kuma read its times ({start:%H:%M}) on the clock of {zone}; "
+                "sla-monitor reads maintenance.recurring on provider.timezone's (UTC unless "
+                f"set): set provider.timezone to {zone}, or the times to UTC")
+        if row.get("end_date"):
+            converted.notes.append(f"{where}: Kuma ends it on {row['end_date']}; remove it "
+                                   "from maintenance.recurring then")
+        found.append({"id": slug(title, taken, fallback="kuma-maintenance"),
+                      "services": services, "every": days, "at": f"{start:%H:%M}",
+                      "duration": f"{seconds}s", "reason": title or "Scheduled maintenance"})
     return found
 
 
@@ -508,7 +573,12 @@ def convert(data: KumaData) -> Converted:
     for window in windows(data, converted):
         converted.notes.append(f"maintenance {window.title!r} ({window.start:%Y-%m-%d %H:%M} "
                                f"to {window.end:%Y-%m-%d %H:%M} UTC): recorded by --history")
-    assemble(converted, operators, list(servers.values()), services, customers)
+    covered = {monitor: service for monitor, (service, _) in members.items()}
+    covered.update((monitor["id"], servers[result[2]]["id"]) for monitor, result in found
+                   if result is not None and monitor["id"] in made)
+    recurring = recurring_windows(data, covered, converted)
+    assemble(converted, operators, list(servers.values()), services, customers,
+             {"recurring": recurring} if recurring else None)
     converted.origins = {monitor: service for monitor, (service, _) in members.items()}
     return converted
 

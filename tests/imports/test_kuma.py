@@ -52,6 +52,7 @@ def kuma_database(path: Path) -> Path:
     insert(db, "monitor_maintenance", monitor_id=shop, maintenance_id=1)
     insert(db, "maintenance", title="Weekly", description="", strategy="recurring-weekday",
            weekdays="[1]", start_time="02:00", end_time="03:00")
+    insert(db, "monitor_maintenance", monitor_id=shop, maintenance_id=2)
     for name, config in [
         ("Telegram", {"type": "telegram", "telegramBotToken": TELEGRAM,
                       "telegramChatID": "0123456789"}),
@@ -103,6 +104,10 @@ def test_a_kuma_database_becomes_a_valid_configuration(
     # D-1: 300 s × 3 + 10 s is over 15 min: floor((900 - 10) / 3) = 296 s, and said.
     assert blog.interval == 296
     assert "monitor 'Blog': interval 5 min shortened to 4 min 56 s" in report
+    # Kuma's weekly window on the shop: Mondays (1) 02:00 to 03:00, its title the reason.
+    [weekly] = config.maintenance.recurring
+    assert (weekly.id, weekly.services, weekly.every, weekly.at, weekly.duration,
+            weekly.reason) == ("weekly", ["acme-shop"], ["monday"], "02:00", 3600, "Weekly")
     # The group is a draft customer of its children (the tag is not: there are groups).
     assert [c.id for c in config.customers] == ["acme-research"]
     acme = config.customers[0]
@@ -121,7 +126,6 @@ def test_a_kuma_database_becomes_a_valid_configuration(
         "not mapped: monitor 'Gateway': 10.0.0.1: sla-monitor does not send ICMP",
         "not mapped: monitor 'Down is up': https://x.example.org/: inverted",
         "not mapped: monitor 'Resolver': example.org: sla-monitor does not probe DNS",
-        "not mapped: maintenance 'Weekly': recurring-weekday: only single windows",
         "not mapped: notification 'Pager': pushover: no Apprise URL",
     ):
         assert line in report

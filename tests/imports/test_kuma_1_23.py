@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 
 from monitor.cli import main
 from monitor.config import kuma, load_config
@@ -238,3 +239,48 @@ def test_a_windows_times_are_read_in_its_time_zone(
     told = [f"note: {n}" for n in converted.notes] + [
         f"not mapped: {u.where}: {u.what}: {u.why}" for u in converted.unmapped]
     assert told == ([said] if said else [])
+
+
+def test_kumas_weekly_maintenance_becomes_recurring_windows_or_is_reported(
+        kuma_1_23: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "kuma.db"
+    shutil.copyfile(kuma_1_23, path)
+    db = sqlite3.connect(path)
+    insert(db, "user", username="admin", password="$2a$10$hash", active=1)
+    web = monitor(db, name="web", type="http", url="https://web.example/")
+    box = monitor(db, name="box", type="port", hostname="web.example", port=22, timeout=10)
+    for title, extra, covers in [
+            # Sunday (7, or 0 as cron reads it) and Wednesday, across midnight, in Tehran,
+            # until the end of June (the edit page's date range).
+            ("Night", {"weekdays": "[7,3,0]", "start_time": "23:30", "end_time": "00:15",
+                       "timezone": "Asia/Tehran", "start_date": "2026-12-01 00:00:00",
+                       "end_date": "2027-06-30 00:00:00", "duration": 2700,
+                       "cron": "30 23 * * 7,3,0"}, [web, box]),
+            ("Paused", {"weekdays": "[1]", "start_time": "01:00", "end_time": "02:00",
+                        "active": 0}, [web]),
+            ("Nothing", {"weekdays": "[1]", "start_time": "01:00", "end_time": "02:00"}, []),
+            ("Garbled", {"weekdays": "[9]", "start_time": "01:00", "end_time": "02:00"},
+             [web])]:
+        window = insert(db, "maintenance", title=title, description="", user_id=1,
+                        strategy="recurring-weekday", **extra)
+        for monitor_id in covers:
+            insert(db, "monitor_maintenance", monitor_id=monitor_id, maintenance_id=window)
+    db.commit()
+    db.close()
+    assert main(["import", "uptime-kuma", str(path), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    # 23:30 to 00:15 is 45 minutes; the port monitor is its host's server.
+    assert yaml.safe_load(found["config"])["maintenance"]["recurring"] == [
+        {"id": "night", "services": ["web", "box"], "every": ["sunday", "wednesday"],
+         "at": "23:30", "duration": "2700s", "reason": "Night"}]
+    assert [(item["where"], item["why"]) for item in found["unmapped"]] == [
+        ("maintenance 'Paused'", "paused in Kuma"),
+        ("maintenance 'Nothing'", "it covers no monitor carried here (a status page's are "
+                                  "not read)"),
+        ("maintenance 'Garbled'", "weekdays and a start and end time of day, as Kuma keeps "
+                                  "them")]
+    notes = " ".join(found["notes"])
+    assert "Asia/Tehran" in notes and "2027-06-30" in notes
+    (tmp_path / "made.yaml").write_text(found["config"])
+    assert main(["-c", str(tmp_path / "made.yaml"), "check-config"]) == 0
+
