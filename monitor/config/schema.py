@@ -150,6 +150,14 @@ PathText = Annotated[str, AfterValidator(_path_text)]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
+def _each_once(days: list[str]) -> list[str]:
+    """Days of the week, each named once."""
+    if len(set(days)) != len(days):
+        raise ValueError("expected each day once")
+    return days
+
+
+
 class Strict(BaseModel):
     # The fields' docstrings are their documentation (the configuration reference reads
     # them, monitor.config.reference); not use_attribute_docstrings=True, which reads this
@@ -178,7 +186,9 @@ class Provider(Strict):
     """en | fa: the language customers read (pages, e-mails, statements; fa is written right to left); the status page speaks it"""
     digits: Literal["persian", "latin"] | None = None
     """persian | latin: the digits of Persian text; default persian"""
-    weekend_days: Annotated[list[Weekday], Field(max_length=6)] = ["friday"]
+    # R-C1: receipts are due by the next business day; one must exist.
+    weekend_days: Annotated[list[Weekday], Field(max_length=6),
+                            AfterValidator(_each_once)] = ["friday"]
     """days that are not business days for claim receipts (R-C1 Decision); at most six"""
     holidays: list[dt.date] = []
     """extra non-business days, ISO dates (R-C1 Decision)"""
@@ -193,14 +203,6 @@ class Provider(Strict):
     @classmethod
     def _zone(cls, value: str) -> str:
         return _check_zone(value)
-
-    @field_validator("weekend_days")
-    @classmethod
-    def _weekend(cls, value: list[str]) -> list[str]:
-        # R-C1: receipts are due by the next business day; one must exist.
-        if len(set(value)) != len(value):
-            raise ValueError("expected each day once")
-        return value
 
 
 class TierSettings(Strict):
@@ -754,7 +756,8 @@ class RecurringWindow(Strict):
     """unique id of the schedule"""
     services: Annotated[list[Identifier], Field(min_length=1, max_length=100)]
     """service or server ids it covers (a server's covers its projects)"""
-    every: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
+    every: Annotated[list[Weekday], Field(min_length=1, max_length=7),
+                     AfterValidator(_each_once)]
     """the weekdays it begins on, e.g. [sunday]"""
     at: Annotated[str, BeforeValidator(time_of_day),
                   _matching(r"([01][0-9]|2[0-3]):[0-5][0-9]",
@@ -764,13 +767,6 @@ class RecurringWindow(Strict):
     """how long it lasts, at most 24 h"""
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     """shown to customers"""
-
-    @field_validator("every")
-    @classmethod
-    def _days(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("expected each day once")
-        return value
 
 
 class MaintenanceSettings(Strict):
