@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from typing import Any
+from typing import Any, get_args
 
 from monitor.config.durations import parse_duration
 from monitor.config.imported import (
@@ -58,7 +58,7 @@ from monitor.config.imported import (
     slug,
     within_detection_duty,
 )
-from monitor.config.schema import time_of_day
+from monitor.config.schema import TIME_OF_DAY, Weekday, time_of_day
 
 __all__ = ["Converted", "Unmapped", "convert"]
 
@@ -306,8 +306,7 @@ def _alerting(alerting: dict[str, Any], converted: Converted) -> list[str]:
     return operators
 
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_WEEKDAYS: tuple[str, ...] = get_args(Weekday)
 #: The reason a recurring window tells customers, until the operator writes theirs.
 WINDOW_REASON = "Scheduled maintenance"
 
@@ -327,7 +326,7 @@ def _recurring(spec: Any, where: str, ident: str, services: list[str],
     # Gatus's YAML (1.2) reads an unquoted 23:00 as text; this one's (1.1), as the
     # sexagesimal number 1380: read back as the schema reads it.
     given = time_of_day(spec.get("start", ""))
-    start = _TIME_OF_DAY.fullmatch(str(given))
+    start = re.fullmatch(TIME_OF_DAY, str(given))
     if start is None:
         converted.unmapped.append(Unmapped(f"{where}.start", str(spec.get("start", "")),
                                            "not a time of day HH:MM"))
@@ -368,9 +367,11 @@ def _windows(data: dict[str, Any], made: list[tuple[str, int, dict[str, Any]]],
     taken: set[str] = set()
     spec = data.get("maintenance")
     if spec and servers:
-        window = _recurring(spec, "maintenance", slug("gatus-maintenance", taken), servers,
-                            converted)
-        found.append(window)
+        found.append(_recurring(spec, "maintenance", slug("gatus-maintenance", taken),
+                                servers, converted))
+    elif spec:
+        converted.unmapped.append(Unmapped("maintenance", "(maintenance window)",
+                                           "no endpoint was carried for it to cover"))
     for ident, number, endpoint in made:
         for j, spec in enumerate(_shaped(endpoint.get("maintenance-windows"), list,
                                          f"endpoints[{number}].maintenance-windows",

@@ -737,6 +737,10 @@ ANNOUNCE_MARGIN = HOUR
 AnnounceAhead = Annotated[float, _Duration, _between(HOUR, 60 * DAY)]
 
 
+#: A time of day as a recurring window's ``at`` takes it: HH:MM, 00:00 to 23:59.
+TIME_OF_DAY = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+
+
 def time_of_day(value: object) -> object:
     """An unquoted ``23:00`` as YAML 1.1 reads it (the sexagesimal number 1380: minutes of
     the day) back to the time it says; ``3:00`` to ``03:00``."""
@@ -760,8 +764,7 @@ class RecurringWindow(Strict):
                      AfterValidator(_each_once)]
     """the weekdays it begins on, e.g. [sunday]"""
     at: Annotated[str, BeforeValidator(time_of_day),
-                  _matching(r"([01][0-9]|2[0-3]):[0-5][0-9]",
-                            "a time of day HH:MM, 00:00 to 23:59")]
+                  _matching(TIME_OF_DAY, "a time of day HH:MM, 00:00 to 23:59")]
     """when it begins, HH:MM in provider.timezone"""
     duration: RecurringDuration
     """how long it lasts, at most 24 h"""
