@@ -282,9 +282,10 @@ def test_gatus_maintenance_windows_become_recurring_windows_announced_ahead(
     (tmp_path / "made.yaml").write_text(found["config"])
     assert main(["-c", str(tmp_path / "made.yaml"), "check-config"]) == 0
     # Nothing carried for the global window to cover: said, not dropped.
-    alone = gatus_json(tmp_path, capsys, "maintenance: {start: 23:00, duration: 1h}\n")
-    assert [(item["where"], item["why"]) for item in alone["unmapped"]] == [
-        ("maintenance", "no endpoint was carried for it to cover")]
+    alone = gatus_json(tmp_path, capsys, "maintenance: {start: 23:00, duration: 1h}\n"
+                       "endpoints: [{name: gateway, url: 'icmp://10.0.0.1'}]\n")
+    assert ("maintenance", "no endpoint was carried for it to cover") in [
+        (item["where"], item["why"]) for item in alone["unmapped"]]
 
 
 def test_an_environment_variable_gatus_fills_in_is_reported_not_sent_as_text(
