@@ -281,6 +281,7 @@ def test_gatus_maintenance_windows_become_recurring_windows_announced_ahead(
     assert "2 window(s) from Gatus" in notes and "write yours" in notes
     (tmp_path / "made.yaml").write_text(found["config"])
     assert main(["-c", str(tmp_path / "made.yaml"), "check-config"]) == 0
+    capsys.readouterr()
     # Nothing carried for the global window to cover: said, not dropped.
     alone = gatus_json(tmp_path, capsys, "maintenance: {start: 23:00, duration: 1h}\n"
                        "endpoints: [{name: gateway, url: 'icmp://10.0.0.1'}]\n")
