@@ -166,7 +166,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="call off a window that has not begun",
         description="Call off a maintenance window that has not begun: it excludes nothing "
         "(R-EX1); its notices still waiting are withdrawn, and the daemon e-mails each "
-        "customer whose technical contact got the notice that it is cancelled (D-3). A "
+        "customer whose technical contact got the notice, and each status-page subscriber "
+        "told of it, that it is cancelled (D-3). A "
         "window that began is part of the month's record and cannot be cancelled "
         "(audited).",
     )
