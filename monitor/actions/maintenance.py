@@ -132,6 +132,9 @@ def occurrences(window: RecurringWindow, zone: str, since: dt.datetime,
     return found
 
 
+_DAY = dt.timedelta(days=1)  # the longest a recurring window lasts
+
+
 async def record_recurring(db: Database, settings: Settings, *,
                            now: dt.datetime) -> list[WindowRecord]:
     """Record each occurrence of the recurring windows (``maintenance.recurring``) that
@@ -140,7 +143,9 @@ async def record_recurring(db: Database, settings: Settings, *,
     notices it as any window (D-3). An occurrence whose notice could no longer reach the
     customers in time (it begins within ``policy.maintenance_notice`` and the margin the
     configuration's check asks for) is not recorded: it would not be excluded (R-EX1).
-    One called off (``maintenance cancel``) stays so. Returns the windows recorded (not
+    One called off (``maintenance cancel``) stays so; one whose services and times a
+    window recorded already has (by hand, or under the schedule's former id) is not
+    recorded again. Returns the windows recorded (not
     those another node or run recorded meanwhile)."""
     chosen = settings.config.maintenance
     if not chosen.recurring:
@@ -155,10 +160,14 @@ async def record_recurring(db: Database, settings: Settings, *,
     made: list[WindowRecord] = []
     async with db.transaction() as tx:
         done = await maintenance.recorded_occurrences(tx, (window.id for window, _ in due), now)
+        # A window of the same services and times already recorded, cancelled or not (by
+        # hand, or by this schedule under another id before a rename): not recorded again.
+        alike = {(w.start, w.end, frozenset(w.service_ids))
+                 for w in await maintenance.recorded_touching(tx, now, horizon + _DAY)}
         for window, start in due:
-            if (window.id, start) in done:
-                continue
             end = start + dt.timedelta(seconds=window.duration)
+            if (window.id, start) in done or (start, end, frozenset(window.services)) in alike:
+                continue
             window_id = await maintenance.add_occurrence(
                 tx, window.id, services=window.services, start=start, end=end,
                 reason=window.reason, created_at=now)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from monitor.store import evidence
-from monitor.store.db import Tx, inserted_id
+from monitor.store.db import Tx, in_chunks, inserted_id
 from monitor.store.incidents import FirstNotice, earliest_per_customer, earliest_times
 from monitor.store.models import (
     MaintenanceNotice,
@@ -44,6 +44,7 @@ __all__ = [
     "notice_watermark",
     "notices_since",
     "recorded_occurrences",
+    "recorded_touching",
     "starting_between",
     "touching",
     "updates",
@@ -204,11 +205,11 @@ async def get_window(tx: Tx, window_id: int) -> WindowRecord | None:
     return None if row is None else _record(row)
 
 
-async def list_windows(
+async def recorded_touching(
     tx: Tx, since: dt.datetime | None = None, until: dt.datetime | None = None
-) -> list[tuple[WindowRecord, int]]:
-    """Windows (touching ``[since, until)`` when both are given) with how many customers have
-    a notice recorded, by start then id."""
+) -> list[WindowRecord]:
+    """Windows, cancelled ones too (touching ``[since, until)`` when both are given), by
+    start then id."""
     query = (
         select(MaintenanceWindow)
         .options(selectinload(MaintenanceWindow.services))
@@ -216,10 +217,22 @@ async def list_windows(
     )
     if since is not None and until is not None:
         query = query.where(MaintenanceWindow.end > since, MaintenanceWindow.start < until)
-    windows = [_record(row) for row in await tx.scalars(query)]
+    return [_record(row) for row in await tx.scalars(query)]
+
+
+async def list_windows(
+    tx: Tx, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> list[tuple[WindowRecord, int]]:
+    """Windows (touching ``[since, until)`` when both are given) with how many customers have
+    a notice recorded, by start then id."""
+    windows = await recorded_touching(tx, since, until)
     notices: dict[int, int] = {}
-    for (window_id,) in await tx.execute(select(MaintenanceNotice.window_id)):
-        notices[window_id] = notices.get(window_id, 0) + 1
+    for chosen in in_chunks([window.id for window in windows], _CHUNK):
+        rows = await tx.execute(
+            select(MaintenanceNotice.window_id, func.count())
+            .where(MaintenanceNotice.window_id.in_(chosen))
+            .group_by(MaintenanceNotice.window_id))
+        notices.update((window_id, int(count)) for window_id, count in rows)
     return [(window, notices.get(window.id, 0)) for window in windows]
 
 

@@ -104,6 +104,26 @@ async def test_each_occurrence_is_recorded_once_ahead_and_never_late(db: Databas
         ("backup", sunday), ("backup", sunday + dt.timedelta(days=7)), ("soon", thursday)]
 
 
+async def test_a_window_already_recorded_alike_is_not_recorded_again(db: Database) -> None:
+    # The schedule renamed (its id is how occurrences are known): the windows it recorded
+    # under the old id, one since cancelled, are not recorded again under the new one; nor
+    # is one an operator recorded by hand with the same services and times.
+    made = await actions.record_recurring(db, settings(WEEKLY), now=NOW)
+    await actions.cancel_maintenance(db, window_id=made[0].id, actor="ops", now=NOW)
+    renamed = settings(WEEKLY.replace("id: backup", "id: weekly-backup"))
+    assert await actions.record_recurring(db, renamed, now=NOW) == []
+    week = made[0].start + dt.timedelta(days=7)
+    await actions.add_maintenance(db, renamed, services=["srv-1"], start=week,
+                                  end=week + dt.timedelta(hours=1), reason="by hand",
+                                  actor="ops", now=NOW + dt.timedelta(days=2))
+    assert await actions.record_recurring(db, renamed, now=NOW + dt.timedelta(days=7)) == []
+    # Another time (a changed schedule) is another window.
+    moved = settings(WEEKLY.replace("at: '02:00'", "at: '03:00'"))
+    assert [w.start for w in await actions.record_recurring(db, moved, now=NOW)] == [
+        made[0].start + dt.timedelta(hours=1)]
+    assert len(await rows(db, MaintenanceWindow)) == 3
+
+
 async def test_two_nodes_at_once_record_one_window(db_url: str, db: Database) -> None:
     # Two daemons of a cluster run their duty job at the same moment: the database's unique
     # key decides, and the other records nothing (its window is rolled back with it).
