@@ -12,8 +12,8 @@ sweep queues it) and nothing goes twice (the outbox queues a key once, and sends
 row once: :mod:`monitor.notify.outbox`). A subscriber is owed what happens after it
 confirmed: an incident still open (or ending) then, an update posted since, a window
 that had not ended; and the cancellation of a window it was told of (``maintenance
-cancel``: its notice still waiting is withdrawn instead). Each notice carries ``List-Unsubscribe`` and
-``List-Unsubscribe-Post`` (RFC 8058) with the subscriber's signed one-click address, and
+cancel``: its notice still waiting is withdrawn instead). Each notice carries
+``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058) with the subscriber's signed one-click address, and
 the address of the incident page (or of the window on the status page).
 """
 
@@ -114,8 +114,7 @@ async def queue_subscriber_notices(
         wanted: list[tuple[str, Callable[[], Draft]]] = []
         for subscriber in confirmed:
             wanted += _owed(settings, keys, subscriber, found, posted, windows, window_posts,
-                            since)
-            wanted += _called_off(settings, keys, subscriber, cancelled, told)
+                            since, cancelled, told)
         queued = await outbox.queued_keys(tx, [key for key, _ in wanted])
         drafts = [make() for key, make in wanted if key not in queued]
         added = await enqueue(tx, drafts, now=now, domain=envelope.domain) if drafts else 0
@@ -131,8 +130,13 @@ def _owed(
     windows: Sequence[maintenance.WindowRecord],
     window_posts: dict[int, list[maintenance.MaintenanceUpdateRecord]],
     since: dt.datetime,
+    cancelled: Sequence[maintenance.WindowRecord],
+    told: set[str],
 ) -> list[tuple[str, Callable[[], Draft]]]:
-    """(dedupe key, how to render it) of each notice ``subscriber`` is owed."""
+    """(dedupe key, how to render it) of each notice ``subscriber`` is owed; the
+    cancellation of each window of ``cancelled`` it was told of (its notice among ``told``:
+    queued, sent or given up; one still waiting when the window was cancelled was
+    withdrawn), in the notice's thread."""
     confirmed_at = subscriber.confirmed_at
     assert confirmed_at is not None
     chosen = set(subscriber.services)
@@ -196,35 +200,14 @@ def _owed(
                     status=_(STATUS_WORDS[step.status]), message=step.message,
                     at=step.posted_at, link=link, services=names, unsubscribe=unsubscribe),
                     window_id=window.id, follows=announced)
-    return owed
-
-
-def _called_off(settings: Settings, keys: LinkKeys, subscriber: SubscriberRecord,
-                cancelled: Sequence[maintenance.WindowRecord],
-                told: set[str]) -> list[tuple[str, Callable[[], Draft]]]:
-    """(dedupe key, how to render it) of the cancellation of each window in ``cancelled``
-    that ``subscriber`` was told of (its notice in ``told``: queued, sent or given up;
-    one still waiting when the window was cancelled was withdrawn), in its thread."""
-    style = _style(settings, subscriber.language)
-    unsubscribe = unsubscribe_link(settings, keys, subscriber.token)
-    names = [_name(settings, s) for s in subscriber.services]
-    owed: list[tuple[str, Callable[[], Draft]]] = []
     for window in cancelled:
-        announced = f"sub_maintenance:{window.id}:{subscriber.token}"
-        if announced not in told:
-            continue
-        shown = [_name(settings, s) for s in window.service_ids if s in subscriber.services]
-        key = f"sub_maintenance_cancelled:{window.id}:{subscriber.token}"
-        rendered = partial(templates.subscriber_maintenance_cancelled, style, affected=shown,
-                           start=window.start, end=window.end, link=_base(settings) + "/",
-                           services=names, unsubscribe=unsubscribe)
-
-        def make(key: str = key, rendered: Callable[[], Rendered] = rendered,
-                 window_id: int = window.id, announced: str = announced) -> Draft:
-            return Draft(key, "sub_maintenance_cancelled", (subscriber.email,), rendered(),
-                         window_id=window_id, follows=announced, list_unsubscribe=unsubscribe)
-
-        owed.append((key, make))
+        announced = f"sub_maintenance:{window.id}:{token}"
+        if announced in told:
+            draft(f"sub_maintenance_cancelled:{window.id}:{token}", partial(
+                templates.subscriber_maintenance_cancelled, style,
+                affected=[_name(settings, s) for s in window.service_ids if s in chosen],
+                start=window.start, end=window.end, link=base + "/", services=names,
+                unsubscribe=unsubscribe), window_id=window.id, follows=announced)
     return owed
 
 
