@@ -220,7 +220,11 @@ async def cancel_maintenance(
             raise InputError("window_id", window_id, "a window that has not begun (this one "
                              f"began {time_mark(window.start)}: what it excludes is part of "
                              "the month's record)")
-        await maintenance.cancel_window(tx, window_id, at=now)
+        # The store decides a cancel racing this one on another connection (PostgreSQL):
+        # the loser writes nothing, and says so.
+        if not await maintenance.cancel_window(tx, window_id, at=now):
+            raise InputError("window_id", window_id, "a window not cancelled yet (another "
+                             "cancel of it came first)")
         withdrawn = 0
         for kind in ("maintenance", "ops_maintenance_late", "sub_maintenance",
                      "sub_maintenance_update"):

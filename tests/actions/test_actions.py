@@ -4,6 +4,7 @@ what is allowed, changing nothing (rows counted before and after). SQLite and Po
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ from monitor import actions
 from monitor.config import Settings, parse_config
 from monitor.errors import InputError
 from monitor.sla.report import iso_utc
-from monitor.store import Database, incidents
+from monitor.store import Database, create_engine, incidents
 from monitor.store.models import (
     AuditEvent,
     CauseChange,
@@ -280,3 +281,24 @@ async def test_a_cancelled_window_excludes_nothing_and_a_refused_cancel_changes_
     await refused(db, lambda: actions.post_maintenance_update(
         db, window_id=first.window.id, status="in_progress", message="x", actor="ops",
         now=NOW + 2 * HOUR), "window_id", first.window.id, "a window not cancelled")
+
+
+async def test_two_cancels_at_once_cancel_once(db_url: str, db: Database) -> None:
+    # Two operators (or a retried request) cancel the same window at once: one cancels, the
+    # other is refused and writes nothing (one audit row, one chain entry of the cancel).
+    added = await actions.add_maintenance(db, SETTINGS, services=["srv-1"],
+                                          start=NOW + 72 * HOUR, end=NOW + 73 * HOUR,
+                                          reason="kernel", actor="ops", now=NOW)
+    other = create_engine(db_url)
+    try:
+        results = await asyncio.gather(
+            actions.cancel_maintenance(db, window_id=added.window.id, actor="a", now=NOW),
+            actions.cancel_maintenance(Database(other), window_id=added.window.id, actor="b",
+                                       now=NOW),
+            return_exceptions=True)
+    finally:
+        await other.dispose()
+    refused = [r for r in results if isinstance(r, InputError)]
+    assert len(refused) == 1 and refused[0].field == "window_id"
+    assert "a window not cancelled yet" in str(refused[0])
+    assert [e.action for e in await rows(db, AuditEvent)].count("maintenance.cancel") == 1
