@@ -54,6 +54,7 @@ from monitor.config.imported import (
     assemble,
     draft_customer,
     host_server,
+    other_clock,
     request_body,
     slug,
     within_detection_duty,
@@ -346,12 +347,7 @@ def _recurring(spec: Any, where: str, ident: str, services: list[str],
         converted.unmapped.append(Unmapped(f"{where}.every", str(every),
                                            "weekday names (Monday ... Sunday)"))
         return None
-    zone = str(spec.get("timezone") or "UTC")
-    if zone != "UTC":
-        converted.notes.append(
-            f"{where}: Gatus read its start ({start[0]}) on the clock of {zone}; "
-            "sla-monitor reads maintenance.recurring on provider.timezone's (UTC unless "
-            f"set): set provider.timezone to {zone}, or the time to UTC")
+    other_clock(converted, where, "Gatus", start[0], str(spec.get("timezone") or "UTC"))
     return {"id": ident, "services": services, "every": list(dict.fromkeys(days)),
             "at": start[0], "duration": duration,
             "reason": WINDOW_REASON}

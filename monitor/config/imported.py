@@ -14,7 +14,7 @@ from monitor.config.schema import BODY_LENGTH, BODY_METHODS, DOMAIN_PATTERN
 from monitor.present.formats import format_duration
 
 __all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "assemble", "draft_customer",
-           "host_server", "request_body", "slug", "within_detection_duty"]
+           "host_server", "other_clock", "request_body", "slug", "within_detection_duty"]
 
 PLACEHOLDER_EMAIL = "contact@{id}.example.invalid"
 DETECTION_DEADLINE = 15 * 60  # D-1, the policy's default
@@ -89,6 +89,17 @@ def within_detection_duty(timing: dict[str, Any], where: str, converted: Convert
             f"{where}: interval {format_duration(interval)} shortened to "
             f"{format_duration(longest)}: {timing['fail_after']} failures and the timeout "
             f"must fit the {format_duration(DETECTION_DEADLINE)} detection duty (D-1)")
+
+
+def other_clock(converted: Converted, where: str, source: str, at: str, zone: str) -> None:
+    """Say that ``source`` read a recurring window's time ``at`` on the clock of ``zone``,
+    when that is not UTC (the imported configuration's ``provider.timezone``): the
+    configuration reads ``maintenance.recurring`` on the provider's clock."""
+    if zone != "UTC":
+        converted.notes.append(
+            f"{where}: {source} read its start ({at}) on the clock of {zone}; sla-monitor "
+            "reads maintenance.recurring on provider.timezone's (UTC unless set): set "
+            f"provider.timezone to {zone}, or the time to UTC")
 
 
 def request_body(probe: dict[str, Any], body: str, content_type: str | None, where: str,

@@ -5,8 +5,8 @@ could not be mapped, and why. Kuma 1.23 and 2.0 keep them in the same tables (SQ
 What each part becomes (the README's "Coming from Uptime Kuma"):
 
 * A monitor of type ``http`` is a **project** (an HTTP probe: URL, method, headers,
-  ``body`` sent as its ``http_body_encoding`` says, ``ignore_tls``, ``maxredirects``, ``accepted_statuscodes_json`` such as ``["200-299"]``
-  → ``expected_status: [2xx]``), on the **server** of its host, made as for Gatus: the
+  ``body`` sent as its ``http_body_encoding`` says, ``ignore_tls``, ``maxredirects``,
+  ``accepted_statuscodes_json`` such as ``["200-299"]`` → ``expected_status: [2xx]``), on the **server** of its host, made as for Gatus: the
   host's ``port`` monitor when there is one, else a server probed by TCP on the URL's port.
   A ``keyword`` monitor is the same with ``body_contains``. A ``port`` monitor is its
   host's server (a host's further ``port`` monitors are projects on it).
@@ -23,7 +23,8 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
 * Maintenance: a ``single`` window (``start_date``, ``end_date``) is recorded as a
   maintenance window by ``--history``; a weekly one (``recurring-weekday``) becomes a
   ``maintenance.recurring`` window of what its monitors became (:func:`recurring_windows`);
-  the other recurring ones (cron, an interval, days of the month) are reported. Kuma keeps a window's times on the wall clock of its ``timezone``
+  the other recurring ones (cron, an interval, days of the month) are reported. Kuma keeps
+  a window's times on the wall clock of its ``timezone``
   (``Maintenance.getStatus`` reads them with ``dayjs.tz``): an IANA name; ``SAME_AS_SERVER``,
   the server's (its ``serverTimezone`` setting); none, UTC (``Maintenance.run`` sets it so
   since Kuma 1.21.2). They are converted to UTC.
@@ -58,6 +59,7 @@ from monitor.config.imported import (
     assemble,
     draft_customer,
     host_server,
+    other_clock,
     request_body,
     slug,
     within_detection_duty,
@@ -484,11 +486,7 @@ def recurring_windows(data: KumaData, covered: dict[int, str],
             continue
         named = str(row.get("timezone") or "UTC")
         zone = (data.server_timezone or "UTC") if named == "SAME_AS_SERVER" else named
-        if zone != "UTC":
-            converted.notes.append(
-                f"{where}: Kuma read its times ({start:%H:%M}) on the clock of {zone}; "
-                "sla-monitor reads maintenance.recurring on provider.timezone's (UTC unless "
-                f"set): set provider.timezone to {zone}, or the times to UTC")
+        other_clock(converted, where, "Kuma", f"{start:%H:%M}", zone)
         if row.get("end_date"):
             converted.notes.append(f"{where}: Kuma ends it on {row['end_date']}; remove it "
                                    "from maintenance.recurring then")
