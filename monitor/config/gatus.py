@@ -4,9 +4,9 @@ conditions, groups and alerting; and a list of what could not be mapped, and why
 What each part becomes (the README's "Coming from Gatus"):
 
 * An endpoint ``https://…`` or ``http://…`` is a **project** (an HTTP probe: method,
-  headers, ``body`` (``graphql: true`` wraps it as Gatus does), interval, ``client.timeout``, ``client.insecure``, ``client.ignore-redirect``;
-  a proxy, OAuth2, a client certificate or a resolver of its own are reported), on the
-  **server** of its
+  headers, ``body`` (``graphql: true`` wraps it as Gatus does), interval,
+  ``client.timeout``, ``client.insecure``, ``client.ignore-redirect``; a proxy, OAuth2, a
+  client certificate or a resolver of its own are reported), on the **server** of its
   host: the endpoint ``tcp://HOST:PORT`` of that host when there is one, else a server made
   for it, probed by TCP on the URL's port. An endpoint ``tcp://…`` is its host's server
   (a host's further ``tcp://`` endpoints, another port, are projects on it).

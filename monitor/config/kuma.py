@@ -6,8 +6,8 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
 
 * A monitor of type ``http`` is a **project** (an HTTP probe: URL, method, headers,
   ``body`` sent as its ``http_body_encoding`` says, ``ignore_tls``, ``maxredirects``,
-  ``accepted_statuscodes_json`` such as ``["200-299"]`` → ``expected_status: [2xx]``), on the **server** of its host, made as for Gatus: the
-  host's ``port`` monitor when there is one, else a server probed by TCP on the URL's port.
+  ``accepted_statuscodes_json`` such as ``["200-299"]`` → ``expected_status: [2xx]``), on
+  the **server** of its host, made as for Gatus: the host's ``port`` monitor when there is one, else a server probed by TCP on the URL's port.
   A ``keyword`` monitor is the same with ``body_contains``. A ``port`` monitor is its
   host's server (a host's further ``port`` monitors are projects on it).
 * ``interval`` → ``interval``; the ``timeout`` column (Kuma 1.21 and later) → ``timeout``,

@@ -11,9 +11,9 @@ signature); these series are what an operator graphs instead (the dashboard's HT
 Every label is bounded whatever a client sends: ``route`` is the route's path as the
 route table writes it (``/api/v1/incidents/{incident_id}``, never the id asked for) or
 ``unmatched`` when no route answers that method on that path (404, 405); ``method`` is
-one of :data:`METHODS` or ``other``; ``code`` the status answered. Connections refused at the cap and requests that are not
-well-formed HTTP never reach a route: they are counted where they are refused
-(:mod:`monitor.http.serving`).
+one of :data:`METHODS` or ``other``; ``code`` the status answered. Connections refused at
+the cap and requests that are not well-formed HTTP never reach a route: they are counted
+where they are refused (:mod:`monitor.http.serving`).
 """
 
 from __future__ import annotations

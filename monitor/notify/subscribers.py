@@ -13,8 +13,8 @@ row once: :mod:`monitor.notify.outbox`). A subscriber is owed what happens after
 confirmed: an incident still open (or ending) then, an update posted since, a window
 that had not ended; and the cancellation of a window it was told of (``maintenance
 cancel``: its notice still waiting is withdrawn instead). Each notice carries
-``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058) with the subscriber's signed one-click address, and
-the address of the incident page (or of the window on the status page).
+``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058) with the subscriber's signed
+one-click address, and the address of the incident page (or of the window on the status page).
 """
 
 from __future__ import annotations
