@@ -32,7 +32,10 @@
     │   ├── ConditionFailed      "condition": body substring / JSON condition not met
     │   ├── TooSlow              "too_slow": answered, but slower than ``max_response_time``
     │   ├── TooLarge             "too_large": the body exceeded the byte bound
-    │   └── RedirectLoop         "redirect_loop": more redirects than ``max_redirects``
+    │   ├── RedirectLoop         "redirect_loop": more redirects than ``max_redirects``
+    │   └── DNSAnswerError       "dns_answer": a DNS probe's nameserver answered an error
+    │                            code (NXDOMAIN, SERVFAIL ...), no record of the type asked
+    │                            for, or an answer that could not be read
     └── NotifyError              a message could not be handed to SMTP / the Maildir
         ├── TransientNotifyError retry later with backoff (connect errors, timeouts, 4xx)
         └── PermanentNotifyError give up and alert operators (5xx, auth, all refused)
@@ -62,6 +65,7 @@ __all__ = [
     "ConfigIssue",
     "ConnectRefused",
     "ConnectTimeout",
+    "DNSAnswerError",
     "DNSError",
     "Fenced",
     "HTTPStatusError",
@@ -427,6 +431,7 @@ FailureClass = Literal[
     "too_slow",
     "too_large",
     "redirect_loop",
+    "dns_answer",
     "error",
 ]
 """Why a probe failed, as stored with every failure (R-M7) and exported as a metric label."""
@@ -480,6 +485,14 @@ class TooLarge(ProbeError):
 
 class RedirectLoop(ProbeError):
     failure_class = "redirect_loop"
+
+
+class DNSAnswerError(ProbeError):
+    """A DNS probe's nameserver answered, but not with the record asked for. Not
+    :class:`DNSError`, which is this monitor's own lookup of a target's name failing (R-M2
+    reads many of those at once as its resolver's blindness)."""
+
+    failure_class = "dns_answer"
 
 
 class NotifyError(MonitorError):

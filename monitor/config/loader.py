@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from monitor import collector
 from monitor.config.checks import semantic_issues
-from monitor.config.schema import PROBE_TYPES, Config
+from monitor.config.schema import PROBE_MODELS, PROBE_TYPES, Config
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.redact import redact, redact_value
 
@@ -156,7 +156,7 @@ _PYDANTIC_STEPS = {"function-after", "function-before", "function-plain", "funct
 
 def _is_tag(part: object) -> bool:
     # Discriminated-union tags (probe types) and union member names.
-    return part in ("http", "tcp") or (isinstance(part, str) and "[" in part)
+    return part in PROBE_MODELS or (isinstance(part, str) and "[" in part)
 
 
 def _allowed_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from monitor.config.schema import Config, HTTPProbe, TCPProbe
+from monitor.config.schema import PROBE_MODELS, Config, HTTPProbe
 from monitor.present.formats import format_duration
 
 START = "<!-- config-reference:start -->"
@@ -147,7 +147,7 @@ def render() -> str:
     lines += [f"| `{p}` | {t} | {d} | {m} |" for p, t, d, m in _rows(Config, "")]
     lines += ["", "Every `probe:` (servers, services, canaries) is one of these, chosen by `type`:",
               "", "| key | type | default | meaning |", "| --- | --- | --- | --- |"]
-    for model in (HTTPProbe, TCPProbe):
+    for model in PROBE_MODELS.values():
         kind = _description(model, "type", model.model_fields["type"])
         lines += [f"| `probe.{p}` ({kind}) | {t} | {d} | {m} |" for p, t, d, m in _rows(model, "")]
     lines += ["", END]

@@ -23,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
 )
 
@@ -351,6 +352,11 @@ class HTTPProbe(ProbeBase):
 
     _url = field_validator("url")(_absolute_http_url)
 
+    @property
+    def address(self) -> str:
+        """What is probed, as the operators read it: the URL."""
+        return self.url
+
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
@@ -377,11 +383,94 @@ class TCPProbe(ProbeBase):
     port: Annotated[int, _Number, Field(ge=1, le=65535)]
     """TCP port"""
 
+    @property
+    def address(self) -> str:
+        """What is probed, as the operators read it: ``tcp://HOST:PORT``."""
+        return f"tcp://{self.host}:{self.port}"
 
-ProbeSettings = Annotated[HTTPProbe | TCPProbe, Field(discriminator="type")]
-#: The probes' ``type`` tags as a refusal lists them: ``'http', 'tcp'``.
-PROBE_TYPES = ", ".join(repr(get_args(probe.model_fields["type"].annotation)[0])
-                        for probe in (HTTPProbe, TCPProbe))
+
+DNSRecord = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA"]
+#: The record types a DNS probe asks for.
+DNS_RECORDS: tuple[str, ...] = get_args(DNSRecord)
+#: The most values a DNS probe's ``expected`` lists.
+DNS_EXPECTED = 20
+
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def _domain_name(value: str) -> str:
+    """A name a DNS probe asks for: dot-separated labels of letters, digits, '-' and '_'
+    (``_sip._tcp.example.com`` for SRV), at most 63 characters each and 253 in all; a
+    trailing dot is allowed (the name is always absolute)."""
+    name = value[:-1] if value.endswith(".") else value
+    if not 0 < len(name) <= 253 or not all(_DNS_LABEL.fullmatch(label)
+                                           for label in name.split(".")):
+        raise ValueError("expected a domain name: labels of letters, digits, '-' and '_', "
+                         "separated by dots, at most 63 characters each and 253 in all "
+                         "(an internationalized name in its xn-- form)")
+    return value
+
+
+def _ip_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("expected an IP address (IPv4 or IPv6): the nameserver is asked "
+                         "directly, not found through a resolver") from None
+    return value
+
+
+class DNSProbe(ProbeBase):
+    """A nameserver asked one question: up when it answers without an error code, with at
+    least one record of the type asked for, holding each ``expected`` value."""
+
+    type: Literal["dns"]
+    """dns"""
+    server: Annotated[str, AfterValidator(_ip_address)]
+    """the nameserver asked, an IP address"""
+    port: Annotated[int, _Number, Field(ge=1, le=65535)] = 53
+    """its port (UDP and TCP)"""
+    name: Annotated[str, Field(max_length=254), AfterValidator(_domain_name)]
+    """the domain name asked for"""
+    record: DNSRecord = "A"
+    """the record type asked for"""
+    expected: Annotated[list[Annotated[str, Field(min_length=1, max_length=1024)]],
+                        Field(max_length=DNS_EXPECTED)] = []
+    """values the answer must hold, each as `dig +short` prints it (names without the final dot, case ignored; an MX also by its host alone; TXT unquoted); none: any record of the type"""
+    transport: Literal["udp", "tcp"] = "udp"
+    """udp (again over TCP when the answer is truncated) | tcp"""
+
+    @property
+    def address(self) -> str:
+        """What is probed, as the operators read it: ``dns://SERVER:PORT/NAME?type=A``
+        (the form of RFC 4501's DNS URIs)."""
+        host = f"[{self.server}]" if ":" in self.server else self.server
+        return f"dns://{host}:{self.port}/{self.name}?type={self.record}"
+
+    @field_validator("expected")
+    @classmethod
+    def _expected(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        record = info.data.get("record")
+        for value in values:
+            if record in ("A", "AAAA"):
+                try:
+                    address = ipaddress.ip_address(value)
+                except ValueError:
+                    address = None
+                if address is None or address.version != (4 if record == "A" else 6):
+                    raise ValueError(f"{value!r} is not an IPv{4 if record == 'A' else 6} "
+                                     f"address, which an {record} record holds")
+        return values
+
+
+#: Every kind of probe, by the ``type`` that chooses it.
+AnyProbe = HTTPProbe | TCPProbe | DNSProbe
+PROBE_MODELS: dict[str, type[AnyProbe]] = {
+    get_args(model.model_fields["type"].annotation)[0]: model
+    for model in (HTTPProbe, TCPProbe, DNSProbe)}
+ProbeSettings = Annotated[AnyProbe, Field(discriminator="type")]
+#: The probes' ``type`` tags as a refusal lists them: ``'http', 'tcp', 'dns'``.
+PROBE_TYPES = ", ".join(repr(tag) for tag in PROBE_MODELS)
 
 
 class Canary(Strict):

@@ -32,13 +32,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from monitor.config.schema import (
+    AnyProbe,
     Config,
     Customer,
-    HTTPProbe,
     Server,
     Service,
     Site,
-    TCPProbe,
 )
 from monitor.sla import (
     DETECTION_KINDS,
@@ -57,7 +56,7 @@ class Target:
 
     id: str
     kind: str  # server | web_panel | project | mobile_api | canary
-    probe: HTTPProbe | TCPProbe
+    probe: AnyProbe
 
     @property
     def carries_d1(self) -> bool:

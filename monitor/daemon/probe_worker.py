@@ -39,7 +39,7 @@ import sys
 from typing import Any
 
 from monitor.clock import SteadyClock
-from monitor.config.schema import HTTPProbe, ResolverSettings, TCPProbe
+from monitor.config.schema import PROBE_MODELS, ResolverSettings
 from monitor.probes import Probe, ProbeResult, ProbeSessions, build_probe
 
 __all__ = ["decode_result", "encode_result", "main"]
@@ -189,7 +189,7 @@ class Worker:
             if kept is not None and self.configs.get(target_id) == digest:
                 probes[target_id] = kept
                 return
-            kind = HTTPProbe if probe["type"] == "http" else TCPProbe
+            kind = PROBE_MODELS[probe["type"]]
             probes[target_id] = build_probe(target_id, kind.model_validate(probe), self.sessions)
         except Exception as exc:
             self.problem = f"{type(exc).__name__}: {exc}"

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from monitor.actions.inputs import month_customers
 from monitor.actions.mail import customer_recipients, is_operator_kind
 from monitor.clock import Clock
-from monitor.config.schema import Customer, HTTPProbe
+from monitor.config.schema import Customer
 from monitor.config.settings import Settings
 from monitor.errors import InputError
 from monitor.notify import templates
@@ -145,8 +145,7 @@ class Duties:
         target = self.topology.services.get(target_id) or self.topology.servers.get(target_id)
         if target is None:
             return None
-        probe = target.probe
-        return probe.url if isinstance(probe, HTTPProbe) else f"tcp://{probe.host}:{probe.port}"
+        return target.probe.address
 
     def customer_label(self, customer_id: str) -> str:
         customer = self.topology.customers.get(customer_id)

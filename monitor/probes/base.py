@@ -5,7 +5,7 @@ for a target's failure: it returns a :class:`ProbeResult` whose
 ``failure_class`` says what went wrong (SPEC section 8). Every failure is one of
 the :class:`~monitor.errors.ProbeError` classes: the probes raise the ones about
 an answer themselves (``http_status``, ``condition``, ``too_slow``,
-``too_large``), and :func:`classify_exception` maps connection-level
+``too_large``, ``dns_answer``), and :func:`classify_exception` maps connection-level
 exceptions to the others with one table (:data:`EXCEPTIONS`).
 
 >>> failure = classify_exception(ConnectionRefusedError(), "127.0.0.1:9")
@@ -32,6 +32,7 @@ from monitor.errors import (
     ConditionFailed,
     ConnectRefused,
     ConnectTimeout,
+    DNSAnswerError,
     DNSError,
     FailureClass,
     HTTPStatusError,
@@ -72,6 +73,7 @@ PROBE_ERRORS: tuple[type[ProbeError], ...] = (
     TooSlow,
     TooLarge,
     RedirectLoop,
+    DNSAnswerError,
     ProbeError,
 )
 #: Every failure class, from the error classes themselves (the one source of the names).

@@ -1,8 +1,8 @@
-"""A local DNS server (UDP, 127.0.0.1, a port the kernel picks) whose answers a test switches.
-
-The daemon's resolver can be pointed at it (``monitor.resolver.nameservers``), so
-that a test breaks the monitor's *own* resolver for real, without root and
-without touching ``/etc/resolv.conf`` (R-M2):
+"""A local DNS server (127.0.0.1, UDP and TCP on one port the kernel picks) whose answers a
+test switches: the nameserver a DNS probe asks (:mod:`monitor.probes.dns`), or the
+daemon's own resolver (``monitor.resolver.nameservers``), so that a test breaks the
+monitor's *own* resolver for real, without root and without touching
+``/etc/resolv.conf`` (R-M2):
 
 >>> async with DNSServer({"shop.test": "127.0.0.1"}) as dns:      # doctest: +SKIP
 ...     dns.nameserver                   # '127.0.0.1:40123', for monitor.resolver.nameservers
@@ -10,80 +10,77 @@ without touching ``/etc/resolv.conf`` (R-M2):
 ...     dns.set_mode("silent")           # ... or is dropped: lookups time out
 ...     dns.set_mode("answer")           # names resolve again
 
-In ``answer`` mode a known name gets its A record (an AAAA query an empty
-answer), an unknown one NXDOMAIN. ``queries`` counts the names asked. It
-speaks just enough of RFC 1035 for a stub resolver's A/AAAA questions.
+It answers as an authoritative server: a known name gets its records of the type asked
+for (a CNAME on the way followed within the answer), or none (NOERROR, an empty answer);
+an unknown name NXDOMAIN. A name's records are an IPv4 address (its A record) or a list
+of ``(type, text)`` as a zone file writes them: ``[("MX", "10 mail.shop.test.")]``.
+Modes besides ``answer``: ``servfail`` and ``refused`` (that error code), ``silent`` (no
+answer), ``truncate`` (UDP answers cut, with TC set: asked again over TCP), ``garbage``
+(bytes that are no DNS message). ``queries`` counts the names asked, ``transports``
+the questions by ``udp`` and ``tcp``. The messages are dnspython's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import struct
 from collections import Counter
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Literal, cast
+from typing import Literal
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
 
 __all__ = ["DNSMode", "DNSServer"]
 
-DNSMode = Literal["answer", "servfail", "silent"]
+DNSMode = Literal["answer", "servfail", "refused", "silent", "truncate", "garbage"]
 
-_A, _AAAA, _IN = 1, 28, 1
-_NOERROR, _SERVFAIL, _NXDOMAIN = 0, 2, 3
+Records = Mapping[str, str | list[tuple[str, str]]]
 
-
-def _question(packet: bytes) -> tuple[str, int, int] | None:
-    """(name, qtype, end of the question) of a query, or None if it is not one we read."""
-    if len(packet) < 12 or struct.unpack("!H", packet[4:6])[0] != 1:
-        return None
-    labels: list[str] = []
-    at = 12
-    while at < len(packet):
-        length = packet[at]
-        if length == 0:
-            at += 1
-            break
-        if length > 63:  # no compression in a question we accept
-            return None
-        labels.append(packet[at + 1 : at + 1 + length].decode("ascii", "replace").lower())
-        at += 1 + length
-    if at + 4 > len(packet):
-        return None
-    qtype, _ = struct.unpack("!HH", packet[at : at + 4])
-    return ".".join(labels), qtype, at + 4
+_RCODES = {"servfail": dns.rcode.SERVFAIL, "refused": dns.rcode.REFUSED}
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, server: DNSServer) -> None:
-        self.server = server
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = self.server.answer(data)
-        if reply is not None and self.transport is not None:
-            self.transport.sendto(reply, addr)
+def _key(name: str) -> str:
+    return name.lower().rstrip(".")
 
 
 class DNSServer:
-    """Answers A/AAAA queries for ``names`` (name -> IPv4 address) on 127.0.0.1."""
+    """Answers for ``names`` (name -> its records) on 127.0.0.1, UDP and TCP."""
 
-    def __init__(self, names: dict[str, str] | None = None, ttl: int = 0) -> None:
-        self.names = {name.lower().rstrip("."): address for name, address in (names or {}).items()}
+    def __init__(self, names: Records | None = None, ttl: int = 0) -> None:
+        self.names: dict[str, list[tuple[str, str]]] = {
+            _key(name): [("A", records)] if isinstance(records, str) else list(records)
+            for name, records in (names or {}).items()}
         self.ttl = ttl
         self.mode: DNSMode = "answer"
         self.queries: Counter[str] = Counter()
-        self._transport: asyncio.DatagramTransport | None = None
+        self.transports: Counter[str] = Counter()
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._closing = asyncio.Event()
 
     async def __aenter__(self) -> DNSServer:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(self), local_addr=("127.0.0.1", 0)
-        )
-        self._transport = transport
-        return self
+        for _ in range(20):  # the UDP port the kernel picked may be taken for TCP
+            transport, _protocol = await loop.create_datagram_endpoint(
+                lambda: _Datagrams(self), local_addr=("127.0.0.1", 0))
+            port = transport.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._stream, "127.0.0.1", port)
+            except OSError:
+                transport.close()
+                continue
+            self._udp = transport
+            return self
+        raise OSError("no port free for both UDP and TCP on 127.0.0.1")
 
     async def __aexit__(
         self,
@@ -91,14 +88,19 @@ class DNSServer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        self._closing.set()  # a silent TCP answer ends
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+            self._tcp = None
 
     @property
     def port(self) -> int:
-        assert self._transport is not None, "use DNSServer in an async with block"
-        return int(self._transport.get_extra_info("sockname")[1])
+        assert self._udp is not None, "use DNSServer in an async with block"
+        return int(self._udp.get_extra_info("sockname")[1])
 
     @property
     def nameserver(self) -> str:
@@ -108,29 +110,76 @@ class DNSServer:
     def set_mode(self, mode: DNSMode) -> None:
         self.mode = mode
 
-    def answer(self, query: bytes) -> bytes | None:
-        """The reply to one datagram (None: no reply at all)."""
-        question = _question(query)
-        if question is None:
+    def answer(self, query: bytes, transport: str = "udp") -> bytes | None:
+        """The reply to one question (None: no reply at all)."""
+        try:
+            message = dns.message.from_wire(query)
+        except dns.exception.DNSException:
             return None
-        name, qtype, end = question
-        self.queries[name] += 1
+        if not message.question:
+            return None
+        name, wanted = message.question[0].name, message.question[0].rdtype
+        self.queries[_key(name.to_text())] += 1
+        self.transports[transport] += 1
         if self.mode == "silent":
             return None
-        address = self.names.get(name)
-        if self.mode == "servfail":
-            rcode, records = _SERVFAIL, b""
-        elif address is None:
-            rcode, records = _NXDOMAIN, b""
-        elif qtype == _A:
-            # The name as a pointer to the question (offset 12), type A, class IN, TTL, 4 bytes.
-            records = struct.pack("!HHHIH", 0xC00C, _A, _IN, self.ttl, 4)
-            records += ipaddress.IPv4Address(address).packed
-            rcode = _NOERROR
+        if self.mode == "garbage":
+            return b"\x00\x01not a DNS message"
+        response = dns.message.make_response(message)
+        response.flags |= dns.flags.AA | dns.flags.RA
+        if self.mode in _RCODES:
+            response.set_rcode(_RCODES[self.mode])
+        elif self.mode == "truncate" and transport == "udp":
+            response.flags |= dns.flags.TC
+        elif _key(name.to_text()) not in self.names:
+            response.set_rcode(dns.rcode.NXDOMAIN)
         else:
-            rcode, records = _NOERROR, b""
-        ident, flags = struct.unpack("!HH", query[:4])
-        # QR (a response), the query's opcode and RD, RA (recursion available), the rcode.
-        flags = 0x8000 | (flags & 0x7900) | 0x0080 | rcode
-        header = struct.pack("!HHHHHH", ident, flags, 1, 1 if records else 0, 0, 0)
-        return header + query[12:end] + records
+            self._records(response, name, wanted)
+        return response.to_wire()
+
+    def _records(self, response: dns.message.Message, name: dns.name.Name,
+                 wanted: dns.rdatatype.RdataType) -> None:
+        for _ in range(8):  # a CNAME chain, followed within the answer
+            held = self.names.get(_key(name.to_text()), [])
+            texts = [text for kind, text in held if dns.rdatatype.from_text(kind) == wanted]
+            if texts:
+                response.answer.append(self._rrset(name, wanted, texts))
+                return
+            aliases = [text for kind, text in held if kind == "CNAME"]
+            if not aliases:
+                return
+            response.answer.append(self._rrset(name, dns.rdatatype.CNAME, aliases[:1]))
+            name = dns.name.from_text(aliases[0])
+
+    def _rrset(self, name: dns.name.Name, kind: dns.rdatatype.RdataType,
+               texts: list[str]) -> dns.rrset.RRset:
+        return dns.rrset.from_rdata_list(name, self.ttl, [
+            dns.rdata.from_text(dns.rdataclass.IN, kind, text) for text in texts])
+
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            (length,) = struct.unpack("!H", await reader.readexactly(2))
+            reply = self.answer(await reader.readexactly(length), "tcp")
+            if reply is None:
+                await self._closing.wait()
+            else:
+                writer.write(struct.pack("!H", len(reply)) + reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, server: DNSServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram endpoint's
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        reply = self.server.answer(data, "udp")
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)

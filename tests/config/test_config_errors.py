@@ -144,6 +144,37 @@ CASES = [
         ],
     ),
     (
+        # A DNS probe (monitor.probes.dns): its nameserver is asked at an address, never
+        # looked up; an A record's expected value is an IPv4 address; each said at once.
+        "dns-probe",
+        broken("probe: {type: tcp, host: 10.0.0.1, port: 22}",
+               "probe: {type: dns, server: ns1.example, name: 'shop example',"
+               " expected: ['2001:db8::1']}"),
+        [
+            "line 6: servers[0].probe.expected: ['2001:db8::1'] is not valid: '2001:db8::1' "
+            "is not an IPv4 address, which an A record holds",
+            "line 6: servers[0].probe.name: 'shop example' is not valid: expected a domain "
+            "name: labels of letters, digits, '-' and '_', separated by dots, at most 63 "
+            "characters each and 253 in all (an internationalized name in its xn-- form)",
+            "line 6: servers[0].probe.server: 'ns1.example' is not valid: expected an IP "
+            "address (IPv4 or IPv6): the nameserver is asked directly, not found through a "
+            "resolver",
+        ],
+    ),
+    (
+        "dns-record-type",
+        broken("probe: {type: tcp, host: 10.0.0.1, port: 22}",
+               "probe: {type: dns, server: 10.0.0.53, name: shop.example, record: ANY,"
+               " transport: quic, port: 0}"),
+        [
+            "line 6: servers[0].probe.port: 0 is not valid: input should be greater than "
+            "or equal to 1",
+            "line 6: servers[0].probe.record: 'ANY' is not valid: expected 'A', 'AAAA', "
+            "'CNAME', 'MX', 'NS', 'TXT', 'SOA', 'SRV', 'PTR' or 'CAA'",
+            "line 6: servers[0].probe.transport: 'quic' is not valid: expected 'udp' or 'tcp'",
+        ],
+    ),
+    (
         # Header names that are no HTTP token, and a control character in a value: the
         # request is refused by the client (a NUL) or by the target (400), every time.
         "header-names-and-values",
@@ -229,13 +260,13 @@ CASES = [
     (
         "unknown-probe-type",
         broken("{type: tcp, host: 10.0.0.1, port: 22}", "{type: icmp, host: 10.0.0.1}"),
-        ["line 6: servers[0].probe.type: type 'icmp' is not valid: expected 'http', 'tcp'"],
+        ["line 6: servers[0].probe.type: type 'icmp' is not valid: expected 'http', 'tcp', 'dns'"],
     ),
     (
         # pydantic 2.14 gives this error no expected tags: it was a KeyError and a traceback.
         "probe-without-type",
         broken("{type: tcp, host: 10.0.0.1, port: 22}", "{host: 10.0.0.1, port: 22}"),
-        ["line 6: servers[0].probe.type: type is missing: expected 'http', 'tcp'"],
+        ["line 6: servers[0].probe.type: type is missing: expected 'http', 'tcp', 'dns'"],
     ),
     # Ids and references of the wrong kind (found by changing the example configuration at
     # random): each was a TypeError in the cross-checks, which put them in sets.

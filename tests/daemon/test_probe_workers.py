@@ -21,6 +21,7 @@ from monitor.config import load_config
 from monitor.daemon.workers import Shard, shard_of, worker_count
 from monitor.store import create_engine
 from monitor.store.models import Incident, ProbeFailure, ProbeRun, UnknownInterval
+from monitor.testing.dns import DNSServer
 from monitor.testing.targets import TargetServer
 from tests.support import FAST, eventually, rows
 
@@ -291,6 +292,44 @@ async def test_a_probes_request_body_reaches_its_target_from_the_worker(
     finally:
         await runner.cleanup()
     assert seen and set(seen) == {("POST", "application/json", query.encode())}
+
+
+@pytest.mark.slow
+async def test_a_nameserver_probed_from_the_worker_opens_and_closes_an_incident(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # A DNS probe (monitor.probes.dns) in the worker process, as the daemon sends it: the
+    # nameserver answering SERVFAIL opens an incident with the failure class dns_answer
+    # (R-M1), and it closes when the right address is answered again.
+    async with DNSServer({"panel.example": "192.0.2.10"}) as nameserver, \
+            TargetServer() as other:
+        path = tmp_path / "config.yaml"
+        text = config_text("http://192.0.2.1/", other.url("/"), sqlite_url)
+        path.write_text(text.replace(
+            'type: http, url: "http://192.0.2.1/"',
+            f"type: dns, server: 127.0.0.1, port: {nameserver.port}, name: panel.example, "
+            "expected: [192.0.2.10]"))
+        daemon = Daemon(load_config(path), path)
+        await daemon.start()
+        engine = create_engine(sqlite_url)
+        try:
+            assert daemon.workers is not None and "mobile" not in daemon.watch.probes
+            await eventually(lambda: rows(engine, ProbeRun, ProbeRun.target_id == "mobile"),
+                             within=60)
+            assert nameserver.transports["udp"] > 0
+            nameserver.set_mode("servfail")
+            [incident] = await eventually(lambda: rows(engine, Incident))
+            assert incident.service_id == "mobile" and incident.end is None
+            await daemon.flush()
+            failures = await rows(engine, ProbeFailure, ProbeFailure.target_id == "mobile")
+            assert failures and {f.failure_class for f in failures} == {"dns_answer"}
+            assert failures[-1].detail == (f"the nameserver 127.0.0.1:{nameserver.port} "
+                                           "answered SERVFAIL for panel.example A")
+            nameserver.set_mode("answer")
+            await eventually(lambda: rows(engine, Incident, Incident.end.is_not(None)))
+        finally:
+            await daemon.stop()
+            await engine.dispose()
 
 
 async def _done(pid: int) -> bool:
