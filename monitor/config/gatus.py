@@ -28,8 +28,12 @@ What each part becomes (the README's "Coming from Gatus"):
 * ``maintenance`` and an endpoint's ``maintenance-windows`` → ``maintenance.recurring``
   (the global one on every server, an endpoint's on what it became), each occurrence then
   announced to the customers (D-3), with a placeholder reason the report names.
-* DNS, ICMP, SSH, gRPC, TLS and WebSocket endpoints, disabled endpoints and ``[BODY]``
-  conditions other than the above are reported (sla-monitor probes HTTP and TCP), and so
+* An endpoint with ``dns`` (``query-name``, ``query-type``; ``url`` the nameserver's IP
+  address, port 53 unless given) is a **server** probed by DNS: ``[DNS_RCODE] == NOERROR``
+  is what the probe checks, ``[BODY] == V`` (an A, AAAA, CNAME, MX, NS or PTR query)
+  becomes ``expected: [V]``.
+* ICMP, SSH, gRPC, TLS and WebSocket endpoints, disabled endpoints and ``[BODY]``
+  conditions other than the above are reported (sla-monitor probes HTTP, TCP and DNS), and so
   are external endpoints and the connectivity checker, and a URL or
   header naming an environment variable (``${TOKEN}``, which Gatus fills in and sla-monitor
   does not: the endpoint, or the header, is left out).
@@ -54,12 +58,13 @@ from monitor.config.imported import (
     assemble,
     draft_customer,
     host_server,
+    nameserver,
     other_clock,
     request_body,
     slug,
     within_detection_duty,
 )
-from monitor.config.schema import TIME_OF_DAY, Weekday, time_of_day
+from monitor.config.schema import DNS_RECORDS, TIME_OF_DAY, Weekday, time_of_day
 
 __all__ = ["Converted", "Unmapped", "convert"]
 
@@ -227,6 +232,12 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
     # configuration's check, at this endpoint's place.
     timing["fail_after"] = first.get("failure-threshold", 3)
     timing["recover_after"] = first.get("success-threshold", 2)
+    if isinstance(endpoint.get("dns"), dict):
+        asked = _dns(endpoint, url, where, converted, timing)
+        if asked is None:
+            return None
+        within_detection_duty(asked[0], where, converted)
+        return "server", asked[0], asked[0]["server"], asked[1]
     if scheme in ("http", "https") and parsed.hostname:
         probe: dict[str, Any] = {"type": "http", "url": url, **timing}
         method = str(endpoint.get("method", "GET")).upper()
@@ -266,7 +277,8 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
         what = scheme or ("dns" if endpoint.get("dns") else "grpc" if endpoint.get("grpc")
                           else "unknown")
         converted.unmapped.append(Unmapped(where, url, f"an endpoint of type {what}: "
-                                           "sla-monitor probes HTTP(S) and TCP"))
+                                           "sla-monitor probes HTTP(S), TCP and DNS (an "
+                                           "endpoint with dns:)"))
         return None
     within_detection_duty(probe, where, converted)
     conditions = _shaped(endpoint.get("conditions"), list, f"{where}.conditions", converted)
@@ -278,6 +290,68 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
                 f"{where}.conditions[{c}]", str(condition), "a TCP probe checks only that it "
                 "connects within its timeout"))
     return kind, probe, parsed.hostname or "", port
+
+
+#: The value of Gatus's ``[BODY]`` for a DNS endpoint, by query type: the last answer's
+#: address or name (an SRV's ``target:port``, and nothing of other types, which an
+#: ``expected`` value of sla-monitor's does not say).
+_DNS_BODIES = ("A", "AAAA", "CNAME", "MX", "NS", "PTR")
+
+
+def _dns(endpoint: dict[str, Any], url: str, where: str, converted: Converted,
+         timing: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
+    """A Gatus DNS endpoint (``url`` the nameserver, ``dns``: query-name, query-type) as a
+    DNS probe and its port, or None (reported). Its conditions: ``[DNS_RCODE] ==
+    NOERROR`` is what the probe checks; ``[BODY] == V`` becomes ``expected: [V]`` (Gatus
+    compares the answer's last record, sla-monitor each record: one of them must be V)."""
+    query = endpoint["dns"]
+    host, port_text = _host_and_port(url.strip())
+    if not _WHOLE.fullmatch(port_text):
+        converted.unmapped.append(Unmapped(f"{where}.url", url, "a nameserver's address "
+                                           "and its port, a number"))
+        return None
+    if nameserver(host, f"{where}.url", converted) is None:
+        return None
+    record = str(query.get("query-type", "")).upper()
+    if record not in DNS_RECORDS:
+        converted.unmapped.append(Unmapped(f"{where}.dns.query-type", record, "one of "
+                                           + ", ".join(DNS_RECORDS)))
+        return None
+    probe: dict[str, Any] = {"type": "dns", "server": host, "port": int(port_text),
+                             "name": str(query.get("query-name", "")).removesuffix("."),
+                             "record": record, **timing}
+    if probe["port"] == 53:
+        del probe["port"]
+    if record == "A":
+        del probe["record"]
+    conditions = _shaped(endpoint.get("conditions"), list, f"{where}.conditions", converted)
+    for c, condition in enumerate(conditions):
+        text, place = str(condition), f"{where}.conditions[{c}]"
+        found = _CONDITION.match(text)
+        placeholder, path, operator, value = found.groups() if found else ("", "", "", "")
+        if placeholder in ("DNS_RCODE", "CONNECTED") and not path and operator == "==" and (
+                value.strip('"') in ("NOERROR", "true")):
+            continue  # what a DNS probe checks
+        if placeholder == "BODY" and not path and operator == "==" and record in _DNS_BODIES:
+            probe.setdefault("expected", []).append(value.strip().strip('"'))
+            continue
+        converted.unmapped.append(Unmapped(place, text, "a DNS probe is up when the answer's "
+                                           "code is NOERROR and it holds a record of the "
+                                           "type (and each expected value: [BODY] == V of an "
+                                           + ", ".join(_DNS_BODIES) + " query)"))
+    return probe, int(port_text)
+
+
+def _host_and_port(address: str) -> tuple[str, str]:
+    """``8.8.8.8``, ``8.8.8.8:5353``, ``2001:db8::53`` or ``[2001:db8::53]:5353`` as
+    (host, port), the port 53 when none is given (as Gatus reads it)."""
+    if address.startswith("[") and "]" in address:
+        host, _, rest = address[1:].partition("]")
+        return host, rest.removeprefix(":") if rest.startswith(":") else rest or "53"
+    if address.count(":") == 1:
+        host, _, port = address.partition(":")
+        return host, port
+    return address, "53"
 
 
 def _alerting(alerting: dict[str, Any], converted: Converted) -> list[str]:

@@ -4,6 +4,7 @@ names made from the source's, the detection duty (D-1), a server per host."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
@@ -14,7 +15,8 @@ from monitor.config.schema import BODY_LENGTH, BODY_METHODS, DOMAIN_PATTERN
 from monitor.present.formats import format_duration
 
 __all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "assemble", "draft_customer",
-           "host_server", "other_clock", "request_body", "slug", "within_detection_duty"]
+           "host_server", "nameserver", "other_clock", "request_body", "slug",
+           "within_detection_duty"]
 
 PLACEHOLDER_EMAIL = "contact@{id}.example.invalid"
 DETECTION_DEADLINE = 15 * 60  # D-1, the policy's default
@@ -132,6 +134,20 @@ def request_body(probe: dict[str, Any], body: str, content_type: str | None, whe
     named = {str(name).lower() for name in headers} if isinstance(headers, dict) else set()
     if content_type is not None and "content-type" not in named:
         probe.setdefault("headers", {})["Content-Type"] = content_type
+
+
+def nameserver(address: str, where: str, converted: Converted) -> str | None:
+    """``address`` as a DNS probe's ``server`` takes it: an IP address; else None, and
+    reported at ``where`` (a name would be looked up through this monitor's resolver,
+    whose failure R-M2 reads as its own blindness, not the nameserver's outage)."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        converted.unmapped.append(Unmapped(where, address or "(none)", "an IP address: "
+                                           "sla-monitor asks a nameserver there, never "
+                                           "through a resolver"))
+        return None
+    return address
 
 
 def host_server(servers: dict[str, dict[str, Any]], host: str, port: int,

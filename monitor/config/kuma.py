@@ -9,7 +9,9 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
   ``accepted_statuscodes_json`` such as ``["200-299"]`` → ``expected_status: [2xx]``), on
   the **server** of its host, made as for Gatus: the host's ``port`` monitor when there is one, else a server probed by TCP on the URL's port.
   A ``keyword`` monitor is the same with ``body_contains``. A ``port`` monitor is its
-  host's server (a host's further ``port`` monitors are projects on it).
+  host's server (a host's further ``port`` monitors are projects on it). A ``dns`` monitor
+  is a server probed by DNS: ``hostname`` asked of ``dns_resolve_server`` (an IP address)
+  on ``port`` for ``dns_resolve_type`` records, up when any is answered, as in Kuma.
 * ``interval`` → ``interval``; the ``timeout`` column (Kuma 1.21 and later) → ``timeout``,
   else 80 % of the interval (Kuma's own default); ``maxretries`` → ``fail_after``
   (``maxretries + 1``: Kuma retries before it calls a monitor down). The detection duty
@@ -29,7 +31,7 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
   the server's (its ``serverTimezone`` setting); none, UTC (``Maintenance.run`` sets it so
   since Kuma 1.21.2). They are converted to UTC.
 * Paused monitors (``active`` 0), inverted ones (``upside_down``, ``invert_keyword``),
-  the types sla-monitor does not probe (ping, DNS, push, Docker, databases…), a proxy
+  the types sla-monitor does not probe (ping, push, Docker, databases…), a proxy
   (``proxy_id``) and authentication other than basic (``auth_method``: NTLM, mTLS, OAuth2)
   are reported.
 
@@ -59,11 +61,13 @@ from monitor.config.imported import (
     assemble,
     draft_customer,
     host_server,
+    nameserver,
     other_clock,
     request_body,
     slug,
     within_detection_duty,
 )
+from monitor.config.schema import DNS_RECORDS
 
 __all__ = ["KumaData", "KumaWindow", "connect", "convert", "kuma_time", "read_heartbeats",
            "read_kuma", "windows"]
@@ -74,7 +78,6 @@ TABLES = ("monitor", "heartbeat", "tag", "monitor_tag", "maintenance", "monitor_
           "notification")
 _WHY_NOT = {
     "ping": "sla-monitor does not send ICMP echo requests (a TCP port monitor would)",
-    "dns": "sla-monitor does not probe DNS servers",
     "push": "a push monitor waits for the target to call in; sla-monitor probes",
     "docker": "sla-monitor does not read Docker's state",
     "group": "",
@@ -343,14 +346,46 @@ def _mapped(monitor: dict[str, Any], where: str, converted: Converted
         within_detection_duty(probe, where, converted)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         return "project", probe, parsed.hostname, port
+    if kind == "dns":
+        return _dns(monitor, where, converted, timing)
     port = int(_number(monitor, "port") or 0) if kind == "port" else 0
     if kind == "port" and monitor.get("hostname") and port:
         probe = {"type": "tcp", "host": str(monitor["hostname"]), "port": port, **timing}
         within_detection_duty(probe, where, converted)
         return "server", probe, str(monitor["hostname"]), port
     converted.unmapped.append(Unmapped(where, what, _WHY_NOT.get(kind) or (
-        f"a monitor of type {kind}: sla-monitor probes HTTP(S) and TCP")))
+        f"a monitor of type {kind}: sla-monitor probes HTTP(S), TCP and DNS")))
     return None
+
+
+def _dns(monitor: dict[str, Any], where: str, converted: Converted,
+         timing: dict[str, Any]) -> tuple[str, dict[str, Any], str, int] | None:
+    """A Kuma DNS monitor (``hostname`` asked of ``dns_resolve_server`` on ``port`` for
+    ``dns_resolve_type`` records; up when any is answered) as a DNS probe on a server of
+    its own; or None (reported). Kuma 2's list of nameservers: the first is asked, the
+    others are reported."""
+    servers = [part for part in re.split(r"[\s,]+", str(monitor.get("dns_resolve_server")
+                                                          or "")) if part]
+    name = str(monitor.get("hostname") or "")
+    server = nameserver(servers[0] if servers else "", f"{where}.dns_resolve_server",
+                        converted)
+    if server is None:
+        return None
+    for other in servers[1:]:
+        converted.unmapped.append(Unmapped(f"{where}.dns_resolve_server", other, "a DNS "
+                                           "probe asks one nameserver: add a monitor of its "
+                                           "own for each other"))
+    record = str(monitor.get("dns_resolve_type") or "A").upper()
+    if record not in DNS_RECORDS:
+        converted.unmapped.append(Unmapped(f"{where}.dns_resolve_type", record,
+                                           "one of " + ", ".join(DNS_RECORDS)))
+        return None
+    port = int(_number(monitor, "port") or 53)
+    probe: dict[str, Any] = {"type": "dns", "server": server, "name": name.rstrip("."),
+                             **({} if port == 53 else {"port": port}),
+                             **({} if record == "A" else {"record": record}), **timing}
+    within_detection_duty(probe, where, converted)
+    return "server", probe, server, port
 
 
 def _channels(notifications: list[dict[str, Any]], converted: Converted) -> list[str]:

@@ -43,8 +43,14 @@ def test_gatus_examples_become_a_valid_configuration(
     services = {s.id: s for s in config.services}
     # The first tcp:// endpoint of 127.0.0.1 is its server; the second a project on it; each
     # https host without one gets a server probed by TCP on 443.
-    assert list(servers) == ["redis", "host-twin-sh", "host-example-org",
-                             "host-shop-acme-example"]
+    assert list(servers) == ["example-dns-query", "redis", "host-twin-sh",
+                             "host-example-org", "host-shop-acme-example"]
+    # The DNS endpoint: 8.8.8.8 asked for example.com's A record, [BODY] == 93.184.216.34
+    # its expected value, [DNS_RCODE] == NOERROR what the probe checks.
+    resolver = servers["example-dns-query"].probe
+    assert (resolver.type, resolver.server, resolver.port, resolver.name,  # type: ignore
+            resolver.record, resolver.expected) == (  # type: ignore[union-attr]
+        "dns", "8.8.8.8", 53, "example.com", "A", ["93.184.216.34"])
     assert servers["host-twin-sh"].probe.port == 443  # type: ignore[union-attr]
     assert services["postgres"].server == "redis"
     assert services["postgres"].probe.port == 5432  # type: ignore[union-attr]
@@ -84,7 +90,6 @@ def test_gatus_examples_become_a_valid_configuration(
         "ntfys://ntfy.example.com/gatus-test-topic",
     ]
     for line in (
-        "not mapped: endpoints[2]: 8.8.8.8: an endpoint of type dns",
         "not mapped: endpoints[3]: icmp://example.org: an endpoint of type icmp",
         "not mapped: endpoints[4].conditions[0]: [DOMAIN_EXPIRATION] > 720h",
         "not mapped: endpoints[9]: https://blog.acme.example/: disabled in Gatus",
@@ -102,8 +107,8 @@ def test_json_report_without_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["import", "gatus", str(FIXTURE), "--format", "json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert (found["servers"], found["projects"], found["customers"], found["channels"]) == (
-        4, 6, 2, 3)
-    assert len(found["unmapped"]) == 6
+        5, 6, 2, 3)
+    assert len(found["unmapped"]) == 5
     # Without -o the channels are inline: the user asked for the whole configuration here.
     document = yaml.safe_load(found["config"])
     assert len(document["operators"]["notify"]) == 3
@@ -446,6 +451,49 @@ def test_a_group_of_endpoints_on_ip_addresses_does_not_stop_the_import(
         ("acme", ["shop.acme.example"], ["acme-shop", "acme-admin"])]
     assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
         ("group 'internal'", "internal")]
+
+
+def test_dns_endpoints_become_dns_probes(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # Gatus asks url (an address, port 53 unless given) for query-name's query-type;
+    # [BODY] == V of an A, AAAA, CNAME, MX, NS or PTR query is V among the answer's records
+    # (Gatus compares the last one). What a DNS probe does not check is reported.
+    found = gatus_json(
+        tmp_path, capsys,
+        "endpoints:\n"
+        "  - {name: ns1, url: '192.0.2.53', dns: {query-name: shop.example., query-type: A},"
+        " conditions: ['[DNS_RCODE] == NOERROR', '[BODY] == 192.0.2.10']}\n"
+        "  - {name: ns2, url: '[2001:db8::53]:5353', dns: {query-name: shop.example,"
+        " query-type: MX}, conditions: ['[BODY] == mail.shop.example.',"
+        " '[RESPONSE_TIME] < 100', '[DNS_RCODE] == NXDOMAIN']}\n"
+        "  - {name: ns3, url: 'dns.google', dns: {query-name: shop.example, query-type: A}}\n"
+        "  - {name: ns4, url: '192.0.2.54', dns: {query-name: shop.example, query-type: ANY}}\n"
+        "  - {name: ns5, url: '192.0.2.55', dns: {query-name: _sip._tcp.shop.example,"
+        " query-type: SRV}, conditions: ['[BODY] == sip.shop.example.:5060']}\n")
+    document = yaml.safe_load(found["config"])
+    probes = {server["id"]: server["probe"] for server in document["servers"]}
+    assert {k: v for k, v in probes["ns1"].items() if k not in TIMING} == {
+        "type": "dns", "server": "192.0.2.53", "name": "shop.example",
+        "expected": ["192.0.2.10"]}
+    assert {k: v for k, v in probes["ns2"].items() if k not in TIMING} == {
+        "type": "dns", "server": "2001:db8::53", "port": 5353, "name": "shop.example",
+        "record": "MX", "expected": ["mail.shop.example."]}
+    assert {k: v for k, v in probes["ns5"].items() if k not in TIMING} == {
+        "type": "dns", "server": "192.0.2.55", "name": "_sip._tcp.shop.example",
+        "record": "SRV"}
+    assert set(probes) == {"ns1", "ns2", "ns5"}
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[1].conditions[1]", "[RESPONSE_TIME] < 100"),
+        ("endpoints[1].conditions[2]", "[DNS_RCODE] == NXDOMAIN"),
+        ("endpoints[2].url", "dns.google"),
+        ("endpoints[3].dns.query-type", "ANY"),
+        ("endpoints[4].conditions[0]", "[BODY] == sip.shop.example.:5060"),
+    ]
+    assert found["unmapped"][2]["why"] == (
+        "an IP address: sla-monitor asks a nameserver there, never through a resolver")
+
+
+TIMING = ("interval", "timeout", "fail_after", "recover_after")
 
 
 def test_a_password_in_a_url_is_not_shown_in_the_report(

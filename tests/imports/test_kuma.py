@@ -44,7 +44,11 @@ def kuma_database(path: Path) -> Path:
            url="https://x.example.org/")
     insert(db, "monitor", name="Blog", type="http", interval=300, timeout=10, maxretries=2,
            url="https://blog.example.org/", maxredirects=0)
-    insert(db, "monitor", name="Resolver", type="dns", hostname="example.org")
+    insert(db, "monitor", name="Resolver", type="dns", hostname="example.org", interval=60,
+           timeout=10, dns_resolve_server="1.1.1.1, 8.8.8.8", dns_resolve_type="AAAA",
+           port=53)
+    insert(db, "monitor", name="Resolver by name", type="dns", hostname="example.org",
+           dns_resolve_server="dns.google", dns_resolve_type="A", port=53)
     insert(db, "tag", name="Core", color="#fff")
     insert(db, "monitor_tag", monitor_id=shop, tag_id=1)
     insert(db, "maintenance", title="Upgrade", description="", strategy="single",
@@ -85,7 +89,14 @@ def test_a_kuma_database_becomes_a_valid_configuration(
     servers = {s.id: s for s in config.servers}
     services = {s.id: s for s in config.services}
     # The port monitor is its host's server; hosts without one get a server on 443.
-    assert list(servers) == ["acme-db", "host-api-acme-example", "host-blog-example-org"]
+    assert list(servers) == ["acme-db", "resolver", "host-api-acme-example",
+                             "host-blog-example-org"]
+    # The DNS monitor: example.org's AAAA records asked of the first of its nameservers
+    # (the second reported), up when any is answered, as in Kuma.
+    resolver = servers["resolver"].probe
+    assert (resolver.type, resolver.server, resolver.port, resolver.name,  # type: ignore
+            resolver.record, resolver.expected, resolver.timeout) == (  # type: ignore
+        "dns", "1.1.1.1", 53, "example.org", "AAAA", [], 10)
     assert servers["acme-db"].probe.port == 5432  # type: ignore[union-attr]
     assert services["acme-shop"].server == "acme-db"
     shop = services["acme-shop"].probe
@@ -125,7 +136,10 @@ def test_a_kuma_database_becomes_a_valid_configuration(
         "not mapped: monitor 'Old site': https://old.acme.example/: paused in Uptime Kuma",
         "not mapped: monitor 'Gateway': 10.0.0.1: sla-monitor does not send ICMP",
         "not mapped: monitor 'Down is up': https://x.example.org/: inverted",
-        "not mapped: monitor 'Resolver': example.org: sla-monitor does not probe DNS",
+        "not mapped: monitor 'Resolver'.dns_resolve_server: 8.8.8.8: a DNS probe asks one "
+        "nameserver: add a monitor of its own for each other",
+        "not mapped: monitor 'Resolver by name'.dns_resolve_server: dns.google: an IP "
+        "address: sla-monitor asks a nameserver there, never through a resolver",
         "not mapped: notification 'Pager': pushover: no Apprise URL",
     ):
         assert line in report

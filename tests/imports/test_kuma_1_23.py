@@ -76,6 +76,9 @@ def kuma_database(template: Path, path: Path) -> Path:
                   url="https://api.acme.example/health", keyword="ok")
     monitor(db, name="ACME db", type="port", hostname="shop.acme.example", port=5432,
             timeout=10)
+    # A DNS monitor as 1.23's edit page stores it: its nameserver, port and record type.
+    monitor(db, name="Nameserver", type="dns", hostname="shop.acme.example", port=53,
+            dns_resolve_server="1.1.1.1", dns_resolve_type="A")
     insert(db, "tag", name="Core", color="#059669")
     insert(db, "monitor_tag", monitor_id=shop, tag_id=1, value="")
     # The edit page's datetime-local inputs (``YYYY-MM-DDTHH:mm``), wall-clock times in the
@@ -136,7 +139,10 @@ def test_a_kuma_1_23_database_becomes_a_valid_configuration(
     assert main(["-c", str(out), "check-config"]) == 0
     config = load_config(out)
     services = {s.id: s for s in config.services}
-    assert [s.id for s in config.servers] == ["acme-db", "host-api-acme-example"]
+    assert [s.id for s in config.servers] == ["acme-db", "nameserver", "host-api-acme-example"]
+    nameserver = config.servers[1].probe
+    assert (nameserver.type, nameserver.server, nameserver.name,  # type: ignore[union-attr]
+            nameserver.record) == ("dns", "1.1.1.1", "shop.acme.example", "A")  # type: ignore
     shop = services["acme-shop"].probe
     assert (shop.interval, shop.timeout, shop.fail_after) == (60, 48, 3)
     assert shop.expected_status == ["2xx", "3xx"]  # type: ignore[union-attr]
