@@ -384,8 +384,35 @@ def _dns(monitor: dict[str, Any], where: str, converted: Converted,
     probe: dict[str, Any] = {"type": "dns", "server": server, "name": name.rstrip("."),
                              **({} if port == 53 else {"port": port}),
                              **({} if record == "A" else {"record": record}), **timing}
+    expected = _dns_condition(monitor.get("conditions"), f"{where}.conditions", converted)
+    if expected is not None:
+        probe["expected"] = [expected]
     within_detection_duty(probe, where, converted)
     return "server", probe, server, port
+
+
+def _dns_condition(text: Any, where: str, converted: Converted) -> str | None:
+    """The value of Kuma 2's one condition ``record equals V`` on a DNS monitor (up when
+    some record is V: a DNS probe's ``expected: [V]``); None without conditions, or
+    when they say more (then reported: the monitor is carried without them)."""
+    try:
+        conditions = json.loads(text) if text else []
+    except ValueError:
+        conditions = None
+    if conditions == []:
+        return None
+    if (isinstance(conditions, list) and len(conditions) == 1
+            and isinstance(conditions[0], dict)
+            and conditions[0].get("type", "expression") == "expression"
+            and conditions[0].get("variable") == "record"
+            and conditions[0].get("operator") == "equals"
+            and isinstance(conditions[0].get("value"), str) and conditions[0]["value"]):
+        return str(conditions[0]["value"])
+    converted.unmapped.append(Unmapped(where, "(conditions)", "a DNS probe is up when a "
+                                       "record of the type is answered, holding each "
+                                       "expected value: one condition 'record equals V' is "
+                                       "carried, not these"))
+    return None
 
 
 def _channels(notifications: list[dict[str, Any]], converted: Converted) -> list[str]:

@@ -503,3 +503,31 @@ def test_history_skips_and_reports_heartbeats_it_cannot_read(
     assert {"where": "monitor 'ACME API'.heartbeat", "what": "3 heartbeats",
             "why": "not a time (YYYY-MM-DD HH:MM:SS) and a status (0-3) as Kuma writes "
                    "them: skipped"} in done["unmapped"], done["unmapped"]
+
+
+@pytest.mark.parametrize(("conditions", "expected", "reported"), [
+    (None, None, False),
+    ("[]", None, False),
+    # Kuma 2: up when some record satisfies the conditions; one "record equals V" is a DNS
+    # probe's expected value.
+    ('[{"type": "expression", "andOr": "and", "variable": "record", "operator": "equals",'
+     ' "value": "192.0.2.10"}]', ["192.0.2.10"], False),
+    ('[{"type": "expression", "andOr": "and", "variable": "record", "operator": "contains",'
+     ' "value": "192.0"}]', None, True),
+    ('[{"type": "expression", "variable": "record", "operator": "equals", "value": "a"},'
+     ' {"type": "expression", "andOr": "or", "variable": "record", "operator": "equals",'
+     ' "value": "b"}]', None, True),
+    ("not json", None, True),
+])
+def test_a_kuma_2_dns_monitors_conditions(conditions: str | None, expected: list[str] | None,
+                                          reported: bool) -> None:
+    from monitor.config.kuma import KumaData, convert
+
+    found = convert(KumaData(monitors=[{
+        "id": 1, "name": "ns", "type": "dns", "active": 1, "interval": 60, "timeout": 10,
+        "hostname": "shop.example", "dns_resolve_server": "192.0.2.53", "port": 53,
+        "dns_resolve_type": "A", "conditions": conditions}]))
+    [server] = found.document["servers"]
+    assert server["probe"].get("expected") == expected
+    assert [(u.where, u.what) for u in found.unmapped] == (
+        [("monitor 'ns'.conditions", "(conditions)")] if reported else [])
