@@ -1,11 +1,14 @@
 """The comparison: Prometheus' blackbox exporter doing the daemon's work, driven at the same rate.
 
 * :class:`BlackboxExporter`: Debian's ``prometheus-blackbox-exporter`` on
-  127.0.0.1 with one module (``http`` prober, ``preferred_ip_protocol: ip4``,
-  the probe timeout), in a temporary directory;
+  127.0.0.1 with a module per probe kind (``http``: the http prober,
+  ``preferred_ip_protocol: ip4``; ``dns``: the dns prober asking a name of the DNS
+  target server's zone over UDP, its A record checked), the probe timeout, in a
+  temporary directory;
 * the driver (``python benchmarks/_blackbox.py ...``, run in a process of its
   own so that its CPU is not the exporter's): what Prometheus would do, one
-  ``GET /probe?module=http&target=URL`` per target and interval, spread evenly
+  ``GET /probe?module=http&target=URL`` (``module=dns&target=127.0.0.1:PORT``) per
+  target and interval, spread evenly
   like the daemon's schedule, over keep-alive connections to the exporter. It
   stops by itself at ``--stop-at`` and prints a JSON summary of the probes that
   *completed* inside ``[--window-start, --window-end)`` (Unix times).
@@ -25,17 +28,38 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
-from _targets import HOST, cpu_seconds, free_port, rss_bytes, stop_process, wait_for_http
+from _targets import (
+    DNS_ADDRESS,
+    DNS_ZONE,
+    HOST,
+    cpu_seconds,
+    free_port,
+    rss_bytes,
+    stop_process,
+    wait_for_http,
+)
 
-MODULE = "http"
 EXPORTER = "/usr/bin/prometheus-blackbox-exporter"
+#: One module per probe kind, named as the kind: what the daemon's probes of that kind do
+#: (for dns, the zone's name asked over UDP, an A record holding its address).
 CONFIG = """\
 modules:
-  {module}:
+  http:
     prober: http
     timeout: {timeout}s
     http:
       preferred_ip_protocol: ip4
+  dns:
+    prober: dns
+    timeout: {timeout}s
+    dns:
+      transport_protocol: udp
+      preferred_ip_protocol: ip4
+      query_name: t.{zone}
+      query_type: A
+      valid_rcodes: [NOERROR]
+      validate_answer_rrs:
+        fail_if_none_matches_regexp: ['.*\\t{address}$']
 """
 
 
@@ -46,8 +70,9 @@ def target_path(index: int, failing: bool = False) -> str:
 
 
 class BlackboxExporter:
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, module: str = "http") -> None:
         self.timeout = timeout
+        self.module = module
         self.port = free_port()
         self._workdir = Path(tempfile.mkdtemp(prefix="bench-blackbox-"))
 
@@ -70,7 +95,8 @@ class BlackboxExporter:
 
     def __enter__(self) -> BlackboxExporter:
         config = self._workdir / "blackbox.yml"
-        config.write_text(CONFIG.format(module=MODULE, timeout=self.timeout))
+        config.write_text(CONFIG.format(timeout=self.timeout, zone=DNS_ZONE,
+                                        address=DNS_ADDRESS))
         self.process = subprocess.Popen(
             [
                 EXPORTER,
@@ -104,7 +130,9 @@ async def drive(args: argparse.Namespace) -> dict[str, float]:
 
     step = args.interval / args.targets  # one probe every `step` seconds, targets in turn
     urls = [
-        f"{args.exporter}?module={MODULE}&target={quote(args.target_base + target_path(i), safe='')}"
+        f"{args.exporter}?module={args.module}&target="
+        + quote(args.target_base + target_path(i) if args.module == "http"
+                else args.target_base.removeprefix("dns://").rstrip("/"), safe="")
         for i in range(args.targets)
     ]
     counts = {
@@ -156,7 +184,9 @@ async def drive(args: argparse.Namespace) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="drive the blackbox exporter (benchmark helper)")
     parser.add_argument("--exporter", required=True, help="the exporter's /probe URL")
-    parser.add_argument("--target-base", required=True, help="http://127.0.0.1:PORT")
+    parser.add_argument("--target-base", required=True,
+                        help="http://127.0.0.1:PORT, or dns://127.0.0.1:PORT (the nameserver)")
+    parser.add_argument("--module", choices=("http", "dns"), default="http")
     parser.add_argument("--targets", type=int, required=True)
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--timeout", type=float, default=5.0)
@@ -165,7 +195,7 @@ def main() -> None:
     parser.add_argument("--window-end", type=float, required=True)
     parser.add_argument("--stop-at", type=float, required=True)
     args = parser.parse_args()
-    if not args.target_base.startswith(f"http://{HOST}:"):
+    if not args.target_base.startswith((f"http://{HOST}:", f"dns://{HOST}:")):
         parser.error(f"--target-base must be on {HOST}")
     if args.stop_at - time.time() > 3600:
         parser.error("--stop-at is more than an hour away")

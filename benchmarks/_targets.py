@@ -6,6 +6,7 @@
 * :class:`AiohttpTarget`: the fallback when nginx is not installed, the same
   answer from an aiohttp server in a process of its own
   (``python benchmarks/_targets.py PORT`` runs it in the foreground);
+* :class:`Dnsmasq`: dnsmasq answering every name of :data:`DNS_ZONE`, for DNS probes;
 * :func:`cpu_times` / :func:`cpu_seconds` / :func:`rss_bytes`: utime, stime and
   VmRSS of a process (threads included; ``tree=True`` adds its live children,
   for nginx's worker); :func:`tree_cpu_times` / :func:`tree_rss_bytes`: the same
@@ -302,6 +303,66 @@ class AiohttpTarget(_Target):
             self.__exit__(None, None, None)
             raise
         return self
+
+
+#: The zone the DNS target server answers: every name under it an A record of
+#: :data:`DNS_ADDRESS`, every name under ``f.`` of it NXDOMAIN (a failing target).
+DNS_ZONE = "bench.test"
+DNS_ADDRESS = "192.0.2.1"
+
+
+class Dnsmasq(_Target):
+    """dnsmasq as a foreground authoritative answerer on ``HOST:port`` (UDP and TCP): the
+    DNS probes' target server (``bench_probes.py --probe dns``). It reads no configuration
+    file, no ``/etc/hosts`` and asks no upstream; dropping to ``nobody`` when root."""
+
+    name = "dnsmasq"
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("dnsmasq") is not None or Path("/usr/sbin/dnsmasq").exists()
+
+    def url(self, path: str) -> str:
+        return f"dns://{HOST}:{self.port}/{path.lstrip('/')}"
+
+    def __enter__(self) -> Dnsmasq:
+        binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+        self.process = subprocess.Popen(
+            [binary, "--keep-in-foreground", "--conf-file=/dev/null", f"--port={self.port}",
+             f"--listen-address={HOST}", "--bind-interfaces", "--no-resolv", "--no-hosts",
+             "--no-poll", "--pid-file=", "--log-facility=/dev/null", "--cache-size=0",
+             "--dns-forward-max=10000", f"--address=/{DNS_ZONE}/{DNS_ADDRESS}",
+             f"--address=/f.{DNS_ZONE}/"],
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            self._wait(within=10)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait(self, within: float) -> None:
+        import dns.exception
+        import dns.message
+        import dns.query
+
+        deadline = time.monotonic() + within
+        question = dns.message.make_query(f"t.{DNS_ZONE}", "A")
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dnsmasq exited with {self.process.returncode}")
+            try:
+                dns.query.udp(question, HOST, port=self.port, timeout=0.5)
+                return
+            except (dns.exception.DNSException, OSError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"dnsmasq did not answer within {within:.0f} s") from None
+                time.sleep(0.1)
+
+
+#: Any of the target servers.
+TargetServer = Nginx | AiohttpTarget | Dnsmasq
 
 
 def target_server() -> Nginx | AiohttpTarget:

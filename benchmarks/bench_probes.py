@@ -10,6 +10,11 @@ runs each count once per variant with YAML merged into the daemon's ``monitor:``
 both loops in the same run. ``--reload`` adds a target to the file half-way through the window
 and sends SIGHUP: the lateness then includes a reload.
 
+``--probe dns`` makes every target a DNS probe instead: a name of a zone that dnsmasq
+answers on 127.0.0.1 (``t00042.bench.test``, its A record expected), asked over UDP, and
+the exporter's ``dns`` prober asks it the same way; a failing target's name is under
+``f.bench.test``, which dnsmasq answers NXDOMAIN.
+
 ``--failing FRACTION`` makes that share of the targets (spread evenly: every 1/FRACTION-th)
 answer ``503`` from the target server (``/f/...``): each of their probes is a failure the
 daemon stores as evidence (R-M7) and chains (a variant's ``failing`` key sets it for that
@@ -62,7 +67,8 @@ Then Prometheus' blackbox exporter does the same work: the same N URLs, the same
 same target server, driven like Prometheus would by a separate process (:mod:`_blackbox`); only
 the exporter's own CPU is measured, over a window of the same length after the same warm-up.
 
-Targets, at the headline count (``--headline``; the aim is 150,000 at 30 s): lateness
+Targets, at the headline count (``--headline``; the aim is 150,000 at 30 s; with ``--probe
+dns``, the first two and no dearer than the exporter's dns prober): lateness
 p99 < 1 s and no missed run; at most 0.15 CPU-s per 1,000 probes for all the daemon's
 processes together and at most 0.3x the exporter's in the same run (compared at 40,000); RSS
 at most 4 KB per target in total; at every count without ``--failing`` < 50 rows and < 8 KB
@@ -103,9 +109,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _blackbox import BlackboxExporter, target_path
 from _quota import CpuQuota
 from _targets import (
+    DNS_ADDRESS,
+    DNS_ZONE,
     HOST,
     AiohttpTarget,
+    Dnsmasq,
     Nginx,
+    TargetServer,
     cpu_seconds,
     free_port,
     machine_cpu,
@@ -137,6 +147,9 @@ LATENESS_LIMIT = 1.0
 RSS_LIMIT_PER_TARGET = 4 * 1024  # bytes, all processes together
 CPU_LIMIT_PER_1K = 0.15
 EXPORTER_RATIO_LIMIT = 0.3
+#: DNS probes (--probe dns) have no target of the issue's (its figures are HTTP's): they
+#: are to cost no more than the exporter's dns prober doing the same.
+DNS_EXPORTER_RATIO_LIMIT = 1.0
 ROWS_PER_DAY_LIMIT = 50.0
 BYTES_PER_DAY_LIMIT = 8 * 1024
 KEEP_PACE = 0.97  # completed / owed probes per second in the window
@@ -158,7 +171,7 @@ class Reading:
     served: int | None = None  # requests the target server counted (nginx), this reading's own included
 
     @classmethod
-    def take(cls, pid: int, server: Nginx | AiohttpTarget, excluded: int | None = None) -> Reading:
+    def take(cls, pid: int, server: TargetServer, excluded: int | None = None) -> Reading:
         user, system = tree_cpu_times(pid)
         machine, steal = machine_cpu()
         return cls(
@@ -267,6 +280,7 @@ class DaemonRun:
     exporter: ExporterRun | None = None
     rss_each: list[int] = field(default_factory=list)  # the daemon's, then each worker's
     cpu_quota: float | None = None  # --cpu-quota: the CPUs its processes may use together
+    probe: str = "http"  # --probe: the targets' kind of probe
 
 
 @dataclass
@@ -297,12 +311,25 @@ def write_config(
         "services:",
     ]
     probe = f"interval: {args.interval:g}, timeout: {args.timeout:g}"
-    lines += [
-        f'  - {{id: t{i:05d}, kind: mobile_api, probe: {{type: http, '
-        f'url: "{base}{target_path(i, failing=fails(i, failing))}", {probe}}}}}'
-        for i in range(targets)
-    ]
+    if args.probe == "dns":  # each target a name of the zone; a failing one under f.
+        lines += [
+            f"  - {{id: t{i:05d}, kind: mobile_api, probe: {{type: dns, server: {HOST}, "
+            f"port: {port_of(base)}, name: t{i:05d}.{'f.' if fails(i, failing) else ''}"
+            f"{DNS_ZONE}, expected: [{DNS_ADDRESS}], {probe}}}}}"
+            for i in range(targets)
+        ]
+    else:
+        lines += [
+            f'  - {{id: t{i:05d}, kind: mobile_api, probe: {{type: http, '
+            f'url: "{base}{target_path(i, failing=fails(i, failing))}", {probe}}}}}'
+            for i in range(targets)
+        ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def port_of(base: str) -> int:
+    """The port of a target server's base URL (``http://127.0.0.1:PORT``, ``dns://...``)."""
+    return int(base.rstrip("/").rpartition(":")[2])
 
 
 def fails(index: int, fraction: float) -> bool:
@@ -397,7 +424,7 @@ def _sum(samples: dict[str, float], family: str, contains: str = "") -> float:
 def run_daemon(
     targets: int,
     args: argparse.Namespace,
-    server: Nginx | AiohttpTarget,
+    server: TargetServer,
     variant: str,
     extra: dict[str, Any],
 ) -> DaemonRun:
@@ -471,6 +498,7 @@ def run_daemon(
         run = DaemonRun(
             targets=targets,
             variant=variant,
+            probe=args.probe,
             startup=startup,
             window=Window(
                 start=start,
@@ -603,8 +631,8 @@ def _count_rows(database: Path, run: DaemonRun) -> None:
 # --- the blackbox exporter -------------------------------------------------------------------
 
 
-def run_exporter(targets: int, args: argparse.Namespace, server: Nginx | AiohttpTarget) -> ExporterRun:
-    with BlackboxExporter(args.timeout) as exporter:
+def run_exporter(targets: int, args: argparse.Namespace, server: TargetServer) -> ExporterRun:
+    with BlackboxExporter(args.timeout, args.probe) as exporter:
         start = time.time() + args.warmup
         end = start + args.duration
         driver = subprocess.Popen(
@@ -613,6 +641,7 @@ def run_exporter(targets: int, args: argparse.Namespace, server: Nginx | Aiohttp
                 str(Path(__file__).resolve().parent / "_blackbox.py"),
                 f"--exporter={exporter.probe_url()}",
                 f"--target-base={server.url('')}",
+                f"--module={args.probe}",
                 f"--targets={targets}",
                 f"--interval={args.interval}",
                 f"--timeout={args.timeout}",
@@ -768,9 +797,9 @@ def print_storage(runs: list[DaemonRun], interval: float) -> None:
         )
 
 
-def print_comparison(runs: list[DaemonRun], interval: float, server: str) -> None:
+def print_comparison(runs: list[DaemonRun], interval: float, server: str, module: str) -> None:
     print(
-        f"\nThe same load through prometheus-blackbox-exporter (module http, ip4, the same "
+        f"\nThe same load through prometheus-blackbox-exporter (module {module}, ip4, the same "
         f"{server}, {interval:g} s interval);\nthe exporter's own CPU only (its driver excluded); the "
         f"daemon column is the run just before it.\n"
     )
@@ -856,18 +885,24 @@ def verdicts(runs: list[DaemonRun], args: argparse.Namespace) -> bool:
             and r.job_lateness.get("flush") not in ("+Inf", "?"),
             f"{name}: heartbeat ran at most {r.job_lateness.get('heartbeat')} s late, "
             f"flush at most {r.job_lateness.get('flush')} s late")
-        say(r.window.cpu_per_1k <= CPU_LIMIT_PER_1K,
-            f"{name}: {r.window.cpu_per_1k:.3f} CPU-s per 1,000 probes, all {r.processes} "
-            f"processes (<= {CPU_LIMIT_PER_1K:g})")
-        say(r.rss / r.targets <= RSS_LIMIT_PER_TARGET,
-            f"{name}: RSS {r.rss / MB:.0f} MB in total, {r.rss / r.targets / 1024:.1f} KB per "
-            f"target (<= {RSS_LIMIT_PER_TARGET / 1024:g} KB)")
+        http = r.probe == "http"
+        cpu = (f"{name}: {r.window.cpu_per_1k:.3f} CPU-s per 1,000 probes, all "
+               f"{r.processes} processes")
+        rss = (f"{name}: RSS {r.rss / MB:.0f} MB in total, {r.rss / r.targets / 1024:.1f} KB "
+               "per target")
+        if http:
+            say(r.window.cpu_per_1k <= CPU_LIMIT_PER_1K, f"{cpu} (<= {CPU_LIMIT_PER_1K:g})")
+            say(r.rss / r.targets <= RSS_LIMIT_PER_TARGET,
+                f"{rss} (<= {RSS_LIMIT_PER_TARGET / 1024:g} KB)")
+        else:
+            print(f"     {cpu}\n     {rss}")
         if r.exporter is not None:
             ratio = r.window.cpu_per_1k / r.exporter.window.cpu_per_1k
-            say(ratio <= EXPORTER_RATIO_LIMIT,
+            limit = EXPORTER_RATIO_LIMIT if http else DNS_EXPORTER_RATIO_LIMIT
+            say(ratio <= limit,
                 f"{name}: daemon {r.window.cpu_per_1k:.3f} vs exporter "
                 f"{r.exporter.window.cpu_per_1k:.3f} CPU-s per 1,000 probes: "
-                f"{ratio:.2f}x (<= {EXPORTER_RATIO_LIMIT:g}x)")
+                f"{ratio:.2f}x (<= {limit:g}x)")
     print_chain_cost(runs)
     counts = sorted({r.targets for r in runs})
     sustained = sorted({r.targets for r in runs if _sustained(r, interval)})
@@ -891,6 +926,7 @@ def as_json(r: DaemonRun, interval: float) -> dict[str, Any]:
     return {
         "targets": r.targets,
         "variant": r.variant or None,
+        "probe": r.probe,
         "interval_s": interval,
         "lateness_p99_s": number(r.lateness_p99),
         "lateness_max_bucket_s": r.lateness_max_bucket,
@@ -1001,6 +1037,9 @@ def main() -> int:
                         help="target counts also run through the blackbox exporter")
     parser.add_argument("--server", choices=("auto", "nginx", "aiohttp"), default="auto",
                         help="target server (auto: nginx if installed)")
+    parser.add_argument("--probe", choices=("http", "dns"), default="http",
+                        help="the targets' probe: http (default), or dns: a name of a zone "
+                             "dnsmasq answers, asked by UDP (and the exporter's dns prober)")
     parser.add_argument("--failing", type=float, default=0.0, metavar="FRACTION",
                         help="share of the targets answering 503 (default 0)")
     parser.add_argument("--reload", action="store_true",
@@ -1036,6 +1075,10 @@ def main() -> int:
     if args.server == "nginx" and not Nginx.available():
         parser.error("--server nginx: nginx is not installed (apt-get install nginx-light)")
     server_class = {"auto": target_server, "nginx": Nginx, "aiohttp": AiohttpTarget}[args.server]
+    if args.probe == "dns":
+        if not Dnsmasq.available():
+            parser.error("--probe dns: dnsmasq is not installed (apt-get install dnsmasq-base)")
+        server_class = Dnsmasq
     if args.cpu_quota is not None and not 0.01 <= args.cpu_quota <= (os.cpu_count() or 1):
         parser.error(f"--cpu-quota: {args.cpu_quota:g}; expected 0.01 to {os.cpu_count()} CPUs")
     with contextlib.ExitStack() as held:
@@ -1045,7 +1088,7 @@ def main() -> int:
         return _measure(args, server, counts, compared, variants)
 
 
-def _measure(args: argparse.Namespace, server: Nginx | AiohttpTarget, counts: list[int],
+def _measure(args: argparse.Namespace, server: TargetServer, counts: list[int],
              compared: list[int], variants: list[tuple[str, dict[str, Any]]]) -> int:
     runs: list[DaemonRun] = []
     print(f"target server: {server.name} on {server.url('/')}", file=sys.stderr)
@@ -1070,7 +1113,7 @@ def _measure(args: argparse.Namespace, server: Nginx | AiohttpTarget, counts: li
     print_daemon(runs, args, server.name)
     print_storage(runs, args.interval)
     if any(r.exporter is not None for r in runs):
-        print_comparison(runs, args.interval, server.name)
+        print_comparison(runs, args.interval, server.name, args.probe)
     return 0 if verdicts(runs, args) else 1
 
 
