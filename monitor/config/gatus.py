@@ -9,7 +9,9 @@ What each part becomes (the README's "Coming from Gatus"):
   client certificate or a resolver of its own are reported), on the **server** of its
   host: the endpoint ``tcp://HOST:PORT`` of that host when there is one, else a server made
   for it, probed by TCP on the URL's port. An endpoint ``tcp://…`` is its host's server
-  (a host's further ``tcp://`` endpoints, another port, are projects on it).
+  (a host's further ``tcp://`` endpoints, another port, are projects on it); so is an
+  endpoint ``tls://…``, probed by TCP with ``tls`` (``client.insecure``: not verified;
+  ``[CERTIFICATE_EXPIRATION] > D`` its ``tls.cert_expiry_warning``).
 * Conditions: ``[STATUS] == N`` (or ``== any(N, M)``, ``< 300``, ``< 400``) →
   ``expected_status``;
   ``[BODY] == pat(*TEXT*)`` → ``body_contains``; ``[BODY].a.b == V`` → ``json``;
@@ -32,7 +34,7 @@ What each part becomes (the README's "Coming from Gatus"):
   address, port 53 unless given) is a **server** probed by DNS: ``[DNS_RCODE] == NOERROR``
   is what the probe checks, ``[BODY] == V`` (an A, AAAA, CNAME, MX, NS or PTR query)
   becomes ``expected: [V]``.
-* ICMP, SSH, gRPC, TLS and WebSocket endpoints, disabled endpoints and ``[BODY]``
+* ICMP, SSH, gRPC, STARTTLS and WebSocket endpoints, disabled endpoints and ``[BODY]``
   conditions other than the above are reported (sla-monitor probes HTTP, TCP and DNS), and so
   are external endpoints and the connectivity checker, and a URL or
   header naming an environment variable (``${TOKEN}``, which Gatus fills in and sla-monitor
@@ -150,7 +152,7 @@ def _apply_condition(probe: dict[str, Any], condition: str, where: str,
         "BODY": "one body_contains (pat(*TEXT*)) and one JSON equality to a plain value are "
                 "kept; others (more of them, pat() or any() on a JSON value) are not",
         "DOMAIN_EXPIRATION": "sla-monitor does not read domain registrations",
-        "DNS_RCODE": "sla-monitor does not probe DNS servers",
+        "DNS_RCODE": "only an endpoint with dns: asks a nameserver",
     }.get(placeholder, "no equivalent in sla-monitor's probes")))
 
 
@@ -270,8 +272,10 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
         _client_unmapped(client, where, converted)
         port = parsed.port or (443 if scheme == "https" else 80)
         kind = "project"
-    elif scheme == "tcp" and parsed.hostname and parsed.port:
+    elif scheme in ("tcp", "tls") and parsed.hostname and parsed.port:
         probe = {"type": "tcp", "host": parsed.hostname, "port": parsed.port, **timing}
+        if scheme == "tls":  # the connect, then a TLS handshake (Gatus's TLS endpoint)
+            probe["tls"] = {"verify": False} if client.get("insecure") else {}
         port, kind = parsed.port, "server"
     else:
         what = scheme or ("dns" if endpoint.get("dns") else "grpc" if endpoint.get("grpc")
@@ -283,12 +287,13 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
     within_detection_duty(probe, where, converted)
     conditions = _shaped(endpoint.get("conditions"), list, f"{where}.conditions", converted)
     for c, condition in enumerate(conditions):
-        if probe["type"] == "http":
+        if probe["type"] == "http" or (
+                "tls" in probe and str(condition).startswith("[CERTIFICATE_EXPIRATION]")):
             _apply_condition(probe, str(condition), f"{where}.conditions[{c}]", converted)
         elif not str(condition).startswith("[CONNECTED]"):
             converted.unmapped.append(Unmapped(
                 f"{where}.conditions[{c}]", str(condition), "a TCP probe checks only that it "
-                "connects within its timeout"))
+                "connects (and shakes hands, with tls) within its timeout"))
     return kind, probe, parsed.hostname or "", port
 
 

@@ -28,6 +28,10 @@ END = "<!-- config-reference:end -->"
 
 
 def _type_name(annotation: Any, metadata: list[Any]) -> str:
+    named = next((m.func.type_name for m in metadata  # a validator that says what it takes
+                  if hasattr(getattr(m, "func", None), "type_name")), None)
+    if named is not None:
+        return str(named)
     if any(getattr(m, "func", None) is not None and "duration" in getattr(m.func, "__name__", "")
            for m in metadata):
         bounds = [getattr(m.func, "bounds", None) for m in metadata if hasattr(m, "func")]

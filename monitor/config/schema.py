@@ -375,6 +375,21 @@ class HTTPProbe(ProbeBase):
         return value
 
 
+def _tls_switch(value: object) -> object:
+    """A TCP probe's ``tls``: ``true`` is TLS with the default settings, ``false`` none."""
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    if value is not None and not isinstance(value, dict | TLSSettings):
+        raise ValueError("expected true, false or TLS settings (verify, ca_file, "
+                         "cert_expiry_warning, cert_check_interval)")
+    return value
+
+
+_tls_switch.type_name = "true, false or mapping"  # type: ignore[attr-defined]  # the reference's
+
+
 class TCPProbe(ProbeBase):
     type: Literal["tcp"]
     """tcp"""
@@ -382,11 +397,14 @@ class TCPProbe(ProbeBase):
     """host name or address"""
     port: Annotated[int, _Number, Field(ge=1, le=65535)]
     """TCP port"""
+    tls: Annotated[TLSSettings | None, BeforeValidator(_tls_switch)] = None
+    """true or TLS settings: a TLS handshake after the connect (a port that speaks TLS at once: SMTPS 465, IMAPS 993, LDAPS 636 ...), its certificate verified and its expiry read as an https:// target's; absent: the connect alone"""
 
     @property
     def address(self) -> str:
-        """What is probed, as the operators read it: ``tcp://HOST:PORT``."""
-        return f"tcp://{self.host}:{self.port}"
+        """What is probed, as the operators read it: ``tcp://HOST:PORT``, ``tls://HOST:PORT``
+        with a handshake."""
+        return f"{'tcp' if self.tls is None else 'tls'}://{self.host}:{self.port}"
 
 
 DNSRecord = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.config.schema import AnyProbe, DNSProbe, HTTPProbe
+from monitor.config.schema import AnyProbe, DNSProbe, HTTPProbe, TCPProbe
 from monitor.probes.base import Probe
 from monitor.probes.http import HTTPCheck
 from monitor.probes.sessions import ProbeSessions
@@ -26,8 +26,11 @@ def build_probe(target_id: str, config: AnyProbe, sessions: ProbeSessions) -> Pr
 def build_certificate_check(
     target_id: str, config: AnyProbe, sessions: ProbeSessions
 ) -> CertificateCheck | None:
-    """The certificate check of an ``https://`` target (run every ``tls.cert_check_interval``),
-    or None when the target has no certificate to check."""
+    """The certificate check of an ``https://`` target or of a TCP probe with ``tls`` (run
+    every ``tls.cert_check_interval``), or None when the target has no certificate to
+    check."""
     if isinstance(config, HTTPProbe) and config.url.lower().startswith("https://"):
+        return CertificateCheck(target_id, config, sessions)
+    if isinstance(config, TCPProbe) and config.tls is not None:
         return CertificateCheck(target_id, config, sessions)
     return None

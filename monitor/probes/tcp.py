@@ -1,23 +1,34 @@
 """The TCP connect probe: resolve, connect, close at once; up when the connect succeeds.
+With ``tls``, a TLS handshake follows the connect (a port that speaks TLS at once: SMTPS,
+IMAPS, LDAPS ...), and the check is up when it completes: the certificate verified as
+``tls`` says (chain and host name, the system's trust store plus ``ca_file``), unless
+``verify`` is false.
 
 ``dns`` is the resolution (None for an IP address), ``connect`` the TCP
-handshake of the address that answered, ``total`` the whole check. The name is
+handshake of the address that answered, ``tls`` the TLS handshake, ``total`` the whole
+check. The name is
 resolved here rather than inside ``create_connection`` so that a dead resolver
 is classified ``dns`` and not hidden in a connect failure (R-M2 depends on
 telling the two apart), through the probes' one resolver (``monitor.resolver``).
+The presented certificate's expiry is the result's ``cert_not_after`` (parsed when the
+certificate changes); the certificate check (:mod:`monitor.probes.tls`) reads it at its
+own cadence, as for an ``https://`` target.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ipaddress
 import socket
+import ssl
 import time
 
 from monitor.config.schema import TCPProbe
 from monitor.errors import ConnectTimeout, DNSError, ProbeError
 from monitor.probes.base import ProbeResult, classify_exception, judged, noticed_late
 from monitor.probes.sessions import ProbeSessions
+from monitor.probes.tls import certificate_not_after
 
 _Address = tuple[int, str, int]  # family, host, port
 
@@ -34,7 +45,10 @@ class TCPCheck:
     """Checks that one host:port accepts TCP connections."""
 
     __slots__ = (
+        "_cert_der",
+        "_cert_not_after",
         "_clock",
+        "_context",
         "_host",
         "_literal",
         "_port",
@@ -56,6 +70,13 @@ class TCPCheck:
         self._port = config.port
         self._timeout = config.timeout
         self._where = f"{config.host}:{config.port}"
+        # tls: verify false still shakes hands (the port must speak TLS), judging nothing.
+        self._context: ssl.SSLContext | None = None
+        if config.tls is not None:
+            self._context = (sessions.verifying_context(config.tls, owner=target_id)
+                             if config.tls.verify else sessions.not_verifying_context())
+        self._cert_der: bytes | None = None
+        self._cert_not_after: dt.datetime | None = None
         # An IP literal needs no resolver (and no executor thread) on every check.
         self._literal: tuple[_Address, ...] | None = None
         if _is_ip_address(config.host):
@@ -68,6 +89,8 @@ class TCPCheck:
             started = time.monotonic()
             dns: float | None = None
             connect: float | None = None
+            handshake: float | None = None
+            cert_not_after: dt.datetime | None = None
             phase = "dns"
             deadline = asyncio.timeout(self._timeout)
             failure: ProbeError | None = None
@@ -80,13 +103,27 @@ class TCPCheck:
                         dns = time.monotonic() - started
                     phase = "connect"
                     connect_started = time.monotonic()
-                    await self._connect(addresses)
+                    transport = await self._connect(addresses)
                     connect = time.monotonic() - connect_started
+                    if self._context is None:
+                        transport.close()
+                    else:
+                        phase = "tls"
+                        try:
+                            der = await self._handshake(transport)
+                        finally:
+                            # No close_notify exchange: a peer must not keep us waiting.
+                            transport.abort()
+                        handshake = time.monotonic() - connect_started - connect
+                        cert_not_after = self._not_after(der)
             except TimeoutError as error:
                 if deadline.expired():
                     limit = f"within the {self._timeout:g} s timeout"
                     if phase == "dns":
                         failure = DNSError(f"DNS lookup not finished {limit}")
+                    elif phase == "tls":
+                        failure = ConnectTimeout(f"TLS handshake with {self._where} not "
+                                                 f"finished {limit}")
                     else:
                         failure = ConnectTimeout(f"TCP connect to {self._where} not finished {limit}")
                     late = noticed_late(deadline, self._timeout, self._stalls, started)
@@ -103,10 +140,12 @@ class TCPCheck:
                 detail=detail,
                 dns=dns,
                 connect=connect,
+                tls=handshake,
                 total=time.monotonic() - started,
+                cert_not_after=cert_not_after,
             )
 
-    async def _connect(self, addresses: tuple[_Address, ...]) -> None:
+    async def _connect(self, addresses: tuple[_Address, ...]) -> asyncio.Transport:
         """Try each address in the resolver's order, as a client would; the last error wins."""
         loop = asyncio.get_running_loop()
         last_error: OSError | None = None
@@ -118,7 +157,27 @@ class TCPCheck:
             except OSError as error:
                 last_error = error
                 continue
-            transport.close()
-            return
+            return transport
         assert last_error is not None  # getaddrinfo never returns an empty list
         raise last_error
+
+    async def _handshake(self, transport: asyncio.Transport) -> bytes | None:
+        """TLS over the connected ``transport``, the host name sent (SNI) and verified; the
+        peer's certificate (DER)."""
+        assert self._context is not None
+        secured = await asyncio.get_running_loop().start_tls(
+            transport, transport.get_protocol(), self._context, server_hostname=self._host)
+        if secured is None:
+            return None
+        try:
+            ssl_object = secured.get_extra_info("ssl_object")
+            return None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
+        finally:
+            secured.abort()
+
+    def _not_after(self, der: bytes | None) -> dt.datetime | None:
+        """Expiry of the presented certificate; parsed only when the certificate changes."""
+        if der is not None and der != self._cert_der:
+            self._cert_not_after = certificate_not_after(der)
+            self._cert_der = der
+        return self._cert_not_after if der is not None else None

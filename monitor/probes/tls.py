@@ -1,7 +1,7 @@
 """The certificate check: when does the target's certificate expire, and would it verify?
 
 It runs at its own, slower cadence (``tls.cert_check_interval``) next to the
-HTTP probe. It first connects as a normal client would (chain, host name, the
+HTTP probe of an ``https://`` target, or the TCP probe of one with ``tls``. It first connects as a normal client would (chain, host name, the
 system trust store plus ``tls.ca_file``); if that handshake is refused for the
 certificate, it connects again with verification off, so that it still reads
 ``not_after`` of an expired, self-signed or wrong-host certificate and can say
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from monitor.config.schema import HTTPProbe
+from monitor.config.schema import HTTPProbe, TCPProbe
 from monitor.errors import ConnectTimeout, FailureClass, ProbeError, ProbeTimeout, TLSError
 from monitor.probes.base import classify_exception, shorten
 from monitor.probes.sessions import Phases, ProbeSessions
@@ -74,27 +74,35 @@ class CertificateResult:
 
 
 class CertificateCheck:
-    """Reads the certificate of an ``https://`` target."""
+    """Reads the certificate of an ``https://`` target, or of a TCP probe's with ``tls``."""
 
-    def __init__(self, target_id: str, config: HTTPProbe, sessions: ProbeSessions) -> None:
-        url = URL(config.url)
-        if url.scheme != "https" or url.host is None:
-            raise ValueError(f"{target_id}: certificate check needs an https:// URL, got {url}")
+    def __init__(self, target_id: str, config: HTTPProbe | TCPProbe,
+                 sessions: ProbeSessions) -> None:
+        if isinstance(config, TCPProbe):
+            if config.tls is None:
+                raise ValueError(f"{target_id}: certificate check needs a TCP probe with tls")
+            host, port, tls = config.host, config.port, config.tls
+        else:
+            url = URL(config.url)
+            if url.scheme != "https" or url.host is None:
+                raise ValueError(f"{target_id}: certificate check needs an https:// URL, "
+                                 f"got {url}")
+            host, port, tls = url.host, url.port or 443, config.tls
         self.target_id = target_id
         self._semaphore = sessions.semaphore
         self._clock = sessions.clock
         self._resolve_with = sessions.resolve
-        self._host = url.host
-        self._port = url.port or 443
+        self._host = host
+        self._port = port
         self._where = f"{self._host}:{self._port}"
         self._timeout = config.timeout
-        self.warning_seconds = config.tls.cert_expiry_warning
+        self.warning_seconds = tls.cert_expiry_warning
         """``tls.cert_expiry_warning``: a certificate expiring within it is ``expiring``"""
-        self._warning = dt.timedelta(seconds=config.tls.cert_expiry_warning)
+        self._warning = dt.timedelta(seconds=tls.cert_expiry_warning)
         # tls.verify: false says the certificate is not to be judged: it is read unverified,
         # for its expiry only, and verify_ok stays None (no sla_monitor_certificate_valid).
-        self._verifying = (sessions.verifying_context(config.tls, owner=target_id)
-                           if config.tls.verify else None)
+        self._verifying = (sessions.verifying_context(tls, owner=target_id)
+                           if tls.verify else None)
         self._not_verifying = sessions.not_verifying_context()
 
     async def check(self) -> CertificateResult:

@@ -55,7 +55,7 @@ CASES = [
         ),
         [
             "line 6: servers[0].probe.intervall: unknown key 'intervall' (did you mean 'interval'?); "
-            "allowed keys: fail_after, host, interval, port, recover_after, timeout, type"
+            "allowed keys: fail_after, host, interval, port, recover_after, timeout, tls, type"
         ],
     ),
     (
@@ -159,6 +159,16 @@ CASES = [
             "line 6: servers[0].probe.server: 'ns1.example' is not valid: expected an IP "
             "address (IPv4 or IPv6): the nameserver is asked directly, not found through a "
             "resolver",
+        ],
+    ),
+    (
+        # A TCP probe's tls: true, false or the settings of an https:// probe's tls.
+        "tcp-tls",
+        broken("probe: {type: tcp, host: 10.0.0.1, port: 22}",
+               "probe: {type: tcp, host: 10.0.0.1, port: 465, tls: sure}"),
+        [
+            "line 6: servers[0].probe.tls: 'sure' is not valid: expected true, false or TLS "
+            "settings (verify, ca_file, cert_expiry_warning, cert_check_interval)",
         ],
     ),
     (

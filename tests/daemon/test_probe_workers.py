@@ -332,6 +332,43 @@ async def test_a_nameserver_probed_from_the_worker_opens_and_closes_an_incident(
             await engine.dispose()
 
 
+@pytest.mark.slow
+async def test_a_tcp_probe_with_tls_from_the_worker_and_its_certificate_series(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # A TCP probe with tls (a port that speaks TLS at once): probed in the worker, its
+    # handshake verified with the configured CA; its certificate read at its own cadence
+    # and exported as an https:// target's (sla_monitor_certificate_*).
+    async with TargetServer(tls="valid") as secured, TargetServer() as other:
+        text = config_text("http://192.0.2.1/", other.url("/"), sqlite_url)
+        path = tmp_path / "config.yaml"
+        path.write_text(text.replace(
+            'type: http, url: "http://192.0.2.1/"',
+            f'type: tcp, host: 127.0.0.1, port: {secured.port}, tls: {{ca_file: '
+            f'"{secured.ca_file}", cert_check_interval: 1s, cert_expiry_warning: 100d}}'))
+        daemon = Daemon(load_config(path), path)
+        await daemon.start()
+        try:
+            assert daemon.workers is not None and "mobile" not in daemon.watch.probes
+
+            async def seen() -> str | None:
+                text = await _metrics(daemon)
+                return text if (
+                    'sla_monitor_probe_state{kind="mobile_api",target="mobile"} 1.0' in text
+                    and 'sla_monitor_certificate_valid{target="mobile"} 1.0' in text) else None
+
+            text = await eventually(seen, within=60)
+            def value(family: str) -> float:
+                return float(next(line for line in text.splitlines() if line.startswith(
+                    f'{family}{{target="mobile"}}')).split()[-1])
+
+            assert value("sla_monitor_certificate_expiry_timestamp_seconds") == (
+                secured.cert_not_after.timestamp())
+            assert value("sla_monitor_certificate_expiry_warning_seconds") == 100 * 86400
+        finally:
+            await daemon.stop()
+
+
 async def _done(pid: int) -> bool:
     await asyncio.sleep(0)
     return not _alive(pid)

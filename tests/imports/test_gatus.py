@@ -493,6 +493,31 @@ def test_dns_endpoints_become_dns_probes(tmp_path: Path,
         "an IP address: sla-monitor asks a nameserver there, never through a resolver")
 
 
+def test_tls_endpoints_become_tcp_probes_with_tls(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Gatus's tls://HOST:PORT connects and shakes hands: a TCP probe with tls, its
+    # certificate read for expiry; client.insecure does not verify it. STARTTLS is not
+    # a handshake at once: reported.
+    found = gatus_json(
+        tmp_path, capsys,
+        "endpoints:\n"
+        "  - {name: mail, url: 'tls://mail.shop.example:465', conditions: ['[CONNECTED] =="
+        " true', '[CERTIFICATE_EXPIRATION] > 720h', '[RESPONSE_TIME] < 500']}\n"
+        "  - {name: ldap, url: 'tls://ldap.shop.example:636', client: {insecure: true}}\n"
+        "  - {name: smtp, url: 'starttls://smtp.shop.example:587'}\n")
+    document = yaml.safe_load(found["config"])
+    probes = {server["id"]: server["probe"] for server in document["servers"]}
+    assert {k: v for k, v in probes["mail"].items() if k not in TIMING} == {
+        "type": "tcp", "host": "mail.shop.example", "port": 465,
+        "tls": {"cert_expiry_warning": "720h"}}
+    assert {k: v for k, v in probes["ldap"].items() if k not in TIMING} == {
+        "type": "tcp", "host": "ldap.shop.example", "port": 636, "tls": {"verify": False}}
+    assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
+        ("endpoints[0].conditions[2]", "[RESPONSE_TIME] < 500"),
+        ("endpoints[2]", "starttls://smtp.shop.example:587"),
+    ]
+
+
 TIMING = ("interval", "timeout", "fail_after", "recover_after")
 
 

@@ -190,3 +190,101 @@ async def test_certificate_check_with_verify_off_reads_expiry_and_passes_no_verd
     assert result.not_after == server.cert_not_after  # its expiry is still read
     assert result.expiring is (mode == "expired")
 
+
+
+# -- a TCP probe with tls: a port that speaks TLS at once (SMTPS, IMAPS ...) ----------------
+
+
+async def test_a_tcp_probe_with_tls_shakes_hands_and_reads_the_expiry(
+        sessions: ProbeSessions, https: TargetServer) -> None:
+    config = tcp_config("127.0.0.1", https.port, tls={"ca_file": https.ca_file})
+    assert config.address == f"tls://127.0.0.1:{https.port}"
+    probe = build_probe("mail", config, sessions)
+    result = await probe.check()
+    assert (result.state, result.failure_class, result.detail) == ("up", None, "")
+    assert result.cert_not_after == https.cert_not_after
+    # The connect and the handshake are timed apart, both within the whole.
+    assert result.connect is not None and result.tls is not None and result.total is not None
+    assert result.connect + result.tls <= result.total
+    assert (await probe.check()).cert_not_after == https.cert_not_after
+
+
+async def test_a_tcp_probe_with_tls_rejects_an_unknown_ca(
+        sessions: ProbeSessions, https: TargetServer) -> None:
+    result = await build_probe("mail", tcp_config("127.0.0.1", https.port, tls=True),
+                               sessions).check()
+    assert (result.state, result.failure_class) == ("down", "tls")
+    assert result.detail == (f"TLS certificate of 127.0.0.1:{https.port} rejected: unable "
+                             "to get local issuer certificate")
+    assert result.connect is not None and result.tls is None
+
+
+@pytest.mark.parametrize("mode", ["expired", "wrong_host", "self_signed"])
+async def test_a_tcp_probe_with_tls_fails_a_bad_certificate_unless_told_not_to_verify(
+        sessions: ProbeSessions, mode: TLSMode) -> None:
+    async with TargetServer(tls=mode) as server:
+        judged = await build_probe("mail", tcp_config(
+            "127.0.0.1", server.port, tls={"ca_file": server.ca_file}), sessions).check()
+        unverified = await build_probe("mail", tcp_config(
+            "127.0.0.1", server.port, tls={"verify": False}), sessions).check()
+    assert (judged.state, judged.failure_class) == ("down", "tls")
+    assert judged.detail == (f"TLS certificate of 127.0.0.1:{server.port} rejected: "
+                             f"{REJECTIONS[mode]}")
+    assert (unverified.state, unverified.cert_not_after) == ("up", server.cert_not_after)
+
+
+async def test_a_tcp_probe_with_tls_on_a_port_that_speaks_none_fails(
+        sessions: ProbeSessions) -> None:
+    # A plain HTTP port: the server answers the ClientHello with HTTP 400 (not TLS).
+    async with TargetServer() as plain:
+        result = await build_probe("mail", tcp_config("127.0.0.1", plain.port, tls=True,
+                                                      timeout=2), sessions).check()
+        without = await build_probe("mail", tcp_config("127.0.0.1", plain.port),
+                                    sessions).check()
+    assert (result.state, result.failure_class) == ("down", "tls")
+    assert result.detail.startswith(f"TLS with 127.0.0.1:{plain.port} failed: ")
+    assert (without.state, without.tls, without.cert_not_after) == ("up", None, None)
+
+
+@pytest.mark.slow
+async def test_a_tcp_probe_with_tls_whose_handshake_hangs_times_out(
+        sessions: ProbeSessions) -> None:
+    async with BlackholeTLS() as port:
+        started = time.monotonic()
+        result = await build_probe("mail", tcp_config("127.0.0.1", port, tls=True, timeout=1),
+                                   sessions).check()
+    assert time.monotonic() - started < 1 + MARGIN
+    assert (result.state, result.failure_class) == ("down", "connect_timeout")
+    assert result.detail == (f"TLS handshake with 127.0.0.1:{port} not finished within the "
+                             "1 s timeout")
+
+
+class BlackholeTLS:
+    """A port that accepts connections and then says nothing: a handshake never ends."""
+
+    async def __aenter__(self) -> int:
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()  # until the client gives up
+            writer.close()
+
+        self._server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def test_the_certificate_check_of_a_tcp_probe_with_tls(
+        sessions: ProbeSessions, https: TargetServer) -> None:
+    plain = build_certificate_check("mail", tcp_config("127.0.0.1", https.port), sessions)
+    assert plain is None  # no tls: no certificate to read
+    check = build_certificate_check(
+        "mail", tcp_config("127.0.0.1", https.port, tls={"ca_file": https.ca_file,
+                                                         "cert_expiry_warning": "100d"}),
+        sessions)
+    assert isinstance(check, CertificateCheck)
+    result = await check.check()
+    assert (result.verify_ok, result.failure_class) == (True, None)
+    assert result.not_after == https.cert_not_after
+    assert result.expiring  # 90 days left, warned 100 days ahead
