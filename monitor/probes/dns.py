@@ -30,7 +30,7 @@ import dns.rdatatype
 from monitor.config.schema import DNSProbe
 from monitor.errors import ConditionFailed, ConnectRefused, DNSAnswerError, ProbeError, ProbeTimeout
 from monitor.probes.base import ProbeResult, classify_exception, judged, noticed_late, shorten
-from monitor.probes.sessions import ProbeSessions
+from monitor.probes.sessions import ProbeSessions, SlotCheck
 
 __all__ = ["DNSCheck", "record_values"]
 
@@ -60,37 +60,20 @@ def expected_form(text: str, record: str | None = None) -> str:
                     for word in text.lower().split())
 
 
-class DNSCheck:
+class DNSCheck(SlotCheck):
     """Asks one nameserver for one name's records of one type."""
 
-    __slots__ = (
-        "_clock",
-        "_expected",
-        "_name",
-        "_port",
-        "_rdtype",
-        "_record",
-        "_semaphore",
-        "_server",
-        "_stalls",
-        "_tcp",
-        "_timeout",
-        "_where",
-        "target_id",
-    )
+    __slots__ = ("_expected", "_name", "_port", "_rdtype", "_record", "_server", "_tcp",
+                 "_where")
 
     def __init__(self, target_id: str, config: DNSProbe, sessions: ProbeSessions) -> None:
-        self.target_id = target_id
-        self._semaphore = sessions.semaphore
-        self._stalls = sessions.stalls
-        self._clock = sessions.clock
+        super().__init__(target_id, config.timeout, sessions)
         self._server = config.server
         self._port = config.port
         self._name = dns.name.from_text(config.name)
         self._record = config.record
         self._rdtype = dns.rdatatype.from_text(config.record)
         self._tcp = config.transport == "tcp"
-        self._timeout = config.timeout
         self._expected = tuple((value, expected_form(value, config.record))
                                for value in config.expected)
         host = f"[{config.server}]" if ":" in config.server else config.server

@@ -479,3 +479,18 @@ class ProbeSessions:
             # Proxies from the environment would test the proxy, not the target.
             "trust_env": False,
         }
+
+
+class SlotCheck:
+    """What a connection-level probe (TCP, DNS) takes from :class:`ProbeSessions`: the
+    concurrency slot it checks in, the clock that stamps its result, the stall watch that
+    tells its own stall from the target's (R-M2); with its target and timeout."""
+
+    __slots__ = ("_clock", "_semaphore", "_stalls", "_timeout", "target_id")
+
+    def __init__(self, target_id: str, timeout: float, sessions: ProbeSessions) -> None:
+        self.target_id = target_id
+        self._semaphore = sessions.semaphore
+        self._stalls = sessions.stalls
+        self._clock = sessions.clock
+        self._timeout = timeout

@@ -27,7 +27,7 @@ import time
 from monitor.config.schema import TCPProbe
 from monitor.errors import ConnectTimeout, DNSError, ProbeError
 from monitor.probes.base import ProbeResult, classify_exception, judged, noticed_late
-from monitor.probes.sessions import ProbeSessions
+from monitor.probes.sessions import ProbeSessions, SlotCheck
 from monitor.probes.tls import certificate_not_after
 
 _Address = tuple[int, str, int]  # family, host, port
@@ -41,34 +41,17 @@ def _is_ip_address(host: str) -> bool:
     return True
 
 
-class TCPCheck:
+class TCPCheck(SlotCheck):
     """Checks that one host:port accepts TCP connections."""
 
-    __slots__ = (
-        "_cert_der",
-        "_cert_not_after",
-        "_clock",
-        "_context",
-        "_host",
-        "_literal",
-        "_port",
-        "_resolve_with",
-        "_semaphore",
-        "_stalls",
-        "_timeout",
-        "_where",
-        "target_id",
-    )
+    __slots__ = ("_cert_der", "_cert_not_after", "_context", "_host", "_literal", "_port",
+                 "_resolve_with", "_where")
 
     def __init__(self, target_id: str, config: TCPProbe, sessions: ProbeSessions) -> None:
-        self.target_id = target_id
-        self._semaphore = sessions.semaphore
-        self._stalls = sessions.stalls
-        self._clock = sessions.clock
+        super().__init__(target_id, config.timeout, sessions)
         self._resolve_with = sessions.resolve
         self._host = config.host
         self._port = config.port
-        self._timeout = config.timeout
         self._where = f"{config.host}:{config.port}"
         # tls: verify false still shakes hands (the port must speak TLS), judging nothing.
         self._context: ssl.SSLContext | None = None

@@ -470,18 +470,14 @@ def test_dns_endpoints_become_dns_probes(tmp_path: Path,
         "  - {name: ns4, url: '192.0.2.54', dns: {query-name: shop.example, query-type: ANY}}\n"
         "  - {name: ns5, url: '192.0.2.55', dns: {query-name: _sip._tcp.shop.example,"
         " query-type: SRV}, conditions: ['[BODY] == sip.shop.example.:5060']}\n")
-    document = yaml.safe_load(found["config"])
-    probes = {server["id"]: server["probe"] for server in document["servers"]}
-    assert {k: v for k, v in probes["ns1"].items() if k not in TIMING} == {
-        "type": "dns", "server": "192.0.2.53", "name": "shop.example",
-        "expected": ["192.0.2.10"]}
-    assert {k: v for k, v in probes["ns2"].items() if k not in TIMING} == {
-        "type": "dns", "server": "2001:db8::53", "port": 5353, "name": "shop.example",
-        "record": "MX", "expected": ["mail.shop.example."]}
-    assert {k: v for k, v in probes["ns5"].items() if k not in TIMING} == {
-        "type": "dns", "server": "192.0.2.55", "name": "_sip._tcp.shop.example",
-        "record": "SRV"}
-    assert set(probes) == {"ns1", "ns2", "ns5"}
+    assert server_probes(found) == {
+        "ns1": {"type": "dns", "server": "192.0.2.53", "name": "shop.example",
+                "expected": ["192.0.2.10"]},
+        "ns2": {"type": "dns", "server": "2001:db8::53", "port": 5353, "name": "shop.example",
+                "record": "MX", "expected": ["mail.shop.example."]},
+        "ns5": {"type": "dns", "server": "192.0.2.55", "name": "_sip._tcp.shop.example",
+                "record": "SRV"},
+    }
     assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
         ("endpoints[1].conditions[1]", "[RESPONSE_TIME] < 100"),
         ("endpoints[1].conditions[2]", "[DNS_RCODE] == NXDOMAIN"),
@@ -505,20 +501,23 @@ def test_tls_endpoints_become_tcp_probes_with_tls(
         " true', '[CERTIFICATE_EXPIRATION] > 720h', '[RESPONSE_TIME] < 500']}\n"
         "  - {name: ldap, url: 'tls://ldap.shop.example:636', client: {insecure: true}}\n"
         "  - {name: smtp, url: 'starttls://smtp.shop.example:587'}\n")
-    document = yaml.safe_load(found["config"])
-    probes = {server["id"]: server["probe"] for server in document["servers"]}
-    assert {k: v for k, v in probes["mail"].items() if k not in TIMING} == {
-        "type": "tcp", "host": "mail.shop.example", "port": 465,
-        "tls": {"cert_expiry_warning": "720h"}}
-    assert {k: v for k, v in probes["ldap"].items() if k not in TIMING} == {
-        "type": "tcp", "host": "ldap.shop.example", "port": 636, "tls": {"verify": False}}
+    assert server_probes(found) == {
+        "mail": {"type": "tcp", "host": "mail.shop.example", "port": 465,
+                 "tls": {"cert_expiry_warning": "720h"}},
+        "ldap": {"type": "tcp", "host": "ldap.shop.example", "port": 636,
+                 "tls": {"verify": False}},
+    }
     assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
         ("endpoints[0].conditions[2]", "[RESPONSE_TIME] < 500"),
         ("endpoints[2]", "starttls://smtp.shop.example:587"),
     ]
 
 
-TIMING = ("interval", "timeout", "fail_after", "recover_after")
+def server_probes(found: Any) -> dict[str, dict[str, Any]]:
+    """Each server's probe in an import's made configuration, without its timing."""
+    timing = ("interval", "timeout", "fail_after", "recover_after")
+    return {server["id"]: {k: v for k, v in server["probe"].items() if k not in timing}
+            for server in yaml.safe_load(found["config"])["servers"]}
 
 
 def test_a_password_in_a_url_is_not_shown_in_the_report(
