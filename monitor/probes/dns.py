@@ -29,7 +29,7 @@ import dns.rdatatype
 
 from monitor.config.schema import DNSProbe
 from monitor.errors import ConditionFailed, ConnectRefused, DNSAnswerError, ProbeError, ProbeTimeout
-from monitor.probes.base import ProbeResult, classify_exception, judged, noticed_late, shorten
+from monitor.probes.base import ProbeResult, classify_exception, noticed_late, shorten
 from monitor.probes.sessions import ProbeSessions, SlotCheck
 
 __all__ = ["DNSCheck", "record_values"]
@@ -106,15 +106,7 @@ class DNSCheck(SlotCheck):
                     f"{error}"))
             except Exception as error:  # any target behaviour becomes evidence, never a crash
                 failure = classify_exception(error, self._where)
-            state, detail = judged(failure, late)
-            return ProbeResult(
-                target_id=self.target_id,
-                state=state,
-                at=at,
-                failure_class=None if failure is None else failure.failure_class,
-                detail=detail,
-                total=time.monotonic() - started,
-            )
+            return self._result(at, started, failure, late)
 
     async def _ask(self) -> dns.message.Message:
         question = dns.message.make_query(self._name, self._rdtype)
