@@ -22,6 +22,7 @@ import asyncio
 import datetime as dt
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -53,6 +54,7 @@ __all__ = [
     "Probe",
     "ProbeResult",
     "ProbeVerdict",
+    "checked",
     "classify_exception",
     "shorten",
 ]
@@ -173,6 +175,23 @@ def judged(failure: ProbeError | None, held_up: float | None) -> tuple[ProbeVerd
     return "unknown", shorten(
         f"not judged: this monitor's own process was held up {held_up:.2f} s meanwhile, "
         f"the target may have been in time: {failure}")
+
+
+def checked(target_id: str, at: dt.datetime, started: float, failure: ProbeError | None,
+            held_up: float | None, **timings: Any) -> ProbeResult:
+    """A check's result: its verdict and detail (:func:`judged`), its failure's class, the
+    ``timings`` it measured (and what else it read: ``http_status``, ``cert_not_after``),
+    and its whole time since ``started`` (monotonic)."""
+    state, detail = judged(failure, held_up)
+    return ProbeResult(
+        target_id=target_id,
+        state=state,
+        at=at,
+        failure_class=None if failure is None else failure.failure_class,
+        detail=detail,
+        total=time.monotonic() - started,
+        **timings,
+    )
 
 
 def shorten(text: str) -> str:

@@ -29,7 +29,7 @@ import dns.rdatatype
 
 from monitor.config.schema import DNSProbe
 from monitor.errors import ConditionFailed, ConnectRefused, DNSAnswerError, ProbeError, ProbeTimeout
-from monitor.probes.base import ProbeResult, classify_exception, noticed_late, shorten
+from monitor.probes.base import ProbeResult, checked, classify_exception, noticed_late, shorten
 from monitor.probes.sessions import ProbeSessions, SlotCheck
 
 __all__ = ["DNSCheck", "record_values"]
@@ -106,7 +106,7 @@ class DNSCheck(SlotCheck):
                     f"{error}"))
             except Exception as error:  # any target behaviour becomes evidence, never a crash
                 failure = classify_exception(error, self._where)
-            return self._result(at, started, failure, late)
+            return checked(self.target_id, at, started, failure, late)
 
     async def _ask(self) -> dns.message.Message:
         question = dns.message.make_query(self._name, self._rdtype)

@@ -57,7 +57,13 @@ from monitor.errors import (
     TooLarge,
     TooSlow,
 )
-from monitor.probes.base import ProbeResult, classify_exception, judged, noticed_late, shorten
+from monitor.probes.base import (
+    ProbeResult,
+    checked,
+    classify_exception,
+    noticed_late,
+    shorten,
+)
 from monitor.probes.plain import Head, plain_check, plain_request, redirect_target
 from monitor.probes.sessions import Phases, ProbeResponse, ProbeSessions, done_timing, timing
 from monitor.probes.tls import certificate_not_after
@@ -302,20 +308,9 @@ class HTTPCheck:
                 failure = classify_exception(error, self._where)
             finally:
                 done_timing(token)
-            state, detail = judged(failure, late)
-            return ProbeResult(
-                target_id=self.target_id,
-                state=state,
-                at=at,
-                failure_class=None if failure is None else failure.failure_class,
-                detail=detail,
-                http_status=status,
-                dns=phases.dns(),
-                connect=phases.connect(),
-                first_byte=first_byte,
-                total=time.monotonic() - started,
-                cert_not_after=cert_not_after,
-            )
+            return checked(self.target_id, at, started, failure, late, http_status=status,
+                           dns=phases.dns(), connect=phases.connect(), first_byte=first_byte,
+                           cert_not_after=cert_not_after)
 
     @contextlib.asynccontextmanager
     async def _full_request(

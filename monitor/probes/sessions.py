@@ -32,7 +32,6 @@ import asyncio
 import collections
 import contextlib
 import contextvars
-import datetime as dt
 import socket
 import ssl
 import time
@@ -48,8 +47,8 @@ from aiohttp.resolver import AsyncResolver, ThreadedResolver
 from monitor import __version__
 from monitor.clock import Clock, SystemClock
 from monitor.config.schema import ResolverSettings, TLSSettings
-from monitor.errors import ConfigError, ConfigIssue, DNSError, ProbeError
-from monitor.probes.base import ProbeResult, judged, shorten
+from monitor.errors import ConfigError, ConfigIssue, DNSError
+from monitor.probes.base import shorten
 from monitor.probes.stalls import Stalls
 
 T = TypeVar("T")
@@ -495,18 +494,3 @@ class SlotCheck:
         self._stalls = sessions.stalls
         self._clock = sessions.clock
         self._timeout = timeout
-
-    def _result(self, at: dt.datetime, started: float, failure: ProbeError | None,
-                held_up: float | None, **timings: Any) -> ProbeResult:
-        """The check's result: its verdict (:func:`monitor.probes.base.judged`), its failure,
-        the ``timings`` it measured, and its whole time since ``started`` (monotonic)."""
-        state, detail = judged(failure, held_up)
-        return ProbeResult(
-            target_id=self.target_id,
-            state=state,
-            at=at,
-            failure_class=None if failure is None else failure.failure_class,
-            detail=detail,
-            total=time.monotonic() - started,
-            **timings,
-        )

@@ -26,7 +26,7 @@ import time
 
 from monitor.config.schema import TCPProbe
 from monitor.errors import ConnectTimeout, DNSError, ProbeError
-from monitor.probes.base import ProbeResult, classify_exception, noticed_late
+from monitor.probes.base import ProbeResult, checked, classify_exception, noticed_late
 from monitor.probes.sessions import ProbeSessions, SlotCheck
 from monitor.probes.tls import certificate_not_after
 
@@ -114,8 +114,8 @@ class TCPCheck(SlotCheck):
                     failure = classify_exception(error, self._where)
             except Exception as error:  # any target behaviour becomes evidence, never a crash
                 failure = classify_exception(error, self._where)
-            return self._result(at, started, failure, late, dns=dns, connect=connect,
-                                tls=handshake, cert_not_after=cert_not_after)
+            return checked(self.target_id, at, started, failure, late, dns=dns,
+                           connect=connect, tls=handshake, cert_not_after=cert_not_after)
 
     async def _connect(self, addresses: tuple[_Address, ...]) -> asyncio.Transport:
         """Try each address in the resolver's order, as a client would; the last error wins."""
