@@ -57,6 +57,7 @@ from monitor.config.durations import parse_duration
 from monitor.config.imported import (
     Converted,
     Unmapped,
+    asked_name,
     assemble,
     draft_customer,
     host_server,
@@ -317,13 +318,16 @@ def _dns(endpoint: dict[str, Any], url: str, where: str, converted: Converted,
         return None
     if nameserver(host, f"{where}.url", converted) is None:
         return None
+    name = asked_name(str(query.get("query-name", "")), f"{where}.dns.query-name", converted)
+    if name is None:
+        return None
     record = str(query.get("query-type", "")).upper()
     if record not in DNS_RECORDS:
         converted.unmapped.append(Unmapped(f"{where}.dns.query-type", record, "one of "
                                            + ", ".join(DNS_RECORDS)))
         return None
     probe: dict[str, Any] = {"type": "dns", "server": host, "port": int(port_text),
-                             "name": str(query.get("query-name", "")).removesuffix("."),
+                             "name": name,
                              "record": record, **timing}
     if probe["port"] == 53:
         del probe["port"]

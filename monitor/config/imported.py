@@ -11,12 +11,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config.durations import parse_duration
-from monitor.config.schema import BODY_LENGTH, BODY_METHODS, DOMAIN_PATTERN
+from monitor.config.schema import BODY_LENGTH, BODY_METHODS, DOMAIN_PATTERN, domain_name
 from monitor.present.formats import format_duration
 
-__all__ = ["PLACEHOLDER_EMAIL", "Converted", "Unmapped", "assemble", "draft_customer",
-           "host_server", "nameserver", "other_clock", "request_body", "slug",
-           "within_detection_duty"]
+__all__ = [
+    "PLACEHOLDER_EMAIL",
+    "Converted",
+    "Unmapped",
+    "asked_name",
+    "assemble",
+    "draft_customer",
+    "host_server",
+    "nameserver",
+    "other_clock",
+    "request_body",
+    "slug",
+    "within_detection_duty",
+]
 
 PLACEHOLDER_EMAIL = "contact@{id}.example.invalid"
 DETECTION_DEADLINE = 15 * 60  # D-1, the policy's default
@@ -148,6 +159,17 @@ def nameserver(address: str, where: str, converted: Converted) -> str | None:
                                            "through a resolver"))
         return None
     return address
+
+
+def asked_name(name: str, where: str, converted: Converted) -> str | None:
+    """``name`` as a DNS probe's ``name`` takes it (the final dot dropped); else None, and
+    reported at ``where`` (a wildcard, a name with a space ...): the check is not carried,
+    the rest of the import is."""
+    try:
+        return domain_name(name).removesuffix(".")
+    except ValueError as problem:
+        converted.unmapped.append(Unmapped(where, name or "(none)", str(problem)))
+        return None
 
 
 def host_server(servers: dict[str, dict[str, Any]], host: str, port: int,

@@ -58,6 +58,7 @@ from typing import Any
 from monitor.config.imported import (
     Converted,
     Unmapped,
+    asked_name,
     assemble,
     draft_customer,
     host_server,
@@ -375,13 +376,16 @@ def _dns(monitor: dict[str, Any], where: str, converted: Converted,
         converted.unmapped.append(Unmapped(f"{where}.dns_resolve_server", other, "a DNS "
                                            "probe asks one nameserver: add a monitor of its "
                                            "own for each other"))
+    asked = asked_name(name, f"{where}.hostname", converted)
+    if asked is None:
+        return None
     record = str(monitor.get("dns_resolve_type") or "A").upper()
     if record not in DNS_RECORDS:
         converted.unmapped.append(Unmapped(f"{where}.dns_resolve_type", record,
                                            "one of " + ", ".join(DNS_RECORDS)))
         return None
     port = int(_number(monitor, "port") or 53)
-    probe: dict[str, Any] = {"type": "dns", "server": server, "name": name.rstrip("."),
+    probe: dict[str, Any] = {"type": "dns", "server": server, "name": asked,
                              **({} if port == 53 else {"port": port}),
                              **({} if record == "A" else {"record": record}), **timing}
     expected = _dns_condition(monitor.get("conditions"), f"{where}.conditions", converted)

@@ -416,7 +416,7 @@ DNS_EXPECTED = 20
 _DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
-def _domain_name(value: str) -> str:
+def domain_name(value: str) -> str:
     """A name a DNS probe asks for: dot-separated labels of letters, digits, '-' and '_'
     (``_sip._tcp.example.com`` for SRV), at most 63 characters each and 253 in all; a
     trailing dot is allowed (the name is always absolute)."""
@@ -448,7 +448,7 @@ class DNSProbe(ProbeBase):
     """the nameserver asked, an IP address"""
     port: Annotated[int, _Number, Field(ge=1, le=65535)] = 53
     """its port (UDP and TCP)"""
-    name: Annotated[str, Field(max_length=254), AfterValidator(_domain_name)]
+    name: Annotated[str, Field(max_length=254), AfterValidator(domain_name)]
     """the domain name asked for"""
     record: DNSRecord = "A"
     """the record type asked for"""

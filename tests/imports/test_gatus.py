@@ -469,7 +469,8 @@ def test_dns_endpoints_become_dns_probes(tmp_path: Path,
         "  - {name: ns3, url: 'dns.google', dns: {query-name: shop.example, query-type: A}}\n"
         "  - {name: ns4, url: '192.0.2.54', dns: {query-name: shop.example, query-type: ANY}}\n"
         "  - {name: ns5, url: '192.0.2.55', dns: {query-name: _sip._tcp.shop.example,"
-        " query-type: SRV}, conditions: ['[BODY] == sip.shop.example.:5060']}\n")
+        " query-type: SRV}, conditions: ['[BODY] == sip.shop.example.:5060']}\n"
+        "  - {name: ns6, url: '192.0.2.56', dns: {query-name: 'shop example', query-type: A}}\n")
     assert server_probes(found) == {
         "ns1": {"type": "dns", "server": "192.0.2.53", "name": "shop.example",
                 "expected": ["192.0.2.10"]},
@@ -484,6 +485,7 @@ def test_dns_endpoints_become_dns_probes(tmp_path: Path,
         ("endpoints[2].url", "dns.google"),
         ("endpoints[3].dns.query-type", "ANY"),
         ("endpoints[4].conditions[0]", "[BODY] == sip.shop.example.:5060"),
+        ("endpoints[5].dns.query-name", "shop example"),  # the rest is carried
     ]
     assert found["unmapped"][2]["why"] == (
         "an IP address: sla-monitor asks a nameserver there, never through a resolver")

@@ -49,6 +49,9 @@ def kuma_database(path: Path) -> Path:
            port=53)
     insert(db, "monitor", name="Resolver by name", type="dns", hostname="example.org",
            dns_resolve_server="dns.google", dns_resolve_type="A", port=53)
+    # Kuma 2 asks a new name under a wildcard each time: not a name a DNS probe asks.
+    insert(db, "monitor", name="Any shop", type="dns", hostname="*.shop.example",
+           dns_resolve_server="1.1.1.1", dns_resolve_type="A", port=53)
     insert(db, "tag", name="Core", color="#fff")
     insert(db, "monitor_tag", monitor_id=shop, tag_id=1)
     insert(db, "maintenance", title="Upgrade", description="", strategy="single",
@@ -140,6 +143,7 @@ def test_a_kuma_database_becomes_a_valid_configuration(
         "nameserver: add a monitor of its own for each other",
         "not mapped: monitor 'Resolver by name'.dns_resolve_server: dns.google: an IP "
         "address: sla-monitor asks a nameserver there, never through a resolver",
+        "not mapped: monitor 'Any shop'.hostname: *.shop.example: expected a domain name",
         "not mapped: notification 'Pager': pushover: no Apprise URL",
     ):
         assert line in report
