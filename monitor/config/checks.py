@@ -359,6 +359,12 @@ def _probes(data: dict[str, Any]) -> Iterator[Issue]:
                     f"a body is sent with method {' or '.join(BODY_METHODS)}; this probe's "
                     f"method is {method} (set method: POST, or remove body)",
                 )
+        if probe.get("type") == "tcp" and probe.get("starttls") and probe.get("tls") is False:
+            yield (
+                (*loc, "tls"),
+                "starttls is followed by a TLS handshake: tls cannot be false (leave it out, "
+                "or give its settings)",
+            )
         if probe.get("type") == "http" and _credentials_twice(probe):
             yield (
                 loc,

@@ -11,7 +11,8 @@ What each part becomes (the README's "Coming from Gatus"):
   for it, probed by TCP on the URL's port. An endpoint ``tcp://…`` is its host's server
   (a host's further ``tcp://`` endpoints, another port, are projects on it); so is an
   endpoint ``tls://…``, probed by TCP with ``tls`` (``client.insecure``: not verified;
-  ``[CERTIFICATE_EXPIRATION] > D`` its ``tls.cert_expiry_warning``).
+  ``[CERTIFICATE_EXPIRATION] > D`` its ``tls.cert_expiry_warning``), and ``starttls://…``,
+  the same after SMTP's STARTTLS (``starttls: smtp``).
 * Conditions: ``[STATUS] == N`` (or ``== any(N, M)``, ``< 300``, ``< 400``) →
   ``expected_status``;
   ``[BODY] == pat(*TEXT*)`` → ``body_contains``; ``[BODY].a.b == V`` → ``json``;
@@ -34,7 +35,7 @@ What each part becomes (the README's "Coming from Gatus"):
   address, port 53 unless given) is a **server** probed by DNS: ``[DNS_RCODE] == NOERROR``
   is what the probe checks, ``[BODY] == V`` (an A, AAAA, CNAME, MX, NS or PTR query)
   becomes ``expected: [V]``.
-* ICMP, SSH, gRPC, STARTTLS and WebSocket endpoints, disabled endpoints and ``[BODY]``
+* ICMP, SSH, gRPC and WebSocket endpoints, disabled endpoints and ``[BODY]``
   conditions other than the above are reported (sla-monitor probes HTTP, TCP and DNS), and so
   are external endpoints and the connectivity checker, and a URL or
   header naming an environment variable (``${TOKEN}``, which Gatus fills in and sla-monitor
@@ -273,10 +274,12 @@ def _endpoint(endpoint: dict[str, Any], where: str, converted: Converted,
         _client_unmapped(client, where, converted)
         port = parsed.port or (443 if scheme == "https" else 80)
         kind = "project"
-    elif scheme in ("tcp", "tls") and parsed.hostname and parsed.port:
+    elif scheme in ("tcp", "tls", "starttls") and parsed.hostname and parsed.port:
         probe = {"type": "tcp", "host": parsed.hostname, "port": parsed.port, **timing}
-        if scheme == "tls":  # the connect, then a TLS handshake (Gatus's TLS endpoint)
+        if scheme != "tcp":  # the connect, then a TLS handshake (Gatus's TLS endpoint)
             probe["tls"] = {"verify": False} if client.get("insecure") else {}
+        if scheme == "starttls":  # after SMTP's STARTTLS, as Gatus asks it
+            probe["starttls"] = "smtp"
         port, kind = parsed.port, "server"
     else:
         what = scheme or ("dns" if endpoint.get("dns") else "grpc" if endpoint.get("grpc")

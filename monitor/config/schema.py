@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from monitor.config.credentials import check_secret_path
@@ -399,12 +400,23 @@ class TCPProbe(ProbeBase):
     """TCP port"""
     tls: Annotated[TLSSettings | None, BeforeValidator(_tls_switch)] = None
     """true or TLS settings: a TLS handshake after the connect (a port that speaks TLS at once: SMTPS 465, IMAPS 993, LDAPS 636 ...), its certificate verified and its expiry read as an https:// target's; absent: the connect alone"""
+    starttls: Literal["smtp"] | None = None
+    """smtp: the SMTP dialogue (EHLO, STARTTLS) before the TLS handshake, on a port that upgrades (25, 587); tls true unless given"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _starttls_shakes_hands(cls, data: object) -> object:
+        # STARTTLS is a handshake after a dialogue: tls is implied, with its defaults.
+        if isinstance(data, dict) and data.get("starttls") and data.get("tls") is None:
+            return {**data, "tls": True}
+        return data
 
     @property
     def address(self) -> str:
         """What is probed, as the operators read it: ``tcp://HOST:PORT``, ``tls://HOST:PORT``
-        with a handshake."""
-        return f"{'tcp' if self.tls is None else 'tls'}://{self.host}:{self.port}"
+        with a handshake, ``starttls://HOST:PORT`` with the SMTP dialogue first."""
+        scheme = "tcp" if self.tls is None else "starttls" if self.starttls else "tls"
+        return f"{scheme}://{self.host}:{self.port}"
 
 
 DNSRecord = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA"]

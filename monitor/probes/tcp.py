@@ -1,6 +1,7 @@
 """The TCP connect probe: resolve, connect, close at once; up when the connect succeeds.
 With ``tls``, a TLS handshake follows the connect (a port that speaks TLS at once: SMTPS,
-IMAPS, LDAPS ...), and the check is up when it completes: the certificate verified as
+IMAPS, LDAPS ...; with ``starttls: smtp``, after the SMTP dialogue that asks for it,
+:mod:`monitor.probes.starttls`), and the check is up when it completes: the certificate verified as
 ``tls`` says (chain and host name, the system's trust store plus ``ca_file``), unless
 ``verify`` is false.
 
@@ -28,6 +29,7 @@ from monitor.config.schema import TCPProbe
 from monitor.errors import ConnectTimeout, DNSError, ProbeError
 from monitor.probes.base import ProbeResult, checked, classify_exception, noticed_late
 from monitor.probes.sessions import ProbeSessions, SlotCheck
+from monitor.probes.starttls import Dialogue, smtp_starttls
 from monitor.probes.tls import certificate_not_after
 
 _Address = tuple[int, str, int]  # family, host, port
@@ -45,7 +47,7 @@ class TCPCheck(SlotCheck):
     """Checks that one host:port accepts TCP connections."""
 
     __slots__ = ("_cert_der", "_cert_not_after", "_context", "_host", "_literal", "_port",
-                 "_resolve_with", "_where")
+                 "_resolve_with", "_starttls", "_where")
 
     def __init__(self, target_id: str, config: TCPProbe, sessions: ProbeSessions) -> None:
         super().__init__(target_id, config.timeout, sessions)
@@ -58,6 +60,7 @@ class TCPCheck(SlotCheck):
         if config.tls is not None:
             self._context = (sessions.verifying_context(config.tls, owner=target_id)
                              if config.tls.verify else sessions.not_verifying_context())
+        self._starttls = config.starttls is not None and self._context is not None
         self._cert_der: bytes | None = None
         self._cert_not_after: dt.datetime | None = None
         # An IP literal needs no resolver (and no executor thread) on every check.
@@ -93,6 +96,10 @@ class TCPCheck(SlotCheck):
                     else:
                         phase = "tls"
                         try:
+                            if self._starttls:  # the SMTP dialogue up to the handshake
+                                protocol = transport.get_protocol()
+                                assert isinstance(protocol, Dialogue)
+                                await smtp_starttls(protocol, self._where)
                             der = await self._handshake(transport)
                         finally:
                             # No close_notify exchange: a peer must not keep us waiting.
@@ -105,8 +112,10 @@ class TCPCheck(SlotCheck):
                     if phase == "dns":
                         failure = DNSError(f"DNS lookup not finished {limit}")
                     elif phase == "tls":
-                        failure = ConnectTimeout(f"TLS handshake with {self._where} not "
-                                                 f"finished {limit}")
+                        what = "STARTTLS and the TLS handshake" if self._starttls else (
+                            "TLS handshake")
+                        failure = ConnectTimeout(f"{what} with {self._where} not finished "
+                                                 f"{limit}")
                     else:
                         failure = ConnectTimeout(f"TCP connect to {self._where} not finished {limit}")
                     late = noticed_late(deadline, self._timeout, self._stalls, started)
@@ -124,8 +133,8 @@ class TCPCheck(SlotCheck):
         for family, host, port in addresses:
             try:
                 transport, _ = await loop.create_connection(
-                    asyncio.Protocol, host, port, family=family
-                )
+                    Dialogue if self._starttls else asyncio.Protocol, host, port,
+                    family=family)
             except OSError as error:
                 last_error = error
                 continue

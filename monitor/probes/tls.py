@@ -28,6 +28,7 @@ from monitor.config.schema import HTTPProbe, TCPProbe
 from monitor.errors import ConnectTimeout, FailureClass, ProbeError, ProbeTimeout, TLSError
 from monitor.probes.base import classify_exception, shorten
 from monitor.probes.sessions import Phases, ProbeSessions
+from monitor.probes.starttls import Dialogue, smtp_starttls
 
 _DAY = 86400.0
 
@@ -82,12 +83,14 @@ class CertificateCheck:
             if config.tls is None:
                 raise ValueError(f"{target_id}: certificate check needs a TCP probe with tls")
             host, port, tls = config.host, config.port, config.tls
+            starttls = config.starttls is not None
         else:
             url = URL(config.url)
             if url.scheme != "https" or url.host is None:
                 raise ValueError(f"{target_id}: certificate check needs an https:// URL, "
                                  f"got {url}")
             host, port, tls = url.host, url.port or 443, config.tls
+            starttls = False
         self.target_id = target_id
         self._semaphore = sessions.semaphore
         self._clock = sessions.clock
@@ -95,6 +98,7 @@ class CertificateCheck:
         self._host = host
         self._port = port
         self._where = f"{self._host}:{self._port}"
+        self._starttls = starttls  # the SMTP dialogue before each handshake
         self._timeout = config.timeout
         self.warning_seconds = tls.cert_expiry_warning
         """``tls.cert_expiry_warning``: a certificate expiring within it is ``expiring``"""
@@ -195,6 +199,8 @@ class CertificateCheck:
         transport, protocol = await self._connect(loop)
         phases.connect_end = connected = time.monotonic()
         try:
+            if isinstance(protocol, Dialogue):
+                await smtp_starttls(protocol, self._where)
             secured = await loop.start_tls(transport, protocol, context, server_hostname=self._host)
             handshake = time.monotonic() - connected
             ssl_object = secured.get_extra_info("ssl_object") if secured is not None else None
@@ -214,8 +220,8 @@ class CertificateCheck:
         for family, host, port in await self._resolve_with(self._host, self._port):
             try:
                 transport, protocol = await loop.create_connection(
-                    asyncio.Protocol, host, port, family=family
-                )
+                    Dialogue if self._starttls else asyncio.Protocol, host, port,
+                    family=family)
             except OSError as error:
                 last_error = error
                 continue

@@ -17,7 +17,8 @@ N messages), :attr:`reject_all` (5xx for every message), :meth:`refuse_recipient
 by the server right after each message it accepted). ``tls=True`` offers STARTTLS with a throw-away
 ``trustme`` certificate and requires it; ``implicit_tls=True`` speaks TLS from
 the first byte; ``auth=(user, password)`` requires AUTH. Clients trust the
-certificate through :meth:`client_tls_context`. :meth:`save` writes what was
+certificate through :meth:`client_tls_context` (a probe's ``tls.ca_file``:
+:meth:`write_ca`). :meth:`save` writes what was
 received as ``.eml`` files.
 
 aiosmtpd is a runtime dependency (``sla-monitor demo`` runs this sink);
@@ -300,6 +301,12 @@ class SMTPSink:
         """Accept a recipient :meth:`refuse_recipient` refused (its mailbox mended)."""
         with self._lock:
             self._refused.pop(address.lower(), None)
+
+    def write_ca(self, path: Path) -> Path:
+        """The sink's CA certificate (PEM) written to ``path``: a probe's ``tls.ca_file``."""
+        assert self._ca is not None, "a sink without TLS has no CA"
+        self._ca.cert_pem.write_to_path(str(path))
+        return path
 
     def client_tls_context(self) -> ssl.SSLContext:
         """A client context that trusts the sink's certificate (and verifies the host name)."""

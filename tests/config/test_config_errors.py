@@ -55,7 +55,7 @@ CASES = [
         ),
         [
             "line 6: servers[0].probe.intervall: unknown key 'intervall' (did you mean 'interval'?); "
-            "allowed keys: fail_after, host, interval, port, recover_after, timeout, tls, type"
+            "allowed keys: fail_after, host, interval, port, recover_after, starttls, timeout, tls, type"
         ],
     ),
     (
@@ -169,6 +169,24 @@ CASES = [
         [
             "line 6: servers[0].probe.tls: 'sure' is not valid: expected true, false or TLS "
             "settings (verify, ca_file, cert_expiry_warning, cert_check_interval)",
+        ],
+    ),
+    (
+        # STARTTLS is followed by a handshake: tls false contradicts it; only SMTP's is known.
+        "starttls-without-tls",
+        broken("probe: {type: tcp, host: 10.0.0.1, port: 22}",
+               "probe: {type: tcp, host: 10.0.0.1, port: 587, starttls: smtp, tls: false}"),
+        [
+            "line 6: servers[0].probe.tls: starttls is followed by a TLS handshake: tls "
+            "cannot be false (leave it out, or give its settings)",
+        ],
+    ),
+    (
+        "starttls-imap",
+        broken("probe: {type: tcp, host: 10.0.0.1, port: 22}",
+               "probe: {type: tcp, host: 10.0.0.1, port: 143, starttls: imap}"),
+        [
+            "line 6: servers[0].probe.starttls: 'imap' is not valid: expected 'smtp'",
         ],
     ),
     (

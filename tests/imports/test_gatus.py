@@ -494,8 +494,8 @@ def test_dns_endpoints_become_dns_probes(tmp_path: Path,
 def test_tls_endpoints_become_tcp_probes_with_tls(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Gatus's tls://HOST:PORT connects and shakes hands: a TCP probe with tls, its
-    # certificate read for expiry; client.insecure does not verify it. STARTTLS is not
-    # a handshake at once: reported.
+    # certificate read for expiry; client.insecure does not verify it. starttls:// asks
+    # SMTP's STARTTLS first.
     found = gatus_json(
         tmp_path, capsys,
         "endpoints:\n"
@@ -508,10 +508,11 @@ def test_tls_endpoints_become_tcp_probes_with_tls(
                  "tls": {"cert_expiry_warning": "720h"}},
         "ldap": {"type": "tcp", "host": "ldap.shop.example", "port": 636,
                  "tls": {"verify": False}},
+        "smtp": {"type": "tcp", "host": "smtp.shop.example", "port": 587, "tls": {},
+                 "starttls": "smtp"},
     }
     assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
         ("endpoints[0].conditions[2]", "[RESPONSE_TIME] < 500"),
-        ("endpoints[2]", "starttls://smtp.shop.example:587"),
     ]
 
 
