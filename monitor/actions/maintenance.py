@@ -21,7 +21,7 @@ from monitor.config import Settings
 from monitor.config.schema import ANNOUNCE_MARGIN, RecurringWindow
 from monitor.config.settings import WEEKDAY_NUMBERS
 from monitor.errors import InputError, NotFound, time_mark
-from monitor.sla import in_time, notice_due
+from monitor.sla import CalendarName, day_of_month, in_time, notice_due
 from monitor.store import audit, maintenance, outbox
 from monitor.store.maintenance import MaintenanceUpdateRecord, WindowRecord
 
@@ -111,19 +111,27 @@ async def add_maintenance(
 
 
 def occurrences(window: RecurringWindow, zone: str, since: dt.datetime,
-                until: dt.datetime) -> list[dt.datetime]:
+                until: dt.datetime, calendar: CalendarName = "gregorian") -> list[dt.datetime]:
     """The starts (UTC) of ``window``'s occurrences in ``[since, until)``: each of its
-    weekdays at its time of day on the clock of ``zone``. A time the clocks skip that day
-    (a daylight-saving change) is read with the offset before the change, an hour the
-    clocks repeat as its first passing (``fold=0``)."""
+    weekdays (``every``), or each of its days of the month in ``calendar``
+    (``days_of_month``; ``last``, the month's last; a month without the day has none), at
+    its time of day on the clock of ``zone``. A time the clocks skip that day (a
+    daylight-saving change) is read with the offset before the change, an hour the clocks
+    repeat as its first passing (``fold=0``)."""
     clock = ZoneInfo(zone)
     hour, minute = (int(part) for part in window.at.split(":"))
     day = since.astimezone(clock).date() - dt.timedelta(days=1)
     last = until.astimezone(clock).date()
-    weekdays = {WEEKDAY_NUMBERS[name] for name in window.every}
+    weekdays = {WEEKDAY_NUMBERS[name] for name in window.every or ()}
+    month_days = set(window.days_of_month or ())
     found = []
     while day <= last:
-        if day.weekday() in weekdays:
+        if month_days:
+            number, days = day_of_month(day, calendar)
+            begins = number in month_days or (number == days and "last" in month_days)
+        else:
+            begins = day.weekday() in weekdays
+        if begins:
             start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=clock).astimezone(
                 dt.UTC)
             if since <= start < until:
@@ -153,7 +161,8 @@ async def record_recurring(db: Database, settings: Settings, *,
     horizon = now + dt.timedelta(seconds=chosen.announce)
     margin = now + dt.timedelta(seconds=ANNOUNCE_MARGIN)
     due = [(window, start) for window in chosen.recurring
-           for start in occurrences(window, settings.timezone, now, horizon)
+           for start in occurrences(window, settings.timezone, now, horizon,
+                                    settings.config.provider.calendar)
            if in_time(margin, notice_due(start, settings.policy))]
     if not due:
         return []

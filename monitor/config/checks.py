@@ -407,6 +407,11 @@ def _maintenance(data: dict[str, Any]) -> Iterator[Issue]:
     known = {_name(item.get("id")) for key in ("servers", "services")
              for _, item in _items(data, key)} - {None}
     for i, window in recurring:
+        given = [key for key in ("every", "days_of_month") if window.get(key) is not None]
+        if len(given) != 1:
+            yield (("maintenance", "recurring", i),
+                   "give one of every (weekdays) and days_of_month (days of the month), "
+                   + ("not both" if given else "none is given"))
         services = window.get("services")
         for j, service in enumerate(services if isinstance(services, list) else []):
             if isinstance(service, str) and service not in known:

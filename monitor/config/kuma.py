@@ -23,9 +23,10 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
   ntfy, Matrix, Mattermost, Rocket.Chat and Google Chat → Apprise URLs for
   ``operators.notify``; SMTP's ``smtpTo`` → ``provider.operators``. Others are reported.
 * Maintenance: a ``single`` window (``start_date``, ``end_date``) is recorded as a
-  maintenance window by ``--history``; a weekly one (``recurring-weekday``) becomes a
-  ``maintenance.recurring`` window of what its monitors became (:func:`recurring_windows`);
-  the other recurring ones (cron, an interval, days of the month) are reported. Kuma keeps
+  maintenance window by ``--history``; a weekly one (``recurring-weekday``) or a monthly
+  one (``recurring-day-of-month``) becomes a ``maintenance.recurring`` window of what its
+  monitors became (:func:`recurring_windows`); the other recurring ones (cron, an
+  interval) are reported. Kuma keeps
   a window's times on the wall clock of its ``timezone``
   (``Maintenance.getStatus`` reads them with ``dayjs.tz``): an IANA name; ``SAME_AS_SERVER``,
   the server's (its ``serverTimezone`` setting); none, UTC (``Maintenance.run`` sets it so
@@ -464,7 +465,7 @@ def windows(data: KumaData, converted: Converted | None = None) -> list[KumaWind
     for row in data.maintenance:
         where = f"maintenance {row.get('title')!r}"
         strategy = str(row.get("strategy") or "")
-        if strategy == "recurring-weekday":
+        if strategy in _RECURRING:
             continue  # a recurring window of the configuration (recurring_windows)
         if strategy != "single" or not row.get("start_date") or not row.get("end_date"):
             if converted is not None:
@@ -509,46 +510,71 @@ _KUMA_WEEKDAYS = {1: "monday", 2: "tuesday", 3: "wednesday", 4: "thursday", 5: "
                   6: "saturday", 7: "sunday", 0: "sunday"}
 
 
+#: Kuma's recurring strategies the configuration carries, and the column of their days.
+_RECURRING = {"recurring-weekday": "weekdays", "recurring-day-of-month": "days_of_month"}
+
+
+def _kuma_days(strategy: str, text: object) -> tuple[str, list[Any]]:
+    """The days of a recurring window as ``maintenance.recurring`` takes them: ``every``
+    (Kuma's weekdays, 0 or 7 Sunday) or ``days_of_month`` (1 to 31; Kuma's ``lastDay1``,
+    the last). ValueError (or KeyError, TypeError) for what is not Kuma's."""
+    numbers = json.loads(str(text or "[]"))
+    if strategy == "recurring-weekday":
+        return "every", list(dict.fromkeys(_KUMA_WEEKDAYS[int(n)] for n in numbers))
+    days: list[Any] = []
+    for day in numbers:
+        if day == "lastDay1":
+            days.append("last")
+        elif type(day) is int and 1 <= day <= 31:
+            days.append(day)
+        else:
+            raise ValueError(day)
+    return "days_of_month", list(dict.fromkeys(days))
+
+
 def recurring_windows(data: KumaData, covered: dict[int, str],
                       converted: Converted) -> list[dict[str, Any]]:
-    """Kuma's weekly maintenance (strategy ``recurring-weekday``: weekdays, a start and end
-    time of day, its time zone) as ``maintenance.recurring`` windows of what its monitors
-    became (``covered``: Kuma monitor id -> service or server id), its title their reason;
-    each occurrence is then recorded ahead and announced to the customers (D-3), where Kuma
+    """Kuma's weekly and monthly maintenance (strategies ``recurring-weekday`` and
+    ``recurring-day-of-month``: weekdays or days of the month, a start and end time of
+    day, its time zone) as ``maintenance.recurring`` windows of what its monitors became
+    (``covered``: Kuma monitor id -> service or server id), its title their reason; each
+    occurrence is then recorded ahead and announced to the customers (D-3), where Kuma
     only marked the monitors. Reported instead: a paused one, one that covers no monitor
-    carried, one whose times or days are not Kuma's."""
+    carried, one whose times or days are not Kuma's (or a last day but one)."""
     found = []
     taken: set[str] = set()
     for row in data.maintenance:
-        if str(row.get("strategy") or "") != "recurring-weekday":
+        strategy = str(row.get("strategy") or "")
+        if strategy not in _RECURRING:
             continue
         title = str(row.get("title") or "")
         where = f"maintenance {title!r}"
         if not row.get("active", 1):
-            converted.unmapped.append(Unmapped(where, "recurring-weekday", "paused in Kuma"))
+            converted.unmapped.append(Unmapped(where, strategy, "paused in Kuma"))
             continue
         services = list(dict.fromkeys(
             covered[link["monitor_id"]] for link in data.monitor_maintenance
             if link["maintenance_id"] == row["id"] and link["monitor_id"] in covered))
         if not services:
-            converted.unmapped.append(Unmapped(where, "recurring-weekday", "it covers no "
+            converted.unmapped.append(Unmapped(where, strategy, "it covers no "
                                                "monitor carried here (a status page's are "
                                                "not read)"))
             continue
+        column = _RECURRING[strategy]
         try:
-            numbers = json.loads(str(row.get("weekdays") or "[]"))
-            days = list(dict.fromkeys(_KUMA_WEEKDAYS[int(n)] for n in numbers))
+            key, days = _kuma_days(strategy, row.get(column))
             start = dt.time.fromisoformat(str(row.get("start_time") or ""))
             end = dt.time.fromisoformat(str(row.get("end_time") or ""))
         except (ValueError, TypeError, KeyError):
-            converted.unmapped.append(Unmapped(where, str(row.get("weekdays")), "weekdays and "
-                                               "a start and end time of day, as Kuma keeps "
+            converted.unmapped.append(Unmapped(where, str(row.get(column)), "weekdays or "
+                                               "days of the month (1 to 31, the last) and a "
+                                               "start and end time of day, as Kuma keeps "
                                                "them"))
             continue
         seconds = ((end.hour - start.hour) * 3600 + (end.minute - start.minute) * 60) % 86400
         if not days or seconds < 60:
             converted.unmapped.append(Unmapped(where, f"{start:%H:%M}-{end:%H:%M}",
-                                               "no weekday, or under a minute"))
+                                               "no day, or under a minute"))
             continue
         named = str(row.get("timezone") or "UTC")
         zone = (data.server_timezone or "UTC") if named == "SAME_AS_SERVER" else named
@@ -556,8 +582,12 @@ def recurring_windows(data: KumaData, covered: dict[int, str],
         if row.get("end_date"):
             converted.notes.append(f"{where}: Kuma ends it on {row['end_date']}; remove it "
                                    "from maintenance.recurring then")
+        if key == "days_of_month":
+            converted.notes.append(f"{where}: its days of the month are read in the months "
+                                   "of provider.calendar (Kuma's are Gregorian; with "
+                                   "calendar: jalali, the Jalali month's)")
         found.append({"id": slug(title, taken, fallback="kuma-maintenance"),
-                      "services": services, "every": days, "at": f"{start:%H:%M}",
+                      "services": services, key: days, "at": f"{start:%H:%M}",
                       "duration": f"{seconds}s", "reason": title or "Scheduled maintenance"})
     return found
 

@@ -13,7 +13,7 @@ import datetime as dt
 import ipaddress
 import re
 from decimal import Decimal
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -152,8 +152,11 @@ PathText = Annotated[str, AfterValidator(_path_text)]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
-def _each_once(days: list[str]) -> list[str]:
-    """Days of the week, each named once."""
+DayName = TypeVar("DayName", str, int | str)
+
+
+def _each_once(days: list[DayName]) -> list[DayName]:
+    """Days of the week, or of the month, each named once."""
     if len(set(days)) != len(days):
         raise ValueError("expected each day once")
     return days
@@ -870,8 +873,22 @@ def time_of_day(value: object) -> object:
     return value
 
 
+def _month_day(value: object) -> object:
+    """A day of a month in a recurring window: its number, 1 to 31, or ``last``."""
+    if value == "last" or (type(value) is int and 1 <= value <= 31):
+        return value
+    raise ValueError("expected a day of the month, 1 to 31, or last")
+
+
+_month_day.type_name = "1 to 31 \\| last"  # type: ignore[attr-defined]  # the reference's
+
+#: A day of a month in a recurring window: its number, or ``last`` (28 to 31, as the month).
+MonthDay = Annotated[int | str, BeforeValidator(_month_day)]
+
+
 class RecurringWindow(Strict):
-    """A maintenance window that comes back each week (R-EX1, D-3): every occurrence is
+    """A maintenance window that comes back each week, on ``every`` weekday, or each month,
+    on its ``days_of_month`` in the provider's calendar (R-EX1, D-3): every occurrence is
     recorded ``maintenance.announce`` before it begins, as ``maintenance add`` records a
     window, and noticed to the customers as any window."""
 
@@ -880,8 +897,11 @@ class RecurringWindow(Strict):
     services: Annotated[list[Identifier], Field(min_length=1, max_length=100)]
     """service or server ids it covers (a server's covers its projects)"""
     every: Annotated[list[Weekday], Field(min_length=1, max_length=7),
-                     AfterValidator(_each_once)]
-    """the weekdays it begins on, e.g. [sunday]"""
+                     AfterValidator(_each_once)] | None = None
+    """the weekdays it begins on, e.g. [sunday]; or days_of_month"""
+    days_of_month: Annotated[list[MonthDay], Field(min_length=1, max_length=32),
+                             AfterValidator(_each_once)] | None = None
+    """the days of the month it begins on in provider.calendar, 1 to 31 or last, e.g. [1, last] (a month without the day has no occurrence); or every"""
     at: Annotated[str, BeforeValidator(time_of_day),
                   _matching(TIME_OF_DAY, "a time of day HH:MM, 00:00 to 23:59")]
     """when it begins, HH:MM in provider.timezone"""
@@ -895,7 +915,7 @@ class MaintenanceSettings(Strict):
     """Recurring maintenance windows (``maintenance add`` records one-off ones)."""
 
     recurring: Annotated[list[RecurringWindow], Field(max_length=100)] = []
-    """weekly windows, each occurrence recorded ahead and noticed"""
+    """weekly and monthly windows, each occurrence recorded ahead and noticed"""
     announce: AnnounceAhead = 7 * DAY
     """how long before an occurrence it is recorded and noticed; more than policy.maintenance_notice"""
 

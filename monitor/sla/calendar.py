@@ -42,6 +42,7 @@ __all__ = [
     "CalendarName",
     "MonthPeriod",
     "calendar_day",
+    "day_of_month",
     "end_of_next_business_day",
     "local_shift",
     "month_containing",
@@ -319,6 +320,23 @@ def end_of_next_business_day(
     while day.weekday() in weekend or day in holidays:
         day += timedelta(days=1)
     return _local_midnight(day + timedelta(days=1), tzinfo)
+
+
+def day_of_month(day: date, calendar: CalendarName) -> tuple[int, int]:
+    """``day``'s number in its month of ``calendar``, and how many days that month has.
+
+    >>> day_of_month(date(2027, 3, 20), "jalali")  # 29 Esfand 1405, a common year
+    (29, 29)
+    >>> day_of_month(date(2027, 2, 28), "gregorian")
+    (28, 28)
+    """
+    if calendar == "jalali":
+        jalali = jdatetime.date.fromgregorian(date=day)
+        year, month, number = int(jalali.year), int(jalali.month), int(jalali.day)
+    else:
+        year, month, number = day.year, day.month, day.day
+    following = (year + 1, 1) if month == 12 else (year, month + 1)
+    return number, (_first_day(calendar, *following) - _first_day(calendar, year, month)).days
 
 
 def _first_day(calendar: CalendarName, year: int, month: int) -> date:

@@ -77,6 +77,55 @@ def test_occurrences_are_the_weekdays_at_the_local_time_even_across_a_clock_chan
     assert occurrences(weekly, "Asia/Tehran", NOW, sunday) == []
 
 
+def test_monthly_occurrences_are_days_of_the_providers_months() -> None:
+    monthly = RecurringWindow(id="m", services=["panel"], days_of_month=[1, "last"],
+                              at="02:00", duration=3600, reason="r")
+    # The Jalali months of 1405 by hand: 1 Farvardin is 21 March 2026; months 1-6 have 31
+    # days, 7-11 have 30, Esfand 29 (1405 is no leap year). So 1 Dey is 22 December 2026,
+    # 1 Bahman 21 January 2027, 1 Esfand 20 February 2027, and the last of Azar, Dey and
+    # Bahman are the days before. 02:00 in Tehran (UTC+03:30) is 22:30 UTC the day before.
+    assert occurrences(monthly, "Asia/Tehran", NOW, dt.datetime(2027, 2, 25, tzinfo=dt.UTC),
+                       "jalali") == [
+        dt.datetime(2026, 12, 20, 22, 30, tzinfo=dt.UTC),  # 30 Azar, its last
+        dt.datetime(2026, 12, 21, 22, 30, tzinfo=dt.UTC),  # 1 Dey
+        dt.datetime(2027, 1, 19, 22, 30, tzinfo=dt.UTC),  # 30 Dey, its last
+        dt.datetime(2027, 1, 20, 22, 30, tzinfo=dt.UTC),  # 1 Bahman
+        dt.datetime(2027, 2, 18, 22, 30, tzinfo=dt.UTC),  # 30 Bahman, its last
+        dt.datetime(2027, 2, 19, 22, 30, tzinfo=dt.UTC),  # 1 Esfand
+    ]
+    # A day a month lacks is not moved: the 30th is in Bahman (30 days), not in Esfand 1405
+    # (29 days; 29 Esfand is 20 March 2027, 1 Farvardin 1406 the 21st).
+    thirtieth = RecurringWindow(id="t", services=["panel"], days_of_month=[30], at="02:00",
+                                duration=3600, reason="r")
+    assert occurrences(thirtieth, "Asia/Tehran", dt.datetime(2027, 2, 1, tzinfo=dt.UTC),
+                       dt.datetime(2027, 4, 1, tzinfo=dt.UTC), "jalali") == [
+        dt.datetime(2027, 2, 18, 22, 30, tzinfo=dt.UTC)]
+    # The Gregorian calendar: the 31st of March and of May, none in April; Berlin is on
+    # CEST (+02:00) from 28 March 2027, so 02:30 is 00:30 UTC.
+    last_days = RecurringWindow(id="g", services=["panel"], days_of_month=[31], at="02:30",
+                                duration=3600, reason="r")
+    assert occurrences(last_days, "Europe/Berlin", dt.datetime(2027, 3, 25, tzinfo=dt.UTC),
+                       dt.datetime(2027, 6, 5, tzinfo=dt.UTC)) == [
+        dt.datetime(2027, 3, 31, 0, 30, tzinfo=dt.UTC),
+        dt.datetime(2027, 5, 31, 0, 30, tzinfo=dt.UTC),
+    ]
+
+
+async def test_a_monthly_window_is_recorded_on_the_providers_calendar(db: Database) -> None:
+    # 14 days announced from Wednesday 9 December 2026: the last day of Azar 1405 (Monday
+    # 21 December, 02:00 Tehran = 20 December 22:30 UTC) is within them; 1 Dey is 12.4
+    # days ahead too; the last of Dey (20 January) is not.
+    chosen = settings("    - {id: patch, services: [srv-1], days_of_month: [1, last],"
+                      " at: '02:00', duration: 2h, reason: Monthly patches}", announce="14d")
+    made = await actions.record_recurring(db, chosen, now=NOW)
+    first = dt.datetime(2026, 12, 20, 22, 30, tzinfo=dt.UTC)
+    assert [(w.start, w.end, w.reason) for w in made] == [
+        (first, first + dt.timedelta(hours=2), "Monthly patches"),
+        (first + dt.timedelta(days=1), first + dt.timedelta(days=1, hours=2),
+         "Monthly patches"),
+    ]
+
+
 async def test_each_occurrence_is_recorded_once_ahead_and_never_late(db: Database) -> None:
     chosen = settings(WEEKLY + "\n" + TOMORROW)
     made = await actions.record_recurring(db, chosen, now=NOW)

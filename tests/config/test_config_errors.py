@@ -124,6 +124,28 @@ CASES = [
         ],
     ),
     (
+        # A recurring window is weekly (every) or monthly (days_of_month), not both; a day
+        # of the month is 1 to 31 or last.
+        "recurring-weekly-and-monthly",
+        broken("customers:", "maintenance:\n  recurring:\n"
+               "    - {id: both, services: [srv-1], every: [sunday], days_of_month: [1],"
+               " at: '02:00', duration: 1h, reason: Backup}\n"
+               "    - {id: neither, services: [srv-1], at: '02:00', duration: 1h,"
+               " reason: Backup}\n"
+               "    - {id: bad-day, services: [srv-1], days_of_month: [1, 32, first],"
+               " at: '02:00', duration: 1h, reason: Backup}\ncustomers:"),
+        [
+            "line 17: maintenance.recurring[0]: give one of every (weekdays) and "
+            "days_of_month (days of the month), not both",
+            "line 18: maintenance.recurring[1]: give one of every (weekdays) and "
+            "days_of_month (days of the month), none is given",
+            "line 19: maintenance.recurring[2].days_of_month[1]: 32 is not valid: expected a "
+            "day of the month, 1 to 31, or last",
+            "line 19: maintenance.recurring[2].days_of_month[2]: 'first' is not valid: "
+            "expected a day of the month, 1 to 31, or last",
+        ],
+    ),
+    (
         # A body on a GET (the default method): no target reads one; said where it is,
         # with the way out.
         "body-without-post",

@@ -60,6 +60,16 @@ def kuma_database(path: Path) -> Path:
     insert(db, "maintenance", title="Weekly", description="", strategy="recurring-weekday",
            weekdays="[1]", start_time="02:00", end_time="03:00")
     insert(db, "monitor_maintenance", monitor_id=shop, maintenance_id=2)
+    # Monthly, on the 1st and the last day (Kuma's lastDay1), 23:00 to 01:00.
+    insert(db, "maintenance", title="Monthly", description="",
+           strategy="recurring-day-of-month", days_of_month='[1, "lastDay1"]',
+           start_time="23:00", end_time="01:00")
+    insert(db, "monitor_maintenance", monitor_id=shop, maintenance_id=3)
+    # The last day but one: sla-monitor names none.
+    insert(db, "maintenance", title="Near the end", description="",
+           strategy="recurring-day-of-month", days_of_month='["lastDay2"]',
+           start_time="02:00", end_time="03:00")
+    insert(db, "monitor_maintenance", monitor_id=shop, maintenance_id=4)
     for name, config in [
         ("Telegram", {"type": "telegram", "telegramBotToken": TELEGRAM,
                       "telegramChatID": "0123456789"}),
@@ -119,7 +129,13 @@ def test_a_kuma_database_becomes_a_valid_configuration(
     assert blog.interval == 296
     assert "monitor 'Blog': interval 5 min shortened to 4 min 56 s" in report
     # Kuma's weekly window on the shop: Mondays (1) 02:00 to 03:00, its title the reason.
-    [weekly] = config.maintenance.recurring
+    [weekly, monthly] = config.maintenance.recurring
+    # 23:00 to 01:00 is 2 h, over midnight.
+    assert (monthly.id, monthly.services, monthly.every, monthly.days_of_month, monthly.at,
+            monthly.duration) == ("monthly", ["acme-shop"], None, [1, "last"], "23:00", 7200)
+    assert "maintenance 'Monthly': its days of the month are read in the months" in report
+    assert ("not mapped: maintenance 'Near the end': [\"lastDay2\"]: weekdays or days of "
+            "the month") in report
     assert (weekly.id, weekly.services, weekly.every, weekly.at, weekly.duration,
             weekly.reason) == ("weekly", ["acme-shop"], ["monday"], "02:00", 3600, "Weekly")
     # The group is a draft customer of its children (the tag is not: there are groups).

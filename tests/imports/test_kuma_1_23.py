@@ -247,7 +247,7 @@ def test_a_windows_times_are_read_in_its_time_zone(
     assert told == ([said] if said else [])
 
 
-def test_kumas_weekly_maintenance_becomes_recurring_windows_or_is_reported(
+def test_kumas_weekly_and_monthly_maintenance_becomes_recurring_windows_or_is_reported(
         kuma_1_23: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "kuma.db"
     shutil.copyfile(kuma_1_23, path)
@@ -266,9 +266,13 @@ def test_kumas_weekly_maintenance_becomes_recurring_windows_or_is_reported(
                         "active": 0}, [web]),
             ("Nothing", {"weekdays": "[1]", "start_time": "01:00", "end_time": "02:00"}, []),
             ("Garbled", {"weekdays": "[9]", "start_time": "01:00", "end_time": "02:00"},
-             [web])]:
+             [web]),
+            # Monthly, on the 15th and the last day, as 1.23's edit page stores it.
+            ("Patches", {"strategy": "recurring-day-of-month",
+                         "days_of_month": '[15,"lastDay1"]', "start_time": "03:00",
+                         "end_time": "04:30"}, [box])]:
         window = insert(db, "maintenance", title=title, description="", user_id=1,
-                        strategy="recurring-weekday", **extra)
+                        **{"strategy": "recurring-weekday", **extra})
         for monitor_id in covers:
             insert(db, "monitor_maintenance", monitor_id=monitor_id, maintenance_id=window)
     db.commit()
@@ -278,13 +282,15 @@ def test_kumas_weekly_maintenance_becomes_recurring_windows_or_is_reported(
     # 23:30 to 00:15 is 45 minutes; the port monitor is its host's server.
     assert yaml.safe_load(found["config"])["maintenance"]["recurring"] == [
         {"id": "night", "services": ["web", "box"], "every": ["sunday", "wednesday"],
-         "at": "23:30", "duration": "2700s", "reason": "Night"}]
+         "at": "23:30", "duration": "2700s", "reason": "Night"},
+        {"id": "patches", "services": ["box"], "days_of_month": [15, "last"],
+         "at": "03:00", "duration": "5400s", "reason": "Patches"}]
     assert [(item["where"], item["why"]) for item in found["unmapped"]] == [
         ("maintenance 'Paused'", "paused in Kuma"),
         ("maintenance 'Nothing'", "it covers no monitor carried here (a status page's are "
                                   "not read)"),
-        ("maintenance 'Garbled'", "weekdays and a start and end time of day, as Kuma keeps "
-                                  "them")]
+        ("maintenance 'Garbled'", "weekdays or days of the month (1 to 31, the last) and a "
+                                  "start and end time of day, as Kuma keeps them")]
     notes = " ".join(found["notes"])
     assert "Asia/Tehran" in notes and "2027-06-30" in notes
     (tmp_path / "made.yaml").write_text(found["config"])
