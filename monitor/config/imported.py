@@ -4,14 +4,19 @@ names made from the source's, the detection duty (D-1), a server per host."""
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config.durations import parse_duration
-from monitor.config.schema import BODY_LENGTH, BODY_METHODS, DOMAIN_PATTERN, domain_name
+from monitor.config.schema import (
+    BODY_LENGTH,
+    BODY_METHODS,
+    DOMAIN_PATTERN,
+    domain_name,
+    nameserver_address,
+)
 from monitor.present.formats import format_duration
 
 __all__ = [
@@ -148,17 +153,13 @@ def request_body(probe: dict[str, Any], body: str, content_type: str | None, whe
 
 
 def nameserver(address: str, where: str, converted: Converted) -> str | None:
-    """``address`` as a DNS probe's ``server`` takes it: an IP address; else None, and
-    reported at ``where`` (a name would be looked up through this monitor's resolver,
-    whose failure R-M2 reads as its own blindness, not the nameserver's outage)."""
+    """``address`` as a DNS probe's ``server`` takes it (an IP address); else None, and
+    reported at ``where``: the check is not carried, the rest of the import is."""
     try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        converted.unmapped.append(Unmapped(where, address or "(none)", "an IP address: "
-                                           "sla-monitor asks a nameserver there, never "
-                                           "through a resolver"))
+        return nameserver_address(address)
+    except ValueError as problem:
+        converted.unmapped.append(Unmapped(where, address or "(none)", str(problem)))
         return None
-    return address
 
 
 def asked_name(name: str, where: str, converted: Converted) -> str | None:

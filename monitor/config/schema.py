@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+from collections.abc import Hashable
 from decimal import Decimal
 from typing import Annotated, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
@@ -152,10 +153,10 @@ PathText = Annotated[str, AfterValidator(_path_text)]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
-DayName = TypeVar("DayName", str, int | str)
+_Day = TypeVar("_Day", bound=Hashable)
 
 
-def _each_once(days: list[DayName]) -> list[DayName]:
+def _each_once(days: list[_Day]) -> list[_Day]:
     """Days of the week, or of the month, each named once."""
     if len(set(days)) != len(days):
         raise ValueError("expected each day once")
@@ -444,7 +445,9 @@ def domain_name(value: str) -> str:
     return value
 
 
-def _ip_address(value: str) -> str:
+def nameserver_address(value: str) -> str:
+    """A DNS probe's ``server``: an IP address, asked directly (a name would be looked up
+    through this monitor's resolver, whose failure R-M2 reads as its own blindness)."""
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -459,7 +462,7 @@ class DNSProbe(ProbeBase):
 
     type: Literal["dns"]
     """dns"""
-    server: Annotated[str, AfterValidator(_ip_address)]
+    server: Annotated[str, AfterValidator(nameserver_address)]
     """the nameserver asked, an IP address"""
     port: Annotated[int, _Number, Field(ge=1, le=65535)] = 53
     """its port (UDP and TCP)"""

@@ -488,7 +488,8 @@ def test_dns_endpoints_become_dns_probes(tmp_path: Path,
         ("endpoints[5].dns.query-name", "shop example"),  # the rest is carried
     ]
     assert found["unmapped"][2]["why"] == (
-        "an IP address: sla-monitor asks a nameserver there, never through a resolver")
+        "expected an IP address (IPv4 or IPv6): the nameserver is asked directly, not "
+        "found through a resolver")
 
 
 def test_tls_endpoints_become_tcp_probes_with_tls(

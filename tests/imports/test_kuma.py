@@ -157,8 +157,9 @@ def test_a_kuma_database_becomes_a_valid_configuration(
         "not mapped: monitor 'Down is up': https://x.example.org/: inverted",
         "not mapped: monitor 'Resolver'.dns_resolve_server: 8.8.8.8: a DNS probe asks one "
         "nameserver: add a monitor of its own for each other",
-        "not mapped: monitor 'Resolver by name'.dns_resolve_server: dns.google: an IP "
-        "address: sla-monitor asks a nameserver there, never through a resolver",
+        "not mapped: monitor 'Resolver by name'.dns_resolve_server: dns.google: expected an "
+        "IP address (IPv4 or IPv6): the nameserver is asked directly, not found through a "
+        "resolver",
         "not mapped: monitor 'Any shop'.hostname: *.shop.example: expected a domain name",
         "not mapped: notification 'Pager': pushover: no Apprise URL",
     ):
