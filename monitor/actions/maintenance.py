@@ -113,8 +113,10 @@ async def add_maintenance(
 def occurrences(window: RecurringWindow, zone: str, since: dt.datetime,
                 until: dt.datetime, calendar: CalendarName = "gregorian") -> list[dt.datetime]:
     """The starts (UTC) of ``window``'s occurrences in ``[since, until)``: each of its
-    weekdays (``every``), or each of its days of the month in ``calendar``
-    (``days_of_month``; ``last``, the month's last; a month without the day has none), at
+    weekdays (``every``; with ``weeks_of_month``, only the first to fifth or last such
+    weekday of each month of ``calendar``), or each of its days of the month in
+    ``calendar`` (``days_of_month``; ``last``, the month's last; a month without the day
+    has none), at
     its time of day on the clock of ``zone``. A time the clocks skip that day (a
     daylight-saving change) is read with the offset before the change, an hour the clocks
     repeat as its first passing (``fold=0``)."""
@@ -124,6 +126,7 @@ def occurrences(window: RecurringWindow, zone: str, since: dt.datetime,
     last = until.astimezone(clock).date()
     weekdays = {WEEKDAY_NUMBERS[name] for name in window.every or ()}
     month_days = set(window.days_of_month or ())
+    weeks = set(window.weeks_of_month or ())
     found = []
     while day <= last:
         if month_days:
@@ -131,6 +134,10 @@ def occurrences(window: RecurringWindow, zone: str, since: dt.datetime,
             begins = number in month_days or (number == days and "last" in month_days)
         else:
             begins = day.weekday() in weekdays
+            if begins and weeks:  # the n-th such weekday of the month: days 7n-6 to 7n
+                number, days = day_of_month(day, calendar)
+                begins = (number - 1) // 7 + 1 in weeks or (
+                    number + 7 > days and "last" in weeks)
         if begins:
             start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=clock).astimezone(
                 dt.UTC)

@@ -412,6 +412,9 @@ def _maintenance(data: dict[str, Any]) -> Iterator[Issue]:
             yield (("maintenance", "recurring", i),
                    "give one of every (weekdays) and days_of_month (days of the month), "
                    + ("not both" if given else "none is given"))
+        elif window.get("weeks_of_month") is not None and given != ["every"]:
+            yield (("maintenance", "recurring", i, "weeks_of_month"),
+                   "chooses among the weekdays of every; give every, not days_of_month")
         services = window.get("services")
         for j, service in enumerate(services if isinstance(services, list) else []):
             if isinstance(service, str) and service not in known:

@@ -889,9 +889,23 @@ _month_day.type_name = "1 to 31 \\| last"  # type: ignore[attr-defined]  # the r
 MonthDay = Annotated[int | str, BeforeValidator(_month_day)]
 
 
+def _month_week(value: object) -> object:
+    """Which of a month's weekdays a recurring window begins on: 1 to 5, or ``last``."""
+    if value == "last" or (type(value) is int and 1 <= value <= 5):
+        return value
+    raise ValueError("expected which of the month's weekdays, 1 to 5, or last")
+
+
+_month_week.type_name = "1 to 5 \\| last"  # type: ignore[attr-defined]  # the reference's
+
+#: The first (1) to fifth (5) or ``last`` of a month's weekdays in a recurring window.
+MonthWeek = Annotated[int | str, BeforeValidator(_month_week)]
+
+
 class RecurringWindow(Strict):
-    """A maintenance window that comes back each week, on ``every`` weekday, or each month,
-    on its ``days_of_month`` in the provider's calendar (R-EX1, D-3): every occurrence is
+    """A maintenance window that comes back each week, on ``every`` weekday (or only the
+    ``weeks_of_month`` of them: the first Friday), or each month, on its ``days_of_month``,
+    in the provider's calendar (R-EX1, D-3): every occurrence is
     recorded ``maintenance.announce`` before it begins, as ``maintenance add`` records a
     window, and noticed to the customers as any window."""
 
@@ -902,6 +916,9 @@ class RecurringWindow(Strict):
     every: Annotated[list[Weekday], Field(min_length=1, max_length=7),
                      AfterValidator(_each_once)] | None = None
     """the weekdays it begins on, e.g. [sunday]; or days_of_month"""
+    weeks_of_month: Annotated[list[MonthWeek], Field(min_length=1, max_length=6),
+                              AfterValidator(_each_once)] | None = None
+    """with every: only these of each month's weekdays in provider.calendar, 1 to 5 or last, e.g. [1] the first (absent: every week)"""
     days_of_month: Annotated[list[MonthDay], Field(min_length=1, max_length=32),
                              AfterValidator(_each_once)] | None = None
     """the days of the month it begins on in provider.calendar, 1 to 31 or last, e.g. [1, last] (a month without the day has no occurrence); or every"""

@@ -111,6 +111,36 @@ def test_monthly_occurrences_are_days_of_the_providers_months() -> None:
     ]
 
 
+def test_the_nth_weekday_of_each_month() -> None:
+    # The first and the last Friday of each Jalali month, 09:00 in Tehran (05:30 UTC). By
+    # hand: Azar 1405 runs 22 November to 21 December 2026, its Fridays 27 November, 4,
+    # 11, 18 December; Dey 22 December to 20 January (Fridays 25 December, 1, 8, 15
+    # January); Bahman 21 January to 19 February (22, 29 January, 5, 12, 19 February: five,
+    # the fifth its last); Esfand begins on Saturday 20 February, its first Friday the 26th.
+    fridays = RecurringWindow(id="f", services=["panel"], every=["friday"],
+                              weeks_of_month=[1, "last"], at="09:00", duration=3600,
+                              reason="r")
+    assert occurrences(fridays, "Asia/Tehran", NOW, dt.datetime(2027, 3, 1, tzinfo=dt.UTC),
+                       "jalali") == [
+        dt.datetime(2026, 12, 18, 5, 30, tzinfo=dt.UTC),  # the last of Azar
+        dt.datetime(2026, 12, 25, 5, 30, tzinfo=dt.UTC),  # the first of Dey
+        dt.datetime(2027, 1, 15, 5, 30, tzinfo=dt.UTC),  # the last of Dey
+        dt.datetime(2027, 1, 22, 5, 30, tzinfo=dt.UTC),  # the first of Bahman
+        dt.datetime(2027, 2, 19, 5, 30, tzinfo=dt.UTC),  # the last (fifth) of Bahman
+        dt.datetime(2027, 2, 26, 5, 30, tzinfo=dt.UTC),  # the first of Esfand
+    ]
+    # The second Tuesday of each Gregorian month, 22:00 in Berlin (CET, 21:00 UTC):
+    # 1 January 2027 is a Friday, 1 February and 1 March Mondays.
+    second = RecurringWindow(id="s", services=["panel"], every=["tuesday"],
+                             weeks_of_month=[2], at="22:00", duration=3600, reason="r")
+    assert occurrences(second, "Europe/Berlin", dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+                       dt.datetime(2027, 3, 20, tzinfo=dt.UTC)) == [
+        dt.datetime(2027, 1, 12, 21, 0, tzinfo=dt.UTC),
+        dt.datetime(2027, 2, 9, 21, 0, tzinfo=dt.UTC),
+        dt.datetime(2027, 3, 9, 21, 0, tzinfo=dt.UTC),
+    ]
+
+
 async def test_a_monthly_window_is_recorded_on_the_providers_calendar(db: Database) -> None:
     # 14 days announced from Wednesday 9 December 2026: the last day of Azar 1405 (Monday
     # 21 December, 02:00 Tehran = 20 December 22:30 UTC) is within them; 1 Dey is 12.4

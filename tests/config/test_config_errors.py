@@ -146,6 +146,21 @@ CASES = [
         ],
     ),
     (
+        # weeks_of_month chooses among every's weekdays: the first to fifth or the last.
+        "recurring-weeks-of-month",
+        broken("customers:", "maintenance:\n  recurring:\n"
+               "    - {id: monthly, services: [srv-1], days_of_month: [1],"
+               " weeks_of_month: [1], at: '02:00', duration: 1h, reason: Backup}\n"
+               "    - {id: sixth, services: [srv-1], every: [friday], weeks_of_month: [6],"
+               " at: '02:00', duration: 1h, reason: Backup}\ncustomers:"),
+        [
+            "line 17: maintenance.recurring[0].weeks_of_month: chooses among the weekdays of "
+            "every; give every, not days_of_month",
+            "line 18: maintenance.recurring[1].weeks_of_month[0]: 6 is not valid: expected "
+            "which of the month's weekdays, 1 to 5, or last",
+        ],
+    ),
+    (
         # A body on a GET (the default method): no target reads one; said where it is,
         # with the way out.
         "body-without-post",
