@@ -329,20 +329,17 @@ def _dns(endpoint: dict[str, Any], url: str, where: str, converted: Converted,
         converted.unmapped.append(Unmapped(f"{where}.dns.query-type", record, "one of "
                                            + ", ".join(DNS_RECORDS)))
         return None
-    probe: dict[str, Any] = {"type": "dns", "server": host, "port": int(port_text),
-                             "name": name,
-                             "record": record, **timing}
-    if probe["port"] == 53:
-        del probe["port"]
-    if record == "A":
-        del probe["record"]
+    port = int(port_text)
+    probe: dict[str, Any] = {"type": "dns", "server": host, "name": name,
+                             **({} if port == 53 else {"port": port}),
+                             **({} if record == "A" else {"record": record}), **timing}
     conditions = _shaped(endpoint.get("conditions"), list, f"{where}.conditions", converted)
     for c, condition in enumerate(conditions):
         text, place = str(condition), f"{where}.conditions[{c}]"
         found = _CONDITION.match(text)
         placeholder, path, operator, value = found.groups() if found else ("", "", "", "")
-        if placeholder in ("DNS_RCODE", "CONNECTED") and not path and operator == "==" and (
-                value.strip('"') in ("NOERROR", "true")):
+        if not path and operator == "==" and (placeholder, value.strip('"')) in (
+                ("DNS_RCODE", "NOERROR"), ("CONNECTED", "true")):
             continue  # what a DNS probe checks
         if placeholder == "BODY" and not path and operator == "==" and record in _DNS_BODIES:
             probe.setdefault("expected", []).append(value.strip().strip('"'))
@@ -351,7 +348,7 @@ def _dns(endpoint: dict[str, Any], url: str, where: str, converted: Converted,
                                            "code is NOERROR and it holds a record of the "
                                            "type (and each expected value: [BODY] == V of an "
                                            + ", ".join(_DNS_BODIES) + " query)"))
-    return probe, int(port_text)
+    return probe, port
 
 
 def _host_and_port(address: str) -> tuple[str, str]:

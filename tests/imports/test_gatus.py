@@ -465,7 +465,8 @@ def test_dns_endpoints_become_dns_probes(tmp_path: Path,
         " conditions: ['[DNS_RCODE] == NOERROR', '[BODY] == 192.0.2.10']}\n"
         "  - {name: ns2, url: '[2001:db8::53]:5353', dns: {query-name: shop.example,"
         " query-type: MX}, conditions: ['[BODY] == mail.shop.example.',"
-        " '[RESPONSE_TIME] < 100', '[DNS_RCODE] == NXDOMAIN']}\n"
+        " '[RESPONSE_TIME] < 100', '[DNS_RCODE] == NXDOMAIN', '[DNS_RCODE] == true',"
+        " '[CONNECTED] == true']}\n"
         "  - {name: ns3, url: 'dns.google', dns: {query-name: shop.example, query-type: A}}\n"
         "  - {name: ns4, url: '192.0.2.54', dns: {query-name: shop.example, query-type: ANY}}\n"
         "  - {name: ns5, url: '192.0.2.55', dns: {query-name: _sip._tcp.shop.example,"
@@ -482,6 +483,7 @@ def test_dns_endpoints_become_dns_probes(tmp_path: Path,
     assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
         ("endpoints[1].conditions[1]", "[RESPONSE_TIME] < 100"),
         ("endpoints[1].conditions[2]", "[DNS_RCODE] == NXDOMAIN"),
+        ("endpoints[1].conditions[3]", "[DNS_RCODE] == true"),
         ("endpoints[2].url", "dns.google"),
         ("endpoints[3].dns.query-type", "ANY"),
         ("endpoints[4].conditions[0]", "[BODY] == sip.shop.example.:5060"),
