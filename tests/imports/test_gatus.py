@@ -489,7 +489,8 @@ def test_dns_endpoints_become_dns_probes(tmp_path: Path,
         ("endpoints[4].conditions[0]", "[BODY] == sip.shop.example.:5060"),
         ("endpoints[5].dns.query-name", "shop example"),  # the rest is carried
     ]
-    assert found["unmapped"][2]["why"] == (
+    assert next(item["why"] for item in found["unmapped"]
+                if item["where"] == "endpoints[2].url") == (
         "expected an IP address (IPv4 or IPv6): the nameserver is asked directly, not "
         "found through a resolver")
 
