@@ -89,7 +89,8 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
         key = field.alias or name
         path = f"{prefix}{key}"
         if _is_probe(field.annotation):
-            type_name = "probe (http or tcp, below)"
+            *others, last = PROBE_MODELS  # each kind, as a probe's type names it
+            type_name = f"probe ({', '.join(others)} or {last}, below)"
         else:
             type_name = _type_name(field.annotation, list(field.metadata))
         meaning = _description(model, name, field).replace("|", "\\|")
