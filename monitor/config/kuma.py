@@ -23,10 +23,10 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
   ntfy, Matrix, Mattermost, Rocket.Chat and Google Chat → Apprise URLs for
   ``operators.notify``; SMTP's ``smtpTo`` → ``provider.operators``. Others are reported.
 * Maintenance: a ``single`` window (``start_date``, ``end_date``) is recorded as a
-  maintenance window by ``--history``; a weekly one (``recurring-weekday``) or a monthly
-  one (``recurring-day-of-month``) becomes a ``maintenance.recurring`` window of what its
-  monitors became (:func:`recurring_windows`); the other recurring ones (cron, an
-  interval) are reported. Kuma keeps
+  maintenance window by ``--history``; a weekly one (``recurring-weekday``), a monthly
+  one (``recurring-day-of-month``) or a ``cron`` one of those forms becomes a
+  ``maintenance.recurring`` window of what its monitors became (:func:`recurring_windows`);
+  the other recurring ones (an interval, another cron expression) are reported. Kuma keeps
   a window's times on the wall clock of its ``timezone``
   (``Maintenance.getStatus`` reads them with ``dayjs.tz``): an IANA name; ``SAME_AS_SERVER``,
   the server's (its ``serverTimezone`` setting); none, UTC (``Maintenance.run`` sets it so
@@ -511,7 +511,62 @@ _KUMA_WEEKDAYS = {1: "monday", 2: "tuesday", 3: "wednesday", 4: "thursday", 5: "
 
 
 #: Kuma's recurring strategies the configuration carries, and the column of their days.
-_RECURRING = {"recurring-weekday": "weekdays", "recurring-day-of-month": "days_of_month"}
+_RECURRING = {"recurring-weekday": "weekdays", "recurring-day-of-month": "days_of_month",
+              "cron": "cron"}
+_WHY_CRON = ("a cron expression of a minute, an hour and days: every day, weekdays (MON-FRI, "
+             "0-7), one weekday's n-th (5#1) or last (5L), or days of the month (1-31, L)")
+_CRON_DAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+
+
+def _cron_weekday(text: str) -> int:
+    """A cron weekday, 0 to 7 or a name (sun ... sat)."""
+    number = _CRON_DAYS.get(text.lower())
+    if number is None:
+        if not _WHOLE.fullmatch(text) or int(text) > 7:
+            raise ValueError(text)
+        number = int(text)
+    return number
+
+
+def _cron(expression: str) -> tuple[dict[str, list[Any]], dt.time]:
+    """A Kuma cron window's days as ``maintenance.recurring`` says them, and its start: the
+    forms a weekly or monthly schedule has (``M H * * *``, ``M H * * 1-5``, ``M H * * 5#1``,
+    ``M H * * 5L``, ``M H 1,15 * *``, ``M H L * *``); ValueError for any other."""
+    minute, hour, month_days, month, weekdays = expression.split()
+    if not (_WHOLE.fullmatch(minute) and _WHOLE.fullmatch(hour)) or month != "*":
+        raise ValueError(expression)
+    start = dt.time(int(hour), int(minute))
+    if month_days == "*" and weekdays in ("*", "?"):
+        return {"every": [_KUMA_WEEKDAYS[n] for n in (1, 2, 3, 4, 5, 6, 7)]}, start
+    if month_days in ("*", "?"):
+        nth = re.fullmatch(r"(\w+)(?:#([1-5])|(L))", weekdays)
+        if nth is not None:
+            week: Any = int(nth[2]) if nth[2] else "last"
+            return {"every": [_KUMA_WEEKDAYS[_cron_weekday(nth[1])]],
+                    "weeks_of_month": [week]}, start
+        days: list[int] = []
+        for part in weekdays.split(","):
+            first, _, last = part.partition("-")
+            span = range(_cron_weekday(first), _cron_weekday(last or first) + 1)
+            if not span:  # FRI-MON: cron's ranges do not wrap
+                raise ValueError(part)
+            days += span
+        return {"every": list(dict.fromkeys(_KUMA_WEEKDAYS[n] for n in days))}, start
+    if weekdays in ("*", "?"):
+        numbers: list[Any] = []
+        for part in month_days.split(","):
+            if part == "L":
+                numbers.append("last")
+                continue
+            first, _, last = part.partition("-")
+            if not _WHOLE.fullmatch(first) or not _WHOLE.fullmatch(last or first) or (
+                    int(last or first) < int(first)):
+                raise ValueError(part)
+            numbers += range(int(first), int(last or first) + 1)
+        if not all(n == "last" or 1 <= n <= 31 for n in numbers):
+            raise ValueError(month_days)
+        return {"days_of_month": list(dict.fromkeys(numbers))}, start
+    raise ValueError(expression)  # days of the month and weekdays: cron's either-or
 
 
 def _kuma_days(strategy: str, text: object) -> tuple[str, list[Any]]:
@@ -536,7 +591,8 @@ def recurring_windows(data: KumaData, covered: dict[int, str],
                       converted: Converted) -> list[dict[str, Any]]:
     """Kuma's weekly and monthly maintenance (strategies ``recurring-weekday`` and
     ``recurring-day-of-month``: weekdays or days of the month, a start and end time of
-    day, its time zone) as ``maintenance.recurring`` windows of what its monitors became
+    day, its time zone; ``cron``: an expression of those forms and a duration,
+    :func:`_cron`) as ``maintenance.recurring`` windows of what its monitors became
     (``covered``: Kuma monitor id -> service or server id), its title their reason; each
     occurrence is then recorded ahead and announced to the customers (D-3), where Kuma
     only marked the monitors. Reported instead: a paused one, one that covers no monitor
@@ -561,33 +617,47 @@ def recurring_windows(data: KumaData, covered: dict[int, str],
                                                "not read)"))
             continue
         column = _RECURRING[strategy]
-        try:
-            key, days = _kuma_days(strategy, row.get(column))
-            start = dt.time.fromisoformat(str(row.get("start_time") or ""))
-            end = dt.time.fromisoformat(str(row.get("end_time") or ""))
-        except (ValueError, TypeError, KeyError):
-            converted.unmapped.append(Unmapped(where, str(row.get(column)), "weekdays or "
-                                               "days of the month (1 to 31, the last) and a "
-                                               "start and end time of day, as Kuma keeps "
-                                               "them"))
-            continue
-        seconds = ((end.hour - start.hour) * 3600 + (end.minute - start.minute) * 60) % 86400
-        if not days or seconds < 60:
-            converted.unmapped.append(Unmapped(where, f"{start:%H:%M}-{end:%H:%M}",
-                                               "no day, or under a minute"))
-            continue
+        if strategy == "cron":
+            try:
+                schedule, start = _cron(str(row.get("cron") or ""))
+                seconds = int(row.get("duration") or 0)  # Kuma keeps it in seconds
+            except (ValueError, TypeError, KeyError):
+                converted.unmapped.append(Unmapped(where, str(row.get("cron")), _WHY_CRON))
+                continue
+            if not 60 <= seconds <= 86400:
+                converted.unmapped.append(Unmapped(where, f"{seconds} s", "sla-monitor's "
+                                                   "recurring windows last from 1 min to 24 h"))
+                continue
+        else:
+            try:
+                key, days = _kuma_days(strategy, row.get(column))
+                start = dt.time.fromisoformat(str(row.get("start_time") or ""))
+                end = dt.time.fromisoformat(str(row.get("end_time") or ""))
+            except (ValueError, TypeError, KeyError):
+                converted.unmapped.append(Unmapped(where, str(row.get(column)), "weekdays or "
+                                                   "days of the month (1 to 31, the last) and "
+                                                   "a start and end time of day, as Kuma "
+                                                   "keeps them"))
+                continue
+            seconds = ((end.hour - start.hour) * 3600
+                       + (end.minute - start.minute) * 60) % 86400
+            if not days or seconds < 60:
+                converted.unmapped.append(Unmapped(where, f"{start:%H:%M}-{end:%H:%M}",
+                                                   "no day, or under a minute"))
+                continue
+            schedule = {key: days}
         named = str(row.get("timezone") or "UTC")
         zone = (data.server_timezone or "UTC") if named == "SAME_AS_SERVER" else named
         other_clock(converted, where, "Kuma", f"{start:%H:%M}", zone)
         if row.get("end_date"):
             converted.notes.append(f"{where}: Kuma ends it on {row['end_date']}; remove it "
                                    "from maintenance.recurring then")
-        if key == "days_of_month":
+        if "days_of_month" in schedule or "weeks_of_month" in schedule:
             converted.notes.append(f"{where}: its days of the month are read in the months "
                                    "of provider.calendar (Kuma's are Gregorian; with "
                                    "calendar: jalali, the Jalali month's)")
         found.append({"id": slug(title, taken, fallback="kuma-maintenance"),
-                      "services": services, key: days, "at": f"{start:%H:%M}",
+                      "services": services, **schedule, "at": f"{start:%H:%M}",
                       "duration": f"{seconds}s", "reason": title or "Scheduled maintenance"})
     return found
 

@@ -552,3 +552,27 @@ def test_a_kuma_2_dns_monitors_conditions(conditions: str | None, expected: list
     assert server["probe"].get("expected") == expected
     assert [(u.where, u.what) for u in found.unmapped] == (
         [("monitor 'ns'.conditions", "(conditions)")] if reported else [])
+
+
+@pytest.mark.parametrize(("cron", "schedule"), [
+    ("0 2 * * *", {"every": ["monday", "tuesday", "wednesday", "thursday", "friday",
+                             "saturday", "sunday"]}),
+    ("30 23 * * 7,3,0", {"every": ["sunday", "wednesday"]}),  # 0 and 7: Sunday, once
+    ("0 2 * * MON-FRI", {"every": ["monday", "tuesday", "wednesday", "thursday", "friday"]}),
+    ("0 2 * * FRI#2", {"every": ["friday"], "weeks_of_month": [2]}),
+    ("0 3 * * 5L", {"every": ["friday"], "weeks_of_month": ["last"]}),
+    ("0 2 1,15 * *", {"days_of_month": [1, 15]}),
+    ("0 2 1-3,L * *", {"days_of_month": [1, 2, 3, "last"]}),
+    # Not a weekly or monthly schedule, or not one cron can mean: reported.
+    ("*/5 * * * *", None), ("0 2 1 * 1", None), ("0 2 * 1 *", None), ("0 2 32 * *", None),
+    ("0 2 * * 5#6", None), ("0 2 * * FRI-MON", None), ("0 25 * * *", None), ("0 2 * *", None),
+])
+def test_the_cron_windows_kuma_keeps(cron: str, schedule: dict[str, list[object]] | None
+                                     ) -> None:
+    from monitor.config.kuma import _cron
+
+    if schedule is None:
+        with pytest.raises(ValueError):
+            _cron(cron)
+    else:
+        assert _cron(cron)[0] == schedule

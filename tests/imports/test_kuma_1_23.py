@@ -247,7 +247,7 @@ def test_a_windows_times_are_read_in_its_time_zone(
     assert told == ([said] if said else [])
 
 
-def test_kumas_weekly_and_monthly_maintenance_becomes_recurring_windows_or_is_reported(
+def test_kumas_weekly_monthly_and_cron_maintenance_becomes_recurring_windows_or_is_reported(
         kuma_1_23: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "kuma.db"
     shutil.copyfile(kuma_1_23, path)
@@ -270,7 +270,14 @@ def test_kumas_weekly_and_monthly_maintenance_becomes_recurring_windows_or_is_re
             # Monthly, on the 15th and the last day, as 1.23's edit page stores it.
             ("Patches", {"strategy": "recurring-day-of-month",
                          "days_of_month": '[15,"lastDay1"]', "start_time": "03:00",
-                         "end_time": "04:30"}, [box])]:
+                         "end_time": "04:30"}, [box]),
+            # Cron windows as 1.23 stores them: the expression and the duration in seconds
+            # (the edit page's minutes × 60). The first Friday at 02:00 for 2 h; the last
+            # day of the month at 01:30 for 30 min; every five minutes: no such schedule.
+            ("First Friday", {"strategy": "cron", "cron": "0 2 * * 5#1", "duration": 7200},
+             [web]),
+            ("Month end", {"strategy": "cron", "cron": "30 1 L * *", "duration": 1800}, [box]),
+            ("Often", {"strategy": "cron", "cron": "*/5 * * * *", "duration": 60}, [web])]:
         window = insert(db, "maintenance", title=title, description="", user_id=1,
                         **{"strategy": "recurring-weekday", **extra})
         for monitor_id in covers:
@@ -284,13 +291,20 @@ def test_kumas_weekly_and_monthly_maintenance_becomes_recurring_windows_or_is_re
         {"id": "night", "services": ["web", "box"], "every": ["sunday", "wednesday"],
          "at": "23:30", "duration": "2700s", "reason": "Night"},
         {"id": "patches", "services": ["box"], "days_of_month": [15, "last"],
-         "at": "03:00", "duration": "5400s", "reason": "Patches"}]
+         "at": "03:00", "duration": "5400s", "reason": "Patches"},
+        {"id": "first-friday", "services": ["web"], "every": ["friday"],
+         "weeks_of_month": [1], "at": "02:00", "duration": "7200s", "reason": "First Friday"},
+        {"id": "month-end", "services": ["box"], "days_of_month": ["last"], "at": "01:30",
+         "duration": "1800s", "reason": "Month end"}]
     assert [(item["where"], item["why"]) for item in found["unmapped"]] == [
         ("maintenance 'Paused'", "paused in Kuma"),
         ("maintenance 'Nothing'", "it covers no monitor carried here (a status page's are "
                                   "not read)"),
         ("maintenance 'Garbled'", "weekdays or days of the month (1 to 31, the last) and a "
-                                  "start and end time of day, as Kuma keeps them")]
+                                  "start and end time of day, as Kuma keeps them"),
+        ("maintenance 'Often'", "a cron expression of a minute, an hour and days: every "
+                                "day, weekdays (MON-FRI, 0-7), one weekday's n-th (5#1) or "
+                                "last (5L), or days of the month (1-31, L)")]
     notes = " ".join(found["notes"])
     assert "Asia/Tehran" in notes and "2027-06-30" in notes
     (tmp_path / "made.yaml").write_text(found["config"])
