@@ -876,30 +876,22 @@ def time_of_day(value: object) -> object:
     return value
 
 
-def _month_day(value: object) -> object:
-    """A day of a month in a recurring window: its number, 1 to 31, or ``last``."""
-    if value == "last" or (type(value) is int and 1 <= value <= 31):
-        return value
-    raise ValueError("expected a day of the month, 1 to 31, or last")
+def _number_or_last(highest: int, what: str) -> BeforeValidator:
+    """A place in a month, 1 to ``highest`` or ``last``: ``what`` names it in a refusal."""
 
+    def check(value: object) -> object:
+        if value == "last" or (type(value) is int and 1 <= value <= highest):
+            return value
+        raise ValueError(f"expected {what}, 1 to {highest}, or last")
 
-_month_day.type_name = "1 to 31 \\| last"  # type: ignore[attr-defined]  # the reference's
+    check.type_name = f"1 to {highest} \\| last"  # type: ignore[attr-defined]  # the reference's
+    return BeforeValidator(check)
+
 
 #: A day of a month in a recurring window: its number, or ``last`` (28 to 31, as the month).
-MonthDay = Annotated[int | str, BeforeValidator(_month_day)]
-
-
-def _month_week(value: object) -> object:
-    """Which of a month's weekdays a recurring window begins on: 1 to 5, or ``last``."""
-    if value == "last" or (type(value) is int and 1 <= value <= 5):
-        return value
-    raise ValueError("expected which of the month's weekdays, 1 to 5, or last")
-
-
-_month_week.type_name = "1 to 5 \\| last"  # type: ignore[attr-defined]  # the reference's
-
+MonthDay = Annotated[int | str, _number_or_last(31, "a day of the month")]
 #: The first (1) to fifth (5) or ``last`` of a month's weekdays in a recurring window.
-MonthWeek = Annotated[int | str, BeforeValidator(_month_week)]
+MonthWeek = Annotated[int | str, _number_or_last(5, "which of the month's weekdays")]
 
 
 class RecurringWindow(Strict):
