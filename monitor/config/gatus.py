@@ -62,6 +62,7 @@ from monitor.config.imported import (
     assemble,
     draft_customer,
     host_server,
+    lasts_as_a_window,
     nameserver,
     other_clock,
     request_body,
@@ -420,9 +421,7 @@ def _recurring(spec: Any, where: str, ident: str, services: list[str],
         seconds = parse_duration(duration)
     except ValueError:
         seconds = -1.0
-    if not 60 <= seconds <= 86400:
-        converted.unmapped.append(Unmapped(f"{where}.duration", duration, "sla-monitor's "
-                                           "recurring windows last from 1 min to 24 h"))
+    if not lasts_as_a_window(seconds, f"{where}.duration", duration, converted):
         return None
     every = spec.get("every") or list(_WEEKDAYS)  # none given: every day, as Gatus reads it
     days = [str(day).lower() for day in every] if isinstance(every, list) else []

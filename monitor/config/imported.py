@@ -14,6 +14,7 @@ from monitor.config.schema import (
     BODY_LENGTH,
     BODY_METHODS,
     DOMAIN_PATTERN,
+    RECURRING_SECONDS,
     domain_name,
     nameserver_address,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "assemble",
     "draft_customer",
     "host_server",
+    "lasts_as_a_window",
     "nameserver",
     "other_clock",
     "request_body",
@@ -150,6 +152,19 @@ def request_body(probe: dict[str, Any], body: str, content_type: str | None, whe
     named = {str(name).lower() for name in headers} if isinstance(headers, dict) else set()
     if content_type is not None and "content-type" not in named:
         probe.setdefault("headers", {})["Content-Type"] = content_type
+
+
+def lasts_as_a_window(seconds: float, where: str, shown: str, converted: Converted) -> bool:
+    """Whether a window of the source lasting ``seconds`` can be a recurring window of the
+    configuration (``maintenance.recurring``'s bounds); else reported at ``where``, as
+    ``shown`` there."""
+    low, high = RECURRING_SECONDS
+    if low <= seconds <= high:
+        return True
+    converted.unmapped.append(Unmapped(where, shown, "sla-monitor's recurring windows last "
+                                       f"from {format_duration(low)} to "
+                                       f"{format_duration(high)}"))
+    return False
 
 
 def nameserver(address: str, where: str, converted: Converted) -> str | None:

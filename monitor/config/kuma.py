@@ -54,7 +54,7 @@ import urllib.parse
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from monitor.config.imported import (
     Converted,
@@ -63,13 +63,14 @@ from monitor.config.imported import (
     assemble,
     draft_customer,
     host_server,
+    lasts_as_a_window,
     nameserver,
     other_clock,
     request_body,
     slug,
     within_detection_duty,
 )
-from monitor.config.schema import DNS_RECORDS
+from monitor.config.schema import DNS_RECORDS, Weekday
 
 __all__ = ["KumaData", "KumaWindow", "connect", "convert", "kuma_time", "read_heartbeats",
            "read_kuma", "windows"]
@@ -537,7 +538,7 @@ def _cron(expression: str) -> tuple[dict[str, list[Any]], dt.time]:
         raise ValueError(expression)
     start = dt.time(int(hour), int(minute))
     if month_days == "*" and weekdays in ("*", "?"):
-        return {"every": [_KUMA_WEEKDAYS[n] for n in (1, 2, 3, 4, 5, 6, 7)]}, start
+        return {"every": list(get_args(Weekday))}, start
     if month_days in ("*", "?"):
         nth = re.fullmatch(r"(\w+)(?:#([1-5])|(L))", weekdays)
         if nth is not None:
@@ -624,9 +625,7 @@ def recurring_windows(data: KumaData, covered: dict[int, str],
             except (ValueError, TypeError, KeyError):
                 converted.unmapped.append(Unmapped(where, str(row.get("cron")), _WHY_CRON))
                 continue
-            if not 60 <= seconds <= 86400:
-                converted.unmapped.append(Unmapped(where, f"{seconds} s", "sla-monitor's "
-                                                   "recurring windows last from 1 min to 24 h"))
+            if not lasts_as_a_window(seconds, where, f"{seconds} s", converted):
                 continue
         else:
             try:

@@ -855,7 +855,9 @@ class ClusterSettings(Strict):
     """a node not seen for this long is dead, and its target leases are taken over"""
 
 
-RecurringDuration = Annotated[float, _Duration, _between(60.0, DAY)]
+#: How long a recurring maintenance window may last, in seconds: a minute to a day.
+RECURRING_SECONDS = (60.0, DAY)
+RecurringDuration = Annotated[float, _Duration, _between(*RECURRING_SECONDS)]
 #: How much earlier than the notice period an occurrence is recorded, at least: time for
 #: its notice to be sent (and retried) before the notice is late (D-3).
 ANNOUNCE_MARGIN = HOUR

@@ -614,3 +614,16 @@ def test_a_part_of_the_wrong_kind_is_reported_not_a_traceback(
         {"where": item["where"], "what": item["what"]} for item in found["unmapped"]], found
     config = yaml.safe_load(found["config"])
     assert [service["name"] for service in config["services"]] == ["web"]
+
+
+def test_a_maintenance_window_longer_than_a_day_is_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # maintenance.recurring's windows last 1 min to 1 d, the bounds check-config says.
+    found = gatus_json(
+        tmp_path, capsys,
+        "maintenance: {start: '23:00', duration: 25h, every: [Sunday]}\n"
+        "endpoints:\n  - {name: db, url: 'tcp://db.shop.example:5432'}\n")
+    assert "maintenance" not in yaml.safe_load(found["config"])
+    assert [(i["where"], i["what"], i["why"]) for i in found["unmapped"]] == [
+        ("maintenance.duration", "25h",
+         "sla-monitor's recurring windows last from 1 min to 1 d")]

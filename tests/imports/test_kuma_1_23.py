@@ -277,7 +277,8 @@ def test_kumas_weekly_monthly_and_cron_maintenance_becomes_recurring_windows_or_
             ("First Friday", {"strategy": "cron", "cron": "0 2 * * 5#1", "duration": 7200},
              [web]),
             ("Month end", {"strategy": "cron", "cron": "30 1 L * *", "duration": 1800}, [box]),
-            ("Often", {"strategy": "cron", "cron": "*/5 * * * *", "duration": 60}, [web])]:
+            ("Often", {"strategy": "cron", "cron": "*/5 * * * *", "duration": 60}, [web]),
+            ("Long", {"strategy": "cron", "cron": "0 1 * * 6", "duration": 90000}, [web])]:
         window = insert(db, "maintenance", title=title, description="", user_id=1,
                         **{"strategy": "recurring-weekday", **extra})
         for monitor_id in covers:
@@ -304,7 +305,8 @@ def test_kumas_weekly_monthly_and_cron_maintenance_becomes_recurring_windows_or_
                                   "start and end time of day, as Kuma keeps them"),
         ("maintenance 'Often'", "a cron expression of a minute, an hour and days: every "
                                 "day, weekdays (MON-FRI, 0-7), one weekday's n-th (5#1) or "
-                                "last (5L), or days of the month (1-31, L)")]
+                                "last (5L), or days of the month (1-31, L)"),
+        ("maintenance 'Long'", "sla-monitor's recurring windows last from 1 min to 1 d")]
     notes = " ".join(found["notes"])
     assert "Asia/Tehran" in notes and "2027-06-30" in notes
     (tmp_path / "made.yaml").write_text(found["config"])
