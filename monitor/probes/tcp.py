@@ -29,8 +29,7 @@ from monitor.config.schema import TCPProbe
 from monitor.errors import ConnectTimeout, DNSError, ProbeError
 from monitor.probes.base import ProbeResult, checked, classify_exception, noticed_late
 from monitor.probes.sessions import ProbeSessions, SlotCheck
-from monitor.probes.starttls import Dialogue, smtp_starttls
-from monitor.probes.tls import certificate_not_after
+from monitor.probes.tls import certificate_not_after, connect_first, shake_hands
 
 _Address = tuple[int, str, int]  # family, host, port
 
@@ -89,21 +88,14 @@ class TCPCheck(SlotCheck):
                         dns = time.monotonic() - started
                     phase = "connect"
                     connect_started = time.monotonic()
-                    transport = await self._connect(addresses)
+                    transport = await connect_first(addresses, self._starttls)
                     connect = time.monotonic() - connect_started
                     if self._context is None:
                         transport.close()
                     else:
                         phase = "tls"
-                        try:
-                            if self._starttls:  # the SMTP dialogue up to the handshake
-                                protocol = transport.get_protocol()
-                                assert isinstance(protocol, Dialogue)
-                                await smtp_starttls(protocol, self._where)
-                            der = await self._handshake(transport)
-                        finally:
-                            # No close_notify exchange: a peer must not keep us waiting.
-                            transport.abort()
+                        der = await shake_hands(transport, self._context, self._host,
+                                                self._where)
                         handshake = time.monotonic() - connect_started - connect
                         cert_not_after = self._not_after(der)
             except TimeoutError as error:
@@ -125,36 +117,6 @@ class TCPCheck(SlotCheck):
                 failure = classify_exception(error, self._where)
             return checked(self.target_id, at, started, failure, late, dns=dns,
                            connect=connect, tls=handshake, cert_not_after=cert_not_after)
-
-    async def _connect(self, addresses: tuple[_Address, ...]) -> asyncio.Transport:
-        """Try each address in the resolver's order, as a client would; the last error wins."""
-        loop = asyncio.get_running_loop()
-        last_error: OSError | None = None
-        for family, host, port in addresses:
-            try:
-                transport, _ = await loop.create_connection(
-                    Dialogue if self._starttls else asyncio.Protocol, host, port,
-                    family=family)
-            except OSError as error:
-                last_error = error
-                continue
-            return transport
-        assert last_error is not None  # getaddrinfo never returns an empty list
-        raise last_error
-
-    async def _handshake(self, transport: asyncio.Transport) -> bytes | None:
-        """TLS over the connected ``transport``, the host name sent (SNI) and verified; the
-        peer's certificate (DER)."""
-        assert self._context is not None
-        secured = await asyncio.get_running_loop().start_tls(
-            transport, transport.get_protocol(), self._context, server_hostname=self._host)
-        if secured is None:
-            return None
-        try:
-            ssl_object = secured.get_extra_info("ssl_object")
-            return None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
-        finally:
-            secured.abort()
 
     def _not_after(self, der: bytes | None) -> dt.datetime | None:
         """Expiry of the presented certificate; parsed only when the certificate changes."""

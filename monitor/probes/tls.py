@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import ssl
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from yarl import URL
@@ -46,6 +47,47 @@ def certificate_not_after(der: bytes) -> dt.datetime | None:
         return x509.load_der_x509_certificate(der).not_valid_after_utc
     except ValueError:
         return None
+
+
+async def connect_first(addresses: Iterable[tuple[int, str, int]],
+                        starttls: bool = False) -> asyncio.Transport:
+    """A TCP connection to the first of ``addresses`` (family, host, port: the resolver's
+    order, as a client tries them) that takes one; the last error when none does. With
+    ``starttls``, its protocol reads the dialogue before a handshake
+    (:class:`~monitor.probes.starttls.Dialogue`)."""
+    loop = asyncio.get_running_loop()
+    last_error: OSError | None = None
+    for family, host, port in addresses:
+        try:
+            transport, _ = await loop.create_connection(
+                Dialogue if starttls else asyncio.Protocol, host, port, family=family)
+        except OSError as error:
+            last_error = error
+            continue
+        return transport
+    assert last_error is not None  # a resolver never answers with no address
+    raise last_error
+
+
+async def shake_hands(transport: asyncio.Transport, context: ssl.SSLContext, host: str,
+                      where: str) -> bytes | None:
+    """TLS over the connected ``transport`` (after SMTP's STARTTLS when its protocol is a
+    :class:`~monitor.probes.starttls.Dialogue`), ``host`` sent (SNI) and verified as
+    ``context`` says; the peer's certificate (DER). The connection is aborted after, also on
+    an error: no close_notify exchange, a hostile peer must not keep us waiting for it."""
+    try:
+        protocol = transport.get_protocol()
+        if isinstance(protocol, Dialogue):
+            await smtp_starttls(protocol, where)
+        secured = await asyncio.get_running_loop().start_tls(
+            transport, protocol, context, server_hostname=host)
+        if secured is None:
+            return None
+        ssl_object = secured.get_extra_info("ssl_object")
+        secured.abort()
+        return None if ssl_object is None else ssl_object.getpeercert(binary_form=True)
+    finally:
+        transport.abort()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,38 +235,10 @@ class CertificateCheck:
     ) -> tuple[bytes | None, float]:
         """Connect, then TLS (timed apart, stamped in ``phases``); returns the peer's DER
         certificate and the handshake time."""
-        loop = asyncio.get_running_loop()
         phases.connect_start = time.monotonic()
         phases.connect_end = None
-        transport, protocol = await self._connect(loop)
+        transport = await connect_first(await self._resolve_with(self._host, self._port),
+                                        self._starttls)
         phases.connect_end = connected = time.monotonic()
-        try:
-            if isinstance(protocol, Dialogue):
-                await smtp_starttls(protocol, self._where)
-            secured = await loop.start_tls(transport, protocol, context, server_hostname=self._host)
-            handshake = time.monotonic() - connected
-            ssl_object = secured.get_extra_info("ssl_object") if secured is not None else None
-            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-            if secured is not None:
-                secured.abort()
-        finally:
-            # No close_notify exchange: a hostile peer must not keep us waiting for it.
-            transport.abort()
-        return der, handshake
-
-    async def _connect(
-        self, loop: asyncio.AbstractEventLoop
-    ) -> tuple[asyncio.Transport, asyncio.Protocol]:
-        """A TCP connection to the first address (the probes' resolver's order) that takes one."""
-        last_error: OSError | None = None
-        for family, host, port in await self._resolve_with(self._host, self._port):
-            try:
-                transport, protocol = await loop.create_connection(
-                    Dialogue if self._starttls else asyncio.Protocol, host, port,
-                    family=family)
-            except OSError as error:
-                last_error = error
-                continue
-            return transport, protocol
-        assert last_error is not None  # a resolver never answers with no address
-        raise last_error
+        der = await shake_hands(transport, context, self._host, self._where)
+        return der, time.monotonic() - connected
