@@ -41,6 +41,11 @@ The status page's subscribers (:mod:`.subscriptions`; double opt-in, signed link
     list_subscribers(db) -> list[SubscriberView]
     remove_subscriber(db, *, email, actor, now) -> SubscriberView
 
+Push targets' calls (:mod:`.pushes`; what a push means: :mod:`monitor.probes.push`)::
+
+    record_push(book, settings, *, target, status="up", message=None, now) -> PushReceived
+    push_targets(settings) -> frozenset[str]
+
 A cluster's nodes (:mod:`.cluster`)::
 
     list_nodes(db, settings) -> list[NodeRow]
@@ -198,6 +203,7 @@ if TYPE_CHECKING:
         record_recurring,
     )
     from monitor.actions.outbox import MessageLine, list_messages, retry_messages
+    from monitor.actions.pushes import PushReceived, push_targets, record_push
     from monitor.actions.reports import (
         Closing,
         ReviewNoted,
@@ -329,6 +335,9 @@ _MODULE_OF = {
     "StatementsSent": "statements",
     "TableStats": "storage",
     "TicketRecord": "tickets",
+    "PushReceived": "pushes",
+    "push_targets": "pushes",
+    "record_push": "pushes",
     "TicketView": "tickets",
     "WindowRecord": "maintenance",
     "add_incident": "incidents",
@@ -427,6 +436,7 @@ __all__ = [
     "ProbeCheck",
     "PublicIncident",
     "PublicStatus",
+    "PushReceived",
     "RateLimits",
     "Renewed",
     "ReviewNoted",
@@ -491,6 +501,8 @@ __all__ = [
     "public_history",
     "public_incident",
     "public_status",
+    "push_targets",
+    "record_push",
     "record_recurring",
     "remind",
     "remove_subscriber",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from monitor.actions.links import load_link_keys, new_link_key, page_link
+from monitor.actions.pushes import push_targets
 from monitor.cli.commands import summary
 from monitor.cli.common import config_path, keep_typed, load_settings, print_json
 from monitor.clock import SystemClock
-from monitor.config import parse_duration
+from monitor.config import Settings, parse_duration
 from monitor.errors import ConfigError, InputError
 from monitor.http.auth import Principal, TokenSet, hash_line, new_token
 from monitor.present import format_duration, format_time
@@ -44,11 +45,16 @@ def _link_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scope_allowed(customers: list[str] | None) -> str:
-    if customers is None:
-        return "read, write or customer:ID with a configured customer's id"
-    return ("read, write or customer:ID with a configured customer's id: "
-            + (", ".join(f"customer:{c}" for c in customers) or "(none configured)"))
+def _scope_allowed(settings: Settings | None) -> str:
+    if settings is None:
+        return ("read, write, customer:ID with a configured customer's id or push:ID with a "
+                "configured push target's")
+    customers = sorted(settings.topology.customers)
+    pushed = sorted(push_targets(settings))
+    return ("read, write, customer:ID with a configured customer's id ("
+            + (", ".join(f"customer:{c}" for c in customers) or "none configured")
+            + ") or push:ID with a configured push target's ("
+            + (", ".join(f"push:{t}" for t in pushed) or "none configured") + ")")
 
 
 def _read_back(line: str) -> Principal | None:
@@ -65,16 +71,17 @@ def _loadable(args: argparse.Namespace, token: str) -> str:
     """The tokens-file line for ``token``, once the loader reads back the scope and name
     asked for: a line the daemon would refuse at its next start (or read otherwise, e.g.
     a name cut at a '#') is never printed. With a configuration file, a customer scope
-    names a configured customer (the loader refuses the others, :func:`load_tokens`)."""
+    names a configured customer and a push scope a configured push target (the loader
+    refuses the others, :func:`load_tokens`)."""
     scope, name = args.scope, args.name
-    customers = (sorted(load_settings(args).topology.customers) if config_path(args) is not None
-                 else None)
+    settings = load_settings(args) if config_path(args) is not None else None
     alone = _read_back(hash_line(scope, token, "client"))
-    if (alone is None
-            or scope != (alone.scope if alone.customer is None else f"customer:{alone.customer}")
-            or (alone.customer is not None and customers is not None
-                and alone.customer not in customers)):
-        raise InputError("scope", scope, _scope_allowed(customers))
+    if (alone is None or scope != alone.scope_text
+            or (settings is not None and alone.customer is not None
+                and alone.customer not in settings.topology.customers)
+            or (settings is not None and alone.target is not None
+                and alone.target not in push_targets(settings))):
+        raise InputError("scope", scope, _scope_allowed(settings))
     line = hash_line(scope, token, name)
     found = _read_back(line)
     if found is None or (found.name, found.scope) != (name, alone.scope):
@@ -122,8 +129,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     new = tsub.add_parser(
         "new", help="print a new token and its line for http.tokens_file",
         description="Print a new random token and the line (with its SHA-256, never the "
-        "token) to add to http.tokens_file; SCOPE is read, write or customer:ID.")
-    new.add_argument("scope", metavar="SCOPE", help="read, write or customer:ID")
+        "token) to add to http.tokens_file; SCOPE is read, write, customer:ID or push:ID "
+        "(the job of push target ID).")
+    new.add_argument("scope", metavar="SCOPE", help="read, write, customer:ID or push:ID")
     new.add_argument("--name", default="client", help="name for the audit log (default: client)")
     new.add_argument("--format", choices=["text", "json"], default="text")
     new.set_defaults(handler=_token)

@@ -27,6 +27,7 @@ operator's shell, where it is not set; ``check-config`` then warns.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -134,3 +135,13 @@ def read_secret_file(field: str, value: str, holding: str) -> str:
             field.split(".")[0], [ConfigIssue(field, None, f"{shown} is empty", value)]
         )
     return secret
+
+
+def hash_line(scope: str, token: str, name: str) -> str:
+    """The line of ``http.tokens_file`` for ``token``: ``SCOPE sha256:HEX NAME`` (its hash,
+    never the token: :mod:`monitor.http.auth`).
+
+    >>> hash_line("read", "an-example-token-of-32-characters", "grafana").split()[1][:15]
+    'sha256:ab5ea26d'
+    """
+    return f"{scope} sha256:{hashlib.sha256(token.encode('utf-8')).hexdigest()} {name}"

@@ -35,9 +35,12 @@ What each part becomes (the README's "Coming from Gatus"):
   address, port 53 unless given) is a **server** probed by DNS: ``[DNS_RCODE] == NOERROR``
   is what the probe checks, ``[BODY] == V`` (an A, AAAA, CNAME, MX, NS or PTR query)
   becomes ``expected: [V]``.
+* An external endpoint with ``heartbeat.interval`` is a **server** probed by push (its job
+  keeps calling ``/api/v1/endpoints/KEY/external`` with its token: the report prints the
+  token's line for ``http.tokens_file``, hashed); one without is reported.
 * ICMP, SSH, gRPC and WebSocket endpoints, disabled endpoints and ``[BODY]``
   conditions other than the above are reported (sla-monitor probes HTTP, TCP and DNS), and so
-  are external endpoints and the connectivity checker, and a URL or
+  is the connectivity checker, and a URL or
   header naming an environment variable (``${TOKEN}``, which Gatus fills in and sla-monitor
   does not: the endpoint, or the header, is left out).
 
@@ -65,6 +68,8 @@ from monitor.config.imported import (
     lasts_as_a_window,
     nameserver,
     other_clock,
+    push_probe,
+    push_token,
     request_body,
     slug,
     within_detection_duty,
@@ -468,21 +473,59 @@ def _windows(data: dict[str, Any], made: list[tuple[str, int, dict[str, Any]]],
 def _unprobed(data: dict[str, Any], converted: Converted) -> None:
     """Report the parts of a Gatus configuration besides its endpoints and alerting that
     the configuration does not carry, each by its place."""
-    for i, external in enumerate(data.get("external-endpoints") or []):
-        name = external.get("name") if isinstance(external, dict) else None
-        converted.unmapped.append(Unmapped(
-            f"external-endpoints[{i}]", str(name), "an external endpoint waits for the job it "
-            "watches to push its result; sla-monitor probes"))
     if data.get("connectivity"):
         converted.unmapped.append(Unmapped(
             "connectivity", "(connectivity checker)", "add its target to monitor.canaries "
             "(a tcp probe): when the canaries fail, results are unknown, not down"))
 
 
+def _external(external: Any, number: int, taken: set[str], converted: Converted,
+              alerting: dict[str, Any]) -> dict[str, Any] | None:
+    """An external endpoint (its job pushes its results) as a server probed by push (README
+    "Push targets"): its job calls every ``heartbeat.interval``, which Gatus's endpoint
+    may leave out (then only the results pushed are seen: reported, not carried)."""
+    place = f"external-endpoints[{number}]"
+    if not isinstance(external, dict):
+        converted.unmapped.append(Unmapped(place, str(external), "not a mapping"))
+        return None
+    place = _place_named(place, external)
+    name = str(external.get("name", ""))
+    if external.get("enabled") is False:
+        converted.unmapped.append(Unmapped(place, name, "disabled in Gatus"))
+        return None
+    heartbeat = _shaped(external.get("heartbeat"), dict, f"{place}.heartbeat", converted)
+    interval = heartbeat.get("interval")
+    try:
+        seconds = parse_duration(str(interval)) if interval else None
+    except ValueError:
+        seconds = None
+    if seconds is None or seconds <= 0:
+        converted.unmapped.append(Unmapped(
+            f"{place}.heartbeat.interval", str(interval or "(none)"), "how often its job "
+            "calls, a duration: without it Gatus sees only the results pushed, and a push "
+            "target is down when its job stops calling"))
+        return None
+    threshold = _first_alert(external, place, converted, alerting).get("failure-threshold", 3)
+    probe = push_probe(seconds, threshold if type(threshold) is int and threshold >= 1 else 3,
+                       place, converted)
+    if probe is None:
+        return None
+    group = external.get("group")
+    ident = slug(f"{group}-{name}" if group else name, taken, fallback="external")
+    push_token(ident, external.get("token"), place, "/api/v1/endpoints/KEY/external",
+               converted)
+    converted.sources["servers", ident] = place
+    return {"id": ident, "name": name or ident, "probe": probe}
+
+
 def _place(number: int, endpoint: dict[str, Any]) -> str:
     """An endpoint's place in the Gatus file, as a refusal names it: ``endpoints[3] 'web'``."""
+    return _place_named(f"endpoints[{number}]", endpoint)
+
+
+def _place_named(place: str, endpoint: dict[str, Any]) -> str:
     name = endpoint.get("name")
-    return f"endpoints[{number}]" + ("" if name is None else f" {str(name)!r}")
+    return place + ("" if name is None else f" {str(name)!r}")
 
 
 def convert(data: Any) -> Converted:
@@ -526,6 +569,10 @@ def convert(data: Any) -> Converted:
         made.append((ident, i, endpoint))
         if group:
             groups.setdefault(str(group), []).append((ident, host))
+    for i, external in enumerate(data.get("external-endpoints") or []):
+        pushed = _external(external, i, taken, converted, alerting)
+        if pushed is not None:  # a server of its own, as a DNS endpoint's
+            servers[f"external endpoint {i}"] = pushed
     customers = []
     customer_ids: set[str] = set()
     for group, members in groups.items():

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.config.credentials import hash_line
 from monitor.config.durations import parse_duration
 from monitor.config.schema import (
     BODY_LENGTH,
@@ -109,6 +110,46 @@ def within_detection_duty(timing: dict[str, Any], where: str, converted: Convert
             f"{where}: interval {format_duration(interval)} shortened to "
             f"{format_duration(longest)}: {timing['fail_after']} failures and the timeout "
             f"must fit the {format_duration(DETECTION_DEADLINE)} detection duty (D-1)")
+
+
+def push_probe(interval: float, fail_after: int, where: str, converted: Converted
+               ) -> dict[str, Any] | None:
+    """A push target's probe (README "Push targets") for a job that calls every
+    ``interval`` seconds, a call at most ``min(10 s, interval / 2)`` late; ``fail_after``
+    lowered to fit D-1 (said), or None (reported) when even one missed call would be found
+    after it: the job's cadence is its own, so the interval is never shortened."""
+    timeout = min(10.0, interval / 2)
+    fitting = math.floor((DETECTION_DEADLINE - timeout) / interval)  # missed calls allowed
+    if fitting < 1:
+        converted.unmapped.append(Unmapped(where, format_duration(interval), (
+            f"its job calls every {format_duration(interval)}: a missed call would be found "
+            f"after the {format_duration(DETECTION_DEADLINE)} detection duty (D-1); a push "
+            f"target's job calls at least every {format_duration(DETECTION_DEADLINE - 10)}")))
+        return None
+    if fail_after > fitting:
+        converted.notes.append(
+            f"{where}: {fail_after} missed calls lowered to {fitting}: they and the "
+            f"{format_duration(timeout)} a call may be late must fit the "
+            f"{format_duration(DETECTION_DEADLINE)} detection duty (D-1)")
+        fail_after = fitting
+    return {"type": "push", "interval": f"{interval:g}s", "timeout": f"{timeout:g}s",
+            "fail_after": fail_after}
+
+
+def push_token(ident: str, token: Any, where: str, url: str, converted: Converted) -> None:
+    """Say the line of ``http.tokens_file`` that lets push target ``ident``'s job keep its
+    ``token`` and its ``url`` (only the host name changes): the token's hash, never the
+    token. A job without a token is told to get one."""
+    if not isinstance(token, str) or not token.strip() or any(c.isspace() for c in token):
+        converted.notes.append(
+            f"{where}: no token to keep: give its job one (sla-monitor token new push:{ident}) "
+            f"and have it call POST /api/v1/push/{ident}")
+        return
+    short = (" (it is shorter than 16 characters: a new one, sla-monitor token new "
+             f"push:{ident}, is safer)") if len(token) < 16 else ""
+    converted.notes.append(
+        f"{where}: its job keeps calling {url} at this monitor's address; add to "
+        f"http.tokens_file: {hash_line(f'push:{ident}', token, f'{ident}-job'[:80])}{short}")
 
 
 def other_clock(converted: Converted, where: str, source: str, at: str, zone: str) -> None:

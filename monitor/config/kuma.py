@@ -31,8 +31,11 @@ What each part becomes (the README's "Coming from Uptime Kuma"):
   (``Maintenance.getStatus`` reads them with ``dayjs.tz``): an IANA name; ``SAME_AS_SERVER``,
   the server's (its ``serverTimezone`` setting); none, UTC (``Maintenance.run`` sets it so
   since Kuma 1.21.2). They are converted to UTC.
+* A ``push`` monitor is a **server** probed by push: its job keeps calling
+  ``/api/push/TOKEN`` (answered here as Kuma answers it); the report prints the token's
+  line for ``http.tokens_file``, hashed.
 * Paused monitors (``active`` 0), inverted ones (``upside_down``, ``invert_keyword``),
-  the types sla-monitor does not probe (ping, push, Docker, databases…), a proxy
+  the types sla-monitor does not probe (ping, Docker, databases…), a proxy
   (``proxy_id``) and authentication other than basic (``auth_method``: NTLM, mTLS, OAuth2)
   are reported.
 
@@ -66,6 +69,8 @@ from monitor.config.imported import (
     lasts_as_a_window,
     nameserver,
     other_clock,
+    push_probe,
+    push_token,
     request_body,
     slug,
     within_detection_duty,
@@ -81,7 +86,6 @@ TABLES = ("monitor", "heartbeat", "tag", "monitor_tag", "maintenance", "monitor_
           "notification")
 _WHY_NOT = {
     "ping": "sla-monitor does not send ICMP echo requests (a TCP port monitor would)",
-    "push": "a push monitor waits for the target to call in; sla-monitor probes",
     "docker": "sla-monitor does not read Docker's state",
     "group": "",
 }
@@ -351,13 +355,17 @@ def _mapped(monitor: dict[str, Any], where: str, converted: Converted
         return "project", probe, parsed.hostname, port
     if kind == "dns":
         return _dns(monitor, where, converted, timing)
+    if kind == "push":  # up while its job calls within the interval (README "Push targets")
+        pushed = push_probe(interval, timing["fail_after"], where, converted)
+        return None if pushed is None else ("server", pushed, f"push-{monitor.get('id')}", 0)
     port = int(_number(monitor, "port") or 0) if kind == "port" else 0
     if kind == "port" and monitor.get("hostname") and port:
         probe = {"type": "tcp", "host": str(monitor["hostname"]), "port": port, **timing}
         within_detection_duty(probe, where, converted)
         return "server", probe, str(monitor["hostname"]), port
     converted.unmapped.append(Unmapped(where, what, _WHY_NOT.get(kind) or (
-        f"a monitor of type {kind}: sla-monitor probes HTTP(S), TCP and DNS")))
+        f"a monitor of type {kind}: sla-monitor probes HTTP(S), TCP and DNS, and takes "
+        "pushes")))
     return None
 
 
@@ -718,6 +726,9 @@ def convert(data: KumaData) -> Converted:
                                   "probe": result[1]}
             converted.sources["servers", servers[result[2]]["id"]] = f"monitor {name!r}"
             made.add(monitor["id"])
+            if monitor.get("type") == "push":
+                push_token(servers[result[2]]["id"], monitor.get("push_token"),
+                           f"monitor {name!r}", "/api/push/TOKEN", converted)
     services = []
     for monitor, result in found:
         if result is None or monitor["id"] in made:

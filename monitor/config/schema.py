@@ -499,11 +499,33 @@ class DNSProbe(ProbeBase):
         return values
 
 
+class PushProbe(ProbeBase):
+    """No request from here: the target's own job calls this monitor (``POST
+    /api/v1/push/ID`` with a ``push:ID`` token) at least once every ``interval``. Checked
+    every ``interval`` in the daemon: up while the last push came within ``interval`` and
+    ``timeout`` and said up; ``condition`` when it said down; ``timeout`` when none came."""
+
+    type: Literal["push"]
+    """push"""
+    interval: ProbeInterval = 60.0
+    """how often the job pushes (and how often this monitor looks); must exceed timeout"""
+    timeout: ProbeTimeoutSeconds = 10.0
+    """how late a push may come before it counts as missing"""
+
+    @property
+    def address(self) -> str:
+        """What is watched, as the operators read it: the pushes expected."""
+        from monitor.present.formats import format_duration
+
+        return (f"pushes to this monitor, every {format_duration(self.interval)}, at most "
+                f"{format_duration(self.timeout)} late")
+
+
 #: Every kind of probe, by the ``type`` that chooses it.
-AnyProbe = HTTPProbe | TCPProbe | DNSProbe
+AnyProbe = HTTPProbe | TCPProbe | DNSProbe | PushProbe
 PROBE_MODELS: dict[str, type[AnyProbe]] = {
     get_args(model.model_fields["type"].annotation)[0]: model
-    for model in (HTTPProbe, TCPProbe, DNSProbe)}
+    for model in (HTTPProbe, TCPProbe, DNSProbe, PushProbe)}
 ProbeSettings = Annotated[AnyProbe, Field(discriminator="type")]
 #: The probes' ``type`` tags as a refusal lists them: ``'http', 'tcp', 'dns'``.
 PROBE_TYPES = ", ".join(repr(tag) for tag in PROBE_MODELS)

@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from monitor.actions.links import LinkKeys, load_link_keys
+from monitor.actions.pushes import push_targets
 from monitor.config import Settings
 from monitor.errors import ListenError
 from monitor.http import Readiness, Web, make_app
@@ -49,7 +50,8 @@ class HTTPEdge:
     def secrets(settings: Settings) -> EdgePlan:
         """Read once per start or reload (a missing or bad one stops the start: exit 2)."""
         return EdgePlan(settings,
-                        load_tokens(settings.http, frozenset(settings.topology.customers)),
+                        load_tokens(settings.http, frozenset(settings.topology.customers),
+                                    push_targets(settings)),
                         load_link_keys(settings.http))
 
     async def setup(self) -> None:

@@ -45,6 +45,7 @@ from monitor.actions.evidence_keys import load_signing_key
 from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock, SteadyClock
 from monitor.config import Config, Settings
+from monitor.config.schema import PushProbe
 from monitor.daemon import routine
 from monitor.daemon.backups import Backups
 from monitor.daemon.clocksteps import ClockSteps
@@ -203,6 +204,7 @@ class Runtime:
         self.running_month = RunningMonth(self.db, settings)
         self.sla_metrics = SLARefresher(self.running_month, clock, registry)
         self.web = Web(self.db, settings, clock, edge.tokens, edge.links)
+        self.web.pushes = sessions.pushes  # what push targets' jobs send, as checked
         self.web.evidence_key = self.evidence.key
         self.edge = HTTPEdge(self.web, registry, self.ready)
         self._stack = AsyncExitStack()
@@ -389,6 +391,8 @@ class Runtime:
         self.resolver.apply(plan.resolver)
         self.notifier.apply(plan.notifier)
         self.watch.apply(plan.watch)
+        self.sessions.pushes.keep_only({target.id for target in plan.settings.topology.targets()
+                                        if isinstance(target.probe, PushProbe)})
         self.schedule.set_targets(plan.ownership.intervals)
         self.ownership.apply(plan.ownership)
         self.certificate_schedule.set_targets(self.watch.certificate_targets())

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING
 from yarl import URL
 
 from monitor.clock import Clock
-from monitor.config.schema import DNSProbe, HTTPProbe
+from monitor.config.schema import DNSProbe, HTTPProbe, PushProbe
 from monitor.config.settings import Settings
 from monitor.config.topology import Target, Topology
 from monitor.daemon.blindness import Blindness, Lookup
@@ -97,8 +97,9 @@ ResolverLookup = Callable[[str, float], Awaitable[tuple[bool, str, float]]]
 def by_host_name(target: Target) -> bool:
     """Whether probing ``target`` asks the resolver: its host is a name, not an IP address."""
     probe = target.probe
-    if isinstance(probe, DNSProbe):
-        return False  # its nameserver is an IP address (monitor.probes.dns)
+    if isinstance(probe, DNSProbe | PushProbe):
+        # A DNS probe's nameserver is an IP address (monitor.probes.dns); a push asks nothing.
+        return False
     host = URL(probe.url).host if isinstance(probe, HTTPProbe) else probe.host
     if not host:
         return False

@@ -52,6 +52,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from monitor.clock import Clock, SystemClock
+from monitor.config.schema import PushProbe
 from monitor.config.topology import Target
 from monitor.daemon.metrics import DaemonMetrics
 from monitor.daemon.probe_worker import decode_result
@@ -109,9 +110,16 @@ def shard_of(target_id: str, workers: int) -> int:
 
 def shard_for(target: Target, workers: int) -> int:
     """The process whose scheduler probes ``target`` (:func:`shard_of`), the canaries
-    always the daemon's (R-M2: its own view of its connectivity): what each worker is sent
-    (:meth:`ProbeWorkers.split`) and whose targets a dead worker leaves unwatched."""
-    return 0 if target.kind == "canary" else shard_of(target.id, workers)
+    always the daemon's (R-M2: its own view of its connectivity) and so are push targets
+    (their pushes reach the daemon's HTTP edge, :mod:`monitor.probes.push`): what each
+    worker is sent (:meth:`ProbeWorkers.split`) and whose targets a dead worker leaves
+    unwatched."""
+    return 0 if in_daemon(target) else shard_of(target.id, workers)
+
+
+def in_daemon(target: Target) -> bool:
+    """Whether ``target`` is always checked in the daemon: a canary or a push target."""
+    return target.kind == "canary" or isinstance(target.probe, PushProbe)
 
 
 class Shard:
@@ -171,11 +179,12 @@ class Shard:
 
 def probes_here(workers: int) -> Callable[[Target], bool]:
     """With probe workers, the targets the daemon builds a probe for: its own shard, the
-    canaries (R-M2: the daemon's own view of its connectivity) and the servers (R-M4: a
-    server is checked at once before a project's incident would open)."""
+    canaries and push targets (:func:`in_daemon`) and the servers (R-M4: a server is
+    checked at once before a project's incident would open)."""
 
     def here(target: Target) -> bool:
-        return target.kind in ("canary", "server") or shard_of(target.id, workers) == 0
+        return (target.kind == "server" or in_daemon(target)
+                or shard_of(target.id, workers) == 0)
 
     return here
 

@@ -29,6 +29,7 @@ from monitor.errors import InputError
 from monitor.http.cache import CachedPage
 from monitor.http.contract_api import ROUTES as CONTRACT_ROUTES
 from monitor.http.pages import cached
+from monitor.http.push_api import ROUTES as PUSH_ROUTES
 from monitor.http.routing import (
     READS,
     WRITES,
@@ -179,6 +180,7 @@ _WRITE_ERRORS = {**_ERRORS, 409: "Problem", 413: "Problem", 415: "Problem"}
 
 ROUTES: tuple[Route, ...] = (
     *CONTRACT_ROUTES,
+    *PUSH_ROUTES,
     Route("GET", "/api/v1/openapi.json", openapi, "This document (OpenAPI 3.1)", "public",
           "meta", answers={200: dict}),
     Route("GET", "/api/v1/incidents", list_incidents, "Incidents (incident list)", "read",

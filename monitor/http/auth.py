@@ -13,7 +13,9 @@ variable, comma-separated)::
 * ``write``: an operator who may also record (incidents, causes, maintenance, notes of
   calls, month closing, claims' decisions);
 * ``customer:ID``: one customer's own data (its overview and reports; later its claims
-  and tickets), nothing else.
+  and tickets), nothing else;
+* ``push:ID``: the job of push target ID, which calls ``POST /api/v1/push/ID``
+  (:mod:`monitor.probes.push`), nothing else.
 
 **Decision:** the file holds hashes, ``sha256:`` and the SHA-256 of the token in hex
 (``sla-monitor token new SCOPE`` prints a fresh random token and its line), so that the
@@ -37,7 +39,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from monitor.config.credentials import read_secret_file
+from monitor.config.credentials import hash_line, read_secret_file
 from monitor.config.schema import HTTPServer
 from monitor.errors import ConfigError, ConfigIssue
 
@@ -49,13 +51,14 @@ __all__ = [
     "new_token",
 ]
 
-Scope = Literal["read", "write", "customer"]
+Scope = Literal["read", "write", "customer", "push"]
 _HEX = re.compile(r"sha256:([0-9a-f]{64})")
 _CUSTOMER = re.compile(r"customer:([a-z0-9][a-z0-9_.-]{0,62})")
+_PUSH = re.compile(r"push:([a-z0-9][a-z0-9_.-]{0,62})")
 _PRESENTED = re.compile(r"[\x21-\x7e]{1,1024}")  # a token as a request presents it
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}")
 _ALLOWED = (
-    "lines of 'SCOPE TOKEN [NAME]': SCOPE read, write or customer:ID; TOKEN sha256:HEX "
+    "lines of 'SCOPE TOKEN [NAME]': SCOPE read, write, customer:ID or push:ID; TOKEN sha256:HEX "
     "(64 hex digits, see: sla-monitor token new) or the token itself (at least 16 "
     "characters, no spaces); NAME letters, digits, '_', '.', '@', '-'"
 )
@@ -63,11 +66,19 @@ _ALLOWED = (
 
 @dataclass(frozen=True)
 class Principal:
-    """A caller the API recognised: its name (for the audit log), scope and customer."""
+    """A caller the API recognised: its name (for the audit log), scope and customer (or
+    push target)."""
 
     name: str
     scope: Scope
     customer: str | None = None
+    target: str | None = None  # a push:ID token's target
+
+    @property
+    def scope_text(self) -> str:
+        """The scope as the tokens file writes it: ``read``, ``customer:acme``..."""
+        subject = self.customer if self.scope == "customer" else self.target
+        return self.scope if subject is None else f"{self.scope}:{subject}"
 
     @property
     def operator(self) -> bool:
@@ -112,15 +123,17 @@ class TokenSet:
                 continue
             scope_text, secret = parts[0], parts[1]
             name = parts[2] if len(parts) == 3 else f"token-{number}"
-            customer = None
+            customer = target = None
             scope: Scope
             if scope_text in ("read", "write"):
                 scope = scope_text  # type: ignore[assignment]
             elif (found := _CUSTOMER.fullmatch(scope_text)) is not None:
                 scope, customer = "customer", found[1]
+            elif (found := _PUSH.fullmatch(scope_text)) is not None:
+                scope, target = "push", found[1]
             else:
                 issues.append(ConfigIssue(where, None, f"scope {scope_text!r} is not valid; "
-                                          "allowed: read, write, customer:ID"))
+                                          "allowed: read, write, customer:ID, push:ID"))
                 continue
             if not _NAME.fullmatch(name) or name in names:
                 issues.append(ConfigIssue(where, None, f"name {name!r} is not valid or not "
@@ -137,7 +150,7 @@ class TokenSet:
             else:
                 digest = _digest(secret)
             names.add(name)
-            entries.append((digest, Principal(name, scope, customer)))
+            entries.append((digest, Principal(name, scope, customer, target)))
         if issues:
             raise ConfigError(field, issues)
         return cls(tuple(entries))
@@ -147,6 +160,9 @@ class TokenSet:
 
     def customers(self) -> set[str]:
         return {p.customer for _, p in self.entries if p.customer is not None}
+
+    def push_targets(self) -> set[str]:
+        return {p.target for _, p in self.entries if p.target is not None}
 
     def find(self, token: str) -> Principal | None:
         """The principal of ``token``, or None: compared with every entry in constant time.
@@ -162,9 +178,11 @@ class TokenSet:
         return found
 
 
-def load_tokens(http: HTTPServer, known_customers: set[str] | frozenset[str]) -> TokenSet:
+def load_tokens(http: HTTPServer, known_customers: set[str] | frozenset[str],
+                push_targets: set[str] | frozenset[str] = frozenset()) -> TokenSet:
     """The tokens ``http.tokens_file`` and ``http.tokens_env`` name (none: no API access
-    but the public pages). A customer token for a customer not configured is refused."""
+    but the public pages). A customer token for a customer not configured is refused, and
+    so is a push token for a target that is not a configured push target."""
     tokens = TokenSet()
     if http.tokens_file is not None:
         text = read_secret_file("http.tokens_file", http.tokens_file, "API tokens")
@@ -181,6 +199,13 @@ def load_tokens(http: HTTPServer, known_customers: set[str] | frozenset[str]) ->
         raise ConfigError("http", [ConfigIssue(
             "http.tokens_file", None,
             f"customer token(s) for {', '.join(unknown)}: not configured customers")])
+    unpushed = sorted(tokens.push_targets() - set(push_targets))
+    if unpushed:
+        raise ConfigError("http", [ConfigIssue(
+            "http.tokens_file", None,
+            f"push token(s) for {', '.join(unpushed)}: not configured push targets (a server "
+            "or service with probe type push); allowed: "
+            + (", ".join(sorted(push_targets)) or "(none configured)"))])
     names = [p.name for _, p in tokens.entries]
     if len(set(names)) != len(names):
         raise ConfigError("http", [ConfigIssue(
@@ -191,12 +216,3 @@ def load_tokens(http: HTTPServer, known_customers: set[str] | frozenset[str]) ->
 def new_token() -> str:
     """A fresh random token (256 bits, URL-safe)."""
     return secrets.token_urlsafe(32)
-
-
-def hash_line(scope: str, token: str, name: str) -> str:
-    """The tokens-file line for ``token``: ``SCOPE sha256:HEX NAME``.
-
-    >>> hash_line("read", "an-example-token-of-32-characters", "grafana").split()[1][:15]
-    'sha256:ab5ea26d'
-    """
-    return f"{scope} sha256:{hashlib.sha256(token.encode('utf-8')).hexdigest()} {name}"

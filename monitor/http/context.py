@@ -11,6 +11,7 @@ from aiohttp import web
 
 from monitor.actions.evidence_keys import SigningKey
 from monitor.actions.links import LinkKeys
+from monitor.actions.push_book import PushBook
 from monitor.actions.subscriptions import RateLimits
 from monitor.clock import Clock
 from monitor.config import Settings
@@ -38,6 +39,8 @@ class Web:
     pages: PageCache = field(default_factory=PageCache)
     # The status page's subscription requests per address and per client (429 beyond).
     subscriptions: RateLimits = field(default_factory=RateLimits)
+    # Push targets' last pushes: the daemon's probes' own book (monitor.probes.push).
+    pushes: PushBook = field(default_factory=PushBook)
 
     @property
     def public_url(self) -> str:

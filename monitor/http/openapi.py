@@ -52,6 +52,9 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "customer": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
     "month": {"type": "string", "pattern": MONTH_SHAPE},
     "service": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
+    "target": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
+    "token": {"type": "string", "pattern": "^[\\x21-\\x7e]{16,1024}$"},
+    "key": {"type": "string", "minLength": 1, "maxLength": 256},
     "name": {"type": "string", "pattern": "^[a-z0-9_.-]{1,64}$"},
 }
 

@@ -8,7 +8,8 @@ everything routes share, in this order:
 1. **who**: the bearer token (:mod:`monitor.http.auth`): none → 401, unknown or revoked
    → 401, a read token on a write → 403, a customer token on an operator route → 403,
    on another customer's data → 404 (the same answer as for a customer that does not
-   exist: existence would leak);
+   exist: existence would leak); a push token may push for its own target only (another
+   target's: 404 too), and do nothing else;
 2. **the path's ids**: an integer id (``{incident_id}``...) that is not a positive ASCII
    integer below 2**31 names nothing: 404, before the body is read (:func:`parse_id`);
 3. **one at a time** (``one_at_a_time``): a call while another of the route is answered
@@ -87,7 +88,7 @@ __all__ = [
 
 BODY_LIMIT = 64 * 1024  # a JSON request body
 
-Access = Literal["public", "read", "write", "customer_read", "customer_write"]
+Access = Literal["public", "read", "write", "customer_read", "customer_write", "push"]
 Kind = Literal["json", "html", "text", "xml", "svg", "yaml", "form", "zip"]
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
 RETRY_AFTER = 5  # seconds, for a route answered one at a time (a check takes a few)
@@ -344,6 +345,13 @@ def _admit(route: Route, request: web.Request, principal: Principal | None) -> w
             return problem(404, "not_found", "no such customer")
     if route.access == "customer_write" and principal.operator and not principal.may_write:
         return problem(403, "forbidden", "this token may read, not write")
+    if route.access == "push" and not principal.may_write:
+        if principal.scope != "push":
+            return problem(403, "forbidden", "a push:ID token pushes for target ID (or an "
+                           "operator's write token)")
+        named = request.match_info.get("target")  # none: the token says which (Gatus's route)
+        if named is not None and principal.target != named:
+            return problem(404, "not_found", "no such push target")  # as a customer's
     return None
 
 

@@ -25,14 +25,17 @@ from monitor.sla.ledger import FINDINGS, NOT_PROVIDER_FAULT, PROVIDER_FAULT
 __all__ = [
     "CauseChangeRequest",
     "CustomerReportJSON",
+    "GatusPushQuery",
     "IncidentCreate",
     "IncidentQuery",
+    "KumaPushQuery",
     "MaintenanceCreate",
     "MaintenanceQuery",
     "MaintenanceUpdateRequest",
     "MonthReportJSON",
     "NotificationLog",
     "Problem",
+    "PushQuery",
     "ReportQuery",
     "SubscribeForm",
     "SubscriptionLinkForm",
@@ -137,6 +140,31 @@ class IncidentQuery(Request):
     month: Month | None = None
     service: Id | None = None
     open: bool = False
+
+
+class PushQuery(Request):
+    """What a push target's job says (monitor.probes.push): up by default, with a message."""
+
+    status: Literal["up", "down"] = "up"
+    message: Text | None = None
+
+
+class KumaPushQuery(Request):
+    """Uptime Kuma's push URL's query (``/api/push/TOKEN?status=up&msg=OK&ping=``)."""
+
+    status: Literal["up", "down"] = "up"
+    msg: Text | None = None
+    ping: Annotated[str, Field(max_length=64, description="Kuma's response time: "
+                               "accepted and not kept")] | None = None
+
+
+class GatusPushQuery(Request):
+    """Gatus's external endpoint's query (``?success=true&error=&duration=``)."""
+
+    success: bool
+    error: Text | None = None
+    duration: Annotated[str, Field(max_length=64, description="Gatus's duration: accepted "
+                                   "and not kept")] | None = None
 
 
 class MaintenanceQuery(Request):

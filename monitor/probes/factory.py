@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from monitor.config.schema import AnyProbe, DNSProbe, HTTPProbe, TCPProbe
+from monitor.config.schema import AnyProbe, DNSProbe, HTTPProbe, PushProbe, TCPProbe
 from monitor.probes.base import Probe
 from monitor.probes.http import HTTPCheck
+from monitor.probes.push import PushCheck
 from monitor.probes.sessions import ProbeSessions
 from monitor.probes.tcp import TCPCheck
 from monitor.probes.tls import CertificateCheck
@@ -20,6 +21,8 @@ def build_probe(target_id: str, config: AnyProbe, sessions: ProbeSessions) -> Pr
         from monitor.probes.dns import DNSCheck
 
         return DNSCheck(target_id, config, sessions)
+    if isinstance(config, PushProbe):
+        return PushCheck(target_id, config, sessions)
     return TCPCheck(target_id, config, sessions)
 
 

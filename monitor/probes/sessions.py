@@ -45,6 +45,7 @@ from aiohttp.connector import Connection
 from aiohttp.resolver import AsyncResolver, ThreadedResolver
 
 from monitor import __version__
+from monitor.actions.push_book import PushBook
 from monitor.clock import Clock, SystemClock
 from monitor.config.schema import ResolverSettings, TLSSettings
 from monitor.errors import ConfigError, ConfigIssue, DNSError
@@ -336,6 +337,8 @@ class ProbeSessions:
         self._shared: dict[Any, Any] = {}
         # When this process was held up, for the judgement of a failure found late (R-M2).
         self.stalls = Stalls()
+        # The pushes of push targets' jobs, as the HTTP edge receives them (monitor.probes.push).
+        self.pushes = PushBook()
         with contextlib.suppress(RuntimeError):  # no running loop yet: at __aenter__
             self.stalls.start()
 

@@ -18,8 +18,9 @@ from monitor.errors import InputError
 # Arguments that are strings but not free text: ids and words checked against a set
 # (known(), one_of(), settings.month()), who acts, and a configuration to check.
 WORDS = {"actor", "cause", "channel", "customer", "decision", "email", "finding", "month",
-         "node", "queue", "service", "site", "source", "status", "type"}
-# email: normal_address(); node: one of the cluster's registered nodes (retire_node)
+         "node", "queue", "service", "site", "source", "status", "target", "type"}
+# email: normal_address(); node: one of the cluster's registered nodes (retire_node);
+# target: a configured push target (record_push)
 NOT_FREE_TEXT = {("defer_ticket", "reason"),  # R-P3: system-wide or new-release
                  ("check_config_text", "text"),  # YAML, bounded by the loader
                  ("check_config_isolated", "text"),  # the same, in a child process

@@ -41,8 +41,32 @@ def test_token_new_refuses_a_bad_scope(tmp_path: Path) -> None:
     done = run("token", "new", "admin", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "sla-monitor: error: SCOPE: 'admin' is not valid; allowed: read, write or customer:ID "
-        "with a configured customer's id")
+        "sla-monitor: error: SCOPE: 'admin' is not valid; allowed: read, write, customer:ID "
+        "with a configured customer's id or push:ID with a configured push target's")
+
+
+@pytest.mark.slow
+def test_token_new_makes_a_push_token_for_a_configured_push_target_only(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("""
+services:
+  - {id: panel, kind: web_panel, probe: {type: tcp, host: 127.0.0.1, port: 9}}
+  - {id: backup, kind: web_panel, probe: {type: push, interval: 5m, fail_after: 2}}
+""")
+    done = run("-c", str(config), "token", "new", "push:backup", "--name", "backup-job",
+               "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    principal = TokenSet.parse(printed["line"], "http.tokens_file").find(printed["token"])
+    assert principal is not None
+    assert (principal.scope, principal.target, principal.customer, principal.scope_text) == (
+        "push", "backup", None, "push:backup")
+    done = run("-c", str(config), "token", "new", "push:panel", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.strip() == (
+        "sla-monitor: error: SCOPE: 'push:panel' is not valid; allowed: read, write, "
+        "customer:ID with a configured customer's id (none configured) or push:ID with a "
+        "configured push target's (push:backup)")
 
 
 @pytest.mark.slow

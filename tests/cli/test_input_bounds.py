@@ -254,10 +254,12 @@ def test_the_default_link_lifetime_is_within_the_maximum() -> None:
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (["customer:ACME"], "SCOPE: 'customer:ACME' is not valid; allowed: read, write or "
-     "customer:ID with a configured customer's id: customer:acme, customer:bita"),
-    (["customer:nobody"], "SCOPE: 'customer:nobody' is not valid; allowed: read, write or "
+    (["customer:ACME"], "SCOPE: 'customer:ACME' is not valid; allowed: read, write, "
+     "customer:ID with a configured customer's id (customer:acme, customer:bita) or push:ID "
+     "with a configured push target's (none configured)"),
+    (["customer:nobody"], "SCOPE: 'customer:nobody' is not valid; allowed: read, write, "
      "customer:ID with a configured customer's id"),
+    (["push:panel"], "SCOPE: 'push:panel' is not valid; allowed: read, write, customer:ID"),
     (["customer:"], "SCOPE: 'customer:' is not valid"),
     (["admin"], "SCOPE: 'admin' is not valid"),
     (["read#"], "SCOPE: 'read#' is not valid"),

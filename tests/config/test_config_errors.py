@@ -325,13 +325,13 @@ CASES = [
     (
         "unknown-probe-type",
         broken("{type: tcp, host: 10.0.0.1, port: 22}", "{type: icmp, host: 10.0.0.1}"),
-        ["line 6: servers[0].probe.type: type 'icmp' is not valid: expected 'http', 'tcp', 'dns'"],
+        ["line 6: servers[0].probe.type: type 'icmp' is not valid: expected 'http', 'tcp', 'dns', 'push'"],
     ),
     (
         # pydantic 2.14 gives this error no expected tags: it was a KeyError and a traceback.
         "probe-without-type",
         broken("{type: tcp, host: 10.0.0.1, port: 22}", "{host: 10.0.0.1, port: 22}"),
-        ["line 6: servers[0].probe.type: type is missing: expected 'http', 'tcp', 'dns'"],
+        ["line 6: servers[0].probe.type: type is missing: expected 'http', 'tcp', 'dns', 'push'"],
     ),
     # Ids and references of the wrong kind (found by changing the example configuration at
     # random): each was a TypeError in the cross-checks, which put them in sets.

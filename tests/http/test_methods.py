@@ -27,6 +27,7 @@ def concrete(path: str) -> str:
     path = re.sub(r"\{(incident|claim|ticket)_id\}", "1", path)
     path = path.replace("{customer}", "acme").replace("{month}", "2026-03")
     path = path.replace("{service}", "panel").replace("{name}", "style.css")
+    path = path.replace("{token}", "a-token-that-no-target-has")  # Kuma's push URL: 404
     return path + ("?month=2026-03" if path.endswith("/reports") else "")
 
 

@@ -58,6 +58,8 @@ async def test_every_route_is_documented_and_every_path_served(site: Site) -> No
         concrete = re.sub(r"\{(incident|claim|ticket|window)_id\}", "1", path)
         concrete = concrete.replace("{customer}", "acme").replace("{month}", "2026-03")
         concrete = concrete.replace("{service}", "panel").replace("{name}", "style.css")
+        concrete = concrete.replace("{target}", "panel").replace("{key}", "core_panel")
+        concrete = concrete.replace("{token}", "a-token-that-no-target-has")
         response = await site.session.request(method, site.url + concrete,
                                               headers=site.auth("write"))
         body = await response.read()

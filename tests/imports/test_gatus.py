@@ -238,13 +238,15 @@ def test_parts_of_gatus_it_does_not_carry_are_reported_not_dropped_in_silence(
         "endpoints:\n"
         "  - name: web\n"
         "    url: https://web.example.org/\n")
+    # External endpoints are push targets now (tests/imports/test_push_imports.py); one
+    # without heartbeat.interval says nothing when its job stops: reported.
     assert [(item["where"], item["what"]) for item in found["unmapped"]] == [
-        ("external-endpoints[0]", "backup-job"),
-        ("external-endpoints[1]", "cron"),
         ("connectivity", "(connectivity checker)"),
+        ("external-endpoints[0] 'backup-job'.heartbeat.interval", "(none)"),
+        ("external-endpoints[1] 'cron'.heartbeat.interval", "(none)"),
     ]
-    assert "push" in found["unmapped"][0]["why"]
-    assert "monitor.canaries" in found["unmapped"][2]["why"]
+    assert "monitor.canaries" in found["unmapped"][0]["why"]
+    assert "a push target is down when its job stops calling" in found["unmapped"][1]["why"]
 
 
 def test_gatus_maintenance_windows_become_recurring_windows_announced_ahead(
