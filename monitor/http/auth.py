@@ -1,4 +1,4 @@
-"""Who is calling the HTTP API: bearer tokens, compared in constant time, never logged.
+"""Who is calling the HTTP API: bearer tokens, found by their hash, never logged.
 
 **Tokens** come from ``http.tokens_file`` (under systemd the credential
 ``${CREDENTIALS_DIRECTORY}/api-tokens``) and ``http.tokens_env``, one per line (in the
@@ -23,8 +23,13 @@ file, a backup of it or a process listing never reveals a usable token; a plain 
 is accepted too, for a quick start, and hashed when read. Tokens are random, so an
 unsalted hash suffices (there is no password to guess). NAME (default ``token-N``, its
 line) is what the audit log and the idempotency records call the caller; it never is
-the token. Every presented token is hashed and compared with every configured hash by
-:func:`hmac.compare_digest`, without stopping at a match. A token is revoked by
+the token. Every presented token is hashed and its SHA-256 looked up among the
+configured ones (a dict). *Decision:* what the lookup's time can tell is about the
+digest of the token the caller sent, which it knows, never about a configured token (a
+digest does not give its token back); comparing it with every configured hash in
+constant time, as before, cost 0.67 ms a request at 10,000 tokens (one per customer or
+push target: a push a minute from each of 10,000 jobs is 167 requests a second). A
+token is revoked by
 removing its line and reloading (SIGHUP re-reads the file; a bad file refuses the
 reload and the old tokens stay in force).
 """
@@ -32,11 +37,10 @@ reload and the old tokens stay in force).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from monitor.config.credentials import hash_line, read_secret_file
@@ -103,6 +107,11 @@ class TokenSet:
     """The configured tokens, as SHA-256 digests with their principals."""
 
     entries: tuple[tuple[bytes, Principal], ...] = ()
+    # Each digest's principal (the last line wins, as the file is read): found in one step.
+    _found: dict[bytes, Principal] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_found", dict(self.entries))
 
     @classmethod
     def parse(cls, text: str, field: str, *, separator: str = "\n") -> TokenSet:
@@ -165,17 +174,12 @@ class TokenSet:
         return {p.target for _, p in self.entries if p.target is not None}
 
     def find(self, token: str) -> Principal | None:
-        """The principal of ``token``, or None: compared with every entry in constant time.
-        A token is printable ASCII; anything else (a header's bytes that are not ASCII
-        arrive as surrogates, which cannot be hashed) is no token at all."""
+        """The principal of ``token``, or None: its SHA-256 looked up (the module's
+        decision). A token is printable ASCII; anything else (a header's bytes that are not
+        ASCII arrive as surrogates, which cannot be hashed) is no token at all."""
         if _PRESENTED.fullmatch(token) is None:
             return None
-        presented = _digest(token)
-        found: Principal | None = None
-        for digest, principal in self.entries:
-            if hmac.compare_digest(presented, digest):
-                found = principal
-        return found
+        return self._found.get(_digest(token))
 
 
 def load_tokens(http: HTTPServer, known_customers: set[str] | frozenset[str],

@@ -28,7 +28,7 @@ async def push(call: Call) -> Reply:
 
 
 async def kuma_push(call: Call) -> Reply | web.Response:
-    # Public: the token is the path's, compared as any (monitor.http.auth, constant time).
+    # Public: the token is the path's, found as any (monitor.http.auth).
     found = call.web.tokens.find(call.path("token"))
     if found is None or found.target is None:
         return problem(404, "not_found", "no push target has this token (a push:ID line of "

@@ -116,3 +116,23 @@ async def test_tokens_never_reach_the_logs(site: Site, caplog: pytest.LogCapture
     logged = "\n".join(record.getMessage() + str(vars(record)) for record in caplog.records)
     for token in TOKENS.values():
         assert token not in logged
+
+
+def test_each_of_many_tokens_finds_its_own_principal_and_the_last_line_wins() -> None:
+    # Found by the SHA-256 of the token (monitor.http.auth): one step among 10,000 lines,
+    # the principal of the line that holds it; a token on two lines is the later's.
+    from monitor.config.credentials import hash_line
+    from monitor.http.auth import TokenSet
+
+    lines = [hash_line(f"push:job-{i}", f"token-of-job-number-{i:05d}", f"job-{i}")
+             for i in range(10_000)]
+    lines.append(hash_line("read", "token-of-job-number-00007", "moved-to-read"))
+    tokens = TokenSet.parse("\n".join(lines), "http.tokens_file")
+    found = tokens.find("token-of-job-number-09999")
+    assert found is not None and (found.scope, found.target) == ("push", "job-9999")
+    moved = tokens.find("token-of-job-number-00007")
+    assert moved is not None and (moved.scope, moved.name) == ("read", "moved-to-read")
+    assert tokens.find("token-of-job-number-10000") is None
+    assert tokens.find("token-of-job-number-0000\u00e9") is None  # not ASCII: no token
+    assert (tokens + TokenSet()).find("token-of-job-number-00042") == tokens.find(
+        "token-of-job-number-00042")
