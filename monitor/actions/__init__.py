@@ -45,6 +45,7 @@ Push targets' calls (:mod:`.pushes`; what a push means: :mod:`monitor.probes.pus
 
     record_push(book, settings, *, target, status="up", message=None, now) -> PushReceived
     push_targets(settings) -> frozenset[str]
+    share_pushes(db, book, *, now) -> int   (this node's written, the others' read)
 
 A cluster's nodes (:mod:`.cluster`)::
 
@@ -203,7 +204,7 @@ if TYPE_CHECKING:
         record_recurring,
     )
     from monitor.actions.outbox import MessageLine, list_messages, retry_messages
-    from monitor.actions.pushes import PushReceived, push_targets, record_push
+    from monitor.actions.pushes import PushReceived, push_targets, record_push, share_pushes
     from monitor.actions.reports import (
         Closing,
         ReviewNoted,
@@ -338,6 +339,7 @@ _MODULE_OF = {
     "PushReceived": "pushes",
     "push_targets": "pushes",
     "record_push": "pushes",
+    "share_pushes": "pushes",
     "TicketView": "tickets",
     "WindowRecord": "maintenance",
     "add_incident": "incidents",
@@ -515,6 +517,7 @@ __all__ = [
     "return_ticket",
     "send_statements",
     "settle",
+    "share_pushes",
     "show_claim",
     "show_ticket",
     "statement",

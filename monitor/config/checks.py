@@ -365,12 +365,6 @@ def _probes(data: dict[str, Any]) -> Iterator[Issue]:
                 "a canary is probed from here (R-M2: this monitor's own view of the "
                 "network); allowed: http, tcp or dns",
             )
-        elif probe.get("type") == "push" and isinstance(data.get("cluster"), dict):
-            yield (
-                (*loc, "type"),
-                "push is not valid in a cluster: a push reaches one node, and the others "
-                "would find it missing; allowed: http, tcp or dns (or one daemon alone)",
-            )
         if probe.get("type") == "tcp" and probe.get("starttls") and probe.get("tls") is False:
             yield (
                 (*loc, "tls"),

@@ -6,6 +6,7 @@ id                 every                         leader only  what
 heartbeat          ``monitor.heartbeat_interval``  no         the daemon's own life (R-M3)
 cluster-leases     a quarter of the lease timeout  no         leases renewed (in a cluster)
 flush              ``flush_interval``            no           probe history written (R-M7)
+pushes             1 s, and at start             no           push targets' pushes shared
 duties             30 s                          yes          D-2 to D-5 notices, L-5/L-6 settled
 month-terms        60 s, and at start            yes          the month that ended: its terms kept
 statements         60 s, and at start            yes          ``statements.auto``: close, send
@@ -40,12 +41,14 @@ from monitor.store import error_line, unavailable_error
 if TYPE_CHECKING:
     from monitor.daemon.runtime import Runtime
 
-__all__ = ["DUTY_CHECK_INTERVAL", "STATEMENT_CHECK_INTERVAL", "flush", "step", "table"]
+__all__ = ["DUTY_CHECK_INTERVAL", "PUSH_SHARE_INTERVAL", "STATEMENT_CHECK_INTERVAL", "flush",
+           "step", "table"]
 
 log = logging.getLogger(__name__)
 
 DUTY_CHECK_INTERVAL = 30.0  # seconds; the D-2 warning comes 30 min before a 2 h deadline
 STATEMENT_CHECK_INTERVAL = 60.0  # seconds; statements are due a day after the month ends
+PUSH_SHARE_INTERVAL = 1.0  # seconds; a push another node took is known here this late
 
 
 def table(rt: Runtime) -> Callable[[Settings], list[Job]]:
@@ -59,6 +62,9 @@ def table(rt: Runtime) -> Callable[[Settings], list[Job]]:
             Job("duties", DUTY_CHECK_INTERVAL, True, partial(check_duties, rt),
                 skipped=rt.notifier.metrics.forget_duties),
         ]
+        if actions.push_targets(settings):
+            found.append(Job("pushes", PUSH_SHARE_INTERVAL, False, partial(share_pushes, rt),
+                             at_start=True))
         found.append(Job("month-terms", STATEMENT_CHECK_INTERVAL, True,
                          partial(keep_month_terms, rt), at_start=True))
         if settings.statements.auto:
@@ -126,6 +132,16 @@ async def flush(rt: Runtime, everything: bool = False) -> None:
             log.exception("probe history flush failed; kept for the next one")
     finally:
         rt.metrics.flush_duration.observe(time.monotonic() - started)
+
+
+async def share_pushes(rt: Runtime) -> None:
+    """The pushes this node took written to the store, the others' read (README "Push
+    targets"); what could not be written waits for the next run."""
+    try:
+        await actions.share_pushes(rt.db, rt.sessions.pushes, now=rt.clock.now())
+    except Exception as exc:
+        if not rt.db.outage(exc):  # the database away: said once, no traceback
+            log.exception("sharing the pushes failed; tried again at the next run")
 
 
 async def check_evidence(rt: Runtime) -> None:

@@ -70,8 +70,9 @@ ROUTES: tuple[Route, ...] = (
           "push); none within the interval and its timeout is an outage (failure class "
           "timeout), and status=down is one too (condition, the message its detail). The "
           "last push before each check counts. Token: push:TARGET (sla-monitor token new "
-          "push:TARGET), or an operator's write token. Nothing is written to the database: "
-          "the daemon keeps the last push of each target."),
+          "push:TARGET), or an operator's write token. The daemon keeps the last push of "
+          "each target (in memory at once, in the database within a second, where a "
+          "cluster's other nodes read it)."),
     Route("GET", "/api/push/{token}", kuma_push, "Uptime Kuma's push URL (GET)", "public",
           "push", query=KumaPushQuery, answers=_ANSWERS, description=_KUMA),
     Route("POST", "/api/push/{token}", kuma_push_posted, "Uptime Kuma's push URL (POST)", "public",

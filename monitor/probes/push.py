@@ -12,18 +12,19 @@ result goes the same way (incidents, R-M1; e-mails; metrics):
   before the check and said up;
 * **down**, ``condition``: the last push said down (its message is the detail);
 * **down**, ``timeout``: none came in that time;
-* **unknown**: no push yet, but this monitor has not watched the target for that long (it
-  started, or the target was added by a reload, less than ``interval`` and ``timeout``
-  ago: a push made before it started was never seen); or this process was held up within
-  the last ``timeout`` (R-M2: a push may be waiting, unread).
+* **unknown**: none came in that time, but this monitor has not watched the target for
+  that long (it started, or the target was added by a reload, less than ``interval`` and
+  ``timeout`` ago: a call made while no daemon ran was never seen, R-M3); or this process
+  was held up within the last ``timeout`` (R-M2: a push may be waiting, unread).
 
 *Decisions:* the last push before each check counts (a job that pushed down and then up
 within one interval is up: the check sees its state, as a probe would). R-M1's start of
 an incident is the first check that found the push missing or down, precise to one
-interval like any probe's. The book is the daemon's memory: a restart forgets the last
-pushes, and a target's first ``interval`` after it is unknown, not down. Push targets are
-always checked in the daemon (never in a probe worker), and a cluster refuses them
-(``check-config``): a push reaches one node, and the others would find it missing.
+interval like any probe's. Push targets are always checked in the daemon (never in a probe
+worker). The pushes a node takes are written to the store within a second and the others'
+read from it (:func:`monitor.actions.share_pushes`): every node of a cluster judges by the
+same last push, whichever node the job called, and a restarted daemon knows the last push
+before it stopped.
 """
 
 from __future__ import annotations
@@ -71,19 +72,19 @@ class PushCheck:
 
         expected = (f"one is due every {format_duration(config.interval)}, at most "
                     f"{format_duration(config.timeout)} late")
+        since = self._book.watched_since(self.target_id) or now
+        watched = (now - since).total_seconds()
         if last is None:
-            since = self._book.watched_since(self.target_id) or now
-            watched = (now - since).total_seconds()
-            if watched < allowed:
-                return ProbeResult(self.target_id, "unknown", now, "timeout", shorten(
-                    f"not judged: no push yet, and this monitor has watched for only "
-                    f"{format_duration(watched)} ({expected})"), total=time.monotonic() - started)
             missing = ProbeTimeout(f"no push since this monitor began watching at "
                                    f"{format_time(since, 'UTC', seconds=True)} ({expected})")
         else:
             missing = ProbeTimeout(
                 f"no push for {format_duration((now - last.at).total_seconds())} (the last at "
                 f"{format_time(last.at, 'UTC', seconds=True)}; {expected})")
+        if watched < allowed:  # a call made while nobody watched was never seen (R-M3)
+            return ProbeResult(self.target_id, "unknown", now, "timeout", shorten(
+                f"not judged: this monitor has watched for only {format_duration(watched)}: "
+                f"{missing}"), total=time.monotonic() - started)
         # R-M2: held up meanwhile, this process may not have read a push that came in time.
         held = self._stalls.held_up(started - config.timeout, started)
         return checked(self.target_id, now, started, missing,

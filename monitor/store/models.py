@@ -450,6 +450,21 @@ class RecurringOccurrence(Base):
     window_id: Mapped[int] = mapped_column(ForeignKey("maintenance_windows.id"), index=True)
 
 
+class LastPush(Base):
+    """A push target's last push (README "Push targets"): what the node that took it wrote,
+    so that every node of a cluster, and the daemon after a restart, knows it. One row per
+    target, replaced by a later push."""
+
+    __tablename__ = "last_pushes"
+    target_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    received_at: Mapped[dt.datetime]
+    up: Mapped[bool]
+    message: Mapped[str] = mapped_column(Text)
+    # When it was written, on the database's clock (PostgreSQL; SQLite has one node): what
+    # the other nodes read anew from (monitor.store.pushes.since).
+    written_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 # --- the status page's subscribers ------------------------------------------------------------
 
 
@@ -853,6 +868,7 @@ __all__ = [
     "Incident",
     "IncidentUpdate",
     "IncidentVantage",
+    "LastPush",
     "LatencyRollup",
     "LedgerEntry",
     "MaintenanceNotice",

@@ -1,6 +1,7 @@
 """``POST /api/v1/push/{target}`` (monitor.http.push_api): a push target's job calls in with
 its ``push:ID`` token. Each refusal says why and keeps nothing, and no call writes a row
-(the daemon keeps the last push in memory: monitor.probes.push)."""
+itself (the last push is kept in memory, and written by the daemon's pushes job within a
+second: monitor.actions.share_pushes)."""
 
 from __future__ import annotations
 

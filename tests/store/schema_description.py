@@ -147,7 +147,8 @@ LATER_TABLES = {"incident_updates": ("incident_updates",),
                 "subscribers": ("subscribers", "outbox_list_unsubscribe"),
                 "evidence_chain": ("evidence_chain", "evidence_checkpoints", "evidence_keys"),
                 "month_terms": ("month_terms",),
-                "recurring_maintenance": ("recurring_occurrences",)}
+                "recurring_maintenance": ("recurring_occurrences",),
+                "last_pushes": ("last_pushes",)}
 #: The columns each revision after the squashed one adds to a table it did not make.
 LATER_COLUMNS = {"cluster_config_digest": {"cluster_nodes": ("config_digest",)},
                  "outbox_requeued": {"outbox": ("requeued_at",)}}
