@@ -6,17 +6,16 @@ when it calls again. Real daemon subprocesses on one PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from monitor.config.credentials import hash_line
 from monitor.store import create_engine
 from monitor.store.models import Incident, LastPush
+from monitor.testing.push import PushJob
 from monitor.testing.smtp import SMTPSink
 from monitor.testing.targets import TargetServer
 from tests.support import DaemonProcess, eventually, rows
@@ -54,8 +53,6 @@ async def test_the_holder_judges_by_a_push_another_node_took(
         for daemon in daemons.values():
             daemon.start()
         ports = {node: await http_port(daemon) for node, daemon in daemons.items()}
-        pushing = asyncio.Event()
-        pushing.set()
         try:
             async def held() -> str | None:
                 holder = (await lease_holders(engine)).get("job")
@@ -63,34 +60,19 @@ async def test_the_holder_judges_by_a_push_another_node_took(
 
             holder = await eventually(held, within=40)
             other = next(node for node in ports if node != holder)
-
-            async def job(http: aiohttp.ClientSession) -> None:
-                url = f"http://127.0.0.1:{ports[other]}/api/v1/push/job"
-                while True:
-                    await pushing.wait()
-                    async with http.post(url, headers={"Authorization": f"Bearer {TOKEN}"}
-                                         ) as answer:
-                        assert answer.status == 200, await answer.text()
-                    await asyncio.sleep(0.5)
-
-            async with aiohttp.ClientSession() as http:
-                task = asyncio.create_task(job(http))
-                try:
-                    await eventually(lambda: rows(engine, LastPush), within=10)
-                    await asyncio.sleep(8)  # four checks at least by the holder, each up
-                    assert await rows(engine, Incident, Incident.service_id == "job") == []
-                    assert (await lease_holders(engine))["job"][0] == holder
-                    pushing.clear()
-                    [incident] = await eventually(
-                        lambda: rows(engine, Incident, Incident.service_id == "job"),
-                        within=30)
-                    assert incident.end is None
-                    pushing.set()
-                    await eventually(lambda: rows(engine, Incident, Incident.service_id == "job",
-                                                  Incident.end.is_not(None)), within=30)
-                finally:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            url = f"http://127.0.0.1:{ports[other]}/api/v1/push/job"
+            async with PushJob(url, TOKEN, every=0.5) as job:
+                await eventually(lambda: rows(engine, LastPush), within=10)
+                await asyncio.sleep(8)  # four checks at least by the holder, each up
+                assert await rows(engine, Incident, Incident.service_id == "job") == []
+                assert (await lease_holders(engine))["job"][0] == holder
+                assert set(job.answers) == {200}
+                job.stop()
+                [incident] = await eventually(
+                    lambda: rows(engine, Incident, Incident.service_id == "job"), within=30)
+                assert incident.end is None
+                job.start()
+                await eventually(lambda: rows(engine, Incident, Incident.service_id == "job",
+                                              Incident.end.is_not(None)), within=30)
         finally:
             await engine.dispose()

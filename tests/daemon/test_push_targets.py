@@ -6,10 +6,8 @@ cannot see the pushes), opens an incident when the pushes stop (R-M1, failure cl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from monitor.app import Daemon
@@ -18,6 +16,7 @@ from monitor.daemon.workers import shard_of
 from monitor.http.auth import hash_line
 from monitor.store import create_engine
 from monitor.store.models import Incident, LastPush, ProbeFailure
+from monitor.testing.push import PushJob
 from monitor.testing.targets import TargetServer
 from tests.daemon.test_probe_workers import config_text
 from tests.support import eventually, rows
@@ -50,46 +49,29 @@ async def _pushed(sqlite_url: str, tmp_path: Path, panel: str) -> None:
     daemon = Daemon(load_config(path), path)
     await daemon.start()
     engine = create_engine(sqlite_url)
-    pushing = asyncio.Event()
-    pushing.set()
-    answers: list[int] = []
-
-    async def job(http: aiohttp.ClientSession) -> None:
-        url = f"http://127.0.0.1:{daemon.http_port}/api/v1/push/mobile"
-        while True:
-            await pushing.wait()
-            async with http.post(url, headers={"Authorization": f"Bearer {TOKEN}"}) as answer:
-                answers.append(answer.status)
-            await asyncio.sleep(0.15)
-
     try:
         assert daemon.workers is not None and "mobile" in daemon.watch.probes
-        async with aiohttp.ClientSession() as http:
-            task = asyncio.create_task(job(http))
-            try:
-                await asyncio.sleep(2)  # five checks at least, each up
-                assert await rows(engine, Incident) == [] and set(answers) == {200}
-                # Written within a second (the pushes job), for a restart or another node.
-                [kept] = await eventually(lambda: rows(engine, LastPush), within=5)
-                assert (kept.target_id, kept.up) == ("mobile", True)
-                pushing.clear()
-                [incident] = await eventually(lambda: rows(engine, Incident), within=20)
-                assert incident.service_id == "mobile" and incident.end is None
-                await daemon.flush()
-                # The down ones (an unknown one may come first: the daemon's own start held
-                # its loop up, R-M2).
-                failures = await rows(engine, ProbeFailure, ProbeFailure.target_id == "mobile",
-                                      ProbeFailure.state == "down")
-                assert failures and {f.failure_class for f in failures} == {"timeout"}
-                assert failures[-1].detail.startswith("no push for ")
-                pushing.set()
-                [closed] = await eventually(
-                    lambda: rows(engine, Incident, Incident.end.is_not(None)), within=20)
-                assert closed.id == incident.id and closed.end > closed.start
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        url = f"http://127.0.0.1:{daemon.http_port}/api/v1/push/mobile"
+        async with PushJob(url, TOKEN, every=0.15) as job:
+            await asyncio.sleep(2)  # five checks at least, each up
+            assert await rows(engine, Incident) == [] and set(job.answers) == {200}
+            # Written within a second (the pushes job), for a restart or another node.
+            [kept] = await eventually(lambda: rows(engine, LastPush), within=5)
+            assert (kept.target_id, kept.up) == ("mobile", True)
+            job.stop()
+            [incident] = await eventually(lambda: rows(engine, Incident), within=20)
+            assert incident.service_id == "mobile" and incident.end is None
+            await daemon.flush()
+            # The down ones (an unknown one may come first: the daemon's own start held its
+            # loop up, R-M2).
+            failures = await rows(engine, ProbeFailure, ProbeFailure.target_id == "mobile",
+                                  ProbeFailure.state == "down")
+            assert failures and {f.failure_class for f in failures} == {"timeout"}
+            assert failures[-1].detail.startswith("no push for ")
+            job.start()
+            [closed] = await eventually(
+                lambda: rows(engine, Incident, Incident.end.is_not(None)), within=20)
+            assert closed.id == incident.id and closed.end > closed.start
     finally:
         await daemon.stop()
         await engine.dispose()
