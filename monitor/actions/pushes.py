@@ -56,7 +56,7 @@ async def record_push(book: PushBook, settings: Settings, *, target: str,
                        + (", ".join(sorted(push_targets(settings))) or "(none configured)"))
     book.record(target, Push(now, status == "up", message or ""))
     return PushReceived(target, now, status, message,
-                        now + dt.timedelta(seconds=found.probe.interval + found.probe.timeout))
+                        now + dt.timedelta(seconds=found.probe.counts_for))
 
 
 async def share_pushes(db: Database, book: PushBook, *, now: dt.datetime) -> int:

@@ -513,6 +513,12 @@ class PushProbe(ProbeBase):
     """how late a push may come before it counts as missing"""
 
     @property
+    def counts_for(self) -> float:
+        """Seconds a push counts for: ``interval`` and ``timeout`` (how late the next may
+        come); none since then is a missing push (monitor.probes.push)."""
+        return self.interval + self.timeout
+
+    @property
     def address(self) -> str:
         """What is watched, as the operators read it: the pushes expected."""
         from monitor.present.formats import format_duration
@@ -527,7 +533,7 @@ PROBE_MODELS: dict[str, type[AnyProbe]] = {
     get_args(model.model_fields["type"].annotation)[0]: model
     for model in (HTTPProbe, TCPProbe, DNSProbe, PushProbe)}
 ProbeSettings = Annotated[AnyProbe, Field(discriminator="type")]
-#: The probes' ``type`` tags as a refusal lists them: ``'http', 'tcp', 'dns'``.
+#: The probes' ``type`` tags as a refusal lists them: ``'http', 'tcp', 'dns', 'push'``.
 PROBE_TYPES = ", ".join(repr(tag) for tag in PROBE_MODELS)
 
 

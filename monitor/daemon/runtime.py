@@ -39,13 +39,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
-from monitor import collector
+from monitor import actions, collector
 from monitor.actions.config_check import public_url_warning
 from monitor.actions.evidence_keys import load_signing_key
 from monitor.actions.standing import RunningMonth
 from monitor.clock import Clock, SteadyClock
 from monitor.config import Config, Settings
-from monitor.config.schema import PushProbe
 from monitor.daemon import routine
 from monitor.daemon.backups import Backups
 from monitor.daemon.clocksteps import ClockSteps
@@ -391,8 +390,7 @@ class Runtime:
         self.resolver.apply(plan.resolver)
         self.notifier.apply(plan.notifier)
         self.watch.apply(plan.watch)
-        self.sessions.pushes.keep_only({target.id for target in plan.settings.topology.targets()
-                                        if isinstance(target.probe, PushProbe)})
+        self.sessions.pushes.keep_only(set(actions.push_targets(plan.settings)))
         self.schedule.set_targets(plan.ownership.intervals)
         self.ownership.apply(plan.ownership)
         self.certificate_schedule.set_targets(self.watch.certificate_targets())

@@ -53,7 +53,7 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "month": {"type": "string", "pattern": MONTH_SHAPE},
     "service": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
     "target": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$"},
-    "token": {"type": "string", "pattern": "^[\\x21-\\x7e]{16,1024}$"},
+    "token": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,1024}$"},
     "key": {"type": "string", "minLength": 1, "maxLength": 256},
     "name": {"type": "string", "pattern": "^[a-z0-9_.-]{1,64}$"},
 }

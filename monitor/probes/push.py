@@ -59,7 +59,7 @@ class PushCheck:
         started = time.monotonic()
         now = self._clock.now()
         config = self._config
-        allowed = config.interval + config.timeout
+        allowed = config.counts_for
         last = self._book.last(self.target_id)
         if last is not None and (now - last.at).total_seconds() <= allowed:
             failure = None if last.up else ConditionFailed(
