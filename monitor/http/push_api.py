@@ -15,6 +15,7 @@ from aiohttp import web
 
 from monitor import actions
 from monitor.actions import PushReceived
+from monitor.errors import InputError
 from monitor.http.problems import problem
 from monitor.http.routing import Call, Reply, Route
 from monitor.http.schemas import GatusPushQuery, KumaPushQuery, PushQuery
@@ -34,7 +35,7 @@ async def kuma_push(call: Call) -> Reply | web.Response:
         return problem(404, "not_found", "no push target has this token (a push:ID line of "
                        "http.tokens_file)")
     query: KumaPushQuery = call.query
-    return await _record(call, found.target, query.status, query.msg)
+    return await _record(call, found.target, query.status, query.msg, said="msg")
 
 
 async def kuma_push_posted(call: Call) -> Reply | web.Response:
@@ -47,14 +48,19 @@ async def gatus_push(call: Call) -> Reply | web.Response:
     if target is None:  # an operator's write token names no target
         return problem(403, "forbidden", "this route takes the push:ID token of the target")
     query: GatusPushQuery = call.query
-    return await _record(call, target, "up" if query.success else "down", query.error)
+    return await _record(call, target, "up" if query.success else "down", query.error,
+                         said="error")
 
 
 async def _record(call: Call, target: str, status: Literal["up", "down"],
-                  message: str | None) -> Reply:
-    return Reply(200, await actions.record_push(
-        call.web.pushes, call.web.settings, target=target, status=status, message=message,
-        now=call.web.clock.now()))
+                  message: str | None, said: str = "message") -> Reply:
+    """The push kept; a refused message named as the URL's query said it (``said``)."""
+    try:
+        return Reply(200, await actions.record_push(
+            call.web.pushes, call.web.settings, target=target, status=status, message=message,
+            now=call.web.clock.now()))
+    except InputError as exc:
+        raise exc.renamed(lambda field: said if field == "message" else field) from None
 
 
 _ANSWERS = {200: PushReceived, 401: "Problem", 403: "Problem", 404: "Problem", 422: "Problem"}

@@ -146,6 +146,10 @@ async def test_kumas_and_gatuss_push_urls_are_answered_with_the_same_tokens(
                 assert (await got.json())["detail"].startswith("no push target has this token")
         async with http.get(f"{url}/api/push/{TOKENS['backup']}?status=DOWN") as got:
             assert got.status == 422
+        # A refused message is named as Kuma's URL says it: msg.
+        async with http.get(f"{url}/api/push/{TOKENS['backup']}?msg=a%00b") as got:
+            assert got.status == 422
+            assert [e["parameter"] for e in (await got.json())["errors"]] == ["msg"]
     assert context.pushes.last("backup") is not None
     assert context.pushes.last("backup").up  # type: ignore[union-attr]
 
@@ -159,5 +163,7 @@ async def test_kumas_and_gatuss_push_urls_are_answered_with_the_same_tokens(
     assert status == 403
     status, body = await _post(gatus, "backup", "")
     assert status == 422 and "success" in str(body)
+    status, body = await _post(gatus, "backup", "?success=false&error=a%00b")
+    assert (status, [e["parameter"] for e in body["errors"]]) == (422, ["error"])
     last = context.pushes.last("backup")
     assert last is not None and (last.up, last.message) == (False, "timeout talking to db")
