@@ -30,6 +30,7 @@ before it stopped.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from monitor.config.schema import PushProbe
@@ -65,7 +66,7 @@ class PushCheck:
             failure = None if last.up else ConditionFailed(
                 "the job pushed down" + (f": {last.message}" if last.message else
                                          " (no message)"))
-            return checked(self.target_id, now, started, failure, None)
+            return self._untimed(checked(self.target_id, now, started, failure, None))
         # Imported here, as monitor.config.schema does: the probes' modules do not load the
         # presentation package (its tables and reports) into every probe worker.
         from monitor.present.formats import format_duration, format_time
@@ -84,9 +85,16 @@ class PushCheck:
         if watched < allowed:  # a call made while nobody watched was never seen (R-M3)
             return ProbeResult(self.target_id, "unknown", now, "timeout", shorten(
                 f"not judged: this monitor has watched for only {format_duration(watched)}: "
-                f"{missing}"), total=time.monotonic() - started)
+                f"{missing}"))
         # R-M2: held up meanwhile, this process may not have read a push that came in time.
         held = self._stalls.held_up(started - config.timeout, started)
-        return checked(self.target_id, now, started, missing,
-                       held if late_enough(held, config.timeout) else None)
+        return self._untimed(checked(self.target_id, now, started, missing,
+                                     held if late_enough(held, config.timeout) else None))
+
+    @staticmethod
+    def _untimed(result: ProbeResult) -> ProbeResult:
+        """A push has no response time (nothing was asked): none is recorded, exported or
+        drawn on the status page, where a few microseconds of reading the book would show
+        as the target's."""
+        return replace(result, total=None)
 

@@ -36,9 +36,10 @@ async def test_up_while_the_job_pushes_and_timeout_when_it_stops() -> None:
         clock.advance(70)  # the push is 70 s old: interval 60 + timeout 10, still in time
         result = await check.check()
         assert (result.state, result.failure_class, result.at) == ("up", None, clock.now())
+        assert result.total is None  # nothing was asked: no response time to record
         clock.advance(1)  # 71 s: missing
         result = await check.check()
-        assert (result.state, result.failure_class) == ("down", "timeout")
+        assert (result.state, result.failure_class, result.total) == ("down", "timeout", None)
         assert result.detail == ("no push for 1 min 11 s (the last at 2026-12-31 23:00:00 UTC; "
                                  "one is due every 1 min, at most 10 s late)")
         sessions.pushes.record("backup", Push(clock.now(), True))
