@@ -54,6 +54,8 @@ from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy import Select, event, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -74,6 +76,7 @@ __all__ = [
     "Tx",
     "create_engine",
     "default_url",
+    "dialect_insert",
     "guarded",
     "in_chunks",
     "inserted_id",
@@ -91,6 +94,13 @@ BUSY_TIMEOUT_MS = 30_000
 
 Tx: TypeAlias = AsyncSession
 """A transaction in progress, as :meth:`Database.transaction` and :meth:`Database.reading` give it."""
+
+
+def dialect_insert(tx: Tx) -> Callable[..., Any]:
+    """The INSERT of ``tx``'s database, PostgreSQL's or SQLite's: the one with ``ON CONFLICT``
+    (``on_conflict_do_update``, ``on_conflict_do_nothing``) that both speak alike."""
+    return sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
+
 
 T = TypeVar("T")
 

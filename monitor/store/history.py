@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.store import evidence
-from monitor.store.db import Tx
+from monitor.store.db import Tx, dialect_insert
 from monitor.store.models import LatencyRollup, ProbeFailure, ProbeRun
 
 __all__ = [
@@ -247,8 +245,7 @@ async def upsert_rollups(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
     """Whole (cumulative) hours per target: each replaces what an earlier flush wrote, so the
     latency histogram stays exact across flushes and restarts."""
     connection = await tx.connection()
-    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = dialect_insert(LatencyRollup)
+    statement = dialect_insert(tx)(LatencyRollup)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=["target_id", "hour"],

@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from monitor.errors import StoreError
 from monitor.store import evidence
-from monitor.store.db import Tx, in_chunks
+from monitor.store.db import Tx, dialect_insert, in_chunks
 from monitor.store.models import (
     OperatorDelivery,
     OutboxAttachment,
@@ -191,7 +189,6 @@ def _record(row: OutboxMessage, attachments: tuple[Attachment, ...] = (),
 async def enqueue(tx: Tx, messages: Sequence[NewMessage]) -> int:
     """Insert the messages not queued before (by ``dedupe_key``); returns how many are new.
     A message's attachments are written with it (and not again for a duplicate)."""
-    dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
     # One statement with the rows as parameters (SQLAlchemy's "insertmanyvalues": compiled
     # once and cached, sent as multi-row INSERTs), each row returning its id and dedupe key
     # (a duplicate returns nothing); then the files and unsubscribe addresses, which need
@@ -203,7 +200,7 @@ async def enqueue(tx: Tx, messages: Sequence[NewMessage]) -> int:
     unique.reverse()  # each key's first message, in their order
     connection = await tx.connection()
     many = (
-        dialect_insert(OutboxMessage)
+        dialect_insert(tx)(OutboxMessage)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(OutboxMessage.id, OutboxMessage.dedupe_key)
     )
@@ -732,9 +729,8 @@ async def claim_delivery(tx: Tx, outbox_id: int, channel: str, *, owner: str,
     )
     if result.rowcount:
         return True
-    dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
     inserted: Any = await tx.execute(
-        dialect_insert(OperatorDelivery)
+        dialect_insert(tx)(OperatorDelivery)
         .values(outbox_id=outbox_id, channel=channel, claimed_by=owner, claimed_until=until,
                 attempts=1)
         .on_conflict_do_nothing()

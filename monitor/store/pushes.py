@@ -8,10 +8,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from monitor.store.db import Tx
+from monitor.store.db import Tx, dialect_insert
 from monitor.store.models import LastPush
 
 __all__ = ["StoredPush", "keep", "since"]
@@ -32,7 +30,7 @@ async def keep(tx: Tx, pushes: Sequence[StoredPush], now: dt.datetime) -> None:
         return
     connection = await tx.connection()
     postgresql = connection.dialect.name == "postgresql"
-    statement = (pg_insert if postgresql else sqlite_insert)(LastPush)
+    statement = dialect_insert(tx)(LastPush)
     excluded = statement.excluded
     written = func.now() if postgresql else now
     statement = statement.values(written_at=written).on_conflict_do_update(

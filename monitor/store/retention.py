@@ -24,11 +24,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.store import evidence
-from monitor.store.db import Tx
+from monitor.store.db import Tx, dialect_insert
 from monitor.store.models import LatencyRollup, LatencyRollupDaily, ProbeFailure, ProbeRun
 
 __all__ = ["Prune", "compact_hours", "prune_daily", "prune_failures", "prune_runs"]
@@ -164,8 +162,7 @@ async def _merge_daily(tx: Tx, rows: list[dict[str, Any]]) -> None:
         for bound, n in (buckets or {}).items():
             row["buckets"][bound] = row["buckets"].get(bound, 0) + int(n)
     connection = await tx.connection()
-    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = dialect_insert(daily)
+    statement = dialect_insert(tx)(daily)
     statement = statement.on_conflict_do_update(
         index_elements=["target_id", "day"],
         set_={

@@ -13,10 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from monitor.store.db import Tx
+from monitor.store.db import Tx, dialect_insert
 from monitor.store.models import ClaimReminder, StatementRun, StatementSent
 
 __all__ = [
@@ -105,12 +103,11 @@ async def add_statements(tx: Tx, records: Sequence[StatementRecord]) -> None:
 
 
 async def _add(tx: Tx, values: dict[str, Any] | list[dict[str, Any]]) -> Any:
-    dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
     # The values as parameters of one statement, compiled once and cached (a month's run
     # records thousands), on the connection rather than through the ORM's bulk path.
     connection = await tx.connection()
     return await connection.execute(
-        dialect_insert(StatementSent).on_conflict_do_nothing(
+        dialect_insert(tx)(StatementSent).on_conflict_do_nothing(
             index_elements=["calendar", "month", "customer_id", "revision"]), values)
 
 
@@ -135,8 +132,7 @@ async def reminded(tx: Tx, calendar: str, month: str) -> list[ReminderRecord]:
 
 async def add_reminder(tx: Tx, record: ReminderRecord) -> bool:
     """One per customer and month (a constraint); False when it was recorded already."""
-    dialect_insert = sqlite_insert if tx.get_bind().dialect.name == "sqlite" else pg_insert
-    result: Any = await tx.execute(dialect_insert(ClaimReminder).values(
+    result: Any = await tx.execute(dialect_insert(tx)(ClaimReminder).values(
         calendar=record.calendar, month=record.month, customer_id=record.customer_id,
         revision=record.revision, days=record.days, amount=record.amount,
         dedupe_key=record.dedupe_key, queued_at=record.queued_at,
