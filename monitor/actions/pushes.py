@@ -64,13 +64,14 @@ async def share_pushes(db: Database, book: PushBook, *, now: dt.datetime) -> int
     others' (another node's in a cluster; all of them at the first call, after a start);
     returns how many were read. What could not be written is kept for the next call."""
     unsaved = book.take_unsaved()
-    try:
-        async with db.transaction() as tx:
-            await pushes.keep(tx, [pushes.StoredPush(target, push.at, push.up, push.message)
-                                   for target, push in unsaved.items()], now)
-    except BaseException:
-        book.give_back(unsaved)
-        raise
+    if unsaved:  # none taken since the last call (most seconds): no write transaction
+        try:
+            async with db.transaction() as tx:
+                await pushes.keep(tx, [pushes.StoredPush(target, push.at, push.up, push.message)
+                                       for target, push in unsaved.items()], now)
+        except BaseException:
+            book.give_back(unsaved)
+            raise
     since = None if book.read_until is None else book.read_until - READ_AGAIN
     async with db.reading() as tx:
         found, latest = await pushes.since(tx, since)
